@@ -1,0 +1,531 @@
+//! Connector configuration: plain serde data with the specification's defaults, validated field by field.
+//!
+//! Everything here can live in a TOML or JSON file (`#[serde(default)]` everywhere, unknown fields rejected
+//! so a typo is an error, not a silently ignored setting). Things that are code, not data (hooks, custom
+//! signers, token providers) are added on [`crate::ConnectorBuilder`].
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use http::{HeaderName, HeaderValue};
+use serde::Deserialize;
+
+use crate::auth::AuthConfig;
+use crate::error::Error;
+
+/// The whole configuration of one connector.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConnectorConfig {
+    /// Base URL every request path is joined to, e.g. `https://api.example.com/v1`.
+    pub base_url: String,
+    /// Per-attempt timeout in milliseconds, covering connect, send and reading the whole body (default 30000).
+    pub timeout_ms: u64,
+    /// `User-Agent` sent with every request. Default: `connector-runtime/<version>`; generated crates prefix
+    /// their own name and version.
+    pub user_agent: String,
+    /// Outbound proxy.
+    pub proxy: Option<ProxyConfig>,
+    /// TLS settings.
+    pub tls: TlsConfig,
+    /// Connection pooling and keep-alive.
+    pub pool: PoolConfig,
+    /// Headers added to every request (per-call headers of the same name win).
+    pub default_headers: BTreeMap<String, String>,
+    /// Query parameters added to every request, before the per-call ones.
+    pub default_query: BTreeMap<String, String>,
+    /// Credentials. Strategies that are code (token providers, custom signing) are set on the builder.
+    pub auth: Option<AuthConfig>,
+    /// Retry and backoff.
+    pub retry: RetryConfig,
+    /// Per-host circuit breaker.
+    pub circuit_breaker: CircuitBreakerConfig,
+    /// Client-side rate limiting and concurrency.
+    pub rate_limit: RateLimitConfig,
+    /// Idempotency keys for unsafe methods.
+    pub idempotency: IdempotencyConfig,
+    /// Header carrying the correlation id sent with each request (default `x-request-id`).
+    pub request_id_header: String,
+    /// Extra names to redact from logs, errors and Debug output, on top of the built-in ones
+    /// (`authorization`, `proxy-authorization`, `cookie`, `set-cookie`, `x-api-key`, `api-key`, and the
+    /// names the configured auth uses). Matched case-insensitively against header names and query keys.
+    pub redact: Vec<String>,
+}
+
+impl Default for ConnectorConfig {
+    fn default() -> Self {
+        ConnectorConfig {
+            base_url: String::new(),
+            timeout_ms: 30_000,
+            user_agent: default_user_agent(),
+            proxy: None,
+            tls: TlsConfig::default(),
+            pool: PoolConfig::default(),
+            default_headers: BTreeMap::new(),
+            default_query: BTreeMap::new(),
+            auth: None,
+            retry: RetryConfig::default(),
+            circuit_breaker: CircuitBreakerConfig::default(),
+            rate_limit: RateLimitConfig::default(),
+            idempotency: IdempotencyConfig::default(),
+            request_id_header: "x-request-id".to_owned(),
+            redact: Vec::new(),
+        }
+    }
+}
+
+/// `connector-runtime/<crate version>`.
+pub fn default_user_agent() -> String {
+    concat!("connector-runtime/", env!("CARGO_PKG_VERSION")).to_owned()
+}
+
+impl ConnectorConfig {
+    /// A default configuration for `base_url`.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        ConnectorConfig {
+            base_url: base_url.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Check every field; the error names the first offending one (e.g. `retry.max_attempts`).
+    pub fn validate(&self) -> Result<(), Error> {
+        let url = url::Url::parse(&self.base_url).map_err(|e| Error::validation("base_url", e))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Error::validation(
+                "base_url",
+                format!("scheme must be http or https, not `{}`", url.scheme()),
+            ));
+        }
+        if url.host_str().is_none() {
+            return Err(Error::validation("base_url", "has no host"));
+        }
+        if self.timeout_ms == 0 {
+            return Err(Error::validation("timeout_ms", "must be greater than 0"));
+        }
+        HeaderValue::from_str(&self.user_agent).map_err(|e| Error::validation("user_agent", e))?;
+        if let Some(p) = &self.proxy {
+            let u = url::Url::parse(&p.url).map_err(|e| Error::validation("proxy.url", e))?;
+            if !matches!(u.scheme(), "http" | "https" | "socks5" | "socks5h") {
+                return Err(Error::validation(
+                    "proxy.url",
+                    format!("unsupported proxy scheme `{}`", u.scheme()),
+                ));
+            }
+        }
+        if let Some(v) = &self.tls.min_version
+            && !matches!(v.as_str(), "1.2" | "1.3")
+        {
+            return Err(Error::validation(
+                "tls.min_version",
+                format!("must be \"1.2\" or \"1.3\", not {v:?}"),
+            ));
+        }
+        if self.tls.client_cert.is_some() != self.tls.client_key.is_some() {
+            return Err(Error::validation(
+                "tls.client_cert",
+                "client_cert and client_key must be given together",
+            ));
+        }
+        for (k, v) in &self.default_headers {
+            let field = format!("default_headers.{k}");
+            HeaderName::from_bytes(k.as_bytes()).map_err(|e| Error::validation(&field, e))?;
+            HeaderValue::from_str(v).map_err(|e| Error::validation(&field, e))?;
+        }
+        HeaderName::from_bytes(self.request_id_header.as_bytes())
+            .map_err(|e| Error::validation("request_id_header", e))?;
+        HeaderName::from_bytes(self.idempotency.header.as_bytes())
+            .map_err(|e| Error::validation("idempotency.header", e))?;
+        self.retry.validate("retry")?;
+        let cb = &self.circuit_breaker;
+        if cb.enabled && cb.failure_threshold == 0 {
+            return Err(Error::validation(
+                "circuit_breaker.failure_threshold",
+                "must be at least 1",
+            ));
+        }
+        self.rate_limit.validate()?;
+        if let Some(auth) = &self.auth {
+            auth.validate()?;
+        }
+        Ok(())
+    }
+}
+
+/// Proxy settings. Credentials may be given in the URL (`http://user:pass@host:port`) or separately.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyConfig {
+    /// `http://host:port`, `https://...` or `socks5://...` (protocol, host and port).
+    pub url: String,
+    /// Proxy user name.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Proxy password (redacted in Debug output).
+    #[serde(default)]
+    pub password: Option<secrecy::SecretString>,
+    /// Hosts that bypass the proxy, comma-separated, as in `NO_PROXY`.
+    #[serde(default)]
+    pub no_proxy: Option<String>,
+}
+
+/// TLS settings. rustls is the only TLS stack; certificates are verified by default.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Verify server certificates (default true). Turning this off is for local testing only.
+    pub verify: bool,
+    /// Minimum TLS version: "1.2" (default) or "1.3".
+    pub min_version: Option<String>,
+    /// PEM bundle of extra root CAs to trust.
+    pub ca_bundle: Option<PathBuf>,
+    /// Trust only `ca_bundle`, not the platform's roots (default false: the bundle is added to them).
+    pub ca_bundle_only: bool,
+    /// PEM client certificate chain for mTLS.
+    pub client_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) for `client_cert`.
+    pub client_key: Option<PathBuf>,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            verify: true,
+            min_version: None,
+            ca_bundle: None,
+            ca_bundle_only: false,
+            client_cert: None,
+            client_key: None,
+        }
+    }
+}
+
+/// Connection pooling and keep-alive.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PoolConfig {
+    /// Idle connections kept per host (default 32).
+    pub max_idle_per_host: usize,
+    /// How long an idle pooled connection is kept, in milliseconds (default 90000).
+    pub idle_timeout_ms: u64,
+    /// TCP keep-alive interval in milliseconds (default 60000; 0 turns it off).
+    pub tcp_keepalive_ms: u64,
+    /// Connect timeout in milliseconds (default 10000).
+    pub connect_timeout_ms: u64,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            max_idle_per_host: 32,
+            idle_timeout_ms: 90_000,
+            tcp_keepalive_ms: 60_000,
+            connect_timeout_ms: 10_000,
+        }
+    }
+}
+
+/// Retry and backoff.
+///
+/// `max_attempts` counts every attempt including the first: the default 3 means one call and up to two
+/// retries. The delay before retry `n` (0-based) is `min(initial_delay * multiplier^n, max_delay)`, then
+/// jittered to `delay * (0.5 + random(0..0.5))`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetryConfig {
+    /// Attempts in all, first included (default 3). 1 turns retrying off.
+    pub max_attempts: u32,
+    /// Delay before the first retry in milliseconds (default 1000).
+    pub initial_delay_ms: u64,
+    /// Upper bound of the computed delay in milliseconds (default 30000).
+    pub max_delay_ms: u64,
+    /// Exponential growth factor (default 2).
+    pub backoff_multiplier: f64,
+    /// Apply jitter (default true).
+    pub jitter: bool,
+    /// Statuses that are retried (default 408, 425, 429, 500, 502, 503, 504).
+    pub retryable_status_codes: Vec<u16>,
+    /// Error codes retried when no status is involved (default NETWORK_ERROR and TIMEOUT).
+    pub retryable_errors: Vec<String>,
+    /// Hard cap, in milliseconds, on the time one logical operation may spend (attempts and waits
+    /// included) before it stops retrying. None: no cap beyond `max_attempts`.
+    pub retry_budget_ms: Option<u64>,
+    /// Honour `Retry-After` (seconds or HTTP date) instead of the computed delay (default true). A hint
+    /// longer than `max_delay_ms` or than what is left of the budget ends retrying.
+    pub respect_retry_after: bool,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            max_attempts: 3,
+            initial_delay_ms: 1000,
+            max_delay_ms: 30_000,
+            backoff_multiplier: 2.0,
+            jitter: true,
+            retryable_status_codes: vec![408, 425, 429, 500, 502, 503, 504],
+            retryable_errors: vec!["NETWORK_ERROR".into(), "TIMEOUT".into()],
+            retry_budget_ms: None,
+            respect_retry_after: true,
+        }
+    }
+}
+
+impl RetryConfig {
+    /// No retries at all.
+    pub fn disabled() -> Self {
+        RetryConfig {
+            max_attempts: 1,
+            ..Default::default()
+        }
+    }
+
+    pub(crate) fn validate(&self, prefix: &str) -> Result<(), Error> {
+        let f = |name: &str| format!("{prefix}.{name}");
+        if self.max_attempts == 0 {
+            return Err(Error::validation(&f("max_attempts"), "must be at least 1"));
+        }
+        if !(self.backoff_multiplier.is_finite() && self.backoff_multiplier >= 1.0) {
+            return Err(Error::validation(
+                &f("backoff_multiplier"),
+                "must be a finite number >= 1",
+            ));
+        }
+        if self.initial_delay_ms > self.max_delay_ms {
+            return Err(Error::validation(
+                &f("initial_delay_ms"),
+                "must not exceed max_delay_ms",
+            ));
+        }
+        for s in &self.retryable_status_codes {
+            if !(100..=599).contains(s) {
+                return Err(Error::validation(
+                    &f("retryable_status_codes"),
+                    format!("{s} is not an HTTP status"),
+                ));
+            }
+        }
+        for e in &self.retryable_errors {
+            if crate::retry::parse_code(e).is_none() {
+                return Err(Error::validation(
+                    &f("retryable_errors"),
+                    format!("unknown error code {e:?}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Per-host circuit breaker: after `failure_threshold` consecutive failures (transport errors, timeouts and
+/// 5xx) the host's circuit opens and calls fail fast for `open_ms`; then one probe is let through
+/// (half-open), and its outcome closes or re-opens the circuit.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CircuitBreakerConfig {
+    /// On by default.
+    pub enabled: bool,
+    /// Consecutive failures that open the circuit (default 5).
+    pub failure_threshold: u32,
+    /// How long the circuit stays open before a probe, in milliseconds (default 30000).
+    pub open_ms: u64,
+}
+
+impl Default for CircuitBreakerConfig {
+    fn default() -> Self {
+        CircuitBreakerConfig {
+            enabled: true,
+            failure_threshold: 5,
+            open_ms: 30_000,
+        }
+    }
+}
+
+/// Client-side rate limiting. Every limit that is set applies at once; concurrency is separate from rate.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Steady requests per second (token bucket refill rate). None: unlimited.
+    pub requests_per_second: Option<f64>,
+    /// Requests per rolling minute (bucket of this capacity refilled evenly). None: unlimited.
+    pub requests_per_minute: Option<u32>,
+    /// Requests per rolling hour. None: unlimited.
+    pub requests_per_hour: Option<u32>,
+    /// Size of the per-second bucket: how many requests may go at once after a quiet spell. Default:
+    /// one second's worth (`requests_per_second`, at least 1).
+    pub burst_capacity: Option<u32>,
+    /// Requests in flight at once (default 10).
+    pub concurrent_requests: usize,
+    /// Callers that may wait for a slot at once; one more fails at once with RATE_LIMIT (default 1000).
+    pub max_queue: usize,
+    /// Follow `X-RateLimit-*`, `RateLimit-*` and `Retry-After` response headers (default true).
+    pub adaptive_from_headers: bool,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            requests_per_second: None,
+            requests_per_minute: None,
+            requests_per_hour: None,
+            burst_capacity: None,
+            concurrent_requests: 10,
+            max_queue: 1000,
+            adaptive_from_headers: true,
+        }
+    }
+}
+
+impl RateLimitConfig {
+    fn validate(&self) -> Result<(), Error> {
+        if let Some(r) = self.requests_per_second
+            && !(r.is_finite() && r > 0.0)
+        {
+            return Err(Error::validation(
+                "rate_limit.requests_per_second",
+                "must be a positive number",
+            ));
+        }
+        if self.requests_per_minute == Some(0) {
+            return Err(Error::validation(
+                "rate_limit.requests_per_minute",
+                "must be at least 1",
+            ));
+        }
+        if self.requests_per_hour == Some(0) {
+            return Err(Error::validation(
+                "rate_limit.requests_per_hour",
+                "must be at least 1",
+            ));
+        }
+        if self.burst_capacity == Some(0) {
+            return Err(Error::validation(
+                "rate_limit.burst_capacity",
+                "must be at least 1",
+            ));
+        }
+        if self.concurrent_requests == 0 {
+            return Err(Error::validation(
+                "rate_limit.concurrent_requests",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Idempotency keys for unsafe methods (POST, PATCH).
+///
+/// A retryable failure of an unsafe request is replayed only when the request carries a key; the key is
+/// fixed before the first attempt and sent unchanged on every attempt.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdempotencyConfig {
+    /// Send keys given per call and allow keyed retries (default true). Off: unsafe methods never retry.
+    pub enabled: bool,
+    /// Header that carries the key (default `Idempotency-Key`).
+    pub header: String,
+    /// Generate a random key for every unsafe request that has none, for APIs known to honour the header
+    /// (default false: without a key, a failed POST is surfaced, never replayed).
+    pub auto_generate: bool,
+}
+
+impl Default for IdempotencyConfig {
+    fn default() -> Self {
+        IdempotencyConfig {
+            enabled: true,
+            header: "Idempotency-Key".to_owned(),
+            auto_generate: false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_specification() {
+        let c = ConnectorConfig::new("https://api.example.com");
+        assert_eq!(c.timeout_ms, 30_000);
+        assert_eq!(c.retry.max_attempts, 3);
+        assert_eq!(c.retry.initial_delay_ms, 1000);
+        assert_eq!(c.retry.max_delay_ms, 30_000);
+        assert_eq!(c.retry.backoff_multiplier, 2.0);
+        assert_eq!(
+            c.retry.retryable_status_codes,
+            vec![408, 425, 429, 500, 502, 503, 504]
+        );
+        assert!(c.retry.respect_retry_after);
+        assert!(c.idempotency.enabled);
+        assert_eq!(c.rate_limit.concurrent_requests, 10);
+        assert!(c.rate_limit.adaptive_from_headers);
+        assert!(c.tls.verify);
+        assert!(c.user_agent.starts_with("connector-runtime/0."));
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn invalid_fields_are_named() {
+        type Mutate = Box<dyn Fn(&mut ConnectorConfig)>;
+        let cases: Vec<(&str, Mutate)> = vec![
+            ("base_url", Box::new(|c| c.base_url = "not a url".into())),
+            ("base_url", Box::new(|c| c.base_url = "ftp://x".into())),
+            ("timeout_ms", Box::new(|c| c.timeout_ms = 0)),
+            ("retry.max_attempts", Box::new(|c| c.retry.max_attempts = 0)),
+            (
+                "retry.backoff_multiplier",
+                Box::new(|c| c.retry.backoff_multiplier = 0.5),
+            ),
+            (
+                "retry.initial_delay_ms",
+                Box::new(|c| c.retry.initial_delay_ms = 60_000),
+            ),
+            (
+                "retry.retryable_errors",
+                Box::new(|c| c.retry.retryable_errors = vec!["NOPE".into()]),
+            ),
+            (
+                "rate_limit.concurrent_requests",
+                Box::new(|c| c.rate_limit.concurrent_requests = 0),
+            ),
+            (
+                "rate_limit.requests_per_second",
+                Box::new(|c| c.rate_limit.requests_per_second = Some(-1.0)),
+            ),
+            (
+                "default_headers.bad header",
+                Box::new(|c| {
+                    c.default_headers.insert("bad header".into(), "v".into());
+                }),
+            ),
+            (
+                "tls.min_version",
+                Box::new(|c| c.tls.min_version = Some("1.0".into())),
+            ),
+            (
+                "tls.client_cert",
+                Box::new(|c| c.tls.client_cert = Some("a.pem".into())),
+            ),
+            (
+                "proxy.url",
+                Box::new(|c| {
+                    c.proxy = Some(ProxyConfig {
+                        url: "gopher://x".into(),
+                        username: None,
+                        password: None,
+                        no_proxy: None,
+                    })
+                }),
+            ),
+        ];
+        for (field, mutate) in cases {
+            let mut c = ConnectorConfig::new("https://api.example.com");
+            mutate(&mut c);
+            let err = c.validate().expect_err(field);
+            assert_eq!(err.code(), crate::ErrorCode::ValidationError);
+            assert_eq!(err.details()["field"], field, "{err}");
+            assert!(err.message().contains(field), "{err}");
+        }
+    }
+}

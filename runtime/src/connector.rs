@@ -1,0 +1,344 @@
+//! The connector: lifecycle (initialize, connect, disconnect, is_connected), runtime settings (auth,
+//! hooks) and the request primitives, all of which go through the one pipeline in `pipeline.rs`.
+
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::auth::AuthStrategy;
+use crate::breaker::CircuitBreaker;
+use crate::config::ConnectorConfig;
+use crate::error::{Error, ErrorCode, ErrorSource};
+use crate::hooks::{Hook, HookRegistry, HookType};
+use crate::ratelimit::RateLimiter;
+use crate::redact::Redactor;
+use crate::request::{Body, RequestOptions};
+use crate::response::Response;
+use crate::retry::{RetryClassifier, StandardClassifier};
+
+const DISCONNECTED: u8 = 0;
+const CONNECTED: u8 = 1;
+const DRAINING: u8 = 2;
+
+/// Configures a [`Connector`] with what is code rather than data: hooks, auth strategies, classifiers.
+pub struct ConnectorBuilder {
+    config: ConnectorConfig,
+    hooks: Vec<(HookType, Arc<dyn Hook>)>,
+    auth: Option<Arc<dyn AuthStrategy>>,
+    classifier: Option<Arc<dyn RetryClassifier>>,
+}
+
+impl ConnectorBuilder {
+    /// Register a hook at a stage.
+    pub fn hook(mut self, stage: HookType, hook: Arc<dyn Hook>) -> Self {
+        self.hooks.push((stage, hook));
+        self
+    }
+
+    /// Use this auth strategy (overrides `config.auth`).
+    pub fn auth(mut self, auth: Arc<dyn AuthStrategy>) -> Self {
+        self.auth = Some(auth);
+        self
+    }
+
+    /// Decide retryability with this classifier instead of the configured status/code lists.
+    pub fn retry_classifier(mut self, c: Arc<dyn RetryClassifier>) -> Self {
+        self.classifier = Some(c);
+        self
+    }
+
+    /// Validate everything and build the connector (the specification's `initialize`). It is not yet
+    /// connected.
+    pub fn build(self) -> Result<Connector, Error> {
+        let config = self.config;
+        config.validate()?;
+        let base_url =
+            Url::parse(&config.base_url).map_err(|e| Error::validation("base_url", e))?;
+        let mut default_headers = HeaderMap::new();
+        for (k, v) in &config.default_headers {
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|e| Error::validation(&format!("default_headers.{k}"), e))?;
+            let value = HeaderValue::from_str(v)
+                .map_err(|e| Error::validation(&format!("default_headers.{k}"), e))?;
+            default_headers.insert(name, value);
+        }
+        let auth = self
+            .auth
+            .or_else(|| config.auth.clone().map(|a| a.into_strategy()));
+        let redactor = redactor_for(&config, auth.as_deref());
+        let hooks = HookRegistry::default();
+        for (stage, h) in self.hooks {
+            hooks.register(stage, h);
+        }
+        let classifier = self
+            .classifier
+            .unwrap_or_else(|| Arc::new(StandardClassifier::new(&config.retry)));
+        Ok(Connector {
+            inner: Arc::new(Inner {
+                limiter: RateLimiter::new(config.rate_limit.clone()),
+                breaker: CircuitBreaker::new(config.circuit_breaker.clone()),
+                base_url,
+                default_headers,
+                http: RwLock::new(None),
+                auth: RwLock::new(auth),
+                redactor: RwLock::new(redactor),
+                hooks,
+                classifier,
+                state: AtomicU8::new(DISCONNECTED),
+                in_flight: AtomicUsize::new(0),
+                idle: Notify::new(),
+                shutdown: RwLock::new(CancellationToken::new()),
+                config,
+            }),
+        })
+    }
+}
+
+fn redactor_for(config: &ConnectorConfig, auth: Option<&dyn AuthStrategy>) -> Redactor {
+    let mut names = config.redact.clone();
+    if let Some(a) = auth {
+        names.extend(a.sensitive_names());
+    }
+    Redactor::new(names)
+}
+
+/// A connector to one API. Cheap to clone; clones share everything (pool, limiter, breaker, hooks).
+#[derive(Clone)]
+pub struct Connector {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: ConnectorConfig,
+    pub(crate) base_url: Url,
+    pub(crate) default_headers: HeaderMap,
+    pub(crate) http: RwLock<Option<reqwest::Client>>,
+    pub(crate) auth: RwLock<Option<Arc<dyn AuthStrategy>>>,
+    pub(crate) redactor: RwLock<Redactor>,
+    pub(crate) hooks: HookRegistry,
+    pub(crate) limiter: RateLimiter,
+    pub(crate) breaker: CircuitBreaker,
+    pub(crate) classifier: Arc<dyn RetryClassifier>,
+    state: AtomicU8,
+    in_flight: AtomicUsize,
+    idle: Notify,
+    pub(crate) shutdown: RwLock<CancellationToken>,
+}
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connector")
+            .field("base_url", &self.inner.config.base_url)
+            .field("connected", &self.is_connected())
+            .field("auth", &self.auth())
+            .field("hooks", &self.inner.hooks)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`Connector::disconnect`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DisconnectReport {
+    /// Requests in flight when disconnect began.
+    pub in_flight_at_start: usize,
+    /// Requests still running at the deadline, which were cancelled.
+    pub cancelled: usize,
+}
+
+/// Keeps the in-flight count for graceful shutdown.
+pub(crate) struct InFlight<'a>(&'a Inner);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if self.0.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+pub(crate) fn lock<T: Clone>(l: &RwLock<T>) -> T {
+    l.read().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+impl Connector {
+    /// Start configuring a connector.
+    pub fn builder(config: ConnectorConfig) -> ConnectorBuilder {
+        ConnectorBuilder {
+            config,
+            hooks: Vec::new(),
+            auth: None,
+            classifier: None,
+        }
+    }
+
+    /// Validate `config` and build a connector (not yet connected).
+    pub fn initialize(config: ConnectorConfig) -> Result<Connector, Error> {
+        Connector::builder(config).build()
+    }
+
+    /// Build the pooled HTTP client and resolve credentials (token-based auth fetches its first token
+    /// here, so a bad credential fails now rather than on the first call). Idempotent.
+    pub async fn connect(&self) -> Result<(), Error> {
+        let inner = &self.inner;
+        if inner.state.load(Ordering::SeqCst) == CONNECTED {
+            return Ok(());
+        }
+        let client = crate::transport::build_client(&inner.config)?;
+        if let Some(auth) = self.auth() {
+            if !auth.is_valid() {
+                auth.refresh(&client).await?;
+            }
+        }
+        *inner.http.write().unwrap_or_else(|p| p.into_inner()) = Some(client);
+        *inner.shutdown.write().unwrap_or_else(|p| p.into_inner()) = CancellationToken::new();
+        inner.state.store(CONNECTED, Ordering::SeqCst);
+        tracing::info!(base_url = %inner.base_url, "connector connected");
+        Ok(())
+    }
+
+    /// Graceful shutdown: stop taking new requests at once, let those in flight finish for up to
+    /// `deadline`, then cancel what is left (they end as CANCELLED) and release the pool.
+    pub async fn disconnect(&self, deadline: Duration) -> DisconnectReport {
+        let inner = &self.inner;
+        inner.state.store(DRAINING, Ordering::SeqCst);
+        let at_start = inner.in_flight.load(Ordering::SeqCst);
+        let drained = tokio::time::timeout(deadline, self.wait_idle())
+            .await
+            .is_ok();
+        let mut cancelled = 0;
+        if !drained {
+            cancelled = inner.in_flight.load(Ordering::SeqCst);
+            tracing::warn!(
+                cancelled,
+                "disconnect deadline reached: cancelling requests still in flight"
+            );
+            lock(&inner.shutdown).cancel();
+            self.wait_idle().await;
+        }
+        *inner.http.write().unwrap_or_else(|p| p.into_inner()) = None;
+        inner.state.store(DISCONNECTED, Ordering::SeqCst);
+        tracing::info!(
+            in_flight_at_start = at_start,
+            cancelled,
+            "connector disconnected"
+        );
+        DisconnectReport {
+            in_flight_at_start: at_start,
+            cancelled,
+        }
+    }
+
+    async fn wait_idle(&self) {
+        loop {
+            let notified = self.inner.idle.notified();
+            if self.inner.in_flight.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// True when connected and taking requests.
+    pub fn is_connected(&self) -> bool {
+        self.inner.state.load(Ordering::SeqCst) == CONNECTED
+    }
+
+    /// Count a request in, refusing it unless connected.
+    pub(crate) fn enter(&self) -> Result<(InFlight<'_>, reqwest::Client), Error> {
+        let inner = &*self.inner;
+        inner.in_flight.fetch_add(1, Ordering::SeqCst);
+        let guard = InFlight(inner);
+        let state = inner.state.load(Ordering::SeqCst);
+        let client = lock(&inner.http);
+        match (state, client) {
+            (CONNECTED, Some(c)) => Ok((guard, c)),
+            (DRAINING, _) => Err(Error::new(
+                ErrorCode::Cancelled,
+                ErrorSource::Unknown,
+                "the connector is disconnecting and takes no new requests",
+            )),
+            _ => Err(Error::new(
+                ErrorCode::InvalidRequest,
+                ErrorSource::Unknown,
+                "the connector is not connected: call connect() first",
+            )),
+        }
+    }
+
+    /// The current auth strategy.
+    pub fn auth(&self) -> Option<Arc<dyn AuthStrategy>> {
+        lock(&self.inner.auth)
+    }
+
+    /// Switch auth at run time (None: send no credentials). Takes effect from the next attempt.
+    pub fn set_auth(&self, auth: Option<Arc<dyn AuthStrategy>>) {
+        let redactor = redactor_for(&self.inner.config, auth.as_deref());
+        *self
+            .inner
+            .redactor
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = redactor;
+        *self.inner.auth.write().unwrap_or_else(|p| p.into_inner()) = auth;
+    }
+
+    /// The hook registry (register or remove hooks at run time).
+    pub fn hooks(&self) -> &HookRegistry {
+        &self.inner.hooks
+    }
+
+    /// The rate limiter (for `can_proceed`, `status`...).
+    pub fn rate_limiter(&self) -> &RateLimiter {
+        &self.inner.limiter
+    }
+
+    /// The circuit breaker.
+    pub fn circuit_breaker(&self) -> &CircuitBreaker {
+        &self.inner.breaker
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &ConnectorConfig {
+        &self.inner.config
+    }
+
+    /// Send a request through the whole pipeline; the body is returned as bytes (see
+    /// [`Response::json`]). Every other request method is built on this one.
+    pub async fn request(&self, options: RequestOptions) -> Result<Response<Bytes>, Error> {
+        self.execute(options).await
+    }
+
+    /// GET `path`.
+    pub async fn get(&self, path: &str) -> Result<Response<Bytes>, Error> {
+        self.request(RequestOptions::new(Method::GET, path)).await
+    }
+
+    /// POST `body` to `path`.
+    pub async fn post(&self, path: &str, body: Body) -> Result<Response<Bytes>, Error> {
+        self.request(RequestOptions::new(Method::POST, path).body(body))
+            .await
+    }
+
+    /// PUT `body` to `path`.
+    pub async fn put(&self, path: &str, body: Body) -> Result<Response<Bytes>, Error> {
+        self.request(RequestOptions::new(Method::PUT, path).body(body))
+            .await
+    }
+
+    /// PATCH `path` with `body`.
+    pub async fn patch(&self, path: &str, body: Body) -> Result<Response<Bytes>, Error> {
+        self.request(RequestOptions::new(Method::PATCH, path).body(body))
+            .await
+    }
+
+    /// DELETE `path`.
+    pub async fn delete(&self, path: &str) -> Result<Response<Bytes>, Error> {
+        self.request(RequestOptions::new(Method::DELETE, path))
+            .await
+    }
+}

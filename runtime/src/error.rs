@@ -1,0 +1,494 @@
+//! The one error type every connector operation returns: a code, a source subsystem, and the context needed to act on it.
+//!
+//! Architecture Invariant: an [`Error`] never holds a credential. Messages are built by this crate from
+//! status codes and redacted URLs; transport errors are stored with their URL stripped, and raw bodies are
+//! bytes the server sent back, never what we sent.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode};
+use serde_json::Value;
+
+/// Machine-readable error codes of the connector specification.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The network failed: connection refused or reset, DNS, TLS, a body cut short.
+    NetworkError,
+    /// The call exceeded its timeout (or the server answered 408).
+    Timeout,
+    /// Authentication or authorization failed (401, 403, or a credential could not be obtained).
+    AuthFailed,
+    /// A rate limit was hit: a 429 from the server, or the local wait queue was full.
+    RateLimit,
+    /// The request was malformed or rejected as invalid (other 4xx), or the connector was misused.
+    InvalidRequest,
+    /// The server failed (5xx), or the circuit breaker for the host is open.
+    ServerError,
+    /// The response could not be decoded.
+    ParsingError,
+    /// Data or configuration failed validation before anything was sent.
+    ValidationError,
+    /// The caller, a hook, or a shutdown cancelled the request.
+    Cancelled,
+    /// The operation is not supported by the target API or this connector.
+    Unsupported,
+}
+
+impl ErrorCode {
+    /// The specification's spelling, e.g. `NETWORK_ERROR`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::NetworkError => "NETWORK_ERROR",
+            ErrorCode::Timeout => "TIMEOUT",
+            ErrorCode::AuthFailed => "AUTH_FAILED",
+            ErrorCode::RateLimit => "RATE_LIMIT",
+            ErrorCode::InvalidRequest => "INVALID_REQUEST",
+            ErrorCode::ServerError => "SERVER_ERROR",
+            ErrorCode::ParsingError => "PARSING_ERROR",
+            ErrorCode::ValidationError => "VALIDATION_ERROR",
+            ErrorCode::Cancelled => "CANCELLED",
+            ErrorCode::Unsupported => "UNSUPPORTED",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The subsystem an error came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorSource {
+    /// The HTTP exchange itself, or the server's answer to it.
+    Transport,
+    /// Obtaining or applying credentials, or the server rejecting them.
+    Auth,
+    /// The local rate limiter or the server's rate limit.
+    RateLimit,
+    /// Decoding a response body.
+    Deserialize,
+    /// A user-registered hook failed or aborted.
+    UserHook,
+    /// Anything else (configuration, lifecycle misuse).
+    Unknown,
+}
+
+impl ErrorSource {
+    /// The specification's spelling, e.g. `rateLimit`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorSource::Transport => "transport",
+            ErrorSource::Auth => "auth",
+            ErrorSource::RateLimit => "rateLimit",
+            ErrorSource::Deserialize => "deserialize",
+            ErrorSource::UserHook => "userHook",
+            ErrorSource::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for ErrorSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A structured connector error.
+///
+/// Boxed inside so `Result<T, Error>` stays one pointer wide on the happy path.
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    message: String,
+    code: ErrorCode,
+    source_kind: ErrorSource,
+    status: Option<StatusCode>,
+    retryable: bool,
+    details: BTreeMap<String, Value>,
+    request_id: Option<String>,
+    method: Option<Method>,
+    endpoint: Option<String>,
+    request_sent: bool,
+    attempt: u32,
+    duration: Duration,
+    headers: Option<HeaderMap>,
+    raw_body: Option<Bytes>,
+    typed_body: Option<Box<dyn Any + Send + Sync>>,
+    cause: Option<BoxError>,
+}
+
+impl Error {
+    /// A new error with a code, a source and a message; everything else empty.
+    pub fn new(code: ErrorCode, source: ErrorSource, message: impl Into<String>) -> Self {
+        let retryable = matches!(code, ErrorCode::NetworkError | ErrorCode::Timeout);
+        Error {
+            inner: Box::new(Inner {
+                message: message.into(),
+                code,
+                source_kind: source,
+                status: None,
+                retryable,
+                details: BTreeMap::new(),
+                request_id: None,
+                method: None,
+                endpoint: None,
+                request_sent: false,
+                attempt: 0,
+                duration: Duration::ZERO,
+                headers: None,
+                raw_body: None,
+                typed_body: None,
+                cause: None,
+            }),
+        }
+    }
+
+    /// A configuration or input validation failure naming the offending field.
+    pub fn validation(field: &str, message: impl fmt::Display) -> Self {
+        Error::new(
+            ErrorCode::ValidationError,
+            ErrorSource::Unknown,
+            format!("invalid `{field}`: {message}"),
+        )
+        .with_detail("field", field)
+    }
+
+    /// The error the server's status code stands for, per the specification's enrichment rules:
+    /// 401/403 are AUTH_FAILED, 429 RATE_LIMIT, 408 TIMEOUT, other 4xx INVALID_REQUEST, 5xx SERVER_ERROR;
+    /// 408, 425, 429 and every 5xx are retryable.
+    pub fn from_status(status: StatusCode, headers: HeaderMap, body: Bytes) -> Self {
+        let (code, source) = match status.as_u16() {
+            401 | 403 => (ErrorCode::AuthFailed, ErrorSource::Auth),
+            429 => (ErrorCode::RateLimit, ErrorSource::RateLimit),
+            408 => (ErrorCode::Timeout, ErrorSource::Transport),
+            500..=599 => (ErrorCode::ServerError, ErrorSource::Transport),
+            _ => (ErrorCode::InvalidRequest, ErrorSource::Transport),
+        };
+        let retryable = matches!(status.as_u16(), 408 | 425 | 429 | 500..=599);
+        let reason = status.canonical_reason().unwrap_or("unknown status");
+        let mut err = Error::new(
+            code,
+            source,
+            format!("server answered {} {}", status.as_u16(), reason),
+        )
+        .with_retryable(retryable);
+        err.inner.status = Some(status);
+        err.inner.headers = Some(headers);
+        err.inner.raw_body = Some(body);
+        err.inner.request_sent = true;
+        err
+    }
+
+    /// Builder: set whether a retry may succeed.
+    pub fn with_retryable(mut self, retryable: bool) -> Self {
+        self.inner.retryable = retryable;
+        self
+    }
+
+    /// Builder: add one entry of additional context.
+    pub fn with_detail(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.inner.details.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// Builder: keep the underlying error as this error's `source()`.
+    pub fn with_cause(mut self, cause: impl Into<BoxError>) -> Self {
+        self.inner.cause = Some(cause.into());
+        self
+    }
+
+    /// Builder: keep the body that could not be decoded.
+    pub fn with_raw_body(mut self, body: Bytes) -> Self {
+        self.inner.raw_body = Some(body);
+        self
+    }
+
+    /// Builder: mark whether the request reached the wire.
+    pub fn with_request_sent(mut self, sent: bool) -> Self {
+        self.inner.request_sent = sent;
+        self
+    }
+
+    /// Builder: attach a decoded, operation-specific error body (see [`Error::body`]).
+    pub fn with_typed_body<T: Any + Send + Sync>(mut self, body: T) -> Self {
+        self.inner.typed_body = Some(Box::new(body));
+        self
+    }
+
+    /// Builder: a status on an error that did not come from [`Error::from_status`].
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.inner.status = Some(status);
+        self
+    }
+
+    /// Attach request context: correlation id, method, endpoint (a path template or redacted URL),
+    /// attempt number and elapsed time. Called by the pipeline on every error it returns.
+    pub fn with_context(
+        mut self,
+        request_id: Option<&str>,
+        method: &Method,
+        endpoint: &str,
+        attempt: u32,
+        duration: Duration,
+    ) -> Self {
+        let inner = &mut self.inner;
+        if inner.request_id.is_none() {
+            inner.request_id = request_id.map(str::to_owned);
+        }
+        inner.method = Some(method.clone());
+        inner.endpoint = Some(endpoint.to_owned());
+        inner.attempt = attempt;
+        inner.duration = duration;
+        self
+    }
+
+    /// Replace the correlation id (the server's, once it has answered).
+    pub fn set_request_id(&mut self, id: Option<String>) {
+        if id.is_some() {
+            self.inner.request_id = id;
+        }
+    }
+
+    /// Replace the message (onError hooks use this to enrich errors).
+    pub fn set_message(&mut self, message: impl Into<String>) {
+        self.inner.message = message.into();
+    }
+
+    /// Add or replace one detail in place.
+    pub fn insert_detail(&mut self, key: &str, value: impl Into<Value>) {
+        self.inner.details.insert(key.to_owned(), value.into());
+    }
+
+    /// Human-readable description.
+    pub fn message(&self) -> &str {
+        &self.inner.message
+    }
+    /// Machine-readable code.
+    pub fn code(&self) -> ErrorCode {
+        self.inner.code
+    }
+    /// The subsystem the error came from.
+    pub fn source_kind(&self) -> ErrorSource {
+        self.inner.source_kind
+    }
+    /// HTTP status, when the server answered.
+    pub fn status(&self) -> Option<StatusCode> {
+        self.inner.status
+    }
+    /// Whether retrying the same request may succeed.
+    pub fn is_retryable(&self) -> bool {
+        self.inner.retryable
+    }
+    /// Additional context (e.g. `field` for validation errors, `retry_after_ms` for rate limits).
+    pub fn details(&self) -> &BTreeMap<String, Value> {
+        &self.inner.details
+    }
+    /// Correlation id: the server's request id when it sent one, else the one this client generated.
+    pub fn request_id(&self) -> Option<&str> {
+        self.inner.request_id.as_deref()
+    }
+    /// HTTP method of the failed request.
+    pub fn method(&self) -> Option<&Method> {
+        self.inner.method.as_ref()
+    }
+    /// Endpoint of the failed request: its path template, or its URL with secrets redacted.
+    pub fn endpoint(&self) -> Option<&str> {
+        self.inner.endpoint.as_deref()
+    }
+    /// Whether any byte of the (last) request was handed to the transport.
+    pub fn request_sent(&self) -> bool {
+        self.inner.request_sent
+    }
+    /// The attempt (1-based) on which the operation finally failed.
+    pub fn attempt(&self) -> u32 {
+        self.inner.attempt
+    }
+    /// Time from the start of the logical operation to the failure.
+    pub fn duration(&self) -> Duration {
+        self.inner.duration
+    }
+    /// Response headers, when the server answered.
+    pub fn headers(&self) -> Option<&HeaderMap> {
+        self.inner.headers.as_ref()
+    }
+    /// The response body as received, when it exists (always kept when it could not be decoded).
+    pub fn raw_body(&self) -> Option<&Bytes> {
+        self.inner.raw_body.as_ref()
+    }
+    /// The operation's typed error body, when the generated client decoded one of type `T`.
+    pub fn body<T: Any>(&self) -> Option<&T> {
+        self.inner.typed_body.as_ref()?.downcast_ref::<T>()
+    }
+    /// A hint from the server of how long to wait before retrying, if it gave one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.inner
+            .details
+            .get("retry_after_ms")
+            .and_then(Value::as_u64)
+            .map(Duration::from_millis)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] {}", self.inner.code, self.inner.message)?;
+        if let (Some(m), Some(e)) = (&self.inner.method, &self.inner.endpoint) {
+            write!(f, " ({m} {e}")?;
+            if self.inner.attempt > 0 {
+                write!(f, ", attempt {}", self.inner.attempt)?;
+            }
+            if let Some(id) = &self.inner.request_id {
+                write!(f, ", request id {id}")?;
+            }
+            f.write_str(")")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.inner;
+        let mut d = f.debug_struct("Error");
+        d.field("code", &i.code)
+            .field("source", &i.source_kind)
+            .field("message", &i.message)
+            .field("status", &i.status)
+            .field("retryable", &i.retryable)
+            .field("request_id", &i.request_id)
+            .field("method", &i.method)
+            .field("endpoint", &i.endpoint)
+            .field("request_sent", &i.request_sent)
+            .field("attempt", &i.attempt)
+            .field("duration", &i.duration);
+        if !i.details.is_empty() {
+            d.field("details", &i.details);
+        }
+        if let Some(b) = &i.raw_body {
+            d.field("raw_body_len", &b.len());
+        }
+        if let Some(c) = &i.cause {
+            d.field("cause", &c.to_string());
+        }
+        d.finish()
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner
+            .cause
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Map a reqwest failure to NETWORK_ERROR or TIMEOUT, stripping the URL (it may carry a query-string key).
+pub(crate) fn from_transport(err: reqwest::Error, sent: bool) -> Error {
+    let err = err.without_url();
+    let (code, what) = if err.is_timeout() {
+        (ErrorCode::Timeout, "the request timed out in the transport")
+    } else if err.is_connect() {
+        (ErrorCode::NetworkError, "could not connect")
+    } else if err.is_body() || err.is_decode() {
+        (ErrorCode::NetworkError, "the response body was cut short")
+    } else {
+        (ErrorCode::NetworkError, "the HTTP exchange failed")
+    };
+    let chain = error_chain(&err);
+    Error::new(code, ErrorSource::Transport, format!("{what}: {chain}"))
+        .with_retryable(true)
+        .with_request_sent(sent)
+        .with_cause(err)
+}
+
+/// "outer: inner: innermost", so the root cause (e.g. a TLS certificate problem) is in the message.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let s = e.to_string();
+        if !out.contains(&s) {
+            out.push_str(": ");
+            out.push_str(&s);
+        }
+        cur = e.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_mapping_follows_the_specification() {
+        let cases = [
+            (401, ErrorCode::AuthFailed, ErrorSource::Auth, false),
+            (403, ErrorCode::AuthFailed, ErrorSource::Auth, false),
+            (
+                404,
+                ErrorCode::InvalidRequest,
+                ErrorSource::Transport,
+                false,
+            ),
+            (408, ErrorCode::Timeout, ErrorSource::Transport, true),
+            (425, ErrorCode::InvalidRequest, ErrorSource::Transport, true),
+            (429, ErrorCode::RateLimit, ErrorSource::RateLimit, true),
+            (500, ErrorCode::ServerError, ErrorSource::Transport, true),
+            (503, ErrorCode::ServerError, ErrorSource::Transport, true),
+            (599, ErrorCode::ServerError, ErrorSource::Transport, true),
+        ];
+        for (s, code, source, retryable) in cases {
+            let e = Error::from_status(
+                StatusCode::from_u16(s).unwrap(),
+                HeaderMap::new(),
+                Bytes::new(),
+            );
+            assert_eq!(e.code(), code, "{s}");
+            assert_eq!(e.source_kind(), source, "{s}");
+            assert_eq!(e.is_retryable(), retryable, "{s}");
+            assert!(e.request_sent());
+        }
+    }
+
+    #[test]
+    fn display_carries_context_and_typed_body_downcasts() {
+        #[derive(Debug, PartialEq)]
+        struct Body {
+            reason: String,
+        }
+        let e = Error::from_status(StatusCode::CONFLICT, HeaderMap::new(), Bytes::from("{}"))
+            .with_typed_body(Body {
+                reason: "dup".into(),
+            })
+            .with_context(
+                Some("req-1"),
+                &Method::POST,
+                "/v1/things",
+                2,
+                Duration::from_millis(5),
+            );
+        let s = e.to_string();
+        assert_eq!(
+            s,
+            "[INVALID_REQUEST] server answered 409 Conflict (POST /v1/things, attempt 2, request id req-1)"
+        );
+        assert_eq!(e.body::<Body>().unwrap().reason, "dup");
+        assert!(e.body::<String>().is_none());
+        assert_eq!(e.code().as_str(), "INVALID_REQUEST");
+        assert_eq!(ErrorSource::RateLimit.as_str(), "rateLimit");
+    }
+}

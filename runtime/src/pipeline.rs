@@ -1,0 +1,484 @@
+//! The request pipeline: the one non-generic function every call of every connector goes through.
+//!
+//! Per attempt, in this order:
+//! 1. build the request: base URL and default query, default headers, per-call options, request id and
+//!    idempotency key, then auth (`AuthStrategy::authenticate`);
+//! 2. fail fast if the host's circuit is open, then wait for a rate-limiter slot (concurrency + tokens);
+//! 3. `beforeRequest` hooks by priority; then the signer (`AuthStrategy::sign`) on the final request;
+//! 4. execute with the per-attempt timeout (TIMEOUT) — the whole call is also raced against the caller's
+//!    cancellation token and the connector's shutdown (CANCELLED);
+//! 5. feed the rate limiter the response headers; `afterResponse` hooks; judge the status;
+//! 6. on failure: `onError` hooks, a single credential refresh on 401, the retry decision (classifier,
+//!    idempotency rule, attempts, budget, `Retry-After`), `onRetry` hooks, backoff;
+//! 7. tracing span and events, and metrics, at each stage.
+//!
+//! Architecture Invariant: generated operations are thin calls into [`Connector::request`]; nothing here
+//! is generic over the operation, so its code is compiled once, not once per endpoint.
+
+use std::collections::BTreeMap;
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HeaderMap};
+use http::{Method, StatusCode};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use url::Url;
+
+use crate::breaker::Outcome;
+use crate::connector::{Connector, lock};
+use crate::error::{Error, ErrorCode, ErrorSource};
+use crate::hooks::{HookContext, HookType, ResponseParts};
+use crate::request::{Body, RequestOptions, RequestParts, random_idempotency_key};
+use crate::response::{Response, ResponseMeta};
+use crate::retry::{RetryDecision, RetryPolicy, parse_retry_after};
+use crate::{observe, redact::Redactor};
+
+/// Response headers that carry a server-side request id, most specific first.
+const SERVER_REQUEST_ID_HEADERS: &[&str] = &[
+    "x-request-id",
+    "request-id",
+    "x-github-request-id",
+    "x-amzn-requestid",
+    "x-amz-request-id",
+    "x-ms-request-id",
+    "twilio-request-id",
+    "x-correlation-id",
+];
+
+/// Who cancelled a call.
+enum Cancelled {
+    Caller,
+    Shutdown,
+}
+
+async fn cancelled(user: Option<&CancellationToken>, shutdown: &CancellationToken) -> Cancelled {
+    match user {
+        Some(u) => tokio::select! {
+            _ = u.cancelled() => Cancelled::Caller,
+            _ = shutdown.cancelled() => Cancelled::Shutdown,
+        },
+        None => {
+            shutdown.cancelled().await;
+            Cancelled::Shutdown
+        }
+    }
+}
+
+/// What stays fixed across the attempts of one call.
+struct Call<'a> {
+    opts: &'a RequestOptions,
+    client: reqwest::Client,
+    endpoint: String,
+    request_id: String,
+    idempotency_key: Option<String>,
+    started: Instant,
+}
+
+impl Connector {
+    pub(crate) async fn execute(&self, opts: RequestOptions) -> Result<Response<Bytes>, Error> {
+        let started = Instant::now();
+        let endpoint = opts.endpoint.as_deref().unwrap_or(&opts.path).to_owned();
+        let request_id = opts
+            .headers
+            .get(self.inner.config.request_id_header.as_str())
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let span = tracing::info_span!(
+            "connector.request",
+            method = %opts.method,
+            endpoint = %endpoint,
+            request_id = %request_id,
+            attempt = tracing::field::Empty,
+            status = tracing::field::Empty,
+            retry_count = tracing::field::Empty,
+        );
+        let method = opts.method.clone();
+        let result = async {
+            let (_in_flight, client) = self.enter()?;
+            if let Some(name) = opts.invalid_headers.first() {
+                return Err(Error::validation(&format!("header {name}"), "invalid header name or value"));
+            }
+            let cfg = &self.inner.config.idempotency;
+            let unsafe_method = is_unsafe(&opts.method);
+            let idempotency_key = match (&opts.idempotency_key, cfg.enabled) {
+                (Some(k), true) => Some(k.clone()),
+                (None, true) if unsafe_method && cfg.auto_generate => Some(random_idempotency_key()),
+                _ => None,
+            };
+            let call = Call {
+                opts: &opts,
+                client,
+                endpoint: endpoint.clone(),
+                request_id: request_id.clone(),
+                idempotency_key,
+                started,
+            };
+            let shutdown = lock(&self.inner.shutdown);
+            tokio::select! {
+                biased;
+                who = cancelled(opts.cancel.as_ref(), &shutdown) => Err(match who {
+                    Cancelled::Caller => Error::new(ErrorCode::Cancelled, ErrorSource::Unknown, "cancelled by the caller"),
+                    Cancelled::Shutdown => Error::new(ErrorCode::Cancelled, ErrorSource::Unknown, "cancelled: the connector is disconnecting"),
+                }
+                .with_context(Some(&request_id), &opts.method, &endpoint, 0, started.elapsed())),
+                r = self.attempts(&call) => r,
+            }
+        }
+        .instrument(span.clone())
+        .await;
+        if let Err(e) = &result {
+            observe::error(&method, &endpoint, e.code().as_str());
+            let _g = span.enter();
+            tracing::warn!(
+                code = e.code().as_str(),
+                source = e.source_kind().as_str(),
+                status = e.status().map(|s| s.as_u16()),
+                attempt = e.attempt(),
+                "request failed: {}",
+                e.message()
+            );
+        }
+        result
+    }
+
+    async fn attempts(&self, call: &Call<'_>) -> Result<Response<Bytes>, Error> {
+        let inner = &*self.inner;
+        let opts = call.opts;
+        let policy = RetryPolicy::new(
+            opts.retry
+                .clone()
+                .unwrap_or_else(|| inner.config.retry.clone()),
+        );
+        let timeout = opts
+            .timeout
+            .unwrap_or(std::time::Duration::from_millis(inner.config.timeout_ms));
+        let mut metadata: BTreeMap<String, Value> = BTreeMap::new();
+        let mut refreshed_after_401 = false;
+        let mut attempt: u32 = 0;
+        let span = tracing::Span::current();
+        loop {
+            attempt += 1;
+            span.record("attempt", attempt);
+            let ctx_err = |e: Error| {
+                e.with_context(
+                    Some(&call.request_id),
+                    &opts.method,
+                    &call.endpoint,
+                    attempt,
+                    call.started.elapsed(),
+                )
+            };
+
+            // 1. Build: defaults -> per-call options -> auth.
+            let redactor = lock(&inner.redactor);
+            let mut parts = self.build(call, redactor).map_err(ctx_err)?;
+            let auth = self.auth();
+            if let Some(a) = &auth {
+                a.authenticate(&mut parts, &call.client)
+                    .await
+                    .map_err(ctx_err)?;
+            }
+            let host = host_key(&parts.url);
+
+            // 2. Fail fast on an open circuit, then take a rate-limit slot.
+            inner.breaker.check(&host).map_err(ctx_err)?;
+            let slot = inner.limiter.wait_for_slot().await.map_err(ctx_err)?;
+            observe::in_flight(inner.limiter.in_flight());
+
+            // 3. beforeRequest hooks, then the signer sees the final request.
+            let mut hctx = HookContext::new(
+                HookType::BeforeRequest,
+                attempt,
+                parts,
+                std::mem::take(&mut metadata),
+            );
+            if inner.hooks.has(HookType::BeforeRequest) {
+                inner
+                    .hooks
+                    .run(HookType::BeforeRequest, &mut hctx)
+                    .await
+                    .map_err(ctx_err)?;
+            }
+            if let Some(a) = &auth {
+                a.sign(&mut hctx.request).await.map_err(ctx_err)?;
+            }
+
+            // 4. Execute.
+            let ticket = inner.breaker.acquire(&host).map_err(ctx_err)?;
+            tracing::debug!(url = %hctx.request.redacted_url(), "sending");
+            let sent_at = Instant::now();
+            let result = send_once(&call.client, &hctx.request, timeout).await;
+            drop(slot);
+            observe::in_flight(inner.limiter.in_flight());
+            observe::attempt_done(
+                &opts.method,
+                &call.endpoint,
+                result.as_ref().ok().map(|r| r.status.as_u16()),
+                sent_at.elapsed(),
+            );
+
+            // 5. Response: rate-limit feedback, afterResponse hooks, status judgement.
+            let mut server_id = None;
+            let outcome = match result {
+                Ok(resp) => {
+                    let rl = inner
+                        .limiter
+                        .update_from_response(resp.status.as_u16(), &resp.headers);
+                    observe::rate_limit_remaining(rl.remaining);
+                    server_id = server_request_id(&resp.headers);
+                    span.record("status", resp.status.as_u16());
+                    tracing::debug!(
+                        status = resp.status.as_u16(),
+                        ms = sent_at.elapsed().as_millis() as u64,
+                        "response"
+                    );
+                    hctx.response = Some(resp);
+                    if inner.hooks.has(HookType::AfterResponse) {
+                        if let Err(e) = inner.hooks.run(HookType::AfterResponse, &mut hctx).await {
+                            ticket.record(Outcome::Neutral);
+                            return Err(ctx_err(e));
+                        }
+                    }
+                    let Some(resp) = hctx.response.clone() else {
+                        return Err(lost("response"));
+                    };
+                    if resp.status.as_u16() < 400 {
+                        ticket.record(Outcome::Healthy);
+                        return Ok(Response {
+                            data: resp.body,
+                            status: resp.status,
+                            headers: resp.headers,
+                            meta: ResponseMeta {
+                                timestamp: SystemTime::now(),
+                                duration: call.started.elapsed(),
+                                retry_count: attempt - 1,
+                                rate_limit: rl,
+                                request_id: server_id.unwrap_or_else(|| call.request_id.clone()),
+                            },
+                        });
+                    }
+                    ticket.record(if resp.status.is_server_error() {
+                        Outcome::Unhealthy
+                    } else {
+                        Outcome::Healthy
+                    });
+                    let mut e =
+                        Error::from_status(resp.status, resp.headers.clone(), resp.body.clone());
+                    if let Some(ra) = parse_retry_after(&resp.headers, SystemTime::now()) {
+                        e.insert_detail("retry_after_ms", ra.as_millis() as u64);
+                    }
+                    e
+                }
+                Err(e) => {
+                    ticket.record(Outcome::Unhealthy);
+                    e
+                }
+            };
+            let mut err = ctx_err(outcome);
+            err.set_request_id(server_id);
+
+            // 6. onError hooks, 401 refresh, retry decision.
+            hctx.error = Some(err);
+            if inner.hooks.has(HookType::OnError) {
+                inner
+                    .hooks
+                    .run(HookType::OnError, &mut hctx)
+                    .await
+                    .map_err(ctx_err)?;
+            }
+            let Some(err) = hctx.error.take() else {
+                return Err(lost("error"));
+            };
+            if err.status() == Some(StatusCode::UNAUTHORIZED) && !refreshed_after_401 {
+                if let Some(a) = &auth {
+                    // The server rejected the credentials before acting, so one replay is safe for any method.
+                    if a.on_unauthorized(&hctx.request, &call.client)
+                        .await
+                        .map_err(ctx_err)?
+                    {
+                        refreshed_after_401 = true;
+                        tracing::info!("401: credentials refreshed, retrying once");
+                        metadata = std::mem::take(&mut hctx.metadata);
+                        continue;
+                    }
+                }
+            }
+            let retryable = inner.classifier.is_retryable(&err);
+            let decision = if retryable && is_unsafe(&opts.method) && call.idempotency_key.is_none()
+            {
+                tracing::warn!(
+                    method = %opts.method,
+                    "not retrying a retryable failure: {} without an idempotency key may not be replayed safely; set one to allow retries",
+                    opts.method
+                );
+                RetryDecision::Stop("unsafe method without an idempotency key")
+            } else {
+                policy.decide(&err, retryable, attempt, call.started.elapsed())
+            };
+            let delay = match decision {
+                RetryDecision::Stop(reason) => {
+                    let mut err = err;
+                    if retryable {
+                        err.insert_detail("retry_stopped", reason);
+                    }
+                    span.record("retry_count", attempt - 1);
+                    return Err(err);
+                }
+                RetryDecision::RetryAfter(d) => d,
+            };
+
+            // onRetry hooks, then back off.
+            hctx.error = Some(err);
+            if inner.hooks.has(HookType::OnRetry) {
+                inner
+                    .hooks
+                    .run(HookType::OnRetry, &mut hctx)
+                    .await
+                    .map_err(ctx_err)?;
+            }
+            let Some(err) = hctx.error.take() else {
+                return Err(lost("error"));
+            };
+            observe::retry(&opts.method, &call.endpoint);
+            tracing::warn!(
+                attempt,
+                delay_ms = delay.as_millis() as u64,
+                code = err.code().as_str(),
+                status = err.status().map(|s| s.as_u16()),
+                "retrying after: {}",
+                err.message()
+            );
+            metadata = std::mem::take(&mut hctx.metadata);
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// Step 1 of the pipeline, before auth: URL, query, headers, ids, body.
+    fn build(&self, call: &Call<'_>, redactor: Redactor) -> Result<RequestParts, Error> {
+        let inner = &*self.inner;
+        let opts = call.opts;
+        let mut url = if opts.path.starts_with("http://") || opts.path.starts_with("https://") {
+            Url::parse(&opts.path).map_err(|e| Error::validation("path", e))?
+        } else {
+            let base = inner.base_url.as_str().trim_end_matches('/');
+            let sep = if opts.path.starts_with('/') { "" } else { "/" };
+            Url::parse(&format!("{base}{sep}{}", opts.path))
+                .map_err(|e| Error::validation("path", e))?
+        };
+        if !inner.config.default_query.is_empty() || !opts.query.is_empty() {
+            let mut q = url.query_pairs_mut();
+            for (k, v) in &inner.config.default_query {
+                q.append_pair(k, v);
+            }
+            for (k, v) in &opts.query {
+                q.append_pair(k, v);
+            }
+        }
+        let mut headers = inner.default_headers.clone();
+        for name in opts.headers.keys() {
+            headers.remove(name);
+        }
+        for (k, v) in &opts.headers {
+            headers.append(k, v.clone());
+        }
+        let body = match &opts.body {
+            Body::Empty => Bytes::new(),
+            Body::Bytes { content_type, data } => {
+                if !headers.contains_key(CONTENT_TYPE) {
+                    headers.insert(CONTENT_TYPE, content_type.clone());
+                }
+                data.clone()
+            }
+        };
+        let mut parts = RequestParts {
+            method: opts.method.clone(),
+            url,
+            headers,
+            body,
+            redactor,
+        };
+        if !parts
+            .headers
+            .contains_key(inner.config.request_id_header.as_str())
+        {
+            parts.set_header(&inner.config.request_id_header, &call.request_id)?;
+        }
+        if let Some(k) = &call.idempotency_key {
+            parts.set_header(&inner.config.idempotency.header, k)?;
+        }
+        Ok(parts)
+    }
+}
+
+/// POST and PATCH are neither safe nor idempotent (RFC 9110 9.2); PUT and DELETE are idempotent.
+fn is_unsafe(m: &Method) -> bool {
+    *m == Method::POST || *m == Method::PATCH
+}
+
+fn host_key(url: &Url) -> String {
+    format!(
+        "{}:{}",
+        url.host_str().unwrap_or(""),
+        url.port_or_known_default().unwrap_or(0)
+    )
+}
+
+fn server_request_id(headers: &HeaderMap) -> Option<String> {
+    SERVER_REQUEST_ID_HEADERS
+        .iter()
+        .find_map(|h| headers.get(*h)?.to_str().ok().map(str::to_owned))
+}
+
+/// One HTTP exchange, body read in full, under `timeout`.
+async fn send_once(
+    client: &reqwest::Client,
+    parts: &RequestParts,
+    timeout: std::time::Duration,
+) -> Result<ResponseParts, Error> {
+    let mut req = reqwest::Request::new(parts.method.clone(), parts.url.clone());
+    *req.headers_mut() = parts.headers.clone();
+    if !parts.body.is_empty() {
+        *req.body_mut() = Some(reqwest::Body::from(parts.body.clone()));
+    }
+    let exchange = async {
+        let resp = client.execute(req).await.map_err(|e| {
+            let sent = !e.is_connect();
+            crate::error::from_transport(e, sent)
+        })?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| crate::error::from_transport(e, true))?;
+        Ok(ResponseParts {
+            status,
+            headers,
+            body,
+        })
+    };
+    match tokio::time::timeout(timeout, exchange).await {
+        Ok(r) => r,
+        Err(_) => Err(Error::new(
+            ErrorCode::Timeout,
+            ErrorSource::Transport,
+            format!("no complete answer within {} ms", timeout.as_millis()),
+        )
+        .with_retryable(true)
+        .with_request_sent(true)
+        .with_detail("timeout_ms", timeout.as_millis() as u64)),
+    }
+}
+
+/// Hooks cannot remove the response or error from their context (the fields are private), so this is
+/// never reached; it returns an error rather than panicking all the same.
+fn lost(what: &str) -> Error {
+    Error::new(
+        ErrorCode::Unsupported,
+        ErrorSource::Unknown,
+        format!("internal: the hook context lost its {what}"),
+    )
+}

@@ -1,0 +1,455 @@
+//! Client-side rate limiting: token buckets per second, minute and hour, a concurrency cap, a bounded wait
+//! queue, and adaptive limits learned from the server's rate-limit headers.
+//!
+//! Hand-written rather than `governor`: governor's quotas are fixed at construction and cannot follow the
+//! server's `X-RateLimit-*` / `RateLimit-*` / `Retry-After` answers, which is the point of adaptivity.
+//!
+//! Architecture Invariant: a caller waits in at most one place at a time, and memory is bounded by
+//! `max_queue`: a caller that would be waiter number `max_queue + 1` gets RATE_LIMIT at once.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use http::HeaderMap;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::config::RateLimitConfig;
+use crate::error::{Error, ErrorCode, ErrorSource};
+use crate::retry::parse_retry_after;
+
+/// What the limiter knows of the current window (the specification's rate limit status).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RateLimitStatus {
+    /// Requests allowed in the window: the server's figure when it sent one, else the tightest local limit.
+    pub limit: Option<u64>,
+    /// Requests left in the window.
+    pub remaining: Option<u64>,
+    /// When the window resets.
+    pub reset: Option<SystemTime>,
+    /// How long the server asked us to wait, if it did.
+    pub retry_after: Option<Duration>,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    capacity: f64,
+    tokens: f64,
+    per_sec: f64,
+}
+
+impl Bucket {
+    fn new(capacity: f64, per_sec: f64) -> Self {
+        Bucket {
+            capacity,
+            tokens: capacity,
+            per_sec,
+        }
+    }
+    fn refill(&mut self, secs: f64) {
+        self.tokens = (self.tokens + secs * self.per_sec).min(self.capacity);
+    }
+    fn wait(&self) -> Duration {
+        if self.tokens >= 1.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64((1.0 - self.tokens) / self.per_sec)
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Server {
+    limit: Option<u64>,
+    remaining: Option<u64>,
+    reset_at: Option<(Instant, SystemTime)>,
+    retry_after: Option<Duration>,
+    blocked_until: Option<Instant>,
+}
+
+#[derive(Debug)]
+struct State {
+    buckets: Vec<Bucket>,
+    last: Instant,
+    server: Server,
+}
+
+impl State {
+    /// Time until one request may go (zero: now). Refills first.
+    fn wait(&mut self, now: Instant, adaptive: bool) -> Duration {
+        let secs = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        for b in &mut self.buckets {
+            b.refill(secs);
+        }
+        let mut wait = self
+            .buckets
+            .iter()
+            .map(Bucket::wait)
+            .max()
+            .unwrap_or(Duration::ZERO);
+        if adaptive {
+            let s = &mut self.server;
+            if let Some(until) = s.blocked_until {
+                if until > now {
+                    wait = wait.max(until - now);
+                } else {
+                    s.blocked_until = None;
+                    s.retry_after = None;
+                }
+            }
+            if let (Some(0), Some((reset, _))) = (s.remaining, s.reset_at) {
+                if reset > now {
+                    wait = wait.max(reset - now);
+                } else {
+                    // The server's window has rolled over; trust it again until it says otherwise.
+                    s.remaining = None;
+                    s.reset_at = None;
+                }
+            }
+        }
+        wait
+    }
+
+    fn take(&mut self) {
+        for b in &mut self.buckets {
+            b.tokens -= 1.0;
+        }
+        if let Some(r) = &mut self.server.remaining {
+            *r = r.saturating_sub(1);
+        }
+    }
+}
+
+/// Token buckets plus a concurrency semaphore; shared by all requests of one connector.
+#[derive(Debug)]
+pub struct RateLimiter {
+    config: RateLimitConfig,
+    state: Mutex<State>,
+    concurrency: Arc<Semaphore>,
+    /// FIFO line for rate tokens: the head waits for the bucket, the rest wait behind it.
+    line: tokio::sync::Mutex<()>,
+    waiting: AtomicUsize,
+}
+
+/// A held slot: one of `concurrent_requests`. Dropping it frees the slot.
+#[derive(Debug)]
+pub struct Slot {
+    _permit: OwnedSemaphorePermit,
+}
+
+struct WaitingGuard<'a>(&'a AtomicUsize);
+impl Drop for WaitingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl RateLimiter {
+    /// From a validated configuration.
+    pub fn new(config: RateLimitConfig) -> Self {
+        let mut buckets = Vec::new();
+        if let Some(rps) = config.requests_per_second {
+            let cap = config
+                .burst_capacity
+                .map(f64::from)
+                .unwrap_or(rps.max(1.0).floor());
+            buckets.push(Bucket::new(cap, rps));
+        }
+        if let Some(rpm) = config.requests_per_minute {
+            buckets.push(Bucket::new(f64::from(rpm), f64::from(rpm) / 60.0));
+        }
+        if let Some(rph) = config.requests_per_hour {
+            buckets.push(Bucket::new(f64::from(rph), f64::from(rph) / 3600.0));
+        }
+        RateLimiter {
+            concurrency: Arc::new(Semaphore::new(config.concurrent_requests)),
+            config,
+            state: Mutex::new(State {
+                buckets,
+                last: Instant::now(),
+                server: Server::default(),
+            }),
+            line: tokio::sync::Mutex::new(()),
+            waiting: AtomicUsize::new(0),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// True when a request could start right now without waiting.
+    pub fn can_proceed(&self) -> bool {
+        self.concurrency.available_permits() > 0
+            && self.waiting.load(Ordering::SeqCst) == 0
+            && self
+                .state()
+                .wait(Instant::now(), self.config.adaptive_from_headers)
+                .is_zero()
+    }
+
+    /// Requests currently in flight (holding a slot).
+    pub fn in_flight(&self) -> usize {
+        self.config.concurrent_requests - self.concurrency.available_permits()
+    }
+
+    /// Wait for a concurrency slot and a rate token, in arrival order. Fails at once with RATE_LIMIT when
+    /// `max_queue` callers are already waiting. Cancel-safe: dropping the future leaves the line cleanly.
+    pub async fn wait_for_slot(&self) -> Result<Slot, Error> {
+        let before = self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _guard = WaitingGuard(&self.waiting);
+        if before >= self.config.max_queue {
+            return Err(Error::new(
+                ErrorCode::RateLimit,
+                ErrorSource::RateLimit,
+                format!(
+                    "rate limiter queue is full ({} callers waiting); try again later",
+                    self.config.max_queue
+                ),
+            )
+            .with_retryable(true));
+        }
+        let permit = self
+            .concurrency
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| closed())?;
+        let _line = self.line.lock().await;
+        loop {
+            let wait = {
+                let mut st = self.state();
+                let w = st.wait(Instant::now(), self.config.adaptive_from_headers);
+                if w.is_zero() {
+                    st.take();
+                }
+                w
+            };
+            if wait.is_zero() {
+                break;
+            }
+            tracing::debug!(
+                wait_ms = wait.as_millis() as u64,
+                "rate limiter: waiting for a token"
+            );
+            tokio::time::sleep(wait).await;
+        }
+        Ok(Slot { _permit: permit })
+    }
+
+    /// Learn from a response's headers: `X-RateLimit-Limit/Remaining/Reset`, the IETF `RateLimit-*`
+    /// fields (and the combined `RateLimit` field), and `Retry-After` on 429 and 503 answers.
+    /// A reset above 10^9 is read as a Unix timestamp, else as seconds from now.
+    pub fn update_from_response(&self, status: u16, headers: &HeaderMap) -> RateLimitStatus {
+        if self.config.adaptive_from_headers {
+            let now_i = Instant::now();
+            let now_s = SystemTime::now();
+            let parsed = parse_headers(headers);
+            let retry_after = if matches!(status, 429 | 503) {
+                parse_retry_after(headers, now_s)
+            } else {
+                None
+            };
+            let mut st = self.state();
+            let s = &mut st.server;
+            if let Some(l) = parsed.limit {
+                s.limit = Some(l);
+            }
+            if let Some(r) = parsed.remaining {
+                s.remaining = Some(r);
+            }
+            if let Some(reset) = parsed.reset {
+                let (delta, at) = if reset > 1_000_000_000 {
+                    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(reset);
+                    (at.duration_since(now_s).unwrap_or(Duration::ZERO), at)
+                } else {
+                    let d = Duration::from_secs(reset);
+                    (d, now_s + d)
+                };
+                s.reset_at = Some((now_i + delta, at));
+            }
+            if let Some(ra) = retry_after {
+                s.retry_after = Some(ra);
+                s.blocked_until = Some(now_i + ra);
+            }
+        }
+        self.status()
+    }
+
+    /// The current status (the specification's `getStatus()`).
+    pub fn status(&self) -> RateLimitStatus {
+        let mut st = self.state();
+        st.wait(Instant::now(), self.config.adaptive_from_headers);
+        let s = &st.server;
+        if s.limit.is_some() || s.remaining.is_some() || s.retry_after.is_some() {
+            return RateLimitStatus {
+                limit: s.limit,
+                remaining: s.remaining,
+                reset: s.reset_at.map(|(_, at)| at),
+                retry_after: s.retry_after,
+            };
+        }
+        // No word from the server: report the tightest local bucket.
+        let tight = st
+            .buckets
+            .iter()
+            .min_by(|a, b| a.tokens.total_cmp(&b.tokens));
+        match tight {
+            Some(b) => RateLimitStatus {
+                limit: Some(b.capacity as u64),
+                remaining: Some(b.tokens.max(0.0).floor() as u64),
+                reset: Some(
+                    SystemTime::now()
+                        + Duration::from_secs_f64((b.capacity - b.tokens).max(0.0) / b.per_sec),
+                ),
+                retry_after: None,
+            },
+            None => RateLimitStatus::default(),
+        }
+    }
+}
+
+fn closed() -> Error {
+    Error::new(
+        ErrorCode::Cancelled,
+        ErrorSource::RateLimit,
+        "rate limiter closed",
+    )
+}
+
+#[derive(Debug, Default, PartialEq)]
+struct Parsed {
+    limit: Option<u64>,
+    remaining: Option<u64>,
+    reset: Option<u64>,
+}
+
+fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
+    let v = headers.get(name)?.to_str().ok()?;
+    // `X-RateLimit-Limit: 100, 100;w=60` and similar policy suffixes: the first number counts.
+    let first = v.split([',', ';']).next()?.trim();
+    first
+        .parse::<u64>()
+        .ok()
+        .or_else(|| first.parse::<f64>().ok().map(|f| f.ceil() as u64))
+}
+
+fn parse_headers(h: &HeaderMap) -> Parsed {
+    let mut p = Parsed {
+        limit: header_u64(h, "x-ratelimit-limit").or_else(|| header_u64(h, "ratelimit-limit")),
+        remaining: header_u64(h, "x-ratelimit-remaining")
+            .or_else(|| header_u64(h, "ratelimit-remaining")),
+        reset: header_u64(h, "x-ratelimit-reset").or_else(|| header_u64(h, "ratelimit-reset")),
+    };
+    // Combined field: `RateLimit: limit=100, remaining=50, reset=30` or `"default";r=50;t=30`.
+    if let Some(v) = h.get("ratelimit").and_then(|v| v.to_str().ok()) {
+        for part in v.split([',', ';']) {
+            let Some((k, val)) = part.trim().split_once('=') else {
+                continue;
+            };
+            let Ok(n) = val.trim().trim_matches('"').parse::<u64>() else {
+                continue;
+            };
+            match k.trim() {
+                "limit" | "l" => p.limit = p.limit.or(Some(n)),
+                "remaining" | "r" => p.remaining = p.remaining.or(Some(n)),
+                "reset" | "t" => p.reset = p.reset.or(Some(n)),
+                _ => {}
+            }
+        }
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn parses_every_header_family() {
+        assert_eq!(
+            parse_headers(&headers(&[
+                ("x-ratelimit-limit", "5000"),
+                ("x-ratelimit-remaining", "4999"),
+                ("x-ratelimit-reset", "1700000000"),
+            ])),
+            Parsed {
+                limit: Some(5000),
+                remaining: Some(4999),
+                reset: Some(1_700_000_000)
+            }
+        );
+        assert_eq!(
+            parse_headers(&headers(&[
+                ("ratelimit-limit", "100"),
+                ("ratelimit-remaining", "7"),
+                ("ratelimit-reset", "30"),
+            ])),
+            Parsed {
+                limit: Some(100),
+                remaining: Some(7),
+                reset: Some(30)
+            }
+        );
+        assert_eq!(
+            parse_headers(&headers(&[("ratelimit", "limit=10, remaining=2, reset=5")])),
+            Parsed {
+                limit: Some(10),
+                remaining: Some(2),
+                reset: Some(5)
+            }
+        );
+        assert_eq!(
+            parse_headers(&headers(&[("ratelimit", "\"default\";r=3;t=9")])),
+            Parsed {
+                limit: None,
+                remaining: Some(3),
+                reset: Some(9)
+            }
+        );
+        assert_eq!(
+            parse_headers(&headers(&[("x-ratelimit-remaining", "lots")])),
+            Parsed::default()
+        );
+    }
+
+    #[test]
+    fn status_reports_server_then_local_figures() {
+        let rl = RateLimiter::new(RateLimitConfig {
+            requests_per_minute: Some(60),
+            ..Default::default()
+        });
+        let s = rl.status();
+        assert_eq!((s.limit, s.remaining), (Some(60), Some(60)));
+        let s = rl.update_from_response(
+            200,
+            &headers(&[
+                ("x-ratelimit-limit", "100"),
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", "2"),
+            ]),
+        );
+        assert_eq!((s.limit, s.remaining), (Some(100), Some(0)));
+        assert!(s.reset.unwrap() > SystemTime::now());
+        assert!(!rl.can_proceed(), "server says none left until reset");
+        let s = rl.update_from_response(429, &headers(&[("retry-after", "3")]));
+        assert_eq!(s.retry_after, Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn retry_after_on_success_is_ignored() {
+        let rl = RateLimiter::new(RateLimitConfig::default());
+        rl.update_from_response(301, &headers(&[("retry-after", "3")]));
+        assert!(rl.can_proceed());
+    }
+}

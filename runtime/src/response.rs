@@ -1,0 +1,101 @@
+//! The response wrapper every call returns: data, status, headers and meta.
+
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, ErrorCode, ErrorSource};
+use crate::ratelimit::RateLimitStatus;
+
+/// Metadata of a completed call.
+#[derive(Debug, Clone)]
+pub struct ResponseMeta {
+    /// When the final response was received.
+    pub timestamp: SystemTime,
+    /// Time from the start of the call (first attempt) to the final response.
+    pub duration: Duration,
+    /// Retries made (0 when the first attempt succeeded).
+    pub retry_count: u32,
+    /// Rate limit status after this response.
+    pub rate_limit: RateLimitStatus,
+    /// The server's request id when it sent one, else the id this client generated and sent.
+    pub request_id: String,
+}
+
+/// A successful response with its payload decoded as `T` (`Bytes` before decoding).
+#[derive(Debug, Clone)]
+pub struct Response<T> {
+    /// The payload.
+    pub data: T,
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// Call metadata.
+    pub meta: ResponseMeta,
+}
+
+impl<T> Response<T> {
+    /// Replace the payload, keeping status, headers and meta.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Response<U> {
+        Response {
+            data: f(self.data),
+            status: self.status,
+            headers: self.headers,
+            meta: self.meta,
+        }
+    }
+}
+
+impl Response<Bytes> {
+    /// Decode the body as JSON into `T`. An empty body decodes as JSON `null` (so `()` and `Option`
+    /// work for 204 answers). On failure: PARSING_ERROR with the raw body kept.
+    pub fn json<T: DeserializeOwned>(self) -> Result<Response<T>, Error> {
+        let body: &[u8] = if self.data.is_empty() {
+            b"null"
+        } else {
+            &self.data
+        };
+        match serde_json::from_slice::<T>(body) {
+            Ok(v) => Ok(Response {
+                data: v,
+                status: self.status,
+                headers: self.headers,
+                meta: self.meta,
+            }),
+            Err(e) => {
+                let mut err = Error::new(
+                    ErrorCode::ParsingError,
+                    ErrorSource::Deserialize,
+                    format!(
+                        "response body is not the expected JSON (line {}, column {}): {e}",
+                        e.line(),
+                        e.column()
+                    ),
+                )
+                .with_status(self.status)
+                .with_request_sent(true)
+                .with_raw_body(self.data)
+                .with_cause(e);
+                err.set_request_id(Some(self.meta.request_id));
+                Err(err)
+            }
+        }
+    }
+
+    /// The body as UTF-8 text; PARSING_ERROR (raw body kept) when it is not valid UTF-8.
+    pub fn text(self) -> Result<Response<String>, Error> {
+        match String::from_utf8(self.data.to_vec()) {
+            Ok(s) => Ok(self.map(|_| s)),
+            Err(e) => Err(Error::new(
+                ErrorCode::ParsingError,
+                ErrorSource::Deserialize,
+                format!("response body is not UTF-8: {e}"),
+            )
+            .with_status(self.status)
+            .with_raw_body(self.data)),
+        }
+    }
+}
