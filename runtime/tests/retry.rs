@@ -1,0 +1,336 @@
+//! Retry, backoff, Retry-After, budget, circuit breaker and idempotency, observed from a real server.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use connector_runtime::config::CircuitBreakerConfig;
+use connector_runtime::breaker::CircuitState;
+use connector_runtime::{Body, ConnectorConfig, ErrorCode, Method, RequestOptions, RetryConfig};
+use support::{CountingServer, connected, fast_retry, gaps, reply};
+
+fn config(url: &str, retry: RetryConfig) -> ConnectorConfig {
+    ConnectorConfig {
+        retry,
+        ..ConnectorConfig::new(url)
+    }
+}
+
+/// Answers `failures` times with `status`, then 200.
+async fn flaky(status: u16, failures: usize) -> CountingServer {
+    CountingServer::start(move |_, i| async move {
+        if i < failures { reply(status, "{\"error\":\"busy\"}") } else { reply(200, "{\"ok\":true}") }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn retries_each_retryable_status_then_succeeds() {
+    for status in [408u16, 425, 429, 500, 502, 503, 504] {
+        let server = flaky(status, 2).await;
+        let c = connected(config(&server.url(), fast_retry(3))).await;
+        let r = c.get("/x").await.unwrap_or_else(|e| panic!("{status}: {e}"));
+        assert_eq!(r.status, 200);
+        assert_eq!(r.meta.retry_count, 2, "{status}");
+        assert_eq!(server.requests().len(), 3, "{status}");
+    }
+}
+
+#[tokio::test]
+async fn non_retryable_status_is_not_retried() {
+    for status in [400u16, 401, 403, 404, 409, 422, 501] {
+        let server = flaky(status, 5).await;
+        let c = connected(config(&server.url(), fast_retry(3))).await;
+        let e = c.get("/x").await.unwrap_err();
+        assert_eq!(e.status().unwrap(), status);
+        assert_eq!(server.requests().len(), 1, "{status} must not be retried");
+    }
+}
+
+#[tokio::test]
+async fn gives_up_after_max_attempts_with_delays_in_jitter_bounds() {
+    let server = flaky(503, 100).await;
+    let retry = RetryConfig {
+        max_attempts: 4,
+        initial_delay_ms: 100,
+        max_delay_ms: 250,
+        ..RetryConfig::default()
+    };
+    let c = connected(config(&server.url(), retry)).await;
+    let e = c.get("/x").await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::ServerError);
+    assert_eq!(e.attempt(), 4);
+    assert_eq!(e.details()["retry_stopped"], "max attempts reached");
+    let seen = server.requests();
+    assert_eq!(seen.len(), 4);
+    // Base delays 100, 200, 250 (capped); jitter puts each in [base/2, base], plus scheduling slack.
+    for (gap, base) in gaps(&seen).into_iter().zip([100u64, 200, 250]) {
+        let lo = Duration::from_millis(base / 2);
+        let hi = Duration::from_millis(base + 60);
+        assert!(gap >= lo && gap <= hi, "gap {gap:?} outside [{lo:?}, {hi:?}]");
+    }
+}
+
+#[tokio::test]
+async fn transport_errors_are_retried_and_reported_as_network_error() {
+    // A port with nothing listening: connection refused on every attempt.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let c = connected(config(&format!("http://127.0.0.1:{port}"), fast_retry(3))).await;
+    let started = Instant::now();
+    let e = c.get("/x").await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::NetworkError);
+    assert!(e.is_retryable());
+    assert!(!e.request_sent());
+    assert_eq!(e.attempt(), 3);
+    assert!(started.elapsed() >= Duration::from_millis(25 + 50), "two backoffs happened");
+}
+
+#[tokio::test]
+async fn retry_after_seconds_is_honoured() {
+    let server = CountingServer::start(|_, i| async move {
+        if i == 0 {
+            let mut r = reply(429, "{}");
+            r.headers_mut().insert("retry-after", "1".parse().unwrap());
+            r
+        } else {
+            reply(200, "{}")
+        }
+    })
+    .await;
+    let retry = RetryConfig { max_delay_ms: 5000, ..fast_retry(3) };
+    let c = connected(config(&server.url(), retry)).await;
+    c.get("/x").await.unwrap();
+    let g = gaps(&server.requests());
+    assert!(g[0] >= Duration::from_millis(990), "waited {:?}, server asked 1 s", g[0]);
+    assert!(g[0] < Duration::from_millis(1400), "waited {:?}", g[0]);
+}
+
+#[tokio::test]
+async fn retry_after_http_date_is_honoured() {
+    let server = CountingServer::start(|_, i| async move {
+        if i == 0 {
+            // HTTP dates have one-second resolution: ask for 2 s so at least 1 s remains.
+            let at = std::time::SystemTime::now() + Duration::from_secs(2);
+            let mut r = reply(503, "{}");
+            r.headers_mut().insert("retry-after", httpdate::fmt_http_date(at).parse().unwrap());
+            r
+        } else {
+            reply(200, "{}")
+        }
+    })
+    .await;
+    let retry = RetryConfig { max_delay_ms: 5000, ..fast_retry(3) };
+    let c = connected(config(&server.url(), retry)).await;
+    c.get("/x").await.unwrap();
+    let g = gaps(&server.requests());
+    assert!(g[0] >= Duration::from_millis(1000), "waited {:?}", g[0]);
+    assert!(g[0] <= Duration::from_millis(2300), "waited {:?}", g[0]);
+}
+
+#[tokio::test]
+async fn retry_after_beyond_max_delay_is_surfaced_not_slept() {
+    let server = CountingServer::start(|_, _| async move {
+        let mut r = reply(429, "{}");
+        r.headers_mut().insert("retry-after", "120".parse().unwrap());
+        r
+    })
+    .await;
+    let c = connected(config(&server.url(), fast_retry(3))).await;
+    let started = Instant::now();
+    let e = c.get("/x").await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(e.code(), ErrorCode::RateLimit);
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(120)));
+    assert_eq!(e.details()["retry_stopped"], "Retry-After exceeds max_delay_ms");
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn budget_stops_retries_before_max_attempts() {
+    let server = flaky(500, 100).await;
+    let retry = RetryConfig {
+        max_attempts: 10,
+        initial_delay_ms: 100,
+        max_delay_ms: 1000,
+        jitter: false,
+        retry_budget_ms: Some(350),
+        ..RetryConfig::default()
+    };
+    let c = connected(config(&server.url(), retry)).await;
+    let started = Instant::now();
+    let e = c.get("/x").await.unwrap_err();
+    // Waits 100 then 200 (300 in all); the next wait (400) would pass 350.
+    assert_eq!(server.requests().len(), 3);
+    assert_eq!(e.details()["retry_stopped"], "retry budget exhausted");
+    assert!(started.elapsed() < Duration::from_millis(600));
+}
+
+#[tokio::test]
+async fn per_call_retry_override_wins() {
+    let server = flaky(503, 100).await;
+    let c = connected(config(&server.url(), fast_retry(5))).await;
+    let e = c
+        .request(RequestOptions::new(Method::GET, "/x").retry(RetryConfig::disabled()))
+        .await
+        .unwrap_err();
+    assert_eq!(e.attempt(), 1);
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn post_without_idempotency_key_is_not_replayed() {
+    let (logs, _g) = support::Logs::capture();
+    let server = flaky(503, 1).await;
+    let c = connected(config(&server.url(), fast_retry(3))).await;
+    let e = c.post("/charges", Body::json(&serde_json::json!({"amount": 5})).unwrap()).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::ServerError);
+    assert!(e.is_retryable(), "the caller is told it may retry");
+    assert_eq!(e.details()["retry_stopped"], "unsafe method without an idempotency key");
+    assert_eq!(server.requests().len(), 1, "POST must not be replayed without a key");
+    assert!(logs.text().contains("without an idempotency key"), "a warning says why");
+    // PATCH likewise; PUT and DELETE are idempotent and are retried.
+    let server = flaky(503, 1).await;
+    let c = connected(config(&server.url(), fast_retry(3))).await;
+    c.patch("/x", Body::Empty).await.unwrap_err();
+    assert_eq!(server.requests().len(), 1);
+    let server = flaky(503, 1).await;
+    let c = connected(config(&server.url(), fast_retry(3))).await;
+    c.put("/x", Body::Empty).await.unwrap();
+    c.delete("/x").await.unwrap();
+    assert_eq!(server.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn post_with_idempotency_key_is_replayed_with_the_same_key() {
+    let server = flaky(503, 2).await;
+    let c = connected(config(&server.url(), fast_retry(3))).await;
+    let r = c
+        .request(
+            RequestOptions::new(Method::POST, "/charges")
+                .body(Body::form([("amount", "5")]))
+                .idempotency_key("charge-42"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.meta.retry_count, 2);
+    let seen = server.requests();
+    assert_eq!(seen.len(), 3);
+    for s in &seen {
+        assert_eq!(s.headers["idempotency-key"], "charge-42");
+        assert_eq!(s.body, "amount=5");
+    }
+}
+
+#[tokio::test]
+async fn auto_generated_key_is_stable_across_attempts_and_header_is_configurable() {
+    let server = flaky(500, 2).await;
+    let mut cfg = config(&server.url(), fast_retry(3));
+    cfg.idempotency.auto_generate = true;
+    cfg.idempotency.header = "X-Idempotency".into();
+    let c = connected(cfg).await;
+    c.post("/x", Body::Empty).await.unwrap();
+    c.post("/x", Body::Empty).await.unwrap();
+    let seen = server.requests();
+    assert_eq!(seen.len(), 4);
+    let keys: Vec<_> = seen.iter().map(|s| s.headers["x-idempotency"].to_str().unwrap().to_owned()).collect();
+    assert_eq!(keys[0], keys[1]);
+    assert_eq!(keys[1], keys[2]);
+    assert_ne!(keys[2], keys[3], "a new logical operation gets a new key");
+    assert!(seen.iter().all(|s| !s.headers.contains_key("idempotency-key")));
+}
+
+#[tokio::test]
+async fn idempotency_disabled_never_retries_unsafe_methods() {
+    let server = flaky(503, 1).await;
+    let mut cfg = config(&server.url(), fast_retry(3));
+    cfg.idempotency.enabled = false;
+    let c = connected(cfg).await;
+    c.request(RequestOptions::new(Method::POST, "/x").idempotency_key("k")).await.unwrap_err();
+    let seen = server.requests();
+    assert_eq!(seen.len(), 1);
+    assert!(!seen[0].headers.contains_key("idempotency-key"));
+}
+
+#[tokio::test]
+async fn circuit_breaker_opens_fails_fast_half_opens_and_closes() {
+    let healthy = Arc::new(AtomicUsize::new(0));
+    let h = healthy.clone();
+    let server = CountingServer::start(move |_, _| {
+        let ok = h.load(Ordering::SeqCst) == 1;
+        async move { if ok { reply(200, "{}") } else { reply(500, "{}") } }
+    })
+    .await;
+    let mut cfg = config(&server.url(), RetryConfig::disabled());
+    cfg.circuit_breaker = CircuitBreakerConfig {
+        enabled: true,
+        failure_threshold: 3,
+        open_ms: 300,
+    };
+    let c = connected(cfg).await;
+    let host = format!("127.0.0.1:{}", server.addr.port());
+    for _ in 0..3 {
+        assert_eq!(c.get("/x").await.unwrap_err().code(), ErrorCode::ServerError);
+    }
+    assert_eq!(c.circuit_breaker().state(&host), CircuitState::Open);
+    // Open: fail fast, nothing reaches the server.
+    let started = Instant::now();
+    let e = c.get("/x").await.unwrap_err();
+    assert!(e.message().contains("circuit breaker"), "{e}");
+    assert_eq!(e.details()["circuit"], "open");
+    assert!(!e.request_sent());
+    assert!(started.elapsed() < Duration::from_millis(50));
+    assert_eq!(server.requests().len(), 3);
+    // After the open period one probe goes through; it fails, so the circuit re-opens.
+    tokio::time::sleep(Duration::from_millis(320)).await;
+    c.get("/x").await.unwrap_err();
+    assert_eq!(server.requests().len(), 4);
+    assert_eq!(c.circuit_breaker().state(&host), CircuitState::Open);
+    c.get("/x").await.unwrap_err();
+    assert_eq!(server.requests().len(), 4, "re-opened: fail fast again");
+    // The host recovers; the next probe succeeds and closes the circuit.
+    healthy.store(1, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(320)).await;
+    c.get("/x").await.unwrap();
+    assert_eq!(c.circuit_breaker().state(&host), CircuitState::Closed);
+    c.get("/x").await.unwrap();
+    assert_eq!(server.requests().len(), 6);
+}
+
+#[tokio::test]
+async fn half_open_lets_exactly_one_probe_through() {
+    let server = CountingServer::start(|_, i| async move {
+        if i == 0 {
+            reply(500, "{}")
+        } else {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            reply(200, "{}")
+        }
+    })
+    .await;
+    let mut cfg = config(&server.url(), RetryConfig::disabled());
+    cfg.circuit_breaker = CircuitBreakerConfig {
+        enabled: true,
+        failure_threshold: 1,
+        open_ms: 100,
+    };
+    let c = connected(cfg).await;
+    c.get("/x").await.unwrap_err();
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let calls: Vec<_> = (0..5).map(|_| { let c = c.clone(); tokio::spawn(async move { c.get("/x").await }) }).collect();
+    let mut ok = 0;
+    let mut fast_failed = 0;
+    for h in calls {
+        match h.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(e) if e.details().get("circuit").is_some() => fast_failed += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!((ok, fast_failed), (1, 4));
+    assert_eq!(server.requests().len(), 2);
+}
