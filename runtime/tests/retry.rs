@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use connector_runtime::config::CircuitBreakerConfig;
 use connector_runtime::breaker::CircuitState;
+use connector_runtime::config::CircuitBreakerConfig;
 use connector_runtime::{Body, ConnectorConfig, ErrorCode, Method, RequestOptions, RetryConfig};
 use support::{CountingServer, connected, fast_retry, gaps, reply};
 
@@ -21,7 +21,11 @@ fn config(url: &str, retry: RetryConfig) -> ConnectorConfig {
 /// Answers `failures` times with `status`, then 200.
 async fn flaky(status: u16, failures: usize) -> CountingServer {
     CountingServer::start(move |_, i| async move {
-        if i < failures { reply(status, "{\"error\":\"busy\"}") } else { reply(200, "{\"ok\":true}") }
+        if i < failures {
+            reply(status, "{\"error\":\"busy\"}")
+        } else {
+            reply(200, "{\"ok\":true}")
+        }
     })
     .await
 }
@@ -31,7 +35,10 @@ async fn retries_each_retryable_status_then_succeeds() {
     for status in [408u16, 425, 429, 500, 502, 503, 504] {
         let server = flaky(status, 2).await;
         let c = connected(config(&server.url(), fast_retry(3))).await;
-        let r = c.get("/x").await.unwrap_or_else(|e| panic!("{status}: {e}"));
+        let r = c
+            .get("/x")
+            .await
+            .unwrap_or_else(|e| panic!("{status}: {e}"));
         assert_eq!(r.status, 200);
         assert_eq!(r.meta.retry_count, 2, "{status}");
         assert_eq!(server.requests().len(), 3, "{status}");
@@ -69,7 +76,10 @@ async fn gives_up_after_max_attempts_with_delays_in_jitter_bounds() {
     for (gap, base) in gaps(&seen).into_iter().zip([100u64, 200, 250]) {
         let lo = Duration::from_millis(base / 2);
         let hi = Duration::from_millis(base + 60);
-        assert!(gap >= lo && gap <= hi, "gap {gap:?} outside [{lo:?}, {hi:?}]");
+        assert!(
+            gap >= lo && gap <= hi,
+            "gap {gap:?} outside [{lo:?}, {hi:?}]"
+        );
     }
 }
 
@@ -87,7 +97,10 @@ async fn transport_errors_are_retried_and_reported_as_network_error() {
     assert!(e.is_retryable());
     assert!(!e.request_sent());
     assert_eq!(e.attempt(), 3);
-    assert!(started.elapsed() >= Duration::from_millis(25 + 50), "two backoffs happened");
+    assert!(
+        started.elapsed() >= Duration::from_millis(25 + 50),
+        "two backoffs happened"
+    );
 }
 
 #[tokio::test]
@@ -102,11 +115,18 @@ async fn retry_after_seconds_is_honoured() {
         }
     })
     .await;
-    let retry = RetryConfig { max_delay_ms: 5000, ..fast_retry(3) };
+    let retry = RetryConfig {
+        max_delay_ms: 5000,
+        ..fast_retry(3)
+    };
     let c = connected(config(&server.url(), retry)).await;
     c.get("/x").await.unwrap();
     let g = gaps(&server.requests());
-    assert!(g[0] >= Duration::from_millis(990), "waited {:?}, server asked 1 s", g[0]);
+    assert!(
+        g[0] >= Duration::from_millis(990),
+        "waited {:?}, server asked 1 s",
+        g[0]
+    );
     assert!(g[0] < Duration::from_millis(1400), "waited {:?}", g[0]);
 }
 
@@ -117,14 +137,18 @@ async fn retry_after_http_date_is_honoured() {
             // HTTP dates have one-second resolution: ask for 2 s so at least 1 s remains.
             let at = std::time::SystemTime::now() + Duration::from_secs(2);
             let mut r = reply(503, "{}");
-            r.headers_mut().insert("retry-after", httpdate::fmt_http_date(at).parse().unwrap());
+            r.headers_mut()
+                .insert("retry-after", httpdate::fmt_http_date(at).parse().unwrap());
             r
         } else {
             reply(200, "{}")
         }
     })
     .await;
-    let retry = RetryConfig { max_delay_ms: 5000, ..fast_retry(3) };
+    let retry = RetryConfig {
+        max_delay_ms: 5000,
+        ..fast_retry(3)
+    };
     let c = connected(config(&server.url(), retry)).await;
     c.get("/x").await.unwrap();
     let g = gaps(&server.requests());
@@ -136,7 +160,8 @@ async fn retry_after_http_date_is_honoured() {
 async fn retry_after_beyond_max_delay_is_surfaced_not_slept() {
     let server = CountingServer::start(|_, _| async move {
         let mut r = reply(429, "{}");
-        r.headers_mut().insert("retry-after", "120".parse().unwrap());
+        r.headers_mut()
+            .insert("retry-after", "120".parse().unwrap());
         r
     })
     .await;
@@ -146,7 +171,10 @@ async fn retry_after_beyond_max_delay_is_surfaced_not_slept() {
     assert!(started.elapsed() < Duration::from_secs(1));
     assert_eq!(e.code(), ErrorCode::RateLimit);
     assert_eq!(e.retry_after(), Some(Duration::from_secs(120)));
-    assert_eq!(e.details()["retry_stopped"], "Retry-After exceeds max_delay_ms");
+    assert_eq!(
+        e.details()["retry_stopped"],
+        "Retry-After exceeds max_delay_ms"
+    );
     assert_eq!(server.requests().len(), 1);
 }
 
@@ -187,12 +215,28 @@ async fn post_without_idempotency_key_is_not_replayed() {
     let (logs, _g) = support::Logs::capture();
     let server = flaky(503, 1).await;
     let c = connected(config(&server.url(), fast_retry(3))).await;
-    let e = c.post("/charges", Body::json(&serde_json::json!({"amount": 5})).unwrap()).await.unwrap_err();
+    let e = c
+        .post(
+            "/charges",
+            Body::json(&serde_json::json!({"amount": 5})).unwrap(),
+        )
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), ErrorCode::ServerError);
     assert!(e.is_retryable(), "the caller is told it may retry");
-    assert_eq!(e.details()["retry_stopped"], "unsafe method without an idempotency key");
-    assert_eq!(server.requests().len(), 1, "POST must not be replayed without a key");
-    assert!(logs.text().contains("without an idempotency key"), "a warning says why");
+    assert_eq!(
+        e.details()["retry_stopped"],
+        "unsafe method without an idempotency key"
+    );
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "POST must not be replayed without a key"
+    );
+    assert!(
+        logs.text().contains("without an idempotency key"),
+        "a warning says why"
+    );
     // PATCH likewise; PUT and DELETE are idempotent and are retried.
     let server = flaky(503, 1).await;
     let c = connected(config(&server.url(), fast_retry(3))).await;
@@ -237,11 +281,17 @@ async fn auto_generated_key_is_stable_across_attempts_and_header_is_configurable
     c.post("/x", Body::Empty).await.unwrap();
     let seen = server.requests();
     assert_eq!(seen.len(), 4);
-    let keys: Vec<_> = seen.iter().map(|s| s.headers["x-idempotency"].to_str().unwrap().to_owned()).collect();
+    let keys: Vec<_> = seen
+        .iter()
+        .map(|s| s.headers["x-idempotency"].to_str().unwrap().to_owned())
+        .collect();
     assert_eq!(keys[0], keys[1]);
     assert_eq!(keys[1], keys[2]);
     assert_ne!(keys[2], keys[3], "a new logical operation gets a new key");
-    assert!(seen.iter().all(|s| !s.headers.contains_key("idempotency-key")));
+    assert!(
+        seen.iter()
+            .all(|s| !s.headers.contains_key("idempotency-key"))
+    );
 }
 
 #[tokio::test]
@@ -250,7 +300,9 @@ async fn idempotency_disabled_never_retries_unsafe_methods() {
     let mut cfg = config(&server.url(), fast_retry(3));
     cfg.idempotency.enabled = false;
     let c = connected(cfg).await;
-    c.request(RequestOptions::new(Method::POST, "/x").idempotency_key("k")).await.unwrap_err();
+    c.request(RequestOptions::new(Method::POST, "/x").idempotency_key("k"))
+        .await
+        .unwrap_err();
     let seen = server.requests();
     assert_eq!(seen.len(), 1);
     assert!(!seen[0].headers.contains_key("idempotency-key"));
@@ -262,7 +314,13 @@ async fn circuit_breaker_opens_fails_fast_half_opens_and_closes() {
     let h = healthy.clone();
     let server = CountingServer::start(move |_, _| {
         let ok = h.load(Ordering::SeqCst) == 1;
-        async move { if ok { reply(200, "{}") } else { reply(500, "{}") } }
+        async move {
+            if ok {
+                reply(200, "{}")
+            } else {
+                reply(500, "{}")
+            }
+        }
     })
     .await;
     let mut cfg = config(&server.url(), RetryConfig::disabled());
@@ -274,7 +332,10 @@ async fn circuit_breaker_opens_fails_fast_half_opens_and_closes() {
     let c = connected(cfg).await;
     let host = format!("127.0.0.1:{}", server.addr.port());
     for _ in 0..3 {
-        assert_eq!(c.get("/x").await.unwrap_err().code(), ErrorCode::ServerError);
+        assert_eq!(
+            c.get("/x").await.unwrap_err().code(),
+            ErrorCode::ServerError
+        );
     }
     assert_eq!(c.circuit_breaker().state(&host), CircuitState::Open);
     // Open: fail fast, nothing reaches the server.
@@ -321,7 +382,12 @@ async fn half_open_lets_exactly_one_probe_through() {
     let c = connected(cfg).await;
     c.get("/x").await.unwrap_err();
     tokio::time::sleep(Duration::from_millis(120)).await;
-    let calls: Vec<_> = (0..5).map(|_| { let c = c.clone(); tokio::spawn(async move { c.get("/x").await }) }).collect();
+    let calls: Vec<_> = (0..5)
+        .map(|_| {
+            let c = c.clone();
+            tokio::spawn(async move { c.get("/x").await })
+        })
+        .collect();
     let mut ok = 0;
     let mut fast_failed = 0;
     for h in calls {

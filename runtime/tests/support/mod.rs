@@ -77,7 +77,9 @@ pub struct Seen {
 }
 
 type Handler = Arc<
-    dyn Fn(Seen, usize) -> Pin<Box<dyn Future<Output = http::Response<Full<Bytes>>> + Send>> + Send + Sync,
+    dyn Fn(Seen, usize) -> Pin<Box<dyn Future<Output = http::Response<Full<Bytes>>> + Send>>
+        + Send
+        + Sync,
 >;
 
 /// A hyper HTTP/1.1 server on loopback that records every request, counts requests in flight (the
@@ -111,17 +113,31 @@ impl CountingServer {
                     r = listener.accept() => match r { Ok(x) => x, Err(_) => continue },
                     _ = stopped.changed() => return,
                 };
-                let (handler, seen, in_flight, max, count) =
-                    (handler.clone(), seen2.clone(), in_flight.clone(), max2.clone(), count.clone());
+                let (handler, seen, in_flight, max, count) = (
+                    handler.clone(),
+                    seen2.clone(),
+                    in_flight.clone(),
+                    max2.clone(),
+                    count.clone(),
+                );
                 tokio::spawn(async move {
                     let svc = service_fn(move |req: http::Request<Incoming>| {
-                        let (handler, seen, in_flight, max, count) =
-                            (handler.clone(), seen.clone(), in_flight.clone(), max.clone(), count.clone());
+                        let (handler, seen, in_flight, max, count) = (
+                            handler.clone(),
+                            seen.clone(),
+                            in_flight.clone(),
+                            max.clone(),
+                            count.clone(),
+                        );
                         async move {
                             let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
                             max.fetch_max(now, Ordering::SeqCst);
                             let (parts, body) = req.into_parts();
-                            let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                            let body = body
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes())
+                                .unwrap_or_default();
                             let s = Seen {
                                 at: Instant::now(),
                                 method: parts.method.to_string(),
@@ -142,7 +158,12 @@ impl CountingServer {
                 });
             }
         });
-        CountingServer { addr, seen, max_in_flight, stop }
+        CountingServer {
+            addr,
+            seen,
+            max_in_flight,
+            stop,
+        }
     }
 
     pub fn url(&self) -> String {
