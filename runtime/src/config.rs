@@ -153,7 +153,7 @@ impl ConnectorConfig {
 }
 
 /// Proxy settings. Credentials may be given in the URL (`http://user:pass@host:port`) or separately.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProxyConfig {
     /// `http://host:port`, `https://...` or `socks5://...` (protocol, host and port).
@@ -167,6 +167,23 @@ pub struct ProxyConfig {
     /// Hosts that bypass the proxy, comma-separated, as in `NO_PROXY`.
     #[serde(default)]
     pub no_proxy: Option<String>,
+}
+
+/// Debug output redacts the password whether it is given separately or in the URL.
+impl std::fmt::Debug for ProxyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = match url::Url::parse(&self.url) {
+            Ok(u) => crate::redact::Redactor::default().url(&u),
+            Err(_) if self.url.contains('@') => crate::redact::REDACTED.to_owned(),
+            Err(_) => self.url.clone(),
+        };
+        f.debug_struct("ProxyConfig")
+            .field("url", &url)
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .field("no_proxy", &self.no_proxy)
+            .finish()
+    }
 }
 
 /// TLS settings. rustls is the only TLS stack; certificates are verified by default.

@@ -52,6 +52,17 @@ pub(crate) fn build_client(config: &ConnectorConfig) -> Result<reqwest::Client, 
         if certs.is_empty() {
             return Err(Error::validation("tls.ca_bundle", "holds no certificate"));
         }
+        // reqwest checks only the PEM framing; a block that is not a usable CA certificate would
+        // otherwise surface later as an anonymous "builder error" from the client builder.
+        {
+            use rustls::pki_types::pem::PemObject;
+            let mut roots = rustls::RootCertStore::empty();
+            for der in rustls::pki_types::CertificateDer::pem_slice_iter(&pem).flatten() {
+                roots.add(der).map_err(|e| {
+                    Error::validation("tls.ca_bundle", format!("not a valid CA certificate: {e}"))
+                })?;
+            }
+        }
         b = if tls.ca_bundle_only {
             b.tls_certs_only(certs)
         } else {
@@ -68,6 +79,21 @@ pub(crate) fn build_client(config: &ConnectorConfig) -> Result<reqwest::Client, 
                 format!("not a PEM certificate and key: {e}"),
             )
         })?;
+        // reqwest checks only the PEM framing; a corrupt certificate or a key that does not match it
+        // would otherwise surface later as an anonymous "builder error" from the client builder.
+        if let Some(provider) = rustls::crypto::CryptoProvider::get_default() {
+            use rustls::pki_types::pem::PemObject;
+            use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+            let certs = CertificateDer::pem_slice_iter(&pem).collect::<Result<Vec<_>, _>>();
+            if let (Ok(certs), Ok(key)) = (certs, PrivateKeyDer::from_pem_slice(&pem)) {
+                rustls::sign::CertifiedKey::from_der(certs, key, provider).map_err(|e| {
+                    Error::validation(
+                        "tls.client_cert",
+                        format!("the certificate and key do not form a usable pair: {e}"),
+                    )
+                })?;
+            }
+        }
         b = b.identity(id);
     }
 
