@@ -227,6 +227,12 @@ impl Error {
         self
     }
 
+    /// Builder: attach an already boxed typed error body.
+    pub fn with_typed_box(mut self, body: Box<dyn Any + Send + Sync>) -> Self {
+        self.inner.typed_body = Some(body);
+        self
+    }
+
     /// Builder: a status on an error that did not come from [`Error::from_status`].
     pub fn with_status(mut self, status: StatusCode) -> Self {
         self.inner.status = Some(status);

@@ -26,6 +26,7 @@ pub mod redact;
 pub mod request;
 pub mod response;
 pub mod retry;
+mod support;
 mod transport;
 
 pub use auth::{
@@ -42,14 +43,18 @@ pub use response::{Response, ResponseMeta};
 pub use bytes::Bytes;
 pub use http::{HeaderMap, Method, StatusCode};
 pub use secrecy::SecretString;
+pub use support::{Base64, CallOptions, FilePart};
 pub use tokio_util::sync::CancellationToken;
 
 /// What generated code uses. Not a stable API for hand-written code: it may change in any release
 /// without notice, and generated crates are regenerated with the runtime they pin.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::support::*;
     pub use bytes;
     pub use http;
     pub use serde;
     pub use serde_json;
+    pub use crate::{Connector, ConnectorConfig, Error, Response};
+    pub use http::Method;
 }

@@ -1,0 +1,414 @@
+//! The intermediate representation: plain data between lowering and emission.
+//!
+//! Architecture Invariant: nothing here knows quote, syn or serde_json values of the source document.
+//! Every name in the IR is already a valid, unique Rust identifier (the `names` module made it so);
+//! emission only spells them.
+
+use std::collections::BTreeMap;
+
+/// Index of a named type in [`Api::types`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TypeId(pub usize);
+
+/// A type expression.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Ty {
+    /// `bool`.
+    Bool,
+    /// Integer of a width.
+    Int(IntKind),
+    /// `f64` (`f32` for `format: float`).
+    Float(bool),
+    /// `String`.
+    String,
+    /// RFC 3339 date-time.
+    DateTime,
+    /// Full date.
+    Date,
+    /// UUID.
+    Uuid,
+    /// base64 text decoded to bytes (`format: byte`).
+    Base64,
+    /// Raw bytes (binary bodies and multipart files).
+    Binary,
+    /// Any JSON value.
+    Any,
+    /// A list.
+    Vec(Box<Ty>),
+    /// A string-keyed map.
+    Map(Box<Ty>),
+    /// May be null (or absent, for optional fields).
+    Option(Box<Ty>),
+    /// Heap indirection, to break recursion.
+    Box(Box<Ty>),
+    /// A named type.
+    Named(TypeId),
+    /// No content.
+    Unit,
+}
+
+/// Integer widths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IntKind {
+    /// `i32`.
+    I32,
+    /// `i64`.
+    I64,
+    /// `u32`.
+    U32,
+    /// `u64`.
+    U64,
+}
+
+impl Ty {
+    /// Wrap in Option unless already optional.
+    pub fn optional(self) -> Ty {
+        match self {
+            Ty::Option(_) => self,
+            t => Ty::Option(Box::new(t)),
+        }
+    }
+}
+
+/// Validation constraints of a value (checked by generated `validate()`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Constraints {
+    /// Inclusive minimum (or exclusive when `exclusive_minimum`).
+    pub minimum: Option<f64>,
+    /// Whether `minimum` is exclusive.
+    pub exclusive_minimum: bool,
+    /// Inclusive maximum (or exclusive when `exclusive_maximum`).
+    pub maximum: Option<f64>,
+    /// Whether `maximum` is exclusive.
+    pub exclusive_maximum: bool,
+    /// Minimum string length in characters.
+    pub min_length: Option<u64>,
+    /// Maximum string length in characters.
+    pub max_length: Option<u64>,
+    /// Regular expression the string must match.
+    pub pattern: Option<String>,
+    /// Minimum list length.
+    pub min_items: Option<u64>,
+    /// Maximum list length.
+    pub max_items: Option<u64>,
+}
+
+impl Constraints {
+    /// True when nothing is constrained.
+    pub fn is_empty(&self) -> bool {
+        *self == Constraints::default()
+    }
+}
+
+/// A named type.
+#[derive(Debug, Clone)]
+pub struct TypeDef {
+    /// Rust name (UpperCamelCase, unique).
+    pub name: String,
+    /// Doc text from title/description.
+    pub doc: Option<String>,
+    /// Where it came from (JSON pointer), for diagnostics and docs.
+    pub origin: String,
+    /// What it is.
+    pub kind: TypeKind,
+}
+
+/// The shape of a named type.
+#[derive(Debug, Clone)]
+pub enum TypeKind {
+    /// A struct.
+    Struct(Struct),
+    /// A string enum with an unknown-value variant.
+    Enum(StringEnum),
+    /// A union (oneOf/anyOf).
+    Union(Union),
+    /// A type alias.
+    Alias(Ty),
+}
+
+/// An object type.
+#[derive(Debug, Clone)]
+pub struct Struct {
+    /// Fields in document order.
+    pub fields: Vec<Field>,
+    /// `additionalProperties` kept in a flattened map with this value type.
+    pub additional: Option<Ty>,
+}
+
+/// A struct field.
+#[derive(Debug, Clone)]
+pub struct Field {
+    /// Name on the wire.
+    pub wire_name: String,
+    /// Rust name (snake_case, unique in the struct).
+    pub name: String,
+    /// Type (already `Option` when not required or nullable).
+    pub ty: Ty,
+    /// Required by the schema.
+    pub required: bool,
+    /// Absent and null differ (not required and nullable): emitted as a tri-state.
+    pub tri_state: bool,
+    /// Docs.
+    pub doc: Option<String>,
+    /// Constraints on the value.
+    pub constraints: Constraints,
+}
+
+/// A string enum.
+#[derive(Debug, Clone)]
+pub struct StringEnum {
+    /// (Rust variant name, wire value), in document order.
+    pub variants: Vec<(String, String)>,
+}
+
+/// A union of alternatives.
+#[derive(Debug, Clone)]
+pub struct Union {
+    /// (Rust variant name, type, discriminator values mapped to it).
+    pub variants: Vec<UnionVariant>,
+    /// The discriminator property, when the schema names one.
+    pub discriminator: Option<String>,
+}
+
+/// One alternative of a union.
+#[derive(Debug, Clone)]
+pub struct UnionVariant {
+    /// Rust variant name.
+    pub name: String,
+    /// Payload type.
+    pub ty: Ty,
+    /// Discriminator values that select this variant.
+    pub tags: Vec<String>,
+}
+
+/// Where a parameter goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ParamLocation {
+    /// Path segment.
+    Path,
+    /// Query string.
+    Query,
+    /// Header.
+    Header,
+    /// Cookie.
+    Cookie,
+}
+
+/// Serialisation style of a parameter (OpenAPI `style`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamStyle {
+    /// `form` (query/cookie default).
+    Form,
+    /// `simple` (path/header default).
+    Simple,
+    /// `label` (`.a.b`).
+    Label,
+    /// `matrix` (`;a=1`).
+    Matrix,
+    /// `spaceDelimited`.
+    SpaceDelimited,
+    /// `pipeDelimited`.
+    PipeDelimited,
+    /// `deepObject` (`a[b]=c`).
+    DeepObject,
+}
+
+/// An operation parameter.
+#[derive(Debug, Clone)]
+pub struct Param {
+    /// Name on the wire.
+    pub wire_name: String,
+    /// Rust name (snake_case, unique in the operation).
+    pub name: String,
+    /// Location.
+    pub location: ParamLocation,
+    /// Style.
+    pub style: ParamStyle,
+    /// Explode.
+    pub explode: bool,
+    /// Required (path parameters always are).
+    pub required: bool,
+    /// Value type (not wrapped in Option).
+    pub ty: Ty,
+    /// Docs.
+    pub doc: Option<String>,
+    /// Constraints.
+    pub constraints: Constraints,
+}
+
+/// How a body is encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyKind {
+    /// JSON (any `+json` media type too).
+    Json,
+    /// `application/x-www-form-urlencoded`; property names encoded `deepObject` style are listed.
+    Form {
+        /// Properties whose encoding is deepObject (bracket notation).
+        deep: Vec<String>,
+    },
+    /// `multipart/form-data`; properties that are files are listed.
+    Multipart {
+        /// Wire names of binary (file) parts.
+        files: Vec<String>,
+    },
+    /// Raw bytes of a media type.
+    Bytes,
+    /// Plain text.
+    Text,
+}
+
+/// A request body.
+#[derive(Debug, Clone)]
+pub struct RequestBody {
+    /// Media type sent.
+    pub media_type: String,
+    /// Encoding.
+    pub kind: BodyKind,
+    /// Value type.
+    pub ty: Ty,
+    /// Required.
+    pub required: bool,
+    /// Docs.
+    pub doc: Option<String>,
+}
+
+/// How a response body is decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseKind {
+    /// JSON into a type.
+    Json,
+    /// Text into `String`.
+    Text,
+    /// Bytes as they came.
+    Bytes,
+    /// Nothing (ignored body).
+    Empty,
+    /// `text/event-stream`.
+    EventStream,
+}
+
+/// A response of one status (or range, or default).
+#[derive(Debug, Clone)]
+pub struct ResponseCase {
+    /// `200`, `2XX`, or `default`.
+    pub status: String,
+    /// Decoding.
+    pub kind: ResponseKind,
+    /// Decoded type (`Ty::Unit` for empty).
+    pub ty: Ty,
+    /// Docs.
+    pub doc: Option<String>,
+}
+
+/// One API operation.
+#[derive(Debug, Clone)]
+pub struct Operation {
+    /// Rust method name (snake_case, unique within its group).
+    pub name: String,
+    /// Rust builder type name (UpperCamelCase, unique crate-wide).
+    pub builder: String,
+    /// The operationId as given (or derived).
+    pub operation_id: String,
+    /// HTTP method, upper case.
+    pub method: String,
+    /// Path template (`/users/{id}`), without any query part.
+    pub path: String,
+    /// Fixed query pairs that were part of the path key (`/responses?beta=true`).
+    pub fixed_query: Vec<(String, String)>,
+    /// Group (module) this operation is in; index into [`Api::groups`].
+    pub group: usize,
+    /// Summary and description.
+    pub doc: Option<String>,
+    /// Deprecated.
+    pub deprecated: bool,
+    /// Parameters (path ones first, in path order, then others in document order).
+    pub params: Vec<Param>,
+    /// Body, if any.
+    pub body: Option<RequestBody>,
+    /// Success responses (2xx), in status order.
+    pub success: Vec<ResponseCase>,
+    /// Error responses (4xx, 5xx, default).
+    pub errors: Vec<ResponseCase>,
+    /// Where it came from.
+    pub origin: String,
+}
+
+/// A group of operations (a tag), emitted as one module and one cargo feature.
+#[derive(Debug, Clone)]
+pub struct Group {
+    /// Module and feature name (snake_case).
+    pub module: String,
+    /// Accessor type name (UpperCamelCase).
+    pub type_name: String,
+    /// Tag as written.
+    pub tag: String,
+    /// Docs.
+    pub doc: Option<String>,
+}
+
+/// A server URL with its variables.
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// URL template.
+    pub url: String,
+    /// Description.
+    pub doc: Option<String>,
+    /// Variables: (name, default, allowed values).
+    pub variables: Vec<(String, String, Vec<String>)>,
+}
+
+/// A security scheme of the description.
+#[derive(Debug, Clone)]
+pub enum SecurityScheme {
+    /// API key.
+    ApiKey {
+        /// Scheme name.
+        scheme: String,
+        /// Header/query/cookie name.
+        name: String,
+        /// `header`, `query` or `cookie`.
+        location: String,
+    },
+    /// HTTP bearer.
+    Bearer {
+        /// Scheme name.
+        scheme: String,
+    },
+    /// HTTP basic.
+    Basic {
+        /// Scheme name.
+        scheme: String,
+    },
+    /// OAuth2 (token URL when a flow gives one).
+    OAuth2 {
+        /// Scheme name.
+        scheme: String,
+        /// Token endpoint.
+        token_url: Option<String>,
+        /// Scopes offered.
+        scopes: Vec<String>,
+    },
+}
+
+/// The whole API, ready to emit.
+#[derive(Debug, Clone, Default)]
+pub struct Api {
+    /// `info.title`.
+    pub title: String,
+    /// `info.version`.
+    pub version: String,
+    /// `info.description`.
+    pub doc: Option<String>,
+    /// Servers.
+    pub servers: Vec<Server>,
+    /// Security schemes.
+    pub security: Vec<SecurityScheme>,
+    /// Named types.
+    pub types: Vec<TypeDef>,
+    /// Groups.
+    pub groups: Vec<Group>,
+    /// Operations.
+    pub operations: Vec<Operation>,
+    /// Free-form facts for the README and docs.
+    pub notes: BTreeMap<String, String>,
+}

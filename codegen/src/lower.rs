@@ -1,0 +1,1173 @@
+//! Lowering: a loaded OpenAPI document (3.x-shaped JSON) into the plain-data IR.
+//!
+//! Schemas become named types (components and inline shapes, deduplicated by structure) or type
+//! expressions; operations become IR operations with parameters, bodies and responses. Whatever cannot be
+//! supported is skipped with a warning naming its JSON pointer; the rest is still lowered.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::{Map, Value};
+
+use crate::diag::Diagnostic;
+use crate::ir::*;
+use crate::load::Document;
+use crate::names::{self, Scope};
+use crate::settings::Settings;
+
+const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+const MAX_REF_HOPS: usize = 64;
+const MAX_DEPTH: usize = 48;
+
+/// Escape one JSON pointer segment.
+pub fn escape(seg: &str) -> String {
+    seg.replace('~', "~0").replace('/', "~1")
+}
+
+fn unescape(seg: &str) -> String {
+    seg.replace("~1", "/").replace("~0", "~")
+}
+
+/// Follow a `#/a/b` pointer inside `root`.
+fn pointer<'a>(root: &'a Value, r: &str) -> Option<&'a Value> {
+    let p = r.strip_prefix('#')?;
+    if p.is_empty() {
+        return Some(root);
+    }
+    let mut cur = root;
+    for seg in p.strip_prefix('/')?.split('/') {
+        let seg = unescape(&percent_decode(seg));
+        cur = match cur {
+            Value::Object(m) => m.get(&seg)?,
+            Value::Array(a) => a.get(seg.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(cur)
+}
+
+fn percent_decode(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_owned();
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() + 0 && i + 2 <= bytes.len() - 1 {
+            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+fn doc_of(v: &Value) -> Option<String> {
+    let title = str_of(v, "title").map(str::trim).filter(|s| !s.is_empty());
+    let desc = str_of(v, "description").map(str::trim).filter(|s| !s.is_empty());
+    match (title, desc) {
+        (Some(t), Some(d)) if d.starts_with(t) => Some(d.to_owned()),
+        (Some(t), Some(d)) => Some(format!("{t}\n\n{d}")),
+        (Some(t), None) => Some(t.to_owned()),
+        (None, Some(d)) => Some(d.to_owned()),
+        (None, None) => None,
+    }
+}
+
+/// What the schema's `type` says, with null split out.
+struct TypeInfo {
+    types: Vec<String>,
+    nullable: bool,
+}
+
+fn type_info(s: &Value) -> TypeInfo {
+    let mut types = Vec::new();
+    let mut nullable = s.get("nullable").and_then(Value::as_bool).unwrap_or(false)
+        || s.get("x-nullable").and_then(Value::as_bool).unwrap_or(false);
+    match s.get("type") {
+        Some(Value::String(t)) if t == "null" => nullable = true,
+        Some(Value::String(t)) => types.push(t.clone()),
+        Some(Value::Array(a)) => {
+            for t in a.iter().filter_map(Value::as_str) {
+                if t == "null" {
+                    nullable = true;
+                } else if !types.iter().any(|x| x == t) {
+                    types.push(t.to_owned());
+                }
+            }
+        }
+        _ => {}
+    }
+    if let Some(Value::Array(e)) = s.get("enum") {
+        if e.iter().any(Value::is_null) {
+            nullable = true;
+        }
+    }
+    TypeInfo { types, nullable }
+}
+
+fn is_null_schema(s: &Value) -> bool {
+    match s.get("type") {
+        Some(Value::String(t)) => t == "null",
+        Some(Value::Array(a)) => !a.is_empty() && a.iter().all(|t| t == "null"),
+        _ => matches!(s.get("enum"), Some(Value::Array(e)) if e.len() == 1 && e[0].is_null()),
+    }
+}
+
+/// Keys that make a schema describe something (as opposed to only adding constraints or docs).
+fn is_structural(s: &Value) -> bool {
+    let Some(m) = s.as_object() else { return false };
+    ["$ref", "type", "properties", "items", "enum", "allOf", "oneOf", "anyOf", "const", "additionalProperties"]
+        .iter()
+        .any(|k| m.contains_key(*k))
+}
+
+fn constraints_of(s: &Value) -> Constraints {
+    let f = |k: &str| s.get(k).and_then(Value::as_f64);
+    let u = |k: &str| s.get(k).and_then(Value::as_u64);
+    let mut c = Constraints {
+        minimum: f("minimum"),
+        maximum: f("maximum"),
+        exclusive_minimum: s.get("exclusiveMinimum").and_then(Value::as_bool).unwrap_or(false),
+        exclusive_maximum: s.get("exclusiveMaximum").and_then(Value::as_bool).unwrap_or(false),
+        min_length: u("minLength"),
+        max_length: u("maxLength"),
+        pattern: str_of(s, "pattern").map(str::to_owned),
+        min_items: u("minItems"),
+        max_items: u("maxItems"),
+    };
+    // 3.1: exclusiveMinimum/Maximum are numbers.
+    if let Some(v) = s.get("exclusiveMinimum").and_then(Value::as_f64) {
+        c.minimum = Some(v);
+        c.exclusive_minimum = true;
+    }
+    if let Some(v) = s.get("exclusiveMaximum").and_then(Value::as_f64) {
+        c.maximum = Some(v);
+        c.exclusive_maximum = true;
+    }
+    c
+}
+
+/// Where a schema is being used, which decides how `format: binary` is typed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ctx {
+    Json,
+    Raw,
+}
+
+struct Lowerer<'a> {
+    root: &'a Value,
+    ref_names: &'a BTreeMap<String, String>,
+    settings: &'a Settings,
+    types: Vec<TypeDef>,
+    by_ref: HashMap<String, TypeId>,
+    by_shape: HashMap<String, TypeId>,
+    type_scope: Scope,
+    warnings: Vec<Diagnostic>,
+    depth: usize,
+}
+
+/// Lower a loaded document.
+pub fn lower(doc: &Document, settings: &Settings) -> Result<(Api, Vec<Diagnostic>), Diagnostic> {
+    let root = &doc.root;
+    if !root.is_object() {
+        return Err(Diagnostic::error("the description is not a JSON/YAML object").at(""));
+    }
+    let mut l = Lowerer {
+        root,
+        ref_names: &doc.ref_names,
+        settings,
+        types: Vec::new(),
+        by_ref: HashMap::new(),
+        by_shape: HashMap::new(),
+        type_scope: Scope::default(),
+        warnings: Vec::new(),
+        depth: 0,
+    };
+    let info = root.get("info").cloned().unwrap_or(Value::Null);
+    let mut api = Api {
+        title: str_of(&info, "title").unwrap_or("API").to_owned(),
+        version: info
+            .get("version")
+            .map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))
+            .unwrap_or_default(),
+        doc: str_of(&info, "description").map(str::to_owned),
+        ..Api::default()
+    };
+    api.servers = l.servers();
+    api.security = l.security_schemes();
+    // Named component schemas first, in document order, so their names win over inline ones.
+    if let Some(Value::Object(schemas)) = root.pointer("/components/schemas") {
+        for key in schemas.keys() {
+            let r = format!("#/components/schemas/{}", escape(key));
+            l.named_ref(&r);
+        }
+    }
+    l.operations(&mut api);
+    api.types = l.types;
+    Ok((api, l.warnings))
+}
+
+impl<'a> Lowerer<'a> {
+    fn warn(&mut self, ptr: &str, msg: impl Into<String>) {
+        self.warnings.push(Diagnostic::warning(msg).at(ptr.to_owned()));
+    }
+
+    /// Follow `$ref`s to the schema they name. Returns the final node and the last ref followed.
+    fn deref(&mut self, v: &'a Value, ptr: &str) -> (&'a Value, Option<String>) {
+        let mut cur = v;
+        let mut last = None;
+        for _ in 0..MAX_REF_HOPS {
+            let Some(r) = str_of(cur, "$ref") else {
+                return (cur, last);
+            };
+            match pointer(self.root, r) {
+                Some(t) => {
+                    last = Some(r.to_owned());
+                    cur = t;
+                }
+                None => {
+                    self.warn(ptr, format!("`$ref: {r}` does not resolve; treated as any value"));
+                    return (&Value::Null, None);
+                }
+            }
+        }
+        self.warn(ptr, "`$ref` chain too long or circular; treated as any value");
+        (&Value::Null, None)
+    }
+
+    fn name_for_ref(&self, r: &str) -> String {
+        if let Some(n) = self.ref_names.get(r) {
+            return names::type_name(n);
+        }
+        let last = r.rsplit('/').next().unwrap_or(r);
+        names::type_name(&unescape(&percent_decode(last)))
+    }
+
+    /// The named type for a referenced schema (created on first use, recursion-safe).
+    fn named_ref(&mut self, r: &str) -> Ty {
+        if let Some(id) = self.by_ref.get(r) {
+            return Ty::Named(*id);
+        }
+        let Some(target) = pointer(self.root, r) else {
+            self.warn(r, format!("`$ref: {r}` does not resolve; treated as any value"));
+            return Ty::Any;
+        };
+        // A ref to a ref: name the final target.
+        if str_of(target, "$ref").is_some() {
+            let (t, last) = self.deref(target, r);
+            return match last {
+                Some(l) if t.is_object() => {
+                    let ty = self.named_ref(&l);
+                    let nullable = type_info(target).nullable;
+                    if nullable { ty.optional() } else { ty }
+                }
+                _ => Ty::Any,
+            };
+        }
+        if !needs_named_type(target) {
+            let name = self.name_for_ref(r);
+            return self.schema_ty(target, &name, r, Ctx::Json);
+        }
+        let name = self.type_scope.claim(&self.name_for_ref(r));
+        let id = TypeId(self.types.len());
+        self.types.push(TypeDef {
+            name: name.clone(),
+            doc: doc_of(target),
+            origin: r.to_owned(),
+            kind: TypeKind::Alias(Ty::Any),
+        });
+        self.by_ref.insert(r.to_owned(), id);
+        let kind = self.type_kind(target, &name, r);
+        self.types[id.0].kind = kind;
+        let ty = Ty::Named(id);
+        if type_info(target).nullable { ty.optional() } else { ty }
+    }
+
+    /// The named type for an inline schema, shared with any structurally identical one.
+    fn inline_named(&mut self, s: &'a Value, ctx_name: &str, ptr: &str) -> Ty {
+        let key = serde_json::to_string(s).unwrap_or_default();
+        if let Some(id) = self.by_shape.get(&key) {
+            return Ty::Named(*id);
+        }
+        let name = self.type_scope.claim(&names::type_name(ctx_name));
+        let id = TypeId(self.types.len());
+        self.types.push(TypeDef {
+            name: name.clone(),
+            doc: doc_of(s),
+            origin: ptr.to_owned(),
+            kind: TypeKind::Alias(Ty::Any),
+        });
+        self.by_shape.insert(key, id);
+        let kind = self.type_kind(s, &name, ptr);
+        self.types[id.0].kind = kind;
+        Ty::Named(id)
+    }
+
+    /// The type of a schema used at `ptr`, naming inline shapes after `ctx_name`.
+    fn schema_ty(&mut self, s: &'a Value, ctx_name: &str, ptr: &str, ctx: Ctx) -> Ty {
+        if self.depth > MAX_DEPTH {
+            self.warn(ptr, "schema nested too deeply; treated as any value");
+            return Ty::Any;
+        }
+        self.depth += 1;
+        let t = self.schema_ty_inner(s, ctx_name, ptr, ctx);
+        self.depth -= 1;
+        t
+    }
+
+    fn schema_ty_inner(&mut self, s: &'a Value, ctx_name: &str, ptr: &str, ctx: Ctx) -> Ty {
+        let Some(m) = s.as_object() else {
+            // `true`/missing schema: anything.
+            return Ty::Any;
+        };
+        let info = type_info(s);
+        let wrap = |t: Ty| if info.nullable { t.optional() } else { t };
+        if let Some(r) = m.get("$ref").and_then(Value::as_str) {
+            let r = r.to_owned();
+            return wrap(self.named_ref(&r));
+        }
+        if let Some(t) = self.settings.type_override(ptr) {
+            return wrap(t);
+        }
+        // allOf with one structural part and nothing else of substance: that part.
+        if let Some(Value::Array(parts)) = m.get("allOf") {
+            let structural: Vec<&Value> = parts.iter().filter(|p| is_structural(p)).collect();
+            if structural.len() == 1 && !m.contains_key("properties") && !m.contains_key("oneOf") && !m.contains_key("anyOf") {
+                let p = structural[0];
+                return wrap(self.schema_ty(p, ctx_name, &format!("{ptr}/allOf/0"), ctx));
+            }
+            if structural.is_empty() && !m.contains_key("properties") {
+                return wrap(Ty::Any);
+            }
+        }
+        for key in ["oneOf", "anyOf"] {
+            if let Some(Value::Array(alts)) = m.get(key) {
+                let non_null: Vec<&Value> = alts.iter().filter(|a| !is_null_schema(a)).collect();
+                let has_null = non_null.len() != alts.len();
+                let structural: Vec<&Value> = non_null.iter().copied().filter(|a| is_structural(a)).collect();
+                if structural.is_empty() {
+                    continue;
+                }
+                let nullable = info.nullable || has_null;
+                let w = |t: Ty| if nullable { t.optional() } else { t };
+                if structural.len() == 1 && !m.contains_key("properties") {
+                    let idx = alts.iter().position(|a| std::ptr::eq(a, structural[0])).unwrap_or(0);
+                    return w(self.schema_ty(structural[0], ctx_name, &format!("{ptr}/{key}/{idx}"), ctx));
+                }
+                if structural.len() > 1 {
+                    return w(self.inline_named(s, ctx_name, ptr));
+                }
+            }
+        }
+        if m.contains_key("allOf") {
+            return wrap(self.inline_named(s, ctx_name, ptr));
+        }
+        if let Some(Value::Array(values)) = m.get("enum") {
+            let strings: Vec<&str> = values.iter().filter_map(Value::as_str).collect();
+            let non_null = values.iter().filter(|v| !v.is_null()).count();
+            if !strings.is_empty() && strings.len() == non_null {
+                if strings.len() == 1 {
+                    return wrap(Ty::String);
+                }
+                return wrap(self.inline_named(s, ctx_name, ptr));
+            }
+        }
+        let primary = info.types.first().map(String::as_str);
+        if info.types.len() > 1 {
+            return wrap(Ty::Any);
+        }
+        let is_object = primary == Some("object")
+            || (primary.is_none() && (m.contains_key("properties") || m.contains_key("additionalProperties")));
+        let is_array = primary == Some("array") || (primary.is_none() && m.contains_key("items"));
+        if is_object {
+            let has_props = matches!(m.get("properties"), Some(Value::Object(p)) if !p.is_empty());
+            if has_props {
+                return wrap(self.inline_named(s, ctx_name, ptr));
+            }
+            return wrap(match m.get("additionalProperties") {
+                Some(Value::Object(ap)) if is_structural(&Value::Object(ap.clone())) => {
+                    let item = &s["additionalProperties"];
+                    let vt = self.schema_ty(item, &format!("{ctx_name} Value"), &format!("{ptr}/additionalProperties"), Ctx::Json);
+                    Ty::Map(Box::new(vt))
+                }
+                Some(Value::Bool(true)) | Some(Value::Object(_)) => Ty::Map(Box::new(Ty::Any)),
+                _ => Ty::Any,
+            });
+        }
+        if is_array {
+            let item = match m.get("items") {
+                Some(items @ Value::Object(_)) => {
+                    self.schema_ty(items, &format!("{ctx_name} Item"), &format!("{ptr}/items"), ctx)
+                }
+                _ => Ty::Any,
+            };
+            return wrap(Ty::Vec(Box::new(item)));
+        }
+        let format = str_of(s, "format").unwrap_or("");
+        wrap(match primary {
+            Some("string") => match format {
+                "date-time" => Ty::DateTime,
+                "date" => Ty::Date,
+                "uuid" => Ty::Uuid,
+                "byte" => Ty::Base64,
+                "binary" if ctx == Ctx::Raw => Ty::Binary,
+                _ => Ty::String,
+            },
+            Some("integer") => Ty::Int(match format {
+                "int32" => IntKind::I32,
+                "uint32" => IntKind::U32,
+                "uint64" => IntKind::U64,
+                _ => IntKind::I64,
+            }),
+            Some("number") => Ty::Float(false),
+            Some("boolean") => Ty::Bool,
+            Some("null") => Ty::Unit,
+            Some("file") => Ty::Binary,
+            Some(other) if !other.is_empty() => {
+                self.warn(ptr, format!("unknown type `{other}`; treated as any value"));
+                Ty::Any
+            }
+            _ => match m.get("const") {
+                Some(Value::String(_)) => Ty::String,
+                Some(Value::Bool(_)) => Ty::Bool,
+                Some(Value::Number(n)) if n.is_i64() => Ty::Int(IntKind::I64),
+                Some(Value::Number(_)) => Ty::Float(false),
+                _ => Ty::Any,
+            },
+        })
+    }
+
+    /// The body of a named type.
+    fn type_kind(&mut self, s: &'a Value, name: &str, ptr: &str) -> TypeKind {
+        let m = s.as_object().cloned().unwrap_or_default();
+        for key in ["oneOf", "anyOf"] {
+            if let Some(Value::Array(alts)) = m.get(key) {
+                let structural: Vec<(usize, &'a Value)> = s[key]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                    .filter(|(_, a)| !is_null_schema(a) && is_structural(a))
+                    .collect();
+                if structural.len() > 1 || (structural.len() == 1 && !m.contains_key("properties")) {
+                    let _ = alts;
+                    return TypeKind::Union(self.union(s, key, &structural, name, ptr));
+                }
+            }
+        }
+        if let Some(Value::Array(values)) = m.get("enum") {
+            let strings: Vec<String> = values.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect();
+            if !strings.is_empty() {
+                let mut scope = Scope::default();
+                let mut seen = std::collections::HashSet::new();
+                let variants = strings
+                    .into_iter()
+                    .filter(|v| seen.insert(v.clone()))
+                    .map(|v| (scope.claim(&names::variant_name(&v)), v))
+                    .collect();
+                return TypeKind::Enum(StringEnum { variants });
+            }
+        }
+        let mut props: Vec<(String, &'a Value, String)> = Vec::new();
+        let mut required: Vec<String> = Vec::new();
+        let mut additional: Option<&'a Value> = None;
+        self.collect_object(s, ptr, &mut props, &mut required, &mut additional, 0);
+        if props.is_empty() && additional.is_none() && !m.contains_key("properties") {
+            // Not an object after all (e.g. a named primitive or array): alias.
+            let t = self.schema_ty_no_name(s, name, ptr);
+            return TypeKind::Alias(t);
+        }
+        let mut field_scope = Scope::default();
+        let mut fields = Vec::with_capacity(props.len());
+        for (wire, ps, pptr) in props {
+            let is_required = required.contains(&wire);
+            let ty = self.schema_ty(ps, &format!("{name} {wire}"), &pptr, Ctx::Json);
+            let (_, _) = (&ps, &pptr);
+            let deref = self.deref(ps, &pptr).0;
+            let nullable = matches!(ty, Ty::Option(_)) || type_info(ps).nullable;
+            let ty = if is_required { ty } else { ty.optional() };
+            fields.push(Field {
+                name: field_scope.claim(&names::snake_name(&wire)),
+                wire_name: wire,
+                tri_state: !is_required && nullable,
+                ty,
+                required: is_required,
+                doc: doc_of(ps).or_else(|| doc_of(deref)),
+                constraints: constraints_of(ps),
+            });
+        }
+        let additional = additional.map(|a| {
+            if is_structural(a) {
+                self.schema_ty(a, &format!("{name} Value"), &format!("{ptr}/additionalProperties"), Ctx::Json)
+            } else {
+                Ty::Any
+            }
+        });
+        TypeKind::Struct(Struct { fields, additional })
+    }
+
+    /// Like `schema_ty` but never creates a named type for `s` itself (it already is one).
+    fn schema_ty_no_name(&mut self, s: &'a Value, name: &str, ptr: &str) -> Ty {
+        let m = s.as_object();
+        let info = type_info(s);
+        if m.is_some_and(|m| m.contains_key("items")) || info.types.first().map(String::as_str) == Some("array") {
+            let item = match s.get("items") {
+                Some(items @ Value::Object(_)) => self.schema_ty(items, &format!("{name} Item"), &format!("{ptr}/items"), Ctx::Json),
+                _ => Ty::Any,
+            };
+            return Ty::Vec(Box::new(item));
+        }
+        if m.is_some_and(|m| m.contains_key("additionalProperties")) {
+            let ap = &s["additionalProperties"];
+            if is_structural(ap) {
+                let vt = self.schema_ty(ap, &format!("{name} Value"), &format!("{ptr}/additionalProperties"), Ctx::Json);
+                return Ty::Map(Box::new(vt));
+            }
+            return Ty::Map(Box::new(Ty::Any));
+        }
+        // Strip the structural keys that would name it again and lower the rest as a primitive.
+        let mut stripped = s.clone();
+        if let Some(o) = stripped.as_object_mut() {
+            o.remove("allOf");
+            o.remove("oneOf");
+            o.remove("anyOf");
+            o.remove("enum");
+            o.remove("properties");
+        }
+        let leaked: &'a Value = Box::leak(Box::new(stripped));
+        let t = self.schema_ty(leaked, name, ptr, Ctx::Json);
+        match t {
+            Ty::Option(inner) => *inner,
+            t => t,
+        }
+    }
+
+    /// Gather properties through allOf (and refs), in order; later definitions of a name win.
+    fn collect_object(
+        &mut self,
+        s: &'a Value,
+        ptr: &str,
+        props: &mut Vec<(String, &'a Value, String)>,
+        required: &mut Vec<String>,
+        additional: &mut Option<&'a Value>,
+        depth: usize,
+    ) {
+        if depth > 16 {
+            return;
+        }
+        let (s, ptr) = match str_of(s, "$ref") {
+            Some(r) => {
+                let r = r.to_owned();
+                match self.deref(s, ptr) {
+                    (t, Some(_)) => (t, r),
+                    _ => return,
+                }
+            }
+            None => (s, ptr.to_owned()),
+        };
+        if let Some(Value::Array(parts)) = s.get("allOf") {
+            for (i, p) in parts.iter().enumerate() {
+                self.collect_object(p, &format!("{ptr}/allOf/{i}"), props, required, additional, depth + 1);
+            }
+        }
+        if let Some(Value::Object(ps)) = s.get("properties") {
+            for (k, v) in ps {
+                let pptr = format!("{ptr}/properties/{}", escape(k));
+                if let Some(slot) = props.iter_mut().find(|(n, _, _)| n == k) {
+                    // A redefinition in a later allOf part: keep the more structural one.
+                    if is_structural(v) || !is_structural(slot.1) {
+                        *slot = (k.clone(), v, pptr);
+                    }
+                } else {
+                    props.push((k.clone(), v, pptr));
+                }
+            }
+        }
+        if let Some(Value::Array(req)) = s.get("required") {
+            for r in req.iter().filter_map(Value::as_str) {
+                if !required.iter().any(|x| x == r) {
+                    required.push(r.to_owned());
+                }
+            }
+        }
+        match s.get("additionalProperties") {
+            Some(ap @ Value::Object(_)) => *additional = Some(ap),
+            Some(ap @ Value::Bool(true)) => *additional = Some(ap),
+            _ => {}
+        }
+    }
+
+    fn union(&mut self, s: &'a Value, key: &str, alts: &[(usize, &'a Value)], name: &str, ptr: &str) -> Union {
+        let disc = s.get("discriminator");
+        let prop = disc.and_then(|d| str_of(d, "propertyName")).map(str::to_owned);
+        let mut mapping: Vec<(String, String)> = Vec::new();
+        if let Some(Value::Object(map)) = disc.and_then(|d| d.get("mapping")) {
+            for (k, v) in map {
+                if let Some(v) = v.as_str() {
+                    let target = if v.starts_with('#') { v.to_owned() } else { format!("#/components/schemas/{}", escape(v)) };
+                    mapping.push((k.clone(), target));
+                }
+            }
+        }
+        let mut scope = Scope::default();
+        let mut variants: Vec<UnionVariant> = Vec::new();
+        for (i, alt) in alts {
+            let vptr = format!("{ptr}/{key}/{i}");
+            let r = str_of(alt, "$ref").map(str::to_owned);
+            let ty = self.schema_ty(alt, &format!("{name} Variant{i}"), &vptr, Ctx::Json);
+            let base = match (&r, strip_option(&ty)) {
+                (Some(r), _) => self.name_for_ref(r),
+                (None, Ty::Named(id)) => self.types[id.0].name.clone(),
+                (None, t) => primitive_variant_name(t),
+            };
+            let mut tags = Vec::new();
+            if let Some(p) = &prop {
+                if let Some(r) = &r {
+                    tags.extend(mapping.iter().filter(|(_, t)| t == r).map(|(k, _)| k.clone()));
+                    if tags.is_empty() {
+                        // No mapping: the tag is the const/single enum of the property, else the schema name.
+                        let target = pointer(self.root, r).unwrap_or(&Value::Null);
+                        match discriminator_value(self.root, target, p) {
+                            Some(v) => tags.push(v),
+                            None => tags.push(r.rsplit('/').next().unwrap_or(r).to_owned()),
+                        }
+                    }
+                } else if let Some(v) = discriminator_value(self.root, alt, p) {
+                    tags.push(v);
+                }
+            }
+            // Two alternatives of one type: keep the first (serde could never tell them apart).
+            if variants.iter().any(|v| v.ty == ty) {
+                if let Some(v) = variants.iter_mut().find(|v| v.ty == ty) {
+                    v.tags.extend(tags);
+                }
+                continue;
+            }
+            variants.push(UnionVariant { name: scope.claim(&names::variant_name(&base)), ty, tags });
+        }
+        Union { variants, discriminator: prop }
+    }
+
+    fn servers(&mut self) -> Vec<Server> {
+        let mut out = Vec::new();
+        if let Some(Value::Array(servers)) = self.root.get("servers") {
+            for s in servers {
+                let Some(url) = str_of(s, "url") else { continue };
+                let mut variables = Vec::new();
+                if let Some(Value::Object(vars)) = s.get("variables") {
+                    for (k, v) in vars {
+                        let default = v.get("default").map(|d| d.as_str().map(str::to_owned).unwrap_or_else(|| d.to_string())).unwrap_or_default();
+                        let allowed = v.get("enum").and_then(Value::as_array).map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()).unwrap_or_default();
+                        variables.push((k.clone(), default, allowed));
+                    }
+                }
+                out.push(Server { url: url.to_owned(), doc: str_of(s, "description").map(str::to_owned), variables });
+            }
+        }
+        out
+    }
+
+    fn security_schemes(&mut self) -> Vec<SecurityScheme> {
+        let mut out = Vec::new();
+        let Some(Value::Object(schemes)) = self.root.pointer("/components/securitySchemes") else {
+            return out;
+        };
+        for (name, s) in schemes {
+            let (s, _) = self.deref(s, "/components/securitySchemes");
+            let scheme = name.clone();
+            match str_of(s, "type") {
+                Some("apiKey") => out.push(SecurityScheme::ApiKey {
+                    scheme,
+                    name: str_of(s, "name").unwrap_or("api_key").to_owned(),
+                    location: str_of(s, "in").unwrap_or("header").to_owned(),
+                }),
+                Some("http") => match str_of(s, "scheme").map(str::to_ascii_lowercase).as_deref() {
+                    Some("basic") => out.push(SecurityScheme::Basic { scheme }),
+                    _ => out.push(SecurityScheme::Bearer { scheme }),
+                },
+                Some("oauth2") | Some("openIdConnect") => {
+                    let flows = s.get("flows");
+                    let token_url = ["clientCredentials", "authorizationCode", "password"]
+                        .iter()
+                        .find_map(|f| flows.and_then(|fl| fl.get(*f)).and_then(|fl| str_of(fl, "tokenUrl")))
+                        .map(str::to_owned);
+                    let mut scopes: Vec<String> = Vec::new();
+                    if let Some(Value::Object(fl)) = flows {
+                        for f in fl.values() {
+                            if let Some(Value::Object(sc)) = f.get("scopes") {
+                                for k in sc.keys() {
+                                    if !scopes.contains(k) {
+                                        scopes.push(k.clone());
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    out.push(SecurityScheme::OAuth2 { scheme, token_url, scopes });
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    fn operations(&mut self, api: &mut Api) {
+        let Some(Value::Object(paths)) = self.root.get("paths") else {
+            return;
+        };
+        let mut group_index: HashMap<String, usize> = HashMap::new();
+        let mut module_scope = Scope::with_taken(["models", "client", "all", "default"]);
+        let mut builder_scope = Scope::with_taken(["Client"]);
+        let mut method_scopes: HashMap<usize, Scope> = HashMap::new();
+        let tag_docs: HashMap<String, String> = self
+            .root
+            .get("tags")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|t| Some((str_of(t, "name")?.to_owned(), str_of(t, "description").unwrap_or("").to_owned())))
+            .collect();
+        for (path_key, item) in paths {
+            let item_ptr = format!("/paths/{}", escape(path_key));
+            let (item, _) = self.deref(item, &item_ptr);
+            let Some(item_map) = item.as_object() else { continue };
+            let (path, fixed_query) = split_path(path_key);
+            let shared_params = item.get("parameters");
+            for method in METHODS {
+                let Some(op) = item_map.get(*method) else { continue };
+                let op_ptr = format!("{item_ptr}/{method}");
+                let (op, _) = self.deref(op, &op_ptr);
+                if !op.is_object() {
+                    self.warn(&op_ptr, "operation is not an object; skipped");
+                    continue;
+                }
+                let tag = op
+                    .get("tags")
+                    .and_then(Value::as_array)
+                    .and_then(|t| t.first())
+                    .and_then(Value::as_str)
+                    .unwrap_or("general")
+                    .to_owned();
+                if !self.settings.includes_tag(&tag) {
+                    continue;
+                }
+                let group = *group_index.entry(tag.clone()).or_insert_with(|| {
+                    let module = module_scope.claim(&names::module_name(&tag));
+                    api.groups.push(Group {
+                        type_name: names::type_name(&format!("{module} api")),
+                        module,
+                        doc: tag_docs.get(&tag).filter(|d| !d.is_empty()).cloned(),
+                        tag: tag.clone(),
+                    });
+                    api.groups.len() - 1
+                });
+                let op_id = str_of(op, "operationId")
+                    .filter(|s| !s.trim().is_empty())
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| format!("{method} {path}"));
+                let module = api.groups[group].module.clone();
+                let mut mname = names::snake_name(&op_id);
+                if let Some(rest) = mname.strip_prefix(&format!("{module}_")) {
+                    if !rest.is_empty() && !rest.starts_with(|c: char| c.is_ascii_digit()) {
+                        mname = names::snake_name(rest);
+                    }
+                }
+                let name = method_scopes.entry(group).or_insert_with(|| Scope::with_taken(["new", "client"])).claim(&mname);
+                let builder = builder_scope.claim(&names::type_name(&op_id));
+                match self.operation(op, shared_params, &op_ptr, method, &path, &builder) {
+                    Some((params, body, success, errors)) => api.operations.push(Operation {
+                        name,
+                        builder,
+                        operation_id: op_id,
+                        method: method.to_ascii_uppercase(),
+                        path: path.clone(),
+                        fixed_query: fixed_query.clone(),
+                        group,
+                        doc: doc_of_op(op),
+                        deprecated: op.get("deprecated").and_then(Value::as_bool).unwrap_or(false),
+                        params,
+                        body,
+                        success,
+                        errors,
+                        origin: op_ptr,
+                    }),
+                    None => self.warn(&op_ptr, "operation skipped"),
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn operation(
+        &mut self,
+        op: &'a Value,
+        shared: Option<&'a Value>,
+        ptr: &str,
+        method: &str,
+        path: &str,
+        builder: &str,
+    ) -> Option<(Vec<Param>, Option<RequestBody>, Vec<ResponseCase>, Vec<ResponseCase>)> {
+        // Parameters: path-level ones, overridden by operation-level ones of the same name and location.
+        let mut raw: Vec<(&'a Value, String)> = Vec::new();
+        for (src, sptr) in [(shared, format!("{ptr}/../parameters")), (op.get("parameters"), format!("{ptr}/parameters"))] {
+            if let Some(Value::Array(ps)) = src {
+                for (i, p) in ps.iter().enumerate() {
+                    let pp = format!("{sptr}/{i}");
+                    let (p, _) = self.deref(p, &pp);
+                    let key = (str_of(p, "name").unwrap_or(""), str_of(p, "in").unwrap_or(""));
+                    raw.retain(|(q, _)| (str_of(q, "name").unwrap_or(""), str_of(q, "in").unwrap_or("")) != key);
+                    raw.push((p, pp));
+                }
+            }
+        }
+        let template_names = path_template_names(path);
+        let mut scope = Scope::with_taken(["client", "body", "send"]);
+        let mut params = Vec::new();
+        for (p, pp) in raw {
+            let Some(wire) = str_of(p, "name") else {
+                self.warn(&pp, "parameter without a name; skipped");
+                continue;
+            };
+            let location = match str_of(p, "in") {
+                Some("path") => ParamLocation::Path,
+                Some("query") => ParamLocation::Query,
+                Some("header") => ParamLocation::Header,
+                Some("cookie") => ParamLocation::Cookie,
+                other => {
+                    self.warn(&pp, format!("parameter `{wire}` has unsupported location {other:?}; skipped"));
+                    continue;
+                }
+            };
+            if location == ParamLocation::Path && !template_names.iter().any(|n| n == wire) {
+                self.warn(&pp, format!("path parameter `{wire}` does not appear in `{path}`; skipped"));
+                continue;
+            }
+            if location == ParamLocation::Header && ["accept", "content-type", "authorization"].contains(&wire.to_ascii_lowercase().as_str()) {
+                // Set by the runtime and the auth configuration.
+                continue;
+            }
+            let schema = p.get("schema").or_else(|| {
+                p.get("content").and_then(Value::as_object).and_then(|c| c.values().next()).and_then(|m| m.get("schema"))
+            });
+            let ty = match schema {
+                Some(s) => self.schema_ty(s, &format!("{builder} {wire}"), &format!("{pp}/schema"), Ctx::Json),
+                None => Ty::String,
+            };
+            let ty = match ty {
+                Ty::Option(inner) => *inner,
+                t => t,
+            };
+            let style = match str_of(p, "style") {
+                Some("form") => ParamStyle::Form,
+                Some("simple") => ParamStyle::Simple,
+                Some("label") => ParamStyle::Label,
+                Some("matrix") => ParamStyle::Matrix,
+                Some("spaceDelimited") => ParamStyle::SpaceDelimited,
+                Some("pipeDelimited") => ParamStyle::PipeDelimited,
+                Some("deepObject") => ParamStyle::DeepObject,
+                _ => match location {
+                    ParamLocation::Query | ParamLocation::Cookie => ParamStyle::Form,
+                    _ => ParamStyle::Simple,
+                },
+            };
+            let explode = p.get("explode").and_then(Value::as_bool).unwrap_or(style == ParamStyle::Form);
+            params.push(Param {
+                name: scope.claim(&names::snake_name(wire)),
+                wire_name: wire.to_owned(),
+                location,
+                style,
+                explode,
+                required: location == ParamLocation::Path || p.get("required").and_then(Value::as_bool).unwrap_or(false),
+                ty,
+                doc: doc_of(p),
+                constraints: schema.map(constraints_of).unwrap_or_default(),
+            });
+        }
+        // Path parameters the template names but the operation does not declare: strings.
+        for n in &template_names {
+            if !params.iter().any(|p| p.location == ParamLocation::Path && &p.wire_name == n) {
+                self.warn(ptr, format!("path parameter `{n}` is not declared; typed as a string"));
+                params.push(Param {
+                    name: scope.claim(&names::snake_name(n)),
+                    wire_name: n.clone(),
+                    location: ParamLocation::Path,
+                    style: ParamStyle::Simple,
+                    explode: false,
+                    required: true,
+                    ty: Ty::String,
+                    doc: None,
+                    constraints: Constraints::default(),
+                });
+            }
+        }
+        // Path parameters first, in template order.
+        params.sort_by_key(|p| match p.location {
+            ParamLocation::Path => template_names.iter().position(|n| n == &p.wire_name).unwrap_or(0),
+            _ => usize::MAX,
+        });
+        let body = match op.get("requestBody") {
+            Some(b) if !matches!(method, "get" | "head") || true => self.request_body(b, &format!("{ptr}/requestBody"), builder),
+            _ => None,
+        };
+        let mut success = Vec::new();
+        let mut errors = Vec::new();
+        if let Some(Value::Object(responses)) = op.get("responses") {
+            let has_2xx = responses.keys().any(|k| k.starts_with('2'));
+            for (status, r) in responses {
+                let rptr = format!("{ptr}/responses/{}", escape(status));
+                let (r, _) = self.deref(r, &rptr);
+                let status_norm = status.to_ascii_uppercase();
+                let is_success = status_norm.starts_with('2') || (!has_2xx && status_norm == "DEFAULT");
+                let suffix = if is_success { "Response" } else { "Error" };
+                let ctx = if responses.len() > 1 && !status_norm.starts_with("DEFAULT") {
+                    format!("{builder} {suffix} {status_norm}")
+                } else {
+                    format!("{builder} {suffix}")
+                };
+                let case = self.response_case(r, &rptr, &status_norm, &ctx);
+                if is_success {
+                    success.push(case);
+                } else if status_norm.starts_with('4') || status_norm.starts_with('5') || status_norm == "DEFAULT" {
+                    errors.push(case);
+                }
+            }
+        }
+        Some((params, body, success, errors))
+    }
+
+    fn request_body(&mut self, b: &'a Value, ptr: &str, builder: &str) -> Option<RequestBody> {
+        let (b, _) = self.deref(b, ptr);
+        let content = b.get("content").and_then(Value::as_object)?;
+        let pick = pick_media(content.keys().map(String::as_str), &[
+            is_json,
+            |m| m == "application/x-www-form-urlencoded",
+            |m| m.starts_with("multipart/"),
+            |m| m.starts_with("text/"),
+            |_| true,
+        ])?;
+        let media = content.get(pick)?;
+        let mptr = format!("{ptr}/content/{}", escape(pick));
+        let schema = media.get("schema");
+        let ctx_name = format!("{builder} Body");
+        let (kind, ty) = if is_json(pick) {
+            (BodyKind::Json, schema.map(|s| self.schema_ty(s, &ctx_name, &format!("{mptr}/schema"), Ctx::Json)).unwrap_or(Ty::Any))
+        } else if pick == "application/x-www-form-urlencoded" || pick.starts_with("multipart/") {
+            let ty = schema.map(|s| self.schema_ty(s, &ctx_name, &format!("{mptr}/schema"), Ctx::Raw)).unwrap_or(Ty::Any);
+            let target = schema.map(|s| self.deref(s, &mptr).0).unwrap_or(&Value::Null);
+            let props: Vec<(String, &Value)> = {
+                let mut props = Vec::new();
+                let mut req = Vec::new();
+                let mut add = None;
+                self.collect_object(target, &mptr, &mut props, &mut req, &mut add, 0);
+                props.into_iter().map(|(k, v, _)| (k, v)).collect()
+            };
+            if pick.starts_with("multipart/") {
+                let files = props
+                    .iter()
+                    .filter(|(_, v)| {
+                        let (v, _) = self.deref(v, &mptr);
+                        let items = v.get("items").map(|i| self.deref(i, &mptr).0);
+                        str_of(v, "format") == Some("binary") || items.is_some_and(|i| str_of(i, "format") == Some("binary"))
+                    })
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                (BodyKind::Multipart { files }, ty)
+            } else {
+                let enc = media.get("encoding");
+                let deep = props
+                    .iter()
+                    .filter(|(k, v)| {
+                        let style = enc.and_then(|e| e.get(k.as_str())).and_then(|e| str_of(e, "style"));
+                        let (v, _) = self.deref(v, &mptr);
+                        style == Some("deepObject") || v.get("properties").is_some() || v.get("type").and_then(Value::as_str) == Some("object")
+                    })
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                (BodyKind::Form { deep }, ty)
+            }
+        } else if pick.starts_with("text/") {
+            (BodyKind::Text, Ty::String)
+        } else {
+            (BodyKind::Bytes, Ty::Binary)
+        };
+        Some(RequestBody {
+            media_type: pick.to_owned(),
+            kind,
+            ty,
+            required: b.get("required").and_then(Value::as_bool).unwrap_or(false),
+            doc: doc_of(b),
+        })
+    }
+
+    fn response_case(&mut self, r: &'a Value, ptr: &str, status: &str, ctx_name: &str) -> ResponseCase {
+        let doc = str_of(r, "description").map(str::to_owned);
+        let Some(content) = r.get("content").and_then(Value::as_object).filter(|c| !c.is_empty()) else {
+            return ResponseCase { status: status.to_owned(), kind: ResponseKind::Empty, ty: Ty::Unit, doc };
+        };
+        let pick = pick_media(content.keys().map(String::as_str), &[
+            is_json,
+            |m| m == "text/event-stream",
+            |m| m.starts_with("text/"),
+            |_| true,
+        ])
+        .unwrap_or("application/json");
+        let media = &content[pick];
+        let mptr = format!("{ptr}/content/{}", escape(pick));
+        let (kind, ty) = if is_json(pick) {
+            let ty = media
+                .get("schema")
+                .map(|s| self.schema_ty(s, ctx_name, &format!("{mptr}/schema"), Ctx::Json))
+                .unwrap_or(Ty::Any);
+            (ResponseKind::Json, ty)
+        } else if pick == "text/event-stream" {
+            (ResponseKind::EventStream, Ty::Binary)
+        } else if pick.starts_with("text/") {
+            (ResponseKind::Text, Ty::String)
+        } else {
+            (ResponseKind::Bytes, Ty::Binary)
+        };
+        ResponseCase { status: status.to_owned(), kind, ty, doc }
+    }
+}
+
+fn strip_option(t: &Ty) -> &Ty {
+    match t {
+        Ty::Option(i) => strip_option(i),
+        t => t,
+    }
+}
+
+fn primitive_variant_name(t: &Ty) -> String {
+    match t {
+        Ty::Bool => "Bool".into(),
+        Ty::Int(_) => "Integer".into(),
+        Ty::Float(_) => "Number".into(),
+        Ty::String | Ty::DateTime | Ty::Date | Ty::Uuid | Ty::Base64 => "String".into(),
+        Ty::Vec(_) => "List".into(),
+        Ty::Map(_) => "Map".into(),
+        Ty::Any => "Value".into(),
+        _ => "Variant".into(),
+    }
+}
+
+/// The single value a discriminator property takes in `schema` (its `const` or one-value `enum`).
+fn discriminator_value(root: &Value, schema: &Value, prop: &str) -> Option<String> {
+    let mut stack = vec![schema];
+    let mut hops = 0;
+    while let Some(s) = stack.pop() {
+        hops += 1;
+        if hops > 64 {
+            return None;
+        }
+        if let Some(r) = str_of(s, "$ref") {
+            if let Some(t) = pointer(root, r) {
+                stack.push(t);
+            }
+            continue;
+        }
+        if let Some(p) = s.get("properties").and_then(|p| p.get(prop)) {
+            let p = str_of(p, "$ref").and_then(|r| pointer(root, r)).unwrap_or(p);
+            if let Some(Value::String(c)) = p.get("const") {
+                return Some(c.clone());
+            }
+            if let Some(Value::Array(e)) = p.get("enum") {
+                if e.len() == 1 {
+                    return e[0].as_str().map(str::to_owned);
+                }
+            }
+        }
+        if let Some(Value::Array(parts)) = s.get("allOf") {
+            stack.extend(parts.iter());
+        }
+    }
+    None
+}
+
+fn needs_named_type(s: &Value) -> bool {
+    let Some(m) = s.as_object() else { return false };
+    if m.contains_key("properties") || m.contains_key("allOf") {
+        return true;
+    }
+    for k in ["oneOf", "anyOf"] {
+        if let Some(Value::Array(a)) = m.get(k) {
+            if a.iter().filter(|x| !is_null_schema(x) && is_structural(x)).count() > 1 {
+                return true;
+            }
+        }
+    }
+    if let Some(Value::Array(e)) = m.get("enum") {
+        let strings = e.iter().filter(|v| v.is_string()).count();
+        return strings > 1 && strings == e.iter().filter(|v| !v.is_null()).count();
+    }
+    false
+}
+
+fn is_json(m: &str) -> bool {
+    let m = m.split(';').next().unwrap_or(m).trim().to_ascii_lowercase();
+    m == "application/json" || m.ends_with("+json") || m == "*/*" || m == "application/*" || (m.starts_with("application/") && m.contains("json"))
+}
+
+fn pick_media<'k>(keys: impl Iterator<Item = &'k str> + Clone, prefs: &[fn(&str) -> bool]) -> Option<&'k str> {
+    for p in prefs {
+        if let Some(k) = keys.clone().find(|k| p(k)) {
+            return Some(k);
+        }
+    }
+    None
+}
+
+fn doc_of_op(op: &Value) -> Option<String> {
+    let summary = str_of(op, "summary").map(str::trim).filter(|s| !s.is_empty());
+    let desc = str_of(op, "description").map(str::trim).filter(|s| !s.is_empty());
+    match (summary, desc) {
+        (Some(s), Some(d)) if d != s => Some(format!("{s}\n\n{d}")),
+        (Some(s), _) => Some(s.to_owned()),
+        (None, Some(d)) => Some(d.to_owned()),
+        _ => None,
+    }
+}
+
+/// Split `/responses?beta=true` into the path and its fixed query pairs.
+fn split_path(key: &str) -> (String, Vec<(String, String)>) {
+    match key.split_once('?') {
+        Some((p, q)) => {
+            let pairs = q
+                .split('&')
+                .filter(|s| !s.is_empty())
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, v)) => (k.to_owned(), v.to_owned()),
+                    None => (kv.to_owned(), String::new()),
+                })
+                .collect();
+            (p.to_owned(), pairs)
+        }
+        None => (key.to_owned(), Vec::new()),
+    }
+}
+
+/// `{name}` placeholders of a path template, in order.
+pub fn path_template_names(path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = path;
+    while let Some(start) = rest.find('{') {
+        let Some(end) = rest[start..].find('}') else { break };
+        let name = &rest[start + 1..start + end];
+        if !name.is_empty() && !out.iter().any(|n: &String| n == name) {
+            out.push(name.to_owned());
+        }
+        rest = &rest[start + end + 1..];
+    }
+    out
+}
+
+#[allow(dead_code)]
+fn _assert_map(_: &Map<String, Value>) {}

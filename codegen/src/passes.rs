@@ -1,0 +1,329 @@
+//! IR passes run between lowering and emission, in a fixed order: recursion boxing, then the facts
+//! emission needs (which types derive `Default`, which are sent in requests, which validate, which
+//! crates the output uses).
+
+use std::collections::BTreeSet;
+
+use crate::ir::*;
+
+/// Facts about an [`Api`] that emission needs.
+#[derive(Debug, Default, Clone)]
+pub struct Facts {
+    /// Types that can derive `Default`.
+    pub defaultable: BTreeSet<TypeId>,
+    /// Types reachable from request bodies (tri-state fields apply to these).
+    pub request_types: BTreeSet<TypeId>,
+    /// Types with a `validate()` method (constraints somewhere inside).
+    pub validating: BTreeSet<TypeId>,
+    /// The output uses `chrono`.
+    pub uses_chrono: bool,
+    /// The output uses `uuid`.
+    pub uses_uuid: bool,
+}
+
+/// Run all passes.
+pub fn run(api: &mut Api) -> Facts {
+    box_recursion(api);
+    let mut facts = Facts::default();
+    facts.defaultable = defaultable(api);
+    facts.request_types = request_types(api);
+    facts.validating = validating(api);
+    let mut scan = |t: &Ty| {
+        walk(t, &mut |x| match x {
+            Ty::DateTime | Ty::Date => facts.uses_chrono = true,
+            Ty::Uuid => facts.uses_uuid = true,
+            _ => {}
+        })
+    };
+    for td in &api.types {
+        for t in type_children(td) {
+            scan(t);
+        }
+    }
+    for op in &api.operations {
+        for p in &op.params {
+            scan(&p.ty);
+        }
+        if let Some(b) = &op.body {
+            scan(&b.ty);
+        }
+        for r in op.success.iter().chain(&op.errors) {
+            scan(&r.ty);
+        }
+    }
+    facts
+}
+
+/// Every type expression directly inside a named type.
+pub fn type_children(td: &TypeDef) -> Vec<&Ty> {
+    match &td.kind {
+        TypeKind::Struct(s) => s.fields.iter().map(|f| &f.ty).chain(s.additional.iter()).collect(),
+        TypeKind::Union(u) => u.variants.iter().map(|v| &v.ty).collect(),
+        TypeKind::Alias(t) => vec![t],
+        TypeKind::Enum(_) => vec![],
+    }
+}
+
+/// Visit `t` and everything inside it.
+pub fn walk(t: &Ty, f: &mut dyn FnMut(&Ty)) {
+    f(t);
+    match t {
+        Ty::Vec(i) | Ty::Map(i) | Ty::Option(i) | Ty::Box(i) => walk(i, f),
+        _ => {}
+    }
+}
+
+/// Named types reached without indirection through a heap collection (Vec/Map already are indirect).
+fn direct_refs(t: &Ty, out: &mut Vec<TypeId>) {
+    match t {
+        Ty::Named(id) => out.push(*id),
+        Ty::Option(i) => direct_refs(i, out),
+        _ => {}
+    }
+}
+
+/// Box the fields and variants that make a type contain itself by value (through aliases too).
+fn box_recursion(api: &mut Api) {
+    let n = api.types.len();
+    let edges: Vec<Vec<TypeId>> = api
+        .types
+        .iter()
+        .map(|td| {
+            let mut out = Vec::new();
+            for t in type_children(td) {
+                direct_refs(t, &mut out);
+            }
+            out
+        })
+        .collect();
+    let scc = tarjan(n, &edges);
+    for (i, td) in api.types.iter_mut().enumerate() {
+        let mine = scc[i];
+        let boxed = |t: &mut Ty| box_in_scc(t, mine, &scc);
+        match &mut td.kind {
+            TypeKind::Struct(s) => s.fields.iter_mut().for_each(|f| boxed(&mut f.ty)),
+            TypeKind::Union(u) => u.variants.iter_mut().for_each(|v| boxed(&mut v.ty)),
+            TypeKind::Alias(t) => {
+                // An alias cannot be boxed into itself meaningfully; break the cycle with a Box.
+                boxed(t)
+            }
+            TypeKind::Enum(_) => {}
+        }
+    }
+}
+
+fn box_in_scc(t: &mut Ty, comp: usize, scc: &[usize]) {
+    match t {
+        Ty::Named(id) if scc[id.0] == comp => {
+            let inner = std::mem::replace(t, Ty::Unit);
+            *t = Ty::Box(Box::new(inner));
+        }
+        Ty::Option(i) => box_in_scc(i, comp, scc),
+        _ => {}
+    }
+}
+
+/// Strongly connected components (iterative Tarjan); a node alone without a self-loop gets a unique
+/// component id that no other node shares, so it is never boxed.
+fn tarjan(n: usize, edges: &[Vec<TypeId>]) -> Vec<usize> {
+    let mut index = vec![usize::MAX; n];
+    let mut low = vec![0usize; n];
+    let mut on_stack = vec![false; n];
+    let mut stack = Vec::new();
+    let mut comp = vec![usize::MAX; n];
+    let mut next_index = 0;
+    let mut next_comp = 0;
+    for start in 0..n {
+        if index[start] != usize::MAX {
+            continue;
+        }
+        let mut call: Vec<(usize, usize)> = vec![(start, 0)];
+        index[start] = next_index;
+        low[start] = next_index;
+        next_index += 1;
+        stack.push(start);
+        on_stack[start] = true;
+        while let Some(&mut (v, ref mut ei)) = call.last_mut() {
+            if *ei < edges[v].len() {
+                let w = edges[v][*ei].0;
+                *ei += 1;
+                if w >= n {
+                    continue;
+                }
+                if index[w] == usize::MAX {
+                    index[w] = next_index;
+                    low[w] = next_index;
+                    next_index += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    call.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+            } else {
+                call.pop();
+                if let Some(&(parent, _)) = call.last() {
+                    low[parent] = low[parent].min(low[v]);
+                }
+                if low[v] == index[v] {
+                    let mut members = Vec::new();
+                    while let Some(w) = stack.pop() {
+                        on_stack[w] = false;
+                        members.push(w);
+                        if w == v {
+                            break;
+                        }
+                    }
+                    let self_loop = members.len() == 1 && edges[v].iter().any(|e| e.0 == v);
+                    if members.len() > 1 || self_loop {
+                        for m in members {
+                            comp[m] = next_comp;
+                        }
+                    } else {
+                        // Unique id outside the shared range.
+                        comp[v] = usize::MAX - v;
+                    }
+                    next_comp += 1;
+                }
+            }
+        }
+    }
+    comp
+}
+
+fn ty_defaultable(t: &Ty, ok: &BTreeSet<TypeId>) -> bool {
+    match t {
+        Ty::Named(id) => ok.contains(id),
+        Ty::Box(i) => ty_defaultable(i, ok),
+        _ => true,
+    }
+}
+
+fn defaultable(api: &Api) -> BTreeSet<TypeId> {
+    let mut ok = BTreeSet::new();
+    loop {
+        let before = ok.len();
+        for (i, td) in api.types.iter().enumerate() {
+            let yes = match &td.kind {
+                TypeKind::Struct(s) => s.fields.iter().all(|f| ty_defaultable(&f.ty, &ok)),
+                TypeKind::Alias(t) => ty_defaultable(t, &ok),
+                _ => false,
+            };
+            if yes {
+                ok.insert(TypeId(i));
+            }
+        }
+        if ok.len() == before {
+            return ok;
+        }
+    }
+}
+
+fn reach(api: &Api, roots: impl IntoIterator<Item = TypeId>) -> BTreeSet<TypeId> {
+    let mut seen = BTreeSet::new();
+    let mut todo: Vec<TypeId> = roots.into_iter().collect();
+    while let Some(id) = todo.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        for t in type_children(&api.types[id.0]) {
+            walk(t, &mut |x| {
+                if let Ty::Named(n) = x {
+                    todo.push(*n);
+                }
+            });
+        }
+    }
+    seen
+}
+
+fn named_in(t: &Ty) -> Vec<TypeId> {
+    let mut out = Vec::new();
+    walk(t, &mut |x| {
+        if let Ty::Named(n) = x {
+            out.push(*n);
+        }
+    });
+    out
+}
+
+fn request_types(api: &Api) -> BTreeSet<TypeId> {
+    let roots: Vec<TypeId> = api.operations.iter().filter_map(|o| o.body.as_ref()).flat_map(|b| named_in(&b.ty)).collect();
+    reach(api, roots)
+}
+
+fn validating(api: &Api) -> BTreeSet<TypeId> {
+    let mut yes = BTreeSet::new();
+    loop {
+        let before = yes.len();
+        for (i, td) in api.types.iter().enumerate() {
+            let v = match &td.kind {
+                TypeKind::Struct(s) => s.fields.iter().any(|f| has_checks(&f.constraints, &f.ty) || named_in(&f.ty).iter().any(|n| yes.contains(n))),
+                _ => false,
+            };
+            if v {
+                yes.insert(TypeId(i));
+            }
+        }
+        if yes.len() == before {
+            return yes;
+        }
+    }
+}
+
+/// Whether constraints apply to a value of this type (length to strings, range to numbers...).
+pub fn has_checks(c: &Constraints, t: &Ty) -> bool {
+    let base = strip(t);
+    match base {
+        Ty::String => c.min_length.is_some() || c.max_length.is_some(),
+        Ty::Int(_) | Ty::Float(_) => c.minimum.is_some() || c.maximum.is_some(),
+        Ty::Vec(_) => c.min_items.is_some() || c.max_items.is_some(),
+        _ => false,
+    }
+}
+
+/// The type without Option/Box wrappers.
+pub fn strip(t: &Ty) -> &Ty {
+    match t {
+        Ty::Option(i) | Ty::Box(i) => strip(i),
+        t => t,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(name: &str, kind: TypeKind) -> TypeDef {
+        TypeDef { name: name.into(), doc: None, origin: String::new(), kind }
+    }
+    fn field(ty: Ty) -> Field {
+        Field { wire_name: "f".into(), name: "f".into(), ty, required: false, tri_state: false, doc: None, constraints: Constraints::default() }
+    }
+
+    #[test]
+    fn boxes_only_by_value_cycles() {
+        let mut api = Api::default();
+        // 0: Node { next: Option<Node>, kids: Vec<Node> }; 1: Leaf { node: Option<Node> }
+        api.types.push(named("Node", TypeKind::Struct(Struct { fields: vec![field(Ty::Option(Box::new(Ty::Named(TypeId(0))))), field(Ty::Vec(Box::new(Ty::Named(TypeId(0)))))], additional: None })));
+        api.types.push(named("Leaf", TypeKind::Struct(Struct { fields: vec![field(Ty::Option(Box::new(Ty::Named(TypeId(0)))))], additional: None })));
+        box_recursion(&mut api);
+        let TypeKind::Struct(s) = &api.types[0].kind else { panic!() };
+        assert_eq!(s.fields[0].ty, Ty::Option(Box::new(Ty::Box(Box::new(Ty::Named(TypeId(0)))))));
+        assert_eq!(s.fields[1].ty, Ty::Vec(Box::new(Ty::Named(TypeId(0)))));
+        let TypeKind::Struct(l) = &api.types[1].kind else { panic!() };
+        assert_eq!(l.fields[0].ty, Ty::Option(Box::new(Ty::Named(TypeId(0)))), "not part of the cycle");
+    }
+
+    #[test]
+    fn mutual_recursion_is_boxed_on_both_sides() {
+        let mut api = Api::default();
+        api.types.push(named("A", TypeKind::Struct(Struct { fields: vec![field(Ty::Option(Box::new(Ty::Named(TypeId(1)))))], additional: None })));
+        api.types.push(named("B", TypeKind::Struct(Struct { fields: vec![field(Ty::Option(Box::new(Ty::Named(TypeId(0)))))], additional: None })));
+        box_recursion(&mut api);
+        for td in &api.types {
+            let TypeKind::Struct(s) = &td.kind else { panic!() };
+            assert!(matches!(&s.fields[0].ty, Ty::Option(i) if matches!(**i, Ty::Box(_))));
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! Per-spec settings: the knobs a user (TOML file, CLI flags, macro arguments) may turn.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::diag::Diagnostic;
+use crate::ir::{IntKind, Ty};
+
+/// How the generated crate reaches `connector-runtime`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuntimeDep {
+    /// `connector-runtime = { path = "..." }`.
+    Path(String),
+    /// `connector-runtime = "version"`.
+    Version(String),
+}
+
+impl Default for RuntimeDep {
+    fn default() -> Self {
+        RuntimeDep::Version(env!("CARGO_PKG_VERSION").to_owned())
+    }
+}
+
+/// Settings of one generation.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Crate name (default: from the title, `<title>-connector`).
+    pub crate_name: Option<String>,
+    /// Crate version (default: 0.1.0; `info.version` is rarely semver).
+    pub crate_version: Option<String>,
+    /// Only these tags (empty: all).
+    pub tags: Vec<String>,
+    /// Tags to leave out.
+    pub exclude_tags: Vec<String>,
+    /// Base URL overriding the description's first server.
+    pub base_url: Option<String>,
+    /// Rust types for schemas, by JSON pointer: `"#/components/schemas/Money" = "i64"`.
+    pub type_overrides: BTreeMap<String, String>,
+    /// Where the runtime comes from.
+    pub runtime: RuntimeDep,
+    /// Turn on automatic idempotency keys for unsafe methods (APIs known to honour them).
+    pub idempotency_keys: bool,
+    /// Emit one cargo feature per tag (default true).
+    pub tag_features: Option<bool>,
+}
+
+impl Settings {
+    /// Parse settings from TOML.
+    pub fn from_toml(text: &str) -> Result<Settings, Diagnostic> {
+        toml::from_str(text).map_err(|e| {
+            Diagnostic::error(format!("invalid settings: {}", e.message().trim()))
+                .help("see the settings table in the README")
+        })
+    }
+
+    /// Whether operations tagged `tag` are generated.
+    pub fn includes_tag(&self, tag: &str) -> bool {
+        (self.tags.is_empty() || self.tags.iter().any(|t| t == tag)) && !self.exclude_tags.iter().any(|t| t == tag)
+    }
+
+    /// A configured type for the schema at `pointer`.
+    pub fn type_override(&self, pointer: &str) -> Option<Ty> {
+        let key = if pointer.starts_with('#') { pointer.to_owned() } else { format!("#{pointer}") };
+        let t = self.type_overrides.get(&key)?;
+        Some(match t.as_str() {
+            "String" | "string" => Ty::String,
+            "i32" => Ty::Int(IntKind::I32),
+            "i64" => Ty::Int(IntKind::I64),
+            "u32" => Ty::Int(IntKind::U32),
+            "u64" => Ty::Int(IntKind::U64),
+            "f64" => Ty::Float(false),
+            "bool" => Ty::Bool,
+            _ => Ty::Any,
+        })
+    }
+
+    /// Whether per-tag cargo features are emitted.
+    pub fn tag_features(&self) -> bool {
+        self.tag_features.unwrap_or(true)
+    }
+}

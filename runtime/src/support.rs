@@ -1,0 +1,787 @@
+//! Support for generated connectors: parameter serialisation by OpenAPI style, body encodings, typed
+//! decoding, and small serde helpers. Reached by generated code only through `__private`.
+//!
+//! Architecture Invariant: everything here is either non-generic or a thin generic shim over a
+//! non-generic function (`serde_json::to_value` then the real work), so a connector with a thousand
+//! operations instantiates almost nothing per operation.
+
+use std::any::Any;
+use std::fmt::Write as _;
+
+use bytes::Bytes;
+use http::{HeaderValue, Method};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+
+use crate::connector::Connector;
+use crate::error::{Error, ErrorCode, ErrorSource};
+use crate::request::{Body, RequestOptions};
+use crate::response::Response;
+
+/// RFC 3986 unreserved characters stay; everything else in a path segment is escaped.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// OpenAPI parameter styles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// `form`.
+    Form,
+    /// `simple`.
+    Simple,
+    /// `label`.
+    Label,
+    /// `matrix`.
+    Matrix,
+    /// `spaceDelimited`.
+    SpaceDelimited,
+    /// `pipeDelimited`.
+    PipeDelimited,
+    /// `deepObject`.
+    DeepObject,
+}
+
+/// Decodes an operation's error body into its typed form (see [`Error::body`]).
+pub type ErrorDecoder = fn(u16, &[u8]) -> Option<Box<dyn Any + Send + Sync>>;
+
+/// One operation call being assembled by generated code.
+pub struct Op {
+    opts: RequestOptions,
+    errors: Option<ErrorDecoder>,
+    problem: Option<Error>,
+}
+
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        other => Some(other.to_string()),
+    }
+}
+
+fn to_value<T: Serialize + ?Sized>(v: &T) -> Result<Value, Error> {
+    serde_json::to_value(v).map_err(|e| {
+        Error::new(ErrorCode::ValidationError, ErrorSource::Unknown, format!("could not serialise a parameter: {e}"))
+    })
+}
+
+/// Flatten `v` into bracketed pairs: `a[b][0]=c`.
+fn deep_pairs(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::Null => {}
+        Value::Object(m) => {
+            for (k, x) in m {
+                deep_pairs(&format!("{prefix}[{k}]"), x, out);
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                deep_pairs(&format!("{prefix}[{i}]"), x, out);
+            }
+        }
+        other => {
+            if let Some(s) = scalar(other) {
+                out.push((prefix.to_owned(), s));
+            }
+        }
+    }
+}
+
+/// Pairs for a query (or form) parameter per style and explode.
+fn styled_pairs(name: &str, v: &Value, style: Style, explode: bool) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    match (v, style) {
+        (Value::Null, _) => {}
+        (_, Style::DeepObject) => match v {
+            Value::Object(_) | Value::Array(_) => deep_pairs(name, v, &mut out),
+            other => out.extend(scalar(other).map(|s| (name.to_owned(), s))),
+        },
+        (Value::Array(items), _) => {
+            let parts: Vec<String> = items.iter().filter_map(scalar).collect();
+            let sep = match style {
+                Style::SpaceDelimited => " ",
+                Style::PipeDelimited => "|",
+                _ => ",",
+            };
+            if explode && style == Style::Form {
+                out.extend(parts.into_iter().map(|p| (name.to_owned(), p)));
+            } else if !parts.is_empty() {
+                out.push((name.to_owned(), parts.join(sep)));
+            }
+        }
+        (Value::Object(m), _) => {
+            if explode {
+                for (k, x) in m {
+                    out.extend(scalar(x).map(|s| (k.clone(), s)));
+                }
+            } else {
+                let flat: Vec<String> = m.iter().flat_map(|(k, x)| [k.clone(), scalar(x).unwrap_or_default()]).collect();
+                out.push((name.to_owned(), flat.join(",")));
+            }
+        }
+        (other, _) => out.extend(scalar(other).map(|s| (name.to_owned(), s))),
+    }
+    out
+}
+
+/// `simple` style text of a value (path and header parameters).
+fn simple(v: &Value, explode: bool) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::Array(a) => Some(a.iter().filter_map(scalar).collect::<Vec<_>>().join(",")),
+        Value::Object(m) => Some(
+            m.iter()
+                .map(|(k, x)| {
+                    let x = scalar(x).unwrap_or_default();
+                    if explode { format!("{k}={x}") } else { format!("{k},{x}") }
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        other => scalar(other),
+    }
+}
+
+impl Op {
+    /// Start an operation: method, path template (`/users/{id}`) and operation id (for observability).
+    pub fn new(method: Method, template: &'static str) -> Op {
+        Op {
+            opts: RequestOptions::new(method, template).endpoint(template),
+            errors: None,
+            problem: None,
+        }
+    }
+
+    fn fail(&mut self, e: Error) {
+        if self.problem.is_none() {
+            self.problem = Some(e);
+        }
+    }
+
+    /// Fill `{name}` in the path with `value` in the given style, percent-encoded.
+    pub fn path<T: Serialize + ?Sized>(&mut self, name: &str, value: &T, style: Style, explode: bool) {
+        match to_value(value) {
+            Ok(v) => self.path_value(name, &v, style, explode),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    fn path_value(&mut self, name: &str, v: &Value, style: Style, explode: bool) {
+        let Some(text) = simple(v, explode) else {
+            self.fail(Error::validation(name, "path parameter is required"));
+            return;
+        };
+        let enc = utf8_percent_encode(&text, SEGMENT).to_string();
+        let enc = match style {
+            Style::Label => format!(".{enc}"),
+            Style::Matrix => format!(";{name}={enc}"),
+            _ => enc,
+        };
+        self.opts.path = self.opts.path.replace(&format!("{{{name}}}"), &enc);
+    }
+
+    /// Add a query parameter (None/null values are left out).
+    pub fn query<T: Serialize + ?Sized>(&mut self, name: &str, value: &T, style: Style, explode: bool) {
+        match to_value(value) {
+            Ok(v) => self.opts.query.extend(styled_pairs(name, &v, style, explode)),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// Add a fixed query pair (from a path key like `/responses?beta=true`).
+    pub fn fixed_query(&mut self, name: &str, value: &str) {
+        self.opts.query.push((name.to_owned(), value.to_owned()));
+    }
+
+    /// Add a header parameter (None/null values are left out).
+    pub fn header<T: Serialize + ?Sized>(&mut self, name: &'static str, value: &T, explode: bool) {
+        let v = match to_value(value) {
+            Ok(v) => v,
+            Err(e) => return self.fail(e),
+        };
+        if let Some(text) = simple(&v, explode) {
+            match HeaderValue::from_str(&text) {
+                Ok(hv) => match http::HeaderName::from_bytes(name.as_bytes()) {
+                    Ok(hn) => {
+                        self.opts.headers.append(hn, hv);
+                    }
+                    Err(e) => self.fail(Error::validation(name, e)),
+                },
+                Err(e) => self.fail(Error::validation(name, e)),
+            }
+        }
+    }
+
+    /// Add a cookie parameter.
+    pub fn cookie<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) {
+        let v = match to_value(value) {
+            Ok(v) => v,
+            Err(e) => return self.fail(e),
+        };
+        let Some(text) = simple(&v, false) else { return };
+        let pair = format!("{name}={}", utf8_percent_encode(&text, SEGMENT));
+        let cookie = match self.opts.headers.get(http::header::COOKIE).and_then(|c| c.to_str().ok()) {
+            Some(existing) => format!("{existing}; {pair}"),
+            None => pair,
+        };
+        match HeaderValue::from_str(&cookie) {
+            Ok(hv) => {
+                self.opts.headers.insert(http::header::COOKIE, hv);
+            }
+            Err(e) => self.fail(Error::validation(name, e)),
+        }
+    }
+
+    /// Send `body` as JSON with `content_type` (e.g. `application/json`).
+    pub fn json<T: Serialize + ?Sized>(&mut self, content_type: &str, body: &T) {
+        match serde_json::to_vec(body) {
+            Ok(data) => self.set_body(content_type, data.into()),
+            Err(e) => self.fail(Error::new(ErrorCode::ValidationError, ErrorSource::Unknown, format!("could not serialise the body: {e}"))),
+        }
+    }
+
+    /// Send `body` form-encoded; top-level arrays repeat their key, and the properties named in `deep` (and
+    /// every nested object) use bracket notation (`metadata[key]=v`, `items[0][price]=p`).
+    pub fn form<T: Serialize + ?Sized>(&mut self, body: &T, deep: &[&str]) {
+        match to_value(body) {
+            Ok(v) => self.form_value(&v, deep),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    fn form_value(&mut self, v: &Value, deep: &[&str]) {
+        let mut pairs = Vec::new();
+        if let Value::Object(m) = v {
+            for (k, x) in m {
+                let style = if deep.contains(&k.as_str()) || x.is_object() { Style::DeepObject } else { Style::Form };
+                pairs.extend(styled_pairs(k, x, style, true));
+            }
+        }
+        let mut ser = url::form_urlencoded::Serializer::new(String::new());
+        for (k, x) in &pairs {
+            ser.append_pair(k, x);
+        }
+        self.set_body("application/x-www-form-urlencoded", ser.finish().into());
+    }
+
+    /// Start a multipart body; add parts with [`Op::part`] and [`Op::file`].
+    pub fn multipart(&mut self) -> Multipart {
+        Multipart::default()
+    }
+
+    /// Finish a multipart body.
+    pub fn multipart_done(&mut self, mp: Multipart) {
+        let (ct, data) = mp.finish();
+        self.set_body(&ct, data);
+    }
+
+    /// Send raw bytes.
+    pub fn bytes(&mut self, content_type: &str, data: Bytes) {
+        self.set_body(content_type, data);
+    }
+
+    /// Send text.
+    pub fn text(&mut self, content_type: &str, data: String) {
+        self.set_body(content_type, data.into());
+    }
+
+    fn set_body(&mut self, content_type: &str, data: Bytes) {
+        match HeaderValue::from_str(content_type) {
+            Ok(ct) => self.opts.body = Body::Bytes { content_type: ct, data },
+            Err(e) => self.fail(Error::validation("content-type", e)),
+        }
+    }
+
+    /// Decode error bodies with `decoder`.
+    pub fn errors(&mut self, decoder: ErrorDecoder) {
+        self.errors = Some(decoder);
+    }
+
+    /// Record a failed validation (from a generated `validate()`).
+    pub fn check(&mut self, r: Result<(), Error>) {
+        if let Err(e) = r {
+            self.fail(e);
+        }
+    }
+
+    /// Apply per-call options chosen by the caller.
+    pub fn apply(&mut self, o: CallOptions) {
+        if o.timeout.is_some() {
+            self.opts.timeout = o.timeout;
+        }
+        if o.cancel.is_some() {
+            self.opts.cancel = o.cancel;
+        }
+        if o.idempotency_key.is_some() {
+            self.opts.idempotency_key = o.idempotency_key;
+        }
+        if o.retry.is_some() {
+            self.opts.retry = o.retry;
+        }
+        for (k, v) in o.headers.iter() {
+            self.opts.headers.insert(k, v.clone());
+        }
+    }
+
+    async fn run(self, c: &Connector) -> Result<Response<Bytes>, Error> {
+        if let Some(p) = self.problem {
+            return Err(p.with_context(None, &self.opts.method, self.opts.endpoint.as_deref().unwrap_or(""), 0, std::time::Duration::ZERO));
+        }
+        let decoder = self.errors;
+        c.request(self.opts).await.map_err(|e| match (decoder, e.status(), e.raw_body()) {
+            (Some(d), Some(s), Some(b)) => match d(s.as_u16(), b) {
+                Some(typed) => e.with_typed_box(typed),
+                None => e,
+            },
+            _ => e,
+        })
+    }
+}
+
+/// Per-call options of a generated operation (all optional).
+#[derive(Debug, Clone, Default)]
+pub struct CallOptions {
+    /// Per-attempt timeout.
+    pub timeout: Option<std::time::Duration>,
+    /// Cancellation token.
+    pub cancel: Option<tokio_util::sync::CancellationToken>,
+    /// Idempotency key (allows retrying unsafe methods).
+    pub idempotency_key: Option<String>,
+    /// Retry settings for this call.
+    pub retry: Option<crate::config::RetryConfig>,
+    /// Extra headers (replace generated ones of the same name).
+    pub headers: http::HeaderMap,
+}
+
+impl CallOptions {
+    /// Set a timeout.
+    pub fn timeout(mut self, t: std::time::Duration) -> Self {
+        self.timeout = Some(t);
+        self
+    }
+    /// Set a cancellation token.
+    pub fn cancel(mut self, t: tokio_util::sync::CancellationToken) -> Self {
+        self.cancel = Some(t);
+        self
+    }
+    /// Set an idempotency key.
+    pub fn idempotency_key(mut self, k: impl Into<String>) -> Self {
+        self.idempotency_key = Some(k.into());
+        self
+    }
+    /// Override retry settings.
+    pub fn retry(mut self, r: crate::config::RetryConfig) -> Self {
+        self.retry = Some(r);
+        self
+    }
+}
+
+/// A typed error decoder for one error body type.
+pub fn error_body<E: DeserializeOwned + Send + Sync + 'static>(_status: u16, body: &[u8]) -> Option<Box<dyn Any + Send + Sync>> {
+    serde_json::from_slice::<E>(body).ok().map(|e| Box::new(e) as Box<dyn Any + Send + Sync>)
+}
+
+fn parse_err(resp: &Response<Bytes>, e: serde_json::Error) -> Error {
+    Error::new(
+        ErrorCode::ParsingError,
+        ErrorSource::Deserialize,
+        format!("response body does not match the described schema (line {}, column {}): {e}", e.line(), e.column()),
+    )
+    .with_status(resp.status)
+    .with_request_sent(true)
+    .with_raw_body(resp.data.clone())
+}
+
+/// Send and decode a JSON answer (an empty body decodes as `null`).
+pub async fn send_json<T: DeserializeOwned>(c: &Connector, op: Op) -> Result<Response<T>, Error> {
+    let resp = op.run(c).await?;
+    resp.json()
+}
+
+/// Send and decode by status with a generated decoder.
+pub async fn send_decode<T>(c: &Connector, op: Op, decode: fn(u16, &[u8]) -> Result<T, serde_json::Error>) -> Result<Response<T>, Error> {
+    let resp = op.run(c).await?;
+    let body: &[u8] = if resp.data.is_empty() { b"null" } else { &resp.data };
+    match decode(resp.status.as_u16(), body) {
+        Ok(v) => Ok(resp.map(|_| v)),
+        Err(e) => {
+            let err = parse_err(&resp, e);
+            let mut err = err;
+            err.set_request_id(Some(resp.meta.request_id.clone()));
+            Err(err)
+        }
+    }
+}
+
+/// Send and ignore the body.
+pub async fn send_unit(c: &Connector, op: Op) -> Result<Response<()>, Error> {
+    Ok(op.run(c).await?.map(|_| ()))
+}
+
+/// Send and return the body as text.
+pub async fn send_text(c: &Connector, op: Op) -> Result<Response<String>, Error> {
+    op.run(c).await?.text()
+}
+
+/// Send and return the body as bytes.
+pub async fn send_bytes(c: &Connector, op: Op) -> Result<Response<Bytes>, Error> {
+    op.run(c).await
+}
+
+/// A `multipart/form-data` body under construction (buffered).
+#[derive(Default)]
+pub struct Multipart {
+    boundary: String,
+    data: Vec<u8>,
+}
+
+impl Multipart {
+    fn start(&mut self, name: &str) {
+        if self.boundary.is_empty() {
+            self.boundary = format!("connector-{}", uuid::Uuid::new_v4().simple());
+        }
+        let _ = write!(
+            Extend(&mut self.data),
+            "--{}\r\nContent-Disposition: form-data; name=\"{}\"",
+            self.boundary,
+            name.replace('"', "%22")
+        );
+    }
+
+    /// A text part from any value (strings as is, numbers and booleans as text, objects as JSON); None
+    /// and null are left out; arrays repeat the part.
+    pub fn part<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) {
+        let Ok(v) = serde_json::to_value(value) else { return };
+        self.part_value(name, &v);
+    }
+
+    fn part_value(&mut self, name: &str, v: &Value) {
+        match v {
+            Value::Null => {}
+            Value::Array(items) => {
+                for i in items {
+                    self.part_value(name, i);
+                }
+            }
+            Value::Object(_) => {
+                self.start(name);
+                self.data.extend_from_slice(b"\r\nContent-Type: application/json\r\n\r\n");
+                self.data.extend_from_slice(v.to_string().as_bytes());
+                self.data.extend_from_slice(b"\r\n");
+            }
+            other => {
+                self.start(name);
+                self.data.extend_from_slice(b"\r\n\r\n");
+                self.data.extend_from_slice(scalar(other).unwrap_or_default().as_bytes());
+                self.data.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+
+    /// A file part.
+    pub fn file(&mut self, name: &str, file: &FilePart) {
+        self.start(name);
+        let filename = file.filename.as_deref().unwrap_or(name).replace('"', "%22");
+        let ct = file.content_type.as_deref().unwrap_or("application/octet-stream");
+        let _ = write!(Extend(&mut self.data), "; filename=\"{filename}\"\r\nContent-Type: {ct}\r\n\r\n");
+        self.data.extend_from_slice(&file.data);
+        self.data.extend_from_slice(b"\r\n");
+    }
+
+    /// Optional file part.
+    pub fn file_opt(&mut self, name: &str, file: &Option<FilePart>) {
+        if let Some(f) = file {
+            self.file(name, f);
+        }
+    }
+
+    fn finish(mut self) -> (String, Bytes) {
+        if self.boundary.is_empty() {
+            self.boundary = format!("connector-{}", uuid::Uuid::new_v4().simple());
+        }
+        let _ = write!(Extend(&mut self.data), "--{}--\r\n", self.boundary);
+        (format!("multipart/form-data; boundary={}", self.boundary), self.data.into())
+    }
+}
+
+struct Extend<'a>(&'a mut Vec<u8>);
+impl std::fmt::Write for Extend<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// A file to upload in a multipart body.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FilePart {
+    /// File name sent in the part header (defaults to the part name).
+    pub filename: Option<String>,
+    /// Content type (defaults to `application/octet-stream`).
+    pub content_type: Option<String>,
+    /// The bytes.
+    pub data: Bytes,
+}
+
+impl FilePart {
+    /// A file from bytes with a name.
+    pub fn new(filename: impl Into<String>, data: impl Into<Bytes>) -> Self {
+        FilePart { filename: Some(filename.into()), content_type: None, data: data.into() }
+    }
+    /// Set the content type.
+    pub fn content_type(mut self, ct: impl Into<String>) -> Self {
+        self.content_type = Some(ct.into());
+        self
+    }
+}
+
+impl Serialize for FilePart {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.filename.as_deref().unwrap_or(""))
+    }
+}
+
+impl<'de> Deserialize<'de> for FilePart {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let data = String::deserialize(d)?;
+        Ok(FilePart { filename: None, content_type: None, data: data.into() })
+    }
+}
+
+/// Bytes carried as base64 text in JSON (`format: byte`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Base64(pub Vec<u8>);
+
+impl Serialize for Base64 {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use base64::Engine as _;
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Base64 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use base64::Engine as _;
+        let s = String::deserialize(d)?;
+        let t = s.trim_end_matches('=');
+        base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(t)
+            .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(t))
+            .map(Base64)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// serde `with` module for tri-state fields (`Option<Option<T>>`): absent is `None`, `null` is
+/// `Some(None)`, a value is `Some(Some(v))`. Use with `default` and `skip_serializing_if = "Option::is_none"`.
+pub mod tri_state {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    /// Serialize: `Some(None)` as null.
+    pub fn serialize<T: Serialize, S: Serializer>(v: &Option<Option<T>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(inner) => inner.serialize(s),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Deserialize: a present field (null included) is `Some`.
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}
+
+/// Validation helpers called by generated `validate()` methods.
+pub mod check {
+    use crate::error::Error;
+
+    /// String length in characters within bounds.
+    pub fn length(field: &str, s: &str, min: Option<u64>, max: Option<u64>) -> Result<(), Error> {
+        let n = s.chars().count() as u64;
+        if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
+            return Err(Error::validation(field, format!("length {n} is outside {}", bounds(min, max))));
+        }
+        Ok(())
+    }
+
+    /// List length within bounds.
+    pub fn items(field: &str, n: usize, min: Option<u64>, max: Option<u64>) -> Result<(), Error> {
+        let n = n as u64;
+        if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
+            return Err(Error::validation(field, format!("{n} items is outside {}", bounds(min, max))));
+        }
+        Ok(())
+    }
+
+    /// Number within bounds (exclusive where flagged).
+    pub fn range(field: &str, v: f64, min: Option<(f64, bool)>, max: Option<(f64, bool)>) -> Result<(), Error> {
+        let low = min.is_some_and(|(m, ex)| if ex { v <= m } else { v < m });
+        let high = max.is_some_and(|(m, ex)| if ex { v >= m } else { v > m });
+        if low || high {
+            let lo = min.map(|(m, ex)| format!("{}{m}", if ex { ">" } else { ">=" }));
+            let hi = max.map(|(m, ex)| format!("{}{m}", if ex { "<" } else { "<=" }));
+            let rule: Vec<String> = lo.into_iter().chain(hi).collect();
+            return Err(Error::validation(field, format!("{v} must be {}", rule.join(" and "))));
+        }
+        Ok(())
+    }
+
+    fn bounds(min: Option<u64>, max: Option<u64>) -> String {
+        match (min, max) {
+            (Some(a), Some(b)) => format!("{a}..={b}"),
+            (Some(a), None) => format!("{a}.."),
+            (None, Some(b)) => format!("..={b}"),
+            (None, None) => "any".into(),
+        }
+    }
+}
+
+/// Declare a string enum with an `Unknown(String)` variant, `as_str`, `Display`, `FromStr` and serde.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __string_enum {
+    ($(#[$m:meta])* $vis:vis enum $name:ident { $($(#[$vm:meta])* $variant:ident = $value:literal,)* }) => {
+        $(#[$m])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        $vis enum $name {
+            $($(#[$vm])* $variant,)*
+            /// A value this version of the connector does not know.
+            Unknown(::std::string::String),
+        }
+        impl $name {
+            /// The value as sent on the wire.
+            pub fn as_str(&self) -> &str {
+                match self { $(Self::$variant => $value,)* Self::Unknown(s) => s }
+            }
+        }
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result { f.write_str(self.as_str()) }
+        }
+        impl ::std::convert::From<&str> for $name {
+            fn from(s: &str) -> Self {
+                match s { $($value => Self::$variant,)* other => Self::Unknown(other.to_owned()) }
+            }
+        }
+        impl $crate::__private::serde::Serialize for $name {
+            fn serialize<S: $crate::__private::serde::Serializer>(&self, s: S) -> ::std::result::Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+        impl<'de> $crate::__private::serde::Deserialize<'de> for $name {
+            fn deserialize<D: $crate::__private::serde::Deserializer<'de>>(d: D) -> ::std::result::Result<Self, D::Error> {
+                let s = <::std::string::String as $crate::__private::serde::Deserialize>::deserialize(d)?;
+                ::std::result::Result::Ok(Self::from(s.as_str()))
+            }
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn q(v: Value, style: Style, explode: bool) -> Vec<(String, String)> {
+        styled_pairs("p", &v, style, explode)
+    }
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    }
+
+    #[test]
+    fn query_styles_follow_openapi() {
+        assert_eq!(q(json!(5), Style::Form, true), pairs(&[("p", "5")]));
+        assert_eq!(q(json!(null), Style::Form, true), pairs(&[]));
+        assert_eq!(q(json!(["a", "b"]), Style::Form, true), pairs(&[("p", "a"), ("p", "b")]));
+        assert_eq!(q(json!(["a", "b"]), Style::Form, false), pairs(&[("p", "a,b")]));
+        assert_eq!(q(json!(["a", "b"]), Style::SpaceDelimited, false), pairs(&[("p", "a b")]));
+        assert_eq!(q(json!(["a", "b"]), Style::PipeDelimited, false), pairs(&[("p", "a|b")]));
+        assert_eq!(q(json!({"x": 1, "y": "z"}), Style::Form, true), pairs(&[("x", "1"), ("y", "z")]));
+        assert_eq!(q(json!({"x": 1, "y": "z"}), Style::Form, false), pairs(&[("p", "x,1,y,z")]));
+        assert_eq!(
+            q(json!({"gte": 1, "tags": ["a"], "n": {"m": true}}), Style::DeepObject, true),
+            pairs(&[("p[gte]", "1"), ("p[tags][0]", "a"), ("p[n][m]", "true")])
+        );
+    }
+
+    #[test]
+    fn path_styles_encode_segments() {
+        let mut op = Op::new(Method::GET, "/a/{id}/{tags}/{l}/{m}");
+        op.path("id", "x y/z", Style::Simple, false);
+        op.path("tags", &["a", "b"], Style::Simple, false);
+        op.path("l", &5, Style::Label, false);
+        op.path("m", &"v", Style::Matrix, false);
+        assert_eq!(op.opts.path, "/a/x%20y%2Fz/a%2Cb/.5/;m=v");
+    }
+
+    #[test]
+    fn form_bodies_use_brackets_for_deep_fields() {
+        let mut op = Op::new(Method::POST, "/");
+        op.form(&json!({"amount": 5, "expand": ["a", "b"], "metadata": {"k": "v"}, "skip": null}), &["expand"]);
+        let Body::Bytes { data, .. } = &op.opts.body else { panic!() };
+        assert_eq!(data, "amount=5&expand%5B0%5D=a&expand%5B1%5D=b&metadata%5Bk%5D=v");
+    }
+
+    #[test]
+    fn multipart_frames_parts() {
+        let mut mp = Multipart::default();
+        mp.part("purpose", "fine-tune");
+        mp.part("n", &Some(3));
+        mp.part("none", &None::<u8>);
+        mp.file("file", &FilePart::new("a.txt", "hello").content_type("text/plain"));
+        let (ct, data) = mp.finish();
+        let b = ct.strip_prefix("multipart/form-data; boundary=").unwrap();
+        let text = String::from_utf8(data.to_vec()).unwrap();
+        assert_eq!(
+            text,
+            format!(
+                "--{b}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nfine-tune\r\n--{b}\r\nContent-Disposition: form-data; name=\"n\"\r\n\r\n3\r\n--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--{b}--\r\n"
+            )
+        );
+    }
+
+    #[test]
+    fn base64_and_tri_state_round_trip() {
+        let b: Base64 = serde_json::from_str("\"aGk=\"").unwrap();
+        assert_eq!(b.0, b"hi");
+        assert_eq!(serde_json::to_string(&b).unwrap(), "\"aGk=\"");
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        struct P {
+            #[serde(default, skip_serializing_if = "Option::is_none", with = "tri_state")]
+            v: Option<Option<u8>>,
+        }
+        assert_eq!(serde_json::from_str::<P>("{}").unwrap(), P { v: None });
+        assert_eq!(serde_json::from_str::<P>("{\"v\":null}").unwrap(), P { v: Some(None) });
+        assert_eq!(serde_json::from_str::<P>("{\"v\":1}").unwrap(), P { v: Some(Some(1)) });
+        assert_eq!(serde_json::to_string(&P { v: None }).unwrap(), "{}");
+        assert_eq!(serde_json::to_string(&P { v: Some(None) }).unwrap(), "{\"v\":null}");
+    }
+
+    crate::__string_enum! {
+        /// A test enum.
+        pub enum Color { Red = "red", PlusOne = "+1", }
+    }
+
+    #[test]
+    fn string_enums_keep_unknown_values() {
+        let c: Color = serde_json::from_str("\"red\"").unwrap();
+        assert_eq!(c, Color::Red);
+        let u: Color = serde_json::from_str("\"ultraviolet\"").unwrap();
+        assert_eq!(u, Color::Unknown("ultraviolet".into()));
+        assert_eq!(serde_json::to_string(&u).unwrap(), "\"ultraviolet\"");
+        assert_eq!(Color::PlusOne.to_string(), "+1");
+    }
+
+    #[test]
+    fn checks_report_the_field() {
+        assert!(check::length("name", "abc", Some(1), Some(3)).is_ok());
+        let e = check::length("name", "abcd", Some(1), Some(3)).unwrap_err();
+        assert_eq!(e.details()["field"], "name");
+        assert!(check::range("n", 5.0, Some((5.0, true)), None).is_err());
+        assert!(check::range("n", 5.0, Some((5.0, false)), Some((5.0, false))).is_ok());
+        assert!(check::items("l", 0, Some(1), None).is_err());
+    }
+}
