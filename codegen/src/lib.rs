@@ -5,6 +5,9 @@
 //! files. The CLI (`connector-gen`), `cargo xtask generate`, the `#[connector]` macro and [`Builder`]
 //! (for `build.rs`) all call [`generate`] or [`generate_tokens`] and get the same code.
 
+// Diagnostics are returned by value on the cold error path; boxing them would only add noise.
+#![allow(clippy::result_large_err)]
+
 pub mod diag;
 pub mod emit;
 pub mod ir;
@@ -48,10 +51,21 @@ fn lower_doc(doc: load::Document, settings: &Settings) -> Result<Lowered, Diagno
     let (mut api, w) = lower::lower(&doc, settings)?;
     warnings.extend(w);
     if let Some(base) = &settings.base_url {
-        api.servers.insert(0, ir::Server { url: base.clone(), doc: None, variables: Vec::new() });
+        api.servers.insert(
+            0,
+            ir::Server {
+                url: base.clone(),
+                doc: None,
+                variables: Vec::new(),
+            },
+        );
     }
     let facts = passes::run(&mut api);
-    Ok(Lowered { api, facts, warnings })
+    Ok(Lowered {
+        api,
+        facts,
+        warnings,
+    })
 }
 
 /// The default crate name for a description title: `<title in kebab case>-connector`.
@@ -59,11 +73,18 @@ pub fn default_crate_name(title: &str) -> String {
     let snake = names::snake_name(title);
     let base = snake.trim_end_matches('_').replace('_', "-");
     let base = base.trim_end_matches("-api");
-    if base.is_empty() { "api-connector".into() } else { format!("{base}-connector") }
+    if base.is_empty() {
+        "api-connector".into()
+    } else {
+        format!("{base}-connector")
+    }
 }
 
 fn crate_doc(api: &ir::Api) -> String {
-    let mut d = format!("Typed client for {} (API version {}).", api.title, api.version);
+    let mut d = format!(
+        "Typed client for {} (API version {}).",
+        api.title, api.version
+    );
     d.push_str("\n\nGenerated from the API's OpenAPI description by connector-gen; every operation runs through\n`connector-runtime` (auth, retries, rate limits, hooks, structured errors).");
     d
 }
@@ -76,16 +97,32 @@ pub fn generate(spec: &Path, settings: &Settings) -> Result<Generated, Diagnosti
 
 /// Generate a whole crate from a loaded document.
 pub fn generate_from(doc: load::Document, settings: &Settings) -> Result<Generated, Diagnostic> {
-    let Lowered { api, facts, warnings } = lower_doc(doc, settings)?;
-    let crate_name = settings.crate_name.clone().unwrap_or_else(|| default_crate_name(&api.title));
+    let Lowered {
+        api,
+        facts,
+        warnings,
+    } = lower_doc(doc, settings)?;
+    let crate_name = settings
+        .crate_name
+        .clone()
+        .unwrap_or_else(|| default_crate_name(&api.title));
     let tag_features = settings.tag_features();
-    let internal = |e: String| Diagnostic::error(e).help("this is a bug in connector-gen; please report it with the description");
+    let internal = |e: String| {
+        Diagnostic::error(e)
+            .help("this is a bug in connector-gen; please report it with the description")
+    };
     let mut files = BTreeMap::new();
     let models = emit::models(&api, &facts);
-    files.insert("src/models.rs".to_owned(), emit::file(models).map_err(internal)?);
+    files.insert(
+        "src/models.rs".to_owned(),
+        emit::file(models).map_err(internal)?,
+    );
     for (i, g) in api.groups.iter().enumerate() {
         let tokens = emit::group(&api, &facts, i);
-        files.insert(format!("src/{}.rs", g.module), emit::file(tokens).map_err(internal)?);
+        files.insert(
+            format!("src/{}.rs", g.module),
+            emit::file(tokens).map_err(internal)?,
+        );
     }
     let lib = emit::lib(&api, &crate_doc(&api), tag_features, emit::Layout::Files);
     files.insert("src/lib.rs".to_owned(), emit::file(lib).map_err(internal)?);
@@ -93,13 +130,30 @@ pub fn generate_from(doc: load::Document, settings: &Settings) -> Result<Generat
         RuntimeDep::Path(p) => format!("{{ path = \"{}\" }}", p.replace('\\', "/")),
         RuntimeDep::Version(v) => format!("\"{v}\""),
     };
-    let version = settings.crate_version.clone().unwrap_or_else(|| "0.1.0".to_owned());
-    let description = format!("Typed Rust client for {} (generated from its OpenAPI description)", api.title);
+    let version = settings
+        .crate_version
+        .clone()
+        .unwrap_or_else(|| "0.1.0".to_owned());
+    let description = format!(
+        "Typed Rust client for {} (generated from its OpenAPI description)",
+        api.title
+    );
     files.insert(
         "Cargo.toml".to_owned(),
-        emit::cargo_toml(&crate_name, &version, &description, &runtime, &api, &facts, tag_features),
+        emit::cargo_toml(
+            &crate_name,
+            &version,
+            &description,
+            &runtime,
+            &api,
+            &facts,
+            tag_features,
+        ),
     );
-    files.insert("README.md".to_owned(), readme(&api, &crate_name, tag_features));
+    files.insert(
+        "README.md".to_owned(),
+        readme(&api, &crate_name, tag_features),
+    );
     Ok(Generated {
         crate_name,
         files,
@@ -111,12 +165,26 @@ pub fn generate_from(doc: load::Document, settings: &Settings) -> Result<Generat
 }
 
 /// Generate the connector as one token stream (a module body) for the `#[connector]` macro.
-pub fn generate_tokens(spec: &Path, settings: &Settings) -> Result<(proc_macro2::TokenStream, Vec<Diagnostic>), Diagnostic> {
+pub fn generate_tokens(
+    spec: &Path,
+    settings: &Settings,
+) -> Result<(proc_macro2::TokenStream, Vec<Diagnostic>), Diagnostic> {
     let doc = load::load_path(spec)?;
-    let Lowered { api, facts, warnings } = lower_doc(doc, settings)?;
+    let Lowered {
+        api,
+        facts,
+        warnings,
+    } = lower_doc(doc, settings)?;
     let models = emit::models(&api, &facts);
-    let groups: Vec<_> = (0..api.groups.len()).map(|i| emit::group(&api, &facts, i)).collect();
-    let tokens = emit::lib(&api, &crate_doc(&api), false, emit::Layout::Inline(&models, &groups));
+    let groups: Vec<_> = (0..api.groups.len())
+        .map(|i| emit::group(&api, &facts, i))
+        .collect();
+    let tokens = emit::lib(
+        &api,
+        &crate_doc(&api),
+        false,
+        emit::Layout::Inline(&models, &groups),
+    );
     Ok((tokens, warnings))
 }
 
@@ -128,7 +196,10 @@ pub fn write_crate(generated: &Generated, out: &Path) -> std::io::Result<Vec<Pat
     if src.is_dir() {
         for entry in std::fs::read_dir(&src)? {
             let p = entry?.path();
-            let rel = format!("src/{}", p.file_name().and_then(|n| n.to_str()).unwrap_or(""));
+            let rel = format!(
+                "src/{}",
+                p.file_name().and_then(|n| n.to_str()).unwrap_or("")
+            );
             if p.extension().is_some_and(|e| e == "rs") && !generated.files.contains_key(&rel) {
                 std::fs::remove_file(&p)?;
             }
@@ -159,7 +230,11 @@ pub struct Builder {
 impl Builder {
     /// From a description file.
     pub fn new(spec: impl Into<PathBuf>) -> Self {
-        Builder { spec: spec.into(), settings: Settings::default(), name: "connector".into() }
+        Builder {
+            spec: spec.into(),
+            settings: Settings::default(),
+            name: "connector".into(),
+        }
     }
     /// Settings to apply.
     pub fn settings(mut self, s: Settings) -> Self {
@@ -173,24 +248,37 @@ impl Builder {
     }
     /// Generate `OUT_DIR/<name>.rs` and tell cargo to rerun when the description changes.
     pub fn build(self) -> Result<PathBuf, Diagnostic> {
-        let out = std::env::var_os("OUT_DIR").ok_or_else(|| Diagnostic::error("OUT_DIR is not set: call Builder::build from a build script"))?;
+        let out = std::env::var_os("OUT_DIR").ok_or_else(|| {
+            Diagnostic::error("OUT_DIR is not set: call Builder::build from a build script")
+        })?;
         println!("cargo:rerun-if-changed={}", self.spec.display());
         let (tokens, warnings) = generate_tokens(&self.spec, &self.settings)?;
         for w in &warnings {
-            println!("cargo:warning={}", w.to_string().lines().next().unwrap_or(""));
+            println!(
+                "cargo:warning={}",
+                w.to_string().lines().next().unwrap_or("")
+            );
         }
         let text = emit::file(tokens).map_err(Diagnostic::error)?;
         // `include!` cannot take inner attributes; keep them as outer docs by stripping `#![...]` lines.
-        let text: String = text.lines().filter(|l| !l.trim_start().starts_with("#![")).collect::<Vec<_>>().join("\n");
+        let text: String = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("#!["))
+            .collect::<Vec<_>>()
+            .join("\n");
         let path = Path::new(&out).join(format!("{}.rs", self.name));
-        std::fs::write(&path, text).map_err(|e| Diagnostic::error(format!("cannot write {}: {e}", path.display())))?;
+        std::fs::write(&path, text)
+            .map_err(|e| Diagnostic::error(format!("cannot write {}: {e}", path.display())))?;
         Ok(path)
     }
 }
 
 fn readme(api: &ir::Api, crate_name: &str, tag_features: bool) -> String {
     let krate = crate_name.replace('-', "_");
-    let mut s = format!("# {crate_name}\n\nTyped Rust client for **{}** (API version {}), generated from its OpenAPI description by\n`connector-gen`. Every call goes through `connector-runtime`: authentication, retries with backoff,\nrate limiting, hooks, structured errors with request ids.\n\n", api.title, api.version);
+    let mut s = format!(
+        "# {crate_name}\n\nTyped Rust client for **{}** (API version {}), generated from its OpenAPI description by\n`connector-gen`. Every call goes through `connector-runtime`: authentication, retries with backoff,\nrate limiting, hooks, structured errors with request ids.\n\n",
+        api.title, api.version
+    );
     if let Some(d) = api.doc.as_deref().and_then(|d| d.split("\n\n").next()) {
         s.push_str(&format!("> {}\n\n", d.trim().replace('\n', "\n> ")));
     }
@@ -198,7 +286,14 @@ fn readme(api: &ir::Api, crate_name: &str, tag_features: bool) -> String {
     let example = api
         .operations
         .iter()
-        .find(|o| o.method == "GET" && o.body.is_none() && o.params.iter().filter(|p| p.required).all(|p| p.ty == ir::Ty::String))
+        .find(|o| {
+            o.method == "GET"
+                && o.body.is_none()
+                && o.params
+                    .iter()
+                    .filter(|p| p.required)
+                    .all(|p| p.ty == ir::Ty::String)
+        })
         .or_else(|| api.operations.first());
     s.push_str("## Usage\n\n```rust,no_run\n");
     s.push_str(&format!("# async fn run() -> Result<(), {krate}::Error> {{\nlet config = {krate}::Client::config();\nlet client = {krate}::Client::new(config).await?;\n"));
@@ -208,8 +303,19 @@ fn readme(api: &ir::Api, crate_name: &str, tag_features: bool) -> String {
             .params
             .iter()
             .filter(|p| p.required)
-            .map(|p| if p.ty == ir::Ty::String { format!("\"{}\"", p.wire_name) } else { "Default::default()".into() })
-            .chain(op.body.iter().filter(|b| b.required).map(|_| "Default::default()".to_owned()))
+            .map(|p| {
+                if p.ty == ir::Ty::String {
+                    format!("\"{}\"", p.wire_name)
+                } else {
+                    "Default::default()".into()
+                }
+            })
+            .chain(
+                op.body
+                    .iter()
+                    .filter(|b| b.required)
+                    .map(|_| "Default::default()".to_owned()),
+            )
             .collect();
         s.push_str(&format!(
             "// {} {}\nlet response = client.{}().{}({}).send().await?;\nprintln!(\"{{:?}} (request id {{}})\", response.data, response.meta.request_id);\n",
@@ -223,14 +329,27 @@ fn readme(api: &ir::Api, crate_name: &str, tag_features: bool) -> String {
     s.push_str("# Ok(()) }\n```\n\n");
     if tag_features && !api.groups.is_empty() {
         s.push_str("## Features\n\nOne cargo feature per tag (all on by default). To compile only what you use:\n\n```toml\n");
-        let first: Vec<&str> = api.groups.iter().take(2).map(|g| g.module.as_str()).collect();
+        let first: Vec<&str> = api
+            .groups
+            .iter()
+            .take(2)
+            .map(|g| g.module.as_str())
+            .collect();
         s.push_str(&format!("{crate_name} = {{ version = \"*\", default-features = false, features = [{}] }}\n```\n\n", first.iter().map(|f| format!("\"{f}\"")).collect::<Vec<_>>().join(", ")));
         s.push_str("| feature | tag |\n|---|---|\n");
         for g in &api.groups {
-            s.push_str(&format!("| `{}` | {} |\n", g.module, g.tag.replace('|', "\\|")));
+            s.push_str(&format!(
+                "| `{}` | {} |\n",
+                g.module,
+                g.tag.replace('|', "\\|")
+            ));
         }
         s.push('\n');
     }
-    s.push_str(&format!("{} operations, {} types.\n", api.operations.len(), api.types.len()));
+    s.push_str(&format!(
+        "{} operations, {} types.\n",
+        api.operations.len(),
+        api.types.len()
+    ));
     s
 }

@@ -14,7 +14,9 @@ use crate::load::Document;
 use crate::names::{self, Scope};
 use crate::settings::Settings;
 
-const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
 const MAX_REF_HOPS: usize = 64;
 const MAX_DEPTH: usize = 48;
 
@@ -53,7 +55,7 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() + 0 && i + 2 <= bytes.len() - 1 {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
             if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
                 out.push(b);
                 i += 3;
@@ -72,7 +74,9 @@ fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 
 fn doc_of(v: &Value) -> Option<String> {
     let title = str_of(v, "title").map(str::trim).filter(|s| !s.is_empty());
-    let desc = str_of(v, "description").map(str::trim).filter(|s| !s.is_empty());
+    let desc = str_of(v, "description")
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
     match (title, desc) {
         (Some(t), Some(d)) if d.starts_with(t) => Some(d.to_owned()),
         (Some(t), Some(d)) => Some(format!("{t}\n\n{d}")),
@@ -91,7 +95,9 @@ struct TypeInfo {
 fn type_info(s: &Value) -> TypeInfo {
     let mut types = Vec::new();
     let mut nullable = s.get("nullable").and_then(Value::as_bool).unwrap_or(false)
-        || s.get("x-nullable").and_then(Value::as_bool).unwrap_or(false);
+        || s.get("x-nullable")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
     match s.get("type") {
         Some(Value::String(t)) if t == "null" => nullable = true,
         Some(Value::String(t)) => types.push(t.clone()),
@@ -125,9 +131,20 @@ fn is_null_schema(s: &Value) -> bool {
 /// Keys that make a schema describe something (as opposed to only adding constraints or docs).
 fn is_structural(s: &Value) -> bool {
     let Some(m) = s.as_object() else { return false };
-    ["$ref", "type", "properties", "items", "enum", "allOf", "oneOf", "anyOf", "const", "additionalProperties"]
-        .iter()
-        .any(|k| m.contains_key(*k))
+    [
+        "$ref",
+        "type",
+        "properties",
+        "items",
+        "enum",
+        "allOf",
+        "oneOf",
+        "anyOf",
+        "const",
+        "additionalProperties",
+    ]
+    .iter()
+    .any(|k| m.contains_key(*k))
 }
 
 fn constraints_of(s: &Value) -> Constraints {
@@ -136,8 +153,14 @@ fn constraints_of(s: &Value) -> Constraints {
     let mut c = Constraints {
         minimum: f("minimum"),
         maximum: f("maximum"),
-        exclusive_minimum: s.get("exclusiveMinimum").and_then(Value::as_bool).unwrap_or(false),
-        exclusive_maximum: s.get("exclusiveMaximum").and_then(Value::as_bool).unwrap_or(false),
+        exclusive_minimum: s
+            .get("exclusiveMinimum")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        exclusive_maximum: s
+            .get("exclusiveMaximum")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         min_length: u("minLength"),
         max_length: u("maxLength"),
         pattern: str_of(s, "pattern").map(str::to_owned),
@@ -197,7 +220,11 @@ pub fn lower(doc: &Document, settings: &Settings) -> Result<(Api, Vec<Diagnostic
         title: str_of(&info, "title").unwrap_or("API").to_owned(),
         version: info
             .get("version")
-            .map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| v.to_string())
+            })
             .unwrap_or_default(),
         doc: str_of(&info, "description").map(str::to_owned),
         ..Api::default()
@@ -218,7 +245,8 @@ pub fn lower(doc: &Document, settings: &Settings) -> Result<(Api, Vec<Diagnostic
 
 impl<'a> Lowerer<'a> {
     fn warn(&mut self, ptr: &str, msg: impl Into<String>) {
-        self.warnings.push(Diagnostic::warning(msg).at(ptr.to_owned()));
+        self.warnings
+            .push(Diagnostic::warning(msg).at(ptr.to_owned()));
     }
 
     /// Follow `$ref`s to the schema they name. Returns the final node and the last ref followed.
@@ -235,12 +263,18 @@ impl<'a> Lowerer<'a> {
                     cur = t;
                 }
                 None => {
-                    self.warn(ptr, format!("`$ref: {r}` does not resolve; treated as any value"));
+                    self.warn(
+                        ptr,
+                        format!("`$ref: {r}` does not resolve; treated as any value"),
+                    );
                     return (&Value::Null, None);
                 }
             }
         }
-        self.warn(ptr, "`$ref` chain too long or circular; treated as any value");
+        self.warn(
+            ptr,
+            "`$ref` chain too long or circular; treated as any value",
+        );
         (&Value::Null, None)
     }
 
@@ -258,7 +292,10 @@ impl<'a> Lowerer<'a> {
             return Ty::Named(*id);
         }
         let Some(target) = pointer(self.root, r) else {
-            self.warn(r, format!("`$ref: {r}` does not resolve; treated as any value"));
+            self.warn(
+                r,
+                format!("`$ref: {r}` does not resolve; treated as any value"),
+            );
             return Ty::Any;
         };
         // A ref to a ref: name the final target.
@@ -289,7 +326,11 @@ impl<'a> Lowerer<'a> {
         let kind = self.type_kind(target, &name, r);
         self.types[id.0].kind = kind;
         let ty = Ty::Named(id);
-        if type_info(target).nullable { ty.optional() } else { ty }
+        if type_info(target).nullable {
+            ty.optional()
+        } else {
+            ty
+        }
     }
 
     /// The named type for an inline schema, shared with any structurally identical one.
@@ -341,7 +382,11 @@ impl<'a> Lowerer<'a> {
         // allOf with one structural part and nothing else of substance: that part.
         if let Some(Value::Array(parts)) = m.get("allOf") {
             let structural: Vec<&Value> = parts.iter().filter(|p| is_structural(p)).collect();
-            if structural.len() == 1 && !m.contains_key("properties") && !m.contains_key("oneOf") && !m.contains_key("anyOf") {
+            if structural.len() == 1
+                && !m.contains_key("properties")
+                && !m.contains_key("oneOf")
+                && !m.contains_key("anyOf")
+            {
                 let p = structural[0];
                 return wrap(self.schema_ty(p, ctx_name, &format!("{ptr}/allOf/0"), ctx));
             }
@@ -353,15 +398,27 @@ impl<'a> Lowerer<'a> {
             if let Some(Value::Array(alts)) = m.get(key) {
                 let non_null: Vec<&Value> = alts.iter().filter(|a| !is_null_schema(a)).collect();
                 let has_null = non_null.len() != alts.len();
-                let structural: Vec<&Value> = non_null.iter().copied().filter(|a| is_structural(a)).collect();
+                let structural: Vec<&Value> = non_null
+                    .iter()
+                    .copied()
+                    .filter(|a| is_structural(a))
+                    .collect();
                 if structural.is_empty() {
                     continue;
                 }
                 let nullable = info.nullable || has_null;
                 let w = |t: Ty| if nullable { t.optional() } else { t };
                 if structural.len() == 1 && !m.contains_key("properties") {
-                    let idx = alts.iter().position(|a| std::ptr::eq(a, structural[0])).unwrap_or(0);
-                    return w(self.schema_ty(structural[0], ctx_name, &format!("{ptr}/{key}/{idx}"), ctx));
+                    let idx = alts
+                        .iter()
+                        .position(|a| std::ptr::eq(a, structural[0]))
+                        .unwrap_or(0);
+                    return w(self.schema_ty(
+                        structural[0],
+                        ctx_name,
+                        &format!("{ptr}/{key}/{idx}"),
+                        ctx,
+                    ));
                 }
                 if structural.len() > 1 {
                     return w(self.inline_named(s, ctx_name, ptr));
@@ -386,7 +443,8 @@ impl<'a> Lowerer<'a> {
             return wrap(Ty::Any);
         }
         let is_object = primary == Some("object")
-            || (primary.is_none() && (m.contains_key("properties") || m.contains_key("additionalProperties")));
+            || (primary.is_none()
+                && (m.contains_key("properties") || m.contains_key("additionalProperties")));
         let is_array = primary == Some("array") || (primary.is_none() && m.contains_key("items"));
         if is_object {
             let has_props = matches!(m.get("properties"), Some(Value::Object(p)) if !p.is_empty());
@@ -396,7 +454,12 @@ impl<'a> Lowerer<'a> {
             return wrap(match m.get("additionalProperties") {
                 Some(Value::Object(ap)) if is_structural(&Value::Object(ap.clone())) => {
                     let item = &s["additionalProperties"];
-                    let vt = self.schema_ty(item, &format!("{ctx_name} Value"), &format!("{ptr}/additionalProperties"), Ctx::Json);
+                    let vt = self.schema_ty(
+                        item,
+                        &format!("{ctx_name} Value"),
+                        &format!("{ptr}/additionalProperties"),
+                        Ctx::Json,
+                    );
                     Ty::Map(Box::new(vt))
                 }
                 Some(Value::Bool(true)) | Some(Value::Object(_)) => Ty::Map(Box::new(Ty::Any)),
@@ -405,9 +468,12 @@ impl<'a> Lowerer<'a> {
         }
         if is_array {
             let item = match m.get("items") {
-                Some(items @ Value::Object(_)) => {
-                    self.schema_ty(items, &format!("{ctx_name} Item"), &format!("{ptr}/items"), ctx)
-                }
+                Some(items @ Value::Object(_)) => self.schema_ty(
+                    items,
+                    &format!("{ctx_name} Item"),
+                    &format!("{ptr}/items"),
+                    ctx,
+                ),
                 _ => Ty::Any,
             };
             return wrap(Ty::Vec(Box::new(item)));
@@ -458,14 +524,18 @@ impl<'a> Lowerer<'a> {
                     .enumerate()
                     .filter(|(_, a)| !is_null_schema(a) && is_structural(a))
                     .collect();
-                if structural.len() > 1 || (structural.len() == 1 && !m.contains_key("properties")) {
+                if structural.len() > 1 || (structural.len() == 1 && !m.contains_key("properties"))
+                {
                     let _ = alts;
                     return TypeKind::Union(self.union(s, key, &structural, name, ptr));
                 }
             }
         }
         if let Some(Value::Array(values)) = m.get("enum") {
-            let strings: Vec<String> = values.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect();
+            let strings: Vec<String> = values
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect();
             if !strings.is_empty() {
                 let mut scope = Scope::default();
                 let mut seen = std::collections::HashSet::new();
@@ -507,7 +577,12 @@ impl<'a> Lowerer<'a> {
         }
         let additional = additional.map(|a| {
             if is_structural(a) {
-                self.schema_ty(a, &format!("{name} Value"), &format!("{ptr}/additionalProperties"), Ctx::Json)
+                self.schema_ty(
+                    a,
+                    &format!("{name} Value"),
+                    &format!("{ptr}/additionalProperties"),
+                    Ctx::Json,
+                )
             } else {
                 Ty::Any
             }
@@ -519,9 +594,16 @@ impl<'a> Lowerer<'a> {
     fn schema_ty_no_name(&mut self, s: &'a Value, name: &str, ptr: &str) -> Ty {
         let m = s.as_object();
         let info = type_info(s);
-        if m.is_some_and(|m| m.contains_key("items")) || info.types.first().map(String::as_str) == Some("array") {
+        if m.is_some_and(|m| m.contains_key("items"))
+            || info.types.first().map(String::as_str) == Some("array")
+        {
             let item = match s.get("items") {
-                Some(items @ Value::Object(_)) => self.schema_ty(items, &format!("{name} Item"), &format!("{ptr}/items"), Ctx::Json),
+                Some(items @ Value::Object(_)) => self.schema_ty(
+                    items,
+                    &format!("{name} Item"),
+                    &format!("{ptr}/items"),
+                    Ctx::Json,
+                ),
                 _ => Ty::Any,
             };
             return Ty::Vec(Box::new(item));
@@ -529,7 +611,12 @@ impl<'a> Lowerer<'a> {
         if m.is_some_and(|m| m.contains_key("additionalProperties")) {
             let ap = &s["additionalProperties"];
             if is_structural(ap) {
-                let vt = self.schema_ty(ap, &format!("{name} Value"), &format!("{ptr}/additionalProperties"), Ctx::Json);
+                let vt = self.schema_ty(
+                    ap,
+                    &format!("{name} Value"),
+                    &format!("{ptr}/additionalProperties"),
+                    Ctx::Json,
+                );
                 return Ty::Map(Box::new(vt));
             }
             return Ty::Map(Box::new(Ty::Any));
@@ -576,7 +663,14 @@ impl<'a> Lowerer<'a> {
         };
         if let Some(Value::Array(parts)) = s.get("allOf") {
             for (i, p) in parts.iter().enumerate() {
-                self.collect_object(p, &format!("{ptr}/allOf/{i}"), props, required, additional, depth + 1);
+                self.collect_object(
+                    p,
+                    &format!("{ptr}/allOf/{i}"),
+                    props,
+                    required,
+                    additional,
+                    depth + 1,
+                );
             }
         }
         if let Some(Value::Object(ps)) = s.get("properties") {
@@ -606,14 +700,27 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    fn union(&mut self, s: &'a Value, key: &str, alts: &[(usize, &'a Value)], name: &str, ptr: &str) -> Union {
+    fn union(
+        &mut self,
+        s: &'a Value,
+        key: &str,
+        alts: &[(usize, &'a Value)],
+        name: &str,
+        ptr: &str,
+    ) -> Union {
         let disc = s.get("discriminator");
-        let prop = disc.and_then(|d| str_of(d, "propertyName")).map(str::to_owned);
+        let prop = disc
+            .and_then(|d| str_of(d, "propertyName"))
+            .map(str::to_owned);
         let mut mapping: Vec<(String, String)> = Vec::new();
         if let Some(Value::Object(map)) = disc.and_then(|d| d.get("mapping")) {
             for (k, v) in map {
                 if let Some(v) = v.as_str() {
-                    let target = if v.starts_with('#') { v.to_owned() } else { format!("#/components/schemas/{}", escape(v)) };
+                    let target = if v.starts_with('#') {
+                        v.to_owned()
+                    } else {
+                        format!("#/components/schemas/{}", escape(v))
+                    };
                     mapping.push((k.clone(), target));
                 }
             }
@@ -632,7 +739,12 @@ impl<'a> Lowerer<'a> {
             let mut tags = Vec::new();
             if let Some(p) = &prop {
                 if let Some(r) = &r {
-                    tags.extend(mapping.iter().filter(|(_, t)| t == r).map(|(k, _)| k.clone()));
+                    tags.extend(
+                        mapping
+                            .iter()
+                            .filter(|(_, t)| t == r)
+                            .map(|(k, _)| k.clone()),
+                    );
                     if tags.is_empty() {
                         // No mapping: the tag is the const/single enum of the property, else the schema name.
                         let target = pointer(self.root, r).unwrap_or(&Value::Null);
@@ -652,25 +764,53 @@ impl<'a> Lowerer<'a> {
                 }
                 continue;
             }
-            variants.push(UnionVariant { name: scope.claim(&names::variant_name(&base)), ty, tags });
+            variants.push(UnionVariant {
+                name: scope.claim(&names::variant_name(&base)),
+                ty,
+                tags,
+            });
         }
-        Union { variants, discriminator: prop }
+        Union {
+            variants,
+            discriminator: prop,
+        }
     }
 
     fn servers(&mut self) -> Vec<Server> {
         let mut out = Vec::new();
         if let Some(Value::Array(servers)) = self.root.get("servers") {
             for s in servers {
-                let Some(url) = str_of(s, "url") else { continue };
+                let Some(url) = str_of(s, "url") else {
+                    continue;
+                };
                 let mut variables = Vec::new();
                 if let Some(Value::Object(vars)) = s.get("variables") {
                     for (k, v) in vars {
-                        let default = v.get("default").map(|d| d.as_str().map(str::to_owned).unwrap_or_else(|| d.to_string())).unwrap_or_default();
-                        let allowed = v.get("enum").and_then(Value::as_array).map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()).unwrap_or_default();
+                        let default = v
+                            .get("default")
+                            .map(|d| {
+                                d.as_str()
+                                    .map(str::to_owned)
+                                    .unwrap_or_else(|| d.to_string())
+                            })
+                            .unwrap_or_default();
+                        let allowed = v
+                            .get("enum")
+                            .and_then(Value::as_array)
+                            .map(|a| {
+                                a.iter()
+                                    .filter_map(|x| x.as_str().map(str::to_owned))
+                                    .collect()
+                            })
+                            .unwrap_or_default();
                         variables.push((k.clone(), default, allowed));
                     }
                 }
-                out.push(Server { url: url.to_owned(), doc: str_of(s, "description").map(str::to_owned), variables });
+                out.push(Server {
+                    url: url.to_owned(),
+                    doc: str_of(s, "description").map(str::to_owned),
+                    variables,
+                });
             }
         }
         out
@@ -698,7 +838,11 @@ impl<'a> Lowerer<'a> {
                     let flows = s.get("flows");
                     let token_url = ["clientCredentials", "authorizationCode", "password"]
                         .iter()
-                        .find_map(|f| flows.and_then(|fl| fl.get(*f)).and_then(|fl| str_of(fl, "tokenUrl")))
+                        .find_map(|f| {
+                            flows
+                                .and_then(|fl| fl.get(*f))
+                                .and_then(|fl| str_of(fl, "tokenUrl"))
+                        })
                         .map(str::to_owned);
                     let mut scopes: Vec<String> = Vec::new();
                     if let Some(Value::Object(fl)) = flows {
@@ -712,7 +856,11 @@ impl<'a> Lowerer<'a> {
                             }
                         }
                     }
-                    out.push(SecurityScheme::OAuth2 { scheme, token_url, scopes });
+                    out.push(SecurityScheme::OAuth2 {
+                        scheme,
+                        token_url,
+                        scopes,
+                    });
                 }
                 _ => {}
             }
@@ -734,16 +882,25 @@ impl<'a> Lowerer<'a> {
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
-            .filter_map(|t| Some((str_of(t, "name")?.to_owned(), str_of(t, "description").unwrap_or("").to_owned())))
+            .filter_map(|t| {
+                Some((
+                    str_of(t, "name")?.to_owned(),
+                    str_of(t, "description").unwrap_or("").to_owned(),
+                ))
+            })
             .collect();
         for (path_key, item) in paths {
             let item_ptr = format!("/paths/{}", escape(path_key));
             let (item, _) = self.deref(item, &item_ptr);
-            let Some(item_map) = item.as_object() else { continue };
+            let Some(item_map) = item.as_object() else {
+                continue;
+            };
             let (path, fixed_query) = split_path(path_key);
             let shared_params = item.get("parameters");
             for method in METHODS {
-                let Some(op) = item_map.get(*method) else { continue };
+                let Some(op) = item_map.get(*method) else {
+                    continue;
+                };
                 let op_ptr = format!("{item_ptr}/{method}");
                 let (op, _) = self.deref(op, &op_ptr);
                 if !op.is_object() {
@@ -781,9 +938,12 @@ impl<'a> Lowerer<'a> {
                         mname = names::snake_name(rest);
                     }
                 }
-                let name = method_scopes.entry(group).or_insert_with(|| Scope::with_taken(["new", "client"])).claim(&mname);
+                let name = method_scopes
+                    .entry(group)
+                    .or_insert_with(|| Scope::with_taken(["new", "client"]))
+                    .claim(&mname);
                 let builder = builder_scope.claim(&names::type_name(&op_id));
-                match self.operation(op, shared_params, &op_ptr, method, &path, &builder) {
+                match self.operation(op, shared_params, &op_ptr, &path, &builder) {
                     Some((params, body, success, errors)) => api.operations.push(Operation {
                         name,
                         builder,
@@ -793,7 +953,10 @@ impl<'a> Lowerer<'a> {
                         fixed_query: fixed_query.clone(),
                         group,
                         doc: doc_of_op(op),
-                        deprecated: op.get("deprecated").and_then(Value::as_bool).unwrap_or(false),
+                        deprecated: op
+                            .get("deprecated")
+                            .and_then(Value::as_bool)
+                            .unwrap_or(false),
                         params,
                         body,
                         success,
@@ -812,19 +975,34 @@ impl<'a> Lowerer<'a> {
         op: &'a Value,
         shared: Option<&'a Value>,
         ptr: &str,
-        method: &str,
         path: &str,
         builder: &str,
-    ) -> Option<(Vec<Param>, Option<RequestBody>, Vec<ResponseCase>, Vec<ResponseCase>)> {
+    ) -> Option<(
+        Vec<Param>,
+        Option<RequestBody>,
+        Vec<ResponseCase>,
+        Vec<ResponseCase>,
+    )> {
         // Parameters: path-level ones, overridden by operation-level ones of the same name and location.
         let mut raw: Vec<(&'a Value, String)> = Vec::new();
-        for (src, sptr) in [(shared, format!("{ptr}/../parameters")), (op.get("parameters"), format!("{ptr}/parameters"))] {
+        for (src, sptr) in [
+            (shared, format!("{ptr}/../parameters")),
+            (op.get("parameters"), format!("{ptr}/parameters")),
+        ] {
             if let Some(Value::Array(ps)) = src {
                 for (i, p) in ps.iter().enumerate() {
                     let pp = format!("{sptr}/{i}");
                     let (p, _) = self.deref(p, &pp);
-                    let key = (str_of(p, "name").unwrap_or(""), str_of(p, "in").unwrap_or(""));
-                    raw.retain(|(q, _)| (str_of(q, "name").unwrap_or(""), str_of(q, "in").unwrap_or("")) != key);
+                    let key = (
+                        str_of(p, "name").unwrap_or(""),
+                        str_of(p, "in").unwrap_or(""),
+                    );
+                    raw.retain(|(q, _)| {
+                        (
+                            str_of(q, "name").unwrap_or(""),
+                            str_of(q, "in").unwrap_or(""),
+                        ) != key
+                    });
                     raw.push((p, pp));
                 }
             }
@@ -843,23 +1021,40 @@ impl<'a> Lowerer<'a> {
                 Some("header") => ParamLocation::Header,
                 Some("cookie") => ParamLocation::Cookie,
                 other => {
-                    self.warn(&pp, format!("parameter `{wire}` has unsupported location {other:?}; skipped"));
+                    self.warn(
+                        &pp,
+                        format!("parameter `{wire}` has unsupported location {other:?}; skipped"),
+                    );
                     continue;
                 }
             };
             if location == ParamLocation::Path && !template_names.iter().any(|n| n == wire) {
-                self.warn(&pp, format!("path parameter `{wire}` does not appear in `{path}`; skipped"));
+                self.warn(
+                    &pp,
+                    format!("path parameter `{wire}` does not appear in `{path}`; skipped"),
+                );
                 continue;
             }
-            if location == ParamLocation::Header && ["accept", "content-type", "authorization"].contains(&wire.to_ascii_lowercase().as_str()) {
+            if location == ParamLocation::Header
+                && ["accept", "content-type", "authorization"]
+                    .contains(&wire.to_ascii_lowercase().as_str())
+            {
                 // Set by the runtime and the auth configuration.
                 continue;
             }
             let schema = p.get("schema").or_else(|| {
-                p.get("content").and_then(Value::as_object).and_then(|c| c.values().next()).and_then(|m| m.get("schema"))
+                p.get("content")
+                    .and_then(Value::as_object)
+                    .and_then(|c| c.values().next())
+                    .and_then(|m| m.get("schema"))
             });
             let ty = match schema {
-                Some(s) => self.schema_ty(s, &format!("{builder} {wire}"), &format!("{pp}/schema"), Ctx::Json),
+                Some(s) => self.schema_ty(
+                    s,
+                    &format!("{builder} {wire}"),
+                    &format!("{pp}/schema"),
+                    Ctx::Json,
+                ),
                 None => Ty::String,
             };
             let ty = match ty {
@@ -879,14 +1074,18 @@ impl<'a> Lowerer<'a> {
                     _ => ParamStyle::Simple,
                 },
             };
-            let explode = p.get("explode").and_then(Value::as_bool).unwrap_or(style == ParamStyle::Form);
+            let explode = p
+                .get("explode")
+                .and_then(Value::as_bool)
+                .unwrap_or(style == ParamStyle::Form);
             params.push(Param {
                 name: scope.claim(&names::snake_name(wire)),
                 wire_name: wire.to_owned(),
                 location,
                 style,
                 explode,
-                required: location == ParamLocation::Path || p.get("required").and_then(Value::as_bool).unwrap_or(false),
+                required: location == ParamLocation::Path
+                    || p.get("required").and_then(Value::as_bool).unwrap_or(false),
                 ty,
                 doc: doc_of(p),
                 constraints: schema.map(constraints_of).unwrap_or_default(),
@@ -894,8 +1093,14 @@ impl<'a> Lowerer<'a> {
         }
         // Path parameters the template names but the operation does not declare: strings.
         for n in &template_names {
-            if !params.iter().any(|p| p.location == ParamLocation::Path && &p.wire_name == n) {
-                self.warn(ptr, format!("path parameter `{n}` is not declared; typed as a string"));
+            if !params
+                .iter()
+                .any(|p| p.location == ParamLocation::Path && &p.wire_name == n)
+            {
+                self.warn(
+                    ptr,
+                    format!("path parameter `{n}` is not declared; typed as a string"),
+                );
                 params.push(Param {
                     name: scope.claim(&names::snake_name(n)),
                     wire_name: n.clone(),
@@ -911,13 +1116,15 @@ impl<'a> Lowerer<'a> {
         }
         // Path parameters first, in template order.
         params.sort_by_key(|p| match p.location {
-            ParamLocation::Path => template_names.iter().position(|n| n == &p.wire_name).unwrap_or(0),
+            ParamLocation::Path => template_names
+                .iter()
+                .position(|n| n == &p.wire_name)
+                .unwrap_or(0),
             _ => usize::MAX,
         });
-        let body = match op.get("requestBody") {
-            Some(b) if !matches!(method, "get" | "head") || true => self.request_body(b, &format!("{ptr}/requestBody"), builder),
-            _ => None,
-        };
+        let body = op
+            .get("requestBody")
+            .and_then(|b| self.request_body(b, &format!("{ptr}/requestBody"), builder));
         let mut success = Vec::new();
         let mut errors = Vec::new();
         if let Some(Value::Object(responses)) = op.get("responses") {
@@ -926,7 +1133,8 @@ impl<'a> Lowerer<'a> {
                 let rptr = format!("{ptr}/responses/{}", escape(status));
                 let (r, _) = self.deref(r, &rptr);
                 let status_norm = status.to_ascii_uppercase();
-                let is_success = status_norm.starts_with('2') || (!has_2xx && status_norm == "DEFAULT");
+                let is_success =
+                    status_norm.starts_with('2') || (!has_2xx && status_norm == "DEFAULT");
                 let suffix = if is_success { "Response" } else { "Error" };
                 let ctx = if responses.len() > 1 && !status_norm.starts_with("DEFAULT") {
                     format!("{builder} {suffix} {status_norm}")
@@ -936,7 +1144,10 @@ impl<'a> Lowerer<'a> {
                 let case = self.response_case(r, &rptr, &status_norm, &ctx);
                 if is_success {
                     success.push(case);
-                } else if status_norm.starts_with('4') || status_norm.starts_with('5') || status_norm == "DEFAULT" {
+                } else if status_norm.starts_with('4')
+                    || status_norm.starts_with('5')
+                    || status_norm == "DEFAULT"
+                {
                     errors.push(case);
                 }
             }
@@ -947,22 +1158,34 @@ impl<'a> Lowerer<'a> {
     fn request_body(&mut self, b: &'a Value, ptr: &str, builder: &str) -> Option<RequestBody> {
         let (b, _) = self.deref(b, ptr);
         let content = b.get("content").and_then(Value::as_object)?;
-        let pick = pick_media(content.keys().map(String::as_str), &[
-            is_json,
-            |m| m == "application/x-www-form-urlencoded",
-            |m| m.starts_with("multipart/"),
-            |m| m.starts_with("text/"),
-            |_| true,
-        ])?;
+        let pick = pick_media(
+            content.keys().map(String::as_str),
+            &[
+                is_json,
+                |m| m == "application/x-www-form-urlencoded",
+                |m| m.starts_with("multipart/"),
+                |m| m.starts_with("text/"),
+                |_| true,
+            ],
+        )?;
         let media = content.get(pick)?;
         let mptr = format!("{ptr}/content/{}", escape(pick));
         let schema = media.get("schema");
         let ctx_name = format!("{builder} Body");
         let (kind, ty) = if is_json(pick) {
-            (BodyKind::Json, schema.map(|s| self.schema_ty(s, &ctx_name, &format!("{mptr}/schema"), Ctx::Json)).unwrap_or(Ty::Any))
+            (
+                BodyKind::Json,
+                schema
+                    .map(|s| self.schema_ty(s, &ctx_name, &format!("{mptr}/schema"), Ctx::Json))
+                    .unwrap_or(Ty::Any),
+            )
         } else if pick == "application/x-www-form-urlencoded" || pick.starts_with("multipart/") {
-            let ty = schema.map(|s| self.schema_ty(s, &ctx_name, &format!("{mptr}/schema"), Ctx::Raw)).unwrap_or(Ty::Any);
-            let target = schema.map(|s| self.deref(s, &mptr).0).unwrap_or(&Value::Null);
+            let ty = schema
+                .map(|s| self.schema_ty(s, &ctx_name, &format!("{mptr}/schema"), Ctx::Raw))
+                .unwrap_or(Ty::Any);
+            let target = schema
+                .map(|s| self.deref(s, &mptr).0)
+                .unwrap_or(&Value::Null);
             let props: Vec<(String, &Value)> = {
                 let mut props = Vec::new();
                 let mut req = Vec::new();
@@ -976,7 +1199,8 @@ impl<'a> Lowerer<'a> {
                     .filter(|(_, v)| {
                         let (v, _) = self.deref(v, &mptr);
                         let items = v.get("items").map(|i| self.deref(i, &mptr).0);
-                        str_of(v, "format") == Some("binary") || items.is_some_and(|i| str_of(i, "format") == Some("binary"))
+                        str_of(v, "format") == Some("binary")
+                            || items.is_some_and(|i| str_of(i, "format") == Some("binary"))
                     })
                     .map(|(k, _)| k.clone())
                     .collect();
@@ -986,9 +1210,13 @@ impl<'a> Lowerer<'a> {
                 let deep = props
                     .iter()
                     .filter(|(k, v)| {
-                        let style = enc.and_then(|e| e.get(k.as_str())).and_then(|e| str_of(e, "style"));
+                        let style = enc
+                            .and_then(|e| e.get(k.as_str()))
+                            .and_then(|e| str_of(e, "style"));
                         let (v, _) = self.deref(v, &mptr);
-                        style == Some("deepObject") || v.get("properties").is_some() || v.get("type").and_then(Value::as_str) == Some("object")
+                        style == Some("deepObject")
+                            || v.get("properties").is_some()
+                            || v.get("type").and_then(Value::as_str) == Some("object")
                     })
                     .map(|(k, _)| k.clone())
                     .collect();
@@ -1008,17 +1236,35 @@ impl<'a> Lowerer<'a> {
         })
     }
 
-    fn response_case(&mut self, r: &'a Value, ptr: &str, status: &str, ctx_name: &str) -> ResponseCase {
+    fn response_case(
+        &mut self,
+        r: &'a Value,
+        ptr: &str,
+        status: &str,
+        ctx_name: &str,
+    ) -> ResponseCase {
         let doc = str_of(r, "description").map(str::to_owned);
-        let Some(content) = r.get("content").and_then(Value::as_object).filter(|c| !c.is_empty()) else {
-            return ResponseCase { status: status.to_owned(), kind: ResponseKind::Empty, ty: Ty::Unit, doc };
+        let Some(content) = r
+            .get("content")
+            .and_then(Value::as_object)
+            .filter(|c| !c.is_empty())
+        else {
+            return ResponseCase {
+                status: status.to_owned(),
+                kind: ResponseKind::Empty,
+                ty: Ty::Unit,
+                doc,
+            };
         };
-        let pick = pick_media(content.keys().map(String::as_str), &[
-            is_json,
-            |m| m == "text/event-stream",
-            |m| m.starts_with("text/"),
-            |_| true,
-        ])
+        let pick = pick_media(
+            content.keys().map(String::as_str),
+            &[
+                is_json,
+                |m| m == "text/event-stream",
+                |m| m.starts_with("text/"),
+                |_| true,
+            ],
+        )
         .unwrap_or("application/json");
         let media = &content[pick];
         let mptr = format!("{ptr}/content/{}", escape(pick));
@@ -1035,7 +1281,12 @@ impl<'a> Lowerer<'a> {
         } else {
             (ResponseKind::Bytes, Ty::Binary)
         };
-        ResponseCase { status: status.to_owned(), kind, ty, doc }
+        ResponseCase {
+            status: status.to_owned(),
+            kind,
+            ty,
+            doc,
+        }
     }
 }
 
@@ -1075,7 +1326,9 @@ fn discriminator_value(root: &Value, schema: &Value, prop: &str) -> Option<Strin
             continue;
         }
         if let Some(p) = s.get("properties").and_then(|p| p.get(prop)) {
-            let p = str_of(p, "$ref").and_then(|r| pointer(root, r)).unwrap_or(p);
+            let p = str_of(p, "$ref")
+                .and_then(|r| pointer(root, r))
+                .unwrap_or(p);
             if let Some(Value::String(c)) = p.get("const") {
                 return Some(c.clone());
             }
@@ -1099,7 +1352,11 @@ fn needs_named_type(s: &Value) -> bool {
     }
     for k in ["oneOf", "anyOf"] {
         if let Some(Value::Array(a)) = m.get(k) {
-            if a.iter().filter(|x| !is_null_schema(x) && is_structural(x)).count() > 1 {
+            if a.iter()
+                .filter(|x| !is_null_schema(x) && is_structural(x))
+                .count()
+                > 1
+            {
                 return true;
             }
         }
@@ -1113,10 +1370,17 @@ fn needs_named_type(s: &Value) -> bool {
 
 fn is_json(m: &str) -> bool {
     let m = m.split(';').next().unwrap_or(m).trim().to_ascii_lowercase();
-    m == "application/json" || m.ends_with("+json") || m == "*/*" || m == "application/*" || (m.starts_with("application/") && m.contains("json"))
+    m == "application/json"
+        || m.ends_with("+json")
+        || m == "*/*"
+        || m == "application/*"
+        || (m.starts_with("application/") && m.contains("json"))
 }
 
-fn pick_media<'k>(keys: impl Iterator<Item = &'k str> + Clone, prefs: &[fn(&str) -> bool]) -> Option<&'k str> {
+fn pick_media<'k>(
+    keys: impl Iterator<Item = &'k str> + Clone,
+    prefs: &[fn(&str) -> bool],
+) -> Option<&'k str> {
     for p in prefs {
         if let Some(k) = keys.clone().find(|k| p(k)) {
             return Some(k);
@@ -1126,8 +1390,12 @@ fn pick_media<'k>(keys: impl Iterator<Item = &'k str> + Clone, prefs: &[fn(&str)
 }
 
 fn doc_of_op(op: &Value) -> Option<String> {
-    let summary = str_of(op, "summary").map(str::trim).filter(|s| !s.is_empty());
-    let desc = str_of(op, "description").map(str::trim).filter(|s| !s.is_empty());
+    let summary = str_of(op, "summary")
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let desc = str_of(op, "description")
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
     match (summary, desc) {
         (Some(s), Some(d)) if d != s => Some(format!("{s}\n\n{d}")),
         (Some(s), _) => Some(s.to_owned()),
@@ -1159,7 +1427,9 @@ pub fn path_template_names(path: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = path;
     while let Some(start) = rest.find('{') {
-        let Some(end) = rest[start..].find('}') else { break };
+        let Some(end) = rest[start..].find('}') else {
+            break;
+        };
         let name = &rest[start + 1..start + end];
         if !name.is_empty() && !out.iter().any(|n: &String| n == name) {
             out.push(name.to_owned());

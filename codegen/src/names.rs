@@ -9,21 +9,72 @@ use heck::{ToSnakeCase, ToUpperCamelCase};
 
 /// Rust keywords (strict, reserved and weak ones that cannot be plain identifiers in some position).
 const KEYWORDS: &[&str] = &[
-    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate", "do", "dyn",
-    "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "macro",
-    "match", "mod", "move", "mut", "override", "priv", "pub", "ref", "return", "self", "static", "struct",
-    "super", "trait", "true", "try", "type", "typeof", "union", "unsafe", "unsized", "use", "virtual", "where",
-    "while", "yield",
+    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
+    "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
+    "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
+    "return", "self", "static", "struct", "super", "trait", "true", "try", "type", "typeof",
+    "union", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
 ];
 
 /// Type names that would shadow what generated code uses unqualified (prelude, runtime, serde).
 const RESERVED_TYPES: &[&str] = &[
-    "Self", "Option", "Some", "None", "Result", "Ok", "Err", "Box", "Vec", "String", "Default", "Clone",
-    "Copy", "Send", "Sync", "Sized", "Drop", "Fn", "FnMut", "FnOnce", "From", "Into", "Iterator",
-    "IntoIterator", "ToString", "ToOwned", "Debug", "Display", "Error", "Response", "Client", "Serialize",
-    "Deserialize", "Deserializer", "Serializer", "Value", "Bytes", "BTreeMap", "HashMap", "PartialEq", "Eq",
-    "Ord", "PartialOrd", "Hash", "AsRef", "AsMut", "Extend", "Unpin", "Future", "Method", "Connector",
-    "ConnectorConfig", "Body", "RequestOptions", "Unknown", "Other", "Models",
+    "Self",
+    "Option",
+    "Some",
+    "None",
+    "Result",
+    "Ok",
+    "Err",
+    "Box",
+    "Vec",
+    "String",
+    "Default",
+    "Clone",
+    "Copy",
+    "Send",
+    "Sync",
+    "Sized",
+    "Drop",
+    "Fn",
+    "FnMut",
+    "FnOnce",
+    "From",
+    "Into",
+    "Iterator",
+    "IntoIterator",
+    "ToString",
+    "ToOwned",
+    "Debug",
+    "Display",
+    "Error",
+    "Response",
+    "Client",
+    "Serialize",
+    "Deserialize",
+    "Deserializer",
+    "Serializer",
+    "Value",
+    "Bytes",
+    "BTreeMap",
+    "HashMap",
+    "PartialEq",
+    "Eq",
+    "Ord",
+    "PartialOrd",
+    "Hash",
+    "AsRef",
+    "AsMut",
+    "Extend",
+    "Unpin",
+    "Future",
+    "Method",
+    "Connector",
+    "ConnectorConfig",
+    "Body",
+    "RequestOptions",
+    "Unknown",
+    "Other",
+    "Models",
 ];
 
 fn symbol_words(raw: &str) -> String {
@@ -94,7 +145,7 @@ pub fn variant_name(raw: &str) -> String {
 /// `snake_case` field, parameter or method name. Keywords get a trailing `_`.
 pub fn snake_name(raw: &str) -> String {
     let mut s = plain(raw).to_snake_case();
-    if s.is_empty() {
+    if s.is_empty() || raw.starts_with(['+', '-']) {
         s = symbol_words(raw).to_snake_case();
     }
     if s.is_empty() {
@@ -139,7 +190,11 @@ impl Scope {
         if self.taken.insert(name.to_owned()) {
             return name.to_owned();
         }
-        let sep = if name.ends_with(|c: char| c.is_ascii_digit()) { "_" } else { "" };
+        let sep = if name.ends_with(|c: char| c.is_ascii_digit()) {
+            "_"
+        } else {
+            ""
+        };
         for n in 2.. {
             let candidate = format!("{name}{sep}{n}");
             if self.taken.insert(candidate.clone()) {
@@ -165,7 +220,7 @@ mod tests {
         assert_eq!(type_name("Option"), "OptionModel");
         assert_eq!(type_name("box"), "BoxModel");
         assert_eq!(type_name("3d_model"), "T3dModel");
-        assert_eq!(type_name("%%%"), "Percent");
+        assert_eq!(type_name("%%%"), "PercentPercentPercent");
         assert_eq!(type_name(""), "Type");
         assert_eq!(type_name("repository.owner"), "RepositoryOwner");
     }
@@ -180,6 +235,7 @@ mod tests {
         assert_eq!(snake_name("$ref"), "ref_");
         assert_eq!(snake_name("2fa"), "n_2fa");
         assert_eq!(snake_name("+1"), "plus_1");
+        assert_eq!(snake_name("-1"), "minus_1");
         assert_eq!(snake_name(""), "value");
     }
 

@@ -24,10 +24,12 @@ pub struct Facts {
 /// Run all passes.
 pub fn run(api: &mut Api) -> Facts {
     box_recursion(api);
-    let mut facts = Facts::default();
-    facts.defaultable = defaultable(api);
-    facts.request_types = request_types(api);
-    facts.validating = validating(api);
+    let mut facts = Facts {
+        defaultable: defaultable(api),
+        request_types: request_types(api),
+        validating: validating(api),
+        ..Facts::default()
+    };
     let mut scan = |t: &Ty| {
         walk(t, &mut |x| match x {
             Ty::DateTime | Ty::Date => facts.uses_chrono = true,
@@ -57,7 +59,12 @@ pub fn run(api: &mut Api) -> Facts {
 /// Every type expression directly inside a named type.
 pub fn type_children(td: &TypeDef) -> Vec<&Ty> {
     match &td.kind {
-        TypeKind::Struct(s) => s.fields.iter().map(|f| &f.ty).chain(s.additional.iter()).collect(),
+        TypeKind::Struct(s) => s
+            .fields
+            .iter()
+            .map(|f| &f.ty)
+            .chain(s.additional.iter())
+            .collect(),
         TypeKind::Union(u) => u.variants.iter().map(|v| &v.ty).collect(),
         TypeKind::Alias(t) => vec![t],
         TypeKind::Enum(_) => vec![],
@@ -248,7 +255,12 @@ fn named_in(t: &Ty) -> Vec<TypeId> {
 }
 
 fn request_types(api: &Api) -> BTreeSet<TypeId> {
-    let roots: Vec<TypeId> = api.operations.iter().filter_map(|o| o.body.as_ref()).flat_map(|b| named_in(&b.ty)).collect();
+    let roots: Vec<TypeId> = api
+        .operations
+        .iter()
+        .filter_map(|o| o.body.as_ref())
+        .flat_map(|b| named_in(&b.ty))
+        .collect();
     reach(api, roots)
 }
 
@@ -258,7 +270,10 @@ fn validating(api: &Api) -> BTreeSet<TypeId> {
         let before = yes.len();
         for (i, td) in api.types.iter().enumerate() {
             let v = match &td.kind {
-                TypeKind::Struct(s) => s.fields.iter().any(|f| has_checks(&f.constraints, &f.ty) || named_in(&f.ty).iter().any(|n| yes.contains(n))),
+                TypeKind::Struct(s) => s.fields.iter().any(|f| {
+                    has_checks(&f.constraints, &f.ty)
+                        || named_in(&f.ty).iter().any(|n| yes.contains(n))
+                }),
                 _ => false,
             };
             if v {
@@ -295,34 +310,87 @@ mod tests {
     use super::*;
 
     fn named(name: &str, kind: TypeKind) -> TypeDef {
-        TypeDef { name: name.into(), doc: None, origin: String::new(), kind }
+        TypeDef {
+            name: name.into(),
+            doc: None,
+            origin: String::new(),
+            kind,
+        }
     }
     fn field(ty: Ty) -> Field {
-        Field { wire_name: "f".into(), name: "f".into(), ty, required: false, tri_state: false, doc: None, constraints: Constraints::default() }
+        Field {
+            wire_name: "f".into(),
+            name: "f".into(),
+            ty,
+            required: false,
+            tri_state: false,
+            doc: None,
+            constraints: Constraints::default(),
+        }
     }
 
     #[test]
     fn boxes_only_by_value_cycles() {
         let mut api = Api::default();
         // 0: Node { next: Option<Node>, kids: Vec<Node> }; 1: Leaf { node: Option<Node> }
-        api.types.push(named("Node", TypeKind::Struct(Struct { fields: vec![field(Ty::Option(Box::new(Ty::Named(TypeId(0))))), field(Ty::Vec(Box::new(Ty::Named(TypeId(0)))))], additional: None })));
-        api.types.push(named("Leaf", TypeKind::Struct(Struct { fields: vec![field(Ty::Option(Box::new(Ty::Named(TypeId(0)))))], additional: None })));
+        api.types.push(named(
+            "Node",
+            TypeKind::Struct(Struct {
+                fields: vec![
+                    field(Ty::Option(Box::new(Ty::Named(TypeId(0))))),
+                    field(Ty::Vec(Box::new(Ty::Named(TypeId(0))))),
+                ],
+                additional: None,
+            }),
+        ));
+        api.types.push(named(
+            "Leaf",
+            TypeKind::Struct(Struct {
+                fields: vec![field(Ty::Option(Box::new(Ty::Named(TypeId(0)))))],
+                additional: None,
+            }),
+        ));
         box_recursion(&mut api);
-        let TypeKind::Struct(s) = &api.types[0].kind else { panic!() };
-        assert_eq!(s.fields[0].ty, Ty::Option(Box::new(Ty::Box(Box::new(Ty::Named(TypeId(0)))))));
+        let TypeKind::Struct(s) = &api.types[0].kind else {
+            panic!()
+        };
+        assert_eq!(
+            s.fields[0].ty,
+            Ty::Option(Box::new(Ty::Box(Box::new(Ty::Named(TypeId(0))))))
+        );
         assert_eq!(s.fields[1].ty, Ty::Vec(Box::new(Ty::Named(TypeId(0)))));
-        let TypeKind::Struct(l) = &api.types[1].kind else { panic!() };
-        assert_eq!(l.fields[0].ty, Ty::Option(Box::new(Ty::Named(TypeId(0)))), "not part of the cycle");
+        let TypeKind::Struct(l) = &api.types[1].kind else {
+            panic!()
+        };
+        assert_eq!(
+            l.fields[0].ty,
+            Ty::Option(Box::new(Ty::Named(TypeId(0)))),
+            "not part of the cycle"
+        );
     }
 
     #[test]
     fn mutual_recursion_is_boxed_on_both_sides() {
         let mut api = Api::default();
-        api.types.push(named("A", TypeKind::Struct(Struct { fields: vec![field(Ty::Option(Box::new(Ty::Named(TypeId(1)))))], additional: None })));
-        api.types.push(named("B", TypeKind::Struct(Struct { fields: vec![field(Ty::Option(Box::new(Ty::Named(TypeId(0)))))], additional: None })));
+        api.types.push(named(
+            "A",
+            TypeKind::Struct(Struct {
+                fields: vec![field(Ty::Option(Box::new(Ty::Named(TypeId(1)))))],
+                additional: None,
+            }),
+        ));
+        api.types.push(named(
+            "B",
+            TypeKind::Struct(Struct {
+                fields: vec![field(Ty::Option(Box::new(Ty::Named(TypeId(0)))))],
+                additional: None,
+            }),
+        ));
         box_recursion(&mut api);
         for td in &api.types {
-            let TypeKind::Struct(s) = &td.kind else { panic!() };
+            let TypeKind::Struct(s) = &td.kind else {
+                panic!()
+            };
             assert!(matches!(&s.fields[0].ty, Ty::Option(i) if matches!(**i, Ty::Box(_))));
         }
     }

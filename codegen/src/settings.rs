@@ -58,12 +58,17 @@ impl Settings {
 
     /// Whether operations tagged `tag` are generated.
     pub fn includes_tag(&self, tag: &str) -> bool {
-        (self.tags.is_empty() || self.tags.iter().any(|t| t == tag)) && !self.exclude_tags.iter().any(|t| t == tag)
+        (self.tags.is_empty() || self.tags.iter().any(|t| t == tag))
+            && !self.exclude_tags.iter().any(|t| t == tag)
     }
 
     /// A configured type for the schema at `pointer`.
     pub fn type_override(&self, pointer: &str) -> Option<Ty> {
-        let key = if pointer.starts_with('#') { pointer.to_owned() } else { format!("#{pointer}") };
+        let key = if pointer.starts_with('#') {
+            pointer.to_owned()
+        } else {
+            format!("#{pointer}")
+        };
         let t = self.type_overrides.get(&key)?;
         Some(match t.as_str() {
             "String" | "string" => Ty::String,

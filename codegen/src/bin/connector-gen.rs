@@ -32,7 +32,8 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         Some(other) => return Err(format!("unknown command `{other}`")),
         None => return Err("missing command".into()),
     }
-    let (mut spec, mut out, mut name, mut settings, mut runtime, mut json) = (None, None, None, None, None, false);
+    let (mut spec, mut out, mut name, mut settings, mut runtime, mut json) =
+        (None, None, None, None, None, false);
     while let Some(a) = it.next() {
         let mut value = |flag: &str| it.next().ok_or_else(|| format!("{flag} needs a value"));
         match a.as_str() {
@@ -85,7 +86,10 @@ fn main() -> ExitCode {
         }
     };
     let mut settings = match &args.settings {
-        Some(p) => match std::fs::read_to_string(p).map_err(|e| e.to_string()).and_then(|t| Settings::from_toml(&t).map_err(|d| d.to_string())) {
+        Some(p) => match std::fs::read_to_string(p)
+            .map_err(|e| e.to_string())
+            .and_then(|t| Settings::from_toml(&t).map_err(|d| d.to_string()))
+        {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("error: settings file {}: {e}", p.display());
@@ -104,7 +108,11 @@ fn main() -> ExitCode {
     let generated = match connector_codegen::generate(&args.spec, &settings) {
         Ok(g) => g,
         Err(d) => {
-            let d = if d.file.is_none() { d.in_file(&args.spec) } else { d };
+            let d = if d.file.is_none() {
+                d.in_file(&args.spec)
+            } else {
+                d
+            };
             eprintln!("{d}");
             if args.json {
                 println!("{{\"ok\":false,\"error\":{}}}", json_str(&d.message));
@@ -121,7 +129,11 @@ fn main() -> ExitCode {
     }
     let ms = started.elapsed().as_millis();
     if args.json {
-        let warnings: Vec<String> = generated.warnings.iter().map(|w| json_str(&w.to_string())).collect();
+        let warnings: Vec<String> = generated
+            .warnings
+            .iter()
+            .map(|w| json_str(&w.to_string()))
+            .collect();
         println!(
             "{{\"ok\":true,\"crate\":{},\"out\":{},\"operations\":{},\"types\":{},\"groups\":{},\"files\":{},\"millis\":{ms},\"warnings\":[{}]}}",
             json_str(&generated.crate_name),

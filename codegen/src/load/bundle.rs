@@ -1,0 +1,427 @@
+//! External `$ref`s: load the files they name, bundle each target once under `x-bundled`, make every ref internal.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use super::{MAX_DEPTH, parse, pointer};
+use crate::{Diagnostic, Severity};
+
+/// The top-level key bundled targets are stored under.
+pub(crate) const BUNDLE_KEY: &str = "x-bundled";
+
+/// What bundling produced next to the rewritten root.
+#[derive(Default)]
+pub(crate) struct Bundle {
+    /// `x-bundled` entries, in the order they were first referenced.
+    pub entries: Map<String, Value>,
+    /// Internal ref (`#/x-bundled/key`) to a name derived from file and fragment.
+    pub names: BTreeMap<String, String>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Rewrites every external `$ref` in `root` (and in what it pulls in) to `#/x-bundled/<key>` and returns the
+/// bundled targets. `root_file` is the canonical path of the root (if it came from a file); `base_dir` is where
+/// its relative refs start. Without a `base_dir`, an external ref is an error.
+pub(crate) fn bundle(
+    root: &mut Value,
+    root_file: Option<PathBuf>,
+    base_dir: Option<PathBuf>,
+) -> Result<Bundle, Diagnostic> {
+    let mut bundler = Bundler {
+        root_file: root_file.clone(),
+        files: HashMap::new(),
+        canonical: HashMap::new(),
+        targets: HashMap::new(),
+        used_keys: HashSet::new(),
+        queue: VecDeque::new(),
+        out: Bundle::default(),
+    };
+    if let Some(Value::Object(existing)) = root.get(BUNDLE_KEY) {
+        bundler.used_keys.extend(existing.keys().cloned());
+    }
+    let origin = Origin {
+        file: root_file,
+        dir: base_dir,
+    };
+    bundler.walk(root, &origin, &Trail::Start(""), 0)?;
+    while let Some(job) = bundler.queue.pop_front() {
+        let Some(mut value) = bundler
+            .files
+            .get(&job.file)
+            .and_then(|parsed| parsed.as_ref().ok())
+            .and_then(|doc| pointer::get(doc, &job.segments))
+            .cloned()
+        else {
+            continue;
+        };
+        let origin = Origin {
+            dir: job.file.parent().map(Path::to_path_buf),
+            file: Some(job.file),
+        };
+        let start = pointer::join(&job.segments);
+        bundler.walk(&mut value, &origin, &Trail::Start(&start), 0)?;
+        bundler.out.entries.insert(job.key, value);
+    }
+    Ok(bundler.out)
+}
+
+/// The file a node being walked came from (`None`: the in-memory root) and the directory its refs start from.
+struct Origin {
+    file: Option<PathBuf>,
+    dir: Option<PathBuf>,
+}
+
+/// The keys from the start of a walk down to the current node; turned into a pointer only for diagnostics.
+enum Trail<'a> {
+    Start(&'a str),
+    Key(&'a Trail<'a>, &'a str),
+    Index(&'a Trail<'a>, usize),
+}
+
+impl Trail<'_> {
+    fn pointer(&self) -> String {
+        match self {
+            Trail::Start(start) => start.to_string(),
+            Trail::Key(parent, key) => format!("{}/{}", parent.pointer(), pointer::escape(key)),
+            Trail::Index(parent, index) => format!("{}/{index}", parent.pointer()),
+        }
+    }
+}
+
+/// A target waiting to be copied into `x-bundled` and walked.
+struct Job {
+    key: String,
+    file: PathBuf,
+    segments: Vec<String>,
+}
+
+/// What to do with one `$ref`.
+enum Rewrite {
+    Keep,
+    To(String),
+    /// Unresolvable: the `$ref` key is removed (siblings stay), leaving an empty schema.
+    Drop,
+}
+
+struct Bundler {
+    root_file: Option<PathBuf>,
+    /// Parsed files by canonical path, or why they could not be read.
+    files: HashMap<PathBuf, Result<Value, String>>,
+    /// Joined path as written to canonical path (`None`: does not exist).
+    canonical: HashMap<PathBuf, Option<PathBuf>>,
+    /// (canonical file, normalised pointer) to its key under `x-bundled`.
+    targets: HashMap<(PathBuf, String), String>,
+    used_keys: HashSet<String>,
+    queue: VecDeque<Job>,
+    out: Bundle,
+}
+
+impl Bundler {
+    fn walk(
+        &mut self,
+        value: &mut Value,
+        origin: &Origin,
+        trail: &Trail<'_>,
+        depth: usize,
+    ) -> Result<(), Diagnostic> {
+        if depth > MAX_DEPTH {
+            let diag = Diagnostic::error(format!(
+                "the description nests deeper than {MAX_DEPTH} levels"
+            ))
+            .at(trail.pointer())
+            .help("flatten the document; no real API description nests this deep");
+            return Err(with_file(diag, origin.file.as_deref()));
+        }
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(reference)) = map.get("$ref") {
+                    match self.rewrite(&reference.clone(), origin, trail)? {
+                        Rewrite::Keep => {}
+                        Rewrite::To(new) => {
+                            map.insert("$ref".to_string(), Value::String(new));
+                        }
+                        Rewrite::Drop => {
+                            map.shift_remove("$ref");
+                        }
+                    }
+                }
+                for (key, child) in map.iter_mut() {
+                    if child.is_object() || child.is_array() {
+                        self.walk(child, origin, &Trail::Key(trail, key), depth + 1)?;
+                    }
+                }
+            }
+            Value::Array(items) => {
+                for (index, child) in items.iter_mut().enumerate() {
+                    if child.is_object() || child.is_array() {
+                        self.walk(child, origin, &Trail::Index(trail, index), depth + 1)?;
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn rewrite(
+        &mut self,
+        reference: &str,
+        origin: &Origin,
+        trail: &Trail<'_>,
+    ) -> Result<Rewrite, Diagnostic> {
+        let (path_part, fragment) = reference.split_once('#').unwrap_or((reference, ""));
+        let file = if path_part.is_empty() {
+            match &origin.file {
+                Some(file) if Some(file) != self.root_file.as_ref() => file.clone(),
+                _ => return Ok(Rewrite::Keep),
+            }
+        } else {
+            if path_part.contains("://") || path_part.starts_with("//") {
+                self.warn(
+                    format!(
+                        "remote $ref '{reference}' is not supported; replaced by an empty schema"
+                    ),
+                    origin,
+                    trail,
+                    "download the referenced document and refer to it by a relative path",
+                );
+                return Ok(Rewrite::Drop);
+            }
+            let Some(dir) = &origin.dir else {
+                let diag = Diagnostic::error(format!(
+                    "external $ref '{reference}' in a description loaded from memory without a base directory"
+                ))
+                .at(trail.pointer())
+                .help("load the description from its file, or pass the directory its refs are relative to");
+                return Err(diag);
+            };
+            let joined = dir.join(pointer::percent_decode(path_part).as_ref());
+            match self.canonicalize(joined) {
+                Some(file) => file,
+                None => {
+                    self.warn(
+                        format!("$ref '{reference}': file not found; replaced by an empty schema"),
+                        origin,
+                        trail,
+                        "fix the path; it is relative to the file that contains the $ref",
+                    );
+                    return Ok(Rewrite::Drop);
+                }
+            }
+        };
+        if self.root_file.as_ref() == Some(&file) {
+            return Ok(Rewrite::To(format!("#{fragment}")));
+        }
+        let Some(segments) = pointer::parse(fragment) else {
+            self.warn(
+                format!("$ref '{reference}': the fragment is not a JSON pointer; replaced by an empty schema"),
+                origin,
+                trail,
+                "write the fragment as a JSON pointer such as #/components/schemas/Name",
+            );
+            return Ok(Rewrite::Drop);
+        };
+        let target = (file, pointer::join(&segments));
+        if let Some(key) = self.targets.get(&target) {
+            return Ok(Rewrite::To(internal(key)));
+        }
+        match self.locate(target.0.clone(), segments) {
+            Ok((file, segments)) => {
+                let actual = (file, pointer::join(&segments));
+                let key = match self.targets.get(&actual) {
+                    Some(key) => key.clone(),
+                    None => {
+                        let name = name_hint(&actual.0, &segments);
+                        let key = self.new_key(&name);
+                        self.out.names.insert(internal(&key), name);
+                        self.queue.push_back(Job {
+                            key: key.clone(),
+                            file: actual.0.clone(),
+                            segments,
+                        });
+                        self.targets.insert(actual, key.clone());
+                        key
+                    }
+                };
+                self.targets.insert(target, key.clone());
+                Ok(Rewrite::To(internal(&key)))
+            }
+            Err(why) => {
+                self.warn(
+                    format!("$ref '{reference}': {why}; replaced by an empty schema"),
+                    origin,
+                    trail,
+                    "fix the fragment; it is a JSON pointer into the referenced file",
+                );
+                Ok(Rewrite::Drop)
+            }
+        }
+    }
+
+    /// Finds the node at `segments` in `file`, following `$ref`s met on the way (`a.yml#/x/y` where `x` is itself
+    /// a ref). Returns where the node really is.
+    fn locate(
+        &mut self,
+        mut file: PathBuf,
+        mut segments: Vec<String>,
+    ) -> Result<(PathBuf, Vec<String>), String> {
+        for _hop in 0..32 {
+            let doc = self.file(&file)?;
+            let mut node = doc;
+            let mut detour = None;
+            for (index, segment) in segments.iter().enumerate() {
+                if let Some(next) = pointer::step(node, segment) {
+                    node = next;
+                } else if let Some(Value::String(reference)) = node.get("$ref") {
+                    detour = Some((reference.clone(), index));
+                    break;
+                } else {
+                    return Err(format!(
+                        "pointer {} not found in {}",
+                        pointer::join(&segments),
+                        file.display()
+                    ));
+                }
+            }
+            let Some((reference, index)) = detour else {
+                return Ok((file, segments));
+            };
+            let (path_part, fragment) = reference.split_once('#').unwrap_or((&reference, ""));
+            if !path_part.is_empty() {
+                let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+                file = self
+                    .canonicalize(dir.join(pointer::percent_decode(path_part).as_ref()))
+                    .ok_or_else(|| format!("file named by '{reference}' not found"))?;
+            }
+            let mut next = pointer::parse(fragment)
+                .ok_or_else(|| format!("'{reference}' is not a JSON pointer"))?;
+            next.extend(segments.drain(index..));
+            segments = next;
+        }
+        Err("too many nested $refs".to_string())
+    }
+
+    /// The parsed file, read and cached on first use.
+    fn file(&mut self, path: &Path) -> Result<&Value, String> {
+        if !self.files.contains_key(path) {
+            let parsed = match fs::read_to_string(path) {
+                Ok(text) => parse::parse(&text, Some(path)).map_err(|diag| {
+                    self.out.warnings.push(Diagnostic {
+                        severity: Severity::Warning,
+                        ..diag
+                    });
+                    format!("{} could not be parsed", path.display())
+                }),
+                Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+            };
+            self.files.insert(path.to_path_buf(), parsed);
+        }
+        match self.files.get(path) {
+            Some(Ok(value)) => Ok(value),
+            Some(Err(why)) => Err(why.clone()),
+            None => Err(format!("cannot read {}", path.display())),
+        }
+    }
+
+    fn canonicalize(&mut self, joined: PathBuf) -> Option<PathBuf> {
+        if let Some(known) = self.canonical.get(&joined) {
+            return known.clone();
+        }
+        let canonical = fs::canonicalize(&joined).ok().filter(|p| p.is_file());
+        self.canonical.insert(joined, canonical.clone());
+        canonical
+    }
+
+    fn new_key(&mut self, name: &str) -> String {
+        let base: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let base = if base.is_empty() {
+            "ref".to_string()
+        } else {
+            base
+        };
+        let mut key = base.clone();
+        let mut n = 2;
+        while self.used_keys.contains(&key) {
+            key = format!("{base}_{n}");
+            n += 1;
+        }
+        self.used_keys.insert(key.clone());
+        key
+    }
+
+    fn warn(&mut self, message: String, origin: &Origin, trail: &Trail<'_>, help: &str) {
+        let diag = Diagnostic::warning(message).at(trail.pointer()).help(help);
+        self.out
+            .warnings
+            .push(with_file(diag, origin.file.as_deref()));
+    }
+}
+
+fn with_file(diag: Diagnostic, file: Option<&Path>) -> Diagnostic {
+    match file {
+        Some(file) => diag.in_file(file),
+        None => diag,
+    }
+}
+
+fn internal(key: &str) -> String {
+    format!("#/{BUNDLE_KEY}/{key}")
+}
+
+/// The last pointer segment that is not an array index, else the file's stem.
+fn name_hint(file: &Path, segments: &[String]) -> String {
+    segments
+        .iter()
+        .rev()
+        .find(|s| !s.is_empty() && !s.bytes().all(|b| b.is_ascii_digit()))
+        .cloned()
+        .or_else(|| file.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_hints_come_from_fragment_or_file() {
+        let file = Path::new("/x/resources/droplets/models/droplet.yml");
+        assert_eq!(name_hint(file, &[]), "droplet");
+        assert_eq!(
+            name_hint(Path::new("/x/shared/pages.yml"), &["page_links".into()]),
+            "page_links"
+        );
+        assert_eq!(name_hint(file, &["allOf".into(), "0".into()]), "allOf");
+    }
+
+    #[test]
+    fn keys_are_sanitised_and_unique() {
+        let mut root = Value::Null;
+        let mut bundler = Bundler {
+            root_file: None,
+            files: HashMap::new(),
+            canonical: HashMap::new(),
+            targets: HashMap::new(),
+            used_keys: HashSet::new(),
+            queue: VecDeque::new(),
+            out: Bundle::default(),
+        };
+        assert_eq!(bundler.new_key("pet"), "pet");
+        assert_eq!(bundler.new_key("pet"), "pet_2");
+        assert_eq!(bundler.new_key("a/b c"), "a_b_c");
+        assert_eq!(bundler.new_key(""), "ref");
+        assert!(bundle(&mut root, None, None).is_ok());
+    }
+}

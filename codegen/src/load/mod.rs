@@ -1,0 +1,149 @@
+//! Loading a description: parse JSON or YAML, check the version, bundle external refs, bring Swagger 2.0 to 3.0 shape.
+//!
+//! Nothing after this module sees a parser's types: the result is a plain [`serde_json::Value`] tree.
+
+// The interface returns `Diagnostic` by value; loading fails at most once per run, so its size does not matter.
+
+mod bundle;
+mod parse;
+mod pointer;
+mod swagger2;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::Diagnostic;
+
+/// Deepest nesting the loader walks before giving up with an error (the parsers stop earlier, at 128).
+pub(crate) const MAX_DEPTH: usize = 512;
+
+/// A loaded description: one self-contained OpenAPI 3.x-shaped JSON document.
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// The document. Every `$ref` in it is internal (`#/...`). Swagger 2.0 has been converted to 3.0 structure.
+    pub root: Value,
+    /// The version as written in the source ("2.0", "3.0.3", "3.1.0").
+    pub source_version: String,
+    /// Name hints for bundled external targets: internal ref (e.g. "#/x-bundled/droplet") -> a name derived from the
+    /// file and fragment (e.g. "droplet" for `resources/droplets/models/droplet.yml`, or "page_links" for `shared/pages.yml#/page_links`).
+    pub ref_names: BTreeMap<String, String>,
+    /// Things that were odd but not fatal (e.g. a broken external ref replaced by an empty schema).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Load from a file (JSON or YAML, by content; `.json`/`.yaml`/`.yml` extension only a hint), following external refs relative to it.
+pub fn load_path(path: &Path) -> Result<Document, Diagnostic> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Diagnostic::error(format!("cannot read the description: {e}"))
+            .in_file(path)
+            .help("check the path, and that the file is UTF-8 text")
+    })?;
+    let canonical = std::fs::canonicalize(path).ok();
+    let base_dir = canonical
+        .as_deref()
+        .unwrap_or(path)
+        .parent()
+        .map(Path::to_path_buf);
+    load(&text, Some(path), canonical, base_dir)
+}
+
+/// Load from text already in memory (external refs resolved relative to `base_dir` when given, else an error diagnostic if any appear).
+pub fn load_str(text: &str, base_dir: Option<&Path>) -> Result<Document, Diagnostic> {
+    let base_dir =
+        base_dir.map(|dir| std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()));
+    load(text, None, None, base_dir)
+}
+
+fn load(
+    text: &str,
+    file: Option<&Path>,
+    root_file: Option<PathBuf>,
+    base_dir: Option<PathBuf>,
+) -> Result<Document, Diagnostic> {
+    let in_file = |diag: Diagnostic| match file {
+        Some(file) if diag.file.is_none() => diag.in_file(file),
+        _ => diag,
+    };
+    let mut root = parse::parse(text, file)?;
+    let (source_version, swagger) = version(&root).map_err(in_file)?;
+    let bundled = bundle::bundle(&mut root, root_file, base_dir).map_err(in_file)?;
+    let mut warnings = bundled.warnings;
+    if !bundled.entries.is_empty() {
+        if let Value::Object(doc) = &mut root {
+            match doc.get_mut(bundle::BUNDLE_KEY) {
+                Some(Value::Object(existing)) => existing.extend(bundled.entries),
+                _ => {
+                    doc.insert(
+                        bundle::BUNDLE_KEY.to_string(),
+                        Value::Object(bundled.entries),
+                    );
+                }
+            }
+        }
+    }
+    let mut ref_names = bundled.names;
+    if swagger {
+        root = swagger2::convert(root, file, &mut warnings)?;
+        // Conversion folds bundled body parameters into request bodies; their names go with them.
+        ref_names.retain(|reference, _| root.pointer(&reference[1..]).is_some());
+    }
+    Ok(Document {
+        root,
+        source_version,
+        ref_names,
+        warnings,
+    })
+}
+
+/// The version as written and whether it is Swagger 2.0; anything but 2.0, 3.0.x and 3.1.x is an error.
+fn version(root: &Value) -> Result<(String, bool), Diagnostic> {
+    const SUPPORTED: &str = "supported versions are Swagger 2.0 (`swagger: \"2.0\"`) and OpenAPI 3.0.x and 3.1.x (`openapi: 3.0.3`, `openapi: 3.1.0`)";
+    let Value::Object(doc) = root else {
+        return Err(Diagnostic::error(
+            "the description is not an object with `openapi` or `swagger` at the top",
+        )
+        .at("")
+        .help(SUPPORTED));
+    };
+    let text = |value: &Value| match value {
+        Value::String(s) => s.trim().to_string(),
+        Value::Number(n) => n.to_string(),
+        other => other.to_string(),
+    };
+    if let Some(written) = doc.get("swagger") {
+        let written = text(written);
+        if written == "2.0" {
+            return Ok((written, true));
+        }
+        return Err(
+            Diagnostic::error(format!("unsupported Swagger version \"{written}\""))
+                .at("/swagger")
+                .help(SUPPORTED),
+        );
+    }
+    let Some(written) = doc.get("openapi") else {
+        return Err(
+            Diagnostic::error("no `openapi` (or `swagger`) version field")
+                .at("/openapi")
+                .help(SUPPORTED),
+        );
+    };
+    let written = text(written);
+    let minor = |prefix: &str| {
+        written == prefix
+            || written
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('.'))
+    };
+    if minor("3.0") || minor("3.1") {
+        Ok((written, false))
+    } else {
+        Err(
+            Diagnostic::error(format!("unsupported OpenAPI version \"{written}\""))
+                .at("/openapi")
+                .help(SUPPORTED),
+        )
+    }
+}
