@@ -379,11 +379,19 @@ fn union(api: &Api, name: &Ident, doc: TokenStream, u: &Union) -> TokenStream {
             pub enum #name { #(#defs)* #other }
         },
         Some(prop) => {
-            let arms = variants.iter().filter(|v| !v.tags.is_empty()).map(|v| {
-                let vn = ident(&v.name);
-                let tags = &v.tags;
-                quote! { Some(#(#tags)|*) => Self::#vn(serde_json::from_value(v).map_err(serde::de::Error::custom)?), }
-            });
+            // A tag claimed by two alternatives selects the first (a later arm could never match).
+            let mut seen = std::collections::BTreeSet::new();
+            let arms: Vec<TokenStream> = variants
+                .iter()
+                .filter_map(|v| {
+                    let tags: Vec<&String> = v.tags.iter().filter(|t| seen.insert(t.as_str())).collect();
+                    if tags.is_empty() {
+                        return None;
+                    }
+                    let vn = ident(&v.name);
+                    Some(quote! { Some(#(#tags)|*) => Self::#vn(serde_json::from_value(v).map_err(serde::de::Error::custom)?), })
+                })
+                .collect();
             let fallback = if has_any {
                 let any = variants
                     .iter()

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::diag::Diagnostic;
 use crate::ir::*;
@@ -912,8 +912,8 @@ impl<'a> Lowerer<'a> {
                     .and_then(Value::as_array)
                     .and_then(|t| t.first())
                     .and_then(Value::as_str)
-                    .unwrap_or("general")
-                    .to_owned();
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| path_group(&path));
                 if !self.settings.includes_tag(&tag) {
                     continue;
                 }
@@ -1422,6 +1422,20 @@ fn split_path(key: &str) -> (String, Vec<(String, String)>) {
     }
 }
 
+/// A group for an untagged operation: the first path segment that is neither a version (`v1`,
+/// `2010-04-01`) nor a parameter, so `/v1/customers/{id}` groups under `customers`.
+fn path_group(path: &str) -> String {
+    path.split('/')
+        .filter(|s| !s.is_empty() && !s.starts_with('{'))
+        .find(|s| {
+            let versionish = (s.starts_with('v') && s[1..].chars().all(|c| c.is_ascii_digit() || c == '.'))
+                || s.chars().all(|c| c.is_ascii_digit() || c == '-' || c == '.');
+            !versionish
+        })
+        .map(|s| s.split('.').next().unwrap_or(s).to_owned())
+        .unwrap_or_else(|| "general".to_owned())
+}
+
 /// `{name}` placeholders of a path template, in order.
 pub fn path_template_names(path: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -1439,5 +1453,21 @@ pub fn path_template_names(path: &str) -> Vec<String> {
     out
 }
 
-#[allow(dead_code)]
-fn _assert_map(_: &Map<String, Value>) {}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn untagged_operations_group_by_first_meaningful_segment() {
+        assert_eq!(path_group("/v1/customers/{customer}"), "customers");
+        assert_eq!(path_group("/2010-04-01/Accounts/{Sid}/Calls.json"), "Accounts");
+        assert_eq!(path_group("/{id}"), "general");
+        assert_eq!(path_group("/"), "general");
+    }
+
+    #[test]
+    fn path_keys_split_fixed_query_and_template_names() {
+        assert_eq!(split_path("/responses?beta=true"), ("/responses".into(), vec![("beta".into(), "true".into())]));
+        assert_eq!(path_template_names("/a/{x}/b/{y}/{x}"), vec!["x".to_owned(), "y".to_owned()]);
+    }
+}

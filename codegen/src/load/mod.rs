@@ -2,7 +2,6 @@
 //!
 //! Nothing after this module sees a parser's types: the result is a plain [`serde_json::Value`] tree.
 
-// The interface returns `Diagnostic` by value; loading fails at most once per run, so its size does not matter.
 
 mod bundle;
 mod parse;

@@ -1,0 +1,2 @@
+//! Generated code of the fixture descriptions in `tests/fixtures`, compiled with warnings denied.
+#![deny(warnings)]
