@@ -79,7 +79,10 @@ struct Call<'a> {
 impl Connector {
     pub(crate) async fn execute(&self, opts: RequestOptions) -> Result<Response<Bytes>, Error> {
         let started = Instant::now();
-        let endpoint = opts.endpoint.as_deref().unwrap_or(&opts.path).to_owned();
+        let endpoint = match opts.endpoint.as_deref() {
+            Some(e) => e.to_owned(),
+            None => shown_path(&opts.path, &lock(&self.inner.redactor)),
+        };
         let request_id = opts
             .headers
             .get(self.inner.config.request_id_header.as_str())
@@ -416,6 +419,28 @@ impl Connector {
 /// POST and PATCH are neither safe nor idempotent (RFC 9110 9.2); PUT and DELETE are idempotent.
 fn is_unsafe(m: &Method) -> bool {
     *m == Method::POST || *m == Method::PATCH
+}
+
+/// A call's path (or absolute URL) as spans, errors and metrics show it when no endpoint template is
+/// given: sensitive query values and any password redacted (next-page links often echo a query key).
+fn shown_path(path: &str, redactor: &Redactor) -> String {
+    const BASE: &str = "http://placeholder.invalid";
+    let (url, relative) = match Url::parse(path) {
+        Ok(u) => (u, false),
+        Err(_) => match Url::parse(BASE).and_then(|b| b.join(path)) {
+            Ok(u) => (u, true),
+            Err(_) => return path.split('?').next().unwrap_or_default().to_owned(),
+        },
+    };
+    let shown = redactor.url(&url);
+    if shown == url.as_str() {
+        // Nothing sensitive: keep the caller's spelling.
+        path.to_owned()
+    } else if relative {
+        shown.strip_prefix(BASE).unwrap_or(&shown).to_owned()
+    } else {
+        shown
+    }
 }
 
 fn host_key(url: &Url) -> String {
