@@ -365,7 +365,7 @@ pub trait TokenProvider: Send + Sync + fmt::Debug {
 #[derive(Debug)]
 pub struct TokenCache {
     provider: Arc<dyn TokenProvider>,
-    current: RwLock<Option<Arc<AccessToken>>>,
+    current: RwLock<Option<(Arc<AccessToken>, Instant)>>,
     refresh_lock: tokio::sync::Mutex<()>,
     skew: Duration,
 }
@@ -380,12 +380,17 @@ impl TokenCache {
         }
     }
 
+    /// The cached token unless it expires within the skew. The skew is capped at half the token's
+    /// lifetime, so a short-lived token is still reused for half its life instead of refetched per call.
     fn fresh(&self) -> Option<Arc<AccessToken>> {
         let g = self.current.read().unwrap_or_else(|p| p.into_inner());
-        let t = g.as_ref()?;
+        let (t, fetched) = g.as_ref()?;
         match t.expires_at {
-            Some(exp) if exp <= Instant::now() + self.skew => None,
-            _ => Some(t.clone()),
+            Some(exp) => {
+                let skew = self.skew.min(exp.saturating_duration_since(*fetched) / 2);
+                (Instant::now() + skew < exp).then(|| t.clone())
+            }
+            None => Some(t.clone()),
         }
     }
 
@@ -406,8 +411,9 @@ impl TokenCache {
             return Ok(t);
         }
         tracing::debug!("fetching a fresh access token");
+        let fetched = Instant::now();
         let t = Arc::new(self.provider.fetch(http).await?);
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(t.clone());
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some((t.clone(), fetched));
         Ok(t)
     }
 }
@@ -547,10 +553,25 @@ impl fmt::Debug for OAuth2 {
 #[derive(Deserialize)]
 struct TokenAnswer {
     access_token: SecretString,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "number_or_text")]
     expires_in: Option<f64>,
     #[serde(default)]
     refresh_token: Option<SecretString>,
+}
+
+/// `expires_in` as a number, or as text holding one (some providers send `"3600"`).
+fn number_or_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum N {
+        Num(f64),
+        Text(String),
+    }
+    Ok(match Option::<N>::deserialize(d)? {
+        Some(N::Num(n)) => Some(n),
+        Some(N::Text(t)) => t.trim().parse().ok(),
+        None => None,
+    })
 }
 
 impl OAuth2 {
@@ -617,7 +638,14 @@ impl TokenProvider for OAuth2 {
                 .header("accept", "application/json");
             match self.client_auth {
                 ClientAuth::Basic => {
-                    rb = rb.basic_auth(&self.client_id, Some(self.client_secret.expose_secret()));
+                    // RFC 6749 2.3.1: id and secret are form-encoded before the basic encoding.
+                    let enc = |v: &str| {
+                        url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+                    };
+                    rb = rb.basic_auth(
+                        enc(&self.client_id),
+                        Some(enc(self.client_secret.expose_secret())),
+                    );
                 }
                 ClientAuth::Body => {
                     form.push(("client_id", self.client_id.clone()));

@@ -14,7 +14,7 @@ use crate::auth::AuthConfig;
 use crate::error::Error;
 
 /// The whole configuration of one connector.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConnectorConfig {
     /// Base URL every request path is joined to, e.g. `https://api.example.com/v1`.
@@ -71,6 +71,43 @@ impl Default for ConnectorConfig {
             request_id_header: "x-request-id".to_owned(),
             redact: Vec::new(),
         }
+    }
+}
+
+/// Debug output shows default header and query values redacted where their names are sensitive
+/// (built-in names and `redact`), like everything else the connector prints.
+impl std::fmt::Debug for ConnectorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let r = crate::redact::Redactor::new(&self.redact);
+        let shown = |m: &BTreeMap<String, String>| -> BTreeMap<String, String> {
+            m.iter()
+                .map(|(k, v)| {
+                    let v = if r.is_sensitive(k) {
+                        crate::redact::REDACTED.to_owned()
+                    } else {
+                        v.clone()
+                    };
+                    (k.clone(), v)
+                })
+                .collect()
+        };
+        f.debug_struct("ConnectorConfig")
+            .field("base_url", &self.base_url)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("user_agent", &self.user_agent)
+            .field("proxy", &self.proxy)
+            .field("tls", &self.tls)
+            .field("pool", &self.pool)
+            .field("default_headers", &shown(&self.default_headers))
+            .field("default_query", &shown(&self.default_query))
+            .field("auth", &self.auth)
+            .field("retry", &self.retry)
+            .field("circuit_breaker", &self.circuit_breaker)
+            .field("rate_limit", &self.rate_limit)
+            .field("idempotency", &self.idempotency)
+            .field("request_id_header", &self.request_id_header)
+            .field("redact", &self.redact)
+            .finish()
     }
 }
 
@@ -480,6 +517,22 @@ mod tests {
         assert!(c.tls.verify);
         assert!(c.user_agent.starts_with("connector-runtime/0."));
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn debug_redacts_sensitive_default_headers_and_query() {
+        let mut c = ConnectorConfig::new("https://api.example.com");
+        c.redact = vec!["X-Tenant-Secret".into()];
+        c.default_headers
+            .insert("authorization".into(), "Bearer s3cr3t-a".into());
+        c.default_headers
+            .insert("x-tenant-secret".into(), "s3cr3t-b".into());
+        c.default_headers
+            .insert("accept".into(), "application/json".into());
+        c.default_query.insert("api_key".into(), "s3cr3t-c".into());
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(shown.contains("application/json"));
     }
 
     #[test]

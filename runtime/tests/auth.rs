@@ -948,3 +948,51 @@ async fn hmac_signature_covers_changes_made_by_before_request_hooks() {
         assert_eq!(server_signature(s, HMAC_SECRET), header(s, "x-signature"));
     }
 }
+
+#[tokio::test]
+async fn short_lived_tokens_are_reused_for_half_their_life_and_text_expiry_is_read() {
+    // A 2 s token (given as text, as some providers do) with the default 60 s skew: without the cap at
+    // half the lifetime, every call would fetch a new token.
+    let tokens = token_server(0, |i| {
+        (
+            200,
+            format!("{{\"access_token\":\"t-{}\",\"expires_in\":\"2\"}}", i + 1),
+        )
+    })
+    .await;
+    let api = ok_server().await;
+    let c = connected(config(&api.url())).await;
+    c.set_auth(Some(client_credentials(&tokens)));
+    for _ in 0..5 {
+        c.get("/x").await.unwrap();
+    }
+    assert_eq!(
+        tokens.requests().len(),
+        1,
+        "reused within the first half of its life"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    c.get("/x").await.unwrap();
+    assert_eq!(tokens.requests().len(), 2, "refreshed in the second half");
+    assert_eq!(
+        authorization(&api.requests()[5]).as_deref(),
+        Some("Bearer t-2")
+    );
+}
+
+#[tokio::test]
+async fn basic_client_auth_form_encodes_id_and_secret() {
+    let tokens = numbered_tokens(0).await;
+    let api = ok_server().await;
+    let c = connected(config(&api.url())).await;
+    c.set_auth(Some(Arc::new(
+        OAuth2::client_credentials(token_url(&tokens), "id:with space", "s&cret").into_bearer(),
+    )));
+    c.get("/x").await.unwrap();
+    use base64::Engine as _;
+    let expected = base64::engine::general_purpose::STANDARD.encode("id%3Awith+space:s%26cret");
+    assert_eq!(
+        authorization(&tokens.requests()[0]).as_deref(),
+        Some(format!("Basic {expected}").as_str())
+    );
+}
