@@ -51,10 +51,10 @@ pub use tokio_util::sync::CancellationToken;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::support::*;
+    pub use crate::{Connector, ConnectorConfig, Error, Response};
     pub use bytes;
     pub use http;
+    pub use http::Method;
     pub use serde;
     pub use serde_json;
-    pub use crate::{Connector, ConnectorConfig, Error, Response};
-    pub use http::Method;
 }

@@ -199,7 +199,17 @@ impl RateLimiter {
     pub async fn wait_for_slot(&self) -> Result<Slot, Error> {
         let before = self.waiting.fetch_add(1, Ordering::SeqCst);
         let _guard = WaitingGuard(&self.waiting);
-        if before >= self.config.max_queue {
+        // The bound is on callers that would wait: with no one ahead and a slot and a token free, this
+        // one goes at once (this matters only for `max_queue = 0`).
+        let goes_at_once = || {
+            before == 0
+                && self.concurrency.available_permits() > 0
+                && self
+                    .state()
+                    .wait(Instant::now(), self.config.adaptive_from_headers)
+                    .is_zero()
+        };
+        if before >= self.config.max_queue && !goes_at_once() {
             return Err(Error::new(
                 ErrorCode::RateLimit,
                 ErrorSource::RateLimit,

@@ -21,7 +21,11 @@ use crate::request::{Body, RequestOptions};
 use crate::response::Response;
 
 /// RFC 3986 unreserved characters stay; everything else in a path segment is escaped.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// OpenAPI parameter styles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +68,11 @@ fn scalar(v: &Value) -> Option<String> {
 
 fn to_value<T: Serialize + ?Sized>(v: &T) -> Result<Value, Error> {
     serde_json::to_value(v).map_err(|e| {
-        Error::new(ErrorCode::ValidationError, ErrorSource::Unknown, format!("could not serialise a parameter: {e}"))
+        Error::new(
+            ErrorCode::ValidationError,
+            ErrorSource::Unknown,
+            format!("could not serialise a parameter: {e}"),
+        )
     })
 }
 
@@ -118,7 +126,10 @@ fn styled_pairs(name: &str, v: &Value, style: Style, explode: bool) -> Vec<(Stri
                     out.extend(scalar(x).map(|s| (k.clone(), s)));
                 }
             } else {
-                let flat: Vec<String> = m.iter().flat_map(|(k, x)| [k.clone(), scalar(x).unwrap_or_default()]).collect();
+                let flat: Vec<String> = m
+                    .iter()
+                    .flat_map(|(k, x)| [k.clone(), scalar(x).unwrap_or_default()])
+                    .collect();
                 out.push((name.to_owned(), flat.join(",")));
             }
         }
@@ -136,7 +147,11 @@ fn simple(v: &Value, explode: bool) -> Option<String> {
             m.iter()
                 .map(|(k, x)| {
                     let x = scalar(x).unwrap_or_default();
-                    if explode { format!("{k}={x}") } else { format!("{k},{x}") }
+                    if explode {
+                        format!("{k}={x}")
+                    } else {
+                        format!("{k},{x}")
+                    }
                 })
                 .collect::<Vec<_>>()
                 .join(","),
@@ -162,7 +177,13 @@ impl Op {
     }
 
     /// Fill `{name}` in the path with `value` in the given style, percent-encoded.
-    pub fn path<T: Serialize + ?Sized>(&mut self, name: &str, value: &T, style: Style, explode: bool) {
+    pub fn path<T: Serialize + ?Sized>(
+        &mut self,
+        name: &str,
+        value: &T,
+        style: Style,
+        explode: bool,
+    ) {
         match to_value(value) {
             Ok(v) => self.path_value(name, &v, style, explode),
             Err(e) => self.fail(e),
@@ -184,9 +205,18 @@ impl Op {
     }
 
     /// Add a query parameter (None/null values are left out).
-    pub fn query<T: Serialize + ?Sized>(&mut self, name: &str, value: &T, style: Style, explode: bool) {
+    pub fn query<T: Serialize + ?Sized>(
+        &mut self,
+        name: &str,
+        value: &T,
+        style: Style,
+        explode: bool,
+    ) {
         match to_value(value) {
-            Ok(v) => self.opts.query.extend(styled_pairs(name, &v, style, explode)),
+            Ok(v) => self
+                .opts
+                .query
+                .extend(styled_pairs(name, &v, style, explode)),
             Err(e) => self.fail(e),
         }
     }
@@ -221,9 +251,16 @@ impl Op {
             Ok(v) => v,
             Err(e) => return self.fail(e),
         };
-        let Some(text) = simple(&v, false) else { return };
+        let Some(text) = simple(&v, false) else {
+            return;
+        };
         let pair = format!("{name}={}", utf8_percent_encode(&text, SEGMENT));
-        let cookie = match self.opts.headers.get(http::header::COOKIE).and_then(|c| c.to_str().ok()) {
+        let cookie = match self
+            .opts
+            .headers
+            .get(http::header::COOKIE)
+            .and_then(|c| c.to_str().ok())
+        {
             Some(existing) => format!("{existing}; {pair}"),
             None => pair,
         };
@@ -239,7 +276,11 @@ impl Op {
     pub fn json<T: Serialize + ?Sized>(&mut self, content_type: &str, body: &T) {
         match serde_json::to_vec(body) {
             Ok(data) => self.set_body(content_type, data.into()),
-            Err(e) => self.fail(Error::new(ErrorCode::ValidationError, ErrorSource::Unknown, format!("could not serialise the body: {e}"))),
+            Err(e) => self.fail(Error::new(
+                ErrorCode::ValidationError,
+                ErrorSource::Unknown,
+                format!("could not serialise the body: {e}"),
+            )),
         }
     }
 
@@ -256,7 +297,11 @@ impl Op {
         let mut pairs = Vec::new();
         if let Value::Object(m) = v {
             for (k, x) in m {
-                let style = if deep.contains(&k.as_str()) || x.is_object() { Style::DeepObject } else { Style::Form };
+                let style = if deep.contains(&k.as_str()) || x.is_object() {
+                    Style::DeepObject
+                } else {
+                    Style::Form
+                };
                 pairs.extend(styled_pairs(k, x, style, true));
             }
         }
@@ -290,7 +335,12 @@ impl Op {
 
     fn set_body(&mut self, content_type: &str, data: Bytes) {
         match HeaderValue::from_str(content_type) {
-            Ok(ct) => self.opts.body = Body::Bytes { content_type: ct, data },
+            Ok(ct) => {
+                self.opts.body = Body::Bytes {
+                    content_type: ct,
+                    data,
+                }
+            }
             Err(e) => self.fail(Error::validation("content-type", e)),
         }
     }
@@ -328,16 +378,24 @@ impl Op {
 
     async fn run(self, c: &Connector) -> Result<Response<Bytes>, Error> {
         if let Some(p) = self.problem {
-            return Err(p.with_context(None, &self.opts.method, self.opts.endpoint.as_deref().unwrap_or(""), 0, std::time::Duration::ZERO));
+            return Err(p.with_context(
+                None,
+                &self.opts.method,
+                self.opts.endpoint.as_deref().unwrap_or(""),
+                0,
+                std::time::Duration::ZERO,
+            ));
         }
         let decoder = self.errors;
-        c.request(self.opts).await.map_err(|e| match (decoder, e.status(), e.raw_body()) {
-            (Some(d), Some(s), Some(b)) => match d(s.as_u16(), b) {
-                Some(typed) => e.with_typed_box(typed),
-                None => e,
-            },
-            _ => e,
-        })
+        c.request(self.opts)
+            .await
+            .map_err(|e| match (decoder, e.status(), e.raw_body()) {
+                (Some(d), Some(s), Some(b)) => match d(s.as_u16(), b) {
+                    Some(typed) => e.with_typed_box(typed),
+                    None => e,
+                },
+                _ => e,
+            })
     }
 }
 
@@ -380,15 +438,24 @@ impl CallOptions {
 }
 
 /// A typed error decoder for one error body type.
-pub fn error_body<E: DeserializeOwned + Send + Sync + 'static>(_status: u16, body: &[u8]) -> Option<Box<dyn Any + Send + Sync>> {
-    serde_json::from_slice::<E>(body).ok().map(|e| Box::new(e) as Box<dyn Any + Send + Sync>)
+pub fn error_body<E: DeserializeOwned + Send + Sync + 'static>(
+    _status: u16,
+    body: &[u8],
+) -> Option<Box<dyn Any + Send + Sync>> {
+    serde_json::from_slice::<E>(body)
+        .ok()
+        .map(|e| Box::new(e) as Box<dyn Any + Send + Sync>)
 }
 
 fn parse_err(resp: &Response<Bytes>, e: serde_json::Error) -> Error {
     Error::new(
         ErrorCode::ParsingError,
         ErrorSource::Deserialize,
-        format!("response body does not match the described schema (line {}, column {}): {e}", e.line(), e.column()),
+        format!(
+            "response body does not match the described schema (line {}, column {}): {e}",
+            e.line(),
+            e.column()
+        ),
     )
     .with_status(resp.status)
     .with_request_sent(true)
@@ -402,9 +469,17 @@ pub async fn send_json<T: DeserializeOwned>(c: &Connector, op: Op) -> Result<Res
 }
 
 /// Send and decode by status with a generated decoder.
-pub async fn send_decode<T>(c: &Connector, op: Op, decode: fn(u16, &[u8]) -> Result<T, serde_json::Error>) -> Result<Response<T>, Error> {
+pub async fn send_decode<T>(
+    c: &Connector,
+    op: Op,
+    decode: fn(u16, &[u8]) -> Result<T, serde_json::Error>,
+) -> Result<Response<T>, Error> {
     let resp = op.run(c).await?;
-    let body: &[u8] = if resp.data.is_empty() { b"null" } else { &resp.data };
+    let body: &[u8] = if resp.data.is_empty() {
+        b"null"
+    } else {
+        &resp.data
+    };
     match decode(resp.status.as_u16(), body) {
         Ok(v) => Ok(resp.map(|_| v)),
         Err(e) => {
@@ -454,7 +529,9 @@ impl Multipart {
     /// A text part from any value (strings as is, numbers and booleans as text, objects as JSON); None
     /// and null are left out; arrays repeat the part.
     pub fn part<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) {
-        let Ok(v) = serde_json::to_value(value) else { return };
+        let Ok(v) = serde_json::to_value(value) else {
+            return;
+        };
         self.part_value(name, &v);
     }
 
@@ -468,14 +545,16 @@ impl Multipart {
             }
             Value::Object(_) => {
                 self.start(name);
-                self.data.extend_from_slice(b"\r\nContent-Type: application/json\r\n\r\n");
+                self.data
+                    .extend_from_slice(b"\r\nContent-Type: application/json\r\n\r\n");
                 self.data.extend_from_slice(v.to_string().as_bytes());
                 self.data.extend_from_slice(b"\r\n");
             }
             other => {
                 self.start(name);
                 self.data.extend_from_slice(b"\r\n\r\n");
-                self.data.extend_from_slice(scalar(other).unwrap_or_default().as_bytes());
+                self.data
+                    .extend_from_slice(scalar(other).unwrap_or_default().as_bytes());
                 self.data.extend_from_slice(b"\r\n");
             }
         }
@@ -485,8 +564,14 @@ impl Multipart {
     pub fn file(&mut self, name: &str, file: &FilePart) {
         self.start(name);
         let filename = file.filename.as_deref().unwrap_or(name).replace('"', "%22");
-        let ct = file.content_type.as_deref().unwrap_or("application/octet-stream");
-        let _ = write!(Extend(&mut self.data), "; filename=\"{filename}\"\r\nContent-Type: {ct}\r\n\r\n");
+        let ct = file
+            .content_type
+            .as_deref()
+            .unwrap_or("application/octet-stream");
+        let _ = write!(
+            Extend(&mut self.data),
+            "; filename=\"{filename}\"\r\nContent-Type: {ct}\r\n\r\n"
+        );
         self.data.extend_from_slice(&file.data);
         self.data.extend_from_slice(b"\r\n");
     }
@@ -503,7 +588,10 @@ impl Multipart {
             self.boundary = format!("connector-{}", uuid::Uuid::new_v4().simple());
         }
         let _ = write!(Extend(&mut self.data), "--{}--\r\n", self.boundary);
-        (format!("multipart/form-data; boundary={}", self.boundary), self.data.into())
+        (
+            format!("multipart/form-data; boundary={}", self.boundary),
+            self.data.into(),
+        )
     }
 }
 
@@ -529,7 +617,11 @@ pub struct FilePart {
 impl FilePart {
     /// A file from bytes with a name.
     pub fn new(filename: impl Into<String>, data: impl Into<Bytes>) -> Self {
-        FilePart { filename: Some(filename.into()), content_type: None, data: data.into() }
+        FilePart {
+            filename: Some(filename.into()),
+            content_type: None,
+            data: data.into(),
+        }
     }
     /// Set the content type.
     pub fn content_type(mut self, ct: impl Into<String>) -> Self {
@@ -547,7 +639,11 @@ impl Serialize for FilePart {
 impl<'de> Deserialize<'de> for FilePart {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let data = String::deserialize(d)?;
-        Ok(FilePart { filename: None, content_type: None, data: data.into() })
+        Ok(FilePart {
+            filename: None,
+            content_type: None,
+            data: data.into(),
+        })
     }
 }
 
@@ -581,7 +677,10 @@ pub mod tri_state {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     /// Serialize: `Some(None)` as null.
-    pub fn serialize<T: Serialize, S: Serializer>(v: &Option<Option<T>>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<T: Serialize, S: Serializer>(
+        v: &Option<Option<T>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match v {
             Some(inner) => inner.serialize(s),
             None => s.serialize_none(),
@@ -589,7 +688,9 @@ pub mod tri_state {
     }
 
     /// Deserialize: a present field (null included) is `Some`.
-    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
         Option::<T>::deserialize(d).map(Some)
     }
 }
@@ -602,7 +703,10 @@ pub mod check {
     pub fn length(field: &str, s: &str, min: Option<u64>, max: Option<u64>) -> Result<(), Error> {
         let n = s.chars().count() as u64;
         if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
-            return Err(Error::validation(field, format!("length {n} is outside {}", bounds(min, max))));
+            return Err(Error::validation(
+                field,
+                format!("length {n} is outside {}", bounds(min, max)),
+            ));
         }
         Ok(())
     }
@@ -611,20 +715,31 @@ pub mod check {
     pub fn items(field: &str, n: usize, min: Option<u64>, max: Option<u64>) -> Result<(), Error> {
         let n = n as u64;
         if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
-            return Err(Error::validation(field, format!("{n} items is outside {}", bounds(min, max))));
+            return Err(Error::validation(
+                field,
+                format!("{n} items is outside {}", bounds(min, max)),
+            ));
         }
         Ok(())
     }
 
     /// Number within bounds (exclusive where flagged).
-    pub fn range(field: &str, v: f64, min: Option<(f64, bool)>, max: Option<(f64, bool)>) -> Result<(), Error> {
+    pub fn range(
+        field: &str,
+        v: f64,
+        min: Option<(f64, bool)>,
+        max: Option<(f64, bool)>,
+    ) -> Result<(), Error> {
         let low = min.is_some_and(|(m, ex)| if ex { v <= m } else { v < m });
         let high = max.is_some_and(|(m, ex)| if ex { v >= m } else { v > m });
         if low || high {
             let lo = min.map(|(m, ex)| format!("{}{m}", if ex { ">" } else { ">=" }));
             let hi = max.map(|(m, ex)| format!("{}{m}", if ex { "<" } else { "<=" }));
             let rule: Vec<String> = lo.into_iter().chain(hi).collect();
-            return Err(Error::validation(field, format!("{v} must be {}", rule.join(" and "))));
+            return Err(Error::validation(
+                field,
+                format!("{v} must be {}", rule.join(" and ")),
+            ));
         }
         Ok(())
     }
@@ -688,21 +803,45 @@ mod tests {
         styled_pairs("p", &v, style, explode)
     }
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        list.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
     fn query_styles_follow_openapi() {
         assert_eq!(q(json!(5), Style::Form, true), pairs(&[("p", "5")]));
         assert_eq!(q(json!(null), Style::Form, true), pairs(&[]));
-        assert_eq!(q(json!(["a", "b"]), Style::Form, true), pairs(&[("p", "a"), ("p", "b")]));
-        assert_eq!(q(json!(["a", "b"]), Style::Form, false), pairs(&[("p", "a,b")]));
-        assert_eq!(q(json!(["a", "b"]), Style::SpaceDelimited, false), pairs(&[("p", "a b")]));
-        assert_eq!(q(json!(["a", "b"]), Style::PipeDelimited, false), pairs(&[("p", "a|b")]));
-        assert_eq!(q(json!({"x": 1, "y": "z"}), Style::Form, true), pairs(&[("x", "1"), ("y", "z")]));
-        assert_eq!(q(json!({"x": 1, "y": "z"}), Style::Form, false), pairs(&[("p", "x,1,y,z")]));
         assert_eq!(
-            q(json!({"gte": 1, "tags": ["a"], "n": {"m": true}}), Style::DeepObject, true),
+            q(json!(["a", "b"]), Style::Form, true),
+            pairs(&[("p", "a"), ("p", "b")])
+        );
+        assert_eq!(
+            q(json!(["a", "b"]), Style::Form, false),
+            pairs(&[("p", "a,b")])
+        );
+        assert_eq!(
+            q(json!(["a", "b"]), Style::SpaceDelimited, false),
+            pairs(&[("p", "a b")])
+        );
+        assert_eq!(
+            q(json!(["a", "b"]), Style::PipeDelimited, false),
+            pairs(&[("p", "a|b")])
+        );
+        assert_eq!(
+            q(json!({"x": 1, "y": "z"}), Style::Form, true),
+            pairs(&[("x", "1"), ("y", "z")])
+        );
+        assert_eq!(
+            q(json!({"x": 1, "y": "z"}), Style::Form, false),
+            pairs(&[("p", "x,1,y,z")])
+        );
+        assert_eq!(
+            q(
+                json!({"gte": 1, "tags": ["a"], "n": {"m": true}}),
+                Style::DeepObject,
+                true
+            ),
             pairs(&[("p[gte]", "1"), ("p[tags][0]", "a"), ("p[n][m]", "true")])
         );
     }
@@ -720,9 +859,17 @@ mod tests {
     #[test]
     fn form_bodies_use_brackets_for_deep_fields() {
         let mut op = Op::new(Method::POST, "/");
-        op.form(&json!({"amount": 5, "expand": ["a", "b"], "metadata": {"k": "v"}, "skip": null}), &["expand"]);
-        let Body::Bytes { data, .. } = &op.opts.body else { panic!() };
-        assert_eq!(data, "amount=5&expand%5B0%5D=a&expand%5B1%5D=b&metadata%5Bk%5D=v");
+        op.form(
+            &json!({"amount": 5, "expand": ["a", "b"], "metadata": {"k": "v"}, "skip": null}),
+            &["expand"],
+        );
+        let Body::Bytes { data, .. } = &op.opts.body else {
+            panic!()
+        };
+        assert_eq!(
+            data,
+            "amount=5&expand%5B0%5D=a&expand%5B1%5D=b&metadata%5Bk%5D=v"
+        );
     }
 
     #[test]
@@ -731,7 +878,10 @@ mod tests {
         mp.part("purpose", "fine-tune");
         mp.part("n", &Some(3));
         mp.part("none", &None::<u8>);
-        mp.file("file", &FilePart::new("a.txt", "hello").content_type("text/plain"));
+        mp.file(
+            "file",
+            &FilePart::new("a.txt", "hello").content_type("text/plain"),
+        );
         let (ct, data) = mp.finish();
         let b = ct.strip_prefix("multipart/form-data; boundary=").unwrap();
         let text = String::from_utf8(data.to_vec()).unwrap();
@@ -754,10 +904,19 @@ mod tests {
             v: Option<Option<u8>>,
         }
         assert_eq!(serde_json::from_str::<P>("{}").unwrap(), P { v: None });
-        assert_eq!(serde_json::from_str::<P>("{\"v\":null}").unwrap(), P { v: Some(None) });
-        assert_eq!(serde_json::from_str::<P>("{\"v\":1}").unwrap(), P { v: Some(Some(1)) });
+        assert_eq!(
+            serde_json::from_str::<P>("{\"v\":null}").unwrap(),
+            P { v: Some(None) }
+        );
+        assert_eq!(
+            serde_json::from_str::<P>("{\"v\":1}").unwrap(),
+            P { v: Some(Some(1)) }
+        );
         assert_eq!(serde_json::to_string(&P { v: None }).unwrap(), "{}");
-        assert_eq!(serde_json::to_string(&P { v: Some(None) }).unwrap(), "{\"v\":null}");
+        assert_eq!(
+            serde_json::to_string(&P { v: Some(None) }).unwrap(),
+            "{\"v\":null}"
+        );
     }
 
     crate::__string_enum! {

@@ -40,6 +40,7 @@ pub struct Logs(Arc<Mutex<Vec<u8>>>);
 impl Logs {
     /// Install a subscriber (TRACE, all fields) that writes here, for this thread.
     pub fn capture() -> (Logs, tracing::subscriber::DefaultGuard) {
+        keep_interest();
         let logs = Logs::default();
         let w = logs.clone();
         let sub = tracing_subscriber::fmt()
@@ -53,6 +54,40 @@ impl Logs {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
+}
+
+/// Log capture is per thread, but `tracing` caches each callsite's interest process-wide. When a capture
+/// is the only subscriber alive, a callsite first hit on another test's thread (no subscriber there) is
+/// cached as "never" and the capturing test loses its events. A process-wide subscriber that records
+/// nothing but keeps every interest at "sometimes" makes each event ask the current thread's subscriber.
+struct KeepInterest;
+
+impl tracing::Subscriber for KeepInterest {
+    fn register_callsite(
+        &self,
+        _: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::sometimes()
+    }
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        false
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {}
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// Install [`KeepInterest`] as the process-wide default once (idempotent).
+pub fn keep_interest() {
+    static ONCE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    ONCE.get_or_init(|| {
+        let _ = tracing::subscriber::set_global_default(KeepInterest);
+    });
 }
 
 pub struct LogWriter(Arc<Mutex<Vec<u8>>>);
