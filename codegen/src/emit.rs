@@ -863,7 +863,13 @@ pub enum Layout<'a> {
 }
 
 /// Tokens of the crate root (or of the macro's module).
-pub fn lib(api: &Api, crate_doc: &str, tag_features: bool, layout: Layout<'_>) -> TokenStream {
+pub fn lib(
+    api: &Api,
+    crate_doc: &str,
+    tag_features: bool,
+    idempotency_keys: bool,
+    layout: Layout<'_>,
+) -> TokenStream {
     let models_mod = match &layout {
         Layout::Files => quote!(
             pub mod models;
@@ -900,6 +906,12 @@ pub fn lib(api: &Api, crate_doc: &str, tag_features: bool, layout: Layout<'_>) -
         quote!(#u)
     });
     let doc_lines: Vec<String> = crate_doc.lines().map(|l| format!(" {l}")).collect();
+    let idem = idempotency_keys.then(|| {
+        quote! {
+            // The API honours Idempotency-Key: every POST and PATCH gets one, so they retry safely.
+            config.idempotency.auto_generate = true;
+        }
+    });
     quote! {
         #(#![doc = #doc_lines])*
         #![allow(clippy::doc_lazy_continuation)]
@@ -924,6 +936,7 @@ pub fn lib(api: &Api, crate_doc: &str, tag_features: bool, layout: Layout<'_>) -
             pub fn config() -> ConnectorConfig {
                 let mut config = ConnectorConfig::new(#base);
                 config.user_agent = format!("{}/{} {}", env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"), config.user_agent);
+                #idem
                 config
             }
 

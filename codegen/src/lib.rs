@@ -124,10 +124,20 @@ pub fn generate_from(doc: load::Document, settings: &Settings) -> Result<Generat
             emit::file(tokens).map_err(internal)?,
         );
     }
-    let lib = emit::lib(&api, &crate_doc(&api), tag_features, emit::Layout::Files);
+    let lib = emit::lib(
+        &api,
+        &crate_doc(&api),
+        tag_features,
+        settings.idempotency_keys,
+        emit::Layout::Files,
+    );
     files.insert("src/lib.rs".to_owned(), emit::file(lib).map_err(internal)?);
     let runtime = match &settings.runtime {
-        RuntimeDep::Path(p) => format!("{{ path = \"{}\" }}", p.replace('\\', "/")),
+        RuntimeDep::Path(p) => format!(
+            "{{ path = \"{}\", version = \"{}\" }}",
+            p.replace('\\', "/"),
+            env!("CARGO_PKG_VERSION")
+        ),
         RuntimeDep::Version(v) => format!("\"{v}\""),
     };
     let version = settings
@@ -183,6 +193,7 @@ pub fn generate_tokens(
         &api,
         &crate_doc(&api),
         false,
+        settings.idempotency_keys,
         emit::Layout::Inline(&models, &groups),
     );
     Ok((tokens, warnings))

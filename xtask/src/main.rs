@@ -1,16 +1,24 @@
-//! Repository automation: `cargo xtask <command>`. Plain std, so it builds in a second.
+//! Repository automation: `cargo xtask <command>`.
 //!
 //! Commands:
-//! - `test`: everything CI checks — formatting, clippy with warnings denied, and every test of the
-//!   workspace. Installs nothing today beyond what cargo fetches; commands that need more (Prism, the
-//!   corpus) install it themselves.
+//! - `test`: everything CI checks: formatting, clippy with warnings denied, every test of the default
+//!   workspace members, and `generate --check`.
+//! - `generate [--check] [NAME...]`: regenerate `generated/<name>/` for the entries of
+//!   `specs/manifest.toml`; with `--check`, regenerate in memory and fail listing files that differ.
+//! - `vendors [NAME...]`: `cargo clippy -D warnings` on each generated connector (slow: minutes each).
 
+mod manifest;
+
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest = args.get(1..).unwrap_or(&[]);
     let result = match args.first().map(String::as_str) {
-        Some("test") => test(&args[1..]),
+        Some("test") => test(rest),
+        Some("generate") => generate(rest),
+        Some("vendors") => vendors(rest),
         Some("help") | Some("--help") | Some("-h") | None => {
             print_help();
             Ok(())
@@ -30,18 +38,28 @@ fn print_help() {
     println!(
         "cargo xtask <command>\n\n\
          commands:\n  \
-         test    formatting check, clippy -D warnings, and all workspace tests\n  \
-         help    this text"
+         test                      fmt check, clippy -D warnings, all tests, generate --check\n  \
+         generate [--check] [NAME] regenerate generated/ from specs/manifest.toml (or check for drift)\n  \
+         vendors [NAME]            clippy -D warnings on each generated connector\n  \
+         help                      this text"
     );
 }
 
-/// Run a cargo subcommand in the workspace root, failing with its description.
-fn cargo(what: &str, args: &[&str]) -> Result<(), String> {
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(".."))
+}
+
+/// Run a cargo subcommand in `dir`, failing with its description.
+fn cargo_in(dir: &Path, what: &str, args: &[&str]) -> Result<(), String> {
     eprintln!("xtask: {what}: cargo {}", args.join(" "));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .args(args)
-        .current_dir(workspace_root())
+        .current_dir(dir)
         .status()
         .map_err(|e| format!("{what}: could not run cargo: {e}"))?;
     if status.success() {
@@ -51,23 +69,133 @@ fn cargo(what: &str, args: &[&str]) -> Result<(), String> {
     }
 }
 
-fn workspace_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives one level below the workspace root")
-        .to_path_buf()
+fn test(extra: &[String]) -> Result<(), String> {
+    let root = root();
+    cargo_in(&root, "format check", &["fmt", "--all", "--", "--check"])?;
+    cargo_in(
+        &root,
+        "clippy",
+        &["clippy", "--all-targets", "--", "-D", "warnings"],
+    )?;
+    let mut args = vec!["test", "--all-targets"];
+    args.extend(extra.iter().map(String::as_str));
+    cargo_in(&root, "tests", &args)?;
+    cargo_in(&root, "doc tests", &["test", "--doc"])?;
+    generate(&["--check".to_owned()])?;
+    Ok(())
 }
 
-fn test(extra: &[String]) -> Result<(), String> {
-    cargo("format check", &["fmt", "--all", "--", "--check"])?;
-    cargo(
-        "clippy",
-        &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
-    )?;
-    let mut args = vec!["test", "--workspace", "--all-targets"];
-    args.extend(extra.iter().map(String::as_str));
-    cargo("tests", &args)?;
-    // Doc tests are not part of --all-targets.
-    cargo("doc tests", &["test", "--workspace", "--doc"])?;
+fn generate(args: &[String]) -> Result<(), String> {
+    let check = args.iter().any(|a| a == "--check");
+    let only: Vec<&str> = args
+        .iter()
+        .filter(|a| !a.starts_with("--"))
+        .map(String::as_str)
+        .collect();
+    let root = root();
+    let entries = manifest::read(&root.join("specs/manifest.toml"))?;
+    let mut drift = Vec::new();
+    let mut skipped = Vec::new();
+    for e in entries
+        .iter()
+        .filter(|e| only.is_empty() || only.contains(&e.name.as_str()))
+    {
+        let spec = match manifest::locate(&root, e) {
+            Ok(p) => p,
+            Err(manifest::Missing::NotFound(why)) => {
+                eprintln!("xtask: SKIPPED {}: {why}", e.name);
+                skipped.push(e.name.clone());
+                continue;
+            }
+            Err(manifest::Missing::Mismatch(why)) => return Err(why),
+        };
+        let mut settings = match &e.settings {
+            Some(f) => {
+                let text = std::fs::read_to_string(root.join("specs/settings").join(f))
+                    .map_err(|err| format!("{}: settings {f}: {err}", e.name))?;
+                connector_codegen::Settings::from_toml(&text)
+                    .map_err(|d| format!("{}: {d}", e.name))?
+            }
+            None => connector_codegen::Settings::default(),
+        };
+        settings
+            .crate_name
+            .get_or_insert_with(|| format!("{}-connector", e.name));
+        settings.runtime = connector_codegen::RuntimeDep::Path("../../runtime".into());
+        let started = std::time::Instant::now();
+        let generated = connector_codegen::generate(&spec, &settings)
+            .map_err(|d| format!("{}: {d}", e.name))?;
+        let out = root.join("generated").join(&e.name);
+        if check {
+            let diffs = manifest::differences(&generated, &out);
+            if diffs.is_empty() {
+                eprintln!("xtask: {} is up to date", e.name);
+            }
+            for d in diffs {
+                drift.push(format!("generated/{}/{d}", e.name));
+            }
+        } else {
+            connector_codegen::write_crate(&generated, &out)
+                .map_err(|err| format!("{}: writing {}: {err}", e.name, out.display()))?;
+            eprintln!(
+                "xtask: generated {} ({} operations, {} types, {} warnings) in {} ms",
+                e.name,
+                generated.operations,
+                generated.types,
+                generated.warnings.len(),
+                started.elapsed().as_millis()
+            );
+        }
+    }
+    if !skipped.is_empty() {
+        eprintln!(
+            "xtask: WARNING: {} description(s) not found, not checked: {}. Set CONNECTOR_SPECS_DIR to a folder holding them.",
+            skipped.len(),
+            skipped.join(", ")
+        );
+    }
+    if !drift.is_empty() {
+        return Err(format!(
+            "generated code differs from the generator's output (run `cargo xtask generate`):\n  {}",
+            drift.join("\n  ")
+        ));
+    }
     Ok(())
+}
+
+fn vendors(args: &[String]) -> Result<(), String> {
+    let root = root();
+    let entries = manifest::read(&root.join("specs/manifest.toml"))?;
+    let mut failed = Vec::new();
+    for e in entries
+        .iter()
+        .filter(|e| args.is_empty() || args.contains(&e.name))
+    {
+        let dir = root.join("generated").join(&e.name);
+        if !dir.join("Cargo.toml").exists() {
+            return Err(format!(
+                "generated/{} is missing: run `cargo xtask generate` first",
+                e.name
+            ));
+        }
+        let started = std::time::Instant::now();
+        let r = cargo_in(
+            &dir,
+            &format!("clippy {}", e.name),
+            &["clippy", "--all-targets", "--", "-D", "warnings"],
+        );
+        eprintln!(
+            "xtask: {} clippy took {} s",
+            e.name,
+            started.elapsed().as_secs()
+        );
+        if let Err(err) = r {
+            failed.push(err);
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(failed.join("\n"))
+    }
 }
