@@ -102,7 +102,17 @@ fn main() -> ExitCode {
         settings.crate_name = Some(n);
     }
     if let Some(r) = args.runtime {
-        settings.runtime = r;
+        // A relative runtime path is taken from where the command runs, not from the output folder.
+        settings.runtime = match r {
+            RuntimeDep::Path(p) => match std::fs::canonicalize(&p) {
+                Ok(abs) => RuntimeDep::Path(abs.display().to_string()),
+                Err(e) => {
+                    eprintln!("error: --runtime-path {p}: {e}");
+                    return ExitCode::from(2);
+                }
+            },
+            other => other,
+        };
     }
     let started = std::time::Instant::now();
     let generated = match connector_codegen::generate(&args.spec, &settings) {
