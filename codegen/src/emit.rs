@@ -147,6 +147,16 @@ fn type_def(api: &Api, facts: &Facts, id: TypeId, td: &TypeDef) -> TokenStream {
     let name = ident(&td.name);
     let doc = doc_attr(td.doc.as_deref());
     match &td.kind {
+        TypeKind::Alias(t) if facts.newtypes.contains(&id) => {
+            let t = ty_tokens(api, t, Place::Field);
+            let default = facts.defaultable.contains(&id).then(|| quote!(Default,));
+            quote! {
+                #doc
+                #[derive(Clone, Debug, PartialEq, #default serde::Serialize, serde::Deserialize)]
+                #[serde(transparent)]
+                pub struct #name(pub #t);
+            }
+        }
         TypeKind::Alias(t) => {
             let t = ty_tokens(api, t, Place::Field);
             quote! { #doc pub type #name = #t; }
@@ -290,7 +300,11 @@ fn own_check(c: &Constraints, t: &Ty, label: &str, v: TokenStream) -> Option<Tok
                 bound(c.minimum, c.exclusive_minimum),
                 bound(c.maximum, c.exclusive_maximum),
             );
-            Some(quote! { rt::check::range(#label, *#v as f64, #a, #b) })
+            let n = match passes::strip(t) {
+                Ty::Float(_) => quote!(*#v),
+                _ => quote!(*#v as f64),
+            };
+            Some(quote! { rt::check::range(#label, #n, #a, #b) })
         }
         Ty::Vec(_) => {
             let (a, b) = (opt_u(c.min_items), opt_u(c.max_items));
@@ -647,8 +661,8 @@ fn builder(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
                 BodyKind::Json => quote!(op.json(#mt, #val);),
                 BodyKind::Form { deep } => quote!(op.form(#val, &[#(#deep),*]);),
                 BodyKind::Multipart { files } => multipart_steps(api, b, files, val),
-                BodyKind::Bytes => quote!(op.bytes(#mt, (#val).clone());),
-                BodyKind::Text => quote!(op.text(#mt, (#val).clone());),
+                BodyKind::Bytes => quote!(op.bytes(#mt, Clone::clone(#val));),
+                BodyKind::Text => quote!(op.text(#mt, Clone::clone(#val));),
             }
         };
         if b.required {
@@ -824,15 +838,23 @@ fn multipart_steps(api: &Api, b: &RequestBody, files: &[String], val: TokenStrea
     let parts = s.fields.iter().map(|f| {
         let n = ident(&f.name);
         let wire = &f.wire_name;
-        let is_file = files.contains(&f.wire_name) && matches!(passes::strip(&f.ty), Ty::Binary);
-        match (is_file, &f.ty) {
-            (true, Ty::Option(_)) => quote!(mp.file_opt(#wire, &body.#n);),
-            (true, _) => quote!(mp.file(#wire, &body.#n);),
+        let listed = files.contains(&f.wire_name);
+        let is_file = listed && matches!(passes::strip(&f.ty), Ty::Binary);
+        let is_file_list = listed
+            && matches!(passes::strip(&f.ty), Ty::Vec(i) if matches!(passes::strip(i), Ty::Binary));
+        match (is_file, is_file_list, &f.ty) {
+            (true, _, Ty::Option(_)) => quote!(mp.file_opt(#wire, &body.#n);),
+            (true, _, _) => quote!(mp.file(#wire, &body.#n);),
+            (_, true, Ty::Option(_)) => {
+                quote!(for file in body.#n.iter().flatten() { mp.file(#wire, file); })
+            }
+            (_, true, _) => quote!(for file in body.#n.iter() { mp.file(#wire, file); }),
             _ => quote!(mp.part(#wire, &body.#n);),
         }
     });
+    let bind = (val.to_string() != "body").then(|| quote!(let body = #val;));
     quote! {
-        let body = #val;
+        #bind
         let mut mp = op.multipart();
         #(#parts)*
         op.multipart_done(mp);
@@ -906,6 +928,8 @@ pub fn lib(
         quote!(#u)
     });
     let doc_lines: Vec<String> = crate_doc.lines().map(|l| format!(" {l}")).collect();
+    let server_fn = server_fn(api);
+    let auth_mod = auth_mod(api);
     let idem = idempotency_keys.then(|| {
         quote! {
             // The API honours Idempotency-Key: every POST and PATCH gets one, so they retry safely.
@@ -914,7 +938,8 @@ pub fn lib(
     });
     quote! {
         #(#![doc = #doc_lines])*
-        #![allow(clippy::doc_lazy_continuation)]
+        // A group module may share the name of the module the macro expands into.
+        #![allow(clippy::doc_lazy_continuation, clippy::module_inception)]
         use connector_runtime::__private as rt;
 
         #models_mod
@@ -924,6 +949,10 @@ pub fn lib(
 
         /// Base URLs of the API's servers, first one the default (server variables at their defaults).
         pub const SERVERS: &[&str] = &[#(#servers),*];
+
+        #server_fn
+
+        #auth_mod
 
         /// The client: one pooled connection to the API, shared by every operation group.
         #[derive(Clone, Debug)]
@@ -958,6 +987,142 @@ pub fn lib(
             }
 
             #(#accessors)*
+        }
+    }
+}
+
+/// `server_url(vars)` for descriptions whose first server has variables.
+fn server_fn(api: &Api) -> TokenStream {
+    let Some(first) = api.servers.first().filter(|s| !s.variables.is_empty()) else {
+        return TokenStream::new();
+    };
+    let template = &first.url;
+    let mut doc = String::from(" The first server's URL with `variables` substituted (others keep their defaults):\n");
+    for (name, default, allowed) in &first.variables {
+        doc.push_str(&format!(" - `{name}` (default `{default}`"));
+        if !allowed.is_empty() {
+            doc.push_str(&format!("; one of {}", allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")));
+        }
+        doc.push_str(")\n");
+    }
+    let names = first.variables.iter().map(|(n, _, _)| n);
+    let defaults = first.variables.iter().map(|(_, d, _)| d);
+    let doc_lines: Vec<&str> = doc.lines().collect();
+    quote! {
+        #(#[doc = #doc_lines])*
+        pub fn server_url(variables: &[(&str, &str)]) -> String {
+            let mut url = String::from(#template);
+            for (name, default) in [#((#names, #defaults)),*] {
+                let value = variables.iter().find(|(n, _)| *n == name).map_or(default, |(_, v)| *v);
+                url = url.replace(&format!("{{{name}}}"), value);
+            }
+            url
+        }
+    }
+}
+
+/// `auth::<scheme>(...)` constructors: the description's security schemes as runtime auth settings.
+fn auth_mod(api: &Api) -> TokenStream {
+    if api.security.is_empty() {
+        return TokenStream::new();
+    }
+    let mut scope = crate::names::Scope::default();
+    let fns = api.security.iter().map(|sch| match sch {
+        SecurityScheme::ApiKey { scheme, name, location } => {
+            let f = ident(&scope.claim(&crate::names::snake_name(scheme)));
+            let loc = match location.as_str() {
+                "query" => quote!(connector_runtime::ApiKeyLocation::Query),
+                "cookie" => quote!(connector_runtime::ApiKeyLocation::Cookie),
+                _ => quote!(connector_runtime::ApiKeyLocation::Header),
+            };
+            let doc = format!(" Security scheme `{scheme}`: an API key in the {location} `{name}`.");
+            quote! {
+                #[doc = #doc]
+                pub fn #f(key: impl Into<String>) -> connector_runtime::AuthConfig {
+                    connector_runtime::AuthConfig::ApiKey { name: #name.to_owned(), location: #loc, value: key.into().into(), prefix: None }
+                }
+            }
+        }
+        SecurityScheme::Bearer { scheme } => {
+            let f = ident(&scope.claim(&crate::names::snake_name(scheme)));
+            let doc = format!(" Security scheme `{scheme}`: a bearer token.");
+            quote! {
+                #[doc = #doc]
+                pub fn #f(token: impl Into<String>) -> connector_runtime::AuthConfig {
+                    connector_runtime::AuthConfig::Bearer { token: token.into().into() }
+                }
+            }
+        }
+        SecurityScheme::Basic { scheme } => {
+            let f = ident(&scope.claim(&crate::names::snake_name(scheme)));
+            let doc = format!(" Security scheme `{scheme}`: HTTP basic.");
+            quote! {
+                #[doc = #doc]
+                pub fn #f(username: impl Into<String>, password: impl Into<String>) -> connector_runtime::AuthConfig {
+                    connector_runtime::AuthConfig::Basic { username: username.into(), password: password.into().into() }
+                }
+            }
+        }
+        SecurityScheme::OAuth2 { scheme, token_url, flow, scopes } => {
+            let f = ident(&scope.claim(&crate::names::snake_name(scheme)));
+            match token_url {
+                Some(url) if flow != "clientCredentials" => {
+                    let doc = format!(
+                        " Security scheme `{scheme}` ({flow} flow): tokens obtained by the user's authorization, kept fresh with\n the refresh-token grant against `{url}` (a rotated refresh token is kept)."
+                    );
+                    let doc_lines: Vec<&str> = doc.lines().collect();
+                    quote! {
+                        #(#[doc = #doc_lines])*
+                        pub fn #f(client_id: impl Into<String>, client_secret: impl Into<String>, refresh_token: impl Into<String>) -> connector_runtime::AuthConfig {
+                            connector_runtime::AuthConfig::Oauth2 {
+                                token_url: #url.to_owned(),
+                                client_id: client_id.into(),
+                                client_secret: client_secret.into().into(),
+                                scopes: Vec::new(),
+                                refresh_token: Some(refresh_token.into().into()),
+                                client_auth: Default::default(),
+                                refresh_skew_ms: 60_000,
+                            }
+                        }
+                    }
+                }
+                Some(url) => {
+                    let doc = format!(
+                        " Security scheme `{scheme}`: OAuth2 client credentials against `{url}`, refreshed ahead of expiry.\n Scopes the description lists: {}.",
+                        if scopes.is_empty() { "none".to_owned() } else { scopes.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ") }
+                    );
+                    let doc_lines: Vec<&str> = doc.lines().collect();
+                    quote! {
+                        #(#[doc = #doc_lines])*
+                        pub fn #f(client_id: impl Into<String>, client_secret: impl Into<String>, scopes: &[&str]) -> connector_runtime::AuthConfig {
+                            connector_runtime::AuthConfig::Oauth2 {
+                                token_url: #url.to_owned(),
+                                client_id: client_id.into(),
+                                client_secret: client_secret.into().into(),
+                                scopes: scopes.iter().map(|s| s.to_string()).collect(),
+                                refresh_token: None,
+                                client_auth: Default::default(),
+                                refresh_skew_ms: 60_000,
+                            }
+                        }
+                    }
+                }
+                None => {
+                    let doc = format!(" Security scheme `{scheme}`: OAuth2 with an access token obtained elsewhere, sent as a bearer token.");
+                    quote! {
+                        #[doc = #doc]
+                        pub fn #f(access_token: impl Into<String>) -> connector_runtime::AuthConfig {
+                            connector_runtime::AuthConfig::Bearer { token: access_token.into().into() }
+                        }
+                    }
+                }
+            }
+        }
+    });
+    quote! {
+        /// The description's security schemes as auth settings: `config.auth = Some(auth::...(...))`.
+        pub mod auth {
+            #(#fns)*
         }
     }
 }

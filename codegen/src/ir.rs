@@ -385,6 +385,8 @@ pub enum SecurityScheme {
         scheme: String,
         /// Token endpoint.
         token_url: Option<String>,
+        /// The flow that token endpoint serves (`clientCredentials`, `authorizationCode`, `password`).
+        flow: String,
         /// Scopes offered.
         scopes: Vec<String>,
     },

@@ -179,6 +179,20 @@ fn constraints_of(s: &Value) -> Constraints {
     c
 }
 
+/// The constraints of a schema, or of the schema it references when it has none of its own (a
+/// `$ref` to a named string with `minLength`, say).
+fn constraints_through_refs(root: &Value, s: &Value) -> Constraints {
+    let mut cur = s;
+    for _ in 0..MAX_REF_HOPS {
+        let own = constraints_of(cur);
+        match str_of(cur, "$ref").and_then(|r| pointer(root, r)) {
+            Some(target) if own.is_empty() => cur = target,
+            _ => return own,
+        }
+    }
+    Constraints::default()
+}
+
 /// Where a schema is being used, which decides how `format: binary` is typed.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Ctx {
@@ -196,6 +210,8 @@ struct Lowerer<'a> {
     type_scope: Scope,
     warnings: Vec<Diagnostic>,
     depth: usize,
+    /// Refs to schemas without a named type that are being lowered in place (to catch recursion).
+    inlining: Vec<String>,
 }
 
 /// Lower a loaded document.
@@ -214,6 +230,7 @@ pub fn lower(doc: &Document, settings: &Settings) -> Result<(Api, Vec<Diagnostic
         type_scope: Scope::default(),
         warnings: Vec::new(),
         depth: 0,
+        inlining: Vec::new(),
     };
     let info = root.get("info").cloned().unwrap_or(Value::Null);
     let mut api = Api {
@@ -289,7 +306,10 @@ impl<'a> Lowerer<'a> {
     /// The named type for a referenced schema (created on first use, recursion-safe).
     fn named_ref(&mut self, r: &str) -> Ty {
         if let Some(id) = self.by_ref.get(r) {
-            return Ty::Named(*id);
+            // Every use of a nullable schema is optional, not only the first one lowered.
+            let ty = Ty::Named(*id);
+            let nullable = pointer(self.root, r).is_some_and(|t| type_info(t).nullable);
+            return if nullable { ty.optional() } else { ty };
         }
         let Some(target) = pointer(self.root, r) else {
             self.warn(
@@ -311,8 +331,36 @@ impl<'a> Lowerer<'a> {
             };
         }
         if !needs_named_type(target) {
+            if self.inlining.iter().any(|x| x == r) {
+                // A list or map that contains itself: it needs a name after all (an alias, which
+                // emission makes a newtype because an alias cannot contain itself).
+                let name = self.type_scope.claim(&self.name_for_ref(r));
+                let id = TypeId(self.types.len());
+                self.types.push(TypeDef {
+                    name,
+                    doc: doc_of(target),
+                    origin: r.to_owned(),
+                    kind: TypeKind::Alias(Ty::Any),
+                });
+                self.by_ref.insert(r.to_owned(), id);
+                return Ty::Named(id);
+            }
             let name = self.name_for_ref(r);
-            return self.schema_ty(target, &name, r, Ctx::Json);
+            self.inlining.push(r.to_owned());
+            let ty = self.schema_ty(target, &name, r, Ctx::Json);
+            self.inlining.pop();
+            return match self.by_ref.get(r) {
+                Some(id) => {
+                    let named = Ty::Named(*id);
+                    let nullable = matches!(ty, Ty::Option(_));
+                    self.types[id.0].kind = TypeKind::Alias(match ty {
+                        Ty::Option(inner) => *inner,
+                        t => t,
+                    });
+                    if nullable { named.optional() } else { named }
+                }
+                None => ty,
+            };
         }
         let name = self.type_scope.claim(&self.name_for_ref(r));
         let id = TypeId(self.types.len());
@@ -556,7 +604,9 @@ impl<'a> Lowerer<'a> {
             let t = self.schema_ty_no_name(s, name, ptr);
             return TypeKind::Alias(t);
         }
-        let mut field_scope = Scope::default();
+        // Emission names the flattened map of additional properties `additional_properties`.
+        let mut field_scope =
+            Scope::with_taken(additional.is_some().then_some("additional_properties"));
         let mut fields = Vec::with_capacity(props.len());
         for (wire, ps, pptr) in props {
             let is_required = required.contains(&wire);
@@ -572,7 +622,7 @@ impl<'a> Lowerer<'a> {
                 ty,
                 required: is_required,
                 doc: doc_of(ps).or_else(|| doc_of(deref)),
-                constraints: constraints_of(ps),
+                constraints: constraints_through_refs(self.root, ps),
             });
         }
         let additional = additional.map(|a| {
@@ -836,14 +886,14 @@ impl<'a> Lowerer<'a> {
                 },
                 Some("oauth2") | Some("openIdConnect") => {
                     let flows = s.get("flows");
-                    let token_url = ["clientCredentials", "authorizationCode", "password"]
-                        .iter()
-                        .find_map(|f| {
-                            flows
-                                .and_then(|fl| fl.get(*f))
-                                .and_then(|fl| str_of(fl, "tokenUrl"))
-                        })
-                        .map(str::to_owned);
+                    let found = ["clientCredentials", "authorizationCode", "password"].iter().find_map(|f| {
+                        let url = flows.and_then(|fl| fl.get(*f)).and_then(|fl| str_of(fl, "tokenUrl"))?;
+                        Some(((*f).to_owned(), url.to_owned()))
+                    });
+                    let (flow, token_url) = match found {
+                        Some((f, u)) => (f, Some(u)),
+                        None => (String::new(), None),
+                    };
                     let mut scopes: Vec<String> = Vec::new();
                     if let Some(Value::Object(fl)) = flows {
                         for f in fl.values() {
@@ -942,7 +992,15 @@ impl<'a> Lowerer<'a> {
                     .entry(group)
                     .or_insert_with(|| Scope::with_taken(["new", "client"]))
                     .claim(&mname);
-                let builder = builder_scope.claim(&names::type_name(&op_id));
+                // Emission may add `<Builder>Response` (an enum of success answers by status) beside it.
+                let builder = loop {
+                    let b = builder_scope.claim(&names::type_name(&op_id));
+                    let answers = format!("{b}Response");
+                    if !builder_scope.contains(&answers) {
+                        builder_scope.claim(&answers);
+                        break b;
+                    }
+                };
                 match self.operation(op, shared_params, &op_ptr, &path, &builder) {
                     Some((params, body, success, errors)) => api.operations.push(Operation {
                         name,
@@ -1008,7 +1066,8 @@ impl<'a> Lowerer<'a> {
             }
         }
         let template_names = path_template_names(path);
-        let mut scope = Scope::with_taken(["client", "body", "send"]);
+        // The builder's own fields and methods.
+        let mut scope = Scope::with_taken(["client", "body", "send", "options"]);
         let mut params = Vec::new();
         for (p, pp) in raw {
             let Some(wire) = str_of(p, "name") else {
@@ -1088,7 +1147,9 @@ impl<'a> Lowerer<'a> {
                     || p.get("required").and_then(Value::as_bool).unwrap_or(false),
                 ty,
                 doc: doc_of(p),
-                constraints: schema.map(constraints_of).unwrap_or_default(),
+                constraints: schema
+                    .map(|s| constraints_through_refs(self.root, s))
+                    .unwrap_or_default(),
             });
         }
         // Path parameters the template names but the operation does not declare: strings.
@@ -1180,9 +1241,6 @@ impl<'a> Lowerer<'a> {
                     .unwrap_or(Ty::Any),
             )
         } else if pick == "application/x-www-form-urlencoded" || pick.starts_with("multipart/") {
-            let ty = schema
-                .map(|s| self.schema_ty(s, &ctx_name, &format!("{mptr}/schema"), Ctx::Raw))
-                .unwrap_or(Ty::Any);
             let target = schema
                 .map(|s| self.deref(s, &mptr).0)
                 .unwrap_or(&Value::Null);
@@ -1203,9 +1261,20 @@ impl<'a> Lowerer<'a> {
                             || items.is_some_and(|i| str_of(i, "format") == Some("binary"))
                     })
                     .map(|(k, _)| k.clone())
-                    .collect();
+                    .collect::<Vec<String>>();
+                let sptr = format!("{mptr}/schema");
+                let ty = match schema {
+                    Some(_) if !files.is_empty() => {
+                        self.multipart_type(target, &ctx_name, &sptr, &files)
+                    }
+                    Some(s) => self.schema_ty(s, &ctx_name, &sptr, Ctx::Raw),
+                    None => Ty::Any,
+                };
                 (BodyKind::Multipart { files }, ty)
             } else {
+                let ty = schema
+                    .map(|s| self.schema_ty(s, &ctx_name, &format!("{mptr}/schema"), Ctx::Raw))
+                    .unwrap_or(Ty::Any);
                 let enc = media.get("encoding");
                 let deep = props
                     .iter()
@@ -1234,6 +1303,33 @@ impl<'a> Lowerer<'a> {
             required: b.get("required").and_then(Value::as_bool).unwrap_or(false),
             doc: doc_of(b),
         })
+    }
+
+    /// The type of a multipart body with files: the object's fields, with the `files` among them
+    /// (`format: binary`, or lists of such) typed as file parts. It is not shared with the JSON type of
+    /// the same schema, where binary data is a string.
+    fn multipart_type(&mut self, s: &'a Value, ctx_name: &str, ptr: &str, files: &[String]) -> Ty {
+        let key = format!("multipart {}", serde_json::to_string(s).unwrap_or_default());
+        if let Some(id) = self.by_shape.get(&key) {
+            return Ty::Named(*id);
+        }
+        let name = self.type_scope.claim(&names::type_name(ctx_name));
+        let id = TypeId(self.types.len());
+        self.types.push(TypeDef {
+            name: name.clone(),
+            doc: doc_of(s),
+            origin: ptr.to_owned(),
+            kind: TypeKind::Alias(Ty::Any),
+        });
+        self.by_shape.insert(key, id);
+        let mut kind = self.type_kind(s, &name, ptr);
+        if let TypeKind::Struct(st) = &mut kind {
+            for f in st.fields.iter_mut().filter(|f| files.contains(&f.wire_name)) {
+                strings_to_binary(&mut f.ty);
+            }
+        }
+        self.types[id.0].kind = kind;
+        Ty::Named(id)
     }
 
     fn response_case(
@@ -1287,6 +1383,15 @@ impl<'a> Lowerer<'a> {
             ty,
             doc,
         }
+    }
+}
+
+/// A file property lowered as text (`string`/`binary` in JSON): the same shape with bytes.
+fn strings_to_binary(t: &mut Ty) {
+    match t {
+        Ty::String => *t = Ty::Binary,
+        Ty::Option(i) | Ty::Vec(i) => strings_to_binary(i),
+        _ => {}
     }
 }
 
@@ -1428,8 +1533,10 @@ fn path_group(path: &str) -> String {
     path.split('/')
         .filter(|s| !s.is_empty() && !s.starts_with('{'))
         .find(|s| {
-            let versionish = (s.starts_with('v') && s[1..].chars().all(|c| c.is_ascii_digit() || c == '.'))
-                || s.chars().all(|c| c.is_ascii_digit() || c == '-' || c == '.');
+            let versionish = (s.starts_with('v')
+                && s[1..].chars().all(|c| c.is_ascii_digit() || c == '.'))
+                || s.chars()
+                    .all(|c| c.is_ascii_digit() || c == '-' || c == '.');
             !versionish
         })
         .map(|s| s.split('.').next().unwrap_or(s).to_owned())
@@ -1460,14 +1567,23 @@ mod tests {
     #[test]
     fn untagged_operations_group_by_first_meaningful_segment() {
         assert_eq!(path_group("/v1/customers/{customer}"), "customers");
-        assert_eq!(path_group("/2010-04-01/Accounts/{Sid}/Calls.json"), "Accounts");
+        assert_eq!(
+            path_group("/2010-04-01/Accounts/{Sid}/Calls.json"),
+            "Accounts"
+        );
         assert_eq!(path_group("/{id}"), "general");
         assert_eq!(path_group("/"), "general");
     }
 
     #[test]
     fn path_keys_split_fixed_query_and_template_names() {
-        assert_eq!(split_path("/responses?beta=true"), ("/responses".into(), vec![("beta".into(), "true".into())]));
-        assert_eq!(path_template_names("/a/{x}/b/{y}/{x}"), vec!["x".to_owned(), "y".to_owned()]);
+        assert_eq!(
+            split_path("/responses?beta=true"),
+            ("/responses".into(), vec![("beta".into(), "true".into())])
+        );
+        assert_eq!(
+            path_template_names("/a/{x}/b/{y}/{x}"),
+            vec!["x".to_owned(), "y".to_owned()]
+        );
     }
 }

@@ -164,8 +164,10 @@ pub fn snake_name(raw: &str) -> String {
 pub fn module_name(raw: &str) -> String {
     let s = snake_name(raw);
     match s.as_str() {
-        // Names of modules and items every generated crate has.
-        "models" | "client" | "default" | "std" | "core" | "alloc" | "all" => format!("{s}_api"),
+        // Names of modules and items every generated crate has (`rt` is its alias of the runtime support).
+        "models" | "client" | "default" | "std" | "core" | "alloc" | "all" | "rt" => {
+            format!("{s}_api")
+        }
         _ => s,
     }
 }

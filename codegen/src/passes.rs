@@ -19,6 +19,9 @@ pub struct Facts {
     pub uses_chrono: bool,
     /// The output uses `uuid`.
     pub uses_uuid: bool,
+    /// Aliases that contain themselves (through lists, maps or other aliases): emitted as newtypes,
+    /// since a type alias cannot refer to itself.
+    pub newtypes: BTreeSet<TypeId>,
 }
 
 /// Run all passes.
@@ -28,6 +31,7 @@ pub fn run(api: &mut Api) -> Facts {
         defaultable: defaultable(api),
         request_types: request_types(api),
         validating: validating(api),
+        newtypes: recursive_aliases(api),
         ..Facts::default()
     };
     let mut scan = |t: &Ty| {
@@ -196,6 +200,22 @@ fn tarjan(n: usize, edges: &[Vec<TypeId>]) -> Vec<usize> {
         }
     }
     comp
+}
+
+fn recursive_aliases(api: &Api) -> BTreeSet<TypeId> {
+    let is_alias = |id: &TypeId| matches!(api.types[id.0].kind, TypeKind::Alias(_));
+    let edges: Vec<Vec<TypeId>> = api
+        .types
+        .iter()
+        .map(|td| match &td.kind {
+            TypeKind::Alias(t) => named_in(t).into_iter().filter(is_alias).collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    let n = api.types.len();
+    let scc = tarjan(n, &edges);
+    // Members of a cycle share a component id below `n`; others got ids from the top of the range.
+    (0..n).filter(|&i| scc[i] < n).map(TypeId).collect()
 }
 
 fn ty_defaultable(t: &Ty, ok: &BTreeSet<TypeId>) -> bool {

@@ -2,7 +2,6 @@
 //!
 //! Nothing after this module sees a parser's types: the result is a plain [`serde_json::Value`] tree.
 
-
 mod bundle;
 mod parse;
 mod pointer;
