@@ -909,6 +909,7 @@ impl<'a> Lowerer<'a> {
                     out.push(SecurityScheme::OAuth2 {
                         scheme,
                         token_url,
+                        flow,
                         scopes,
                     });
                 }
