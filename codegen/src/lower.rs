@@ -296,6 +296,9 @@ impl<'a> Lowerer<'a> {
     }
 
     fn name_for_ref(&self, r: &str) -> String {
+        if let Some(n) = self.settings.rename(r) {
+            return names::type_name(n);
+        }
         if let Some(n) = self.ref_names.get(r) {
             return names::type_name(n);
         }
@@ -425,6 +428,9 @@ impl<'a> Lowerer<'a> {
             return wrap(self.named_ref(&r));
         }
         if let Some(t) = self.settings.type_override(ptr) {
+            return wrap(t);
+        }
+        if let Some(t) = str_of(s, "x-rust-type").and_then(crate::settings::primitive_type) {
             return wrap(t);
         }
         // allOf with one structural part and nothing else of substance: that part.

@@ -7,6 +7,21 @@ use serde::Deserialize;
 use crate::diag::Diagnostic;
 use crate::ir::{IntKind, Ty};
 
+/// A Rust type named in settings or in an `x-rust-type` extension, when it is one the IR can express.
+pub fn primitive_type(t: &str) -> Option<Ty> {
+    Some(match t.trim() {
+        "String" | "string" | "&str" => Ty::String,
+        "i32" => Ty::Int(IntKind::I32),
+        "i64" | "isize" => Ty::Int(IntKind::I64),
+        "u32" => Ty::Int(IntKind::U32),
+        "u64" | "usize" => Ty::Int(IntKind::U64),
+        "f32" | "f64" => Ty::Float(false),
+        "bool" => Ty::Bool,
+        "serde_json::Value" | "Value" => Ty::Any,
+        _ => return None,
+    })
+}
+
 /// How the generated crate reaches `connector-runtime`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -39,6 +54,8 @@ pub struct Settings {
     pub base_url: Option<String>,
     /// Rust types for schemas, by JSON pointer: `"#/components/schemas/Money" = "i64"`.
     pub type_overrides: BTreeMap<String, String>,
+    /// Rust names for schemas, by schema name or JSON pointer: `Error = "ApiError"`.
+    pub renames: BTreeMap<String, String>,
     /// Where the runtime comes from.
     pub runtime: RuntimeDep,
     /// Turn on automatic idempotency keys for unsafe methods (APIs known to honour them).
@@ -70,20 +87,48 @@ impl Settings {
             format!("#{pointer}")
         };
         let t = self.type_overrides.get(&key)?;
-        Some(match t.as_str() {
-            "String" | "string" => Ty::String,
-            "i32" => Ty::Int(IntKind::I32),
-            "i64" => Ty::Int(IntKind::I64),
-            "u32" => Ty::Int(IntKind::U32),
-            "u64" => Ty::Int(IntKind::U64),
-            "f64" => Ty::Float(false),
-            "bool" => Ty::Bool,
-            _ => Ty::Any,
-        })
+        Some(primitive_type(t).unwrap_or(Ty::Any))
+    }
+
+    /// A configured Rust name for the schema at `pointer` (`#/components/schemas/X`), by pointer or name.
+    pub fn rename(&self, pointer: &str) -> Option<&str> {
+        let last = pointer.rsplit('/').next().unwrap_or(pointer);
+        self.renames.get(pointer).or_else(|| self.renames.get(last)).map(String::as_str)
     }
 
     /// Whether per-tag cargo features are emitted.
     pub fn tag_features(&self) -> bool {
         self.tag_features.unwrap_or(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_parse_from_toml_and_answer_lookups() {
+        let s = Settings::from_toml(
+            r#"
+            crate_name = "acme-connector"
+            tags = ["pets"]
+            exclude_tags = ["admin"]
+            idempotency_keys = true
+            [renames]
+            Error = "ApiError"
+            "#/components/schemas/Pet" = "Animal"
+            [type_overrides]
+            "#/components/schemas/Money" = "i64"
+            "#,
+        )
+        .unwrap();
+        assert!(s.includes_tag("pets") && !s.includes_tag("store") && !s.includes_tag("admin"));
+        assert_eq!(s.rename("#/components/schemas/Error"), Some("ApiError"));
+        assert_eq!(s.rename("#/components/schemas/Pet"), Some("Animal"));
+        assert_eq!(s.rename("#/components/schemas/Other"), None);
+        assert_eq!(s.type_override("/components/schemas/Money"), Some(Ty::Int(IntKind::I64)));
+        assert!(s.idempotency_keys);
+        let err = Settings::from_toml("crate_nme = \"x\"").unwrap_err();
+        assert!(err.message.contains("crate_nme"), "{}", err.message);
     }
 }
