@@ -109,7 +109,7 @@ mod tests {
     #[test]
     fn settings_parse_from_toml_and_answer_lookups() {
         let s = Settings::from_toml(
-            r#"
+            r##"
             crate_name = "acme-connector"
             tags = ["pets"]
             exclude_tags = ["admin"]
@@ -119,7 +119,7 @@ mod tests {
             "#/components/schemas/Pet" = "Animal"
             [type_overrides]
             "#/components/schemas/Money" = "i64"
-            "#,
+            "##,
         )
         .unwrap();
         assert!(s.includes_tag("pets") && !s.includes_tag("store") && !s.includes_tag("admin"));
