@@ -48,9 +48,10 @@ impl Diagnostic {
             ..Diagnostic::error(message)
         }
     }
-    /// Builder: the JSON pointer.
+    /// Builder: the JSON pointer (`/paths/~1users`; a leading `#` is dropped, so both spellings work).
     pub fn at(mut self, pointer: impl Into<String>) -> Self {
-        self.pointer = Some(pointer.into());
+        let p = pointer.into();
+        self.pointer = Some(p.strip_prefix('#').map(str::to_owned).unwrap_or(p));
         self
     }
     /// Builder: the file.

@@ -37,10 +37,11 @@ pub(crate) fn parse(text: &str, file: Option<&Path>) -> Result<Value, Diagnostic
 }
 
 fn failure(format: &str, message: &str, line: Option<(usize, usize)>) -> Diagnostic {
-    // Both parsers append " at line L column C"; the diagnostic carries the location itself.
-    let message = match message.rfind(" at line ") {
-        Some(cut) if line.is_some() => &message[..cut],
-        _ => message,
+    // Parsers append " at line L column C" for the reported position, which the diagnostic carries
+    // itself; other positions in the message (the context a YAML error started in) are kept.
+    let message = match line {
+        Some((l, c)) => message.strip_suffix(&format!(" at line {l} column {c}")).unwrap_or(message),
+        None => message,
     };
     let diag = Diagnostic::error(format!("not valid {format}: {message}")).help(format!(
         "fix the {format} syntax at the reported position; the description must be one {format} document"

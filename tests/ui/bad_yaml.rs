@@ -1,0 +1,4 @@
+#[connector_macros::connector(spec = "fixtures/ui/broken.yaml")]
+mod api {}
+
+fn main() {}

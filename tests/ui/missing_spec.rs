@@ -1,0 +1,4 @@
+#[connector_macros::connector(tags = ["pets"])]
+mod api {}
+
+fn main() {}
