@@ -1000,11 +1000,20 @@ fn server_fn(api: &Api) -> TokenStream {
         return TokenStream::new();
     };
     let template = &first.url;
-    let mut doc = String::from(" The first server's URL with `variables` substituted (others keep their defaults):\n");
+    let mut doc = String::from(
+        " The first server's URL with `variables` substituted (others keep their defaults):\n",
+    );
     for (name, default, allowed) in &first.variables {
         doc.push_str(&format!(" - `{name}` (default `{default}`"));
         if !allowed.is_empty() {
-            doc.push_str(&format!("; one of {}", allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")));
+            doc.push_str(&format!(
+                "; one of {}",
+                allowed
+                    .iter()
+                    .map(|a| format!("`{a}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
         }
         doc.push_str(")\n");
     }

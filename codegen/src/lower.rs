@@ -892,10 +892,14 @@ impl<'a> Lowerer<'a> {
                 },
                 Some("oauth2") | Some("openIdConnect") => {
                     let flows = s.get("flows");
-                    let found = ["clientCredentials", "authorizationCode", "password"].iter().find_map(|f| {
-                        let url = flows.and_then(|fl| fl.get(*f)).and_then(|fl| str_of(fl, "tokenUrl"))?;
-                        Some(((*f).to_owned(), url.to_owned()))
-                    });
+                    let found = ["clientCredentials", "authorizationCode", "password"]
+                        .iter()
+                        .find_map(|f| {
+                            let url = flows
+                                .and_then(|fl| fl.get(*f))
+                                .and_then(|fl| str_of(fl, "tokenUrl"))?;
+                            Some(((*f).to_owned(), url.to_owned()))
+                        });
                     let (flow, token_url) = match found {
                         Some((f, u)) => (f, Some(u)),
                         None => (String::new(), None),
@@ -1331,7 +1335,11 @@ impl<'a> Lowerer<'a> {
         self.by_shape.insert(key, id);
         let mut kind = self.type_kind(s, &name, ptr);
         if let TypeKind::Struct(st) = &mut kind {
-            for f in st.fields.iter_mut().filter(|f| files.contains(&f.wire_name)) {
+            for f in st
+                .fields
+                .iter_mut()
+                .filter(|f| files.contains(&f.wire_name))
+            {
                 strings_to_binary(&mut f.ty);
             }
         }

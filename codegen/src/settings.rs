@@ -93,7 +93,10 @@ impl Settings {
     /// A configured Rust name for the schema at `pointer` (`#/components/schemas/X`), by pointer or name.
     pub fn rename(&self, pointer: &str) -> Option<&str> {
         let last = pointer.rsplit('/').next().unwrap_or(pointer);
-        self.renames.get(pointer).or_else(|| self.renames.get(last)).map(String::as_str)
+        self.renames
+            .get(pointer)
+            .or_else(|| self.renames.get(last))
+            .map(String::as_str)
     }
 
     /// Whether per-tag cargo features are emitted.
@@ -126,7 +129,10 @@ mod tests {
         assert_eq!(s.rename("#/components/schemas/Error"), Some("ApiError"));
         assert_eq!(s.rename("#/components/schemas/Pet"), Some("Animal"));
         assert_eq!(s.rename("#/components/schemas/Other"), None);
-        assert_eq!(s.type_override("/components/schemas/Money"), Some(Ty::Int(IntKind::I64)));
+        assert_eq!(
+            s.type_override("/components/schemas/Money"),
+            Some(Ty::Int(IntKind::I64))
+        );
         assert!(s.idempotency_keys);
         let err = Settings::from_toml("crate_nme = \"x\"").unwrap_err();
         assert!(err.message.contains("crate_nme"), "{}", err.message);

@@ -190,18 +190,65 @@ impl Op {
         }
     }
 
+    /// Values are percent-encoded one by one; the style's own delimiters (`,` `.` `;` `=`) stay literal
+    /// (RFC 6570 `{x}`, `{.x}`, `{;x}`, with `*` when exploded).
     fn path_value(&mut self, name: &str, v: &Value, style: Style, explode: bool) {
-        let Some(text) = simple(v, explode) else {
+        let enc = |s: &str| utf8_percent_encode(s, SEGMENT).to_string();
+        let text = match v {
+            Value::Null => None,
+            Value::Array(items) => {
+                let items: Vec<String> = items.iter().filter_map(scalar).map(|s| enc(&s)).collect();
+                Some(match (style, explode) {
+                    (Style::Label, true) => format!(".{}", items.join(".")),
+                    (Style::Label, false) => format!(".{}", items.join(",")),
+                    (Style::Matrix, true) => items.iter().map(|i| format!(";{name}={i}")).collect(),
+                    (Style::Matrix, false) => format!(";{name}={}", items.join(",")),
+                    _ => items.join(","),
+                })
+            }
+            Value::Object(m) => {
+                let pairs: Vec<(String, String)> = m
+                    .iter()
+                    .map(|(k, x)| (enc(k), enc(&scalar(x).unwrap_or_default())))
+                    .collect();
+                let join = |kv: &str, sep: &str| {
+                    let all: Vec<String> =
+                        pairs.iter().map(|(k, x)| format!("{k}{kv}{x}")).collect();
+                    all.join(sep)
+                };
+                Some(match (style, explode) {
+                    (Style::Label, true) => format!(".{}", join("=", ".")),
+                    (Style::Label, false) => format!(".{}", join(",", ",")),
+                    (Style::Matrix, true) => format!(";{}", join("=", ";")),
+                    (Style::Matrix, false) => format!(";{name}={}", join(",", ",")),
+                    (_, true) => join("=", ","),
+                    (_, false) => join(",", ","),
+                })
+            }
+            other => scalar(other).map(|s| match style {
+                Style::Label => format!(".{}", enc(&s)),
+                Style::Matrix => format!(";{name}={}", enc(&s)),
+                _ => enc(&s),
+            }),
+        };
+        let Some(text) = text else {
             self.fail(Error::validation(name, "path parameter is required"));
             return;
         };
-        let enc = utf8_percent_encode(&text, SEGMENT).to_string();
-        let enc = match style {
-            Style::Label => format!(".{enc}"),
-            Style::Matrix => format!(";{name}={enc}"),
-            _ => enc,
+        let path = self.opts.path.replace(&format!("{{{name}}}"), &text);
+        // URL parsing resolves `.` and `..` segments (`%2E` too), which would reach another endpoint.
+        let dots = |seg: &str| {
+            let seg = seg.to_ascii_lowercase().replace("%2e", ".");
+            seg == "." || seg == ".."
         };
-        self.opts.path = self.opts.path.replace(&format!("{{{name}}}"), &enc);
+        if path.split('/').any(dots) {
+            self.fail(Error::validation(
+                name,
+                "`.` and `..` cannot be path segments",
+            ));
+            return;
+        }
+        self.opts.path = path;
     }
 
     /// Add a query parameter (None/null values are left out).
@@ -297,7 +344,13 @@ impl Op {
         let mut pairs = Vec::new();
         if let Value::Object(m) = v {
             for (k, x) in m {
-                let style = if deep.contains(&k.as_str()) || x.is_object() {
+                // Nested objects, and lists of objects or lists, have no flat form: brackets.
+                let nested = match x {
+                    Value::Object(_) => true,
+                    Value::Array(items) => items.iter().any(|i| i.is_object() || i.is_array()),
+                    _ => false,
+                };
+                let style = if deep.contains(&k.as_str()) || nested {
                     Style::DeepObject
                 } else {
                     Style::Form
@@ -853,14 +906,44 @@ mod tests {
         op.path("tags", &["a", "b"], Style::Simple, false);
         op.path("l", &5, Style::Label, false);
         op.path("m", &"v", Style::Matrix, false);
-        assert_eq!(op.opts.path, "/a/x%20y%2Fz/a%2Cb/.5/;m=v");
+        assert_eq!(op.opts.path, "/a/x%20y%2Fz/a,b/.5/;m=v");
+        let mut op = Op::new(Method::GET, "/{l}/{le}/{m}/{me}/{o}/{oe}");
+        op.path("l", &["a", "b,c"], Style::Label, false);
+        op.path("le", &["a", "b"], Style::Label, true);
+        op.path("m", &["a", "b"], Style::Matrix, false);
+        op.path("me", &["a", "b"], Style::Matrix, true);
+        op.path("o", &json!({"x": 1, "y": "a b"}), Style::Simple, false);
+        op.path("oe", &json!({"x": 1, "y": 2}), Style::Matrix, true);
+        assert_eq!(
+            op.opts.path,
+            "/.a,b%2Cc/.a.b/;m=a,b/;me=a;me=b/x,1,y,a%20b/;x=1;y=2"
+        );
+    }
+
+    #[test]
+    fn dot_segments_are_refused() {
+        for (style, value) in [
+            (Style::Simple, ".."),
+            (Style::Simple, "."),
+            (Style::Label, "."),
+        ] {
+            let mut op = Op::new(Method::GET, "/a/{id}/b");
+            op.path("id", value, style, false);
+            assert!(op.problem.is_some(), "{value:?} in {style:?}");
+        }
+        let mut op = Op::new(Method::GET, "/a/{id}.json");
+        op.path("id", "..", Style::Simple, false);
+        assert_eq!(
+            (op.problem.is_none(), op.opts.path.as_str()),
+            (true, "/a/...json")
+        );
     }
 
     #[test]
     fn form_bodies_use_brackets_for_deep_fields() {
         let mut op = Op::new(Method::POST, "/");
         op.form(
-            &json!({"amount": 5, "expand": ["a", "b"], "metadata": {"k": "v"}, "skip": null}),
+            &json!({"amount": 5, "expand": ["a", "b"], "metadata": {"k": "v"}, "skip": null, "tags": ["t", "u"], "items": [{"p": 1}]}),
             &["expand"],
         );
         let Body::Bytes { data, .. } = &op.opts.body else {
@@ -868,7 +951,7 @@ mod tests {
         };
         assert_eq!(
             data,
-            "amount=5&expand%5B0%5D=a&expand%5B1%5D=b&metadata%5Bk%5D=v"
+            "amount=5&expand%5B0%5D=a&expand%5B1%5D=b&metadata%5Bk%5D=v&tags=t&tags=u&items%5B0%5D%5Bp%5D=1"
         );
     }
 

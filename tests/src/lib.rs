@@ -1,2 +1,60 @@
 //! Generated code of the fixture descriptions in `tests/fixtures`, compiled with warnings denied.
 #![deny(warnings)]
+
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/additional_properties.rs"]
+pub mod additional_properties;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/all_of.rs"]
+pub mod all_of;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/arrays.rs"]
+pub mod arrays;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/discriminator_mapping.rs"]
+pub mod discriminator_mapping;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/discriminator_tags.rs"]
+pub mod discriminator_tags;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/formats.rs"]
+pub mod formats;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/integer_enums.rs"]
+pub mod integer_enums;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/keywords_31.rs"]
+pub mod keywords_31;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/naming.rs"]
+pub mod naming;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/nullable.rs"]
+pub mod nullable;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/objects.rs"]
+pub mod objects;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/param_styles.rs"]
+pub mod param_styles;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/recursion.rs"]
+pub mod recursion;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/ref_siblings.rs"]
+pub mod ref_siblings;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/request_bodies.rs"]
+pub mod request_bodies;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/responses.rs"]
+pub mod responses;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/string_enums.rs"]
+pub mod string_enums;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/swagger2.rs"]
+pub mod swagger2;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/untagged_unions.rs"]
+pub mod untagged_unions;

@@ -40,7 +40,9 @@ fn failure(format: &str, message: &str, line: Option<(usize, usize)>) -> Diagnos
     // Parsers append " at line L column C" for the reported position, which the diagnostic carries
     // itself; other positions in the message (the context a YAML error started in) are kept.
     let message = match line {
-        Some((l, c)) => message.strip_suffix(&format!(" at line {l} column {c}")).unwrap_or(message),
+        Some((l, c)) => message
+            .strip_suffix(&format!(" at line {l} column {c}"))
+            .unwrap_or(message),
         None => message,
     };
     let diag = Diagnostic::error(format!("not valid {format}: {message}")).help(format!(
