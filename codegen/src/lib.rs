@@ -230,8 +230,8 @@ pub fn write_crate(generated: &Generated, out: &Path) -> std::io::Result<Vec<Pat
     Ok(written)
 }
 
-/// For `build.rs`: generate into `OUT_DIR` and include with
-/// `include!(concat!(env!("OUT_DIR"), "/<name>.rs"));` inside a module.
+/// For `build.rs`: generate `OUT_DIR/<name>.rs` holding `pub mod <name> { ... }`, and bring it in with
+/// `include!(concat!(env!("OUT_DIR"), "/<name>.rs"));`.
 pub struct Builder {
     spec: PathBuf,
     settings: Settings,
@@ -270,13 +270,14 @@ impl Builder {
                 w.to_string().lines().next().unwrap_or("")
             );
         }
-        let text = emit::file(tokens).map_err(Diagnostic::error)?;
-        // `include!` cannot take inner attributes; keep them as outer docs by stripping `#![...]` lines.
-        let text: String = text
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("#!["))
-            .collect::<Vec<_>>()
-            .join("\n");
+        // `include!` cannot take a file that starts with inner attributes, so the generated body goes
+        // inside `pub mod <name> { ... }`, where they are allowed.
+        let module = proc_macro2::Ident::new(
+            &names::module_name(&self.name),
+            proc_macro2::Span::call_site(),
+        );
+        let text =
+            emit::file(quote::quote! { pub mod #module { #tokens } }).map_err(Diagnostic::error)?;
         let path = Path::new(&out).join(format!("{}.rs", self.name));
         std::fs::write(&path, text)
             .map_err(|e| Diagnostic::error(format!("cannot write {}: {e}", path.display())))?;

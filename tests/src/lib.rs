@@ -1,6 +1,9 @@
 //! Generated code of the fixture descriptions in `tests/fixtures`, compiled with warnings denied.
 #![deny(warnings)]
 
+// The same generator through its build.rs front (see build.rs): `pub mod petstore_build`.
+include!(concat!(env!("OUT_DIR"), "/petstore_build.rs"));
+
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/additional_properties.rs"]
 pub mod additional_properties;
