@@ -21,6 +21,7 @@ use crate::redact::Redactor;
 use crate::request::{Body, RequestOptions};
 use crate::response::Response;
 use crate::retry::{RetryClassifier, StandardClassifier};
+use crate::stream::StreamingResponse;
 
 const DISCONNECTED: u8 = 0;
 const CONNECTED: u8 = 1;
@@ -151,10 +152,10 @@ pub struct DisconnectReport {
     pub cancelled: usize,
 }
 
-/// Keeps the in-flight count for graceful shutdown.
-pub(crate) struct InFlight<'a>(&'a Inner);
+/// Keeps the in-flight count for graceful shutdown. Owned, so a streamed body can hold it until it ends.
+pub(crate) struct InFlight(Arc<Inner>);
 
-impl Drop for InFlight<'_> {
+impl Drop for InFlight {
     fn drop(&mut self) {
         if self.0.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.0.idle.notify_waiters();
@@ -250,10 +251,10 @@ impl Connector {
     }
 
     /// Count a request in, refusing it unless connected.
-    pub(crate) fn enter(&self) -> Result<(InFlight<'_>, reqwest::Client), Error> {
+    pub(crate) fn enter(&self) -> Result<(InFlight, reqwest::Client), Error> {
         let inner = &*self.inner;
         inner.in_flight.fetch_add(1, Ordering::SeqCst);
-        let guard = InFlight(inner);
+        let guard = InFlight(self.inner.clone());
         let state = inner.state.load(Ordering::SeqCst);
         let client = lock(&inner.http);
         match (state, client) {
@@ -311,6 +312,22 @@ impl Connector {
     /// [`Response::json`]). Every other request method is built on this one.
     pub async fn request(&self, options: RequestOptions) -> Result<Response<Bytes>, Error> {
         self.execute(options).await
+    }
+
+    /// Send a request through the same pipeline as [`Connector::request`] (auth, breaker, rate limit,
+    /// hooks, signing, retries), but hand the body of a successful (< 400) answer over unread, as a
+    /// stream of chunks; decode it with [`StreamingResponse::sse`] or [`StreamingResponse::ndjson`].
+    ///
+    /// Error statuses are read in full and returned as the usual [`Error`]. The per-attempt timeout
+    /// covers the wait for the response headers only; the caller's cancellation token (and a
+    /// disconnect past its deadline) ends the body stream with CANCELLED. The rate-limit slot is
+    /// released when the headers arrive; the call counts as in flight until the body ends or is
+    /// dropped.
+    pub async fn request_stream(
+        &self,
+        options: RequestOptions,
+    ) -> Result<StreamingResponse, Error> {
+        self.execute_stream(options).await
     }
 
     /// GET `path`.

@@ -20,14 +20,17 @@ mod connector;
 pub mod error;
 pub mod hooks;
 pub mod observe;
+pub mod paginate;
 mod pipeline;
 pub mod ratelimit;
 pub mod redact;
 pub mod request;
 pub mod response;
 pub mod retry;
+pub mod stream;
 mod support;
 mod transport;
+pub mod webhooks;
 
 pub use auth::{
     ApiKey, ApiKeyLocation, AuthConfig, AuthStrategy, Basic, Bearer, Custom, HmacSigner, OAuth2,

@@ -12,13 +12,27 @@
 //!    idempotency rule, attempts, budget, `Retry-After`), `onRetry` hooks, backoff;
 //! 7. tracing span and events, and metrics, at each stage.
 //!
+//! Streaming ([`Connector::request_stream`]) runs the same steps; only step 4 differs: once the headers
+//! of a success status (< 400) arrive, the body is left unread and handed to the caller, so the
+//! per-attempt timeout covers the wait for headers only. `afterResponse` hooks see the status and
+//! headers with an empty body (a body they set is ignored); error statuses are read in full as usual.
+//! The rate-limit slot is released when the headers arrive, as for buffered calls, so a long-lived
+//! stream holds no concurrency permit; the circuit breaker records the outcome at the same moment.
+//! The call still counts as in flight until its body ends or is dropped: `disconnect` waits for open
+//! streams up to its deadline, then they end with CANCELLED, as they do when the caller's token fires.
+//! A body cut short is a NETWORK_ERROR from the stream and is not retried by the pipeline.
+//!
 //! Architecture Invariant: generated operations are thin calls into [`Connector::request`]; nothing here
 //! is generic over the operation, so its code is compiled once, not once per endpoint.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
+use futures_util::stream::{BoxStream, Stream, StreamExt};
 use http::header::{CONTENT_TYPE, HeaderMap};
 use http::{Method, StatusCode};
 use serde_json::Value;
@@ -27,12 +41,13 @@ use tracing::Instrument;
 use url::Url;
 
 use crate::breaker::Outcome;
-use crate::connector::{Connector, lock};
+use crate::connector::{Connector, InFlight, lock};
 use crate::error::{Error, ErrorCode, ErrorSource};
 use crate::hooks::{HookContext, HookType, ResponseParts};
 use crate::request::{Body, RequestOptions, RequestParts, random_idempotency_key};
 use crate::response::{Response, ResponseMeta};
 use crate::retry::{RetryDecision, RetryPolicy, parse_retry_after};
+use crate::stream::{BodyStream, StreamingResponse};
 use crate::{observe, redact::Redactor};
 
 /// Response headers that carry a server-side request id, most specific first.
@@ -66,6 +81,38 @@ async fn cancelled(user: Option<&CancellationToken>, shutdown: &CancellationToke
     }
 }
 
+fn cancelled_error(who: Cancelled) -> Error {
+    match who {
+        Cancelled::Caller => Error::new(
+            ErrorCode::Cancelled,
+            ErrorSource::Unknown,
+            "cancelled by the caller",
+        ),
+        Cancelled::Shutdown => Error::new(
+            ErrorCode::Cancelled,
+            ErrorSource::Unknown,
+            "cancelled: the connector is disconnecting",
+        ),
+    }
+}
+
+/// Whether a call reads the body of a successful answer or hands it over unread.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BodyMode {
+    Buffered,
+    Streamed,
+}
+
+/// The unread body of a streamed call, with what it needs to end and report like the call did.
+struct Unread {
+    body: reqwest::Response,
+    in_flight: InFlight,
+    shutdown: CancellationToken,
+    method: Method,
+    endpoint: String,
+    started: Instant,
+}
+
 /// What stays fixed across the attempts of one call.
 struct Call<'a> {
     opts: &'a RequestOptions,
@@ -74,10 +121,49 @@ struct Call<'a> {
     request_id: String,
     idempotency_key: Option<String>,
     started: Instant,
+    mode: BodyMode,
 }
 
 impl Connector {
     pub(crate) async fn execute(&self, opts: RequestOptions) -> Result<Response<Bytes>, Error> {
+        self.run(opts, BodyMode::Buffered).await.map(|(r, _)| r)
+    }
+
+    /// [`Connector::execute`] with the body of a successful answer left unread.
+    pub(crate) async fn execute_stream(
+        &self,
+        opts: RequestOptions,
+    ) -> Result<StreamingResponse, Error> {
+        let cancel = opts.cancel.clone();
+        let (resp, unread) = self.run(opts, BodyMode::Streamed).await?;
+        let body = match unread {
+            Some(u) => BodyStream::new(Guarded {
+                cancel: Box::pin(async move { cancelled(cancel.as_ref(), &u.shutdown).await }),
+                body: Some(u.body.bytes_stream().boxed()),
+                _in_flight: Some(u.in_flight),
+                request_id: resp.meta.request_id.clone(),
+                attempt: resp.meta.retry_count + 1,
+                method: u.method,
+                endpoint: u.endpoint,
+                started: u.started,
+            }),
+            // A hook turned a failure into a success: its body was read already.
+            None if resp.data.is_empty() => BodyStream::empty(),
+            None => BodyStream::new(futures_util::stream::iter([Ok(resp.data)])),
+        };
+        Ok(StreamingResponse {
+            status: resp.status,
+            headers: resp.headers,
+            meta: resp.meta,
+            body,
+        })
+    }
+
+    async fn run(
+        &self,
+        opts: RequestOptions,
+        mode: BodyMode,
+    ) -> Result<(Response<Bytes>, Option<Unread>), Error> {
         let started = Instant::now();
         let endpoint = match opts.endpoint.as_deref() {
             Some(e) => e.to_owned(),
@@ -100,15 +186,20 @@ impl Connector {
         );
         let method = opts.method.clone();
         let result = async {
-            let (_in_flight, client) = self.enter()?;
+            let (in_flight, client) = self.enter()?;
             if let Some(name) = opts.invalid_headers.first() {
-                return Err(Error::validation(&format!("header {name}"), "invalid header name or value"));
+                return Err(Error::validation(
+                    &format!("header {name}"),
+                    "invalid header name or value",
+                ));
             }
             let cfg = &self.inner.config.idempotency;
             let unsafe_method = is_unsafe(&opts.method);
             let idempotency_key = match (&opts.idempotency_key, cfg.enabled) {
                 (Some(k), true) => Some(k.clone()),
-                (None, true) if unsafe_method && cfg.auto_generate => Some(random_idempotency_key()),
+                (None, true) if unsafe_method && cfg.auto_generate => {
+                    Some(random_idempotency_key())
+                }
                 _ => None,
             };
             let call = Call {
@@ -118,17 +209,26 @@ impl Connector {
                 request_id: request_id.clone(),
                 idempotency_key,
                 started,
+                mode,
             };
             let shutdown = lock(&self.inner.shutdown);
-            tokio::select! {
+            let r = tokio::select! {
                 biased;
-                who = cancelled(opts.cancel.as_ref(), &shutdown) => Err(match who {
-                    Cancelled::Caller => Error::new(ErrorCode::Cancelled, ErrorSource::Unknown, "cancelled by the caller"),
-                    Cancelled::Shutdown => Error::new(ErrorCode::Cancelled, ErrorSource::Unknown, "cancelled: the connector is disconnecting"),
-                }
-                .with_context(Some(&request_id), &opts.method, &endpoint, 0, started.elapsed())),
+                who = cancelled(opts.cancel.as_ref(), &shutdown) => Err(cancelled_error(who)
+                    .with_context(Some(&request_id), &opts.method, &endpoint, 0, started.elapsed())),
                 r = self.attempts(&call) => r,
-            }
+            };
+            r.map(|(resp, body)| {
+                let unread = body.map(|body| Unread {
+                    body,
+                    in_flight,
+                    shutdown,
+                    method: opts.method.clone(),
+                    endpoint: endpoint.clone(),
+                    started,
+                });
+                (resp, unread)
+            })
         }
         .instrument(span.clone())
         .await;
@@ -147,7 +247,10 @@ impl Connector {
         result
     }
 
-    async fn attempts(&self, call: &Call<'_>) -> Result<Response<Bytes>, Error> {
+    async fn attempts(
+        &self,
+        call: &Call<'_>,
+    ) -> Result<(Response<Bytes>, Option<reqwest::Response>), Error> {
         let inner = &*self.inner;
         let opts = call.opts;
         let policy = RetryPolicy::new(
@@ -213,7 +316,11 @@ impl Connector {
             let ticket = inner.breaker.acquire(&host).map_err(ctx_err)?;
             tracing::debug!(url = %hctx.request.redacted_url(), "sending");
             let sent_at = Instant::now();
-            let result = send_once(&call.client, &hctx.request, timeout).await;
+            let (result, unread) =
+                match send_once(&call.client, &hctx.request, timeout, call.mode).await {
+                    Ok((resp, unread)) => (Ok(resp), unread),
+                    Err(e) => (Err(e), None),
+                };
             drop(slot);
             observe::in_flight(inner.limiter.in_flight());
             observe::attempt_done(
@@ -250,7 +357,7 @@ impl Connector {
                     };
                     if resp.status.as_u16() < 400 {
                         ticket.record(Outcome::Healthy);
-                        return Ok(Response {
+                        let response = Response {
                             data: resp.body,
                             status: resp.status,
                             headers: resp.headers,
@@ -261,7 +368,8 @@ impl Connector {
                                 rate_limit: rl,
                                 request_id: server_id.unwrap_or_else(|| call.request_id.clone()),
                             },
-                        });
+                        };
+                        return Ok((response, unread));
                     }
                     ticket.record(if resp.status.is_server_error() {
                         Outcome::Unhealthy
@@ -280,6 +388,8 @@ impl Connector {
                     e
                 }
             };
+            // Only when a hook turned a streamed success into a failure: close it before backing off.
+            drop(unread);
             let mut err = ctx_err(outcome);
             err.set_request_id(server_id);
 
@@ -457,12 +567,14 @@ fn server_request_id(headers: &HeaderMap) -> Option<String> {
         .find_map(|h| headers.get(*h)?.to_str().ok().map(str::to_owned))
 }
 
-/// One HTTP exchange, body read in full, under `timeout`.
+/// One HTTP exchange under `timeout`: the body read in full, or, when streamed and the status is a
+/// success, left unread (returned beside an empty body) so the timeout covers the headers only.
 async fn send_once(
     client: &reqwest::Client,
     parts: &RequestParts,
     timeout: std::time::Duration,
-) -> Result<ResponseParts, Error> {
+    mode: BodyMode,
+) -> Result<(ResponseParts, Option<reqwest::Response>), Error> {
     let mut req = reqwest::Request::new(parts.method.clone(), parts.url.clone());
     *req.headers_mut() = parts.headers.clone();
     if !parts.body.is_empty() {
@@ -475,15 +587,24 @@ async fn send_once(
         })?;
         let status = resp.status();
         let headers = resp.headers().clone();
+        if mode == BodyMode::Streamed && status.as_u16() < 400 {
+            let parts = ResponseParts {
+                status,
+                headers,
+                body: Bytes::new(),
+            };
+            return Ok((parts, Some(resp)));
+        }
         let body = resp
             .bytes()
             .await
             .map_err(|e| crate::error::from_transport(e, true))?;
-        Ok(ResponseParts {
+        let parts = ResponseParts {
             status,
             headers,
             body,
-        })
+        };
+        Ok((parts, None))
     };
     match tokio::time::timeout(timeout, exchange).await {
         Ok(r) => r,
@@ -495,6 +616,68 @@ async fn send_once(
         .with_retryable(true)
         .with_request_sent(true)
         .with_detail("timeout_ms", timeout.as_millis() as u64)),
+    }
+}
+
+/// A streamed body: ends with CANCELLED when the caller's token or the connector's shutdown fires,
+/// with NETWORK_ERROR when the connection fails, and releases the connection and the in-flight count as
+/// soon as it ends.
+struct Guarded {
+    body: Option<BoxStream<'static, reqwest::Result<Bytes>>>,
+    cancel: Pin<Box<dyn Future<Output = Cancelled> + Send>>,
+    _in_flight: Option<InFlight>,
+    request_id: String,
+    attempt: u32,
+    method: Method,
+    endpoint: String,
+    started: Instant,
+}
+
+impl Guarded {
+    fn end(&mut self, err: Error) -> Error {
+        self.body = None;
+        self._in_flight = None;
+        tracing::warn!(
+            code = err.code().as_str(),
+            endpoint = %self.endpoint,
+            request_id = %self.request_id,
+            "response stream ended: {}",
+            err.message()
+        );
+        err.with_context(
+            Some(&self.request_id),
+            &self.method,
+            &self.endpoint,
+            self.attempt,
+            self.started.elapsed(),
+        )
+    }
+}
+
+impl Stream for Guarded {
+    type Item = Result<Bytes, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let Some(body) = this.body.as_mut() else {
+            return Poll::Ready(None);
+        };
+        if let Poll::Ready(who) = this.cancel.as_mut().poll(cx) {
+            return Poll::Ready(Some(Err(this.end(cancelled_error(who)))));
+        }
+        match body.poll_next_unpin(cx) {
+            Poll::Ready(Some(Ok(chunk))) => Poll::Ready(Some(Ok(chunk))),
+            Poll::Ready(Some(Err(e))) => {
+                let err = crate::error::from_transport(e, true);
+                Poll::Ready(Some(Err(this.end(err))))
+            }
+            Poll::Ready(None) => {
+                this.body = None;
+                this._in_flight = None;
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
