@@ -1023,9 +1023,10 @@ fn server_fn(api: &Api) -> TokenStream {
     quote! {
         #(#[doc = #doc_lines])*
         pub fn server_url(variables: &[(&str, &str)]) -> String {
+            const VARIABLES: &[(&str, &str)] = &[#((#names, #defaults)),*];
             let mut url = String::from(#template);
-            for (name, default) in [#((#names, #defaults)),*] {
-                let value = variables.iter().find(|(n, _)| *n == name).map_or(default, |(_, v)| *v);
+            for (name, default) in VARIABLES {
+                let value = variables.iter().find(|(n, _)| n == name).map_or(*default, |(_, v)| *v);
                 url = url.replace(&format!("{{{name}}}"), value);
             }
             url

@@ -165,7 +165,7 @@ pub fn module_name(raw: &str) -> String {
     let s = snake_name(raw);
     match s.as_str() {
         // Names of modules and items every generated crate has (`rt` is its alias of the runtime support).
-        "models" | "client" | "default" | "std" | "core" | "alloc" | "all" | "rt" => {
+        "models" | "client" | "auth" | "default" | "std" | "core" | "alloc" | "all" | "rt" => {
             format!("{s}_api")
         }
         _ => s,
@@ -237,6 +237,7 @@ mod tests {
         assert_eq!(snake_name("$ref"), "ref_");
         assert_eq!(snake_name("2fa"), "n_2fa");
         assert_eq!(snake_name("+1"), "plus_1");
+        assert_eq!(module_name("auth"), "auth_api");
         assert_eq!(snake_name("-1"), "minus_1");
         assert_eq!(snake_name(""), "value");
     }

@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod batch;
 pub mod breaker;
 pub mod config;
 mod connector;

@@ -42,12 +42,13 @@ pub const SERVERS: &[&str] = &["https://discourse.example.com"];
 /// The first server's URL with `variables` substituted (others keep their defaults):
 /// - `defaultHost` (default `discourse.example.com`)
 pub fn server_url(variables: &[(&str, &str)]) -> String {
+    const VARIABLES: &[(&str, &str)] = &[("defaultHost", "discourse.example.com")];
     let mut url = String::from("https://{defaultHost}");
-    for (name, default) in [("defaultHost", "discourse.example.com")] {
+    for (name, default) in VARIABLES {
         let value = variables
             .iter()
-            .find(|(n, _)| *n == name)
-            .map_or(default, |(_, v)| *v);
+            .find(|(n, _)| n == name)
+            .map_or(*default, |(_, v)| *v);
         url = url.replace(&format!("{{{name}}}"), value);
     }
     url

@@ -56,8 +56,8 @@ pub mod apps_permissions_scopes;
 pub mod apps_permissions_users;
 #[cfg(feature = "apps")]
 pub mod apps;
-#[cfg(feature = "auth")]
-pub mod auth;
+#[cfg(feature = "auth_api")]
+pub mod auth_api;
 #[cfg(feature = "bots")]
 pub mod bots;
 #[cfg(feature = "calls")]
@@ -361,10 +361,12 @@ impl Client {
     pub fn apps(&self) -> apps::AppsApi<'_> {
         apps::AppsApi { client: self }
     }
-    #[cfg(feature = "auth")]
+    #[cfg(feature = "auth_api")]
     /// Operations tagged `auth`.
-    pub fn auth(&self) -> auth::AuthApi<'_> {
-        auth::AuthApi { client: self }
+    pub fn auth_api(&self) -> auth_api::AuthApiApi<'_> {
+        auth_api::AuthApiApi {
+            client: self,
+        }
     }
     #[cfg(feature = "bots")]
     /// Operations tagged `bots`.

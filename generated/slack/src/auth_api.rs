@@ -9,14 +9,14 @@
 use connector_runtime::__private as rt;
 /// Operations tagged `auth`.
 #[derive(Clone, Copy, Debug)]
-pub struct AuthApi<'a> {
+pub struct AuthApiApi<'a> {
     pub(crate) client: &'a super::Client,
 }
-impl<'a> AuthApi<'a> {
+impl<'a> AuthApiApi<'a> {
     /// Revokes a token.
     ///
     /// `GET /auth.revoke` (operation `auth_revoke`).
-    pub fn revoke(&self, token: impl Into<String>) -> AuthRevoke<'a> {
+    pub fn auth_revoke(&self, token: impl Into<String>) -> AuthRevoke<'a> {
         AuthRevoke {
             client: self.client,
             token: token.into(),
@@ -27,7 +27,7 @@ impl<'a> AuthApi<'a> {
     /// Checks authentication & identity.
     ///
     /// `GET /auth.test` (operation `auth_test`).
-    pub fn test(&self, token: impl Into<String>) -> AuthTest<'a> {
+    pub fn auth_test(&self, token: impl Into<String>) -> AuthTest<'a> {
         AuthTest {
             client: self.client,
             token: token.into(),
