@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::diag::Diagnostic;
 use crate::ir::*;
 use crate::load::Document;
+use crate::load::pointer as ptr;
 use crate::names::{self, Scope};
 use crate::settings::Settings;
 
@@ -22,50 +23,13 @@ const MAX_DEPTH: usize = 48;
 
 /// Escape one JSON pointer segment.
 pub fn escape(seg: &str) -> String {
-    seg.replace('~', "~0").replace('/', "~1")
+    ptr::escape(seg).into_owned()
 }
 
-fn unescape(seg: &str) -> String {
-    seg.replace("~1", "/").replace("~0", "~")
-}
-
-/// Follow a `#/a/b` pointer inside `root`.
+/// Follow a `#/a/b` pointer inside `root` (the loader's pointer rules: percent-decoding, `~` escapes).
 fn pointer<'a>(root: &'a Value, r: &str) -> Option<&'a Value> {
-    let p = r.strip_prefix('#')?;
-    if p.is_empty() {
-        return Some(root);
-    }
-    let mut cur = root;
-    for seg in p.strip_prefix('/')?.split('/') {
-        let seg = unescape(&percent_decode(seg));
-        cur = match cur {
-            Value::Object(m) => m.get(&seg)?,
-            Value::Array(a) => a.get(seg.parse::<usize>().ok()?)?,
-            _ => return None,
-        };
-    }
-    Some(cur)
-}
-
-fn percent_decode(s: &str) -> String {
-    if !s.contains('%') {
-        return s.to_owned();
-    }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    let segments = ptr::parse(r.strip_prefix('#')?)?;
+    ptr::get(root, &segments)
 }
 
 fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -193,6 +157,12 @@ fn constraints_through_refs(root: &Value, s: &Value) -> Constraints {
     Constraints::default()
 }
 
+/// What [`Lowerer::reserve`] found: a type already made for the key, or a new placeholder to fill.
+enum Reserved {
+    Existing(TypeId),
+    New(TypeId, String),
+}
+
 /// Where a schema is being used, which decides how `format: binary` is typed.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Ctx {
@@ -303,7 +273,7 @@ impl<'a> Lowerer<'a> {
             return names::type_name(n);
         }
         let last = r.rsplit('/').next().unwrap_or(r);
-        names::type_name(&unescape(&percent_decode(last)))
+        names::type_name(&ptr::unescape(&ptr::percent_decode(last)))
     }
 
     /// The named type for a referenced schema (created on first use, recursion-safe).
@@ -384,11 +354,11 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    /// The named type for an inline schema, shared with any structurally identical one.
-    fn inline_named(&mut self, s: &'a Value, ctx_name: &str, ptr: &str) -> Ty {
-        let key = serde_json::to_string(s).unwrap_or_default();
+    /// A new named type (placeholder body) under `key`, or the one already made for that key. The body
+    /// is filled by the caller after the id exists, so recursive shapes refer back to it.
+    fn reserve(&mut self, key: String, s: &Value, ctx_name: &str, ptr: &str) -> Reserved {
         if let Some(id) = self.by_shape.get(&key) {
-            return Ty::Named(*id);
+            return Reserved::Existing(*id);
         }
         let name = self.type_scope.claim(&names::type_name(ctx_name));
         let id = TypeId(self.types.len());
@@ -399,6 +369,16 @@ impl<'a> Lowerer<'a> {
             kind: TypeKind::Alias(Ty::Any),
         });
         self.by_shape.insert(key, id);
+        Reserved::New(id, name)
+    }
+
+    /// The named type for an inline schema, shared with any structurally identical one.
+    fn inline_named(&mut self, s: &'a Value, ctx_name: &str, ptr: &str) -> Ty {
+        let key = serde_json::to_string(s).unwrap_or_default();
+        let (id, name) = match self.reserve(key, s, ctx_name, ptr) {
+            Reserved::Existing(id) => return Ty::Named(id),
+            Reserved::New(id, name) => (id, name),
+        };
         let kind = self.type_kind(s, &name, ptr);
         self.types[id.0].kind = kind;
         Ty::Named(id)
@@ -1321,18 +1301,10 @@ impl<'a> Lowerer<'a> {
     /// the same schema, where binary data is a string.
     fn multipart_type(&mut self, s: &'a Value, ctx_name: &str, ptr: &str, files: &[String]) -> Ty {
         let key = format!("multipart {}", serde_json::to_string(s).unwrap_or_default());
-        if let Some(id) = self.by_shape.get(&key) {
-            return Ty::Named(*id);
-        }
-        let name = self.type_scope.claim(&names::type_name(ctx_name));
-        let id = TypeId(self.types.len());
-        self.types.push(TypeDef {
-            name: name.clone(),
-            doc: doc_of(s),
-            origin: ptr.to_owned(),
-            kind: TypeKind::Alias(Ty::Any),
-        });
-        self.by_shape.insert(key, id);
+        let (id, name) = match self.reserve(key, s, ctx_name, ptr) {
+            Reserved::Existing(id) => return Ty::Named(id),
+            Reserved::New(id, name) => (id, name),
+        };
         let mut kind = self.type_kind(s, &name, ptr);
         if let TypeKind::Struct(st) = &mut kind {
             for f in st

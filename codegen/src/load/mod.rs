@@ -4,7 +4,7 @@
 
 mod bundle;
 mod parse;
-mod pointer;
+pub(crate) mod pointer;
 mod swagger2;
 
 use std::collections::BTreeMap;
