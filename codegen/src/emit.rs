@@ -290,6 +290,11 @@ fn own_check(c: &Constraints, t: &Ty, label: &str, v: TokenStream) -> Option<Tok
         None => quote!(None),
     };
     match passes::strip(t) {
+        Ty::String if c.pattern.is_some() => {
+            let (a, b) = (opt_u(c.min_length), opt_u(c.max_length));
+            let p = c.pattern.as_deref().unwrap_or_default();
+            Some(quote! { rt::check::string(#label, #v, #a, #b, #p) })
+        }
         Ty::String => {
             let (a, b) = (opt_u(c.min_length), opt_u(c.max_length));
             Some(quote! { rt::check::length(#label, #v, #a, #b) })

@@ -127,7 +127,11 @@ fn constraints_of(s: &Value) -> Constraints {
             .unwrap_or(false),
         min_length: u("minLength"),
         max_length: u("maxLength"),
-        pattern: str_of(s, "pattern").map(str::to_owned),
+        // Only patterns the runtime's validator can run (regex-lite: no look-around or
+        // backreferences); `Lowerer::constraints` warns about the others.
+        pattern: str_of(s, "pattern")
+            .filter(|p| regex_lite::Regex::new(p).is_ok())
+            .map(str::to_owned),
         min_items: u("minItems"),
         max_items: u("maxItems"),
     };
@@ -234,6 +238,17 @@ impl<'a> Lowerer<'a> {
     fn warn(&mut self, ptr: &str, msg: impl Into<String>) {
         self.warnings
             .push(Diagnostic::warning(msg).at(ptr.to_owned()));
+    }
+
+    /// The constraints `validate()` checks for a schema, with a warning for a pattern it cannot run.
+    fn constraints(&mut self, s: &Value, ptr: &str) -> Constraints {
+        let c = constraints_through_refs(self.root, s);
+        if c.pattern.is_none() {
+            if let Some(p) = str_of(s, "pattern") {
+                self.warn(ptr, format!("pattern `{p}` uses syntax the validator does not support (look-around, backreferences); it is not checked"));
+            }
+        }
+        c
     }
 
     /// Follow `$ref`s to the schema they name. Returns the final node and the last ref followed.
@@ -608,7 +623,7 @@ impl<'a> Lowerer<'a> {
                 ty,
                 required: is_required,
                 doc: doc_of(ps).or_else(|| doc_of(deref)),
-                constraints: constraints_through_refs(self.root, ps),
+                constraints: self.constraints(ps, &pptr),
             });
         }
         let additional = additional.map(|a| {
@@ -1139,7 +1154,7 @@ impl<'a> Lowerer<'a> {
                 ty,
                 doc: doc_of(p),
                 constraints: schema
-                    .map(|s| constraints_through_refs(self.root, s))
+                    .map(|s| self.constraints(s, &format!("{pp}/schema")))
                     .unwrap_or_default(),
             });
         }

@@ -310,7 +310,7 @@ fn validating(api: &Api) -> BTreeSet<TypeId> {
 pub fn has_checks(c: &Constraints, t: &Ty) -> bool {
     let base = strip(t);
     match base {
-        Ty::String => c.min_length.is_some() || c.max_length.is_some(),
+        Ty::String => c.min_length.is_some() || c.max_length.is_some() || c.pattern.is_some(),
         Ty::Int(_) | Ty::Float(_) => c.minimum.is_some() || c.maximum.is_some(),
         Ty::Vec(_) => c.min_items.is_some() || c.max_items.is_some(),
         _ => false,

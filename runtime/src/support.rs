@@ -764,6 +764,22 @@ pub mod check {
         Ok(())
     }
 
+    /// String length within bounds, and matching an OpenAPI `pattern` (unanchored, as in ECMA-262:
+    /// the pattern must match somewhere in the value). Patterns are compiled once and cached.
+    pub fn string(field: &str, s: &str, min: Option<u64>, max: Option<u64>, pattern: &'static str) -> Result<(), Error> {
+        length(field, s, min, max)?;
+        static CACHE: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<&'static str, Option<regex_lite::Regex>>>> =
+            std::sync::OnceLock::new();
+        let cache = CACHE.get_or_init(Default::default);
+        let mut map = cache.lock().unwrap_or_else(|p| p.into_inner());
+        // A pattern the engine cannot compile is not checked (the generator only emits ones it can).
+        let re = map.entry(pattern).or_insert_with(|| regex_lite::Regex::new(pattern).ok());
+        match re {
+            Some(re) if !re.is_match(s) => Err(Error::validation(field, format!("{s:?} does not match the pattern {pattern:?}"))),
+            _ => Ok(()),
+        }
+    }
+
     /// List length within bounds.
     pub fn items(field: &str, n: usize, min: Option<u64>, max: Option<u64>) -> Result<(), Error> {
         let n = n as u64;
@@ -1025,5 +1041,10 @@ mod tests {
         assert!(check::range("n", 5.0, Some((5.0, true)), None).is_err());
         assert!(check::range("n", 5.0, Some((5.0, false)), Some((5.0, false))).is_ok());
         assert!(check::items("l", 0, Some(1), None).is_err());
+        assert!(check::string("code", "AB-12", Some(1), None, "^[A-Z]+-[0-9]+$").is_ok());
+        let e = check::string("code", "ab-12", None, None, "^[A-Z]+-[0-9]+$").unwrap_err();
+        assert_eq!(e.details()["field"], "code");
+        assert!(check::string("code", "xx AB yy", None, None, "AB").is_ok(), "unanchored");
+        assert!(check::string("code", "", Some(1), None, "x").is_err(), "length still checked");
     }
 }

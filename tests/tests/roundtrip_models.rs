@@ -135,6 +135,14 @@ async fn validate_refuses_bodies_outside_their_constraints_before_sending() {
             "Widget.name",
         ),
         (
+            // Length fits; the pattern `^[a-z]+$` does not.
+            Widget {
+                name: "ABCDEF".into(),
+                ..ok.clone()
+            },
+            "Widget.name",
+        ),
+        (
             Widget {
                 weight: Some(100.5),
                 ..ok.clone()

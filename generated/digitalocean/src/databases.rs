@@ -1910,6 +1910,7 @@ impl DatabasesUpdateFirewallRules<'_> {
             rt::Style::Simple,
             false,
         );
+        op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);

@@ -291,6 +291,9 @@ impl FirewallsCreate<'_> {
         self,
     ) -> Result<rt::Response<super::models::FirewallsCreateResponse202>, rt::Error> {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/firewalls");
+        if let Some(b) = &self.body {
+            op.check(b.validate());
+        }
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -350,6 +353,9 @@ impl FirewallsUpdate<'_> {
     ) -> Result<rt::Response<super::models::FirewallsCreateResponse202>, rt::Error> {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/firewalls/{firewall_id}");
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
+        if let Some(b) = &self.body {
+            op.check(b.validate());
+        }
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }

@@ -931,7 +931,13 @@ impl AppSpec {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.name;
-            rt::check::length("AppSpec.name", v, Some(2u64), Some(32u64))?;
+            rt::check::string(
+                "AppSpec.name",
+                v,
+                Some(2u64),
+                Some(32u64),
+                "^[a-z][a-z0-9-]{0,30}[a-z0-9]$",
+            )?;
         }
         if let Some(v) = &self.domains {
             for item in v.iter() {
@@ -1010,7 +1016,13 @@ impl AppDomainSpec {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.domain;
-            rt::check::length("AppDomainSpec.domain", v, Some(4u64), Some(253u64))?;
+            rt::check::string(
+                "AppDomainSpec.domain",
+                v,
+                Some(4u64),
+                Some(253u64),
+                "^((xn--)?[a-zA-Z0-9]+(-[a-zA-Z0-9]+)*\\.)+[a-zA-Z]{2,}\\.?$",
+            )?;
         }
         Ok(())
     }
@@ -1100,7 +1112,18 @@ impl AppServiceSpec {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.name;
-            rt::check::length("AppServiceSpec.name", v, Some(2u64), Some(32u64))?;
+            rt::check::string(
+                "AppServiceSpec.name",
+                v,
+                Some(2u64),
+                Some(32u64),
+                "^[a-z][a-z0-9-]{0,30}[a-z0-9]$",
+            )?;
+        }
+        if let Some(v) = &self.envs {
+            for item in v.iter() {
+                item.validate()?;
+            }
         }
         if let Some(v) = &self.log_destinations {
             for item in v.iter() {
@@ -1244,6 +1267,22 @@ pub struct AppVariableDefinition {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
 }
+impl AppVariableDefinition {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.key;
+            rt::check::string(
+                "AppVariableDefinition.key",
+                v,
+                None,
+                None,
+                "^[_A-Za-z][_A-Za-z0-9]*$",
+            )?;
+        }
+        Ok(())
+    }
+}
 connector_runtime::__string_enum! {
     #[doc = " - RUN_TIME: Made available only at run-time"] #[doc =
     " - BUILD_TIME: Made available only at build-time"] #[doc =
@@ -1278,11 +1317,12 @@ impl AppLogDestinationDefinition {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.name;
-            rt::check::length(
+            rt::check::string(
                 "AppLogDestinationDefinition.name",
                 v,
                 Some(2u64),
                 Some(42u64),
+                "^[A-Za-z0-9()\\[\\]'\"][-A-Za-z0-9_. \\/()\\[\\]]{0,40}[A-Za-z0-9()\\[\\]'\"]$",
             )?;
         }
         Ok(())
@@ -1756,7 +1796,18 @@ impl AppStaticSiteSpec {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.name;
-            rt::check::length("AppStaticSiteSpec.name", v, Some(2u64), Some(32u64))?;
+            rt::check::string(
+                "AppStaticSiteSpec.name",
+                v,
+                Some(2u64),
+                Some(32u64),
+                "^[a-z][a-z0-9-]{0,30}[a-z0-9]$",
+            )?;
+        }
+        if let Some(v) = &self.envs {
+            for item in v.iter() {
+                item.validate()?;
+            }
         }
         if let Some(v) = &self.log_destinations {
             for item in v.iter() {
@@ -1824,7 +1875,18 @@ impl AppJobSpec {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.name;
-            rt::check::length("AppJobSpec.name", v, Some(2u64), Some(32u64))?;
+            rt::check::string(
+                "AppJobSpec.name",
+                v,
+                Some(2u64),
+                Some(32u64),
+                "^[a-z][a-z0-9-]{0,30}[a-z0-9]$",
+            )?;
+        }
+        if let Some(v) = &self.envs {
+            for item in v.iter() {
+                item.validate()?;
+            }
         }
         if let Some(v) = &self.log_destinations {
             for item in v.iter() {
@@ -1927,7 +1989,18 @@ impl AppWorkerSpec {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.name;
-            rt::check::length("AppWorkerSpec.name", v, Some(2u64), Some(32u64))?;
+            rt::check::string(
+                "AppWorkerSpec.name",
+                v,
+                Some(2u64),
+                Some(32u64),
+                "^[a-z][a-z0-9-]{0,30}[a-z0-9]$",
+            )?;
+        }
+        if let Some(v) = &self.envs {
+            for item in v.iter() {
+                item.validate()?;
+            }
         }
         if let Some(v) = &self.log_destinations {
             for item in v.iter() {
@@ -2086,7 +2159,18 @@ impl AppFunctionsSpec {
         }
         {
             let v = &self.name;
-            rt::check::length("AppFunctionsSpec.name", v, Some(2u64), Some(32u64))?;
+            rt::check::string(
+                "AppFunctionsSpec.name",
+                v,
+                Some(2u64),
+                Some(32u64),
+                "^[a-z][a-z0-9-]{0,30}[a-z0-9]$",
+            )?;
+        }
+        if let Some(v) = &self.envs {
+            for item in v.iter() {
+                item.validate()?;
+            }
         }
         if let Some(v) = &self.log_destinations {
             for item in v.iter() {
@@ -2167,7 +2251,13 @@ impl AppDatabaseSpec {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.name;
-            rt::check::length("AppDatabaseSpec.name", v, Some(2u64), Some(32u64))?;
+            rt::check::string(
+                "AppDatabaseSpec.name",
+                v,
+                Some(2u64),
+                Some(32u64),
+                "^[a-z][a-z0-9-]{0,30}[a-z0-9]$",
+            )?;
         }
         Ok(())
     }
@@ -2199,6 +2289,15 @@ impl AppIngressSpec {
             for item in v.iter() {
                 item.validate()?;
             }
+        }
+        if let Some(v) = &self.custom_error_page_url {
+            rt::check::string(
+                "AppIngressSpec.custom_error_page_url",
+                v,
+                None,
+                None,
+                "^https://",
+            )?;
         }
         Ok(())
     }
@@ -3783,6 +3882,20 @@ pub struct DatabaseClusterRead {
 impl DatabaseClusterRead {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.private_network_uuid {
+            rt::check::string(
+                "DatabaseClusterRead.private_network_uuid",
+                v,
+                None,
+                None,
+                "^$|[0-9a-f]{8}\\b-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-\\b[0-9a-f]{12}",
+            )?;
+        }
+        if let Some(v) = &self.rules {
+            for item in v.iter() {
+                item.validate()?;
+            }
+        }
         if let Some(v) = &self.do_settings {
             v.validate()?;
         }
@@ -4011,6 +4124,30 @@ pub struct FirewallRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
+impl FirewallRule {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.uuid {
+            rt::check::string(
+                "FirewallRule.uuid",
+                v,
+                None,
+                None,
+                "^$|[0-9a-f]{8}\\b-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-\\b[0-9a-f]{12}",
+            )?;
+        }
+        if let Some(v) = &self.cluster_uuid {
+            rt::check::string(
+                "FirewallRule.cluster_uuid",
+                v,
+                None,
+                None,
+                "^$|[0-9a-f]{8}\\b-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-\\b[0-9a-f]{12}",
+            )?;
+        }
+        Ok(())
+    }
+}
 connector_runtime::__string_enum! {
     #[doc =
     " The type of resource that the firewall rule allows to access the database cluster."]
@@ -4124,6 +4261,20 @@ pub struct DatabasesCreateClusterBody {
 impl DatabasesCreateClusterBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.private_network_uuid {
+            rt::check::string(
+                "DatabasesCreateClusterBody.private_network_uuid",
+                v,
+                None,
+                None,
+                "^$|[0-9a-f]{8}\\b-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-\\b[0-9a-f]{12}",
+            )?;
+        }
+        if let Some(v) = &self.rules {
+            for item in v.iter() {
+                item.validate()?;
+            }
+        }
         if let Some(v) = &self.autoscale {
             v.validate()?;
         }
@@ -4402,7 +4553,13 @@ impl MysqlAdvancedConfig {
             )?;
         }
         if let Some(v) = &self.sql_mode {
-            rt::check::length("MysqlAdvancedConfig.sql_mode", v, None, Some(1024u64))?;
+            rt::check::string(
+                "MysqlAdvancedConfig.sql_mode",
+                v,
+                None,
+                Some(1024u64),
+                "^[A-Z_]*(,[A-Z_]+)*$",
+            )?;
         }
         if let Some(v) = &self.connect_timeout {
             rt::check::range(
@@ -4485,19 +4642,21 @@ impl MysqlAdvancedConfig {
             )?;
         }
         if let Some(v) = &self.innodb_ft_server_stopword_table {
-            rt::check::length(
+            rt::check::string(
                 "MysqlAdvancedConfig.innodb_ft_server_stopword_table",
                 v,
                 None,
                 Some(1024u64),
+                "^.+/.+$",
             )?;
         }
         if let Some(Some(v)) = &self.innodb_ft_user_stopword_table {
-            rt::check::length(
+            rt::check::string(
                 "MysqlAdvancedConfig.innodb_ft_user_stopword_table",
                 v,
                 None,
                 Some(1024u64),
+                "^.+/.+$",
             )?;
         }
         if let Some(v) = &self.innodb_lock_wait_timeout {
@@ -4602,6 +4761,15 @@ impl MysqlAdvancedConfig {
                 *v as f64,
                 Some((0f64, false)),
                 Some((62f64, false)),
+            )?;
+        }
+        if let Some(v) = &self.optimizer_switch {
+            rt::check::string(
+                "MysqlAdvancedConfig.optimizer_switch",
+                v,
+                None,
+                None,
+                "^(default|[a-z_]+=(on|off|default)(,[a-z_]+=(on|off|default))*)$",
             )?;
         }
         if let Some(v) = &self.sort_buffer_size {
@@ -5136,11 +5304,12 @@ impl PostgresAdvancedConfig {
             )?;
         }
         if let Some(v) = &self.pg_partman_bgw_role {
-            rt::check::length(
+            rt::check::string(
                 "PostgresAdvancedConfig.pg_partman_bgw.role",
                 v,
                 None,
                 Some(64u64),
+                "^[_A-Za-z0-9][-._A-Za-z0-9]{0,63}$",
             )?;
         }
         if let Some(v) = &self.pg_partman_bgw_interval {
@@ -5529,11 +5698,12 @@ impl RedisAdvancedConfig {
             )?;
         }
         if let Some(v) = &self.redis_notify_keyspace_events {
-            rt::check::length(
+            rt::check::string(
                 "RedisAdvancedConfig.redis_notify_keyspace_events",
                 v,
                 None,
                 Some(32u64),
+                "^[KEg\\$lshzxeA]*$",
             )?;
         }
         Ok(())
@@ -5684,11 +5854,12 @@ impl ValkeyAdvancedConfig {
             )?;
         }
         if let Some(v) = &self.valkey_notify_keyspace_events {
-            rt::check::length(
+            rt::check::string(
                 "ValkeyAdvancedConfig.valkey_notify_keyspace_events",
                 v,
                 None,
                 Some(32u64),
+                "^[KEg\\$lshzxeA]*$",
             )?;
         }
         if let Some(v) = &self.valkey_active_expire_effort {
@@ -6661,10 +6832,32 @@ pub struct DatabasesListFirewallRulesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<super::models::FirewallRule>>,
 }
+impl DatabasesListFirewallRulesResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.rules {
+            for item in v.iter() {
+                item.validate()?;
+            }
+        }
+        Ok(())
+    }
+}
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesUpdateFirewallRulesBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<super::models::FirewallRule>>,
+}
+impl DatabasesUpdateFirewallRulesBody {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.rules {
+            for item in v.iter() {
+                item.validate()?;
+            }
+        }
+        Ok(())
+    }
 }
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesGetDoSettingsResponse200 {
@@ -7740,7 +7933,13 @@ impl DedicatedInferenceSpec {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.name;
-            rt::check::length("DedicatedInferenceSpec.name", v, None, Some(255u64))?;
+            rt::check::string(
+                "DedicatedInferenceSpec.name",
+                v,
+                None,
+                Some(255u64),
+                "^[a-zA-Z0-9_-]+$",
+            )?;
         }
         {
             let v = &self.model_deployments;
@@ -7859,7 +8058,13 @@ impl PendingDeploymentSpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.name {
-            rt::check::length("PendingDeploymentSpec.name", v, None, Some(255u64))?;
+            rt::check::string(
+                "PendingDeploymentSpec.name",
+                v,
+                None,
+                Some(255u64),
+                "^[a-zA-Z0-9_-]+$",
+            )?;
         }
         if let Some(v) = &self.model_deployments {
             rt::check::items(
@@ -8055,11 +8260,12 @@ impl DedicatedInferenceTokenCreateRequest {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.name;
-            rt::check::length(
+            rt::check::string(
                 "DedicatedInferenceTokenCreateRequest.name",
                 v,
                 None,
                 Some(255u64),
+                "^[a-zA-Z0-9_-]+$",
             )?;
         }
         Ok(())
@@ -8944,7 +9150,13 @@ impl DropletSingleCreate {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.name;
-            rt::check::length("DropletSingleCreate.name", v, None, Some(255u64))?;
+            rt::check::string(
+                "DropletSingleCreate.name",
+                v,
+                None,
+                Some(255u64),
+                "^[a-zA-Z0-9]?[a-z0-9A-Z.\\-]*[a-z0-9A-Z]$",
+            )?;
         }
         Ok(())
     }
@@ -9425,6 +9637,17 @@ pub struct DropletsListFirewallsResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+impl DropletsListFirewallsResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.firewalls {
+            for item in v.iter() {
+                item.validate()?;
+            }
+        }
+        Ok(())
+    }
+}
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Firewall {
     /// A unique ID that can be used to identify and reference a firewall.
@@ -9451,6 +9674,21 @@ pub struct Firewall {
     pub inbound_rules: Option<Vec<super::models::FirewallInboundRulesItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outbound_rules: Option<Vec<super::models::FirewallOutboundRulesItem>>,
+}
+impl Firewall {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.name {
+            rt::check::string(
+                "Firewall.name",
+                v,
+                None,
+                None,
+                "^[a-zA-Z0-9][a-zA-Z0-9\\.-]+$",
+            )?;
+        }
+        Ok(())
+    }
 }
 connector_runtime::__string_enum! {
     #[doc =
@@ -9970,10 +10208,35 @@ pub struct FirewallsCreateBody {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub outbound_rules: Option<Option<Vec<super::models::FirewallOutboundRulesItem>>>,
 }
+impl FirewallsCreateBody {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.name;
+            rt::check::string(
+                "FirewallsCreateBody.name",
+                v,
+                None,
+                None,
+                "^[a-zA-Z0-9][a-zA-Z0-9\\.-]+$",
+            )?;
+        }
+        Ok(())
+    }
+}
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FirewallsCreateResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub firewall: Option<super::models::Firewall>,
+}
+impl FirewallsCreateResponse202 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.firewall {
+            v.validate()?;
+        }
+        Ok(())
+    }
 }
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FirewallsUpdateBody {
@@ -10000,6 +10263,22 @@ pub struct FirewallsUpdateBody {
     pub inbound_rules: Option<Option<Vec<super::models::FirewallInboundRulesItem>>>,
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub outbound_rules: Option<Option<Vec<super::models::FirewallOutboundRulesItem>>>,
+}
+impl FirewallsUpdateBody {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.name;
+            rt::check::string(
+                "FirewallsUpdateBody.name",
+                v,
+                None,
+                None,
+                "^[a-zA-Z0-9][a-zA-Z0-9\\.-]+$",
+            )?;
+        }
+        Ok(())
+    }
 }
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FirewallsAssignDropletsBody {
@@ -11495,6 +11774,15 @@ pub struct LoadBalancer {
 impl LoadBalancer {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.ip {
+            rt::check::string(
+                "LoadBalancer.ip",
+                v,
+                None,
+                None,
+                "^$|^((25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)\\.){3}(25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)$",
+            )?;
+        }
         if let Some(v) = &self.size_unit {
             rt::check::range(
                 "LoadBalancer.size_unit",
@@ -11804,6 +12092,15 @@ pub struct LoadBalancerCreateVariant0 {
 impl LoadBalancerCreateVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.ip {
+            rt::check::string(
+                "LoadBalancerCreateVariant0.ip",
+                v,
+                None,
+                None,
+                "^$|^((25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)\\.){3}(25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)$",
+            )?;
+        }
         if let Some(v) = &self.size_unit {
             rt::check::range(
                 "LoadBalancerCreateVariant0.size_unit",
@@ -11930,6 +12227,15 @@ pub struct LoadBalancerCreateVariant1 {
 impl LoadBalancerCreateVariant1 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.ip {
+            rt::check::string(
+                "LoadBalancerCreateVariant1.ip",
+                v,
+                None,
+                None,
+                "^$|^((25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)\\.){3}(25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)$",
+            )?;
+        }
         if let Some(v) = &self.size_unit {
             rt::check::range(
                 "LoadBalancerCreateVariant1.size_unit",
@@ -12283,6 +12589,17 @@ pub struct MonitoringListSinksResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sinks: Option<Vec<super::models::SinksResponse>>,
 }
+impl MonitoringListSinksResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.sinks {
+            for item in v.iter() {
+                item.validate()?;
+            }
+        }
+        Ok(())
+    }
+}
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SinksResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -12290,6 +12607,17 @@ pub struct SinksResponse {
     /// List of resources identified by their URNs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Vec<super::models::SinkResource>>,
+}
+impl SinksResponse {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.resources {
+            for item in v.iter() {
+                item.validate()?;
+            }
+        }
+        Ok(())
+    }
 }
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Destination {
@@ -12337,6 +12665,16 @@ pub struct SinkResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+impl SinkResource {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.urn;
+            rt::check::string("SinkResource.urn", v, None, None, "^do:kubernetes:.*")?;
+        }
+        Ok(())
+    }
+}
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MonitoringCreateSinkBody {
     /// A unique identifier for an already-existing destination.
@@ -12346,10 +12684,30 @@ pub struct MonitoringCreateSinkBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Vec<super::models::SinkResource>>,
 }
+impl MonitoringCreateSinkBody {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.resources {
+            for item in v.iter() {
+                item.validate()?;
+            }
+        }
+        Ok(())
+    }
+}
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MonitoringGetSinkResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sink: Option<super::models::SinksResponse>,
+}
+impl MonitoringGetSinkResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.sink {
+            v.validate()?;
+        }
+        Ok(())
+    }
 }
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NfsListResponse {
@@ -12914,6 +13272,15 @@ pub struct PartnerAttachment {
 impl PartnerAttachment {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.name {
+            rt::check::string(
+                "PartnerAttachment.name",
+                v,
+                None,
+                None,
+                "^[a-zA-Z0-9\\-\\.]+$",
+            )?;
+        }
         if let Some(v) = &self.vpc_ids {
             rt::check::items("PartnerAttachment.vpc_ids", v.len(), Some(1u64), None)?;
         }
@@ -12963,6 +13330,16 @@ pub struct PartnerAttachmentWritable {
 impl PartnerAttachmentWritable {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.name;
+            rt::check::string(
+                "PartnerAttachmentWritable.name",
+                v,
+                None,
+                None,
+                "^[a-zA-Z0-9\\-\\.]+$",
+            )?;
+        }
         {
             let v = &self.vpc_ids;
             rt::check::items(
@@ -13031,6 +13408,22 @@ pub enum PartnerAttachmentUpdatable {
 pub struct PartnerAttachmentUpdatableVariant0 {
     /// The name of the partner attachment. Must be unique and may only contain alphanumeric characters, dashes, and periods.
     pub name: String,
+}
+impl PartnerAttachmentUpdatableVariant0 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.name;
+            rt::check::string(
+                "PartnerAttachmentUpdatableVariant0.name",
+                v,
+                None,
+                None,
+                "^[a-zA-Z0-9\\-\\.]+$",
+            )?;
+        }
+        Ok(())
+    }
 }
 /// VPC IDs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -13277,6 +13670,17 @@ pub struct ProjectsListResourcesResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+impl ProjectsListResourcesResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.resources {
+            for item in v.iter() {
+                item.validate()?;
+            }
+        }
+        Ok(())
+    }
+}
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Resource {
     /// The uniform resource name (URN) for the resource in the format do:resource_type:resource_id.
@@ -13291,6 +13695,21 @@ pub struct Resource {
     /// The status of assigning and fetching the resources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::ResourceStatus>,
+}
+impl Resource {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.urn {
+            rt::check::string(
+                "Resource.urn",
+                v,
+                None,
+                None,
+                "^do:(dbaas|domain|droplet|floatingip|loadbalancer|space|volume|kubernetes|vpc):.*",
+            )?;
+        }
+        Ok(())
+    }
 }
 /// The links object contains the `self` object, which contains the resource relationship.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -13316,6 +13735,17 @@ pub struct ProjectsAssignResourcesResponse200 {
     /// All resources, including the ones added in the request, that are assigned to the project. Only resources that you are authorized to see will be returned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Vec<super::models::Resource>>,
+}
+impl ProjectsAssignResourcesResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.resources {
+            for item in v.iter() {
+                item.validate()?;
+            }
+        }
+        Ok(())
+    }
 }
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RegionsListResponse200 {
@@ -13364,7 +13794,13 @@ impl Registry {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.name {
-            rt::check::length("Registry.name", v, None, Some(63u64))?;
+            rt::check::string(
+                "Registry.name",
+                v,
+                None,
+                Some(63u64),
+                "^[a-z0-9-]{1,63}$",
+            )?;
         }
         Ok(())
     }
@@ -13425,7 +13861,13 @@ impl MultiregistryCreate {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.name;
-            rt::check::length("MultiregistryCreate.name", v, None, Some(63u64))?;
+            rt::check::string(
+                "MultiregistryCreate.name",
+                v,
+                None,
+                Some(63u64),
+                "^[a-z0-9-]{1,63}$",
+            )?;
         }
         Ok(())
     }
@@ -13478,7 +13920,13 @@ impl Multiregistry {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.name {
-            rt::check::length("Multiregistry.name", v, None, Some(63u64))?;
+            rt::check::string(
+                "Multiregistry.name",
+                v,
+                None,
+                Some(63u64),
+                "^[a-z0-9-]{1,63}$",
+            )?;
         }
         Ok(())
     }
@@ -13732,7 +14180,13 @@ impl ValidateRegistry {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.name;
-            rt::check::length("ValidateRegistry.name", v, None, Some(63u64))?;
+            rt::check::string(
+                "ValidateRegistry.name",
+                v,
+                None,
+                Some(63u64),
+                "^[a-z0-9-]{1,63}$",
+            )?;
         }
         Ok(())
     }
@@ -13766,7 +14220,13 @@ impl RegistryCreate {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.name;
-            rt::check::length("RegistryCreate.name", v, None, Some(63u64))?;
+            rt::check::string(
+                "RegistryCreate.name",
+                v,
+                None,
+                Some(63u64),
+                "^[a-z0-9-]{1,63}$",
+            )?;
         }
         Ok(())
     }
@@ -14679,7 +15139,13 @@ impl Tags {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.name {
-            rt::check::length("Tags.name", v, None, Some(255u64))?;
+            rt::check::string(
+                "Tags.name",
+                v,
+                None,
+                Some(255u64),
+                "^[a-zA-Z0-9_\\-\\:]+$",
+            )?;
         }
         if let Some(v) = &self.resources {
             v.validate()?;
@@ -15388,8 +15854,20 @@ pub struct Vpc {
 impl Vpc {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.name {
+            rt::check::string("Vpc.name", v, None, None, "^[a-zA-Z0-9\\-\\.]+$")?;
+        }
         if let Some(v) = &self.description {
             rt::check::length("Vpc.description", v, None, Some(255u64))?;
+        }
+        if let Some(v) = &self.urn {
+            rt::check::string(
+                "Vpc.urn",
+                v,
+                None,
+                None,
+                "^do:(dbaas|domain|droplet|floatingip|loadbalancer|space|volume|kubernetes|vpc):.*",
+            )?;
         }
         Ok(())
     }
@@ -15410,6 +15888,16 @@ pub struct VpcsCreateBody {
 impl VpcsCreateBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.name;
+            rt::check::string(
+                "VpcsCreateBody.name",
+                v,
+                None,
+                None,
+                "^[a-zA-Z0-9\\-\\.]+$",
+            )?;
+        }
         if let Some(v) = &self.description {
             rt::check::length("VpcsCreateBody.description", v, None, Some(255u64))?;
         }
@@ -15444,6 +15932,16 @@ pub struct VpcsUpdateBody {
 impl VpcsUpdateBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.name;
+            rt::check::string(
+                "VpcsUpdateBody.name",
+                v,
+                None,
+                None,
+                "^[a-zA-Z0-9\\-\\.]+$",
+            )?;
+        }
         if let Some(v) = &self.description {
             rt::check::length("VpcsUpdateBody.description", v, None, Some(255u64))?;
         }
@@ -15465,6 +15963,15 @@ pub struct VpcsPatchBody {
 impl VpcsPatchBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.name {
+            rt::check::string(
+                "VpcsPatchBody.name",
+                v,
+                None,
+                None,
+                "^[a-zA-Z0-9\\-\\.]+$",
+            )?;
+        }
         if let Some(v) = &self.description {
             rt::check::length("VpcsPatchBody.description", v, None, Some(255u64))?;
         }
@@ -15479,6 +15986,17 @@ pub struct VpcsListMembersResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+impl VpcsListMembersResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.members {
+            for item in v.iter() {
+                item.validate()?;
+            }
+        }
+        Ok(())
+    }
+}
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcMember {
     /// The name of the resource.
@@ -15490,6 +16008,21 @@ pub struct VpcMember {
     /// A time value given in ISO8601 combined date and time format that represents when the resource was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
+}
+impl VpcMember {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.urn {
+            rt::check::string(
+                "VpcMember.urn",
+                v,
+                None,
+                None,
+                "^do:(dbaas|domain|droplet|floatingip|loadbalancer|space|volume|kubernetes|vpc):.*",
+            )?;
+        }
+        Ok(())
+    }
 }
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcsListPeeringsResponse200 {
@@ -15534,6 +16067,9 @@ impl VpcPeering {
         if let Some(v) = &self.vpc_ids {
             rt::check::items("VpcPeering.vpc_ids", v.len(), Some(2u64), Some(2u64))?;
         }
+        if let Some(v) = &self.name {
+            rt::check::string("VpcPeering.name", v, None, None, "^[a-zA-Z0-9\\-]+$")?;
+        }
         Ok(())
     }
 }
@@ -15547,6 +16083,22 @@ pub struct VpcsCreatePeeringsBody {
     pub name: String,
     /// The ID of the VPC to peer with.
     pub vpc_id: uuid::Uuid,
+}
+impl VpcsCreatePeeringsBody {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.name;
+            rt::check::string(
+                "VpcsCreatePeeringsBody.name",
+                v,
+                None,
+                None,
+                "^[a-zA-Z0-9\\-\\.]+$",
+            )?;
+        }
+        Ok(())
+    }
 }
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcsCreatePeeringsResponse202 {
@@ -15567,6 +16119,21 @@ pub struct VpcPeeringUpdatable {
     /// The name of the VPC peering. Must be unique within the team and may only contain alphanumeric characters and dashes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+}
+impl VpcPeeringUpdatable {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.name {
+            rt::check::string(
+                "VpcPeeringUpdatable.name",
+                v,
+                None,
+                None,
+                "^[a-zA-Z0-9\\-]+$",
+            )?;
+        }
+        Ok(())
+    }
 }
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcPeeringsListResponse200 {
@@ -15597,6 +16164,16 @@ pub struct VpcPeeringsCreateBody {
 impl VpcPeeringsCreateBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.name;
+            rt::check::string(
+                "VpcPeeringsCreateBody.name",
+                v,
+                None,
+                None,
+                "^[a-zA-Z0-9\\-]+$",
+            )?;
+        }
         {
             let v = &self.vpc_ids;
             rt::check::items(
@@ -22431,7 +23008,13 @@ impl BatchFileCreateRequest {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.file_name;
-            rt::check::length("BatchFileCreateRequest.file_name", v, Some(7u64), None)?;
+            rt::check::string(
+                "BatchFileCreateRequest.file_name",
+                v,
+                Some(7u64),
+                None,
+                ".+\\.[Jj][Ss][Oo][Nn][Ll]$",
+            )?;
         }
         Ok(())
     }

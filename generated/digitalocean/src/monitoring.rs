@@ -3458,6 +3458,17 @@ impl MonitoringListSinks<'_> {
         self,
     ) -> Result<rt::Response<super::models::MonitoringListSinksResponse200>, rt::Error> {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/sinks");
+        if let Some(v) = &self.resource_id {
+            op.check(
+                rt::check::string(
+                    "resource_id",
+                    v,
+                    None,
+                    None,
+                    "^do:(dbaas|domain|droplet|floatingip|loadbalancer|space|volume|kubernetes|vpc):.*",
+                ),
+            );
+        }
         op.query("resource_id", &self.resource_id, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3481,6 +3492,7 @@ impl MonitoringCreateSink<'_> {
     /// Send the request.
     pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/monitoring/sinks");
+        op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);

@@ -233,7 +233,9 @@ impl TagsGet<'_> {
     ) -> Result<rt::Response<super::models::TagsGetResponse200>, rt::Error> {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/tags/{tag_id}");
         let v = &self.tag_id;
-        op.check(rt::check::length("tag_id", v, None, Some(255u64)));
+        op.check(
+            rt::check::string("tag_id", v, None, Some(255u64), "^[a-zA-Z0-9_\\-\\:]+$"),
+        );
         op.path("tag_id", &self.tag_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -258,7 +260,9 @@ impl TagsDelete<'_> {
     pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/tags/{tag_id}");
         let v = &self.tag_id;
-        op.check(rt::check::length("tag_id", v, None, Some(255u64)));
+        op.check(
+            rt::check::string("tag_id", v, None, Some(255u64), "^[a-zA-Z0-9_\\-\\:]+$"),
+        );
         op.path("tag_id", &self.tag_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -284,7 +288,9 @@ impl TagsAssignResources<'_> {
     pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/tags/{tag_id}/resources");
         let v = &self.tag_id;
-        op.check(rt::check::length("tag_id", v, None, Some(255u64)));
+        op.check(
+            rt::check::string("tag_id", v, None, Some(255u64), "^[a-zA-Z0-9_\\-\\:]+$"),
+        );
         op.path("tag_id", &self.tag_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -311,7 +317,9 @@ impl TagsUnassignResources<'_> {
     pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/tags/{tag_id}/resources");
         let v = &self.tag_id;
-        op.check(rt::check::length("tag_id", v, None, Some(255u64)));
+        op.check(
+            rt::check::string("tag_id", v, None, Some(255u64), "^[a-zA-Z0-9_\\-\\:]+$"),
+        );
         op.path("tag_id", &self.tag_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);

@@ -506,6 +506,7 @@ impl VpcsCreatePeerings<'_> {
     ) -> Result<rt::Response<super::models::VpcsCreatePeeringsResponse202>, rt::Error> {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/vpcs/{vpc_id}/peerings");
         op.path("vpc_id", &self.vpc_id, rt::Style::Simple, false);
+        op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -538,6 +539,7 @@ impl VpcsPatchPeerings<'_> {
         );
         op.path("vpc_id", &self.vpc_id, rt::Style::Simple, false);
         op.path("vpc_peering_id", &self.vpc_peering_id, rt::Style::Simple, false);
+        op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);

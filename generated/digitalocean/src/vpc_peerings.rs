@@ -249,6 +249,7 @@ impl VpcPeeringsPatch<'_> {
     ) -> Result<rt::Response<super::models::VpcPeeringsGetResponse200>, rt::Error> {
         let mut op = rt::Op::new(rt::Method::PATCH, "/v2/vpc_peerings/{vpc_peering_id}");
         op.path("vpc_peering_id", &self.vpc_peering_id, rt::Style::Simple, false);
+        op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);

@@ -17,6 +17,18 @@ connector_runtime::__string_enum! {
 pub struct ListEventsResponse {
     pub events: Vec<super::models::ListEventsResponseEventsItem>,
 }
+impl ListEventsResponse {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.events;
+            for item in v.iter() {
+                item.validate()?;
+            }
+        }
+        Ok(())
+    }
+}
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ListEventsResponseEventsItem {
     pub id: i64,
@@ -90,6 +102,21 @@ pub struct ListEventsResponseEventsItem {
     pub at_capacity: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_upload: Option<serde_json::Value>,
+}
+impl ListEventsResponseEventsItem {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.duration {
+            rt::check::string(
+                "ListEventsResponseEventsItem.duration",
+                v,
+                None,
+                None,
+                "^\\d{2}:\\d{2}:\\d{2}$",
+            )?;
+        }
+        Ok(())
+    }
 }
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListEventsResponseEventsItemPost {

@@ -4720,6 +4720,8 @@ impl ActionsGetCustomImageVersionForOrg<'_> {
             rt::Style::Simple,
             false,
         );
+        let v = &self.version;
+        op.check(rt::check::string("version", v, None, None, "^\\d+\\.\\d+\\.\\d+$"));
         op.path("version", &self.version, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_json(self.client.connector(), op).await
@@ -4754,6 +4756,8 @@ impl ActionsDeleteCustomImageVersionFromOrg<'_> {
             rt::Style::Simple,
             false,
         );
+        let v = &self.version;
+        op.check(rt::check::string("version", v, None, None, "^\\d+\\.\\d+\\.\\d+$"));
         op.path("version", &self.version, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_unit(self.client.connector(), op).await
@@ -6730,6 +6734,7 @@ impl ActionsCreateOrUpdateOrgSecret<'_> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
+        op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
         rt::send_json(self.client.connector(), op).await
@@ -9912,6 +9917,7 @@ impl ActionsCreateOrUpdateRepoSecret<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
+        op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
         rt::send_json(self.client.connector(), op).await
@@ -10568,6 +10574,7 @@ impl ActionsCreateOrUpdateEnvironmentSecret<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
+        op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
         rt::send_json(self.client.connector(), op).await

@@ -828,6 +828,7 @@ impl AgentsCreateOrUpdateOrgSecret<'_> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
+        op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
         rt::send_json(self.client.connector(), op).await
@@ -1501,6 +1502,7 @@ impl AgentsCreateOrUpdateRepoSecret<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
+        op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
         rt::send_json(self.client.connector(), op).await

@@ -1252,6 +1252,7 @@ impl CodespacesCreateOrUpdateOrgSecret<'_> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
+        op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -1964,6 +1965,7 @@ impl CodespacesCreateOrUpdateRepoSecret<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
+        op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
         rt::send_json(self.client.connector(), op).await
@@ -2236,6 +2238,7 @@ impl CodespacesCreateOrUpdateSecretForAuthenticatedUser<'_> {
             "/user/codespaces/secrets/{secret_name}",
         );
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
+        op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),

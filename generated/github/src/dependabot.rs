@@ -1402,6 +1402,7 @@ impl DependabotCreateOrUpdateOrgSecret<'_> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
+        op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
         rt::send_json(self.client.connector(), op).await
@@ -1961,6 +1962,7 @@ impl DependabotCreateOrUpdateRepoSecret<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
+        op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
         rt::send_json(self.client.connector(), op).await

@@ -13637,11 +13637,12 @@ impl CodeScanningAnalysis {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.commit_sha;
-            rt::check::length(
+            rt::check::string(
                 "CodeScanningAnalysis.commit_sha",
                 v,
                 Some(40u64),
                 Some(64u64),
+                "^([0-9a-fA-F]{40}(?:[0-9a-fA-F]{24})?)$",
             )?;
         }
         Ok(())
@@ -14882,6 +14883,15 @@ pub struct Dependency {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependencies: Option<Vec<String>>,
 }
+impl Dependency {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.package_url {
+            rt::check::string("Dependency.package_url", v, None, None, "^pkg")?;
+        }
+        Ok(())
+    }
+}
 connector_runtime::__string_enum! {
     #[doc =
     " A notation of whether a dependency is requested directly by this manifest or is a dependency of another dependency."]
@@ -14908,6 +14918,12 @@ pub struct Manifest {
     /// A collection of resolved package dependencies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved: Option<std::collections::BTreeMap<String, super::models::Dependency>>,
+}
+impl Manifest {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        Ok(())
+    }
 }
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ManifestFile {
@@ -14949,6 +14965,10 @@ impl Snapshot {
         {
             let v = &self.sha;
             rt::check::length("Snapshot.sha", v, Some(40u64), Some(64u64))?;
+        }
+        {
+            let v = &self.ref_;
+            rt::check::string("Snapshot.ref", v, None, None, "^refs/")?;
         }
         Ok(())
     }
@@ -48553,6 +48573,21 @@ pub struct ActionsCreateOrUpdateOrgSecretBody {
         Vec<super::models::ActionsCreateOrUpdateOrgSecretBodySelectedRepositoryIdsItem>,
     >,
 }
+impl ActionsCreateOrUpdateOrgSecretBody {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.encrypted_value {
+            rt::check::string(
+                "ActionsCreateOrUpdateOrgSecretBody.encrypted_value",
+                v,
+                None,
+                None,
+                "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$",
+            )?;
+        }
+        Ok(())
+    }
+}
 connector_runtime::__string_enum! {
     #[doc =
     " Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret."]
@@ -48632,6 +48667,22 @@ pub struct AgentsCreateOrUpdateOrgSecretBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
 }
+impl AgentsCreateOrUpdateOrgSecretBody {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.encrypted_value;
+            rt::check::string(
+                "AgentsCreateOrUpdateOrgSecretBody.encrypted_value",
+                v,
+                None,
+                None,
+                "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$",
+            )?;
+        }
+        Ok(())
+    }
+}
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AgentsSetSelectedReposForOrgSecretBody {
     /// An array of repository ids that can access the organization secret. You can only provide a list of repository ids when the `visibility` is set to `selected`. You can add and remove individual repositories using the [Add selected repository to an organization secret](https://docs.github.com/rest/agents/secrets#add-selected-repository-to-an-organization-secret) and [Remove selected repository from an organization secret](https://docs.github.com/rest/agents/secrets#remove-selected-repository-from-an-organization-secret) endpoints.
@@ -48694,11 +48745,12 @@ impl OrgsCreateArtifactDeploymentRecordBody {
         }
         {
             let v = &self.digest;
-            rt::check::length(
+            rt::check::string(
                 "OrgsCreateArtifactDeploymentRecordBody.digest",
                 v,
                 Some(71u64),
                 Some(71u64),
+                "^sha256:[a-f0-9]{64}$",
             )?;
         }
         if let Some(v) = &self.version {
@@ -48752,11 +48804,12 @@ impl OrgsCreateArtifactDeploymentRecordBody {
             )?;
         }
         if let Some(v) = &self.github_repository {
-            rt::check::length(
+            rt::check::string(
                 "OrgsCreateArtifactDeploymentRecordBody.github_repository",
                 v,
                 Some(1u64),
                 Some(100u64),
+                "^[A-Za-z0-9.\\-_]+$",
             )?;
         }
         Ok(())
@@ -48891,11 +48944,12 @@ impl OrgsSetClusterDeploymentRecordsBodyDeploymentsItem {
         }
         {
             let v = &self.digest;
-            rt::check::length(
+            rt::check::string(
                 "OrgsSetClusterDeploymentRecordsBodyDeploymentsItem.digest",
                 v,
                 Some(71u64),
                 Some(71u64),
+                "^sha256:[a-f0-9]{64}$",
             )?;
         }
         if let Some(v) = &self.version {
@@ -48916,11 +48970,12 @@ impl OrgsSetClusterDeploymentRecordsBodyDeploymentsItem {
             )?;
         }
         if let Some(v) = &self.github_repository {
-            rt::check::length(
+            rt::check::string(
                 "OrgsSetClusterDeploymentRecordsBodyDeploymentsItem.github_repository",
                 v,
                 None,
                 Some(100u64),
+                "^[A-Za-z0-9.\\-_]+$",
             )?;
         }
         if let Some(v) = &self.runtime_risks {
@@ -49097,11 +49152,12 @@ impl OrgsCreateClusterDeploymentRecordsJobBodyDeploymentsItem {
         }
         {
             let v = &self.digest;
-            rt::check::length(
+            rt::check::string(
                 "OrgsCreateClusterDeploymentRecordsJobBodyDeploymentsItem.digest",
                 v,
                 Some(71u64),
                 Some(71u64),
+                "^sha256:[a-f0-9]{64}$",
             )?;
         }
         if let Some(v) = &self.version {
@@ -49122,11 +49178,12 @@ impl OrgsCreateClusterDeploymentRecordsJobBodyDeploymentsItem {
             )?;
         }
         if let Some(v) = &self.github_repository {
-            rt::check::length(
+            rt::check::string(
                 "OrgsCreateClusterDeploymentRecordsJobBodyDeploymentsItem.github_repository",
                 v,
                 None,
                 Some(100u64),
+                "^[A-Za-z0-9.\\-_]+$",
             )?;
         }
         if let Some(v) = &self.runtime_risks {
@@ -49218,11 +49275,12 @@ impl OrgsCreateArtifactStorageRecordBody {
         }
         {
             let v = &self.digest;
-            rt::check::length(
+            rt::check::string(
                 "OrgsCreateArtifactStorageRecordBody.digest",
                 v,
                 Some(71u64),
                 Some(71u64),
+                "^sha256:[a-f0-9]{64}$",
             )?;
         }
         if let Some(v) = &self.version {
@@ -49234,11 +49292,12 @@ impl OrgsCreateArtifactStorageRecordBody {
             )?;
         }
         if let Some(v) = &self.artifact_url {
-            rt::check::length(
+            rt::check::string(
                 "OrgsCreateArtifactStorageRecordBody.artifact_url",
                 v,
                 None,
                 Some(152u64),
+                "^https://",
             )?;
         }
         if let Some(v) = &self.path {
@@ -49251,11 +49310,12 @@ impl OrgsCreateArtifactStorageRecordBody {
         }
         {
             let v = &self.registry_url;
-            rt::check::length(
+            rt::check::string(
                 "OrgsCreateArtifactStorageRecordBody.registry_url",
                 v,
                 Some(1u64),
                 Some(256u64),
+                "^https://",
             )?;
         }
         if let Some(v) = &self.repository {
@@ -49267,11 +49327,12 @@ impl OrgsCreateArtifactStorageRecordBody {
             )?;
         }
         if let Some(v) = &self.github_repository {
-            rt::check::length(
+            rt::check::string(
                 "OrgsCreateArtifactStorageRecordBody.github_repository",
                 v,
                 Some(1u64),
                 Some(100u64),
+                "^[A-Za-z0-9.\\-_]+$",
             )?;
         }
         Ok(())
@@ -50160,6 +50221,21 @@ pub struct CodespacesCreateOrUpdateOrgSecretBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
 }
+impl CodespacesCreateOrUpdateOrgSecretBody {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.encrypted_value {
+            rt::check::string(
+                "CodespacesCreateOrUpdateOrgSecretBody.encrypted_value",
+                v,
+                None,
+                None,
+                "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$",
+            )?;
+        }
+        Ok(())
+    }
+}
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodespacesSetSelectedReposForOrgSecretBody {
     /// An array of repository ids that can access the organization secret. You can only provide a list of repository ids when the `visibility` is set to `selected`. You can add and remove individual repositories using the [Set selected repositories for an organization secret](https://docs.github.com/rest/codespaces/organization-secrets#set-selected-repositories-for-an-organization-secret) and [Remove selected repository from an organization secret](https://docs.github.com/rest/codespaces/organization-secrets#remove-selected-repository-from-an-organization-secret) endpoints.
@@ -50562,6 +50638,21 @@ pub struct DependabotCreateOrUpdateOrgSecretBody {
             super::models::DependabotCreateOrUpdateOrgSecretBodySelectedRepositoryIdsItem,
         >,
     >,
+}
+impl DependabotCreateOrUpdateOrgSecretBody {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.encrypted_value {
+            rt::check::string(
+                "DependabotCreateOrUpdateOrgSecretBody.encrypted_value",
+                v,
+                None,
+                None,
+                "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$",
+            )?;
+        }
+        Ok(())
+    }
 }
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -50998,6 +51089,21 @@ pub struct PrivateRegistriesCreateOrgPrivateRegistryBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account: Option<String>,
 }
+impl PrivateRegistriesCreateOrgPrivateRegistryBody {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.encrypted_value {
+            rt::check::string(
+                "PrivateRegistriesCreateOrgPrivateRegistryBody.encrypted_value",
+                v,
+                None,
+                None,
+                "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$",
+            )?;
+        }
+        Ok(())
+    }
+}
 connector_runtime::__string_enum! {
     #[doc = " The registry type."] pub enum
     PrivateRegistriesCreateOrgPrivateRegistryBodyRegistryType { MavenRepository =
@@ -51110,6 +51216,21 @@ pub struct PrivateRegistriesUpdateOrgPrivateRegistryBody {
     /// The GCP service account email to impersonate. Optional for `oidc_gcp` auth type. If omitted, the federated token is used directly (direct WIF).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account: Option<String>,
+}
+impl PrivateRegistriesUpdateOrgPrivateRegistryBody {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.encrypted_value {
+            rt::check::string(
+                "PrivateRegistriesUpdateOrgPrivateRegistryBody.encrypted_value",
+                v,
+                None,
+                None,
+                "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$",
+            )?;
+        }
+        Ok(())
+    }
 }
 connector_runtime::__string_enum! {
     #[doc =
@@ -52316,6 +52437,22 @@ pub struct ActionsCreateOrUpdateRepoSecretBody {
     /// ID of the key you used to encrypt the secret.
     pub key_id: String,
 }
+impl ActionsCreateOrUpdateRepoSecretBody {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.encrypted_value;
+            rt::check::string(
+                "ActionsCreateOrUpdateRepoSecretBody.encrypted_value",
+                v,
+                None,
+                None,
+                "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$",
+            )?;
+        }
+        Ok(())
+    }
+}
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsCreateRepoVariableBody {
     /// The name of the variable.
@@ -52364,6 +52501,22 @@ pub struct AgentsCreateOrUpdateRepoSecretBody {
     pub encrypted_value: String,
     /// ID of the key you used to encrypt the secret.
     pub key_id: String,
+}
+impl AgentsCreateOrUpdateRepoSecretBody {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.encrypted_value;
+            rt::check::string(
+                "AgentsCreateOrUpdateRepoSecretBody.encrypted_value",
+                v,
+                None,
+                None,
+                "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$",
+            )?;
+        }
+        Ok(())
+    }
 }
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposCreateAttestationBody {
@@ -52964,11 +53117,22 @@ impl CodeScanningUploadSarifBody {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.commit_sha;
-            rt::check::length(
+            rt::check::string(
                 "CodeScanningUploadSarifBody.commit_sha",
                 v,
                 Some(40u64),
                 Some(64u64),
+                "^([0-9a-fA-F]{40}(?:[0-9a-fA-F]{24})?)$",
+            )?;
+        }
+        {
+            let v = &self.ref_;
+            rt::check::string(
+                "CodeScanningUploadSarifBody.ref",
+                v,
+                None,
+                None,
+                "^refs/(heads|tags|pull)/.*$",
             )?;
         }
         Ok(())
@@ -53068,6 +53232,21 @@ pub struct CodespacesCreateOrUpdateRepoSecretBody {
     /// ID of the key you used to encrypt the secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+}
+impl CodespacesCreateOrUpdateRepoSecretBody {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.encrypted_value {
+            rt::check::string(
+                "CodespacesCreateOrUpdateRepoSecretBody.encrypted_value",
+                v,
+                None,
+                None,
+                "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$",
+            )?;
+        }
+        Ok(())
+    }
 }
 connector_runtime::__string_enum! {
     pub enum ReposListCollaboratorsAffiliation { Outside = "outside", Direct = "direct",
@@ -53361,6 +53540,21 @@ pub struct DependabotCreateOrUpdateRepoSecretBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
 }
+impl DependabotCreateOrUpdateRepoSecretBody {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.encrypted_value {
+            rt::check::string(
+                "DependabotCreateOrUpdateRepoSecretBody.encrypted_value",
+                v,
+                None,
+                None,
+                "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$",
+            )?;
+        }
+        Ok(())
+    }
+}
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DependencyGraphGenerateSbomReportResponse201 {
     /// URL to poll for the SBOM export result.
@@ -53546,6 +53740,22 @@ pub struct ActionsCreateOrUpdateEnvironmentSecretBody {
     pub encrypted_value: String,
     /// ID of the key you used to encrypt the secret.
     pub key_id: String,
+}
+impl ActionsCreateOrUpdateEnvironmentSecretBody {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.encrypted_value;
+            rt::check::string(
+                "ActionsCreateOrUpdateEnvironmentSecretBody.encrypted_value",
+                v,
+                None,
+                None,
+                "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$",
+            )?;
+        }
+        Ok(())
+    }
 }
 connector_runtime::__string_enum! {
     pub enum ReposListForksSort { Newest = "newest", Oldest = "oldest", Stargazers =
@@ -55851,6 +56061,21 @@ pub struct CodespacesCreateOrUpdateSecretForAuthenticatedUserBody {
         Vec<super::models::ActionsCreateOrUpdateOrgSecretBodySelectedRepositoryIdsItem>,
     >,
 }
+impl CodespacesCreateOrUpdateSecretForAuthenticatedUserBody {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.encrypted_value {
+            rt::check::string(
+                "CodespacesCreateOrUpdateSecretForAuthenticatedUserBody.encrypted_value",
+                v,
+                None,
+                None,
+                "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$",
+            )?;
+        }
+        Ok(())
+    }
+}
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodespacesSetRepositoriesForSecretForAuthenticatedUserBody {
     /// An array of repository ids for which a codespace can access the secret. You can manage the list of selected repositories using the [List selected repositories for a user secret](https://docs.github.com/rest/codespaces/secrets#list-selected-repositories-for-a-user-secret), [Add a selected repository to a user secret](https://docs.github.com/rest/codespaces/secrets#add-a-selected-repository-to-a-user-secret), and [Remove a selected repository from a user secret](https://docs.github.com/rest/codespaces/secrets#remove-a-selected-repository-from-a-user-secret) endpoints.
@@ -55952,6 +56177,22 @@ pub struct UsersCreatePublicSshKeyForAuthenticatedUserBody {
     pub title: Option<String>,
     /// The public SSH key to add to your GitHub account.
     pub key: String,
+}
+impl UsersCreatePublicSshKeyForAuthenticatedUserBody {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.key;
+            rt::check::string(
+                "UsersCreatePublicSshKeyForAuthenticatedUserBody.key",
+                v,
+                None,
+                None,
+                "^ssh-(rsa|dss|ed25519) |^ecdsa-sha2-nistp(256|384|521) ",
+            )?;
+        }
+        Ok(())
+    }
 }
 connector_runtime::__string_enum! {
     pub enum OrgsListMembershipsForAuthenticatedUserState { Active = "active", Pending =
@@ -56112,6 +56353,22 @@ pub struct UsersCreateSshSigningKeyForAuthenticatedUserBody {
     pub title: Option<String>,
     /// The public SSH key to add to your GitHub account. For more information, see "[Checking for existing SSH keys](https://docs.github.com/authentication/connecting-to-github-with-ssh/checking-for-existing-ssh-keys)."
     pub key: String,
+}
+impl UsersCreateSshSigningKeyForAuthenticatedUserBody {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.key;
+            rt::check::string(
+                "UsersCreateSshSigningKeyForAuthenticatedUserBody.key",
+                v,
+                None,
+                None,
+                "^ssh-(rsa|dss|ed25519) |^ecdsa-sha2-nistp(256|384|521) |^(sk-ssh-ed25519|sk-ecdsa-sha2-nistp256)@openssh.com ",
+            )?;
+        }
+        Ok(())
+    }
 }
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CopilotSpacesCreateForUserBody {

@@ -2486,7 +2486,15 @@ impl OrgsSetClusterDeploymentRecords<'_> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         let v = &self.cluster;
-        op.check(rt::check::length("cluster", v, Some(1u64), Some(128u64)));
+        op.check(
+            rt::check::string(
+                "cluster",
+                v,
+                Some(1u64),
+                Some(128u64),
+                "^[a-zA-Z0-9._-]+$",
+            ),
+        );
         op.path("cluster", &self.cluster, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
@@ -2550,7 +2558,15 @@ impl OrgsCreateClusterDeploymentRecordsJob<'_> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         let v = &self.cluster;
-        op.check(rt::check::length("cluster", v, Some(1u64), Some(128u64)));
+        op.check(
+            rt::check::string(
+                "cluster",
+                v,
+                Some(1u64),
+                Some(128u64),
+                "^[a-zA-Z0-9._-]+$",
+            ),
+        );
         op.path("cluster", &self.cluster, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
@@ -2588,7 +2604,15 @@ impl OrgsGetClusterDeploymentRecordsJob<'_> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         let v = &self.cluster;
-        op.check(rt::check::length("cluster", v, Some(1u64), Some(128u64)));
+        op.check(
+            rt::check::string(
+                "cluster",
+                v,
+                Some(1u64),
+                Some(128u64),
+                "^[a-zA-Z0-9._-]+$",
+            ),
+        );
         op.path("cluster", &self.cluster, rt::Style::Simple, false);
         op.path("job_id", &self.job_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -2658,7 +2682,15 @@ impl OrgsListArtifactDeploymentRecords<'_> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         let v = &self.subject_digest;
-        op.check(rt::check::length("subject_digest", v, Some(71u64), Some(71u64)));
+        op.check(
+            rt::check::string(
+                "subject_digest",
+                v,
+                Some(71u64),
+                Some(71u64),
+                "^sha256:[a-f0-9]{64}$",
+            ),
+        );
         op.path("subject_digest", &self.subject_digest, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_json(self.client.connector(), op).await
@@ -2692,7 +2724,15 @@ impl OrgsListArtifactStorageRecords<'_> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         let v = &self.subject_digest;
-        op.check(rt::check::length("subject_digest", v, Some(71u64), Some(71u64)));
+        op.check(
+            rt::check::string(
+                "subject_digest",
+                v,
+                Some(71u64),
+                Some(71u64),
+                "^sha256:[a-f0-9]{64}$",
+            ),
+        );
         op.path("subject_digest", &self.subject_digest, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_json(self.client.connector(), op).await

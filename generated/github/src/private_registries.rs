@@ -203,6 +203,7 @@ impl PrivateRegistriesCreateOrgPrivateRegistry<'_> {
     > {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/private-registries");
         op.path("org", &self.org, rt::Style::Simple, false);
+        op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -329,6 +330,7 @@ impl PrivateRegistriesUpdateOrgPrivateRegistry<'_> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
+        op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),

@@ -1433,6 +1433,7 @@ impl UsersCreatePublicSshKeyForAuthenticatedUser<'_> {
     /// Send the request.
     pub async fn send(self) -> Result<rt::Response<super::models::Key>, rt::Error> {
         let mut op = rt::Op::new(rt::Method::POST, "/user/keys");
+        op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             401u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -1681,6 +1682,7 @@ impl UsersCreateSshSigningKeyForAuthenticatedUser<'_> {
         self,
     ) -> Result<rt::Response<super::models::SshSigningKey>, rt::Error> {
         let mut op = rt::Op::new(rt::Method::POST, "/user/ssh_signing_keys");
+        op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             401u16 => rt::error_body::<super::models::BasicError>(status, body),

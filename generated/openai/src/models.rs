@@ -7007,6 +7007,21 @@ pub struct McpTool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defer_loading: Option<bool>,
 }
+impl McpTool {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.tunnel_id {
+            rt::check::string(
+                "McpTool.tunnel_id",
+                v,
+                None,
+                None,
+                "^tunnel_[a-z0-9]{32}$",
+            )?;
+        }
+        Ok(())
+    }
+}
 connector_runtime::__string_enum! {
     #[doc =
     " Identifier for service connectors, like those available in ChatGPT. One of"] #[doc
@@ -7618,7 +7633,13 @@ impl FunctionToolParam {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.name;
-            rt::check::length("FunctionToolParam.name", v, Some(1u64), Some(128u64))?;
+            rt::check::string(
+                "FunctionToolParam.name",
+                v,
+                Some(1u64),
+                Some(128u64),
+                "^[a-zA-Z0-9_-]+$",
+            )?;
         }
         Ok(())
     }
@@ -25572,11 +25593,12 @@ impl ResponsesClientEventResponseCreate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.stream_id {
-            rt::check::length(
+            rt::check::string(
                 "ResponsesClientEventResponseCreate.stream_id",
                 v,
                 Some(1u64),
                 Some(256u64),
+                "^[A-Za-z0-9_.-]+$",
             )?;
         }
         if let Some(v) = &self.top_logprobs {
@@ -32553,6 +32575,21 @@ pub struct BetaMcpTool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defer_loading: Option<bool>,
 }
+impl BetaMcpTool {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.tunnel_id {
+            rt::check::string(
+                "BetaMcpTool.tunnel_id",
+                v,
+                None,
+                None,
+                "^tunnel_[a-z0-9]{32}$",
+            )?;
+        }
+        Ok(())
+    }
+}
 /// List of allowed tool names or a filter object.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -33283,11 +33320,12 @@ impl BetaFunctionToolParam {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.name;
-            rt::check::length(
+            rt::check::string(
                 "BetaFunctionToolParam.name",
                 v,
                 Some(1u64),
                 Some(128u64),
+                "^[a-zA-Z0-9_-]+$",
             )?;
         }
         Ok(())
@@ -39953,11 +39991,12 @@ impl BetaResponsesClientEventResponseCreate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.stream_id {
-            rt::check::length(
+            rt::check::string(
                 "BetaResponsesClientEventResponseCreate.stream_id",
                 v,
                 Some(1u64),
                 Some(256u64),
+                "^[A-Za-z0-9_.-]+$",
             )?;
         }
         if let Some(v) = &self.top_logprobs {

@@ -29,6 +29,36 @@ pub struct ObjsBotProfile {
     pub team_id: String,
     pub updated: i64,
 }
+impl ObjsBotProfile {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.app_id;
+            rt::check::string(
+                "ObjsBotProfile.app_id",
+                v,
+                None,
+                None,
+                "^A[A-Z0-9]{1,}$",
+            )?;
+        }
+        {
+            let v = &self.id;
+            rt::check::string("ObjsBotProfile.id", v, None, None, "^B[A-Z0-9]{8,}$")?;
+        }
+        {
+            let v = &self.team_id;
+            rt::check::string(
+                "ObjsBotProfile.team_id",
+                v,
+                None,
+                None,
+                "^[T][A-Z0-9]{2,}$",
+            )?;
+        }
+        Ok(())
+    }
+}
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsBotProfileIcons {
     pub image_36: String,
@@ -98,6 +128,38 @@ pub struct ObjsChannel {
 impl ObjsChannel {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.accepted_user {
+            rt::check::string(
+                "ObjsChannel.accepted_user",
+                v,
+                None,
+                None,
+                "^[UW][A-Z0-9]{2,}$",
+            )?;
+        }
+        {
+            let v = &self.creator;
+            rt::check::string(
+                "ObjsChannel.creator",
+                v,
+                None,
+                None,
+                "^[UW][A-Z0-9]{2,}$",
+            )?;
+        }
+        {
+            let v = &self.id;
+            rt::check::string("ObjsChannel.id", v, None, None, "^[C][A-Z0-9]{2,}$")?;
+        }
+        if let Some(v) = &self.last_read {
+            rt::check::string(
+                "ObjsChannel.last_read",
+                v,
+                None,
+                None,
+                "^\\d{10}\\.\\d{6}$",
+            )?;
+        }
         {
             let v = &self.members;
             rt::check::items("ObjsChannel.members", v.len(), Some(0u64), None)?;
@@ -108,6 +170,14 @@ impl ObjsChannel {
         if let Some(v) = &self.previous_names {
             rt::check::items("ObjsChannel.previous_names", v.len(), Some(0u64), None)?;
         }
+        {
+            let v = &self.purpose;
+            v.validate()?;
+        }
+        {
+            let v = &self.topic;
+            v.validate()?;
+        }
         Ok(())
     }
 }
@@ -117,6 +187,22 @@ pub struct ObjsChannelPurpose {
     pub creator: String,
     pub last_set: i64,
     pub value: String,
+}
+impl ObjsChannelPurpose {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.creator;
+            rt::check::string(
+                "ObjsChannelPurpose.creator",
+                v,
+                None,
+                None,
+                "^[UW][A-Z0-9]{8,}$|^$",
+            )?;
+        }
+        Ok(())
+    }
 }
 /// File Comment Object
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -141,6 +227,20 @@ pub struct ObjsComment {
     /// User ID
     pub user: String,
 }
+impl ObjsComment {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.id;
+            rt::check::string("ObjsComment.id", v, None, None, "^Fc[A-Z0-9]{8,}$")?;
+        }
+        {
+            let v = &self.user;
+            rt::check::string("ObjsComment.user", v, None, None, "^[UW][A-Z0-9]{2,}$")?;
+        }
+        Ok(())
+    }
+}
 /// Reaction object
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsReaction {
@@ -162,6 +262,32 @@ pub struct ObjsEnterpriseUser {
     pub is_admin: bool,
     pub is_owner: bool,
     pub teams: Vec<String>,
+}
+impl ObjsEnterpriseUser {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.enterprise_id;
+            rt::check::string(
+                "ObjsEnterpriseUser.enterprise_id",
+                v,
+                None,
+                None,
+                "^[E][A-Z0-9]{8,}$",
+            )?;
+        }
+        {
+            let v = &self.id;
+            rt::check::string(
+                "ObjsEnterpriseUser.id",
+                v,
+                None,
+                None,
+                "^[WU][A-Z0-9]{8,}$",
+            )?;
+        }
+        Ok(())
+    }
 }
 /// External Org Migrations
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -324,6 +450,39 @@ pub struct ObjsFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
 }
+impl ObjsFile {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.editor {
+            rt::check::string("ObjsFile.editor", v, None, None, "^[UW][A-Z0-9]{2,}$")?;
+        }
+        if let Some(v) = &self.id {
+            rt::check::string("ObjsFile.id", v, None, None, "^[F][A-Z0-9]{8,}$")?;
+        }
+        if let Some(v) = &self.last_editor {
+            rt::check::string(
+                "ObjsFile.last_editor",
+                v,
+                None,
+                None,
+                "^[UW][A-Z0-9]{2,}$",
+            )?;
+        }
+        if let Some(v) = &self.source_team {
+            rt::check::string(
+                "ObjsFile.source_team",
+                v,
+                None,
+                None,
+                "^[T][A-Z0-9]{2,}$",
+            )?;
+        }
+        if let Some(v) = &self.user_team {
+            rt::check::string("ObjsFile.user_team", v, None, None, "^[T][A-Z0-9]{2,}$")?;
+        }
+        Ok(())
+    }
+}
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsFileShares {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -456,11 +615,99 @@ impl ObjsMessage {
         if let Some(v) = &self.attachments {
             rt::check::items("ObjsMessage.attachments", v.len(), Some(1u64), None)?;
         }
+        if let Some(v) = &self.bot_profile {
+            v.validate()?;
+        }
+        if let Some(v) = &self.comment {
+            v.validate()?;
+        }
+        if let Some(v) = &self.file {
+            v.validate()?;
+        }
         if let Some(v) = &self.files {
             rt::check::items("ObjsMessage.files", v.len(), Some(1u64), None)?;
+            for item in v.iter() {
+                item.validate()?;
+            }
+        }
+        if let Some(v) = &self.inviter {
+            rt::check::string(
+                "ObjsMessage.inviter",
+                v,
+                None,
+                None,
+                "^[UW][A-Z0-9]{2,}$",
+            )?;
+        }
+        if let Some(v) = &self.last_read {
+            rt::check::string(
+                "ObjsMessage.last_read",
+                v,
+                None,
+                None,
+                "^\\d{10}\\.\\d{6}$",
+            )?;
+        }
+        if let Some(v) = &self.latest_reply {
+            rt::check::string(
+                "ObjsMessage.latest_reply",
+                v,
+                None,
+                None,
+                "^\\d{10}\\.\\d{6}$",
+            )?;
+        }
+        if let Some(v) = &self.parent_user_id {
+            rt::check::string(
+                "ObjsMessage.parent_user_id",
+                v,
+                None,
+                None,
+                "^[UW][A-Z0-9]{2,}$",
+            )?;
         }
         if let Some(v) = &self.reply_users {
             rt::check::items("ObjsMessage.reply_users", v.len(), Some(1u64), None)?;
+        }
+        if let Some(v) = &self.source_team {
+            rt::check::string(
+                "ObjsMessage.source_team",
+                v,
+                None,
+                None,
+                "^[TE][A-Z0-9]{8,}$",
+            )?;
+        }
+        if let Some(v) = &self.team {
+            rt::check::string("ObjsMessage.team", v, None, None, "^[TE][A-Z0-9]{8,}$")?;
+        }
+        if let Some(v) = &self.thread_ts {
+            rt::check::string(
+                "ObjsMessage.thread_ts",
+                v,
+                None,
+                None,
+                "^\\d{10}\\.\\d{6}$",
+            )?;
+        }
+        {
+            let v = &self.ts;
+            rt::check::string("ObjsMessage.ts", v, None, None, "^\\d{10}\\.\\d{6}$")?;
+        }
+        if let Some(v) = &self.user {
+            rt::check::string("ObjsMessage.user", v, None, None, "^[UW][A-Z0-9]{2,}$")?;
+        }
+        if let Some(v) = &self.user_profile {
+            v.validate()?;
+        }
+        if let Some(v) = &self.user_team {
+            rt::check::string(
+                "ObjsMessage.user_team",
+                v,
+                None,
+                None,
+                "^[TE][A-Z0-9]{8,}$",
+            )?;
         }
         Ok(())
     }
@@ -503,6 +750,22 @@ pub struct ObjsUserProfileShort {
     /// Team or Enterprise ID
     pub team: String,
 }
+impl ObjsUserProfileShort {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.team;
+            rt::check::string(
+                "ObjsUserProfileShort.team",
+                v,
+                None,
+                None,
+                "^[TE][A-Z0-9]{8,}$",
+            )?;
+        }
+        Ok(())
+    }
+}
 /// paging object
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsPaging {
@@ -536,6 +799,30 @@ pub struct ObjsReminder {
     pub time: Option<i64>,
     /// User ID
     pub user: String,
+}
+impl ObjsReminder {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.creator;
+            rt::check::string(
+                "ObjsReminder.creator",
+                v,
+                None,
+                None,
+                "^[UW][A-Z0-9]{2,}$",
+            )?;
+        }
+        {
+            let v = &self.id;
+            rt::check::string("ObjsReminder.id", v, None, None, "^Rm[A-Z0-9]{8,}$")?;
+        }
+        {
+            let v = &self.user;
+            rt::check::string("ObjsReminder.user", v, None, None, "^[UW][A-Z0-9]{2,}$")?;
+        }
+        Ok(())
+    }
 }
 /// resources in info from apps.permissions.info
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -577,6 +864,46 @@ pub struct ObjsSubteam {
     pub user_count: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<Vec<String>>,
+}
+impl ObjsSubteam {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.created_by;
+            rt::check::string(
+                "ObjsSubteam.created_by",
+                v,
+                None,
+                None,
+                "^[UW][A-Z0-9]{2,}$",
+            )?;
+        }
+        {
+            let v = &self.id;
+            rt::check::string("ObjsSubteam.id", v, None, None, "^S[A-Z0-9]{2,}$")?;
+        }
+        {
+            let v = &self.team_id;
+            rt::check::string(
+                "ObjsSubteam.team_id",
+                v,
+                None,
+                None,
+                "^[T][A-Z0-9]{2,}$",
+            )?;
+        }
+        {
+            let v = &self.updated_by;
+            rt::check::string(
+                "ObjsSubteam.updated_by",
+                v,
+                None,
+                None,
+                "^[UW][A-Z0-9]{2,}$",
+            )?;
+        }
+        Ok(())
+    }
 }
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsSubteamPrefs {
@@ -644,6 +971,25 @@ pub struct ObjsTeam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sso_provider: Option<super::models::ObjsTeamSsoProvider>,
 }
+impl ObjsTeam {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.enterprise_id {
+            rt::check::string(
+                "ObjsTeam.enterprise_id",
+                v,
+                None,
+                None,
+                "^[E][A-Z0-9]{8,}$",
+            )?;
+        }
+        {
+            let v = &self.id;
+            rt::check::string("ObjsTeam.id", v, None, None, "^[TE][A-Z0-9]{8,}$")?;
+        }
+        Ok(())
+    }
+}
 connector_runtime::__string_enum! {
     pub enum ObjsTeamPlan { Empty = "", Std = "std", Plus = "plus", Compliance =
     "compliance", Enterprise = "enterprise", }
@@ -674,6 +1020,22 @@ pub struct ObjsTeamProfileField {
     pub possible_values: Option<Vec<String>>,
     #[serde(rename = "type")]
     pub type_: super::models::ObjsTeamProfileFieldType,
+}
+impl ObjsTeamProfileField {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.id;
+            rt::check::string(
+                "ObjsTeamProfileField.id",
+                v,
+                None,
+                None,
+                "^X[a-zA-Z0-9]{9,}$",
+            )?;
+        }
+        Ok(())
+    }
 }
 connector_runtime::__string_enum! {
     pub enum ObjsTeamProfileFieldType { Text = "text", Date = "date", Link = "link",
@@ -773,6 +1135,39 @@ pub struct ObjsUserProfile {
     pub user_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+}
+impl ObjsUserProfile {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.api_app_id {
+            rt::check::string(
+                "ObjsUserProfile.api_app_id",
+                v,
+                None,
+                None,
+                "^(A[A-Z0-9]{1,})?$",
+            )?;
+        }
+        if let Some(v) = &self.bot_id {
+            rt::check::string(
+                "ObjsUserProfile.bot_id",
+                v,
+                None,
+                None,
+                "^B[A-Z0-9]{8,}$",
+            )?;
+        }
+        if let Some(v) = &self.team {
+            rt::check::string(
+                "ObjsUserProfile.team",
+                v,
+                None,
+                None,
+                "^[TE][A-Z0-9]{8,}$",
+            )?;
+        }
+        Ok(())
+    }
 }
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminAppsApproveBody {
@@ -905,6 +1300,21 @@ pub struct AdminConversationsCreateResponse200 {
     pub channel_id: Option<String>,
     /// default success response
     pub ok: bool,
+}
+impl AdminConversationsCreateResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.channel_id {
+            rt::check::string(
+                "AdminConversationsCreateResponse200.channel_id",
+                v,
+                None,
+                None,
+                "^[C][A-Z0-9]{2,}$",
+            )?;
+        }
+        Ok(())
+    }
 }
 /// admin.conversations.create error schema
 ///
@@ -1783,6 +2193,41 @@ pub struct AuthTestResponse200 {
     /// User ID
     pub user_id: String,
 }
+impl AuthTestResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.bot_id {
+            rt::check::string(
+                "AuthTestResponse200.bot_id",
+                v,
+                None,
+                None,
+                "^B[A-Z0-9]{8,}$",
+            )?;
+        }
+        {
+            let v = &self.team_id;
+            rt::check::string(
+                "AuthTestResponse200.team_id",
+                v,
+                None,
+                None,
+                "^[T][A-Z0-9]{2,}$",
+            )?;
+        }
+        {
+            let v = &self.user_id;
+            rt::check::string(
+                "AuthTestResponse200.user_id",
+                v,
+                None,
+                None,
+                "^[UW][A-Z0-9]{2,}$",
+            )?;
+        }
+        Ok(())
+    }
+}
 /// auth.test error schema
 ///
 /// Schema for error response auth.test method
@@ -1813,6 +2258,16 @@ pub struct BotsInfoResponse200 {
     /// default success response
     pub ok: bool,
 }
+impl BotsInfoResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.bot;
+            v.validate()?;
+        }
+        Ok(())
+    }
+}
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BotsInfoResponse200Bot {
     /// App ID
@@ -1826,6 +2281,41 @@ pub struct BotsInfoResponse200Bot {
     /// User ID
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
+}
+impl BotsInfoResponse200Bot {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.app_id;
+            rt::check::string(
+                "BotsInfoResponse200Bot.app_id",
+                v,
+                None,
+                None,
+                "^A[A-Z0-9]{1,}$",
+            )?;
+        }
+        {
+            let v = &self.id;
+            rt::check::string(
+                "BotsInfoResponse200Bot.id",
+                v,
+                None,
+                None,
+                "^B[A-Z0-9]{8,}$",
+            )?;
+        }
+        if let Some(v) = &self.user_id {
+            rt::check::string(
+                "BotsInfoResponse200Bot.user_id",
+                v,
+                None,
+                None,
+                "^[UW][A-Z0-9]{2,}$",
+            )?;
+        }
+        Ok(())
+    }
 }
 /// bots.info error schema
 ///
@@ -1936,6 +2426,32 @@ pub struct ChatDeleteResponse200 {
     /// Timestamp in format 0123456789.012345
     pub ts: String,
 }
+impl ChatDeleteResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.channel;
+            rt::check::string(
+                "ChatDeleteResponse200.channel",
+                v,
+                None,
+                None,
+                "^[CGD][A-Z0-9]{8,}$",
+            )?;
+        }
+        {
+            let v = &self.ts;
+            rt::check::string(
+                "ChatDeleteResponse200.ts",
+                v,
+                None,
+                None,
+                "^\\d{10}\\.\\d{6}$",
+            )?;
+        }
+        Ok(())
+    }
+}
 /// chat.delete error schema
 ///
 /// Schema for error response from chat.delete method
@@ -2016,6 +2532,22 @@ pub struct ChatGetPermalinkResponse200 {
     pub ok: bool,
     pub permalink: String,
 }
+impl ChatGetPermalinkResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.channel;
+            rt::check::string(
+                "ChatGetPermalinkResponse200.channel",
+                v,
+                None,
+                None,
+                "^[CGD][A-Z0-9]{8,}$",
+            )?;
+        }
+        Ok(())
+    }
+}
 /// chat.getPermalink error schema
 ///
 /// Schema for error response from chat.getPermalink method
@@ -2062,6 +2594,30 @@ pub struct ChatMeMessageResponse200 {
     /// Timestamp in format 0123456789.012345
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ts: Option<String>,
+}
+impl ChatMeMessageResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.channel {
+            rt::check::string(
+                "ChatMeMessageResponse200.channel",
+                v,
+                None,
+                None,
+                "^[CGD][A-Z0-9]{8,}$",
+            )?;
+        }
+        if let Some(v) = &self.ts {
+            rt::check::string(
+                "ChatMeMessageResponse200.ts",
+                v,
+                None,
+                None,
+                "^\\d{10}\\.\\d{6}$",
+            )?;
+        }
+        Ok(())
+    }
 }
 /// chat.meMessage error schema
 ///
@@ -2135,6 +2691,22 @@ pub struct ChatPostEphemeralResponse200 {
     pub message_ts: String,
     /// default success response
     pub ok: bool,
+}
+impl ChatPostEphemeralResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.message_ts;
+            rt::check::string(
+                "ChatPostEphemeralResponse200.message_ts",
+                v,
+                None,
+                None,
+                "^\\d{10}\\.\\d{6}$",
+            )?;
+        }
+        Ok(())
+    }
 }
 /// chat.postEphemeral error schema
 ///
@@ -2227,8 +2799,28 @@ impl ChatPostMessageResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
+            let v = &self.channel;
+            rt::check::string(
+                "ChatPostMessageResponse200.channel",
+                v,
+                None,
+                None,
+                "^[CGD][A-Z0-9]{8,}$",
+            )?;
+        }
+        {
             let v = &self.message;
             v.validate()?;
+        }
+        {
+            let v = &self.ts;
+            rt::check::string(
+                "ChatPostMessageResponse200.ts",
+                v,
+                None,
+                None,
+                "^\\d{10}\\.\\d{6}$",
+            )?;
         }
         Ok(())
     }
@@ -2308,6 +2900,36 @@ pub struct ChatScheduleMessageResponse200 {
     /// Scheduled Message ID
     pub scheduled_message_id: String,
 }
+impl ChatScheduleMessageResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.channel;
+            rt::check::string(
+                "ChatScheduleMessageResponse200.channel",
+                v,
+                None,
+                None,
+                "^[CGD][A-Z0-9]{8,}$",
+            )?;
+        }
+        {
+            let v = &self.message;
+            v.validate()?;
+        }
+        {
+            let v = &self.scheduled_message_id;
+            rt::check::string(
+                "ChatScheduleMessageResponse200.scheduled_message_id",
+                v,
+                None,
+                None,
+                "^[Q][A-Z0-9]{8,}$",
+            )?;
+        }
+        Ok(())
+    }
+}
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatScheduleMessageResponse200Message {
     /// Bot User ID
@@ -2324,6 +2946,45 @@ pub struct ChatScheduleMessageResponse200Message {
     pub user: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+}
+impl ChatScheduleMessageResponse200Message {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.bot_id;
+            rt::check::string(
+                "ChatScheduleMessageResponse200Message.bot_id",
+                v,
+                None,
+                None,
+                "^B[A-Z0-9]{8,}$",
+            )?;
+        }
+        if let Some(v) = &self.bot_profile {
+            v.validate()?;
+        }
+        {
+            let v = &self.team;
+            rt::check::string(
+                "ChatScheduleMessageResponse200Message.team",
+                v,
+                None,
+                None,
+                "^[T][A-Z0-9]{2,}$",
+            )?;
+        }
+        {
+            let v = &self.user;
+            rt::check::string(
+                "ChatScheduleMessageResponse200Message.user",
+                v,
+                None,
+                None,
+                "^[UW][A-Z0-9]{2,}$",
+            )?;
+        }
+        Ok(())
+    }
 }
 /// chat.scheduleMessage error schema
 ///
@@ -2369,6 +3030,18 @@ pub struct ChatScheduledMessagesListResponse200 {
         super::models::ChatScheduledMessagesListResponse200ScheduledMessagesItem,
     >,
 }
+impl ChatScheduledMessagesListResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.scheduled_messages;
+            for item in v.iter() {
+                item.validate()?;
+            }
+        }
+        Ok(())
+    }
+}
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatScheduledMessagesListResponse200ScheduledMessagesItem {
     /// Channel ID
@@ -2378,6 +3051,32 @@ pub struct ChatScheduledMessagesListResponse200ScheduledMessagesItem {
     pub post_at: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+}
+impl ChatScheduledMessagesListResponse200ScheduledMessagesItem {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.channel_id;
+            rt::check::string(
+                "ChatScheduledMessagesListResponse200ScheduledMessagesItem.channel_id",
+                v,
+                None,
+                None,
+                "^[C][A-Z0-9]{2,}$",
+            )?;
+        }
+        {
+            let v = &self.id;
+            rt::check::string(
+                "ChatScheduledMessagesListResponse200ScheduledMessagesItem.id",
+                v,
+                None,
+                None,
+                "^[Q][A-Z0-9]{8,}$",
+            )?;
+        }
+        Ok(())
+    }
 }
 /// chat.scheduledMessages.list error schema
 ///
@@ -2815,6 +3514,9 @@ impl ConversationsInviteError {
                 Some(1u64),
                 None,
             )?;
+            for item in v.iter() {
+                item.validate()?;
+            }
         }
         Ok(())
     }
@@ -2845,6 +3547,21 @@ pub struct ConversationsInviteErrorErrorsItem {
     /// User ID
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+}
+impl ConversationsInviteErrorErrorsItem {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.user {
+            rt::check::string(
+                "ConversationsInviteErrorErrorsItem.user",
+                v,
+                None,
+                None,
+                "^[UW][A-Z0-9]{2,}$",
+            )?;
+        }
+        Ok(())
+    }
 }
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConversationsJoinBody {
@@ -3705,6 +4422,25 @@ pub struct FilesInfoResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_metadata: Option<Vec<serde_json::Value>>,
 }
+impl FilesInfoResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.editor {
+            rt::check::string(
+                "FilesInfoResponse200.editor",
+                v,
+                None,
+                None,
+                "^[UW][A-Z0-9]{2,}$",
+            )?;
+        }
+        {
+            let v = &self.file;
+            v.validate()?;
+        }
+        Ok(())
+    }
+}
 /// files.info error schema
 ///
 /// Schema for error response from files.info method
@@ -3745,6 +4481,9 @@ impl FilesListResponse200 {
         {
             let v = &self.files;
             rt::check::items("FilesListResponse200.files", v.len(), Some(0u64), None)?;
+            for item in v.iter() {
+                item.validate()?;
+            }
         }
         Ok(())
     }
@@ -3851,6 +4590,16 @@ pub struct FilesRevokePublicUrlResponse200 {
     /// default success response
     pub ok: bool,
 }
+impl FilesRevokePublicUrlResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.file;
+            v.validate()?;
+        }
+        Ok(())
+    }
+}
 /// files.revokePublicURL error schema
 ///
 /// Schema for error response from files.revokePublicURL method
@@ -3891,6 +4640,16 @@ pub struct FilesSharedPublicUrlResponse200 {
     pub file: super::models::ObjsFile,
     /// default success response
     pub ok: bool,
+}
+impl FilesSharedPublicUrlResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.file;
+            v.validate()?;
+        }
+        Ok(())
+    }
 }
 /// files.sharedPublicURL error schema
 ///
@@ -3957,6 +4716,16 @@ pub struct FilesUploadResponse200 {
     /// default success response
     pub ok: bool,
 }
+impl FilesUploadResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.file;
+            v.validate()?;
+        }
+        Ok(())
+    }
+}
 /// files.upload error schema
 ///
 /// Schema for error response files.upload method
@@ -4002,6 +4771,22 @@ pub struct MigrationExchangeResponse200 {
     /// Properties not described by the schema.
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
+}
+impl MigrationExchangeResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.team_id;
+            rt::check::string(
+                "MigrationExchangeResponse200.team_id",
+                v,
+                None,
+                None,
+                "^[T][A-Z0-9]{2,}$",
+            )?;
+        }
+        Ok(())
+    }
 }
 /// migration.exchange error schema
 ///
@@ -4302,6 +5087,16 @@ pub struct RemindersAddResponse200 {
     pub ok: bool,
     pub reminder: super::models::ObjsReminder,
 }
+impl RemindersAddResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.reminder;
+            v.validate()?;
+        }
+        Ok(())
+    }
+}
 /// reminders.add error schema
 ///
 /// Schema for error response from reminders.add method
@@ -4415,6 +5210,16 @@ pub struct RemindersInfoResponse200 {
     pub ok: bool,
     pub reminder: super::models::ObjsReminder,
 }
+impl RemindersInfoResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.reminder;
+            v.validate()?;
+        }
+        Ok(())
+    }
+}
 /// reminders.info error schema
 ///
 /// Schema for error response from reminders.info method
@@ -4435,6 +5240,18 @@ pub struct RemindersListResponse200 {
     /// default success response
     pub ok: bool,
     pub reminders: Vec<super::models::ObjsReminder>,
+}
+impl RemindersListResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.reminders;
+            for item in v.iter() {
+                item.validate()?;
+            }
+        }
+        Ok(())
+    }
 }
 /// reminders.list error schema
 ///
@@ -4460,11 +5277,41 @@ pub struct RtmConnectResponse200 {
     pub team: super::models::RtmConnectResponse200Team,
     pub url: String,
 }
+impl RtmConnectResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.self_;
+            v.validate()?;
+        }
+        {
+            let v = &self.team;
+            v.validate()?;
+        }
+        Ok(())
+    }
+}
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RtmConnectResponse200Self {
     /// User ID
     pub id: String,
     pub name: String,
+}
+impl RtmConnectResponse200Self {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.id;
+            rt::check::string(
+                "RtmConnectResponse200Self.id",
+                v,
+                None,
+                None,
+                "^[UW][A-Z0-9]{2,}$",
+            )?;
+        }
+        Ok(())
+    }
 }
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RtmConnectResponse200Team {
@@ -4472,6 +5319,22 @@ pub struct RtmConnectResponse200Team {
     /// Team ID
     pub id: String,
     pub name: String,
+}
+impl RtmConnectResponse200Team {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.id;
+            rt::check::string(
+                "RtmConnectResponse200Team.id",
+                v,
+                None,
+                None,
+                "^[T][A-Z0-9]{2,}$",
+            )?;
+        }
+        Ok(())
+    }
 }
 /// rtm.connect error schema
 ///
@@ -4642,6 +5505,9 @@ impl TeamAccessLogsResponse200 {
                 Some(1u64),
                 None,
             )?;
+            for item in v.iter() {
+                item.validate()?;
+            }
         }
         Ok(())
     }
@@ -4659,6 +5525,22 @@ pub struct TeamAccessLogsResponse200LoginsItem {
     /// User ID
     pub user_id: String,
     pub username: String,
+}
+impl TeamAccessLogsResponse200LoginsItem {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.user_id;
+            rt::check::string(
+                "TeamAccessLogsResponse200LoginsItem.user_id",
+                v,
+                None,
+                None,
+                "^[UW][A-Z0-9]{2,}$",
+            )?;
+        }
+        Ok(())
+    }
 }
 /// team.accessLogs error schema
 ///
@@ -4694,6 +5576,16 @@ pub struct TeamInfoResponse200 {
     /// Team Object
     pub team: super::models::ObjsTeam,
 }
+impl TeamInfoResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.team;
+            v.validate()?;
+        }
+        Ok(())
+    }
+}
 /// team.info error schema
 ///
 /// Schema for error response from team.info method
@@ -4728,6 +5620,9 @@ impl TeamIntegrationLogsResponse200 {
                 Some(1u64),
                 None,
             )?;
+            for item in v.iter() {
+                item.validate()?;
+            }
         }
         Ok(())
     }
@@ -4754,6 +5649,50 @@ pub struct TeamIntegrationLogsResponse200LogsItem {
     pub user_id: String,
     pub user_name: String,
 }
+impl TeamIntegrationLogsResponse200LogsItem {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        if let Some(v) = &self.admin_app_id {
+            rt::check::string(
+                "TeamIntegrationLogsResponse200LogsItem.admin_app_id",
+                v,
+                None,
+                None,
+                "^A[A-Z0-9]{1,}$",
+            )?;
+        }
+        {
+            let v = &self.app_id;
+            rt::check::string(
+                "TeamIntegrationLogsResponse200LogsItem.app_id",
+                v,
+                None,
+                None,
+                "^A[A-Z0-9]{1,}$",
+            )?;
+        }
+        if let Some(v) = &self.channel {
+            rt::check::string(
+                "TeamIntegrationLogsResponse200LogsItem.channel",
+                v,
+                None,
+                None,
+                "^[CGD][A-Z0-9]{8,}$",
+            )?;
+        }
+        {
+            let v = &self.user_id;
+            rt::check::string(
+                "TeamIntegrationLogsResponse200LogsItem.user_id",
+                v,
+                None,
+                None,
+                "^[UW][A-Z0-9]{2,}$",
+            )?;
+        }
+        Ok(())
+    }
+}
 /// team.integrationLogs error schema
 ///
 /// Schema for error response from team.integrationLogs method
@@ -4775,9 +5714,31 @@ pub struct TeamProfileGetResponse200 {
     pub ok: bool,
     pub profile: super::models::TeamProfileGetResponse200Profile,
 }
+impl TeamProfileGetResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.profile;
+            v.validate()?;
+        }
+        Ok(())
+    }
+}
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TeamProfileGetResponse200Profile {
     pub fields: Vec<super::models::ObjsTeamProfileField>,
+}
+impl TeamProfileGetResponse200Profile {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.fields;
+            for item in v.iter() {
+                item.validate()?;
+            }
+        }
+        Ok(())
+    }
 }
 /// team.profile.get error schema
 ///
@@ -4828,6 +5789,16 @@ pub struct UsergroupsCreateResponse200 {
     /// Subteam/Usergroup Object
     pub usergroup: super::models::ObjsSubteam,
 }
+impl UsergroupsCreateResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.usergroup;
+            v.validate()?;
+        }
+        Ok(())
+    }
+}
 /// usergroups.create error schema
 ///
 /// Schema for error response from usergroups.create method
@@ -4871,6 +5842,16 @@ pub struct UsergroupsDisableResponse200 {
     /// Subteam/Usergroup Object
     pub usergroup: super::models::ObjsSubteam,
 }
+impl UsergroupsDisableResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.usergroup;
+            v.validate()?;
+        }
+        Ok(())
+    }
+}
 /// usergroups.disable error schema
 ///
 /// Schema for error response from usergroups.disable method
@@ -4900,6 +5881,16 @@ pub struct UsergroupsEnableResponse200 {
     pub ok: bool,
     /// Subteam/Usergroup Object
     pub usergroup: super::models::ObjsSubteam,
+}
+impl UsergroupsEnableResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.usergroup;
+            v.validate()?;
+        }
+        Ok(())
+    }
 }
 /// usergroups.enable error schema
 ///
@@ -4934,6 +5925,18 @@ pub struct UsergroupsListResponse200 {
     /// default success response
     pub ok: bool,
     pub usergroups: Vec<super::models::ObjsSubteam>,
+}
+impl UsergroupsListResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.usergroups;
+            for item in v.iter() {
+                item.validate()?;
+            }
+        }
+        Ok(())
+    }
 }
 /// usergroups.list error schema
 ///
@@ -4976,6 +5979,16 @@ pub struct UsergroupsUpdateResponse200 {
     pub ok: bool,
     /// Subteam/Usergroup Object
     pub usergroup: super::models::ObjsSubteam,
+}
+impl UsergroupsUpdateResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.usergroup;
+            v.validate()?;
+        }
+        Ok(())
+    }
 }
 /// usergroups.update error schema
 ///
@@ -5042,6 +6055,16 @@ pub struct UsergroupsUsersUpdateResponse200 {
     pub ok: bool,
     /// Subteam/Usergroup Object
     pub usergroup: super::models::ObjsSubteam,
+}
+impl UsergroupsUsersUpdateResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.usergroup;
+            v.validate()?;
+        }
+        Ok(())
+    }
 }
 /// usergroups.users.update error schema
 ///
@@ -5291,6 +6314,16 @@ pub struct UsersProfileGetResponse200 {
     /// User profile object
     pub profile: super::models::ObjsUserProfile,
 }
+impl UsersProfileGetResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.profile;
+            v.validate()?;
+        }
+        Ok(())
+    }
+}
 /// users.profile.get error schema
 ///
 /// Schema for error response from users.profile.get method
@@ -5342,6 +6375,16 @@ pub struct UsersProfileSetResponse200 {
     /// User profile object
     pub profile: super::models::ObjsUserProfile,
     pub username: String,
+}
+impl UsersProfileSetResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.profile;
+            v.validate()?;
+        }
+        Ok(())
+    }
 }
 /// users.profile.set error schema
 ///
@@ -5426,6 +6469,16 @@ pub struct UsersSetPhotoResponse200 {
     pub ok: bool,
     pub profile: super::models::UsersSetPhotoResponse200Profile,
 }
+impl UsersSetPhotoResponse200 {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.profile;
+            v.validate()?;
+        }
+        Ok(())
+    }
+}
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsersSetPhotoResponse200Profile {
     pub avatar_hash: String,
@@ -5437,6 +6490,22 @@ pub struct UsersSetPhotoResponse200Profile {
     pub image_512: String,
     pub image_72: String,
     pub image_original: String,
+}
+impl UsersSetPhotoResponse200Profile {
+    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
+    pub fn validate(&self) -> Result<(), rt::Error> {
+        {
+            let v = &self.avatar_hash;
+            rt::check::string(
+                "UsersSetPhotoResponse200Profile.avatar_hash",
+                v,
+                None,
+                None,
+                "^[0-9a-f]{12}$",
+            )?;
+        }
+        Ok(())
+    }
 }
 /// users.setPhoto error schema
 ///

@@ -26542,7 +26542,13 @@ impl GetAccountsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetAccountsResponse200.url", v, None, Some(5000u64))?;
+            rt::check::string(
+                "GetAccountsResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+                "^/v1/accounts",
+            )?;
         }
         Ok(())
     }
@@ -26952,11 +26958,12 @@ impl GetApplePayDomainsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
+            rt::check::string(
                 "GetApplePayDomainsResponse200.url",
                 v,
                 None,
                 Some(5000u64),
+                "^/v1/apple_pay/domains",
             )?;
         }
         Ok(())
@@ -26990,11 +26997,12 @@ impl GetApplicationFeesResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
+            rt::check::string(
                 "GetApplicationFeesResponse200.url",
                 v,
                 None,
                 Some(5000u64),
+                "^/v1/application_fees",
             )?;
         }
         Ok(())
@@ -27100,11 +27108,12 @@ impl GetBalanceHistoryResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
+            rt::check::string(
                 "GetBalanceHistoryResponse200.url",
                 v,
                 None,
                 Some(5000u64),
+                "^/v1/balance_transactions",
             )?;
         }
         Ok(())
@@ -27131,11 +27140,12 @@ impl GetBillingPortalConfigurationsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
+            rt::check::string(
                 "GetBillingPortalConfigurationsResponse200.url",
                 v,
                 None,
                 Some(5000u64),
+                "^/v1/billing_portal/configurations",
             )?;
         }
         Ok(())
@@ -27605,11 +27615,12 @@ impl GetBitcoinReceiversResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
+            rt::check::string(
                 "GetBitcoinReceiversResponse200.url",
                 v,
                 None,
                 Some(5000u64),
+                "^/v1/bitcoin/receivers",
             )?;
         }
         Ok(())
@@ -27669,7 +27680,13 @@ impl GetChargesResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetChargesResponse200.url", v, None, Some(5000u64))?;
+            rt::check::string(
+                "GetChargesResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+                "^/v1/charges",
+            )?;
         }
         Ok(())
     }
@@ -29789,7 +29806,13 @@ impl GetCountrySpecsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetCountrySpecsResponse200.url", v, None, Some(5000u64))?;
+            rt::check::string(
+                "GetCountrySpecsResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+                "^/v1/country_specs",
+            )?;
         }
         Ok(())
     }
@@ -29815,7 +29838,13 @@ impl GetCouponsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetCouponsResponse200.url", v, None, Some(5000u64))?;
+            rt::check::string(
+                "GetCouponsResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+                "^/v1/coupons",
+            )?;
         }
         Ok(())
     }
@@ -30129,7 +30158,13 @@ impl GetCustomersResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetCustomersResponse200.url", v, None, Some(5000u64))?;
+            rt::check::string(
+                "GetCustomersResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+                "^/v1/customers",
+            )?;
         }
         Ok(())
     }
@@ -32334,7 +32369,13 @@ impl GetDisputesResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetDisputesResponse200.url", v, None, Some(5000u64))?;
+            rt::check::string(
+                "GetDisputesResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+                "^/v1/disputes",
+            )?;
         }
         Ok(())
     }
@@ -32390,7 +32431,13 @@ impl GetEventsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetEventsResponse200.url", v, None, Some(5000u64))?;
+            rt::check::string(
+                "GetEventsResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+                "^/v1/events",
+            )?;
         }
         Ok(())
     }
@@ -32416,11 +32463,12 @@ impl GetExchangeRatesResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
+            rt::check::string(
                 "GetExchangeRatesResponse200.url",
                 v,
                 None,
                 Some(5000u64),
+                "^/v1/exchange_rates",
             )?;
         }
         Ok(())
@@ -32447,7 +32495,13 @@ impl GetFileLinksResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetFileLinksResponse200.url", v, None, Some(5000u64))?;
+            rt::check::string(
+                "GetFileLinksResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+                "^/v1/file_links",
+            )?;
         }
         Ok(())
     }
@@ -32529,7 +32583,13 @@ impl GetFilesResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetFilesResponse200.url", v, None, Some(5000u64))?;
+            rt::check::string(
+                "GetFilesResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+                "^/v1/files",
+            )?;
         }
         Ok(())
     }
@@ -32594,11 +32654,12 @@ impl GetIdentityVerificationReportsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
+            rt::check::string(
                 "GetIdentityVerificationReportsResponse200.url",
                 v,
                 None,
                 Some(5000u64),
+                "^/v1/identity/verification_reports",
             )?;
         }
         Ok(())
@@ -32629,11 +32690,12 @@ impl GetIdentityVerificationSessionsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
+            rt::check::string(
                 "GetIdentityVerificationSessionsResponse200.url",
                 v,
                 None,
                 Some(5000u64),
+                "^/v1/identity/verification_sessions",
             )?;
         }
         Ok(())
@@ -32732,7 +32794,13 @@ impl GetInvoiceitemsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetInvoiceitemsResponse200.url", v, None, Some(5000u64))?;
+            rt::check::string(
+                "GetInvoiceitemsResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+                "^/v1/invoiceitems",
+            )?;
         }
         Ok(())
     }
@@ -33026,7 +33094,13 @@ impl GetInvoicesResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetInvoicesResponse200.url", v, None, Some(5000u64))?;
+            rt::check::string(
+                "GetInvoicesResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+                "^/v1/invoices",
+            )?;
         }
         Ok(())
     }
@@ -33749,11 +33823,12 @@ impl GetIssuerFraudRecordsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
+            rt::check::string(
                 "GetIssuerFraudRecordsResponse200.url",
                 v,
                 None,
                 Some(5000u64),
+                "^/v1/issuer_fraud_records",
             )?;
         }
         Ok(())
@@ -33784,11 +33859,12 @@ impl GetIssuingAuthorizationsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
+            rt::check::string(
                 "GetIssuingAuthorizationsResponse200.url",
                 v,
                 None,
                 Some(5000u64),
+                "^/v1/issuing/authorizations",
             )?;
         }
         Ok(())
@@ -33835,11 +33911,12 @@ impl GetIssuingCardholdersResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
+            rt::check::string(
                 "GetIssuingCardholdersResponse200.url",
                 v,
                 None,
                 Some(5000u64),
+                "^/v1/issuing/cardholders",
             )?;
         }
         Ok(())
@@ -34468,7 +34545,13 @@ impl GetIssuingCardsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetIssuingCardsResponse200.url", v, None, Some(5000u64))?;
+            rt::check::string(
+                "GetIssuingCardsResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+                "^/v1/issuing/cards",
+            )?;
         }
         Ok(())
     }
@@ -34706,11 +34789,12 @@ impl GetIssuingDisputesResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
+            rt::check::string(
                 "GetIssuingDisputesResponse200.url",
                 v,
                 None,
                 Some(5000u64),
+                "^/v1/issuing/disputes",
             )?;
         }
         Ok(())
@@ -35184,11 +35268,12 @@ impl GetIssuingSettlementsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
+            rt::check::string(
                 "GetIssuingSettlementsResponse200.url",
                 v,
                 None,
                 Some(5000u64),
+                "^/v1/issuing/settlements",
             )?;
         }
         Ok(())
@@ -35227,11 +35312,12 @@ impl GetIssuingTransactionsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
+            rt::check::string(
                 "GetIssuingTransactionsResponse200.url",
                 v,
                 None,
                 Some(5000u64),
+                "^/v1/issuing/transactions",
             )?;
         }
         Ok(())
@@ -35258,7 +35344,13 @@ impl GetOrderReturnsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetOrderReturnsResponse200.url", v, None, Some(5000u64))?;
+            rt::check::string(
+                "GetOrderReturnsResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+                "^/v1/order_returns",
+            )?;
         }
         Ok(())
     }
@@ -35297,7 +35389,13 @@ impl GetOrdersResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetOrdersResponse200.url", v, None, Some(5000u64))?;
+            rt::check::string(
+                "GetOrdersResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+                "^/v1/orders",
+            )?;
         }
         Ok(())
     }
@@ -35613,11 +35711,12 @@ impl GetPaymentIntentsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
+            rt::check::string(
                 "GetPaymentIntentsResponse200.url",
                 v,
                 None,
                 Some(5000u64),
+                "^/v1/payment_intents",
             )?;
         }
         Ok(())
@@ -37890,7 +37989,13 @@ impl GetPaymentLinksResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetPaymentLinksResponse200.url", v, None, Some(5000u64))?;
+            rt::check::string(
+                "GetPaymentLinksResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+                "^/v1/payment_links",
+            )?;
         }
         Ok(())
     }
@@ -38285,11 +38390,12 @@ impl GetPaymentMethodsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
+            rt::check::string(
                 "GetPaymentMethodsResponse200.url",
                 v,
                 None,
                 Some(5000u64),
+                "^/v1/payment_methods",
             )?;
         }
         Ok(())
@@ -38926,7 +39032,13 @@ impl GetPayoutsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetPayoutsResponse200.url", v, None, Some(5000u64))?;
+            rt::check::string(
+                "GetPayoutsResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+                "^/v1/payouts",
+            )?;
         }
         Ok(())
     }
@@ -39010,7 +39122,13 @@ impl GetPlansResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetPlansResponse200.url", v, None, Some(5000u64))?;
+            rt::check::string(
+                "GetPlansResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+                "^/v1/plans",
+            )?;
         }
         Ok(())
     }
@@ -39277,7 +39395,13 @@ impl GetPricesResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetPricesResponse200.url", v, None, Some(5000u64))?;
+            rt::check::string(
+                "GetPricesResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+                "^/v1/prices",
+            )?;
         }
         Ok(())
     }
@@ -39535,7 +39659,13 @@ impl GetProductsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetProductsResponse200.url", v, None, Some(5000u64))?;
+            rt::check::string(
+                "GetProductsResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+                "^/v1/products",
+            )?;
         }
         Ok(())
     }
@@ -39804,11 +39934,12 @@ impl GetPromotionCodesResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
+            rt::check::string(
                 "GetPromotionCodesResponse200.url",
                 v,
                 None,
                 Some(5000u64),
+                "^/v1/promotion_codes",
             )?;
         }
         Ok(())
@@ -39915,7 +40046,13 @@ impl GetQuotesResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetQuotesResponse200.url", v, None, Some(5000u64))?;
+            rt::check::string(
+                "GetQuotesResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+                "^/v1/quotes",
+            )?;
         }
         Ok(())
     }
@@ -40422,11 +40559,12 @@ impl GetRadarEarlyFraudWarningsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
+            rt::check::string(
                 "GetRadarEarlyFraudWarningsResponse200.url",
                 v,
                 None,
                 Some(5000u64),
+                "^/v1/radar/early_fraud_warnings",
             )?;
         }
         Ok(())
@@ -40453,11 +40591,12 @@ impl GetRadarValueListItemsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
+            rt::check::string(
                 "GetRadarValueListItemsResponse200.url",
                 v,
                 None,
                 Some(5000u64),
+                "^/v1/radar/value_list_items",
             )?;
         }
         Ok(())
@@ -40518,11 +40657,12 @@ impl GetRadarValueListsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
+            rt::check::string(
                 "GetRadarValueListsResponse200.url",
                 v,
                 None,
                 Some(5000u64),
+                "^/v1/radar/value_lists",
             )?;
         }
         Ok(())
@@ -40628,7 +40768,13 @@ impl GetRecipientsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetRecipientsResponse200.url", v, None, Some(5000u64))?;
+            rt::check::string(
+                "GetRecipientsResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+                "^/v1/recipients",
+            )?;
         }
         Ok(())
     }
@@ -40797,7 +40943,13 @@ impl GetRefundsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetRefundsResponse200.url", v, None, Some(5000u64))?;
+            rt::check::string(
+                "GetRefundsResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+                "^/v1/refunds",
+            )?;
         }
         Ok(())
     }
@@ -40856,11 +41008,12 @@ impl GetReportingReportRunsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
+            rt::check::string(
                 "GetReportingReportRunsResponse200.url",
                 v,
                 None,
                 Some(5000u64),
+                "^/v1/reporting/report_runs",
             )?;
         }
         Ok(())
@@ -41239,7 +41392,13 @@ impl GetReviewsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetReviewsResponse200.url", v, None, Some(5000u64))?;
+            rt::check::string(
+                "GetReviewsResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+                "^/v1/reviews",
+            )?;
         }
         Ok(())
     }
@@ -41266,11 +41425,12 @@ impl GetSetupAttemptsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
+            rt::check::string(
                 "GetSetupAttemptsResponse200.url",
                 v,
                 None,
                 Some(5000u64),
+                "^/v1/setup_attempts",
             )?;
         }
         Ok(())
@@ -41298,7 +41458,13 @@ impl GetSetupIntentsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetSetupIntentsResponse200.url", v, None, Some(5000u64))?;
+            rt::check::string(
+                "GetSetupIntentsResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+                "^/v1/setup_intents",
+            )?;
         }
         Ok(())
     }
@@ -41786,11 +41952,12 @@ impl GetShippingRatesResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
+            rt::check::string(
                 "GetShippingRatesResponse200.url",
                 v,
                 None,
                 Some(5000u64),
+                "^/v1/shipping_rates",
             )?;
         }
         Ok(())
@@ -41905,11 +42072,12 @@ impl GetSigmaScheduledQueryRunsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
+            rt::check::string(
                 "GetSigmaScheduledQueryRunsResponse200.url",
                 v,
                 None,
                 Some(5000u64),
+                "^/v1/sigma/scheduled_query_runs",
             )?;
         }
         Ok(())
@@ -41936,7 +42104,13 @@ impl GetSkusResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetSkusResponse200.url", v, None, Some(5000u64))?;
+            rt::check::string(
+                "GetSkusResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+                "^/v1/skus",
+            )?;
         }
         Ok(())
     }
@@ -42581,11 +42755,12 @@ impl GetSubscriptionItemsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
+            rt::check::string(
                 "GetSubscriptionItemsResponse200.url",
                 v,
                 None,
                 Some(5000u64),
+                "^/v1/subscription_items",
             )?;
         }
         Ok(())
@@ -42897,11 +43072,12 @@ impl GetSubscriptionSchedulesResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
+            rt::check::string(
                 "GetSubscriptionSchedulesResponse200.url",
                 v,
                 None,
                 Some(5000u64),
+                "^/v1/subscription_schedules",
             )?;
         }
         Ok(())
@@ -43389,11 +43565,12 @@ impl GetSubscriptionsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
+            rt::check::string(
                 "GetSubscriptionsResponse200.url",
                 v,
                 None,
                 Some(5000u64),
+                "^/v1/subscriptions",
             )?;
         }
         Ok(())
@@ -43671,7 +43848,13 @@ impl GetTaxRatesResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetTaxRatesResponse200.url", v, None, Some(5000u64))?;
+            rt::check::string(
+                "GetTaxRatesResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+                "^/v1/tax_rates",
+            )?;
         }
         Ok(())
     }
@@ -43852,11 +44035,12 @@ impl GetTerminalLocationsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
+            rt::check::string(
                 "GetTerminalLocationsResponse200.url",
                 v,
                 None,
                 Some(5000u64),
+                "^/v1/terminal/locations",
             )?;
         }
         Ok(())
@@ -44402,11 +44586,12 @@ impl GetTestHelpersTestClocksResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
+            rt::check::string(
                 "GetTestHelpersTestClocksResponse200.url",
                 v,
                 None,
                 Some(5000u64),
+                "^/v1/test_helpers/test_clocks",
             )?;
         }
         Ok(())
@@ -45266,7 +45451,13 @@ impl GetTopupsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetTopupsResponse200.url", v, None, Some(5000u64))?;
+            rt::check::string(
+                "GetTopupsResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+                "^/v1/topups",
+            )?;
         }
         Ok(())
     }
@@ -45365,7 +45556,13 @@ impl GetTransfersResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetTransfersResponse200.url", v, None, Some(5000u64))?;
+            rt::check::string(
+                "GetTransfersResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+                "^/v1/transfers",
+            )?;
         }
         Ok(())
     }
@@ -45499,11 +45696,12 @@ impl GetWebhookEndpointsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
+            rt::check::string(
                 "GetWebhookEndpointsResponse200.url",
                 v,
                 None,
                 Some(5000u64),
+                "^/v1/webhook_endpoints",
             )?;
         }
         Ok(())

@@ -180,7 +180,9 @@ impl FetchAccount<'_> {
     ) -> Result<rt::Response<super::models::ApiV2010Account>, rt::Error> {
         let mut op = rt::Op::new(rt::Method::GET, "/2010-04-01/Accounts/{Sid}.json");
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^AC[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_json(self.client.connector(), op).await
@@ -212,7 +214,9 @@ impl UpdateAccount<'_> {
     ) -> Result<rt::Response<super::models::ApiV2010Account>, rt::Error> {
         let mut op = rt::Op::new(rt::Method::POST, "/2010-04-01/Accounts/{Sid}.json");
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^AC[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);

@@ -94,13 +94,31 @@ impl FetchRecordingAddOnResult<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Recordings/{ReferenceSid}/AddOnResults/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.reference_sid;
-        op.check(rt::check::length("ReferenceSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "ReferenceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^RE[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("ReferenceSid", &self.reference_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^XR[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_json(self.client.connector(), op).await
@@ -129,13 +147,31 @@ impl DeleteRecordingAddOnResult<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Recordings/{ReferenceSid}/AddOnResults/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.reference_sid;
-        op.check(rt::check::length("ReferenceSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "ReferenceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^RE[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("ReferenceSid", &self.reference_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^XR[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_unit(self.client.connector(), op).await
@@ -186,10 +222,26 @@ impl ListRecordingAddOnResult<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Recordings/{ReferenceSid}/AddOnResults.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.reference_sid;
-        op.check(rt::check::length("ReferenceSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "ReferenceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^RE[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("ReferenceSid", &self.reference_sid, rt::Style::Simple, false);
         if let Some(v) = &self.page_size {
             op.check(

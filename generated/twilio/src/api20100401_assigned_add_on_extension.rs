@@ -84,16 +84,42 @@ impl FetchIncomingPhoneNumberAssignedAddOnExtension<'_> {
             "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns/{AssignedAddOnSid}/Extensions/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.resource_sid;
-        op.check(rt::check::length("ResourceSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "ResourceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^PN[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("ResourceSid", &self.resource_sid, rt::Style::Simple, false);
         let v = &self.assigned_add_on_sid;
-        op.check(rt::check::length("AssignedAddOnSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AssignedAddOnSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^XE[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AssignedAddOnSid", &self.assigned_add_on_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^XF[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_json(self.client.connector(), op).await
@@ -147,13 +173,37 @@ impl ListIncomingPhoneNumberAssignedAddOnExtension<'_> {
             "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns/{AssignedAddOnSid}/Extensions.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.resource_sid;
-        op.check(rt::check::length("ResourceSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "ResourceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^PN[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("ResourceSid", &self.resource_sid, rt::Style::Simple, false);
         let v = &self.assigned_add_on_sid;
-        op.check(rt::check::length("AssignedAddOnSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AssignedAddOnSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^XE[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AssignedAddOnSid", &self.assigned_add_on_sid, rt::Style::Simple, false);
         if let Some(v) = &self.page_size {
             op.check(

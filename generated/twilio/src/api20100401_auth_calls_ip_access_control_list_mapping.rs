@@ -127,10 +127,26 @@ impl ListSipAuthCallsIpAccessControlListMapping<'_> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Calls/IpAccessControlListMappings.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.domain_sid;
-        op.check(rt::check::length("DomainSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "DomainSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^SD[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
         if let Some(v) = &self.page_size {
             op.check(
@@ -190,10 +206,26 @@ impl CreateSipAuthCallsIpAccessControlListMapping<'_> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Calls/IpAccessControlListMappings.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.domain_sid;
-        op.check(rt::check::length("DomainSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "DomainSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^SD[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -235,13 +267,31 @@ impl FetchSipAuthCallsIpAccessControlListMapping<'_> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Calls/IpAccessControlListMappings/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.domain_sid;
-        op.check(rt::check::length("DomainSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "DomainSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^SD[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^AL[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_json(self.client.connector(), op).await
@@ -270,13 +320,31 @@ impl DeleteSipAuthCallsIpAccessControlListMapping<'_> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Calls/IpAccessControlListMappings/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.domain_sid;
-        op.check(rt::check::length("DomainSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "DomainSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^SD[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^AL[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_unit(self.client.connector(), op).await

@@ -72,10 +72,26 @@ impl FetchAuthorizedConnectApp<'_> {
             "/2010-04-01/Accounts/{AccountSid}/AuthorizedConnectApps/{ConnectAppSid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.connect_app_sid;
-        op.check(rt::check::length("ConnectAppSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "ConnectAppSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CN[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("ConnectAppSid", &self.connect_app_sid, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_json(self.client.connector(), op).await
@@ -125,7 +141,15 @@ impl ListAuthorizedConnectApp<'_> {
             "/2010-04-01/Accounts/{AccountSid}/AuthorizedConnectApps.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         if let Some(v) = &self.page_size {
             op.check(

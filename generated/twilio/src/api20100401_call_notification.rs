@@ -77,13 +77,31 @@ impl FetchCallNotification<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Notifications/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.call_sid;
-        op.check(rt::check::length("CallSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "CallSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^NO[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_json(self.client.connector(), op).await
@@ -155,10 +173,26 @@ impl ListCallNotification<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Notifications.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.call_sid;
-        op.check(rt::check::length("CallSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "CallSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         op.query("Log", &self.log, rt::Style::Form, true);
         op.query("MessageDate", &self.message_date, rt::Style::Form, true);

@@ -163,10 +163,26 @@ impl ListCallRecording<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Recordings.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.call_sid;
-        op.check(rt::check::length("CallSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "CallSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         op.query("DateCreated", &self.date_created, rt::Style::Form, true);
         op.query("DateCreated<", &self.date_created2, rt::Style::Form, true);
@@ -224,10 +240,26 @@ impl CreateCallRecording<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Recordings.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.call_sid;
-        op.check(rt::check::length("CallSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "CallSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -264,13 +296,31 @@ impl FetchCallRecording<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Recordings/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.call_sid;
-        op.check(rt::check::length("CallSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "CallSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^RE[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_json(self.client.connector(), op).await
@@ -310,10 +360,26 @@ impl UpdateCallRecording<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Recordings/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.call_sid;
-        op.check(rt::check::length("CallSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "CallSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -347,13 +413,31 @@ impl DeleteCallRecording<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Recordings/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.call_sid;
-        op.check(rt::check::length("CallSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "CallSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^RE[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_unit(self.client.connector(), op).await

@@ -84,10 +84,26 @@ impl CreateRealtimeTranscription<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Transcriptions.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.call_sid;
-        op.check(rt::check::length("CallSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "CallSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -133,10 +149,26 @@ impl UpdateRealtimeTranscription<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Transcriptions/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.call_sid;
-        op.check(rt::check::length("CallSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "CallSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {

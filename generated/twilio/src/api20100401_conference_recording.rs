@@ -150,10 +150,26 @@ impl ListConferenceRecording<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Recordings.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.conference_sid;
-        op.check(rt::check::length("ConferenceSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "ConferenceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CF[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("ConferenceSid", &self.conference_sid, rt::Style::Simple, false);
         op.query("DateCreated", &self.date_created, rt::Style::Form, true);
         op.query("DateCreated<", &self.date_created2, rt::Style::Form, true);
@@ -206,13 +222,31 @@ impl FetchConferenceRecording<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Recordings/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.conference_sid;
-        op.check(rt::check::length("ConferenceSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "ConferenceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CF[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("ConferenceSid", &self.conference_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^RE[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_json(self.client.connector(), op).await
@@ -252,10 +286,26 @@ impl UpdateConferenceRecording<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Recordings/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.conference_sid;
-        op.check(rt::check::length("ConferenceSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "ConferenceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CF[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("ConferenceSid", &self.conference_sid, rt::Style::Simple, false);
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -288,13 +338,31 @@ impl DeleteConferenceRecording<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Recordings/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.conference_sid;
-        op.check(rt::check::length("ConferenceSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "ConferenceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CF[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("ConferenceSid", &self.conference_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^RE[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_unit(self.client.connector(), op).await

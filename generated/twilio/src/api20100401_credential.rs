@@ -142,10 +142,26 @@ impl ListSipCredential<'_> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists/{CredentialListSid}/Credentials.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.credential_list_sid;
-        op.check(rt::check::length("CredentialListSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "CredentialListSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CL[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path(
             "CredentialListSid",
             &self.credential_list_sid,
@@ -205,10 +221,26 @@ impl CreateSipCredential<'_> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists/{CredentialListSid}/Credentials.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.credential_list_sid;
-        op.check(rt::check::length("CredentialListSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "CredentialListSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CL[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path(
             "CredentialListSid",
             &self.credential_list_sid,
@@ -250,10 +282,26 @@ impl FetchSipCredential<'_> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists/{CredentialListSid}/Credentials/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.credential_list_sid;
-        op.check(rt::check::length("CredentialListSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "CredentialListSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CL[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path(
             "CredentialListSid",
             &self.credential_list_sid,
@@ -261,7 +309,9 @@ impl FetchSipCredential<'_> {
             false,
         );
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CR[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_json(self.client.connector(), op).await
@@ -301,10 +351,26 @@ impl UpdateSipCredential<'_> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists/{CredentialListSid}/Credentials/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.credential_list_sid;
-        op.check(rt::check::length("CredentialListSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "CredentialListSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CL[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path(
             "CredentialListSid",
             &self.credential_list_sid,
@@ -312,7 +378,9 @@ impl UpdateSipCredential<'_> {
             false,
         );
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CR[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -344,10 +412,26 @@ impl DeleteSipCredential<'_> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists/{CredentialListSid}/Credentials/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.credential_list_sid;
-        op.check(rt::check::length("CredentialListSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "CredentialListSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CL[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path(
             "CredentialListSid",
             &self.credential_list_sid,
@@ -355,7 +439,9 @@ impl DeleteSipCredential<'_> {
             false,
         );
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CR[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_unit(self.client.connector(), op).await

@@ -131,7 +131,15 @@ impl ListSipCredentialList<'_> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         if let Some(v) = &self.page_size {
             op.check(
@@ -185,7 +193,15 @@ impl CreateSipCredentialList<'_> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -221,10 +237,20 @@ impl FetchSipCredentialList<'_> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CL[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_json(self.client.connector(), op).await
@@ -263,10 +289,20 @@ impl UpdateSipCredentialList<'_> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CL[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -297,10 +333,20 @@ impl DeleteSipCredentialList<'_> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CL[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_unit(self.client.connector(), op).await

@@ -127,10 +127,26 @@ impl ListSipCredentialListMapping<'_> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/CredentialListMappings.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.domain_sid;
-        op.check(rt::check::length("DomainSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "DomainSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^SD[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
         if let Some(v) = &self.page_size {
             op.check(
@@ -188,10 +204,26 @@ impl CreateSipCredentialListMapping<'_> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/CredentialListMappings.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.domain_sid;
-        op.check(rt::check::length("DomainSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "DomainSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^SD[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -231,13 +263,31 @@ impl FetchSipCredentialListMapping<'_> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/CredentialListMappings/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.domain_sid;
-        op.check(rt::check::length("DomainSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "DomainSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^SD[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CL[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_json(self.client.connector(), op).await
@@ -266,13 +316,31 @@ impl DeleteSipCredentialListMapping<'_> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/CredentialListMappings/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.domain_sid;
-        op.check(rt::check::length("DomainSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "DomainSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^SD[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CL[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_unit(self.client.connector(), op).await

@@ -75,10 +75,26 @@ impl ListDependentPhoneNumber<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Addresses/{AddressSid}/DependentPhoneNumbers.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.address_sid;
-        op.check(rt::check::length("AddressSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AddressSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AD[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AddressSid", &self.address_sid, rt::Style::Simple, false);
         if let Some(v) = &self.page_size {
             op.check(

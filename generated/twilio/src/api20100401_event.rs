@@ -74,10 +74,26 @@ impl ListCallEvent<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Events.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.call_sid;
-        op.check(rt::check::length("CallSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "CallSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         if let Some(v) = &self.page_size {
             op.check(

@@ -63,10 +63,26 @@ impl CreateMessageFeedback<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Feedback.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.message_sid;
-        op.check(rt::check::length("MessageSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "MessageSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^(SM|MM)[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("MessageSid", &self.message_sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);

@@ -112,7 +112,15 @@ impl ListIncomingPhoneNumberLocal<'_> {
             "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/Local.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         op.query("Beta", &self.beta, rt::Style::Form, true);
         op.query("FriendlyName", &self.friendly_name, rt::Style::Form, true);
@@ -175,7 +183,15 @@ impl CreateIncomingPhoneNumberLocal<'_> {
             "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/Local.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         if let Some(b) = &self.body {
             op.check(b.validate());

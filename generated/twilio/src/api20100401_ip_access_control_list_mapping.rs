@@ -112,13 +112,31 @@ impl FetchSipIpAccessControlListMapping<'_> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/IpAccessControlListMappings/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.domain_sid;
-        op.check(rt::check::length("DomainSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "DomainSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^SD[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^AL[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_json(self.client.connector(), op).await
@@ -147,13 +165,31 @@ impl DeleteSipIpAccessControlListMapping<'_> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/IpAccessControlListMappings/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.domain_sid;
-        op.check(rt::check::length("DomainSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "DomainSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^SD[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^AL[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_unit(self.client.connector(), op).await
@@ -204,10 +240,26 @@ impl ListSipIpAccessControlListMapping<'_> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/IpAccessControlListMappings.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.domain_sid;
-        op.check(rt::check::length("DomainSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "DomainSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^SD[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
         if let Some(v) = &self.page_size {
             op.check(
@@ -267,10 +319,26 @@ impl CreateSipIpAccessControlListMapping<'_> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/IpAccessControlListMappings.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.domain_sid;
-        op.check(rt::check::length("DomainSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "DomainSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^SD[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
         if let Some(b) = &self.body {
             op.check(b.validate());

@@ -95,10 +95,26 @@ impl ListMedia<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Media.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.message_sid;
-        op.check(rt::check::length("MessageSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "MessageSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^(SM|MM)[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("MessageSid", &self.message_sid, rt::Style::Simple, false);
         op.query("DateCreated", &self.date_created, rt::Style::Form, true);
         op.query("DateCreated<", &self.date_created2, rt::Style::Form, true);

@@ -73,13 +73,31 @@ impl FetchMedia<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Media/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.message_sid;
-        op.check(rt::check::length("MessageSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "MessageSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^(SM|MM)[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("MessageSid", &self.message_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^ME[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_json(self.client.connector(), op).await
@@ -108,13 +126,31 @@ impl DeleteMedia<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Media/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.message_sid;
-        op.check(rt::check::length("MessageSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "MessageSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^(SM|MM)[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("MessageSid", &self.message_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^ME[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_unit(self.client.connector(), op).await

@@ -92,10 +92,26 @@ impl FetchMember<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Queues/{QueueSid}/Members/{CallSid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.queue_sid;
-        op.check(rt::check::length("QueueSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "QueueSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^QU[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("QueueSid", &self.queue_sid, rt::Style::Simple, false);
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         op.apply(self.options);
@@ -133,10 +149,26 @@ impl UpdateMember<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Queues/{QueueSid}/Members/{CallSid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.queue_sid;
-        op.check(rt::check::length("QueueSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "QueueSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^QU[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("QueueSid", &self.queue_sid, rt::Style::Simple, false);
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -188,10 +220,26 @@ impl ListMember<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Queues/{QueueSid}/Members.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.queue_sid;
-        op.check(rt::check::length("QueueSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "QueueSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^QU[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("QueueSid", &self.queue_sid, rt::Style::Simple, false);
         if let Some(v) = &self.page_size {
             op.check(

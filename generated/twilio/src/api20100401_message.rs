@@ -160,7 +160,15 @@ impl ListMessage<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Messages.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         op.query("To", &self.to, rt::Style::Form, true);
         op.query("From", &self.from, rt::Style::Form, true);
@@ -216,7 +224,15 @@ impl CreateMessage<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Messages.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -252,10 +268,26 @@ impl FetchMessage<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "Sid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^(SM|MM)[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_json(self.client.connector(), op).await
@@ -291,10 +323,26 @@ impl UpdateMessage<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "Sid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^(SM|MM)[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -325,10 +373,26 @@ impl DeleteMessage<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "Sid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^(SM|MM)[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_unit(self.client.connector(), op).await

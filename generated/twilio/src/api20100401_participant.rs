@@ -129,10 +129,26 @@ impl FetchParticipant<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants/{CallSid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.conference_sid;
-        op.check(rt::check::length("ConferenceSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "ConferenceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CF[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("ConferenceSid", &self.conference_sid, rt::Style::Simple, false);
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         op.apply(self.options);
@@ -173,10 +189,26 @@ impl UpdateParticipant<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants/{CallSid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.conference_sid;
-        op.check(rt::check::length("ConferenceSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "ConferenceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CF[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("ConferenceSid", &self.conference_sid, rt::Style::Simple, false);
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         if let Some(b) = &self.body {
@@ -212,10 +244,26 @@ impl DeleteParticipant<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants/{CallSid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.conference_sid;
-        op.check(rt::check::length("ConferenceSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "ConferenceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CF[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("ConferenceSid", &self.conference_sid, rt::Style::Simple, false);
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         op.apply(self.options);
@@ -282,10 +330,26 @@ impl ListParticipant<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.conference_sid;
-        op.check(rt::check::length("ConferenceSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "ConferenceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CF[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("ConferenceSid", &self.conference_sid, rt::Style::Simple, false);
         op.query("Muted", &self.muted, rt::Style::Form, true);
         op.query("Hold", &self.hold, rt::Style::Form, true);
@@ -343,7 +407,15 @@ impl CreateParticipant<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         op.path("ConferenceSid", &self.conference_sid, rt::Style::Simple, false);
         if let Some(b) = &self.body {

@@ -103,16 +103,42 @@ impl FetchRecordingAddOnResultPayload<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Recordings/{ReferenceSid}/AddOnResults/{AddOnResultSid}/Payloads/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.reference_sid;
-        op.check(rt::check::length("ReferenceSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "ReferenceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^RE[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("ReferenceSid", &self.reference_sid, rt::Style::Simple, false);
         let v = &self.add_on_result_sid;
-        op.check(rt::check::length("AddOnResultSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AddOnResultSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^XR[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AddOnResultSid", &self.add_on_result_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^XH[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_json(self.client.connector(), op).await
@@ -142,16 +168,42 @@ impl DeleteRecordingAddOnResultPayload<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Recordings/{ReferenceSid}/AddOnResults/{AddOnResultSid}/Payloads/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.reference_sid;
-        op.check(rt::check::length("ReferenceSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "ReferenceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^RE[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("ReferenceSid", &self.reference_sid, rt::Style::Simple, false);
         let v = &self.add_on_result_sid;
-        op.check(rt::check::length("AddOnResultSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AddOnResultSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^XR[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AddOnResultSid", &self.add_on_result_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^XH[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_unit(self.client.connector(), op).await
@@ -203,13 +255,37 @@ impl ListRecordingAddOnResultPayload<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Recordings/{ReferenceSid}/AddOnResults/{AddOnResultSid}/Payloads.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.reference_sid;
-        op.check(rt::check::length("ReferenceSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "ReferenceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^RE[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("ReferenceSid", &self.reference_sid, rt::Style::Simple, false);
         let v = &self.add_on_result_sid;
-        op.check(rt::check::length("AddOnResultSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AddOnResultSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^XR[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AddOnResultSid", &self.add_on_result_sid, rt::Style::Simple, false);
         if let Some(v) = &self.page_size {
             op.check(

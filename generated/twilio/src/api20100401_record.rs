@@ -99,7 +99,15 @@ impl ListUsageRecord<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Usage/Records.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         op.query("Category", &self.category, rt::Style::Form, true);
         op.query("StartDate", &self.start_date, rt::Style::Form, true);

@@ -94,10 +94,20 @@ impl FetchRecording<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Recordings/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^RE[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.query(
             "IncludeSoftDeleted",
@@ -131,10 +141,20 @@ impl DeleteRecording<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Recordings/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^RE[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_unit(self.client.connector(), op).await
@@ -217,17 +237,41 @@ impl ListRecording<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Recordings.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         op.query("DateCreated", &self.date_created, rt::Style::Form, true);
         op.query("DateCreated<", &self.date_created2, rt::Style::Form, true);
         op.query("DateCreated>", &self.date_created3, rt::Style::Form, true);
         if let Some(v) = &self.call_sid {
-            op.check(rt::check::length("CallSid", v, Some(34u64), Some(34u64)));
+            op.check(
+                rt::check::string(
+                    "CallSid",
+                    v,
+                    Some(34u64),
+                    Some(34u64),
+                    "^CA[0-9a-fA-F]{32}$",
+                ),
+            );
         }
         op.query("CallSid", &self.call_sid, rt::Style::Form, true);
         if let Some(v) = &self.conference_sid {
-            op.check(rt::check::length("ConferenceSid", v, Some(34u64), Some(34u64)));
+            op.check(
+                rt::check::string(
+                    "ConferenceSid",
+                    v,
+                    Some(34u64),
+                    Some(34u64),
+                    "^CF[0-9a-fA-F]{32}$",
+                ),
+            );
         }
         op.query("ConferenceSid", &self.conference_sid, rt::Style::Form, true);
         op.query(

@@ -88,13 +88,31 @@ impl FetchRecordingTranscription<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Recordings/{RecordingSid}/Transcriptions/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.recording_sid;
-        op.check(rt::check::length("RecordingSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "RecordingSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^RE[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("RecordingSid", &self.recording_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^TR[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_json(self.client.connector(), op).await
@@ -123,13 +141,31 @@ impl DeleteRecordingTranscription<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Recordings/{RecordingSid}/Transcriptions/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.recording_sid;
-        op.check(rt::check::length("RecordingSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "RecordingSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^RE[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("RecordingSid", &self.recording_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^TR[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_unit(self.client.connector(), op).await
@@ -180,10 +216,26 @@ impl ListRecordingTranscription<'_> {
             "/2010-04-01/Accounts/{AccountSid}/Recordings/{RecordingSid}/Transcriptions.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.recording_sid;
-        op.check(rt::check::length("RecordingSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "RecordingSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^RE[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("RecordingSid", &self.recording_sid, rt::Style::Simple, false);
         if let Some(v) = &self.page_size {
             op.check(

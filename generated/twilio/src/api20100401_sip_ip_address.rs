@@ -142,11 +142,25 @@ impl ListSipIpAddress<'_> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists/{IpAccessControlListSid}/IpAddresses.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.ip_access_control_list_sid;
         op.check(
-            rt::check::length("IpAccessControlListSid", v, Some(34u64), Some(34u64)),
+            rt::check::string(
+                "IpAccessControlListSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AL[0-9a-fA-F]{32}$",
+            ),
         );
         op.path(
             "IpAccessControlListSid",
@@ -209,11 +223,25 @@ impl CreateSipIpAddress<'_> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists/{IpAccessControlListSid}/IpAddresses.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.ip_access_control_list_sid;
         op.check(
-            rt::check::length("IpAccessControlListSid", v, Some(34u64), Some(34u64)),
+            rt::check::string(
+                "IpAccessControlListSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AL[0-9a-fA-F]{32}$",
+            ),
         );
         op.path(
             "IpAccessControlListSid",
@@ -258,11 +286,25 @@ impl FetchSipIpAddress<'_> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists/{IpAccessControlListSid}/IpAddresses/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.ip_access_control_list_sid;
         op.check(
-            rt::check::length("IpAccessControlListSid", v, Some(34u64), Some(34u64)),
+            rt::check::string(
+                "IpAccessControlListSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AL[0-9a-fA-F]{32}$",
+            ),
         );
         op.path(
             "IpAccessControlListSid",
@@ -271,7 +313,9 @@ impl FetchSipIpAddress<'_> {
             false,
         );
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^IP[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_json(self.client.connector(), op).await
@@ -313,11 +357,25 @@ impl UpdateSipIpAddress<'_> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists/{IpAccessControlListSid}/IpAddresses/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.ip_access_control_list_sid;
         op.check(
-            rt::check::length("IpAccessControlListSid", v, Some(34u64), Some(34u64)),
+            rt::check::string(
+                "IpAccessControlListSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AL[0-9a-fA-F]{32}$",
+            ),
         );
         op.path(
             "IpAccessControlListSid",
@@ -326,7 +384,9 @@ impl UpdateSipIpAddress<'_> {
             false,
         );
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^IP[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -358,11 +418,25 @@ impl DeleteSipIpAddress<'_> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists/{IpAccessControlListSid}/IpAddresses/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.ip_access_control_list_sid;
         op.check(
-            rt::check::length("IpAccessControlListSid", v, Some(34u64), Some(34u64)),
+            rt::check::string(
+                "IpAccessControlListSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AL[0-9a-fA-F]{32}$",
+            ),
         );
         op.path(
             "IpAccessControlListSid",
@@ -371,7 +445,9 @@ impl DeleteSipIpAddress<'_> {
             false,
         );
         let v = &self.sid;
-        op.check(rt::check::length("Sid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^IP[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         rt::send_unit(self.client.connector(), op).await

@@ -201,7 +201,15 @@ impl ListAvailablePhoneNumberTollFree<'_> {
             "/2010-04-01/Accounts/{AccountSid}/AvailablePhoneNumbers/{CountryCode}/TollFree.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::length("AccountSid", v, Some(34u64), Some(34u64)));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         op.path("CountryCode", &self.country_code, rt::Style::Simple, false);
         op.query("AreaCode", &self.area_code, rt::Style::Form, true);

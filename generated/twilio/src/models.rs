@@ -45,15 +45,22 @@ impl ApiV2010Account {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.owner_account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010Account.owner_account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length("ApiV2010Account.sid", v, Some(34u64), Some(34u64))?;
+            rt::check::string(
+                "ApiV2010Account.sid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            )?;
         }
         Ok(())
     }
@@ -123,19 +130,21 @@ impl ApiV2010AccountAddress {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountAddress.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountAddress.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AD[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -217,19 +226,21 @@ impl ApiV2010AccountApplication {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountApplication.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountApplication.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AP[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -289,19 +300,21 @@ impl ApiV2010AccountAuthorizedConnectApp {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountAuthorizedConnectApp.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.connect_app_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountAuthorizedConnectApp.connect_app_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CN[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -667,11 +680,12 @@ impl ApiV2010AccountBalance {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountBalance.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -762,46 +776,57 @@ impl ApiV2010AccountCall {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.sid {
-            rt::check::length("ApiV2010AccountCall.sid", v, Some(34u64), Some(34u64))?;
+            rt::check::string(
+                "ApiV2010AccountCall.sid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
+            )?;
         }
         if let Some(v) = &self.parent_call_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCall.parent_call_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCall.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.phone_number_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCall.phone_number_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^PN[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.group_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCall.group_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^GP[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.trunk_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCall.trunk_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^TK[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -881,27 +906,30 @@ impl ApiV2010AccountCallCallNotification {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCallCallNotification.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.call_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCallCallNotification.call_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCallCallNotification.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^NO[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -973,27 +1001,30 @@ impl ApiV2010AccountCallCallNotificationInstance {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCallCallNotificationInstance.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.call_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCallCallNotificationInstance.call_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCallCallNotificationInstance.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^NO[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -1060,35 +1091,39 @@ impl ApiV2010AccountCallCallRecording {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCallCallRecording.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.call_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCallCallRecording.call_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.conference_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCallCallRecording.conference_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CF[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCallCallRecording.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^RE[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -1154,27 +1189,30 @@ impl ApiV2010AccountConference {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountConference.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountConference.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CF[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.call_sid_ending_conference {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountConference.call_sid_ending_conference",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -1254,35 +1292,39 @@ impl ApiV2010AccountConferenceConferenceRecording {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountConferenceConferenceRecording.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.call_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountConferenceConferenceRecording.call_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.conference_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountConferenceConferenceRecording.conference_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CF[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountConferenceConferenceRecording.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^RE[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -1345,19 +1387,21 @@ impl ApiV2010AccountConnectApp {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountConnectApp.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountConnectApp.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CN[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -1464,51 +1508,57 @@ impl ApiV2010AccountAddressDependentPhoneNumber {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountAddressDependentPhoneNumber.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^PN[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountAddressDependentPhoneNumber.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sms_application_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountAddressDependentPhoneNumber.sms_application_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AP[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.voice_application_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountAddressDependentPhoneNumber.voice_application_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AP[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.trunk_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountAddressDependentPhoneNumber.trunk_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^TK[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.emergency_address_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountAddressDependentPhoneNumber.emergency_address_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AD[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -1649,75 +1699,84 @@ impl ApiV2010AccountIncomingPhoneNumber {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumber.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.address_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumber.address_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AD[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.identity_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumber.identity_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^RI[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumber.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^PN[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sms_application_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumber.sms_application_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AP[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.trunk_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumber.trunk_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^TK[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.voice_application_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumber.voice_application_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AP[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.emergency_address_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumber.emergency_address_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AD[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.bundle_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumber.bundle_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^BU[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -1798,27 +1857,30 @@ impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^XE[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.resource_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn.resource_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^PN[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -1858,35 +1920,39 @@ impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingP
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^XF[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.resource_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension.resource_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^PN[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.assigned_add_on_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension.assigned_add_on_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^XE[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -2015,75 +2081,84 @@ impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.address_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal.address_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AD[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.identity_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal.identity_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^RI[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^PN[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sms_application_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal.sms_application_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AP[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.trunk_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal.trunk_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^TK[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.voice_application_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal.voice_application_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AP[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.emergency_address_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal.emergency_address_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AD[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.bundle_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal.bundle_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^BU[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -2237,75 +2312,84 @@ impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.address_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile.address_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AD[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.identity_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile.identity_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^RI[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^PN[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sms_application_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile.sms_application_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AP[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.trunk_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile.trunk_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^TK[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.voice_application_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile.voice_application_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AP[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.emergency_address_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile.emergency_address_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AD[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.bundle_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile.bundle_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^BU[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -2459,75 +2543,84 @@ impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.address_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree.address_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AD[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.identity_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree.identity_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^RI[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^PN[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sms_application_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree.sms_application_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AP[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.trunk_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree.trunk_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^TK[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.voice_application_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree.voice_application_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AP[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.emergency_address_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree.emergency_address_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AD[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.bundle_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree.bundle_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^BU[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -2577,7 +2670,13 @@ impl ApiV2010AccountKey {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.sid {
-            rt::check::length("ApiV2010AccountKey.sid", v, Some(34u64), Some(34u64))?;
+            rt::check::string(
+                "ApiV2010AccountKey.sid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^SK[0-9a-fA-F]{32}$",
+            )?;
         }
         Ok(())
     }
@@ -2610,27 +2709,30 @@ impl ApiV2010AccountMessageMedia {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountMessageMedia.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.parent_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountMessageMedia.parent_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^(SM|MM)[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountMessageMedia.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^ME[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -2661,19 +2763,21 @@ impl ApiV2010AccountQueueMember {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.call_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountQueueMember.call_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.queue_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountQueueMember.queue_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^QU[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -2746,27 +2850,30 @@ impl ApiV2010AccountMessage {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountMessage.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.messaging_service_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountMessage.messaging_service_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^MG[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountMessage.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^(SM|MM)[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -2826,19 +2933,21 @@ impl ApiV2010AccountMessageMessageFeedback {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountMessageMessageFeedback.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.message_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountMessageMessageFeedback.message_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^(SM|MM)[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -2872,7 +2981,13 @@ impl ApiV2010AccountNewKey {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.sid {
-            rt::check::length("ApiV2010AccountNewKey.sid", v, Some(34u64), Some(34u64))?;
+            rt::check::string(
+                "ApiV2010AccountNewKey.sid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^SK[0-9a-fA-F]{32}$",
+            )?;
         }
         Ok(())
     }
@@ -2899,11 +3014,12 @@ impl ApiV2010AccountNewSigningKey {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountNewSigningKey.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^SK[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -2960,27 +3076,30 @@ impl ApiV2010AccountNotification {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountNotification.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.call_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountNotification.call_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountNotification.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^NO[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -3046,27 +3165,30 @@ impl ApiV2010AccountNotificationInstance {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountNotificationInstance.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.call_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountNotificationInstance.call_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountNotificationInstance.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^NO[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -3100,19 +3222,21 @@ impl ApiV2010AccountOutgoingCallerId {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountOutgoingCallerId.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^PN[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountOutgoingCallerId.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -3170,35 +3294,39 @@ impl ApiV2010AccountConferenceParticipant {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountConferenceParticipant.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.call_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountConferenceParticipant.call_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.call_sid_to_coach {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountConferenceParticipant.call_sid_to_coach",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.conference_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountConferenceParticipant.conference_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CF[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -3236,27 +3364,30 @@ impl ApiV2010AccountCallPayments {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCallPayments.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.call_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCallPayments.call_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCallPayments.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^PK[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -3329,15 +3460,22 @@ impl ApiV2010AccountQueue {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountQueue.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length("ApiV2010AccountQueue.sid", v, Some(34u64), Some(34u64))?;
+            rt::check::string(
+                "ApiV2010AccountQueue.sid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^QU[0-9a-fA-F]{32}$",
+            )?;
         }
         Ok(())
     }
@@ -3369,27 +3507,30 @@ impl ApiV2010AccountCallRealtimeTranscription {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCallRealtimeTranscription.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^GT[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCallRealtimeTranscription.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.call_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCallRealtimeTranscription.call_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -3468,35 +3609,39 @@ impl ApiV2010AccountRecording {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountRecording.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.call_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountRecording.call_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.conference_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountRecording.conference_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CF[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountRecording.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^RE[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -3554,43 +3699,48 @@ impl ApiV2010AccountRecordingRecordingAddOnResult {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountRecordingRecordingAddOnResult.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^XR[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountRecordingRecordingAddOnResult.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.add_on_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountRecordingRecordingAddOnResult.add_on_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^XB[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.add_on_configuration_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountRecordingRecordingAddOnResult.add_on_configuration_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^XE[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.reference_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountRecordingRecordingAddOnResult.reference_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^RE[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -3643,51 +3793,57 @@ impl ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^XH[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.add_on_result_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload.add_on_result_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^XR[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.add_on_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload.add_on_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^XB[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.add_on_configuration_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload.add_on_configuration_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^XE[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.reference_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload.reference_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^RE[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -3746,27 +3902,30 @@ impl ApiV2010AccountRecordingRecordingTranscription {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountRecordingRecordingTranscription.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.recording_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountRecordingRecordingTranscription.recording_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^RE[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountRecordingRecordingTranscription.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^TR[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -3823,19 +3982,21 @@ impl ApiV2010AccountShortCode {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountShortCode.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountShortCode.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^SC[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -3865,11 +4026,12 @@ impl ApiV2010AccountSigningKey {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountSigningKey.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^SK[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -3903,19 +4065,21 @@ impl ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMap
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CL[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -3943,19 +4107,21 @@ impl ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlLi
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AL[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -3985,19 +4151,21 @@ impl ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistrationsC
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistrationsCredentialListMapping.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistrationsCredentialListMapping.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CL[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -4031,27 +4199,30 @@ impl ApiV2010AccountSipSipCredentialListSipCredential {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountSipSipCredentialListSipCredential.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CR[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountSipSipCredentialListSipCredential.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.credential_list_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountSipSipCredentialListSipCredential.credential_list_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CL[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -4085,19 +4256,21 @@ impl ApiV2010AccountSipSipCredentialList {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountSipSipCredentialList.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountSipSipCredentialList.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CL[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -4131,27 +4304,30 @@ impl ApiV2010AccountSipSipDomainSipCredentialListMapping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountSipSipDomainSipCredentialListMapping.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.domain_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountSipSipDomainSipCredentialListMapping.domain_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^SD[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountSipSipDomainSipCredentialListMapping.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CL[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -4231,35 +4407,39 @@ impl ApiV2010AccountSipSipDomain {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountSipSipDomain.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountSipSipDomain.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^SD[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.byoc_trunk_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountSipSipDomain.byoc_trunk_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^BY[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.emergency_caller_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountSipSipDomain.emergency_caller_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^PN[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -4299,19 +4479,21 @@ impl ApiV2010AccountSipSipIpAccessControlList {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountSipSipIpAccessControlList.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AL[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountSipSipIpAccessControlList.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -4345,27 +4527,30 @@ impl ApiV2010AccountSipSipDomainSipIpAccessControlListMapping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountSipSipDomainSipIpAccessControlListMapping.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.domain_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountSipSipDomainSipIpAccessControlListMapping.domain_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^SD[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountSipSipDomainSipIpAccessControlListMapping.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AL[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -4405,27 +4590,30 @@ impl ApiV2010AccountSipSipIpAccessControlListSipIpAddress {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountSipSipIpAccessControlListSipIpAddress.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^IP[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountSipSipIpAccessControlListSipIpAddress.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.ip_access_control_list_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountSipSipIpAccessControlListSipIpAddress.ip_access_control_list_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AL[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -4459,27 +4647,30 @@ impl ApiV2010AccountCallSiprec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCallSiprec.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^SR[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCallSiprec.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.call_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCallSiprec.call_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -4538,27 +4729,30 @@ impl ApiV2010AccountCallStream {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCallStream.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^MZ[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCallStream.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.call_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCallStream.call_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -4603,11 +4797,12 @@ impl ApiV2010AccountToken {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountToken.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -4671,27 +4866,30 @@ impl ApiV2010AccountTranscription {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountTranscription.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.recording_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountTranscription.recording_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^RE[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountTranscription.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^TR[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -4757,11 +4955,12 @@ impl ApiV2010AccountUsageUsageRecord {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountUsageUsageRecord.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -4819,11 +5018,12 @@ impl ApiV2010AccountUsageUsageRecordUsageRecordAllTime {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountUsageUsageRecordUsageRecordAllTime.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -4881,11 +5081,12 @@ impl ApiV2010AccountUsageUsageRecordUsageRecordDaily {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountUsageUsageRecordUsageRecordDaily.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -4943,11 +5144,12 @@ impl ApiV2010AccountUsageUsageRecordUsageRecordLastMonth {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountUsageUsageRecordUsageRecordLastMonth.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -5005,11 +5207,12 @@ impl ApiV2010AccountUsageUsageRecordUsageRecordMonthly {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountUsageUsageRecordUsageRecordMonthly.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -5067,11 +5270,12 @@ impl ApiV2010AccountUsageUsageRecordUsageRecordThisMonth {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountUsageUsageRecordUsageRecordThisMonth.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -5129,11 +5333,12 @@ impl ApiV2010AccountUsageUsageRecordUsageRecordToday {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountUsageUsageRecordUsageRecordToday.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -5191,11 +5396,12 @@ impl ApiV2010AccountUsageUsageRecordUsageRecordYearly {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountUsageUsageRecordUsageRecordYearly.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -5253,11 +5459,12 @@ impl ApiV2010AccountUsageUsageRecordUsageRecordYesterday {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountUsageUsageRecordUsageRecordYesterday.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -5320,19 +5527,21 @@ impl ApiV2010AccountUsageUsageTrigger {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountUsageUsageTrigger.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountUsageUsageTrigger.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^UT[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -5374,27 +5583,30 @@ impl ApiV2010AccountCallUserDefinedMessage {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCallUserDefinedMessage.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.call_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCallUserDefinedMessage.call_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCallUserDefinedMessage.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^KX[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -5422,27 +5634,30 @@ impl ApiV2010AccountCallUserDefinedMessageSubscription {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCallUserDefinedMessageSubscription.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.call_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCallUserDefinedMessageSubscription.call_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountCallUserDefinedMessageSubscription.sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^ZY[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -5470,19 +5685,21 @@ impl ApiV2010AccountValidationRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountValidationRequest.account_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.call_sid {
-            rt::check::length(
+            rt::check::string(
                 "ApiV2010AccountValidationRequest.call_sid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -6273,14 +6490,21 @@ impl CreateCallBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.byoc {
-            rt::check::length("CreateCallBody.Byoc", v, Some(34u64), Some(34u64))?;
+            rt::check::string(
+                "CreateCallBody.Byoc",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^BY[0-9a-fA-F]{32}$",
+            )?;
         }
         if let Some(v) = &self.application_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateCallBody.ApplicationSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AP[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -6828,67 +7052,75 @@ impl UpdateIncomingPhoneNumberBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
-            rt::check::length(
+            rt::check::string(
                 "UpdateIncomingPhoneNumberBody.AccountSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.sms_application_sid {
-            rt::check::length(
+            rt::check::string(
                 "UpdateIncomingPhoneNumberBody.SmsApplicationSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AP[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.voice_application_sid {
-            rt::check::length(
+            rt::check::string(
                 "UpdateIncomingPhoneNumberBody.VoiceApplicationSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AP[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.emergency_address_sid {
-            rt::check::length(
+            rt::check::string(
                 "UpdateIncomingPhoneNumberBody.EmergencyAddressSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AD[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.trunk_sid {
-            rt::check::length(
+            rt::check::string(
                 "UpdateIncomingPhoneNumberBody.TrunkSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^TK[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.identity_sid {
-            rt::check::length(
+            rt::check::string(
                 "UpdateIncomingPhoneNumberBody.IdentitySid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^RI[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.address_sid {
-            rt::check::length(
+            rt::check::string(
                 "UpdateIncomingPhoneNumberBody.AddressSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AD[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.bundle_sid {
-            rt::check::length(
+            rt::check::string(
                 "UpdateIncomingPhoneNumberBody.BundleSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^BU[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -7068,59 +7300,66 @@ impl CreateIncomingPhoneNumberBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.sms_application_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateIncomingPhoneNumberBody.SmsApplicationSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AP[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.voice_application_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateIncomingPhoneNumberBody.VoiceApplicationSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AP[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.emergency_address_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateIncomingPhoneNumberBody.EmergencyAddressSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AD[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.trunk_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateIncomingPhoneNumberBody.TrunkSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^TK[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.identity_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateIncomingPhoneNumberBody.IdentitySid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^RI[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.address_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateIncomingPhoneNumberBody.AddressSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AD[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.bundle_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateIncomingPhoneNumberBody.BundleSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^BU[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -7175,11 +7414,12 @@ impl CreateIncomingPhoneNumberAssignedAddOnBody {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.installed_add_on_sid;
-            rt::check::length(
+            rt::check::string(
                 "CreateIncomingPhoneNumberAssignedAddOnBody.InstalledAddOnSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^XE[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -7365,59 +7605,66 @@ impl CreateIncomingPhoneNumberLocalBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.sms_application_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateIncomingPhoneNumberLocalBody.SmsApplicationSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AP[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.voice_application_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateIncomingPhoneNumberLocalBody.VoiceApplicationSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AP[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.identity_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateIncomingPhoneNumberLocalBody.IdentitySid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^RI[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.address_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateIncomingPhoneNumberLocalBody.AddressSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AD[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.emergency_address_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateIncomingPhoneNumberLocalBody.EmergencyAddressSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AD[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.trunk_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateIncomingPhoneNumberLocalBody.TrunkSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^TK[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.bundle_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateIncomingPhoneNumberLocalBody.BundleSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^BU[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -7566,59 +7813,66 @@ impl CreateIncomingPhoneNumberMobileBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.sms_application_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateIncomingPhoneNumberMobileBody.SmsApplicationSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AP[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.voice_application_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateIncomingPhoneNumberMobileBody.VoiceApplicationSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AP[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.identity_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateIncomingPhoneNumberMobileBody.IdentitySid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^RI[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.address_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateIncomingPhoneNumberMobileBody.AddressSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AD[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.emergency_address_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateIncomingPhoneNumberMobileBody.EmergencyAddressSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AD[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.trunk_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateIncomingPhoneNumberMobileBody.TrunkSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^TK[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.bundle_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateIncomingPhoneNumberMobileBody.BundleSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^BU[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -7767,59 +8021,66 @@ impl CreateIncomingPhoneNumberTollFreeBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.sms_application_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateIncomingPhoneNumberTollFreeBody.SmsApplicationSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AP[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.voice_application_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateIncomingPhoneNumberTollFreeBody.VoiceApplicationSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AP[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.identity_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateIncomingPhoneNumberTollFreeBody.IdentitySid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^RI[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.address_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateIncomingPhoneNumberTollFreeBody.AddressSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AD[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.emergency_address_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateIncomingPhoneNumberTollFreeBody.EmergencyAddressSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AD[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.trunk_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateIncomingPhoneNumberTollFreeBody.TrunkSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^TK[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.bundle_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateIncomingPhoneNumberTollFreeBody.BundleSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^BU[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -8095,27 +8356,30 @@ impl CreateMessageBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.application_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateMessageBody.ApplicationSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AP[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.messaging_service_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateMessageBody.MessagingServiceSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^MG[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.content_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateMessageBody.ContentSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^HX[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -8346,11 +8610,12 @@ impl UpdateParticipantBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.call_sid_to_coach {
-            rt::check::length(
+            rt::check::string(
                 "UpdateParticipantBody.CallSidToCoach",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -8620,19 +8885,21 @@ impl CreateParticipantBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.call_sid_to_coach {
-            rt::check::length(
+            rt::check::string(
                 "CreateParticipantBody.CallSidToCoach",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.byoc {
-            rt::check::length(
+            rt::check::string(
                 "CreateParticipantBody.Byoc",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^BY[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -9174,11 +9441,12 @@ impl CreateSipAuthCallsCredentialListMappingBody {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.credential_list_sid;
-            rt::check::length(
+            rt::check::string(
                 "CreateSipAuthCallsCredentialListMappingBody.CredentialListSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CL[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -9233,11 +9501,12 @@ impl CreateSipAuthCallsIpAccessControlListMappingBody {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.ip_access_control_list_sid;
-            rt::check::length(
+            rt::check::string(
                 "CreateSipAuthCallsIpAccessControlListMappingBody.IpAccessControlListSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AL[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -9292,11 +9561,12 @@ impl CreateSipAuthRegistrationsCredentialListMappingBody {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.credential_list_sid;
-            rt::check::length(
+            rt::check::string(
                 "CreateSipAuthRegistrationsCredentialListMappingBody.CredentialListSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CL[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -9451,11 +9721,12 @@ impl CreateSipCredentialListMappingBody {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.credential_list_sid;
-            rt::check::length(
+            rt::check::string(
                 "CreateSipCredentialListMappingBody.CredentialListSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^CL[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -9557,19 +9828,21 @@ impl CreateSipDomainBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.byoc_trunk_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateSipDomainBody.ByocTrunkSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^BY[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.emergency_caller_sid {
-            rt::check::length(
+            rt::check::string(
                 "CreateSipDomainBody.EmergencyCallerSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^PN[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -9644,19 +9917,21 @@ impl UpdateSipDomainBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.byoc_trunk_sid {
-            rt::check::length(
+            rt::check::string(
                 "UpdateSipDomainBody.ByocTrunkSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^BY[0-9a-fA-F]{32}$",
             )?;
         }
         if let Some(v) = &self.emergency_caller_sid {
-            rt::check::length(
+            rt::check::string(
                 "UpdateSipDomainBody.EmergencyCallerSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^PN[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())
@@ -9762,11 +10037,12 @@ impl CreateSipIpAccessControlListMappingBody {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.ip_access_control_list_sid;
-            rt::check::length(
+            rt::check::string(
                 "CreateSipIpAccessControlListMappingBody.IpAccessControlListSid",
                 v,
                 Some(34u64),
                 Some(34u64),
+                "^AL[0-9a-fA-F]{32}$",
             )?;
         }
         Ok(())

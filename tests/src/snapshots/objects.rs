@@ -43,7 +43,13 @@ pub mod models {
         pub fn validate(&self) -> Result<(), rt::Error> {
             {
                 let v = &self.name;
-                rt::check::length("Widget.name", v, Some(3u64), Some(10u64))?;
+                rt::check::string(
+                    "Widget.name",
+                    v,
+                    Some(3u64),
+                    Some(10u64),
+                    "^[a-z]+$",
+                )?;
             }
             if let Some(v) = &self.weight {
                 rt::check::range("Widget.weight", *v, None, Some((100f64, false)))?;
