@@ -60,6 +60,10 @@ fn lower_doc(doc: load::Document, settings: &Settings) -> Result<Lowered, Diagno
             },
         );
     }
+    for hint in &settings.auth {
+        let scheme = hint.to_scheme()?;
+        api.security.push(scheme);
+    }
     let facts = passes::run(&mut api);
     Ok(Lowered {
         api,

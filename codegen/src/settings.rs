@@ -62,6 +62,57 @@ pub struct Settings {
     pub idempotency_keys: bool,
     /// Emit one cargo feature per tag (default true).
     pub tag_features: Option<bool>,
+    /// Security schemes to add, for descriptions that document auth in prose only (GitHub, Discourse).
+    pub auth: Vec<AuthHint>,
+}
+
+/// A security scheme stated in settings: `[[auth]] scheme = "token", type = "bearer"`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthHint {
+    /// Name of the generated `auth::<scheme>` constructor.
+    pub scheme: String,
+    /// `bearer`, `basic`, `api_key` or `oauth2`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Header, query or cookie name (`api_key`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `header` (default), `query` or `cookie` (`api_key`).
+    #[serde(default, rename = "in")]
+    pub location: Option<String>,
+    /// Token endpoint (`oauth2`, client credentials).
+    #[serde(default)]
+    pub token_url: Option<String>,
+}
+
+impl AuthHint {
+    /// The IR scheme, or a diagnostic for an unknown type.
+    pub fn to_scheme(&self) -> Result<crate::ir::SecurityScheme, Diagnostic> {
+        use crate::ir::SecurityScheme as S;
+        let scheme = self.scheme.clone();
+        Ok(match self.kind.as_str() {
+            "bearer" => S::Bearer { scheme },
+            "basic" => S::Basic { scheme },
+            "api_key" => S::ApiKey {
+                scheme,
+                name: self.name.clone().unwrap_or_else(|| "api_key".into()),
+                location: self.location.clone().unwrap_or_else(|| "header".into()),
+            },
+            "oauth2" => S::OAuth2 {
+                scheme,
+                token_url: self.token_url.clone(),
+                flow: "clientCredentials".into(),
+                scopes: Vec::new(),
+            },
+            other => {
+                return Err(
+                    Diagnostic::error(format!("settings: unknown auth type `{other}`"))
+                        .help("use bearer, basic, api_key or oauth2"),
+                );
+            }
+        })
+    }
 }
 
 impl Settings {
@@ -134,6 +185,19 @@ mod tests {
             Some(Ty::Int(IntKind::I64))
         );
         assert!(s.idempotency_keys);
+        let hinted = Settings::from_toml("[[auth]]\nscheme = \"token\"\ntype = \"bearer\"\n[[auth]]\nscheme = \"key\"\ntype = \"api_key\"\nname = \"Api-Key\"\n").unwrap();
+        assert_eq!(hinted.auth.len(), 2);
+        assert!(
+            matches!(hinted.auth[1].to_scheme().unwrap(), crate::ir::SecurityScheme::ApiKey { ref name, .. } if name == "Api-Key")
+        );
+        let bad = AuthHint {
+            scheme: "x".into(),
+            kind: "magic".into(),
+            name: None,
+            location: None,
+            token_url: None,
+        };
+        assert!(bad.to_scheme().is_err());
         let err = Settings::from_toml("crate_nme = \"x\"").unwrap_err();
         assert!(err.message.contains("crate_nme"), "{}", err.message);
     }

@@ -103,6 +103,15 @@ pub mod users;
 pub use connector_runtime::{ConnectorConfig, Error, ErrorCode, Response};
 /// Base URLs of the API's servers, first one the default (server variables at their defaults).
 pub const SERVERS: &[&str] = &["https://api.github.com"];
+/// The description's security schemes as auth settings: `config.auth = Some(auth::...(...))`.
+pub mod auth {
+    /// Security scheme `token`: a bearer token.
+    pub fn token(token: impl Into<String>) -> connector_runtime::AuthConfig {
+        connector_runtime::AuthConfig::Bearer {
+            token: token.into().into(),
+        }
+    }
+}
 /// The client: one pooled connection to the API, shared by every operation group.
 #[derive(Clone, Debug)]
 pub struct Client {
