@@ -766,16 +766,28 @@ pub mod check {
 
     /// String length within bounds, and matching an OpenAPI `pattern` (unanchored, as in ECMA-262:
     /// the pattern must match somewhere in the value). Patterns are compiled once and cached.
-    pub fn string(field: &str, s: &str, min: Option<u64>, max: Option<u64>, pattern: &'static str) -> Result<(), Error> {
+    pub fn string(
+        field: &str,
+        s: &str,
+        min: Option<u64>,
+        max: Option<u64>,
+        pattern: &'static str,
+    ) -> Result<(), Error> {
         length(field, s, min, max)?;
-        static CACHE: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<&'static str, Option<regex_lite::Regex>>>> =
-            std::sync::OnceLock::new();
+        static CACHE: std::sync::OnceLock<
+            std::sync::Mutex<std::collections::HashMap<&'static str, Option<regex_lite::Regex>>>,
+        > = std::sync::OnceLock::new();
         let cache = CACHE.get_or_init(Default::default);
         let mut map = cache.lock().unwrap_or_else(|p| p.into_inner());
         // A pattern the engine cannot compile is not checked (the generator only emits ones it can).
-        let re = map.entry(pattern).or_insert_with(|| regex_lite::Regex::new(pattern).ok());
+        let re = map
+            .entry(pattern)
+            .or_insert_with(|| regex_lite::Regex::new(pattern).ok());
         match re {
-            Some(re) if !re.is_match(s) => Err(Error::validation(field, format!("{s:?} does not match the pattern {pattern:?}"))),
+            Some(re) if !re.is_match(s) => Err(Error::validation(
+                field,
+                format!("{s:?} does not match the pattern {pattern:?}"),
+            )),
             _ => Ok(()),
         }
     }
@@ -1044,7 +1056,13 @@ mod tests {
         assert!(check::string("code", "AB-12", Some(1), None, "^[A-Z]+-[0-9]+$").is_ok());
         let e = check::string("code", "ab-12", None, None, "^[A-Z]+-[0-9]+$").unwrap_err();
         assert_eq!(e.details()["field"], "code");
-        assert!(check::string("code", "xx AB yy", None, None, "AB").is_ok(), "unanchored");
-        assert!(check::string("code", "", Some(1), None, "x").is_err(), "length still checked");
+        assert!(
+            check::string("code", "xx AB yy", None, None, "AB").is_ok(),
+            "unanchored"
+        );
+        assert!(
+            check::string("code", "", Some(1), None, "x").is_err(),
+            "length still checked"
+        );
     }
 }
