@@ -482,9 +482,13 @@ impl Connector {
                 .map_err(|e| Error::validation("path", e))?
         };
         if !inner.config.default_query.is_empty() || !opts.query.is_empty() {
+            // A default the URL already carries (a next-page link echoing it) is not added twice.
+            let present: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
             let mut q = url.query_pairs_mut();
             for (k, v) in &inner.config.default_query {
-                q.append_pair(k, v);
+                if !present.iter().any(|p| p == k) {
+                    q.append_pair(k, v);
+                }
             }
             for (k, v) in &opts.query {
                 q.append_pair(k, v);

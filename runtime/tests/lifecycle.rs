@@ -184,6 +184,23 @@ async fn default_user_agent_carries_the_runtime_version() {
 }
 
 #[tokio::test]
+async fn defaults_already_in_a_next_link_are_not_repeated() {
+    let server = CountingServer::start(|_, _| async move { reply(200, "{}") }).await;
+    let mut cfg = ConnectorConfig::new(server.url());
+    cfg.default_query.insert("api_version".into(), "7".into());
+    let c = connected(cfg).await;
+    c.get(&format!("{}/items?api_version=7&page=2", server.url()))
+        .await
+        .unwrap();
+    c.get(&format!("{}/items?page=3", server.url()))
+        .await
+        .unwrap();
+    let seen = server.requests();
+    assert_eq!(seen[0].uri, "/items?api_version=7&page=2");
+    assert_eq!(seen[1].uri, "/items?page=3&api_version=7");
+}
+
+#[tokio::test]
 async fn absolute_urls_are_followed_as_given() {
     let server = CountingServer::start(|_, _| async move { reply(200, "{}") }).await;
     let c = connected(ConnectorConfig::new("http://127.0.0.1:9/unused")).await;
