@@ -752,10 +752,14 @@ pub mod tri_state {
 pub mod check {
     use crate::error::Error;
 
+    fn outside(n: u64, min: Option<u64>, max: Option<u64>) -> bool {
+        min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m)
+    }
+
     /// String length in characters within bounds.
     pub fn length(field: &str, s: &str, min: Option<u64>, max: Option<u64>) -> Result<(), Error> {
         let n = s.chars().count() as u64;
-        if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
+        if outside(n, min, max) {
             return Err(Error::validation(
                 field,
                 format!("length {n} is outside {}", bounds(min, max)),
@@ -795,7 +799,7 @@ pub mod check {
     /// List length within bounds.
     pub fn items(field: &str, n: usize, min: Option<u64>, max: Option<u64>) -> Result<(), Error> {
         let n = n as u64;
-        if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
+        if outside(n, min, max) {
             return Err(Error::validation(
                 field,
                 format!("{n} items is outside {}", bounds(min, max)),
