@@ -132,10 +132,18 @@ pub fn file(tokens: TokenStream) -> Result<String, String> {
 }
 
 /// Tokens of the `models` module.
-pub fn models(api: &Api, facts: &Facts) -> TokenStream {
+///
+/// With `tag_features`, a type not every feature needs is compiled only under the features that
+/// reach it ([`Facts::gates`]), so a crate built for one tag compiles that tag's types only.
+pub fn models(api: &Api, facts: &Facts, tag_features: bool) -> TokenStream {
     let mut items = Vec::with_capacity(api.types.len());
     for (i, td) in api.types.iter().enumerate() {
-        items.push(type_def(api, facts, TypeId(i), td));
+        let id = TypeId(i);
+        let def = type_def(api, facts, id, td);
+        match facts.gates.get(&id).filter(|_| tag_features) {
+            Some(features) => items.push(gated(def, features)),
+            None => items.push(def),
+        }
     }
     quote! {
         //! Types of the API's schemas.
@@ -144,6 +152,39 @@ pub fn models(api: &Api, facts: &Facts) -> TokenStream {
         use connector_runtime::__private as rt;
         #(#items)*
     }
+}
+
+/// Every item of `def` under `#[cfg(any(feature = ...))]`.
+fn gated(def: TokenStream, features: &[String]) -> TokenStream {
+    let cfg: syn::Attribute = syn::parse_quote!(#[cfg(any(#(feature = #features),*))]);
+    match syn::parse2::<syn::File>(def.clone()) {
+        Ok(mut file) => {
+            for item in &mut file.items {
+                if let Some(attrs) = item_attrs(item) {
+                    attrs.insert(0, cfg.clone());
+                }
+            }
+            quote!(#file)
+        }
+        // Unparsable tokens surface in `file()` with the whole module; leave them as they are.
+        Err(_) => def,
+    }
+}
+
+fn item_attrs(item: &mut syn::Item) -> Option<&mut Vec<syn::Attribute>> {
+    use syn::Item;
+    Some(match item {
+        Item::Struct(i) => &mut i.attrs,
+        Item::Enum(i) => &mut i.attrs,
+        Item::Impl(i) => &mut i.attrs,
+        Item::Type(i) => &mut i.attrs,
+        Item::Fn(i) => &mut i.attrs,
+        Item::Const(i) => &mut i.attrs,
+        Item::Mod(i) => &mut i.attrs,
+        Item::Macro(i) => &mut i.attrs,
+        Item::Use(i) => &mut i.attrs,
+        _ => return None,
+    })
 }
 
 fn type_def(api: &Api, facts: &Facts, id: TypeId, td: &TypeDef) -> TokenStream {
@@ -717,20 +758,20 @@ fn builder(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
     let (ret, send) = match success_of(op) {
         Success::Unit => (
             quote!(()),
-            quote!(rt::send_unit(self.client.connector(), op).await),
+            quote!(rt::send_unit(client.connector(), op).await),
         ),
         Success::Json(t, has_empty) => {
             let t = ty_tokens(api, &t, Place::Value);
             let t = if has_empty { quote!(Option<#t>) } else { t };
-            (t, quote!(rt::send_json(self.client.connector(), op).await))
+            (t, quote!(rt::send_json(client.connector(), op).await))
         }
         Success::Text => (
             quote!(String),
-            quote!(rt::send_text(self.client.connector(), op).await),
+            quote!(rt::send_text(client.connector(), op).await),
         ),
         Success::Bytes => (
             quote!(rt::bytes::Bytes),
-            quote!(rt::send_bytes(self.client.connector(), op).await),
+            quote!(rt::send_bytes(client.connector(), op).await),
         ),
         Success::ByStatus(cases) => {
             let enum_name = format_ident!("{}Response", op.builder);
@@ -778,19 +819,33 @@ fn builder(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
                 op,
                 quote!(#enum_name),
                 quote! {
-                    rt::send_decode(self.client.connector(), op, |status, body| match status {
+                    rt::send_decode(client.connector(), op, |status, body| match status {
                         #(#arms)*
                         #[allow(unreachable_patterns)]
                         _ => serde_json::from_slice(body).map(#enum_name::Other),
                     }).await
                 },
+                extras(api, op),
                 Some(def),
             );
         }
     };
+    let more = extras(api, op);
     builder_tokens(
-        &builder, &bdoc, &fields, &setters, &steps, op, ret, send, None,
+        &builder, &bdoc, &fields, &setters, &steps, op, ret, send, more, None,
     )
+}
+
+/// The builder methods beyond `send()`: `paginate()` for list operations, `stream()` for streams.
+fn extras(api: &Api, op: &Operation) -> TokenStream {
+    let mut more = TokenStream::new();
+    if let Some(p) = &op.pagination {
+        more.extend(paginate_tokens(api, p));
+    }
+    if let Some(st) = &op.stream {
+        more.extend(stream_tokens(api, op, st));
+    }
+    more
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -803,6 +858,7 @@ fn builder_tokens(
     op: &Operation,
     ret: TokenStream,
     send: TokenStream,
+    more: TokenStream,
     extra: Option<TokenStream>,
 ) -> TokenStream {
     let method = ident(&op.method);
@@ -817,22 +873,184 @@ fn builder_tokens(
             options: rt::CallOptions,
         }
 
-        impl #builder<'_> {
+        impl<'a> #builder<'a> {
             #(#setters)*
             /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
             pub fn options(mut self, options: rt::CallOptions) -> Self {
                 self.options = options;
                 self
             }
-            /// Send the request.
-            pub async fn send(self) -> Result<rt::Response<#ret>, rt::Error> {
+            fn build(self) -> (&'a super::Client, rt::Op) {
                 let mut op = rt::Op::new(rt::Method::#method, #path);
                 #(#steps)*
                 op.apply(self.options);
+                (self.client, op)
+            }
+            /// Send the request.
+            pub async fn send(self) -> Result<rt::Response<#ret>, rt::Error> {
+                let (client, op) = self.build();
                 #send
             }
+            #more
         }
         #extra
+    }
+}
+
+/// `paginate()` and `paginate_with()` for an operation that pages.
+fn paginate_tokens(api: &Api, p: &Pagination) -> TokenStream {
+    let item = ty_tokens(api, &p.item, Place::Value);
+    let opt = |o: &Option<String>| match o {
+        Some(s) => quote!(Some(#s.into())),
+        None => quote!(None),
+    };
+    let (strategy, param_setter) = match &p.strategy {
+        PageStrategy::Cursor {
+            param,
+            next,
+            last_item,
+            has_more,
+        } => {
+            let source = match (last_item, next) {
+                (Some(l), _) => quote!(rt::paginate::CursorSource::LastItem(#l.into())),
+                (None, n) => {
+                    let n = n.clone().unwrap_or_default();
+                    quote!(rt::paginate::CursorSource::Body(#n.into()))
+                }
+            };
+            let has_more = opt(has_more);
+            (
+                quote!(rt::paginate::Strategy::Cursor { next_cursor: #source, has_more: #has_more }),
+                quote!(.cursor_param(#param)),
+            )
+        }
+        PageStrategy::Offset { param, next } => {
+            let next = opt(next);
+            (
+                quote!(rt::paginate::Strategy::Offset { next_offset: #next }),
+                quote!(.offset_param(#param)),
+            )
+        }
+        PageStrategy::Page { param, has_next } => {
+            let has_next = opt(has_next);
+            (
+                quote!(rt::paginate::Strategy::Page { has_next: #has_next }),
+                quote!(.page_param(#param)),
+            )
+        }
+        PageStrategy::LinkHeader => (quote!(rt::paginate::Strategy::LinkHeader), quote!()),
+        PageStrategy::NextUrl(ptr) => (
+            quote!(rt::paginate::Strategy::NextUrl(#ptr.into())),
+            quote!(),
+        ),
+    };
+    let items = &p.items_pointer;
+    let size = p
+        .page_size_param
+        .as_ref()
+        .map(|s| quote!(.page_size_param(#s)));
+    let how = match &p.strategy {
+        PageStrategy::Cursor { param, .. } => format!("a cursor sent as `{param}`"),
+        PageStrategy::Offset { param, .. } => format!("an offset sent as `{param}`"),
+        PageStrategy::Page { param, .. } => format!("page numbers sent as `{param}`"),
+        PageStrategy::LinkHeader => "the `Link` header's `rel=\"next\"`".to_owned(),
+        PageStrategy::NextUrl(ptr) => format!("the next URL at `{ptr}`"),
+    };
+    let doc = format!(
+        " Every item of every page, fetched lazily one page at a time (pages follow {how}; found from {}). \
+         Parameters set on this builder apply to every page; a position or page size set here is where \
+         the listing starts.",
+        p.source
+    );
+    quote! {
+        #[doc = #doc]
+        pub fn paginate(self) -> rt::paginate::Items<#item> {
+            self.paginate_with(|options| options)
+        }
+        /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+        /// limits, custom extractors.
+        pub fn paginate_with(
+            self,
+            configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        ) -> rt::paginate::Items<#item> {
+            let (client, op) = self.build();
+            rt::paginate_op(
+                client.connector(),
+                op,
+                #strategy,
+                |options| options.items_pointer(#items) #param_setter #size,
+                configure,
+            )
+        }
+    }
+}
+
+/// `stream()` for an operation whose success answer may be an event stream.
+fn stream_tokens(api: &Api, op: &Operation, st: &StreamOut) -> TokenStream {
+    // A request body with a boolean `stream` property asks for the stream; `stream()` sets it.
+    let set_flag = op.body.as_ref().and_then(|b| {
+        let Ty::Named(id) = passes::strip(&b.ty) else {
+            return None;
+        };
+        let TypeKind::Struct(s) = &api.types[id.0].kind else {
+            return None;
+        };
+        let f = s.fields.iter().find(|f| f.wire_name == "stream")?;
+        let value = match (&f.ty, f.tri_state) {
+            (Ty::Bool, _) => quote!(true),
+            (Ty::Option(i), false) if **i == Ty::Bool => quote!(Some(true)),
+            (Ty::Option(i), true) if **i == Ty::Bool => quote!(Some(Some(true))),
+            _ => return None,
+        };
+        let n = ident(&f.name);
+        Some(if b.required {
+            quote!(self.body.#n = #value;)
+        } else {
+            quote!(if let Some(body) = self.body.as_mut() { body.#n = #value; })
+        })
+    });
+    let mt = &st.media_type;
+    let (ret, call, what) = match (st.kind, passes::strip(&st.ty)) {
+        (StreamKind::Sse, Ty::String) => (
+            quote!(rt::stream::SseStream<String>),
+            quote!(rt::send_events(client.connector(), op).await),
+            "server-sent events, each event's data as text",
+        ),
+        (StreamKind::Sse, t) => {
+            let t = ty_tokens(api, t, Place::Value);
+            (
+                quote!(rt::stream::SseStream<#t>),
+                quote!(rt::send_sse(client.connector(), op).await),
+                "server-sent events, each event's data decoded",
+            )
+        }
+        (StreamKind::Ndjson, t) => {
+            let t = ty_tokens(api, t, Place::Value);
+            (
+                quote!(rt::stream::NdjsonStream<#t>),
+                quote!(rt::send_ndjson(client.connector(), op, #mt).await),
+                "newline-delimited JSON, one decoded value per line",
+            )
+        }
+    };
+    let flag_doc = if set_flag.is_some() {
+        " The body's `stream` flag is set to true."
+    } else {
+        ""
+    };
+    let doc = format!(
+        " Send the request and read the answer as a stream of {what} (`{mt}`), with backpressure: \
+         nothing is read ahead of the caller beyond a small buffer, and dropping the stream closes the \
+         connection.{flag_doc}"
+    );
+    let mutable = set_flag.as_ref().map(|_| quote!(mut));
+    quote! {
+        #[doc = #doc]
+        pub async fn stream(#mutable self) -> Result<#ret, rt::Error> {
+            #set_flag
+            let (client, op) = self.build();
+            #call
+        }
     }
 }
 
@@ -938,6 +1156,7 @@ pub fn lib(
     let doc_lines: Vec<String> = crate_doc.lines().map(|l| format!(" {l}")).collect();
     let server_fn = server_fn(api);
     let auth_mod = auth_mod(api);
+    let webhooks_mod = webhooks_mod(api, tag_features);
     let idem = idempotency_keys.then(|| {
         quote! {
             // The API honours Idempotency-Key: every POST and PATCH gets one, so they retry safely.
@@ -961,6 +1180,8 @@ pub fn lib(
         #server_fn
 
         #auth_mod
+
+        #webhooks_mod
 
         /// The client: one pooled connection to the API, shared by every operation group.
         #[derive(Clone, Debug)]
@@ -995,6 +1216,73 @@ pub fn lib(
             }
 
             #(#accessors)*
+        }
+    }
+}
+
+/// `webhook_events`: the payloads of the webhooks the API sends, as one enum decoded by name.
+fn webhooks_mod(api: &Api, tag_features: bool) -> TokenStream {
+    if api.webhooks.is_empty() {
+        return TokenStream::new();
+    }
+    let cfg = tag_features.then(|| quote!(#[cfg(feature = "webhook_events")]));
+    let variants = api.webhooks.iter().map(|w| {
+        let v = ident(&w.variant);
+        let t = ty_tokens(api, &w.ty, Place::Value);
+        let mut doc = w.doc.clone().unwrap_or_default();
+        if !doc.is_empty() {
+            doc.push_str("\n\n");
+        }
+        doc.push_str(&format!("Webhook `{}`.", w.key));
+        let doc = doc_attr(Some(&doc));
+        quote!(#doc #v(Box<#t>),)
+    });
+    let arms = api.webhooks.iter().map(|w| {
+        let v = ident(&w.variant);
+        let k = &w.key;
+        quote!(#k => rt::webhook_payload(name, body).map(|p| WebhookEvent::#v(Box::new(p))),)
+    });
+    let names_arms = api.webhooks.iter().map(|w| {
+        let v = ident(&w.variant);
+        let k = &w.key;
+        quote!(WebhookEvent::#v(_) => #k,)
+    });
+    let keys = api.webhooks.iter().map(|w| &w.key);
+    quote! {
+        #cfg
+        pub mod webhook_events {
+            //! Typed payloads of the webhooks the API sends. Verify a delivery's signature first
+            //! (`connector_runtime::webhooks`), then decode its body by the webhook's name.
+            use connector_runtime::__private as rt;
+
+            /// One webhook delivery, by the name the API description gives the webhook.
+            #[derive(Clone, Debug)]
+            #[non_exhaustive]
+            pub enum WebhookEvent {
+                #(#variants)*
+            }
+
+            impl WebhookEvent {
+                /// The webhook names [`WebhookEvent::parse`] accepts, in the description's order.
+                pub const NAMES: &'static [&'static str] = &[#(#keys),*];
+
+                /// Decode a delivery's body as the payload of the webhook called `name`. An unknown
+                /// name is a VALIDATION_ERROR; a body that does not match the payload's schema is a
+                /// PARSING_ERROR naming the webhook.
+                pub fn parse(name: &str, body: &[u8]) -> Result<WebhookEvent, rt::Error> {
+                    match name {
+                        #(#arms)*
+                        _ => Err(rt::unknown_webhook(name)),
+                    }
+                }
+
+                /// The name of the webhook this delivery is.
+                pub fn name(&self) -> &'static str {
+                    match self {
+                        #(#names_arms)*
+                    }
+                }
+            }
         }
     }
 }
@@ -1183,14 +1471,20 @@ pub fn cargo_toml(
     if facts.uses_uuid {
         s.push_str("uuid = { version = \"1\", features = [\"serde\"] }\n");
     }
-    if tag_features && !api.groups.is_empty() {
+    if tag_features && (!api.groups.is_empty() || !api.webhooks.is_empty()) {
         s.push_str("\n[features]\n");
-        let all: Vec<String> = api.groups.iter().map(|g| toml_str(&g.module)).collect();
+        let mut all: Vec<String> = api.groups.iter().map(|g| toml_str(&g.module)).collect();
+        if !api.webhooks.is_empty() {
+            all.push(toml_str("webhook_events"));
+        }
         s.push_str("default = [\"all\"]\n");
         s.push_str(&format!("all = [{}]\n", all.join(", ")));
         let mut sorted: BTreeMap<&str, ()> = BTreeMap::new();
         for g in &api.groups {
             sorted.insert(&g.module, ());
+        }
+        if !api.webhooks.is_empty() {
+            sorted.insert("webhook_events", ());
         }
         for m in sorted.keys() {
             s.push_str(&format!("{m} = []\n"));

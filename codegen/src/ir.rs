@@ -329,8 +329,96 @@ pub struct Operation {
     pub success: Vec<ResponseCase>,
     /// Error responses (4xx, 5xx, default).
     pub errors: Vec<ResponseCase>,
+    /// How a list operation pages, when it does (filled by the `paging` pass).
+    pub pagination: Option<Pagination>,
+    /// The event stream a success answer may be (`text/event-stream`, NDJSON), with its item type.
+    pub stream: Option<StreamOut>,
     /// Where it came from.
     pub origin: String,
+}
+
+/// How a list operation pages: where the items are and how the next page is asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pagination {
+    /// How the next page is found.
+    pub strategy: PageStrategy,
+    /// JSON pointer to the items array in a page (`""`: the page is the array).
+    pub items_pointer: String,
+    /// Type of one item.
+    pub item: Ty,
+    /// Query parameter carrying the page size, when the operation has one.
+    pub page_size_param: Option<String>,
+    /// Where the strategy was found (`settings`, `x-speakeasy-pagination`, `x-ms-pageable`, or the
+    /// pattern that matched), for docs and diagnostics.
+    pub source: String,
+}
+
+/// The paging strategies the runtime implements (`connector_runtime::paginate::Strategy`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageStrategy {
+    /// A cursor sent as `param`, read from the body at `next` or from the last item's `last_item` field,
+    /// while the boolean at `has_more` (when given) is true.
+    Cursor {
+        /// Query parameter of the cursor.
+        param: String,
+        /// JSON pointer to the next cursor in the body.
+        next: Option<String>,
+        /// JSON pointer, relative to an item, of the field whose value is the next cursor.
+        last_item: Option<String>,
+        /// JSON pointer to a boolean saying more pages follow.
+        has_more: Option<String>,
+    },
+    /// An offset sent as `param`: numeric and advanced by the items received, or a token at `next`.
+    Offset {
+        /// Query parameter of the offset.
+        param: String,
+        /// JSON pointer to the next offset token in the body.
+        next: Option<String>,
+    },
+    /// A page number sent as `param`.
+    Page {
+        /// Query parameter of the page number.
+        param: String,
+        /// JSON pointer whose presence means another page follows.
+        has_next: Option<String>,
+    },
+    /// The `Link` header's `rel="next"`.
+    LinkHeader,
+    /// A next URL in the body at this JSON pointer.
+    NextUrl(String),
+}
+
+/// A streamed success answer: how it is framed and what each event's data is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamOut {
+    /// Framing.
+    pub kind: StreamKind,
+    /// Media type asked for in `Accept`.
+    pub media_type: String,
+    /// Type of one event's data (one line, for NDJSON).
+    pub ty: Ty,
+}
+
+/// Framing of a streamed answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamKind {
+    /// Server-sent events.
+    Sse,
+    /// Newline-delimited JSON.
+    Ndjson,
+}
+
+/// A webhook the API sends (`webhooks` in 3.1, `x-webhooks` in 3.0): its payload as a typed event.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    /// The key of the webhook in the description (`check-run-completed`).
+    pub key: String,
+    /// Rust variant name (UpperCamelCase, unique).
+    pub variant: String,
+    /// Docs.
+    pub doc: Option<String>,
+    /// Payload type.
+    pub ty: Ty,
 }
 
 /// A group of operations (a tag), emitted as one module and one cargo feature.
@@ -411,6 +499,8 @@ pub struct Api {
     pub groups: Vec<Group>,
     /// Operations.
     pub operations: Vec<Operation>,
+    /// Webhook payloads.
+    pub webhooks: Vec<Webhook>,
     /// Free-form facts for the README and docs.
     pub notes: BTreeMap<String, String>,
 }

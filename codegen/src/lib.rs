@@ -14,6 +14,7 @@ pub mod ir;
 pub mod load;
 pub mod lower;
 pub mod names;
+pub mod paging;
 pub mod passes;
 pub mod settings;
 
@@ -64,6 +65,7 @@ fn lower_doc(doc: load::Document, settings: &Settings) -> Result<Lowered, Diagno
         let scheme = hint.to_scheme()?;
         api.security.push(scheme);
     }
+    warnings.extend(paging::detect(&doc.root, settings, &mut api));
     let facts = passes::run(&mut api);
     Ok(Lowered {
         api,
@@ -116,7 +118,7 @@ pub fn generate_from(doc: load::Document, settings: &Settings) -> Result<Generat
             .help("this is a bug in connector-gen; please report it with the description")
     };
     let mut files = BTreeMap::new();
-    let models = emit::models(&api, &facts);
+    let models = emit::models(&api, &facts, tag_features);
     files.insert(
         "src/models.rs".to_owned(),
         emit::file(models).map_err(internal)?,
@@ -189,7 +191,7 @@ pub fn generate_tokens(
         facts,
         warnings,
     } = lower_doc(doc, settings)?;
-    let models = emit::models(&api, &facts);
+    let models = emit::models(&api, &facts, false);
     let groups: Vec<_> = (0..api.groups.len())
         .map(|i| emit::group(&api, &facts, i))
         .collect();

@@ -27,7 +27,7 @@ pub fn escape(seg: &str) -> String {
 }
 
 /// Follow a `#/a/b` pointer inside `root` (the loader's pointer rules: percent-decoding, `~` escapes).
-fn pointer<'a>(root: &'a Value, r: &str) -> Option<&'a Value> {
+pub(crate) fn pointer<'a>(root: &'a Value, r: &str) -> Option<&'a Value> {
     let segments = ptr::parse(r.strip_prefix('#')?)?;
     ptr::get(root, &segments)
 }
@@ -230,6 +230,7 @@ pub fn lower(doc: &Document, settings: &Settings) -> Result<(Api, Vec<Diagnostic
         }
     }
     l.operations(&mut api);
+    l.webhooks(&mut api);
     api.types = l.types;
     Ok((api, l.warnings))
 }
@@ -1008,25 +1009,30 @@ impl<'a> Lowerer<'a> {
                     }
                 };
                 match self.operation(op, shared_params, &op_ptr, &path, &builder) {
-                    Some((params, body, success, errors)) => api.operations.push(Operation {
-                        name,
-                        builder,
-                        operation_id: op_id,
-                        method: method.to_ascii_uppercase(),
-                        path: path.clone(),
-                        fixed_query: fixed_query.clone(),
-                        group,
-                        doc: doc_of_op(op),
-                        deprecated: op
-                            .get("deprecated")
-                            .and_then(Value::as_bool)
-                            .unwrap_or(false),
-                        params,
-                        body,
-                        success,
-                        errors,
-                        origin: op_ptr,
-                    }),
+                    Some((params, body, success, errors)) => {
+                        let stream = self.stream_out(op, &op_ptr, &builder);
+                        api.operations.push(Operation {
+                            name,
+                            builder,
+                            operation_id: op_id,
+                            method: method.to_ascii_uppercase(),
+                            path: path.clone(),
+                            fixed_query: fixed_query.clone(),
+                            group,
+                            doc: doc_of_op(op),
+                            deprecated: op
+                                .get("deprecated")
+                                .and_then(Value::as_bool)
+                                .unwrap_or(false),
+                            params,
+                            body,
+                            success,
+                            errors,
+                            pagination: None,
+                            stream,
+                            origin: op_ptr,
+                        })
+                    }
                     None => self.warn(&op_ptr, "operation skipped"),
                 }
             }
@@ -1073,7 +1079,16 @@ impl<'a> Lowerer<'a> {
         }
         let template_names = path_template_names(path);
         // The builder's own fields and methods.
-        let mut scope = Scope::with_taken(["client", "body", "send", "options"]);
+        let mut scope = Scope::with_taken([
+            "client",
+            "body",
+            "send",
+            "options",
+            "build",
+            "paginate",
+            "paginate_with",
+            "stream",
+        ]);
         let mut params = Vec::new();
         for (p, pp) in raw {
             let Some(wire) = str_of(p, "name") else {
@@ -1332,6 +1347,105 @@ impl<'a> Lowerer<'a> {
         }
         self.types[id.0].kind = kind;
         Ty::Named(id)
+    }
+
+    /// The event stream a success answer may be: the first 2xx response offering `text/event-stream`
+    /// or newline-delimited JSON, with the type of one event's data.
+    fn stream_out(&mut self, op: &'a Value, ptr: &str, builder: &str) -> Option<StreamOut> {
+        let responses = op.get("responses")?.as_object()?;
+        for (status, r) in responses {
+            if !status.starts_with('2') {
+                continue;
+            }
+            let rptr = format!("{ptr}/responses/{}", escape(status));
+            let (r, _) = self.deref(r, &rptr);
+            let Some(content) = r.get("content").and_then(Value::as_object) else {
+                continue;
+            };
+            for (media, m) in content {
+                let kind = match media.split(';').next().unwrap_or("").trim() {
+                    "text/event-stream" => StreamKind::Sse,
+                    "application/x-ndjson"
+                    | "application/ndjson"
+                    | "application/jsonl"
+                    | "application/x-jsonlines"
+                    | "application/jsonlines" => StreamKind::Ndjson,
+                    _ => continue,
+                };
+                let sptr = format!("{rptr}/content/{}/schema", escape(media));
+                let ty = match m.get("schema") {
+                    Some(schema) => {
+                        self.schema_ty(schema, &format!("{builder} event"), &sptr, Ctx::Json)
+                    }
+                    None if kind == StreamKind::Sse => Ty::String,
+                    None => Ty::Any,
+                };
+                return Some(StreamOut {
+                    kind,
+                    media_type: media.clone(),
+                    ty,
+                });
+            }
+        }
+        None
+    }
+
+    /// The payloads of the webhooks the API sends (`webhooks`, or `x-webhooks` before 3.1), as
+    /// variants of one event type, in document order.
+    fn webhooks(&mut self, api: &mut Api) {
+        // With a tag filter, webhooks come only when `webhooks` is among the tags.
+        if !self.settings.includes_tag("webhooks") {
+            return;
+        }
+        let mut scope = Scope::default();
+        for key in ["webhooks", "x-webhooks"] {
+            let Some(Value::Object(hooks)) = self.root.get(key) else {
+                continue;
+            };
+            for (name, item) in hooks {
+                let iptr = format!("/{key}/{}", escape(name));
+                let (item, _) = self.deref(item, &iptr);
+                let Some((method, op)) = item
+                    .as_object()
+                    .and_then(|m| METHODS.iter().find_map(|k| m.get(*k).map(|o| (*k, o))))
+                else {
+                    self.warn(&iptr, "webhook without an operation; skipped");
+                    continue;
+                };
+                let optr = format!("{iptr}/{method}");
+                let (op, _) = self.deref(op, &optr);
+                let Some(body) = op.get("requestBody") else {
+                    self.warn(&optr, "webhook without a request body; skipped");
+                    continue;
+                };
+                let bptr = format!("{optr}/requestBody");
+                let (body, _) = self.deref(body, &bptr);
+                let content = body.get("content").and_then(Value::as_object);
+                let json = content.and_then(|c| {
+                    let key = pick_media(
+                        c.keys().map(String::as_str),
+                        &[is_json, |m| m.contains("form")],
+                    )?;
+                    Some((key.to_owned(), &c[key]))
+                });
+                let variant = scope.claim(&names::type_name(name));
+                let ty = match json.and_then(|(k, m)| Some((k, m.get("schema")?))) {
+                    Some((k, schema)) => self.schema_ty(
+                        schema,
+                        &format!("{variant} webhook"),
+                        &format!("{bptr}/content/{}/schema", escape(&k)),
+                        Ctx::Json,
+                    ),
+                    None => Ty::Any,
+                };
+                api.webhooks.push(Webhook {
+                    key: name.clone(),
+                    variant,
+                    doc: doc_of_op(op),
+                    ty,
+                });
+            }
+        }
     }
 
     fn response_case(

@@ -165,7 +165,8 @@ pub fn module_name(raw: &str) -> String {
     let s = snake_name(raw);
     match s.as_str() {
         // Names of modules and items every generated crate has (`rt` is its alias of the runtime support).
-        "models" | "client" | "auth" | "default" | "std" | "core" | "alloc" | "all" | "rt" => {
+        "models" | "client" | "auth" | "default" | "std" | "core" | "alloc" | "all" | "rt"
+        | "webhook_events" => {
             format!("{s}_api")
         }
         _ => s,

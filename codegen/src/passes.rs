@@ -2,7 +2,7 @@
 //! emission needs (which types derive `Default`, which are sent in requests, which validate, which
 //! crates the output uses).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::ir::*;
 
@@ -22,6 +22,10 @@ pub struct Facts {
     /// Aliases that contain themselves (through lists, maps or other aliases): emitted as newtypes,
     /// since a type alias cannot refer to itself.
     pub newtypes: BTreeSet<TypeId>,
+    /// The cargo features a type is compiled under, for types not every feature needs: the groups
+    /// (and `webhook_events`) whose operations reach it, or `all` for types nothing reaches. Types
+    /// every feature reaches are absent (always compiled).
+    pub gates: BTreeMap<TypeId, Vec<String>>,
 }
 
 /// Run all passes.
@@ -32,6 +36,7 @@ pub fn run(api: &mut Api) -> Facts {
         request_types: request_types(api),
         validating: validating(api),
         newtypes: recursive_aliases(api),
+        gates: feature_gates(api),
         ..Facts::default()
     };
     let mut scan = |t: &Ty| {
@@ -58,6 +63,70 @@ pub fn run(api: &mut Api) -> Facts {
         }
     }
     facts
+}
+
+/// The types each cargo feature needs, inverted: for every type, the features that reach it (see
+/// [`Facts::gates`]). A type is reached by a group when one of its operations names it in a parameter,
+/// body, answer or stream, directly or through other types; webhook payloads are reached by
+/// `webhook_events`.
+fn feature_gates(api: &Api) -> BTreeMap<TypeId, Vec<String>> {
+    let mut features: Vec<(String, Vec<&Ty>)> = api
+        .groups
+        .iter()
+        .map(|g| (g.module.clone(), Vec::new()))
+        .collect();
+    for op in &api.operations {
+        let roots = &mut features[op.group].1;
+        roots.extend(op.params.iter().map(|p| &p.ty));
+        roots.extend(op.body.iter().map(|b| &b.ty));
+        roots.extend(op.success.iter().chain(&op.errors).map(|r| &r.ty));
+        roots.extend(op.stream.iter().map(|s| &s.ty));
+        roots.extend(op.pagination.iter().map(|p| &p.item));
+    }
+    if !api.webhooks.is_empty() {
+        features.push((
+            "webhook_events".to_owned(),
+            api.webhooks.iter().map(|w| &w.ty).collect(),
+        ));
+    }
+    let mut reached: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); api.types.len()];
+    for (fi, (_, roots)) in features.iter().enumerate() {
+        let mut stack: Vec<TypeId> = Vec::new();
+        for t in roots {
+            walk(t, &mut |x| {
+                if let Ty::Named(id) = x {
+                    stack.push(*id);
+                }
+            });
+        }
+        while let Some(id) = stack.pop() {
+            if !reached[id.0].insert(fi) {
+                continue;
+            }
+            for t in type_children(&api.types[id.0]) {
+                walk(t, &mut |x| {
+                    if let Ty::Named(c) = x {
+                        if !reached[c.0].contains(&fi) {
+                            stack.push(*c);
+                        }
+                    }
+                });
+            }
+        }
+    }
+    let mut gates = BTreeMap::new();
+    for (i, r) in reached.iter().enumerate() {
+        if r.len() == features.len() && !features.is_empty() {
+            continue;
+        }
+        let names = if r.is_empty() {
+            vec!["all".to_owned()]
+        } else {
+            r.iter().map(|fi| features[*fi].0.clone()).collect()
+        };
+        gates.insert(TypeId(i), names);
+    }
+    gates
 }
 
 /// Every type expression directly inside a named type.

@@ -64,6 +64,38 @@ pub struct Settings {
     pub tag_features: Option<bool>,
     /// Security schemes to add, for descriptions that document auth in prose only (GitHub, Discourse).
     pub auth: Vec<AuthHint>,
+    /// How operations page, by operationId, overriding what is detected.
+    pub pagination: BTreeMap<String, PagingHint>,
+}
+
+/// How one operation pages: `[pagination.listThings] strategy = "cursor", param = "after", next = "/meta/next"`.
+/// Pointers are JSON pointers into a page.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PagingHint {
+    /// `cursor`, `offset`, `page`, `link_header`, `next_url`, or `none` (not paginated).
+    pub strategy: String,
+    /// Query parameter carrying the position (cursor, offset or page number).
+    #[serde(default)]
+    pub param: Option<String>,
+    /// Pointer to the next cursor, offset token or URL.
+    #[serde(default)]
+    pub next: Option<String>,
+    /// Pointer, relative to an item, of the field that is the next cursor (`/id`).
+    #[serde(default)]
+    pub last_item: Option<String>,
+    /// Pointer to a boolean saying more pages follow.
+    #[serde(default)]
+    pub has_more: Option<String>,
+    /// Pointer whose presence means another page follows (page numbers).
+    #[serde(default)]
+    pub has_next: Option<String>,
+    /// Pointer to the items array (default: detected).
+    #[serde(default)]
+    pub items: Option<String>,
+    /// Query parameter carrying the page size (default: detected).
+    #[serde(default)]
+    pub page_size_param: Option<String>,
 }
 
 /// A security scheme stated in settings: `[[auth]] scheme = "token", type = "bearer"`.

@@ -56,6 +56,7 @@ pub use tokio_util::sync::CancellationToken;
 pub mod __private {
     pub use crate::support::*;
     pub use crate::{Connector, ConnectorConfig, Error, Response};
+    pub use crate::{paginate, stream};
     pub use bytes;
     pub use http;
     pub use http::Method;

@@ -197,6 +197,8 @@ pub struct PaginateOptions {
     extract_items: Option<ExtractItems>,
     extract_next_cursor: Option<ExtractNextCursor>,
     has_next_page: Option<HasNextPage>,
+    /// Typed error bodies of the generated operation this listing pages through.
+    pub(crate) errors: Option<crate::support::ErrorDecoder>,
 }
 
 impl fmt::Debug for PaginateOptions {
@@ -236,6 +238,7 @@ impl PaginateOptions {
             extract_items: None,
             extract_next_cursor: None,
             has_next_page: None,
+            errors: None,
         }
     }
 
@@ -379,6 +382,8 @@ pub struct Paginator {
     /// Position of the last page yielded.
     last: Checkpoint,
     fetch: Option<(Url, PageFetch)>,
+    /// An error found before the first request (a generated operation's invalid parameter).
+    pending: Option<Error>,
     stopped: bool,
     pages: u64,
     items: u64,
@@ -399,7 +404,13 @@ impl fmt::Debug for Paginator {
 impl Connector {
     /// List pages lazily: a [`Stream`] of [`Page`]s, each fetched with [`Connector::request`] when asked
     /// for. Use [`Paginator::items`] for a stream of items.
-    pub fn paginate(&self, options: PaginateOptions) -> Paginator {
+    ///
+    /// The first request may carry the position and page size itself (a generated operation's
+    /// `starting_after`, `offset`, `page` or `limit` set by the caller): without an explicit start or
+    /// page size in the options, they are taken from its query as the start position and page size, and
+    /// the paginator sets them on every page from then on.
+    pub fn paginate(&self, mut options: PaginateOptions) -> Paginator {
+        adopt_query_position(&mut options);
         let next = match (&options.start, &options.strategy) {
             (Checkpoint::Start, Strategy::Page { .. }) => Checkpoint::Page(1),
             (c, _) => c.clone(),
@@ -425,6 +436,7 @@ impl Connector {
             next,
             options,
             fetch: None,
+            pending: None,
             stopped: false,
             pages: 0,
             items: 0,
@@ -464,6 +476,12 @@ impl Paginator {
     /// stream goes on with the next item.
     pub fn items_as<T: DeserializeOwned>(self) -> Items<T> {
         Items::new(self, decode::<T>)
+    }
+
+    /// A paginator that yields `error` and ends, without a request.
+    pub(crate) fn failing(mut self, error: Error) -> Paginator {
+        self.pending = Some(error);
+        self
     }
 
     fn finished(&self) -> bool {
@@ -644,6 +662,10 @@ impl Stream for Paginator {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
+        if let Some(e) = this.pending.take() {
+            this.stopped = true;
+            return Poll::Ready(Some(Err(e)));
+        }
         if this.fetch.is_none() {
             if this.finished() {
                 return Poll::Ready(None);
@@ -651,7 +673,14 @@ impl Stream for Paginator {
             match this.page_request() {
                 Ok((req, url)) => {
                     let connector = this.connector.clone();
-                    this.fetch = Some((url, Box::pin(async move { connector.request(req).await })));
+                    let errors = this.options.errors;
+                    this.fetch = Some((
+                        url,
+                        Box::pin(async move {
+                            let r = connector.request(req).await;
+                            r.map_err(|e| crate::support::typed_error(errors, e))
+                        }),
+                    ));
                 }
                 Err(e) => {
                     this.stopped = true;
@@ -734,6 +763,44 @@ impl<T> Stream for Items<T> {
                 Some(Err(e)) => return Poll::Ready(Some(Err(e))),
                 Some(Ok(page)) => this.current = page.items.into_iter(),
             }
+        }
+    }
+}
+
+/// Move a position and page size the first request carries in its query into the options, unless
+/// the options name them already.
+fn adopt_query_position(o: &mut PaginateOptions) {
+    let take = |query: &mut Vec<(String, String)>, name: &str| -> Option<String> {
+        let i = query.iter().position(|(k, _)| k == name)?;
+        Some(query.remove(i).1)
+    };
+    if o.start == Checkpoint::Start {
+        let q = &mut o.request.query;
+        let start = match &o.strategy {
+            Strategy::Cursor { .. } => take(q, &o.cursor_param).map(Checkpoint::Token),
+            Strategy::Offset { .. } => take(q, &o.offset_param).map(|v| match v.parse::<u64>() {
+                Ok(n) => Checkpoint::Offset(n),
+                Err(_) => Checkpoint::Token(v),
+            }),
+            Strategy::Page { .. } => take(q, &o.page_param)
+                .and_then(|v| v.parse::<u64>().ok())
+                .map(Checkpoint::Page),
+            // The first page is the request as given; later ones are the URLs the server names.
+            Strategy::LinkHeader | Strategy::NextUrl(_) => None,
+        };
+        if let Some(start) = start {
+            o.start = start;
+        }
+    }
+    let url_strategy = matches!(o.strategy, Strategy::LinkHeader | Strategy::NextUrl(_));
+    if o.page_size.is_none() && !url_strategy {
+        let name = o.size_param().to_owned();
+        let q = &mut o.request.query;
+        if let Some(i) = q
+            .iter()
+            .position(|(k, v)| *k == name && v.parse::<u64>().is_ok())
+        {
+            o.page_size = q.remove(i).1.parse().ok();
         }
     }
 }

@@ -430,26 +430,137 @@ impl Op {
     }
 
     async fn run(self, c: &Connector) -> Result<Response<Bytes>, Error> {
-        if let Some(p) = self.problem {
-            return Err(p.with_context(
+        let (request, decoder) = self.into_request()?;
+        c.request(request)
+            .await
+            .map_err(|e| typed_error(decoder, e))
+    }
+
+    /// The request, or the problem found while assembling it (with the call's context).
+    fn into_request(self) -> Result<(RequestOptions, Option<ErrorDecoder>), Error> {
+        match self.problem {
+            Some(p) => Err(p.with_context(
                 None,
                 &self.opts.method,
                 self.opts.endpoint.as_deref().unwrap_or(""),
                 0,
                 std::time::Duration::ZERO,
-            ));
+            )),
+            None => Ok((self.opts, self.errors)),
         }
-        let decoder = self.errors;
-        c.request(self.opts)
-            .await
-            .map_err(|e| match (decoder, e.status(), e.raw_body()) {
-                (Some(d), Some(s), Some(b)) => match d(s.as_u16(), b) {
-                    Some(typed) => e.with_typed_box(typed),
-                    None => e,
-                },
-                _ => e,
-            })
     }
+
+    /// Ask for `media_type` in `Accept` unless the caller chose one.
+    fn accept(&mut self, media_type: &'static str) {
+        if !self.opts.headers.contains_key(http::header::ACCEPT) {
+            self.opts.headers.insert(
+                http::header::ACCEPT,
+                http::HeaderValue::from_static(media_type),
+            );
+        }
+    }
+}
+
+/// `e` with its body decoded by the operation's typed error decoder, when it has one that fits.
+pub(crate) fn typed_error(decoder: Option<ErrorDecoder>, e: Error) -> Error {
+    match (decoder, e.status(), e.raw_body()) {
+        (Some(d), Some(s), Some(b)) => match d(s.as_u16(), b) {
+            Some(typed) => e.with_typed_box(typed),
+            None => e,
+        },
+        _ => e,
+    }
+}
+
+/// Every item of a paginated operation, decoded as `T`, fetched lazily page by page. `setup` names
+/// the operation's parameters and pointers; `configure` is the caller's (resume, limits).
+pub fn paginate_op<T: DeserializeOwned>(
+    c: &Connector,
+    op: Op,
+    strategy: crate::paginate::Strategy,
+    setup: impl FnOnce(crate::paginate::PaginateOptions) -> crate::paginate::PaginateOptions,
+    configure: impl FnOnce(crate::paginate::PaginateOptions) -> crate::paginate::PaginateOptions,
+) -> crate::paginate::Items<T> {
+    use crate::paginate::PaginateOptions;
+    match op.into_request() {
+        Ok((request, errors)) => {
+            let mut options = configure(setup(PaginateOptions::new(request, strategy)));
+            options.errors = errors;
+            c.paginate(options).items_as()
+        }
+        Err(e) => {
+            let placeholder = RequestOptions::new(Method::GET, "");
+            c.paginate(PaginateOptions::new(placeholder, strategy))
+                .failing(e)
+                .items_as()
+        }
+    }
+}
+
+/// Send an operation answered with `text/event-stream` and decode its events' data as `T`.
+pub async fn send_sse<T: DeserializeOwned>(
+    c: &Connector,
+    mut op: Op,
+) -> Result<crate::stream::SseStream<T>, Error> {
+    op.accept("text/event-stream");
+    let (request, errors) = op.into_request()?;
+    let resp = c
+        .request_stream(request)
+        .await
+        .map_err(|e| typed_error(errors, e))?;
+    Ok(resp.sse())
+}
+
+/// Send an operation answered with `text/event-stream` and keep its events' data as text.
+pub async fn send_events(
+    c: &Connector,
+    mut op: Op,
+) -> Result<crate::stream::SseStream<String>, Error> {
+    op.accept("text/event-stream");
+    let (request, errors) = op.into_request()?;
+    let resp = c
+        .request_stream(request)
+        .await
+        .map_err(|e| typed_error(errors, e))?;
+    Ok(resp.events())
+}
+
+/// Decode a webhook delivery's body as `T` (generated `WebhookEvent::parse`).
+pub fn webhook_payload<T: DeserializeOwned>(name: &str, body: &[u8]) -> Result<T, Error> {
+    serde_json::from_slice(body).map_err(|e| {
+        Error::new(
+            ErrorCode::ParsingError,
+            ErrorSource::Deserialize,
+            format!("webhook `{name}` payload does not match its schema: {e}"),
+        )
+        .with_detail("webhook", name.to_owned())
+        .with_cause(e)
+    })
+}
+
+/// The error for a webhook name the description does not define.
+pub fn unknown_webhook(name: &str) -> Error {
+    Error::new(
+        ErrorCode::ValidationError,
+        ErrorSource::Unknown,
+        format!("no webhook named `{name}` in the API description"),
+    )
+    .with_detail("webhook", name.to_owned())
+}
+
+/// Send an operation answered with newline-delimited JSON and decode each line as `T`.
+pub async fn send_ndjson<T: DeserializeOwned>(
+    c: &Connector,
+    mut op: Op,
+    media_type: &'static str,
+) -> Result<crate::stream::NdjsonStream<T>, Error> {
+    op.accept(media_type);
+    let (request, errors) = op.into_request()?;
+    let resp = c
+        .request_stream(request)
+        .await
+        .map_err(|e| typed_error(errors, e))?;
+    Ok(resp.ndjson())
 }
 
 /// Per-call options of a generated operation (all optional).

@@ -38,6 +38,9 @@ pub mod nullable;
 #[path = "snapshots/objects.rs"]
 pub mod objects;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/paging.rs"]
+pub mod paging;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/param_styles.rs"]
 pub mod param_styles;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it

@@ -20,10 +20,7 @@ impl<'a> AccessRequestsApi<'a> {
     /// Returns the pending access requests for a target object or a target object filtered by user.
     ///
     /// `GET /access_requests` (operation `getAccessRequests`).
-    pub fn get_access_requests(
-        &self,
-        target: impl Into<String>,
-    ) -> GetAccessRequests<'a> {
+    pub fn get_access_requests(&self, target: impl Into<String>) -> GetAccessRequests<'a> {
         GetAccessRequests {
             client: self.client,
             target: target.into(),
@@ -90,7 +87,7 @@ pub struct GetAccessRequests<'a> {
     opt_fields: Option<Vec<super::models::GetAccessRequestsOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetAccessRequests<'_> {
+impl<'a> GetAccessRequests<'a> {
     /// A string identifying a user. This can either be the string "me", an email, or the gid of a user.
     pub fn user(mut self, value: impl Into<String>) -> Self {
         self.user = Some(value.into());
@@ -103,10 +100,7 @@ impl GetAccessRequests<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetAccessRequestsOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetAccessRequestsOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -115,10 +109,7 @@ impl GetAccessRequests<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetAccessRequestsResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/access_requests");
         op.query("target", &self.target, rt::Style::Form, true);
         op.query("user", &self.user, rt::Style::Form, true);
@@ -126,7 +117,14 @@ impl GetAccessRequests<'_> {
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetAccessRequestsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /access_requests`: set optional parameters, then `send()`.
@@ -137,21 +135,25 @@ pub struct CreateAccessRequest<'a> {
     body: super::models::CreateAccessRequestBody,
     options: rt::CallOptions,
 }
-impl CreateAccessRequest<'_> {
+impl<'a> CreateAccessRequest<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateAccessRequestResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/access_requests");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateAccessRequestResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /access_requests/{access_request_gid}/approve`: set optional parameters, then `send()`.
@@ -162,19 +164,13 @@ pub struct ApproveAccessRequest<'a> {
     access_request_gid: String,
     options: rt::CallOptions,
 }
-impl ApproveAccessRequest<'_> {
+impl<'a> ApproveAccessRequest<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/access_requests/{access_request_gid}/approve",
@@ -187,7 +183,14 @@ impl ApproveAccessRequest<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /access_requests/{access_request_gid}/reject`: set optional parameters, then `send()`.
@@ -198,19 +201,13 @@ pub struct RejectAccessRequest<'a> {
     access_request_gid: String,
     options: rt::CallOptions,
 }
-impl RejectAccessRequest<'_> {
+impl<'a> RejectAccessRequest<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/access_requests/{access_request_gid}/reject",
@@ -223,6 +220,13 @@ impl RejectAccessRequest<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -20,10 +20,7 @@ impl<'a> AllocationsApi<'a> {
     /// Returns the complete allocation record for a single allocation.
     ///
     /// `GET /allocations/{allocation_gid}` (operation `getAllocation`).
-    pub fn get_allocation(
-        &self,
-        allocation_gid: impl Into<String>,
-    ) -> GetAllocation<'a> {
+    pub fn get_allocation(&self, allocation_gid: impl Into<String>) -> GetAllocation<'a> {
         GetAllocation {
             client: self.client,
             allocation_gid: allocation_gid.into(),
@@ -62,10 +59,7 @@ impl<'a> AllocationsApi<'a> {
     /// Returns an empty data record.
     ///
     /// `DELETE /allocations/{allocation_gid}` (operation `deleteAllocation`).
-    pub fn delete_allocation(
-        &self,
-        allocation_gid: impl Into<String>,
-    ) -> DeleteAllocation<'a> {
+    pub fn delete_allocation(&self, allocation_gid: impl Into<String>) -> DeleteAllocation<'a> {
         DeleteAllocation {
             client: self.client,
             allocation_gid: allocation_gid.into(),
@@ -121,7 +115,7 @@ pub struct GetAllocation<'a> {
     opt_fields: Option<Vec<super::models::GetAllocationOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetAllocation<'_> {
+impl<'a> GetAllocation<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -129,10 +123,7 @@ impl GetAllocation<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetAllocationOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetAllocationOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -141,17 +132,26 @@ impl GetAllocation<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetAllocationResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/allocations/{allocation_gid}");
-        op.path("allocation_gid", &self.allocation_gid, rt::Style::Simple, false);
+        op.path(
+            "allocation_gid",
+            &self.allocation_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetAllocationResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /allocations/{allocation_gid}`: set optional parameters, then `send()`.
@@ -165,7 +165,7 @@ pub struct UpdateAllocation<'a> {
     body: super::models::UpdateAllocationBody,
     options: rt::CallOptions,
 }
-impl UpdateAllocation<'_> {
+impl<'a> UpdateAllocation<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -173,10 +173,7 @@ impl UpdateAllocation<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetAllocationOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetAllocationOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -185,18 +182,27 @@ impl UpdateAllocation<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetAllocationResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/allocations/{allocation_gid}");
-        op.path("allocation_gid", &self.allocation_gid, rt::Style::Simple, false);
+        op.path(
+            "allocation_gid",
+            &self.allocation_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetAllocationResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /allocations/{allocation_gid}`: set optional parameters, then `send()`.
@@ -208,7 +214,7 @@ pub struct DeleteAllocation<'a> {
     opt_pretty: Option<bool>,
     options: rt::CallOptions,
 }
-impl DeleteAllocation<'_> {
+impl<'a> DeleteAllocation<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -220,19 +226,25 @@ impl DeleteAllocation<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/allocations/{allocation_gid}");
-        op.path("allocation_gid", &self.allocation_gid, rt::Style::Simple, false);
+        op.path(
+            "allocation_gid",
+            &self.allocation_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /allocations`: set optional parameters, then `send()`.
@@ -249,7 +261,7 @@ pub struct GetAllocations<'a> {
     opt_fields: Option<Vec<super::models::GetAllocationsOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetAllocations<'_> {
+impl<'a> GetAllocations<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -285,10 +297,7 @@ impl GetAllocations<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetAllocationsOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetAllocationsOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -297,31 +306,59 @@ impl GetAllocations<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetAllocationsResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/allocations");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("parent", &self.parent, rt::Style::Form, true);
         op.query("assignee", &self.assignee, rt::Style::Form, true);
         op.query("workspace", &self.workspace, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetAllocationsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::AllocationResponse> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::AllocationResponse> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset {
+                next_offset: Some("/next_page/offset".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .offset_param("offset")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /allocations`: set optional parameters, then `send()`.
@@ -334,7 +371,7 @@ pub struct CreateAllocation<'a> {
     body: super::models::CreateAllocationBody,
     options: rt::CallOptions,
 }
-impl CreateAllocation<'_> {
+impl<'a> CreateAllocation<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -342,10 +379,7 @@ impl CreateAllocation<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetAllocationOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetAllocationOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -354,16 +388,20 @@ impl CreateAllocation<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetAllocationResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/allocations");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetAllocationResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

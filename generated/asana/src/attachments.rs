@@ -22,10 +22,7 @@ impl<'a> AttachmentsApi<'a> {
     /// Get the full record for a single attachment.
     ///
     /// `GET /attachments/{attachment_gid}` (operation `getAttachment`).
-    pub fn get_attachment(
-        &self,
-        attachment_gid: impl Into<String>,
-    ) -> GetAttachment<'a> {
+    pub fn get_attachment(&self, attachment_gid: impl Into<String>) -> GetAttachment<'a> {
         GetAttachment {
             client: self.client,
             attachment_gid: attachment_gid.into(),
@@ -43,10 +40,7 @@ impl<'a> AttachmentsApi<'a> {
     /// Returns an empty data record.
     ///
     /// `DELETE /attachments/{attachment_gid}` (operation `deleteAttachment`).
-    pub fn delete_attachment(
-        &self,
-        attachment_gid: impl Into<String>,
-    ) -> DeleteAttachment<'a> {
+    pub fn delete_attachment(&self, attachment_gid: impl Into<String>) -> DeleteAttachment<'a> {
         DeleteAttachment {
             client: self.client,
             attachment_gid: attachment_gid.into(),
@@ -137,7 +131,7 @@ pub struct GetAttachment<'a> {
     opt_fields: Option<Vec<super::models::GetAttachmentOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetAttachment<'_> {
+impl<'a> GetAttachment<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -145,10 +139,7 @@ impl GetAttachment<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetAttachmentOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetAttachmentOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -157,17 +148,26 @@ impl GetAttachment<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetAttachmentResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/attachments/{attachment_gid}");
-        op.path("attachment_gid", &self.attachment_gid, rt::Style::Simple, false);
+        op.path(
+            "attachment_gid",
+            &self.attachment_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetAttachmentResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /attachments/{attachment_gid}`: set optional parameters, then `send()`.
@@ -179,7 +179,7 @@ pub struct DeleteAttachment<'a> {
     opt_pretty: Option<bool>,
     options: rt::CallOptions,
 }
-impl DeleteAttachment<'_> {
+impl<'a> DeleteAttachment<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -191,19 +191,25 @@ impl DeleteAttachment<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/attachments/{attachment_gid}");
-        op.path("attachment_gid", &self.attachment_gid, rt::Style::Simple, false);
+        op.path(
+            "attachment_gid",
+            &self.attachment_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /attachments`: set optional parameters, then `send()`.
@@ -218,7 +224,7 @@ pub struct GetAttachmentsForObject<'a> {
     opt_fields: Option<Vec<super::models::GetAttachmentsForObjectOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetAttachmentsForObject<'_> {
+impl<'a> GetAttachmentsForObject<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -251,24 +257,16 @@ impl GetAttachmentsForObject<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetAttachmentsForObjectResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/attachments");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -276,7 +274,40 @@ impl GetAttachmentsForObject<'_> {
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetAttachmentsForObjectResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::AttachmentCompact> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::AttachmentCompact> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset {
+                next_offset: Some("/next_page/offset".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .offset_param("offset")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /attachments`: set optional parameters, then `send()`.
@@ -289,7 +320,7 @@ pub struct CreateAttachmentForObject<'a> {
     body: Option<super::models::CreateAttachmentForObjectBody>,
     options: rt::CallOptions,
 }
-impl CreateAttachmentForObject<'_> {
+impl<'a> CreateAttachmentForObject<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -297,10 +328,7 @@ impl CreateAttachmentForObject<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetAttachmentOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetAttachmentOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -323,10 +351,7 @@ impl CreateAttachmentForObject<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetAttachmentResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/attachments");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
@@ -342,6 +367,13 @@ impl CreateAttachmentForObject<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetAttachmentResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -42,10 +42,7 @@ impl<'a> AuditLogApiApi<'a> {
     /// When no `offset` is provided, the response will begin with the oldest events that match the provided filters. It is important to note that [AuditLogEvent](/reference/audit-log-api) objects will be permanently deleted from our systems after 90 days. If you wish to keep a permanent record of these events, we recommend using a SIEM tool to ingest and store these logs.
     ///
     /// `GET /workspaces/{workspace_gid}/audit_log_events` (operation `getAuditLogEvents`).
-    pub fn get_audit_log_events(
-        &self,
-        workspace_gid: impl Into<String>,
-    ) -> GetAuditLogEvents<'a> {
+    pub fn get_audit_log_events(&self, workspace_gid: impl Into<String>) -> GetAuditLogEvents<'a> {
         GetAuditLogEvents {
             client: self.client,
             workspace_gid: workspace_gid.into(),
@@ -77,7 +74,7 @@ pub struct GetAuditLogEvents<'a> {
     offset: Option<String>,
     options: rt::CallOptions,
 }
-impl GetAuditLogEvents<'_> {
+impl<'a> GetAuditLogEvents<'a> {
     /// Filter to events created after this time (inclusive).
     pub fn start_at(mut self, value: chrono::DateTime<chrono::Utc>) -> Self {
         self.start_at = Some(value);
@@ -96,10 +93,7 @@ impl GetAuditLogEvents<'_> {
     }
     /// Filter to events with an actor of this type.
     /// This only needs to be included if querying for actor types without an ID. If `actor_gid` is included, this should be excluded.
-    pub fn actor_type(
-        mut self,
-        value: super::models::GetAuditLogEventsActorType,
-    ) -> Self {
+    pub fn actor_type(mut self, value: super::models::GetAuditLogEventsActorType) -> Self {
         self.actor_type = Some(value);
         self
     }
@@ -131,15 +125,17 @@ impl GetAuditLogEvents<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetAuditLogEventsResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/workspaces/{workspace_gid}/audit_log_events",
         );
-        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
+        op.path(
+            "workspace_gid",
+            &self.workspace_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("start_at", &self.start_at, rt::Style::Form, true);
         op.query("end_at", &self.end_at, rt::Style::Form, true);
         op.query("event_type", &self.event_type, rt::Style::Form, true);
@@ -147,19 +143,50 @@ impl GetAuditLogEvents<'_> {
         op.query("actor_gid", &self.actor_gid, rt::Style::Form, true);
         op.query("resource_gid", &self.resource_gid, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetAuditLogEventsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::AuditLogEvent> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::AuditLogEvent> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset {
+                next_offset: Some("/next_page/offset".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .offset_param("offset")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }

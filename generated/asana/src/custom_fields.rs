@@ -94,10 +94,7 @@ impl<'a> CustomFieldsApi<'a> {
     /// type-specific custom field definitions.
     ///
     /// `GET /custom_fields/{custom_field_gid}` (operation `getCustomField`).
-    pub fn get_custom_field(
-        &self,
-        custom_field_gid: impl Into<String>,
-    ) -> GetCustomField<'a> {
+    pub fn get_custom_field(&self, custom_field_gid: impl Into<String>) -> GetCustomField<'a> {
         GetCustomField {
             client: self.client,
             custom_field_gid: custom_field_gid.into(),
@@ -222,10 +219,7 @@ impl<'a> CustomFieldsApi<'a> {
     /// Returns the full record of the updated enum option.
     ///
     /// `PUT /enum_options/{enum_option_gid}` (operation `updateEnumOption`).
-    pub fn update_enum_option(
-        &self,
-        enum_option_gid: impl Into<String>,
-    ) -> UpdateEnumOption<'a> {
+    pub fn update_enum_option(&self, enum_option_gid: impl Into<String>) -> UpdateEnumOption<'a> {
         UpdateEnumOption {
             client: self.client,
             enum_option_gid: enum_option_gid.into(),
@@ -246,7 +240,7 @@ pub struct CreateCustomField<'a> {
     body: super::models::CreateCustomFieldBody,
     options: rt::CallOptions,
 }
-impl CreateCustomField<'_> {
+impl<'a> CreateCustomField<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -254,10 +248,7 @@ impl CreateCustomField<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateCustomFieldOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::CreateCustomFieldOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -266,17 +257,21 @@ impl CreateCustomField<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateCustomFieldResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/custom_fields");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateCustomFieldResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /custom_fields/{custom_field_gid}`: set optional parameters, then `send()`.
@@ -289,7 +284,7 @@ pub struct GetCustomField<'a> {
     opt_fields: Option<Vec<super::models::CreateCustomFieldOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetCustomField<'_> {
+impl<'a> GetCustomField<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -297,10 +292,7 @@ impl GetCustomField<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateCustomFieldOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::CreateCustomFieldOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -309,17 +301,26 @@ impl GetCustomField<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateCustomFieldResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/custom_fields/{custom_field_gid}");
-        op.path("custom_field_gid", &self.custom_field_gid, rt::Style::Simple, false);
+        op.path(
+            "custom_field_gid",
+            &self.custom_field_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateCustomFieldResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /custom_fields/{custom_field_gid}`: set optional parameters, then `send()`.
@@ -333,7 +334,7 @@ pub struct UpdateCustomField<'a> {
     body: Option<super::models::UpdateCustomFieldBody>,
     options: rt::CallOptions,
 }
-impl UpdateCustomField<'_> {
+impl<'a> UpdateCustomField<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -341,10 +342,7 @@ impl UpdateCustomField<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateCustomFieldOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::CreateCustomFieldOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -358,12 +356,14 @@ impl UpdateCustomField<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateCustomFieldResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/custom_fields/{custom_field_gid}");
-        op.path("custom_field_gid", &self.custom_field_gid, rt::Style::Simple, false);
+        op.path(
+            "custom_field_gid",
+            &self.custom_field_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         if let Some(body) = &self.body {
@@ -371,7 +371,14 @@ impl UpdateCustomField<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateCustomFieldResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /custom_fields/{custom_field_gid}`: set optional parameters, then `send()`.
@@ -383,7 +390,7 @@ pub struct DeleteCustomField<'a> {
     opt_pretty: Option<bool>,
     options: rt::CallOptions,
 }
-impl DeleteCustomField<'_> {
+impl<'a> DeleteCustomField<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -395,22 +402,25 @@ impl DeleteCustomField<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/custom_fields/{custom_field_gid}",
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/custom_fields/{custom_field_gid}");
+        op.path(
+            "custom_field_gid",
+            &self.custom_field_gid,
+            rt::Style::Simple,
+            false,
         );
-        op.path("custom_field_gid", &self.custom_field_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /workspaces/{workspace_gid}/custom_fields`: set optional parameters, then `send()`.
@@ -425,7 +435,7 @@ pub struct GetCustomFieldsForWorkspace<'a> {
     opt_fields: Option<Vec<super::models::GetCustomFieldsForWorkspaceOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetCustomFieldsForWorkspace<'_> {
+impl<'a> GetCustomFieldsForWorkspace<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -458,35 +468,63 @@ impl GetCustomFieldsForWorkspace<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetCustomFieldsForWorkspaceResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/workspaces/{workspace_gid}/custom_fields",
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/workspaces/{workspace_gid}/custom_fields");
+        op.path(
+            "workspace_gid",
+            &self.workspace_gid,
+            rt::Style::Simple,
+            false,
         );
-        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetCustomFieldsForWorkspaceResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::CustomFieldResponse> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::CustomFieldResponse> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset {
+                next_offset: Some("/next_page/offset".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .offset_param("offset")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /custom_fields/{custom_field_gid}/enum_options`: set optional parameters, then `send()`.
@@ -500,7 +538,7 @@ pub struct CreateEnumOptionForCustomField<'a> {
     body: Option<super::models::CreateEnumOptionForCustomFieldBody>,
     options: rt::CallOptions,
 }
-impl CreateEnumOptionForCustomField<'_> {
+impl<'a> CreateEnumOptionForCustomField<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -516,10 +554,7 @@ impl CreateEnumOptionForCustomField<'_> {
         self
     }
     /// The enum option object to create.
-    pub fn body(
-        mut self,
-        value: super::models::CreateEnumOptionForCustomFieldBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::CreateEnumOptionForCustomFieldBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -528,18 +563,17 @@ impl CreateEnumOptionForCustomField<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::CreateEnumOptionForCustomFieldResponse201>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/custom_fields/{custom_field_gid}/enum_options",
         );
-        op.path("custom_field_gid", &self.custom_field_gid, rt::Style::Simple, false);
+        op.path(
+            "custom_field_gid",
+            &self.custom_field_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         if let Some(body) = &self.body {
@@ -547,7 +581,15 @@ impl CreateEnumOptionForCustomField<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateEnumOptionForCustomFieldResponse201>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /custom_fields/{custom_field_gid}/enum_options/insert`: set optional parameters, then `send()`.
@@ -561,7 +603,7 @@ pub struct InsertEnumOptionForCustomField<'a> {
     body: Option<super::models::InsertEnumOptionForCustomFieldBody>,
     options: rt::CallOptions,
 }
-impl InsertEnumOptionForCustomField<'_> {
+impl<'a> InsertEnumOptionForCustomField<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -577,10 +619,7 @@ impl InsertEnumOptionForCustomField<'_> {
         self
     }
     /// The enum option object to create.
-    pub fn body(
-        mut self,
-        value: super::models::InsertEnumOptionForCustomFieldBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::InsertEnumOptionForCustomFieldBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -589,18 +628,17 @@ impl InsertEnumOptionForCustomField<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::CreateEnumOptionForCustomFieldResponse201>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/custom_fields/{custom_field_gid}/enum_options/insert",
         );
-        op.path("custom_field_gid", &self.custom_field_gid, rt::Style::Simple, false);
+        op.path(
+            "custom_field_gid",
+            &self.custom_field_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         if let Some(body) = &self.body {
@@ -608,7 +646,15 @@ impl InsertEnumOptionForCustomField<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateEnumOptionForCustomFieldResponse201>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /enum_options/{enum_option_gid}`: set optional parameters, then `send()`.
@@ -622,7 +668,7 @@ pub struct UpdateEnumOption<'a> {
     body: Option<super::models::UpdateEnumOptionBody>,
     options: rt::CallOptions,
 }
-impl UpdateEnumOption<'_> {
+impl<'a> UpdateEnumOption<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -647,15 +693,14 @@ impl UpdateEnumOption<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::CreateEnumOptionForCustomFieldResponse201>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/enum_options/{enum_option_gid}");
-        op.path("enum_option_gid", &self.enum_option_gid, rt::Style::Simple, false);
+        op.path(
+            "enum_option_gid",
+            &self.enum_option_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         if let Some(body) = &self.body {
@@ -663,6 +708,14 @@ impl UpdateEnumOption<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateEnumOptionForCustomFieldResponse201>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

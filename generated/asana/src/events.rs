@@ -67,7 +67,7 @@ pub struct GetEvents<'a> {
     opt_fields: Option<Vec<super::models::GetEventsOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetEvents<'_> {
+impl<'a> GetEvents<'a> {
     /// A sync token received from the last request, or none on first sync. Events will be returned from the point in time that the sync token was generated.
     /// *Note: On your first request, omit the sync token. The response will be the same as for an expired sync token, and will include a new valid sync token.If the sync token is too old (which may happen from time to time) the API will return a `412 Precondition Failed` error, and include a fresh sync token in the response.*
     pub fn sync(mut self, value: impl Into<String>) -> Self {
@@ -81,10 +81,7 @@ impl GetEvents<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetEventsOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetEventsOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -93,10 +90,7 @@ impl GetEvents<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetEventsResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/events");
         op.query("resource", &self.resource, rt::Style::Form, true);
         op.query("sync", &self.sync, rt::Style::Form, true);
@@ -112,6 +106,13 @@ impl GetEvents<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetEventsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -125,7 +125,7 @@ pub struct GetGoalRelationship<'a> {
     opt_fields: Option<Vec<super::models::GetGoalRelationshipOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetGoalRelationship<'_> {
+impl<'a> GetGoalRelationship<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -145,10 +145,7 @@ impl GetGoalRelationship<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetGoalRelationshipResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/goal_relationships/{goal_relationship_gid}",
@@ -163,7 +160,14 @@ impl GetGoalRelationship<'_> {
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetGoalRelationshipResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /goal_relationships/{goal_relationship_gid}`: set optional parameters, then `send()`.
@@ -177,7 +181,7 @@ pub struct UpdateGoalRelationship<'a> {
     body: super::models::UpdateGoalRelationshipBody,
     options: rt::CallOptions,
 }
-impl UpdateGoalRelationship<'_> {
+impl<'a> UpdateGoalRelationship<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -197,10 +201,7 @@ impl UpdateGoalRelationship<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetGoalRelationshipResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/goal_relationships/{goal_relationship_gid}",
@@ -216,7 +217,14 @@ impl UpdateGoalRelationship<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetGoalRelationshipResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /goal_relationships`: set optional parameters, then `send()`.
@@ -232,7 +240,7 @@ pub struct GetGoalRelationships<'a> {
     opt_fields: Option<Vec<super::models::GetGoalRelationshipsOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetGoalRelationships<'_> {
+impl<'a> GetGoalRelationships<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -270,33 +278,68 @@ impl GetGoalRelationships<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetGoalRelationshipsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/goal_relationships");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
-        op.query("supported_goal", &self.supported_goal, rt::Style::Form, true);
-        op.query("resource_subtype", &self.resource_subtype, rt::Style::Form, true);
+        op.query(
+            "supported_goal",
+            &self.supported_goal,
+            rt::Style::Form,
+            true,
+        );
+        op.query(
+            "resource_subtype",
+            &self.resource_subtype,
+            rt::Style::Form,
+            true,
+        );
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetGoalRelationshipsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::GoalRelationshipCompact> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::GoalRelationshipCompact> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset {
+                next_offset: Some("/next_page/offset".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .offset_param("offset")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /goals/{goal_gid}/addSupportingRelationship`: set optional parameters, then `send()`.
@@ -310,7 +353,7 @@ pub struct AddSupportingRelationship<'a> {
     body: super::models::AddSupportingRelationshipBody,
     options: rt::CallOptions,
 }
-impl AddSupportingRelationship<'_> {
+impl<'a> AddSupportingRelationship<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -330,10 +373,7 @@ impl AddSupportingRelationship<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetGoalRelationshipResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/goals/{goal_gid}/addSupportingRelationship",
@@ -344,7 +384,14 @@ impl AddSupportingRelationship<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetGoalRelationshipResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /goals/{goal_gid}/removeSupportingRelationship`: set optional parameters, then `send()`.
@@ -357,7 +404,7 @@ pub struct RemoveSupportingRelationship<'a> {
     body: super::models::RemoveSupportingRelationshipBody,
     options: rt::CallOptions,
 }
-impl RemoveSupportingRelationship<'_> {
+impl<'a> RemoveSupportingRelationship<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -369,13 +416,7 @@ impl RemoveSupportingRelationship<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/goals/{goal_gid}/removeSupportingRelationship",
@@ -385,6 +426,13 @@ impl RemoveSupportingRelationship<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

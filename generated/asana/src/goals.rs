@@ -273,7 +273,7 @@ pub struct GetGoal<'a> {
     opt_fields: Option<Vec<super::models::GetGoalOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetGoal<'_> {
+impl<'a> GetGoal<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -281,10 +281,7 @@ impl GetGoal<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetGoalOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetGoalOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -293,17 +290,19 @@ impl GetGoal<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetGoalResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/goals/{goal_gid}");
         op.path("goal_gid", &self.goal_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GetGoalResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /goals/{goal_gid}`: set optional parameters, then `send()`.
@@ -317,7 +316,7 @@ pub struct UpdateGoal<'a> {
     body: super::models::UpdateGoalBody,
     options: rt::CallOptions,
 }
-impl UpdateGoal<'_> {
+impl<'a> UpdateGoal<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -325,10 +324,7 @@ impl UpdateGoal<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetGoalOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetGoalOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -337,10 +333,7 @@ impl UpdateGoal<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetGoalResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/goals/{goal_gid}");
         op.path("goal_gid", &self.goal_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
@@ -348,7 +341,12 @@ impl UpdateGoal<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GetGoalResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /goals/{goal_gid}`: set optional parameters, then `send()`.
@@ -360,7 +358,7 @@ pub struct DeleteGoal<'a> {
     opt_pretty: Option<bool>,
     options: rt::CallOptions,
 }
-impl DeleteGoal<'_> {
+impl<'a> DeleteGoal<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -372,19 +370,20 @@ impl DeleteGoal<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/goals/{goal_gid}");
         op.path("goal_gid", &self.goal_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /goals`: set optional parameters, then `send()`.
@@ -405,7 +404,7 @@ pub struct GetGoals<'a> {
     opt_fields: Option<Vec<super::models::GetGoalsOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetGoals<'_> {
+impl<'a> GetGoals<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -461,10 +460,7 @@ impl GetGoals<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetGoalsOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetGoalsOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -473,35 +469,66 @@ impl GetGoals<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetGoalsResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/goals");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("portfolio", &self.portfolio, rt::Style::Form, true);
         op.query("project", &self.project, rt::Style::Form, true);
         op.query("task", &self.task, rt::Style::Form, true);
-        op.query("is_workspace_level", &self.is_workspace_level, rt::Style::Form, true);
+        op.query(
+            "is_workspace_level",
+            &self.is_workspace_level,
+            rt::Style::Form,
+            true,
+        );
         op.query("team", &self.team, rt::Style::Form, true);
         op.query("workspace", &self.workspace, rt::Style::Form, true);
         op.query("time_periods", &self.time_periods, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GetGoalsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::GoalCompact> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::GoalCompact> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset {
+                next_offset: Some("/next_page/offset".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .offset_param("offset")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /goals`: set optional parameters, then `send()`.
@@ -514,7 +541,7 @@ pub struct CreateGoal<'a> {
     body: super::models::CreateGoalBody,
     options: rt::CallOptions,
 }
-impl CreateGoal<'_> {
+impl<'a> CreateGoal<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -522,10 +549,7 @@ impl CreateGoal<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetGoalOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetGoalOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -534,17 +558,19 @@ impl CreateGoal<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetGoalResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/goals");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GetGoalResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /goals/{goal_gid}/setMetric`: set optional parameters, then `send()`.
@@ -558,7 +584,7 @@ pub struct CreateGoalMetric<'a> {
     body: super::models::CreateGoalMetricBody,
     options: rt::CallOptions,
 }
-impl CreateGoalMetric<'_> {
+impl<'a> CreateGoalMetric<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -566,10 +592,7 @@ impl CreateGoalMetric<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetGoalOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetGoalOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -578,10 +601,7 @@ impl CreateGoalMetric<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetGoalResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/goals/{goal_gid}/setMetric");
         op.path("goal_gid", &self.goal_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
@@ -589,7 +609,12 @@ impl CreateGoalMetric<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GetGoalResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /goals/{goal_gid}/setMetricCurrentValue`: set optional parameters, then `send()`.
@@ -603,7 +628,7 @@ pub struct UpdateGoalMetric<'a> {
     body: super::models::UpdateGoalMetricBody,
     options: rt::CallOptions,
 }
-impl UpdateGoalMetric<'_> {
+impl<'a> UpdateGoalMetric<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -611,10 +636,7 @@ impl UpdateGoalMetric<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetGoalOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetGoalOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -623,21 +645,20 @@ impl UpdateGoalMetric<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetGoalResponse200>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/goals/{goal_gid}/setMetricCurrentValue",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/goals/{goal_gid}/setMetricCurrentValue");
         op.path("goal_gid", &self.goal_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GetGoalResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /goals/{goal_gid}/addFollowers`: set optional parameters, then `send()`.
@@ -651,7 +672,7 @@ pub struct AddFollowers<'a> {
     body: super::models::AddFollowersBody,
     options: rt::CallOptions,
 }
-impl AddFollowers<'_> {
+impl<'a> AddFollowers<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -659,10 +680,7 @@ impl AddFollowers<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetGoalOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetGoalOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -671,10 +689,7 @@ impl AddFollowers<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetGoalResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/goals/{goal_gid}/addFollowers");
         op.path("goal_gid", &self.goal_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
@@ -682,7 +697,12 @@ impl AddFollowers<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GetGoalResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /goals/{goal_gid}/removeFollowers`: set optional parameters, then `send()`.
@@ -696,7 +716,7 @@ pub struct RemoveFollowers<'a> {
     body: super::models::AddFollowersBody,
     options: rt::CallOptions,
 }
-impl RemoveFollowers<'_> {
+impl<'a> RemoveFollowers<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -704,10 +724,7 @@ impl RemoveFollowers<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetGoalOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetGoalOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -716,10 +733,7 @@ impl RemoveFollowers<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetGoalResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/goals/{goal_gid}/removeFollowers");
         op.path("goal_gid", &self.goal_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
@@ -727,7 +741,12 @@ impl RemoveFollowers<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GetGoalResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /goals/{goal_gid}/parentGoals`: set optional parameters, then `send()`.
@@ -740,7 +759,7 @@ pub struct GetParentGoalsForGoal<'a> {
     opt_fields: Option<Vec<super::models::GetGoalOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetParentGoalsForGoal<'_> {
+impl<'a> GetParentGoalsForGoal<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -748,10 +767,7 @@ impl GetParentGoalsForGoal<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetGoalOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetGoalOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -760,20 +776,21 @@ impl GetParentGoalsForGoal<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetParentGoalsForGoalResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/goals/{goal_gid}/parentGoals");
         op.path("goal_gid", &self.goal_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetParentGoalsForGoalResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /goals/{goal_gid}/addCustomFieldSetting`: set optional parameters, then `send()`.
@@ -786,7 +803,7 @@ pub struct AddCustomFieldSettingForGoal<'a> {
     body: super::models::AddCustomFieldSettingForGoalBody,
     options: rt::CallOptions,
 }
-impl AddCustomFieldSettingForGoal<'_> {
+impl<'a> AddCustomFieldSettingForGoal<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -798,23 +815,22 @@ impl AddCustomFieldSettingForGoal<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::AddCustomFieldSettingForGoalResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/goals/{goal_gid}/addCustomFieldSetting",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/goals/{goal_gid}/addCustomFieldSetting");
         op.path("goal_gid", &self.goal_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AddCustomFieldSettingForGoalResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /goals/{goal_gid}/removeCustomFieldSetting`: set optional parameters, then `send()`.
@@ -827,7 +843,7 @@ pub struct RemoveCustomFieldSettingForGoal<'a> {
     body: super::models::RemoveCustomFieldSettingForGoalBody,
     options: rt::CallOptions,
 }
-impl RemoveCustomFieldSettingForGoal<'_> {
+impl<'a> RemoveCustomFieldSettingForGoal<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -839,13 +855,7 @@ impl RemoveCustomFieldSettingForGoal<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/goals/{goal_gid}/removeCustomFieldSetting",
@@ -855,6 +865,13 @@ impl RemoveCustomFieldSettingForGoal<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

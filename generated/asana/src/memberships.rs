@@ -57,10 +57,7 @@ impl<'a> MembershipsApi<'a> {
     /// Returns a `project_membership`, `goal_membership`, `portfolio_membership`, `custom_type_membership`, or `custom_field_membership` record for a membership id.
     ///
     /// `GET /memberships/{membership_gid}` (operation `getMembership`).
-    pub fn get_membership(
-        &self,
-        membership_gid: impl Into<String>,
-    ) -> GetMembership<'a> {
+    pub fn get_membership(&self, membership_gid: impl Into<String>) -> GetMembership<'a> {
         GetMembership {
             client: self.client,
             membership_gid: membership_gid.into(),
@@ -97,10 +94,7 @@ impl<'a> MembershipsApi<'a> {
     /// Returns an empty data record.
     ///
     /// `DELETE /memberships/{membership_gid}` (operation `deleteMembership`).
-    pub fn delete_membership(
-        &self,
-        membership_gid: impl Into<String>,
-    ) -> DeleteMembership<'a> {
+    pub fn delete_membership(&self, membership_gid: impl Into<String>) -> DeleteMembership<'a> {
         DeleteMembership {
             client: self.client,
             membership_gid: membership_gid.into(),
@@ -123,7 +117,7 @@ pub struct GetMemberships<'a> {
     opt_fields: Option<Vec<super::models::GetMembershipsOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetMemberships<'_> {
+impl<'a> GetMemberships<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -159,10 +153,7 @@ impl GetMemberships<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetMembershipsOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetMembershipsOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -171,31 +162,64 @@ impl GetMemberships<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetMembershipsResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/memberships");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("parent", &self.parent, rt::Style::Form, true);
         op.query("member", &self.member, rt::Style::Form, true);
-        op.query("resource_subtype", &self.resource_subtype, rt::Style::Form, true);
+        op.query(
+            "resource_subtype",
+            &self.resource_subtype,
+            rt::Style::Form,
+            true,
+        );
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetMembershipsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::MembershipCompact> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::MembershipCompact> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset {
+                next_offset: Some("/next_page/offset".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .offset_param("offset")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /memberships`: set optional parameters, then `send()`.
@@ -207,7 +231,7 @@ pub struct CreateMembership<'a> {
     body: Option<super::models::CreateMembershipBody>,
     options: rt::CallOptions,
 }
-impl CreateMembership<'_> {
+impl<'a> CreateMembership<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -224,10 +248,7 @@ impl CreateMembership<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateMembershipResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/memberships");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(body) = &self.body {
@@ -235,7 +256,14 @@ impl CreateMembership<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateMembershipResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /memberships/{membership_gid}`: set optional parameters, then `send()`.
@@ -247,7 +275,7 @@ pub struct GetMembership<'a> {
     opt_pretty: Option<bool>,
     options: rt::CallOptions,
 }
-impl GetMembership<'_> {
+impl<'a> GetMembership<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -259,16 +287,25 @@ impl GetMembership<'_> {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/memberships/{membership_gid}");
+        op.path(
+            "membership_gid",
+            &self.membership_gid,
+            rt::Style::Simple,
+            false,
+        );
+        op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
+        op.errors(rt::error_body::<super::models::ErrorResponse>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::CreateMembershipResponse201>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/memberships/{membership_gid}");
-        op.path("membership_gid", &self.membership_gid, rt::Style::Simple, false);
-        op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
-        op.errors(rt::error_body::<super::models::ErrorResponse>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /memberships/{membership_gid}`: set optional parameters, then `send()`.
@@ -281,7 +318,7 @@ pub struct UpdateMembership<'a> {
     body: super::models::UpdateMembershipBody,
     options: rt::CallOptions,
 }
-impl UpdateMembership<'_> {
+impl<'a> UpdateMembership<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -293,17 +330,26 @@ impl UpdateMembership<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UpdateMembershipResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/memberships/{membership_gid}");
-        op.path("membership_gid", &self.membership_gid, rt::Style::Simple, false);
+        op.path(
+            "membership_gid",
+            &self.membership_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UpdateMembershipResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /memberships/{membership_gid}`: set optional parameters, then `send()`.
@@ -315,7 +361,7 @@ pub struct DeleteMembership<'a> {
     opt_pretty: Option<bool>,
     options: rt::CallOptions,
 }
-impl DeleteMembership<'_> {
+impl<'a> DeleteMembership<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -327,18 +373,24 @@ impl DeleteMembership<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/memberships/{membership_gid}");
-        op.path("membership_gid", &self.membership_gid, rt::Style::Simple, false);
+        op.path(
+            "membership_gid",
+            &self.membership_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

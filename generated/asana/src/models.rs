@@ -7,6 +7,7 @@
 )]
 #[allow(unused_imports)]
 use connector_runtime::__private as rt;
+#[cfg(any(feature = "agents"))]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AgentCompact {
@@ -23,6 +24,7 @@ pub struct AgentCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "agents"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AgentResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -49,6 +51,7 @@ pub struct AgentResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub photo: Option<super::models::AgentResponsePhoto>,
 }
+#[cfg(any(feature = "agents"))]
 /// The workspace this agent is instantiated within.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AgentResponseWorkspace {
@@ -62,6 +65,7 @@ pub struct AgentResponseWorkspace {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "agents"))]
 /// A map of the agent's avatar image in various sizes, or null if no photo is set.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AgentResponsePhoto {
@@ -84,6 +88,7 @@ pub struct AgentResponsePhoto {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_1024x1024: Option<String>,
 }
+#[cfg(any(feature = "all"))]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AllocationBase {
@@ -103,6 +108,7 @@ pub struct AllocationBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effort: Option<super::models::AllocationBaseEffort>,
 }
+#[cfg(any(feature = "allocations"))]
 /// The amount of time associated with the allocation, represented as a percentage or number of hours.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AllocationBaseEffort {
@@ -114,11 +120,13 @@ pub struct AllocationBaseEffort {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<f64>,
 }
+#[cfg(any(feature = "allocations"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The units used for tracking effort on an allocation, either \"hours\" or \"percent\"."]
     pub enum AllocationBaseEffortType { Hours = "hours", Percent = "percent", }
 }
+#[cfg(any(feature = "allocations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AllocationResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -148,6 +156,7 @@ pub struct AllocationResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_subtype: Option<String>,
 }
+#[cfg(any(feature = "allocations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AllocationResponseAssignee {
     /// Globally unique identifier of the resource, as a string.
@@ -160,6 +169,36 @@ pub struct AllocationResponseAssignee {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(
+    feature = "access_requests",
+    feature = "allocations",
+    feature = "custom_field_settings",
+    feature = "custom_fields",
+    feature = "events",
+    feature = "goals",
+    feature = "ooo_entries",
+    feature = "portfolio_memberships",
+    feature = "portfolios",
+    feature = "project_memberships",
+    feature = "project_statuses",
+    feature = "projects",
+    feature = "rates",
+    feature = "reactions",
+    feature = "status_updates",
+    feature = "stories",
+    feature = "tags",
+    feature = "task_templates",
+    feature = "tasks",
+    feature = "team_memberships",
+    feature = "teams",
+    feature = "time_tracking_categories",
+    feature = "time_tracking_entries",
+    feature = "timesheet_approval_statuses",
+    feature = "user_task_lists",
+    feature = "users",
+    feature = "workspace_memberships",
+    feature = "workspaces"
+))]
 /// A *user* object represents an account in Asana that can be given access to various workspaces, projects, and tasks.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UserCompact {
@@ -173,6 +212,20 @@ pub struct UserCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(
+    feature = "allocations",
+    feature = "jobs",
+    feature = "memberships",
+    feature = "portfolios",
+    feature = "project_memberships",
+    feature = "project_templates",
+    feature = "projects",
+    feature = "rates",
+    feature = "sections",
+    feature = "stories",
+    feature = "task_templates",
+    feature = "tasks"
+))]
 /// A *project* represents a prioritized list of tasks in Asana or a board with columns of tasks represented as cards. It exists in a single workspace or organization and is accessible to a subset of users in that workspace or organization, depending on its permissions.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectCompact {
@@ -186,6 +239,7 @@ pub struct ProjectCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "allocations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AllocationRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -201,7 +255,11 @@ pub struct AllocationRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_date: Option<chrono::NaiveDate>,
     /// The amount of time associated with the allocation, represented as a percentage or number of hours.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub effort: Option<Option<super::models::AllocationBaseEffort>>,
     /// Globally unique identifier for the user or placeholder assigned to the allocation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -210,6 +268,7 @@ pub struct AllocationRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
 }
+#[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AddCustomFieldSettingRequest {
     pub custom_field: super::models::AddCustomFieldSettingRequestCustomField,
@@ -223,6 +282,7 @@ pub struct AddCustomFieldSettingRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insert_after: Option<String>,
 }
+#[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum AddCustomFieldSettingRequestCustomField {
@@ -231,6 +291,12 @@ pub enum AddCustomFieldSettingRequestCustomField {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(
+    feature = "custom_fields",
+    feature = "goals",
+    feature = "portfolios",
+    feature = "projects"
+))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CustomFieldCreateRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -255,21 +321,26 @@ pub struct CustomFieldCreateRequest {
     pub enabled: Option<bool>,
     /// This field tells the type of the custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub representation_type: Option<
-        super::models::CustomFieldCreateRequestRepresentationType,
-    >,
+    pub representation_type: Option<super::models::CustomFieldCreateRequestRepresentationType>,
     /// This field is the unique custom ID string for the custom field.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub id_prefix: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_restrictions: Option<
-        Vec<super::models::CustomFieldCreateRequestInputRestrictionsItem>,
-    >,
+    pub input_restrictions:
+        Option<Vec<super::models::CustomFieldCreateRequestInputRestrictionsItem>>,
     /// *Conditional*. This flag describes whether a custom field is a formula custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_formula_field: Option<bool>,
     /// *Conditional*. Only relevant for custom fields of type `date`. This object reflects the chosen date (and optionally, time) value of a `date` custom field. If no date is selected, the value of `date_value` will be `null`.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub date_value: Option<Option<super::models::CustomFieldCreateRequestDateValue>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enum_value: Option<super::models::CustomFieldCreateRequestEnumValue>,
@@ -277,13 +348,25 @@ pub struct CustomFieldCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_enum_values: Option<Vec<super::models::EnumOption>>,
     /// *Conditional*. This number is the value of a `number` custom field.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub number_value: Option<Option<f64>>,
     /// *Conditional*. This string is the value of a `text` custom field.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub text_value: Option<Option<String>>,
     /// A string representation for the value of the custom field. Integrations that don't require the underlying type should use this field to read values. Using this field will future-proof an app against new custom field types.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub display_value: Option<Option<String>>,
     /// [Opt In](/docs/inputoutput-options). The description of the custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -297,16 +380,27 @@ pub struct CustomFieldCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<super::models::CustomFieldCreateRequestFormat>,
     /// ISO 4217 currency code to format this custom field. This will be null if the `format` is not `currency`.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub currency_code: Option<Option<String>>,
     /// This is the string that appears next to the custom field value. This will be null if the `format` is not `custom`.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub custom_label: Option<Option<String>>,
     /// Only relevant for custom fields with `custom` format. This depicts where to place the custom label. This will be null if the `format` is not `custom`.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
-    pub custom_label_position: Option<
-        Option<super::models::CustomFieldCreateRequestCustomLabelPosition>,
-    >,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
+    pub custom_label_position:
+        Option<Option<super::models::CustomFieldCreateRequestCustomLabelPosition>>,
     /// This flag describes whether this custom field is available to every container in the workspace. Before project-specific custom fields, this field was always true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_global_to_workspace: Option<bool>,
@@ -314,10 +408,13 @@ pub struct CustomFieldCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_notifications_enabled: Option<bool>,
     /// *Conditional*. A unique identifier to associate this field with the template source of truth.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
-    pub asana_created_field: Option<
-        Option<super::models::CustomFieldCreateRequestAsanaCreatedField>,
-    >,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
+    pub asana_created_field:
+        Option<Option<super::models::CustomFieldCreateRequestAsanaCreatedField>>,
     /// *Create-Only* The workspace to create a custom field in.
     pub workspace: String,
     /// *Allow-listed*. Instructs the API that this Custom Field is app-owned. This parameter is allow-listed to specific apps at this point in time. For apps that are not allow-listed, providing this parameter will result in a `403 Forbidden`.
@@ -332,6 +429,19 @@ pub struct CustomFieldCreateRequest {
     /// The type of the custom field. Must be one of the given values.
     pub resource_subtype: super::models::CustomFieldCreateRequestResourceSubtype,
 }
+#[cfg(any(
+    feature = "custom_field_settings",
+    feature = "custom_fields",
+    feature = "goals",
+    feature = "memberships",
+    feature = "portfolios",
+    feature = "projects",
+    feature = "stories",
+    feature = "task_templates",
+    feature = "tasks",
+    feature = "teams",
+    feature = "users"
+))]
 connector_runtime::__string_enum! {
     #[doc =
     " *Deprecated: new integrations should prefer the resource_subtype field.* The type of the custom field. Must be one of the given values."]
@@ -339,6 +449,19 @@ connector_runtime::__string_enum! {
     "multi_enum", Number = "number", Date = "date", People = "people", Reference =
     "reference", }
 }
+#[cfg(any(
+    feature = "custom_field_settings",
+    feature = "custom_fields",
+    feature = "goals",
+    feature = "memberships",
+    feature = "portfolios",
+    feature = "projects",
+    feature = "stories",
+    feature = "task_templates",
+    feature = "tasks",
+    feature = "teams",
+    feature = "users"
+))]
 /// Enum options are the possible values which an enum custom field can adopt. An enum custom field must contain at least 1 enum option but no more than 500.
 ///
 /// You can add enum options to a custom field by using the `POST /custom_fields/custom_field_gid/enum_options` endpoint.
@@ -368,18 +491,57 @@ pub struct EnumOption {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<String>,
 }
+#[cfg(any(
+    feature = "custom_field_settings",
+    feature = "custom_fields",
+    feature = "goals",
+    feature = "memberships",
+    feature = "portfolios",
+    feature = "projects",
+    feature = "stories",
+    feature = "task_templates",
+    feature = "tasks",
+    feature = "teams",
+    feature = "users"
+))]
 connector_runtime::__string_enum! {
     #[doc = " This field tells the type of the custom field."] pub enum
     CustomFieldCreateRequestRepresentationType { Text = "text", Enum = "enum", MultiEnum
     = "multi_enum", Number = "number", Date = "date", People = "people", Formula =
     "formula", CustomId = "custom_id", Reference = "reference", }
 }
+#[cfg(any(
+    feature = "custom_field_settings",
+    feature = "custom_fields",
+    feature = "goals",
+    feature = "memberships",
+    feature = "portfolios",
+    feature = "projects",
+    feature = "stories",
+    feature = "task_templates",
+    feature = "tasks",
+    feature = "teams",
+    feature = "users"
+))]
 connector_runtime::__string_enum! {
     #[doc =
     " *Conditional*. Only relevant for custom fields of type `reference`. This array of strings reflects the allowed types of objects that can be written to a `reference` custom field value."]
     pub enum CustomFieldCreateRequestInputRestrictionsItem { Task = "task", Project =
     "project", Portfolio = "portfolio", Goal = "goal", }
 }
+#[cfg(any(
+    feature = "custom_field_settings",
+    feature = "custom_fields",
+    feature = "goals",
+    feature = "memberships",
+    feature = "portfolios",
+    feature = "projects",
+    feature = "stories",
+    feature = "task_templates",
+    feature = "tasks",
+    feature = "teams",
+    feature = "users"
+))]
 /// *Conditional*. Only relevant for custom fields of type `date`. This object reflects the chosen date (and optionally, time) value of a `date` custom field. If no date is selected, the value of `date_value` will be `null`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomFieldCreateRequestDateValue {
@@ -390,6 +552,19 @@ pub struct CustomFieldCreateRequestDateValue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_time: Option<String>,
 }
+#[cfg(any(
+    feature = "custom_field_settings",
+    feature = "custom_fields",
+    feature = "goals",
+    feature = "memberships",
+    feature = "portfolios",
+    feature = "projects",
+    feature = "stories",
+    feature = "task_templates",
+    feature = "tasks",
+    feature = "teams",
+    feature = "users"
+))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomFieldCreateRequestEnumValue {
     /// Globally unique identifier of the resource, as a string.
@@ -408,17 +583,44 @@ pub struct CustomFieldCreateRequestEnumValue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<String>,
 }
+#[cfg(any(
+    feature = "custom_field_settings",
+    feature = "custom_fields",
+    feature = "goals",
+    feature = "portfolios",
+    feature = "projects",
+    feature = "tasks",
+    feature = "teams"
+))]
 connector_runtime::__string_enum! {
     #[doc = " The format of this custom field."] pub enum CustomFieldCreateRequestFormat
     { Currency = "currency", Identifier = "identifier", Percentage = "percentage", Custom
     = "custom", Duration = "duration", None = "none", }
 }
+#[cfg(any(
+    feature = "custom_field_settings",
+    feature = "custom_fields",
+    feature = "goals",
+    feature = "portfolios",
+    feature = "projects",
+    feature = "tasks",
+    feature = "teams"
+))]
 connector_runtime::__string_enum! {
     #[doc =
     " Only relevant for custom fields with `custom` format. This depicts where to place the custom label. This will be null if the `format` is not `custom`."]
     pub enum CustomFieldCreateRequestCustomLabelPosition { Prefix = "prefix", Suffix =
     "suffix", }
 }
+#[cfg(any(
+    feature = "custom_field_settings",
+    feature = "custom_fields",
+    feature = "goals",
+    feature = "portfolios",
+    feature = "projects",
+    feature = "tasks",
+    feature = "teams"
+))]
 connector_runtime::__string_enum! {
     #[doc =
     " *Conditional*. A unique identifier to associate this field with the template source of truth."]
@@ -484,22 +686,44 @@ connector_runtime::__string_enum! {
     VendorCategory = "vendor_category", VendorType = "vendor_type", WordCount =
     "word_count", }
 }
+#[cfg(any(
+    feature = "custom_fields",
+    feature = "goals",
+    feature = "portfolios",
+    feature = "projects"
+))]
 connector_runtime::__string_enum! {
     #[doc = " The type of the custom field. Must be one of the given values."] pub enum
     CustomFieldCreateRequestResourceSubtype { Text = "text", Enum = "enum", MultiEnum =
     "multi_enum", Number = "number", Date = "date", People = "people", Reference =
     "reference", }
 }
+#[cfg(any(feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddFollowersRequest {
     /// An array of strings identifying users. These can either be the string "me", an email, or the gid of a user.
     pub followers: String,
 }
+#[cfg(any(feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddMembersRequest {
     /// An array of strings identifying users. These can either be the string "me", an email, or the gid of a user.
     pub members: String,
 }
+#[cfg(any(
+    feature = "custom_field_settings",
+    feature = "custom_fields",
+    feature = "events",
+    feature = "goals",
+    feature = "portfolios",
+    feature = "projects",
+    feature = "tasks",
+    feature = "teams",
+    feature = "typeahead",
+    feature = "users",
+    feature = "webhooks",
+    feature = "workspaces"
+))]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AsanaNamedResource {
@@ -513,6 +737,7 @@ pub struct AsanaNamedResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "tasks"))]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AsanaResource {
@@ -523,6 +748,7 @@ pub struct AsanaResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_type: Option<String>,
 }
+#[cfg(any(feature = "attachments", feature = "task_templates"))]
 /// An *attachment* object represents any file attached to a task in Asana, whether it's an uploaded file or one associated via a third-party service such as Dropbox or Google Drive.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AttachmentCompact {
@@ -539,6 +765,7 @@ pub struct AttachmentCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_subtype: Option<String>,
 }
+#[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AttachmentRequest {
     /// The type of the attachment. Must be one of the given values. If not specified, a file attachment of type `asana` will be assumed. Note that if the value of `resource_subtype` is `external`, a `parent`, `name`, and `url` must also be provided.
@@ -568,11 +795,13 @@ pub struct AttachmentRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_to_app: Option<bool>,
 }
+#[cfg(any(feature = "attachments"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of the attachment. Must be one of the given values. If not specified, a file attachment of type `asana` will be assumed. Note that if the value of `resource_subtype` is `external`, a `parent`, `name`, and `url` must also be provided."]
     pub enum AttachmentRequestResourceSubtype { Asana = "asana", External = "external", }
 }
+#[cfg(any(feature = "attachments"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AttachmentResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -612,6 +841,7 @@ pub struct AttachmentResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connected_to_app: Option<bool>,
 }
+#[cfg(any(feature = "attachments"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AttachmentResponseParent {
     /// Globally unique identifier of the resource, as a string.
@@ -630,6 +860,17 @@ pub struct AttachmentResponseParent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<super::models::AttachmentResponseParentCreatedBy>,
 }
+#[cfg(any(
+    feature = "attachments",
+    feature = "jobs",
+    feature = "portfolios",
+    feature = "project_templates",
+    feature = "projects",
+    feature = "stories",
+    feature = "task_templates",
+    feature = "tasks",
+    feature = "time_tracking_entries"
+))]
 /// [Opt In](/docs/inputoutput-options). A *user* object represents an account in Asana that can be given access to various workspaces, projects, and tasks.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AttachmentResponseParentCreatedBy {
@@ -640,6 +881,7 @@ pub struct AttachmentResponseParentCreatedBy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_type: Option<String>,
 }
+#[cfg(any(feature = "audit_log_api"))]
 /// An object representing a single event within an Asana domain.
 ///
 /// Every audit log event is comprised of an `event_type`, `actor`, `resource`, and `context`. Some events will include additional metadata about the event under `details`. See our [currently supported list of events](/docs/audit-log-events#supported-audit-log-events) for more details.
@@ -670,6 +912,7 @@ pub struct AuditLogEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<super::models::AuditLogEventContext>,
 }
+#[cfg(any(feature = "audit_log_api"))]
 /// The entity that triggered the event. Will typically be a user.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogEventActor {
@@ -687,6 +930,7 @@ pub struct AuditLogEventActor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
 }
+#[cfg(any(feature = "audit_log_api"))]
 connector_runtime::__string_enum! {
     #[doc = " The type of actor."] #[doc =
     " Can be one of `user`, `asana`, `asana_support`, `anonymous`, or `external_administrator`."]
@@ -694,6 +938,7 @@ connector_runtime::__string_enum! {
     "asana_support", Anonymous = "anonymous", ExternalAdministrator =
     "external_administrator", }
 }
+#[cfg(any(feature = "audit_log_api"))]
 /// The primary object that was affected by this event.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogEventResource {
@@ -713,6 +958,7 @@ pub struct AuditLogEventResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
 }
+#[cfg(any(feature = "audit_log_api"))]
 /// Event specific details. The schema will vary depending on the `event_type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogEventDetails {
@@ -732,6 +978,7 @@ pub struct AuditLogEventDetails {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
+#[cfg(any(feature = "audit_log_api"))]
 /// The context from which this event originated.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogEventContext {
@@ -742,9 +989,8 @@ pub struct AuditLogEventContext {
     /// The authentication method used in the context of an API request.
     /// Only present if the `context_type` is `api`. Can be one of `cookie`, `oauth`, `personal_access_token`, or `service_account`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_authentication_method: Option<
-        super::models::AuditLogEventContextApiAuthenticationMethod,
-    >,
+    pub api_authentication_method:
+        Option<super::models::AuditLogEventContextApiAuthenticationMethod>,
     /// The IP address of the client that initiated the event, if applicable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ip_address: Option<String>,
@@ -762,6 +1008,7 @@ pub struct AuditLogEventContext {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_behalf_of_user_id: Option<i64>,
 }
+#[cfg(any(feature = "audit_log_api"))]
 connector_runtime::__string_enum! {
     #[doc = " The type of context."] #[doc =
     " Can be one of `web`, `desktop`, `mobile`, `asana_support`, `asana`, `email`, or `api`."]
@@ -769,6 +1016,7 @@ connector_runtime::__string_enum! {
     "mobile", AsanaSupport = "asana_support", Asana = "asana", Email = "email", Api =
     "api", }
 }
+#[cfg(any(feature = "audit_log_api"))]
 connector_runtime::__string_enum! {
     #[doc = " The authentication method used in the context of an API request."] #[doc =
     " Only present if the `context_type` is `api`. Can be one of `cookie`, `oauth`, `personal_access_token`, or `service_account`."]
@@ -776,12 +1024,14 @@ connector_runtime::__string_enum! {
     "oauth", PersonalAccessToken = "personal_access_token", ServiceAccount =
     "service_account", }
 }
+#[cfg(any(feature = "batch_api"))]
 /// A request object for use in a batch request.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BatchRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions: Option<Vec<super::models::BatchRequestAction>>,
 }
+#[cfg(any(feature = "batch_api"))]
 /// An action object for use in a batch request.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BatchRequestAction {
@@ -796,11 +1046,13 @@ pub struct BatchRequestAction {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<super::models::BatchRequestActionOptions>,
 }
+#[cfg(any(feature = "batch_api"))]
 connector_runtime::__string_enum! {
     #[doc = " The HTTP method you wish to emulate for the action."] pub enum
     BatchRequestActionMethod { Get = "get", Post = "post", Put = "put", Delete =
     "delete", Patch = "patch", Head = "head", }
 }
+#[cfg(any(feature = "batch_api"))]
 /// Pagination (`limit` and `offset`) and output options (`fields` or `expand`) for the action. “Pretty” JSON output is not an available option on individual actions; if you want pretty output, specify that option on the parent request.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BatchRequestActionOptions {
@@ -814,6 +1066,7 @@ pub struct BatchRequestActionOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fields: Option<Vec<String>>,
 }
+#[cfg(any(feature = "batch_api"))]
 /// A response object returned from a batch request.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BatchResponse {
@@ -827,6 +1080,7 @@ pub struct BatchResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<serde_json::Value>,
 }
+#[cfg(any(feature = "all"))]
 /// A *budget* object represents a budget for a given parent.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BudgetCompact {
@@ -840,11 +1094,13 @@ pub struct BudgetCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_type: Option<super::models::BudgetCompactBudgetType>,
 }
+#[cfg(any(feature = "budgets"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of the budget, in \"cost\" or \"time\". The value of this property will dictate how the corresponding values for actual, estimate, and total are interpreted."]
     pub enum BudgetCompactBudgetType { Cost = "cost", Time = "time", }
 }
+#[cfg(any(feature = "budgets"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BudgetResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -865,13 +1121,12 @@ pub struct BudgetResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<super::models::BudgetResponseParent>,
 }
+#[cfg(any(feature = "budgets"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BudgetEstimateResponse {
     /// Billable status filter applied to the estimate when `source` is `tasks`. Ignored when `source` is `capacity_plans` or `none`. When not provided, defaults to `billable`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billable_status_filter: Option<
-        super::models::BudgetEstimateResponseBillableStatusFilter,
-    >,
+    pub billable_status_filter: Option<super::models::BudgetEstimateResponseBillableStatusFilter>,
     /// The data source for the estimate. `tasks`: use task-level estimated time attributed to the parent. `capacity_plans`: use capacity plan estimates attributed to the parent. `none`: disables the estimate; only valid when `enabled` is `false`. When `enabled` is `true`, `source` must not be `none`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<super::models::BudgetEstimateResponseSource>,
@@ -885,25 +1140,26 @@ pub struct BudgetEstimateResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<f64>,
 }
+#[cfg(any(feature = "budgets"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Billable status filter applied to the estimate when `source` is `tasks`. Ignored when `source` is `capacity_plans` or `none`. When not provided, defaults to `billable`."]
     pub enum BudgetEstimateResponseBillableStatusFilter { Billable = "billable",
     NonBillable = "non_billable", Any = "any", }
 }
+#[cfg(any(feature = "budgets"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The data source for the estimate. `tasks`: use task-level estimated time attributed to the parent. `capacity_plans`: use capacity plan estimates attributed to the parent. `none`: disables the estimate; only valid when `enabled` is `false`. When `enabled` is `true`, `source` must not be `none`."]
     pub enum BudgetEstimateResponseSource { None = "none", Tasks = "tasks", CapacityPlans
     = "capacity_plans", }
 }
+#[cfg(any(feature = "budgets"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BudgetActualResponse {
     /// Billable status filter applied to time tracking entries contributing to the actual value. Determines which entries are included in aggregation. When not provided, defaults to `billable`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billable_status_filter: Option<
-        super::models::BudgetActualResponseBillableStatusFilter,
-    >,
+    pub billable_status_filter: Option<super::models::BudgetActualResponseBillableStatusFilter>,
     /// The aggregated actual value for the budget. * When `budget_type` is `time`, represents the total actual minutes from time tracking entries. * When `budget_type` is `cost`, represents the total actual cost, computed as (actual time × resource rate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<f64>,
@@ -911,12 +1167,14 @@ pub struct BudgetActualResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub units: Option<String>,
 }
+#[cfg(any(feature = "budgets"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Billable status filter applied to time tracking entries contributing to the actual value. Determines which entries are included in aggregation. When not provided, defaults to `billable`."]
     pub enum BudgetActualResponseBillableStatusFilter { Billable = "billable",
     NonBillable = "non_billable", Any = "any", }
 }
+#[cfg(any(feature = "budgets"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BudgetTotalResponse {
     /// Indicates whether the total value is active and should be displayed in the budget. This flag primarily affects UI presentation and the response payload.
@@ -929,6 +1187,7 @@ pub struct BudgetTotalResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub units: Option<String>,
 }
+#[cfg(any(feature = "budgets"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BudgetResponseParent {
     /// Globally unique identifier of the resource, as a string.
@@ -941,6 +1200,7 @@ pub struct BudgetResponseParent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "budgets"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BudgetRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -962,14 +1222,13 @@ pub struct BudgetRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
 }
+#[cfg(any(feature = "budgets"))]
 /// Defines how the estimate portion of a budget is configured. This object controls whether the estimate is enabled, what data source it uses, and which tasks (by billable status) are included in calculating the estimate value. When disabled (enabled: false and source: none), the estimate is hidden and the API response will return `value: null` and `units: null` for this field.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BudgetEstimateRequest {
     /// Billable status filter applied to the estimate when `source` is `tasks`. Ignored when `source` is `capacity_plans` or `none`. When not provided, defaults to `billable`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billable_status_filter: Option<
-        super::models::BudgetEstimateResponseBillableStatusFilter,
-    >,
+    pub billable_status_filter: Option<super::models::BudgetEstimateResponseBillableStatusFilter>,
     /// The data source for the estimate. `tasks`: use task-level estimated time attributed to the parent. `capacity_plans`: use capacity plan estimates attributed to the parent. `none`: disables the estimate; only valid when `enabled` is `false`. When `enabled` is `true`, `source` must not be `none`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<super::models::BudgetEstimateResponseSource>,
@@ -977,15 +1236,15 @@ pub struct BudgetEstimateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
+#[cfg(any(feature = "budgets"))]
 /// Defines the configuration of the actual portion of a budget. The actual value represents aggregated time tracking data attributed to the budget’s parent. This object controls which time entries are included based on their billable status. When no entries match the selected filter, the value will be 0.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BudgetActualRequest {
     /// Billable status filter applied to time tracking entries contributing to the actual value. Determines which entries are included in aggregation. When not provided, defaults to `billable`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billable_status_filter: Option<
-        super::models::BudgetActualResponseBillableStatusFilter,
-    >,
+    pub billable_status_filter: Option<super::models::BudgetActualResponseBillableStatusFilter>,
 }
+#[cfg(any(feature = "budgets"))]
 /// Defines how the total portion of a budget is configured. The total represents a user-defined target value, not an aggregated one. This object specifies whether the total is displayed and the current value for the selected budget_type.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BudgetTotalRequest {
@@ -996,6 +1255,7 @@ pub struct BudgetTotalRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<f64>,
 }
+#[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomFieldBase {
     /// Globally unique identifier of the resource, as a string.
@@ -1020,16 +1280,13 @@ pub struct CustomFieldBase {
     pub enabled: Option<bool>,
     /// This field tells the type of the custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub representation_type: Option<
-        super::models::CustomFieldCreateRequestRepresentationType,
-    >,
+    pub representation_type: Option<super::models::CustomFieldCreateRequestRepresentationType>,
     /// This field is the unique custom ID string for the custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_prefix: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_restrictions: Option<
-        Vec<super::models::CustomFieldCreateRequestInputRestrictionsItem>,
-    >,
+    pub input_restrictions:
+        Option<Vec<super::models::CustomFieldCreateRequestInputRestrictionsItem>>,
     /// *Conditional*. This flag describes whether a custom field is a formula custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_formula_field: Option<bool>,
@@ -1069,9 +1326,7 @@ pub struct CustomFieldBase {
     pub custom_label: Option<String>,
     /// Only relevant for custom fields with `custom` format. This depicts where to place the custom label. This will be null if the `format` is not `custom`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_label_position: Option<
-        super::models::CustomFieldCreateRequestCustomLabelPosition,
-    >,
+    pub custom_label_position: Option<super::models::CustomFieldCreateRequestCustomLabelPosition>,
     /// This flag describes whether this custom field is available to every container in the workspace. Before project-specific custom fields, this field was always true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_global_to_workspace: Option<bool>,
@@ -1080,10 +1335,17 @@ pub struct CustomFieldBase {
     pub has_notifications_enabled: Option<bool>,
     /// *Conditional*. A unique identifier to associate this field with the template source of truth.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub asana_created_field: Option<
-        super::models::CustomFieldCreateRequestAsanaCreatedField,
-    >,
+    pub asana_created_field: Option<super::models::CustomFieldCreateRequestAsanaCreatedField>,
 }
+#[cfg(any(
+    feature = "goals",
+    feature = "memberships",
+    feature = "portfolios",
+    feature = "projects",
+    feature = "stories",
+    feature = "task_templates",
+    feature = "users"
+))]
 /// Custom Fields store the metadata that is used in order to add user-specified information to tasks in Asana. Be sure to reference the [custom fields](/reference/custom-fields) developer documentation for more information about how custom fields relate to various resources in Asana.
 ///
 /// Users in Asana can [lock custom fields](https://asana.com/guide/help/premium/custom-fields#gl-lock-fields), which will make them read-only when accessed by other users. Attempting to edit a locked custom field will return HTTP error code `403 Forbidden`.
@@ -1111,16 +1373,13 @@ pub struct CustomFieldCompact {
     pub enabled: Option<bool>,
     /// This field tells the type of the custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub representation_type: Option<
-        super::models::CustomFieldCreateRequestRepresentationType,
-    >,
+    pub representation_type: Option<super::models::CustomFieldCreateRequestRepresentationType>,
     /// This field is the unique custom ID string for the custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_prefix: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_restrictions: Option<
-        Vec<super::models::CustomFieldCreateRequestInputRestrictionsItem>,
-    >,
+    pub input_restrictions:
+        Option<Vec<super::models::CustomFieldCreateRequestInputRestrictionsItem>>,
     /// *Conditional*. This flag describes whether a custom field is a formula custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_formula_field: Option<bool>,
@@ -1142,6 +1401,7 @@ pub struct CustomFieldCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_value: Option<String>,
 }
+#[cfg(any(feature = "custom_fields"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomFieldRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -1166,21 +1426,26 @@ pub struct CustomFieldRequest {
     pub enabled: Option<bool>,
     /// This field tells the type of the custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub representation_type: Option<
-        super::models::CustomFieldCreateRequestRepresentationType,
-    >,
+    pub representation_type: Option<super::models::CustomFieldCreateRequestRepresentationType>,
     /// This field is the unique custom ID string for the custom field.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub id_prefix: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_restrictions: Option<
-        Vec<super::models::CustomFieldCreateRequestInputRestrictionsItem>,
-    >,
+    pub input_restrictions:
+        Option<Vec<super::models::CustomFieldCreateRequestInputRestrictionsItem>>,
     /// *Conditional*. This flag describes whether a custom field is a formula custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_formula_field: Option<bool>,
     /// *Conditional*. Only relevant for custom fields of type `date`. This object reflects the chosen date (and optionally, time) value of a `date` custom field. If no date is selected, the value of `date_value` will be `null`.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub date_value: Option<Option<super::models::CustomFieldCreateRequestDateValue>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enum_value: Option<super::models::CustomFieldCreateRequestEnumValue>,
@@ -1188,13 +1453,25 @@ pub struct CustomFieldRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_enum_values: Option<Vec<super::models::EnumOption>>,
     /// *Conditional*. This number is the value of a `number` custom field.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub number_value: Option<Option<f64>>,
     /// *Conditional*. This string is the value of a `text` custom field.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub text_value: Option<Option<String>>,
     /// A string representation for the value of the custom field. Integrations that don't require the underlying type should use this field to read values. Using this field will future-proof an app against new custom field types.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub display_value: Option<Option<String>>,
     /// [Opt In](/docs/inputoutput-options). The description of the custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1208,16 +1485,27 @@ pub struct CustomFieldRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<super::models::CustomFieldCreateRequestFormat>,
     /// ISO 4217 currency code to format this custom field. This will be null if the `format` is not `currency`.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub currency_code: Option<Option<String>>,
     /// This is the string that appears next to the custom field value. This will be null if the `format` is not `custom`.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub custom_label: Option<Option<String>>,
     /// Only relevant for custom fields with `custom` format. This depicts where to place the custom label. This will be null if the `format` is not `custom`.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
-    pub custom_label_position: Option<
-        Option<super::models::CustomFieldCreateRequestCustomLabelPosition>,
-    >,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
+    pub custom_label_position:
+        Option<Option<super::models::CustomFieldCreateRequestCustomLabelPosition>>,
     /// This flag describes whether this custom field is available to every container in the workspace. Before project-specific custom fields, this field was always true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_global_to_workspace: Option<bool>,
@@ -1225,10 +1513,13 @@ pub struct CustomFieldRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_notifications_enabled: Option<bool>,
     /// *Conditional*. A unique identifier to associate this field with the template source of truth.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
-    pub asana_created_field: Option<
-        Option<super::models::CustomFieldCreateRequestAsanaCreatedField>,
-    >,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
+    pub asana_created_field:
+        Option<Option<super::models::CustomFieldCreateRequestAsanaCreatedField>>,
     /// *Create-Only* The workspace to create a custom field in.
     pub workspace: String,
     /// *Allow-listed*. Instructs the API that this Custom Field is app-owned. This parameter is allow-listed to specific apps at this point in time. For apps that are not allow-listed, providing this parameter will result in a `403 Forbidden`.
@@ -1241,6 +1532,7 @@ pub struct CustomFieldRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_value: Option<Vec<String>>,
 }
+#[cfg(any(feature = "custom_fields", feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomFieldResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -1265,16 +1557,13 @@ pub struct CustomFieldResponse {
     pub enabled: Option<bool>,
     /// This field tells the type of the custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub representation_type: Option<
-        super::models::CustomFieldCreateRequestRepresentationType,
-    >,
+    pub representation_type: Option<super::models::CustomFieldCreateRequestRepresentationType>,
     /// This field is the unique custom ID string for the custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_prefix: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_restrictions: Option<
-        Vec<super::models::CustomFieldCreateRequestInputRestrictionsItem>,
-    >,
+    pub input_restrictions:
+        Option<Vec<super::models::CustomFieldCreateRequestInputRestrictionsItem>>,
     /// *Conditional*. This flag describes whether a custom field is a formula custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_formula_field: Option<bool>,
@@ -1314,9 +1603,7 @@ pub struct CustomFieldResponse {
     pub custom_label: Option<String>,
     /// Only relevant for custom fields with `custom` format. This depicts where to place the custom label. This will be null if the `format` is not `custom`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_label_position: Option<
-        super::models::CustomFieldCreateRequestCustomLabelPosition,
-    >,
+    pub custom_label_position: Option<super::models::CustomFieldCreateRequestCustomLabelPosition>,
     /// This flag describes whether this custom field is available to every container in the workspace. Before project-specific custom fields, this field was always true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_global_to_workspace: Option<bool>,
@@ -1325,9 +1612,7 @@ pub struct CustomFieldResponse {
     pub has_notifications_enabled: Option<bool>,
     /// *Conditional*. A unique identifier to associate this field with the template source of truth.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub asana_created_field: Option<
-        super::models::CustomFieldCreateRequestAsanaCreatedField,
-    >,
+    pub asana_created_field: Option<super::models::CustomFieldCreateRequestAsanaCreatedField>,
     /// *Conditional*. This flag describes whether a custom field is read only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_value_read_only: Option<bool>,
@@ -1347,31 +1632,57 @@ pub struct CustomFieldResponse {
     pub privacy_setting: Option<super::models::CustomFieldResponsePrivacySetting>,
     /// The default access level when inviting new members to the custom field. This isn't applied when the `privacy_setting` is `private`, or the user is a guest. For local fields in a project or portfolio, the user must additionally have permission to modify the container itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_access_level: Option<
-        super::models::CustomFieldResponseDefaultAccessLevel,
-    >,
+    pub default_access_level: Option<super::models::CustomFieldResponseDefaultAccessLevel>,
     /// The type of the custom field. Must be one of the given values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_subtype: Option<super::models::CustomFieldResponseResourceSubtype>,
 }
+#[cfg(any(
+    feature = "custom_field_settings",
+    feature = "custom_fields",
+    feature = "goals",
+    feature = "portfolios",
+    feature = "projects",
+    feature = "tasks",
+    feature = "teams"
+))]
 connector_runtime::__string_enum! {
     #[doc =
     " The privacy setting of the custom field. *Note: Administrators in your organization may restrict the values of `privacy_setting`.*"]
     pub enum CustomFieldResponsePrivacySetting { PublicWithGuests = "public_with_guests",
     Public = "public", Private = "private", }
 }
+#[cfg(any(
+    feature = "custom_field_settings",
+    feature = "custom_fields",
+    feature = "goals",
+    feature = "portfolios",
+    feature = "projects",
+    feature = "tasks",
+    feature = "teams"
+))]
 connector_runtime::__string_enum! {
     #[doc =
     " The default access level when inviting new members to the custom field. This isn't applied when the `privacy_setting` is `private`, or the user is a guest. For local fields in a project or portfolio, the user must additionally have permission to modify the container itself."]
     pub enum CustomFieldResponseDefaultAccessLevel { Admin = "admin", Editor = "editor",
     User = "user", }
 }
+#[cfg(any(
+    feature = "custom_field_settings",
+    feature = "custom_fields",
+    feature = "goals",
+    feature = "portfolios",
+    feature = "projects",
+    feature = "tasks",
+    feature = "teams"
+))]
 connector_runtime::__string_enum! {
     #[doc = " The type of the custom field. Must be one of the given values."] pub enum
     CustomFieldResponseResourceSubtype { Text = "text", Enum = "enum", MultiEnum =
     "multi_enum", Number = "number", Date = "date", People = "people", Reference =
     "reference", }
 }
+#[cfg(any(feature = "all"))]
 /// Custom Fields Settings objects represent the many-to-many join of the Custom Field and Project as well as stores information that is relevant to that particular pairing.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomFieldSettingCompact {
@@ -1382,6 +1693,13 @@ pub struct CustomFieldSettingCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_type: Option<String>,
 }
+#[cfg(any(
+    feature = "custom_field_settings",
+    feature = "goals",
+    feature = "portfolios",
+    feature = "projects",
+    feature = "teams"
+))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomFieldSettingResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -1400,6 +1718,13 @@ pub struct CustomFieldSettingResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_field: Option<super::models::CustomFieldSettingResponseCustomField>,
 }
+#[cfg(any(
+    feature = "custom_field_settings",
+    feature = "goals",
+    feature = "portfolios",
+    feature = "projects",
+    feature = "teams"
+))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomFieldSettingResponseProject {
     /// Globally unique identifier of the resource, as a string.
@@ -1412,6 +1737,13 @@ pub struct CustomFieldSettingResponseProject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(
+    feature = "custom_field_settings",
+    feature = "goals",
+    feature = "portfolios",
+    feature = "projects",
+    feature = "teams"
+))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomFieldSettingResponseParent {
     /// Globally unique identifier of the resource, as a string.
@@ -1424,6 +1756,13 @@ pub struct CustomFieldSettingResponseParent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(
+    feature = "custom_field_settings",
+    feature = "goals",
+    feature = "portfolios",
+    feature = "projects",
+    feature = "teams"
+))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomFieldSettingResponseCustomField {
     /// Globally unique identifier of the resource, as a string.
@@ -1448,21 +1787,26 @@ pub struct CustomFieldSettingResponseCustomField {
     pub enabled: Option<bool>,
     /// This field tells the type of the custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub representation_type: Option<
-        super::models::CustomFieldCreateRequestRepresentationType,
-    >,
+    pub representation_type: Option<super::models::CustomFieldCreateRequestRepresentationType>,
     /// This field is the unique custom ID string for the custom field.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub id_prefix: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_restrictions: Option<
-        Vec<super::models::CustomFieldCreateRequestInputRestrictionsItem>,
-    >,
+    pub input_restrictions:
+        Option<Vec<super::models::CustomFieldCreateRequestInputRestrictionsItem>>,
     /// *Conditional*. This flag describes whether a custom field is a formula custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_formula_field: Option<bool>,
     /// *Conditional*. Only relevant for custom fields of type `date`. This object reflects the chosen date (and optionally, time) value of a `date` custom field. If no date is selected, the value of `date_value` will be `null`.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub date_value: Option<Option<super::models::CustomFieldCreateRequestDateValue>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enum_value: Option<super::models::CustomFieldCreateRequestEnumValue>,
@@ -1470,13 +1814,25 @@ pub struct CustomFieldSettingResponseCustomField {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_enum_values: Option<Vec<super::models::EnumOption>>,
     /// *Conditional*. This number is the value of a `number` custom field.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub number_value: Option<Option<f64>>,
     /// *Conditional*. This string is the value of a `text` custom field.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub text_value: Option<Option<String>>,
     /// A string representation for the value of the custom field. Integrations that don't require the underlying type should use this field to read values. Using this field will future-proof an app against new custom field types.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub display_value: Option<Option<String>>,
     /// [Opt In](/docs/inputoutput-options). The description of the custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1490,16 +1846,27 @@ pub struct CustomFieldSettingResponseCustomField {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<super::models::CustomFieldCreateRequestFormat>,
     /// ISO 4217 currency code to format this custom field. This will be null if the `format` is not `currency`.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub currency_code: Option<Option<String>>,
     /// This is the string that appears next to the custom field value. This will be null if the `format` is not `custom`.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub custom_label: Option<Option<String>>,
     /// Only relevant for custom fields with `custom` format. This depicts where to place the custom label. This will be null if the `format` is not `custom`.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
-    pub custom_label_position: Option<
-        Option<super::models::CustomFieldCreateRequestCustomLabelPosition>,
-    >,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
+    pub custom_label_position:
+        Option<Option<super::models::CustomFieldCreateRequestCustomLabelPosition>>,
     /// This flag describes whether this custom field is available to every container in the workspace. Before project-specific custom fields, this field was always true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_global_to_workspace: Option<bool>,
@@ -1507,10 +1874,13 @@ pub struct CustomFieldSettingResponseCustomField {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_notifications_enabled: Option<bool>,
     /// *Conditional*. A unique identifier to associate this field with the template source of truth.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
-    pub asana_created_field: Option<
-        Option<super::models::CustomFieldCreateRequestAsanaCreatedField>,
-    >,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
+    pub asana_created_field:
+        Option<Option<super::models::CustomFieldCreateRequestAsanaCreatedField>>,
     /// *Conditional*. This flag describes whether a custom field is read only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_value_read_only: Option<bool>,
@@ -1523,20 +1893,23 @@ pub struct CustomFieldSettingResponseCustomField {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_value: Option<Vec<super::models::AsanaNamedResource>>,
     /// *Conditional*. Only relevant for custom fields of type `text`. This is the HTML representation of the text value of a custom field, corresponding to the `text_value` plain-text field.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub html_text_value: Option<Option<String>>,
     /// The privacy setting of the custom field. *Note: Administrators in your organization may restrict the values of `privacy_setting`.*
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy_setting: Option<super::models::CustomFieldResponsePrivacySetting>,
     /// The default access level when inviting new members to the custom field. This isn't applied when the `privacy_setting` is `private`, or the user is a guest. For local fields in a project or portfolio, the user must additionally have permission to modify the container itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_access_level: Option<
-        super::models::CustomFieldResponseDefaultAccessLevel,
-    >,
+    pub default_access_level: Option<super::models::CustomFieldResponseDefaultAccessLevel>,
     /// The type of the custom field. Must be one of the given values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_subtype: Option<super::models::CustomFieldResponseResourceSubtype>,
 }
+#[cfg(any(feature = "memberships", feature = "tasks"))]
 /// Custom Types extend the types of Asana Objects, currently only Custom Tasks are supported.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomTypeCompact {
@@ -1550,6 +1923,7 @@ pub struct CustomTypeCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "custom_types"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomTypeResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -1565,6 +1939,7 @@ pub struct CustomTypeResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_options: Option<Vec<super::models::CustomTypeStatusOptionResponse>>,
 }
+#[cfg(any(feature = "custom_types"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomTypeStatusOptionResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -1586,6 +1961,7 @@ pub struct CustomTypeStatusOptionResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<String>,
 }
+#[cfg(any(feature = "tasks"))]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomTypeStatusOptionCompact {
@@ -1599,6 +1975,7 @@ pub struct CustomTypeStatusOptionCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "custom_fields"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EnumOptionInsertRequest {
     /// The gid of the enum option to relocate.
@@ -1610,6 +1987,7 @@ pub struct EnumOptionInsertRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_enum_option: Option<String>,
 }
+#[cfg(any(feature = "custom_fields"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EnumOptionRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -1663,6 +2041,7 @@ pub struct ErrorResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<super::models::ErrorModel>>,
 }
+#[cfg(any(feature = "events", feature = "workspaces"))]
 /// An *event* is an object representing a change to a resource that was
 /// observed by an event subscription or delivered asynchronously to
 /// the target location of an active webhook.
@@ -1724,6 +2103,7 @@ pub struct EventResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change: Option<super::models::EventResponseChange>,
 }
+#[cfg(any(feature = "events", feature = "workspaces"))]
 /// Information about the type of change that has occurred. This field is only present when the value of the property `action`, describing the action taken on the **resource**, is `changed`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EventResponseChange {
@@ -1743,6 +2123,7 @@ pub struct EventResponseChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub removed_value: Option<serde_json::Value>,
 }
+#[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalAddSubgoalRequest {
     /// The goal gid to add as subgoal to a parent goal
@@ -1754,11 +2135,13 @@ pub struct GoalAddSubgoalRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insert_after: Option<String>,
 }
+#[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalAddSupportingWorkRequest {
     /// The project/task/portfolio gid to add as supporting work for a goal
     pub supporting_work: String,
 }
+#[cfg(any(feature = "all"))]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalBase {
@@ -1790,6 +2173,7 @@ pub struct GoalBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub liked: Option<bool>,
 }
+#[cfg(any(feature = "goals"))]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalCompact {
@@ -1805,6 +2189,11 @@ pub struct GoalCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<super::models::GoalCompactOwner>,
 }
+#[cfg(any(
+    feature = "goal_relationships",
+    feature = "goals",
+    feature = "memberships"
+))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalCompactOwner {
     /// Globally unique identifier of the resource, as a string.
@@ -1817,6 +2206,7 @@ pub struct GoalCompactOwner {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "goals"))]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalMetricBase {
@@ -1837,7 +2227,11 @@ pub struct GoalMetricBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<super::models::GoalMetricBaseUnit>,
     /// ISO 4217 currency code to format this custom field. This will be null if the `unit` is not `currency`.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub currency_code: Option<Option<String>>,
     /// This number is the start value of a goal metric of type number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1858,11 +2252,13 @@ pub struct GoalMetricBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_custom_weight: Option<bool>,
 }
+#[cfg(any(feature = "goals"))]
 connector_runtime::__string_enum! {
     #[doc = " A supported unit of measure for the goal metric, or none."] pub enum
     GoalMetricBaseUnit { None = "none", Currency = "currency", Percentage = "percentage",
     }
 }
+#[cfg(any(feature = "goals"))]
 connector_runtime::__string_enum! {
     #[doc =
     " This field defines how the progress value of a goal metric is being calculated. A goal's progress can be provided manually by the user, calculated automatically from contributing subgoals, projects, or tasks, or managed by an integration with an external data source, such as Salesforce."]
@@ -1871,11 +2267,13 @@ connector_runtime::__string_enum! {
     ProjectMilestoneCompletion = "project_milestone_completion", TaskCompletion =
     "task_completion", External = "external", }
 }
+#[cfg(any(feature = "goal_relationships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalRemoveSupportingRelationshipRequest {
     /// The gid of the supporting resource to remove from the parent goal. Must be the gid of a goal, project, task, or portfolio.
     pub supporting_resource: String,
 }
+#[cfg(any(feature = "goal_relationships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalAddSupportingRelationshipRequest {
     /// The gid of the supporting resource to add to the parent goal. Must be the gid of a goal, project, task, or portfolio.
@@ -1891,6 +2289,7 @@ pub struct GoalAddSupportingRelationshipRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contribution_weight: Option<f64>,
 }
+#[cfg(any(feature = "goals"))]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalMetricCurrentValueRequest {
@@ -1904,11 +2303,13 @@ pub struct GoalMetricCurrentValueRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_number_value: Option<f64>,
 }
+#[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalRemoveSubgoalRequest {
     /// The goal gid to remove as subgoal from the parent goal
     pub subgoal: String,
 }
+#[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalRequestBase {
     /// Globally unique identifier of the resource, as a string.
@@ -1951,6 +2352,7 @@ pub struct GoalRequestBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
 }
+#[cfg(any(feature = "goals"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -1969,10 +2371,18 @@ pub struct GoalRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
     /// The localized day on which this goal is due. This takes a date with format `YYYY-MM-DD`.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub due_on: Option<Option<String>>,
     /// The day on which work for this goal begins, or null if the goal has no start date. This takes a date with `YYYY-MM-DD` format, and cannot be set unless there is an accompanying due date.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub start_on: Option<Option<String>>,
     /// *Conditional*. This property is only present when the `workspace` provided is an organization. Whether the goal belongs to the `workspace` (and is listed as part of the workspace’s goals) or not. If it isn’t a workspace-level goal, it is a team-level goal, and is associated with the goal’s team.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1981,20 +2391,33 @@ pub struct GoalRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub liked: Option<bool>,
     /// *Conditional*. This property is only present when the `workspace` provided is an organization.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub team: Option<Option<String>>,
     /// The `gid` of a workspace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<String>,
     /// The `gid` of a time period.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub time_period: Option<Option<String>>,
     /// The `gid` of a user.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub owner: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub followers: Option<Vec<String>>,
 }
+#[cfg(any(feature = "goals"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalUpdateRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -2013,10 +2436,18 @@ pub struct GoalUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
     /// The localized day on which this goal is due. This takes a date with format `YYYY-MM-DD`.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub due_on: Option<Option<String>>,
     /// The day on which work for this goal begins, or null if the goal has no start date. This takes a date with `YYYY-MM-DD` format, and cannot be set unless there is an accompanying due date.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub start_on: Option<Option<String>>,
     /// *Conditional*. This property is only present when the `workspace` provided is an organization. Whether the goal belongs to the `workspace` (and is listed as part of the workspace’s goals) or not. If it isn’t a workspace-level goal, it is a team-level goal, and is associated with the goal’s team.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2025,25 +2456,42 @@ pub struct GoalUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub liked: Option<bool>,
     /// *Conditional*. This property is only present when the `workspace` provided is an organization.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub team: Option<Option<String>>,
     /// The `gid` of a workspace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<String>,
     /// The `gid` of a time period.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub time_period: Option<Option<String>>,
     /// The `gid` of a user.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub owner: Option<Option<String>>,
     /// The current status of this goal. When the goal is open, its status can be `green`, `yellow`, and `red` to reflect "On Track", "At Risk", and "Off Track", respectively. When the goal is closed, the value can be `missed`, `achieved`, `partial`, or `dropped`.
     /// *Note* you can only write to this property if `metric` is set.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub status: Option<Option<String>>,
     /// An object where each key is the GID of a custom field and its corresponding value is either an enum GID, string, number, or object (depending on the custom field type). See the [custom fields guide](/docs/custom-fields-guide) for details on creating and updating custom field values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_fields: Option<std::collections::BTreeMap<String, String>>,
 }
+#[cfg(any(feature = "goals"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -2111,6 +2559,12 @@ pub struct GoalResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_field_settings: Option<Vec<super::models::CustomFieldSettingResponse>>,
 }
+#[cfg(any(
+    feature = "goals",
+    feature = "status_updates",
+    feature = "stories",
+    feature = "tasks"
+))]
 /// An object to represent a user's like.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Like {
@@ -2121,6 +2575,7 @@ pub struct Like {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<super::models::UserCompact>,
 }
+#[cfg(any(feature = "goals"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalResponseTeam {
     /// Globally unique identifier of the resource, as a string.
@@ -2133,6 +2588,7 @@ pub struct GoalResponseTeam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "goals"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalResponseWorkspace {
     /// Globally unique identifier of the resource, as a string.
@@ -2145,6 +2601,7 @@ pub struct GoalResponseWorkspace {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "goals"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalResponseTimePeriod {
     /// Globally unique identifier of the resource, as a string.
@@ -2166,11 +2623,13 @@ pub struct GoalResponseTimePeriod {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
 }
+#[cfg(any(feature = "goals", feature = "time_periods"))]
 connector_runtime::__string_enum! {
     #[doc = " The cadence and index of the time period."] pub enum
     GoalResponseTimePeriodPeriod { Fy = "FY", H1 = "H1", H2 = "H2", Q1 = "Q1", Q2 = "Q2",
     Q3 = "Q3", Q4 = "Q4", }
 }
+#[cfg(any(feature = "goals"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalResponseMetric {
     /// Globally unique identifier of the resource, as a string.
@@ -2214,6 +2673,7 @@ pub struct GoalResponseMetric {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_manage: Option<bool>,
 }
+#[cfg(any(feature = "goals", feature = "portfolios", feature = "status_updates"))]
 /// A *status update* is an update on the progress of a particular project, portfolio, or goal, and is sent out to all of its parent's followers when created. These updates include both text describing the update and a `status_type` intended to represent the overall state of the object.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StatusUpdateCompact {
@@ -2231,6 +2691,12 @@ pub struct StatusUpdateCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_subtype: Option<super::models::StatusUpdateCompactResourceSubtype>,
 }
+#[cfg(any(
+    feature = "goals",
+    feature = "portfolios",
+    feature = "projects",
+    feature = "status_updates"
+))]
 connector_runtime::__string_enum! {
     #[doc =
     " The subtype of this resource. Different subtypes retain many of the same fields and behavior, but may render differently in Asana or represent resources with different semantic meaning."]
@@ -2240,15 +2706,18 @@ connector_runtime::__string_enum! {
     "project_status_update", PortfolioStatusUpdate = "portfolio_status_update",
     GoalStatusUpdate = "goal_status_update", }
 }
+#[cfg(any(feature = "goals"))]
 connector_runtime::__string_enum! {
     #[doc = " The privacy setting of the goal."] pub enum GoalResponsePrivacySetting {
     PublicToWorkspace = "public_to_workspace", MembersOnly = "members_only", }
 }
+#[cfg(any(feature = "goals"))]
 connector_runtime::__string_enum! {
     #[doc = " The default access level when inviting new members to the goal"] pub enum
     GoalResponseDefaultAccessLevel { Admin = "admin", Editor = "editor", Commenter =
     "commenter", Viewer = "viewer", }
 }
+#[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalRelationshipBase {
     /// Globally unique identifier of the resource, as a string.
@@ -2261,21 +2730,21 @@ pub struct GoalRelationshipBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_subtype: Option<super::models::GoalRelationshipBaseResourceSubtype>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub supporting_resource: Option<
-        super::models::GoalRelationshipBaseSupportingResource,
-    >,
+    pub supporting_resource: Option<super::models::GoalRelationshipBaseSupportingResource>,
     /// The weight that the supporting resource's progress contributes to the supported goal's progress. This can be 0, 1, or any value in between.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contribution_weight: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supported_goal: Option<super::models::GoalRelationshipBaseSupportedGoal>,
 }
+#[cfg(any(feature = "goal_relationships"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The subtype of this resource. Different subtypes retain many of the same fields and behavior, but may render differently in Asana or represent resources with different semantic meaning."]
     pub enum GoalRelationshipBaseResourceSubtype { Subgoal = "subgoal", SupportingWork =
     "supporting_work", }
 }
+#[cfg(any(feature = "goal_relationships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalRelationshipBaseSupportingResource {
     /// Globally unique identifier of the resource, as a string.
@@ -2288,6 +2757,7 @@ pub struct GoalRelationshipBaseSupportingResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "goal_relationships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalRelationshipBaseSupportedGoal {
     /// Globally unique identifier of the resource, as a string.
@@ -2302,6 +2772,7 @@ pub struct GoalRelationshipBaseSupportedGoal {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<super::models::GoalCompactOwner>,
 }
+#[cfg(any(feature = "goal_relationships"))]
 /// A *goal relationship* is an object representing the relationship between a goal and another goal, a project, a task, or a portfolio.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalRelationshipCompact {
@@ -2315,13 +2786,12 @@ pub struct GoalRelationshipCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_subtype: Option<super::models::GoalRelationshipBaseResourceSubtype>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub supporting_resource: Option<
-        super::models::GoalRelationshipBaseSupportingResource,
-    >,
+    pub supporting_resource: Option<super::models::GoalRelationshipBaseSupportingResource>,
     /// The weight that the supporting resource's progress contributes to the supported goal's progress. This can be 0, 1, or any value in between.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contribution_weight: Option<f64>,
 }
+#[cfg(any(feature = "goal_relationships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalRelationshipRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -2334,15 +2804,14 @@ pub struct GoalRelationshipRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_subtype: Option<super::models::GoalRelationshipBaseResourceSubtype>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub supporting_resource: Option<
-        super::models::GoalRelationshipBaseSupportingResource,
-    >,
+    pub supporting_resource: Option<super::models::GoalRelationshipBaseSupportingResource>,
     /// The weight that the supporting resource's progress contributes to the supported goal's progress. This can be 0, 1, or any value in between.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contribution_weight: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supported_goal: Option<super::models::GoalRelationshipBaseSupportedGoal>,
 }
+#[cfg(any(feature = "goal_relationships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalRelationshipResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -2355,15 +2824,21 @@ pub struct GoalRelationshipResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_subtype: Option<super::models::GoalRelationshipBaseResourceSubtype>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub supporting_resource: Option<
-        super::models::GoalRelationshipBaseSupportingResource,
-    >,
+    pub supporting_resource: Option<super::models::GoalRelationshipBaseSupportingResource>,
     /// The weight that the supporting resource's progress contributes to the supported goal's progress. This can be 0, 1, or any value in between.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contribution_weight: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supported_goal: Option<super::models::GoalRelationshipBaseSupportedGoal>,
 }
+#[cfg(any(
+    feature = "jobs",
+    feature = "portfolios",
+    feature = "project_templates",
+    feature = "projects",
+    feature = "task_templates",
+    feature = "tasks"
+))]
 /// A *job* is an object representing a process that handles asynchronous work.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct JobCompact {
@@ -2398,11 +2873,29 @@ pub struct JobCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_resource_export: Option<super::models::ResourceExportCompact>,
 }
+#[cfg(any(
+    feature = "jobs",
+    feature = "portfolios",
+    feature = "project_templates",
+    feature = "projects",
+    feature = "task_templates",
+    feature = "tasks"
+))]
 connector_runtime::__string_enum! {
     #[doc = " The current status of this job."] pub enum JobCompactStatus { NotStarted =
     "not_started", InProgress = "in_progress", Succeeded = "succeeded", Failed =
     "failed", }
 }
+#[cfg(any(
+    feature = "jobs",
+    feature = "memberships",
+    feature = "portfolio_memberships",
+    feature = "portfolios",
+    feature = "project_templates",
+    feature = "projects",
+    feature = "task_templates",
+    feature = "tasks"
+))]
 /// A *portfolio* gives a high-level overview of the status of multiple initiatives in Asana. Portfolios provide a dashboard overview of the state of multiple projects, including a progress report and the most recent [project status](/reference/project-statuses) update.
 /// Portfolios have some restrictions on size. Each portfolio has a max of 1500 items and, like projects, a max of 20 custom fields.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -2417,6 +2910,14 @@ pub struct PortfolioCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(
+    feature = "jobs",
+    feature = "portfolios",
+    feature = "project_templates",
+    feature = "projects",
+    feature = "task_templates",
+    feature = "tasks"
+))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct JobCompactNewTask {
     /// Globally unique identifier of the resource, as a string.
@@ -2436,6 +2937,16 @@ pub struct JobCompactNewTask {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<super::models::AttachmentResponseParentCreatedBy>,
 }
+#[cfg(any(
+    feature = "jobs",
+    feature = "portfolios",
+    feature = "project_templates",
+    feature = "projects",
+    feature = "stories",
+    feature = "task_templates",
+    feature = "tasks",
+    feature = "time_tracking_entries"
+))]
 connector_runtime::__string_enum! {
     #[doc =
     " The subtype of this resource. Different subtypes retain many of the same fields and behavior, but may render differently in Asana or represent resources with different semantic meaning."]
@@ -2444,6 +2955,14 @@ connector_runtime::__string_enum! {
     pub enum JobCompactNewTaskResourceSubtype { DefaultTask = "default_task", Milestone =
     "milestone", Approval = "approval", Custom = "custom", }
 }
+#[cfg(any(
+    feature = "jobs",
+    feature = "portfolios",
+    feature = "project_templates",
+    feature = "projects",
+    feature = "task_templates",
+    feature = "tasks"
+))]
 /// A *project template* is an object that allows new projects to be created with a predefined setup, which may include tasks, sections, Rules, etc. It simplifies the process of running a workflow that involves a similar set of work every time.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectTemplateCompact {
@@ -2457,6 +2976,15 @@ pub struct ProjectTemplateCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(
+    feature = "exports",
+    feature = "jobs",
+    feature = "portfolios",
+    feature = "project_templates",
+    feature = "projects",
+    feature = "task_templates",
+    feature = "tasks"
+))]
 /// A *graph_export* object represents a request to export the data starting from a parent object
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GraphExportCompact {
@@ -2483,6 +3011,15 @@ pub struct GraphExportCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(
+    feature = "exports",
+    feature = "jobs",
+    feature = "portfolios",
+    feature = "project_templates",
+    feature = "projects",
+    feature = "task_templates",
+    feature = "tasks"
+))]
 /// A *resource_export* object represents a request to bulk export objects for one or more resources.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResourceExportCompact {
@@ -2505,6 +3042,7 @@ pub struct ResourceExportCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "memberships", feature = "project_memberships"))]
 /// A *member* object represents either a team or user.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MemberCompact {
@@ -2518,19 +3056,19 @@ pub struct MemberCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "memberships"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum MembershipCompact {
     GoalMembershipCompact(super::models::GoalMembershipCompact),
     ProjectMembershipCompactResponse(super::models::ProjectMembershipCompactResponse),
-    PortfolioMembershipCompactResponse(
-        super::models::PortfolioMembershipCompactResponse,
-    ),
+    PortfolioMembershipCompactResponse(super::models::PortfolioMembershipCompactResponse),
     CustomFieldMembershipCompact(super::models::CustomFieldMembershipCompact),
     CustomTypeMembershipCompact(super::models::CustomTypeMembershipCompact),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "memberships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalMembershipCompact {
     /// Globally unique identifier of the resource, as a string.
@@ -2562,6 +3100,7 @@ pub struct GoalMembershipCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_editor: Option<bool>,
 }
+#[cfg(any(feature = "memberships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalMembershipCompactParent {
     /// Globally unique identifier of the resource, as a string.
@@ -2576,16 +3115,19 @@ pub struct GoalMembershipCompactParent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<super::models::GoalCompactOwner>,
 }
+#[cfg(any(feature = "memberships"))]
 connector_runtime::__string_enum! {
     #[doc = " *Deprecated: Describes if the member is a commenter or editor in goal.*"]
     pub enum GoalMembershipCompactRole { Commenter = "commenter", Editor = "editor", }
 }
+#[cfg(any(feature = "memberships"))]
 connector_runtime::__string_enum! {
     #[doc =
     " \"Describes the membership access level for the goal. This is preferred over role.\""]
     pub enum GoalMembershipCompactAccessLevel { Viewer = "viewer", Commenter =
     "commenter", Editor = "editor", Admin = "admin", }
 }
+#[cfg(any(feature = "memberships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalMembershipCompactGoal {
     /// Globally unique identifier of the resource, as a string.
@@ -2600,6 +3142,7 @@ pub struct GoalMembershipCompactGoal {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<super::models::GoalCompactOwner>,
 }
+#[cfg(any(feature = "memberships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectMembershipCompactResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -2621,12 +3164,14 @@ pub struct ProjectMembershipCompactResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_subtype: Option<String>,
 }
+#[cfg(any(feature = "memberships", feature = "project_memberships"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Whether the member has admin, editor, commenter, or viewer access to the project."]
     pub enum ProjectMembershipCompactResponseAccessLevel { Admin = "admin", Editor =
     "editor", Commenter = "commenter", Viewer = "viewer", }
 }
+#[cfg(any(feature = "memberships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortfolioMembershipCompactResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -2643,19 +3188,19 @@ pub struct PortfolioMembershipCompactResponse {
     pub member: Option<super::models::MemberCompact>,
     /// Whether the member has admin, editor, or viewer access to the portfolio. Portfolios do not support commenter access yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub access_level: Option<
-        super::models::PortfolioMembershipCompactResponseAccessLevel,
-    >,
+    pub access_level: Option<super::models::PortfolioMembershipCompactResponseAccessLevel>,
     /// Type of the membership.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_subtype: Option<String>,
 }
+#[cfg(any(feature = "memberships", feature = "portfolio_memberships"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Whether the member has admin, editor, or viewer access to the portfolio. Portfolios do not support commenter access yet."]
     pub enum PortfolioMembershipCompactResponseAccessLevel { Admin = "admin", Editor =
     "editor", Viewer = "viewer", }
 }
+#[cfg(any(feature = "memberships"))]
 /// This object describes a user or team's membership to a custom field including their level of access (Admin, Editor, or User).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomFieldMembershipCompact {
@@ -2678,11 +3223,13 @@ pub struct CustomFieldMembershipCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_level: Option<super::models::CustomFieldMembershipCompactAccessLevel>,
 }
+#[cfg(any(feature = "memberships"))]
 connector_runtime::__string_enum! {
     #[doc = " Whether the member has admin, editor, or user access to the custom field."]
     pub enum CustomFieldMembershipCompactAccessLevel { Admin = "admin", Editor =
     "editor", User = "user", }
 }
+#[cfg(any(feature = "memberships"))]
 /// This object describes a user or team's membership to a custom type including their level of access (Admin, Editor, User, or Viewer).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomTypeMembershipCompact {
@@ -2705,18 +3252,21 @@ pub struct CustomTypeMembershipCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_level: Option<super::models::CustomTypeMembershipCompactAccessLevel>,
 }
+#[cfg(any(feature = "memberships"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Whether the member has admin, editor, user, or viewer access to the custom type."]
     pub enum CustomTypeMembershipCompactAccessLevel { Admin = "admin", Editor = "editor",
     User = "user", Viewer = "viewer", }
 }
+#[cfg(any(feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ModifyDependenciesRequest {
     /// An array of task gids that a task depends on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependencies: Option<Vec<String>>,
 }
+#[cfg(any(feature = "tasks"))]
 /// A set of dependent tasks.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ModifyDependentsRequest {
@@ -2724,6 +3274,44 @@ pub struct ModifyDependentsRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependents: Option<Vec<String>>,
 }
+#[cfg(any(
+    feature = "agents",
+    feature = "allocations",
+    feature = "attachments",
+    feature = "audit_log_api",
+    feature = "custom_field_settings",
+    feature = "custom_fields",
+    feature = "custom_types",
+    feature = "goal_relationships",
+    feature = "goals",
+    feature = "memberships",
+    feature = "ooo_entries",
+    feature = "portfolio_memberships",
+    feature = "portfolios",
+    feature = "project_memberships",
+    feature = "project_portfolio_settings",
+    feature = "project_statuses",
+    feature = "project_templates",
+    feature = "projects",
+    feature = "rates",
+    feature = "reactions",
+    feature = "roles",
+    feature = "sections",
+    feature = "status_updates",
+    feature = "stories",
+    feature = "tags",
+    feature = "tasks",
+    feature = "team_memberships",
+    feature = "teams",
+    feature = "time_periods",
+    feature = "time_tracking_categories",
+    feature = "time_tracking_entries",
+    feature = "timesheet_approval_statuses",
+    feature = "users",
+    feature = "webhooks",
+    feature = "workspace_memberships",
+    feature = "workspaces"
+))]
 /// *Conditional*. This property is only present when a limit query parameter is provided in the request. When making a paginated request, the API will return a number of results as specified by the limit parameter. If more results exist, then the response will contain a next_page attribute, which will include an offset, a relative path attribute, and a full uri attribute. If there are no more pages available, next_page will be null and no offset will be provided. Note that an offset token will expire after some time, as data may have changed.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NextPage {
@@ -2737,6 +3325,7 @@ pub struct NextPage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
+#[cfg(any(feature = "ooo_entries"))]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OooEntryBase {
@@ -2753,6 +3342,7 @@ pub struct OooEntryBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_date: Option<chrono::NaiveDate>,
 }
+#[cfg(any(feature = "ooo_entries"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OooEntryResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -2774,6 +3364,7 @@ pub struct OooEntryResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<super::models::UserCompact>,
 }
+#[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OooEntryCreateRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -2795,6 +3386,7 @@ pub struct OooEntryCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<String>,
 }
+#[cfg(any(feature = "organization_exports"))]
 /// An *organization_export* object represents a request to export the complete data of an Organization in JSON format.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationExportCompact {
@@ -2824,10 +3416,20 @@ pub struct OrganizationExportCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<super::models::WorkspaceCompact>,
 }
+#[cfg(any(feature = "organization_exports"))]
 connector_runtime::__string_enum! {
     #[doc = " The current state of the export."] pub enum OrganizationExportCompactState
     { Pending = "pending", Started = "started", Finished = "finished", Error = "error", }
 }
+#[cfg(any(
+    feature = "organization_exports",
+    feature = "tags",
+    feature = "timesheet_approval_statuses",
+    feature = "user_task_lists",
+    feature = "users",
+    feature = "workspace_memberships",
+    feature = "workspaces"
+))]
 /// A *workspace* is the highest-level organizational unit in Asana. All projects and tasks have an associated workspace.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WorkspaceCompact {
@@ -2841,6 +3443,7 @@ pub struct WorkspaceCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "organization_exports"))]
 /// An *organization_export* request starts a job to export the complete data of the given Organization.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationExportRequest {
@@ -2848,6 +3451,7 @@ pub struct OrganizationExportRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<String>,
 }
+#[cfg(any(feature = "portfolios"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortfolioAddItemRequest {
     /// The item to add to the portfolio.
@@ -2859,6 +3463,7 @@ pub struct PortfolioAddItemRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insert_after: Option<String>,
 }
+#[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortfolioBase {
     /// Globally unique identifier of the resource, as a string.
@@ -2886,6 +3491,7 @@ pub struct PortfolioBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_access_level: Option<super::models::PortfolioBaseDefaultAccessLevel>,
 }
+#[cfg(any(feature = "portfolios"))]
 connector_runtime::__string_enum! {
     #[doc = " Color of the portfolio."] pub enum PortfolioBaseColor { DarkPink =
     "dark-pink", DarkGreen = "dark-green", DarkBlue = "dark-blue", DarkRed = "dark-red",
@@ -2895,11 +3501,13 @@ connector_runtime::__string_enum! {
     "light-red", LightTeal = "light-teal", LightBrown = "light-brown", LightOrange =
     "light-orange", LightPurple = "light-purple", LightWarmGray = "light-warm-gray", }
 }
+#[cfg(any(feature = "portfolios"))]
 connector_runtime::__string_enum! {
     #[doc = " The default access level when inviting new members to the portfolio"] pub
     enum PortfolioBaseDefaultAccessLevel { Admin = "admin", Editor = "editor", Viewer =
     "viewer", }
 }
+#[cfg(any(feature = "memberships"))]
 /// This object determines if a user is a member of a portfolio.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortfolioMembershipCompact {
@@ -2917,10 +3525,9 @@ pub struct PortfolioMembershipCompact {
     pub member: Option<super::models::MemberCompact>,
     /// Whether the member has admin, editor, or viewer access to the portfolio. Portfolios do not support commenter access yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub access_level: Option<
-        super::models::PortfolioMembershipCompactResponseAccessLevel,
-    >,
+    pub access_level: Option<super::models::PortfolioMembershipCompactResponseAccessLevel>,
 }
+#[cfg(any(feature = "portfolio_memberships"))]
 /// This object determines if a user is a member of a portfolio.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeprecatedPortfolioMembershipCompact {
@@ -2938,15 +3545,15 @@ pub struct DeprecatedPortfolioMembershipCompact {
     pub user: Option<super::models::UserCompact>,
     /// Whether the member has admin, editor, or viewer access to the portfolio. Portfolios do not support commenter access yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub access_level: Option<
-        super::models::PortfolioMembershipCompactResponseAccessLevel,
-    >,
+    pub access_level: Option<super::models::PortfolioMembershipCompactResponseAccessLevel>,
 }
+#[cfg(any(feature = "portfolios"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortfolioRemoveItemRequest {
     /// The item to remove from the portfolio.
     pub item: String,
 }
+#[cfg(any(feature = "portfolios"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortfolioRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -2965,10 +3572,18 @@ pub struct PortfolioRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<super::models::PortfolioBaseColor>,
     /// The day on which work for this portfolio begins, or null if the portfolio has no start date. This takes a date with `YYYY-MM-DD` format. *Note: `due_on` must be present in the request when setting or unsetting the `start_on` parameter. Additionally, `start_on` and `due_on` cannot be the same date.*
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub start_on: Option<Option<chrono::NaiveDate>>,
     /// The day on which this portfolio is due. This takes a date with format YYYY-MM-DD.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub due_on: Option<Option<chrono::NaiveDate>>,
     /// The default access level when inviting new members to the portfolio
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2980,6 +3595,7 @@ pub struct PortfolioRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public: Option<bool>,
 }
+#[cfg(any(feature = "portfolios"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortfolioUpdateRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -2998,10 +3614,18 @@ pub struct PortfolioUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<super::models::PortfolioBaseColor>,
     /// The day on which work for this portfolio begins, or null if the portfolio has no start date. This takes a date with `YYYY-MM-DD` format. *Note: `due_on` must be present in the request when setting or unsetting the `start_on` parameter. Additionally, `start_on` and `due_on` cannot be the same date.*
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub start_on: Option<Option<chrono::NaiveDate>>,
     /// The day on which this portfolio is due. This takes a date with format YYYY-MM-DD.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub due_on: Option<Option<chrono::NaiveDate>>,
     /// The default access level when inviting new members to the portfolio
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3010,6 +3634,7 @@ pub struct PortfolioUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_fields: Option<std::collections::BTreeMap<String, String>>,
 }
+#[cfg(any(feature = "portfolios"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortfolioResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -3070,6 +3695,7 @@ pub struct PortfolioResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_templates: Option<Vec<super::models::ProjectTemplateCompact>>,
 }
+#[cfg(any(feature = "portfolios"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortfolioResponseWorkspace {
     /// Globally unique identifier of the resource, as a string.
@@ -3082,12 +3708,14 @@ pub struct PortfolioResponseWorkspace {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "portfolios"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The privacy setting of the portfolio. *Note: Administrators in your organization may restrict the values of `privacy_setting`.*"]
     pub enum PortfolioResponsePrivacySetting { PublicToDomain = "public_to_domain",
     MembersOnly = "members_only", }
 }
+#[cfg(any(feature = "stories"))]
 /// A collection of rich text that will be displayed as a preview to another app.
 ///
 /// This is read-only except for a small group of whitelisted apps.
@@ -3118,6 +3746,7 @@ pub struct Preview {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title_link: Option<String>,
 }
+#[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectBase {
     /// Globally unique identifier of the resource, as a string.
@@ -3184,15 +3813,14 @@ pub struct ProjectBase {
     pub default_access_level: Option<super::models::ProjectBaseDefaultAccessLevel>,
     /// The minimum access level needed for project members to modify this project's workflow and appearance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub minimum_access_level_for_customization: Option<
-        super::models::ProjectBaseMinimumAccessLevelForCustomization,
-    >,
+    pub minimum_access_level_for_customization:
+        Option<super::models::ProjectBaseMinimumAccessLevelForCustomization>,
     /// The minimum access level needed for project members to share the project and manage project memberships.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub minimum_access_level_for_sharing: Option<
-        super::models::ProjectBaseMinimumAccessLevelForSharing,
-    >,
+    pub minimum_access_level_for_sharing:
+        Option<super::models::ProjectBaseMinimumAccessLevelForSharing>,
 }
+#[cfg(any(feature = "projects"))]
 connector_runtime::__string_enum! {
     #[doc = " Color of the project."] pub enum ProjectBaseColor { DarkPink = "dark-pink",
     DarkGreen = "dark-green", DarkBlue = "dark-blue", DarkRed = "dark-red", DarkTeal =
@@ -3202,6 +3830,7 @@ connector_runtime::__string_enum! {
     "light-teal", LightBrown = "light-brown", LightOrange = "light-orange", LightPurple =
     "light-purple", LightWarmGray = "light-warm-gray", None = "none", }
 }
+#[cfg(any(feature = "projects"))]
 connector_runtime::__string_enum! {
     #[doc = " The icon for a project."] pub enum ProjectBaseIcon { List = "list", Board =
     "board", Timeline = "timeline", Calendar = "calendar", Rocket = "rocket", People =
@@ -3214,6 +3843,7 @@ connector_runtime::__string_enum! {
     ShoppingBasket = "shopping_basket", Map = "map", Ticket = "ticket", Coins = "coins",
     }
 }
+#[cfg(any(feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectBaseCurrentStatus {
     /// Globally unique identifier of the resource, as a string.
@@ -3248,11 +3878,13 @@ pub struct ProjectBaseCurrentStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modified_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "project_statuses", feature = "projects"))]
 connector_runtime::__string_enum! {
     #[doc = " The color associated with the status update."] pub enum
     ProjectBaseCurrentStatusColor { Green = "green", Yellow = "yellow", Red = "red", Blue
     = "blue", Complete = "complete", }
 }
+#[cfg(any(feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectBaseCurrentStatusUpdate {
     /// Globally unique identifier of the resource, as a string.
@@ -3269,35 +3901,41 @@ pub struct ProjectBaseCurrentStatusUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_subtype: Option<super::models::StatusUpdateCompactResourceSubtype>,
 }
+#[cfg(any(feature = "projects"))]
 connector_runtime::__string_enum! {
     #[doc = " The default view (list, board, calendar, or timeline) of a project."] pub
     enum ProjectBaseDefaultView { List = "list", Board = "board", Calendar = "calendar",
     Timeline = "timeline", }
 }
+#[cfg(any(feature = "project_templates", feature = "projects"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The privacy setting of the project. *Note: Administrators in your organization may restrict the values of `privacy_setting`.* The value `private_to_team` is deprecated. Use `POST /memberships` to share a project with a team after creation."]
     pub enum ProjectBasePrivacySetting { PublicToWorkspace = "public_to_workspace",
     PrivateToTeam = "private_to_team", Private = "private", }
 }
+#[cfg(any(feature = "projects"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The default access for users or teams who join or are added as members to the project."]
     pub enum ProjectBaseDefaultAccessLevel { Admin = "admin", Editor = "editor",
     Commenter = "commenter", Viewer = "viewer", }
 }
+#[cfg(any(feature = "projects"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The minimum access level needed for project members to modify this project's workflow and appearance."]
     pub enum ProjectBaseMinimumAccessLevelForCustomization { Admin = "admin", Editor =
     "editor", }
 }
+#[cfg(any(feature = "projects"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The minimum access level needed for project members to share the project and manage project memberships."]
     pub enum ProjectBaseMinimumAccessLevelForSharing { Admin = "admin", Editor =
     "editor", }
 }
+#[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectBriefBase {
     /// Globally unique identifier of the resource, as a string.
@@ -3313,6 +3951,7 @@ pub struct ProjectBriefBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_text: Option<String>,
 }
+#[cfg(any(feature = "all"))]
 /// A *Project Brief* allows you to explain the what and why of the project to your team.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectBriefCompact {
@@ -3323,6 +3962,7 @@ pub struct ProjectBriefCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_type: Option<String>,
 }
+#[cfg(any(feature = "project_briefs"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectBriefRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -3341,6 +3981,7 @@ pub struct ProjectBriefRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
 }
+#[cfg(any(feature = "project_briefs"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectBriefResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -3364,6 +4005,7 @@ pub struct ProjectBriefResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<super::models::ProjectBriefResponseProject>,
 }
+#[cfg(any(feature = "project_briefs"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectBriefResponseProject {
     /// Globally unique identifier of the resource, as a string.
@@ -3376,6 +4018,7 @@ pub struct ProjectBriefResponseProject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectDuplicateRequest {
     /// The name of the new project.
@@ -3419,6 +4062,7 @@ pub struct ProjectDuplicateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule_dates: Option<super::models::ProjectDuplicateRequestScheduleDates>,
 }
+#[cfg(any(feature = "projects"))]
 /// A dictionary of options to auto-shift dates. `task_dates` must be included to use this option. Requires `should_skip_weekends` and either `start_on` or `due_on`, but not both.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectDuplicateRequestScheduleDates {
@@ -3432,6 +4076,7 @@ pub struct ProjectDuplicateRequestScheduleDates {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_on: Option<String>,
 }
+#[cfg(any(feature = "portfolios"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortfolioDuplicateRequest {
     /// The name of the new portfolio.
@@ -3453,6 +4098,7 @@ pub struct PortfolioDuplicateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include: Option<String>,
 }
+#[cfg(any(feature = "project_memberships"))]
 /// This object describes a team or a user's membership to a project including their level of access (Admin, Editor, Commenter, or Viewer).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectMembershipCompact {
@@ -3472,6 +4118,7 @@ pub struct ProjectMembershipCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_level: Option<super::models::ProjectMembershipCompactResponseAccessLevel>,
 }
+#[cfg(any(feature = "project_memberships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectMembershipNormalResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -3499,11 +4146,13 @@ pub struct ProjectMembershipNormalResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub write_access: Option<super::models::ProjectMembershipNormalResponseWriteAccess>,
 }
+#[cfg(any(feature = "project_memberships"))]
 connector_runtime::__string_enum! {
     #[doc = " Whether the member has full access or comment-only access to the project."]
     pub enum ProjectMembershipNormalResponseWriteAccess { FullWrite = "full_write",
     CommentOnly = "comment_only", }
 }
+#[cfg(any(feature = "project_portfolio_settings"))]
 /// A project portfolio setting represents the relationship between a project and a portfolio, including configuration such as access control inheritance.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectPortfolioSettingCompact {
@@ -3523,6 +4172,7 @@ pub struct ProjectPortfolioSettingCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_access_control_inherited: Option<bool>,
 }
+#[cfg(any(feature = "project_portfolio_settings"))]
 /// The project associated with this setting.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectPortfolioSettingCompactProject {
@@ -3536,6 +4186,7 @@ pub struct ProjectPortfolioSettingCompactProject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "project_portfolio_settings"))]
 /// The portfolio associated with this setting.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectPortfolioSettingCompactPortfolio {
@@ -3549,6 +4200,7 @@ pub struct ProjectPortfolioSettingCompactPortfolio {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "project_portfolio_settings"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectPortfolioSettingResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -3570,12 +4222,14 @@ pub struct ProjectPortfolioSettingResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "project_portfolio_settings"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectPortfolioSettingUpdateRequest {
     /// When true, the portfolio members gain access to the project.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_access_control_inherited: Option<bool>,
 }
+#[cfg(any(feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -3591,10 +4245,18 @@ pub struct ProjectRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived: Option<bool>,
     /// Color of the project.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub color: Option<Option<super::models::ProjectBaseColor>>,
     /// The icon for a project.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub icon: Option<Option<super::models::ProjectBaseIcon>>,
     /// The time at which this resource was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3610,10 +4272,18 @@ pub struct ProjectRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_view: Option<super::models::ProjectBaseDefaultView>,
     /// *Deprecated: new integrations should prefer the `due_on` field.*
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub due_date: Option<Option<chrono::NaiveDate>>,
     /// The day on which this project is due. This takes a date with format YYYY-MM-DD.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub due_on: Option<Option<chrono::NaiveDate>>,
     /// [Opt In](/docs/inputoutput-options). The notes of the project with formatting as HTML.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3635,21 +4305,23 @@ pub struct ProjectRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy_setting: Option<super::models::ProjectBasePrivacySetting>,
     /// The day on which work for this project begins, or null if the project has no start date. This takes a date with `YYYY-MM-DD` format. *Note: `due_on` or `due_at` must be present in the request when setting or unsetting the `start_on` parameter. Additionally, `start_on` and `due_on` cannot be the same date.*
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub start_on: Option<Option<chrono::NaiveDate>>,
     /// The default access for users or teams who join or are added as members to the project.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_access_level: Option<super::models::ProjectBaseDefaultAccessLevel>,
     /// The minimum access level needed for project members to modify this project's workflow and appearance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub minimum_access_level_for_customization: Option<
-        super::models::ProjectBaseMinimumAccessLevelForCustomization,
-    >,
+    pub minimum_access_level_for_customization:
+        Option<super::models::ProjectBaseMinimumAccessLevelForCustomization>,
     /// The minimum access level needed for project members to share the project and manage project memberships.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub minimum_access_level_for_sharing: Option<
-        super::models::ProjectBaseMinimumAccessLevelForSharing,
-    >,
+    pub minimum_access_level_for_sharing:
+        Option<super::models::ProjectBaseMinimumAccessLevelForSharing>,
     /// An object where each key is the GID of a custom field and its corresponding value is either an enum GID, string, number, or object (depending on the custom field type). See the [custom fields guide](/docs/custom-fields-guide) for details on creating and updating custom field values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_fields: Option<std::collections::BTreeMap<String, String>>,
@@ -3657,7 +4329,11 @@ pub struct ProjectRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub followers: Option<String>,
     /// The current owner of the project, may be null.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub owner: Option<Option<String>>,
     /// *Deprecated:* The team to share this project with is deprecated. Use `POST /memberships` with `{ parent: project, member: team }` to share a project with a team after creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3666,6 +4342,7 @@ pub struct ProjectRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<String>,
 }
+#[cfg(any(feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectUpdateRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -3681,10 +4358,18 @@ pub struct ProjectUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived: Option<bool>,
     /// Color of the project.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub color: Option<Option<super::models::ProjectBaseColor>>,
     /// The icon for a project.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub icon: Option<Option<super::models::ProjectBaseIcon>>,
     /// The time at which this resource was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3700,10 +4385,18 @@ pub struct ProjectUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_view: Option<super::models::ProjectBaseDefaultView>,
     /// *Deprecated: new integrations should prefer the `due_on` field.*
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub due_date: Option<Option<chrono::NaiveDate>>,
     /// The day on which this project is due. This takes a date with format YYYY-MM-DD.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub due_on: Option<Option<chrono::NaiveDate>>,
     /// [Opt In](/docs/inputoutput-options). The notes of the project with formatting as HTML.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3725,21 +4418,23 @@ pub struct ProjectUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy_setting: Option<super::models::ProjectBasePrivacySetting>,
     /// The day on which work for this project begins, or null if the project has no start date. This takes a date with `YYYY-MM-DD` format. *Note: `due_on` or `due_at` must be present in the request when setting or unsetting the `start_on` parameter. Additionally, `start_on` and `due_on` cannot be the same date.*
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub start_on: Option<Option<chrono::NaiveDate>>,
     /// The default access for users or teams who join or are added as members to the project.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_access_level: Option<super::models::ProjectBaseDefaultAccessLevel>,
     /// The minimum access level needed for project members to modify this project's workflow and appearance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub minimum_access_level_for_customization: Option<
-        super::models::ProjectBaseMinimumAccessLevelForCustomization,
-    >,
+    pub minimum_access_level_for_customization:
+        Option<super::models::ProjectBaseMinimumAccessLevelForCustomization>,
     /// The minimum access level needed for project members to share the project and manage project memberships.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub minimum_access_level_for_sharing: Option<
-        super::models::ProjectBaseMinimumAccessLevelForSharing,
-    >,
+    pub minimum_access_level_for_sharing:
+        Option<super::models::ProjectBaseMinimumAccessLevelForSharing>,
     /// An object where each key is the GID of a custom field and its corresponding value is either an enum GID, string, number, or object (depending on the custom field type). See the [custom fields guide](/docs/custom-fields-guide) for details on creating and updating custom field values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_fields: Option<std::collections::BTreeMap<String, String>>,
@@ -3747,12 +4442,17 @@ pub struct ProjectUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub followers: Option<String>,
     /// The current owner of the project, may be null.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub owner: Option<Option<String>>,
     /// *Deprecated:* Updating the team a project is shared with is deprecated. Use `POST /memberships` with `{ parent: project, member: team }` instead to manage team sharing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team: Option<String>,
 }
+#[cfg(any(feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -3819,14 +4519,12 @@ pub struct ProjectResponse {
     pub default_access_level: Option<super::models::ProjectBaseDefaultAccessLevel>,
     /// The minimum access level needed for project members to modify this project's workflow and appearance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub minimum_access_level_for_customization: Option<
-        super::models::ProjectBaseMinimumAccessLevelForCustomization,
-    >,
+    pub minimum_access_level_for_customization:
+        Option<super::models::ProjectBaseMinimumAccessLevelForCustomization>,
     /// The minimum access level needed for project members to share the project and manage project memberships.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub minimum_access_level_for_sharing: Option<
-        super::models::ProjectBaseMinimumAccessLevelForSharing,
-    >,
+    pub minimum_access_level_for_sharing:
+        Option<super::models::ProjectBaseMinimumAccessLevelForSharing>,
     /// Array of custom field values applied directly to the project itself. These represent the values set on the project, not the fields available for tasks in the project.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_fields: Option<Vec<super::models::CustomFieldCompact>>,
@@ -3856,6 +4554,7 @@ pub struct ProjectResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<super::models::ProjectResponseWorkspace>,
 }
+#[cfg(any(feature = "projects"))]
 /// The current owner of the project, may be null.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectResponseOwner {
@@ -3869,6 +4568,7 @@ pub struct ProjectResponseOwner {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectResponseTeam {
     /// Globally unique identifier of the resource, as a string.
@@ -3881,6 +4581,7 @@ pub struct ProjectResponseTeam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectResponseProjectBrief {
     /// Globally unique identifier of the resource, as a string.
@@ -3890,6 +4591,7 @@ pub struct ProjectResponseProjectBrief {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_type: Option<String>,
 }
+#[cfg(any(feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectResponseCreatedFromTemplate {
     /// Globally unique identifier of the resource, as a string.
@@ -3902,6 +4604,7 @@ pub struct ProjectResponseCreatedFromTemplate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectResponseWorkspace {
     /// Globally unique identifier of the resource, as a string.
@@ -3914,6 +4617,7 @@ pub struct ProjectResponseWorkspace {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "sections"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectSectionInsertRequest {
     /// The section to reorder.
@@ -3925,6 +4629,7 @@ pub struct ProjectSectionInsertRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_section: Option<String>,
 }
+#[cfg(any(feature = "project_statuses"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectStatusBase {
     /// Globally unique identifier of the resource, as a string.
@@ -3946,6 +4651,7 @@ pub struct ProjectStatusBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<super::models::ProjectBaseCurrentStatusColor>,
 }
+#[cfg(any(feature = "project_statuses"))]
 /// *Deprecated: new integrations should prefer the `status_update` resource.*
 /// A *project status* is an update on the progress of a particular project, and is sent out to all project followers when created. These updates include both text describing the update and a color code intended to represent the overall state of the project: "green" for projects that are on track, "yellow" for projects at risk, and "red" for projects that are behind.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -3960,6 +4666,7 @@ pub struct ProjectStatusCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
 }
+#[cfg(any(feature = "project_statuses"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectStatusResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -3994,6 +4701,7 @@ pub struct ProjectStatusResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modified_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectTemplateBase {
     /// Globally unique identifier of the resource, as a string.
@@ -4029,6 +4737,7 @@ pub struct ProjectTemplateBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_roles: Option<Vec<super::models::TemplateRole>>,
 }
+#[cfg(any(feature = "project_templates"))]
 /// The current owner of the project template, may be null.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectTemplateBaseOwner {
@@ -4042,6 +4751,11 @@ pub struct ProjectTemplateBaseOwner {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(
+    feature = "project_templates",
+    feature = "team_memberships",
+    feature = "teams"
+))]
 /// <p><strong style={{ color: "#4573D2" }}>Full object requires scope: </strong><code>teams:read</code></p>
 ///
 /// A *team* is used to group related projects and people together within an organization. Each project in an organization is associated with a team.
@@ -4057,6 +4771,7 @@ pub struct TeamCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "project_templates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DateVariableCompact {
     /// Globally unique identifier of the date field in the project template. A value of `1` refers to the project start date, while `2` refers to the project due date.
@@ -4069,6 +4784,7 @@ pub struct DateVariableCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
+#[cfg(any(feature = "project_templates"))]
 connector_runtime::__string_enum! {
     #[doc = " Color of the project template."] pub enum ProjectTemplateBaseColor {
     DarkPink = "dark-pink", DarkGreen = "dark-green", DarkBlue = "dark-blue", DarkRed =
@@ -4078,6 +4794,7 @@ connector_runtime::__string_enum! {
     "light-red", LightTeal = "light-teal", LightBrown = "light-brown", LightOrange =
     "light-orange", LightPurple = "light-purple", LightWarmGray = "light-warm-gray", }
 }
+#[cfg(any(feature = "project_templates"))]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TemplateRole {
@@ -4091,6 +4808,7 @@ pub struct TemplateRole {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "project_templates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectTemplateResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -4126,6 +4844,7 @@ pub struct ProjectTemplateResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_roles: Option<Vec<super::models::TemplateRole>>,
 }
+#[cfg(any(feature = "project_templates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectTemplateInstantiateProjectRequest {
     /// The name of the new project.
@@ -4149,15 +4868,21 @@ pub struct ProjectTemplateInstantiateProjectRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_roles: Option<Vec<super::models::RequestedRoleRequest>>,
 }
+#[cfg(any(feature = "project_templates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DateVariableRequest {
     /// Globally unique identifier of the date field in the project template. A value of `1` refers to the project start date, while `2` refers to the project due date.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gid: Option<String>,
     /// The date with which the date variable should be replaced when instantiating a project. This takes a date with `YYYY-MM-DD` format.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub value: Option<Option<chrono::DateTime<chrono::Utc>>>,
 }
+#[cfg(any(feature = "project_templates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RequestedRoleRequest {
     /// Globally unique identifier of the template role in the project template.
@@ -4167,6 +4892,7 @@ pub struct RequestedRoleRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
 }
+#[cfg(any(feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectSaveAsTemplateRequest {
     /// The name of the new project template.
@@ -4180,6 +4906,7 @@ pub struct ProjectSaveAsTemplateRequest {
     /// Sets the project template to public to its team.
     pub public: bool,
 }
+#[cfg(any(feature = "rules"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RuleTriggerRequest {
     /// The ID of the resource. For the duration of the beta, this resource is always a task, and this task must exist in the project in which the rule is created.
@@ -4187,27 +4914,32 @@ pub struct RuleTriggerRequest {
     /// The dynamic keys and values of the request. These fields are intended to be used in the action for the rule associated with this trigger.
     pub action_data: std::collections::BTreeMap<String, serde_json::Value>,
 }
+#[cfg(any(feature = "rules"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RuleTriggerResponse {
     /// Message providing more detail about the result
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+#[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemoveCustomFieldSettingRequest {
     /// The custom field to remove from this portfolio.
     pub custom_field: String,
 }
+#[cfg(any(feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemoveFollowersRequest {
     /// An array of strings identifying users. These can either be the string "me", an email, or the gid of a user.
     pub followers: String,
 }
+#[cfg(any(feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemoveMembersRequest {
     /// An array of strings identifying users. These can either be the string "me", an email, or the gid of a user.
     pub members: String,
 }
+#[cfg(any(feature = "exports"))]
 /// Filters to apply to a resource that will be exported. These filters can be used to narrow down the resources that are included in the export.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResourceExportFilters {
@@ -4252,6 +4984,7 @@ pub struct ResourceExportFilters {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modified_at_before: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "exports"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResourceExportRequestParameter {
     /// The type of the resource to be exported. This can be a task, team, or message.
@@ -4264,6 +4997,7 @@ pub struct ResourceExportRequestParameter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fields: Option<Vec<String>>,
 }
+#[cfg(any(feature = "exports"))]
 /// A *resource_export* request starts a job to bulk export objects for one or more resources.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResourceExportRequest {
@@ -4272,10 +5006,9 @@ pub struct ResourceExportRequest {
     pub workspace: Option<String>,
     /// An object containing the parameters for the export request. The keys of this object are the GIDs of the resources to be exported. The values are objects with additional parameters for each resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub export_request_parameters: Option<
-        Vec<super::models::ResourceExportRequestParameter>,
-    >,
+    pub export_request_parameters: Option<Vec<super::models::ResourceExportRequestParameter>>,
 }
+#[cfg(any(feature = "exports"))]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResourceExportResponse {
@@ -4295,11 +5028,13 @@ pub struct ResourceExportResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_resource_export: Option<super::models::ResourceExportCompact>,
 }
+#[cfg(any(feature = "exports"))]
 connector_runtime::__string_enum! {
     #[doc = " The current status of this job."] pub enum ResourceExportResponseStatus {
     NotStarted = "not_started", InProgress = "in_progress", Succeeded = "succeeded",
     Failed = "failed", }
 }
+#[cfg(any(feature = "exports"))]
 /// A *graph_export* request starts a job to export data starting from a parent object.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GraphExportRequest {
@@ -4307,6 +5042,7 @@ pub struct GraphExportRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
 }
+#[cfg(any(feature = "exports"))]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GraphExportResponse {
@@ -4326,6 +5062,7 @@ pub struct GraphExportResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_graph_export: Option<super::models::GraphExportCompact>,
 }
+#[cfg(any(feature = "rates"))]
 /// A *rate* is a monetary value assigned to a resource - `user` or `placeholder` - for a given `parent` object.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RateCompact {
@@ -4351,6 +5088,7 @@ pub struct RateCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<super::models::UserCompact>,
 }
+#[cfg(any(feature = "rates"))]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RateRequest {
@@ -4367,6 +5105,7 @@ pub struct RateRequest {
     /// The monetary value of the rate.
     pub rate: f64,
 }
+#[cfg(any(feature = "rates"))]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RateUpdateRequest {
@@ -4380,6 +5119,7 @@ pub struct RateUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<f64>,
 }
+#[cfg(any(feature = "rates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RateResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -4404,6 +5144,7 @@ pub struct RateResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<super::models::UserCompact>,
 }
+#[cfg(any(feature = "rates"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum RateOrPlaceholderCompact {
@@ -4412,6 +5153,7 @@ pub enum RateOrPlaceholderCompact {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "rates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PlaceholderRateCompact {
     /// Globally unique identifier of the resource, as a string.
@@ -4436,6 +5178,7 @@ pub struct PlaceholderRateCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<super::models::UserCompact>,
 }
+#[cfg(any(feature = "rates"))]
 /// A *placeholder* object represents a placeholder in Asana that can be used to represent a placeholder user.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PlaceholderCompact {
@@ -4449,6 +5192,7 @@ pub struct PlaceholderCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "sections", feature = "stories", feature = "tasks"))]
 /// A *section* is a subdivision of a project that groups tasks together. It can either be a header above a list of tasks in a list view or a column in a board view of a project.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SectionCompact {
@@ -4462,6 +5206,7 @@ pub struct SectionCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "sections"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SectionRequest {
     /// The text to be displayed as the section name. This cannot be an empty string.
@@ -4473,6 +5218,7 @@ pub struct SectionRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insert_after: Option<String>,
 }
+#[cfg(any(feature = "sections"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SectionResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -4494,6 +5240,7 @@ pub struct SectionResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub projects: Option<Vec<super::models::ProjectCompact>>,
 }
+#[cfg(any(feature = "sections"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SectionTaskInsertRequest {
     /// The task to add to this section.
@@ -4505,6 +5252,7 @@ pub struct SectionTaskInsertRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insert_after: Option<String>,
 }
+#[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StatusUpdateBase {
     /// Globally unique identifier of the resource, as a string.
@@ -4533,6 +5281,7 @@ pub struct StatusUpdateBase {
     /// - Goals: `on_track`, `at_risk`, `off_track`, `achieved`, `partial`, `missed`, `dropped`.
     pub status_type: super::models::StatusUpdateBaseStatusType,
 }
+#[cfg(any(feature = "status_updates"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The type associated with the status update. This represents the current state of the object this object is on."]
@@ -4548,6 +5297,7 @@ connector_runtime::__string_enum! {
     OffTrack = "off_track", OnHold = "on_hold", Complete = "complete", Achieved =
     "achieved", Partial = "partial", Missed = "missed", Dropped = "dropped", }
 }
+#[cfg(any(feature = "status_updates"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StatusUpdateRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -4577,6 +5327,7 @@ pub struct StatusUpdateRequest {
     pub status_type: super::models::StatusUpdateBaseStatusType,
     pub parent: String,
 }
+#[cfg(any(feature = "status_updates"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StatusUpdateResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -4641,6 +5392,7 @@ pub struct StatusUpdateResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<super::models::StatusUpdateResponseParent>,
 }
+#[cfg(any(feature = "status_updates", feature = "stories"))]
 /// A summary of an emoji reaction on an object.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReactionSummaryItemCompact {
@@ -4657,6 +5409,7 @@ pub struct ReactionSummaryItemCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reacted: Option<bool>,
 }
+#[cfg(any(feature = "status_updates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StatusUpdateResponseParent {
     /// Globally unique identifier of the resource, as a string.
@@ -4669,6 +5422,7 @@ pub struct StatusUpdateResponseParent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "stories"))]
 /// A story represents an activity associated with an object in the Asana system.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StoryBase {
@@ -4697,6 +5451,7 @@ pub struct StoryBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sticker_name: Option<super::models::StoryBaseStickerName>,
 }
+#[cfg(any(feature = "stories"))]
 connector_runtime::__string_enum! {
     #[doc = " The name of the sticker in this story. `null` if there is no sticker."] pub
     enum StoryBaseStickerName { GreenCheckmark = "green_checkmark", PeopleDancing =
@@ -4706,6 +5461,7 @@ connector_runtime::__string_enum! {
     CelebratingPeople = "celebrating_people", DeterminedClimbers = "determined_climbers",
     PhoenixSpreadingLove = "phoenix_spreading_love", }
 }
+#[cfg(any(feature = "stories"))]
 /// A story represents an activity associated with an object in the Asana system.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StoryCompact {
@@ -4731,6 +5487,7 @@ pub struct StoryCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
 }
+#[cfg(any(feature = "stories"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StoryResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -4902,9 +5659,11 @@ pub struct StoryResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<super::models::StoryResponseTarget>,
 }
+#[cfg(any(feature = "stories"))]
 connector_runtime::__string_enum! {
     pub enum StoryResponseType { Comment = "comment", System = "system", }
 }
+#[cfg(any(feature = "stories"))]
 /// *Conditional*
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StoryResponseDates {
@@ -4918,6 +5677,11 @@ pub struct StoryResponseDates {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_on: Option<chrono::NaiveDate>,
 }
+#[cfg(any(
+    feature = "stories",
+    feature = "tasks",
+    feature = "time_tracking_entries"
+))]
 /// <p><strong style={{ color: "#4573D2" }}>Full object requires scope: </strong><code>tasks:read</code></p>
 ///
 /// The *task* is the basic object around which many operations in Asana are centered.
@@ -4940,6 +5704,7 @@ pub struct TaskCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<super::models::AttachmentResponseParentCreatedBy>,
 }
+#[cfg(any(feature = "stories", feature = "tags", feature = "tasks"))]
 /// A *tag* is a label that can be attached to any task in Asana. It exists in a single workspace or organization.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TagCompact {
@@ -4953,11 +5718,13 @@ pub struct TagCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "stories"))]
 connector_runtime::__string_enum! {
     #[doc = " The component of the Asana product the user used to trigger the story."]
     pub enum StoryResponseSource { Web = "web", Email = "email", Mobile = "mobile", Api =
     "api", UnknownValue = "unknown", }
 }
+#[cfg(any(feature = "stories"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StoryResponseTarget {
     /// Globally unique identifier of the resource, as a string.
@@ -4977,6 +5744,7 @@ pub struct StoryResponseTarget {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<super::models::AttachmentResponseParentCreatedBy>,
 }
+#[cfg(any(feature = "tags"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TagBase {
     /// Globally unique identifier of the resource, as a string.
@@ -4989,12 +5757,17 @@ pub struct TagBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Color of the tag.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub color: Option<Option<super::models::TagBaseColor>>,
     /// Free-form textual information associated with the tag (i.e. its description).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
 }
+#[cfg(any(feature = "tags"))]
 connector_runtime::__string_enum! {
     #[doc = " Color of the tag."] pub enum TagBaseColor { DarkPink = "dark-pink",
     DarkGreen = "dark-green", DarkBlue = "dark-blue", DarkRed = "dark-red", DarkTeal =
@@ -5004,6 +5777,7 @@ connector_runtime::__string_enum! {
     "light-teal", LightBrown = "light-brown", LightOrange = "light-orange", LightPurple =
     "light-purple", LightWarmGray = "light-warm-gray", }
 }
+#[cfg(any(feature = "tags"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TagCreateTagForWorkspaceRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -5016,7 +5790,11 @@ pub struct TagCreateTagForWorkspaceRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Color of the tag.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub color: Option<Option<super::models::TagBaseColor>>,
     /// Free-form textual information associated with the tag (i.e. its description).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5025,6 +5803,7 @@ pub struct TagCreateTagForWorkspaceRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub followers: Option<Vec<String>>,
 }
+#[cfg(any(feature = "tags"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TagCreateRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -5037,7 +5816,11 @@ pub struct TagCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Color of the tag.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub color: Option<Option<super::models::TagBaseColor>>,
     /// Free-form textual information associated with the tag (i.e. its description).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5049,6 +5832,7 @@ pub struct TagCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<String>,
 }
+#[cfg(any(feature = "tags"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TagResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -5079,30 +5863,46 @@ pub struct TagResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permalink_url: Option<String>,
 }
+#[cfg(any(feature = "goals", feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskAddFollowersRequest {
     /// An array of strings identifying users. These can either be the string "me", an email, or the gid of a user.
     pub followers: Vec<String>,
 }
+#[cfg(any(feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskAddProjectRequest {
     /// The project to add the task to.
     pub project: String,
     /// A task in the project to insert the task after, or `null` to insert at the beginning of the list. When used with `section`, `null` will insert at the beginning of the specified section, otherwise the task must be in the specified section.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub insert_after: Option<Option<String>>,
     /// A task in the project to insert the task before, or `null` to insert at the end of the list. When used with `section`, `null` will insert at the end of the specified section, otherwise the task must be in the specified section.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub insert_before: Option<Option<String>>,
     /// A section in the project to insert the task into. The task will be inserted at the bottom of the section unless combined with `insert_before: null` (end of section) or `insert_after: null` (beginning of section). Can also be combined with non-null `insert_before` or `insert_after` to position relative to a task within the section.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub section: Option<Option<String>>,
 }
+#[cfg(any(feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskAddTagRequest {
     /// The tag's gid to add to the task.
     pub tag: String,
 }
+#[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskBase {
     /// Globally unique identifier of the resource, as a string.
@@ -5231,18 +6031,21 @@ pub struct TaskBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actual_time_minutes: Option<f64>,
 }
+#[cfg(any(feature = "tasks"))]
 connector_runtime::__string_enum! {
     #[doc =
     " *Conditional* Reflects the approval status of this task. This field is kept in sync with `completed`, meaning `pending` translates to false while `approved`, `rejected`, and `changes_requested` translate to true. If you set completed to true, this field will be set to `approved`."]
     pub enum TaskBaseApprovalStatus { Pending = "pending", Approved = "approved",
     Rejected = "rejected", ChangesRequested = "changes_requested", }
 }
+#[cfg(any(feature = "tasks"))]
 connector_runtime::__string_enum! {
     #[doc =
     " *Deprecated* Scheduling status of this task for the user it is assigned to. This field can only be set if the assignee is non-null. Setting this field to \"inbox\" or \"upcoming\" inserts it at the top of the section, while the other options will insert at the bottom."]
     pub enum TaskBaseAssigneeStatus { Today = "today", Upcoming = "upcoming", Later =
     "later", New = "new", Inbox = "inbox", }
 }
+#[cfg(any(feature = "tasks"))]
 /// *OAuth Required*. *Conditional*. This field is returned only if external values are set or included by using [Opt In](/docs/inputoutput-options).
 /// The external field allows you to store app-specific metadata on tasks, including a gid that can be used to retrieve tasks and a data blob that can store app-specific character strings. Note that you will need to authenticate with Oauth to access or modify this data. Once an external gid is set, you can use the notation `external:custom_gid` to reference your object anywhere in the API where you may use the original object gid. See the page on Custom External Data for more details.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -5252,6 +6055,7 @@ pub struct TaskBaseExternal {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
 }
+#[cfg(any(feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskBaseMembershipsItem {
     /// A *project* represents a prioritized list of tasks in Asana or a board with columns of tasks represented as cards. It exists in a single workspace or organization and is accessible to a subset of users in that workspace or organization, depending on its permissions.
@@ -5261,6 +6065,7 @@ pub struct TaskBaseMembershipsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub section: Option<super::models::SectionCompact>,
 }
+#[cfg(any(feature = "task_templates"))]
 /// A *task template* is an object that allows new tasks to be created with a predefined setup.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskTemplateCompact {
@@ -5274,6 +6079,7 @@ pub struct TaskTemplateCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskTemplateBase {
     /// Globally unique identifier of the resource, as a string.
@@ -5286,6 +6092,7 @@ pub struct TaskTemplateBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "task_templates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskTemplateRecipeCompact {
     /// Name of the task that will be created from this template.
@@ -5293,15 +6100,15 @@ pub struct TaskTemplateRecipeCompact {
     pub name: Option<String>,
     /// The subtype of the task that will be created from this template.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task_resource_subtype: Option<
-        super::models::TaskTemplateRecipeCompactTaskResourceSubtype,
-    >,
+    pub task_resource_subtype: Option<super::models::TaskTemplateRecipeCompactTaskResourceSubtype>,
 }
+#[cfg(any(feature = "task_templates"))]
 connector_runtime::__string_enum! {
     #[doc = " The subtype of the task that will be created from this template."] pub enum
     TaskTemplateRecipeCompactTaskResourceSubtype { DefaultTask = "default_task",
     MilestoneTask = "milestone_task", ApprovalTask = "approval_task", }
 }
+#[cfg(any(feature = "task_templates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskTemplateRecipe {
     /// Name of the task that will be created from this template.
@@ -5309,9 +6116,7 @@ pub struct TaskTemplateRecipe {
     pub name: Option<String>,
     /// The subtype of the task that will be created from this template.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task_resource_subtype: Option<
-        super::models::TaskTemplateRecipeCompactTaskResourceSubtype,
-    >,
+    pub task_resource_subtype: Option<super::models::TaskTemplateRecipeCompactTaskResourceSubtype>,
     /// Description of the task that will be created from this template.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -5349,6 +6154,7 @@ pub struct TaskTemplateRecipe {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_fields: Option<Vec<super::models::CustomFieldCompact>>,
 }
+#[cfg(any(feature = "task_templates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskTemplateResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -5373,6 +6179,7 @@ pub struct TaskTemplateResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "projects"))]
 /// A response object returned from the task count endpoint.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskCountResponse {
@@ -5395,6 +6202,7 @@ pub struct TaskCountResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_completed_milestones: Option<i64>,
 }
+#[cfg(any(feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskDuplicateRequest {
     /// The name of the new task.
@@ -5415,27 +6223,32 @@ pub struct TaskDuplicateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include: Option<String>,
 }
+#[cfg(any(feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskRemoveFollowersRequest {
     /// An array of strings identifying users. These can either be the string "me", an email, or the gid of a user.
     pub followers: Vec<String>,
 }
+#[cfg(any(feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskRemoveProjectRequest {
     /// The project to remove the task from.
     pub project: String,
 }
+#[cfg(any(feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskRemoveTagRequest {
     /// The tag's gid to remove from the task.
     pub tag: String,
 }
+#[cfg(any(feature = "task_templates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskTemplateInstantiateTaskRequest {
     /// The name of the new task. If not provided, the name of the task template will be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskRequestBase {
     /// Globally unique identifier of the resource, as a string.
@@ -5577,6 +6390,7 @@ pub struct TaskRequestBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
 }
+#[cfg(any(feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskCreateRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -5607,7 +6421,11 @@ pub struct TaskCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed: Option<bool>,
     /// The time at which this task was completed, or null if the task is incomplete.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub completed_at: Option<Option<chrono::DateTime<chrono::Utc>>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_by: Option<super::models::UserCompact>,
@@ -5621,10 +6439,18 @@ pub struct TaskCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependents: Option<Vec<super::models::AsanaResource>>,
     /// The UTC date and time on which this task is due, or null if the task has no due time. This takes an ISO 8601 date string in UTC and should not be used together with `due_on`.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub due_at: Option<Option<chrono::DateTime<chrono::Utc>>>,
     /// The localized date on which this task is due, or null if the task has no due date. This takes a date with `YYYY-MM-DD` format and should not be used together with `due_at`.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub due_on: Option<Option<chrono::NaiveDate>>,
     /// *OAuth Required*. *Conditional*. This field is returned only if external values are set or included by using [Opt In](/docs/inputoutput-options).
     /// The external field allows you to store app-specific metadata on tasks, including a gid that can be used to retrieve tasks and a data blob that can store app-specific character strings. Note that you will need to authenticate with Oauth to access or modify this data. Once an external gid is set, you can use the notation `external:custom_gid` to reference your object anywhere in the API where you may use the original object gid. See the page on Custom External Data for more details.
@@ -5693,29 +6519,53 @@ pub struct TaskCreateRequest {
     pub num_subtasks: Option<i64>,
     /// Date and time on which work begins for the task, or null if the task has no start time. This takes an ISO 8601 date string in UTC and should not be used together with `start_on`.
     /// *Note: `due_at` must be present in the request when setting or unsetting the `start_at` parameter.*
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub start_at: Option<Option<chrono::DateTime<chrono::Utc>>>,
     /// The day on which work begins for the task , or null if the task has no start date. This takes a date with `YYYY-MM-DD` format and should not be used together with `start_at`.
     /// *Note: `due_on` or `due_at` must be present in the request when setting or unsetting the `start_on` parameter.*
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub start_on: Option<Option<chrono::NaiveDate>>,
     /// <p><strong style={{ color: "#4573D2" }}>Full object requires scope: </strong><code>time_tracking_entries:read</code></p>
     ///
     /// This value represents the sum of all the Time Tracking entries in the Actual Time field on a given Task. It is represented as a nullable long value.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub actual_time_minutes: Option<Option<f64>>,
     /// A string identifying a user. This can either be the string "me", an email, or the gid of a user.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub assignee: Option<Option<String>>,
     /// The *assignee section* is a subdivision of a project that groups tasks together in the assignee's "My tasks" list. It can either be a header above a list of tasks in a list view or a column in a board view of "My tasks."
     /// The `assignee_section` property will be returned in the response only if the request was sent by the user who is the assignee of the task. Note that you can only write to `assignee_section` with the gid of an existing section visible in the user's "My tasks" list.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub assignee_section: Option<Option<String>>,
     /// An object where each key is the GID of a custom field and its corresponding value is either an enum GID, string, number, object, or array (depending on the custom field type). See the [custom fields guide](/docs/custom-fields-guide) for details on creating and updating custom field values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_fields: Option<std::collections::BTreeMap<String, String>>,
     /// Gid of a task.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub parent: Option<Option<String>>,
     /// *Create-Only* An array of strings identifying users. These can either be the string "me", an email, or the gid of a user. In order to change followers on an existing task use `addFollowers` and `removeFollowers`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5730,6 +6580,7 @@ pub struct TaskCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<String>,
 }
+#[cfg(any(feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskUpdateRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -5760,7 +6611,11 @@ pub struct TaskUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed: Option<bool>,
     /// The time at which this task was completed, or null if the task is incomplete.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub completed_at: Option<Option<chrono::DateTime<chrono::Utc>>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_by: Option<super::models::UserCompact>,
@@ -5774,10 +6629,18 @@ pub struct TaskUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependents: Option<Vec<super::models::AsanaResource>>,
     /// The UTC date and time on which this task is due, or null if the task has no due time. This takes an ISO 8601 date string in UTC and should not be used together with `due_on`.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub due_at: Option<Option<chrono::DateTime<chrono::Utc>>>,
     /// The localized date on which this task is due, or null if the task has no due date. This takes a date with `YYYY-MM-DD` format and should not be used together with `due_at`.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub due_on: Option<Option<chrono::NaiveDate>>,
     /// *OAuth Required*. *Conditional*. This field is returned only if external values are set or included by using [Opt In](/docs/inputoutput-options).
     /// The external field allows you to store app-specific metadata on tasks, including a gid that can be used to retrieve tasks and a data blob that can store app-specific character strings. Note that you will need to authenticate with Oauth to access or modify this data. Once an external gid is set, you can use the notation `external:custom_gid` to reference your object anywhere in the API where you may use the original object gid. See the page on Custom External Data for more details.
@@ -5846,37 +6709,70 @@ pub struct TaskUpdateRequest {
     pub num_subtasks: Option<i64>,
     /// Date and time on which work begins for the task, or null if the task has no start time. This takes an ISO 8601 date string in UTC and should not be used together with `start_on`.
     /// *Note: `due_at` must be present in the request when setting or unsetting the `start_at` parameter.*
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub start_at: Option<Option<chrono::DateTime<chrono::Utc>>>,
     /// The day on which work begins for the task , or null if the task has no start date. This takes a date with `YYYY-MM-DD` format and should not be used together with `start_at`.
     /// *Note: `due_on` or `due_at` must be present in the request when setting or unsetting the `start_on` parameter.*
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub start_on: Option<Option<chrono::NaiveDate>>,
     /// <p><strong style={{ color: "#4573D2" }}>Full object requires scope: </strong><code>time_tracking_entries:read</code></p>
     ///
     /// This value represents the sum of all the Time Tracking entries in the Actual Time field on a given Task. It is represented as a nullable long value.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub actual_time_minutes: Option<Option<f64>>,
     /// A string identifying a user. This can either be the string "me", an email, or the gid of a user.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub assignee: Option<Option<String>>,
     /// The *assignee section* is a subdivision of a project that groups tasks together in the assignee's "My tasks" list. It can either be a header above a list of tasks in a list view or a column in a board view of "My tasks."
     /// The `assignee_section` property will be returned in the response only if the request was sent by the user who is the assignee of the task. Note that you can only write to `assignee_section` with the gid of an existing section visible in the user's "My tasks" list.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub assignee_section: Option<Option<String>>,
     /// An object where each key is the GID of a custom field and its corresponding value is either an enum GID, string, number, object, or array (depending on the custom field type). See the [custom fields guide](/docs/custom-fields-guide) for details on creating and updating custom field values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_fields: Option<std::collections::BTreeMap<String, String>>,
     /// Gid of a task.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub parent: Option<Option<String>>,
     /// *Conditional:* You can only set custom_type if task `resource_subtype` is `custom`. GID or globally-unique identifier of a task's custom type.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub custom_type: Option<Option<String>>,
     /// *Conditional:* You can only set custom_type_status_option if task `resource_subtype` is `custom` GID or globally-unique identifier of a custom type's status option.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub custom_type_status_option: Option<Option<String>>,
 }
+#[cfg(any(feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -6032,6 +6928,7 @@ pub struct TaskResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permalink_url: Option<String>,
 }
+#[cfg(any(feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskResponseAssigneeSection {
     /// Globally unique identifier of the resource, as a string.
@@ -6044,6 +6941,7 @@ pub struct TaskResponseAssigneeSection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskResponseParent {
     /// Globally unique identifier of the resource, as a string.
@@ -6063,6 +6961,7 @@ pub struct TaskResponseParent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<super::models::AttachmentResponseParentCreatedBy>,
 }
+#[cfg(any(feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskResponseWorkspace {
     /// Globally unique identifier of the resource, as a string.
@@ -6075,6 +6974,7 @@ pub struct TaskResponseWorkspace {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskSetParentRequest {
     /// The new parent of the task, or `null` for no parent.
@@ -6086,6 +6986,7 @@ pub struct TaskSetParentRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insert_before: Option<String>,
 }
+#[cfg(any(feature = "teams"))]
 /// A user identification object for specification with the addUser/removeUser endpoints.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TeamAddUserRequest {
@@ -6093,6 +6994,7 @@ pub struct TeamAddUserRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
+#[cfg(any(feature = "team_memberships", feature = "teams"))]
 /// This object represents a user's connection to a team.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TeamMembershipCompact {
@@ -6120,6 +7022,7 @@ pub struct TeamMembershipCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_admin: Option<bool>,
 }
+#[cfg(any(feature = "teams"))]
 /// A user identification object for specification with the addUser/removeUser endpoints.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TeamRemoveUserRequest {
@@ -6127,6 +7030,7 @@ pub struct TeamRemoveUserRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
+#[cfg(any(feature = "teams"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TeamRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -6152,84 +7056,86 @@ pub struct TeamRequest {
     pub visibility: Option<super::models::TeamRequestVisibility>,
     /// Controls who can edit team name and description
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub edit_team_name_or_description_access_level: Option<
-        super::models::TeamRequestEditTeamNameOrDescriptionAccessLevel,
-    >,
+    pub edit_team_name_or_description_access_level:
+        Option<super::models::TeamRequestEditTeamNameOrDescriptionAccessLevel>,
     /// Controls who can edit team visibility and trash teams
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub edit_team_visibility_or_trash_team_access_level: Option<
-        super::models::TeamRequestEditTeamVisibilityOrTrashTeamAccessLevel,
-    >,
+    pub edit_team_visibility_or_trash_team_access_level:
+        Option<super::models::TeamRequestEditTeamVisibilityOrTrashTeamAccessLevel>,
     /// Controls who can accept or deny member invites for a given team
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub member_invite_management_access_level: Option<
-        super::models::TeamRequestMemberInviteManagementAccessLevel,
-    >,
+    pub member_invite_management_access_level:
+        Option<super::models::TeamRequestMemberInviteManagementAccessLevel>,
     /// Controls who can accept or deny guest invites for a given team
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub guest_invite_management_access_level: Option<
-        super::models::TeamRequestGuestInviteManagementAccessLevel,
-    >,
+    pub guest_invite_management_access_level:
+        Option<super::models::TeamRequestGuestInviteManagementAccessLevel>,
     /// Controls who can accept or deny join team requests for a Membership by Request team. This field can only be updated when the team's `visibility` field is `request_to_join`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub join_request_management_access_level: Option<
-        super::models::TeamRequestJoinRequestManagementAccessLevel,
-    >,
+    pub join_request_management_access_level:
+        Option<super::models::TeamRequestJoinRequestManagementAccessLevel>,
     /// Controls who can remove team members
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub team_member_removal_access_level: Option<
-        super::models::TeamRequestTeamMemberRemovalAccessLevel,
-    >,
+    pub team_member_removal_access_level:
+        Option<super::models::TeamRequestTeamMemberRemovalAccessLevel>,
     /// Controls who can create and share content with the team
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub team_content_management_access_level: Option<
-        super::models::TeamRequestTeamContentManagementAccessLevel,
-    >,
+    pub team_content_management_access_level:
+        Option<super::models::TeamRequestTeamContentManagementAccessLevel>,
     /// Whether the team has been endorsed
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endorsed: Option<bool>,
 }
+#[cfg(any(feature = "teams"))]
 connector_runtime::__string_enum! {
     #[doc = " The visibility of the team to users in the same organization"] pub enum
     TeamRequestVisibility { Secret = "secret", RequestToJoin = "request_to_join", Public
     = "public", }
 }
+#[cfg(any(feature = "teams"))]
 connector_runtime::__string_enum! {
     #[doc = " Controls who can edit team name and description"] pub enum
     TeamRequestEditTeamNameOrDescriptionAccessLevel { AllTeamMembers =
     "all_team_members", OnlyTeamAdmins = "only_team_admins", }
 }
+#[cfg(any(feature = "teams"))]
 connector_runtime::__string_enum! {
     #[doc = " Controls who can edit team visibility and trash teams"] pub enum
     TeamRequestEditTeamVisibilityOrTrashTeamAccessLevel { AllTeamMembers =
     "all_team_members", OnlyTeamAdmins = "only_team_admins", }
 }
+#[cfg(any(feature = "teams"))]
 connector_runtime::__string_enum! {
     #[doc = " Controls who can accept or deny member invites for a given team"] pub enum
     TeamRequestMemberInviteManagementAccessLevel { AllTeamMembers = "all_team_members",
     OnlyTeamAdmins = "only_team_admins", }
 }
+#[cfg(any(feature = "teams"))]
 connector_runtime::__string_enum! {
     #[doc = " Controls who can accept or deny guest invites for a given team"] pub enum
     TeamRequestGuestInviteManagementAccessLevel { AllTeamMembers = "all_team_members",
     OnlyTeamAdmins = "only_team_admins", }
 }
+#[cfg(any(feature = "teams"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Controls who can accept or deny join team requests for a Membership by Request team. This field can only be updated when the team's `visibility` field is `request_to_join`."]
     pub enum TeamRequestJoinRequestManagementAccessLevel { AllTeamMembers =
     "all_team_members", OnlyTeamAdmins = "only_team_admins", }
 }
+#[cfg(any(feature = "teams"))]
 connector_runtime::__string_enum! {
     #[doc = " Controls who can remove team members"] pub enum
     TeamRequestTeamMemberRemovalAccessLevel { AllTeamMembers = "all_team_members",
     OnlyTeamAdmins = "only_team_admins", }
 }
+#[cfg(any(feature = "teams"))]
 connector_runtime::__string_enum! {
     #[doc = " Controls who can create and share content with the team"] pub enum
     TeamRequestTeamContentManagementAccessLevel { NoRestriction = "no_restriction",
     OnlyTeamAdmins = "only_team_admins", }
 }
+#[cfg(any(feature = "teams"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TeamResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -6257,39 +7163,32 @@ pub struct TeamResponse {
     pub visibility: Option<super::models::TeamRequestVisibility>,
     /// Controls who can edit team name and description
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub edit_team_name_or_description_access_level: Option<
-        super::models::TeamRequestEditTeamNameOrDescriptionAccessLevel,
-    >,
+    pub edit_team_name_or_description_access_level:
+        Option<super::models::TeamRequestEditTeamNameOrDescriptionAccessLevel>,
     /// Controls who can edit team visibility and trash teams
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub edit_team_visibility_or_trash_team_access_level: Option<
-        super::models::TeamRequestEditTeamVisibilityOrTrashTeamAccessLevel,
-    >,
+    pub edit_team_visibility_or_trash_team_access_level:
+        Option<super::models::TeamRequestEditTeamVisibilityOrTrashTeamAccessLevel>,
     /// Controls who can accept or deny member invites for a given team
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub member_invite_management_access_level: Option<
-        super::models::TeamRequestMemberInviteManagementAccessLevel,
-    >,
+    pub member_invite_management_access_level:
+        Option<super::models::TeamRequestMemberInviteManagementAccessLevel>,
     /// Controls who can accept or deny guest invites for a given team
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub guest_invite_management_access_level: Option<
-        super::models::TeamRequestGuestInviteManagementAccessLevel,
-    >,
+    pub guest_invite_management_access_level:
+        Option<super::models::TeamRequestGuestInviteManagementAccessLevel>,
     /// Controls who can accept or deny join team requests for a Membership by Request team. This field can only be updated when the team's `visibility` field is `request_to_join`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub join_request_management_access_level: Option<
-        super::models::TeamRequestJoinRequestManagementAccessLevel,
-    >,
+    pub join_request_management_access_level:
+        Option<super::models::TeamRequestJoinRequestManagementAccessLevel>,
     /// Controls who can remove team members
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub team_member_removal_access_level: Option<
-        super::models::TeamRequestTeamMemberRemovalAccessLevel,
-    >,
+    pub team_member_removal_access_level:
+        Option<super::models::TeamRequestTeamMemberRemovalAccessLevel>,
     /// Controls who can create and share content with the team
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub team_content_management_access_level: Option<
-        super::models::TeamRequestTeamContentManagementAccessLevel,
-    >,
+    pub team_content_management_access_level:
+        Option<super::models::TeamRequestTeamContentManagementAccessLevel>,
     /// Whether the team has been endorsed
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endorsed: Option<bool>,
@@ -6297,6 +7196,7 @@ pub struct TeamResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_field_settings: Option<Vec<super::models::CustomFieldSettingResponse>>,
 }
+#[cfg(any(feature = "teams"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TeamResponseOrganization {
     /// Globally unique identifier of the resource, as a string.
@@ -6309,6 +7209,7 @@ pub struct TeamResponseOrganization {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "time_periods"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimePeriodBase {
     /// Globally unique identifier of the resource, as a string.
@@ -6332,6 +7233,7 @@ pub struct TimePeriodBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<super::models::TimePeriodCompact>,
 }
+#[cfg(any(feature = "time_periods"))]
 /// <p><strong style={{ color: "#4573D2" }}>Full object requires scope: </strong><code>time_periods:read</code></p>
 ///
 /// A generic Asana Resource, containing a globally unique identifier.
@@ -6356,6 +7258,7 @@ pub struct TimePeriodCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
 }
+#[cfg(any(feature = "users"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UserUpdateRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -6371,6 +7274,7 @@ pub struct UserUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_fields: Option<std::collections::BTreeMap<String, String>>,
 }
+#[cfg(any(feature = "workspaces"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UserBaseResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -6389,6 +7293,7 @@ pub struct UserBaseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub photo: Option<super::models::UserBaseResponsePhoto>,
 }
+#[cfg(any(feature = "users", feature = "workspaces"))]
 /// A map of the user's profile photo in various sizes, or null if no photo is set. Sizes provided are 21, 27, 36, 60, 128, and 1024. All images are in PNG format, except for 1024 (which is in JPEG format).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UserBaseResponsePhoto {
@@ -6411,6 +7316,7 @@ pub struct UserBaseResponsePhoto {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_1024x1024: Option<String>,
 }
+#[cfg(any(feature = "users"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UserResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -6436,6 +7342,7 @@ pub struct UserResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_fields: Option<Vec<super::models::CustomFieldCompact>>,
 }
+#[cfg(any(feature = "user_task_lists", feature = "workspace_memberships"))]
 /// A user task list represents the tasks assigned to a particular user. It provides API access to a user’s [My tasks](https://asana.com/guide/help/fundamentals/my-tasks) view in Asana.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UserTaskListCompact {
@@ -6455,6 +7362,7 @@ pub struct UserTaskListCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<super::models::WorkspaceCompact>,
 }
+#[cfg(any(feature = "all"))]
 /// Webhook objects represent the state of an active subscription for a server to be updated with information from Asana. This schema represents the subscription itself, not the objects that are sent to the server. For information on those please refer to the [event](/reference/events) schema.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCompact {
@@ -6474,6 +7382,7 @@ pub struct WebhookCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
 }
+#[cfg(any(feature = "all"))]
 /// A WebhookFilter can be passed on creation of a webhook in order to filter the types of actions that trigger delivery of an [event](/reference/events)
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookFilter {
@@ -6491,6 +7400,7 @@ pub struct WebhookFilter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fields: Option<Vec<String>>,
 }
+#[cfg(any(feature = "webhooks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRequest {
     /// A resource ID to subscribe to. Many Asana resources are valid to create webhooks on, but higher-level resources require filters.
@@ -6501,6 +7411,7 @@ pub struct WebhookRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filters: Option<Vec<super::models::WebhookRequestFiltersItem>>,
 }
+#[cfg(any(feature = "webhooks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRequestFiltersItem {
     /// The type of the resource which created the event when modified; for example, to filter to changes on regular tasks this field should be set to `task`.
@@ -6517,6 +7428,7 @@ pub struct WebhookRequestFiltersItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fields: Option<Vec<String>>,
 }
+#[cfg(any(feature = "webhooks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -6559,12 +7471,14 @@ pub struct WebhookResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filters: Option<Vec<super::models::WebhookRequestFiltersItem>>,
 }
+#[cfg(any(feature = "webhooks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookUpdateRequest {
     /// An array of WebhookFilter objects to specify a whitelist of filters to apply to events from this webhook. If a webhook event passes any of the filters the event will be delivered; otherwise no event will be sent to the receiving server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filters: Option<Vec<super::models::WebhookRequestFiltersItem>>,
 }
+#[cfg(any(feature = "workspaces"))]
 /// A user identification object for specification with the addUser/removeUser endpoints.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WorkspaceAddUserRequest {
@@ -6572,6 +7486,7 @@ pub struct WorkspaceAddUserRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
+#[cfg(any(feature = "workspace_memberships"))]
 /// This object determines if a user is a member of a workspace.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WorkspaceMembershipCompact {
@@ -6588,6 +7503,7 @@ pub struct WorkspaceMembershipCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<super::models::WorkspaceCompact>,
 }
+#[cfg(any(feature = "workspace_memberships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WorkspaceMembershipResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -6624,6 +7540,7 @@ pub struct WorkspaceMembershipResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "workspace_memberships"))]
 /// *Deprecated:* Use the [`/ooo_entries`](/reference/getoooentries) endpoints instead. Contains keys `start_on` and `end_on` for the vacation dates for the user in this workspace. If `start_on` is null, the entire `vacation_dates` object will be null. If `end_on` is before today, the entire `vacation_dates` object will be null.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WorkspaceMembershipResponseVacationDates {
@@ -6634,6 +7551,7 @@ pub struct WorkspaceMembershipResponseVacationDates {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_on: Option<String>,
 }
+#[cfg(any(feature = "workspaces"))]
 /// A user identification object for specification with the addUser/removeUser endpoints.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WorkspaceRemoveUserRequest {
@@ -6641,6 +7559,7 @@ pub struct WorkspaceRemoveUserRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
+#[cfg(any(feature = "workspaces"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WorkspaceResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -6659,6 +7578,7 @@ pub struct WorkspaceResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_organization: Option<bool>,
 }
+#[cfg(any(feature = "all"))]
 /// This object represents a user's connection to a goal.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalMembershipBase {
@@ -6685,6 +7605,7 @@ pub struct GoalMembershipBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub goal: Option<super::models::GoalMembershipCompactGoal>,
 }
+#[cfg(any(feature = "memberships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalMembershipResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -6714,6 +7635,7 @@ pub struct GoalMembershipResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<super::models::GoalMembershipResponseWorkspace>,
 }
+#[cfg(any(feature = "memberships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalMembershipResponseUser {
     /// Globally unique identifier of the resource, as a string.
@@ -6726,6 +7648,7 @@ pub struct GoalMembershipResponseUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "memberships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalMembershipResponseWorkspace {
     /// Globally unique identifier of the resource, as a string.
@@ -6738,18 +7661,21 @@ pub struct GoalMembershipResponseWorkspace {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MembershipUpdateRequest {
     /// The role given to the member. Goals can have access levels `editor` or `commenter`. Projects can have access levels `admin`, `editor` or `commenter`. Portfolios can have access levels `admin`, `editor` or `viewer`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_level: Option<String>,
 }
+#[cfg(any(feature = "memberships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MembershipRequest {
     /// Sets the access level for the member. Goals can have access levels `viewer`, `commenter`, `editor` or `admin`. Projects can have access levels `admin`, `editor` or `commenter`. Portfolios can have access levels `admin`, `editor` or `viewer`. Custom Fields can have access levels `admin`, `editor` or `user`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_level: Option<String>,
 }
+#[cfg(any(feature = "memberships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateMembershipRequest {
     /// Sets the access level for the member. Goals can have access levels `viewer`, `commenter`, `editor` or `admin`. Projects can have access levels `admin`, `editor` or `commenter`. Portfolios can have access levels `admin`, `editor` or `viewer`. Custom Fields can have access levels `admin`, `editor` or `user`.
@@ -6765,6 +7691,7 @@ pub struct CreateMembershipRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
 }
+#[cfg(any(feature = "memberships"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum MembershipResponse {
@@ -6776,6 +7703,7 @@ pub enum MembershipResponse {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "time_tracking_entries"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateTimeTrackingEntryRequest {
     /// *Optional*. Time in minutes tracked by the entry
@@ -6789,9 +7717,7 @@ pub struct UpdateTimeTrackingEntryRequest {
     pub attributable_to: Option<String>,
     /// *Optional*. The current billable status of the entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billable_status: Option<
-        super::models::UpdateTimeTrackingEntryRequestBillableStatus,
-    >,
+    pub billable_status: Option<super::models::UpdateTimeTrackingEntryRequestBillableStatus>,
     /// *Optional*. The description of the entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -6799,11 +7725,13 @@ pub struct UpdateTimeTrackingEntryRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub categories: Option<Vec<String>>,
 }
+#[cfg(any(feature = "time_tracking_entries"))]
 connector_runtime::__string_enum! {
     #[doc = " *Optional*. The current billable status of the entry."] pub enum
     UpdateTimeTrackingEntryRequestBillableStatus { Billable = "billable", NonBillable =
     "nonBillable", NotApplicable = "notApplicable", }
 }
+#[cfg(any(feature = "time_tracking_entries"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTimeTrackingEntryRequest {
     /// Time in minutes tracked by the entry. Must be greater than 0
@@ -6817,9 +7745,7 @@ pub struct CreateTimeTrackingEntryRequest {
     pub attributable_to: Option<String>,
     /// *Optional*. The current billable status of the entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billable_status: Option<
-        super::models::UpdateTimeTrackingEntryRequestBillableStatus,
-    >,
+    pub billable_status: Option<super::models::UpdateTimeTrackingEntryRequestBillableStatus>,
     /// *Optional*. The description of the entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -6827,6 +7753,10 @@ pub struct CreateTimeTrackingEntryRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub categories: Option<Vec<String>>,
 }
+#[cfg(any(
+    feature = "time_tracking_categories",
+    feature = "time_tracking_entries"
+))]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimeTrackingEntryCompact {
@@ -6851,6 +7781,10 @@ pub struct TimeTrackingEntryCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub categories: Option<Vec<super::models::TimeTrackingCategoryCompact>>,
 }
+#[cfg(any(
+    feature = "time_tracking_categories",
+    feature = "time_tracking_entries"
+))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimeTrackingEntryCompactAttributableTo {
     /// Globally unique identifier of the resource, as a string.
@@ -6863,6 +7797,10 @@ pub struct TimeTrackingEntryCompactAttributableTo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(
+    feature = "time_tracking_categories",
+    feature = "time_tracking_entries"
+))]
 /// A *time tracking category* is a label that can be assigned to time tracking entries. Categories are workspace-scoped and allow users to classify logged time (e.g., 'Development', 'Meetings').
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimeTrackingCategoryCompact {
@@ -6879,6 +7817,10 @@ pub struct TimeTrackingCategoryCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<super::models::TimeTrackingCategoryCompactColor>,
 }
+#[cfg(any(
+    feature = "time_tracking_categories",
+    feature = "time_tracking_entries"
+))]
 connector_runtime::__string_enum! {
     #[doc = " The color associated with this category for display purposes."] pub enum
     TimeTrackingCategoryCompactColor { None = "none", Red = "red", Orange = "orange",
@@ -6887,6 +7829,7 @@ connector_runtime::__string_enum! {
     "indigo", Purple = "purple", Magenta = "magenta", HotPink = "hot-pink", Pink =
     "pink", CoolGray = "cool-gray", }
 }
+#[cfg(any(feature = "time_tracking_entries"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimeTrackingEntryBase {
     /// Globally unique identifier of the resource, as a string.
@@ -6927,16 +7870,19 @@ pub struct TimeTrackingEntryBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
+#[cfg(any(feature = "time_tracking_entries"))]
 connector_runtime::__string_enum! {
     #[doc = " *Optional*. The current approval status of the entry."] pub enum
     TimeTrackingEntryBaseApprovalStatus { Draft = "DRAFT", Submitted = "SUBMITTED",
     Approved = "APPROVED", Rejected = "REJECTED", }
 }
+#[cfg(any(feature = "time_tracking_entries"))]
 connector_runtime::__string_enum! {
     #[doc = " *Optional*. The current billable status of the entry."] pub enum
     TimeTrackingEntryBaseBillableStatus { Billable = "billable", NonBillable =
     "nonBillable", NotApplicable = "notApplicable", }
 }
+#[cfg(any(feature = "time_tracking_categories"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimeTrackingCategoryResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -6955,6 +7901,7 @@ pub struct TimeTrackingCategoryResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_archived: Option<bool>,
 }
+#[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimeTrackingCategoryBaseRequest {
     /// The name of the time tracking category (e.g., 'Development', 'Meetings').
@@ -6964,6 +7911,7 @@ pub struct TimeTrackingCategoryBaseRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<super::models::TimeTrackingCategoryCompactColor>,
 }
+#[cfg(any(feature = "time_tracking_categories"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimeTrackingCategoryCreateRequest {
     /// The name of the time tracking category (e.g., 'Development', 'Meetings').
@@ -6974,6 +7922,7 @@ pub struct TimeTrackingCategoryCreateRequest {
     /// Globally unique identifier for the workspace.
     pub workspace: String,
 }
+#[cfg(any(feature = "time_tracking_categories"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimeTrackingCategoryUpdateRequest {
     /// The name of the time tracking category (e.g., 'Development', 'Meetings').
@@ -6986,6 +7935,7 @@ pub struct TimeTrackingCategoryUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_archived: Option<bool>,
 }
+#[cfg(any(feature = "timesheet_approval_statuses"))]
 /// A request to create a timesheet approval status.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTimesheetApprovalStatusRequest {
@@ -6998,6 +7948,7 @@ pub struct CreateTimesheetApprovalStatusRequest {
     /// The end date of the timesheet week (must be the following Sunday).
     pub end_date: chrono::NaiveDate,
 }
+#[cfg(any(feature = "timesheet_approval_statuses"))]
 /// A request to update a timesheet approval status.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UpdateTimesheetApprovalStatusRequest {
@@ -7007,12 +7958,14 @@ pub struct UpdateTimesheetApprovalStatusRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+#[cfg(any(feature = "timesheet_approval_statuses"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The desired approval status to transition to. Valid transitions depend on the current status of the timesheet approval status."]
     pub enum UpdateTimesheetApprovalStatusRequestApprovalStatus { Submitted =
     "submitted", Draft = "draft", Approved = "approved", Rejected = "rejected", }
 }
+#[cfg(any(feature = "timesheet_approval_statuses"))]
 /// A *timesheet approval status* object represents the approval status for a user's timesheet for a given week. It tracks whether the timesheet is in draft, submitted, approved, or rejected status.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimesheetApprovalStatusCompact {
@@ -7039,15 +7992,15 @@ pub struct TimesheetApprovalStatusCompact {
     pub end_date: Option<chrono::NaiveDate>,
     /// The current approval status of the timesheet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub approval_status: Option<
-        super::models::TimesheetApprovalStatusCompactApprovalStatus,
-    >,
+    pub approval_status: Option<super::models::TimesheetApprovalStatusCompactApprovalStatus>,
 }
+#[cfg(any(feature = "timesheet_approval_statuses"))]
 connector_runtime::__string_enum! {
     #[doc = " The current approval status of the timesheet."] pub enum
     TimesheetApprovalStatusCompactApprovalStatus { Draft = "DRAFT", Submitted =
     "SUBMITTED", Approved = "APPROVED", Rejected = "REJECTED", }
 }
+#[cfg(any(feature = "timesheet_approval_statuses"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimesheetApprovalStatusResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -7073,10 +8026,9 @@ pub struct TimesheetApprovalStatusResponse {
     pub end_date: Option<chrono::NaiveDate>,
     /// The current approval status of the timesheet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub approval_status: Option<
-        super::models::TimesheetApprovalStatusCompactApprovalStatus,
-    >,
+    pub approval_status: Option<super::models::TimesheetApprovalStatusCompactApprovalStatus>,
 }
+#[cfg(any(feature = "access_requests"))]
 /// A *access request* object represents a request to access a shareable resource within Asana. It includes the requester's information, approval status, and target resource details.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AccessRequestResponse {
@@ -7099,11 +8051,13 @@ pub struct AccessRequestResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<super::models::AccessRequestTargetIdCompact>,
 }
+#[cfg(any(feature = "access_requests"))]
 connector_runtime::__string_enum! {
     #[doc = " The current approval status of the request."] pub enum
     AccessRequestResponseApprovalStatus { Pending = "pending", Approved = "approved",
     Denied = "denied", }
 }
+#[cfg(any(feature = "access_requests"))]
 /// A *target id* object represents the target resource that the requester wants access to.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AccessRequestTargetIdCompact {
@@ -7114,15 +8068,21 @@ pub struct AccessRequestTargetIdCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_type: Option<String>,
 }
+#[cfg(any(feature = "access_requests"))]
 /// A request to create shareable access for a user.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AccessRequestCreateRequest {
     /// The access requestable object that the user is requesting access to. This is the gid of the target. Supports projects and portfolios.
     pub target: String,
     /// The optional message to include with the access request. This can be used to provide context or additional information about the request.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub message: Option<Option<String>>,
 }
+#[cfg(any(feature = "all"))]
 /// A request to approve access for a user.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AccessRequestApproveRequest {
@@ -7130,6 +8090,7 @@ pub struct AccessRequestApproveRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_request_gid: Option<String>,
 }
+#[cfg(any(feature = "all"))]
 /// A request to reject access for a user.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AccessRequestRejectRequest {
@@ -7137,6 +8098,7 @@ pub struct AccessRequestRejectRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_request_gid: Option<String>,
 }
+#[cfg(any(feature = "reactions"))]
 /// An emoji reaction on an object.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReactionCompact {
@@ -7150,6 +8112,7 @@ pub struct ReactionCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<super::models::UserCompact>,
 }
+#[cfg(any(feature = "roles"))]
 /// A *role* represents a group of permissions that can be assigned to a user or team.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RbacRoleCompact {
@@ -7169,6 +8132,7 @@ pub struct RbacRoleCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_standard_role: Option<bool>,
 }
+#[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RbacRoleBase {
     /// Globally unique identifier of the resource, as a string.
@@ -7199,10 +8163,12 @@ pub struct RbacRoleBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<super::models::RbacRoleBasePermissions>,
 }
+#[cfg(any(feature = "roles"))]
 connector_runtime::__string_enum! {
     #[doc = " The base role type of the role."] pub enum RbacRoleBaseBaseRoleType { Guest
     = "guest", Member = "member", Admin = "admin", SuperAdmin = "super_admin", }
 }
+#[cfg(any(feature = "roles"))]
 /// The permissions of the role.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RbacRoleBasePermissions {
@@ -7229,9 +8195,7 @@ pub struct RbacRoleBasePermissions {
     pub export_project_data: Option<bool>,
     /// Determines what tasks users with this role are allowed to delete
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task_deletion_policy: Option<
-        super::models::RbacRoleBasePermissionsTaskDeletionPolicy,
-    >,
+    pub task_deletion_policy: Option<super::models::RbacRoleBasePermissionsTaskDeletionPolicy>,
     /// Controls whether users with this role can download attachments from mobile app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub download_mobile_attachments: Option<bool>,
@@ -7249,9 +8213,7 @@ pub struct RbacRoleBasePermissions {
     pub create_team: Option<bool>,
     /// Controls what type of email users with this role are allowed to invite
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_guest_invites: Option<
-        super::models::RbacRoleBasePermissionsAllowedGuestInvites,
-    >,
+    pub allowed_guest_invites: Option<super::models::RbacRoleBasePermissionsAllowedGuestInvites>,
     /// Controls whether users with this role can create and edit AI automations
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_and_edit_ai_automations: Option<bool>,
@@ -7292,15 +8254,18 @@ pub struct RbacRoleBasePermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub view_shared_with_org_portfolios: Option<bool>,
 }
+#[cfg(any(feature = "roles"))]
 connector_runtime::__string_enum! {
     #[doc = " Determines what tasks users with this role are allowed to delete"] pub enum
     RbacRoleBasePermissionsTaskDeletionPolicy { All = "all", Owned = "owned", None =
     "none", }
 }
+#[cfg(any(feature = "roles"))]
 connector_runtime::__string_enum! {
     #[doc = " Controls what type of email users with this role are allowed to invite"]
     pub enum RbacRoleBasePermissionsAllowedGuestInvites { All = "all", None = "none", }
 }
+#[cfg(any(feature = "roles"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RbacRoleResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -7333,6 +8298,7 @@ pub struct RbacRoleResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<super::models::RbacRoleResponseWorkspace>,
 }
+#[cfg(any(feature = "roles"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RbacRoleResponseWorkspace {
     /// Globally unique identifier of the resource, as a string.
@@ -7345,6 +8311,7 @@ pub struct RbacRoleResponseWorkspace {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "roles"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RbacRoleRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -7374,6 +8341,7 @@ pub struct RbacRoleRequest {
     /// *Create-only*. The GID of the workspace this role is associated with. Once created, roles cannot be moved to a different workspace. This attribute can only be specified at creation time.
     pub workspace: String,
 }
+#[cfg(any(feature = "roles"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RbacRoleUpdateRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -7404,34 +8372,68 @@ pub struct RbacRoleUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<super::models::RbacRoleBasePermissions>,
 }
+#[cfg(any(feature = "access_requests"))]
 connector_runtime::__string_enum! {
     pub enum GetAccessRequestsOptFieldsItem { ApprovalStatus = "approval_status", Message
     = "message", Requester = "requester", RequesterName = "requester.name", Target =
     "target", }
 }
+#[cfg(any(feature = "access_requests"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetAccessRequestsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::AccessRequestResponse>>,
 }
+#[cfg(any(feature = "access_requests"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateAccessRequestBody {
     /// A request to create shareable access for a user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::AccessRequestCreateRequest>,
 }
+#[cfg(any(feature = "access_requests"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateAccessRequestResponse201 {
     /// A *access request* object represents a request to access a shareable resource within Asana. It includes the requester's information, approval status, and target resource details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::AccessRequestResponse>,
 }
+#[cfg(any(
+    feature = "access_requests",
+    feature = "allocations",
+    feature = "attachments",
+    feature = "budgets",
+    feature = "custom_fields",
+    feature = "goal_relationships",
+    feature = "goals",
+    feature = "memberships",
+    feature = "ooo_entries",
+    feature = "portfolios",
+    feature = "project_briefs",
+    feature = "project_statuses",
+    feature = "project_templates",
+    feature = "projects",
+    feature = "rates",
+    feature = "roles",
+    feature = "sections",
+    feature = "status_updates",
+    feature = "stories",
+    feature = "tags",
+    feature = "task_templates",
+    feature = "tasks",
+    feature = "teams",
+    feature = "time_tracking_categories",
+    feature = "time_tracking_entries",
+    feature = "webhooks",
+    feature = "workspaces"
+))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApproveAccessRequestResponse200 {
     /// An empty object. Some endpoints do not return an object on success. The success is conveyed through a 2-- status code and returning an empty object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<serde_json::Value>,
 }
+#[cfg(any(feature = "agents"))]
 connector_runtime::__string_enum! {
     pub enum GetAgentsForWorkspaceOptFieldsItem { BehaviorGuidance = "behavior_guidance",
     Description = "description", Name = "name", Offset = "offset", Path = "path", Photo =
@@ -7441,6 +8443,7 @@ connector_runtime::__string_enum! {
     "photo.image_60x60", ResourceSubtype = "resource_subtype", Uri = "uri", Workspace =
     "workspace", }
 }
+#[cfg(any(feature = "agents"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetAgentsForWorkspaceResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7449,6 +8452,7 @@ pub struct GetAgentsForWorkspaceResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "agents"))]
 connector_runtime::__string_enum! {
     pub enum GetAgentOptFieldsItem { BehaviorGuidance = "behavior_guidance", Description
     = "description", Name = "name", Photo = "photo", PhotoImage1024x1024 =
@@ -7457,11 +8461,13 @@ connector_runtime::__string_enum! {
     "photo.image_36x36", PhotoImage60x60 = "photo.image_60x60", ResourceSubtype =
     "resource_subtype", Workspace = "workspace", }
 }
+#[cfg(any(feature = "agents"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetAgentResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::AgentResponse>,
 }
+#[cfg(any(feature = "allocations"))]
 connector_runtime::__string_enum! {
     pub enum GetAllocationOptFieldsItem { Assignee = "assignee", AssigneeName =
     "assignee.name", CreatedBy = "created_by", CreatedByName = "created_by.name", Effort
@@ -7469,16 +8475,19 @@ connector_runtime::__string_enum! {
     "end_date", Parent = "parent", ParentName = "parent.name", ResourceSubtype =
     "resource_subtype", StartDate = "start_date", }
 }
+#[cfg(any(feature = "allocations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetAllocationResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::AllocationResponse>,
 }
+#[cfg(any(feature = "allocations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateAllocationBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::AllocationRequest>,
 }
+#[cfg(any(feature = "allocations"))]
 connector_runtime::__string_enum! {
     pub enum GetAllocationsOptFieldsItem { Assignee = "assignee", AssigneeName =
     "assignee.name", CreatedBy = "created_by", CreatedByName = "created_by.name", Effort
@@ -7487,6 +8496,7 @@ connector_runtime::__string_enum! {
     "path", ResourceSubtype = "resource_subtype", StartDate = "start_date", Uri = "uri",
     }
 }
+#[cfg(any(feature = "allocations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetAllocationsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7495,11 +8505,13 @@ pub struct GetAllocationsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "allocations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateAllocationBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::CreateAllocationBodyData>,
 }
+#[cfg(any(feature = "allocations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateAllocationBodyData {
     /// Globally unique identifier of the resource, as a string.
@@ -7513,13 +8525,18 @@ pub struct CreateAllocationBodyData {
     /// The localized day on which the allocation ends.
     pub end_date: chrono::NaiveDate,
     /// The amount of time associated with the allocation, represented as a percentage or number of hours.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub effort: Option<Option<super::models::AllocationBaseEffort>>,
     /// Globally unique identifier for the user or placeholder assigned to the allocation.
     pub assignee: String,
     /// Globally unique identifier for the project the allocation is on.
     pub parent: String,
 }
+#[cfg(any(feature = "attachments"))]
 connector_runtime::__string_enum! {
     pub enum GetAttachmentOptFieldsItem { ConnectedToApp = "connected_to_app", CreatedAt
     = "created_at", DownloadUrl = "download_url", Host = "host", Name = "name", Parent =
@@ -7527,11 +8544,13 @@ connector_runtime::__string_enum! {
     ParentResourceSubtype = "parent.resource_subtype", PermanentUrl = "permanent_url",
     ResourceSubtype = "resource_subtype", Size = "size", ViewUrl = "view_url", }
 }
+#[cfg(any(feature = "attachments"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetAttachmentResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::AttachmentResponse>,
 }
+#[cfg(any(feature = "attachments"))]
 connector_runtime::__string_enum! {
     pub enum GetAttachmentsForObjectOptFieldsItem { ConnectedToApp = "connected_to_app",
     CreatedAt = "created_at", DownloadUrl = "download_url", Host = "host", Name = "name",
@@ -7540,6 +8559,7 @@ connector_runtime::__string_enum! {
     "path", PermanentUrl = "permanent_url", ResourceSubtype = "resource_subtype", Size =
     "size", Uri = "uri", ViewUrl = "view_url", }
 }
+#[cfg(any(feature = "attachments"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetAttachmentsForObjectResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7548,6 +8568,7 @@ pub struct GetAttachmentsForObjectResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "attachments"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateAttachmentForObjectBody {
     /// The type of the attachment. Must be one of the given values. If not specified, a file attachment of type `asana` will be assumed. Note that if the value of `resource_subtype` is `external`, a `parent`, `name`, and `url` must also be provided.
@@ -7577,11 +8598,13 @@ pub struct CreateAttachmentForObjectBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_to_app: Option<bool>,
 }
+#[cfg(any(feature = "audit_log_api"))]
 connector_runtime::__string_enum! {
     pub enum GetAuditLogEventsActorType { User = "user", Asana = "asana", AsanaSupport =
     "asana_support", Anonymous = "anonymous", ExternalAdministrator =
     "external_administrator", }
 }
+#[cfg(any(feature = "audit_log_api"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetAuditLogEventsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7590,36 +8613,43 @@ pub struct GetAuditLogEventsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "batch_api"))]
 connector_runtime::__string_enum! {
     pub enum CreateBatchRequestOptFieldsItem { Body = "body", Headers = "headers",
     StatusCode = "status_code", }
 }
+#[cfg(any(feature = "batch_api"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateBatchRequestBody {
     /// A request object for use in a batch request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::BatchRequest>,
 }
+#[cfg(any(feature = "batch_api"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateBatchRequestResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::BatchResponse>>,
 }
+#[cfg(any(feature = "budgets"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetBudgetsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::BudgetResponse>>,
 }
+#[cfg(any(feature = "budgets"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateBudgetBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::BudgetRequest>,
 }
+#[cfg(any(feature = "budgets"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateBudgetResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::BudgetResponse>,
 }
+#[cfg(any(feature = "budgets"))]
 connector_runtime::__string_enum! {
     pub enum GetBudgetOptFieldsItem { Actual = "actual", ActualBillableStatusFilter =
     "actual.billable_status_filter", ActualUnits = "actual.units", ActualValue =
@@ -7630,6 +8660,7 @@ connector_runtime::__string_enum! {
     "parent.name", Total = "total", TotalEnabled = "total.enabled", TotalUnits =
     "total.units", TotalValue = "total.value", }
 }
+#[cfg(any(feature = "custom_field_settings"))]
 connector_runtime::__string_enum! {
     pub enum GetCustomFieldSettingsForProjectOptFieldsItem { CustomField =
     "custom_field", CustomFieldAsanaCreatedField = "custom_field.asana_created_field",
@@ -7673,6 +8704,7 @@ connector_runtime::__string_enum! {
     "is_important", Offset = "offset", Parent = "parent", ParentName = "parent.name",
     Path = "path", Project = "project", ProjectName = "project.name", Uri = "uri", }
 }
+#[cfg(any(feature = "custom_field_settings"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCustomFieldSettingsForProjectResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7681,6 +8713,7 @@ pub struct GetCustomFieldSettingsForProjectResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "custom_field_settings", feature = "projects"))]
 connector_runtime::__string_enum! {
     pub enum GetCustomFieldSettingsForTeamOptFieldsItem { CustomField = "custom_field",
     CustomFieldAsanaCreatedField = "custom_field.asana_created_field",
@@ -7724,11 +8757,13 @@ connector_runtime::__string_enum! {
     "is_important", Parent = "parent", ParentName = "parent.name", Project = "project",
     ProjectName = "project.name", }
 }
+#[cfg(any(feature = "custom_field_settings"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCustomFieldSettingsForTeamResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::CustomFieldSettingResponse>>,
 }
+#[cfg(any(feature = "custom_fields"))]
 connector_runtime::__string_enum! {
     pub enum CreateCustomFieldOptFieldsItem { AsanaCreatedField = "asana_created_field",
     CreatedBy = "created_by", CreatedByName = "created_by.name", CurrencyCode =
@@ -7752,21 +8787,25 @@ connector_runtime::__string_enum! {
     RepresentationType = "representation_type", ResourceSubtype = "resource_subtype",
     TextValue = "text_value", Type = "type", }
 }
+#[cfg(any(feature = "custom_fields"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateCustomFieldBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::CustomFieldCreateRequest>,
 }
+#[cfg(any(feature = "custom_fields"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateCustomFieldResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::CustomFieldResponse>,
 }
+#[cfg(any(feature = "custom_fields"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateCustomFieldBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::CustomFieldRequest>,
 }
+#[cfg(any(feature = "custom_fields"))]
 connector_runtime::__string_enum! {
     pub enum GetCustomFieldsForWorkspaceOptFieldsItem { AsanaCreatedField =
     "asana_created_field", CreatedBy = "created_by", CreatedByName = "created_by.name",
@@ -7791,6 +8830,7 @@ connector_runtime::__string_enum! {
     "representation_type", ResourceSubtype = "resource_subtype", TextValue =
     "text_value", Type = "type", Uri = "uri", }
 }
+#[cfg(any(feature = "custom_fields"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCustomFieldsForWorkspaceResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7799,15 +8839,18 @@ pub struct GetCustomFieldsForWorkspaceResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "custom_fields"))]
 connector_runtime::__string_enum! {
     pub enum CreateEnumOptionForCustomFieldOptFieldsItem { Color = "color", Enabled =
     "enabled", Name = "name", }
 }
+#[cfg(any(feature = "custom_fields"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateEnumOptionForCustomFieldBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::EnumOptionRequest>,
 }
+#[cfg(any(feature = "custom_fields"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateEnumOptionForCustomFieldResponse201 {
     /// Enum options are the possible values which an enum custom field can adopt. An enum custom field must contain at least 1 enum option but no more than 500.
@@ -7824,11 +8867,13 @@ pub struct CreateEnumOptionForCustomFieldResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::EnumOption>,
 }
+#[cfg(any(feature = "custom_fields"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InsertEnumOptionForCustomFieldBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::EnumOptionInsertRequest>,
 }
+#[cfg(any(feature = "custom_fields"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateEnumOptionBody {
     /// Enum options are the possible values which an enum custom field can adopt. An enum custom field must contain at least 1 enum option but no more than 500.
@@ -7845,6 +8890,7 @@ pub struct UpdateEnumOptionBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::EnumOption>,
 }
+#[cfg(any(feature = "custom_types"))]
 connector_runtime::__string_enum! {
     pub enum GetCustomTypesOptFieldsItem { Name = "name", Offset = "offset", Path =
     "path", StatusOptions = "status_options", StatusOptionsColor =
@@ -7852,6 +8898,7 @@ connector_runtime::__string_enum! {
     "status_options.completion_state", StatusOptionsEnabled = "status_options.enabled",
     StatusOptionsName = "status_options.name", Uri = "uri", }
 }
+#[cfg(any(feature = "custom_types"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCustomTypesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7860,6 +8907,7 @@ pub struct GetCustomTypesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "custom_types"))]
 connector_runtime::__string_enum! {
     pub enum GetCustomTypeOptFieldsItem { Name = "name", StatusOptions =
     "status_options", StatusOptionsColor = "status_options.color",
@@ -7867,11 +8915,13 @@ connector_runtime::__string_enum! {
     StatusOptionsEnabled = "status_options.enabled", StatusOptionsName =
     "status_options.name", }
 }
+#[cfg(any(feature = "custom_types"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCustomTypeResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::CustomTypeResponse>,
 }
+#[cfg(any(feature = "events"))]
 connector_runtime::__string_enum! {
     pub enum GetEventsOptFieldsItem { Action = "action", Change = "change", ChangeAction
     = "change.action", ChangeAddedValue = "change.added_value", ChangeField =
@@ -7880,6 +8930,7 @@ connector_runtime::__string_enum! {
     "parent.name", Resource = "resource", ResourceName = "resource.name", Type = "type",
     User = "user", UserName = "user.name", }
 }
+#[cfg(any(feature = "events", feature = "workspaces"))]
 /// The full record for all events that have occurred since the sync token was created.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetEventsResponse200 {
@@ -7892,6 +8943,7 @@ pub struct GetEventsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_more: Option<bool>,
 }
+#[cfg(any(feature = "events"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetEventsError412 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7900,36 +8952,42 @@ pub struct GetEventsError412 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync: Option<String>,
 }
+#[cfg(any(feature = "events"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetEventsError412ErrorsItem {
     /// Message providing more detail about the error that occurred, if available.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+#[cfg(any(feature = "exports"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateGraphExportBody {
     /// A *graph_export* request starts a job to export data starting from a parent object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::GraphExportRequest>,
 }
+#[cfg(any(feature = "exports"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateGraphExportResponse201 {
     /// A generic Asana Resource, containing a globally unique identifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::GraphExportResponse>,
 }
+#[cfg(any(feature = "exports"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateResourceExportBody {
     /// A *resource_export* request starts a job to bulk export objects for one or more resources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ResourceExportRequest>,
 }
+#[cfg(any(feature = "exports"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateResourceExportResponse201 {
     /// A generic Asana Resource, containing a globally unique identifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ResourceExportResponse>,
 }
+#[cfg(any(feature = "goal_relationships"))]
 connector_runtime::__string_enum! {
     pub enum GetGoalRelationshipOptFieldsItem { ContributionWeight =
     "contribution_weight", ResourceSubtype = "resource_subtype", SupportedGoal =
@@ -7938,16 +8996,19 @@ connector_runtime::__string_enum! {
     SupportingResource = "supporting_resource", SupportingResourceName =
     "supporting_resource.name", }
 }
+#[cfg(any(feature = "goal_relationships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetGoalRelationshipResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::GoalRelationshipResponse>,
 }
+#[cfg(any(feature = "goal_relationships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateGoalRelationshipBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::GoalRelationshipRequest>,
 }
+#[cfg(any(feature = "goal_relationships"))]
 connector_runtime::__string_enum! {
     pub enum GetGoalRelationshipsOptFieldsItem { ContributionWeight =
     "contribution_weight", Offset = "offset", Path = "path", ResourceSubtype =
@@ -7957,6 +9018,7 @@ connector_runtime::__string_enum! {
     "supporting_resource", SupportingResourceName = "supporting_resource.name", Uri =
     "uri", }
 }
+#[cfg(any(feature = "goal_relationships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetGoalRelationshipsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7965,16 +9027,19 @@ pub struct GetGoalRelationshipsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "goal_relationships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddSupportingRelationshipBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::GoalAddSupportingRelationshipRequest>,
 }
+#[cfg(any(feature = "goal_relationships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemoveSupportingRelationshipBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::GoalRemoveSupportingRelationshipRequest>,
 }
+#[cfg(any(feature = "goals"))]
 connector_runtime::__string_enum! {
     pub enum GetGoalOptFieldsItem { CurrentStatusUpdate = "current_status_update",
     CurrentStatusUpdateResourceSubtype = "current_status_update.resource_subtype",
@@ -8111,16 +9176,19 @@ connector_runtime::__string_enum! {
     "time_period.end_on", TimePeriodPeriod = "time_period.period", TimePeriodStartOn =
     "time_period.start_on", Workspace = "workspace", WorkspaceName = "workspace.name", }
 }
+#[cfg(any(feature = "goals"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetGoalResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::GoalResponse>,
 }
+#[cfg(any(feature = "goals"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateGoalBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::GoalUpdateRequest>,
 }
+#[cfg(any(feature = "goals"))]
 connector_runtime::__string_enum! {
     pub enum GetGoalsOptFieldsItem { CurrentStatusUpdate = "current_status_update",
     CurrentStatusUpdateResourceSubtype = "current_status_update.resource_subtype",
@@ -8258,6 +9326,7 @@ connector_runtime::__string_enum! {
     TimePeriodStartOn = "time_period.start_on", Uri = "uri", Workspace = "workspace",
     WorkspaceName = "workspace.name", }
 }
+#[cfg(any(feature = "goals"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetGoalsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8266,48 +9335,64 @@ pub struct GetGoalsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "goals"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateGoalBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::GoalRequest>,
 }
+#[cfg(any(feature = "goals"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateGoalMetricBody {
     /// A generic Asana Resource, containing a globally unique identifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::GoalMetricBase>,
 }
+#[cfg(any(feature = "goals"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateGoalMetricBody {
     /// A generic Asana Resource, containing a globally unique identifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::GoalMetricCurrentValueRequest>,
 }
+#[cfg(any(feature = "goals", feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddFollowersBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskAddFollowersRequest>,
 }
+#[cfg(any(feature = "goals"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetParentGoalsForGoalResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::GoalCompact>>,
 }
+#[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddCustomFieldSettingForGoalBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::AddCustomFieldSettingRequest>,
 }
+#[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddCustomFieldSettingForGoalResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::CustomFieldSettingResponse>,
 }
+#[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemoveCustomFieldSettingForGoalBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::RemoveCustomFieldSettingRequest>,
 }
+#[cfg(any(
+    feature = "jobs",
+    feature = "portfolios",
+    feature = "project_templates",
+    feature = "projects",
+    feature = "task_templates",
+    feature = "tasks"
+))]
 connector_runtime::__string_enum! {
     pub enum GetJobOptFieldsItem { NewGraphExport = "new_graph_export",
     NewGraphExportCompletedAt = "new_graph_export.completed_at", NewGraphExportCreatedAt
@@ -8324,16 +9409,26 @@ connector_runtime::__string_enum! {
     "new_task.resource_subtype", ResourceSubtype = "resource_subtype", Status = "status",
     }
 }
+#[cfg(any(
+    feature = "jobs",
+    feature = "portfolios",
+    feature = "project_templates",
+    feature = "projects",
+    feature = "task_templates",
+    feature = "tasks"
+))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetJobResponse200 {
     /// A *job* is an object representing a process that handles asynchronous work.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::JobCompact>,
 }
+#[cfg(any(feature = "memberships", feature = "rates"))]
 connector_runtime::__string_enum! {
     pub enum GetMembershipsOptFieldsItem { Offset = "offset", Path = "path", Uri = "uri",
     }
 }
+#[cfg(any(feature = "memberships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetMembershipsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8342,47 +9437,56 @@ pub struct GetMembershipsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "memberships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateMembershipBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::CreateMembershipRequest>,
 }
+#[cfg(any(feature = "memberships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateMembershipResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::MembershipResponse>,
 }
+#[cfg(any(feature = "memberships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateMembershipBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::MembershipRequest>,
 }
+#[cfg(any(feature = "memberships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateMembershipResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::MembershipResponse>,
 }
+#[cfg(any(feature = "ooo_entries"))]
 connector_runtime::__string_enum! {
     pub enum GetOooEntryOptFieldsItem { CreatedBy = "created_by", CreatedByName =
     "created_by.name", EndDate = "end_date", StartDate = "start_date", User = "user",
     UserName = "user.name", }
 }
+#[cfg(any(feature = "ooo_entries"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetOooEntryResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::OooEntryResponse>,
 }
+#[cfg(any(feature = "ooo_entries"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateOooEntryBody {
     /// A generic Asana Resource, containing a globally unique identifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::OooEntryBase>,
 }
+#[cfg(any(feature = "ooo_entries"))]
 connector_runtime::__string_enum! {
     pub enum GetOooEntriesOptFieldsItem { CreatedBy = "created_by", CreatedByName =
     "created_by.name", EndDate = "end_date", Offset = "offset", Path = "path", StartDate
     = "start_date", Uri = "uri", User = "user", UserName = "user.name", }
 }
+#[cfg(any(feature = "ooo_entries"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetOooEntriesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8391,11 +9495,13 @@ pub struct GetOooEntriesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "ooo_entries"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateOooEntryBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::CreateOooEntryBodyData>,
 }
+#[cfg(any(feature = "ooo_entries"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateOooEntryBodyData {
     /// Globally unique identifier of the resource, as a string.
@@ -8413,28 +9519,33 @@ pub struct CreateOooEntryBodyData {
     /// Globally unique identifier for the workspace.
     pub workspace: String,
 }
+#[cfg(any(feature = "organization_exports"))]
 connector_runtime::__string_enum! {
     pub enum CreateOrganizationExportOptFieldsItem { CreatedAt = "created_at",
     DownloadUrl = "download_url", Organization = "organization", OrganizationName =
     "organization.name", State = "state", }
 }
+#[cfg(any(feature = "organization_exports"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateOrganizationExportBody {
     /// An *organization_export* request starts a job to export the complete data of the given Organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::OrganizationExportRequest>,
 }
+#[cfg(any(feature = "organization_exports"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateOrganizationExportResponse201 {
     /// An *organization_export* object represents a request to export the complete data of an Organization in JSON format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::OrganizationExportCompact>,
 }
+#[cfg(any(feature = "portfolio_memberships"))]
 connector_runtime::__string_enum! {
     pub enum GetPortfolioMembershipsOptFieldsItem { AccessLevel = "access_level", Offset
     = "offset", Path = "path", Portfolio = "portfolio", PortfolioName = "portfolio.name",
     Uri = "uri", User = "user", UserName = "user.name", }
 }
+#[cfg(any(feature = "portfolio_memberships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetPortfolioMembershipsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8443,17 +9554,20 @@ pub struct GetPortfolioMembershipsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "portfolio_memberships"))]
 connector_runtime::__string_enum! {
     pub enum GetPortfolioMembershipOptFieldsItem { AccessLevel = "access_level",
     Portfolio = "portfolio", PortfolioName = "portfolio.name", User = "user", UserName =
     "user.name", }
 }
+#[cfg(any(feature = "portfolio_memberships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetPortfolioMembershipResponse200 {
     /// This object determines if a user is a member of a portfolio.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::DeprecatedPortfolioMembershipCompact>,
 }
+#[cfg(any(feature = "portfolios"))]
 connector_runtime::__string_enum! {
     pub enum GetPortfoliosOptFieldsItem { Archived = "archived", Color = "color",
     CreatedAt = "created_at", CreatedBy = "created_by", CreatedByName =
@@ -8581,6 +9695,7 @@ connector_runtime::__string_enum! {
     ProjectTemplatesName = "project_templates.name", Public = "public", StartOn =
     "start_on", Uri = "uri", Workspace = "workspace", WorkspaceName = "workspace.name", }
 }
+#[cfg(any(feature = "portfolios"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetPortfoliosResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8589,6 +9704,7 @@ pub struct GetPortfoliosResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "portfolios"))]
 connector_runtime::__string_enum! {
     pub enum CreatePortfolioOptFieldsItem { Archived = "archived", Color = "color",
     CreatedAt = "created_at", CreatedBy = "created_by", CreatedByName =
@@ -8716,21 +9832,25 @@ connector_runtime::__string_enum! {
     "project_templates.name", Public = "public", StartOn = "start_on", Workspace =
     "workspace", WorkspaceName = "workspace.name", }
 }
+#[cfg(any(feature = "portfolios"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreatePortfolioBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::PortfolioRequest>,
 }
+#[cfg(any(feature = "portfolios"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreatePortfolioResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::PortfolioResponse>,
 }
+#[cfg(any(feature = "portfolios"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdatePortfolioBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::PortfolioUpdateRequest>,
 }
+#[cfg(any(feature = "portfolios", feature = "projects"))]
 connector_runtime::__string_enum! {
     pub enum GetItemsForPortfolioOptFieldsItem { Archived = "archived", Color = "color",
     Completed = "completed", CompletedAt = "completed_at", CompletedBy = "completed_by",
@@ -8871,6 +9991,7 @@ connector_runtime::__string_enum! {
     Public = "public", StartOn = "start_on", Team = "team", TeamName = "team.name", Uri =
     "uri", Workspace = "workspace", WorkspaceName = "workspace.name", }
 }
+#[cfg(any(feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetItemsForPortfolioResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8879,62 +10000,74 @@ pub struct GetItemsForPortfolioResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "portfolios"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddItemForPortfolioBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::PortfolioAddItemRequest>,
 }
+#[cfg(any(feature = "portfolios"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemoveItemForPortfolioBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::PortfolioRemoveItemRequest>,
 }
+#[cfg(any(feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddMembersForPortfolioBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::AddMembersRequest>,
 }
+#[cfg(any(feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemoveMembersForPortfolioBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::RemoveMembersRequest>,
 }
+#[cfg(any(feature = "portfolios"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DuplicatePortfolioBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::PortfolioDuplicateRequest>,
 }
+#[cfg(any(feature = "project_briefs"))]
 connector_runtime::__string_enum! {
     pub enum GetProjectBriefOptFieldsItem { HtmlText = "html_text", PermalinkUrl =
     "permalink_url", Project = "project", ProjectName = "project.name", Text = "text",
     Title = "title", }
 }
+#[cfg(any(feature = "project_briefs"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetProjectBriefResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectBriefResponse>,
 }
+#[cfg(any(feature = "project_briefs"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateProjectBriefBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectBriefRequest>,
 }
+#[cfg(any(feature = "project_memberships"))]
 connector_runtime::__string_enum! {
     pub enum GetProjectMembershipOptFieldsItem { AccessLevel = "access_level", Member =
     "member", MemberName = "member.name", Parent = "parent", ParentName = "parent.name",
     Project = "project", ProjectName = "project.name", User = "user", UserName =
     "user.name", WriteAccess = "write_access", }
 }
+#[cfg(any(feature = "project_memberships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetProjectMembershipResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectMembershipNormalResponse>,
 }
+#[cfg(any(feature = "project_memberships"))]
 connector_runtime::__string_enum! {
     pub enum GetProjectMembershipsForProjectOptFieldsItem { AccessLevel = "access_level",
     Member = "member", MemberName = "member.name", Offset = "offset", Parent = "parent",
     ParentName = "parent.name", Path = "path", Uri = "uri", }
 }
+#[cfg(any(feature = "project_memberships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetProjectMembershipsForProjectResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8943,26 +10076,31 @@ pub struct GetProjectMembershipsForProjectResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "project_portfolio_settings"))]
 connector_runtime::__string_enum! {
     pub enum GetProjectPortfolioSettingOptFieldsItem { CreatedAt = "created_at",
     IsAccessControlInherited = "is_access_control_inherited", Portfolio = "portfolio",
     Project = "project", }
 }
+#[cfg(any(feature = "project_portfolio_settings"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetProjectPortfolioSettingResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectPortfolioSettingResponse>,
 }
+#[cfg(any(feature = "project_portfolio_settings"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateProjectPortfolioSettingBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectPortfolioSettingUpdateRequest>,
 }
+#[cfg(any(feature = "project_portfolio_settings"))]
 connector_runtime::__string_enum! {
     pub enum GetProjectPortfolioSettingsForProjectOptFieldsItem { CreatedAt =
     "created_at", IsAccessControlInherited = "is_access_control_inherited", Offset =
     "offset", Path = "path", Portfolio = "portfolio", Project = "project", Uri = "uri", }
 }
+#[cfg(any(feature = "project_portfolio_settings"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetProjectPortfolioSettingsForProjectResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8971,17 +10109,20 @@ pub struct GetProjectPortfolioSettingsForProjectResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "project_statuses"))]
 connector_runtime::__string_enum! {
     pub enum GetProjectStatusOptFieldsItem { Author = "author", AuthorName =
     "author.name", Color = "color", CreatedAt = "created_at", CreatedBy = "created_by",
     CreatedByName = "created_by.name", HtmlText = "html_text", ModifiedAt =
     "modified_at", Text = "text", Title = "title", }
 }
+#[cfg(any(feature = "project_statuses"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetProjectStatusResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectStatusResponse>,
 }
+#[cfg(any(feature = "project_statuses"))]
 connector_runtime::__string_enum! {
     pub enum GetProjectStatusesForProjectOptFieldsItem { Author = "author", AuthorName =
     "author.name", Color = "color", CreatedAt = "created_at", CreatedBy = "created_by",
@@ -8989,6 +10130,7 @@ connector_runtime::__string_enum! {
     "modified_at", Offset = "offset", Path = "path", Text = "text", Title = "title", Uri
     = "uri", }
 }
+#[cfg(any(feature = "project_statuses"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetProjectStatusesForProjectResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8997,11 +10139,13 @@ pub struct GetProjectStatusesForProjectResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "project_statuses"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateProjectStatusForProjectBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectStatusBase>,
 }
+#[cfg(any(feature = "project_templates"))]
 connector_runtime::__string_enum! {
     pub enum GetProjectTemplateOptFieldsItem { Color = "color", Description =
     "description", HtmlDescription = "html_description", Name = "name", Owner = "owner",
@@ -9010,11 +10154,13 @@ connector_runtime::__string_enum! {
     RequestedRoles = "requested_roles", RequestedRolesName = "requested_roles.name", Team
     = "team", TeamName = "team.name", }
 }
+#[cfg(any(feature = "project_templates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetProjectTemplateResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectTemplateResponse>,
 }
+#[cfg(any(feature = "project_templates"))]
 connector_runtime::__string_enum! {
     pub enum GetProjectTemplatesOptFieldsItem { Color = "color", Description =
     "description", HtmlDescription = "html_description", Name = "name", Offset =
@@ -9024,6 +10170,7 @@ connector_runtime::__string_enum! {
     RequestedRolesName = "requested_roles.name", Team = "team", TeamName = "team.name",
     Uri = "uri", }
 }
+#[cfg(any(feature = "project_templates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetProjectTemplatesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9032,11 +10179,13 @@ pub struct GetProjectTemplatesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "project_templates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InstantiateProjectBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectTemplateInstantiateProjectRequest>,
 }
+#[cfg(any(feature = "projects"))]
 connector_runtime::__string_enum! {
     pub enum CreateProjectOptFieldsItem { Archived = "archived", Color = "color",
     Completed = "completed", CompletedAt = "completed_at", CompletedBy = "completed_by",
@@ -9177,63 +10326,75 @@ connector_runtime::__string_enum! {
     "start_on", Team = "team", TeamName = "team.name", Workspace = "workspace",
     WorkspaceName = "workspace.name", }
 }
+#[cfg(any(feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateProjectBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectRequest>,
 }
+#[cfg(any(feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateProjectResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectResponse>,
 }
+#[cfg(any(feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateProjectBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectUpdateRequest>,
 }
+#[cfg(any(feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DuplicateProjectBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectDuplicateRequest>,
 }
+#[cfg(any(feature = "projects"))]
 connector_runtime::__string_enum! {
     pub enum SearchProjectsForWorkspaceSortBy { DueDate = "due_date", CreatedAt =
     "created_at", CompletedAt = "completed_at", ModifiedAt = "modified_at", Relevance =
     "relevance", }
 }
+#[cfg(any(feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SearchProjectsForWorkspaceResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::ProjectCompact>>,
 }
+#[cfg(any(feature = "projects"))]
 connector_runtime::__string_enum! {
     pub enum GetTaskCountsForProjectOptFieldsItem { NumCompletedMilestones =
     "num_completed_milestones", NumCompletedTasks = "num_completed_tasks",
     NumIncompleteMilestones = "num_incomplete_milestones", NumIncompleteTasks =
     "num_incomplete_tasks", NumMilestones = "num_milestones", NumTasks = "num_tasks", }
 }
+#[cfg(any(feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTaskCountsForProjectResponse200 {
     /// A response object returned from the task count endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskCountResponse>,
 }
+#[cfg(any(feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddFollowersForProjectBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::AddFollowersRequest>,
 }
+#[cfg(any(feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemoveFollowersForProjectBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::RemoveFollowersRequest>,
 }
+#[cfg(any(feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectSaveAsTemplateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectSaveAsTemplateRequest>,
 }
+#[cfg(any(feature = "rates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetRatesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9242,29 +10403,34 @@ pub struct GetRatesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "rates"))]
 connector_runtime::__string_enum! {
     pub enum CreateRateOptFieldsItem { CreatedBy = "created_by", CreatedByName =
     "created_by.name", CurrencyCode = "currency_code", Parent = "parent", ParentName =
     "parent.name", Rate = "rate", Resource = "resource", ResourceName = "resource.name",
     }
 }
+#[cfg(any(feature = "rates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateRateBody {
     /// A generic Asana Resource, containing a globally unique identifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::RateRequest>,
 }
+#[cfg(any(feature = "rates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateRateResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::RateResponse>,
 }
+#[cfg(any(feature = "rates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateRateBody {
     /// A generic Asana Resource, containing a globally unique identifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::RateUpdateRequest>,
 }
+#[cfg(any(feature = "reactions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetReactionsOnObjectResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9273,6 +10439,7 @@ pub struct GetReactionsOnObjectResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "roles"))]
 connector_runtime::__string_enum! {
     pub enum GetRolesOptFieldsItem { BaseRoleType = "base_role_type", CreationTime =
     "creation_time", Description = "description", IsStandardRole = "is_standard_role",
@@ -9306,6 +10473,7 @@ connector_runtime::__string_enum! {
     "permissions.view_shared_with_org_tasks", Uri = "uri", Workspace = "workspace",
     WorkspaceName = "workspace.name", }
 }
+#[cfg(any(feature = "roles"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetRolesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9314,6 +10482,7 @@ pub struct GetRolesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "roles"))]
 connector_runtime::__string_enum! {
     pub enum CreateRoleOptFieldsItem { BaseRoleType = "base_role_type", CreationTime =
     "creation_time", Description = "description", IsStandardRole = "is_standard_role",
@@ -9346,51 +10515,61 @@ connector_runtime::__string_enum! {
     "permissions.view_shared_with_org_tasks", Workspace = "workspace", WorkspaceName =
     "workspace.name", }
 }
+#[cfg(any(feature = "roles"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateRoleBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::RbacRoleRequest>,
 }
+#[cfg(any(feature = "roles"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateRoleResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::RbacRoleResponse>,
 }
+#[cfg(any(feature = "roles"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateRoleBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::RbacRoleUpdateRequest>,
 }
+#[cfg(any(feature = "rules"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TriggerRuleBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::RuleTriggerRequest>,
 }
+#[cfg(any(feature = "rules"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TriggerRuleResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::RuleTriggerResponse>,
 }
+#[cfg(any(feature = "sections"))]
 connector_runtime::__string_enum! {
     pub enum GetSectionOptFieldsItem { CreatedAt = "created_at", Name = "name", Project =
     "project", ProjectName = "project.name", Projects = "projects", ProjectsName =
     "projects.name", }
 }
+#[cfg(any(feature = "sections"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSectionResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::SectionResponse>,
 }
+#[cfg(any(feature = "sections"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateSectionBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::SectionRequest>,
 }
+#[cfg(any(feature = "sections"))]
 connector_runtime::__string_enum! {
     pub enum GetSectionsForProjectOptFieldsItem { CreatedAt = "created_at", Name =
     "name", Offset = "offset", Path = "path", Project = "project", ProjectName =
     "project.name", Projects = "projects", ProjectsName = "projects.name", Uri = "uri", }
 }
+#[cfg(any(feature = "sections"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSectionsForProjectResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9399,16 +10578,19 @@ pub struct GetSectionsForProjectResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "sections"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddTaskForSectionBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::SectionTaskInsertRequest>,
 }
+#[cfg(any(feature = "sections"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InsertSectionForProjectBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectSectionInsertRequest>,
 }
+#[cfg(any(feature = "status_updates"))]
 connector_runtime::__string_enum! {
     pub enum GetStatusOptFieldsItem { Author = "author", AuthorName = "author.name",
     CreatedAt = "created_at", CreatedBy = "created_by", CreatedByName =
@@ -9423,11 +10605,13 @@ connector_runtime::__string_enum! {
     ResourceSubtype = "resource_subtype", StatusType = "status_type", Text = "text",
     Title = "title", }
 }
+#[cfg(any(feature = "status_updates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetStatusResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::StatusUpdateResponse>,
 }
+#[cfg(any(feature = "status_updates"))]
 connector_runtime::__string_enum! {
     pub enum GetStatusesForObjectOptFieldsItem { Author = "author", AuthorName =
     "author.name", CreatedAt = "created_at", CreatedBy = "created_by", CreatedByName =
@@ -9442,6 +10626,7 @@ connector_runtime::__string_enum! {
     "reaction_summary.variant", ResourceSubtype = "resource_subtype", StatusType =
     "status_type", Text = "text", Title = "title", Uri = "uri", }
 }
+#[cfg(any(feature = "status_updates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetStatusesForObjectResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9450,11 +10635,13 @@ pub struct GetStatusesForObjectResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "status_updates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateStatusForObjectBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::StatusUpdateRequest>,
 }
+#[cfg(any(feature = "stories"))]
 connector_runtime::__string_enum! {
     pub enum GetStoryOptFieldsItem { Assignee = "assignee", AssigneeName =
     "assignee.name", CreatedAt = "created_at", CreatedBy = "created_by", CreatedByName =
@@ -9534,17 +10721,20 @@ connector_runtime::__string_enum! {
     = "task.name", TaskResourceSubtype = "task.resource_subtype", Text = "text", Type =
     "type", }
 }
+#[cfg(any(feature = "stories"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetStoryResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::StoryResponse>,
 }
+#[cfg(any(feature = "stories"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateStoryBody {
     /// A story represents an activity associated with an object in the Asana system.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::StoryBase>,
 }
+#[cfg(any(feature = "stories"))]
 connector_runtime::__string_enum! {
     pub enum GetStoriesForTaskOptFieldsItem { Assignee = "assignee", AssigneeName =
     "assignee.name", CreatedAt = "created_at", CreatedBy = "created_by", CreatedByName =
@@ -9624,6 +10814,7 @@ connector_runtime::__string_enum! {
     = "task.name", TaskResourceSubtype = "task.resource_subtype", Text = "text", Type =
     "type", Uri = "uri", }
 }
+#[cfg(any(feature = "stories"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetStoriesForTaskResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9632,12 +10823,14 @@ pub struct GetStoriesForTaskResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "tags"))]
 connector_runtime::__string_enum! {
     pub enum GetTagsOptFieldsItem { Color = "color", CreatedAt = "created_at", Followers
     = "followers", FollowersName = "followers.name", Name = "name", Notes = "notes",
     Offset = "offset", Path = "path", PermalinkUrl = "permalink_url", Uri = "uri",
     Workspace = "workspace", WorkspaceName = "workspace.name", }
 }
+#[cfg(any(feature = "tags"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTagsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9646,51 +10839,61 @@ pub struct GetTagsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "tags"))]
 connector_runtime::__string_enum! {
     pub enum CreateTagOptFieldsItem { Color = "color", CreatedAt = "created_at",
     Followers = "followers", FollowersName = "followers.name", Name = "name", Notes =
     "notes", PermalinkUrl = "permalink_url", Workspace = "workspace", WorkspaceName =
     "workspace.name", }
 }
+#[cfg(any(feature = "tags"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTagBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TagCreateRequest>,
 }
+#[cfg(any(feature = "tags"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTagResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TagResponse>,
 }
+#[cfg(any(feature = "tags"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateTagBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TagBase>,
 }
+#[cfg(any(feature = "tags"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTagForWorkspaceBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TagCreateTagForWorkspaceRequest>,
 }
+#[cfg(any(feature = "task_templates"))]
 connector_runtime::__string_enum! {
     pub enum GetTaskTemplatesOptFieldsItem { CreatedAt = "created_at", CreatedBy =
     "created_by", Name = "name", Project = "project", Template = "template", }
 }
+#[cfg(any(feature = "task_templates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTaskTemplatesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::TaskTemplateCompact>>,
 }
+#[cfg(any(feature = "task_templates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTaskTemplateResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskTemplateResponse>,
 }
+#[cfg(any(feature = "task_templates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InstantiateTaskBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskTemplateInstantiateTaskRequest>,
 }
+#[cfg(any(feature = "tasks"))]
 connector_runtime::__string_enum! {
     pub enum GetTasksOptFieldsItem { ActualTimeMinutes = "actual_time_minutes",
     ApprovalStatus = "approval_status", AssignedBy = "assigned_by", AssignedByName =
@@ -9759,6 +10962,7 @@ connector_runtime::__string_enum! {
     StartAt = "start_at", StartOn = "start_on", Tags = "tags", TagsName = "tags.name",
     Uri = "uri", Workspace = "workspace", WorkspaceName = "workspace.name", }
 }
+#[cfg(any(feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTasksResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9767,6 +10971,7 @@ pub struct GetTasksResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "tasks"))]
 connector_runtime::__string_enum! {
     pub enum CreateTaskOptFieldsItem { ActualTimeMinutes = "actual_time_minutes",
     ApprovalStatus = "approval_status", AssignedBy = "assigned_by", AssignedByName =
@@ -9835,98 +11040,117 @@ connector_runtime::__string_enum! {
     "start_at", StartOn = "start_on", Tags = "tags", TagsName = "tags.name", Workspace =
     "workspace", WorkspaceName = "workspace.name", }
 }
+#[cfg(any(feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTaskBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskCreateRequest>,
 }
+#[cfg(any(feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTaskResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskResponse>,
 }
+#[cfg(any(feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateTaskBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskUpdateRequest>,
 }
+#[cfg(any(feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DuplicateTaskBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskDuplicateRequest>,
 }
+#[cfg(any(feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SetParentForTaskBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskSetParentRequest>,
 }
+#[cfg(any(feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddDependenciesForTaskBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ModifyDependenciesRequest>,
 }
+#[cfg(any(feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddDependentsForTaskBody {
     /// A set of dependent tasks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ModifyDependentsRequest>,
 }
+#[cfg(any(feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddProjectForTaskBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskAddProjectRequest>,
 }
+#[cfg(any(feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemoveProjectForTaskBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskRemoveProjectRequest>,
 }
+#[cfg(any(feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddTagForTaskBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskAddTagRequest>,
 }
+#[cfg(any(feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemoveTagForTaskBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskRemoveTagRequest>,
 }
+#[cfg(any(feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemoveFollowerForTaskBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskRemoveFollowersRequest>,
 }
+#[cfg(any(feature = "tasks"))]
 connector_runtime::__string_enum! {
     pub enum SearchTasksForWorkspaceResourceSubtype { DefaultTask = "default_task",
     Milestone = "milestone", Approval = "approval", Custom = "custom", }
 }
+#[cfg(any(feature = "tasks"))]
 connector_runtime::__string_enum! {
     pub enum SearchTasksForWorkspaceSortBy { DueDate = "due_date", CreatedAt =
     "created_at", CompletedAt = "completed_at", Likes = "likes", ModifiedAt =
     "modified_at", Relevance = "relevance", }
 }
+#[cfg(any(feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SearchTasksForWorkspaceResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::TaskCompact>>,
 }
+#[cfg(any(feature = "team_memberships", feature = "teams"))]
 connector_runtime::__string_enum! {
     pub enum GetTeamMembershipOptFieldsItem { IsAdmin = "is_admin", IsGuest = "is_guest",
     IsLimitedAccess = "is_limited_access", Team = "team", TeamName = "team.name", User =
     "user", UserName = "user.name", }
 }
+#[cfg(any(feature = "team_memberships", feature = "teams"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTeamMembershipResponse200 {
     /// This object represents a user's connection to a team.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TeamMembershipCompact>,
 }
+#[cfg(any(feature = "team_memberships"))]
 connector_runtime::__string_enum! {
     pub enum GetTeamMembershipsOptFieldsItem { IsAdmin = "is_admin", IsGuest =
     "is_guest", IsLimitedAccess = "is_limited_access", Offset = "offset", Path = "path",
     Team = "team", TeamName = "team.name", Uri = "uri", User = "user", UserName =
     "user.name", }
 }
+#[cfg(any(feature = "team_memberships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTeamMembershipsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9935,6 +11159,7 @@ pub struct GetTeamMembershipsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "teams"))]
 connector_runtime::__string_enum! {
     pub enum CreateTeamOptFieldsItem { CustomFieldSettings = "custom_field_settings",
     CustomFieldSettingsCustomField = "custom_field_settings.custom_field",
@@ -10041,16 +11266,19 @@ connector_runtime::__string_enum! {
     "team_content_management_access_level", TeamMemberRemovalAccessLevel =
     "team_member_removal_access_level", Visibility = "visibility", }
 }
+#[cfg(any(feature = "teams"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTeamBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TeamRequest>,
 }
+#[cfg(any(feature = "teams"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTeamResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TeamResponse>,
 }
+#[cfg(any(feature = "teams"))]
 connector_runtime::__string_enum! {
     pub enum GetTeamsForWorkspaceOptFieldsItem { CustomFieldSettings =
     "custom_field_settings", CustomFieldSettingsCustomField =
@@ -10157,6 +11385,7 @@ connector_runtime::__string_enum! {
     "team_content_management_access_level", TeamMemberRemovalAccessLevel =
     "team_member_removal_access_level", Uri = "uri", Visibility = "visibility", }
 }
+#[cfg(any(feature = "teams"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTeamsForWorkspaceResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10165,29 +11394,34 @@ pub struct GetTeamsForWorkspaceResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "teams"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddUserForTeamBody {
     /// A user identification object for specification with the addUser/removeUser endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TeamAddUserRequest>,
 }
+#[cfg(any(feature = "teams"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemoveUserForTeamBody {
     /// A user identification object for specification with the addUser/removeUser endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TeamRemoveUserRequest>,
 }
+#[cfg(any(feature = "time_periods"))]
 connector_runtime::__string_enum! {
     pub enum GetTimePeriodOptFieldsItem { DisplayName = "display_name", EndOn = "end_on",
     Parent = "parent", ParentDisplayName = "parent.display_name", ParentEndOn =
     "parent.end_on", ParentPeriod = "parent.period", ParentStartOn = "parent.start_on",
     Period = "period", StartOn = "start_on", }
 }
+#[cfg(any(feature = "time_periods"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTimePeriodResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TimePeriodBase>,
 }
+#[cfg(any(feature = "time_periods"))]
 connector_runtime::__string_enum! {
     pub enum GetTimePeriodsOptFieldsItem { DisplayName = "display_name", EndOn =
     "end_on", Offset = "offset", Parent = "parent", ParentDisplayName =
@@ -10195,6 +11429,7 @@ connector_runtime::__string_enum! {
     ParentStartOn = "parent.start_on", Path = "path", Period = "period", StartOn =
     "start_on", Uri = "uri", }
 }
+#[cfg(any(feature = "time_periods"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTimePeriodsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10203,20 +11438,27 @@ pub struct GetTimePeriodsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "time_tracking_categories"))]
 connector_runtime::__string_enum! {
     pub enum GetTimeTrackingCategoryOptFieldsItem { Color = "color", IsArchived =
     "is_archived", Name = "name", }
 }
+#[cfg(any(feature = "time_tracking_categories"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTimeTrackingCategoryResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TimeTrackingCategoryResponse>,
 }
+#[cfg(any(feature = "time_tracking_categories"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateTimeTrackingCategoryBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TimeTrackingCategoryUpdateRequest>,
 }
+#[cfg(any(
+    feature = "time_tracking_categories",
+    feature = "time_tracking_entries"
+))]
 connector_runtime::__string_enum! {
     pub enum GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem { AttributableTo
     = "attributable_to", AttributableToName = "attributable_to.name", Categories =
@@ -10225,6 +11467,10 @@ connector_runtime::__string_enum! {
     DurationMinutes = "duration_minutes", EnteredOn = "entered_on", Offset = "offset",
     Path = "path", Uri = "uri", }
 }
+#[cfg(any(
+    feature = "time_tracking_categories",
+    feature = "time_tracking_entries"
+))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTimeTrackingEntriesForTimeTrackingCategoryResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10233,10 +11479,12 @@ pub struct GetTimeTrackingEntriesForTimeTrackingCategoryResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "time_tracking_categories"))]
 connector_runtime::__string_enum! {
     pub enum GetTimeTrackingCategoriesOptFieldsItem { Color = "color", IsArchived =
     "is_archived", Name = "name", Offset = "offset", Path = "path", Uri = "uri", }
 }
+#[cfg(any(feature = "time_tracking_categories"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTimeTrackingCategoriesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10245,11 +11493,13 @@ pub struct GetTimeTrackingCategoriesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "time_tracking_categories"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTimeTrackingCategoryBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TimeTrackingCategoryCreateRequest>,
 }
+#[cfg(any(feature = "time_tracking_entries"))]
 connector_runtime::__string_enum! {
     pub enum CreateTimeTrackingEntryOptFieldsItem { ApprovalStatus = "approval_status",
     AttributableTo = "attributable_to", AttributableToName = "attributable_to.name",
@@ -10260,44 +11510,52 @@ connector_runtime::__string_enum! {
     "task", TaskCreatedBy = "task.created_by", TaskName = "task.name",
     TaskResourceSubtype = "task.resource_subtype", }
 }
+#[cfg(any(feature = "time_tracking_entries"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTimeTrackingEntryBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::CreateTimeTrackingEntryRequest>,
 }
+#[cfg(any(feature = "time_tracking_entries"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTimeTrackingEntryResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TimeTrackingEntryBase>,
 }
+#[cfg(any(feature = "time_tracking_entries"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateTimeTrackingEntryBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::UpdateTimeTrackingEntryRequest>,
 }
+#[cfg(any(feature = "timesheet_approval_statuses"))]
 connector_runtime::__string_enum! {
     pub enum GetTimesheetApprovalStatusOptFieldsItem { ApprovalStatus =
     "approval_status", CreatedAt = "created_at", EndDate = "end_date", StartDate =
     "start_date", User = "user", UserName = "user.name", Workspace = "workspace",
     WorkspaceName = "workspace.name", }
 }
+#[cfg(any(feature = "timesheet_approval_statuses"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTimesheetApprovalStatusResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TimesheetApprovalStatusResponse>,
 }
+#[cfg(any(feature = "timesheet_approval_statuses"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateTimesheetApprovalStatusBody {
     /// A request to update a timesheet approval status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::UpdateTimesheetApprovalStatusRequest>,
 }
+#[cfg(any(feature = "timesheet_approval_statuses"))]
 connector_runtime::__string_enum! {
     pub enum GetTimesheetApprovalStatusesOptFieldsItem { ApprovalStatus =
     "approval_status", CreatedAt = "created_at", EndDate = "end_date", Offset = "offset",
     Path = "path", StartDate = "start_date", Uri = "uri", User = "user", UserName =
     "user.name", Workspace = "workspace", WorkspaceName = "workspace.name", }
 }
+#[cfg(any(feature = "timesheet_approval_statuses"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTimesheetApprovalStatusesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10306,38 +11564,45 @@ pub struct GetTimesheetApprovalStatusesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "timesheet_approval_statuses"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTimesheetApprovalStatusBody {
     /// A request to create a timesheet approval status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::CreateTimesheetApprovalStatusRequest>,
 }
+#[cfg(any(feature = "typeahead"))]
 connector_runtime::__string_enum! {
     pub enum TypeaheadForWorkspaceResourceType { Actor = "actor", Agent = "agent",
     CustomField = "custom_field", Goal = "goal", Project = "project", ProjectTemplate =
     "project_template", Portfolio = "portfolio", Tag = "tag", Task = "task", Team =
     "team", User = "user", }
 }
+#[cfg(any(feature = "typeahead"))]
 connector_runtime::__string_enum! {
     pub enum TypeaheadForWorkspaceType { CustomField = "custom_field", Portfolio =
     "portfolio", Project = "project", Tag = "tag", Task = "task", User = "user", }
 }
+#[cfg(any(feature = "typeahead"))]
 /// A generic list of objects, such as those returned by the typeahead search endpoint.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TypeaheadForWorkspaceResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::AsanaNamedResource>>,
 }
+#[cfg(any(feature = "user_task_lists"))]
 connector_runtime::__string_enum! {
     pub enum GetUserTaskListOptFieldsItem { Name = "name", Owner = "owner", Workspace =
     "workspace", }
 }
+#[cfg(any(feature = "user_task_lists"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetUserTaskListResponse200 {
     /// A user task list represents the tasks assigned to a particular user. It provides API access to a user’s [My tasks](https://asana.com/guide/help/fundamentals/my-tasks) view in Asana.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::UserTaskListCompact>,
 }
+#[cfg(any(feature = "users"))]
 connector_runtime::__string_enum! {
     pub enum GetUsersOptFieldsItem { CustomFields = "custom_fields",
     CustomFieldsDateValue = "custom_fields.date_value", CustomFieldsDateValueDate =
@@ -10368,6 +11633,7 @@ connector_runtime::__string_enum! {
     "photo.image_36x36", PhotoImage60x60 = "photo.image_60x60", Uri = "uri", Workspaces =
     "workspaces", WorkspacesName = "workspaces.name", }
 }
+#[cfg(any(feature = "users"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetUsersResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10376,6 +11642,7 @@ pub struct GetUsersResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "users"))]
 connector_runtime::__string_enum! {
     pub enum GetUserOptFieldsItem { CustomFields = "custom_fields", CustomFieldsDateValue
     = "custom_fields.date_value", CustomFieldsDateValueDate =
@@ -10406,25 +11673,30 @@ connector_runtime::__string_enum! {
     PhotoImage60x60 = "photo.image_60x60", Workspaces = "workspaces", WorkspacesName =
     "workspaces.name", }
 }
+#[cfg(any(feature = "users"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetUserResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::UserResponse>,
 }
+#[cfg(any(feature = "users"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateUserBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::UserUpdateRequest>,
 }
+#[cfg(any(feature = "users"))]
 connector_runtime::__string_enum! {
     pub enum GetFavoritesForUserResourceType { Portfolio = "portfolio", Project =
     "project", Tag = "tag", Task = "task", User = "user", ProjectTemplate =
     "project_template", }
 }
+#[cfg(any(feature = "users"))]
 connector_runtime::__string_enum! {
     pub enum GetFavoritesForUserOptFieldsItem { Name = "name", Offset = "offset", Path =
     "path", Uri = "uri", }
 }
+#[cfg(any(feature = "users"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetFavoritesForUserResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10433,11 +11705,13 @@ pub struct GetFavoritesForUserResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "users"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetUsersForTeamResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::UserCompact>>,
 }
+#[cfg(any(feature = "webhooks"))]
 connector_runtime::__string_enum! {
     pub enum GetWebhooksOptFieldsItem { Active = "active", CreatedAt = "created_at",
     DeliveryRetryCount = "delivery_retry_count", FailureDeletionTimestamp =
@@ -10448,6 +11722,7 @@ connector_runtime::__string_enum! {
     "next_attempt_after", Offset = "offset", Path = "path", Resource = "resource",
     ResourceName = "resource.name", Target = "target", Uri = "uri", }
 }
+#[cfg(any(feature = "webhooks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetWebhooksResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10456,6 +11731,7 @@ pub struct GetWebhooksResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "webhooks"))]
 connector_runtime::__string_enum! {
     pub enum CreateWebhookOptFieldsItem { Active = "active", CreatedAt = "created_at",
     DeliveryRetryCount = "delivery_retry_count", FailureDeletionTimestamp =
@@ -10466,11 +11742,13 @@ connector_runtime::__string_enum! {
     "next_attempt_after", Resource = "resource", ResourceName = "resource.name", Target =
     "target", }
 }
+#[cfg(any(feature = "webhooks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateWebhookBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::WebhookRequest>,
 }
+#[cfg(any(feature = "webhooks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateWebhookResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10480,16 +11758,19 @@ pub struct CreateWebhookResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x_hook_secret: Option<String>,
 }
+#[cfg(any(feature = "webhooks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetWebhookResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::WebhookResponse>,
 }
+#[cfg(any(feature = "webhooks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateWebhookBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::WebhookUpdateRequest>,
 }
+#[cfg(any(feature = "workspace_memberships"))]
 connector_runtime::__string_enum! {
     pub enum GetWorkspaceMembershipOptFieldsItem { CreatedAt = "created_at", IsActive =
     "is_active", IsAdmin = "is_admin", IsGuest = "is_guest", IsViewOnly = "is_view_only",
@@ -10500,11 +11781,13 @@ connector_runtime::__string_enum! {
     "vacation_dates.start_on", Workspace = "workspace", WorkspaceName = "workspace.name",
     }
 }
+#[cfg(any(feature = "workspace_memberships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetWorkspaceMembershipResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::WorkspaceMembershipResponse>,
 }
+#[cfg(any(feature = "workspace_memberships"))]
 connector_runtime::__string_enum! {
     pub enum GetWorkspaceMembershipsForUserOptFieldsItem { CreatedAt = "created_at",
     IsActive = "is_active", IsAdmin = "is_admin", IsGuest = "is_guest", IsViewOnly =
@@ -10516,6 +11799,7 @@ connector_runtime::__string_enum! {
     "vacation_dates.start_on", Workspace = "workspace", WorkspaceName = "workspace.name",
     }
 }
+#[cfg(any(feature = "workspace_memberships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetWorkspaceMembershipsForUserResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10524,10 +11808,12 @@ pub struct GetWorkspaceMembershipsForUserResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "workspaces"))]
 connector_runtime::__string_enum! {
     pub enum GetWorkspacesOptFieldsItem { EmailDomains = "email_domains", IsOrganization
     = "is_organization", Name = "name", Offset = "offset", Path = "path", Uri = "uri", }
 }
+#[cfg(any(feature = "workspaces"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetWorkspacesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10536,21 +11822,25 @@ pub struct GetWorkspacesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
+#[cfg(any(feature = "workspaces"))]
 connector_runtime::__string_enum! {
     pub enum GetWorkspaceOptFieldsItem { EmailDomains = "email_domains", IsOrganization =
     "is_organization", Name = "name", }
 }
+#[cfg(any(feature = "workspaces"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetWorkspaceResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::WorkspaceResponse>,
 }
+#[cfg(any(feature = "workspaces"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateWorkspaceBody {
     /// A *workspace* is the highest-level organizational unit in Asana. All projects and tasks have an associated workspace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::WorkspaceCompact>,
 }
+#[cfg(any(feature = "workspaces"))]
 connector_runtime::__string_enum! {
     pub enum AddUserForWorkspaceOptFieldsItem { Email = "email", Name = "name", Photo =
     "photo", PhotoImage1024x1024 = "photo.image_1024x1024", PhotoImage128x128 =
@@ -10558,17 +11848,20 @@ connector_runtime::__string_enum! {
     "photo.image_27x27", PhotoImage36x36 = "photo.image_36x36", PhotoImage60x60 =
     "photo.image_60x60", }
 }
+#[cfg(any(feature = "workspaces"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddUserForWorkspaceBody {
     /// A user identification object for specification with the addUser/removeUser endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::WorkspaceAddUserRequest>,
 }
+#[cfg(any(feature = "workspaces"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddUserForWorkspaceResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::UserBaseResponse>,
 }
+#[cfg(any(feature = "workspaces"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemoveUserForWorkspaceBody {
     /// A user identification object for specification with the addUser/removeUser endpoints.

@@ -65,10 +65,7 @@ impl<'a> OooEntriesApi<'a> {
     /// Returns an empty data record.
     ///
     /// `DELETE /ooo_entries/{ooo_entry_gid}` (operation `deleteOooEntry`).
-    pub fn delete_ooo_entry(
-        &self,
-        ooo_entry_gid: impl Into<String>,
-    ) -> DeleteOooEntry<'a> {
+    pub fn delete_ooo_entry(&self, ooo_entry_gid: impl Into<String>) -> DeleteOooEntry<'a> {
         DeleteOooEntry {
             client: self.client,
             ooo_entry_gid: ooo_entry_gid.into(),
@@ -110,10 +107,7 @@ impl<'a> OooEntriesApi<'a> {
     /// Returns the full record of the newly created OOO entry.
     ///
     /// `POST /ooo_entries` (operation `createOooEntry`).
-    pub fn create_ooo_entry(
-        &self,
-        body: super::models::CreateOooEntryBody,
-    ) -> CreateOooEntry<'a> {
+    pub fn create_ooo_entry(&self, body: super::models::CreateOooEntryBody) -> CreateOooEntry<'a> {
         CreateOooEntry {
             client: self.client,
             body,
@@ -133,7 +127,7 @@ pub struct GetOooEntry<'a> {
     opt_fields: Option<Vec<super::models::GetOooEntryOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetOooEntry<'_> {
+impl<'a> GetOooEntry<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -141,10 +135,7 @@ impl GetOooEntry<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetOooEntryOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetOooEntryOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -153,17 +144,26 @@ impl GetOooEntry<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetOooEntryResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/ooo_entries/{ooo_entry_gid}");
-        op.path("ooo_entry_gid", &self.ooo_entry_gid, rt::Style::Simple, false);
+        op.path(
+            "ooo_entry_gid",
+            &self.ooo_entry_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetOooEntryResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /ooo_entries/{ooo_entry_gid}`: set optional parameters, then `send()`.
@@ -177,7 +177,7 @@ pub struct UpdateOooEntry<'a> {
     body: super::models::UpdateOooEntryBody,
     options: rt::CallOptions,
 }
-impl UpdateOooEntry<'_> {
+impl<'a> UpdateOooEntry<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -185,10 +185,7 @@ impl UpdateOooEntry<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetOooEntryOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetOooEntryOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -197,18 +194,27 @@ impl UpdateOooEntry<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetOooEntryResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/ooo_entries/{ooo_entry_gid}");
-        op.path("ooo_entry_gid", &self.ooo_entry_gid, rt::Style::Simple, false);
+        op.path(
+            "ooo_entry_gid",
+            &self.ooo_entry_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetOooEntryResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /ooo_entries/{ooo_entry_gid}`: set optional parameters, then `send()`.
@@ -220,7 +226,7 @@ pub struct DeleteOooEntry<'a> {
     opt_pretty: Option<bool>,
     options: rt::CallOptions,
 }
-impl DeleteOooEntry<'_> {
+impl<'a> DeleteOooEntry<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -232,19 +238,25 @@ impl DeleteOooEntry<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/ooo_entries/{ooo_entry_gid}");
-        op.path("ooo_entry_gid", &self.ooo_entry_gid, rt::Style::Simple, false);
+        op.path(
+            "ooo_entry_gid",
+            &self.ooo_entry_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /ooo_entries`: set optional parameters, then `send()`.
@@ -262,7 +274,7 @@ pub struct GetOooEntries<'a> {
     opt_fields: Option<Vec<super::models::GetOooEntriesOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetOooEntries<'_> {
+impl<'a> GetOooEntries<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -293,10 +305,7 @@ impl GetOooEntries<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetOooEntriesOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetOooEntriesOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -305,23 +314,18 @@ impl GetOooEntries<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetOooEntriesResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/ooo_entries");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("user", &self.user, rt::Style::Form, true);
         op.query("workspace", &self.workspace, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -330,7 +334,40 @@ impl GetOooEntries<'_> {
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetOooEntriesResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::OooEntryResponse> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::OooEntryResponse> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset {
+                next_offset: Some("/next_page/offset".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .offset_param("offset")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /ooo_entries`: set optional parameters, then `send()`.
@@ -343,7 +380,7 @@ pub struct CreateOooEntry<'a> {
     body: super::models::CreateOooEntryBody,
     options: rt::CallOptions,
 }
-impl CreateOooEntry<'_> {
+impl<'a> CreateOooEntry<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -351,10 +388,7 @@ impl CreateOooEntry<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetOooEntryOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetOooEntryOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -363,16 +397,20 @@ impl CreateOooEntry<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetOooEntryResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/ooo_entries");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetOooEntryResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -113,10 +113,7 @@ impl<'a> PortfoliosApi<'a> {
     /// Returns an empty data record.
     ///
     /// `DELETE /portfolios/{portfolio_gid}` (operation `deletePortfolio`).
-    pub fn delete_portfolio(
-        &self,
-        portfolio_gid: impl Into<String>,
-    ) -> DeletePortfolio<'a> {
+    pub fn delete_portfolio(&self, portfolio_gid: impl Into<String>) -> DeletePortfolio<'a> {
         DeletePortfolio {
             client: self.client,
             portfolio_gid: portfolio_gid.into(),
@@ -274,10 +271,7 @@ impl<'a> PortfoliosApi<'a> {
     /// Creates and returns a job that will asynchronously handle the duplication.
     ///
     /// `POST /portfolios/{portfolio_gid}/duplicate` (operation `duplicatePortfolio`).
-    pub fn duplicate_portfolio(
-        &self,
-        portfolio_gid: impl Into<String>,
-    ) -> DuplicatePortfolio<'a> {
+    pub fn duplicate_portfolio(&self, portfolio_gid: impl Into<String>) -> DuplicatePortfolio<'a> {
         DuplicatePortfolio {
             client: self.client,
             portfolio_gid: portfolio_gid.into(),
@@ -301,7 +295,7 @@ pub struct GetPortfolios<'a> {
     opt_fields: Option<Vec<super::models::GetPortfoliosOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetPortfolios<'_> {
+impl<'a> GetPortfolios<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -327,10 +321,7 @@ impl GetPortfolios<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetPortfoliosOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetPortfoliosOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -339,21 +330,16 @@ impl GetPortfolios<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetPortfoliosResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/portfolios");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -362,7 +348,40 @@ impl GetPortfolios<'_> {
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetPortfoliosResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::PortfolioCompact> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::PortfolioCompact> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset {
+                next_offset: Some("/next_page/offset".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .offset_param("offset")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /portfolios`: set optional parameters, then `send()`.
@@ -375,7 +394,7 @@ pub struct CreatePortfolio<'a> {
     body: super::models::CreatePortfolioBody,
     options: rt::CallOptions,
 }
-impl CreatePortfolio<'_> {
+impl<'a> CreatePortfolio<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -383,10 +402,7 @@ impl CreatePortfolio<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreatePortfolioOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::CreatePortfolioOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -395,17 +411,21 @@ impl CreatePortfolio<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreatePortfolioResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/portfolios");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreatePortfolioResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /portfolios/{portfolio_gid}`: set optional parameters, then `send()`.
@@ -418,7 +438,7 @@ pub struct GetPortfolio<'a> {
     opt_fields: Option<Vec<super::models::CreatePortfolioOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetPortfolio<'_> {
+impl<'a> GetPortfolio<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -426,10 +446,7 @@ impl GetPortfolio<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreatePortfolioOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::CreatePortfolioOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -438,17 +455,26 @@ impl GetPortfolio<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreatePortfolioResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/portfolios/{portfolio_gid}");
-        op.path("portfolio_gid", &self.portfolio_gid, rt::Style::Simple, false);
+        op.path(
+            "portfolio_gid",
+            &self.portfolio_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreatePortfolioResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /portfolios/{portfolio_gid}`: set optional parameters, then `send()`.
@@ -462,7 +488,7 @@ pub struct UpdatePortfolio<'a> {
     body: super::models::UpdatePortfolioBody,
     options: rt::CallOptions,
 }
-impl UpdatePortfolio<'_> {
+impl<'a> UpdatePortfolio<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -470,10 +496,7 @@ impl UpdatePortfolio<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreatePortfolioOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::CreatePortfolioOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -482,18 +505,27 @@ impl UpdatePortfolio<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreatePortfolioResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/portfolios/{portfolio_gid}");
-        op.path("portfolio_gid", &self.portfolio_gid, rt::Style::Simple, false);
+        op.path(
+            "portfolio_gid",
+            &self.portfolio_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreatePortfolioResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /portfolios/{portfolio_gid}`: set optional parameters, then `send()`.
@@ -505,7 +537,7 @@ pub struct DeletePortfolio<'a> {
     opt_pretty: Option<bool>,
     options: rt::CallOptions,
 }
-impl DeletePortfolio<'_> {
+impl<'a> DeletePortfolio<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -517,19 +549,25 @@ impl DeletePortfolio<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/portfolios/{portfolio_gid}");
-        op.path("portfolio_gid", &self.portfolio_gid, rt::Style::Simple, false);
+        op.path(
+            "portfolio_gid",
+            &self.portfolio_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /portfolios/{portfolio_gid}/items`: set optional parameters, then `send()`.
@@ -544,7 +582,7 @@ pub struct GetItemsForPortfolio<'a> {
     opt_fields: Option<Vec<super::models::GetItemsForPortfolioOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetItemsForPortfolio<'_> {
+impl<'a> GetItemsForPortfolio<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -577,32 +615,62 @@ impl GetItemsForPortfolio<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetItemsForPortfolioResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/portfolios/{portfolio_gid}/items");
-        op.path("portfolio_gid", &self.portfolio_gid, rt::Style::Simple, false);
+        op.path(
+            "portfolio_gid",
+            &self.portfolio_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetItemsForPortfolioResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectCompact> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ProjectCompact> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset {
+                next_offset: Some("/next_page/offset".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .offset_param("offset")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /portfolios/{portfolio_gid}/addItem`: set optional parameters, then `send()`.
@@ -615,7 +683,7 @@ pub struct AddItemForPortfolio<'a> {
     body: super::models::AddItemForPortfolioBody,
     options: rt::CallOptions,
 }
-impl AddItemForPortfolio<'_> {
+impl<'a> AddItemForPortfolio<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -627,23 +695,26 @@ impl AddItemForPortfolio<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/portfolios/{portfolio_gid}/addItem",
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/portfolios/{portfolio_gid}/addItem");
+        op.path(
+            "portfolio_gid",
+            &self.portfolio_gid,
+            rt::Style::Simple,
+            false,
         );
-        op.path("portfolio_gid", &self.portfolio_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /portfolios/{portfolio_gid}/removeItem`: set optional parameters, then `send()`.
@@ -656,7 +727,7 @@ pub struct RemoveItemForPortfolio<'a> {
     body: super::models::RemoveItemForPortfolioBody,
     options: rt::CallOptions,
 }
-impl RemoveItemForPortfolio<'_> {
+impl<'a> RemoveItemForPortfolio<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -668,23 +739,26 @@ impl RemoveItemForPortfolio<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/portfolios/{portfolio_gid}/removeItem",
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/portfolios/{portfolio_gid}/removeItem");
+        op.path(
+            "portfolio_gid",
+            &self.portfolio_gid,
+            rt::Style::Simple,
+            false,
         );
-        op.path("portfolio_gid", &self.portfolio_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /portfolios/{portfolio_gid}/addCustomFieldSetting`: set optional parameters, then `send()`.
@@ -697,7 +771,7 @@ pub struct AddCustomFieldSettingForPortfolio<'a> {
     body: super::models::AddCustomFieldSettingForGoalBody,
     options: rt::CallOptions,
 }
-impl AddCustomFieldSettingForPortfolio<'_> {
+impl<'a> AddCustomFieldSettingForPortfolio<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -709,23 +783,30 @@ impl AddCustomFieldSettingForPortfolio<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::AddCustomFieldSettingForGoalResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/portfolios/{portfolio_gid}/addCustomFieldSetting",
         );
-        op.path("portfolio_gid", &self.portfolio_gid, rt::Style::Simple, false);
+        op.path(
+            "portfolio_gid",
+            &self.portfolio_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AddCustomFieldSettingForGoalResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /portfolios/{portfolio_gid}/removeCustomFieldSetting`: set optional parameters, then `send()`.
@@ -738,7 +819,7 @@ pub struct RemoveCustomFieldSettingForPortfolio<'a> {
     body: super::models::RemoveCustomFieldSettingForGoalBody,
     options: rt::CallOptions,
 }
-impl RemoveCustomFieldSettingForPortfolio<'_> {
+impl<'a> RemoveCustomFieldSettingForPortfolio<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -750,23 +831,29 @@ impl RemoveCustomFieldSettingForPortfolio<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/portfolios/{portfolio_gid}/removeCustomFieldSetting",
         );
-        op.path("portfolio_gid", &self.portfolio_gid, rt::Style::Simple, false);
+        op.path(
+            "portfolio_gid",
+            &self.portfolio_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /portfolios/{portfolio_gid}/addMembers`: set optional parameters, then `send()`.
@@ -780,7 +867,7 @@ pub struct AddMembersForPortfolio<'a> {
     body: super::models::AddMembersForPortfolioBody,
     options: rt::CallOptions,
 }
-impl AddMembersForPortfolio<'_> {
+impl<'a> AddMembersForPortfolio<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -788,10 +875,7 @@ impl AddMembersForPortfolio<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreatePortfolioOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::CreatePortfolioOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -800,21 +884,27 @@ impl AddMembersForPortfolio<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreatePortfolioResponse201>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/portfolios/{portfolio_gid}/addMembers",
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/portfolios/{portfolio_gid}/addMembers");
+        op.path(
+            "portfolio_gid",
+            &self.portfolio_gid,
+            rt::Style::Simple,
+            false,
         );
-        op.path("portfolio_gid", &self.portfolio_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreatePortfolioResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /portfolios/{portfolio_gid}/removeMembers`: set optional parameters, then `send()`.
@@ -828,7 +918,7 @@ pub struct RemoveMembersForPortfolio<'a> {
     body: super::models::RemoveMembersForPortfolioBody,
     options: rt::CallOptions,
 }
-impl RemoveMembersForPortfolio<'_> {
+impl<'a> RemoveMembersForPortfolio<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -836,10 +926,7 @@ impl RemoveMembersForPortfolio<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreatePortfolioOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::CreatePortfolioOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -848,21 +935,30 @@ impl RemoveMembersForPortfolio<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreatePortfolioResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/portfolios/{portfolio_gid}/removeMembers",
         );
-        op.path("portfolio_gid", &self.portfolio_gid, rt::Style::Simple, false);
+        op.path(
+            "portfolio_gid",
+            &self.portfolio_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreatePortfolioResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /portfolios/{portfolio_gid}/duplicate`: set optional parameters, then `send()`.
@@ -876,7 +972,7 @@ pub struct DuplicatePortfolio<'a> {
     body: Option<super::models::DuplicatePortfolioBody>,
     options: rt::CallOptions,
 }
-impl DuplicatePortfolio<'_> {
+impl<'a> DuplicatePortfolio<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -898,15 +994,14 @@ impl DuplicatePortfolio<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetJobResponse200>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/portfolios/{portfolio_gid}/duplicate",
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/portfolios/{portfolio_gid}/duplicate");
+        op.path(
+            "portfolio_gid",
+            &self.portfolio_gid,
+            rt::Style::Simple,
+            false,
         );
-        op.path("portfolio_gid", &self.portfolio_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         if let Some(body) = &self.body {
@@ -914,6 +1009,11 @@ impl DuplicatePortfolio<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GetJobResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

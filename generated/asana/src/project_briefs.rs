@@ -22,10 +22,7 @@ impl<'a> ProjectBriefsApi<'a> {
     /// Get the full record for a project brief.
     ///
     /// `GET /project_briefs/{project_brief_gid}` (operation `getProjectBrief`).
-    pub fn get_project_brief(
-        &self,
-        project_brief_gid: impl Into<String>,
-    ) -> GetProjectBrief<'a> {
+    pub fn get_project_brief(&self, project_brief_gid: impl Into<String>) -> GetProjectBrief<'a> {
         GetProjectBrief {
             client: self.client,
             project_brief_gid: project_brief_gid.into(),
@@ -107,7 +104,7 @@ pub struct GetProjectBrief<'a> {
     opt_fields: Option<Vec<super::models::GetProjectBriefOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetProjectBrief<'_> {
+impl<'a> GetProjectBrief<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -115,10 +112,7 @@ impl GetProjectBrief<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetProjectBriefOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetProjectBriefOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -127,17 +121,26 @@ impl GetProjectBrief<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetProjectBriefResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/project_briefs/{project_brief_gid}");
-        op.path("project_brief_gid", &self.project_brief_gid, rt::Style::Simple, false);
+        op.path(
+            "project_brief_gid",
+            &self.project_brief_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetProjectBriefResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /project_briefs/{project_brief_gid}`: set optional parameters, then `send()`.
@@ -151,7 +154,7 @@ pub struct UpdateProjectBrief<'a> {
     body: super::models::UpdateProjectBriefBody,
     options: rt::CallOptions,
 }
-impl UpdateProjectBrief<'_> {
+impl<'a> UpdateProjectBrief<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -159,10 +162,7 @@ impl UpdateProjectBrief<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetProjectBriefOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetProjectBriefOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -171,18 +171,27 @@ impl UpdateProjectBrief<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetProjectBriefResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/project_briefs/{project_brief_gid}");
-        op.path("project_brief_gid", &self.project_brief_gid, rt::Style::Simple, false);
+        op.path(
+            "project_brief_gid",
+            &self.project_brief_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetProjectBriefResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /project_briefs/{project_brief_gid}`: set optional parameters, then `send()`.
@@ -194,7 +203,7 @@ pub struct DeleteProjectBrief<'a> {
     opt_pretty: Option<bool>,
     options: rt::CallOptions,
 }
-impl DeleteProjectBrief<'_> {
+impl<'a> DeleteProjectBrief<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -206,22 +215,25 @@ impl DeleteProjectBrief<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/project_briefs/{project_brief_gid}",
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/project_briefs/{project_brief_gid}");
+        op.path(
+            "project_brief_gid",
+            &self.project_brief_gid,
+            rt::Style::Simple,
+            false,
         );
-        op.path("project_brief_gid", &self.project_brief_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /projects/{project_gid}/project_briefs`: set optional parameters, then `send()`.
@@ -235,7 +247,7 @@ pub struct CreateProjectBrief<'a> {
     body: super::models::UpdateProjectBriefBody,
     options: rt::CallOptions,
 }
-impl CreateProjectBrief<'_> {
+impl<'a> CreateProjectBrief<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -243,10 +255,7 @@ impl CreateProjectBrief<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetProjectBriefOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetProjectBriefOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -255,20 +264,21 @@ impl CreateProjectBrief<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetProjectBriefResponse200>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/projects/{project_gid}/project_briefs",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/projects/{project_gid}/project_briefs");
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetProjectBriefResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

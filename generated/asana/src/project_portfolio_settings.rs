@@ -113,7 +113,7 @@ pub struct GetProjectPortfolioSetting<'a> {
     opt_fields: Option<Vec<super::models::GetProjectPortfolioSettingOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetProjectPortfolioSetting<'_> {
+impl<'a> GetProjectPortfolioSetting<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -133,13 +133,7 @@ impl GetProjectPortfolioSetting<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetProjectPortfolioSettingResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/project_portfolio_settings/{project_portfolio_setting_gid}",
@@ -154,7 +148,14 @@ impl GetProjectPortfolioSetting<'_> {
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetProjectPortfolioSettingResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /project_portfolio_settings/{project_portfolio_setting_gid}`: set optional parameters, then `send()`.
@@ -168,7 +169,7 @@ pub struct UpdateProjectPortfolioSetting<'a> {
     body: super::models::UpdateProjectPortfolioSettingBody,
     options: rt::CallOptions,
 }
-impl UpdateProjectPortfolioSetting<'_> {
+impl<'a> UpdateProjectPortfolioSetting<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -188,13 +189,7 @@ impl UpdateProjectPortfolioSetting<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetProjectPortfolioSettingResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/project_portfolio_settings/{project_portfolio_setting_gid}",
@@ -210,7 +205,14 @@ impl UpdateProjectPortfolioSetting<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetProjectPortfolioSettingResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /projects/{project_gid}/project_portfolio_settings`: set optional parameters, then `send()`.
@@ -222,12 +224,10 @@ pub struct GetProjectPortfolioSettingsForProject<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<
-        Vec<super::models::GetProjectPortfolioSettingsForProjectOptFieldsItem>,
-    >,
+    opt_fields: Option<Vec<super::models::GetProjectPortfolioSettingsForProjectOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetProjectPortfolioSettingsForProject<'_> {
+impl<'a> GetProjectPortfolioSettingsForProject<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -260,13 +260,7 @@ impl GetProjectPortfolioSettingsForProject<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetProjectPortfolioSettingsForProjectResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/projects/{project_gid}/project_portfolio_settings",
@@ -274,21 +268,55 @@ impl GetProjectPortfolioSettingsForProject<'_> {
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::GetProjectPortfolioSettingsForProjectResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectPortfolioSettingCompact> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ProjectPortfolioSettingCompact> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset {
+                next_offset: Some("/next_page/offset".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .offset_param("offset")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /portfolios/{portfolio_gid}/project_portfolio_settings`: set optional parameters, then `send()`.
@@ -300,12 +328,10 @@ pub struct GetProjectPortfolioSettingsForPortfolio<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<
-        Vec<super::models::GetProjectPortfolioSettingsForProjectOptFieldsItem>,
-    >,
+    opt_fields: Option<Vec<super::models::GetProjectPortfolioSettingsForProjectOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetProjectPortfolioSettingsForPortfolio<'_> {
+impl<'a> GetProjectPortfolioSettingsForPortfolio<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -338,6 +364,33 @@ impl GetProjectPortfolioSettingsForPortfolio<'_> {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/portfolios/{portfolio_gid}/project_portfolio_settings",
+        );
+        op.path(
+            "portfolio_gid",
+            &self.portfolio_gid,
+            rt::Style::Simple,
+            false,
+        );
+        op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
+        if let Some(v) = &self.limit {
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
+        }
+        op.query("limit", &self.limit, rt::Style::Form, true);
+        op.query("offset", &self.offset, rt::Style::Form, true);
+        op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.errors(rt::error_body::<super::models::ErrorResponse>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
@@ -345,27 +398,33 @@ impl GetProjectPortfolioSettingsForPortfolio<'_> {
         rt::Response<super::models::GetProjectPortfolioSettingsForProjectResponse200>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/portfolios/{portfolio_gid}/project_portfolio_settings",
-        );
-        op.path("portfolio_gid", &self.portfolio_gid, rt::Style::Simple, false);
-        op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
-        if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
-        }
-        op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query("offset", &self.offset, rt::Style::Form, true);
-        op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
-        op.errors(rt::error_body::<super::models::ErrorResponse>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectPortfolioSettingCompact> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ProjectPortfolioSettingCompact> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset {
+                next_offset: Some("/next_page/offset".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .offset_param("offset")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }

@@ -67,10 +67,7 @@ impl<'a> ProjectsApi<'a> {
     /// creation.
     ///
     /// `POST /projects` (operation `createProject`).
-    pub fn create_project(
-        &self,
-        body: super::models::CreateProjectBody,
-    ) -> CreateProject<'a> {
+    pub fn create_project(&self, body: super::models::CreateProjectBody) -> CreateProject<'a> {
         CreateProject {
             client: self.client,
             body,
@@ -166,10 +163,7 @@ impl<'a> ProjectsApi<'a> {
     /// Creates and returns a job that will asynchronously handle the duplication.
     ///
     /// `POST /projects/{project_gid}/duplicate` (operation `duplicateProject`).
-    pub fn duplicate_project(
-        &self,
-        project_gid: impl Into<String>,
-    ) -> DuplicateProject<'a> {
+    pub fn duplicate_project(&self, project_gid: impl Into<String>) -> DuplicateProject<'a> {
         DuplicateProject {
             client: self.client,
             project_gid: project_gid.into(),
@@ -186,10 +180,7 @@ impl<'a> ProjectsApi<'a> {
     /// Returns a compact representation of all of the projects the task is in.
     ///
     /// `GET /tasks/{task_gid}/projects` (operation `getProjectsForTask`).
-    pub fn get_projects_for_task(
-        &self,
-        task_gid: impl Into<String>,
-    ) -> GetProjectsForTask<'a> {
+    pub fn get_projects_for_task(&self, task_gid: impl Into<String>) -> GetProjectsForTask<'a> {
         GetProjectsForTask {
             client: self.client,
             task_gid: task_gid.into(),
@@ -207,10 +198,7 @@ impl<'a> ProjectsApi<'a> {
     /// Returns the compact project records for all projects in the team.
     ///
     /// `GET /teams/{team_gid}/projects` (operation `getProjectsForTeam`).
-    pub fn get_projects_for_team(
-        &self,
-        team_gid: impl Into<String>,
-    ) -> GetProjectsForTeam<'a> {
+    pub fn get_projects_for_team(&self, team_gid: impl Into<String>) -> GetProjectsForTeam<'a> {
         GetProjectsForTeam {
             client: self.client,
             team_gid: team_gid.into(),
@@ -560,7 +548,7 @@ pub struct GetProjects<'a> {
     opt_fields: Option<Vec<super::models::GetItemsForPortfolioOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetProjects<'_> {
+impl<'a> GetProjects<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -608,24 +596,16 @@ impl GetProjects<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetItemsForPortfolioResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/projects");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -635,7 +615,40 @@ impl GetProjects<'_> {
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetItemsForPortfolioResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectCompact> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ProjectCompact> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset {
+                next_offset: Some("/next_page/offset".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .offset_param("offset")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /projects`: set optional parameters, then `send()`.
@@ -648,7 +661,7 @@ pub struct CreateProject<'a> {
     body: super::models::CreateProjectBody,
     options: rt::CallOptions,
 }
-impl CreateProject<'_> {
+impl<'a> CreateProject<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -656,10 +669,7 @@ impl CreateProject<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateProjectOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::CreateProjectOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -668,17 +678,21 @@ impl CreateProject<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/projects");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /projects/{project_gid}`: set optional parameters, then `send()`.
@@ -691,7 +705,7 @@ pub struct GetProject<'a> {
     opt_fields: Option<Vec<super::models::CreateProjectOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetProject<'_> {
+impl<'a> GetProject<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -699,10 +713,7 @@ impl GetProject<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateProjectOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::CreateProjectOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -711,17 +722,21 @@ impl GetProject<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/projects/{project_gid}");
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /projects/{project_gid}`: set optional parameters, then `send()`.
@@ -735,7 +750,7 @@ pub struct UpdateProject<'a> {
     body: super::models::UpdateProjectBody,
     options: rt::CallOptions,
 }
-impl UpdateProject<'_> {
+impl<'a> UpdateProject<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -743,10 +758,7 @@ impl UpdateProject<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateProjectOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::CreateProjectOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -755,10 +767,7 @@ impl UpdateProject<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/projects/{project_gid}");
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
@@ -766,7 +775,14 @@ impl UpdateProject<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /projects/{project_gid}`: set optional parameters, then `send()`.
@@ -778,7 +794,7 @@ pub struct DeleteProject<'a> {
     opt_pretty: Option<bool>,
     options: rt::CallOptions,
 }
-impl DeleteProject<'_> {
+impl<'a> DeleteProject<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -790,19 +806,20 @@ impl DeleteProject<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/projects/{project_gid}");
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /projects/{project_gid}/duplicate`: set optional parameters, then `send()`.
@@ -816,7 +833,7 @@ pub struct DuplicateProject<'a> {
     body: Option<super::models::DuplicateProjectBody>,
     options: rt::CallOptions,
 }
-impl DuplicateProject<'_> {
+impl<'a> DuplicateProject<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -838,10 +855,7 @@ impl DuplicateProject<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetJobResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/projects/{project_gid}/duplicate");
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
@@ -851,7 +865,12 @@ impl DuplicateProject<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GetJobResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /tasks/{task_gid}/projects`: set optional parameters, then `send()`.
@@ -866,7 +885,7 @@ pub struct GetProjectsForTask<'a> {
     opt_fields: Option<Vec<super::models::GetItemsForPortfolioOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetProjectsForTask<'_> {
+impl<'a> GetProjectsForTask<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -899,32 +918,57 @@ impl GetProjectsForTask<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetItemsForPortfolioResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/tasks/{task_gid}/projects");
         op.path("task_gid", &self.task_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetItemsForPortfolioResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectCompact> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ProjectCompact> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset {
+                next_offset: Some("/next_page/offset".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .offset_param("offset")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /teams/{team_gid}/projects`: set optional parameters, then `send()`.
@@ -940,7 +984,7 @@ pub struct GetProjectsForTeam<'a> {
     opt_fields: Option<Vec<super::models::GetItemsForPortfolioOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetProjectsForTeam<'_> {
+impl<'a> GetProjectsForTeam<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -978,25 +1022,17 @@ impl GetProjectsForTeam<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetItemsForPortfolioResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/teams/{team_gid}/projects");
         op.path("team_gid", &self.team_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -1004,7 +1040,40 @@ impl GetProjectsForTeam<'_> {
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetItemsForPortfolioResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectCompact> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ProjectCompact> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset {
+                next_offset: Some("/next_page/offset".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .offset_param("offset")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /teams/{team_gid}/projects`: set optional parameters, then `send()`.
@@ -1018,7 +1087,7 @@ pub struct CreateProjectForTeam<'a> {
     body: super::models::CreateProjectBody,
     options: rt::CallOptions,
 }
-impl CreateProjectForTeam<'_> {
+impl<'a> CreateProjectForTeam<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -1026,10 +1095,7 @@ impl CreateProjectForTeam<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateProjectOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::CreateProjectOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1038,10 +1104,7 @@ impl CreateProjectForTeam<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/teams/{team_gid}/projects");
         op.path("team_gid", &self.team_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
@@ -1049,7 +1112,14 @@ impl CreateProjectForTeam<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /workspaces/{workspace_gid}/projects`: set optional parameters, then `send()`.
@@ -1065,7 +1135,7 @@ pub struct GetProjectsForWorkspace<'a> {
     opt_fields: Option<Vec<super::models::GetItemsForPortfolioOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetProjectsForWorkspace<'_> {
+impl<'a> GetProjectsForWorkspace<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -1103,28 +1173,22 @@ impl GetProjectsForWorkspace<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetItemsForPortfolioResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/workspaces/{workspace_gid}/projects",
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/workspaces/{workspace_gid}/projects");
+        op.path(
+            "workspace_gid",
+            &self.workspace_gid,
+            rt::Style::Simple,
+            false,
         );
-        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -1132,7 +1196,40 @@ impl GetProjectsForWorkspace<'_> {
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetItemsForPortfolioResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectCompact> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ProjectCompact> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset {
+                next_offset: Some("/next_page/offset".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .offset_param("offset")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /workspaces/{workspace_gid}/projects`: set optional parameters, then `send()`.
@@ -1146,7 +1243,7 @@ pub struct CreateProjectForWorkspace<'a> {
     body: super::models::CreateProjectBody,
     options: rt::CallOptions,
 }
-impl CreateProjectForWorkspace<'_> {
+impl<'a> CreateProjectForWorkspace<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -1154,10 +1251,7 @@ impl CreateProjectForWorkspace<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateProjectOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::CreateProjectOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1166,21 +1260,27 @@ impl CreateProjectForWorkspace<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/workspaces/{workspace_gid}/projects",
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/workspaces/{workspace_gid}/projects");
+        op.path(
+            "workspace_gid",
+            &self.workspace_gid,
+            rt::Style::Simple,
+            false,
         );
-        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /workspaces/{workspace_gid}/projects/search`: set optional parameters, then `send()`.
@@ -1220,7 +1320,7 @@ pub struct SearchProjectsForWorkspace<'a> {
     opt_fields: Option<Vec<super::models::CreateProjectOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl SearchProjectsForWorkspace<'_> {
+impl<'a> SearchProjectsForWorkspace<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -1233,10 +1333,7 @@ impl SearchProjectsForWorkspace<'_> {
         self
     }
     /// One of `due_date`, `created_at`, `completed_at`, `relevance`, or `modified_at`, defaults to `modified_at`.
-    pub fn sort_by(
-        mut self,
-        value: super::models::SearchProjectsForWorkspaceSortBy,
-    ) -> Self {
+    pub fn sort_by(mut self, value: super::models::SearchProjectsForWorkspaceSortBy) -> Self {
         self.sort_by = Some(value);
         self
     }
@@ -1366,10 +1463,7 @@ impl SearchProjectsForWorkspace<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateProjectOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::CreateProjectOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1378,28 +1472,37 @@ impl SearchProjectsForWorkspace<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::SearchProjectsForWorkspaceResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/workspaces/{workspace_gid}/projects/search",
         );
-        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
+        op.path(
+            "workspace_gid",
+            &self.workspace_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("text", &self.text, rt::Style::Form, true);
         op.query("sort_by", &self.sort_by, rt::Style::Form, true);
-        op.query("sort_ascending", &self.sort_ascending, rt::Style::Form, true);
+        op.query(
+            "sort_ascending",
+            &self.sort_ascending,
+            rt::Style::Form,
+            true,
+        );
         op.query("completed", &self.completed, rt::Style::Form, true);
         op.query("teams.any", &self.teams_any, rt::Style::Form, true);
         op.query("owner.any", &self.owner_any, rt::Style::Form, true);
         op.query("members.any", &self.members_any, rt::Style::Form, true);
         op.query("members.not", &self.members_not, rt::Style::Form, true);
-        op.query("portfolios.any", &self.portfolios_any, rt::Style::Form, true);
+        op.query(
+            "portfolios.any",
+            &self.portfolios_any,
+            rt::Style::Form,
+            true,
+        );
         op.query("completed_on", &self.completed_on, rt::Style::Form, true);
         op.query(
             "completed_on.before",
@@ -1407,31 +1510,78 @@ impl SearchProjectsForWorkspace<'_> {
             rt::Style::Form,
             true,
         );
-        op.query("completed_on.after", &self.completed_on_after, rt::Style::Form, true);
+        op.query(
+            "completed_on.after",
+            &self.completed_on_after,
+            rt::Style::Form,
+            true,
+        );
         op.query(
             "completed_at.before",
             &self.completed_at_before,
             rt::Style::Form,
             true,
         );
-        op.query("completed_at.after", &self.completed_at_after, rt::Style::Form, true);
+        op.query(
+            "completed_at.after",
+            &self.completed_at_after,
+            rt::Style::Form,
+            true,
+        );
         op.query("created_on", &self.created_on, rt::Style::Form, true);
-        op.query("created_on.before", &self.created_on_before, rt::Style::Form, true);
-        op.query("created_on.after", &self.created_on_after, rt::Style::Form, true);
-        op.query("created_at.before", &self.created_at_before, rt::Style::Form, true);
-        op.query("created_at.after", &self.created_at_after, rt::Style::Form, true);
+        op.query(
+            "created_on.before",
+            &self.created_on_before,
+            rt::Style::Form,
+            true,
+        );
+        op.query(
+            "created_on.after",
+            &self.created_on_after,
+            rt::Style::Form,
+            true,
+        );
+        op.query(
+            "created_at.before",
+            &self.created_at_before,
+            rt::Style::Form,
+            true,
+        );
+        op.query(
+            "created_at.after",
+            &self.created_at_after,
+            rt::Style::Form,
+            true,
+        );
         op.query("due_on", &self.due_on, rt::Style::Form, true);
         op.query("due_on.before", &self.due_on_before, rt::Style::Form, true);
         op.query("due_on.after", &self.due_on_after, rt::Style::Form, true);
         op.query("due_at.before", &self.due_at_before, rt::Style::Form, true);
         op.query("due_at.after", &self.due_at_after, rt::Style::Form, true);
         op.query("start_on", &self.start_on, rt::Style::Form, true);
-        op.query("start_on.before", &self.start_on_before, rt::Style::Form, true);
-        op.query("start_on.after", &self.start_on_after, rt::Style::Form, true);
+        op.query(
+            "start_on.before",
+            &self.start_on_before,
+            rt::Style::Form,
+            true,
+        );
+        op.query(
+            "start_on.after",
+            &self.start_on_after,
+            rt::Style::Form,
+            true,
+        );
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SearchProjectsForWorkspaceResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /projects/{project_gid}/addCustomFieldSetting`: set optional parameters, then `send()`.
@@ -1445,7 +1595,7 @@ pub struct AddCustomFieldSettingForProject<'a> {
     body: super::models::AddCustomFieldSettingForGoalBody,
     options: rt::CallOptions,
 }
-impl AddCustomFieldSettingForProject<'_> {
+impl<'a> AddCustomFieldSettingForProject<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -1465,13 +1615,7 @@ impl AddCustomFieldSettingForProject<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::AddCustomFieldSettingForGoalResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/projects/{project_gid}/addCustomFieldSetting",
@@ -1482,7 +1626,15 @@ impl AddCustomFieldSettingForProject<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AddCustomFieldSettingForGoalResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /projects/{project_gid}/removeCustomFieldSetting`: set optional parameters, then `send()`.
@@ -1495,7 +1647,7 @@ pub struct RemoveCustomFieldSettingForProject<'a> {
     body: super::models::RemoveCustomFieldSettingForGoalBody,
     options: rt::CallOptions,
 }
-impl RemoveCustomFieldSettingForProject<'_> {
+impl<'a> RemoveCustomFieldSettingForProject<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -1507,13 +1659,7 @@ impl RemoveCustomFieldSettingForProject<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/projects/{project_gid}/removeCustomFieldSetting",
@@ -1523,7 +1669,14 @@ impl RemoveCustomFieldSettingForProject<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /projects/{project_gid}/task_counts`: set optional parameters, then `send()`.
@@ -1536,7 +1689,7 @@ pub struct GetTaskCountsForProject<'a> {
     opt_fields: Option<Vec<super::models::GetTaskCountsForProjectOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetTaskCountsForProject<'_> {
+impl<'a> GetTaskCountsForProject<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -1556,20 +1709,21 @@ impl GetTaskCountsForProject<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetTaskCountsForProjectResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/projects/{project_gid}/task_counts");
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetTaskCountsForProjectResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /projects/{project_gid}/addMembers`: set optional parameters, then `send()`.
@@ -1583,7 +1737,7 @@ pub struct AddMembersForProject<'a> {
     body: super::models::AddMembersForPortfolioBody,
     options: rt::CallOptions,
 }
-impl AddMembersForProject<'_> {
+impl<'a> AddMembersForProject<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -1591,10 +1745,7 @@ impl AddMembersForProject<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateProjectOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::CreateProjectOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1603,10 +1754,7 @@ impl AddMembersForProject<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/projects/{project_gid}/addMembers");
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
@@ -1614,7 +1762,14 @@ impl AddMembersForProject<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /projects/{project_gid}/removeMembers`: set optional parameters, then `send()`.
@@ -1628,7 +1783,7 @@ pub struct RemoveMembersForProject<'a> {
     body: super::models::RemoveMembersForPortfolioBody,
     options: rt::CallOptions,
 }
-impl RemoveMembersForProject<'_> {
+impl<'a> RemoveMembersForProject<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -1636,10 +1791,7 @@ impl RemoveMembersForProject<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateProjectOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::CreateProjectOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1648,21 +1800,22 @@ impl RemoveMembersForProject<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/projects/{project_gid}/removeMembers",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/projects/{project_gid}/removeMembers");
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /projects/{project_gid}/addFollowers`: set optional parameters, then `send()`.
@@ -1676,7 +1829,7 @@ pub struct AddFollowersForProject<'a> {
     body: super::models::AddFollowersForProjectBody,
     options: rt::CallOptions,
 }
-impl AddFollowersForProject<'_> {
+impl<'a> AddFollowersForProject<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -1684,10 +1837,7 @@ impl AddFollowersForProject<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateProjectOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::CreateProjectOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1696,21 +1846,22 @@ impl AddFollowersForProject<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/projects/{project_gid}/addFollowers",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/projects/{project_gid}/addFollowers");
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /projects/{project_gid}/removeFollowers`: set optional parameters, then `send()`.
@@ -1724,7 +1875,7 @@ pub struct RemoveFollowersForProject<'a> {
     body: super::models::RemoveFollowersForProjectBody,
     options: rt::CallOptions,
 }
-impl RemoveFollowersForProject<'_> {
+impl<'a> RemoveFollowersForProject<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -1732,10 +1883,7 @@ impl RemoveFollowersForProject<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateProjectOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::CreateProjectOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1744,21 +1892,22 @@ impl RemoveFollowersForProject<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/projects/{project_gid}/removeFollowers",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/projects/{project_gid}/removeFollowers");
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /projects/{project_gid}/saveAsTemplate`: set optional parameters, then `send()`.
@@ -1772,7 +1921,7 @@ pub struct ProjectSaveAsTemplate<'a> {
     body: super::models::ProjectSaveAsTemplateBody,
     options: rt::CallOptions,
 }
-impl ProjectSaveAsTemplate<'_> {
+impl<'a> ProjectSaveAsTemplate<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -1789,20 +1938,19 @@ impl ProjectSaveAsTemplate<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetJobResponse200>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/projects/{project_gid}/saveAsTemplate",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/projects/{project_gid}/saveAsTemplate");
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GetJobResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

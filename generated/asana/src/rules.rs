@@ -49,24 +49,30 @@ pub struct TriggerRule<'a> {
     body: super::models::TriggerRuleBody,
     options: rt::CallOptions,
 }
-impl TriggerRule<'_> {
+impl<'a> TriggerRule<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/rule_triggers/{rule_trigger_gid}/run");
+        op.path(
+            "rule_trigger_gid",
+            &self.rule_trigger_gid,
+            rt::Style::Simple,
+            false,
+        );
+        op.json("application/json", &self.body);
+        op.errors(rt::error_body::<super::models::ErrorResponse>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::TriggerRuleResponse200>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/rule_triggers/{rule_trigger_gid}/run",
-        );
-        op.path("rule_trigger_gid", &self.rule_trigger_gid, rt::Style::Simple, false);
-        op.json("application/json", &self.body);
-        op.errors(rt::error_body::<super::models::ErrorResponse>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -41,10 +41,7 @@ impl<'a> TaskTemplatesApi<'a> {
     /// Returns the complete task template record for a single task template.
     ///
     /// `GET /task_templates/{task_template_gid}` (operation `getTaskTemplate`).
-    pub fn get_task_template(
-        &self,
-        task_template_gid: impl Into<String>,
-    ) -> GetTaskTemplate<'a> {
+    pub fn get_task_template(&self, task_template_gid: impl Into<String>) -> GetTaskTemplate<'a> {
         GetTaskTemplate {
             client: self.client,
             task_template_gid: task_template_gid.into(),
@@ -74,10 +71,7 @@ impl<'a> TaskTemplatesApi<'a> {
     /// Creates and returns a job that will asynchronously handle the task instantiation.
     ///
     /// `POST /task_templates/{task_template_gid}/instantiateTask` (operation `instantiateTask`).
-    pub fn instantiate_task(
-        &self,
-        task_template_gid: impl Into<String>,
-    ) -> InstantiateTask<'a> {
+    pub fn instantiate_task(&self, task_template_gid: impl Into<String>) -> InstantiateTask<'a> {
         InstantiateTask {
             client: self.client,
             task_template_gid: task_template_gid.into(),
@@ -100,7 +94,7 @@ pub struct GetTaskTemplates<'a> {
     opt_fields: Option<Vec<super::models::GetTaskTemplatesOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetTaskTemplates<'_> {
+impl<'a> GetTaskTemplates<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -126,10 +120,7 @@ impl GetTaskTemplates<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetTaskTemplatesOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetTaskTemplatesOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -138,21 +129,16 @@ impl GetTaskTemplates<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetTaskTemplatesResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/task_templates");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -160,7 +146,38 @@ impl GetTaskTemplates<'_> {
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetTaskTemplatesResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::TaskTemplateCompact> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::TaskTemplateCompact> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset { next_offset: None },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .offset_param("offset")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /task_templates/{task_template_gid}`: set optional parameters, then `send()`.
@@ -173,7 +190,7 @@ pub struct GetTaskTemplate<'a> {
     opt_fields: Option<Vec<super::models::GetTaskTemplatesOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetTaskTemplate<'_> {
+impl<'a> GetTaskTemplate<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -181,10 +198,7 @@ impl GetTaskTemplate<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetTaskTemplatesOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetTaskTemplatesOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -193,17 +207,26 @@ impl GetTaskTemplate<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetTaskTemplateResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/task_templates/{task_template_gid}");
-        op.path("task_template_gid", &self.task_template_gid, rt::Style::Simple, false);
+        op.path(
+            "task_template_gid",
+            &self.task_template_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetTaskTemplateResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /task_templates/{task_template_gid}`: set optional parameters, then `send()`.
@@ -215,7 +238,7 @@ pub struct DeleteTaskTemplate<'a> {
     opt_pretty: Option<bool>,
     options: rt::CallOptions,
 }
-impl DeleteTaskTemplate<'_> {
+impl<'a> DeleteTaskTemplate<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -227,22 +250,25 @@ impl DeleteTaskTemplate<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/task_templates/{task_template_gid}",
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/task_templates/{task_template_gid}");
+        op.path(
+            "task_template_gid",
+            &self.task_template_gid,
+            rt::Style::Simple,
+            false,
         );
-        op.path("task_template_gid", &self.task_template_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /task_templates/{task_template_gid}/instantiateTask`: set optional parameters, then `send()`.
@@ -256,7 +282,7 @@ pub struct InstantiateTask<'a> {
     body: Option<super::models::InstantiateTaskBody>,
     options: rt::CallOptions,
 }
-impl InstantiateTask<'_> {
+impl<'a> InstantiateTask<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -278,15 +304,17 @@ impl InstantiateTask<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetJobResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/task_templates/{task_template_gid}/instantiateTask",
         );
-        op.path("task_template_gid", &self.task_template_gid, rt::Style::Simple, false);
+        op.path(
+            "task_template_gid",
+            &self.task_template_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         if let Some(body) = &self.body {
@@ -294,6 +322,11 @@ impl InstantiateTask<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GetJobResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -174,10 +174,7 @@ impl<'a> TasksApi<'a> {
     /// Returns the compact task records for all tasks within the given project, ordered by their priority within the project. Tasks can exist in more than one project at a time.
     ///
     /// `GET /projects/{project_gid}/tasks` (operation `getTasksForProject`).
-    pub fn get_tasks_for_project(
-        &self,
-        project_gid: impl Into<String>,
-    ) -> GetTasksForProject<'a> {
+    pub fn get_tasks_for_project(&self, project_gid: impl Into<String>) -> GetTasksForProject<'a> {
         GetTasksForProject {
             client: self.client,
             project_gid: project_gid.into(),
@@ -196,10 +193,7 @@ impl<'a> TasksApi<'a> {
     /// *Board view only*: Returns the compact section records for all tasks within the given section.
     ///
     /// `GET /sections/{section_gid}/tasks` (operation `getTasksForSection`).
-    pub fn get_tasks_for_section(
-        &self,
-        section_gid: impl Into<String>,
-    ) -> GetTasksForSection<'a> {
+    pub fn get_tasks_for_section(&self, section_gid: impl Into<String>) -> GetTasksForSection<'a> {
         GetTasksForSection {
             client: self.client,
             section_gid: section_gid.into(),
@@ -260,10 +254,7 @@ impl<'a> TasksApi<'a> {
     /// Returns a compact representation of all of the subtasks of a task.
     ///
     /// `GET /tasks/{task_gid}/subtasks` (operation `getSubtasksForTask`).
-    pub fn get_subtasks_for_task(
-        &self,
-        task_gid: impl Into<String>,
-    ) -> GetSubtasksForTask<'a> {
+    pub fn get_subtasks_for_task(&self, task_gid: impl Into<String>) -> GetSubtasksForTask<'a> {
         GetSubtasksForTask {
             client: self.client,
             task_gid: task_gid.into(),
@@ -386,10 +377,7 @@ impl<'a> TasksApi<'a> {
     /// Returns the compact representations of all of the dependents of a task.
     ///
     /// `GET /tasks/{task_gid}/dependents` (operation `getDependentsForTask`).
-    pub fn get_dependents_for_task(
-        &self,
-        task_gid: impl Into<String>,
-    ) -> GetDependentsForTask<'a> {
+    pub fn get_dependents_for_task(&self, task_gid: impl Into<String>) -> GetDependentsForTask<'a> {
         GetDependentsForTask {
             client: self.client,
             task_gid: task_gid.into(),
@@ -750,7 +738,7 @@ pub struct GetTasks<'a> {
     opt_fields: Option<Vec<super::models::GetTasksOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetTasks<'_> {
+impl<'a> GetTasks<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -810,10 +798,7 @@ impl GetTasks<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetTasksOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetTasksOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -822,21 +807,16 @@ impl GetTasks<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/tasks");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -844,12 +824,53 @@ impl GetTasks<'_> {
         op.query("project", &self.project, rt::Style::Form, true);
         op.query("section", &self.section, rt::Style::Form, true);
         op.query("workspace", &self.workspace, rt::Style::Form, true);
-        op.query("completed_since", &self.completed_since, rt::Style::Form, true);
-        op.query("modified_since", &self.modified_since, rt::Style::Form, true);
+        op.query(
+            "completed_since",
+            &self.completed_since,
+            rt::Style::Form,
+            true,
+        );
+        op.query(
+            "modified_since",
+            &self.modified_since,
+            rt::Style::Form,
+            true,
+        );
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::TaskCompact> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::TaskCompact> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset {
+                next_offset: Some("/next_page/offset".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .offset_param("offset")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /tasks`: set optional parameters, then `send()`.
@@ -862,7 +883,7 @@ pub struct CreateTask<'a> {
     body: super::models::CreateTaskBody,
     options: rt::CallOptions,
 }
-impl CreateTask<'_> {
+impl<'a> CreateTask<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -870,10 +891,7 @@ impl CreateTask<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateTaskOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::CreateTaskOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -882,17 +900,21 @@ impl CreateTask<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateTaskResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/tasks");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateTaskResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /tasks/{task_gid}`: set optional parameters, then `send()`.
@@ -905,7 +927,7 @@ pub struct GetTask<'a> {
     opt_fields: Option<Vec<super::models::CreateTaskOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetTask<'_> {
+impl<'a> GetTask<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -913,10 +935,7 @@ impl GetTask<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateTaskOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::CreateTaskOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -925,17 +944,21 @@ impl GetTask<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateTaskResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/tasks/{task_gid}");
         op.path("task_gid", &self.task_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateTaskResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /tasks/{task_gid}`: set optional parameters, then `send()`.
@@ -949,7 +972,7 @@ pub struct UpdateTask<'a> {
     body: super::models::UpdateTaskBody,
     options: rt::CallOptions,
 }
-impl UpdateTask<'_> {
+impl<'a> UpdateTask<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -957,10 +980,7 @@ impl UpdateTask<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateTaskOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::CreateTaskOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -969,10 +989,7 @@ impl UpdateTask<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateTaskResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/tasks/{task_gid}");
         op.path("task_gid", &self.task_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
@@ -980,7 +997,14 @@ impl UpdateTask<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateTaskResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /tasks/{task_gid}`: set optional parameters, then `send()`.
@@ -992,7 +1016,7 @@ pub struct DeleteTask<'a> {
     opt_pretty: Option<bool>,
     options: rt::CallOptions,
 }
-impl DeleteTask<'_> {
+impl<'a> DeleteTask<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -1004,19 +1028,20 @@ impl DeleteTask<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/tasks/{task_gid}");
         op.path("task_gid", &self.task_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /tasks/{task_gid}/duplicate`: set optional parameters, then `send()`.
@@ -1030,7 +1055,7 @@ pub struct DuplicateTask<'a> {
     body: super::models::DuplicateTaskBody,
     options: rt::CallOptions,
 }
-impl DuplicateTask<'_> {
+impl<'a> DuplicateTask<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -1047,10 +1072,7 @@ impl DuplicateTask<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetJobResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/tasks/{task_gid}/duplicate");
         op.path("task_gid", &self.task_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
@@ -1058,7 +1080,12 @@ impl DuplicateTask<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GetJobResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /projects/{project_gid}/tasks`: set optional parameters, then `send()`.
@@ -1074,7 +1101,7 @@ pub struct GetTasksForProject<'a> {
     opt_fields: Option<Vec<super::models::GetTasksOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetTasksForProject<'_> {
+impl<'a> GetTasksForProject<'a> {
     /// Only return tasks that are either incomplete or that have been completed since this time. Accepts a date-time string or the keyword *now*.
     pub fn completed_since(mut self, value: impl Into<String>) -> Self {
         self.completed_since = Some(value.into());
@@ -1100,10 +1127,7 @@ impl GetTasksForProject<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetTasksOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetTasksOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1112,30 +1136,61 @@ impl GetTasksForProject<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/projects/{project_gid}/tasks");
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
-        op.query("completed_since", &self.completed_since, rt::Style::Form, true);
+        op.query(
+            "completed_since",
+            &self.completed_since,
+            rt::Style::Form,
+            true,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::TaskCompact> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::TaskCompact> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset {
+                next_offset: Some("/next_page/offset".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .offset_param("offset")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /sections/{section_gid}/tasks`: set optional parameters, then `send()`.
@@ -1151,7 +1206,7 @@ pub struct GetTasksForSection<'a> {
     opt_fields: Option<Vec<super::models::GetTasksOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetTasksForSection<'_> {
+impl<'a> GetTasksForSection<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -1177,10 +1232,7 @@ impl GetTasksForSection<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetTasksOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetTasksOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1189,30 +1241,61 @@ impl GetTasksForSection<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/sections/{section_gid}/tasks");
         op.path("section_gid", &self.section_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
-        op.query("completed_since", &self.completed_since, rt::Style::Form, true);
+        op.query(
+            "completed_since",
+            &self.completed_since,
+            rt::Style::Form,
+            true,
+        );
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::TaskCompact> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::TaskCompact> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset {
+                next_offset: Some("/next_page/offset".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .offset_param("offset")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /tags/{tag_gid}/tasks`: set optional parameters, then `send()`.
@@ -1227,7 +1310,7 @@ pub struct GetTasksForTag<'a> {
     opt_fields: Option<Vec<super::models::GetTasksOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetTasksForTag<'_> {
+impl<'a> GetTasksForTag<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -1248,10 +1331,7 @@ impl GetTasksForTag<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetTasksOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetTasksOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1260,29 +1340,55 @@ impl GetTasksForTag<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/tags/{tag_gid}/tasks");
         op.path("tag_gid", &self.tag_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::TaskCompact> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::TaskCompact> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset {
+                next_offset: Some("/next_page/offset".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .offset_param("offset")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /user_task_lists/{user_task_list_gid}/tasks`: set optional parameters, then `send()`.
@@ -1298,7 +1404,7 @@ pub struct GetTasksForUserTaskList<'a> {
     opt_fields: Option<Vec<super::models::GetTasksOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetTasksForUserTaskList<'_> {
+impl<'a> GetTasksForUserTaskList<'a> {
     /// Only return tasks that are either incomplete or that have been completed since this time. Accepts a date-time string or the keyword *now*.
     pub fn completed_since(mut self, value: impl Into<String>) -> Self {
         self.completed_since = Some(value.into());
@@ -1324,10 +1430,7 @@ impl GetTasksForUserTaskList<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetTasksOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetTasksOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1336,10 +1439,7 @@ impl GetTasksForUserTaskList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/user_task_lists/{user_task_list_gid}/tasks",
@@ -1350,24 +1450,58 @@ impl GetTasksForUserTaskList<'_> {
             rt::Style::Simple,
             false,
         );
-        op.query("completed_since", &self.completed_since, rt::Style::Form, true);
+        op.query(
+            "completed_since",
+            &self.completed_since,
+            rt::Style::Form,
+            true,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::TaskCompact> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::TaskCompact> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset {
+                next_offset: Some("/next_page/offset".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .offset_param("offset")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /tasks/{task_gid}/subtasks`: set optional parameters, then `send()`.
@@ -1382,7 +1516,7 @@ pub struct GetSubtasksForTask<'a> {
     opt_fields: Option<Vec<super::models::GetTasksOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetSubtasksForTask<'_> {
+impl<'a> GetSubtasksForTask<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -1403,10 +1537,7 @@ impl GetSubtasksForTask<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetTasksOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetTasksOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1415,29 +1546,55 @@ impl GetSubtasksForTask<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/tasks/{task_gid}/subtasks");
         op.path("task_gid", &self.task_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::TaskCompact> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::TaskCompact> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset {
+                next_offset: Some("/next_page/offset".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .offset_param("offset")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /tasks/{task_gid}/subtasks`: set optional parameters, then `send()`.
@@ -1451,7 +1608,7 @@ pub struct CreateSubtaskForTask<'a> {
     body: super::models::CreateTaskBody,
     options: rt::CallOptions,
 }
-impl CreateSubtaskForTask<'_> {
+impl<'a> CreateSubtaskForTask<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -1459,10 +1616,7 @@ impl CreateSubtaskForTask<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateTaskOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::CreateTaskOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1471,10 +1625,7 @@ impl CreateSubtaskForTask<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateTaskResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/tasks/{task_gid}/subtasks");
         op.path("task_gid", &self.task_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
@@ -1482,7 +1633,14 @@ impl CreateSubtaskForTask<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateTaskResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /tasks/{task_gid}/setParent`: set optional parameters, then `send()`.
@@ -1496,7 +1654,7 @@ pub struct SetParentForTask<'a> {
     body: super::models::SetParentForTaskBody,
     options: rt::CallOptions,
 }
-impl SetParentForTask<'_> {
+impl<'a> SetParentForTask<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -1504,10 +1662,7 @@ impl SetParentForTask<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateTaskOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::CreateTaskOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1516,10 +1671,7 @@ impl SetParentForTask<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateTaskResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/tasks/{task_gid}/setParent");
         op.path("task_gid", &self.task_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
@@ -1527,7 +1679,14 @@ impl SetParentForTask<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateTaskResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /tasks/{task_gid}/dependencies`: set optional parameters, then `send()`.
@@ -1542,7 +1701,7 @@ pub struct GetDependenciesForTask<'a> {
     opt_fields: Option<Vec<super::models::GetTasksOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetDependenciesForTask<'_> {
+impl<'a> GetDependenciesForTask<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -1563,10 +1722,7 @@ impl GetDependenciesForTask<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetTasksOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetTasksOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1575,29 +1731,55 @@ impl GetDependenciesForTask<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/tasks/{task_gid}/dependencies");
         op.path("task_gid", &self.task_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::TaskCompact> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::TaskCompact> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset {
+                next_offset: Some("/next_page/offset".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .offset_param("offset")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /tasks/{task_gid}/addDependencies`: set optional parameters, then `send()`.
@@ -1610,7 +1792,7 @@ pub struct AddDependenciesForTask<'a> {
     body: super::models::AddDependenciesForTaskBody,
     options: rt::CallOptions,
 }
-impl AddDependenciesForTask<'_> {
+impl<'a> AddDependenciesForTask<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -1622,20 +1804,21 @@ impl AddDependenciesForTask<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/tasks/{task_gid}/addDependencies");
         op.path("task_gid", &self.task_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /tasks/{task_gid}/removeDependencies`: set optional parameters, then `send()`.
@@ -1648,7 +1831,7 @@ pub struct RemoveDependenciesForTask<'a> {
     body: super::models::AddDependenciesForTaskBody,
     options: rt::CallOptions,
 }
-impl RemoveDependenciesForTask<'_> {
+impl<'a> RemoveDependenciesForTask<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -1660,23 +1843,21 @@ impl RemoveDependenciesForTask<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/tasks/{task_gid}/removeDependencies",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/tasks/{task_gid}/removeDependencies");
         op.path("task_gid", &self.task_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /tasks/{task_gid}/dependents`: set optional parameters, then `send()`.
@@ -1691,7 +1872,7 @@ pub struct GetDependentsForTask<'a> {
     opt_fields: Option<Vec<super::models::GetTasksOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetDependentsForTask<'_> {
+impl<'a> GetDependentsForTask<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -1712,10 +1893,7 @@ impl GetDependentsForTask<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetTasksOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetTasksOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1724,29 +1902,55 @@ impl GetDependentsForTask<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/tasks/{task_gid}/dependents");
         op.path("task_gid", &self.task_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::TaskCompact> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::TaskCompact> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset {
+                next_offset: Some("/next_page/offset".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .offset_param("offset")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /tasks/{task_gid}/addDependents`: set optional parameters, then `send()`.
@@ -1759,7 +1963,7 @@ pub struct AddDependentsForTask<'a> {
     body: super::models::AddDependentsForTaskBody,
     options: rt::CallOptions,
 }
-impl AddDependentsForTask<'_> {
+impl<'a> AddDependentsForTask<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -1771,20 +1975,21 @@ impl AddDependentsForTask<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/tasks/{task_gid}/addDependents");
         op.path("task_gid", &self.task_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /tasks/{task_gid}/removeDependents`: set optional parameters, then `send()`.
@@ -1797,7 +2002,7 @@ pub struct RemoveDependentsForTask<'a> {
     body: super::models::AddDependentsForTaskBody,
     options: rt::CallOptions,
 }
-impl RemoveDependentsForTask<'_> {
+impl<'a> RemoveDependentsForTask<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -1809,20 +2014,21 @@ impl RemoveDependentsForTask<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/tasks/{task_gid}/removeDependents");
         op.path("task_gid", &self.task_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /tasks/{task_gid}/addProject`: set optional parameters, then `send()`.
@@ -1835,7 +2041,7 @@ pub struct AddProjectForTask<'a> {
     body: super::models::AddProjectForTaskBody,
     options: rt::CallOptions,
 }
-impl AddProjectForTask<'_> {
+impl<'a> AddProjectForTask<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -1847,20 +2053,21 @@ impl AddProjectForTask<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/tasks/{task_gid}/addProject");
         op.path("task_gid", &self.task_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /tasks/{task_gid}/removeProject`: set optional parameters, then `send()`.
@@ -1873,7 +2080,7 @@ pub struct RemoveProjectForTask<'a> {
     body: super::models::RemoveProjectForTaskBody,
     options: rt::CallOptions,
 }
-impl RemoveProjectForTask<'_> {
+impl<'a> RemoveProjectForTask<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -1885,20 +2092,21 @@ impl RemoveProjectForTask<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/tasks/{task_gid}/removeProject");
         op.path("task_gid", &self.task_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /tasks/{task_gid}/addTag`: set optional parameters, then `send()`.
@@ -1911,7 +2119,7 @@ pub struct AddTagForTask<'a> {
     body: super::models::AddTagForTaskBody,
     options: rt::CallOptions,
 }
-impl AddTagForTask<'_> {
+impl<'a> AddTagForTask<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -1923,20 +2131,21 @@ impl AddTagForTask<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/tasks/{task_gid}/addTag");
         op.path("task_gid", &self.task_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /tasks/{task_gid}/removeTag`: set optional parameters, then `send()`.
@@ -1949,7 +2158,7 @@ pub struct RemoveTagForTask<'a> {
     body: super::models::RemoveTagForTaskBody,
     options: rt::CallOptions,
 }
-impl RemoveTagForTask<'_> {
+impl<'a> RemoveTagForTask<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -1961,20 +2170,21 @@ impl RemoveTagForTask<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/tasks/{task_gid}/removeTag");
         op.path("task_gid", &self.task_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /tasks/{task_gid}/addFollowers`: set optional parameters, then `send()`.
@@ -1988,7 +2198,7 @@ pub struct AddFollowersForTask<'a> {
     body: super::models::AddFollowersBody,
     options: rt::CallOptions,
 }
-impl AddFollowersForTask<'_> {
+impl<'a> AddFollowersForTask<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -1996,10 +2206,7 @@ impl AddFollowersForTask<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateTaskOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::CreateTaskOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -2008,10 +2215,7 @@ impl AddFollowersForTask<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateTaskResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/tasks/{task_gid}/addFollowers");
         op.path("task_gid", &self.task_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
@@ -2019,7 +2223,14 @@ impl AddFollowersForTask<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateTaskResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /tasks/{task_gid}/removeFollowers`: set optional parameters, then `send()`.
@@ -2033,7 +2244,7 @@ pub struct RemoveFollowerForTask<'a> {
     body: super::models::RemoveFollowerForTaskBody,
     options: rt::CallOptions,
 }
-impl RemoveFollowerForTask<'_> {
+impl<'a> RemoveFollowerForTask<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -2041,10 +2252,7 @@ impl RemoveFollowerForTask<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateTaskOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::CreateTaskOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -2053,10 +2261,7 @@ impl RemoveFollowerForTask<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateTaskResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/tasks/{task_gid}/removeFollowers");
         op.path("task_gid", &self.task_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
@@ -2064,7 +2269,14 @@ impl RemoveFollowerForTask<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateTaskResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /workspaces/{workspace_gid}/tasks/custom_id/{custom_id}`: set optional parameters, then `send()`.
@@ -2076,25 +2288,34 @@ pub struct GetTaskForCustomId<'a> {
     custom_id: String,
     options: rt::CallOptions,
 }
-impl GetTaskForCustomId<'_> {
+impl<'a> GetTaskForCustomId<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateTaskResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/workspaces/{workspace_gid}/tasks/custom_id/{custom_id}",
         );
-        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
+        op.path(
+            "workspace_gid",
+            &self.workspace_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.path("custom_id", &self.custom_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateTaskResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /workspaces/{workspace_gid}/tasks/search`: set optional parameters, then `send()`.
@@ -2160,7 +2381,7 @@ pub struct SearchTasksForWorkspace<'a> {
     opt_fields: Option<Vec<super::models::CreateTaskOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl SearchTasksForWorkspace<'_> {
+impl<'a> SearchTasksForWorkspace<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -2426,10 +2647,7 @@ impl SearchTasksForWorkspace<'_> {
         self
     }
     /// One of `due_date`, `created_at`, `completed_at`, `likes`, `relevance`, or `modified_at`, defaults to `modified_at`
-    pub fn sort_by(
-        mut self,
-        value: super::models::SearchTasksForWorkspaceSortBy,
-    ) -> Self {
+    pub fn sort_by(mut self, value: super::models::SearchTasksForWorkspaceSortBy) -> Self {
         self.sort_by = Some(value);
         self
     }
@@ -2439,10 +2657,7 @@ impl SearchTasksForWorkspace<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateTaskOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::CreateTaskOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -2451,24 +2666,30 @@ impl SearchTasksForWorkspace<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::SearchTasksForWorkspaceResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/workspaces/{workspace_gid}/tasks/search",
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/workspaces/{workspace_gid}/tasks/search");
+        op.path(
+            "workspace_gid",
+            &self.workspace_gid,
+            rt::Style::Simple,
+            false,
         );
-        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("text", &self.text, rt::Style::Form, true);
-        op.query("resource_subtype", &self.resource_subtype, rt::Style::Form, true);
+        op.query(
+            "resource_subtype",
+            &self.resource_subtype,
+            rt::Style::Form,
+            true,
+        );
         op.query("assignee.any", &self.assignee_any, rt::Style::Form, true);
         op.query("assignee.not", &self.assignee_not, rt::Style::Form, true);
-        op.query("portfolios.any", &self.portfolios_any, rt::Style::Form, true);
+        op.query(
+            "portfolios.any",
+            &self.portfolios_any,
+            rt::Style::Form,
+            true,
+        );
         op.query("projects.any", &self.projects_any, rt::Style::Form, true);
         op.query("projects.not", &self.projects_not, rt::Style::Form, true);
         op.query("projects.all", &self.projects_all, rt::Style::Form, true);
@@ -2481,10 +2702,30 @@ impl SearchTasksForWorkspace<'_> {
         op.query("teams.any", &self.teams_any, rt::Style::Form, true);
         op.query("followers.any", &self.followers_any, rt::Style::Form, true);
         op.query("followers.not", &self.followers_not, rt::Style::Form, true);
-        op.query("created_by.any", &self.created_by_any, rt::Style::Form, true);
-        op.query("created_by.not", &self.created_by_not, rt::Style::Form, true);
-        op.query("assigned_by.any", &self.assigned_by_any, rt::Style::Form, true);
-        op.query("assigned_by.not", &self.assigned_by_not, rt::Style::Form, true);
+        op.query(
+            "created_by.any",
+            &self.created_by_any,
+            rt::Style::Form,
+            true,
+        );
+        op.query(
+            "created_by.not",
+            &self.created_by_not,
+            rt::Style::Form,
+            true,
+        );
+        op.query(
+            "assigned_by.any",
+            &self.assigned_by_any,
+            rt::Style::Form,
+            true,
+        );
+        op.query(
+            "assigned_by.not",
+            &self.assigned_by_not,
+            rt::Style::Form,
+            true,
+        );
         op.query("liked_by.not", &self.liked_by_not, rt::Style::Form, true);
         op.query(
             "commented_on_by.not",
@@ -2497,21 +2738,56 @@ impl SearchTasksForWorkspace<'_> {
         op.query("due_on", &self.due_on, rt::Style::Form, true);
         op.query("due_at.before", &self.due_at_before, rt::Style::Form, true);
         op.query("due_at.after", &self.due_at_after, rt::Style::Form, true);
-        op.query("start_on.before", &self.start_on_before, rt::Style::Form, true);
-        op.query("start_on.after", &self.start_on_after, rt::Style::Form, true);
+        op.query(
+            "start_on.before",
+            &self.start_on_before,
+            rt::Style::Form,
+            true,
+        );
+        op.query(
+            "start_on.after",
+            &self.start_on_after,
+            rt::Style::Form,
+            true,
+        );
         op.query("start_on", &self.start_on, rt::Style::Form, true);
-        op.query("created_on.before", &self.created_on_before, rt::Style::Form, true);
-        op.query("created_on.after", &self.created_on_after, rt::Style::Form, true);
+        op.query(
+            "created_on.before",
+            &self.created_on_before,
+            rt::Style::Form,
+            true,
+        );
+        op.query(
+            "created_on.after",
+            &self.created_on_after,
+            rt::Style::Form,
+            true,
+        );
         op.query("created_on", &self.created_on, rt::Style::Form, true);
-        op.query("created_at.before", &self.created_at_before, rt::Style::Form, true);
-        op.query("created_at.after", &self.created_at_after, rt::Style::Form, true);
+        op.query(
+            "created_at.before",
+            &self.created_at_before,
+            rt::Style::Form,
+            true,
+        );
+        op.query(
+            "created_at.after",
+            &self.created_at_after,
+            rt::Style::Form,
+            true,
+        );
         op.query(
             "completed_on.before",
             &self.completed_on_before,
             rt::Style::Form,
             true,
         );
-        op.query("completed_on.after", &self.completed_on_after, rt::Style::Form, true);
+        op.query(
+            "completed_on.after",
+            &self.completed_on_after,
+            rt::Style::Form,
+            true,
+        );
         op.query("completed_on", &self.completed_on, rt::Style::Form, true);
         op.query(
             "completed_at.before",
@@ -2519,22 +2795,64 @@ impl SearchTasksForWorkspace<'_> {
             rt::Style::Form,
             true,
         );
-        op.query("completed_at.after", &self.completed_at_after, rt::Style::Form, true);
-        op.query("modified_on.before", &self.modified_on_before, rt::Style::Form, true);
-        op.query("modified_on.after", &self.modified_on_after, rt::Style::Form, true);
+        op.query(
+            "completed_at.after",
+            &self.completed_at_after,
+            rt::Style::Form,
+            true,
+        );
+        op.query(
+            "modified_on.before",
+            &self.modified_on_before,
+            rt::Style::Form,
+            true,
+        );
+        op.query(
+            "modified_on.after",
+            &self.modified_on_after,
+            rt::Style::Form,
+            true,
+        );
         op.query("modified_on", &self.modified_on, rt::Style::Form, true);
-        op.query("modified_at.before", &self.modified_at_before, rt::Style::Form, true);
-        op.query("modified_at.after", &self.modified_at_after, rt::Style::Form, true);
+        op.query(
+            "modified_at.before",
+            &self.modified_at_before,
+            rt::Style::Form,
+            true,
+        );
+        op.query(
+            "modified_at.after",
+            &self.modified_at_after,
+            rt::Style::Form,
+            true,
+        );
         op.query("is_blocking", &self.is_blocking, rt::Style::Form, true);
         op.query("is_blocked", &self.is_blocked, rt::Style::Form, true);
-        op.query("has_attachment", &self.has_attachment, rt::Style::Form, true);
+        op.query(
+            "has_attachment",
+            &self.has_attachment,
+            rt::Style::Form,
+            true,
+        );
         op.query("completed", &self.completed, rt::Style::Form, true);
         op.query("is_subtask", &self.is_subtask, rt::Style::Form, true);
         op.query("sort_by", &self.sort_by, rt::Style::Form, true);
-        op.query("sort_ascending", &self.sort_ascending, rt::Style::Form, true);
+        op.query(
+            "sort_ascending",
+            &self.sort_ascending,
+            rt::Style::Form,
+            true,
+        );
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SearchTasksForWorkspaceResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -157,12 +157,11 @@ pub struct GetTimeTrackingEntriesForTask<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<
-        Vec<super::models::GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem>,
-    >,
+    opt_fields:
+        Option<Vec<super::models::GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetTimeTrackingEntriesForTask<'_> {
+impl<'a> GetTimeTrackingEntriesForTask<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -185,9 +184,7 @@ impl GetTimeTrackingEntriesForTask<'_> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<
-            super::models::GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem,
-        >,
+        value: Vec<super::models::GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -197,37 +194,60 @@ impl GetTimeTrackingEntriesForTask<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::GetTimeTrackingEntriesForTimeTrackingCategoryResponse200,
-        >,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/tasks/{task_gid}/time_tracking_entries",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/tasks/{task_gid}/time_tracking_entries");
         op.path("task_gid", &self.task_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::GetTimeTrackingEntriesForTimeTrackingCategoryResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::TimeTrackingEntryCompact> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::TimeTrackingEntryCompact> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset {
+                next_offset: Some("/next_page/offset".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .offset_param("offset")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /tasks/{task_gid}/time_tracking_entries`: set optional parameters, then `send()`.
@@ -241,7 +261,7 @@ pub struct CreateTimeTrackingEntry<'a> {
     body: super::models::CreateTimeTrackingEntryBody,
     options: rt::CallOptions,
 }
-impl CreateTimeTrackingEntry<'_> {
+impl<'a> CreateTimeTrackingEntry<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -261,24 +281,22 @@ impl CreateTimeTrackingEntry<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::CreateTimeTrackingEntryResponse201>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/tasks/{task_gid}/time_tracking_entries",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/tasks/{task_gid}/time_tracking_entries");
         op.path("task_gid", &self.task_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateTimeTrackingEntryResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /time_tracking_entries/{time_tracking_entry_gid}`: set optional parameters, then `send()`.
@@ -291,7 +309,7 @@ pub struct GetTimeTrackingEntry<'a> {
     opt_fields: Option<Vec<super::models::CreateTimeTrackingEntryOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetTimeTrackingEntry<'_> {
+impl<'a> GetTimeTrackingEntry<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -311,13 +329,7 @@ impl GetTimeTrackingEntry<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::CreateTimeTrackingEntryResponse201>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/time_tracking_entries/{time_tracking_entry_gid}",
@@ -332,7 +344,14 @@ impl GetTimeTrackingEntry<'_> {
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateTimeTrackingEntryResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /time_tracking_entries/{time_tracking_entry_gid}`: set optional parameters, then `send()`.
@@ -346,7 +365,7 @@ pub struct UpdateTimeTrackingEntry<'a> {
     body: super::models::UpdateTimeTrackingEntryBody,
     options: rt::CallOptions,
 }
-impl UpdateTimeTrackingEntry<'_> {
+impl<'a> UpdateTimeTrackingEntry<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -366,13 +385,7 @@ impl UpdateTimeTrackingEntry<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::CreateTimeTrackingEntryResponse201>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/time_tracking_entries/{time_tracking_entry_gid}",
@@ -388,7 +401,14 @@ impl UpdateTimeTrackingEntry<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateTimeTrackingEntryResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /time_tracking_entries/{time_tracking_entry_gid}`: set optional parameters, then `send()`.
@@ -400,7 +420,7 @@ pub struct DeleteTimeTrackingEntry<'a> {
     opt_pretty: Option<bool>,
     options: rt::CallOptions,
 }
-impl DeleteTimeTrackingEntry<'_> {
+impl<'a> DeleteTimeTrackingEntry<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -412,13 +432,7 @@ impl DeleteTimeTrackingEntry<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/time_tracking_entries/{time_tracking_entry_gid}",
@@ -432,7 +446,14 @@ impl DeleteTimeTrackingEntry<'_> {
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /time_tracking_entries`: set optional parameters, then `send()`.
@@ -451,12 +472,11 @@ pub struct GetTimeTrackingEntries<'a> {
     timesheet_approval_status: Option<String>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<
-        Vec<super::models::GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem>,
-    >,
+    opt_fields:
+        Option<Vec<super::models::GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetTimeTrackingEntries<'_> {
+impl<'a> GetTimeTrackingEntries<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -519,9 +539,7 @@ impl GetTimeTrackingEntries<'_> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<
-            super::models::GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem,
-        >,
+        value: Vec<super::models::GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -531,19 +549,16 @@ impl GetTimeTrackingEntries<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::GetTimeTrackingEntriesForTimeTrackingCategoryResponse200,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/time_tracking_entries");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("task", &self.task, rt::Style::Form, true);
-        op.query("attributable_to", &self.attributable_to, rt::Style::Form, true);
+        op.query(
+            "attributable_to",
+            &self.attributable_to,
+            rt::Style::Form,
+            true,
+        );
         op.query("portfolio", &self.portfolio, rt::Style::Form, true);
         op.query("user", &self.user, rt::Style::Form, true);
         op.query("workspace", &self.workspace, rt::Style::Form, true);
@@ -566,20 +581,54 @@ impl GetTimeTrackingEntries<'_> {
             true,
         );
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::GetTimeTrackingEntriesForTimeTrackingCategoryResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::TimeTrackingEntryCompact> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::TimeTrackingEntryCompact> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset {
+                next_offset: Some("/next_page/offset".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .offset_param("offset")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }

@@ -111,7 +111,7 @@ pub struct GetTimesheetApprovalStatus<'a> {
     opt_fields: Option<Vec<super::models::GetTimesheetApprovalStatusOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetTimesheetApprovalStatus<'_> {
+impl<'a> GetTimesheetApprovalStatus<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -131,13 +131,7 @@ impl GetTimesheetApprovalStatus<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetTimesheetApprovalStatusResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/timesheet_approval_statuses/{timesheet_approval_status_gid}",
@@ -152,7 +146,14 @@ impl GetTimesheetApprovalStatus<'_> {
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetTimesheetApprovalStatusResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /timesheet_approval_statuses/{timesheet_approval_status_gid}`: set optional parameters, then `send()`.
@@ -166,7 +167,7 @@ pub struct UpdateTimesheetApprovalStatus<'a> {
     body: super::models::UpdateTimesheetApprovalStatusBody,
     options: rt::CallOptions,
 }
-impl UpdateTimesheetApprovalStatus<'_> {
+impl<'a> UpdateTimesheetApprovalStatus<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -186,13 +187,7 @@ impl UpdateTimesheetApprovalStatus<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetTimesheetApprovalStatusResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/timesheet_approval_statuses/{timesheet_approval_status_gid}",
@@ -208,7 +203,14 @@ impl UpdateTimesheetApprovalStatus<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetTimesheetApprovalStatusResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /timesheet_approval_statuses`: set optional parameters, then `send()`.
@@ -227,7 +229,7 @@ pub struct GetTimesheetApprovalStatuses<'a> {
     opt_fields: Option<Vec<super::models::GetTimesheetApprovalStatusesOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetTimesheetApprovalStatuses<'_> {
+impl<'a> GetTimesheetApprovalStatuses<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -280,36 +282,67 @@ impl GetTimesheetApprovalStatuses<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetTimesheetApprovalStatusesResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/timesheet_approval_statuses");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("workspace", &self.workspace, rt::Style::Form, true);
         op.query("user", &self.user, rt::Style::Form, true);
         op.query("from_date", &self.from_date, rt::Style::Form, true);
         op.query("to_date", &self.to_date, rt::Style::Form, true);
-        op.query("approval_statuses", &self.approval_statuses, rt::Style::Form, true);
+        op.query(
+            "approval_statuses",
+            &self.approval_statuses,
+            rt::Style::Form,
+            true,
+        );
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetTimesheetApprovalStatusesResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::TimesheetApprovalStatusCompact> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::TimesheetApprovalStatusCompact> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset {
+                next_offset: Some("/next_page/offset".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .offset_param("offset")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /timesheet_approval_statuses`: set optional parameters, then `send()`.
@@ -322,7 +355,7 @@ pub struct CreateTimesheetApprovalStatus<'a> {
     body: super::models::CreateTimesheetApprovalStatusBody,
     options: rt::CallOptions,
 }
-impl CreateTimesheetApprovalStatus<'_> {
+impl<'a> CreateTimesheetApprovalStatus<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -342,19 +375,20 @@ impl CreateTimesheetApprovalStatus<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetTimesheetApprovalStatusResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/timesheet_approval_statuses");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetTimesheetApprovalStatusResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

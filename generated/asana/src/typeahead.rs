@@ -91,7 +91,7 @@ pub struct TypeaheadForWorkspace<'a> {
     opt_fields: Option<Vec<String>>,
     options: rt::CallOptions,
 }
-impl TypeaheadForWorkspace<'_> {
+impl<'a> TypeaheadForWorkspace<'a> {
     /// *Deprecated: new integrations should prefer the resource_type field.*
     pub fn type_(mut self, value: super::models::TypeaheadForWorkspaceType) -> Self {
         self.type_ = Some(value);
@@ -123,18 +123,14 @@ impl TypeaheadForWorkspace<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::TypeaheadForWorkspaceResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/workspaces/{workspace_gid}/typeahead",
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/workspaces/{workspace_gid}/typeahead");
+        op.path(
+            "workspace_gid",
+            &self.workspace_gid,
+            rt::Style::Simple,
+            false,
         );
-        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
         op.query("resource_type", &self.resource_type, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
         op.query("query", &self.query, rt::Style::Form, true);
@@ -143,6 +139,13 @@ impl TypeaheadForWorkspace<'_> {
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::TypeaheadForWorkspaceResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

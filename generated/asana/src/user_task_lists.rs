@@ -22,10 +22,7 @@ impl<'a> UserTaskListsApi<'a> {
     /// Returns the full record for a user task list.
     ///
     /// `GET /user_task_lists/{user_task_list_gid}` (operation `getUserTaskList`).
-    pub fn get_user_task_list(
-        &self,
-        user_task_list_gid: impl Into<String>,
-    ) -> GetUserTaskList<'a> {
+    pub fn get_user_task_list(&self, user_task_list_gid: impl Into<String>) -> GetUserTaskList<'a> {
         GetUserTaskList {
             client: self.client,
             user_task_list_gid: user_task_list_gid.into(),
@@ -66,7 +63,7 @@ pub struct GetUserTaskList<'a> {
     opt_fields: Option<Vec<super::models::GetUserTaskListOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetUserTaskList<'_> {
+impl<'a> GetUserTaskList<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -74,10 +71,7 @@ impl GetUserTaskList<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetUserTaskListOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetUserTaskListOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -86,14 +80,8 @@ impl GetUserTaskList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetUserTaskListResponse200>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/user_task_lists/{user_task_list_gid}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/user_task_lists/{user_task_list_gid}");
         op.path(
             "user_task_list_gid",
             &self.user_task_list_gid,
@@ -104,7 +92,14 @@ impl GetUserTaskList<'_> {
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetUserTaskListResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /users/{user_gid}/user_task_list`: set optional parameters, then `send()`.
@@ -118,7 +113,7 @@ pub struct GetUserTaskListForUser<'a> {
     opt_fields: Option<Vec<super::models::GetUserTaskListOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetUserTaskListForUser<'_> {
+impl<'a> GetUserTaskListForUser<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -126,10 +121,7 @@ impl GetUserTaskListForUser<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetUserTaskListOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetUserTaskListOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -138,10 +130,7 @@ impl GetUserTaskListForUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetUserTaskListResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{user_gid}/user_task_list");
         op.path("user_gid", &self.user_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
@@ -149,6 +138,13 @@ impl GetUserTaskListForUser<'_> {
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetUserTaskListResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

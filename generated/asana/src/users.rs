@@ -111,10 +111,7 @@ impl<'a> UsersApi<'a> {
     /// Results are sorted alphabetically and limited to 2000. For more results use the `/users` endpoint.
     ///
     /// `GET /teams/{team_gid}/users` (operation `getUsersForTeam`).
-    pub fn get_users_for_team(
-        &self,
-        team_gid: impl Into<String>,
-    ) -> GetUsersForTeam<'a> {
+    pub fn get_users_for_team(&self, team_gid: impl Into<String>) -> GetUsersForTeam<'a> {
         GetUsersForTeam {
             client: self.client,
             team_gid: team_gid.into(),
@@ -201,7 +198,7 @@ pub struct GetUsers<'a> {
     opt_fields: Option<Vec<super::models::GetUsersOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetUsers<'_> {
+impl<'a> GetUsers<'a> {
     /// The workspace or organization ID to filter users on.
     pub fn workspace(mut self, value: impl Into<String>) -> Self {
         self.workspace = Some(value.into());
@@ -232,10 +229,7 @@ impl GetUsers<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetUsersOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetUsersOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -244,30 +238,56 @@ impl GetUsers<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetUsersResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users");
         op.query("workspace", &self.workspace, rt::Style::Form, true);
         op.query("team", &self.team, rt::Style::Form, true);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GetUsersResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::UserCompact> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::UserCompact> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset {
+                next_offset: Some("/next_page/offset".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .offset_param("offset")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /users/{user_gid}`: set optional parameters, then `send()`.
@@ -281,7 +301,7 @@ pub struct GetUser<'a> {
     opt_fields: Option<Vec<super::models::GetUserOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetUser<'_> {
+impl<'a> GetUser<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -294,10 +314,7 @@ impl GetUser<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetUserOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetUserOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -306,10 +323,7 @@ impl GetUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetUserResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{user_gid}");
         op.path("user_gid", &self.user_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
@@ -317,7 +331,12 @@ impl GetUser<'_> {
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GetUserResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /users/{user_gid}`: set optional parameters, then `send()`.
@@ -332,7 +351,7 @@ pub struct UpdateUser<'a> {
     body: super::models::UpdateUserBody,
     options: rt::CallOptions,
 }
-impl UpdateUser<'_> {
+impl<'a> UpdateUser<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -345,10 +364,7 @@ impl UpdateUser<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetUserOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetUserOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -357,10 +373,7 @@ impl UpdateUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetUserResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/users/{user_gid}");
         op.path("user_gid", &self.user_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
@@ -369,7 +382,12 @@ impl UpdateUser<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GetUserResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /users/{user_gid}/favorites`: set optional parameters, then `send()`.
@@ -386,7 +404,7 @@ pub struct GetFavoritesForUser<'a> {
     opt_fields: Option<Vec<super::models::GetFavoritesForUserOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetFavoritesForUser<'_> {
+impl<'a> GetFavoritesForUser<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -419,22 +437,17 @@ impl GetFavoritesForUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetFavoritesForUserResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{user_gid}/favorites");
         op.path("user_gid", &self.user_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -443,7 +456,40 @@ impl GetFavoritesForUser<'_> {
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetFavoritesForUserResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::AsanaNamedResource> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::AsanaNamedResource> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset {
+                next_offset: Some("/next_page/offset".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .offset_param("offset")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /teams/{team_gid}/users`: set optional parameters, then `send()`.
@@ -457,7 +503,7 @@ pub struct GetUsersForTeam<'a> {
     opt_fields: Option<Vec<super::models::GetUserOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetUsersForTeam<'_> {
+impl<'a> GetUsersForTeam<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -472,10 +518,7 @@ impl GetUsersForTeam<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetUserOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetUserOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -484,10 +527,7 @@ impl GetUsersForTeam<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetUsersForTeamResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/teams/{team_gid}/users");
         op.path("team_gid", &self.team_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
@@ -495,7 +535,33 @@ impl GetUsersForTeam<'_> {
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetUsersForTeamResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::UserCompact> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::UserCompact> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset { next_offset: None },
+            |options| options.items_pointer("/data").offset_param("offset"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /workspaces/{workspace_gid}/users`: set optional parameters, then `send()`.
@@ -509,7 +575,7 @@ pub struct GetUsersForWorkspace<'a> {
     opt_fields: Option<Vec<super::models::GetUserOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetUsersForWorkspace<'_> {
+impl<'a> GetUsersForWorkspace<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -524,10 +590,7 @@ impl GetUsersForWorkspace<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetUserOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetUserOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -536,18 +599,46 @@ impl GetUsersForWorkspace<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetUsersForTeamResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/workspaces/{workspace_gid}/users");
-        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
+        op.path(
+            "workspace_gid",
+            &self.workspace_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetUsersForTeamResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::UserCompact> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::UserCompact> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset { next_offset: None },
+            |options| options.items_pointer("/data").offset_param("offset"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /workspaces/{workspace_gid}/users/{user_gid}`: set optional parameters, then `send()`.
@@ -561,7 +652,7 @@ pub struct GetUserForWorkspace<'a> {
     opt_fields: Option<Vec<super::models::GetUserOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetUserForWorkspace<'_> {
+impl<'a> GetUserForWorkspace<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -569,10 +660,7 @@ impl GetUserForWorkspace<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetUserOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetUserOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -581,21 +669,28 @@ impl GetUserForWorkspace<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetUserResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/workspaces/{workspace_gid}/users/{user_gid}",
         );
-        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
+        op.path(
+            "workspace_gid",
+            &self.workspace_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.path("user_gid", &self.user_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GetUserResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /workspaces/{workspace_gid}/users/{user_gid}`: set optional parameters, then `send()`.
@@ -610,7 +705,7 @@ pub struct UpdateUserForWorkspace<'a> {
     body: super::models::UpdateUserBody,
     options: rt::CallOptions,
 }
-impl UpdateUserForWorkspace<'_> {
+impl<'a> UpdateUserForWorkspace<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -618,10 +713,7 @@ impl UpdateUserForWorkspace<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetUserOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetUserOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -630,21 +722,28 @@ impl UpdateUserForWorkspace<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetUserResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/workspaces/{workspace_gid}/users/{user_gid}",
         );
-        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
+        op.path(
+            "workspace_gid",
+            &self.workspace_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.path("user_gid", &self.user_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GetUserResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -136,10 +136,7 @@ impl<'a> WorkspacesApi<'a> {
     /// Asana limits a single sync token to 1000 events. If more than 1000 events exist for a given domain, `has_more: true` will be returned in the response, indicating that there are more events to pull.
     ///
     /// `GET /workspaces/{workspace_gid}/events` (operation `getWorkspaceEvents`).
-    pub fn get_workspace_events(
-        &self,
-        workspace_gid: impl Into<String>,
-    ) -> GetWorkspaceEvents<'a> {
+    pub fn get_workspace_events(&self, workspace_gid: impl Into<String>) -> GetWorkspaceEvents<'a> {
         GetWorkspaceEvents {
             client: self.client,
             workspace_gid: workspace_gid.into(),
@@ -160,7 +157,7 @@ pub struct GetWorkspaces<'a> {
     opt_fields: Option<Vec<super::models::GetWorkspacesOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetWorkspaces<'_> {
+impl<'a> GetWorkspaces<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -181,10 +178,7 @@ impl GetWorkspaces<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetWorkspacesOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetWorkspacesOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -193,28 +187,56 @@ impl GetWorkspaces<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetWorkspacesResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/workspaces");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetWorkspacesResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::WorkspaceCompact> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::WorkspaceCompact> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset {
+                next_offset: Some("/next_page/offset".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .offset_param("offset")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /workspaces/{workspace_gid}`: set optional parameters, then `send()`.
@@ -227,7 +249,7 @@ pub struct GetWorkspace<'a> {
     opt_fields: Option<Vec<super::models::GetWorkspaceOptFieldsItem>>,
     options: rt::CallOptions,
 }
-impl GetWorkspace<'_> {
+impl<'a> GetWorkspace<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -235,10 +257,7 @@ impl GetWorkspace<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetWorkspaceOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetWorkspaceOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -247,17 +266,26 @@ impl GetWorkspace<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetWorkspaceResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/workspaces/{workspace_gid}");
-        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
+        op.path(
+            "workspace_gid",
+            &self.workspace_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetWorkspaceResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /workspaces/{workspace_gid}`: set optional parameters, then `send()`.
@@ -271,7 +299,7 @@ pub struct UpdateWorkspace<'a> {
     body: super::models::UpdateWorkspaceBody,
     options: rt::CallOptions,
 }
-impl UpdateWorkspace<'_> {
+impl<'a> UpdateWorkspace<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -279,10 +307,7 @@ impl UpdateWorkspace<'_> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::GetWorkspaceOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::GetWorkspaceOptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -291,18 +316,27 @@ impl UpdateWorkspace<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetWorkspaceResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/workspaces/{workspace_gid}");
-        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
+        op.path(
+            "workspace_gid",
+            &self.workspace_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetWorkspaceResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /workspaces/{workspace_gid}/addUser`: set optional parameters, then `send()`.
@@ -316,7 +350,7 @@ pub struct AddUserForWorkspace<'a> {
     body: super::models::AddUserForWorkspaceBody,
     options: rt::CallOptions,
 }
-impl AddUserForWorkspace<'_> {
+impl<'a> AddUserForWorkspace<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -336,21 +370,27 @@ impl AddUserForWorkspace<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AddUserForWorkspaceResponse200>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/workspaces/{workspace_gid}/addUser",
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/workspaces/{workspace_gid}/addUser");
+        op.path(
+            "workspace_gid",
+            &self.workspace_gid,
+            rt::Style::Simple,
+            false,
         );
-        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AddUserForWorkspaceResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /workspaces/{workspace_gid}/removeUser`: set optional parameters, then `send()`.
@@ -363,7 +403,7 @@ pub struct RemoveUserForWorkspace<'a> {
     body: super::models::RemoveUserForWorkspaceBody,
     options: rt::CallOptions,
 }
-impl RemoveUserForWorkspace<'_> {
+impl<'a> RemoveUserForWorkspace<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -375,23 +415,26 @@ impl RemoveUserForWorkspace<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/workspaces/{workspace_gid}/removeUser",
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/workspaces/{workspace_gid}/removeUser");
+        op.path(
+            "workspace_gid",
+            &self.workspace_gid,
+            rt::Style::Simple,
+            false,
         );
-        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /workspaces/{workspace_gid}/events`: set optional parameters, then `send()`.
@@ -404,7 +447,7 @@ pub struct GetWorkspaceEvents<'a> {
     sync: Option<String>,
     options: rt::CallOptions,
 }
-impl GetWorkspaceEvents<'_> {
+impl<'a> GetWorkspaceEvents<'a> {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     pub fn opt_pretty(mut self, value: bool) -> Self {
@@ -422,16 +465,25 @@ impl GetWorkspaceEvents<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetEventsResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/workspaces/{workspace_gid}/events");
-        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
+        op.path(
+            "workspace_gid",
+            &self.workspace_gid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("sync", &self.sync, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetEventsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -63,7 +63,7 @@ pub struct ActionsList<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActionsList<'_> {
+impl<'a> ActionsList<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -79,29 +79,62 @@ impl ActionsList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ActionsListResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/actions");
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsListResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Action> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Action> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/actions")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v2/actions/{action_id}`: set optional parameters, then `send()`.
@@ -112,22 +145,31 @@ pub struct ActionsGet<'a> {
     action_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsGet<'_> {
+impl<'a> ActionsGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/actions/{action_id}");
+        let v = &self.action_id;
+        op.check(rt::check::range(
+            "action_id",
+            *v as f64,
+            Some((1f64, false)),
+            None,
+        ));
+        op.path("action_id", &self.action_id, rt::Style::Simple, false);
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::ActionsGetResponse200>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/actions/{action_id}");
-        let v = &self.action_id;
-        op.check(rt::check::range("action_id", *v as f64, Some((1f64, false)), None));
-        op.path("action_id", &self.action_id, rt::Style::Simple, false);
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

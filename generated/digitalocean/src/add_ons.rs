@@ -38,10 +38,7 @@ impl<'a> AddOnsApi<'a> {
     /// Metadata varies by application.
     ///
     /// `GET /v2/add-ons/apps/{app_slug}/metadata` (operation `addons_get_app_metadata`).
-    pub fn addons_get_app_metadata(
-        &self,
-        app_slug: impl Into<String>,
-    ) -> AddonsGetAppMetadata<'a> {
+    pub fn addons_get_app_metadata(&self, app_slug: impl Into<String>) -> AddonsGetAppMetadata<'a> {
         AddonsGetAppMetadata {
             client: self.client,
             app_slug: app_slug.into(),
@@ -66,10 +63,7 @@ impl<'a> AddOnsApi<'a> {
     /// what metadata is required for a specific add-on, send a GET request to `/v2/add-ons/apps/{app_slug}/metadata`.
     ///
     /// `POST /v2/add-ons/saas` (operation `addons_create`).
-    pub fn addons_create(
-        &self,
-        body: super::models::AddonsResourceNew,
-    ) -> AddonsCreate<'a> {
+    pub fn addons_create(&self, body: super::models::AddonsResourceNew) -> AddonsCreate<'a> {
         AddonsCreate {
             client: self.client,
             body,
@@ -147,20 +141,24 @@ pub struct AddonsGetApp<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl AddonsGetApp<'_> {
+impl<'a> AddonsGetApp<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/add-ons/apps");
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::AddonsGetAppResponse200>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/add-ons/apps");
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/add-ons/apps/{app_slug}/metadata`: set optional parameters, then `send()`.
@@ -171,27 +169,25 @@ pub struct AddonsGetAppMetadata<'a> {
     app_slug: String,
     options: rt::CallOptions,
 }
-impl AddonsGetAppMetadata<'_> {
+impl<'a> AddonsGetAppMetadata<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::AddonsGetAppMetadataResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/add-ons/apps/{app_slug}/metadata",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/add-ons/apps/{app_slug}/metadata");
         op.path("app_slug", &self.app_slug, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AddonsGetAppMetadataResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/add-ons/saas`: set optional parameters, then `send()`.
@@ -201,20 +197,24 @@ pub struct AddonsList<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl AddonsList<'_> {
+impl<'a> AddonsList<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/add-ons/saas");
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::AddonsListResponse200>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/add-ons/saas");
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/add-ons/saas`: set optional parameters, then `send()`.
@@ -225,21 +225,25 @@ pub struct AddonsCreate<'a> {
     body: super::models::AddonsResourceNew,
     options: rt::CallOptions,
 }
-impl AddonsCreate<'_> {
+impl<'a> AddonsCreate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AddonsCreateResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/add-ons/saas");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AddonsCreateResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/add-ons/saas/{resource_uuid}`: set optional parameters, then `send()`.
@@ -250,21 +254,30 @@ pub struct AddonsGet<'a> {
     resource_uuid: String,
     options: rt::CallOptions,
 }
-impl AddonsGet<'_> {
+impl<'a> AddonsGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/add-ons/saas/{resource_uuid}");
+        op.path(
+            "resource_uuid",
+            &self.resource_uuid,
+            rt::Style::Simple,
+            false,
+        );
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::AddonsCreateResponse200>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/add-ons/saas/{resource_uuid}");
-        op.path("resource_uuid", &self.resource_uuid, rt::Style::Simple, false);
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/add-ons/saas/{resource_uuid}`: set optional parameters, then `send()`.
@@ -275,19 +288,28 @@ pub struct AddonsDelete<'a> {
     resource_uuid: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl AddonsDelete<'_> {
+impl<'a> AddonsDelete<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/add-ons/saas/{resource_uuid}");
-        op.path("resource_uuid", &self.resource_uuid, rt::Style::Simple, false);
+        op.path(
+            "resource_uuid",
+            &self.resource_uuid,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /v2/add-ons/saas/{resource_uuid}`: set optional parameters, then `send()`.
@@ -299,22 +321,31 @@ pub struct AddonsPatch<'a> {
     body: super::models::AddonsPatchBody,
     options: rt::CallOptions,
 }
-impl AddonsPatch<'_> {
+impl<'a> AddonsPatch<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PATCH, "/v2/add-ons/saas/{resource_uuid}");
+        op.path(
+            "resource_uuid",
+            &self.resource_uuid,
+            rt::Style::Simple,
+            false,
+        );
+        op.json("application/json", &self.body);
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::AddonsCreateResponse200>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::PATCH, "/v2/add-ons/saas/{resource_uuid}");
-        op.path("resource_uuid", &self.resource_uuid, rt::Style::Simple, false);
-        op.json("application/json", &self.body);
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /v2/add-ons/saas/{resource_uuid}/plan`: set optional parameters, then `send()`.
@@ -326,24 +357,30 @@ pub struct AddonsPatchPlan<'a> {
     body: super::models::AddonsPatchPlanBody,
     options: rt::CallOptions,
 }
-impl AddonsPatchPlan<'_> {
+impl<'a> AddonsPatchPlan<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PATCH, "/v2/add-ons/saas/{resource_uuid}/plan");
+        op.path(
+            "resource_uuid",
+            &self.resource_uuid,
+            rt::Style::Simple,
+            false,
+        );
+        op.json("application/json", &self.body);
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::AddonsCreateResponse200>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::PATCH,
-            "/v2/add-ons/saas/{resource_uuid}/plan",
-        );
-        op.path("resource_uuid", &self.resource_uuid, rt::Style::Simple, false);
-        op.json("application/json", &self.body);
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

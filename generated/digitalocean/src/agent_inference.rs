@@ -48,22 +48,34 @@ pub struct AgentInferenceCreateChatCompletion<'a> {
     body: super::models::ChatCompletionRequest,
     options: rt::CallOptions,
 }
-impl AgentInferenceCreateChatCompletion<'_> {
+impl<'a> AgentInferenceCreateChatCompletion<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ChatCompletionResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/api/v1/chat/completions");
         op.query("agent", &self.agent, rt::Style::Form, true);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ChatCompletionResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Send the request and read the answer as a stream of server-sent events, each event's data decoded (`text/event-stream`), with backpressure: nothing is read ahead of the caller beyond a small buffer, and dropping the stream closes the connection. The body's `stream` flag is set to true.
+    pub async fn stream(
+        mut self,
+    ) -> Result<rt::stream::SseStream<super::models::ChatCompletionChunk>, rt::Error> {
+        self.body.stream = Some(Some(true));
+        let (client, op) = self.build();
+        rt::send_sse(client.connector(), op).await
     }
 }

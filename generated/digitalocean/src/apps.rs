@@ -161,10 +161,7 @@ impl<'a> AppsApi<'a> {
     /// List all deployments of an app.
     ///
     /// `GET /v2/apps/{app_id}/deployments` (operation `apps_list_deployments`).
-    pub fn list_deployments(
-        &self,
-        app_id: impl Into<String>,
-    ) -> AppsListDeployments<'a> {
+    pub fn list_deployments(&self, app_id: impl Into<String>) -> AppsListDeployments<'a> {
         AppsListDeployments {
             client: self.client,
             app_id: app_id.into(),
@@ -313,10 +310,7 @@ impl<'a> AppsApi<'a> {
     /// List all job invocations for an app.
     ///
     /// `GET /v2/apps/{app_id}/job-invocations` (operation `apps_list_job_invocations`).
-    pub fn list_job_invocations(
-        &self,
-        app_id: impl Into<String>,
-    ) -> AppsListJobInvocations<'a> {
+    pub fn list_job_invocations(&self, app_id: impl Into<String>) -> AppsListJobInvocations<'a> {
         AppsListJobInvocations {
             client: self.client,
             app_id: app_id.into(),
@@ -497,10 +491,7 @@ impl<'a> AppsApi<'a> {
     /// To propose and validate a spec for a new or existing app, send a POST request to the `/v2/apps/propose` endpoint. The request returns some information about the proposed app, including app cost and upgrade cost. If an existing app ID is specified, the app spec is treated as a proposed update to the existing app.
     ///
     /// `POST /v2/apps/propose` (operation `apps_validate_appSpec`).
-    pub fn validate_app_spec(
-        &self,
-        body: super::models::AppPropose,
-    ) -> AppsValidateAppSpec<'a> {
+    pub fn validate_app_spec(&self, body: super::models::AppPropose) -> AppsValidateAppSpec<'a> {
         AppsValidateAppSpec {
             client: self.client,
             body,
@@ -660,7 +651,7 @@ pub struct AppsList<'a> {
     with_projects: Option<bool>,
     options: rt::CallOptions,
 }
-impl AppsList<'_> {
+impl<'a> AppsList<'a> {
     /// Which 'page' of paginated results to return.
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -681,30 +672,61 @@ impl AppsList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppsResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps");
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("with_projects", &self.with_projects, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::AppsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::App> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::App> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/apps")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/apps`: set optional parameters, then `send()`.
@@ -715,22 +737,24 @@ pub struct AppsCreate<'a> {
     body: super::models::AppsCreateAppRequest,
     options: rt::CallOptions,
 }
-impl AppsCreate<'_> {
+impl<'a> AppsCreate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::AppResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/apps/{id}`: set optional parameters, then `send()`.
@@ -742,7 +766,7 @@ pub struct AppsGet<'a> {
     name: Option<String>,
     options: rt::CallOptions,
 }
-impl AppsGet<'_> {
+impl<'a> AppsGet<'a> {
     /// The name of the app to retrieve.
     pub fn name(mut self, value: impl Into<String>) -> Self {
         self.name = Some(value.into());
@@ -753,16 +777,18 @@ impl AppsGet<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.query("name", &self.name, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::AppResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/apps/{id}`: set optional parameters, then `send()`.
@@ -774,23 +800,25 @@ pub struct AppsUpdate<'a> {
     body: super::models::AppsUpdateAppRequest,
     options: rt::CallOptions,
 }
-impl AppsUpdate<'_> {
+impl<'a> AppsUpdate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/apps/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::AppResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/apps/{id}`: set optional parameters, then `send()`.
@@ -801,21 +829,25 @@ pub struct AppsDelete<'a> {
     id: String,
     options: rt::CallOptions,
 }
-impl AppsDelete<'_> {
+impl<'a> AppsDelete<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppsDeleteAppResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/apps/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppsDeleteAppResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/apps/{app_id}/restart`: set optional parameters, then `send()`.
@@ -827,7 +859,7 @@ pub struct AppsRestart<'a> {
     body: Option<super::models::AppsRestartRequest>,
     options: rt::CallOptions,
 }
-impl AppsRestart<'_> {
+impl<'a> AppsRestart<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::AppsRestartRequest) -> Self {
         self.body = Some(value);
@@ -838,10 +870,7 @@ impl AppsRestart<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppsDeploymentResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps/{app_id}/restart");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -849,7 +878,14 @@ impl AppsRestart<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppsDeploymentResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/apps/{app_id}/components/{component_name}/logs`: set optional parameters, then `send()`.
@@ -864,7 +900,7 @@ pub struct AppsGetLogsActiveDeployment<'a> {
     pod_connection_timeout: Option<String>,
     options: rt::CallOptions,
 }
-impl AppsGetLogsActiveDeployment<'_> {
+impl<'a> AppsGetLogsActiveDeployment<'a> {
     /// Whether the logs should follow live updates.
     pub fn follow(mut self, value: bool) -> Self {
         self.follow = Some(value);
@@ -880,16 +916,18 @@ impl AppsGetLogsActiveDeployment<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppsGetLogsResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/apps/{app_id}/components/{component_name}/logs",
         );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
-        op.path("component_name", &self.component_name, rt::Style::Simple, false);
+        op.path(
+            "component_name",
+            &self.component_name,
+            rt::Style::Simple,
+            false,
+        );
         op.query("follow", &self.follow, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
         op.query(
@@ -900,7 +938,12 @@ impl AppsGetLogsActiveDeployment<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::AppsGetLogsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/apps/{app_id}/components/{component_name}/exec`: set optional parameters, then `send()`.
@@ -913,7 +956,7 @@ pub struct AppsGetExecActiveDeployment<'a> {
     instance_name: Option<String>,
     options: rt::CallOptions,
 }
-impl AppsGetExecActiveDeployment<'_> {
+impl<'a> AppsGetExecActiveDeployment<'a> {
     /// The name of the actively running ephemeral compute instance
     pub fn instance_name(mut self, value: impl Into<String>) -> Self {
         self.instance_name = Some(value.into());
@@ -924,20 +967,27 @@ impl AppsGetExecActiveDeployment<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppsGetExecResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/apps/{app_id}/components/{component_name}/exec",
         );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
-        op.path("component_name", &self.component_name, rt::Style::Simple, false);
+        op.path(
+            "component_name",
+            &self.component_name,
+            rt::Style::Simple,
+            false,
+        );
         op.query("instance_name", &self.instance_name, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::AppsGetExecResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/apps/{app_id}/instances`: set optional parameters, then `send()`.
@@ -948,21 +998,23 @@ pub struct AppsGetInstances<'a> {
     app_id: String,
     options: rt::CallOptions,
 }
-impl AppsGetInstances<'_> {
+impl<'a> AppsGetInstances<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppInstances>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{app_id}/instances");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::AppInstances>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/apps/{app_id}/deployments`: set optional parameters, then `send()`.
@@ -976,7 +1028,7 @@ pub struct AppsListDeployments<'a> {
     deployment_types: Option<Vec<super::models::AppsListDeploymentsDeploymentTypesItem>>,
     options: rt::CallOptions,
 }
-impl AppsListDeployments<'_> {
+impl<'a> AppsListDeployments<'a> {
     /// Which 'page' of paginated results to return.
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -1007,31 +1059,69 @@ impl AppsListDeployments<'_> {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{app_id}/deployments");
+        op.path("app_id", &self.app_id, rt::Style::Simple, false);
+        if let Some(v) = &self.page {
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
+        }
+        op.query("page", &self.page, rt::Style::Form, true);
+        if let Some(v) = &self.per_page {
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
+        }
+        op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.query(
+            "deployment_types",
+            &self.deployment_types,
+            rt::Style::Form,
+            true,
+        );
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::AppsDeploymentsResponse>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{app_id}/deployments");
-        op.path("app_id", &self.app_id, rt::Style::Simple, false);
-        if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
-        }
-        op.query("page", &self.page, rt::Style::Form, true);
-        if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
-        }
-        op.query("per_page", &self.per_page, rt::Style::Form, true);
-        op.query("deployment_types", &self.deployment_types, rt::Style::Form, true);
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::AppsDeployment> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::AppsDeployment> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/deployments")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/apps/{app_id}/deployments`: set optional parameters, then `send()`.
@@ -1043,22 +1133,26 @@ pub struct AppsCreateDeployment<'a> {
     body: super::models::AppsCreateDeploymentRequest,
     options: rt::CallOptions,
 }
-impl AppsCreateDeployment<'_> {
+impl<'a> AppsCreateDeployment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppsDeploymentResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps/{app_id}/deployments");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppsDeploymentResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/apps/{app_id}/deployments/{deployment_id}`: set optional parameters, then `send()`.
@@ -1070,25 +1164,34 @@ pub struct AppsGetDeployment<'a> {
     deployment_id: String,
     options: rt::CallOptions,
 }
-impl AppsGetDeployment<'_> {
+impl<'a> AppsGetDeployment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppsDeploymentResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/apps/{app_id}/deployments/{deployment_id}",
         );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
-        op.path("deployment_id", &self.deployment_id, rt::Style::Simple, false);
+        op.path(
+            "deployment_id",
+            &self.deployment_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppsDeploymentResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/apps/{app_id}/deployments/{deployment_id}/cancel`: set optional parameters, then `send()`.
@@ -1100,25 +1203,34 @@ pub struct AppsCancelDeployment<'a> {
     deployment_id: String,
     options: rt::CallOptions,
 }
-impl AppsCancelDeployment<'_> {
+impl<'a> AppsCancelDeployment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppsDeploymentResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/apps/{app_id}/deployments/{deployment_id}/cancel",
         );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
-        op.path("deployment_id", &self.deployment_id, rt::Style::Simple, false);
+        op.path(
+            "deployment_id",
+            &self.deployment_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppsDeploymentResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/apps/{app_id}/deployments/{deployment_id}/components/{component_name}/logs`: set optional parameters, then `send()`.
@@ -1134,7 +1246,7 @@ pub struct AppsGetLogs<'a> {
     pod_connection_timeout: Option<String>,
     options: rt::CallOptions,
 }
-impl AppsGetLogs<'_> {
+impl<'a> AppsGetLogs<'a> {
     /// Whether the logs should follow live updates.
     pub fn follow(mut self, value: bool) -> Self {
         self.follow = Some(value);
@@ -1150,17 +1262,24 @@ impl AppsGetLogs<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppsGetLogsResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/apps/{app_id}/deployments/{deployment_id}/components/{component_name}/logs",
         );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
-        op.path("deployment_id", &self.deployment_id, rt::Style::Simple, false);
-        op.path("component_name", &self.component_name, rt::Style::Simple, false);
+        op.path(
+            "deployment_id",
+            &self.deployment_id,
+            rt::Style::Simple,
+            false,
+        );
+        op.path(
+            "component_name",
+            &self.component_name,
+            rt::Style::Simple,
+            false,
+        );
         op.query("follow", &self.follow, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
         op.query(
@@ -1171,7 +1290,12 @@ impl AppsGetLogs<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::AppsGetLogsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/apps/{app_id}/deployments/{deployment_id}/logs`: set optional parameters, then `send()`.
@@ -1186,7 +1310,7 @@ pub struct AppsGetLogsAggregate<'a> {
     pod_connection_timeout: Option<String>,
     options: rt::CallOptions,
 }
-impl AppsGetLogsAggregate<'_> {
+impl<'a> AppsGetLogsAggregate<'a> {
     /// Whether the logs should follow live updates.
     pub fn follow(mut self, value: bool) -> Self {
         self.follow = Some(value);
@@ -1202,16 +1326,18 @@ impl AppsGetLogsAggregate<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppsGetLogsResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/apps/{app_id}/deployments/{deployment_id}/logs",
         );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
-        op.path("deployment_id", &self.deployment_id, rt::Style::Simple, false);
+        op.path(
+            "deployment_id",
+            &self.deployment_id,
+            rt::Style::Simple,
+            false,
+        );
         op.query("follow", &self.follow, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
         op.query(
@@ -1222,7 +1348,12 @@ impl AppsGetLogsAggregate<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::AppsGetLogsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/apps/{app_id}/deployments/{deployment_id}/components/{component_name}/exec`: set optional parameters, then `send()`.
@@ -1236,7 +1367,7 @@ pub struct AppsGetExec<'a> {
     instance_name: Option<String>,
     options: rt::CallOptions,
 }
-impl AppsGetExec<'_> {
+impl<'a> AppsGetExec<'a> {
     /// The name of the actively running ephemeral compute instance
     pub fn instance_name(mut self, value: impl Into<String>) -> Self {
         self.instance_name = Some(value.into());
@@ -1247,21 +1378,33 @@ impl AppsGetExec<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppsGetExecResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/apps/{app_id}/deployments/{deployment_id}/components/{component_name}/exec",
         );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
-        op.path("deployment_id", &self.deployment_id, rt::Style::Simple, false);
-        op.path("component_name", &self.component_name, rt::Style::Simple, false);
+        op.path(
+            "deployment_id",
+            &self.deployment_id,
+            rt::Style::Simple,
+            false,
+        );
+        op.path(
+            "component_name",
+            &self.component_name,
+            rt::Style::Simple,
+            false,
+        );
         op.query("instance_name", &self.instance_name, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::AppsGetExecResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/apps/{app_id}/logs`: set optional parameters, then `send()`.
@@ -1275,7 +1418,7 @@ pub struct AppsGetLogsActiveDeploymentAggregate<'a> {
     pod_connection_timeout: Option<String>,
     options: rt::CallOptions,
 }
-impl AppsGetLogsActiveDeploymentAggregate<'_> {
+impl<'a> AppsGetLogsActiveDeploymentAggregate<'a> {
     /// Whether the logs should follow live updates.
     pub fn follow(mut self, value: bool) -> Self {
         self.follow = Some(value);
@@ -1291,10 +1434,7 @@ impl AppsGetLogsActiveDeploymentAggregate<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppsGetLogsResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{app_id}/logs");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.query("follow", &self.follow, rt::Style::Form, true);
@@ -1307,7 +1447,12 @@ impl AppsGetLogsActiveDeploymentAggregate<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::AppsGetLogsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/apps/{app_id}/job-invocations`: set optional parameters, then `send()`.
@@ -1322,7 +1467,7 @@ pub struct AppsListJobInvocations<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl AppsListJobInvocations<'_> {
+impl<'a> AppsListJobInvocations<'a> {
     /// The job names to list job invocations for.
     pub fn job_names(mut self, value: Vec<String>) -> Self {
         self.job_names = Some(value);
@@ -1348,32 +1493,63 @@ impl AppsListJobInvocations<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppJobInvocations>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{app_id}/job-invocations");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.query("job_names", &self.job_names, rt::Style::Form, true);
         op.query("deployment_id", &self.deployment_id, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::AppJobInvocations>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::AppJobInvocation> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::AppJobInvocation> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/job_invocations")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v2/apps/{app_id}/job-invocations/{job_invocation_id}`: set optional parameters, then `send()`.
@@ -1386,7 +1562,7 @@ pub struct AppsGetJobInvocation<'a> {
     job_name: Option<String>,
     options: rt::CallOptions,
 }
-impl AppsGetJobInvocation<'_> {
+impl<'a> AppsGetJobInvocation<'a> {
     /// The job name to list job invocations for.
     pub fn job_name(mut self, value: impl Into<String>) -> Self {
         self.job_name = Some(value.into());
@@ -1397,20 +1573,27 @@ impl AppsGetJobInvocation<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppJobInvocation>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/apps/{app_id}/job-invocations/{job_invocation_id}",
         );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
-        op.path("job_invocation_id", &self.job_invocation_id, rt::Style::Simple, false);
+        op.path(
+            "job_invocation_id",
+            &self.job_invocation_id,
+            rt::Style::Simple,
+            false,
+        );
         op.query("job_name", &self.job_name, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::AppJobInvocation>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/apps/{app_id}/job-invocations/{job_invocation_id}/cancel`: set optional parameters, then `send()`.
@@ -1423,7 +1606,7 @@ pub struct AppsCancelJobInvocation<'a> {
     job_name: Option<String>,
     options: rt::CallOptions,
 }
-impl AppsCancelJobInvocation<'_> {
+impl<'a> AppsCancelJobInvocation<'a> {
     /// The job name to list job invocations for.
     pub fn job_name(mut self, value: impl Into<String>) -> Self {
         self.job_name = Some(value.into());
@@ -1434,20 +1617,27 @@ impl AppsCancelJobInvocation<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppJobInvocation>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/apps/{app_id}/job-invocations/{job_invocation_id}/cancel",
         );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
-        op.path("job_invocation_id", &self.job_invocation_id, rt::Style::Simple, false);
+        op.path(
+            "job_invocation_id",
+            &self.job_invocation_id,
+            rt::Style::Simple,
+            false,
+        );
         op.query("job_name", &self.job_name, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::AppJobInvocation>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/apps/{app_id}/jobs/{job_name}/invocations/{job_invocation_id}/logs`: set optional parameters, then `send()`.
@@ -1465,7 +1655,7 @@ pub struct AppsGetJobInvocationLogs<'a> {
     tail_lines: Option<String>,
     options: rt::CallOptions,
 }
-impl AppsGetJobInvocationLogs<'_> {
+impl<'a> AppsGetJobInvocationLogs<'a> {
     /// The deployment ID
     pub fn deployment_id(mut self, value: impl Into<String>) -> Self {
         self.deployment_id = Some(value.into());
@@ -1491,17 +1681,19 @@ impl AppsGetJobInvocationLogs<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppsGetLogsResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/apps/{app_id}/jobs/{job_name}/invocations/{job_invocation_id}/logs",
         );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.path("job_name", &self.job_name, rt::Style::Simple, false);
-        op.path("job_invocation_id", &self.job_invocation_id, rt::Style::Simple, false);
+        op.path(
+            "job_invocation_id",
+            &self.job_invocation_id,
+            rt::Style::Simple,
+            false,
+        );
         op.query("deployment_id", &self.deployment_id, rt::Style::Form, true);
         op.query("follow", &self.follow, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
@@ -1514,7 +1706,12 @@ impl AppsGetJobInvocationLogs<'_> {
         op.query("tail_lines", &self.tail_lines, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::AppsGetLogsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/apps/{app_id}/events`: set optional parameters, then `send()`.
@@ -1528,7 +1725,7 @@ pub struct AppsListEvents<'a> {
     event_types: Option<Vec<super::models::AppsListEventsEventTypesItem>>,
     options: rt::CallOptions,
 }
-impl AppsListEvents<'_> {
+impl<'a> AppsListEvents<'a> {
     /// Which 'page' of paginated results to return.
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -1540,10 +1737,7 @@ impl AppsListEvents<'_> {
         self
     }
     /// Filter events by event type.
-    pub fn event_types(
-        mut self,
-        value: Vec<super::models::AppsListEventsEventTypesItem>,
-    ) -> Self {
+    pub fn event_types(mut self, value: Vec<super::models::AppsListEventsEventTypesItem>) -> Self {
         self.event_types = Some(value);
         self
     }
@@ -1552,31 +1746,62 @@ impl AppsListEvents<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppEvents>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{app_id}/events");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("event_types", &self.event_types, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::AppEvents>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::AppEvent> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::AppEvent> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/events")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v2/apps/{app_id}/events/{event_id}`: set optional parameters, then `send()`.
@@ -1588,22 +1813,26 @@ pub struct AppsGetEvent<'a> {
     event_id: String,
     options: rt::CallOptions,
 }
-impl AppsGetEvent<'_> {
+impl<'a> AppsGetEvent<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppsGetEventResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{app_id}/events/{event_id}");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.path("event_id", &self.event_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppsGetEventResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/apps/{app_id}/events/{event_id}/cancel`: set optional parameters, then `send()`.
@@ -1615,16 +1844,13 @@ pub struct AppsCancelEvent<'a> {
     event_id: String,
     options: rt::CallOptions,
 }
-impl AppsCancelEvent<'_> {
+impl<'a> AppsCancelEvent<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppsGetEventResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/apps/{app_id}/events/{event_id}/cancel",
@@ -1633,7 +1859,14 @@ impl AppsCancelEvent<'_> {
         op.path("event_id", &self.event_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppsGetEventResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/apps/{app_id}/events/{event_id}/logs`: set optional parameters, then `send()`.
@@ -1648,7 +1881,7 @@ pub struct AppsGetEventLogs<'a> {
     pod_connection_timeout: Option<String>,
     options: rt::CallOptions,
 }
-impl AppsGetEventLogs<'_> {
+impl<'a> AppsGetEventLogs<'a> {
     /// Whether the logs should follow live updates.
     pub fn follow(mut self, value: bool) -> Self {
         self.follow = Some(value);
@@ -1664,14 +1897,8 @@ impl AppsGetEventLogs<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppsGetLogsResponse>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/apps/{app_id}/events/{event_id}/logs",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{app_id}/events/{event_id}/logs");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.path("event_id", &self.event_id, rt::Style::Simple, false);
         op.query("follow", &self.follow, rt::Style::Form, true);
@@ -1684,7 +1911,12 @@ impl AppsGetEventLogs<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::AppsGetLogsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/apps/tiers/instance_sizes`: set optional parameters, then `send()`.
@@ -1694,20 +1926,24 @@ pub struct AppsListInstanceSizes<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl AppsListInstanceSizes<'_> {
+impl<'a> AppsListInstanceSizes<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/tiers/instance_sizes");
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::AppsListInstanceSizesResponse>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/tiers/instance_sizes");
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/apps/tiers/instance_sizes/{slug}`: set optional parameters, then `send()`.
@@ -1718,24 +1954,25 @@ pub struct AppsGetInstanceSize<'a> {
     slug: String,
     options: rt::CallOptions,
 }
-impl AppsGetInstanceSize<'_> {
+impl<'a> AppsGetInstanceSize<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/tiers/instance_sizes/{slug}");
+        op.path("slug", &self.slug, rt::Style::Simple, false);
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::AppsGetInstanceSizeResponse>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/apps/tiers/instance_sizes/{slug}",
-        );
-        op.path("slug", &self.slug, rt::Style::Simple, false);
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/apps/regions`: set optional parameters, then `send()`.
@@ -1745,20 +1982,24 @@ pub struct AppsListRegions<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl AppsListRegions<'_> {
+impl<'a> AppsListRegions<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/regions");
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::AppsListRegionsResponse>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/regions");
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/apps/propose`: set optional parameters, then `send()`.
@@ -1769,22 +2010,24 @@ pub struct AppsValidateAppSpec<'a> {
     body: super::models::AppPropose,
     options: rt::CallOptions,
 }
-impl AppsValidateAppSpec<'_> {
+impl<'a> AppsValidateAppSpec<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppProposeResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps/propose");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::AppProposeResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/apps/{app_id}/alerts`: set optional parameters, then `send()`.
@@ -1795,21 +2038,25 @@ pub struct AppsListAlerts<'a> {
     app_id: String,
     options: rt::CallOptions,
 }
-impl AppsListAlerts<'_> {
+impl<'a> AppsListAlerts<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppsListAlertsResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{app_id}/alerts");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppsListAlertsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/apps/{app_id}/alerts/{alert_id}/destinations`: set optional parameters, then `send()`.
@@ -1822,16 +2069,13 @@ pub struct AppsAssignAlertDestinations<'a> {
     body: super::models::AppsAssignAppAlertDestinationsRequest,
     options: rt::CallOptions,
 }
-impl AppsAssignAlertDestinations<'_> {
+impl<'a> AppsAssignAlertDestinations<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppsAlertResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/apps/{app_id}/alerts/{alert_id}/destinations",
@@ -1841,7 +2085,12 @@ impl AppsAssignAlertDestinations<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::AppsAlertResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/apps/{app_id}/rollback`: set optional parameters, then `send()`.
@@ -1853,22 +2102,26 @@ pub struct AppsCreateRollback<'a> {
     body: super::models::AppsRollbackAppRequest,
     options: rt::CallOptions,
 }
-impl AppsCreateRollback<'_> {
+impl<'a> AppsCreateRollback<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppsDeploymentResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps/{app_id}/rollback");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppsDeploymentResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/apps/{app_id}/rollback/validate`: set optional parameters, then `send()`.
@@ -1880,28 +2133,26 @@ pub struct AppsValidateRollback<'a> {
     body: super::models::AppsRollbackAppRequest,
     options: rt::CallOptions,
 }
-impl AppsValidateRollback<'_> {
+impl<'a> AppsValidateRollback<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::AppsValidateRollbackResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v2/apps/{app_id}/rollback/validate",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v2/apps/{app_id}/rollback/validate");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppsValidateRollbackResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/apps/{app_id}/rollback/commit`: set optional parameters, then `send()`.
@@ -1912,19 +2163,23 @@ pub struct AppsCommitRollback<'a> {
     app_id: String,
     options: rt::CallOptions,
 }
-impl AppsCommitRollback<'_> {
+impl<'a> AppsCommitRollback<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps/{app_id}/rollback/commit");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/apps/{app_id}/rollback/revert`: set optional parameters, then `send()`.
@@ -1935,21 +2190,25 @@ pub struct AppsRevertRollback<'a> {
     app_id: String,
     options: rt::CallOptions,
 }
-impl AppsRevertRollback<'_> {
+impl<'a> AppsRevertRollback<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppsDeploymentResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps/{app_id}/rollback/revert");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppsDeploymentResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/apps/{app_id}/metrics/bandwidth_daily`: set optional parameters, then `send()`.
@@ -1961,7 +2220,7 @@ pub struct AppsGetMetricsBandwidthDaily<'a> {
     date: Option<chrono::DateTime<chrono::Utc>>,
     options: rt::CallOptions,
 }
-impl AppsGetMetricsBandwidthDaily<'_> {
+impl<'a> AppsGetMetricsBandwidthDaily<'a> {
     /// Optional day to query. Only the date component of the timestamp will be considered. Default: yesterday.
     pub fn date(mut self, value: chrono::DateTime<chrono::Utc>) -> Self {
         self.date = Some(value);
@@ -1972,19 +2231,20 @@ impl AppsGetMetricsBandwidthDaily<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppMetricsBandwidthUsage>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/apps/{app_id}/metrics/bandwidth_daily",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{app_id}/metrics/bandwidth_daily");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.query("date", &self.date, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppMetricsBandwidthUsage>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/apps/metrics/bandwidth_daily`: set optional parameters, then `send()`.
@@ -1995,22 +2255,26 @@ pub struct AppsListMetricsBandwidthDaily<'a> {
     body: super::models::AppMetricsBandwidthUsageRequest,
     options: rt::CallOptions,
 }
-impl AppsListMetricsBandwidthDaily<'_> {
+impl<'a> AppsListMetricsBandwidthDaily<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppMetricsBandwidthUsage>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps/metrics/bandwidth_daily");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppMetricsBandwidthUsage>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/apps/{app_id}/health`: set optional parameters, then `send()`.
@@ -2021,20 +2285,22 @@ pub struct AppsGetHealth<'a> {
     app_id: String,
     options: rt::CallOptions,
 }
-impl AppsGetHealth<'_> {
+impl<'a> AppsGetHealth<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppHealthResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{app_id}/health");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::AppHealthResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

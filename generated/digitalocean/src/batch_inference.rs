@@ -126,10 +126,7 @@ impl<'a> BatchInferenceApi<'a> {
     /// Partial results produced before cancellation remain available via `GET /v1/batches/{batch_id}/results`.
     ///
     /// `POST /v1/batches/{batch_id}/cancel` (operation `inference_cancel_batch`).
-    pub fn inference_cancel_batch(
-        &self,
-        batch_id: uuid::Uuid,
-    ) -> InferenceCancelBatch<'a> {
+    pub fn inference_cancel_batch(&self, batch_id: uuid::Uuid) -> InferenceCancelBatch<'a> {
         InferenceCancelBatch {
             client: self.client,
             batch_id,
@@ -145,22 +142,26 @@ pub struct InferenceCreateBatchFile<'a> {
     body: super::models::BatchFileCreateRequest,
     options: rt::CallOptions,
 }
-impl InferenceCreateBatchFile<'_> {
+impl<'a> InferenceCreateBatchFile<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::BatchFileCreateResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/batches/files");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::BatchFileCreateResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /<upload_url>`: set optional parameters, then `send()`.
@@ -171,19 +172,23 @@ pub struct InferenceUploadBatchFile<'a> {
     body: rt::bytes::Bytes,
     options: rt::CallOptions,
 }
-impl InferenceUploadBatchFile<'_> {
+impl<'a> InferenceUploadBatchFile<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/<upload_url>");
         op.bytes("application/octet-stream", Clone::clone(&self.body));
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/batches`: set optional parameters, then `send()`.
@@ -196,7 +201,7 @@ pub struct InferenceListBatches<'a> {
     status: Option<super::models::InferenceListBatchesStatus>,
     options: rt::CallOptions,
 }
-impl InferenceListBatches<'_> {
+impl<'a> InferenceListBatches<'a> {
     /// Cursor for pagination. Pass the `last_id` value from the previous response to fetch the next page. Omit for the first page.
     pub fn after(mut self, value: uuid::Uuid) -> Self {
         self.after = Some(value);
@@ -217,27 +222,27 @@ impl InferenceListBatches<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::BatchListResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/batches");
         op.query("after", &self.after, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::BatchListResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/batches`: set optional parameters, then `send()`.
@@ -248,19 +253,23 @@ pub struct InferenceCreateBatch<'a> {
     body: super::models::BatchCreateRequest,
     options: rt::CallOptions,
 }
-impl InferenceCreateBatch<'_> {
+impl<'a> InferenceCreateBatch<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Batch>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/batches");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Batch>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/batches/{batch_id}`: set optional parameters, then `send()`.
@@ -271,19 +280,23 @@ pub struct InferenceGetBatch<'a> {
     batch_id: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl InferenceGetBatch<'_> {
+impl<'a> InferenceGetBatch<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Batch>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/batches/{batch_id}");
         op.path("batch_id", &self.batch_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Batch>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/batches/{batch_id}/results`: set optional parameters, then `send()`.
@@ -294,21 +307,25 @@ pub struct InferenceGetBatchResults<'a> {
     batch_id: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl InferenceGetBatchResults<'_> {
+impl<'a> InferenceGetBatchResults<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::BatchResultsResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/batches/{batch_id}/results");
         op.path("batch_id", &self.batch_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::BatchResultsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/batches/{batch_id}/cancel`: set optional parameters, then `send()`.
@@ -319,18 +336,22 @@ pub struct InferenceCancelBatch<'a> {
     batch_id: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl InferenceCancelBatch<'_> {
+impl<'a> InferenceCancelBatch<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Batch>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/batches/{batch_id}/cancel");
         op.path("batch_id", &self.batch_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Batch>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

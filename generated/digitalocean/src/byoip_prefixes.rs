@@ -43,10 +43,7 @@ impl<'a> ByoipPrefixesApi<'a> {
     /// The response will include the details of the created prefix, including its UUID and status.
     ///
     /// `POST /v2/byoip_prefixes` (operation `byoipPrefixes_create`).
-    pub fn create(
-        &self,
-        body: super::models::ByoipPrefixCreate,
-    ) -> ByoipPrefixesCreate<'a> {
+    pub fn create(&self, body: super::models::ByoipPrefixCreate) -> ByoipPrefixesCreate<'a> {
         ByoipPrefixesCreate {
             client: self.client,
             body,
@@ -110,10 +107,7 @@ impl<'a> ByoipPrefixesApi<'a> {
     /// A successful response will return a list of resources associated with the specified BYOIP prefix.
     ///
     /// `GET /v2/byoip_prefixes/{byoip_prefix_uuid}/ips` (operation `byoipPrefixes_list_resources`).
-    pub fn list_resources(
-        &self,
-        byoip_prefix_uuid: uuid::Uuid,
-    ) -> ByoipPrefixesListResources<'a> {
+    pub fn list_resources(&self, byoip_prefix_uuid: uuid::Uuid) -> ByoipPrefixesListResources<'a> {
         ByoipPrefixesListResources {
             client: self.client,
             byoip_prefix_uuid,
@@ -132,7 +126,7 @@ pub struct ByoipPrefixesList<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ByoipPrefixesList<'_> {
+impl<'a> ByoipPrefixesList<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -148,29 +142,62 @@ impl ByoipPrefixesList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ByoipPrefixesListResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/byoip_prefixes");
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ByoipPrefixesListResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ByoipPrefix> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ByoipPrefix> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/byoip_prefixes")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/byoip_prefixes`: set optional parameters, then `send()`.
@@ -181,21 +208,25 @@ pub struct ByoipPrefixesCreate<'a> {
     body: super::models::ByoipPrefixCreate,
     options: rt::CallOptions,
 }
-impl ByoipPrefixesCreate<'_> {
+impl<'a> ByoipPrefixesCreate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ByoipPrefixesCreateResponse202>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/byoip_prefixes");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ByoipPrefixesCreateResponse202>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/byoip_prefixes/{byoip_prefix_uuid}`: set optional parameters, then `send()`.
@@ -206,24 +237,30 @@ pub struct ByoipPrefixesGet<'a> {
     byoip_prefix_uuid: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl ByoipPrefixesGet<'_> {
+impl<'a> ByoipPrefixesGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/byoip_prefixes/{byoip_prefix_uuid}");
+        op.path(
+            "byoip_prefix_uuid",
+            &self.byoip_prefix_uuid,
+            rt::Style::Simple,
+            false,
+        );
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::ByoipPrefixesGetResponse200>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/byoip_prefixes/{byoip_prefix_uuid}",
-        );
-        op.path("byoip_prefix_uuid", &self.byoip_prefix_uuid, rt::Style::Simple, false);
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/byoip_prefixes/{byoip_prefix_uuid}`: set optional parameters, then `send()`.
@@ -234,22 +271,28 @@ pub struct ByoipPrefixesDelete<'a> {
     byoip_prefix_uuid: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl ByoipPrefixesDelete<'_> {
+impl<'a> ByoipPrefixesDelete<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/v2/byoip_prefixes/{byoip_prefix_uuid}",
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/v2/byoip_prefixes/{byoip_prefix_uuid}");
+        op.path(
+            "byoip_prefix_uuid",
+            &self.byoip_prefix_uuid,
+            rt::Style::Simple,
+            false,
         );
-        op.path("byoip_prefix_uuid", &self.byoip_prefix_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /v2/byoip_prefixes/{byoip_prefix_uuid}`: set optional parameters, then `send()`.
@@ -261,25 +304,31 @@ pub struct ByoipPrefixesPatch<'a> {
     body: super::models::ByoipPrefixUpdate,
     options: rt::CallOptions,
 }
-impl ByoipPrefixesPatch<'_> {
+impl<'a> ByoipPrefixesPatch<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PATCH, "/v2/byoip_prefixes/{byoip_prefix_uuid}");
+        op.path(
+            "byoip_prefix_uuid",
+            &self.byoip_prefix_uuid,
+            rt::Style::Simple,
+            false,
+        );
+        op.json("application/json", &self.body);
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::ByoipPrefixesGetResponse200>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::PATCH,
-            "/v2/byoip_prefixes/{byoip_prefix_uuid}",
-        );
-        op.path("byoip_prefix_uuid", &self.byoip_prefix_uuid, rt::Style::Simple, false);
-        op.json("application/json", &self.body);
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/byoip_prefixes/{byoip_prefix_uuid}/ips`: set optional parameters, then `send()`.
@@ -292,7 +341,7 @@ pub struct ByoipPrefixesListResources<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ByoipPrefixesListResources<'_> {
+impl<'a> ByoipPrefixesListResources<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -308,35 +357,70 @@ impl ByoipPrefixesListResources<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ByoipPrefixesListResourcesResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/byoip_prefixes/{byoip_prefix_uuid}/ips",
         );
-        op.path("byoip_prefix_uuid", &self.byoip_prefix_uuid, rt::Style::Simple, false);
+        op.path(
+            "byoip_prefix_uuid",
+            &self.byoip_prefix_uuid,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ByoipPrefixesListResourcesResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ByoipPrefixResource> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ByoipPrefixResource> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/ips")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }

@@ -66,10 +66,7 @@ impl<'a> ContainerRegistriesApi<'a> {
     /// To delete your container registry, destroying all container image data stored in it, send a DELETE request to `/v2/registries/{registry_name}`.
     ///
     /// `DELETE /v2/registries/{registry_name}` (operation `registries_delete`).
-    pub fn registries_delete(
-        &self,
-        registry_name: impl Into<String>,
-    ) -> RegistriesDelete<'a> {
+    pub fn registries_delete(&self, registry_name: impl Into<String>) -> RegistriesDelete<'a> {
         RegistriesDelete {
             client: self.client,
             registry_name: registry_name.into(),
@@ -416,20 +413,24 @@ pub struct RegistriesList<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl RegistriesList<'_> {
+impl<'a> RegistriesList<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/registries");
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::RegistriesListResponse200>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/registries");
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/registries`: set optional parameters, then `send()`.
@@ -440,22 +441,26 @@ pub struct RegistriesCreate<'a> {
     body: super::models::MultiregistryCreate,
     options: rt::CallOptions,
 }
-impl RegistriesCreate<'_> {
+impl<'a> RegistriesCreate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RegistriesCreateResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/registries");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RegistriesCreateResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/registries/{registry_name}`: set optional parameters, then `send()`.
@@ -466,21 +471,30 @@ pub struct RegistriesGet<'a> {
     registry_name: String,
     options: rt::CallOptions,
 }
-impl RegistriesGet<'_> {
+impl<'a> RegistriesGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/registries/{registry_name}");
+        op.path(
+            "registry_name",
+            &self.registry_name,
+            rt::Style::Simple,
+            false,
+        );
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::RegistriesCreateResponse201>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/registries/{registry_name}");
-        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/registries/{registry_name}`: set optional parameters, then `send()`.
@@ -491,19 +505,28 @@ pub struct RegistriesDelete<'a> {
     registry_name: String,
     options: rt::CallOptions,
 }
-impl RegistriesDelete<'_> {
+impl<'a> RegistriesDelete<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/registries/{registry_name}");
-        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
+        op.path(
+            "registry_name",
+            &self.registry_name,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/registries/{registry_name}/docker-credentials`: set optional parameters, then `send()`.
@@ -514,24 +537,31 @@ pub struct RegistriesGetDockerCredentials<'a> {
     registry_name: String,
     options: rt::CallOptions,
 }
-impl RegistriesGetDockerCredentials<'_> {
+impl<'a> RegistriesGetDockerCredentials<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DockerCredentials>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/registries/{registry_name}/docker-credentials",
         );
-        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
+        op.path(
+            "registry_name",
+            &self.registry_name,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::DockerCredentials>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/registries/subscription`: set optional parameters, then `send()`.
@@ -541,23 +571,24 @@ pub struct RegistriesGetSubscription<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl RegistriesGetSubscription<'_> {
+impl<'a> RegistriesGetSubscription<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::RegistriesGetSubscriptionResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/registries/subscription");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RegistriesGetSubscriptionResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/registries/subscription`: set optional parameters, then `send()`.
@@ -568,12 +599,9 @@ pub struct RegistriesUpdateSubscription<'a> {
     body: Option<super::models::RegistriesUpdateSubscriptionBody>,
     options: rt::CallOptions,
 }
-impl RegistriesUpdateSubscription<'_> {
+impl<'a> RegistriesUpdateSubscription<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::RegistriesUpdateSubscriptionBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::RegistriesUpdateSubscriptionBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -582,20 +610,21 @@ impl RegistriesUpdateSubscription<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::RegistriesGetSubscriptionResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/registries/subscription");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RegistriesGetSubscriptionResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/registries/options`: set optional parameters, then `send()`.
@@ -605,23 +634,24 @@ pub struct RegistriesGetOptions<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl RegistriesGetOptions<'_> {
+impl<'a> RegistriesGetOptions<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::RegistriesGetOptionsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/registries/options");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RegistriesGetOptionsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/registries/{registry_name}/garbage-collection`: set optional parameters, then `send()`.
@@ -632,27 +662,34 @@ pub struct RegistriesGetGarbageCollection<'a> {
     registry_name: String,
     options: rt::CallOptions,
 }
-impl RegistriesGetGarbageCollection<'_> {
+impl<'a> RegistriesGetGarbageCollection<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/registries/{registry_name}/garbage-collection",
         );
-        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
+        op.path(
+            "registry_name",
+            &self.registry_name,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/registries/{registry_name}/garbage-collection`: set optional parameters, then `send()`.
@@ -663,27 +700,34 @@ pub struct RegistriesRunGarbageCollection<'a> {
     registry_name: String,
     options: rt::CallOptions,
 }
-impl RegistriesRunGarbageCollection<'_> {
+impl<'a> RegistriesRunGarbageCollection<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/registries/{registry_name}/garbage-collection",
         );
-        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
+        op.path(
+            "registry_name",
+            &self.registry_name,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/registries/{registry_name}/garbage-collections`: set optional parameters, then `send()`.
@@ -696,7 +740,7 @@ pub struct RegistriesListGarbageCollections<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl RegistriesListGarbageCollections<'_> {
+impl<'a> RegistriesListGarbageCollections<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -712,36 +756,70 @@ impl RegistriesListGarbageCollections<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::RegistriesListGarbageCollectionsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/registries/{registry_name}/garbage-collections",
         );
-        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
+        op.path(
+            "registry_name",
+            &self.registry_name,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RegistriesListGarbageCollectionsResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::GarbageCollection> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::GarbageCollection> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/garbage_collections")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `PUT /v2/registries/{registry_name}/garbage-collection/{garbage_collection_uuid}`: set optional parameters, then `send()`.
@@ -754,24 +832,23 @@ pub struct RegistriesUpdateGarbageCollection<'a> {
     body: super::models::UpdateRegistry,
     options: rt::CallOptions,
 }
-impl RegistriesUpdateGarbageCollection<'_> {
+impl<'a> RegistriesUpdateGarbageCollection<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/registries/{registry_name}/garbage-collection/{garbage_collection_uuid}",
         );
-        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
+        op.path(
+            "registry_name",
+            &self.registry_name,
+            rt::Style::Simple,
+            false,
+        );
         op.path(
             "garbage_collection_uuid",
             &self.garbage_collection_uuid,
@@ -781,7 +858,15 @@ impl RegistriesUpdateGarbageCollection<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/registries/{registry_name}/repositoriesV2`: set optional parameters, then `send()`.
@@ -795,7 +880,7 @@ pub struct RegistriesListRepositoriesV2<'a> {
     page_token: Option<String>,
     options: rt::CallOptions,
 }
-impl RegistriesListRepositoriesV2<'_> {
+impl<'a> RegistriesListRepositoriesV2<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -816,37 +901,73 @@ impl RegistriesListRepositoriesV2<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::RegistriesListRepositoriesV2Response200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/registries/{registry_name}/repositoriesV2",
         );
-        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
+        op.path(
+            "registry_name",
+            &self.registry_name,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("page_token", &self.page_token, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RegistriesListRepositoriesV2Response200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::RepositoryV2> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::RepositoryV2> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/repositories")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `DELETE /v2/registries/{registry_name}/repositories/{repository_name}`: set optional parameters, then `send()`.
@@ -858,23 +979,37 @@ pub struct RegistriesDeleteRepository<'a> {
     repository_name: String,
     options: rt::CallOptions,
 }
-impl RegistriesDeleteRepository<'_> {
+impl<'a> RegistriesDeleteRepository<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/registries/{registry_name}/repositories/{repository_name}",
         );
-        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
-        op.path("repository_name", &self.repository_name, rt::Style::Simple, false);
+        op.path(
+            "registry_name",
+            &self.registry_name,
+            rt::Style::Simple,
+            false,
+        );
+        op.path(
+            "repository_name",
+            &self.repository_name,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/registries/{registry_name}/repositories/{repository_name}/tags`: set optional parameters, then `send()`.
@@ -888,7 +1023,7 @@ pub struct RegistriesListRepositoryTags<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl RegistriesListRepositoryTags<'_> {
+impl<'a> RegistriesListRepositoryTags<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -904,37 +1039,78 @@ impl RegistriesListRepositoryTags<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::RegistriesListRepositoryTagsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/registries/{registry_name}/repositories/{repository_name}/tags",
         );
-        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
-        op.path("repository_name", &self.repository_name, rt::Style::Simple, false);
+        op.path(
+            "registry_name",
+            &self.registry_name,
+            rt::Style::Simple,
+            false,
+        );
+        op.path(
+            "repository_name",
+            &self.repository_name,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RegistriesListRepositoryTagsResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::RepositoryTag> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::RepositoryTag> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/tags")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `DELETE /v2/registries/{registry_name}/repositories/{repository_name}/tags/{repository_tag}`: set optional parameters, then `send()`.
@@ -947,24 +1123,43 @@ pub struct RegistriesDeleteRepositoryTag<'a> {
     repository_tag: String,
     options: rt::CallOptions,
 }
-impl RegistriesDeleteRepositoryTag<'_> {
+impl<'a> RegistriesDeleteRepositoryTag<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/registries/{registry_name}/repositories/{repository_name}/tags/{repository_tag}",
         );
-        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
-        op.path("repository_name", &self.repository_name, rt::Style::Simple, false);
-        op.path("repository_tag", &self.repository_tag, rt::Style::Simple, false);
+        op.path(
+            "registry_name",
+            &self.registry_name,
+            rt::Style::Simple,
+            false,
+        );
+        op.path(
+            "repository_name",
+            &self.repository_name,
+            rt::Style::Simple,
+            false,
+        );
+        op.path(
+            "repository_tag",
+            &self.repository_tag,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/registries/{registry_name}/repositories/{repository_name}/digests`: set optional parameters, then `send()`.
@@ -978,7 +1173,7 @@ pub struct RegistriesListRepositoryManifests<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl RegistriesListRepositoryManifests<'_> {
+impl<'a> RegistriesListRepositoryManifests<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -994,37 +1189,78 @@ impl RegistriesListRepositoryManifests<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::RegistriesListRepositoryManifestsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/registries/{registry_name}/repositories/{repository_name}/digests",
         );
-        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
-        op.path("repository_name", &self.repository_name, rt::Style::Simple, false);
+        op.path(
+            "registry_name",
+            &self.registry_name,
+            rt::Style::Simple,
+            false,
+        );
+        op.path(
+            "repository_name",
+            &self.repository_name,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RegistriesListRepositoryManifestsResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::RepositoryManifest> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::RepositoryManifest> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/manifests")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `DELETE /v2/registries/{registry_name}/repositories/{repository_name}/digests/{manifest_digest}`: set optional parameters, then `send()`.
@@ -1037,24 +1273,43 @@ pub struct RegistriesDeleteRepositoryManifest<'a> {
     manifest_digest: String,
     options: rt::CallOptions,
 }
-impl RegistriesDeleteRepositoryManifest<'_> {
+impl<'a> RegistriesDeleteRepositoryManifest<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/registries/{registry_name}/repositories/{repository_name}/digests/{manifest_digest}",
         );
-        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
-        op.path("repository_name", &self.repository_name, rt::Style::Simple, false);
-        op.path("manifest_digest", &self.manifest_digest, rt::Style::Simple, false);
+        op.path(
+            "registry_name",
+            &self.registry_name,
+            rt::Style::Simple,
+            false,
+        );
+        op.path(
+            "repository_name",
+            &self.repository_name,
+            rt::Style::Simple,
+            false,
+        );
+        op.path(
+            "manifest_digest",
+            &self.manifest_digest,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/registries/validate-name`: set optional parameters, then `send()`.
@@ -1065,19 +1320,23 @@ pub struct RegistriesValidateName<'a> {
     body: super::models::ValidateRegistry,
     options: rt::CallOptions,
 }
-impl RegistriesValidateName<'_> {
+impl<'a> RegistriesValidateName<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/registries/validate-name");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

@@ -51,10 +51,7 @@ impl<'a> ContainerRegistryApi<'a> {
     ///
     /// `POST /v2/registry` (operation `registry_create`).
     #[deprecated = "marked deprecated in the API description"]
-    pub fn registry_create(
-        &self,
-        body: super::models::RegistryCreate,
-    ) -> RegistryCreate<'a> {
+    pub fn registry_create(&self, body: super::models::RegistryCreate) -> RegistryCreate<'a> {
         RegistryCreate {
             client: self.client,
             body,
@@ -470,20 +467,24 @@ pub struct RegistryGet<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl RegistryGet<'_> {
+impl<'a> RegistryGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/registry");
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::RegistryGetResponse200>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/registry");
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/registry`: set optional parameters, then `send()`.
@@ -494,22 +495,26 @@ pub struct RegistryCreate<'a> {
     body: super::models::RegistryCreate,
     options: rt::CallOptions,
 }
-impl RegistryCreate<'_> {
+impl<'a> RegistryCreate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RegistryGetResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/registry");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RegistryGetResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/registry`: set optional parameters, then `send()`.
@@ -519,18 +524,22 @@ pub struct RegistryDelete<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl RegistryDelete<'_> {
+impl<'a> RegistryDelete<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/registry");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/registry/subscription`: set optional parameters, then `send()`.
@@ -540,23 +549,24 @@ pub struct RegistryGetSubscription<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl RegistryGetSubscription<'_> {
+impl<'a> RegistryGetSubscription<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::RegistriesGetSubscriptionResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/registry/subscription");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RegistriesGetSubscriptionResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/registry/subscription`: set optional parameters, then `send()`.
@@ -567,12 +577,9 @@ pub struct RegistryUpdateSubscription<'a> {
     body: Option<super::models::RegistriesUpdateSubscriptionBody>,
     options: rt::CallOptions,
 }
-impl RegistryUpdateSubscription<'_> {
+impl<'a> RegistryUpdateSubscription<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::RegistriesUpdateSubscriptionBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::RegistriesUpdateSubscriptionBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -581,20 +588,21 @@ impl RegistryUpdateSubscription<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::RegistriesGetSubscriptionResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/registry/subscription");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RegistriesGetSubscriptionResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/registry/docker-credentials`: set optional parameters, then `send()`.
@@ -606,7 +614,7 @@ pub struct RegistryGetDockerCredentials<'a> {
     read_write: Option<bool>,
     options: rt::CallOptions,
 }
-impl RegistryGetDockerCredentials<'_> {
+impl<'a> RegistryGetDockerCredentials<'a> {
     /// The duration in seconds that the returned registry credentials will be valid. If not set or 0, the credentials will not expire.
     pub fn expiry_seconds(mut self, value: i64) -> Self {
         self.expiry_seconds = Some(value);
@@ -622,21 +630,31 @@ impl RegistryGetDockerCredentials<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DockerCredentials>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/registry/docker-credentials");
         if let Some(v) = &self.expiry_seconds {
-            op.check(
-                rt::check::range("expiry_seconds", *v as f64, Some((0f64, false)), None),
-            );
+            op.check(rt::check::range(
+                "expiry_seconds",
+                *v as f64,
+                Some((0f64, false)),
+                None,
+            ));
         }
-        op.query("expiry_seconds", &self.expiry_seconds, rt::Style::Form, true);
+        op.query(
+            "expiry_seconds",
+            &self.expiry_seconds,
+            rt::Style::Form,
+            true,
+        );
         op.query("read_write", &self.read_write, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::DockerCredentials>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/registry/validate-name`: set optional parameters, then `send()`.
@@ -647,20 +665,24 @@ pub struct RegistryValidateName<'a> {
     body: super::models::ValidateRegistry,
     options: rt::CallOptions,
 }
-impl RegistryValidateName<'_> {
+impl<'a> RegistryValidateName<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/registry/validate-name");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/registry/{registry_name}/repositories`: set optional parameters, then `send()`.
@@ -673,7 +695,7 @@ pub struct RegistryListRepositories<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl RegistryListRepositories<'_> {
+impl<'a> RegistryListRepositories<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -689,36 +711,68 @@ impl RegistryListRepositories<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::RegistryListRepositoriesResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/registry/{registry_name}/repositories",
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/registry/{registry_name}/repositories");
+        op.path(
+            "registry_name",
+            &self.registry_name,
+            rt::Style::Simple,
+            false,
         );
-        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RegistryListRepositoriesResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Repository> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Repository> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/repositories")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v2/registry/{registry_name}/repositoriesV2`: set optional parameters, then `send()`.
@@ -732,7 +786,7 @@ pub struct RegistryListRepositoriesV2<'a> {
     page_token: Option<String>,
     options: rt::CallOptions,
 }
-impl RegistryListRepositoriesV2<'_> {
+impl<'a> RegistryListRepositoriesV2<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -753,37 +807,73 @@ impl RegistryListRepositoriesV2<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::RegistriesListRepositoriesV2Response200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/registry/{registry_name}/repositoriesV2",
         );
-        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
+        op.path(
+            "registry_name",
+            &self.registry_name,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("page_token", &self.page_token, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RegistriesListRepositoriesV2Response200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::RepositoryV2> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::RepositoryV2> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/repositories")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v2/registry/{registry_name}/repositories/{repository_name}/tags`: set optional parameters, then `send()`.
@@ -797,7 +887,7 @@ pub struct RegistryListRepositoryTags<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl RegistryListRepositoryTags<'_> {
+impl<'a> RegistryListRepositoryTags<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -813,37 +903,78 @@ impl RegistryListRepositoryTags<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::RegistriesListRepositoryTagsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/registry/{registry_name}/repositories/{repository_name}/tags",
         );
-        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
-        op.path("repository_name", &self.repository_name, rt::Style::Simple, false);
+        op.path(
+            "registry_name",
+            &self.registry_name,
+            rt::Style::Simple,
+            false,
+        );
+        op.path(
+            "repository_name",
+            &self.repository_name,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RegistriesListRepositoryTagsResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::RepositoryTag> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::RepositoryTag> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/tags")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `DELETE /v2/registry/{registry_name}/repositories/{repository_name}/tags/{repository_tag}`: set optional parameters, then `send()`.
@@ -856,24 +987,43 @@ pub struct RegistryDeleteRepositoryTag<'a> {
     repository_tag: String,
     options: rt::CallOptions,
 }
-impl RegistryDeleteRepositoryTag<'_> {
+impl<'a> RegistryDeleteRepositoryTag<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/registry/{registry_name}/repositories/{repository_name}/tags/{repository_tag}",
         );
-        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
-        op.path("repository_name", &self.repository_name, rt::Style::Simple, false);
-        op.path("repository_tag", &self.repository_tag, rt::Style::Simple, false);
+        op.path(
+            "registry_name",
+            &self.registry_name,
+            rt::Style::Simple,
+            false,
+        );
+        op.path(
+            "repository_name",
+            &self.repository_name,
+            rt::Style::Simple,
+            false,
+        );
+        op.path(
+            "repository_tag",
+            &self.repository_tag,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/registry/{registry_name}/repositories/{repository_name}/digests`: set optional parameters, then `send()`.
@@ -887,7 +1037,7 @@ pub struct RegistryListRepositoryManifests<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl RegistryListRepositoryManifests<'_> {
+impl<'a> RegistryListRepositoryManifests<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -903,37 +1053,78 @@ impl RegistryListRepositoryManifests<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::RegistriesListRepositoryManifestsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/registry/{registry_name}/repositories/{repository_name}/digests",
         );
-        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
-        op.path("repository_name", &self.repository_name, rt::Style::Simple, false);
+        op.path(
+            "registry_name",
+            &self.registry_name,
+            rt::Style::Simple,
+            false,
+        );
+        op.path(
+            "repository_name",
+            &self.repository_name,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RegistriesListRepositoryManifestsResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::RepositoryManifest> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::RepositoryManifest> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/manifests")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `DELETE /v2/registry/{registry_name}/repositories/{repository_name}/digests/{manifest_digest}`: set optional parameters, then `send()`.
@@ -946,24 +1137,43 @@ pub struct RegistryDeleteRepositoryManifest<'a> {
     manifest_digest: String,
     options: rt::CallOptions,
 }
-impl RegistryDeleteRepositoryManifest<'_> {
+impl<'a> RegistryDeleteRepositoryManifest<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/registry/{registry_name}/repositories/{repository_name}/digests/{manifest_digest}",
         );
-        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
-        op.path("repository_name", &self.repository_name, rt::Style::Simple, false);
-        op.path("manifest_digest", &self.manifest_digest, rt::Style::Simple, false);
+        op.path(
+            "registry_name",
+            &self.registry_name,
+            rt::Style::Simple,
+            false,
+        );
+        op.path(
+            "repository_name",
+            &self.repository_name,
+            rt::Style::Simple,
+            false,
+        );
+        op.path(
+            "manifest_digest",
+            &self.manifest_digest,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/registry/{registry_name}/garbage-collection`: set optional parameters, then `send()`.
@@ -974,27 +1184,34 @@ pub struct RegistryGetGarbageCollection<'a> {
     registry_name: String,
     options: rt::CallOptions,
 }
-impl RegistryGetGarbageCollection<'_> {
+impl<'a> RegistryGetGarbageCollection<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/registry/{registry_name}/garbage-collection",
         );
-        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
+        op.path(
+            "registry_name",
+            &self.registry_name,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/registry/{registry_name}/garbage-collection`: set optional parameters, then `send()`.
@@ -1006,7 +1223,7 @@ pub struct RegistryRunGarbageCollection<'a> {
     body: Option<super::models::RegistryRunGc>,
     options: rt::CallOptions,
 }
-impl RegistryRunGarbageCollection<'_> {
+impl<'a> RegistryRunGarbageCollection<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::RegistryRunGc) -> Self {
         self.body = Some(value);
@@ -1017,24 +1234,31 @@ impl RegistryRunGarbageCollection<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/registry/{registry_name}/garbage-collection",
         );
-        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
+        op.path(
+            "registry_name",
+            &self.registry_name,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/registry/{registry_name}/garbage-collections`: set optional parameters, then `send()`.
@@ -1047,7 +1271,7 @@ pub struct RegistryListGarbageCollections<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl RegistryListGarbageCollections<'_> {
+impl<'a> RegistryListGarbageCollections<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1063,36 +1287,70 @@ impl RegistryListGarbageCollections<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::RegistriesListGarbageCollectionsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/registry/{registry_name}/garbage-collections",
         );
-        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
+        op.path(
+            "registry_name",
+            &self.registry_name,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RegistriesListGarbageCollectionsResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::GarbageCollection> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::GarbageCollection> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/garbage_collections")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `PUT /v2/registry/{registry_name}/garbage-collection/{garbage_collection_uuid}`: set optional parameters, then `send()`.
@@ -1105,24 +1363,23 @@ pub struct RegistryUpdateGarbageCollection<'a> {
     body: super::models::UpdateRegistry,
     options: rt::CallOptions,
 }
-impl RegistryUpdateGarbageCollection<'_> {
+impl<'a> RegistryUpdateGarbageCollection<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/registry/{registry_name}/garbage-collection/{garbage_collection_uuid}",
         );
-        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
+        op.path(
+            "registry_name",
+            &self.registry_name,
+            rt::Style::Simple,
+            false,
+        );
         op.path(
             "garbage_collection_uuid",
             &self.garbage_collection_uuid,
@@ -1132,7 +1389,15 @@ impl RegistryUpdateGarbageCollection<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/registry/options`: set optional parameters, then `send()`.
@@ -1142,22 +1407,23 @@ pub struct RegistryGetOptions<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl RegistryGetOptions<'_> {
+impl<'a> RegistryGetOptions<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::RegistriesGetOptionsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/registry/options");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RegistriesGetOptionsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -103,10 +103,7 @@ impl<'a> DatabasesApi<'a> {
     /// The embedded maintenance_window object will contain information about any scheduled maintenance for the database cluster.
     ///
     /// `GET /v2/databases/{database_cluster_uuid}` (operation `databases_get_cluster`).
-    pub fn get_cluster(
-        &self,
-        database_cluster_uuid: uuid::Uuid,
-    ) -> DatabasesGetCluster<'a> {
+    pub fn get_cluster(&self, database_cluster_uuid: uuid::Uuid) -> DatabasesGetCluster<'a> {
         DatabasesGetCluster {
             client: self.client,
             database_cluster_uuid,
@@ -137,10 +134,7 @@ impl<'a> DatabasesApi<'a> {
     /// containing any database configuration parameters.
     ///
     /// `GET /v2/databases/{database_cluster_uuid}/config` (operation `databases_get_config`).
-    pub fn get_config(
-        &self,
-        database_cluster_uuid: uuid::Uuid,
-    ) -> DatabasesGetConfig<'a> {
+    pub fn get_config(&self, database_cluster_uuid: uuid::Uuid) -> DatabasesGetConfig<'a> {
         DatabasesGetConfig {
             client: self.client,
             database_cluster_uuid,
@@ -315,10 +309,7 @@ impl<'a> DatabasesApi<'a> {
     /// The response will include the current `service_cnames` configuration.
     ///
     /// `GET /v2/databases/{database_cluster_uuid}/do_settings` (operation `databases_get_do_settings`).
-    pub fn get_do_settings(
-        &self,
-        database_cluster_uuid: uuid::Uuid,
-    ) -> DatabasesGetDoSettings<'a> {
+    pub fn get_do_settings(&self, database_cluster_uuid: uuid::Uuid) -> DatabasesGetDoSettings<'a> {
         DatabasesGetDoSettings {
             client: self.client,
             database_cluster_uuid,
@@ -369,10 +360,7 @@ impl<'a> DatabasesApi<'a> {
     /// A successful request will receive a 204 No Content status code with no body in response.
     ///
     /// `PUT /v2/databases/{database_cluster_uuid}/install_update` (operation `databases_install_update`).
-    pub fn install_update(
-        &self,
-        database_cluster_uuid: uuid::Uuid,
-    ) -> DatabasesInstallUpdate<'a> {
+    pub fn install_update(&self, database_cluster_uuid: uuid::Uuid) -> DatabasesInstallUpdate<'a> {
         DatabasesInstallUpdate {
             client: self.client,
             database_cluster_uuid,
@@ -386,10 +374,7 @@ impl<'a> DatabasesApi<'a> {
     /// The result will be a JSON object with a `backups key`. This will be set to an array of backup objects, each of which will contain the size of the backup and the timestamp at which it was created.
     ///
     /// `GET /v2/databases/{database_cluster_uuid}/backups` (operation `databases_list_backups`).
-    pub fn list_backups(
-        &self,
-        database_cluster_uuid: uuid::Uuid,
-    ) -> DatabasesListBackups<'a> {
+    pub fn list_backups(&self, database_cluster_uuid: uuid::Uuid) -> DatabasesListBackups<'a> {
         DatabasesListBackups {
             client: self.client,
             database_cluster_uuid,
@@ -405,10 +390,7 @@ impl<'a> DatabasesApi<'a> {
     /// The result will be a JSON object with a `replicas` key. This will be set to an array of database replica objects, each of which will contain the standard database replica attributes.
     ///
     /// `GET /v2/databases/{database_cluster_uuid}/replicas` (operation `databases_list_replicas`).
-    pub fn list_replicas(
-        &self,
-        database_cluster_uuid: uuid::Uuid,
-    ) -> DatabasesListReplicas<'a> {
+    pub fn list_replicas(&self, database_cluster_uuid: uuid::Uuid) -> DatabasesListReplicas<'a> {
         DatabasesListReplicas {
             client: self.client,
             database_cluster_uuid,
@@ -424,10 +406,7 @@ impl<'a> DatabasesApi<'a> {
     /// The response will be a JSON object with a key called `replica`. The value of this will be an object that contains the standard attributes associated with a database replica. The initial value of the read-only replica's `status` attribute will be `forking`. When the replica is ready to receive traffic, this will transition to `active`.
     ///
     /// `POST /v2/databases/{database_cluster_uuid}/replicas` (operation `databases_create_replica`).
-    pub fn create_replica(
-        &self,
-        database_cluster_uuid: uuid::Uuid,
-    ) -> DatabasesCreateReplica<'a> {
+    pub fn create_replica(&self, database_cluster_uuid: uuid::Uuid) -> DatabasesCreateReplica<'a> {
         DatabasesCreateReplica {
             client: self.client,
             database_cluster_uuid,
@@ -537,10 +516,7 @@ impl<'a> DatabasesApi<'a> {
     /// For MongoDB clusters, additional information will be contained in the mongo_user_settings object
     ///
     /// `GET /v2/databases/{database_cluster_uuid}/users` (operation `databases_list_users`).
-    pub fn list_users(
-        &self,
-        database_cluster_uuid: uuid::Uuid,
-    ) -> DatabasesListUsers<'a> {
+    pub fn list_users(&self, database_cluster_uuid: uuid::Uuid) -> DatabasesListUsers<'a> {
         DatabasesListUsers {
             client: self.client,
             database_cluster_uuid,
@@ -927,10 +903,7 @@ impl<'a> DatabasesApi<'a> {
     /// The response will be a JSON object with a `sql_mode` key. This will be set to a string representing the configured SQL modes.
     ///
     /// `GET /v2/databases/{database_cluster_uuid}/sql_mode` (operation `databases_get_sql_mode`).
-    pub fn get_sql_mode(
-        &self,
-        database_cluster_uuid: uuid::Uuid,
-    ) -> DatabasesGetSqlMode<'a> {
+    pub fn get_sql_mode(&self, database_cluster_uuid: uuid::Uuid) -> DatabasesGetSqlMode<'a> {
         DatabasesGetSqlMode {
             client: self.client,
             database_cluster_uuid,
@@ -979,10 +952,7 @@ impl<'a> DatabasesApi<'a> {
     /// The response will be a JSON object with autoscaling configuration details.
     ///
     /// `GET /v2/databases/{database_cluster_uuid}/autoscale` (operation `databases_get_autoscale`).
-    pub fn get_autoscale(
-        &self,
-        database_cluster_uuid: uuid::Uuid,
-    ) -> DatabasesGetAutoscale<'a> {
+    pub fn get_autoscale(&self, database_cluster_uuid: uuid::Uuid) -> DatabasesGetAutoscale<'a> {
         DatabasesGetAutoscale {
             client: self.client,
             database_cluster_uuid,
@@ -1112,10 +1082,7 @@ impl<'a> DatabasesApi<'a> {
     /// `/v2/databases/$DATABASE_ID/logsink`.
     ///
     /// `GET /v2/databases/{database_cluster_uuid}/logsink` (operation `databases_list_logsink`).
-    pub fn list_logsink(
-        &self,
-        database_cluster_uuid: uuid::Uuid,
-    ) -> DatabasesListLogsink<'a> {
+    pub fn list_logsink(&self, database_cluster_uuid: uuid::Uuid) -> DatabasesListLogsink<'a> {
         DatabasesListLogsink {
             client: self.client,
             database_cluster_uuid,
@@ -1369,9 +1336,7 @@ impl<'a> DatabasesApi<'a> {
     /// To show the credentials for all database clusters' metrics endpoints, send a GET request to `/v2/databases/metrics/credentials`. The result will be a JSON object with a `credentials` key.
     ///
     /// `GET /v2/databases/metrics/credentials` (operation `databases_get_cluster_metrics_credentials`).
-    pub fn get_cluster_metrics_credentials(
-        &self,
-    ) -> DatabasesGetClusterMetricsCredentials<'a> {
+    pub fn get_cluster_metrics_credentials(&self) -> DatabasesGetClusterMetricsCredentials<'a> {
         DatabasesGetClusterMetricsCredentials {
             client: self.client,
             options: rt::CallOptions::default(),
@@ -1438,18 +1403,22 @@ pub struct DatabasesListOptions<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl DatabasesListOptions<'_> {
+impl<'a> DatabasesListOptions<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Options>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/databases/options");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Options>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/databases`: set optional parameters, then `send()`.
@@ -1460,7 +1429,7 @@ pub struct DatabasesListClusters<'a> {
     tag_name: Option<String>,
     options: rt::CallOptions,
 }
-impl DatabasesListClusters<'_> {
+impl<'a> DatabasesListClusters<'a> {
     /// Limits the results to database clusters with a specific tag.<br><br>Requires `tag:read` scope.
     pub fn tag_name(mut self, value: impl Into<String>) -> Self {
         self.tag_name = Some(value.into());
@@ -1471,18 +1440,19 @@ impl DatabasesListClusters<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesListClustersResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/databases");
         op.query("tag_name", &self.tag_name, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesListClustersResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/databases`: set optional parameters, then `send()`.
@@ -1493,25 +1463,26 @@ pub struct DatabasesCreateCluster<'a> {
     body: super::models::DatabasesCreateClusterBody,
     options: rt::CallOptions,
 }
-impl DatabasesCreateCluster<'_> {
+impl<'a> DatabasesCreateCluster<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesCreateClusterResponse201>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/databases");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesCreateClusterResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}`: set optional parameters, then `send()`.
@@ -1522,23 +1493,14 @@ pub struct DatabasesGetCluster<'a> {
     database_cluster_uuid: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl DatabasesGetCluster<'_> {
+impl<'a> DatabasesGetCluster<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesCreateClusterResponse201>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/databases/{database_cluster_uuid}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/databases/{database_cluster_uuid}");
         op.path(
             "database_cluster_uuid",
             &self.database_cluster_uuid,
@@ -1547,7 +1509,14 @@ impl DatabasesGetCluster<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesCreateClusterResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/databases/{database_cluster_uuid}`: set optional parameters, then `send()`.
@@ -1558,18 +1527,14 @@ pub struct DatabasesDestroyCluster<'a> {
     database_cluster_uuid: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl DatabasesDestroyCluster<'_> {
+impl<'a> DatabasesDestroyCluster<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/v2/databases/{database_cluster_uuid}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/v2/databases/{database_cluster_uuid}");
         op.path(
             "database_cluster_uuid",
             &self.database_cluster_uuid,
@@ -1578,7 +1543,12 @@ impl DatabasesDestroyCluster<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/config`: set optional parameters, then `send()`.
@@ -1589,16 +1559,13 @@ pub struct DatabasesGetConfig<'a> {
     database_cluster_uuid: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl DatabasesGetConfig<'_> {
+impl<'a> DatabasesGetConfig<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DatabasesGetConfigResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/config",
@@ -1611,7 +1578,14 @@ impl DatabasesGetConfig<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesGetConfigResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /v2/databases/{database_cluster_uuid}/config`: set optional parameters, then `send()`.
@@ -1623,14 +1597,13 @@ pub struct DatabasesPatchConfig<'a> {
     body: super::models::DatabaseConfig,
     options: rt::CallOptions,
 }
-impl DatabasesPatchConfig<'_> {
+impl<'a> DatabasesPatchConfig<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/v2/databases/{database_cluster_uuid}/config",
@@ -1644,7 +1617,12 @@ impl DatabasesPatchConfig<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/ca`: set optional parameters, then `send()`.
@@ -1655,20 +1633,14 @@ pub struct DatabasesGetCa<'a> {
     database_cluster_uuid: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl DatabasesGetCa<'_> {
+impl<'a> DatabasesGetCa<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DatabasesGetCaResponse200>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/databases/{database_cluster_uuid}/ca",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/databases/{database_cluster_uuid}/ca");
         op.path(
             "database_cluster_uuid",
             &self.database_cluster_uuid,
@@ -1677,7 +1649,14 @@ impl DatabasesGetCa<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesGetCaResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/online-migration`: set optional parameters, then `send()`.
@@ -1688,16 +1667,13 @@ pub struct DatabasesGetMigrationStatus<'a> {
     database_cluster_uuid: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl DatabasesGetMigrationStatus<'_> {
+impl<'a> DatabasesGetMigrationStatus<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::OnlineMigration>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/online-migration",
@@ -1710,7 +1686,12 @@ impl DatabasesGetMigrationStatus<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::OnlineMigration>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/online-migration`: set optional parameters, then `send()`.
@@ -1722,16 +1703,13 @@ pub struct DatabasesUpdateOnlineMigration<'a> {
     body: super::models::SourceDatabase,
     options: rt::CallOptions,
 }
-impl DatabasesUpdateOnlineMigration<'_> {
+impl<'a> DatabasesUpdateOnlineMigration<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::OnlineMigration>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/online-migration",
@@ -1745,7 +1723,12 @@ impl DatabasesUpdateOnlineMigration<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::OnlineMigration>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/databases/{database_cluster_uuid}/online-migration/{migration_id}`: set optional parameters, then `send()`.
@@ -1757,14 +1740,13 @@ pub struct DatabasesDeleteOnlineMigration<'a> {
     migration_id: String,
     options: rt::CallOptions,
 }
-impl DatabasesDeleteOnlineMigration<'_> {
+impl<'a> DatabasesDeleteOnlineMigration<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/databases/{database_cluster_uuid}/online-migration/{migration_id}",
@@ -1778,7 +1760,12 @@ impl DatabasesDeleteOnlineMigration<'_> {
         op.path("migration_id", &self.migration_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/migrate`: set optional parameters, then `send()`.
@@ -1790,14 +1777,13 @@ pub struct DatabasesUpdateRegion<'a> {
     body: super::models::DatabasesUpdateRegionBody,
     options: rt::CallOptions,
 }
-impl DatabasesUpdateRegion<'_> {
+impl<'a> DatabasesUpdateRegion<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/migrate",
@@ -1811,7 +1797,12 @@ impl DatabasesUpdateRegion<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/resize`: set optional parameters, then `send()`.
@@ -1823,14 +1814,13 @@ pub struct DatabasesUpdateClusterSize<'a> {
     body: super::models::DatabaseClusterResize,
     options: rt::CallOptions,
 }
-impl DatabasesUpdateClusterSize<'_> {
+impl<'a> DatabasesUpdateClusterSize<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/resize",
@@ -1844,7 +1834,12 @@ impl DatabasesUpdateClusterSize<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/firewall`: set optional parameters, then `send()`.
@@ -1855,19 +1850,13 @@ pub struct DatabasesListFirewallRules<'a> {
     database_cluster_uuid: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl DatabasesListFirewallRules<'_> {
+impl<'a> DatabasesListFirewallRules<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesListFirewallRulesResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/firewall",
@@ -1880,7 +1869,14 @@ impl DatabasesListFirewallRules<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesListFirewallRulesResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/firewall`: set optional parameters, then `send()`.
@@ -1892,14 +1888,13 @@ pub struct DatabasesUpdateFirewallRules<'a> {
     body: super::models::DatabasesUpdateFirewallRulesBody,
     options: rt::CallOptions,
 }
-impl DatabasesUpdateFirewallRules<'_> {
+impl<'a> DatabasesUpdateFirewallRules<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/firewall",
@@ -1914,7 +1909,12 @@ impl DatabasesUpdateFirewallRules<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/do_settings`: set optional parameters, then `send()`.
@@ -1925,19 +1925,13 @@ pub struct DatabasesGetDoSettings<'a> {
     database_cluster_uuid: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl DatabasesGetDoSettings<'_> {
+impl<'a> DatabasesGetDoSettings<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesGetDoSettingsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/do_settings",
@@ -1950,7 +1944,14 @@ impl DatabasesGetDoSettings<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesGetDoSettingsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/do_settings`: set optional parameters, then `send()`.
@@ -1962,14 +1963,13 @@ pub struct DatabasesUpdateDoSettings<'a> {
     body: super::models::DatabasesUpdateDoSettingsBody,
     options: rt::CallOptions,
 }
-impl DatabasesUpdateDoSettings<'_> {
+impl<'a> DatabasesUpdateDoSettings<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/do_settings",
@@ -1984,7 +1984,12 @@ impl DatabasesUpdateDoSettings<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/maintenance`: set optional parameters, then `send()`.
@@ -1996,14 +2001,13 @@ pub struct DatabasesUpdateMaintenanceWindow<'a> {
     body: Option<super::models::DatabaseMaintenanceWindow>,
     options: rt::CallOptions,
 }
-impl DatabasesUpdateMaintenanceWindow<'_> {
+impl<'a> DatabasesUpdateMaintenanceWindow<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/maintenance",
@@ -2017,7 +2021,12 @@ impl DatabasesUpdateMaintenanceWindow<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/install_update`: set optional parameters, then `send()`.
@@ -2028,14 +2037,13 @@ pub struct DatabasesInstallUpdate<'a> {
     database_cluster_uuid: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl DatabasesInstallUpdate<'_> {
+impl<'a> DatabasesInstallUpdate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/install_update",
@@ -2048,7 +2056,12 @@ impl DatabasesInstallUpdate<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/backups`: set optional parameters, then `send()`.
@@ -2059,19 +2072,13 @@ pub struct DatabasesListBackups<'a> {
     database_cluster_uuid: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl DatabasesListBackups<'_> {
+impl<'a> DatabasesListBackups<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesListBackupsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/backups",
@@ -2084,7 +2091,14 @@ impl DatabasesListBackups<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesListBackupsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/replicas`: set optional parameters, then `send()`.
@@ -2095,19 +2109,13 @@ pub struct DatabasesListReplicas<'a> {
     database_cluster_uuid: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl DatabasesListReplicas<'_> {
+impl<'a> DatabasesListReplicas<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesListReplicasResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/replicas",
@@ -2120,7 +2128,14 @@ impl DatabasesListReplicas<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesListReplicasResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/databases/{database_cluster_uuid}/replicas`: set optional parameters, then `send()`.
@@ -2132,7 +2147,7 @@ pub struct DatabasesCreateReplica<'a> {
     body: Option<super::models::DatabaseReplica>,
     options: rt::CallOptions,
 }
-impl DatabasesCreateReplica<'_> {
+impl<'a> DatabasesCreateReplica<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::DatabaseReplica) -> Self {
         self.body = Some(value);
@@ -2143,13 +2158,7 @@ impl DatabasesCreateReplica<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesCreateReplicaResponse201>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/databases/{database_cluster_uuid}/replicas",
@@ -2168,7 +2177,14 @@ impl DatabasesCreateReplica<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesCreateReplicaResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/events`: set optional parameters, then `send()`.
@@ -2179,19 +2195,13 @@ pub struct DatabasesListEventsLogs<'a> {
     database_cluster_uuid: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl DatabasesListEventsLogs<'_> {
+impl<'a> DatabasesListEventsLogs<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesListEventsLogsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/events",
@@ -2204,7 +2214,14 @@ impl DatabasesListEventsLogs<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesListEventsLogsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/replicas/{replica_name}`: set optional parameters, then `send()`.
@@ -2216,19 +2233,13 @@ pub struct DatabasesGetReplica<'a> {
     replica_name: String,
     options: rt::CallOptions,
 }
-impl DatabasesGetReplica<'_> {
+impl<'a> DatabasesGetReplica<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesCreateReplicaResponse201>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/replicas/{replica_name}",
@@ -2242,7 +2253,14 @@ impl DatabasesGetReplica<'_> {
         op.path("replica_name", &self.replica_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesCreateReplicaResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/databases/{database_cluster_uuid}/replicas/{replica_name}`: set optional parameters, then `send()`.
@@ -2254,14 +2272,13 @@ pub struct DatabasesDestroyReplica<'a> {
     replica_name: String,
     options: rt::CallOptions,
 }
-impl DatabasesDestroyReplica<'_> {
+impl<'a> DatabasesDestroyReplica<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/databases/{database_cluster_uuid}/replicas/{replica_name}",
@@ -2275,7 +2292,12 @@ impl DatabasesDestroyReplica<'_> {
         op.path("replica_name", &self.replica_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/replicas/{replica_name}/promote`: set optional parameters, then `send()`.
@@ -2287,14 +2309,13 @@ pub struct DatabasesPromoteReplica<'a> {
     replica_name: String,
     options: rt::CallOptions,
 }
-impl DatabasesPromoteReplica<'_> {
+impl<'a> DatabasesPromoteReplica<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/replicas/{replica_name}/promote",
@@ -2308,7 +2329,12 @@ impl DatabasesPromoteReplica<'_> {
         op.path("replica_name", &self.replica_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/users`: set optional parameters, then `send()`.
@@ -2319,16 +2345,13 @@ pub struct DatabasesListUsers<'a> {
     database_cluster_uuid: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl DatabasesListUsers<'_> {
+impl<'a> DatabasesListUsers<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DatabasesListUsersResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/users",
@@ -2341,7 +2364,14 @@ impl DatabasesListUsers<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesListUsersResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/databases/{database_cluster_uuid}/users`: set optional parameters, then `send()`.
@@ -2353,16 +2383,13 @@ pub struct DatabasesAddUser<'a> {
     body: super::models::DatabasesAddUserBody,
     options: rt::CallOptions,
 }
-impl DatabasesAddUser<'_> {
+impl<'a> DatabasesAddUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DatabasesAddUserResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/databases/{database_cluster_uuid}/users",
@@ -2376,7 +2403,14 @@ impl DatabasesAddUser<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesAddUserResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/users/{username}`: set optional parameters, then `send()`.
@@ -2388,16 +2422,13 @@ pub struct DatabasesGetUser<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl DatabasesGetUser<'_> {
+impl<'a> DatabasesGetUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DatabasesAddUserResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/users/{username}",
@@ -2411,7 +2442,14 @@ impl DatabasesGetUser<'_> {
         op.path("username", &self.username, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesAddUserResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/users/{username}`: set optional parameters, then `send()`.
@@ -2424,16 +2462,13 @@ pub struct DatabasesUpdateUser<'a> {
     body: super::models::DatabasesUpdateUserBody,
     options: rt::CallOptions,
 }
-impl DatabasesUpdateUser<'_> {
+impl<'a> DatabasesUpdateUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DatabasesAddUserResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/users/{username}",
@@ -2448,7 +2483,14 @@ impl DatabasesUpdateUser<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesAddUserResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/databases/{database_cluster_uuid}/users/{username}`: set optional parameters, then `send()`.
@@ -2460,14 +2502,13 @@ pub struct DatabasesDeleteUser<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl DatabasesDeleteUser<'_> {
+impl<'a> DatabasesDeleteUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/databases/{database_cluster_uuid}/users/{username}",
@@ -2481,7 +2522,12 @@ impl DatabasesDeleteUser<'_> {
         op.path("username", &self.username, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/databases/{database_cluster_uuid}/users/{username}/reset_auth`: set optional parameters, then `send()`.
@@ -2494,16 +2540,13 @@ pub struct DatabasesResetAuth<'a> {
     body: super::models::DatabasesResetAuthBody,
     options: rt::CallOptions,
 }
-impl DatabasesResetAuth<'_> {
+impl<'a> DatabasesResetAuth<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DatabasesAddUserResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/databases/{database_cluster_uuid}/users/{username}/reset_auth",
@@ -2518,7 +2561,14 @@ impl DatabasesResetAuth<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesAddUserResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/dbs`: set optional parameters, then `send()`.
@@ -2529,20 +2579,14 @@ pub struct DatabasesList<'a> {
     database_cluster_uuid: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl DatabasesList<'_> {
+impl<'a> DatabasesList<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DatabasesListResponse200>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/databases/{database_cluster_uuid}/dbs",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/databases/{database_cluster_uuid}/dbs");
         op.path(
             "database_cluster_uuid",
             &self.database_cluster_uuid,
@@ -2551,7 +2595,14 @@ impl DatabasesList<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesListResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/databases/{database_cluster_uuid}/dbs`: set optional parameters, then `send()`.
@@ -2563,16 +2614,13 @@ pub struct DatabasesAdd<'a> {
     body: super::models::Database,
     options: rt::CallOptions,
 }
-impl DatabasesAdd<'_> {
+impl<'a> DatabasesAdd<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DatabasesAddResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/databases/{database_cluster_uuid}/dbs",
@@ -2586,7 +2634,14 @@ impl DatabasesAdd<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesAddResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/dbs/{database_name}`: set optional parameters, then `send()`.
@@ -2598,16 +2653,13 @@ pub struct DatabasesGet<'a> {
     database_name: String,
     options: rt::CallOptions,
 }
-impl DatabasesGet<'_> {
+impl<'a> DatabasesGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DatabasesAddResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/dbs/{database_name}",
@@ -2618,10 +2670,22 @@ impl DatabasesGet<'_> {
             rt::Style::Simple,
             false,
         );
-        op.path("database_name", &self.database_name, rt::Style::Simple, false);
+        op.path(
+            "database_name",
+            &self.database_name,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesAddResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/databases/{database_cluster_uuid}/dbs/{database_name}`: set optional parameters, then `send()`.
@@ -2633,14 +2697,13 @@ pub struct DatabasesDelete<'a> {
     database_name: String,
     options: rt::CallOptions,
 }
-impl DatabasesDelete<'_> {
+impl<'a> DatabasesDelete<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/databases/{database_cluster_uuid}/dbs/{database_name}",
@@ -2651,10 +2714,20 @@ impl DatabasesDelete<'_> {
             rt::Style::Simple,
             false,
         );
-        op.path("database_name", &self.database_name, rt::Style::Simple, false);
+        op.path(
+            "database_name",
+            &self.database_name,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/pools`: set optional parameters, then `send()`.
@@ -2665,16 +2738,13 @@ pub struct DatabasesListConnectionPools<'a> {
     database_cluster_uuid: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl DatabasesListConnectionPools<'_> {
+impl<'a> DatabasesListConnectionPools<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ConnectionPools>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/pools",
@@ -2687,7 +2757,12 @@ impl DatabasesListConnectionPools<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ConnectionPools>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/databases/{database_cluster_uuid}/pools`: set optional parameters, then `send()`.
@@ -2699,19 +2774,13 @@ pub struct DatabasesAddConnectionPool<'a> {
     body: super::models::ConnectionPool,
     options: rt::CallOptions,
 }
-impl DatabasesAddConnectionPool<'_> {
+impl<'a> DatabasesAddConnectionPool<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesAddConnectionPoolResponse201>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/databases/{database_cluster_uuid}/pools",
@@ -2725,7 +2794,14 @@ impl DatabasesAddConnectionPool<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesAddConnectionPoolResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/pools/{pool_name}`: set optional parameters, then `send()`.
@@ -2737,19 +2813,13 @@ pub struct DatabasesGetConnectionPool<'a> {
     pool_name: String,
     options: rt::CallOptions,
 }
-impl DatabasesGetConnectionPool<'_> {
+impl<'a> DatabasesGetConnectionPool<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesAddConnectionPoolResponse201>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/pools/{pool_name}",
@@ -2763,7 +2833,14 @@ impl DatabasesGetConnectionPool<'_> {
         op.path("pool_name", &self.pool_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesAddConnectionPoolResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/pools/{pool_name}`: set optional parameters, then `send()`.
@@ -2776,14 +2853,13 @@ pub struct DatabasesUpdateConnectionPool<'a> {
     body: super::models::ConnectionPoolUpdate,
     options: rt::CallOptions,
 }
-impl DatabasesUpdateConnectionPool<'_> {
+impl<'a> DatabasesUpdateConnectionPool<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/pools/{pool_name}",
@@ -2798,7 +2874,12 @@ impl DatabasesUpdateConnectionPool<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/databases/{database_cluster_uuid}/pools/{pool_name}`: set optional parameters, then `send()`.
@@ -2810,14 +2891,13 @@ pub struct DatabasesDeleteConnectionPool<'a> {
     pool_name: String,
     options: rt::CallOptions,
 }
-impl DatabasesDeleteConnectionPool<'_> {
+impl<'a> DatabasesDeleteConnectionPool<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/databases/{database_cluster_uuid}/pools/{pool_name}",
@@ -2831,7 +2911,12 @@ impl DatabasesDeleteConnectionPool<'_> {
         op.path("pool_name", &self.pool_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/eviction_policy`: set optional parameters, then `send()`.
@@ -2842,19 +2927,13 @@ pub struct DatabasesGetEvictionPolicy<'a> {
     database_cluster_uuid: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl DatabasesGetEvictionPolicy<'_> {
+impl<'a> DatabasesGetEvictionPolicy<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesGetEvictionPolicyResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/eviction_policy",
@@ -2867,7 +2946,14 @@ impl DatabasesGetEvictionPolicy<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesGetEvictionPolicyResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/eviction_policy`: set optional parameters, then `send()`.
@@ -2879,14 +2965,13 @@ pub struct DatabasesUpdateEvictionPolicy<'a> {
     body: super::models::DatabasesUpdateEvictionPolicyBody,
     options: rt::CallOptions,
 }
-impl DatabasesUpdateEvictionPolicy<'_> {
+impl<'a> DatabasesUpdateEvictionPolicy<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/eviction_policy",
@@ -2900,7 +2985,12 @@ impl DatabasesUpdateEvictionPolicy<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/sql_mode`: set optional parameters, then `send()`.
@@ -2911,14 +3001,13 @@ pub struct DatabasesGetSqlMode<'a> {
     database_cluster_uuid: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl DatabasesGetSqlMode<'_> {
+impl<'a> DatabasesGetSqlMode<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::SqlMode>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/sql_mode",
@@ -2931,7 +3020,12 @@ impl DatabasesGetSqlMode<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::SqlMode>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/sql_mode`: set optional parameters, then `send()`.
@@ -2943,14 +3037,13 @@ pub struct DatabasesUpdateSqlMode<'a> {
     body: super::models::SqlMode,
     options: rt::CallOptions,
 }
-impl DatabasesUpdateSqlMode<'_> {
+impl<'a> DatabasesUpdateSqlMode<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/sql_mode",
@@ -2964,7 +3057,12 @@ impl DatabasesUpdateSqlMode<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/upgrade`: set optional parameters, then `send()`.
@@ -2976,14 +3074,13 @@ pub struct DatabasesUpdateMajorVersion<'a> {
     body: super::models::Version,
     options: rt::CallOptions,
 }
-impl DatabasesUpdateMajorVersion<'_> {
+impl<'a> DatabasesUpdateMajorVersion<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/upgrade",
@@ -2997,7 +3094,12 @@ impl DatabasesUpdateMajorVersion<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/autoscale`: set optional parameters, then `send()`.
@@ -3008,19 +3110,13 @@ pub struct DatabasesGetAutoscale<'a> {
     database_cluster_uuid: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl DatabasesGetAutoscale<'_> {
+impl<'a> DatabasesGetAutoscale<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesGetAutoscaleResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/autoscale",
@@ -3033,7 +3129,14 @@ impl DatabasesGetAutoscale<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesGetAutoscaleResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/autoscale`: set optional parameters, then `send()`.
@@ -3045,14 +3148,13 @@ pub struct DatabasesUpdateAutoscale<'a> {
     body: super::models::DatabaseAutoscaleParams,
     options: rt::CallOptions,
 }
-impl DatabasesUpdateAutoscale<'_> {
+impl<'a> DatabasesUpdateAutoscale<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/autoscale",
@@ -3067,7 +3169,12 @@ impl DatabasesUpdateAutoscale<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/topics`: set optional parameters, then `send()`.
@@ -3078,19 +3185,13 @@ pub struct DatabasesListKafkaTopics<'a> {
     database_cluster_uuid: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl DatabasesListKafkaTopics<'_> {
+impl<'a> DatabasesListKafkaTopics<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesListKafkaTopicsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/topics",
@@ -3103,7 +3204,14 @@ impl DatabasesListKafkaTopics<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesListKafkaTopicsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/databases/{database_cluster_uuid}/topics`: set optional parameters, then `send()`.
@@ -3115,7 +3223,7 @@ pub struct DatabasesCreateKafkaTopic<'a> {
     body: Option<super::models::KafkaTopicCreate>,
     options: rt::CallOptions,
 }
-impl DatabasesCreateKafkaTopic<'_> {
+impl<'a> DatabasesCreateKafkaTopic<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::KafkaTopicCreate) -> Self {
         self.body = Some(value);
@@ -3126,13 +3234,7 @@ impl DatabasesCreateKafkaTopic<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesCreateKafkaTopicResponse201>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/databases/{database_cluster_uuid}/topics",
@@ -3151,7 +3253,14 @@ impl DatabasesCreateKafkaTopic<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesCreateKafkaTopicResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/topics/{topic_name}`: set optional parameters, then `send()`.
@@ -3163,19 +3272,13 @@ pub struct DatabasesGetKafkaTopic<'a> {
     topic_name: String,
     options: rt::CallOptions,
 }
-impl DatabasesGetKafkaTopic<'_> {
+impl<'a> DatabasesGetKafkaTopic<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesCreateKafkaTopicResponse201>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/topics/{topic_name}",
@@ -3189,7 +3292,14 @@ impl DatabasesGetKafkaTopic<'_> {
         op.path("topic_name", &self.topic_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesCreateKafkaTopicResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/topics/{topic_name}`: set optional parameters, then `send()`.
@@ -3202,7 +3312,7 @@ pub struct DatabasesUpdateKafkaTopic<'a> {
     body: Option<super::models::KafkaTopicUpdate>,
     options: rt::CallOptions,
 }
-impl DatabasesUpdateKafkaTopic<'_> {
+impl<'a> DatabasesUpdateKafkaTopic<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::KafkaTopicUpdate) -> Self {
         self.body = Some(value);
@@ -3213,13 +3323,7 @@ impl DatabasesUpdateKafkaTopic<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesCreateKafkaTopicResponse201>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/topics/{topic_name}",
@@ -3239,7 +3343,14 @@ impl DatabasesUpdateKafkaTopic<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesCreateKafkaTopicResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/databases/{database_cluster_uuid}/topics/{topic_name}`: set optional parameters, then `send()`.
@@ -3251,14 +3362,13 @@ pub struct DatabasesDeleteKafkaTopic<'a> {
     topic_name: String,
     options: rt::CallOptions,
 }
-impl DatabasesDeleteKafkaTopic<'_> {
+impl<'a> DatabasesDeleteKafkaTopic<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/databases/{database_cluster_uuid}/topics/{topic_name}",
@@ -3272,7 +3382,12 @@ impl DatabasesDeleteKafkaTopic<'_> {
         op.path("topic_name", &self.topic_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/logsink`: set optional parameters, then `send()`.
@@ -3283,19 +3398,13 @@ pub struct DatabasesListLogsink<'a> {
     database_cluster_uuid: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl DatabasesListLogsink<'_> {
+impl<'a> DatabasesListLogsink<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesListLogsinkResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/logsink",
@@ -3308,7 +3417,14 @@ impl DatabasesListLogsink<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesListLogsinkResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/databases/{database_cluster_uuid}/logsink`: set optional parameters, then `send()`.
@@ -3320,19 +3436,13 @@ pub struct DatabasesCreateLogsink<'a> {
     body: super::models::LogsinkCreate,
     options: rt::CallOptions,
 }
-impl DatabasesCreateLogsink<'_> {
+impl<'a> DatabasesCreateLogsink<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesCreateLogsinkResponse201>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/databases/{database_cluster_uuid}/logsink",
@@ -3346,7 +3456,14 @@ impl DatabasesCreateLogsink<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesCreateLogsinkResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/logsink/{logsink_id}`: set optional parameters, then `send()`.
@@ -3358,16 +3475,13 @@ pub struct DatabasesGetLogsink<'a> {
     logsink_id: String,
     options: rt::CallOptions,
 }
-impl DatabasesGetLogsink<'_> {
+impl<'a> DatabasesGetLogsink<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::LogsinkSchema>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/logsink/{logsink_id}",
@@ -3381,7 +3495,12 @@ impl DatabasesGetLogsink<'_> {
         op.path("logsink_id", &self.logsink_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::LogsinkSchema>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/logsink/{logsink_id}`: set optional parameters, then `send()`.
@@ -3394,14 +3513,13 @@ pub struct DatabasesUpdateLogsink<'a> {
     body: super::models::LogsinkUpdate,
     options: rt::CallOptions,
 }
-impl DatabasesUpdateLogsink<'_> {
+impl<'a> DatabasesUpdateLogsink<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/logsink/{logsink_id}",
@@ -3416,7 +3534,12 @@ impl DatabasesUpdateLogsink<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/databases/{database_cluster_uuid}/logsink/{logsink_id}`: set optional parameters, then `send()`.
@@ -3428,14 +3551,13 @@ pub struct DatabasesDeleteLogsink<'a> {
     logsink_id: String,
     options: rt::CallOptions,
 }
-impl DatabasesDeleteLogsink<'_> {
+impl<'a> DatabasesDeleteLogsink<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/databases/{database_cluster_uuid}/logsink/{logsink_id}",
@@ -3449,7 +3571,12 @@ impl DatabasesDeleteLogsink<'_> {
         op.path("logsink_id", &self.logsink_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/schema-registry`: set optional parameters, then `send()`.
@@ -3460,19 +3587,13 @@ pub struct DatabasesListKafkaSchemas<'a> {
     database_cluster_uuid: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl DatabasesListKafkaSchemas<'_> {
+impl<'a> DatabasesListKafkaSchemas<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesListKafkaSchemasResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/schema-registry",
@@ -3485,7 +3606,14 @@ impl DatabasesListKafkaSchemas<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesListKafkaSchemasResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/databases/{database_cluster_uuid}/schema-registry`: set optional parameters, then `send()`.
@@ -3497,16 +3625,13 @@ pub struct DatabasesCreateKafkaSchema<'a> {
     body: super::models::DatabaseKafkaSchemaCreate,
     options: rt::CallOptions,
 }
-impl DatabasesCreateKafkaSchema<'_> {
+impl<'a> DatabasesCreateKafkaSchema<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::KafkaSchemaVerbose>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/databases/{database_cluster_uuid}/schema-registry",
@@ -3520,7 +3645,12 @@ impl DatabasesCreateKafkaSchema<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::KafkaSchemaVerbose>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/schema-registry/{subject_name}`: set optional parameters, then `send()`.
@@ -3532,16 +3662,13 @@ pub struct DatabasesGetKafkaSchema<'a> {
     subject_name: String,
     options: rt::CallOptions,
 }
-impl DatabasesGetKafkaSchema<'_> {
+impl<'a> DatabasesGetKafkaSchema<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::KafkaSchemaVersionVerbose>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/schema-registry/{subject_name}",
@@ -3555,7 +3682,14 @@ impl DatabasesGetKafkaSchema<'_> {
         op.path("subject_name", &self.subject_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::KafkaSchemaVersionVerbose>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/databases/{database_cluster_uuid}/schema-registry/{subject_name}`: set optional parameters, then `send()`.
@@ -3567,14 +3701,13 @@ pub struct DatabasesDeleteKafkaSchema<'a> {
     subject_name: String,
     options: rt::CallOptions,
 }
-impl DatabasesDeleteKafkaSchema<'_> {
+impl<'a> DatabasesDeleteKafkaSchema<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/databases/{database_cluster_uuid}/schema-registry/{subject_name}",
@@ -3588,7 +3721,12 @@ impl DatabasesDeleteKafkaSchema<'_> {
         op.path("subject_name", &self.subject_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/schema-registry/{subject_name}/versions/{version}`: set optional parameters, then `send()`.
@@ -3601,16 +3739,13 @@ pub struct DatabasesGetKafkaSchemaVersion<'a> {
     version: String,
     options: rt::CallOptions,
 }
-impl DatabasesGetKafkaSchemaVersion<'_> {
+impl<'a> DatabasesGetKafkaSchemaVersion<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::KafkaSchemaVersionVerbose>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/schema-registry/{subject_name}/versions/{version}",
@@ -3625,7 +3760,14 @@ impl DatabasesGetKafkaSchemaVersion<'_> {
         op.path("version", &self.version, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::KafkaSchemaVersionVerbose>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/schema-registry/config`: set optional parameters, then `send()`.
@@ -3636,19 +3778,13 @@ pub struct DatabasesGetKafkaSchemaConfig<'a> {
     database_cluster_uuid: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl DatabasesGetKafkaSchemaConfig<'_> {
+impl<'a> DatabasesGetKafkaSchemaConfig<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesGetKafkaSchemaConfigResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/schema-registry/config",
@@ -3661,7 +3797,15 @@ impl DatabasesGetKafkaSchemaConfig<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesGetKafkaSchemaConfigResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/schema-registry/config`: set optional parameters, then `send()`.
@@ -3673,12 +3817,9 @@ pub struct DatabasesUpdateKafkaSchemaConfig<'a> {
     body: Option<super::models::DatabasesGetKafkaSchemaConfigResponse200>,
     options: rt::CallOptions,
 }
-impl DatabasesUpdateKafkaSchemaConfig<'_> {
+impl<'a> DatabasesUpdateKafkaSchemaConfig<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::DatabasesGetKafkaSchemaConfigResponse200,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::DatabasesGetKafkaSchemaConfigResponse200) -> Self {
         self.body = Some(value);
         self
     }
@@ -3687,13 +3828,7 @@ impl DatabasesUpdateKafkaSchemaConfig<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesGetKafkaSchemaConfigResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/schema-registry/config",
@@ -3709,7 +3844,15 @@ impl DatabasesUpdateKafkaSchemaConfig<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesGetKafkaSchemaConfigResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/schema-registry/config/{subject_name}`: set optional parameters, then `send()`.
@@ -3721,19 +3864,13 @@ pub struct DatabasesGetKafkaSchemaSubjectConfig<'a> {
     subject_name: String,
     options: rt::CallOptions,
 }
-impl DatabasesGetKafkaSchemaSubjectConfig<'_> {
+impl<'a> DatabasesGetKafkaSchemaSubjectConfig<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesGetKafkaSchemaSubjectConfigResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/schema-registry/config/{subject_name}",
@@ -3747,7 +3884,17 @@ impl DatabasesGetKafkaSchemaSubjectConfig<'_> {
         op.path("subject_name", &self.subject_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::DatabasesGetKafkaSchemaSubjectConfigResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/schema-registry/config/{subject_name}`: set optional parameters, then `send()`.
@@ -3760,12 +3907,9 @@ pub struct DatabasesUpdateKafkaSchemaSubjectConfig<'a> {
     body: Option<super::models::DatabasesGetKafkaSchemaConfigResponse200>,
     options: rt::CallOptions,
 }
-impl DatabasesUpdateKafkaSchemaSubjectConfig<'_> {
+impl<'a> DatabasesUpdateKafkaSchemaSubjectConfig<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::DatabasesGetKafkaSchemaConfigResponse200,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::DatabasesGetKafkaSchemaConfigResponse200) -> Self {
         self.body = Some(value);
         self
     }
@@ -3774,13 +3918,7 @@ impl DatabasesUpdateKafkaSchemaSubjectConfig<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesGetKafkaSchemaSubjectConfigResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/schema-registry/config/{subject_name}",
@@ -3797,7 +3935,17 @@ impl DatabasesUpdateKafkaSchemaSubjectConfig<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::DatabasesGetKafkaSchemaSubjectConfigResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/databases/metrics/credentials`: set optional parameters, then `send()`.
@@ -3807,11 +3955,17 @@ pub struct DatabasesGetClusterMetricsCredentials<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl DatabasesGetClusterMetricsCredentials<'_> {
+impl<'a> DatabasesGetClusterMetricsCredentials<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
+    }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/databases/metrics/credentials");
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
     }
     /// Send the request.
     pub async fn send(
@@ -3820,10 +3974,8 @@ impl DatabasesGetClusterMetricsCredentials<'_> {
         rt::Response<super::models::DatabasesGetClusterMetricsCredentialsResponse200>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/databases/metrics/credentials");
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/databases/metrics/credentials`: set optional parameters, then `send()`.
@@ -3834,7 +3986,7 @@ pub struct DatabasesUpdateClusterMetricsCredentials<'a> {
     body: Option<super::models::DatabaseMetricsCredentials>,
     options: rt::CallOptions,
 }
-impl DatabasesUpdateClusterMetricsCredentials<'_> {
+impl<'a> DatabasesUpdateClusterMetricsCredentials<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::DatabaseMetricsCredentials) -> Self {
         self.body = Some(value);
@@ -3845,15 +3997,19 @@ impl DatabasesUpdateClusterMetricsCredentials<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/databases/metrics/credentials");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/indexes`: set optional parameters, then `send()`.
@@ -3864,19 +4020,13 @@ pub struct DatabasesListOpeasearchIndexes<'a> {
     database_cluster_uuid: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl DatabasesListOpeasearchIndexes<'_> {
+impl<'a> DatabasesListOpeasearchIndexes<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesListOpeasearchIndexesResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/indexes",
@@ -3889,7 +4039,15 @@ impl DatabasesListOpeasearchIndexes<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DatabasesListOpeasearchIndexesResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/databases/{database_cluster_uuid}/indexes/{index_name}`: set optional parameters, then `send()`.
@@ -3901,14 +4059,13 @@ pub struct DatabasesDeleteOpensearchIndex<'a> {
     index_name: String,
     options: rt::CallOptions,
 }
-impl DatabasesDeleteOpensearchIndex<'_> {
+impl<'a> DatabasesDeleteOpensearchIndex<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/databases/{database_cluster_uuid}/indexes/{index_name}",
@@ -3922,6 +4079,11 @@ impl DatabasesDeleteOpensearchIndex<'_> {
         op.path("index_name", &self.index_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

@@ -254,19 +254,13 @@ pub struct DedicatedInferencesGet<'a> {
     dedicated_inference_id: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl DedicatedInferencesGet<'_> {
+impl<'a> DedicatedInferencesGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DedicatedInferencesGetResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/dedicated-inferences/{dedicated_inference_id}",
@@ -279,7 +273,14 @@ impl DedicatedInferencesGet<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DedicatedInferencesGetResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/dedicated-inferences/{dedicated_inference_id}`: set optional parameters, then `send()`.
@@ -290,14 +291,13 @@ pub struct DedicatedInferencesDelete<'a> {
     dedicated_inference_id: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl DedicatedInferencesDelete<'_> {
+impl<'a> DedicatedInferencesDelete<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/dedicated-inferences/{dedicated_inference_id}",
@@ -310,7 +310,12 @@ impl DedicatedInferencesDelete<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /v2/dedicated-inferences/{dedicated_inference_id}`: set optional parameters, then `send()`.
@@ -322,19 +327,13 @@ pub struct DedicatedInferencesPatch<'a> {
     body: super::models::DedicatedInferenceUpdateRequest,
     options: rt::CallOptions,
 }
-impl DedicatedInferencesPatch<'_> {
+impl<'a> DedicatedInferencesPatch<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DedicatedInferencesGetResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/v2/dedicated-inferences/{dedicated_inference_id}",
@@ -349,7 +348,14 @@ impl DedicatedInferencesPatch<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DedicatedInferencesGetResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/dedicated-inferences`: set optional parameters, then `send()`.
@@ -362,7 +368,7 @@ pub struct DedicatedInferencesList<'a> {
     region: Option<super::models::DedicatedInferencesListRegion>,
     options: rt::CallOptions,
 }
-impl DedicatedInferencesList<'_> {
+impl<'a> DedicatedInferencesList<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -374,10 +380,7 @@ impl DedicatedInferencesList<'_> {
         self
     }
     /// Filter by region. Dedicated Inference is only available in nyc2, tor1, and atl1.
-    pub fn region(
-        mut self,
-        value: super::models::DedicatedInferencesListRegion,
-    ) -> Self {
+    pub fn region(mut self, value: super::models::DedicatedInferencesListRegion) -> Self {
         self.region = Some(value);
         self
     }
@@ -386,33 +389,63 @@ impl DedicatedInferencesList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DedicatedInferencesListResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/dedicated-inferences");
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("region", &self.region, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DedicatedInferencesListResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::DedicatedInference> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::DedicatedInference> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/dedicated_inferences")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/dedicated-inferences`: set optional parameters, then `send()`.
@@ -423,25 +456,26 @@ pub struct DedicatedInferencesCreate<'a> {
     body: super::models::DedicatedInferenceCreateRequest,
     options: rt::CallOptions,
 }
-impl DedicatedInferencesCreate<'_> {
+impl<'a> DedicatedInferencesCreate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DedicatedInferencesCreateResponse202>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/dedicated-inferences");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DedicatedInferencesCreateResponse202>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/dedicated-inferences/{dedicated_inference_id}/accelerators`: set optional parameters, then `send()`.
@@ -455,7 +489,7 @@ pub struct DedicatedInferencesListAccelerators<'a> {
     slug: Option<String>,
     options: rt::CallOptions,
 }
-impl DedicatedInferencesListAccelerators<'_> {
+impl<'a> DedicatedInferencesListAccelerators<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -476,13 +510,7 @@ impl DedicatedInferencesListAccelerators<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DedicatedInferencesListAcceleratorsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/dedicated-inferences/{dedicated_inference_id}/accelerators",
@@ -494,24 +522,63 @@ impl DedicatedInferencesListAccelerators<'_> {
             false,
         );
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("slug", &self.slug, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::DedicatedInferencesListAcceleratorsResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::DedicatedInferenceAccelerator> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::DedicatedInferenceAccelerator> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/accelerators")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v2/dedicated-inferences/{dedicated_inference_id}/accelerators/{accelerator_id}`: set optional parameters, then `send()`.
@@ -523,16 +590,13 @@ pub struct DedicatedInferencesGetAccelerator<'a> {
     accelerator_id: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl DedicatedInferencesGetAccelerator<'_> {
+impl<'a> DedicatedInferencesGetAccelerator<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DedicatedInferenceAccelerator>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/dedicated-inferences/{dedicated_inference_id}/accelerators/{accelerator_id}",
@@ -543,10 +607,22 @@ impl DedicatedInferencesGetAccelerator<'_> {
             rt::Style::Simple,
             false,
         );
-        op.path("accelerator_id", &self.accelerator_id, rt::Style::Simple, false);
+        op.path(
+            "accelerator_id",
+            &self.accelerator_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DedicatedInferenceAccelerator>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/dedicated-inferences/{dedicated_inference_id}/ca`: set optional parameters, then `send()`.
@@ -557,19 +633,13 @@ pub struct DedicatedInferencesGetCa<'a> {
     dedicated_inference_id: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl DedicatedInferencesGetCa<'_> {
+impl<'a> DedicatedInferencesGetCa<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DedicatedInferencesGetCaResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/dedicated-inferences/{dedicated_inference_id}/ca",
@@ -582,7 +652,14 @@ impl DedicatedInferencesGetCa<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DedicatedInferencesGetCaResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/dedicated-inferences/{dedicated_inference_id}/tokens`: set optional parameters, then `send()`.
@@ -595,7 +672,7 @@ pub struct DedicatedInferencesListTokens<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl DedicatedInferencesListTokens<'_> {
+impl<'a> DedicatedInferencesListTokens<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -611,13 +688,7 @@ impl DedicatedInferencesListTokens<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DedicatedInferencesListTokensResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/dedicated-inferences/{dedicated_inference_id}/tokens",
@@ -629,23 +700,60 @@ impl DedicatedInferencesListTokens<'_> {
             false,
         );
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DedicatedInferencesListTokensResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::DedicatedInferenceAccessToken> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::DedicatedInferenceAccessToken> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/tokens")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/dedicated-inferences/{dedicated_inference_id}/tokens`: set optional parameters, then `send()`.
@@ -657,19 +765,13 @@ pub struct DedicatedInferencesCreateTokens<'a> {
     body: super::models::DedicatedInferenceTokenCreateRequest,
     options: rt::CallOptions,
 }
-impl DedicatedInferencesCreateTokens<'_> {
+impl<'a> DedicatedInferencesCreateTokens<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DedicatedInferencesCreateTokensResponse202>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/dedicated-inferences/{dedicated_inference_id}/tokens",
@@ -684,7 +786,15 @@ impl DedicatedInferencesCreateTokens<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DedicatedInferencesCreateTokensResponse202>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/dedicated-inferences/{dedicated_inference_id}/tokens/{token_id}`: set optional parameters, then `send()`.
@@ -696,14 +806,13 @@ pub struct DedicatedInferencesDeleteTokens<'a> {
     token_id: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl DedicatedInferencesDeleteTokens<'_> {
+impl<'a> DedicatedInferencesDeleteTokens<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/dedicated-inferences/{dedicated_inference_id}/tokens/{token_id}",
@@ -717,7 +826,12 @@ impl DedicatedInferencesDeleteTokens<'_> {
         op.path("token_id", &self.token_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/dedicated-inferences/sizes`: set optional parameters, then `send()`.
@@ -727,23 +841,24 @@ pub struct DedicatedInferencesListSizes<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl DedicatedInferencesListSizes<'_> {
+impl<'a> DedicatedInferencesListSizes<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DedicatedInferenceSizesResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/dedicated-inferences/sizes");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DedicatedInferenceSizesResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/dedicated-inferences/gpu-model-config`: set optional parameters, then `send()`.
@@ -753,25 +868,24 @@ pub struct DedicatedInferencesGetGpuModelConfig<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl DedicatedInferencesGetGpuModelConfig<'_> {
+impl<'a> DedicatedInferencesGetGpuModelConfig<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/dedicated-inferences/gpu-model-config");
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::DedicatedInferenceGpuModelConfigsResponse>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/dedicated-inferences/gpu-model-config",
-        );
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+    ) -> Result<rt::Response<super::models::DedicatedInferenceGpuModelConfigsResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -39,10 +39,7 @@ impl<'a> DomainRecordsApi<'a> {
     /// The list of records returned can be filtered by using the `name` and `type` query parameters. For example, to only include A records for a domain, send a GET request to `/v2/domains/$DOMAIN_NAME/records?type=A`. `name` must be a fully qualified record name. For example, to only include records matching `sub.example.com`, send a GET request to `/v2/domains/$DOMAIN_NAME/records?name=sub.example.com`. Both name and type may be used together.
     ///
     /// `GET /v2/domains/{domain_name}/records` (operation `domains_list_records`).
-    pub fn domains_list_records(
-        &self,
-        domain_name: impl Into<String>,
-    ) -> DomainsListRecords<'a> {
+    pub fn domains_list_records(&self, domain_name: impl Into<String>) -> DomainsListRecords<'a> {
         DomainsListRecords {
             client: self.client,
             domain_name: domain_name.into(),
@@ -65,10 +62,7 @@ impl<'a> DomainRecordsApi<'a> {
     /// types and their respective required attributes.
     ///
     /// `POST /v2/domains/{domain_name}/records` (operation `domains_create_record`).
-    pub fn domains_create_record(
-        &self,
-        domain_name: impl Into<String>,
-    ) -> DomainsCreateRecord<'a> {
+    pub fn domains_create_record(&self, domain_name: impl Into<String>) -> DomainsCreateRecord<'a> {
         DomainsCreateRecord {
             client: self.client,
             domain_name: domain_name.into(),
@@ -173,7 +167,7 @@ pub struct DomainsListRecords<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl DomainsListRecords<'_> {
+impl<'a> DomainsListRecords<'a> {
     /// A fully qualified record name. For example, to only include records matching sub.example.com, send a GET request to `/v2/domains/$DOMAIN_NAME/records?name=sub.example.com`.
     pub fn name(mut self, value: impl Into<String>) -> Self {
         self.name = Some(value.into());
@@ -199,32 +193,65 @@ impl DomainsListRecords<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DomainsListRecordsResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/domains/{domain_name}/records");
         op.path("domain_name", &self.domain_name, rt::Style::Simple, false);
         op.query("name", &self.name, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DomainsListRecordsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::DomainRecord> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::DomainRecord> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/domain_records")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/domains/{domain_name}/records`: set optional parameters, then `send()`.
@@ -236,7 +263,7 @@ pub struct DomainsCreateRecord<'a> {
     body: Option<super::models::DomainsCreateRecordBody>,
     options: rt::CallOptions,
 }
-impl DomainsCreateRecord<'_> {
+impl<'a> DomainsCreateRecord<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::DomainsCreateRecordBody) -> Self {
         self.body = Some(value);
@@ -247,10 +274,7 @@ impl DomainsCreateRecord<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DomainsCreateRecordResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/domains/{domain_name}/records");
         op.path("domain_name", &self.domain_name, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -258,7 +282,14 @@ impl DomainsCreateRecord<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DomainsCreateRecordResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/domains/{domain_name}/records/{domain_record_id}`: set optional parameters, then `send()`.
@@ -270,25 +301,34 @@ pub struct DomainsGetRecord<'a> {
     domain_record_id: i64,
     options: rt::CallOptions,
 }
-impl DomainsGetRecord<'_> {
+impl<'a> DomainsGetRecord<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DomainsGetRecordResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/domains/{domain_name}/records/{domain_record_id}",
         );
         op.path("domain_name", &self.domain_name, rt::Style::Simple, false);
-        op.path("domain_record_id", &self.domain_record_id, rt::Style::Simple, false);
+        op.path(
+            "domain_record_id",
+            &self.domain_record_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DomainsGetRecordResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/domains/{domain_name}/records/{domain_record_id}`: set optional parameters, then `send()`.
@@ -301,7 +341,7 @@ pub struct DomainsUpdateRecord<'a> {
     body: Option<super::models::DomainRecord>,
     options: rt::CallOptions,
 }
-impl DomainsUpdateRecord<'_> {
+impl<'a> DomainsUpdateRecord<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::DomainRecord) -> Self {
         self.body = Some(value);
@@ -312,22 +352,31 @@ impl DomainsUpdateRecord<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DomainsGetRecordResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/domains/{domain_name}/records/{domain_record_id}",
         );
         op.path("domain_name", &self.domain_name, rt::Style::Simple, false);
-        op.path("domain_record_id", &self.domain_record_id, rt::Style::Simple, false);
+        op.path(
+            "domain_record_id",
+            &self.domain_record_id,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DomainsGetRecordResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/domains/{domain_name}/records/{domain_record_id}`: set optional parameters, then `send()`.
@@ -339,23 +388,32 @@ pub struct DomainsDeleteRecord<'a> {
     domain_record_id: i64,
     options: rt::CallOptions,
 }
-impl DomainsDeleteRecord<'_> {
+impl<'a> DomainsDeleteRecord<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/domains/{domain_name}/records/{domain_record_id}",
         );
         op.path("domain_name", &self.domain_name, rt::Style::Simple, false);
-        op.path("domain_record_id", &self.domain_record_id, rt::Style::Simple, false);
+        op.path(
+            "domain_record_id",
+            &self.domain_record_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /v2/domains/{domain_name}/records/{domain_record_id}`: set optional parameters, then `send()`.
@@ -368,7 +426,7 @@ pub struct DomainsPatchRecord<'a> {
     body: Option<super::models::DomainRecord>,
     options: rt::CallOptions,
 }
-impl DomainsPatchRecord<'_> {
+impl<'a> DomainsPatchRecord<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::DomainRecord) -> Self {
         self.body = Some(value);
@@ -379,21 +437,30 @@ impl DomainsPatchRecord<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DomainsGetRecordResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/v2/domains/{domain_name}/records/{domain_record_id}",
         );
         op.path("domain_name", &self.domain_name, rt::Style::Simple, false);
-        op.path("domain_record_id", &self.domain_record_id, rt::Style::Simple, false);
+        op.path(
+            "domain_record_id",
+            &self.domain_record_id,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DomainsGetRecordResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

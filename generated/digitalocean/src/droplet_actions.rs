@@ -138,7 +138,7 @@ pub struct DropletActionsList<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl DropletActionsList<'_> {
+impl<'a> DropletActionsList<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -154,32 +154,70 @@ impl DropletActionsList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ActionsListResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets/{droplet_id}/actions");
         let v = &self.droplet_id;
-        op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
+        op.check(rt::check::range(
+            "droplet_id",
+            *v as f64,
+            Some((1f64, false)),
+            None,
+        ));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsListResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Action> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Action> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/actions")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/droplets/{droplet_id}/actions`: set optional parameters, then `send()`.
@@ -191,7 +229,7 @@ pub struct DropletActionsPost<'a> {
     body: Option<super::models::DropletActionsPostBody>,
     options: rt::CallOptions,
 }
-impl DropletActionsPost<'_> {
+impl<'a> DropletActionsPost<'a> {
     /// The `type` attribute set in the request body will specify the  action that
     /// will be taken on the Droplet. Some actions will require additional
     /// attributes to be set as well.
@@ -204,20 +242,29 @@ impl DropletActionsPost<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ActionsGetResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/droplets/{droplet_id}/actions");
         let v = &self.droplet_id;
-        op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
+        op.check(rt::check::range(
+            "droplet_id",
+            *v as f64,
+            Some((1f64, false)),
+            None,
+        ));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsGetResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/droplets/actions`: set optional parameters, then `send()`.
@@ -229,7 +276,7 @@ pub struct DropletActionsPostByTag<'a> {
     body: Option<super::models::DropletActionsPostByTagBody>,
     options: rt::CallOptions,
 }
-impl DropletActionsPostByTag<'_> {
+impl<'a> DropletActionsPostByTag<'a> {
     /// Used to filter Droplets by a specific tag. Can not be combined with `name` or `type`.<br>Requires `tag:read` scope.
     pub fn tag_name(mut self, value: impl Into<String>) -> Self {
         self.tag_name = Some(value.into());
@@ -247,13 +294,7 @@ impl DropletActionsPostByTag<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DropletActionsPostByTagResponse201>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/droplets/actions");
         op.query("tag_name", &self.tag_name, rt::Style::Form, true);
         if let Some(body) = &self.body {
@@ -261,7 +302,14 @@ impl DropletActionsPostByTag<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DropletActionsPostByTagResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/droplets/{droplet_id}/actions/{action_id}`: set optional parameters, then `send()`.
@@ -273,28 +321,42 @@ pub struct DropletActionsGet<'a> {
     action_id: i64,
     options: rt::CallOptions,
 }
-impl DropletActionsGet<'_> {
+impl<'a> DropletActionsGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ActionsGetResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/droplets/{droplet_id}/actions/{action_id}",
         );
         let v = &self.droplet_id;
-        op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
+        op.check(rt::check::range(
+            "droplet_id",
+            *v as f64,
+            Some((1f64, false)),
+            None,
+        ));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         let v = &self.action_id;
-        op.check(rt::check::range("action_id", *v as f64, Some((1f64, false)), None));
+        op.check(rt::check::range(
+            "action_id",
+            *v as f64,
+            Some((1f64, false)),
+            None,
+        ));
         op.path("action_id", &self.action_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsGetResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

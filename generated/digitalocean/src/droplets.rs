@@ -102,10 +102,7 @@ impl<'a> DropletsApi<'a> {
     /// This indicates that the request was processed successfully.
     ///
     /// `DELETE /v2/droplets` (operation `droplets_destroy_byTag`).
-    pub fn destroy_by_tag(
-        &self,
-        tag_name: impl Into<String>,
-    ) -> DropletsDestroyByTag<'a> {
+    pub fn destroy_by_tag(&self, tag_name: impl Into<String>) -> DropletsDestroyByTag<'a> {
         DropletsDestroyByTag {
             client: self.client,
             tag_name: tag_name.into(),
@@ -192,9 +189,7 @@ impl<'a> DropletsApi<'a> {
     /// request to `/v2/droplets/backups/supported_policies`.
     ///
     /// `GET /v2/droplets/backups/supported_policies` (operation `droplets_list_supported_backup_policies`).
-    pub fn list_supported_backup_policies(
-        &self,
-    ) -> DropletsListSupportedBackupPolicies<'a> {
+    pub fn list_supported_backup_policies(&self) -> DropletsListSupportedBackupPolicies<'a> {
         DropletsListSupportedBackupPolicies {
             client: self.client,
             options: rt::CallOptions::default(),
@@ -422,7 +417,7 @@ pub struct DropletsList<'a> {
     type_: Option<super::models::DropletsListType>,
     options: rt::CallOptions,
 }
-impl DropletsList<'_> {
+impl<'a> DropletsList<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -453,24 +448,24 @@ impl DropletsList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DropletsListResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets");
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("tag_name", &self.tag_name, rt::Style::Form, true);
@@ -478,7 +473,40 @@ impl DropletsList<'_> {
         op.query("type", &self.type_, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DropletsListResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Droplet> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Droplet> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/droplets")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/droplets`: set optional parameters, then `send()`.
@@ -489,7 +517,7 @@ pub struct DropletsCreate<'a> {
     body: Option<super::models::DropletsCreateBody>,
     options: rt::CallOptions,
 }
-impl DropletsCreate<'_> {
+impl<'a> DropletsCreate<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::DropletsCreateBody) -> Self {
         self.body = Some(value);
@@ -500,17 +528,21 @@ impl DropletsCreate<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DropletsCreateResponse202>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/droplets");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DropletsCreateResponse202>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/droplets`: set optional parameters, then `send()`.
@@ -521,19 +553,23 @@ pub struct DropletsDestroyByTag<'a> {
     tag_name: String,
     options: rt::CallOptions,
 }
-impl DropletsDestroyByTag<'_> {
+impl<'a> DropletsDestroyByTag<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/droplets");
         op.query("tag_name", &self.tag_name, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/droplets/{droplet_id}`: set optional parameters, then `send()`.
@@ -544,23 +580,32 @@ pub struct DropletsGet<'a> {
     droplet_id: i64,
     options: rt::CallOptions,
 }
-impl DropletsGet<'_> {
+impl<'a> DropletsGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets/{droplet_id}");
+        let v = &self.droplet_id;
+        op.check(rt::check::range(
+            "droplet_id",
+            *v as f64,
+            Some((1f64, false)),
+            None,
+        ));
+        op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::DropletsGetResponse200>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets/{droplet_id}");
-        let v = &self.droplet_id;
-        op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
-        op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/droplets/{droplet_id}`: set optional parameters, then `send()`.
@@ -571,21 +616,30 @@ pub struct DropletsDestroy<'a> {
     droplet_id: i64,
     options: rt::CallOptions,
 }
-impl DropletsDestroy<'_> {
+impl<'a> DropletsDestroy<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/droplets/{droplet_id}");
         let v = &self.droplet_id;
-        op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
+        op.check(rt::check::range(
+            "droplet_id",
+            *v as f64,
+            Some((1f64, false)),
+            None,
+        ));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/droplets/{droplet_id}/backups`: set optional parameters, then `send()`.
@@ -598,7 +652,7 @@ pub struct DropletsListBackups<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl DropletsListBackups<'_> {
+impl<'a> DropletsListBackups<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -614,32 +668,70 @@ impl DropletsListBackups<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DropletsListBackupsResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets/{droplet_id}/backups");
         let v = &self.droplet_id;
-        op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
+        op.check(rt::check::range(
+            "droplet_id",
+            *v as f64,
+            Some((1f64, false)),
+            None,
+        ));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DropletsListBackupsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::DropletSnapshot> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::DropletSnapshot> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/backups")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v2/droplets/{droplet_id}/backups/policy`: set optional parameters, then `send()`.
@@ -650,29 +742,32 @@ pub struct DropletsGetBackupPolicy<'a> {
     droplet_id: i64,
     options: rt::CallOptions,
 }
-impl DropletsGetBackupPolicy<'_> {
+impl<'a> DropletsGetBackupPolicy<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DropletsGetBackupPolicyResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/droplets/{droplet_id}/backups/policy",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets/{droplet_id}/backups/policy");
         let v = &self.droplet_id;
-        op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
+        op.check(rt::check::range(
+            "droplet_id",
+            *v as f64,
+            Some((1f64, false)),
+            None,
+        ));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DropletsGetBackupPolicyResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/droplets/backups/policies`: set optional parameters, then `send()`.
@@ -684,7 +779,7 @@ pub struct DropletsListBackupPolicies<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl DropletsListBackupPolicies<'_> {
+impl<'a> DropletsListBackupPolicies<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -700,32 +795,36 @@ impl DropletsListBackupPolicies<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DropletsListBackupPoliciesResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets/backups/policies");
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DropletsListBackupPoliciesResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/droplets/backups/supported_policies`: set optional parameters, then `send()`.
@@ -735,11 +834,17 @@ pub struct DropletsListSupportedBackupPolicies<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl DropletsListSupportedBackupPolicies<'_> {
+impl<'a> DropletsListSupportedBackupPolicies<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
+    }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets/backups/supported_policies");
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
     }
     /// Send the request.
     pub async fn send(
@@ -748,13 +853,8 @@ impl DropletsListSupportedBackupPolicies<'_> {
         rt::Response<super::models::DropletsListSupportedBackupPoliciesResponse200>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/droplets/backups/supported_policies",
-        );
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/droplets/{droplet_id}/snapshots`: set optional parameters, then `send()`.
@@ -767,7 +867,7 @@ pub struct DropletsListSnapshots<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl DropletsListSnapshots<'_> {
+impl<'a> DropletsListSnapshots<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -783,35 +883,70 @@ impl DropletsListSnapshots<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DropletsListSnapshotsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets/{droplet_id}/snapshots");
         let v = &self.droplet_id;
-        op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
+        op.check(rt::check::range(
+            "droplet_id",
+            *v as f64,
+            Some((1f64, false)),
+            None,
+        ));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DropletsListSnapshotsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::DropletSnapshot> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::DropletSnapshot> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/snapshots")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v2/droplets/{droplet_id}/kernels`: set optional parameters, then `send()`.
@@ -824,7 +959,7 @@ pub struct DropletsListKernels<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl DropletsListKernels<'_> {
+impl<'a> DropletsListKernels<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -840,32 +975,70 @@ impl DropletsListKernels<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DropletsListKernelsResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets/{droplet_id}/kernels");
         let v = &self.droplet_id;
-        op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
+        op.check(rt::check::range(
+            "droplet_id",
+            *v as f64,
+            Some((1f64, false)),
+            None,
+        ));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DropletsListKernelsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Kernel> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Kernel> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/kernels")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v2/droplets/{droplet_id}/firewalls`: set optional parameters, then `send()`.
@@ -878,7 +1051,7 @@ pub struct DropletsListFirewalls<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl DropletsListFirewalls<'_> {
+impl<'a> DropletsListFirewalls<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -894,35 +1067,70 @@ impl DropletsListFirewalls<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DropletsListFirewallsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets/{droplet_id}/firewalls");
         let v = &self.droplet_id;
-        op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
+        op.check(rt::check::range(
+            "droplet_id",
+            *v as f64,
+            Some((1f64, false)),
+            None,
+        ));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DropletsListFirewallsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Firewall> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Firewall> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/firewalls")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v2/droplets/{droplet_id}/neighbors`: set optional parameters, then `send()`.
@@ -933,26 +1141,32 @@ pub struct DropletsListNeighbors<'a> {
     droplet_id: i64,
     options: rt::CallOptions,
 }
-impl DropletsListNeighbors<'_> {
+impl<'a> DropletsListNeighbors<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DropletsListNeighborsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets/{droplet_id}/neighbors");
         let v = &self.droplet_id;
-        op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
+        op.check(rt::check::range(
+            "droplet_id",
+            *v as f64,
+            Some((1f64, false)),
+            None,
+        ));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DropletsListNeighborsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/droplets/{droplet_id}/destroy_with_associated_resources`: set optional parameters, then `send()`.
@@ -963,29 +1177,36 @@ pub struct DropletsListAssociatedResources<'a> {
     droplet_id: i64,
     options: rt::CallOptions,
 }
-impl DropletsListAssociatedResources<'_> {
+impl<'a> DropletsListAssociatedResources<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DropletsListAssociatedResourcesResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/droplets/{droplet_id}/destroy_with_associated_resources",
         );
         let v = &self.droplet_id;
-        op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
+        op.check(rt::check::range(
+            "droplet_id",
+            *v as f64,
+            Some((1f64, false)),
+            None,
+        ));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DropletsListAssociatedResourcesResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/droplets/{droplet_id}/destroy_with_associated_resources/selective`: set optional parameters, then `send()`.
@@ -997,12 +1218,9 @@ pub struct DropletsDestroyWithAssociatedResourcesSelective<'a> {
     body: Option<super::models::SelectiveDestroyAssociatedResource>,
     options: rt::CallOptions,
 }
-impl DropletsDestroyWithAssociatedResourcesSelective<'_> {
+impl<'a> DropletsDestroyWithAssociatedResourcesSelective<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::SelectiveDestroyAssociatedResource,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::SelectiveDestroyAssociatedResource) -> Self {
         self.body = Some(value);
         self
     }
@@ -1011,21 +1229,30 @@ impl DropletsDestroyWithAssociatedResourcesSelective<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/droplets/{droplet_id}/destroy_with_associated_resources/selective",
         );
         let v = &self.droplet_id;
-        op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
+        op.check(rt::check::range(
+            "droplet_id",
+            *v as f64,
+            Some((1f64, false)),
+            None,
+        ));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/droplets/{droplet_id}/destroy_with_associated_resources/dangerous`: set optional parameters, then `send()`.
@@ -1037,25 +1264,34 @@ pub struct DropletsDestroyWithAssociatedResourcesDangerous<'a> {
     x_dangerous: bool,
     options: rt::CallOptions,
 }
-impl DropletsDestroyWithAssociatedResourcesDangerous<'_> {
+impl<'a> DropletsDestroyWithAssociatedResourcesDangerous<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/droplets/{droplet_id}/destroy_with_associated_resources/dangerous",
         );
         let v = &self.droplet_id;
-        op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
+        op.check(rt::check::range(
+            "droplet_id",
+            *v as f64,
+            Some((1f64, false)),
+            None,
+        ));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         op.header("X-Dangerous", &self.x_dangerous, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/droplets/{droplet_id}/destroy_with_associated_resources/status`: set optional parameters, then `send()`.
@@ -1066,26 +1302,35 @@ pub struct DropletsGetDestroyAssociatedResourcesStatus<'a> {
     droplet_id: i64,
     options: rt::CallOptions,
 }
-impl DropletsGetDestroyAssociatedResourcesStatus<'_> {
+impl<'a> DropletsGetDestroyAssociatedResourcesStatus<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AssociatedResourceStatus>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/droplets/{droplet_id}/destroy_with_associated_resources/status",
         );
         let v = &self.droplet_id;
-        op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
+        op.check(rt::check::range(
+            "droplet_id",
+            *v as f64,
+            Some((1f64, false)),
+            None,
+        ));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AssociatedResourceStatus>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/droplets/{droplet_id}/destroy_with_associated_resources/retry`: set optional parameters, then `send()`.
@@ -1096,24 +1341,33 @@ pub struct DropletsDestroyRetryWithAssociatedResources<'a> {
     droplet_id: i64,
     options: rt::CallOptions,
 }
-impl DropletsDestroyRetryWithAssociatedResources<'_> {
+impl<'a> DropletsDestroyRetryWithAssociatedResources<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/droplets/{droplet_id}/destroy_with_associated_resources/retry",
         );
         let v = &self.droplet_id;
-        op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
+        op.check(rt::check::range(
+            "droplet_id",
+            *v as f64,
+            Some((1f64, false)),
+            None,
+        ));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/reports/droplet_neighbors_ids`: set optional parameters, then `send()`.
@@ -1123,19 +1377,21 @@ pub struct DropletsListNeighborsIds<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl DropletsListNeighborsIds<'_> {
+impl<'a> DropletsListNeighborsIds<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::NeighborIds>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/reports/droplet_neighbors_ids");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::NeighborIds>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

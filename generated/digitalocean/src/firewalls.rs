@@ -102,10 +102,7 @@ impl<'a> FirewallsApi<'a> {
     /// action was successful with no returned body data.
     ///
     /// `POST /v2/firewalls/{firewall_id}/droplets` (operation `firewalls_assign_droplets`).
-    pub fn assign_droplets(
-        &self,
-        firewall_id: uuid::Uuid,
-    ) -> FirewallsAssignDroplets<'a> {
+    pub fn assign_droplets(&self, firewall_id: uuid::Uuid) -> FirewallsAssignDroplets<'a> {
         FirewallsAssignDroplets {
             client: self.client,
             firewall_id,
@@ -124,10 +121,7 @@ impl<'a> FirewallsApi<'a> {
     /// action was successful with no returned body data.
     ///
     /// `DELETE /v2/firewalls/{firewall_id}/droplets` (operation `firewalls_delete_droplets`).
-    pub fn delete_droplets(
-        &self,
-        firewall_id: uuid::Uuid,
-    ) -> FirewallsDeleteDroplets<'a> {
+    pub fn delete_droplets(&self, firewall_id: uuid::Uuid) -> FirewallsDeleteDroplets<'a> {
         FirewallsDeleteDroplets {
             client: self.client,
             firewall_id,
@@ -223,7 +217,7 @@ pub struct FirewallsList<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl FirewallsList<'_> {
+impl<'a> FirewallsList<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -239,32 +233,62 @@ impl FirewallsList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DropletsListFirewallsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/firewalls");
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DropletsListFirewallsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Firewall> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Firewall> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/firewalls")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/firewalls`: set optional parameters, then `send()`.
@@ -275,7 +299,7 @@ pub struct FirewallsCreate<'a> {
     body: Option<super::models::FirewallsCreateBody>,
     options: rt::CallOptions,
 }
-impl FirewallsCreate<'_> {
+impl<'a> FirewallsCreate<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::FirewallsCreateBody) -> Self {
         self.body = Some(value);
@@ -286,10 +310,7 @@ impl FirewallsCreate<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::FirewallsCreateResponse202>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/firewalls");
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -299,7 +320,14 @@ impl FirewallsCreate<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FirewallsCreateResponse202>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/firewalls/{firewall_id}`: set optional parameters, then `send()`.
@@ -310,21 +338,25 @@ pub struct FirewallsGet<'a> {
     firewall_id: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl FirewallsGet<'_> {
+impl<'a> FirewallsGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::FirewallsCreateResponse202>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/firewalls/{firewall_id}");
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FirewallsCreateResponse202>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/firewalls/{firewall_id}`: set optional parameters, then `send()`.
@@ -336,7 +368,7 @@ pub struct FirewallsUpdate<'a> {
     body: Option<super::models::FirewallsUpdateBody>,
     options: rt::CallOptions,
 }
-impl FirewallsUpdate<'_> {
+impl<'a> FirewallsUpdate<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::FirewallsUpdateBody) -> Self {
         self.body = Some(value);
@@ -347,10 +379,7 @@ impl FirewallsUpdate<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::FirewallsCreateResponse202>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/firewalls/{firewall_id}");
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
         if let Some(b) = &self.body {
@@ -361,7 +390,14 @@ impl FirewallsUpdate<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FirewallsCreateResponse202>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/firewalls/{firewall_id}`: set optional parameters, then `send()`.
@@ -372,19 +408,23 @@ pub struct FirewallsDelete<'a> {
     firewall_id: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl FirewallsDelete<'_> {
+impl<'a> FirewallsDelete<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/firewalls/{firewall_id}");
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/firewalls/{firewall_id}/droplets`: set optional parameters, then `send()`.
@@ -396,7 +436,7 @@ pub struct FirewallsAssignDroplets<'a> {
     body: Option<super::models::FirewallsAssignDropletsBody>,
     options: rt::CallOptions,
 }
-impl FirewallsAssignDroplets<'_> {
+impl<'a> FirewallsAssignDroplets<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::FirewallsAssignDropletsBody) -> Self {
         self.body = Some(value);
@@ -407,19 +447,20 @@ impl FirewallsAssignDroplets<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v2/firewalls/{firewall_id}/droplets",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v2/firewalls/{firewall_id}/droplets");
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/firewalls/{firewall_id}/droplets`: set optional parameters, then `send()`.
@@ -431,7 +472,7 @@ pub struct FirewallsDeleteDroplets<'a> {
     body: Option<super::models::FirewallsDeleteDropletsBody>,
     options: rt::CallOptions,
 }
-impl FirewallsDeleteDroplets<'_> {
+impl<'a> FirewallsDeleteDroplets<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::FirewallsDeleteDropletsBody) -> Self {
         self.body = Some(value);
@@ -442,19 +483,20 @@ impl FirewallsDeleteDroplets<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/v2/firewalls/{firewall_id}/droplets",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/v2/firewalls/{firewall_id}/droplets");
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/firewalls/{firewall_id}/tags`: set optional parameters, then `send()`.
@@ -466,7 +508,7 @@ pub struct FirewallsAddTags<'a> {
     body: Option<super::models::FirewallsAddTagsBody>,
     options: rt::CallOptions,
 }
-impl FirewallsAddTags<'_> {
+impl<'a> FirewallsAddTags<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::FirewallsAddTagsBody) -> Self {
         self.body = Some(value);
@@ -477,8 +519,7 @@ impl FirewallsAddTags<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/firewalls/{firewall_id}/tags");
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -486,7 +527,12 @@ impl FirewallsAddTags<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/firewalls/{firewall_id}/tags`: set optional parameters, then `send()`.
@@ -498,7 +544,7 @@ pub struct FirewallsDeleteTags<'a> {
     body: Option<super::models::FirewallsDeleteTagsBody>,
     options: rt::CallOptions,
 }
-impl FirewallsDeleteTags<'_> {
+impl<'a> FirewallsDeleteTags<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::FirewallsDeleteTagsBody) -> Self {
         self.body = Some(value);
@@ -509,8 +555,7 @@ impl FirewallsDeleteTags<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/firewalls/{firewall_id}/tags");
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -518,7 +563,12 @@ impl FirewallsDeleteTags<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/firewalls/{firewall_id}/rules`: set optional parameters, then `send()`.
@@ -530,7 +580,7 @@ pub struct FirewallsAddRules<'a> {
     body: Option<super::models::FirewallsAddRulesBody>,
     options: rt::CallOptions,
 }
-impl FirewallsAddRules<'_> {
+impl<'a> FirewallsAddRules<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::FirewallsAddRulesBody) -> Self {
         self.body = Some(value);
@@ -541,8 +591,7 @@ impl FirewallsAddRules<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/firewalls/{firewall_id}/rules");
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -550,7 +599,12 @@ impl FirewallsAddRules<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/firewalls/{firewall_id}/rules`: set optional parameters, then `send()`.
@@ -562,7 +616,7 @@ pub struct FirewallsDeleteRules<'a> {
     body: Option<super::models::FirewallsAddRulesBody>,
     options: rt::CallOptions,
 }
-impl FirewallsDeleteRules<'_> {
+impl<'a> FirewallsDeleteRules<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::FirewallsAddRulesBody) -> Self {
         self.body = Some(value);
@@ -573,18 +627,19 @@ impl FirewallsDeleteRules<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/v2/firewalls/{firewall_id}/rules",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/v2/firewalls/{firewall_id}/rules");
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

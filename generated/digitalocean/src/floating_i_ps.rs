@@ -56,10 +56,7 @@ impl<'a> FloatingIPsApi<'a> {
     /// `/v2/floating_ips` with the `region` attribute.
     ///
     /// `POST /v2/floating_ips` (operation `floatingIPs_create`).
-    pub fn create(
-        &self,
-        body: super::models::FloatingIpCreate,
-    ) -> FloatingIPsCreate<'a> {
+    pub fn create(&self, body: super::models::FloatingIpCreate) -> FloatingIPsCreate<'a> {
         FloatingIPsCreate {
             client: self.client,
             body,
@@ -104,7 +101,7 @@ pub struct FloatingIPsList<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl FloatingIPsList<'_> {
+impl<'a> FloatingIPsList<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -120,29 +117,62 @@ impl FloatingIPsList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::FloatingIPsListResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/floating_ips");
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FloatingIPsListResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::FloatingIp> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::FloatingIp> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/floating_ips")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/floating_ips`: set optional parameters, then `send()`.
@@ -153,21 +183,25 @@ pub struct FloatingIPsCreate<'a> {
     body: super::models::FloatingIpCreate,
     options: rt::CallOptions,
 }
-impl FloatingIPsCreate<'_> {
+impl<'a> FloatingIPsCreate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::FloatingIPsCreateResponse202>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/floating_ips");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FloatingIPsCreateResponse202>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/floating_ips/{floating_ip}`: set optional parameters, then `send()`.
@@ -178,21 +212,25 @@ pub struct FloatingIPsGet<'a> {
     floating_ip: String,
     options: rt::CallOptions,
 }
-impl FloatingIPsGet<'_> {
+impl<'a> FloatingIPsGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::FloatingIPsGetResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/floating_ips/{floating_ip}");
         op.path("floating_ip", &self.floating_ip, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FloatingIPsGetResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/floating_ips/{floating_ip}`: set optional parameters, then `send()`.
@@ -203,18 +241,22 @@ pub struct FloatingIPsDelete<'a> {
     floating_ip: String,
     options: rt::CallOptions,
 }
-impl FloatingIPsDelete<'_> {
+impl<'a> FloatingIPsDelete<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/floating_ips/{floating_ip}");
         op.path("floating_ip", &self.floating_ip, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

@@ -49,10 +49,7 @@ impl<'a> FunctionsApi<'a> {
     /// Gets the namespace details for the given namespace UUID. To get namespace details, send a GET request to `/v2/functions/namespaces/$NAMESPACE_ID` with no parameters.
     ///
     /// `GET /v2/functions/namespaces/{namespace_id}` (operation `functions_get_namespace`).
-    pub fn get_namespace(
-        &self,
-        namespace_id: impl Into<String>,
-    ) -> FunctionsGetNamespace<'a> {
+    pub fn get_namespace(&self, namespace_id: impl Into<String>) -> FunctionsGetNamespace<'a> {
         FunctionsGetNamespace {
             client: self.client,
             namespace_id: namespace_id.into(),
@@ -81,10 +78,7 @@ impl<'a> FunctionsApi<'a> {
     /// Returns a list of triggers associated with the current user and namespace. To get all triggers, send a GET request to `/v2/functions/namespaces/$NAMESPACE_ID/triggers`.
     ///
     /// `GET /v2/functions/namespaces/{namespace_id}/triggers` (operation `functions_list_triggers`).
-    pub fn list_triggers(
-        &self,
-        namespace_id: impl Into<String>,
-    ) -> FunctionsListTriggers<'a> {
+    pub fn list_triggers(&self, namespace_id: impl Into<String>) -> FunctionsListTriggers<'a> {
         FunctionsListTriggers {
             client: self.client,
             namespace_id: namespace_id.into(),
@@ -170,10 +164,7 @@ impl<'a> FunctionsApi<'a> {
     /// To list access keys, send a GET request to `/v2/functions/namespaces/{namespace_id}/keys`.
     ///
     /// `GET /v2/functions/namespaces/{namespace_id}/keys` (operation `functionsAccessKey_list`).
-    pub fn access_key_list(
-        &self,
-        namespace_id: impl Into<String>,
-    ) -> FunctionsAccessKeyList<'a> {
+    pub fn access_key_list(&self, namespace_id: impl Into<String>) -> FunctionsAccessKeyList<'a> {
         FunctionsAccessKeyList {
             client: self.client,
             namespace_id: namespace_id.into(),
@@ -249,23 +240,24 @@ pub struct FunctionsListNamespaces<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl FunctionsListNamespaces<'_> {
+impl<'a> FunctionsListNamespaces<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::FunctionsListNamespacesResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/functions/namespaces");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FunctionsListNamespacesResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/functions/namespaces`: set optional parameters, then `send()`.
@@ -276,24 +268,25 @@ pub struct FunctionsCreateNamespace<'a> {
     body: super::models::CreateNamespace,
     options: rt::CallOptions,
 }
-impl FunctionsCreateNamespace<'_> {
+impl<'a> FunctionsCreateNamespace<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::FunctionsCreateNamespaceResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/functions/namespaces");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FunctionsCreateNamespaceResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/functions/namespaces/{namespace_id}`: set optional parameters, then `send()`.
@@ -304,27 +297,25 @@ pub struct FunctionsGetNamespace<'a> {
     namespace_id: String,
     options: rt::CallOptions,
 }
-impl FunctionsGetNamespace<'_> {
+impl<'a> FunctionsGetNamespace<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::FunctionsCreateNamespaceResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/functions/namespaces/{namespace_id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/functions/namespaces/{namespace_id}");
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FunctionsCreateNamespaceResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/functions/namespaces/{namespace_id}`: set optional parameters, then `send()`.
@@ -335,14 +326,13 @@ pub struct FunctionsDeleteNamespace<'a> {
     namespace_id: String,
     options: rt::CallOptions,
 }
-impl FunctionsDeleteNamespace<'_> {
+impl<'a> FunctionsDeleteNamespace<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/functions/namespaces/{namespace_id}",
@@ -350,7 +340,12 @@ impl FunctionsDeleteNamespace<'_> {
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/functions/namespaces/{namespace_id}/triggers`: set optional parameters, then `send()`.
@@ -361,19 +356,13 @@ pub struct FunctionsListTriggers<'a> {
     namespace_id: String,
     options: rt::CallOptions,
 }
-impl FunctionsListTriggers<'_> {
+impl<'a> FunctionsListTriggers<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::FunctionsListTriggersResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/functions/namespaces/{namespace_id}/triggers",
@@ -381,7 +370,14 @@ impl FunctionsListTriggers<'_> {
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FunctionsListTriggersResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/functions/namespaces/{namespace_id}/triggers`: set optional parameters, then `send()`.
@@ -393,19 +389,13 @@ pub struct FunctionsCreateTrigger<'a> {
     body: super::models::CreateTrigger,
     options: rt::CallOptions,
 }
-impl FunctionsCreateTrigger<'_> {
+impl<'a> FunctionsCreateTrigger<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::FunctionsCreateTriggerResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/functions/namespaces/{namespace_id}/triggers",
@@ -414,7 +404,14 @@ impl FunctionsCreateTrigger<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FunctionsCreateTriggerResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/functions/namespaces/{namespace_id}/triggers/{trigger_name}`: set optional parameters, then `send()`.
@@ -426,19 +423,13 @@ pub struct FunctionsGetTrigger<'a> {
     trigger_name: String,
     options: rt::CallOptions,
 }
-impl FunctionsGetTrigger<'_> {
+impl<'a> FunctionsGetTrigger<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::FunctionsCreateTriggerResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/functions/namespaces/{namespace_id}/triggers/{trigger_name}",
@@ -447,7 +438,14 @@ impl FunctionsGetTrigger<'_> {
         op.path("trigger_name", &self.trigger_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FunctionsCreateTriggerResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/functions/namespaces/{namespace_id}/triggers/{trigger_name}`: set optional parameters, then `send()`.
@@ -460,19 +458,13 @@ pub struct FunctionsUpdateTrigger<'a> {
     body: super::models::UpdateTrigger,
     options: rt::CallOptions,
 }
-impl FunctionsUpdateTrigger<'_> {
+impl<'a> FunctionsUpdateTrigger<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::FunctionsCreateTriggerResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/functions/namespaces/{namespace_id}/triggers/{trigger_name}",
@@ -482,7 +474,14 @@ impl FunctionsUpdateTrigger<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FunctionsCreateTriggerResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/functions/namespaces/{namespace_id}/triggers/{trigger_name}`: set optional parameters, then `send()`.
@@ -494,14 +493,13 @@ pub struct FunctionsDeleteTrigger<'a> {
     trigger_name: String,
     options: rt::CallOptions,
 }
-impl FunctionsDeleteTrigger<'_> {
+impl<'a> FunctionsDeleteTrigger<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/functions/namespaces/{namespace_id}/triggers/{trigger_name}",
@@ -510,7 +508,12 @@ impl FunctionsDeleteTrigger<'_> {
         op.path("trigger_name", &self.trigger_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/functions/namespaces/{namespace_id}/keys`: set optional parameters, then `send()`.
@@ -521,19 +524,13 @@ pub struct FunctionsAccessKeyList<'a> {
     namespace_id: String,
     options: rt::CallOptions,
 }
-impl FunctionsAccessKeyList<'_> {
+impl<'a> FunctionsAccessKeyList<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::FunctionsAccessKeyListResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/functions/namespaces/{namespace_id}/keys",
@@ -541,7 +538,14 @@ impl FunctionsAccessKeyList<'_> {
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FunctionsAccessKeyListResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/functions/namespaces/{namespace_id}/keys`: set optional parameters, then `send()`.
@@ -553,19 +557,13 @@ pub struct FunctionsAccessKeyCreate<'a> {
     body: super::models::AccessKeyCreateRequest,
     options: rt::CallOptions,
 }
-impl FunctionsAccessKeyCreate<'_> {
+impl<'a> FunctionsAccessKeyCreate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::FunctionsAccessKeyCreateResponse201>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/functions/namespaces/{namespace_id}/keys",
@@ -574,7 +572,14 @@ impl FunctionsAccessKeyCreate<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FunctionsAccessKeyCreateResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/functions/namespaces/{namespace_id}/keys/{key_id}`: set optional parameters, then `send()`.
@@ -587,19 +592,13 @@ pub struct FunctionsAccessKeyUpdate<'a> {
     body: super::models::FunctionsAccessKeyUpdateBody,
     options: rt::CallOptions,
 }
-impl FunctionsAccessKeyUpdate<'_> {
+impl<'a> FunctionsAccessKeyUpdate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::FunctionsAccessKeyUpdateResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/functions/namespaces/{namespace_id}/keys/{key_id}",
@@ -609,7 +608,14 @@ impl FunctionsAccessKeyUpdate<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FunctionsAccessKeyUpdateResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/functions/namespaces/{namespace_id}/keys/{key_id}`: set optional parameters, then `send()`.
@@ -621,14 +627,13 @@ pub struct FunctionsAccessKeyDelete<'a> {
     key_id: String,
     options: rt::CallOptions,
 }
-impl FunctionsAccessKeyDelete<'_> {
+impl<'a> FunctionsAccessKeyDelete<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/functions/namespaces/{namespace_id}/keys/{key_id}",
@@ -637,6 +642,11 @@ impl FunctionsAccessKeyDelete<'_> {
         op.path("key_id", &self.key_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -354,10 +354,7 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To view agent routes for an agent, send a GET requtest to `/v2/gen-ai/agents/{uuid}/child_agents`.
     ///
     /// `GET /v2/gen-ai/agents/{uuid}/child_agents` (operation `genai_get_agent_children`).
-    pub fn genai_get_agent_children(
-        &self,
-        uuid: impl Into<String>,
-    ) -> GenaiGetAgentChildren<'a> {
+    pub fn genai_get_agent_children(&self, uuid: impl Into<String>) -> GenaiGetAgentChildren<'a> {
         GenaiGetAgentChildren {
             client: self.client,
             uuid: uuid.into(),
@@ -385,10 +382,7 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To get agent usage, send a GET request to `/v2/gen-ai/agents/{uuid}/usage`. Returns usage metrics for the specified agent within the provided time range.
     ///
     /// `GET /v2/gen-ai/agents/{uuid}/usage` (operation `genai_get_agent_usage`).
-    pub fn genai_get_agent_usage(
-        &self,
-        uuid: impl Into<String>,
-    ) -> GenaiGetAgentUsage<'a> {
+    pub fn genai_get_agent_usage(&self, uuid: impl Into<String>) -> GenaiGetAgentUsage<'a> {
         GenaiGetAgentUsage {
             client: self.client,
             uuid: uuid.into(),
@@ -402,10 +396,7 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To list all agent versions, send a GET request to `/v2/gen-ai/agents/{uuid}/versions`.
     ///
     /// `GET /v2/gen-ai/agents/{uuid}/versions` (operation `genai_list_agent_versions`).
-    pub fn genai_list_agent_versions(
-        &self,
-        uuid: impl Into<String>,
-    ) -> GenaiListAgentVersions<'a> {
+    pub fn genai_list_agent_versions(&self, uuid: impl Into<String>) -> GenaiListAgentVersions<'a> {
         GenaiListAgentVersions {
             client: self.client,
             uuid: uuid.into(),
@@ -549,10 +540,7 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To retrieve details of a custom model, send a GET request to `/v2/gen-ai/custom_models/{uuid}`.
     ///
     /// `GET /v2/gen-ai/custom_models/{uuid}` (operation `genai_get_custom_model`).
-    pub fn genai_get_custom_model(
-        &self,
-        uuid: impl Into<String>,
-    ) -> GenaiGetCustomModel<'a> {
+    pub fn genai_get_custom_model(&self, uuid: impl Into<String>) -> GenaiGetCustomModel<'a> {
         GenaiGetCustomModel {
             client: self.client,
             uuid: uuid.into(),
@@ -564,10 +552,7 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To delete a custom model, send a DELETE request to `/v2/genai/custom_models/{uuid}`.
     ///
     /// `DELETE /v2/gen-ai/custom_models/{uuid}` (operation `genai_delete_custom_model`).
-    pub fn genai_delete_custom_model(
-        &self,
-        uuid: impl Into<String>,
-    ) -> GenaiDeleteCustomModel<'a> {
+    pub fn genai_delete_custom_model(&self, uuid: impl Into<String>) -> GenaiDeleteCustomModel<'a> {
         GenaiDeleteCustomModel {
             client: self.client,
             uuid: uuid.into(),
@@ -674,9 +659,7 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To create a custom LLM-as-judge metric for model evaluation, send a POST request to `/v2/gen-ai/custom_evaluation_metrics`.
     ///
     /// `POST /v2/gen-ai/custom_evaluation_metrics` (operation `genai_create_custom_evaluation_metric`).
-    pub fn genai_create_custom_evaluation_metric(
-        &self,
-    ) -> GenaiCreateCustomEvaluationMetric<'a> {
+    pub fn genai_create_custom_evaluation_metric(&self) -> GenaiCreateCustomEvaluationMetric<'a> {
         GenaiCreateCustomEvaluationMetric {
             client: self.client,
             body: None,
@@ -791,9 +774,7 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To create an evaluation test-case send a POST request to `/v2/gen-ai/evaluation_test_cases`.
     ///
     /// `POST /v2/gen-ai/evaluation_test_cases` (operation `genai_create_evaluation_test_case`).
-    pub fn genai_create_evaluation_test_case(
-        &self,
-    ) -> GenaiCreateEvaluationTestCase<'a> {
+    pub fn genai_create_evaluation_test_case(&self) -> GenaiCreateEvaluationTestCase<'a> {
         GenaiCreateEvaluationTestCase {
             client: self.client,
             body: None,
@@ -908,10 +889,7 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To get status of an indexing Job for a knowledge base, send a GET request to `/v2/gen-ai/indexing_jobs/{uuid}`.
     ///
     /// `GET /v2/gen-ai/indexing_jobs/{uuid}` (operation `genai_get_indexing_job`).
-    pub fn genai_get_indexing_job(
-        &self,
-        uuid: impl Into<String>,
-    ) -> GenaiGetIndexingJob<'a> {
+    pub fn genai_get_indexing_job(&self, uuid: impl Into<String>) -> GenaiGetIndexingJob<'a> {
         GenaiGetIndexingJob {
             client: self.client,
             uuid: uuid.into(),
@@ -923,10 +901,7 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To cancel an indexing job for a knowledge base, send a PUT request to `/v2/gen-ai/indexing_jobs/{uuid}/cancel`.
     ///
     /// `PUT /v2/gen-ai/indexing_jobs/{uuid}/cancel` (operation `genai_cancel_indexing_job`).
-    pub fn genai_cancel_indexing_job(
-        &self,
-        uuid: impl Into<String>,
-    ) -> GenaiCancelIndexingJob<'a> {
+    pub fn genai_cancel_indexing_job(&self, uuid: impl Into<String>) -> GenaiCancelIndexingJob<'a> {
         GenaiCancelIndexingJob {
             client: self.client,
             uuid: uuid.into(),
@@ -1061,10 +1036,7 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To retrive information about an existing knowledge base, send a GET request to `/v2/gen-ai/knowledge_bases/{uuid}`.
     ///
     /// `GET /v2/gen-ai/knowledge_bases/{uuid}` (operation `genai_get_knowledge_base`).
-    pub fn genai_get_knowledge_base(
-        &self,
-        uuid: impl Into<String>,
-    ) -> GenaiGetKnowledgeBase<'a> {
+    pub fn genai_get_knowledge_base(&self, uuid: impl Into<String>) -> GenaiGetKnowledgeBase<'a> {
         GenaiGetKnowledgeBase {
             client: self.client,
             uuid: uuid.into(),
@@ -1121,9 +1093,7 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To list all available metrics for model evaluation, send a GET request to `/v2/genai/model_evaluation_metrics`.
     ///
     /// `GET /v2/gen-ai/model_evaluation_metrics` (operation `genai_list_model_evaluation_metrics`).
-    pub fn genai_list_model_evaluation_metrics(
-        &self,
-    ) -> GenaiListModelEvaluationMetrics<'a> {
+    pub fn genai_list_model_evaluation_metrics(&self) -> GenaiListModelEvaluationMetrics<'a> {
         GenaiListModelEvaluationMetrics {
             client: self.client,
             options: rt::CallOptions::default(),
@@ -1134,9 +1104,7 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To list all saved model evaluation presets, send a GET request to `/v2/genai/model_evaluation_presets`.
     ///
     /// `GET /v2/gen-ai/model_evaluation_presets` (operation `genai_list_model_evaluation_presets`).
-    pub fn genai_list_model_evaluation_presets(
-        &self,
-    ) -> GenaiListModelEvaluationPresets<'a> {
+    pub fn genai_list_model_evaluation_presets(&self) -> GenaiListModelEvaluationPresets<'a> {
         GenaiListModelEvaluationPresets {
             client: self.client,
             options: rt::CallOptions::default(),
@@ -1197,9 +1165,7 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To create a model evaluation run, send a POST request to `/v2/genai/model_evaluation_runs`.
     ///
     /// `POST /v2/gen-ai/model_evaluation_runs` (operation `genai_create_model_evaluation_run`).
-    pub fn genai_create_model_evaluation_run(
-        &self,
-    ) -> GenaiCreateModelEvaluationRun<'a> {
+    pub fn genai_create_model_evaluation_run(&self) -> GenaiCreateModelEvaluationRun<'a> {
         GenaiCreateModelEvaluationRun {
             client: self.client,
             body: None,
@@ -1448,9 +1414,7 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To list model router task presets, send a GET request to `/v2/gen-ai/models/routers/tasks/presets`.
     ///
     /// `GET /v2/gen-ai/models/routers/tasks/presets` (operation `genai_list_model_router_task_presets`).
-    pub fn genai_list_model_router_task_presets(
-        &self,
-    ) -> GenaiListModelRouterTaskPresets<'a> {
+    pub fn genai_list_model_router_task_presets(&self) -> GenaiListModelRouterTaskPresets<'a> {
         GenaiListModelRouterTaskPresets {
             client: self.client,
             page: None,
@@ -1463,10 +1427,7 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To retrieve details of a model router, send a GET request to `/v2/gen-ai/models/routers/{uuid}`.
     ///
     /// `GET /v2/gen-ai/models/routers/{uuid}` (operation `genai_get_model_router`).
-    pub fn genai_get_model_router(
-        &self,
-        uuid: impl Into<String>,
-    ) -> GenaiGetModelRouter<'a> {
+    pub fn genai_get_model_router(&self, uuid: impl Into<String>) -> GenaiGetModelRouter<'a> {
         GenaiGetModelRouter {
             client: self.client,
             uuid: uuid.into(),
@@ -1478,10 +1439,7 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To update a model router, send a PUT request to `/v2/gen-ai/models/routers/{uuid}`.
     ///
     /// `PUT /v2/gen-ai/models/routers/{uuid}` (operation `genai_update_model_router`).
-    pub fn genai_update_model_router(
-        &self,
-        uuid: impl Into<String>,
-    ) -> GenaiUpdateModelRouter<'a> {
+    pub fn genai_update_model_router(&self, uuid: impl Into<String>) -> GenaiUpdateModelRouter<'a> {
         GenaiUpdateModelRouter {
             client: self.client,
             uuid: uuid.into(),
@@ -1494,10 +1452,7 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To delete a model router, send a DELETE request to `/v2/gen-ai/models/routers/{uuid}`.
     ///
     /// `DELETE /v2/gen-ai/models/routers/{uuid}` (operation `genai_delete_model_router`).
-    pub fn genai_delete_model_router(
-        &self,
-        uuid: impl Into<String>,
-    ) -> GenaiDeleteModelRouter<'a> {
+    pub fn genai_delete_model_router(&self, uuid: impl Into<String>) -> GenaiDeleteModelRouter<'a> {
         GenaiDeleteModelRouter {
             client: self.client,
             uuid: uuid.into(),
@@ -1509,9 +1464,7 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To obtain the refresh token, needed for creation of data sources, send a GET request to `/v2/gen-ai/oauth2/dropbox/tokens`. Pass the code you obtrained from the oauth flow in the field 'code'
     ///
     /// `POST /v2/gen-ai/oauth2/dropbox/tokens` (operation `genai_create_oauth2_dropbox_tokens`).
-    pub fn genai_create_oauth2_dropbox_tokens(
-        &self,
-    ) -> GenaiCreateOauth2DropboxTokens<'a> {
+    pub fn genai_create_oauth2_dropbox_tokens(&self) -> GenaiCreateOauth2DropboxTokens<'a> {
         GenaiCreateOauth2DropboxTokens {
             client: self.client,
             body: None,
@@ -1702,10 +1655,7 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To retrieve details of a workspace, GET request to `/v2/gen-ai/workspaces/{workspace_uuid}`. The response body is a JSON object containing the workspace.
     ///
     /// `GET /v2/gen-ai/workspaces/{workspace_uuid}` (operation `genai_get_workspace`).
-    pub fn genai_get_workspace(
-        &self,
-        workspace_uuid: impl Into<String>,
-    ) -> GenaiGetWorkspace<'a> {
+    pub fn genai_get_workspace(&self, workspace_uuid: impl Into<String>) -> GenaiGetWorkspace<'a> {
         GenaiGetWorkspace {
             client: self.client,
             workspace_uuid: workspace_uuid.into(),
@@ -1803,7 +1753,7 @@ pub struct GenaiListAgents<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl GenaiListAgents<'_> {
+impl<'a> GenaiListAgents<'a> {
     /// Only list agents that are deployed.
     pub fn only_deployed(mut self, value: bool) -> Self {
         self.only_deployed = Some(value);
@@ -1824,17 +1774,47 @@ impl GenaiListAgents<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiListAgentsOutputPublic>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/agents");
         op.query("only_deployed", &self.only_deployed, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiListAgentsOutputPublic>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiAgentPublic> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ApiAgentPublic> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/agents")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/gen-ai/agents`: set optional parameters, then `send()`.
@@ -1845,7 +1825,7 @@ pub struct GenaiCreateAgent<'a> {
     body: Option<super::models::ApiCreateAgentInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiCreateAgent<'_> {
+impl<'a> GenaiCreateAgent<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::ApiCreateAgentInputPublic) -> Self {
         self.body = Some(value);
@@ -1856,17 +1836,21 @@ impl GenaiCreateAgent<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiCreateAgentOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/agents");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiCreateAgentOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/agents/{agent_uuid}/api_keys`: set optional parameters, then `send()`.
@@ -1879,7 +1863,7 @@ pub struct GenaiListAgentApiKeys<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl GenaiListAgentApiKeys<'_> {
+impl<'a> GenaiListAgentApiKeys<'a> {
     /// Page number.
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -1895,20 +1879,47 @@ impl GenaiListAgentApiKeys<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiListAgentApiKeysOutput>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/gen-ai/agents/{agent_uuid}/api_keys",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/agents/{agent_uuid}/api_keys");
         op.path("agent_uuid", &self.agent_uuid, rt::Style::Simple, false);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiListAgentApiKeysOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiAgentApiKeyInfo> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ApiAgentApiKeyInfo> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/api_key_infos")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/gen-ai/agents/{agent_uuid}/api_keys`: set optional parameters, then `send()`.
@@ -1920,12 +1931,9 @@ pub struct GenaiCreateAgentApiKey<'a> {
     body: Option<super::models::ApiCreateAgentApiKeyInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiCreateAgentApiKey<'_> {
+impl<'a> GenaiCreateAgentApiKey<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ApiCreateAgentApiKeyInputPublic,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ApiCreateAgentApiKeyInputPublic) -> Self {
         self.body = Some(value);
         self
     }
@@ -1934,21 +1942,22 @@ impl GenaiCreateAgentApiKey<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiCreateAgentApiKeyOutput>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v2/gen-ai/agents/{agent_uuid}/api_keys",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/agents/{agent_uuid}/api_keys");
         op.path("agent_uuid", &self.agent_uuid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiCreateAgentApiKeyOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/gen-ai/agents/{agent_uuid}/api_keys/{api_key_uuid}`: set optional parameters, then `send()`.
@@ -1961,12 +1970,9 @@ pub struct GenaiUpdateAgentApiKey<'a> {
     body: Option<super::models::ApiUpdateAgentApiKeyInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiUpdateAgentApiKey<'_> {
+impl<'a> GenaiUpdateAgentApiKey<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ApiUpdateAgentApiKeyInputPublic,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ApiUpdateAgentApiKeyInputPublic) -> Self {
         self.body = Some(value);
         self
     }
@@ -1975,10 +1981,7 @@ impl GenaiUpdateAgentApiKey<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiUpdateAgentApiKeyOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/gen-ai/agents/{agent_uuid}/api_keys/{api_key_uuid}",
@@ -1990,7 +1993,14 @@ impl GenaiUpdateAgentApiKey<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiUpdateAgentApiKeyOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/gen-ai/agents/{agent_uuid}/api_keys/{api_key_uuid}`: set optional parameters, then `send()`.
@@ -2002,16 +2012,13 @@ pub struct GenaiDeleteAgentApiKey<'a> {
     api_key_uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiDeleteAgentApiKey<'_> {
+impl<'a> GenaiDeleteAgentApiKey<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiDeleteAgentApiKeyOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/gen-ai/agents/{agent_uuid}/api_keys/{api_key_uuid}",
@@ -2020,7 +2027,14 @@ impl GenaiDeleteAgentApiKey<'_> {
         op.path("api_key_uuid", &self.api_key_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiDeleteAgentApiKeyOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/gen-ai/agents/{agent_uuid}/api_keys/{api_key_uuid}/regenerate`: set optional parameters, then `send()`.
@@ -2032,16 +2046,13 @@ pub struct GenaiRegenerateAgentApiKey<'a> {
     api_key_uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiRegenerateAgentApiKey<'_> {
+impl<'a> GenaiRegenerateAgentApiKey<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiRegenerateAgentApiKeyOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/gen-ai/agents/{agent_uuid}/api_keys/{api_key_uuid}/regenerate",
@@ -2050,7 +2061,14 @@ impl GenaiRegenerateAgentApiKey<'_> {
         op.path("api_key_uuid", &self.api_key_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiRegenerateAgentApiKeyOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/gen-ai/agents/{agent_uuid}/functions`: set optional parameters, then `send()`.
@@ -2062,12 +2080,9 @@ pub struct GenaiAttachAgentFunction<'a> {
     body: Option<super::models::ApiLinkAgentFunctionInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiAttachAgentFunction<'_> {
+impl<'a> GenaiAttachAgentFunction<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ApiLinkAgentFunctionInputPublic,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ApiLinkAgentFunctionInputPublic) -> Self {
         self.body = Some(value);
         self
     }
@@ -2076,21 +2091,22 @@ impl GenaiAttachAgentFunction<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiLinkAgentFunctionOutput>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v2/gen-ai/agents/{agent_uuid}/functions",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/agents/{agent_uuid}/functions");
         op.path("agent_uuid", &self.agent_uuid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiLinkAgentFunctionOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/gen-ai/agents/{agent_uuid}/functions/{function_uuid}`: set optional parameters, then `send()`.
@@ -2103,12 +2119,9 @@ pub struct GenaiUpdateAgentFunction<'a> {
     body: Option<super::models::ApiUpdateAgentFunctionInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiUpdateAgentFunction<'_> {
+impl<'a> GenaiUpdateAgentFunction<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ApiUpdateAgentFunctionInputPublic,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ApiUpdateAgentFunctionInputPublic) -> Self {
         self.body = Some(value);
         self
     }
@@ -2117,22 +2130,31 @@ impl GenaiUpdateAgentFunction<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiUpdateAgentFunctionOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/gen-ai/agents/{agent_uuid}/functions/{function_uuid}",
         );
         op.path("agent_uuid", &self.agent_uuid, rt::Style::Simple, false);
-        op.path("function_uuid", &self.function_uuid, rt::Style::Simple, false);
+        op.path(
+            "function_uuid",
+            &self.function_uuid,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiUpdateAgentFunctionOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/gen-ai/agents/{agent_uuid}/functions/{function_uuid}`: set optional parameters, then `send()`.
@@ -2144,25 +2166,34 @@ pub struct GenaiDetachAgentFunction<'a> {
     function_uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiDetachAgentFunction<'_> {
+impl<'a> GenaiDetachAgentFunction<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiUnlinkAgentFunctionOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/gen-ai/agents/{agent_uuid}/functions/{function_uuid}",
         );
         op.path("agent_uuid", &self.agent_uuid, rt::Style::Simple, false);
-        op.path("function_uuid", &self.function_uuid, rt::Style::Simple, false);
+        op.path(
+            "function_uuid",
+            &self.function_uuid,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiUnlinkAgentFunctionOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/gen-ai/agents/{agent_uuid}/guardrails`: set optional parameters, then `send()`.
@@ -2174,12 +2205,9 @@ pub struct GenaiAttachAgentGuardrails<'a> {
     body: Option<super::models::ApiLinkAgentGuardrailsInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiAttachAgentGuardrails<'_> {
+impl<'a> GenaiAttachAgentGuardrails<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ApiLinkAgentGuardrailsInputPublic,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ApiLinkAgentGuardrailsInputPublic) -> Self {
         self.body = Some(value);
         self
     }
@@ -2188,10 +2216,7 @@ impl GenaiAttachAgentGuardrails<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiLinkAgentGuardrailOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/gen-ai/agents/{agent_uuid}/guardrails",
@@ -2202,7 +2227,14 @@ impl GenaiAttachAgentGuardrails<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiLinkAgentGuardrailOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/gen-ai/agents/{agent_uuid}/guardrails/{guardrail_uuid}`: set optional parameters, then `send()`.
@@ -2214,25 +2246,34 @@ pub struct GenaiDetachAgentGuardrail<'a> {
     guardrail_uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiDetachAgentGuardrail<'_> {
+impl<'a> GenaiDetachAgentGuardrail<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiUnlinkAgentGuardrailOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/gen-ai/agents/{agent_uuid}/guardrails/{guardrail_uuid}",
         );
         op.path("agent_uuid", &self.agent_uuid, rt::Style::Simple, false);
-        op.path("guardrail_uuid", &self.guardrail_uuid, rt::Style::Simple, false);
+        op.path(
+            "guardrail_uuid",
+            &self.guardrail_uuid,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiUnlinkAgentGuardrailOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/gen-ai/agents/{agent_uuid}/knowledge_bases`: set optional parameters, then `send()`.
@@ -2243,16 +2284,13 @@ pub struct GenaiAttachKnowledgeBases<'a> {
     agent_uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiAttachKnowledgeBases<'_> {
+impl<'a> GenaiAttachKnowledgeBases<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiLinkKnowledgeBaseOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/gen-ai/agents/{agent_uuid}/knowledge_bases",
@@ -2260,7 +2298,14 @@ impl GenaiAttachKnowledgeBases<'_> {
         op.path("agent_uuid", &self.agent_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiLinkKnowledgeBaseOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/gen-ai/agents/{agent_uuid}/knowledge_bases/{knowledge_base_uuid}`: set optional parameters, then `send()`.
@@ -2272,16 +2317,13 @@ pub struct GenaiAttachKnowledgeBase<'a> {
     knowledge_base_uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiAttachKnowledgeBase<'_> {
+impl<'a> GenaiAttachKnowledgeBase<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiLinkKnowledgeBaseOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/gen-ai/agents/{agent_uuid}/knowledge_bases/{knowledge_base_uuid}",
@@ -2295,7 +2337,14 @@ impl GenaiAttachKnowledgeBase<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiLinkKnowledgeBaseOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/gen-ai/agents/{agent_uuid}/knowledge_bases/{knowledge_base_uuid}`: set optional parameters, then `send()`.
@@ -2307,16 +2356,13 @@ pub struct GenaiDetachKnowledgeBase<'a> {
     knowledge_base_uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiDetachKnowledgeBase<'_> {
+impl<'a> GenaiDetachKnowledgeBase<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiUnlinkKnowledgeBaseOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/gen-ai/agents/{agent_uuid}/knowledge_bases/{knowledge_base_uuid}",
@@ -2330,7 +2376,14 @@ impl GenaiDetachKnowledgeBase<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiUnlinkKnowledgeBaseOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/gen-ai/agents/{parent_agent_uuid}/child_agents/{child_agent_uuid}`: set optional parameters, then `send()`.
@@ -2343,12 +2396,9 @@ pub struct GenaiUpdateAttachedAgent<'a> {
     body: Option<super::models::ApiUpdateLinkedAgentInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiUpdateAttachedAgent<'_> {
+impl<'a> GenaiUpdateAttachedAgent<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ApiUpdateLinkedAgentInputPublic,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ApiUpdateLinkedAgentInputPublic) -> Self {
         self.body = Some(value);
         self
     }
@@ -2357,22 +2407,36 @@ impl GenaiUpdateAttachedAgent<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiUpdateLinkedAgentOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/gen-ai/agents/{parent_agent_uuid}/child_agents/{child_agent_uuid}",
         );
-        op.path("parent_agent_uuid", &self.parent_agent_uuid, rt::Style::Simple, false);
-        op.path("child_agent_uuid", &self.child_agent_uuid, rt::Style::Simple, false);
+        op.path(
+            "parent_agent_uuid",
+            &self.parent_agent_uuid,
+            rt::Style::Simple,
+            false,
+        );
+        op.path(
+            "child_agent_uuid",
+            &self.child_agent_uuid,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiUpdateLinkedAgentOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/gen-ai/agents/{parent_agent_uuid}/child_agents/{child_agent_uuid}`: set optional parameters, then `send()`.
@@ -2385,7 +2449,7 @@ pub struct GenaiAttachAgent<'a> {
     body: Option<super::models::ApiLinkAgentInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiAttachAgent<'_> {
+impl<'a> GenaiAttachAgent<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::ApiLinkAgentInputPublic) -> Self {
         self.body = Some(value);
@@ -2396,22 +2460,34 @@ impl GenaiAttachAgent<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiLinkAgentOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/gen-ai/agents/{parent_agent_uuid}/child_agents/{child_agent_uuid}",
         );
-        op.path("parent_agent_uuid", &self.parent_agent_uuid, rt::Style::Simple, false);
-        op.path("child_agent_uuid", &self.child_agent_uuid, rt::Style::Simple, false);
+        op.path(
+            "parent_agent_uuid",
+            &self.parent_agent_uuid,
+            rt::Style::Simple,
+            false,
+        );
+        op.path(
+            "child_agent_uuid",
+            &self.child_agent_uuid,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ApiLinkAgentOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/gen-ai/agents/{parent_agent_uuid}/child_agents/{child_agent_uuid}`: set optional parameters, then `send()`.
@@ -2423,25 +2499,39 @@ pub struct GenaiDetachAgent<'a> {
     child_agent_uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiDetachAgent<'_> {
+impl<'a> GenaiDetachAgent<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiUnlinkAgentOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/gen-ai/agents/{parent_agent_uuid}/child_agents/{child_agent_uuid}",
         );
-        op.path("parent_agent_uuid", &self.parent_agent_uuid, rt::Style::Simple, false);
-        op.path("child_agent_uuid", &self.child_agent_uuid, rt::Style::Simple, false);
+        op.path(
+            "parent_agent_uuid",
+            &self.parent_agent_uuid,
+            rt::Style::Simple,
+            false,
+        );
+        op.path(
+            "child_agent_uuid",
+            &self.child_agent_uuid,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiUnlinkAgentOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/agents/{uuid}`: set optional parameters, then `send()`.
@@ -2452,21 +2542,23 @@ pub struct GenaiGetAgent<'a> {
     uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiGetAgent<'_> {
+impl<'a> GenaiGetAgent<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiGetAgentOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/agents/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ApiGetAgentOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/gen-ai/agents/{uuid}`: set optional parameters, then `send()`.
@@ -2478,7 +2570,7 @@ pub struct GenaiUpdateAgent<'a> {
     body: Option<super::models::ApiUpdateAgentInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiUpdateAgent<'_> {
+impl<'a> GenaiUpdateAgent<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::ApiUpdateAgentInputPublic) -> Self {
         self.body = Some(value);
@@ -2489,10 +2581,7 @@ impl GenaiUpdateAgent<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiUpdateAgentOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/gen-ai/agents/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -2500,7 +2589,14 @@ impl GenaiUpdateAgent<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiUpdateAgentOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/gen-ai/agents/{uuid}`: set optional parameters, then `send()`.
@@ -2511,21 +2607,25 @@ pub struct GenaiDeleteAgent<'a> {
     uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiDeleteAgent<'_> {
+impl<'a> GenaiDeleteAgent<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiDeleteAgentOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/gen-ai/agents/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiDeleteAgentOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/agents/{uuid}/child_agents`: set optional parameters, then `send()`.
@@ -2536,24 +2636,25 @@ pub struct GenaiGetAgentChildren<'a> {
     uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiGetAgentChildren<'_> {
+impl<'a> GenaiGetAgentChildren<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/agents/{uuid}/child_agents");
+        op.path("uuid", &self.uuid, rt::Style::Simple, false);
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::ApiGetChildrenOutput>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/gen-ai/agents/{uuid}/child_agents",
-        );
-        op.path("uuid", &self.uuid, rt::Style::Simple, false);
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/gen-ai/agents/{uuid}/deployment_visibility`: set optional parameters, then `send()`.
@@ -2565,7 +2666,7 @@ pub struct GenaiUpdateAgentDeploymentVisibility<'a> {
     body: Option<super::models::ApiUpdateAgentDeploymentVisibilityInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiUpdateAgentDeploymentVisibility<'_> {
+impl<'a> GenaiUpdateAgentDeploymentVisibility<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -2579,13 +2680,7 @@ impl GenaiUpdateAgentDeploymentVisibility<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiUpdateAgentDeploymentVisbilityOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/gen-ai/agents/{uuid}/deployment_visibility",
@@ -2596,7 +2691,15 @@ impl GenaiUpdateAgentDeploymentVisibility<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiUpdateAgentDeploymentVisbilityOutput>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/agents/{uuid}/usage`: set optional parameters, then `send()`.
@@ -2609,7 +2712,7 @@ pub struct GenaiGetAgentUsage<'a> {
     stop: Option<String>,
     options: rt::CallOptions,
 }
-impl GenaiGetAgentUsage<'_> {
+impl<'a> GenaiGetAgentUsage<'a> {
     /// Return all usage data from this date.
     pub fn start(mut self, value: impl Into<String>) -> Self {
         self.start = Some(value.into());
@@ -2625,17 +2728,21 @@ impl GenaiGetAgentUsage<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiGetAgentUsageOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/agents/{uuid}/usage");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("stop", &self.stop, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiGetAgentUsageOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/agents/{uuid}/versions`: set optional parameters, then `send()`.
@@ -2648,7 +2755,7 @@ pub struct GenaiListAgentVersions<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl GenaiListAgentVersions<'_> {
+impl<'a> GenaiListAgentVersions<'a> {
     /// Page number.
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -2664,17 +2771,47 @@ impl GenaiListAgentVersions<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiListAgentVersionsOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/agents/{uuid}/versions");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiListAgentVersionsOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiAgentVersion> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ApiAgentVersion> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/agent_versions")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `PUT /v2/gen-ai/agents/{uuid}/versions`: set optional parameters, then `send()`.
@@ -2686,12 +2823,9 @@ pub struct GenaiRollbackToAgentVersion<'a> {
     body: Option<super::models::ApiRollbackToAgentVersionInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiRollbackToAgentVersion<'_> {
+impl<'a> GenaiRollbackToAgentVersion<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ApiRollbackToAgentVersionInputPublic,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ApiRollbackToAgentVersionInputPublic) -> Self {
         self.body = Some(value);
         self
     }
@@ -2700,13 +2834,7 @@ impl GenaiRollbackToAgentVersion<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiRollbackToAgentVersionOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/gen-ai/agents/{uuid}/versions");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -2714,7 +2842,14 @@ impl GenaiRollbackToAgentVersion<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiRollbackToAgentVersionOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/anthropic/keys`: set optional parameters, then `send()`.
@@ -2726,7 +2861,7 @@ pub struct GenaiListAnthropicApiKeys<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl GenaiListAnthropicApiKeys<'_> {
+impl<'a> GenaiListAnthropicApiKeys<'a> {
     /// Page number.
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -2742,16 +2877,46 @@ impl GenaiListAnthropicApiKeys<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiListAnthropicApiKeysOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/anthropic/keys");
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiListAnthropicApiKeysOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiAnthropicApiKeyInfo> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ApiAnthropicApiKeyInfo> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/api_key_infos")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/gen-ai/anthropic/keys`: set optional parameters, then `send()`.
@@ -2762,12 +2927,9 @@ pub struct GenaiCreateAnthropicApiKey<'a> {
     body: Option<super::models::ApiCreateAnthropicApiKeyInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiCreateAnthropicApiKey<'_> {
+impl<'a> GenaiCreateAnthropicApiKey<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ApiCreateAnthropicApiKeyInputPublic,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ApiCreateAnthropicApiKeyInputPublic) -> Self {
         self.body = Some(value);
         self
     }
@@ -2776,17 +2938,21 @@ impl GenaiCreateAnthropicApiKey<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiCreateAnthropicApiKeyOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/anthropic/keys");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiCreateAnthropicApiKeyOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/anthropic/keys/{api_key_uuid}`: set optional parameters, then `send()`.
@@ -2797,24 +2963,25 @@ pub struct GenaiGetAnthropicApiKey<'a> {
     api_key_uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiGetAnthropicApiKey<'_> {
+impl<'a> GenaiGetAnthropicApiKey<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/anthropic/keys/{api_key_uuid}");
+        op.path("api_key_uuid", &self.api_key_uuid, rt::Style::Simple, false);
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::ApiGetAnthropicApiKeyOutput>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/gen-ai/anthropic/keys/{api_key_uuid}",
-        );
-        op.path("api_key_uuid", &self.api_key_uuid, rt::Style::Simple, false);
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/gen-ai/anthropic/keys/{api_key_uuid}`: set optional parameters, then `send()`.
@@ -2826,12 +2993,9 @@ pub struct GenaiUpdateAnthropicApiKey<'a> {
     body: Option<super::models::ApiUpdateAnthropicApiKeyInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiUpdateAnthropicApiKey<'_> {
+impl<'a> GenaiUpdateAnthropicApiKey<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ApiUpdateAnthropicApiKeyInputPublic,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ApiUpdateAnthropicApiKeyInputPublic) -> Self {
         self.body = Some(value);
         self
     }
@@ -2840,21 +3004,22 @@ impl GenaiUpdateAnthropicApiKey<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiUpdateAnthropicApiKeyOutput>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::PUT,
-            "/v2/gen-ai/anthropic/keys/{api_key_uuid}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PUT, "/v2/gen-ai/anthropic/keys/{api_key_uuid}");
         op.path("api_key_uuid", &self.api_key_uuid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiUpdateAnthropicApiKeyOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/gen-ai/anthropic/keys/{api_key_uuid}`: set optional parameters, then `send()`.
@@ -2865,16 +3030,13 @@ pub struct GenaiDeleteAnthropicApiKey<'a> {
     api_key_uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiDeleteAnthropicApiKey<'_> {
+impl<'a> GenaiDeleteAnthropicApiKey<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiDeleteAnthropicApiKeyOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/gen-ai/anthropic/keys/{api_key_uuid}",
@@ -2882,7 +3044,14 @@ impl GenaiDeleteAnthropicApiKey<'_> {
         op.path("api_key_uuid", &self.api_key_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiDeleteAnthropicApiKeyOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/anthropic/keys/{uuid}/agents`: set optional parameters, then `send()`.
@@ -2895,7 +3064,7 @@ pub struct GenaiListAgentsByAnthropicKey<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl GenaiListAgentsByAnthropicKey<'_> {
+impl<'a> GenaiListAgentsByAnthropicKey<'a> {
     /// Page number.
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -2911,23 +3080,47 @@ impl GenaiListAgentsByAnthropicKey<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiListAgentsByAnthropicKeyOutput>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/gen-ai/anthropic/keys/{uuid}/agents",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/anthropic/keys/{uuid}/agents");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiListAgentsByAnthropicKeyOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiAgent> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ApiAgent> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/agents")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v2/gen-ai/custom_models`: set optional parameters, then `send()`.
@@ -2940,7 +3133,7 @@ pub struct GenaiListCustomModels<'a> {
     status: Option<super::models::GenaiListCustomModelsStatus>,
     options: rt::CallOptions,
 }
-impl GenaiListCustomModels<'_> {
+impl<'a> GenaiListCustomModels<'a> {
     /// Page number for pagination.
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -2961,20 +3154,47 @@ impl GenaiListCustomModels<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiListCustomModelsOutputPublic>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/custom_models");
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiListCustomModelsOutputPublic>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiCustomModel> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ApiCustomModel> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/models")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/gen-ai/custom_models/import`: set optional parameters, then `send()`.
@@ -2985,12 +3205,9 @@ pub struct GenaiImportCustomModel<'a> {
     body: Option<super::models::ApiImportCustomModelInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiImportCustomModel<'_> {
+impl<'a> GenaiImportCustomModel<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ApiImportCustomModelInputPublic,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ApiImportCustomModelInputPublic) -> Self {
         self.body = Some(value);
         self
     }
@@ -2999,20 +3216,21 @@ impl GenaiImportCustomModel<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiImportCustomModelOutputPublic>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/custom_models/import");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiImportCustomModelOutputPublic>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/custom_models/{uuid}`: set optional parameters, then `send()`.
@@ -3023,21 +3241,25 @@ pub struct GenaiGetCustomModel<'a> {
     uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiGetCustomModel<'_> {
+impl<'a> GenaiGetCustomModel<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiGetCustomModelOutputPublic>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/custom_models/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiGetCustomModelOutputPublic>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/gen-ai/custom_models/{uuid}`: set optional parameters, then `send()`.
@@ -3048,24 +3270,25 @@ pub struct GenaiDeleteCustomModel<'a> {
     uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiDeleteCustomModel<'_> {
+impl<'a> GenaiDeleteCustomModel<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiDeleteCustomModelOutputPublic>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/gen-ai/custom_models/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiDeleteCustomModelOutputPublic>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /v2/gen-ai/custom_models/{uuid}/metadata`: set optional parameters, then `send()`.
@@ -3077,12 +3300,9 @@ pub struct GenaiUpdateCustomModelMetadata<'a> {
     body: Option<super::models::ApiUpdateCustomModelMetadataInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiUpdateCustomModelMetadata<'_> {
+impl<'a> GenaiUpdateCustomModelMetadata<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ApiUpdateCustomModelMetadataInputPublic,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ApiUpdateCustomModelMetadataInputPublic) -> Self {
         self.body = Some(value);
         self
     }
@@ -3091,13 +3311,7 @@ impl GenaiUpdateCustomModelMetadata<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiUpdateCustomModelMetadataOutputPublic>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/v2/gen-ai/custom_models/{uuid}/metadata",
@@ -3108,7 +3322,15 @@ impl GenaiUpdateCustomModelMetadata<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiUpdateCustomModelMetadataOutputPublic>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/evaluation_datasets`: set optional parameters, then `send()`.
@@ -3119,7 +3341,7 @@ pub struct GenaiListEvaluationDatasets<'a> {
     dataset_type: Option<super::models::GenaiListEvaluationDatasetsDatasetType>,
     options: rt::CallOptions,
 }
-impl GenaiListEvaluationDatasets<'_> {
+impl<'a> GenaiListEvaluationDatasets<'a> {
     /// Filter by evaluation dataset type.
     pub fn dataset_type(
         mut self,
@@ -3133,18 +3355,19 @@ impl GenaiListEvaluationDatasets<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiListEvaluationDatasetsOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/evaluation_datasets");
         op.query("dataset_type", &self.dataset_type, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiListEvaluationDatasetsOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/gen-ai/evaluation_datasets`: set optional parameters, then `send()`.
@@ -3155,12 +3378,9 @@ pub struct GenaiCreateEvaluationDataset<'a> {
     body: Option<super::models::ApiCreateEvaluationDatasetInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiCreateEvaluationDataset<'_> {
+impl<'a> GenaiCreateEvaluationDataset<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ApiCreateEvaluationDatasetInputPublic,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ApiCreateEvaluationDatasetInputPublic) -> Self {
         self.body = Some(value);
         self
     }
@@ -3169,20 +3389,21 @@ impl GenaiCreateEvaluationDataset<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiCreateEvaluationDatasetOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/evaluation_datasets");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiCreateEvaluationDatasetOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/gen-ai/evaluation_datasets/file_upload_presigned_urls`: set optional parameters, then `send()`.
@@ -3193,7 +3414,7 @@ pub struct GenaiCreateEvaluationDatasetFileUploadPresignedUrls<'a> {
     body: Option<super::models::ApiCreateDataSourceFileUploadPresignedUrlsInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiCreateEvaluationDatasetFileUploadPresignedUrls<'_> {
+impl<'a> GenaiCreateEvaluationDatasetFileUploadPresignedUrls<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -3207,13 +3428,7 @@ impl GenaiCreateEvaluationDatasetFileUploadPresignedUrls<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiCreateDataSourceFileUploadPresignedUrlsOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/gen-ai/evaluation_datasets/file_upload_presigned_urls",
@@ -3223,7 +3438,17 @@ impl GenaiCreateEvaluationDatasetFileUploadPresignedUrls<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ApiCreateDataSourceFileUploadPresignedUrlsOutput>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/gen-ai/evaluation_datasets/{dataset_uuid}`: set optional parameters, then `send()`.
@@ -3234,14 +3459,13 @@ pub struct GenaiDeleteEvaluationDataset<'a> {
     dataset_uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiDeleteEvaluationDataset<'_> {
+impl<'a> GenaiDeleteEvaluationDataset<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/gen-ai/evaluation_datasets/{dataset_uuid}",
@@ -3249,7 +3473,12 @@ impl GenaiDeleteEvaluationDataset<'_> {
         op.path("dataset_uuid", &self.dataset_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/evaluation_datasets/{dataset_uuid}/download_url`: set optional parameters, then `send()`.
@@ -3260,19 +3489,13 @@ pub struct GenaiGetEvaluationDatasetDownloadUrl<'a> {
     dataset_uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiGetEvaluationDatasetDownloadUrl<'_> {
+impl<'a> GenaiGetEvaluationDatasetDownloadUrl<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiGetEvaluationDatasetDownloadUrlOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/evaluation_datasets/{dataset_uuid}/download_url",
@@ -3280,7 +3503,15 @@ impl GenaiGetEvaluationDatasetDownloadUrl<'_> {
         op.path("dataset_uuid", &self.dataset_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiGetEvaluationDatasetDownloadUrlOutput>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/evaluation_metrics`: set optional parameters, then `send()`.
@@ -3290,20 +3521,24 @@ pub struct GenaiListEvaluationMetrics<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl GenaiListEvaluationMetrics<'_> {
+impl<'a> GenaiListEvaluationMetrics<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/evaluation_metrics");
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::ApiListEvaluationMetricsOutput>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/evaluation_metrics");
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/gen-ai/custom_evaluation_metrics`: set optional parameters, then `send()`.
@@ -3314,7 +3549,7 @@ pub struct GenaiCreateCustomEvaluationMetric<'a> {
     body: Option<super::models::ApiCreateCustomEvaluationMetricInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiCreateCustomEvaluationMetric<'_> {
+impl<'a> GenaiCreateCustomEvaluationMetric<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -3328,23 +3563,21 @@ impl GenaiCreateCustomEvaluationMetric<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiCreateCustomEvaluationMetricOutput>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v2/gen-ai/custom_evaluation_metrics",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/custom_evaluation_metrics");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiCreateCustomEvaluationMetricOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/gen-ai/custom_evaluation_metrics/{metric_uuid}`: set optional parameters, then `send()`.
@@ -3356,7 +3589,7 @@ pub struct GenaiUpdateCustomEvaluationMetric<'a> {
     body: Option<super::models::ApiUpdateCustomEvaluationMetricInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiUpdateCustomEvaluationMetric<'_> {
+impl<'a> GenaiUpdateCustomEvaluationMetric<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -3370,13 +3603,7 @@ impl GenaiUpdateCustomEvaluationMetric<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiUpdateCustomEvaluationMetricOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/gen-ai/custom_evaluation_metrics/{metric_uuid}",
@@ -3387,7 +3614,14 @@ impl GenaiUpdateCustomEvaluationMetric<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiUpdateCustomEvaluationMetricOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/gen-ai/custom_evaluation_metrics/{metric_uuid}`: set optional parameters, then `send()`.
@@ -3398,14 +3632,13 @@ pub struct GenaiDeleteCustomEvaluationMetric<'a> {
     metric_uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiDeleteCustomEvaluationMetric<'_> {
+impl<'a> GenaiDeleteCustomEvaluationMetric<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/gen-ai/custom_evaluation_metrics/{metric_uuid}",
@@ -3413,7 +3646,12 @@ impl GenaiDeleteCustomEvaluationMetric<'_> {
         op.path("metric_uuid", &self.metric_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/gen-ai/evaluation_runs`: set optional parameters, then `send()`.
@@ -3424,12 +3662,9 @@ pub struct GenaiRunEvaluationTestCase<'a> {
     body: Option<super::models::ApiRunEvaluationTestCaseInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiRunEvaluationTestCase<'_> {
+impl<'a> GenaiRunEvaluationTestCase<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ApiRunEvaluationTestCaseInputPublic,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ApiRunEvaluationTestCaseInputPublic) -> Self {
         self.body = Some(value);
         self
     }
@@ -3438,17 +3673,21 @@ impl GenaiRunEvaluationTestCase<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiRunEvaluationTestCaseOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/evaluation_runs");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiRunEvaluationTestCaseOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/evaluation_runs/{evaluation_run_uuid}`: set optional parameters, then `send()`.
@@ -3459,16 +3698,13 @@ pub struct GenaiGetEvaluationRun<'a> {
     evaluation_run_uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiGetEvaluationRun<'_> {
+impl<'a> GenaiGetEvaluationRun<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiGetEvaluationRunOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/evaluation_runs/{evaluation_run_uuid}",
@@ -3481,7 +3717,14 @@ impl GenaiGetEvaluationRun<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiGetEvaluationRunOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/evaluation_runs/{evaluation_run_uuid}/results`: set optional parameters, then `send()`.
@@ -3494,7 +3737,7 @@ pub struct GenaiGetEvaluationRunResults<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl GenaiGetEvaluationRunResults<'_> {
+impl<'a> GenaiGetEvaluationRunResults<'a> {
     /// Page number.
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -3510,13 +3753,7 @@ impl GenaiGetEvaluationRunResults<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiGetEvaluationRunResultsOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/evaluation_runs/{evaluation_run_uuid}/results",
@@ -3531,7 +3768,40 @@ impl GenaiGetEvaluationRunResults<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiGetEvaluationRunResultsOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiPrompt> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ApiPrompt> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/prompts")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v2/gen-ai/evaluation_runs/{evaluation_run_uuid}/results/{prompt_id}`: set optional parameters, then `send()`.
@@ -3543,19 +3813,13 @@ pub struct GenaiGetEvaluationRunPromptResults<'a> {
     prompt_id: i64,
     options: rt::CallOptions,
 }
-impl GenaiGetEvaluationRunPromptResults<'_> {
+impl<'a> GenaiGetEvaluationRunPromptResults<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiGetEvaluationRunPromptResultsOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/evaluation_runs/{evaluation_run_uuid}/results/{prompt_id}",
@@ -3569,7 +3833,15 @@ impl GenaiGetEvaluationRunPromptResults<'_> {
         op.path("prompt_id", &self.prompt_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiGetEvaluationRunPromptResultsOutput>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/evaluation_test_cases`: set optional parameters, then `send()`.
@@ -3579,23 +3851,24 @@ pub struct GenaiListEvaluationTestCases<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl GenaiListEvaluationTestCases<'_> {
+impl<'a> GenaiListEvaluationTestCases<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiListEvaluationTestCasesOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/evaluation_test_cases");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiListEvaluationTestCasesOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/gen-ai/evaluation_test_cases`: set optional parameters, then `send()`.
@@ -3606,12 +3879,9 @@ pub struct GenaiCreateEvaluationTestCase<'a> {
     body: Option<super::models::ApiCreateEvaluationTestCaseInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiCreateEvaluationTestCase<'_> {
+impl<'a> GenaiCreateEvaluationTestCase<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ApiCreateEvaluationTestCaseInputPublic,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ApiCreateEvaluationTestCaseInputPublic) -> Self {
         self.body = Some(value);
         self
     }
@@ -3620,20 +3890,21 @@ impl GenaiCreateEvaluationTestCase<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiCreateEvaluationTestCaseOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/evaluation_test_cases");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiCreateEvaluationTestCaseOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/evaluation_test_cases/{evaluation_test_case_uuid}/evaluation_runs`: set optional parameters, then `send()`.
@@ -3645,7 +3916,7 @@ pub struct GenaiListEvaluationRunsByTestCase<'a> {
     evaluation_test_case_version: Option<i64>,
     options: rt::CallOptions,
 }
-impl GenaiListEvaluationRunsByTestCase<'_> {
+impl<'a> GenaiListEvaluationRunsByTestCase<'a> {
     /// Version of the test case.
     pub fn evaluation_test_case_version(mut self, value: i64) -> Self {
         self.evaluation_test_case_version = Some(value);
@@ -3656,13 +3927,7 @@ impl GenaiListEvaluationRunsByTestCase<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiListEvaluationRunsByTestCaseOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/evaluation_test_cases/{evaluation_test_case_uuid}/evaluation_runs",
@@ -3681,7 +3946,14 @@ impl GenaiListEvaluationRunsByTestCase<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiListEvaluationRunsByTestCaseOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/evaluation_test_cases/{test_case_uuid}`: set optional parameters, then `send()`.
@@ -3693,7 +3965,7 @@ pub struct GenaiGetEvaluationTestCase<'a> {
     evaluation_test_case_version: Option<i64>,
     options: rt::CallOptions,
 }
-impl GenaiGetEvaluationTestCase<'_> {
+impl<'a> GenaiGetEvaluationTestCase<'a> {
     /// Version of the test case.
     pub fn evaluation_test_case_version(mut self, value: i64) -> Self {
         self.evaluation_test_case_version = Some(value);
@@ -3704,15 +3976,17 @@ impl GenaiGetEvaluationTestCase<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiGetEvaluationTestCaseOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/evaluation_test_cases/{test_case_uuid}",
         );
-        op.path("test_case_uuid", &self.test_case_uuid, rt::Style::Simple, false);
+        op.path(
+            "test_case_uuid",
+            &self.test_case_uuid,
+            rt::Style::Simple,
+            false,
+        );
         op.query(
             "evaluation_test_case_version",
             &self.evaluation_test_case_version,
@@ -3721,7 +3995,14 @@ impl GenaiGetEvaluationTestCase<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiGetEvaluationTestCaseOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/gen-ai/evaluation_test_cases/{test_case_uuid}`: set optional parameters, then `send()`.
@@ -3733,12 +4014,9 @@ pub struct GenaiUpdateEvaluationTestCase<'a> {
     body: Option<super::models::ApiUpdateEvaluationTestCaseInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiUpdateEvaluationTestCase<'_> {
+impl<'a> GenaiUpdateEvaluationTestCase<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ApiUpdateEvaluationTestCaseInputPublic,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ApiUpdateEvaluationTestCaseInputPublic) -> Self {
         self.body = Some(value);
         self
     }
@@ -3747,24 +4025,30 @@ impl GenaiUpdateEvaluationTestCase<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiUpdateEvaluationTestCaseOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/gen-ai/evaluation_test_cases/{test_case_uuid}",
         );
-        op.path("test_case_uuid", &self.test_case_uuid, rt::Style::Simple, false);
+        op.path(
+            "test_case_uuid",
+            &self.test_case_uuid,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiUpdateEvaluationTestCaseOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/indexing_jobs`: set optional parameters, then `send()`.
@@ -3776,7 +4060,7 @@ pub struct GenaiListIndexingJobs<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl GenaiListIndexingJobs<'_> {
+impl<'a> GenaiListIndexingJobs<'a> {
     /// Page number.
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -3792,19 +4076,47 @@ impl GenaiListIndexingJobs<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiListKnowledgeBaseIndexingJobsOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/indexing_jobs");
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiListKnowledgeBaseIndexingJobsOutput>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiIndexingJob> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ApiIndexingJob> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/jobs")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/gen-ai/indexing_jobs`: set optional parameters, then `send()`.
@@ -3815,7 +4127,7 @@ pub struct GenaiCreateIndexingJob<'a> {
     body: Option<super::models::ApiStartKnowledgeBaseIndexingJobInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiCreateIndexingJob<'_> {
+impl<'a> GenaiCreateIndexingJob<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -3829,20 +4141,22 @@ impl GenaiCreateIndexingJob<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiStartKnowledgeBaseIndexingJobOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/indexing_jobs");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiStartKnowledgeBaseIndexingJobOutput>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/indexing_jobs/{indexing_job_uuid}/data_sources`: set optional parameters, then `send()`.
@@ -3853,27 +4167,33 @@ pub struct GenaiListIndexingJobDataSources<'a> {
     indexing_job_uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiListIndexingJobDataSources<'_> {
+impl<'a> GenaiListIndexingJobDataSources<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiListIndexingJobDataSourcesOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/indexing_jobs/{indexing_job_uuid}/data_sources",
         );
-        op.path("indexing_job_uuid", &self.indexing_job_uuid, rt::Style::Simple, false);
+        op.path(
+            "indexing_job_uuid",
+            &self.indexing_job_uuid,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiListIndexingJobDataSourcesOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/indexing_jobs/{indexing_job_uuid}/details_signed_url`: set optional parameters, then `send()`.
@@ -3884,27 +4204,34 @@ pub struct GenaiGetIndexingJobDetailsSignedUrl<'a> {
     indexing_job_uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiGetIndexingJobDetailsSignedUrl<'_> {
+impl<'a> GenaiGetIndexingJobDetailsSignedUrl<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiGetIndexingJobDetailsSignedUrlOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/indexing_jobs/{indexing_job_uuid}/details_signed_url",
         );
-        op.path("indexing_job_uuid", &self.indexing_job_uuid, rt::Style::Simple, false);
+        op.path(
+            "indexing_job_uuid",
+            &self.indexing_job_uuid,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiGetIndexingJobDetailsSignedUrlOutput>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/indexing_jobs/{uuid}`: set optional parameters, then `send()`.
@@ -3915,24 +4242,25 @@ pub struct GenaiGetIndexingJob<'a> {
     uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiGetIndexingJob<'_> {
+impl<'a> GenaiGetIndexingJob<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiGetKnowledgeBaseIndexingJobOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/indexing_jobs/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiGetKnowledgeBaseIndexingJobOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/gen-ai/indexing_jobs/{uuid}/cancel`: set optional parameters, then `send()`.
@@ -3944,7 +4272,7 @@ pub struct GenaiCancelIndexingJob<'a> {
     body: Option<super::models::ApiCancelKnowledgeBaseIndexingJobInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiCancelIndexingJob<'_> {
+impl<'a> GenaiCancelIndexingJob<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -3958,24 +4286,23 @@ impl GenaiCancelIndexingJob<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiCancelKnowledgeBaseIndexingJobOutput>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::PUT,
-            "/v2/gen-ai/indexing_jobs/{uuid}/cancel",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PUT, "/v2/gen-ai/indexing_jobs/{uuid}/cancel");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiCancelKnowledgeBaseIndexingJobOutput>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/knowledge_bases`: set optional parameters, then `send()`.
@@ -3987,7 +4314,7 @@ pub struct GenaiListKnowledgeBases<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl GenaiListKnowledgeBases<'_> {
+impl<'a> GenaiListKnowledgeBases<'a> {
     /// Page number.
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -4003,16 +4330,46 @@ impl GenaiListKnowledgeBases<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiListKnowledgeBasesOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/knowledge_bases");
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiListKnowledgeBasesOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiKnowledgeBase> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ApiKnowledgeBase> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/knowledge_bases")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/gen-ai/knowledge_bases`: set optional parameters, then `send()`.
@@ -4023,12 +4380,9 @@ pub struct GenaiCreateKnowledgeBase<'a> {
     body: Option<super::models::ApiCreateKnowledgeBaseInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiCreateKnowledgeBase<'_> {
+impl<'a> GenaiCreateKnowledgeBase<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ApiCreateKnowledgeBaseInputPublic,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ApiCreateKnowledgeBaseInputPublic) -> Self {
         self.body = Some(value);
         self
     }
@@ -4037,17 +4391,21 @@ impl GenaiCreateKnowledgeBase<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiCreateKnowledgeBaseOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/knowledge_bases");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiCreateKnowledgeBaseOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/gen-ai/knowledge_bases/data_sources/file_upload_presigned_urls`: set optional parameters, then `send()`.
@@ -4058,7 +4416,7 @@ pub struct GenaiCreateDataSourceFileUploadPresignedUrls<'a> {
     body: Option<super::models::ApiCreateDataSourceFileUploadPresignedUrlsInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiCreateDataSourceFileUploadPresignedUrls<'_> {
+impl<'a> GenaiCreateDataSourceFileUploadPresignedUrls<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -4072,13 +4430,7 @@ impl GenaiCreateDataSourceFileUploadPresignedUrls<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiCreateDataSourceFileUploadPresignedUrlsOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/gen-ai/knowledge_bases/data_sources/file_upload_presigned_urls",
@@ -4088,7 +4440,17 @@ impl GenaiCreateDataSourceFileUploadPresignedUrls<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ApiCreateDataSourceFileUploadPresignedUrlsOutput>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/knowledge_bases/{knowledge_base_uuid}/data_sources`: set optional parameters, then `send()`.
@@ -4101,7 +4463,7 @@ pub struct GenaiListKnowledgeBaseDataSources<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl GenaiListKnowledgeBaseDataSources<'_> {
+impl<'a> GenaiListKnowledgeBaseDataSources<'a> {
     /// Page number.
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -4117,13 +4479,7 @@ impl GenaiListKnowledgeBaseDataSources<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiListKnowledgeBaseDataSourcesOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/knowledge_bases/{knowledge_base_uuid}/data_sources",
@@ -4138,7 +4494,40 @@ impl GenaiListKnowledgeBaseDataSources<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiListKnowledgeBaseDataSourcesOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiKnowledgeBaseDataSource> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ApiKnowledgeBaseDataSource> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/knowledge_base_data_sources")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/gen-ai/knowledge_bases/{knowledge_base_uuid}/data_sources`: set optional parameters, then `send()`.
@@ -4150,7 +4539,7 @@ pub struct GenaiCreateKnowledgeBaseDataSource<'a> {
     body: Option<super::models::ApiCreateKnowledgeBaseDataSourceInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiCreateKnowledgeBaseDataSource<'_> {
+impl<'a> GenaiCreateKnowledgeBaseDataSource<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -4164,13 +4553,7 @@ impl GenaiCreateKnowledgeBaseDataSource<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiCreateKnowledgeBaseDataSourceOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/gen-ai/knowledge_bases/{knowledge_base_uuid}/data_sources",
@@ -4186,7 +4569,15 @@ impl GenaiCreateKnowledgeBaseDataSource<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiCreateKnowledgeBaseDataSourceOutput>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/gen-ai/knowledge_bases/{knowledge_base_uuid}/data_sources/{data_source_uuid}`: set optional parameters, then `send()`.
@@ -4199,7 +4590,7 @@ pub struct GenaiUpdateKnowledgeBaseDataSource<'a> {
     body: Option<super::models::ApiUpdateKnowledgeBaseDataSourceInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiUpdateKnowledgeBaseDataSource<'_> {
+impl<'a> GenaiUpdateKnowledgeBaseDataSource<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -4213,13 +4604,7 @@ impl GenaiUpdateKnowledgeBaseDataSource<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiUpdateKnowledgeBaseDataSourceOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/gen-ai/knowledge_bases/{knowledge_base_uuid}/data_sources/{data_source_uuid}",
@@ -4230,13 +4615,26 @@ impl GenaiUpdateKnowledgeBaseDataSource<'_> {
             rt::Style::Simple,
             false,
         );
-        op.path("data_source_uuid", &self.data_source_uuid, rt::Style::Simple, false);
+        op.path(
+            "data_source_uuid",
+            &self.data_source_uuid,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiUpdateKnowledgeBaseDataSourceOutput>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/gen-ai/knowledge_bases/{knowledge_base_uuid}/data_sources/{data_source_uuid}`: set optional parameters, then `send()`.
@@ -4248,19 +4646,13 @@ pub struct GenaiDeleteKnowledgeBaseDataSource<'a> {
     data_source_uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiDeleteKnowledgeBaseDataSource<'_> {
+impl<'a> GenaiDeleteKnowledgeBaseDataSource<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiDeleteKnowledgeBaseDataSourceOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/gen-ai/knowledge_bases/{knowledge_base_uuid}/data_sources/{data_source_uuid}",
@@ -4271,10 +4663,23 @@ impl GenaiDeleteKnowledgeBaseDataSource<'_> {
             rt::Style::Simple,
             false,
         );
-        op.path("data_source_uuid", &self.data_source_uuid, rt::Style::Simple, false);
+        op.path(
+            "data_source_uuid",
+            &self.data_source_uuid,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiDeleteKnowledgeBaseDataSourceOutput>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/knowledge_bases/{knowledge_base_uuid}/indexing_jobs`: set optional parameters, then `send()`.
@@ -4285,19 +4690,13 @@ pub struct GenaiListIndexingJobsByKnowledgeBase<'a> {
     knowledge_base_uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiListIndexingJobsByKnowledgeBase<'_> {
+impl<'a> GenaiListIndexingJobsByKnowledgeBase<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiListKnowledgeBaseIndexingJobsOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/knowledge_bases/{knowledge_base_uuid}/indexing_jobs",
@@ -4310,7 +4709,15 @@ impl GenaiListIndexingJobsByKnowledgeBase<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiListKnowledgeBaseIndexingJobsOutput>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/knowledge_bases/{uuid}`: set optional parameters, then `send()`.
@@ -4321,21 +4728,25 @@ pub struct GenaiGetKnowledgeBase<'a> {
     uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiGetKnowledgeBase<'_> {
+impl<'a> GenaiGetKnowledgeBase<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiGetKnowledgeBaseOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/knowledge_bases/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiGetKnowledgeBaseOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/gen-ai/knowledge_bases/{uuid}`: set optional parameters, then `send()`.
@@ -4347,12 +4758,9 @@ pub struct GenaiUpdateKnowledgeBase<'a> {
     body: Option<super::models::ApiUpdateKnowledgeBaseInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiUpdateKnowledgeBase<'_> {
+impl<'a> GenaiUpdateKnowledgeBase<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ApiUpdateKnowledgeBaseInputPublic,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ApiUpdateKnowledgeBaseInputPublic) -> Self {
         self.body = Some(value);
         self
     }
@@ -4361,10 +4769,7 @@ impl GenaiUpdateKnowledgeBase<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiUpdateKnowledgeBaseOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/gen-ai/knowledge_bases/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -4372,7 +4777,14 @@ impl GenaiUpdateKnowledgeBase<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiUpdateKnowledgeBaseOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/gen-ai/knowledge_bases/{uuid}`: set optional parameters, then `send()`.
@@ -4383,24 +4795,25 @@ pub struct GenaiDeleteKnowledgeBase<'a> {
     uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiDeleteKnowledgeBase<'_> {
+impl<'a> GenaiDeleteKnowledgeBase<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/v2/gen-ai/knowledge_bases/{uuid}");
+        op.path("uuid", &self.uuid, rt::Style::Simple, false);
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::ApiDeleteKnowledgeBaseOutput>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/v2/gen-ai/knowledge_bases/{uuid}",
-        );
-        op.path("uuid", &self.uuid, rt::Style::Simple, false);
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/gen-ai/model_evaluation/datasets/file_upload_presigned_urls`: set optional parameters, then `send()`.
@@ -4411,7 +4824,7 @@ pub struct GenaiCreateModelEvalDatasetUploadPresignedUrls<'a> {
     body: Option<super::models::ApiCreateModelEvalDatasetUploadPresignedUrlsInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiCreateModelEvalDatasetUploadPresignedUrls<'_> {
+impl<'a> GenaiCreateModelEvalDatasetUploadPresignedUrls<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -4425,13 +4838,7 @@ impl GenaiCreateModelEvalDatasetUploadPresignedUrls<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiCreateDataSourceFileUploadPresignedUrlsOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/gen-ai/model_evaluation/datasets/file_upload_presigned_urls",
@@ -4441,7 +4848,17 @@ impl GenaiCreateModelEvalDatasetUploadPresignedUrls<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ApiCreateDataSourceFileUploadPresignedUrlsOutput>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/model_evaluation_metrics`: set optional parameters, then `send()`.
@@ -4451,23 +4868,24 @@ pub struct GenaiListModelEvaluationMetrics<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl GenaiListModelEvaluationMetrics<'_> {
+impl<'a> GenaiListModelEvaluationMetrics<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiListModelEvaluationMetricsOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/model_evaluation_metrics");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiListModelEvaluationMetricsOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/model_evaluation_presets`: set optional parameters, then `send()`.
@@ -4477,23 +4895,24 @@ pub struct GenaiListModelEvaluationPresets<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl GenaiListModelEvaluationPresets<'_> {
+impl<'a> GenaiListModelEvaluationPresets<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiListModelEvaluationPresetsOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/model_evaluation_presets");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiListModelEvaluationPresetsOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/model_evaluation_presets/{eval_preset_uuid}`: set optional parameters, then `send()`.
@@ -4504,27 +4923,33 @@ pub struct GenaiGetModelEvaluationPreset<'a> {
     eval_preset_uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiGetModelEvaluationPreset<'_> {
+impl<'a> GenaiGetModelEvaluationPreset<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiGetModelEvaluationPresetOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/model_evaluation_presets/{eval_preset_uuid}",
         );
-        op.path("eval_preset_uuid", &self.eval_preset_uuid, rt::Style::Simple, false);
+        op.path(
+            "eval_preset_uuid",
+            &self.eval_preset_uuid,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiGetModelEvaluationPresetOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/gen-ai/model_evaluation_presets/{eval_preset_uuid}`: set optional parameters, then `send()`.
@@ -4535,22 +4960,31 @@ pub struct GenaiDeleteModelEvaluationPreset<'a> {
     eval_preset_uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiDeleteModelEvaluationPreset<'_> {
+impl<'a> GenaiDeleteModelEvaluationPreset<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/gen-ai/model_evaluation_presets/{eval_preset_uuid}",
         );
-        op.path("eval_preset_uuid", &self.eval_preset_uuid, rt::Style::Simple, false);
+        op.path(
+            "eval_preset_uuid",
+            &self.eval_preset_uuid,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/model_evaluation_runs`: set optional parameters, then `send()`.
@@ -4563,25 +4997,20 @@ pub struct GenaiListModelEvaluationRuns<'a> {
     page: Option<i64>,
     per_page: Option<i64>,
     statuses: Option<Vec<super::models::GenaiListModelEvaluationRunsStatusesItem>>,
-    candidate_types: Option<
-        Vec<super::models::GenaiListModelEvaluationRunsCandidateTypesItem>,
-    >,
+    candidate_types: Option<Vec<super::models::GenaiListModelEvaluationRunsCandidateTypesItem>>,
     search: Option<String>,
     sort_by: Option<super::models::GenaiListModelEvaluationRunsSortBy>,
     sort_direction: Option<super::models::GenaiListModelEvaluationRunsSortDirection>,
     options: rt::CallOptions,
 }
-impl GenaiListModelEvaluationRuns<'_> {
+impl<'a> GenaiListModelEvaluationRuns<'a> {
     /// UUID of the evaluation preset to filter by.
     pub fn eval_preset_uuid(mut self, value: impl Into<String>) -> Self {
         self.eval_preset_uuid = Some(value.into());
         self
     }
     /// Filter by evaluation run status.
-    pub fn status(
-        mut self,
-        value: super::models::GenaiListModelEvaluationRunsStatus,
-    ) -> Self {
+    pub fn status(mut self, value: super::models::GenaiListModelEvaluationRunsStatus) -> Self {
         self.status = Some(value);
         self
     }
@@ -4619,10 +5048,7 @@ impl GenaiListModelEvaluationRuns<'_> {
         self
     }
     /// Field to sort by. Defaults to creation date when unspecified.
-    pub fn sort_by(
-        mut self,
-        value: super::models::GenaiListModelEvaluationRunsSortBy,
-    ) -> Self {
+    pub fn sort_by(mut self, value: super::models::GenaiListModelEvaluationRunsSortBy) -> Self {
         self.sort_by = Some(value);
         self
     }
@@ -4639,26 +5065,42 @@ impl GenaiListModelEvaluationRuns<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiListModelEvaluationRunsOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/model_evaluation_runs");
-        op.query("eval_preset_uuid", &self.eval_preset_uuid, rt::Style::Form, true);
+        op.query(
+            "eval_preset_uuid",
+            &self.eval_preset_uuid,
+            rt::Style::Form,
+            true,
+        );
         op.query("status", &self.status, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("statuses", &self.statuses, rt::Style::Form, true);
-        op.query("candidate_types", &self.candidate_types, rt::Style::Form, true);
+        op.query(
+            "candidate_types",
+            &self.candidate_types,
+            rt::Style::Form,
+            true,
+        );
         op.query("search", &self.search, rt::Style::Form, true);
         op.query("sort_by", &self.sort_by, rt::Style::Form, true);
-        op.query("sort_direction", &self.sort_direction, rt::Style::Form, true);
+        op.query(
+            "sort_direction",
+            &self.sort_direction,
+            rt::Style::Form,
+            true,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiListModelEvaluationRunsOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/gen-ai/model_evaluation_runs`: set optional parameters, then `send()`.
@@ -4669,12 +5111,9 @@ pub struct GenaiCreateModelEvaluationRun<'a> {
     body: Option<super::models::ApiCreateModelEvaluationRunInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiCreateModelEvaluationRun<'_> {
+impl<'a> GenaiCreateModelEvaluationRun<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ApiCreateModelEvaluationRunInputPublic,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ApiCreateModelEvaluationRunInputPublic) -> Self {
         self.body = Some(value);
         self
     }
@@ -4683,20 +5122,21 @@ impl GenaiCreateModelEvaluationRun<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiCreateModelEvaluationRunOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/model_evaluation_runs");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiCreateModelEvaluationRunOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/model_evaluation_runs/{eval_run_uuid}`: set optional parameters, then `send()`.
@@ -4709,7 +5149,7 @@ pub struct GenaiGetModelEvaluationRun<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl GenaiGetModelEvaluationRun<'_> {
+impl<'a> GenaiGetModelEvaluationRun<'a> {
     /// Page number for per-prompt results (defaults to 1).
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -4725,20 +5165,55 @@ impl GenaiGetModelEvaluationRun<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiGetModelEvaluationRunOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/model_evaluation_runs/{eval_run_uuid}",
         );
-        op.path("eval_run_uuid", &self.eval_run_uuid, rt::Style::Simple, false);
+        op.path(
+            "eval_run_uuid",
+            &self.eval_run_uuid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiGetModelEvaluationRunOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiModelEvaluationResult> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ApiModelEvaluationResult> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/results")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `DELETE /v2/gen-ai/model_evaluation_runs/{eval_run_uuid}`: set optional parameters, then `send()`.
@@ -4749,27 +5224,34 @@ pub struct GenaiDeleteModelEvaluationRun<'a> {
     eval_run_uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiDeleteModelEvaluationRun<'_> {
+impl<'a> GenaiDeleteModelEvaluationRun<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiDeleteModelEvaluationRunOutputPublic>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/gen-ai/model_evaluation_runs/{eval_run_uuid}",
         );
-        op.path("eval_run_uuid", &self.eval_run_uuid, rt::Style::Simple, false);
+        op.path(
+            "eval_run_uuid",
+            &self.eval_run_uuid,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiDeleteModelEvaluationRunOutputPublic>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /v2/gen-ai/model_evaluation_runs/{eval_run_uuid}`: set optional parameters, then `send()`.
@@ -4781,12 +5263,9 @@ pub struct GenaiUpdateModelEvaluationRun<'a> {
     body: Option<super::models::ApiUpdateModelEvaluationRunInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiUpdateModelEvaluationRun<'_> {
+impl<'a> GenaiUpdateModelEvaluationRun<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ApiUpdateModelEvaluationRunInputPublic,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ApiUpdateModelEvaluationRunInputPublic) -> Self {
         self.body = Some(value);
         self
     }
@@ -4795,24 +5274,30 @@ impl GenaiUpdateModelEvaluationRun<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiUpdateModelEvaluationRunOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/v2/gen-ai/model_evaluation_runs/{eval_run_uuid}",
         );
-        op.path("eval_run_uuid", &self.eval_run_uuid, rt::Style::Simple, false);
+        op.path(
+            "eval_run_uuid",
+            &self.eval_run_uuid,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiUpdateModelEvaluationRunOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/gen-ai/model_evaluation_runs/{eval_run_uuid}/cancel`: set optional parameters, then `send()`.
@@ -4824,12 +5309,9 @@ pub struct GenaiCancelModelEvaluationRun<'a> {
     body: Option<super::models::ApiCancelModelEvaluationRunInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiCancelModelEvaluationRun<'_> {
+impl<'a> GenaiCancelModelEvaluationRun<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ApiCancelModelEvaluationRunInputPublic,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ApiCancelModelEvaluationRunInputPublic) -> Self {
         self.body = Some(value);
         self
     }
@@ -4838,24 +5320,30 @@ impl GenaiCancelModelEvaluationRun<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiCancelModelEvaluationRunOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/gen-ai/model_evaluation_runs/{eval_run_uuid}/cancel",
         );
-        op.path("eval_run_uuid", &self.eval_run_uuid, rt::Style::Simple, false);
+        op.path(
+            "eval_run_uuid",
+            &self.eval_run_uuid,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiCancelModelEvaluationRunOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/model_evaluation_runs/{eval_run_uuid}/results/download_url`: set optional parameters, then `send()`.
@@ -4866,11 +5354,26 @@ pub struct GenaiGetModelEvaluationRunResultsDownloadUrl<'a> {
     eval_run_uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiGetModelEvaluationRunResultsDownloadUrl<'_> {
+impl<'a> GenaiGetModelEvaluationRunResultsDownloadUrl<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
+    }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/gen-ai/model_evaluation_runs/{eval_run_uuid}/results/download_url",
+        );
+        op.path(
+            "eval_run_uuid",
+            &self.eval_run_uuid,
+            rt::Style::Simple,
+            false,
+        );
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
     }
     /// Send the request.
     pub async fn send(
@@ -4879,14 +5382,8 @@ impl GenaiGetModelEvaluationRunResultsDownloadUrl<'_> {
         rt::Response<super::models::ApiGetModelEvaluationRunResultsDownloadUrlOutput>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/gen-ai/model_evaluation_runs/{eval_run_uuid}/results/download_url",
-        );
-        op.path("eval_run_uuid", &self.eval_run_uuid, rt::Style::Simple, false);
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/models`: set optional parameters, then `send()`.
@@ -4900,7 +5397,7 @@ pub struct GenaiListModels<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl GenaiListModels<'_> {
+impl<'a> GenaiListModels<'a> {
     /// Include only models defined for the listed usecases.
     ///
     /// - MODEL_USECASE_UNKNOWN: The use case of the model is unknown
@@ -4910,10 +5407,7 @@ impl GenaiListModels<'_> {
     /// - MODEL_USECASE_GUARDRAIL: The model maybe used for guardrails
     /// - MODEL_USECASE_REASONING: The model usecase for reasoning
     /// - MODEL_USECASE_SERVERLESS: The model usecase for serverless inference
-    pub fn usecases(
-        mut self,
-        value: Vec<super::models::GenaiListModelsUsecasesItem>,
-    ) -> Self {
+    pub fn usecases(mut self, value: Vec<super::models::GenaiListModelsUsecasesItem>) -> Self {
         self.usecases = Some(value);
         self
     }
@@ -4937,10 +5431,7 @@ impl GenaiListModels<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiListModelsOutputPublic>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/models");
         op.query("usecases", &self.usecases, rt::Style::Form, true);
         op.query("public_only", &self.public_only, rt::Style::Form, true);
@@ -4948,7 +5439,40 @@ impl GenaiListModels<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiListModelsOutputPublic>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiModelPublic> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ApiModelPublic> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/models")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v2/gen-ai/models/api_keys`: set optional parameters, then `send()`.
@@ -4960,7 +5484,7 @@ pub struct GenaiListModelApiKeys<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl GenaiListModelApiKeys<'_> {
+impl<'a> GenaiListModelApiKeys<'a> {
     /// Page number.
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -4976,16 +5500,46 @@ impl GenaiListModelApiKeys<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiListModelApiKeysOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/models/api_keys");
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiListModelApiKeysOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiModelApiKeyInfo> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ApiModelApiKeyInfo> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/api_key_infos")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/gen-ai/models/api_keys`: set optional parameters, then `send()`.
@@ -4996,12 +5550,9 @@ pub struct GenaiCreateModelApiKey<'a> {
     body: Option<super::models::ApiCreateModelApiKeyInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiCreateModelApiKey<'_> {
+impl<'a> GenaiCreateModelApiKey<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ApiCreateModelApiKeyInputPublic,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ApiCreateModelApiKeyInputPublic) -> Self {
         self.body = Some(value);
         self
     }
@@ -5010,17 +5561,19 @@ impl GenaiCreateModelApiKey<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ErrorModel>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/models/api_keys");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ErrorModel>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/gen-ai/models/api_keys/{api_key_uuid}`: set optional parameters, then `send()`.
@@ -5032,12 +5585,9 @@ pub struct GenaiUpdateModelApiKey<'a> {
     body: Option<super::models::ApiUpdateModelApiKeyInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiUpdateModelApiKey<'_> {
+impl<'a> GenaiUpdateModelApiKey<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ApiUpdateModelApiKeyInputPublic,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ApiUpdateModelApiKeyInputPublic) -> Self {
         self.body = Some(value);
         self
     }
@@ -5046,21 +5596,22 @@ impl GenaiUpdateModelApiKey<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiUpdateModelApiKeyOutput>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::PUT,
-            "/v2/gen-ai/models/api_keys/{api_key_uuid}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PUT, "/v2/gen-ai/models/api_keys/{api_key_uuid}");
         op.path("api_key_uuid", &self.api_key_uuid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiUpdateModelApiKeyOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/gen-ai/models/api_keys/{api_key_uuid}`: set optional parameters, then `send()`.
@@ -5071,16 +5622,13 @@ pub struct GenaiDeleteModelApiKey<'a> {
     api_key_uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiDeleteModelApiKey<'_> {
+impl<'a> GenaiDeleteModelApiKey<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiDeleteModelApiKeyOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/gen-ai/models/api_keys/{api_key_uuid}",
@@ -5088,7 +5636,14 @@ impl GenaiDeleteModelApiKey<'_> {
         op.path("api_key_uuid", &self.api_key_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiDeleteModelApiKeyOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/gen-ai/models/api_keys/{api_key_uuid}/regenerate`: set optional parameters, then `send()`.
@@ -5099,16 +5654,13 @@ pub struct GenaiRegenerateModelApiKey<'a> {
     api_key_uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiRegenerateModelApiKey<'_> {
+impl<'a> GenaiRegenerateModelApiKey<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiRegenerateModelApiKeyOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/gen-ai/models/api_keys/{api_key_uuid}/regenerate",
@@ -5116,7 +5668,14 @@ impl GenaiRegenerateModelApiKey<'_> {
         op.path("api_key_uuid", &self.api_key_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiRegenerateModelApiKeyOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/models/catalog`: set optional parameters, then `send()`.
@@ -5128,7 +5687,7 @@ pub struct GenaiListModelCatalog<'a> {
     limit: Option<i64>,
     options: rt::CallOptions,
 }
-impl GenaiListModelCatalog<'_> {
+impl<'a> GenaiListModelCatalog<'a> {
     /// Set `page`.
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -5144,16 +5703,44 @@ impl GenaiListModelCatalog<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiListModelCatalogOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/models/catalog");
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiListModelCatalogOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiModelCatalogEntry> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ApiModelCatalogEntry> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .page_param("page")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v2/gen-ai/models/catalog/{id}`: set optional parameters, then `send()`.
@@ -5165,7 +5752,7 @@ pub struct GenaiGetModelCatalogCard<'a> {
     model_id: Option<String>,
     options: rt::CallOptions,
 }
-impl GenaiGetModelCatalogCard<'_> {
+impl<'a> GenaiGetModelCatalogCard<'a> {
     /// Model identifier used for API calls (e.g., "llama3.1-70b-instruct"). Alternative to UUID lookup.
     pub fn model_id(mut self, value: impl Into<String>) -> Self {
         self.model_id = Some(value.into());
@@ -5176,16 +5763,20 @@ impl GenaiGetModelCatalogCard<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiGetModelCatalogCardOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/models/catalog/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.query("model_id", &self.model_id, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiGetModelCatalogCardOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/models/routers`: set optional parameters, then `send()`.
@@ -5197,7 +5788,7 @@ pub struct GenaiListModelRouters<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl GenaiListModelRouters<'_> {
+impl<'a> GenaiListModelRouters<'a> {
     /// Page number.
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -5213,16 +5804,46 @@ impl GenaiListModelRouters<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiListModelRoutersOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/models/routers");
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiListModelRoutersOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiModelRouter> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ApiModelRouter> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/model_routers")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/gen-ai/models/routers`: set optional parameters, then `send()`.
@@ -5233,12 +5854,9 @@ pub struct GenaiCreateModelRouter<'a> {
     body: Option<super::models::ApiCreateModelRouterInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiCreateModelRouter<'_> {
+impl<'a> GenaiCreateModelRouter<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ApiCreateModelRouterInputPublic,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ApiCreateModelRouterInputPublic) -> Self {
         self.body = Some(value);
         self
     }
@@ -5247,17 +5865,21 @@ impl GenaiCreateModelRouter<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiCreateModelRouterOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/models/routers");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiCreateModelRouterOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/models/routers/presets`: set optional parameters, then `send()`.
@@ -5269,7 +5891,7 @@ pub struct GenaiListModelRouterPresets<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl GenaiListModelRouterPresets<'_> {
+impl<'a> GenaiListModelRouterPresets<'a> {
     /// Page number.
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -5285,19 +5907,46 @@ impl GenaiListModelRouterPresets<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiListModelRouterPresetsOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/models/routers/presets");
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiListModelRouterPresetsOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiModelRouterPreset> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ApiModelRouterPreset> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/presets")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v2/gen-ai/models/routers/tasks/presets`: set optional parameters, then `send()`.
@@ -5309,7 +5958,7 @@ pub struct GenaiListModelRouterTaskPresets<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl GenaiListModelRouterTaskPresets<'_> {
+impl<'a> GenaiListModelRouterTaskPresets<'a> {
     /// Page number.
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -5325,22 +5974,46 @@ impl GenaiListModelRouterTaskPresets<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiListModelRouterTaskPresetsOutput>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/gen-ai/models/routers/tasks/presets",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/models/routers/tasks/presets");
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiListModelRouterTaskPresetsOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiModelRouterTaskPreset> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ApiModelRouterTaskPreset> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/tasks")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v2/gen-ai/models/routers/{uuid}`: set optional parameters, then `send()`.
@@ -5351,21 +6024,25 @@ pub struct GenaiGetModelRouter<'a> {
     uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiGetModelRouter<'_> {
+impl<'a> GenaiGetModelRouter<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiGetModelRouterOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/models/routers/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiGetModelRouterOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/gen-ai/models/routers/{uuid}`: set optional parameters, then `send()`.
@@ -5377,12 +6054,9 @@ pub struct GenaiUpdateModelRouter<'a> {
     body: Option<super::models::ApiUpdateModelRouterInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiUpdateModelRouter<'_> {
+impl<'a> GenaiUpdateModelRouter<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ApiUpdateModelRouterInputPublic,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ApiUpdateModelRouterInputPublic) -> Self {
         self.body = Some(value);
         self
     }
@@ -5391,10 +6065,7 @@ impl GenaiUpdateModelRouter<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiUpdateModelRouterOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/gen-ai/models/routers/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -5402,7 +6073,14 @@ impl GenaiUpdateModelRouter<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiUpdateModelRouterOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/gen-ai/models/routers/{uuid}`: set optional parameters, then `send()`.
@@ -5413,21 +6091,25 @@ pub struct GenaiDeleteModelRouter<'a> {
     uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiDeleteModelRouter<'_> {
+impl<'a> GenaiDeleteModelRouter<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiDeleteModelRouterOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/gen-ai/models/routers/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiDeleteModelRouterOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/gen-ai/oauth2/dropbox/tokens`: set optional parameters, then `send()`.
@@ -5438,7 +6120,7 @@ pub struct GenaiCreateOauth2DropboxTokens<'a> {
     body: Option<super::models::ApiDropboxOauth2GetTokensInput>,
     options: rt::CallOptions,
 }
-impl GenaiCreateOauth2DropboxTokens<'_> {
+impl<'a> GenaiCreateOauth2DropboxTokens<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::ApiDropboxOauth2GetTokensInput) -> Self {
         self.body = Some(value);
@@ -5449,20 +6131,21 @@ impl GenaiCreateOauth2DropboxTokens<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiDropboxOauth2GetTokensOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/oauth2/dropbox/tokens");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiDropboxOauth2GetTokensOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/oauth2/url`: set optional parameters, then `send()`.
@@ -5474,7 +6157,7 @@ pub struct GenaiGetOauth2Url<'a> {
     redirect_url: Option<String>,
     options: rt::CallOptions,
 }
-impl GenaiGetOauth2Url<'_> {
+impl<'a> GenaiGetOauth2Url<'a> {
     /// Type "google" / "dropbox".
     pub fn type_(mut self, value: impl Into<String>) -> Self {
         self.type_ = Some(value.into());
@@ -5490,16 +6173,20 @@ impl GenaiGetOauth2Url<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiGenerateOauth2UrlOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/oauth2/url");
         op.query("type", &self.type_, rt::Style::Form, true);
         op.query("redirect_url", &self.redirect_url, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiGenerateOauth2UrlOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/openai/keys`: set optional parameters, then `send()`.
@@ -5511,7 +6198,7 @@ pub struct GenaiListOpenaiApiKeys<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl GenaiListOpenaiApiKeys<'_> {
+impl<'a> GenaiListOpenaiApiKeys<'a> {
     /// Page number.
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -5527,16 +6214,46 @@ impl GenaiListOpenaiApiKeys<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiListOpenAiapiKeysOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/openai/keys");
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiListOpenAiapiKeysOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiOpenAiapiKeyInfo> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ApiOpenAiapiKeyInfo> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/api_key_infos")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/gen-ai/openai/keys`: set optional parameters, then `send()`.
@@ -5547,12 +6264,9 @@ pub struct GenaiCreateOpenaiApiKey<'a> {
     body: Option<super::models::ApiCreateOpenAiapiKeyInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiCreateOpenaiApiKey<'_> {
+impl<'a> GenaiCreateOpenaiApiKey<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ApiCreateOpenAiapiKeyInputPublic,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ApiCreateOpenAiapiKeyInputPublic) -> Self {
         self.body = Some(value);
         self
     }
@@ -5561,17 +6275,21 @@ impl GenaiCreateOpenaiApiKey<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiCreateOpenAiapiKeyOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/openai/keys");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiCreateOpenAiapiKeyOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/openai/keys/{api_key_uuid}`: set optional parameters, then `send()`.
@@ -5582,24 +6300,25 @@ pub struct GenaiGetOpenaiApiKey<'a> {
     api_key_uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiGetOpenaiApiKey<'_> {
+impl<'a> GenaiGetOpenaiApiKey<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/openai/keys/{api_key_uuid}");
+        op.path("api_key_uuid", &self.api_key_uuid, rt::Style::Simple, false);
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::ApiGetOpenAiapiKeyOutput>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/gen-ai/openai/keys/{api_key_uuid}",
-        );
-        op.path("api_key_uuid", &self.api_key_uuid, rt::Style::Simple, false);
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/gen-ai/openai/keys/{api_key_uuid}`: set optional parameters, then `send()`.
@@ -5611,12 +6330,9 @@ pub struct GenaiUpdateOpenaiApiKey<'a> {
     body: Option<super::models::ApiUpdateOpenAiapiKeyInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiUpdateOpenaiApiKey<'_> {
+impl<'a> GenaiUpdateOpenaiApiKey<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ApiUpdateOpenAiapiKeyInputPublic,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ApiUpdateOpenAiapiKeyInputPublic) -> Self {
         self.body = Some(value);
         self
     }
@@ -5625,21 +6341,22 @@ impl GenaiUpdateOpenaiApiKey<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiUpdateOpenAiapiKeyOutput>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::PUT,
-            "/v2/gen-ai/openai/keys/{api_key_uuid}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PUT, "/v2/gen-ai/openai/keys/{api_key_uuid}");
         op.path("api_key_uuid", &self.api_key_uuid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiUpdateOpenAiapiKeyOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/gen-ai/openai/keys/{api_key_uuid}`: set optional parameters, then `send()`.
@@ -5650,24 +6367,25 @@ pub struct GenaiDeleteOpenaiApiKey<'a> {
     api_key_uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiDeleteOpenaiApiKey<'_> {
+impl<'a> GenaiDeleteOpenaiApiKey<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/v2/gen-ai/openai/keys/{api_key_uuid}");
+        op.path("api_key_uuid", &self.api_key_uuid, rt::Style::Simple, false);
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::ApiDeleteOpenAiapiKeyOutput>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/v2/gen-ai/openai/keys/{api_key_uuid}",
-        );
-        op.path("api_key_uuid", &self.api_key_uuid, rt::Style::Simple, false);
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/openai/keys/{uuid}/agents`: set optional parameters, then `send()`.
@@ -5680,7 +6398,7 @@ pub struct GenaiListAgentsByOpenaiKey<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl GenaiListAgentsByOpenaiKey<'_> {
+impl<'a> GenaiListAgentsByOpenaiKey<'a> {
     /// Page number.
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -5696,20 +6414,47 @@ impl GenaiListAgentsByOpenaiKey<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiListAgentsByOpenAiKeyOutput>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/gen-ai/openai/keys/{uuid}/agents",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/openai/keys/{uuid}/agents");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiListAgentsByOpenAiKeyOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiAgent> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ApiAgent> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/agents")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v2/gen-ai/regions`: set optional parameters, then `send()`.
@@ -5721,7 +6466,7 @@ pub struct GenaiListDatacenterRegions<'a> {
     serves_batch: Option<bool>,
     options: rt::CallOptions,
 }
-impl GenaiListDatacenterRegions<'_> {
+impl<'a> GenaiListDatacenterRegions<'a> {
     /// Include datacenters that serve inference.
     pub fn serves_inference(mut self, value: bool) -> Self {
         self.serves_inference = Some(value);
@@ -5737,16 +6482,25 @@ impl GenaiListDatacenterRegions<'_> {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/regions");
+        op.query(
+            "serves_inference",
+            &self.serves_inference,
+            rt::Style::Form,
+            true,
+        );
+        op.query("serves_batch", &self.serves_batch, rt::Style::Form, true);
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::ApiListRegionsOutput>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/regions");
-        op.query("serves_inference", &self.serves_inference, rt::Style::Form, true);
-        op.query("serves_batch", &self.serves_batch, rt::Style::Form, true);
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/gen-ai/scheduled-indexing`: set optional parameters, then `send()`.
@@ -5757,12 +6511,9 @@ pub struct GenaiCreateScheduledIndexing<'a> {
     body: Option<super::models::ApiCreateScheduledIndexingInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiCreateScheduledIndexing<'_> {
+impl<'a> GenaiCreateScheduledIndexing<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ApiCreateScheduledIndexingInputPublic,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ApiCreateScheduledIndexingInputPublic) -> Self {
         self.body = Some(value);
         self
     }
@@ -5771,20 +6522,21 @@ impl GenaiCreateScheduledIndexing<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiCreateScheduledIndexingOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/scheduled-indexing");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiCreateScheduledIndexingOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/scheduled-indexing/knowledge-base/{knowledge_base_uuid}`: set optional parameters, then `send()`.
@@ -5795,16 +6547,13 @@ pub struct GenaiGetScheduledIndexing<'a> {
     knowledge_base_uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiGetScheduledIndexing<'_> {
+impl<'a> GenaiGetScheduledIndexing<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiGetScheduledIndexingOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/scheduled-indexing/knowledge-base/{knowledge_base_uuid}",
@@ -5817,7 +6566,14 @@ impl GenaiGetScheduledIndexing<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiGetScheduledIndexingOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/gen-ai/scheduled-indexing/{uuid}`: set optional parameters, then `send()`.
@@ -5828,27 +6584,25 @@ pub struct GenaiDeleteScheduledIndexing<'a> {
     uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiDeleteScheduledIndexing<'_> {
+impl<'a> GenaiDeleteScheduledIndexing<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiDeleteScheduledIndexingOutput>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/v2/gen-ai/scheduled-indexing/{uuid}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/v2/gen-ai/scheduled-indexing/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiDeleteScheduledIndexingOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/workspaces`: set optional parameters, then `send()`.
@@ -5858,20 +6612,24 @@ pub struct GenaiListWorkspaces<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl GenaiListWorkspaces<'_> {
+impl<'a> GenaiListWorkspaces<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/workspaces");
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::ApiListWorkspacesOutput>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/workspaces");
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/gen-ai/workspaces`: set optional parameters, then `send()`.
@@ -5882,7 +6640,7 @@ pub struct GenaiCreateWorkspace<'a> {
     body: Option<super::models::ApiCreateWorkspaceInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiCreateWorkspace<'_> {
+impl<'a> GenaiCreateWorkspace<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::ApiCreateWorkspaceInputPublic) -> Self {
         self.body = Some(value);
@@ -5893,17 +6651,21 @@ impl GenaiCreateWorkspace<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiCreateWorkspaceOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/workspaces");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiCreateWorkspaceOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/workspaces/{workspace_uuid}`: set optional parameters, then `send()`.
@@ -5914,24 +6676,30 @@ pub struct GenaiGetWorkspace<'a> {
     workspace_uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiGetWorkspace<'_> {
+impl<'a> GenaiGetWorkspace<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/workspaces/{workspace_uuid}");
+        op.path(
+            "workspace_uuid",
+            &self.workspace_uuid,
+            rt::Style::Simple,
+            false,
+        );
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::ApiGetWorkspaceOutput>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/gen-ai/workspaces/{workspace_uuid}",
-        );
-        op.path("workspace_uuid", &self.workspace_uuid, rt::Style::Simple, false);
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/gen-ai/workspaces/{workspace_uuid}`: set optional parameters, then `send()`.
@@ -5943,7 +6711,7 @@ pub struct GenaiUpdateWorkspace<'a> {
     body: Option<super::models::ApiUpdateWorkspaceInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiUpdateWorkspace<'_> {
+impl<'a> GenaiUpdateWorkspace<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::ApiUpdateWorkspaceInputPublic) -> Self {
         self.body = Some(value);
@@ -5954,21 +6722,27 @@ impl GenaiUpdateWorkspace<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiUpdateWorkspaceOutput>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::PUT,
-            "/v2/gen-ai/workspaces/{workspace_uuid}",
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PUT, "/v2/gen-ai/workspaces/{workspace_uuid}");
+        op.path(
+            "workspace_uuid",
+            &self.workspace_uuid,
+            rt::Style::Simple,
+            false,
         );
-        op.path("workspace_uuid", &self.workspace_uuid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiUpdateWorkspaceOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/gen-ai/workspaces/{workspace_uuid}`: set optional parameters, then `send()`.
@@ -5979,24 +6753,30 @@ pub struct GenaiDeleteWorkspace<'a> {
     workspace_uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiDeleteWorkspace<'_> {
+impl<'a> GenaiDeleteWorkspace<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/v2/gen-ai/workspaces/{workspace_uuid}");
+        op.path(
+            "workspace_uuid",
+            &self.workspace_uuid,
+            rt::Style::Simple,
+            false,
+        );
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::ApiDeleteWorkspaceOutput>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/v2/gen-ai/workspaces/{workspace_uuid}",
-        );
-        op.path("workspace_uuid", &self.workspace_uuid, rt::Style::Simple, false);
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/workspaces/{workspace_uuid}/agents`: set optional parameters, then `send()`.
@@ -6010,7 +6790,7 @@ pub struct GenaiListAgentsByWorkspace<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl GenaiListAgentsByWorkspace<'_> {
+impl<'a> GenaiListAgentsByWorkspace<'a> {
     /// Only list agents that are deployed.
     pub fn only_deployed(mut self, value: bool) -> Self {
         self.only_deployed = Some(value);
@@ -6031,21 +6811,56 @@ impl GenaiListAgentsByWorkspace<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiListAgentsByWorkspaceOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/workspaces/{workspace_uuid}/agents",
         );
-        op.path("workspace_uuid", &self.workspace_uuid, rt::Style::Simple, false);
+        op.path(
+            "workspace_uuid",
+            &self.workspace_uuid,
+            rt::Style::Simple,
+            false,
+        );
         op.query("only_deployed", &self.only_deployed, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiListAgentsByWorkspaceOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiAgent> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ApiAgent> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/agents")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `PUT /v2/gen-ai/workspaces/{workspace_uuid}/agents`: set optional parameters, then `send()`.
@@ -6057,12 +6872,9 @@ pub struct GenaiUpdateAgentsWorkspace<'a> {
     body: Option<super::models::ApiMoveAgentsToWorkspaceInputPublic>,
     options: rt::CallOptions,
 }
-impl GenaiUpdateAgentsWorkspace<'_> {
+impl<'a> GenaiUpdateAgentsWorkspace<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ApiMoveAgentsToWorkspaceInputPublic,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ApiMoveAgentsToWorkspaceInputPublic) -> Self {
         self.body = Some(value);
         self
     }
@@ -6071,21 +6883,30 @@ impl GenaiUpdateAgentsWorkspace<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiMoveAgentsToWorkspaceOutput>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/gen-ai/workspaces/{workspace_uuid}/agents",
         );
-        op.path("workspace_uuid", &self.workspace_uuid, rt::Style::Simple, false);
+        op.path(
+            "workspace_uuid",
+            &self.workspace_uuid,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiMoveAgentsToWorkspaceOutput>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/gen-ai/workspaces/{workspace_uuid}/evaluation_test_cases`: set optional parameters, then `send()`.
@@ -6096,26 +6917,33 @@ pub struct GenaiListEvaluationTestCasesByWorkspace<'a> {
     workspace_uuid: String,
     options: rt::CallOptions,
 }
-impl GenaiListEvaluationTestCasesByWorkspace<'_> {
+impl<'a> GenaiListEvaluationTestCasesByWorkspace<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiListEvaluationTestCasesByWorkspaceOutput>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/workspaces/{workspace_uuid}/evaluation_test_cases",
         );
-        op.path("workspace_uuid", &self.workspace_uuid, rt::Style::Simple, false);
+        op.path(
+            "workspace_uuid",
+            &self.workspace_uuid,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiListEvaluationTestCasesByWorkspaceOutput>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

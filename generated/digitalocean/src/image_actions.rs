@@ -79,21 +79,25 @@ pub struct ImageActionsList<'a> {
     image_id: i64,
     options: rt::CallOptions,
 }
-impl ImageActionsList<'_> {
+impl<'a> ImageActionsList<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ActionsListResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/images/{image_id}/actions");
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsListResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/images/{image_id}/actions`: set optional parameters, then `send()`.
@@ -105,7 +109,7 @@ pub struct ImageActionsPost<'a> {
     body: Option<super::models::ImageActionsPostBody>,
     options: rt::CallOptions,
 }
-impl ImageActionsPost<'_> {
+impl<'a> ImageActionsPost<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::ImageActionsPostBody) -> Self {
         self.body = Some(value);
@@ -116,8 +120,7 @@ impl ImageActionsPost<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Action>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/images/{image_id}/actions");
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -125,7 +128,12 @@ impl ImageActionsPost<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Action>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/images/{image_id}/actions/{action_id}`: set optional parameters, then `send()`.
@@ -137,24 +145,30 @@ pub struct ImageActionsGet<'a> {
     action_id: i64,
     options: rt::CallOptions,
 }
-impl ImageActionsGet<'_> {
+impl<'a> ImageActionsGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Action>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/images/{image_id}/actions/{action_id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/images/{image_id}/actions/{action_id}");
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
         let v = &self.action_id;
-        op.check(rt::check::range("action_id", *v as f64, Some((1f64, false)), None));
+        op.check(rt::check::range(
+            "action_id",
+            *v as f64,
+            Some((1f64, false)),
+            None,
+        ));
         op.path("action_id", &self.action_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Action>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -87,10 +87,7 @@ impl<'a> ImagesApi<'a> {
     /// being decompressed.
     ///
     /// `POST /v2/images` (operation `images_create_custom`).
-    pub fn create_custom(
-        &self,
-        body: super::models::ImageNewCustom,
-    ) -> ImagesCreateCustom<'a> {
+    pub fn create_custom(&self, body: super::models::ImageNewCustom) -> ImagesCreateCustom<'a> {
         ImagesCreateCustom {
             client: self.client,
             body,
@@ -117,11 +114,7 @@ impl<'a> ImagesApi<'a> {
     /// For custom images, the `description` and `distribution` attributes may also be updated.
     ///
     /// `PUT /v2/images/{image_id}` (operation `images_update`).
-    pub fn update(
-        &self,
-        image_id: i64,
-        body: super::models::ImageUpdate,
-    ) -> ImagesUpdate<'a> {
+    pub fn update(&self, image_id: i64, body: super::models::ImageUpdate) -> ImagesUpdate<'a> {
         ImagesUpdate {
             client: self.client,
             image_id,
@@ -250,7 +243,7 @@ pub struct ImagesList<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ImagesList<'_> {
+impl<'a> ImagesList<'a> {
     /// Filters results based on image type which can be either `application` or `distribution`.
     pub fn type_(mut self, value: super::models::ImagesListType) -> Self {
         self.type_ = Some(value);
@@ -281,32 +274,65 @@ impl ImagesList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ImagesListResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/images");
         op.query("type", &self.type_, rt::Style::Form, true);
         op.query("private", &self.private, rt::Style::Form, true);
         op.query("tag_name", &self.tag_name, rt::Style::Form, true);
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ImagesListResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Image> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Image> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/images")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/images`: set optional parameters, then `send()`.
@@ -317,21 +343,25 @@ pub struct ImagesCreateCustom<'a> {
     body: super::models::ImageNewCustom,
     options: rt::CallOptions,
 }
-impl ImagesCreateCustom<'_> {
+impl<'a> ImagesCreateCustom<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ImagesCreateCustomResponse202>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/images");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ImagesCreateCustomResponse202>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/images/{image_id}`: set optional parameters, then `send()`.
@@ -342,21 +372,25 @@ pub struct ImagesGet<'a> {
     image_id: super::models::ImagesGetImageId,
     options: rt::CallOptions,
 }
-impl ImagesGet<'_> {
+impl<'a> ImagesGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ImagesGetResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/images/{image_id}");
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ImagesGetResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/images/{image_id}`: set optional parameters, then `send()`.
@@ -368,22 +402,26 @@ pub struct ImagesUpdate<'a> {
     body: super::models::ImageUpdate,
     options: rt::CallOptions,
 }
-impl ImagesUpdate<'_> {
+impl<'a> ImagesUpdate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ImagesGetResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/images/{image_id}");
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ImagesGetResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/images/{image_id}`: set optional parameters, then `send()`.
@@ -394,19 +432,23 @@ pub struct ImagesDelete<'a> {
     image_id: i64,
     options: rt::CallOptions,
 }
-impl ImagesDelete<'_> {
+impl<'a> ImagesDelete<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/images/{image_id}");
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/images/{image_id}/account_transfer`: set optional parameters, then `send()`.
@@ -418,28 +460,27 @@ pub struct ImagesPostAccountTransferCreate<'a> {
     body: super::models::ImagesPostAccountTransferCreate,
     options: rt::CallOptions,
 }
-impl ImagesPostAccountTransferCreate<'_> {
+impl<'a> ImagesPostAccountTransferCreate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ImagesPostAccountTransferCreateResponse201>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v2/images/{image_id}/account_transfer",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v2/images/{image_id}/account_transfer");
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ImagesPostAccountTransferCreateResponse201>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/images/{image_id}/account_transfer/accept`: set optional parameters, then `send()`.
@@ -451,14 +492,13 @@ pub struct ImagesPostAccountTransferAccept<'a> {
     body: super::models::ImagesPostAccountTransferAccept,
     options: rt::CallOptions,
 }
-impl ImagesPostAccountTransferAccept<'_> {
+impl<'a> ImagesPostAccountTransferAccept<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/images/{image_id}/account_transfer/accept",
@@ -467,7 +507,12 @@ impl ImagesPostAccountTransferAccept<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/images/{image_id}/account_transfer/cancel`: set optional parameters, then `send()`.
@@ -479,14 +524,13 @@ pub struct ImagesPostAccountTransferCancel<'a> {
     body: super::models::ImagesPostAccountTransferCancel,
     options: rt::CallOptions,
 }
-impl ImagesPostAccountTransferCancel<'_> {
+impl<'a> ImagesPostAccountTransferCancel<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/images/{image_id}/account_transfer/cancel",
@@ -495,7 +539,12 @@ impl ImagesPostAccountTransferCancel<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/images/{image_id}/account_transfer/decline`: set optional parameters, then `send()`.
@@ -507,14 +556,13 @@ pub struct ImagesPostAccountTransferDecline<'a> {
     body: super::models::ImagesPostAccountTransferDecline,
     options: rt::CallOptions,
 }
-impl ImagesPostAccountTransferDecline<'_> {
+impl<'a> ImagesPostAccountTransferDecline<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/images/{image_id}/account_transfer/decline",
@@ -523,6 +571,11 @@ impl ImagesPostAccountTransferDecline<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

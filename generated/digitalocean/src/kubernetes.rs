@@ -47,10 +47,7 @@ impl<'a> KubernetesApi<'a> {
     /// for details.
     ///
     /// `POST /v2/kubernetes/clusters` (operation `kubernetes_create_cluster`).
-    pub fn create_cluster(
-        &self,
-        body: super::models::Cluster,
-    ) -> KubernetesCreateCluster<'a> {
+    pub fn create_cluster(&self, body: super::models::Cluster) -> KubernetesCreateCluster<'a> {
         KubernetesCreateCluster {
             client: self.client,
             body,
@@ -222,10 +219,7 @@ impl<'a> KubernetesApi<'a> {
     /// has no impact in certificate-based authentication.
     ///
     /// `GET /v2/kubernetes/clusters/{cluster_id}/credentials` (operation `kubernetes_get_credentials`).
-    pub fn get_credentials(
-        &self,
-        cluster_id: uuid::Uuid,
-    ) -> KubernetesGetCredentials<'a> {
+    pub fn get_credentials(&self, cluster_id: uuid::Uuid) -> KubernetesGetCredentials<'a> {
         KubernetesGetCredentials {
             client: self.client,
             cluster_id,
@@ -278,10 +272,7 @@ impl<'a> KubernetesApi<'a> {
     /// `/v2/kubernetes/clusters/$K8S_CLUSTER_ID/node_pools`.
     ///
     /// `GET /v2/kubernetes/clusters/{cluster_id}/node_pools` (operation `kubernetes_list_nodePools`).
-    pub fn list_node_pools(
-        &self,
-        cluster_id: uuid::Uuid,
-    ) -> KubernetesListNodePools<'a> {
+    pub fn list_node_pools(&self, cluster_id: uuid::Uuid) -> KubernetesListNodePools<'a> {
         KubernetesListNodePools {
             client: self.client,
             cluster_id,
@@ -426,10 +417,7 @@ impl<'a> KubernetesApi<'a> {
     /// request to `/v2/kubernetes/clusters/$K8S_CLUSTER_ID/user`.
     ///
     /// `GET /v2/kubernetes/clusters/{cluster_id}/user` (operation `kubernetes_get_clusterUser`).
-    pub fn get_cluster_user(
-        &self,
-        cluster_id: uuid::Uuid,
-    ) -> KubernetesGetClusterUser<'a> {
+    pub fn get_cluster_user(&self, cluster_id: uuid::Uuid) -> KubernetesGetClusterUser<'a> {
         KubernetesGetClusterUser {
             client: self.client,
             cluster_id,
@@ -484,10 +472,7 @@ impl<'a> KubernetesApi<'a> {
     /// [the clusterlint check documentation](https://github.com/digitalocean/clusterlint/blob/master/checks.md).
     ///
     /// `POST /v2/kubernetes/clusters/{cluster_id}/clusterlint` (operation `kubernetes_run_clusterLint`).
-    pub fn run_cluster_lint(
-        &self,
-        cluster_id: uuid::Uuid,
-    ) -> KubernetesRunClusterLint<'a> {
+    pub fn run_cluster_lint(&self, cluster_id: uuid::Uuid) -> KubernetesRunClusterLint<'a> {
         KubernetesRunClusterLint {
             client: self.client,
             cluster_id,
@@ -549,10 +534,7 @@ impl<'a> KubernetesApi<'a> {
     /// `/v2/kubernetes/clusters/$K8S_CLUSTER_ID/status_messages`. Status messages inform users of any issues that come up during the cluster lifecycle.
     ///
     /// `GET /v2/kubernetes/clusters/{cluster_id}/status_messages` (operation `kubernetes_get_status_messages`).
-    pub fn get_status_messages(
-        &self,
-        cluster_id: uuid::Uuid,
-    ) -> KubernetesGetStatusMessages<'a> {
+    pub fn get_status_messages(&self, cluster_id: uuid::Uuid) -> KubernetesGetStatusMessages<'a> {
         KubernetesGetStatusMessages {
             client: self.client,
             cluster_id,
@@ -570,7 +552,7 @@ pub struct KubernetesListClusters<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl KubernetesListClusters<'_> {
+impl<'a> KubernetesListClusters<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -586,32 +568,62 @@ impl KubernetesListClusters<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::KubernetesListClustersResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/kubernetes/clusters");
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::KubernetesListClustersResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ClusterRead> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ClusterRead> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/kubernetes_clusters")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/kubernetes/clusters`: set optional parameters, then `send()`.
@@ -622,24 +634,25 @@ pub struct KubernetesCreateCluster<'a> {
     body: super::models::Cluster,
     options: rt::CallOptions,
 }
-impl KubernetesCreateCluster<'_> {
+impl<'a> KubernetesCreateCluster<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::KubernetesCreateClusterResponse201>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/kubernetes/clusters");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::KubernetesCreateClusterResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/kubernetes/clusters/{cluster_id}`: set optional parameters, then `send()`.
@@ -650,27 +663,25 @@ pub struct KubernetesGetCluster<'a> {
     cluster_id: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl KubernetesGetCluster<'_> {
+impl<'a> KubernetesGetCluster<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::KubernetesGetClusterResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/kubernetes/clusters/{cluster_id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/kubernetes/clusters/{cluster_id}");
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::KubernetesGetClusterResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/kubernetes/clusters/{cluster_id}`: set optional parameters, then `send()`.
@@ -682,28 +693,26 @@ pub struct KubernetesUpdateCluster<'a> {
     body: super::models::ClusterUpdate,
     options: rt::CallOptions,
 }
-impl KubernetesUpdateCluster<'_> {
+impl<'a> KubernetesUpdateCluster<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::KubernetesCreateClusterResponse201>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::PUT,
-            "/v2/kubernetes/clusters/{cluster_id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PUT, "/v2/kubernetes/clusters/{cluster_id}");
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::KubernetesCreateClusterResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/kubernetes/clusters/{cluster_id}`: set optional parameters, then `send()`.
@@ -714,22 +723,23 @@ pub struct KubernetesDeleteCluster<'a> {
     cluster_id: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl KubernetesDeleteCluster<'_> {
+impl<'a> KubernetesDeleteCluster<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/v2/kubernetes/clusters/{cluster_id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/v2/kubernetes/clusters/{cluster_id}");
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/kubernetes/clusters/{cluster_id}/destroy_with_associated_resources`: set optional parameters, then `send()`.
@@ -740,16 +750,13 @@ pub struct KubernetesListAssociatedResources<'a> {
     cluster_id: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl KubernetesListAssociatedResources<'_> {
+impl<'a> KubernetesListAssociatedResources<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AssociatedKubernetesResources>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/kubernetes/clusters/{cluster_id}/destroy_with_associated_resources",
@@ -757,7 +764,14 @@ impl KubernetesListAssociatedResources<'_> {
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AssociatedKubernetesResources>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/kubernetes/clusters/{cluster_id}/destroy_with_associated_resources/selective`: set optional parameters, then `send()`.
@@ -769,14 +783,13 @@ pub struct KubernetesDestroyAssociatedResourcesSelective<'a> {
     body: super::models::DestroyAssociatedKubernetesResources,
     options: rt::CallOptions,
 }
-impl KubernetesDestroyAssociatedResourcesSelective<'_> {
+impl<'a> KubernetesDestroyAssociatedResourcesSelective<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/kubernetes/clusters/{cluster_id}/destroy_with_associated_resources/selective",
@@ -785,7 +798,12 @@ impl KubernetesDestroyAssociatedResourcesSelective<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/kubernetes/clusters/{cluster_id}/destroy_with_associated_resources/dangerous`: set optional parameters, then `send()`.
@@ -796,14 +814,13 @@ pub struct KubernetesDestroyAssociatedResourcesDangerous<'a> {
     cluster_id: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl KubernetesDestroyAssociatedResourcesDangerous<'_> {
+impl<'a> KubernetesDestroyAssociatedResourcesDangerous<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/kubernetes/clusters/{cluster_id}/destroy_with_associated_resources/dangerous",
@@ -811,7 +828,12 @@ impl KubernetesDestroyAssociatedResourcesDangerous<'_> {
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/kubernetes/clusters/{cluster_id}/kubeconfig`: set optional parameters, then `send()`.
@@ -824,7 +846,7 @@ pub struct KubernetesGetKubeconfig<'a> {
     type_: Option<super::models::KubernetesGetKubeconfigType>,
     options: rt::CallOptions,
 }
-impl KubernetesGetKubeconfig<'_> {
+impl<'a> KubernetesGetKubeconfig<'a> {
     /// The duration in seconds that the returned Kubernetes credentials will be valid. If not set or 0, the credentials will have a 7 day expiry.
     pub fn expiry_seconds(mut self, value: i64) -> Self {
         self.expiry_seconds = Some(value);
@@ -841,23 +863,35 @@ impl KubernetesGetKubeconfig<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/kubernetes/clusters/{cluster_id}/kubeconfig",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         if let Some(v) = &self.expiry_seconds {
-            op.check(
-                rt::check::range("expiry_seconds", *v as f64, Some((0f64, false)), None),
-            );
+            op.check(rt::check::range(
+                "expiry_seconds",
+                *v as f64,
+                Some((0f64, false)),
+                None,
+            ));
         }
-        op.query("expiry_seconds", &self.expiry_seconds, rt::Style::Form, true);
+        op.query(
+            "expiry_seconds",
+            &self.expiry_seconds,
+            rt::Style::Form,
+            true,
+        );
         op.query("type", &self.type_, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_bytes(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_bytes(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/kubernetes/clusters/{cluster_id}/credentials`: set optional parameters, then `send()`.
@@ -869,7 +903,7 @@ pub struct KubernetesGetCredentials<'a> {
     expiry_seconds: Option<i64>,
     options: rt::CallOptions,
 }
-impl KubernetesGetCredentials<'_> {
+impl<'a> KubernetesGetCredentials<'a> {
     /// The duration in seconds that the returned Kubernetes credentials will be valid. If not set or 0, the credentials will have a 7 day expiry.
     pub fn expiry_seconds(mut self, value: i64) -> Self {
         self.expiry_seconds = Some(value);
@@ -880,24 +914,34 @@ impl KubernetesGetCredentials<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Credentials>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/kubernetes/clusters/{cluster_id}/credentials",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         if let Some(v) = &self.expiry_seconds {
-            op.check(
-                rt::check::range("expiry_seconds", *v as f64, Some((0f64, false)), None),
-            );
+            op.check(rt::check::range(
+                "expiry_seconds",
+                *v as f64,
+                Some((0f64, false)),
+                None,
+            ));
         }
-        op.query("expiry_seconds", &self.expiry_seconds, rt::Style::Form, true);
+        op.query(
+            "expiry_seconds",
+            &self.expiry_seconds,
+            rt::Style::Form,
+            true,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Credentials>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/kubernetes/clusters/{cluster_id}/upgrades`: set optional parameters, then `send()`.
@@ -908,19 +952,13 @@ pub struct KubernetesGetAvailableUpgrades<'a> {
     cluster_id: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl KubernetesGetAvailableUpgrades<'_> {
+impl<'a> KubernetesGetAvailableUpgrades<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::KubernetesGetAvailableUpgradesResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/kubernetes/clusters/{cluster_id}/upgrades",
@@ -928,7 +966,15 @@ impl KubernetesGetAvailableUpgrades<'_> {
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::KubernetesGetAvailableUpgradesResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/kubernetes/clusters/{cluster_id}/upgrade`: set optional parameters, then `send()`.
@@ -940,14 +986,13 @@ pub struct KubernetesUpgradeCluster<'a> {
     body: super::models::KubernetesUpgradeClusterBody,
     options: rt::CallOptions,
 }
-impl KubernetesUpgradeCluster<'_> {
+impl<'a> KubernetesUpgradeCluster<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/kubernetes/clusters/{cluster_id}/upgrade",
@@ -956,7 +1001,12 @@ impl KubernetesUpgradeCluster<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/kubernetes/clusters/{cluster_id}/node_pools`: set optional parameters, then `send()`.
@@ -967,19 +1017,13 @@ pub struct KubernetesListNodePools<'a> {
     cluster_id: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl KubernetesListNodePools<'_> {
+impl<'a> KubernetesListNodePools<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::KubernetesListNodePoolsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/kubernetes/clusters/{cluster_id}/node_pools",
@@ -987,7 +1031,14 @@ impl KubernetesListNodePools<'_> {
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::KubernetesListNodePoolsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/kubernetes/clusters/{cluster_id}/node_pools`: set optional parameters, then `send()`.
@@ -999,19 +1050,13 @@ pub struct KubernetesAddNodePool<'a> {
     body: super::models::KubernetesNodePool,
     options: rt::CallOptions,
 }
-impl KubernetesAddNodePool<'_> {
+impl<'a> KubernetesAddNodePool<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::KubernetesAddNodePoolResponse201>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/kubernetes/clusters/{cluster_id}/node_pools",
@@ -1020,7 +1065,14 @@ impl KubernetesAddNodePool<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::KubernetesAddNodePoolResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/kubernetes/clusters/{cluster_id}/node_pools/{node_pool_id}`: set optional parameters, then `send()`.
@@ -1032,19 +1084,13 @@ pub struct KubernetesGetNodePool<'a> {
     node_pool_id: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl KubernetesGetNodePool<'_> {
+impl<'a> KubernetesGetNodePool<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::KubernetesGetNodePoolResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/kubernetes/clusters/{cluster_id}/node_pools/{node_pool_id}",
@@ -1053,7 +1099,14 @@ impl KubernetesGetNodePool<'_> {
         op.path("node_pool_id", &self.node_pool_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::KubernetesGetNodePoolResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/kubernetes/clusters/{cluster_id}/node_pools/{node_pool_id}`: set optional parameters, then `send()`.
@@ -1066,19 +1119,13 @@ pub struct KubernetesUpdateNodePool<'a> {
     body: super::models::KubernetesNodePoolUpdate,
     options: rt::CallOptions,
 }
-impl KubernetesUpdateNodePool<'_> {
+impl<'a> KubernetesUpdateNodePool<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::KubernetesUpdateNodePoolResponse202>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/kubernetes/clusters/{cluster_id}/node_pools/{node_pool_id}",
@@ -1088,7 +1135,14 @@ impl KubernetesUpdateNodePool<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::KubernetesUpdateNodePoolResponse202>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/kubernetes/clusters/{cluster_id}/node_pools/{node_pool_id}`: set optional parameters, then `send()`.
@@ -1100,14 +1154,13 @@ pub struct KubernetesDeleteNodePool<'a> {
     node_pool_id: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl KubernetesDeleteNodePool<'_> {
+impl<'a> KubernetesDeleteNodePool<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/kubernetes/clusters/{cluster_id}/node_pools/{node_pool_id}",
@@ -1116,7 +1169,12 @@ impl KubernetesDeleteNodePool<'_> {
         op.path("node_pool_id", &self.node_pool_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/kubernetes/clusters/{cluster_id}/node_pools/{node_pool_id}/nodes/{node_id}`: set optional parameters, then `send()`.
@@ -1131,7 +1189,7 @@ pub struct KubernetesDeleteNode<'a> {
     replace: Option<i64>,
     options: rt::CallOptions,
 }
-impl KubernetesDeleteNode<'_> {
+impl<'a> KubernetesDeleteNode<'a> {
     /// Specifies whether or not to drain workloads from a node before it is deleted. Setting it to `1` causes node draining to be skipped. Omitting the query parameter or setting its value to `0` carries out draining prior to deletion.
     pub fn skip_drain(mut self, value: i64) -> Self {
         self.skip_drain = Some(value);
@@ -1147,8 +1205,7 @@ impl KubernetesDeleteNode<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/kubernetes/clusters/{cluster_id}/node_pools/{node_pool_id}/nodes/{node_id}",
@@ -1157,30 +1214,31 @@ impl KubernetesDeleteNode<'_> {
         op.path("node_pool_id", &self.node_pool_id, rt::Style::Simple, false);
         op.path("node_id", &self.node_id, rt::Style::Simple, false);
         if let Some(v) = &self.skip_drain {
-            op.check(
-                rt::check::range(
-                    "skip_drain",
-                    *v as f64,
-                    Some((0f64, false)),
-                    Some((1f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "skip_drain",
+                *v as f64,
+                Some((0f64, false)),
+                Some((1f64, false)),
+            ));
         }
         op.query("skip_drain", &self.skip_drain, rt::Style::Form, true);
         if let Some(v) = &self.replace {
-            op.check(
-                rt::check::range(
-                    "replace",
-                    *v as f64,
-                    Some((0f64, false)),
-                    Some((1f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "replace",
+                *v as f64,
+                Some((0f64, false)),
+                Some((1f64, false)),
+            ));
         }
         op.query("replace", &self.replace, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/kubernetes/clusters/{cluster_id}/node_pools/{node_pool_id}/recycle`: set optional parameters, then `send()`.
@@ -1193,14 +1251,13 @@ pub struct KubernetesRecycleNodePool<'a> {
     body: super::models::KubernetesRecycleNodePoolBody,
     options: rt::CallOptions,
 }
-impl KubernetesRecycleNodePool<'_> {
+impl<'a> KubernetesRecycleNodePool<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/kubernetes/clusters/{cluster_id}/node_pools/{node_pool_id}/recycle",
@@ -1210,7 +1267,12 @@ impl KubernetesRecycleNodePool<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/kubernetes/clusters/{cluster_id}/user`: set optional parameters, then `send()`.
@@ -1221,22 +1283,23 @@ pub struct KubernetesGetClusterUser<'a> {
     cluster_id: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl KubernetesGetClusterUser<'_> {
+impl<'a> KubernetesGetClusterUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::User>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/kubernetes/clusters/{cluster_id}/user",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/kubernetes/clusters/{cluster_id}/user");
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::User>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/kubernetes/options`: set optional parameters, then `send()`.
@@ -1246,20 +1309,22 @@ pub struct KubernetesListOptions<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl KubernetesListOptions<'_> {
+impl<'a> KubernetesListOptions<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::KubernetesOptions>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/kubernetes/options");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::KubernetesOptions>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/kubernetes/clusters/{cluster_id}/clusterlint`: set optional parameters, then `send()`.
@@ -1271,7 +1336,7 @@ pub struct KubernetesGetClusterLintResults<'a> {
     run_id: Option<uuid::Uuid>,
     options: rt::CallOptions,
 }
-impl KubernetesGetClusterLintResults<'_> {
+impl<'a> KubernetesGetClusterLintResults<'a> {
     /// Specifies the clusterlint run whose results will be retrieved.
     pub fn run_id(mut self, value: uuid::Uuid) -> Self {
         self.run_id = Some(value);
@@ -1282,10 +1347,7 @@ impl KubernetesGetClusterLintResults<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ClusterlintResults>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/kubernetes/clusters/{cluster_id}/clusterlint",
@@ -1294,7 +1356,12 @@ impl KubernetesGetClusterLintResults<'_> {
         op.query("run_id", &self.run_id, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ClusterlintResults>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/kubernetes/clusters/{cluster_id}/clusterlint`: set optional parameters, then `send()`.
@@ -1306,7 +1373,7 @@ pub struct KubernetesRunClusterLint<'a> {
     body: Option<super::models::ClusterlintRequest>,
     options: rt::CallOptions,
 }
-impl KubernetesRunClusterLint<'_> {
+impl<'a> KubernetesRunClusterLint<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::ClusterlintRequest) -> Self {
         self.body = Some(value);
@@ -1317,13 +1384,7 @@ impl KubernetesRunClusterLint<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::KubernetesRunClusterLintResponse202>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/kubernetes/clusters/{cluster_id}/clusterlint",
@@ -1334,7 +1395,14 @@ impl KubernetesRunClusterLint<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::KubernetesRunClusterLintResponse202>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/kubernetes/registry`: set optional parameters, then `send()`.
@@ -1345,7 +1413,7 @@ pub struct KubernetesAddRegistry<'a> {
     body: Option<super::models::ClusterRegistry>,
     options: rt::CallOptions,
 }
-impl KubernetesAddRegistry<'_> {
+impl<'a> KubernetesAddRegistry<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::ClusterRegistry) -> Self {
         self.body = Some(value);
@@ -1356,15 +1424,19 @@ impl KubernetesAddRegistry<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/kubernetes/registry");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/kubernetes/registry`: set optional parameters, then `send()`.
@@ -1375,7 +1447,7 @@ pub struct KubernetesRemoveRegistry<'a> {
     body: Option<super::models::ClusterRegistry>,
     options: rt::CallOptions,
 }
-impl KubernetesRemoveRegistry<'_> {
+impl<'a> KubernetesRemoveRegistry<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::ClusterRegistry) -> Self {
         self.body = Some(value);
@@ -1386,15 +1458,19 @@ impl KubernetesRemoveRegistry<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/kubernetes/registry");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/kubernetes/registries`: set optional parameters, then `send()`.
@@ -1405,7 +1481,7 @@ pub struct KubernetesAddRegistries<'a> {
     body: Option<super::models::ClusterRegistries>,
     options: rt::CallOptions,
 }
-impl KubernetesAddRegistries<'_> {
+impl<'a> KubernetesAddRegistries<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::ClusterRegistries) -> Self {
         self.body = Some(value);
@@ -1416,15 +1492,19 @@ impl KubernetesAddRegistries<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/kubernetes/registries");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/kubernetes/registries`: set optional parameters, then `send()`.
@@ -1435,7 +1515,7 @@ pub struct KubernetesRemoveRegistries<'a> {
     body: Option<super::models::ClusterRegistries>,
     options: rt::CallOptions,
 }
-impl KubernetesRemoveRegistries<'_> {
+impl<'a> KubernetesRemoveRegistries<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::ClusterRegistries) -> Self {
         self.body = Some(value);
@@ -1446,15 +1526,19 @@ impl KubernetesRemoveRegistries<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/kubernetes/registries");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/kubernetes/clusters/{cluster_id}/status_messages`: set optional parameters, then `send()`.
@@ -1466,7 +1550,7 @@ pub struct KubernetesGetStatusMessages<'a> {
     since: Option<chrono::DateTime<chrono::Utc>>,
     options: rt::CallOptions,
 }
-impl KubernetesGetStatusMessages<'_> {
+impl<'a> KubernetesGetStatusMessages<'a> {
     /// A timestamp used to return status messages emitted since the specified time. The timestamp should be in ISO8601 format.
     pub fn since(mut self, value: chrono::DateTime<chrono::Utc>) -> Self {
         self.since = Some(value);
@@ -1477,13 +1561,7 @@ impl KubernetesGetStatusMessages<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::KubernetesGetStatusMessagesResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/kubernetes/clusters/{cluster_id}/status_messages",
@@ -1492,6 +1570,14 @@ impl KubernetesGetStatusMessages<'_> {
         op.query("since", &self.since, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::KubernetesGetStatusMessagesResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -49,10 +49,7 @@ impl<'a> LoadBalancersApi<'a> {
     /// These methods are mutually exclusive.
     ///
     /// `POST /v2/load_balancers` (operation `loadBalancers_create`).
-    pub fn create(
-        &self,
-        body: super::models::LoadBalancerCreate,
-    ) -> LoadBalancersCreate<'a> {
+    pub fn create(&self, body: super::models::LoadBalancerCreate) -> LoadBalancersCreate<'a> {
         LoadBalancersCreate {
             client: self.client,
             body,
@@ -120,10 +117,7 @@ impl<'a> LoadBalancersApi<'a> {
     /// This indicates that the request was processed successfully.
     ///
     /// `DELETE /v2/load_balancers/{lb_id}/cache` (operation `loadBalancers_delete_cache`).
-    pub fn delete_cache(
-        &self,
-        lb_id: impl Into<String>,
-    ) -> LoadBalancersDeleteCache<'a> {
+    pub fn delete_cache(&self, lb_id: impl Into<String>) -> LoadBalancersDeleteCache<'a> {
         LoadBalancersDeleteCache {
             client: self.client,
             lb_id: lb_id.into(),
@@ -237,7 +231,7 @@ pub struct LoadBalancersList<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl LoadBalancersList<'_> {
+impl<'a> LoadBalancersList<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -253,29 +247,62 @@ impl LoadBalancersList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::LoadBalancersListResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/load_balancers");
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::LoadBalancersListResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::LoadBalancer> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::LoadBalancer> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/load_balancers")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/load_balancers`: set optional parameters, then `send()`.
@@ -286,21 +313,25 @@ pub struct LoadBalancersCreate<'a> {
     body: super::models::LoadBalancerCreate,
     options: rt::CallOptions,
 }
-impl LoadBalancersCreate<'_> {
+impl<'a> LoadBalancersCreate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::LoadBalancersCreateResponse202>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/load_balancers");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::LoadBalancersCreateResponse202>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/load_balancers/{lb_id}`: set optional parameters, then `send()`.
@@ -311,21 +342,25 @@ pub struct LoadBalancersGet<'a> {
     lb_id: String,
     options: rt::CallOptions,
 }
-impl LoadBalancersGet<'_> {
+impl<'a> LoadBalancersGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::LoadBalancersCreateResponse202>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/load_balancers/{lb_id}");
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::LoadBalancersCreateResponse202>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/load_balancers/{lb_id}`: set optional parameters, then `send()`.
@@ -337,22 +372,26 @@ pub struct LoadBalancersUpdate<'a> {
     body: super::models::LoadBalancerCreate,
     options: rt::CallOptions,
 }
-impl LoadBalancersUpdate<'_> {
+impl<'a> LoadBalancersUpdate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::LoadBalancersCreateResponse202>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/load_balancers/{lb_id}");
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::LoadBalancersCreateResponse202>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/load_balancers/{lb_id}`: set optional parameters, then `send()`.
@@ -363,19 +402,23 @@ pub struct LoadBalancersDelete<'a> {
     lb_id: String,
     options: rt::CallOptions,
 }
-impl LoadBalancersDelete<'_> {
+impl<'a> LoadBalancersDelete<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/load_balancers/{lb_id}");
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/load_balancers/{lb_id}/cache`: set optional parameters, then `send()`.
@@ -386,19 +429,23 @@ pub struct LoadBalancersDeleteCache<'a> {
     lb_id: String,
     options: rt::CallOptions,
 }
-impl LoadBalancersDeleteCache<'_> {
+impl<'a> LoadBalancersDeleteCache<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/load_balancers/{lb_id}/cache");
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/load_balancers/{lb_id}/droplets`: set optional parameters, then `send()`.
@@ -410,23 +457,24 @@ pub struct LoadBalancersAddDroplets<'a> {
     body: super::models::LoadBalancersAddDropletsBody,
     options: rt::CallOptions,
 }
-impl LoadBalancersAddDroplets<'_> {
+impl<'a> LoadBalancersAddDroplets<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v2/load_balancers/{lb_id}/droplets",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v2/load_balancers/{lb_id}/droplets");
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/load_balancers/{lb_id}/droplets`: set optional parameters, then `send()`.
@@ -438,23 +486,24 @@ pub struct LoadBalancersRemoveDroplets<'a> {
     body: super::models::LoadBalancersAddDropletsBody,
     options: rt::CallOptions,
 }
-impl LoadBalancersRemoveDroplets<'_> {
+impl<'a> LoadBalancersRemoveDroplets<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/v2/load_balancers/{lb_id}/droplets",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/v2/load_balancers/{lb_id}/droplets");
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/load_balancers/{lb_id}/forwarding_rules`: set optional parameters, then `send()`.
@@ -466,14 +515,13 @@ pub struct LoadBalancersAddForwardingRules<'a> {
     body: super::models::LoadBalancersAddForwardingRulesBody,
     options: rt::CallOptions,
 }
-impl LoadBalancersAddForwardingRules<'_> {
+impl<'a> LoadBalancersAddForwardingRules<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/load_balancers/{lb_id}/forwarding_rules",
@@ -483,7 +531,12 @@ impl LoadBalancersAddForwardingRules<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/load_balancers/{lb_id}/forwarding_rules`: set optional parameters, then `send()`.
@@ -495,14 +548,13 @@ pub struct LoadBalancersRemoveForwardingRules<'a> {
     body: super::models::LoadBalancersAddForwardingRulesBody,
     options: rt::CallOptions,
 }
-impl LoadBalancersRemoveForwardingRules<'_> {
+impl<'a> LoadBalancersRemoveForwardingRules<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/load_balancers/{lb_id}/forwarding_rules",
@@ -512,6 +564,11 @@ impl LoadBalancersRemoveForwardingRules<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

@@ -7,15 +7,18 @@
 )]
 #[allow(unused_imports)]
 use connector_runtime::__private as rt;
+#[cfg(any(feature = "n_1_click_applications"))]
 connector_runtime::__string_enum! {
     pub enum OneClicksListType { Droplet = "droplet", Kubernetes = "kubernetes", }
 }
+#[cfg(any(feature = "n_1_click_applications"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OneClicksListResponse200 {
     #[serde(rename = "1_clicks")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub n_1_clicks: Option<Vec<super::models::OneClicks>>,
 }
+#[cfg(any(feature = "n_1_click_applications"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OneClicks {
     /// slug
@@ -38,6 +41,7 @@ pub struct ErrorModel {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
 }
+#[cfg(any(feature = "n_1_click_applications"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OneClicksCreate {
     /// addon_slugs
@@ -49,17 +53,20 @@ pub struct OneClicksCreate {
     /// A unique ID for the Kubernetes cluster to which the 1-Click Applications will be installed.
     pub cluster_uuid: String,
 }
+#[cfg(any(feature = "n_1_click_applications"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OneClicksInstallKubernetesResponse200 {
     /// A message about the result of the request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+#[cfg(any(feature = "account"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AccountGetResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<super::models::Account>,
 }
+#[cfg(any(feature = "account"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Account {
     /// The total number of Droplets current user or team may have active at one time.
@@ -85,10 +92,12 @@ pub struct Account {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team: Option<super::models::AccountTeam>,
 }
+#[cfg(any(feature = "account"))]
 connector_runtime::__string_enum! {
     #[doc = " This value is one of \"active\", \"warning\" or \"locked\"."] pub enum
     AccountStatus { Active = "active", Warning = "warning", Locked = "locked", }
 }
+#[cfg(any(feature = "account"))]
 /// When authorized in a team context, includes information about the current team.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AccountTeam {
@@ -99,6 +108,7 @@ pub struct AccountTeam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "ssh_keys"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SshKeysListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -107,6 +117,7 @@ pub struct SshKeysListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "ssh_keys"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SshKeys {
     /// A unique identification number for this key. Can be used to embed a  specific SSH key into a Droplet.
@@ -120,11 +131,97 @@ pub struct SshKeys {
     /// A human-readable display name for this key, used to easily identify the SSH keys when they are displayed.
     pub name: String,
 }
+#[cfg(any(
+    feature = "ssh_keys",
+    feature = "actions",
+    feature = "apps",
+    feature = "cdn_endpoints",
+    feature = "certificates",
+    feature = "billing",
+    feature = "dedicated_inference",
+    feature = "domains",
+    feature = "domain_records",
+    feature = "droplets",
+    feature = "droplet_actions",
+    feature = "droplet_autoscale_pools",
+    feature = "firewalls",
+    feature = "floating_i_ps",
+    feature = "floating_ip_actions",
+    feature = "images",
+    feature = "image_actions",
+    feature = "kubernetes",
+    feature = "load_balancers",
+    feature = "monitoring",
+    feature = "partner_network_connect",
+    feature = "projects",
+    feature = "project_resources",
+    feature = "regions",
+    feature = "container_registries",
+    feature = "container_registry",
+    feature = "reserved_i_ps",
+    feature = "reserved_ip_actions",
+    feature = "reserved_i_pv6",
+    feature = "byoip_prefixes",
+    feature = "security",
+    feature = "sizes",
+    feature = "snapshots",
+    feature = "spaces_keys",
+    feature = "tags",
+    feature = "block_storage",
+    feature = "block_storage_actions",
+    feature = "vp_cs",
+    feature = "vpc_peerings",
+    feature = "vpc_nat_gateways",
+    feature = "uptime"
+))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PageLinks {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pages: Option<super::models::PageLinksPages>,
 }
+#[cfg(any(
+    feature = "ssh_keys",
+    feature = "actions",
+    feature = "apps",
+    feature = "cdn_endpoints",
+    feature = "certificates",
+    feature = "billing",
+    feature = "dedicated_inference",
+    feature = "domains",
+    feature = "domain_records",
+    feature = "droplets",
+    feature = "droplet_actions",
+    feature = "droplet_autoscale_pools",
+    feature = "firewalls",
+    feature = "floating_i_ps",
+    feature = "floating_ip_actions",
+    feature = "images",
+    feature = "image_actions",
+    feature = "kubernetes",
+    feature = "load_balancers",
+    feature = "monitoring",
+    feature = "partner_network_connect",
+    feature = "projects",
+    feature = "project_resources",
+    feature = "regions",
+    feature = "container_registries",
+    feature = "container_registry",
+    feature = "reserved_i_ps",
+    feature = "reserved_ip_actions",
+    feature = "reserved_i_pv6",
+    feature = "byoip_prefixes",
+    feature = "security",
+    feature = "sizes",
+    feature = "snapshots",
+    feature = "spaces_keys",
+    feature = "tags",
+    feature = "block_storage",
+    feature = "block_storage_actions",
+    feature = "vp_cs",
+    feature = "vpc_peerings",
+    feature = "vpc_nat_gateways",
+    feature = "uptime"
+))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PageLinksPages {
@@ -133,6 +230,49 @@ pub enum PageLinksPages {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(
+    feature = "ssh_keys",
+    feature = "actions",
+    feature = "apps",
+    feature = "cdn_endpoints",
+    feature = "certificates",
+    feature = "billing",
+    feature = "dedicated_inference",
+    feature = "domains",
+    feature = "domain_records",
+    feature = "droplets",
+    feature = "droplet_actions",
+    feature = "droplet_autoscale_pools",
+    feature = "firewalls",
+    feature = "floating_i_ps",
+    feature = "floating_ip_actions",
+    feature = "images",
+    feature = "image_actions",
+    feature = "kubernetes",
+    feature = "load_balancers",
+    feature = "monitoring",
+    feature = "partner_network_connect",
+    feature = "projects",
+    feature = "project_resources",
+    feature = "regions",
+    feature = "container_registries",
+    feature = "container_registry",
+    feature = "reserved_i_ps",
+    feature = "reserved_ip_actions",
+    feature = "reserved_i_pv6",
+    feature = "byoip_prefixes",
+    feature = "security",
+    feature = "sizes",
+    feature = "snapshots",
+    feature = "spaces_keys",
+    feature = "tags",
+    feature = "block_storage",
+    feature = "block_storage_actions",
+    feature = "vp_cs",
+    feature = "vpc_peerings",
+    feature = "vpc_nat_gateways",
+    feature = "uptime"
+))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ForwardLinks {
     /// URI of the last page of the results.
@@ -142,6 +282,49 @@ pub struct ForwardLinks {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
 }
+#[cfg(any(
+    feature = "ssh_keys",
+    feature = "actions",
+    feature = "apps",
+    feature = "cdn_endpoints",
+    feature = "certificates",
+    feature = "billing",
+    feature = "dedicated_inference",
+    feature = "domains",
+    feature = "domain_records",
+    feature = "droplets",
+    feature = "droplet_actions",
+    feature = "droplet_autoscale_pools",
+    feature = "firewalls",
+    feature = "floating_i_ps",
+    feature = "floating_ip_actions",
+    feature = "images",
+    feature = "image_actions",
+    feature = "kubernetes",
+    feature = "load_balancers",
+    feature = "monitoring",
+    feature = "partner_network_connect",
+    feature = "projects",
+    feature = "project_resources",
+    feature = "regions",
+    feature = "container_registries",
+    feature = "container_registry",
+    feature = "reserved_i_ps",
+    feature = "reserved_ip_actions",
+    feature = "reserved_i_pv6",
+    feature = "byoip_prefixes",
+    feature = "security",
+    feature = "sizes",
+    feature = "snapshots",
+    feature = "spaces_keys",
+    feature = "tags",
+    feature = "block_storage",
+    feature = "block_storage_actions",
+    feature = "vp_cs",
+    feature = "vpc_peerings",
+    feature = "vpc_nat_gateways",
+    feature = "uptime"
+))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BackwardLinks {
     /// URI of the first page of the results.
@@ -151,6 +334,49 @@ pub struct BackwardLinks {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prev: Option<String>,
 }
+#[cfg(any(
+    feature = "ssh_keys",
+    feature = "actions",
+    feature = "apps",
+    feature = "cdn_endpoints",
+    feature = "certificates",
+    feature = "billing",
+    feature = "dedicated_inference",
+    feature = "domains",
+    feature = "domain_records",
+    feature = "droplets",
+    feature = "droplet_actions",
+    feature = "droplet_autoscale_pools",
+    feature = "firewalls",
+    feature = "floating_i_ps",
+    feature = "floating_ip_actions",
+    feature = "images",
+    feature = "image_actions",
+    feature = "kubernetes",
+    feature = "load_balancers",
+    feature = "monitoring",
+    feature = "partner_network_connect",
+    feature = "projects",
+    feature = "project_resources",
+    feature = "regions",
+    feature = "container_registries",
+    feature = "container_registry",
+    feature = "reserved_i_ps",
+    feature = "reserved_ip_actions",
+    feature = "reserved_i_pv6",
+    feature = "byoip_prefixes",
+    feature = "security",
+    feature = "sizes",
+    feature = "snapshots",
+    feature = "spaces_keys",
+    feature = "tags",
+    feature = "block_storage",
+    feature = "block_storage_actions",
+    feature = "vp_cs",
+    feature = "vpc_peerings",
+    feature = "vpc_nat_gateways",
+    feature = "uptime"
+))]
 /// Information about the response itself.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MetaProperties {
@@ -158,11 +384,13 @@ pub struct MetaProperties {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total: Option<i64>,
 }
+#[cfg(any(feature = "ssh_keys"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SshKeysCreateResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssh_key: Option<super::models::SshKeys>,
 }
+#[cfg(any(feature = "ssh_keys"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum SshKeysGetSshKeyIdentifier {
@@ -171,12 +399,18 @@ pub enum SshKeysGetSshKeyIdentifier {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "ssh_keys"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SshKeysUpdateBody {
     /// A human-readable display name for this key, used to easily identify the SSH keys when they are displayed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(
+    feature = "actions",
+    feature = "droplet_actions",
+    feature = "image_actions"
+))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -185,6 +419,13 @@ pub struct ActionsListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(
+    feature = "actions",
+    feature = "droplet_actions",
+    feature = "floating_ip_actions",
+    feature = "image_actions",
+    feature = "reserved_ip_actions"
+))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Action {
     /// A unique numeric ID that can be used to identify and reference an action.
@@ -215,12 +456,37 @@ pub struct Action {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region_slug: Option<String>,
 }
+#[cfg(any(
+    feature = "actions",
+    feature = "droplet_actions",
+    feature = "floating_ip_actions",
+    feature = "image_actions",
+    feature = "reserved_ip_actions",
+    feature = "reserved_i_pv6_actions",
+    feature = "block_storage_actions"
+))]
 connector_runtime::__string_enum! {
     #[doc =
     " The current status of the action. This can be \"in-progress\", \"completed\", or \"errored\"."]
     pub enum ActionStatus { InProgress = "in-progress", Completed = "completed", Errored
     = "errored", }
 }
+#[cfg(any(
+    feature = "actions",
+    feature = "droplets",
+    feature = "droplet_actions",
+    feature = "floating_i_ps",
+    feature = "floating_ip_actions",
+    feature = "image_actions",
+    feature = "load_balancers",
+    feature = "regions",
+    feature = "reserved_i_ps",
+    feature = "reserved_ip_actions",
+    feature = "reserved_i_pv6",
+    feature = "reserved_i_pv6_actions",
+    feature = "block_storage",
+    feature = "block_storage_actions"
+))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Region {
     /// The display name of the region.  This will be a full name that is used in the control panel and other interfaces.
@@ -234,16 +500,19 @@ pub struct Region {
     /// This attribute is set to an array which contains the identifying slugs for the sizes available in this region. sizes:read is required to view.
     pub sizes: Vec<String>,
 }
+#[cfg(any(feature = "actions", feature = "droplet_actions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsGetResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<super::models::Action>,
 }
+#[cfg(any(feature = "add_ons"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddonsGetAppResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apps: Option<Vec<super::models::AddonsAppInfo>>,
 }
+#[cfg(any(feature = "add_ons"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddonsAppInfo {
     /// app_slug
@@ -263,6 +532,7 @@ pub struct AddonsAppInfo {
     /// A list of plans available for the resource.
     pub plans: Vec<super::models::AddonsPlan>,
 }
+#[cfg(any(feature = "add_ons"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AddonsPlan {
     /// id
@@ -329,11 +599,13 @@ pub struct AddonsPlan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dimensions: Option<Vec<super::models::AddonsDimensionWithPrice>>,
 }
+#[cfg(any(feature = "add_ons"))]
 connector_runtime::__string_enum! {
     #[doc = " state"] #[doc = " "] #[doc = " Current state of the plan."] pub enum
     AddonsPlanState { UnknownValue = "unknown", Draft = "draft", InReview = "in_review",
     Approved = "approved", Suspended = "suspended", Archived = "archived", }
 }
+#[cfg(any(feature = "add_ons"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AddonsFeature {
     /// id
@@ -365,18 +637,21 @@ pub struct AddonsFeature {
     /// Timestamp when the feature was last updated.
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
+#[cfg(any(feature = "add_ons"))]
 connector_runtime::__string_enum! {
     #[doc = " type"] #[doc = " "] #[doc =
     " Feature type, indicating the kind of data it holds."] pub enum AddonsFeatureType {
     UnknownValue = "unknown", String = "string", Boolean = "boolean", Allowance =
     "allowance", }
 }
+#[cfg(any(feature = "add_ons"))]
 connector_runtime::__string_enum! {
     #[doc = " unit"] #[doc = " "] #[doc =
     " Unit of measurement for the feature, if applicable. Units apply to allowance features."]
     pub enum AddonsFeatureUnit { UnitUnknown = "unit_unknown", Gb = "GB", Gib = "GIB",
     Count = "count", Byte = "byte", ByteSecond = "byte_second", }
 }
+#[cfg(any(feature = "add_ons"))]
 /// Value of the feature, which can vary based on the type.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -386,6 +661,7 @@ pub enum AddonsFeatureValue {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "add_ons"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddonsDimensionWithPrice {
     /// id
@@ -413,6 +689,7 @@ pub struct AddonsDimensionWithPrice {
     /// A list of volumes associated with the dimension, each with its own price.
     pub volumes: Vec<super::models::AddonsDimensionVolumeWithPrice>,
 }
+#[cfg(any(feature = "add_ons"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddonsDimensionVolumeWithPrice {
     /// id
@@ -432,11 +709,13 @@ pub struct AddonsDimensionVolumeWithPrice {
     /// The price per unit for the volume tier in US dollars.
     pub price_per_unit: String,
 }
+#[cfg(any(feature = "add_ons"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddonsGetAppMetadataResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Vec<super::models::AddonsAppMetadata>>,
 }
+#[cfg(any(feature = "add_ons"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AddonsAppMetadata {
     /// id
@@ -464,15 +743,18 @@ pub struct AddonsAppMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<Vec<String>>,
 }
+#[cfg(any(feature = "add_ons"))]
 connector_runtime::__string_enum! {
     #[doc = " type"] #[doc = " "] #[doc = " The data type of the metadata value."] pub
     enum AddonsAppMetadataType { String = "string", Boolean = "boolean", }
 }
+#[cfg(any(feature = "add_ons"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddonsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Vec<super::models::AddonsResource>>,
 }
+#[cfg(any(feature = "add_ons"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AddonsResource {
     /// uuid
@@ -530,6 +812,7 @@ pub struct AddonsResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+#[cfg(any(feature = "add_ons"))]
 connector_runtime::__string_enum! {
     #[doc = " state"] #[doc = " "] #[doc = " The state the resource is currently in."]
     pub enum AddonsResourceState { Pending = "pending", Provisioning = "provisioning",
@@ -537,6 +820,7 @@ connector_runtime::__string_enum! {
     "deprovisioned", ProvisioningFailed = "provisioning-failed", DeprovisioningFailed =
     "deprovisioning-failed", Suspended = "suspended", }
 }
+#[cfg(any(feature = "add_ons"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AddonsResourceMetadata {
     /// name
@@ -546,6 +830,7 @@ pub struct AddonsResourceMetadata {
     /// The value to be set for the metadata item, which can be a string or boolean.
     pub value: super::models::AddonsResourceMetadataValue,
 }
+#[cfg(any(feature = "add_ons"))]
 /// The value to be set for the metadata item, which can be a string or boolean.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -555,6 +840,7 @@ pub enum AddonsResourceMetadataValue {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "add_ons"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddonsResourceNew {
     /// app_slug
@@ -584,21 +870,25 @@ pub struct AddonsResourceNew {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fleet_uuid: Option<String>,
 }
+#[cfg(any(feature = "add_ons"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddonsCreateResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<super::models::AddonsResource>,
 }
+#[cfg(any(feature = "add_ons"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddonsPatchBody {
     /// The new name for the add-on resource.
     pub name: String,
 }
+#[cfg(any(feature = "add_ons"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddonsPatchPlanBody {
     /// The slug identifier for the new plan to apply to the add-on resource.
     pub plan_slug: String,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsResponse {
     /// A list of apps
@@ -608,6 +898,7 @@ pub struct AppsResponse {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "apps"))]
 impl AppsResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -619,6 +910,7 @@ impl AppsResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 /// An application's configuration and status.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct App {
@@ -683,6 +975,7 @@ pub struct App {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc: Option<super::models::AppsVpc>,
 }
+#[cfg(any(feature = "apps"))]
 impl App {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -710,6 +1003,7 @@ impl App {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 /// An app deployment
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsDeployment {
@@ -759,6 +1053,7 @@ pub struct AppsDeployment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workers: Option<Vec<super::models::AppsDeploymentWorker>>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppsDeployment {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -768,6 +1063,7 @@ impl AppsDeployment {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsDeploymentJob {
     /// The name of this job
@@ -777,6 +1073,7 @@ pub struct AppsDeploymentJob {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_commit_hash: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsDeploymentFunctions {
     /// The name of this functions component
@@ -789,12 +1086,14 @@ pub struct AppsDeploymentFunctions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     pub enum AppsDeploymentPhase { UnknownValue = "UNKNOWN", PendingBuild =
     "PENDING_BUILD", Building = "BUILDING", PendingDeploy = "PENDING_DEPLOY", Deploying =
     "DEPLOYING", Active = "ACTIVE", Superseded = "SUPERSEDED", Error = "ERROR", Canceled
     = "CANCELED", }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsDeploymentProgress {
     /// Number of unsuccessful steps
@@ -819,6 +1118,7 @@ pub struct AppsDeploymentProgress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_steps: Option<i32>,
 }
+#[cfg(any(feature = "apps"))]
 /// A step that is run as part of the deployment's lifecycle
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsDeploymentProgressStep {
@@ -848,6 +1148,7 @@ pub struct AppsDeploymentProgressStep {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<serde_json::Value>>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsDeploymentProgressStepReason {
     /// The error code
@@ -857,10 +1158,12 @@ pub struct AppsDeploymentProgressStepReason {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     pub enum AppsDeploymentProgressStepStatus { UnknownValue = "UNKNOWN", Pending =
     "PENDING", Running = "RUNNING", Error = "ERROR", Success = "SUCCESS", }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsDeploymentService {
     /// The name of this service
@@ -870,6 +1173,7 @@ pub struct AppsDeploymentService {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_commit_hash: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 /// AppSpec
 ///
 /// The desired configuration of an application.
@@ -926,6 +1230,7 @@ pub struct AppSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc: Option<super::models::AppsVpc>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppSpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -980,12 +1285,14 @@ impl AppSpec {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The slug form of the geographical origin of the app. Default: `nearest available`"]
     pub enum AppSpecRegion { Atl = "atl", Nyc = "nyc", Sfo = "sfo", Tor = "tor", Ams =
     "ams", Fra = "fra", Lon = "lon", Blr = "blr", Sgp = "sgp", Syd = "syd", }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppDomainSpec {
     /// The hostname for the domain
@@ -1011,6 +1318,7 @@ pub struct AppDomainSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minimum_tls_version: Option<super::models::AppDomainSpecMinimumTlsVersion>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppDomainSpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1027,6 +1335,7 @@ impl AppDomainSpec {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     #[doc = " - DEFAULT: The default `.ondigitalocean.app` domain assigned to this app"]
     #[doc =
@@ -1034,11 +1343,13 @@ connector_runtime::__string_enum! {
     #[doc = " - ALIAS: A non-primary domain"] pub enum AppDomainSpecType { Unspecified =
     "UNSPECIFIED", Default = "DEFAULT", Primary = "PRIMARY", Alias = "ALIAS", }
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The minimum version of TLS a client application can use to access resources for the domain.  Must be one of the following values wrapped within quotations: `\"1.2\"` or `\"1.3\"`."]
     pub enum AppDomainSpecMinimumTlsVersion { V12 = "1.2", V13 = "1.3", }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppServiceSpec {
     /// The name. Must be unique across all components within the same app.
@@ -1107,6 +1418,7 @@ pub struct AppServiceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub termination: Option<super::models::AppServiceSpecTermination>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppServiceSpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1164,6 +1476,7 @@ impl AppServiceSpec {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsGitSourceSpec {
     /// The name of the branch to use
@@ -1173,6 +1486,7 @@ pub struct AppsGitSourceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo_clone_url: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsGithubSourceSpec {
     /// The name of the branch to use
@@ -1185,6 +1499,7 @@ pub struct AppsGithubSourceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsGitlabSourceSpec {
     /// The name of the branch to use
@@ -1197,6 +1512,7 @@ pub struct AppsGitlabSourceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsBitbucketSourceSpec {
     /// The name of the branch to use
@@ -1209,6 +1525,7 @@ pub struct AppsBitbucketSourceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsImageSourceSpec {
     /// The registry name. Must be left empty for the `DOCR` registry type.
@@ -1236,6 +1553,7 @@ pub struct AppsImageSourceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy_on_push: Option<super::models::AppsImageSourceSpecDeployOnPush>,
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     #[doc = " - DOCKER_HUB: The DockerHub container registry type."] #[doc =
     " - DOCR: The DigitalOcean container registry type."] #[doc =
@@ -1243,12 +1561,14 @@ connector_runtime::__string_enum! {
     AppsImageSourceSpecRegistryType { DockerHub = "DOCKER_HUB", Docr = "DOCR", Ghcr =
     "GHCR", }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsImageSourceSpecDeployOnPush {
     /// Whether to automatically deploy new images. Can only be used for images hosted in DOCR and can only be used with an image tag, not a specific digest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppVariableDefinition {
     /// The variable name
@@ -1267,6 +1587,7 @@ pub struct AppVariableDefinition {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppVariableDefinition {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1283,6 +1604,7 @@ impl AppVariableDefinition {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     #[doc = " - RUN_TIME: Made available only at run-time"] #[doc =
     " - BUILD_TIME: Made available only at build-time"] #[doc =
@@ -1290,11 +1612,13 @@ connector_runtime::__string_enum! {
     AppVariableDefinitionScope { Unset = "UNSET", RunTime = "RUN_TIME", BuildTime =
     "BUILD_TIME", RunAndBuildTime = "RUN_AND_BUILD_TIME", }
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     #[doc = " - GENERAL: A plain-text environment variable"] #[doc =
     " - SECRET: A secret encrypted environment variable"] pub enum
     AppVariableDefinitionType { General = "GENERAL", Secret = "SECRET", }
 }
+#[cfg(any(feature = "apps"))]
 /// Configurations for external logging.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppLogDestinationDefinition {
@@ -1312,6 +1636,7 @@ pub struct AppLogDestinationDefinition {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_search: Option<super::models::AppLogDestinationOpenSearchSpec>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppLogDestinationDefinition {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1328,12 +1653,14 @@ impl AppLogDestinationDefinition {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 /// Papertrail configuration.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppLogDestinationPapertrailSpec {
     /// Papertrail syslog endpoint.
     pub endpoint: String,
 }
+#[cfg(any(feature = "apps"))]
 /// DataDog configuration.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppLogDestinationDatadogSpec {
@@ -1343,6 +1670,7 @@ pub struct AppLogDestinationDatadogSpec {
     /// Datadog API key.
     pub api_key: String,
 }
+#[cfg(any(feature = "apps"))]
 /// Logtail configuration.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppLogDestinationLogtailSpec {
@@ -1350,6 +1678,7 @@ pub struct AppLogDestinationLogtailSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 /// OpenSearch configuration.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppLogDestinationOpenSearchSpec {
@@ -1368,6 +1697,7 @@ pub struct AppLogDestinationOpenSearchSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_name: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 /// Configure Username and/or Password for Basic authentication.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppLogDestinationOpenSearchSpecBasicAuth {
@@ -1380,19 +1710,17 @@ pub struct AppLogDestinationOpenSearchSpecBasicAuth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 /// The instance size to use for this component. Default: `apps-s-1vcpu-0.5gb`
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum AppServiceSpecInstanceSizeSlug {
-    AppServiceSpecInstanceSizeSlugVariant0(
-        super::models::AppServiceSpecInstanceSizeSlugVariant0,
-    ),
-    AppServiceSpecInstanceSizeSlugVariant1(
-        super::models::AppServiceSpecInstanceSizeSlugVariant1,
-    ),
+    AppServiceSpecInstanceSizeSlugVariant0(super::models::AppServiceSpecInstanceSizeSlugVariant0),
+    AppServiceSpecInstanceSizeSlugVariant1(super::models::AppServiceSpecInstanceSizeSlugVariant1),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     #[doc = " Size slug"] pub enum AppServiceSpecInstanceSizeSlugVariant0 {
     AppsS1vcpu05gb = "apps-s-1vcpu-0.5gb", AppsS1vcpu1gbFixed = "apps-s-1vcpu-1gb-fixed",
@@ -1403,6 +1731,7 @@ connector_runtime::__string_enum! {
     "apps-d-2vcpu-8gb", AppsD4vcpu8gb = "apps-d-4vcpu-8gb", AppsD4vcpu16gb =
     "apps-d-4vcpu-16gb", AppsD8vcpu32gb = "apps-d-8vcpu-32gb", }
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     #[doc = " Deprecated size slugs for legacy plans. We strongly encourage customers"]
     #[doc = " to use the new plans when creating or upgrading apps."] pub enum
@@ -1412,6 +1741,7 @@ connector_runtime::__string_enum! {
     "professional-m", Professional1l = "professional-1l", ProfessionalL =
     "professional-l", ProfessionalXl = "professional-xl", }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppAutoscalingSpecService {
     /// The minimum amount of instances for this component.
@@ -1423,6 +1753,7 @@ pub struct AppAutoscalingSpecService {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<super::models::AppAutoscalingSpecServiceMetrics>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppAutoscalingSpecService {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1448,19 +1779,18 @@ impl AppAutoscalingSpecService {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppAutoscalingSpecServiceMetrics {
     /// Settings for scaling the component based on requests per second.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requests_per_second: Option<
-        super::models::AppAutoscalingSpecServiceMetricsRequestsPerSecond,
-    >,
+    pub requests_per_second:
+        Option<super::models::AppAutoscalingSpecServiceMetricsRequestsPerSecond>,
     /// Settings for scaling the component based on request duration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_duration: Option<
-        super::models::AppAutoscalingSpecServiceMetricsRequestDuration,
-    >,
+    pub request_duration: Option<super::models::AppAutoscalingSpecServiceMetricsRequestDuration>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppAutoscalingSpecServiceMetrics {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1473,6 +1803,7 @@ impl AppAutoscalingSpecServiceMetrics {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 /// Settings for scaling the component based on requests per second.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppAutoscalingSpecServiceMetricsRequestsPerSecond {
@@ -1480,6 +1811,7 @@ pub struct AppAutoscalingSpecServiceMetricsRequestsPerSecond {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_instance: Option<u32>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppAutoscalingSpecServiceMetricsRequestsPerSecond {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1494,6 +1826,7 @@ impl AppAutoscalingSpecServiceMetricsRequestsPerSecond {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 /// Settings for scaling the component based on request duration.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppAutoscalingSpecServiceMetricsRequestDuration {
@@ -1501,6 +1834,7 @@ pub struct AppAutoscalingSpecServiceMetricsRequestDuration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p95_milliseconds: Option<u32>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppAutoscalingSpecServiceMetricsRequestDuration {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1515,6 +1849,7 @@ impl AppAutoscalingSpecServiceMetricsRequestDuration {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsCorsPolicy {
     /// The set of allowed CORS origins.
@@ -1536,6 +1871,7 @@ pub struct AppsCorsPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_credentials: Option<bool>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppsCorsPolicy {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1547,18 +1883,28 @@ impl AppsCorsPolicy {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsStringMatch {
     /// Exact string match. Only 1 of `exact`, `prefix`, or `regex` must be set. An empty string is a valid value and will be serialized explicitly rather than being omitted from the payload.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub exact: Option<Option<String>>,
     /// Prefix-based match. Only 1 of `exact`, `prefix`, or `regex` must be set.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub prefix: Option<Option<String>>,
     /// RE2 style regex-based match. Only 1 of `exact`, `prefix`, or `regex` must be set. For more information about RE2 syntax, see: https://github.com/google/re2/wiki/Syntax
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regex: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppsStringMatch {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1574,6 +1920,7 @@ impl AppsStringMatch {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppServiceSpecHealthCheck {
     /// The number of failed health checks before considered unhealthy.
@@ -1598,6 +1945,7 @@ pub struct AppServiceSpecHealthCheck {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<i32>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppServiceSpecHealthCheck {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1612,6 +1960,7 @@ impl AppServiceSpecHealthCheck {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppHealthCheckSpec {
     /// The number of failed health checks before considered unhealthy.
@@ -1636,6 +1985,7 @@ pub struct AppHealthCheckSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<i32>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppHealthCheckSpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1690,6 +2040,7 @@ impl AppHealthCheckSpec {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     #[doc = " The protocol which the service uses to serve traffic on the http_port."]
     #[doc = " "] #[doc = " - `HTTP`: The app is serving the HTTP protocol. Default."]
@@ -1697,6 +2048,7 @@ connector_runtime::__string_enum! {
     " - `HTTP2`: The app is serving the HTTP/2 protocol. Currently, this needs to be implemented in the service by serving HTTP/2 cleartext (h2c)."]
     pub enum AppServiceSpecProtocol { Http = "HTTP", Http2 = "HTTP2", }
 }
+#[cfg(any(feature = "apps"))]
 /// A criterion for routing HTTP traffic to a component.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppRouteSpec {
@@ -1707,6 +2059,7 @@ pub struct AppRouteSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preserve_path_prefix: Option<bool>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppServiceSpecTermination {
     /// The number of seconds to wait between selecting a container instance for termination and issuing the TERM signal. Selecting a container instance for termination begins an asynchronous drain of new requests on upstream load-balancers. (Default 15)
@@ -1716,6 +2069,7 @@ pub struct AppServiceSpecTermination {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grace_period_seconds: Option<i32>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppServiceSpecTermination {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1738,6 +2092,7 @@ impl AppServiceSpecTermination {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppStaticSiteSpec {
     /// The name. Must be unique across all components within the same app.
@@ -1791,6 +2146,7 @@ pub struct AppStaticSiteSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routes: Option<Vec<super::models::AppRouteSpec>>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppStaticSiteSpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1820,6 +2176,7 @@ impl AppStaticSiteSpec {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppJobSpec {
     /// The name. Must be unique across all components within the same app.
@@ -1870,6 +2227,7 @@ pub struct AppJobSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub termination: Option<super::models::AppJobSpecTermination>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppJobSpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1907,6 +2265,7 @@ impl AppJobSpec {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     #[doc = " - UNSPECIFIED: Default job type, will auto-complete to POST_DEPLOY kind."]
     #[doc = " - PRE_DEPLOY: Indicates a job that runs before an app deployment."] #[doc =
@@ -1915,12 +2274,14 @@ connector_runtime::__string_enum! {
     enum AppJobSpecKind { Unspecified = "UNSPECIFIED", PreDeploy = "PRE_DEPLOY",
     PostDeploy = "POST_DEPLOY", FailedDeploy = "FAILED_DEPLOY", }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppJobSpecTermination {
     /// The number of seconds to wait between sending a TERM signal to a container and issuing a KILL which causes immediate shutdown. (Default 120)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grace_period_seconds: Option<i32>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppJobSpecTermination {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1935,6 +2296,7 @@ impl AppJobSpecTermination {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppWorkerSpec {
     /// The name. Must be unique across all components within the same app.
@@ -1984,6 +2346,7 @@ pub struct AppWorkerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub liveness_health_check: Option<super::models::AppHealthCheckSpec>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppWorkerSpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2027,6 +2390,7 @@ impl AppWorkerSpec {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 /// Configuration for automatically scaling this component based on metrics.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppAutoscalingSpec {
@@ -2040,6 +2404,7 @@ pub struct AppAutoscalingSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<super::models::AppAutoscalingSpecMetrics>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppAutoscalingSpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2065,6 +2430,7 @@ impl AppAutoscalingSpec {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 /// The metrics that the component is scaled on.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppAutoscalingSpecMetrics {
@@ -2072,6 +2438,7 @@ pub struct AppAutoscalingSpecMetrics {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<super::models::AppAutoscalingSpecMetricsCpu>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppAutoscalingSpecMetrics {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2081,6 +2448,7 @@ impl AppAutoscalingSpecMetrics {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 /// Settings for scaling the component based on CPU utilization.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppAutoscalingSpecMetricsCpu {
@@ -2088,6 +2456,7 @@ pub struct AppAutoscalingSpecMetricsCpu {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percent: Option<u32>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppAutoscalingSpecMetricsCpu {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2102,12 +2471,14 @@ impl AppAutoscalingSpecMetricsCpu {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppWorkerSpecTermination {
     /// The number of seconds to wait between sending a TERM signal to a container and issuing a KILL which causes immediate shutdown. (Default 120)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grace_period_seconds: Option<i32>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppWorkerSpecTermination {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2122,6 +2493,7 @@ impl AppWorkerSpecTermination {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppFunctionsSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2151,6 +2523,7 @@ pub struct AppFunctionsSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_destinations: Option<Vec<super::models::AppLogDestinationDefinition>>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppFunctionsSpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2180,6 +2553,7 @@ impl AppFunctionsSpec {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppAlertSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2195,6 +2569,7 @@ pub struct AppAlertSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<super::models::AppAlertSpecWindow>,
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     pub enum AppAlertSpecRule { UnspecifiedRule = "UNSPECIFIED_RULE", CpuUtilization =
     "CPU_UTILIZATION", MemUtilization = "MEM_UTILIZATION", RestartCount =
@@ -2208,15 +2583,18 @@ connector_runtime::__string_enum! {
     FunctionsGbRatePerSecond = "FUNCTIONS_GB_RATE_PER_SECOND", RequestsPerSecond =
     "REQUESTS_PER_SECOND", RequestDurationP95Ms = "REQUEST_DURATION_P95_MS", }
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     pub enum AppAlertSpecOperator { UnspecifiedOperator = "UNSPECIFIED_OPERATOR",
     GreaterThan = "GREATER_THAN", LessThan = "LESS_THAN", }
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     pub enum AppAlertSpecWindow { UnspecifiedWindow = "UNSPECIFIED_WINDOW", FiveMinutes =
     "FIVE_MINUTES", TenMinutes = "TEN_MINUTES", ThirtyMinutes = "THIRTY_MINUTES", OneHour
     = "ONE_HOUR", }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppDatabaseSpec {
     /// The name of the underlying DigitalOcean DBaaS cluster. This is required for production databases. For dev databases, if cluster_name is not set, a new cluster will be provisioned.
@@ -2246,6 +2624,7 @@ pub struct AppDatabaseSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppDatabaseSpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2262,6 +2641,7 @@ impl AppDatabaseSpec {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     #[doc = " - MYSQL: MySQL"] #[doc = " - PG: PostgreSQL"] #[doc = " - REDIS: Caching"]
     #[doc = " - MONGODB: MongoDB"] #[doc = " - KAFKA: Kafka"] #[doc =
@@ -2269,6 +2649,7 @@ connector_runtime::__string_enum! {
     AppDatabaseSpecEngine { Unset = "UNSET", Mysql = "MYSQL", Pg = "PG", Redis = "REDIS",
     Mongodb = "MONGODB", Kafka = "KAFKA", Opensearch = "OPENSEARCH", Valkey = "VALKEY", }
 }
+#[cfg(any(feature = "apps"))]
 /// Specification for app ingress configurations.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppIngressSpec {
@@ -2282,6 +2663,7 @@ pub struct AppIngressSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_error_page_url: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppIngressSpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2302,6 +2684,7 @@ impl AppIngressSpec {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppIngressSpecRule {
     /// The match configuration for the rule.
@@ -2317,6 +2700,7 @@ pub struct AppIngressSpecRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect: Option<super::models::AppIngressSpecRuleRoutingRedirect>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppIngressSpecRule {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2329,6 +2713,7 @@ impl AppIngressSpecRule {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 /// The match configuration for the rule.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppIngressSpecRuleMatch {
@@ -2339,6 +2724,7 @@ pub struct AppIngressSpecRuleMatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authority: Option<super::models::AppIngressSpecRuleStringMatchExact>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppIngressSpecRuleMatch {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2351,12 +2737,14 @@ impl AppIngressSpecRuleMatch {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 /// The path to match on.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppIngressSpecRuleStringMatchPrefix {
     /// Prefix-based match. For example, `/api` will match `/api`, `/api/`, and any nested paths such as `/api/v1/endpoint`.
     pub prefix: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppIngressSpecRuleStringMatchPrefix {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2371,12 +2759,14 @@ impl AppIngressSpecRuleStringMatchPrefix {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 /// The authority to match on.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppIngressSpecRuleStringMatchExact {
     /// Exact string match. An empty string is a valid value and will be serialized explicitly rather than being omitted from the payload.
     pub exact: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppIngressSpecRuleStringMatchExact {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2391,6 +2781,7 @@ impl AppIngressSpecRuleStringMatchExact {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 /// The component to route to. Only one of `component` or `redirect` may be set.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppIngressSpecRuleRoutingComponent {
@@ -2403,6 +2794,7 @@ pub struct AppIngressSpecRuleRoutingComponent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rewrite: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 /// The redirect configuration for the rule. Only one of `component` or `redirect` may be set.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppIngressSpecRuleRoutingRedirect {
@@ -2422,6 +2814,7 @@ pub struct AppIngressSpecRuleRoutingRedirect {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_code: Option<i64>,
 }
+#[cfg(any(feature = "apps"))]
 /// Specification for app egress configurations.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppEgressSpec {
@@ -2430,10 +2823,12 @@ pub struct AppEgressSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::AppEgressTypeSpec>,
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     #[doc = " The app egress type."] pub enum AppEgressTypeSpec { Autoassign =
     "AUTOASSIGN", DedicatedIp = "DEDICATED_IP", }
 }
+#[cfg(any(feature = "apps"))]
 /// Specification to configure maintenance settings for the app, such as maintenance mode and archiving the app.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppMaintenanceSpec {
@@ -2447,6 +2842,7 @@ pub struct AppMaintenanceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offline_page_url: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsVpc {
     /// The ID of the VPC.
@@ -2456,11 +2852,13 @@ pub struct AppsVpc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub egress_ips: Option<Vec<super::models::AppsVpcEgressIp>>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsVpcEgressIp {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsDeploymentStaticSite {
     /// The name of this static site
@@ -2470,6 +2868,7 @@ pub struct AppsDeploymentStaticSite {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_commit_hash: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsDeploymentWorker {
     /// The name of this worker
@@ -2479,6 +2878,7 @@ pub struct AppsDeploymentWorker {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_commit_hash: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsDomain {
     /// The ID of the domain
@@ -2500,6 +2900,7 @@ pub struct AppsDomain {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate_expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppsDomain {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2509,16 +2910,19 @@ impl AppsDomain {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     pub enum AppsDomainPhase { UnknownValue = "UNKNOWN", Pending = "PENDING", Configuring
     = "CONFIGURING", Active = "ACTIVE", Error = "ERROR", }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsDomainProgress {
     /// The steps of the domain's progress
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<serde_json::Value>>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppDomainValidation {
     /// TXT record name
@@ -2528,6 +2932,7 @@ pub struct AppDomainValidation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub txt_value: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 /// Geographical information about an app origin
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsRegion {
@@ -2556,6 +2961,7 @@ pub struct AppsRegion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsDedicatedEgressIp {
     /// The IP address of the dedicated egress IP.
@@ -2568,11 +2974,13 @@ pub struct AppsDedicatedEgressIp {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::AppsDedicatedEgressIpStatus>,
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     #[doc = " The status of the dedicated egress IP."] pub enum
     AppsDedicatedEgressIpStatus { UnknownValue = "UNKNOWN", Assigning = "ASSIGNING",
     Assigned = "ASSIGNED", Removed = "REMOVED", }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsCreateAppRequest {
     /// AppSpec
@@ -2584,6 +2992,7 @@ pub struct AppsCreateAppRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_id: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppsCreateAppRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2594,12 +3003,14 @@ impl AppsCreateAppRequest {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppResponse {
     /// An application's configuration and status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app: Option<super::models::App>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2609,6 +3020,7 @@ impl AppResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsUpdateAppRequest {
     /// AppSpec
@@ -2619,6 +3031,7 @@ pub struct AppsUpdateAppRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_all_source_versions: Option<bool>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppsUpdateAppRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2629,24 +3042,28 @@ impl AppsUpdateAppRequest {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsDeleteAppResponse {
     /// The ID of the app that was deleted
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsRestartRequest {
     /// Optional list of components to restart. If not provided, all components will be restarted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub components: Option<Vec<String>>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsDeploymentResponse {
     /// An app deployment
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<super::models::AppsDeployment>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppsDeploymentResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2656,11 +3073,13 @@ impl AppsDeploymentResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     pub enum AppsGetLogsActiveDeploymentType { Unspecified = "UNSPECIFIED", Build =
     "BUILD", Deploy = "DEPLOY", Run = "RUN", RunRestarted = "RUN_RESTARTED",
     AutoscaleEvent = "AUTOSCALE_EVENT", }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsGetLogsResponse {
     /// A list of URLs to archived log files
@@ -2670,17 +3089,20 @@ pub struct AppsGetLogsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live_url: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsGetExecResponse {
     /// A websocket URL that allows sending/receiving console input and receiving console output.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppInstances {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instances: Option<Vec<super::models::AppInstance>>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppInstance {
     /// Name of the component, from the app spec.
@@ -2696,16 +3118,19 @@ pub struct AppInstance {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance_alias: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     #[doc = " Supported compute component by DigitalOcean App Platform."] pub enum
     AppInstanceComponentType { Service = "SERVICE", Worker = "WORKER", Job = "JOB", }
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     pub enum AppsListDeploymentsDeploymentTypesItem { Manual = "MANUAL", DeployOnPush =
     "DEPLOY_ON_PUSH", Maintenance = "MAINTENANCE", ManualRollback = "MANUAL_ROLLBACK",
     AutoRollback = "AUTO_ROLLBACK", UpdateDatabaseTrustedSources =
     "UPDATE_DATABASE_TRUSTED_SOURCES", Autoscaled = "AUTOSCALED", }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsDeploymentsResponse {
     /// A list of deployments
@@ -2715,6 +3140,7 @@ pub struct AppsDeploymentsResponse {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "apps"))]
 impl AppsDeploymentsResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2726,12 +3152,14 @@ impl AppsDeploymentsResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsCreateDeploymentRequest {
     /// Indicates whether to force a build of app from source even if an existing cached build is suitable for re-use
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub force_build: Option<bool>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppJobInvocations {
     /// A list of job invocations
@@ -2740,6 +3168,7 @@ pub struct AppJobInvocations {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub links: Option<super::models::PageLinks>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppJobInvocation {
     /// The ID of the job invocation
@@ -2767,11 +3196,13 @@ pub struct AppJobInvocation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     #[doc = " The phase of the job invocation"] pub enum AppJobInvocationPhase {
     UnknownValue = "UNKNOWN", Pending = "PENDING", Running = "RUNNING", Succeeded =
     "SUCCEEDED", Failed = "FAILED", Canceled = "CANCELED", Skipped = "SKIPPED", }
 }
+#[cfg(any(feature = "apps"))]
 /// The JobInvocation Trigger
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppJobInvocationTrigger {
@@ -2786,17 +3217,20 @@ pub struct AppJobInvocationTrigger {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manual: Option<super::models::AppJobInvocationTriggerManual>,
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     #[doc = " The type of trigger that initiated the job invocation."] pub enum
     AppJobInvocationTriggerType { Manual = "MANUAL", Schedule = "SCHEDULE", UnknownValue
     = "UNKNOWN", }
 }
+#[cfg(any(feature = "apps"))]
 /// The schedule for the job
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppJobInvocationTriggerScheduled {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<super::models::AppJobInvocationTriggerScheduledSchedule>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppJobInvocationTriggerScheduledSchedule {
     /// The cron expression defining the schedule
@@ -2806,6 +3240,7 @@ pub struct AppJobInvocationTriggerScheduledSchedule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 /// Details about the manual trigger, if applicable
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppJobInvocationTriggerManual {
@@ -2813,6 +3248,7 @@ pub struct AppJobInvocationTriggerManual {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<super::models::AppJobInvocationTriggerManualUser>,
 }
+#[cfg(any(feature = "apps"))]
 /// The user who triggered the job
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppJobInvocationTriggerManualUser {
@@ -2826,10 +3262,12 @@ pub struct AppJobInvocationTriggerManualUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_name: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     pub enum AppsListEventsEventTypesItem { UnknownValue = "UNKNOWN", Deployment =
     "DEPLOYMENT", Autoscaling = "AUTOSCALING", }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppEvents {
     /// A list of events
@@ -2838,6 +3276,7 @@ pub struct AppEvents {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub links: Option<super::models::PageLinks>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppEvents {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2849,6 +3288,7 @@ impl AppEvents {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppEvent {
     /// The ID of the event (UUID)
@@ -2873,6 +3313,7 @@ pub struct AppEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autoscaling: Option<super::models::AppEventAutoscaling>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppEvent {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2882,10 +3323,12 @@ impl AppEvent {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     #[doc = " The type of event"] pub enum AppEventType { UnknownValue = "UNKNOWN",
     Deployment = "DEPLOYMENT", Autoscaling = "AUTOSCALING", }
 }
+#[cfg(any(feature = "apps"))]
 /// Autoscaling event details. Only present for autoscaling events.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppEventAutoscaling {
@@ -2895,17 +3338,16 @@ pub struct AppEventAutoscaling {
     /// Map of component names to their scale changes
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub components: Option<
-        std::collections::BTreeMap<
-            String,
-            super::models::AppEventAutoscalingComponentsValue,
-        >,
+        std::collections::BTreeMap<String, super::models::AppEventAutoscalingComponentsValue>,
     >,
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     #[doc = " The current phase of the autoscaling event"] pub enum
     AppEventAutoscalingPhase { UnknownValue = "UNKNOWN", Pending = "PENDING", InProgress
     = "IN_PROGRESS", Succeeded = "SUCCEEDED", Failed = "FAILED", Canceled = "CANCELED", }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppEventAutoscalingComponentsValue {
     /// The number of replicas before scaling
@@ -2918,11 +3360,13 @@ pub struct AppEventAutoscalingComponentsValue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub triggering_metric: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsGetEventResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<super::models::AppEvent>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppsGetEventResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2932,6 +3376,7 @@ impl AppsGetEventResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsListInstanceSizesResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2939,6 +3384,7 @@ pub struct AppsListInstanceSizesResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance_sizes: Option<Vec<super::models::AppsInstanceSize>>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsInstanceSize {
     /// The bandwidth allowance in GiB for the instance size
@@ -2985,21 +3431,25 @@ pub struct AppsInstanceSize {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usd_per_second: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     #[doc = " - SHARED: Shared vCPU cores"] #[doc = " - DEDICATED: Dedicated vCPU cores"]
     pub enum InstanceSizeCpuType { Unspecified = "UNSPECIFIED", Shared = "SHARED",
     Dedicated = "DEDICATED", }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsGetInstanceSizeResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance_size: Option<super::models::AppsInstanceSize>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsListRegionsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regions: Option<Vec<super::models::AppsRegion>>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppPropose {
     /// AppSpec
@@ -3010,6 +3460,7 @@ pub struct AppPropose {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_id: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppPropose {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3020,6 +3471,7 @@ impl AppPropose {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppProposeResponse {
     /// Indicates whether the app is a static app.
@@ -3046,6 +3498,7 @@ pub struct AppProposeResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_tier_downgrade_cost: Option<i32>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppProposeResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3055,11 +3508,13 @@ impl AppProposeResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsListAlertsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alerts: Option<Vec<super::models::AppAlert>>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppAlert {
     /// The ID of the alert
@@ -3081,6 +3536,7 @@ pub struct AppAlert {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<super::models::AppAlertProgress>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppAlertSlackWebhook {
     /// URL of the Slack webhook
@@ -3090,16 +3546,19 @@ pub struct AppAlertSlackWebhook {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     pub enum AppAlertPhase { UnknownValue = "UNKNOWN", Pending = "PENDING", Configuring =
     "CONFIGURING", Active = "ACTIVE", Error = "ERROR", }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppAlertProgress {
     /// Steps of an alert's progress.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<super::models::AppAlertProgressStep>>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppAlertProgressStep {
     /// The name of this step
@@ -3116,10 +3575,12 @@ pub struct AppAlertProgressStep {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<super::models::AppAlertProgressStepReason>,
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     pub enum AppAlertProgressStepStatus { UnknownValue = "UNKNOWN", Pending = "PENDING",
     Running = "RUNNING", Error = "ERROR", Success = "SUCCESS", }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppAlertProgressStepReason {
     /// The error code
@@ -3129,6 +3590,7 @@ pub struct AppAlertProgressStepReason {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsAssignAppAlertDestinationsRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3136,11 +3598,13 @@ pub struct AppsAssignAppAlertDestinationsRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slack_webhooks: Option<Vec<super::models::AppAlertSlackWebhook>>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsAlertResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert: Option<super::models::AppAlert>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsRollbackAppRequest {
     /// The ID of the deployment to rollback to.
@@ -3150,6 +3614,7 @@ pub struct AppsRollbackAppRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skip_pin: Option<bool>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsValidateRollbackResponse200 {
     /// Indicates whether the app can be rolled back to the specified deployment.
@@ -3161,6 +3626,7 @@ pub struct AppsValidateRollbackResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warnings: Option<Vec<super::models::AppRollbackValidationCondition>>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppRollbackValidationCondition {
     /// A code identifier that represents the failing condition.
@@ -3184,6 +3650,7 @@ pub struct AppRollbackValidationCondition {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub components: Option<Vec<String>>,
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     #[doc = " A code identifier that represents the failing condition."] #[doc = " "]
     #[doc = " Failing conditions:"] #[doc =
@@ -3209,6 +3676,7 @@ connector_runtime::__string_enum! {
     "region_conflict", StaticSiteRequiresRebuild = "static_site_requires_rebuild",
     ImageSourceMissingDigest = "image_source_missing_digest", }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppMetricsBandwidthUsage {
     /// A list of bandwidth usage details by app.
@@ -3218,6 +3686,7 @@ pub struct AppMetricsBandwidthUsage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "apps"))]
 /// Bandwidth usage for an app.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppMetricsBandwidthUsageDetails {
@@ -3228,6 +3697,7 @@ pub struct AppMetricsBandwidthUsageDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bandwidth_bytes: Option<String>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppMetricsBandwidthUsageRequest {
     /// A list of app IDs to query bandwidth metrics for.
@@ -3236,6 +3706,7 @@ pub struct AppMetricsBandwidthUsageRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "apps"))]
 impl AppMetricsBandwidthUsageRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3251,11 +3722,13 @@ impl AppMetricsBandwidthUsageRequest {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppHealthResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_health: Option<super::models::AppHealth>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppHealth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3263,6 +3736,7 @@ pub struct AppHealth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub functions_components: Option<Vec<super::models::AppFunctionsComponentHealth>>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppComponentHealth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3278,21 +3752,21 @@ pub struct AppComponentHealth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<super::models::AppComponentHealthState>,
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     pub enum AppComponentHealthState { UnknownValue = "UNKNOWN", Healthy = "HEALTHY",
     Unhealthy = "UNHEALTHY", }
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppFunctionsComponentHealth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub functions_component_health_metrics: Option<
-        Vec<
-            super::models::AppFunctionsComponentHealthFunctionsComponentHealthMetricsItem,
-        >,
-    >,
+    pub functions_component_health_metrics:
+        Option<Vec<super::models::AppFunctionsComponentHealthFunctionsComponentHealthMetricsItem>>,
 }
+#[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppFunctionsComponentHealthFunctionsComponentHealthMetricsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3302,6 +3776,7 @@ pub struct AppFunctionsComponentHealthFunctionsComponentHealthMetricsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_window: Option<String>,
 }
+#[cfg(any(feature = "cdn_endpoints"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CdnListEndpointsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3310,6 +3785,7 @@ pub struct CdnListEndpointsResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "cdn_endpoints"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CdnEndpoint {
     /// A unique ID that can be used to identify and reference a CDN endpoint.
@@ -3333,11 +3809,13 @@ pub struct CdnEndpoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "cdn_endpoints"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CdnCreateEndpointResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<super::models::CdnEndpoint>,
 }
+#[cfg(any(feature = "cdn_endpoints"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateEndpoint {
     /// The amount of time the content is cached by the CDN's edge servers in seconds. TTL must be one of 60, 600, 3600, 86400, or 604800. Defaults to 3600 (one hour) when excluded.
@@ -3350,11 +3828,13 @@ pub struct UpdateEndpoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_domain: Option<String>,
 }
+#[cfg(any(feature = "cdn_endpoints"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PurgeCache {
     /// An array of strings containing the path to the content to be purged from the CDN cache.
     pub files: Vec<String>,
 }
+#[cfg(any(feature = "certificates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CertificatesListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3363,6 +3843,7 @@ pub struct CertificatesListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "certificates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Certificate {
     /// A unique ID that can be used to identify and reference a certificate.
@@ -3391,17 +3872,20 @@ pub struct Certificate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::CertificateType>,
 }
+#[cfg(any(feature = "certificates"))]
 connector_runtime::__string_enum! {
     #[doc =
     " A string representing the current state of the certificate. It may be `pending`, `verified`, or `error`."]
     pub enum CertificateState { Pending = "pending", Verified = "verified", Error =
     "error", }
 }
+#[cfg(any(feature = "certificates"))]
 connector_runtime::__string_enum! {
     #[doc =
     " A string representing the type of the certificate. The value will be `custom` for a user-uploaded certificate or `lets_encrypt` for one automatically generated with Let's Encrypt."]
     pub enum CertificateType { Custom = "custom", LetsEncrypt = "lets_encrypt", }
 }
+#[cfg(any(feature = "certificates"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CertificatesCreateBody {
@@ -3410,6 +3894,7 @@ pub enum CertificatesCreateBody {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "certificates"))]
 /// Let's Encrypt Certificate Request
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CertificateRequestLetsEncrypt {
@@ -3422,6 +3907,7 @@ pub struct CertificateRequestLetsEncrypt {
     /// An array of fully qualified domain names (FQDNs) for which the certificate was issued. A certificate covering all subdomains can be issued using a wildcard (e.g. `*.example.com`).
     pub dns_names: Vec<String>,
 }
+#[cfg(any(feature = "certificates"))]
 /// Custom Certificate Request
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CertificateRequestCustom {
@@ -3439,11 +3925,13 @@ pub struct CertificateRequestCustom {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate_chain: Option<String>,
 }
+#[cfg(any(feature = "certificates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CertificatesCreateResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<super::models::Certificate>,
 }
+#[cfg(any(feature = "billing"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Balance {
     /// Balance as of the `generated_at` time.  This value includes the `account_balance` and `month_to_date_usage`.
@@ -3459,6 +3947,7 @@ pub struct Balance {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "billing"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BillingHistoryListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3468,6 +3957,7 @@ pub struct BillingHistoryListResponse200 {
     /// Information about the response itself.
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "billing"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BillingHistory {
     /// Description of the billing history entry.
@@ -3490,12 +3980,14 @@ pub struct BillingHistory {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::BillingHistoryType>,
 }
+#[cfg(any(feature = "billing"))]
 connector_runtime::__string_enum! {
     #[doc = " Type of billing history entry."] pub enum BillingHistoryType { AchFailure =
     "ACHFailure", Adjustment = "Adjustment", AttemptFailed = "AttemptFailed", Chargeback
     = "Chargeback", Credit = "Credit", CreditExpiration = "CreditExpiration", Invoice =
     "Invoice", Payment = "Payment", Refund = "Refund", Reversal = "Reversal", }
 }
+#[cfg(any(feature = "billing"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InvoicesListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3507,6 +3999,7 @@ pub struct InvoicesListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "billing"))]
 /// The invoice preview.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InvoicePreview {
@@ -3526,6 +4019,7 @@ pub struct InvoicePreview {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
 }
+#[cfg(any(feature = "billing"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InvoicesGetByUuidResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3534,6 +4028,7 @@ pub struct InvoicesGetByUuidResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "billing"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InvoiceItem {
     /// Name of the product being billed in the invoice item.
@@ -3570,6 +4065,7 @@ pub struct InvoiceItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_name: Option<String>,
 }
+#[cfg(any(feature = "billing"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InvoiceSummary {
     /// UUID of the invoice
@@ -3604,6 +4100,7 @@ pub struct InvoiceSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credits_and_adjustments: Option<super::models::SimpleCharge>,
 }
+#[cfg(any(feature = "billing"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BillingAddress {
     /// Street address line 1
@@ -3631,6 +4128,7 @@ pub struct BillingAddress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
 }
+#[cfg(any(feature = "billing"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProductUsageCharges {
     /// Description of usage charges
@@ -3643,6 +4141,7 @@ pub struct ProductUsageCharges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items: Option<Vec<super::models::ProductChargeItem>>,
 }
+#[cfg(any(feature = "billing"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProductChargeItem {
     /// Amount of the charge
@@ -3655,6 +4154,7 @@ pub struct ProductChargeItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<String>,
 }
+#[cfg(any(feature = "billing"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SimpleCharge {
     /// Name of the charge
@@ -3664,6 +4164,7 @@ pub struct SimpleCharge {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<String>,
 }
+#[cfg(any(feature = "billing"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BillingInsightsListResponse200 {
     /// Array of billing data points, which are day-over-day changes in billing resource usage based on nightly invoice item estimates, for the requested period
@@ -3675,6 +4176,7 @@ pub struct BillingInsightsListResponse200 {
     /// Current page number
     pub current_page: i64,
 }
+#[cfg(any(feature = "billing"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BillingDataPoint {
     /// URN of the team that incurred the usage
@@ -3699,6 +4201,7 @@ pub struct BillingDataPoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_description: Option<String>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Options {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3706,6 +4209,7 @@ pub struct Options {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_availability: Option<super::models::OptionsVersionAvailability>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OptionsOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3727,6 +4231,7 @@ pub struct OptionsOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advanced_mysql: Option<super::models::OptionsOptionsKafka>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OptionsOptionsKafka {
     /// An array of strings containing the names of available regions
@@ -3739,6 +4244,7 @@ pub struct OptionsOptionsKafka {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layouts: Option<Vec<super::models::DatabaseLayoutOption>>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseLayoutOption {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3747,6 +4253,7 @@ pub struct DatabaseLayoutOption {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sizes: Option<Vec<String>>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OptionsVersionAvailability {
     /// An array of objects, each indicating the version end-of-life, end-of-availability for various database engines
@@ -3777,6 +4284,7 @@ pub struct OptionsVersionAvailability {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advanced_mysql: Option<Vec<super::models::DatabaseVersionAvailability>>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseVersionAvailability {
     /// A timestamp referring to the date when the particular version will no longer be supported. If null, the version does not have an end of life timeline.
@@ -3789,11 +4297,13 @@ pub struct DatabaseVersionAvailability {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesListClustersResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub databases: Option<Vec<super::models::DatabaseClusterRead>>,
 }
+#[cfg(any(feature = "databases"))]
 impl DatabasesListClustersResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3805,6 +4315,7 @@ impl DatabasesListClustersResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseClusterRead {
     /// A unique ID that can be used to identify and reference a database cluster.
@@ -3879,6 +4390,7 @@ pub struct DatabaseClusterRead {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub do_settings: Option<super::models::DoSettings>,
 }
+#[cfg(any(feature = "databases"))]
 impl DatabaseClusterRead {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3902,6 +4414,7 @@ impl DatabaseClusterRead {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc =
     " A slug representing the database engine used for the cluster. The possible values are: \"pg\" for PostgreSQL, \"mysql\" for MySQL, \"redis\" for Caching, \"mongodb\" for MongoDB, \"kafka\" for Kafka, \"opensearch\" for OpenSearch, \"valkey\" for Valkey, \"advanced_pg\" for PostgreSQL Advanced Edition, and \"advanced_mysql\" for MySQL Advanced Edition. Advanced Edition engines are currently in public preview."]
@@ -3909,11 +4422,13 @@ connector_runtime::__string_enum! {
     Valkey = "valkey", Mongodb = "mongodb", Kafka = "kafka", Opensearch = "opensearch",
     AdvancedPg = "advanced_pg", AdvancedMysql = "advanced_mysql", }
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc = " A string representing the current status of the database cluster."] pub
     enum DatabaseClusterReadStatus { Creating = "creating", Online = "online", Resizing =
     "resizing", Migrating = "migrating", Forking = "forking", }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OpensearchConnection {
     /// This is provided as a convenience and should be able to be constructed by the other attributes.
@@ -3935,6 +4450,7 @@ pub struct OpensearchConnection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssl: Option<bool>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SchemaRegistryConnection {
     /// This is provided as a convenience and should be able to be constructed by the other attributes.
@@ -3956,6 +4472,7 @@ pub struct SchemaRegistryConnection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssl: Option<bool>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseConnection {
     /// A connection string in the format accepted by the `psql` command. This is provided as a convenience and should be able to be constructed by the other attributes.
@@ -3980,6 +4497,7 @@ pub struct DatabaseConnection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssl: Option<bool>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseUser {
     /// The name of a database user.
@@ -4002,11 +4520,13 @@ pub struct DatabaseUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<super::models::UserSettings>,
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc = " A string representing the database user's role. The value will be either"]
     #[doc = " \"primary\" or \"normal\"."] pub enum DatabaseUserRole { Primary =
     "primary", Normal = "normal", }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MysqlSettings {
     /// A string specifying the authentication method to be used for connections
@@ -4016,6 +4536,7 @@ pub struct MysqlSettings {
     /// default is `caching_sha2_password`.
     pub auth_plugin: super::models::MysqlSettingsAuthPlugin,
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc = " A string specifying the authentication method to be used for connections"]
     #[doc = " to the MySQL user account. The valid values are `mysql_native_password`"]
@@ -4026,6 +4547,7 @@ connector_runtime::__string_enum! {
     MysqlNativePassword = "mysql_native_password", CachingSha2Password =
     "caching_sha2_password", }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UserSettings {
     /// For PostgreSQL clusters, set to `true` to grant the user replication
@@ -4044,6 +4566,7 @@ pub struct UserSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mongo_user_settings: Option<super::models::UserSettingsMongoUserSettings>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UserSettingsOpensearchAclItem {
     /// A regex for matching the indexes that this ACL should apply to.
@@ -4053,12 +4576,14 @@ pub struct UserSettingsOpensearchAclItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permission: Option<super::models::UserSettingsOpensearchAclItemPermission>,
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Permission set applied to the ACL. 'read' allows user to read from the index. 'write' allows for user to write to the index. 'readwrite' allows for both 'read' and 'write' permission. 'deny'(default) restricts user from performing any operation over an index. 'admin' allows for 'readwrite' as well as any operations to administer the index."]
     pub enum UserSettingsOpensearchAclItemPermission { Deny = "deny", Admin = "admin",
     Read = "read", Readwrite = "readwrite", Write = "write", }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UserSettingsAclItem {
     /// An identifier for the ACL. Will be computed after the ACL is created/updated.
@@ -4069,12 +4594,14 @@ pub struct UserSettingsAclItem {
     /// Permission set applied to the ACL. 'consume' allows for messages to be consumed from the topic. 'produce' allows for messages to be published to the topic. 'produceconsume' allows for both 'consume' and 'produce' permission. 'admin' allows for 'produceconsume' as well as any operations to administer the topic (delete, update).
     pub permission: super::models::UserSettingsAclItemPermission,
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Permission set applied to the ACL. 'consume' allows for messages to be consumed from the topic. 'produce' allows for messages to be published to the topic. 'produceconsume' allows for both 'consume' and 'produce' permission. 'admin' allows for 'produceconsume' as well as any operations to administer the topic (delete, update)."]
     pub enum UserSettingsAclItemPermission { Admin = "admin", Consume = "consume",
     Produce = "produce", Produceconsume = "produceconsume", }
 }
+#[cfg(any(feature = "databases"))]
 /// MongoDB-specific settings for the user. This option is not currently supported for other database engines.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UserSettingsMongoUserSettings {
@@ -4085,12 +4612,14 @@ pub struct UserSettingsMongoUserSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<super::models::UserSettingsMongoUserSettingsRole>,
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The role to assign to the user with each role mapping to a MongoDB built-in role.  `readOnly` maps to a [read](https://www.mongodb.com/docs/manual/reference/built-in-roles/#mongodb-authrole-read) role. `readWrite` maps to a [readWrite](https://www.mongodb.com/docs/manual/reference/built-in-roles/#mongodb-authrole-readWrite) role. `dbAdmin` maps to a [dbAdmin](https://www.mongodb.com/docs/manual/reference/built-in-roles/#mongodb-authrole-dbAdmin) role."]
     pub enum UserSettingsMongoUserSettingsRole { ReadOnly = "readOnly", ReadWrite =
     "readWrite", DbAdmin = "dbAdmin", }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseMaintenanceWindow {
     /// The day of the week on which to apply maintenance updates.
@@ -4104,6 +4633,7 @@ pub struct DatabaseMaintenanceWindow {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<Vec<String>>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FirewallRule {
     /// A unique ID for the firewall rule itself.
@@ -4124,6 +4654,7 @@ pub struct FirewallRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
+#[cfg(any(feature = "databases"))]
 impl FirewallRule {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4148,12 +4679,14 @@ impl FirewallRule {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of resource that the firewall rule allows to access the database cluster."]
     pub enum FirewallRuleType { Droplet = "droplet", K8s = "k8s", IpAddr = "ip_addr", Tag
     = "tag", App = "app", }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseServiceEndpoint {
     /// A FQDN pointing to the database cluster's node(s).
@@ -4163,6 +4696,7 @@ pub struct DatabaseServiceEndpoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<i64>,
 }
+#[cfg(any(feature = "databases"))]
 /// DigitalOcean-specific settings for the database cluster.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DoSettings {
@@ -4170,6 +4704,7 @@ pub struct DoSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_cnames: Option<Vec<String>>,
 }
+#[cfg(any(feature = "databases"))]
 impl DoSettings {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4179,6 +4714,7 @@ impl DoSettings {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesCreateClusterBody {
     /// A unique ID that can be used to identify and reference a database cluster.
@@ -4210,10 +4746,18 @@ pub struct DatabasesCreateClusterBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_network_uuid: Option<String>,
     /// An array of tags (as strings) to apply to the database cluster. <br><br>Requires `tag:create` scope.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub tags: Option<Option<Vec<String>>>,
     /// An array of strings containing the names of databases created in the database cluster.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub db_names: Option<Option<Vec<String>>>,
     /// The connection details for OpenSearch dashboard.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4229,9 +4773,17 @@ pub struct DatabasesCreateClusterBody {
     pub standby_connection: Option<super::models::DatabaseConnection>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub standby_private_connection: Option<super::models::DatabaseConnection>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub users: Option<Option<Vec<super::models::DatabaseUser>>>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub maintenance_window: Option<Option<super::models::DatabaseMaintenanceWindow>>,
     /// The ID of the project that the database cluster is assigned to. If excluded when creating a new database cluster, it will be assigned to your default project.<br><br>Requires `project:assign_resource` scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4258,6 +4810,7 @@ pub struct DatabasesCreateClusterBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_restore: Option<super::models::DatabaseBackup>,
 }
+#[cfg(any(feature = "databases"))]
 impl DatabasesCreateClusterBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4284,12 +4837,14 @@ impl DatabasesCreateClusterBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 /// Contains all autoscaling configuration for a database cluster
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseAutoscaleParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<super::models::DatabaseStorageAutoscaleParams>,
 }
+#[cfg(any(feature = "databases"))]
 impl DatabaseAutoscaleParams {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4299,6 +4854,7 @@ impl DatabaseAutoscaleParams {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 /// Configuration for database cluster storage autoscaling
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseStorageAutoscaleParams {
@@ -4311,6 +4867,7 @@ pub struct DatabaseStorageAutoscaleParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub increment_gib: Option<i64>,
 }
+#[cfg(any(feature = "databases"))]
 impl DatabaseStorageAutoscaleParams {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4333,6 +4890,7 @@ impl DatabaseStorageAutoscaleParams {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseBackup {
     /// The name of an existing database cluster from which the backup will be restored.
@@ -4341,10 +4899,12 @@ pub struct DatabaseBackup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesCreateClusterResponse201 {
     pub database: super::models::DatabaseClusterRead,
 }
+#[cfg(any(feature = "databases"))]
 impl DatabasesCreateClusterResponse201 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4355,10 +4915,12 @@ impl DatabasesCreateClusterResponse201 {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesGetConfigResponse200 {
     pub config: super::models::DatabasesGetConfigResponse200Config,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum DatabasesGetConfigResponse200Config {
@@ -4372,6 +4934,7 @@ pub enum DatabasesGetConfigResponse200Config {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MysqlAdvancedConfig {
     /// The hour of day (in UTC) when backup for the service starts. New backup only starts if previous backup has already completed.
@@ -4426,7 +4989,11 @@ pub struct MysqlAdvancedConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub innodb_ft_server_stopword_table: Option<String>,
     /// The InnoDB FULLTEXT index stopword list for user-created FULLTEXT indexes. Must be in the form `db_name/table_name`. Set to `null` to clear a previously configured value.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub innodb_ft_user_stopword_table: Option<Option<String>>,
     /// The time, in seconds, that an InnoDB transaction waits for a row lock. before giving up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4451,9 +5018,8 @@ pub struct MysqlAdvancedConfig {
     pub interactive_timeout: Option<i64>,
     /// The storage engine for in-memory internal temporary tables.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub internal_tmp_mem_storage_engine: Option<
-        super::models::MysqlAdvancedConfigInternalTmpMemStorageEngine,
-    >,
+    pub internal_tmp_mem_storage_engine:
+        Option<super::models::MysqlAdvancedConfigInternalTmpMemStorageEngine>,
     /// The time, in seconds, to wait for more data from an existing connection. aborting the read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub net_read_timeout: Option<i64>,
@@ -4533,6 +5099,7 @@ pub struct MysqlAdvancedConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mysql_incremental_backup: Option<super::models::MysqlIncrementalBackup>,
 }
+#[cfg(any(feature = "databases"))]
 impl MysqlAdvancedConfig {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4847,17 +5414,20 @@ impl MysqlAdvancedConfig {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc = " The storage engine for in-memory internal temporary tables."] pub enum
     MysqlAdvancedConfigInternalTmpMemStorageEngine { TempTable = "TempTable", Memory =
     "MEMORY", }
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Defines the destination for logs. Can be `INSIGHTS`, `TABLE`, or both (`INSIGHTS,TABLE`), or `NONE` to disable logs. To specify both destinations, use `INSIGHTS,TABLE` (order matters). Default is NONE."]
     pub enum MysqlAdvancedConfigLogOutput { Insights = "INSIGHTS", Table = "TABLE",
     InsightsTable = "INSIGHTS,TABLE", None = "NONE", }
 }
+#[cfg(any(feature = "databases"))]
 /// MySQL Incremental Backup configuration settings
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MysqlIncrementalBackup {
@@ -4868,6 +5438,7 @@ pub struct MysqlIncrementalBackup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_backup_week_schedule: Option<String>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostgresAdvancedConfig {
     /// Specifies the maximum age (in transactions) that a table's pg_class.relfrozenxid field can attain before a VACUUM operation is forced to prevent transaction ID wraparound within the table. Note that the system will launch autovacuum processes to prevent wraparound even when autovacuum is otherwise disabled. This parameter will cause the server to be restarted.
@@ -4920,9 +5491,8 @@ pub struct PostgresAdvancedConfig {
     pub deadlock_timeout: Option<i64>,
     /// Specifies the default TOAST compression method for values of compressible columns (the default is lz4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_toast_compression: Option<
-        super::models::PostgresAdvancedConfigDefaultToastCompression,
-    >,
+    pub default_toast_compression:
+        Option<super::models::PostgresAdvancedConfigDefaultToastCompression>,
     /// Time out sessions with open transactions after this number of milliseconds
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_in_transaction_session_timeout: Option<i64>,
@@ -4934,9 +5504,7 @@ pub struct PostgresAdvancedConfig {
     pub log_autovacuum_min_duration: Option<i64>,
     /// Controls the amount of detail written in the server log for each message that is logged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub log_error_verbosity: Option<
-        super::models::PostgresAdvancedConfigLogErrorVerbosity,
-    >,
+    pub log_error_verbosity: Option<super::models::PostgresAdvancedConfigLogErrorVerbosity>,
     /// Selects one of the available log-formats. These can support popular log analyzers like pgbadger, pganalyze, etc.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_line_prefix: Option<super::models::PostgresAdvancedConfigLogLinePrefix>,
@@ -4990,9 +5558,8 @@ pub struct PostgresAdvancedConfig {
     /// Controls which statements are counted. Specify 'top' to track top-level statements (those issued directly by clients), 'all' to also track nested statements (such as statements invoked within functions), or 'none' to disable statement statistics collection. The default value is top.
     #[serde(rename = "pg_stat_statements.track")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pg_stat_statements_track: Option<
-        super::models::PostgresAdvancedConfigPgStatStatementsTrack,
-    >,
+    pub pg_stat_statements_track:
+        Option<super::models::PostgresAdvancedConfigPgStatStatementsTrack>,
     /// PostgreSQL temporary file limit in KiB. If -1, sets to unlimited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temp_file_limit: Option<i64>,
@@ -5004,9 +5571,7 @@ pub struct PostgresAdvancedConfig {
     pub track_activity_query_size: Option<i64>,
     /// Record commit time of transactions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub track_commit_timestamp: Option<
-        super::models::PostgresAdvancedConfigTrackCommitTimestamp,
-    >,
+    pub track_commit_timestamp: Option<super::models::PostgresAdvancedConfigTrackCommitTimestamp>,
     /// Enables tracking of function call counts and time used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub track_functions: Option<super::models::PostgresAdvancedConfigTrackFunctions>,
@@ -5036,9 +5601,8 @@ pub struct PostgresAdvancedConfig {
     pub timescaledb: Option<super::models::TimescaledbAdvancedConfig>,
     /// Synchronous replication type. Note that the service plan also needs to support synchronous replication.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub synchronous_replication: Option<
-        super::models::PostgresAdvancedConfigSynchronousReplication,
-    >,
+    pub synchronous_replication:
+        Option<super::models::PostgresAdvancedConfigSynchronousReplication>,
     /// Enable the pg_stat_monitor extension. <b>Enabling this extension will cause the cluster to be restarted.</b> When this extension is enabled, pg_stat_statements results for utility commands are unreliable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stat_monitor_enable: Option<bool>,
@@ -5052,6 +5616,7 @@ pub struct PostgresAdvancedConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_slot_wal_keep_size: Option<i64>,
 }
+#[cfg(any(feature = "databases"))]
 impl PostgresAdvancedConfig {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5412,18 +5977,21 @@ impl PostgresAdvancedConfig {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Specifies the default TOAST compression method for values of compressible columns (the default is lz4)."]
     pub enum PostgresAdvancedConfigDefaultToastCompression { Lz4 = "lz4", Pglz = "pglz",
     }
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Controls the amount of detail written in the server log for each message that is logged."]
     pub enum PostgresAdvancedConfigLogErrorVerbosity { Terse = "TERSE", Default =
     "DEFAULT", Verbose = "VERBOSE", }
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Selects one of the available log-formats. These can support popular log analyzers like pgbadger, pganalyze, etc."]
@@ -5432,25 +6000,30 @@ connector_runtime::__string_enum! {
     "%m [%p] %q[user=%u,db=%d,app=%a]", TPL1UserUDbDAppAClientH =
     "%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h", }
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Controls which statements are counted. Specify 'top' to track top-level statements (those issued directly by clients), 'all' to also track nested statements (such as statements invoked within functions), or 'none' to disable statement statistics collection. The default value is top."]
     pub enum PostgresAdvancedConfigPgStatStatementsTrack { All = "all", Top = "top", None
     = "none", }
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc = " Record commit time of transactions."] pub enum
     PostgresAdvancedConfigTrackCommitTimestamp { Off = "off", On = "on", }
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc = " Enables tracking of function call counts and time used."] pub enum
     PostgresAdvancedConfigTrackFunctions { All = "all", Pl = "pl", None = "none", }
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Enables timing of database I/O calls. This parameter is off by default, because it will repeatedly query the operating system for the current time, which may cause significant overhead on some platforms."]
     pub enum PostgresAdvancedConfigTrackIoTiming { Off = "off", On = "on", }
 }
+#[cfg(any(feature = "databases"))]
 /// PGBouncer connection pooling settings
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PgbouncerAdvancedConfig {
@@ -5459,9 +6032,8 @@ pub struct PgbouncerAdvancedConfig {
     pub server_reset_query_always: Option<bool>,
     /// List of parameters to ignore when given in startup packet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ignore_startup_parameters: Option<
-        Vec<super::models::PgbouncerAdvancedConfigIgnoreStartupParametersItem>,
-    >,
+    pub ignore_startup_parameters:
+        Option<Vec<super::models::PgbouncerAdvancedConfigIgnoreStartupParametersItem>>,
     /// If current server connections are below this number, adds more. Improves behavior when usual load comes suddenly back after period of total inactivity. The value is effectively capped at the pool size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_pool_size: Option<i64>,
@@ -5484,6 +6056,7 @@ pub struct PgbouncerAdvancedConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autodb_idle_timeout: Option<i64>,
 }
+#[cfg(any(feature = "databases"))]
 impl PgbouncerAdvancedConfig {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5546,15 +6119,18 @@ impl PgbouncerAdvancedConfig {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc = " Enum of parameters to ignore when given in startup packet."] pub enum
     PgbouncerAdvancedConfigIgnoreStartupParametersItem { ExtraFloatDigits =
     "extra_float_digits", SearchPath = "search_path", }
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc = " PGBouncer pool mode"] pub enum PgbouncerAdvancedConfigAutodbPoolMode {
     Session = "session", Transaction = "transaction", Statement = "statement", }
 }
+#[cfg(any(feature = "databases"))]
 /// TimescaleDB extension configuration values
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimescaledbAdvancedConfig {
@@ -5562,6 +6138,7 @@ pub struct TimescaledbAdvancedConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_background_workers: Option<i64>,
 }
+#[cfg(any(feature = "databases"))]
 impl TimescaledbAdvancedConfig {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5576,12 +6153,14 @@ impl TimescaledbAdvancedConfig {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Synchronous replication type. Note that the service plan also needs to support synchronous replication."]
     pub enum PostgresAdvancedConfigSynchronousReplication { Off = "off", Quorum =
     "quorum", }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RedisAdvancedConfig {
     /// A string specifying the desired eviction policy for the Caching cluster.
@@ -5593,9 +6172,7 @@ pub struct RedisAdvancedConfig {
     /// - `volatile-random`: Evict keys with expiration only in a random order.
     /// - `volatile-ttl`: Evict keys with expiration only, shortest time-to-live (TTL) first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redis_maxmemory_policy: Option<
-        super::models::RedisAdvancedConfigRedisMaxmemoryPolicy,
-    >,
+    pub redis_maxmemory_policy: Option<super::models::RedisAdvancedConfigRedisMaxmemoryPolicy>,
     /// Set output buffer limit for pub / sub clients in MB. The value is the hard limit, the soft limit is 1/4 of the hard limit. When setting the limit, be mindful of the available memory in the selected service plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis_pubsub_client_output_buffer_limit: Option<i64>,
@@ -5642,10 +6219,10 @@ pub struct RedisAdvancedConfig {
     pub redis_persistence: Option<super::models::RedisAdvancedConfigRedisPersistence>,
     /// Determines default pub/sub channels' ACL for new users if ACL is not supplied. When this option is not defined, all_channels is assumed to keep backward compatibility. This option doesn't affect Caching configuration acl-pubsub-default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redis_acl_channels_default: Option<
-        super::models::RedisAdvancedConfigRedisAclChannelsDefault,
-    >,
+    pub redis_acl_channels_default:
+        Option<super::models::RedisAdvancedConfigRedisAclChannelsDefault>,
 }
+#[cfg(any(feature = "databases"))]
 impl RedisAdvancedConfig {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5709,6 +6286,7 @@ impl RedisAdvancedConfig {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc = " A string specifying the desired eviction policy for the Caching cluster."]
     #[doc = " "] #[doc =
@@ -5723,17 +6301,20 @@ connector_runtime::__string_enum! {
     AllkeysLru = "allkeys-lru", AllkeysRandom = "allkeys-random", VolatileLru =
     "volatile-lru", VolatileRandom = "volatile-random", VolatileTtl = "volatile-ttl", }
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Creates an RDB dump of the database every 10 minutes that can be used  to recover data after a node crash. The database does not create the  dump if no keys have changed since the last dump. When set to `off`,  the database cannot fork services, and data can be lost if a service  is restarted or powered off. DigitalOcean Managed Caching databases  do not support the Append Only File (AOF) persistence method."]
     pub enum RedisAdvancedConfigRedisPersistence { Off = "off", Rdb = "rdb", }
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Determines default pub/sub channels' ACL for new users if ACL is not supplied. When this option is not defined, all_channels is assumed to keep backward compatibility. This option doesn't affect Caching configuration acl-pubsub-default."]
     pub enum RedisAdvancedConfigRedisAclChannelsDefault { Allchannels = "allchannels",
     Resetchannels = "resetchannels", }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ValkeyAdvancedConfig {
     /// A string specifying the desired eviction policy for a Caching or Valkey cluster.
@@ -5790,9 +6371,8 @@ pub struct ValkeyAdvancedConfig {
     pub valkey_persistence: Option<super::models::ValkeyAdvancedConfigValkeyPersistence>,
     /// Determines default pub/sub channels' ACL for new users if ACL is not supplied. When this option is not defined, all_channels is assumed to keep backward compatibility. This option doesn't affect Valkey configuration acl-pubsub-default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub valkey_acl_channels_default: Option<
-        super::models::ValkeyAdvancedConfigValkeyAclChannelsDefault,
-    >,
+    pub valkey_acl_channels_default:
+        Option<super::models::ValkeyAdvancedConfigValkeyAclChannelsDefault>,
     /// Frequent RDB snapshots
     /// When enabled, Valkey will create frequent local RDB snapshots. When disabled, Valkey will only take RDB snapshots when a backup is created, based on the backup schedule. This setting is ignored when valkey_persistence is set to off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5802,6 +6382,7 @@ pub struct ValkeyAdvancedConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valkey_active_expire_effort: Option<i64>,
 }
+#[cfg(any(feature = "databases"))]
 impl ValkeyAdvancedConfig {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5873,6 +6454,7 @@ impl ValkeyAdvancedConfig {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc =
     " A string specifying the desired eviction policy for a Caching or Valkey cluster."]
@@ -5888,17 +6470,20 @@ connector_runtime::__string_enum! {
     AllkeysRandom = "allkeys_random", VolatileLru = "volatile_lru", VolatileRandom =
     "volatile_random", VolatileTtl = "volatile_ttl", }
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc =
     " When persistence is 'rdb', Valkey does RDB dumps each 10 minutes if any key is changed. Also RDB dumps are done according to backup schedule for backup purposes. When persistence is 'off', no RDB dumps and backups are done, so data can be lost at any moment if service is restarted for any reason, or if service is powered off. Also service can't be forked."]
     pub enum ValkeyAdvancedConfigValkeyPersistence { Off = "off", Rdb = "rdb", }
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Determines default pub/sub channels' ACL for new users if ACL is not supplied. When this option is not defined, all_channels is assumed to keep backward compatibility. This option doesn't affect Valkey configuration acl-pubsub-default."]
     pub enum ValkeyAdvancedConfigValkeyAclChannelsDefault { Allchannels = "allchannels",
     Resetchannels = "resetchannels", }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KafkaAdvancedConfig {
     /// Specify the final compression type for a given topic. This configuration accepts the standard compression codecs ('gzip', 'snappy', 'lz4', 'zstd'). It additionally accepts 'uncompressed' which is equivalent to no compression; and 'producer' which means retain the original compression codec set by the producer.
@@ -5957,9 +6542,8 @@ pub struct KafkaAdvancedConfig {
     pub log_message_downconversion_enable: Option<bool>,
     /// Define whether the timestamp in the message is message create time or log append time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub log_message_timestamp_type: Option<
-        super::models::KafkaAdvancedConfigLogMessageTimestampType,
-    >,
+    pub log_message_timestamp_type:
+        Option<super::models::KafkaAdvancedConfigLogMessageTimestampType>,
     /// The maximum difference allowed between the timestamp when a broker receives a message and the timestamp specified in the message
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_message_timestamp_difference_max_ms: Option<i64>,
@@ -6024,6 +6608,7 @@ pub struct KafkaAdvancedConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema_registry: Option<bool>,
 }
+#[cfg(any(feature = "databases"))]
 impl KafkaAdvancedConfig {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6283,8 +6868,7 @@ impl KafkaAdvancedConfig {
                 Some((2147483647f64, false)),
             )?;
         }
-        if let Some(v) = &self.transaction_remove_expired_transaction_cleanup_interval_ms
-        {
+        if let Some(v) = &self.transaction_remove_expired_transaction_cleanup_interval_ms {
             rt::check::range(
                 "KafkaAdvancedConfig.transaction_remove_expired_transaction_cleanup_interval_ms",
                 *v as f64,
@@ -6295,23 +6879,27 @@ impl KafkaAdvancedConfig {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Specify the final compression type for a given topic. This configuration accepts the standard compression codecs ('gzip', 'snappy', 'lz4', 'zstd'). It additionally accepts 'uncompressed' which is equivalent to no compression; and 'producer' which means retain the original compression codec set by the producer."]
     pub enum KafkaAdvancedConfigCompressionType { Gzip = "gzip", Snappy = "snappy", Lz4 =
     "lz4", Zstd = "zstd", Uncompressed = "uncompressed", Producer = "producer", }
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc = " The default cleanup policy for segments beyond the retention window"] pub
     enum KafkaAdvancedConfigLogCleanupPolicy { Delete = "delete", Compact = "compact",
     CompactDelete = "compact,delete", }
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Define whether the timestamp in the message is message create time or log append time."]
     pub enum KafkaAdvancedConfigLogMessageTimestampType { CreateTime = "CreateTime",
     LogAppendTime = "LogAppendTime", }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OpensearchAdvancedConfig {
     /// Maximum content length for HTTP requests to the OpenSearch HTTP API, in bytes.
@@ -6438,6 +7026,7 @@ pub struct OpensearchAdvancedConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_index_refresh_interval: Option<bool>,
 }
+#[cfg(any(feature = "databases"))]
 impl OpensearchAdvancedConfig {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6684,13 +7273,12 @@ impl OpensearchAdvancedConfig {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MongoAdvancedConfig {
     /// Specifies the default consistency behavior of reads from the database. Data that is returned from the query with may or may not have been acknowledged by all nodes in the replicaset depending on this value.  Learn more [here](https://www.mongodb.com/docs/manual/reference/read-concern/).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_read_concern: Option<
-        super::models::MongoAdvancedConfigDefaultReadConcern,
-    >,
+    pub default_read_concern: Option<super::models::MongoAdvancedConfigDefaultReadConcern>,
     /// Describes the level of acknowledgment requested from MongoDB for write operations clusters. This field can set to either `majority` or a number `0...n` which will describe the number of nodes that must acknowledge the write operation before it is fully accepted. Setting to `0` will request no acknowledgement of the write operation.  Learn more [here](https://www.mongodb.com/docs/manual/reference/write-concern/).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_write_concern: Option<String>,
@@ -6704,6 +7292,7 @@ pub struct MongoAdvancedConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verbosity: Option<i64>,
 }
+#[cfg(any(feature = "databases"))]
 impl MongoAdvancedConfig {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6734,17 +7323,20 @@ impl MongoAdvancedConfig {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Specifies the default consistency behavior of reads from the database. Data that is returned from the query with may or may not have been acknowledged by all nodes in the replicaset depending on this value.  Learn more [here](https://www.mongodb.com/docs/manual/reference/read-concern/)."]
     pub enum MongoAdvancedConfigDefaultReadConcern { Local = "local", Available =
     "available", Majority = "majority", }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<super::models::DatabaseConfigConfig>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum DatabaseConfigConfig {
@@ -6758,15 +7350,18 @@ pub enum DatabaseConfigConfig {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesGetCaResponse200 {
     pub ca: super::models::Ca,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Ca {
     /// base64 encoding of the certificate used to secure database connections
     pub certificate: String,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OnlineMigration {
     /// The ID of the most recent migration.
@@ -6779,11 +7374,13 @@ pub struct OnlineMigration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc = " The current status of the migration."] pub enum OnlineMigrationStatus {
     Running = "running", Syncing = "syncing", Canceled = "canceled", Error = "error",
     Done = "done", }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SourceDatabase {
     pub source: super::models::SourceDatabaseSource,
@@ -6794,6 +7391,7 @@ pub struct SourceDatabase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignore_dbs: Option<Vec<String>>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SourceDatabaseSource {
     /// The FQDN pointing to the database cluster's current primary node.
@@ -6812,11 +7410,13 @@ pub struct SourceDatabaseSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesUpdateRegionBody {
     /// A slug identifier for the region to which the database cluster will be migrated.
     pub region: String,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseClusterResize {
     /// A slug identifier representing desired the size of the nodes in the database cluster.
@@ -6827,11 +7427,13 @@ pub struct DatabaseClusterResize {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_size_mib: Option<i64>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesListFirewallRulesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<super::models::FirewallRule>>,
 }
+#[cfg(any(feature = "databases"))]
 impl DatabasesListFirewallRulesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6843,11 +7445,13 @@ impl DatabasesListFirewallRulesResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesUpdateFirewallRulesBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<super::models::FirewallRule>>,
 }
+#[cfg(any(feature = "databases"))]
 impl DatabasesUpdateFirewallRulesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6859,11 +7463,13 @@ impl DatabasesUpdateFirewallRulesBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesGetDoSettingsResponse200 {
     /// DigitalOcean-specific settings for the database cluster.
     pub do_settings: super::models::DoSettings,
 }
+#[cfg(any(feature = "databases"))]
 impl DatabasesGetDoSettingsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6874,11 +7480,13 @@ impl DatabasesGetDoSettingsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesUpdateDoSettingsBody {
     /// DigitalOcean-specific settings for the database cluster.
     pub do_settings: super::models::DoSettings,
 }
+#[cfg(any(feature = "databases"))]
 impl DatabasesUpdateDoSettingsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6889,17 +7497,18 @@ impl DatabasesUpdateDoSettingsBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesListBackupsResponse200 {
     pub backups: Vec<super::models::Backup>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scheduled_backup_time: Option<
-        super::models::DatabasesListBackupsResponse200ScheduledBackupTime,
-    >,
+    pub scheduled_backup_time:
+        Option<super::models::DatabasesListBackupsResponse200ScheduledBackupTime>,
     /// If a backup is currently in progress, this attribute shows the percentage of completion. If no backup is in progress, this attribute will be hidden.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_progress: Option<String>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Backup {
     /// A time value given in ISO8601 combined date and time format at which the backup was created.
@@ -6910,6 +7519,7 @@ pub struct Backup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incremental: Option<bool>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesListBackupsResponse200ScheduledBackupTime {
     /// The hour of the day when the backup is scheduled (in UTC).
@@ -6922,11 +7532,13 @@ pub struct DatabasesListBackupsResponse200ScheduledBackupTime {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_interval_hours: Option<i64>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesListReplicasResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replicas: Option<Vec<super::models::DatabaseReplicaRead>>,
 }
+#[cfg(any(feature = "databases"))]
 impl DatabasesListReplicasResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6938,6 +7550,7 @@ impl DatabasesListReplicasResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseReplicaRead {
     /// A unique ID that can be used to identify and reference a database replica.
@@ -6973,6 +7586,7 @@ pub struct DatabaseReplicaRead {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub do_settings: Option<super::models::DoSettings>,
 }
+#[cfg(any(feature = "databases"))]
 impl DatabaseReplicaRead {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6982,6 +7596,7 @@ impl DatabaseReplicaRead {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseReplica {
     /// A unique ID that can be used to identify and reference a database replica.
@@ -7017,6 +7632,7 @@ pub struct DatabaseReplica {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub do_settings: Option<super::models::DoSettings>,
 }
+#[cfg(any(feature = "databases"))]
 impl DatabaseReplica {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7026,11 +7642,13 @@ impl DatabaseReplica {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesCreateReplicaResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replica: Option<super::models::DatabaseReplicaRead>,
 }
+#[cfg(any(feature = "databases"))]
 impl DatabasesCreateReplicaResponse201 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7040,11 +7658,13 @@ impl DatabasesCreateReplicaResponse201 {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesListEventsLogsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<super::models::EventsLogs>>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EventsLogs {
     /// ID of the particular event.
@@ -7060,6 +7680,7 @@ pub struct EventsLogs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_time: Option<String>,
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc = " Type of the event."] pub enum EventsLogsEventType {
     ClusterMaintenancePerform = "cluster_maintenance_perform", ClusterMasterPromotion =
@@ -7067,11 +7688,13 @@ connector_runtime::__string_enum! {
     "cluster_update", ClusterDelete = "cluster_delete", ClusterPoweron =
     "cluster_poweron", ClusterPoweroff = "cluster_poweroff", }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesListUsersResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<Vec<super::models::DatabaseUser>>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesAddUserBody {
     /// The name of a database user.
@@ -7099,40 +7722,48 @@ pub struct DatabasesAddUserBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readonly: Option<bool>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesAddUserResponse201 {
     pub user: super::models::DatabaseUser,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesUpdateUserBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<super::models::UserSettings>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesResetAuthBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mysql_settings: Option<super::models::MysqlSettings>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dbs: Option<Vec<super::models::Database>>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Database {
     /// The name of the database.
     pub name: String,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesAddResponse201 {
     pub db: super::models::Database,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConnectionPools {
     /// An array of connection pool objects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pools: Option<Vec<super::models::ConnectionPool>>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConnectionPool {
     /// A unique name for the connection pool. Must be between 3 and 60 characters.
@@ -7155,10 +7786,12 @@ pub struct ConnectionPool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub standby_private_connection: Option<super::models::DatabaseConnection>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesAddConnectionPoolResponse201 {
     pub pool: super::models::ConnectionPool,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConnectionPoolUpdate {
     /// The PGBouncer transaction mode for the connection pool. The allowed values are session, transaction, and statement.
@@ -7171,6 +7804,7 @@ pub struct ConnectionPoolUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesGetEvictionPolicyResponse200 {
     /// A string specifying the desired eviction policy for a Caching or Valkey cluster.
@@ -7183,6 +7817,7 @@ pub struct DatabasesGetEvictionPolicyResponse200 {
     /// - `volatile_ttl`: Evict keys with expiration only, shortest time-to-live (TTL) first.
     pub eviction_policy: super::models::EvictionPolicyModel,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesUpdateEvictionPolicyBody {
     /// A string specifying the desired eviction policy for a Caching or Valkey cluster.
@@ -7195,23 +7830,27 @@ pub struct DatabasesUpdateEvictionPolicyBody {
     /// - `volatile_ttl`: Evict keys with expiration only, shortest time-to-live (TTL) first.
     pub eviction_policy: super::models::EvictionPolicyModel,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SqlMode {
     /// A string specifying the configured SQL modes for the MySQL cluster.
     pub sql_mode: String,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Version {
     /// A string representing the version of the database engine in use for the cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesGetAutoscaleResponse200 {
     /// Contains all autoscaling configuration for a database cluster
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autoscale: Option<super::models::DatabaseAutoscaleParams>,
 }
+#[cfg(any(feature = "databases"))]
 impl DatabasesGetAutoscaleResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7221,11 +7860,13 @@ impl DatabasesGetAutoscaleResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesListKafkaTopicsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topics: Option<Vec<super::models::KafkaTopic>>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KafkaTopic {
     /// The name of the Kafka topic.
@@ -7241,11 +7882,13 @@ pub struct KafkaTopic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<super::models::KafkaTopicState>,
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc = " The state of the Kafka topic."] pub enum KafkaTopicState { Active =
     "active", Configuring = "configuring", Deleting = "deleting", UnknownValue =
     "unknown", }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KafkaTopicCreate {
     /// The name of the Kafka topic.
@@ -7260,6 +7903,7 @@ pub struct KafkaTopicCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<super::models::KafkaTopicConfig>,
 }
+#[cfg(any(feature = "databases"))]
 impl KafkaTopicCreate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7269,6 +7913,7 @@ impl KafkaTopicCreate {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KafkaTopicConfig {
     /// The cleanup_policy sets the retention policy to use on log segments. 'delete' will discard old segments when retention time/size limits are reached. 'compact' will enable log compaction, resulting in retention of the latest value for each key.
@@ -7303,14 +7948,10 @@ pub struct KafkaTopicConfig {
     pub message_down_conversion_enable: Option<bool>,
     /// The message_format_version specifies the message format version used by the broker to append messages to the logs. The value of this setting is assumed to be 3.0-IV1 if the broker protocol version is 3.0 or higher. By setting a  particular message format version, all existing messages on disk must be smaller or equal to the specified version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message_format_version: Option<
-        super::models::KafkaTopicConfigMessageFormatVersion,
-    >,
+    pub message_format_version: Option<super::models::KafkaTopicConfigMessageFormatVersion>,
     /// The message_timestamp_type specifies whether to use the message create time or log append time as the timestamp on a message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message_timestamp_type: Option<
-        super::models::KafkaTopicConfigMessageTimestampType,
-    >,
+    pub message_timestamp_type: Option<super::models::KafkaTopicConfigMessageTimestampType>,
     /// The min_cleanable_dirty_ratio specifies the frequency of log compaction (if enabled) in relation to duplicates present in the logs. For example, at 0.5, at most 50% of the log could be duplicates before compaction would begin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_cleanable_dirty_ratio: Option<f64>,
@@ -7339,6 +7980,7 @@ pub struct KafkaTopicConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segment_ms: Option<i64>,
 }
+#[cfg(any(feature = "databases"))]
 impl KafkaTopicConfig {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7377,17 +8019,20 @@ impl KafkaTopicConfig {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The cleanup_policy sets the retention policy to use on log segments. 'delete' will discard old segments when retention time/size limits are reached. 'compact' will enable log compaction, resulting in retention of the latest value for each key."]
     pub enum KafkaTopicConfigCleanupPolicy { Delete = "delete", Compact = "compact",
     CompactDelete = "compact_delete", }
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc = " The compression_type specifies the compression type of the topic."] pub
     enum KafkaTopicConfigCompressionType { Producer = "producer", Gzip = "gzip", Snappy =
     "snappy", Iz4 = "Iz4", Zstd = "zstd", Uncompressed = "uncompressed", }
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The message_format_version specifies the message format version used by the broker to append messages to the logs. The value of this setting is assumed to be 3.0-IV1 if the broker protocol version is 3.0 or higher. By setting a  particular message format version, all existing messages on disk must be smaller or equal to the specified version."]
@@ -7404,17 +8049,20 @@ connector_runtime::__string_enum! {
     "3.2-IV0", V33Iv0 = "3.3-IV0", V33Iv1 = "3.3-IV1", V33Iv2 = "3.3-IV2", V33Iv3 =
     "3.3-IV3", }
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The message_timestamp_type specifies whether to use the message create time or log append time as the timestamp on a message."]
     pub enum KafkaTopicConfigMessageTimestampType { CreateTime = "create_time",
     LogAppendTime = "log_append_time", }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesCreateKafkaTopicResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<super::models::KafkaTopicVerbose>,
 }
+#[cfg(any(feature = "databases"))]
 impl DatabasesCreateKafkaTopicResponse201 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7424,6 +8072,7 @@ impl DatabasesCreateKafkaTopicResponse201 {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KafkaTopicVerbose {
     /// The name of the Kafka topic.
@@ -7440,6 +8089,7 @@ pub struct KafkaTopicVerbose {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<super::models::KafkaTopicConfig>,
 }
+#[cfg(any(feature = "databases"))]
 impl KafkaTopicVerbose {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7449,6 +8099,7 @@ impl KafkaTopicVerbose {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KafkaTopicPartition {
     /// Size of the topic partition in bytes.
@@ -7464,10 +8115,9 @@ pub struct KafkaTopicPartition {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub earliest_offset: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub consumer_groups: Option<
-        Vec<super::models::KafkaTopicPartitionConsumerGroupsItem>,
-    >,
+    pub consumer_groups: Option<Vec<super::models::KafkaTopicPartitionConsumerGroupsItem>>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KafkaTopicPartitionConsumerGroupsItem {
     /// Name of the consumer group.
@@ -7477,6 +8127,7 @@ pub struct KafkaTopicPartitionConsumerGroupsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<i64>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KafkaTopicUpdate {
     /// The number of nodes to replicate data across the cluster.
@@ -7488,6 +8139,7 @@ pub struct KafkaTopicUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<super::models::KafkaTopicConfig>,
 }
+#[cfg(any(feature = "databases"))]
 impl KafkaTopicUpdate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7497,11 +8149,13 @@ impl KafkaTopicUpdate {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesListLogsinkResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sinks: Option<Vec<super::models::LogsinkSchema>>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LogsinkSchema {
     /// A unique identifier for Logsink
@@ -7511,10 +8165,12 @@ pub struct LogsinkSchema {
     pub sink_type: super::models::LogsinkSchemaSinkType,
     pub config: super::models::LogsinkSchemaConfig,
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     pub enum LogsinkSchemaSinkType { Rsyslog = "rsyslog", Elasticsearch =
     "elasticsearch", Opensearch = "opensearch", }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum LogsinkSchemaConfig {
@@ -7525,6 +8181,7 @@ pub enum LogsinkSchemaConfig {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RsyslogLogsink {
     /// DNS name or IPv4 address of the rsyslog server
@@ -7570,6 +8227,7 @@ pub struct RsyslogLogsink {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cert: Option<String>,
 }
+#[cfg(any(feature = "databases"))]
 impl RsyslogLogsink {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7585,12 +8243,14 @@ impl RsyslogLogsink {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Message format used by the server, this can be either rfc3164 (the old BSD style message format), `rfc5424` (current syslog message format) or custom"]
     pub enum RsyslogLogsinkFormat { Rfc5424 = "rfc5424", Rfc3164 = "rfc3164", Custom =
     "custom", }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ElasticsearchLogsink {
     /// Elasticsearch connection URL
@@ -7607,6 +8267,7 @@ pub struct ElasticsearchLogsink {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca: Option<String>,
 }
+#[cfg(any(feature = "databases"))]
 impl ElasticsearchLogsink {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7629,6 +8290,7 @@ impl ElasticsearchLogsink {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OpensearchLogsink {
     /// Opensearch connection URL
@@ -7645,6 +8307,7 @@ pub struct OpensearchLogsink {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca: Option<String>,
 }
+#[cfg(any(feature = "databases"))]
 impl OpensearchLogsink {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7667,6 +8330,7 @@ impl OpensearchLogsink {
         Ok(())
     }
 }
+#[cfg(any(feature = "databases"))]
 /// Configuration for Datadog integration **applicable only to MongoDB clusters**.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatadogLogsink {
@@ -7675,6 +8339,7 @@ pub struct DatadogLogsink {
     /// Datadog API key
     pub datadog_api_key: String,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LogsinkCreate {
     /// The name of the Logsink
@@ -7692,6 +8357,7 @@ pub struct LogsinkCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<super::models::LogsinkCreateConfig>,
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc = " Type of logsink integration."] #[doc = " "] #[doc =
     " - Use `datadog` for Datadog integration **only with MongoDB clusters**."] #[doc =
@@ -7702,6 +8368,7 @@ connector_runtime::__string_enum! {
     enum LogsinkCreateSinkType { Rsyslog = "rsyslog", Elasticsearch = "elasticsearch",
     Opensearch = "opensearch", Datadog = "datadog", }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum LogsinkCreateConfig {
@@ -7712,20 +8379,24 @@ pub enum LogsinkCreateConfig {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesCreateLogsinkResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sink: Option<super::models::LogsinkSchema>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LogsinkUpdate {
     pub config: super::models::LogsinkCreateConfig,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesListKafkaSchemasResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subjects: Option<Vec<super::models::KafkaSchemaVerbose>>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KafkaSchemaVerbose {
     /// The id for schema.
@@ -7741,10 +8412,12 @@ pub struct KafkaSchemaVerbose {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<String>,
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc = " The type of the schema."] pub enum KafkaSchemaVerboseSchemaType { Avro =
     "AVRO", Json = "JSON", Protobuf = "PROTOBUF", }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseKafkaSchemaCreate {
     /// The name of the schema subject.
@@ -7757,6 +8430,7 @@ pub struct DatabaseKafkaSchemaCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<String>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KafkaSchemaVersionVerbose {
     /// The id for schema.
@@ -7775,11 +8449,14 @@ pub struct KafkaSchemaVersionVerbose {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<String>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesGetKafkaSchemaConfigResponse200 {
     /// The compatibility level of the schema registry.
-    pub compatibility_level: super::models::DatabasesGetKafkaSchemaConfigResponse200CompatibilityLevel,
+    pub compatibility_level:
+        super::models::DatabasesGetKafkaSchemaConfigResponse200CompatibilityLevel,
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc = " The compatibility level of the schema registry."] pub enum
     DatabasesGetKafkaSchemaConfigResponse200CompatibilityLevel { None = "NONE", Backward
@@ -7787,23 +8464,28 @@ connector_runtime::__string_enum! {
     ForwardTransitive = "FORWARD_TRANSITIVE", Full = "FULL", FullTransitive =
     "FULL_TRANSITIVE", }
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesGetKafkaSchemaSubjectConfigResponse200 {
     /// The name of the schema subject.
     pub subject_name: String,
     /// The compatibility level of the schema registry.
-    pub compatibility_level: super::models::DatabasesGetKafkaSchemaConfigResponse200CompatibilityLevel,
+    pub compatibility_level:
+        super::models::DatabasesGetKafkaSchemaConfigResponse200CompatibilityLevel,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesGetClusterMetricsCredentialsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<super::models::DatabaseMetricsCredentials>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseMetricsCredentials {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<super::models::DatabasesBasicAuthCredentials>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesBasicAuthCredentials {
     /// basic authentication username for metrics HTTP endpoint
@@ -7813,11 +8495,13 @@ pub struct DatabasesBasicAuthCredentials {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basic_auth_password: Option<String>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesListOpeasearchIndexesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub indexes: Option<Vec<super::models::OpensearchIndex>>,
 }
+#[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OpensearchIndex {
     /// The name of the opensearch index.
@@ -7842,21 +8526,25 @@ pub struct OpensearchIndex {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<super::models::OpensearchIndexHealth>,
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc = " The status of the OpenSearch index."] pub enum OpensearchIndexStatus {
     UnknownValue = "unknown", Open = "open", Close = "close", None = "none", }
 }
+#[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
     #[doc = " The health of the OpenSearch index."] pub enum OpensearchIndexHealth {
     UnknownValue = "unknown", Green = "green", Yellow = "yellow", Red = "red", Red2 =
     "red*", }
 }
+#[cfg(any(feature = "dedicated_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferencesGetResponse200 {
     /// A Dedicated Inference instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dedicated_inference: Option<super::models::DedicatedInference>,
 }
+#[cfg(any(feature = "dedicated_inference"))]
 impl DedicatedInferencesGetResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7866,6 +8554,7 @@ impl DedicatedInferencesGetResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "dedicated_inference"))]
 /// A Dedicated Inference instance.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInference {
@@ -7896,6 +8585,7 @@ pub struct DedicatedInference {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "dedicated_inference"))]
 impl DedicatedInference {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7908,11 +8598,13 @@ impl DedicatedInference {
         Ok(())
     }
 }
+#[cfg(any(feature = "dedicated_inference"))]
 connector_runtime::__string_enum! {
     #[doc = " Current state of the Dedicated Inference."] pub enum
     DedicatedInferenceStatus { Active = "active", New = "new", Provisioning =
     "provisioning", Updating = "updating", Deleting = "deleting", Error = "error", }
 }
+#[cfg(any(feature = "dedicated_inference"))]
 /// Structured configuration for a Dedicated Inference deployment.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferenceSpec {
@@ -7928,6 +8620,7 @@ pub struct DedicatedInferenceSpec {
     /// At least one model deployment is required.
     pub model_deployments: Vec<super::models::ModelDeploymentSpec>,
 }
+#[cfg(any(feature = "dedicated_inference"))]
 impl DedicatedInferenceSpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7956,15 +8649,18 @@ impl DedicatedInferenceSpec {
         Ok(())
     }
 }
+#[cfg(any(feature = "dedicated_inference"))]
 connector_runtime::__string_enum! {
     #[doc = " DigitalOcean region where the Dedicated Inference is hosted."] pub enum
     DedicatedInferenceSpecRegion { Atl1 = "atl1", Nyc2 = "nyc2", Tor1 = "tor1", }
 }
+#[cfg(any(feature = "dedicated_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferenceSpecVpc {
     /// VPC UUID for the Dedicated Inference.
     pub uuid: uuid::Uuid,
 }
+#[cfg(any(feature = "dedicated_inference"))]
 /// Configuration for a single model deployment.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ModelDeploymentSpec {
@@ -7984,6 +8680,7 @@ pub struct ModelDeploymentSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accelerators: Option<Vec<super::models::AcceleratorConfigSpec>>,
 }
+#[cfg(any(feature = "dedicated_inference"))]
 impl ModelDeploymentSpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7995,6 +8692,7 @@ impl ModelDeploymentSpec {
         Ok(())
     }
 }
+#[cfg(any(feature = "dedicated_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AcceleratorConfigSpec {
     /// Number of accelerator instances.
@@ -8008,6 +8706,7 @@ pub struct AcceleratorConfigSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::AcceleratorConfigSpecStatus>,
 }
+#[cfg(any(feature = "dedicated_inference"))]
 impl AcceleratorConfigSpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8023,10 +8722,12 @@ impl AcceleratorConfigSpec {
         Ok(())
     }
 }
+#[cfg(any(feature = "dedicated_inference"))]
 connector_runtime::__string_enum! {
     #[doc = " Current state of the Accelerator."] pub enum AcceleratorConfigSpecStatus {
     New = "new", Provisioning = "provisioning", Active = "active", }
 }
+#[cfg(any(feature = "dedicated_inference"))]
 /// Pending deployment when status is provisioning or updating.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PendingDeploymentSpec {
@@ -8054,6 +8755,7 @@ pub struct PendingDeploymentSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "dedicated_inference"))]
 impl PendingDeploymentSpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8080,10 +8782,12 @@ impl PendingDeploymentSpec {
         Ok(())
     }
 }
+#[cfg(any(feature = "dedicated_inference"))]
 connector_runtime::__string_enum! {
     pub enum PendingDeploymentSpecStatus { Provisioning = "provisioning", Updating =
     "updating", }
 }
+#[cfg(any(feature = "dedicated_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferenceEndpoints {
     /// Public FQDN of the Dedicated Inference instance.
@@ -8093,6 +8797,7 @@ pub struct DedicatedInferenceEndpoints {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_endpoint_fqdn: Option<String>,
 }
+#[cfg(any(feature = "dedicated_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferenceUpdateRequest {
     /// Structured configuration for a Dedicated Inference deployment.
@@ -8100,10 +8805,9 @@ pub struct DedicatedInferenceUpdateRequest {
     pub spec: Option<super::models::DedicatedInferenceSpec>,
     /// Provider tokens for model access (e.g. gated Hugging Face models).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub access_tokens: Option<
-        super::models::DedicatedInferenceUpdateRequestAccessTokens,
-    >,
+    pub access_tokens: Option<super::models::DedicatedInferenceUpdateRequestAccessTokens>,
 }
+#[cfg(any(feature = "dedicated_inference"))]
 impl DedicatedInferenceUpdateRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8113,6 +8817,7 @@ impl DedicatedInferenceUpdateRequest {
         Ok(())
     }
 }
+#[cfg(any(feature = "dedicated_inference"))]
 /// Provider tokens for model access (e.g. gated Hugging Face models).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferenceUpdateRequestAccessTokens {
@@ -8120,10 +8825,12 @@ pub struct DedicatedInferenceUpdateRequestAccessTokens {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hugging_face_token: Option<String>,
 }
+#[cfg(any(feature = "dedicated_inference"))]
 connector_runtime::__string_enum! {
     pub enum DedicatedInferencesListRegion { Nyc2 = "nyc2", Tor1 = "tor1", Atl1 = "atl1",
     }
 }
+#[cfg(any(feature = "dedicated_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferencesListResponse200 {
     /// Array of Dedicated Inference instances.
@@ -8131,6 +8838,7 @@ pub struct DedicatedInferencesListResponse200 {
     pub links: super::models::DedicatedInferencesListResponse200Links,
     pub meta: super::models::DedicatedInferencesListResponse200Meta,
 }
+#[cfg(any(feature = "dedicated_inference"))]
 impl DedicatedInferencesListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8143,17 +8851,20 @@ impl DedicatedInferencesListResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "dedicated_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferencesListResponse200Links {
     /// Pagination links (first, prev, next, last).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pages: Option<std::collections::BTreeMap<String, String>>,
 }
+#[cfg(any(feature = "dedicated_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferencesListResponse200Meta {
     /// Total number of results.
     pub total: i64,
 }
+#[cfg(any(feature = "dedicated_inference"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferenceCreateRequest {
     /// Structured configuration for a Dedicated Inference deployment.
@@ -8162,6 +8873,7 @@ pub struct DedicatedInferenceCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_tokens: Option<std::collections::BTreeMap<String, String>>,
 }
+#[cfg(any(feature = "dedicated_inference"))]
 impl DedicatedInferenceCreateRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8172,6 +8884,7 @@ impl DedicatedInferenceCreateRequest {
         Ok(())
     }
 }
+#[cfg(any(feature = "dedicated_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferencesCreateResponse202 {
     /// A Dedicated Inference instance.
@@ -8181,6 +8894,7 @@ pub struct DedicatedInferencesCreateResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<super::models::DedicatedInferenceAccessToken>,
 }
+#[cfg(any(feature = "dedicated_inference"))]
 impl DedicatedInferencesCreateResponse202 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8190,6 +8904,7 @@ impl DedicatedInferencesCreateResponse202 {
         Ok(())
     }
 }
+#[cfg(any(feature = "dedicated_inference"))]
 /// Access token for authenticating to Dedicated Inference endpoints.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferenceAccessToken {
@@ -8208,6 +8923,7 @@ pub struct DedicatedInferenceAccessToken {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_managed: Option<bool>,
 }
+#[cfg(any(feature = "dedicated_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferencesListAcceleratorsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8216,6 +8932,7 @@ pub struct DedicatedInferencesListAcceleratorsResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "dedicated_inference"))]
 /// A Dedicated Inference accelerator (GPU) in use by an instance.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferenceAccelerator {
@@ -8237,11 +8954,13 @@ pub struct DedicatedInferenceAccelerator {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "dedicated_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferencesGetCaResponse200 {
     /// Base64-encoded CA certificate.
     pub cert: String,
 }
+#[cfg(any(feature = "dedicated_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferencesListTokensResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8250,11 +8969,13 @@ pub struct DedicatedInferencesListTokensResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "dedicated_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferenceTokenCreateRequest {
     /// Name for the new token.
     pub name: String,
 }
+#[cfg(any(feature = "dedicated_inference"))]
 impl DedicatedInferenceTokenCreateRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8271,12 +8992,14 @@ impl DedicatedInferenceTokenCreateRequest {
         Ok(())
     }
 }
+#[cfg(any(feature = "dedicated_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferencesCreateTokensResponse202 {
     /// Access token for authenticating to Dedicated Inference endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<super::models::DedicatedInferenceAccessToken>,
 }
+#[cfg(any(feature = "dedicated_inference"))]
 /// Available Dedicated Inference sizes and pricing.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferenceSizesResponse {
@@ -8286,6 +9009,7 @@ pub struct DedicatedInferenceSizesResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sizes: Option<Vec<super::models::DedicatedInferenceSize>>,
 }
+#[cfg(any(feature = "dedicated_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferenceSize {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8297,12 +9021,14 @@ pub struct DedicatedInferenceSize {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
 }
+#[cfg(any(feature = "dedicated_inference"))]
 /// Supported GPU and model configurations for Dedicated Inference.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferenceGpuModelConfigsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu_model_configs: Option<Vec<super::models::DedicatedInferenceGpuModelConfig>>,
 }
+#[cfg(any(feature = "dedicated_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferenceGpuModelConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8315,6 +9041,7 @@ pub struct DedicatedInferenceGpuModelConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_gated_model: Option<bool>,
 }
+#[cfg(any(feature = "domains"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DomainsListResponse200 {
     /// Array of volumes.
@@ -8323,6 +9050,7 @@ pub struct DomainsListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "domains"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Domain {
     /// The name of the domain itself. This should follow the standard domain format of domain.TLD. For instance, `example.com` is a valid domain name.
@@ -8332,26 +9060,38 @@ pub struct Domain {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_address: Option<String>,
     /// This value is the time to live for the records on this domain, in seconds. This defines the time frame that clients can cache queried information before a refresh should be requested.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub ttl: Option<Option<i64>>,
     /// This attribute contains the complete contents of the zone file for the selected domain. Individual domain record resources should be used to get more granular control over records. However, this attribute can also be used to get information about the SOA record, which is created automatically and is not accessible as an individual record resource.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub zone_file: Option<Option<String>>,
 }
+#[cfg(any(feature = "domains"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DomainsCreateResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<super::models::Domain>,
 }
+#[cfg(any(feature = "domains"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DomainsGetResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<super::models::Domain>,
 }
+#[cfg(any(feature = "domain_records"))]
 connector_runtime::__string_enum! {
     pub enum DomainsListRecordsType { A = "A", Aaaa = "AAAA", Caa = "CAA", Cname =
     "CNAME", Mx = "MX", Ns = "NS", Soa = "SOA", Srv = "SRV", Txt = "TXT", }
 }
+#[cfg(any(feature = "domain_records"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DomainsListRecordsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8360,6 +9100,7 @@ pub struct DomainsListRecordsResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "domain_records"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DomainRecord {
     /// A unique identifier for each domain record.
@@ -8375,24 +9116,45 @@ pub struct DomainRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
     /// The priority for SRV and MX records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub priority: Option<Option<i64>>,
     /// The port for SRV records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub port: Option<Option<i64>>,
     /// This value is the time to live for the record, in seconds. This defines the time frame that clients can cache queried information before a refresh should be requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
     /// The weight for SRV records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub weight: Option<Option<i64>>,
     /// An unsigned integer between 0-255 used for CAA records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub flags: Option<Option<i64>>,
     /// The parameter tag for CAA records. Valid values are "issue", "issuewild", or "iodef"
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub tag: Option<Option<String>>,
 }
+#[cfg(any(feature = "domain_records"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum DomainsCreateRecordBody {
@@ -8408,61 +9170,43 @@ pub enum DomainsCreateRecordBody {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "domain_records"))]
 impl<'de> serde::Deserialize<'de> for DomainsCreateRecordBody {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(
-            match v.get("type").and_then(serde_json::Value::as_str) {
-                Some("domain_record_a") => {
-                    Self::DomainRecordA(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                Some("domain_record_aaaa") => {
-                    Self::DomainRecordAaaa(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                Some("domain_record_caa") => {
-                    Self::DomainRecordCaa(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                Some("domain_record_cname") => {
-                    Self::DomainRecordCname(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                Some("domain_record_mx") => {
-                    Self::DomainRecordMx(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                Some("domain_record_ns") => {
-                    Self::DomainRecordNs(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                Some("domain_record_soa") => {
-                    Self::DomainRecordSoa(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                Some("domain_record_srv") => {
-                    Self::DomainRecordSrv(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                Some("domain_record_txt") => {
-                    Self::DomainRecordTxt(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                _ => Self::Other(v),
-            },
-        )
+        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
+            Some("domain_record_a") => {
+                Self::DomainRecordA(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
+            }
+            Some("domain_record_aaaa") => {
+                Self::DomainRecordAaaa(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
+            }
+            Some("domain_record_caa") => {
+                Self::DomainRecordCaa(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
+            }
+            Some("domain_record_cname") => Self::DomainRecordCname(
+                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+            ),
+            Some("domain_record_mx") => {
+                Self::DomainRecordMx(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
+            }
+            Some("domain_record_ns") => {
+                Self::DomainRecordNs(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
+            }
+            Some("domain_record_soa") => {
+                Self::DomainRecordSoa(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
+            }
+            Some("domain_record_srv") => {
+                Self::DomainRecordSrv(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
+            }
+            Some("domain_record_txt") => {
+                Self::DomainRecordTxt(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
+            }
+            _ => Self::Other(v),
+        })
     }
 }
+#[cfg(any(feature = "domain_records"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DomainRecordA {
     /// A unique identifier for each domain record.
@@ -8476,24 +9220,45 @@ pub struct DomainRecordA {
     /// Variable data depending on record type. For example, the "data" value for an A record would be the IPv4 address to which the domain will be mapped. For a CAA record, it would contain the domain name of the CA being granted permission to issue certificates.
     pub data: String,
     /// The priority for SRV and MX records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub priority: Option<Option<i64>>,
     /// The port for SRV records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub port: Option<Option<i64>>,
     /// This value is the time to live for the record, in seconds. This defines the time frame that clients can cache queried information before a refresh should be requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
     /// The weight for SRV records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub weight: Option<Option<i64>>,
     /// An unsigned integer between 0-255 used for CAA records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub flags: Option<Option<i64>>,
     /// The parameter tag for CAA records. Valid values are "issue", "issuewild", or "iodef"
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub tag: Option<Option<String>>,
 }
+#[cfg(any(feature = "domain_records"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DomainRecordAaaa {
     /// A unique identifier for each domain record.
@@ -8507,24 +9272,45 @@ pub struct DomainRecordAaaa {
     /// Variable data depending on record type. For example, the "data" value for an A record would be the IPv4 address to which the domain will be mapped. For a CAA record, it would contain the domain name of the CA being granted permission to issue certificates.
     pub data: String,
     /// The priority for SRV and MX records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub priority: Option<Option<i64>>,
     /// The port for SRV records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub port: Option<Option<i64>>,
     /// This value is the time to live for the record, in seconds. This defines the time frame that clients can cache queried information before a refresh should be requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
     /// The weight for SRV records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub weight: Option<Option<i64>>,
     /// An unsigned integer between 0-255 used for CAA records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub flags: Option<Option<i64>>,
     /// The parameter tag for CAA records. Valid values are "issue", "issuewild", or "iodef"
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub tag: Option<Option<String>>,
 }
+#[cfg(any(feature = "domain_records"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DomainRecordCaa {
     /// A unique identifier for each domain record.
@@ -8538,22 +9324,35 @@ pub struct DomainRecordCaa {
     /// Variable data depending on record type. For example, the "data" value for an A record would be the IPv4 address to which the domain will be mapped. For a CAA record, it would contain the domain name of the CA being granted permission to issue certificates.
     pub data: String,
     /// The priority for SRV and MX records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub priority: Option<Option<i64>>,
     /// The port for SRV records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub port: Option<Option<i64>>,
     /// This value is the time to live for the record, in seconds. This defines the time frame that clients can cache queried information before a refresh should be requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
     /// The weight for SRV records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub weight: Option<Option<i64>>,
     /// An unsigned integer between 0-255 used for CAA records.
     pub flags: Option<i64>,
     /// The parameter tag for CAA records. Valid values are "issue", "issuewild", or "iodef"
     pub tag: Option<String>,
 }
+#[cfg(any(feature = "domain_records"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DomainRecordCname {
     /// A unique identifier for each domain record.
@@ -8567,24 +9366,45 @@ pub struct DomainRecordCname {
     /// Variable data depending on record type. For example, the "data" value for an A record would be the IPv4 address to which the domain will be mapped. For a CAA record, it would contain the domain name of the CA being granted permission to issue certificates.
     pub data: String,
     /// The priority for SRV and MX records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub priority: Option<Option<i64>>,
     /// The port for SRV records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub port: Option<Option<i64>>,
     /// This value is the time to live for the record, in seconds. This defines the time frame that clients can cache queried information before a refresh should be requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
     /// The weight for SRV records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub weight: Option<Option<i64>>,
     /// An unsigned integer between 0-255 used for CAA records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub flags: Option<Option<i64>>,
     /// The parameter tag for CAA records. Valid values are "issue", "issuewild", or "iodef"
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub tag: Option<Option<String>>,
 }
+#[cfg(any(feature = "domain_records"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DomainRecordMx {
     /// A unique identifier for each domain record.
@@ -8601,21 +9421,38 @@ pub struct DomainRecordMx {
     /// The priority for SRV and MX records.
     pub priority: Option<i64>,
     /// The port for SRV records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub port: Option<Option<i64>>,
     /// This value is the time to live for the record, in seconds. This defines the time frame that clients can cache queried information before a refresh should be requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
     /// The weight for SRV records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub weight: Option<Option<i64>>,
     /// An unsigned integer between 0-255 used for CAA records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub flags: Option<Option<i64>>,
     /// The parameter tag for CAA records. Valid values are "issue", "issuewild", or "iodef"
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub tag: Option<Option<String>>,
 }
+#[cfg(any(feature = "domain_records"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DomainRecordNs {
     /// A unique identifier for each domain record.
@@ -8629,22 +9466,35 @@ pub struct DomainRecordNs {
     /// Variable data depending on record type. For example, the "data" value for an A record would be the IPv4 address to which the domain will be mapped. For a CAA record, it would contain the domain name of the CA being granted permission to issue certificates.
     pub data: String,
     /// The priority for SRV and MX records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub priority: Option<Option<i64>>,
     /// The port for SRV records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub port: Option<Option<i64>>,
     /// This value is the time to live for the record, in seconds. This defines the time frame that clients can cache queried information before a refresh should be requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
     /// The weight for SRV records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub weight: Option<Option<i64>>,
     /// An unsigned integer between 0-255 used for CAA records.
     pub flags: Option<i64>,
     /// The parameter tag for CAA records. Valid values are "issue", "issuewild", or "iodef"
     pub tag: Option<String>,
 }
+#[cfg(any(feature = "domain_records"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DomainRecordSoa {
     /// A unique identifier for each domain record.
@@ -8660,23 +9510,44 @@ pub struct DomainRecordSoa {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
     /// The priority for SRV and MX records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub priority: Option<Option<i64>>,
     /// The port for SRV records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub port: Option<Option<i64>>,
     /// This value is the time to live for the record, in seconds. This defines the time frame that clients can cache queried information before a refresh should be requested.
     pub ttl: i64,
     /// The weight for SRV records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub weight: Option<Option<i64>>,
     /// An unsigned integer between 0-255 used for CAA records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub flags: Option<Option<i64>>,
     /// The parameter tag for CAA records. Valid values are "issue", "issuewild", or "iodef"
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub tag: Option<Option<String>>,
 }
+#[cfg(any(feature = "domain_records"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DomainRecordSrv {
     /// A unique identifier for each domain record.
@@ -8697,13 +9568,18 @@ pub struct DomainRecordSrv {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
     /// The weight for SRV records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub weight: Option<Option<i64>>,
     /// An unsigned integer between 0-255 used for CAA records.
     pub flags: Option<i64>,
     /// The parameter tag for CAA records. Valid values are "issue", "issuewild", or "iodef"
     pub tag: Option<String>,
 }
+#[cfg(any(feature = "domain_records"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DomainRecordTxt {
     /// A unique identifier for each domain record.
@@ -8717,35 +9593,51 @@ pub struct DomainRecordTxt {
     /// Variable data depending on record type. For example, the "data" value for an A record would be the IPv4 address to which the domain will be mapped. For a CAA record, it would contain the domain name of the CA being granted permission to issue certificates.
     pub data: String,
     /// The priority for SRV and MX records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub priority: Option<Option<i64>>,
     /// The port for SRV records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub port: Option<Option<i64>>,
     /// This value is the time to live for the record, in seconds. This defines the time frame that clients can cache queried information before a refresh should be requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
     /// The weight for SRV records.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub weight: Option<Option<i64>>,
     /// An unsigned integer between 0-255 used for CAA records.
     pub flags: Option<i64>,
     /// The parameter tag for CAA records. Valid values are "issue", "issuewild", or "iodef"
     pub tag: Option<String>,
 }
+#[cfg(any(feature = "domain_records"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DomainsCreateRecordResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain_record: Option<super::models::DomainRecord>,
 }
+#[cfg(any(feature = "domain_records"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DomainsGetRecordResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain_record: Option<super::models::DomainRecord>,
 }
+#[cfg(any(feature = "droplets"))]
 connector_runtime::__string_enum! {
     pub enum DropletsListType { Droplets = "droplets", Gpus = "gpus", }
 }
+#[cfg(any(feature = "droplets"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8754,6 +9646,7 @@ pub struct DropletsListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "droplets"))]
 impl DropletsListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8765,6 +9658,12 @@ impl DropletsListResponse200 {
         Ok(())
     }
 }
+#[cfg(any(
+    feature = "droplets",
+    feature = "floating_i_ps",
+    feature = "reserved_i_ps",
+    feature = "reserved_i_pv6"
+))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Droplet {
     /// A unique identifier for each Droplet instance. This is automatically generated upon Droplet creation.
@@ -8819,6 +9718,12 @@ pub struct Droplet {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu_info: Option<super::models::GpuInfo>,
 }
+#[cfg(any(
+    feature = "droplets",
+    feature = "floating_i_ps",
+    feature = "reserved_i_ps",
+    feature = "reserved_i_pv6"
+))]
 impl Droplet {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8833,6 +9738,13 @@ impl Droplet {
         Ok(())
     }
 }
+#[cfg(any(
+    feature = "droplets",
+    feature = "floating_i_ps",
+    feature = "reserved_i_ps",
+    feature = "reserved_i_pv6",
+    feature = "sizes"
+))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DiskInfo {
     /// The type of disk. All Droplets contain a `local` or `boot` disk. Additionally, GPU Droplets can also have a `scratch` disk for non-persistent data.
@@ -8842,11 +9754,25 @@ pub struct DiskInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<super::models::DiskInfoSize>,
 }
+#[cfg(any(
+    feature = "droplets",
+    feature = "floating_i_ps",
+    feature = "reserved_i_ps",
+    feature = "reserved_i_pv6",
+    feature = "sizes"
+))]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of disk. All Droplets contain a `local` or `boot` disk. Additionally, GPU Droplets can also have a `scratch` disk for non-persistent data."]
     pub enum DiskInfoType { Local = "local", Boot = "boot", Scratch = "scratch", }
 }
+#[cfg(any(
+    feature = "droplets",
+    feature = "floating_i_ps",
+    feature = "reserved_i_ps",
+    feature = "reserved_i_pv6",
+    feature = "sizes"
+))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DiskInfoSize {
     /// The amount of space allocated to the disk.
@@ -8856,12 +9782,24 @@ pub struct DiskInfoSize {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
 }
+#[cfg(any(
+    feature = "droplets",
+    feature = "floating_i_ps",
+    feature = "reserved_i_ps",
+    feature = "reserved_i_pv6"
+))]
 connector_runtime::__string_enum! {
     #[doc =
     " A status string indicating the state of the Droplet instance. This may be \"new\", \"active\", \"off\", or \"archive\"."]
     pub enum DropletStatus { New = "new", Active = "active", Off = "off", Archive =
     "archive", }
 }
+#[cfg(any(
+    feature = "droplets",
+    feature = "floating_i_ps",
+    feature = "reserved_i_ps",
+    feature = "reserved_i_pv6"
+))]
 /// **Note**: All Droplets created after March 2017 use internal kernels by default.
 /// These Droplets will have this attribute set to `null`.
 ///
@@ -8880,6 +9818,12 @@ pub struct Kernel {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
 }
+#[cfg(any(
+    feature = "droplets",
+    feature = "floating_i_ps",
+    feature = "reserved_i_ps",
+    feature = "reserved_i_pv6"
+))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletNextBackupWindow {
     /// A time value given in ISO8601 combined date and time format specifying the start of the Droplet's backup window.
@@ -8889,6 +9833,13 @@ pub struct DropletNextBackupWindow {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(
+    feature = "droplets",
+    feature = "floating_i_ps",
+    feature = "images",
+    feature = "reserved_i_ps",
+    feature = "reserved_i_pv6"
+))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Image {
     /// A unique number that can be used to identify and reference a specific image.
@@ -8937,26 +9888,42 @@ pub struct Image {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
 }
+#[cfg(any(
+    feature = "droplets",
+    feature = "floating_i_ps",
+    feature = "images",
+    feature = "reserved_i_ps",
+    feature = "reserved_i_pv6"
+))]
 impl Image {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.min_disk_size {
-            rt::check::range(
-                "Image.min_disk_size",
-                *v as f64,
-                Some((0f64, false)),
-                None,
-            )?;
+            rt::check::range("Image.min_disk_size", *v as f64, Some((0f64, false)), None)?;
         }
         Ok(())
     }
 }
+#[cfg(any(
+    feature = "droplets",
+    feature = "floating_i_ps",
+    feature = "images",
+    feature = "reserved_i_ps",
+    feature = "reserved_i_pv6"
+))]
 connector_runtime::__string_enum! {
     #[doc =
     " Describes the kind of image. It may be one of `base`, `snapshot`, `backup`, `custom`, or `admin`. Respectively, this specifies whether an image is a DigitalOcean base OS image, user-generated Droplet snapshot, automatically created Droplet backup, user-provided virtual machine image, or an image used for DigitalOcean managed resources (e.g. DOKS worker nodes)."]
     pub enum ImageType { Base = "base", Snapshot = "snapshot", Backup = "backup", Custom
     = "custom", Admin = "admin", }
 }
+#[cfg(any(
+    feature = "droplets",
+    feature = "floating_i_ps",
+    feature = "images",
+    feature = "reserved_i_ps",
+    feature = "reserved_i_pv6"
+))]
 connector_runtime::__string_enum! {
     #[doc =
     " The name of a custom image's distribution. Currently, the valid values are  `Arch Linux`, `CentOS`, `CoreOS`, `Debian`, `Fedora`, `Fedora Atomic`,  `FreeBSD`, `Gentoo`, `openSUSE`, `RancherOS`, `Rocky Linux`, `Ubuntu`, and `Unknown`.  Any other value will be accepted but ignored, and `Unknown` will be used in its place."]
@@ -8966,6 +9933,18 @@ connector_runtime::__string_enum! {
     "RancherOS", RockyLinux = "Rocky Linux", Ubuntu = "Ubuntu", UnknownValue = "Unknown",
     }
 }
+#[cfg(any(
+    feature = "droplets",
+    feature = "floating_i_ps",
+    feature = "images",
+    feature = "image_actions",
+    feature = "load_balancers",
+    feature = "reserved_i_ps",
+    feature = "reserved_i_pv6",
+    feature = "block_storage",
+    feature = "block_storage_actions",
+    feature = "vpc_peerings"
+))]
 connector_runtime::__string_enum! {
     #[doc =
     " The slug identifier for the region where the resource will initially be  available."]
@@ -8973,6 +9952,13 @@ connector_runtime::__string_enum! {
     Fra1 = "fra1", Lon1 = "lon1", Nyc1 = "nyc1", Nyc2 = "nyc2", Nyc3 = "nyc3", Sfo1 =
     "sfo1", Sfo2 = "sfo2", Sfo3 = "sfo3", Sgp1 = "sgp1", Tor1 = "tor1", Syd1 = "syd1", }
 }
+#[cfg(any(
+    feature = "droplets",
+    feature = "floating_i_ps",
+    feature = "images",
+    feature = "reserved_i_ps",
+    feature = "reserved_i_pv6"
+))]
 connector_runtime::__string_enum! {
     #[doc =
     " A status string indicating the state of a custom image. This may be `NEW`,"] #[doc
@@ -8980,6 +9966,13 @@ connector_runtime::__string_enum! {
     "NEW", Available = "available", Pending = "pending", Deleted = "deleted", Retired =
     "retired", }
 }
+#[cfg(any(
+    feature = "droplets",
+    feature = "floating_i_ps",
+    feature = "reserved_i_ps",
+    feature = "reserved_i_pv6",
+    feature = "sizes"
+))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Size {
     /// A human-readable string that is used to uniquely identify each size.
@@ -9009,6 +10002,13 @@ pub struct Size {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu_info: Option<super::models::GpuInfo>,
 }
+#[cfg(any(
+    feature = "droplets",
+    feature = "floating_i_ps",
+    feature = "reserved_i_ps",
+    feature = "reserved_i_pv6",
+    feature = "sizes"
+))]
 impl Size {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9019,6 +10019,13 @@ impl Size {
         Ok(())
     }
 }
+#[cfg(any(
+    feature = "droplets",
+    feature = "floating_i_ps",
+    feature = "reserved_i_ps",
+    feature = "reserved_i_pv6",
+    feature = "sizes"
+))]
 /// An object containing information about the GPU capabilities of Droplets created with this size.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GpuInfo {
@@ -9031,6 +10038,13 @@ pub struct GpuInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vram: Option<super::models::GpuInfoVram>,
 }
+#[cfg(any(
+    feature = "droplets",
+    feature = "floating_i_ps",
+    feature = "reserved_i_ps",
+    feature = "reserved_i_pv6",
+    feature = "sizes"
+))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GpuInfoVram {
     /// The amount of VRAM allocated to the GPU.
@@ -9040,6 +10054,12 @@ pub struct GpuInfoVram {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
 }
+#[cfg(any(
+    feature = "droplets",
+    feature = "floating_i_ps",
+    feature = "reserved_i_ps",
+    feature = "reserved_i_pv6"
+))]
 /// The details of the network that are configured for the Droplet instance.  This is an object that contains keys for IPv4 and IPv6.  The value of each of these is an array that contains objects describing an individual IP resource allocated to the Droplet.  These will define attributes like the IP address, netmask, and gateway of the specific network depending on the type of network it is.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletNetworks {
@@ -9048,6 +10068,12 @@ pub struct DropletNetworks {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub v6: Option<Vec<super::models::NetworkV6>>,
 }
+#[cfg(any(
+    feature = "droplets",
+    feature = "floating_i_ps",
+    feature = "reserved_i_ps",
+    feature = "reserved_i_pv6"
+))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NetworkV4 {
     /// The IP address of the IPv4 network interface.
@@ -9067,10 +10093,22 @@ pub struct NetworkV4 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::NetworkV4Type>,
 }
+#[cfg(any(
+    feature = "droplets",
+    feature = "floating_i_ps",
+    feature = "reserved_i_ps",
+    feature = "reserved_i_pv6"
+))]
 connector_runtime::__string_enum! {
     #[doc = " The type of the IPv4 network interface."] pub enum NetworkV4Type { Public =
     "public", Private = "private", }
 }
+#[cfg(any(
+    feature = "droplets",
+    feature = "floating_i_ps",
+    feature = "reserved_i_ps",
+    feature = "reserved_i_pv6"
+))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NetworkV6 {
     /// The IP address of the IPv6 network interface.
@@ -9089,6 +10127,7 @@ pub struct NetworkV6 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
+#[cfg(any(feature = "droplets"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum DropletsCreateBody {
@@ -9097,6 +10136,7 @@ pub enum DropletsCreateBody {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "droplets"))]
 /// Single Droplet Request
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DropletSingleCreate {
@@ -9124,7 +10164,11 @@ pub struct DropletSingleCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitoring: Option<bool>,
     /// A flat array of tag names as strings to apply to the Droplet after it is created. Tag names can either be existing or new tags.<br>Requires `tag:create` scope.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub tags: Option<Option<Vec<String>>>,
     /// A string containing 'user data' which may be used to configure the Droplet on first boot, often a 'cloud-config' file or Bash script. It must be plain text and may not exceed 64 KiB in size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9145,6 +10189,7 @@ pub struct DropletSingleCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_networking: Option<bool>,
 }
+#[cfg(any(feature = "droplets"))]
 impl DropletSingleCreate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9161,6 +10206,7 @@ impl DropletSingleCreate {
         Ok(())
     }
 }
+#[cfg(any(feature = "droplets"))]
 /// The image ID of a public or private image or the slug identifier for a public image. This image will be the base image for your Droplet.<br>Requires `image:read` scope.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -9170,6 +10216,7 @@ pub enum DropletSingleCreateImage {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "droplets"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum DropletSingleCreateSshKeysItem {
@@ -9178,6 +10225,7 @@ pub enum DropletSingleCreateSshKeysItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "droplets", feature = "droplet_actions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletBackupPolicy {
     /// The backup plan used for the Droplet. The plan can be either `daily` or `weekly`.
@@ -9196,16 +10244,19 @@ pub struct DropletBackupPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_period_days: Option<i64>,
 }
+#[cfg(any(feature = "droplets", feature = "droplet_actions"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The backup plan used for the Droplet. The plan can be either `daily` or `weekly`."]
     pub enum DropletBackupPolicyPlan { Daily = "daily", Weekly = "weekly", }
 }
+#[cfg(any(feature = "droplets", feature = "droplet_actions"))]
 connector_runtime::__string_enum! {
     #[doc = " The day of the week on which the backup will occur."] pub enum
     DropletBackupPolicyWeekday { Sun = "SUN", Mon = "MON", Tue = "TUE", Wed = "WED", Thu
     = "THU", Fri = "FRI", Sat = "SAT", }
 }
+#[cfg(any(feature = "droplets"))]
 /// Multiple Droplet Request
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DropletMultiCreate {
@@ -9233,7 +10284,11 @@ pub struct DropletMultiCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitoring: Option<bool>,
     /// A flat array of tag names as strings to apply to the Droplet after it is created. Tag names can either be existing or new tags.<br>Requires `tag:create` scope.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub tags: Option<Option<Vec<String>>>,
     /// A string containing 'user data' which may be used to configure the Droplet on first boot, often a 'cloud-config' file or Bash script. It must be plain text and may not exceed 64 KiB in size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9254,6 +10309,7 @@ pub struct DropletMultiCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_networking: Option<bool>,
 }
+#[cfg(any(feature = "droplets"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum DropletsCreateResponse202 {
@@ -9262,12 +10318,14 @@ pub enum DropletsCreateResponse202 {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "droplets"))]
 /// Single Droplet Response
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DropletsCreateResponse202Variant0 {
     pub droplet: super::models::Droplet,
     pub links: super::models::DropletsCreateResponse202Variant0Links,
 }
+#[cfg(any(feature = "droplets"))]
 impl DropletsCreateResponse202Variant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9278,11 +10336,17 @@ impl DropletsCreateResponse202Variant0 {
         Ok(())
     }
 }
+#[cfg(any(feature = "droplets"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletsCreateResponse202Variant0Links {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions: Option<Vec<super::models::ActionLink>>,
 }
+#[cfg(any(
+    feature = "droplets",
+    feature = "floating_i_ps",
+    feature = "reserved_i_ps"
+))]
 /// The linked actions can be used to check the status of a Droplet's create event.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionLink {
@@ -9296,12 +10360,14 @@ pub struct ActionLink {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub href: Option<String>,
 }
+#[cfg(any(feature = "droplets"))]
 /// Multiple Droplet Response
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletsCreateResponse202Variant1 {
     pub droplets: Vec<super::models::Droplet>,
     pub links: super::models::DropletsCreateResponse202Variant0Links,
 }
+#[cfg(any(feature = "droplets"))]
 impl DropletsCreateResponse202Variant1 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9314,11 +10380,13 @@ impl DropletsCreateResponse202Variant1 {
         Ok(())
     }
 }
+#[cfg(any(feature = "droplets"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletsGetResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub droplet: Option<super::models::Droplet>,
 }
+#[cfg(any(feature = "droplets"))]
 impl DropletsGetResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9328,6 +10396,7 @@ impl DropletsGetResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "droplets"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletsListBackupsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9336,6 +10405,7 @@ pub struct DropletsListBackupsResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "droplets"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DropletSnapshot {
     /// The unique identifier for the snapshot or backup.
@@ -9354,16 +10424,19 @@ pub struct DropletSnapshot {
     #[serde(rename = "type")]
     pub type_: super::models::DropletSnapshotType,
 }
+#[cfg(any(feature = "droplets"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Describes the kind of image. It may be one of `snapshot` or `backup`. This specifies whether an image is a user-generated Droplet snapshot or automatically created Droplet backup."]
     pub enum DropletSnapshotType { Snapshot = "snapshot", Backup = "backup", }
 }
+#[cfg(any(feature = "droplets"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletsGetBackupPolicyResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<super::models::DropletBackupPolicyRecord>,
 }
+#[cfg(any(feature = "droplets"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletBackupPolicyRecord {
     /// The unique identifier for the Droplet.
@@ -9377,23 +10450,25 @@ pub struct DropletBackupPolicyRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_backup_window: Option<super::models::DropletNextBackupWindow>,
 }
+#[cfg(any(feature = "droplets"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletsListBackupPoliciesResponse200 {
     /// A map where the keys are the Droplet IDs and the values are
     /// objects containing the backup policy information for each Droplet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub policies: Option<
-        std::collections::BTreeMap<String, super::models::DropletBackupPolicyRecord>,
-    >,
+    pub policies:
+        Option<std::collections::BTreeMap<String, super::models::DropletBackupPolicyRecord>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "droplets"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletsListSupportedBackupPoliciesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supported_policies: Option<Vec<super::models::SupportedDropletBackupPolicy>>,
 }
+#[cfg(any(feature = "droplets"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SupportedDropletBackupPolicy {
     /// The name of the Droplet backup plan.
@@ -9413,6 +10488,7 @@ pub struct SupportedDropletBackupPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub possible_days: Option<Vec<String>>,
 }
+#[cfg(any(feature = "droplets"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletsListSnapshotsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9421,6 +10497,7 @@ pub struct DropletsListSnapshotsResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "droplet_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum DropletActionsPostBody {
@@ -9436,61 +10513,43 @@ pub enum DropletActionsPostBody {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "droplet_actions"))]
 impl<'de> serde::Deserialize<'de> for DropletActionsPostBody {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(
-            match v.get("type").and_then(serde_json::Value::as_str) {
-                Some("droplet_action") => {
-                    Self::DropletAction(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                Some("droplet_action_enable_backups") => {
-                    Self::DropletActionEnableBackups(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                Some("droplet_action_change_backup_policy") => {
-                    Self::DropletActionChangeBackupPolicy(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                Some("droplet_action_restore") => {
-                    Self::DropletActionRestore(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                Some("droplet_action_resize") => {
-                    Self::DropletActionResize(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                Some("droplet_action_rebuild") => {
-                    Self::DropletActionRebuild(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                Some("droplet_action_rename") => {
-                    Self::DropletActionRename(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                Some("droplet_action_change_kernel") => {
-                    Self::DropletActionChangeKernel(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                Some("droplet_action_snapshot") => {
-                    Self::DropletActionSnapshot(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                _ => Self::Other(v),
-            },
-        )
+        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
+            Some("droplet_action") => {
+                Self::DropletAction(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
+            }
+            Some("droplet_action_enable_backups") => Self::DropletActionEnableBackups(
+                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+            ),
+            Some("droplet_action_change_backup_policy") => Self::DropletActionChangeBackupPolicy(
+                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+            ),
+            Some("droplet_action_restore") => Self::DropletActionRestore(
+                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+            ),
+            Some("droplet_action_resize") => Self::DropletActionResize(
+                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+            ),
+            Some("droplet_action_rebuild") => Self::DropletActionRebuild(
+                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+            ),
+            Some("droplet_action_rename") => Self::DropletActionRename(
+                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+            ),
+            Some("droplet_action_change_kernel") => Self::DropletActionChangeKernel(
+                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+            ),
+            Some("droplet_action_snapshot") => Self::DropletActionSnapshot(
+                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+            ),
+            _ => Self::Other(v),
+        })
     }
 }
+#[cfg(any(feature = "droplet_actions"))]
 /// Specifies the action that will be taken on the Droplet.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DropletAction {
@@ -9498,6 +10557,7 @@ pub struct DropletAction {
     #[serde(rename = "type")]
     pub type_: super::models::DropletActionType,
 }
+#[cfg(any(feature = "droplet_actions"))]
 connector_runtime::__string_enum! {
     #[doc = " The type of action to initiate for the Droplet."] pub enum
     DropletActionType { EnableBackups = "enable_backups", DisableBackups =
@@ -9507,6 +10567,7 @@ connector_runtime::__string_enum! {
     "rename", ChangeKernel = "change_kernel", EnableIpv6 = "enable_ipv6", Snapshot =
     "snapshot", }
 }
+#[cfg(any(feature = "droplet_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DropletActionEnableBackups {
     /// The type of action to initiate for the Droplet.
@@ -9515,6 +10576,7 @@ pub struct DropletActionEnableBackups {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_policy: Option<super::models::DropletBackupPolicy>,
 }
+#[cfg(any(feature = "droplet_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DropletActionChangeBackupPolicy {
     /// The type of action to initiate for the Droplet.
@@ -9522,6 +10584,7 @@ pub struct DropletActionChangeBackupPolicy {
     pub type_: super::models::DropletActionType,
     pub backup_policy: super::models::DropletBackupPolicy,
 }
+#[cfg(any(feature = "droplet_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DropletActionRestore {
     /// The type of action to initiate for the Droplet.
@@ -9531,6 +10594,7 @@ pub struct DropletActionRestore {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<i64>,
 }
+#[cfg(any(feature = "droplet_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DropletActionResize {
     /// The type of action to initiate for the Droplet.
@@ -9543,6 +10607,7 @@ pub struct DropletActionResize {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
 }
+#[cfg(any(feature = "droplet_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DropletActionRebuild {
     /// The type of action to initiate for the Droplet.
@@ -9552,6 +10617,7 @@ pub struct DropletActionRebuild {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<super::models::DropletActionRebuildImage>,
 }
+#[cfg(any(feature = "droplet_actions"))]
 /// The image ID of a public or private image or the slug identifier for a public image. The Droplet will be rebuilt using this image as its base.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -9561,6 +10627,7 @@ pub enum DropletActionRebuildImage {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "droplet_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DropletActionRename {
     /// The type of action to initiate for the Droplet.
@@ -9570,6 +10637,7 @@ pub struct DropletActionRename {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "droplet_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DropletActionChangeKernel {
     /// The type of action to initiate for the Droplet.
@@ -9579,6 +10647,7 @@ pub struct DropletActionChangeKernel {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kernel: Option<i64>,
 }
+#[cfg(any(feature = "droplet_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DropletActionSnapshot {
     /// The type of action to initiate for the Droplet.
@@ -9588,6 +10657,7 @@ pub struct DropletActionSnapshot {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "droplet_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum DropletActionsPostByTagBody {
@@ -9596,31 +10666,28 @@ pub enum DropletActionsPostByTagBody {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "droplet_actions"))]
 impl<'de> serde::Deserialize<'de> for DropletActionsPostByTagBody {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(
-            match v.get("type").and_then(serde_json::Value::as_str) {
-                Some("droplet_action") => {
-                    Self::DropletAction(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                Some("droplet_action_snapshot") => {
-                    Self::DropletActionSnapshot(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                _ => Self::Other(v),
-            },
-        )
+        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
+            Some("droplet_action") => {
+                Self::DropletAction(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
+            }
+            Some("droplet_action_snapshot") => Self::DropletActionSnapshot(
+                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+            ),
+            _ => Self::Other(v),
+        })
     }
 }
+#[cfg(any(feature = "droplet_actions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletActionsPostByTagResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions: Option<Vec<super::models::Action>>,
 }
+#[cfg(any(feature = "droplets"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletsListKernelsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9629,6 +10696,7 @@ pub struct DropletsListKernelsResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "droplets", feature = "firewalls"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletsListFirewallsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9637,6 +10705,7 @@ pub struct DropletsListFirewallsResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "droplets", feature = "firewalls"))]
 impl DropletsListFirewallsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9648,6 +10717,7 @@ impl DropletsListFirewallsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "droplets", feature = "firewalls"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Firewall {
     /// A unique ID that can be used to identify and reference a firewall.
@@ -9675,6 +10745,7 @@ pub struct Firewall {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outbound_rules: Option<Vec<super::models::FirewallOutboundRulesItem>>,
 }
+#[cfg(any(feature = "droplets", feature = "firewalls"))]
 impl Firewall {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9690,12 +10761,14 @@ impl Firewall {
         Ok(())
     }
 }
+#[cfg(any(feature = "droplets", feature = "firewalls"))]
 connector_runtime::__string_enum! {
     #[doc =
     " A status string indicating the current state of the firewall. This can be \"waiting\", \"succeeded\", or \"failed\"."]
     pub enum FirewallStatus { Waiting = "waiting", Succeeded = "succeeded", Failed =
     "failed", }
 }
+#[cfg(any(feature = "droplets", feature = "firewalls"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FirewallPendingChangesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9705,6 +10778,7 @@ pub struct FirewallPendingChangesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
+#[cfg(any(feature = "droplets", feature = "firewalls"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FirewallInboundRulesItem {
     /// The type of traffic to be allowed. This may be one of `tcp`, `udp`, or `icmp`.
@@ -9713,12 +10787,14 @@ pub struct FirewallInboundRulesItem {
     pub ports: String,
     pub sources: super::models::FirewallRuleTarget,
 }
+#[cfg(any(feature = "droplets", feature = "firewalls"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of traffic to be allowed. This may be one of `tcp`, `udp`, or `icmp`."]
     pub enum FirewallInboundRulesItemProtocol { Tcp = "tcp", Udp = "udp", Icmp = "icmp",
     }
 }
+#[cfg(any(feature = "droplets", feature = "firewalls"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FirewallRuleTarget {
     /// An array of strings containing the IPv4 addresses, IPv6 addresses, IPv4 CIDRs, and/or IPv6 CIDRs to which the firewall will allow traffic.
@@ -9733,9 +10809,14 @@ pub struct FirewallRuleTarget {
     /// An array containing the IDs of the Kubernetes clusters to which the firewall will allow traffic.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubernetes_ids: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub tags: Option<Option<Vec<String>>>,
 }
+#[cfg(any(feature = "droplets", feature = "firewalls"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FirewallOutboundRulesItem {
     /// The type of traffic to be allowed. This may be one of `tcp`, `udp`, or `icmp`.
@@ -9744,11 +10825,13 @@ pub struct FirewallOutboundRulesItem {
     pub ports: String,
     pub destinations: super::models::FirewallRuleTarget,
 }
+#[cfg(any(feature = "droplets"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletsListNeighborsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub droplets: Option<Vec<super::models::Droplet>>,
 }
+#[cfg(any(feature = "droplets"))]
 impl DropletsListNeighborsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9760,6 +10843,7 @@ impl DropletsListNeighborsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "droplets"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletsListAssociatedResourcesResponse200 {
     /// Reserved IPs that are associated with this Droplet.<br>Requires `reserved_ip:read` scope.
@@ -9778,6 +10862,7 @@ pub struct DropletsListAssociatedResourcesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume_snapshots: Option<Vec<super::models::AssociatedResource>>,
 }
+#[cfg(any(feature = "droplets"))]
 /// An objects containing information about a resource associated with a Droplet.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AssociatedResource {
@@ -9791,6 +10876,7 @@ pub struct AssociatedResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<String>,
 }
+#[cfg(any(feature = "droplets"))]
 /// An object containing information about a resource to be scheduled for deletion.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SelectiveDestroyAssociatedResource {
@@ -9810,6 +10896,7 @@ pub struct SelectiveDestroyAssociatedResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume_snapshots: Option<Vec<String>>,
 }
+#[cfg(any(feature = "droplets"))]
 /// An objects containing information about a resources scheduled for deletion.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AssociatedResourceStatus {
@@ -9826,6 +10913,7 @@ pub struct AssociatedResourceStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failures: Option<i64>,
 }
+#[cfg(any(feature = "droplets"))]
 /// An object containing information about a resource scheduled for deletion.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DestroyedAssociatedResource {
@@ -9842,6 +10930,7 @@ pub struct DestroyedAssociatedResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
 }
+#[cfg(any(feature = "droplets"))]
 /// An object containing additional information about resource related to a Droplet requested to be destroyed.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AssociatedResourceStatusResources {
@@ -9856,6 +10945,7 @@ pub struct AssociatedResourceStatusResources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume_snapshots: Option<Vec<super::models::DestroyedAssociatedResource>>,
 }
+#[cfg(any(feature = "droplet_autoscale_pools"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AutoscalepoolsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9864,6 +10954,7 @@ pub struct AutoscalepoolsListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "droplet_autoscale_pools"))]
 impl AutoscalepoolsListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9875,6 +10966,7 @@ impl AutoscalepoolsListResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "droplet_autoscale_pools"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AutoscalePool {
     /// A unique identifier for each autoscale pool instance. This is automatically generated upon autoscale pool creation.
@@ -9899,6 +10991,7 @@ pub struct AutoscalePool {
     /// The number of active Droplets in the autoscale pool.
     pub active_resources_count: i64,
 }
+#[cfg(any(feature = "droplet_autoscale_pools"))]
 impl AutoscalePool {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9908,6 +11001,7 @@ impl AutoscalePool {
         Ok(())
     }
 }
+#[cfg(any(feature = "droplet_autoscale_pools"))]
 /// The scaling configuration for an autoscale pool, which is how the pool scales up and down (either by resource utilization or static configuration).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -9917,6 +11011,7 @@ pub enum AutoscalePoolConfig {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "droplet_autoscale_pools"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AutoscalePoolStaticConfig {
     /// static config
@@ -9924,6 +11019,7 @@ pub struct AutoscalePoolStaticConfig {
     /// Fixed number of instances in an autoscale pool.
     pub target_number_instances: i64,
 }
+#[cfg(any(feature = "droplet_autoscale_pools"))]
 impl AutoscalePoolStaticConfig {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9939,6 +11035,7 @@ impl AutoscalePoolStaticConfig {
         Ok(())
     }
 }
+#[cfg(any(feature = "droplet_autoscale_pools"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AutoscalePoolDynamicConfig {
     /// The minimum number of Droplets in an autoscale pool.
@@ -9955,6 +11052,7 @@ pub struct AutoscalePoolDynamicConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cooldown_minutes: Option<i64>,
 }
+#[cfg(any(feature = "droplet_autoscale_pools"))]
 impl AutoscalePoolDynamicConfig {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10003,6 +11101,7 @@ impl AutoscalePoolDynamicConfig {
         Ok(())
     }
 }
+#[cfg(any(feature = "droplet_autoscale_pools"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AutoscalePoolDropletTemplate {
     /// The name(s) to be applied to all Droplets in the autoscale pool.
@@ -10042,12 +11141,14 @@ pub struct AutoscalePoolDropletTemplate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_networking: Option<bool>,
 }
+#[cfg(any(feature = "droplet_autoscale_pools"))]
 connector_runtime::__string_enum! {
     #[doc = " The datacenter in which all of the Droplets will be created."] pub enum
     AutoscalePoolDropletTemplateRegion { Nyc1 = "nyc1", Nyc2 = "nyc2", Nyc3 = "nyc3",
     Ams2 = "ams2", Ams3 = "ams3", Sfo1 = "sfo1", Sfo2 = "sfo2", Sfo3 = "sfo3", Sgp1 =
     "sgp1", Lon1 = "lon1", Fra1 = "fra1", Tor1 = "tor1", Blr1 = "blr1", Syd1 = "syd1", }
 }
+#[cfg(any(feature = "droplet_autoscale_pools"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CurrentUtilization {
     /// The average memory utilization of the autoscale pool.
@@ -10057,6 +11158,7 @@ pub struct CurrentUtilization {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<f64>,
 }
+#[cfg(any(feature = "droplet_autoscale_pools"))]
 impl CurrentUtilization {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10079,10 +11181,12 @@ impl CurrentUtilization {
         Ok(())
     }
 }
+#[cfg(any(feature = "droplet_autoscale_pools"))]
 connector_runtime::__string_enum! {
     #[doc = " The current status of the autoscale pool."] pub enum AutoscalePoolStatus {
     Active = "active", Deleting = "deleting", Error = "error", }
 }
+#[cfg(any(feature = "droplet_autoscale_pools"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AutoscalePoolCreate {
     /// The human-readable name of the autoscale pool. This field cannot be updated
@@ -10091,11 +11195,13 @@ pub struct AutoscalePoolCreate {
     pub config: super::models::AutoscalePoolConfig,
     pub droplet_template: super::models::AutoscalePoolDropletTemplate,
 }
+#[cfg(any(feature = "droplet_autoscale_pools"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AutoscalepoolsCreateResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autoscale_pool: Option<super::models::AutoscalePool>,
 }
+#[cfg(any(feature = "droplet_autoscale_pools"))]
 impl AutoscalepoolsCreateResponse202 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10105,6 +11211,7 @@ impl AutoscalepoolsCreateResponse202 {
         Ok(())
     }
 }
+#[cfg(any(feature = "droplet_autoscale_pools"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AutoscalepoolsListMembersResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10113,6 +11220,7 @@ pub struct AutoscalepoolsListMembersResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "droplet_autoscale_pools"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Member {
     /// The unique identifier of the Droplet.
@@ -10131,14 +11239,17 @@ pub struct Member {
     pub status: super::models::MemberStatus,
     pub current_utilization: super::models::MemberCurrentUtilization,
 }
+#[cfg(any(feature = "droplet_autoscale_pools"))]
 connector_runtime::__string_enum! {
     #[doc = " The health status of the Droplet."] pub enum MemberHealthStatus { Healthy =
     "healthy", Unhealthy = "unhealthy", }
 }
+#[cfg(any(feature = "droplet_autoscale_pools"))]
 connector_runtime::__string_enum! {
     #[doc = " The power status of the Droplet."] pub enum MemberStatus { Provisioning =
     "provisioning", Active = "active", Deleting = "deleting", Off = "off", }
 }
+#[cfg(any(feature = "droplet_autoscale_pools"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MemberCurrentUtilization {
     /// The memory utilization average of the individual Droplet.
@@ -10148,6 +11259,7 @@ pub struct MemberCurrentUtilization {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<f64>,
 }
+#[cfg(any(feature = "droplet_autoscale_pools"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AutoscalepoolsListHistoryResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10156,6 +11268,7 @@ pub struct AutoscalepoolsListHistoryResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "droplet_autoscale_pools"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct History {
     /// The unique identifier of the history event.
@@ -10173,15 +11286,18 @@ pub struct History {
     /// The last updated time of the history event in ISO8601 combined date and time format.
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
+#[cfg(any(feature = "droplet_autoscale_pools"))]
 connector_runtime::__string_enum! {
     #[doc = " The reason for the scaling event."] pub enum HistoryReason {
     ConfigurationChange = "CONFIGURATION_CHANGE", ScaleUp = "SCALE_UP", ScaleDown =
     "SCALE_DOWN", }
 }
+#[cfg(any(feature = "droplet_autoscale_pools"))]
 connector_runtime::__string_enum! {
     #[doc = " The status of the scaling event."] pub enum HistoryStatus { InProgress =
     "in_progress", Success = "success", Error = "error", }
 }
+#[cfg(any(feature = "firewalls"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FirewallsCreateBody {
     /// A unique ID that can be used to identify and reference a firewall.
@@ -10199,15 +11315,32 @@ pub struct FirewallsCreateBody {
     /// A human-readable name for a firewall. The name must begin with an alphanumeric character. Subsequent characters must either be alphanumeric characters, a period (.), or a dash (-).
     pub name: String,
     /// An array containing the IDs of the Droplets assigned to the firewall. <br><br>Requires `droplet:read` scope.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub droplet_ids: Option<Option<Vec<i64>>>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub tags: Option<Option<Vec<String>>>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub inbound_rules: Option<Option<Vec<super::models::FirewallInboundRulesItem>>>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub outbound_rules: Option<Option<Vec<super::models::FirewallOutboundRulesItem>>>,
 }
+#[cfg(any(feature = "firewalls"))]
 impl FirewallsCreateBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10224,11 +11357,13 @@ impl FirewallsCreateBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "firewalls"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FirewallsCreateResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub firewall: Option<super::models::Firewall>,
 }
+#[cfg(any(feature = "firewalls"))]
 impl FirewallsCreateResponse202 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10238,6 +11373,7 @@ impl FirewallsCreateResponse202 {
         Ok(())
     }
 }
+#[cfg(any(feature = "firewalls"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FirewallsUpdateBody {
     /// A unique ID that can be used to identify and reference a firewall.
@@ -10255,15 +11391,32 @@ pub struct FirewallsUpdateBody {
     /// A human-readable name for a firewall. The name must begin with an alphanumeric character. Subsequent characters must either be alphanumeric characters, a period (.), or a dash (-).
     pub name: String,
     /// An array containing the IDs of the Droplets assigned to the firewall. <br><br>Requires `droplet:read` scope.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub droplet_ids: Option<Option<Vec<i64>>>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub tags: Option<Option<Vec<String>>>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub inbound_rules: Option<Option<Vec<super::models::FirewallInboundRulesItem>>>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub outbound_rules: Option<Option<Vec<super::models::FirewallOutboundRulesItem>>>,
 }
+#[cfg(any(feature = "firewalls"))]
 impl FirewallsUpdateBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10280,31 +11433,45 @@ impl FirewallsUpdateBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "firewalls"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FirewallsAssignDropletsBody {
     /// An array containing the IDs of the Droplets to be assigned to the firewall.
     pub droplet_ids: Vec<i64>,
 }
+#[cfg(any(feature = "firewalls"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FirewallsDeleteDropletsBody {
     /// An array containing the IDs of the Droplets to be removed from the firewall.
     pub droplet_ids: Vec<i64>,
 }
+#[cfg(any(feature = "firewalls"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FirewallsAddTagsBody {
     pub tags: Option<Vec<String>>,
 }
+#[cfg(any(feature = "firewalls"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FirewallsDeleteTagsBody {
     pub tags: Option<Vec<String>>,
 }
+#[cfg(any(feature = "firewalls"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FirewallsAddRulesBody {
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub inbound_rules: Option<Option<Vec<super::models::FirewallInboundRulesItem>>>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub outbound_rules: Option<Option<Vec<super::models::FirewallOutboundRulesItem>>>,
 }
+#[cfg(any(feature = "floating_i_ps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FloatingIPsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10313,6 +11480,7 @@ pub struct FloatingIPsListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "floating_i_ps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FloatingIp {
     /// The public IP address of the floating IP. It also serves as its identifier.
@@ -10330,6 +11498,7 @@ pub struct FloatingIp {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_id: Option<uuid::Uuid>,
 }
+#[cfg(any(feature = "floating_i_ps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FloatingIpRegion {
     /// The display name of the region.  This will be a full name that is used in the control panel and other interfaces.
@@ -10343,6 +11512,7 @@ pub struct FloatingIpRegion {
     /// This attribute is set to an array which contains the identifying slugs for the sizes available in this region. sizes:read is required to view.
     pub sizes: Vec<String>,
 }
+#[cfg(any(feature = "floating_i_ps"))]
 /// The Droplet that the floating IP has been assigned to. When you query a floating IP, if it is assigned to a Droplet, the entire Droplet object will be returned. If it is not assigned, the value will be null. <br><br>Requires `droplet:read` scope.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -10350,6 +11520,7 @@ pub enum FloatingIpDroplet {
     Droplet(super::models::Droplet),
     Value(Option<serde_json::Value>),
 }
+#[cfg(any(feature = "floating_i_ps"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum FloatingIpCreate {
@@ -10358,12 +11529,14 @@ pub enum FloatingIpCreate {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "floating_i_ps"))]
 /// Assign to Droplet
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FloatingIpCreateVariant0 {
     /// The ID of the Droplet that the floating IP will be assigned to.
     pub droplet_id: i64,
 }
+#[cfg(any(feature = "floating_i_ps"))]
 /// Reserve to Region
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FloatingIpCreateVariant1 {
@@ -10373,6 +11546,7 @@ pub struct FloatingIpCreateVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_id: Option<uuid::Uuid>,
 }
+#[cfg(any(feature = "floating_i_ps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FloatingIPsCreateResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10380,6 +11554,7 @@ pub struct FloatingIPsCreateResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub links: Option<super::models::FloatingIPsCreateResponse202Links>,
 }
+#[cfg(any(feature = "floating_i_ps", feature = "reserved_i_ps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FloatingIPsCreateResponse202Links {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10387,11 +11562,13 @@ pub struct FloatingIPsCreateResponse202Links {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions: Option<Vec<super::models::ActionLink>>,
 }
+#[cfg(any(feature = "floating_i_ps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FloatingIPsGetResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub floating_ip: Option<super::models::FloatingIp>,
 }
+#[cfg(any(feature = "floating_ip_actions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FloatingIPsActionListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10400,6 +11577,7 @@ pub struct FloatingIPsActionListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "floating_ip_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum FloatingIPsActionPostBody {
@@ -10408,36 +11586,34 @@ pub enum FloatingIPsActionPostBody {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "floating_ip_actions"))]
 impl<'de> serde::Deserialize<'de> for FloatingIPsActionPostBody {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(
-            match v.get("type").and_then(serde_json::Value::as_str) {
-                Some("floating_ip_action_unassign") => {
-                    Self::FloatingIpActionUnassign(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                Some("floating_ip_action_assign") => {
-                    Self::FloatingIpActionAssign(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                _ => Self::Other(v),
-            },
-        )
+        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
+            Some("floating_ip_action_unassign") => Self::FloatingIpActionUnassign(
+                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+            ),
+            Some("floating_ip_action_assign") => Self::FloatingIpActionAssign(
+                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+            ),
+            _ => Self::Other(v),
+        })
     }
 }
+#[cfg(any(feature = "floating_ip_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FloatingIpActionUnassign {
     /// The type of action to initiate for the floating IP.
     #[serde(rename = "type")]
     pub type_: super::models::FloatingIpActionUnassignType,
 }
+#[cfg(any(feature = "floating_ip_actions"))]
 connector_runtime::__string_enum! {
     #[doc = " The type of action to initiate for the floating IP."] pub enum
     FloatingIpActionUnassignType { Assign = "assign", Unassign = "unassign", }
 }
+#[cfg(any(feature = "floating_ip_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FloatingIpActionAssign {
     /// The type of action to initiate for the floating IP.
@@ -10446,11 +11622,13 @@ pub struct FloatingIpActionAssign {
     /// The ID of the Droplet that the floating IP will be assigned to.
     pub droplet_id: i64,
 }
+#[cfg(any(feature = "floating_ip_actions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FloatingIPsActionPostResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<super::models::FloatingIPsActionPostResponse201Action>,
 }
+#[cfg(any(feature = "floating_ip_actions", feature = "reserved_ip_actions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FloatingIPsActionPostResponse201Action {
     /// A unique numeric ID that can be used to identify and reference an action.
@@ -10484,11 +11662,13 @@ pub struct FloatingIPsActionPostResponse201Action {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_id: Option<uuid::Uuid>,
 }
+#[cfg(any(feature = "functions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FunctionsListNamespacesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespaces: Option<Vec<super::models::NamespaceInfo>>,
 }
+#[cfg(any(feature = "functions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NamespaceInfo {
     /// The namespace's API hostname. Each function in a namespace is provided an endpoint at the namespace's hostname.
@@ -10517,6 +11697,7 @@ pub struct NamespaceInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
 }
+#[cfg(any(feature = "functions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateNamespace {
     /// The [datacenter region](https://docs.digitalocean.com/products/platform/availability-matrix/#available-datacenters) in which to create the namespace.
@@ -10524,16 +11705,19 @@ pub struct CreateNamespace {
     /// The namespace's unique name.
     pub label: String,
 }
+#[cfg(any(feature = "functions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FunctionsCreateNamespaceResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<super::models::NamespaceInfo>,
 }
+#[cfg(any(feature = "functions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FunctionsListTriggersResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub triggers: Option<Vec<super::models::TriggerInfo>>,
 }
+#[cfg(any(feature = "functions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TriggerInfo {
     /// A unique string format of UUID with a prefix fn-.
@@ -10564,21 +11748,28 @@ pub struct TriggerInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled_runs: Option<super::models::TriggerInfoScheduledRuns>,
 }
+#[cfg(any(feature = "functions"))]
 /// Trigger details for SCHEDULED type, where body is optional.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ScheduledDetails {
     /// valid cron expression string which is required for SCHEDULED type triggers.
     pub cron: String,
     /// Optional data to be sent to function while triggering the function.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub body: Option<Option<super::models::ScheduledDetailsBody>>,
 }
+#[cfg(any(feature = "functions"))]
 /// Optional data to be sent to function while triggering the function.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ScheduledDetailsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "functions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TriggerInfoScheduledRuns {
     /// Indicates last run time. null value indicates trigger not run yet.
@@ -10588,6 +11779,7 @@ pub struct TriggerInfoScheduledRuns {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_run_at: Option<String>,
 }
+#[cfg(any(feature = "functions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTrigger {
     /// The trigger's unique name within the namespace.
@@ -10602,11 +11794,13 @@ pub struct CreateTrigger {
     /// Trigger details for SCHEDULED type, where body is optional.
     pub scheduled_details: super::models::ScheduledDetails,
 }
+#[cfg(any(feature = "functions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FunctionsCreateTriggerResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger: Option<super::models::TriggerInfo>,
 }
+#[cfg(any(feature = "functions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateTrigger {
     /// Indicates weather the trigger is paused or unpaused.
@@ -10616,6 +11810,7 @@ pub struct UpdateTrigger {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled_details: Option<super::models::ScheduledDetails>,
 }
+#[cfg(any(feature = "functions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FunctionsAccessKeyListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10624,6 +11819,7 @@ pub struct FunctionsAccessKeyListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<i64>,
 }
+#[cfg(any(feature = "functions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AccessKey {
     /// The access key's unique identifier with prefix 'dof_v1_'.
@@ -10642,6 +11838,7 @@ pub struct AccessKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "functions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AccessKeyCreateRequest {
     /// The access key's name.
@@ -10650,11 +11847,13 @@ pub struct AccessKeyCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_in: Option<String>,
 }
+#[cfg(any(feature = "functions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FunctionsAccessKeyCreateResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_key: Option<super::models::AccessKeyCreateResponse>,
 }
+#[cfg(any(feature = "functions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AccessKeyCreateResponse {
     /// The secret key used to authenticate. This is only returned once upon creation. Make sure to copy and securely store it.
@@ -10676,20 +11875,24 @@ pub struct AccessKeyCreateResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "functions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FunctionsAccessKeyUpdateBody {
     /// The new name for the access key.
     pub name: String,
 }
+#[cfg(any(feature = "functions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FunctionsAccessKeyUpdateResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_key: Option<super::models::AccessKey>,
 }
+#[cfg(any(feature = "images"))]
 connector_runtime::__string_enum! {
     pub enum ImagesListType { Application = "application", Distribution = "distribution",
     }
 }
+#[cfg(any(feature = "images"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImagesListResponse200 {
     pub images: Vec<super::models::Image>,
@@ -10697,6 +11900,7 @@ pub struct ImagesListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "images"))]
 impl ImagesListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10709,6 +11913,7 @@ impl ImagesListResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "images"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ImageNewCustom {
     /// The display name that has been given to an image.  This is what is shown in the control panel and is generally a descriptive title for the image in question.
@@ -10724,14 +11929,20 @@ pub struct ImageNewCustom {
     /// The slug identifier for the region where the resource will initially be  available.
     pub region: super::models::RegionSlug,
     /// A flat array of tag names as strings to be applied to the resource. Tag names may be for either existing or new tags. <br><br>Requires `tag:create` scope.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub tags: Option<Option<Vec<String>>>,
 }
+#[cfg(any(feature = "images"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImagesCreateCustomResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<super::models::Image>,
 }
+#[cfg(any(feature = "images"))]
 impl ImagesCreateCustomResponse202 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10741,6 +11952,7 @@ impl ImagesCreateCustomResponse202 {
         Ok(())
     }
 }
+#[cfg(any(feature = "images"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ImagesGetImageId {
@@ -10749,10 +11961,12 @@ pub enum ImagesGetImageId {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "images"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImagesGetResponse200 {
     pub image: super::models::Image,
 }
+#[cfg(any(feature = "images"))]
 impl ImagesGetResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10763,6 +11977,7 @@ impl ImagesGetResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "images"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImageUpdate {
     /// The display name that has been given to an image.  This is what is shown in the control panel and is generally a descriptive title for the image in question.
@@ -10775,36 +11990,37 @@ pub struct ImageUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
+#[cfg(any(feature = "images"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ImagesPostAccountTransferCreate {
-    ImagesPostAccountTransferCreateVariant0(
-        super::models::ImagesPostAccountTransferCreateVariant0,
-    ),
-    ImagesPostAccountTransferCreateVariant1(
-        super::models::ImagesPostAccountTransferCreateVariant1,
-    ),
+    ImagesPostAccountTransferCreateVariant0(super::models::ImagesPostAccountTransferCreateVariant0),
+    ImagesPostAccountTransferCreateVariant1(super::models::ImagesPostAccountTransferCreateVariant1),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "images"))]
 /// Transfer To Email
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImagesPostAccountTransferCreateVariant0 {
     /// The email address of the user account that the image will be transferred to.
     pub recipient_email: String,
 }
+#[cfg(any(feature = "images"))]
 /// Transfer To Team
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImagesPostAccountTransferCreateVariant1 {
     /// The UUID of the team that the image will be transferred to.
     pub recipient_uuid: String,
 }
+#[cfg(any(feature = "images"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImagesPostAccountTransferCreateResponse201 {
     /// A unique number that used to identify and reference an image account transfer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_id: Option<i64>,
 }
+#[cfg(any(feature = "images"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImagesPostAccountTransferAccept {
     /// A unique number that used to identify and reference an image account transfer.
@@ -10812,16 +12028,19 @@ pub struct ImagesPostAccountTransferAccept {
     /// The UUID of the team that the image will be transferred to.
     pub recipient_uuid: String,
 }
+#[cfg(any(feature = "images"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImagesPostAccountTransferCancel {
     /// A unique number that used to identify and reference an image account transfer.
     pub transfer_id: i64,
 }
+#[cfg(any(feature = "images"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImagesPostAccountTransferDecline {
     /// A unique number that used to identify and reference an image account transfer.
     pub transfer_id: i64,
 }
+#[cfg(any(feature = "image_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum ImageActionsPostBody {
@@ -10830,37 +12049,35 @@ pub enum ImageActionsPostBody {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "image_actions"))]
 impl<'de> serde::Deserialize<'de> for ImageActionsPostBody {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(
-            match v.get("type").and_then(serde_json::Value::as_str) {
-                Some("image_action_base") => {
-                    Self::ImageActionBase(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                Some("image_action_transfer") => {
-                    Self::ImageActionTransfer(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                _ => Self::Other(v),
-            },
-        )
+        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
+            Some("image_action_base") => {
+                Self::ImageActionBase(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
+            }
+            Some("image_action_transfer") => Self::ImageActionTransfer(
+                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+            ),
+            _ => Self::Other(v),
+        })
     }
 }
+#[cfg(any(feature = "image_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ImageActionBase {
     /// The action to be taken on the image. Can be either `convert` or `transfer`.
     #[serde(rename = "type")]
     pub type_: super::models::ImageActionBaseType,
 }
+#[cfg(any(feature = "image_actions"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The action to be taken on the image. Can be either `convert` or `transfer`."] pub
     enum ImageActionBaseType { Convert = "convert", Transfer = "transfer", }
 }
+#[cfg(any(feature = "image_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ImageActionTransfer {
     /// The action to be taken on the image. Can be either `convert` or `transfer`.
@@ -10869,6 +12086,7 @@ pub struct ImageActionTransfer {
     /// The slug identifier for the region where the resource will initially be  available.
     pub region: super::models::RegionSlug,
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesListClustersResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10877,6 +12095,7 @@ pub struct KubernetesListClustersResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ClusterRead {
     /// A unique ID that can be used to identify and reference a Kubernetes cluster.
@@ -10947,9 +12166,7 @@ pub struct ClusterRead {
     pub control_plane_firewall: Option<super::models::ControlPlaneFirewall>,
     /// An object specifying custom cluster autoscaler configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cluster_autoscaler_configuration: Option<
-        super::models::ClusterAutoscalerConfiguration,
-    >,
+    pub cluster_autoscaler_configuration: Option<super::models::ClusterAutoscalerConfiguration>,
     /// An object specifying Single Sign-On (SSO) configuration for the Kubernetes cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sso: Option<super::models::Sso>,
@@ -10961,9 +12178,8 @@ pub struct ClusterRead {
     pub amd_gpu_device_plugin: Option<super::models::AmdGpuDevicePlugin>,
     /// An object specifying whether the AMD Device Metrics Exporter should be enabled in the Kubernetes cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub amd_gpu_device_metrics_exporter_plugin: Option<
-        super::models::AmdGpuDeviceMetricsExporterPlugin,
-    >,
+    pub amd_gpu_device_metrics_exporter_plugin:
+        Option<super::models::AmdGpuDeviceMetricsExporterPlugin>,
     /// An object specifying whether the Nvidia GPU Device Plugin should be enabled in the Kubernetes cluster. It's enabled by default for clusters with an Nvidia GPU node pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nvidia_gpu_device_plugin: Option<super::models::NvidiaGpuDevicePlugin>,
@@ -10977,6 +12193,7 @@ pub struct ClusterRead {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p2p_oci_registry_plugin: Option<super::models::P2pOciRegistryPlugin>,
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesNodePool {
     /// The slug identifier for the type of Droplet used as workers in the node pool.
@@ -10992,7 +12209,11 @@ pub struct KubernetesNodePool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
     /// An object of key/value mappings specifying labels to apply to all nodes in a pool. Labels will automatically be applied to all existing nodes and any subsequent nodes added to the pool. Note that when a label is removed, it is not deleted from the nodes in the pool.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub labels: Option<Option<serde_json::Value>>,
     /// An array of taints to apply to all nodes in a pool. Taints will automatically be applied to all existing nodes and any subsequent nodes added to the pool. When a taint is removed, it is deleted from all nodes in the pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -11010,6 +12231,7 @@ pub struct KubernetesNodePool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nodes: Option<Vec<super::models::Node>>,
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesNodePoolTaint {
     /// An arbitrary string. The `key` and `value` fields of the `taint` object form a key-value pair. For example, if the value of the `key` field is "special" and the value of the `value` field is "gpu", the key value pair would be `special=gpu`.
@@ -11022,12 +12244,14 @@ pub struct KubernetesNodePoolTaint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effect: Option<super::models::KubernetesNodePoolTaintEffect>,
 }
+#[cfg(any(feature = "kubernetes"))]
 connector_runtime::__string_enum! {
     #[doc =
     " How the node reacts to pods that it won't tolerate. Available effect values are `NoSchedule`, `PreferNoSchedule`, and `NoExecute`."]
     pub enum KubernetesNodePoolTaintEffect { NoSchedule = "NoSchedule", PreferNoSchedule
     = "PreferNoSchedule", NoExecute = "NoExecute", }
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Node {
     /// A unique ID that can be used to identify and reference the node.
@@ -11049,6 +12273,7 @@ pub struct Node {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "kubernetes"))]
 /// An object containing a `state` attribute whose value is set to a string indicating the current status of the node.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NodeStatus {
@@ -11056,11 +12281,13 @@ pub struct NodeStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<super::models::NodeStatusState>,
 }
+#[cfg(any(feature = "kubernetes"))]
 connector_runtime::__string_enum! {
     #[doc = " A string indicating the current status of the node."] pub enum
     NodeStatusState { Provisioning = "provisioning", Running = "running", Draining =
     "draining", Deleting = "deleting", }
 }
+#[cfg(any(feature = "kubernetes"))]
 /// An object specifying the maintenance window policy for the Kubernetes cluster.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MaintenancePolicy {
@@ -11074,6 +12301,7 @@ pub struct MaintenancePolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub day: Option<super::models::MaintenancePolicyDay>,
 }
+#[cfg(any(feature = "kubernetes"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The day of the maintenance window policy. May be one of `monday` through `sunday`, or `any` to indicate an arbitrary week day."]
@@ -11081,6 +12309,7 @@ connector_runtime::__string_enum! {
     Wednesday = "wednesday", Thursday = "thursday", Friday = "friday", Saturday =
     "saturday", Sunday = "sunday", }
 }
+#[cfg(any(feature = "kubernetes"))]
 /// An object containing a `state` attribute whose value is set to a string indicating the current status of the cluster.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ClusterReadStatus {
@@ -11091,12 +12320,14 @@ pub struct ClusterReadStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+#[cfg(any(feature = "kubernetes"))]
 connector_runtime::__string_enum! {
     #[doc = " A string indicating the current status of the cluster."] pub enum
     ClusterReadStatusState { Running = "running", Provisioning = "provisioning", Degraded
     = "degraded", Error = "error", Deleted = "deleted", Upgrading = "upgrading", Deleting
     = "deleting", }
 }
+#[cfg(any(feature = "kubernetes"))]
 /// An object specifying the control plane firewall for the Kubernetes cluster. Control plane firewall is in early availability (invite only).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ControlPlaneFirewall {
@@ -11107,6 +12338,7 @@ pub struct ControlPlaneFirewall {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_addresses: Option<Vec<String>>,
 }
+#[cfg(any(feature = "kubernetes"))]
 /// An object specifying custom cluster autoscaler configuration.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ClusterAutoscalerConfiguration {
@@ -11127,14 +12359,14 @@ pub struct ClusterAutoscalerConfiguration {
     /// - `priority`: Selects the node group with the highest priority as per [user-provided configuration](https://docs.digitalocean.com/products/kubernetes/how-to/autoscale/#configuring-priority-expander)
     /// - `least_waste`: Selects the node group that will result in the least amount of idle resources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expanders: Option<
-        Vec<super::models::ClusterAutoscalerConfigurationExpandersItem>,
-    >,
+    pub expanders: Option<Vec<super::models::ClusterAutoscalerConfigurationExpandersItem>>,
 }
+#[cfg(any(feature = "kubernetes"))]
 connector_runtime::__string_enum! {
     pub enum ClusterAutoscalerConfigurationExpandersItem { Random = "random", Priority =
     "priority", LeastWaste = "least_waste", }
 }
+#[cfg(any(feature = "kubernetes"))]
 /// An object specifying Single Sign-On (SSO) configuration for the Kubernetes cluster.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Sso {
@@ -11155,6 +12387,7 @@ pub struct Sso {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
 }
+#[cfg(any(feature = "kubernetes"))]
 /// An object specifying whether the routing-agent component should be enabled for the Kubernetes cluster.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RoutingAgent {
@@ -11162,6 +12395,7 @@ pub struct RoutingAgent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
+#[cfg(any(feature = "kubernetes"))]
 /// An object specifying whether the AMD GPU Device Plugin should be enabled in the Kubernetes cluster. It's enabled by default for clusters with an AMD GPU node pool.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AmdGpuDevicePlugin {
@@ -11169,6 +12403,7 @@ pub struct AmdGpuDevicePlugin {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
+#[cfg(any(feature = "kubernetes"))]
 /// An object specifying whether the AMD Device Metrics Exporter should be enabled in the Kubernetes cluster.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AmdGpuDeviceMetricsExporterPlugin {
@@ -11176,6 +12411,7 @@ pub struct AmdGpuDeviceMetricsExporterPlugin {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
+#[cfg(any(feature = "kubernetes"))]
 /// An object specifying whether the Nvidia GPU Device Plugin should be enabled in the Kubernetes cluster. It's enabled by default for clusters with an Nvidia GPU node pool.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NvidiaGpuDevicePlugin {
@@ -11183,6 +12419,7 @@ pub struct NvidiaGpuDevicePlugin {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
+#[cfg(any(feature = "kubernetes"))]
 /// An object specifying whether the RDMA shared device plugin should be enabled in the Kubernetes cluster.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RdmaSharedDevPlugin {
@@ -11190,6 +12427,7 @@ pub struct RdmaSharedDevPlugin {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
+#[cfg(any(feature = "kubernetes"))]
 /// An object specifying whether the Cluster Proportional Autoscaler (CPA) add-on for CoreDNS should be enabled for the Kubernetes cluster.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CorednsAutoscaler {
@@ -11197,6 +12435,7 @@ pub struct CorednsAutoscaler {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
+#[cfg(any(feature = "kubernetes"))]
 /// An object specifying whether the Peer-to-peer OCI registry component should be enabled for the Kubernetes cluster.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct P2pOciRegistryPlugin {
@@ -11204,6 +12443,7 @@ pub struct P2pOciRegistryPlugin {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Cluster {
     /// A unique ID that can be used to identify and reference a Kubernetes cluster.
@@ -11244,7 +12484,11 @@ pub struct Cluster {
     /// An object specifying the details of the worker nodes available to the Kubernetes cluster.
     pub node_pools: Vec<super::models::KubernetesNodePool>,
     /// An object specifying the maintenance window policy for the Kubernetes cluster.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub maintenance_policy: Option<Option<super::models::MaintenancePolicy>>,
     /// A boolean value indicating whether the cluster will be automatically upgraded to new patch releases during its maintenance window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -11271,50 +12515,91 @@ pub struct Cluster {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_enabled: Option<bool>,
     /// An object specifying the control plane firewall for the Kubernetes cluster. Control plane firewall is in early availability (invite only).
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub control_plane_firewall: Option<Option<super::models::ControlPlaneFirewall>>,
     /// An object specifying custom cluster autoscaler configuration.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
-    pub cluster_autoscaler_configuration: Option<
-        Option<super::models::ClusterAutoscalerConfiguration>,
-    >,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
+    pub cluster_autoscaler_configuration:
+        Option<Option<super::models::ClusterAutoscalerConfiguration>>,
     /// An object specifying Single Sign-On (SSO) configuration for the Kubernetes cluster.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub sso: Option<Option<super::models::Sso>>,
     /// An object specifying whether the routing-agent component should be enabled for the Kubernetes cluster.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub routing_agent: Option<Option<super::models::RoutingAgent>>,
     /// An object specifying whether the Peer-to-peer OCI registry component should be enabled for the Kubernetes cluster.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub p2p_oci_registry_plugin: Option<Option<super::models::P2pOciRegistryPlugin>>,
     /// An object specifying whether the AMD GPU Device Plugin should be enabled in the Kubernetes cluster. It's enabled by default for clusters with an AMD GPU node pool.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub amd_gpu_device_plugin: Option<Option<super::models::AmdGpuDevicePlugin>>,
     /// An object specifying whether the AMD Device Metrics Exporter should be enabled in the Kubernetes cluster.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
-    pub amd_gpu_device_metrics_exporter_plugin: Option<
-        Option<super::models::AmdGpuDeviceMetricsExporterPlugin>,
-    >,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
+    pub amd_gpu_device_metrics_exporter_plugin:
+        Option<Option<super::models::AmdGpuDeviceMetricsExporterPlugin>>,
     /// An object specifying whether the Nvidia GPU Device Plugin should be enabled in the Kubernetes cluster. It's enabled by default for clusters with an Nvidia GPU node pool.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub nvidia_gpu_device_plugin: Option<Option<super::models::NvidiaGpuDevicePlugin>>,
     /// An object specifying whether the RDMA shared device plugin should be enabled in the Kubernetes cluster.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub rdma_shared_dev_plugin: Option<Option<super::models::RdmaSharedDevPlugin>>,
     /// An object specifying whether the Cluster Proportional Autoscaler (CPA) add-on for CoreDNS should be enabled for the Kubernetes cluster.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub coredns_autoscaler: Option<Option<super::models::CorednsAutoscaler>>,
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesCreateClusterResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubernetes_cluster: Option<super::models::Cluster>,
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesGetClusterResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubernetes_cluster: Option<super::models::ClusterRead>,
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ClusterUpdate {
     /// A human-readable name for a Kubernetes cluster.
@@ -11323,7 +12608,11 @@ pub struct ClusterUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
     /// An object specifying the maintenance window policy for the Kubernetes cluster.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub maintenance_policy: Option<Option<super::models::MaintenancePolicy>>,
     /// A boolean value indicating whether the cluster will be automatically upgraded to new patch releases during its maintenance window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -11335,40 +12624,79 @@ pub struct ClusterUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ha: Option<bool>,
     /// An object specifying the control plane firewall for the Kubernetes cluster. Control plane firewall is in early availability (invite only).
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub control_plane_firewall: Option<Option<super::models::ControlPlaneFirewall>>,
     /// An object specifying custom cluster autoscaler configuration.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
-    pub cluster_autoscaler_configuration: Option<
-        Option<super::models::ClusterAutoscalerConfiguration>,
-    >,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
+    pub cluster_autoscaler_configuration:
+        Option<Option<super::models::ClusterAutoscalerConfiguration>>,
     /// An object specifying Single Sign-On (SSO) configuration for the Kubernetes cluster.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub sso: Option<Option<super::models::Sso>>,
     /// An object specifying whether the routing-agent component should be enabled for the Kubernetes cluster.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub routing_agent: Option<Option<super::models::RoutingAgent>>,
     /// An object specifying whether the Peer-to-peer OCI registry component should be enabled for the Kubernetes cluster.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub p2p_oci_registry_plugin: Option<Option<super::models::P2pOciRegistryPlugin>>,
     /// An object specifying whether the AMD GPU Device Plugin should be enabled in the Kubernetes cluster. It's enabled by default for clusters with an AMD GPU node pool.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub amd_gpu_device_plugin: Option<Option<super::models::AmdGpuDevicePlugin>>,
     /// An object specifying whether the AMD Device Metrics Exporter should be enabled in the Kubernetes cluster.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
-    pub amd_gpu_device_metrics_exporter_plugin: Option<
-        Option<super::models::AmdGpuDeviceMetricsExporterPlugin>,
-    >,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
+    pub amd_gpu_device_metrics_exporter_plugin:
+        Option<Option<super::models::AmdGpuDeviceMetricsExporterPlugin>>,
     /// An object specifying whether the Nvidia GPU Device Plugin should be enabled in the Kubernetes cluster. It's enabled by default for clusters with an Nvidia GPU node pool.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub nvidia_gpu_device_plugin: Option<Option<super::models::NvidiaGpuDevicePlugin>>,
     /// An object specifying whether the RDMA shared device plugin should be enabled in the Kubernetes cluster.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub rdma_shared_dev_plugin: Option<Option<super::models::RdmaSharedDevPlugin>>,
     /// An object specifying whether the Cluster Proportional Autoscaler (CPA) add-on for CoreDNS should be enabled for the Kubernetes cluster.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub coredns_autoscaler: Option<Option<super::models::CorednsAutoscaler>>,
 }
+#[cfg(any(feature = "kubernetes"))]
 /// An object containing the IDs of resources associated with a Kubernetes cluster.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AssociatedKubernetesResources {
@@ -11382,6 +12710,7 @@ pub struct AssociatedKubernetesResources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume_snapshots: Option<Vec<super::models::AssociatedKubernetesResource>>,
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AssociatedKubernetesResource {
     /// The ID of a resource associated with a Kubernetes cluster.
@@ -11391,6 +12720,7 @@ pub struct AssociatedKubernetesResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "kubernetes"))]
 /// An object containing the IDs of resources to be destroyed along with their associated with a Kubernetes cluster.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DestroyAssociatedKubernetesResources {
@@ -11404,9 +12734,11 @@ pub struct DestroyAssociatedKubernetesResources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume_snapshots: Option<Vec<String>>,
 }
+#[cfg(any(feature = "kubernetes"))]
 connector_runtime::__string_enum! {
     pub enum KubernetesGetKubeconfigType { Token = "token", Sso = "sso", }
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Credentials {
     /// The URL used to access the cluster API server.
@@ -11440,11 +12772,13 @@ pub struct Credentials {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesGetAvailableUpgradesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available_upgrade_versions: Option<Vec<super::models::KubernetesVersion>>,
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesVersion {
     /// The slug identifier for an available version of Kubernetes for use when creating or updating a cluster. The string contains both the upstream version of Kubernetes as well as the DigitalOcean revision.
@@ -11457,27 +12791,32 @@ pub struct KubernetesVersion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supported_features: Option<Vec<String>>,
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesUpgradeClusterBody {
     /// The slug identifier for the version of Kubernetes that the cluster will be upgraded to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesListNodePoolsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_pools: Option<Vec<super::models::KubernetesNodePool>>,
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesAddNodePoolResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_pool: Option<super::models::KubernetesNodePool>,
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesGetNodePoolResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_pool: Option<super::models::KubernetesNodePool>,
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesNodePoolUpdate {
     /// A unique ID that can be used to identify and reference a specific node pool.
@@ -11491,7 +12830,11 @@ pub struct KubernetesNodePoolUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
     /// An object of key/value mappings specifying labels to apply to all nodes in a pool. Labels will automatically be applied to all existing nodes and any subsequent nodes added to the pool. Note that when a label is removed, it is not deleted from the nodes in the pool.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub labels: Option<Option<serde_json::Value>>,
     /// An array of taints to apply to all nodes in a pool. Taints will automatically be applied to all existing nodes and any subsequent nodes added to the pool. When a taint is removed, it is deleted from all nodes in the pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -11509,21 +12852,25 @@ pub struct KubernetesNodePoolUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nodes: Option<Vec<super::models::Node>>,
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesUpdateNodePoolResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_pool: Option<super::models::KubernetesNodePool>,
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesRecycleNodePoolBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nodes: Option<Vec<String>>,
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct User {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubernetes_cluster_user: Option<super::models::UserKubernetesClusterUser>,
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UserKubernetesClusterUser {
     /// The username for the cluster admin user.
@@ -11533,11 +12880,13 @@ pub struct UserKubernetesClusterUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups: Option<Vec<String>>,
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<super::models::KubernetesOptionsOptions>,
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesOptionsOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -11547,6 +12896,7 @@ pub struct KubernetesOptionsOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sizes: Option<Vec<super::models::KubernetesSize>>,
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesRegion {
     /// A DigitalOcean region where Kubernetes is available.
@@ -11556,6 +12906,7 @@ pub struct KubernetesRegion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesSize {
     /// A Droplet size available for use in a Kubernetes node pool.
@@ -11565,6 +12916,7 @@ pub struct KubernetesSize {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ClusterlintResults {
     /// Id of the clusterlint run that can be used later to fetch the diagnostics.
@@ -11580,6 +12932,7 @@ pub struct ClusterlintResults {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diagnostics: Option<Vec<super::models::ClusterlintResultsDiagnosticsItem>>,
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ClusterlintResultsDiagnosticsItem {
     /// The clusterlint check that resulted in the diagnostic.
@@ -11595,6 +12948,7 @@ pub struct ClusterlintResultsDiagnosticsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object: Option<super::models::ClusterlintResultsDiagnosticsItemObject>,
 }
+#[cfg(any(feature = "kubernetes"))]
 /// Metadata about the Kubernetes API object the diagnostic is reported on.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ClusterlintResultsDiagnosticsItemObject {
@@ -11608,6 +12962,7 @@ pub struct ClusterlintResultsDiagnosticsItemObject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ClusterlintRequest {
     /// An array of check groups that will be run when clusterlint executes checks.
@@ -11623,18 +12978,21 @@ pub struct ClusterlintRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude_checks: Option<Vec<String>>,
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesRunClusterLintResponse202 {
     /// ID of the clusterlint run that can be used later to fetch the diagnostics.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ClusterRegistry {
     /// An array containing the UUIDs of Kubernetes clusters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_uuids: Option<Vec<String>>,
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ClusterRegistries {
     /// An array containing the UUIDs of Kubernetes clusters.
@@ -11644,11 +13002,13 @@ pub struct ClusterRegistries {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registries: Option<Vec<String>>,
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesGetStatusMessagesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub messages: Option<Vec<super::models::StatusMessages>>,
 }
+#[cfg(any(feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StatusMessages {
     /// Status information about the cluster which impacts it's lifecycle.
@@ -11658,6 +13018,7 @@ pub struct StatusMessages {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "load_balancers"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LoadBalancersListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -11666,6 +13027,7 @@ pub struct LoadBalancersListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "load_balancers"))]
 impl LoadBalancersListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -11677,6 +13039,7 @@ impl LoadBalancersListResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "load_balancers"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LoadBalancer {
     /// A unique ID that can be used to identify and reference a load balancer.
@@ -11771,6 +13134,7 @@ pub struct LoadBalancer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ref_: Option<serde_json::Value>,
 }
+#[cfg(any(feature = "load_balancers"))]
 impl LoadBalancer {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -11793,12 +13157,7 @@ impl LoadBalancer {
         }
         {
             let v = &self.forwarding_rules;
-            rt::check::items(
-                "LoadBalancer.forwarding_rules",
-                v.len(),
-                Some(1u64),
-                None,
-            )?;
+            rt::check::items("LoadBalancer.forwarding_rules", v.len(), Some(1u64), None)?;
         }
         if let Some(v) = &self.http_idle_timeout_seconds {
             rt::check::range(
@@ -11811,6 +13170,7 @@ impl LoadBalancer {
         Ok(())
     }
 }
+#[cfg(any(feature = "load_balancers"))]
 connector_runtime::__string_enum! {
     #[doc =
     " This field has been replaced by the `size_unit` field for all regions except in AMS2, NYC2, and SFO1. Each available load balancer size now equates to the load balancer having a set number of nodes."]
@@ -11820,17 +13180,20 @@ connector_runtime::__string_enum! {
     pub enum LoadBalancerSize { LbSmall = "lb-small", LbMedium = "lb-medium", LbLarge =
     "lb-large", }
 }
+#[cfg(any(feature = "load_balancers"))]
 connector_runtime::__string_enum! {
     #[doc =
     " This field has been deprecated. You can no longer specify an algorithm for load balancers."]
     pub enum LoadBalancerAlgorithm { RoundRobin = "round_robin", LeastConnections =
     "least_connections", }
 }
+#[cfg(any(feature = "load_balancers"))]
 connector_runtime::__string_enum! {
     #[doc =
     " A status string indicating the current state of the load balancer. This can be `new`, `active`, or `errored`."]
     pub enum LoadBalancerStatus { New = "new", Active = "active", Errored = "errored", }
 }
+#[cfg(any(feature = "load_balancers"))]
 /// An object specifying a forwarding rule for a load balancer.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ForwardingRule {
@@ -11849,18 +13212,21 @@ pub struct ForwardingRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_passthrough: Option<bool>,
 }
+#[cfg(any(feature = "load_balancers"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The protocol used for traffic to the load balancer. The possible values are: `http`, `https`, `http2`, `http3`, `tcp`, or `udp`. If you set the  `entry_protocol` to `udp`, the `target_protocol` must be set to `udp`.  When using UDP, the load balancer requires that you set up a health  check with a port that uses TCP, HTTP, or HTTPS to work properly."]
     pub enum ForwardingRuleEntryProtocol { Http = "http", Https = "https", Http2 =
     "http2", Http3 = "http3", Tcp = "tcp", Udp = "udp", }
 }
+#[cfg(any(feature = "load_balancers"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The protocol used for traffic from the load balancer to the backend Droplets. The possible values are: `http`, `https`, `http2`, `tcp`, or `udp`. If you set the `target_protocol` to `udp`, the `entry_protocol` must be set to  `udp`. When using UDP, the load balancer requires that you set up a health  check with a port that uses TCP, HTTP, or HTTPS to work properly."]
     pub enum ForwardingRuleTargetProtocol { Http = "http", Https = "https", Http2 =
     "http2", Tcp = "tcp", Udp = "udp", }
 }
+#[cfg(any(feature = "load_balancers"))]
 /// An object specifying health check settings for the load balancer.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct HealthCheck {
@@ -11886,11 +13252,13 @@ pub struct HealthCheck {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthy_threshold: Option<i64>,
 }
+#[cfg(any(feature = "load_balancers"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The protocol used for health checks sent to the backend Droplets. The possible values are `http`, `https`, or `tcp`."]
     pub enum HealthCheckProtocol { Http = "http", Https = "https", Tcp = "tcp", }
 }
+#[cfg(any(feature = "load_balancers"))]
 /// An object specifying sticky sessions settings for the load balancer.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StickySessions {
@@ -11905,11 +13273,13 @@ pub struct StickySessions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cookie_ttl_seconds: Option<i64>,
 }
+#[cfg(any(feature = "load_balancers"))]
 connector_runtime::__string_enum! {
     #[doc =
     " An attribute indicating how and if requests from a client will be persistently served by the same backend Droplet. The possible values are `cookies` or `none`."]
     pub enum StickySessionsType { Cookies = "cookies", None = "none", }
 }
+#[cfg(any(feature = "load_balancers"))]
 /// An object specifying allow and deny rules to control traffic to the load balancer.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LbFirewall {
@@ -11920,22 +13290,26 @@ pub struct LbFirewall {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow: Option<Vec<String>>,
 }
+#[cfg(any(feature = "load_balancers"))]
 connector_runtime::__string_enum! {
     #[doc =
     " A string indicating whether the load balancer should be external or internal. Internal load balancers have no public IPs and are only accessible to resources on the same VPC network. This property cannot be updated after creating the load balancer."]
     pub enum LoadBalancerNetwork { External = "EXTERNAL", Internal = "INTERNAL", }
 }
+#[cfg(any(feature = "load_balancers"))]
 connector_runtime::__string_enum! {
     #[doc =
     " A string indicating whether the load balancer will support IPv4 or both IPv4 and IPv6 networking. This property cannot be updated after creating the load balancer."]
     pub enum LoadBalancerNetworkStack { Ipv4 = "IPV4", Dualstack = "DUALSTACK", }
 }
+#[cfg(any(feature = "load_balancers"))]
 connector_runtime::__string_enum! {
     #[doc =
     " A string indicating whether the load balancer should be a standard regional HTTP load balancer, a regional network load balancer that routes traffic at the TCP/UDP transport layer, or a global load balancer."]
     pub enum LoadBalancerType { Regional = "REGIONAL", RegionalNetwork =
     "REGIONAL_NETWORK", Global = "GLOBAL", }
 }
+#[cfg(any(feature = "load_balancers"))]
 /// An object specifying domain configurations for a Global load balancer.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Domains {
@@ -11949,6 +13323,7 @@ pub struct Domains {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate_id: Option<String>,
 }
+#[cfg(any(feature = "load_balancers"))]
 /// An object specifying forwarding configurations for a Global load balancer.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GlbSettings {
@@ -11968,12 +13343,14 @@ pub struct GlbSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failover_threshold: Option<i64>,
 }
+#[cfg(any(feature = "load_balancers"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The protocol used for forwarding traffic from the load balancer to the target backends. The possible values are `http`, `https` and `http2`."]
     pub enum GlbSettingsTargetProtocol { Http = "http", Https = "https", Http2 = "http2",
     }
 }
+#[cfg(any(feature = "load_balancers"))]
 /// An object specifying CDN configurations for a Global load balancer.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GlbSettingsCdn {
@@ -11981,11 +13358,13 @@ pub struct GlbSettingsCdn {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_enabled: Option<bool>,
 }
+#[cfg(any(feature = "load_balancers"))]
 connector_runtime::__string_enum! {
     #[doc =
     " A string indicating the policy for the TLS cipher suites used by the load balancer. The possible values are `DEFAULT` or `STRONG`. The default value is `DEFAULT`."]
     pub enum LoadBalancerTlsCipherPolicy { Default = "DEFAULT", Strong = "STRONG", }
 }
+#[cfg(any(feature = "load_balancers"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum LoadBalancerCreate {
@@ -11994,6 +13373,7 @@ pub enum LoadBalancerCreate {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "load_balancers"))]
 /// Assign Droplets by ID
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LoadBalancerCreateVariant0 {
@@ -12089,6 +13469,7 @@ pub struct LoadBalancerCreateVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_cipher_policy: Option<super::models::LoadBalancerTlsCipherPolicy>,
 }
+#[cfg(any(feature = "load_balancers"))]
 impl LoadBalancerCreateVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12129,6 +13510,7 @@ impl LoadBalancerCreateVariant0 {
         Ok(())
     }
 }
+#[cfg(any(feature = "load_balancers"))]
 /// Assign Droplets by Tag
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LoadBalancerCreateVariant1 {
@@ -12224,6 +13606,7 @@ pub struct LoadBalancerCreateVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_cipher_policy: Option<super::models::LoadBalancerTlsCipherPolicy>,
 }
+#[cfg(any(feature = "load_balancers"))]
 impl LoadBalancerCreateVariant1 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12264,11 +13647,13 @@ impl LoadBalancerCreateVariant1 {
         Ok(())
     }
 }
+#[cfg(any(feature = "load_balancers"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LoadBalancersCreateResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_balancer: Option<super::models::LoadBalancer>,
 }
+#[cfg(any(feature = "load_balancers"))]
 impl LoadBalancersCreateResponse202 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12278,16 +13663,19 @@ impl LoadBalancersCreateResponse202 {
         Ok(())
     }
 }
+#[cfg(any(feature = "load_balancers"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LoadBalancersAddDropletsBody {
     #[serde(rename = "$ref")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ref_: Option<serde_json::Value>,
 }
+#[cfg(any(feature = "load_balancers"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LoadBalancersAddForwardingRulesBody {
     pub forwarding_rules: Vec<super::models::ForwardingRule>,
 }
+#[cfg(any(feature = "load_balancers"))]
 impl LoadBalancersAddForwardingRulesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12303,6 +13691,7 @@ impl LoadBalancersAddForwardingRulesBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "monitoring"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MonitoringListAlertPolicyResponse200 {
     pub policies: Vec<super::models::AlertPolicy>,
@@ -12310,6 +13699,7 @@ pub struct MonitoringListAlertPolicyResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "monitoring"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AlertPolicy {
     pub alerts: super::models::Alerts,
@@ -12324,6 +13714,7 @@ pub struct AlertPolicy {
     pub value: f64,
     pub window: super::models::AlertPolicyWindow,
 }
+#[cfg(any(feature = "monitoring"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Alerts {
     /// An email to notify on an alert trigger.
@@ -12331,6 +13722,7 @@ pub struct Alerts {
     /// Slack integration details.
     pub slack: Vec<super::models::SlackDetails>,
 }
+#[cfg(any(feature = "monitoring"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SlackDetails {
     /// Slack channel to notify of an alert trigger.
@@ -12338,9 +13730,11 @@ pub struct SlackDetails {
     /// Slack Webhook URL.
     pub url: String,
 }
+#[cfg(any(feature = "monitoring"))]
 connector_runtime::__string_enum! {
     pub enum AlertPolicyCompare { GreaterThan = "GreaterThan", LessThan = "LessThan", }
 }
+#[cfg(any(feature = "monitoring"))]
 connector_runtime::__string_enum! {
     pub enum AlertPolicyType { V1InsightsDropletLoad1 = "v1/insights/droplet/load_1",
     V1InsightsDropletLoad5 = "v1/insights/droplet/load_5", V1InsightsDropletLoad15 =
@@ -12399,9 +13793,11 @@ connector_runtime::__string_enum! {
     V1DropletAutoscaleAlertsScaleUp = "v1/droplet/autoscale_alerts/scale_up",
     V1DropletAutoscaleAlertsScaleDown = "v1/droplet/autoscale_alerts/scale_down", }
 }
+#[cfg(any(feature = "monitoring"))]
 connector_runtime::__string_enum! {
     pub enum AlertPolicyWindow { V5m = "5m", V10m = "10m", V30m = "30m", V1h = "1h", }
 }
+#[cfg(any(feature = "monitoring"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AlertPolicyRequest {
     pub alerts: super::models::Alerts,
@@ -12415,28 +13811,34 @@ pub struct AlertPolicyRequest {
     pub value: f64,
     pub window: super::models::AlertPolicyRequestWindow,
 }
+#[cfg(any(feature = "monitoring"))]
 connector_runtime::__string_enum! {
     pub enum AlertPolicyRequestWindow { V5m = "5m", V10m = "10m", V30m = "30m", V1h =
     "1h", }
 }
+#[cfg(any(feature = "monitoring"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MonitoringCreateAlertPolicyResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<super::models::AlertPolicy>,
 }
+#[cfg(any(feature = "monitoring"))]
 connector_runtime::__string_enum! {
     pub enum MonitoringGetDropletBandwidthMetricsInterface { Private = "private", Public
     = "public", }
 }
+#[cfg(any(feature = "monitoring"))]
 connector_runtime::__string_enum! {
     pub enum MonitoringGetDropletBandwidthMetricsDirection { Inbound = "inbound",
     Outbound = "outbound", }
 }
+#[cfg(any(feature = "monitoring"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Metrics {
     pub data: super::models::MetricsData,
     pub status: super::models::MetricsStatus,
 }
+#[cfg(any(feature = "monitoring"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MetricsData {
     /// Result of query.
@@ -12444,6 +13846,7 @@ pub struct MetricsData {
     #[serde(rename = "resultType")]
     pub result_type: String,
 }
+#[cfg(any(feature = "monitoring"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MetricsResult {
     /// An object containing the metric's labels. These labels are key/value pairs that vary depending on the metric being queried. For example, load balancer metrics contain a `lb_id` label, while Droplet metrics contain a `host_id` label, and App Platform metrics contain a `app_component` label.
@@ -12451,6 +13854,7 @@ pub struct MetricsResult {
     /// An array of values for the metric.
     pub values: Vec<Vec<super::models::MetricsResultValuesItemItem>>,
 }
+#[cfg(any(feature = "monitoring"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum MetricsResultValuesItemItem {
@@ -12459,33 +13863,41 @@ pub enum MetricsResultValuesItemItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "monitoring"))]
 connector_runtime::__string_enum! {
     pub enum MetricsStatus { Success = "success", Error = "error", }
 }
+#[cfg(any(feature = "monitoring"))]
 connector_runtime::__string_enum! {
     pub enum MonitoringGetDatabaseMysqlCpuUsageAggregate { Avg = "avg", Max = "max", Min
     = "min", }
 }
+#[cfg(any(feature = "monitoring"))]
 connector_runtime::__string_enum! {
     pub enum MonitoringGetDatabaseMysqlLoadMetric { Load1 = "load1", Load5 = "load5",
     Load15 = "load15", }
 }
+#[cfg(any(feature = "monitoring"))]
 connector_runtime::__string_enum! {
     pub enum MonitoringGetDatabaseMysqlLoadAggregate { Avg = "avg", Max = "max", }
 }
+#[cfg(any(feature = "monitoring"))]
 connector_runtime::__string_enum! {
     pub enum MonitoringGetDatabaseMysqlOpRatesMetric { Select = "select", Insert =
     "insert", Update = "update", Delete = "delete", }
 }
+#[cfg(any(feature = "monitoring"))]
 connector_runtime::__string_enum! {
     pub enum MonitoringGetDatabaseMysqlSchemaThroughputMetric { Insert = "insert", Fetch
     = "fetch", Update = "update", Delete = "delete", }
 }
+#[cfg(any(feature = "monitoring"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MonitoringListDestinationsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destinations: Option<Vec<super::models::DestinationOmitCredentials>>,
 }
+#[cfg(any(feature = "monitoring"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DestinationOmitCredentials {
     /// A unique identifier for a destination.
@@ -12503,6 +13915,7 @@ pub struct DestinationOmitCredentials {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<super::models::OpensearchConfigOmitCredentials>,
 }
+#[cfg(any(feature = "monitoring"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The destination type. `opensearch_dbaas` for a DigitalOcean managed OpenSearch"]
@@ -12510,6 +13923,7 @@ connector_runtime::__string_enum! {
     DestinationOmitCredentialsType { OpensearchDbaas = "opensearch_dbaas", OpensearchExt
     = "opensearch_ext", }
 }
+#[cfg(any(feature = "monitoring"))]
 /// OpenSearch destination configuration with `credentials` omitted.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OpensearchConfigOmitCredentials {
@@ -12532,6 +13946,7 @@ pub struct OpensearchConfigOmitCredentials {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_days: Option<i64>,
 }
+#[cfg(any(feature = "monitoring"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DestinationRequest {
     /// destination name
@@ -12543,6 +13958,7 @@ pub struct DestinationRequest {
     pub type_: super::models::DestinationRequestType,
     pub config: super::models::OpensearchConfigRequest,
 }
+#[cfg(any(feature = "monitoring"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The destination type. `opensearch_dbaas` for a DigitalOcean managed OpenSearch"]
@@ -12550,6 +13966,7 @@ connector_runtime::__string_enum! {
     DestinationRequestType { OpensearchDbaas = "opensearch_dbaas", OpensearchExt =
     "opensearch_ext", }
 }
+#[cfg(any(feature = "monitoring"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OpensearchConfigRequest {
     /// Credentials for an OpenSearch cluster user. Optional if `cluster_uuid` is passed.
@@ -12570,6 +13987,7 @@ pub struct OpensearchConfigRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_days: Option<i64>,
 }
+#[cfg(any(feature = "monitoring"))]
 /// Credentials for an OpenSearch cluster user. Optional if `cluster_uuid` is passed.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OpensearchConfigRequestCredentials {
@@ -12578,17 +13996,20 @@ pub struct OpensearchConfigRequestCredentials {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
 }
+#[cfg(any(feature = "monitoring"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MonitoringCreateDestinationResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination: Option<super::models::DestinationOmitCredentials>,
 }
+#[cfg(any(feature = "monitoring"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MonitoringListSinksResponse200 {
     /// List of sinks identified by their URNs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sinks: Option<Vec<super::models::SinksResponse>>,
 }
+#[cfg(any(feature = "monitoring"))]
 impl MonitoringListSinksResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12600,6 +14021,7 @@ impl MonitoringListSinksResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "monitoring"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SinksResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -12608,6 +14030,7 @@ pub struct SinksResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Vec<super::models::SinkResource>>,
 }
+#[cfg(any(feature = "monitoring"))]
 impl SinksResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12619,6 +14042,7 @@ impl SinksResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "monitoring"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Destination {
     /// A unique identifier for a destination.
@@ -12634,6 +14058,7 @@ pub struct Destination {
     pub type_: Option<super::models::DestinationOmitCredentialsType>,
     pub config: super::models::OpensearchConfig,
 }
+#[cfg(any(feature = "monitoring"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OpensearchConfig {
     /// A unique identifier for a configuration.
@@ -12657,6 +14082,7 @@ pub struct OpensearchConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_days: Option<i64>,
 }
+#[cfg(any(feature = "monitoring"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SinkResource {
     /// The uniform resource name (URN) for the resource in the format do:resource_type:resource_id.
@@ -12665,6 +14091,7 @@ pub struct SinkResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "monitoring"))]
 impl SinkResource {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12675,6 +14102,7 @@ impl SinkResource {
         Ok(())
     }
 }
+#[cfg(any(feature = "monitoring"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MonitoringCreateSinkBody {
     /// A unique identifier for an already-existing destination.
@@ -12684,6 +14112,7 @@ pub struct MonitoringCreateSinkBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Vec<super::models::SinkResource>>,
 }
+#[cfg(any(feature = "monitoring"))]
 impl MonitoringCreateSinkBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12695,11 +14124,13 @@ impl MonitoringCreateSinkBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "monitoring"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MonitoringGetSinkResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sink: Option<super::models::SinksResponse>,
 }
+#[cfg(any(feature = "monitoring"))]
 impl MonitoringGetSinkResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12709,11 +14140,13 @@ impl MonitoringGetSinkResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "nfs"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NfsListResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shares: Option<Vec<super::models::NfsResponse>>,
 }
+#[cfg(any(feature = "nfs"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NfsResponse {
     /// The unique identifier of the NFS share.
@@ -12745,12 +14178,14 @@ pub struct NfsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_points: Option<Vec<super::models::AccessPointResponse>>,
 }
+#[cfg(any(feature = "nfs"))]
 connector_runtime::__string_enum! {
     #[doc = " The current status of the share. `INACTIVE` means the share exists but is"]
     #[doc = " not attached to any VPC."] pub enum NfsResponseStatus { Creating =
     "CREATING", Active = "ACTIVE", Inactive = "INACTIVE", Failed = "FAILED", Deleted =
     "DELETED", }
 }
+#[cfg(any(feature = "nfs"))]
 /// Represents an NFS access point resource.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AccessPointResponse {
@@ -12783,6 +14218,7 @@ pub struct AccessPointResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_id: Option<String>,
 }
+#[cfg(any(feature = "nfs"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The current lifecycle status of an access point. There is no ACCESS_POINT_DELETING state:"]
@@ -12794,6 +14230,7 @@ connector_runtime::__string_enum! {
     AccessPointActive = "ACCESS_POINT_ACTIVE", AccessPointFailed = "ACCESS_POINT_FAILED",
     AccessPointDeleted = "ACCESS_POINT_DELETED", }
 }
+#[cfg(any(feature = "nfs"))]
 /// Provider-agnostic NFS access policy for an access point. Network CIDRs are
 /// managed by attach, detach, and managed-access workflows and are not part of
 /// this policy.
@@ -12810,14 +14247,17 @@ pub struct AccessPolicy {
     /// Whether identity enforcement is enabled for this export.
     pub identity_enforcement_enabled: bool,
 }
+#[cfg(any(feature = "nfs"))]
 connector_runtime::__string_enum! {
     pub enum AccessPolicyProtocolsItem { Nfs4 = "NFS4", Nfs = "NFS", }
 }
+#[cfg(any(feature = "nfs"))]
 connector_runtime::__string_enum! {
     #[doc = " The squash mode applied to the access point export."] pub enum
     AccessPolicySquashConfig { NoSquash = "NO_SQUASH", RootSquash = "ROOT_SQUASH",
     AllSquash = "ALL_SQUASH", }
 }
+#[cfg(any(feature = "nfs"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NfsRequest {
     /// The human-readable name of the share.
@@ -12832,16 +14272,19 @@ pub struct NfsRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub performance_tier: Option<String>,
 }
+#[cfg(any(feature = "nfs"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NfsCreateResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub share: Option<super::models::NfsResponse>,
 }
+#[cfg(any(feature = "nfs"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NfsGetResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub share: Option<super::models::NfsResponse>,
 }
+#[cfg(any(feature = "nfs_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum NfsCreateActionBody {
@@ -12854,46 +14297,34 @@ pub enum NfsCreateActionBody {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "nfs_actions"))]
 impl<'de> serde::Deserialize<'de> for NfsCreateActionBody {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(
-            match v.get("type").and_then(serde_json::Value::as_str) {
-                Some("nfs_action_resize") => {
-                    Self::NfsActionResize(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                Some("nfs_action_snapshot") => {
-                    Self::NfsActionSnapshot(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                Some("nfs_action_attach") => {
-                    Self::NfsActionAttach(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                Some("nfs_action_detach") => {
-                    Self::NfsActionDetach(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                Some("nfs_action_reassign") => {
-                    Self::NfsActionReassign(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                Some("nfs_action_switch_performance_tier") => {
-                    Self::NfsActionSwitchPerformanceTier(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                _ => Self::Other(v),
-            },
-        )
+        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
+            Some("nfs_action_resize") => {
+                Self::NfsActionResize(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
+            }
+            Some("nfs_action_snapshot") => Self::NfsActionSnapshot(
+                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+            ),
+            Some("nfs_action_attach") => {
+                Self::NfsActionAttach(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
+            }
+            Some("nfs_action_detach") => {
+                Self::NfsActionDetach(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
+            }
+            Some("nfs_action_reassign") => Self::NfsActionReassign(
+                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+            ),
+            Some("nfs_action_switch_performance_tier") => Self::NfsActionSwitchPerformanceTier(
+                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+            ),
+            _ => Self::Other(v),
+        })
     }
 }
+#[cfg(any(feature = "nfs_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NfsActionResize {
     /// The type of action to initiate for the NFS share (such as resize or snapshot).
@@ -12905,6 +14336,7 @@ pub struct NfsActionResize {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<super::models::NfsActionResizeParams>,
 }
+#[cfg(any(feature = "nfs_actions"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of action to initiate for the NFS share (such as resize or snapshot)."]
@@ -12912,11 +14344,13 @@ connector_runtime::__string_enum! {
     "attach", Detach = "detach", Reassign = "reassign", SwitchPerformanceTier =
     "switch_performance_tier", }
 }
+#[cfg(any(feature = "nfs_actions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NfsActionResizeParams {
     /// The new size for the NFS share.
     pub size_gib: i64,
 }
+#[cfg(any(feature = "nfs_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NfsActionSnapshot {
     /// The type of action to initiate for the NFS share (such as resize or snapshot).
@@ -12928,11 +14362,13 @@ pub struct NfsActionSnapshot {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<super::models::NfsActionSnapshotParams>,
 }
+#[cfg(any(feature = "nfs_actions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NfsActionSnapshotParams {
     /// Snapshot name of the NFS share
     pub name: String,
 }
+#[cfg(any(feature = "nfs_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NfsActionAttach {
     /// The type of action to initiate for the NFS share (such as resize or snapshot).
@@ -12944,11 +14380,13 @@ pub struct NfsActionAttach {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<super::models::NfsActionAttachParams>,
 }
+#[cfg(any(feature = "nfs_actions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NfsActionAttachParams {
     /// The ID of the VPC to which the NFS share will be attached
     pub vpc_id: String,
 }
+#[cfg(any(feature = "nfs_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NfsActionDetach {
     /// The type of action to initiate for the NFS share (such as resize or snapshot).
@@ -12960,11 +14398,13 @@ pub struct NfsActionDetach {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<super::models::NfsActionDetachParams>,
 }
+#[cfg(any(feature = "nfs_actions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NfsActionDetachParams {
     /// The ID of the VPC from which the NFS share will be detached
     pub vpc_id: String,
 }
+#[cfg(any(feature = "nfs_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NfsActionReassign {
     /// The type of action to initiate for the NFS share (such as resize or snapshot).
@@ -12976,6 +14416,7 @@ pub struct NfsActionReassign {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<super::models::NfsActionReassignParams>,
 }
+#[cfg(any(feature = "nfs_actions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NfsActionReassignParams {
     /// The ID of the VPC from which the NFS share will be reassigned
@@ -12983,6 +14424,7 @@ pub struct NfsActionReassignParams {
     /// The ID of the VPC to which the NFS share will be reassigned
     pub new_vpc_id: String,
 }
+#[cfg(any(feature = "nfs_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NfsActionSwitchPerformanceTier {
     /// The type of action to initiate for the NFS share (such as resize or snapshot).
@@ -12994,17 +14436,20 @@ pub struct NfsActionSwitchPerformanceTier {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<super::models::NfsActionSwitchPerformanceTierParams>,
 }
+#[cfg(any(feature = "nfs_actions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NfsActionSwitchPerformanceTierParams {
     /// The performance tier to which the NFS share will be switched (e.g., standard, high).
     pub performance_tier: String,
 }
+#[cfg(any(feature = "nfs_actions"))]
 /// Action response of an NFS share.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NfsActionsResponse {
     /// The action that was submitted.
     pub action: super::models::NfsAction,
 }
+#[cfg(any(feature = "nfs", feature = "nfs_actions"))]
 /// The action that was submitted.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NfsAction {
@@ -13028,20 +14473,24 @@ pub struct NfsAction {
     #[serde(rename = "type")]
     pub type_: String,
 }
+#[cfg(any(feature = "nfs", feature = "nfs_actions"))]
 connector_runtime::__string_enum! {
     #[doc = " The type of resource on which the action is being performed. Access point"]
     #[doc = " mutations return `SHARE` with `resource_id` set to the access point UUID."]
     pub enum NfsActionResourceType { Share = "SHARE", Snapshot = "SNAPSHOT", }
 }
+#[cfg(any(feature = "nfs", feature = "nfs_actions"))]
 connector_runtime::__string_enum! {
     #[doc = " The current status of the action."] pub enum NfsActionStatus { InProgress =
     "IN_PROGRESS", Completed = "COMPLETED", ActionFailed = "ACTION_FAILED", }
 }
+#[cfg(any(feature = "nfs"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NfsSnapshotListResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshots: Option<Vec<super::models::NfsSnapshotResponse>>,
 }
+#[cfg(any(feature = "nfs"))]
 /// Represents an NFS snapshot.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NfsSnapshotResponse {
@@ -13060,28 +14509,33 @@ pub struct NfsSnapshotResponse {
     /// The unique identifier of the share from which this snapshot was created.
     pub share_id: uuid::Uuid,
 }
+#[cfg(any(feature = "nfs"))]
 connector_runtime::__string_enum! {
     #[doc = " The current status of the snapshot."] pub enum NfsSnapshotResponseStatus {
     UnknownValue = "UNKNOWN", Creating = "CREATING", Active = "ACTIVE", Failed =
     "FAILED", Deleted = "DELETED", }
 }
+#[cfg(any(feature = "nfs"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NfsSnapshotGetResponse {
     /// Represents an NFS snapshot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<super::models::NfsSnapshotResponse>,
 }
+#[cfg(any(feature = "nfs"))]
 connector_runtime::__string_enum! {
     pub enum NfsListAccessPointsStatus { AccessPointCreating = "ACCESS_POINT_CREATING",
     AccessPointActive = "ACCESS_POINT_ACTIVE", AccessPointFailed = "ACCESS_POINT_FAILED",
     AccessPointDeleted = "ACCESS_POINT_DELETED", }
 }
+#[cfg(any(feature = "nfs"))]
 /// Response containing a list of access points.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AccessPointListResponse {
     /// Array of access point objects.
     pub access_points: Vec<super::models::AccessPointResponse>,
 }
+#[cfg(any(feature = "nfs"))]
 /// A standard NFS API error response object.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NfsApiError {
@@ -13090,6 +14544,7 @@ pub struct NfsApiError {
     /// A human-readable description of the error.
     pub message: String,
 }
+#[cfg(any(feature = "nfs"))]
 /// Payload for creating a new access point on a share.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AccessPointRequest {
@@ -13112,6 +14567,7 @@ pub struct AccessPointRequest {
     /// this VPC regardless of whether the parent share is currently attached to it.
     pub vpc_id: String,
 }
+#[cfg(any(feature = "nfs"))]
 /// Response returned after starting an access point mutation.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AccessPointActionResponse {
@@ -13120,12 +14576,14 @@ pub struct AccessPointActionResponse {
     /// The action that was submitted.
     pub action: super::models::NfsAction,
 }
+#[cfg(any(feature = "nfs"))]
 /// Response containing a single access point.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AccessPointGetResponse {
     /// Represents an NFS access point resource.
     pub access_point: super::models::AccessPointResponse,
 }
+#[cfg(any(feature = "organizations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTeamRequest {
     /// The human-readable name for the team to create.
@@ -13134,6 +14592,7 @@ pub struct CreateTeamRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invitations: Option<Vec<super::models::TeamInvitation>>,
 }
+#[cfg(any(feature = "organizations"))]
 /// An invitation to join a newly created team.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TeamInvitation {
@@ -13142,22 +14601,24 @@ pub struct TeamInvitation {
     /// The role to assign to the invited user. The `owner` role cannot be assigned via invitation.
     pub role: super::models::TeamInvitationRole,
 }
+#[cfg(any(feature = "organizations"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The role to assign to the invited user. The `owner` role cannot be assigned via invitation."]
     pub enum TeamInvitationRole { Member = "member", Biller = "biller", BillingViewer =
     "billing viewer", ResourceViewer = "resource viewer", Modifier = "modifier", }
 }
+#[cfg(any(feature = "organizations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationsCreateTeamResponse201 {
     /// The team resource returned when a team is created in an organization.
     pub team: super::models::CreateTeam,
     /// A map of invitee email addresses to invitation status results.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invitations: Option<
-        std::collections::BTreeMap<String, super::models::TeamInvitationStatus>,
-    >,
+    pub invitations:
+        Option<std::collections::BTreeMap<String, super::models::TeamInvitationStatus>>,
 }
+#[cfg(any(feature = "organizations"))]
 /// The team resource returned when a team is created in an organization.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTeam {
@@ -13166,6 +14627,7 @@ pub struct CreateTeam {
     /// The human-readable name for the newly created team.
     pub name: String,
 }
+#[cfg(any(feature = "organizations"))]
 /// The result of attempting to send a team invitation.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TeamInvitationStatus {
@@ -13173,15 +14635,18 @@ pub struct TeamInvitationStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::TeamInvitationStatusStatus>,
 }
+#[cfg(any(feature = "organizations"))]
 connector_runtime::__string_enum! {
     #[doc = " The invitation delivery status for the email address."] pub enum
     TeamInvitationStatusStatus { Ok = "ok", DailyInviteLimitReached =
     "daily_invite_limit_reached", }
 }
+#[cfg(any(feature = "organizations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationsListTeamsResponse200 {
     pub teams: Vec<super::models::OrganizationTeam>,
 }
+#[cfg(any(feature = "organizations"))]
 /// A team that belongs to an organization.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationTeam {
@@ -13210,10 +14675,12 @@ pub struct OrganizationTeam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub company: Option<String>,
 }
+#[cfg(any(feature = "organizations"))]
 connector_runtime::__string_enum! {
     #[doc = " The team's membership status within the organization."] pub enum
     OrganizationTeamStatus { Joined = "joined", Pending = "pending", }
 }
+#[cfg(any(feature = "partner_network_connect"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PartnerAttachmentsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -13222,6 +14689,7 @@ pub struct PartnerAttachmentsListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "partner_network_connect"))]
 impl PartnerAttachmentsListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -13233,6 +14701,7 @@ impl PartnerAttachmentsListResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "partner_network_connect"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PartnerAttachment {
     /// A unique ID that can be used to identify and reference the partner attachment.
@@ -13269,6 +14738,7 @@ pub struct PartnerAttachment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub children: Option<Vec<String>>,
 }
+#[cfg(any(feature = "partner_network_connect"))]
 impl PartnerAttachment {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -13290,6 +14760,7 @@ impl PartnerAttachment {
         Ok(())
     }
 }
+#[cfg(any(feature = "partner_network_connect"))]
 /// The BGP configuration for the partner attachment.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PartnerAttachmentBgp {
@@ -13306,6 +14777,7 @@ pub struct PartnerAttachmentBgp {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_router_ip: Option<String>,
 }
+#[cfg(any(feature = "partner_network_connect"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PartnerAttachmentWritable {
     /// The name of the partner attachment. Must be unique and may only contain alphanumeric characters, dashes, and periods.
@@ -13327,6 +14799,7 @@ pub struct PartnerAttachmentWritable {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redundancy_zone: Option<super::models::PartnerAttachmentWritableRedundancyZone>,
 }
+#[cfg(any(feature = "partner_network_connect"))]
 impl PartnerAttachmentWritable {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -13352,11 +14825,13 @@ impl PartnerAttachmentWritable {
         Ok(())
     }
 }
+#[cfg(any(feature = "partner_network_connect"))]
 connector_runtime::__string_enum! {
     #[doc = " The region to create the partner attachment."] pub enum
     PartnerAttachmentWritableRegion { Nyc = "nyc", Sfo = "sfo", Fra = "fra", Ams = "ams",
     Sgp = "sgp", }
 }
+#[cfg(any(feature = "partner_network_connect"))]
 /// Optional BGP configurations
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PartnerAttachmentWritableBgp {
@@ -13369,16 +14844,19 @@ pub struct PartnerAttachmentWritableBgp {
     /// BGP Auth Key
     pub auth_key: String,
 }
+#[cfg(any(feature = "partner_network_connect"))]
 connector_runtime::__string_enum! {
     #[doc = " Optional redundancy zone for the partner attachment."] pub enum
     PartnerAttachmentWritableRedundancyZone { MegaportBlue = "MEGAPORT_BLUE", MegaportRed
     = "MEGAPORT_RED", }
 }
+#[cfg(any(feature = "partner_network_connect"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PartnerAttachmentsCreateResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partner_attachment: Option<super::models::PartnerAttachment>,
 }
+#[cfg(any(feature = "partner_network_connect"))]
 impl PartnerAttachmentsCreateResponse202 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -13388,27 +14866,24 @@ impl PartnerAttachmentsCreateResponse202 {
         Ok(())
     }
 }
+#[cfg(any(feature = "partner_network_connect"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PartnerAttachmentUpdatable {
-    PartnerAttachmentUpdatableVariant0(
-        super::models::PartnerAttachmentUpdatableVariant0,
-    ),
-    PartnerAttachmentUpdatableVariant1(
-        super::models::PartnerAttachmentUpdatableVariant1,
-    ),
-    PartnerAttachmentUpdatableVariant2(
-        super::models::PartnerAttachmentUpdatableVariant2,
-    ),
+    PartnerAttachmentUpdatableVariant0(super::models::PartnerAttachmentUpdatableVariant0),
+    PartnerAttachmentUpdatableVariant1(super::models::PartnerAttachmentUpdatableVariant1),
+    PartnerAttachmentUpdatableVariant2(super::models::PartnerAttachmentUpdatableVariant2),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "partner_network_connect"))]
 /// Name
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PartnerAttachmentUpdatableVariant0 {
     /// The name of the partner attachment. Must be unique and may only contain alphanumeric characters, dashes, and periods.
     pub name: String,
 }
+#[cfg(any(feature = "partner_network_connect"))]
 impl PartnerAttachmentUpdatableVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -13425,12 +14900,14 @@ impl PartnerAttachmentUpdatableVariant0 {
         Ok(())
     }
 }
+#[cfg(any(feature = "partner_network_connect"))]
 /// VPC IDs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PartnerAttachmentUpdatableVariant1 {
     /// An array of VPCs IDs.
     pub vpc_ids: Vec<String>,
 }
+#[cfg(any(feature = "partner_network_connect"))]
 impl PartnerAttachmentUpdatableVariant1 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -13446,6 +14923,7 @@ impl PartnerAttachmentUpdatableVariant1 {
         Ok(())
     }
 }
+#[cfg(any(feature = "partner_network_connect"))]
 /// BGP
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PartnerAttachmentUpdatableVariant2 {
@@ -13453,6 +14931,7 @@ pub struct PartnerAttachmentUpdatableVariant2 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bgp: Option<super::models::PartnerAttachmentUpdatableVariant2Bgp>,
 }
+#[cfg(any(feature = "partner_network_connect"))]
 /// BGP configurations
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PartnerAttachmentUpdatableVariant2Bgp {
@@ -13465,11 +14944,13 @@ pub struct PartnerAttachmentUpdatableVariant2Bgp {
     /// BGP Auth Key
     pub auth_key: String,
 }
+#[cfg(any(feature = "partner_network_connect"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PartnerAttachmentsGetBgpAuthKeyResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bgp_auth_key: Option<serde_json::Value>,
 }
+#[cfg(any(feature = "partner_network_connect"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PartnerAttachmentsListRemoteRoutesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -13478,17 +14959,20 @@ pub struct PartnerAttachmentsListRemoteRoutesResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "partner_network_connect"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PartnerAttachmentRemoteRoute {
     /// A CIDR block representing a remote route.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cidr: Option<String>,
 }
+#[cfg(any(feature = "partner_network_connect"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PartnerAttachmentsGetServiceKeyResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_key: Option<serde_json::Value>,
 }
+#[cfg(any(feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -13497,6 +14981,7 @@ pub struct ProjectsListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "projects"))]
 impl ProjectsListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -13508,6 +14993,7 @@ impl ProjectsListResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Project {
     /// The unique universal identifier of this project.
@@ -13555,6 +15041,7 @@ pub struct Project {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_default: Option<bool>,
 }
+#[cfg(any(feature = "projects"))]
 impl Project {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -13570,10 +15057,12 @@ impl Project {
         Ok(())
     }
 }
+#[cfg(any(feature = "projects"))]
 connector_runtime::__string_enum! {
     #[doc = " The environment of the project's resources."] pub enum ProjectEnvironment {
     Development = "Development", Staging = "Staging", Production = "Production", }
 }
+#[cfg(any(feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectBase {
     /// The unique universal identifier of this project.
@@ -13618,6 +15107,7 @@ pub struct ProjectBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "projects"))]
 impl ProjectBase {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -13633,11 +15123,13 @@ impl ProjectBase {
         Ok(())
     }
 }
+#[cfg(any(feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectsCreateResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<super::models::Project>,
 }
+#[cfg(any(feature = "projects"))]
 impl ProjectsCreateResponse201 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -13647,11 +15139,13 @@ impl ProjectsCreateResponse201 {
         Ok(())
     }
 }
+#[cfg(any(feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectsGetDefaultResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<super::models::Project>,
 }
+#[cfg(any(feature = "projects"))]
 impl ProjectsGetDefaultResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -13661,6 +15155,7 @@ impl ProjectsGetDefaultResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "project_resources"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectsListResourcesResponse200 {
     /// The resources that are assigned to this project. Only resources that you are authorized to see will be returned.
@@ -13670,6 +15165,7 @@ pub struct ProjectsListResourcesResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "project_resources"))]
 impl ProjectsListResourcesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -13681,6 +15177,7 @@ impl ProjectsListResourcesResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "project_resources"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Resource {
     /// The uniform resource name (URN) for the resource in the format do:resource_type:resource_id.
@@ -13696,6 +15193,7 @@ pub struct Resource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::ResourceStatus>,
 }
+#[cfg(any(feature = "project_resources"))]
 impl Resource {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -13711,6 +15209,7 @@ impl Resource {
         Ok(())
     }
 }
+#[cfg(any(feature = "project_resources"))]
 /// The links object contains the `self` object, which contains the resource relationship.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResourceLinks {
@@ -13719,23 +15218,27 @@ pub struct ResourceLinks {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub self_: Option<String>,
 }
+#[cfg(any(feature = "project_resources"))]
 connector_runtime::__string_enum! {
     #[doc = " The status of assigning and fetching the resources."] pub enum
     ResourceStatus { Ok = "ok", NotFound = "not_found", Assigned = "assigned",
     AlreadyAssigned = "already_assigned", ServiceDown = "service_down", }
 }
+#[cfg(any(feature = "project_resources"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectAssignment {
     /// A list of uniform resource names (URNs) to be added to a project. Only resources that you are authorized to see will be returned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Vec<String>>,
 }
+#[cfg(any(feature = "project_resources"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectsAssignResourcesResponse200 {
     /// All resources, including the ones added in the request, that are assigned to the project. Only resources that you are authorized to see will be returned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Vec<super::models::Resource>>,
 }
+#[cfg(any(feature = "project_resources"))]
 impl ProjectsAssignResourcesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -13747,6 +15250,7 @@ impl ProjectsAssignResourcesResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "regions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RegionsListResponse200 {
     pub regions: Vec<super::models::Region>,
@@ -13754,11 +15258,13 @@ pub struct RegionsListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "container_registries"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RegistriesListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registries: Option<Vec<super::models::Registry>>,
 }
+#[cfg(any(feature = "container_registries"))]
 impl RegistriesListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -13770,6 +15276,7 @@ impl RegistriesListResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Registry {
     /// A globally unique name for the container registry. Must be lowercase and be composed only of numbers, letters and `-`, up to a limit of 63 characters.
@@ -13790,21 +15297,17 @@ pub struct Registry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscription: Option<super::models::Subscription>,
 }
+#[cfg(any(feature = "container_registries", feature = "container_registry"))]
 impl Registry {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.name {
-            rt::check::string(
-                "Registry.name",
-                v,
-                None,
-                Some(63u64),
-                "^[a-z0-9-]{1,63}$",
-            )?;
+            rt::check::string("Registry.name", v, None, Some(63u64), "^[a-z0-9-]{1,63}$")?;
         }
         Ok(())
     }
 }
+#[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Subscription {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -13816,6 +15319,7 @@ pub struct Subscription {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SubscriptionTierBase {
     /// The name of the subscription tier.
@@ -13843,19 +15347,19 @@ pub struct SubscriptionTierBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_overage_price_in_cents: Option<i64>,
 }
+#[cfg(any(feature = "container_registries"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MultiregistryCreate {
     /// A globally unique name for the container registry. Must be lowercase and be composed only of numbers, letters and `-`, up to a limit of 63 characters.
     pub name: String,
     /// The slug of the subscription tier to sign up for. Valid values can be retrieved using the options endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscription_tier_slug: Option<
-        super::models::MultiregistryCreateSubscriptionTierSlug,
-    >,
+    pub subscription_tier_slug: Option<super::models::MultiregistryCreateSubscriptionTierSlug>,
     /// Slug of the region where registry data is stored. When not provided, a region will be selected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<super::models::MultiregistryCreateRegion>,
 }
+#[cfg(any(feature = "container_registries"))]
 impl MultiregistryCreate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -13872,23 +15376,27 @@ impl MultiregistryCreate {
         Ok(())
     }
 }
+#[cfg(any(feature = "container_registries", feature = "container_registry"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The slug of the subscription tier to sign up for. Valid values can be retrieved using the options endpoint."]
     pub enum MultiregistryCreateSubscriptionTierSlug { Starter = "starter", Basic =
     "basic", Professional = "professional", }
 }
+#[cfg(any(feature = "container_registries"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Slug of the region where registry data is stored. When not provided, a region will be selected."]
     pub enum MultiregistryCreateRegion { Nyc3 = "nyc3", Sfo3 = "sfo3", Sfo2 = "sfo2",
     Ams3 = "ams3", Sgp1 = "sgp1", Fra1 = "fra1", Blr1 = "blr1", Syd1 = "syd1", }
 }
+#[cfg(any(feature = "container_registries"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RegistriesCreateResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry: Option<super::models::Multiregistry>,
 }
+#[cfg(any(feature = "container_registries"))]
 impl RegistriesCreateResponse201 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -13898,6 +15406,7 @@ impl RegistriesCreateResponse201 {
         Ok(())
     }
 }
+#[cfg(any(feature = "container_registries"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Multiregistry {
     /// A globally unique name for the container registry. Must be lowercase and be composed only of numbers, letters and `-`, up to a limit of 63 characters.
@@ -13916,6 +15425,7 @@ pub struct Multiregistry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_usage_bytes_updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "container_registries"))]
 impl Multiregistry {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -13931,55 +15441,62 @@ impl Multiregistry {
         Ok(())
     }
 }
+#[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DockerCredentials {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auths: Option<super::models::DockerCredentialsAuths>,
 }
+#[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DockerCredentialsAuths {
     #[serde(rename = "registry.digitalocean.com")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub registry_digitalocean_com: Option<
-        super::models::DockerCredentialsAuthsRegistryDigitaloceanCom,
-    >,
+    pub registry_digitalocean_com:
+        Option<super::models::DockerCredentialsAuthsRegistryDigitaloceanCom>,
 }
+#[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DockerCredentialsAuthsRegistryDigitaloceanCom {
     /// A base64 encoded string containing credentials for the container registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<String>,
 }
+#[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RegistriesGetSubscriptionResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscription: Option<super::models::Subscription>,
 }
+#[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RegistriesUpdateSubscriptionBody {
     /// The slug of the subscription tier to sign up for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tier_slug: Option<super::models::RegistriesUpdateSubscriptionBodyTierSlug>,
 }
+#[cfg(any(feature = "container_registries", feature = "container_registry"))]
 connector_runtime::__string_enum! {
     #[doc = " The slug of the subscription tier to sign up for."] pub enum
     RegistriesUpdateSubscriptionBodyTierSlug { Starter = "starter", Basic = "basic",
     Professional = "professional", }
 }
+#[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RegistriesGetOptionsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<super::models::RegistriesGetOptionsResponse200Options>,
 }
+#[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RegistriesGetOptionsResponse200Options {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available_regions: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscription_tiers: Option<
-        Vec<super::models::RegistriesGetOptionsResponse200OptionsSubscriptionTiersItem>,
-    >,
+    pub subscription_tiers:
+        Option<Vec<super::models::RegistriesGetOptionsResponse200OptionsSubscriptionTiersItem>>,
 }
+#[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RegistriesGetOptionsResponse200OptionsSubscriptionTiersItem {
     /// The name of the subscription tier.
@@ -14017,16 +15534,19 @@ pub struct RegistriesGetOptionsResponse200OptionsSubscriptionTiersItem {
         >,
     >,
 }
+#[cfg(any(feature = "container_registries", feature = "container_registry"))]
 connector_runtime::__string_enum! {
     pub enum
     RegistriesGetOptionsResponse200OptionsSubscriptionTiersItemEligibilityReasonsItem {
     OverRepositoryLimit = "OverRepositoryLimit", OverStorageLimit = "OverStorageLimit", }
 }
+#[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RegistriesGetGarbageCollectionResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub garbage_collection: Option<super::models::GarbageCollection>,
 }
+#[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GarbageCollection {
     /// A string specifying the UUID of the garbage collection.
@@ -14051,6 +15571,7 @@ pub struct GarbageCollection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub freed_bytes: Option<i64>,
 }
+#[cfg(any(feature = "container_registries", feature = "container_registry"))]
 connector_runtime::__string_enum! {
     #[doc = " The current status of this garbage collection."] pub enum
     GarbageCollectionStatus { Requested = "requested", WaitingForWriteJwTsToExpire =
@@ -14058,17 +15579,20 @@ connector_runtime::__string_enum! {
     DeletingUnreferencedBlobs = "deleting unreferenced blobs", Cancelling = "cancelling",
     Failed = "failed", Succeeded = "succeeded", Cancelled = "cancelled", }
 }
+#[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RegistriesListGarbageCollectionsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub garbage_collections: Option<Vec<super::models::GarbageCollection>>,
 }
+#[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateRegistry {
     /// A boolean value indicating that the garbage collection should be cancelled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel: Option<bool>,
 }
+#[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RegistriesListRepositoriesV2Response200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14077,6 +15601,7 @@ pub struct RegistriesListRepositoriesV2Response200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryV2 {
     /// The name of the container registry.
@@ -14094,6 +15619,7 @@ pub struct RepositoryV2 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifest_count: Option<i64>,
 }
+#[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryManifest {
     /// The name of the container registry.
@@ -14121,6 +15647,7 @@ pub struct RepositoryManifest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blobs: Option<Vec<super::models::RepositoryBlob>>,
 }
+#[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryBlob {
     /// The digest of the blob
@@ -14130,6 +15657,7 @@ pub struct RepositoryBlob {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compressed_size_bytes: Option<i64>,
 }
+#[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RegistriesListRepositoryTagsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14138,6 +15666,7 @@ pub struct RegistriesListRepositoryTagsResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryTag {
     /// The name of the container registry.
@@ -14162,6 +15691,7 @@ pub struct RepositoryTag {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RegistriesListRepositoryManifestsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14170,11 +15700,13 @@ pub struct RegistriesListRepositoryManifestsResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ValidateRegistry {
     /// A globally unique name for the container registry. Must be lowercase and be composed only of numbers, letters and `-`, up to a limit of 63 characters.
     pub name: String,
 }
+#[cfg(any(feature = "container_registries", feature = "container_registry"))]
 impl ValidateRegistry {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -14191,11 +15723,13 @@ impl ValidateRegistry {
         Ok(())
     }
 }
+#[cfg(any(feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RegistryGetResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry: Option<super::models::Registry>,
 }
+#[cfg(any(feature = "container_registry"))]
 impl RegistryGetResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -14205,6 +15739,7 @@ impl RegistryGetResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RegistryCreate {
     /// A globally unique name for the container registry. Must be lowercase and be composed only of numbers, letters and `-`, up to a limit of 63 characters.
@@ -14215,6 +15750,7 @@ pub struct RegistryCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<super::models::RegistryCreateRegion>,
 }
+#[cfg(any(feature = "container_registry"))]
 impl RegistryCreate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -14231,12 +15767,14 @@ impl RegistryCreate {
         Ok(())
     }
 }
+#[cfg(any(feature = "container_registry"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Slug of the region where registry data is stored. When not provided, a region will be selected."]
     pub enum RegistryCreateRegion { Nyc3 = "nyc3", Sfo3 = "sfo3", Ams3 = "ams3", Sgp1 =
     "sgp1", Fra1 = "fra1", }
 }
+#[cfg(any(feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RegistryListRepositoriesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14245,6 +15783,7 @@ pub struct RegistryListRepositoriesResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Repository {
     /// The name of the container registry.
@@ -14259,6 +15798,7 @@ pub struct Repository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag_count: Option<i64>,
 }
+#[cfg(any(feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RegistryRunGc {
     /// Type of the garbage collection to run against this registry
@@ -14266,6 +15806,7 @@ pub struct RegistryRunGc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::RegistryRunGcType>,
 }
+#[cfg(any(feature = "container_registry"))]
 connector_runtime::__string_enum! {
     #[doc = " Type of the garbage collection to run against this registry"] pub enum
     RegistryRunGcType { UntaggedManifestsOnly = "untagged manifests only",
@@ -14273,12 +15814,14 @@ connector_runtime::__string_enum! {
     UntaggedManifestsAndUnreferencedBlobs = "untagged manifests and unreferenced blobs",
     }
 }
+#[cfg(any(feature = "droplets"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NeighborIds {
     /// An array of arrays. Each array will contain a set of Droplet IDs for Droplets that share a physical server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub neighbor_ids: Option<Vec<Vec<i64>>>,
 }
+#[cfg(any(feature = "reserved_i_ps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIPsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14287,6 +15830,7 @@ pub struct ReservedIPsListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "reserved_i_ps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIp {
     /// The public IP address of the reserved IP. It also serves as its identifier.
@@ -14304,6 +15848,7 @@ pub struct ReservedIp {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_id: Option<uuid::Uuid>,
 }
+#[cfg(any(feature = "reserved_i_ps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIpRegion {
     /// The display name of the region.  This will be a full name that is used in the control panel and other interfaces.
@@ -14317,6 +15862,7 @@ pub struct ReservedIpRegion {
     /// This attribute is set to an array which contains the identifying slugs for the sizes available in this region. sizes:read is required to view.
     pub sizes: Vec<String>,
 }
+#[cfg(any(feature = "reserved_i_ps"))]
 /// The Droplet that the reserved IP has been assigned to. When you query a reserved IP, if it is assigned to a Droplet, the entire Droplet object will be returned. If it is not assigned, the value will be null.<br><br>Requires `droplet:read` scope.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -14324,6 +15870,7 @@ pub enum ReservedIpDroplet {
     Droplet(super::models::Droplet),
     Value(Option<serde_json::Value>),
 }
+#[cfg(any(feature = "reserved_i_ps"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ReservedIpCreate {
@@ -14332,12 +15879,14 @@ pub enum ReservedIpCreate {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "reserved_i_ps"))]
 /// Assign to Droplet
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIpCreateVariant0 {
     /// The ID of the Droplet that the reserved IP will be assigned to.
     pub droplet_id: i64,
 }
+#[cfg(any(feature = "reserved_i_ps"))]
 /// Reserve to Region
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIpCreateVariant1 {
@@ -14347,6 +15896,7 @@ pub struct ReservedIpCreateVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_id: Option<uuid::Uuid>,
 }
+#[cfg(any(feature = "reserved_i_ps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIPsCreateResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14354,11 +15904,13 @@ pub struct ReservedIPsCreateResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub links: Option<super::models::FloatingIPsCreateResponse202Links>,
 }
+#[cfg(any(feature = "reserved_i_ps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIPsGetResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reserved_ip: Option<super::models::ReservedIp>,
 }
+#[cfg(any(feature = "reserved_ip_actions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIPsActionsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14367,6 +15919,7 @@ pub struct ReservedIPsActionsListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "reserved_ip_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum ReservedIPsActionsPostBody {
@@ -14375,36 +15928,34 @@ pub enum ReservedIPsActionsPostBody {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "reserved_ip_actions"))]
 impl<'de> serde::Deserialize<'de> for ReservedIPsActionsPostBody {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(
-            match v.get("type").and_then(serde_json::Value::as_str) {
-                Some("reserved_ip_action_unassign") => {
-                    Self::ReservedIpActionUnassign(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                Some("reserved_ip_action_assign") => {
-                    Self::ReservedIpActionAssign(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                _ => Self::Other(v),
-            },
-        )
+        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
+            Some("reserved_ip_action_unassign") => Self::ReservedIpActionUnassign(
+                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+            ),
+            Some("reserved_ip_action_assign") => Self::ReservedIpActionAssign(
+                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+            ),
+            _ => Self::Other(v),
+        })
     }
 }
+#[cfg(any(feature = "reserved_ip_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIpActionUnassign {
     /// The type of action to initiate for the reserved IP.
     #[serde(rename = "type")]
     pub type_: super::models::ReservedIpActionUnassignType,
 }
+#[cfg(any(feature = "reserved_ip_actions"))]
 connector_runtime::__string_enum! {
     #[doc = " The type of action to initiate for the reserved IP."] pub enum
     ReservedIpActionUnassignType { Assign = "assign", Unassign = "unassign", }
 }
+#[cfg(any(feature = "reserved_ip_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIpActionAssign {
     /// The type of action to initiate for the reserved IP.
@@ -14413,21 +15964,22 @@ pub struct ReservedIpActionAssign {
     /// The ID of the Droplet that the reserved IP will be assigned to.
     pub droplet_id: i64,
 }
+#[cfg(any(feature = "reserved_ip_actions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIPsActionsPostResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<super::models::FloatingIPsActionPostResponse201Action>,
 }
+#[cfg(any(feature = "reserved_i_pv6"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIPv6ListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reserved_ipv6s: Option<
-        Vec<super::models::ReservedIPv6ListResponse200ReservedIpv6sItem>,
-    >,
+    pub reserved_ipv6s: Option<Vec<super::models::ReservedIPv6ListResponse200ReservedIpv6sItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "reserved_i_pv6"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIPv6ListResponse200ReservedIpv6sItem {
     /// The public IP address of the reserved IPv6. It also serves as its identifier.
@@ -14440,10 +15992,9 @@ pub struct ReservedIPv6ListResponse200ReservedIpv6sItem {
     pub reserved_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Requires `droplet:read` scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub droplet: Option<
-        super::models::ReservedIPv6ListResponse200ReservedIpv6sItemDroplet,
-    >,
+    pub droplet: Option<super::models::ReservedIPv6ListResponse200ReservedIpv6sItemDroplet>,
 }
+#[cfg(any(feature = "reserved_i_pv6"))]
 /// Requires `droplet:read` scope.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -14451,17 +16002,20 @@ pub enum ReservedIPv6ListResponse200ReservedIpv6sItemDroplet {
     Droplet(super::models::Droplet),
     Value(Option<serde_json::Value>),
 }
+#[cfg(any(feature = "reserved_i_pv6"))]
 /// Reserve to Region
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIpv6Create {
     /// The slug identifier for the region the reserved IPv6 will be reserved to.
     pub region_slug: String,
 }
+#[cfg(any(feature = "reserved_i_pv6"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIPv6CreateResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reserved_ipv6: Option<super::models::ReservedIPv6CreateResponse201ReservedIpv6>,
 }
+#[cfg(any(feature = "reserved_i_pv6"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIPv6CreateResponse201ReservedIpv6 {
     /// The public IP address of the reserved IPv6. It also serves as its identifier.
@@ -14473,11 +16027,13 @@ pub struct ReservedIPv6CreateResponse201ReservedIpv6 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reserved_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "reserved_i_pv6"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIPv6GetResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reserved_ipv6: Option<super::models::ReservedIpv6>,
 }
+#[cfg(any(feature = "reserved_i_pv6"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIpv6 {
     /// The public IP address of the reserved IPv6. It also serves as its identifier.
@@ -14492,12 +16048,14 @@ pub struct ReservedIpv6 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub droplet: Option<super::models::ReservedIpv6Droplet>,
 }
+#[cfg(any(feature = "reserved_i_pv6"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ReservedIpv6Droplet {
     Droplet(super::models::Droplet),
     Value(Option<serde_json::Value>),
 }
+#[cfg(any(feature = "reserved_i_pv6_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum ReservedIPv6ActionsPostBody {
@@ -14506,36 +16064,34 @@ pub enum ReservedIPv6ActionsPostBody {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "reserved_i_pv6_actions"))]
 impl<'de> serde::Deserialize<'de> for ReservedIPv6ActionsPostBody {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(
-            match v.get("type").and_then(serde_json::Value::as_str) {
-                Some("reserved_ipv6_action_unassign") => {
-                    Self::ReservedIpv6ActionUnassign(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                Some("reserved_ipv6_action_assign") => {
-                    Self::ReservedIpv6ActionAssign(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                _ => Self::Other(v),
-            },
-        )
+        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
+            Some("reserved_ipv6_action_unassign") => Self::ReservedIpv6ActionUnassign(
+                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+            ),
+            Some("reserved_ipv6_action_assign") => Self::ReservedIpv6ActionAssign(
+                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+            ),
+            _ => Self::Other(v),
+        })
     }
 }
+#[cfg(any(feature = "reserved_i_pv6_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIpv6ActionUnassign {
     /// The type of action to initiate for the reserved IPv6.
     #[serde(rename = "type")]
     pub type_: super::models::ReservedIpv6ActionUnassignType,
 }
+#[cfg(any(feature = "reserved_i_pv6_actions"))]
 connector_runtime::__string_enum! {
     #[doc = " The type of action to initiate for the reserved IPv6."] pub enum
     ReservedIpv6ActionUnassignType { Assign = "assign", Unassign = "unassign", }
 }
+#[cfg(any(feature = "reserved_i_pv6_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIpv6ActionAssign {
     /// The type of action to initiate for the reserved IPv6.
@@ -14544,11 +16100,13 @@ pub struct ReservedIpv6ActionAssign {
     /// The ID of the Droplet that the reserved IPv6 will be assigned to.
     pub droplet_id: i64,
 }
+#[cfg(any(feature = "reserved_i_pv6_actions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIPv6ActionsPostResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<super::models::ReservedIPv6ActionsPostResponse201Action>,
 }
+#[cfg(any(feature = "reserved_i_pv6_actions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIPv6ActionsPostResponse201Action {
     /// A unique numeric ID that can be used to identify and reference an action.
@@ -14579,6 +16137,7 @@ pub struct ReservedIPv6ActionsPostResponse201Action {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region_slug: Option<String>,
 }
+#[cfg(any(feature = "byoip_prefixes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ByoipPrefixesListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14587,6 +16146,7 @@ pub struct ByoipPrefixesListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "byoip_prefixes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ByoipPrefix {
     /// Unique identifier for the BYOIP prefix
@@ -14620,6 +16180,7 @@ pub struct ByoipPrefix {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_id: Option<String>,
 }
+#[cfg(any(feature = "byoip_prefixes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ByoipPrefixValidationsItem {
     /// Name of the validation
@@ -14632,6 +16193,7 @@ pub struct ByoipPrefixValidationsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
+#[cfg(any(feature = "byoip_prefixes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ByoipPrefixCreate {
     /// The IP prefix in CIDR notation to bring
@@ -14641,6 +16203,7 @@ pub struct ByoipPrefixCreate {
     /// The signature hash for the prefix creation request
     pub signature: String,
 }
+#[cfg(any(feature = "byoip_prefixes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ByoipPrefixesCreateResponse202 {
     /// The unique identifier for the BYOIP prefix
@@ -14653,17 +16216,20 @@ pub struct ByoipPrefixesCreateResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
+#[cfg(any(feature = "byoip_prefixes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ByoipPrefixesGetResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub byoip_prefix: Option<super::models::ByoipPrefix>,
 }
+#[cfg(any(feature = "byoip_prefixes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ByoipPrefixUpdate {
     /// Whether the BYOIP prefix should be advertised
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advertise: Option<bool>,
 }
+#[cfg(any(feature = "byoip_prefixes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ByoipPrefixesListResourcesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14672,6 +16238,7 @@ pub struct ByoipPrefixesListResourcesResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "byoip_prefixes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ByoipPrefixResource {
     /// Unique identifier for the allocation
@@ -14690,6 +16257,7 @@ pub struct ByoipPrefixResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assigned_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "security"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecurityListScansResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14698,6 +16266,7 @@ pub struct SecurityListScansResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "security"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Scan {
     /// id
@@ -14719,11 +16288,13 @@ pub struct Scan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub findings: Option<Vec<super::models::ScanFindingsItem>>,
 }
+#[cfg(any(feature = "security"))]
 connector_runtime::__string_enum! {
     #[doc = " status"] #[doc = " "] #[doc = " The status of the scan."] pub enum
     ScanStatus { InProgress = "IN_PROGRESS", Completed = "COMPLETED", Failed = "FAILED",
     CspmNotEnabled = "CSPM_NOT_ENABLED", ScanNotRun = "SCAN_NOT_RUN", }
 }
+#[cfg(any(feature = "security"))]
 /// The results of the scan.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ScanFindingsItem {
@@ -14766,20 +16337,20 @@ pub struct ScanFindingsItem {
     ///
     /// The mitigation steps to resolve the finding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mitigation_steps: Option<
-        Vec<super::models::ScanFindingsItemMitigationStepsItem>,
-    >,
+    pub mitigation_steps: Option<Vec<super::models::ScanFindingsItemMitigationStepsItem>>,
     /// affected_resources_count
     ///
     /// The number of affected resources for the finding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub affected_resources_count: Option<i64>,
 }
+#[cfg(any(feature = "security"))]
 connector_runtime::__string_enum! {
     #[doc = " severity"] #[doc = " "] #[doc = " The severity of the finding."] pub enum
     ScanFindingsItemSeverity { Critical = "CRITICAL", High = "HIGH", Medium = "MEDIUM",
     Low = "LOW", }
 }
+#[cfg(any(feature = "security"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ScanFindingsItemMitigationStepsItem {
     /// step
@@ -14792,26 +16363,31 @@ pub struct ScanFindingsItemMitigationStepsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
+#[cfg(any(feature = "security"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecurityCreateScanResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scan: Option<super::models::Scan>,
 }
+#[cfg(any(feature = "security"))]
 connector_runtime::__string_enum! {
     pub enum SecurityGetScanSeverity { Low = "LOW", Medium = "MEDIUM", High = "HIGH",
     Critical = "CRITICAL", }
 }
+#[cfg(any(feature = "security"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecurityCreateScanRuleBody {
     /// The URN of a resource to exclude from future scans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
 }
+#[cfg(any(feature = "security"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecurityListScanFindingAffectedResourcesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub affected_resources: Option<Vec<super::models::AffectedResource>>,
 }
+#[cfg(any(feature = "security"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AffectedResource {
     /// urn
@@ -14831,24 +16407,24 @@ pub struct AffectedResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
+#[cfg(any(feature = "security"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Settings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<super::models::SettingsSettings>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tier_coverage: Option<
-        std::collections::BTreeMap<String, super::models::SettingsTierCoverageValue>,
-    >,
+    pub tier_coverage:
+        Option<std::collections::BTreeMap<String, super::models::SettingsTierCoverageValue>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan_downgrades: Option<
-        std::collections::BTreeMap<String, super::models::PlanDowngrades>,
-    >,
+    pub plan_downgrades: Option<std::collections::BTreeMap<String, super::models::PlanDowngrades>>,
 }
+#[cfg(any(feature = "security"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SettingsSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppressions: Option<super::models::SuppressedResourceRoot>,
 }
+#[cfg(any(feature = "security"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SuppressedResourceRoot {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14858,6 +16434,7 @@ pub struct SuppressedResourceRoot {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub links: Option<super::models::SuppressedResourceRootLinks>,
 }
+#[cfg(any(feature = "security"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SuppressedResource {
     /// id
@@ -14886,6 +16463,7 @@ pub struct SuppressedResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_type: Option<String>,
 }
+#[cfg(any(feature = "security"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SuppressedResourceRootMeta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14895,11 +16473,13 @@ pub struct SuppressedResourceRootMeta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total: Option<i64>,
 }
+#[cfg(any(feature = "security"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SuppressedResourceRootLinks {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pages: Option<super::models::SuppressedResourceRootLinksPages>,
 }
+#[cfg(any(feature = "security"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SuppressedResourceRootLinksPages {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14911,6 +16491,7 @@ pub struct SuppressedResourceRootLinksPages {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last: Option<String>,
 }
+#[cfg(any(feature = "security"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SettingsTierCoverageValue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14918,6 +16499,7 @@ pub struct SettingsTierCoverageValue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
 }
+#[cfg(any(feature = "security"))]
 /// Resources moving to a tier at a given effective time.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PlanDowngrades {
@@ -14928,6 +16510,7 @@ pub struct PlanDowngrades {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effective_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "security"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecurityUpdateSettingsPlanBody {
     /// Scan coverage for each available plan tier.
@@ -14939,6 +16522,7 @@ pub struct SecurityUpdateSettingsPlanBody {
         >,
     >,
 }
+#[cfg(any(feature = "security"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecurityUpdateSettingsPlanBodyTierCoverageValue {
     /// The URNs of resources to scan for the tier.
@@ -14948,13 +16532,14 @@ pub struct SecurityUpdateSettingsPlanBodyTierCoverageValue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
 }
+#[cfg(any(feature = "security"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecurityUpdateSettingsPlanResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tier_coverage: Option<
-        std::collections::BTreeMap<String, super::models::SettingsTierCoverageValue>,
-    >,
+    pub tier_coverage:
+        Option<std::collections::BTreeMap<String, super::models::SettingsTierCoverageValue>>,
 }
+#[cfg(any(feature = "security"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecurityCreateSuppressionBody {
     /// The rule UUID to suppress for the listed resources.
@@ -14964,6 +16549,7 @@ pub struct SecurityCreateSuppressionBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Vec<String>>,
 }
+#[cfg(any(feature = "sizes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SizesListResponse200 {
     pub sizes: Vec<super::models::Size>,
@@ -14971,6 +16557,7 @@ pub struct SizesListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "sizes"))]
 impl SizesListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -14983,9 +16570,11 @@ impl SizesListResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "snapshots"))]
 connector_runtime::__string_enum! {
     pub enum SnapshotsListResourceType { Droplet = "droplet", Volume = "volume", }
 }
+#[cfg(any(feature = "snapshots"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SnapshotsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14994,6 +16583,7 @@ pub struct SnapshotsListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "snapshots", feature = "block_storage"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Snapshots {
     /// The unique identifier for the snapshot.
@@ -15015,10 +16605,12 @@ pub struct Snapshots {
     /// An array of Tags the snapshot has been tagged with.<br><br>Requires `tag:read` scope.
     pub tags: Option<Vec<String>>,
 }
+#[cfg(any(feature = "snapshots", feature = "block_storage"))]
 connector_runtime::__string_enum! {
     #[doc = " The type of resource that the snapshot originated from."] pub enum
     SnapshotsResourceType { Droplet = "droplet", Volume = "volume", }
 }
+#[cfg(any(feature = "snapshots"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum SnapshotsGetSnapshotId {
@@ -15027,11 +16619,13 @@ pub enum SnapshotsGetSnapshotId {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "snapshots"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SnapshotsGetResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<super::models::Snapshots>,
 }
+#[cfg(any(feature = "spaces_keys"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SpacesKeyListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -15040,6 +16634,7 @@ pub struct SpacesKeyListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "spaces_keys"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Key {
     /// The access key's name.
@@ -15055,6 +16650,7 @@ pub struct Key {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "spaces_keys"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Grant {
     /// The name of the bucket.
@@ -15062,11 +16658,13 @@ pub struct Grant {
     /// The permission to grant to the user. Possible values are `read`, `readwrite`, `fullaccess`, or an empty string.
     pub permission: String,
 }
+#[cfg(any(feature = "spaces_keys"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SpacesKeyCreateResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<super::models::KeyCreateResponse>,
 }
+#[cfg(any(feature = "spaces_keys"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KeyCreateResponse {
     /// The secret key used to access the bucket. We return secret keys only once upon creation. Make sure to copy the key and securely store it.
@@ -15085,16 +16683,19 @@ pub struct KeyCreateResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "spaces_keys"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SpacesKeyGetResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys: Option<Vec<super::models::Key>>,
 }
+#[cfg(any(feature = "spaces_keys"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SpacesKeyUpdateResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<super::models::Key>,
 }
+#[cfg(any(feature = "tags"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TagsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -15103,6 +16704,7 @@ pub struct TagsListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "tags"))]
 impl TagsListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15114,6 +16716,7 @@ impl TagsListResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "tags"))]
 /// A tag is a label that can be applied to a resource (currently Droplets, Images, Volumes, Volume Snapshots, and Database clusters) in order to better organize or facilitate the lookups and actions on it.
 /// Tags have two attributes: a user defined `name` attribute and an embedded `resources` attribute with information about resources that have been tagged.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -15135,17 +16738,12 @@ pub struct Tags {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<super::models::TagsResources>,
 }
+#[cfg(any(feature = "tags"))]
 impl Tags {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.name {
-            rt::check::string(
-                "Tags.name",
-                v,
-                None,
-                Some(255u64),
-                "^[a-zA-Z0-9_\\-\\:]+$",
-            )?;
+            rt::check::string("Tags.name", v, None, Some(255u64), "^[a-zA-Z0-9_\\-\\:]+$")?;
         }
         if let Some(v) = &self.resources {
             v.validate()?;
@@ -15153,6 +16751,7 @@ impl Tags {
         Ok(())
     }
 }
+#[cfg(any(feature = "tags"))]
 /// An embedded object containing key value pairs of resource type and resource statistics.
 /// It also includes a count of the total number of resources tagged with the current tag as well as a `last_tagged_uri` attribute set to the last resource tagged with the current tag.
 ///
@@ -15176,16 +16775,12 @@ pub struct TagsResources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub databases: Option<super::models::TagsMetadata>,
 }
+#[cfg(any(feature = "tags"))]
 impl TagsResources {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.count {
-            rt::check::range(
-                "TagsResources.count",
-                *v as f64,
-                Some((0f64, false)),
-                None,
-            )?;
+            rt::check::range("TagsResources.count", *v as f64, Some((0f64, false)), None)?;
         }
         if let Some(v) = &self.droplets {
             v.validate()?;
@@ -15205,6 +16800,7 @@ impl TagsResources {
         Ok(())
     }
 }
+#[cfg(any(feature = "tags"))]
 /// Tagged Resource Statistics include metadata regarding the resource type that has been tagged.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TagsMetadata {
@@ -15215,20 +16811,17 @@ pub struct TagsMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_tagged_uri: Option<String>,
 }
+#[cfg(any(feature = "tags"))]
 impl TagsMetadata {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.count {
-            rt::check::range(
-                "TagsMetadata.count",
-                *v as f64,
-                Some((0f64, false)),
-                None,
-            )?;
+            rt::check::range("TagsMetadata.count", *v as f64, Some((0f64, false)), None)?;
         }
         Ok(())
     }
 }
+#[cfg(any(feature = "tags"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TagsCreateResponse201 {
     /// A tag is a label that can be applied to a resource (currently Droplets, Images, Volumes, Volume Snapshots, and Database clusters) in order to better organize or facilitate the lookups and actions on it.
@@ -15236,6 +16829,7 @@ pub struct TagsCreateResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<super::models::Tags>,
 }
+#[cfg(any(feature = "tags"))]
 impl TagsCreateResponse201 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15245,6 +16839,7 @@ impl TagsCreateResponse201 {
         Ok(())
     }
 }
+#[cfg(any(feature = "tags"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ErrorWithRootCauses {
     /// A message providing information about the error.
@@ -15255,6 +16850,7 @@ pub struct ErrorWithRootCauses {
     /// A list of underlying causes for the error, including details to help  resolve it when possible.
     pub root_causes: Vec<String>,
 }
+#[cfg(any(feature = "tags"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TagsGetResponse200 {
     /// A tag is a label that can be applied to a resource (currently Droplets, Images, Volumes, Volume Snapshots, and Database clusters) in order to better organize or facilitate the lookups and actions on it.
@@ -15262,6 +16858,7 @@ pub struct TagsGetResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<super::models::Tags>,
 }
+#[cfg(any(feature = "tags"))]
 impl TagsGetResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15271,6 +16868,7 @@ impl TagsGetResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "tags"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TagsResource {
     /// An array of objects containing resource_id and resource_type
@@ -15280,6 +16878,7 @@ pub struct TagsResource {
     /// For example, to see Droplets, include the `droplet:read` scope.
     pub resources: Vec<super::models::TagsResourceResourcesItem>,
 }
+#[cfg(any(feature = "tags"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TagsResourceResourcesItem {
     /// The identifier of a resource.
@@ -15289,11 +16888,13 @@ pub struct TagsResourceResourcesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_type: Option<super::models::TagsResourceResourcesItemResourceType>,
 }
+#[cfg(any(feature = "tags"))]
 connector_runtime::__string_enum! {
     #[doc = " The type of the resource."] pub enum TagsResourceResourcesItemResourceType
     { Droplet = "droplet", Image = "image", Volume = "volume", VolumeSnapshot =
     "volume_snapshot", }
 }
+#[cfg(any(feature = "vector_databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbListVectorDBsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -15301,6 +16902,7 @@ pub struct VectordbListVectorDBsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vector_dbs: Option<Vec<super::models::VectordbVectorDb>>,
 }
+#[cfg(any(feature = "vector_databases"))]
 /// VectorDB represents a provisioned vector database instance.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbVectorDb {
@@ -15346,6 +16948,7 @@ pub struct VectordbVectorDb {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "vector_databases"))]
 /// VectorDBConfig holds optional, advanced cluster settings.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbVectorDbConfig {
@@ -15358,6 +16961,7 @@ pub struct VectordbVectorDbConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weaviate_version: Option<String>,
 }
+#[cfg(any(feature = "vector_databases"))]
 /// VectorDBEndpoints contains the connection endpoints for a vector database instance.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbVectorDbEndpoints {
@@ -15368,6 +16972,7 @@ pub struct VectordbVectorDbEndpoints {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<String>,
 }
+#[cfg(any(feature = "vector_databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbCreateVectorDbRequest {
     /// Required. Human-readable name for the database.
@@ -15386,18 +16991,21 @@ pub struct VectordbCreateVectorDbRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
 }
+#[cfg(any(feature = "vector_databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbCreateVectorDbResponse {
     /// VectorDB represents a provisioned vector database instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vector_db: Option<super::models::VectordbVectorDb>,
 }
+#[cfg(any(feature = "vector_databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbGetVectorDbResponse {
     /// VectorDB represents a provisioned vector database instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vector_db: Option<super::models::VectordbVectorDb>,
 }
+#[cfg(any(feature = "vector_databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbUpdateVectorDbRequest {
     /// VectorDBConfig holds optional, advanced cluster settings.
@@ -15410,18 +17018,21 @@ pub struct VectordbUpdateVectorDbRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_id: Option<String>,
 }
+#[cfg(any(feature = "vector_databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbUpdateVectorDbResponse {
     /// VectorDB represents a provisioned vector database instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vector_db: Option<super::models::VectordbVectorDb>,
 }
+#[cfg(any(feature = "vector_databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbListBackupsResponse {
     /// List of available backups.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backups: Option<Vec<super::models::VectordbBackup>>,
 }
+#[cfg(any(feature = "vector_databases"))]
 /// Backup represents a single backup of a vector database.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbBackup {
@@ -15438,6 +17049,7 @@ pub struct VectordbBackup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
+#[cfg(any(feature = "vector_databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbGetRestoreStatusResponse {
     /// The backup ID being restored.
@@ -15450,6 +17062,7 @@ pub struct VectordbGetRestoreStatusResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
+#[cfg(any(feature = "vector_databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbRestoreBackupRequest {
     /// Required. ID of the backup to restore from.
@@ -15459,6 +17072,7 @@ pub struct VectordbRestoreBackupRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
+#[cfg(any(feature = "vector_databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbRestoreBackupResponse {
     /// The backup ID being restored.
@@ -15468,6 +17082,7 @@ pub struct VectordbRestoreBackupResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
+#[cfg(any(feature = "vector_databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbGetVectorDbAdminCredentialsResponse {
     /// API token for that user.
@@ -15477,6 +17092,7 @@ pub struct VectordbGetVectorDbAdminCredentialsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
 }
+#[cfg(any(feature = "vector_databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbResizeVectorDbRequest {
     /// Required. ID of the vector database to resize.
@@ -15486,12 +17102,14 @@ pub struct VectordbResizeVectorDbRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
 }
+#[cfg(any(feature = "vector_databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbResizeVectorDbResponse {
     /// VectorDB represents a provisioned vector database instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vector_db: Option<super::models::VectordbVectorDb>,
 }
+#[cfg(any(feature = "vector_databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbUpdateVectorDbTagsRequest {
     /// Required. ID of the vector database to update tags for.
@@ -15501,12 +17119,14 @@ pub struct VectordbUpdateVectorDbTagsRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
 }
+#[cfg(any(feature = "vector_databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbUpdateVectorDbTagsResponse {
     /// VectorDB represents a provisioned vector database instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vector_db: Option<super::models::VectordbVectorDb>,
 }
+#[cfg(any(feature = "block_storage"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VolumesListResponse200 {
     /// Array of volumes.
@@ -15515,6 +17135,7 @@ pub struct VolumesListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "block_storage"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VolumeFull {
     /// The unique identifier for the block storage volume.
@@ -15547,6 +17168,7 @@ pub struct VolumeFull {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filesystem_label: Option<String>,
 }
+#[cfg(any(feature = "block_storage"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum VolumesCreateBody {
@@ -15555,13 +17177,18 @@ pub enum VolumesCreateBody {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "block_storage"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VolumesExt4 {
     /// The unique identifier for the block storage volume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// An array containing the IDs of the Droplets the volume is attached to. Note that at this time, a volume can only be attached to a single Droplet.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub droplet_ids: Option<Option<Vec<i64>>>,
     /// A human-readable name for the block storage volume. Must be lowercase and be composed only of numbers, letters and "-", up to a limit of 64 characters. The name must begin with a letter.
     pub name: String,
@@ -15574,7 +17201,11 @@ pub struct VolumesExt4 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
     /// A flat array of tag names as strings to be applied to the resource. Tag names may be for either existing or new tags. <br><br>Requires `tag:create` scope.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub tags: Option<Option<Vec<String>>>,
     /// The unique identifier for the volume snapshot from which to create the volume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -15587,13 +17218,18 @@ pub struct VolumesExt4 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filesystem_label: Option<String>,
 }
+#[cfg(any(feature = "block_storage"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VolumesXfs {
     /// The unique identifier for the block storage volume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// An array containing the IDs of the Droplets the volume is attached to. Note that at this time, a volume can only be attached to a single Droplet.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub droplet_ids: Option<Option<Vec<i64>>>,
     /// A human-readable name for the block storage volume. Must be lowercase and be composed only of numbers, letters and "-", up to a limit of 64 characters. The name must begin with a letter.
     pub name: String,
@@ -15606,7 +17242,11 @@ pub struct VolumesXfs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
     /// A flat array of tag names as strings to be applied to the resource. Tag names may be for either existing or new tags. <br><br>Requires `tag:create` scope.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub tags: Option<Option<Vec<String>>>,
     /// The unique identifier for the volume snapshot from which to create the volume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -15619,11 +17259,13 @@ pub struct VolumesXfs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filesystem_label: Option<String>,
 }
+#[cfg(any(feature = "block_storage"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VolumesCreateResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume: Option<super::models::VolumeFull>,
 }
+#[cfg(any(feature = "block_storage_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum VolumeActionsPostBody {
@@ -15632,26 +17274,22 @@ pub enum VolumeActionsPostBody {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "block_storage_actions"))]
 impl<'de> serde::Deserialize<'de> for VolumeActionsPostBody {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(
-            match v.get("type").and_then(serde_json::Value::as_str) {
-                Some("volume_action_post_attach") => {
-                    Self::VolumeActionPostAttach(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                Some("volume_action_post_detach") => {
-                    Self::VolumeActionPostDetach(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                _ => Self::Other(v),
-            },
-        )
+        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
+            Some("volume_action_post_attach") => Self::VolumeActionPostAttach(
+                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+            ),
+            Some("volume_action_post_detach") => Self::VolumeActionPostDetach(
+                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+            ),
+            _ => Self::Other(v),
+        })
     }
 }
+#[cfg(any(feature = "block_storage_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VolumeActionPostAttach {
     /// The volume action to initiate.
@@ -15663,13 +17301,19 @@ pub struct VolumeActionPostAttach {
     /// The unique identifier for the Droplet the volume will be attached or detached from.
     pub droplet_id: i64,
     /// A flat array of tag names as strings to be applied to the resource. Tag names may be for either existing or new tags. <br><br>Requires `tag:create` scope.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub tags: Option<Option<Vec<String>>>,
 }
+#[cfg(any(feature = "block_storage_actions"))]
 connector_runtime::__string_enum! {
     #[doc = " The volume action to initiate."] pub enum VolumeActionPostAttachType {
     Attach = "attach", Detach = "detach", Resize = "resize", }
 }
+#[cfg(any(feature = "block_storage_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VolumeActionPostDetach {
     /// The volume action to initiate.
@@ -15681,11 +17325,13 @@ pub struct VolumeActionPostDetach {
     /// The unique identifier for the Droplet the volume will be attached or detached from.
     pub droplet_id: i64,
 }
+#[cfg(any(feature = "block_storage_actions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VolumeActionsPostResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<super::models::VolumeAction>,
 }
+#[cfg(any(feature = "block_storage_actions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VolumeAction {
     /// This is the type of action that the object represents. For example, this could be "transfer" to represent the state of an image transfer action.
@@ -15716,11 +17362,13 @@ pub struct VolumeAction {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region_slug: Option<String>,
 }
+#[cfg(any(feature = "block_storage"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VolumeSnapshotsGetByIdResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<super::models::Snapshots>,
 }
+#[cfg(any(feature = "block_storage_actions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VolumeActionsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -15729,6 +17377,7 @@ pub struct VolumeActionsListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "block_storage_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum VolumeActionsPostByIdBody {
@@ -15738,31 +17387,25 @@ pub enum VolumeActionsPostByIdBody {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "block_storage_actions"))]
 impl<'de> serde::Deserialize<'de> for VolumeActionsPostByIdBody {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(
-            match v.get("type").and_then(serde_json::Value::as_str) {
-                Some("volume_action_post_attach") => {
-                    Self::VolumeActionPostAttach(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                Some("volume_action_post_detach") => {
-                    Self::VolumeActionPostDetach(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                Some("volume_action_post_resize") => {
-                    Self::VolumeActionPostResize(
-                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                    )
-                }
-                _ => Self::Other(v),
-            },
-        )
+        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
+            Some("volume_action_post_attach") => Self::VolumeActionPostAttach(
+                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+            ),
+            Some("volume_action_post_detach") => Self::VolumeActionPostDetach(
+                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+            ),
+            Some("volume_action_post_resize") => Self::VolumeActionPostResize(
+                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+            ),
+            _ => Self::Other(v),
+        })
     }
 }
+#[cfg(any(feature = "block_storage_actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VolumeActionPostResize {
     /// The volume action to initiate.
@@ -15774,6 +17417,7 @@ pub struct VolumeActionPostResize {
     /// The new size of the block storage volume in GiB (1024^3).
     pub size_gigabytes: i64,
 }
+#[cfg(any(feature = "block_storage_actions"))]
 impl VolumeActionPostResize {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15789,6 +17433,7 @@ impl VolumeActionPostResize {
         Ok(())
     }
 }
+#[cfg(any(feature = "block_storage"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VolumeSnapshotsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -15797,14 +17442,20 @@ pub struct VolumeSnapshotsListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "block_storage"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VolumeSnapshotsCreateBody {
     /// A human-readable name for the volume snapshot.
     pub name: String,
     /// A flat array of tag names as strings to be applied to the resource. Tag names may be for either existing or new tags. <br><br>Requires `tag:create` scope.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub tags: Option<Option<Vec<String>>>,
 }
+#[cfg(any(feature = "vp_cs"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -15813,6 +17464,7 @@ pub struct VpcsListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "vp_cs"))]
 impl VpcsListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15824,6 +17476,7 @@ impl VpcsListResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "vp_cs"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Vpc {
     /// The name of the VPC. Must be unique and may only contain alphanumeric characters, dashes, and periods.
@@ -15851,6 +17504,7 @@ pub struct Vpc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "vp_cs"))]
 impl Vpc {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15872,6 +17526,7 @@ impl Vpc {
         Ok(())
     }
 }
+#[cfg(any(feature = "vp_cs"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcsCreateBody {
     /// The name of the VPC. Must be unique and may only contain alphanumeric characters, dashes, and periods.
@@ -15885,18 +17540,13 @@ pub struct VpcsCreateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_range: Option<String>,
 }
+#[cfg(any(feature = "vp_cs"))]
 impl VpcsCreateBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.name;
-            rt::check::string(
-                "VpcsCreateBody.name",
-                v,
-                None,
-                None,
-                "^[a-zA-Z0-9\\-\\.]+$",
-            )?;
+            rt::check::string("VpcsCreateBody.name", v, None, None, "^[a-zA-Z0-9\\-\\.]+$")?;
         }
         if let Some(v) = &self.description {
             rt::check::length("VpcsCreateBody.description", v, None, Some(255u64))?;
@@ -15904,11 +17554,13 @@ impl VpcsCreateBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "vp_cs"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcsCreateResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc: Option<super::models::Vpc>,
 }
+#[cfg(any(feature = "vp_cs"))]
 impl VpcsCreateResponse201 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15918,6 +17570,7 @@ impl VpcsCreateResponse201 {
         Ok(())
     }
 }
+#[cfg(any(feature = "vp_cs"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcsUpdateBody {
     /// The name of the VPC. Must be unique and may only contain alphanumeric characters, dashes, and periods.
@@ -15929,18 +17582,13 @@ pub struct VpcsUpdateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<bool>,
 }
+#[cfg(any(feature = "vp_cs"))]
 impl VpcsUpdateBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.name;
-            rt::check::string(
-                "VpcsUpdateBody.name",
-                v,
-                None,
-                None,
-                "^[a-zA-Z0-9\\-\\.]+$",
-            )?;
+            rt::check::string("VpcsUpdateBody.name", v, None, None, "^[a-zA-Z0-9\\-\\.]+$")?;
         }
         if let Some(v) = &self.description {
             rt::check::length("VpcsUpdateBody.description", v, None, Some(255u64))?;
@@ -15948,6 +17596,7 @@ impl VpcsUpdateBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "vp_cs"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcsPatchBody {
     /// The name of the VPC. Must be unique and may only contain alphanumeric characters, dashes, and periods.
@@ -15960,17 +17609,12 @@ pub struct VpcsPatchBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<bool>,
 }
+#[cfg(any(feature = "vp_cs"))]
 impl VpcsPatchBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.name {
-            rt::check::string(
-                "VpcsPatchBody.name",
-                v,
-                None,
-                None,
-                "^[a-zA-Z0-9\\-\\.]+$",
-            )?;
+            rt::check::string("VpcsPatchBody.name", v, None, None, "^[a-zA-Z0-9\\-\\.]+$")?;
         }
         if let Some(v) = &self.description {
             rt::check::length("VpcsPatchBody.description", v, None, Some(255u64))?;
@@ -15978,6 +17622,7 @@ impl VpcsPatchBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "vp_cs"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcsListMembersResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -15986,6 +17631,7 @@ pub struct VpcsListMembersResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "vp_cs"))]
 impl VpcsListMembersResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15997,6 +17643,7 @@ impl VpcsListMembersResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "vp_cs"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcMember {
     /// The name of the resource.
@@ -16009,6 +17656,7 @@ pub struct VpcMember {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
 }
+#[cfg(any(feature = "vp_cs"))]
 impl VpcMember {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -16024,6 +17672,7 @@ impl VpcMember {
         Ok(())
     }
 }
+#[cfg(any(feature = "vp_cs"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcsListPeeringsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16032,6 +17681,7 @@ pub struct VpcsListPeeringsResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "vp_cs"))]
 impl VpcsListPeeringsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -16043,6 +17693,7 @@ impl VpcsListPeeringsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "vp_cs", feature = "vpc_peerings"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcPeering {
     /// A unique ID that can be used to identify and reference the VPC peering.
@@ -16061,6 +17712,7 @@ pub struct VpcPeering {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "vp_cs", feature = "vpc_peerings"))]
 impl VpcPeering {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -16073,10 +17725,12 @@ impl VpcPeering {
         Ok(())
     }
 }
+#[cfg(any(feature = "vp_cs", feature = "vpc_peerings"))]
 connector_runtime::__string_enum! {
     #[doc = " The current status of the VPC peering."] pub enum VpcPeeringStatus {
     Provisioning = "PROVISIONING", Active = "ACTIVE", Deleting = "DELETING", }
 }
+#[cfg(any(feature = "vp_cs"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcsCreatePeeringsBody {
     /// The name of the VPC peering. Must be unique and may only contain alphanumeric characters, dashes, and periods.
@@ -16084,6 +17738,7 @@ pub struct VpcsCreatePeeringsBody {
     /// The ID of the VPC to peer with.
     pub vpc_id: uuid::Uuid,
 }
+#[cfg(any(feature = "vp_cs"))]
 impl VpcsCreatePeeringsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -16100,11 +17755,13 @@ impl VpcsCreatePeeringsBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "vp_cs"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcsCreatePeeringsResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peering: Option<super::models::VpcPeering>,
 }
+#[cfg(any(feature = "vp_cs"))]
 impl VpcsCreatePeeringsResponse202 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -16114,12 +17771,14 @@ impl VpcsCreatePeeringsResponse202 {
         Ok(())
     }
 }
+#[cfg(any(feature = "vp_cs", feature = "vpc_peerings"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcPeeringUpdatable {
     /// The name of the VPC peering. Must be unique within the team and may only contain alphanumeric characters and dashes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "vp_cs", feature = "vpc_peerings"))]
 impl VpcPeeringUpdatable {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -16135,6 +17794,7 @@ impl VpcPeeringUpdatable {
         Ok(())
     }
 }
+#[cfg(any(feature = "vpc_peerings"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcPeeringsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16143,6 +17803,7 @@ pub struct VpcPeeringsListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "vpc_peerings"))]
 impl VpcPeeringsListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -16154,6 +17815,7 @@ impl VpcPeeringsListResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "vpc_peerings"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcPeeringsCreateBody {
     /// The name of the VPC peering. Must be unique within the team and may only contain alphanumeric characters and dashes.
@@ -16161,6 +17823,7 @@ pub struct VpcPeeringsCreateBody {
     /// An array of the two peered VPCs IDs.
     pub vpc_ids: Vec<uuid::Uuid>,
 }
+#[cfg(any(feature = "vpc_peerings"))]
 impl VpcPeeringsCreateBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -16186,11 +17849,13 @@ impl VpcPeeringsCreateBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "vpc_peerings"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcPeeringsCreateResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_peering: Option<super::models::VpcPeering>,
 }
+#[cfg(any(feature = "vpc_peerings"))]
 impl VpcPeeringsCreateResponse202 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -16200,11 +17865,13 @@ impl VpcPeeringsCreateResponse202 {
         Ok(())
     }
 }
+#[cfg(any(feature = "vpc_peerings"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcPeeringsGetResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_peering: Option<super::models::VpcPeering>,
 }
+#[cfg(any(feature = "vpc_peerings"))]
 impl VpcPeeringsGetResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -16214,11 +17881,13 @@ impl VpcPeeringsGetResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "vpc_peerings"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcPeeringsDeleteResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_peering: Option<super::models::VpcPeering>,
 }
+#[cfg(any(feature = "vpc_peerings"))]
 impl VpcPeeringsDeleteResponse202 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -16228,16 +17897,19 @@ impl VpcPeeringsDeleteResponse202 {
         Ok(())
     }
 }
+#[cfg(any(feature = "vpc_nat_gateways"))]
 connector_runtime::__string_enum! {
     pub enum VpcnatgatewaysListState { New = "new", Provisioning = "provisioning", Active
     = "active", Deleting = "deleting", Error = "error", Invalid = "invalid", }
 }
+#[cfg(any(feature = "vpc_nat_gateways"))]
 connector_runtime::__string_enum! {
     pub enum VpcnatgatewaysListRegion { Nyc1 = "nyc1", Nyc2 = "nyc2", Nyc3 = "nyc3", Ams2
     = "ams2", Ams3 = "ams3", Sfo1 = "sfo1", Sfo2 = "sfo2", Sfo3 = "sfo3", Sgp1 = "sgp1",
     Lon1 = "lon1", Fra1 = "fra1", Tor1 = "tor1", Blr1 = "blr1", Syd1 = "syd1", Atl1 =
     "atl1", }
 }
+#[cfg(any(feature = "vpc_nat_gateways"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcnatgatewaysListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16246,6 +17918,7 @@ pub struct VpcnatgatewaysListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "vpc_nat_gateways"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcNatGatewayGet {
     /// The unique identifier for the VPC NAT gateway. This is automatically generated upon creation.
@@ -16293,17 +17966,20 @@ pub struct VpcNatGatewayGet {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "vpc_nat_gateways"))]
 connector_runtime::__string_enum! {
     #[doc = " The current state of the VPC NAT gateway."] pub enum VpcNatGatewayGetState
     { New = "NEW", Provisioning = "PROVISIONING", Active = "ACTIVE", Deleting =
     "DELETING", Error = "ERROR", Invalid = "INVALID", }
 }
+#[cfg(any(feature = "vpc_nat_gateways"))]
 connector_runtime::__string_enum! {
     #[doc = " The region in which the VPC NAT gateway is created."] pub enum
     VpcNatGatewayGetRegion { Nyc1 = "nyc1", Nyc2 = "nyc2", Nyc3 = "nyc3", Ams2 = "ams2",
     Ams3 = "ams3", Sfo1 = "sfo1", Sfo2 = "sfo2", Sfo3 = "sfo3", Sgp1 = "sgp1", Lon1 =
     "lon1", Fra1 = "fra1", Tor1 = "tor1", Blr1 = "blr1", Syd1 = "syd1", Atl1 = "atl1", }
 }
+#[cfg(any(feature = "vpc_nat_gateways"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcNatGatewayGetVpcsItem {
     /// The unique identifier of the VPC to which the NAT gateway is attached.
@@ -16313,21 +17989,22 @@ pub struct VpcNatGatewayGetVpcsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway_ip: Option<String>,
 }
+#[cfg(any(feature = "vpc_nat_gateways"))]
 /// An object containing egress information for the VPC NAT gateway.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcNatGatewayGetEgresses {
     /// An array of public gateway IP addresses for the VPC NAT gateway.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub public_gateways: Option<
-        Vec<super::models::VpcNatGatewayGetEgressesPublicGatewaysItem>,
-    >,
+    pub public_gateways: Option<Vec<super::models::VpcNatGatewayGetEgressesPublicGatewaysItem>>,
 }
+#[cfg(any(feature = "vpc_nat_gateways"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcNatGatewayGetEgressesPublicGatewaysItem {
     /// IPv4 address of the public gateway.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipv4: Option<String>,
 }
+#[cfg(any(feature = "vpc_nat_gateways"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VpcNatGatewayCreate {
     /// The human-readable name of the VPC NAT gateway.
@@ -16351,6 +18028,7 @@ pub struct VpcNatGatewayCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tcp_timeout_seconds: Option<i64>,
 }
+#[cfg(any(feature = "vpc_nat_gateways"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcNatGatewayCreateVpcsItem {
     /// The unique identifier of the VPC to which the NAT gateway is attached.
@@ -16359,16 +18037,19 @@ pub struct VpcNatGatewayCreateVpcsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_gateway: Option<bool>,
 }
+#[cfg(any(feature = "vpc_nat_gateways"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcnatgatewaysCreateResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_nat_gateway: Option<super::models::VpcNatGatewayCreate>,
 }
+#[cfg(any(feature = "vpc_nat_gateways"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcnatgatewaysGetResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_nat_gateway: Option<super::models::VpcNatGatewayGet>,
 }
+#[cfg(any(feature = "vpc_nat_gateways"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcNatGatewayUpdate {
     /// The human-readable name of the VPC NAT gateway.
@@ -16388,6 +18069,7 @@ pub struct VpcNatGatewayUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tcp_timeout_seconds: Option<i64>,
 }
+#[cfg(any(feature = "vpc_nat_gateways"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcNatGatewayUpdateVpcsItem {
     /// The unique identifier of the VPC to which the NAT gateway is attached.
@@ -16397,11 +18079,13 @@ pub struct VpcNatGatewayUpdateVpcsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_gateway: Option<bool>,
 }
+#[cfg(any(feature = "vpc_nat_gateways"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcnatgatewaysUpdateResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_nat_gateway: Option<super::models::VpcNatGatewayUpdate>,
 }
+#[cfg(any(feature = "uptime"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UptimeListChecksResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16410,6 +18094,7 @@ pub struct UptimeListChecksResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "uptime"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Check {
     /// A unique ID that can be used to identify and reference the check.
@@ -16432,14 +18117,17 @@ pub struct Check {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
+#[cfg(any(feature = "uptime"))]
 connector_runtime::__string_enum! {
     #[doc = " The type of health check to perform."] pub enum CheckType { Ping = "ping",
     Http = "http", Https = "https", }
 }
+#[cfg(any(feature = "uptime"))]
 connector_runtime::__string_enum! {
     pub enum CheckRegionsItem { UsEast = "us_east", UsWest = "us_west", EuWest =
     "eu_west", SeAsia = "se_asia", }
 }
+#[cfg(any(feature = "uptime"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CheckUpdatable {
     /// A human-friendly display name.
@@ -16459,16 +18147,19 @@ pub struct CheckUpdatable {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
+#[cfg(any(feature = "uptime"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UptimeCreateCheckResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check: Option<super::models::Check>,
 }
+#[cfg(any(feature = "uptime"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UptimeGetCheckStateResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<super::models::State>,
 }
+#[cfg(any(feature = "uptime"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct State {
     /// A map of region to regional state
@@ -16477,6 +18168,7 @@ pub struct State {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_outage: Option<super::models::PreviousOutage>,
 }
+#[cfg(any(feature = "uptime"))]
 /// A map of region to regional state
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RegionalState {
@@ -16485,6 +18177,7 @@ pub struct RegionalState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eu_west: Option<super::models::RegionState>,
 }
+#[cfg(any(feature = "uptime"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RegionState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16494,9 +18187,11 @@ pub struct RegionState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thirty_day_uptime_percentage: Option<f64>,
 }
+#[cfg(any(feature = "uptime"))]
 connector_runtime::__string_enum! {
     pub enum RegionStateStatus { Down = "DOWN", Up = "UP", Checking = "CHECKING", }
 }
+#[cfg(any(feature = "uptime"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PreviousOutage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16508,6 +18203,7 @@ pub struct PreviousOutage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_seconds: Option<i64>,
 }
+#[cfg(any(feature = "uptime"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UptimeListAlertsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16516,6 +18212,7 @@ pub struct UptimeListAlertsResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
+#[cfg(any(feature = "uptime"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Alert {
     /// A unique ID that can be used to identify and reference the alert.
@@ -16541,14 +18238,17 @@ pub struct Alert {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub period: Option<super::models::AlertPeriod>,
 }
+#[cfg(any(feature = "uptime"))]
 connector_runtime::__string_enum! {
     #[doc = " The type of alert."] pub enum AlertType { Latency = "latency", Down =
     "down", DownGlobal = "down_global", SslExpiry = "ssl_expiry", }
 }
+#[cfg(any(feature = "uptime"))]
 connector_runtime::__string_enum! {
     #[doc = " The comparison operator used against the alert's threshold."] pub enum
     AlertComparison { GreaterThan = "greater_than", LessThan = "less_than", }
 }
+#[cfg(any(feature = "uptime"))]
 /// The notification settings for a trigger alert.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Notification {
@@ -16557,6 +18257,7 @@ pub struct Notification {
     /// Slack integration details.
     pub slack: Vec<super::models::NotificationSlackItem>,
 }
+#[cfg(any(feature = "uptime"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NotificationSlackItem {
     /// Slack channel to notify of an alert trigger.
@@ -16564,16 +18265,19 @@ pub struct NotificationSlackItem {
     /// Slack Webhook URL.
     pub url: String,
 }
+#[cfg(any(feature = "uptime"))]
 connector_runtime::__string_enum! {
     #[doc = " Period of time the threshold must be exceeded to trigger the alert."] pub
     enum AlertPeriod { V2m = "2m", V3m = "3m", V5m = "5m", V10m = "10m", V15m = "15m",
     V30m = "30m", V1h = "1h", }
 }
+#[cfg(any(feature = "uptime"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UptimeCreateAlertResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert: Option<super::models::Alert>,
 }
+#[cfg(any(feature = "uptime"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AlertUpdatable {
     /// A human-friendly display name.
@@ -16596,6 +18300,7 @@ pub struct AlertUpdatable {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub period: Option<super::models::AlertPeriod>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// List of Agents
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListAgentsOutputPublic {
@@ -16609,6 +18314,7 @@ pub struct ApiListAgentsOutputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<super::models::ApiMeta>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// A GenAI Agent's configuration
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgentPublic {
@@ -16719,6 +18425,7 @@ pub struct ApiAgentPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_search_enabled: Option<bool>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// A Chatbot
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiChatbot {
@@ -16738,6 +18445,7 @@ pub struct ApiChatbot {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starting_message: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Agent Chatbot Identifier
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgentChatbotIdentifier {
@@ -16745,6 +18453,7 @@ pub struct ApiAgentChatbotIdentifier {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_chatbot_identifier: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Description of deployment
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDeployment {
@@ -16773,6 +18482,7 @@ pub struct ApiDeployment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<super::models::ApiDeploymentVisibility>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     pub enum ApiDeploymentStatus { StatusUnknown = "STATUS_UNKNOWN",
     StatusWaitingForDeployment = "STATUS_WAITING_FOR_DEPLOYMENT", StatusDeploying =
@@ -16781,6 +18491,7 @@ connector_runtime::__string_enum! {
     "STATUS_UNDEPLOYING", StatusUndeploymentFailed = "STATUS_UNDEPLOYMENT_FAILED",
     StatusDeleted = "STATUS_DELETED", StatusBuilding = "STATUS_BUILDING", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     #[doc = " - VISIBILITY_UNKNOWN: The status of the deployment is unknown"] #[doc =
     " - VISIBILITY_DISABLED: The deployment is disabled and will no longer service requests"]
@@ -16793,6 +18504,7 @@ connector_runtime::__string_enum! {
     "VISIBILITY_PLAYGROUND", VisibilityPublic = "VISIBILITY_PUBLIC", VisibilityPrivate =
     "VISIBILITY_PRIVATE", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// McpServer defines a remote MCP server configuration for an agent.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiMcpServer {
@@ -16812,6 +18524,7 @@ pub struct ApiMcpServer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_url: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Description of a Model
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModel {
@@ -16903,6 +18616,7 @@ pub struct ApiModel {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<super::models::ApiModelVersion>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Agreement Description
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgreement {
@@ -16915,6 +18629,7 @@ pub struct ApiAgreement {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// An available endpoint for a model and its capabilities
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelEndpoint {
@@ -16925,6 +18640,7 @@ pub struct ApiModelEndpoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Input/output modalities
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelModalities {
@@ -16933,11 +18649,13 @@ pub struct ApiModelModalities {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<Vec<String>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     pub enum ApiModelProvider { ModelProviderDigitalocean =
     "MODEL_PROVIDER_DIGITALOCEAN", ModelProviderAnthropic = "MODEL_PROVIDER_ANTHROPIC",
     ModelProviderOpenai = "MODEL_PROVIDER_OPENAI", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// A configurable setting for a model in the playground
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelSetting {
@@ -16967,6 +18685,7 @@ pub struct ApiModelSetting {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     #[doc = " - MODEL_USECASE_UNKNOWN: The use case of the model is unknown"] #[doc =
     " - MODEL_USECASE_AGENT: The model maybe used in an agent"] #[doc =
@@ -16991,6 +18710,7 @@ connector_runtime::__string_enum! {
     ModelUsecaseReranking = "MODEL_USECASE_RERANKING", ModelUsecaseText =
     "MODEL_USECASE_TEXT", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Version Information about a Model
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelVersion {
@@ -17004,6 +18724,7 @@ pub struct ApiModelVersion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patch: Option<i64>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Model router
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelRouter {
@@ -17028,6 +18749,7 @@ pub struct ApiModelRouter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelRouterConfig {
     /// Router-level fallback models
@@ -17037,6 +18759,7 @@ pub struct ApiModelRouterConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policies: Option<Vec<super::models::ApiModelRouterTaskPolicy>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Model router policy
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelRouterTaskPolicy {
@@ -17053,6 +18776,7 @@ pub struct ApiModelRouterTaskPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_slug: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Task definition embedded in a model router config.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelRouterTaskDetails {
@@ -17063,6 +18787,7 @@ pub struct ApiModelRouterTaskDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Selection policy preference for choosing among assigned models.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelRouterSelectionPolicy {
@@ -17070,6 +18795,7 @@ pub struct ApiModelRouterSelectionPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefer: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     #[doc = " - RETRIEVAL_METHOD_UNKNOWN: The retrieval method is unknown"] #[doc =
     " - RETRIEVAL_METHOD_REWRITE: The retrieval method is rewrite"] #[doc =
@@ -17081,6 +18807,7 @@ connector_runtime::__string_enum! {
     RetrievalMethodSubQueries = "RETRIEVAL_METHOD_SUB_QUERIES", RetrievalMethodNone =
     "RETRIEVAL_METHOD_NONE", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Represents an AgentTemplate entity
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgentTemplate {
@@ -17140,6 +18867,7 @@ pub struct ApiAgentTemplate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgentTemplateGuardrail {
     /// Priority of the guardrail
@@ -17149,6 +18877,7 @@ pub struct ApiAgentTemplateGuardrail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Knowledgebase Description
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiKnowledgeBase {
@@ -17192,6 +18921,7 @@ pub struct ApiKnowledgeBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// IndexingJob description
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiIndexingJob {
@@ -17236,6 +18966,7 @@ pub struct ApiIndexingJob {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiIndexedDataSource {
     /// Timestamp when data source completed indexing
@@ -17280,6 +19011,7 @@ pub struct ApiIndexedDataSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_file_count: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     pub enum ApiIndexedDataSourceStatus { DataSourceStatusUnknown =
     "DATA_SOURCE_STATUS_UNKNOWN", DataSourceStatusInProgress =
@@ -17290,6 +19022,7 @@ connector_runtime::__string_enum! {
     "DATA_SOURCE_STATUS_FAILED", DataSourceStatusCancelled =
     "DATA_SOURCE_STATUS_CANCELLED", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     pub enum ApiBatchJobPhase { BatchJobPhaseUnknown = "BATCH_JOB_PHASE_UNKNOWN",
     BatchJobPhasePending = "BATCH_JOB_PHASE_PENDING", BatchJobPhaseRunning =
@@ -17297,6 +19030,7 @@ connector_runtime::__string_enum! {
     BatchJobPhaseFailed = "BATCH_JOB_PHASE_FAILED", BatchJobPhaseError =
     "BATCH_JOB_PHASE_ERROR", BatchJobPhaseCancelled = "BATCH_JOB_PHASE_CANCELLED", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     pub enum ApiIndexJobStatus { IndexJobStatusUnknown = "INDEX_JOB_STATUS_UNKNOWN",
     IndexJobStatusPartial = "INDEX_JOB_STATUS_PARTIAL", IndexJobStatusInProgress =
@@ -17305,6 +19039,7 @@ connector_runtime::__string_enum! {
     IndexJobStatusNoChanges = "INDEX_JOB_STATUS_NO_CHANGES", IndexJobStatusPending =
     "INDEX_JOB_STATUS_PENDING", IndexJobStatusCancelled = "INDEX_JOB_STATUS_CANCELLED", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Configuration for cross-encoder reranking during retrieval.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiRerankingConfiguration {
@@ -17315,12 +19050,14 @@ pub struct ApiRerankingConfiguration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     #[doc = " - AGENT_TEMPLATE_TYPE_STANDARD: The standard agent template"] #[doc =
     " - AGENT_TEMPLATE_TYPE_ONE_CLICK: The one click agent template"] pub enum
     ApiAgentTemplateType { AgentTemplateTypeStandard = "AGENT_TEMPLATE_TYPE_STANDARD",
     AgentTemplateTypeOneClick = "AGENT_TEMPLATE_TYPE_ONE_CLICK", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Links to other pages
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiLinks {
@@ -17328,6 +19065,7 @@ pub struct ApiLinks {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pages: Option<super::models::ApiPages>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Information about how to reach other pages
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiPages {
@@ -17344,6 +19082,7 @@ pub struct ApiPages {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Meta information about the data set
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiMeta {
@@ -17357,6 +19096,7 @@ pub struct ApiMeta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total: Option<i64>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Parameters for Agent Creation
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateAgentInputPublic {
@@ -17413,6 +19153,7 @@ pub struct ApiCreateAgentInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace_uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Information about a newly created Agent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateAgentOutput {
@@ -17420,6 +19161,7 @@ pub struct ApiCreateAgentOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<super::models::ApiAgent>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// An Agent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgent {
@@ -17562,6 +19304,7 @@ pub struct ApiAgent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<super::models::ApiWorkspace>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Anthropic API Key Info
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAnthropicApiKeyInfo {
@@ -17584,6 +19327,7 @@ pub struct ApiAnthropicApiKeyInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Agent API Key Info
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgentApiKeyInfo {
@@ -17605,6 +19349,7 @@ pub struct ApiAgentApiKeyInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Agent API Key
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgentApiKey {
@@ -17612,6 +19357,7 @@ pub struct ApiAgentApiKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Description missing
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgentFunction {
@@ -17648,6 +19394,7 @@ pub struct ApiAgentFunction {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// A Agent Guardrail
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgentGuardrail {
@@ -17679,12 +19426,14 @@ pub struct ApiAgentGuardrail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     pub enum ApiGuardrailType { GuardrailTypeUnknown = "GUARDRAIL_TYPE_UNKNOWN",
     GuardrailTypeJailbreak = "GUARDRAIL_TYPE_JAILBREAK", GuardrailTypeSensitiveData =
     "GUARDRAIL_TYPE_SENSITIVE_DATA", GuardrailTypeContentModeration =
     "GUARDRAIL_TYPE_CONTENT_MODERATION", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgentLoggingConfig {
     /// Galileo project identifier
@@ -17706,6 +19455,7 @@ pub struct ApiAgentLoggingConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_stream_name: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelProviderKeyInfo {
     /// API key ID
@@ -17732,6 +19482,7 @@ pub struct ApiModelProviderKeyInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// OpenAI API Key Info
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiOpenAiapiKeyInfo {
@@ -17757,6 +19508,7 @@ pub struct ApiOpenAiapiKeyInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiWorkspace {
     /// Agents
@@ -17790,6 +19542,7 @@ pub struct ApiWorkspace {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiEvaluationTestCase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -17829,6 +19582,7 @@ pub struct ApiEvaluationTestCase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<i64>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiEvaluationDataset {
     /// Time created at.
@@ -17852,6 +19606,7 @@ pub struct ApiEvaluationDataset {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub row_count: Option<i64>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     pub enum ApiEvaluationDatasetType { EvaluationDatasetTypeUnknown =
     "EVALUATION_DATASET_TYPE_UNKNOWN", EvaluationDatasetTypeAdk =
@@ -17859,15 +19614,14 @@ connector_runtime::__string_enum! {
     "EVALUATION_DATASET_TYPE_NON_ADK", EvaluationDatasetTypeModel =
     "EVALUATION_DATASET_TYPE_MODEL", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiEvaluationMetric {
     /// Saved model evaluation presets that reference this metric. Populated for
     /// custom metrics when listing metrics so the dashboard can warn that deleting
     /// the metric will also delete these presets. Empty for built-in metrics.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub associated_presets: Option<
-        Vec<super::models::ApiAssociatedModelEvaluationPreset>,
-    >,
+    pub associated_presets: Option<Vec<super::models::ApiAssociatedModelEvaluationPreset>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<super::models::ApiEvaluationMetricCategory>,
     /// Configuration for a custom model-evaluation metric scored by an LLM judge.
@@ -17905,6 +19659,7 @@ pub struct ApiEvaluationMetric {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<super::models::ApiEvaluationMetricSource>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// AssociatedModelEvaluationPreset identifies a saved model evaluation preset
 /// that references a metric. Returned alongside custom metrics so the dashboard
 /// can warn that deleting the metric will also delete these presets.
@@ -17917,6 +19672,7 @@ pub struct ApiAssociatedModelEvaluationPreset {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     pub enum ApiEvaluationMetricCategory { MetricCategoryUnspecified =
     "METRIC_CATEGORY_UNSPECIFIED", MetricCategoryCorrectness =
@@ -17926,6 +19682,7 @@ connector_runtime::__string_enum! {
     "METRIC_CATEGORY_CONTEXT_QUALITY", MetricCategoryModelFit =
     "METRIC_CATEGORY_MODEL_FIT", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Configuration for a custom model-evaluation metric scored by an LLM judge.
 /// Prompt and model response are always included in the judge context.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -17945,6 +19702,7 @@ pub struct ApiCustomEvaluationMetricConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Scope that determines whether a metric belongs to agent evaluation or model evaluation."]
@@ -17954,18 +19712,21 @@ connector_runtime::__string_enum! {
     "EVALUATION_SCOPE_UNSPECIFIED", EvaluationScopeAgent = "EVALUATION_SCOPE_AGENT",
     EvaluationScopeModel = "EVALUATION_SCOPE_MODEL", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     pub enum ApiEvaluationMetricType { MetricTypeUnspecified = "METRIC_TYPE_UNSPECIFIED",
     MetricTypeGeneralQuality = "METRIC_TYPE_GENERAL_QUALITY", MetricTypeRagAndTool =
     "METRIC_TYPE_RAG_AND_TOOL", MetricTypeModelQuality = "METRIC_TYPE_MODEL_QUALITY",
     MetricTypeModelSafety = "METRIC_TYPE_MODEL_SAFETY", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     pub enum ApiEvaluationMetricValueType { MetricValueTypeUnspecified =
     "METRIC_VALUE_TYPE_UNSPECIFIED", MetricValueTypeNumber = "METRIC_VALUE_TYPE_NUMBER",
     MetricValueTypeString = "METRIC_VALUE_TYPE_STRING", MetricValueTypePercentage =
     "METRIC_VALUE_TYPE_PERCENTAGE", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Distinguishes platform catalog metrics from user-defined LLM-as-judge metrics."]
@@ -17974,6 +19735,7 @@ connector_runtime::__string_enum! {
     "EVALUATION_METRIC_SOURCE_BUILTIN", EvaluationMetricSourceCustom =
     "EVALUATION_METRIC_SOURCE_CUSTOM", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiStarMetric {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -17989,6 +19751,7 @@ pub struct ApiStarMetric {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub success_threshold_pct: Option<i32>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListAgentApiKeysOutput {
     /// Api key infos
@@ -18001,6 +19764,7 @@ pub struct ApiListAgentApiKeysOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<super::models::ApiMeta>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateAgentApiKeyInputPublic {
     /// Agent id
@@ -18010,12 +19774,14 @@ pub struct ApiCreateAgentApiKeyInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateAgentApiKeyOutput {
     /// Agent API Key Info
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_info: Option<super::models::ApiAgentApiKeyInfo>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateAgentApiKeyInputPublic {
     /// Agent id
@@ -18028,24 +19794,28 @@ pub struct ApiUpdateAgentApiKeyInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateAgentApiKeyOutput {
     /// Agent API Key Info
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_info: Option<super::models::ApiAgentApiKeyInfo>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDeleteAgentApiKeyOutput {
     /// Agent API Key Info
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_info: Option<super::models::ApiAgentApiKeyInfo>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiRegenerateAgentApiKeyOutput {
     /// Agent API Key Info
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_info: Option<super::models::ApiAgentApiKeyInfo>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Information for a agent function link
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiLinkAgentFunctionInputPublic {
@@ -18071,6 +19841,7 @@ pub struct ApiLinkAgentFunctionInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_schema: Option<serde_json::Value>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Information about a newly function linked agent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiLinkAgentFunctionOutput {
@@ -18078,6 +19849,7 @@ pub struct ApiLinkAgentFunctionOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<super::models::ApiAgent>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Information about updating an agent function
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateAgentFunctionInputPublic {
@@ -18106,6 +19878,7 @@ pub struct ApiUpdateAgentFunctionInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_schema: Option<serde_json::Value>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// The updated agent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateAgentFunctionOutput {
@@ -18113,6 +19886,7 @@ pub struct ApiUpdateAgentFunctionOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<super::models::ApiAgent>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Information about a newly unlinked agent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUnlinkAgentFunctionOutput {
@@ -18120,6 +19894,7 @@ pub struct ApiUnlinkAgentFunctionOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<super::models::ApiAgent>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Information about linking an agent to a guardrail
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiLinkAgentGuardrailsInputPublic {
@@ -18130,6 +19905,7 @@ pub struct ApiLinkAgentGuardrailsInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guardrails: Option<Vec<super::models::ApiAgentGuardrailInput>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgentGuardrailInput {
     /// Guardrail uuid
@@ -18139,6 +19915,7 @@ pub struct ApiAgentGuardrailInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<i64>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Information about an updated agent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiLinkAgentGuardrailOutput {
@@ -18146,6 +19923,7 @@ pub struct ApiLinkAgentGuardrailOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<super::models::ApiAgent>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// UnlinkAgentGuardrailOutput description
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUnlinkAgentGuardrailOutput {
@@ -18153,6 +19931,7 @@ pub struct ApiUnlinkAgentGuardrailOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<super::models::ApiAgent>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Information about a linked knowledge base
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiLinkKnowledgeBaseOutput {
@@ -18160,6 +19939,7 @@ pub struct ApiLinkKnowledgeBaseOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<super::models::ApiAgent>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Informatinon about a unlinked knowledge base
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUnlinkKnowledgeBaseOutput {
@@ -18167,6 +19947,7 @@ pub struct ApiUnlinkKnowledgeBaseOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<super::models::ApiAgent>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Information about updating the linkage of an agent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateLinkedAgentInputPublic {
@@ -18186,6 +19967,7 @@ pub struct ApiUpdateLinkedAgentInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Information about an updated linkage
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateLinkedAgentOutput {
@@ -18201,6 +19983,7 @@ pub struct ApiUpdateLinkedAgentOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Information for linking an agent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiLinkAgentInputPublic {
@@ -18216,6 +19999,7 @@ pub struct ApiLinkAgentInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route_name: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Information about a newly linked agent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiLinkAgentOutput {
@@ -18226,6 +20010,7 @@ pub struct ApiLinkAgentOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_agent_uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Information about a removed linkage
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUnlinkAgentOutput {
@@ -18236,6 +20021,7 @@ pub struct ApiUnlinkAgentOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_agent_uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// One Agent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetAgentOutput {
@@ -18243,6 +20029,7 @@ pub struct ApiGetAgentOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<super::models::ApiAgent>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Data to modify an existing Agent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateAgentInputPublic {
@@ -18326,6 +20113,7 @@ pub struct ApiUpdateAgentInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_search_enabled: Option<bool>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Information about an updated agent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateAgentOutput {
@@ -18333,6 +20121,7 @@ pub struct ApiUpdateAgentOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<super::models::ApiAgent>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Info about a deleted agent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDeleteAgentOutput {
@@ -18340,6 +20129,7 @@ pub struct ApiDeleteAgentOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<super::models::ApiAgent>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Child list for an agent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetChildrenOutput {
@@ -18347,6 +20137,7 @@ pub struct ApiGetChildrenOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub children: Option<Vec<super::models::ApiAgent>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// UpdateAgentDeploymentVisibilityInputPublic description
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateAgentDeploymentVisibilityInputPublic {
@@ -18361,6 +20152,7 @@ pub struct ApiUpdateAgentDeploymentVisibilityInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<super::models::ApiDeploymentVisibility>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// UpdateAgentDeploymentVisbilityOutput description
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateAgentDeploymentVisbilityOutput {
@@ -18368,6 +20160,7 @@ pub struct ApiUpdateAgentDeploymentVisbilityOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<super::models::ApiAgent>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Agent usage
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetAgentUsageOutput {
@@ -18378,6 +20171,7 @@ pub struct ApiGetAgentUsageOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<super::models::ApiResourceUsage>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Resource Usage Description
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiResourceUsage {
@@ -18390,6 +20184,7 @@ pub struct ApiResourceUsage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Usage Measurement Description
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUsageMeasurement {
@@ -18398,6 +20193,7 @@ pub struct ApiUsageMeasurement {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_type: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// List of agent versions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListAgentVersionsOutput {
@@ -18411,6 +20207,7 @@ pub struct ApiListAgentVersionsOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<super::models::ApiMeta>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Represents an AgentVersion entity
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgentVersion {
@@ -18419,9 +20216,7 @@ pub struct ApiAgentVersion {
     pub agent_uuid: Option<String>,
     /// List of child agent relationships
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attached_child_agents: Option<
-        Vec<super::models::ApiAgentChildRelationshipVerion>,
-    >,
+    pub attached_child_agents: Option<Vec<super::models::ApiAgentChildRelationshipVerion>>,
     /// List of function versions
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attached_functions: Option<Vec<super::models::ApiAgentFunctionVersion>>,
@@ -18430,9 +20225,7 @@ pub struct ApiAgentVersion {
     pub attached_guardrails: Option<Vec<super::models::ApiAgentGuardrailVersion>>,
     /// List of knowledge base agent versions
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attached_knowledgebases: Option<
-        Vec<super::models::ApiAgentKnowledgeBaseVersion>,
-    >,
+    pub attached_knowledgebases: Option<Vec<super::models::ApiAgentKnowledgeBaseVersion>>,
     /// Whether the version is able to be rolled back to
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_rollback: Option<bool>,
@@ -18492,6 +20285,7 @@ pub struct ApiAgentVersion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_hash: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgentChildRelationshipVerion {
     /// Name of the child agent
@@ -18510,6 +20304,7 @@ pub struct ApiAgentChildRelationshipVerion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route_name: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Function represents a function configuration for an agent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgentFunctionVersion {
@@ -18529,6 +20324,7 @@ pub struct ApiAgentFunctionVersion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Agent Guardrail version
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgentGuardrailVersion {
@@ -18545,6 +20341,7 @@ pub struct ApiAgentGuardrailVersion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgentKnowledgeBaseVersion {
     /// Deletet at date / time
@@ -18557,6 +20354,7 @@ pub struct ApiAgentKnowledgeBaseVersion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiRollbackToAgentVersionInputPublic {
     /// Agent unique identifier
@@ -18566,6 +20364,7 @@ pub struct ApiRollbackToAgentVersionInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_hash: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiRollbackToAgentVersionOutput {
     /// An alternative way to provide auth information. for internal use only.
@@ -18575,6 +20374,7 @@ pub struct ApiRollbackToAgentVersionOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_hash: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// An alternative way to provide auth information. for internal use only.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAuditHeader {
@@ -18593,6 +20393,7 @@ pub struct ApiAuditHeader {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// ListAnthropicAPIKeysOutput is used to return the list of Anthropic API keys for a specific agent.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListAnthropicApiKeysOutput {
@@ -18606,6 +20407,7 @@ pub struct ApiListAnthropicApiKeysOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<super::models::ApiMeta>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// CreateAnthropicAPIKeyInputPublic is used to create a new Anthropic API key for a specific agent.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateAnthropicApiKeyInputPublic {
@@ -18616,6 +20418,7 @@ pub struct ApiCreateAnthropicApiKeyInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// CreateAnthropicAPIKeyOutput is used to return the newly created Anthropic API key.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateAnthropicApiKeyOutput {
@@ -18623,12 +20426,14 @@ pub struct ApiCreateAnthropicApiKeyOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_info: Option<super::models::ApiAnthropicApiKeyInfo>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetAnthropicApiKeyOutput {
     /// Anthropic API Key Info
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_info: Option<super::models::ApiAnthropicApiKeyInfo>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// UpdateAnthropicAPIKeyInputPublic is used to update an existing Anthropic API key for a specific agent.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateAnthropicApiKeyInputPublic {
@@ -18642,6 +20447,7 @@ pub struct ApiUpdateAnthropicApiKeyInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// UpdateAnthropicAPIKeyOutput is used to return the updated Anthropic API key.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateAnthropicApiKeyOutput {
@@ -18649,6 +20455,7 @@ pub struct ApiUpdateAnthropicApiKeyOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_info: Option<super::models::ApiAnthropicApiKeyInfo>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// DeleteAnthropicAPIKeyOutput is used to return the deleted Anthropic API key.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDeleteAnthropicApiKeyOutput {
@@ -18656,6 +20463,7 @@ pub struct ApiDeleteAnthropicApiKeyOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_info: Option<super::models::ApiAnthropicApiKeyInfo>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// List of Agents that linked to a specific Anthropic Key
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListAgentsByAnthropicKeyOutput {
@@ -18668,11 +20476,13 @@ pub struct ApiListAgentsByAnthropicKeyOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<super::models::ApiMeta>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     pub enum GenaiListCustomModelsStatus { StatusUnspecified = "STATUS_UNSPECIFIED",
     StatusImporting = "STATUS_IMPORTING", StatusReady = "STATUS_READY", StatusFailed =
     "STATUS_FAILED", StatusDeleted = "STATUS_DELETED", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Response containing a list of custom models (public)
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListCustomModelsOutputPublic {
@@ -18689,6 +20499,7 @@ pub struct ApiListCustomModelsOutputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub models: Option<Vec<super::models::ApiCustomModel>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Custom model - user-imported model from HuggingFace, Spaces, etc.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCustomModel {
@@ -18762,6 +20573,7 @@ pub struct ApiCustomModel {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// An active dedicated inference deployment using this custom model.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomModelActiveDeployment {
@@ -18787,6 +20599,7 @@ pub struct CustomModelActiveDeployment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Endpoint URLs for a dedicated inference deployment associated with a custom model.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomModelActiveDeploymentEndpoints {
@@ -18797,6 +20610,7 @@ pub struct CustomModelActiveDeploymentEndpoints {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_endpoint_fqdn: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Reference to the original source of the model
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomModelSourceRef {
@@ -18822,12 +20636,14 @@ pub struct CustomModelSourceRef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo_id: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     #[doc = " Access level required for the model repository"] pub enum
     SourceRefAccessType { AccessTypeUnspecified = "ACCESS_TYPE_UNSPECIFIED",
     AccessTypePublic = "ACCESS_TYPE_PUBLIC", AccessTypePrivate = "ACCESS_TYPE_PRIVATE",
     AccessTypeGated = "ACCESS_TYPE_GATED", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     #[doc = " Source from which the model was imported"] pub enum CustomModelSourceType {
     SourceTypeUnspecified = "SOURCE_TYPE_UNSPECIFIED", SourceTypeHuggingface =
@@ -18835,12 +20651,14 @@ connector_runtime::__string_enum! {
     SourceTypeSdkUpload = "SOURCE_TYPE_SDK_UPLOAD", SourceTypeFineTuning =
     "SOURCE_TYPE_FINE_TUNING", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     #[doc = " Import and deployment status of the custom model"] pub enum
     ApiCustomModelStatus { StatusUnspecified = "STATUS_UNSPECIFIED", StatusImporting =
     "STATUS_IMPORTING", StatusReady = "STATUS_READY", StatusFailed = "STATUS_FAILED",
     StatusDeleted = "STATUS_DELETED", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// User-defined tags for organizing models
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomModelTags {
@@ -18848,6 +20666,7 @@ pub struct CustomModelTags {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Request to import a custom model (public)
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiImportCustomModelInputPublic {
@@ -18876,6 +20695,7 @@ pub struct ApiImportCustomModelInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<super::models::CustomModelTags>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Response containing imported model details (public)
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiImportCustomModelOutputPublic {
@@ -18891,6 +20711,7 @@ pub struct ApiImportCustomModelOutputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_steps: Option<Vec<super::models::ApiImportValidationStep>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Import job tracking for a custom model
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCustomModelImportJob {
@@ -18928,6 +20749,7 @@ pub struct ApiCustomModelImportJob {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Validation step result during model import
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiImportValidationStep {
@@ -18941,6 +20763,7 @@ pub struct ApiImportValidationStep {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passed: Option<bool>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Response containing a single custom model (public)
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetCustomModelOutputPublic {
@@ -18948,6 +20771,7 @@ pub struct ApiGetCustomModelOutputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<super::models::ApiCustomModel>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Response containing delete operation status (public)
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDeleteCustomModelOutputPublic {
@@ -18958,12 +20782,14 @@ pub struct ApiDeleteCustomModelOutputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::ApiDeleteCustomModelStatus>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     #[doc = " Status of delete operation"] pub enum ApiDeleteCustomModelStatus {
     DeleteCustomModelStatusUnspecified = "DELETE_CUSTOM_MODEL_STATUS_UNSPECIFIED",
     DeleteCustomModelStatusSuccess = "DELETE_CUSTOM_MODEL_STATUS_SUCCESS",
     DeleteCustomModelStatusFail = "DELETE_CUSTOM_MODEL_STATUS_FAIL", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Request to update custom model metadata (public)
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateCustomModelMetadataInputPublic {
@@ -18990,6 +20816,7 @@ pub struct ApiUpdateCustomModelMetadataInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Response containing the updated custom model (public)
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateCustomModelMetadataOutputPublic {
@@ -18997,6 +20824,7 @@ pub struct ApiUpdateCustomModelMetadataOutputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<super::models::ApiCustomModel>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     pub enum GenaiListEvaluationDatasetsDatasetType { EvaluationDatasetTypeUnknown =
     "EVALUATION_DATASET_TYPE_UNKNOWN", EvaluationDatasetTypeAdk =
@@ -19004,6 +20832,7 @@ connector_runtime::__string_enum! {
     "EVALUATION_DATASET_TYPE_NON_ADK", EvaluationDatasetTypeModel =
     "EVALUATION_DATASET_TYPE_MODEL", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Output for listing evaluation datasets.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListEvaluationDatasetsOutput {
@@ -19011,6 +20840,7 @@ pub struct ApiListEvaluationDatasetsOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation_datasets: Option<Vec<super::models::ApiEvaluationDataset>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Creates an evaluation dataset for an agent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateEvaluationDatasetInputPublic {
@@ -19023,6 +20853,7 @@ pub struct ApiCreateEvaluationDatasetInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// File to upload as data source for knowledge base.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiFileUploadDataSource {
@@ -19036,6 +20867,7 @@ pub struct ApiFileUploadDataSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stored_object_key: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Output for creating an agent evaluation dataset
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateEvaluationDatasetOutput {
@@ -19043,6 +20875,7 @@ pub struct ApiCreateEvaluationDatasetOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation_dataset_uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Request for pre-signed URL's to upload files for KB Data Sources
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateDataSourceFileUploadPresignedUrlsInputPublic {
@@ -19050,6 +20883,7 @@ pub struct ApiCreateDataSourceFileUploadPresignedUrlsInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files: Option<Vec<super::models::ApiPresignedUrlFile>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// A single file’s metadata in the request.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiPresignedUrlFile {
@@ -19060,6 +20894,7 @@ pub struct ApiPresignedUrlFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_size: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Response with pre-signed urls to upload files.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateDataSourceFileUploadPresignedUrlsOutput {
@@ -19070,6 +20905,7 @@ pub struct ApiCreateDataSourceFileUploadPresignedUrlsOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uploads: Option<Vec<super::models::ApiFilePresignedUrlResponse>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Detailed info about each presigned URL returned to the client.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiFilePresignedUrlResponse {
@@ -19086,6 +20922,7 @@ pub struct ApiFilePresignedUrlResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub presigned_url: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Response containing a presigned download URL for an evaluation dataset.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetEvaluationDatasetDownloadUrlOutput {
@@ -19096,11 +20933,13 @@ pub struct ApiGetEvaluationDatasetDownloadUrlOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListEvaluationMetricsOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<Vec<super::models::ApiEvaluationMetric>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateCustomEvaluationMetricInputPublic {
     /// Configuration for a custom model-evaluation metric scored by an LLM judge.
@@ -19112,11 +20951,13 @@ pub struct ApiCreateCustomEvaluationMetricInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric_name: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateCustomEvaluationMetricOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric: Option<super::models::ApiEvaluationMetric>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateCustomEvaluationMetricInputPublic {
     /// Configuration for a custom model-evaluation metric scored by an LLM judge.
@@ -19130,11 +20971,13 @@ pub struct ApiUpdateCustomEvaluationMetricInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric_uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateCustomEvaluationMetricOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric: Option<super::models::ApiEvaluationMetric>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Run an evaluation test case.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiRunEvaluationTestCaseInputPublic {
@@ -19151,16 +20994,19 @@ pub struct ApiRunEvaluationTestCaseInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_case_uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiRunEvaluationTestCaseOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation_run_uuids: Option<Vec<String>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetEvaluationRunOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation_run: Option<super::models::ApiEvaluationRun>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiEvaluationRun {
     /// Whether agent is deleted
@@ -19229,6 +21075,7 @@ pub struct ApiEvaluationRun {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_case_version: Option<i64>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiEvaluationMetricResult {
     /// Error description if the metric could not be calculated.
@@ -19255,6 +21102,7 @@ pub struct ApiEvaluationMetricResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub string_value: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     #[doc = " Outcome of scoring a single metric for one prompt or span."] pub enum
     ApiEvaluationMetricResultStatus { EvaluationMetricResultStatusUnspecified =
@@ -19263,6 +21111,7 @@ connector_runtime::__string_enum! {
     "EVALUATION_METRIC_RESULT_STATUS_FAILED", EvaluationMetricResultStatusSkipped =
     "EVALUATION_METRIC_RESULT_STATUS_SKIPPED", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     #[doc = " Evaluation Run Statuses"] pub enum ApiEvaluationRunStatus {
     EvaluationRunStatusUnspecified = "EVALUATION_RUN_STATUS_UNSPECIFIED",
@@ -19274,6 +21123,7 @@ connector_runtime::__string_enum! {
     EvaluationRunPartiallySuccessful = "EVALUATION_RUN_PARTIALLY_SUCCESSFUL",
     EvaluationRunFailed = "EVALUATION_RUN_FAILED", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Gets the full results of an evaluation run with all prompts.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetEvaluationRunResultsOutput {
@@ -19289,6 +21139,7 @@ pub struct ApiGetEvaluationRunResultsOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompts: Option<Vec<super::models::ApiPrompt>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiPrompt {
     /// The evaluated trace spans.
@@ -19315,13 +21166,12 @@ pub struct ApiPrompt {
     pub prompt_id: Option<i64>,
     /// The metric results for the prompt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prompt_level_metric_results: Option<
-        Vec<super::models::ApiEvaluationMetricResult>,
-    >,
+    pub prompt_level_metric_results: Option<Vec<super::models::ApiEvaluationMetricResult>>,
     /// The trace id for the prompt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Represents a span within an evaluatioin trace (e.g., LLM call, tool call, etc.)
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiEvaluationTraceSpan {
@@ -19352,6 +21202,7 @@ pub struct ApiEvaluationTraceSpan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::ApiTraceSpanType>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiPromptChunk {
     /// The usage percentage of the chunk.
@@ -19370,6 +21221,7 @@ pub struct ApiPromptChunk {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Represents a span within a trace (e.g., LLM call, tool call, etc.)
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiTraceSpan {
@@ -19404,6 +21256,7 @@ pub struct ApiTraceSpan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow: Option<super::models::ApiWorkflowSpan>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgentSpan {
     /// Agent span
@@ -19421,6 +21274,7 @@ pub struct ApiAgentSpan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spans: Option<Vec<super::models::ApiTraceSpan>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     #[doc = " Agent span"] pub enum ApiAgentType { AgentTypeUnspecified =
     "AGENT_TYPE_UNSPECIFIED", AgentTypeDefault = "AGENT_TYPE_DEFAULT", AgentTypePlanner =
@@ -19429,6 +21283,7 @@ connector_runtime::__string_enum! {
     "AGENT_TYPE_CLASSIFIER", AgentTypeSupervisor = "AGENT_TYPE_SUPERVISOR",
     AgentTypeJudge = "AGENT_TYPE_JUDGE", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Common optional fields shared by all span types
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiSpanCommon {
@@ -19445,6 +21300,7 @@ pub struct ApiSpanCommon {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// LLM span
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiLlmSpan {
@@ -19467,6 +21323,7 @@ pub struct ApiLlmSpan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_tokens: Option<i32>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Retriever span
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiRetrieverSpan {
@@ -19474,6 +21331,7 @@ pub struct ApiRetrieverSpan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub common: Option<super::models::ApiSpanCommon>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Tool span
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiToolSpan {
@@ -19483,6 +21341,7 @@ pub struct ApiToolSpan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     #[doc = " Types of spans in a trace"] pub enum ApiTraceSpanType {
     TraceSpanTypeUnknown = "TRACE_SPAN_TYPE_UNKNOWN", TraceSpanTypeLlm =
@@ -19490,6 +21349,7 @@ connector_runtime::__string_enum! {
     TraceSpanTypeTool = "TRACE_SPAN_TYPE_TOOL", TraceSpanTypeAgent =
     "TRACE_SPAN_TYPE_AGENT", TraceSpanTypeWorkflow = "TRACE_SPAN_TYPE_WORKFLOW", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Workflow span - can contain child spans (agent, llm, tool, retriever)
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiWorkflowSpan {
@@ -19501,17 +21361,20 @@ pub struct ApiWorkflowSpan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spans: Option<Vec<super::models::ApiTraceSpan>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetEvaluationRunPromptResultsOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<super::models::ApiPrompt>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListEvaluationTestCasesOutput {
     /// Alternative way of authentication for internal usage only - should not be exposed to public api
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation_test_cases: Option<Vec<super::models::ApiEvaluationTestCase>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateEvaluationTestCaseInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -19534,23 +21397,27 @@ pub struct ApiCreateEvaluationTestCaseInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace_uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateEvaluationTestCaseOutput {
     /// Test‑case UUID.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_case_uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListEvaluationRunsByTestCaseOutput {
     /// List of evaluation runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation_runs: Option<Vec<super::models::ApiEvaluationRun>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetEvaluationTestCaseOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation_test_case: Option<super::models::ApiEvaluationTestCase>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateEvaluationTestCaseInputPublic {
     /// Dataset against which the test‑case is executed.
@@ -19570,11 +21437,13 @@ pub struct ApiUpdateEvaluationTestCaseInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_case_uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiEvaluationTestCaseMetricList {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric_uuids: Option<Vec<String>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateEvaluationTestCaseOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -19583,6 +21452,7 @@ pub struct ApiUpdateEvaluationTestCaseOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<i32>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Indexing jobs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListKnowledgeBaseIndexingJobsOutput {
@@ -19596,6 +21466,7 @@ pub struct ApiListKnowledgeBaseIndexingJobsOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<super::models::ApiMeta>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// StartKnowledgeBaseIndexingJobInputPublic description
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiStartKnowledgeBaseIndexingJobInputPublic {
@@ -19606,6 +21477,7 @@ pub struct ApiStartKnowledgeBaseIndexingJobInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub knowledge_base_uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// StartKnowledgeBaseIndexingJobOutput description
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiStartKnowledgeBaseIndexingJobOutput {
@@ -19613,17 +21485,20 @@ pub struct ApiStartKnowledgeBaseIndexingJobOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<super::models::ApiIndexingJob>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListIndexingJobDataSourcesOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub indexed_data_sources: Option<Vec<super::models::ApiIndexedDataSource>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetIndexingJobDetailsSignedUrlOutput {
     /// The signed url for downloading the indexing job details
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signed_url: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// GetKnowledgeBaseIndexingJobOutput description
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetKnowledgeBaseIndexingJobOutput {
@@ -19631,6 +21506,7 @@ pub struct ApiGetKnowledgeBaseIndexingJobOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<super::models::ApiIndexingJob>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// CancelKnowledgeBaseIndexingJobInputPublic description
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCancelKnowledgeBaseIndexingJobInputPublic {
@@ -19638,6 +21514,7 @@ pub struct ApiCancelKnowledgeBaseIndexingJobInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// CancelKnowledgeBaseIndexingJobOutput description
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCancelKnowledgeBaseIndexingJobOutput {
@@ -19645,6 +21522,7 @@ pub struct ApiCancelKnowledgeBaseIndexingJobOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<super::models::ApiIndexingJob>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// List of knowledge bases
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListKnowledgeBasesOutput {
@@ -19658,6 +21536,7 @@ pub struct ApiListKnowledgeBasesOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<super::models::ApiMeta>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Data to create a new knowledge base.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateKnowledgeBaseInputPublic {
@@ -19693,6 +21572,7 @@ pub struct ApiCreateKnowledgeBaseInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiKbDataSource {
     /// AWS S3 Data Source
@@ -19726,6 +21606,7 @@ pub struct ApiKbDataSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_crawler_data_source: Option<super::models::ApiWebCrawlerDataSource>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// AWS S3 Data Source
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAwsDataSource {
@@ -19744,6 +21625,7 @@ pub struct ApiAwsDataSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_key: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     pub enum ApiChunkingAlgorithm { ChunkingAlgorithmUnknown =
     "CHUNKING_ALGORITHM_UNKNOWN", ChunkingAlgorithmSectionBased =
@@ -19752,6 +21634,7 @@ connector_runtime::__string_enum! {
     "CHUNKING_ALGORITHM_SEMANTIC", ChunkingAlgorithmFixedLength =
     "CHUNKING_ALGORITHM_FIXED_LENGTH", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiChunkingOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -19766,6 +21649,7 @@ pub struct ApiChunkingOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub semantic_threshold: Option<f64>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Dropbox Data Source
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDropboxDataSource {
@@ -19775,6 +21659,7 @@ pub struct ApiDropboxDataSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Google Drive Data Source
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGoogleDriveDataSource {
@@ -19784,6 +21669,7 @@ pub struct ApiGoogleDriveDataSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Spaces Bucket Data Source
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiSpacesDataSource {
@@ -19796,6 +21682,7 @@ pub struct ApiSpacesDataSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// WebCrawlerDataSource
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiWebCrawlerDataSource {
@@ -19819,6 +21706,7 @@ pub struct ApiWebCrawlerDataSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude_tags: Option<Vec<String>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     #[doc = " Options for specifying how URLs found on pages should be handled."] #[doc =
     " "] #[doc = " - UNKNOWN: Default unknown value"] #[doc =
@@ -19830,6 +21718,7 @@ connector_runtime::__string_enum! {
     UnknownValue = "UNKNOWN", Scoped = "SCOPED", Path = "PATH", Domain = "DOMAIN",
     Subdomains = "SUBDOMAINS", Sitemap = "SITEMAP", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     pub enum ApiOpenSearchPlanSize { OpenSearchPlanSizeUnspecified =
     "OPEN_SEARCH_PLAN_SIZE_UNSPECIFIED", OpenSearchPlanSizeSmall =
@@ -19838,6 +21727,7 @@ connector_runtime::__string_enum! {
     "OPEN_SEARCH_PLAN_SIZE_LARGE", OpenSearchPlanSizeExtraLarge =
     "OPEN_SEARCH_PLAN_SIZE_EXTRA_LARGE", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Information about a newly created knowledge base
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateKnowledgeBaseOutput {
@@ -19845,14 +21735,13 @@ pub struct ApiCreateKnowledgeBaseOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub knowledge_base: Option<super::models::ApiKnowledgeBase>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// A list of knowledge base data sources
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListKnowledgeBaseDataSourcesOutput {
     /// The data sources
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub knowledge_base_data_sources: Option<
-        Vec<super::models::ApiKnowledgeBaseDataSource>,
-    >,
+    pub knowledge_base_data_sources: Option<Vec<super::models::ApiKnowledgeBaseDataSource>>,
     /// Links to other pages
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub links: Option<super::models::ApiLinks>,
@@ -19860,6 +21749,7 @@ pub struct ApiListKnowledgeBaseDataSourcesOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<super::models::ApiMeta>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Data Source configuration for Knowledge Bases
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiKnowledgeBaseDataSource {
@@ -19906,6 +21796,7 @@ pub struct ApiKnowledgeBaseDataSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_crawler_data_source: Option<super::models::ApiWebCrawlerDataSource>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// AWS S3 Data Source for Display
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAwsDataSourceDisplay {
@@ -19918,12 +21809,14 @@ pub struct ApiAwsDataSourceDisplay {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Dropbox Data Source for Display
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDropboxDataSourceDisplay {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub folder: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Google Drive Data Source for Display
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGoogleDriveDataSourceDisplay {
@@ -19933,6 +21826,7 @@ pub struct ApiGoogleDriveDataSourceDisplay {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub folder_name: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Data to create a knowledge base data source
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateKnowledgeBaseDataSourceInputPublic {
@@ -19953,6 +21847,7 @@ pub struct ApiCreateKnowledgeBaseDataSourceInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_crawler_data_source: Option<super::models::ApiWebCrawlerDataSource>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Information about a newly created knowldege base data source
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateKnowledgeBaseDataSourceOutput {
@@ -19960,6 +21855,7 @@ pub struct ApiCreateKnowledgeBaseDataSourceOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub knowledge_base_data_source: Option<super::models::ApiKnowledgeBaseDataSource>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Update a data source of a knowledge base with change in chunking algorithm/options
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateKnowledgeBaseDataSourceInputPublic {
@@ -19974,6 +21870,7 @@ pub struct ApiUpdateKnowledgeBaseDataSourceInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub knowledge_base_uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Update a data source of a knowledge base with change in chunking algorithm/options
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateKnowledgeBaseDataSourceOutput {
@@ -19981,6 +21878,7 @@ pub struct ApiUpdateKnowledgeBaseDataSourceOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub knowledge_base_data_source: Option<super::models::ApiKnowledgeBaseDataSource>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Information about a newly deleted knowledge base data source
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDeleteKnowledgeBaseDataSourceOutput {
@@ -19991,6 +21889,7 @@ pub struct ApiDeleteKnowledgeBaseDataSourceOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub knowledge_base_uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// The knowledge base
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetKnowledgeBaseOutput {
@@ -20000,6 +21899,7 @@ pub struct ApiGetKnowledgeBaseOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub knowledge_base: Option<super::models::ApiKnowledgeBase>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     pub enum DbaasClusterStatus { Creating = "CREATING", Online = "ONLINE", Poweroff =
     "POWEROFF", Rebuilding = "REBUILDING", Rebalancing = "REBALANCING", Decommissioned =
@@ -20007,6 +21907,7 @@ connector_runtime::__string_enum! {
     "RESIZING", Restoring = "RESTORING", PoweringOn = "POWERING_ON", Unhealthy =
     "UNHEALTHY", Upgrading = "UPGRADING", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Information about updating a knowledge base
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateKnowledgeBaseInputPublic {
@@ -20029,6 +21930,7 @@ pub struct ApiUpdateKnowledgeBaseInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Information about an updated knowledge base
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateKnowledgeBaseOutput {
@@ -20036,6 +21938,7 @@ pub struct ApiUpdateKnowledgeBaseOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub knowledge_base: Option<super::models::ApiKnowledgeBase>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Information about a deleted knowledge base
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDeleteKnowledgeBaseOutput {
@@ -20043,6 +21946,7 @@ pub struct ApiDeleteKnowledgeBaseOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Public request for presigned upload URLs for model evaluation dataset files.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateModelEvalDatasetUploadPresignedUrlsInputPublic {
@@ -20050,18 +21954,21 @@ pub struct ApiCreateModelEvalDatasetUploadPresignedUrlsInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files: Option<Vec<super::models::ApiPresignedUrlFile>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListModelEvaluationMetricsOutput {
     /// List of model evaluation metrics
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<Vec<super::models::ApiEvaluationMetric>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListModelEvaluationPresetsOutput {
     /// List of explicitly saved evaluation presets (reusable configs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub presets: Option<Vec<super::models::ApiModelEvaluationPreset>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Model Evaluation Preset - a saved, reusable configuration for model
 /// evaluation runs. Each section (dataset, judge, metrics, candidate, system
 /// prompt) is independent and may be empty; sections the preset omits must be
@@ -20128,6 +22035,7 @@ pub struct ApiModelEvaluationPreset {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub star_metric: Option<super::models::ApiStarMetric>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Inference configuration for the candidate model during evaluation.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCandidateInferenceConfig {
@@ -20140,6 +22048,7 @@ pub struct ApiCandidateInferenceConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Whether inference runs against the serverless platform, a dedicated deployment, or a model router."]
@@ -20148,6 +22057,7 @@ connector_runtime::__string_enum! {
     "CANDIDATE_MODEL_SOURCE_DEDICATED", CandidateModelSourceRouter =
     "CANDIDATE_MODEL_SOURCE_ROUTER", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Sections of an inline evaluation config that can be persisted as a reusable"] #[doc
@@ -20170,6 +22080,7 @@ connector_runtime::__string_enum! {
     PresetSaveSectionDataset = "PRESET_SAVE_SECTION_DATASET",
     PresetSaveSectionSystemPrompt = "PRESET_SAVE_SECTION_SYSTEM_PROMPT", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetModelEvaluationPresetOutput {
     /// Model Evaluation Preset - a saved, reusable configuration for model
@@ -20181,6 +22092,7 @@ pub struct ApiGetModelEvaluationPresetOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preset: Option<super::models::ApiModelEvaluationPreset>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     pub enum GenaiListModelEvaluationRunsStatus { ModelEvaluationRunStatusUnspecified =
     "MODEL_EVALUATION_RUN_STATUS_UNSPECIFIED", ModelEvaluationRunQueued =
@@ -20193,6 +22105,7 @@ connector_runtime::__string_enum! {
     "MODEL_EVALUATION_RUN_PARTIALLY_SUCCESSFUL", ModelEvaluationRunFailed =
     "MODEL_EVALUATION_RUN_FAILED", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     pub enum GenaiListModelEvaluationRunsStatusesItem {
     ModelEvaluationRunStatusUnspecified = "MODEL_EVALUATION_RUN_STATUS_UNSPECIFIED",
@@ -20205,23 +22118,27 @@ connector_runtime::__string_enum! {
     ModelEvaluationRunPartiallySuccessful = "MODEL_EVALUATION_RUN_PARTIALLY_SUCCESSFUL",
     ModelEvaluationRunFailed = "MODEL_EVALUATION_RUN_FAILED", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     pub enum GenaiListModelEvaluationRunsCandidateTypesItem {
     CandidateModelSourceServerless = "CANDIDATE_MODEL_SOURCE_SERVERLESS",
     CandidateModelSourceDedicated = "CANDIDATE_MODEL_SOURCE_DEDICATED",
     CandidateModelSourceRouter = "CANDIDATE_MODEL_SOURCE_ROUTER", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     pub enum GenaiListModelEvaluationRunsSortBy { ModelEvaluationRunSortFieldUnspecified
     = "MODEL_EVALUATION_RUN_SORT_FIELD_UNSPECIFIED", ModelEvaluationRunSortFieldCreatedAt
     = "MODEL_EVALUATION_RUN_SORT_FIELD_CREATED_AT", ModelEvaluationRunSortFieldStatus =
     "MODEL_EVALUATION_RUN_SORT_FIELD_STATUS", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     pub enum GenaiListModelEvaluationRunsSortDirection { SortDirectionUnspecified =
     "SORT_DIRECTION_UNSPECIFIED", SortDirectionAsc = "SORT_DIRECTION_ASC",
     SortDirectionDesc = "SORT_DIRECTION_DESC", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListModelEvaluationRunsOutput {
     /// Full set of candidate model source types the FE can offer in the
@@ -20242,6 +22159,7 @@ pub struct ApiListModelEvaluationRunsOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runs: Option<Vec<super::models::ApiModelEvaluationRunSummary>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     #[doc = " Model Evaluation Run Statuses"] pub enum ApiModelEvaluationRunStatus {
     ModelEvaluationRunStatusUnspecified = "MODEL_EVALUATION_RUN_STATUS_UNSPECIFIED",
@@ -20254,6 +22172,7 @@ connector_runtime::__string_enum! {
     ModelEvaluationRunPartiallySuccessful = "MODEL_EVALUATION_RUN_PARTIALLY_SUCCESSFUL",
     ModelEvaluationRunFailed = "MODEL_EVALUATION_RUN_FAILED", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Model Evaluation Run Summary - lightweight view used in run history list.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelEvaluationRunSummary {
@@ -20296,6 +22215,7 @@ pub struct ApiModelEvaluationRunSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::ApiModelEvaluationRunStatus>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Per-phase progress for a model evaluation run. The candidate phase invokes the
 /// candidate model once per dataset row; the judge phase scores each
 /// candidate-success row with the configured metrics. Counts grow as the run
@@ -20313,6 +22233,7 @@ pub struct ApiModelEvaluationRunProgress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_rows: Option<i64>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateModelEvaluationRunInputPublic {
     /// Inference configuration for the candidate model during evaluation.
@@ -20365,12 +22286,14 @@ pub struct ApiCreateModelEvaluationRunInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub star_metric: Option<super::models::ApiStarMetric>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateModelEvaluationRunOutput {
     /// UUID of the created evaluation run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eval_run_uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetModelEvaluationRunOutput {
     /// Links to other pages
@@ -20386,6 +22309,7 @@ pub struct ApiGetModelEvaluationRunOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<super::models::ApiModelEvaluationRunDetail>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Result for a single prompt in a model evaluation run.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelEvaluationResult {
@@ -20407,6 +22331,7 @@ pub struct ApiModelEvaluationResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Model Evaluation Run Detail - full view returned when fetching a specific run.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelEvaluationRunDetail {
@@ -20468,6 +22393,7 @@ pub struct ApiModelEvaluationRunDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::ApiModelEvaluationRunStatus>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Aggregated result summary for a completed model evaluation run.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelEvaluationRunResultSummary {
@@ -20504,6 +22430,7 @@ pub struct ApiModelEvaluationRunResultSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_duration_seconds: Option<i64>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Per-metric aggregated pass/fail statistics across all prompts.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiMetricResultSummary {
@@ -20532,6 +22459,7 @@ pub struct ApiMetricResultSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped_count: Option<i64>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Per-model breakdown of an evaluation run. Set on router evaluations to
 /// show how each underlying model performed across the prompts that were
 /// routed to it.
@@ -20542,6 +22470,7 @@ pub struct ApiPerModelResultSummaries {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summaries: Option<Vec<super::models::ApiPerModelResultSummary>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Aggregated evaluation results for a single underlying model in a router
 /// evaluation run.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -20561,6 +22490,7 @@ pub struct ApiPerModelResultSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_count: Option<i64>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// All performance metrics are for the candidate model unless noted otherwise.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiPerformanceMetrics {
@@ -20570,6 +22500,7 @@ pub struct ApiPerformanceMetrics {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_usage: Option<super::models::ApiTokenUsage>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Latency metrics for candidate model invocations (in milliseconds).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiLatencyMetrics {
@@ -20592,6 +22523,7 @@ pub struct ApiLatencyMetrics {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p95_latency_ms: Option<f64>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiTokenUsage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -20607,6 +22539,7 @@ pub struct ApiTokenUsage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_judge_tokens: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Per-task breakdown of an evaluation run. Set on router evaluations to
 /// show how each routing task category performed across the prompts that
 /// were classified into it.
@@ -20617,6 +22550,7 @@ pub struct ApiPerTaskResultSummaries {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summaries: Option<Vec<super::models::ApiPerTaskResultSummary>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Aggregated evaluation results for a single routing task category in a
 /// router evaluation run.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -20637,6 +22571,7 @@ pub struct ApiPerTaskResultSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_name: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Pricing breakdown for an evaluation run.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiEvaluationPricing {
@@ -20653,6 +22588,7 @@ pub struct ApiEvaluationPricing {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_cost: Option<f64>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Token pricing breakdown for a single model.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiTokenPricing {
@@ -20666,6 +22602,7 @@ pub struct ApiTokenPricing {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_cost: Option<f64>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Pricing entry for a specific model.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelPricingEntry {
@@ -20682,6 +22619,7 @@ pub struct ApiModelPricingEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_count: Option<i64>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Star metric summary with identifying details and threshold.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiStarMetricSummary {
@@ -20692,6 +22630,7 @@ pub struct ApiStarMetricSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<f64>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDeleteModelEvaluationRunOutputPublic {
     /// Error message if deletion failed
@@ -20701,6 +22640,7 @@ pub struct ApiDeleteModelEvaluationRunOutputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::ApiDeleteModelEvaluationRunStatus>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     #[doc = " Status of delete operation"] pub enum ApiDeleteModelEvaluationRunStatus {
     DeleteModelEvaluationRunStatusUnspecified =
@@ -20708,6 +22648,7 @@ connector_runtime::__string_enum! {
     DeleteModelEvaluationRunStatusSuccess = "DELETE_MODEL_EVALUATION_RUN_STATUS_SUCCESS",
     DeleteModelEvaluationRunStatusFail = "DELETE_MODEL_EVALUATION_RUN_STATUS_FAIL", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateModelEvaluationRunInputPublic {
     /// UUID of the model evaluation run to update. Returned by `CreateModelEvaluationRun`
@@ -20718,12 +22659,14 @@ pub struct ApiUpdateModelEvaluationRunInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateModelEvaluationRunOutput {
     /// Model Evaluation Run Summary - lightweight view used in run history list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<super::models::ApiModelEvaluationRunSummary>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCancelModelEvaluationRunInputPublic {
     /// UUID of the model evaluation run to cancel. Returned by `CreateModelEvaluationRun`
@@ -20733,12 +22676,14 @@ pub struct ApiCancelModelEvaluationRunInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eval_run_uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCancelModelEvaluationRunOutput {
     /// Model Evaluation Run Summary - lightweight view used in run history list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<super::models::ApiModelEvaluationRunSummary>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Response containing a presigned download URL for model evaluation run results.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetModelEvaluationRunResultsDownloadUrlOutput {
@@ -20749,6 +22694,7 @@ pub struct ApiGetModelEvaluationRunResultsDownloadUrlOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     pub enum GenaiListModelsUsecasesItem { ModelUsecaseUnknown = "MODEL_USECASE_UNKNOWN",
     ModelUsecaseAgent = "MODEL_USECASE_AGENT", ModelUsecaseFinetuned =
@@ -20756,6 +22702,7 @@ connector_runtime::__string_enum! {
     ModelUsecaseGuardrail = "MODEL_USECASE_GUARDRAIL", ModelUsecaseReasoning =
     "MODEL_USECASE_REASONING", ModelUsecaseServerless = "MODEL_USECASE_SERVERLESS", }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// A list of models
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListModelsOutputPublic {
@@ -20769,6 +22716,7 @@ pub struct ApiListModelsOutputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub models: Option<Vec<super::models::ApiModelPublic>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// A machine learning model stored on the GenAI platform
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelPublic {
@@ -20860,6 +22808,7 @@ pub struct ApiModelPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<super::models::ApiModelVersion>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Pricing per million tokens (aligns with existing ModelPrice pattern)
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelPricing {
@@ -20918,6 +22867,7 @@ pub struct ApiModelPricing {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_output_price_per_million: Option<f64>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListModelApiKeysOutput {
     /// Api key infos
@@ -20930,6 +22880,7 @@ pub struct ApiListModelApiKeysOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<super::models::ApiMeta>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Model API Key Info
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelApiKeyInfo {
@@ -20951,12 +22902,14 @@ pub struct ApiModelApiKeyInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateModelApiKeyInputPublic {
     /// A human friendly name to identify the key
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateModelApiKeyInputPublic {
     /// API key ID
@@ -20966,24 +22919,28 @@ pub struct ApiUpdateModelApiKeyInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateModelApiKeyOutput {
     /// Model API Key Info
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_info: Option<super::models::ApiModelApiKeyInfo>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDeleteModelApiKeyOutput {
     /// Model API Key Info
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_info: Option<super::models::ApiModelApiKeyInfo>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiRegenerateModelApiKeyOutput {
     /// Model API Key Info
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_info: Option<super::models::ApiModelApiKeyInfo>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListModelCatalogOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -20992,6 +22949,7 @@ pub struct ApiListModelCatalogOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<super::models::ApiMeta>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// List item for ListModelCatalog
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelCatalogEntry {
@@ -21047,12 +23005,14 @@ pub struct ApiModelCatalogEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetModelCatalogCardOutput {
     /// Detail view for GetModelCatalogCard
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ApiModelCatalogCard>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Detail view for GetModelCatalogCard
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelCatalogCard {
@@ -21113,6 +23073,7 @@ pub struct ApiModelCatalogCard {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Code examples for using the model
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCodeSnippets {
@@ -21125,6 +23086,7 @@ pub struct ApiCodeSnippets {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sdk: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// The complete set of prices for a model, covering every available variant.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelPricingDetail {
@@ -21132,6 +23094,7 @@ pub struct ApiModelPricingDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variants: Option<Vec<super::models::ApiModelPricingVariant>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Pricing for one variant of a model: a specific tier and billing mode.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelPricingVariant {
@@ -21165,6 +23128,7 @@ pub struct ApiModelPricingVariant {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tier: Option<super::models::ApiModelPricingTier>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     #[doc = " Whether rates apply to real-time or batch requests."] #[doc = " "] #[doc =
     " - MODEL_BILLING_MODE_INTERACTIVE: Real-time request pricing."] #[doc =
@@ -21174,6 +23138,7 @@ connector_runtime::__string_enum! {
     "MODEL_BILLING_MODE_INTERACTIVE", ModelBillingModeBatch = "MODEL_BILLING_MODE_BATCH",
     }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Pricing that varies over time. When present, the rates move between the low
 /// and high bounds below across the intervals in the schedule.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -21190,6 +23155,7 @@ pub struct ApiModelScaledPricing {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_prices: Option<super::models::ApiModelPricing>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// A time window during which the model's rates stay the same. Together these
 /// intervals show how pricing changes over the course of a day.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -21204,6 +23170,7 @@ pub struct ApiModelPricingInterval {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 connector_runtime::__string_enum! {
     #[doc = " A pricing variant of a model, such as a faster serving option or a larger"]
     #[doc = " context window."] #[doc = " "] #[doc =
@@ -21221,6 +23188,7 @@ connector_runtime::__string_enum! {
     "MODEL_PRICING_TIER_EXTENDED_272K", ModelPricingTierByok = "MODEL_PRICING_TIER_BYOK",
     }
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// List of model routers
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListModelRoutersOutput {
@@ -21234,6 +23202,7 @@ pub struct ApiListModelRoutersOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_routers: Option<Vec<super::models::ApiModelRouter>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Create a model router
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateModelRouterInputPublic {
@@ -21254,6 +23223,7 @@ pub struct ApiCreateModelRouterInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regions: Option<Vec<String>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Information about a newly created model router
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateModelRouterOutput {
@@ -21261,6 +23231,7 @@ pub struct ApiCreateModelRouterOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_router: Option<super::models::ApiModelRouter>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// List of model router presets
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListModelRouterPresetsOutput {
@@ -21274,6 +23245,7 @@ pub struct ApiListModelRouterPresetsOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub presets: Option<Vec<super::models::ApiModelRouterPreset>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Model router preset used to prefill new router configurations.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelRouterPreset {
@@ -21292,6 +23264,7 @@ pub struct ApiModelRouterPreset {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// List of model router task presets
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListModelRouterTaskPresetsOutput {
@@ -21305,6 +23278,7 @@ pub struct ApiListModelRouterTaskPresetsOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tasks: Option<Vec<super::models::ApiModelRouterTaskPreset>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Task preset that can be referenced by slug in model router policies.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelRouterTaskPreset {
@@ -21330,6 +23304,7 @@ pub struct ApiModelRouterTaskPreset {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_slug: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// The model router
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetModelRouterOutput {
@@ -21337,6 +23312,7 @@ pub struct ApiGetModelRouterOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_router: Option<super::models::ApiModelRouter>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Information about updating a model router
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateModelRouterInputPublic {
@@ -21359,6 +23335,7 @@ pub struct ApiUpdateModelRouterInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Information about an updated model router
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateModelRouterOutput {
@@ -21366,6 +23343,7 @@ pub struct ApiUpdateModelRouterOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_router: Option<super::models::ApiModelRouter>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Information about a deleted model router
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDeleteModelRouterOutput {
@@ -21373,6 +23351,7 @@ pub struct ApiDeleteModelRouterOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// The oauth2 code from google
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDropboxOauth2GetTokensInput {
@@ -21383,6 +23362,7 @@ pub struct ApiDropboxOauth2GetTokensInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_url: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// The dropbox oauth2 token and refresh token
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDropboxOauth2GetTokensOutput {
@@ -21393,6 +23373,7 @@ pub struct ApiDropboxOauth2GetTokensOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// The url for the oauth2 flow
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGenerateOauth2UrlOutput {
@@ -21400,6 +23381,7 @@ pub struct ApiGenerateOauth2UrlOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// ListOpenAIAPIKeysOutput is used to return the list of OpenAI API keys for a specific agent.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListOpenAiapiKeysOutput {
@@ -21413,6 +23395,7 @@ pub struct ApiListOpenAiapiKeysOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<super::models::ApiMeta>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// CreateOpenAIAPIKeyInputPublic is used to create a new OpenAI API key for a specific agent.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateOpenAiapiKeyInputPublic {
@@ -21423,6 +23406,7 @@ pub struct ApiCreateOpenAiapiKeyInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// CreateOpenAIAPIKeyOutput is used to return the newly created OpenAI API key.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateOpenAiapiKeyOutput {
@@ -21430,12 +23414,14 @@ pub struct ApiCreateOpenAiapiKeyOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_info: Option<super::models::ApiOpenAiapiKeyInfo>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetOpenAiapiKeyOutput {
     /// OpenAI API Key Info
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_info: Option<super::models::ApiOpenAiapiKeyInfo>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// UpdateOpenAIAPIKeyInputPublic is used to update an existing OpenAI API key for a specific agent.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateOpenAiapiKeyInputPublic {
@@ -21449,6 +23435,7 @@ pub struct ApiUpdateOpenAiapiKeyInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// UpdateOpenAIAPIKeyOutput is used to return the updated OpenAI API key.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateOpenAiapiKeyOutput {
@@ -21456,6 +23443,7 @@ pub struct ApiUpdateOpenAiapiKeyOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_info: Option<super::models::ApiOpenAiapiKeyInfo>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// DeleteOpenAIAPIKeyOutput is used to return the deleted OpenAI API key.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDeleteOpenAiapiKeyOutput {
@@ -21463,6 +23451,7 @@ pub struct ApiDeleteOpenAiapiKeyOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_info: Option<super::models::ApiOpenAiapiKeyInfo>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// List of Agents that are linked to a specific OpenAI Key
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListAgentsByOpenAiKeyOutput {
@@ -21475,6 +23464,7 @@ pub struct ApiListAgentsByOpenAiKeyOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<super::models::ApiMeta>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Region Codes
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListRegionsOutput {
@@ -21482,6 +23472,7 @@ pub struct ApiListRegionsOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regions: Option<Vec<super::models::GenaiapiRegion>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Description for a specific Region
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GenaiapiRegion {
@@ -21501,6 +23492,7 @@ pub struct GenaiapiRegion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_inference_url: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateScheduledIndexingInputPublic {
     /// Days for execution (day is represented same as in a cron expression, e.g. Monday begins with 1 )
@@ -21513,12 +23505,14 @@ pub struct ApiCreateScheduledIndexingInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateScheduledIndexingOutput {
     /// Metadata for scheduled indexing entries
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub indexing_info: Option<super::models::ApiScheduledIndexingInfo>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Metadata for scheduled indexing entries
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiScheduledIndexingInfo {
@@ -21553,24 +23547,28 @@ pub struct ApiScheduledIndexingInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetScheduledIndexingOutput {
     /// Metadata for scheduled indexing entries
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub indexing_info: Option<super::models::ApiScheduledIndexingInfo>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDeleteScheduledIndexingOutput {
     /// Metadata for scheduled indexing entries
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub indexing_info: Option<super::models::ApiScheduledIndexingInfo>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListWorkspacesOutput {
     /// Workspaces
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspaces: Option<Vec<super::models::ApiWorkspace>>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Parameters for Workspace Creation
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateWorkspaceInputPublic {
@@ -21584,16 +23582,19 @@ pub struct ApiCreateWorkspaceInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateWorkspaceOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<super::models::ApiWorkspace>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetWorkspaceOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<super::models::ApiWorkspace>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Parameters for Update Workspace
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateWorkspaceInputPublic {
@@ -21607,17 +23608,20 @@ pub struct ApiUpdateWorkspaceInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace_uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateWorkspaceOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<super::models::ApiWorkspace>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDeleteWorkspaceOutput {
     /// Workspace
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace_uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListAgentsByWorkspaceOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -21629,6 +23633,7 @@ pub struct ApiListAgentsByWorkspaceOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<super::models::ApiMeta>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 /// Parameters for Moving agents to a Workspace
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiMoveAgentsToWorkspaceInputPublic {
@@ -21639,16 +23644,19 @@ pub struct ApiMoveAgentsToWorkspaceInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace_uuid: Option<String>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiMoveAgentsToWorkspaceOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<super::models::ApiWorkspace>,
 }
+#[cfg(any(feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListEvaluationTestCasesByWorkspaceOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation_test_cases: Option<Vec<super::models::ApiEvaluationTestCase>>,
 }
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionRequest {
     /// A list of messages comprising the conversation so far.
@@ -21656,19 +23664,39 @@ pub struct ChatCompletionRequest {
     /// Model ID used to generate the response.
     pub model: String,
     /// The maximum number of tokens that can be generated in the completion. The token count of your prompt plus max_tokens cannot exceed the model's context length.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub max_tokens: Option<Option<i64>>,
     /// The maximum number of completion tokens that may be used over the course of the run. The run will make a best effort to use only the number of completion tokens specified, across multiple turns of the run.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub max_completion_tokens: Option<Option<i64>>,
     /// Number between -2.0 and 2.0. Positive values penalize new tokens based on their existing frequency in the text so far, decreasing the model's likelihood to repeat the same line verbatim.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub frequency_penalty: Option<Option<f64>>,
     /// Number between -2.0 and 2.0. Positive values penalize new tokens based on whether they appear in the text so far, increasing the model's likelihood to talk about new topics.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub presence_penalty: Option<Option<f64>>,
     /// An integer between 0 and 20 specifying the number of most likely tokens to return at each token position, each with an associated log probability. logprobs must be set to true if this parameter is used.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub top_logprobs: Option<Option<i64>>,
     /// A list of tools the model may call. Currently, only functions are supported as a tool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -21677,57 +23705,89 @@ pub struct ChatCompletionRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<super::models::ChatCompletionRequestToolChoice>,
     /// If set to true, the model response data will be streamed to the client as it is generated using server-sent events.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub stream: Option<Option<bool>>,
     /// Up to 4 sequences where the API will stop generating further tokens. The returned text will not contain the stop sequence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop: Option<super::models::ChatCompletionRequestStop>,
     /// Modify the likelihood of specified tokens appearing in the completion. Accepts a JSON object that maps tokens (specified by their token ID in the tokenizer) to an associated bias value from -100 to 100. Mathematically, the bias is added to the logits generated by the model prior to sampling. The exact effect will vary per model, but values between -1 and 1 should decrease or increase likelihood of selection; values like -100 or 100 should result in a ban or exclusive selection of the relevant token.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub logit_bias: Option<Option<std::collections::BTreeMap<String, i64>>>,
     /// Whether to return log probabilities of the output tokens or not. If true, returns the log probabilities of each output token returned in the content of message.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub logprobs: Option<Option<bool>>,
     /// How many chat completion choices to generate for each input message. Note that you will be charged based on the number of generated tokens across all of the choices. Keep n as 1 to minimize costs.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub n: Option<Option<i64>>,
     /// Options for streaming response. Only set this when you set stream to true.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
-    pub stream_options: Option<
-        Option<super::models::ChatCompletionRequestStreamOptions>,
-    >,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
+    pub stream_options: Option<Option<super::models::ChatCompletionRequestStreamOptions>>,
     /// Constrains effort on reasoning for reasoning models. Reducing reasoning effort can result in faster responses and fewer tokens used on reasoning in a response.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
-    pub reasoning_effort: Option<
-        Option<super::models::ChatCompletionRequestReasoningEffort>,
-    >,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
+    pub reasoning_effort: Option<Option<super::models::ChatCompletionRequestReasoningEffort>>,
     /// If specified, the system will make a best effort to sample deterministically, such that repeated requests with the same seed and parameters should return the same result. Determinism is not guaranteed.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub seed: Option<Option<i64>>,
     /// Set of 16 key-value pairs that can be attached to an object. This can be useful for storing additional information about the object in a structured format. Keys are strings with a maximum length of 64 characters. Values are strings with a maximum length of 512 characters.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
     /// What sampling temperature to use, between 0 and 2. Higher values like 0.8 will make the output more random, while lower values like 0.2 will make it more focused and deterministic. We generally recommend altering this or top_p but not both.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub temperature: Option<Option<f64>>,
     /// An alternative to sampling with temperature, called nucleus sampling, where the model considers the results of the tokens with top_p probability mass. So 0.1 means only the tokens comprising the top 10% probability mass are considered. We generally recommend altering this or temperature but not both.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub top_p: Option<Option<f64>>,
     /// A unique identifier representing your end-user, which can help DigitalOcean to monitor and detect abuse.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 impl ChatCompletionRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.messages;
-            rt::check::items(
-                "ChatCompletionRequest.messages",
-                v.len(),
-                Some(1u64),
-                None,
-            )?;
+            rt::check::items("ChatCompletionRequest.messages", v.len(), Some(1u64), None)?;
         }
         if let Some(Some(v)) = &self.max_tokens {
             rt::check::range(
@@ -21796,16 +23856,25 @@ impl ChatCompletionRequest {
         Ok(())
     }
 }
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 /// A message in the chat conversation.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ChatMessage {
     /// The role of the message author.
     pub role: super::models::ChatMessageRole,
     /// The contents of the message.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub content: Option<Option<String>>,
     /// The refusal message generated by the model (assistant messages only).
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub refusal: Option<Option<String>>,
     /// The tool calls generated by the model (assistant messages only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -21814,14 +23883,20 @@ pub struct ChatMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
     /// The reasoning content generated by the model (assistant messages only).
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub reasoning_content: Option<Option<String>>,
 }
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__string_enum! {
     #[doc = " The role of the message author."] pub enum ChatMessageRole { System =
     "system", Developer = "developer", User = "user", Assistant = "assistant", Tool =
     "tool", }
 }
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionToolCall {
     /// The ID of the tool call.
@@ -21831,6 +23906,7 @@ pub struct ChatCompletionToolCall {
     pub type_: String,
     pub function: super::models::ChatCompletionToolCallFunction,
 }
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionToolCallFunction {
     /// The name of the function to call.
@@ -21838,6 +23914,7 @@ pub struct ChatCompletionToolCallFunction {
     /// The arguments to call the function with, as generated by the model in JSON format.
     pub arguments: String,
 }
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionTool {
     /// The type of the tool. Currently, only function is supported.
@@ -21845,6 +23922,7 @@ pub struct ChatCompletionTool {
     pub type_: String,
     pub function: super::models::FunctionObject,
 }
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FunctionObject {
     /// The name of the function to be called. Must be a-z, A-Z, 0-9, or contain underscores and dashes, with a maximum length of 64.
@@ -21856,23 +23934,22 @@ pub struct FunctionObject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 /// Controls which (if any) tool is called by the model. none means the model will not call any tool and instead generates a message. auto means the model can pick between generating a message or calling one or more tools. required means the model must call one or more tools. Specifying a particular tool via {"type": "function", "function": {"name": "my_function"}} forces the model to call that tool. none is the default when no tools are present. auto is the default if tools are present.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ChatCompletionRequestToolChoice {
-    ChatCompletionRequestToolChoiceVariant1(
-        super::models::ChatCompletionRequestToolChoiceVariant1,
-    ),
-    ChatCompletionRequestToolChoiceVariant0(
-        super::models::ChatCompletionRequestToolChoiceVariant0,
-    ),
+    ChatCompletionRequestToolChoiceVariant1(super::models::ChatCompletionRequestToolChoiceVariant1),
+    ChatCompletionRequestToolChoiceVariant0(super::models::ChatCompletionRequestToolChoiceVariant0),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__string_enum! {
     pub enum ChatCompletionRequestToolChoiceVariant0 { None = "none", Auto = "auto",
     Required = "required", }
 }
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 /// Force a specific tool to be called.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionRequestToolChoiceVariant1 {
@@ -21880,11 +23957,13 @@ pub struct ChatCompletionRequestToolChoiceVariant1 {
     pub type_: String,
     pub function: super::models::ChatCompletionRequestToolChoiceVariant1Function,
 }
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionRequestToolChoiceVariant1Function {
     /// The name of the function to call.
     pub name: String,
 }
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 /// Up to 4 sequences where the API will stop generating further tokens. The returned text will not contain the stop sequence.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -21894,6 +23973,7 @@ pub enum ChatCompletionRequestStop {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 /// Options for streaming response. Only set this when you set stream to true.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionRequestStreamOptions {
@@ -21901,12 +23981,14 @@ pub struct ChatCompletionRequestStreamOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include_usage: Option<bool>,
 }
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Constrains effort on reasoning for reasoning models. Reducing reasoning effort can result in faster responses and fewer tokens used on reasoning in a response."]
     pub enum ChatCompletionRequestReasoningEffort { None = "none", Minimal = "minimal",
     Low = "low", Medium = "medium", High = "high", Xhigh = "xhigh", }
 }
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 /// Represents a chat completion response returned by model, based on the provided input.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionResponse {
@@ -21924,6 +24006,7 @@ pub struct ChatCompletionResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<super::models::CompletionUsage>,
 }
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionResponseChoicesItem {
     /// The reason the model stopped generating tokens. stop if the model hit a natural stop point or a provided stop sequence, length if the maximum number of tokens specified in the request was reached, tool_calls if the model called a tool.
@@ -21935,12 +24018,14 @@ pub struct ChatCompletionResponseChoicesItem {
     /// Log probability information for the choice.
     pub logprobs: Option<super::models::ChatCompletionResponseChoicesItemLogprobs>,
 }
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The reason the model stopped generating tokens. stop if the model hit a natural stop point or a provided stop sequence, length if the maximum number of tokens specified in the request was reached, tool_calls if the model called a tool."]
     pub enum ChatCompletionResponseChoicesItemFinishReason { Stop = "stop", Length =
     "length", ToolCalls = "tool_calls", ContentFilter = "content_filter", }
 }
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 /// A chat completion message generated by the model.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionResponseChoicesItemMessage {
@@ -21950,14 +24035,14 @@ pub struct ChatCompletionResponseChoicesItemMessage {
     pub refusal: Option<String>,
     /// The tool calls generated by the model, such as function calls.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool_calls: Option<
-        Vec<super::models::ChatCompletionResponseChoicesItemMessageToolCallsItem>,
-    >,
+    pub tool_calls:
+        Option<Vec<super::models::ChatCompletionResponseChoicesItemMessageToolCallsItem>>,
     /// The reasoning content generated by the model.
     pub reasoning_content: Option<String>,
     /// The role of the author of this message.
     pub role: String,
 }
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionResponseChoicesItemMessageToolCallsItem {
     /// The ID of the tool call.
@@ -21967,6 +24052,7 @@ pub struct ChatCompletionResponseChoicesItemMessageToolCallsItem {
     pub type_: String,
     pub function: super::models::ChatCompletionResponseChoicesItemMessageToolCallsItemFunction,
 }
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionResponseChoicesItemMessageToolCallsItemFunction {
     /// The name of the function to call.
@@ -21974,6 +24060,7 @@ pub struct ChatCompletionResponseChoicesItemMessageToolCallsItemFunction {
     /// The arguments to call the function with.
     pub arguments: String,
 }
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 /// Log probability information for the choice.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionResponseChoicesItemLogprobs {
@@ -21982,6 +24069,7 @@ pub struct ChatCompletionResponseChoicesItemLogprobs {
     /// A list of message refusal tokens with log probability information.
     pub refusal: Option<Vec<super::models::ChatCompletionTokenLogprob>>,
 }
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionTokenLogprob {
     /// The token.
@@ -21993,6 +24081,7 @@ pub struct ChatCompletionTokenLogprob {
     /// List of the most likely tokens and their log probability, at this token position.
     pub top_logprobs: Vec<super::models::ChatCompletionTopLogprobItem>,
 }
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionTopLogprobItem {
     /// The token.
@@ -22001,6 +24090,7 @@ pub struct ChatCompletionTopLogprobItem {
     pub logprob: f64,
     pub bytes: Option<Vec<i64>>,
 }
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 /// Usage statistics for the completion request.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CompletionUsage {
@@ -22017,6 +24107,7 @@ pub struct CompletionUsage {
     /// Total number of tokens used in the request (prompt + completion).
     pub total_tokens: i64,
 }
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 /// Breakdown of prompt tokens written to cache.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CompletionUsageCacheCreation {
@@ -22025,6 +24116,94 @@ pub struct CompletionUsageCacheCreation {
     /// Number of prompt tokens written to 1h cache.
     pub ephemeral_1h_input_tokens: i64,
 }
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
+/// Represents a streamed chunk of a chat completion response returned by the model, based on the provided input.
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct ChatCompletionChunk {
+    /// A unique identifier for the chat completion. Each chunk has the same ID.
+    pub id: String,
+    /// A list of chat completion choices. Can contain more than one element if n is greater than 1. Can also be empty for the last chunk if you set stream_options include_usage to true.
+    pub choices: Vec<super::models::ChatCompletionChunkChoicesItem>,
+    /// The Unix timestamp (in seconds) of when the chat completion was created. Each chunk has the same timestamp.
+    pub created: i64,
+    /// The model to generate the completion.
+    pub model: String,
+    /// The object type, which is always chat.completion.chunk.
+    pub object: String,
+    /// An optional field that will only be present when you set stream_options include_usage to true in your request. When present, it contains a null value except for the last chunk which contains the token usage statistics for the entire request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<super::models::CompletionUsage>,
+}
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct ChatCompletionChunkChoicesItem {
+    /// A chat completion delta generated by streamed model responses.
+    pub delta: super::models::ChatCompletionStreamResponseDelta,
+    /// Log probability information for the choice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<super::models::ChatCompletionResponseChoicesItemLogprobs>,
+    /// The reason the model stopped generating tokens. stop if the model hit a natural stop point or a provided stop sequence, length if the maximum number of tokens specified in the request was reached, tool_calls if the model called a tool.
+    pub finish_reason: Option<super::models::ChatCompletionChunkChoicesItemFinishReason>,
+    /// The index of the choice in the list of choices.
+    pub index: i64,
+}
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
+/// A chat completion delta generated by streamed model responses.
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct ChatCompletionStreamResponseDelta {
+    /// The contents of the chunk message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<super::models::ChatCompletionToolCallChunk>>,
+    /// The reasoning content generated by the model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_content: Option<String>,
+    /// The role of the author of this message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<super::models::ChatCompletionStreamResponseDeltaRole>,
+    /// The refusal message generated by the model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<String>,
+}
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct ChatCompletionToolCallChunk {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<i64>,
+    /// The ID of the tool call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(rename = "type")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub type_: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<super::models::ChatCompletionToolCallChunkFunction>,
+}
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct ChatCompletionToolCallChunkFunction {
+    /// The name of the function to call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The arguments to call the function with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<String>,
+}
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
+connector_runtime::__string_enum! {
+    #[doc = " The role of the author of this message."] pub enum
+    ChatCompletionStreamResponseDeltaRole { Developer = "developer", User = "user",
+    Assistant = "assistant", }
+}
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
+connector_runtime::__string_enum! {
+    #[doc =
+    " The reason the model stopped generating tokens. stop if the model hit a natural stop point or a provided stop sequence, length if the maximum number of tokens specified in the request was reached, tool_calls if the model called a tool."]
+    pub enum ChatCompletionChunkChoicesItemFinishReason { Stop = "stop", Length =
+    "length", ToolCalls = "tool_calls", ContentFilter = "content_filter", }
+}
+#[cfg(any(feature = "serverless_inference"))]
 /// Request body for `POST /v1/messages`. Required fields are `model`, `messages`, and `max_tokens`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessagesCreateRequest {
@@ -22044,13 +24223,25 @@ pub struct MessagesCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<bool>,
     /// Sampling temperature between 0.0 and 1.0.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub temperature: Option<Option<f64>>,
     /// Nucleus sampling; use either `temperature` or `top_p`, not both.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub top_p: Option<Option<f64>>,
     /// Top-K sampling cutoff.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub top_k: Option<Option<i64>>,
     /// Tool definitions the model may invoke.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -22062,17 +24253,28 @@ pub struct MessagesCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::MessagesCreateRequestMetadata>,
     /// DigitalOcean extension for reasoning-capable models. Ignored by executors that do not support it.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
-    pub reasoning_effort: Option<
-        Option<super::models::MessagesCreateRequestReasoningEffort>,
-    >,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
+    pub reasoning_effort: Option<Option<super::models::MessagesCreateRequestReasoningEffort>>,
     /// DigitalOcean extension for preferred inference speed. Ignored when not supported.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub speed: Option<Option<super::models::MessagesCreateRequestSpeed>>,
     /// Extended thinking configuration. Executors that do not support thinking may ignore this field.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub thinking: Option<Option<super::models::MessagesThinkingConfigParam>>,
 }
+#[cfg(any(feature = "serverless_inference"))]
 impl MessagesCreateRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22087,12 +24289,7 @@ impl MessagesCreateRequest {
         }
         {
             let v = &self.messages;
-            rt::check::items(
-                "MessagesCreateRequest.messages",
-                v.len(),
-                Some(1u64),
-                None,
-            )?;
+            rt::check::items("MessagesCreateRequest.messages", v.len(), Some(1u64), None)?;
         }
         if let Some(Some(v)) = &self.temperature {
             rt::check::range(
@@ -22113,6 +24310,7 @@ impl MessagesCreateRequest {
         Ok(())
     }
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// One turn in the conversation. Roles are `user` or `assistant` (no `system` role; use the top-level `system` field). Content may be a string (equivalent to a single text block) or an array of content blocks.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MessagesApiMessageParam {
@@ -22121,10 +24319,12 @@ pub struct MessagesApiMessageParam {
     /// Message body as plain text or structured blocks.
     pub content: super::models::MessagesApiMessageParamContent,
 }
+#[cfg(any(feature = "serverless_inference"))]
 connector_runtime::__string_enum! {
     #[doc = " Speaker role for this message."] pub enum MessagesApiMessageParamRole {
     User = "user", Assistant = "assistant", }
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// Message body as plain text or structured blocks.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -22134,6 +24334,7 @@ pub enum MessagesApiMessageParamContent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// Structured message content. Block `type` is one of `text`, `image`, `tool_use`, or `tool_result`. Some tool definitions may be rejected by server policy even when valid here.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -22145,6 +24346,7 @@ pub enum MessagesRequestContentBlockParam {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// A text content block in a request message.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessagesRequestTextBlockParam {
@@ -22154,6 +24356,7 @@ pub struct MessagesRequestTextBlockParam {
     /// Plain text for this block.
     pub text: String,
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// Image content block in a request message.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessagesImageBlockParam {
@@ -22162,6 +24365,7 @@ pub struct MessagesImageBlockParam {
     /// Image payload (for example base64-encoded bytes).
     pub source: super::models::MessagesImageSourceParam,
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// Image payload (for example base64-encoded bytes).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessagesImageSourceParam {
@@ -22173,6 +24377,7 @@ pub struct MessagesImageSourceParam {
     /// Encoded image data.
     pub data: String,
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// Tool invocation block in a request message (from the model or a prior turn).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessagesToolUseBlockParam {
@@ -22183,6 +24388,7 @@ pub struct MessagesToolUseBlockParam {
     /// JSON object matching the tool's `input_schema`.
     pub input: std::collections::BTreeMap<String, serde_json::Value>,
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// Result for a prior `tool_use` block, returned to the model.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MessagesToolResultBlockParam {
@@ -22192,6 +24398,7 @@ pub struct MessagesToolResultBlockParam {
     /// Tool output as plain text or structured objects.
     pub content: super::models::MessagesToolResultBlockParamContent,
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// Tool output as plain text or structured objects.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -22201,6 +24408,7 @@ pub enum MessagesToolResultBlockParamContent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// System prompt as plain text or as an array of text blocks.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -22210,6 +24418,7 @@ pub enum MessagesCreateRequestSystem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// Tool definition the model may call (`name`, JSON Schema for `input`).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessagesToolDefinitionParam {
@@ -22221,6 +24430,7 @@ pub struct MessagesToolDefinitionParam {
     /// JSON Schema (draft 2020-12 style) describing the tool input object.
     pub input_schema: std::collections::BTreeMap<String, serde_json::Value>,
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// Controls how the model uses tools: automatic selection, require any tool, force a specific tool, or a string form accepted by the service.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -22230,6 +24440,7 @@ pub enum MessagesToolChoiceParam {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "serverless_inference"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MessagesToolChoiceParamVariant1 {
     /// Tool selection mode.
@@ -22239,10 +24450,12 @@ pub struct MessagesToolChoiceParamVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "serverless_inference"))]
 connector_runtime::__string_enum! {
     #[doc = " Tool selection mode."] pub enum MessagesToolChoiceParamVariant1Type { Auto
     = "auto", Any = "any", Tool = "tool", }
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// Optional request metadata.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessagesCreateRequestMetadata {
@@ -22250,17 +24463,20 @@ pub struct MessagesCreateRequestMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
 }
+#[cfg(any(feature = "serverless_inference"))]
 connector_runtime::__string_enum! {
     #[doc =
     " DigitalOcean extension for reasoning-capable models. Ignored by executors that do not support it."]
     pub enum MessagesCreateRequestReasoningEffort { None = "none", Minimal = "minimal",
     Low = "low", Medium = "medium", High = "high", Xhigh = "xhigh", }
 }
+#[cfg(any(feature = "serverless_inference"))]
 connector_runtime::__string_enum! {
     #[doc =
     " DigitalOcean extension for preferred inference speed. Ignored when not supported."]
     pub enum MessagesCreateRequestSpeed { Standard = "standard", Fast = "fast", }
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// Extended thinking configuration. Executors that do not support thinking may ignore this field.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessagesThinkingConfigParam {
@@ -22268,6 +24484,7 @@ pub struct MessagesThinkingConfigParam {
     #[serde(rename = "type")]
     pub type_: String,
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// Non-streaming assistant message from `POST /v1/messages`. `type` is always `message` and `role` is always `assistant`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessagesCreateResponse {
@@ -22290,6 +24507,7 @@ pub struct MessagesCreateResponse {
     /// Token usage for a non-streaming `POST /v1/messages` response.
     pub usage: super::models::MessagesUsage,
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// Assistant output block (text and tool calls).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -22299,6 +24517,7 @@ pub enum MessagesResponseContentBlock {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// A text block in an assistant message in the response.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessagesResponseTextBlock {
@@ -22307,6 +24526,7 @@ pub struct MessagesResponseTextBlock {
     /// Generated text for this block.
     pub text: String,
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// Tool call emitted by the assistant in the response.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessagesResponseToolUseBlock {
@@ -22317,11 +24537,13 @@ pub struct MessagesResponseToolUseBlock {
     /// Arguments for the tool invocation.
     pub input: std::collections::BTreeMap<String, serde_json::Value>,
 }
+#[cfg(any(feature = "serverless_inference"))]
 connector_runtime::__string_enum! {
     #[doc = " Why generation stopped."] pub enum MessagesCreateResponseStopReason {
     EndTurn = "end_turn", MaxTokens = "max_tokens", StopSequence = "stop_sequence",
     ToolUse = "tool_use", }
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// Token usage for a non-streaming `POST /v1/messages` response.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessagesUsage {
@@ -22339,10 +24561,12 @@ pub struct MessagesUsage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speed: Option<super::models::MessagesUsageSpeed>,
 }
+#[cfg(any(feature = "serverless_inference"))]
 connector_runtime::__string_enum! {
     #[doc = " Inference speed tier reflected in billing or routing."] pub enum
     MessagesUsageSpeed { Standard = "standard", Fast = "fast", }
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// Error envelope for some failures from this endpoint.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessagesCreateErrorResponse {
@@ -22350,6 +24574,7 @@ pub struct MessagesCreateErrorResponse {
     pub type_: String,
     pub error: super::models::MessagesCreateErrorResponseError,
 }
+#[cfg(any(feature = "serverless_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessagesCreateErrorResponseError {
     /// Machine-readable error code.
@@ -22358,6 +24583,50 @@ pub struct MessagesCreateErrorResponseError {
     /// Human-readable error message.
     pub message: String,
 }
+#[cfg(any(feature = "serverless_inference"))]
+/// One server-sent event (SSE) JSON payload when `stream` is true. Each event line contains a JSON object after the `data:` prefix.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MessagesStreamEvent {
+    /// SSE event type.
+    #[serde(rename = "type")]
+    pub type_: super::models::MessagesStreamEventType,
+    /// Present on `message_start`; initial message metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<std::collections::BTreeMap<String, serde_json::Value>>,
+    /// Index of the content block this event refers to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<i64>,
+    /// Present on `content_block_start`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_block: Option<std::collections::BTreeMap<String, serde_json::Value>>,
+    /// Present on `content_block_delta` and `message_delta`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta: Option<std::collections::BTreeMap<String, serde_json::Value>>,
+    /// Streamed usage (for example on `message_delta`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<super::models::MessagesStreamEventUsage>,
+}
+#[cfg(any(feature = "serverless_inference"))]
+connector_runtime::__string_enum! {
+    #[doc = " SSE event type."] pub enum MessagesStreamEventType { MessageStart =
+    "message_start", ContentBlockStart = "content_block_start", ContentBlockDelta =
+    "content_block_delta", ContentBlockStop = "content_block_stop", MessageDelta =
+    "message_delta", MessageStop = "message_stop", Ping = "ping", }
+}
+#[cfg(any(feature = "serverless_inference"))]
+/// Streamed usage (for example on `message_delta`).
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct MessagesStreamEventUsage {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speed: Option<super::models::MessagesStreamEventUsageSpeed>,
+}
+#[cfg(any(feature = "serverless_inference"))]
+connector_runtime::__string_enum! {
+    pub enum MessagesStreamEventUsageSpeed { Standard = "standard", Fast = "fast", }
+}
+#[cfg(any(feature = "serverless_inference"))]
 /// Request body for `POST /v1/embeddings` (OpenAI-compatible). Extra fields are rejected.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EmbeddingsRequest {
@@ -22372,6 +24641,7 @@ pub struct EmbeddingsRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding_format: Option<super::models::EmbeddingsRequestEncodingFormat>,
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// A single string or 1–2048 strings; each string produces one row in `data`, in order.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -22381,10 +24651,12 @@ pub enum EmbeddingsRequestInput {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "serverless_inference"))]
 connector_runtime::__string_enum! {
     #[doc = " How embedding values are returned in each `data[].embedding` field."] pub
     enum EmbeddingsRequestEncodingFormat { Float = "float", Base64 = "base64", }
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// OpenAI-style embeddings response.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EmbeddingsResponse {
@@ -22397,6 +24669,7 @@ pub struct EmbeddingsResponse {
     /// Token usage for the embeddings request.
     pub usage: super::models::EmbeddingsUsage,
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// One row in the embeddings `data` array, aligned with a single `input` item.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EmbeddingDataItem {
@@ -22407,6 +24680,7 @@ pub struct EmbeddingDataItem {
     /// The embedding vector, or a base64-encoded string when the request set encoding_format to base64.
     pub embedding: super::models::EmbeddingDataItemEmbedding,
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// The embedding vector, or a base64-encoded string when the request set encoding_format to base64.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -22416,6 +24690,7 @@ pub enum EmbeddingDataItemEmbedding {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// Token usage for the embeddings request.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EmbeddingsUsage {
@@ -22424,6 +24699,7 @@ pub struct EmbeddingsUsage {
     /// Total billable tokens for the request.
     pub total_tokens: i64,
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// Request body for image generation.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateImageRequest {
@@ -22432,35 +24708,68 @@ pub struct CreateImageRequest {
     /// The model to use for image generation.
     pub model: String,
     /// The moderation setting for the image generation. Supported values: low, auto.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub moderation: Option<Option<String>>,
     /// The background setting for the image generation. Supported values: transparent, opaque, auto.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub background: Option<Option<String>>,
     /// The output format for the image generation. Supported values: png, webp, jpeg.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub output_format: Option<Option<String>>,
     /// The output compression level for the image generation (0-100).
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub output_compression: Option<Option<i64>>,
     /// The number of images to generate. Must be between 1 and 10.
     pub n: i64,
     /// The quality of the image that will be generated. Supported values: auto, high, medium, low.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub quality: Option<Option<String>>,
     /// The size of the generated images. GPT-IMAGE-1 supports: auto (automatically select best size), 1536x1024 (landscape), 1024x1536 (portrait).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<super::models::CreateImageRequestSize>,
     /// If set to true, partial image data will be streamed as the image is being generated. The response will be sent as server-sent events with partial image chunks. When stream is true, partial_images must be greater than 0.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub stream: Option<Option<bool>>,
     /// The number of partial image chunks to return during streaming generation. Defaults to 0. When stream=true, this must be greater than 0 to receive progressive updates of the image as it is being generated.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub partial_images: Option<Option<i64>>,
     /// A unique identifier representing your end-user, which can help DigitalOcean to monitor and detect abuse.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub user: Option<Option<String>>,
 }
+#[cfg(any(feature = "serverless_inference"))]
 impl CreateImageRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22499,12 +24808,14 @@ impl CreateImageRequest {
         Ok(())
     }
 }
+#[cfg(any(feature = "serverless_inference"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The size of the generated images. GPT-IMAGE-1 supports: auto (automatically select best size), 1536x1024 (landscape), 1024x1536 (portrait)."]
     pub enum CreateImageRequestSize { Auto = "auto", V1536x1024 = "1536x1024", V1024x1536
     = "1024x1536", }
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// The response from the image generation endpoint.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImagesResponse {
@@ -22528,6 +24839,7 @@ pub struct ImagesResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<super::models::ImagesUsage>,
 }
+#[cfg(any(feature = "serverless_inference"))]
 impl ImagesResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22538,6 +24850,7 @@ impl ImagesResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// Represents the content of a generated image.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GeneratedImage {
@@ -22547,6 +24860,7 @@ pub struct GeneratedImage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revised_prompt: Option<String>,
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// Token usage information for the image generation.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImagesUsage {
@@ -22559,6 +24873,7 @@ pub struct ImagesUsage {
     /// Detailed breakdown of input tokens.
     pub input_tokens_details: super::models::ImagesUsageInputTokensDetails,
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// Detailed breakdown of input tokens.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImagesUsageInputTokensDetails {
@@ -22567,6 +24882,52 @@ pub struct ImagesUsageInputTokensDetails {
     /// The number of image tokens in the input prompt.
     pub image_tokens: i64,
 }
+#[cfg(any(feature = "serverless_inference"))]
+/// Emitted when a partial image is available during image generation streaming.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ImageGenPartialImageEvent {
+    /// The type of the event. Always `image_generation.partial_image`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Base64-encoded partial image data, suitable for rendering as an image.
+    pub b64_json: String,
+    /// The Unix timestamp when the event was created.
+    pub created_at: i64,
+    /// The size of the requested image.
+    pub size: super::models::ImageGenPartialImageEventSize,
+    /// The quality setting for the requested image.
+    pub quality: super::models::ImageGenPartialImageEventQuality,
+    /// The background setting for the requested image.
+    pub background: super::models::ImageGenPartialImageEventBackground,
+    /// The output format for the requested image.
+    pub output_format: super::models::ImageGenPartialImageEventOutputFormat,
+    /// 0-based index for the partial image (streaming).
+    pub partial_image_index: i64,
+}
+#[cfg(any(feature = "serverless_inference"))]
+connector_runtime::__string_enum! {
+    #[doc = " The size of the requested image."] pub enum ImageGenPartialImageEventSize {
+    V1024x1024 = "1024x1024", V1024x1536 = "1024x1536", V1536x1024 = "1536x1024", Auto =
+    "auto", }
+}
+#[cfg(any(feature = "serverless_inference"))]
+connector_runtime::__string_enum! {
+    #[doc = " The quality setting for the requested image."] pub enum
+    ImageGenPartialImageEventQuality { Low = "low", Medium = "medium", High = "high",
+    Auto = "auto", }
+}
+#[cfg(any(feature = "serverless_inference"))]
+connector_runtime::__string_enum! {
+    #[doc = " The background setting for the requested image."] pub enum
+    ImageGenPartialImageEventBackground { Transparent = "transparent", Opaque = "opaque",
+    Auto = "auto", }
+}
+#[cfg(any(feature = "serverless_inference"))]
+connector_runtime::__string_enum! {
+    #[doc = " The output format for the requested image."] pub enum
+    ImageGenPartialImageEventOutputFormat { Png = "png", Webp = "webp", Jpeg = "jpeg", }
+}
+#[cfg(any(feature = "serverless_inference"))]
 /// Response listing available models.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListModelsResponse {
@@ -22575,6 +24936,7 @@ pub struct ListModelsResponse {
     /// The list of available models.
     pub data: Vec<super::models::Model>,
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// Describes a model offering that can be used with the API.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Model {
@@ -22587,6 +24949,7 @@ pub struct Model {
     /// The organization that owns the model.
     pub owned_by: String,
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// Request body for sending a prompt to a model using the Responses API.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateResponseRequest {
@@ -22595,41 +24958,80 @@ pub struct CreateResponseRequest {
     /// The prompt or input content you want the model to respond to. Can be a simple text string or an array of message objects for conversation context.
     pub input: super::models::CreateResponseRequestInput,
     /// The maximum number of tokens to generate in the response.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub max_output_tokens: Option<Option<i64>>,
     /// A value between 0.0 and 2.0 to control randomness and creativity. Lower values like 0.2 make the output more focused and deterministic, while higher values like 0.8 make it more random.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub temperature: Option<Option<f64>>,
     /// Set to true to stream partial responses as Server-Sent Events.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub stream: Option<Option<bool>>,
     /// System-level instructions for the model. This sets the behavior and context for the response generation.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub instructions: Option<Option<String>>,
     /// An alternative to sampling with temperature, called nucleus sampling, where the model considers the results of the tokens with top_p probability mass.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub top_p: Option<Option<f64>>,
     /// Options for streaming response. Only set this when you set stream to true.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
-    pub stream_options: Option<
-        Option<super::models::CreateResponseRequestStreamOptions>,
-    >,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
+    pub stream_options: Option<Option<super::models::CreateResponseRequestStreamOptions>>,
     /// A list of tools the model may call.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub tools: Option<Option<Vec<super::models::CreateResponseRequestToolsItem>>>,
     /// Controls which (if any) tool is called by the model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<super::models::CreateResponseRequestToolChoice>,
     /// Up to 4 sequences where the API will stop generating further tokens.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub stop: Option<Option<super::models::CreateResponseRequestStop>>,
     /// Set of key-value pairs that can be attached to the request.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
     /// A unique identifier representing your end-user.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub user: Option<Option<String>>,
 }
+#[cfg(any(feature = "serverless_inference"))]
 impl CreateResponseRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22660,6 +25062,7 @@ impl CreateResponseRequest {
         Ok(())
     }
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// The prompt or input content you want the model to respond to. Can be a simple text string or an array of message objects for conversation context.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -22669,6 +25072,7 @@ pub enum CreateResponseRequestInput {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "serverless_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateResponseRequestInputVariant1Item {
     /// The role of the message author.
@@ -22677,11 +25081,13 @@ pub struct CreateResponseRequestInputVariant1Item {
     /// The content of the message.
     pub content: String,
 }
+#[cfg(any(feature = "serverless_inference"))]
 connector_runtime::__string_enum! {
     #[doc = " The role of the message author."] pub enum
     CreateResponseRequestInputVariant1ItemRole { User = "user", Assistant = "assistant",
     System = "system", Tool = "tool", Developer = "developer", }
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// Options for streaming response. Only set this when you set stream to true.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateResponseRequestStreamOptions {
@@ -22689,6 +25095,7 @@ pub struct CreateResponseRequestStreamOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include_usage: Option<bool>,
 }
+#[cfg(any(feature = "serverless_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateResponseRequestToolsItem {
     /// The type of the tool.
@@ -22704,29 +25111,29 @@ pub struct CreateResponseRequestToolsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// Controls which (if any) tool is called by the model.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CreateResponseRequestToolChoice {
-    CreateResponseRequestToolChoiceVariant1(
-        super::models::CreateResponseRequestToolChoiceVariant1,
-    ),
-    CreateResponseRequestToolChoiceVariant0(
-        super::models::CreateResponseRequestToolChoiceVariant0,
-    ),
+    CreateResponseRequestToolChoiceVariant1(super::models::CreateResponseRequestToolChoiceVariant1),
+    CreateResponseRequestToolChoiceVariant0(super::models::CreateResponseRequestToolChoiceVariant0),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "serverless_inference"))]
 connector_runtime::__string_enum! {
     pub enum CreateResponseRequestToolChoiceVariant0 { None = "none", Auto = "auto",
     Required = "required", }
 }
+#[cfg(any(feature = "serverless_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateResponseRequestToolChoiceVariant1 {
     #[serde(rename = "type")]
     pub type_: String,
     pub function: super::models::ChatCompletionRequestToolChoiceVariant1Function,
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// Up to 4 sequences where the API will stop generating further tokens.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -22736,6 +25143,7 @@ pub enum CreateResponseRequestStop {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// The response includes structured output and token usage details.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateResponseResponse {
@@ -22776,6 +25184,7 @@ pub struct CreateResponseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
+#[cfg(any(feature = "serverless_inference"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateResponseResponseOutputItem {
     /// The type of output item. One of `reasoning`, `message`, or `function_call`.
@@ -22802,12 +25211,14 @@ pub struct CreateResponseResponseOutputItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arguments: Option<String>,
 }
+#[cfg(any(feature = "serverless_inference"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of output item. One of `reasoning`, `message`, or `function_call`."] pub
     enum CreateResponseResponseOutputItemType { Reasoning = "reasoning", Message =
     "message", FunctionCall = "function_call", }
 }
+#[cfg(any(feature = "serverless_inference"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateResponseResponseOutputItemContentItem {
     /// The type of content part. `reasoning_text` for reasoning content, `output_text` for final output text.
@@ -22816,12 +25227,14 @@ pub struct CreateResponseResponseOutputItemContentItem {
     /// The text content.
     pub text: String,
 }
+#[cfg(any(feature = "serverless_inference"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of content part. `reasoning_text` for reasoning content, `output_text` for final output text."]
     pub enum CreateResponseResponseOutputItemContentItemType { ReasoningText =
     "reasoning_text", OutputText = "output_text", }
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// Detailed usage statistics for the Responses API request, including input/output token counts and detailed breakdowns.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseUsage {
@@ -22836,12 +25249,14 @@ pub struct ResponseUsage {
     /// The total number of tokens used.
     pub total_tokens: i64,
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// A detailed breakdown of the input tokens.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseUsageInputTokensDetails {
     /// The number of tokens that were retrieved from the cache.
     pub cached_tokens: i64,
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// A detailed breakdown of the output tokens.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseUsageOutputTokensDetails {
@@ -22850,6 +25265,7 @@ pub struct ResponseUsageOutputTokensDetails {
     /// The number of tool output tokens.
     pub tool_output_tokens: i64,
 }
+#[cfg(any(feature = "serverless_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateResponseResponseToolsItem {
     /// The type of the tool.
@@ -22865,6 +25281,89 @@ pub struct CreateResponseResponseToolsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
+#[cfg(any(feature = "serverless_inference"))]
+/// Represents a streamed chunk of a text-to-text response returned by the model, based on the provided input.
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct CreateResponseStreamResponse {
+    /// A unique identifier for the response. Each chunk has the same ID.
+    pub id: String,
+    /// The object type, which is always `response.chunk`.
+    pub object: String,
+    /// The Unix timestamp (in seconds) of when the response was created. Each chunk has the same timestamp.
+    pub created: i64,
+    /// The model used to generate the response.
+    pub model: String,
+    /// A list of response choice chunks. Can contain more than one element if `n` is greater than 1. Can also be empty for the last chunk if you set `stream_options: {"include_usage": true}`.
+    pub choices: Vec<super::models::CreateResponseStreamResponseChoicesItem>,
+    /// An optional field that will only be present when you set `stream_options: {"include_usage": true}` in your request. When present, it contains a null value except for the last chunk which contains the token usage statistics for the entire request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<super::models::ResponseUsage>,
+}
+#[cfg(any(feature = "serverless_inference"))]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct CreateResponseStreamResponseChoicesItem {
+    /// The index of the choice in the list of choices.
+    pub index: i64,
+    /// A chunk of the response message generated by the model.
+    pub delta: super::models::CreateResponseStreamResponseChoicesItemDelta,
+    /// The reason the model stopped generating tokens. Only present in the final chunk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<super::models::CreateResponseStreamResponseChoicesItemFinishReason>,
+    /// Log probability information for the choice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<super::models::CreateResponseStreamResponseChoicesItemLogprobs>,
+}
+#[cfg(any(feature = "serverless_inference"))]
+/// A chunk of the response message generated by the model.
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct CreateResponseStreamResponseChoicesItemDelta {
+    /// The role of the message author. Only present in the first chunk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// The contents of the chunk message. Can be null for chunks with tool calls or other non-text content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// The reasoning content generated by the model. Only present when the model generates reasoning text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_content: Option<String>,
+    /// The tool calls generated by the model, such as function calls. Only present when the model decides to call a tool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_calls:
+        Option<Vec<super::models::CreateResponseStreamResponseChoicesItemDeltaToolCallsItem>>,
+}
+#[cfg(any(feature = "serverless_inference"))]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct CreateResponseStreamResponseChoicesItemDeltaToolCallsItem {
+    /// The ID of the tool call.
+    pub id: String,
+    /// The type of the tool call.
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub function: super::models::CreateResponseStreamResponseChoicesItemDeltaToolCallsItemFunction,
+}
+#[cfg(any(feature = "serverless_inference"))]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct CreateResponseStreamResponseChoicesItemDeltaToolCallsItemFunction {
+    /// The name of the function to call.
+    pub name: String,
+    /// The arguments to call the function with, as a JSON string.
+    pub arguments: String,
+}
+#[cfg(any(feature = "serverless_inference"))]
+connector_runtime::__string_enum! {
+    #[doc =
+    " The reason the model stopped generating tokens. Only present in the final chunk."]
+    pub enum CreateResponseStreamResponseChoicesItemFinishReason { Stop = "stop", Length
+    = "length", ToolCalls = "tool_calls", ContentFilter = "content_filter", }
+}
+#[cfg(any(feature = "serverless_inference"))]
+/// Log probability information for the choice.
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct CreateResponseStreamResponseChoicesItemLogprobs {
+    /// A list of message content tokens with log probability information.
+    pub content: Option<Vec<super::models::ChatCompletionTokenLogprob>>,
+}
+#[cfg(any(feature = "serverless_inference"))]
 /// Request body for asynchronously invoking a model. Supports image generation, audio generation, and text-to-speech models. The `input` object fields vary depending on the model type.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AsyncInvokeRequest {
@@ -22879,9 +25378,14 @@ pub struct AsyncInvokeRequest {
     /// For **text-to-speech** models (e.g., `fal-ai/elevenlabs/tts/multilingual-v2`), use `text` with the content you want converted to speech.
     pub input: super::models::AsyncInvokeRequestInput,
     /// An optional list of key-value tags to attach to the invocation request for tracking or categorization.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub tags: Option<Option<Vec<super::models::AsyncInvokeRequestTagsItem>>>,
 }
+#[cfg(any(feature = "serverless_inference"))]
 impl AsyncInvokeRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22892,6 +25396,7 @@ impl AsyncInvokeRequest {
         Ok(())
     }
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// The input parameters for the model invocation. Fields vary by model type.
 ///
 /// For **image generation** models (e.g., `fal-ai/flux/schnell`, `fal-ai/fast-sdxl`), use `prompt` along with optional image parameters like `output_format`, `num_inference_steps`, `guidance_scale`, `num_images`, and `enable_safety_checker`.
@@ -22908,27 +25413,52 @@ pub struct AsyncInvokeRequestInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// The desired output format or aspect ratio for image generation.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub output_format: Option<Option<String>>,
     /// The number of inference steps to use during image generation. More steps generally produce higher quality output but take longer.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub num_inference_steps: Option<Option<i64>>,
     /// Controls how closely the image generation model follows the prompt. Higher values produce output more closely matching the prompt.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub guidance_scale: Option<Option<f64>>,
     /// The number of images to generate.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub num_images: Option<Option<i64>>,
     /// Whether to enable the safety checker for generated content.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub enable_safety_checker: Option<Option<bool>>,
     /// The total duration in seconds for generated audio. Used for audio generation models.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub seconds_total: Option<Option<i64>>,
     /// Properties not described by the schema.
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
+#[cfg(any(feature = "serverless_inference"))]
 impl AsyncInvokeRequestInput {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22959,6 +25489,7 @@ impl AsyncInvokeRequestInput {
         Ok(())
     }
 }
+#[cfg(any(feature = "serverless_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AsyncInvokeRequestTagsItem {
     /// The tag key.
@@ -22966,6 +25497,7 @@ pub struct AsyncInvokeRequestTagsItem {
     /// The tag value.
     pub value: String,
 }
+#[cfg(any(feature = "serverless_inference"))]
 /// Response returned when an asynchronous invocation request is accepted. The job status is QUEUED initially. Use the request_id to poll for the result.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AsyncInvokeResponse {
@@ -22990,11 +25522,13 @@ pub struct AsyncInvokeResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
+#[cfg(any(feature = "serverless_inference"))]
 connector_runtime::__string_enum! {
     #[doc = " The current status of the async invocation."] pub enum
     AsyncInvokeResponseStatus { Queued = "QUEUED", InProgress = "IN_PROGRESS", Completed
     = "COMPLETED", Failed = "FAILED", }
 }
+#[cfg(any(feature = "batch_inference"))]
 /// BatchFileCreateRequest
 ///
 /// Request body for creating a batch input file intent.
@@ -23003,6 +25537,7 @@ pub struct BatchFileCreateRequest {
     /// The file you plan to upload. Must end with `.jsonl` (case-insensitive) and contain one request per line in the schema expected by the target `provider`.
     pub file_name: String,
 }
+#[cfg(any(feature = "batch_inference"))]
 impl BatchFileCreateRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23019,6 +25554,7 @@ impl BatchFileCreateRequest {
         Ok(())
     }
 }
+#[cfg(any(feature = "batch_inference"))]
 /// Presigned upload URL and `file_id` for a new batch input file.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BatchFileCreateResponse {
@@ -23030,11 +25566,13 @@ pub struct BatchFileCreateResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "batch_inference"))]
 connector_runtime::__string_enum! {
     pub enum InferenceListBatchesStatus { Validating = "validating", InProgress =
     "in_progress", Finalizing = "finalizing", Completed = "completed", Failed = "failed",
     Expired = "expired", Cancelling = "cancelling", Cancelled = "cancelled", }
 }
+#[cfg(any(feature = "batch_inference"))]
 /// BatchListResponse
 ///
 /// Cursor-paginated list of batch inference jobs.
@@ -23053,6 +25591,7 @@ pub struct BatchListResponse {
     /// Whether additional batches exist beyond this page.
     pub has_more: bool,
 }
+#[cfg(any(feature = "batch_inference"))]
 /// A Batch Inference job.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Batch {
@@ -23100,6 +25639,7 @@ pub struct Batch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+#[cfg(any(feature = "batch_inference"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Lifecycle status. Terminal states: `completed`, `failed`, `expired`, `cancelled`."]
@@ -23107,9 +25647,11 @@ connector_runtime::__string_enum! {
     Finalizing = "finalizing", Completed = "completed", Failed = "failed", Expired =
     "expired", Cancelling = "cancelling", Cancelled = "cancelled", }
 }
+#[cfg(any(feature = "batch_inference"))]
 connector_runtime::__string_enum! {
     pub enum BatchProvider { Openai = "openai", Anthropic = "anthropic", }
 }
+#[cfg(any(feature = "batch_inference"))]
 /// Aggregate request counts.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BatchRequestCounts {
@@ -23120,6 +25662,7 @@ pub struct BatchRequestCounts {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed: Option<i64>,
 }
+#[cfg(any(feature = "batch_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BatchErrorsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -23130,6 +25673,7 @@ pub struct BatchErrorsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<i64>,
 }
+#[cfg(any(feature = "batch_inference"))]
 /// Request body for creating a batch inference job.
 ///
 /// When `provider` is `openai`, `endpoint` is required and must be one of `/v1/responses` or `/v1/chat/completions`. When `provider` is `anthropic`, `endpoint` must be omitted — the Anthropic Message Batches API does not need a per-job endpoint.
@@ -23147,20 +25691,27 @@ pub struct BatchCreateRequest {
     /// Client-supplied idempotency key. Retries with the same value return the existing job instead of creating a duplicate.
     pub request_id: String,
     /// Optional string-valued metadata to attach to the job.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rt::tri_state"
+    )]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
 }
+#[cfg(any(feature = "batch_inference"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The inference provider whose JSONL schema the input file conforms to. `openai` follows the OpenAI Batch API input schema (`custom_id`, `method`, `url`, `body`); `anthropic` follows the Anthropic Message Batches JSONL conventions."]
     pub enum BatchCreateRequestProvider { Openai = "openai", Anthropic = "anthropic", }
 }
+#[cfg(any(feature = "batch_inference"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Inference endpoint each request is dispatched to. **Required when `provider` is `openai` and must match the `url` on every JSONL line. Must be omitted when `provider` is `anthropic`.**"]
     pub enum BatchCreateRequestEndpoint { V1Responses = "/v1/responses",
     V1ChatCompletions = "/v1/chat/completions", }
 }
+#[cfg(any(feature = "batch_inference"))]
 /// BatchResultsResponse
 ///
 /// Presigned download URLs for a batch job. URLs are short-lived — download the artifacts soon after fetching them.

@@ -50,10 +50,7 @@ impl<'a> MonitoringApi<'a> {
     /// To retrieve a given alert policy, send a GET request to `/v2/monitoring/alerts/{alert_uuid}`
     ///
     /// `GET /v2/monitoring/alerts/{alert_uuid}` (operation `monitoring_get_alertPolicy`).
-    pub fn get_alert_policy(
-        &self,
-        alert_uuid: impl Into<String>,
-    ) -> MonitoringGetAlertPolicy<'a> {
+    pub fn get_alert_policy(&self, alert_uuid: impl Into<String>) -> MonitoringGetAlertPolicy<'a> {
         MonitoringGetAlertPolicy {
             client: self.client,
             alert_uuid: alert_uuid.into(),
@@ -1357,7 +1354,7 @@ pub struct MonitoringListAlertPolicy<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl MonitoringListAlertPolicy<'_> {
+impl<'a> MonitoringListAlertPolicy<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1373,32 +1370,62 @@ impl MonitoringListAlertPolicy<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::MonitoringListAlertPolicyResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/alerts");
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::MonitoringListAlertPolicyResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::AlertPolicy> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::AlertPolicy> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/policies")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/monitoring/alerts`: set optional parameters, then `send()`.
@@ -1409,24 +1436,26 @@ pub struct MonitoringCreateAlertPolicy<'a> {
     body: super::models::AlertPolicyRequest,
     options: rt::CallOptions,
 }
-impl MonitoringCreateAlertPolicy<'_> {
+impl<'a> MonitoringCreateAlertPolicy<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::MonitoringCreateAlertPolicyResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/monitoring/alerts");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::MonitoringCreateAlertPolicyResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/alerts/{alert_uuid}`: set optional parameters, then `send()`.
@@ -1437,24 +1466,26 @@ pub struct MonitoringGetAlertPolicy<'a> {
     alert_uuid: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetAlertPolicy<'_> {
+impl<'a> MonitoringGetAlertPolicy<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::MonitoringCreateAlertPolicyResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/alerts/{alert_uuid}");
         op.path("alert_uuid", &self.alert_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::MonitoringCreateAlertPolicyResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/monitoring/alerts/{alert_uuid}`: set optional parameters, then `send()`.
@@ -1466,25 +1497,27 @@ pub struct MonitoringUpdateAlertPolicy<'a> {
     body: super::models::AlertPolicyRequest,
     options: rt::CallOptions,
 }
-impl MonitoringUpdateAlertPolicy<'_> {
+impl<'a> MonitoringUpdateAlertPolicy<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::MonitoringCreateAlertPolicyResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/monitoring/alerts/{alert_uuid}");
         op.path("alert_uuid", &self.alert_uuid, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::MonitoringCreateAlertPolicyResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/monitoring/alerts/{alert_uuid}`: set optional parameters, then `send()`.
@@ -1495,22 +1528,23 @@ pub struct MonitoringDeleteAlertPolicy<'a> {
     alert_uuid: String,
     options: rt::CallOptions,
 }
-impl MonitoringDeleteAlertPolicy<'_> {
+impl<'a> MonitoringDeleteAlertPolicy<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/v2/monitoring/alerts/{alert_uuid}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/v2/monitoring/alerts/{alert_uuid}");
         op.path("alert_uuid", &self.alert_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/droplet/bandwidth`: set optional parameters, then `send()`.
@@ -1525,18 +1559,14 @@ pub struct MonitoringGetDropletBandwidthMetrics<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetDropletBandwidthMetrics<'_> {
+impl<'a> MonitoringGetDropletBandwidthMetrics<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/monitoring/metrics/droplet/bandwidth",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/metrics/droplet/bandwidth");
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("interface", &self.interface, rt::Style::Form, true);
         op.query("direction", &self.direction, rt::Style::Form, true);
@@ -1544,7 +1574,12 @@ impl MonitoringGetDropletBandwidthMetrics<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/droplet/cpu`: set optional parameters, then `send()`.
@@ -1557,21 +1592,25 @@ pub struct MonitoringGetDropletCpuMetrics<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetDropletCpuMetrics<'_> {
+impl<'a> MonitoringGetDropletCpuMetrics<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/metrics/droplet/cpu");
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/droplet/filesystem_free`: set optional parameters, then `send()`.
@@ -1584,14 +1623,13 @@ pub struct MonitoringGetDropletFilesystemFreeMetrics<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetDropletFilesystemFreeMetrics<'_> {
+impl<'a> MonitoringGetDropletFilesystemFreeMetrics<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet/filesystem_free",
@@ -1601,7 +1639,12 @@ impl MonitoringGetDropletFilesystemFreeMetrics<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/droplet/filesystem_size`: set optional parameters, then `send()`.
@@ -1614,14 +1657,13 @@ pub struct MonitoringGetDropletFilesystemSizeMetrics<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetDropletFilesystemSizeMetrics<'_> {
+impl<'a> MonitoringGetDropletFilesystemSizeMetrics<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet/filesystem_size",
@@ -1631,7 +1673,12 @@ impl MonitoringGetDropletFilesystemSizeMetrics<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/droplet/load_1`: set optional parameters, then `send()`.
@@ -1644,24 +1691,25 @@ pub struct MonitoringGetDropletLoad1Metrics<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetDropletLoad1Metrics<'_> {
+impl<'a> MonitoringGetDropletLoad1Metrics<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/monitoring/metrics/droplet/load_1",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/metrics/droplet/load_1");
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/droplet/load_5`: set optional parameters, then `send()`.
@@ -1674,24 +1722,25 @@ pub struct MonitoringGetDropletLoad5Metrics<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetDropletLoad5Metrics<'_> {
+impl<'a> MonitoringGetDropletLoad5Metrics<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/monitoring/metrics/droplet/load_5",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/metrics/droplet/load_5");
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/droplet/load_15`: set optional parameters, then `send()`.
@@ -1704,24 +1753,25 @@ pub struct MonitoringGetDropletLoad15Metrics<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetDropletLoad15Metrics<'_> {
+impl<'a> MonitoringGetDropletLoad15Metrics<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/monitoring/metrics/droplet/load_15",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/metrics/droplet/load_15");
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/droplet/memory_cached`: set optional parameters, then `send()`.
@@ -1734,14 +1784,13 @@ pub struct MonitoringGetDropletMemoryCachedMetrics<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetDropletMemoryCachedMetrics<'_> {
+impl<'a> MonitoringGetDropletMemoryCachedMetrics<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet/memory_cached",
@@ -1751,7 +1800,12 @@ impl MonitoringGetDropletMemoryCachedMetrics<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/droplet/memory_free`: set optional parameters, then `send()`.
@@ -1764,14 +1818,13 @@ pub struct MonitoringGetDropletMemoryFreeMetrics<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetDropletMemoryFreeMetrics<'_> {
+impl<'a> MonitoringGetDropletMemoryFreeMetrics<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet/memory_free",
@@ -1781,7 +1834,12 @@ impl MonitoringGetDropletMemoryFreeMetrics<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/droplet/memory_total`: set optional parameters, then `send()`.
@@ -1794,14 +1852,13 @@ pub struct MonitoringGetDropletMemoryTotalMetrics<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetDropletMemoryTotalMetrics<'_> {
+impl<'a> MonitoringGetDropletMemoryTotalMetrics<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet/memory_total",
@@ -1811,7 +1868,12 @@ impl MonitoringGetDropletMemoryTotalMetrics<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/droplet/memory_available`: set optional parameters, then `send()`.
@@ -1824,14 +1886,13 @@ pub struct MonitoringGetDropletMemoryAvailableMetrics<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetDropletMemoryAvailableMetrics<'_> {
+impl<'a> MonitoringGetDropletMemoryAvailableMetrics<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet/memory_available",
@@ -1841,7 +1902,12 @@ impl MonitoringGetDropletMemoryAvailableMetrics<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/apps/memory_percentage`: set optional parameters, then `send()`.
@@ -1855,7 +1921,7 @@ pub struct MonitoringGetAppMemoryPercentageMetrics<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetAppMemoryPercentageMetrics<'_> {
+impl<'a> MonitoringGetAppMemoryPercentageMetrics<'a> {
     /// The app component name.
     pub fn app_component(mut self, value: impl Into<String>) -> Self {
         self.app_component = Some(value.into());
@@ -1866,8 +1932,7 @@ impl MonitoringGetAppMemoryPercentageMetrics<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/apps/memory_percentage",
@@ -1878,7 +1943,12 @@ impl MonitoringGetAppMemoryPercentageMetrics<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/apps/cpu_percentage`: set optional parameters, then `send()`.
@@ -1892,7 +1962,7 @@ pub struct MonitoringGetAppCpuPercentageMetrics<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetAppCpuPercentageMetrics<'_> {
+impl<'a> MonitoringGetAppCpuPercentageMetrics<'a> {
     /// The app component name.
     pub fn app_component(mut self, value: impl Into<String>) -> Self {
         self.app_component = Some(value.into());
@@ -1903,8 +1973,7 @@ impl MonitoringGetAppCpuPercentageMetrics<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/apps/cpu_percentage",
@@ -1915,7 +1984,12 @@ impl MonitoringGetAppCpuPercentageMetrics<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/apps/restart_count`: set optional parameters, then `send()`.
@@ -1929,7 +2003,7 @@ pub struct MonitoringGetAppRestartCountMetricsYml<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetAppRestartCountMetricsYml<'_> {
+impl<'a> MonitoringGetAppRestartCountMetricsYml<'a> {
     /// The app component name.
     pub fn app_component(mut self, value: impl Into<String>) -> Self {
         self.app_component = Some(value.into());
@@ -1940,19 +2014,20 @@ impl MonitoringGetAppRestartCountMetricsYml<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/monitoring/metrics/apps/restart_count",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/metrics/apps/restart_count");
         op.query("app_id", &self.app_id, rt::Style::Form, true);
         op.query("app_component", &self.app_component, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/load_balancer/frontend_connections_current`: set optional parameters, then `send()`.
@@ -1965,14 +2040,13 @@ pub struct MonitoringGetLbFrontendConnectionsCurrent<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetLbFrontendConnectionsCurrent<'_> {
+impl<'a> MonitoringGetLbFrontendConnectionsCurrent<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/frontend_connections_current",
@@ -1982,7 +2056,12 @@ impl MonitoringGetLbFrontendConnectionsCurrent<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/load_balancer/frontend_connections_limit`: set optional parameters, then `send()`.
@@ -1995,14 +2074,13 @@ pub struct MonitoringGetLbFrontendConnectionsLimit<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetLbFrontendConnectionsLimit<'_> {
+impl<'a> MonitoringGetLbFrontendConnectionsLimit<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/frontend_connections_limit",
@@ -2012,7 +2090,12 @@ impl MonitoringGetLbFrontendConnectionsLimit<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/load_balancer/frontend_cpu_utilization`: set optional parameters, then `send()`.
@@ -2025,14 +2108,13 @@ pub struct MonitoringGetLbFrontendCpuUtilization<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetLbFrontendCpuUtilization<'_> {
+impl<'a> MonitoringGetLbFrontendCpuUtilization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/frontend_cpu_utilization",
@@ -2042,7 +2124,12 @@ impl MonitoringGetLbFrontendCpuUtilization<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/load_balancer/frontend_firewall_dropped_bytes`: set optional parameters, then `send()`.
@@ -2055,14 +2142,13 @@ pub struct MonitoringGetLbFrontendFirewallDroppedBytes<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetLbFrontendFirewallDroppedBytes<'_> {
+impl<'a> MonitoringGetLbFrontendFirewallDroppedBytes<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/frontend_firewall_dropped_bytes",
@@ -2072,7 +2158,12 @@ impl MonitoringGetLbFrontendFirewallDroppedBytes<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/load_balancer/frontend_firewall_dropped_packets`: set optional parameters, then `send()`.
@@ -2085,14 +2176,13 @@ pub struct MonitoringGetLbFrontendFirewallDroppedPackets<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetLbFrontendFirewallDroppedPackets<'_> {
+impl<'a> MonitoringGetLbFrontendFirewallDroppedPackets<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/frontend_firewall_dropped_packets",
@@ -2102,7 +2192,12 @@ impl MonitoringGetLbFrontendFirewallDroppedPackets<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/load_balancer/frontend_http_responses`: set optional parameters, then `send()`.
@@ -2115,14 +2210,13 @@ pub struct MonitoringGetLbFrontendHttpResponses<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetLbFrontendHttpResponses<'_> {
+impl<'a> MonitoringGetLbFrontendHttpResponses<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/frontend_http_responses",
@@ -2132,7 +2226,12 @@ impl MonitoringGetLbFrontendHttpResponses<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/load_balancer/frontend_http_requests_per_second`: set optional parameters, then `send()`.
@@ -2145,14 +2244,13 @@ pub struct MonitoringGetLbFrontendHttpRequestsPerSecond<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetLbFrontendHttpRequestsPerSecond<'_> {
+impl<'a> MonitoringGetLbFrontendHttpRequestsPerSecond<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/frontend_http_requests_per_second",
@@ -2162,7 +2260,12 @@ impl MonitoringGetLbFrontendHttpRequestsPerSecond<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/load_balancer/frontend_network_throughput_http`: set optional parameters, then `send()`.
@@ -2175,14 +2278,13 @@ pub struct MonitoringGetLbFrontendNetworkThroughputHttp<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetLbFrontendNetworkThroughputHttp<'_> {
+impl<'a> MonitoringGetLbFrontendNetworkThroughputHttp<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/frontend_network_throughput_http",
@@ -2192,7 +2294,12 @@ impl MonitoringGetLbFrontendNetworkThroughputHttp<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/load_balancer/frontend_network_throughput_udp`: set optional parameters, then `send()`.
@@ -2205,14 +2312,13 @@ pub struct MonitoringGetLbFrontendNetworkThroughputUdp<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetLbFrontendNetworkThroughputUdp<'_> {
+impl<'a> MonitoringGetLbFrontendNetworkThroughputUdp<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/frontend_network_throughput_udp",
@@ -2222,7 +2328,12 @@ impl MonitoringGetLbFrontendNetworkThroughputUdp<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/load_balancer/frontend_network_throughput_tcp`: set optional parameters, then `send()`.
@@ -2235,14 +2346,13 @@ pub struct MonitoringGetLbFrontendNetworkThroughputTcp<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetLbFrontendNetworkThroughputTcp<'_> {
+impl<'a> MonitoringGetLbFrontendNetworkThroughputTcp<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/frontend_network_throughput_tcp",
@@ -2252,7 +2362,12 @@ impl MonitoringGetLbFrontendNetworkThroughputTcp<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/load_balancer/frontend_nlb_tcp_network_throughput`: set optional parameters, then `send()`.
@@ -2265,14 +2380,13 @@ pub struct MonitoringGetLbFrontendNlbTcpNetworkThroughput<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetLbFrontendNlbTcpNetworkThroughput<'_> {
+impl<'a> MonitoringGetLbFrontendNlbTcpNetworkThroughput<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/frontend_nlb_tcp_network_throughput",
@@ -2282,7 +2396,12 @@ impl MonitoringGetLbFrontendNlbTcpNetworkThroughput<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/load_balancer/frontend_nlb_udp_network_throughput`: set optional parameters, then `send()`.
@@ -2295,14 +2414,13 @@ pub struct MonitoringGetLbFrontendNlbUdpNetworkThroughput<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetLbFrontendNlbUdpNetworkThroughput<'_> {
+impl<'a> MonitoringGetLbFrontendNlbUdpNetworkThroughput<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/frontend_nlb_udp_network_throughput",
@@ -2312,7 +2430,12 @@ impl MonitoringGetLbFrontendNlbUdpNetworkThroughput<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/load_balancer/frontend_tls_connections_current`: set optional parameters, then `send()`.
@@ -2325,14 +2448,13 @@ pub struct MonitoringGetLbFrontendTlsConnectionsCurrent<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetLbFrontendTlsConnectionsCurrent<'_> {
+impl<'a> MonitoringGetLbFrontendTlsConnectionsCurrent<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/frontend_tls_connections_current",
@@ -2342,7 +2464,12 @@ impl MonitoringGetLbFrontendTlsConnectionsCurrent<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/load_balancer/frontend_tls_connections_limit`: set optional parameters, then `send()`.
@@ -2355,14 +2482,13 @@ pub struct MonitoringGetLbFrontendTlsConnectionsLimit<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetLbFrontendTlsConnectionsLimit<'_> {
+impl<'a> MonitoringGetLbFrontendTlsConnectionsLimit<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/frontend_tls_connections_limit",
@@ -2372,7 +2498,12 @@ impl MonitoringGetLbFrontendTlsConnectionsLimit<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/load_balancer/frontend_tls_connections_exceeding_rate_limit`: set optional parameters, then `send()`.
@@ -2385,14 +2516,13 @@ pub struct MonitoringGetLbFrontendTlsConnectionsExceedingRateLimit<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetLbFrontendTlsConnectionsExceedingRateLimit<'_> {
+impl<'a> MonitoringGetLbFrontendTlsConnectionsExceedingRateLimit<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/frontend_tls_connections_exceeding_rate_limit",
@@ -2402,7 +2532,12 @@ impl MonitoringGetLbFrontendTlsConnectionsExceedingRateLimit<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/load_balancer/droplets_http_session_duration_avg`: set optional parameters, then `send()`.
@@ -2415,14 +2550,13 @@ pub struct MonitoringGetLbDropletsHttpSessionDurationAvg<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetLbDropletsHttpSessionDurationAvg<'_> {
+impl<'a> MonitoringGetLbDropletsHttpSessionDurationAvg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/droplets_http_session_duration_avg",
@@ -2432,7 +2566,12 @@ impl MonitoringGetLbDropletsHttpSessionDurationAvg<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/load_balancer/droplets_http_session_duration_50p`: set optional parameters, then `send()`.
@@ -2445,14 +2584,13 @@ pub struct MonitoringGetLbDropletsHttpSessionDuration50p<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetLbDropletsHttpSessionDuration50p<'_> {
+impl<'a> MonitoringGetLbDropletsHttpSessionDuration50p<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/droplets_http_session_duration_50p",
@@ -2462,7 +2600,12 @@ impl MonitoringGetLbDropletsHttpSessionDuration50p<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/load_balancer/droplets_http_session_duration_95p`: set optional parameters, then `send()`.
@@ -2475,14 +2618,13 @@ pub struct MonitoringGetLbDropletsHttpSessionDuration95p<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetLbDropletsHttpSessionDuration95p<'_> {
+impl<'a> MonitoringGetLbDropletsHttpSessionDuration95p<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/droplets_http_session_duration_95p",
@@ -2492,7 +2634,12 @@ impl MonitoringGetLbDropletsHttpSessionDuration95p<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/load_balancer/droplets_http_response_time_avg`: set optional parameters, then `send()`.
@@ -2505,14 +2652,13 @@ pub struct MonitoringGetLbDropletsHttpResponseTimeAvg<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetLbDropletsHttpResponseTimeAvg<'_> {
+impl<'a> MonitoringGetLbDropletsHttpResponseTimeAvg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/droplets_http_response_time_avg",
@@ -2522,7 +2668,12 @@ impl MonitoringGetLbDropletsHttpResponseTimeAvg<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/load_balancer/droplets_http_response_time_50p`: set optional parameters, then `send()`.
@@ -2535,14 +2686,13 @@ pub struct MonitoringGetLbDropletsHttpResponseTime50p<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetLbDropletsHttpResponseTime50p<'_> {
+impl<'a> MonitoringGetLbDropletsHttpResponseTime50p<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/droplets_http_response_time_50p",
@@ -2552,7 +2702,12 @@ impl MonitoringGetLbDropletsHttpResponseTime50p<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/load_balancer/droplets_http_response_time_95p`: set optional parameters, then `send()`.
@@ -2565,14 +2720,13 @@ pub struct MonitoringGetLbDropletsHttpResponseTime95p<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetLbDropletsHttpResponseTime95p<'_> {
+impl<'a> MonitoringGetLbDropletsHttpResponseTime95p<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/droplets_http_response_time_95p",
@@ -2582,7 +2736,12 @@ impl MonitoringGetLbDropletsHttpResponseTime95p<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/load_balancer/droplets_http_response_time_99p`: set optional parameters, then `send()`.
@@ -2595,14 +2754,13 @@ pub struct MonitoringGetLbDropletsHttpResponseTime99p<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetLbDropletsHttpResponseTime99p<'_> {
+impl<'a> MonitoringGetLbDropletsHttpResponseTime99p<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/droplets_http_response_time_99p",
@@ -2612,7 +2770,12 @@ impl MonitoringGetLbDropletsHttpResponseTime99p<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/load_balancer/droplets_queue_size`: set optional parameters, then `send()`.
@@ -2625,14 +2788,13 @@ pub struct MonitoringGetLbDropletsQueueSize<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetLbDropletsQueueSize<'_> {
+impl<'a> MonitoringGetLbDropletsQueueSize<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/droplets_queue_size",
@@ -2642,7 +2804,12 @@ impl MonitoringGetLbDropletsQueueSize<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/load_balancer/droplets_http_responses`: set optional parameters, then `send()`.
@@ -2655,14 +2822,13 @@ pub struct MonitoringGetLbDropletsHttpResponses<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetLbDropletsHttpResponses<'_> {
+impl<'a> MonitoringGetLbDropletsHttpResponses<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/droplets_http_responses",
@@ -2672,7 +2838,12 @@ impl MonitoringGetLbDropletsHttpResponses<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/load_balancer/droplets_connections`: set optional parameters, then `send()`.
@@ -2685,14 +2856,13 @@ pub struct MonitoringGetLbDropletsConnections<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetLbDropletsConnections<'_> {
+impl<'a> MonitoringGetLbDropletsConnections<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/droplets_connections",
@@ -2702,7 +2872,12 @@ impl MonitoringGetLbDropletsConnections<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/load_balancer/droplets_health_checks`: set optional parameters, then `send()`.
@@ -2715,14 +2890,13 @@ pub struct MonitoringGetLbDropletsHealthChecks<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetLbDropletsHealthChecks<'_> {
+impl<'a> MonitoringGetLbDropletsHealthChecks<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/droplets_health_checks",
@@ -2732,7 +2906,12 @@ impl MonitoringGetLbDropletsHealthChecks<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/load_balancer/droplets_downtime`: set optional parameters, then `send()`.
@@ -2745,14 +2924,13 @@ pub struct MonitoringGetLbDropletsDowntime<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetLbDropletsDowntime<'_> {
+impl<'a> MonitoringGetLbDropletsDowntime<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/droplets_downtime",
@@ -2762,7 +2940,12 @@ impl MonitoringGetLbDropletsDowntime<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/droplet_autoscale/current_instances`: set optional parameters, then `send()`.
@@ -2775,24 +2958,33 @@ pub struct MonitoringGetDropletAutoscaleCurrentInstances<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetDropletAutoscaleCurrentInstances<'_> {
+impl<'a> MonitoringGetDropletAutoscaleCurrentInstances<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet_autoscale/current_instances",
         );
-        op.query("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Form, true);
+        op.query(
+            "autoscale_pool_id",
+            &self.autoscale_pool_id,
+            rt::Style::Form,
+            true,
+        );
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/droplet_autoscale/target_instances`: set optional parameters, then `send()`.
@@ -2805,24 +2997,33 @@ pub struct MonitoringGetDropletAutoscaleTargetInstances<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetDropletAutoscaleTargetInstances<'_> {
+impl<'a> MonitoringGetDropletAutoscaleTargetInstances<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet_autoscale/target_instances",
         );
-        op.query("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Form, true);
+        op.query(
+            "autoscale_pool_id",
+            &self.autoscale_pool_id,
+            rt::Style::Form,
+            true,
+        );
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/droplet_autoscale/current_cpu_utilization`: set optional parameters, then `send()`.
@@ -2835,24 +3036,33 @@ pub struct MonitoringGetDropletAutoscaleCurrentCpuUtilizationYml<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetDropletAutoscaleCurrentCpuUtilizationYml<'_> {
+impl<'a> MonitoringGetDropletAutoscaleCurrentCpuUtilizationYml<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet_autoscale/current_cpu_utilization",
         );
-        op.query("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Form, true);
+        op.query(
+            "autoscale_pool_id",
+            &self.autoscale_pool_id,
+            rt::Style::Form,
+            true,
+        );
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/droplet_autoscale/target_cpu_utilization`: set optional parameters, then `send()`.
@@ -2865,24 +3075,33 @@ pub struct MonitoringGetDropletAutoscaleTargetCpuUtilization<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetDropletAutoscaleTargetCpuUtilization<'_> {
+impl<'a> MonitoringGetDropletAutoscaleTargetCpuUtilization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet_autoscale/target_cpu_utilization",
         );
-        op.query("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Form, true);
+        op.query(
+            "autoscale_pool_id",
+            &self.autoscale_pool_id,
+            rt::Style::Form,
+            true,
+        );
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/droplet_autoscale/current_memory_utilization`: set optional parameters, then `send()`.
@@ -2895,24 +3114,33 @@ pub struct MonitoringGetDropletAutoscaleCurrentMemoryUtilization<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetDropletAutoscaleCurrentMemoryUtilization<'_> {
+impl<'a> MonitoringGetDropletAutoscaleCurrentMemoryUtilization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet_autoscale/current_memory_utilization",
         );
-        op.query("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Form, true);
+        op.query(
+            "autoscale_pool_id",
+            &self.autoscale_pool_id,
+            rt::Style::Form,
+            true,
+        );
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/droplet_autoscale/target_memory_utilization`: set optional parameters, then `send()`.
@@ -2925,24 +3153,33 @@ pub struct MonitoringGetDropletAutoscaleTargetMemoryUtilization<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetDropletAutoscaleTargetMemoryUtilization<'_> {
+impl<'a> MonitoringGetDropletAutoscaleTargetMemoryUtilization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet_autoscale/target_memory_utilization",
         );
-        op.query("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Form, true);
+        op.query(
+            "autoscale_pool_id",
+            &self.autoscale_pool_id,
+            rt::Style::Form,
+            true,
+        );
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/database/mysql/cpu_usage`: set optional parameters, then `send()`.
@@ -2956,14 +3193,13 @@ pub struct MonitoringGetDatabaseMysqlCpuUsage<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetDatabaseMysqlCpuUsage<'_> {
+impl<'a> MonitoringGetDatabaseMysqlCpuUsage<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/database/mysql/cpu_usage",
@@ -2974,7 +3210,12 @@ impl MonitoringGetDatabaseMysqlCpuUsage<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/database/mysql/load`: set optional parameters, then `send()`.
@@ -2989,14 +3230,13 @@ pub struct MonitoringGetDatabaseMysqlLoad<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetDatabaseMysqlLoad<'_> {
+impl<'a> MonitoringGetDatabaseMysqlLoad<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/database/mysql/load",
@@ -3008,7 +3248,12 @@ impl MonitoringGetDatabaseMysqlLoad<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/database/mysql/memory_usage`: set optional parameters, then `send()`.
@@ -3022,14 +3267,13 @@ pub struct MonitoringGetDatabaseMysqlMemoryUsage<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetDatabaseMysqlMemoryUsage<'_> {
+impl<'a> MonitoringGetDatabaseMysqlMemoryUsage<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/database/mysql/memory_usage",
@@ -3040,7 +3284,12 @@ impl MonitoringGetDatabaseMysqlMemoryUsage<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/database/mysql/disk_usage`: set optional parameters, then `send()`.
@@ -3054,14 +3303,13 @@ pub struct MonitoringGetDatabaseMysqlDiskUsage<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetDatabaseMysqlDiskUsage<'_> {
+impl<'a> MonitoringGetDatabaseMysqlDiskUsage<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/database/mysql/disk_usage",
@@ -3072,7 +3320,12 @@ impl MonitoringGetDatabaseMysqlDiskUsage<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/database/mysql/threads_connected`: set optional parameters, then `send()`.
@@ -3085,14 +3338,13 @@ pub struct MonitoringGetDatabaseMysqlThreadsConnected<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetDatabaseMysqlThreadsConnected<'_> {
+impl<'a> MonitoringGetDatabaseMysqlThreadsConnected<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/database/mysql/threads_connected",
@@ -3102,7 +3354,12 @@ impl MonitoringGetDatabaseMysqlThreadsConnected<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/database/mysql/threads_created_rate`: set optional parameters, then `send()`.
@@ -3115,14 +3372,13 @@ pub struct MonitoringGetDatabaseMysqlThreadsCreatedRate<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetDatabaseMysqlThreadsCreatedRate<'_> {
+impl<'a> MonitoringGetDatabaseMysqlThreadsCreatedRate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/database/mysql/threads_created_rate",
@@ -3132,7 +3388,12 @@ impl MonitoringGetDatabaseMysqlThreadsCreatedRate<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/database/mysql/threads_active`: set optional parameters, then `send()`.
@@ -3145,14 +3406,13 @@ pub struct MonitoringGetDatabaseMysqlThreadsActive<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetDatabaseMysqlThreadsActive<'_> {
+impl<'a> MonitoringGetDatabaseMysqlThreadsActive<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/database/mysql/threads_active",
@@ -3162,7 +3422,12 @@ impl MonitoringGetDatabaseMysqlThreadsActive<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/database/mysql/index_vs_sequential_reads`: set optional parameters, then `send()`.
@@ -3175,14 +3440,13 @@ pub struct MonitoringGetDatabaseMysqlIndexVsSequentialReads<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetDatabaseMysqlIndexVsSequentialReads<'_> {
+impl<'a> MonitoringGetDatabaseMysqlIndexVsSequentialReads<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/database/mysql/index_vs_sequential_reads",
@@ -3192,7 +3456,12 @@ impl MonitoringGetDatabaseMysqlIndexVsSequentialReads<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/database/mysql/op_rates`: set optional parameters, then `send()`.
@@ -3206,14 +3475,13 @@ pub struct MonitoringGetDatabaseMysqlOpRates<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetDatabaseMysqlOpRates<'_> {
+impl<'a> MonitoringGetDatabaseMysqlOpRates<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/database/mysql/op_rates",
@@ -3224,7 +3492,12 @@ impl MonitoringGetDatabaseMysqlOpRates<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/database/mysql/schema_throughput`: set optional parameters, then `send()`.
@@ -3239,14 +3512,13 @@ pub struct MonitoringGetDatabaseMysqlSchemaThroughput<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetDatabaseMysqlSchemaThroughput<'_> {
+impl<'a> MonitoringGetDatabaseMysqlSchemaThroughput<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/database/mysql/schema_throughput",
@@ -3258,7 +3530,12 @@ impl MonitoringGetDatabaseMysqlSchemaThroughput<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/metrics/database/mysql/schema_latency`: set optional parameters, then `send()`.
@@ -3273,14 +3550,13 @@ pub struct MonitoringGetDatabaseMysqlSchemaLatency<'a> {
     end: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetDatabaseMysqlSchemaLatency<'_> {
+impl<'a> MonitoringGetDatabaseMysqlSchemaLatency<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/database/mysql/schema_latency",
@@ -3292,7 +3568,12 @@ impl MonitoringGetDatabaseMysqlSchemaLatency<'_> {
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Metrics>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/sinks/destinations`: set optional parameters, then `send()`.
@@ -3302,23 +3583,24 @@ pub struct MonitoringListDestinations<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl MonitoringListDestinations<'_> {
+impl<'a> MonitoringListDestinations<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::MonitoringListDestinationsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/sinks/destinations");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::MonitoringListDestinationsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/monitoring/sinks/destinations`: set optional parameters, then `send()`.
@@ -3329,24 +3611,26 @@ pub struct MonitoringCreateDestination<'a> {
     body: super::models::DestinationRequest,
     options: rt::CallOptions,
 }
-impl MonitoringCreateDestination<'_> {
+impl<'a> MonitoringCreateDestination<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::MonitoringCreateDestinationResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/monitoring/sinks/destinations");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::MonitoringCreateDestinationResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/sinks/destinations/{destination_uuid}`: set optional parameters, then `send()`.
@@ -3357,27 +3641,34 @@ pub struct MonitoringGetDestination<'a> {
     destination_uuid: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetDestination<'_> {
+impl<'a> MonitoringGetDestination<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::MonitoringCreateDestinationResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/sinks/destinations/{destination_uuid}",
         );
-        op.path("destination_uuid", &self.destination_uuid, rt::Style::Simple, false);
+        op.path(
+            "destination_uuid",
+            &self.destination_uuid,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::MonitoringCreateDestinationResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/monitoring/sinks/destinations/{destination_uuid}`: set optional parameters, then `send()`.
@@ -3389,23 +3680,32 @@ pub struct MonitoringUpdateDestination<'a> {
     body: super::models::DestinationRequest,
     options: rt::CallOptions,
 }
-impl MonitoringUpdateDestination<'_> {
+impl<'a> MonitoringUpdateDestination<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/monitoring/sinks/destinations/{destination_uuid}",
         );
-        op.path("destination_uuid", &self.destination_uuid, rt::Style::Simple, false);
+        op.path(
+            "destination_uuid",
+            &self.destination_uuid,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/monitoring/sinks/destinations/{destination_uuid}`: set optional parameters, then `send()`.
@@ -3416,22 +3716,31 @@ pub struct MonitoringDeleteDestination<'a> {
     destination_uuid: String,
     options: rt::CallOptions,
 }
-impl MonitoringDeleteDestination<'_> {
+impl<'a> MonitoringDeleteDestination<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/monitoring/sinks/destinations/{destination_uuid}",
         );
-        op.path("destination_uuid", &self.destination_uuid, rt::Style::Simple, false);
+        op.path(
+            "destination_uuid",
+            &self.destination_uuid,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/sinks`: set optional parameters, then `send()`.
@@ -3442,7 +3751,7 @@ pub struct MonitoringListSinks<'a> {
     resource_id: Option<String>,
     options: rt::CallOptions,
 }
-impl MonitoringListSinks<'_> {
+impl<'a> MonitoringListSinks<'a> {
     /// A unique URN for a resource.
     pub fn resource_id(mut self, value: impl Into<String>) -> Self {
         self.resource_id = Some(value.into());
@@ -3453,26 +3762,28 @@ impl MonitoringListSinks<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::MonitoringListSinksResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/sinks");
         if let Some(v) = &self.resource_id {
-            op.check(
-                rt::check::string(
-                    "resource_id",
-                    v,
-                    None,
-                    None,
-                    "^do:(dbaas|domain|droplet|floatingip|loadbalancer|space|volume|kubernetes|vpc):.*",
-                ),
-            );
+            op.check(rt::check::string(
+                "resource_id",
+                v,
+                None,
+                None,
+                "^do:(dbaas|domain|droplet|floatingip|loadbalancer|space|volume|kubernetes|vpc):.*",
+            ));
         }
         op.query("resource_id", &self.resource_id, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::MonitoringListSinksResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/monitoring/sinks`: set optional parameters, then `send()`.
@@ -3483,20 +3794,24 @@ pub struct MonitoringCreateSink<'a> {
     body: super::models::MonitoringCreateSinkBody,
     options: rt::CallOptions,
 }
-impl MonitoringCreateSink<'_> {
+impl<'a> MonitoringCreateSink<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/monitoring/sinks");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/monitoring/sinks/{sink_uuid}`: set optional parameters, then `send()`.
@@ -3507,21 +3822,25 @@ pub struct MonitoringGetSink<'a> {
     sink_uuid: String,
     options: rt::CallOptions,
 }
-impl MonitoringGetSink<'_> {
+impl<'a> MonitoringGetSink<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::MonitoringGetSinkResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/sinks/{sink_uuid}");
         op.path("sink_uuid", &self.sink_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::MonitoringGetSinkResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/monitoring/sinks/{sink_uuid}`: set optional parameters, then `send()`.
@@ -3532,18 +3851,22 @@ pub struct MonitoringDeleteSink<'a> {
     sink_uuid: String,
     options: rt::CallOptions,
 }
-impl MonitoringDeleteSink<'_> {
+impl<'a> MonitoringDeleteSink<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/monitoring/sinks/{sink_uuid}");
         op.path("sink_uuid", &self.sink_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

@@ -61,7 +61,7 @@ pub struct OneClicksList<'a> {
     type_: Option<super::models::OneClicksListType>,
     options: rt::CallOptions,
 }
-impl OneClicksList<'_> {
+impl<'a> OneClicksList<'a> {
     /// Restrict results to a certain type of 1-Click.
     pub fn type_(mut self, value: super::models::OneClicksListType) -> Self {
         self.type_ = Some(value);
@@ -72,15 +72,19 @@ impl OneClicksList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::OneClicksListResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/1-clicks");
         op.query("type", &self.type_, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OneClicksListResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/1-clicks/kubernetes`: set optional parameters, then `send()`.
@@ -91,23 +95,24 @@ pub struct OneClicksInstallKubernetes<'a> {
     body: super::models::OneClicksCreate,
     options: rt::CallOptions,
 }
-impl OneClicksInstallKubernetes<'_> {
+impl<'a> OneClicksInstallKubernetes<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::OneClicksInstallKubernetesResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/1-clicks/kubernetes");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OneClicksInstallKubernetesResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

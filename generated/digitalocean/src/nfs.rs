@@ -96,10 +96,7 @@ impl<'a> NfsApi<'a> {
     /// A successful request will return the NFS snapshot.
     ///
     /// `GET /v2/nfs/snapshots/{nfs_snapshot_id}` (operation `nfs_get_snapshot`).
-    pub fn get_snapshot(
-        &self,
-        nfs_snapshot_id: impl Into<String>,
-    ) -> NfsGetSnapshot<'a> {
+    pub fn get_snapshot(&self, nfs_snapshot_id: impl Into<String>) -> NfsGetSnapshot<'a> {
         NfsGetSnapshot {
             client: self.client,
             nfs_snapshot_id: nfs_snapshot_id.into(),
@@ -114,10 +111,7 @@ impl<'a> NfsApi<'a> {
     /// A successful request will return a `204 No Content` status code.
     ///
     /// `DELETE /v2/nfs/snapshots/{nfs_snapshot_id}` (operation `nfs_delete_snapshot`).
-    pub fn delete_snapshot(
-        &self,
-        nfs_snapshot_id: impl Into<String>,
-    ) -> NfsDeleteSnapshot<'a> {
+    pub fn delete_snapshot(&self, nfs_snapshot_id: impl Into<String>) -> NfsDeleteSnapshot<'a> {
         NfsDeleteSnapshot {
             client: self.client,
             nfs_snapshot_id: nfs_snapshot_id.into(),
@@ -174,10 +168,7 @@ impl<'a> NfsApi<'a> {
     /// A successful request will return the NFS access point.
     ///
     /// `GET /v2/nfs/access_points/{access_point_id}` (operation `nfs_get_access_point`).
-    pub fn get_access_point(
-        &self,
-        access_point_id: uuid::Uuid,
-    ) -> NfsGetAccessPoint<'a> {
+    pub fn get_access_point(&self, access_point_id: uuid::Uuid) -> NfsGetAccessPoint<'a> {
         NfsGetAccessPoint {
             client: self.client,
             access_point_id,
@@ -196,10 +187,7 @@ impl<'a> NfsApi<'a> {
     /// in `ACCESS_POINT_DELETED` or `ACCESS_POINT_FAILED` status return `400 Bad Request`.
     ///
     /// `DELETE /v2/nfs/access_points/{access_point_id}` (operation `nfs_delete_access_point`).
-    pub fn delete_access_point(
-        &self,
-        access_point_id: uuid::Uuid,
-    ) -> NfsDeleteAccessPoint<'a> {
+    pub fn delete_access_point(&self, access_point_id: uuid::Uuid) -> NfsDeleteAccessPoint<'a> {
         NfsDeleteAccessPoint {
             client: self.client,
             access_point_id,
@@ -215,7 +203,7 @@ pub struct NfsList<'a> {
     region: Option<String>,
     options: rt::CallOptions,
 }
-impl NfsList<'_> {
+impl<'a> NfsList<'a> {
     /// The DigitalOcean region slug (e.g., nyc2, atl1) where the NFS share resides.
     pub fn region(mut self, value: impl Into<String>) -> Self {
         self.region = Some(value.into());
@@ -226,15 +214,17 @@ impl NfsList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::NfsListResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/nfs");
         op.query("region", &self.region, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::NfsListResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/nfs`: set optional parameters, then `send()`.
@@ -245,21 +235,23 @@ pub struct NfsCreate<'a> {
     body: super::models::NfsRequest,
     options: rt::CallOptions,
 }
-impl NfsCreate<'_> {
+impl<'a> NfsCreate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::NfsCreateResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/nfs");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::NfsCreateResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/nfs/{nfs_id}`: set optional parameters, then `send()`.
@@ -271,7 +263,7 @@ pub struct NfsGet<'a> {
     region: Option<String>,
     options: rt::CallOptions,
 }
-impl NfsGet<'_> {
+impl<'a> NfsGet<'a> {
     /// The DigitalOcean region slug (e.g., nyc2, atl1) where the NFS share resides.
     pub fn region(mut self, value: impl Into<String>) -> Self {
         self.region = Some(value.into());
@@ -282,16 +274,18 @@ impl NfsGet<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::NfsGetResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/nfs/{nfs_id}");
         op.path("nfs_id", &self.nfs_id, rt::Style::Simple, false);
         op.query("region", &self.region, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::NfsGetResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/nfs/{nfs_id}`: set optional parameters, then `send()`.
@@ -303,7 +297,7 @@ pub struct NfsDelete<'a> {
     region: Option<String>,
     options: rt::CallOptions,
 }
-impl NfsDelete<'_> {
+impl<'a> NfsDelete<'a> {
     /// The DigitalOcean region slug (e.g., nyc2, atl1) where the NFS share resides.
     pub fn region(mut self, value: impl Into<String>) -> Self {
         self.region = Some(value.into());
@@ -314,14 +308,18 @@ impl NfsDelete<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/nfs/{nfs_id}");
         op.path("nfs_id", &self.nfs_id, rt::Style::Simple, false);
         op.query("region", &self.region, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/nfs/snapshots`: set optional parameters, then `send()`.
@@ -333,7 +331,7 @@ pub struct NfsListSnapshot<'a> {
     share_id: Option<String>,
     options: rt::CallOptions,
 }
-impl NfsListSnapshot<'_> {
+impl<'a> NfsListSnapshot<'a> {
     /// The DigitalOcean region slug (e.g., nyc2, atl1) where the NFS share resides.
     pub fn region(mut self, value: impl Into<String>) -> Self {
         self.region = Some(value.into());
@@ -349,16 +347,20 @@ impl NfsListSnapshot<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::NfsSnapshotListResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/nfs/snapshots");
         op.query("region", &self.region, rt::Style::Form, true);
         op.query("share_id", &self.share_id, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::NfsSnapshotListResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/nfs/snapshots/{nfs_snapshot_id}`: set optional parameters, then `send()`.
@@ -370,7 +372,7 @@ pub struct NfsGetSnapshot<'a> {
     region: Option<String>,
     options: rt::CallOptions,
 }
-impl NfsGetSnapshot<'_> {
+impl<'a> NfsGetSnapshot<'a> {
     /// The DigitalOcean region slug (e.g., nyc2, atl1) where the NFS share resides.
     pub fn region(mut self, value: impl Into<String>) -> Self {
         self.region = Some(value.into());
@@ -381,16 +383,25 @@ impl NfsGetSnapshot<'_> {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/nfs/snapshots/{nfs_snapshot_id}");
+        op.path(
+            "nfs_snapshot_id",
+            &self.nfs_snapshot_id,
+            rt::Style::Simple,
+            false,
+        );
+        op.query("region", &self.region, rt::Style::Form, true);
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::NfsSnapshotGetResponse>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/nfs/snapshots/{nfs_snapshot_id}");
-        op.path("nfs_snapshot_id", &self.nfs_snapshot_id, rt::Style::Simple, false);
-        op.query("region", &self.region, rt::Style::Form, true);
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/nfs/snapshots/{nfs_snapshot_id}`: set optional parameters, then `send()`.
@@ -402,7 +413,7 @@ pub struct NfsDeleteSnapshot<'a> {
     region: Option<String>,
     options: rt::CallOptions,
 }
-impl NfsDeleteSnapshot<'_> {
+impl<'a> NfsDeleteSnapshot<'a> {
     /// The DigitalOcean region slug (e.g., nyc2, atl1) where the NFS share resides.
     pub fn region(mut self, value: impl Into<String>) -> Self {
         self.region = Some(value.into());
@@ -413,17 +424,23 @@ impl NfsDeleteSnapshot<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/v2/nfs/snapshots/{nfs_snapshot_id}",
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/v2/nfs/snapshots/{nfs_snapshot_id}");
+        op.path(
+            "nfs_snapshot_id",
+            &self.nfs_snapshot_id,
+            rt::Style::Simple,
+            false,
         );
-        op.path("nfs_snapshot_id", &self.nfs_snapshot_id, rt::Style::Simple, false);
         op.query("region", &self.region, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/nfs/shares/{share_id}/access_points`: set optional parameters, then `send()`.
@@ -435,7 +452,7 @@ pub struct NfsListAccessPoints<'a> {
     status: Option<super::models::NfsListAccessPointsStatus>,
     options: rt::CallOptions,
 }
-impl NfsListAccessPoints<'_> {
+impl<'a> NfsListAccessPoints<'a> {
     /// Filter access points by status.
     pub fn status(mut self, value: super::models::NfsListAccessPointsStatus) -> Self {
         self.status = Some(value);
@@ -446,14 +463,8 @@ impl NfsListAccessPoints<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AccessPointListResponse>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/nfs/shares/{share_id}/access_points",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/nfs/shares/{share_id}/access_points");
         op.path("share_id", &self.share_id, rt::Style::Simple, false);
         op.query("status", &self.status, rt::Style::Form, true);
         op.errors(|status, body| match status {
@@ -465,7 +476,14 @@ impl NfsListAccessPoints<'_> {
             _ => rt::error_body::<super::models::ErrorModel>(status, body),
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AccessPointListResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/nfs/shares/{share_id}/access_points`: set optional parameters, then `send()`.
@@ -477,20 +495,14 @@ pub struct NfsCreateAccessPoint<'a> {
     body: super::models::AccessPointRequest,
     options: rt::CallOptions,
 }
-impl NfsCreateAccessPoint<'_> {
+impl<'a> NfsCreateAccessPoint<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AccessPointActionResponse>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v2/nfs/shares/{share_id}/access_points",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v2/nfs/shares/{share_id}/access_points");
         op.path("share_id", &self.share_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -503,7 +515,14 @@ impl NfsCreateAccessPoint<'_> {
             _ => rt::error_body::<super::models::ErrorModel>(status, body),
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AccessPointActionResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/nfs/access_points/{access_point_id}`: set optional parameters, then `send()`.
@@ -514,24 +533,30 @@ pub struct NfsGetAccessPoint<'a> {
     access_point_id: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl NfsGetAccessPoint<'_> {
+impl<'a> NfsGetAccessPoint<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/nfs/access_points/{access_point_id}");
+        op.path(
+            "access_point_id",
+            &self.access_point_id,
+            rt::Style::Simple,
+            false,
+        );
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::AccessPointGetResponse>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/nfs/access_points/{access_point_id}",
-        );
-        op.path("access_point_id", &self.access_point_id, rt::Style::Simple, false);
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/nfs/access_points/{access_point_id}`: set optional parameters, then `send()`.
@@ -542,21 +567,23 @@ pub struct NfsDeleteAccessPoint<'a> {
     access_point_id: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl NfsDeleteAccessPoint<'_> {
+impl<'a> NfsDeleteAccessPoint<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AccessPointActionResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/nfs/access_points/{access_point_id}",
         );
-        op.path("access_point_id", &self.access_point_id, rt::Style::Simple, false);
+        op.path(
+            "access_point_id",
+            &self.access_point_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::NfsApiError>(status, body),
             401u16 => rt::error_body::<super::models::ErrorModel>(status, body),
@@ -566,6 +593,13 @@ impl NfsDeleteAccessPoint<'_> {
             _ => rt::error_body::<super::models::ErrorModel>(status, body),
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AccessPointActionResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

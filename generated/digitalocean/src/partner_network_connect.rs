@@ -50,10 +50,7 @@ impl<'a> PartnerNetworkConnectApi<'a> {
     /// `/v2/partner_network_connect/attachments/{pa_id}`.
     ///
     /// `GET /v2/partner_network_connect/attachments/{pa_id}` (operation `partnerAttachments_get`).
-    pub fn partner_attachments_get(
-        &self,
-        pa_id: impl Into<String>,
-    ) -> PartnerAttachmentsGet<'a> {
+    pub fn partner_attachments_get(&self, pa_id: impl Into<String>) -> PartnerAttachmentsGet<'a> {
         PartnerAttachmentsGet {
             client: self.client,
             pa_id: pa_id.into(),
@@ -169,7 +166,7 @@ pub struct PartnerAttachmentsList<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl PartnerAttachmentsList<'_> {
+impl<'a> PartnerAttachmentsList<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -185,35 +182,62 @@ impl PartnerAttachmentsList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::PartnerAttachmentsListResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/partner_network_connect/attachments",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/partner_network_connect/attachments");
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PartnerAttachmentsListResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::PartnerAttachment> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::PartnerAttachment> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/partner_attachments")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/partner_network_connect/attachments`: set optional parameters, then `send()`.
@@ -224,7 +248,7 @@ pub struct PartnerAttachmentsCreate<'a> {
     body: Option<super::models::PartnerAttachmentWritable>,
     options: rt::CallOptions,
 }
-impl PartnerAttachmentsCreate<'_> {
+impl<'a> PartnerAttachmentsCreate<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PartnerAttachmentWritable) -> Self {
         self.body = Some(value);
@@ -235,17 +259,8 @@ impl PartnerAttachmentsCreate<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::PartnerAttachmentsCreateResponse202>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v2/partner_network_connect/attachments",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v2/partner_network_connect/attachments");
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -254,7 +269,14 @@ impl PartnerAttachmentsCreate<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PartnerAttachmentsCreateResponse202>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/partner_network_connect/attachments/{pa_id}`: set optional parameters, then `send()`.
@@ -265,19 +287,13 @@ pub struct PartnerAttachmentsGet<'a> {
     pa_id: String,
     options: rt::CallOptions,
 }
-impl PartnerAttachmentsGet<'_> {
+impl<'a> PartnerAttachmentsGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::PartnerAttachmentsCreateResponse202>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/partner_network_connect/attachments/{pa_id}",
@@ -285,7 +301,14 @@ impl PartnerAttachmentsGet<'_> {
         op.path("pa_id", &self.pa_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PartnerAttachmentsCreateResponse202>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/partner_network_connect/attachments/{pa_id}`: set optional parameters, then `send()`.
@@ -296,19 +319,13 @@ pub struct PartnerAttachmentsDelete<'a> {
     pa_id: String,
     options: rt::CallOptions,
 }
-impl PartnerAttachmentsDelete<'_> {
+impl<'a> PartnerAttachmentsDelete<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::PartnerAttachmentsCreateResponse202>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/partner_network_connect/attachments/{pa_id}",
@@ -316,7 +333,14 @@ impl PartnerAttachmentsDelete<'_> {
         op.path("pa_id", &self.pa_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PartnerAttachmentsCreateResponse202>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /v2/partner_network_connect/attachments/{pa_id}`: set optional parameters, then `send()`.
@@ -328,7 +352,7 @@ pub struct PartnerAttachmentsPatch<'a> {
     body: Option<super::models::PartnerAttachmentUpdatable>,
     options: rt::CallOptions,
 }
-impl PartnerAttachmentsPatch<'_> {
+impl<'a> PartnerAttachmentsPatch<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PartnerAttachmentUpdatable) -> Self {
         self.body = Some(value);
@@ -339,13 +363,7 @@ impl PartnerAttachmentsPatch<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::PartnerAttachmentsCreateResponse202>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/v2/partner_network_connect/attachments/{pa_id}",
@@ -356,7 +374,14 @@ impl PartnerAttachmentsPatch<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PartnerAttachmentsCreateResponse202>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/partner_network_connect/attachments/{pa_id}/bgp_auth_key`: set optional parameters, then `send()`.
@@ -367,19 +392,13 @@ pub struct PartnerAttachmentsGetBgpAuthKey<'a> {
     pa_id: String,
     options: rt::CallOptions,
 }
-impl PartnerAttachmentsGetBgpAuthKey<'_> {
+impl<'a> PartnerAttachmentsGetBgpAuthKey<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::PartnerAttachmentsGetBgpAuthKeyResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/partner_network_connect/attachments/{pa_id}/bgp_auth_key",
@@ -387,7 +406,15 @@ impl PartnerAttachmentsGetBgpAuthKey<'_> {
         op.path("pa_id", &self.pa_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PartnerAttachmentsGetBgpAuthKeyResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/partner_network_connect/attachments/{pa_id}/remote_routes`: set optional parameters, then `send()`.
@@ -400,7 +427,7 @@ pub struct PartnerAttachmentsListRemoteRoutes<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl PartnerAttachmentsListRemoteRoutes<'_> {
+impl<'a> PartnerAttachmentsListRemoteRoutes<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -416,36 +443,67 @@ impl PartnerAttachmentsListRemoteRoutes<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::PartnerAttachmentsListRemoteRoutesResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/partner_network_connect/attachments/{pa_id}/remote_routes",
         );
         op.path("pa_id", &self.pa_id, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PartnerAttachmentsListRemoteRoutesResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::PartnerAttachmentRemoteRoute> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::PartnerAttachmentRemoteRoute> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/remote_routes")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v2/partner_network_connect/attachments/{pa_id}/service_key`: set optional parameters, then `send()`.
@@ -456,19 +514,13 @@ pub struct PartnerAttachmentsGetServiceKey<'a> {
     pa_id: String,
     options: rt::CallOptions,
 }
-impl PartnerAttachmentsGetServiceKey<'_> {
+impl<'a> PartnerAttachmentsGetServiceKey<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::PartnerAttachmentsGetServiceKeyResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/partner_network_connect/attachments/{pa_id}/service_key",
@@ -476,7 +528,15 @@ impl PartnerAttachmentsGetServiceKey<'_> {
         op.path("pa_id", &self.pa_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PartnerAttachmentsGetServiceKeyResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/partner_network_connect/attachments/{pa_id}/service_key`: set optional parameters, then `send()`.
@@ -487,14 +547,13 @@ pub struct PartnerAttachmentsCreateServiceKey<'a> {
     pa_id: String,
     options: rt::CallOptions,
 }
-impl PartnerAttachmentsCreateServiceKey<'_> {
+impl<'a> PartnerAttachmentsCreateServiceKey<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/partner_network_connect/attachments/{pa_id}/service_key",
@@ -502,6 +561,11 @@ impl PartnerAttachmentsCreateServiceKey<'_> {
         op.path("pa_id", &self.pa_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -59,10 +59,7 @@ impl<'a> ProjectsApi<'a> {
     /// To update you default project, send a PUT request to `/v2/projects/default`. All of the following attributes must be sent.
     ///
     /// `PUT /v2/projects/default` (operation `projects_update_default`).
-    pub fn update_default(
-        &self,
-        body: super::models::Project,
-    ) -> ProjectsUpdateDefault<'a> {
+    pub fn update_default(&self, body: super::models::Project) -> ProjectsUpdateDefault<'a> {
         ProjectsUpdateDefault {
             client: self.client,
             body,
@@ -74,10 +71,7 @@ impl<'a> ProjectsApi<'a> {
     /// To update only specific attributes of your default project, send a PATCH request to `/v2/projects/default`. At least one of the following attributes needs to be sent.
     ///
     /// `PATCH /v2/projects/default` (operation `projects_patch_default`).
-    pub fn patch_default(
-        &self,
-        body: super::models::Project,
-    ) -> ProjectsPatchDefault<'a> {
+    pub fn patch_default(&self, body: super::models::Project) -> ProjectsPatchDefault<'a> {
         ProjectsPatchDefault {
             client: self.client,
             body,
@@ -135,11 +129,7 @@ impl<'a> ProjectsApi<'a> {
     /// To update only specific attributes of a project, send a PATCH request to `/v2/projects/$PROJECT_ID`. At least one of the following attributes needs to be sent.
     ///
     /// `PATCH /v2/projects/{project_id}` (operation `projects_patch`).
-    pub fn patch(
-        &self,
-        project_id: uuid::Uuid,
-        body: super::models::Project,
-    ) -> ProjectsPatch<'a> {
+    pub fn patch(&self, project_id: uuid::Uuid, body: super::models::Project) -> ProjectsPatch<'a> {
         ProjectsPatch {
             client: self.client,
             project_id,
@@ -157,7 +147,7 @@ pub struct ProjectsList<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ProjectsList<'_> {
+impl<'a> ProjectsList<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -173,29 +163,62 @@ impl ProjectsList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectsListResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/projects");
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectsListResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Project> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Project> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/projects")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/projects`: set optional parameters, then `send()`.
@@ -206,22 +229,26 @@ pub struct ProjectsCreate<'a> {
     body: super::models::ProjectBase,
     options: rt::CallOptions,
 }
-impl ProjectsCreate<'_> {
+impl<'a> ProjectsCreate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectsCreateResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/projects");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectsCreateResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/projects/default`: set optional parameters, then `send()`.
@@ -231,20 +258,24 @@ pub struct ProjectsGetDefault<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl ProjectsGetDefault<'_> {
+impl<'a> ProjectsGetDefault<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/projects/default");
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::ProjectsGetDefaultResponse200>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/projects/default");
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/projects/default`: set optional parameters, then `send()`.
@@ -255,22 +286,26 @@ pub struct ProjectsUpdateDefault<'a> {
     body: super::models::Project,
     options: rt::CallOptions,
 }
-impl ProjectsUpdateDefault<'_> {
+impl<'a> ProjectsUpdateDefault<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectsCreateResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/projects/default");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectsCreateResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /v2/projects/default`: set optional parameters, then `send()`.
@@ -281,22 +316,26 @@ pub struct ProjectsPatchDefault<'a> {
     body: super::models::Project,
     options: rt::CallOptions,
 }
-impl ProjectsPatchDefault<'_> {
+impl<'a> ProjectsPatchDefault<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectsCreateResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/v2/projects/default");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectsCreateResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/projects/{project_id}`: set optional parameters, then `send()`.
@@ -307,21 +346,25 @@ pub struct ProjectsGet<'a> {
     project_id: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl ProjectsGet<'_> {
+impl<'a> ProjectsGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectsCreateResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/projects/{project_id}");
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectsCreateResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/projects/{project_id}`: set optional parameters, then `send()`.
@@ -333,23 +376,27 @@ pub struct ProjectsUpdate<'a> {
     body: super::models::Project,
     options: rt::CallOptions,
 }
-impl ProjectsUpdate<'_> {
+impl<'a> ProjectsUpdate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectsCreateResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/projects/{project_id}");
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectsCreateResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/projects/{project_id}`: set optional parameters, then `send()`.
@@ -360,19 +407,23 @@ pub struct ProjectsDelete<'a> {
     project_id: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl ProjectsDelete<'_> {
+impl<'a> ProjectsDelete<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/projects/{project_id}");
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /v2/projects/{project_id}`: set optional parameters, then `send()`.
@@ -384,22 +435,26 @@ pub struct ProjectsPatch<'a> {
     body: super::models::Project,
     options: rt::CallOptions,
 }
-impl ProjectsPatch<'_> {
+impl<'a> ProjectsPatch<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectsCreateResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/v2/projects/{project_id}");
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectsCreateResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -39,10 +39,7 @@ impl<'a> ReservedIPv6Api<'a> {
     /// `/v2/reserved_ipv6` with the `region_slug` attribute.
     ///
     /// `POST /v2/reserved_ipv6` (operation `reservedIPv6_create`).
-    pub fn create(
-        &self,
-        body: super::models::ReservedIpv6Create,
-    ) -> ReservedIPv6Create<'a> {
+    pub fn create(&self, body: super::models::ReservedIpv6Create) -> ReservedIPv6Create<'a> {
         ReservedIPv6Create {
             client: self.client,
             body,
@@ -87,7 +84,7 @@ pub struct ReservedIPv6List<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReservedIPv6List<'_> {
+impl<'a> ReservedIPv6List<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -103,29 +100,64 @@ impl ReservedIPv6List<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ReservedIPv6ListResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/reserved_ipv6");
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ReservedIPv6ListResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ReservedIPv6ListResponse200ReservedIpv6sItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ReservedIPv6ListResponse200ReservedIpv6sItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/reserved_ipv6s")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/reserved_ipv6`: set optional parameters, then `send()`.
@@ -136,21 +168,25 @@ pub struct ReservedIPv6Create<'a> {
     body: super::models::ReservedIpv6Create,
     options: rt::CallOptions,
 }
-impl ReservedIPv6Create<'_> {
+impl<'a> ReservedIPv6Create<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ReservedIPv6CreateResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/reserved_ipv6");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ReservedIPv6CreateResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/reserved_ipv6/{reserved_ipv6}`: set optional parameters, then `send()`.
@@ -161,21 +197,30 @@ pub struct ReservedIPv6Get<'a> {
     reserved_ipv6: String,
     options: rt::CallOptions,
 }
-impl ReservedIPv6Get<'_> {
+impl<'a> ReservedIPv6Get<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/reserved_ipv6/{reserved_ipv6}");
+        op.path(
+            "reserved_ipv6",
+            &self.reserved_ipv6,
+            rt::Style::Simple,
+            false,
+        );
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::ReservedIPv6GetResponse200>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/reserved_ipv6/{reserved_ipv6}");
-        op.path("reserved_ipv6", &self.reserved_ipv6, rt::Style::Simple, false);
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/reserved_ipv6/{reserved_ipv6}`: set optional parameters, then `send()`.
@@ -186,21 +231,27 @@ pub struct ReservedIPv6Delete<'a> {
     reserved_ipv6: String,
     options: rt::CallOptions,
 }
-impl ReservedIPv6Delete<'_> {
+impl<'a> ReservedIPv6Delete<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/v2/reserved_ipv6/{reserved_ipv6}",
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/v2/reserved_ipv6/{reserved_ipv6}");
+        op.path(
+            "reserved_ipv6",
+            &self.reserved_ipv6,
+            rt::Style::Simple,
+            false,
         );
-        op.path("reserved_ipv6", &self.reserved_ipv6, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

@@ -49,7 +49,7 @@ pub struct ReservedIPv6ActionsPost<'a> {
     body: Option<super::models::ReservedIPv6ActionsPostBody>,
     options: rt::CallOptions,
 }
-impl ReservedIPv6ActionsPost<'_> {
+impl<'a> ReservedIPv6ActionsPost<'a> {
     /// The `type` attribute set in the request body will specify the action that
     /// will be taken on the reserved IPv6.
     pub fn body(mut self, value: super::models::ReservedIPv6ActionsPostBody) -> Self {
@@ -61,23 +61,29 @@ impl ReservedIPv6ActionsPost<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ReservedIPv6ActionsPostResponse201>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/reserved_ipv6/{reserved_ipv6}/actions",
         );
-        op.path("reserved_ipv6", &self.reserved_ipv6, rt::Style::Simple, false);
+        op.path(
+            "reserved_ipv6",
+            &self.reserved_ipv6,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ReservedIPv6ActionsPostResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

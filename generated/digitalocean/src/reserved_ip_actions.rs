@@ -97,27 +97,25 @@ pub struct ReservedIPsActionsList<'a> {
     reserved_ip: String,
     options: rt::CallOptions,
 }
-impl ReservedIPsActionsList<'_> {
+impl<'a> ReservedIPsActionsList<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ReservedIPsActionsListResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/reserved_ips/{reserved_ip}/actions",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/reserved_ips/{reserved_ip}/actions");
         op.path("reserved_ip", &self.reserved_ip, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ReservedIPsActionsListResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/reserved_ips/{reserved_ip}/actions`: set optional parameters, then `send()`.
@@ -129,7 +127,7 @@ pub struct ReservedIPsActionsPost<'a> {
     body: Option<super::models::ReservedIPsActionsPostBody>,
     options: rt::CallOptions,
 }
-impl ReservedIPsActionsPost<'_> {
+impl<'a> ReservedIPsActionsPost<'a> {
     /// The `type` attribute set in the request body will specify the action that
     /// will be taken on the reserved IP.
     pub fn body(mut self, value: super::models::ReservedIPsActionsPostBody) -> Self {
@@ -141,24 +139,22 @@ impl ReservedIPsActionsPost<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ReservedIPsActionsPostResponse201>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v2/reserved_ips/{reserved_ip}/actions",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v2/reserved_ips/{reserved_ip}/actions");
         op.path("reserved_ip", &self.reserved_ip, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ReservedIPsActionsPostResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/reserved_ips/{reserved_ip}/actions/{action_id}`: set optional parameters, then `send()`.
@@ -170,29 +166,35 @@ pub struct ReservedIPsActionsGet<'a> {
     action_id: i64,
     options: rt::CallOptions,
 }
-impl ReservedIPsActionsGet<'_> {
+impl<'a> ReservedIPsActionsGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ReservedIPsActionsPostResponse201>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/reserved_ips/{reserved_ip}/actions/{action_id}",
         );
         op.path("reserved_ip", &self.reserved_ip, rt::Style::Simple, false);
         let v = &self.action_id;
-        op.check(rt::check::range("action_id", *v as f64, Some((1f64, false)), None));
+        op.check(rt::check::range(
+            "action_id",
+            *v as f64,
+            Some((1f64, false)),
+            None,
+        ));
         op.path("action_id", &self.action_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ReservedIPsActionsPostResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

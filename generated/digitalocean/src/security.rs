@@ -173,7 +173,7 @@ pub struct SecurityListScans<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl SecurityListScans<'_> {
+impl<'a> SecurityListScans<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -189,29 +189,62 @@ impl SecurityListScans<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SecurityListScansResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/security/scans");
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SecurityListScansResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Scan> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Scan> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/scans")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/security/scans`: set optional parameters, then `send()`.
@@ -221,20 +254,24 @@ pub struct SecurityCreateScan<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl SecurityCreateScan<'_> {
+impl<'a> SecurityCreateScan<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v2/security/scans");
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::SecurityCreateScanResponse201>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::POST, "/v2/security/scans");
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/security/scans/{scan_id}`: set optional parameters, then `send()`.
@@ -249,7 +286,7 @@ pub struct SecurityGetScan<'a> {
     type_: Option<String>,
     options: rt::CallOptions,
 }
-impl SecurityGetScan<'_> {
+impl<'a> SecurityGetScan<'a> {
     /// The finding severity level to include.
     pub fn severity(mut self, value: super::models::SecurityGetScanSeverity) -> Self {
         self.severity = Some(value);
@@ -275,32 +312,39 @@ impl SecurityGetScan<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SecurityCreateScanResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/security/scans/{scan_id}");
         op.path("scan_id", &self.scan_id, rt::Style::Simple, false);
         op.query("severity", &self.severity, rt::Style::Form, true);
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SecurityCreateScanResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/security/scans/latest`: set optional parameters, then `send()`.
@@ -314,7 +358,7 @@ pub struct SecurityGetLatestScan<'a> {
     type_: Option<String>,
     options: rt::CallOptions,
 }
-impl SecurityGetLatestScan<'_> {
+impl<'a> SecurityGetLatestScan<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -340,31 +384,38 @@ impl SecurityGetLatestScan<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SecurityCreateScanResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/security/scans/latest");
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("severity", &self.severity, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SecurityCreateScanResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/security/scans/rules`: set optional parameters, then `send()`.
@@ -375,19 +426,23 @@ pub struct SecurityCreateScanRule<'a> {
     body: super::models::SecurityCreateScanRuleBody,
     options: rt::CallOptions,
 }
-impl SecurityCreateScanRule<'_> {
+impl<'a> SecurityCreateScanRule<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/security/scans/rules");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/security/scans/{scan_id}/findings/{finding_uuid}/affected_resources`: set optional parameters, then `send()`.
@@ -401,7 +456,7 @@ pub struct SecurityListScanFindingAffectedResources<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl SecurityListScanFindingAffectedResources<'_> {
+impl<'a> SecurityListScanFindingAffectedResources<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -417,13 +472,7 @@ impl SecurityListScanFindingAffectedResources<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::SecurityListScanFindingAffectedResourcesResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/security/scans/{scan_id}/findings/{finding_uuid}/affected_resources",
@@ -431,23 +480,60 @@ impl SecurityListScanFindingAffectedResources<'_> {
         op.path("scan_id", &self.scan_id, rt::Style::Simple, false);
         op.path("finding_uuid", &self.finding_uuid, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::SecurityListScanFindingAffectedResourcesResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::AffectedResource> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::AffectedResource> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/affected_resources")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v2/security/settings`: set optional parameters, then `send()`.
@@ -459,7 +545,7 @@ pub struct SecurityListSettings<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl SecurityListSettings<'_> {
+impl<'a> SecurityListSettings<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -475,27 +561,34 @@ impl SecurityListSettings<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Settings>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/security/settings");
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Settings>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/security/settings/plan`: set optional parameters, then `send()`.
@@ -506,24 +599,25 @@ pub struct SecurityUpdateSettingsPlan<'a> {
     body: super::models::SecurityUpdateSettingsPlanBody,
     options: rt::CallOptions,
 }
-impl SecurityUpdateSettingsPlan<'_> {
+impl<'a> SecurityUpdateSettingsPlan<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::SecurityUpdateSettingsPlanResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/security/settings/plan");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SecurityUpdateSettingsPlanResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/security/settings/suppressions`: set optional parameters, then `send()`.
@@ -534,21 +628,25 @@ pub struct SecurityCreateSuppression<'a> {
     body: super::models::SecurityCreateSuppressionBody,
     options: rt::CallOptions,
 }
-impl SecurityCreateSuppression<'_> {
+impl<'a> SecurityCreateSuppression<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SuppressedResourceRoot>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/security/settings/suppressions");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SuppressedResourceRoot>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/security/settings/suppressions/{suppression_uuid}`: set optional parameters, then `send()`.
@@ -559,21 +657,30 @@ pub struct SecurityDeleteSuppression<'a> {
     suppression_uuid: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl SecurityDeleteSuppression<'_> {
+impl<'a> SecurityDeleteSuppression<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/security/settings/suppressions/{suppression_uuid}",
         );
-        op.path("suppression_uuid", &self.suppression_uuid, rt::Style::Simple, false);
+        op.path(
+            "suppression_uuid",
+            &self.suppression_uuid,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

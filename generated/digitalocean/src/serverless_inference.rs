@@ -129,22 +129,34 @@ pub struct InferenceCreateChatCompletion<'a> {
     body: super::models::ChatCompletionRequest,
     options: rt::CallOptions,
 }
-impl InferenceCreateChatCompletion<'_> {
+impl<'a> InferenceCreateChatCompletion<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ChatCompletionResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/chat/completions");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ChatCompletionResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Send the request and read the answer as a stream of server-sent events, each event's data decoded (`text/event-stream`), with backpressure: nothing is read ahead of the caller beyond a small buffer, and dropping the stream closes the connection. The body's `stream` flag is set to true.
+    pub async fn stream(
+        mut self,
+    ) -> Result<rt::stream::SseStream<super::models::ChatCompletionChunk>, rt::Error> {
+        self.body.stream = Some(Some(true));
+        let (client, op) = self.build();
+        rt::send_sse(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/messages`: set optional parameters, then `send()`.
@@ -155,32 +167,40 @@ pub struct InferenceCreateMessages<'a> {
     body: super::models::MessagesCreateRequest,
     options: rt::CallOptions,
 }
-impl InferenceCreateMessages<'_> {
+impl<'a> InferenceCreateMessages<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::MessagesCreateResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/messages");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
-            400u16 => {
-                rt::error_body::<
-                    super::models::MessagesCreateErrorResponse,
-                >(status, body)
-            }
+            400u16 => rt::error_body::<super::models::MessagesCreateErrorResponse>(status, body),
             401u16 => rt::error_body::<super::models::ErrorModel>(status, body),
             429u16 => rt::error_body::<super::models::ErrorModel>(status, body),
             500u16 => rt::error_body::<super::models::ErrorModel>(status, body),
             _ => rt::error_body::<super::models::ErrorModel>(status, body),
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::MessagesCreateResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Send the request and read the answer as a stream of server-sent events, each event's data decoded (`text/event-stream`), with backpressure: nothing is read ahead of the caller beyond a small buffer, and dropping the stream closes the connection. The body's `stream` flag is set to true.
+    pub async fn stream(
+        mut self,
+    ) -> Result<rt::stream::SseStream<super::models::MessagesStreamEvent>, rt::Error> {
+        self.body.stream = Some(true);
+        let (client, op) = self.build();
+        rt::send_sse(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/embeddings`: set optional parameters, then `send()`.
@@ -191,21 +211,23 @@ pub struct InferenceCreateEmbedding<'a> {
     body: super::models::EmbeddingsRequest,
     options: rt::CallOptions,
 }
-impl InferenceCreateEmbedding<'_> {
+impl<'a> InferenceCreateEmbedding<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::EmbeddingsResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/embeddings");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::EmbeddingsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/images/generations`: set optional parameters, then `send()`.
@@ -216,22 +238,32 @@ pub struct InferenceCreateImage<'a> {
     body: super::models::CreateImageRequest,
     options: rt::CallOptions,
 }
-impl InferenceCreateImage<'_> {
+impl<'a> InferenceCreateImage<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ImagesResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/images/generations");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ImagesResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Send the request and read the answer as a stream of server-sent events, each event's data decoded (`text/event-stream`), with backpressure: nothing is read ahead of the caller beyond a small buffer, and dropping the stream closes the connection. The body's `stream` flag is set to true.
+    pub async fn stream(
+        mut self,
+    ) -> Result<rt::stream::SseStream<super::models::ImageGenPartialImageEvent>, rt::Error> {
+        self.body.stream = Some(Some(true));
+        let (client, op) = self.build();
+        rt::send_sse(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/models`: set optional parameters, then `send()`.
@@ -241,20 +273,22 @@ pub struct InferenceListModels<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl InferenceListModels<'_> {
+impl<'a> InferenceListModels<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ListModelsResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/models");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ListModelsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/responses`: set optional parameters, then `send()`.
@@ -265,22 +299,34 @@ pub struct InferenceCreateResponse<'a> {
     body: super::models::CreateResponseRequest,
     options: rt::CallOptions,
 }
-impl InferenceCreateResponse<'_> {
+impl<'a> InferenceCreateResponse<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateResponseResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/responses");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateResponseResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Send the request and read the answer as a stream of server-sent events, each event's data decoded (`text/event-stream`), with backpressure: nothing is read ahead of the caller beyond a small buffer, and dropping the stream closes the connection. The body's `stream` flag is set to true.
+    pub async fn stream(
+        mut self,
+    ) -> Result<rt::stream::SseStream<super::models::CreateResponseStreamResponse>, rt::Error> {
+        self.body.stream = Some(Some(true));
+        let (client, op) = self.build();
+        rt::send_sse(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/async-invoke`: set optional parameters, then `send()`.
@@ -291,21 +337,23 @@ pub struct InferenceCreateAsyncInvoke<'a> {
     body: super::models::AsyncInvokeRequest,
     options: rt::CallOptions,
 }
-impl InferenceCreateAsyncInvoke<'_> {
+impl<'a> InferenceCreateAsyncInvoke<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AsyncInvokeResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/async-invoke");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::AsyncInvokeResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -65,10 +65,7 @@ impl<'a> SnapshotsApi<'a> {
     /// this will be an snapshot object containing the standard snapshot attributes.
     ///
     /// `GET /v2/snapshots/{snapshot_id}` (operation `snapshots_get`).
-    pub fn get(
-        &self,
-        snapshot_id: super::models::SnapshotsGetSnapshotId,
-    ) -> SnapshotsGet<'a> {
+    pub fn get(&self, snapshot_id: super::models::SnapshotsGetSnapshotId) -> SnapshotsGet<'a> {
         SnapshotsGet {
             client: self.client,
             snapshot_id,
@@ -106,7 +103,7 @@ pub struct SnapshotsList<'a> {
     resource_type: Option<super::models::SnapshotsListResourceType>,
     options: rt::CallOptions,
 }
-impl SnapshotsList<'_> {
+impl<'a> SnapshotsList<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -118,10 +115,7 @@ impl SnapshotsList<'_> {
         self
     }
     /// Used to filter snapshots by a resource type.
-    pub fn resource_type(
-        mut self,
-        value: super::models::SnapshotsListResourceType,
-    ) -> Self {
+    pub fn resource_type(mut self, value: super::models::SnapshotsListResourceType) -> Self {
         self.resource_type = Some(value);
         self
     }
@@ -130,30 +124,63 @@ impl SnapshotsList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SnapshotsListResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/snapshots");
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("resource_type", &self.resource_type, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SnapshotsListResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Snapshots> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Snapshots> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/snapshots")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v2/snapshots/{snapshot_id}`: set optional parameters, then `send()`.
@@ -164,21 +191,25 @@ pub struct SnapshotsGet<'a> {
     snapshot_id: super::models::SnapshotsGetSnapshotId,
     options: rt::CallOptions,
 }
-impl SnapshotsGet<'_> {
+impl<'a> SnapshotsGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SnapshotsGetResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/snapshots/{snapshot_id}");
         op.path("snapshot_id", &self.snapshot_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SnapshotsGetResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/snapshots/{snapshot_id}`: set optional parameters, then `send()`.
@@ -189,18 +220,22 @@ pub struct SnapshotsDelete<'a> {
     snapshot_id: super::models::SnapshotsGetSnapshotId,
     options: rt::CallOptions,
 }
-impl SnapshotsDelete<'_> {
+impl<'a> SnapshotsDelete<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/snapshots/{snapshot_id}");
         op.path("snapshot_id", &self.snapshot_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

@@ -88,10 +88,7 @@ impl<'a> SpacesKeysApi<'a> {
     /// A successful request will return a `204 No Content` status code.
     ///
     /// `DELETE /v2/spaces/keys/{access_key}` (operation `spacesKey_delete`).
-    pub fn spaces_key_delete(
-        &self,
-        access_key: impl Into<String>,
-    ) -> SpacesKeyDelete<'a> {
+    pub fn spaces_key_delete(&self, access_key: impl Into<String>) -> SpacesKeyDelete<'a> {
         SpacesKeyDelete {
             client: self.client,
             access_key: access_key.into(),
@@ -131,7 +128,7 @@ pub struct SpacesKeyList<'a> {
     permission: Option<String>,
     options: rt::CallOptions,
 }
-impl SpacesKeyList<'_> {
+impl<'a> SpacesKeyList<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -172,34 +169,72 @@ impl SpacesKeyList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SpacesKeyListResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/spaces/keys");
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("sort", &self.sort, rt::Style::Form, true);
-        op.query("sort_direction", &self.sort_direction, rt::Style::Form, true);
+        op.query(
+            "sort_direction",
+            &self.sort_direction,
+            rt::Style::Form,
+            true,
+        );
         op.query("name", &self.name, rt::Style::Form, true);
         op.query("bucket", &self.bucket, rt::Style::Form, true);
         op.query("permission", &self.permission, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SpacesKeyListResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Key> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Key> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/keys")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/spaces/keys`: set optional parameters, then `send()`.
@@ -210,21 +245,25 @@ pub struct SpacesKeyCreate<'a> {
     body: super::models::Key,
     options: rt::CallOptions,
 }
-impl SpacesKeyCreate<'_> {
+impl<'a> SpacesKeyCreate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SpacesKeyCreateResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/spaces/keys");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SpacesKeyCreateResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/spaces/keys/{access_key}`: set optional parameters, then `send()`.
@@ -235,21 +274,25 @@ pub struct SpacesKeyGet<'a> {
     access_key: String,
     options: rt::CallOptions,
 }
-impl SpacesKeyGet<'_> {
+impl<'a> SpacesKeyGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SpacesKeyGetResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/spaces/keys/{access_key}");
         op.path("access_key", &self.access_key, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SpacesKeyGetResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/spaces/keys/{access_key}`: set optional parameters, then `send()`.
@@ -261,22 +304,26 @@ pub struct SpacesKeyUpdate<'a> {
     body: super::models::Key,
     options: rt::CallOptions,
 }
-impl SpacesKeyUpdate<'_> {
+impl<'a> SpacesKeyUpdate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SpacesKeyUpdateResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/spaces/keys/{access_key}");
         op.path("access_key", &self.access_key, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SpacesKeyUpdateResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/spaces/keys/{access_key}`: set optional parameters, then `send()`.
@@ -287,19 +334,23 @@ pub struct SpacesKeyDelete<'a> {
     access_key: String,
     options: rt::CallOptions,
 }
-impl SpacesKeyDelete<'_> {
+impl<'a> SpacesKeyDelete<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/spaces/keys/{access_key}");
         op.path("access_key", &self.access_key, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /v2/spaces/keys/{access_key}`: set optional parameters, then `send()`.
@@ -311,21 +362,25 @@ pub struct SpacesKeyPatch<'a> {
     body: super::models::Key,
     options: rt::CallOptions,
 }
-impl SpacesKeyPatch<'_> {
+impl<'a> SpacesKeyPatch<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SpacesKeyUpdateResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/v2/spaces/keys/{access_key}");
         op.path("access_key", &self.access_key, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SpacesKeyUpdateResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

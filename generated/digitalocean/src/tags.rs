@@ -140,7 +140,7 @@ pub struct TagsList<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl TagsList<'_> {
+impl<'a> TagsList<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -156,29 +156,60 @@ impl TagsList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::TagsListResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/tags");
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::TagsListResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Tags> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Tags> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/tags")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/tags`: set optional parameters, then `send()`.
@@ -189,16 +220,13 @@ pub struct TagsCreate<'a> {
     body: super::models::Tags,
     options: rt::CallOptions,
 }
-impl TagsCreate<'_> {
+impl<'a> TagsCreate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::TagsCreateResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/tags");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
@@ -210,7 +238,14 @@ impl TagsCreate<'_> {
             _ => rt::error_body::<super::models::ErrorModel>(status, body),
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::TagsCreateResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/tags/{tag_id}`: set optional parameters, then `send()`.
@@ -221,25 +256,31 @@ pub struct TagsGet<'a> {
     tag_id: String,
     options: rt::CallOptions,
 }
-impl TagsGet<'_> {
+impl<'a> TagsGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::TagsGetResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/tags/{tag_id}");
         let v = &self.tag_id;
-        op.check(
-            rt::check::string("tag_id", v, None, Some(255u64), "^[a-zA-Z0-9_\\-\\:]+$"),
-        );
+        op.check(rt::check::string(
+            "tag_id",
+            v,
+            None,
+            Some(255u64),
+            "^[a-zA-Z0-9_\\-\\:]+$",
+        ));
         op.path("tag_id", &self.tag_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::TagsGetResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/tags/{tag_id}`: set optional parameters, then `send()`.
@@ -250,23 +291,31 @@ pub struct TagsDelete<'a> {
     tag_id: String,
     options: rt::CallOptions,
 }
-impl TagsDelete<'_> {
+impl<'a> TagsDelete<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/tags/{tag_id}");
         let v = &self.tag_id;
-        op.check(
-            rt::check::string("tag_id", v, None, Some(255u64), "^[a-zA-Z0-9_\\-\\:]+$"),
-        );
+        op.check(rt::check::string(
+            "tag_id",
+            v,
+            None,
+            Some(255u64),
+            "^[a-zA-Z0-9_\\-\\:]+$",
+        ));
         op.path("tag_id", &self.tag_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/tags/{tag_id}/resources`: set optional parameters, then `send()`.
@@ -278,24 +327,32 @@ pub struct TagsAssignResources<'a> {
     body: super::models::TagsResource,
     options: rt::CallOptions,
 }
-impl TagsAssignResources<'_> {
+impl<'a> TagsAssignResources<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/tags/{tag_id}/resources");
         let v = &self.tag_id;
-        op.check(
-            rt::check::string("tag_id", v, None, Some(255u64), "^[a-zA-Z0-9_\\-\\:]+$"),
-        );
+        op.check(rt::check::string(
+            "tag_id",
+            v,
+            None,
+            Some(255u64),
+            "^[a-zA-Z0-9_\\-\\:]+$",
+        ));
         op.path("tag_id", &self.tag_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/tags/{tag_id}/resources`: set optional parameters, then `send()`.
@@ -307,23 +364,31 @@ pub struct TagsUnassignResources<'a> {
     body: super::models::TagsResource,
     options: rt::CallOptions,
 }
-impl TagsUnassignResources<'_> {
+impl<'a> TagsUnassignResources<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/tags/{tag_id}/resources");
         let v = &self.tag_id;
-        op.check(
-            rt::check::string("tag_id", v, None, Some(255u64), "^[a-zA-Z0-9_\\-\\:]+$"),
-        );
+        op.check(rt::check::string(
+            "tag_id",
+            v,
+            None,
+            Some(255u64),
+            "^[a-zA-Z0-9_\\-\\:]+$",
+        ));
         op.path("tag_id", &self.tag_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

@@ -35,10 +35,7 @@ impl<'a> UptimeApi<'a> {
     /// in the table below in the JSON body.
     ///
     /// `POST /v2/uptime/checks` (operation `uptime_create_check`).
-    pub fn create_check(
-        &self,
-        body: super::models::CheckUpdatable,
-    ) -> UptimeCreateCheck<'a> {
+    pub fn create_check(&self, body: super::models::CheckUpdatable) -> UptimeCreateCheck<'a> {
         UptimeCreateCheck {
             client: self.client,
             body,
@@ -139,11 +136,7 @@ impl<'a> UptimeApi<'a> {
     /// To show information about an existing alert, send a GET request to `/v2/uptime/checks/$CHECK_ID/alerts/$ALERT_ID`.
     ///
     /// `GET /v2/uptime/checks/{check_id}/alerts/{alert_id}` (operation `uptime_get_alert`).
-    pub fn get_alert(
-        &self,
-        check_id: uuid::Uuid,
-        alert_id: uuid::Uuid,
-    ) -> UptimeGetAlert<'a> {
+    pub fn get_alert(&self, check_id: uuid::Uuid, alert_id: uuid::Uuid) -> UptimeGetAlert<'a> {
         UptimeGetAlert {
             client: self.client,
             check_id,
@@ -198,7 +191,7 @@ pub struct UptimeListChecks<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl UptimeListChecks<'_> {
+impl<'a> UptimeListChecks<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -214,29 +207,62 @@ impl UptimeListChecks<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UptimeListChecksResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/uptime/checks");
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UptimeListChecksResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Check> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Check> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/checks")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/uptime/checks`: set optional parameters, then `send()`.
@@ -247,21 +273,25 @@ pub struct UptimeCreateCheck<'a> {
     body: super::models::CheckUpdatable,
     options: rt::CallOptions,
 }
-impl UptimeCreateCheck<'_> {
+impl<'a> UptimeCreateCheck<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UptimeCreateCheckResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/uptime/checks");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UptimeCreateCheckResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/uptime/checks/{check_id}`: set optional parameters, then `send()`.
@@ -272,21 +302,25 @@ pub struct UptimeGetCheck<'a> {
     check_id: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl UptimeGetCheck<'_> {
+impl<'a> UptimeGetCheck<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UptimeCreateCheckResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/uptime/checks/{check_id}");
         op.path("check_id", &self.check_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UptimeCreateCheckResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/uptime/checks/{check_id}`: set optional parameters, then `send()`.
@@ -298,22 +332,26 @@ pub struct UptimeUpdateCheck<'a> {
     body: super::models::CheckUpdatable,
     options: rt::CallOptions,
 }
-impl UptimeUpdateCheck<'_> {
+impl<'a> UptimeUpdateCheck<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UptimeCreateCheckResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/uptime/checks/{check_id}");
         op.path("check_id", &self.check_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UptimeCreateCheckResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/uptime/checks/{check_id}`: set optional parameters, then `send()`.
@@ -324,19 +362,23 @@ pub struct UptimeDeleteCheck<'a> {
     check_id: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl UptimeDeleteCheck<'_> {
+impl<'a> UptimeDeleteCheck<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/uptime/checks/{check_id}");
         op.path("check_id", &self.check_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/uptime/checks/{check_id}/state`: set optional parameters, then `send()`.
@@ -347,21 +389,25 @@ pub struct UptimeGetCheckState<'a> {
     check_id: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl UptimeGetCheckState<'_> {
+impl<'a> UptimeGetCheckState<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UptimeGetCheckStateResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/uptime/checks/{check_id}/state");
         op.path("check_id", &self.check_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UptimeGetCheckStateResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/uptime/checks/{check_id}/alerts`: set optional parameters, then `send()`.
@@ -374,7 +420,7 @@ pub struct UptimeListAlerts<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl UptimeListAlerts<'_> {
+impl<'a> UptimeListAlerts<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -390,30 +436,63 @@ impl UptimeListAlerts<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UptimeListAlertsResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/uptime/checks/{check_id}/alerts");
         op.path("check_id", &self.check_id, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UptimeListAlertsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Alert> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Alert> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/alerts")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/uptime/checks/{check_id}/alerts`: set optional parameters, then `send()`.
@@ -425,25 +504,26 @@ pub struct UptimeCreateAlert<'a> {
     body: super::models::Alert,
     options: rt::CallOptions,
 }
-impl UptimeCreateAlert<'_> {
+impl<'a> UptimeCreateAlert<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UptimeCreateAlertResponse201>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v2/uptime/checks/{check_id}/alerts",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v2/uptime/checks/{check_id}/alerts");
         op.path("check_id", &self.check_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UptimeCreateAlertResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/uptime/checks/{check_id}/alerts/{alert_id}`: set optional parameters, then `send()`.
@@ -455,16 +535,13 @@ pub struct UptimeGetAlert<'a> {
     alert_id: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl UptimeGetAlert<'_> {
+impl<'a> UptimeGetAlert<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UptimeCreateAlertResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/uptime/checks/{check_id}/alerts/{alert_id}",
@@ -473,7 +550,14 @@ impl UptimeGetAlert<'_> {
         op.path("alert_id", &self.alert_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UptimeCreateAlertResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/uptime/checks/{check_id}/alerts/{alert_id}`: set optional parameters, then `send()`.
@@ -486,16 +570,13 @@ pub struct UptimeUpdateAlert<'a> {
     body: super::models::AlertUpdatable,
     options: rt::CallOptions,
 }
-impl UptimeUpdateAlert<'_> {
+impl<'a> UptimeUpdateAlert<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UptimeCreateAlertResponse201>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/uptime/checks/{check_id}/alerts/{alert_id}",
@@ -505,7 +586,14 @@ impl UptimeUpdateAlert<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UptimeCreateAlertResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/uptime/checks/{check_id}/alerts/{alert_id}`: set optional parameters, then `send()`.
@@ -517,14 +605,13 @@ pub struct UptimeDeleteAlert<'a> {
     alert_id: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl UptimeDeleteAlert<'_> {
+impl<'a> UptimeDeleteAlert<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/uptime/checks/{check_id}/alerts/{alert_id}",
@@ -533,6 +620,11 @@ impl UptimeDeleteAlert<'_> {
         op.path("alert_id", &self.alert_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

@@ -132,10 +132,7 @@ impl<'a> VectorDatabasesApi<'a> {
     /// To retrieve the admin credentials for a vector database, send a GET request to `/v2/vector-databases/{id}/credentials`. The response body contains the `user_id` and `api_token` for the admin user provisioned on the cluster.
     ///
     /// `GET /v2/vector-databases/{id}/credentials` (operation `vectorDatabases_get_credentials`).
-    pub fn get_credentials(
-        &self,
-        id: impl Into<String>,
-    ) -> VectorDatabasesGetCredentials<'a> {
+    pub fn get_credentials(&self, id: impl Into<String>) -> VectorDatabasesGetCredentials<'a> {
         VectorDatabasesGetCredentials {
             client: self.client,
             id: id.into(),
@@ -178,7 +175,7 @@ pub struct VectorDatabasesList<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl VectorDatabasesList<'_> {
+impl<'a> VectorDatabasesList<'a> {
     /// Set `page`.
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -194,16 +191,44 @@ impl VectorDatabasesList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VectordbListVectorDBsResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/vector-databases");
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VectordbListVectorDBsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::VectordbVectorDb> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::VectordbVectorDb> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/vector_dbs")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/vector-databases`: set optional parameters, then `send()`.
@@ -214,7 +239,7 @@ pub struct VectorDatabasesCreate<'a> {
     body: Option<super::models::VectordbCreateVectorDbRequest>,
     options: rt::CallOptions,
 }
-impl VectorDatabasesCreate<'_> {
+impl<'a> VectorDatabasesCreate<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::VectordbCreateVectorDbRequest) -> Self {
         self.body = Some(value);
@@ -225,17 +250,21 @@ impl VectorDatabasesCreate<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VectordbCreateVectorDbResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/vector-databases");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VectordbCreateVectorDbResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/vector-databases/{id}`: set optional parameters, then `send()`.
@@ -246,21 +275,25 @@ pub struct VectorDatabasesGet<'a> {
     id: String,
     options: rt::CallOptions,
 }
-impl VectorDatabasesGet<'_> {
+impl<'a> VectorDatabasesGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VectordbGetVectorDbResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/vector-databases/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VectordbGetVectorDbResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/vector-databases/{id}`: set optional parameters, then `send()`.
@@ -272,7 +305,7 @@ pub struct VectorDatabasesUpdate<'a> {
     body: Option<super::models::VectordbUpdateVectorDbRequest>,
     options: rt::CallOptions,
 }
-impl VectorDatabasesUpdate<'_> {
+impl<'a> VectorDatabasesUpdate<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::VectordbUpdateVectorDbRequest) -> Self {
         self.body = Some(value);
@@ -283,10 +316,7 @@ impl VectorDatabasesUpdate<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VectordbUpdateVectorDbResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/vector-databases/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -294,7 +324,14 @@ impl VectorDatabasesUpdate<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VectordbUpdateVectorDbResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/vector-databases/{id}`: set optional parameters, then `send()`.
@@ -305,19 +342,23 @@ pub struct VectorDatabasesDelete<'a> {
     id: String,
     options: rt::CallOptions,
 }
-impl VectorDatabasesDelete<'_> {
+impl<'a> VectorDatabasesDelete<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/vector-databases/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/vector-databases/{id}/backups`: set optional parameters, then `send()`.
@@ -328,21 +369,25 @@ pub struct VectorDatabasesListBackups<'a> {
     id: String,
     options: rt::CallOptions,
 }
-impl VectorDatabasesListBackups<'_> {
+impl<'a> VectorDatabasesListBackups<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VectordbListBackupsResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/vector-databases/{id}/backups");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VectordbListBackupsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/vector-databases/{id}/backups/{backup_id}/restore`: set optional parameters, then `send()`.
@@ -354,19 +399,13 @@ pub struct VectorDatabasesGetRestoreStatus<'a> {
     backup_id: String,
     options: rt::CallOptions,
 }
-impl VectorDatabasesGetRestoreStatus<'_> {
+impl<'a> VectorDatabasesGetRestoreStatus<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::VectordbGetRestoreStatusResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/vector-databases/{id}/backups/{backup_id}/restore",
@@ -375,7 +414,14 @@ impl VectorDatabasesGetRestoreStatus<'_> {
         op.path("backup_id", &self.backup_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VectordbGetRestoreStatusResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/vector-databases/{id}/backups/{backup_id}/restore`: set optional parameters, then `send()`.
@@ -388,7 +434,7 @@ pub struct VectorDatabasesPostRestoreBackup<'a> {
     body: Option<super::models::VectordbRestoreBackupRequest>,
     options: rt::CallOptions,
 }
-impl VectorDatabasesPostRestoreBackup<'_> {
+impl<'a> VectorDatabasesPostRestoreBackup<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::VectordbRestoreBackupRequest) -> Self {
         self.body = Some(value);
@@ -399,10 +445,7 @@ impl VectorDatabasesPostRestoreBackup<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VectordbRestoreBackupResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/vector-databases/{id}/backups/{backup_id}/restore",
@@ -414,7 +457,14 @@ impl VectorDatabasesPostRestoreBackup<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VectordbRestoreBackupResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/vector-databases/{id}/credentials`: set optional parameters, then `send()`.
@@ -425,27 +475,26 @@ pub struct VectorDatabasesGetCredentials<'a> {
     id: String,
     options: rt::CallOptions,
 }
-impl VectorDatabasesGetCredentials<'_> {
+impl<'a> VectorDatabasesGetCredentials<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::VectordbGetVectorDbAdminCredentialsResponse>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v2/vector-databases/{id}/credentials",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/vector-databases/{id}/credentials");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VectordbGetVectorDbAdminCredentialsResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v2/vector-databases/{id}/resize`: set optional parameters, then `send()`.
@@ -457,7 +506,7 @@ pub struct VectorDatabasesPostResize<'a> {
     body: Option<super::models::VectordbResizeVectorDbRequest>,
     options: rt::CallOptions,
 }
-impl VectorDatabasesPostResize<'_> {
+impl<'a> VectorDatabasesPostResize<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::VectordbResizeVectorDbRequest) -> Self {
         self.body = Some(value);
@@ -468,10 +517,7 @@ impl VectorDatabasesPostResize<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VectordbResizeVectorDbResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/vector-databases/{id}/resize");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -479,7 +525,14 @@ impl VectorDatabasesPostResize<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VectordbResizeVectorDbResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/vector-databases/{id}/tags`: set optional parameters, then `send()`.
@@ -491,12 +544,9 @@ pub struct VectorDatabasesUpdateTags<'a> {
     body: Option<super::models::VectordbUpdateVectorDbTagsRequest>,
     options: rt::CallOptions,
 }
-impl VectorDatabasesUpdateTags<'_> {
+impl<'a> VectorDatabasesUpdateTags<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::VectordbUpdateVectorDbTagsRequest,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::VectordbUpdateVectorDbTagsRequest) -> Self {
         self.body = Some(value);
         self
     }
@@ -505,13 +555,7 @@ impl VectorDatabasesUpdateTags<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::VectordbUpdateVectorDbTagsResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/vector-databases/{id}/tags");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -519,6 +563,13 @@ impl VectorDatabasesUpdateTags<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VectordbUpdateVectorDbTagsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -74,10 +74,7 @@ impl<'a> VpcNatGatewaysApi<'a> {
     /// of the VPC NAT Gateway including existing attributes.
     ///
     /// `PUT /v2/vpc_nat_gateways/{id}` (operation `vpcnatgateways_update`).
-    pub fn vpcnatgateways_update(
-        &self,
-        id: impl Into<String>,
-    ) -> VpcnatgatewaysUpdate<'a> {
+    pub fn vpcnatgateways_update(&self, id: impl Into<String>) -> VpcnatgatewaysUpdate<'a> {
         VpcnatgatewaysUpdate {
             client: self.client,
             id: id.into(),
@@ -92,10 +89,7 @@ impl<'a> VpcNatGatewaysApi<'a> {
     /// A successful response will include a 202 response code and no content.
     ///
     /// `DELETE /v2/vpc_nat_gateways/{id}` (operation `vpcnatgateways_delete`).
-    pub fn vpcnatgateways_delete(
-        &self,
-        id: impl Into<String>,
-    ) -> VpcnatgatewaysDelete<'a> {
+    pub fn vpcnatgateways_delete(&self, id: impl Into<String>) -> VpcnatgatewaysDelete<'a> {
         VpcnatgatewaysDelete {
             client: self.client,
             id: id.into(),
@@ -116,7 +110,7 @@ pub struct VpcnatgatewaysList<'a> {
     name: Option<String>,
     options: rt::CallOptions,
 }
-impl VpcnatgatewaysList<'_> {
+impl<'a> VpcnatgatewaysList<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -152,24 +146,24 @@ impl VpcnatgatewaysList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VpcnatgatewaysListResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/vpc_nat_gateways");
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("state", &self.state, rt::Style::Form, true);
@@ -178,7 +172,40 @@ impl VpcnatgatewaysList<'_> {
         op.query("name", &self.name, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VpcnatgatewaysListResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::VpcNatGatewayGet> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::VpcNatGatewayGet> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/vpc_nat_gateways")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/vpc_nat_gateways`: set optional parameters, then `send()`.
@@ -189,7 +216,7 @@ pub struct VpcnatgatewaysCreate<'a> {
     body: Option<super::models::VpcNatGatewayCreate>,
     options: rt::CallOptions,
 }
-impl VpcnatgatewaysCreate<'_> {
+impl<'a> VpcnatgatewaysCreate<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::VpcNatGatewayCreate) -> Self {
         self.body = Some(value);
@@ -200,20 +227,21 @@ impl VpcnatgatewaysCreate<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::VpcnatgatewaysCreateResponse202>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/vpc_nat_gateways");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VpcnatgatewaysCreateResponse202>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/vpc_nat_gateways/{id}`: set optional parameters, then `send()`.
@@ -224,21 +252,25 @@ pub struct VpcnatgatewaysGet<'a> {
     id: String,
     options: rt::CallOptions,
 }
-impl VpcnatgatewaysGet<'_> {
+impl<'a> VpcnatgatewaysGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VpcnatgatewaysGetResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/vpc_nat_gateways/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VpcnatgatewaysGetResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /v2/vpc_nat_gateways/{id}`: set optional parameters, then `send()`.
@@ -250,7 +282,7 @@ pub struct VpcnatgatewaysUpdate<'a> {
     body: Option<super::models::VpcNatGatewayUpdate>,
     options: rt::CallOptions,
 }
-impl VpcnatgatewaysUpdate<'_> {
+impl<'a> VpcnatgatewaysUpdate<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::VpcNatGatewayUpdate) -> Self {
         self.body = Some(value);
@@ -261,13 +293,7 @@ impl VpcnatgatewaysUpdate<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::VpcnatgatewaysUpdateResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/vpc_nat_gateways/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -275,7 +301,14 @@ impl VpcnatgatewaysUpdate<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VpcnatgatewaysUpdateResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/vpc_nat_gateways/{id}`: set optional parameters, then `send()`.
@@ -286,18 +319,22 @@ pub struct VpcnatgatewaysDelete<'a> {
     id: String,
     options: rt::CallOptions,
 }
-impl VpcnatgatewaysDelete<'_> {
+impl<'a> VpcnatgatewaysDelete<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/vpc_nat_gateways/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

@@ -40,10 +40,7 @@ impl<'a> VpcPeeringsApi<'a> {
     /// that the request has been accepted for processing.
     ///
     /// `POST /v2/vpc_peerings` (operation `vpcPeerings_create`).
-    pub fn create(
-        &self,
-        body: super::models::VpcPeeringsCreateBody,
-    ) -> VpcPeeringsCreate<'a> {
+    pub fn create(&self, body: super::models::VpcPeeringsCreateBody) -> VpcPeeringsCreate<'a> {
         VpcPeeringsCreate {
             client: self.client,
             body,
@@ -102,7 +99,7 @@ pub struct VpcPeeringsList<'a> {
     region: Option<super::models::RegionSlug>,
     options: rt::CallOptions,
 }
-impl VpcPeeringsList<'_> {
+impl<'a> VpcPeeringsList<'a> {
     /// Number of items returned per page
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -123,30 +120,63 @@ impl VpcPeeringsList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VpcPeeringsListResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/vpc_peerings");
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((200f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((200f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("region", &self.region, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VpcPeeringsListResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::VpcPeering> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::VpcPeering> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: Some("/links/pages/next".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/vpc_peerings")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v2/vpc_peerings`: set optional parameters, then `send()`.
@@ -157,22 +187,26 @@ pub struct VpcPeeringsCreate<'a> {
     body: super::models::VpcPeeringsCreateBody,
     options: rt::CallOptions,
 }
-impl VpcPeeringsCreate<'_> {
+impl<'a> VpcPeeringsCreate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VpcPeeringsCreateResponse202>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/vpc_peerings");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VpcPeeringsCreateResponse202>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v2/vpc_peerings/{vpc_peering_id}`: set optional parameters, then `send()`.
@@ -183,21 +217,30 @@ pub struct VpcPeeringsGet<'a> {
     vpc_peering_id: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl VpcPeeringsGet<'_> {
+impl<'a> VpcPeeringsGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v2/vpc_peerings/{vpc_peering_id}");
+        op.path(
+            "vpc_peering_id",
+            &self.vpc_peering_id,
+            rt::Style::Simple,
+            false,
+        );
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::VpcPeeringsGetResponse200>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/vpc_peerings/{vpc_peering_id}");
-        op.path("vpc_peering_id", &self.vpc_peering_id, rt::Style::Simple, false);
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v2/vpc_peerings/{vpc_peering_id}`: set optional parameters, then `send()`.
@@ -208,24 +251,30 @@ pub struct VpcPeeringsDelete<'a> {
     vpc_peering_id: uuid::Uuid,
     options: rt::CallOptions,
 }
-impl VpcPeeringsDelete<'_> {
+impl<'a> VpcPeeringsDelete<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/v2/vpc_peerings/{vpc_peering_id}");
+        op.path(
+            "vpc_peering_id",
+            &self.vpc_peering_id,
+            rt::Style::Simple,
+            false,
+        );
+        op.errors(rt::error_body::<super::models::ErrorModel>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::VpcPeeringsDeleteResponse202>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/v2/vpc_peerings/{vpc_peering_id}",
-        );
-        op.path("vpc_peering_id", &self.vpc_peering_id, rt::Style::Simple, false);
-        op.errors(rt::error_body::<super::models::ErrorModel>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /v2/vpc_peerings/{vpc_peering_id}`: set optional parameters, then `send()`.
@@ -237,22 +286,31 @@ pub struct VpcPeeringsPatch<'a> {
     body: super::models::VpcPeeringUpdatable,
     options: rt::CallOptions,
 }
-impl VpcPeeringsPatch<'_> {
+impl<'a> VpcPeeringsPatch<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VpcPeeringsGetResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/v2/vpc_peerings/{vpc_peering_id}");
-        op.path("vpc_peering_id", &self.vpc_peering_id, rt::Style::Simple, false);
+        op.path(
+            "vpc_peering_id",
+            &self.vpc_peering_id,
+            rt::Style::Simple,
+            false,
+        );
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VpcPeeringsGetResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -68,19 +68,23 @@ pub struct GetBackups<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl GetBackups<'_> {
+impl<'a> GetBackups<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/admin/backups.json");
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<Vec<super::models::GetBackupsResponseItem>>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/admin/backups.json");
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /admin/backups.json`: set optional parameters, then `send()`.
@@ -91,7 +95,7 @@ pub struct CreateBackup<'a> {
     body: Option<super::models::CreateBackupBody>,
     options: rt::CallOptions,
 }
-impl CreateBackup<'_> {
+impl<'a> CreateBackup<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateBackupBody) -> Self {
         self.body = Some(value);
@@ -102,16 +106,20 @@ impl CreateBackup<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateBackupResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin/backups.json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateBackupResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /admin/backups/{filename}`: set optional parameters, then `send()`.
@@ -123,19 +131,23 @@ pub struct DownloadBackup<'a> {
     token: String,
     options: rt::CallOptions,
 }
-impl DownloadBackup<'_> {
+impl<'a> DownloadBackup<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin/backups/{filename}");
         op.path("filename", &self.filename, rt::Style::Simple, false);
         op.query("token", &self.token, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /admin/backups/{filename}`: set optional parameters, then `send()`.
@@ -146,17 +158,21 @@ pub struct SendDownloadBackupEmail<'a> {
     filename: String,
     options: rt::CallOptions,
 }
-impl SendDownloadBackupEmail<'_> {
+impl<'a> SendDownloadBackupEmail<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/admin/backups/{filename}");
         op.path("filename", &self.filename, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

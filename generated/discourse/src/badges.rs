@@ -71,19 +71,23 @@ pub struct AdminListBadges<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl AdminListBadges<'_> {
+impl<'a> AdminListBadges<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/admin/badges.json");
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::AdminListBadgesResponse>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/admin/badges.json");
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /admin/badges.json`: set optional parameters, then `send()`.
@@ -94,7 +98,7 @@ pub struct CreateBadge<'a> {
     body: Option<super::models::CreateBadgeBody>,
     options: rt::CallOptions,
 }
-impl CreateBadge<'_> {
+impl<'a> CreateBadge<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateBadgeBody) -> Self {
         self.body = Some(value);
@@ -105,16 +109,20 @@ impl CreateBadge<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateBadgeResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin/badges.json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateBadgeResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /admin/badges/{id}.json`: set optional parameters, then `send()`.
@@ -126,7 +134,7 @@ pub struct UpdateBadge<'a> {
     body: Option<super::models::CreateBadgeBody>,
     options: rt::CallOptions,
 }
-impl UpdateBadge<'_> {
+impl<'a> UpdateBadge<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateBadgeBody) -> Self {
         self.body = Some(value);
@@ -137,17 +145,21 @@ impl UpdateBadge<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateBadgeResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/admin/badges/{id}.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateBadgeResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /admin/badges/{id}.json`: set optional parameters, then `send()`.
@@ -158,18 +170,22 @@ pub struct DeleteBadge<'a> {
     id: i64,
     options: rt::CallOptions,
 }
-impl DeleteBadge<'_> {
+impl<'a> DeleteBadge<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/admin/badges/{id}.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user-badges/{username}.json`: set optional parameters, then `send()`.
@@ -180,19 +196,23 @@ pub struct ListUserBadges<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl ListUserBadges<'_> {
+impl<'a> ListUserBadges<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/user-badges/{username}.json");
+        op.path("username", &self.username, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::ListUserBadgesResponse>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/user-badges/{username}.json");
-        op.path("username", &self.username, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -78,7 +78,7 @@ pub struct ListCategories<'a> {
     include_subcategories: Option<bool>,
     options: rt::CallOptions,
 }
-impl ListCategories<'_> {
+impl<'a> ListCategories<'a> {
     /// Set `include_subcategories`.
     pub fn include_subcategories(mut self, value: bool) -> Self {
         self.include_subcategories = Some(value);
@@ -89,10 +89,7 @@ impl ListCategories<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ListCategoriesResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/categories.json");
         op.query(
             "include_subcategories",
@@ -101,7 +98,14 @@ impl ListCategories<'_> {
             true,
         );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListCategoriesResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /categories.json`: set optional parameters, then `send()`.
@@ -112,7 +116,7 @@ pub struct CreateCategory<'a> {
     body: Option<super::models::CreateCategoryBody>,
     options: rt::CallOptions,
 }
-impl CreateCategory<'_> {
+impl<'a> CreateCategory<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateCategoryBody) -> Self {
         self.body = Some(value);
@@ -123,16 +127,20 @@ impl CreateCategory<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateCategoryResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/categories.json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateCategoryResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /categories/{id}.json`: set optional parameters, then `send()`.
@@ -144,7 +152,7 @@ pub struct UpdateCategory<'a> {
     body: Option<super::models::CreateCategoryBody>,
     options: rt::CallOptions,
 }
-impl UpdateCategory<'_> {
+impl<'a> UpdateCategory<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateCategoryBody) -> Self {
         self.body = Some(value);
@@ -155,17 +163,21 @@ impl UpdateCategory<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UpdateCategoryResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/categories/{id}.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UpdateCategoryResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /c/{slug}/{id}.json`: set optional parameters, then `send()`.
@@ -177,21 +189,25 @@ pub struct ListCategoryTopics<'a> {
     id: i64,
     options: rt::CallOptions,
 }
-impl ListCategoryTopics<'_> {
+impl<'a> ListCategoryTopics<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ListCategoryTopicsResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/c/{slug}/{id}.json");
         op.path("slug", &self.slug, rt::Style::Simple, false);
         op.path("id", &self.id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListCategoryTopicsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /c/{id}/show.json`: set optional parameters, then `send()`.
@@ -202,19 +218,23 @@ pub struct GetCategory<'a> {
     id: i64,
     options: rt::CallOptions,
 }
-impl GetCategory<'_> {
+impl<'a> GetCategory<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/c/{id}/show.json");
+        op.path("id", &self.id, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::CreateCategoryResponse>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/c/{id}/show.json");
-        op.path("id", &self.id, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

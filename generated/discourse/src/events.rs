@@ -64,7 +64,7 @@ pub struct ListEvents<'a> {
     limit: Option<i64>,
     options: rt::CallOptions,
 }
-impl ListEvents<'_> {
+impl<'a> ListEvents<'a> {
     /// Include detailed event information (creator, invitees, stats,
     /// etc.)
     pub fn include_details(
@@ -123,10 +123,7 @@ impl ListEvents<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ListEventsResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/discourse-post-event/events.json");
         op.query("include_details", &self.include_details, rt::Style::Form, true);
         op.query("category_id", &self.category_id, rt::Style::Form, true);
@@ -153,7 +150,14 @@ impl ListEvents<'_> {
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListEventsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /discourse-post-event/events.ics`: set optional parameters, then `send()`.
@@ -170,7 +174,7 @@ pub struct ExportEventsIcs<'a> {
     limit: Option<i64>,
     options: rt::CallOptions,
 }
-impl ExportEventsIcs<'_> {
+impl<'a> ExportEventsIcs<'a> {
     /// Filter events by category ID
     pub fn category_id(mut self, value: i64) -> Self {
         self.category_id = Some(value);
@@ -215,8 +219,7 @@ impl ExportEventsIcs<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<String>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/discourse-post-event/events.ics");
         op.query("category_id", &self.category_id, rt::Style::Form, true);
         op.query(
@@ -241,6 +244,11 @@ impl ExportEventsIcs<'_> {
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_text(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<String>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_text(client.connector(), op).await
     }
 }

@@ -114,7 +114,7 @@ pub struct CreateGroup<'a> {
     body: Option<super::models::CreateGroupBody>,
     options: rt::CallOptions,
 }
-impl CreateGroup<'_> {
+impl<'a> CreateGroup<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateGroupBody) -> Self {
         self.body = Some(value);
@@ -125,16 +125,20 @@ impl CreateGroup<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateGroupResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin/groups.json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateGroupResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /admin/groups/{id}.json`: set optional parameters, then `send()`.
@@ -145,20 +149,24 @@ pub struct DeleteGroup<'a> {
     id: i64,
     options: rt::CallOptions,
 }
-impl DeleteGroup<'_> {
+impl<'a> DeleteGroup<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/admin/groups/{id}.json");
+        op.path("id", &self.id, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::CreateBackupResponse>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/admin/groups/{id}.json");
-        op.path("id", &self.id, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /groups/{name}.json`: set optional parameters, then `send()`.
@@ -169,20 +177,24 @@ pub struct GetGroup<'a> {
     name: String,
     options: rt::CallOptions,
 }
-impl GetGroup<'_> {
+impl<'a> GetGroup<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/groups/{name}.json");
+        op.path("name", &self.name, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::GetGroupResponse>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/groups/{name}.json");
-        op.path("name", &self.name, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /groups/{id}.json`: set optional parameters, then `send()`.
@@ -194,7 +206,7 @@ pub struct UpdateGroup<'a> {
     body: Option<super::models::CreateGroupBody>,
     options: rt::CallOptions,
 }
-impl UpdateGroup<'_> {
+impl<'a> UpdateGroup<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateGroupBody) -> Self {
         self.body = Some(value);
@@ -205,17 +217,21 @@ impl UpdateGroup<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateBackupResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/groups/{id}.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateBackupResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /groups/by-id/{id}.json`: set optional parameters, then `send()`.
@@ -226,20 +242,24 @@ pub struct GetGroupById<'a> {
     id: String,
     options: rt::CallOptions,
 }
-impl GetGroupById<'_> {
+impl<'a> GetGroupById<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/groups/by-id/{id}.json");
+        op.path("id", &self.id, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::GetGroupResponse>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/groups/by-id/{id}.json");
-        op.path("id", &self.id, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /groups/{name}/members.json`: set optional parameters, then `send()`.
@@ -250,20 +270,24 @@ pub struct ListGroupMembers<'a> {
     name: String,
     options: rt::CallOptions,
 }
-impl ListGroupMembers<'_> {
+impl<'a> ListGroupMembers<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/groups/{name}/members.json");
+        op.path("name", &self.name, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::ListGroupMembersResponse>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/groups/{name}/members.json");
-        op.path("name", &self.name, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /groups/{id}/members.json`: set optional parameters, then `send()`.
@@ -275,7 +299,7 @@ pub struct AddGroupMembers<'a> {
     body: Option<super::models::AddGroupMembersBody>,
     options: rt::CallOptions,
 }
-impl AddGroupMembers<'_> {
+impl<'a> AddGroupMembers<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::AddGroupMembersBody) -> Self {
         self.body = Some(value);
@@ -286,17 +310,21 @@ impl AddGroupMembers<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AddGroupMembersResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/groups/{id}/members.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AddGroupMembersResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /groups/{id}/members.json`: set optional parameters, then `send()`.
@@ -308,7 +336,7 @@ pub struct RemoveGroupMembers<'a> {
     body: Option<super::models::AddGroupMembersBody>,
     options: rt::CallOptions,
 }
-impl RemoveGroupMembers<'_> {
+impl<'a> RemoveGroupMembers<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::AddGroupMembersBody) -> Self {
         self.body = Some(value);
@@ -319,17 +347,21 @@ impl RemoveGroupMembers<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RemoveGroupMembersResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/groups/{id}/members.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RemoveGroupMembersResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /groups.json`: set optional parameters, then `send()`.
@@ -339,18 +371,22 @@ pub struct ListGroups<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl ListGroups<'_> {
+impl<'a> ListGroups<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/groups.json");
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::ListGroupsResponse>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/groups.json");
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

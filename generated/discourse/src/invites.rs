@@ -56,7 +56,7 @@ pub struct CreateInvite<'a> {
     body: Option<super::models::CreateInviteBody>,
     options: rt::CallOptions,
 }
-impl CreateInvite<'_> {
+impl<'a> CreateInvite<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateInviteBody) -> Self {
         self.body = Some(value);
@@ -67,10 +67,7 @@ impl CreateInvite<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateInviteResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/invites.json");
         op.header("Api-Key", &self.api_key, false);
         op.header("Api-Username", &self.api_username, false);
@@ -78,7 +75,14 @@ impl CreateInvite<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateInviteResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /invites/create-multiple.json`: set optional parameters, then `send()`.
@@ -91,7 +95,7 @@ pub struct CreateMultipleInvites<'a> {
     body: Option<super::models::CreateMultipleInvitesBody>,
     options: rt::CallOptions,
 }
-impl CreateMultipleInvites<'_> {
+impl<'a> CreateMultipleInvites<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateMultipleInvitesBody) -> Self {
         self.body = Some(value);
@@ -102,10 +106,7 @@ impl CreateMultipleInvites<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateMultipleInvitesResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/invites/create-multiple.json");
         op.header("Api-Key", &self.api_key, false);
         op.header("Api-Username", &self.api_username, false);
@@ -113,6 +114,13 @@ impl CreateMultipleInvites<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateMultipleInvitesResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

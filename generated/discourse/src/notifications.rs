@@ -40,19 +40,23 @@ pub struct GetNotifications<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl GetNotifications<'_> {
+impl<'a> GetNotifications<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/notifications.json");
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::GetNotificationsResponse>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/notifications.json");
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /notifications/mark-read.json`: set optional parameters, then `send()`.
@@ -63,7 +67,7 @@ pub struct MarkNotificationsAsRead<'a> {
     body: Option<super::models::MarkNotificationsAsReadBody>,
     options: rt::CallOptions,
 }
-impl MarkNotificationsAsRead<'_> {
+impl<'a> MarkNotificationsAsRead<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::MarkNotificationsAsReadBody) -> Self {
         self.body = Some(value);
@@ -74,6 +78,14 @@ impl MarkNotificationsAsRead<'_> {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PUT, "/notifications/mark-read.json");
+        if let Some(body) = &self.body {
+            op.json("application/json", body);
+        }
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
@@ -81,11 +93,7 @@ impl MarkNotificationsAsRead<'_> {
         rt::Response<super::models::MarkNotificationsAsReadResponse>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(rt::Method::PUT, "/notifications/mark-read.json");
-        if let Some(body) = &self.body {
-            op.json("application/json", body);
-        }
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

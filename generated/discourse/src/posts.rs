@@ -124,7 +124,7 @@ pub struct ListPosts<'a> {
     before: Option<i64>,
     options: rt::CallOptions,
 }
-impl ListPosts<'_> {
+impl<'a> ListPosts<'a> {
     /// Load posts with an id lower than this value. Useful for pagination.
     pub fn before(mut self, value: i64) -> Self {
         self.before = Some(value);
@@ -135,14 +135,18 @@ impl ListPosts<'_> {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/posts.json");
+        op.query("before", &self.before, rt::Style::Form, true);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::ListPostsResponse>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/posts.json");
-        op.query("before", &self.before, rt::Style::Form, true);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /posts.json`: set optional parameters, then `send()`.
@@ -153,7 +157,7 @@ pub struct CreateTopicPostPm<'a> {
     body: Option<super::models::CreateTopicPostPmBody>,
     options: rt::CallOptions,
 }
-impl CreateTopicPostPm<'_> {
+impl<'a> CreateTopicPostPm<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateTopicPostPmBody) -> Self {
         self.body = Some(value);
@@ -164,16 +168,20 @@ impl CreateTopicPostPm<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateTopicPostPmResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/posts.json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateTopicPostPmResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /posts/{id}.json`: set optional parameters, then `send()`.
@@ -184,20 +192,24 @@ pub struct GetPost<'a> {
     id: String,
     options: rt::CallOptions,
 }
-impl GetPost<'_> {
+impl<'a> GetPost<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/posts/{id}.json");
+        op.path("id", &self.id, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::GetPostResponse>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/posts/{id}.json");
-        op.path("id", &self.id, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /posts/{id}.json`: set optional parameters, then `send()`.
@@ -209,7 +221,7 @@ pub struct UpdatePost<'a> {
     body: Option<super::models::UpdatePostBody>,
     options: rt::CallOptions,
 }
-impl UpdatePost<'_> {
+impl<'a> UpdatePost<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::UpdatePostBody) -> Self {
         self.body = Some(value);
@@ -220,17 +232,21 @@ impl UpdatePost<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UpdatePostResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/posts/{id}.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UpdatePostResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /posts/{id}.json`: set optional parameters, then `send()`.
@@ -242,7 +258,7 @@ pub struct DeletePost<'a> {
     body: Option<super::models::DeletePostBody>,
     options: rt::CallOptions,
 }
-impl DeletePost<'_> {
+impl<'a> DeletePost<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::DeletePostBody) -> Self {
         self.body = Some(value);
@@ -253,15 +269,19 @@ impl DeletePost<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/posts/{id}.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /posts/{id}/replies.json`: set optional parameters, then `send()`.
@@ -272,20 +292,24 @@ pub struct PostReplies<'a> {
     id: String,
     options: rt::CallOptions,
 }
-impl PostReplies<'_> {
+impl<'a> PostReplies<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/posts/{id}/replies.json");
+        op.path("id", &self.id, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<Vec<super::models::PostRepliesResponseItem>>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/posts/{id}/replies.json");
-        op.path("id", &self.id, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /posts/{id}/locked.json`: set optional parameters, then `send()`.
@@ -299,7 +323,7 @@ pub struct LockPost<'a> {
     body: Option<super::models::LockPostBody>,
     options: rt::CallOptions,
 }
-impl LockPost<'_> {
+impl<'a> LockPost<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::LockPostBody) -> Self {
         self.body = Some(value);
@@ -310,10 +334,7 @@ impl LockPost<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::LockPostResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/posts/{id}/locked.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.header("Api-Key", &self.api_key, false);
@@ -322,7 +343,14 @@ impl LockPost<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::LockPostResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /post_actions.json`: set optional parameters, then `send()`.
@@ -335,7 +363,7 @@ pub struct PerformPostAction<'a> {
     body: Option<super::models::PerformPostActionBody>,
     options: rt::CallOptions,
 }
-impl PerformPostAction<'_> {
+impl<'a> PerformPostAction<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PerformPostActionBody) -> Self {
         self.body = Some(value);
@@ -346,10 +374,7 @@ impl PerformPostAction<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PerformPostActionResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/post_actions.json");
         op.header("Api-Key", &self.api_key, false);
         op.header("Api-Username", &self.api_username, false);
@@ -357,6 +382,13 @@ impl PerformPostAction<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PerformPostActionResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

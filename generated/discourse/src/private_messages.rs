@@ -48,11 +48,20 @@ pub struct ListUserPrivateMessages<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl ListUserPrivateMessages<'_> {
+impl<'a> ListUserPrivateMessages<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
+    }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/topics/private-messages/{username}.json",
+        );
+        op.path("username", &self.username, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
     }
     /// Send the request.
     pub async fn send(
@@ -61,13 +70,8 @@ impl ListUserPrivateMessages<'_> {
         rt::Response<super::models::ListUserPrivateMessagesResponse>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/topics/private-messages/{username}.json",
-        );
-        op.path("username", &self.username, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /topics/private-messages-sent/{username}.json`: set optional parameters, then `send()`.
@@ -78,11 +82,20 @@ pub struct GetUserSentPrivateMessages<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl GetUserSentPrivateMessages<'_> {
+impl<'a> GetUserSentPrivateMessages<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
+    }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/topics/private-messages-sent/{username}.json",
+        );
+        op.path("username", &self.username, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
     }
     /// Send the request.
     pub async fn send(
@@ -91,12 +104,7 @@ impl GetUserSentPrivateMessages<'_> {
         rt::Response<super::models::GetUserSentPrivateMessagesResponse>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/topics/private-messages-sent/{username}.json",
-        );
-        op.path("username", &self.username, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

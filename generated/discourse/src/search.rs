@@ -34,7 +34,7 @@ pub struct Search<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl Search<'_> {
+impl<'a> Search<'a> {
     /// The query string needs to be url encoded and is made up of the following options:
     /// - Search term. This is just a string. Usually it would be the first item in the query.
     /// - `@<username>`: Use the `@` followed by the username to specify posts by this user.
@@ -74,14 +74,18 @@ impl Search<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SearchResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/search.json");
         op.query("q", &self.q, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SearchResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -43,19 +43,23 @@ pub struct GetSite<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl GetSite<'_> {
+impl<'a> GetSite<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/site.json");
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::GetSiteResponse>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/site.json");
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /site/basic-info.json`: set optional parameters, then `send()`.
@@ -65,18 +69,22 @@ pub struct GetSiteBasicInfo<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl GetSiteBasicInfo<'_> {
+impl<'a> GetSiteBasicInfo<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/site/basic-info.json");
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::GetSiteBasicInfoResponse>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/site/basic-info.json");
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

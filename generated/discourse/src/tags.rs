@@ -80,19 +80,23 @@ pub struct ListTagGroups<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl ListTagGroups<'_> {
+impl<'a> ListTagGroups<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/tag_groups.json");
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::ListTagGroupsResponse>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/tag_groups.json");
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /tag_groups.json`: set optional parameters, then `send()`.
@@ -103,7 +107,7 @@ pub struct CreateTagGroup<'a> {
     body: Option<super::models::CreateTagGroupBody>,
     options: rt::CallOptions,
 }
-impl CreateTagGroup<'_> {
+impl<'a> CreateTagGroup<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateTagGroupBody) -> Self {
         self.body = Some(value);
@@ -114,16 +118,20 @@ impl CreateTagGroup<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateTagGroupResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/tag_groups.json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateTagGroupResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /tag_groups/{id}.json`: set optional parameters, then `send()`.
@@ -134,20 +142,24 @@ pub struct GetTagGroup<'a> {
     id: String,
     options: rt::CallOptions,
 }
-impl GetTagGroup<'_> {
+impl<'a> GetTagGroup<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/tag_groups/{id}.json");
+        op.path("id", &self.id, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::GetTagGroupResponse>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/tag_groups/{id}.json");
-        op.path("id", &self.id, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /tag_groups/{id}.json`: set optional parameters, then `send()`.
@@ -159,7 +171,7 @@ pub struct UpdateTagGroup<'a> {
     body: Option<super::models::UpdateTagGroupBody>,
     options: rt::CallOptions,
 }
-impl UpdateTagGroup<'_> {
+impl<'a> UpdateTagGroup<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::UpdateTagGroupBody) -> Self {
         self.body = Some(value);
@@ -170,17 +182,21 @@ impl UpdateTagGroup<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UpdateTagGroupResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/tag_groups/{id}.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UpdateTagGroupResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /tags.json`: set optional parameters, then `send()`.
@@ -190,19 +206,23 @@ pub struct ListTags<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl ListTags<'_> {
+impl<'a> ListTags<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/tags.json");
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::ListTagsResponse>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/tags.json");
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /tag/{name}.json`: set optional parameters, then `send()`.
@@ -213,19 +233,23 @@ pub struct GetTag<'a> {
     name: String,
     options: rt::CallOptions,
 }
-impl GetTag<'_> {
+impl<'a> GetTag<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/tag/{name}.json");
+        op.path("name", &self.name, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::GetTagResponse>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/tag/{name}.json");
-        op.path("name", &self.name, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -268,7 +268,7 @@ pub struct GetSpecificPostsFromTopic<'a> {
     body: Option<super::models::GetSpecificPostsFromTopicBody>,
     options: rt::CallOptions,
 }
-impl GetSpecificPostsFromTopic<'_> {
+impl<'a> GetSpecificPostsFromTopic<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::GetSpecificPostsFromTopicBody) -> Self {
         self.body = Some(value);
@@ -279,13 +279,7 @@ impl GetSpecificPostsFromTopic<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetSpecificPostsFromTopicResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/t/{id}/posts.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.header("Api-Key", &self.api_key, false);
@@ -294,7 +288,17 @@ impl GetSpecificPostsFromTopic<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::GetSpecificPostsFromTopicResponse>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /t/{id}.json`: set optional parameters, then `send()`.
@@ -307,22 +311,26 @@ pub struct GetTopic<'a> {
     api_username: String,
     options: rt::CallOptions,
 }
-impl GetTopic<'_> {
+impl<'a> GetTopic<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetTopicResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/t/{id}.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.header("Api-Key", &self.api_key, false);
         op.header("Api-Username", &self.api_username, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetTopicResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /t/{id}.json`: set optional parameters, then `send()`.
@@ -335,20 +343,24 @@ pub struct RemoveTopic<'a> {
     api_username: String,
     options: rt::CallOptions,
 }
-impl RemoveTopic<'_> {
+impl<'a> RemoveTopic<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/t/{id}.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.header("Api-Key", &self.api_key, false);
         op.header("Api-Username", &self.api_username, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /t/-/{id}.json`: set optional parameters, then `send()`.
@@ -362,7 +374,7 @@ pub struct UpdateTopic<'a> {
     body: Option<super::models::UpdateTopicBody>,
     options: rt::CallOptions,
 }
-impl UpdateTopic<'_> {
+impl<'a> UpdateTopic<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::UpdateTopicBody) -> Self {
         self.body = Some(value);
@@ -373,10 +385,7 @@ impl UpdateTopic<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UpdateTopicResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/t/-/{id}.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.header("Api-Key", &self.api_key, false);
@@ -385,7 +394,14 @@ impl UpdateTopic<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UpdateTopicResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /t/{id}/invite.json`: set optional parameters, then `send()`.
@@ -399,7 +415,7 @@ pub struct InviteToTopic<'a> {
     body: Option<super::models::InviteToTopicBody>,
     options: rt::CallOptions,
 }
-impl InviteToTopic<'_> {
+impl<'a> InviteToTopic<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::InviteToTopicBody) -> Self {
         self.body = Some(value);
@@ -410,10 +426,7 @@ impl InviteToTopic<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::InviteToTopicResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/t/{id}/invite.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.header("Api-Key", &self.api_key, false);
@@ -422,7 +435,14 @@ impl InviteToTopic<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::InviteToTopicResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /t/{id}/invite-group.json`: set optional parameters, then `send()`.
@@ -436,7 +456,7 @@ pub struct InviteGroupToTopic<'a> {
     body: Option<super::models::InviteGroupToTopicBody>,
     options: rt::CallOptions,
 }
-impl InviteGroupToTopic<'_> {
+impl<'a> InviteGroupToTopic<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::InviteGroupToTopicBody) -> Self {
         self.body = Some(value);
@@ -447,10 +467,7 @@ impl InviteGroupToTopic<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::InviteGroupToTopicResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/t/{id}/invite-group.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.header("Api-Key", &self.api_key, false);
@@ -459,7 +476,14 @@ impl InviteGroupToTopic<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::InviteGroupToTopicResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /t/{id}/bookmark.json`: set optional parameters, then `send()`.
@@ -472,20 +496,24 @@ pub struct BookmarkTopic<'a> {
     api_username: String,
     options: rt::CallOptions,
 }
-impl BookmarkTopic<'_> {
+impl<'a> BookmarkTopic<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/t/{id}/bookmark.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.header("Api-Key", &self.api_key, false);
         op.header("Api-Username", &self.api_username, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /t/{id}/status.json`: set optional parameters, then `send()`.
@@ -499,7 +527,7 @@ pub struct UpdateTopicStatus<'a> {
     body: Option<super::models::UpdateTopicStatusBody>,
     options: rt::CallOptions,
 }
-impl UpdateTopicStatus<'_> {
+impl<'a> UpdateTopicStatus<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::UpdateTopicStatusBody) -> Self {
         self.body = Some(value);
@@ -510,10 +538,7 @@ impl UpdateTopicStatus<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UpdateTopicStatusResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/t/{id}/status.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.header("Api-Key", &self.api_key, false);
@@ -522,7 +547,14 @@ impl UpdateTopicStatus<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UpdateTopicStatusResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /latest.json`: set optional parameters, then `send()`.
@@ -537,7 +569,7 @@ pub struct ListLatestTopics<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ListLatestTopics<'_> {
+impl<'a> ListLatestTopics<'a> {
     /// Enum: `default`, `created`, `activity`, `views`, `posts`, `category`,
     /// `likes`, `op_likes`, `posters`
     pub fn order(mut self, value: impl Into<String>) -> Self {
@@ -559,10 +591,7 @@ impl ListLatestTopics<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ListLatestTopicsResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/latest.json");
         op.header("Api-Key", &self.api_key, false);
         op.header("Api-Username", &self.api_username, false);
@@ -570,7 +599,14 @@ impl ListLatestTopics<'_> {
         op.query("ascending", &self.ascending, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListLatestTopicsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /top.json`: set optional parameters, then `send()`.
@@ -584,7 +620,7 @@ pub struct ListTopTopics<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ListTopTopics<'_> {
+impl<'a> ListTopTopics<'a> {
     /// Enum: `all`, `yearly`, `quarterly`, `monthly`, `weekly`, `daily`
     pub fn period(mut self, value: impl Into<String>) -> Self {
         self.period = Some(value.into());
@@ -600,17 +636,21 @@ impl ListTopTopics<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ListTopTopicsResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/top.json");
         op.header("Api-Key", &self.api_key, false);
         op.header("Api-Username", &self.api_username, false);
         op.query("period", &self.period, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListTopTopicsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /t/{id}/notifications.json`: set optional parameters, then `send()`.
@@ -624,7 +664,7 @@ pub struct SetNotificationLevel<'a> {
     body: Option<super::models::SetNotificationLevelBody>,
     options: rt::CallOptions,
 }
-impl SetNotificationLevel<'_> {
+impl<'a> SetNotificationLevel<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::SetNotificationLevelBody) -> Self {
         self.body = Some(value);
@@ -635,10 +675,7 @@ impl SetNotificationLevel<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SetNotificationLevelResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/t/{id}/notifications.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.header("Api-Key", &self.api_key, false);
@@ -647,7 +684,14 @@ impl SetNotificationLevel<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SetNotificationLevelResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /t/{id}/change-timestamp.json`: set optional parameters, then `send()`.
@@ -661,7 +705,7 @@ pub struct UpdateTopicTimestamp<'a> {
     body: Option<super::models::UpdateTopicTimestampBody>,
     options: rt::CallOptions,
 }
-impl UpdateTopicTimestamp<'_> {
+impl<'a> UpdateTopicTimestamp<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::UpdateTopicTimestampBody) -> Self {
         self.body = Some(value);
@@ -672,10 +716,7 @@ impl UpdateTopicTimestamp<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SetNotificationLevelResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/t/{id}/change-timestamp.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.header("Api-Key", &self.api_key, false);
@@ -684,7 +725,14 @@ impl UpdateTopicTimestamp<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SetNotificationLevelResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /t/{id}/timer.json`: set optional parameters, then `send()`.
@@ -698,7 +746,7 @@ pub struct CreateTopicTimer<'a> {
     body: Option<super::models::CreateTopicTimerBody>,
     options: rt::CallOptions,
 }
-impl CreateTopicTimer<'_> {
+impl<'a> CreateTopicTimer<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateTopicTimerBody) -> Self {
         self.body = Some(value);
@@ -709,10 +757,7 @@ impl CreateTopicTimer<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateTopicTimerResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/t/{id}/timer.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.header("Api-Key", &self.api_key, false);
@@ -721,7 +766,14 @@ impl CreateTopicTimer<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateTopicTimerResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /t/external_id/{external_id}.json`: set optional parameters, then `send()`.
@@ -732,17 +784,21 @@ pub struct GetTopicByExternalId<'a> {
     external_id: String,
     options: rt::CallOptions,
 }
-impl GetTopicByExternalId<'_> {
+impl<'a> GetTopicByExternalId<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/t/external_id/{external_id}.json");
         op.path("external_id", &self.external_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

@@ -187,7 +187,7 @@ pub struct CreateUpload<'a> {
     body: Option<super::models::CreateUploadBody>,
     options: rt::CallOptions,
 }
-impl CreateUpload<'_> {
+impl<'a> CreateUpload<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateUploadBody) -> Self {
         self.body = Some(value);
@@ -198,10 +198,7 @@ impl CreateUpload<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateUploadResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/uploads.json");
         if let Some(body) = &self.body {
             let mut mp = op.multipart();
@@ -212,7 +209,14 @@ impl CreateUpload<'_> {
             op.multipart_done(mp);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateUploadResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /uploads/generate-presigned-put.json`: set optional parameters, then `send()`.
@@ -223,7 +227,7 @@ pub struct GeneratePresignedPut<'a> {
     body: Option<super::models::GeneratePresignedPutBody>,
     options: rt::CallOptions,
 }
-impl GeneratePresignedPut<'_> {
+impl<'a> GeneratePresignedPut<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::GeneratePresignedPutBody) -> Self {
         self.body = Some(value);
@@ -234,10 +238,7 @@ impl GeneratePresignedPut<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GeneratePresignedPutResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/uploads/generate-presigned-put.json",
@@ -246,7 +247,14 @@ impl GeneratePresignedPut<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GeneratePresignedPutResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /uploads/complete-external-upload.json`: set optional parameters, then `send()`.
@@ -257,7 +265,7 @@ pub struct CompleteExternalUpload<'a> {
     body: Option<super::models::CompleteExternalUploadBody>,
     options: rt::CallOptions,
 }
-impl CompleteExternalUpload<'_> {
+impl<'a> CompleteExternalUpload<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CompleteExternalUploadBody) -> Self {
         self.body = Some(value);
@@ -268,10 +276,7 @@ impl CompleteExternalUpload<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateUploadResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/uploads/complete-external-upload.json",
@@ -280,7 +285,14 @@ impl CompleteExternalUpload<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateUploadResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /uploads/create-multipart.json`: set optional parameters, then `send()`.
@@ -291,7 +303,7 @@ pub struct CreateMultipartUpload<'a> {
     body: Option<super::models::CreateMultipartUploadBody>,
     options: rt::CallOptions,
 }
-impl CreateMultipartUpload<'_> {
+impl<'a> CreateMultipartUpload<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateMultipartUploadBody) -> Self {
         self.body = Some(value);
@@ -302,16 +314,20 @@ impl CreateMultipartUpload<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateMultipartUploadResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/uploads/create-multipart.json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateMultipartUploadResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /uploads/batch-presign-multipart-parts.json`: set optional parameters, then `send()`.
@@ -322,7 +338,7 @@ pub struct BatchPresignMultipartParts<'a> {
     body: Option<super::models::BatchPresignMultipartPartsBody>,
     options: rt::CallOptions,
 }
-impl BatchPresignMultipartParts<'_> {
+impl<'a> BatchPresignMultipartParts<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::BatchPresignMultipartPartsBody) -> Self {
         self.body = Some(value);
@@ -333,13 +349,7 @@ impl BatchPresignMultipartParts<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::BatchPresignMultipartPartsResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/uploads/batch-presign-multipart-parts.json",
@@ -348,7 +358,17 @@ impl BatchPresignMultipartParts<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::BatchPresignMultipartPartsResponse>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /uploads/abort-multipart.json`: set optional parameters, then `send()`.
@@ -359,7 +379,7 @@ pub struct AbortMultipart<'a> {
     body: Option<super::models::AbortMultipartBody>,
     options: rt::CallOptions,
 }
-impl AbortMultipart<'_> {
+impl<'a> AbortMultipart<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::AbortMultipartBody) -> Self {
         self.body = Some(value);
@@ -370,16 +390,20 @@ impl AbortMultipart<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateBackupResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/uploads/abort-multipart.json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateBackupResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /uploads/complete-multipart.json`: set optional parameters, then `send()`.
@@ -390,7 +414,7 @@ pub struct CompleteMultipart<'a> {
     body: Option<super::models::CompleteMultipartBody>,
     options: rt::CallOptions,
 }
-impl CompleteMultipart<'_> {
+impl<'a> CompleteMultipart<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CompleteMultipartBody) -> Self {
         self.body = Some(value);
@@ -401,15 +425,19 @@ impl CompleteMultipart<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateUploadResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/uploads/complete-multipart.json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateUploadResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -338,7 +338,7 @@ pub struct CreateUser<'a> {
     body: Option<super::models::CreateUserBody>,
     options: rt::CallOptions,
 }
-impl CreateUser<'_> {
+impl<'a> CreateUser<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateUserBody) -> Self {
         self.body = Some(value);
@@ -349,10 +349,7 @@ impl CreateUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateUserResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/users.json");
         op.header("Api-Key", &self.api_key, false);
         op.header("Api-Username", &self.api_username, false);
@@ -360,7 +357,14 @@ impl CreateUser<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateUserResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /u/{username}.json`: set optional parameters, then `send()`.
@@ -373,22 +377,26 @@ pub struct GetUser<'a> {
     api_username: String,
     options: rt::CallOptions,
 }
-impl GetUser<'_> {
+impl<'a> GetUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetUserResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/u/{username}.json");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.header("Api-Key", &self.api_key, false);
         op.header("Api-Username", &self.api_username, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetUserResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /u/{username}.json`: set optional parameters, then `send()`.
@@ -402,7 +410,7 @@ pub struct UpdateUser<'a> {
     body: Option<super::models::UpdateUserBody>,
     options: rt::CallOptions,
 }
-impl UpdateUser<'_> {
+impl<'a> UpdateUser<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::UpdateUserBody) -> Self {
         self.body = Some(value);
@@ -413,10 +421,7 @@ impl UpdateUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UpdateUserResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/u/{username}.json");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.header("Api-Key", &self.api_key, false);
@@ -425,7 +430,14 @@ impl UpdateUser<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UpdateUserResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /u/by-external/{external_id}.json`: set optional parameters, then `send()`.
@@ -438,22 +450,26 @@ pub struct GetUserExternalId<'a> {
     api_username: String,
     options: rt::CallOptions,
 }
-impl GetUserExternalId<'_> {
+impl<'a> GetUserExternalId<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetUserResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/u/by-external/{external_id}.json");
         op.path("external_id", &self.external_id, rt::Style::Simple, false);
         op.header("Api-Key", &self.api_key, false);
         op.header("Api-Username", &self.api_username, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetUserResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /u/by-external/{provider}/{external_id}.json`: set optional parameters, then `send()`.
@@ -467,16 +483,13 @@ pub struct GetUserIdentiyProviderExternalId<'a> {
     api_username: String,
     options: rt::CallOptions,
 }
-impl GetUserIdentiyProviderExternalId<'_> {
+impl<'a> GetUserIdentiyProviderExternalId<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetUserResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/u/by-external/{provider}/{external_id}.json",
@@ -486,7 +499,14 @@ impl GetUserIdentiyProviderExternalId<'_> {
         op.header("Api-Key", &self.api_key, false);
         op.header("Api-Username", &self.api_username, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetUserResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /u/{username}/preferences/avatar/pick.json`: set optional parameters, then `send()`.
@@ -498,7 +518,7 @@ pub struct UpdateAvatar<'a> {
     body: Option<super::models::UpdateAvatarBody>,
     options: rt::CallOptions,
 }
-impl UpdateAvatar<'_> {
+impl<'a> UpdateAvatar<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::UpdateAvatarBody) -> Self {
         self.body = Some(value);
@@ -509,10 +529,7 @@ impl UpdateAvatar<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateBackupResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/u/{username}/preferences/avatar/pick.json",
@@ -522,7 +539,14 @@ impl UpdateAvatar<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateBackupResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /u/{username}/preferences/email.json`: set optional parameters, then `send()`.
@@ -534,7 +558,7 @@ pub struct UpdateEmail<'a> {
     body: Option<super::models::UpdateEmailBody>,
     options: rt::CallOptions,
 }
-impl UpdateEmail<'_> {
+impl<'a> UpdateEmail<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::UpdateEmailBody) -> Self {
         self.body = Some(value);
@@ -545,8 +569,7 @@ impl UpdateEmail<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/u/{username}/preferences/email.json",
@@ -556,7 +579,12 @@ impl UpdateEmail<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /u/{username}/preferences/username.json`: set optional parameters, then `send()`.
@@ -568,7 +596,7 @@ pub struct UpdateUsername<'a> {
     body: Option<super::models::UpdateUsernameBody>,
     options: rt::CallOptions,
 }
-impl UpdateUsername<'_> {
+impl<'a> UpdateUsername<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::UpdateUsernameBody) -> Self {
         self.body = Some(value);
@@ -579,8 +607,7 @@ impl UpdateUsername<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/u/{username}/preferences/username.json",
@@ -590,7 +617,12 @@ impl UpdateUsername<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /directory_items.json`: set optional parameters, then `send()`.
@@ -604,7 +636,7 @@ pub struct ListUsersPublic<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ListUsersPublic<'_> {
+impl<'a> ListUsersPublic<'a> {
     /// Set `asc`.
     pub fn asc(mut self, value: impl Into<String>) -> Self {
         self.asc = Some(value.into());
@@ -620,17 +652,46 @@ impl ListUsersPublic<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ListUsersPublicResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/directory_items.json");
         op.query("period", &self.period, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("asc", &self.asc, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListUsersPublicResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ListUsersPublicResponseDirectoryItemsItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ListUsersPublicResponseDirectoryItemsItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
+            |options| options.items_pointer("/directory_items").page_param("page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /admin/users/{id}.json`: set optional parameters, then `send()`.
@@ -641,20 +702,24 @@ pub struct AdminGetUser<'a> {
     id: i64,
     options: rt::CallOptions,
 }
-impl AdminGetUser<'_> {
+impl<'a> AdminGetUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/admin/users/{id}.json");
+        op.path("id", &self.id, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::AdminGetUserResponse>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/admin/users/{id}.json");
-        op.path("id", &self.id, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /admin/users/{id}.json`: set optional parameters, then `send()`.
@@ -666,7 +731,7 @@ pub struct DeleteUser<'a> {
     body: Option<super::models::DeleteUserBody>,
     options: rt::CallOptions,
 }
-impl DeleteUser<'_> {
+impl<'a> DeleteUser<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::DeleteUserBody) -> Self {
         self.body = Some(value);
@@ -677,17 +742,21 @@ impl DeleteUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeleteUserResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/admin/users/{id}.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeleteUserResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /admin/users/{id}/activate.json`: set optional parameters, then `send()`.
@@ -698,20 +767,24 @@ pub struct ActivateUser<'a> {
     id: i64,
     options: rt::CallOptions,
 }
-impl ActivateUser<'_> {
+impl<'a> ActivateUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PUT, "/admin/users/{id}/activate.json");
+        op.path("id", &self.id, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::CreateBackupResponse>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::PUT, "/admin/users/{id}/activate.json");
-        op.path("id", &self.id, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /admin/users/{id}/deactivate.json`: set optional parameters, then `send()`.
@@ -722,20 +795,24 @@ pub struct DeactivateUser<'a> {
     id: i64,
     options: rt::CallOptions,
 }
-impl DeactivateUser<'_> {
+impl<'a> DeactivateUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PUT, "/admin/users/{id}/deactivate.json");
+        op.path("id", &self.id, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::CreateBackupResponse>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::PUT, "/admin/users/{id}/deactivate.json");
-        op.path("id", &self.id, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /admin/users/{id}/suspend.json`: set optional parameters, then `send()`.
@@ -747,7 +824,7 @@ pub struct SuspendUser<'a> {
     body: Option<super::models::SuspendUserBody>,
     options: rt::CallOptions,
 }
-impl SuspendUser<'_> {
+impl<'a> SuspendUser<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::SuspendUserBody) -> Self {
         self.body = Some(value);
@@ -758,17 +835,21 @@ impl SuspendUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SuspendUserResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/admin/users/{id}/suspend.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SuspendUserResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /admin/users/{id}/silence.json`: set optional parameters, then `send()`.
@@ -780,7 +861,7 @@ pub struct SilenceUser<'a> {
     body: Option<super::models::SilenceUserBody>,
     options: rt::CallOptions,
 }
-impl SilenceUser<'_> {
+impl<'a> SilenceUser<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::SilenceUserBody) -> Self {
         self.body = Some(value);
@@ -791,17 +872,21 @@ impl SilenceUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SilenceUserResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/admin/users/{id}/silence.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SilenceUserResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /admin/users/{id}/anonymize.json`: set optional parameters, then `send()`.
@@ -812,20 +897,24 @@ pub struct AnonymizeUser<'a> {
     id: i64,
     options: rt::CallOptions,
 }
-impl AnonymizeUser<'_> {
+impl<'a> AnonymizeUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PUT, "/admin/users/{id}/anonymize.json");
+        op.path("id", &self.id, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::AnonymizeUserResponse>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::PUT, "/admin/users/{id}/anonymize.json");
-        op.path("id", &self.id, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /admin/users/{id}/log_out.json`: set optional parameters, then `send()`.
@@ -836,20 +925,24 @@ pub struct LogOutUser<'a> {
     id: i64,
     options: rt::CallOptions,
 }
-impl LogOutUser<'_> {
+impl<'a> LogOutUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/admin/users/{id}/log_out.json");
+        op.path("id", &self.id, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::CreateBackupResponse>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::POST, "/admin/users/{id}/log_out.json");
-        op.path("id", &self.id, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /user_avatar/{username}/refresh_gravatar.json`: set optional parameters, then `send()`.
@@ -860,23 +953,27 @@ pub struct RefreshGravatar<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl RefreshGravatar<'_> {
+impl<'a> RefreshGravatar<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RefreshGravatarResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/user_avatar/{username}/refresh_gravatar.json",
         );
         op.path("username", &self.username, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RefreshGravatarResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /admin/users.json`: set optional parameters, then `send()`.
@@ -893,7 +990,7 @@ pub struct AdminListUsers<'a> {
     ip: Option<String>,
     options: rt::CallOptions,
 }
-impl AdminListUsers<'_> {
+impl<'a> AdminListUsers<'a> {
     /// Set `order`.
     pub fn order(mut self, value: super::models::AdminListUsersOrder) -> Self {
         self.order = Some(value);
@@ -935,13 +1032,7 @@ impl AdminListUsers<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Vec<super::models::AdminListUsersResponseItem>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin/users.json");
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("asc", &self.asc, rt::Style::Form, true);
@@ -951,7 +1042,42 @@ impl AdminListUsers<'_> {
         op.query("email", &self.email, rt::Style::Form, true);
         op.query("ip", &self.ip, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<Vec<super::models::AdminListUsersResponseItem>>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::AdminListUsersResponseItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::AdminListUsersResponseItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
+            |options| options.items_pointer("").page_param("page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /admin/users/list/{flag}.json`: set optional parameters, then `send()`.
@@ -969,7 +1095,7 @@ pub struct AdminListUsersFlag<'a> {
     ip: Option<String>,
     options: rt::CallOptions,
 }
-impl AdminListUsersFlag<'_> {
+impl<'a> AdminListUsersFlag<'a> {
     /// Set `order`.
     pub fn order(mut self, value: super::models::AdminListUsersOrder) -> Self {
         self.order = Some(value);
@@ -1011,13 +1137,7 @@ impl AdminListUsersFlag<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Vec<super::models::AdminListUsersResponseItem>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin/users/list/{flag}.json");
         op.path("flag", &self.flag, rt::Style::Simple, false);
         op.query("order", &self.order, rt::Style::Form, true);
@@ -1028,7 +1148,42 @@ impl AdminListUsersFlag<'_> {
         op.query("email", &self.email, rt::Style::Form, true);
         op.query("ip", &self.ip, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<Vec<super::models::AdminListUsersResponseItem>>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::AdminListUsersResponseItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::AdminListUsersResponseItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
+            |options| options.items_pointer("").page_param("page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /user_actions.json`: set optional parameters, then `send()`.
@@ -1041,22 +1196,51 @@ pub struct ListUserActions<'a> {
     filter: String,
     options: rt::CallOptions,
 }
-impl ListUserActions<'_> {
+impl<'a> ListUserActions<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ListUserActionsResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user_actions.json");
         op.query("offset", &self.offset, rt::Style::Form, true);
         op.query("username", &self.username, rt::Style::Form, true);
         op.query("filter", &self.filter, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListUserActionsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ListUserActionsResponseUserActionsItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ListUserActionsResponseUserActionsItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Offset {
+                next_offset: None,
+            },
+            |options| options.items_pointer("/user_actions").offset_param("offset"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /session/forgot_password.json`: set optional parameters, then `send()`.
@@ -1067,7 +1251,7 @@ pub struct SendPasswordResetEmail<'a> {
     body: Option<super::models::SendPasswordResetEmailBody>,
     options: rt::CallOptions,
 }
-impl SendPasswordResetEmail<'_> {
+impl<'a> SendPasswordResetEmail<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::SendPasswordResetEmailBody) -> Self {
         self.body = Some(value);
@@ -1078,16 +1262,20 @@ impl SendPasswordResetEmail<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SendPasswordResetEmailResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/session/forgot_password.json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SendPasswordResetEmailResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /users/password-reset/{token}.json`: set optional parameters, then `send()`.
@@ -1099,7 +1287,7 @@ pub struct ChangePassword<'a> {
     body: Option<super::models::ChangePasswordBody>,
     options: rt::CallOptions,
 }
-impl ChangePassword<'_> {
+impl<'a> ChangePassword<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::ChangePasswordBody) -> Self {
         self.body = Some(value);
@@ -1110,15 +1298,19 @@ impl ChangePassword<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/users/password-reset/{token}.json");
         op.path("token", &self.token, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /u/{username}/emails.json`: set optional parameters, then `send()`.
@@ -1129,19 +1321,23 @@ pub struct GetUserEmails<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl GetUserEmails<'_> {
+impl<'a> GetUserEmails<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/u/{username}/emails.json");
+        op.path("username", &self.username, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::GetUserEmailsResponse>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/u/{username}/emails.json");
-        op.path("username", &self.username, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -1479,10 +1479,7 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the`admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/actions/secrets/public-key` (operation `actions/get-org-public-key`).
-    pub fn get_org_public_key(
-        &self,
-        org: impl Into<String>,
-    ) -> ActionsGetOrgPublicKey<'a> {
+    pub fn get_org_public_key(&self, org: impl Into<String>) -> ActionsGetOrgPublicKey<'a> {
         ActionsGetOrgPublicKey {
             client: self.client,
             org: org.into(),
@@ -1732,10 +1729,7 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
     ///
     /// `GET /orgs/{org}/actions/variables` (operation `actions/list-org-variables`).
-    pub fn list_org_variables(
-        &self,
-        org: impl Into<String>,
-    ) -> ActionsListOrgVariables<'a> {
+    pub fn list_org_variables(&self, org: impl Into<String>) -> ActionsListOrgVariables<'a> {
         ActionsListOrgVariables {
             client: self.client,
             org: org.into(),
@@ -4190,19 +4184,13 @@ pub struct ActionsGetActionsCacheRetentionLimitForEnterprise<'a> {
     enterprise: String,
     options: rt::CallOptions,
 }
-impl ActionsGetActionsCacheRetentionLimitForEnterprise<'_> {
+impl<'a> ActionsGetActionsCacheRetentionLimitForEnterprise<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsCacheRetentionLimitForEnterprise>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/actions/cache/retention-limit",
@@ -4210,7 +4198,15 @@ impl ActionsGetActionsCacheRetentionLimitForEnterprise<'_> {
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsCacheRetentionLimitForEnterprise>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /enterprises/{enterprise}/actions/cache/retention-limit`: set optional parameters, then `send()`.
@@ -4222,14 +4218,13 @@ pub struct ActionsSetActionsCacheRetentionLimitForEnterprise<'a> {
     body: super::models::ActionsCacheRetentionLimitForEnterprise,
     options: rt::CallOptions,
 }
-impl ActionsSetActionsCacheRetentionLimitForEnterprise<'_> {
+impl<'a> ActionsSetActionsCacheRetentionLimitForEnterprise<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/enterprises/{enterprise}/actions/cache/retention-limit",
@@ -4238,7 +4233,12 @@ impl ActionsSetActionsCacheRetentionLimitForEnterprise<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /enterprises/{enterprise}/actions/cache/storage-limit`: set optional parameters, then `send()`.
@@ -4249,19 +4249,13 @@ pub struct ActionsGetActionsCacheStorageLimitForEnterprise<'a> {
     enterprise: String,
     options: rt::CallOptions,
 }
-impl ActionsGetActionsCacheStorageLimitForEnterprise<'_> {
+impl<'a> ActionsGetActionsCacheStorageLimitForEnterprise<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsCacheStorageLimitForEnterprise>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/actions/cache/storage-limit",
@@ -4269,7 +4263,14 @@ impl ActionsGetActionsCacheStorageLimitForEnterprise<'_> {
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsCacheStorageLimitForEnterprise>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /enterprises/{enterprise}/actions/cache/storage-limit`: set optional parameters, then `send()`.
@@ -4281,14 +4282,13 @@ pub struct ActionsSetActionsCacheStorageLimitForEnterprise<'a> {
     body: super::models::ActionsCacheStorageLimitForEnterprise,
     options: rt::CallOptions,
 }
-impl ActionsSetActionsCacheStorageLimitForEnterprise<'_> {
+impl<'a> ActionsSetActionsCacheStorageLimitForEnterprise<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/enterprises/{enterprise}/actions/cache/storage-limit",
@@ -4297,7 +4297,12 @@ impl ActionsSetActionsCacheStorageLimitForEnterprise<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /organizations/{org}/actions/cache/retention-limit`: set optional parameters, then `send()`.
@@ -4308,19 +4313,13 @@ pub struct ActionsGetActionsCacheRetentionLimitForOrganization<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl ActionsGetActionsCacheRetentionLimitForOrganization<'_> {
+impl<'a> ActionsGetActionsCacheRetentionLimitForOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsCacheRetentionLimitForOrganization>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organizations/{org}/actions/cache/retention-limit",
@@ -4328,7 +4327,15 @@ impl ActionsGetActionsCacheRetentionLimitForOrganization<'_> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsCacheRetentionLimitForOrganization>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /organizations/{org}/actions/cache/retention-limit`: set optional parameters, then `send()`.
@@ -4340,14 +4347,13 @@ pub struct ActionsSetActionsCacheRetentionLimitForOrganization<'a> {
     body: super::models::ActionsCacheRetentionLimitForOrganization,
     options: rt::CallOptions,
 }
-impl ActionsSetActionsCacheRetentionLimitForOrganization<'_> {
+impl<'a> ActionsSetActionsCacheRetentionLimitForOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/organizations/{org}/actions/cache/retention-limit",
@@ -4356,7 +4362,12 @@ impl ActionsSetActionsCacheRetentionLimitForOrganization<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /organizations/{org}/actions/cache/storage-limit`: set optional parameters, then `send()`.
@@ -4367,19 +4378,13 @@ pub struct ActionsGetActionsCacheStorageLimitForOrganization<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl ActionsGetActionsCacheStorageLimitForOrganization<'_> {
+impl<'a> ActionsGetActionsCacheStorageLimitForOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsCacheStorageLimitForOrganization>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organizations/{org}/actions/cache/storage-limit",
@@ -4387,7 +4392,15 @@ impl ActionsGetActionsCacheStorageLimitForOrganization<'_> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsCacheStorageLimitForOrganization>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /organizations/{org}/actions/cache/storage-limit`: set optional parameters, then `send()`.
@@ -4399,14 +4412,13 @@ pub struct ActionsSetActionsCacheStorageLimitForOrganization<'a> {
     body: super::models::ActionsCacheStorageLimitForOrganization,
     options: rt::CallOptions,
 }
-impl ActionsSetActionsCacheStorageLimitForOrganization<'_> {
+impl<'a> ActionsSetActionsCacheStorageLimitForOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/organizations/{org}/actions/cache/storage-limit",
@@ -4415,7 +4427,12 @@ impl ActionsSetActionsCacheStorageLimitForOrganization<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/cache/usage`: set optional parameters, then `send()`.
@@ -4426,20 +4443,24 @@ pub struct ActionsGetActionsCacheUsageForOrg<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl ActionsGetActionsCacheUsageForOrg<'_> {
+impl<'a> ActionsGetActionsCacheUsageForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/actions/cache/usage");
+        op.path("org", &self.org, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::ActionsCacheUsageOrgEnterprise>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/actions/cache/usage");
-        op.path("org", &self.org, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/cache/usage-by-repository`: set optional parameters, then `send()`.
@@ -4452,7 +4473,7 @@ pub struct ActionsGetActionsCacheUsageByRepoForOrg<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActionsGetActionsCacheUsageByRepoForOrg<'_> {
+impl<'a> ActionsGetActionsCacheUsageByRepoForOrg<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -4468,13 +4489,7 @@ impl ActionsGetActionsCacheUsageByRepoForOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsGetActionsCacheUsageByRepoForOrgResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/cache/usage-by-repository",
@@ -4483,7 +4498,40 @@ impl ActionsGetActionsCacheUsageByRepoForOrg<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ActionsGetActionsCacheUsageByRepoForOrgResponse>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ActionsCacheUsageByRepository> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ActionsCacheUsageByRepository> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/repository_cache_usages")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/hosted-runners`: set optional parameters, then `send()`.
@@ -4496,7 +4544,7 @@ pub struct ActionsListHostedRunnersForOrg<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActionsListHostedRunnersForOrg<'_> {
+impl<'a> ActionsListHostedRunnersForOrg<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -4512,19 +4560,44 @@ impl ActionsListHostedRunnersForOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListHostedRunnersForOrgResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/actions/hosted-runners");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsListHostedRunnersForOrgResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ActionsHostedRunner> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ActionsHostedRunner> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/runners")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /orgs/{org}/actions/hosted-runners`: set optional parameters, then `send()`.
@@ -4536,21 +4609,23 @@ pub struct ActionsCreateHostedRunnerForOrg<'a> {
     body: super::models::ActionsCreateHostedRunnerForOrgBody,
     options: rt::CallOptions,
 }
-impl ActionsCreateHostedRunnerForOrg<'_> {
+impl<'a> ActionsCreateHostedRunnerForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ActionsHostedRunner>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/actions/hosted-runners");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ActionsHostedRunner>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/hosted-runners/images/custom`: set optional parameters, then `send()`.
@@ -4561,26 +4636,27 @@ pub struct ActionsListCustomImagesForOrg<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl ActionsListCustomImagesForOrg<'_> {
+impl<'a> ActionsListCustomImagesForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListCustomImagesForOrgResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/hosted-runners/images/custom",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsListCustomImagesForOrgResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}`: set optional parameters, then `send()`.
@@ -4592,16 +4668,13 @@ pub struct ActionsGetCustomImageForOrg<'a> {
     image_definition_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsGetCustomImageForOrg<'_> {
+impl<'a> ActionsGetCustomImageForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ActionsHostedRunnerCustomImage>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}",
@@ -4614,7 +4687,14 @@ impl ActionsGetCustomImageForOrg<'_> {
             false,
         );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsHostedRunnerCustomImage>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}`: set optional parameters, then `send()`.
@@ -4626,14 +4706,13 @@ pub struct ActionsDeleteCustomImageFromOrg<'a> {
     image_definition_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsDeleteCustomImageFromOrg<'_> {
+impl<'a> ActionsDeleteCustomImageFromOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}",
@@ -4646,7 +4725,12 @@ impl ActionsDeleteCustomImageFromOrg<'_> {
             false,
         );
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}/versions`: set optional parameters, then `send()`.
@@ -4658,19 +4742,13 @@ pub struct ActionsListCustomImageVersionsForOrg<'a> {
     image_definition_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsListCustomImageVersionsForOrg<'_> {
+impl<'a> ActionsListCustomImageVersionsForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListCustomImageVersionsForOrgResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}/versions",
@@ -4683,7 +4761,15 @@ impl ActionsListCustomImageVersionsForOrg<'_> {
             false,
         );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsListCustomImageVersionsForOrgResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}/versions/{version}`: set optional parameters, then `send()`.
@@ -4696,19 +4782,13 @@ pub struct ActionsGetCustomImageVersionForOrg<'a> {
     version: String,
     options: rt::CallOptions,
 }
-impl ActionsGetCustomImageVersionForOrg<'_> {
+impl<'a> ActionsGetCustomImageVersionForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsHostedRunnerCustomImageVersion>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}/versions/{version}",
@@ -4721,10 +4801,23 @@ impl ActionsGetCustomImageVersionForOrg<'_> {
             false,
         );
         let v = &self.version;
-        op.check(rt::check::string("version", v, None, None, "^\\d+\\.\\d+\\.\\d+$"));
+        op.check(rt::check::string(
+            "version",
+            v,
+            None,
+            None,
+            "^\\d+\\.\\d+\\.\\d+$",
+        ));
         op.path("version", &self.version, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsHostedRunnerCustomImageVersion>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}/versions/{version}`: set optional parameters, then `send()`.
@@ -4737,14 +4830,13 @@ pub struct ActionsDeleteCustomImageVersionFromOrg<'a> {
     version: String,
     options: rt::CallOptions,
 }
-impl ActionsDeleteCustomImageVersionFromOrg<'_> {
+impl<'a> ActionsDeleteCustomImageVersionFromOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}/versions/{version}",
@@ -4757,10 +4849,21 @@ impl ActionsDeleteCustomImageVersionFromOrg<'_> {
             false,
         );
         let v = &self.version;
-        op.check(rt::check::string("version", v, None, None, "^\\d+\\.\\d+\\.\\d+$"));
+        op.check(rt::check::string(
+            "version",
+            v,
+            None,
+            None,
+            "^\\d+\\.\\d+\\.\\d+$",
+        ));
         op.path("version", &self.version, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/hosted-runners/images/github-owned`: set optional parameters, then `send()`.
@@ -4771,28 +4874,30 @@ pub struct ActionsGetHostedRunnersGithubOwnedImagesForOrg<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl ActionsGetHostedRunnersGithubOwnedImagesForOrg<'_> {
+impl<'a> ActionsGetHostedRunnersGithubOwnedImagesForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::ActionsGetHostedRunnersGithubOwnedImagesForOrgResponse,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/hosted-runners/images/github-owned",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ActionsGetHostedRunnersGithubOwnedImagesForOrgResponse>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/hosted-runners/images/partner`: set optional parameters, then `send()`.
@@ -4803,28 +4908,30 @@ pub struct ActionsGetHostedRunnersPartnerImagesForOrg<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl ActionsGetHostedRunnersPartnerImagesForOrg<'_> {
+impl<'a> ActionsGetHostedRunnersPartnerImagesForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::ActionsGetHostedRunnersGithubOwnedImagesForOrgResponse,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/hosted-runners/images/partner",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ActionsGetHostedRunnersGithubOwnedImagesForOrgResponse>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/hosted-runners/limits`: set optional parameters, then `send()`.
@@ -4835,23 +4942,24 @@ pub struct ActionsGetHostedRunnersLimitsForOrg<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl ActionsGetHostedRunnersLimitsForOrg<'_> {
+impl<'a> ActionsGetHostedRunnersLimitsForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/actions/hosted-runners/limits");
+        op.path("org", &self.org, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::ActionsHostedRunnerLimits>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/actions/hosted-runners/limits",
-        );
-        op.path("org", &self.org, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/hosted-runners/machine-sizes`: set optional parameters, then `send()`.
@@ -4862,11 +4970,20 @@ pub struct ActionsGetHostedRunnersMachineSpecsForOrg<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl ActionsGetHostedRunnersMachineSpecsForOrg<'_> {
+impl<'a> ActionsGetHostedRunnersMachineSpecsForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
+    }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/actions/hosted-runners/machine-sizes",
+        );
+        op.path("org", &self.org, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
     }
     /// Send the request.
     pub async fn send(
@@ -4875,13 +4992,8 @@ impl ActionsGetHostedRunnersMachineSpecsForOrg<'_> {
         rt::Response<super::models::ActionsGetHostedRunnersMachineSpecsForOrgResponse>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/actions/hosted-runners/machine-sizes",
-        );
-        op.path("org", &self.org, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/hosted-runners/platforms`: set optional parameters, then `send()`.
@@ -4892,11 +5004,20 @@ pub struct ActionsGetHostedRunnersPlatformsForOrg<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl ActionsGetHostedRunnersPlatformsForOrg<'_> {
+impl<'a> ActionsGetHostedRunnersPlatformsForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
+    }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/actions/hosted-runners/platforms",
+        );
+        op.path("org", &self.org, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
     }
     /// Send the request.
     pub async fn send(
@@ -4905,13 +5026,8 @@ impl ActionsGetHostedRunnersPlatformsForOrg<'_> {
         rt::Response<super::models::ActionsGetHostedRunnersPlatformsForOrgResponse>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/actions/hosted-runners/platforms",
-        );
-        op.path("org", &self.org, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/hosted-runners/{hosted_runner_id}`: set optional parameters, then `send()`.
@@ -4923,24 +5039,50 @@ pub struct ActionsGetHostedRunnerForOrg<'a> {
     hosted_runner_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsGetHostedRunnerForOrg<'_> {
+impl<'a> ActionsGetHostedRunnerForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ActionsHostedRunner>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/hosted-runners/{hosted_runner_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("hosted_runner_id", &self.hosted_runner_id, rt::Style::Simple, false);
+        op.path(
+            "hosted_runner_id",
+            &self.hosted_runner_id,
+            rt::Style::Simple,
+            false,
+        );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ActionsHostedRunner>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::PublicIp> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::PublicIp> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("/public_ips"),
+            configure,
+        )
     }
 }
 /// Request builder for `DELETE /orgs/{org}/actions/hosted-runners/{hosted_runner_id}`: set optional parameters, then `send()`.
@@ -4952,24 +5094,31 @@ pub struct ActionsDeleteHostedRunnerForOrg<'a> {
     hosted_runner_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsDeleteHostedRunnerForOrg<'_> {
+impl<'a> ActionsDeleteHostedRunnerForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ActionsHostedRunner>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/actions/hosted-runners/{hosted_runner_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("hosted_runner_id", &self.hosted_runner_id, rt::Style::Simple, false);
+        op.path(
+            "hosted_runner_id",
+            &self.hosted_runner_id,
+            rt::Style::Simple,
+            false,
+        );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ActionsHostedRunner>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /orgs/{org}/actions/hosted-runners/{hosted_runner_id}`: set optional parameters, then `send()`.
@@ -4982,25 +5131,32 @@ pub struct ActionsUpdateHostedRunnerForOrg<'a> {
     body: super::models::ActionsUpdateHostedRunnerForOrgBody,
     options: rt::CallOptions,
 }
-impl ActionsUpdateHostedRunnerForOrg<'_> {
+impl<'a> ActionsUpdateHostedRunnerForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ActionsHostedRunner>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/orgs/{org}/actions/hosted-runners/{hosted_runner_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("hosted_runner_id", &self.hosted_runner_id, rt::Style::Simple, false);
+        op.path(
+            "hosted_runner_id",
+            &self.hosted_runner_id,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ActionsHostedRunner>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/permissions`: set optional parameters, then `send()`.
@@ -5011,20 +5167,24 @@ pub struct ActionsGetGithubActionsPermissionsOrganization<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl ActionsGetGithubActionsPermissionsOrganization<'_> {
+impl<'a> ActionsGetGithubActionsPermissionsOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/actions/permissions");
+        op.path("org", &self.org, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::ActionsOrganizationPermissions>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/actions/permissions");
-        op.path("org", &self.org, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/actions/permissions`: set optional parameters, then `send()`.
@@ -5036,19 +5196,23 @@ pub struct ActionsSetGithubActionsPermissionsOrganization<'a> {
     body: super::models::ActionsSetGithubActionsPermissionsOrganizationBody,
     options: rt::CallOptions,
 }
-impl ActionsSetGithubActionsPermissionsOrganization<'_> {
+impl<'a> ActionsSetGithubActionsPermissionsOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/orgs/{org}/actions/permissions");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/permissions/artifact-and-log-retention`: set optional parameters, then `send()`.
@@ -5059,19 +5223,13 @@ pub struct ActionsGetArtifactAndLogRetentionSettingsOrganization<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl ActionsGetArtifactAndLogRetentionSettingsOrganization<'_> {
+impl<'a> ActionsGetArtifactAndLogRetentionSettingsOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsArtifactAndLogRetentionResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/permissions/artifact-and-log-retention",
@@ -5079,7 +5237,15 @@ impl ActionsGetArtifactAndLogRetentionSettingsOrganization<'_> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsArtifactAndLogRetentionResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/actions/permissions/artifact-and-log-retention`: set optional parameters, then `send()`.
@@ -5091,14 +5257,13 @@ pub struct ActionsSetArtifactAndLogRetentionSettingsOrganization<'a> {
     body: super::models::ActionsArtifactAndLogRetention,
     options: rt::CallOptions,
 }
-impl ActionsSetArtifactAndLogRetentionSettingsOrganization<'_> {
+impl<'a> ActionsSetArtifactAndLogRetentionSettingsOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/permissions/artifact-and-log-retention",
@@ -5113,7 +5278,12 @@ impl ActionsSetArtifactAndLogRetentionSettingsOrganization<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/permissions/fork-pr-contributor-approval`: set optional parameters, then `send()`.
@@ -5124,19 +5294,13 @@ pub struct ActionsGetForkPrContributorApprovalPermissionsOrganization<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl ActionsGetForkPrContributorApprovalPermissionsOrganization<'_> {
+impl<'a> ActionsGetForkPrContributorApprovalPermissionsOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsForkPrContributorApproval>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/permissions/fork-pr-contributor-approval",
@@ -5144,7 +5308,14 @@ impl ActionsGetForkPrContributorApprovalPermissionsOrganization<'_> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsForkPrContributorApproval>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/actions/permissions/fork-pr-contributor-approval`: set optional parameters, then `send()`.
@@ -5156,14 +5327,13 @@ pub struct ActionsSetForkPrContributorApprovalPermissionsOrganization<'a> {
     body: super::models::ActionsForkPrContributorApproval,
     options: rt::CallOptions,
 }
-impl ActionsSetForkPrContributorApprovalPermissionsOrganization<'_> {
+impl<'a> ActionsSetForkPrContributorApprovalPermissionsOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/permissions/fork-pr-contributor-approval",
@@ -5176,7 +5346,12 @@ impl ActionsSetForkPrContributorApprovalPermissionsOrganization<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/permissions/fork-pr-workflows-private-repos`: set optional parameters, then `send()`.
@@ -5187,19 +5362,13 @@ pub struct ActionsGetPrivateRepoForkPrWorkflowsSettingsOrganization<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl ActionsGetPrivateRepoForkPrWorkflowsSettingsOrganization<'_> {
+impl<'a> ActionsGetPrivateRepoForkPrWorkflowsSettingsOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsForkPrWorkflowsPrivateRepos>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/permissions/fork-pr-workflows-private-repos",
@@ -5207,7 +5376,14 @@ impl ActionsGetPrivateRepoForkPrWorkflowsSettingsOrganization<'_> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsForkPrWorkflowsPrivateRepos>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/actions/permissions/fork-pr-workflows-private-repos`: set optional parameters, then `send()`.
@@ -5219,14 +5395,13 @@ pub struct ActionsSetPrivateRepoForkPrWorkflowsSettingsOrganization<'a> {
     body: super::models::ActionsForkPrWorkflowsPrivateReposRequest,
     options: rt::CallOptions,
 }
-impl ActionsSetPrivateRepoForkPrWorkflowsSettingsOrganization<'_> {
+impl<'a> ActionsSetPrivateRepoForkPrWorkflowsSettingsOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/permissions/fork-pr-workflows-private-repos",
@@ -5240,7 +5415,12 @@ impl ActionsSetPrivateRepoForkPrWorkflowsSettingsOrganization<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/permissions/repositories`: set optional parameters, then `send()`.
@@ -5253,7 +5433,7 @@ pub struct ActionsListSelectedRepositoriesEnabledGithubActionsOrganization<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActionsListSelectedRepositoriesEnabledGithubActionsOrganization<'_> {
+impl<'a> ActionsListSelectedRepositoriesEnabledGithubActionsOrganization<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -5269,6 +5449,17 @@ impl ActionsListSelectedRepositoriesEnabledGithubActionsOrganization<'_> {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/actions/permissions/repositories",
+        );
+        op.path("org", &self.org, rt::Style::Simple, false);
+        op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.query("page", &self.page, rt::Style::Form, true);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
@@ -5278,15 +5469,32 @@ impl ActionsListSelectedRepositoriesEnabledGithubActionsOrganization<'_> {
         >,
         rt::Error,
     > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/actions/permissions/repositories",
-        );
-        op.path("org", &self.org, rt::Style::Simple, false);
-        op.query("per_page", &self.per_page, rt::Style::Form, true);
-        op.query("page", &self.page, rt::Style::Form, true);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Repository> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Repository> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/repositories")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `PUT /orgs/{org}/actions/permissions/repositories`: set optional parameters, then `send()`.
@@ -5298,14 +5506,13 @@ pub struct ActionsSetSelectedRepositoriesEnabledGithubActionsOrganization<'a> {
     body: super::models::ActionsSetSelectedRepositoriesEnabledGithubActionsOrganizationBody,
     options: rt::CallOptions,
 }
-impl ActionsSetSelectedRepositoriesEnabledGithubActionsOrganization<'_> {
+impl<'a> ActionsSetSelectedRepositoriesEnabledGithubActionsOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/permissions/repositories",
@@ -5313,7 +5520,12 @@ impl ActionsSetSelectedRepositoriesEnabledGithubActionsOrganization<'_> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/actions/permissions/repositories/{repository_id}`: set optional parameters, then `send()`.
@@ -5325,22 +5537,31 @@ pub struct ActionsEnableSelectedRepositoryGithubActionsOrganization<'a> {
     repository_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsEnableSelectedRepositoryGithubActionsOrganization<'_> {
+impl<'a> ActionsEnableSelectedRepositoryGithubActionsOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/permissions/repositories/{repository_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
+        op.path(
+            "repository_id",
+            &self.repository_id,
+            rt::Style::Simple,
+            false,
+        );
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/actions/permissions/repositories/{repository_id}`: set optional parameters, then `send()`.
@@ -5352,22 +5573,31 @@ pub struct ActionsDisableSelectedRepositoryGithubActionsOrganization<'a> {
     repository_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsDisableSelectedRepositoryGithubActionsOrganization<'_> {
+impl<'a> ActionsDisableSelectedRepositoryGithubActionsOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/actions/permissions/repositories/{repository_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
+        op.path(
+            "repository_id",
+            &self.repository_id,
+            rt::Style::Simple,
+            false,
+        );
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/permissions/selected-actions`: set optional parameters, then `send()`.
@@ -5378,23 +5608,25 @@ pub struct ActionsGetAllowedActionsOrganization<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl ActionsGetAllowedActionsOrganization<'_> {
+impl<'a> ActionsGetAllowedActionsOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SelectedActions>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/permissions/selected-actions",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::SelectedActions>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/actions/permissions/selected-actions`: set optional parameters, then `send()`.
@@ -5406,7 +5638,7 @@ pub struct ActionsSetAllowedActionsOrganization<'a> {
     body: Option<super::models::SelectedActions>,
     options: rt::CallOptions,
 }
-impl ActionsSetAllowedActionsOrganization<'_> {
+impl<'a> ActionsSetAllowedActionsOrganization<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::SelectedActions) -> Self {
         self.body = Some(value);
@@ -5417,8 +5649,7 @@ impl ActionsSetAllowedActionsOrganization<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/permissions/selected-actions",
@@ -5428,7 +5659,12 @@ impl ActionsSetAllowedActionsOrganization<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/permissions/self-hosted-runners`: set optional parameters, then `send()`.
@@ -5439,16 +5675,13 @@ pub struct ActionsGetSelfHostedRunnersPermissionsOrganization<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl ActionsGetSelfHostedRunnersPermissionsOrganization<'_> {
+impl<'a> ActionsGetSelfHostedRunnersPermissionsOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SelfHostedRunnersSettings>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/permissions/self-hosted-runners",
@@ -5456,7 +5689,14 @@ impl ActionsGetSelfHostedRunnersPermissionsOrganization<'_> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SelfHostedRunnersSettings>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/actions/permissions/self-hosted-runners`: set optional parameters, then `send()`.
@@ -5468,14 +5708,13 @@ pub struct ActionsSetSelfHostedRunnersPermissionsOrganization<'a> {
     body: super::models::ActionsSetSelfHostedRunnersPermissionsOrganizationBody,
     options: rt::CallOptions,
 }
-impl ActionsSetSelfHostedRunnersPermissionsOrganization<'_> {
+impl<'a> ActionsSetSelfHostedRunnersPermissionsOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/permissions/self-hosted-runners",
@@ -5490,7 +5729,12 @@ impl ActionsSetSelfHostedRunnersPermissionsOrganization<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/permissions/self-hosted-runners/repositories`: set optional parameters, then `send()`.
@@ -5503,7 +5747,7 @@ pub struct ActionsListSelectedRepositoriesSelfHostedRunnersOrganization<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActionsListSelectedRepositoriesSelfHostedRunnersOrganization<'_> {
+impl<'a> ActionsListSelectedRepositoriesSelfHostedRunnersOrganization<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -5519,15 +5763,7 @@ impl ActionsListSelectedRepositoriesSelfHostedRunnersOrganization<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::ActionsListSelectedRepositoriesSelfHostedRunnersOrganizationResponse200,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/permissions/self-hosted-runners/repositories",
@@ -5537,7 +5773,43 @@ impl ActionsListSelectedRepositoriesSelfHostedRunnersOrganization<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<
+            super::models::ActionsListSelectedRepositoriesSelfHostedRunnersOrganizationResponse200,
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Repository> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Repository> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/repositories")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `PUT /orgs/{org}/actions/permissions/self-hosted-runners/repositories`: set optional parameters, then `send()`.
@@ -5549,14 +5821,13 @@ pub struct ActionsSetSelectedRepositoriesSelfHostedRunnersOrganization<'a> {
     body: super::models::ActionsSetSelectedRepositoriesSelfHostedRunnersOrganizationBody,
     options: rt::CallOptions,
 }
-impl ActionsSetSelectedRepositoriesSelfHostedRunnersOrganization<'_> {
+impl<'a> ActionsSetSelectedRepositoriesSelfHostedRunnersOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/permissions/self-hosted-runners/repositories",
@@ -5570,7 +5841,12 @@ impl ActionsSetSelectedRepositoriesSelfHostedRunnersOrganization<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/actions/permissions/self-hosted-runners/repositories/{repository_id}`: set optional parameters, then `send()`.
@@ -5582,20 +5858,24 @@ pub struct ActionsEnableSelectedRepositorySelfHostedRunnersOrganization<'a> {
     repository_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsEnableSelectedRepositorySelfHostedRunnersOrganization<'_> {
+impl<'a> ActionsEnableSelectedRepositorySelfHostedRunnersOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/permissions/self-hosted-runners/repositories/{repository_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
+        op.path(
+            "repository_id",
+            &self.repository_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -5604,7 +5884,12 @@ impl ActionsEnableSelectedRepositorySelfHostedRunnersOrganization<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/actions/permissions/self-hosted-runners/repositories/{repository_id}`: set optional parameters, then `send()`.
@@ -5616,20 +5901,24 @@ pub struct ActionsDisableSelectedRepositorySelfHostedRunnersOrganization<'a> {
     repository_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsDisableSelectedRepositorySelfHostedRunnersOrganization<'_> {
+impl<'a> ActionsDisableSelectedRepositorySelfHostedRunnersOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/actions/permissions/self-hosted-runners/repositories/{repository_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
+        op.path(
+            "repository_id",
+            &self.repository_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -5638,7 +5927,12 @@ impl ActionsDisableSelectedRepositorySelfHostedRunnersOrganization<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/permissions/workflow`: set optional parameters, then `send()`.
@@ -5649,26 +5943,24 @@ pub struct ActionsGetGithubActionsDefaultWorkflowPermissionsOrganization<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl ActionsGetGithubActionsDefaultWorkflowPermissionsOrganization<'_> {
+impl<'a> ActionsGetGithubActionsDefaultWorkflowPermissionsOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/actions/permissions/workflow");
+        op.path("org", &self.org, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActionsGetDefaultWorkflowPermissions>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/actions/permissions/workflow",
-        );
-        op.path("org", &self.org, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+    ) -> Result<rt::Response<super::models::ActionsGetDefaultWorkflowPermissions>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/actions/permissions/workflow`: set optional parameters, then `send()`.
@@ -5680,12 +5972,9 @@ pub struct ActionsSetGithubActionsDefaultWorkflowPermissionsOrganization<'a> {
     body: Option<super::models::ActionsSetDefaultWorkflowPermissions>,
     options: rt::CallOptions,
 }
-impl ActionsSetGithubActionsDefaultWorkflowPermissionsOrganization<'_> {
+impl<'a> ActionsSetGithubActionsDefaultWorkflowPermissionsOrganization<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ActionsSetDefaultWorkflowPermissions,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ActionsSetDefaultWorkflowPermissions) -> Self {
         self.body = Some(value);
         self
     }
@@ -5694,18 +5983,19 @@ impl ActionsSetGithubActionsDefaultWorkflowPermissionsOrganization<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::PUT,
-            "/orgs/{org}/actions/permissions/workflow",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PUT, "/orgs/{org}/actions/permissions/workflow");
         op.path("org", &self.org, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/runner-groups`: set optional parameters, then `send()`.
@@ -5719,7 +6009,7 @@ pub struct ActionsListSelfHostedRunnerGroupsForOrg<'a> {
     visible_to_repository: Option<String>,
     options: rt::CallOptions,
 }
-impl ActionsListSelfHostedRunnerGroupsForOrg<'_> {
+impl<'a> ActionsListSelfHostedRunnerGroupsForOrg<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -5740,13 +6030,7 @@ impl ActionsListSelfHostedRunnerGroupsForOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListSelfHostedRunnerGroupsForOrgResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/actions/runner-groups");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -5758,7 +6042,41 @@ impl ActionsListSelfHostedRunnerGroupsForOrg<'_> {
             true,
         );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ActionsListSelfHostedRunnerGroupsForOrgResponse>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::RunnerGroupsOrg> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::RunnerGroupsOrg> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/runner_groups")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /orgs/{org}/actions/runner-groups`: set optional parameters, then `send()`.
@@ -5770,21 +6088,23 @@ pub struct ActionsCreateSelfHostedRunnerGroupForOrg<'a> {
     body: super::models::ActionsCreateSelfHostedRunnerGroupForOrgBody,
     options: rt::CallOptions,
 }
-impl ActionsCreateSelfHostedRunnerGroupForOrg<'_> {
+impl<'a> ActionsCreateSelfHostedRunnerGroupForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RunnerGroupsOrg>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/actions/runner-groups");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::RunnerGroupsOrg>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/runner-groups/{runner_group_id}`: set optional parameters, then `send()`.
@@ -5796,24 +6116,31 @@ pub struct ActionsGetSelfHostedRunnerGroupForOrg<'a> {
     runner_group_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsGetSelfHostedRunnerGroupForOrg<'_> {
+impl<'a> ActionsGetSelfHostedRunnerGroupForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RunnerGroupsOrg>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/runner-groups/{runner_group_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("runner_group_id", &self.runner_group_id, rt::Style::Simple, false);
+        op.path(
+            "runner_group_id",
+            &self.runner_group_id,
+            rt::Style::Simple,
+            false,
+        );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::RunnerGroupsOrg>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/actions/runner-groups/{runner_group_id}`: set optional parameters, then `send()`.
@@ -5825,22 +6152,31 @@ pub struct ActionsDeleteSelfHostedRunnerGroupFromOrg<'a> {
     runner_group_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsDeleteSelfHostedRunnerGroupFromOrg<'_> {
+impl<'a> ActionsDeleteSelfHostedRunnerGroupFromOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/actions/runner-groups/{runner_group_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("runner_group_id", &self.runner_group_id, rt::Style::Simple, false);
+        op.path(
+            "runner_group_id",
+            &self.runner_group_id,
+            rt::Style::Simple,
+            false,
+        );
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /orgs/{org}/actions/runner-groups/{runner_group_id}`: set optional parameters, then `send()`.
@@ -5853,25 +6189,32 @@ pub struct ActionsUpdateSelfHostedRunnerGroupForOrg<'a> {
     body: super::models::ActionsUpdateSelfHostedRunnerGroupForOrgBody,
     options: rt::CallOptions,
 }
-impl ActionsUpdateSelfHostedRunnerGroupForOrg<'_> {
+impl<'a> ActionsUpdateSelfHostedRunnerGroupForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RunnerGroupsOrg>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/orgs/{org}/actions/runner-groups/{runner_group_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("runner_group_id", &self.runner_group_id, rt::Style::Simple, false);
+        op.path(
+            "runner_group_id",
+            &self.runner_group_id,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::RunnerGroupsOrg>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/runner-groups/{runner_group_id}/hosted-runners`: set optional parameters, then `send()`.
@@ -5885,7 +6228,7 @@ pub struct ActionsListGithubHostedRunnersInGroupForOrg<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActionsListGithubHostedRunnersInGroupForOrg<'_> {
+impl<'a> ActionsListGithubHostedRunnersInGroupForOrg<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -5901,6 +6244,23 @@ impl ActionsListGithubHostedRunnersInGroupForOrg<'_> {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/actions/runner-groups/{runner_group_id}/hosted-runners",
+        );
+        op.path("org", &self.org, rt::Style::Simple, false);
+        op.path(
+            "runner_group_id",
+            &self.runner_group_id,
+            rt::Style::Simple,
+            false,
+        );
+        op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.query("page", &self.page, rt::Style::Form, true);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
@@ -5908,16 +6268,31 @@ impl ActionsListGithubHostedRunnersInGroupForOrg<'_> {
         rt::Response<super::models::ActionsListGithubHostedRunnersInGroupForOrgResponse>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/actions/runner-groups/{runner_group_id}/hosted-runners",
-        );
-        op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("runner_group_id", &self.runner_group_id, rt::Style::Simple, false);
-        op.query("per_page", &self.per_page, rt::Style::Form, true);
-        op.query("page", &self.page, rt::Style::Form, true);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ActionsHostedRunner> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ActionsHostedRunner> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/runners")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/runner-groups/{runner_group_id}/repositories`: set optional parameters, then `send()`.
@@ -5931,7 +6306,7 @@ pub struct ActionsListRepoAccessToSelfHostedRunnerGroupInOrg<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActionsListRepoAccessToSelfHostedRunnerGroupInOrg<'_> {
+impl<'a> ActionsListRepoAccessToSelfHostedRunnerGroupInOrg<'a> {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -5947,25 +6322,56 @@ impl ActionsListRepoAccessToSelfHostedRunnerGroupInOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::ActionsListRepoAccessToSelfHostedRunnerGroupInOrgResponse,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/runner-groups/{runner_group_id}/repositories",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("runner_group_id", &self.runner_group_id, rt::Style::Simple, false);
+        op.path(
+            "runner_group_id",
+            &self.runner_group_id,
+            rt::Style::Simple,
+            false,
+        );
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ActionsListRepoAccessToSelfHostedRunnerGroupInOrgResponse>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::MinimalRepository> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::MinimalRepository> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/repositories")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `PUT /orgs/{org}/actions/runner-groups/{runner_group_id}/repositories`: set optional parameters, then `send()`.
@@ -5978,23 +6384,32 @@ pub struct ActionsSetRepoAccessToSelfHostedRunnerGroupInOrg<'a> {
     body: super::models::ActionsSetRepoAccessToSelfHostedRunnerGroupInOrgBody,
     options: rt::CallOptions,
 }
-impl ActionsSetRepoAccessToSelfHostedRunnerGroupInOrg<'_> {
+impl<'a> ActionsSetRepoAccessToSelfHostedRunnerGroupInOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/runner-groups/{runner_group_id}/repositories",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("runner_group_id", &self.runner_group_id, rt::Style::Simple, false);
+        op.path(
+            "runner_group_id",
+            &self.runner_group_id,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/actions/runner-groups/{runner_group_id}/repositories/{repository_id}`: set optional parameters, then `send()`.
@@ -6007,23 +6422,37 @@ pub struct ActionsAddRepoAccessToSelfHostedRunnerGroupInOrg<'a> {
     repository_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsAddRepoAccessToSelfHostedRunnerGroupInOrg<'_> {
+impl<'a> ActionsAddRepoAccessToSelfHostedRunnerGroupInOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/runner-groups/{runner_group_id}/repositories/{repository_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("runner_group_id", &self.runner_group_id, rt::Style::Simple, false);
-        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
+        op.path(
+            "runner_group_id",
+            &self.runner_group_id,
+            rt::Style::Simple,
+            false,
+        );
+        op.path(
+            "repository_id",
+            &self.repository_id,
+            rt::Style::Simple,
+            false,
+        );
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/actions/runner-groups/{runner_group_id}/repositories/{repository_id}`: set optional parameters, then `send()`.
@@ -6036,23 +6465,37 @@ pub struct ActionsRemoveRepoAccessToSelfHostedRunnerGroupInOrg<'a> {
     repository_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsRemoveRepoAccessToSelfHostedRunnerGroupInOrg<'_> {
+impl<'a> ActionsRemoveRepoAccessToSelfHostedRunnerGroupInOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/actions/runner-groups/{runner_group_id}/repositories/{repository_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("runner_group_id", &self.runner_group_id, rt::Style::Simple, false);
-        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
+        op.path(
+            "runner_group_id",
+            &self.runner_group_id,
+            rt::Style::Simple,
+            false,
+        );
+        op.path(
+            "repository_id",
+            &self.repository_id,
+            rt::Style::Simple,
+            false,
+        );
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/runner-groups/{runner_group_id}/runners`: set optional parameters, then `send()`.
@@ -6066,7 +6509,7 @@ pub struct ActionsListSelfHostedRunnersInGroupForOrg<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActionsListSelfHostedRunnersInGroupForOrg<'_> {
+impl<'a> ActionsListSelfHostedRunnersInGroupForOrg<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -6082,6 +6525,23 @@ impl ActionsListSelfHostedRunnersInGroupForOrg<'_> {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/actions/runner-groups/{runner_group_id}/runners",
+        );
+        op.path("org", &self.org, rt::Style::Simple, false);
+        op.path(
+            "runner_group_id",
+            &self.runner_group_id,
+            rt::Style::Simple,
+            false,
+        );
+        op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.query("page", &self.page, rt::Style::Form, true);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
@@ -6089,16 +6549,31 @@ impl ActionsListSelfHostedRunnersInGroupForOrg<'_> {
         rt::Response<super::models::ActionsListSelfHostedRunnersInGroupForOrgResponse>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/actions/runner-groups/{runner_group_id}/runners",
-        );
-        op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("runner_group_id", &self.runner_group_id, rt::Style::Simple, false);
-        op.query("per_page", &self.per_page, rt::Style::Form, true);
-        op.query("page", &self.page, rt::Style::Form, true);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Runner> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Runner> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/runners")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `PUT /orgs/{org}/actions/runner-groups/{runner_group_id}/runners`: set optional parameters, then `send()`.
@@ -6111,23 +6586,32 @@ pub struct ActionsSetSelfHostedRunnersInGroupForOrg<'a> {
     body: super::models::ActionsSetSelfHostedRunnersInGroupForOrgBody,
     options: rt::CallOptions,
 }
-impl ActionsSetSelfHostedRunnersInGroupForOrg<'_> {
+impl<'a> ActionsSetSelfHostedRunnersInGroupForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/runner-groups/{runner_group_id}/runners",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("runner_group_id", &self.runner_group_id, rt::Style::Simple, false);
+        op.path(
+            "runner_group_id",
+            &self.runner_group_id,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/actions/runner-groups/{runner_group_id}/runners/{runner_id}`: set optional parameters, then `send()`.
@@ -6140,23 +6624,32 @@ pub struct ActionsAddSelfHostedRunnerToGroupForOrg<'a> {
     runner_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsAddSelfHostedRunnerToGroupForOrg<'_> {
+impl<'a> ActionsAddSelfHostedRunnerToGroupForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/runner-groups/{runner_group_id}/runners/{runner_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("runner_group_id", &self.runner_group_id, rt::Style::Simple, false);
+        op.path(
+            "runner_group_id",
+            &self.runner_group_id,
+            rt::Style::Simple,
+            false,
+        );
         op.path("runner_id", &self.runner_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/actions/runner-groups/{runner_group_id}/runners/{runner_id}`: set optional parameters, then `send()`.
@@ -6169,23 +6662,32 @@ pub struct ActionsRemoveSelfHostedRunnerFromGroupForOrg<'a> {
     runner_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsRemoveSelfHostedRunnerFromGroupForOrg<'_> {
+impl<'a> ActionsRemoveSelfHostedRunnerFromGroupForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/actions/runner-groups/{runner_group_id}/runners/{runner_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("runner_group_id", &self.runner_group_id, rt::Style::Simple, false);
+        op.path(
+            "runner_group_id",
+            &self.runner_group_id,
+            rt::Style::Simple,
+            false,
+        );
         op.path("runner_id", &self.runner_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/runners`: set optional parameters, then `send()`.
@@ -6199,7 +6701,7 @@ pub struct ActionsListSelfHostedRunnersForOrg<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActionsListSelfHostedRunnersForOrg<'_> {
+impl<'a> ActionsListSelfHostedRunnersForOrg<'a> {
     /// The name of a self-hosted runner.
     pub fn name(mut self, value: impl Into<String>) -> Self {
         self.name = Some(value.into());
@@ -6220,20 +6722,45 @@ impl ActionsListSelfHostedRunnersForOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListSelfHostedRunnersForOrgResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/actions/runners");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("name", &self.name, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsListSelfHostedRunnersForOrgResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Runner> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Runner> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/runners")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/runners/downloads`: set optional parameters, then `send()`.
@@ -6244,23 +6771,24 @@ pub struct ActionsListRunnerApplicationsForOrg<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl ActionsListRunnerApplicationsForOrg<'_> {
+impl<'a> ActionsListRunnerApplicationsForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/actions/runners/downloads");
+        op.path("org", &self.org, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<Vec<super::models::RunnerApplication>>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/actions/runners/downloads",
-        );
-        op.path("org", &self.org, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /orgs/{org}/actions/runners/generate-jitconfig`: set optional parameters, then `send()`.
@@ -6272,19 +6800,13 @@ pub struct ActionsGenerateRunnerJitconfigForOrg<'a> {
     body: super::models::ActionsGenerateRunnerJitconfigForOrgBody,
     options: rt::CallOptions,
 }
-impl ActionsGenerateRunnerJitconfigForOrg<'_> {
+impl<'a> ActionsGenerateRunnerJitconfigForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsGenerateRunnerJitconfigForOrgResponse201>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/actions/runners/generate-jitconfig",
@@ -6295,13 +6817,21 @@ impl ActionsGenerateRunnerJitconfigForOrg<'_> {
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             409u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => {
-                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
-            }
+            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ActionsGenerateRunnerJitconfigForOrgResponse201>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /orgs/{org}/actions/runners/registration-token`: set optional parameters, then `send()`.
@@ -6312,23 +6842,25 @@ pub struct ActionsCreateRegistrationTokenForOrg<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl ActionsCreateRegistrationTokenForOrg<'_> {
+impl<'a> ActionsCreateRegistrationTokenForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AuthenticationToken>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/actions/runners/registration-token",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::AuthenticationToken>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /orgs/{org}/actions/runners/remove-token`: set optional parameters, then `send()`.
@@ -6339,23 +6871,22 @@ pub struct ActionsCreateRemoveTokenForOrg<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl ActionsCreateRemoveTokenForOrg<'_> {
+impl<'a> ActionsCreateRemoveTokenForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AuthenticationToken>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/orgs/{org}/actions/runners/remove-token",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/actions/runners/remove-token");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::AuthenticationToken>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/runners/{runner_id}`: set optional parameters, then `send()`.
@@ -6367,22 +6898,23 @@ pub struct ActionsGetSelfHostedRunnerForOrg<'a> {
     runner_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsGetSelfHostedRunnerForOrg<'_> {
+impl<'a> ActionsGetSelfHostedRunnerForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Runner>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/actions/runners/{runner_id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/actions/runners/{runner_id}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("runner_id", &self.runner_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Runner>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/actions/runners/{runner_id}`: set optional parameters, then `send()`.
@@ -6394,14 +6926,13 @@ pub struct ActionsDeleteSelfHostedRunnerFromOrg<'a> {
     runner_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsDeleteSelfHostedRunnerFromOrg<'_> {
+impl<'a> ActionsDeleteSelfHostedRunnerFromOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/actions/runners/{runner_id}",
@@ -6410,7 +6941,12 @@ impl ActionsDeleteSelfHostedRunnerFromOrg<'_> {
         op.path("runner_id", &self.runner_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ValidationErrorSimple>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/runners/{runner_id}/labels`: set optional parameters, then `send()`.
@@ -6422,21 +6958,13 @@ pub struct ActionsListLabelsForSelfHostedRunnerForOrg<'a> {
     runner_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsListLabelsForSelfHostedRunnerForOrg<'_> {
+impl<'a> ActionsListLabelsForSelfHostedRunnerForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/runners/{runner_id}/labels",
@@ -6445,7 +6973,17 @@ impl ActionsListLabelsForSelfHostedRunnerForOrg<'_> {
         op.path("runner_id", &self.runner_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/actions/runners/{runner_id}/labels`: set optional parameters, then `send()`.
@@ -6458,21 +6996,13 @@ pub struct ActionsSetCustomLabelsForSelfHostedRunnerForOrg<'a> {
     body: super::models::ActionsSetCustomLabelsForSelfHostedRunnerForOrgBody,
     options: rt::CallOptions,
 }
-impl ActionsSetCustomLabelsForSelfHostedRunnerForOrg<'_> {
+impl<'a> ActionsSetCustomLabelsForSelfHostedRunnerForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/runners/{runner_id}/labels",
@@ -6483,13 +7013,21 @@ impl ActionsSetCustomLabelsForSelfHostedRunnerForOrg<'_> {
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => {
-                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
-            }
+            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /orgs/{org}/actions/runners/{runner_id}/labels`: set optional parameters, then `send()`.
@@ -6502,21 +7040,13 @@ pub struct ActionsAddCustomLabelsToSelfHostedRunnerForOrg<'a> {
     body: super::models::ActionsAddCustomLabelsToSelfHostedRunnerForOrgBody,
     options: rt::CallOptions,
 }
-impl ActionsAddCustomLabelsToSelfHostedRunnerForOrg<'_> {
+impl<'a> ActionsAddCustomLabelsToSelfHostedRunnerForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/actions/runners/{runner_id}/labels",
@@ -6527,13 +7057,21 @@ impl ActionsAddCustomLabelsToSelfHostedRunnerForOrg<'_> {
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => {
-                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
-            }
+            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/actions/runners/{runner_id}/labels`: set optional parameters, then `send()`.
@@ -6545,21 +7083,13 @@ pub struct ActionsRemoveAllCustomLabelsFromSelfHostedRunnerForOrg<'a> {
     runner_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsRemoveAllCustomLabelsFromSelfHostedRunnerForOrg<'_> {
+impl<'a> ActionsRemoveAllCustomLabelsFromSelfHostedRunnerForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/actions/runners/{runner_id}/labels",
@@ -6568,7 +7098,17 @@ impl ActionsRemoveAllCustomLabelsFromSelfHostedRunnerForOrg<'_> {
         op.path("runner_id", &self.runner_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/actions/runners/{runner_id}/labels/{name}`: set optional parameters, then `send()`.
@@ -6581,21 +7121,13 @@ pub struct ActionsRemoveCustomLabelFromSelfHostedRunnerForOrg<'a> {
     name: String,
     options: rt::CallOptions,
 }
-impl ActionsRemoveCustomLabelFromSelfHostedRunnerForOrg<'_> {
+impl<'a> ActionsRemoveCustomLabelFromSelfHostedRunnerForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/actions/runners/{runner_id}/labels/{name}",
@@ -6605,13 +7137,21 @@ impl ActionsRemoveCustomLabelFromSelfHostedRunnerForOrg<'_> {
         op.path("name", &self.name, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => {
-                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
-            }
+            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/secrets`: set optional parameters, then `send()`.
@@ -6624,7 +7164,7 @@ pub struct ActionsListOrgSecrets<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActionsListOrgSecrets<'_> {
+impl<'a> ActionsListOrgSecrets<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -6640,16 +7180,43 @@ impl ActionsListOrgSecrets<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ActionsListOrgSecretsResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/actions/secrets");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsListOrgSecretsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::OrganizationActionsSecret> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::OrganizationActionsSecret> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/secrets")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/secrets/public-key`: set optional parameters, then `send()`.
@@ -6660,23 +7227,22 @@ pub struct ActionsGetOrgPublicKey<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl ActionsGetOrgPublicKey<'_> {
+impl<'a> ActionsGetOrgPublicKey<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ActionsPublicKey>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/actions/secrets/public-key",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/actions/secrets/public-key");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ActionsPublicKey>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -6688,24 +7254,25 @@ pub struct ActionsGetOrgSecret<'a> {
     secret_name: String,
     options: rt::CallOptions,
 }
-impl ActionsGetOrgSecret<'_> {
+impl<'a> ActionsGetOrgSecret<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/actions/secrets/{secret_name}");
+        op.path("org", &self.org, rt::Style::Simple, false);
+        op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::OrganizationActionsSecret>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/actions/secrets/{secret_name}",
-        );
-        op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/actions/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -6718,26 +7285,25 @@ pub struct ActionsCreateOrUpdateOrgSecret<'a> {
     body: super::models::ActionsCreateOrUpdateOrgSecretBody,
     options: rt::CallOptions,
 }
-impl ActionsCreateOrUpdateOrgSecret<'_> {
+impl<'a> ActionsCreateOrUpdateOrgSecret<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::PUT,
-            "/orgs/{org}/actions/secrets/{secret_name}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PUT, "/orgs/{org}/actions/secrets/{secret_name}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/actions/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -6749,14 +7315,13 @@ pub struct ActionsDeleteOrgSecret<'a> {
     secret_name: String,
     options: rt::CallOptions,
 }
-impl ActionsDeleteOrgSecret<'_> {
+impl<'a> ActionsDeleteOrgSecret<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/actions/secrets/{secret_name}",
@@ -6764,7 +7329,12 @@ impl ActionsDeleteOrgSecret<'_> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/secrets/{secret_name}/repositories`: set optional parameters, then `send()`.
@@ -6778,7 +7348,7 @@ pub struct ActionsListSelectedReposForOrgSecret<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActionsListSelectedReposForOrgSecret<'_> {
+impl<'a> ActionsListSelectedReposForOrgSecret<'a> {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -6794,13 +7364,7 @@ impl ActionsListSelectedReposForOrgSecret<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/secrets/{secret_name}/repositories",
@@ -6810,7 +7374,39 @@ impl ActionsListSelectedReposForOrgSecret<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::MinimalRepository> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::MinimalRepository> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/repositories")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `PUT /orgs/{org}/actions/secrets/{secret_name}/repositories`: set optional parameters, then `send()`.
@@ -6823,14 +7419,13 @@ pub struct ActionsSetSelectedReposForOrgSecret<'a> {
     body: super::models::ActionsSetSelectedReposForOrgSecretBody,
     options: rt::CallOptions,
 }
-impl ActionsSetSelectedReposForOrgSecret<'_> {
+impl<'a> ActionsSetSelectedReposForOrgSecret<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/secrets/{secret_name}/repositories",
@@ -6839,7 +7434,12 @@ impl ActionsSetSelectedReposForOrgSecret<'_> {
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/actions/secrets/{secret_name}/repositories/{repository_id}`: set optional parameters, then `send()`.
@@ -6852,23 +7452,32 @@ pub struct ActionsAddSelectedRepoToOrgSecret<'a> {
     repository_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsAddSelectedRepoToOrgSecret<'_> {
+impl<'a> ActionsAddSelectedRepoToOrgSecret<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/secrets/{secret_name}/repositories/{repository_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
-        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
+        op.path(
+            "repository_id",
+            &self.repository_id,
+            rt::Style::Simple,
+            false,
+        );
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/actions/secrets/{secret_name}/repositories/{repository_id}`: set optional parameters, then `send()`.
@@ -6881,23 +7490,32 @@ pub struct ActionsRemoveSelectedRepoFromOrgSecret<'a> {
     repository_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsRemoveSelectedRepoFromOrgSecret<'_> {
+impl<'a> ActionsRemoveSelectedRepoFromOrgSecret<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/actions/secrets/{secret_name}/repositories/{repository_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
-        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
+        op.path(
+            "repository_id",
+            &self.repository_id,
+            rt::Style::Simple,
+            false,
+        );
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/variables`: set optional parameters, then `send()`.
@@ -6910,7 +7528,7 @@ pub struct ActionsListOrgVariables<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActionsListOrgVariables<'_> {
+impl<'a> ActionsListOrgVariables<'a> {
     /// The number of results per page (max 30). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -6926,19 +7544,43 @@ impl ActionsListOrgVariables<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListOrgVariablesResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/actions/variables");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsListOrgVariablesResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::OrganizationActionsVariable> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::OrganizationActionsVariable> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/variables")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /orgs/{org}/actions/variables`: set optional parameters, then `send()`.
@@ -6950,21 +7592,23 @@ pub struct ActionsCreateOrgVariable<'a> {
     body: super::models::ActionsCreateOrgVariableBody,
     options: rt::CallOptions,
 }
-impl ActionsCreateOrgVariable<'_> {
+impl<'a> ActionsCreateOrgVariable<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/actions/variables");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/variables/{name}`: set optional parameters, then `send()`.
@@ -6976,24 +7620,25 @@ pub struct ActionsGetOrgVariable<'a> {
     name: String,
     options: rt::CallOptions,
 }
-impl ActionsGetOrgVariable<'_> {
+impl<'a> ActionsGetOrgVariable<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/actions/variables/{name}");
+        op.path("org", &self.org, rt::Style::Simple, false);
+        op.path("name", &self.name, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::OrganizationActionsVariable>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/actions/variables/{name}",
-        );
-        op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("name", &self.name, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/actions/variables/{name}`: set optional parameters, then `send()`.
@@ -7005,22 +7650,23 @@ pub struct ActionsDeleteOrgVariable<'a> {
     name: String,
     options: rt::CallOptions,
 }
-impl ActionsDeleteOrgVariable<'_> {
+impl<'a> ActionsDeleteOrgVariable<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/orgs/{org}/actions/variables/{name}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/orgs/{org}/actions/variables/{name}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("name", &self.name, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /orgs/{org}/actions/variables/{name}`: set optional parameters, then `send()`.
@@ -7033,23 +7679,24 @@ pub struct ActionsUpdateOrgVariable<'a> {
     body: super::models::ActionsUpdateOrgVariableBody,
     options: rt::CallOptions,
 }
-impl ActionsUpdateOrgVariable<'_> {
+impl<'a> ActionsUpdateOrgVariable<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::PATCH,
-            "/orgs/{org}/actions/variables/{name}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PATCH, "/orgs/{org}/actions/variables/{name}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("name", &self.name, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/variables/{name}/repositories`: set optional parameters, then `send()`.
@@ -7063,7 +7710,7 @@ pub struct ActionsListSelectedReposForOrgVariable<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActionsListSelectedReposForOrgVariable<'_> {
+impl<'a> ActionsListSelectedReposForOrgVariable<'a> {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -7079,13 +7726,7 @@ impl ActionsListSelectedReposForOrgVariable<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/variables/{name}/repositories",
@@ -7095,7 +7736,39 @@ impl ActionsListSelectedReposForOrgVariable<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::MinimalRepository> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::MinimalRepository> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/repositories")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `PUT /orgs/{org}/actions/variables/{name}/repositories`: set optional parameters, then `send()`.
@@ -7108,14 +7781,13 @@ pub struct ActionsSetSelectedReposForOrgVariable<'a> {
     body: super::models::ActionsSetSelectedReposForOrgVariableBody,
     options: rt::CallOptions,
 }
-impl ActionsSetSelectedReposForOrgVariable<'_> {
+impl<'a> ActionsSetSelectedReposForOrgVariable<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/variables/{name}/repositories",
@@ -7124,7 +7796,12 @@ impl ActionsSetSelectedReposForOrgVariable<'_> {
         op.path("name", &self.name, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/actions/variables/{name}/repositories/{repository_id}`: set optional parameters, then `send()`.
@@ -7137,23 +7814,32 @@ pub struct ActionsAddSelectedRepoToOrgVariable<'a> {
     repository_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsAddSelectedRepoToOrgVariable<'_> {
+impl<'a> ActionsAddSelectedRepoToOrgVariable<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/variables/{name}/repositories/{repository_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("name", &self.name, rt::Style::Simple, false);
-        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
+        op.path(
+            "repository_id",
+            &self.repository_id,
+            rt::Style::Simple,
+            false,
+        );
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/actions/variables/{name}/repositories/{repository_id}`: set optional parameters, then `send()`.
@@ -7166,23 +7852,32 @@ pub struct ActionsRemoveSelectedRepoFromOrgVariable<'a> {
     repository_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsRemoveSelectedRepoFromOrgVariable<'_> {
+impl<'a> ActionsRemoveSelectedRepoFromOrgVariable<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/actions/variables/{name}/repositories/{repository_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("name", &self.name, rt::Style::Simple, false);
-        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
+        op.path(
+            "repository_id",
+            &self.repository_id,
+            rt::Style::Simple,
+            false,
+        );
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/artifacts`: set optional parameters, then `send()`.
@@ -7197,7 +7892,7 @@ pub struct ActionsListArtifactsForRepo<'a> {
     name: Option<String>,
     options: rt::CallOptions,
 }
-impl ActionsListArtifactsForRepo<'_> {
+impl<'a> ActionsListArtifactsForRepo<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -7218,24 +7913,45 @@ impl ActionsListArtifactsForRepo<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListArtifactsForRepoResponse>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/actions/artifacts",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/actions/artifacts");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("name", &self.name, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsListArtifactsForRepoResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Artifact> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Artifact> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/artifacts")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/artifacts/{artifact_id}`: set optional parameters, then `send()`.
@@ -7248,14 +7964,13 @@ pub struct ActionsGetArtifact<'a> {
     artifact_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsGetArtifact<'_> {
+impl<'a> ActionsGetArtifact<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Artifact>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/artifacts/{artifact_id}",
@@ -7264,7 +7979,12 @@ impl ActionsGetArtifact<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("artifact_id", &self.artifact_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Artifact>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/actions/artifacts/{artifact_id}`: set optional parameters, then `send()`.
@@ -7277,14 +7997,13 @@ pub struct ActionsDeleteArtifact<'a> {
     artifact_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsDeleteArtifact<'_> {
+impl<'a> ActionsDeleteArtifact<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/actions/artifacts/{artifact_id}",
@@ -7293,7 +8012,12 @@ impl ActionsDeleteArtifact<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("artifact_id", &self.artifact_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}`: set optional parameters, then `send()`.
@@ -7307,14 +8031,13 @@ pub struct ActionsDownloadArtifact<'a> {
     archive_format: String,
     options: rt::CallOptions,
 }
-impl ActionsDownloadArtifact<'_> {
+impl<'a> ActionsDownloadArtifact<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}",
@@ -7322,10 +8045,20 @@ impl ActionsDownloadArtifact<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("artifact_id", &self.artifact_id, rt::Style::Simple, false);
-        op.path("archive_format", &self.archive_format, rt::Style::Simple, false);
+        op.path(
+            "archive_format",
+            &self.archive_format,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/cache/retention-limit`: set optional parameters, then `send()`.
@@ -7337,19 +8070,13 @@ pub struct ActionsGetActionsCacheRetentionLimitForRepository<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ActionsGetActionsCacheRetentionLimitForRepository<'_> {
+impl<'a> ActionsGetActionsCacheRetentionLimitForRepository<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsCacheRetentionLimitForRepository>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/cache/retention-limit",
@@ -7358,7 +8085,15 @@ impl ActionsGetActionsCacheRetentionLimitForRepository<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsCacheRetentionLimitForRepository>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/actions/cache/retention-limit`: set optional parameters, then `send()`.
@@ -7371,14 +8106,13 @@ pub struct ActionsSetActionsCacheRetentionLimitForRepository<'a> {
     body: super::models::ActionsCacheRetentionLimitForRepository,
     options: rt::CallOptions,
 }
-impl ActionsSetActionsCacheRetentionLimitForRepository<'_> {
+impl<'a> ActionsSetActionsCacheRetentionLimitForRepository<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/actions/cache/retention-limit",
@@ -7388,7 +8122,12 @@ impl ActionsSetActionsCacheRetentionLimitForRepository<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/cache/storage-limit`: set optional parameters, then `send()`.
@@ -7400,19 +8139,13 @@ pub struct ActionsGetActionsCacheStorageLimitForRepository<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ActionsGetActionsCacheStorageLimitForRepository<'_> {
+impl<'a> ActionsGetActionsCacheStorageLimitForRepository<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsCacheStorageLimitForRepository>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/cache/storage-limit",
@@ -7421,7 +8154,14 @@ impl ActionsGetActionsCacheStorageLimitForRepository<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsCacheStorageLimitForRepository>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/actions/cache/storage-limit`: set optional parameters, then `send()`.
@@ -7434,14 +8174,13 @@ pub struct ActionsSetActionsCacheStorageLimitForRepository<'a> {
     body: super::models::ActionsCacheStorageLimitForRepository,
     options: rt::CallOptions,
 }
-impl ActionsSetActionsCacheStorageLimitForRepository<'_> {
+impl<'a> ActionsSetActionsCacheStorageLimitForRepository<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/actions/cache/storage-limit",
@@ -7451,7 +8190,12 @@ impl ActionsSetActionsCacheStorageLimitForRepository<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/cache/usage`: set optional parameters, then `send()`.
@@ -7463,24 +8207,25 @@ pub struct ActionsGetActionsCacheUsage<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ActionsGetActionsCacheUsage<'_> {
+impl<'a> ActionsGetActionsCacheUsage<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/actions/cache/usage");
+        op.path("owner", &self.owner, rt::Style::Simple, false);
+        op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::ActionsCacheUsageByRepository>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/actions/cache/usage",
-        );
-        op.path("owner", &self.owner, rt::Style::Simple, false);
-        op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/caches`: set optional parameters, then `send()`.
@@ -7498,7 +8243,7 @@ pub struct ActionsGetActionsCacheList<'a> {
     direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
     options: rt::CallOptions,
 }
-impl ActionsGetActionsCacheList<'_> {
+impl<'a> ActionsGetActionsCacheList<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -7537,14 +8282,8 @@ impl ActionsGetActionsCacheList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ActionsCacheList>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/actions/caches",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/actions/caches");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -7554,7 +8293,35 @@ impl ActionsGetActionsCacheList<'_> {
         op.query("sort", &self.sort, rt::Style::Form, true);
         op.query("direction", &self.direction, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ActionsCacheList>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ActionsCacheListActionsCachesItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ActionsCacheListActionsCachesItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/actions_caches")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/actions/caches`: set optional parameters, then `send()`.
@@ -7568,7 +8335,7 @@ pub struct ActionsDeleteActionsCacheByKey<'a> {
     ref_: Option<String>,
     options: rt::CallOptions,
 }
-impl ActionsDeleteActionsCacheByKey<'_> {
+impl<'a> ActionsDeleteActionsCacheByKey<'a> {
     /// The full Git reference for narrowing down the cache. The `ref` for a branch should be formatted as `refs/heads/<branch name>`. To reference a pull request use `refs/pull/<number>/merge`.
     pub fn ref_(mut self, value: impl Into<String>) -> Self {
         self.ref_ = Some(value.into());
@@ -7579,20 +8346,19 @@ impl ActionsDeleteActionsCacheByKey<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ActionsCacheList>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/repos/{owner}/{repo}/actions/caches",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/repos/{owner}/{repo}/actions/caches");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("key", &self.key, rt::Style::Form, true);
         op.query("ref", &self.ref_, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ActionsCacheList>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/actions/caches/{cache_id}`: set optional parameters, then `send()`.
@@ -7605,14 +8371,13 @@ pub struct ActionsDeleteActionsCacheById<'a> {
     cache_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsDeleteActionsCacheById<'_> {
+impl<'a> ActionsDeleteActionsCacheById<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/actions/caches/{cache_id}",
@@ -7621,7 +8386,12 @@ impl ActionsDeleteActionsCacheById<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("cache_id", &self.cache_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/concurrency_groups`: set optional parameters, then `send()`.
@@ -7635,7 +8405,7 @@ pub struct ActionsListConcurrencyGroupsForRepository<'a> {
     after: Option<String>,
     options: rt::CallOptions,
 }
-impl ActionsListConcurrencyGroupsForRepository<'_> {
+impl<'a> ActionsListConcurrencyGroupsForRepository<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -7651,10 +8421,7 @@ impl ActionsListConcurrencyGroupsForRepository<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ConcurrencyGroupList>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/concurrency_groups",
@@ -7665,7 +8432,39 @@ impl ActionsListConcurrencyGroupsForRepository<'_> {
         op.query("after", &self.after, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ConcurrencyGroupList>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ConcurrencyGroupListConcurrencyGroupsItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ConcurrencyGroupListConcurrencyGroupsItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/concurrency_groups")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/concurrency_groups/{concurrency_group_name}`: set optional parameters, then `send()`.
@@ -7680,7 +8479,7 @@ pub struct ActionsGetConcurrencyGroupForRepository<'a> {
     ahead_of_job: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActionsGetConcurrencyGroupForRepository<'_> {
+impl<'a> ActionsGetConcurrencyGroupForRepository<'a> {
     /// Filter to items ahead of this workflow run ID in the queue, plus the run itself.
     /// Matches workflow-level concurrency and reusable-workflow leases held on behalf of
     /// the run. Mutually exclusive with `ahead_of_job`.
@@ -7700,10 +8499,7 @@ impl ActionsGetConcurrencyGroupForRepository<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ConcurrencyGroup>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/concurrency_groups/{concurrency_group_name}",
@@ -7717,15 +8513,21 @@ impl ActionsGetConcurrencyGroupForRepository<'_> {
             false,
         );
         if let Some(v) = &self.ahead_of_run {
-            op.check(
-                rt::check::range("ahead_of_run", *v as f64, Some((1f64, false)), None),
-            );
+            op.check(rt::check::range(
+                "ahead_of_run",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("ahead_of_run", &self.ahead_of_run, rt::Style::Form, true);
         if let Some(v) = &self.ahead_of_job {
-            op.check(
-                rt::check::range("ahead_of_job", *v as f64, Some((1f64, false)), None),
-            );
+            op.check(rt::check::range(
+                "ahead_of_job",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("ahead_of_job", &self.ahead_of_job, rt::Style::Form, true);
         op.errors(|status, body| match status {
@@ -7734,7 +8536,12 @@ impl ActionsGetConcurrencyGroupForRepository<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ConcurrencyGroup>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/jobs/{job_id}`: set optional parameters, then `send()`.
@@ -7747,14 +8554,13 @@ pub struct ActionsGetJobForWorkflowRun<'a> {
     job_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsGetJobForWorkflowRun<'_> {
+impl<'a> ActionsGetJobForWorkflowRun<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Job>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/jobs/{job_id}",
@@ -7763,7 +8569,12 @@ impl ActionsGetJobForWorkflowRun<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("job_id", &self.job_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Job>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/jobs/{job_id}/logs`: set optional parameters, then `send()`.
@@ -7776,14 +8587,13 @@ pub struct ActionsDownloadJobLogsForWorkflowRun<'a> {
     job_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsDownloadJobLogsForWorkflowRun<'_> {
+impl<'a> ActionsDownloadJobLogsForWorkflowRun<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/jobs/{job_id}/logs",
@@ -7792,7 +8602,12 @@ impl ActionsDownloadJobLogsForWorkflowRun<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("job_id", &self.job_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/actions/jobs/{job_id}/rerun`: set optional parameters, then `send()`.
@@ -7806,12 +8621,9 @@ pub struct ActionsReRunJobForWorkflowRun<'a> {
     body: Option<Option<super::models::ActionsReRunJobForWorkflowRunBody>>,
     options: rt::CallOptions,
 }
-impl ActionsReRunJobForWorkflowRun<'_> {
+impl<'a> ActionsReRunJobForWorkflowRun<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: Option<super::models::ActionsReRunJobForWorkflowRunBody>,
-    ) -> Self {
+    pub fn body(mut self, value: Option<super::models::ActionsReRunJobForWorkflowRunBody>) -> Self {
         self.body = Some(value);
         self
     }
@@ -7820,10 +8632,7 @@ impl ActionsReRunJobForWorkflowRun<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/actions/jobs/{job_id}/rerun",
@@ -7836,7 +8645,12 @@ impl ActionsReRunJobForWorkflowRun<'_> {
         }
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/oidc/customization/sub`: set optional parameters, then `send()`.
@@ -7848,16 +8662,13 @@ pub struct ActionsGetCustomOidcSubClaimForRepo<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ActionsGetCustomOidcSubClaimForRepo<'_> {
+impl<'a> ActionsGetCustomOidcSubClaimForRepo<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::OidcCustomSubRepo>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/oidc/customization/sub",
@@ -7866,7 +8677,12 @@ impl ActionsGetCustomOidcSubClaimForRepo<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::OidcCustomSubRepo>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/actions/oidc/customization/sub`: set optional parameters, then `send()`.
@@ -7879,16 +8695,13 @@ pub struct ActionsSetCustomOidcSubClaimForRepo<'a> {
     body: super::models::ActionsSetCustomOidcSubClaimForRepoBody,
     options: rt::CallOptions,
 }
-impl ActionsSetCustomOidcSubClaimForRepo<'_> {
+impl<'a> ActionsSetCustomOidcSubClaimForRepo<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/actions/oidc/customization/sub",
@@ -7899,13 +8712,16 @@ impl ActionsSetCustomOidcSubClaimForRepo<'_> {
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => {
-                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
-            }
+            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/organization-secrets`: set optional parameters, then `send()`.
@@ -7919,7 +8735,7 @@ pub struct ActionsListRepoOrganizationSecrets<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActionsListRepoOrganizationSecrets<'_> {
+impl<'a> ActionsListRepoOrganizationSecrets<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -7935,13 +8751,7 @@ impl ActionsListRepoOrganizationSecrets<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListRepoOrganizationSecretsResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/organization-secrets",
@@ -7951,7 +8761,38 @@ impl ActionsListRepoOrganizationSecrets<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsListRepoOrganizationSecretsResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ActionsSecret> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ActionsSecret> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/secrets")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/organization-variables`: set optional parameters, then `send()`.
@@ -7965,7 +8806,7 @@ pub struct ActionsListRepoOrganizationVariables<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActionsListRepoOrganizationVariables<'_> {
+impl<'a> ActionsListRepoOrganizationVariables<'a> {
     /// The number of results per page (max 30). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -7981,13 +8822,7 @@ impl ActionsListRepoOrganizationVariables<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListRepoOrganizationVariablesResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/organization-variables",
@@ -7997,7 +8832,38 @@ impl ActionsListRepoOrganizationVariables<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsListRepoOrganizationVariablesResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ActionsVariable> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ActionsVariable> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/variables")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/permissions`: set optional parameters, then `send()`.
@@ -8009,24 +8875,25 @@ pub struct ActionsGetGithubActionsPermissionsRepository<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ActionsGetGithubActionsPermissionsRepository<'_> {
+impl<'a> ActionsGetGithubActionsPermissionsRepository<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/actions/permissions");
+        op.path("owner", &self.owner, rt::Style::Simple, false);
+        op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::ActionsRepositoryPermissions>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/actions/permissions",
-        );
-        op.path("owner", &self.owner, rt::Style::Simple, false);
-        op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/actions/permissions`: set optional parameters, then `send()`.
@@ -8039,23 +8906,24 @@ pub struct ActionsSetGithubActionsPermissionsRepository<'a> {
     body: super::models::ActionsSetGithubActionsPermissionsRepositoryBody,
     options: rt::CallOptions,
 }
-impl ActionsSetGithubActionsPermissionsRepository<'_> {
+impl<'a> ActionsSetGithubActionsPermissionsRepository<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::PUT,
-            "/repos/{owner}/{repo}/actions/permissions",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PUT, "/repos/{owner}/{repo}/actions/permissions");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/permissions/access`: set optional parameters, then `send()`.
@@ -8067,19 +8935,13 @@ pub struct ActionsGetWorkflowAccessToRepository<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ActionsGetWorkflowAccessToRepository<'_> {
+impl<'a> ActionsGetWorkflowAccessToRepository<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsWorkflowAccessToRepository>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/permissions/access",
@@ -8087,7 +8949,14 @@ impl ActionsGetWorkflowAccessToRepository<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsWorkflowAccessToRepository>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/actions/permissions/access`: set optional parameters, then `send()`.
@@ -8100,14 +8969,13 @@ pub struct ActionsSetWorkflowAccessToRepository<'a> {
     body: super::models::ActionsWorkflowAccessToRepository,
     options: rt::CallOptions,
 }
-impl ActionsSetWorkflowAccessToRepository<'_> {
+impl<'a> ActionsSetWorkflowAccessToRepository<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/actions/permissions/access",
@@ -8116,7 +8984,12 @@ impl ActionsSetWorkflowAccessToRepository<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/permissions/artifact-and-log-retention`: set optional parameters, then `send()`.
@@ -8128,19 +9001,13 @@ pub struct ActionsGetArtifactAndLogRetentionSettingsRepository<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ActionsGetArtifactAndLogRetentionSettingsRepository<'_> {
+impl<'a> ActionsGetArtifactAndLogRetentionSettingsRepository<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsArtifactAndLogRetentionResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/permissions/artifact-and-log-retention",
@@ -8149,7 +9016,15 @@ impl ActionsGetArtifactAndLogRetentionSettingsRepository<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsArtifactAndLogRetentionResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/actions/permissions/artifact-and-log-retention`: set optional parameters, then `send()`.
@@ -8162,14 +9037,13 @@ pub struct ActionsSetArtifactAndLogRetentionSettingsRepository<'a> {
     body: super::models::ActionsArtifactAndLogRetention,
     options: rt::CallOptions,
 }
-impl ActionsSetArtifactAndLogRetentionSettingsRepository<'_> {
+impl<'a> ActionsSetArtifactAndLogRetentionSettingsRepository<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/actions/permissions/artifact-and-log-retention",
@@ -8183,7 +9057,12 @@ impl ActionsSetArtifactAndLogRetentionSettingsRepository<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/permissions/fork-pr-contributor-approval`: set optional parameters, then `send()`.
@@ -8195,19 +9074,13 @@ pub struct ActionsGetForkPrContributorApprovalPermissionsRepository<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ActionsGetForkPrContributorApprovalPermissionsRepository<'_> {
+impl<'a> ActionsGetForkPrContributorApprovalPermissionsRepository<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsForkPrContributorApproval>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/permissions/fork-pr-contributor-approval",
@@ -8216,7 +9089,14 @@ impl ActionsGetForkPrContributorApprovalPermissionsRepository<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsForkPrContributorApproval>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/actions/permissions/fork-pr-contributor-approval`: set optional parameters, then `send()`.
@@ -8229,14 +9109,13 @@ pub struct ActionsSetForkPrContributorApprovalPermissionsRepository<'a> {
     body: super::models::ActionsForkPrContributorApproval,
     options: rt::CallOptions,
 }
-impl ActionsSetForkPrContributorApprovalPermissionsRepository<'_> {
+impl<'a> ActionsSetForkPrContributorApprovalPermissionsRepository<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/actions/permissions/fork-pr-contributor-approval",
@@ -8250,7 +9129,12 @@ impl ActionsSetForkPrContributorApprovalPermissionsRepository<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/permissions/fork-pr-workflows-private-repos`: set optional parameters, then `send()`.
@@ -8262,19 +9146,13 @@ pub struct ActionsGetPrivateRepoForkPrWorkflowsSettingsRepository<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ActionsGetPrivateRepoForkPrWorkflowsSettingsRepository<'_> {
+impl<'a> ActionsGetPrivateRepoForkPrWorkflowsSettingsRepository<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsForkPrWorkflowsPrivateRepos>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/permissions/fork-pr-workflows-private-repos",
@@ -8283,7 +9161,14 @@ impl ActionsGetPrivateRepoForkPrWorkflowsSettingsRepository<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsForkPrWorkflowsPrivateRepos>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/actions/permissions/fork-pr-workflows-private-repos`: set optional parameters, then `send()`.
@@ -8296,14 +9181,13 @@ pub struct ActionsSetPrivateRepoForkPrWorkflowsSettingsRepository<'a> {
     body: super::models::ActionsForkPrWorkflowsPrivateReposRequest,
     options: rt::CallOptions,
 }
-impl ActionsSetPrivateRepoForkPrWorkflowsSettingsRepository<'_> {
+impl<'a> ActionsSetPrivateRepoForkPrWorkflowsSettingsRepository<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/actions/permissions/fork-pr-workflows-private-repos",
@@ -8317,7 +9201,12 @@ impl ActionsSetPrivateRepoForkPrWorkflowsSettingsRepository<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/permissions/selected-actions`: set optional parameters, then `send()`.
@@ -8329,16 +9218,13 @@ pub struct ActionsGetAllowedActionsRepository<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ActionsGetAllowedActionsRepository<'_> {
+impl<'a> ActionsGetAllowedActionsRepository<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SelectedActions>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/permissions/selected-actions",
@@ -8346,7 +9232,12 @@ impl ActionsGetAllowedActionsRepository<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::SelectedActions>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/actions/permissions/selected-actions`: set optional parameters, then `send()`.
@@ -8359,7 +9250,7 @@ pub struct ActionsSetAllowedActionsRepository<'a> {
     body: Option<super::models::SelectedActions>,
     options: rt::CallOptions,
 }
-impl ActionsSetAllowedActionsRepository<'_> {
+impl<'a> ActionsSetAllowedActionsRepository<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::SelectedActions) -> Self {
         self.body = Some(value);
@@ -8370,8 +9261,7 @@ impl ActionsSetAllowedActionsRepository<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/actions/permissions/selected-actions",
@@ -8382,7 +9272,12 @@ impl ActionsSetAllowedActionsRepository<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/permissions/workflow`: set optional parameters, then `send()`.
@@ -8394,19 +9289,13 @@ pub struct ActionsGetGithubActionsDefaultWorkflowPermissionsRepository<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ActionsGetGithubActionsDefaultWorkflowPermissionsRepository<'_> {
+impl<'a> ActionsGetGithubActionsDefaultWorkflowPermissionsRepository<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsGetDefaultWorkflowPermissions>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/permissions/workflow",
@@ -8414,7 +9303,14 @@ impl ActionsGetGithubActionsDefaultWorkflowPermissionsRepository<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsGetDefaultWorkflowPermissions>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/actions/permissions/workflow`: set optional parameters, then `send()`.
@@ -8427,14 +9323,13 @@ pub struct ActionsSetGithubActionsDefaultWorkflowPermissionsRepository<'a> {
     body: super::models::ActionsSetDefaultWorkflowPermissions,
     options: rt::CallOptions,
 }
-impl ActionsSetGithubActionsDefaultWorkflowPermissionsRepository<'_> {
+impl<'a> ActionsSetGithubActionsDefaultWorkflowPermissionsRepository<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/actions/permissions/workflow",
@@ -8443,7 +9338,12 @@ impl ActionsSetGithubActionsDefaultWorkflowPermissionsRepository<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/runners`: set optional parameters, then `send()`.
@@ -8458,7 +9358,7 @@ pub struct ActionsListSelfHostedRunnersForRepo<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActionsListSelfHostedRunnersForRepo<'_> {
+impl<'a> ActionsListSelfHostedRunnersForRepo<'a> {
     /// The name of a self-hosted runner.
     pub fn name(mut self, value: impl Into<String>) -> Self {
         self.name = Some(value.into());
@@ -8479,24 +9379,46 @@ impl ActionsListSelfHostedRunnersForRepo<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListSelfHostedRunnersForOrgResponse>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/actions/runners",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/actions/runners");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("name", &self.name, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsListSelfHostedRunnersForOrgResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Runner> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Runner> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/runners")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/runners/downloads`: set optional parameters, then `send()`.
@@ -8508,16 +9430,13 @@ pub struct ActionsListRunnerApplicationsForRepo<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ActionsListRunnerApplicationsForRepo<'_> {
+impl<'a> ActionsListRunnerApplicationsForRepo<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::RunnerApplication>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/runners/downloads",
@@ -8525,7 +9444,14 @@ impl ActionsListRunnerApplicationsForRepo<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::RunnerApplication>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/actions/runners/generate-jitconfig`: set optional parameters, then `send()`.
@@ -8538,19 +9464,13 @@ pub struct ActionsGenerateRunnerJitconfigForRepo<'a> {
     body: super::models::ActionsGenerateRunnerJitconfigForOrgBody,
     options: rt::CallOptions,
 }
-impl ActionsGenerateRunnerJitconfigForRepo<'_> {
+impl<'a> ActionsGenerateRunnerJitconfigForRepo<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsGenerateRunnerJitconfigForOrgResponse201>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/actions/runners/generate-jitconfig",
@@ -8562,13 +9482,21 @@ impl ActionsGenerateRunnerJitconfigForRepo<'_> {
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             409u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => {
-                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
-            }
+            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ActionsGenerateRunnerJitconfigForOrgResponse201>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/actions/runners/registration-token`: set optional parameters, then `send()`.
@@ -8580,16 +9508,13 @@ pub struct ActionsCreateRegistrationTokenForRepo<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ActionsCreateRegistrationTokenForRepo<'_> {
+impl<'a> ActionsCreateRegistrationTokenForRepo<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AuthenticationToken>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/actions/runners/registration-token",
@@ -8597,7 +9522,12 @@ impl ActionsCreateRegistrationTokenForRepo<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::AuthenticationToken>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/actions/runners/remove-token`: set optional parameters, then `send()`.
@@ -8609,16 +9539,13 @@ pub struct ActionsCreateRemoveTokenForRepo<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ActionsCreateRemoveTokenForRepo<'_> {
+impl<'a> ActionsCreateRemoveTokenForRepo<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AuthenticationToken>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/actions/runners/remove-token",
@@ -8626,7 +9553,12 @@ impl ActionsCreateRemoveTokenForRepo<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::AuthenticationToken>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/runners/{runner_id}`: set optional parameters, then `send()`.
@@ -8639,14 +9571,13 @@ pub struct ActionsGetSelfHostedRunnerForRepo<'a> {
     runner_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsGetSelfHostedRunnerForRepo<'_> {
+impl<'a> ActionsGetSelfHostedRunnerForRepo<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Runner>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/runners/{runner_id}",
@@ -8655,7 +9586,12 @@ impl ActionsGetSelfHostedRunnerForRepo<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("runner_id", &self.runner_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Runner>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/actions/runners/{runner_id}`: set optional parameters, then `send()`.
@@ -8668,14 +9604,13 @@ pub struct ActionsDeleteSelfHostedRunnerFromRepo<'a> {
     runner_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsDeleteSelfHostedRunnerFromRepo<'_> {
+impl<'a> ActionsDeleteSelfHostedRunnerFromRepo<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/actions/runners/{runner_id}",
@@ -8685,7 +9620,12 @@ impl ActionsDeleteSelfHostedRunnerFromRepo<'_> {
         op.path("runner_id", &self.runner_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ValidationErrorSimple>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/runners/{runner_id}/labels`: set optional parameters, then `send()`.
@@ -8698,21 +9638,13 @@ pub struct ActionsListLabelsForSelfHostedRunnerForRepo<'a> {
     runner_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsListLabelsForSelfHostedRunnerForRepo<'_> {
+impl<'a> ActionsListLabelsForSelfHostedRunnerForRepo<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/runners/{runner_id}/labels",
@@ -8722,7 +9654,17 @@ impl ActionsListLabelsForSelfHostedRunnerForRepo<'_> {
         op.path("runner_id", &self.runner_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/actions/runners/{runner_id}/labels`: set optional parameters, then `send()`.
@@ -8736,21 +9678,13 @@ pub struct ActionsSetCustomLabelsForSelfHostedRunnerForRepo<'a> {
     body: super::models::ActionsSetCustomLabelsForSelfHostedRunnerForOrgBody,
     options: rt::CallOptions,
 }
-impl ActionsSetCustomLabelsForSelfHostedRunnerForRepo<'_> {
+impl<'a> ActionsSetCustomLabelsForSelfHostedRunnerForRepo<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/actions/runners/{runner_id}/labels",
@@ -8762,13 +9696,21 @@ impl ActionsSetCustomLabelsForSelfHostedRunnerForRepo<'_> {
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => {
-                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
-            }
+            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/actions/runners/{runner_id}/labels`: set optional parameters, then `send()`.
@@ -8782,21 +9724,13 @@ pub struct ActionsAddCustomLabelsToSelfHostedRunnerForRepo<'a> {
     body: super::models::ActionsAddCustomLabelsToSelfHostedRunnerForOrgBody,
     options: rt::CallOptions,
 }
-impl ActionsAddCustomLabelsToSelfHostedRunnerForRepo<'_> {
+impl<'a> ActionsAddCustomLabelsToSelfHostedRunnerForRepo<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/actions/runners/{runner_id}/labels",
@@ -8808,13 +9742,21 @@ impl ActionsAddCustomLabelsToSelfHostedRunnerForRepo<'_> {
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => {
-                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
-            }
+            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/actions/runners/{runner_id}/labels`: set optional parameters, then `send()`.
@@ -8827,21 +9769,13 @@ pub struct ActionsRemoveAllCustomLabelsFromSelfHostedRunnerForRepo<'a> {
     runner_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsRemoveAllCustomLabelsFromSelfHostedRunnerForRepo<'_> {
+impl<'a> ActionsRemoveAllCustomLabelsFromSelfHostedRunnerForRepo<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/actions/runners/{runner_id}/labels",
@@ -8851,7 +9785,17 @@ impl ActionsRemoveAllCustomLabelsFromSelfHostedRunnerForRepo<'_> {
         op.path("runner_id", &self.runner_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/actions/runners/{runner_id}/labels/{name}`: set optional parameters, then `send()`.
@@ -8865,21 +9809,13 @@ pub struct ActionsRemoveCustomLabelFromSelfHostedRunnerForRepo<'a> {
     name: String,
     options: rt::CallOptions,
 }
-impl ActionsRemoveCustomLabelFromSelfHostedRunnerForRepo<'_> {
+impl<'a> ActionsRemoveCustomLabelFromSelfHostedRunnerForRepo<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/actions/runners/{runner_id}/labels/{name}",
@@ -8890,13 +9826,21 @@ impl ActionsRemoveCustomLabelFromSelfHostedRunnerForRepo<'_> {
         op.path("name", &self.name, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => {
-                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
-            }
+            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/runs`: set optional parameters, then `send()`.
@@ -8918,7 +9862,7 @@ pub struct ActionsListWorkflowRunsForRepo<'a> {
     head_sha: Option<String>,
     options: rt::CallOptions,
 }
-impl ActionsListWorkflowRunsForRepo<'_> {
+impl<'a> ActionsListWorkflowRunsForRepo<'a> {
     /// Returns someone's workflow runs. Use the login for the user who created the `push` associated with the check suite or workflow run.
     pub fn actor(mut self, value: impl Into<String>) -> Self {
         self.actor = Some(value.into());
@@ -8935,10 +9879,7 @@ impl ActionsListWorkflowRunsForRepo<'_> {
         self
     }
     /// Returns workflow runs with the check run `status` or `conclusion` that you specify. For example, a conclusion can be `success` or a status can be `in_progress`. Only GitHub Actions can set a status of `waiting`, `pending`, or `requested`.
-    pub fn status(
-        mut self,
-        value: super::models::ActionsListWorkflowRunsForRepoStatus,
-    ) -> Self {
+    pub fn status(mut self, value: super::models::ActionsListWorkflowRunsForRepoStatus) -> Self {
         self.status = Some(value);
         self
     }
@@ -8977,13 +9918,7 @@ impl ActionsListWorkflowRunsForRepo<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListWorkflowRunsForRepoResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/actions/runs");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -9000,10 +9935,46 @@ impl ActionsListWorkflowRunsForRepo<'_> {
             rt::Style::Form,
             true,
         );
-        op.query("check_suite_id", &self.check_suite_id, rt::Style::Form, true);
+        op.query(
+            "check_suite_id",
+            &self.check_suite_id,
+            rt::Style::Form,
+            true,
+        );
         op.query("head_sha", &self.head_sha, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsListWorkflowRunsForRepoResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::WorkflowRun> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::WorkflowRun> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/workflow_runs")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/runs/{run_id}`: set optional parameters, then `send()`.
@@ -9017,7 +9988,7 @@ pub struct ActionsGetWorkflowRun<'a> {
     exclude_pull_requests: Option<bool>,
     options: rt::CallOptions,
 }
-impl ActionsGetWorkflowRun<'_> {
+impl<'a> ActionsGetWorkflowRun<'a> {
     /// If `true` pull requests are omitted from the response (empty array).
     pub fn exclude_pull_requests(mut self, value: bool) -> Self {
         self.exclude_pull_requests = Some(value);
@@ -9028,10 +9999,7 @@ impl ActionsGetWorkflowRun<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::WorkflowRun>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/runs/{run_id}",
@@ -9046,7 +10014,12 @@ impl ActionsGetWorkflowRun<'_> {
             true,
         );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::WorkflowRun>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/actions/runs/{run_id}`: set optional parameters, then `send()`.
@@ -9059,14 +10032,13 @@ pub struct ActionsDeleteWorkflowRun<'a> {
     run_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsDeleteWorkflowRun<'_> {
+impl<'a> ActionsDeleteWorkflowRun<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/actions/runs/{run_id}",
@@ -9075,7 +10047,12 @@ impl ActionsDeleteWorkflowRun<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals`: set optional parameters, then `send()`.
@@ -9088,16 +10065,13 @@ pub struct ActionsGetReviewsForRun<'a> {
     run_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsGetReviewsForRun<'_> {
+impl<'a> ActionsGetReviewsForRun<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::EnvironmentApprovals>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/approvals",
@@ -9106,7 +10080,14 @@ impl ActionsGetReviewsForRun<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::EnvironmentApprovals>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/actions/runs/{run_id}/approve`: set optional parameters, then `send()`.
@@ -9119,16 +10100,13 @@ pub struct ActionsApproveWorkflowRun<'a> {
     run_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsApproveWorkflowRun<'_> {
+impl<'a> ActionsApproveWorkflowRun<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/approve",
@@ -9138,7 +10116,12 @@ impl ActionsApproveWorkflowRun<'_> {
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts`: set optional parameters, then `send()`.
@@ -9155,7 +10138,7 @@ pub struct ActionsListWorkflowRunArtifacts<'a> {
     direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
     options: rt::CallOptions,
 }
-impl ActionsListWorkflowRunArtifacts<'_> {
+impl<'a> ActionsListWorkflowRunArtifacts<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -9184,13 +10167,7 @@ impl ActionsListWorkflowRunArtifacts<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListArtifactsForRepoResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/artifacts",
@@ -9203,7 +10180,37 @@ impl ActionsListWorkflowRunArtifacts<'_> {
         op.query("name", &self.name, rt::Style::Form, true);
         op.query("direction", &self.direction, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsListArtifactsForRepoResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Artifact> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Artifact> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/artifacts")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}`: set optional parameters, then `send()`.
@@ -9218,7 +10225,7 @@ pub struct ActionsGetWorkflowRunAttempt<'a> {
     exclude_pull_requests: Option<bool>,
     options: rt::CallOptions,
 }
-impl ActionsGetWorkflowRunAttempt<'_> {
+impl<'a> ActionsGetWorkflowRunAttempt<'a> {
     /// If `true` pull requests are omitted from the response (empty array).
     pub fn exclude_pull_requests(mut self, value: bool) -> Self {
         self.exclude_pull_requests = Some(value);
@@ -9229,10 +10236,7 @@ impl ActionsGetWorkflowRunAttempt<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::WorkflowRun>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}",
@@ -9240,7 +10244,12 @@ impl ActionsGetWorkflowRunAttempt<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
-        op.path("attempt_number", &self.attempt_number, rt::Style::Simple, false);
+        op.path(
+            "attempt_number",
+            &self.attempt_number,
+            rt::Style::Simple,
+            false,
+        );
         op.query(
             "exclude_pull_requests",
             &self.exclude_pull_requests,
@@ -9248,7 +10257,12 @@ impl ActionsGetWorkflowRunAttempt<'_> {
             true,
         );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::WorkflowRun>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}/jobs`: set optional parameters, then `send()`.
@@ -9264,7 +10278,7 @@ pub struct ActionsListJobsForWorkflowRunAttempt<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActionsListJobsForWorkflowRunAttempt<'_> {
+impl<'a> ActionsListJobsForWorkflowRunAttempt<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -9280,13 +10294,7 @@ impl ActionsListJobsForWorkflowRunAttempt<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListJobsForWorkflowRunAttemptResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}/jobs",
@@ -9294,12 +10302,46 @@ impl ActionsListJobsForWorkflowRunAttempt<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
-        op.path("attempt_number", &self.attempt_number, rt::Style::Simple, false);
+        op.path(
+            "attempt_number",
+            &self.attempt_number,
+            rt::Style::Simple,
+            false,
+        );
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ActionsListJobsForWorkflowRunAttemptResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Job> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Job> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("/jobs").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}/logs`: set optional parameters, then `send()`.
@@ -9313,14 +10355,13 @@ pub struct ActionsDownloadWorkflowRunAttemptLogs<'a> {
     attempt_number: i64,
     options: rt::CallOptions,
 }
-impl ActionsDownloadWorkflowRunAttemptLogs<'_> {
+impl<'a> ActionsDownloadWorkflowRunAttemptLogs<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}/logs",
@@ -9328,9 +10369,19 @@ impl ActionsDownloadWorkflowRunAttemptLogs<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
-        op.path("attempt_number", &self.attempt_number, rt::Style::Simple, false);
+        op.path(
+            "attempt_number",
+            &self.attempt_number,
+            rt::Style::Simple,
+            false,
+        );
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/actions/runs/{run_id}/cancel`: set optional parameters, then `send()`.
@@ -9343,16 +10394,13 @@ pub struct ActionsCancelWorkflowRun<'a> {
     run_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsCancelWorkflowRun<'_> {
+impl<'a> ActionsCancelWorkflowRun<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/cancel",
@@ -9362,7 +10410,12 @@ impl ActionsCancelWorkflowRun<'_> {
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/runs/{run_id}/concurrency_groups`: set optional parameters, then `send()`.
@@ -9378,7 +10431,7 @@ pub struct ActionsListConcurrencyGroupsForWorkflowRun<'a> {
     after: Option<String>,
     options: rt::CallOptions,
 }
-impl ActionsListConcurrencyGroupsForWorkflowRun<'_> {
+impl<'a> ActionsListConcurrencyGroupsForWorkflowRun<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -9399,10 +10452,7 @@ impl ActionsListConcurrencyGroupsForWorkflowRun<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ConcurrencyGroupRunList>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/concurrency_groups",
@@ -9419,7 +10469,39 @@ impl ActionsListConcurrencyGroupsForWorkflowRun<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ConcurrencyGroupRunList>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ConcurrencyGroupRunListConcurrencyGroupsItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ConcurrencyGroupRunListConcurrencyGroupsItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/concurrency_groups")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/actions/runs/{run_id}/deployment_protection_rule`: set optional parameters, then `send()`.
@@ -9433,14 +10515,13 @@ pub struct ActionsReviewCustomGatesForRun<'a> {
     body: super::models::ActionsReviewCustomGatesForRunBody,
     options: rt::CallOptions,
 }
-impl ActionsReviewCustomGatesForRun<'_> {
+impl<'a> ActionsReviewCustomGatesForRun<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/deployment_protection_rule",
@@ -9450,7 +10531,12 @@ impl ActionsReviewCustomGatesForRun<'_> {
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/actions/runs/{run_id}/force-cancel`: set optional parameters, then `send()`.
@@ -9463,16 +10549,13 @@ pub struct ActionsForceCancelWorkflowRun<'a> {
     run_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsForceCancelWorkflowRun<'_> {
+impl<'a> ActionsForceCancelWorkflowRun<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/force-cancel",
@@ -9482,7 +10565,12 @@ impl ActionsForceCancelWorkflowRun<'_> {
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs`: set optional parameters, then `send()`.
@@ -9498,12 +10586,9 @@ pub struct ActionsListJobsForWorkflowRun<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActionsListJobsForWorkflowRun<'_> {
+impl<'a> ActionsListJobsForWorkflowRun<'a> {
     /// Filters jobs by their `completed_at` timestamp. `latest` returns jobs from the most recent execution of the workflow run. `all` returns all jobs for a workflow run, including from old executions of the workflow run.
-    pub fn filter(
-        mut self,
-        value: super::models::ActionsListJobsForWorkflowRunFilter,
-    ) -> Self {
+    pub fn filter(mut self, value: super::models::ActionsListJobsForWorkflowRunFilter) -> Self {
         self.filter = Some(value);
         self
     }
@@ -9522,13 +10607,7 @@ impl ActionsListJobsForWorkflowRun<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListJobsForWorkflowRunAttemptResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/jobs",
@@ -9540,7 +10619,36 @@ impl ActionsListJobsForWorkflowRun<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ActionsListJobsForWorkflowRunAttemptResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Job> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Job> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("/jobs").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/runs/{run_id}/logs`: set optional parameters, then `send()`.
@@ -9553,14 +10661,13 @@ pub struct ActionsDownloadWorkflowRunLogs<'a> {
     run_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsDownloadWorkflowRunLogs<'_> {
+impl<'a> ActionsDownloadWorkflowRunLogs<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/logs",
@@ -9569,7 +10676,12 @@ impl ActionsDownloadWorkflowRunLogs<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/actions/runs/{run_id}/logs`: set optional parameters, then `send()`.
@@ -9582,14 +10694,13 @@ pub struct ActionsDeleteWorkflowRunLogs<'a> {
     run_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsDeleteWorkflowRunLogs<'_> {
+impl<'a> ActionsDeleteWorkflowRunLogs<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/logs",
@@ -9599,7 +10710,12 @@ impl ActionsDeleteWorkflowRunLogs<'_> {
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/runs/{run_id}/pending_deployments`: set optional parameters, then `send()`.
@@ -9612,16 +10728,13 @@ pub struct ActionsGetPendingDeploymentsForRun<'a> {
     run_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsGetPendingDeploymentsForRun<'_> {
+impl<'a> ActionsGetPendingDeploymentsForRun<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::PendingDeployment>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/pending_deployments",
@@ -9630,7 +10743,14 @@ impl ActionsGetPendingDeploymentsForRun<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::PendingDeployment>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/actions/runs/{run_id}/pending_deployments`: set optional parameters, then `send()`.
@@ -9644,16 +10764,13 @@ pub struct ActionsReviewPendingDeploymentsForRun<'a> {
     body: super::models::ActionsReviewPendingDeploymentsForRunBody,
     options: rt::CallOptions,
 }
-impl ActionsReviewPendingDeploymentsForRun<'_> {
+impl<'a> ActionsReviewPendingDeploymentsForRun<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Deployment>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/pending_deployments",
@@ -9663,7 +10780,12 @@ impl ActionsReviewPendingDeploymentsForRun<'_> {
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Deployment>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/actions/runs/{run_id}/rerun`: set optional parameters, then `send()`.
@@ -9677,12 +10799,9 @@ pub struct ActionsReRunWorkflow<'a> {
     body: Option<Option<super::models::ActionsReRunWorkflowBody>>,
     options: rt::CallOptions,
 }
-impl ActionsReRunWorkflow<'_> {
+impl<'a> ActionsReRunWorkflow<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: Option<super::models::ActionsReRunWorkflowBody>,
-    ) -> Self {
+    pub fn body(mut self, value: Option<super::models::ActionsReRunWorkflowBody>) -> Self {
         self.body = Some(value);
         self
     }
@@ -9691,10 +10810,7 @@ impl ActionsReRunWorkflow<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/rerun",
@@ -9706,7 +10822,12 @@ impl ActionsReRunWorkflow<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/actions/runs/{run_id}/rerun-failed-jobs`: set optional parameters, then `send()`.
@@ -9720,12 +10841,9 @@ pub struct ActionsReRunWorkflowFailedJobs<'a> {
     body: Option<Option<super::models::ActionsReRunWorkflowBody>>,
     options: rt::CallOptions,
 }
-impl ActionsReRunWorkflowFailedJobs<'_> {
+impl<'a> ActionsReRunWorkflowFailedJobs<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: Option<super::models::ActionsReRunWorkflowBody>,
-    ) -> Self {
+    pub fn body(mut self, value: Option<super::models::ActionsReRunWorkflowBody>) -> Self {
         self.body = Some(value);
         self
     }
@@ -9734,10 +10852,7 @@ impl ActionsReRunWorkflowFailedJobs<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/rerun-failed-jobs",
@@ -9749,7 +10864,12 @@ impl ActionsReRunWorkflowFailedJobs<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/runs/{run_id}/timing`: set optional parameters, then `send()`.
@@ -9762,16 +10882,13 @@ pub struct ActionsGetWorkflowRunUsage<'a> {
     run_id: i64,
     options: rt::CallOptions,
 }
-impl ActionsGetWorkflowRunUsage<'_> {
+impl<'a> ActionsGetWorkflowRunUsage<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::WorkflowRunUsage>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/timing",
@@ -9780,7 +10897,12 @@ impl ActionsGetWorkflowRunUsage<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::WorkflowRunUsage>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/secrets`: set optional parameters, then `send()`.
@@ -9794,7 +10916,7 @@ pub struct ActionsListRepoSecrets<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActionsListRepoSecrets<'_> {
+impl<'a> ActionsListRepoSecrets<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -9810,23 +10932,45 @@ impl ActionsListRepoSecrets<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListRepoOrganizationSecretsResponse>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/actions/secrets",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/actions/secrets");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsListRepoOrganizationSecretsResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ActionsSecret> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ActionsSecret> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/secrets")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/secrets/public-key`: set optional parameters, then `send()`.
@@ -9838,16 +10982,13 @@ pub struct ActionsGetRepoPublicKey<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ActionsGetRepoPublicKey<'_> {
+impl<'a> ActionsGetRepoPublicKey<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ActionsPublicKey>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/secrets/public-key",
@@ -9855,7 +10996,12 @@ impl ActionsGetRepoPublicKey<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ActionsPublicKey>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -9868,16 +11014,13 @@ pub struct ActionsGetRepoSecret<'a> {
     secret_name: String,
     options: rt::CallOptions,
 }
-impl ActionsGetRepoSecret<'_> {
+impl<'a> ActionsGetRepoSecret<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ActionsSecret>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/secrets/{secret_name}",
@@ -9886,7 +11029,12 @@ impl ActionsGetRepoSecret<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ActionsSecret>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/actions/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -9900,16 +11048,13 @@ pub struct ActionsCreateOrUpdateRepoSecret<'a> {
     body: super::models::ActionsCreateOrUpdateRepoSecretBody,
     options: rt::CallOptions,
 }
-impl ActionsCreateOrUpdateRepoSecret<'_> {
+impl<'a> ActionsCreateOrUpdateRepoSecret<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/actions/secrets/{secret_name}",
@@ -9920,7 +11065,12 @@ impl ActionsCreateOrUpdateRepoSecret<'_> {
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/actions/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -9933,14 +11083,13 @@ pub struct ActionsDeleteRepoSecret<'a> {
     secret_name: String,
     options: rt::CallOptions,
 }
-impl ActionsDeleteRepoSecret<'_> {
+impl<'a> ActionsDeleteRepoSecret<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/actions/secrets/{secret_name}",
@@ -9949,7 +11098,12 @@ impl ActionsDeleteRepoSecret<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/variables`: set optional parameters, then `send()`.
@@ -9963,7 +11117,7 @@ pub struct ActionsListRepoVariables<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActionsListRepoVariables<'_> {
+impl<'a> ActionsListRepoVariables<'a> {
     /// The number of results per page (max 30). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -9979,23 +11133,45 @@ impl ActionsListRepoVariables<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListRepoOrganizationVariablesResponse>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/actions/variables",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/actions/variables");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsListRepoOrganizationVariablesResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ActionsVariable> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ActionsVariable> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/variables")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/actions/variables`: set optional parameters, then `send()`.
@@ -10008,25 +11184,24 @@ pub struct ActionsCreateRepoVariable<'a> {
     body: super::models::ActionsCreateRepoVariableBody,
     options: rt::CallOptions,
 }
-impl ActionsCreateRepoVariable<'_> {
+impl<'a> ActionsCreateRepoVariable<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/repos/{owner}/{repo}/actions/variables",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/actions/variables");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/variables/{name}`: set optional parameters, then `send()`.
@@ -10039,16 +11214,13 @@ pub struct ActionsGetRepoVariable<'a> {
     name: String,
     options: rt::CallOptions,
 }
-impl ActionsGetRepoVariable<'_> {
+impl<'a> ActionsGetRepoVariable<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ActionsVariable>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/variables/{name}",
@@ -10057,7 +11229,12 @@ impl ActionsGetRepoVariable<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("name", &self.name, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ActionsVariable>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/actions/variables/{name}`: set optional parameters, then `send()`.
@@ -10070,14 +11247,13 @@ pub struct ActionsDeleteRepoVariable<'a> {
     name: String,
     options: rt::CallOptions,
 }
-impl ActionsDeleteRepoVariable<'_> {
+impl<'a> ActionsDeleteRepoVariable<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/actions/variables/{name}",
@@ -10086,7 +11262,12 @@ impl ActionsDeleteRepoVariable<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("name", &self.name, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/actions/variables/{name}`: set optional parameters, then `send()`.
@@ -10100,14 +11281,13 @@ pub struct ActionsUpdateRepoVariable<'a> {
     body: super::models::ActionsUpdateRepoVariableBody,
     options: rt::CallOptions,
 }
-impl ActionsUpdateRepoVariable<'_> {
+impl<'a> ActionsUpdateRepoVariable<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/actions/variables/{name}",
@@ -10117,7 +11297,12 @@ impl ActionsUpdateRepoVariable<'_> {
         op.path("name", &self.name, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/workflows`: set optional parameters, then `send()`.
@@ -10131,7 +11316,7 @@ pub struct ActionsListRepoWorkflows<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActionsListRepoWorkflows<'_> {
+impl<'a> ActionsListRepoWorkflows<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -10147,23 +11332,44 @@ impl ActionsListRepoWorkflows<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListRepoWorkflowsResponse>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/actions/workflows",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/actions/workflows");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsListRepoWorkflowsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Workflow> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Workflow> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/workflows")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}`: set optional parameters, then `send()`.
@@ -10176,14 +11382,13 @@ pub struct ActionsGetWorkflow<'a> {
     workflow_id: super::models::ProjectsV2ViewSortByItemItem,
     options: rt::CallOptions,
 }
-impl ActionsGetWorkflow<'_> {
+impl<'a> ActionsGetWorkflow<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Workflow>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/workflows/{workflow_id}",
@@ -10192,7 +11397,12 @@ impl ActionsGetWorkflow<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("workflow_id", &self.workflow_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Workflow>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/actions/workflows/{workflow_id}/disable`: set optional parameters, then `send()`.
@@ -10205,14 +11415,13 @@ pub struct ActionsDisableWorkflow<'a> {
     workflow_id: super::models::ProjectsV2ViewSortByItemItem,
     options: rt::CallOptions,
 }
-impl ActionsDisableWorkflow<'_> {
+impl<'a> ActionsDisableWorkflow<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/disable",
@@ -10221,7 +11430,12 @@ impl ActionsDisableWorkflow<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("workflow_id", &self.workflow_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches`: set optional parameters, then `send()`.
@@ -10235,19 +11449,13 @@ pub struct ActionsCreateWorkflowDispatch<'a> {
     body: super::models::ActionsCreateWorkflowDispatchBody,
     options: rt::CallOptions,
 }
-impl ActionsCreateWorkflowDispatch<'_> {
+impl<'a> ActionsCreateWorkflowDispatch<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Option<super::models::WorkflowDispatchResponse>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches",
@@ -10257,7 +11465,14 @@ impl ActionsCreateWorkflowDispatch<'_> {
         op.path("workflow_id", &self.workflow_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Option<super::models::WorkflowDispatchResponse>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/actions/workflows/{workflow_id}/enable`: set optional parameters, then `send()`.
@@ -10270,14 +11485,13 @@ pub struct ActionsEnableWorkflow<'a> {
     workflow_id: super::models::ProjectsV2ViewSortByItemItem,
     options: rt::CallOptions,
 }
-impl ActionsEnableWorkflow<'_> {
+impl<'a> ActionsEnableWorkflow<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/enable",
@@ -10286,7 +11500,12 @@ impl ActionsEnableWorkflow<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("workflow_id", &self.workflow_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs`: set optional parameters, then `send()`.
@@ -10309,7 +11528,7 @@ pub struct ActionsListWorkflowRuns<'a> {
     head_sha: Option<String>,
     options: rt::CallOptions,
 }
-impl ActionsListWorkflowRuns<'_> {
+impl<'a> ActionsListWorkflowRuns<'a> {
     /// Returns someone's workflow runs. Use the login for the user who created the `push` associated with the check suite or workflow run.
     pub fn actor(mut self, value: impl Into<String>) -> Self {
         self.actor = Some(value.into());
@@ -10326,10 +11545,7 @@ impl ActionsListWorkflowRuns<'_> {
         self
     }
     /// Returns workflow runs with the check run `status` or `conclusion` that you specify. For example, a conclusion can be `success` or a status can be `in_progress`. Only GitHub Actions can set a status of `waiting`, `pending`, or `requested`.
-    pub fn status(
-        mut self,
-        value: super::models::ActionsListWorkflowRunsForRepoStatus,
-    ) -> Self {
+    pub fn status(mut self, value: super::models::ActionsListWorkflowRunsForRepoStatus) -> Self {
         self.status = Some(value);
         self
     }
@@ -10368,13 +11584,7 @@ impl ActionsListWorkflowRuns<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListWorkflowRunsForRepoResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs",
@@ -10395,10 +11605,46 @@ impl ActionsListWorkflowRuns<'_> {
             rt::Style::Form,
             true,
         );
-        op.query("check_suite_id", &self.check_suite_id, rt::Style::Form, true);
+        op.query(
+            "check_suite_id",
+            &self.check_suite_id,
+            rt::Style::Form,
+            true,
+        );
         op.query("head_sha", &self.head_sha, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsListWorkflowRunsForRepoResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::WorkflowRun> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::WorkflowRun> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/workflow_runs")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/timing`: set optional parameters, then `send()`.
@@ -10411,16 +11657,13 @@ pub struct ActionsGetWorkflowUsage<'a> {
     workflow_id: super::models::ProjectsV2ViewSortByItemItem,
     options: rt::CallOptions,
 }
-impl ActionsGetWorkflowUsage<'_> {
+impl<'a> ActionsGetWorkflowUsage<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::WorkflowUsage>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/timing",
@@ -10429,7 +11672,12 @@ impl ActionsGetWorkflowUsage<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("workflow_id", &self.workflow_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::WorkflowUsage>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/environments/{environment_name}/secrets`: set optional parameters, then `send()`.
@@ -10444,7 +11692,7 @@ pub struct ActionsListEnvironmentSecrets<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActionsListEnvironmentSecrets<'_> {
+impl<'a> ActionsListEnvironmentSecrets<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -10460,24 +11708,54 @@ impl ActionsListEnvironmentSecrets<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListRepoOrganizationSecretsResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/environments/{environment_name}/secrets",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
+        op.path(
+            "environment_name",
+            &self.environment_name,
+            rt::Style::Simple,
+            false,
+        );
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsListRepoOrganizationSecretsResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ActionsSecret> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ActionsSecret> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/secrets")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/environments/{environment_name}/secrets/public-key`: set optional parameters, then `send()`.
@@ -10490,25 +11768,32 @@ pub struct ActionsGetEnvironmentPublicKey<'a> {
     environment_name: String,
     options: rt::CallOptions,
 }
-impl ActionsGetEnvironmentPublicKey<'_> {
+impl<'a> ActionsGetEnvironmentPublicKey<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ActionsPublicKey>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/environments/{environment_name}/secrets/public-key",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
+        op.path(
+            "environment_name",
+            &self.environment_name,
+            rt::Style::Simple,
+            false,
+        );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ActionsPublicKey>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -10522,26 +11807,33 @@ pub struct ActionsGetEnvironmentSecret<'a> {
     secret_name: String,
     options: rt::CallOptions,
 }
-impl ActionsGetEnvironmentSecret<'_> {
+impl<'a> ActionsGetEnvironmentSecret<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ActionsSecret>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
+        op.path(
+            "environment_name",
+            &self.environment_name,
+            rt::Style::Simple,
+            false,
+        );
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ActionsSecret>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -10556,28 +11848,35 @@ pub struct ActionsCreateOrUpdateEnvironmentSecret<'a> {
     body: super::models::ActionsCreateOrUpdateEnvironmentSecretBody,
     options: rt::CallOptions,
 }
-impl ActionsCreateOrUpdateEnvironmentSecret<'_> {
+impl<'a> ActionsCreateOrUpdateEnvironmentSecret<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
+        op.path(
+            "environment_name",
+            &self.environment_name,
+            rt::Style::Simple,
+            false,
+        );
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -10591,24 +11890,33 @@ pub struct ActionsDeleteEnvironmentSecret<'a> {
     secret_name: String,
     options: rt::CallOptions,
 }
-impl ActionsDeleteEnvironmentSecret<'_> {
+impl<'a> ActionsDeleteEnvironmentSecret<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
+        op.path(
+            "environment_name",
+            &self.environment_name,
+            rt::Style::Simple,
+            false,
+        );
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/environments/{environment_name}/variables`: set optional parameters, then `send()`.
@@ -10623,7 +11931,7 @@ pub struct ActionsListEnvironmentVariables<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActionsListEnvironmentVariables<'_> {
+impl<'a> ActionsListEnvironmentVariables<'a> {
     /// The number of results per page (max 30). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -10639,24 +11947,54 @@ impl ActionsListEnvironmentVariables<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListRepoOrganizationVariablesResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/environments/{environment_name}/variables",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
+        op.path(
+            "environment_name",
+            &self.environment_name,
+            rt::Style::Simple,
+            false,
+        );
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsListRepoOrganizationVariablesResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ActionsVariable> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ActionsVariable> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/variables")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/environments/{environment_name}/variables`: set optional parameters, then `send()`.
@@ -10670,26 +12008,33 @@ pub struct ActionsCreateEnvironmentVariable<'a> {
     body: super::models::ActionsCreateRepoVariableBody,
     options: rt::CallOptions,
 }
-impl ActionsCreateEnvironmentVariable<'_> {
+impl<'a> ActionsCreateEnvironmentVariable<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/environments/{environment_name}/variables",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
+        op.path(
+            "environment_name",
+            &self.environment_name,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/environments/{environment_name}/variables/{name}`: set optional parameters, then `send()`.
@@ -10703,26 +12048,33 @@ pub struct ActionsGetEnvironmentVariable<'a> {
     name: String,
     options: rt::CallOptions,
 }
-impl ActionsGetEnvironmentVariable<'_> {
+impl<'a> ActionsGetEnvironmentVariable<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ActionsVariable>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/environments/{environment_name}/variables/{name}",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
+        op.path(
+            "environment_name",
+            &self.environment_name,
+            rt::Style::Simple,
+            false,
+        );
         op.path("name", &self.name, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ActionsVariable>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/environments/{environment_name}/variables/{name}`: set optional parameters, then `send()`.
@@ -10736,24 +12088,33 @@ pub struct ActionsDeleteEnvironmentVariable<'a> {
     name: String,
     options: rt::CallOptions,
 }
-impl ActionsDeleteEnvironmentVariable<'_> {
+impl<'a> ActionsDeleteEnvironmentVariable<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/environments/{environment_name}/variables/{name}",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
+        op.path(
+            "environment_name",
+            &self.environment_name,
+            rt::Style::Simple,
+            false,
+        );
         op.path("name", &self.name, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/environments/{environment_name}/variables/{name}`: set optional parameters, then `send()`.
@@ -10768,24 +12129,33 @@ pub struct ActionsUpdateEnvironmentVariable<'a> {
     body: super::models::ActionsUpdateRepoVariableBody,
     options: rt::CallOptions,
 }
-impl ActionsUpdateEnvironmentVariable<'_> {
+impl<'a> ActionsUpdateEnvironmentVariable<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/environments/{environment_name}/variables/{name}",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
+        op.path(
+            "environment_name",
+            &self.environment_name,
+            rt::Style::Simple,
+            false,
+        );
         op.path("name", &self.name, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

@@ -166,10 +166,7 @@ impl<'a> ActivityApi<'a> {
     /// Unsubscribing from a conversation in a repository that you are not watching is functionally equivalent to the [Delete a thread subscription](https://docs.github.com/rest/activity/notifications#delete-a-thread-subscription) endpoint.
     ///
     /// `PUT /notifications/threads/{thread_id}/subscription` (operation `activity/set-thread-subscription`).
-    pub fn set_thread_subscription(
-        &self,
-        thread_id: i64,
-    ) -> ActivitySetThreadSubscription<'a> {
+    pub fn set_thread_subscription(&self, thread_id: i64) -> ActivitySetThreadSubscription<'a> {
         ActivitySetThreadSubscription {
             client: self.client,
             thread_id,
@@ -618,7 +615,7 @@ pub struct ActivityListPublicEvents<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActivityListPublicEvents<'_> {
+impl<'a> ActivityListPublicEvents<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -634,24 +631,48 @@ impl ActivityListPublicEvents<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/events");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Event> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Event> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /feeds`: set optional parameters, then `send()`.
@@ -661,17 +682,21 @@ pub struct ActivityGetFeeds<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl ActivityGetFeeds<'_> {
+impl<'a> ActivityGetFeeds<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Feed>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/feeds");
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Feed>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /networks/{owner}/{repo}/events`: set optional parameters, then `send()`.
@@ -685,7 +710,7 @@ pub struct ActivityListPublicEventsForRepoNetwork<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActivityListPublicEventsForRepoNetwork<'_> {
+impl<'a> ActivityListPublicEventsForRepoNetwork<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -701,10 +726,7 @@ impl ActivityListPublicEventsForRepoNetwork<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/networks/{owner}/{repo}/events");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -712,7 +734,36 @@ impl ActivityListPublicEventsForRepoNetwork<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Event> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Event> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /notifications`: set optional parameters, then `send()`.
@@ -728,7 +779,7 @@ pub struct ActivityListNotificationsForAuthenticatedUser<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActivityListNotificationsForAuthenticatedUser<'_> {
+impl<'a> ActivityListNotificationsForAuthenticatedUser<'a> {
     /// If `true`, show notifications marked as read.
     pub fn all(mut self, value: bool) -> Self {
         self.all = Some(value);
@@ -764,10 +815,7 @@ impl ActivityListNotificationsForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Thread>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/notifications");
         op.query("all", &self.all, rt::Style::Form, true);
         op.query("participating", &self.participating, rt::Style::Form, true);
@@ -782,7 +830,31 @@ impl ActivityListNotificationsForAuthenticatedUser<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Thread>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Thread> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Thread> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `PUT /notifications`: set optional parameters, then `send()`.
@@ -793,12 +865,9 @@ pub struct ActivityMarkNotificationsAsRead<'a> {
     body: Option<super::models::ActivityMarkNotificationsAsReadBody>,
     options: rt::CallOptions,
 }
-impl ActivityMarkNotificationsAsRead<'_> {
+impl<'a> ActivityMarkNotificationsAsRead<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ActivityMarkNotificationsAsReadBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ActivityMarkNotificationsAsReadBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -807,6 +876,15 @@ impl ActivityMarkNotificationsAsRead<'_> {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PUT, "/notifications");
+        if let Some(body) = &self.body {
+            op.json("application/json", body);
+        }
+        op.errors(rt::error_body::<super::models::BasicError>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
@@ -814,13 +892,8 @@ impl ActivityMarkNotificationsAsRead<'_> {
         rt::Response<Option<super::models::ActivityMarkNotificationsAsReadResponse202>>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(rt::Method::PUT, "/notifications");
-        if let Some(body) = &self.body {
-            op.json("application/json", body);
-        }
-        op.errors(rt::error_body::<super::models::BasicError>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /notifications/threads/{thread_id}`: set optional parameters, then `send()`.
@@ -831,19 +904,23 @@ pub struct ActivityGetThread<'a> {
     thread_id: i64,
     options: rt::CallOptions,
 }
-impl ActivityGetThread<'_> {
+impl<'a> ActivityGetThread<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Thread>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/notifications/threads/{thread_id}");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Thread>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /notifications/threads/{thread_id}`: set optional parameters, then `send()`.
@@ -854,21 +931,22 @@ pub struct ActivityMarkThreadAsDone<'a> {
     thread_id: i64,
     options: rt::CallOptions,
 }
-impl ActivityMarkThreadAsDone<'_> {
+impl<'a> ActivityMarkThreadAsDone<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/notifications/threads/{thread_id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/notifications/threads/{thread_id}");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /notifications/threads/{thread_id}`: set optional parameters, then `send()`.
@@ -879,22 +957,23 @@ pub struct ActivityMarkThreadAsRead<'a> {
     thread_id: i64,
     options: rt::CallOptions,
 }
-impl ActivityMarkThreadAsRead<'_> {
+impl<'a> ActivityMarkThreadAsRead<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::PATCH,
-            "/notifications/threads/{thread_id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PATCH, "/notifications/threads/{thread_id}");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /notifications/threads/{thread_id}/subscription`: set optional parameters, then `send()`.
@@ -905,16 +984,13 @@ pub struct ActivityGetThreadSubscriptionForAuthenticatedUser<'a> {
     thread_id: i64,
     options: rt::CallOptions,
 }
-impl ActivityGetThreadSubscriptionForAuthenticatedUser<'_> {
+impl<'a> ActivityGetThreadSubscriptionForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ThreadSubscription>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/notifications/threads/{thread_id}/subscription",
@@ -922,7 +998,12 @@ impl ActivityGetThreadSubscriptionForAuthenticatedUser<'_> {
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ThreadSubscription>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /notifications/threads/{thread_id}/subscription`: set optional parameters, then `send()`.
@@ -934,12 +1015,9 @@ pub struct ActivitySetThreadSubscription<'a> {
     body: Option<super::models::ActivitySetThreadSubscriptionBody>,
     options: rt::CallOptions,
 }
-impl ActivitySetThreadSubscription<'_> {
+impl<'a> ActivitySetThreadSubscription<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ActivitySetThreadSubscriptionBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ActivitySetThreadSubscriptionBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -948,10 +1026,7 @@ impl ActivitySetThreadSubscription<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ThreadSubscription>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/notifications/threads/{thread_id}/subscription",
@@ -962,7 +1037,12 @@ impl ActivitySetThreadSubscription<'_> {
         }
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ThreadSubscription>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /notifications/threads/{thread_id}/subscription`: set optional parameters, then `send()`.
@@ -973,14 +1053,13 @@ pub struct ActivityDeleteThreadSubscription<'a> {
     thread_id: i64,
     options: rt::CallOptions,
 }
-impl ActivityDeleteThreadSubscription<'_> {
+impl<'a> ActivityDeleteThreadSubscription<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/notifications/threads/{thread_id}/subscription",
@@ -988,7 +1067,12 @@ impl ActivityDeleteThreadSubscription<'_> {
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/events`: set optional parameters, then `send()`.
@@ -1001,7 +1085,7 @@ pub struct ActivityListPublicOrgEvents<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActivityListPublicOrgEvents<'_> {
+impl<'a> ActivityListPublicOrgEvents<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1017,16 +1101,42 @@ impl ActivityListPublicOrgEvents<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/events");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Event> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Event> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/events`: set optional parameters, then `send()`.
@@ -1040,7 +1150,7 @@ pub struct ActivityListRepoEvents<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActivityListRepoEvents<'_> {
+impl<'a> ActivityListRepoEvents<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1056,17 +1166,43 @@ impl ActivityListRepoEvents<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/events");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Event> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Event> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/notifications`: set optional parameters, then `send()`.
@@ -1084,7 +1220,7 @@ pub struct ActivityListRepoNotificationsForAuthenticatedUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActivityListRepoNotificationsForAuthenticatedUser<'_> {
+impl<'a> ActivityListRepoNotificationsForAuthenticatedUser<'a> {
     /// If `true`, show notifications marked as read.
     pub fn all(mut self, value: bool) -> Self {
         self.all = Some(value);
@@ -1120,10 +1256,7 @@ impl ActivityListRepoNotificationsForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Thread>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/notifications");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -1134,7 +1267,31 @@ impl ActivityListRepoNotificationsForAuthenticatedUser<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Thread>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Thread> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Thread> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/notifications`: set optional parameters, then `send()`.
@@ -1147,12 +1304,9 @@ pub struct ActivityMarkRepoNotificationsAsRead<'a> {
     body: Option<super::models::ActivityMarkRepoNotificationsAsReadBody>,
     options: rt::CallOptions,
 }
-impl ActivityMarkRepoNotificationsAsRead<'_> {
+impl<'a> ActivityMarkRepoNotificationsAsRead<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ActivityMarkRepoNotificationsAsReadBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ActivityMarkRepoNotificationsAsReadBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1161,15 +1315,7 @@ impl ActivityMarkRepoNotificationsAsRead<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            Option<super::models::ActivityMarkRepoNotificationsAsReadResponse202>,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/repos/{owner}/{repo}/notifications");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -1177,7 +1323,17 @@ impl ActivityMarkRepoNotificationsAsRead<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<Option<super::models::ActivityMarkRepoNotificationsAsReadResponse202>>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/stargazers`: set optional parameters, then `send()`.
@@ -1191,7 +1347,7 @@ pub struct ActivityListStargazersForRepo<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActivityListStargazersForRepo<'_> {
+impl<'a> ActivityListStargazersForRepo<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1207,13 +1363,7 @@ impl ActivityListStargazersForRepo<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActivityListStargazersForRepoResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/stargazers");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -1221,7 +1371,15 @@ impl ActivityListStargazersForRepo<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActivityListStargazersForRepoResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/stargazers/count`: set optional parameters, then `send()`.
@@ -1233,28 +1391,27 @@ pub struct ActivityGetStargazerCountForRepo<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ActivityGetStargazerCountForRepo<'_> {
+impl<'a> ActivityGetStargazerCountForRepo<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActivityGetStargazerCountForRepoResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/stargazers/count",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/stargazers/count");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActivityGetStargazerCountForRepoResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/subscribers`: set optional parameters, then `send()`.
@@ -1268,7 +1425,7 @@ pub struct ActivityListWatchersForRepo<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActivityListWatchersForRepo<'_> {
+impl<'a> ActivityListWatchersForRepo<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1284,17 +1441,38 @@ impl ActivityListWatchersForRepo<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/subscribers");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::SimpleUser> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::SimpleUser> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/subscription`: set optional parameters, then `send()`.
@@ -1306,22 +1484,26 @@ pub struct ActivityGetRepoSubscription<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ActivityGetRepoSubscription<'_> {
+impl<'a> ActivityGetRepoSubscription<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RepositorySubscription>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/subscription");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RepositorySubscription>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/subscription`: set optional parameters, then `send()`.
@@ -1334,12 +1516,9 @@ pub struct ActivitySetRepoSubscription<'a> {
     body: Option<super::models::ActivitySetRepoSubscriptionBody>,
     options: rt::CallOptions,
 }
-impl ActivitySetRepoSubscription<'_> {
+impl<'a> ActivitySetRepoSubscription<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ActivitySetRepoSubscriptionBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ActivitySetRepoSubscriptionBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1348,10 +1527,7 @@ impl ActivitySetRepoSubscription<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RepositorySubscription>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/repos/{owner}/{repo}/subscription");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -1359,7 +1535,14 @@ impl ActivitySetRepoSubscription<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RepositorySubscription>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/subscription`: set optional parameters, then `send()`.
@@ -1371,22 +1554,23 @@ pub struct ActivityDeleteRepoSubscription<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ActivityDeleteRepoSubscription<'_> {
+impl<'a> ActivityDeleteRepoSubscription<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/repos/{owner}/{repo}/subscription",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/repos/{owner}/{repo}/subscription");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/starred`: set optional parameters, then `send()`.
@@ -1400,7 +1584,7 @@ pub struct ActivityListReposStarredByAuthenticatedUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActivityListReposStarredByAuthenticatedUser<'_> {
+impl<'a> ActivityListReposStarredByAuthenticatedUser<'a> {
     /// The property to sort the results by. `created` means when the repository was starred. `updated` means when the repository was last pushed to.
     pub fn sort(mut self, value: super::models::AppsListAccountsForPlanSort) -> Self {
         self.sort = Some(value);
@@ -1429,10 +1613,7 @@ impl ActivityListReposStarredByAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Repository>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/starred");
         op.query("sort", &self.sort, rt::Style::Form, true);
         op.query("direction", &self.direction, rt::Style::Form, true);
@@ -1440,7 +1621,31 @@ impl ActivityListReposStarredByAuthenticatedUser<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Repository>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Repository> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Repository> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /user/starred/{owner}/{repo}`: set optional parameters, then `send()`.
@@ -1452,20 +1657,24 @@ pub struct ActivityCheckRepoIsStarredByAuthenticatedUser<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ActivityCheckRepoIsStarredByAuthenticatedUser<'_> {
+impl<'a> ActivityCheckRepoIsStarredByAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/starred/{owner}/{repo}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /user/starred/{owner}/{repo}`: set optional parameters, then `send()`.
@@ -1477,20 +1686,24 @@ pub struct ActivityStarRepoForAuthenticatedUser<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ActivityStarRepoForAuthenticatedUser<'_> {
+impl<'a> ActivityStarRepoForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/user/starred/{owner}/{repo}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /user/starred/{owner}/{repo}`: set optional parameters, then `send()`.
@@ -1502,20 +1715,24 @@ pub struct ActivityUnstarRepoForAuthenticatedUser<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ActivityUnstarRepoForAuthenticatedUser<'_> {
+impl<'a> ActivityUnstarRepoForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/user/starred/{owner}/{repo}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/subscriptions`: set optional parameters, then `send()`.
@@ -1527,7 +1744,7 @@ pub struct ActivityListWatchedReposForAuthenticatedUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActivityListWatchedReposForAuthenticatedUser<'_> {
+impl<'a> ActivityListWatchedReposForAuthenticatedUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1543,16 +1760,39 @@ impl ActivityListWatchedReposForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::MinimalRepository>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/subscriptions");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::MinimalRepository>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::MinimalRepository> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::MinimalRepository> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /users/{username}/events`: set optional parameters, then `send()`.
@@ -1565,7 +1805,7 @@ pub struct ActivityListEventsForAuthenticatedUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActivityListEventsForAuthenticatedUser<'_> {
+impl<'a> ActivityListEventsForAuthenticatedUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1581,16 +1821,42 @@ impl ActivityListEventsForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/events");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Event> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Event> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /users/{username}/events/orgs/{org}`: set optional parameters, then `send()`.
@@ -1604,7 +1870,7 @@ pub struct ActivityListOrgEventsForAuthenticatedUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActivityListOrgEventsForAuthenticatedUser<'_> {
+impl<'a> ActivityListOrgEventsForAuthenticatedUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1620,17 +1886,43 @@ impl ActivityListOrgEventsForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/events/orgs/{org}");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Event> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Event> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /users/{username}/events/public`: set optional parameters, then `send()`.
@@ -1643,7 +1935,7 @@ pub struct ActivityListPublicEventsForUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActivityListPublicEventsForUser<'_> {
+impl<'a> ActivityListPublicEventsForUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1659,16 +1951,42 @@ impl ActivityListPublicEventsForUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/events/public");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Event> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Event> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /users/{username}/received_events`: set optional parameters, then `send()`.
@@ -1681,7 +1999,7 @@ pub struct ActivityListReceivedEventsForUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActivityListReceivedEventsForUser<'_> {
+impl<'a> ActivityListReceivedEventsForUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1697,16 +2015,42 @@ impl ActivityListReceivedEventsForUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/received_events");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Event> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Event> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /users/{username}/received_events/public`: set optional parameters, then `send()`.
@@ -1719,7 +2063,7 @@ pub struct ActivityListReceivedPublicEventsForUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActivityListReceivedPublicEventsForUser<'_> {
+impl<'a> ActivityListReceivedPublicEventsForUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1735,19 +2079,42 @@ impl ActivityListReceivedPublicEventsForUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/users/{username}/received_events/public",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/received_events/public");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Event> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Event> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /users/{username}/starred`: set optional parameters, then `send()`.
@@ -1762,7 +2129,7 @@ pub struct ActivityListReposStarredByUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActivityListReposStarredByUser<'_> {
+impl<'a> ActivityListReposStarredByUser<'a> {
     /// The property to sort the results by. `created` means when the repository was starred. `updated` means when the repository was last pushed to.
     pub fn sort(mut self, value: super::models::AppsListAccountsForPlanSort) -> Self {
         self.sort = Some(value);
@@ -1791,13 +2158,7 @@ impl ActivityListReposStarredByUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActivityListReposStarredByUserResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/starred");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("sort", &self.sort, rt::Style::Form, true);
@@ -1805,7 +2166,15 @@ impl ActivityListReposStarredByUser<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActivityListReposStarredByUserResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /users/{username}/subscriptions`: set optional parameters, then `send()`.
@@ -1818,7 +2187,7 @@ pub struct ActivityListReposWatchedByUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ActivityListReposWatchedByUser<'_> {
+impl<'a> ActivityListReposWatchedByUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1834,15 +2203,38 @@ impl ActivityListReposWatchedByUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::MinimalRepository>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/subscriptions");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::MinimalRepository>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::MinimalRepository> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::MinimalRepository> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }

@@ -183,10 +183,7 @@ impl<'a> AgentTasksApi<'a> {
     /// GitHub App installation access tokens are not supported for this endpoint.
     ///
     /// `GET /agents/tasks/{task_id}` (operation `agent-tasks/get-task-by-id`).
-    pub fn get_task_by_id(
-        &self,
-        task_id: impl Into<String>,
-    ) -> AgentTasksGetTaskById<'a> {
+    pub fn get_task_by_id(&self, task_id: impl Into<String>) -> AgentTasksGetTaskById<'a> {
         AgentTasksGetTaskById {
             client: self.client,
             task_id: task_id.into(),
@@ -211,7 +208,7 @@ pub struct AgentTasksListTasksForRepo<'a> {
     creator_id: Option<Vec<i64>>,
     options: rt::CallOptions,
 }
-impl AgentTasksListTasksForRepo<'_> {
+impl<'a> AgentTasksListTasksForRepo<'a> {
     /// The number of results per page (max 100).
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -228,10 +225,7 @@ impl AgentTasksListTasksForRepo<'_> {
         self
     }
     /// The direction to sort results. Can be `asc` or `desc`.
-    pub fn direction(
-        mut self,
-        value: super::models::AgentTasksListTasksForRepoDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::AgentTasksListTasksForRepoDirection) -> Self {
         self.direction = Some(value);
         self
     }
@@ -260,29 +254,26 @@ impl AgentTasksListTasksForRepo<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::AgentTasksListTasksForRepoResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/agents/repos/{owner}/{repo}/tasks");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("sort", &self.sort, rt::Style::Form, true);
@@ -293,7 +284,35 @@ impl AgentTasksListTasksForRepo<'_> {
         op.query("creator_id", &self.creator_id, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AgentTasksListTasksForRepoError400>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AgentTasksListTasksForRepoResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::AgentTasksListTasksForRepoResponse200TasksItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::AgentTasksListTasksForRepoResponse200TasksItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("/tasks").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /agents/repos/{owner}/{repo}/tasks`: set optional parameters, then `send()`.
@@ -306,11 +325,20 @@ pub struct AgentTasksCreateTaskInRepo<'a> {
     body: super::models::AgentTasksCreateTaskInRepoBody,
     options: rt::CallOptions,
 }
-impl AgentTasksCreateTaskInRepo<'_> {
+impl<'a> AgentTasksCreateTaskInRepo<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
+    }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/agents/repos/{owner}/{repo}/tasks");
+        op.path("owner", &self.owner, rt::Style::Simple, false);
+        op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.json("application/json", &self.body);
+        op.errors(rt::error_body::<super::models::AgentTasksListTasksForRepoError400>);
+        op.apply(self.options);
+        (self.client, op)
     }
     /// Send the request.
     pub async fn send(
@@ -319,13 +347,8 @@ impl AgentTasksCreateTaskInRepo<'_> {
         rt::Response<super::models::AgentTasksListTasksForRepoResponse200TasksItem>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(rt::Method::POST, "/agents/repos/{owner}/{repo}/tasks");
-        op.path("owner", &self.owner, rt::Style::Simple, false);
-        op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.json("application/json", &self.body);
-        op.errors(rt::error_body::<super::models::AgentTasksListTasksForRepoError400>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /agents/repos/{owner}/{repo}/tasks/{task_id}`: set optional parameters, then `send()`.
@@ -338,19 +361,13 @@ pub struct AgentTasksGetTaskByRepoAndId<'a> {
     task_id: String,
     options: rt::CallOptions,
 }
-impl AgentTasksGetTaskByRepoAndId<'_> {
+impl<'a> AgentTasksGetTaskByRepoAndId<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::AgentTasksGetTaskByRepoAndIdResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/agents/repos/{owner}/{repo}/tasks/{task_id}",
@@ -360,7 +377,15 @@ impl AgentTasksGetTaskByRepoAndId<'_> {
         op.path("task_id", &self.task_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::AgentTasksListTasksForRepoError400>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AgentTasksGetTaskByRepoAndIdResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /agents/tasks`: set optional parameters, then `send()`.
@@ -377,7 +402,7 @@ pub struct AgentTasksListTasks<'a> {
     since: Option<chrono::DateTime<chrono::Utc>>,
     options: rt::CallOptions,
 }
-impl AgentTasksListTasks<'_> {
+impl<'a> AgentTasksListTasks<'a> {
     /// The number of results per page (max 100).
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -394,10 +419,7 @@ impl AgentTasksListTasks<'_> {
         self
     }
     /// The direction to sort results. Can be `asc` or `desc`.
-    pub fn direction(
-        mut self,
-        value: super::models::AgentTasksListTasksForRepoDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::AgentTasksListTasksForRepoDirection) -> Self {
         self.direction = Some(value);
         self
     }
@@ -421,27 +443,24 @@ impl AgentTasksListTasks<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::AgentTasksListTasksForRepoResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/agents/tasks");
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("sort", &self.sort, rt::Style::Form, true);
@@ -451,7 +470,35 @@ impl AgentTasksListTasks<'_> {
         op.query("since", &self.since, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AgentTasksListTasksForRepoError400>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AgentTasksListTasksForRepoResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::AgentTasksListTasksForRepoResponse200TasksItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::AgentTasksListTasksForRepoResponse200TasksItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("/tasks").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /agents/tasks/{task_id}`: set optional parameters, then `send()`.
@@ -462,23 +509,25 @@ pub struct AgentTasksGetTaskById<'a> {
     task_id: String,
     options: rt::CallOptions,
 }
-impl AgentTasksGetTaskById<'_> {
+impl<'a> AgentTasksGetTaskById<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::AgentTasksGetTaskByRepoAndIdResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/agents/tasks/{task_id}");
         op.path("task_id", &self.task_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::AgentTasksListTasksForRepoError400>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AgentTasksGetTaskByRepoAndIdResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

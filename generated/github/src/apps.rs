@@ -33,10 +33,7 @@ impl<'a> AppsApi<'a> {
     /// Use this endpoint to complete the handshake necessary when implementing the [GitHub App Manifest flow](https://docs.github.com/apps/building-github-apps/creating-github-apps-from-a-manifest/). When you create a GitHub App with the manifest flow, you receive a temporary `code` used to retrieve the GitHub App's `id`, `pem` (private key), and `webhook_secret`.
     ///
     /// `POST /app-manifests/{code}/conversions` (operation `apps/create-from-manifest`).
-    pub fn create_from_manifest(
-        &self,
-        code: impl Into<String>,
-    ) -> AppsCreateFromManifest<'a> {
+    pub fn create_from_manifest(&self, code: impl Into<String>) -> AppsCreateFromManifest<'a> {
         AppsCreateFromManifest {
             client: self.client,
             code: code.into(),
@@ -110,10 +107,7 @@ impl<'a> AppsApi<'a> {
     /// You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
     ///
     /// `POST /app/hook/deliveries/{delivery_id}/attempts` (operation `apps/redeliver-webhook-delivery`).
-    pub fn redeliver_webhook_delivery(
-        &self,
-        delivery_id: i64,
-    ) -> AppsRedeliverWebhookDelivery<'a> {
+    pub fn redeliver_webhook_delivery(&self, delivery_id: i64) -> AppsRedeliverWebhookDelivery<'a> {
         AppsRedeliverWebhookDelivery {
             client: self.client,
             delivery_id,
@@ -173,10 +167,7 @@ impl<'a> AppsApi<'a> {
     /// You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
     ///
     /// `DELETE /app/installations/{installation_id}` (operation `apps/delete-installation`).
-    pub fn delete_installation(
-        &self,
-        installation_id: i64,
-    ) -> AppsDeleteInstallation<'a> {
+    pub fn delete_installation(&self, installation_id: i64) -> AppsDeleteInstallation<'a> {
         AppsDeleteInstallation {
             client: self.client,
             installation_id,
@@ -215,10 +206,7 @@ impl<'a> AppsApi<'a> {
     /// You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
     ///
     /// `PUT /app/installations/{installation_id}/suspended` (operation `apps/suspend-installation`).
-    pub fn suspend_installation(
-        &self,
-        installation_id: i64,
-    ) -> AppsSuspendInstallation<'a> {
+    pub fn suspend_installation(&self, installation_id: i64) -> AppsSuspendInstallation<'a> {
         AppsSuspendInstallation {
             client: self.client,
             installation_id,
@@ -232,10 +220,7 @@ impl<'a> AppsApi<'a> {
     /// You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
     ///
     /// `DELETE /app/installations/{installation_id}/suspended` (operation `apps/unsuspend-installation`).
-    pub fn unsuspend_installation(
-        &self,
-        installation_id: i64,
-    ) -> AppsUnsuspendInstallation<'a> {
+    pub fn unsuspend_installation(&self, installation_id: i64) -> AppsUnsuspendInstallation<'a> {
         AppsUnsuspendInstallation {
             client: self.client,
             installation_id,
@@ -367,9 +352,7 @@ impl<'a> AppsApi<'a> {
     /// Once an installation token is revoked, the token is invalidated and cannot be used. Other endpoints that require the revoked installation token must have a new installation token to work. You can create a new token using the "[Create an installation access token for an app](https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app)" endpoint.
     ///
     /// `DELETE /installation/token` (operation `apps/revoke-installation-access-token`).
-    pub fn revoke_installation_access_token(
-        &self,
-    ) -> AppsRevokeInstallationAccessToken<'a> {
+    pub fn revoke_installation_access_token(&self) -> AppsRevokeInstallationAccessToken<'a> {
         AppsRevokeInstallationAccessToken {
             client: self.client,
             options: rt::CallOptions::default(),
@@ -485,10 +468,7 @@ impl<'a> AppsApi<'a> {
     /// You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
     ///
     /// `GET /orgs/{org}/installation` (operation `apps/get-org-installation`).
-    pub fn get_org_installation(
-        &self,
-        org: impl Into<String>,
-    ) -> AppsGetOrgInstallation<'a> {
+    pub fn get_org_installation(&self, org: impl Into<String>) -> AppsGetOrgInstallation<'a> {
         AppsGetOrgInstallation {
             client: self.client,
             org: org.into(),
@@ -647,19 +627,21 @@ pub struct AppsGetAuthenticated<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl AppsGetAuthenticated<'_> {
+impl<'a> AppsGetAuthenticated<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Option<super::models::Integration>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/app");
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Option<super::models::Integration>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /app-manifests/{code}/conversions`: set optional parameters, then `send()`.
@@ -670,30 +652,29 @@ pub struct AppsCreateFromManifest<'a> {
     code: String,
     options: rt::CallOptions,
 }
-impl AppsCreateFromManifest<'_> {
+impl<'a> AppsCreateFromManifest<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::AppsCreateFromManifestResponse201>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/app-manifests/{code}/conversions");
         op.path("code", &self.code, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => {
-                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
-            }
+            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppsCreateFromManifestResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /app/hook/config`: set optional parameters, then `send()`.
@@ -703,19 +684,21 @@ pub struct AppsGetWebhookConfigForApp<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl AppsGetWebhookConfigForApp<'_> {
+impl<'a> AppsGetWebhookConfigForApp<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::WebhookConfig>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/app/hook/config");
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::WebhookConfig>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /app/hook/config`: set optional parameters, then `send()`.
@@ -726,20 +709,22 @@ pub struct AppsUpdateWebhookConfigForApp<'a> {
     body: super::models::AppsUpdateWebhookConfigForAppBody,
     options: rt::CallOptions,
 }
-impl AppsUpdateWebhookConfigForApp<'_> {
+impl<'a> AppsUpdateWebhookConfigForApp<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::WebhookConfig>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/app/hook/config");
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::WebhookConfig>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /app/hook/deliveries`: set optional parameters, then `send()`.
@@ -752,7 +737,7 @@ pub struct AppsListWebhookDeliveries<'a> {
     status: Option<super::models::AppsListWebhookDeliveriesStatus>,
     options: rt::CallOptions,
 }
-impl AppsListWebhookDeliveries<'_> {
+impl<'a> AppsListWebhookDeliveries<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -764,10 +749,7 @@ impl AppsListWebhookDeliveries<'_> {
         self
     }
     /// Returns webhook deliveries filtered by delivery outcome classification based on `status_code` range. A `status` of `success` returns deliveries with a `status_code` in the 200-399 range (inclusive). A `status` of `failure` returns deliveries with a `status_code` in the 400-599 range (inclusive).
-    pub fn status(
-        mut self,
-        value: super::models::AppsListWebhookDeliveriesStatus,
-    ) -> Self {
+    pub fn status(mut self, value: super::models::AppsListWebhookDeliveriesStatus) -> Self {
         self.status = Some(value);
         self
     }
@@ -776,10 +758,7 @@ impl AppsListWebhookDeliveries<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::HookDeliveryItem>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/app/hook/deliveries");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
@@ -790,7 +769,14 @@ impl AppsListWebhookDeliveries<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::HookDeliveryItem>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /app/hook/deliveries/{delivery_id}`: set optional parameters, then `send()`.
@@ -801,16 +787,13 @@ pub struct AppsGetWebhookDelivery<'a> {
     delivery_id: i64,
     options: rt::CallOptions,
 }
-impl AppsGetWebhookDelivery<'_> {
+impl<'a> AppsGetWebhookDelivery<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::HookDelivery>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/app/hook/deliveries/{delivery_id}");
         op.path("delivery_id", &self.delivery_id, rt::Style::Simple, false);
         op.errors(|status, body| match status {
@@ -819,7 +802,12 @@ impl AppsGetWebhookDelivery<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::HookDelivery>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /app/hook/deliveries/{delivery_id}/attempts`: set optional parameters, then `send()`.
@@ -830,14 +818,13 @@ pub struct AppsRedeliverWebhookDelivery<'a> {
     delivery_id: i64,
     options: rt::CallOptions,
 }
-impl AppsRedeliverWebhookDelivery<'_> {
+impl<'a> AppsRedeliverWebhookDelivery<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/app/hook/deliveries/{delivery_id}/attempts",
@@ -849,7 +836,12 @@ impl AppsRedeliverWebhookDelivery<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /app/installation-requests`: set optional parameters, then `send()`.
@@ -861,7 +853,7 @@ pub struct AppsListInstallationRequestsForAuthenticatedApp<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl AppsListInstallationRequestsForAuthenticatedApp<'_> {
+impl<'a> AppsListInstallationRequestsForAuthenticatedApp<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -877,19 +869,44 @@ impl AppsListInstallationRequestsForAuthenticatedApp<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Vec<super::models::IntegrationInstallationRequest>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/app/installation-requests");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::IntegrationInstallationRequest>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::IntegrationInstallationRequest> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::IntegrationInstallationRequest> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /app/installations`: set optional parameters, then `send()`.
@@ -903,7 +920,7 @@ pub struct AppsListInstallations<'a> {
     outdated: Option<String>,
     options: rt::CallOptions,
 }
-impl AppsListInstallations<'_> {
+impl<'a> AppsListInstallations<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -929,20 +946,41 @@ impl AppsListInstallations<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Vec<super::models::AppsListInstallationsResponseItem>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/app/installations");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("since", &self.since, rt::Style::Form, true);
         op.query("outdated", &self.outdated, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::AppsListInstallationsResponseItem>>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::AppsListInstallationsResponseItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::AppsListInstallationsResponseItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /app/installations/{installation_id}`: set optional parameters, then `send()`.
@@ -953,24 +991,28 @@ pub struct AppsGetInstallation<'a> {
     installation_id: i64,
     options: rt::CallOptions,
 }
-impl AppsGetInstallation<'_> {
+impl<'a> AppsGetInstallation<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Installation>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/app/installations/{installation_id}",
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/app/installations/{installation_id}");
+        op.path(
+            "installation_id",
+            &self.installation_id,
+            rt::Style::Simple,
+            false,
         );
-        op.path("installation_id", &self.installation_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Installation>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /app/installations/{installation_id}`: set optional parameters, then `send()`.
@@ -981,22 +1023,28 @@ pub struct AppsDeleteInstallation<'a> {
     installation_id: i64,
     options: rt::CallOptions,
 }
-impl AppsDeleteInstallation<'_> {
+impl<'a> AppsDeleteInstallation<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/app/installations/{installation_id}",
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/app/installations/{installation_id}");
+        op.path(
+            "installation_id",
+            &self.installation_id,
+            rt::Style::Simple,
+            false,
         );
-        op.path("installation_id", &self.installation_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /app/installations/{installation_id}/access_tokens`: set optional parameters, then `send()`.
@@ -1008,12 +1056,9 @@ pub struct AppsCreateInstallationAccessToken<'a> {
     body: Option<super::models::AppsCreateInstallationAccessTokenBody>,
     options: rt::CallOptions,
 }
-impl AppsCreateInstallationAccessToken<'_> {
+impl<'a> AppsCreateInstallationAccessToken<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::AppsCreateInstallationAccessTokenBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::AppsCreateInstallationAccessTokenBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1022,15 +1067,17 @@ impl AppsCreateInstallationAccessToken<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::InstallationToken>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/app/installations/{installation_id}/access_tokens",
         );
-        op.path("installation_id", &self.installation_id, rt::Style::Simple, false);
+        op.path(
+            "installation_id",
+            &self.installation_id,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -1042,7 +1089,12 @@ impl AppsCreateInstallationAccessToken<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::InstallationToken>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /app/installations/{installation_id}/suspended`: set optional parameters, then `send()`.
@@ -1053,22 +1105,31 @@ pub struct AppsSuspendInstallation<'a> {
     installation_id: i64,
     options: rt::CallOptions,
 }
-impl AppsSuspendInstallation<'_> {
+impl<'a> AppsSuspendInstallation<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/app/installations/{installation_id}/suspended",
         );
-        op.path("installation_id", &self.installation_id, rt::Style::Simple, false);
+        op.path(
+            "installation_id",
+            &self.installation_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /app/installations/{installation_id}/suspended`: set optional parameters, then `send()`.
@@ -1079,22 +1140,31 @@ pub struct AppsUnsuspendInstallation<'a> {
     installation_id: i64,
     options: rt::CallOptions,
 }
-impl AppsUnsuspendInstallation<'_> {
+impl<'a> AppsUnsuspendInstallation<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/app/installations/{installation_id}/suspended",
         );
-        op.path("installation_id", &self.installation_id, rt::Style::Simple, false);
+        op.path(
+            "installation_id",
+            &self.installation_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /applications/{client_id}/grant`: set optional parameters, then `send()`.
@@ -1106,20 +1176,24 @@ pub struct AppsDeleteAuthorization<'a> {
     body: super::models::AppsDeleteAuthorizationBody,
     options: rt::CallOptions,
 }
-impl AppsDeleteAuthorization<'_> {
+impl<'a> AppsDeleteAuthorization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/applications/{client_id}/grant");
         op.path("client_id", &self.client_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /applications/{client_id}/token`: set optional parameters, then `send()`.
@@ -1131,16 +1205,13 @@ pub struct AppsCheckToken<'a> {
     body: super::models::AppsCheckTokenBody,
     options: rt::CallOptions,
 }
-impl AppsCheckToken<'_> {
+impl<'a> AppsCheckToken<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Authorization>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/applications/{client_id}/token");
         op.path("client_id", &self.client_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -1150,7 +1221,12 @@ impl AppsCheckToken<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Authorization>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /applications/{client_id}/token`: set optional parameters, then `send()`.
@@ -1162,20 +1238,24 @@ pub struct AppsDeleteToken<'a> {
     body: super::models::AppsDeleteAuthorizationBody,
     options: rt::CallOptions,
 }
-impl AppsDeleteToken<'_> {
+impl<'a> AppsDeleteToken<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/applications/{client_id}/token");
         op.path("client_id", &self.client_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /applications/{client_id}/token`: set optional parameters, then `send()`.
@@ -1187,22 +1267,24 @@ pub struct AppsResetToken<'a> {
     body: super::models::AppsCheckTokenBody,
     options: rt::CallOptions,
 }
-impl AppsResetToken<'_> {
+impl<'a> AppsResetToken<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Authorization>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/applications/{client_id}/token");
         op.path("client_id", &self.client_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Authorization>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /applications/{client_id}/token/scoped`: set optional parameters, then `send()`.
@@ -1214,20 +1296,14 @@ pub struct AppsScopeToken<'a> {
     body: super::models::AppsScopeTokenBody,
     options: rt::CallOptions,
 }
-impl AppsScopeToken<'_> {
+impl<'a> AppsScopeToken<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Authorization>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/applications/{client_id}/token/scoped",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/applications/{client_id}/token/scoped");
         op.path("client_id", &self.client_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -1238,7 +1314,12 @@ impl AppsScopeToken<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Authorization>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /apps/{app_slug}`: set optional parameters, then `send()`.
@@ -1249,21 +1330,23 @@ pub struct AppsGetBySlug<'a> {
     app_slug: String,
     options: rt::CallOptions,
 }
-impl AppsGetBySlug<'_> {
+impl<'a> AppsGetBySlug<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Option<super::models::Integration>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/apps/{app_slug}");
         op.path("app_slug", &self.app_slug, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Option<super::models::Integration>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /installation/repositories`: set optional parameters, then `send()`.
@@ -1275,7 +1358,7 @@ pub struct AppsListReposAccessibleToInstallation<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl AppsListReposAccessibleToInstallation<'_> {
+impl<'a> AppsListReposAccessibleToInstallation<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1291,6 +1374,14 @@ impl AppsListReposAccessibleToInstallation<'_> {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/installation/repositories");
+        op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.query("page", &self.page, rt::Style::Form, true);
+        op.errors(rt::error_body::<super::models::BasicError>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
@@ -1298,12 +1389,37 @@ impl AppsListReposAccessibleToInstallation<'_> {
         rt::Response<super::models::AppsListReposAccessibleToInstallationResponse200>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(rt::Method::GET, "/installation/repositories");
-        op.query("per_page", &self.per_page, rt::Style::Form, true);
-        op.query("page", &self.page, rt::Style::Form, true);
-        op.errors(rt::error_body::<super::models::BasicError>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<
+        super::models::AppsListReposAccessibleToInstallationResponse200RepositoriesItem,
+    > {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<
+        super::models::AppsListReposAccessibleToInstallationResponse200RepositoriesItem,
+    > {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/repositories")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `DELETE /installation/token`: set optional parameters, then `send()`.
@@ -1313,17 +1429,21 @@ pub struct AppsRevokeInstallationAccessToken<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl AppsRevokeInstallationAccessToken<'_> {
+impl<'a> AppsRevokeInstallationAccessToken<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/installation/token");
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /marketplace_listing/accounts/{account_id}`: set optional parameters, then `send()`.
@@ -1334,16 +1454,13 @@ pub struct AppsGetSubscriptionPlanForAccount<'a> {
     account_id: i64,
     options: rt::CallOptions,
 }
-impl AppsGetSubscriptionPlanForAccount<'_> {
+impl<'a> AppsGetSubscriptionPlanForAccount<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::MarketplacePurchase>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/marketplace_listing/accounts/{account_id}",
@@ -1351,7 +1468,12 @@ impl AppsGetSubscriptionPlanForAccount<'_> {
         op.path("account_id", &self.account_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::MarketplacePurchase>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /marketplace_listing/plans`: set optional parameters, then `send()`.
@@ -1363,7 +1485,7 @@ pub struct AppsListPlans<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl AppsListPlans<'_> {
+impl<'a> AppsListPlans<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1379,16 +1501,39 @@ impl AppsListPlans<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::MarketplaceListingPlan>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/marketplace_listing/plans");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::MarketplaceListingPlan>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::MarketplaceListingPlan> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::MarketplaceListingPlan> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /marketplace_listing/plans/{plan_id}/accounts`: set optional parameters, then `send()`.
@@ -1403,17 +1548,14 @@ pub struct AppsListAccountsForPlan<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl AppsListAccountsForPlan<'_> {
+impl<'a> AppsListAccountsForPlan<'a> {
     /// The property to sort the results by.
     pub fn sort(mut self, value: super::models::AppsListAccountsForPlanSort) -> Self {
         self.sort = Some(value);
         self
     }
     /// To return the oldest accounts first, set to `asc`. Ignored without the `sort` parameter.
-    pub fn direction(
-        mut self,
-        value: super::models::AppsListAccountsForPlanDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::AppsListAccountsForPlanDirection) -> Self {
         self.direction = Some(value);
         self
     }
@@ -1432,10 +1574,7 @@ impl AppsListAccountsForPlan<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::MarketplacePurchase>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/marketplace_listing/plans/{plan_id}/accounts",
@@ -1452,7 +1591,33 @@ impl AppsListAccountsForPlan<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::MarketplacePurchase>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::MarketplacePurchase> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::MarketplacePurchase> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /marketplace_listing/stubbed/accounts/{account_id}`: set optional parameters, then `send()`.
@@ -1463,16 +1628,13 @@ pub struct AppsGetSubscriptionPlanForAccountStubbed<'a> {
     account_id: i64,
     options: rt::CallOptions,
 }
-impl AppsGetSubscriptionPlanForAccountStubbed<'_> {
+impl<'a> AppsGetSubscriptionPlanForAccountStubbed<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::MarketplacePurchase>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/marketplace_listing/stubbed/accounts/{account_id}",
@@ -1480,7 +1642,12 @@ impl AppsGetSubscriptionPlanForAccountStubbed<'_> {
         op.path("account_id", &self.account_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::MarketplacePurchase>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /marketplace_listing/stubbed/plans`: set optional parameters, then `send()`.
@@ -1492,7 +1659,7 @@ pub struct AppsListPlansStubbed<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl AppsListPlansStubbed<'_> {
+impl<'a> AppsListPlansStubbed<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1508,16 +1675,39 @@ impl AppsListPlansStubbed<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::MarketplaceListingPlan>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/marketplace_listing/stubbed/plans");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::MarketplaceListingPlan>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::MarketplaceListingPlan> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::MarketplaceListingPlan> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /marketplace_listing/stubbed/plans/{plan_id}/accounts`: set optional parameters, then `send()`.
@@ -1532,17 +1722,14 @@ pub struct AppsListAccountsForPlanStubbed<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl AppsListAccountsForPlanStubbed<'_> {
+impl<'a> AppsListAccountsForPlanStubbed<'a> {
     /// The property to sort the results by.
     pub fn sort(mut self, value: super::models::AppsListAccountsForPlanSort) -> Self {
         self.sort = Some(value);
         self
     }
     /// To return the oldest accounts first, set to `asc`. Ignored without the `sort` parameter.
-    pub fn direction(
-        mut self,
-        value: super::models::AppsListAccountsForPlanDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::AppsListAccountsForPlanDirection) -> Self {
         self.direction = Some(value);
         self
     }
@@ -1561,10 +1748,7 @@ impl AppsListAccountsForPlanStubbed<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::MarketplacePurchase>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/marketplace_listing/stubbed/plans/{plan_id}/accounts",
@@ -1576,7 +1760,33 @@ impl AppsListAccountsForPlanStubbed<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::MarketplacePurchase>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::MarketplacePurchase> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::MarketplacePurchase> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}/installation`: set optional parameters, then `send()`.
@@ -1587,20 +1797,22 @@ pub struct AppsGetOrgInstallation<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl AppsGetOrgInstallation<'_> {
+impl<'a> AppsGetOrgInstallation<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Installation>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/installation");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Installation>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/installation`: set optional parameters, then `send()`.
@@ -1612,22 +1824,24 @@ pub struct AppsGetRepoInstallation<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl AppsGetRepoInstallation<'_> {
+impl<'a> AppsGetRepoInstallation<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Installation>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/installation");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Installation>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/installations`: set optional parameters, then `send()`.
@@ -1639,7 +1853,7 @@ pub struct AppsListInstallationsForAuthenticatedUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl AppsListInstallationsForAuthenticatedUser<'_> {
+impl<'a> AppsListInstallationsForAuthenticatedUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1655,19 +1869,43 @@ impl AppsListInstallationsForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::OrgsListAppInstallationsResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/installations");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OrgsListAppInstallationsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Installation> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Installation> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/installations")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /user/installations/{installation_id}/repositories`: set optional parameters, then `send()`.
@@ -1680,7 +1918,7 @@ pub struct AppsListInstallationReposForAuthenticatedUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl AppsListInstallationReposForAuthenticatedUser<'_> {
+impl<'a> AppsListInstallationReposForAuthenticatedUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1696,25 +1934,61 @@ impl AppsListInstallationReposForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::AppsListInstallationReposForAuthenticatedUserResponse200,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/user/installations/{installation_id}/repositories",
         );
-        op.path("installation_id", &self.installation_id, rt::Style::Simple, false);
+        op.path(
+            "installation_id",
+            &self.installation_id,
+            rt::Style::Simple,
+            false,
+        );
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::AppsListInstallationReposForAuthenticatedUserResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<
+        super::models::AppsListReposAccessibleToInstallationResponse200RepositoriesItem,
+    > {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<
+        super::models::AppsListReposAccessibleToInstallationResponse200RepositoriesItem,
+    > {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/repositories")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `PUT /user/installations/{installation_id}/repositories/{repository_id}`: set optional parameters, then `send()`.
@@ -1726,23 +2000,37 @@ pub struct AppsAddRepoToInstallationForAuthenticatedUser<'a> {
     repository_id: i64,
     options: rt::CallOptions,
 }
-impl AppsAddRepoToInstallationForAuthenticatedUser<'_> {
+impl<'a> AppsAddRepoToInstallationForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/user/installations/{installation_id}/repositories/{repository_id}",
         );
-        op.path("installation_id", &self.installation_id, rt::Style::Simple, false);
-        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
+        op.path(
+            "installation_id",
+            &self.installation_id,
+            rt::Style::Simple,
+            false,
+        );
+        op.path(
+            "repository_id",
+            &self.repository_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /user/installations/{installation_id}/repositories/{repository_id}`: set optional parameters, then `send()`.
@@ -1754,23 +2042,37 @@ pub struct AppsRemoveRepoFromInstallationForAuthenticatedUser<'a> {
     repository_id: i64,
     options: rt::CallOptions,
 }
-impl AppsRemoveRepoFromInstallationForAuthenticatedUser<'_> {
+impl<'a> AppsRemoveRepoFromInstallationForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/user/installations/{installation_id}/repositories/{repository_id}",
         );
-        op.path("installation_id", &self.installation_id, rt::Style::Simple, false);
-        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
+        op.path(
+            "installation_id",
+            &self.installation_id,
+            rt::Style::Simple,
+            false,
+        );
+        op.path(
+            "repository_id",
+            &self.repository_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/marketplace_purchases`: set optional parameters, then `send()`.
@@ -1782,7 +2084,7 @@ pub struct AppsListSubscriptionsForAuthenticatedUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl AppsListSubscriptionsForAuthenticatedUser<'_> {
+impl<'a> AppsListSubscriptionsForAuthenticatedUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1798,16 +2100,39 @@ impl AppsListSubscriptionsForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::UserMarketplacePurchase>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/marketplace_purchases");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::UserMarketplacePurchase>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::UserMarketplacePurchase> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::UserMarketplacePurchase> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /user/marketplace_purchases/stubbed`: set optional parameters, then `send()`.
@@ -1819,7 +2144,7 @@ pub struct AppsListSubscriptionsForAuthenticatedUserStubbed<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl AppsListSubscriptionsForAuthenticatedUserStubbed<'_> {
+impl<'a> AppsListSubscriptionsForAuthenticatedUserStubbed<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1835,16 +2160,39 @@ impl AppsListSubscriptionsForAuthenticatedUserStubbed<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::UserMarketplacePurchase>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/marketplace_purchases/stubbed");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::UserMarketplacePurchase>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::UserMarketplacePurchase> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::UserMarketplacePurchase> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /users/{username}/installation`: set optional parameters, then `send()`.
@@ -1855,19 +2203,21 @@ pub struct AppsGetUserInstallation<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl AppsGetUserInstallation<'_> {
+impl<'a> AppsGetUserInstallation<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Installation>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/installation");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Installation>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

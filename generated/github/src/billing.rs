@@ -44,10 +44,7 @@ impl<'a> BillingApi<'a> {
     /// Each page returns up to 100 budgets.
     ///
     /// `GET /organizations/{org}/settings/billing/budgets` (operation `billing/get-all-budgets-org`).
-    pub fn get_all_budgets_org(
-        &self,
-        org: impl Into<String>,
-    ) -> BillingGetAllBudgetsOrg<'a> {
+    pub fn get_all_budgets_org(&self, org: impl Into<String>) -> BillingGetAllBudgetsOrg<'a> {
         BillingGetAllBudgetsOrg {
             client: self.client,
             org: org.into(),
@@ -302,7 +299,7 @@ pub struct BillingGetGithubBillingAiCreditUsageReportOrg<'a> {
     product: Option<String>,
     options: rt::CallOptions,
 }
-impl BillingGetGithubBillingAiCreditUsageReportOrg<'_> {
+impl<'a> BillingGetGithubBillingAiCreditUsageReportOrg<'a> {
     /// If specified, only return results for a single year. The value of `year` is an integer with four digits representing a year. For example, `2025`. Default value is the current year.
     pub fn year(mut self, value: i64) -> Self {
         self.year = Some(value);
@@ -338,10 +335,7 @@ impl BillingGetGithubBillingAiCreditUsageReportOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::BillingAiCreditUsageReportOrg>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organizations/{org}/settings/billing/ai_credit/usage",
@@ -359,14 +353,19 @@ impl BillingGetGithubBillingAiCreditUsageReportOrg<'_> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::BillingAiCreditUsageReportOrg>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /organizations/{org}/settings/billing/budgets`: set optional parameters, then `send()`.
@@ -381,7 +380,7 @@ pub struct BillingGetAllBudgetsOrg<'a> {
     user: Option<String>,
     options: rt::CallOptions,
 }
-impl BillingGetAllBudgetsOrg<'_> {
+impl<'a> BillingGetAllBudgetsOrg<'a> {
     /// The page number of the results to fetch.
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -412,10 +411,7 @@ impl BillingGetAllBudgetsOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetAllBudgets>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organizations/{org}/settings/billing/budgets",
@@ -427,7 +423,36 @@ impl BillingGetAllBudgetsOrg<'_> {
         op.query("user", &self.user, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GetAllBudgets>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Budget> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Budget> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/budgets")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /organizations/{org}/settings/billing/budgets`: set optional parameters, then `send()`.
@@ -439,12 +464,9 @@ pub struct BillingCreateOrganizationBudget<'a> {
     body: Option<super::models::BillingCreateOrganizationBudgetBody>,
     options: rt::CallOptions,
 }
-impl BillingCreateOrganizationBudget<'_> {
+impl<'a> BillingCreateOrganizationBudget<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::BillingCreateOrganizationBudgetBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::BillingCreateOrganizationBudgetBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -453,10 +475,7 @@ impl BillingCreateOrganizationBudget<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateBudget>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/organizations/{org}/settings/billing/budgets",
@@ -475,7 +494,12 @@ impl BillingCreateOrganizationBudget<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CreateBudget>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /organizations/{org}/settings/billing/budgets/{budget_id}`: set optional parameters, then `send()`.
@@ -487,16 +511,13 @@ pub struct BillingGetBudgetOrg<'a> {
     budget_id: String,
     options: rt::CallOptions,
 }
-impl BillingGetBudgetOrg<'_> {
+impl<'a> BillingGetBudgetOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetBudget>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organizations/{org}/settings/billing/budgets/{budget_id}",
@@ -509,14 +530,17 @@ impl BillingGetBudgetOrg<'_> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GetBudget>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /organizations/{org}/settings/billing/budgets/{budget_id}`: set optional parameters, then `send()`.
@@ -528,16 +552,13 @@ pub struct BillingDeleteBudgetOrg<'a> {
     budget_id: String,
     options: rt::CallOptions,
 }
-impl BillingDeleteBudgetOrg<'_> {
+impl<'a> BillingDeleteBudgetOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeleteBudget>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/organizations/{org}/settings/billing/budgets/{budget_id}",
@@ -550,14 +571,17 @@ impl BillingDeleteBudgetOrg<'_> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::DeleteBudget>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /organizations/{org}/settings/billing/budgets/{budget_id}`: set optional parameters, then `send()`.
@@ -570,16 +594,13 @@ pub struct BillingUpdateBudgetOrg<'a> {
     body: super::models::BillingUpdateBudgetOrgBody,
     options: rt::CallOptions,
 }
-impl BillingUpdateBudgetOrg<'_> {
+impl<'a> BillingUpdateBudgetOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UpdateBudget>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/organizations/{org}/settings/billing/budgets/{budget_id}",
@@ -597,7 +618,12 @@ impl BillingUpdateBudgetOrg<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::UpdateBudget>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /organizations/{org}/settings/billing/premium_request/usage`: set optional parameters, then `send()`.
@@ -614,7 +640,7 @@ pub struct BillingGetGithubBillingPremiumRequestUsageReportOrg<'a> {
     product: Option<String>,
     options: rt::CallOptions,
 }
-impl BillingGetGithubBillingPremiumRequestUsageReportOrg<'_> {
+impl<'a> BillingGetGithubBillingPremiumRequestUsageReportOrg<'a> {
     /// If specified, only return results for a single year. The value of `year` is an integer with four digits representing a year. For example, `2025`. Default value is the current year.
     pub fn year(mut self, value: i64) -> Self {
         self.year = Some(value);
@@ -650,13 +676,7 @@ impl BillingGetGithubBillingPremiumRequestUsageReportOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::BillingPremiumRequestUsageReportOrg>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organizations/{org}/settings/billing/premium_request/usage",
@@ -674,14 +694,19 @@ impl BillingGetGithubBillingPremiumRequestUsageReportOrg<'_> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::BillingPremiumRequestUsageReportOrg>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /organizations/{org}/settings/billing/usage`: set optional parameters, then `send()`.
@@ -695,7 +720,7 @@ pub struct BillingGetGithubBillingUsageReportOrg<'a> {
     day: Option<i64>,
     options: rt::CallOptions,
 }
-impl BillingGetGithubBillingUsageReportOrg<'_> {
+impl<'a> BillingGetGithubBillingUsageReportOrg<'a> {
     /// If specified, only return results for a single year. The value of `year` is an integer with four digits representing a year. For example, `2025`. Default value is the current year.
     pub fn year(mut self, value: i64) -> Self {
         self.year = Some(value);
@@ -716,10 +741,7 @@ impl BillingGetGithubBillingUsageReportOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::BillingUsageReport>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organizations/{org}/settings/billing/usage",
@@ -733,14 +755,17 @@ impl BillingGetGithubBillingUsageReportOrg<'_> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::BillingUsageReport>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /organizations/{org}/settings/billing/usage/summary`: set optional parameters, then `send()`.
@@ -757,7 +782,7 @@ pub struct BillingGetGithubBillingUsageSummaryReportOrg<'a> {
     sku: Option<String>,
     options: rt::CallOptions,
 }
-impl BillingGetGithubBillingUsageSummaryReportOrg<'_> {
+impl<'a> BillingGetGithubBillingUsageSummaryReportOrg<'a> {
     /// If specified, only return results for a single year. The value of `year` is an integer with four digits representing a year. For example, `2025`. Default value is the current year.
     pub fn year(mut self, value: i64) -> Self {
         self.year = Some(value);
@@ -793,10 +818,7 @@ impl BillingGetGithubBillingUsageSummaryReportOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::BillingUsageSummaryReportOrg>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organizations/{org}/settings/billing/usage/summary",
@@ -813,14 +835,19 @@ impl BillingGetGithubBillingUsageSummaryReportOrg<'_> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::BillingUsageSummaryReportOrg>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /users/{username}/settings/billing/ai_credit/usage`: set optional parameters, then `send()`.
@@ -836,7 +863,7 @@ pub struct BillingGetGithubBillingAiCreditUsageReportUser<'a> {
     product: Option<String>,
     options: rt::CallOptions,
 }
-impl BillingGetGithubBillingAiCreditUsageReportUser<'_> {
+impl<'a> BillingGetGithubBillingAiCreditUsageReportUser<'a> {
     /// If specified, only return results for a single year. The value of `year` is an integer with four digits representing a year. For example, `2025`. Default value is the current year.
     pub fn year(mut self, value: i64) -> Self {
         self.year = Some(value);
@@ -867,10 +894,7 @@ impl BillingGetGithubBillingAiCreditUsageReportUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::BillingAiCreditUsageReportUser>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/settings/billing/ai_credit/usage",
@@ -887,14 +911,19 @@ impl BillingGetGithubBillingAiCreditUsageReportUser<'_> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::BillingAiCreditUsageReportUser>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /users/{username}/settings/billing/premium_request/usage`: set optional parameters, then `send()`.
@@ -910,7 +939,7 @@ pub struct BillingGetGithubBillingPremiumRequestUsageReportUser<'a> {
     product: Option<String>,
     options: rt::CallOptions,
 }
-impl BillingGetGithubBillingPremiumRequestUsageReportUser<'_> {
+impl<'a> BillingGetGithubBillingPremiumRequestUsageReportUser<'a> {
     /// If specified, only return results for a single year. The value of `year` is an integer with four digits representing a year. For example, `2025`. Default value is the current year.
     pub fn year(mut self, value: i64) -> Self {
         self.year = Some(value);
@@ -941,13 +970,7 @@ impl BillingGetGithubBillingPremiumRequestUsageReportUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::BillingPremiumRequestUsageReportUser>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/settings/billing/premium_request/usage",
@@ -964,14 +987,19 @@ impl BillingGetGithubBillingPremiumRequestUsageReportUser<'_> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::BillingPremiumRequestUsageReportUser>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /users/{username}/settings/billing/usage`: set optional parameters, then `send()`.
@@ -985,7 +1013,7 @@ pub struct BillingGetGithubBillingUsageReportUser<'a> {
     day: Option<i64>,
     options: rt::CallOptions,
 }
-impl BillingGetGithubBillingUsageReportUser<'_> {
+impl<'a> BillingGetGithubBillingUsageReportUser<'a> {
     /// If specified, only return results for a single year. The value of `year` is an integer with four digits representing a year. For example, `2025`. Default value is the current year.
     pub fn year(mut self, value: i64) -> Self {
         self.year = Some(value);
@@ -1006,14 +1034,8 @@ impl BillingGetGithubBillingUsageReportUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::BillingUsageReportUser>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/users/{username}/settings/billing/usage",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/settings/billing/usage");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("year", &self.year, rt::Style::Form, true);
         op.query("month", &self.month, rt::Style::Form, true);
@@ -1023,14 +1045,19 @@ impl BillingGetGithubBillingUsageReportUser<'_> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::BillingUsageReportUser>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /users/{username}/settings/billing/usage/summary`: set optional parameters, then `send()`.
@@ -1047,7 +1074,7 @@ pub struct BillingGetGithubBillingUsageSummaryReportUser<'a> {
     sku: Option<String>,
     options: rt::CallOptions,
 }
-impl BillingGetGithubBillingUsageSummaryReportUser<'_> {
+impl<'a> BillingGetGithubBillingUsageSummaryReportUser<'a> {
     /// If specified, only return results for a single year. The value of `year` is an integer with four digits representing a year. For example, `2025`. Default value is the current year.
     pub fn year(mut self, value: i64) -> Self {
         self.year = Some(value);
@@ -1083,10 +1110,7 @@ impl BillingGetGithubBillingUsageSummaryReportUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::BillingUsageSummaryReportUser>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/settings/billing/usage/summary",
@@ -1104,13 +1128,18 @@ impl BillingGetGithubBillingUsageSummaryReportUser<'_> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::BillingUsageSummaryReportUser>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

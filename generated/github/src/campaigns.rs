@@ -24,10 +24,7 @@ impl<'a> CampaignsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/campaigns` (operation `campaigns/list-org-campaigns`).
-    pub fn list_org_campaigns(
-        &self,
-        org: impl Into<String>,
-    ) -> CampaignsListOrgCampaigns<'a> {
+    pub fn list_org_campaigns(&self, org: impl Into<String>) -> CampaignsListOrgCampaigns<'a> {
         CampaignsListOrgCampaigns {
             client: self.client,
             org: org.into(),
@@ -142,7 +139,7 @@ pub struct CampaignsListOrgCampaigns<'a> {
     sort: Option<super::models::CampaignsListOrgCampaignsSort>,
     options: rt::CallOptions,
 }
-impl CampaignsListOrgCampaigns<'_> {
+impl<'a> CampaignsListOrgCampaigns<'a> {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -176,10 +173,7 @@ impl CampaignsListOrgCampaigns<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::CampaignSummary>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/campaigns");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("page", &self.page, rt::Style::Form, true);
@@ -190,14 +184,38 @@ impl CampaignsListOrgCampaigns<'_> {
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::CampaignSummary>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::CampaignSummary> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::CampaignSummary> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /orgs/{org}/campaigns`: set optional parameters, then `send()`.
@@ -209,16 +227,13 @@ pub struct CampaignsCreateCampaign<'a> {
     body: super::models::CampaignsCreateCampaignBody,
     options: rt::CallOptions,
 }
-impl CampaignsCreateCampaign<'_> {
+impl<'a> CampaignsCreateCampaign<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CampaignSummary>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/campaigns");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.check(self.body.validate());
@@ -228,14 +243,17 @@ impl CampaignsCreateCampaign<'_> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CampaignSummary>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/campaigns/{campaign_number}`: set optional parameters, then `send()`.
@@ -247,34 +265,36 @@ pub struct CampaignsGetCampaignSummary<'a> {
     campaign_number: i64,
     options: rt::CallOptions,
 }
-impl CampaignsGetCampaignSummary<'_> {
+impl<'a> CampaignsGetCampaignSummary<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CampaignSummary>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/campaigns/{campaign_number}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/campaigns/{campaign_number}");
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("campaign_number", &self.campaign_number, rt::Style::Simple, false);
+        op.path(
+            "campaign_number",
+            &self.campaign_number,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CampaignSummary>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/campaigns/{campaign_number}`: set optional parameters, then `send()`.
@@ -286,31 +306,38 @@ pub struct CampaignsDeleteCampaign<'a> {
     campaign_number: i64,
     options: rt::CallOptions,
 }
-impl CampaignsDeleteCampaign<'_> {
+impl<'a> CampaignsDeleteCampaign<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/campaigns/{campaign_number}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("campaign_number", &self.campaign_number, rt::Style::Simple, false);
+        op.path(
+            "campaign_number",
+            &self.campaign_number,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /orgs/{org}/campaigns/{campaign_number}`: set optional parameters, then `send()`.
@@ -323,22 +350,21 @@ pub struct CampaignsUpdateCampaign<'a> {
     body: super::models::CampaignsUpdateCampaignBody,
     options: rt::CallOptions,
 }
-impl CampaignsUpdateCampaign<'_> {
+impl<'a> CampaignsUpdateCampaign<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CampaignSummary>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::PATCH,
-            "/orgs/{org}/campaigns/{campaign_number}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PATCH, "/orgs/{org}/campaigns/{campaign_number}");
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("campaign_number", &self.campaign_number, rt::Style::Simple, false);
+        op.path(
+            "campaign_number",
+            &self.campaign_number,
+            rt::Style::Simple,
+            false,
+        );
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -346,13 +372,16 @@ impl CampaignsUpdateCampaign<'_> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CampaignSummary>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

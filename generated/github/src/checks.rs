@@ -319,21 +319,25 @@ pub struct ChecksCreate<'a> {
     body: super::models::ChecksCreateBody,
     options: rt::CallOptions,
 }
-impl ChecksCreate<'_> {
+impl<'a> ChecksCreate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CheckRun>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/check-runs");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CheckRun>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/check-runs/{check_run_id}`: set optional parameters, then `send()`.
@@ -346,14 +350,13 @@ pub struct ChecksGet<'a> {
     check_run_id: i64,
     options: rt::CallOptions,
 }
-impl ChecksGet<'_> {
+impl<'a> ChecksGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CheckRun>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/check-runs/{check_run_id}",
@@ -362,7 +365,12 @@ impl ChecksGet<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("check_run_id", &self.check_run_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CheckRun>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}`: set optional parameters, then `send()`.
@@ -376,14 +384,13 @@ pub struct ChecksUpdate<'a> {
     body: super::models::ChecksUpdateBody,
     options: rt::CallOptions,
 }
-impl ChecksUpdate<'_> {
+impl<'a> ChecksUpdate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CheckRun>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/check-runs/{check_run_id}",
@@ -393,7 +400,12 @@ impl ChecksUpdate<'_> {
         op.path("check_run_id", &self.check_run_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CheckRun>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/check-runs/{check_run_id}/annotations`: set optional parameters, then `send()`.
@@ -408,7 +420,7 @@ pub struct ChecksListAnnotations<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ChecksListAnnotations<'_> {
+impl<'a> ChecksListAnnotations<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -424,10 +436,7 @@ impl ChecksListAnnotations<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::CheckAnnotation>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/check-runs/{check_run_id}/annotations",
@@ -438,7 +447,33 @@ impl ChecksListAnnotations<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::CheckAnnotation>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::CheckAnnotation> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::CheckAnnotation> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/check-runs/{check_run_id}/rerequest`: set optional parameters, then `send()`.
@@ -451,16 +486,13 @@ pub struct ChecksRerequestRun<'a> {
     check_run_id: i64,
     options: rt::CallOptions,
 }
-impl ChecksRerequestRun<'_> {
+impl<'a> ChecksRerequestRun<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/check-runs/{check_run_id}/rerequest",
@@ -470,7 +502,12 @@ impl ChecksRerequestRun<'_> {
         op.path("check_run_id", &self.check_run_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/check-suites`: set optional parameters, then `send()`.
@@ -483,22 +520,24 @@ pub struct ChecksCreateSuite<'a> {
     body: super::models::ChecksCreateSuiteBody,
     options: rt::CallOptions,
 }
-impl ChecksCreateSuite<'_> {
+impl<'a> ChecksCreateSuite<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CheckSuite>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/check-suites");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CheckSuite>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/check-suites/preferences`: set optional parameters, then `send()`.
@@ -511,16 +550,13 @@ pub struct ChecksSetSuitesPreferences<'a> {
     body: super::models::ChecksSetSuitesPreferencesBody,
     options: rt::CallOptions,
 }
-impl ChecksSetSuitesPreferences<'_> {
+impl<'a> ChecksSetSuitesPreferences<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CheckSuitePreference>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/check-suites/preferences",
@@ -529,7 +565,14 @@ impl ChecksSetSuitesPreferences<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CheckSuitePreference>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/check-suites/{check_suite_id}`: set optional parameters, then `send()`.
@@ -542,25 +585,32 @@ pub struct ChecksGetSuite<'a> {
     check_suite_id: i64,
     options: rt::CallOptions,
 }
-impl ChecksGetSuite<'_> {
+impl<'a> ChecksGetSuite<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CheckSuite>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/check-suites/{check_suite_id}",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("check_suite_id", &self.check_suite_id, rt::Style::Simple, false);
+        op.path(
+            "check_suite_id",
+            &self.check_suite_id,
+            rt::Style::Simple,
+            false,
+        );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CheckSuite>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/check-suites/{check_suite_id}/check-runs`: set optional parameters, then `send()`.
@@ -578,7 +628,7 @@ pub struct ChecksListForSuite<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ChecksListForSuite<'_> {
+impl<'a> ChecksListForSuite<'a> {
     /// Returns check runs with the specified `name`.
     pub fn check_name(mut self, value: impl Into<String>) -> Self {
         self.check_name = Some(value.into());
@@ -590,10 +640,7 @@ impl ChecksListForSuite<'_> {
         self
     }
     /// Filters check runs by their `completed_at` timestamp. `latest` returns the most recent check runs.
-    pub fn filter(
-        mut self,
-        value: super::models::ActionsListJobsForWorkflowRunFilter,
-    ) -> Self {
+    pub fn filter(mut self, value: super::models::ActionsListJobsForWorkflowRunFilter) -> Self {
         self.filter = Some(value);
         self
     }
@@ -612,24 +659,56 @@ impl ChecksListForSuite<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ChecksListForSuiteResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/check-suites/{check_suite_id}/check-runs",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("check_suite_id", &self.check_suite_id, rt::Style::Simple, false);
+        op.path(
+            "check_suite_id",
+            &self.check_suite_id,
+            rt::Style::Simple,
+            false,
+        );
         op.query("check_name", &self.check_name, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
         op.query("filter", &self.filter, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ChecksListForSuiteResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::CheckRun> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::CheckRun> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/check_runs")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/check-suites/{check_suite_id}/rerequest`: set optional parameters, then `send()`.
@@ -642,25 +721,32 @@ pub struct ChecksRerequestSuite<'a> {
     check_suite_id: i64,
     options: rt::CallOptions,
 }
-impl ChecksRerequestSuite<'_> {
+impl<'a> ChecksRerequestSuite<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/check-suites/{check_suite_id}/rerequest",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("check_suite_id", &self.check_suite_id, rt::Style::Simple, false);
+        op.path(
+            "check_suite_id",
+            &self.check_suite_id,
+            rt::Style::Simple,
+            false,
+        );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/commits/{ref}/check-runs`: set optional parameters, then `send()`.
@@ -679,7 +765,7 @@ pub struct ChecksListForRef<'a> {
     app_id: Option<i64>,
     options: rt::CallOptions,
 }
-impl ChecksListForRef<'_> {
+impl<'a> ChecksListForRef<'a> {
     /// Returns check runs with the specified `name`.
     pub fn check_name(mut self, value: impl Into<String>) -> Self {
         self.check_name = Some(value.into());
@@ -691,10 +777,7 @@ impl ChecksListForRef<'_> {
         self
     }
     /// Filters check runs by their `completed_at` timestamp. `latest` returns the most recent check runs.
-    pub fn filter(
-        mut self,
-        value: super::models::ActionsListJobsForWorkflowRunFilter,
-    ) -> Self {
+    pub fn filter(mut self, value: super::models::ActionsListJobsForWorkflowRunFilter) -> Self {
         self.filter = Some(value);
         self
     }
@@ -718,10 +801,7 @@ impl ChecksListForRef<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ChecksListForSuiteResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/commits/{ref}/check-runs",
@@ -736,7 +816,37 @@ impl ChecksListForRef<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("app_id", &self.app_id, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ChecksListForSuiteResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::CheckRun> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::CheckRun> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/check_runs")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/commits/{ref}/check-suites`: set optional parameters, then `send()`.
@@ -753,7 +863,7 @@ pub struct ChecksListSuitesForRef<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ChecksListSuitesForRef<'_> {
+impl<'a> ChecksListSuitesForRef<'a> {
     /// Filters check suites by GitHub App `id`.
     pub fn app_id(mut self, value: i64) -> Self {
         self.app_id = Some(value);
@@ -779,10 +889,7 @@ impl ChecksListSuitesForRef<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ChecksListSuitesForRefResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/commits/{ref}/check-suites",
@@ -795,6 +902,36 @@ impl ChecksListSuitesForRef<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ChecksListSuitesForRefResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::CheckSuite> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::CheckSuite> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/check_suites")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }

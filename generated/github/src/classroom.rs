@@ -64,10 +64,7 @@ impl<'a> ClassroomApi<'a> {
     ///
     /// `GET /assignments/{assignment_id}/grades` (operation `classroom/get-assignment-grades`).
     #[deprecated = "marked deprecated in the API description"]
-    pub fn get_assignment_grades(
-        &self,
-        assignment_id: i64,
-    ) -> ClassroomGetAssignmentGrades<'a> {
+    pub fn get_assignment_grades(&self, assignment_id: i64) -> ClassroomGetAssignmentGrades<'a> {
         ClassroomGetAssignmentGrades {
             client: self.client,
             assignment_id,
@@ -140,21 +137,28 @@ pub struct ClassroomGetAnAssignment<'a> {
     assignment_id: i64,
     options: rt::CallOptions,
 }
-impl ClassroomGetAnAssignment<'_> {
+impl<'a> ClassroomGetAnAssignment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ClassroomAssignment>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/assignments/{assignment_id}");
-        op.path("assignment_id", &self.assignment_id, rt::Style::Simple, false);
+        op.path(
+            "assignment_id",
+            &self.assignment_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ClassroomAssignment>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /assignments/{assignment_id}/accepted_assignments`: set optional parameters, then `send()`.
@@ -167,7 +171,7 @@ pub struct ClassroomListAcceptedAssignmentsForAnAssignment<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ClassroomListAcceptedAssignmentsForAnAssignment<'_> {
+impl<'a> ClassroomListAcceptedAssignmentsForAnAssignment<'a> {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -183,23 +187,53 @@ impl ClassroomListAcceptedAssignmentsForAnAssignment<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Vec<super::models::ClassroomAcceptedAssignment>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/assignments/{assignment_id}/accepted_assignments",
         );
-        op.path("assignment_id", &self.assignment_id, rt::Style::Simple, false);
+        op.path(
+            "assignment_id",
+            &self.assignment_id,
+            rt::Style::Simple,
+            false,
+        );
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::ClassroomAcceptedAssignment>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ClassroomAcceptedAssignment> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ClassroomAcceptedAssignment> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /assignments/{assignment_id}/grades`: set optional parameters, then `send()`.
@@ -210,21 +244,30 @@ pub struct ClassroomGetAssignmentGrades<'a> {
     assignment_id: i64,
     options: rt::CallOptions,
 }
-impl ClassroomGetAssignmentGrades<'_> {
+impl<'a> ClassroomGetAssignmentGrades<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/assignments/{assignment_id}/grades");
+        op.path(
+            "assignment_id",
+            &self.assignment_id,
+            rt::Style::Simple,
+            false,
+        );
+        op.errors(rt::error_body::<super::models::BasicError>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<Vec<super::models::ClassroomAssignmentGrade>>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/assignments/{assignment_id}/grades");
-        op.path("assignment_id", &self.assignment_id, rt::Style::Simple, false);
-        op.errors(rt::error_body::<super::models::BasicError>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /classrooms`: set optional parameters, then `send()`.
@@ -236,7 +279,7 @@ pub struct ClassroomListClassrooms<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ClassroomListClassrooms<'_> {
+impl<'a> ClassroomListClassrooms<'a> {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -252,16 +295,44 @@ impl ClassroomListClassrooms<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::SimpleClassroom>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/classrooms");
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::SimpleClassroom>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::SimpleClassroom> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::SimpleClassroom> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /classrooms/{classroom_id}`: set optional parameters, then `send()`.
@@ -272,21 +343,23 @@ pub struct ClassroomGetAClassroom<'a> {
     classroom_id: i64,
     options: rt::CallOptions,
 }
-impl ClassroomGetAClassroom<'_> {
+impl<'a> ClassroomGetAClassroom<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Classroom>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/classrooms/{classroom_id}");
         op.path("classroom_id", &self.classroom_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Classroom>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /classrooms/{classroom_id}/assignments`: set optional parameters, then `send()`.
@@ -299,7 +372,7 @@ pub struct ClassroomListAssignmentsForAClassroom<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ClassroomListAssignmentsForAClassroom<'_> {
+impl<'a> ClassroomListAssignmentsForAClassroom<'a> {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -315,19 +388,44 @@ impl ClassroomListAssignmentsForAClassroom<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::SimpleClassroomAssignment>>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/classrooms/{classroom_id}/assignments",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/classrooms/{classroom_id}/assignments");
         op.path("classroom_id", &self.classroom_id, rt::Style::Simple, false);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::SimpleClassroomAssignment>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::SimpleClassroomAssignment> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::SimpleClassroomAssignment> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }

@@ -115,7 +115,7 @@ pub struct CodeQualityListFindingsForRepo<'a> {
     state: Option<super::models::CodeQualityListFindingsForRepoState>,
     options: rt::CallOptions,
 }
-impl CodeQualityListFindingsForRepo<'_> {
+impl<'a> CodeQualityListFindingsForRepo<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -140,10 +140,7 @@ impl CodeQualityListFindingsForRepo<'_> {
         self
     }
     /// If specified, only code quality findings with this state will be returned.
-    pub fn state(
-        mut self,
-        value: super::models::CodeQualityListFindingsForRepoState,
-    ) -> Self {
+    pub fn state(mut self, value: super::models::CodeQualityListFindingsForRepoState) -> Self {
         self.state = Some(value);
         self
     }
@@ -152,10 +149,7 @@ impl CodeQualityListFindingsForRepo<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::CodeQualityFinding>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/code-quality/findings",
@@ -171,14 +165,19 @@ impl CodeQualityListFindingsForRepo<'_> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::CodeQualityFinding>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/code-quality/findings/{finding_number}`: set optional parameters, then `send()`.
@@ -191,35 +190,40 @@ pub struct CodeQualityGetFinding<'a> {
     finding_number: i64,
     options: rt::CallOptions,
 }
-impl CodeQualityGetFinding<'_> {
+impl<'a> CodeQualityGetFinding<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CodeQualityFinding>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/code-quality/findings/{finding_number}",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("finding_number", &self.finding_number, rt::Style::Simple, false);
+        op.path(
+            "finding_number",
+            &self.finding_number,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CodeQualityFinding>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/code-quality/setup`: set optional parameters, then `send()`.
@@ -231,34 +235,31 @@ pub struct CodeQualityGetSetup<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl CodeQualityGetSetup<'_> {
+impl<'a> CodeQualityGetSetup<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CodeQualitySetup>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/code-quality/setup",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/code-quality/setup");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CodeQualitySetup>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/code-quality/setup`: set optional parameters, then `send()`.
@@ -271,16 +272,13 @@ pub struct CodeQualityUpdateSetup<'a> {
     body: super::models::CodeQualitySetupUpdate,
     options: rt::CallOptions,
 }
-impl CodeQualityUpdateSetup<'_> {
+impl<'a> CodeQualityUpdateSetup<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<CodeQualityUpdateSetupResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/code-quality/setup",
@@ -294,33 +292,23 @@ impl CodeQualityUpdateSetup<'_> {
             409u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_decode(
-                self.client.connector(),
-                op,
-                |status, body| match status {
-                    200u16 => {
-                        serde_json::from_slice(body)
-                            .map(CodeQualityUpdateSetupResponse::Status200)
-                    }
-                    202u16 => {
-                        serde_json::from_slice(body)
-                            .map(CodeQualityUpdateSetupResponse::Status202)
-                    }
-                    #[allow(unreachable_patterns)]
-                    _ => {
-                        serde_json::from_slice(body)
-                            .map(CodeQualityUpdateSetupResponse::Other)
-                    }
-                },
-            )
-            .await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<CodeQualityUpdateSetupResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_decode(client.connector(), op, |status, body| match status {
+            200u16 => serde_json::from_slice(body).map(CodeQualityUpdateSetupResponse::Status200),
+            202u16 => serde_json::from_slice(body).map(CodeQualityUpdateSetupResponse::Status202),
+            #[allow(unreachable_patterns)]
+            _ => serde_json::from_slice(body).map(CodeQualityUpdateSetupResponse::Other),
+        })
+        .await
     }
 }
 /// The success answers of `PATCH /repos/{owner}/{repo}/code-quality/setup`, by status.

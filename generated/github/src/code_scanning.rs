@@ -24,10 +24,7 @@ impl<'a> CodeScanningApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `security_events` or `repo`s cope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
     ///
     /// `GET /orgs/{org}/code-scanning/alerts` (operation `code-scanning/list-alerts-for-org`).
-    pub fn list_alerts_for_org(
-        &self,
-        org: impl Into<String>,
-    ) -> CodeScanningListAlertsForOrg<'a> {
+    pub fn list_alerts_for_org(&self, org: impl Into<String>) -> CodeScanningListAlertsForOrg<'a> {
         CodeScanningListAlertsForOrg {
             client: self.client,
             org: org.into(),
@@ -646,7 +643,7 @@ pub struct CodeScanningListAlertsForOrg<'a> {
     assignees: Option<String>,
     options: rt::CallOptions,
 }
-impl CodeScanningListAlertsForOrg<'_> {
+impl<'a> CodeScanningListAlertsForOrg<'a> {
     /// The name of a code scanning tool. Only results by this tool will be listed. You can specify the tool by using either `tool_name` or `tool_guid`, but not both.
     pub fn tool_name(mut self, value: impl Into<String>) -> Self {
         self.tool_name = Some(value.into());
@@ -711,13 +708,7 @@ impl CodeScanningListAlertsForOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Vec<super::models::CodeScanningOrganizationAlertItems>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/code-scanning/alerts");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("tool_name", &self.tool_name, rt::Style::Form, true);
@@ -734,14 +725,41 @@ impl CodeScanningListAlertsForOrg<'_> {
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::CodeScanningOrganizationAlertItems>>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::CodeScanningOrganizationAlertItems> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::CodeScanningOrganizationAlertItems> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/code-scanning/alerts`: set optional parameters, then `send()`.
@@ -761,7 +779,7 @@ pub struct CodeScanningListAlertsForRepo<'a> {
     state: Option<super::models::CodeScanningAlertState>,
     options: rt::CallOptions,
 }
-impl CodeScanningListAlertsForRepo<'_> {
+impl<'a> CodeScanningListAlertsForRepo<'a> {
     /// The name of a code scanning tool. Only results by this tool will be listed. You can specify the tool by using either `tool_name` or `tool_guid`, but not both.
     pub fn tool_name(mut self, value: impl Into<String>) -> Self {
         self.tool_name = Some(value.into());
@@ -796,10 +814,7 @@ impl CodeScanningListAlertsForRepo<'_> {
         self
     }
     /// The property by which to sort the results. . `number` is deprecated - we recommend that you use `created` instead.
-    pub fn sort(
-        mut self,
-        value: super::models::CodeScanningListAlertsForRepoSort,
-    ) -> Self {
+    pub fn sort(mut self, value: super::models::CodeScanningListAlertsForRepoSort) -> Self {
         self.sort = Some(value);
         self
     }
@@ -813,10 +828,7 @@ impl CodeScanningListAlertsForRepo<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::CodeScanningAlertItems>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/code-scanning/alerts",
@@ -835,14 +847,43 @@ impl CodeScanningListAlertsForRepo<'_> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::CodeScanningAlertItems>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::CodeScanningAlertItems> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::CodeScanningAlertItems> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}`: set optional parameters, then `send()`.
@@ -855,16 +896,13 @@ pub struct CodeScanningGetAlert<'a> {
     alert_number: i64,
     options: rt::CallOptions,
 }
-impl CodeScanningGetAlert<'_> {
+impl<'a> CodeScanningGetAlert<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CodeScanningAlert>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/code-scanning/alerts/{alert_number}",
@@ -876,14 +914,17 @@ impl CodeScanningGetAlert<'_> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CodeScanningAlert>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}`: set optional parameters, then `send()`.
@@ -897,16 +938,13 @@ pub struct CodeScanningUpdateAlert<'a> {
     body: super::models::CodeScanningUpdateAlertBody,
     options: rt::CallOptions,
 }
-impl CodeScanningUpdateAlert<'_> {
+impl<'a> CodeScanningUpdateAlert<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CodeScanningAlert>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/code-scanning/alerts/{alert_number}",
@@ -921,14 +959,17 @@ impl CodeScanningUpdateAlert<'_> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CodeScanningAlert>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/autofix`: set optional parameters, then `send()`.
@@ -941,16 +982,13 @@ pub struct CodeScanningGetAutofix<'a> {
     alert_number: i64,
     options: rt::CallOptions,
 }
-impl CodeScanningGetAutofix<'_> {
+impl<'a> CodeScanningGetAutofix<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CodeScanningAutofix>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/autofix",
@@ -960,7 +998,12 @@ impl CodeScanningGetAutofix<'_> {
         op.path("alert_number", &self.alert_number, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CodeScanningAutofix>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/autofix`: set optional parameters, then `send()`.
@@ -973,16 +1016,13 @@ pub struct CodeScanningCreateAutofix<'a> {
     alert_number: i64,
     options: rt::CallOptions,
 }
-impl CodeScanningCreateAutofix<'_> {
+impl<'a> CodeScanningCreateAutofix<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CodeScanningAutofix>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/autofix",
@@ -992,7 +1032,12 @@ impl CodeScanningCreateAutofix<'_> {
         op.path("alert_number", &self.alert_number, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CodeScanningAutofix>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/autofix/commits`: set optional parameters, then `send()`.
@@ -1006,12 +1051,9 @@ pub struct CodeScanningCommitAutofix<'a> {
     body: Option<Option<super::models::CodeScanningAutofixCommits>>,
     options: rt::CallOptions,
 }
-impl CodeScanningCommitAutofix<'_> {
+impl<'a> CodeScanningCommitAutofix<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: Option<super::models::CodeScanningAutofixCommits>,
-    ) -> Self {
+    pub fn body(mut self, value: Option<super::models::CodeScanningAutofixCommits>) -> Self {
         self.body = Some(value);
         self
     }
@@ -1020,13 +1062,7 @@ impl CodeScanningCommitAutofix<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::CodeScanningAutofixCommitsResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/autofix/commits",
@@ -1042,14 +1078,19 @@ impl CodeScanningCommitAutofix<'_> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodeScanningAutofixCommitsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/instances`: set optional parameters, then `send()`.
@@ -1066,7 +1107,7 @@ pub struct CodeScanningListAlertInstances<'a> {
     pr: Option<i64>,
     options: rt::CallOptions,
 }
-impl CodeScanningListAlertInstances<'_> {
+impl<'a> CodeScanningListAlertInstances<'a> {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -1092,13 +1133,7 @@ impl CodeScanningListAlertInstances<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Vec<super::models::CodeScanningAlertInstanceList>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/instances",
@@ -1114,14 +1149,43 @@ impl CodeScanningListAlertInstances<'_> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::CodeScanningAlertInstanceList>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::CodeScanningAlertInstanceList> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::CodeScanningAlertInstanceList> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/code-scanning/analyses`: set optional parameters, then `send()`.
@@ -1142,7 +1206,7 @@ pub struct CodeScanningListRecentAnalyses<'a> {
     sort: Option<String>,
     options: rt::CallOptions,
 }
-impl CodeScanningListRecentAnalyses<'_> {
+impl<'a> CodeScanningListRecentAnalyses<'a> {
     /// The name of a code scanning tool. Only results by this tool will be listed. You can specify the tool by using either `tool_name` or `tool_guid`, but not both.
     pub fn tool_name(mut self, value: impl Into<String>) -> Self {
         self.tool_name = Some(value.into());
@@ -1196,10 +1260,7 @@ impl CodeScanningListRecentAnalyses<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::CodeScanningAnalysis>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/code-scanning/analyses",
@@ -1219,14 +1280,43 @@ impl CodeScanningListRecentAnalyses<'_> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::CodeScanningAnalysis>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::CodeScanningAnalysis> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::CodeScanningAnalysis> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/code-scanning/analyses/{analysis_id}`: set optional parameters, then `send()`.
@@ -1239,16 +1329,13 @@ pub struct CodeScanningGetAnalysis<'a> {
     analysis_id: i64,
     options: rt::CallOptions,
 }
-impl CodeScanningGetAnalysis<'_> {
+impl<'a> CodeScanningGetAnalysis<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CodeScanningAnalysis>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/code-scanning/analyses/{analysis_id}",
@@ -1261,14 +1348,19 @@ impl CodeScanningGetAnalysis<'_> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodeScanningAnalysis>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/code-scanning/analyses/{analysis_id}`: set optional parameters, then `send()`.
@@ -1282,7 +1374,7 @@ pub struct CodeScanningDeleteAnalysis<'a> {
     confirm_delete: Option<String>,
     options: rt::CallOptions,
 }
-impl CodeScanningDeleteAnalysis<'_> {
+impl<'a> CodeScanningDeleteAnalysis<'a> {
     /// Allow deletion if the specified analysis is the last in a set. If you attempt to delete the final analysis in a set without setting this parameter to `true`, you'll get a 400 response with the message: `Analysis is last of its type and deletion may result in the loss of historical alert data. Please specify confirm_delete.`
     pub fn confirm_delete(mut self, value: impl Into<String>) -> Self {
         self.confirm_delete = Some(value.into());
@@ -1293,10 +1385,7 @@ impl CodeScanningDeleteAnalysis<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CodeScanningAnalysisDeletion>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/code-scanning/analyses/{analysis_id}",
@@ -1304,20 +1393,30 @@ impl CodeScanningDeleteAnalysis<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("analysis_id", &self.analysis_id, rt::Style::Simple, false);
-        op.query("confirm_delete", &self.confirm_delete, rt::Style::Form, true);
+        op.query(
+            "confirm_delete",
+            &self.confirm_delete,
+            rt::Style::Form,
+            true,
+        );
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodeScanningAnalysisDeletion>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/code-scanning/codeql/databases`: set optional parameters, then `send()`.
@@ -1329,19 +1428,13 @@ pub struct CodeScanningListCodeqlDatabases<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl CodeScanningListCodeqlDatabases<'_> {
+impl<'a> CodeScanningListCodeqlDatabases<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Vec<super::models::CodeScanningCodeqlDatabase>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/code-scanning/codeql/databases",
@@ -1352,14 +1445,19 @@ impl CodeScanningListCodeqlDatabases<'_> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::CodeScanningCodeqlDatabase>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/code-scanning/codeql/databases/{language}`: set optional parameters, then `send()`.
@@ -1372,16 +1470,13 @@ pub struct CodeScanningGetCodeqlDatabase<'a> {
     language: String,
     options: rt::CallOptions,
 }
-impl CodeScanningGetCodeqlDatabase<'_> {
+impl<'a> CodeScanningGetCodeqlDatabase<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CodeScanningCodeqlDatabase>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/code-scanning/codeql/databases/{language}",
@@ -1393,14 +1488,19 @@ impl CodeScanningGetCodeqlDatabase<'_> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodeScanningCodeqlDatabase>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/code-scanning/codeql/databases/{language}`: set optional parameters, then `send()`.
@@ -1413,14 +1513,13 @@ pub struct CodeScanningDeleteCodeqlDatabase<'a> {
     language: String,
     options: rt::CallOptions,
 }
-impl CodeScanningDeleteCodeqlDatabase<'_> {
+impl<'a> CodeScanningDeleteCodeqlDatabase<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/code-scanning/codeql/databases/{language}",
@@ -1432,14 +1531,17 @@ impl CodeScanningDeleteCodeqlDatabase<'_> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/code-scanning/codeql/variant-analyses`: set optional parameters, then `send()`.
@@ -1452,16 +1554,13 @@ pub struct CodeScanningCreateVariantAnalysis<'a> {
     body: super::models::CodeScanningCreateVariantAnalysisBody,
     options: rt::CallOptions,
 }
-impl CodeScanningCreateVariantAnalysis<'_> {
+impl<'a> CodeScanningCreateVariantAnalysis<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CodeScanningVariantAnalysis>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/code-scanning/codeql/variant-analyses",
@@ -1474,14 +1573,19 @@ impl CodeScanningCreateVariantAnalysis<'_> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodeScanningVariantAnalysis>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/code-scanning/codeql/variant-analyses/{codeql_variant_analysis_id}`: set optional parameters, then `send()`.
@@ -1494,16 +1598,13 @@ pub struct CodeScanningGetVariantAnalysis<'a> {
     codeql_variant_analysis_id: i64,
     options: rt::CallOptions,
 }
-impl CodeScanningGetVariantAnalysis<'_> {
+impl<'a> CodeScanningGetVariantAnalysis<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CodeScanningVariantAnalysis>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/code-scanning/codeql/variant-analyses/{codeql_variant_analysis_id}",
@@ -1519,14 +1620,19 @@ impl CodeScanningGetVariantAnalysis<'_> {
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodeScanningVariantAnalysis>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/code-scanning/codeql/variant-analyses/{codeql_variant_analysis_id}/repos/{repo_owner}/{repo_name}`: set optional parameters, then `send()`.
@@ -1541,19 +1647,13 @@ pub struct CodeScanningGetVariantAnalysisRepoTask<'a> {
     repo_name: String,
     options: rt::CallOptions,
 }
-impl CodeScanningGetVariantAnalysisRepoTask<'_> {
+impl<'a> CodeScanningGetVariantAnalysisRepoTask<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::CodeScanningVariantAnalysisRepoTask>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/code-scanning/codeql/variant-analyses/{codeql_variant_analysis_id}/repos/{repo_owner}/{repo_name}",
@@ -1571,14 +1671,19 @@ impl CodeScanningGetVariantAnalysisRepoTask<'_> {
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodeScanningVariantAnalysisRepoTask>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/code-scanning/default-setup`: set optional parameters, then `send()`.
@@ -1590,16 +1695,13 @@ pub struct CodeScanningGetDefaultSetup<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl CodeScanningGetDefaultSetup<'_> {
+impl<'a> CodeScanningGetDefaultSetup<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CodeScanningDefaultSetup>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/code-scanning/default-setup",
@@ -1610,14 +1712,19 @@ impl CodeScanningGetDefaultSetup<'_> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodeScanningDefaultSetup>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/code-scanning/default-setup`: set optional parameters, then `send()`.
@@ -1630,16 +1737,13 @@ pub struct CodeScanningUpdateDefaultSetup<'a> {
     body: super::models::CodeScanningDefaultSetupUpdate,
     options: rt::CallOptions,
 }
-impl CodeScanningUpdateDefaultSetup<'_> {
+impl<'a> CodeScanningUpdateDefaultSetup<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<CodeScanningUpdateDefaultSetupResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/code-scanning/default-setup",
@@ -1653,33 +1757,29 @@ impl CodeScanningUpdateDefaultSetup<'_> {
             409u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_decode(
-                self.client.connector(),
-                op,
-                |status, body| match status {
-                    200u16 => {
-                        serde_json::from_slice(body)
-                            .map(CodeScanningUpdateDefaultSetupResponse::Status200)
-                    }
-                    202u16 => {
-                        serde_json::from_slice(body)
-                            .map(CodeScanningUpdateDefaultSetupResponse::Status202)
-                    }
-                    #[allow(unreachable_patterns)]
-                    _ => {
-                        serde_json::from_slice(body)
-                            .map(CodeScanningUpdateDefaultSetupResponse::Other)
-                    }
-                },
-            )
-            .await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<CodeScanningUpdateDefaultSetupResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_decode(client.connector(), op, |status, body| match status {
+            200u16 => {
+                serde_json::from_slice(body).map(CodeScanningUpdateDefaultSetupResponse::Status200)
+            }
+            202u16 => {
+                serde_json::from_slice(body).map(CodeScanningUpdateDefaultSetupResponse::Status202)
+            }
+            #[allow(unreachable_patterns)]
+            _ => serde_json::from_slice(body).map(CodeScanningUpdateDefaultSetupResponse::Other),
+        })
+        .await
     }
 }
 /// The success answers of `PATCH /repos/{owner}/{repo}/code-scanning/default-setup`, by status.
@@ -1699,16 +1799,13 @@ pub struct CodeScanningUploadSarif<'a> {
     body: super::models::CodeScanningUploadSarifBody,
     options: rt::CallOptions,
 }
-impl CodeScanningUploadSarif<'_> {
+impl<'a> CodeScanningUploadSarif<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CodeScanningSarifsReceipt>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/code-scanning/sarifs",
@@ -1721,14 +1818,19 @@ impl CodeScanningUploadSarif<'_> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodeScanningSarifsReceipt>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/code-scanning/sarifs/{sarif_id}`: set optional parameters, then `send()`.
@@ -1741,16 +1843,13 @@ pub struct CodeScanningGetSarif<'a> {
     sarif_id: String,
     options: rt::CallOptions,
 }
-impl CodeScanningGetSarif<'_> {
+impl<'a> CodeScanningGetSarif<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CodeScanningSarifsStatus>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/code-scanning/sarifs/{sarif_id}",
@@ -1761,13 +1860,18 @@ impl CodeScanningGetSarif<'_> {
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodeScanningSarifsStatus>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

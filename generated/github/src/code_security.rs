@@ -479,7 +479,7 @@ pub struct CodeSecurityGetConfigurationsForEnterprise<'a> {
     after: Option<String>,
     options: rt::CallOptions,
 }
-impl CodeSecurityGetConfigurationsForEnterprise<'_> {
+impl<'a> CodeSecurityGetConfigurationsForEnterprise<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -500,10 +500,7 @@ impl CodeSecurityGetConfigurationsForEnterprise<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::CodeSecurityConfiguration>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/code-security/configurations",
@@ -514,7 +511,14 @@ impl CodeSecurityGetConfigurationsForEnterprise<'_> {
         op.query("after", &self.after, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::CodeSecurityConfiguration>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /enterprises/{enterprise}/code-security/configurations`: set optional parameters, then `send()`.
@@ -526,16 +530,13 @@ pub struct CodeSecurityCreateConfigurationForEnterprise<'a> {
     body: super::models::CodeSecurityCreateConfigurationForEnterpriseBody,
     options: rt::CallOptions,
 }
-impl CodeSecurityCreateConfigurationForEnterprise<'_> {
+impl<'a> CodeSecurityCreateConfigurationForEnterprise<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CodeSecurityConfiguration>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/enterprises/{enterprise}/code-security/configurations",
@@ -545,7 +546,14 @@ impl CodeSecurityCreateConfigurationForEnterprise<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodeSecurityConfiguration>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /enterprises/{enterprise}/code-security/configurations/defaults`: set optional parameters, then `send()`.
@@ -556,26 +564,28 @@ pub struct CodeSecurityGetDefaultConfigurationsForEnterprise<'a> {
     enterprise: String,
     options: rt::CallOptions,
 }
-impl CodeSecurityGetDefaultConfigurationsForEnterprise<'_> {
+impl<'a> CodeSecurityGetDefaultConfigurationsForEnterprise<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Vec<super::models::CodeSecurityDefaultConfigurationsItem>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/code-security/configurations/defaults",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::CodeSecurityDefaultConfigurationsItem>>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /enterprises/{enterprise}/code-security/configurations/{configuration_id}`: set optional parameters, then `send()`.
@@ -587,25 +597,34 @@ pub struct CodeSecurityGetSingleConfigurationForEnterprise<'a> {
     configuration_id: i64,
     options: rt::CallOptions,
 }
-impl CodeSecurityGetSingleConfigurationForEnterprise<'_> {
+impl<'a> CodeSecurityGetSingleConfigurationForEnterprise<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CodeSecurityConfiguration>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/code-security/configurations/{configuration_id}",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path("configuration_id", &self.configuration_id, rt::Style::Simple, false);
+        op.path(
+            "configuration_id",
+            &self.configuration_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodeSecurityConfiguration>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /enterprises/{enterprise}/code-security/configurations/{configuration_id}`: set optional parameters, then `send()`.
@@ -617,23 +636,32 @@ pub struct CodeSecurityDeleteConfigurationForEnterprise<'a> {
     configuration_id: i64,
     options: rt::CallOptions,
 }
-impl CodeSecurityDeleteConfigurationForEnterprise<'_> {
+impl<'a> CodeSecurityDeleteConfigurationForEnterprise<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/enterprises/{enterprise}/code-security/configurations/{configuration_id}",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path("configuration_id", &self.configuration_id, rt::Style::Simple, false);
+        op.path(
+            "configuration_id",
+            &self.configuration_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /enterprises/{enterprise}/code-security/configurations/{configuration_id}`: set optional parameters, then `send()`.
@@ -646,27 +674,36 @@ pub struct CodeSecurityUpdateEnterpriseConfiguration<'a> {
     body: super::models::CodeSecurityUpdateEnterpriseConfigurationBody,
     options: rt::CallOptions,
 }
-impl CodeSecurityUpdateEnterpriseConfiguration<'_> {
+impl<'a> CodeSecurityUpdateEnterpriseConfiguration<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CodeSecurityConfiguration>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/enterprises/{enterprise}/code-security/configurations/{configuration_id}",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path("configuration_id", &self.configuration_id, rt::Style::Simple, false);
+        op.path(
+            "configuration_id",
+            &self.configuration_id,
+            rt::Style::Simple,
+            false,
+        );
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodeSecurityConfiguration>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /enterprises/{enterprise}/code-security/configurations/{configuration_id}/attach`: set optional parameters, then `send()`.
@@ -679,24 +716,33 @@ pub struct CodeSecurityAttachEnterpriseConfiguration<'a> {
     body: super::models::CodeSecurityAttachEnterpriseConfigurationBody,
     options: rt::CallOptions,
 }
-impl CodeSecurityAttachEnterpriseConfiguration<'_> {
+impl<'a> CodeSecurityAttachEnterpriseConfiguration<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/enterprises/{enterprise}/code-security/configurations/{configuration_id}/attach",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path("configuration_id", &self.configuration_id, rt::Style::Simple, false);
+        op.path(
+            "configuration_id",
+            &self.configuration_id,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /enterprises/{enterprise}/code-security/configurations/{configuration_id}/defaults`: set optional parameters, then `send()`.
@@ -709,31 +755,38 @@ pub struct CodeSecuritySetConfigurationAsDefaultForEnterprise<'a> {
     body: super::models::CodeSecuritySetConfigurationAsDefaultForEnterpriseBody,
     options: rt::CallOptions,
 }
-impl CodeSecuritySetConfigurationAsDefaultForEnterprise<'_> {
+impl<'a> CodeSecuritySetConfigurationAsDefaultForEnterprise<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::CodeSecuritySetConfigurationAsDefaultForEnterpriseResponse200,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/enterprises/{enterprise}/code-security/configurations/{configuration_id}/defaults",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path("configuration_id", &self.configuration_id, rt::Style::Simple, false);
+        op.path(
+            "configuration_id",
+            &self.configuration_id,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::CodeSecuritySetConfigurationAsDefaultForEnterpriseResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /enterprises/{enterprise}/code-security/configurations/{configuration_id}/repositories`: set optional parameters, then `send()`.
@@ -749,7 +802,7 @@ pub struct CodeSecurityGetRepositoriesForEnterpriseConfiguration<'a> {
     status: Option<String>,
     options: rt::CallOptions,
 }
-impl CodeSecurityGetRepositoriesForEnterpriseConfiguration<'_> {
+impl<'a> CodeSecurityGetRepositoriesForEnterpriseConfiguration<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -777,26 +830,33 @@ impl CodeSecurityGetRepositoriesForEnterpriseConfiguration<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Vec<super::models::CodeSecurityConfigurationRepositories>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/code-security/configurations/{configuration_id}/repositories",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path("configuration_id", &self.configuration_id, rt::Style::Simple, false);
+        op.path(
+            "configuration_id",
+            &self.configuration_id,
+            rt::Style::Simple,
+            false,
+        );
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::CodeSecurityConfigurationRepositories>>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/code-security/configurations`: set optional parameters, then `send()`.
@@ -811,7 +871,7 @@ pub struct CodeSecurityGetConfigurationsForOrg<'a> {
     after: Option<String>,
     options: rt::CallOptions,
 }
-impl CodeSecurityGetConfigurationsForOrg<'_> {
+impl<'a> CodeSecurityGetConfigurationsForOrg<'a> {
     /// The target type of the code security configuration
     pub fn target_type(
         mut self,
@@ -840,14 +900,8 @@ impl CodeSecurityGetConfigurationsForOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::CodeSecurityConfiguration>>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/code-security/configurations",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/code-security/configurations");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("target_type", &self.target_type, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -855,7 +909,14 @@ impl CodeSecurityGetConfigurationsForOrg<'_> {
         op.query("after", &self.after, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::CodeSecurityConfiguration>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /orgs/{org}/code-security/configurations`: set optional parameters, then `send()`.
@@ -867,25 +928,26 @@ pub struct CodeSecurityCreateConfiguration<'a> {
     body: super::models::CodeSecurityCreateConfigurationBody,
     options: rt::CallOptions,
 }
-impl CodeSecurityCreateConfiguration<'_> {
+impl<'a> CodeSecurityCreateConfiguration<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CodeSecurityConfiguration>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/orgs/{org}/code-security/configurations",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/code-security/configurations");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodeSecurityConfiguration>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/code-security/configurations/defaults`: set optional parameters, then `send()`.
@@ -896,19 +958,13 @@ pub struct CodeSecurityGetDefaultConfigurations<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl CodeSecurityGetDefaultConfigurations<'_> {
+impl<'a> CodeSecurityGetDefaultConfigurations<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Vec<super::models::CodeSecurityDefaultConfigurationsItem>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/code-security/configurations/defaults",
@@ -916,7 +972,15 @@ impl CodeSecurityGetDefaultConfigurations<'_> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::CodeSecurityDefaultConfigurationsItem>>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/code-security/configurations/detach`: set optional parameters, then `send()`.
@@ -928,14 +992,13 @@ pub struct CodeSecurityDetachConfiguration<'a> {
     body: super::models::CodeSecurityDetachConfigurationBody,
     options: rt::CallOptions,
 }
-impl CodeSecurityDetachConfiguration<'_> {
+impl<'a> CodeSecurityDetachConfiguration<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/code-security/configurations/detach",
@@ -945,7 +1008,12 @@ impl CodeSecurityDetachConfiguration<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/code-security/configurations/{configuration_id}`: set optional parameters, then `send()`.
@@ -957,25 +1025,34 @@ pub struct CodeSecurityGetConfiguration<'a> {
     configuration_id: i64,
     options: rt::CallOptions,
 }
-impl CodeSecurityGetConfiguration<'_> {
+impl<'a> CodeSecurityGetConfiguration<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CodeSecurityConfiguration>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/code-security/configurations/{configuration_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("configuration_id", &self.configuration_id, rt::Style::Simple, false);
+        op.path(
+            "configuration_id",
+            &self.configuration_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodeSecurityConfiguration>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/code-security/configurations/{configuration_id}`: set optional parameters, then `send()`.
@@ -987,23 +1064,32 @@ pub struct CodeSecurityDeleteConfiguration<'a> {
     configuration_id: i64,
     options: rt::CallOptions,
 }
-impl CodeSecurityDeleteConfiguration<'_> {
+impl<'a> CodeSecurityDeleteConfiguration<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/code-security/configurations/{configuration_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("configuration_id", &self.configuration_id, rt::Style::Simple, false);
+        op.path(
+            "configuration_id",
+            &self.configuration_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /orgs/{org}/code-security/configurations/{configuration_id}`: set optional parameters, then `send()`.
@@ -1016,29 +1102,35 @@ pub struct CodeSecurityUpdateConfiguration<'a> {
     body: super::models::CodeSecurityUpdateConfigurationBody,
     options: rt::CallOptions,
 }
-impl CodeSecurityUpdateConfiguration<'_> {
+impl<'a> CodeSecurityUpdateConfiguration<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Option<super::models::CodeSecurityConfiguration>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/orgs/{org}/code-security/configurations/{configuration_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("configuration_id", &self.configuration_id, rt::Style::Simple, false);
+        op.path(
+            "configuration_id",
+            &self.configuration_id,
+            rt::Style::Simple,
+            false,
+        );
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Option<super::models::CodeSecurityConfiguration>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /orgs/{org}/code-security/configurations/{configuration_id}/attach`: set optional parameters, then `send()`.
@@ -1051,23 +1143,32 @@ pub struct CodeSecurityAttachConfiguration<'a> {
     body: super::models::CodeSecurityAttachConfigurationBody,
     options: rt::CallOptions,
 }
-impl CodeSecurityAttachConfiguration<'_> {
+impl<'a> CodeSecurityAttachConfiguration<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/code-security/configurations/{configuration_id}/attach",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("configuration_id", &self.configuration_id, rt::Style::Simple, false);
+        op.path(
+            "configuration_id",
+            &self.configuration_id,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/code-security/configurations/{configuration_id}/defaults`: set optional parameters, then `send()`.
@@ -1080,31 +1181,38 @@ pub struct CodeSecuritySetConfigurationAsDefault<'a> {
     body: super::models::CodeSecuritySetConfigurationAsDefaultForEnterpriseBody,
     options: rt::CallOptions,
 }
-impl CodeSecuritySetConfigurationAsDefault<'_> {
+impl<'a> CodeSecuritySetConfigurationAsDefault<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::CodeSecuritySetConfigurationAsDefaultForEnterpriseResponse200,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/code-security/configurations/{configuration_id}/defaults",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("configuration_id", &self.configuration_id, rt::Style::Simple, false);
+        op.path(
+            "configuration_id",
+            &self.configuration_id,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::CodeSecuritySetConfigurationAsDefaultForEnterpriseResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/code-security/configurations/{configuration_id}/repositories`: set optional parameters, then `send()`.
@@ -1120,7 +1228,7 @@ pub struct CodeSecurityGetRepositoriesForConfiguration<'a> {
     status: Option<String>,
     options: rt::CallOptions,
 }
-impl CodeSecurityGetRepositoriesForConfiguration<'_> {
+impl<'a> CodeSecurityGetRepositoriesForConfiguration<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1148,26 +1256,33 @@ impl CodeSecurityGetRepositoriesForConfiguration<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Vec<super::models::CodeSecurityConfigurationRepositories>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/code-security/configurations/{configuration_id}/repositories",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("configuration_id", &self.configuration_id, rt::Style::Simple, false);
+        op.path(
+            "configuration_id",
+            &self.configuration_id,
+            rt::Style::Simple,
+            false,
+        );
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::CodeSecurityConfigurationRepositories>>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/code-security-configuration`: set optional parameters, then `send()`.
@@ -1179,19 +1294,13 @@ pub struct CodeSecurityGetConfigurationForRepository<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl CodeSecurityGetConfigurationForRepository<'_> {
+impl<'a> CodeSecurityGetConfigurationForRepository<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Option<super::models::CodeSecurityConfigurationForRepository>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/code-security-configuration",
@@ -1200,6 +1309,16 @@ impl CodeSecurityGetConfigurationForRepository<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<Option<super::models::CodeSecurityConfigurationForRepository>>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -31,10 +31,7 @@ impl<'a> CodesOfConductApi<'a> {
     /// Returns information about the specified GitHub code of conduct.
     ///
     /// `GET /codes_of_conduct/{key}` (operation `codes-of-conduct/get-conduct-code`).
-    pub fn get_conduct_code(
-        &self,
-        key: impl Into<String>,
-    ) -> CodesOfConductGetConductCode<'a> {
+    pub fn get_conduct_code(&self, key: impl Into<String>) -> CodesOfConductGetConductCode<'a> {
         CodesOfConductGetConductCode {
             client: self.client,
             key: key.into(),
@@ -49,19 +46,21 @@ pub struct CodesOfConductGetAllCodesOfConduct<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl CodesOfConductGetAllCodesOfConduct<'_> {
+impl<'a> CodesOfConductGetAllCodesOfConduct<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::CodeOfConduct>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/codes_of_conduct");
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::CodeOfConduct>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /codes_of_conduct/{key}`: set optional parameters, then `send()`.
@@ -72,20 +71,22 @@ pub struct CodesOfConductGetConductCode<'a> {
     key: String,
     options: rt::CallOptions,
 }
-impl CodesOfConductGetConductCode<'_> {
+impl<'a> CodesOfConductGetConductCode<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CodeOfConduct>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/codes_of_conduct/{key}");
         op.path("key", &self.key, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CodeOfConduct>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

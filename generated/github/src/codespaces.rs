@@ -22,10 +22,7 @@ impl<'a> CodespacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/codespaces` (operation `codespaces/list-in-organization`).
-    pub fn list_in_organization(
-        &self,
-        org: impl Into<String>,
-    ) -> CodespacesListInOrganization<'a> {
+    pub fn list_in_organization(&self, org: impl Into<String>) -> CodespacesListInOrganization<'a> {
         CodespacesListInOrganization {
             client: self.client,
             org: org.into(),
@@ -107,10 +104,7 @@ impl<'a> CodespacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/codespaces/secrets` (operation `codespaces/list-org-secrets`).
-    pub fn list_org_secrets(
-        &self,
-        org: impl Into<String>,
-    ) -> CodespacesListOrgSecrets<'a> {
+    pub fn list_org_secrets(&self, org: impl Into<String>) -> CodespacesListOrgSecrets<'a> {
         CodespacesListOrgSecrets {
             client: self.client,
             org: org.into(),
@@ -125,10 +119,7 @@ impl<'a> CodespacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/codespaces/secrets/public-key` (operation `codespaces/get-org-public-key`).
-    pub fn get_org_public_key(
-        &self,
-        org: impl Into<String>,
-    ) -> CodespacesGetOrgPublicKey<'a> {
+    pub fn get_org_public_key(&self, org: impl Into<String>) -> CodespacesGetOrgPublicKey<'a> {
         CodespacesGetOrgPublicKey {
             client: self.client,
             org: org.into(),
@@ -998,7 +989,7 @@ pub struct CodespacesListInOrganization<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl CodespacesListInOrganization<'_> {
+impl<'a> CodespacesListInOrganization<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1014,20 +1005,46 @@ impl CodespacesListInOrganization<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::CodespacesListInOrganizationResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/codespaces");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodespacesListInOrganizationResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Codespace> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Codespace> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/codespaces")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `PUT /orgs/{org}/codespaces/access`: set optional parameters, then `send()`.
@@ -1039,14 +1056,13 @@ pub struct CodespacesSetCodespacesAccess<'a> {
     body: super::models::CodespacesSetCodespacesAccessBody,
     options: rt::CallOptions,
 }
-impl CodespacesSetCodespacesAccess<'_> {
+impl<'a> CodespacesSetCodespacesAccess<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/orgs/{org}/codespaces/access");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.check(self.body.validate());
@@ -1058,7 +1074,12 @@ impl CodespacesSetCodespacesAccess<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /orgs/{org}/codespaces/access/selected_users`: set optional parameters, then `send()`.
@@ -1070,14 +1091,13 @@ pub struct CodespacesSetCodespacesAccessUsers<'a> {
     body: super::models::CodespacesSetCodespacesAccessUsersBody,
     options: rt::CallOptions,
 }
-impl CodespacesSetCodespacesAccessUsers<'_> {
+impl<'a> CodespacesSetCodespacesAccessUsers<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/codespaces/access/selected_users",
@@ -1092,7 +1112,12 @@ impl CodespacesSetCodespacesAccessUsers<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/codespaces/access/selected_users`: set optional parameters, then `send()`.
@@ -1104,14 +1129,13 @@ pub struct CodespacesDeleteCodespacesAccessUsers<'a> {
     body: super::models::CodespacesDeleteCodespacesAccessUsersBody,
     options: rt::CallOptions,
 }
-impl CodespacesDeleteCodespacesAccessUsers<'_> {
+impl<'a> CodespacesDeleteCodespacesAccessUsers<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/codespaces/access/selected_users",
@@ -1126,7 +1150,12 @@ impl CodespacesDeleteCodespacesAccessUsers<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/codespaces/secrets`: set optional parameters, then `send()`.
@@ -1139,7 +1168,7 @@ pub struct CodespacesListOrgSecrets<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl CodespacesListOrgSecrets<'_> {
+impl<'a> CodespacesListOrgSecrets<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1155,19 +1184,43 @@ impl CodespacesListOrgSecrets<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::CodespacesListOrgSecretsResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/codespaces/secrets");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodespacesListOrgSecretsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::CodespacesOrgSecret> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::CodespacesOrgSecret> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/secrets")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}/codespaces/secrets/public-key`: set optional parameters, then `send()`.
@@ -1178,23 +1231,22 @@ pub struct CodespacesGetOrgPublicKey<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl CodespacesGetOrgPublicKey<'_> {
+impl<'a> CodespacesGetOrgPublicKey<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CodespacesPublicKey>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/codespaces/secrets/public-key",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/codespaces/secrets/public-key");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CodespacesPublicKey>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/codespaces/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -1206,16 +1258,13 @@ pub struct CodespacesGetOrgSecret<'a> {
     secret_name: String,
     options: rt::CallOptions,
 }
-impl CodespacesGetOrgSecret<'_> {
+impl<'a> CodespacesGetOrgSecret<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CodespacesOrgSecret>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/codespaces/secrets/{secret_name}",
@@ -1223,7 +1272,12 @@ impl CodespacesGetOrgSecret<'_> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CodespacesOrgSecret>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/codespaces/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -1236,16 +1290,13 @@ pub struct CodespacesCreateOrUpdateOrgSecret<'a> {
     body: super::models::CodespacesCreateOrUpdateOrgSecretBody,
     options: rt::CallOptions,
 }
-impl CodespacesCreateOrUpdateOrgSecret<'_> {
+impl<'a> CodespacesCreateOrUpdateOrgSecret<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/codespaces/secrets/{secret_name}",
@@ -1260,7 +1311,12 @@ impl CodespacesCreateOrUpdateOrgSecret<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/codespaces/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -1272,14 +1328,13 @@ pub struct CodespacesDeleteOrgSecret<'a> {
     secret_name: String,
     options: rt::CallOptions,
 }
-impl CodespacesDeleteOrgSecret<'_> {
+impl<'a> CodespacesDeleteOrgSecret<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/codespaces/secrets/{secret_name}",
@@ -1288,7 +1343,12 @@ impl CodespacesDeleteOrgSecret<'_> {
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/codespaces/secrets/{secret_name}/repositories`: set optional parameters, then `send()`.
@@ -1302,7 +1362,7 @@ pub struct CodespacesListSelectedReposForOrgSecret<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl CodespacesListSelectedReposForOrgSecret<'_> {
+impl<'a> CodespacesListSelectedReposForOrgSecret<'a> {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -1318,13 +1378,7 @@ impl CodespacesListSelectedReposForOrgSecret<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/codespaces/secrets/{secret_name}/repositories",
@@ -1335,7 +1389,39 @@ impl CodespacesListSelectedReposForOrgSecret<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::MinimalRepository> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::MinimalRepository> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/repositories")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `PUT /orgs/{org}/codespaces/secrets/{secret_name}/repositories`: set optional parameters, then `send()`.
@@ -1348,14 +1434,13 @@ pub struct CodespacesSetSelectedReposForOrgSecret<'a> {
     body: super::models::CodespacesSetSelectedReposForOrgSecretBody,
     options: rt::CallOptions,
 }
-impl CodespacesSetSelectedReposForOrgSecret<'_> {
+impl<'a> CodespacesSetSelectedReposForOrgSecret<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/codespaces/secrets/{secret_name}/repositories",
@@ -1365,7 +1450,12 @@ impl CodespacesSetSelectedReposForOrgSecret<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/codespaces/secrets/{secret_name}/repositories/{repository_id}`: set optional parameters, then `send()`.
@@ -1378,28 +1468,37 @@ pub struct CodespacesAddSelectedRepoToOrgSecret<'a> {
     repository_id: i64,
     options: rt::CallOptions,
 }
-impl CodespacesAddSelectedRepoToOrgSecret<'_> {
+impl<'a> CodespacesAddSelectedRepoToOrgSecret<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/codespaces/secrets/{secret_name}/repositories/{repository_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
-        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
+        op.path(
+            "repository_id",
+            &self.repository_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/codespaces/secrets/{secret_name}/repositories/{repository_id}`: set optional parameters, then `send()`.
@@ -1412,28 +1511,37 @@ pub struct CodespacesRemoveSelectedRepoFromOrgSecret<'a> {
     repository_id: i64,
     options: rt::CallOptions,
 }
-impl CodespacesRemoveSelectedRepoFromOrgSecret<'_> {
+impl<'a> CodespacesRemoveSelectedRepoFromOrgSecret<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/codespaces/secrets/{secret_name}/repositories/{repository_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
-        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
+        op.path(
+            "repository_id",
+            &self.repository_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/members/{username}/codespaces`: set optional parameters, then `send()`.
@@ -1447,7 +1555,7 @@ pub struct CodespacesGetCodespacesForUserInOrg<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl CodespacesGetCodespacesForUserInOrg<'_> {
+impl<'a> CodespacesGetCodespacesForUserInOrg<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1463,24 +1571,47 @@ impl CodespacesGetCodespacesForUserInOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::CodespacesListInOrganizationResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/members/{username}/codespaces",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/members/{username}/codespaces");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodespacesListInOrganizationResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Codespace> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Codespace> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/codespaces")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `DELETE /orgs/{org}/members/{username}/codespaces/{codespace_name}`: set optional parameters, then `send()`.
@@ -1493,24 +1624,33 @@ pub struct CodespacesDeleteFromOrganization<'a> {
     codespace_name: String,
     options: rt::CallOptions,
 }
-impl CodespacesDeleteFromOrganization<'_> {
+impl<'a> CodespacesDeleteFromOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/members/{username}/codespaces/{codespace_name}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.path("codespace_name", &self.codespace_name, rt::Style::Simple, false);
+        op.path(
+            "codespace_name",
+            &self.codespace_name,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /orgs/{org}/members/{username}/codespaces/{codespace_name}/stop`: set optional parameters, then `send()`.
@@ -1523,26 +1663,33 @@ pub struct CodespacesStopInOrganization<'a> {
     codespace_name: String,
     options: rt::CallOptions,
 }
-impl CodespacesStopInOrganization<'_> {
+impl<'a> CodespacesStopInOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/members/{username}/codespaces/{codespace_name}/stop",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.path("codespace_name", &self.codespace_name, rt::Style::Simple, false);
+        op.path(
+            "codespace_name",
+            &self.codespace_name,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/codespaces`: set optional parameters, then `send()`.
@@ -1556,7 +1703,7 @@ pub struct CodespacesListInRepositoryForAuthenticatedUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl CodespacesListInRepositoryForAuthenticatedUser<'_> {
+impl<'a> CodespacesListInRepositoryForAuthenticatedUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1572,13 +1719,7 @@ impl CodespacesListInRepositoryForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::CodespacesListInOrganizationResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/codespaces");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -1586,7 +1727,39 @@ impl CodespacesListInRepositoryForAuthenticatedUser<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodespacesListInOrganizationResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Codespace> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Codespace> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/codespaces")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/codespaces`: set optional parameters, then `send()`.
@@ -1599,16 +1772,13 @@ pub struct CodespacesCreateWithRepoForAuthenticatedUser<'a> {
     body: Option<super::models::CodespacesCreateWithRepoForAuthenticatedUserBody>,
     options: rt::CallOptions,
 }
-impl CodespacesCreateWithRepoForAuthenticatedUser<'_> {
+impl<'a> CodespacesCreateWithRepoForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/codespaces");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -1619,14 +1789,17 @@ impl CodespacesCreateWithRepoForAuthenticatedUser<'_> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/codespaces/devcontainers`: set optional parameters, then `send()`.
@@ -1640,7 +1813,7 @@ pub struct CodespacesListDevcontainersInRepositoryForAuthenticatedUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl CodespacesListDevcontainersInRepositoryForAuthenticatedUser<'_> {
+impl<'a> CodespacesListDevcontainersInRepositoryForAuthenticatedUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1656,15 +1829,7 @@ impl CodespacesListDevcontainersInRepositoryForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponse200,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/codespaces/devcontainers",
@@ -1675,7 +1840,51 @@ impl CodespacesListDevcontainersInRepositoryForAuthenticatedUser<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<
+            super::models::CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponse200,
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<
+        super::models::CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponse200DevcontainersItem,
+    >{
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<
+        super::models::CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponse200DevcontainersItem,
+    >{
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/devcontainers")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/codespaces/machines`: set optional parameters, then `send()`.
@@ -1690,7 +1899,7 @@ pub struct CodespacesRepoMachinesForAuthenticatedUser<'a> {
     ref_: Option<String>,
     options: rt::CallOptions,
 }
-impl CodespacesRepoMachinesForAuthenticatedUser<'_> {
+impl<'a> CodespacesRepoMachinesForAuthenticatedUser<'a> {
     /// The location to check for available machines. Assigned by IP if not provided.
     pub fn location(mut self, value: impl Into<String>) -> Self {
         self.location = Some(value.into());
@@ -1711,19 +1920,8 @@ impl CodespacesRepoMachinesForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::CodespacesRepoMachinesForAuthenticatedUserResponse200,
-        >,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/codespaces/machines",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/codespaces/machines");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("location", &self.location, rt::Style::Form, true);
@@ -1731,7 +1929,17 @@ impl CodespacesRepoMachinesForAuthenticatedUser<'_> {
         op.query("ref", &self.ref_, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::CodespacesRepoMachinesForAuthenticatedUserResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/codespaces/new`: set optional parameters, then `send()`.
@@ -1745,7 +1953,7 @@ pub struct CodespacesPreFlightWithRepoForAuthenticatedUser<'a> {
     client_ip: Option<String>,
     options: rt::CallOptions,
 }
-impl CodespacesPreFlightWithRepoForAuthenticatedUser<'_> {
+impl<'a> CodespacesPreFlightWithRepoForAuthenticatedUser<'a> {
     /// The branch or commit to check for a default devcontainer path. If not specified, the default branch will be checked.
     pub fn ref_(mut self, value: impl Into<String>) -> Self {
         self.ref_ = Some(value.into());
@@ -1761,26 +1969,25 @@ impl CodespacesPreFlightWithRepoForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::CodespacesPreFlightWithRepoForAuthenticatedUserResponse200,
-        >,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/codespaces/new",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/codespaces/new");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("ref", &self.ref_, rt::Style::Form, true);
         op.query("client_ip", &self.client_ip, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::CodespacesPreFlightWithRepoForAuthenticatedUserResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/codespaces/permissions_check`: set optional parameters, then `send()`.
@@ -1794,19 +2001,13 @@ pub struct CodespacesCheckPermissionsForDevcontainer<'a> {
     devcontainer_path: String,
     options: rt::CallOptions,
 }
-impl CodespacesCheckPermissionsForDevcontainer<'_> {
+impl<'a> CodespacesCheckPermissionsForDevcontainer<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::CodespacesPermissionsCheckForDevcontainer>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/codespaces/permissions_check",
@@ -1814,21 +2015,32 @@ impl CodespacesCheckPermissionsForDevcontainer<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("ref", &self.ref_, rt::Style::Form, true);
-        op.query("devcontainer_path", &self.devcontainer_path, rt::Style::Form, true);
+        op.query(
+            "devcontainer_path",
+            &self.devcontainer_path,
+            rt::Style::Form,
+            true,
+        );
         op.errors(|status, body| match status {
             401u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodespacesPermissionsCheckForDevcontainer>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/codespaces/secrets`: set optional parameters, then `send()`.
@@ -1842,7 +2054,7 @@ pub struct CodespacesListRepoSecrets<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl CodespacesListRepoSecrets<'_> {
+impl<'a> CodespacesListRepoSecrets<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1858,23 +2070,44 @@ impl CodespacesListRepoSecrets<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::CodespacesListRepoSecretsResponse>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/codespaces/secrets",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/codespaces/secrets");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodespacesListRepoSecretsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::RepoCodespacesSecret> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::RepoCodespacesSecret> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/secrets")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/codespaces/secrets/public-key`: set optional parameters, then `send()`.
@@ -1886,16 +2119,13 @@ pub struct CodespacesGetRepoPublicKey<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl CodespacesGetRepoPublicKey<'_> {
+impl<'a> CodespacesGetRepoPublicKey<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CodespacesPublicKey>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/codespaces/secrets/public-key",
@@ -1903,7 +2133,12 @@ impl CodespacesGetRepoPublicKey<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CodespacesPublicKey>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/codespaces/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -1916,16 +2151,13 @@ pub struct CodespacesGetRepoSecret<'a> {
     secret_name: String,
     options: rt::CallOptions,
 }
-impl CodespacesGetRepoSecret<'_> {
+impl<'a> CodespacesGetRepoSecret<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RepoCodespacesSecret>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/codespaces/secrets/{secret_name}",
@@ -1934,7 +2166,14 @@ impl CodespacesGetRepoSecret<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RepoCodespacesSecret>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/codespaces/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -1948,16 +2187,13 @@ pub struct CodespacesCreateOrUpdateRepoSecret<'a> {
     body: super::models::CodespacesCreateOrUpdateRepoSecretBody,
     options: rt::CallOptions,
 }
-impl CodespacesCreateOrUpdateRepoSecret<'_> {
+impl<'a> CodespacesCreateOrUpdateRepoSecret<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/codespaces/secrets/{secret_name}",
@@ -1968,7 +2204,12 @@ impl CodespacesCreateOrUpdateRepoSecret<'_> {
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/codespaces/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -1981,14 +2222,13 @@ pub struct CodespacesDeleteRepoSecret<'a> {
     secret_name: String,
     options: rt::CallOptions,
 }
-impl CodespacesDeleteRepoSecret<'_> {
+impl<'a> CodespacesDeleteRepoSecret<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/codespaces/secrets/{secret_name}",
@@ -1997,7 +2237,12 @@ impl CodespacesDeleteRepoSecret<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/pulls/{pull_number}/codespaces`: set optional parameters, then `send()`.
@@ -2011,16 +2256,13 @@ pub struct CodespacesCreateWithPrForAuthenticatedUser<'a> {
     body: Option<super::models::CodespacesCreateWithPrForAuthenticatedUserBody>,
     options: rt::CallOptions,
 }
-impl CodespacesCreateWithPrForAuthenticatedUser<'_> {
+impl<'a> CodespacesCreateWithPrForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/pulls/{pull_number}/codespaces",
@@ -2034,14 +2276,17 @@ impl CodespacesCreateWithPrForAuthenticatedUser<'_> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/codespaces`: set optional parameters, then `send()`.
@@ -2054,7 +2299,7 @@ pub struct CodespacesListForAuthenticatedUser<'a> {
     repository_id: Option<i64>,
     options: rt::CallOptions,
 }
-impl CodespacesListForAuthenticatedUser<'_> {
+impl<'a> CodespacesListForAuthenticatedUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -2075,20 +2320,46 @@ impl CodespacesListForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::CodespacesListInOrganizationResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/codespaces");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("repository_id", &self.repository_id, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodespacesListInOrganizationResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Codespace> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Codespace> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/codespaces")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /user/codespaces`: set optional parameters, then `send()`.
@@ -2099,16 +2370,13 @@ pub struct CodespacesCreateForAuthenticatedUser<'a> {
     body: super::models::CodespacesCreateForAuthenticatedUserBody,
     options: rt::CallOptions,
 }
-impl CodespacesCreateForAuthenticatedUser<'_> {
+impl<'a> CodespacesCreateForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/user/codespaces");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -2116,14 +2384,17 @@ impl CodespacesCreateForAuthenticatedUser<'_> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/codespaces/secrets`: set optional parameters, then `send()`.
@@ -2135,7 +2406,7 @@ pub struct CodespacesListSecretsForAuthenticatedUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl CodespacesListSecretsForAuthenticatedUser<'_> {
+impl<'a> CodespacesListSecretsForAuthenticatedUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -2151,6 +2422,13 @@ impl CodespacesListSecretsForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/user/codespaces/secrets");
+        op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.query("page", &self.page, rt::Style::Form, true);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
@@ -2158,11 +2436,31 @@ impl CodespacesListSecretsForAuthenticatedUser<'_> {
         rt::Response<super::models::CodespacesListSecretsForAuthenticatedUserResponse>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(rt::Method::GET, "/user/codespaces/secrets");
-        op.query("per_page", &self.per_page, rt::Style::Form, true);
-        op.query("page", &self.page, rt::Style::Form, true);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::CodespacesSecret> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::CodespacesSecret> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/secrets")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /user/codespaces/secrets/public-key`: set optional parameters, then `send()`.
@@ -2172,19 +2470,23 @@ pub struct CodespacesGetPublicKeyForAuthenticatedUser<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl CodespacesGetPublicKeyForAuthenticatedUser<'_> {
+impl<'a> CodespacesGetPublicKeyForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/user/codespaces/secrets/public-key");
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::CodespacesUserPublicKey>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/user/codespaces/secrets/public-key");
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/codespaces/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -2195,23 +2497,22 @@ pub struct CodespacesGetSecretForAuthenticatedUser<'a> {
     secret_name: String,
     options: rt::CallOptions,
 }
-impl CodespacesGetSecretForAuthenticatedUser<'_> {
+impl<'a> CodespacesGetSecretForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CodespacesSecret>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/user/codespaces/secrets/{secret_name}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/user/codespaces/secrets/{secret_name}");
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CodespacesSecret>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /user/codespaces/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -2223,20 +2524,14 @@ pub struct CodespacesCreateOrUpdateSecretForAuthenticatedUser<'a> {
     body: super::models::CodespacesCreateOrUpdateSecretForAuthenticatedUserBody,
     options: rt::CallOptions,
 }
-impl CodespacesCreateOrUpdateSecretForAuthenticatedUser<'_> {
+impl<'a> CodespacesCreateOrUpdateSecretForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::PUT,
-            "/user/codespaces/secrets/{secret_name}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PUT, "/user/codespaces/secrets/{secret_name}");
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
@@ -2246,7 +2541,12 @@ impl CodespacesCreateOrUpdateSecretForAuthenticatedUser<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /user/codespaces/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -2257,21 +2557,22 @@ pub struct CodespacesDeleteSecretForAuthenticatedUser<'a> {
     secret_name: String,
     options: rt::CallOptions,
 }
-impl CodespacesDeleteSecretForAuthenticatedUser<'_> {
+impl<'a> CodespacesDeleteSecretForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/user/codespaces/secrets/{secret_name}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/user/codespaces/secrets/{secret_name}");
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/codespaces/secrets/{secret_name}/repositories`: set optional parameters, then `send()`.
@@ -2282,19 +2583,13 @@ pub struct CodespacesListRepositoriesForSecretForAuthenticatedUser<'a> {
     secret_name: String,
     options: rt::CallOptions,
 }
-impl CodespacesListRepositoriesForSecretForAuthenticatedUser<'_> {
+impl<'a> CodespacesListRepositoriesForSecretForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/user/codespaces/secrets/{secret_name}/repositories",
@@ -2302,7 +2597,15 @@ impl CodespacesListRepositoriesForSecretForAuthenticatedUser<'_> {
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /user/codespaces/secrets/{secret_name}/repositories`: set optional parameters, then `send()`.
@@ -2314,14 +2617,13 @@ pub struct CodespacesSetRepositoriesForSecretForAuthenticatedUser<'a> {
     body: super::models::CodespacesSetRepositoriesForSecretForAuthenticatedUserBody,
     options: rt::CallOptions,
 }
-impl CodespacesSetRepositoriesForSecretForAuthenticatedUser<'_> {
+impl<'a> CodespacesSetRepositoriesForSecretForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/user/codespaces/secrets/{secret_name}/repositories",
@@ -2330,7 +2632,12 @@ impl CodespacesSetRepositoriesForSecretForAuthenticatedUser<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /user/codespaces/secrets/{secret_name}/repositories/{repository_id}`: set optional parameters, then `send()`.
@@ -2342,23 +2649,32 @@ pub struct CodespacesAddRepositoryForSecretForAuthenticatedUser<'a> {
     repository_id: i64,
     options: rt::CallOptions,
 }
-impl CodespacesAddRepositoryForSecretForAuthenticatedUser<'_> {
+impl<'a> CodespacesAddRepositoryForSecretForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/user/codespaces/secrets/{secret_name}/repositories/{repository_id}",
         );
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
-        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
+        op.path(
+            "repository_id",
+            &self.repository_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /user/codespaces/secrets/{secret_name}/repositories/{repository_id}`: set optional parameters, then `send()`.
@@ -2370,23 +2686,32 @@ pub struct CodespacesRemoveRepositoryForSecretForAuthenticatedUser<'a> {
     repository_id: i64,
     options: rt::CallOptions,
 }
-impl CodespacesRemoveRepositoryForSecretForAuthenticatedUser<'_> {
+impl<'a> CodespacesRemoveRepositoryForSecretForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/user/codespaces/secrets/{secret_name}/repositories/{repository_id}",
         );
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
-        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
+        op.path(
+            "repository_id",
+            &self.repository_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/codespaces/{codespace_name}`: set optional parameters, then `send()`.
@@ -2397,21 +2722,28 @@ pub struct CodespacesGetForAuthenticatedUser<'a> {
     codespace_name: String,
     options: rt::CallOptions,
 }
-impl CodespacesGetForAuthenticatedUser<'_> {
+impl<'a> CodespacesGetForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/codespaces/{codespace_name}");
-        op.path("codespace_name", &self.codespace_name, rt::Style::Simple, false);
+        op.path(
+            "codespace_name",
+            &self.codespace_name,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /user/codespaces/{codespace_name}`: set optional parameters, then `send()`.
@@ -2422,22 +2754,28 @@ pub struct CodespacesDeleteForAuthenticatedUser<'a> {
     codespace_name: String,
     options: rt::CallOptions,
 }
-impl CodespacesDeleteForAuthenticatedUser<'_> {
+impl<'a> CodespacesDeleteForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/user/codespaces/{codespace_name}",
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/user/codespaces/{codespace_name}");
+        op.path(
+            "codespace_name",
+            &self.codespace_name,
+            rt::Style::Simple,
+            false,
         );
-        op.path("codespace_name", &self.codespace_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /user/codespaces/{codespace_name}`: set optional parameters, then `send()`.
@@ -2449,12 +2787,9 @@ pub struct CodespacesUpdateForAuthenticatedUser<'a> {
     body: Option<super::models::CodespacesUpdateForAuthenticatedUserBody>,
     options: rt::CallOptions,
 }
-impl CodespacesUpdateForAuthenticatedUser<'_> {
+impl<'a> CodespacesUpdateForAuthenticatedUser<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::CodespacesUpdateForAuthenticatedUserBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::CodespacesUpdateForAuthenticatedUserBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -2463,18 +2798,25 @@ impl CodespacesUpdateForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/user/codespaces/{codespace_name}");
-        op.path("codespace_name", &self.codespace_name, rt::Style::Simple, false);
+        op.path(
+            "codespace_name",
+            &self.codespace_name,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /user/codespaces/{codespace_name}/exports`: set optional parameters, then `send()`.
@@ -2485,21 +2827,23 @@ pub struct CodespacesExportForAuthenticatedUser<'a> {
     codespace_name: String,
     options: rt::CallOptions,
 }
-impl CodespacesExportForAuthenticatedUser<'_> {
+impl<'a> CodespacesExportForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CodespaceExportDetails>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/user/codespaces/{codespace_name}/exports",
         );
-        op.path("codespace_name", &self.codespace_name, rt::Style::Simple, false);
+        op.path(
+            "codespace_name",
+            &self.codespace_name,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(|status, body| match status {
             401u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -2509,7 +2853,14 @@ impl CodespacesExportForAuthenticatedUser<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodespaceExportDetails>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/codespaces/{codespace_name}/exports/{export_id}`: set optional parameters, then `send()`.
@@ -2521,25 +2872,34 @@ pub struct CodespacesGetExportDetailsForAuthenticatedUser<'a> {
     export_id: String,
     options: rt::CallOptions,
 }
-impl CodespacesGetExportDetailsForAuthenticatedUser<'_> {
+impl<'a> CodespacesGetExportDetailsForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CodespaceExportDetails>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/user/codespaces/{codespace_name}/exports/{export_id}",
         );
-        op.path("codespace_name", &self.codespace_name, rt::Style::Simple, false);
+        op.path(
+            "codespace_name",
+            &self.codespace_name,
+            rt::Style::Simple,
+            false,
+        );
         op.path("export_id", &self.export_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodespaceExportDetails>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/codespaces/{codespace_name}/machines`: set optional parameters, then `send()`.
@@ -2550,29 +2910,36 @@ pub struct CodespacesCodespaceMachinesForAuthenticatedUser<'a> {
     codespace_name: String,
     options: rt::CallOptions,
 }
-impl CodespacesCodespaceMachinesForAuthenticatedUser<'_> {
+impl<'a> CodespacesCodespaceMachinesForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::CodespacesRepoMachinesForAuthenticatedUserResponse200,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/user/codespaces/{codespace_name}/machines",
         );
-        op.path("codespace_name", &self.codespace_name, rt::Style::Simple, false);
+        op.path(
+            "codespace_name",
+            &self.codespace_name,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::CodespacesRepoMachinesForAuthenticatedUserResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /user/codespaces/{codespace_name}/publish`: set optional parameters, then `send()`.
@@ -2584,21 +2951,23 @@ pub struct CodespacesPublishForAuthenticatedUser<'a> {
     body: super::models::CodespacesPublishForAuthenticatedUserBody,
     options: rt::CallOptions,
 }
-impl CodespacesPublishForAuthenticatedUser<'_> {
+impl<'a> CodespacesPublishForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CodespaceWithFullRepository>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/user/codespaces/{codespace_name}/publish",
         );
-        op.path("codespace_name", &self.codespace_name, rt::Style::Simple, false);
+        op.path(
+            "codespace_name",
+            &self.codespace_name,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             401u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -2608,7 +2977,14 @@ impl CodespacesPublishForAuthenticatedUser<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodespaceWithFullRepository>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /user/codespaces/{codespace_name}/start`: set optional parameters, then `send()`.
@@ -2619,24 +2995,28 @@ pub struct CodespacesStartForAuthenticatedUser<'a> {
     codespace_name: String,
     options: rt::CallOptions,
 }
-impl CodespacesStartForAuthenticatedUser<'_> {
+impl<'a> CodespacesStartForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/user/codespaces/{codespace_name}/start",
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/user/codespaces/{codespace_name}/start");
+        op.path(
+            "codespace_name",
+            &self.codespace_name,
+            rt::Style::Simple,
+            false,
         );
-        op.path("codespace_name", &self.codespace_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /user/codespaces/{codespace_name}/stop`: set optional parameters, then `send()`.
@@ -2647,23 +3027,27 @@ pub struct CodespacesStopForAuthenticatedUser<'a> {
     codespace_name: String,
     options: rt::CallOptions,
 }
-impl CodespacesStopForAuthenticatedUser<'_> {
+impl<'a> CodespacesStopForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/user/codespaces/{codespace_name}/stop",
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/user/codespaces/{codespace_name}/stop");
+        op.path(
+            "codespace_name",
+            &self.codespace_name,
+            rt::Style::Simple,
+            false,
         );
-        op.path("codespace_name", &self.codespace_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

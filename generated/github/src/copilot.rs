@@ -264,10 +264,7 @@ impl<'a> CopilotApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `read:org` scopes to use this endpoint.
     ///
     /// `GET /orgs/{org}/copilot/billing/seats` (operation `copilot/list-copilot-seats`).
-    pub fn list_copilot_seats(
-        &self,
-        org: impl Into<String>,
-    ) -> CopilotListCopilotSeats<'a> {
+    pub fn list_copilot_seats(&self, org: impl Into<String>) -> CopilotListCopilotSeats<'a> {
         CopilotListCopilotSeats {
             client: self.client,
             org: org.into(),
@@ -587,9 +584,7 @@ impl<'a> CopilotApi<'a> {
         org: impl Into<String>,
         body: std::collections::BTreeMap<
             String,
-            Vec<
-                super::models::CopilotSetCopilotContentExclusionForOrganizationBodyValueItem,
-            >,
+            Vec<super::models::CopilotSetCopilotContentExclusionForOrganizationBodyValueItem>,
         >,
     ) -> CopilotSetCopilotContentExclusionForOrganization<'a> {
         CopilotSetCopilotContentExclusionForOrganization {
@@ -806,16 +801,13 @@ pub struct CopilotCopilotEnterpriseOneDayUsageMetrics<'a> {
     day: chrono::NaiveDate,
     options: rt::CallOptions,
 }
-impl CopilotCopilotEnterpriseOneDayUsageMetrics<'_> {
+impl<'a> CopilotCopilotEnterpriseOneDayUsageMetrics<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CopilotUsageMetrics1DayReport>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/copilot/metrics/reports/enterprise-1-day",
@@ -824,7 +816,14 @@ impl CopilotCopilotEnterpriseOneDayUsageMetrics<'_> {
         op.query("day", &self.day, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CopilotUsageMetrics1DayReport>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /enterprises/{enterprise}/copilot/metrics/reports/enterprise-28-day/latest`: set optional parameters, then `send()`.
@@ -835,16 +834,13 @@ pub struct CopilotCopilotEnterpriseUsageMetrics<'a> {
     enterprise: String,
     options: rt::CallOptions,
 }
-impl CopilotCopilotEnterpriseUsageMetrics<'_> {
+impl<'a> CopilotCopilotEnterpriseUsageMetrics<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CopilotUsageMetrics28DayReport>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/copilot/metrics/reports/enterprise-28-day/latest",
@@ -852,7 +848,14 @@ impl CopilotCopilotEnterpriseUsageMetrics<'_> {
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CopilotUsageMetrics28DayReport>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /enterprises/{enterprise}/copilot/metrics/reports/repos-1-day`: set optional parameters, then `send()`.
@@ -864,19 +867,13 @@ pub struct CopilotCopilotEnterpriseReposOneDayReport<'a> {
     day: chrono::NaiveDate,
     options: rt::CallOptions,
 }
-impl CopilotCopilotEnterpriseReposOneDayReport<'_> {
+impl<'a> CopilotCopilotEnterpriseReposOneDayReport<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Option<super::models::CopilotUsageMetrics1DayReport>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/copilot/metrics/reports/repos-1-day",
@@ -885,7 +882,14 @@ impl CopilotCopilotEnterpriseReposOneDayReport<'_> {
         op.query("day", &self.day, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Option<super::models::CopilotUsageMetrics1DayReport>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /enterprises/{enterprise}/copilot/metrics/reports/user-teams-1-day`: set optional parameters, then `send()`.
@@ -897,16 +901,13 @@ pub struct CopilotCopilotEnterpriseUserTeamsOneDayReport<'a> {
     day: chrono::NaiveDate,
     options: rt::CallOptions,
 }
-impl CopilotCopilotEnterpriseUserTeamsOneDayReport<'_> {
+impl<'a> CopilotCopilotEnterpriseUserTeamsOneDayReport<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CopilotUsageMetrics1DayReport>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/copilot/metrics/reports/user-teams-1-day",
@@ -915,7 +916,14 @@ impl CopilotCopilotEnterpriseUserTeamsOneDayReport<'_> {
         op.query("day", &self.day, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CopilotUsageMetrics1DayReport>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /enterprises/{enterprise}/copilot/metrics/reports/users-1-day`: set optional parameters, then `send()`.
@@ -927,16 +935,13 @@ pub struct CopilotCopilotUsersOneDayUsageMetrics<'a> {
     day: chrono::NaiveDate,
     options: rt::CallOptions,
 }
-impl CopilotCopilotUsersOneDayUsageMetrics<'_> {
+impl<'a> CopilotCopilotUsersOneDayUsageMetrics<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CopilotUsageMetrics1DayReport>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/copilot/metrics/reports/users-1-day",
@@ -945,7 +950,14 @@ impl CopilotCopilotUsersOneDayUsageMetrics<'_> {
         op.query("day", &self.day, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CopilotUsageMetrics1DayReport>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /enterprises/{enterprise}/copilot/metrics/reports/users-28-day/latest`: set optional parameters, then `send()`.
@@ -956,16 +968,13 @@ pub struct CopilotCopilotUsersUsageMetrics<'a> {
     enterprise: String,
     options: rt::CallOptions,
 }
-impl CopilotCopilotUsersUsageMetrics<'_> {
+impl<'a> CopilotCopilotUsersUsageMetrics<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CopilotUsageMetrics28DayReport>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/copilot/metrics/reports/users-28-day/latest",
@@ -973,7 +982,14 @@ impl CopilotCopilotUsersUsageMetrics<'_> {
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CopilotUsageMetrics28DayReport>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /enterprises/{enterprise}/copilot/policies/coding_agent`: set optional parameters, then `send()`.
@@ -985,14 +1001,13 @@ pub struct CopilotSetEnterpriseCodingAgentPolicy<'a> {
     body: super::models::CopilotSetEnterpriseCodingAgentPolicyBody,
     options: rt::CallOptions,
 }
-impl CopilotSetEnterpriseCodingAgentPolicy<'_> {
+impl<'a> CopilotSetEnterpriseCodingAgentPolicy<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/enterprises/{enterprise}/copilot/policies/coding_agent",
@@ -1001,7 +1016,12 @@ impl CopilotSetEnterpriseCodingAgentPolicy<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /enterprises/{enterprise}/copilot/policies/coding_agent/organizations`: set optional parameters, then `send()`.
@@ -1013,14 +1033,13 @@ pub struct CopilotAddOrganizationsToEnterpriseCodingAgentPolicy<'a> {
     body: super::models::CopilotAddOrganizationsToEnterpriseCodingAgentPolicyBody,
     options: rt::CallOptions,
 }
-impl CopilotAddOrganizationsToEnterpriseCodingAgentPolicy<'_> {
+impl<'a> CopilotAddOrganizationsToEnterpriseCodingAgentPolicy<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/enterprises/{enterprise}/copilot/policies/coding_agent/organizations",
@@ -1029,7 +1048,12 @@ impl CopilotAddOrganizationsToEnterpriseCodingAgentPolicy<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /enterprises/{enterprise}/copilot/policies/coding_agent/organizations`: set optional parameters, then `send()`.
@@ -1041,14 +1065,13 @@ pub struct CopilotRemoveOrganizationsFromEnterpriseCodingAgentPolicy<'a> {
     body: super::models::CopilotRemoveOrganizationsFromEnterpriseCodingAgentPolicyBody,
     options: rt::CallOptions,
 }
-impl CopilotRemoveOrganizationsFromEnterpriseCodingAgentPolicy<'_> {
+impl<'a> CopilotRemoveOrganizationsFromEnterpriseCodingAgentPolicy<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/enterprises/{enterprise}/copilot/policies/coding_agent/organizations",
@@ -1057,7 +1080,12 @@ impl CopilotRemoveOrganizationsFromEnterpriseCodingAgentPolicy<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/copilot/billing`: set optional parameters, then `send()`.
@@ -1068,21 +1096,25 @@ pub struct CopilotGetCopilotOrganizationDetails<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl CopilotGetCopilotOrganizationDetails<'_> {
+impl<'a> CopilotGetCopilotOrganizationDetails<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CopilotOrganizationDetails>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/copilot/billing");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CopilotOrganizationDetails>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/copilot/billing/seats`: set optional parameters, then `send()`.
@@ -1095,7 +1127,7 @@ pub struct CopilotListCopilotSeats<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl CopilotListCopilotSeats<'_> {
+impl<'a> CopilotListCopilotSeats<'a> {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -1111,20 +1143,40 @@ impl CopilotListCopilotSeats<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::CopilotListCopilotSeatsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/copilot/billing/seats");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CopilotListCopilotSeatsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::CopilotSeatDetails> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::CopilotSeatDetails> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("/seats").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /orgs/{org}/copilot/billing/selected_teams`: set optional parameters, then `send()`.
@@ -1136,19 +1188,13 @@ pub struct CopilotAddCopilotSeatsForTeams<'a> {
     body: super::models::CopilotAddCopilotSeatsForTeamsBody,
     options: rt::CallOptions,
 }
-impl CopilotAddCopilotSeatsForTeams<'_> {
+impl<'a> CopilotAddCopilotSeatsForTeams<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::CopilotAddCopilotSeatsForTeamsResponse201>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/copilot/billing/selected_teams",
@@ -1158,7 +1204,15 @@ impl CopilotAddCopilotSeatsForTeams<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CopilotAddCopilotSeatsForTeamsResponse201>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/copilot/billing/selected_teams`: set optional parameters, then `send()`.
@@ -1170,21 +1224,13 @@ pub struct CopilotCancelCopilotSeatAssignmentForTeams<'a> {
     body: super::models::CopilotCancelCopilotSeatAssignmentForTeamsBody,
     options: rt::CallOptions,
 }
-impl CopilotCancelCopilotSeatAssignmentForTeams<'_> {
+impl<'a> CopilotCancelCopilotSeatAssignmentForTeams<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::CopilotCancelCopilotSeatAssignmentForTeamsResponse200,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/copilot/billing/selected_teams",
@@ -1194,7 +1240,17 @@ impl CopilotCancelCopilotSeatAssignmentForTeams<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::CopilotCancelCopilotSeatAssignmentForTeamsResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /orgs/{org}/copilot/billing/selected_users`: set optional parameters, then `send()`.
@@ -1206,19 +1262,13 @@ pub struct CopilotAddCopilotSeatsForUsers<'a> {
     body: super::models::CopilotAddCopilotSeatsForUsersBody,
     options: rt::CallOptions,
 }
-impl CopilotAddCopilotSeatsForUsers<'_> {
+impl<'a> CopilotAddCopilotSeatsForUsers<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::CopilotAddCopilotSeatsForUsersResponse201>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/copilot/billing/selected_users",
@@ -1228,7 +1278,15 @@ impl CopilotAddCopilotSeatsForUsers<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CopilotAddCopilotSeatsForUsersResponse201>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/copilot/billing/selected_users`: set optional parameters, then `send()`.
@@ -1240,21 +1298,13 @@ pub struct CopilotCancelCopilotSeatAssignmentForUsers<'a> {
     body: super::models::CopilotCancelCopilotSeatAssignmentForUsersBody,
     options: rt::CallOptions,
 }
-impl CopilotCancelCopilotSeatAssignmentForUsers<'_> {
+impl<'a> CopilotCancelCopilotSeatAssignmentForUsers<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::CopilotCancelCopilotSeatAssignmentForUsersResponse200,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/copilot/billing/selected_users",
@@ -1264,7 +1314,17 @@ impl CopilotCancelCopilotSeatAssignmentForUsers<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::CopilotCancelCopilotSeatAssignmentForUsersResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/copilot/coding-agent/permissions`: set optional parameters, then `send()`.
@@ -1275,21 +1335,13 @@ pub struct CopilotGetCopilotCodingAgentPermissionsOrganization<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl CopilotGetCopilotCodingAgentPermissionsOrganization<'_> {
+impl<'a> CopilotGetCopilotCodingAgentPermissionsOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::CopilotGetCopilotCodingAgentPermissionsOrganizationResponse200,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/copilot/coding-agent/permissions",
@@ -1297,7 +1349,17 @@ impl CopilotGetCopilotCodingAgentPermissionsOrganization<'_> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::CopilotGetCopilotCodingAgentPermissionsOrganizationResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/copilot/coding-agent/permissions`: set optional parameters, then `send()`.
@@ -1309,14 +1371,13 @@ pub struct CopilotSetCopilotCodingAgentPermissionsOrganization<'a> {
     body: super::models::CopilotSetCopilotCodingAgentPermissionsOrganizationBody,
     options: rt::CallOptions,
 }
-impl CopilotSetCopilotCodingAgentPermissionsOrganization<'_> {
+impl<'a> CopilotSetCopilotCodingAgentPermissionsOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/copilot/coding-agent/permissions",
@@ -1332,7 +1393,12 @@ impl CopilotSetCopilotCodingAgentPermissionsOrganization<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/copilot/coding-agent/permissions/repositories`: set optional parameters, then `send()`.
@@ -1345,7 +1411,7 @@ pub struct CopilotListCopilotCodingAgentSelectedRepositoriesForOrganization<'a> 
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl CopilotListCopilotCodingAgentSelectedRepositoriesForOrganization<'_> {
+impl<'a> CopilotListCopilotCodingAgentSelectedRepositoriesForOrganization<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1361,15 +1427,7 @@ impl CopilotListCopilotCodingAgentSelectedRepositoriesForOrganization<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::CopilotListCopilotCodingAgentSelectedRepositoriesForOrganizationResponse200,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/copilot/coding-agent/permissions/repositories",
@@ -1379,7 +1437,43 @@ impl CopilotListCopilotCodingAgentSelectedRepositoriesForOrganization<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<
+            super::models::CopilotListCopilotCodingAgentSelectedRepositoriesForOrganizationResponse200,
+        >,
+        rt::Error,
+    >{
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::MinimalRepository> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::MinimalRepository> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/repositories")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `PUT /orgs/{org}/copilot/coding-agent/permissions/repositories`: set optional parameters, then `send()`.
@@ -1391,14 +1485,13 @@ pub struct CopilotSetCopilotCodingAgentSelectedRepositoriesForOrganization<'a> {
     body: super::models::CopilotSetCopilotCodingAgentSelectedRepositoriesForOrganizationBody,
     options: rt::CallOptions,
 }
-impl CopilotSetCopilotCodingAgentSelectedRepositoriesForOrganization<'_> {
+impl<'a> CopilotSetCopilotCodingAgentSelectedRepositoriesForOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/copilot/coding-agent/permissions/repositories",
@@ -1415,7 +1508,12 @@ impl CopilotSetCopilotCodingAgentSelectedRepositoriesForOrganization<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/copilot/coding-agent/permissions/repositories/{repository_id}`: set optional parameters, then `send()`.
@@ -1427,20 +1525,24 @@ pub struct CopilotEnableCopilotCodingAgentForRepositoryInOrganization<'a> {
     repository_id: i64,
     options: rt::CallOptions,
 }
-impl CopilotEnableCopilotCodingAgentForRepositoryInOrganization<'_> {
+impl<'a> CopilotEnableCopilotCodingAgentForRepositoryInOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/copilot/coding-agent/permissions/repositories/{repository_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
+        op.path(
+            "repository_id",
+            &self.repository_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(|status, body| match status {
             401u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -1451,7 +1553,12 @@ impl CopilotEnableCopilotCodingAgentForRepositoryInOrganization<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/copilot/coding-agent/permissions/repositories/{repository_id}`: set optional parameters, then `send()`.
@@ -1463,23 +1570,32 @@ pub struct CopilotDisableCopilotCodingAgentForRepositoryInOrganization<'a> {
     repository_id: i64,
     options: rt::CallOptions,
 }
-impl CopilotDisableCopilotCodingAgentForRepositoryInOrganization<'_> {
+impl<'a> CopilotDisableCopilotCodingAgentForRepositoryInOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/copilot/coding-agent/permissions/repositories/{repository_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
+        op.path(
+            "repository_id",
+            &self.repository_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/copilot/content_exclusion`: set optional parameters, then `send()`.
@@ -1490,27 +1606,25 @@ pub struct CopilotCopilotContentExclusionForOrganization<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl CopilotCopilotContentExclusionForOrganization<'_> {
+impl<'a> CopilotCopilotContentExclusionForOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<std::collections::BTreeMap<String, Vec<String>>>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/copilot/content_exclusion",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/copilot/content_exclusion");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<std::collections::BTreeMap<String, Vec<String>>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/copilot/content_exclusion`: set optional parameters, then `send()`.
@@ -1525,23 +1639,14 @@ pub struct CopilotSetCopilotContentExclusionForOrganization<'a> {
     >,
     options: rt::CallOptions,
 }
-impl CopilotSetCopilotContentExclusionForOrganization<'_> {
+impl<'a> CopilotSetCopilotContentExclusionForOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActivityMarkNotificationsAsReadResponse202>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::PUT,
-            "/orgs/{org}/copilot/content_exclusion",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PUT, "/orgs/{org}/copilot/content_exclusion");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -1549,14 +1654,20 @@ impl CopilotSetCopilotContentExclusionForOrganization<'_> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             413u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => {
-                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
-            }
+            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActivityMarkNotificationsAsReadResponse202>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/copilot/metrics/reports/organization-1-day`: set optional parameters, then `send()`.
@@ -1568,19 +1679,13 @@ pub struct CopilotCopilotOrganizationOneDayUsageMetrics<'a> {
     day: chrono::NaiveDate,
     options: rt::CallOptions,
 }
-impl CopilotCopilotOrganizationOneDayUsageMetrics<'_> {
+impl<'a> CopilotCopilotOrganizationOneDayUsageMetrics<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Option<super::models::CopilotUsageMetrics1DayReport>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/copilot/metrics/reports/organization-1-day",
@@ -1589,7 +1694,14 @@ impl CopilotCopilotOrganizationOneDayUsageMetrics<'_> {
         op.query("day", &self.day, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Option<super::models::CopilotUsageMetrics1DayReport>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/copilot/metrics/reports/organization-28-day/latest`: set optional parameters, then `send()`.
@@ -1600,16 +1712,13 @@ pub struct CopilotCopilotOrganizationUsageMetrics<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl CopilotCopilotOrganizationUsageMetrics<'_> {
+impl<'a> CopilotCopilotOrganizationUsageMetrics<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CopilotUsageMetrics28DayReport>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/copilot/metrics/reports/organization-28-day/latest",
@@ -1617,7 +1726,14 @@ impl CopilotCopilotOrganizationUsageMetrics<'_> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CopilotUsageMetrics28DayReport>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/copilot/metrics/reports/repos-1-day`: set optional parameters, then `send()`.
@@ -1629,19 +1745,13 @@ pub struct CopilotCopilotOrganizationReposOneDayReport<'a> {
     day: chrono::NaiveDate,
     options: rt::CallOptions,
 }
-impl CopilotCopilotOrganizationReposOneDayReport<'_> {
+impl<'a> CopilotCopilotOrganizationReposOneDayReport<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Option<super::models::CopilotUsageMetrics1DayReport>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/copilot/metrics/reports/repos-1-day",
@@ -1650,7 +1760,14 @@ impl CopilotCopilotOrganizationReposOneDayReport<'_> {
         op.query("day", &self.day, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Option<super::models::CopilotUsageMetrics1DayReport>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/copilot/metrics/reports/user-teams-1-day`: set optional parameters, then `send()`.
@@ -1662,19 +1779,13 @@ pub struct CopilotCopilotOrganizationUserTeamsOneDayReport<'a> {
     day: chrono::NaiveDate,
     options: rt::CallOptions,
 }
-impl CopilotCopilotOrganizationUserTeamsOneDayReport<'_> {
+impl<'a> CopilotCopilotOrganizationUserTeamsOneDayReport<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Option<super::models::CopilotUsageMetrics1DayReport>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/copilot/metrics/reports/user-teams-1-day",
@@ -1683,7 +1794,14 @@ impl CopilotCopilotOrganizationUserTeamsOneDayReport<'_> {
         op.query("day", &self.day, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Option<super::models::CopilotUsageMetrics1DayReport>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/copilot/metrics/reports/users-1-day`: set optional parameters, then `send()`.
@@ -1695,19 +1813,13 @@ pub struct CopilotCopilotOrganizationUsersOneDayUsageMetrics<'a> {
     day: chrono::NaiveDate,
     options: rt::CallOptions,
 }
-impl CopilotCopilotOrganizationUsersOneDayUsageMetrics<'_> {
+impl<'a> CopilotCopilotOrganizationUsersOneDayUsageMetrics<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Option<super::models::CopilotUsageMetrics1DayReport>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/copilot/metrics/reports/users-1-day",
@@ -1716,7 +1828,14 @@ impl CopilotCopilotOrganizationUsersOneDayUsageMetrics<'_> {
         op.query("day", &self.day, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Option<super::models::CopilotUsageMetrics1DayReport>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/copilot/metrics/reports/users-28-day/latest`: set optional parameters, then `send()`.
@@ -1727,16 +1846,13 @@ pub struct CopilotCopilotOrganizationUsersUsageMetrics<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl CopilotCopilotOrganizationUsersUsageMetrics<'_> {
+impl<'a> CopilotCopilotOrganizationUsersUsageMetrics<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CopilotUsageMetrics28DayReport>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/copilot/metrics/reports/users-28-day/latest",
@@ -1744,7 +1860,14 @@ impl CopilotCopilotOrganizationUsersUsageMetrics<'_> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CopilotUsageMetrics28DayReport>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/members/{username}/copilot`: set optional parameters, then `send()`.
@@ -1756,25 +1879,24 @@ pub struct CopilotGetCopilotSeatDetailsForUser<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl CopilotGetCopilotSeatDetailsForUser<'_> {
+impl<'a> CopilotGetCopilotSeatDetailsForUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CopilotSeatDetails>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/members/{username}/copilot",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/members/{username}/copilot");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CopilotSeatDetails>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/copilot/cloud-agent/configuration`: set optional parameters, then `send()`.
@@ -1786,19 +1908,13 @@ pub struct CopilotGetCopilotCloudAgentConfiguration<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl CopilotGetCopilotCloudAgentConfiguration<'_> {
+impl<'a> CopilotGetCopilotCloudAgentConfiguration<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::CopilotGetCopilotCloudAgentConfigurationResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/copilot/cloud-agent/configuration",
@@ -1807,6 +1923,16 @@ impl CopilotGetCopilotCloudAgentConfiguration<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::CopilotGetCopilotCloudAgentConfigurationResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

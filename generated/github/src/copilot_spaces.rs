@@ -369,10 +369,7 @@ impl<'a> CopilotSpacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `read:user` scope to use this endpoint.
     ///
     /// `GET /users/{username}/copilot-spaces` (operation `copilot-spaces/list-for-user`).
-    pub fn list_for_user(
-        &self,
-        username: impl Into<String>,
-    ) -> CopilotSpacesListForUser<'a> {
+    pub fn list_for_user(&self, username: impl Into<String>) -> CopilotSpacesListForUser<'a> {
         CopilotSpacesListForUser {
             client: self.client,
             username: username.into(),
@@ -690,7 +687,7 @@ pub struct CopilotSpacesListForOrg<'a> {
     after: Option<String>,
     options: rt::CallOptions,
 }
-impl CopilotSpacesListForOrg<'_> {
+impl<'a> CopilotSpacesListForOrg<'a> {
     /// The number of results per page (max 100).
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -711,31 +708,49 @@ impl CopilotSpacesListForOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::CopilotSpacesListForOrgResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/copilot-spaces");
         op.path("org", &self.org, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CopilotSpacesListForOrgResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::CopilotSpace> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::CopilotSpace> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("/spaces").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /orgs/{org}/copilot-spaces`: set optional parameters, then `send()`.
@@ -747,16 +762,13 @@ pub struct CopilotSpacesCreateForOrg<'a> {
     body: super::models::CopilotSpacesCreateForOrgBody,
     options: rt::CallOptions,
 }
-impl CopilotSpacesCreateForOrg<'_> {
+impl<'a> CopilotSpacesCreateForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CopilotSpace>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/copilot-spaces");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.check(self.body.validate());
@@ -768,7 +780,12 @@ impl CopilotSpacesCreateForOrg<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CopilotSpace>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/copilot-spaces/{space_number}`: set optional parameters, then `send()`.
@@ -780,25 +797,24 @@ pub struct CopilotSpacesGetForOrg<'a> {
     space_number: i64,
     options: rt::CallOptions,
 }
-impl CopilotSpacesGetForOrg<'_> {
+impl<'a> CopilotSpacesGetForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CopilotSpace>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/copilot-spaces/{space_number}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/copilot-spaces/{space_number}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CopilotSpace>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/copilot-spaces/{space_number}`: set optional parameters, then `send()`.
@@ -811,20 +827,14 @@ pub struct CopilotSpacesUpdateForOrg<'a> {
     body: super::models::CopilotSpacesUpdateForOrgBody,
     options: rt::CallOptions,
 }
-impl CopilotSpacesUpdateForOrg<'_> {
+impl<'a> CopilotSpacesUpdateForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CopilotSpace>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::PUT,
-            "/orgs/{org}/copilot-spaces/{space_number}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PUT, "/orgs/{org}/copilot-spaces/{space_number}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
         op.check(self.body.validate());
@@ -836,7 +846,12 @@ impl CopilotSpacesUpdateForOrg<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CopilotSpace>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/copilot-spaces/{space_number}`: set optional parameters, then `send()`.
@@ -848,14 +863,13 @@ pub struct CopilotSpacesDeleteForOrg<'a> {
     space_number: i64,
     options: rt::CallOptions,
 }
-impl CopilotSpacesDeleteForOrg<'_> {
+impl<'a> CopilotSpacesDeleteForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/copilot-spaces/{space_number}",
@@ -868,7 +882,12 @@ impl CopilotSpacesDeleteForOrg<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/copilot-spaces/{space_number}/collaborators`: set optional parameters, then `send()`.
@@ -880,19 +899,13 @@ pub struct CopilotSpacesListCollaboratorsForOrg<'a> {
     space_number: i64,
     options: rt::CallOptions,
 }
-impl CopilotSpacesListCollaboratorsForOrg<'_> {
+impl<'a> CopilotSpacesListCollaboratorsForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::CopilotSpacesListCollaboratorsForOrgResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/copilot-spaces/{space_number}/collaborators",
@@ -901,7 +914,17 @@ impl CopilotSpacesListCollaboratorsForOrg<'_> {
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::CopilotSpacesListCollaboratorsForOrgResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /orgs/{org}/copilot-spaces/{space_number}/collaborators`: set optional parameters, then `send()`.
@@ -914,16 +937,13 @@ pub struct CopilotSpacesAddCollaboratorForOrg<'a> {
     body: super::models::CopilotSpacesAddCollaboratorForOrgBody,
     options: rt::CallOptions,
 }
-impl CopilotSpacesAddCollaboratorForOrg<'_> {
+impl<'a> CopilotSpacesAddCollaboratorForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CopilotSpaceCollaborator>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/copilot-spaces/{space_number}/collaborators",
@@ -938,7 +958,14 @@ impl CopilotSpacesAddCollaboratorForOrg<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CopilotSpaceCollaborator>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/copilot-spaces/{space_number}/collaborators/{actor_type}/{actor_identifier}`: set optional parameters, then `send()`.
@@ -953,19 +980,13 @@ pub struct CopilotSpacesUpdateCollaboratorForOrg<'a> {
     body: super::models::CopilotSpacesUpdateCollaboratorForOrgBody,
     options: rt::CallOptions,
 }
-impl CopilotSpacesUpdateCollaboratorForOrg<'_> {
+impl<'a> CopilotSpacesUpdateCollaboratorForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Option<super::models::CopilotSpaceCollaborator>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/copilot-spaces/{space_number}/collaborators/{actor_type}/{actor_identifier}",
@@ -973,7 +994,12 @@ impl CopilotSpacesUpdateCollaboratorForOrg<'_> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
         op.path("actor_type", &self.actor_type, rt::Style::Simple, false);
-        op.path("actor_identifier", &self.actor_identifier, rt::Style::Simple, false);
+        op.path(
+            "actor_identifier",
+            &self.actor_identifier,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -982,7 +1008,14 @@ impl CopilotSpacesUpdateCollaboratorForOrg<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Option<super::models::CopilotSpaceCollaborator>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/copilot-spaces/{space_number}/collaborators/{actor_type}/{actor_identifier}`: set optional parameters, then `send()`.
@@ -996,14 +1029,13 @@ pub struct CopilotSpacesRemoveCollaboratorForOrg<'a> {
     actor_identifier: String,
     options: rt::CallOptions,
 }
-impl CopilotSpacesRemoveCollaboratorForOrg<'_> {
+impl<'a> CopilotSpacesRemoveCollaboratorForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/copilot-spaces/{space_number}/collaborators/{actor_type}/{actor_identifier}",
@@ -1011,10 +1043,20 @@ impl CopilotSpacesRemoveCollaboratorForOrg<'_> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
         op.path("actor_type", &self.actor_type, rt::Style::Simple, false);
-        op.path("actor_identifier", &self.actor_identifier, rt::Style::Simple, false);
+        op.path(
+            "actor_identifier",
+            &self.actor_identifier,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/copilot-spaces/{space_number}/resources`: set optional parameters, then `send()`.
@@ -1026,19 +1068,13 @@ pub struct CopilotSpacesListResourcesForOrg<'a> {
     space_number: i64,
     options: rt::CallOptions,
 }
-impl CopilotSpacesListResourcesForOrg<'_> {
+impl<'a> CopilotSpacesListResourcesForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::CopilotSpacesListResourcesForOrgResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/copilot-spaces/{space_number}/resources",
@@ -1047,7 +1083,15 @@ impl CopilotSpacesListResourcesForOrg<'_> {
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CopilotSpacesListResourcesForOrgResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /orgs/{org}/copilot-spaces/{space_number}/resources`: set optional parameters, then `send()`.
@@ -1060,16 +1104,13 @@ pub struct CopilotSpacesCreateResourceForOrg<'a> {
     body: super::models::CopilotSpacesCreateResourceForOrgBody,
     options: rt::CallOptions,
 }
-impl CopilotSpacesCreateResourceForOrg<'_> {
+impl<'a> CopilotSpacesCreateResourceForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CopilotSpaceResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/copilot-spaces/{space_number}/resources",
@@ -1084,7 +1125,14 @@ impl CopilotSpacesCreateResourceForOrg<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CopilotSpaceResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/copilot-spaces/{space_number}/resources/{space_resource_id}`: set optional parameters, then `send()`.
@@ -1097,26 +1145,35 @@ pub struct CopilotSpacesGetResourceForOrg<'a> {
     space_resource_id: i64,
     options: rt::CallOptions,
 }
-impl CopilotSpacesGetResourceForOrg<'_> {
+impl<'a> CopilotSpacesGetResourceForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CopilotSpaceResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/copilot-spaces/{space_number}/resources/{space_resource_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
-        op.path("space_resource_id", &self.space_resource_id, rt::Style::Simple, false);
+        op.path(
+            "space_resource_id",
+            &self.space_resource_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CopilotSpaceResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/copilot-spaces/{space_number}/resources/{space_resource_id}`: set optional parameters, then `send()`.
@@ -1130,23 +1187,25 @@ pub struct CopilotSpacesUpdateResourceForOrg<'a> {
     body: super::models::CopilotSpacesUpdateResourceForOrgBody,
     options: rt::CallOptions,
 }
-impl CopilotSpacesUpdateResourceForOrg<'_> {
+impl<'a> CopilotSpacesUpdateResourceForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CopilotSpaceResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/copilot-spaces/{space_number}/resources/{space_resource_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
-        op.path("space_resource_id", &self.space_resource_id, rt::Style::Simple, false);
+        op.path(
+            "space_resource_id",
+            &self.space_resource_id,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -1155,7 +1214,14 @@ impl CopilotSpacesUpdateResourceForOrg<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CopilotSpaceResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/copilot-spaces/{space_number}/resources/{space_resource_id}`: set optional parameters, then `send()`.
@@ -1168,24 +1234,33 @@ pub struct CopilotSpacesDeleteResourceForOrg<'a> {
     space_resource_id: i64,
     options: rt::CallOptions,
 }
-impl CopilotSpacesDeleteResourceForOrg<'_> {
+impl<'a> CopilotSpacesDeleteResourceForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/copilot-spaces/{space_number}/resources/{space_resource_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
-        op.path("space_resource_id", &self.space_resource_id, rt::Style::Simple, false);
+        op.path(
+            "space_resource_id",
+            &self.space_resource_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /users/{username}/copilot-spaces`: set optional parameters, then `send()`.
@@ -1199,7 +1274,7 @@ pub struct CopilotSpacesListForUser<'a> {
     after: Option<String>,
     options: rt::CallOptions,
 }
-impl CopilotSpacesListForUser<'_> {
+impl<'a> CopilotSpacesListForUser<'a> {
     /// The number of results per page (max 100).
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1220,31 +1295,49 @@ impl CopilotSpacesListForUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::CopilotSpacesListForOrgResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/copilot-spaces");
         op.path("username", &self.username, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CopilotSpacesListForOrgResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::CopilotSpace> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::CopilotSpace> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("/spaces").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /users/{username}/copilot-spaces`: set optional parameters, then `send()`.
@@ -1256,16 +1349,13 @@ pub struct CopilotSpacesCreateForUser<'a> {
     body: super::models::CopilotSpacesCreateForUserBody,
     options: rt::CallOptions,
 }
-impl CopilotSpacesCreateForUser<'_> {
+impl<'a> CopilotSpacesCreateForUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CopilotSpace>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/users/{username}/copilot-spaces");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.check(self.body.validate());
@@ -1277,7 +1367,12 @@ impl CopilotSpacesCreateForUser<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CopilotSpace>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /users/{username}/copilot-spaces/{space_number}`: set optional parameters, then `send()`.
@@ -1289,16 +1384,13 @@ pub struct CopilotSpacesGetForUser<'a> {
     space_number: i64,
     options: rt::CallOptions,
 }
-impl CopilotSpacesGetForUser<'_> {
+impl<'a> CopilotSpacesGetForUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CopilotSpace>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/copilot-spaces/{space_number}",
@@ -1307,7 +1399,12 @@ impl CopilotSpacesGetForUser<'_> {
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CopilotSpace>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /users/{username}/copilot-spaces/{space_number}`: set optional parameters, then `send()`.
@@ -1320,16 +1417,13 @@ pub struct CopilotSpacesUpdateForUser<'a> {
     body: super::models::CopilotSpacesUpdateForUserBody,
     options: rt::CallOptions,
 }
-impl CopilotSpacesUpdateForUser<'_> {
+impl<'a> CopilotSpacesUpdateForUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CopilotSpace>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/users/{username}/copilot-spaces/{space_number}",
@@ -1345,7 +1439,12 @@ impl CopilotSpacesUpdateForUser<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CopilotSpace>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /users/{username}/copilot-spaces/{space_number}`: set optional parameters, then `send()`.
@@ -1357,14 +1456,13 @@ pub struct CopilotSpacesDeleteForUser<'a> {
     space_number: i64,
     options: rt::CallOptions,
 }
-impl CopilotSpacesDeleteForUser<'_> {
+impl<'a> CopilotSpacesDeleteForUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/users/{username}/copilot-spaces/{space_number}",
@@ -1377,7 +1475,12 @@ impl CopilotSpacesDeleteForUser<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /users/{username}/copilot-spaces/{space_number}/collaborators`: set optional parameters, then `send()`.
@@ -1389,19 +1492,13 @@ pub struct CopilotSpacesListCollaboratorsForUser<'a> {
     space_number: i64,
     options: rt::CallOptions,
 }
-impl CopilotSpacesListCollaboratorsForUser<'_> {
+impl<'a> CopilotSpacesListCollaboratorsForUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::CopilotSpacesListCollaboratorsForOrgResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/copilot-spaces/{space_number}/collaborators",
@@ -1410,7 +1507,17 @@ impl CopilotSpacesListCollaboratorsForUser<'_> {
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::CopilotSpacesListCollaboratorsForOrgResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /users/{username}/copilot-spaces/{space_number}/collaborators`: set optional parameters, then `send()`.
@@ -1423,16 +1530,13 @@ pub struct CopilotSpacesAddCollaboratorForUser<'a> {
     body: super::models::CopilotSpacesAddCollaboratorForUserBody,
     options: rt::CallOptions,
 }
-impl CopilotSpacesAddCollaboratorForUser<'_> {
+impl<'a> CopilotSpacesAddCollaboratorForUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CopilotSpaceCollaborator>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/users/{username}/copilot-spaces/{space_number}/collaborators",
@@ -1447,7 +1551,14 @@ impl CopilotSpacesAddCollaboratorForUser<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CopilotSpaceCollaborator>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /users/{username}/copilot-spaces/{space_number}/collaborators/{actor_type}/{actor_identifier}`: set optional parameters, then `send()`.
@@ -1462,19 +1573,13 @@ pub struct CopilotSpacesUpdateCollaboratorForUser<'a> {
     body: super::models::CopilotSpacesUpdateCollaboratorForOrgBody,
     options: rt::CallOptions,
 }
-impl CopilotSpacesUpdateCollaboratorForUser<'_> {
+impl<'a> CopilotSpacesUpdateCollaboratorForUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Option<super::models::CopilotSpaceCollaborator>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/users/{username}/copilot-spaces/{space_number}/collaborators/{actor_type}/{actor_identifier}",
@@ -1482,7 +1587,12 @@ impl CopilotSpacesUpdateCollaboratorForUser<'_> {
         op.path("username", &self.username, rt::Style::Simple, false);
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
         op.path("actor_type", &self.actor_type, rt::Style::Simple, false);
-        op.path("actor_identifier", &self.actor_identifier, rt::Style::Simple, false);
+        op.path(
+            "actor_identifier",
+            &self.actor_identifier,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -1491,7 +1601,14 @@ impl CopilotSpacesUpdateCollaboratorForUser<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Option<super::models::CopilotSpaceCollaborator>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /users/{username}/copilot-spaces/{space_number}/collaborators/{actor_type}/{actor_identifier}`: set optional parameters, then `send()`.
@@ -1505,14 +1622,13 @@ pub struct CopilotSpacesRemoveCollaboratorForUser<'a> {
     actor_identifier: String,
     options: rt::CallOptions,
 }
-impl CopilotSpacesRemoveCollaboratorForUser<'_> {
+impl<'a> CopilotSpacesRemoveCollaboratorForUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/users/{username}/copilot-spaces/{space_number}/collaborators/{actor_type}/{actor_identifier}",
@@ -1520,10 +1636,20 @@ impl CopilotSpacesRemoveCollaboratorForUser<'_> {
         op.path("username", &self.username, rt::Style::Simple, false);
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
         op.path("actor_type", &self.actor_type, rt::Style::Simple, false);
-        op.path("actor_identifier", &self.actor_identifier, rt::Style::Simple, false);
+        op.path(
+            "actor_identifier",
+            &self.actor_identifier,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /users/{username}/copilot-spaces/{space_number}/resources`: set optional parameters, then `send()`.
@@ -1535,19 +1661,13 @@ pub struct CopilotSpacesListResourcesForUser<'a> {
     space_number: i64,
     options: rt::CallOptions,
 }
-impl CopilotSpacesListResourcesForUser<'_> {
+impl<'a> CopilotSpacesListResourcesForUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::CopilotSpacesListResourcesForOrgResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/copilot-spaces/{space_number}/resources",
@@ -1556,7 +1676,15 @@ impl CopilotSpacesListResourcesForUser<'_> {
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CopilotSpacesListResourcesForOrgResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /users/{username}/copilot-spaces/{space_number}/resources`: set optional parameters, then `send()`.
@@ -1569,16 +1697,13 @@ pub struct CopilotSpacesCreateResourceForUser<'a> {
     body: super::models::CopilotSpacesCreateResourceForOrgBody,
     options: rt::CallOptions,
 }
-impl CopilotSpacesCreateResourceForUser<'_> {
+impl<'a> CopilotSpacesCreateResourceForUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CopilotSpaceResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/users/{username}/copilot-spaces/{space_number}/resources",
@@ -1593,7 +1718,14 @@ impl CopilotSpacesCreateResourceForUser<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CopilotSpaceResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /users/{username}/copilot-spaces/{space_number}/resources/{space_resource_id}`: set optional parameters, then `send()`.
@@ -1606,26 +1738,35 @@ pub struct CopilotSpacesGetResourceForUser<'a> {
     space_resource_id: i64,
     options: rt::CallOptions,
 }
-impl CopilotSpacesGetResourceForUser<'_> {
+impl<'a> CopilotSpacesGetResourceForUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CopilotSpaceResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/copilot-spaces/{space_number}/resources/{space_resource_id}",
         );
         op.path("username", &self.username, rt::Style::Simple, false);
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
-        op.path("space_resource_id", &self.space_resource_id, rt::Style::Simple, false);
+        op.path(
+            "space_resource_id",
+            &self.space_resource_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CopilotSpaceResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /users/{username}/copilot-spaces/{space_number}/resources/{space_resource_id}`: set optional parameters, then `send()`.
@@ -1639,23 +1780,25 @@ pub struct CopilotSpacesUpdateResourceForUser<'a> {
     body: super::models::CopilotSpacesUpdateResourceForOrgBody,
     options: rt::CallOptions,
 }
-impl CopilotSpacesUpdateResourceForUser<'_> {
+impl<'a> CopilotSpacesUpdateResourceForUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CopilotSpaceResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/users/{username}/copilot-spaces/{space_number}/resources/{space_resource_id}",
         );
         op.path("username", &self.username, rt::Style::Simple, false);
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
-        op.path("space_resource_id", &self.space_resource_id, rt::Style::Simple, false);
+        op.path(
+            "space_resource_id",
+            &self.space_resource_id,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -1664,7 +1807,14 @@ impl CopilotSpacesUpdateResourceForUser<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CopilotSpaceResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /users/{username}/copilot-spaces/{space_number}/resources/{space_resource_id}`: set optional parameters, then `send()`.
@@ -1677,23 +1827,32 @@ pub struct CopilotSpacesDeleteResourceForUser<'a> {
     space_resource_id: i64,
     options: rt::CallOptions,
 }
-impl CopilotSpacesDeleteResourceForUser<'_> {
+impl<'a> CopilotSpacesDeleteResourceForUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/users/{username}/copilot-spaces/{space_number}/resources/{space_resource_id}",
         );
         op.path("username", &self.username, rt::Style::Simple, false);
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
-        op.path("space_resource_id", &self.space_resource_id, rt::Style::Simple, false);
+        op.path(
+            "space_resource_id",
+            &self.space_resource_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

@@ -36,10 +36,7 @@ impl<'a> CredentialsApi<'a> {
     /// > Any authenticated requests will return a 403.
     ///
     /// `POST /credentials/revoke` (operation `credentials/revoke`).
-    pub fn revoke(
-        &self,
-        body: super::models::CredentialsRevokeBody,
-    ) -> CredentialsRevoke<'a> {
+    pub fn revoke(&self, body: super::models::CredentialsRevokeBody) -> CredentialsRevoke<'a> {
         CredentialsRevoke {
             client: self.client,
             body,
@@ -55,25 +52,27 @@ pub struct CredentialsRevoke<'a> {
     body: super::models::CredentialsRevokeBody,
     options: rt::CallOptions,
 }
-impl CredentialsRevoke<'_> {
+impl<'a> CredentialsRevoke<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/credentials/revoke");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
-            422u16 => {
-                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
-            }
+            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -127,10 +127,7 @@ impl<'a> DependabotApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
     ///
     /// `GET /orgs/{org}/dependabot/alerts` (operation `dependabot/list-alerts-for-org`).
-    pub fn list_alerts_for_org(
-        &self,
-        org: impl Into<String>,
-    ) -> DependabotListAlertsForOrg<'a> {
+    pub fn list_alerts_for_org(&self, org: impl Into<String>) -> DependabotListAlertsForOrg<'a> {
         DependabotListAlertsForOrg {
             client: self.client,
             org: org.into(),
@@ -235,10 +232,7 @@ impl<'a> DependabotApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/dependabot/secrets` (operation `dependabot/list-org-secrets`).
-    pub fn list_org_secrets(
-        &self,
-        org: impl Into<String>,
-    ) -> DependabotListOrgSecrets<'a> {
+    pub fn list_org_secrets(&self, org: impl Into<String>) -> DependabotListOrgSecrets<'a> {
         DependabotListOrgSecrets {
             client: self.client,
             org: org.into(),
@@ -255,10 +249,7 @@ impl<'a> DependabotApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/dependabot/secrets/public-key` (operation `dependabot/get-org-public-key`).
-    pub fn get_org_public_key(
-        &self,
-        org: impl Into<String>,
-    ) -> DependabotGetOrgPublicKey<'a> {
+    pub fn get_org_public_key(&self, org: impl Into<String>) -> DependabotGetOrgPublicKey<'a> {
         DependabotGetOrgPublicKey {
             client: self.client,
             org: org.into(),
@@ -695,7 +686,7 @@ pub struct DependabotListAlertsForEnterprise<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl DependabotListAlertsForEnterprise<'_> {
+impl<'a> DependabotListAlertsForEnterprise<'a> {
     /// A comma-separated list of vulnerability classifications. If specified, only alerts for vulnerabilities with these classifications will be returned.
     ///
     /// Can be: `malware`, `general`
@@ -741,10 +732,7 @@ impl DependabotListAlertsForEnterprise<'_> {
     }
     /// Filters the list of alerts based on whether the alert has the given value. If specified, only alerts meeting this criterion will be returned.
     /// Multiple `has` filters can be passed to filter for alerts that have all of the values. Currently, only `patch` is supported.
-    pub fn has(
-        mut self,
-        value: super::models::DependabotListAlertsForEnterpriseHas,
-    ) -> Self {
+    pub fn has(mut self, value: super::models::DependabotListAlertsForEnterpriseHas) -> Self {
         self.has = Some(value);
         self
     }
@@ -756,10 +744,7 @@ impl DependabotListAlertsForEnterprise<'_> {
         self
     }
     /// The scope of the vulnerable dependency. If specified, only alerts with this scope will be returned.
-    pub fn scope(
-        mut self,
-        value: super::models::DependabotListAlertsForEnterpriseScope,
-    ) -> Self {
+    pub fn scope(mut self, value: super::models::DependabotListAlertsForEnterpriseScope) -> Self {
         self.scope = Some(value);
         self
     }
@@ -775,10 +760,7 @@ impl DependabotListAlertsForEnterprise<'_> {
     /// `created` means when the alert was created.
     /// `updated` means when the alert's state last changed.
     /// `epss_percentage` sorts alerts by the Exploit Prediction Scoring System (EPSS) percentage.
-    pub fn sort(
-        mut self,
-        value: super::models::DependabotListAlertsForEnterpriseSort,
-    ) -> Self {
+    pub fn sort(mut self, value: super::models::DependabotListAlertsForEnterpriseSort) -> Self {
         self.sort = Some(value);
         self
     }
@@ -810,24 +792,28 @@ impl DependabotListAlertsForEnterprise<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Vec<super::models::DependabotAlertWithRepository>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/dependabot/alerts",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.query("classification", &self.classification, rt::Style::Form, true);
+        op.query(
+            "classification",
+            &self.classification,
+            rt::Style::Form,
+            true,
+        );
         op.query("state", &self.state, rt::Style::Form, true);
         op.query("severity", &self.severity, rt::Style::Form, true);
         op.query("ecosystem", &self.ecosystem, rt::Style::Form, true);
         op.query("package", &self.package, rt::Style::Form, true);
-        op.query("epss_percentage", &self.epss_percentage, rt::Style::Form, true);
+        op.query(
+            "epss_percentage",
+            &self.epss_percentage,
+            rt::Style::Form,
+            true,
+        );
         op.query("has", &self.has, rt::Style::Form, true);
         op.query("assignee", &self.assignee, rt::Style::Form, true);
         op.query("scope", &self.scope, rt::Style::Form, true);
@@ -840,13 +826,18 @@ impl DependabotListAlertsForEnterprise<'_> {
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => {
-                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
-            }
+            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::DependabotAlertWithRepository>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /enterprises/{enterprise}/dependabot/repository-access`: set optional parameters, then `send()`.
@@ -859,7 +850,7 @@ pub struct DependabotRepositoryAccessForEnterprise<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl DependabotRepositoryAccessForEnterprise<'_> {
+impl<'a> DependabotRepositoryAccessForEnterprise<'a> {
     /// The page number of results to fetch.
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -875,36 +866,64 @@ impl DependabotRepositoryAccessForEnterprise<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DependabotRepositoryAccessDetails>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/dependabot/repository-access",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DependabotRepositoryAccessDetails>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::NullableSimpleRepository> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::NullableSimpleRepository> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/accessible_repositories")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `PATCH /enterprises/{enterprise}/dependabot/repository-access`: set optional parameters, then `send()`.
@@ -916,14 +935,13 @@ pub struct DependabotUpdateRepositoryAccessForEnterprise<'a> {
     body: super::models::DependabotUpdateRepositoryAccessForEnterpriseBody,
     options: rt::CallOptions,
 }
-impl DependabotUpdateRepositoryAccessForEnterprise<'_> {
+impl<'a> DependabotUpdateRepositoryAccessForEnterprise<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/enterprises/{enterprise}/dependabot/repository-access",
@@ -932,7 +950,12 @@ impl DependabotUpdateRepositoryAccessForEnterprise<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /enterprises/{enterprise}/dependabot/repository-access/default-level`: set optional parameters, then `send()`.
@@ -944,14 +967,13 @@ pub struct DependabotSetRepositoryAccessDefaultLevelForEnterprise<'a> {
     body: super::models::DependabotSetRepositoryAccessDefaultLevelForEnterpriseBody,
     options: rt::CallOptions,
 }
-impl DependabotSetRepositoryAccessDefaultLevelForEnterprise<'_> {
+impl<'a> DependabotSetRepositoryAccessDefaultLevelForEnterprise<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/enterprises/{enterprise}/dependabot/repository-access/default-level",
@@ -960,7 +982,12 @@ impl DependabotSetRepositoryAccessDefaultLevelForEnterprise<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/dependabot/alerts`: set optional parameters, then `send()`.
@@ -989,7 +1016,7 @@ pub struct DependabotListAlertsForOrg<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl DependabotListAlertsForOrg<'_> {
+impl<'a> DependabotListAlertsForOrg<'a> {
     /// A comma-separated list of vulnerability classifications. If specified, only alerts for vulnerabilities with these classifications will be returned.
     ///
     /// Can be: `malware`, `general`
@@ -1066,10 +1093,7 @@ impl DependabotListAlertsForOrg<'_> {
         self
     }
     /// The scope of the vulnerable dependency. If specified, only alerts with this scope will be returned.
-    pub fn scope(
-        mut self,
-        value: super::models::DependabotListAlertsForEnterpriseScope,
-    ) -> Self {
+    pub fn scope(mut self, value: super::models::DependabotListAlertsForEnterpriseScope) -> Self {
         self.scope = Some(value);
         self
     }
@@ -1085,10 +1109,7 @@ impl DependabotListAlertsForOrg<'_> {
     /// `created` means when the alert was created.
     /// `updated` means when the alert's state last changed.
     /// `epss_percentage` sorts alerts by the Exploit Prediction Scoring System (EPSS) percentage.
-    pub fn sort(
-        mut self,
-        value: super::models::DependabotListAlertsForEnterpriseSort,
-    ) -> Self {
+    pub fn sort(mut self, value: super::models::DependabotListAlertsForEnterpriseSort) -> Self {
         self.sort = Some(value);
         self
     }
@@ -1120,28 +1141,37 @@ impl DependabotListAlertsForOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Vec<super::models::DependabotAlertWithRepository>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/dependabot/alerts");
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.query("classification", &self.classification, rt::Style::Form, true);
+        op.query(
+            "classification",
+            &self.classification,
+            rt::Style::Form,
+            true,
+        );
         op.query("state", &self.state, rt::Style::Form, true);
         op.query("severity", &self.severity, rt::Style::Form, true);
         op.query("ecosystem", &self.ecosystem, rt::Style::Form, true);
         op.query("package", &self.package, rt::Style::Form, true);
-        op.query("epss_percentage", &self.epss_percentage, rt::Style::Form, true);
+        op.query(
+            "epss_percentage",
+            &self.epss_percentage,
+            rt::Style::Form,
+            true,
+        );
         op.query(
             "artifact_registry_url",
             &self.artifact_registry_url,
             rt::Style::Form,
             true,
         );
-        op.query("artifact_registry", &self.artifact_registry, rt::Style::Form, true);
+        op.query(
+            "artifact_registry",
+            &self.artifact_registry,
+            rt::Style::Form,
+            true,
+        );
         op.query("has", &self.has, rt::Style::Form, true);
         op.query("assignee", &self.assignee, rt::Style::Form, true);
         op.query("runtime_risk", &self.runtime_risk, rt::Style::Form, true);
@@ -1156,13 +1186,18 @@ impl DependabotListAlertsForOrg<'_> {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => {
-                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
-            }
+            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::DependabotAlertWithRepository>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/dependabot/repository-access`: set optional parameters, then `send()`.
@@ -1175,7 +1210,7 @@ pub struct DependabotRepositoryAccessForOrg<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl DependabotRepositoryAccessForOrg<'_> {
+impl<'a> DependabotRepositoryAccessForOrg<'a> {
     /// The page number of results to fetch.
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -1191,36 +1226,61 @@ impl DependabotRepositoryAccessForOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DependabotRepositoryAccessDetails>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/dependabot/repository-access",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/dependabot/repository-access");
         op.path("org", &self.org, rt::Style::Simple, false);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
+            op.check(rt::check::range(
+                "page",
+                *v as f64,
+                Some((1f64, false)),
+                None,
+            ));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DependabotRepositoryAccessDetails>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::NullableSimpleRepository> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::NullableSimpleRepository> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/accessible_repositories")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `PATCH /orgs/{org}/dependabot/repository-access`: set optional parameters, then `send()`.
@@ -1232,14 +1292,13 @@ pub struct DependabotUpdateRepositoryAccessForOrg<'a> {
     body: super::models::DependabotUpdateRepositoryAccessForEnterpriseBody,
     options: rt::CallOptions,
 }
-impl DependabotUpdateRepositoryAccessForOrg<'_> {
+impl<'a> DependabotUpdateRepositoryAccessForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/orgs/{org}/dependabot/repository-access",
@@ -1248,7 +1307,12 @@ impl DependabotUpdateRepositoryAccessForOrg<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/dependabot/repository-access/default-level`: set optional parameters, then `send()`.
@@ -1260,14 +1324,13 @@ pub struct DependabotSetRepositoryAccessDefaultLevel<'a> {
     body: super::models::DependabotSetRepositoryAccessDefaultLevelForEnterpriseBody,
     options: rt::CallOptions,
 }
-impl DependabotSetRepositoryAccessDefaultLevel<'_> {
+impl<'a> DependabotSetRepositoryAccessDefaultLevel<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/dependabot/repository-access/default-level",
@@ -1276,7 +1339,12 @@ impl DependabotSetRepositoryAccessDefaultLevel<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/dependabot/secrets`: set optional parameters, then `send()`.
@@ -1289,7 +1357,7 @@ pub struct DependabotListOrgSecrets<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl DependabotListOrgSecrets<'_> {
+impl<'a> DependabotListOrgSecrets<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1305,19 +1373,43 @@ impl DependabotListOrgSecrets<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DependabotListOrgSecretsResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/dependabot/secrets");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DependabotListOrgSecretsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::OrganizationDependabotSecret> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::OrganizationDependabotSecret> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/secrets")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}/dependabot/secrets/public-key`: set optional parameters, then `send()`.
@@ -1328,23 +1420,22 @@ pub struct DependabotGetOrgPublicKey<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl DependabotGetOrgPublicKey<'_> {
+impl<'a> DependabotGetOrgPublicKey<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DependabotPublicKey>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/dependabot/secrets/public-key",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/dependabot/secrets/public-key");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::DependabotPublicKey>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/dependabot/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -1356,16 +1447,13 @@ pub struct DependabotGetOrgSecret<'a> {
     secret_name: String,
     options: rt::CallOptions,
 }
-impl DependabotGetOrgSecret<'_> {
+impl<'a> DependabotGetOrgSecret<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::OrganizationDependabotSecret>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/dependabot/secrets/{secret_name}",
@@ -1373,7 +1461,14 @@ impl DependabotGetOrgSecret<'_> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OrganizationDependabotSecret>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/dependabot/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -1386,16 +1481,13 @@ pub struct DependabotCreateOrUpdateOrgSecret<'a> {
     body: super::models::DependabotCreateOrUpdateOrgSecretBody,
     options: rt::CallOptions,
 }
-impl DependabotCreateOrUpdateOrgSecret<'_> {
+impl<'a> DependabotCreateOrUpdateOrgSecret<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/dependabot/secrets/{secret_name}",
@@ -1405,7 +1497,12 @@ impl DependabotCreateOrUpdateOrgSecret<'_> {
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/dependabot/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -1417,14 +1514,13 @@ pub struct DependabotDeleteOrgSecret<'a> {
     secret_name: String,
     options: rt::CallOptions,
 }
-impl DependabotDeleteOrgSecret<'_> {
+impl<'a> DependabotDeleteOrgSecret<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/dependabot/secrets/{secret_name}",
@@ -1432,7 +1528,12 @@ impl DependabotDeleteOrgSecret<'_> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/dependabot/secrets/{secret_name}/repositories`: set optional parameters, then `send()`.
@@ -1446,7 +1547,7 @@ pub struct DependabotListSelectedReposForOrgSecret<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl DependabotListSelectedReposForOrgSecret<'_> {
+impl<'a> DependabotListSelectedReposForOrgSecret<'a> {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -1462,13 +1563,7 @@ impl DependabotListSelectedReposForOrgSecret<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/dependabot/secrets/{secret_name}/repositories",
@@ -1478,7 +1573,39 @@ impl DependabotListSelectedReposForOrgSecret<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::MinimalRepository> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::MinimalRepository> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/repositories")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `PUT /orgs/{org}/dependabot/secrets/{secret_name}/repositories`: set optional parameters, then `send()`.
@@ -1491,14 +1618,13 @@ pub struct DependabotSetSelectedReposForOrgSecret<'a> {
     body: super::models::DependabotSetSelectedReposForOrgSecretBody,
     options: rt::CallOptions,
 }
-impl DependabotSetSelectedReposForOrgSecret<'_> {
+impl<'a> DependabotSetSelectedReposForOrgSecret<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/dependabot/secrets/{secret_name}/repositories",
@@ -1507,7 +1633,12 @@ impl DependabotSetSelectedReposForOrgSecret<'_> {
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/dependabot/secrets/{secret_name}/repositories/{repository_id}`: set optional parameters, then `send()`.
@@ -1520,23 +1651,32 @@ pub struct DependabotAddSelectedRepoToOrgSecret<'a> {
     repository_id: i64,
     options: rt::CallOptions,
 }
-impl DependabotAddSelectedRepoToOrgSecret<'_> {
+impl<'a> DependabotAddSelectedRepoToOrgSecret<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/dependabot/secrets/{secret_name}/repositories/{repository_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
-        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
+        op.path(
+            "repository_id",
+            &self.repository_id,
+            rt::Style::Simple,
+            false,
+        );
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/dependabot/secrets/{secret_name}/repositories/{repository_id}`: set optional parameters, then `send()`.
@@ -1549,23 +1689,32 @@ pub struct DependabotRemoveSelectedRepoFromOrgSecret<'a> {
     repository_id: i64,
     options: rt::CallOptions,
 }
-impl DependabotRemoveSelectedRepoFromOrgSecret<'_> {
+impl<'a> DependabotRemoveSelectedRepoFromOrgSecret<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/dependabot/secrets/{secret_name}/repositories/{repository_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
-        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
+        op.path(
+            "repository_id",
+            &self.repository_id,
+            rt::Style::Simple,
+            false,
+        );
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/dependabot/alerts`: set optional parameters, then `send()`.
@@ -1593,7 +1742,7 @@ pub struct DependabotListAlertsForRepo<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl DependabotListAlertsForRepo<'_> {
+impl<'a> DependabotListAlertsForRepo<'a> {
     /// A comma-separated list of vulnerability classifications. If specified, only alerts for vulnerabilities with these classifications will be returned.
     ///
     /// Can be: `malware`, `general`
@@ -1644,10 +1793,7 @@ impl DependabotListAlertsForRepo<'_> {
     }
     /// Filters the list of alerts based on whether the alert has the given value. If specified, only alerts meeting this criterion will be returned.
     /// Multiple `has` filters can be passed to filter for alerts that have all of the values. Currently, only `patch` is supported.
-    pub fn has(
-        mut self,
-        value: super::models::DependabotListAlertsForEnterpriseHas,
-    ) -> Self {
+    pub fn has(mut self, value: super::models::DependabotListAlertsForEnterpriseHas) -> Self {
         self.has = Some(value);
         self
     }
@@ -1659,10 +1805,7 @@ impl DependabotListAlertsForRepo<'_> {
         self
     }
     /// The scope of the vulnerable dependency. If specified, only alerts with this scope will be returned.
-    pub fn scope(
-        mut self,
-        value: super::models::DependabotListAlertsForEnterpriseScope,
-    ) -> Self {
+    pub fn scope(mut self, value: super::models::DependabotListAlertsForEnterpriseScope) -> Self {
         self.scope = Some(value);
         self
     }
@@ -1678,10 +1821,7 @@ impl DependabotListAlertsForRepo<'_> {
     /// `created` means when the alert was created.
     /// `updated` means when the alert's state last changed.
     /// `epss_percentage` sorts alerts by the Exploit Prediction Scoring System (EPSS) percentage.
-    pub fn sort(
-        mut self,
-        value: super::models::DependabotListAlertsForEnterpriseSort,
-    ) -> Self {
+    pub fn sort(mut self, value: super::models::DependabotListAlertsForEnterpriseSort) -> Self {
         self.sort = Some(value);
         self
     }
@@ -1713,23 +1853,27 @@ impl DependabotListAlertsForRepo<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::DependabotAlert>>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/dependabot/alerts",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/dependabot/alerts");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.query("classification", &self.classification, rt::Style::Form, true);
+        op.query(
+            "classification",
+            &self.classification,
+            rt::Style::Form,
+            true,
+        );
         op.query("state", &self.state, rt::Style::Form, true);
         op.query("severity", &self.severity, rt::Style::Form, true);
         op.query("ecosystem", &self.ecosystem, rt::Style::Form, true);
         op.query("package", &self.package, rt::Style::Form, true);
         op.query("manifest", &self.manifest, rt::Style::Form, true);
-        op.query("epss_percentage", &self.epss_percentage, rt::Style::Form, true);
+        op.query(
+            "epss_percentage",
+            &self.epss_percentage,
+            rt::Style::Form,
+            true,
+        );
         op.query("has", &self.has, rt::Style::Form, true);
         op.query("assignee", &self.assignee, rt::Style::Form, true);
         op.query("scope", &self.scope, rt::Style::Form, true);
@@ -1743,13 +1887,18 @@ impl DependabotListAlertsForRepo<'_> {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => {
-                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
-            }
+            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::DependabotAlert>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/dependabot/alerts/{alert_number}`: set optional parameters, then `send()`.
@@ -1762,16 +1911,13 @@ pub struct DependabotGetAlert<'a> {
     alert_number: i64,
     options: rt::CallOptions,
 }
-impl DependabotGetAlert<'_> {
+impl<'a> DependabotGetAlert<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DependabotAlert>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/dependabot/alerts/{alert_number}",
@@ -1781,7 +1927,12 @@ impl DependabotGetAlert<'_> {
         op.path("alert_number", &self.alert_number, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::DependabotAlert>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/dependabot/alerts/{alert_number}`: set optional parameters, then `send()`.
@@ -1795,16 +1946,13 @@ pub struct DependabotUpdateAlert<'a> {
     body: super::models::DependabotUpdateAlertBody,
     options: rt::CallOptions,
 }
-impl DependabotUpdateAlert<'_> {
+impl<'a> DependabotUpdateAlert<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DependabotAlert>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/dependabot/alerts/{alert_number}",
@@ -1819,13 +1967,16 @@ impl DependabotUpdateAlert<'_> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             409u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => {
-                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
-            }
+            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::DependabotAlert>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/dependabot/secrets`: set optional parameters, then `send()`.
@@ -1839,7 +1990,7 @@ pub struct DependabotListRepoSecrets<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl DependabotListRepoSecrets<'_> {
+impl<'a> DependabotListRepoSecrets<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1855,23 +2006,44 @@ impl DependabotListRepoSecrets<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DependabotListRepoSecretsResponse>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/dependabot/secrets",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/dependabot/secrets");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DependabotListRepoSecretsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::DependabotSecret> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::DependabotSecret> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/secrets")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/dependabot/secrets/public-key`: set optional parameters, then `send()`.
@@ -1883,16 +2055,13 @@ pub struct DependabotGetRepoPublicKey<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl DependabotGetRepoPublicKey<'_> {
+impl<'a> DependabotGetRepoPublicKey<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DependabotPublicKey>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/dependabot/secrets/public-key",
@@ -1900,7 +2069,12 @@ impl DependabotGetRepoPublicKey<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::DependabotPublicKey>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/dependabot/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -1913,16 +2087,13 @@ pub struct DependabotGetRepoSecret<'a> {
     secret_name: String,
     options: rt::CallOptions,
 }
-impl DependabotGetRepoSecret<'_> {
+impl<'a> DependabotGetRepoSecret<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DependabotSecret>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/dependabot/secrets/{secret_name}",
@@ -1931,7 +2102,12 @@ impl DependabotGetRepoSecret<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::DependabotSecret>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/dependabot/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -1945,16 +2121,13 @@ pub struct DependabotCreateOrUpdateRepoSecret<'a> {
     body: super::models::DependabotCreateOrUpdateRepoSecretBody,
     options: rt::CallOptions,
 }
-impl DependabotCreateOrUpdateRepoSecret<'_> {
+impl<'a> DependabotCreateOrUpdateRepoSecret<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/dependabot/secrets/{secret_name}",
@@ -1965,7 +2138,12 @@ impl DependabotCreateOrUpdateRepoSecret<'_> {
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/dependabot/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -1978,14 +2156,13 @@ pub struct DependabotDeleteRepoSecret<'a> {
     secret_name: String,
     options: rt::CallOptions,
 }
-impl DependabotDeleteRepoSecret<'_> {
+impl<'a> DependabotDeleteRepoSecret<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/dependabot/secrets/{secret_name}",
@@ -1994,6 +2171,11 @@ impl DependabotDeleteRepoSecret<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

@@ -126,7 +126,7 @@ pub struct DependencyGraphDiffRange<'a> {
     name: Option<String>,
     options: rt::CallOptions,
 }
-impl DependencyGraphDiffRange<'_> {
+impl<'a> DependencyGraphDiffRange<'a> {
     /// The full path, relative to the repository root, of the dependency manifest file.
     pub fn name(mut self, value: impl Into<String>) -> Self {
         self.name = Some(value.into());
@@ -137,10 +137,7 @@ impl DependencyGraphDiffRange<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::DependencyGraphDiffItem>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/dependency-graph/compare/{basehead}",
@@ -155,14 +152,38 @@ impl DependencyGraphDiffRange<'_> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::DependencyGraphDiffItem>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::DependencyGraphDiffItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::DependencyGraphDiffItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer(""),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/dependency-graph/sbom`: set optional parameters, then `send()`.
@@ -174,16 +195,13 @@ pub struct DependencyGraphExportSbom<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl DependencyGraphExportSbom<'_> {
+impl<'a> DependencyGraphExportSbom<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DependencyGraphSpdxSbom>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/dependency-graph/sbom",
@@ -192,7 +210,14 @@ impl DependencyGraphExportSbom<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DependencyGraphSpdxSbom>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/dependency-graph/sbom/fetch-report/{sbom_uuid}`: set optional parameters, then `send()`.
@@ -205,14 +230,13 @@ pub struct DependencyGraphFetchSbomReport<'a> {
     sbom_uuid: String,
     options: rt::CallOptions,
 }
-impl DependencyGraphFetchSbomReport<'_> {
+impl<'a> DependencyGraphFetchSbomReport<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/dependency-graph/sbom/fetch-report/{sbom_uuid}",
@@ -222,7 +246,12 @@ impl DependencyGraphFetchSbomReport<'_> {
         op.path("sbom_uuid", &self.sbom_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/dependency-graph/sbom/generate-report`: set optional parameters, then `send()`.
@@ -234,19 +263,13 @@ pub struct DependencyGraphGenerateSbomReport<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl DependencyGraphGenerateSbomReport<'_> {
+impl<'a> DependencyGraphGenerateSbomReport<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DependencyGraphGenerateSbomReportResponse201>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/dependency-graph/sbom/generate-report",
@@ -255,7 +278,15 @@ impl DependencyGraphGenerateSbomReport<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DependencyGraphGenerateSbomReportResponse201>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/dependency-graph/snapshots`: set optional parameters, then `send()`.
@@ -268,19 +299,13 @@ pub struct DependencyGraphCreateRepositorySnapshot<'a> {
     body: super::models::Snapshot,
     options: rt::CallOptions,
 }
-impl DependencyGraphCreateRepositorySnapshot<'_> {
+impl<'a> DependencyGraphCreateRepositorySnapshot<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DependencyGraphCreateRepositorySnapshotResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/dependency-graph/snapshots",
@@ -290,6 +315,16 @@ impl DependencyGraphCreateRepositorySnapshot<'_> {
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::DependencyGraphCreateRepositorySnapshotResponse>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -141,7 +141,7 @@ pub struct EnterpriseTeamMembershipsList<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl EnterpriseTeamMembershipsList<'_> {
+impl<'a> EnterpriseTeamMembershipsList<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -157,20 +157,46 @@ impl EnterpriseTeamMembershipsList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/teams/{enterprise-team}/memberships",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path("enterprise-team", &self.enterprise_team, rt::Style::Simple, false);
+        op.path(
+            "enterprise-team",
+            &self.enterprise_team,
+            rt::Style::Simple,
+            false,
+        );
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::SimpleUser> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::SimpleUser> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /enterprises/{enterprise}/teams/{enterprise-team}/memberships/add`: set optional parameters, then `send()`.
@@ -183,25 +209,32 @@ pub struct EnterpriseTeamMembershipsBulkAdd<'a> {
     body: super::models::EnterpriseTeamMembershipsBulkAddBody,
     options: rt::CallOptions,
 }
-impl EnterpriseTeamMembershipsBulkAdd<'_> {
+impl<'a> EnterpriseTeamMembershipsBulkAdd<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/enterprises/{enterprise}/teams/{enterprise-team}/memberships/add",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path("enterprise-team", &self.enterprise_team, rt::Style::Simple, false);
+        op.path(
+            "enterprise-team",
+            &self.enterprise_team,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /enterprises/{enterprise}/teams/{enterprise-team}/memberships/remove`: set optional parameters, then `send()`.
@@ -214,25 +247,32 @@ pub struct EnterpriseTeamMembershipsBulkRemove<'a> {
     body: super::models::EnterpriseTeamMembershipsBulkRemoveBody,
     options: rt::CallOptions,
 }
-impl EnterpriseTeamMembershipsBulkRemove<'_> {
+impl<'a> EnterpriseTeamMembershipsBulkRemove<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/enterprises/{enterprise}/teams/{enterprise-team}/memberships/remove",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path("enterprise-team", &self.enterprise_team, rt::Style::Simple, false);
+        op.path(
+            "enterprise-team",
+            &self.enterprise_team,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /enterprises/{enterprise}/teams/{enterprise-team}/memberships/{username}`: set optional parameters, then `send()`.
@@ -245,25 +285,32 @@ pub struct EnterpriseTeamMembershipsGet<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl EnterpriseTeamMembershipsGet<'_> {
+impl<'a> EnterpriseTeamMembershipsGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SimpleUser>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/teams/{enterprise-team}/memberships/{username}",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path("enterprise-team", &self.enterprise_team, rt::Style::Simple, false);
+        op.path(
+            "enterprise-team",
+            &self.enterprise_team,
+            rt::Style::Simple,
+            false,
+        );
         op.path("username", &self.username, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::SimpleUser>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /enterprises/{enterprise}/teams/{enterprise-team}/memberships/{username}`: set optional parameters, then `send()`.
@@ -276,25 +323,32 @@ pub struct EnterpriseTeamMembershipsAdd<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl EnterpriseTeamMembershipsAdd<'_> {
+impl<'a> EnterpriseTeamMembershipsAdd<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SimpleUser>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/enterprises/{enterprise}/teams/{enterprise-team}/memberships/{username}",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path("enterprise-team", &self.enterprise_team, rt::Style::Simple, false);
+        op.path(
+            "enterprise-team",
+            &self.enterprise_team,
+            rt::Style::Simple,
+            false,
+        );
         op.path("username", &self.username, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::SimpleUser>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /enterprises/{enterprise}/teams/{enterprise-team}/memberships/{username}`: set optional parameters, then `send()`.
@@ -307,23 +361,32 @@ pub struct EnterpriseTeamMembershipsRemove<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl EnterpriseTeamMembershipsRemove<'_> {
+impl<'a> EnterpriseTeamMembershipsRemove<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/enterprises/{enterprise}/teams/{enterprise-team}/memberships/{username}",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path("enterprise-team", &self.enterprise_team, rt::Style::Simple, false);
+        op.path(
+            "enterprise-team",
+            &self.enterprise_team,
+            rt::Style::Simple,
+            false,
+        );
         op.path("username", &self.username, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

@@ -141,7 +141,7 @@ pub struct EnterpriseTeamOrganizationsGetAssignments<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl EnterpriseTeamOrganizationsGetAssignments<'_> {
+impl<'a> EnterpriseTeamOrganizationsGetAssignments<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -157,20 +157,53 @@ impl EnterpriseTeamOrganizationsGetAssignments<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::OrganizationSimple>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/teams/{enterprise-team}/organizations",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path("enterprise-team", &self.enterprise_team, rt::Style::Simple, false);
+        op.path(
+            "enterprise-team",
+            &self.enterprise_team,
+            rt::Style::Simple,
+            false,
+        );
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::OrganizationSimple>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::OrganizationSimple> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::OrganizationSimple> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /enterprises/{enterprise}/teams/{enterprise-team}/organizations/add`: set optional parameters, then `send()`.
@@ -183,25 +216,34 @@ pub struct EnterpriseTeamOrganizationsBulkAdd<'a> {
     body: super::models::EnterpriseTeamOrganizationsBulkAddBody,
     options: rt::CallOptions,
 }
-impl EnterpriseTeamOrganizationsBulkAdd<'_> {
+impl<'a> EnterpriseTeamOrganizationsBulkAdd<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::OrganizationSimple>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/enterprises/{enterprise}/teams/{enterprise-team}/organizations/add",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path("enterprise-team", &self.enterprise_team, rt::Style::Simple, false);
+        op.path(
+            "enterprise-team",
+            &self.enterprise_team,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::OrganizationSimple>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /enterprises/{enterprise}/teams/{enterprise-team}/organizations/remove`: set optional parameters, then `send()`.
@@ -214,23 +256,32 @@ pub struct EnterpriseTeamOrganizationsBulkRemove<'a> {
     body: super::models::EnterpriseTeamOrganizationsBulkRemoveBody,
     options: rt::CallOptions,
 }
-impl EnterpriseTeamOrganizationsBulkRemove<'_> {
+impl<'a> EnterpriseTeamOrganizationsBulkRemove<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/enterprises/{enterprise}/teams/{enterprise-team}/organizations/remove",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path("enterprise-team", &self.enterprise_team, rt::Style::Simple, false);
+        op.path(
+            "enterprise-team",
+            &self.enterprise_team,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /enterprises/{enterprise}/teams/{enterprise-team}/organizations/{org}`: set optional parameters, then `send()`.
@@ -243,25 +294,32 @@ pub struct EnterpriseTeamOrganizationsGetAssignment<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl EnterpriseTeamOrganizationsGetAssignment<'_> {
+impl<'a> EnterpriseTeamOrganizationsGetAssignment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::OrganizationSimple>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/teams/{enterprise-team}/organizations/{org}",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path("enterprise-team", &self.enterprise_team, rt::Style::Simple, false);
+        op.path(
+            "enterprise-team",
+            &self.enterprise_team,
+            rt::Style::Simple,
+            false,
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::OrganizationSimple>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /enterprises/{enterprise}/teams/{enterprise-team}/organizations/{org}`: set optional parameters, then `send()`.
@@ -274,25 +332,32 @@ pub struct EnterpriseTeamOrganizationsAdd<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl EnterpriseTeamOrganizationsAdd<'_> {
+impl<'a> EnterpriseTeamOrganizationsAdd<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::OrganizationSimple>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/enterprises/{enterprise}/teams/{enterprise-team}/organizations/{org}",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path("enterprise-team", &self.enterprise_team, rt::Style::Simple, false);
+        op.path(
+            "enterprise-team",
+            &self.enterprise_team,
+            rt::Style::Simple,
+            false,
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::OrganizationSimple>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /enterprises/{enterprise}/teams/{enterprise-team}/organizations/{org}`: set optional parameters, then `send()`.
@@ -305,22 +370,31 @@ pub struct EnterpriseTeamOrganizationsDelete<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl EnterpriseTeamOrganizationsDelete<'_> {
+impl<'a> EnterpriseTeamOrganizationsDelete<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/enterprises/{enterprise}/teams/{enterprise-team}/organizations/{org}",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path("enterprise-team", &self.enterprise_team, rt::Style::Simple, false);
+        op.path(
+            "enterprise-team",
+            &self.enterprise_team,
+            rt::Style::Simple,
+            false,
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

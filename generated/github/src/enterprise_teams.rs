@@ -112,7 +112,7 @@ pub struct EnterpriseTeamsList<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl EnterpriseTeamsList<'_> {
+impl<'a> EnterpriseTeamsList<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -128,17 +128,38 @@ impl EnterpriseTeamsList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::EnterpriseTeam>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/enterprises/{enterprise}/teams");
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::EnterpriseTeam>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::EnterpriseTeam> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::EnterpriseTeam> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /enterprises/{enterprise}/teams`: set optional parameters, then `send()`.
@@ -150,21 +171,23 @@ pub struct EnterpriseTeamsCreate<'a> {
     body: super::models::EnterpriseTeamsCreateBody,
     options: rt::CallOptions,
 }
-impl EnterpriseTeamsCreate<'_> {
+impl<'a> EnterpriseTeamsCreate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::EnterpriseTeam>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/enterprises/{enterprise}/teams");
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::EnterpriseTeam>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /enterprises/{enterprise}/teams/{team_slug}`: set optional parameters, then `send()`.
@@ -176,16 +199,13 @@ pub struct EnterpriseTeamsGet<'a> {
     team_slug: String,
     options: rt::CallOptions,
 }
-impl EnterpriseTeamsGet<'_> {
+impl<'a> EnterpriseTeamsGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::EnterpriseTeam>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/teams/{team_slug}",
@@ -194,7 +214,12 @@ impl EnterpriseTeamsGet<'_> {
         op.path("team_slug", &self.team_slug, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::EnterpriseTeam>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /enterprises/{enterprise}/teams/{team_slug}`: set optional parameters, then `send()`.
@@ -206,14 +231,13 @@ pub struct EnterpriseTeamsDelete<'a> {
     team_slug: String,
     options: rt::CallOptions,
 }
-impl EnterpriseTeamsDelete<'_> {
+impl<'a> EnterpriseTeamsDelete<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/enterprises/{enterprise}/teams/{team_slug}",
@@ -222,7 +246,12 @@ impl EnterpriseTeamsDelete<'_> {
         op.path("team_slug", &self.team_slug, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /enterprises/{enterprise}/teams/{team_slug}`: set optional parameters, then `send()`.
@@ -235,16 +264,13 @@ pub struct EnterpriseTeamsUpdate<'a> {
     body: super::models::EnterpriseTeamsUpdateBody,
     options: rt::CallOptions,
 }
-impl EnterpriseTeamsUpdate<'_> {
+impl<'a> EnterpriseTeamsUpdate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::EnterpriseTeam>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/enterprises/{enterprise}/teams/{team_slug}",
@@ -254,6 +280,11 @@ impl EnterpriseTeamsUpdate<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::EnterpriseTeam>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -420,16 +420,13 @@ pub struct GitCreateBlob<'a> {
     body: super::models::GitCreateBlobBody,
     options: rt::CallOptions,
 }
-impl GitCreateBlob<'_> {
+impl<'a> GitCreateBlob<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ShortBlob>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/git/blobs");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -438,13 +435,16 @@ impl GitCreateBlob<'_> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             409u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => {
-                rt::error_body::<super::models::GitCreateBlobError422>(status, body)
-            }
+            422u16 => rt::error_body::<super::models::GitCreateBlobError422>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ShortBlob>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/git/blobs/{file_sha}`: set optional parameters, then `send()`.
@@ -457,14 +457,13 @@ pub struct GitGetBlob<'a> {
     file_sha: String,
     options: rt::CallOptions,
 }
-impl GitGetBlob<'_> {
+impl<'a> GitGetBlob<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Blob>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/git/blobs/{file_sha}",
@@ -480,7 +479,12 @@ impl GitGetBlob<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Blob>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/git/commits`: set optional parameters, then `send()`.
@@ -493,16 +497,13 @@ pub struct GitCreateCommit<'a> {
     body: super::models::GitCreateCommitBody,
     options: rt::CallOptions,
 }
-impl GitCreateCommit<'_> {
+impl<'a> GitCreateCommit<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GitCommit>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/git/commits");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -514,7 +515,12 @@ impl GitCreateCommit<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GitCommit>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/git/commits/{commit_sha}`: set optional parameters, then `send()`.
@@ -527,16 +533,13 @@ pub struct GitGetCommit<'a> {
     commit_sha: String,
     options: rt::CallOptions,
 }
-impl GitGetCommit<'_> {
+impl<'a> GitGetCommit<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GitCommit>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/git/commits/{commit_sha}",
@@ -546,7 +549,12 @@ impl GitGetCommit<'_> {
         op.path("commit_sha", &self.commit_sha, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GitCommit>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/git/matching-refs/{ref}`: set optional parameters, then `send()`.
@@ -559,16 +567,13 @@ pub struct GitListMatchingRefs<'a> {
     ref_: String,
     options: rt::CallOptions,
 }
-impl GitListMatchingRefs<'_> {
+impl<'a> GitListMatchingRefs<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::GitRef>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/git/matching-refs/{ref}",
@@ -578,7 +583,31 @@ impl GitListMatchingRefs<'_> {
         op.path("ref", &self.ref_, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::GitRef>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::GitRef> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::GitRef> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer(""),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/git/ref/{ref}`: set optional parameters, then `send()`.
@@ -591,21 +620,25 @@ pub struct GitGetRef<'a> {
     ref_: String,
     options: rt::CallOptions,
 }
-impl GitGetRef<'_> {
+impl<'a> GitGetRef<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GitRef>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/git/ref/{ref}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("ref", &self.ref_, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GitRef>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/git/refs`: set optional parameters, then `send()`.
@@ -618,14 +651,13 @@ pub struct GitCreateRef<'a> {
     body: super::models::GitCreateRefBody,
     options: rt::CallOptions,
 }
-impl GitCreateRef<'_> {
+impl<'a> GitCreateRef<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GitRef>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/git/refs");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -636,7 +668,12 @@ impl GitCreateRef<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GitRef>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/git/refs/{ref}`: set optional parameters, then `send()`.
@@ -649,24 +686,25 @@ pub struct GitDeleteRef<'a> {
     ref_: String,
     options: rt::CallOptions,
 }
-impl GitDeleteRef<'_> {
+impl<'a> GitDeleteRef<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/repos/{owner}/{repo}/git/refs/{ref}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/repos/{owner}/{repo}/git/refs/{ref}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("ref", &self.ref_, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/git/refs/{ref}`: set optional parameters, then `send()`.
@@ -680,18 +718,14 @@ pub struct GitUpdateRef<'a> {
     body: super::models::GitUpdateRefBody,
     options: rt::CallOptions,
 }
-impl GitUpdateRef<'_> {
+impl<'a> GitUpdateRef<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GitRef>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::PATCH,
-            "/repos/{owner}/{repo}/git/refs/{ref}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PATCH, "/repos/{owner}/{repo}/git/refs/{ref}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("ref", &self.ref_, rt::Style::Simple, false);
@@ -702,7 +736,12 @@ impl GitUpdateRef<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GitRef>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/git/tags`: set optional parameters, then `send()`.
@@ -715,14 +754,13 @@ pub struct GitCreateTag<'a> {
     body: super::models::GitCreateTagBody,
     options: rt::CallOptions,
 }
-impl GitCreateTag<'_> {
+impl<'a> GitCreateTag<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GitTag>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/git/tags");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -733,7 +771,12 @@ impl GitCreateTag<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GitTag>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/git/tags/{tag_sha}`: set optional parameters, then `send()`.
@@ -746,24 +789,25 @@ pub struct GitGetTag<'a> {
     tag_sha: String,
     options: rt::CallOptions,
 }
-impl GitGetTag<'_> {
+impl<'a> GitGetTag<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GitTag>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/git/tags/{tag_sha}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/git/tags/{tag_sha}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("tag_sha", &self.tag_sha, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GitTag>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/git/trees`: set optional parameters, then `send()`.
@@ -776,14 +820,13 @@ pub struct GitCreateTree<'a> {
     body: super::models::GitCreateTreeBody,
     options: rt::CallOptions,
 }
-impl GitCreateTree<'_> {
+impl<'a> GitCreateTree<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GitTree>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/git/trees");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -796,7 +839,12 @@ impl GitCreateTree<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GitTree>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/git/trees/{tree_sha}`: set optional parameters, then `send()`.
@@ -810,7 +858,7 @@ pub struct GitGetTree<'a> {
     recursive: Option<String>,
     options: rt::CallOptions,
 }
-impl GitGetTree<'_> {
+impl<'a> GitGetTree<'a> {
     /// Setting this parameter to any value returns the objects or subtrees referenced by the tree specified in `:tree_sha`. For example, setting `recursive` to any of the following will enable returning objects or subtrees: `0`, `1`, `"true"`, and `"false"`. Omit this parameter to prevent recursively returning objects or subtrees.
     pub fn recursive(mut self, value: impl Into<String>) -> Self {
         self.recursive = Some(value.into());
@@ -821,8 +869,7 @@ impl GitGetTree<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GitTree>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/git/trees/{tree_sha}",
@@ -838,6 +885,11 @@ impl GitGetTree<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GitTree>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -50,17 +50,21 @@ pub struct GitignoreGetAllTemplates<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl GitignoreGetAllTemplates<'_> {
+impl<'a> GitignoreGetAllTemplates<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<String>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/gitignore/templates");
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<String>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /gitignore/templates/{name}`: set optional parameters, then `send()`.
@@ -71,19 +75,21 @@ pub struct GitignoreGetTemplate<'a> {
     name: String,
     options: rt::CallOptions,
 }
-impl GitignoreGetTemplate<'_> {
+impl<'a> GitignoreGetTemplate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GitignoreTemplate>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/gitignore/templates/{name}");
         op.path("name", &self.name, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GitignoreTemplate>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -142,7 +142,7 @@ pub struct HostedComputeListNetworkConfigurationsForOrg<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl HostedComputeListNetworkConfigurationsForOrg<'_> {
+impl<'a> HostedComputeListNetworkConfigurationsForOrg<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -158,15 +158,7 @@ impl HostedComputeListNetworkConfigurationsForOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::HostedComputeListNetworkConfigurationsForOrgResponse,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/settings/network-configurations",
@@ -175,7 +167,40 @@ impl HostedComputeListNetworkConfigurationsForOrg<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::HostedComputeListNetworkConfigurationsForOrgResponse>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::NetworkConfiguration> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::NetworkConfiguration> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/network_configurations")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /orgs/{org}/settings/network-configurations`: set optional parameters, then `send()`.
@@ -187,16 +212,13 @@ pub struct HostedComputeCreateNetworkConfigurationForOrg<'a> {
     body: super::models::HostedComputeCreateNetworkConfigurationForOrgBody,
     options: rt::CallOptions,
 }
-impl HostedComputeCreateNetworkConfigurationForOrg<'_> {
+impl<'a> HostedComputeCreateNetworkConfigurationForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::NetworkConfiguration>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/settings/network-configurations",
@@ -205,7 +227,14 @@ impl HostedComputeCreateNetworkConfigurationForOrg<'_> {
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::NetworkConfiguration>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/settings/network-configurations/{network_configuration_id}`: set optional parameters, then `send()`.
@@ -217,16 +246,13 @@ pub struct HostedComputeGetNetworkConfigurationForOrg<'a> {
     network_configuration_id: String,
     options: rt::CallOptions,
 }
-impl HostedComputeGetNetworkConfigurationForOrg<'_> {
+impl<'a> HostedComputeGetNetworkConfigurationForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::NetworkConfiguration>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/settings/network-configurations/{network_configuration_id}",
@@ -239,7 +265,14 @@ impl HostedComputeGetNetworkConfigurationForOrg<'_> {
             false,
         );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::NetworkConfiguration>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/settings/network-configurations/{network_configuration_id}`: set optional parameters, then `send()`.
@@ -251,14 +284,13 @@ pub struct HostedComputeDeleteNetworkConfigurationFromOrg<'a> {
     network_configuration_id: String,
     options: rt::CallOptions,
 }
-impl HostedComputeDeleteNetworkConfigurationFromOrg<'_> {
+impl<'a> HostedComputeDeleteNetworkConfigurationFromOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/settings/network-configurations/{network_configuration_id}",
@@ -271,7 +303,12 @@ impl HostedComputeDeleteNetworkConfigurationFromOrg<'_> {
             false,
         );
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /orgs/{org}/settings/network-configurations/{network_configuration_id}`: set optional parameters, then `send()`.
@@ -284,16 +321,13 @@ pub struct HostedComputeUpdateNetworkConfigurationForOrg<'a> {
     body: super::models::HostedComputeUpdateNetworkConfigurationForOrgBody,
     options: rt::CallOptions,
 }
-impl HostedComputeUpdateNetworkConfigurationForOrg<'_> {
+impl<'a> HostedComputeUpdateNetworkConfigurationForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::NetworkConfiguration>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/orgs/{org}/settings/network-configurations/{network_configuration_id}",
@@ -308,7 +342,14 @@ impl HostedComputeUpdateNetworkConfigurationForOrg<'_> {
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::NetworkConfiguration>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/settings/network-settings/{network_settings_id}`: set optional parameters, then `send()`.
@@ -320,16 +361,13 @@ pub struct HostedComputeGetNetworkSettingsForOrg<'a> {
     network_settings_id: String,
     options: rt::CallOptions,
 }
-impl HostedComputeGetNetworkSettingsForOrg<'_> {
+impl<'a> HostedComputeGetNetworkSettingsForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::NetworkSettings>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/settings/network-settings/{network_settings_id}",
@@ -342,6 +380,11 @@ impl HostedComputeGetNetworkSettingsForOrg<'_> {
             false,
         );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::NetworkSettings>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

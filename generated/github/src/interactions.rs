@@ -316,23 +316,25 @@ pub struct InteractionsGetRestrictionsForOrg<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl InteractionsGetRestrictionsForOrg<'_> {
+impl<'a> InteractionsGetRestrictionsForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::InteractionsGetRestrictionsForOrgResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/interaction-limits");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::InteractionsGetRestrictionsForOrgResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/interaction-limits`: set optional parameters, then `send()`.
@@ -344,22 +346,26 @@ pub struct InteractionsSetRestrictionsForOrg<'a> {
     body: super::models::InteractionLimit,
     options: rt::CallOptions,
 }
-impl InteractionsSetRestrictionsForOrg<'_> {
+impl<'a> InteractionsSetRestrictionsForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::InteractionLimitResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/orgs/{org}/interaction-limits");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::InteractionLimitResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/interaction-limits`: set optional parameters, then `send()`.
@@ -370,18 +376,22 @@ pub struct InteractionsRemoveRestrictionsForOrg<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl InteractionsRemoveRestrictionsForOrg<'_> {
+impl<'a> InteractionsRemoveRestrictionsForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/orgs/{org}/interaction-limits");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/interaction-limits/pulls/creation-cap`: set optional parameters, then `send()`.
@@ -392,21 +402,13 @@ pub struct InteractionsGetPullRequestCreationCapForOrg<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl InteractionsGetPullRequestCreationCapForOrg<'_> {
+impl<'a> InteractionsGetPullRequestCreationCapForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::InteractionsGetPullRequestCreationCapForOrgResponse200,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/interaction-limits/pulls/creation-cap",
@@ -414,7 +416,17 @@ impl InteractionsGetPullRequestCreationCapForOrg<'_> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::InteractionsGetPullRequestCreationCapForOrgResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /orgs/{org}/interaction-limits/pulls/creation-cap`: set optional parameters, then `send()`.
@@ -426,21 +438,13 @@ pub struct InteractionsUpdatePullRequestCreationCapForOrg<'a> {
     body: super::models::InteractionsUpdatePullRequestCreationCapForOrgBody,
     options: rt::CallOptions,
 }
-impl InteractionsUpdatePullRequestCreationCapForOrg<'_> {
+impl<'a> InteractionsUpdatePullRequestCreationCapForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::InteractionsGetPullRequestCreationCapForOrgResponse200,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/orgs/{org}/interaction-limits/pulls/creation-cap",
@@ -456,7 +460,17 @@ impl InteractionsUpdatePullRequestCreationCapForOrg<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::InteractionsGetPullRequestCreationCapForOrgResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/interaction-limits`: set optional parameters, then `send()`.
@@ -468,27 +482,26 @@ pub struct InteractionsGetRestrictionsForRepo<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl InteractionsGetRestrictionsForRepo<'_> {
+impl<'a> InteractionsGetRestrictionsForRepo<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::InteractionsGetRestrictionsForOrgResponse>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/interaction-limits",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/interaction-limits");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::InteractionsGetRestrictionsForOrgResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/interaction-limits`: set optional parameters, then `send()`.
@@ -501,25 +514,26 @@ pub struct InteractionsSetRestrictionsForRepo<'a> {
     body: super::models::InteractionLimit,
     options: rt::CallOptions,
 }
-impl InteractionsSetRestrictionsForRepo<'_> {
+impl<'a> InteractionsSetRestrictionsForRepo<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::InteractionLimitResponse>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::PUT,
-            "/repos/{owner}/{repo}/interaction-limits",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PUT, "/repos/{owner}/{repo}/interaction-limits");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::InteractionLimitResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/interaction-limits`: set optional parameters, then `send()`.
@@ -531,14 +545,13 @@ pub struct InteractionsRemoveRestrictionsForRepo<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl InteractionsRemoveRestrictionsForRepo<'_> {
+impl<'a> InteractionsRemoveRestrictionsForRepo<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/interaction-limits",
@@ -546,7 +559,12 @@ impl InteractionsRemoveRestrictionsForRepo<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/interaction-limits/pulls/bypass-list`: set optional parameters, then `send()`.
@@ -558,16 +576,13 @@ pub struct InteractionsGetPullRequestBypassListForRepo<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl InteractionsGetPullRequestBypassListForRepo<'_> {
+impl<'a> InteractionsGetPullRequestBypassListForRepo<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/interaction-limits/pulls/bypass-list",
@@ -576,7 +591,12 @@ impl InteractionsGetPullRequestBypassListForRepo<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/interaction-limits/pulls/bypass-list`: set optional parameters, then `send()`.
@@ -589,14 +609,13 @@ pub struct InteractionsSetPullRequestBypassListForRepo<'a> {
     body: super::models::InteractionLimitPullRequestBypassList,
     options: rt::CallOptions,
 }
-impl InteractionsSetPullRequestBypassListForRepo<'_> {
+impl<'a> InteractionsSetPullRequestBypassListForRepo<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/interaction-limits/pulls/bypass-list",
@@ -611,7 +630,12 @@ impl InteractionsSetPullRequestBypassListForRepo<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/interaction-limits/pulls/bypass-list`: set optional parameters, then `send()`.
@@ -624,14 +648,13 @@ pub struct InteractionsRemovePullRequestBypassListForRepo<'a> {
     body: super::models::InteractionLimitPullRequestBypassList,
     options: rt::CallOptions,
 }
-impl InteractionsRemovePullRequestBypassListForRepo<'_> {
+impl<'a> InteractionsRemovePullRequestBypassListForRepo<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/interaction-limits/pulls/bypass-list",
@@ -646,7 +669,12 @@ impl InteractionsRemovePullRequestBypassListForRepo<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/interaction-limits/pulls/creation-cap`: set optional parameters, then `send()`.
@@ -658,21 +686,13 @@ pub struct InteractionsGetPullRequestCreationCapForRepo<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl InteractionsGetPullRequestCreationCapForRepo<'_> {
+impl<'a> InteractionsGetPullRequestCreationCapForRepo<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::InteractionsGetPullRequestCreationCapForOrgResponse200,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/interaction-limits/pulls/creation-cap",
@@ -681,7 +701,17 @@ impl InteractionsGetPullRequestCreationCapForRepo<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::InteractionsGetPullRequestCreationCapForOrgResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/interaction-limits/pulls/creation-cap`: set optional parameters, then `send()`.
@@ -694,21 +724,13 @@ pub struct InteractionsUpdatePullRequestCreationCapForRepo<'a> {
     body: super::models::InteractionsUpdatePullRequestCreationCapForOrgBody,
     options: rt::CallOptions,
 }
-impl InteractionsUpdatePullRequestCreationCapForRepo<'_> {
+impl<'a> InteractionsUpdatePullRequestCreationCapForRepo<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::InteractionsGetPullRequestCreationCapForOrgResponse200,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/interaction-limits/pulls/creation-cap",
@@ -725,7 +747,17 @@ impl InteractionsUpdatePullRequestCreationCapForRepo<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::InteractionsGetPullRequestCreationCapForOrgResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/interaction-limits`: set optional parameters, then `send()`.
@@ -735,11 +767,16 @@ pub struct InteractionsGetRestrictionsForAuthenticatedUser<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl InteractionsGetRestrictionsForAuthenticatedUser<'_> {
+impl<'a> InteractionsGetRestrictionsForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
+    }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/user/interaction-limits");
+        op.apply(self.options);
+        (self.client, op)
     }
     /// Send the request.
     pub async fn send(
@@ -748,9 +785,8 @@ impl InteractionsGetRestrictionsForAuthenticatedUser<'_> {
         rt::Response<Option<super::models::InteractionsGetRestrictionsForOrgResponse>>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(rt::Method::GET, "/user/interaction-limits");
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /user/interaction-limits`: set optional parameters, then `send()`.
@@ -761,21 +797,25 @@ pub struct InteractionsSetRestrictionsForAuthenticatedUser<'a> {
     body: super::models::InteractionLimit,
     options: rt::CallOptions,
 }
-impl InteractionsSetRestrictionsForAuthenticatedUser<'_> {
+impl<'a> InteractionsSetRestrictionsForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::InteractionLimitResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/user/interaction-limits");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::InteractionLimitResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /user/interaction-limits`: set optional parameters, then `send()`.
@@ -785,16 +825,20 @@ pub struct InteractionsRemoveRestrictionsForAuthenticatedUser<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl InteractionsRemoveRestrictionsForAuthenticatedUser<'_> {
+impl<'a> InteractionsRemoveRestrictionsForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/user/interaction-limits");
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

@@ -1464,7 +1464,7 @@ pub struct IssuesList<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl IssuesList<'_> {
+impl<'a> IssuesList<'a> {
     /// Indicates which sorts of issues to return. `assigned` means issues assigned to you. `created` means issues created by you. `mentioned` means issues mentioning you. `subscribed` means issues you're subscribed to updates for. `all` or `repos` means all issues you can see, regardless of participation or creation.
     pub fn filter(mut self, value: super::models::IssuesListFilter) -> Self {
         self.filter = Some(value);
@@ -1533,10 +1533,7 @@ impl IssuesList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Issue>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/issues");
         op.query("filter", &self.filter, rt::Style::Form, true);
         op.query("state", &self.state, rt::Style::Form, true);
@@ -1556,7 +1553,31 @@ impl IssuesList<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Issue>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Issue> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Issue> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}/issues`: set optional parameters, then `send()`.
@@ -1576,7 +1597,7 @@ pub struct IssuesListForOrg<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl IssuesListForOrg<'_> {
+impl<'a> IssuesListForOrg<'a> {
     /// Indicates which sorts of issues to return. `assigned` means issues assigned to you. `created` means issues created by you. `mentioned` means issues mentioning you. `subscribed` means issues you're subscribed to updates for. `all` or `repos` means all issues you can see, regardless of participation or creation.
     pub fn filter(mut self, value: super::models::IssuesListFilter) -> Self {
         self.filter = Some(value);
@@ -1630,10 +1651,7 @@ impl IssuesListForOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Issue>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/issues");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("filter", &self.filter, rt::Style::Form, true);
@@ -1647,7 +1665,31 @@ impl IssuesListForOrg<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Issue>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Issue> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Issue> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/assignees`: set optional parameters, then `send()`.
@@ -1661,7 +1703,7 @@ pub struct IssuesListAssignees<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl IssuesListAssignees<'_> {
+impl<'a> IssuesListAssignees<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1677,10 +1719,7 @@ impl IssuesListAssignees<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/assignees");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -1688,7 +1727,31 @@ impl IssuesListAssignees<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::SimpleUser> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::SimpleUser> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/assignees/{assignee}`: set optional parameters, then `send()`.
@@ -1701,14 +1764,13 @@ pub struct IssuesCheckUserCanBeAssigned<'a> {
     assignee: String,
     options: rt::CallOptions,
 }
-impl IssuesCheckUserCanBeAssigned<'_> {
+impl<'a> IssuesCheckUserCanBeAssigned<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/assignees/{assignee}",
@@ -1718,7 +1780,12 @@ impl IssuesCheckUserCanBeAssigned<'_> {
         op.path("assignee", &self.assignee, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/issues`: set optional parameters, then `send()`.
@@ -1743,7 +1810,7 @@ pub struct IssuesListForRepo<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl IssuesListForRepo<'_> {
+impl<'a> IssuesListForRepo<'a> {
     /// If an `integer` is passed, it should refer to a milestone by its `number` field. If the string `*` is passed, issues with any milestone are accepted. If the string `none` is passed, issues without milestones are returned.
     pub fn milestone(mut self, value: impl Into<String>) -> Self {
         self.milestone = Some(value.into());
@@ -1824,10 +1891,7 @@ impl IssuesListForRepo<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Issue>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/issues");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -1837,7 +1901,12 @@ impl IssuesListForRepo<'_> {
         op.query("type", &self.type_, rt::Style::Form, true);
         op.query("creator", &self.creator, rt::Style::Form, true);
         op.query("mentioned", &self.mentioned, rt::Style::Form, true);
-        op.query("issue_field_values", &self.issue_field_values, rt::Style::Form, true);
+        op.query(
+            "issue_field_values",
+            &self.issue_field_values,
+            rt::Style::Form,
+            true,
+        );
         op.query("labels", &self.labels, rt::Style::Form, true);
         op.query("sort", &self.sort, rt::Style::Form, true);
         op.query("direction", &self.direction, rt::Style::Form, true);
@@ -1850,7 +1919,31 @@ impl IssuesListForRepo<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Issue>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Issue> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Issue> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/issues`: set optional parameters, then `send()`.
@@ -1863,14 +1956,13 @@ pub struct IssuesCreate<'a> {
     body: super::models::IssuesCreateBody,
     options: rt::CallOptions,
 }
-impl IssuesCreate<'_> {
+impl<'a> IssuesCreate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Issue>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/issues");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -1882,14 +1974,17 @@ impl IssuesCreate<'_> {
             410u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Issue>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/issues/comments`: set optional parameters, then `send()`.
@@ -1906,17 +2001,14 @@ pub struct IssuesListCommentsForRepo<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl IssuesListCommentsForRepo<'_> {
+impl<'a> IssuesListCommentsForRepo<'a> {
     /// The property to sort the results by.
     pub fn sort(mut self, value: super::models::AppsListAccountsForPlanSort) -> Self {
         self.sort = Some(value);
         self
     }
     /// Either `asc` or `desc`. Ignored without the `sort` parameter.
-    pub fn direction(
-        mut self,
-        value: super::models::AppsListAccountsForPlanDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::AppsListAccountsForPlanDirection) -> Self {
         self.direction = Some(value);
         self
     }
@@ -1940,14 +2032,8 @@ impl IssuesListCommentsForRepo<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::IssueComment>>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/issues/comments",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/issues/comments");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("sort", &self.sort, rt::Style::Form, true);
@@ -1961,7 +2047,31 @@ impl IssuesListCommentsForRepo<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::IssueComment>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::IssueComment> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::IssueComment> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/issues/comments/{comment_id}`: set optional parameters, then `send()`.
@@ -1974,16 +2084,13 @@ pub struct IssuesGetComment<'a> {
     comment_id: i64,
     options: rt::CallOptions,
 }
-impl IssuesGetComment<'_> {
+impl<'a> IssuesGetComment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IssueComment>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/issues/comments/{comment_id}",
@@ -1993,7 +2100,12 @@ impl IssuesGetComment<'_> {
         op.path("comment_id", &self.comment_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::IssueComment>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/issues/comments/{comment_id}`: set optional parameters, then `send()`.
@@ -2006,14 +2118,13 @@ pub struct IssuesDeleteComment<'a> {
     comment_id: i64,
     options: rt::CallOptions,
 }
-impl IssuesDeleteComment<'_> {
+impl<'a> IssuesDeleteComment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/issues/comments/{comment_id}",
@@ -2022,7 +2133,12 @@ impl IssuesDeleteComment<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("comment_id", &self.comment_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}`: set optional parameters, then `send()`.
@@ -2036,16 +2152,13 @@ pub struct IssuesUpdateComment<'a> {
     body: super::models::IssuesUpdateCommentBody,
     options: rt::CallOptions,
 }
-impl IssuesUpdateComment<'_> {
+impl<'a> IssuesUpdateComment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IssueComment>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/issues/comments/{comment_id}",
@@ -2056,7 +2169,12 @@ impl IssuesUpdateComment<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::IssueComment>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/issues/comments/{comment_id}/pin`: set optional parameters, then `send()`.
@@ -2069,16 +2187,13 @@ pub struct IssuesPinComment<'a> {
     comment_id: i64,
     options: rt::CallOptions,
 }
-impl IssuesPinComment<'_> {
+impl<'a> IssuesPinComment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IssueComment>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/issues/comments/{comment_id}/pin",
@@ -2095,7 +2210,12 @@ impl IssuesPinComment<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::IssueComment>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/issues/comments/{comment_id}/pin`: set optional parameters, then `send()`.
@@ -2108,14 +2228,13 @@ pub struct IssuesUnpinComment<'a> {
     comment_id: i64,
     options: rt::CallOptions,
 }
-impl IssuesUnpinComment<'_> {
+impl<'a> IssuesUnpinComment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/issues/comments/{comment_id}/pin",
@@ -2129,14 +2248,17 @@ impl IssuesUnpinComment<'_> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             410u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/issues/events`: set optional parameters, then `send()`.
@@ -2150,7 +2272,7 @@ pub struct IssuesListEventsForRepo<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl IssuesListEventsForRepo<'_> {
+impl<'a> IssuesListEventsForRepo<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -2166,10 +2288,7 @@ impl IssuesListEventsForRepo<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::IssueEvent>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/issues/events");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -2177,7 +2296,31 @@ impl IssuesListEventsForRepo<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::IssueEvent>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::IssueEvent> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::IssueEvent> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/issues/events/{event_id}`: set optional parameters, then `send()`.
@@ -2190,16 +2333,13 @@ pub struct IssuesGetEvent<'a> {
     event_id: i64,
     options: rt::CallOptions,
 }
-impl IssuesGetEvent<'_> {
+impl<'a> IssuesGetEvent<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IssueEvent>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/issues/events/{event_id}",
@@ -2209,7 +2349,12 @@ impl IssuesGetEvent<'_> {
         op.path("event_id", &self.event_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::IssueEvent>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/issues/{issue_number}`: set optional parameters, then `send()`.
@@ -2222,14 +2367,13 @@ pub struct IssuesGet<'a> {
     issue_number: i64,
     options: rt::CallOptions,
 }
-impl IssuesGet<'_> {
+impl<'a> IssuesGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Issue>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/issues/{issue_number}",
@@ -2239,7 +2383,12 @@ impl IssuesGet<'_> {
         op.path("issue_number", &self.issue_number, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Issue>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/issues/{issue_number}`: set optional parameters, then `send()`.
@@ -2253,7 +2402,7 @@ pub struct IssuesUpdate<'a> {
     body: Option<super::models::IssuesUpdateBody>,
     options: rt::CallOptions,
 }
-impl IssuesUpdate<'_> {
+impl<'a> IssuesUpdate<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::IssuesUpdateBody) -> Self {
         self.body = Some(value);
@@ -2264,10 +2413,7 @@ impl IssuesUpdate<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IssuesUpdateResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/issues/{issue_number}",
@@ -2284,14 +2430,19 @@ impl IssuesUpdate<'_> {
             410u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IssuesUpdateResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/issues/{issue_number}/assignees`: set optional parameters, then `send()`.
@@ -2305,7 +2456,7 @@ pub struct IssuesAddAssignees<'a> {
     body: Option<super::models::IssuesAddAssigneesBody>,
     options: rt::CallOptions,
 }
-impl IssuesAddAssignees<'_> {
+impl<'a> IssuesAddAssignees<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::IssuesAddAssigneesBody) -> Self {
         self.body = Some(value);
@@ -2316,8 +2467,7 @@ impl IssuesAddAssignees<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Issue>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/issues/{issue_number}/assignees",
@@ -2329,7 +2479,12 @@ impl IssuesAddAssignees<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Issue>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/issues/{issue_number}/assignees`: set optional parameters, then `send()`.
@@ -2343,14 +2498,13 @@ pub struct IssuesRemoveAssignees<'a> {
     body: super::models::IssuesRemoveAssigneesBody,
     options: rt::CallOptions,
 }
-impl IssuesRemoveAssignees<'_> {
+impl<'a> IssuesRemoveAssignees<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Issue>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/issues/{issue_number}/assignees",
@@ -2360,7 +2514,12 @@ impl IssuesRemoveAssignees<'_> {
         op.path("issue_number", &self.issue_number, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Issue>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/issues/{issue_number}/assignees/{assignee}`: set optional parameters, then `send()`.
@@ -2374,14 +2533,13 @@ pub struct IssuesCheckUserCanBeAssignedToIssue<'a> {
     assignee: String,
     options: rt::CallOptions,
 }
-impl IssuesCheckUserCanBeAssignedToIssue<'_> {
+impl<'a> IssuesCheckUserCanBeAssignedToIssue<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/issues/{issue_number}/assignees/{assignee}",
@@ -2392,7 +2550,12 @@ impl IssuesCheckUserCanBeAssignedToIssue<'_> {
         op.path("assignee", &self.assignee, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/issues/{issue_number}/comments`: set optional parameters, then `send()`.
@@ -2408,7 +2571,7 @@ pub struct IssuesListComments<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl IssuesListComments<'_> {
+impl<'a> IssuesListComments<'a> {
     /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub fn since(mut self, value: chrono::DateTime<chrono::Utc>) -> Self {
         self.since = Some(value);
@@ -2429,10 +2592,7 @@ impl IssuesListComments<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::IssueComment>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/issues/{issue_number}/comments",
@@ -2445,7 +2605,31 @@ impl IssuesListComments<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::IssueComment>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::IssueComment> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::IssueComment> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/issues/{issue_number}/comments`: set optional parameters, then `send()`.
@@ -2459,16 +2643,13 @@ pub struct IssuesCreateComment<'a> {
     body: super::models::IssuesUpdateCommentBody,
     options: rt::CallOptions,
 }
-impl IssuesCreateComment<'_> {
+impl<'a> IssuesCreateComment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IssueComment>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/issues/{issue_number}/comments",
@@ -2485,7 +2666,12 @@ impl IssuesCreateComment<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::IssueComment>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by`: set optional parameters, then `send()`.
@@ -2500,7 +2686,7 @@ pub struct IssuesListDependenciesBlockedBy<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl IssuesListDependenciesBlockedBy<'_> {
+impl<'a> IssuesListDependenciesBlockedBy<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -2516,10 +2702,7 @@ impl IssuesListDependenciesBlockedBy<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Issue>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by",
@@ -2531,7 +2714,31 @@ impl IssuesListDependenciesBlockedBy<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Issue>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Issue> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Issue> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by`: set optional parameters, then `send()`.
@@ -2545,14 +2752,13 @@ pub struct IssuesAddBlockedByDependency<'a> {
     body: super::models::IssuesAddBlockedByDependencyBody,
     options: rt::CallOptions,
 }
-impl IssuesAddBlockedByDependency<'_> {
+impl<'a> IssuesAddBlockedByDependency<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Issue>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by",
@@ -2569,7 +2775,12 @@ impl IssuesAddBlockedByDependency<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Issue>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by/{issue_id}`: set optional parameters, then `send()`.
@@ -2583,14 +2794,13 @@ pub struct IssuesRemoveDependencyBlockedBy<'a> {
     issue_id: i64,
     options: rt::CallOptions,
 }
-impl IssuesRemoveDependencyBlockedBy<'_> {
+impl<'a> IssuesRemoveDependencyBlockedBy<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Issue>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by/{issue_id}",
@@ -2601,7 +2811,12 @@ impl IssuesRemoveDependencyBlockedBy<'_> {
         op.path("issue_id", &self.issue_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Issue>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocking`: set optional parameters, then `send()`.
@@ -2616,7 +2831,7 @@ pub struct IssuesListDependenciesBlocking<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl IssuesListDependenciesBlocking<'_> {
+impl<'a> IssuesListDependenciesBlocking<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -2632,10 +2847,7 @@ impl IssuesListDependenciesBlocking<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Issue>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocking",
@@ -2647,7 +2859,31 @@ impl IssuesListDependenciesBlocking<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Issue>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Issue> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Issue> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/issues/{issue_number}/events`: set optional parameters, then `send()`.
@@ -2662,7 +2898,7 @@ pub struct IssuesListEvents<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl IssuesListEvents<'_> {
+impl<'a> IssuesListEvents<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -2678,10 +2914,7 @@ impl IssuesListEvents<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::IssueEventForIssue>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/issues/{issue_number}/events",
@@ -2693,7 +2926,33 @@ impl IssuesListEvents<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::IssueEventForIssue>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::IssueEventForIssue> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::IssueEventForIssue> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/issues/{issue_number}/issue-field-values`: set optional parameters, then `send()`.
@@ -2708,7 +2967,7 @@ pub struct IssuesListIssueFieldValuesForIssue<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl IssuesListIssueFieldValuesForIssue<'_> {
+impl<'a> IssuesListIssueFieldValuesForIssue<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -2724,10 +2983,7 @@ impl IssuesListIssueFieldValuesForIssue<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::IssueFieldValue>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/issues/{issue_number}/issue-field-values",
@@ -2739,7 +2995,33 @@ impl IssuesListIssueFieldValuesForIssue<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::IssueFieldValue>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::IssueFieldValue> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::IssueFieldValue> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/issues/{issue_number}/issue-field-values`: set optional parameters, then `send()`.
@@ -2753,16 +3035,13 @@ pub struct IssuesSetIssueFieldValues<'a> {
     body: super::models::IssuesSetIssueFieldValuesBody,
     options: rt::CallOptions,
 }
-impl IssuesSetIssueFieldValues<'_> {
+impl<'a> IssuesSetIssueFieldValues<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::IssueFieldValue>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/issues/{issue_number}/issue-field-values",
@@ -2778,14 +3057,19 @@ impl IssuesSetIssueFieldValues<'_> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::IssueFieldValue>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/issues/{issue_number}/issue-field-values`: set optional parameters, then `send()`.
@@ -2799,16 +3083,13 @@ pub struct IssuesAddIssueFieldValues<'a> {
     body: super::models::IssuesAddIssueFieldValuesBody,
     options: rt::CallOptions,
 }
-impl IssuesAddIssueFieldValues<'_> {
+impl<'a> IssuesAddIssueFieldValues<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::IssueFieldValue>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/issues/{issue_number}/issue-field-values",
@@ -2824,14 +3105,19 @@ impl IssuesAddIssueFieldValues<'_> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::IssueFieldValue>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/issues/{issue_number}/issue-field-values/{issue_field_id}`: set optional parameters, then `send()`.
@@ -2845,14 +3131,13 @@ pub struct IssuesDeleteIssueFieldValue<'a> {
     issue_field_id: i64,
     options: rt::CallOptions,
 }
-impl IssuesDeleteIssueFieldValue<'_> {
+impl<'a> IssuesDeleteIssueFieldValue<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/issues/{issue_number}/issue-field-values/{issue_field_id}",
@@ -2860,20 +3145,28 @@ impl IssuesDeleteIssueFieldValue<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("issue_number", &self.issue_number, rt::Style::Simple, false);
-        op.path("issue_field_id", &self.issue_field_id, rt::Style::Simple, false);
+        op.path(
+            "issue_field_id",
+            &self.issue_field_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/issues/{issue_number}/labels`: set optional parameters, then `send()`.
@@ -2888,7 +3181,7 @@ pub struct IssuesListLabelsOnIssue<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl IssuesListLabelsOnIssue<'_> {
+impl<'a> IssuesListLabelsOnIssue<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -2904,10 +3197,7 @@ impl IssuesListLabelsOnIssue<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Label>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/issues/{issue_number}/labels",
@@ -2919,7 +3209,31 @@ impl IssuesListLabelsOnIssue<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Label>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Label> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Label> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/issues/{issue_number}/labels`: set optional parameters, then `send()`.
@@ -2933,7 +3247,7 @@ pub struct IssuesSetLabels<'a> {
     body: Option<super::models::IssuesSetLabelsBody>,
     options: rt::CallOptions,
 }
-impl IssuesSetLabels<'_> {
+impl<'a> IssuesSetLabels<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::IssuesSetLabelsBody) -> Self {
         self.body = Some(value);
@@ -2944,10 +3258,7 @@ impl IssuesSetLabels<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Label>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/issues/{issue_number}/labels",
@@ -2965,7 +3276,12 @@ impl IssuesSetLabels<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Label>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/issues/{issue_number}/labels`: set optional parameters, then `send()`.
@@ -2979,7 +3295,7 @@ pub struct IssuesAddLabels<'a> {
     body: Option<super::models::IssuesAddLabelsBody>,
     options: rt::CallOptions,
 }
-impl IssuesAddLabels<'_> {
+impl<'a> IssuesAddLabels<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::IssuesAddLabelsBody) -> Self {
         self.body = Some(value);
@@ -2990,10 +3306,7 @@ impl IssuesAddLabels<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Label>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/issues/{issue_number}/labels",
@@ -3014,7 +3327,12 @@ impl IssuesAddLabels<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Label>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/issues/{issue_number}/labels`: set optional parameters, then `send()`.
@@ -3027,14 +3345,13 @@ pub struct IssuesRemoveAllLabels<'a> {
     issue_number: i64,
     options: rt::CallOptions,
 }
-impl IssuesRemoveAllLabels<'_> {
+impl<'a> IssuesRemoveAllLabels<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/issues/{issue_number}/labels",
@@ -3044,7 +3361,12 @@ impl IssuesRemoveAllLabels<'_> {
         op.path("issue_number", &self.issue_number, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/issues/{issue_number}/labels/{name}`: set optional parameters, then `send()`.
@@ -3058,16 +3380,13 @@ pub struct IssuesRemoveLabel<'a> {
     name: String,
     options: rt::CallOptions,
 }
-impl IssuesRemoveLabel<'_> {
+impl<'a> IssuesRemoveLabel<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Label>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/issues/{issue_number}/labels/{name}",
@@ -3078,7 +3397,12 @@ impl IssuesRemoveLabel<'_> {
         op.path("name", &self.name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Label>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/issues/{issue_number}/lock`: set optional parameters, then `send()`.
@@ -3092,7 +3416,7 @@ pub struct IssuesLock<'a> {
     body: Option<Option<super::models::IssuesLockBody>>,
     options: rt::CallOptions,
 }
-impl IssuesLock<'_> {
+impl<'a> IssuesLock<'a> {
     /// Set the request body.
     pub fn body(mut self, value: Option<super::models::IssuesLockBody>) -> Self {
         self.body = Some(value);
@@ -3103,8 +3427,7 @@ impl IssuesLock<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/issues/{issue_number}/lock",
@@ -3123,7 +3446,12 @@ impl IssuesLock<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/issues/{issue_number}/lock`: set optional parameters, then `send()`.
@@ -3136,14 +3464,13 @@ pub struct IssuesUnlock<'a> {
     issue_number: i64,
     options: rt::CallOptions,
 }
-impl IssuesUnlock<'_> {
+impl<'a> IssuesUnlock<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/issues/{issue_number}/lock",
@@ -3153,7 +3480,12 @@ impl IssuesUnlock<'_> {
         op.path("issue_number", &self.issue_number, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/issues/{issue_number}/parent`: set optional parameters, then `send()`.
@@ -3166,14 +3498,13 @@ pub struct IssuesGetParent<'a> {
     issue_number: i64,
     options: rt::CallOptions,
 }
-impl IssuesGetParent<'_> {
+impl<'a> IssuesGetParent<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Issue>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/issues/{issue_number}/parent",
@@ -3183,7 +3514,12 @@ impl IssuesGetParent<'_> {
         op.path("issue_number", &self.issue_number, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Issue>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/issues/{issue_number}/sub_issue`: set optional parameters, then `send()`.
@@ -3197,14 +3533,13 @@ pub struct IssuesRemoveSubIssue<'a> {
     body: super::models::IssuesRemoveSubIssueBody,
     options: rt::CallOptions,
 }
-impl IssuesRemoveSubIssue<'_> {
+impl<'a> IssuesRemoveSubIssue<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Issue>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/issues/{issue_number}/sub_issue",
@@ -3215,7 +3550,12 @@ impl IssuesRemoveSubIssue<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Issue>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/issues/{issue_number}/sub_issues`: set optional parameters, then `send()`.
@@ -3230,7 +3570,7 @@ pub struct IssuesListSubIssues<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl IssuesListSubIssues<'_> {
+impl<'a> IssuesListSubIssues<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -3246,10 +3586,7 @@ impl IssuesListSubIssues<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Issue>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/issues/{issue_number}/sub_issues",
@@ -3261,7 +3598,31 @@ impl IssuesListSubIssues<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Issue>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Issue> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Issue> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/issues/{issue_number}/sub_issues`: set optional parameters, then `send()`.
@@ -3275,14 +3636,13 @@ pub struct IssuesAddSubIssue<'a> {
     body: super::models::IssuesAddSubIssueBody,
     options: rt::CallOptions,
 }
-impl IssuesAddSubIssue<'_> {
+impl<'a> IssuesAddSubIssue<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Issue>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/issues/{issue_number}/sub_issues",
@@ -3299,7 +3659,12 @@ impl IssuesAddSubIssue<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Issue>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/issues/{issue_number}/sub_issues/priority`: set optional parameters, then `send()`.
@@ -3313,14 +3678,13 @@ pub struct IssuesReprioritizeSubIssue<'a> {
     body: super::models::IssuesReprioritizeSubIssueBody,
     options: rt::CallOptions,
 }
-impl IssuesReprioritizeSubIssue<'_> {
+impl<'a> IssuesReprioritizeSubIssue<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Issue>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/issues/{issue_number}/sub_issues/priority",
@@ -3332,18 +3696,19 @@ impl IssuesReprioritizeSubIssue<'_> {
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => {
-                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
-            }
+            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Issue>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/issues/{issue_number}/suggestions`: set optional parameters, then `send()`.
@@ -3360,7 +3725,7 @@ pub struct IssuesListSuggestions<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl IssuesListSuggestions<'_> {
+impl<'a> IssuesListSuggestions<'a> {
     /// Filter suggestions by their state.
     pub fn state(mut self, value: super::models::IssuesListSuggestionsState) -> Self {
         self.state = Some(value);
@@ -3386,10 +3751,7 @@ impl IssuesListSuggestions<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::IssueSuggestion>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/issues/{issue_number}/suggestions",
@@ -3407,7 +3769,33 @@ impl IssuesListSuggestions<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::IssueSuggestion>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::IssueSuggestion> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::IssueSuggestion> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/issues/{issue_number}/suggestions/{suggestion_id}/approve`: set optional parameters, then `send()`.
@@ -3421,16 +3809,13 @@ pub struct IssuesApproveSuggestion<'a> {
     suggestion_id: i64,
     options: rt::CallOptions,
 }
-impl IssuesApproveSuggestion<'_> {
+impl<'a> IssuesApproveSuggestion<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IssueSuggestion>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/issues/{issue_number}/suggestions/{suggestion_id}/approve",
@@ -3438,7 +3823,12 @@ impl IssuesApproveSuggestion<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("issue_number", &self.issue_number, rt::Style::Simple, false);
-        op.path("suggestion_id", &self.suggestion_id, rt::Style::Simple, false);
+        op.path(
+            "suggestion_id",
+            &self.suggestion_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -3446,7 +3836,12 @@ impl IssuesApproveSuggestion<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::IssueSuggestion>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/issues/{issue_number}/suggestions/{suggestion_id}/dismiss`: set optional parameters, then `send()`.
@@ -3460,16 +3855,13 @@ pub struct IssuesDismissSuggestion<'a> {
     suggestion_id: i64,
     options: rt::CallOptions,
 }
-impl IssuesDismissSuggestion<'_> {
+impl<'a> IssuesDismissSuggestion<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IssueSuggestion>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/issues/{issue_number}/suggestions/{suggestion_id}/dismiss",
@@ -3477,7 +3869,12 @@ impl IssuesDismissSuggestion<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("issue_number", &self.issue_number, rt::Style::Simple, false);
-        op.path("suggestion_id", &self.suggestion_id, rt::Style::Simple, false);
+        op.path(
+            "suggestion_id",
+            &self.suggestion_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -3485,7 +3882,12 @@ impl IssuesDismissSuggestion<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::IssueSuggestion>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/issues/{issue_number}/timeline`: set optional parameters, then `send()`.
@@ -3501,7 +3903,7 @@ pub struct IssuesListEventsForTimeline<'a> {
     exclude: Option<String>,
     options: rt::CallOptions,
 }
-impl IssuesListEventsForTimeline<'_> {
+impl<'a> IssuesListEventsForTimeline<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -3522,10 +3924,7 @@ impl IssuesListEventsForTimeline<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::TimelineIssueEvents>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/issues/{issue_number}/timeline",
@@ -3538,7 +3937,33 @@ impl IssuesListEventsForTimeline<'_> {
         op.query("exclude", &self.exclude, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::TimelineIssueEvents>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::TimelineIssueEvents> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::TimelineIssueEvents> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/labels`: set optional parameters, then `send()`.
@@ -3552,7 +3977,7 @@ pub struct IssuesListLabelsForRepo<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl IssuesListLabelsForRepo<'_> {
+impl<'a> IssuesListLabelsForRepo<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -3568,10 +3993,7 @@ impl IssuesListLabelsForRepo<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Label>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/labels");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -3579,7 +4001,31 @@ impl IssuesListLabelsForRepo<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Label>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Label> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Label> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/labels`: set optional parameters, then `send()`.
@@ -3592,14 +4038,13 @@ pub struct IssuesCreateLabel<'a> {
     body: super::models::IssuesCreateLabelBody,
     options: rt::CallOptions,
 }
-impl IssuesCreateLabel<'_> {
+impl<'a> IssuesCreateLabel<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Label>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/labels");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -3610,7 +4055,12 @@ impl IssuesCreateLabel<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Label>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/labels/{name}`: set optional parameters, then `send()`.
@@ -3623,21 +4073,25 @@ pub struct IssuesGetLabel<'a> {
     name: String,
     options: rt::CallOptions,
 }
-impl IssuesGetLabel<'_> {
+impl<'a> IssuesGetLabel<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Label>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/labels/{name}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("name", &self.name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Label>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/labels/{name}`: set optional parameters, then `send()`.
@@ -3650,23 +4104,24 @@ pub struct IssuesDeleteLabel<'a> {
     name: String,
     options: rt::CallOptions,
 }
-impl IssuesDeleteLabel<'_> {
+impl<'a> IssuesDeleteLabel<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/repos/{owner}/{repo}/labels/{name}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/repos/{owner}/{repo}/labels/{name}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("name", &self.name, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/labels/{name}`: set optional parameters, then `send()`.
@@ -3680,7 +4135,7 @@ pub struct IssuesUpdateLabel<'a> {
     body: Option<super::models::IssuesUpdateLabelBody>,
     options: rt::CallOptions,
 }
-impl IssuesUpdateLabel<'_> {
+impl<'a> IssuesUpdateLabel<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::IssuesUpdateLabelBody) -> Self {
         self.body = Some(value);
@@ -3691,12 +4146,8 @@ impl IssuesUpdateLabel<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Label>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::PATCH,
-            "/repos/{owner}/{repo}/labels/{name}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PATCH, "/repos/{owner}/{repo}/labels/{name}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("name", &self.name, rt::Style::Simple, false);
@@ -3704,7 +4155,12 @@ impl IssuesUpdateLabel<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Label>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/milestones`: set optional parameters, then `send()`.
@@ -3721,7 +4177,7 @@ pub struct IssuesListMilestones<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl IssuesListMilestones<'_> {
+impl<'a> IssuesListMilestones<'a> {
     /// The state of the milestone. Either `open`, `closed`, or `all`.
     pub fn state(mut self, value: super::models::IssuesListState) -> Self {
         self.state = Some(value);
@@ -3733,10 +4189,7 @@ impl IssuesListMilestones<'_> {
         self
     }
     /// The direction of the sort. Either `asc` or `desc`.
-    pub fn direction(
-        mut self,
-        value: super::models::IssuesListMilestonesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::IssuesListMilestonesDirection) -> Self {
         self.direction = Some(value);
         self
     }
@@ -3755,10 +4208,7 @@ impl IssuesListMilestones<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Milestone>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/milestones");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -3769,7 +4219,31 @@ impl IssuesListMilestones<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Milestone>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Milestone> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Milestone> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/milestones`: set optional parameters, then `send()`.
@@ -3782,16 +4256,13 @@ pub struct IssuesCreateMilestone<'a> {
     body: super::models::IssuesCreateMilestoneBody,
     options: rt::CallOptions,
 }
-impl IssuesCreateMilestone<'_> {
+impl<'a> IssuesCreateMilestone<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Milestone>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/milestones");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -3802,7 +4273,12 @@ impl IssuesCreateMilestone<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Milestone>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/milestones/{milestone_number}`: set optional parameters, then `send()`.
@@ -3815,26 +4291,33 @@ pub struct IssuesGetMilestone<'a> {
     milestone_number: i64,
     options: rt::CallOptions,
 }
-impl IssuesGetMilestone<'_> {
+impl<'a> IssuesGetMilestone<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Milestone>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/milestones/{milestone_number}",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("milestone_number", &self.milestone_number, rt::Style::Simple, false);
+        op.path(
+            "milestone_number",
+            &self.milestone_number,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Milestone>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/milestones/{milestone_number}`: set optional parameters, then `send()`.
@@ -3847,24 +4330,33 @@ pub struct IssuesDeleteMilestone<'a> {
     milestone_number: i64,
     options: rt::CallOptions,
 }
-impl IssuesDeleteMilestone<'_> {
+impl<'a> IssuesDeleteMilestone<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/milestones/{milestone_number}",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("milestone_number", &self.milestone_number, rt::Style::Simple, false);
+        op.path(
+            "milestone_number",
+            &self.milestone_number,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/milestones/{milestone_number}`: set optional parameters, then `send()`.
@@ -3878,7 +4370,7 @@ pub struct IssuesUpdateMilestone<'a> {
     body: Option<super::models::IssuesUpdateMilestoneBody>,
     options: rt::CallOptions,
 }
-impl IssuesUpdateMilestone<'_> {
+impl<'a> IssuesUpdateMilestone<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::IssuesUpdateMilestoneBody) -> Self {
         self.body = Some(value);
@@ -3889,22 +4381,29 @@ impl IssuesUpdateMilestone<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Milestone>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/milestones/{milestone_number}",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("milestone_number", &self.milestone_number, rt::Style::Simple, false);
+        op.path(
+            "milestone_number",
+            &self.milestone_number,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Milestone>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/milestones/{milestone_number}/labels`: set optional parameters, then `send()`.
@@ -3919,7 +4418,7 @@ pub struct IssuesListLabelsForMilestone<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl IssuesListLabelsForMilestone<'_> {
+impl<'a> IssuesListLabelsForMilestone<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -3935,21 +4434,47 @@ impl IssuesListLabelsForMilestone<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Label>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/milestones/{milestone_number}/labels",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("milestone_number", &self.milestone_number, rt::Style::Simple, false);
+        op.path(
+            "milestone_number",
+            &self.milestone_number,
+            rt::Style::Simple,
+            false,
+        );
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Label>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Label> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Label> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /user/issues`: set optional parameters, then `send()`.
@@ -3967,7 +4492,7 @@ pub struct IssuesListForAuthenticatedUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl IssuesListForAuthenticatedUser<'_> {
+impl<'a> IssuesListForAuthenticatedUser<'a> {
     /// Indicates which sorts of issues to return. `assigned` means issues assigned to you. `created` means issues created by you. `mentioned` means issues mentioning you. `subscribed` means issues you're subscribed to updates for. `all` or `repos` means all issues you can see, regardless of participation or creation.
     pub fn filter(mut self, value: super::models::IssuesListFilter) -> Self {
         self.filter = Some(value);
@@ -4016,10 +4541,7 @@ impl IssuesListForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Issue>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/issues");
         op.query("filter", &self.filter, rt::Style::Form, true);
         op.query("state", &self.state, rt::Style::Form, true);
@@ -4031,6 +4553,30 @@ impl IssuesListForAuthenticatedUser<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Issue>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Issue> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Issue> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }

@@ -5,99 +5,99 @@
 //! `connector-runtime` (auth, retries, rate limits, hooks, structured errors).
 #![allow(clippy::doc_lazy_continuation, clippy::module_inception)]
 use connector_runtime::__private as rt;
-pub mod models;
-#[cfg(feature = "meta")]
-pub mod meta;
-#[cfg(feature = "security_advisories")]
-pub mod security_advisories;
-#[cfg(feature = "agent_tasks")]
-pub mod agent_tasks;
-#[cfg(feature = "apps")]
-pub mod apps;
-#[cfg(feature = "classroom")]
-pub mod classroom;
-#[cfg(feature = "codes_of_conduct")]
-pub mod codes_of_conduct;
-#[cfg(feature = "credentials")]
-pub mod credentials;
-#[cfg(feature = "emojis")]
-pub mod emojis;
 #[cfg(feature = "actions")]
 pub mod actions;
-#[cfg(feature = "oidc")]
-pub mod oidc;
+#[cfg(feature = "activity")]
+pub mod activity;
+#[cfg(feature = "agent_tasks")]
+pub mod agent_tasks;
+#[cfg(feature = "agents")]
+pub mod agents;
+#[cfg(feature = "apps")]
+pub mod apps;
+#[cfg(feature = "billing")]
+pub mod billing;
+#[cfg(feature = "campaigns")]
+pub mod campaigns;
+#[cfg(feature = "checks")]
+pub mod checks;
+#[cfg(feature = "classroom")]
+pub mod classroom;
+#[cfg(feature = "code_quality")]
+pub mod code_quality;
+#[cfg(feature = "code_scanning")]
+pub mod code_scanning;
 #[cfg(feature = "code_security")]
 pub mod code_security;
+#[cfg(feature = "codes_of_conduct")]
+pub mod codes_of_conduct;
+#[cfg(feature = "codespaces")]
+pub mod codespaces;
 #[cfg(feature = "copilot")]
 pub mod copilot;
+#[cfg(feature = "copilot_spaces")]
+pub mod copilot_spaces;
+#[cfg(feature = "credentials")]
+pub mod credentials;
 #[cfg(feature = "dependabot")]
 pub mod dependabot;
-#[cfg(feature = "enterprise_teams")]
-pub mod enterprise_teams;
+#[cfg(feature = "dependency_graph")]
+pub mod dependency_graph;
+#[cfg(feature = "emojis")]
+pub mod emojis;
 #[cfg(feature = "enterprise_team_memberships")]
 pub mod enterprise_team_memberships;
 #[cfg(feature = "enterprise_team_organizations")]
 pub mod enterprise_team_organizations;
-#[cfg(feature = "activity")]
-pub mod activity;
+#[cfg(feature = "enterprise_teams")]
+pub mod enterprise_teams;
 #[cfg(feature = "gists")]
 pub mod gists;
+#[cfg(feature = "git")]
+pub mod git;
 #[cfg(feature = "gitignore")]
 pub mod gitignore;
+#[cfg(feature = "hosted_compute")]
+pub mod hosted_compute;
+#[cfg(feature = "interactions")]
+pub mod interactions;
 #[cfg(feature = "issues")]
 pub mod issues;
 #[cfg(feature = "licenses")]
 pub mod licenses;
 #[cfg(feature = "markdown")]
 pub mod markdown;
-#[cfg(feature = "orgs")]
-pub mod orgs;
-#[cfg(feature = "billing")]
-pub mod billing;
-#[cfg(feature = "agents")]
-pub mod agents;
-#[cfg(feature = "campaigns")]
-pub mod campaigns;
-#[cfg(feature = "code_scanning")]
-pub mod code_scanning;
-#[cfg(feature = "codespaces")]
-pub mod codespaces;
-#[cfg(feature = "copilot_spaces")]
-pub mod copilot_spaces;
-#[cfg(feature = "packages")]
-pub mod packages;
-#[cfg(feature = "interactions")]
-pub mod interactions;
+#[cfg(feature = "meta")]
+pub mod meta;
 #[cfg(feature = "migrations")]
 pub mod migrations;
+pub mod models;
+#[cfg(feature = "oidc")]
+pub mod oidc;
+#[cfg(feature = "orgs")]
+pub mod orgs;
+#[cfg(feature = "packages")]
+pub mod packages;
 #[cfg(feature = "private_registries")]
 pub mod private_registries;
 #[cfg(feature = "projects")]
 pub mod projects;
-#[cfg(feature = "repos")]
-pub mod repos;
-#[cfg(feature = "secret_scanning")]
-pub mod secret_scanning;
-#[cfg(feature = "hosted_compute")]
-pub mod hosted_compute;
-#[cfg(feature = "teams")]
-pub mod teams;
-#[cfg(feature = "rate_limit")]
-pub mod rate_limit;
-#[cfg(feature = "checks")]
-pub mod checks;
-#[cfg(feature = "code_quality")]
-pub mod code_quality;
-#[cfg(feature = "reactions")]
-pub mod reactions;
-#[cfg(feature = "dependency_graph")]
-pub mod dependency_graph;
-#[cfg(feature = "git")]
-pub mod git;
 #[cfg(feature = "pulls")]
 pub mod pulls;
+#[cfg(feature = "rate_limit")]
+pub mod rate_limit;
+#[cfg(feature = "reactions")]
+pub mod reactions;
+#[cfg(feature = "repos")]
+pub mod repos;
 #[cfg(feature = "search")]
 pub mod search;
+#[cfg(feature = "secret_scanning")]
+pub mod secret_scanning;
+#[cfg(feature = "security_advisories")]
+pub mod security_advisories;
+#[cfg(feature = "teams")]
+pub mod teams;
 #[cfg(feature = "users")]
 pub mod users;
 pub use connector_runtime::{ConnectorConfig, Error, ErrorCode, Response};
@@ -112,6 +112,3938 @@ pub mod auth {
         }
     }
 }
+#[cfg(feature = "webhook_events")]
+pub mod webhook_events {
+    //! Typed payloads of the webhooks the API sends. Verify a delivery's signature first
+    //! (`connector_runtime::webhooks`), then decode its body by the webhook's name.
+    use connector_runtime::__private as rt;
+    /// One webhook delivery, by the name the API description gives the webhook.
+    #[derive(Clone, Debug)]
+    #[non_exhaustive]
+    pub enum WebhookEvent {
+        /// This event occurs when there is a change to branch protection configurations for a repository.
+        /// For more information, see "[About protected branches](https://docs.github.com/repositories/configuring-branches-and-merges-in-your-repository/defining-the-mergeability-of-pull-requests/about-protected-branches)."
+        /// For information about using the APIs to manage branch protection rules, see "[Branch protection rule](https://docs.github.com/graphql/reference/objects#branchprotectionrule)" in the GraphQL documentation or "[Branch protection](https://docs.github.com/rest/branches/branch-protection)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Administration" repository permission.
+        ///
+        /// All branch protections were disabled for a repository.
+        ///
+        /// Webhook `branch-protection-configuration-disabled`.
+        BranchProtectionConfigurationDisabled(
+            Box<super::models::WebhookBranchProtectionConfigurationDisabled>,
+        ),
+        /// This event occurs when there is a change to branch protection configurations for a repository.
+        /// For more information, see "[About protected branches](https://docs.github.com/repositories/configuring-branches-and-merges-in-your-repository/defining-the-mergeability-of-pull-requests/about-protected-branches)."
+        /// For information about using the APIs to manage branch protection rules, see "[Branch protection rule](https://docs.github.com/graphql/reference/objects#branchprotectionrule)" in the GraphQL documentation or "[Branch protection](https://docs.github.com/rest/branches/branch-protection)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Administration" repository permission.
+        ///
+        /// All branch protections were enabled for a repository.
+        ///
+        /// Webhook `branch-protection-configuration-enabled`.
+        BranchProtectionConfigurationEnabled(
+            Box<super::models::WebhookBranchProtectionConfigurationEnabled>,
+        ),
+        /// This event occurs when there is activity relating to branch protection rules. For more information, see "[About protected branches](https://docs.github.com/repositories/configuring-branches-and-merges-in-your-repository/defining-the-mergeability-of-pull-requests/about-protected-branches)." For information about the APIs to manage branch protection rules, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#branchprotectionrule) or "[Branch protection](https://docs.github.com/rest/branches/branch-protection)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Administration" repository permission.
+        ///
+        /// A branch protection rule was created.
+        ///
+        /// Webhook `branch-protection-rule-created`.
+        BranchProtectionRuleCreated(Box<super::models::WebhookBranchProtectionRuleCreated>),
+        /// This event occurs when there is activity relating to branch protection rules. For more information, see "[About protected branches](https://docs.github.com/repositories/configuring-branches-and-merges-in-your-repository/defining-the-mergeability-of-pull-requests/about-protected-branches)." For information about the APIs to manage branch protection rules, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#branchprotectionrule) or "[Branch protection](https://docs.github.com/rest/branches/branch-protection)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Administration" repository permission.
+        ///
+        /// A branch protection rule was deleted.
+        ///
+        /// Webhook `branch-protection-rule-deleted`.
+        BranchProtectionRuleDeleted(Box<super::models::WebhookBranchProtectionRuleDeleted>),
+        /// This event occurs when there is activity relating to branch protection rules. For more information, see "[About protected branches](https://docs.github.com/repositories/configuring-branches-and-merges-in-your-repository/defining-the-mergeability-of-pull-requests/about-protected-branches)." For information about the APIs to manage branch protection rules, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#branchprotectionrule) or "[Branch protection](https://docs.github.com/rest/branches/branch-protection)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Administration" repository permission.
+        ///
+        /// A branch protection rule was edited.
+        ///
+        /// Webhook `branch-protection-rule-edited`.
+        BranchProtectionRuleEdited(Box<super::models::WebhookBranchProtectionRuleEdited>),
+        /// This event occurs when there is activity relating to a check run. For information about check runs, see "[Getting started with the Checks API](https://docs.github.com/rest/guides/getting-started-with-the-checks-api)." For information about the APIs to manage check runs, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#checkrun) or "[Check Runs](https://docs.github.com/rest/checks/runs)" in the REST API documentation.
+        ///
+        /// For activity relating to check suites, use the `check-suite` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Checks" repository permission. To receive the `rerequested` and `requested_action` event types, the app must have at least write-level access for the "Checks" permission. GitHub Apps with write-level access for the "Checks" permission are automatically subscribed to this webhook event.
+        ///
+        /// Repository and organization webhooks only receive payloads for the `created` and `completed` event types in repositories.
+        ///
+        /// > [!NOTE]
+        /// > The API only looks for pushes in the repository where the check run was created. Pushes to a branch in a forked repository are not detected and return an empty `pull_requests` array and a `null` value for `head_branch`.
+        ///
+        /// A check run was completed, and a conclusion is available.
+        ///
+        /// Webhook `check-run-completed`.
+        CheckRunCompleted(Box<super::models::WebhookCheckRunCompleted>),
+        /// This event occurs when there is activity relating to a check run. For information about check runs, see "[Getting started with the Checks API](https://docs.github.com/rest/guides/getting-started-with-the-checks-api)." For information about the APIs to manage check runs, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#checkrun) or "[Check Runs](https://docs.github.com/rest/checks/runs)" in the REST API documentation.
+        ///
+        /// For activity relating to check suites, use the `check-suite` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Checks" repository permission. To receive the `rerequested` and `requested_action` event types, the app must have at least write-level access for the "Checks" permission. GitHub Apps with write-level access for the "Checks" permission are automatically subscribed to this webhook event.
+        ///
+        /// Repository and organization webhooks only receive payloads for the `created` and `completed` event types in repositories.
+        ///
+        /// > [!NOTE]
+        /// > The API only looks for pushes in the repository where the check run was created. Pushes to a branch in a forked repository are not detected and return an empty `pull_requests` array and a `null` value for `head_branch`.
+        ///
+        /// A new check run was created.
+        ///
+        /// Webhook `check-run-created`.
+        CheckRunCreated(Box<super::models::WebhookCheckRunCreated>),
+        /// This event occurs when there is activity relating to a check run. For information about check runs, see "[Getting started with the Checks API](https://docs.github.com/rest/guides/getting-started-with-the-checks-api)." For information about the APIs to manage check runs, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#checkrun) or "[Check Runs](https://docs.github.com/rest/checks/runs)" in the REST API documentation.
+        ///
+        /// For activity relating to check suites, use the `check-suite` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Checks" repository permission. To receive the `rerequested` and `requested_action` event types, the app must have at least write-level access for the "Checks" permission. GitHub Apps with write-level access for the "Checks" permission are automatically subscribed to this webhook event.
+        ///
+        /// Repository and organization webhooks only receive payloads for the `created` and `completed` event types in repositories.
+        ///
+        /// > [!NOTE]
+        /// > The API only looks for pushes in the repository where the check run was created. Pushes to a branch in a forked repository are not detected and return an empty `pull_requests` array and a `null` value for `head_branch`.
+        ///
+        /// A check run completed, and someone requested a followup action that your app provides. Only the GitHub App someone requests to perform an action will receive the `requested_action` payload. For more information, see "[Creating CI tests with the Checks API](https://docs.github.com/developers/apps/guides/creating-ci-tests-with-the-checks-api)."
+        ///
+        /// Webhook `check-run-requested-action`.
+        CheckRunRequestedAction(Box<super::models::WebhookCheckRunRequestedAction>),
+        /// This event occurs when there is activity relating to a check run. For information about check runs, see "[Getting started with the Checks API](https://docs.github.com/rest/guides/getting-started-with-the-checks-api)." For information about the APIs to manage check runs, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#checkrun) or "[Check Runs](https://docs.github.com/rest/checks/runs)" in the REST API documentation.
+        ///
+        /// For activity relating to check suites, use the `check-suite` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Checks" repository permission. To receive the `rerequested` and `requested_action` event types, the app must have at least write-level access for the "Checks" permission. GitHub Apps with write-level access for the "Checks" permission are automatically subscribed to this webhook event.
+        ///
+        /// Repository and organization webhooks only receive payloads for the `created` and `completed` event types in repositories.
+        ///
+        /// > [!NOTE]
+        /// > The API only looks for pushes in the repository where the check run was created. Pushes to a branch in a forked repository are not detected and return an empty `pull_requests` array and a `null` value for `head_branch`.
+        ///
+        /// Someone requested to re-run a check run. Only the GitHub App that someone requests to re-run the check will receive the `rerequested` payload.
+        ///
+        /// Webhook `check-run-rerequested`.
+        CheckRunRerequested(Box<super::models::WebhookCheckRunRerequested>),
+        /// This event occurs when there is activity relating to a check suite. For information about check suites, see "[Getting started with the Checks API](https://docs.github.com/rest/guides/getting-started-with-the-checks-api)." For information about the APIs to manage check suites, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#checksuite) or "[Check Suites](https://docs.github.com/rest/checks/suites)" in the REST API documentation.
+        ///
+        /// For activity relating to check runs, use the `check_run` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Checks" permission. To receive the `requested` and `rerequested` event types, the app must have at least write-level access for the "Checks" permission. GitHub Apps with write-level access for the "Checks" permission are automatically subscribed to this webhook event.
+        ///
+        /// Repository and organization webhooks only receive payloads for the `completed` event types in repositories.
+        ///
+        /// > [!NOTE]
+        /// > The API only looks for pushes in the repository where the check suite was created. Pushes to a branch in a forked repository are not detected and return an empty `pull_requests` array and a `null` value for `head_branch`.
+        ///
+        /// All check runs in a check suite have completed, and a conclusion is available.
+        ///
+        /// Webhook `check-suite-completed`.
+        CheckSuiteCompleted(Box<super::models::WebhookCheckSuiteCompleted>),
+        /// This event occurs when there is activity relating to a check suite. For information about check suites, see "[Getting started with the Checks API](https://docs.github.com/rest/guides/getting-started-with-the-checks-api)." For information about the APIs to manage check suites, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#checksuite) or "[Check Suites](https://docs.github.com/rest/checks/suites)" in the REST API documentation.
+        ///
+        /// For activity relating to check runs, use the `check_run` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Checks" permission. To receive the `requested` and `rerequested` event types, the app must have at least write-level access for the "Checks" permission. GitHub Apps with write-level access for the "Checks" permission are automatically subscribed to this webhook event.
+        ///
+        /// Repository and organization webhooks only receive payloads for the `completed` event types in repositories.
+        ///
+        /// > [!NOTE]
+        /// > The API only looks for pushes in the repository where the check suite was created. Pushes to a branch in a forked repository are not detected and return an empty `pull_requests` array and a `null` value for `head_branch`.
+        ///
+        /// Someone requested to run a check suite. By default, check suites are automatically created when you create a check run. For more information, see [the GraphQL API documentation for creating a check run](https://docs.github.com/graphql/reference/mutations#createcheckrun) or "[Create a check run](https://docs.github.com/rest/checks/runs#create-a-check-run)" in the REST API documentation.
+        ///
+        /// Webhook `check-suite-requested`.
+        CheckSuiteRequested(Box<super::models::WebhookCheckSuiteRequested>),
+        /// This event occurs when there is activity relating to a check suite. For information about check suites, see "[Getting started with the Checks API](https://docs.github.com/rest/guides/getting-started-with-the-checks-api)." For information about the APIs to manage check suites, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#checksuite) or "[Check Suites](https://docs.github.com/rest/checks/suites)" in the REST API documentation.
+        ///
+        /// For activity relating to check runs, use the `check_run` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Checks" permission. To receive the `requested` and `rerequested` event types, the app must have at least write-level access for the "Checks" permission. GitHub Apps with write-level access for the "Checks" permission are automatically subscribed to this webhook event.
+        ///
+        /// Repository and organization webhooks only receive payloads for the `completed` event types in repositories.
+        ///
+        /// > [!NOTE]
+        /// > The API only looks for pushes in the repository where the check suite was created. Pushes to a branch in a forked repository are not detected and return an empty `pull_requests` array and a `null` value for `head_branch`.
+        ///
+        /// Someone requested to re-run the check runs in a check suite. For more information, see [the GraphQL API documentation for creating a check suite](https://docs.github.com/graphql/reference/mutations#createchecksuite) or "[Create a check suite](https://docs.github.com/rest/checks/suites#create-a-check-suite)" in the REST API documentation.
+        ///
+        /// Webhook `check-suite-rerequested`.
+        CheckSuiteRerequested(Box<super::models::WebhookCheckSuiteRerequested>),
+        /// This event occurs when there is activity relating to code scanning alerts in a repository. For more information, see "[About code scanning](https://docs.github.com/code-security/code-scanning/automatically-scanning-your-code-for-vulnerabilities-and-errors/about-code-scanning)" and "[About code scanning alerts](https://docs.github.com/code-security/code-scanning/automatically-scanning-your-code-for-vulnerabilities-and-errors/about-code-scanning-alerts)." For information about the API to manage code scanning, see "[Code scanning](https://docs.github.com/rest/code-scanning)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Code scanning alerts" repository permission.
+        ///
+        /// A previously created code scanning alert appeared in another branch. This can happen when a branch is merged into or created from a branch with a pre-existing code scanning alert.
+        ///
+        /// Webhook `code-scanning-alert-appeared-in-branch`.
+        CodeScanningAlertAppearedInBranch(
+            Box<super::models::WebhookCodeScanningAlertAppearedInBranch>,
+        ),
+        /// This event occurs when there is activity relating to code scanning alerts in a repository. For more information, see "[About code scanning](https://docs.github.com/code-security/code-scanning/automatically-scanning-your-code-for-vulnerabilities-and-errors/about-code-scanning)" and "[About code scanning alerts](https://docs.github.com/code-security/code-scanning/automatically-scanning-your-code-for-vulnerabilities-and-errors/about-code-scanning-alerts)." For information about the API to manage code scanning, see "[Code scanning](https://docs.github.com/rest/code-scanning)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Code scanning alerts" repository permission.
+        ///
+        /// Someone closed a code scanning alert.
+        ///
+        /// Webhook `code-scanning-alert-closed-by-user`.
+        CodeScanningAlertClosedByUser(Box<super::models::WebhookCodeScanningAlertClosedByUser>),
+        /// This event occurs when there is activity relating to code scanning alerts in a repository. For more information, see "[About code scanning](https://docs.github.com/code-security/code-scanning/automatically-scanning-your-code-for-vulnerabilities-and-errors/about-code-scanning)" and "[About code scanning alerts](https://docs.github.com/code-security/code-scanning/automatically-scanning-your-code-for-vulnerabilities-and-errors/about-code-scanning-alerts)." For information about the API to manage code scanning, see "[Code scanning](https://docs.github.com/rest/code-scanning)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Code scanning alerts" repository permission.
+        ///
+        /// A code scanning alert was created in a repository.
+        ///
+        /// Webhook `code-scanning-alert-created`.
+        CodeScanningAlertCreated(Box<super::models::WebhookCodeScanningAlertCreated>),
+        /// This event occurs when there is activity relating to code scanning alerts in a repository. For more information, see "[About code scanning](https://docs.github.com/code-security/code-scanning/automatically-scanning-your-code-for-vulnerabilities-and-errors/about-code-scanning)" and "[About code scanning alerts](https://docs.github.com/code-security/code-scanning/automatically-scanning-your-code-for-vulnerabilities-and-errors/about-code-scanning-alerts)." For information about the API to manage code scanning, see "[Code scanning](https://docs.github.com/rest/code-scanning)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Code scanning alerts" repository permission.
+        ///
+        /// A code scanning alert was fixed in a branch by a commit.
+        ///
+        /// Webhook `code-scanning-alert-fixed`.
+        CodeScanningAlertFixed(Box<super::models::WebhookCodeScanningAlertFixed>),
+        /// This event occurs when there is activity relating to code scanning alerts in a repository. For more information, see "[About code scanning](https://docs.github.com/code-security/code-scanning/automatically-scanning-your-code-for-vulnerabilities-and-errors/about-code-scanning)" and "[About code scanning alerts](https://docs.github.com/code-security/code-scanning/automatically-scanning-your-code-for-vulnerabilities-and-errors/about-code-scanning-alerts)." For information about the API to manage code scanning, see "[Code scanning](https://docs.github.com/rest/code-scanning)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Code scanning alerts" repository permission.
+        ///
+        /// A previously fixed code scanning alert reappeared in a branch.
+        ///
+        /// Webhook `code-scanning-alert-reopened`.
+        CodeScanningAlertReopened(Box<super::models::WebhookCodeScanningAlertReopened>),
+        /// This event occurs when there is activity relating to code scanning alerts in a repository. For more information, see "[About code scanning](https://docs.github.com/code-security/code-scanning/automatically-scanning-your-code-for-vulnerabilities-and-errors/about-code-scanning)" and "[About code scanning alerts](https://docs.github.com/code-security/code-scanning/automatically-scanning-your-code-for-vulnerabilities-and-errors/about-code-scanning-alerts)." For information about the API to manage code scanning, see "[Code scanning](https://docs.github.com/rest/code-scanning)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Code scanning alerts" repository permission.
+        ///
+        /// Someone reopened a code scanning alert.
+        ///
+        /// Webhook `code-scanning-alert-reopened-by-user`.
+        CodeScanningAlertReopenedByUser(Box<super::models::WebhookCodeScanningAlertReopenedByUser>),
+        /// This event occurs when there is activity relating to code scanning alerts in a repository. For more information, see "[About code scanning](https://docs.github.com/code-security/code-scanning/automatically-scanning-your-code-for-vulnerabilities-and-errors/about-code-scanning)" and "[About code scanning alerts](https://docs.github.com/code-security/code-scanning/automatically-scanning-your-code-for-vulnerabilities-and-errors/about-code-scanning-alerts)." For information about the API to manage code scanning, see "[Code scanning](https://docs.github.com/rest/code-scanning)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Code scanning alerts" repository permission.
+        ///
+        /// The assignees list of a code scanning alert has been updated.
+        ///
+        /// Webhook `code-scanning-alert-updated-assignment`.
+        CodeScanningAlertUpdatedAssignment(
+            Box<super::models::WebhookCodeScanningAlertUpdatedAssignment>,
+        ),
+        /// This event occurs when there is activity relating to commit comments. For more information about commit comments, see "[Commenting on a pull request](https://docs.github.com/pull-requests/collaborating-with-pull-requests/reviewing-changes-in-pull-requests/commenting-on-a-pull-request)." For information about the APIs to manage commit comments, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#commitcomment) or "[Commit comments](https://docs.github.com/rest/commits/comments)" in the REST API documentation.
+        ///
+        /// For activity relating to comments on pull request reviews, use the `pull_request_review_comment` event. For activity relating to issue comments, use the `issue_comment` event. For activity relating to discussion comments, use the `discussion_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Contents" repository permission.
+        ///
+        /// Someone commented on a commit.
+        ///
+        /// Webhook `commit-comment-created`.
+        CommitCommentCreated(Box<super::models::WebhookCommitCommentCreated>),
+        /// This event occurs when a Git branch or tag is created.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Contents" repository permission.
+        ///
+        /// **Notes**:
+        /// - This event will not occur when more than three tags are created at once.
+        /// - Payloads are capped at 25 MB. If an event generates a larger payload, GitHub will not deliver a payload for that webhook event. This may happen, for example, if many branches or tags are pushed at once. We suggest monitoring your payload size to ensure delivery.
+        ///
+        /// Webhook `create`.
+        Create(Box<super::models::WebhookCreate>),
+        /// This event occurs when there is activity relating to a custom property.
+        ///
+        /// For more information, see "[Managing custom properties for repositories in your organization](https://docs.github.com/organizations/managing-organization-settings/managing-custom-properties-for-repositories-in-your-organization)". For information about the APIs to manage custom properties, see "[Custom properties](https://docs.github.com/rest/orgs/custom-properties)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Custom properties" organization permission.
+        ///
+        /// A new custom property was created.
+        ///
+        /// Webhook `custom-property-created`.
+        CustomPropertyCreated(Box<super::models::WebhookCustomPropertyCreated>),
+        /// This event occurs when there is activity relating to a custom property.
+        ///
+        /// For more information, see "[Managing custom properties for repositories in your organization](https://docs.github.com/organizations/managing-organization-settings/managing-custom-properties-for-repositories-in-your-organization)". For information about the APIs to manage custom properties, see "[Custom properties](https://docs.github.com/rest/orgs/custom-properties)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Custom properties" organization permission.
+        ///
+        /// A custom property was deleted.
+        ///
+        /// Webhook `custom-property-deleted`.
+        CustomPropertyDeleted(Box<super::models::WebhookCustomPropertyDeleted>),
+        /// This event occurs when there is activity relating to a custom property.
+        ///
+        /// For more information, see "[Managing custom properties for repositories in your organization](https://docs.github.com/organizations/managing-organization-settings/managing-custom-properties-for-repositories-in-your-organization)". For information about the APIs to manage custom properties, see "[Custom properties](https://docs.github.com/rest/orgs/custom-properties)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Custom properties" organization permission.
+        ///
+        /// A custom property was promoted to an enterprise.
+        ///
+        /// Webhook `custom-property-promoted-to-enterprise`.
+        CustomPropertyPromotedToEnterprise(
+            Box<super::models::WebhookCustomPropertyPromotedToEnterprise>,
+        ),
+        /// This event occurs when there is activity relating to a custom property.
+        ///
+        /// For more information, see "[Managing custom properties for repositories in your organization](https://docs.github.com/organizations/managing-organization-settings/managing-custom-properties-for-repositories-in-your-organization)". For information about the APIs to manage custom properties, see "[Custom properties](https://docs.github.com/rest/orgs/custom-properties)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Custom properties" organization permission.
+        ///
+        /// A custom property was updated.
+        ///
+        /// Webhook `custom-property-updated`.
+        CustomPropertyUpdated(Box<super::models::WebhookCustomPropertyUpdated>),
+        /// This event occurs when there is activity relating to custom property values for a repository.
+        ///
+        /// For more information, see "[Managing custom properties for repositories in your organization](https://docs.github.com/organizations/managing-organization-settings/managing-custom-properties-for-repositories-in-your-organization)". For information about the APIs to manage custom properties for a repository, see "[Custom properties](https://docs.github.com/rest/repos/custom-properties)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Custom properties" organization permission.
+        ///
+        /// The custom property values of a repository were updated.
+        ///
+        /// Webhook `custom-property-values-updated`.
+        CustomPropertyValuesUpdated(Box<super::models::WebhookCustomPropertyValuesUpdated>),
+        /// This event occurs when a Git branch or tag is deleted. To subscribe to all pushes to a repository, including
+        /// branch and tag deletions, use the [`push`](#push) webhook event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Contents" repository permission.
+        ///
+        /// > [!NOTE]
+        /// > This event will not occur when more than three tags are deleted at once.
+        ///
+        /// Webhook `delete`.
+        Delete(Box<super::models::WebhookDelete>),
+        /// This event occurs when there is activity relating to Dependabot alerts.
+        ///
+        /// For more information about Dependabot alerts, see "[About Dependabot alerts](https://docs.github.com/code-security/dependabot/dependabot-alerts/about-dependabot-alerts)." For information about the API to manage Dependabot alerts, see "[Dependabot alerts](https://docs.github.com/rest/dependabot/alerts)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Dependabot alerts" repository permission.
+        ///
+        /// The assignees for a Dependabot alert were updated.
+        ///
+        /// Webhook `dependabot-alert-assignees-changed`.
+        DependabotAlertAssigneesChanged(Box<super::models::WebhookDependabotAlertAssigneesChanged>),
+        /// This event occurs when there is activity relating to Dependabot alerts.
+        ///
+        /// For more information about Dependabot alerts, see "[About Dependabot alerts](https://docs.github.com/code-security/dependabot/dependabot-alerts/about-dependabot-alerts)." For information about the API to manage Dependabot alerts, see "[Dependabot alerts](https://docs.github.com/rest/dependabot/alerts)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Dependabot alerts" repository permission.
+        ///
+        /// A Dependabot alert was automatically closed by a Dependabot auto-triage rule.
+        ///
+        /// Webhook `dependabot-alert-auto-dismissed`.
+        DependabotAlertAutoDismissed(Box<super::models::WebhookDependabotAlertAutoDismissed>),
+        /// This event occurs when there is activity relating to Dependabot alerts.
+        ///
+        /// For more information about Dependabot alerts, see "[About Dependabot alerts](https://docs.github.com/code-security/dependabot/dependabot-alerts/about-dependabot-alerts)." For information about the API to manage Dependabot alerts, see "[Dependabot alerts](https://docs.github.com/rest/dependabot/alerts)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Dependabot alerts" repository permission.
+        ///
+        /// A Dependabot alert, that had been automatically closed by a Dependabot auto-triage rule, was automatically reopened because the alert metadata or rule changed.
+        ///
+        /// Webhook `dependabot-alert-auto-reopened`.
+        DependabotAlertAutoReopened(Box<super::models::WebhookDependabotAlertAutoReopened>),
+        /// This event occurs when there is activity relating to Dependabot alerts.
+        ///
+        /// For more information about Dependabot alerts, see "[About Dependabot alerts](https://docs.github.com/code-security/dependabot/dependabot-alerts/about-dependabot-alerts)." For information about the API to manage Dependabot alerts, see "[Dependabot alerts](https://docs.github.com/rest/dependabot/alerts)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Dependabot alerts" repository permission.
+        ///
+        /// A manifest file change introduced a vulnerable dependency, or a GitHub Security Advisory was published and an existing dependency was found to be vulnerable.
+        ///
+        /// Webhook `dependabot-alert-created`.
+        DependabotAlertCreated(Box<super::models::WebhookDependabotAlertCreated>),
+        /// This event occurs when there is activity relating to Dependabot alerts.
+        ///
+        /// For more information about Dependabot alerts, see "[About Dependabot alerts](https://docs.github.com/code-security/dependabot/dependabot-alerts/about-dependabot-alerts)." For information about the API to manage Dependabot alerts, see "[Dependabot alerts](https://docs.github.com/rest/dependabot/alerts)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Dependabot alerts" repository permission.
+        ///
+        /// A Dependabot alert was manually closed.
+        ///
+        /// Webhook `dependabot-alert-dismissed`.
+        DependabotAlertDismissed(Box<super::models::WebhookDependabotAlertDismissed>),
+        /// This event occurs when there is activity relating to Dependabot alerts.
+        ///
+        /// For more information about Dependabot alerts, see "[About Dependabot alerts](https://docs.github.com/code-security/dependabot/dependabot-alerts/about-dependabot-alerts)." For information about the API to manage Dependabot alerts, see "[Dependabot alerts](https://docs.github.com/rest/dependabot/alerts)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Dependabot alerts" repository permission.
+        ///
+        /// A manifest file change removed a vulnerability.
+        ///
+        /// Webhook `dependabot-alert-fixed`.
+        DependabotAlertFixed(Box<super::models::WebhookDependabotAlertFixed>),
+        /// This event occurs when there is activity relating to Dependabot alerts.
+        ///
+        /// For more information about Dependabot alerts, see "[About Dependabot alerts](https://docs.github.com/code-security/dependabot/dependabot-alerts/about-dependabot-alerts)." For information about the API to manage Dependabot alerts, see "[Dependabot alerts](https://docs.github.com/rest/dependabot/alerts)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Dependabot alerts" repository permission.
+        ///
+        /// A manifest file change introduced a vulnerable dependency that had previously been fixed.
+        ///
+        /// Webhook `dependabot-alert-reintroduced`.
+        DependabotAlertReintroduced(Box<super::models::WebhookDependabotAlertReintroduced>),
+        /// This event occurs when there is activity relating to Dependabot alerts.
+        ///
+        /// For more information about Dependabot alerts, see "[About Dependabot alerts](https://docs.github.com/code-security/dependabot/dependabot-alerts/about-dependabot-alerts)." For information about the API to manage Dependabot alerts, see "[Dependabot alerts](https://docs.github.com/rest/dependabot/alerts)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Dependabot alerts" repository permission.
+        ///
+        /// A Dependabot alert was manually reopened.
+        ///
+        /// Webhook `dependabot-alert-reopened`.
+        DependabotAlertReopened(Box<super::models::WebhookDependabotAlertReopened>),
+        /// This event occurs when there is activity relating to deploy keys. For more information, see "[Managing deploy keys](https://docs.github.com/developers/overview/managing-deploy-keys)." For information about the APIs to manage deploy keys, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#deploykey) or "[Deploy keys](https://docs.github.com/rest/deploy-keys)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Deployments" repository permission.
+        ///
+        /// A deploy key was created.
+        ///
+        /// Webhook `deploy-key-created`.
+        DeployKeyCreated(Box<super::models::WebhookDeployKeyCreated>),
+        /// This event occurs when there is activity relating to deploy keys. For more information, see "[Managing deploy keys](https://docs.github.com/developers/overview/managing-deploy-keys)." For information about the APIs to manage deploy keys, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#deploykey) or "[Deploy keys](https://docs.github.com/rest/deploy-keys)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Deployments" repository permission.
+        ///
+        /// A deploy key was deleted.
+        ///
+        /// Webhook `deploy-key-deleted`.
+        DeployKeyDeleted(Box<super::models::WebhookDeployKeyDeleted>),
+        /// This event occurs when there is activity relating to deployments. For more information, see "[About deployments](https://docs.github.com/actions/deployment/about-deployments)." For information about the APIs to manage deployments, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#deployment) or "[Deployments](https://docs.github.com/rest/deployments/deployments)" in the REST API documentation.
+        ///
+        /// For activity relating to deployment status, use the `deployment_status` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Deployments" repository permission.
+        ///
+        /// A deployment was created.
+        ///
+        /// Webhook `deployment-created`.
+        DeploymentCreated(Box<super::models::WebhookDeploymentCreated>),
+        /// This event occurs when there is activity relating to deployment protection rules. For more information, see "[Using environments for deployment](https://docs.github.com/actions/deployment/targeting-different-environments/using-environments-for-deployment#environment-protection-rules)." For information about the API to manage deployment protection rules, see [the REST API documentation](https://docs.github.com/rest/deployments/environments).
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Deployments" repository permission.
+        ///
+        /// A deployment protection rule was requested for an environment.
+        ///
+        /// Webhook `deployment-protection-rule-requested`.
+        DeploymentProtectionRuleRequested(
+            Box<super::models::WebhookDeploymentProtectionRuleRequested>,
+        ),
+        /// This event occurs when there is activity relating to deployment reviews. For more information, see "[About deployments](https://docs.github.com/actions/deployment/about-deployments)." For information about the APIs to manage deployments, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#deployment) or "[Deployments](https://docs.github.com/rest/deployments/deployments)" in the REST API documentation.
+        ///
+        /// For activity relating to deployment creation or deployment status, use the `deployment` or `deployment_status` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Deployments" repository permission.
+        ///
+        /// A deployment review was approved.
+        ///
+        /// Webhook `deployment-review-approved`.
+        DeploymentReviewApproved(Box<super::models::WebhookDeploymentReviewApproved>),
+        /// This event occurs when there is activity relating to deployment reviews. For more information, see "[About deployments](https://docs.github.com/actions/deployment/about-deployments)." For information about the APIs to manage deployments, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#deployment) or "[Deployments](https://docs.github.com/rest/deployments/deployments)" in the REST API documentation.
+        ///
+        /// For activity relating to deployment creation or deployment status, use the `deployment` or `deployment_status` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Deployments" repository permission.
+        ///
+        /// A deployment review was rejected.
+        ///
+        /// Webhook `deployment-review-rejected`.
+        DeploymentReviewRejected(Box<super::models::WebhookDeploymentReviewRejected>),
+        /// This event occurs when there is activity relating to deployment reviews. For more information, see "[About deployments](https://docs.github.com/actions/deployment/about-deployments)." For information about the APIs to manage deployments, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#deployment) or "[Deployments](https://docs.github.com/rest/deployments/deployments)" in the REST API documentation.
+        ///
+        /// For activity relating to deployment creation or deployment status, use the `deployment` or `deployment_status` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Deployments" repository permission.
+        ///
+        /// A deployment review was requested.
+        ///
+        /// Webhook `deployment-review-requested`.
+        DeploymentReviewRequested(Box<super::models::WebhookDeploymentReviewRequested>),
+        /// This event occurs when there is activity relating to deployment statuses. For more information, see "[About deployments](https://docs.github.com/actions/deployment/about-deployments)." For information about the APIs to manage deployments, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#deployment) or "[Deployments](https://docs.github.com/rest/deployments/deployments)" in the REST API documentation.
+        ///
+        /// For activity relating to deployment creation, use the `deployment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Deployments" repository permission.
+        ///
+        /// > [!NOTE]
+        /// > A webhook event is not fired for deployment statuses with an `inactive` state.
+        ///
+        /// A new deployment status was created.
+        ///
+        /// Webhook `deployment-status-created`.
+        DeploymentStatusCreated(Box<super::models::WebhookDeploymentStatusCreated>),
+        /// This event occurs when there is activity relating to a discussion. For more information about discussions, see "[GitHub Discussions](https://docs.github.com/discussions)." For information about the API to manage discussions, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#discussion).
+        ///
+        /// For activity relating to a comment on a discussion, use the `discussion_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Discussions" repository permission.
+        ///
+        /// > [!NOTE]
+        /// > Webhook events for GitHub Discussions are currently in public preview and subject to change.
+        ///
+        /// A comment on the discussion was marked as the answer.
+        ///
+        /// Webhook `discussion-answered`.
+        DiscussionAnswered(Box<super::models::WebhookDiscussionAnswered>),
+        /// This event occurs when there is activity relating to a discussion. For more information about discussions, see "[GitHub Discussions](https://docs.github.com/discussions)." For information about the API to manage discussions, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#discussion).
+        ///
+        /// For activity relating to a comment on a discussion, use the `discussion_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Discussions" repository permission.
+        ///
+        /// > [!NOTE]
+        /// > Webhook events for GitHub Discussions are currently in public preview and subject to change.
+        ///
+        /// The category of a discussion was changed.
+        ///
+        /// Webhook `discussion-category-changed`.
+        DiscussionCategoryChanged(Box<super::models::WebhookDiscussionCategoryChanged>),
+        /// This event occurs when there is activity relating to a discussion. For more information about discussions, see "[GitHub Discussions](https://docs.github.com/discussions)." For information about the API to manage discussions, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#discussion).
+        ///
+        /// For activity relating to a comment on a discussion, use the `discussion_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Discussions" repository permission.
+        ///
+        /// > [!NOTE]
+        /// > Webhook events for GitHub Discussions are currently in public preview and subject to change.
+        ///
+        /// A discussion was closed.
+        ///
+        /// Webhook `discussion-closed`.
+        DiscussionClosed(Box<super::models::WebhookDiscussionClosed>),
+        /// This event occurs when there is activity relating to a comment on a discussion. For more information about discussions, see "[GitHub Discussions](https://docs.github.com/discussions)." For information about the API to manage discussions, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#discussion).
+        ///
+        /// For activity relating to a discussion as opposed to comments on a discussion, use the `discussion` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Discussions" repository permission.
+        ///
+        /// > [!NOTE]
+        /// > Webhook events for GitHub Discussions are currently in public preview and subject to change.
+        ///
+        /// A comment on a discussion was created.
+        ///
+        /// Webhook `discussion-comment-created`.
+        DiscussionCommentCreated(Box<super::models::WebhookDiscussionCommentCreated>),
+        /// This event occurs when there is activity relating to a comment on a discussion. For more information about discussions, see "[GitHub Discussions](https://docs.github.com/discussions)." For information about the API to manage discussions, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#discussion).
+        ///
+        /// For activity relating to a discussion as opposed to comments on a discussion, use the `discussion` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Discussions" repository permission.
+        ///
+        /// > [!NOTE]
+        /// > Webhook events for GitHub Discussions are currently in public preview and subject to change.
+        ///
+        /// A comment on a discussion was deleted.
+        ///
+        /// Webhook `discussion-comment-deleted`.
+        DiscussionCommentDeleted(Box<super::models::WebhookDiscussionCommentDeleted>),
+        /// This event occurs when there is activity relating to a comment on a discussion. For more information about discussions, see "[GitHub Discussions](https://docs.github.com/discussions)." For information about the API to manage discussions, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#discussion).
+        ///
+        /// For activity relating to a discussion as opposed to comments on a discussion, use the `discussion` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Discussions" repository permission.
+        ///
+        /// > [!NOTE]
+        /// > Webhook events for GitHub Discussions are currently in public preview and subject to change.
+        ///
+        /// A comment on a discussion was edited.
+        ///
+        /// Webhook `discussion-comment-edited`.
+        DiscussionCommentEdited(Box<super::models::WebhookDiscussionCommentEdited>),
+        /// This event occurs when there is activity relating to a discussion. For more information about discussions, see "[GitHub Discussions](https://docs.github.com/discussions)." For information about the API to manage discussions, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#discussion).
+        ///
+        /// For activity relating to a comment on a discussion, use the `discussion_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Discussions" repository permission.
+        ///
+        /// > [!NOTE]
+        /// > Webhook events for GitHub Discussions are currently in public preview and subject to change.
+        ///
+        /// A discussion was created.
+        ///
+        /// Webhook `discussion-created`.
+        DiscussionCreated(Box<super::models::WebhookDiscussionCreated>),
+        /// This event occurs when there is activity relating to a discussion. For more information about discussions, see "[GitHub Discussions](https://docs.github.com/discussions)." For information about the API to manage discussions, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#discussion).
+        ///
+        /// For activity relating to a comment on a discussion, use the `discussion_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Discussions" repository permission.
+        ///
+        /// > [!NOTE]
+        /// > Webhook events for GitHub Discussions are currently in public preview and subject to change.
+        ///
+        /// A discussion was deleted.
+        ///
+        /// Webhook `discussion-deleted`.
+        DiscussionDeleted(Box<super::models::WebhookDiscussionDeleted>),
+        /// This event occurs when there is activity relating to a discussion. For more information about discussions, see "[GitHub Discussions](https://docs.github.com/discussions)." For information about the API to manage discussions, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#discussion).
+        ///
+        /// For activity relating to a comment on a discussion, use the `discussion_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Discussions" repository permission.
+        ///
+        /// > [!NOTE]
+        /// > Webhook events for GitHub Discussions are currently in public preview and subject to change.
+        ///
+        /// The title or body on a discussion was edited, or the category of the discussion was changed.
+        ///
+        /// Webhook `discussion-edited`.
+        DiscussionEdited(Box<super::models::WebhookDiscussionEdited>),
+        /// This event occurs when there is activity relating to a discussion. For more information about discussions, see "[GitHub Discussions](https://docs.github.com/discussions)." For information about the API to manage discussions, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#discussion).
+        ///
+        /// For activity relating to a comment on a discussion, use the `discussion_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Discussions" repository permission.
+        ///
+        /// > [!NOTE]
+        /// > Webhook events for GitHub Discussions are currently in public preview and subject to change.
+        ///
+        /// A label was added to a discussion.
+        ///
+        /// Webhook `discussion-labeled`.
+        DiscussionLabeled(Box<super::models::WebhookDiscussionLabeled>),
+        /// This event occurs when there is activity relating to a discussion. For more information about discussions, see "[GitHub Discussions](https://docs.github.com/discussions)." For information about the API to manage discussions, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#discussion).
+        ///
+        /// For activity relating to a comment on a discussion, use the `discussion_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Discussions" repository permission.
+        ///
+        /// > [!NOTE]
+        /// > Webhook events for GitHub Discussions are currently in public preview and subject to change.
+        ///
+        /// A discussion was locked.
+        ///
+        /// Webhook `discussion-locked`.
+        DiscussionLocked(Box<super::models::WebhookDiscussionLocked>),
+        /// This event occurs when there is activity relating to a discussion. For more information about discussions, see "[GitHub Discussions](https://docs.github.com/discussions)." For information about the API to manage discussions, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#discussion).
+        ///
+        /// For activity relating to a comment on a discussion, use the `discussion_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Discussions" repository permission.
+        ///
+        /// > [!NOTE]
+        /// > Webhook events for GitHub Discussions are currently in public preview and subject to change.
+        ///
+        /// A discussion was pinned.
+        ///
+        /// Webhook `discussion-pinned`.
+        DiscussionPinned(Box<super::models::WebhookDiscussionPinned>),
+        /// This event occurs when there is activity relating to a discussion. For more information about discussions, see "[GitHub Discussions](https://docs.github.com/discussions)." For information about the API to manage discussions, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#discussion).
+        ///
+        /// For activity relating to a comment on a discussion, use the `discussion_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Discussions" repository permission.
+        ///
+        /// > [!NOTE]
+        /// > Webhook events for GitHub Discussions are currently in public preview and subject to change.
+        ///
+        /// A discussion was reopened.
+        ///
+        /// Webhook `discussion-reopened`.
+        DiscussionReopened(Box<super::models::WebhookDiscussionReopened>),
+        /// This event occurs when there is activity relating to a discussion. For more information about discussions, see "[GitHub Discussions](https://docs.github.com/discussions)." For information about the API to manage discussions, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#discussion).
+        ///
+        /// For activity relating to a comment on a discussion, use the `discussion_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Discussions" repository permission.
+        ///
+        /// > [!NOTE]
+        /// > Webhook events for GitHub Discussions are currently in public preview and subject to change.
+        ///
+        /// A discussion was transferred to another repository.
+        ///
+        /// Webhook `discussion-transferred`.
+        DiscussionTransferred(Box<super::models::WebhookDiscussionTransferred>),
+        /// This event occurs when there is activity relating to a discussion. For more information about discussions, see "[GitHub Discussions](https://docs.github.com/discussions)." For information about the API to manage discussions, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#discussion).
+        ///
+        /// For activity relating to a comment on a discussion, use the `discussion_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Discussions" repository permission.
+        ///
+        /// > [!NOTE]
+        /// > Webhook events for GitHub Discussions are currently in public preview and subject to change.
+        ///
+        /// A comment on the discussion was unmarked as the answer.
+        ///
+        /// Webhook `discussion-unanswered`.
+        DiscussionUnanswered(Box<super::models::WebhookDiscussionUnanswered>),
+        /// This event occurs when there is activity relating to a discussion. For more information about discussions, see "[GitHub Discussions](https://docs.github.com/discussions)." For information about the API to manage discussions, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#discussion).
+        ///
+        /// For activity relating to a comment on a discussion, use the `discussion_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Discussions" repository permission.
+        ///
+        /// > [!NOTE]
+        /// > Webhook events for GitHub Discussions are currently in public preview and subject to change.
+        ///
+        /// A label was removed from a discussion.
+        ///
+        /// Webhook `discussion-unlabeled`.
+        DiscussionUnlabeled(Box<super::models::WebhookDiscussionUnlabeled>),
+        /// This event occurs when there is activity relating to a discussion. For more information about discussions, see "[GitHub Discussions](https://docs.github.com/discussions)." For information about the API to manage discussions, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#discussion).
+        ///
+        /// For activity relating to a comment on a discussion, use the `discussion_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Discussions" repository permission.
+        ///
+        /// > [!NOTE]
+        /// > Webhook events for GitHub Discussions are currently in public preview and subject to change.
+        ///
+        /// A discussion was unlocked.
+        ///
+        /// Webhook `discussion-unlocked`.
+        DiscussionUnlocked(Box<super::models::WebhookDiscussionUnlocked>),
+        /// This event occurs when there is activity relating to a discussion. For more information about discussions, see "[GitHub Discussions](https://docs.github.com/discussions)." For information about the API to manage discussions, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#discussion).
+        ///
+        /// For activity relating to a comment on a discussion, use the `discussion_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Discussions" repository permission.
+        ///
+        /// > [!NOTE]
+        /// > Webhook events for GitHub Discussions are currently in public preview and subject to change.
+        ///
+        /// A discussion was unpinned.
+        ///
+        /// Webhook `discussion-unpinned`.
+        DiscussionUnpinned(Box<super::models::WebhookDiscussionUnpinned>),
+        /// This event occurs when someone forks a repository. For more information, see "[Fork a repo](https://docs.github.com/get-started/quickstart/fork-a-repo)." For information about the API to manage forks, see "[Forks](https://docs.github.com/rest/repos/forks)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Contents" repository permission.
+        ///
+        /// Webhook `fork`.
+        Fork(Box<super::models::WebhookFork>),
+        /// This event occurs when a user revokes their authorization of a GitHub App. For more information, see "[About apps](https://docs.github.com/developers/apps/getting-started-with-apps/about-apps#about-github-apps)." For information about the API to manage GitHub Apps, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#app) or "[Apps](https://docs.github.com/rest/apps)" in the REST API documentation.
+        ///
+        /// A GitHub App receives this webhook by default and cannot unsubscribe from this event.
+        ///
+        /// Anyone can revoke their authorization of a GitHub App from their [GitHub account settings page](https://github.com/settings/apps/authorizations). Revoking the authorization of a GitHub App does not uninstall the GitHub App. You should program your GitHub App so that when it receives this webhook, it stops calling the API on behalf of the person who revoked the token. If your GitHub App continues to use a revoked access token, it will receive the `401 Bad Credentials` error. For details about requests with a user access token, which require GitHub App authorization, see "[Authenticating with a GitHub App on behalf of a user](https://docs.github.com/apps/creating-github-apps/authenticating-with-a-github-app/authenticating-with-a-github-app-on-behalf-of-a-user)."
+        ///
+        /// Someone revoked their authorization of a GitHub App.
+        ///
+        /// Webhook `github-app-authorization-revoked`.
+        GithubAppAuthorizationRevoked(Box<super::models::WebhookGithubAppAuthorizationRevoked>),
+        /// This event occurs when someone creates or updates a wiki page. For more information, see "[About wikis](https://docs.github.com/communities/documenting-your-project-with-wikis/about-wikis)."
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Contents" repository permission.
+        ///
+        /// Webhook `gollum`.
+        Gollum(Box<super::models::WebhookGollum>),
+        /// This event occurs when there is activity relating to a GitHub App installation. All GitHub Apps receive this event by default. You cannot manually subscribe to this event.
+        ///
+        /// For more information about GitHub Apps, see "[About apps](https://docs.github.com/developers/apps/getting-started-with-apps/about-apps#about-github-apps)." For information about the APIs to manage GitHub Apps, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#app) or "[Apps](https://docs.github.com/rest/apps)" in the REST API documentation.
+        ///
+        /// Someone installed a GitHub App on a user or organization account.
+        ///
+        /// Webhook `installation-created`.
+        InstallationCreated(Box<super::models::WebhookInstallationCreated>),
+        /// This event occurs when there is activity relating to a GitHub App installation. All GitHub Apps receive this event by default. You cannot manually subscribe to this event.
+        ///
+        /// For more information about GitHub Apps, see "[About apps](https://docs.github.com/developers/apps/getting-started-with-apps/about-apps#about-github-apps)." For information about the APIs to manage GitHub Apps, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#app) or "[Apps](https://docs.github.com/rest/apps)" in the REST API documentation.
+        ///
+        /// Someone uninstalled a GitHub App from their user or organization account.
+        ///
+        /// Webhook `installation-deleted`.
+        InstallationDeleted(Box<super::models::WebhookInstallationDeleted>),
+        /// This event occurs when there is activity relating to a GitHub App installation. All GitHub Apps receive this event by default. You cannot manually subscribe to this event.
+        ///
+        /// For more information about GitHub Apps, see "[About apps](https://docs.github.com/developers/apps/getting-started-with-apps/about-apps#about-github-apps)." For information about the APIs to manage GitHub Apps, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#app) or "[Apps](https://docs.github.com/rest/apps)" in the REST API documentation.
+        ///
+        /// Someone granted new permissions to a GitHub App.
+        ///
+        /// Webhook `installation-new-permissions-accepted`.
+        InstallationNewPermissionsAccepted(
+            Box<super::models::WebhookInstallationNewPermissionsAccepted>,
+        ),
+        /// This event occurs when there is activity relating to which repositories a GitHub App installation can access. All GitHub Apps receive this event by default. You cannot manually subscribe to this event.
+        ///
+        /// For more information about GitHub Apps, see "[About apps](https://docs.github.com/developers/apps/getting-started-with-apps/about-apps#about-github-apps)." For information about the APIs to manage GitHub Apps, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#app) or "[Apps](https://docs.github.com/rest/apps)" in the REST API documentation.
+        ///
+        /// A GitHub App installation was granted access to one or more repositories.
+        ///
+        /// Webhook `installation-repositories-added`.
+        InstallationRepositoriesAdded(Box<super::models::WebhookInstallationRepositoriesAdded>),
+        /// This event occurs when there is activity relating to which repositories a GitHub App installation can access. All GitHub Apps receive this event by default. You cannot manually subscribe to this event.
+        ///
+        /// For more information about GitHub Apps, see "[About apps](https://docs.github.com/developers/apps/getting-started-with-apps/about-apps#about-github-apps)." For information about the APIs to manage GitHub Apps, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#app) or "[Apps](https://docs.github.com/rest/apps)" in the REST API documentation.
+        ///
+        /// Access to one or more repositories was revoked for a GitHub App installation.
+        ///
+        /// Webhook `installation-repositories-removed`.
+        InstallationRepositoriesRemoved(Box<super::models::WebhookInstallationRepositoriesRemoved>),
+        /// This event occurs when there is activity relating to a GitHub App installation. All GitHub Apps receive this event by default. You cannot manually subscribe to this event.
+        ///
+        /// For more information about GitHub Apps, see "[About apps](https://docs.github.com/developers/apps/getting-started-with-apps/about-apps#about-github-apps)." For information about the APIs to manage GitHub Apps, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#app) or "[Apps](https://docs.github.com/rest/apps)" in the REST API documentation.
+        ///
+        /// Someone blocked access by a GitHub App to their user or organization account.
+        ///
+        /// Webhook `installation-suspend`.
+        InstallationSuspend(Box<super::models::WebhookInstallationSuspend>),
+        /// This event occurs when there is activity relating to the user or organization account that a GitHub App is installed on. For more information, see "[About apps](https://docs.github.com/developers/apps/getting-started-with-apps/about-apps#about-github-apps)." For information about the APIs to manage GitHub Apps, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#app) or "[Apps](https://docs.github.com/rest/apps)" in the REST API documentation.
+        ///
+        /// Somebody renamed the user or organization account that a GitHub App is installed on.
+        ///
+        /// Webhook `installation-target-renamed`.
+        InstallationTargetRenamed(Box<super::models::WebhookInstallationTargetRenamed>),
+        /// This event occurs when there is activity relating to a GitHub App installation. All GitHub Apps receive this event by default. You cannot manually subscribe to this event.
+        ///
+        /// For more information about GitHub Apps, see "[About apps](https://docs.github.com/developers/apps/getting-started-with-apps/about-apps#about-github-apps)." For information about the APIs to manage GitHub Apps, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#app) or "[Apps](https://docs.github.com/rest/apps)" in the REST API documentation.
+        ///
+        /// A GitHub App that was blocked from accessing a user or organization account was given access the account again.
+        ///
+        /// Webhook `installation-unsuspend`.
+        InstallationUnsuspend(Box<super::models::WebhookInstallationUnsuspend>),
+        /// This event occurs when there is activity relating to a comment on an issue or pull request. For more information about issues and pull requests, see "[About issues](https://docs.github.com/issues/tracking-your-work-with-issues/about-issues)" and "[About pull requests](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/about-pull-requests)." For information about the APIs to manage issue comments, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#issuecomment) or "[Issue comments](https://docs.github.com/rest/issues/comments)" in the REST API documentation.
+        ///
+        /// For activity relating to an issue as opposed to comments on an issue, use the `issue` event. For activity related to pull request reviews or pull request review comments, use the `pull_request_review` or `pull_request_review_comment` events. For more information about the different types of pull request comments, see "[Working with comments](https://docs.github.com/rest/guides/working-with-comments)."
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permission.
+        ///
+        /// A comment on an issue or pull request was created.
+        ///
+        /// Webhook `issue-comment-created`.
+        IssueCommentCreated(Box<super::models::WebhookIssueCommentCreated>),
+        /// This event occurs when there is activity relating to a comment on an issue or pull request. For more information about issues and pull requests, see "[About issues](https://docs.github.com/issues/tracking-your-work-with-issues/about-issues)" and "[About pull requests](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/about-pull-requests)." For information about the APIs to manage issue comments, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#issuecomment) or "[Issue comments](https://docs.github.com/rest/issues/comments)" in the REST API documentation.
+        ///
+        /// For activity relating to an issue as opposed to comments on an issue, use the `issue` event. For activity related to pull request reviews or pull request review comments, use the `pull_request_review` or `pull_request_review_comment` events. For more information about the different types of pull request comments, see "[Working with comments](https://docs.github.com/rest/guides/working-with-comments)."
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permission.
+        ///
+        /// A comment on an issue or pull request was deleted.
+        ///
+        /// Webhook `issue-comment-deleted`.
+        IssueCommentDeleted(Box<super::models::WebhookIssueCommentDeleted>),
+        /// This event occurs when there is activity relating to a comment on an issue or pull request. For more information about issues and pull requests, see "[About issues](https://docs.github.com/issues/tracking-your-work-with-issues/about-issues)" and "[About pull requests](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/about-pull-requests)." For information about the APIs to manage issue comments, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#issuecomment) or "[Issue comments](https://docs.github.com/rest/issues/comments)" in the REST API documentation.
+        ///
+        /// For activity relating to an issue as opposed to comments on an issue, use the `issue` event. For activity related to pull request reviews or pull request review comments, use the `pull_request_review` or `pull_request_review_comment` events. For more information about the different types of pull request comments, see "[Working with comments](https://docs.github.com/rest/guides/working-with-comments)."
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permission.
+        ///
+        /// A comment on an issue or pull request was edited.
+        ///
+        /// Webhook `issue-comment-edited`.
+        IssueCommentEdited(Box<super::models::WebhookIssueCommentEdited>),
+        /// This event occurs when there is activity relating to a comment on an issue or pull request. For more information about issues and pull requests, see "[About issues](https://docs.github.com/issues/tracking-your-work-with-issues/about-issues)" and "[About pull requests](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/about-pull-requests)." For information about the APIs to manage issue comments, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#issuecomment) or "[Issue comments](https://docs.github.com/rest/issues/comments)" in the REST API documentation.
+        ///
+        /// For activity relating to an issue as opposed to comments on an issue, use the `issue` event. For activity related to pull request reviews or pull request review comments, use the `pull_request_review` or `pull_request_review_comment` events. For more information about the different types of pull request comments, see "[Working with comments](https://docs.github.com/rest/guides/working-with-comments)."
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permission.
+        ///
+        /// A comment on an issue was pinned.
+        ///
+        /// Webhook `issue-comment-pinned`.
+        IssueCommentPinned(Box<super::models::WebhookIssueCommentPinned>),
+        /// This event occurs when there is activity relating to a comment on an issue or pull request. For more information about issues and pull requests, see "[About issues](https://docs.github.com/issues/tracking-your-work-with-issues/about-issues)" and "[About pull requests](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/about-pull-requests)." For information about the APIs to manage issue comments, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#issuecomment) or "[Issue comments](https://docs.github.com/rest/issues/comments)" in the REST API documentation.
+        ///
+        /// For activity relating to an issue as opposed to comments on an issue, use the `issue` event. For activity related to pull request reviews or pull request review comments, use the `pull_request_review` or `pull_request_review_comment` events. For more information about the different types of pull request comments, see "[Working with comments](https://docs.github.com/rest/guides/working-with-comments)."
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permission.
+        ///
+        /// A comment on an issue was unpinned.
+        ///
+        /// Webhook `issue-comment-unpinned`.
+        IssueCommentUnpinned(Box<super::models::WebhookIssueCommentUnpinned>),
+        /// This event occurs when there is activity relating to issue dependencies, such as blocking or blocked-by relationships.
+        ///
+        /// For activity relating to issues more generally, use the `issues` event instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permissions.
+        ///
+        /// An issue was marked as blocked by another issue.
+        ///
+        /// Webhook `issue-dependencies-blocked-by-added`.
+        IssueDependenciesBlockedByAdded(Box<super::models::WebhookIssueDependenciesBlockedByAdded>),
+        /// This event occurs when there is activity relating to issue dependencies, such as blocking or blocked-by relationships.
+        ///
+        /// For activity relating to issues more generally, use the `issues` event instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permissions.
+        ///
+        /// The blocked by relationship between an issue and another issue was removed.
+        ///
+        /// Webhook `issue-dependencies-blocked-by-removed`.
+        IssueDependenciesBlockedByRemoved(
+            Box<super::models::WebhookIssueDependenciesBlockedByRemoved>,
+        ),
+        /// This event occurs when there is activity relating to issue dependencies, such as blocking or blocked-by relationships.
+        ///
+        /// For activity relating to issues more generally, use the `issues` event instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permissions.
+        ///
+        /// An issue was marked as blocking another issue.
+        ///
+        /// Webhook `issue-dependencies-blocking-added`.
+        IssueDependenciesBlockingAdded(Box<super::models::WebhookIssueDependenciesBlockingAdded>),
+        /// This event occurs when there is activity relating to issue dependencies, such as blocking or blocked-by relationships.
+        ///
+        /// For activity relating to issues more generally, use the `issues` event instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permissions.
+        ///
+        /// The blocking relationship between an issue and another issue was removed.
+        ///
+        /// Webhook `issue-dependencies-blocking-removed`.
+        IssueDependenciesBlockingRemoved(
+            Box<super::models::WebhookIssueDependenciesBlockingRemoved>,
+        ),
+        /// This event occurs when there is activity relating to an issue. For more information about issues, see "[About issues](https://docs.github.com/issues/tracking-your-work-with-issues/about-issues)." For information about the APIs to manage issues, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#issue) or "[Issues](https://docs.github.com/rest/issues)" in the REST API documentation.
+        ///
+        /// For activity relating to a comment on an issue, use the `issue_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permission.
+        ///
+        /// An issue was assigned to a user.
+        ///
+        /// Webhook `issues-assigned`.
+        IssuesAssigned(Box<super::models::WebhookIssuesAssigned>),
+        /// This event occurs when there is activity relating to an issue. For more information about issues, see "[About issues](https://docs.github.com/issues/tracking-your-work-with-issues/about-issues)." For information about the APIs to manage issues, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#issue) or "[Issues](https://docs.github.com/rest/issues)" in the REST API documentation.
+        ///
+        /// For activity relating to a comment on an issue, use the `issue_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permission.
+        ///
+        /// An issue was closed.
+        ///
+        /// Webhook `issues-closed`.
+        IssuesClosed(Box<super::models::WebhookIssuesClosed>),
+        /// This event occurs when there is activity relating to an issue. For more information about issues, see "[About issues](https://docs.github.com/issues/tracking-your-work-with-issues/about-issues)." For information about the APIs to manage issues, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#issue) or "[Issues](https://docs.github.com/rest/issues)" in the REST API documentation.
+        ///
+        /// For activity relating to a comment on an issue, use the `issue_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permission.
+        ///
+        /// An issue was deleted.
+        ///
+        /// Webhook `issues-deleted`.
+        IssuesDeleted(Box<super::models::WebhookIssuesDeleted>),
+        /// This event occurs when there is activity relating to an issue. For more information about issues, see "[About issues](https://docs.github.com/issues/tracking-your-work-with-issues/about-issues)." For information about the APIs to manage issues, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#issue) or "[Issues](https://docs.github.com/rest/issues)" in the REST API documentation.
+        ///
+        /// For activity relating to a comment on an issue, use the `issue_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permission.
+        ///
+        /// An issue was removed from a milestone.
+        ///
+        /// Webhook `issues-demilestoned`.
+        IssuesDemilestoned(Box<super::models::WebhookIssuesDemilestoned>),
+        /// This event occurs when there is activity relating to an issue. For more information about issues, see "[About issues](https://docs.github.com/issues/tracking-your-work-with-issues/about-issues)." For information about the APIs to manage issues, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#issue) or "[Issues](https://docs.github.com/rest/issues)" in the REST API documentation.
+        ///
+        /// For activity relating to a comment on an issue, use the `issue_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permission.
+        ///
+        /// The title or body on an issue was edited.
+        ///
+        /// Webhook `issues-edited`.
+        IssuesEdited(Box<super::models::WebhookIssuesEdited>),
+        /// This event occurs when there is activity relating to an issue. For more information about issues, see "[About issues](https://docs.github.com/issues/tracking-your-work-with-issues/about-issues)." For information about the APIs to manage issues, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#issue) or "[Issues](https://docs.github.com/rest/issues)" in the REST API documentation.
+        ///
+        /// For activity relating to a comment on an issue, use the `issue_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permission.
+        ///
+        /// An issue field value was set or updated on an issue.
+        ///
+        /// Webhook `issues-field-added`.
+        IssuesFieldAdded(Box<super::models::WebhookIssuesFieldAdded>),
+        /// This event occurs when there is activity relating to an issue. For more information about issues, see "[About issues](https://docs.github.com/issues/tracking-your-work-with-issues/about-issues)." For information about the APIs to manage issues, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#issue) or "[Issues](https://docs.github.com/rest/issues)" in the REST API documentation.
+        ///
+        /// For activity relating to a comment on an issue, use the `issue_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permission.
+        ///
+        /// An issue field value was cleared from an issue.
+        ///
+        /// Webhook `issues-field-removed`.
+        IssuesFieldRemoved(Box<super::models::WebhookIssuesFieldRemoved>),
+        /// This event occurs when there is activity relating to an issue. For more information about issues, see "[About issues](https://docs.github.com/issues/tracking-your-work-with-issues/about-issues)." For information about the APIs to manage issues, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#issue) or "[Issues](https://docs.github.com/rest/issues)" in the REST API documentation.
+        ///
+        /// For activity relating to a comment on an issue, use the `issue_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permission.
+        ///
+        /// A label was added to an issue.
+        ///
+        /// Webhook `issues-labeled`.
+        IssuesLabeled(Box<super::models::WebhookIssuesLabeled>),
+        /// This event occurs when there is activity relating to an issue. For more information about issues, see "[About issues](https://docs.github.com/issues/tracking-your-work-with-issues/about-issues)." For information about the APIs to manage issues, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#issue) or "[Issues](https://docs.github.com/rest/issues)" in the REST API documentation.
+        ///
+        /// For activity relating to a comment on an issue, use the `issue_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permission.
+        ///
+        /// Conversation on an issue was locked. For more information, see "[Locking conversations](https://docs.github.com/communities/moderating-comments-and-conversations/locking-conversations)."
+        ///
+        /// Webhook `issues-locked`.
+        IssuesLocked(Box<super::models::WebhookIssuesLocked>),
+        /// This event occurs when there is activity relating to an issue. For more information about issues, see "[About issues](https://docs.github.com/issues/tracking-your-work-with-issues/about-issues)." For information about the APIs to manage issues, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#issue) or "[Issues](https://docs.github.com/rest/issues)" in the REST API documentation.
+        ///
+        /// For activity relating to a comment on an issue, use the `issue_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permission.
+        ///
+        /// An issue was added to a milestone.
+        ///
+        /// Webhook `issues-milestoned`.
+        IssuesMilestoned(Box<super::models::WebhookIssuesMilestoned>),
+        /// This event occurs when there is activity relating to an issue. For more information about issues, see "[About issues](https://docs.github.com/issues/tracking-your-work-with-issues/about-issues)." For information about the APIs to manage issues, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#issue) or "[Issues](https://docs.github.com/rest/issues)" in the REST API documentation.
+        ///
+        /// For activity relating to a comment on an issue, use the `issue_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permission.
+        ///
+        /// An issue was created. When a closed issue is reopened, the action will be `reopened` instead.
+        ///
+        /// Webhook `issues-opened`.
+        IssuesOpened(Box<super::models::WebhookIssuesOpened>),
+        /// This event occurs when there is activity relating to an issue. For more information about issues, see "[About issues](https://docs.github.com/issues/tracking-your-work-with-issues/about-issues)." For information about the APIs to manage issues, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#issue) or "[Issues](https://docs.github.com/rest/issues)" in the REST API documentation.
+        ///
+        /// For activity relating to a comment on an issue, use the `issue_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permission.
+        ///
+        /// An issue was pinned to a repository. For more information, see "[Pinning an issue to your repository](https://docs.github.com/issues/tracking-your-work-with-issues/pinning-an-issue-to-your-repository)."
+        ///
+        /// Webhook `issues-pinned`.
+        IssuesPinned(Box<super::models::WebhookIssuesPinned>),
+        /// This event occurs when there is activity relating to an issue. For more information about issues, see "[About issues](https://docs.github.com/issues/tracking-your-work-with-issues/about-issues)." For information about the APIs to manage issues, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#issue) or "[Issues](https://docs.github.com/rest/issues)" in the REST API documentation.
+        ///
+        /// For activity relating to a comment on an issue, use the `issue_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permission.
+        ///
+        /// A closed issue was reopened.
+        ///
+        /// Webhook `issues-reopened`.
+        IssuesReopened(Box<super::models::WebhookIssuesReopened>),
+        /// This event occurs when there is activity relating to an issue. For more information about issues, see "[About issues](https://docs.github.com/issues/tracking-your-work-with-issues/about-issues)." For information about the APIs to manage issues, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#issue) or "[Issues](https://docs.github.com/rest/issues)" in the REST API documentation.
+        ///
+        /// For activity relating to a comment on an issue, use the `issue_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permission.
+        ///
+        /// An issue was transferred to another repository. For more information, see "[Transferring an issue to another repository](https://docs.github.com/issues/tracking-your-work-with-issues/transferring-an-issue-to-another-repository)."
+        ///
+        /// Webhook `issues-transferred`.
+        IssuesTransferred(Box<super::models::WebhookIssuesTransferred>),
+        /// This event occurs when there is activity relating to an issue. For more information about issues, see "[About issues](https://docs.github.com/issues/tracking-your-work-with-issues/about-issues)." For information about the APIs to manage issues, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#issue) or "[Issues](https://docs.github.com/rest/issues)" in the REST API documentation.
+        ///
+        /// For activity relating to a comment on an issue, use the `issue_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permission.
+        ///
+        /// An issue type was added to an issue.
+        ///
+        /// Webhook `issues-typed`.
+        IssuesTyped(Box<super::models::WebhookIssuesTyped>),
+        /// This event occurs when there is activity relating to an issue. For more information about issues, see "[About issues](https://docs.github.com/issues/tracking-your-work-with-issues/about-issues)." For information about the APIs to manage issues, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#issue) or "[Issues](https://docs.github.com/rest/issues)" in the REST API documentation.
+        ///
+        /// For activity relating to a comment on an issue, use the `issue_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permission.
+        ///
+        /// A user was unassigned from an issue.
+        ///
+        /// Webhook `issues-unassigned`.
+        IssuesUnassigned(Box<super::models::WebhookIssuesUnassigned>),
+        /// This event occurs when there is activity relating to an issue. For more information about issues, see "[About issues](https://docs.github.com/issues/tracking-your-work-with-issues/about-issues)." For information about the APIs to manage issues, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#issue) or "[Issues](https://docs.github.com/rest/issues)" in the REST API documentation.
+        ///
+        /// For activity relating to a comment on an issue, use the `issue_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permission.
+        ///
+        /// A label was removed from an issue.
+        ///
+        /// Webhook `issues-unlabeled`.
+        IssuesUnlabeled(Box<super::models::WebhookIssuesUnlabeled>),
+        /// This event occurs when there is activity relating to an issue. For more information about issues, see "[About issues](https://docs.github.com/issues/tracking-your-work-with-issues/about-issues)." For information about the APIs to manage issues, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#issue) or "[Issues](https://docs.github.com/rest/issues)" in the REST API documentation.
+        ///
+        /// For activity relating to a comment on an issue, use the `issue_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permission.
+        ///
+        /// Conversation on an issue was locked. For more information, see "[Locking conversations](https://docs.github.com/communities/moderating-comments-and-conversations/locking-conversations)."
+        ///
+        /// Webhook `issues-unlocked`.
+        IssuesUnlocked(Box<super::models::WebhookIssuesUnlocked>),
+        /// This event occurs when there is activity relating to an issue. For more information about issues, see "[About issues](https://docs.github.com/issues/tracking-your-work-with-issues/about-issues)." For information about the APIs to manage issues, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#issue) or "[Issues](https://docs.github.com/rest/issues)" in the REST API documentation.
+        ///
+        /// For activity relating to a comment on an issue, use the `issue_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permission.
+        ///
+        /// An issue was unpinned from a repository. For more information, see "[Pinning an issue to your repository](https://docs.github.com/issues/tracking-your-work-with-issues/pinning-an-issue-to-your-repository)."
+        ///
+        /// Webhook `issues-unpinned`.
+        IssuesUnpinned(Box<super::models::WebhookIssuesUnpinned>),
+        /// This event occurs when there is activity relating to an issue. For more information about issues, see "[About issues](https://docs.github.com/issues/tracking-your-work-with-issues/about-issues)." For information about the APIs to manage issues, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#issue) or "[Issues](https://docs.github.com/rest/issues)" in the REST API documentation.
+        ///
+        /// For activity relating to a comment on an issue, use the `issue_comment` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permission.
+        ///
+        /// An issue type was removed from an issue.
+        ///
+        /// Webhook `issues-untyped`.
+        IssuesUntyped(Box<super::models::WebhookIssuesUntyped>),
+        /// This event occurs when there is activity relating to labels. For more information, see "[Managing labels](https://docs.github.com/issues/using-labels-and-milestones-to-track-work/managing-labels)." For information about the APIs to manage labels, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#label) or "[Labels](https://docs.github.com/rest/issues/labels)" in the REST API documentation.
+        ///
+        /// If you want to receive an event when a label is added to or removed from an issue, pull request, or discussion, use the `labeled` or `unlabeled` action type for the `issues`, `pull_request`, or `discussion` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Metadata" repository permission.
+        ///
+        /// A label was created.
+        ///
+        /// Webhook `label-created`.
+        LabelCreated(Box<super::models::WebhookLabelCreated>),
+        /// This event occurs when there is activity relating to labels. For more information, see "[Managing labels](https://docs.github.com/issues/using-labels-and-milestones-to-track-work/managing-labels)." For information about the APIs to manage labels, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#label) or "[Labels](https://docs.github.com/rest/issues/labels)" in the REST API documentation.
+        ///
+        /// If you want to receive an event when a label is added to or removed from an issue, pull request, or discussion, use the `labeled` or `unlabeled` action type for the `issues`, `pull_request`, or `discussion` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Metadata" repository permission.
+        ///
+        /// A label was deleted.
+        ///
+        /// Webhook `label-deleted`.
+        LabelDeleted(Box<super::models::WebhookLabelDeleted>),
+        /// This event occurs when there is activity relating to labels. For more information, see "[Managing labels](https://docs.github.com/issues/using-labels-and-milestones-to-track-work/managing-labels)." For information about the APIs to manage labels, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#label) or "[Labels](https://docs.github.com/rest/issues/labels)" in the REST API documentation.
+        ///
+        /// If you want to receive an event when a label is added to or removed from an issue, pull request, or discussion, use the `labeled` or `unlabeled` action type for the `issues`, `pull_request`, or `discussion` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Metadata" repository permission.
+        ///
+        /// A label's name, description, or color was changed.
+        ///
+        /// Webhook `label-edited`.
+        LabelEdited(Box<super::models::WebhookLabelEdited>),
+        /// This event occurs when there is activity relating to a GitHub Marketplace purchase. For more information, see "[GitHub Marketplace](https://docs.github.com/marketplace)." For information about the APIs to manage GitHub Marketplace listings, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#marketplacelisting) or "[GitHub Marketplace](https://docs.github.com/rest/apps/marketplace)" in the REST API documentation.
+        ///
+        /// Someone cancelled a GitHub Marketplace plan, and the last billing cycle has ended. The change will take effect on the account immediately.
+        ///
+        /// Webhook `marketplace-purchase-cancelled`.
+        MarketplacePurchaseCancelled(Box<super::models::WebhookMarketplacePurchaseCancelled>),
+        /// This event occurs when there is activity relating to a GitHub Marketplace purchase. For more information, see "[GitHub Marketplace](https://docs.github.com/marketplace)." For information about the APIs to manage GitHub Marketplace listings, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#marketplacelisting) or "[GitHub Marketplace](https://docs.github.com/rest/apps/marketplace)" in the REST API documentation.
+        ///
+        /// Someone upgraded or downgraded a GitHub Marketplace plan, and the last billing cycle has ended. The change will take effect on the account immediately.
+        ///
+        /// Webhook `marketplace-purchase-changed`.
+        MarketplacePurchaseChanged(Box<super::models::WebhookMarketplacePurchaseChanged>),
+        /// This event occurs when there is activity relating to a GitHub Marketplace purchase. For more information, see "[GitHub Marketplace](https://docs.github.com/marketplace)." For information about the APIs to manage GitHub Marketplace listings, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#marketplacelisting) or "[GitHub Marketplace](https://docs.github.com/rest/apps/marketplace)" in the REST API documentation.
+        ///
+        /// Someone downgraded or cancelled a GitHub Marketplace plan. The new plan or cancellation will take effect at the end of the current billing cycle. When the change takes effect, the `changed` or `cancelled` event will be sent.
+        ///
+        /// Webhook `marketplace-purchase-pending-change`.
+        MarketplacePurchasePendingChange(
+            Box<super::models::WebhookMarketplacePurchasePendingChange>,
+        ),
+        /// This event occurs when there is activity relating to a GitHub Marketplace purchase. For more information, see "[GitHub Marketplace](https://docs.github.com/marketplace)." For information about the APIs to manage GitHub Marketplace listings, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#marketplacelisting) or "[GitHub Marketplace](https://docs.github.com/rest/apps/marketplace)" in the REST API documentation.
+        ///
+        /// Someone cancelled a pending change to a GitHub Marketplace plan. Pending changes include plan cancellations and downgrades that will take effect at the end of a billing cycle.
+        ///
+        /// Webhook `marketplace-purchase-pending-change-cancelled`.
+        MarketplacePurchasePendingChangeCancelled(
+            Box<super::models::WebhookMarketplacePurchasePendingChangeCancelled>,
+        ),
+        /// This event occurs when there is activity relating to a GitHub Marketplace purchase. For more information, see "[GitHub Marketplace](https://docs.github.com/marketplace)." For information about the APIs to manage GitHub Marketplace listings, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#marketplacelisting) or "[GitHub Marketplace](https://docs.github.com/rest/apps/marketplace)" in the REST API documentation.
+        ///
+        /// Someone purchased a GitHub Marketplace plan. The change will take effect on the account immediately.
+        ///
+        /// Webhook `marketplace-purchase-purchased`.
+        MarketplacePurchasePurchased(Box<super::models::WebhookMarketplacePurchasePurchased>),
+        /// This event occurs when there is activity relating to collaborators in a repository. For more information, see "[Adding outside collaborators to repositories in your organization](https://docs.github.com/organizations/managing-user-access-to-your-organizations-repositories/adding-outside-collaborators-to-repositories-in-your-organization)." For more information about the API to manage repository collaborators, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#repositorycollaboratorconnection) or "[Collaborators](https://docs.github.com/rest/collaborators/collaborators)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Members" organization permission.
+        ///
+        /// A GitHub user accepted an invitation to a repository.
+        ///
+        /// Webhook `member-added`.
+        MemberAdded(Box<super::models::WebhookMemberAdded>),
+        /// This event occurs when there is activity relating to collaborators in a repository. For more information, see "[Adding outside collaborators to repositories in your organization](https://docs.github.com/organizations/managing-user-access-to-your-organizations-repositories/adding-outside-collaborators-to-repositories-in-your-organization)." For more information about the API to manage repository collaborators, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#repositorycollaboratorconnection) or "[Collaborators](https://docs.github.com/rest/collaborators/collaborators)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Members" organization permission.
+        ///
+        /// Permissions were changed for a collaborator on a repository.
+        ///
+        /// Webhook `member-edited`.
+        MemberEdited(Box<super::models::WebhookMemberEdited>),
+        /// This event occurs when there is activity relating to collaborators in a repository. For more information, see "[Adding outside collaborators to repositories in your organization](https://docs.github.com/organizations/managing-user-access-to-your-organizations-repositories/adding-outside-collaborators-to-repositories-in-your-organization)." For more information about the API to manage repository collaborators, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#repositorycollaboratorconnection) or "[Collaborators](https://docs.github.com/rest/collaborators/collaborators)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Members" organization permission.
+        ///
+        /// A collaborator was removed from a repository.
+        ///
+        /// Webhook `member-removed`.
+        MemberRemoved(Box<super::models::WebhookMemberRemoved>),
+        /// This event occurs when there is activity relating to team membership. For more information, see "[About teams](https://docs.github.com/organizations/organizing-members-into-teams/about-teams)." For more information about the APIs to manage team memberships, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#team) or "[Team members](https://docs.github.com/rest/teams/members)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Members" organization permission.
+        ///
+        /// An organization member was added to a team.
+        ///
+        /// Webhook `membership-added`.
+        MembershipAdded(Box<super::models::WebhookMembershipAdded>),
+        /// This event occurs when there is activity relating to team membership. For more information, see "[About teams](https://docs.github.com/organizations/organizing-members-into-teams/about-teams)." For more information about the APIs to manage team memberships, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#team) or "[Team members](https://docs.github.com/rest/teams/members)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Members" organization permission.
+        ///
+        /// An organization member was removed from a team.
+        ///
+        /// Webhook `membership-removed`.
+        MembershipRemoved(Box<super::models::WebhookMembershipRemoved>),
+        /// This event occurs when there is activity relating to a merge group in a merge queue. For more information, see "[Managing a merge queue](https://docs.github.com/repositories/configuring-branches-and-merges-in-your-repository/configuring-pull-request-merges/managing-a-merge-queue)."
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Merge queues" repository permission.
+        ///
+        /// Status checks were requested for a merge group. This happens when a merge group is created or added to by the merge queue because a pull request was queued.
+        ///
+        /// When you receive this event, you should perform checks on the head SHA and report status back using check runs or commit statuses.
+        ///
+        /// Webhook `merge-group-checks-requested`.
+        MergeGroupChecksRequested(Box<super::models::WebhookMergeGroupChecksRequested>),
+        /// This event occurs when there is activity relating to a merge group in a merge queue. For more information, see "[Managing a merge queue](https://docs.github.com/repositories/configuring-branches-and-merges-in-your-repository/configuring-pull-request-merges/managing-a-merge-queue)."
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Merge queues" repository permission.
+        ///
+        /// The merge queue groups pull requests together to be merged. This event indicates that one of those merge groups was destroyed. This happens when a pull request is removed from the queue: any group containing that pull request is also destroyed.
+        ///
+        /// When you receive this event, you may want to cancel any checks that are running on the head SHA to avoid wasting computing resources on a merge group that will not be used.
+        ///
+        /// Webhook `merge-group-destroyed`.
+        MergeGroupDestroyed(Box<super::models::WebhookMergeGroupDestroyed>),
+        /// This event occurs when there is activity relating to a webhook itself.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Meta" app permission.
+        ///
+        /// The webhook was deleted.
+        ///
+        /// Webhook `meta-deleted`.
+        MetaDeleted(Box<super::models::WebhookMetaDeleted>),
+        /// This event occurs when there is activity relating to milestones. For more information, see "[About milestones](https://docs.github.com/issues/using-labels-and-milestones-to-track-work/about-milestones)." For information about the APIs to manage milestones, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#milestone) or "[Milestones](https://docs.github.com/rest/issues/milestones)" in the REST API documentation.
+        ///
+        /// If you want to receive an event when an issue or pull request is added to or removed from a milestone, use the `milestoned` or `demilestoned` action type for the `issues` or `pull_request` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" or "Pull requests" repository permissions.
+        ///
+        /// A milestone was closed.
+        ///
+        /// Webhook `milestone-closed`.
+        MilestoneClosed(Box<super::models::WebhookMilestoneClosed>),
+        /// This event occurs when there is activity relating to milestones. For more information, see "[About milestones](https://docs.github.com/issues/using-labels-and-milestones-to-track-work/about-milestones)." For information about the APIs to manage milestones, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#milestone) or "[Milestones](https://docs.github.com/rest/issues/milestones)" in the REST API documentation.
+        ///
+        /// If you want to receive an event when an issue or pull request is added to or removed from a milestone, use the `milestoned` or `demilestoned` action type for the `issues` or `pull_request` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" or "Pull requests" repository permissions.
+        ///
+        /// A milestone was created.
+        ///
+        /// Webhook `milestone-created`.
+        MilestoneCreated(Box<super::models::WebhookMilestoneCreated>),
+        /// This event occurs when there is activity relating to milestones. For more information, see "[About milestones](https://docs.github.com/issues/using-labels-and-milestones-to-track-work/about-milestones)." For information about the APIs to manage milestones, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#milestone) or "[Milestones](https://docs.github.com/rest/issues/milestones)" in the REST API documentation.
+        ///
+        /// If you want to receive an event when an issue or pull request is added to or removed from a milestone, use the `milestoned` or `demilestoned` action type for the `issues` or `pull_request` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" or "Pull requests" repository permissions.
+        ///
+        /// A milestone was deleted.
+        ///
+        /// Webhook `milestone-deleted`.
+        MilestoneDeleted(Box<super::models::WebhookMilestoneDeleted>),
+        /// This event occurs when there is activity relating to milestones. For more information, see "[About milestones](https://docs.github.com/issues/using-labels-and-milestones-to-track-work/about-milestones)." For information about the APIs to manage milestones, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#milestone) or "[Milestones](https://docs.github.com/rest/issues/milestones)" in the REST API documentation.
+        ///
+        /// If you want to receive an event when an issue or pull request is added to or removed from a milestone, use the `milestoned` or `demilestoned` action type for the `issues` or `pull_request` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" or "Pull requests" repository permissions.
+        ///
+        /// A milestone was edited.
+        ///
+        /// Webhook `milestone-edited`.
+        MilestoneEdited(Box<super::models::WebhookMilestoneEdited>),
+        /// This event occurs when there is activity relating to milestones. For more information, see "[About milestones](https://docs.github.com/issues/using-labels-and-milestones-to-track-work/about-milestones)." For information about the APIs to manage milestones, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#milestone) or "[Milestones](https://docs.github.com/rest/issues/milestones)" in the REST API documentation.
+        ///
+        /// If you want to receive an event when an issue or pull request is added to or removed from a milestone, use the `milestoned` or `demilestoned` action type for the `issues` or `pull_request` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" or "Pull requests" repository permissions.
+        ///
+        /// A milestone was opened.
+        ///
+        /// Webhook `milestone-opened`.
+        MilestoneOpened(Box<super::models::WebhookMilestoneOpened>),
+        /// This event occurs when organization owners or moderators block or unblock a non-member from collaborating on the organization's repositories. For more information, see "[Blocking a user from your organization](https://docs.github.com/communities/maintaining-your-safety-on-github/blocking-a-user-from-your-organization)." For information about the APIs to manage blocked users, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#userblockedevent) or "[Blocking users](https://docs.github.com/rest/orgs/blocking)" in the REST API documentation.
+        ///
+        /// If you want to receive an event when members are added or removed from an organization, use the `organization` event instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Administration" organization permission.
+        ///
+        /// A user was blocked from the organization.
+        ///
+        /// Webhook `org-block-blocked`.
+        OrgBlockBlocked(Box<super::models::WebhookOrgBlockBlocked>),
+        /// This event occurs when organization owners or moderators block or unblock a non-member from collaborating on the organization's repositories. For more information, see "[Blocking a user from your organization](https://docs.github.com/communities/maintaining-your-safety-on-github/blocking-a-user-from-your-organization)." For information about the APIs to manage blocked users, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#userblockedevent) or "[Blocking users](https://docs.github.com/rest/orgs/blocking)" in the REST API documentation.
+        ///
+        /// If you want to receive an event when members are added or removed from an organization, use the `organization` event instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Administration" organization permission.
+        ///
+        /// A previously blocked user was unblocked from the organization.
+        ///
+        /// Webhook `org-block-unblocked`.
+        OrgBlockUnblocked(Box<super::models::WebhookOrgBlockUnblocked>),
+        /// This event occurs when there is activity relating to an organization and its members. For more information, see "[About organizations](https://docs.github.com/organizations/collaborating-with-groups-in-organizations/about-organizations)." For information about the APIs to manage organizations, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#organization) or "[Organizations](https://docs.github.com/rest/orgs)" in the REST API documentation.
+        ///
+        /// If you want to receive an event when a non-member is blocked or unblocked from an organization, use the `org_block` event instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Members" organization permission.
+        ///
+        /// An organization was deleted.
+        ///
+        /// Webhook `organization-deleted`.
+        OrganizationDeleted(Box<super::models::WebhookOrganizationDeleted>),
+        /// This event occurs when there is activity relating to an organization and its members. For more information, see "[About organizations](https://docs.github.com/organizations/collaborating-with-groups-in-organizations/about-organizations)." For information about the APIs to manage organizations, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#organization) or "[Organizations](https://docs.github.com/rest/orgs)" in the REST API documentation.
+        ///
+        /// If you want to receive an event when a non-member is blocked or unblocked from an organization, use the `org_block` event instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Members" organization permission.
+        ///
+        /// A member accepted an invitation to join an organization.
+        ///
+        /// Webhook `organization-member-added`.
+        OrganizationMemberAdded(Box<super::models::WebhookOrganizationMemberAdded>),
+        /// This event occurs when there is activity relating to an organization and its members. For more information, see "[About organizations](https://docs.github.com/organizations/collaborating-with-groups-in-organizations/about-organizations)." For information about the APIs to manage organizations, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#organization) or "[Organizations](https://docs.github.com/rest/orgs)" in the REST API documentation.
+        ///
+        /// If you want to receive an event when a non-member is blocked or unblocked from an organization, use the `org_block` event instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Members" organization permission.
+        ///
+        /// A member was invited to join the organization.
+        ///
+        /// Webhook `organization-member-invited`.
+        OrganizationMemberInvited(Box<super::models::WebhookOrganizationMemberInvited>),
+        /// This event occurs when there is activity relating to an organization and its members. For more information, see "[About organizations](https://docs.github.com/organizations/collaborating-with-groups-in-organizations/about-organizations)." For information about the APIs to manage organizations, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#organization) or "[Organizations](https://docs.github.com/rest/orgs)" in the REST API documentation.
+        ///
+        /// If you want to receive an event when a non-member is blocked or unblocked from an organization, use the `org_block` event instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Members" organization permission.
+        ///
+        /// A member was removed from the organization.
+        ///
+        /// Webhook `organization-member-removed`.
+        OrganizationMemberRemoved(Box<super::models::WebhookOrganizationMemberRemoved>),
+        /// This event occurs when there is activity relating to an organization and its members. For more information, see "[About organizations](https://docs.github.com/organizations/collaborating-with-groups-in-organizations/about-organizations)." For information about the APIs to manage organizations, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#organization) or "[Organizations](https://docs.github.com/rest/orgs)" in the REST API documentation.
+        ///
+        /// If you want to receive an event when a non-member is blocked or unblocked from an organization, use the `org_block` event instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Members" organization permission.
+        ///
+        /// The name of an organization was changed.
+        ///
+        /// Webhook `organization-renamed`.
+        OrganizationRenamed(Box<super::models::WebhookOrganizationRenamed>),
+        /// This event occurs when there is activity relating to GitHub Packages. For more information, see "[Introduction to GitHub Packages](https://docs.github.com/packages/learn-github-packages/introduction-to-github-packages)." For information about the APIs to manage GitHub Packages, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#package) or "[Packages](https://docs.github.com/rest/packages)" in the REST API documentation.
+        ///
+        /// A package was published to a registry.
+        ///
+        /// Webhook `package-published`.
+        PackagePublished(Box<super::models::WebhookPackagePublished>),
+        /// This event occurs when there is activity relating to GitHub Packages. For more information, see "[Introduction to GitHub Packages](https://docs.github.com/packages/learn-github-packages/introduction-to-github-packages)." For information about the APIs to manage GitHub Packages, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#package) or "[Packages](https://docs.github.com/rest/packages)" in the REST API documentation.
+        ///
+        /// A previously published package was updated.
+        ///
+        /// Webhook `package-updated`.
+        PackageUpdated(Box<super::models::WebhookPackageUpdated>),
+        /// This event occurs when there is an attempted build of a GitHub Pages site. This event occurs regardless of whether the build is successful. For more information, see "[Configuring a publishing source for your GitHub Pages site](https://docs.github.com/pages/getting-started-with-github-pages/configuring-a-publishing-source-for-your-github-pages-site)." For information about the API to manage GitHub Pages, see "[Pages](https://docs.github.com/rest/pages)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Pages" repository permission.
+        ///
+        /// Webhook `page-build`.
+        PageBuild(Box<super::models::WebhookPageBuild>),
+        /// This event occurs when there is activity relating to a request for a fine-grained personal access token to access resources that belong to a resource owner that requires approval for token access. For more information, see "[Creating a personal access token](https://docs.github.com/authentication/keeping-your-account-and-data-secure/creating-a-personal-access-token)."
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Personal access token requests" organization permission.
+        ///
+        /// A fine-grained personal access token request was approved.
+        ///
+        /// Webhook `personal-access-token-request-approved`.
+        PersonalAccessTokenRequestApproved(
+            Box<super::models::WebhookPersonalAccessTokenRequestApproved>,
+        ),
+        /// This event occurs when there is activity relating to a request for a fine-grained personal access token to access resources that belong to a resource owner that requires approval for token access. For more information, see "[Creating a personal access token](https://docs.github.com/authentication/keeping-your-account-and-data-secure/creating-a-personal-access-token)."
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Personal access token requests" organization permission.
+        ///
+        /// A fine-grained personal access token request was cancelled by the requester.
+        ///
+        /// Webhook `personal-access-token-request-cancelled`.
+        PersonalAccessTokenRequestCancelled(
+            Box<super::models::WebhookPersonalAccessTokenRequestCancelled>,
+        ),
+        /// This event occurs when there is activity relating to a request for a fine-grained personal access token to access resources that belong to a resource owner that requires approval for token access. For more information, see "[Creating a personal access token](https://docs.github.com/authentication/keeping-your-account-and-data-secure/creating-a-personal-access-token)."
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Personal access token requests" organization permission.
+        ///
+        /// A fine-grained personal access token request was created.
+        ///
+        /// Webhook `personal-access-token-request-created`.
+        PersonalAccessTokenRequestCreated(
+            Box<super::models::WebhookPersonalAccessTokenRequestCreated>,
+        ),
+        /// This event occurs when there is activity relating to a request for a fine-grained personal access token to access resources that belong to a resource owner that requires approval for token access. For more information, see "[Creating a personal access token](https://docs.github.com/authentication/keeping-your-account-and-data-secure/creating-a-personal-access-token)."
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Personal access token requests" organization permission.
+        ///
+        /// A fine-grained personal access token request was denied.
+        ///
+        /// Webhook `personal-access-token-request-denied`.
+        PersonalAccessTokenRequestDenied(
+            Box<super::models::WebhookPersonalAccessTokenRequestDenied>,
+        ),
+        /// This event occurs when you create a new webhook. The ping event is a confirmation from GitHub that you configured the webhook correctly.
+        ///
+        /// Webhook `ping`.
+        Ping(Box<super::models::WebhookPing>),
+        /// This event occurs when there is activity relating to a card on a project (classic). For more information, see "[About projects (classic)](https://docs.github.com/issues/organizing-your-work-with-project-boards/managing-project-boards/about-project-boards)." For information about the API to manage classic projects, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#project) or "[Projects (classic)](https://docs.github.com/rest/projects)" in the REST API documentation.
+        ///
+        /// For activity relating to a project (classic) or a column on a project (classic), use the `project` and `project_column` event.
+        ///
+        /// This event relates to projects (classic) only. For activity relating to the new Projects experience, use the `projects_v2` event instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Projects" repository or organization permission.
+        ///
+        /// A note in a project (classic) was converted to an issue.
+        ///
+        /// Webhook `project-card-converted`.
+        ProjectCardConverted(Box<super::models::WebhookProjectCardConverted>),
+        /// This event occurs when there is activity relating to a card on a project (classic). For more information, see "[About projects (classic)](https://docs.github.com/issues/organizing-your-work-with-project-boards/managing-project-boards/about-project-boards)." For information about the API to manage classic projects, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#project) or "[Projects (classic)](https://docs.github.com/rest/projects)" in the REST API documentation.
+        ///
+        /// For activity relating to a project (classic) or a column on a project (classic), use the `project` and `project_column` event.
+        ///
+        /// This event relates to projects (classic) only. For activity relating to the new Projects experience, use the `projects_v2` event instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Projects" repository or organization permission.
+        ///
+        /// A card was added to a project (classic).
+        ///
+        /// Webhook `project-card-created`.
+        ProjectCardCreated(Box<super::models::WebhookProjectCardCreated>),
+        /// This event occurs when there is activity relating to a card on a project (classic). For more information, see "[About projects (classic)](https://docs.github.com/issues/organizing-your-work-with-project-boards/managing-project-boards/about-project-boards)." For information about the API to manage classic projects, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#project) or "[Projects (classic)](https://docs.github.com/rest/projects)" in the REST API documentation.
+        ///
+        /// For activity relating to a project (classic) or a column on a project (classic), use the `project` and `project_column` event.
+        ///
+        /// This event relates to projects (classic) only. For activity relating to the new Projects experience, use the `projects_v2` event instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Projects" repository or organization permission.
+        ///
+        /// A card on a project (classic) was deleted.
+        ///
+        /// Webhook `project-card-deleted`.
+        ProjectCardDeleted(Box<super::models::WebhookProjectCardDeleted>),
+        /// This event occurs when there is activity relating to a card on a project (classic). For more information, see "[About projects (classic)](https://docs.github.com/issues/organizing-your-work-with-project-boards/managing-project-boards/about-project-boards)." For information about the API to manage classic projects, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#project) or "[Projects (classic)](https://docs.github.com/rest/projects)" in the REST API documentation.
+        ///
+        /// For activity relating to a project (classic) or a column on a project (classic), use the `project` and `project_column` event.
+        ///
+        /// This event relates to projects (classic) only. For activity relating to the new Projects experience, use the `projects_v2` event instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Projects" repository or organization permission.
+        ///
+        /// A note on a project (classic) was edited.
+        ///
+        /// Webhook `project-card-edited`.
+        ProjectCardEdited(Box<super::models::WebhookProjectCardEdited>),
+        /// This event occurs when there is activity relating to a card on a project (classic). For more information, see "[About projects (classic)](https://docs.github.com/issues/organizing-your-work-with-project-boards/managing-project-boards/about-project-boards)." For information about the API to manage classic projects, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#project) or "[Projects (classic)](https://docs.github.com/rest/projects)" in the REST API documentation.
+        ///
+        /// For activity relating to a project (classic) or a column on a project (classic), use the `project` and `project_column` event.
+        ///
+        /// This event relates to projects (classic) only. For activity relating to the new Projects experience, use the `projects_v2` event instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Projects" repository or organization permission.
+        ///
+        /// A card on a project (classic) was moved to another column or to another position in its column.
+        ///
+        /// Webhook `project-card-moved`.
+        ProjectCardMoved(Box<super::models::WebhookProjectCardMoved>),
+        /// This event occurs when there is activity relating to a project (classic). For more information, see "[About projects (classic)](https://docs.github.com/issues/organizing-your-work-with-project-boards/managing-project-boards/about-project-boards)." For information about the API to manage classic projects, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#project) or "[Projects (classic)](https://docs.github.com/rest/projects)" in the REST API documentation.
+        ///
+        /// For activity relating to a card or column on a project (classic), use the `project_card` and `project_column` event.
+        ///
+        /// This event relates to projects (classic) only. For activity relating to the new Projects experience, use the `projects_v2` event instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Projects" repository or organization permission.
+        ///
+        /// A project (classic) was closed.
+        ///
+        /// Webhook `project-closed`.
+        ProjectClosed(Box<super::models::WebhookProjectClosed>),
+        /// This event occurs when there is activity relating to a column on a project (classic). For more information, see "[About projects (classic)](https://docs.github.com/issues/organizing-your-work-with-project-boards/managing-project-boards/about-project-boards)." For information about the API to manage classic projects, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#project) or "[Projects (classic)](https://docs.github.com/rest/projects)" in the REST API documentation.
+        ///
+        /// For activity relating to a project (classic) or a card on a project (classic), use the `project` and `project_card` event.
+        ///
+        /// This event relates to projects (classic) only. For activity relating to the new Projects experience, use the `projects_v2` event instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Projects" repository or organization permission.
+        ///
+        /// A column was added to a project (classic).
+        ///
+        /// Webhook `project-column-created`.
+        ProjectColumnCreated(Box<super::models::WebhookProjectColumnCreated>),
+        /// This event occurs when there is activity relating to a column on a project (classic). For more information, see "[About projects (classic)](https://docs.github.com/issues/organizing-your-work-with-project-boards/managing-project-boards/about-project-boards)." For information about the API to manage classic projects, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#project) or "[Projects (classic)](https://docs.github.com/rest/projects)" in the REST API documentation.
+        ///
+        /// For activity relating to a project (classic) or a card on a project (classic), use the `project` and `project_card` event.
+        ///
+        /// This event relates to projects (classic) only. For activity relating to the new Projects experience, use the `projects_v2` event instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Projects" repository or organization permission.
+        ///
+        /// A column was deleted from a project (classic).
+        ///
+        /// Webhook `project-column-deleted`.
+        ProjectColumnDeleted(Box<super::models::WebhookProjectColumnDeleted>),
+        /// This event occurs when there is activity relating to a column on a project (classic). For more information, see "[About projects (classic)](https://docs.github.com/issues/organizing-your-work-with-project-boards/managing-project-boards/about-project-boards)." For information about the API to manage classic projects, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#project) or "[Projects (classic)](https://docs.github.com/rest/projects)" in the REST API documentation.
+        ///
+        /// For activity relating to a project (classic) or a card on a project (classic), use the `project` and `project_card` event.
+        ///
+        /// This event relates to projects (classic) only. For activity relating to the new Projects experience, use the `projects_v2` event instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Projects" repository or organization permission.
+        ///
+        /// The name of a column on a project (classic) was changed.
+        ///
+        /// Webhook `project-column-edited`.
+        ProjectColumnEdited(Box<super::models::WebhookProjectColumnEdited>),
+        /// This event occurs when there is activity relating to a column on a project (classic). For more information, see "[About projects (classic)](https://docs.github.com/issues/organizing-your-work-with-project-boards/managing-project-boards/about-project-boards)." For information about the API to manage classic projects, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#project) or "[Projects (classic)](https://docs.github.com/rest/projects)" in the REST API documentation.
+        ///
+        /// For activity relating to a project (classic) or a card on a project (classic), use the `project` and `project_card` event.
+        ///
+        /// This event relates to projects (classic) only. For activity relating to the new Projects experience, use the `projects_v2` event instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Projects" repository or organization permission.
+        ///
+        /// A column was moved to a new position on a project (classic).
+        ///
+        /// Webhook `project-column-moved`.
+        ProjectColumnMoved(Box<super::models::WebhookProjectColumnMoved>),
+        /// This event occurs when there is activity relating to a project (classic). For more information, see "[About projects (classic)](https://docs.github.com/issues/organizing-your-work-with-project-boards/managing-project-boards/about-project-boards)." For information about the API to manage classic projects, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#project) or "[Projects (classic)](https://docs.github.com/rest/projects)" in the REST API documentation.
+        ///
+        /// For activity relating to a card or column on a project (classic), use the `project_card` and `project_column` event.
+        ///
+        /// This event relates to projects (classic) only. For activity relating to the new Projects experience, use the `projects_v2` event instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Projects" repository or organization permission.
+        ///
+        /// A project (classic) was created.
+        ///
+        /// Webhook `project-created`.
+        ProjectCreated(Box<super::models::WebhookProjectCreated>),
+        /// This event occurs when there is activity relating to a project (classic). For more information, see "[About projects (classic)](https://docs.github.com/issues/organizing-your-work-with-project-boards/managing-project-boards/about-project-boards)." For information about the API to manage classic projects, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#project) or "[Projects (classic)](https://docs.github.com/rest/projects)" in the REST API documentation.
+        ///
+        /// For activity relating to a card or column on a project (classic), use the `project_card` and `project_column` event.
+        ///
+        /// This event relates to projects (classic) only. For activity relating to the new Projects experience, use the `projects_v2` event instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Projects" repository or organization permission.
+        ///
+        /// A project (classic) was deleted.
+        ///
+        /// Webhook `project-deleted`.
+        ProjectDeleted(Box<super::models::WebhookProjectDeleted>),
+        /// This event occurs when there is activity relating to a project (classic). For more information, see "[About projects (classic)](https://docs.github.com/issues/organizing-your-work-with-project-boards/managing-project-boards/about-project-boards)." For information about the API to manage classic projects, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#project) or "[Projects (classic)](https://docs.github.com/rest/projects)" in the REST API documentation.
+        ///
+        /// For activity relating to a card or column on a project (classic), use the `project_card` and `project_column` event.
+        ///
+        /// This event relates to projects (classic) only. For activity relating to the new Projects experience, use the `projects_v2` event instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Projects" repository or organization permission.
+        ///
+        /// The name or description of a project (classic) was changed.
+        ///
+        /// Webhook `project-edited`.
+        ProjectEdited(Box<super::models::WebhookProjectEdited>),
+        /// This event occurs when there is activity relating to a project (classic). For more information, see "[About projects (classic)](https://docs.github.com/issues/organizing-your-work-with-project-boards/managing-project-boards/about-project-boards)." For information about the API to manage classic projects, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#project) or "[Projects (classic)](https://docs.github.com/rest/projects)" in the REST API documentation.
+        ///
+        /// For activity relating to a card or column on a project (classic), use the `project_card` and `project_column` event.
+        ///
+        /// This event relates to projects (classic) only. For activity relating to the new Projects experience, use the `projects_v2` event instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Projects" repository or organization permission.
+        ///
+        /// A project (classic) was closed.
+        ///
+        /// Webhook `project-reopened`.
+        ProjectReopened(Box<super::models::WebhookProjectReopened>),
+        /// This event occurs when there is activity relating to an organization-level project. For more information, see "[About Projects](https://docs.github.com/issues/planning-and-tracking-with-projects/learning-about-projects/about-projects)." For information about the Projects API, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#projectv2).
+        ///
+        /// For activity relating to a item on a project, use the `projects_v2_item` event. For activity relating to Projects (classic), use the `project`, `project_card`, and `project_column` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Projects" organization permission.
+        ///
+        /// > [!NOTE]
+        /// > Webhook events for projects are currently in public preview and subject to change. To share feedback about projects webhooks with GitHub, see the [Projects webhook feedback discussion](https://github.com/orgs/community/discussions/17405).
+        ///
+        /// A project in the organization was closed.
+        ///
+        /// Webhook `projects-v2-closed`.
+        ProjectsV2Closed(Box<super::models::WebhookProjectsV2ProjectClosed>),
+        /// This event occurs when there is activity relating to an organization-level project. For more information, see "[About Projects](https://docs.github.com/issues/planning-and-tracking-with-projects/learning-about-projects/about-projects)." For information about the Projects API, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#projectv2).
+        ///
+        /// For activity relating to a item on a project, use the `projects_v2_item` event. For activity relating to Projects (classic), use the `project`, `project_card`, and `project_column` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Projects" organization permission.
+        ///
+        /// > [!NOTE]
+        /// > Webhook events for projects are currently in public preview and subject to change. To share feedback about projects webhooks with GitHub, see the [Projects webhook feedback discussion](https://github.com/orgs/community/discussions/17405).
+        ///
+        /// A project in the organization was created.
+        ///
+        /// Webhook `projects-v2-created`.
+        ProjectsV2Created(Box<super::models::WebhookProjectsV2ProjectCreated>),
+        /// This event occurs when there is activity relating to an organization-level project. For more information, see "[About Projects](https://docs.github.com/issues/planning-and-tracking-with-projects/learning-about-projects/about-projects)." For information about the Projects API, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#projectv2).
+        ///
+        /// For activity relating to a item on a project, use the `projects_v2_item` event. For activity relating to Projects (classic), use the `project`, `project_card`, and `project_column` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Projects" organization permission.
+        ///
+        /// > [!NOTE]
+        /// > Webhook events for projects are currently in public preview and subject to change. To share feedback about projects webhooks with GitHub, see the [Projects webhook feedback discussion](https://github.com/orgs/community/discussions/17405).
+        ///
+        /// A project in the organization was deleted.
+        ///
+        /// Webhook `projects-v2-deleted`.
+        ProjectsV2Deleted(Box<super::models::WebhookProjectsV2ProjectDeleted>),
+        /// This event occurs when there is activity relating to an organization-level project. For more information, see "[About Projects](https://docs.github.com/issues/planning-and-tracking-with-projects/learning-about-projects/about-projects)." For information about the Projects API, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#projectv2).
+        ///
+        /// For activity relating to a item on a project, use the `projects_v2_item` event. For activity relating to Projects (classic), use the `project`, `project_card`, and `project_column` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Projects" organization permission.
+        ///
+        /// > [!NOTE]
+        /// > Webhook events for projects are currently in public preview and subject to change. To share feedback about projects webhooks with GitHub, see the [Projects webhook feedback discussion](https://github.com/orgs/community/discussions/17405).
+        ///
+        /// The title, description, or README of a project in the organization was changed.
+        ///
+        /// Webhook `projects-v2-edited`.
+        ProjectsV2Edited(Box<super::models::WebhookProjectsV2ProjectEdited>),
+        /// This event occurs when there is activity relating to an item on an organization-level project. For more information, see "[About Projects](https://docs.github.com/issues/planning-and-tracking-with-projects/learning-about-projects/about-projects)." For information about the Projects API, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#projectv2item).
+        ///
+        /// For activity relating to a project (instead of an item on a project), use the `projects_v2` event. For activity relating to Projects (classic), use the `project`, `project_card`, and `project_column` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Projects" organization permission.
+        ///
+        /// > [!NOTE]
+        /// > Webhook events for projects are currently in public preview and subject to change. To share feedback about projects webhooks with GitHub, see the [Projects webhook feedback discussion](https://github.com/orgs/community/discussions/17405).
+        ///
+        /// An item on an organization project was archived. For more information, see "[Archiving items from your project](https://docs.github.com/issues/planning-and-tracking-with-projects/managing-items-in-your-project/archiving-items-from-your-project)."
+        ///
+        /// Webhook `projects-v2-item-archived`.
+        ProjectsV2ItemArchived(Box<super::models::WebhookProjectsV2ItemArchived>),
+        /// This event occurs when there is activity relating to an item on an organization-level project. For more information, see "[About Projects](https://docs.github.com/issues/planning-and-tracking-with-projects/learning-about-projects/about-projects)." For information about the Projects API, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#projectv2item).
+        ///
+        /// For activity relating to a project (instead of an item on a project), use the `projects_v2` event. For activity relating to Projects (classic), use the `project`, `project_card`, and `project_column` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Projects" organization permission.
+        ///
+        /// > [!NOTE]
+        /// > Webhook events for projects are currently in public preview and subject to change. To share feedback about projects webhooks with GitHub, see the [Projects webhook feedback discussion](https://github.com/orgs/community/discussions/17405).
+        ///
+        /// A draft issue in an organization project was converted to an issue.
+        ///
+        /// Webhook `projects-v2-item-converted`.
+        ProjectsV2ItemConverted(Box<super::models::WebhookProjectsV2ItemConverted>),
+        /// This event occurs when there is activity relating to an item on an organization-level project. For more information, see "[About Projects](https://docs.github.com/issues/planning-and-tracking-with-projects/learning-about-projects/about-projects)." For information about the Projects API, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#projectv2item).
+        ///
+        /// For activity relating to a project (instead of an item on a project), use the `projects_v2` event. For activity relating to Projects (classic), use the `project`, `project_card`, and `project_column` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Projects" organization permission.
+        ///
+        /// > [!NOTE]
+        /// > Webhook events for projects are currently in public preview and subject to change. To share feedback about projects webhooks with GitHub, see the [Projects webhook feedback discussion](https://github.com/orgs/community/discussions/17405).
+        ///
+        /// An item was added to a project in the organization.
+        ///
+        /// Webhook `projects-v2-item-created`.
+        ProjectsV2ItemCreated(Box<super::models::WebhookProjectsV2ItemCreated>),
+        /// This event occurs when there is activity relating to an item on an organization-level project. For more information, see "[About Projects](https://docs.github.com/issues/planning-and-tracking-with-projects/learning-about-projects/about-projects)." For information about the Projects API, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#projectv2item).
+        ///
+        /// For activity relating to a project (instead of an item on a project), use the `projects_v2` event. For activity relating to Projects (classic), use the `project`, `project_card`, and `project_column` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Projects" organization permission.
+        ///
+        /// > [!NOTE]
+        /// > Webhook events for projects are currently in public preview and subject to change. To share feedback about projects webhooks with GitHub, see the [Projects webhook feedback discussion](https://github.com/orgs/community/discussions/17405).
+        ///
+        /// An item was deleted from a project in the organization.
+        ///
+        /// Webhook `projects-v2-item-deleted`.
+        ProjectsV2ItemDeleted(Box<super::models::WebhookProjectsV2ItemDeleted>),
+        /// This event occurs when there is activity relating to an item on an organization-level project. For more information, see "[About Projects](https://docs.github.com/issues/planning-and-tracking-with-projects/learning-about-projects/about-projects)." For information about the Projects API, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#projectv2item).
+        ///
+        /// For activity relating to a project (instead of an item on a project), use the `projects_v2` event. For activity relating to Projects (classic), use the `project`, `project_card`, and `project_column` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Projects" organization permission.
+        ///
+        /// > [!NOTE]
+        /// > Webhook events for projects are currently in public preview and subject to change. To share feedback about projects webhooks with GitHub, see the [Projects webhook feedback discussion](https://github.com/orgs/community/discussions/17405).
+        ///
+        /// The values or state of an item in an organization project were changed. For example, the value of a field was updated, the body of a draft issue was changed, or a draft issue was converted to an issue.
+        ///
+        /// Webhook `projects-v2-item-edited`.
+        ProjectsV2ItemEdited(Box<super::models::WebhookProjectsV2ItemEdited>),
+        /// This event occurs when there is activity relating to an item on an organization-level project. For more information, see "[About Projects](https://docs.github.com/issues/planning-and-tracking-with-projects/learning-about-projects/about-projects)." For information about the Projects API, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#projectv2item).
+        ///
+        /// For activity relating to a project (instead of an item on a project), use the `projects_v2` event. For activity relating to Projects (classic), use the `project`, `project_card`, and `project_column` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Projects" organization permission.
+        ///
+        /// > [!NOTE]
+        /// > Webhook events for projects are currently in public preview and subject to change. To share feedback about projects webhooks with GitHub, see the [Projects webhook feedback discussion](https://github.com/orgs/community/discussions/17405).
+        ///
+        /// The position of an item in an organization project was changed. For example, an item was moved above or below another item in the table or board layout.
+        ///
+        /// Webhook `projects-v2-item-reordered`.
+        ProjectsV2ItemReordered(Box<super::models::WebhookProjectsV2ItemReordered>),
+        /// This event occurs when there is activity relating to an item on an organization-level project. For more information, see "[About Projects](https://docs.github.com/issues/planning-and-tracking-with-projects/learning-about-projects/about-projects)." For information about the Projects API, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#projectv2item).
+        ///
+        /// For activity relating to a project (instead of an item on a project), use the `projects_v2` event. For activity relating to Projects (classic), use the `project`, `project_card`, and `project_column` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Projects" organization permission.
+        ///
+        /// > [!NOTE]
+        /// > Webhook events for projects are currently in public preview and subject to change. To share feedback about projects webhooks with GitHub, see the [Projects webhook feedback discussion](https://github.com/orgs/community/discussions/17405).
+        ///
+        /// An archived item on an organization project was restored from the archive. For more information, see "[Archiving items from your project](https://docs.github.com/issues/planning-and-tracking-with-projects/managing-items-in-your-project/archiving-items-from-your-project)."
+        ///
+        /// Webhook `projects-v2-item-restored`.
+        ProjectsV2ItemRestored(Box<super::models::WebhookProjectsV2ItemRestored>),
+        /// This event occurs when there is activity relating to an organization-level project. For more information, see "[About Projects](https://docs.github.com/issues/planning-and-tracking-with-projects/learning-about-projects/about-projects)." For information about the Projects API, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#projectv2).
+        ///
+        /// For activity relating to a item on a project, use the `projects_v2_item` event. For activity relating to Projects (classic), use the `project`, `project_card`, and `project_column` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Projects" organization permission.
+        ///
+        /// > [!NOTE]
+        /// > Webhook events for projects are currently in public preview and subject to change. To share feedback about projects webhooks with GitHub, see the [Projects webhook feedback discussion](https://github.com/orgs/community/discussions/17405).
+        ///
+        /// A project in the organization was reopened.
+        ///
+        /// Webhook `projects-v2-reopened`.
+        ProjectsV2Reopened(Box<super::models::WebhookProjectsV2ProjectReopened>),
+        /// This event occurs when there is activity relating to a status update on an organization-level project. For more information, see "[About Projects](https://docs.github.com/issues/planning-and-tracking-with-projects/learning-about-projects/about-projects)."
+        ///
+        /// For activity relating to a project, use the `projects_v2` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Projects" organization permission.
+        ///
+        /// > [!NOTE]
+        /// > To share feedback about projects webhooks with GitHub, see the [Projects webhook feedback discussion](https://github.com/orgs/community/discussions/17405).
+        ///
+        /// A status update was added to a project in the organization.
+        ///
+        /// Webhook `projects-v2-status-update-created`.
+        ProjectsV2StatusUpdateCreated(Box<super::models::WebhookProjectsV2StatusUpdateCreated>),
+        /// This event occurs when there is activity relating to a status update on an organization-level project. For more information, see "[About Projects](https://docs.github.com/issues/planning-and-tracking-with-projects/learning-about-projects/about-projects)."
+        ///
+        /// For activity relating to a project, use the `projects_v2` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Projects" organization permission.
+        ///
+        /// > [!NOTE]
+        /// > To share feedback about projects webhooks with GitHub, see the [Projects webhook feedback discussion](https://github.com/orgs/community/discussions/17405).
+        ///
+        /// A status update was removed from a project in the organization.
+        ///
+        /// Webhook `projects-v2-status-update-deleted`.
+        ProjectsV2StatusUpdateDeleted(Box<super::models::WebhookProjectsV2StatusUpdateDeleted>),
+        /// This event occurs when there is activity relating to a status update on an organization-level project. For more information, see "[About Projects](https://docs.github.com/issues/planning-and-tracking-with-projects/learning-about-projects/about-projects)."
+        ///
+        /// For activity relating to a project, use the `projects_v2` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Projects" organization permission.
+        ///
+        /// > [!NOTE]
+        /// > To share feedback about projects webhooks with GitHub, see the [Projects webhook feedback discussion](https://github.com/orgs/community/discussions/17405).
+        ///
+        /// A status update was edited on a project in the organization.
+        ///
+        /// Webhook `projects-v2-status-update-edited`.
+        ProjectsV2StatusUpdateEdited(Box<super::models::WebhookProjectsV2StatusUpdateEdited>),
+        /// This event occurs when repository visibility changes from private to public. For more information, see "[Setting repository visibility](https://docs.github.com/repositories/managing-your-repositorys-settings-and-features/managing-repository-settings/setting-repository-visibility)."
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Metadata" repository permission.
+        ///
+        /// Webhook `public`.
+        Public(Box<super::models::WebhookPublic>),
+        /// This event occurs when there is activity on a pull request. For more information, see "[About pull requests](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/about-pull-requests)." For information about the APIs to manage pull requests, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequest) or "[Pulls](https://docs.github.com/rest/pulls/pulls)" in the REST API documentation.
+        ///
+        /// For activity related to pull request reviews, pull request review comments, pull request comments, or pull request review threads, use the `pull_request_review`, `pull_request_review_comment`, `issue_comment`, or `pull_request_review_thread` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Pull requests" repository permission.
+        ///
+        /// A pull request was assigned to a user.
+        ///
+        /// Webhook `pull-request-assigned`.
+        PullRequestAssigned(Box<super::models::WebhookPullRequestAssigned>),
+        /// This event occurs when there is activity on a pull request. For more information, see "[About pull requests](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/about-pull-requests)." For information about the APIs to manage pull requests, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequest) or "[Pulls](https://docs.github.com/rest/pulls/pulls)" in the REST API documentation.
+        ///
+        /// For activity related to pull request reviews, pull request review comments, pull request comments, or pull request review threads, use the `pull_request_review`, `pull_request_review_comment`, `issue_comment`, or `pull_request_review_thread` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Pull requests" repository permission.
+        ///
+        /// Auto merge was disabled for a pull request. For more information, see "[Automatically merging a pull request](https://docs.github.com/pull-requests/collaborating-with-pull-requests/incorporating-changes-from-a-pull-request/automatically-merging-a-pull-request)."
+        ///
+        /// Webhook `pull-request-auto-merge-disabled`.
+        PullRequestAutoMergeDisabled(Box<super::models::WebhookPullRequestAutoMergeDisabled>),
+        /// This event occurs when there is activity on a pull request. For more information, see "[About pull requests](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/about-pull-requests)." For information about the APIs to manage pull requests, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequest) or "[Pulls](https://docs.github.com/rest/pulls/pulls)" in the REST API documentation.
+        ///
+        /// For activity related to pull request reviews, pull request review comments, pull request comments, or pull request review threads, use the `pull_request_review`, `pull_request_review_comment`, `issue_comment`, or `pull_request_review_thread` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Pull requests" repository permission.
+        ///
+        /// Auto merge was enabled for a pull request. For more information, see "[Automatically merging a pull request](https://docs.github.com/pull-requests/collaborating-with-pull-requests/incorporating-changes-from-a-pull-request/automatically-merging-a-pull-request)."
+        ///
+        /// Webhook `pull-request-auto-merge-enabled`.
+        PullRequestAutoMergeEnabled(Box<super::models::WebhookPullRequestAutoMergeEnabled>),
+        /// This event occurs when there is activity on a pull request. For more information, see "[About pull requests](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/about-pull-requests)." For information about the APIs to manage pull requests, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequest) or "[Pulls](https://docs.github.com/rest/pulls/pulls)" in the REST API documentation.
+        ///
+        /// For activity related to pull request reviews, pull request review comments, pull request comments, or pull request review threads, use the `pull_request_review`, `pull_request_review_comment`, `issue_comment`, or `pull_request_review_thread` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Pull requests" repository permission.
+        ///
+        /// A pull request was closed. If `merged` is false in the webhook payload, the pull request was closed with unmerged commits. If `merged` is true in the webhook payload, the pull request was merged.
+        ///
+        /// Webhook `pull-request-closed`.
+        PullRequestClosed(Box<super::models::WebhookPullRequestClosed>),
+        /// This event occurs when there is activity on a pull request. For more information, see "[About pull requests](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/about-pull-requests)." For information about the APIs to manage pull requests, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequest) or "[Pulls](https://docs.github.com/rest/pulls/pulls)" in the REST API documentation.
+        ///
+        /// For activity related to pull request reviews, pull request review comments, pull request comments, or pull request review threads, use the `pull_request_review`, `pull_request_review_comment`, `issue_comment`, or `pull_request_review_thread` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Pull requests" repository permission.
+        ///
+        /// A pull request was converted to a draft. For more information, see "[Changing the stage of a pull request](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/changing-the-stage-of-a-pull-request)."
+        ///
+        /// Webhook `pull-request-converted-to-draft`.
+        PullRequestConvertedToDraft(Box<super::models::WebhookPullRequestConvertedToDraft>),
+        /// This event occurs when there is activity on a pull request. For more information, see "[About pull requests](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/about-pull-requests)." For information about the APIs to manage pull requests, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequest) or "[Pulls](https://docs.github.com/rest/pulls/pulls)" in the REST API documentation.
+        ///
+        /// For activity related to pull request reviews, pull request review comments, pull request comments, or pull request review threads, use the `pull_request_review`, `pull_request_review_comment`, `issue_comment`, or `pull_request_review_thread` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Pull requests" repository permission.
+        ///
+        /// A pull request was removed from a milestone.
+        ///
+        /// Webhook `pull-request-demilestoned`.
+        PullRequestDemilestoned(Box<super::models::WebhookPullRequestDemilestoned>),
+        /// This event occurs when there is activity on a pull request. For more information, see "[About pull requests](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/about-pull-requests)." For information about the APIs to manage pull requests, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequest) or "[Pulls](https://docs.github.com/rest/pulls/pulls)" in the REST API documentation.
+        ///
+        /// For activity related to pull request reviews, pull request review comments, pull request comments, or pull request review threads, use the `pull_request_review`, `pull_request_review_comment`, `issue_comment`, or `pull_request_review_thread` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Pull requests" repository permission.
+        ///
+        /// A pull request was removed from the merge queue.
+        ///
+        /// Webhook `pull-request-dequeued`.
+        PullRequestDequeued(Box<super::models::WebhookPullRequestDequeued>),
+        /// This event occurs when there is activity on a pull request. For more information, see "[About pull requests](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/about-pull-requests)." For information about the APIs to manage pull requests, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequest) or "[Pulls](https://docs.github.com/rest/pulls/pulls)" in the REST API documentation.
+        ///
+        /// For activity related to pull request reviews, pull request review comments, pull request comments, or pull request review threads, use the `pull_request_review`, `pull_request_review_comment`, `issue_comment`, or `pull_request_review_thread` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Pull requests" repository permission.
+        ///
+        /// The title or body of a pull request was edited, or the base branch of a pull request was changed.
+        ///
+        /// Webhook `pull-request-edited`.
+        PullRequestEdited(Box<super::models::WebhookPullRequestEdited>),
+        /// This event occurs when there is activity on a pull request. For more information, see "[About pull requests](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/about-pull-requests)." For information about the APIs to manage pull requests, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequest) or "[Pulls](https://docs.github.com/rest/pulls/pulls)" in the REST API documentation.
+        ///
+        /// For activity related to pull request reviews, pull request review comments, pull request comments, or pull request review threads, use the `pull_request_review`, `pull_request_review_comment`, `issue_comment`, or `pull_request_review_thread` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Pull requests" repository permission.
+        ///
+        /// A pull request was added to the merge queue.
+        ///
+        /// Webhook `pull-request-enqueued`.
+        PullRequestEnqueued(Box<super::models::WebhookPullRequestEnqueued>),
+        /// This event occurs when there is activity on a pull request. For more information, see "[About pull requests](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/about-pull-requests)." For information about the APIs to manage pull requests, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequest) or "[Pulls](https://docs.github.com/rest/pulls/pulls)" in the REST API documentation.
+        ///
+        /// For activity related to pull request reviews, pull request review comments, pull request comments, or pull request review threads, use the `pull_request_review`, `pull_request_review_comment`, `issue_comment`, or `pull_request_review_thread` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Pull requests" repository permission.
+        ///
+        /// A label was added to a pull request.
+        ///
+        /// Webhook `pull-request-labeled`.
+        PullRequestLabeled(Box<super::models::WebhookPullRequestLabeled>),
+        /// This event occurs when there is activity on a pull request. For more information, see "[About pull requests](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/about-pull-requests)." For information about the APIs to manage pull requests, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequest) or "[Pulls](https://docs.github.com/rest/pulls/pulls)" in the REST API documentation.
+        ///
+        /// For activity related to pull request reviews, pull request review comments, pull request comments, or pull request review threads, use the `pull_request_review`, `pull_request_review_comment`, `issue_comment`, or `pull_request_review_thread` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Pull requests" repository permission.
+        ///
+        /// Conversation on a pull request was locked. For more information, see "[Locking conversations](https://docs.github.com/communities/moderating-comments-and-conversations/locking-conversations)."
+        ///
+        /// Webhook `pull-request-locked`.
+        PullRequestLocked(Box<super::models::WebhookPullRequestLocked>),
+        /// This event occurs when there is activity on a pull request. For more information, see "[About pull requests](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/about-pull-requests)." For information about the APIs to manage pull requests, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequest) or "[Pulls](https://docs.github.com/rest/pulls/pulls)" in the REST API documentation.
+        ///
+        /// For activity related to pull request reviews, pull request review comments, pull request comments, or pull request review threads, use the `pull_request_review`, `pull_request_review_comment`, `issue_comment`, or `pull_request_review_thread` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Pull requests" repository permission.
+        ///
+        /// A pull request was added to a milestone.
+        ///
+        /// Webhook `pull-request-milestoned`.
+        PullRequestMilestoned(Box<super::models::WebhookPullRequestMilestoned>),
+        /// This event occurs when there is activity on a pull request. For more information, see "[About pull requests](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/about-pull-requests)." For information about the APIs to manage pull requests, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequest) or "[Pulls](https://docs.github.com/rest/pulls/pulls)" in the REST API documentation.
+        ///
+        /// For activity related to pull request reviews, pull request review comments, pull request comments, or pull request review threads, use the `pull_request_review`, `pull_request_review_comment`, `issue_comment`, or `pull_request_review_thread` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Pull requests" repository permission.
+        ///
+        /// A pull request was created
+        ///
+        /// Webhook `pull-request-opened`.
+        PullRequestOpened(Box<super::models::WebhookPullRequestOpened>),
+        /// This event occurs when there is activity on a pull request. For more information, see "[About pull requests](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/about-pull-requests)." For information about the APIs to manage pull requests, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequest) or "[Pulls](https://docs.github.com/rest/pulls/pulls)" in the REST API documentation.
+        ///
+        /// For activity related to pull request reviews, pull request review comments, pull request comments, or pull request review threads, use the `pull_request_review`, `pull_request_review_comment`, `issue_comment`, or `pull_request_review_thread` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Pull requests" repository permission.
+        ///
+        /// A draft pull request was marked as ready for review. For more information, see "[Changing the stage of a pull request](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/changing-the-stage-of-a-pull-request)."
+        ///
+        /// Webhook `pull-request-ready-for-review`.
+        PullRequestReadyForReview(Box<super::models::WebhookPullRequestReadyForReview>),
+        /// This event occurs when there is activity on a pull request. For more information, see "[About pull requests](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/about-pull-requests)." For information about the APIs to manage pull requests, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequest) or "[Pulls](https://docs.github.com/rest/pulls/pulls)" in the REST API documentation.
+        ///
+        /// For activity related to pull request reviews, pull request review comments, pull request comments, or pull request review threads, use the `pull_request_review`, `pull_request_review_comment`, `issue_comment`, or `pull_request_review_thread` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Pull requests" repository permission.
+        ///
+        /// A previously closed pull request was reopened.
+        ///
+        /// Webhook `pull-request-reopened`.
+        PullRequestReopened(Box<super::models::WebhookPullRequestReopened>),
+        /// This event occurs when there is activity relating to a pull request review comment. A pull request review comment is a comment on a pull request's diff. For more information, see "[Commenting on a pull request](https://docs.github.com/pull-requests/collaborating-with-pull-requests/reviewing-changes-in-pull-requests/commenting-on-a-pull-request#adding-line-comments-to-a-pull-request)." For information about the APIs to manage pull request review comments, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequestreviewcomment) or "[Pull request review comments](https://docs.github.com/rest/pulls/comments)" in the REST API documentation.
+        ///
+        /// For activity related to pull request reviews, pull request comments, or pull request review threads, use the `pull_request_review`, `issue_comment`, or `pull_request_review_thread` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Pull requests" repository permission.
+        ///
+        /// A comment on a pull request diff was created.
+        ///
+        /// Webhook `pull-request-review-comment-created`.
+        PullRequestReviewCommentCreated(Box<super::models::WebhookPullRequestReviewCommentCreated>),
+        /// This event occurs when there is activity relating to a pull request review comment. A pull request review comment is a comment on a pull request's diff. For more information, see "[Commenting on a pull request](https://docs.github.com/pull-requests/collaborating-with-pull-requests/reviewing-changes-in-pull-requests/commenting-on-a-pull-request#adding-line-comments-to-a-pull-request)." For information about the APIs to manage pull request review comments, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequestreviewcomment) or "[Pull request review comments](https://docs.github.com/rest/pulls/comments)" in the REST API documentation.
+        ///
+        /// For activity related to pull request reviews, pull request comments, or pull request review threads, use the `pull_request_review`, `issue_comment`, or `pull_request_review_thread` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Pull requests" repository permission.
+        ///
+        /// A comment on a pull request diff was deleted.
+        ///
+        /// Webhook `pull-request-review-comment-deleted`.
+        PullRequestReviewCommentDeleted(Box<super::models::WebhookPullRequestReviewCommentDeleted>),
+        /// This event occurs when there is activity relating to a pull request review comment. A pull request review comment is a comment on a pull request's diff. For more information, see "[Commenting on a pull request](https://docs.github.com/pull-requests/collaborating-with-pull-requests/reviewing-changes-in-pull-requests/commenting-on-a-pull-request#adding-line-comments-to-a-pull-request)." For information about the APIs to manage pull request review comments, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequestreviewcomment) or "[Pull request review comments](https://docs.github.com/rest/pulls/comments)" in the REST API documentation.
+        ///
+        /// For activity related to pull request reviews, pull request comments, or pull request review threads, use the `pull_request_review`, `issue_comment`, or `pull_request_review_thread` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Pull requests" repository permission.
+        ///
+        /// The content of a comment on a pull request diff was changed.
+        ///
+        /// Webhook `pull-request-review-comment-edited`.
+        PullRequestReviewCommentEdited(Box<super::models::WebhookPullRequestReviewCommentEdited>),
+        /// This event occurs when there is activity relating to a pull request review. A pull request review is a group of pull request review comments in addition to a body comment and a state. For more information, see "[About pull request reviews](https://docs.github.com/pull-requests/collaborating-with-pull-requests/reviewing-changes-in-pull-requests/about-pull-request-reviews)." For information about the APIs to manage pull request reviews, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequestreview) or "[Pull request reviews](https://docs.github.com/rest/pulls/reviews)" in the REST API documentation.
+        ///
+        /// For activity related to pull request review comments, pull request comments, or pull request review threads, use the `pull_request_review_comment`, `issue_comment`, or `pull_request_review_thread` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Pull requests" repository permission.
+        ///
+        /// A review on a pull request was dismissed.
+        ///
+        /// Webhook `pull-request-review-dismissed`.
+        PullRequestReviewDismissed(Box<super::models::WebhookPullRequestReviewDismissed>),
+        /// This event occurs when there is activity relating to a pull request review. A pull request review is a group of pull request review comments in addition to a body comment and a state. For more information, see "[About pull request reviews](https://docs.github.com/pull-requests/collaborating-with-pull-requests/reviewing-changes-in-pull-requests/about-pull-request-reviews)." For information about the APIs to manage pull request reviews, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequestreview) or "[Pull request reviews](https://docs.github.com/rest/pulls/reviews)" in the REST API documentation.
+        ///
+        /// For activity related to pull request review comments, pull request comments, or pull request review threads, use the `pull_request_review_comment`, `issue_comment`, or `pull_request_review_thread` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Pull requests" repository permission.
+        ///
+        /// The body comment on a pull request review was edited.
+        ///
+        /// Webhook `pull-request-review-edited`.
+        PullRequestReviewEdited(Box<super::models::WebhookPullRequestReviewEdited>),
+        /// This event occurs when there is activity on a pull request. For more information, see "[About pull requests](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/about-pull-requests)." For information about the APIs to manage pull requests, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequest) or "[Pulls](https://docs.github.com/rest/pulls/pulls)" in the REST API documentation.
+        ///
+        /// For activity related to pull request reviews, pull request review comments, pull request comments, or pull request review threads, use the `pull_request_review`, `pull_request_review_comment`, `issue_comment`, or `pull_request_review_thread` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Pull requests" repository permission.
+        ///
+        /// A request for review by a person or team was removed from a pull request.
+        ///
+        /// Webhook `pull-request-review-request-removed`.
+        PullRequestReviewRequestRemoved(Box<super::models::WebhookPullRequestReviewRequestRemoved>),
+        /// This event occurs when there is activity on a pull request. For more information, see "[About pull requests](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/about-pull-requests)." For information about the APIs to manage pull requests, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequest) or "[Pulls](https://docs.github.com/rest/pulls/pulls)" in the REST API documentation.
+        ///
+        /// For activity related to pull request reviews, pull request review comments, pull request comments, or pull request review threads, use the `pull_request_review`, `pull_request_review_comment`, `issue_comment`, or `pull_request_review_thread` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Pull requests" repository permission.
+        ///
+        /// Review by a person or team was requested for a pull request. For more information, see "[Requesting a pull request review](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/requesting-a-pull-request-review)."
+        ///
+        /// Webhook `pull-request-review-requested`.
+        PullRequestReviewRequested(Box<super::models::WebhookPullRequestReviewRequested>),
+        /// This event occurs when there is activity relating to a pull request review. A pull request review is a group of pull request review comments in addition to a body comment and a state. For more information, see "[About pull request reviews](https://docs.github.com/pull-requests/collaborating-with-pull-requests/reviewing-changes-in-pull-requests/about-pull-request-reviews)." For information about the APIs to manage pull request reviews, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequestreview) or "[Pull request reviews](https://docs.github.com/rest/pulls/reviews)" in the REST API documentation.
+        ///
+        /// For activity related to pull request review comments, pull request comments, or pull request review threads, use the `pull_request_review_comment`, `issue_comment`, or `pull_request_review_thread` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Pull requests" repository permission.
+        ///
+        /// A review on a pull request was submitted.
+        ///
+        /// Webhook `pull-request-review-submitted`.
+        PullRequestReviewSubmitted(Box<super::models::WebhookPullRequestReviewSubmitted>),
+        /// This event occurs when there is activity relating to a comment thread on a pull request. For more information, see "[About pull request reviews](https://docs.github.com/pull-requests/collaborating-with-pull-requests/reviewing-changes-in-pull-requests/about-pull-request-reviews)." For information about the APIs to manage pull request reviews, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequestreviewthread) or "[Pull request review comments](https://docs.github.com/rest/pulls/comments)" in the REST API documentation.
+        ///
+        /// For activity related to pull request review comments, pull request comments, or pull request reviews, use the `pull_request_review_comment`, `issue_comment`, or `pull_request_review` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Pull requests" repository permission.
+        ///
+        /// A comment thread on a pull request was marked as resolved.
+        ///
+        /// Webhook `pull-request-review-thread-resolved`.
+        PullRequestReviewThreadResolved(Box<super::models::WebhookPullRequestReviewThreadResolved>),
+        /// This event occurs when there is activity relating to a comment thread on a pull request. For more information, see "[About pull request reviews](https://docs.github.com/pull-requests/collaborating-with-pull-requests/reviewing-changes-in-pull-requests/about-pull-request-reviews)." For information about the APIs to manage pull request reviews, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequestreviewthread) or "[Pull request review comments](https://docs.github.com/rest/pulls/comments)" in the REST API documentation.
+        ///
+        /// For activity related to pull request review comments, pull request comments, or pull request reviews, use the `pull_request_review_comment`, `issue_comment`, or `pull_request_review` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Pull requests" repository permission.
+        ///
+        /// A previously resolved comment thread on a pull request was marked as unresolved.
+        ///
+        /// Webhook `pull-request-review-thread-unresolved`.
+        PullRequestReviewThreadUnresolved(
+            Box<super::models::WebhookPullRequestReviewThreadUnresolved>,
+        ),
+        /// This event occurs when there is activity on a pull request. For more information, see "[About pull requests](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/about-pull-requests)." For information about the APIs to manage pull requests, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequest) or "[Pulls](https://docs.github.com/rest/pulls/pulls)" in the REST API documentation.
+        ///
+        /// For activity related to pull request reviews, pull request review comments, pull request comments, or pull request review threads, use the `pull_request_review`, `pull_request_review_comment`, `issue_comment`, or `pull_request_review_thread` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Pull requests" repository permission.
+        ///
+        /// A pull request was added to a stack.
+        ///
+        /// Webhook `pull-request-stacked`.
+        PullRequestStacked(Box<super::models::WebhookPullRequestStacked>),
+        /// This event occurs when there is activity on a pull request. For more information, see "[About pull requests](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/about-pull-requests)." For information about the APIs to manage pull requests, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequest) or "[Pulls](https://docs.github.com/rest/pulls/pulls)" in the REST API documentation.
+        ///
+        /// For activity related to pull request reviews, pull request review comments, pull request comments, or pull request review threads, use the `pull_request_review`, `pull_request_review_comment`, `issue_comment`, or `pull_request_review_thread` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Pull requests" repository permission.
+        ///
+        /// A pull request's head branch was updated. For example, the head branch was updated from the base branch or new commits were pushed to the head branch.
+        ///
+        /// Webhook `pull-request-synchronize`.
+        PullRequestSynchronize(Box<super::models::WebhookPullRequestSynchronize>),
+        /// This event occurs when there is activity on a pull request. For more information, see "[About pull requests](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/about-pull-requests)." For information about the APIs to manage pull requests, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequest) or "[Pulls](https://docs.github.com/rest/pulls/pulls)" in the REST API documentation.
+        ///
+        /// For activity related to pull request reviews, pull request review comments, pull request comments, or pull request review threads, use the `pull_request_review`, `pull_request_review_comment`, `issue_comment`, or `pull_request_review_thread` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Pull requests" repository permission.
+        ///
+        /// A user was unassigned from a pull request.
+        ///
+        /// Webhook `pull-request-unassigned`.
+        PullRequestUnassigned(Box<super::models::WebhookPullRequestUnassigned>),
+        /// This event occurs when there is activity on a pull request. For more information, see "[About pull requests](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/about-pull-requests)." For information about the APIs to manage pull requests, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequest) or "[Pulls](https://docs.github.com/rest/pulls/pulls)" in the REST API documentation.
+        ///
+        /// For activity related to pull request reviews, pull request review comments, pull request comments, or pull request review threads, use the `pull_request_review`, `pull_request_review_comment`, `issue_comment`, or `pull_request_review_thread` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Pull requests" repository permission.
+        ///
+        /// A label was removed from a pull request.
+        ///
+        /// Webhook `pull-request-unlabeled`.
+        PullRequestUnlabeled(Box<super::models::WebhookPullRequestUnlabeled>),
+        /// This event occurs when there is activity on a pull request. For more information, see "[About pull requests](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/about-pull-requests)." For information about the APIs to manage pull requests, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequest) or "[Pulls](https://docs.github.com/rest/pulls/pulls)" in the REST API documentation.
+        ///
+        /// For activity related to pull request reviews, pull request review comments, pull request comments, or pull request review threads, use the `pull_request_review`, `pull_request_review_comment`, `issue_comment`, or `pull_request_review_thread` events instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Pull requests" repository permission.
+        ///
+        /// Conversation on a pull request was unlocked. For more information, see "[Locking conversations](https://docs.github.com/communities/moderating-comments-and-conversations/locking-conversations)."
+        ///
+        /// Webhook `pull-request-unlocked`.
+        PullRequestUnlocked(Box<super::models::WebhookPullRequestUnlocked>),
+        /// This event occurs when there is a push to a repository branch. This includes when a commit is pushed, when a commit tag is pushed,
+        /// when a branch is deleted, when a tag is deleted, or when a repository is created from a template. To subscribe to only branch
+        /// and tag deletions, use the [`delete`](#delete) webhook event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Contents" repository permission.
+        ///
+        /// > [!NOTE]
+        /// > Events will not be created if more than 5000 branches are pushed at once. Events will not be created for tags when more than three tags are pushed at once.
+        ///
+        /// Webhook `push`.
+        Push(Box<super::models::WebhookPush>),
+        /// This event occurs when there is activity relating to GitHub Packages. For more information, see "[Introduction to GitHub Packages](https://docs.github.com/packages/learn-github-packages/introduction-to-github-packages)." For information about the APIs to manage GitHub Packages, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#package) or "[Packages](https://docs.github.com/rest/packages)" in the REST API documentation.
+        ///
+        /// To install this event on a GitHub App, the app must have at least read-level access for the "Packages" repository permission.
+        ///
+        /// > [!NOTE]
+        /// > GitHub recommends that you use the newer `package` event instead.
+        ///
+        /// A package was published to a registry.
+        ///
+        /// Webhook `registry-package-published`.
+        RegistryPackagePublished(Box<super::models::WebhookRegistryPackagePublished>),
+        /// This event occurs when there is activity relating to GitHub Packages. For more information, see "[Introduction to GitHub Packages](https://docs.github.com/packages/learn-github-packages/introduction-to-github-packages)." For information about the APIs to manage GitHub Packages, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#package) or "[Packages](https://docs.github.com/rest/packages)" in the REST API documentation.
+        ///
+        /// To install this event on a GitHub App, the app must have at least read-level access for the "Packages" repository permission.
+        ///
+        /// > [!NOTE]
+        /// > GitHub recommends that you use the newer `package` event instead.
+        ///
+        /// A package that was previously published to a registry was updated.
+        ///
+        /// Webhook `registry-package-updated`.
+        RegistryPackageUpdated(Box<super::models::WebhookRegistryPackageUpdated>),
+        /// This event occurs when there is activity relating to releases. For more information, see "[About releases](https://docs.github.com/repositories/releasing-projects-on-github/about-releases)." For information about the APIs to manage releases, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#release) or "[Releases](https://docs.github.com/rest/releases)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Contents" repository permission.
+        ///
+        /// A draft was saved, or a release or pre-release was published without previously being saved as a draft.
+        ///
+        /// Webhook `release-created`.
+        ReleaseCreated(Box<super::models::WebhookReleaseCreated>),
+        /// This event occurs when there is activity relating to releases. For more information, see "[About releases](https://docs.github.com/repositories/releasing-projects-on-github/about-releases)." For information about the APIs to manage releases, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#release) or "[Releases](https://docs.github.com/rest/releases)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Contents" repository permission.
+        ///
+        /// A release, pre-release, or draft release was deleted.
+        ///
+        /// Webhook `release-deleted`.
+        ReleaseDeleted(Box<super::models::WebhookReleaseDeleted>),
+        /// This event occurs when there is activity relating to releases. For more information, see "[About releases](https://docs.github.com/repositories/releasing-projects-on-github/about-releases)." For information about the APIs to manage releases, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#release) or "[Releases](https://docs.github.com/rest/releases)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Contents" repository permission.
+        ///
+        /// The details of a release, pre-release, or draft release were edited. For more information, see "[Managing releases in a repository](https://docs.github.com/repositories/releasing-projects-on-github/managing-releases-in-a-repository#editing-a-release)."
+        ///
+        /// Webhook `release-edited`.
+        ReleaseEdited(Box<super::models::WebhookReleaseEdited>),
+        /// This event occurs when there is activity relating to releases. For more information, see "[About releases](https://docs.github.com/repositories/releasing-projects-on-github/about-releases)." For information about the APIs to manage releases, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#release) or "[Releases](https://docs.github.com/rest/releases)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Contents" repository permission.
+        ///
+        /// A release was created and identified as a pre-release. A pre-release is a release that is not ready for production and may be unstable.
+        ///
+        /// Webhook `release-prereleased`.
+        ReleasePrereleased(Box<super::models::WebhookReleasePrereleased>),
+        /// This event occurs when there is activity relating to releases. For more information, see "[About releases](https://docs.github.com/repositories/releasing-projects-on-github/about-releases)." For information about the APIs to manage releases, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#release) or "[Releases](https://docs.github.com/rest/releases)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Contents" repository permission.
+        ///
+        /// A release, pre-release, or draft of a release was published.
+        ///
+        /// Webhook `release-published`.
+        ReleasePublished(Box<super::models::WebhookReleasePublished>),
+        /// This event occurs when there is activity relating to releases. For more information, see "[About releases](https://docs.github.com/repositories/releasing-projects-on-github/about-releases)." For information about the APIs to manage releases, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#release) or "[Releases](https://docs.github.com/rest/releases)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Contents" repository permission.
+        ///
+        /// A release was published, or a pre-release was changed to a release.
+        ///
+        /// Webhook `release-released`.
+        ReleaseReleased(Box<super::models::WebhookReleaseReleased>),
+        /// This event occurs when there is activity relating to releases. For more information, see "[About releases](https://docs.github.com/repositories/releasing-projects-on-github/about-releases)." For information about the APIs to manage releases, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#release) or "[Releases](https://docs.github.com/rest/releases)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Contents" repository permission.
+        ///
+        /// A release or pre-release was unpublished.
+        ///
+        /// Webhook `release-unpublished`.
+        ReleaseUnpublished(Box<super::models::WebhookReleaseUnpublished>),
+        /// This event occurs when there is activity relating to a repository security advisory. For more information about repository security advisories, see "[About GitHub Security Advisories for repositories](https://docs.github.com/code-security/repository-security-advisories/about-github-security-advisories-for-repositories)."
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Repository security advisories" permission.
+        ///
+        /// A repository security advisory was published.
+        ///
+        /// Webhook `repository-advisory-published`.
+        RepositoryAdvisoryPublished(Box<super::models::WebhookRepositoryAdvisoryPublished>),
+        /// This event occurs when there is activity relating to a repository security advisory. For more information about repository security advisories, see "[About GitHub Security Advisories for repositories](https://docs.github.com/code-security/repository-security-advisories/about-github-security-advisories-for-repositories)."
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Repository security advisories" permission.
+        ///
+        /// A private vulnerability report was submitted.
+        ///
+        /// Webhook `repository-advisory-reported`.
+        RepositoryAdvisoryReported(Box<super::models::WebhookRepositoryAdvisoryReported>),
+        /// This event occurs when there is activity relating to repositories. For more information, see "[About repositories](https://docs.github.com/repositories/creating-and-managing-repositories/about-repositories)." For information about the APIs to manage repositories, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#repository) or "[Repositories](https://docs.github.com/rest/repos)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Metadata" repository permission.
+        ///
+        /// A repository was archived.
+        ///
+        /// Webhook `repository-archived`.
+        RepositoryArchived(Box<super::models::WebhookRepositoryArchived>),
+        /// This event occurs when there is activity relating to repositories. For more information, see "[About repositories](https://docs.github.com/repositories/creating-and-managing-repositories/about-repositories)." For information about the APIs to manage repositories, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#repository) or "[Repositories](https://docs.github.com/rest/repos)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Metadata" repository permission.
+        ///
+        /// A repository was created.
+        ///
+        /// Webhook `repository-created`.
+        RepositoryCreated(Box<super::models::WebhookRepositoryCreated>),
+        /// This event occurs when there is activity relating to repositories. For more information, see "[About repositories](https://docs.github.com/repositories/creating-and-managing-repositories/about-repositories)." For information about the APIs to manage repositories, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#repository) or "[Repositories](https://docs.github.com/rest/repos)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Metadata" repository permission.
+        ///
+        /// A repository was deleted. GitHub Apps and repository webhooks will not receive this event.
+        ///
+        /// Webhook `repository-deleted`.
+        RepositoryDeleted(Box<super::models::WebhookRepositoryDeleted>),
+        /// This event occurs when a GitHub App sends a `POST` request to `/repos/{owner}/{repo}/dispatches`. For more information, see [the REST API documentation for creating a repository dispatch event](https://docs.github.com/rest/repos/repos#create-a-repository-dispatch-event). In the payload, the `action` will be the `event_type` that was specified in the `POST /repos/{owner}/{repo}/dispatches` request body.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Contents" repository permission.
+        ///
+        /// Webhook `repository-dispatch-sample.collected`.
+        RepositoryDispatchSampleCollected(Box<super::models::WebhookRepositoryDispatchSample>),
+        /// This event occurs when there is activity relating to repositories. For more information, see "[About repositories](https://docs.github.com/repositories/creating-and-managing-repositories/about-repositories)." For information about the APIs to manage repositories, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#repository) or "[Repositories](https://docs.github.com/rest/repos)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Metadata" repository permission.
+        ///
+        /// The topics, default branch, description, or homepage of a repository was changed.
+        ///
+        /// Webhook `repository-edited`.
+        RepositoryEdited(Box<super::models::WebhookRepositoryEdited>),
+        /// This event occurs when a repository is imported to GitHub. For more information, see "[Importing a repository with GitHub Importer](https://docs.github.com/get-started/importing-your-projects-to-github/importing-source-code-to-github/importing-a-repository-with-github-importer)." For more information about the API to manage imports, see [the REST API documentation](https://docs.github.com/rest/migrations/source-imports).
+        ///
+        /// Webhook `repository-import`.
+        RepositoryImport(Box<super::models::WebhookRepositoryImport>),
+        /// This event occurs when there is activity relating to repositories. For more information, see "[About repositories](https://docs.github.com/repositories/creating-and-managing-repositories/about-repositories)." For information about the APIs to manage repositories, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#repository) or "[Repositories](https://docs.github.com/rest/repos)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Metadata" repository permission.
+        ///
+        /// The visibility of a repository was changed to `private`.
+        ///
+        /// Webhook `repository-privatized`.
+        RepositoryPrivatized(Box<super::models::WebhookRepositoryPrivatized>),
+        /// This event occurs when there is activity relating to repositories. For more information, see "[About repositories](https://docs.github.com/repositories/creating-and-managing-repositories/about-repositories)." For information about the APIs to manage repositories, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#repository) or "[Repositories](https://docs.github.com/rest/repos)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Metadata" repository permission.
+        ///
+        /// The visibility of a repository was changed to `public`.
+        ///
+        /// Webhook `repository-publicized`.
+        RepositoryPublicized(Box<super::models::WebhookRepositoryPublicized>),
+        /// This event occurs when there is activity relating to repositories. For more information, see "[About repositories](https://docs.github.com/repositories/creating-and-managing-repositories/about-repositories)." For information about the APIs to manage repositories, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#repository) or "[Repositories](https://docs.github.com/rest/repos)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Metadata" repository permission.
+        ///
+        /// The name of a repository was changed.
+        ///
+        /// Webhook `repository-renamed`.
+        RepositoryRenamed(Box<super::models::WebhookRepositoryRenamed>),
+        /// This event occurs when there is activity relating to repository rulesets.
+        /// For more information about repository rulesets, see "[Managing rulesets](https://docs.github.com/repositories/configuring-branches-and-merges-in-your-repository/managing-rulesets)."
+        /// For more information on managing rulesets via the APIs, see [Repository ruleset](https://docs.github.com/graphql/reference/objects#repositoryruleset) in the GraphQL documentation or "[Repository rules](https://docs.github.com/rest/repos/rules)" and "[Organization rules](https://docs.github.com/rest/orgs/rules) in the REST API documentation."
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Administration" repository or organization permission.
+        ///
+        /// A repository ruleset was created.
+        ///
+        /// Webhook `repository-ruleset-created`.
+        RepositoryRulesetCreated(Box<super::models::WebhookRepositoryRulesetCreated>),
+        /// This event occurs when there is activity relating to repository rulesets.
+        /// For more information about repository rulesets, see "[Managing rulesets](https://docs.github.com/repositories/configuring-branches-and-merges-in-your-repository/managing-rulesets)."
+        /// For more information on managing rulesets via the APIs, see [Repository ruleset](https://docs.github.com/graphql/reference/objects#repositoryruleset) in the GraphQL documentation or "[Repository rules](https://docs.github.com/rest/repos/rules)" and "[Organization rules](https://docs.github.com/rest/orgs/rules) in the REST API documentation."
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Administration" repository or organization permission.
+        ///
+        /// A repository ruleset was deleted.
+        ///
+        /// Webhook `repository-ruleset-deleted`.
+        RepositoryRulesetDeleted(Box<super::models::WebhookRepositoryRulesetDeleted>),
+        /// This event occurs when there is activity relating to repository rulesets.
+        /// For more information about repository rulesets, see "[Managing rulesets](https://docs.github.com/repositories/configuring-branches-and-merges-in-your-repository/managing-rulesets)."
+        /// For more information on managing rulesets via the APIs, see [Repository ruleset](https://docs.github.com/graphql/reference/objects#repositoryruleset) in the GraphQL documentation or "[Repository rules](https://docs.github.com/rest/repos/rules)" and "[Organization rules](https://docs.github.com/rest/orgs/rules) in the REST API documentation."
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Administration" repository or organization permission.
+        ///
+        /// A repository ruleset was edited.
+        ///
+        /// Webhook `repository-ruleset-edited`.
+        RepositoryRulesetEdited(Box<super::models::WebhookRepositoryRulesetEdited>),
+        /// This event occurs when there is activity relating to repositories. For more information, see "[About repositories](https://docs.github.com/repositories/creating-and-managing-repositories/about-repositories)." For information about the APIs to manage repositories, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#repository) or "[Repositories](https://docs.github.com/rest/repos)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Metadata" repository permission.
+        ///
+        /// Ownership of the repository was transferred to a user or organization account. This event is only sent to the account where the ownership is transferred. To receive the `repository.transferred` event, the new owner account must have the GitHub App installed, and the App must be subscribed to "Repository" events.
+        ///
+        /// Webhook `repository-transferred`.
+        RepositoryTransferred(Box<super::models::WebhookRepositoryTransferred>),
+        /// This event occurs when there is activity relating to repositories. For more information, see "[About repositories](https://docs.github.com/repositories/creating-and-managing-repositories/about-repositories)." For information about the APIs to manage repositories, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#repository) or "[Repositories](https://docs.github.com/rest/repos)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Metadata" repository permission.
+        ///
+        /// A previously archived repository was unarchived.
+        ///
+        /// Webhook `repository-unarchived`.
+        RepositoryUnarchived(Box<super::models::WebhookRepositoryUnarchived>),
+        /// This event occurs when there is activity relating to a security vulnerability alert in a repository.
+        ///
+        /// > [!WARNING]
+        /// > **Closing down notice:** This event is closing down. Use the `dependabot_alert` event instead.
+        ///
+        /// A repository vulnerability alert was created.
+        ///
+        /// Webhook `repository-vulnerability-alert-create`.
+        RepositoryVulnerabilityAlertCreate(
+            Box<super::models::WebhookRepositoryVulnerabilityAlertCreate>,
+        ),
+        /// This event occurs when there is activity relating to a security vulnerability alert in a repository.
+        ///
+        /// > [!WARNING]
+        /// > **Closing down notice:** This event is closing down. Use the `dependabot_alert` event instead.
+        ///
+        /// A repository vulnerability alert was dismissed.
+        ///
+        /// Webhook `repository-vulnerability-alert-dismiss`.
+        RepositoryVulnerabilityAlertDismiss(
+            Box<super::models::WebhookRepositoryVulnerabilityAlertDismiss>,
+        ),
+        /// This event occurs when there is activity relating to a security vulnerability alert in a repository.
+        ///
+        /// > [!WARNING]
+        /// > **Closing down notice:** This event is closing down. Use the `dependabot_alert` event instead.
+        ///
+        /// A previously dismissed or resolved repository vulnerability alert was reopened.
+        ///
+        /// Webhook `repository-vulnerability-alert-reopen`.
+        RepositoryVulnerabilityAlertReopen(
+            Box<super::models::WebhookRepositoryVulnerabilityAlertReopen>,
+        ),
+        /// This event occurs when there is activity relating to a security vulnerability alert in a repository.
+        ///
+        /// > [!WARNING]
+        /// > **Closing down notice:** This event is closing down. Use the `dependabot_alert` event instead.
+        ///
+        /// A repository vulnerability alert was marked as resolved.
+        ///
+        /// Webhook `repository-vulnerability-alert-resolve`.
+        RepositoryVulnerabilityAlertResolve(
+            Box<super::models::WebhookRepositoryVulnerabilityAlertResolve>,
+        ),
+        /// This event occurs when there is activity relating to a secret scanning alert. For more information about secret scanning, see "[About secret scanning](https://docs.github.com/code-security/secret-scanning/about-secret-scanning)." For information about the API to manage secret scanning alerts, see "[Secret scanning](https://docs.github.com/rest/secret-scanning)" in the REST API documentation.
+        ///
+        /// For activity relating to secret scanning alert locations, use the `secret_scanning_alert_location` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Secret scanning alerts" repository permission.
+        ///
+        /// A secret scanning alert was assigned.
+        ///
+        /// Webhook `secret-scanning-alert-assigned`.
+        SecretScanningAlertAssigned(Box<super::models::WebhookSecretScanningAlertAssigned>),
+        /// This event occurs when there is activity relating to a secret scanning alert. For more information about secret scanning, see "[About secret scanning](https://docs.github.com/code-security/secret-scanning/about-secret-scanning)." For information about the API to manage secret scanning alerts, see "[Secret scanning](https://docs.github.com/rest/secret-scanning)" in the REST API documentation.
+        ///
+        /// For activity relating to secret scanning alert locations, use the `secret_scanning_alert_location` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Secret scanning alerts" repository permission.
+        ///
+        /// A secret scanning alert was created.
+        ///
+        /// Webhook `secret-scanning-alert-created`.
+        SecretScanningAlertCreated(Box<super::models::WebhookSecretScanningAlertCreated>),
+        /// This event occurs when there is activity relating to the locations of a secret in a secret scanning alert.
+        ///
+        /// For more information about secret scanning, see "[About secret scanning](https://docs.github.com/code-security/secret-scanning/about-secret-scanning)." For information about the API to manage secret scanning alerts, see "[Secret scanning](https://docs.github.com/rest/secret-scanning)" in the REST API documentation.
+        ///
+        /// For activity relating to secret scanning alerts, use the `secret_scanning_alert` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Secret scanning alerts" repository permission.
+        ///
+        /// A new instance of a previously detected secret was detected in a repository, and the location of the secret was added to the existing alert.
+        ///
+        /// Webhook `secret-scanning-alert-location-created`.
+        SecretScanningAlertLocationCreated(
+            Box<super::models::WebhookSecretScanningAlertLocationCreated>,
+        ),
+        /// This event occurs when there is activity relating to a secret scanning alert. For more information about secret scanning, see "[About secret scanning](https://docs.github.com/code-security/secret-scanning/about-secret-scanning)." For information about the API to manage secret scanning alerts, see "[Secret scanning](https://docs.github.com/rest/secret-scanning)" in the REST API documentation.
+        ///
+        /// For activity relating to secret scanning alert locations, use the `secret_scanning_alert_location` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Secret scanning alerts" repository permission.
+        ///
+        /// Metadata was created for a secret scanning alert.
+        ///
+        /// Webhook `secret-scanning-alert-metadata-created`.
+        SecretScanningAlertMetadataCreated(
+            Box<super::models::WebhookSecretScanningAlertMetadataCreated>,
+        ),
+        /// This event occurs when there is activity relating to a secret scanning alert. For more information about secret scanning, see "[About secret scanning](https://docs.github.com/code-security/secret-scanning/about-secret-scanning)." For information about the API to manage secret scanning alerts, see "[Secret scanning](https://docs.github.com/rest/secret-scanning)" in the REST API documentation.
+        ///
+        /// For activity relating to secret scanning alert locations, use the `secret_scanning_alert_location` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Secret scanning alerts" repository permission.
+        ///
+        /// Metadata was removed from a secret scanning alert.
+        ///
+        /// Webhook `secret-scanning-alert-metadata-removed`.
+        SecretScanningAlertMetadataRemoved(
+            Box<super::models::WebhookSecretScanningAlertMetadataRemoved>,
+        ),
+        /// This event occurs when there is activity relating to a secret scanning alert. For more information about secret scanning, see "[About secret scanning](https://docs.github.com/code-security/secret-scanning/about-secret-scanning)." For information about the API to manage secret scanning alerts, see "[Secret scanning](https://docs.github.com/rest/secret-scanning)" in the REST API documentation.
+        ///
+        /// For activity relating to secret scanning alert locations, use the `secret_scanning_alert_location` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Secret scanning alerts" repository permission.
+        ///
+        /// A secret scanning alert was detected in a public repo.
+        ///
+        /// Webhook `secret-scanning-alert-publicly-leaked`.
+        SecretScanningAlertPubliclyLeaked(
+            Box<super::models::WebhookSecretScanningAlertPubliclyLeaked>,
+        ),
+        /// This event occurs when there is activity relating to a secret scanning alert. For more information about secret scanning, see "[About secret scanning](https://docs.github.com/code-security/secret-scanning/about-secret-scanning)." For information about the API to manage secret scanning alerts, see "[Secret scanning](https://docs.github.com/rest/secret-scanning)" in the REST API documentation.
+        ///
+        /// For activity relating to secret scanning alert locations, use the `secret_scanning_alert_location` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Secret scanning alerts" repository permission.
+        ///
+        /// A previously closed secret scanning alert was reopened.
+        ///
+        /// Webhook `secret-scanning-alert-reopened`.
+        SecretScanningAlertReopened(Box<super::models::WebhookSecretScanningAlertReopened>),
+        /// This event occurs when there is activity relating to a secret scanning alert. For more information about secret scanning, see "[About secret scanning](https://docs.github.com/code-security/secret-scanning/about-secret-scanning)." For information about the API to manage secret scanning alerts, see "[Secret scanning](https://docs.github.com/rest/secret-scanning)" in the REST API documentation.
+        ///
+        /// For activity relating to secret scanning alert locations, use the `secret_scanning_alert_location` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Secret scanning alerts" repository permission.
+        ///
+        /// A secret scanning alert was closed.
+        ///
+        /// Webhook `secret-scanning-alert-resolved`.
+        SecretScanningAlertResolved(Box<super::models::WebhookSecretScanningAlertResolved>),
+        /// This event occurs when there is activity relating to a secret scanning alert. For more information about secret scanning, see "[About secret scanning](https://docs.github.com/code-security/secret-scanning/about-secret-scanning)." For information about the API to manage secret scanning alerts, see "[Secret scanning](https://docs.github.com/rest/secret-scanning)" in the REST API documentation.
+        ///
+        /// For activity relating to secret scanning alert locations, use the `secret_scanning_alert_location` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Secret scanning alerts" repository permission.
+        ///
+        /// A secret scanning alert was unassigned.
+        ///
+        /// Webhook `secret-scanning-alert-unassigned`.
+        SecretScanningAlertUnassigned(Box<super::models::WebhookSecretScanningAlertUnassigned>),
+        /// This event occurs when there is activity relating to a secret scanning alert. For more information about secret scanning, see "[About secret scanning](https://docs.github.com/code-security/secret-scanning/about-secret-scanning)." For information about the API to manage secret scanning alerts, see "[Secret scanning](https://docs.github.com/rest/secret-scanning)" in the REST API documentation.
+        ///
+        /// For activity relating to secret scanning alert locations, use the `secret_scanning_alert_location` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Secret scanning alerts" repository permission.
+        ///
+        /// A secret scanning alert was validated.
+        ///
+        /// Webhook `secret-scanning-alert-validated`.
+        SecretScanningAlertValidated(Box<super::models::WebhookSecretScanningAlertValidated>),
+        /// This event occurs when secret scanning completes certain scans on a repository. For more information about secret scanning, see "[About secret scanning](https://docs.github.com/code-security/secret-scanning/about-secret-scanning)."
+        ///
+        /// Scans can originate from multiple events such as updates to a custom pattern, a push to a repository, or updates
+        /// to patterns from partners. For more information on custom patterns, see "[About custom patterns](https://docs.github.com/code-security/secret-scanning/using-advanced-secret-scanning-and-push-protection-features/custom-patterns)."
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Secret scanning alerts" repository permission.
+        ///
+        /// A secret scanning scan was completed.
+        ///
+        /// Webhook `secret-scanning-scan-completed`.
+        SecretScanningScanCompleted(Box<super::models::WebhookSecretScanningScanCompleted>),
+        /// This event occurs when there is activity relating to a global security advisory that was reviewed by GitHub. A GitHub-reviewed global security advisory provides information about security vulnerabilities or malware that have been mapped to packages in ecosystems we support. For more information about global security advisories, see "[About global security advisories](https://docs.github.com/code-security/security-advisories/working-with-global-security-advisories-from-the-github-advisory-database/about-global-security-advisories)." For information about the API to manage security advisories, see [the REST API documentation](https://docs.github.com/rest/security-advisories/global-advisories) or [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#securityadvisory).
+        ///
+        /// GitHub Dependabot alerts are also powered by the security advisory dataset. For more information, see "[About Dependabot alerts](https://docs.github.com/code-security/dependabot/dependabot-alerts/about-dependabot-alerts)."
+        ///
+        /// A security advisory was published to the GitHub community.
+        ///
+        /// Webhook `security-advisory-published`.
+        SecurityAdvisoryPublished(Box<super::models::WebhookSecurityAdvisoryPublished>),
+        /// This event occurs when there is activity relating to a global security advisory that was reviewed by GitHub. A GitHub-reviewed global security advisory provides information about security vulnerabilities or malware that have been mapped to packages in ecosystems we support. For more information about global security advisories, see "[About global security advisories](https://docs.github.com/code-security/security-advisories/working-with-global-security-advisories-from-the-github-advisory-database/about-global-security-advisories)." For information about the API to manage security advisories, see [the REST API documentation](https://docs.github.com/rest/security-advisories/global-advisories) or [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#securityadvisory).
+        ///
+        /// GitHub Dependabot alerts are also powered by the security advisory dataset. For more information, see "[About Dependabot alerts](https://docs.github.com/code-security/dependabot/dependabot-alerts/about-dependabot-alerts)."
+        ///
+        /// The metadata or description of a security advisory was changed.
+        ///
+        /// Webhook `security-advisory-updated`.
+        SecurityAdvisoryUpdated(Box<super::models::WebhookSecurityAdvisoryUpdated>),
+        /// This event occurs when there is activity relating to a global security advisory that was reviewed by GitHub. A GitHub-reviewed global security advisory provides information about security vulnerabilities or malware that have been mapped to packages in ecosystems we support. For more information about global security advisories, see "[About global security advisories](https://docs.github.com/code-security/security-advisories/working-with-global-security-advisories-from-the-github-advisory-database/about-global-security-advisories)." For information about the API to manage security advisories, see [the REST API documentation](https://docs.github.com/rest/security-advisories/global-advisories) or [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#securityadvisory).
+        ///
+        /// GitHub Dependabot alerts are also powered by the security advisory dataset. For more information, see "[About Dependabot alerts](https://docs.github.com/code-security/dependabot/dependabot-alerts/about-dependabot-alerts)."
+        ///
+        /// A previously published security advisory was withdrawn.
+        ///
+        /// Webhook `security-advisory-withdrawn`.
+        SecurityAdvisoryWithdrawn(Box<super::models::WebhookSecurityAdvisoryWithdrawn>),
+        /// This event occurs when code security and analysis features are enabled or disabled for a repository. For more information, see "[GitHub security features](https://docs.github.com/code-security/getting-started/github-security-features)."
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Administration" repository permission.
+        ///
+        /// Webhook `security-and-analysis`.
+        SecurityAndAnalysis(Box<super::models::WebhookSecurityAndAnalysis>),
+        /// This event occurs when there is activity relating to a sponsorship listing. For more information, see "[About GitHub Sponsors](https://docs.github.com/sponsors/getting-started-with-github-sponsors/about-github-sponsors)." For information about the API to manage sponsors, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#sponsorship).
+        ///
+        /// You can only create a sponsorship webhook on GitHub.com. For more information, see "[Configuring webhooks for events in your sponsored account](https://docs.github.com/sponsors/integrating-with-github-sponsors/configuring-webhooks-for-events-in-your-sponsored-account)."
+        ///
+        /// A sponsorship was cancelled and the last billing cycle has ended.
+        ///
+        /// This event is only sent when a recurring (monthly) sponsorship is cancelled; it is not sent for one-time sponsorships.
+        ///
+        /// Webhook `sponsorship-cancelled`.
+        SponsorshipCancelled(Box<super::models::WebhookSponsorshipCancelled>),
+        /// This event occurs when there is activity relating to a sponsorship listing. For more information, see "[About GitHub Sponsors](https://docs.github.com/sponsors/getting-started-with-github-sponsors/about-github-sponsors)." For information about the API to manage sponsors, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#sponsorship).
+        ///
+        /// You can only create a sponsorship webhook on GitHub.com. For more information, see "[Configuring webhooks for events in your sponsored account](https://docs.github.com/sponsors/integrating-with-github-sponsors/configuring-webhooks-for-events-in-your-sponsored-account)."
+        ///
+        /// A sponsor created a sponsorship for a sponsored account. This event occurs once the payment is successfully processed.
+        ///
+        /// Webhook `sponsorship-created`.
+        SponsorshipCreated(Box<super::models::WebhookSponsorshipCreated>),
+        /// This event occurs when there is activity relating to a sponsorship listing. For more information, see "[About GitHub Sponsors](https://docs.github.com/sponsors/getting-started-with-github-sponsors/about-github-sponsors)." For information about the API to manage sponsors, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#sponsorship).
+        ///
+        /// You can only create a sponsorship webhook on GitHub.com. For more information, see "[Configuring webhooks for events in your sponsored account](https://docs.github.com/sponsors/integrating-with-github-sponsors/configuring-webhooks-for-events-in-your-sponsored-account)."
+        ///
+        /// A monthly sponsor changed who can see their sponsorship. If you recognize your sponsors publicly, you may want to update your sponsor recognition to reflect the change when this event occurs.
+        ///
+        /// Webhook `sponsorship-edited`.
+        SponsorshipEdited(Box<super::models::WebhookSponsorshipEdited>),
+        /// This event occurs when there is activity relating to a sponsorship listing. For more information, see "[About GitHub Sponsors](https://docs.github.com/sponsors/getting-started-with-github-sponsors/about-github-sponsors)." For information about the API to manage sponsors, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#sponsorship).
+        ///
+        /// You can only create a sponsorship webhook on GitHub.com. For more information, see "[Configuring webhooks for events in your sponsored account](https://docs.github.com/sponsors/integrating-with-github-sponsors/configuring-webhooks-for-events-in-your-sponsored-account)."
+        ///
+        /// A sponsor scheduled a cancellation for their sponsorship. The cancellation will become effective on their next billing date.
+        ///
+        /// This event is only sent when a recurring (monthly) sponsorship is cancelled; it is not sent for one-time sponsorships.
+        ///
+        /// Webhook `sponsorship-pending-cancellation`.
+        SponsorshipPendingCancellation(Box<super::models::WebhookSponsorshipPendingCancellation>),
+        /// This event occurs when there is activity relating to a sponsorship listing. For more information, see "[About GitHub Sponsors](https://docs.github.com/sponsors/getting-started-with-github-sponsors/about-github-sponsors)." For information about the API to manage sponsors, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#sponsorship).
+        ///
+        /// You can only create a sponsorship webhook on GitHub.com. For more information, see "[Configuring webhooks for events in your sponsored account](https://docs.github.com/sponsors/integrating-with-github-sponsors/configuring-webhooks-for-events-in-your-sponsored-account)."
+        ///
+        /// A sponsor scheduled a downgrade to a lower sponsorship tier. The new tier will become effective on their next billing date.
+        ///
+        /// Webhook `sponsorship-pending-tier-change`.
+        SponsorshipPendingTierChange(Box<super::models::WebhookSponsorshipPendingTierChange>),
+        /// This event occurs when there is activity relating to a sponsorship listing. For more information, see "[About GitHub Sponsors](https://docs.github.com/sponsors/getting-started-with-github-sponsors/about-github-sponsors)." For information about the API to manage sponsors, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#sponsorship).
+        ///
+        /// You can only create a sponsorship webhook on GitHub.com. For more information, see "[Configuring webhooks for events in your sponsored account](https://docs.github.com/sponsors/integrating-with-github-sponsors/configuring-webhooks-for-events-in-your-sponsored-account)."
+        ///
+        /// A sponsor changed the tier of their sponsorship and the change has taken effect. If a sponsor upgraded their tier, the change took effect immediately. If a sponsor downgraded their tier, the change took effect at the beginning of the sponsor's next billing cycle.
+        ///
+        /// Webhook `sponsorship-tier-changed`.
+        SponsorshipTierChanged(Box<super::models::WebhookSponsorshipTierChanged>),
+        /// This event occurs when there is activity relating to repository stars. For more information about stars, see "[Saving repositories with stars](https://docs.github.com/get-started/exploring-projects-on-github/saving-repositories-with-stars)." For information about the APIs to manage stars, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#starredrepositoryconnection) or "[Starring](https://docs.github.com/rest/activity/starring)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Metadata" repository permission.
+        ///
+        /// Someone starred a repository.
+        ///
+        /// Webhook `star-created`.
+        StarCreated(Box<super::models::WebhookStarCreated>),
+        /// This event occurs when there is activity relating to repository stars. For more information about stars, see "[Saving repositories with stars](https://docs.github.com/get-started/exploring-projects-on-github/saving-repositories-with-stars)." For information about the APIs to manage stars, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#starredrepositoryconnection) or "[Starring](https://docs.github.com/rest/activity/starring)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Metadata" repository permission.
+        ///
+        /// Someone unstarred the repository.
+        ///
+        /// Webhook `star-deleted`.
+        StarDeleted(Box<super::models::WebhookStarDeleted>),
+        /// This event occurs when the status of a Git commit changes. For example, commits can be marked as `error`, `failure`, `pending`, or `success`. For more information, see "[About status checks](https://docs.github.com/pull-requests/collaborating-with-pull-requests/collaborating-on-repositories-with-code-quality-features/about-status-checks)." For information about the APIs to manage commit statuses, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#status) or "[Commit statuses](https://docs.github.com/rest/commits/statuses)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Commit statuses" repository permission.
+        ///
+        /// Webhook `status`.
+        Status(Box<super::models::WebhookStatus>),
+        /// This event occurs when there is activity relating to sub-issues.
+        ///
+        /// For activity relating to issues more generally, use the `issues` event instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permissions.
+        ///
+        /// A parent issue was added to an issue.
+        ///
+        /// Webhook `sub-issues-parent-issue-added`.
+        SubIssuesParentIssueAdded(Box<super::models::WebhookSubIssuesParentIssueAdded>),
+        /// This event occurs when there is activity relating to sub-issues.
+        ///
+        /// For activity relating to issues more generally, use the `issues` event instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permissions.
+        ///
+        /// A parent issue was removed from an issue.
+        ///
+        /// Webhook `sub-issues-parent-issue-removed`.
+        SubIssuesParentIssueRemoved(Box<super::models::WebhookSubIssuesParentIssueRemoved>),
+        /// This event occurs when there is activity relating to sub-issues.
+        ///
+        /// For activity relating to issues more generally, use the `issues` event instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permissions.
+        ///
+        /// A sub-issue was added to an issue.
+        ///
+        /// Webhook `sub-issues-sub-issue-added`.
+        SubIssuesSubIssueAdded(Box<super::models::WebhookSubIssuesSubIssueAdded>),
+        /// This event occurs when there is activity relating to sub-issues.
+        ///
+        /// For activity relating to issues more generally, use the `issues` event instead.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Issues" repository permissions.
+        ///
+        /// A sub-issue was removed from an issue.
+        ///
+        /// Webhook `sub-issues-sub-issue-removed`.
+        SubIssuesSubIssueRemoved(Box<super::models::WebhookSubIssuesSubIssueRemoved>),
+        /// This event occurs when a team is added to a repository.
+        /// For more information, see "[Managing teams and people with access to your repository](https://docs.github.com/repositories/managing-your-repositorys-settings-and-features/managing-repository-settings/managing-teams-and-people-with-access-to-your-repository)."
+        ///
+        /// For activity relating to teams, see the `teams` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Members" organization permission.
+        ///
+        /// Webhook `team-add`.
+        TeamAdd(Box<super::models::WebhookTeamAdd>),
+        /// This event occurs when there is activity relating to teams in an organization.
+        /// For more information, see "[About teams](https://docs.github.com/organizations/organizing-members-into-teams/about-teams)."
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Members" organization permission.
+        ///
+        /// A team was granted access to a repository.
+        ///
+        /// Webhook `team-added-to-repository`.
+        TeamAddedToRepository(Box<super::models::WebhookTeamAddedToRepository>),
+        /// This event occurs when there is activity relating to teams in an organization.
+        /// For more information, see "[About teams](https://docs.github.com/organizations/organizing-members-into-teams/about-teams)."
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Members" organization permission.
+        ///
+        /// A team was created.
+        ///
+        /// Webhook `team-created`.
+        TeamCreated(Box<super::models::WebhookTeamCreated>),
+        /// This event occurs when there is activity relating to teams in an organization.
+        /// For more information, see "[About teams](https://docs.github.com/organizations/organizing-members-into-teams/about-teams)."
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Members" organization permission.
+        ///
+        /// A team was deleted.
+        ///
+        /// Webhook `team-deleted`.
+        TeamDeleted(Box<super::models::WebhookTeamDeleted>),
+        /// This event occurs when there is activity relating to teams in an organization.
+        /// For more information, see "[About teams](https://docs.github.com/organizations/organizing-members-into-teams/about-teams)."
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Members" organization permission.
+        ///
+        /// The name, description, or visibility of a team was changed.
+        ///
+        /// Webhook `team-edited`.
+        TeamEdited(Box<super::models::WebhookTeamEdited>),
+        /// This event occurs when there is activity relating to teams in an organization.
+        /// For more information, see "[About teams](https://docs.github.com/organizations/organizing-members-into-teams/about-teams)."
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Members" organization permission.
+        ///
+        /// A team's access to a repository was removed.
+        ///
+        /// Webhook `team-removed-from-repository`.
+        TeamRemovedFromRepository(Box<super::models::WebhookTeamRemovedFromRepository>),
+        /// This event occurs when there is activity relating to watching, or subscribing to, a repository. For more information about watching, see "[Managing your subscriptions](https://docs.github.com/account-and-profile/managing-subscriptions-and-notifications-on-github/managing-subscriptions-for-activity-on-github/managing-your-subscriptions)." For information about the APIs to manage watching, see "[Watching](https://docs.github.com/rest/activity/watching)" in the REST API documentation.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Metadata" repository permission.
+        ///
+        /// Someone started watching the repository.
+        ///
+        /// Webhook `watch-started`.
+        WatchStarted(Box<super::models::WebhookWatchStarted>),
+        /// This event occurs when a GitHub Actions workflow is manually triggered. For more information, see "[Manually running a workflow](https://docs.github.com/actions/managing-workflow-runs/manually-running-a-workflow)."
+        ///
+        /// For activity relating to workflow runs, use the `workflow_run` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Contents" repository permission.
+        ///
+        /// Webhook `workflow-dispatch`.
+        WorkflowDispatch(Box<super::models::WebhookWorkflowDispatch>),
+        /// This event occurs when there is activity relating to a job in a GitHub Actions workflow. For more information, see "[Using jobs in a workflow](https://docs.github.com/actions/using-jobs/using-jobs-in-a-workflow)." For information about the API to manage workflow jobs, see "[Workflow jobs](https://docs.github.com/rest/actions/workflow-jobs)" in the REST API documentation.
+        ///
+        /// For activity relating to a workflow run instead of a job in a workflow run, use the `workflow_run` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Actions" repository permission.
+        ///
+        /// A job in a workflow run finished. This event occurs when a job in a workflow is completed, regardless of whether the job was successful or unsuccessful.
+        ///
+        /// Webhook `workflow-job-completed`.
+        WorkflowJobCompleted(Box<super::models::WebhookWorkflowJobCompleted>),
+        /// This event occurs when there is activity relating to a job in a GitHub Actions workflow. For more information, see "[Using jobs in a workflow](https://docs.github.com/actions/using-jobs/using-jobs-in-a-workflow)." For information about the API to manage workflow jobs, see "[Workflow jobs](https://docs.github.com/rest/actions/workflow-jobs)" in the REST API documentation.
+        ///
+        /// For activity relating to a workflow run instead of a job in a workflow run, use the `workflow_run` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Actions" repository permission.
+        ///
+        /// A job in a workflow run started processing on a runner.
+        ///
+        /// Webhook `workflow-job-in-progress`.
+        WorkflowJobInProgress(Box<super::models::WebhookWorkflowJobInProgress>),
+        /// This event occurs when there is activity relating to a job in a GitHub Actions workflow. For more information, see "[Using jobs in a workflow](https://docs.github.com/actions/using-jobs/using-jobs-in-a-workflow)." For information about the API to manage workflow jobs, see "[Workflow jobs](https://docs.github.com/rest/actions/workflow-jobs)" in the REST API documentation.
+        ///
+        /// For activity relating to a workflow run instead of a job in a workflow run, use the `workflow_run` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Actions" repository permission.
+        ///
+        /// A job in a workflow run was created.
+        ///
+        /// Webhook `workflow-job-queued`.
+        WorkflowJobQueued(Box<super::models::WebhookWorkflowJobQueued>),
+        /// This event occurs when there is activity relating to a job in a GitHub Actions workflow. For more information, see "[Using jobs in a workflow](https://docs.github.com/actions/using-jobs/using-jobs-in-a-workflow)." For information about the API to manage workflow jobs, see "[Workflow jobs](https://docs.github.com/rest/actions/workflow-jobs)" in the REST API documentation.
+        ///
+        /// For activity relating to a workflow run instead of a job in a workflow run, use the `workflow_run` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Actions" repository permission.
+        ///
+        /// A job in a workflow run was created and is waiting for approvals.
+        ///
+        /// Webhook `workflow-job-waiting`.
+        WorkflowJobWaiting(Box<super::models::WebhookWorkflowJobWaiting>),
+        /// This event occurs when there is activity relating to a run of a GitHub Actions workflow. For more information, see "[About workflows](https://docs.github.com/actions/using-workflows/about-workflows)." For information about the APIs to manage workflow runs, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#workflowrun) or "[Workflow runs](https://docs.github.com/rest/actions/workflow-runs)" in the REST API documentation.
+        ///
+        /// For activity relating to a job in a workflow run, use the `workflow_job` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Actions" repository permission.
+        ///
+        /// A workflow run finished. This event occurs when a workflow run is completed, regardless of whether the workflow was successful or unsuccessful.
+        ///
+        /// Webhook `workflow-run-completed`.
+        WorkflowRunCompleted(Box<super::models::WebhookWorkflowRunCompleted>),
+        /// This event occurs when there is activity relating to a run of a GitHub Actions workflow. For more information, see "[About workflows](https://docs.github.com/actions/using-workflows/about-workflows)." For information about the APIs to manage workflow runs, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#workflowrun) or "[Workflow runs](https://docs.github.com/rest/actions/workflow-runs)" in the REST API documentation.
+        ///
+        /// For activity relating to a job in a workflow run, use the `workflow_job` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Actions" repository permission.
+        ///
+        /// A workflow run started processing on a runner.
+        ///
+        /// Webhook `workflow-run-in-progress`.
+        WorkflowRunInProgress(Box<super::models::WebhookWorkflowRunInProgress>),
+        /// This event occurs when there is activity relating to a run of a GitHub Actions workflow. For more information, see "[About workflows](https://docs.github.com/actions/using-workflows/about-workflows)." For information about the APIs to manage workflow runs, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#workflowrun) or "[Workflow runs](https://docs.github.com/rest/actions/workflow-runs)" in the REST API documentation.
+        ///
+        /// For activity relating to a job in a workflow run, use the `workflow_job` event.
+        ///
+        /// To subscribe to this event, a GitHub App must have at least read-level access for the "Actions" repository permission.
+        ///
+        /// A workflow run was triggered.
+        ///
+        /// Webhook `workflow-run-requested`.
+        WorkflowRunRequested(Box<super::models::WebhookWorkflowRunRequested>),
+    }
+    impl WebhookEvent {
+        /// The webhook names [`WebhookEvent::parse`] accepts, in the description's order.
+        pub const NAMES: &'static [&'static str] = &[
+            "branch-protection-configuration-disabled",
+            "branch-protection-configuration-enabled",
+            "branch-protection-rule-created",
+            "branch-protection-rule-deleted",
+            "branch-protection-rule-edited",
+            "check-run-completed",
+            "check-run-created",
+            "check-run-requested-action",
+            "check-run-rerequested",
+            "check-suite-completed",
+            "check-suite-requested",
+            "check-suite-rerequested",
+            "code-scanning-alert-appeared-in-branch",
+            "code-scanning-alert-closed-by-user",
+            "code-scanning-alert-created",
+            "code-scanning-alert-fixed",
+            "code-scanning-alert-reopened",
+            "code-scanning-alert-reopened-by-user",
+            "code-scanning-alert-updated-assignment",
+            "commit-comment-created",
+            "create",
+            "custom-property-created",
+            "custom-property-deleted",
+            "custom-property-promoted-to-enterprise",
+            "custom-property-updated",
+            "custom-property-values-updated",
+            "delete",
+            "dependabot-alert-assignees-changed",
+            "dependabot-alert-auto-dismissed",
+            "dependabot-alert-auto-reopened",
+            "dependabot-alert-created",
+            "dependabot-alert-dismissed",
+            "dependabot-alert-fixed",
+            "dependabot-alert-reintroduced",
+            "dependabot-alert-reopened",
+            "deploy-key-created",
+            "deploy-key-deleted",
+            "deployment-created",
+            "deployment-protection-rule-requested",
+            "deployment-review-approved",
+            "deployment-review-rejected",
+            "deployment-review-requested",
+            "deployment-status-created",
+            "discussion-answered",
+            "discussion-category-changed",
+            "discussion-closed",
+            "discussion-comment-created",
+            "discussion-comment-deleted",
+            "discussion-comment-edited",
+            "discussion-created",
+            "discussion-deleted",
+            "discussion-edited",
+            "discussion-labeled",
+            "discussion-locked",
+            "discussion-pinned",
+            "discussion-reopened",
+            "discussion-transferred",
+            "discussion-unanswered",
+            "discussion-unlabeled",
+            "discussion-unlocked",
+            "discussion-unpinned",
+            "fork",
+            "github-app-authorization-revoked",
+            "gollum",
+            "installation-created",
+            "installation-deleted",
+            "installation-new-permissions-accepted",
+            "installation-repositories-added",
+            "installation-repositories-removed",
+            "installation-suspend",
+            "installation-target-renamed",
+            "installation-unsuspend",
+            "issue-comment-created",
+            "issue-comment-deleted",
+            "issue-comment-edited",
+            "issue-comment-pinned",
+            "issue-comment-unpinned",
+            "issue-dependencies-blocked-by-added",
+            "issue-dependencies-blocked-by-removed",
+            "issue-dependencies-blocking-added",
+            "issue-dependencies-blocking-removed",
+            "issues-assigned",
+            "issues-closed",
+            "issues-deleted",
+            "issues-demilestoned",
+            "issues-edited",
+            "issues-field-added",
+            "issues-field-removed",
+            "issues-labeled",
+            "issues-locked",
+            "issues-milestoned",
+            "issues-opened",
+            "issues-pinned",
+            "issues-reopened",
+            "issues-transferred",
+            "issues-typed",
+            "issues-unassigned",
+            "issues-unlabeled",
+            "issues-unlocked",
+            "issues-unpinned",
+            "issues-untyped",
+            "label-created",
+            "label-deleted",
+            "label-edited",
+            "marketplace-purchase-cancelled",
+            "marketplace-purchase-changed",
+            "marketplace-purchase-pending-change",
+            "marketplace-purchase-pending-change-cancelled",
+            "marketplace-purchase-purchased",
+            "member-added",
+            "member-edited",
+            "member-removed",
+            "membership-added",
+            "membership-removed",
+            "merge-group-checks-requested",
+            "merge-group-destroyed",
+            "meta-deleted",
+            "milestone-closed",
+            "milestone-created",
+            "milestone-deleted",
+            "milestone-edited",
+            "milestone-opened",
+            "org-block-blocked",
+            "org-block-unblocked",
+            "organization-deleted",
+            "organization-member-added",
+            "organization-member-invited",
+            "organization-member-removed",
+            "organization-renamed",
+            "package-published",
+            "package-updated",
+            "page-build",
+            "personal-access-token-request-approved",
+            "personal-access-token-request-cancelled",
+            "personal-access-token-request-created",
+            "personal-access-token-request-denied",
+            "ping",
+            "project-card-converted",
+            "project-card-created",
+            "project-card-deleted",
+            "project-card-edited",
+            "project-card-moved",
+            "project-closed",
+            "project-column-created",
+            "project-column-deleted",
+            "project-column-edited",
+            "project-column-moved",
+            "project-created",
+            "project-deleted",
+            "project-edited",
+            "project-reopened",
+            "projects-v2-closed",
+            "projects-v2-created",
+            "projects-v2-deleted",
+            "projects-v2-edited",
+            "projects-v2-item-archived",
+            "projects-v2-item-converted",
+            "projects-v2-item-created",
+            "projects-v2-item-deleted",
+            "projects-v2-item-edited",
+            "projects-v2-item-reordered",
+            "projects-v2-item-restored",
+            "projects-v2-reopened",
+            "projects-v2-status-update-created",
+            "projects-v2-status-update-deleted",
+            "projects-v2-status-update-edited",
+            "public",
+            "pull-request-assigned",
+            "pull-request-auto-merge-disabled",
+            "pull-request-auto-merge-enabled",
+            "pull-request-closed",
+            "pull-request-converted-to-draft",
+            "pull-request-demilestoned",
+            "pull-request-dequeued",
+            "pull-request-edited",
+            "pull-request-enqueued",
+            "pull-request-labeled",
+            "pull-request-locked",
+            "pull-request-milestoned",
+            "pull-request-opened",
+            "pull-request-ready-for-review",
+            "pull-request-reopened",
+            "pull-request-review-comment-created",
+            "pull-request-review-comment-deleted",
+            "pull-request-review-comment-edited",
+            "pull-request-review-dismissed",
+            "pull-request-review-edited",
+            "pull-request-review-request-removed",
+            "pull-request-review-requested",
+            "pull-request-review-submitted",
+            "pull-request-review-thread-resolved",
+            "pull-request-review-thread-unresolved",
+            "pull-request-stacked",
+            "pull-request-synchronize",
+            "pull-request-unassigned",
+            "pull-request-unlabeled",
+            "pull-request-unlocked",
+            "push",
+            "registry-package-published",
+            "registry-package-updated",
+            "release-created",
+            "release-deleted",
+            "release-edited",
+            "release-prereleased",
+            "release-published",
+            "release-released",
+            "release-unpublished",
+            "repository-advisory-published",
+            "repository-advisory-reported",
+            "repository-archived",
+            "repository-created",
+            "repository-deleted",
+            "repository-dispatch-sample.collected",
+            "repository-edited",
+            "repository-import",
+            "repository-privatized",
+            "repository-publicized",
+            "repository-renamed",
+            "repository-ruleset-created",
+            "repository-ruleset-deleted",
+            "repository-ruleset-edited",
+            "repository-transferred",
+            "repository-unarchived",
+            "repository-vulnerability-alert-create",
+            "repository-vulnerability-alert-dismiss",
+            "repository-vulnerability-alert-reopen",
+            "repository-vulnerability-alert-resolve",
+            "secret-scanning-alert-assigned",
+            "secret-scanning-alert-created",
+            "secret-scanning-alert-location-created",
+            "secret-scanning-alert-metadata-created",
+            "secret-scanning-alert-metadata-removed",
+            "secret-scanning-alert-publicly-leaked",
+            "secret-scanning-alert-reopened",
+            "secret-scanning-alert-resolved",
+            "secret-scanning-alert-unassigned",
+            "secret-scanning-alert-validated",
+            "secret-scanning-scan-completed",
+            "security-advisory-published",
+            "security-advisory-updated",
+            "security-advisory-withdrawn",
+            "security-and-analysis",
+            "sponsorship-cancelled",
+            "sponsorship-created",
+            "sponsorship-edited",
+            "sponsorship-pending-cancellation",
+            "sponsorship-pending-tier-change",
+            "sponsorship-tier-changed",
+            "star-created",
+            "star-deleted",
+            "status",
+            "sub-issues-parent-issue-added",
+            "sub-issues-parent-issue-removed",
+            "sub-issues-sub-issue-added",
+            "sub-issues-sub-issue-removed",
+            "team-add",
+            "team-added-to-repository",
+            "team-created",
+            "team-deleted",
+            "team-edited",
+            "team-removed-from-repository",
+            "watch-started",
+            "workflow-dispatch",
+            "workflow-job-completed",
+            "workflow-job-in-progress",
+            "workflow-job-queued",
+            "workflow-job-waiting",
+            "workflow-run-completed",
+            "workflow-run-in-progress",
+            "workflow-run-requested",
+        ];
+        /// Decode a delivery's body as the payload of the webhook called `name`. An unknown
+        /// name is a VALIDATION_ERROR; a body that does not match the payload's schema is a
+        /// PARSING_ERROR naming the webhook.
+        pub fn parse(name: &str, body: &[u8]) -> Result<WebhookEvent, rt::Error> {
+            match name {
+                "branch-protection-configuration-disabled" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::BranchProtectionConfigurationDisabled(Box::new(p))),
+                "branch-protection-configuration-enabled" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::BranchProtectionConfigurationEnabled(Box::new(p))),
+                "branch-protection-rule-created" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::BranchProtectionRuleCreated(Box::new(p))),
+                "branch-protection-rule-deleted" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::BranchProtectionRuleDeleted(Box::new(p))),
+                "branch-protection-rule-edited" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::BranchProtectionRuleEdited(Box::new(p))),
+                "check-run-completed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::CheckRunCompleted(Box::new(p))),
+                "check-run-created" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::CheckRunCreated(Box::new(p))),
+                "check-run-requested-action" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::CheckRunRequestedAction(Box::new(p))),
+                "check-run-rerequested" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::CheckRunRerequested(Box::new(p))),
+                "check-suite-completed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::CheckSuiteCompleted(Box::new(p))),
+                "check-suite-requested" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::CheckSuiteRequested(Box::new(p))),
+                "check-suite-rerequested" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::CheckSuiteRerequested(Box::new(p))),
+                "code-scanning-alert-appeared-in-branch" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::CodeScanningAlertAppearedInBranch(Box::new(p))),
+                "code-scanning-alert-closed-by-user" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::CodeScanningAlertClosedByUser(Box::new(p))),
+                "code-scanning-alert-created" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::CodeScanningAlertCreated(Box::new(p))),
+                "code-scanning-alert-fixed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::CodeScanningAlertFixed(Box::new(p))),
+                "code-scanning-alert-reopened" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::CodeScanningAlertReopened(Box::new(p))),
+                "code-scanning-alert-reopened-by-user" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::CodeScanningAlertReopenedByUser(Box::new(p))),
+                "code-scanning-alert-updated-assignment" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::CodeScanningAlertUpdatedAssignment(Box::new(p))),
+                "commit-comment-created" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::CommitCommentCreated(Box::new(p))),
+                "create" => {
+                    rt::webhook_payload(name, body).map(|p| WebhookEvent::Create(Box::new(p)))
+                }
+                "custom-property-created" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::CustomPropertyCreated(Box::new(p))),
+                "custom-property-deleted" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::CustomPropertyDeleted(Box::new(p))),
+                "custom-property-promoted-to-enterprise" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::CustomPropertyPromotedToEnterprise(Box::new(p))),
+                "custom-property-updated" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::CustomPropertyUpdated(Box::new(p))),
+                "custom-property-values-updated" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::CustomPropertyValuesUpdated(Box::new(p))),
+                "delete" => {
+                    rt::webhook_payload(name, body).map(|p| WebhookEvent::Delete(Box::new(p)))
+                }
+                "dependabot-alert-assignees-changed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DependabotAlertAssigneesChanged(Box::new(p))),
+                "dependabot-alert-auto-dismissed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DependabotAlertAutoDismissed(Box::new(p))),
+                "dependabot-alert-auto-reopened" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DependabotAlertAutoReopened(Box::new(p))),
+                "dependabot-alert-created" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DependabotAlertCreated(Box::new(p))),
+                "dependabot-alert-dismissed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DependabotAlertDismissed(Box::new(p))),
+                "dependabot-alert-fixed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DependabotAlertFixed(Box::new(p))),
+                "dependabot-alert-reintroduced" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DependabotAlertReintroduced(Box::new(p))),
+                "dependabot-alert-reopened" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DependabotAlertReopened(Box::new(p))),
+                "deploy-key-created" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DeployKeyCreated(Box::new(p))),
+                "deploy-key-deleted" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DeployKeyDeleted(Box::new(p))),
+                "deployment-created" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DeploymentCreated(Box::new(p))),
+                "deployment-protection-rule-requested" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DeploymentProtectionRuleRequested(Box::new(p))),
+                "deployment-review-approved" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DeploymentReviewApproved(Box::new(p))),
+                "deployment-review-rejected" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DeploymentReviewRejected(Box::new(p))),
+                "deployment-review-requested" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DeploymentReviewRequested(Box::new(p))),
+                "deployment-status-created" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DeploymentStatusCreated(Box::new(p))),
+                "discussion-answered" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DiscussionAnswered(Box::new(p))),
+                "discussion-category-changed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DiscussionCategoryChanged(Box::new(p))),
+                "discussion-closed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DiscussionClosed(Box::new(p))),
+                "discussion-comment-created" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DiscussionCommentCreated(Box::new(p))),
+                "discussion-comment-deleted" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DiscussionCommentDeleted(Box::new(p))),
+                "discussion-comment-edited" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DiscussionCommentEdited(Box::new(p))),
+                "discussion-created" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DiscussionCreated(Box::new(p))),
+                "discussion-deleted" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DiscussionDeleted(Box::new(p))),
+                "discussion-edited" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DiscussionEdited(Box::new(p))),
+                "discussion-labeled" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DiscussionLabeled(Box::new(p))),
+                "discussion-locked" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DiscussionLocked(Box::new(p))),
+                "discussion-pinned" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DiscussionPinned(Box::new(p))),
+                "discussion-reopened" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DiscussionReopened(Box::new(p))),
+                "discussion-transferred" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DiscussionTransferred(Box::new(p))),
+                "discussion-unanswered" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DiscussionUnanswered(Box::new(p))),
+                "discussion-unlabeled" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DiscussionUnlabeled(Box::new(p))),
+                "discussion-unlocked" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DiscussionUnlocked(Box::new(p))),
+                "discussion-unpinned" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::DiscussionUnpinned(Box::new(p))),
+                "fork" => rt::webhook_payload(name, body).map(|p| WebhookEvent::Fork(Box::new(p))),
+                "github-app-authorization-revoked" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::GithubAppAuthorizationRevoked(Box::new(p))),
+                "gollum" => {
+                    rt::webhook_payload(name, body).map(|p| WebhookEvent::Gollum(Box::new(p)))
+                }
+                "installation-created" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::InstallationCreated(Box::new(p))),
+                "installation-deleted" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::InstallationDeleted(Box::new(p))),
+                "installation-new-permissions-accepted" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::InstallationNewPermissionsAccepted(Box::new(p))),
+                "installation-repositories-added" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::InstallationRepositoriesAdded(Box::new(p))),
+                "installation-repositories-removed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::InstallationRepositoriesRemoved(Box::new(p))),
+                "installation-suspend" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::InstallationSuspend(Box::new(p))),
+                "installation-target-renamed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::InstallationTargetRenamed(Box::new(p))),
+                "installation-unsuspend" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::InstallationUnsuspend(Box::new(p))),
+                "issue-comment-created" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::IssueCommentCreated(Box::new(p))),
+                "issue-comment-deleted" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::IssueCommentDeleted(Box::new(p))),
+                "issue-comment-edited" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::IssueCommentEdited(Box::new(p))),
+                "issue-comment-pinned" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::IssueCommentPinned(Box::new(p))),
+                "issue-comment-unpinned" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::IssueCommentUnpinned(Box::new(p))),
+                "issue-dependencies-blocked-by-added" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::IssueDependenciesBlockedByAdded(Box::new(p))),
+                "issue-dependencies-blocked-by-removed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::IssueDependenciesBlockedByRemoved(Box::new(p))),
+                "issue-dependencies-blocking-added" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::IssueDependenciesBlockingAdded(Box::new(p))),
+                "issue-dependencies-blocking-removed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::IssueDependenciesBlockingRemoved(Box::new(p))),
+                "issues-assigned" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::IssuesAssigned(Box::new(p))),
+                "issues-closed" => {
+                    rt::webhook_payload(name, body).map(|p| WebhookEvent::IssuesClosed(Box::new(p)))
+                }
+                "issues-deleted" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::IssuesDeleted(Box::new(p))),
+                "issues-demilestoned" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::IssuesDemilestoned(Box::new(p))),
+                "issues-edited" => {
+                    rt::webhook_payload(name, body).map(|p| WebhookEvent::IssuesEdited(Box::new(p)))
+                }
+                "issues-field-added" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::IssuesFieldAdded(Box::new(p))),
+                "issues-field-removed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::IssuesFieldRemoved(Box::new(p))),
+                "issues-labeled" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::IssuesLabeled(Box::new(p))),
+                "issues-locked" => {
+                    rt::webhook_payload(name, body).map(|p| WebhookEvent::IssuesLocked(Box::new(p)))
+                }
+                "issues-milestoned" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::IssuesMilestoned(Box::new(p))),
+                "issues-opened" => {
+                    rt::webhook_payload(name, body).map(|p| WebhookEvent::IssuesOpened(Box::new(p)))
+                }
+                "issues-pinned" => {
+                    rt::webhook_payload(name, body).map(|p| WebhookEvent::IssuesPinned(Box::new(p)))
+                }
+                "issues-reopened" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::IssuesReopened(Box::new(p))),
+                "issues-transferred" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::IssuesTransferred(Box::new(p))),
+                "issues-typed" => {
+                    rt::webhook_payload(name, body).map(|p| WebhookEvent::IssuesTyped(Box::new(p)))
+                }
+                "issues-unassigned" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::IssuesUnassigned(Box::new(p))),
+                "issues-unlabeled" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::IssuesUnlabeled(Box::new(p))),
+                "issues-unlocked" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::IssuesUnlocked(Box::new(p))),
+                "issues-unpinned" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::IssuesUnpinned(Box::new(p))),
+                "issues-untyped" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::IssuesUntyped(Box::new(p))),
+                "label-created" => {
+                    rt::webhook_payload(name, body).map(|p| WebhookEvent::LabelCreated(Box::new(p)))
+                }
+                "label-deleted" => {
+                    rt::webhook_payload(name, body).map(|p| WebhookEvent::LabelDeleted(Box::new(p)))
+                }
+                "label-edited" => {
+                    rt::webhook_payload(name, body).map(|p| WebhookEvent::LabelEdited(Box::new(p)))
+                }
+                "marketplace-purchase-cancelled" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::MarketplacePurchaseCancelled(Box::new(p))),
+                "marketplace-purchase-changed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::MarketplacePurchaseChanged(Box::new(p))),
+                "marketplace-purchase-pending-change" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::MarketplacePurchasePendingChange(Box::new(p))),
+                "marketplace-purchase-pending-change-cancelled" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::MarketplacePurchasePendingChangeCancelled(Box::new(p))),
+                "marketplace-purchase-purchased" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::MarketplacePurchasePurchased(Box::new(p))),
+                "member-added" => {
+                    rt::webhook_payload(name, body).map(|p| WebhookEvent::MemberAdded(Box::new(p)))
+                }
+                "member-edited" => {
+                    rt::webhook_payload(name, body).map(|p| WebhookEvent::MemberEdited(Box::new(p)))
+                }
+                "member-removed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::MemberRemoved(Box::new(p))),
+                "membership-added" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::MembershipAdded(Box::new(p))),
+                "membership-removed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::MembershipRemoved(Box::new(p))),
+                "merge-group-checks-requested" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::MergeGroupChecksRequested(Box::new(p))),
+                "merge-group-destroyed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::MergeGroupDestroyed(Box::new(p))),
+                "meta-deleted" => {
+                    rt::webhook_payload(name, body).map(|p| WebhookEvent::MetaDeleted(Box::new(p)))
+                }
+                "milestone-closed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::MilestoneClosed(Box::new(p))),
+                "milestone-created" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::MilestoneCreated(Box::new(p))),
+                "milestone-deleted" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::MilestoneDeleted(Box::new(p))),
+                "milestone-edited" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::MilestoneEdited(Box::new(p))),
+                "milestone-opened" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::MilestoneOpened(Box::new(p))),
+                "org-block-blocked" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::OrgBlockBlocked(Box::new(p))),
+                "org-block-unblocked" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::OrgBlockUnblocked(Box::new(p))),
+                "organization-deleted" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::OrganizationDeleted(Box::new(p))),
+                "organization-member-added" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::OrganizationMemberAdded(Box::new(p))),
+                "organization-member-invited" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::OrganizationMemberInvited(Box::new(p))),
+                "organization-member-removed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::OrganizationMemberRemoved(Box::new(p))),
+                "organization-renamed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::OrganizationRenamed(Box::new(p))),
+                "package-published" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PackagePublished(Box::new(p))),
+                "package-updated" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PackageUpdated(Box::new(p))),
+                "page-build" => {
+                    rt::webhook_payload(name, body).map(|p| WebhookEvent::PageBuild(Box::new(p)))
+                }
+                "personal-access-token-request-approved" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PersonalAccessTokenRequestApproved(Box::new(p))),
+                "personal-access-token-request-cancelled" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PersonalAccessTokenRequestCancelled(Box::new(p))),
+                "personal-access-token-request-created" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PersonalAccessTokenRequestCreated(Box::new(p))),
+                "personal-access-token-request-denied" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PersonalAccessTokenRequestDenied(Box::new(p))),
+                "ping" => rt::webhook_payload(name, body).map(|p| WebhookEvent::Ping(Box::new(p))),
+                "project-card-converted" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ProjectCardConverted(Box::new(p))),
+                "project-card-created" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ProjectCardCreated(Box::new(p))),
+                "project-card-deleted" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ProjectCardDeleted(Box::new(p))),
+                "project-card-edited" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ProjectCardEdited(Box::new(p))),
+                "project-card-moved" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ProjectCardMoved(Box::new(p))),
+                "project-closed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ProjectClosed(Box::new(p))),
+                "project-column-created" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ProjectColumnCreated(Box::new(p))),
+                "project-column-deleted" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ProjectColumnDeleted(Box::new(p))),
+                "project-column-edited" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ProjectColumnEdited(Box::new(p))),
+                "project-column-moved" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ProjectColumnMoved(Box::new(p))),
+                "project-created" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ProjectCreated(Box::new(p))),
+                "project-deleted" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ProjectDeleted(Box::new(p))),
+                "project-edited" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ProjectEdited(Box::new(p))),
+                "project-reopened" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ProjectReopened(Box::new(p))),
+                "projects-v2-closed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ProjectsV2Closed(Box::new(p))),
+                "projects-v2-created" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ProjectsV2Created(Box::new(p))),
+                "projects-v2-deleted" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ProjectsV2Deleted(Box::new(p))),
+                "projects-v2-edited" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ProjectsV2Edited(Box::new(p))),
+                "projects-v2-item-archived" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ProjectsV2ItemArchived(Box::new(p))),
+                "projects-v2-item-converted" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ProjectsV2ItemConverted(Box::new(p))),
+                "projects-v2-item-created" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ProjectsV2ItemCreated(Box::new(p))),
+                "projects-v2-item-deleted" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ProjectsV2ItemDeleted(Box::new(p))),
+                "projects-v2-item-edited" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ProjectsV2ItemEdited(Box::new(p))),
+                "projects-v2-item-reordered" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ProjectsV2ItemReordered(Box::new(p))),
+                "projects-v2-item-restored" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ProjectsV2ItemRestored(Box::new(p))),
+                "projects-v2-reopened" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ProjectsV2Reopened(Box::new(p))),
+                "projects-v2-status-update-created" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ProjectsV2StatusUpdateCreated(Box::new(p))),
+                "projects-v2-status-update-deleted" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ProjectsV2StatusUpdateDeleted(Box::new(p))),
+                "projects-v2-status-update-edited" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ProjectsV2StatusUpdateEdited(Box::new(p))),
+                "public" => {
+                    rt::webhook_payload(name, body).map(|p| WebhookEvent::Public(Box::new(p)))
+                }
+                "pull-request-assigned" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PullRequestAssigned(Box::new(p))),
+                "pull-request-auto-merge-disabled" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PullRequestAutoMergeDisabled(Box::new(p))),
+                "pull-request-auto-merge-enabled" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PullRequestAutoMergeEnabled(Box::new(p))),
+                "pull-request-closed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PullRequestClosed(Box::new(p))),
+                "pull-request-converted-to-draft" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PullRequestConvertedToDraft(Box::new(p))),
+                "pull-request-demilestoned" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PullRequestDemilestoned(Box::new(p))),
+                "pull-request-dequeued" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PullRequestDequeued(Box::new(p))),
+                "pull-request-edited" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PullRequestEdited(Box::new(p))),
+                "pull-request-enqueued" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PullRequestEnqueued(Box::new(p))),
+                "pull-request-labeled" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PullRequestLabeled(Box::new(p))),
+                "pull-request-locked" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PullRequestLocked(Box::new(p))),
+                "pull-request-milestoned" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PullRequestMilestoned(Box::new(p))),
+                "pull-request-opened" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PullRequestOpened(Box::new(p))),
+                "pull-request-ready-for-review" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PullRequestReadyForReview(Box::new(p))),
+                "pull-request-reopened" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PullRequestReopened(Box::new(p))),
+                "pull-request-review-comment-created" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PullRequestReviewCommentCreated(Box::new(p))),
+                "pull-request-review-comment-deleted" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PullRequestReviewCommentDeleted(Box::new(p))),
+                "pull-request-review-comment-edited" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PullRequestReviewCommentEdited(Box::new(p))),
+                "pull-request-review-dismissed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PullRequestReviewDismissed(Box::new(p))),
+                "pull-request-review-edited" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PullRequestReviewEdited(Box::new(p))),
+                "pull-request-review-request-removed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PullRequestReviewRequestRemoved(Box::new(p))),
+                "pull-request-review-requested" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PullRequestReviewRequested(Box::new(p))),
+                "pull-request-review-submitted" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PullRequestReviewSubmitted(Box::new(p))),
+                "pull-request-review-thread-resolved" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PullRequestReviewThreadResolved(Box::new(p))),
+                "pull-request-review-thread-unresolved" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PullRequestReviewThreadUnresolved(Box::new(p))),
+                "pull-request-stacked" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PullRequestStacked(Box::new(p))),
+                "pull-request-synchronize" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PullRequestSynchronize(Box::new(p))),
+                "pull-request-unassigned" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PullRequestUnassigned(Box::new(p))),
+                "pull-request-unlabeled" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PullRequestUnlabeled(Box::new(p))),
+                "pull-request-unlocked" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::PullRequestUnlocked(Box::new(p))),
+                "push" => rt::webhook_payload(name, body).map(|p| WebhookEvent::Push(Box::new(p))),
+                "registry-package-published" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::RegistryPackagePublished(Box::new(p))),
+                "registry-package-updated" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::RegistryPackageUpdated(Box::new(p))),
+                "release-created" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ReleaseCreated(Box::new(p))),
+                "release-deleted" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ReleaseDeleted(Box::new(p))),
+                "release-edited" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ReleaseEdited(Box::new(p))),
+                "release-prereleased" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ReleasePrereleased(Box::new(p))),
+                "release-published" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ReleasePublished(Box::new(p))),
+                "release-released" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ReleaseReleased(Box::new(p))),
+                "release-unpublished" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::ReleaseUnpublished(Box::new(p))),
+                "repository-advisory-published" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::RepositoryAdvisoryPublished(Box::new(p))),
+                "repository-advisory-reported" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::RepositoryAdvisoryReported(Box::new(p))),
+                "repository-archived" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::RepositoryArchived(Box::new(p))),
+                "repository-created" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::RepositoryCreated(Box::new(p))),
+                "repository-deleted" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::RepositoryDeleted(Box::new(p))),
+                "repository-dispatch-sample.collected" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::RepositoryDispatchSampleCollected(Box::new(p))),
+                "repository-edited" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::RepositoryEdited(Box::new(p))),
+                "repository-import" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::RepositoryImport(Box::new(p))),
+                "repository-privatized" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::RepositoryPrivatized(Box::new(p))),
+                "repository-publicized" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::RepositoryPublicized(Box::new(p))),
+                "repository-renamed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::RepositoryRenamed(Box::new(p))),
+                "repository-ruleset-created" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::RepositoryRulesetCreated(Box::new(p))),
+                "repository-ruleset-deleted" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::RepositoryRulesetDeleted(Box::new(p))),
+                "repository-ruleset-edited" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::RepositoryRulesetEdited(Box::new(p))),
+                "repository-transferred" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::RepositoryTransferred(Box::new(p))),
+                "repository-unarchived" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::RepositoryUnarchived(Box::new(p))),
+                "repository-vulnerability-alert-create" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::RepositoryVulnerabilityAlertCreate(Box::new(p))),
+                "repository-vulnerability-alert-dismiss" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::RepositoryVulnerabilityAlertDismiss(Box::new(p))),
+                "repository-vulnerability-alert-reopen" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::RepositoryVulnerabilityAlertReopen(Box::new(p))),
+                "repository-vulnerability-alert-resolve" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::RepositoryVulnerabilityAlertResolve(Box::new(p))),
+                "secret-scanning-alert-assigned" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::SecretScanningAlertAssigned(Box::new(p))),
+                "secret-scanning-alert-created" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::SecretScanningAlertCreated(Box::new(p))),
+                "secret-scanning-alert-location-created" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::SecretScanningAlertLocationCreated(Box::new(p))),
+                "secret-scanning-alert-metadata-created" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::SecretScanningAlertMetadataCreated(Box::new(p))),
+                "secret-scanning-alert-metadata-removed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::SecretScanningAlertMetadataRemoved(Box::new(p))),
+                "secret-scanning-alert-publicly-leaked" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::SecretScanningAlertPubliclyLeaked(Box::new(p))),
+                "secret-scanning-alert-reopened" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::SecretScanningAlertReopened(Box::new(p))),
+                "secret-scanning-alert-resolved" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::SecretScanningAlertResolved(Box::new(p))),
+                "secret-scanning-alert-unassigned" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::SecretScanningAlertUnassigned(Box::new(p))),
+                "secret-scanning-alert-validated" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::SecretScanningAlertValidated(Box::new(p))),
+                "secret-scanning-scan-completed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::SecretScanningScanCompleted(Box::new(p))),
+                "security-advisory-published" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::SecurityAdvisoryPublished(Box::new(p))),
+                "security-advisory-updated" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::SecurityAdvisoryUpdated(Box::new(p))),
+                "security-advisory-withdrawn" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::SecurityAdvisoryWithdrawn(Box::new(p))),
+                "security-and-analysis" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::SecurityAndAnalysis(Box::new(p))),
+                "sponsorship-cancelled" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::SponsorshipCancelled(Box::new(p))),
+                "sponsorship-created" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::SponsorshipCreated(Box::new(p))),
+                "sponsorship-edited" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::SponsorshipEdited(Box::new(p))),
+                "sponsorship-pending-cancellation" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::SponsorshipPendingCancellation(Box::new(p))),
+                "sponsorship-pending-tier-change" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::SponsorshipPendingTierChange(Box::new(p))),
+                "sponsorship-tier-changed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::SponsorshipTierChanged(Box::new(p))),
+                "star-created" => {
+                    rt::webhook_payload(name, body).map(|p| WebhookEvent::StarCreated(Box::new(p)))
+                }
+                "star-deleted" => {
+                    rt::webhook_payload(name, body).map(|p| WebhookEvent::StarDeleted(Box::new(p)))
+                }
+                "status" => {
+                    rt::webhook_payload(name, body).map(|p| WebhookEvent::Status(Box::new(p)))
+                }
+                "sub-issues-parent-issue-added" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::SubIssuesParentIssueAdded(Box::new(p))),
+                "sub-issues-parent-issue-removed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::SubIssuesParentIssueRemoved(Box::new(p))),
+                "sub-issues-sub-issue-added" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::SubIssuesSubIssueAdded(Box::new(p))),
+                "sub-issues-sub-issue-removed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::SubIssuesSubIssueRemoved(Box::new(p))),
+                "team-add" => {
+                    rt::webhook_payload(name, body).map(|p| WebhookEvent::TeamAdd(Box::new(p)))
+                }
+                "team-added-to-repository" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::TeamAddedToRepository(Box::new(p))),
+                "team-created" => {
+                    rt::webhook_payload(name, body).map(|p| WebhookEvent::TeamCreated(Box::new(p)))
+                }
+                "team-deleted" => {
+                    rt::webhook_payload(name, body).map(|p| WebhookEvent::TeamDeleted(Box::new(p)))
+                }
+                "team-edited" => {
+                    rt::webhook_payload(name, body).map(|p| WebhookEvent::TeamEdited(Box::new(p)))
+                }
+                "team-removed-from-repository" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::TeamRemovedFromRepository(Box::new(p))),
+                "watch-started" => {
+                    rt::webhook_payload(name, body).map(|p| WebhookEvent::WatchStarted(Box::new(p)))
+                }
+                "workflow-dispatch" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::WorkflowDispatch(Box::new(p))),
+                "workflow-job-completed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::WorkflowJobCompleted(Box::new(p))),
+                "workflow-job-in-progress" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::WorkflowJobInProgress(Box::new(p))),
+                "workflow-job-queued" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::WorkflowJobQueued(Box::new(p))),
+                "workflow-job-waiting" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::WorkflowJobWaiting(Box::new(p))),
+                "workflow-run-completed" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::WorkflowRunCompleted(Box::new(p))),
+                "workflow-run-in-progress" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::WorkflowRunInProgress(Box::new(p))),
+                "workflow-run-requested" => rt::webhook_payload(name, body)
+                    .map(|p| WebhookEvent::WorkflowRunRequested(Box::new(p))),
+                _ => Err(rt::unknown_webhook(name)),
+            }
+        }
+        /// The name of the webhook this delivery is.
+        pub fn name(&self) -> &'static str {
+            match self {
+                WebhookEvent::BranchProtectionConfigurationDisabled(_) => {
+                    "branch-protection-configuration-disabled"
+                }
+                WebhookEvent::BranchProtectionConfigurationEnabled(_) => {
+                    "branch-protection-configuration-enabled"
+                }
+                WebhookEvent::BranchProtectionRuleCreated(_) => "branch-protection-rule-created",
+                WebhookEvent::BranchProtectionRuleDeleted(_) => "branch-protection-rule-deleted",
+                WebhookEvent::BranchProtectionRuleEdited(_) => "branch-protection-rule-edited",
+                WebhookEvent::CheckRunCompleted(_) => "check-run-completed",
+                WebhookEvent::CheckRunCreated(_) => "check-run-created",
+                WebhookEvent::CheckRunRequestedAction(_) => "check-run-requested-action",
+                WebhookEvent::CheckRunRerequested(_) => "check-run-rerequested",
+                WebhookEvent::CheckSuiteCompleted(_) => "check-suite-completed",
+                WebhookEvent::CheckSuiteRequested(_) => "check-suite-requested",
+                WebhookEvent::CheckSuiteRerequested(_) => "check-suite-rerequested",
+                WebhookEvent::CodeScanningAlertAppearedInBranch(_) => {
+                    "code-scanning-alert-appeared-in-branch"
+                }
+                WebhookEvent::CodeScanningAlertClosedByUser(_) => {
+                    "code-scanning-alert-closed-by-user"
+                }
+                WebhookEvent::CodeScanningAlertCreated(_) => "code-scanning-alert-created",
+                WebhookEvent::CodeScanningAlertFixed(_) => "code-scanning-alert-fixed",
+                WebhookEvent::CodeScanningAlertReopened(_) => "code-scanning-alert-reopened",
+                WebhookEvent::CodeScanningAlertReopenedByUser(_) => {
+                    "code-scanning-alert-reopened-by-user"
+                }
+                WebhookEvent::CodeScanningAlertUpdatedAssignment(_) => {
+                    "code-scanning-alert-updated-assignment"
+                }
+                WebhookEvent::CommitCommentCreated(_) => "commit-comment-created",
+                WebhookEvent::Create(_) => "create",
+                WebhookEvent::CustomPropertyCreated(_) => "custom-property-created",
+                WebhookEvent::CustomPropertyDeleted(_) => "custom-property-deleted",
+                WebhookEvent::CustomPropertyPromotedToEnterprise(_) => {
+                    "custom-property-promoted-to-enterprise"
+                }
+                WebhookEvent::CustomPropertyUpdated(_) => "custom-property-updated",
+                WebhookEvent::CustomPropertyValuesUpdated(_) => "custom-property-values-updated",
+                WebhookEvent::Delete(_) => "delete",
+                WebhookEvent::DependabotAlertAssigneesChanged(_) => {
+                    "dependabot-alert-assignees-changed"
+                }
+                WebhookEvent::DependabotAlertAutoDismissed(_) => "dependabot-alert-auto-dismissed",
+                WebhookEvent::DependabotAlertAutoReopened(_) => "dependabot-alert-auto-reopened",
+                WebhookEvent::DependabotAlertCreated(_) => "dependabot-alert-created",
+                WebhookEvent::DependabotAlertDismissed(_) => "dependabot-alert-dismissed",
+                WebhookEvent::DependabotAlertFixed(_) => "dependabot-alert-fixed",
+                WebhookEvent::DependabotAlertReintroduced(_) => "dependabot-alert-reintroduced",
+                WebhookEvent::DependabotAlertReopened(_) => "dependabot-alert-reopened",
+                WebhookEvent::DeployKeyCreated(_) => "deploy-key-created",
+                WebhookEvent::DeployKeyDeleted(_) => "deploy-key-deleted",
+                WebhookEvent::DeploymentCreated(_) => "deployment-created",
+                WebhookEvent::DeploymentProtectionRuleRequested(_) => {
+                    "deployment-protection-rule-requested"
+                }
+                WebhookEvent::DeploymentReviewApproved(_) => "deployment-review-approved",
+                WebhookEvent::DeploymentReviewRejected(_) => "deployment-review-rejected",
+                WebhookEvent::DeploymentReviewRequested(_) => "deployment-review-requested",
+                WebhookEvent::DeploymentStatusCreated(_) => "deployment-status-created",
+                WebhookEvent::DiscussionAnswered(_) => "discussion-answered",
+                WebhookEvent::DiscussionCategoryChanged(_) => "discussion-category-changed",
+                WebhookEvent::DiscussionClosed(_) => "discussion-closed",
+                WebhookEvent::DiscussionCommentCreated(_) => "discussion-comment-created",
+                WebhookEvent::DiscussionCommentDeleted(_) => "discussion-comment-deleted",
+                WebhookEvent::DiscussionCommentEdited(_) => "discussion-comment-edited",
+                WebhookEvent::DiscussionCreated(_) => "discussion-created",
+                WebhookEvent::DiscussionDeleted(_) => "discussion-deleted",
+                WebhookEvent::DiscussionEdited(_) => "discussion-edited",
+                WebhookEvent::DiscussionLabeled(_) => "discussion-labeled",
+                WebhookEvent::DiscussionLocked(_) => "discussion-locked",
+                WebhookEvent::DiscussionPinned(_) => "discussion-pinned",
+                WebhookEvent::DiscussionReopened(_) => "discussion-reopened",
+                WebhookEvent::DiscussionTransferred(_) => "discussion-transferred",
+                WebhookEvent::DiscussionUnanswered(_) => "discussion-unanswered",
+                WebhookEvent::DiscussionUnlabeled(_) => "discussion-unlabeled",
+                WebhookEvent::DiscussionUnlocked(_) => "discussion-unlocked",
+                WebhookEvent::DiscussionUnpinned(_) => "discussion-unpinned",
+                WebhookEvent::Fork(_) => "fork",
+                WebhookEvent::GithubAppAuthorizationRevoked(_) => {
+                    "github-app-authorization-revoked"
+                }
+                WebhookEvent::Gollum(_) => "gollum",
+                WebhookEvent::InstallationCreated(_) => "installation-created",
+                WebhookEvent::InstallationDeleted(_) => "installation-deleted",
+                WebhookEvent::InstallationNewPermissionsAccepted(_) => {
+                    "installation-new-permissions-accepted"
+                }
+                WebhookEvent::InstallationRepositoriesAdded(_) => "installation-repositories-added",
+                WebhookEvent::InstallationRepositoriesRemoved(_) => {
+                    "installation-repositories-removed"
+                }
+                WebhookEvent::InstallationSuspend(_) => "installation-suspend",
+                WebhookEvent::InstallationTargetRenamed(_) => "installation-target-renamed",
+                WebhookEvent::InstallationUnsuspend(_) => "installation-unsuspend",
+                WebhookEvent::IssueCommentCreated(_) => "issue-comment-created",
+                WebhookEvent::IssueCommentDeleted(_) => "issue-comment-deleted",
+                WebhookEvent::IssueCommentEdited(_) => "issue-comment-edited",
+                WebhookEvent::IssueCommentPinned(_) => "issue-comment-pinned",
+                WebhookEvent::IssueCommentUnpinned(_) => "issue-comment-unpinned",
+                WebhookEvent::IssueDependenciesBlockedByAdded(_) => {
+                    "issue-dependencies-blocked-by-added"
+                }
+                WebhookEvent::IssueDependenciesBlockedByRemoved(_) => {
+                    "issue-dependencies-blocked-by-removed"
+                }
+                WebhookEvent::IssueDependenciesBlockingAdded(_) => {
+                    "issue-dependencies-blocking-added"
+                }
+                WebhookEvent::IssueDependenciesBlockingRemoved(_) => {
+                    "issue-dependencies-blocking-removed"
+                }
+                WebhookEvent::IssuesAssigned(_) => "issues-assigned",
+                WebhookEvent::IssuesClosed(_) => "issues-closed",
+                WebhookEvent::IssuesDeleted(_) => "issues-deleted",
+                WebhookEvent::IssuesDemilestoned(_) => "issues-demilestoned",
+                WebhookEvent::IssuesEdited(_) => "issues-edited",
+                WebhookEvent::IssuesFieldAdded(_) => "issues-field-added",
+                WebhookEvent::IssuesFieldRemoved(_) => "issues-field-removed",
+                WebhookEvent::IssuesLabeled(_) => "issues-labeled",
+                WebhookEvent::IssuesLocked(_) => "issues-locked",
+                WebhookEvent::IssuesMilestoned(_) => "issues-milestoned",
+                WebhookEvent::IssuesOpened(_) => "issues-opened",
+                WebhookEvent::IssuesPinned(_) => "issues-pinned",
+                WebhookEvent::IssuesReopened(_) => "issues-reopened",
+                WebhookEvent::IssuesTransferred(_) => "issues-transferred",
+                WebhookEvent::IssuesTyped(_) => "issues-typed",
+                WebhookEvent::IssuesUnassigned(_) => "issues-unassigned",
+                WebhookEvent::IssuesUnlabeled(_) => "issues-unlabeled",
+                WebhookEvent::IssuesUnlocked(_) => "issues-unlocked",
+                WebhookEvent::IssuesUnpinned(_) => "issues-unpinned",
+                WebhookEvent::IssuesUntyped(_) => "issues-untyped",
+                WebhookEvent::LabelCreated(_) => "label-created",
+                WebhookEvent::LabelDeleted(_) => "label-deleted",
+                WebhookEvent::LabelEdited(_) => "label-edited",
+                WebhookEvent::MarketplacePurchaseCancelled(_) => "marketplace-purchase-cancelled",
+                WebhookEvent::MarketplacePurchaseChanged(_) => "marketplace-purchase-changed",
+                WebhookEvent::MarketplacePurchasePendingChange(_) => {
+                    "marketplace-purchase-pending-change"
+                }
+                WebhookEvent::MarketplacePurchasePendingChangeCancelled(_) => {
+                    "marketplace-purchase-pending-change-cancelled"
+                }
+                WebhookEvent::MarketplacePurchasePurchased(_) => "marketplace-purchase-purchased",
+                WebhookEvent::MemberAdded(_) => "member-added",
+                WebhookEvent::MemberEdited(_) => "member-edited",
+                WebhookEvent::MemberRemoved(_) => "member-removed",
+                WebhookEvent::MembershipAdded(_) => "membership-added",
+                WebhookEvent::MembershipRemoved(_) => "membership-removed",
+                WebhookEvent::MergeGroupChecksRequested(_) => "merge-group-checks-requested",
+                WebhookEvent::MergeGroupDestroyed(_) => "merge-group-destroyed",
+                WebhookEvent::MetaDeleted(_) => "meta-deleted",
+                WebhookEvent::MilestoneClosed(_) => "milestone-closed",
+                WebhookEvent::MilestoneCreated(_) => "milestone-created",
+                WebhookEvent::MilestoneDeleted(_) => "milestone-deleted",
+                WebhookEvent::MilestoneEdited(_) => "milestone-edited",
+                WebhookEvent::MilestoneOpened(_) => "milestone-opened",
+                WebhookEvent::OrgBlockBlocked(_) => "org-block-blocked",
+                WebhookEvent::OrgBlockUnblocked(_) => "org-block-unblocked",
+                WebhookEvent::OrganizationDeleted(_) => "organization-deleted",
+                WebhookEvent::OrganizationMemberAdded(_) => "organization-member-added",
+                WebhookEvent::OrganizationMemberInvited(_) => "organization-member-invited",
+                WebhookEvent::OrganizationMemberRemoved(_) => "organization-member-removed",
+                WebhookEvent::OrganizationRenamed(_) => "organization-renamed",
+                WebhookEvent::PackagePublished(_) => "package-published",
+                WebhookEvent::PackageUpdated(_) => "package-updated",
+                WebhookEvent::PageBuild(_) => "page-build",
+                WebhookEvent::PersonalAccessTokenRequestApproved(_) => {
+                    "personal-access-token-request-approved"
+                }
+                WebhookEvent::PersonalAccessTokenRequestCancelled(_) => {
+                    "personal-access-token-request-cancelled"
+                }
+                WebhookEvent::PersonalAccessTokenRequestCreated(_) => {
+                    "personal-access-token-request-created"
+                }
+                WebhookEvent::PersonalAccessTokenRequestDenied(_) => {
+                    "personal-access-token-request-denied"
+                }
+                WebhookEvent::Ping(_) => "ping",
+                WebhookEvent::ProjectCardConverted(_) => "project-card-converted",
+                WebhookEvent::ProjectCardCreated(_) => "project-card-created",
+                WebhookEvent::ProjectCardDeleted(_) => "project-card-deleted",
+                WebhookEvent::ProjectCardEdited(_) => "project-card-edited",
+                WebhookEvent::ProjectCardMoved(_) => "project-card-moved",
+                WebhookEvent::ProjectClosed(_) => "project-closed",
+                WebhookEvent::ProjectColumnCreated(_) => "project-column-created",
+                WebhookEvent::ProjectColumnDeleted(_) => "project-column-deleted",
+                WebhookEvent::ProjectColumnEdited(_) => "project-column-edited",
+                WebhookEvent::ProjectColumnMoved(_) => "project-column-moved",
+                WebhookEvent::ProjectCreated(_) => "project-created",
+                WebhookEvent::ProjectDeleted(_) => "project-deleted",
+                WebhookEvent::ProjectEdited(_) => "project-edited",
+                WebhookEvent::ProjectReopened(_) => "project-reopened",
+                WebhookEvent::ProjectsV2Closed(_) => "projects-v2-closed",
+                WebhookEvent::ProjectsV2Created(_) => "projects-v2-created",
+                WebhookEvent::ProjectsV2Deleted(_) => "projects-v2-deleted",
+                WebhookEvent::ProjectsV2Edited(_) => "projects-v2-edited",
+                WebhookEvent::ProjectsV2ItemArchived(_) => "projects-v2-item-archived",
+                WebhookEvent::ProjectsV2ItemConverted(_) => "projects-v2-item-converted",
+                WebhookEvent::ProjectsV2ItemCreated(_) => "projects-v2-item-created",
+                WebhookEvent::ProjectsV2ItemDeleted(_) => "projects-v2-item-deleted",
+                WebhookEvent::ProjectsV2ItemEdited(_) => "projects-v2-item-edited",
+                WebhookEvent::ProjectsV2ItemReordered(_) => "projects-v2-item-reordered",
+                WebhookEvent::ProjectsV2ItemRestored(_) => "projects-v2-item-restored",
+                WebhookEvent::ProjectsV2Reopened(_) => "projects-v2-reopened",
+                WebhookEvent::ProjectsV2StatusUpdateCreated(_) => {
+                    "projects-v2-status-update-created"
+                }
+                WebhookEvent::ProjectsV2StatusUpdateDeleted(_) => {
+                    "projects-v2-status-update-deleted"
+                }
+                WebhookEvent::ProjectsV2StatusUpdateEdited(_) => "projects-v2-status-update-edited",
+                WebhookEvent::Public(_) => "public",
+                WebhookEvent::PullRequestAssigned(_) => "pull-request-assigned",
+                WebhookEvent::PullRequestAutoMergeDisabled(_) => "pull-request-auto-merge-disabled",
+                WebhookEvent::PullRequestAutoMergeEnabled(_) => "pull-request-auto-merge-enabled",
+                WebhookEvent::PullRequestClosed(_) => "pull-request-closed",
+                WebhookEvent::PullRequestConvertedToDraft(_) => "pull-request-converted-to-draft",
+                WebhookEvent::PullRequestDemilestoned(_) => "pull-request-demilestoned",
+                WebhookEvent::PullRequestDequeued(_) => "pull-request-dequeued",
+                WebhookEvent::PullRequestEdited(_) => "pull-request-edited",
+                WebhookEvent::PullRequestEnqueued(_) => "pull-request-enqueued",
+                WebhookEvent::PullRequestLabeled(_) => "pull-request-labeled",
+                WebhookEvent::PullRequestLocked(_) => "pull-request-locked",
+                WebhookEvent::PullRequestMilestoned(_) => "pull-request-milestoned",
+                WebhookEvent::PullRequestOpened(_) => "pull-request-opened",
+                WebhookEvent::PullRequestReadyForReview(_) => "pull-request-ready-for-review",
+                WebhookEvent::PullRequestReopened(_) => "pull-request-reopened",
+                WebhookEvent::PullRequestReviewCommentCreated(_) => {
+                    "pull-request-review-comment-created"
+                }
+                WebhookEvent::PullRequestReviewCommentDeleted(_) => {
+                    "pull-request-review-comment-deleted"
+                }
+                WebhookEvent::PullRequestReviewCommentEdited(_) => {
+                    "pull-request-review-comment-edited"
+                }
+                WebhookEvent::PullRequestReviewDismissed(_) => "pull-request-review-dismissed",
+                WebhookEvent::PullRequestReviewEdited(_) => "pull-request-review-edited",
+                WebhookEvent::PullRequestReviewRequestRemoved(_) => {
+                    "pull-request-review-request-removed"
+                }
+                WebhookEvent::PullRequestReviewRequested(_) => "pull-request-review-requested",
+                WebhookEvent::PullRequestReviewSubmitted(_) => "pull-request-review-submitted",
+                WebhookEvent::PullRequestReviewThreadResolved(_) => {
+                    "pull-request-review-thread-resolved"
+                }
+                WebhookEvent::PullRequestReviewThreadUnresolved(_) => {
+                    "pull-request-review-thread-unresolved"
+                }
+                WebhookEvent::PullRequestStacked(_) => "pull-request-stacked",
+                WebhookEvent::PullRequestSynchronize(_) => "pull-request-synchronize",
+                WebhookEvent::PullRequestUnassigned(_) => "pull-request-unassigned",
+                WebhookEvent::PullRequestUnlabeled(_) => "pull-request-unlabeled",
+                WebhookEvent::PullRequestUnlocked(_) => "pull-request-unlocked",
+                WebhookEvent::Push(_) => "push",
+                WebhookEvent::RegistryPackagePublished(_) => "registry-package-published",
+                WebhookEvent::RegistryPackageUpdated(_) => "registry-package-updated",
+                WebhookEvent::ReleaseCreated(_) => "release-created",
+                WebhookEvent::ReleaseDeleted(_) => "release-deleted",
+                WebhookEvent::ReleaseEdited(_) => "release-edited",
+                WebhookEvent::ReleasePrereleased(_) => "release-prereleased",
+                WebhookEvent::ReleasePublished(_) => "release-published",
+                WebhookEvent::ReleaseReleased(_) => "release-released",
+                WebhookEvent::ReleaseUnpublished(_) => "release-unpublished",
+                WebhookEvent::RepositoryAdvisoryPublished(_) => "repository-advisory-published",
+                WebhookEvent::RepositoryAdvisoryReported(_) => "repository-advisory-reported",
+                WebhookEvent::RepositoryArchived(_) => "repository-archived",
+                WebhookEvent::RepositoryCreated(_) => "repository-created",
+                WebhookEvent::RepositoryDeleted(_) => "repository-deleted",
+                WebhookEvent::RepositoryDispatchSampleCollected(_) => {
+                    "repository-dispatch-sample.collected"
+                }
+                WebhookEvent::RepositoryEdited(_) => "repository-edited",
+                WebhookEvent::RepositoryImport(_) => "repository-import",
+                WebhookEvent::RepositoryPrivatized(_) => "repository-privatized",
+                WebhookEvent::RepositoryPublicized(_) => "repository-publicized",
+                WebhookEvent::RepositoryRenamed(_) => "repository-renamed",
+                WebhookEvent::RepositoryRulesetCreated(_) => "repository-ruleset-created",
+                WebhookEvent::RepositoryRulesetDeleted(_) => "repository-ruleset-deleted",
+                WebhookEvent::RepositoryRulesetEdited(_) => "repository-ruleset-edited",
+                WebhookEvent::RepositoryTransferred(_) => "repository-transferred",
+                WebhookEvent::RepositoryUnarchived(_) => "repository-unarchived",
+                WebhookEvent::RepositoryVulnerabilityAlertCreate(_) => {
+                    "repository-vulnerability-alert-create"
+                }
+                WebhookEvent::RepositoryVulnerabilityAlertDismiss(_) => {
+                    "repository-vulnerability-alert-dismiss"
+                }
+                WebhookEvent::RepositoryVulnerabilityAlertReopen(_) => {
+                    "repository-vulnerability-alert-reopen"
+                }
+                WebhookEvent::RepositoryVulnerabilityAlertResolve(_) => {
+                    "repository-vulnerability-alert-resolve"
+                }
+                WebhookEvent::SecretScanningAlertAssigned(_) => "secret-scanning-alert-assigned",
+                WebhookEvent::SecretScanningAlertCreated(_) => "secret-scanning-alert-created",
+                WebhookEvent::SecretScanningAlertLocationCreated(_) => {
+                    "secret-scanning-alert-location-created"
+                }
+                WebhookEvent::SecretScanningAlertMetadataCreated(_) => {
+                    "secret-scanning-alert-metadata-created"
+                }
+                WebhookEvent::SecretScanningAlertMetadataRemoved(_) => {
+                    "secret-scanning-alert-metadata-removed"
+                }
+                WebhookEvent::SecretScanningAlertPubliclyLeaked(_) => {
+                    "secret-scanning-alert-publicly-leaked"
+                }
+                WebhookEvent::SecretScanningAlertReopened(_) => "secret-scanning-alert-reopened",
+                WebhookEvent::SecretScanningAlertResolved(_) => "secret-scanning-alert-resolved",
+                WebhookEvent::SecretScanningAlertUnassigned(_) => {
+                    "secret-scanning-alert-unassigned"
+                }
+                WebhookEvent::SecretScanningAlertValidated(_) => "secret-scanning-alert-validated",
+                WebhookEvent::SecretScanningScanCompleted(_) => "secret-scanning-scan-completed",
+                WebhookEvent::SecurityAdvisoryPublished(_) => "security-advisory-published",
+                WebhookEvent::SecurityAdvisoryUpdated(_) => "security-advisory-updated",
+                WebhookEvent::SecurityAdvisoryWithdrawn(_) => "security-advisory-withdrawn",
+                WebhookEvent::SecurityAndAnalysis(_) => "security-and-analysis",
+                WebhookEvent::SponsorshipCancelled(_) => "sponsorship-cancelled",
+                WebhookEvent::SponsorshipCreated(_) => "sponsorship-created",
+                WebhookEvent::SponsorshipEdited(_) => "sponsorship-edited",
+                WebhookEvent::SponsorshipPendingCancellation(_) => {
+                    "sponsorship-pending-cancellation"
+                }
+                WebhookEvent::SponsorshipPendingTierChange(_) => "sponsorship-pending-tier-change",
+                WebhookEvent::SponsorshipTierChanged(_) => "sponsorship-tier-changed",
+                WebhookEvent::StarCreated(_) => "star-created",
+                WebhookEvent::StarDeleted(_) => "star-deleted",
+                WebhookEvent::Status(_) => "status",
+                WebhookEvent::SubIssuesParentIssueAdded(_) => "sub-issues-parent-issue-added",
+                WebhookEvent::SubIssuesParentIssueRemoved(_) => "sub-issues-parent-issue-removed",
+                WebhookEvent::SubIssuesSubIssueAdded(_) => "sub-issues-sub-issue-added",
+                WebhookEvent::SubIssuesSubIssueRemoved(_) => "sub-issues-sub-issue-removed",
+                WebhookEvent::TeamAdd(_) => "team-add",
+                WebhookEvent::TeamAddedToRepository(_) => "team-added-to-repository",
+                WebhookEvent::TeamCreated(_) => "team-created",
+                WebhookEvent::TeamDeleted(_) => "team-deleted",
+                WebhookEvent::TeamEdited(_) => "team-edited",
+                WebhookEvent::TeamRemovedFromRepository(_) => "team-removed-from-repository",
+                WebhookEvent::WatchStarted(_) => "watch-started",
+                WebhookEvent::WorkflowDispatch(_) => "workflow-dispatch",
+                WebhookEvent::WorkflowJobCompleted(_) => "workflow-job-completed",
+                WebhookEvent::WorkflowJobInProgress(_) => "workflow-job-in-progress",
+                WebhookEvent::WorkflowJobQueued(_) => "workflow-job-queued",
+                WebhookEvent::WorkflowJobWaiting(_) => "workflow-job-waiting",
+                WebhookEvent::WorkflowRunCompleted(_) => "workflow-run-completed",
+                WebhookEvent::WorkflowRunInProgress(_) => "workflow-run-in-progress",
+                WebhookEvent::WorkflowRunRequested(_) => "workflow-run-requested",
+            }
+        }
+    }
+}
 /// The client: one pooled connection to the API, shared by every operation group.
 #[derive(Clone, Debug)]
 pub struct Client {
@@ -122,8 +4054,10 @@ impl Client {
     pub fn config() -> ConnectorConfig {
         let mut config = ConnectorConfig::new("https://api.github.com");
         config.user_agent = format!(
-            "{}/{} {}", env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"), config
-            .user_agent
+            "{}/{} {}",
+            env!("CARGO_PKG_NAME"),
+            env!("CARGO_PKG_VERSION"),
+            config.user_agent
         );
         config
     }
@@ -149,16 +4083,12 @@ impl Client {
     #[cfg(feature = "security_advisories")]
     /// Operations tagged `security-advisories`.
     pub fn security_advisories(&self) -> security_advisories::SecurityAdvisoriesApi<'_> {
-        security_advisories::SecurityAdvisoriesApi {
-            client: self,
-        }
+        security_advisories::SecurityAdvisoriesApi { client: self }
     }
     #[cfg(feature = "agent_tasks")]
     /// Operations tagged `agent-tasks`.
     pub fn agent_tasks(&self) -> agent_tasks::AgentTasksApi<'_> {
-        agent_tasks::AgentTasksApi {
-            client: self,
-        }
+        agent_tasks::AgentTasksApi { client: self }
     }
     #[cfg(feature = "apps")]
     /// Operations tagged `apps`.
@@ -168,23 +4098,17 @@ impl Client {
     #[cfg(feature = "classroom")]
     /// Operations tagged `classroom`.
     pub fn classroom(&self) -> classroom::ClassroomApi<'_> {
-        classroom::ClassroomApi {
-            client: self,
-        }
+        classroom::ClassroomApi { client: self }
     }
     #[cfg(feature = "codes_of_conduct")]
     /// Operations tagged `codes-of-conduct`.
     pub fn codes_of_conduct(&self) -> codes_of_conduct::CodesOfConductApi<'_> {
-        codes_of_conduct::CodesOfConductApi {
-            client: self,
-        }
+        codes_of_conduct::CodesOfConductApi { client: self }
     }
     #[cfg(feature = "credentials")]
     /// Operations tagged `credentials`.
     pub fn credentials(&self) -> credentials::CredentialsApi<'_> {
-        credentials::CredentialsApi {
-            client: self,
-        }
+        credentials::CredentialsApi { client: self }
     }
     #[cfg(feature = "emojis")]
     /// Operations tagged `emojis`.
@@ -194,9 +4118,7 @@ impl Client {
     #[cfg(feature = "actions")]
     /// Operations tagged `actions`.
     pub fn actions(&self) -> actions::ActionsApi<'_> {
-        actions::ActionsApi {
-            client: self,
-        }
+        actions::ActionsApi { client: self }
     }
     #[cfg(feature = "oidc")]
     /// Operations tagged `oidc`.
@@ -206,55 +4128,41 @@ impl Client {
     #[cfg(feature = "code_security")]
     /// Operations tagged `code-security`.
     pub fn code_security(&self) -> code_security::CodeSecurityApi<'_> {
-        code_security::CodeSecurityApi {
-            client: self,
-        }
+        code_security::CodeSecurityApi { client: self }
     }
     #[cfg(feature = "copilot")]
     /// Operations tagged `copilot`.
     pub fn copilot(&self) -> copilot::CopilotApi<'_> {
-        copilot::CopilotApi {
-            client: self,
-        }
+        copilot::CopilotApi { client: self }
     }
     #[cfg(feature = "dependabot")]
     /// Operations tagged `dependabot`.
     pub fn dependabot(&self) -> dependabot::DependabotApi<'_> {
-        dependabot::DependabotApi {
-            client: self,
-        }
+        dependabot::DependabotApi { client: self }
     }
     #[cfg(feature = "enterprise_teams")]
     /// Operations tagged `enterprise-teams`.
     pub fn enterprise_teams(&self) -> enterprise_teams::EnterpriseTeamsApi<'_> {
-        enterprise_teams::EnterpriseTeamsApi {
-            client: self,
-        }
+        enterprise_teams::EnterpriseTeamsApi { client: self }
     }
     #[cfg(feature = "enterprise_team_memberships")]
     /// Operations tagged `enterprise-team-memberships`.
     pub fn enterprise_team_memberships(
         &self,
     ) -> enterprise_team_memberships::EnterpriseTeamMembershipsApi<'_> {
-        enterprise_team_memberships::EnterpriseTeamMembershipsApi {
-            client: self,
-        }
+        enterprise_team_memberships::EnterpriseTeamMembershipsApi { client: self }
     }
     #[cfg(feature = "enterprise_team_organizations")]
     /// Operations tagged `enterprise-team-organizations`.
     pub fn enterprise_team_organizations(
         &self,
     ) -> enterprise_team_organizations::EnterpriseTeamOrganizationsApi<'_> {
-        enterprise_team_organizations::EnterpriseTeamOrganizationsApi {
-            client: self,
-        }
+        enterprise_team_organizations::EnterpriseTeamOrganizationsApi { client: self }
     }
     #[cfg(feature = "activity")]
     /// Operations tagged `activity`.
     pub fn activity(&self) -> activity::ActivityApi<'_> {
-        activity::ActivityApi {
-            client: self,
-        }
+        activity::ActivityApi { client: self }
     }
     #[cfg(feature = "gists")]
     /// Operations tagged `gists`.
@@ -264,9 +4172,7 @@ impl Client {
     #[cfg(feature = "gitignore")]
     /// Operations tagged `gitignore`.
     pub fn gitignore(&self) -> gitignore::GitignoreApi<'_> {
-        gitignore::GitignoreApi {
-            client: self,
-        }
+        gitignore::GitignoreApi { client: self }
     }
     #[cfg(feature = "issues")]
     /// Operations tagged `issues`.
@@ -276,16 +4182,12 @@ impl Client {
     #[cfg(feature = "licenses")]
     /// Operations tagged `licenses`.
     pub fn licenses(&self) -> licenses::LicensesApi<'_> {
-        licenses::LicensesApi {
-            client: self,
-        }
+        licenses::LicensesApi { client: self }
     }
     #[cfg(feature = "markdown")]
     /// Operations tagged `markdown`.
     pub fn markdown(&self) -> markdown::MarkdownApi<'_> {
-        markdown::MarkdownApi {
-            client: self,
-        }
+        markdown::MarkdownApi { client: self }
     }
     #[cfg(feature = "orgs")]
     /// Operations tagged `orgs`.
@@ -295,9 +4197,7 @@ impl Client {
     #[cfg(feature = "billing")]
     /// Operations tagged `billing`.
     pub fn billing(&self) -> billing::BillingApi<'_> {
-        billing::BillingApi {
-            client: self,
-        }
+        billing::BillingApi { client: self }
     }
     #[cfg(feature = "agents")]
     /// Operations tagged `agents`.
@@ -307,65 +4207,47 @@ impl Client {
     #[cfg(feature = "campaigns")]
     /// Operations tagged `campaigns`.
     pub fn campaigns(&self) -> campaigns::CampaignsApi<'_> {
-        campaigns::CampaignsApi {
-            client: self,
-        }
+        campaigns::CampaignsApi { client: self }
     }
     #[cfg(feature = "code_scanning")]
     /// Operations tagged `code-scanning`.
     pub fn code_scanning(&self) -> code_scanning::CodeScanningApi<'_> {
-        code_scanning::CodeScanningApi {
-            client: self,
-        }
+        code_scanning::CodeScanningApi { client: self }
     }
     #[cfg(feature = "codespaces")]
     /// Operations tagged `codespaces`.
     pub fn codespaces(&self) -> codespaces::CodespacesApi<'_> {
-        codespaces::CodespacesApi {
-            client: self,
-        }
+        codespaces::CodespacesApi { client: self }
     }
     #[cfg(feature = "copilot_spaces")]
     /// Operations tagged `copilot-spaces`.
     pub fn copilot_spaces(&self) -> copilot_spaces::CopilotSpacesApi<'_> {
-        copilot_spaces::CopilotSpacesApi {
-            client: self,
-        }
+        copilot_spaces::CopilotSpacesApi { client: self }
     }
     #[cfg(feature = "packages")]
     /// Operations tagged `packages`.
     pub fn packages(&self) -> packages::PackagesApi<'_> {
-        packages::PackagesApi {
-            client: self,
-        }
+        packages::PackagesApi { client: self }
     }
     #[cfg(feature = "interactions")]
     /// Operations tagged `interactions`.
     pub fn interactions(&self) -> interactions::InteractionsApi<'_> {
-        interactions::InteractionsApi {
-            client: self,
-        }
+        interactions::InteractionsApi { client: self }
     }
     #[cfg(feature = "migrations")]
     /// Operations tagged `migrations`.
     pub fn migrations(&self) -> migrations::MigrationsApi<'_> {
-        migrations::MigrationsApi {
-            client: self,
-        }
+        migrations::MigrationsApi { client: self }
     }
     #[cfg(feature = "private_registries")]
     /// Operations tagged `private-registries`.
     pub fn private_registries(&self) -> private_registries::PrivateRegistriesApi<'_> {
-        private_registries::PrivateRegistriesApi {
-            client: self,
-        }
+        private_registries::PrivateRegistriesApi { client: self }
     }
     #[cfg(feature = "projects")]
     /// Operations tagged `projects`.
     pub fn projects(&self) -> projects::ProjectsApi<'_> {
-        projects::ProjectsApi {
-            client: self,
-        }
+        projects::ProjectsApi { client: self }
     }
     #[cfg(feature = "repos")]
     /// Operations tagged `repos`.
@@ -375,16 +4257,12 @@ impl Client {
     #[cfg(feature = "secret_scanning")]
     /// Operations tagged `secret-scanning`.
     pub fn secret_scanning(&self) -> secret_scanning::SecretScanningApi<'_> {
-        secret_scanning::SecretScanningApi {
-            client: self,
-        }
+        secret_scanning::SecretScanningApi { client: self }
     }
     #[cfg(feature = "hosted_compute")]
     /// Operations tagged `hosted-compute`.
     pub fn hosted_compute(&self) -> hosted_compute::HostedComputeApi<'_> {
-        hosted_compute::HostedComputeApi {
-            client: self,
-        }
+        hosted_compute::HostedComputeApi { client: self }
     }
     #[cfg(feature = "teams")]
     /// Operations tagged `teams`.
@@ -394,9 +4272,7 @@ impl Client {
     #[cfg(feature = "rate_limit")]
     /// Operations tagged `rate-limit`.
     pub fn rate_limit(&self) -> rate_limit::RateLimitApi<'_> {
-        rate_limit::RateLimitApi {
-            client: self,
-        }
+        rate_limit::RateLimitApi { client: self }
     }
     #[cfg(feature = "checks")]
     /// Operations tagged `checks`.
@@ -406,23 +4282,17 @@ impl Client {
     #[cfg(feature = "code_quality")]
     /// Operations tagged `code-quality`.
     pub fn code_quality(&self) -> code_quality::CodeQualityApi<'_> {
-        code_quality::CodeQualityApi {
-            client: self,
-        }
+        code_quality::CodeQualityApi { client: self }
     }
     #[cfg(feature = "reactions")]
     /// Operations tagged `reactions`.
     pub fn reactions(&self) -> reactions::ReactionsApi<'_> {
-        reactions::ReactionsApi {
-            client: self,
-        }
+        reactions::ReactionsApi { client: self }
     }
     #[cfg(feature = "dependency_graph")]
     /// Operations tagged `dependency-graph`.
     pub fn dependency_graph(&self) -> dependency_graph::DependencyGraphApi<'_> {
-        dependency_graph::DependencyGraphApi {
-            client: self,
-        }
+        dependency_graph::DependencyGraphApi { client: self }
     }
     #[cfg(feature = "git")]
     /// Operations tagged `git`.

@@ -48,18 +48,22 @@ pub struct MarkdownRender<'a> {
     body: super::models::MarkdownRenderBody,
     options: rt::CallOptions,
 }
-impl MarkdownRender<'_> {
+impl<'a> MarkdownRender<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<String>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/markdown");
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_text(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<String>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_text(client.connector(), op).await
     }
 }
 /// Request builder for `POST /markdown/raw`: set optional parameters, then `send()`.
@@ -70,7 +74,7 @@ pub struct MarkdownRenderRaw<'a> {
     body: Option<String>,
     options: rt::CallOptions,
 }
-impl MarkdownRenderRaw<'_> {
+impl<'a> MarkdownRenderRaw<'a> {
     /// Set the request body.
     pub fn body(mut self, value: String) -> Self {
         self.body = Some(value);
@@ -81,13 +85,17 @@ impl MarkdownRenderRaw<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<String>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/markdown/raw");
         if let Some(body) = &self.body {
             op.text("text/plain", Clone::clone(body));
         }
         op.apply(self.options);
-        rt::send_text(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<String>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_text(client.connector(), op).await
     }
 }

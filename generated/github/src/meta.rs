@@ -86,17 +86,21 @@ pub struct MetaRoot<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl MetaRoot<'_> {
+impl<'a> MetaRoot<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Root>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/");
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Root>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /meta`: set optional parameters, then `send()`.
@@ -106,19 +110,21 @@ pub struct MetaGet<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl MetaGet<'_> {
+impl<'a> MetaGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiOverview>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/meta");
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ApiOverview>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /octocat`: set optional parameters, then `send()`.
@@ -129,7 +135,7 @@ pub struct MetaGetOctocat<'a> {
     s: Option<String>,
     options: rt::CallOptions,
 }
-impl MetaGetOctocat<'_> {
+impl<'a> MetaGetOctocat<'a> {
     /// The words to show in Octocat's speech bubble
     pub fn s(mut self, value: impl Into<String>) -> Self {
         self.s = Some(value.into());
@@ -140,12 +146,16 @@ impl MetaGetOctocat<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/octocat");
         op.query("s", &self.s, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_bytes(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_bytes(client.connector(), op).await
     }
 }
 /// Request builder for `GET /versions`: set optional parameters, then `send()`.
@@ -155,18 +165,22 @@ pub struct MetaGetAllVersions<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl MetaGetAllVersions<'_> {
+impl<'a> MetaGetAllVersions<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<chrono::NaiveDate>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/versions");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<chrono::NaiveDate>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /zen`: set optional parameters, then `send()`.
@@ -176,16 +190,20 @@ pub struct MetaGetZen<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl MetaGetZen<'_> {
+impl<'a> MetaGetZen<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<String>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/zen");
         op.apply(self.options);
-        rt::send_text(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<String>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_text(client.connector(), op).await
     }
 }

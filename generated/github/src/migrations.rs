@@ -516,7 +516,7 @@ pub struct MigrationsListForOrg<'a> {
     exclude: Option<Vec<String>>,
     options: rt::CallOptions,
 }
-impl MigrationsListForOrg<'_> {
+impl<'a> MigrationsListForOrg<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -537,17 +537,38 @@ impl MigrationsListForOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Migration>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/migrations");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("exclude", &self.exclude, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Migration>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Migration> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Migration> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /orgs/{org}/migrations`: set optional parameters, then `send()`.
@@ -559,16 +580,13 @@ pub struct MigrationsStartForOrg<'a> {
     body: super::models::MigrationsStartForOrgBody,
     options: rt::CallOptions,
 }
-impl MigrationsStartForOrg<'_> {
+impl<'a> MigrationsStartForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Migration>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/migrations");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -578,7 +596,12 @@ impl MigrationsStartForOrg<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Migration>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/migrations/{migration_id}`: set optional parameters, then `send()`.
@@ -591,7 +614,7 @@ pub struct MigrationsGetStatusForOrg<'a> {
     exclude: Option<Vec<String>>,
     options: rt::CallOptions,
 }
-impl MigrationsGetStatusForOrg<'_> {
+impl<'a> MigrationsGetStatusForOrg<'a> {
     /// Exclude attributes from the API response to improve performance
     pub fn exclude(mut self, value: Vec<String>) -> Self {
         self.exclude = Some(value);
@@ -602,20 +625,19 @@ impl MigrationsGetStatusForOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Migration>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/migrations/{migration_id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/migrations/{migration_id}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("migration_id", &self.migration_id, rt::Style::Simple, false);
         op.query("exclude", &self.exclude, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Migration>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/migrations/{migration_id}/archive`: set optional parameters, then `send()`.
@@ -627,14 +649,13 @@ pub struct MigrationsDownloadArchiveForOrg<'a> {
     migration_id: i64,
     options: rt::CallOptions,
 }
-impl MigrationsDownloadArchiveForOrg<'_> {
+impl<'a> MigrationsDownloadArchiveForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/migrations/{migration_id}/archive",
@@ -643,7 +664,12 @@ impl MigrationsDownloadArchiveForOrg<'_> {
         op.path("migration_id", &self.migration_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/migrations/{migration_id}/archive`: set optional parameters, then `send()`.
@@ -655,14 +681,13 @@ pub struct MigrationsDeleteArchiveForOrg<'a> {
     migration_id: i64,
     options: rt::CallOptions,
 }
-impl MigrationsDeleteArchiveForOrg<'_> {
+impl<'a> MigrationsDeleteArchiveForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/migrations/{migration_id}/archive",
@@ -671,7 +696,12 @@ impl MigrationsDeleteArchiveForOrg<'_> {
         op.path("migration_id", &self.migration_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/migrations/{migration_id}/repos/{repo_name}/lock`: set optional parameters, then `send()`.
@@ -684,14 +714,13 @@ pub struct MigrationsUnlockRepoForOrg<'a> {
     repo_name: String,
     options: rt::CallOptions,
 }
-impl MigrationsUnlockRepoForOrg<'_> {
+impl<'a> MigrationsUnlockRepoForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/migrations/{migration_id}/repos/{repo_name}/lock",
@@ -701,7 +730,12 @@ impl MigrationsUnlockRepoForOrg<'_> {
         op.path("repo_name", &self.repo_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/migrations/{migration_id}/repositories`: set optional parameters, then `send()`.
@@ -715,7 +749,7 @@ pub struct MigrationsListReposForOrg<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl MigrationsListReposForOrg<'_> {
+impl<'a> MigrationsListReposForOrg<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -731,10 +765,7 @@ impl MigrationsListReposForOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::MinimalRepository>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/migrations/{migration_id}/repositories",
@@ -745,7 +776,33 @@ impl MigrationsListReposForOrg<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::MinimalRepository>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::MinimalRepository> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::MinimalRepository> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/import`: set optional parameters, then `send()`.
@@ -757,20 +814,24 @@ pub struct MigrationsGetImportStatus<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl MigrationsGetImportStatus<'_> {
+impl<'a> MigrationsGetImportStatus<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Import>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/import");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Import>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/import`: set optional parameters, then `send()`.
@@ -783,14 +844,13 @@ pub struct MigrationsStartImport<'a> {
     body: super::models::MigrationsStartImportBody,
     options: rt::CallOptions,
 }
-impl MigrationsStartImport<'_> {
+impl<'a> MigrationsStartImport<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Import>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/repos/{owner}/{repo}/import");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -802,7 +862,12 @@ impl MigrationsStartImport<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Import>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/import`: set optional parameters, then `send()`.
@@ -814,20 +879,24 @@ pub struct MigrationsCancelImport<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl MigrationsCancelImport<'_> {
+impl<'a> MigrationsCancelImport<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/repos/{owner}/{repo}/import");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/import`: set optional parameters, then `send()`.
@@ -840,12 +909,9 @@ pub struct MigrationsUpdateImport<'a> {
     body: Option<Option<super::models::MigrationsUpdateImportBody>>,
     options: rt::CallOptions,
 }
-impl MigrationsUpdateImport<'_> {
+impl<'a> MigrationsUpdateImport<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: Option<super::models::MigrationsUpdateImportBody>,
-    ) -> Self {
+    pub fn body(mut self, value: Option<super::models::MigrationsUpdateImportBody>) -> Self {
         self.body = Some(value);
         self
     }
@@ -854,8 +920,7 @@ impl MigrationsUpdateImport<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Import>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/repos/{owner}/{repo}/import");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -864,7 +929,12 @@ impl MigrationsUpdateImport<'_> {
         }
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Import>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/import/authors`: set optional parameters, then `send()`.
@@ -877,7 +947,7 @@ pub struct MigrationsGetCommitAuthors<'a> {
     since: Option<i64>,
     options: rt::CallOptions,
 }
-impl MigrationsGetCommitAuthors<'_> {
+impl<'a> MigrationsGetCommitAuthors<'a> {
     /// A user ID. Only return users with an ID greater than this ID.
     pub fn since(mut self, value: i64) -> Self {
         self.since = Some(value);
@@ -888,20 +958,19 @@ impl MigrationsGetCommitAuthors<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::PorterAuthor>>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/import/authors",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/import/authors");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("since", &self.since, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::PorterAuthor>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/import/authors/{author_id}`: set optional parameters, then `send()`.
@@ -915,7 +984,7 @@ pub struct MigrationsMapCommitAuthor<'a> {
     body: Option<super::models::MigrationsMapCommitAuthorBody>,
     options: rt::CallOptions,
 }
-impl MigrationsMapCommitAuthor<'_> {
+impl<'a> MigrationsMapCommitAuthor<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::MigrationsMapCommitAuthorBody) -> Self {
         self.body = Some(value);
@@ -926,10 +995,7 @@ impl MigrationsMapCommitAuthor<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PorterAuthor>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/import/authors/{author_id}",
@@ -947,7 +1013,12 @@ impl MigrationsMapCommitAuthor<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PorterAuthor>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/import/large_files`: set optional parameters, then `send()`.
@@ -959,25 +1030,26 @@ pub struct MigrationsGetLargeFiles<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl MigrationsGetLargeFiles<'_> {
+impl<'a> MigrationsGetLargeFiles<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::PorterLargeFile>>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/import/large_files",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/import/large_files");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::PorterLargeFile>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/import/lfs`: set optional parameters, then `send()`.
@@ -990,14 +1062,13 @@ pub struct MigrationsSetLfsPreference<'a> {
     body: super::models::MigrationsSetLfsPreferenceBody,
     options: rt::CallOptions,
 }
-impl MigrationsSetLfsPreference<'_> {
+impl<'a> MigrationsSetLfsPreference<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Import>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/repos/{owner}/{repo}/import/lfs");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -1008,7 +1079,12 @@ impl MigrationsSetLfsPreference<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Import>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/migrations`: set optional parameters, then `send()`.
@@ -1020,7 +1096,7 @@ pub struct MigrationsListForAuthenticatedUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl MigrationsListForAuthenticatedUser<'_> {
+impl<'a> MigrationsListForAuthenticatedUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1036,16 +1112,37 @@ impl MigrationsListForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Migration>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/migrations");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Migration>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Migration> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Migration> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /user/migrations`: set optional parameters, then `send()`.
@@ -1056,16 +1153,13 @@ pub struct MigrationsStartForAuthenticatedUser<'a> {
     body: super::models::MigrationsStartForAuthenticatedUserBody,
     options: rt::CallOptions,
 }
-impl MigrationsStartForAuthenticatedUser<'_> {
+impl<'a> MigrationsStartForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Migration>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/user/migrations");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -1075,7 +1169,12 @@ impl MigrationsStartForAuthenticatedUser<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Migration>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/migrations/{migration_id}`: set optional parameters, then `send()`.
@@ -1087,7 +1186,7 @@ pub struct MigrationsGetStatusForAuthenticatedUser<'a> {
     exclude: Option<Vec<String>>,
     options: rt::CallOptions,
 }
-impl MigrationsGetStatusForAuthenticatedUser<'_> {
+impl<'a> MigrationsGetStatusForAuthenticatedUser<'a> {
     /// Set `exclude`.
     pub fn exclude(mut self, value: Vec<String>) -> Self {
         self.exclude = Some(value);
@@ -1098,16 +1197,18 @@ impl MigrationsGetStatusForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Migration>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/migrations/{migration_id}");
         op.path("migration_id", &self.migration_id, rt::Style::Simple, false);
         op.query("exclude", &self.exclude, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Migration>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/migrations/{migration_id}/archive`: set optional parameters, then `send()`.
@@ -1118,22 +1219,23 @@ pub struct MigrationsGetArchiveForAuthenticatedUser<'a> {
     migration_id: i64,
     options: rt::CallOptions,
 }
-impl MigrationsGetArchiveForAuthenticatedUser<'_> {
+impl<'a> MigrationsGetArchiveForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/user/migrations/{migration_id}/archive",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/user/migrations/{migration_id}/archive");
         op.path("migration_id", &self.migration_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /user/migrations/{migration_id}/archive`: set optional parameters, then `send()`.
@@ -1144,14 +1246,13 @@ pub struct MigrationsDeleteArchiveForAuthenticatedUser<'a> {
     migration_id: i64,
     options: rt::CallOptions,
 }
-impl MigrationsDeleteArchiveForAuthenticatedUser<'_> {
+impl<'a> MigrationsDeleteArchiveForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/user/migrations/{migration_id}/archive",
@@ -1159,7 +1260,12 @@ impl MigrationsDeleteArchiveForAuthenticatedUser<'_> {
         op.path("migration_id", &self.migration_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /user/migrations/{migration_id}/repos/{repo_name}/lock`: set optional parameters, then `send()`.
@@ -1171,14 +1277,13 @@ pub struct MigrationsUnlockRepoForAuthenticatedUser<'a> {
     repo_name: String,
     options: rt::CallOptions,
 }
-impl MigrationsUnlockRepoForAuthenticatedUser<'_> {
+impl<'a> MigrationsUnlockRepoForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/user/migrations/{migration_id}/repos/{repo_name}/lock",
@@ -1187,7 +1292,12 @@ impl MigrationsUnlockRepoForAuthenticatedUser<'_> {
         op.path("repo_name", &self.repo_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/migrations/{migration_id}/repositories`: set optional parameters, then `send()`.
@@ -1200,7 +1310,7 @@ pub struct MigrationsListReposForAuthenticatedUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl MigrationsListReposForAuthenticatedUser<'_> {
+impl<'a> MigrationsListReposForAuthenticatedUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1216,10 +1326,7 @@ impl MigrationsListReposForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::MinimalRepository>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/user/migrations/{migration_id}/repositories",
@@ -1229,6 +1336,32 @@ impl MigrationsListReposForAuthenticatedUser<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::MinimalRepository>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::MinimalRepository> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::MinimalRepository> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }

@@ -170,19 +170,13 @@ pub struct OidcListOidcCustomPropertyInclusionsForEnterprise<'a> {
     enterprise: String,
     options: rt::CallOptions,
 }
-impl OidcListOidcCustomPropertyInclusionsForEnterprise<'_> {
+impl<'a> OidcListOidcCustomPropertyInclusionsForEnterprise<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Vec<super::models::OidcCustomPropertyInclusion>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/actions/oidc/customization/properties/repo",
@@ -190,7 +184,14 @@ impl OidcListOidcCustomPropertyInclusionsForEnterprise<'_> {
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::OidcCustomPropertyInclusion>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /enterprises/{enterprise}/actions/oidc/customization/properties/repo`: set optional parameters, then `send()`.
@@ -202,16 +203,13 @@ pub struct OidcCreateOidcCustomPropertyInclusionForEnterprise<'a> {
     body: super::models::OidcCustomPropertyInclusionInput,
     options: rt::CallOptions,
 }
-impl OidcCreateOidcCustomPropertyInclusionForEnterprise<'_> {
+impl<'a> OidcCreateOidcCustomPropertyInclusionForEnterprise<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::OidcCustomPropertyInclusion>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/enterprises/{enterprise}/actions/oidc/customization/properties/repo",
@@ -220,7 +218,14 @@ impl OidcCreateOidcCustomPropertyInclusionForEnterprise<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OidcCustomPropertyInclusion>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /enterprises/{enterprise}/actions/oidc/customization/properties/repo/{custom_property_name}`: set optional parameters, then `send()`.
@@ -232,14 +237,13 @@ pub struct OidcDeleteOidcCustomPropertyInclusionForEnterprise<'a> {
     custom_property_name: String,
     options: rt::CallOptions,
 }
-impl OidcDeleteOidcCustomPropertyInclusionForEnterprise<'_> {
+impl<'a> OidcDeleteOidcCustomPropertyInclusionForEnterprise<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/enterprises/{enterprise}/actions/oidc/customization/properties/repo/{custom_property_name}",
@@ -253,7 +257,12 @@ impl OidcDeleteOidcCustomPropertyInclusionForEnterprise<'_> {
         );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/oidc/customization/properties/repo`: set optional parameters, then `send()`.
@@ -264,19 +273,13 @@ pub struct OidcListOidcCustomPropertyInclusionsForOrg<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl OidcListOidcCustomPropertyInclusionsForOrg<'_> {
+impl<'a> OidcListOidcCustomPropertyInclusionsForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Vec<super::models::OidcCustomPropertyInclusion>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/oidc/customization/properties/repo",
@@ -284,7 +287,14 @@ impl OidcListOidcCustomPropertyInclusionsForOrg<'_> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::OidcCustomPropertyInclusion>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /orgs/{org}/actions/oidc/customization/properties/repo`: set optional parameters, then `send()`.
@@ -296,16 +306,13 @@ pub struct OidcCreateOidcCustomPropertyInclusionForOrg<'a> {
     body: super::models::OidcCustomPropertyInclusionInput,
     options: rt::CallOptions,
 }
-impl OidcCreateOidcCustomPropertyInclusionForOrg<'_> {
+impl<'a> OidcCreateOidcCustomPropertyInclusionForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::OidcCustomPropertyInclusion>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/actions/oidc/customization/properties/repo",
@@ -314,7 +321,14 @@ impl OidcCreateOidcCustomPropertyInclusionForOrg<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OidcCustomPropertyInclusion>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/actions/oidc/customization/properties/repo/{custom_property_name}`: set optional parameters, then `send()`.
@@ -326,14 +340,13 @@ pub struct OidcDeleteOidcCustomPropertyInclusionForOrg<'a> {
     custom_property_name: String,
     options: rt::CallOptions,
 }
-impl OidcDeleteOidcCustomPropertyInclusionForOrg<'_> {
+impl<'a> OidcDeleteOidcCustomPropertyInclusionForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/actions/oidc/customization/properties/repo/{custom_property_name}",
@@ -347,7 +360,12 @@ impl OidcDeleteOidcCustomPropertyInclusionForOrg<'_> {
         );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/oidc/customization/sub`: set optional parameters, then `send()`.
@@ -358,23 +376,25 @@ pub struct OidcGetOidcCustomSubTemplateForOrg<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl OidcGetOidcCustomSubTemplateForOrg<'_> {
+impl<'a> OidcGetOidcCustomSubTemplateForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::OidcCustomSub>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/oidc/customization/sub",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::OidcCustomSub>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/actions/oidc/customization/sub`: set optional parameters, then `send()`.
@@ -386,16 +406,13 @@ pub struct OidcUpdateOidcCustomSubTemplateForOrg<'a> {
     body: super::models::OidcUpdateOidcCustomSubTemplateForOrgBody,
     options: rt::CallOptions,
 }
-impl OidcUpdateOidcCustomSubTemplateForOrg<'_> {
+impl<'a> OidcUpdateOidcCustomSubTemplateForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/oidc/customization/sub",
@@ -404,6 +421,11 @@ impl OidcUpdateOidcCustomSubTemplateForOrg<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -368,10 +368,7 @@ impl<'a> OrgsApi<'a> {
     /// List the users blocked by an organization.
     ///
     /// `GET /orgs/{org}/blocks` (operation `orgs/list-blocked-users`).
-    pub fn list_blocked_users(
-        &self,
-        org: impl Into<String>,
-    ) -> OrgsListBlockedUsers<'a> {
+    pub fn list_blocked_users(&self, org: impl Into<String>) -> OrgsListBlockedUsers<'a> {
         OrgsListBlockedUsers {
             client: self.client,
             org: org.into(),
@@ -436,10 +433,7 @@ impl<'a> OrgsApi<'a> {
     /// The return hash contains `failed_at` and `failed_reason` fields which represent the time at which the invitation failed and the reason for the failure.
     ///
     /// `GET /orgs/{org}/failed_invitations` (operation `orgs/list-failed-invitations`).
-    pub fn list_failed_invitations(
-        &self,
-        org: impl Into<String>,
-    ) -> OrgsListFailedInvitations<'a> {
+    pub fn list_failed_invitations(&self, org: impl Into<String>) -> OrgsListFailedInvitations<'a> {
         OrgsListFailedInvitations {
             client: self.client,
             org: org.into(),
@@ -500,11 +494,7 @@ impl<'a> OrgsApi<'a> {
     /// webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
     ///
     /// `GET /orgs/{org}/hooks/{hook_id}` (operation `orgs/get-webhook`).
-    pub fn get_webhook(
-        &self,
-        org: impl Into<String>,
-        hook_id: i64,
-    ) -> OrgsGetWebhook<'a> {
+    pub fn get_webhook(&self, org: impl Into<String>, hook_id: i64) -> OrgsGetWebhook<'a> {
         OrgsGetWebhook {
             client: self.client,
             org: org.into(),
@@ -522,11 +512,7 @@ impl<'a> OrgsApi<'a> {
     /// webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
     ///
     /// `DELETE /orgs/{org}/hooks/{hook_id}` (operation `orgs/delete-webhook`).
-    pub fn delete_webhook(
-        &self,
-        org: impl Into<String>,
-        hook_id: i64,
-    ) -> OrgsDeleteWebhook<'a> {
+    pub fn delete_webhook(&self, org: impl Into<String>, hook_id: i64) -> OrgsDeleteWebhook<'a> {
         OrgsDeleteWebhook {
             client: self.client,
             org: org.into(),
@@ -548,11 +534,7 @@ impl<'a> OrgsApi<'a> {
     /// webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
     ///
     /// `PATCH /orgs/{org}/hooks/{hook_id}` (operation `orgs/update-webhook`).
-    pub fn update_webhook(
-        &self,
-        org: impl Into<String>,
-        hook_id: i64,
-    ) -> OrgsUpdateWebhook<'a> {
+    pub fn update_webhook(&self, org: impl Into<String>, hook_id: i64) -> OrgsUpdateWebhook<'a> {
         OrgsUpdateWebhook {
             client: self.client,
             org: org.into(),
@@ -690,11 +672,7 @@ impl<'a> OrgsApi<'a> {
     /// webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
     ///
     /// `POST /orgs/{org}/hooks/{hook_id}/pings` (operation `orgs/ping-webhook`).
-    pub fn ping_webhook(
-        &self,
-        org: impl Into<String>,
-        hook_id: i64,
-    ) -> OrgsPingWebhook<'a> {
+    pub fn ping_webhook(&self, org: impl Into<String>, hook_id: i64) -> OrgsPingWebhook<'a> {
         OrgsPingWebhook {
             client: self.client,
             org: org.into(),
@@ -931,10 +909,7 @@ impl<'a> OrgsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:read` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/installations` (operation `orgs/list-app-installations`).
-    pub fn list_app_installations(
-        &self,
-        org: impl Into<String>,
-    ) -> OrgsListAppInstallations<'a> {
+    pub fn list_app_installations(&self, org: impl Into<String>) -> OrgsListAppInstallations<'a> {
         OrgsListAppInstallations {
             client: self.client,
             org: org.into(),
@@ -1462,11 +1437,7 @@ impl<'a> OrgsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/organization-roles/{role_id}` (operation `orgs/get-org-role`).
-    pub fn get_org_role(
-        &self,
-        org: impl Into<String>,
-        role_id: i64,
-    ) -> OrgsGetOrgRole<'a> {
+    pub fn get_org_role(&self, org: impl Into<String>, role_id: i64) -> OrgsGetOrgRole<'a> {
         OrgsGetOrgRole {
             client: self.client,
             org: org.into(),
@@ -1580,10 +1551,7 @@ impl<'a> OrgsApi<'a> {
     /// Only GitHub Apps can use this endpoint.
     ///
     /// `GET /orgs/{org}/personal-access-token-requests` (operation `orgs/list-pat-grant-requests`).
-    pub fn list_pat_grant_requests(
-        &self,
-        org: impl Into<String>,
-    ) -> OrgsListPatGrantRequests<'a> {
+    pub fn list_pat_grant_requests(&self, org: impl Into<String>) -> OrgsListPatGrantRequests<'a> {
         OrgsListPatGrantRequests {
             client: self.client,
             org: org.into(),
@@ -1899,10 +1867,7 @@ impl<'a> OrgsApi<'a> {
     /// Members of an organization can choose to have their membership publicized or not.
     ///
     /// `GET /orgs/{org}/public_members` (operation `orgs/list-public-members`).
-    pub fn list_public_members(
-        &self,
-        org: impl Into<String>,
-    ) -> OrgsListPublicMembers<'a> {
+    pub fn list_public_members(&self, org: impl Into<String>) -> OrgsListPublicMembers<'a> {
         OrgsListPublicMembers {
             client: self.client,
             org: org.into(),
@@ -2313,7 +2278,7 @@ pub struct OrgsList<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl OrgsList<'_> {
+impl<'a> OrgsList<'a> {
     /// An organization ID. Only return organizations with an ID greater than this ID.
     pub fn since(mut self, value: i64) -> Self {
         self.since = Some(value);
@@ -2329,15 +2294,38 @@ impl OrgsList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::OrganizationSimple>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organizations");
         op.query("since", &self.since, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::OrganizationSimple>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::OrganizationSimple> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::OrganizationSimple> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}`: set optional parameters, then `send()`.
@@ -2348,21 +2336,23 @@ pub struct OrgsGet<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl OrgsGet<'_> {
+impl<'a> OrgsGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::OrganizationFull>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::OrganizationFull>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}`: set optional parameters, then `send()`.
@@ -2373,19 +2363,23 @@ pub struct OrgsDelete<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl OrgsDelete<'_> {
+impl<'a> OrgsDelete<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/orgs/{org}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /orgs/{org}`: set optional parameters, then `send()`.
@@ -2397,7 +2391,7 @@ pub struct OrgsUpdate<'a> {
     body: Option<super::models::OrgsUpdateBody>,
     options: rt::CallOptions,
 }
-impl OrgsUpdate<'_> {
+impl<'a> OrgsUpdate<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::OrgsUpdateBody) -> Self {
         self.body = Some(value);
@@ -2408,10 +2402,7 @@ impl OrgsUpdate<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::OrganizationFull>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/orgs/{org}");
         op.path("org", &self.org, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -2423,7 +2414,12 @@ impl OrgsUpdate<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::OrganizationFull>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /orgs/{org}/artifacts/metadata/deployment-record`: set optional parameters, then `send()`.
@@ -2435,19 +2431,13 @@ pub struct OrgsCreateArtifactDeploymentRecord<'a> {
     body: super::models::OrgsCreateArtifactDeploymentRecordBody,
     options: rt::CallOptions,
 }
-impl OrgsCreateArtifactDeploymentRecord<'_> {
+impl<'a> OrgsCreateArtifactDeploymentRecord<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::OrgsCreateArtifactDeploymentRecordResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/artifacts/metadata/deployment-record",
@@ -2457,7 +2447,15 @@ impl OrgsCreateArtifactDeploymentRecord<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OrgsCreateArtifactDeploymentRecordResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /orgs/{org}/artifacts/metadata/deployment-record/cluster/{cluster}`: set optional parameters, then `send()`.
@@ -2470,56 +2468,49 @@ pub struct OrgsSetClusterDeploymentRecords<'a> {
     body: super::models::OrgsSetClusterDeploymentRecordsBody,
     options: rt::CallOptions,
 }
-impl OrgsSetClusterDeploymentRecords<'_> {
+impl<'a> OrgsSetClusterDeploymentRecords<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<OrgsSetClusterDeploymentRecordsResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/artifacts/metadata/deployment-record/cluster/{cluster}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         let v = &self.cluster;
-        op.check(
-            rt::check::string(
-                "cluster",
-                v,
-                Some(1u64),
-                Some(128u64),
-                "^[a-zA-Z0-9._-]+$",
-            ),
-        );
+        op.check(rt::check::string(
+            "cluster",
+            v,
+            Some(1u64),
+            Some(128u64),
+            "^[a-zA-Z0-9._-]+$",
+        ));
         op.path("cluster", &self.cluster, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_decode(
-                self.client.connector(),
-                op,
-                |status, body| match status {
-                    200u16 => {
-                        serde_json::from_slice(body)
-                            .map(OrgsSetClusterDeploymentRecordsResponse::Status200)
-                    }
-                    207u16 => {
-                        serde_json::from_slice(body)
-                            .map(OrgsSetClusterDeploymentRecordsResponse::Status207)
-                    }
-                    #[allow(unreachable_patterns)]
-                    _ => {
-                        serde_json::from_slice(body)
-                            .map(OrgsSetClusterDeploymentRecordsResponse::Other)
-                    }
-                },
-            )
-            .await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<OrgsSetClusterDeploymentRecordsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_decode(client.connector(), op, |status, body| match status {
+            200u16 => {
+                serde_json::from_slice(body).map(OrgsSetClusterDeploymentRecordsResponse::Status200)
+            }
+            207u16 => {
+                serde_json::from_slice(body).map(OrgsSetClusterDeploymentRecordsResponse::Status207)
+            }
+            #[allow(unreachable_patterns)]
+            _ => serde_json::from_slice(body).map(OrgsSetClusterDeploymentRecordsResponse::Other),
+        })
+        .await
     }
 }
 /// The success answers of `POST /orgs/{org}/artifacts/metadata/deployment-record/cluster/{cluster}`, by status.
@@ -2539,11 +2530,32 @@ pub struct OrgsCreateClusterDeploymentRecordsJob<'a> {
     body: super::models::OrgsCreateClusterDeploymentRecordsJobBody,
     options: rt::CallOptions,
 }
-impl OrgsCreateClusterDeploymentRecordsJob<'_> {
+impl<'a> OrgsCreateClusterDeploymentRecordsJob<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
+    }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/orgs/{org}/artifacts/metadata/deployment-record/cluster/{cluster}/jobs",
+        );
+        op.path("org", &self.org, rt::Style::Simple, false);
+        let v = &self.cluster;
+        op.check(rt::check::string(
+            "cluster",
+            v,
+            Some(1u64),
+            Some(128u64),
+            "^[a-zA-Z0-9._-]+$",
+        ));
+        op.path("cluster", &self.cluster, rt::Style::Simple, false);
+        op.check(self.body.validate());
+        op.json("application/json", &self.body);
+        op.errors(rt::error_body::<super::models::BasicError>);
+        op.apply(self.options);
+        (self.client, op)
     }
     /// Send the request.
     pub async fn send(
@@ -2552,27 +2564,8 @@ impl OrgsCreateClusterDeploymentRecordsJob<'_> {
         rt::Response<super::models::OrgsCreateClusterDeploymentRecordsJobResponse202>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/orgs/{org}/artifacts/metadata/deployment-record/cluster/{cluster}/jobs",
-        );
-        op.path("org", &self.org, rt::Style::Simple, false);
-        let v = &self.cluster;
-        op.check(
-            rt::check::string(
-                "cluster",
-                v,
-                Some(1u64),
-                Some(128u64),
-                "^[a-zA-Z0-9._-]+$",
-            ),
-        );
-        op.path("cluster", &self.cluster, rt::Style::Simple, false);
-        op.check(self.body.validate());
-        op.json("application/json", &self.body);
-        op.errors(rt::error_body::<super::models::BasicError>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/artifacts/metadata/deployment-record/cluster/{cluster}/jobs/{job_id}`: set optional parameters, then `send()`.
@@ -2585,39 +2578,39 @@ pub struct OrgsGetClusterDeploymentRecordsJob<'a> {
     job_id: i64,
     options: rt::CallOptions,
 }
-impl OrgsGetClusterDeploymentRecordsJob<'_> {
+impl<'a> OrgsGetClusterDeploymentRecordsJob<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::OrgsGetClusterDeploymentRecordsJobResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/artifacts/metadata/deployment-record/cluster/{cluster}/jobs/{job_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         let v = &self.cluster;
-        op.check(
-            rt::check::string(
-                "cluster",
-                v,
-                Some(1u64),
-                Some(128u64),
-                "^[a-zA-Z0-9._-]+$",
-            ),
-        );
+        op.check(rt::check::string(
+            "cluster",
+            v,
+            Some(1u64),
+            Some(128u64),
+            "^[a-zA-Z0-9._-]+$",
+        ));
         op.path("cluster", &self.cluster, rt::Style::Simple, false);
         op.path("job_id", &self.job_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OrgsGetClusterDeploymentRecordsJobResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /orgs/{org}/artifacts/metadata/storage-record`: set optional parameters, then `send()`.
@@ -2629,19 +2622,13 @@ pub struct OrgsCreateArtifactStorageRecord<'a> {
     body: super::models::OrgsCreateArtifactStorageRecordBody,
     options: rt::CallOptions,
 }
-impl OrgsCreateArtifactStorageRecord<'_> {
+impl<'a> OrgsCreateArtifactStorageRecord<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::OrgsCreateArtifactStorageRecordResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/artifacts/metadata/storage-record",
@@ -2651,7 +2638,15 @@ impl OrgsCreateArtifactStorageRecord<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OrgsCreateArtifactStorageRecordResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/artifacts/{subject_digest}/metadata/deployment-records`: set optional parameters, then `send()`.
@@ -2663,37 +2658,42 @@ pub struct OrgsListArtifactDeploymentRecords<'a> {
     subject_digest: String,
     options: rt::CallOptions,
 }
-impl OrgsListArtifactDeploymentRecords<'_> {
+impl<'a> OrgsListArtifactDeploymentRecords<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::OrgsListArtifactDeploymentRecordsResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/artifacts/{subject_digest}/metadata/deployment-records",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         let v = &self.subject_digest;
-        op.check(
-            rt::check::string(
-                "subject_digest",
-                v,
-                Some(71u64),
-                Some(71u64),
-                "^sha256:[a-f0-9]{64}$",
-            ),
+        op.check(rt::check::string(
+            "subject_digest",
+            v,
+            Some(71u64),
+            Some(71u64),
+            "^sha256:[a-f0-9]{64}$",
+        ));
+        op.path(
+            "subject_digest",
+            &self.subject_digest,
+            rt::Style::Simple,
+            false,
         );
-        op.path("subject_digest", &self.subject_digest, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OrgsListArtifactDeploymentRecordsResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/artifacts/{subject_digest}/metadata/storage-records`: set optional parameters, then `send()`.
@@ -2705,37 +2705,42 @@ pub struct OrgsListArtifactStorageRecords<'a> {
     subject_digest: String,
     options: rt::CallOptions,
 }
-impl OrgsListArtifactStorageRecords<'_> {
+impl<'a> OrgsListArtifactStorageRecords<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::OrgsListArtifactStorageRecordsResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/artifacts/{subject_digest}/metadata/storage-records",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         let v = &self.subject_digest;
-        op.check(
-            rt::check::string(
-                "subject_digest",
-                v,
-                Some(71u64),
-                Some(71u64),
-                "^sha256:[a-f0-9]{64}$",
-            ),
+        op.check(rt::check::string(
+            "subject_digest",
+            v,
+            Some(71u64),
+            Some(71u64),
+            "^sha256:[a-f0-9]{64}$",
+        ));
+        op.path(
+            "subject_digest",
+            &self.subject_digest,
+            rt::Style::Simple,
+            false,
         );
-        op.path("subject_digest", &self.subject_digest, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OrgsListArtifactStorageRecordsResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /orgs/{org}/attestations/bulk-list`: set optional parameters, then `send()`.
@@ -2750,7 +2755,7 @@ pub struct OrgsListAttestationsBulk<'a> {
     body: super::models::OrgsListAttestationsBulkBody,
     options: rt::CallOptions,
 }
-impl OrgsListAttestationsBulk<'_> {
+impl<'a> OrgsListAttestationsBulk<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -2771,13 +2776,7 @@ impl OrgsListAttestationsBulk<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::OrgsListAttestationsBulkResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/attestations/bulk-list");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -2786,7 +2785,14 @@ impl OrgsListAttestationsBulk<'_> {
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OrgsListAttestationsBulkResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /orgs/{org}/attestations/delete-request`: set optional parameters, then `send()`.
@@ -2798,23 +2804,24 @@ pub struct OrgsDeleteAttestationsBulk<'a> {
     body: super::models::OrgsDeleteAttestationsBulkBody,
     options: rt::CallOptions,
 }
-impl OrgsDeleteAttestationsBulk<'_> {
+impl<'a> OrgsDeleteAttestationsBulk<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/orgs/{org}/attestations/delete-request",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/attestations/delete-request");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/attestations/digest/{subject_digest}`: set optional parameters, then `send()`.
@@ -2826,23 +2833,32 @@ pub struct OrgsDeleteAttestationsBySubjectDigest<'a> {
     subject_digest: String,
     options: rt::CallOptions,
 }
-impl OrgsDeleteAttestationsBySubjectDigest<'_> {
+impl<'a> OrgsDeleteAttestationsBySubjectDigest<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/attestations/digest/{subject_digest}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("subject_digest", &self.subject_digest, rt::Style::Simple, false);
+        op.path(
+            "subject_digest",
+            &self.subject_digest,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/attestations/repositories`: set optional parameters, then `send()`.
@@ -2857,7 +2873,7 @@ pub struct OrgsListAttestationRepositories<'a> {
     predicate_type: Option<String>,
     options: rt::CallOptions,
 }
-impl OrgsListAttestationRepositories<'_> {
+impl<'a> OrgsListAttestationRepositories<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -2885,6 +2901,21 @@ impl OrgsListAttestationRepositories<'_> {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/attestations/repositories");
+        op.path("org", &self.org, rt::Style::Simple, false);
+        op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.query("before", &self.before, rt::Style::Form, true);
+        op.query("after", &self.after, rt::Style::Form, true);
+        op.query(
+            "predicate_type",
+            &self.predicate_type,
+            rt::Style::Form,
+            true,
+        );
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
@@ -2892,17 +2923,8 @@ impl OrgsListAttestationRepositories<'_> {
         rt::Response<Vec<super::models::OrgsListAttestationRepositoriesResponseItem>>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/attestations/repositories",
-        );
-        op.path("org", &self.org, rt::Style::Simple, false);
-        op.query("per_page", &self.per_page, rt::Style::Form, true);
-        op.query("before", &self.before, rt::Style::Form, true);
-        op.query("after", &self.after, rt::Style::Form, true);
-        op.query("predicate_type", &self.predicate_type, rt::Style::Form, true);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/attestations/{attestation_id}`: set optional parameters, then `send()`.
@@ -2914,23 +2936,32 @@ pub struct OrgsDeleteAttestationsById<'a> {
     attestation_id: i64,
     options: rt::CallOptions,
 }
-impl OrgsDeleteAttestationsById<'_> {
+impl<'a> OrgsDeleteAttestationsById<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/attestations/{attestation_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("attestation_id", &self.attestation_id, rt::Style::Simple, false);
+        op.path(
+            "attestation_id",
+            &self.attestation_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/attestations/{subject_digest}`: set optional parameters, then `send()`.
@@ -2946,7 +2977,7 @@ pub struct OrgsListAttestations<'a> {
     predicate_type: Option<String>,
     options: rt::CallOptions,
 }
-impl OrgsListAttestations<'_> {
+impl<'a> OrgsListAttestations<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -2974,22 +3005,33 @@ impl OrgsListAttestations<'_> {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/attestations/{subject_digest}");
+        op.path("org", &self.org, rt::Style::Simple, false);
+        op.path(
+            "subject_digest",
+            &self.subject_digest,
+            rt::Style::Simple,
+            false,
+        );
+        op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.query("before", &self.before, rt::Style::Form, true);
+        op.query("after", &self.after, rt::Style::Form, true);
+        op.query(
+            "predicate_type",
+            &self.predicate_type,
+            rt::Style::Form,
+            true,
+        );
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::OrgsListAttestationsResponse>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/attestations/{subject_digest}",
-        );
-        op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("subject_digest", &self.subject_digest, rt::Style::Simple, false);
-        op.query("per_page", &self.per_page, rt::Style::Form, true);
-        op.query("before", &self.before, rt::Style::Form, true);
-        op.query("after", &self.after, rt::Style::Form, true);
-        op.query("predicate_type", &self.predicate_type, rt::Style::Form, true);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/blocks`: set optional parameters, then `send()`.
@@ -3002,7 +3044,7 @@ pub struct OrgsListBlockedUsers<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl OrgsListBlockedUsers<'_> {
+impl<'a> OrgsListBlockedUsers<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -3018,16 +3060,42 @@ impl OrgsListBlockedUsers<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/blocks");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::SimpleUser> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::SimpleUser> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}/blocks/{username}`: set optional parameters, then `send()`.
@@ -3039,20 +3107,24 @@ pub struct OrgsCheckBlockedUser<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl OrgsCheckBlockedUser<'_> {
+impl<'a> OrgsCheckBlockedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/blocks/{username}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/blocks/{username}`: set optional parameters, then `send()`.
@@ -3064,20 +3136,24 @@ pub struct OrgsBlockUser<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl OrgsBlockUser<'_> {
+impl<'a> OrgsBlockUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/orgs/{org}/blocks/{username}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/blocks/{username}`: set optional parameters, then `send()`.
@@ -3089,19 +3165,23 @@ pub struct OrgsUnblockUser<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl OrgsUnblockUser<'_> {
+impl<'a> OrgsUnblockUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/orgs/{org}/blocks/{username}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/failed_invitations`: set optional parameters, then `send()`.
@@ -3114,7 +3194,7 @@ pub struct OrgsListFailedInvitations<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl OrgsListFailedInvitations<'_> {
+impl<'a> OrgsListFailedInvitations<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -3130,17 +3210,40 @@ impl OrgsListFailedInvitations<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::OrganizationInvitation>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/failed_invitations");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::OrganizationInvitation>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::OrganizationInvitation> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::OrganizationInvitation> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}/hooks`: set optional parameters, then `send()`.
@@ -3153,7 +3256,7 @@ pub struct OrgsListWebhooks<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl OrgsListWebhooks<'_> {
+impl<'a> OrgsListWebhooks<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -3169,17 +3272,38 @@ impl OrgsListWebhooks<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::OrgHook>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/hooks");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::OrgHook>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::OrgHook> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::OrgHook> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /orgs/{org}/hooks`: set optional parameters, then `send()`.
@@ -3191,14 +3315,13 @@ pub struct OrgsCreateWebhook<'a> {
     body: super::models::OrgsCreateWebhookBody,
     options: rt::CallOptions,
 }
-impl OrgsCreateWebhook<'_> {
+impl<'a> OrgsCreateWebhook<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::OrgHook>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/hooks");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -3208,7 +3331,12 @@ impl OrgsCreateWebhook<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::OrgHook>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/hooks/{hook_id}`: set optional parameters, then `send()`.
@@ -3220,20 +3348,24 @@ pub struct OrgsGetWebhook<'a> {
     hook_id: i64,
     options: rt::CallOptions,
 }
-impl OrgsGetWebhook<'_> {
+impl<'a> OrgsGetWebhook<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::OrgHook>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/hooks/{hook_id}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::OrgHook>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/hooks/{hook_id}`: set optional parameters, then `send()`.
@@ -3245,20 +3377,24 @@ pub struct OrgsDeleteWebhook<'a> {
     hook_id: i64,
     options: rt::CallOptions,
 }
-impl OrgsDeleteWebhook<'_> {
+impl<'a> OrgsDeleteWebhook<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/orgs/{org}/hooks/{hook_id}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /orgs/{org}/hooks/{hook_id}`: set optional parameters, then `send()`.
@@ -3271,7 +3407,7 @@ pub struct OrgsUpdateWebhook<'a> {
     body: Option<super::models::OrgsUpdateWebhookBody>,
     options: rt::CallOptions,
 }
-impl OrgsUpdateWebhook<'_> {
+impl<'a> OrgsUpdateWebhook<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::OrgsUpdateWebhookBody) -> Self {
         self.body = Some(value);
@@ -3282,8 +3418,7 @@ impl OrgsUpdateWebhook<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::OrgHook>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/orgs/{org}/hooks/{hook_id}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
@@ -3296,7 +3431,12 @@ impl OrgsUpdateWebhook<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::OrgHook>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/hooks/{hook_id}/config`: set optional parameters, then `send()`.
@@ -3308,21 +3448,23 @@ pub struct OrgsGetWebhookConfigForOrg<'a> {
     hook_id: i64,
     options: rt::CallOptions,
 }
-impl OrgsGetWebhookConfigForOrg<'_> {
+impl<'a> OrgsGetWebhookConfigForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::WebhookConfig>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/hooks/{hook_id}/config");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::WebhookConfig>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /orgs/{org}/hooks/{hook_id}/config`: set optional parameters, then `send()`.
@@ -3335,12 +3477,9 @@ pub struct OrgsUpdateWebhookConfigForOrg<'a> {
     body: Option<super::models::AppsUpdateWebhookConfigForAppBody>,
     options: rt::CallOptions,
 }
-impl OrgsUpdateWebhookConfigForOrg<'_> {
+impl<'a> OrgsUpdateWebhookConfigForOrg<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::AppsUpdateWebhookConfigForAppBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::AppsUpdateWebhookConfigForAppBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -3349,21 +3488,20 @@ impl OrgsUpdateWebhookConfigForOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::WebhookConfig>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::PATCH,
-            "/orgs/{org}/hooks/{hook_id}/config",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PATCH, "/orgs/{org}/hooks/{hook_id}/config");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::WebhookConfig>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/hooks/{hook_id}/deliveries`: set optional parameters, then `send()`.
@@ -3378,7 +3516,7 @@ pub struct OrgsListWebhookDeliveries<'a> {
     status: Option<super::models::AppsListWebhookDeliveriesStatus>,
     options: rt::CallOptions,
 }
-impl OrgsListWebhookDeliveries<'_> {
+impl<'a> OrgsListWebhookDeliveries<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -3390,10 +3528,7 @@ impl OrgsListWebhookDeliveries<'_> {
         self
     }
     /// Returns webhook deliveries filtered by delivery outcome classification based on `status_code` range. A `status` of `success` returns deliveries with a `status_code` in the 200-399 range (inclusive). A `status` of `failure` returns deliveries with a `status_code` in the 400-599 range (inclusive).
-    pub fn status(
-        mut self,
-        value: super::models::AppsListWebhookDeliveriesStatus,
-    ) -> Self {
+    pub fn status(mut self, value: super::models::AppsListWebhookDeliveriesStatus) -> Self {
         self.status = Some(value);
         self
     }
@@ -3402,14 +3537,8 @@ impl OrgsListWebhookDeliveries<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::HookDeliveryItem>>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/hooks/{hook_id}/deliveries",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/hooks/{hook_id}/deliveries");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -3421,7 +3550,14 @@ impl OrgsListWebhookDeliveries<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::HookDeliveryItem>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/hooks/{hook_id}/deliveries/{delivery_id}`: set optional parameters, then `send()`.
@@ -3434,16 +3570,13 @@ pub struct OrgsGetWebhookDelivery<'a> {
     delivery_id: i64,
     options: rt::CallOptions,
 }
-impl OrgsGetWebhookDelivery<'_> {
+impl<'a> OrgsGetWebhookDelivery<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::HookDelivery>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/hooks/{hook_id}/deliveries/{delivery_id}",
@@ -3457,7 +3590,12 @@ impl OrgsGetWebhookDelivery<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::HookDelivery>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /orgs/{org}/hooks/{hook_id}/deliveries/{delivery_id}/attempts`: set optional parameters, then `send()`.
@@ -3470,14 +3608,13 @@ pub struct OrgsRedeliverWebhookDelivery<'a> {
     delivery_id: i64,
     options: rt::CallOptions,
 }
-impl OrgsRedeliverWebhookDelivery<'_> {
+impl<'a> OrgsRedeliverWebhookDelivery<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/hooks/{hook_id}/deliveries/{delivery_id}/attempts",
@@ -3491,7 +3628,12 @@ impl OrgsRedeliverWebhookDelivery<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /orgs/{org}/hooks/{hook_id}/pings`: set optional parameters, then `send()`.
@@ -3503,20 +3645,24 @@ pub struct OrgsPingWebhook<'a> {
     hook_id: i64,
     options: rt::CallOptions,
 }
-impl OrgsPingWebhook<'_> {
+impl<'a> OrgsPingWebhook<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/hooks/{hook_id}/pings");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/insights/api/route-stats/{actor_type}/{actor_id}`: set optional parameters, then `send()`.
@@ -3536,7 +3682,7 @@ pub struct ApiInsightsGetRouteStatsByActor<'a> {
     api_route_substring: Option<String>,
     options: rt::CallOptions,
 }
-impl ApiInsightsGetRouteStatsByActor<'_> {
+impl<'a> ApiInsightsGetRouteStatsByActor<'a> {
     /// The maximum timestamp to query for stats. Defaults to the time 30 days ago. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub fn max_timestamp(mut self, value: impl Into<String>) -> Self {
         self.max_timestamp = Some(value.into());
@@ -3578,10 +3724,7 @@ impl ApiInsightsGetRouteStatsByActor<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::ApiInsightsRouteStatsItem>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/insights/api/route-stats/{actor_type}/{actor_id}",
@@ -3602,7 +3745,38 @@ impl ApiInsightsGetRouteStatsByActor<'_> {
             true,
         );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::ApiInsightsRouteStatsItem>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiInsightsRouteStatsItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ApiInsightsRouteStatsItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}/insights/api/subject-stats`: set optional parameters, then `send()`.
@@ -3620,7 +3794,7 @@ pub struct ApiInsightsGetSubjectStats<'a> {
     subject_name_substring: Option<String>,
     options: rt::CallOptions,
 }
-impl ApiInsightsGetSubjectStats<'_> {
+impl<'a> ApiInsightsGetSubjectStats<'a> {
     /// The maximum timestamp to query for stats. Defaults to the time 30 days ago. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub fn max_timestamp(mut self, value: impl Into<String>) -> Self {
         self.max_timestamp = Some(value.into());
@@ -3645,10 +3819,7 @@ impl ApiInsightsGetSubjectStats<'_> {
         self
     }
     /// The property to sort the results by.
-    pub fn sort(
-        mut self,
-        value: Vec<super::models::ApiInsightsGetSubjectStatsSortItem>,
-    ) -> Self {
+    pub fn sort(mut self, value: Vec<super::models::ApiInsightsGetSubjectStatsSortItem>) -> Self {
         self.sort = Some(value);
         self
     }
@@ -3662,17 +3833,8 @@ impl ApiInsightsGetSubjectStats<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Vec<super::models::ApiInsightsSubjectStatsItem>>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/insights/api/subject-stats",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/insights/api/subject-stats");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("min_timestamp", &self.min_timestamp, rt::Style::Form, true);
         op.query("max_timestamp", &self.max_timestamp, rt::Style::Form, true);
@@ -3687,7 +3849,38 @@ impl ApiInsightsGetSubjectStats<'_> {
             true,
         );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::ApiInsightsSubjectStatsItem>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiInsightsSubjectStatsItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ApiInsightsSubjectStatsItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}/insights/api/summary-stats`: set optional parameters, then `send()`.
@@ -3700,7 +3893,7 @@ pub struct ApiInsightsGetSummaryStats<'a> {
     max_timestamp: Option<String>,
     options: rt::CallOptions,
 }
-impl ApiInsightsGetSummaryStats<'_> {
+impl<'a> ApiInsightsGetSummaryStats<'a> {
     /// The maximum timestamp to query for stats. Defaults to the time 30 days ago. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub fn max_timestamp(mut self, value: impl Into<String>) -> Self {
         self.max_timestamp = Some(value.into());
@@ -3711,19 +3904,20 @@ impl ApiInsightsGetSummaryStats<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiInsightsSummaryStats>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/insights/api/summary-stats",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/insights/api/summary-stats");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("min_timestamp", &self.min_timestamp, rt::Style::Form, true);
         op.query("max_timestamp", &self.max_timestamp, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiInsightsSummaryStats>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/insights/api/summary-stats/users/{user_id}`: set optional parameters, then `send()`.
@@ -3737,7 +3931,7 @@ pub struct ApiInsightsGetSummaryStatsByUser<'a> {
     max_timestamp: Option<String>,
     options: rt::CallOptions,
 }
-impl ApiInsightsGetSummaryStatsByUser<'_> {
+impl<'a> ApiInsightsGetSummaryStatsByUser<'a> {
     /// The maximum timestamp to query for stats. Defaults to the time 30 days ago. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub fn max_timestamp(mut self, value: impl Into<String>) -> Self {
         self.max_timestamp = Some(value.into());
@@ -3748,10 +3942,7 @@ impl ApiInsightsGetSummaryStatsByUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiInsightsSummaryStats>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/insights/api/summary-stats/users/{user_id}",
@@ -3761,7 +3952,14 @@ impl ApiInsightsGetSummaryStatsByUser<'_> {
         op.query("min_timestamp", &self.min_timestamp, rt::Style::Form, true);
         op.query("max_timestamp", &self.max_timestamp, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiInsightsSummaryStats>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/insights/api/summary-stats/{actor_type}/{actor_id}`: set optional parameters, then `send()`.
@@ -3776,7 +3974,7 @@ pub struct ApiInsightsGetSummaryStatsByActor<'a> {
     max_timestamp: Option<String>,
     options: rt::CallOptions,
 }
-impl ApiInsightsGetSummaryStatsByActor<'_> {
+impl<'a> ApiInsightsGetSummaryStatsByActor<'a> {
     /// The maximum timestamp to query for stats. Defaults to the time 30 days ago. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub fn max_timestamp(mut self, value: impl Into<String>) -> Self {
         self.max_timestamp = Some(value.into());
@@ -3787,10 +3985,7 @@ impl ApiInsightsGetSummaryStatsByActor<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiInsightsSummaryStats>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/insights/api/summary-stats/{actor_type}/{actor_id}",
@@ -3801,7 +3996,14 @@ impl ApiInsightsGetSummaryStatsByActor<'_> {
         op.query("min_timestamp", &self.min_timestamp, rt::Style::Form, true);
         op.query("max_timestamp", &self.max_timestamp, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiInsightsSummaryStats>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/insights/api/time-stats`: set optional parameters, then `send()`.
@@ -3815,7 +4017,7 @@ pub struct ApiInsightsGetTimeStats<'a> {
     timestamp_increment: String,
     options: rt::CallOptions,
 }
-impl ApiInsightsGetTimeStats<'_> {
+impl<'a> ApiInsightsGetTimeStats<'a> {
     /// The maximum timestamp to query for stats. Defaults to the time 30 days ago. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub fn max_timestamp(mut self, value: impl Into<String>) -> Self {
         self.max_timestamp = Some(value.into());
@@ -3826,10 +4028,7 @@ impl ApiInsightsGetTimeStats<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::ApiInsightsTimeStatsItem>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/insights/api/time-stats");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("min_timestamp", &self.min_timestamp, rt::Style::Form, true);
@@ -3841,7 +4040,14 @@ impl ApiInsightsGetTimeStats<'_> {
             true,
         );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::ApiInsightsTimeStatsItem>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/insights/api/time-stats/users/{user_id}`: set optional parameters, then `send()`.
@@ -3856,7 +4062,7 @@ pub struct ApiInsightsGetTimeStatsByUser<'a> {
     timestamp_increment: String,
     options: rt::CallOptions,
 }
-impl ApiInsightsGetTimeStatsByUser<'_> {
+impl<'a> ApiInsightsGetTimeStatsByUser<'a> {
     /// The maximum timestamp to query for stats. Defaults to the time 30 days ago. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub fn max_timestamp(mut self, value: impl Into<String>) -> Self {
         self.max_timestamp = Some(value.into());
@@ -3867,10 +4073,7 @@ impl ApiInsightsGetTimeStatsByUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::ApiInsightsTimeStatsItem>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/insights/api/time-stats/users/{user_id}",
@@ -3886,7 +4089,14 @@ impl ApiInsightsGetTimeStatsByUser<'_> {
             true,
         );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::ApiInsightsTimeStatsItem>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/insights/api/time-stats/{actor_type}/{actor_id}`: set optional parameters, then `send()`.
@@ -3902,7 +4112,7 @@ pub struct ApiInsightsGetTimeStatsByActor<'a> {
     timestamp_increment: String,
     options: rt::CallOptions,
 }
-impl ApiInsightsGetTimeStatsByActor<'_> {
+impl<'a> ApiInsightsGetTimeStatsByActor<'a> {
     /// The maximum timestamp to query for stats. Defaults to the time 30 days ago. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub fn max_timestamp(mut self, value: impl Into<String>) -> Self {
         self.max_timestamp = Some(value.into());
@@ -3913,10 +4123,7 @@ impl ApiInsightsGetTimeStatsByActor<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::ApiInsightsTimeStatsItem>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/insights/api/time-stats/{actor_type}/{actor_id}",
@@ -3933,7 +4140,14 @@ impl ApiInsightsGetTimeStatsByActor<'_> {
             true,
         );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::ApiInsightsTimeStatsItem>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/insights/api/user-stats/{user_id}`: set optional parameters, then `send()`.
@@ -3952,7 +4166,7 @@ pub struct ApiInsightsGetUserStats<'a> {
     actor_name_substring: Option<String>,
     options: rt::CallOptions,
 }
-impl ApiInsightsGetUserStats<'_> {
+impl<'a> ApiInsightsGetUserStats<'a> {
     /// The maximum timestamp to query for stats. Defaults to the time 30 days ago. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub fn max_timestamp(mut self, value: impl Into<String>) -> Self {
         self.max_timestamp = Some(value.into());
@@ -3977,10 +4191,7 @@ impl ApiInsightsGetUserStats<'_> {
         self
     }
     /// The property to sort the results by.
-    pub fn sort(
-        mut self,
-        value: Vec<super::models::ApiInsightsGetSubjectStatsSortItem>,
-    ) -> Self {
+    pub fn sort(mut self, value: Vec<super::models::ApiInsightsGetSubjectStatsSortItem>) -> Self {
         self.sort = Some(value);
         self
     }
@@ -3994,10 +4205,7 @@ impl ApiInsightsGetUserStats<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::ApiInsightsUserStatsItem>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/insights/api/user-stats/{user_id}",
@@ -4017,7 +4225,38 @@ impl ApiInsightsGetUserStats<'_> {
             true,
         );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::ApiInsightsUserStatsItem>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiInsightsUserStatsItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ApiInsightsUserStatsItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}/installations`: set optional parameters, then `send()`.
@@ -4030,7 +4269,7 @@ pub struct OrgsListAppInstallations<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl OrgsListAppInstallations<'_> {
+impl<'a> OrgsListAppInstallations<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -4046,19 +4285,43 @@ impl OrgsListAppInstallations<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::OrgsListAppInstallationsResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/installations");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OrgsListAppInstallationsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Installation> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Installation> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/installations")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}/invitations`: set optional parameters, then `send()`.
@@ -4073,7 +4336,7 @@ pub struct OrgsListPendingInvitations<'a> {
     invitation_source: Option<super::models::OrgsListPendingInvitationsInvitationSource>,
     options: rt::CallOptions,
 }
-impl OrgsListPendingInvitations<'_> {
+impl<'a> OrgsListPendingInvitations<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -4102,19 +4365,47 @@ impl OrgsListPendingInvitations<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::OrganizationInvitation>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/invitations");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("role", &self.role, rt::Style::Form, true);
-        op.query("invitation_source", &self.invitation_source, rt::Style::Form, true);
+        op.query(
+            "invitation_source",
+            &self.invitation_source,
+            rt::Style::Form,
+            true,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::OrganizationInvitation>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::OrganizationInvitation> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::OrganizationInvitation> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /orgs/{org}/invitations`: set optional parameters, then `send()`.
@@ -4126,7 +4417,7 @@ pub struct OrgsCreateInvitation<'a> {
     body: Option<super::models::OrgsCreateInvitationBody>,
     options: rt::CallOptions,
 }
-impl OrgsCreateInvitation<'_> {
+impl<'a> OrgsCreateInvitation<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::OrgsCreateInvitationBody) -> Self {
         self.body = Some(value);
@@ -4137,10 +4428,7 @@ impl OrgsCreateInvitation<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::OrganizationInvitation>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/invitations");
         op.path("org", &self.org, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -4152,7 +4440,14 @@ impl OrgsCreateInvitation<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OrganizationInvitation>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/invitations/{invitation_id}`: set optional parameters, then `send()`.
@@ -4164,27 +4459,36 @@ pub struct OrgsCancelInvitation<'a> {
     invitation_id: i64,
     options: rt::CallOptions,
 }
-impl OrgsCancelInvitation<'_> {
+impl<'a> OrgsCancelInvitation<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/invitations/{invitation_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("invitation_id", &self.invitation_id, rt::Style::Simple, false);
+        op.path(
+            "invitation_id",
+            &self.invitation_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/invitations/{invitation_id}/teams`: set optional parameters, then `send()`.
@@ -4198,7 +4502,7 @@ pub struct OrgsListInvitationTeams<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl OrgsListInvitationTeams<'_> {
+impl<'a> OrgsListInvitationTeams<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -4214,21 +4518,47 @@ impl OrgsListInvitationTeams<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/invitations/{invitation_id}/teams",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("invitation_id", &self.invitation_id, rt::Style::Simple, false);
+        op.path(
+            "invitation_id",
+            &self.invitation_id,
+            rt::Style::Simple,
+            false,
+        );
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Team> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Team> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}/issue-fields`: set optional parameters, then `send()`.
@@ -4239,21 +4569,25 @@ pub struct OrgsListIssueFields<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl OrgsListIssueFields<'_> {
+impl<'a> OrgsListIssueFields<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<Option<super::models::IssueField>>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/issue-fields");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<Option<super::models::IssueField>>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /orgs/{org}/issue-fields`: set optional parameters, then `send()`.
@@ -4265,28 +4599,28 @@ pub struct OrgsCreateIssueField<'a> {
     body: super::models::OrganizationCreateIssueField,
     options: rt::CallOptions,
 }
-impl OrgsCreateIssueField<'_> {
+impl<'a> OrgsCreateIssueField<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Option<super::models::IssueField>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/issue-fields");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => {
-                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
-            }
+            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Option<super::models::IssueField>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/issue-fields/{issue_field_id}`: set optional parameters, then `send()`.
@@ -4298,29 +4632,36 @@ pub struct OrgsDeleteIssueField<'a> {
     issue_field_id: i64,
     options: rt::CallOptions,
 }
-impl OrgsDeleteIssueField<'_> {
+impl<'a> OrgsDeleteIssueField<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/issue-fields/{issue_field_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("issue_field_id", &self.issue_field_id, rt::Style::Simple, false);
+        op.path(
+            "issue_field_id",
+            &self.issue_field_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => {
-                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
-            }
+            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /orgs/{org}/issue-fields/{issue_field_id}`: set optional parameters, then `send()`.
@@ -4333,32 +4674,37 @@ pub struct OrgsUpdateIssueField<'a> {
     body: super::models::OrganizationUpdateIssueField,
     options: rt::CallOptions,
 }
-impl OrgsUpdateIssueField<'_> {
+impl<'a> OrgsUpdateIssueField<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Option<super::models::IssueField>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/orgs/{org}/issue-fields/{issue_field_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("issue_field_id", &self.issue_field_id, rt::Style::Simple, false);
+        op.path(
+            "issue_field_id",
+            &self.issue_field_id,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => {
-                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
-            }
+            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Option<super::models::IssueField>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/issue-types`: set optional parameters, then `send()`.
@@ -4369,21 +4715,25 @@ pub struct OrgsListIssueTypes<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl OrgsListIssueTypes<'_> {
+impl<'a> OrgsListIssueTypes<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<Option<super::models::IssueType>>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/issue-types");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<Option<super::models::IssueType>>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /orgs/{org}/issue-types`: set optional parameters, then `send()`.
@@ -4395,28 +4745,28 @@ pub struct OrgsCreateIssueType<'a> {
     body: super::models::OrganizationCreateIssueType,
     options: rt::CallOptions,
 }
-impl OrgsCreateIssueType<'_> {
+impl<'a> OrgsCreateIssueType<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Option<super::models::IssueType>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/issue-types");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => {
-                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
-            }
+            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Option<super::models::IssueType>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/issue-types/{issue_type_id}`: set optional parameters, then `send()`.
@@ -4429,32 +4779,34 @@ pub struct OrgsUpdateIssueType<'a> {
     body: super::models::OrganizationUpdateIssueType,
     options: rt::CallOptions,
 }
-impl OrgsUpdateIssueType<'_> {
+impl<'a> OrgsUpdateIssueType<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Option<super::models::IssueType>>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::PUT,
-            "/orgs/{org}/issue-types/{issue_type_id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PUT, "/orgs/{org}/issue-types/{issue_type_id}");
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("issue_type_id", &self.issue_type_id, rt::Style::Simple, false);
+        op.path(
+            "issue_type_id",
+            &self.issue_type_id,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => {
-                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
-            }
+            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Option<super::models::IssueType>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/issue-types/{issue_type_id}`: set optional parameters, then `send()`.
@@ -4466,29 +4818,36 @@ pub struct OrgsDeleteIssueType<'a> {
     issue_type_id: i64,
     options: rt::CallOptions,
 }
-impl OrgsDeleteIssueType<'_> {
+impl<'a> OrgsDeleteIssueType<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/issue-types/{issue_type_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("issue_type_id", &self.issue_type_id, rt::Style::Simple, false);
+        op.path(
+            "issue_type_id",
+            &self.issue_type_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => {
-                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
-            }
+            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/members`: set optional parameters, then `send()`.
@@ -4503,7 +4862,7 @@ pub struct OrgsListMembers<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl OrgsListMembers<'_> {
+impl<'a> OrgsListMembers<'a> {
     /// Filter members returned in the list. `2fa_disabled` means that only members without [two-factor authentication](https://github.com/blog/1614-two-factor-authentication) enabled will be returned. `2fa_insecure` means that only members with [insecure 2FA methods](https://docs.github.com/organizations/keeping-your-organization-secure/managing-two-factor-authentication-for-your-organization/requiring-two-factor-authentication-in-your-organization#requiring-secure-methods-of-two-factor-authentication-in-your-organization) will be returned. These options are only available for organization owners.
     pub fn filter(mut self, value: super::models::OrgsListMembersFilter) -> Self {
         self.filter = Some(value);
@@ -4529,10 +4888,7 @@ impl OrgsListMembers<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/members");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("filter", &self.filter, rt::Style::Form, true);
@@ -4541,7 +4897,31 @@ impl OrgsListMembers<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::SimpleUser> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::SimpleUser> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}/members/{username}`: set optional parameters, then `send()`.
@@ -4553,19 +4933,23 @@ pub struct OrgsCheckMembershipForUser<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl OrgsCheckMembershipForUser<'_> {
+impl<'a> OrgsCheckMembershipForUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/members/{username}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/members/{username}`: set optional parameters, then `send()`.
@@ -4577,20 +4961,24 @@ pub struct OrgsRemoveMember<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl OrgsRemoveMember<'_> {
+impl<'a> OrgsRemoveMember<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/orgs/{org}/members/{username}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/memberships/{username}`: set optional parameters, then `send()`.
@@ -4602,22 +4990,24 @@ pub struct OrgsGetMembershipForUser<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl OrgsGetMembershipForUser<'_> {
+impl<'a> OrgsGetMembershipForUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::OrgMembership>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/memberships/{username}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::OrgMembership>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/memberships/{username}`: set optional parameters, then `send()`.
@@ -4630,7 +5020,7 @@ pub struct OrgsSetMembershipForUser<'a> {
     body: Option<super::models::OrgsSetMembershipForUserBody>,
     options: rt::CallOptions,
 }
-impl OrgsSetMembershipForUser<'_> {
+impl<'a> OrgsSetMembershipForUser<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::OrgsSetMembershipForUserBody) -> Self {
         self.body = Some(value);
@@ -4641,10 +5031,7 @@ impl OrgsSetMembershipForUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::OrgMembership>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/orgs/{org}/memberships/{username}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
@@ -4657,7 +5044,12 @@ impl OrgsSetMembershipForUser<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::OrgMembership>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/memberships/{username}`: set optional parameters, then `send()`.
@@ -4669,23 +5061,24 @@ pub struct OrgsRemoveMembershipForUser<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl OrgsRemoveMembershipForUser<'_> {
+impl<'a> OrgsRemoveMembershipForUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/orgs/{org}/memberships/{username}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/orgs/{org}/memberships/{username}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/organization-roles`: set optional parameters, then `send()`.
@@ -4696,16 +5089,13 @@ pub struct OrgsListOrgRoles<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl OrgsListOrgRoles<'_> {
+impl<'a> OrgsListOrgRoles<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::OrgsListOrgRolesResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/organization-roles");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(|status, body| match status {
@@ -4714,7 +5104,14 @@ impl OrgsListOrgRoles<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OrgsListOrgRolesResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/organization-roles/teams/{team_slug}`: set optional parameters, then `send()`.
@@ -4726,14 +5123,13 @@ pub struct OrgsRevokeAllOrgRolesTeam<'a> {
     team_slug: String,
     options: rt::CallOptions,
 }
-impl OrgsRevokeAllOrgRolesTeam<'_> {
+impl<'a> OrgsRevokeAllOrgRolesTeam<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/organization-roles/teams/{team_slug}",
@@ -4741,7 +5137,12 @@ impl OrgsRevokeAllOrgRolesTeam<'_> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("team_slug", &self.team_slug, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/organization-roles/teams/{team_slug}/{role_id}`: set optional parameters, then `send()`.
@@ -4754,14 +5155,13 @@ pub struct OrgsAssignTeamToOrgRole<'a> {
     role_id: i64,
     options: rt::CallOptions,
 }
-impl OrgsAssignTeamToOrgRole<'_> {
+impl<'a> OrgsAssignTeamToOrgRole<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/organization-roles/teams/{team_slug}/{role_id}",
@@ -4770,7 +5170,12 @@ impl OrgsAssignTeamToOrgRole<'_> {
         op.path("team_slug", &self.team_slug, rt::Style::Simple, false);
         op.path("role_id", &self.role_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/organization-roles/teams/{team_slug}/{role_id}`: set optional parameters, then `send()`.
@@ -4783,14 +5188,13 @@ pub struct OrgsRevokeOrgRoleTeam<'a> {
     role_id: i64,
     options: rt::CallOptions,
 }
-impl OrgsRevokeOrgRoleTeam<'_> {
+impl<'a> OrgsRevokeOrgRoleTeam<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/organization-roles/teams/{team_slug}/{role_id}",
@@ -4799,7 +5203,12 @@ impl OrgsRevokeOrgRoleTeam<'_> {
         op.path("team_slug", &self.team_slug, rt::Style::Simple, false);
         op.path("role_id", &self.role_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/organization-roles/users/{username}`: set optional parameters, then `send()`.
@@ -4811,14 +5220,13 @@ pub struct OrgsRevokeAllOrgRolesUser<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl OrgsRevokeAllOrgRolesUser<'_> {
+impl<'a> OrgsRevokeAllOrgRolesUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/organization-roles/users/{username}",
@@ -4826,7 +5234,12 @@ impl OrgsRevokeAllOrgRolesUser<'_> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/organization-roles/users/{username}/{role_id}`: set optional parameters, then `send()`.
@@ -4839,14 +5252,13 @@ pub struct OrgsAssignUserToOrgRole<'a> {
     role_id: i64,
     options: rt::CallOptions,
 }
-impl OrgsAssignUserToOrgRole<'_> {
+impl<'a> OrgsAssignUserToOrgRole<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/organization-roles/users/{username}/{role_id}",
@@ -4855,7 +5267,12 @@ impl OrgsAssignUserToOrgRole<'_> {
         op.path("username", &self.username, rt::Style::Simple, false);
         op.path("role_id", &self.role_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/organization-roles/users/{username}/{role_id}`: set optional parameters, then `send()`.
@@ -4868,14 +5285,13 @@ pub struct OrgsRevokeOrgRoleUser<'a> {
     role_id: i64,
     options: rt::CallOptions,
 }
-impl OrgsRevokeOrgRoleUser<'_> {
+impl<'a> OrgsRevokeOrgRoleUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/organization-roles/users/{username}/{role_id}",
@@ -4884,7 +5300,12 @@ impl OrgsRevokeOrgRoleUser<'_> {
         op.path("username", &self.username, rt::Style::Simple, false);
         op.path("role_id", &self.role_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/organization-roles/{role_id}`: set optional parameters, then `send()`.
@@ -4896,20 +5317,14 @@ pub struct OrgsGetOrgRole<'a> {
     role_id: i64,
     options: rt::CallOptions,
 }
-impl OrgsGetOrgRole<'_> {
+impl<'a> OrgsGetOrgRole<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::OrganizationRole>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/organization-roles/{role_id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/organization-roles/{role_id}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("role_id", &self.role_id, rt::Style::Simple, false);
         op.errors(|status, body| match status {
@@ -4918,7 +5333,12 @@ impl OrgsGetOrgRole<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::OrganizationRole>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/organization-roles/{role_id}/teams`: set optional parameters, then `send()`.
@@ -4932,7 +5352,7 @@ pub struct OrgsListOrgRoleTeams<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl OrgsListOrgRoleTeams<'_> {
+impl<'a> OrgsListOrgRoleTeams<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -4948,10 +5368,7 @@ impl OrgsListOrgRoleTeams<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::TeamRoleAssignment>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/organization-roles/{role_id}/teams",
@@ -4961,7 +5378,33 @@ impl OrgsListOrgRoleTeams<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::TeamRoleAssignment>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::TeamRoleAssignment> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::TeamRoleAssignment> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}/organization-roles/{role_id}/users`: set optional parameters, then `send()`.
@@ -4975,7 +5418,7 @@ pub struct OrgsListOrgRoleUsers<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl OrgsListOrgRoleUsers<'_> {
+impl<'a> OrgsListOrgRoleUsers<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -4991,10 +5434,7 @@ impl OrgsListOrgRoleUsers<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::UserRoleAssignment>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/organization-roles/{role_id}/users",
@@ -5004,7 +5444,33 @@ impl OrgsListOrgRoleUsers<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::UserRoleAssignment>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::UserRoleAssignment> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::UserRoleAssignment> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}/outside_collaborators`: set optional parameters, then `send()`.
@@ -5018,7 +5484,7 @@ pub struct OrgsListOutsideCollaborators<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl OrgsListOutsideCollaborators<'_> {
+impl<'a> OrgsListOutsideCollaborators<'a> {
     /// Filter the list of outside collaborators. `2fa_disabled` means that only outside collaborators without [two-factor authentication](https://github.com/blog/1614-two-factor-authentication) enabled will be returned. `2fa_insecure` means that only outside collaborators with [insecure 2FA methods](https://docs.github.com/organizations/keeping-your-organization-secure/managing-two-factor-authentication-for-your-organization/requiring-two-factor-authentication-in-your-organization#requiring-secure-methods-of-two-factor-authentication-in-your-organization) will be returned.
     pub fn filter(mut self, value: super::models::OrgsListMembersFilter) -> Self {
         self.filter = Some(value);
@@ -5039,17 +5505,38 @@ impl OrgsListOutsideCollaborators<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/outside_collaborators");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("filter", &self.filter, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::SimpleUser> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::SimpleUser> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `PUT /orgs/{org}/outside_collaborators/{username}`: set optional parameters, then `send()`.
@@ -5062,7 +5549,7 @@ pub struct OrgsConvertMemberToOutsideCollaborator<'a> {
     body: Option<super::models::OrgsConvertMemberToOutsideCollaboratorBody>,
     options: rt::CallOptions,
 }
-impl OrgsConvertMemberToOutsideCollaborator<'_> {
+impl<'a> OrgsConvertMemberToOutsideCollaborator<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -5076,10 +5563,7 @@ impl OrgsConvertMemberToOutsideCollaborator<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Option<serde_json::Value>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/outside_collaborators/{username}",
@@ -5091,7 +5575,12 @@ impl OrgsConvertMemberToOutsideCollaborator<'_> {
         }
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Option<serde_json::Value>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/outside_collaborators/{username}`: set optional parameters, then `send()`.
@@ -5103,25 +5592,27 @@ pub struct OrgsRemoveOutsideCollaborator<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl OrgsRemoveOutsideCollaborator<'_> {
+impl<'a> OrgsRemoveOutsideCollaborator<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/outside_collaborators/{username}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.errors(
-            rt::error_body::<super::models::OrgsRemoveOutsideCollaboratorError422>,
-        );
+        op.errors(rt::error_body::<super::models::OrgsRemoveOutsideCollaboratorError422>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/personal-access-token-requests`: set optional parameters, then `send()`.
@@ -5142,7 +5633,7 @@ pub struct OrgsListPatGrantRequests<'a> {
     token_id: Option<Vec<String>>,
     options: rt::CallOptions,
 }
-impl OrgsListPatGrantRequests<'_> {
+impl<'a> OrgsListPatGrantRequests<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -5201,13 +5692,7 @@ impl OrgsListPatGrantRequests<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Vec<super::models::OrganizationProgrammaticAccessGrantRequest>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/personal-access-token-requests",
@@ -5223,8 +5708,18 @@ impl OrgsListPatGrantRequests<'_> {
         op.query("owner", &self.owner, rt::Style::Form, true);
         op.query("repository", &self.repository, rt::Style::Form, true);
         op.query("permission", &self.permission, rt::Style::Form, true);
-        op.query("last_used_before", &self.last_used_before, rt::Style::Form, true);
-        op.query("last_used_after", &self.last_used_after, rt::Style::Form, true);
+        op.query(
+            "last_used_before",
+            &self.last_used_before,
+            rt::Style::Form,
+            true,
+        );
+        op.query(
+            "last_used_after",
+            &self.last_used_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(v) = &self.token_id {
             op.check(rt::check::items("token_id", v.len(), None, Some(50u64)));
         }
@@ -5237,7 +5732,38 @@ impl OrgsListPatGrantRequests<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<Vec<super::models::OrganizationProgrammaticAccessGrantRequest>>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::OrganizationProgrammaticAccessGrantRequest> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::OrganizationProgrammaticAccessGrantRequest> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /orgs/{org}/personal-access-token-requests`: set optional parameters, then `send()`.
@@ -5249,14 +5775,13 @@ pub struct OrgsReviewPatGrantRequestsInBulk<'a> {
     body: super::models::OrgsReviewPatGrantRequestsInBulkBody,
     options: rt::CallOptions,
 }
-impl OrgsReviewPatGrantRequestsInBulk<'_> {
+impl<'a> OrgsReviewPatGrantRequestsInBulk<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/personal-access-token-requests",
@@ -5272,7 +5797,12 @@ impl OrgsReviewPatGrantRequestsInBulk<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /orgs/{org}/personal-access-token-requests/{pat_request_id}`: set optional parameters, then `send()`.
@@ -5285,20 +5815,24 @@ pub struct OrgsReviewPatGrantRequest<'a> {
     body: super::models::OrgsReviewPatGrantRequestBody,
     options: rt::CallOptions,
 }
-impl OrgsReviewPatGrantRequest<'_> {
+impl<'a> OrgsReviewPatGrantRequest<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/personal-access-token-requests/{pat_request_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("pat_request_id", &self.pat_request_id, rt::Style::Simple, false);
+        op.path(
+            "pat_request_id",
+            &self.pat_request_id,
+            rt::Style::Simple,
+            false,
+        );
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -5309,7 +5843,12 @@ impl OrgsReviewPatGrantRequest<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/personal-access-token-requests/{pat_request_id}/repositories`: set optional parameters, then `send()`.
@@ -5323,7 +5862,7 @@ pub struct OrgsListPatGrantRequestRepositories<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl OrgsListPatGrantRequestRepositories<'_> {
+impl<'a> OrgsListPatGrantRequestRepositories<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -5339,21 +5878,49 @@ impl OrgsListPatGrantRequestRepositories<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::MinimalRepository>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/personal-access-token-requests/{pat_request_id}/repositories",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("pat_request_id", &self.pat_request_id, rt::Style::Simple, false);
+        op.path(
+            "pat_request_id",
+            &self.pat_request_id,
+            rt::Style::Simple,
+            false,
+        );
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::MinimalRepository>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::MinimalRepository> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::MinimalRepository> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}/personal-access-tokens`: set optional parameters, then `send()`.
@@ -5374,7 +5941,7 @@ pub struct OrgsListPatGrants<'a> {
     token_id: Option<Vec<String>>,
     options: rt::CallOptions,
 }
-impl OrgsListPatGrants<'_> {
+impl<'a> OrgsListPatGrants<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -5433,13 +6000,7 @@ impl OrgsListPatGrants<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Vec<super::models::OrganizationProgrammaticAccessGrant>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/personal-access-tokens");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -5452,8 +6013,18 @@ impl OrgsListPatGrants<'_> {
         op.query("owner", &self.owner, rt::Style::Form, true);
         op.query("repository", &self.repository, rt::Style::Form, true);
         op.query("permission", &self.permission, rt::Style::Form, true);
-        op.query("last_used_before", &self.last_used_before, rt::Style::Form, true);
-        op.query("last_used_after", &self.last_used_after, rt::Style::Form, true);
+        op.query(
+            "last_used_before",
+            &self.last_used_before,
+            rt::Style::Form,
+            true,
+        );
+        op.query(
+            "last_used_after",
+            &self.last_used_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(v) = &self.token_id {
             op.check(rt::check::items("token_id", v.len(), None, Some(50u64)));
         }
@@ -5466,7 +6037,36 @@ impl OrgsListPatGrants<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::OrganizationProgrammaticAccessGrant>>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::OrganizationProgrammaticAccessGrant> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::OrganizationProgrammaticAccessGrant> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /orgs/{org}/personal-access-tokens`: set optional parameters, then `send()`.
@@ -5478,14 +6078,13 @@ pub struct OrgsUpdatePatAccesses<'a> {
     body: super::models::OrgsUpdatePatAccessesBody,
     options: rt::CallOptions,
 }
-impl OrgsUpdatePatAccesses<'_> {
+impl<'a> OrgsUpdatePatAccesses<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/personal-access-tokens");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.check(self.body.validate());
@@ -5498,7 +6097,12 @@ impl OrgsUpdatePatAccesses<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /orgs/{org}/personal-access-tokens/{pat_id}`: set optional parameters, then `send()`.
@@ -5511,14 +6115,13 @@ pub struct OrgsUpdatePatAccess<'a> {
     body: super::models::OrgsUpdatePatAccessBody,
     options: rt::CallOptions,
 }
-impl OrgsUpdatePatAccess<'_> {
+impl<'a> OrgsUpdatePatAccess<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/personal-access-tokens/{pat_id}",
@@ -5534,7 +6137,12 @@ impl OrgsUpdatePatAccess<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/personal-access-tokens/{pat_id}/repositories`: set optional parameters, then `send()`.
@@ -5548,7 +6156,7 @@ pub struct OrgsListPatGrantRepositories<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl OrgsListPatGrantRepositories<'_> {
+impl<'a> OrgsListPatGrantRepositories<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -5564,10 +6172,7 @@ impl OrgsListPatGrantRepositories<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::MinimalRepository>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/personal-access-tokens/{pat_id}/repositories",
@@ -5578,7 +6183,33 @@ impl OrgsListPatGrantRepositories<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::MinimalRepository>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::MinimalRepository> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::MinimalRepository> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}/properties/schema`: set optional parameters, then `send()`.
@@ -5589,21 +6220,23 @@ pub struct OrgsCustomPropertiesForReposGetOrganizationDefinitions<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl OrgsCustomPropertiesForReposGetOrganizationDefinitions<'_> {
+impl<'a> OrgsCustomPropertiesForReposGetOrganizationDefinitions<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::CustomProperty>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/properties/schema");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::CustomProperty>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /orgs/{org}/properties/schema`: set optional parameters, then `send()`.
@@ -5615,23 +6248,25 @@ pub struct OrgsCustomPropertiesForReposCreateOrUpdateOrganizationDefinitions<'a>
     body: super::models::OrgsCustomPropertiesForReposCreateOrUpdateOrganizationDefinitionsBody,
     options: rt::CallOptions,
 }
-impl OrgsCustomPropertiesForReposCreateOrUpdateOrganizationDefinitions<'_> {
+impl<'a> OrgsCustomPropertiesForReposCreateOrUpdateOrganizationDefinitions<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::CustomProperty>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/orgs/{org}/properties/schema");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::CustomProperty>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/properties/schema/{custom_property_name}`: set optional parameters, then `send()`.
@@ -5643,16 +6278,13 @@ pub struct OrgsCustomPropertiesForReposGetOrganizationDefinition<'a> {
     custom_property_name: String,
     options: rt::CallOptions,
 }
-impl OrgsCustomPropertiesForReposGetOrganizationDefinition<'_> {
+impl<'a> OrgsCustomPropertiesForReposGetOrganizationDefinition<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CustomProperty>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/properties/schema/{custom_property_name}",
@@ -5666,7 +6298,12 @@ impl OrgsCustomPropertiesForReposGetOrganizationDefinition<'_> {
         );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CustomProperty>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/properties/schema/{custom_property_name}`: set optional parameters, then `send()`.
@@ -5679,16 +6316,13 @@ pub struct OrgsCustomPropertiesForReposCreateOrUpdateOrganizationDefinition<'a> 
     body: super::models::CustomPropertySetPayload,
     options: rt::CallOptions,
 }
-impl OrgsCustomPropertiesForReposCreateOrUpdateOrganizationDefinition<'_> {
+impl<'a> OrgsCustomPropertiesForReposCreateOrUpdateOrganizationDefinition<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CustomProperty>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/properties/schema/{custom_property_name}",
@@ -5703,7 +6337,12 @@ impl OrgsCustomPropertiesForReposCreateOrUpdateOrganizationDefinition<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CustomProperty>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/properties/schema/{custom_property_name}`: set optional parameters, then `send()`.
@@ -5715,14 +6354,13 @@ pub struct OrgsCustomPropertiesForReposDeleteOrganizationDefinition<'a> {
     custom_property_name: String,
     options: rt::CallOptions,
 }
-impl OrgsCustomPropertiesForReposDeleteOrganizationDefinition<'_> {
+impl<'a> OrgsCustomPropertiesForReposDeleteOrganizationDefinition<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/properties/schema/{custom_property_name}",
@@ -5736,7 +6374,12 @@ impl OrgsCustomPropertiesForReposDeleteOrganizationDefinition<'_> {
         );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/properties/values`: set optional parameters, then `send()`.
@@ -5750,7 +6393,7 @@ pub struct OrgsCustomPropertiesForReposGetOrganizationValues<'a> {
     repository_query: Option<String>,
     options: rt::CallOptions,
 }
-impl OrgsCustomPropertiesForReposGetOrganizationValues<'_> {
+impl<'a> OrgsCustomPropertiesForReposGetOrganizationValues<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -5771,21 +6414,46 @@ impl OrgsCustomPropertiesForReposGetOrganizationValues<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Vec<super::models::OrgRepoCustomPropertyValues>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/properties/values");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
-        op.query("repository_query", &self.repository_query, rt::Style::Form, true);
+        op.query(
+            "repository_query",
+            &self.repository_query,
+            rt::Style::Form,
+            true,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::OrgRepoCustomPropertyValues>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::OrgRepoCustomPropertyValues> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::OrgRepoCustomPropertyValues> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `PATCH /orgs/{org}/properties/values`: set optional parameters, then `send()`.
@@ -5797,14 +6465,13 @@ pub struct OrgsCustomPropertiesForReposCreateOrUpdateOrganizationValues<'a> {
     body: super::models::OrgsCustomPropertiesForReposCreateOrUpdateOrganizationValuesBody,
     options: rt::CallOptions,
 }
-impl OrgsCustomPropertiesForReposCreateOrUpdateOrganizationValues<'_> {
+impl<'a> OrgsCustomPropertiesForReposCreateOrUpdateOrganizationValues<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/orgs/{org}/properties/values");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.check(self.body.validate());
@@ -5816,7 +6483,12 @@ impl OrgsCustomPropertiesForReposCreateOrUpdateOrganizationValues<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/public_members`: set optional parameters, then `send()`.
@@ -5829,7 +6501,7 @@ pub struct OrgsListPublicMembers<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl OrgsListPublicMembers<'_> {
+impl<'a> OrgsListPublicMembers<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -5845,16 +6517,37 @@ impl OrgsListPublicMembers<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/public_members");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::SimpleUser> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::SimpleUser> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}/public_members/{username}`: set optional parameters, then `send()`.
@@ -5866,22 +6559,23 @@ pub struct OrgsCheckPublicMembershipForUser<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl OrgsCheckPublicMembershipForUser<'_> {
+impl<'a> OrgsCheckPublicMembershipForUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/public_members/{username}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/public_members/{username}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/public_members/{username}`: set optional parameters, then `send()`.
@@ -5893,23 +6587,24 @@ pub struct OrgsSetPublicMembershipForAuthenticatedUser<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl OrgsSetPublicMembershipForAuthenticatedUser<'_> {
+impl<'a> OrgsSetPublicMembershipForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::PUT,
-            "/orgs/{org}/public_members/{username}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PUT, "/orgs/{org}/public_members/{username}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/public_members/{username}`: set optional parameters, then `send()`.
@@ -5921,22 +6616,23 @@ pub struct OrgsRemovePublicMembershipForAuthenticatedUser<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl OrgsRemovePublicMembershipForAuthenticatedUser<'_> {
+impl<'a> OrgsRemovePublicMembershipForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/orgs/{org}/public_members/{username}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/orgs/{org}/public_members/{username}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/rulesets/{ruleset_id}/history`: set optional parameters, then `send()`.
@@ -5950,7 +6646,7 @@ pub struct OrgsGetOrgRulesetHistory<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl OrgsGetOrgRulesetHistory<'_> {
+impl<'a> OrgsGetOrgRulesetHistory<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -5966,21 +6662,44 @@ impl OrgsGetOrgRulesetHistory<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::RulesetVersion>>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/rulesets/{ruleset_id}/history",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/rulesets/{ruleset_id}/history");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("ruleset_id", &self.ruleset_id, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::RulesetVersion>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::RulesetVersion> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::RulesetVersion> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}/rulesets/{ruleset_id}/history/{version_id}`: set optional parameters, then `send()`.
@@ -5993,16 +6712,13 @@ pub struct OrgsGetOrgRulesetVersion<'a> {
     version_id: i64,
     options: rt::CallOptions,
 }
-impl OrgsGetOrgRulesetVersion<'_> {
+impl<'a> OrgsGetOrgRulesetVersion<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RulesetVersionWithState>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/rulesets/{ruleset_id}/history/{version_id}",
@@ -6012,7 +6728,14 @@ impl OrgsGetOrgRulesetVersion<'_> {
         op.path("version_id", &self.version_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RulesetVersionWithState>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/security-managers`: set optional parameters, then `send()`.
@@ -6023,20 +6746,22 @@ pub struct OrgsListSecurityManagerTeams<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl OrgsListSecurityManagerTeams<'_> {
+impl<'a> OrgsListSecurityManagerTeams<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::TeamSimple>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/security-managers");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::TeamSimple>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/security-managers/teams/{team_slug}`: set optional parameters, then `send()`.
@@ -6048,14 +6773,13 @@ pub struct OrgsAddSecurityManagerTeam<'a> {
     team_slug: String,
     options: rt::CallOptions,
 }
-impl OrgsAddSecurityManagerTeam<'_> {
+impl<'a> OrgsAddSecurityManagerTeam<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/security-managers/teams/{team_slug}",
@@ -6063,7 +6787,12 @@ impl OrgsAddSecurityManagerTeam<'_> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("team_slug", &self.team_slug, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/security-managers/teams/{team_slug}`: set optional parameters, then `send()`.
@@ -6075,14 +6804,13 @@ pub struct OrgsRemoveSecurityManagerTeam<'a> {
     team_slug: String,
     options: rt::CallOptions,
 }
-impl OrgsRemoveSecurityManagerTeam<'_> {
+impl<'a> OrgsRemoveSecurityManagerTeam<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/security-managers/teams/{team_slug}",
@@ -6090,7 +6818,12 @@ impl OrgsRemoveSecurityManagerTeam<'_> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("team_slug", &self.team_slug, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/settings/immutable-releases`: set optional parameters, then `send()`.
@@ -6101,26 +6834,24 @@ pub struct OrgsGetImmutableReleasesSettings<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl OrgsGetImmutableReleasesSettings<'_> {
+impl<'a> OrgsGetImmutableReleasesSettings<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/settings/immutable-releases");
+        op.path("org", &self.org, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ImmutableReleasesOrganizationSettings>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/settings/immutable-releases",
-        );
-        op.path("org", &self.org, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+    ) -> Result<rt::Response<super::models::ImmutableReleasesOrganizationSettings>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/settings/immutable-releases`: set optional parameters, then `send()`.
@@ -6132,22 +6863,23 @@ pub struct OrgsSetImmutableReleasesSettings<'a> {
     body: super::models::OrgsSetImmutableReleasesSettingsBody,
     options: rt::CallOptions,
 }
-impl OrgsSetImmutableReleasesSettings<'_> {
+impl<'a> OrgsSetImmutableReleasesSettings<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::PUT,
-            "/orgs/{org}/settings/immutable-releases",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PUT, "/orgs/{org}/settings/immutable-releases");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/settings/immutable-releases/repositories`: set optional parameters, then `send()`.
@@ -6160,7 +6892,7 @@ pub struct OrgsGetImmutableReleasesSettingsRepositories<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl OrgsGetImmutableReleasesSettingsRepositories<'_> {
+impl<'a> OrgsGetImmutableReleasesSettingsRepositories<'a> {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -6176,13 +6908,7 @@ impl OrgsGetImmutableReleasesSettingsRepositories<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/settings/immutable-releases/repositories",
@@ -6191,7 +6917,39 @@ impl OrgsGetImmutableReleasesSettingsRepositories<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::MinimalRepository> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::MinimalRepository> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/repositories")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `PUT /orgs/{org}/settings/immutable-releases/repositories`: set optional parameters, then `send()`.
@@ -6203,14 +6961,13 @@ pub struct OrgsSetImmutableReleasesSettingsRepositories<'a> {
     body: super::models::OrgsSetImmutableReleasesSettingsRepositoriesBody,
     options: rt::CallOptions,
 }
-impl OrgsSetImmutableReleasesSettingsRepositories<'_> {
+impl<'a> OrgsSetImmutableReleasesSettingsRepositories<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/settings/immutable-releases/repositories",
@@ -6218,7 +6975,12 @@ impl OrgsSetImmutableReleasesSettingsRepositories<'_> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/settings/immutable-releases/repositories/{repository_id}`: set optional parameters, then `send()`.
@@ -6230,22 +6992,31 @@ pub struct OrgsEnableSelectedRepositoryImmutableReleasesOrganization<'a> {
     repository_id: i64,
     options: rt::CallOptions,
 }
-impl OrgsEnableSelectedRepositoryImmutableReleasesOrganization<'_> {
+impl<'a> OrgsEnableSelectedRepositoryImmutableReleasesOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/settings/immutable-releases/repositories/{repository_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
+        op.path(
+            "repository_id",
+            &self.repository_id,
+            rt::Style::Simple,
+            false,
+        );
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/settings/immutable-releases/repositories/{repository_id}`: set optional parameters, then `send()`.
@@ -6257,22 +7028,31 @@ pub struct OrgsDisableSelectedRepositoryImmutableReleasesOrganization<'a> {
     repository_id: i64,
     options: rt::CallOptions,
 }
-impl OrgsDisableSelectedRepositoryImmutableReleasesOrganization<'_> {
+impl<'a> OrgsDisableSelectedRepositoryImmutableReleasesOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/settings/immutable-releases/repositories/{repository_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
+        op.path(
+            "repository_id",
+            &self.repository_id,
+            rt::Style::Simple,
+            false,
+        );
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /orgs/{org}/{security_product}/{enablement}`: set optional parameters, then `send()`.
@@ -6286,7 +7066,7 @@ pub struct OrgsEnableOrDisableSecurityProductOnAllOrgRepos<'a> {
     body: Option<super::models::OrgsEnableOrDisableSecurityProductOnAllOrgReposBody>,
     options: rt::CallOptions,
 }
-impl OrgsEnableOrDisableSecurityProductOnAllOrgRepos<'_> {
+impl<'a> OrgsEnableOrDisableSecurityProductOnAllOrgRepos<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -6300,20 +7080,29 @@ impl OrgsEnableOrDisableSecurityProductOnAllOrgRepos<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/{security_product}/{enablement}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("security_product", &self.security_product, rt::Style::Simple, false);
+        op.path(
+            "security_product",
+            &self.security_product,
+            rt::Style::Simple,
+            false,
+        );
         op.path("enablement", &self.enablement, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/memberships/orgs`: set optional parameters, then `send()`.
@@ -6326,7 +7115,7 @@ pub struct OrgsListMembershipsForAuthenticatedUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl OrgsListMembershipsForAuthenticatedUser<'_> {
+impl<'a> OrgsListMembershipsForAuthenticatedUser<'a> {
     /// Indicates the state of the memberships to return. If not specified, the API returns both active and pending memberships.
     pub fn state(
         mut self,
@@ -6350,10 +7139,7 @@ impl OrgsListMembershipsForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::OrgMembership>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/memberships/orgs");
         op.query("state", &self.state, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -6365,7 +7151,31 @@ impl OrgsListMembershipsForAuthenticatedUser<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::OrgMembership>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::OrgMembership> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::OrgMembership> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /user/memberships/orgs/{org}`: set optional parameters, then `send()`.
@@ -6376,21 +7186,23 @@ pub struct OrgsGetMembershipForAuthenticatedUser<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl OrgsGetMembershipForAuthenticatedUser<'_> {
+impl<'a> OrgsGetMembershipForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::OrgMembership>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/memberships/orgs/{org}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::OrgMembership>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /user/memberships/orgs/{org}`: set optional parameters, then `send()`.
@@ -6402,16 +7214,13 @@ pub struct OrgsUpdateMembershipForAuthenticatedUser<'a> {
     body: super::models::OrgsUpdateMembershipForAuthenticatedUserBody,
     options: rt::CallOptions,
 }
-impl OrgsUpdateMembershipForAuthenticatedUser<'_> {
+impl<'a> OrgsUpdateMembershipForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::OrgMembership>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/user/memberships/orgs/{org}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -6422,7 +7231,12 @@ impl OrgsUpdateMembershipForAuthenticatedUser<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::OrgMembership>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/orgs`: set optional parameters, then `send()`.
@@ -6434,7 +7248,7 @@ pub struct OrgsListForAuthenticatedUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl OrgsListForAuthenticatedUser<'_> {
+impl<'a> OrgsListForAuthenticatedUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -6450,16 +7264,39 @@ impl OrgsListForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::OrganizationSimple>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/orgs");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::OrganizationSimple>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::OrganizationSimple> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::OrganizationSimple> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /users/{username}/orgs`: set optional parameters, then `send()`.
@@ -6472,7 +7309,7 @@ pub struct OrgsListForUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl OrgsListForUser<'_> {
+impl<'a> OrgsListForUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -6488,16 +7325,39 @@ impl OrgsListForUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::OrganizationSimple>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/orgs");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::OrganizationSimple>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::OrganizationSimple> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::OrganizationSimple> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}/organization-fine-grained-permissions`: set optional parameters, then `send()`.
@@ -6508,21 +7368,13 @@ pub struct OrgsListOrganizationFineGrainedPermissions<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl OrgsListOrganizationFineGrainedPermissions<'_> {
+impl<'a> OrgsListOrganizationFineGrainedPermissions<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            Vec<super::models::OrgsListOrganizationFineGrainedPermissionsResponse200Item>,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/organization-fine-grained-permissions",
@@ -6534,6 +7386,16 @@ impl OrgsListOrganizationFineGrainedPermissions<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<Vec<super::models::OrgsListOrganizationFineGrainedPermissionsResponse200Item>>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

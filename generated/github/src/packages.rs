@@ -633,21 +633,23 @@ pub struct PackagesListDockerMigrationConflictingPackagesForOrganization<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl PackagesListDockerMigrationConflictingPackagesForOrganization<'_> {
+impl<'a> PackagesListDockerMigrationConflictingPackagesForOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Package>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/docker/conflicts");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Package>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/packages`: set optional parameters, then `send()`.
@@ -662,7 +664,7 @@ pub struct PackagesListPackagesForOrganization<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl PackagesListPackagesForOrganization<'_> {
+impl<'a> PackagesListPackagesForOrganization<'a> {
     /// The selected visibility of the packages.  This parameter is optional and only filters an existing result set.
     ///
     /// The `internal` visibility is only supported for GitHub Packages registries that allow for granular permissions. For other ecosystems `internal` is synonymous with `private`.
@@ -689,10 +691,7 @@ impl PackagesListPackagesForOrganization<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Package>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/packages");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("package_type", &self.package_type, rt::Style::Form, true);
@@ -701,7 +700,36 @@ impl PackagesListPackagesForOrganization<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Package>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Package> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Package> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}/packages/{package_type}/{package_name}`: set optional parameters, then `send()`.
@@ -714,14 +742,13 @@ pub struct PackagesGetPackageForOrganization<'a> {
     package_name: String,
     options: rt::CallOptions,
 }
-impl PackagesGetPackageForOrganization<'_> {
+impl<'a> PackagesGetPackageForOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Package>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/packages/{package_type}/{package_name}",
@@ -730,7 +757,12 @@ impl PackagesGetPackageForOrganization<'_> {
         op.path("package_type", &self.package_type, rt::Style::Simple, false);
         op.path("package_name", &self.package_name, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Package>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/packages/{package_type}/{package_name}`: set optional parameters, then `send()`.
@@ -743,14 +775,13 @@ pub struct PackagesDeletePackageForOrg<'a> {
     package_name: String,
     options: rt::CallOptions,
 }
-impl PackagesDeletePackageForOrg<'_> {
+impl<'a> PackagesDeletePackageForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/packages/{package_type}/{package_name}",
@@ -760,7 +791,12 @@ impl PackagesDeletePackageForOrg<'_> {
         op.path("package_name", &self.package_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /orgs/{org}/packages/{package_type}/{package_name}/restore`: set optional parameters, then `send()`.
@@ -774,7 +810,7 @@ pub struct PackagesRestorePackageForOrg<'a> {
     token: Option<String>,
     options: rt::CallOptions,
 }
-impl PackagesRestorePackageForOrg<'_> {
+impl<'a> PackagesRestorePackageForOrg<'a> {
     /// package token
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -785,8 +821,7 @@ impl PackagesRestorePackageForOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/packages/{package_type}/{package_name}/restore",
@@ -797,7 +832,12 @@ impl PackagesRestorePackageForOrg<'_> {
         op.query("token", &self.token, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/packages/{package_type}/{package_name}/versions`: set optional parameters, then `send()`.
@@ -813,7 +853,7 @@ pub struct PackagesGetAllPackageVersionsForPackageOwnedByOrg<'a> {
     state: Option<super::models::PackagesGetAllPackageVersionsForPackageOwnedByOrgState>,
     options: rt::CallOptions,
 }
-impl PackagesGetAllPackageVersionsForPackageOwnedByOrg<'_> {
+impl<'a> PackagesGetAllPackageVersionsForPackageOwnedByOrg<'a> {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -837,10 +877,7 @@ impl PackagesGetAllPackageVersionsForPackageOwnedByOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::PackageVersion>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/packages/{package_type}/{package_name}/versions",
@@ -853,7 +890,36 @@ impl PackagesGetAllPackageVersionsForPackageOwnedByOrg<'_> {
         op.query("state", &self.state, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::PackageVersion>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::PackageVersion> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::PackageVersion> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}/packages/{package_type}/{package_name}/versions/{package_version_id}`: set optional parameters, then `send()`.
@@ -867,16 +933,13 @@ pub struct PackagesGetPackageVersionForOrganization<'a> {
     package_version_id: i64,
     options: rt::CallOptions,
 }
-impl PackagesGetPackageVersionForOrganization<'_> {
+impl<'a> PackagesGetPackageVersionForOrganization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PackageVersion>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/packages/{package_type}/{package_name}/versions/{package_version_id}",
@@ -891,7 +954,12 @@ impl PackagesGetPackageVersionForOrganization<'_> {
             false,
         );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PackageVersion>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/packages/{package_type}/{package_name}/versions/{package_version_id}`: set optional parameters, then `send()`.
@@ -905,14 +973,13 @@ pub struct PackagesDeletePackageVersionForOrg<'a> {
     package_version_id: i64,
     options: rt::CallOptions,
 }
-impl PackagesDeletePackageVersionForOrg<'_> {
+impl<'a> PackagesDeletePackageVersionForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/packages/{package_type}/{package_name}/versions/{package_version_id}",
@@ -928,7 +995,12 @@ impl PackagesDeletePackageVersionForOrg<'_> {
         );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /orgs/{org}/packages/{package_type}/{package_name}/versions/{package_version_id}/restore`: set optional parameters, then `send()`.
@@ -942,14 +1014,13 @@ pub struct PackagesRestorePackageVersionForOrg<'a> {
     package_version_id: i64,
     options: rt::CallOptions,
 }
-impl PackagesRestorePackageVersionForOrg<'_> {
+impl<'a> PackagesRestorePackageVersionForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/packages/{package_type}/{package_name}/versions/{package_version_id}/restore",
@@ -965,7 +1036,12 @@ impl PackagesRestorePackageVersionForOrg<'_> {
         );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/docker/conflicts`: set optional parameters, then `send()`.
@@ -975,19 +1051,21 @@ pub struct PackagesListDockerMigrationConflictingPackagesForAuthenticatedUser<'a
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl PackagesListDockerMigrationConflictingPackagesForAuthenticatedUser<'_> {
+impl<'a> PackagesListDockerMigrationConflictingPackagesForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Package>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/docker/conflicts");
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Package>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/packages`: set optional parameters, then `send()`.
@@ -1001,7 +1079,7 @@ pub struct PackagesListPackagesForAuthenticatedUser<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl PackagesListPackagesForAuthenticatedUser<'_> {
+impl<'a> PackagesListPackagesForAuthenticatedUser<'a> {
     /// The selected visibility of the packages.  This parameter is optional and only filters an existing result set.
     ///
     /// The `internal` visibility is only supported for GitHub Packages registries that allow for granular permissions. For other ecosystems `internal` is synonymous with `private`.
@@ -1028,17 +1106,43 @@ impl PackagesListPackagesForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Package>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/packages");
         op.query("package_type", &self.package_type, rt::Style::Form, true);
         op.query("visibility", &self.visibility, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Package>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Package> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Package> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /user/packages/{package_type}/{package_name}`: set optional parameters, then `send()`.
@@ -1050,14 +1154,13 @@ pub struct PackagesGetPackageForAuthenticatedUser<'a> {
     package_name: String,
     options: rt::CallOptions,
 }
-impl PackagesGetPackageForAuthenticatedUser<'_> {
+impl<'a> PackagesGetPackageForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Package>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/user/packages/{package_type}/{package_name}",
@@ -1065,7 +1168,12 @@ impl PackagesGetPackageForAuthenticatedUser<'_> {
         op.path("package_type", &self.package_type, rt::Style::Simple, false);
         op.path("package_name", &self.package_name, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Package>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /user/packages/{package_type}/{package_name}`: set optional parameters, then `send()`.
@@ -1077,14 +1185,13 @@ pub struct PackagesDeletePackageForAuthenticatedUser<'a> {
     package_name: String,
     options: rt::CallOptions,
 }
-impl PackagesDeletePackageForAuthenticatedUser<'_> {
+impl<'a> PackagesDeletePackageForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/user/packages/{package_type}/{package_name}",
@@ -1093,7 +1200,12 @@ impl PackagesDeletePackageForAuthenticatedUser<'_> {
         op.path("package_name", &self.package_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /user/packages/{package_type}/{package_name}/restore`: set optional parameters, then `send()`.
@@ -1106,7 +1218,7 @@ pub struct PackagesRestorePackageForAuthenticatedUser<'a> {
     token: Option<String>,
     options: rt::CallOptions,
 }
-impl PackagesRestorePackageForAuthenticatedUser<'_> {
+impl<'a> PackagesRestorePackageForAuthenticatedUser<'a> {
     /// package token
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -1117,8 +1229,7 @@ impl PackagesRestorePackageForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/user/packages/{package_type}/{package_name}/restore",
@@ -1128,7 +1239,12 @@ impl PackagesRestorePackageForAuthenticatedUser<'_> {
         op.query("token", &self.token, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/packages/{package_type}/{package_name}/versions`: set optional parameters, then `send()`.
@@ -1143,7 +1259,7 @@ pub struct PackagesGetAllPackageVersionsForPackageOwnedByAuthenticatedUser<'a> {
     state: Option<super::models::PackagesGetAllPackageVersionsForPackageOwnedByOrgState>,
     options: rt::CallOptions,
 }
-impl PackagesGetAllPackageVersionsForPackageOwnedByAuthenticatedUser<'_> {
+impl<'a> PackagesGetAllPackageVersionsForPackageOwnedByAuthenticatedUser<'a> {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -1167,10 +1283,7 @@ impl PackagesGetAllPackageVersionsForPackageOwnedByAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::PackageVersion>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/user/packages/{package_type}/{package_name}/versions",
@@ -1182,7 +1295,36 @@ impl PackagesGetAllPackageVersionsForPackageOwnedByAuthenticatedUser<'_> {
         op.query("state", &self.state, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::PackageVersion>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::PackageVersion> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::PackageVersion> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /user/packages/{package_type}/{package_name}/versions/{package_version_id}`: set optional parameters, then `send()`.
@@ -1195,16 +1337,13 @@ pub struct PackagesGetPackageVersionForAuthenticatedUser<'a> {
     package_version_id: i64,
     options: rt::CallOptions,
 }
-impl PackagesGetPackageVersionForAuthenticatedUser<'_> {
+impl<'a> PackagesGetPackageVersionForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PackageVersion>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/user/packages/{package_type}/{package_name}/versions/{package_version_id}",
@@ -1218,7 +1357,12 @@ impl PackagesGetPackageVersionForAuthenticatedUser<'_> {
             false,
         );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PackageVersion>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /user/packages/{package_type}/{package_name}/versions/{package_version_id}`: set optional parameters, then `send()`.
@@ -1231,14 +1375,13 @@ pub struct PackagesDeletePackageVersionForAuthenticatedUser<'a> {
     package_version_id: i64,
     options: rt::CallOptions,
 }
-impl PackagesDeletePackageVersionForAuthenticatedUser<'_> {
+impl<'a> PackagesDeletePackageVersionForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/user/packages/{package_type}/{package_name}/versions/{package_version_id}",
@@ -1253,7 +1396,12 @@ impl PackagesDeletePackageVersionForAuthenticatedUser<'_> {
         );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /user/packages/{package_type}/{package_name}/versions/{package_version_id}/restore`: set optional parameters, then `send()`.
@@ -1266,14 +1414,13 @@ pub struct PackagesRestorePackageVersionForAuthenticatedUser<'a> {
     package_version_id: i64,
     options: rt::CallOptions,
 }
-impl PackagesRestorePackageVersionForAuthenticatedUser<'_> {
+impl<'a> PackagesRestorePackageVersionForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/user/packages/{package_type}/{package_name}/versions/{package_version_id}/restore",
@@ -1288,7 +1435,12 @@ impl PackagesRestorePackageVersionForAuthenticatedUser<'_> {
         );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /users/{username}/docker/conflicts`: set optional parameters, then `send()`.
@@ -1299,21 +1451,23 @@ pub struct PackagesListDockerMigrationConflictingPackagesForUser<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl PackagesListDockerMigrationConflictingPackagesForUser<'_> {
+impl<'a> PackagesListDockerMigrationConflictingPackagesForUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Package>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/docker/conflicts");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Package>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /users/{username}/packages`: set optional parameters, then `send()`.
@@ -1328,7 +1482,7 @@ pub struct PackagesListPackagesForUser<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl PackagesListPackagesForUser<'_> {
+impl<'a> PackagesListPackagesForUser<'a> {
     /// The selected visibility of the packages.  This parameter is optional and only filters an existing result set.
     ///
     /// The `internal` visibility is only supported for GitHub Packages registries that allow for granular permissions. For other ecosystems `internal` is synonymous with `private`.
@@ -1355,10 +1509,7 @@ impl PackagesListPackagesForUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Package>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/packages");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("package_type", &self.package_type, rt::Style::Form, true);
@@ -1367,7 +1518,36 @@ impl PackagesListPackagesForUser<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Package>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Package> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Package> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /users/{username}/packages/{package_type}/{package_name}`: set optional parameters, then `send()`.
@@ -1380,14 +1560,13 @@ pub struct PackagesGetPackageForUser<'a> {
     package_name: String,
     options: rt::CallOptions,
 }
-impl PackagesGetPackageForUser<'_> {
+impl<'a> PackagesGetPackageForUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Package>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/packages/{package_type}/{package_name}",
@@ -1396,7 +1575,12 @@ impl PackagesGetPackageForUser<'_> {
         op.path("package_type", &self.package_type, rt::Style::Simple, false);
         op.path("package_name", &self.package_name, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Package>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /users/{username}/packages/{package_type}/{package_name}`: set optional parameters, then `send()`.
@@ -1409,14 +1593,13 @@ pub struct PackagesDeletePackageForUser<'a> {
     package_name: String,
     options: rt::CallOptions,
 }
-impl PackagesDeletePackageForUser<'_> {
+impl<'a> PackagesDeletePackageForUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/users/{username}/packages/{package_type}/{package_name}",
@@ -1426,7 +1609,12 @@ impl PackagesDeletePackageForUser<'_> {
         op.path("package_name", &self.package_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /users/{username}/packages/{package_type}/{package_name}/restore`: set optional parameters, then `send()`.
@@ -1440,7 +1628,7 @@ pub struct PackagesRestorePackageForUser<'a> {
     token: Option<String>,
     options: rt::CallOptions,
 }
-impl PackagesRestorePackageForUser<'_> {
+impl<'a> PackagesRestorePackageForUser<'a> {
     /// package token
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -1451,8 +1639,7 @@ impl PackagesRestorePackageForUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/users/{username}/packages/{package_type}/{package_name}/restore",
@@ -1463,7 +1650,12 @@ impl PackagesRestorePackageForUser<'_> {
         op.query("token", &self.token, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /users/{username}/packages/{package_type}/{package_name}/versions`: set optional parameters, then `send()`.
@@ -1476,16 +1668,13 @@ pub struct PackagesGetAllPackageVersionsForPackageOwnedByUser<'a> {
     package_name: String,
     options: rt::CallOptions,
 }
-impl PackagesGetAllPackageVersionsForPackageOwnedByUser<'_> {
+impl<'a> PackagesGetAllPackageVersionsForPackageOwnedByUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::PackageVersion>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/packages/{package_type}/{package_name}/versions",
@@ -1495,7 +1684,12 @@ impl PackagesGetAllPackageVersionsForPackageOwnedByUser<'_> {
         op.path("package_name", &self.package_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::PackageVersion>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /users/{username}/packages/{package_type}/{package_name}/versions/{package_version_id}`: set optional parameters, then `send()`.
@@ -1509,16 +1703,13 @@ pub struct PackagesGetPackageVersionForUser<'a> {
     package_version_id: i64,
     options: rt::CallOptions,
 }
-impl PackagesGetPackageVersionForUser<'_> {
+impl<'a> PackagesGetPackageVersionForUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PackageVersion>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/packages/{package_type}/{package_name}/versions/{package_version_id}",
@@ -1533,7 +1724,12 @@ impl PackagesGetPackageVersionForUser<'_> {
             false,
         );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PackageVersion>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /users/{username}/packages/{package_type}/{package_name}/versions/{package_version_id}`: set optional parameters, then `send()`.
@@ -1547,14 +1743,13 @@ pub struct PackagesDeletePackageVersionForUser<'a> {
     package_version_id: i64,
     options: rt::CallOptions,
 }
-impl PackagesDeletePackageVersionForUser<'_> {
+impl<'a> PackagesDeletePackageVersionForUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/users/{username}/packages/{package_type}/{package_name}/versions/{package_version_id}",
@@ -1570,7 +1765,12 @@ impl PackagesDeletePackageVersionForUser<'_> {
         );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /users/{username}/packages/{package_type}/{package_name}/versions/{package_version_id}/restore`: set optional parameters, then `send()`.
@@ -1584,14 +1784,13 @@ pub struct PackagesRestorePackageVersionForUser<'a> {
     package_version_id: i64,
     options: rt::CallOptions,
 }
-impl PackagesRestorePackageVersionForUser<'_> {
+impl<'a> PackagesRestorePackageVersionForUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/users/{username}/packages/{package_type}/{package_name}/versions/{package_version_id}/restore",
@@ -1607,6 +1806,11 @@ impl PackagesRestorePackageVersionForUser<'_> {
         );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

@@ -143,7 +143,7 @@ pub struct PrivateRegistriesListOrgPrivateRegistries<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl PrivateRegistriesListOrgPrivateRegistries<'_> {
+impl<'a> PrivateRegistriesListOrgPrivateRegistries<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -159,22 +159,47 @@ impl PrivateRegistriesListOrgPrivateRegistries<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::PrivateRegistriesListOrgPrivateRegistriesResponse200,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/private-registries");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::PrivateRegistriesListOrgPrivateRegistriesResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::OrgPrivateRegistryConfiguration> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::OrgPrivateRegistryConfiguration> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| {
+                options
+                    .items_pointer("/configurations")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /orgs/{org}/private-registries`: set optional parameters, then `send()`.
@@ -186,21 +211,13 @@ pub struct PrivateRegistriesCreateOrgPrivateRegistry<'a> {
     body: super::models::PrivateRegistriesCreateOrgPrivateRegistryBody,
     options: rt::CallOptions,
 }
-impl PrivateRegistriesCreateOrgPrivateRegistry<'_> {
+impl<'a> PrivateRegistriesCreateOrgPrivateRegistry<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::OrgPrivateRegistryConfigurationWithSelectedRepositories,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/private-registries");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.check(self.body.validate());
@@ -211,7 +228,17 @@ impl PrivateRegistriesCreateOrgPrivateRegistry<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::OrgPrivateRegistryConfigurationWithSelectedRepositories>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/private-registries/public-key`: set optional parameters, then `send()`.
@@ -222,27 +249,26 @@ pub struct PrivateRegistriesGetOrgPublicKey<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl PrivateRegistriesGetOrgPublicKey<'_> {
+impl<'a> PrivateRegistriesGetOrgPublicKey<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::PrivateRegistriesGetOrgPublicKeyResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/private-registries/public-key",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/private-registries/public-key");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PrivateRegistriesGetOrgPublicKeyResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/private-registries/{secret_name}`: set optional parameters, then `send()`.
@@ -254,19 +280,13 @@ pub struct PrivateRegistriesGetOrgPrivateRegistry<'a> {
     secret_name: String,
     options: rt::CallOptions,
 }
-impl PrivateRegistriesGetOrgPrivateRegistry<'_> {
+impl<'a> PrivateRegistriesGetOrgPrivateRegistry<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::OrgPrivateRegistryConfiguration>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/private-registries/{secret_name}",
@@ -275,7 +295,14 @@ impl PrivateRegistriesGetOrgPrivateRegistry<'_> {
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OrgPrivateRegistryConfiguration>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/private-registries/{secret_name}`: set optional parameters, then `send()`.
@@ -287,14 +314,13 @@ pub struct PrivateRegistriesDeleteOrgPrivateRegistry<'a> {
     secret_name: String,
     options: rt::CallOptions,
 }
-impl PrivateRegistriesDeleteOrgPrivateRegistry<'_> {
+impl<'a> PrivateRegistriesDeleteOrgPrivateRegistry<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/private-registries/{secret_name}",
@@ -303,7 +329,12 @@ impl PrivateRegistriesDeleteOrgPrivateRegistry<'_> {
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /orgs/{org}/private-registries/{secret_name}`: set optional parameters, then `send()`.
@@ -316,14 +347,13 @@ pub struct PrivateRegistriesUpdateOrgPrivateRegistry<'a> {
     body: super::models::PrivateRegistriesUpdateOrgPrivateRegistryBody,
     options: rt::CallOptions,
 }
-impl PrivateRegistriesUpdateOrgPrivateRegistry<'_> {
+impl<'a> PrivateRegistriesUpdateOrgPrivateRegistry<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/orgs/{org}/private-registries/{secret_name}",
@@ -338,6 +368,11 @@ impl PrivateRegistriesUpdateOrgPrivateRegistry<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

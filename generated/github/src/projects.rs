@@ -532,7 +532,7 @@ pub struct ProjectsListForOrg<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ProjectsListForOrg<'_> {
+impl<'a> ProjectsListForOrg<'a> {
     /// Limit results to projects of the specified type.
     pub fn q(mut self, value: impl Into<String>) -> Self {
         self.q = Some(value.into());
@@ -558,10 +558,7 @@ impl ProjectsListForOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::ProjectsV2>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/projectsV2");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("q", &self.q, rt::Style::Form, true);
@@ -570,7 +567,31 @@ impl ProjectsListForOrg<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::ProjectsV2>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectsV2> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ProjectsV2> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}/projectsV2/{project_number}`: set optional parameters, then `send()`.
@@ -582,25 +603,29 @@ pub struct ProjectsGetForOrg<'a> {
     project_number: i64,
     options: rt::CallOptions,
 }
-impl ProjectsGetForOrg<'_> {
+impl<'a> ProjectsGetForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectsV2>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/projectsV2/{project_number}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/projectsV2/{project_number}");
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("project_number", &self.project_number, rt::Style::Simple, false);
+        op.path(
+            "project_number",
+            &self.project_number,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ProjectsV2>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /orgs/{org}/projectsV2/{project_number}/drafts`: set optional parameters, then `send()`.
@@ -613,26 +638,35 @@ pub struct ProjectsCreateDraftItemForOrg<'a> {
     body: super::models::ProjectsCreateDraftItemForOrgBody,
     options: rt::CallOptions,
 }
-impl ProjectsCreateDraftItemForOrg<'_> {
+impl<'a> ProjectsCreateDraftItemForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectsV2ItemSimple>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/projectsV2/{project_number}/drafts",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("project_number", &self.project_number, rt::Style::Simple, false);
+        op.path(
+            "project_number",
+            &self.project_number,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectsV2ItemSimple>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/projectsV2/{project_number}/fields`: set optional parameters, then `send()`.
@@ -647,7 +681,7 @@ pub struct ProjectsListFieldsForOrg<'a> {
     after: Option<String>,
     options: rt::CallOptions,
 }
-impl ProjectsListFieldsForOrg<'_> {
+impl<'a> ProjectsListFieldsForOrg<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -668,22 +702,50 @@ impl ProjectsListFieldsForOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::ProjectsV2Field>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/projectsV2/{project_number}/fields",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("project_number", &self.project_number, rt::Style::Simple, false);
+        op.path(
+            "project_number",
+            &self.project_number,
+            rt::Style::Simple,
+            false,
+        );
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::ProjectsV2Field>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectsV2Field> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ProjectsV2Field> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /orgs/{org}/projectsV2/{project_number}/fields`: set optional parameters, then `send()`.
@@ -696,22 +758,24 @@ pub struct ProjectsAddFieldForOrg<'a> {
     body: super::models::ProjectsAddFieldForOrgBody,
     options: rt::CallOptions,
 }
-impl ProjectsAddFieldForOrg<'_> {
+impl<'a> ProjectsAddFieldForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectsV2Field>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/projectsV2/{project_number}/fields",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("project_number", &self.project_number, rt::Style::Simple, false);
+        op.path(
+            "project_number",
+            &self.project_number,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             401u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -720,7 +784,12 @@ impl ProjectsAddFieldForOrg<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ProjectsV2Field>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/projectsV2/{project_number}/fields/{field_id}`: set optional parameters, then `send()`.
@@ -733,26 +802,52 @@ pub struct ProjectsGetFieldForOrg<'a> {
     field_id: i64,
     options: rt::CallOptions,
 }
-impl ProjectsGetFieldForOrg<'_> {
+impl<'a> ProjectsGetFieldForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectsV2Field>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/projectsV2/{project_number}/fields/{field_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("project_number", &self.project_number, rt::Style::Simple, false);
+        op.path(
+            "project_number",
+            &self.project_number,
+            rt::Style::Simple,
+            false,
+        );
         op.path("field_id", &self.field_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ProjectsV2Field>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectsV2SingleSelectOptions> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ProjectsV2SingleSelectOptions> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("/options"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}/projectsV2/{project_number}/items`: set optional parameters, then `send()`.
@@ -769,7 +864,7 @@ pub struct ProjectsListItemsForOrg<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ProjectsListItemsForOrg<'_> {
+impl<'a> ProjectsListItemsForOrg<'a> {
     /// Search query to filter items, see [Filtering projects](https://docs.github.com/issues/planning-and-tracking-with-projects/customizing-views-in-your-project/filtering-projects) for more information.
     pub fn q(mut self, value: impl Into<String>) -> Self {
         self.q = Some(value.into());
@@ -778,10 +873,7 @@ impl ProjectsListItemsForOrg<'_> {
     /// Limit results to specific fields, by their IDs. If not specified, the title field will be returned.
     ///
     /// Example: `fields[]=123&fields[]=456&fields[]=789` or `fields=123,456,789`
-    pub fn fields(
-        mut self,
-        value: super::models::ProjectsListItemsForOrgFields,
-    ) -> Self {
+    pub fn fields(mut self, value: super::models::ProjectsListItemsForOrgFields) -> Self {
         self.fields = Some(value);
         self
     }
@@ -805,16 +897,18 @@ impl ProjectsListItemsForOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::ProjectsV2ItemWithContent>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/projectsV2/{project_number}/items",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("project_number", &self.project_number, rt::Style::Simple, false);
+        op.path(
+            "project_number",
+            &self.project_number,
+            rt::Style::Simple,
+            false,
+        );
         op.query("q", &self.q, rt::Style::Form, true);
         op.query("fields", &self.fields, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
@@ -822,7 +916,33 @@ impl ProjectsListItemsForOrg<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::ProjectsV2ItemWithContent>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectsV2ItemWithContent> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ProjectsV2ItemWithContent> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /orgs/{org}/projectsV2/{project_number}/items`: set optional parameters, then `send()`.
@@ -835,26 +955,35 @@ pub struct ProjectsAddItemForOrg<'a> {
     body: super::models::ProjectsAddItemForOrgBody,
     options: rt::CallOptions,
 }
-impl ProjectsAddItemForOrg<'_> {
+impl<'a> ProjectsAddItemForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectsV2ItemSimple>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/projectsV2/{project_number}/items",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("project_number", &self.project_number, rt::Style::Simple, false);
+        op.path(
+            "project_number",
+            &self.project_number,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectsV2ItemSimple>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/projectsV2/{project_number}/items/{item_id}`: set optional parameters, then `send()`.
@@ -868,14 +997,11 @@ pub struct ProjectsGetOrgItem<'a> {
     fields: Option<super::models::ProjectsListItemsForOrgFields>,
     options: rt::CallOptions,
 }
-impl ProjectsGetOrgItem<'_> {
+impl<'a> ProjectsGetOrgItem<'a> {
     /// Limit results to specific fields, by their IDs. If not specified, the title field will be returned.
     ///
     /// Example: fields[]=123&fields[]=456&fields[]=789 or fields=123,456,789
-    pub fn fields(
-        mut self,
-        value: super::models::ProjectsListItemsForOrgFields,
-    ) -> Self {
+    pub fn fields(mut self, value: super::models::ProjectsListItemsForOrgFields) -> Self {
         self.fields = Some(value);
         self
     }
@@ -884,21 +1010,51 @@ impl ProjectsGetOrgItem<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectsV2ItemWithContent>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/projectsV2/{project_number}/items/{item_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("project_number", &self.project_number, rt::Style::Simple, false);
+        op.path(
+            "project_number",
+            &self.project_number,
+            rt::Style::Simple,
+            false,
+        );
         op.path("item_id", &self.item_id, rt::Style::Simple, false);
         op.query("fields", &self.fields, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectsV2ItemWithContent>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<std::collections::BTreeMap<String, serde_json::Value>> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<std::collections::BTreeMap<String, serde_json::Value>> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("/fields"),
+            configure,
+        )
     }
 }
 /// Request builder for `DELETE /orgs/{org}/projectsV2/{project_number}/items/{item_id}`: set optional parameters, then `send()`.
@@ -911,24 +1067,33 @@ pub struct ProjectsDeleteItemForOrg<'a> {
     item_id: i64,
     options: rt::CallOptions,
 }
-impl ProjectsDeleteItemForOrg<'_> {
+impl<'a> ProjectsDeleteItemForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/projectsV2/{project_number}/items/{item_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("project_number", &self.project_number, rt::Style::Simple, false);
+        op.path(
+            "project_number",
+            &self.project_number,
+            rt::Style::Simple,
+            false,
+        );
         op.path("item_id", &self.item_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /orgs/{org}/projectsV2/{project_number}/items/{item_id}`: set optional parameters, then `send()`.
@@ -942,22 +1107,24 @@ pub struct ProjectsUpdateItemForOrg<'a> {
     body: super::models::ProjectsUpdateItemForOrgBody,
     options: rt::CallOptions,
 }
-impl ProjectsUpdateItemForOrg<'_> {
+impl<'a> ProjectsUpdateItemForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectsV2ItemWithContent>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/orgs/{org}/projectsV2/{project_number}/items/{item_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("project_number", &self.project_number, rt::Style::Simple, false);
+        op.path(
+            "project_number",
+            &self.project_number,
+            rt::Style::Simple,
+            false,
+        );
         op.path("item_id", &self.item_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -968,7 +1135,14 @@ impl ProjectsUpdateItemForOrg<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectsV2ItemWithContent>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /orgs/{org}/projectsV2/{project_number}/views`: set optional parameters, then `send()`.
@@ -981,22 +1155,24 @@ pub struct ProjectsCreateViewForOrg<'a> {
     body: super::models::ProjectsCreateViewForOrgBody,
     options: rt::CallOptions,
 }
-impl ProjectsCreateViewForOrg<'_> {
+impl<'a> ProjectsCreateViewForOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectsV2View>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/projectsV2/{project_number}/views",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("project_number", &self.project_number, rt::Style::Simple, false);
+        op.path(
+            "project_number",
+            &self.project_number,
+            rt::Style::Simple,
+            false,
+        );
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -1008,7 +1184,12 @@ impl ProjectsCreateViewForOrg<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ProjectsV2View>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/projectsV2/{project_number}/views/{view_number}/items`: set optional parameters, then `send()`.
@@ -1025,15 +1206,12 @@ pub struct ProjectsListViewItemsForOrg<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ProjectsListViewItemsForOrg<'_> {
+impl<'a> ProjectsListViewItemsForOrg<'a> {
     /// Limit results to specific fields, by their IDs. If not specified, the
     /// title field will be returned.
     ///
     /// Example: `fields[]=123&fields[]=456&fields[]=789` or `fields=123,456,789`
-    pub fn fields(
-        mut self,
-        value: super::models::ProjectsListItemsForOrgFields,
-    ) -> Self {
+    pub fn fields(mut self, value: super::models::ProjectsListItemsForOrgFields) -> Self {
         self.fields = Some(value);
         self
     }
@@ -1057,16 +1235,18 @@ impl ProjectsListViewItemsForOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::ProjectsV2ItemWithContent>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/projectsV2/{project_number}/views/{view_number}/items",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("project_number", &self.project_number, rt::Style::Simple, false);
+        op.path(
+            "project_number",
+            &self.project_number,
+            rt::Style::Simple,
+            false,
+        );
         op.path("view_number", &self.view_number, rt::Style::Simple, false);
         op.query("fields", &self.fields, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
@@ -1074,7 +1254,33 @@ impl ProjectsListViewItemsForOrg<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::ProjectsV2ItemWithContent>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectsV2ItemWithContent> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ProjectsV2ItemWithContent> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /user/{user_id}/projectsV2/{project_number}/drafts`: set optional parameters, then `send()`.
@@ -1087,26 +1293,35 @@ pub struct ProjectsCreateDraftItemForAuthenticatedUser<'a> {
     body: super::models::ProjectsCreateDraftItemForOrgBody,
     options: rt::CallOptions,
 }
-impl ProjectsCreateDraftItemForAuthenticatedUser<'_> {
+impl<'a> ProjectsCreateDraftItemForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectsV2ItemSimple>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/user/{user_id}/projectsV2/{project_number}/drafts",
         );
         op.path("user_id", &self.user_id, rt::Style::Simple, false);
-        op.path("project_number", &self.project_number, rt::Style::Simple, false);
+        op.path(
+            "project_number",
+            &self.project_number,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectsV2ItemSimple>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /users/{user_id}/projectsV2/{project_number}/views`: set optional parameters, then `send()`.
@@ -1119,22 +1334,24 @@ pub struct ProjectsCreateViewForUser<'a> {
     body: super::models::ProjectsCreateViewForOrgBody,
     options: rt::CallOptions,
 }
-impl ProjectsCreateViewForUser<'_> {
+impl<'a> ProjectsCreateViewForUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectsV2View>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/users/{user_id}/projectsV2/{project_number}/views",
         );
         op.path("user_id", &self.user_id, rt::Style::Simple, false);
-        op.path("project_number", &self.project_number, rt::Style::Simple, false);
+        op.path(
+            "project_number",
+            &self.project_number,
+            rt::Style::Simple,
+            false,
+        );
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -1146,7 +1363,12 @@ impl ProjectsCreateViewForUser<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ProjectsV2View>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /users/{username}/projectsV2`: set optional parameters, then `send()`.
@@ -1161,7 +1383,7 @@ pub struct ProjectsListForUser<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ProjectsListForUser<'_> {
+impl<'a> ProjectsListForUser<'a> {
     /// Limit results to projects of the specified type.
     pub fn q(mut self, value: impl Into<String>) -> Self {
         self.q = Some(value.into());
@@ -1187,10 +1409,7 @@ impl ProjectsListForUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::ProjectsV2>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/projectsV2");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("q", &self.q, rt::Style::Form, true);
@@ -1199,7 +1418,31 @@ impl ProjectsListForUser<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::ProjectsV2>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectsV2> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ProjectsV2> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /users/{username}/projectsV2/{project_number}`: set optional parameters, then `send()`.
@@ -1211,25 +1454,32 @@ pub struct ProjectsGetForUser<'a> {
     project_number: i64,
     options: rt::CallOptions,
 }
-impl ProjectsGetForUser<'_> {
+impl<'a> ProjectsGetForUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectsV2>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/projectsV2/{project_number}",
         );
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.path("project_number", &self.project_number, rt::Style::Simple, false);
+        op.path(
+            "project_number",
+            &self.project_number,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ProjectsV2>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /users/{username}/projectsV2/{project_number}/fields`: set optional parameters, then `send()`.
@@ -1244,7 +1494,7 @@ pub struct ProjectsListFieldsForUser<'a> {
     after: Option<String>,
     options: rt::CallOptions,
 }
-impl ProjectsListFieldsForUser<'_> {
+impl<'a> ProjectsListFieldsForUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1265,22 +1515,50 @@ impl ProjectsListFieldsForUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::ProjectsV2Field>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/projectsV2/{project_number}/fields",
         );
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.path("project_number", &self.project_number, rt::Style::Simple, false);
+        op.path(
+            "project_number",
+            &self.project_number,
+            rt::Style::Simple,
+            false,
+        );
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::ProjectsV2Field>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectsV2Field> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ProjectsV2Field> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /users/{username}/projectsV2/{project_number}/fields`: set optional parameters, then `send()`.
@@ -1293,22 +1571,24 @@ pub struct ProjectsAddFieldForUser<'a> {
     body: super::models::ProjectsAddFieldForUserBody,
     options: rt::CallOptions,
 }
-impl ProjectsAddFieldForUser<'_> {
+impl<'a> ProjectsAddFieldForUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectsV2Field>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/users/{username}/projectsV2/{project_number}/fields",
         );
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.path("project_number", &self.project_number, rt::Style::Simple, false);
+        op.path(
+            "project_number",
+            &self.project_number,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             401u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -1317,7 +1597,12 @@ impl ProjectsAddFieldForUser<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ProjectsV2Field>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /users/{username}/projectsV2/{project_number}/fields/{field_id}`: set optional parameters, then `send()`.
@@ -1330,26 +1615,52 @@ pub struct ProjectsGetFieldForUser<'a> {
     field_id: i64,
     options: rt::CallOptions,
 }
-impl ProjectsGetFieldForUser<'_> {
+impl<'a> ProjectsGetFieldForUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectsV2Field>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/projectsV2/{project_number}/fields/{field_id}",
         );
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.path("project_number", &self.project_number, rt::Style::Simple, false);
+        op.path(
+            "project_number",
+            &self.project_number,
+            rt::Style::Simple,
+            false,
+        );
         op.path("field_id", &self.field_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ProjectsV2Field>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectsV2SingleSelectOptions> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ProjectsV2SingleSelectOptions> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("/options"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /users/{username}/projectsV2/{project_number}/items`: set optional parameters, then `send()`.
@@ -1366,7 +1677,7 @@ pub struct ProjectsListItemsForUser<'a> {
     fields: Option<super::models::ProjectsListItemsForOrgFields>,
     options: rt::CallOptions,
 }
-impl ProjectsListItemsForUser<'_> {
+impl<'a> ProjectsListItemsForUser<'a> {
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn before(mut self, value: impl Into<String>) -> Self {
         self.before = Some(value.into());
@@ -1390,10 +1701,7 @@ impl ProjectsListItemsForUser<'_> {
     /// Limit results to specific fields, by their IDs. If not specified, the title field will be returned.
     ///
     /// Example: `fields[]=123&fields[]=456&fields[]=789` or `fields=123,456,789`
-    pub fn fields(
-        mut self,
-        value: super::models::ProjectsListItemsForOrgFields,
-    ) -> Self {
+    pub fn fields(mut self, value: super::models::ProjectsListItemsForOrgFields) -> Self {
         self.fields = Some(value);
         self
     }
@@ -1402,16 +1710,18 @@ impl ProjectsListItemsForUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::ProjectsV2ItemWithContent>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/projectsV2/{project_number}/items",
         );
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.path("project_number", &self.project_number, rt::Style::Simple, false);
+        op.path(
+            "project_number",
+            &self.project_number,
+            rt::Style::Simple,
+            false,
+        );
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -1419,7 +1729,33 @@ impl ProjectsListItemsForUser<'_> {
         op.query("fields", &self.fields, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::ProjectsV2ItemWithContent>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectsV2ItemWithContent> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ProjectsV2ItemWithContent> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /users/{username}/projectsV2/{project_number}/items`: set optional parameters, then `send()`.
@@ -1432,26 +1768,35 @@ pub struct ProjectsAddItemForUser<'a> {
     body: super::models::ProjectsAddItemForOrgBody,
     options: rt::CallOptions,
 }
-impl ProjectsAddItemForUser<'_> {
+impl<'a> ProjectsAddItemForUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectsV2ItemSimple>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/users/{username}/projectsV2/{project_number}/items",
         );
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.path("project_number", &self.project_number, rt::Style::Simple, false);
+        op.path(
+            "project_number",
+            &self.project_number,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectsV2ItemSimple>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /users/{username}/projectsV2/{project_number}/items/{item_id}`: set optional parameters, then `send()`.
@@ -1465,14 +1810,11 @@ pub struct ProjectsGetUserItem<'a> {
     fields: Option<super::models::ProjectsListItemsForOrgFields>,
     options: rt::CallOptions,
 }
-impl ProjectsGetUserItem<'_> {
+impl<'a> ProjectsGetUserItem<'a> {
     /// Limit results to specific fields, by their IDs. If not specified, the title field will be returned.
     ///
     /// Example: fields[]=123&fields[]=456&fields[]=789 or fields=123,456,789
-    pub fn fields(
-        mut self,
-        value: super::models::ProjectsListItemsForOrgFields,
-    ) -> Self {
+    pub fn fields(mut self, value: super::models::ProjectsListItemsForOrgFields) -> Self {
         self.fields = Some(value);
         self
     }
@@ -1481,21 +1823,51 @@ impl ProjectsGetUserItem<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectsV2ItemWithContent>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/projectsV2/{project_number}/items/{item_id}",
         );
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.path("project_number", &self.project_number, rt::Style::Simple, false);
+        op.path(
+            "project_number",
+            &self.project_number,
+            rt::Style::Simple,
+            false,
+        );
         op.path("item_id", &self.item_id, rt::Style::Simple, false);
         op.query("fields", &self.fields, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectsV2ItemWithContent>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<std::collections::BTreeMap<String, serde_json::Value>> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<std::collections::BTreeMap<String, serde_json::Value>> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("/fields"),
+            configure,
+        )
     }
 }
 /// Request builder for `DELETE /users/{username}/projectsV2/{project_number}/items/{item_id}`: set optional parameters, then `send()`.
@@ -1508,24 +1880,33 @@ pub struct ProjectsDeleteItemForUser<'a> {
     item_id: i64,
     options: rt::CallOptions,
 }
-impl ProjectsDeleteItemForUser<'_> {
+impl<'a> ProjectsDeleteItemForUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/users/{username}/projectsV2/{project_number}/items/{item_id}",
         );
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.path("project_number", &self.project_number, rt::Style::Simple, false);
+        op.path(
+            "project_number",
+            &self.project_number,
+            rt::Style::Simple,
+            false,
+        );
         op.path("item_id", &self.item_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /users/{username}/projectsV2/{project_number}/items/{item_id}`: set optional parameters, then `send()`.
@@ -1539,22 +1920,24 @@ pub struct ProjectsUpdateItemForUser<'a> {
     body: super::models::ProjectsUpdateItemForOrgBody,
     options: rt::CallOptions,
 }
-impl ProjectsUpdateItemForUser<'_> {
+impl<'a> ProjectsUpdateItemForUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectsV2ItemWithContent>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/users/{username}/projectsV2/{project_number}/items/{item_id}",
         );
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.path("project_number", &self.project_number, rt::Style::Simple, false);
+        op.path(
+            "project_number",
+            &self.project_number,
+            rt::Style::Simple,
+            false,
+        );
         op.path("item_id", &self.item_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -1565,7 +1948,14 @@ impl ProjectsUpdateItemForUser<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectsV2ItemWithContent>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /users/{username}/projectsV2/{project_number}/views/{view_number}/items`: set optional parameters, then `send()`.
@@ -1582,15 +1972,12 @@ pub struct ProjectsListViewItemsForUser<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ProjectsListViewItemsForUser<'_> {
+impl<'a> ProjectsListViewItemsForUser<'a> {
     /// Limit results to specific fields, by their IDs. If not specified, the
     /// title field will be returned.
     ///
     /// Example: `fields[]=123&fields[]=456&fields[]=789` or `fields=123,456,789`
-    pub fn fields(
-        mut self,
-        value: super::models::ProjectsListItemsForOrgFields,
-    ) -> Self {
+    pub fn fields(mut self, value: super::models::ProjectsListItemsForOrgFields) -> Self {
         self.fields = Some(value);
         self
     }
@@ -1614,16 +2001,18 @@ impl ProjectsListViewItemsForUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::ProjectsV2ItemWithContent>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/projectsV2/{project_number}/views/{view_number}/items",
         );
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.path("project_number", &self.project_number, rt::Style::Simple, false);
+        op.path(
+            "project_number",
+            &self.project_number,
+            rt::Style::Simple,
+            false,
+        );
         op.path("view_number", &self.view_number, rt::Style::Simple, false);
         op.query("fields", &self.fields, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
@@ -1631,6 +2020,32 @@ impl ProjectsListViewItemsForUser<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::ProjectsV2ItemWithContent>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectsV2ItemWithContent> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ProjectsV2ItemWithContent> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }

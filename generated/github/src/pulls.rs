@@ -33,11 +33,7 @@ impl<'a> PullsApi<'a> {
     /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
     ///
     /// `GET /repos/{owner}/{repo}/pulls` (operation `pulls/list`).
-    pub fn list(
-        &self,
-        owner: impl Into<String>,
-        repo: impl Into<String>,
-    ) -> PullsList<'a> {
+    pub fn list(&self, owner: impl Into<String>, repo: impl Into<String>) -> PullsList<'a> {
         PullsList {
             client: self.client,
             owner: owner.into(),
@@ -956,7 +952,7 @@ pub struct PullsList<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl PullsList<'_> {
+impl<'a> PullsList<'a> {
     /// Either `open`, `closed`, or `all` to filter by state.
     pub fn state(mut self, value: super::models::IssuesListState) -> Self {
         self.state = Some(value);
@@ -978,10 +974,7 @@ impl PullsList<'_> {
         self
     }
     /// The direction of the sort. Default: `desc` when sort is `created` or sort is not specified, otherwise `asc`.
-    pub fn direction(
-        mut self,
-        value: super::models::AppsListAccountsForPlanDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::AppsListAccountsForPlanDirection) -> Self {
         self.direction = Some(value);
         self
     }
@@ -1000,10 +993,7 @@ impl PullsList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::PullRequestSimple>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/pulls");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -1016,7 +1006,33 @@ impl PullsList<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::PullRequestSimple>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::PullRequestSimple> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::PullRequestSimple> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/pulls`: set optional parameters, then `send()`.
@@ -1029,16 +1045,13 @@ pub struct PullsCreate<'a> {
     body: super::models::PullsCreateBody,
     options: rt::CallOptions,
 }
-impl PullsCreate<'_> {
+impl<'a> PullsCreate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PullRequest>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/pulls");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -1049,7 +1062,12 @@ impl PullsCreate<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PullRequest>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/pulls/comments`: set optional parameters, then `send()`.
@@ -1066,20 +1084,14 @@ pub struct PullsListReviewCommentsForRepo<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl PullsListReviewCommentsForRepo<'_> {
+impl<'a> PullsListReviewCommentsForRepo<'a> {
     /// Set `sort`.
-    pub fn sort(
-        mut self,
-        value: super::models::PullsListReviewCommentsForRepoSort,
-    ) -> Self {
+    pub fn sort(mut self, value: super::models::PullsListReviewCommentsForRepoSort) -> Self {
         self.sort = Some(value);
         self
     }
     /// The direction to sort results. Ignored without `sort` parameter.
-    pub fn direction(
-        mut self,
-        value: super::models::AppsListAccountsForPlanDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::AppsListAccountsForPlanDirection) -> Self {
         self.direction = Some(value);
         self
     }
@@ -1103,14 +1115,8 @@ impl PullsListReviewCommentsForRepo<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::PullRequestReviewComment>>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/pulls/comments",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/pulls/comments");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("sort", &self.sort, rt::Style::Form, true);
@@ -1119,7 +1125,33 @@ impl PullsListReviewCommentsForRepo<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::PullRequestReviewComment>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::PullRequestReviewComment> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::PullRequestReviewComment> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/pulls/comments/{comment_id}`: set optional parameters, then `send()`.
@@ -1132,16 +1164,13 @@ pub struct PullsGetReviewComment<'a> {
     comment_id: i64,
     options: rt::CallOptions,
 }
-impl PullsGetReviewComment<'_> {
+impl<'a> PullsGetReviewComment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PullRequestReviewComment>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/pulls/comments/{comment_id}",
@@ -1151,7 +1180,14 @@ impl PullsGetReviewComment<'_> {
         op.path("comment_id", &self.comment_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PullRequestReviewComment>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/pulls/comments/{comment_id}`: set optional parameters, then `send()`.
@@ -1164,14 +1200,13 @@ pub struct PullsDeleteReviewComment<'a> {
     comment_id: i64,
     options: rt::CallOptions,
 }
-impl PullsDeleteReviewComment<'_> {
+impl<'a> PullsDeleteReviewComment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/pulls/comments/{comment_id}",
@@ -1181,7 +1216,12 @@ impl PullsDeleteReviewComment<'_> {
         op.path("comment_id", &self.comment_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/pulls/comments/{comment_id}`: set optional parameters, then `send()`.
@@ -1195,16 +1235,13 @@ pub struct PullsUpdateReviewComment<'a> {
     body: super::models::PullsUpdateReviewCommentBody,
     options: rt::CallOptions,
 }
-impl PullsUpdateReviewComment<'_> {
+impl<'a> PullsUpdateReviewComment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PullRequestReviewComment>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/pulls/comments/{comment_id}",
@@ -1214,7 +1251,14 @@ impl PullsUpdateReviewComment<'_> {
         op.path("comment_id", &self.comment_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PullRequestReviewComment>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/pulls/{pull_number}`: set optional parameters, then `send()`.
@@ -1227,20 +1271,14 @@ pub struct PullsGet<'a> {
     pull_number: i64,
     options: rt::CallOptions,
 }
-impl PullsGet<'_> {
+impl<'a> PullsGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PullRequest>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/pulls/{pull_number}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/pulls/{pull_number}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("pull_number", &self.pull_number, rt::Style::Simple, false);
@@ -1249,14 +1287,17 @@ impl PullsGet<'_> {
             406u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PullRequest>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/pulls/{pull_number}`: set optional parameters, then `send()`.
@@ -1270,7 +1311,7 @@ pub struct PullsUpdate<'a> {
     body: Option<super::models::PullsUpdateBody>,
     options: rt::CallOptions,
 }
-impl PullsUpdate<'_> {
+impl<'a> PullsUpdate<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PullsUpdateBody) -> Self {
         self.body = Some(value);
@@ -1281,10 +1322,7 @@ impl PullsUpdate<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PullRequest>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/pulls/{pull_number}",
@@ -1301,7 +1339,12 @@ impl PullsUpdate<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PullRequest>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/pulls/{pull_number}/comments`: set optional parameters, then `send()`.
@@ -1319,17 +1362,14 @@ pub struct PullsListReviewComments<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl PullsListReviewComments<'_> {
+impl<'a> PullsListReviewComments<'a> {
     /// The property to sort the results by.
     pub fn sort(mut self, value: super::models::AppsListAccountsForPlanSort) -> Self {
         self.sort = Some(value);
         self
     }
     /// The direction to sort results. Ignored without `sort` parameter.
-    pub fn direction(
-        mut self,
-        value: super::models::AppsListAccountsForPlanDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::AppsListAccountsForPlanDirection) -> Self {
         self.direction = Some(value);
         self
     }
@@ -1353,10 +1393,7 @@ impl PullsListReviewComments<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::PullRequestReviewComment>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/pulls/{pull_number}/comments",
@@ -1370,7 +1407,33 @@ impl PullsListReviewComments<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::PullRequestReviewComment>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::PullRequestReviewComment> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::PullRequestReviewComment> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/pulls/{pull_number}/comments`: set optional parameters, then `send()`.
@@ -1384,16 +1447,13 @@ pub struct PullsCreateReviewComment<'a> {
     body: super::models::PullsCreateReviewCommentBody,
     options: rt::CallOptions,
 }
-impl PullsCreateReviewComment<'_> {
+impl<'a> PullsCreateReviewComment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PullRequestReviewComment>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/pulls/{pull_number}/comments",
@@ -1408,7 +1468,14 @@ impl PullsCreateReviewComment<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PullRequestReviewComment>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/pulls/{pull_number}/comments/{comment_id}/replies`: set optional parameters, then `send()`.
@@ -1423,16 +1490,13 @@ pub struct PullsCreateReplyForReviewComment<'a> {
     body: super::models::PullsCreateReplyForReviewCommentBody,
     options: rt::CallOptions,
 }
-impl PullsCreateReplyForReviewComment<'_> {
+impl<'a> PullsCreateReplyForReviewComment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PullRequestReviewComment>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/pulls/{pull_number}/comments/{comment_id}/replies",
@@ -1444,7 +1508,14 @@ impl PullsCreateReplyForReviewComment<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PullRequestReviewComment>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/pulls/{pull_number}/commits`: set optional parameters, then `send()`.
@@ -1459,7 +1530,7 @@ pub struct PullsListCommits<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl PullsListCommits<'_> {
+impl<'a> PullsListCommits<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1475,10 +1546,7 @@ impl PullsListCommits<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Commit>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/pulls/{pull_number}/commits",
@@ -1489,7 +1557,31 @@ impl PullsListCommits<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Commit>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Commit> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Commit> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/pulls/{pull_number}/files`: set optional parameters, then `send()`.
@@ -1504,7 +1596,7 @@ pub struct PullsListFiles<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl PullsListFiles<'_> {
+impl<'a> PullsListFiles<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1520,10 +1612,7 @@ impl PullsListFiles<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::DiffEntry>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/pulls/{pull_number}/files",
@@ -1537,14 +1626,36 @@ impl PullsListFiles<'_> {
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::DiffEntry>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::DiffEntry> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::DiffEntry> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/pulls/{pull_number}/merge`: set optional parameters, then `send()`.
@@ -1557,14 +1668,13 @@ pub struct PullsCheckIfMerged<'a> {
     pull_number: i64,
     options: rt::CallOptions,
 }
-impl PullsCheckIfMerged<'_> {
+impl<'a> PullsCheckIfMerged<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/pulls/{pull_number}/merge",
@@ -1573,7 +1683,12 @@ impl PullsCheckIfMerged<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("pull_number", &self.pull_number, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge`: set optional parameters, then `send()`.
@@ -1587,7 +1702,7 @@ pub struct PullsMerge<'a> {
     body: Option<Option<super::models::PullsMergeBody>>,
     options: rt::CallOptions,
 }
-impl PullsMerge<'_> {
+impl<'a> PullsMerge<'a> {
     /// Set the request body.
     pub fn body(mut self, value: Option<super::models::PullsMergeBody>) -> Self {
         self.body = Some(value);
@@ -1598,10 +1713,7 @@ impl PullsMerge<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PullRequestMergeResult>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/pulls/{pull_number}/merge",
@@ -1616,20 +1728,23 @@ impl PullsMerge<'_> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             405u16 => {
-                rt::error_body::<
-                    super::models::OrgsRemoveOutsideCollaboratorError422,
-                >(status, body)
+                rt::error_body::<super::models::OrgsRemoveOutsideCollaboratorError422>(status, body)
             }
             409u16 => {
-                rt::error_body::<
-                    super::models::OrgsRemoveOutsideCollaboratorError422,
-                >(status, body)
+                rt::error_body::<super::models::OrgsRemoveOutsideCollaboratorError422>(status, body)
             }
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PullRequestMergeResult>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge-async`: set optional parameters, then `send()`.
@@ -1643,7 +1758,7 @@ pub struct PullsMergeAsync<'a> {
     body: Option<Option<super::models::PullsMergeAsyncBody>>,
     options: rt::CallOptions,
 }
-impl PullsMergeAsync<'_> {
+impl<'a> PullsMergeAsync<'a> {
     /// Set the request body.
     pub fn body(mut self, value: Option<super::models::PullsMergeAsyncBody>) -> Self {
         self.body = Some(value);
@@ -1654,10 +1769,7 @@ impl PullsMergeAsync<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PullRequestMergeAsyncResult>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/pulls/{pull_number}/merge-async",
@@ -1669,23 +1781,22 @@ impl PullsMergeAsync<'_> {
             op.json("application/json", body);
         }
         op.errors(|status, body| match status {
-            400u16 => {
-                rt::error_body::<
-                    super::models::PullRequestMergeAsyncResult,
-                >(status, body)
-            }
+            400u16 => rt::error_body::<super::models::PullRequestMergeAsyncResult>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            409u16 => {
-                rt::error_body::<
-                    super::models::PullRequestMergeAsyncResult,
-                >(status, body)
-            }
+            409u16 => rt::error_body::<super::models::PullRequestMergeAsyncResult>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PullRequestMergeAsyncResult>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/pulls/{pull_number}/merge-async/{uuid}`: set optional parameters, then `send()`.
@@ -1699,16 +1810,13 @@ pub struct PullsGetMergeAsyncResult<'a> {
     uuid: String,
     options: rt::CallOptions,
 }
-impl PullsGetMergeAsyncResult<'_> {
+impl<'a> PullsGetMergeAsyncResult<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PullRequestMergeAsyncResult>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/pulls/{pull_number}/merge-async/{uuid}",
@@ -1719,7 +1827,14 @@ impl PullsGetMergeAsyncResult<'_> {
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PullRequestMergeAsyncResult>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers`: set optional parameters, then `send()`.
@@ -1732,16 +1847,13 @@ pub struct PullsListRequestedReviewers<'a> {
     pull_number: i64,
     options: rt::CallOptions,
 }
-impl PullsListRequestedReviewers<'_> {
+impl<'a> PullsListRequestedReviewers<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PullRequestReviewRequest>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers",
@@ -1750,7 +1862,14 @@ impl PullsListRequestedReviewers<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("pull_number", &self.pull_number, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PullRequestReviewRequest>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers`: set optional parameters, then `send()`.
@@ -1764,7 +1883,7 @@ pub struct PullsRequestReviewers<'a> {
     body: Option<super::models::PullsRequestReviewersBody>,
     options: rt::CallOptions,
 }
-impl PullsRequestReviewers<'_> {
+impl<'a> PullsRequestReviewers<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PullsRequestReviewersBody) -> Self {
         self.body = Some(value);
@@ -1775,10 +1894,7 @@ impl PullsRequestReviewers<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PullRequestSimple>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers",
@@ -1791,7 +1907,12 @@ impl PullsRequestReviewers<'_> {
         }
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PullRequestSimple>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers`: set optional parameters, then `send()`.
@@ -1805,16 +1926,13 @@ pub struct PullsRemoveRequestedReviewers<'a> {
     body: super::models::PullsRemoveRequestedReviewersBody,
     options: rt::CallOptions,
 }
-impl PullsRemoveRequestedReviewers<'_> {
+impl<'a> PullsRemoveRequestedReviewers<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PullRequestSimple>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers",
@@ -1825,7 +1943,12 @@ impl PullsRemoveRequestedReviewers<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PullRequestSimple>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews`: set optional parameters, then `send()`.
@@ -1840,7 +1963,7 @@ pub struct PullsListReviews<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl PullsListReviews<'_> {
+impl<'a> PullsListReviews<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1856,10 +1979,7 @@ impl PullsListReviews<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::PullRequestReview>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/pulls/{pull_number}/reviews",
@@ -1870,7 +1990,33 @@ impl PullsListReviews<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::PullRequestReview>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::PullRequestReview> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::PullRequestReview> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews`: set optional parameters, then `send()`.
@@ -1884,7 +2030,7 @@ pub struct PullsCreateReview<'a> {
     body: Option<super::models::PullsCreateReviewBody>,
     options: rt::CallOptions,
 }
-impl PullsCreateReview<'_> {
+impl<'a> PullsCreateReview<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PullsCreateReviewBody) -> Self {
         self.body = Some(value);
@@ -1895,10 +2041,7 @@ impl PullsCreateReview<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PullRequestReview>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/pulls/{pull_number}/reviews",
@@ -1911,13 +2054,16 @@ impl PullsCreateReview<'_> {
         }
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => {
-                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
-            }
+            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PullRequestReview>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}`: set optional parameters, then `send()`.
@@ -1931,16 +2077,13 @@ pub struct PullsGetReview<'a> {
     review_id: i64,
     options: rt::CallOptions,
 }
-impl PullsGetReview<'_> {
+impl<'a> PullsGetReview<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PullRequestReview>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}",
@@ -1951,7 +2094,12 @@ impl PullsGetReview<'_> {
         op.path("review_id", &self.review_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PullRequestReview>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}`: set optional parameters, then `send()`.
@@ -1966,16 +2114,13 @@ pub struct PullsUpdateReview<'a> {
     body: super::models::PullsUpdateReviewBody,
     options: rt::CallOptions,
 }
-impl PullsUpdateReview<'_> {
+impl<'a> PullsUpdateReview<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PullRequestReview>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}",
@@ -1987,7 +2132,12 @@ impl PullsUpdateReview<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ValidationErrorSimple>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PullRequestReview>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}`: set optional parameters, then `send()`.
@@ -2001,16 +2151,13 @@ pub struct PullsDeletePendingReview<'a> {
     review_id: i64,
     options: rt::CallOptions,
 }
-impl PullsDeletePendingReview<'_> {
+impl<'a> PullsDeletePendingReview<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PullRequestReview>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}",
@@ -2021,13 +2168,16 @@ impl PullsDeletePendingReview<'_> {
         op.path("review_id", &self.review_id, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => {
-                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
-            }
+            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PullRequestReview>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/comments`: set optional parameters, then `send()`.
@@ -2043,7 +2193,7 @@ pub struct PullsListCommentsForReview<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl PullsListCommentsForReview<'_> {
+impl<'a> PullsListCommentsForReview<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -2059,10 +2209,7 @@ impl PullsListCommentsForReview<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::ReviewComment>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/comments",
@@ -2075,7 +2222,31 @@ impl PullsListCommentsForReview<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::ReviewComment>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ReviewComment> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ReviewComment> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/dismissals`: set optional parameters, then `send()`.
@@ -2090,16 +2261,13 @@ pub struct PullsDismissReview<'a> {
     body: super::models::PullsDismissReviewBody,
     options: rt::CallOptions,
 }
-impl PullsDismissReview<'_> {
+impl<'a> PullsDismissReview<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PullRequestReview>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/dismissals",
@@ -2111,13 +2279,16 @@ impl PullsDismissReview<'_> {
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => {
-                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
-            }
+            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PullRequestReview>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/events`: set optional parameters, then `send()`.
@@ -2132,16 +2303,13 @@ pub struct PullsSubmitReview<'a> {
     body: super::models::PullsSubmitReviewBody,
     options: rt::CallOptions,
 }
-impl PullsSubmitReview<'_> {
+impl<'a> PullsSubmitReview<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PullRequestReview>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/events",
@@ -2154,13 +2322,16 @@ impl PullsSubmitReview<'_> {
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => {
-                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
-            }
+            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PullRequestReview>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/pulls/{pull_number}/update-branch`: set optional parameters, then `send()`.
@@ -2174,7 +2345,7 @@ pub struct PullsUpdateBranch<'a> {
     body: Option<Option<super::models::PullsUpdateBranchBody>>,
     options: rt::CallOptions,
 }
-impl PullsUpdateBranch<'_> {
+impl<'a> PullsUpdateBranch<'a> {
     /// Set the request body.
     pub fn body(mut self, value: Option<super::models::PullsUpdateBranchBody>) -> Self {
         self.body = Some(value);
@@ -2185,13 +2356,7 @@ impl PullsUpdateBranch<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ActivityMarkRepoNotificationsAsReadResponse202>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/pulls/{pull_number}/update-branch",
@@ -2208,7 +2373,17 @@ impl PullsUpdateBranch<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ActivityMarkRepoNotificationsAsReadResponse202>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/stacks`: set optional parameters, then `send()`.
@@ -2223,7 +2398,7 @@ pub struct PullRequestStacksList<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl PullRequestStacksList<'_> {
+impl<'a> PullRequestStacksList<'a> {
     /// Filter to the stack containing this repository pull request number.
     pub fn pull_request(mut self, value: i64) -> Self {
         self.pull_request = Some(value);
@@ -2244,10 +2419,7 @@ impl PullRequestStacksList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::PullRequestStackMinimal>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/stacks");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -2260,7 +2432,38 @@ impl PullRequestStacksList<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::PullRequestStackMinimal>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::PullRequestStackMinimal> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::PullRequestStackMinimal> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/stacks`: set optional parameters, then `send()`.
@@ -2273,19 +2476,13 @@ pub struct PullRequestStacksCreate<'a> {
     body: super::models::PullRequestStacksCreateBody,
     options: rt::CallOptions,
 }
-impl PullRequestStacksCreate<'_> {
+impl<'a> PullRequestStacksCreate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::PullRequestStacksCreateResponse201>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/stacks");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -2294,14 +2491,19 @@ impl PullRequestStacksCreate<'_> {
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => {
-                rt::error_body::<
-                    super::models::PullRequestStacksCreateError422,
-                >(status, body)
+                rt::error_body::<super::models::PullRequestStacksCreateError422>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PullRequestStacksCreateResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/stacks/{stack_number}`: set optional parameters, then `send()`.
@@ -2314,19 +2516,13 @@ pub struct PullRequestStacksGet<'a> {
     stack_number: i64,
     options: rt::CallOptions,
 }
-impl PullRequestStacksGet<'_> {
+impl<'a> PullRequestStacksGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::PullRequestStacksCreateResponse201>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/stacks/{stack_number}",
@@ -2336,7 +2532,14 @@ impl PullRequestStacksGet<'_> {
         op.path("stack_number", &self.stack_number, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PullRequestStacksCreateResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/stacks/{stack_number}/add`: set optional parameters, then `send()`.
@@ -2350,19 +2553,13 @@ pub struct PullRequestStacksAdd<'a> {
     body: super::models::PullRequestStacksAddBody,
     options: rt::CallOptions,
 }
-impl PullRequestStacksAdd<'_> {
+impl<'a> PullRequestStacksAdd<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::PullRequestStacksCreateResponse201>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/stacks/{stack_number}/add",
@@ -2376,14 +2573,19 @@ impl PullRequestStacksAdd<'_> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             409u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => {
-                rt::error_body::<
-                    super::models::PullRequestStacksCreateError422,
-                >(status, body)
+                rt::error_body::<super::models::PullRequestStacksCreateError422>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PullRequestStacksCreateResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/stacks/{stack_number}/unstack`: set optional parameters, then `send()`.
@@ -2396,19 +2598,13 @@ pub struct PullRequestStacksUnstack<'a> {
     stack_number: i64,
     options: rt::CallOptions,
 }
-impl PullRequestStacksUnstack<'_> {
+impl<'a> PullRequestStacksUnstack<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Option<super::models::PullRequestStacksCreateResponse201>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/stacks/{stack_number}/unstack",
@@ -2423,6 +2619,14 @@ impl PullRequestStacksUnstack<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Option<super::models::PullRequestStacksCreateResponse201>>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

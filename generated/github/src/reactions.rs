@@ -364,12 +364,9 @@ pub struct ReactionsListForCommitComment<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReactionsListForCommitComment<'_> {
+impl<'a> ReactionsListForCommitComment<'a> {
     /// Returns a single [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions). Omit this parameter to list all reactions to a commit comment.
-    pub fn content(
-        mut self,
-        value: super::models::ReactionsListForCommitCommentContent,
-    ) -> Self {
+    pub fn content(mut self, value: super::models::ReactionsListForCommitCommentContent) -> Self {
         self.content = Some(value);
         self
     }
@@ -388,10 +385,7 @@ impl ReactionsListForCommitComment<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Reaction>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/comments/{comment_id}/reactions",
@@ -404,7 +398,31 @@ impl ReactionsListForCommitComment<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Reaction>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Reaction> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Reaction> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/comments/{comment_id}/reactions`: set optional parameters, then `send()`.
@@ -418,14 +436,13 @@ pub struct ReactionsCreateForCommitComment<'a> {
     body: super::models::ReactionsCreateForCommitCommentBody,
     options: rt::CallOptions,
 }
-impl ReactionsCreateForCommitComment<'_> {
+impl<'a> ReactionsCreateForCommitComment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Reaction>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/comments/{comment_id}/reactions",
@@ -436,7 +453,12 @@ impl ReactionsCreateForCommitComment<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Reaction>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/comments/{comment_id}/reactions/{reaction_id}`: set optional parameters, then `send()`.
@@ -450,14 +472,13 @@ pub struct ReactionsDeleteForCommitComment<'a> {
     reaction_id: i64,
     options: rt::CallOptions,
 }
-impl ReactionsDeleteForCommitComment<'_> {
+impl<'a> ReactionsDeleteForCommitComment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/comments/{comment_id}/reactions/{reaction_id}",
@@ -467,7 +488,12 @@ impl ReactionsDeleteForCommitComment<'_> {
         op.path("comment_id", &self.comment_id, rt::Style::Simple, false);
         op.path("reaction_id", &self.reaction_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions`: set optional parameters, then `send()`.
@@ -483,12 +509,9 @@ pub struct ReactionsListForIssueComment<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReactionsListForIssueComment<'_> {
+impl<'a> ReactionsListForIssueComment<'a> {
     /// Returns a single [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions). Omit this parameter to list all reactions to an issue comment.
-    pub fn content(
-        mut self,
-        value: super::models::ReactionsListForCommitCommentContent,
-    ) -> Self {
+    pub fn content(mut self, value: super::models::ReactionsListForCommitCommentContent) -> Self {
         self.content = Some(value);
         self
     }
@@ -507,10 +530,7 @@ impl ReactionsListForIssueComment<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Reaction>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
@@ -523,7 +543,31 @@ impl ReactionsListForIssueComment<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Reaction>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Reaction> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Reaction> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions`: set optional parameters, then `send()`.
@@ -537,14 +581,13 @@ pub struct ReactionsCreateForIssueComment<'a> {
     body: super::models::ReactionsCreateForIssueCommentBody,
     options: rt::CallOptions,
 }
-impl ReactionsCreateForIssueComment<'_> {
+impl<'a> ReactionsCreateForIssueComment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Reaction>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
@@ -555,7 +598,12 @@ impl ReactionsCreateForIssueComment<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Reaction>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions/{reaction_id}`: set optional parameters, then `send()`.
@@ -569,14 +617,13 @@ pub struct ReactionsDeleteForIssueComment<'a> {
     reaction_id: i64,
     options: rt::CallOptions,
 }
-impl ReactionsDeleteForIssueComment<'_> {
+impl<'a> ReactionsDeleteForIssueComment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions/{reaction_id}",
@@ -586,7 +633,12 @@ impl ReactionsDeleteForIssueComment<'_> {
         op.path("comment_id", &self.comment_id, rt::Style::Simple, false);
         op.path("reaction_id", &self.reaction_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/issues/{issue_number}/reactions`: set optional parameters, then `send()`.
@@ -602,12 +654,9 @@ pub struct ReactionsListForIssue<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReactionsListForIssue<'_> {
+impl<'a> ReactionsListForIssue<'a> {
     /// Returns a single [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions). Omit this parameter to list all reactions to an issue.
-    pub fn content(
-        mut self,
-        value: super::models::ReactionsListForCommitCommentContent,
-    ) -> Self {
+    pub fn content(mut self, value: super::models::ReactionsListForCommitCommentContent) -> Self {
         self.content = Some(value);
         self
     }
@@ -626,10 +675,7 @@ impl ReactionsListForIssue<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Reaction>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/issues/{issue_number}/reactions",
@@ -642,7 +688,31 @@ impl ReactionsListForIssue<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Reaction>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Reaction> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Reaction> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/issues/{issue_number}/reactions`: set optional parameters, then `send()`.
@@ -656,14 +726,13 @@ pub struct ReactionsCreateForIssue<'a> {
     body: super::models::ReactionsCreateForIssueBody,
     options: rt::CallOptions,
 }
-impl ReactionsCreateForIssue<'_> {
+impl<'a> ReactionsCreateForIssue<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Reaction>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/issues/{issue_number}/reactions",
@@ -674,7 +743,12 @@ impl ReactionsCreateForIssue<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Reaction>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/issues/{issue_number}/reactions/{reaction_id}`: set optional parameters, then `send()`.
@@ -688,14 +762,13 @@ pub struct ReactionsDeleteForIssue<'a> {
     reaction_id: i64,
     options: rt::CallOptions,
 }
-impl ReactionsDeleteForIssue<'_> {
+impl<'a> ReactionsDeleteForIssue<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/issues/{issue_number}/reactions/{reaction_id}",
@@ -705,7 +778,12 @@ impl ReactionsDeleteForIssue<'_> {
         op.path("issue_number", &self.issue_number, rt::Style::Simple, false);
         op.path("reaction_id", &self.reaction_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions`: set optional parameters, then `send()`.
@@ -721,12 +799,9 @@ pub struct ReactionsListForPullRequestReviewComment<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReactionsListForPullRequestReviewComment<'_> {
+impl<'a> ReactionsListForPullRequestReviewComment<'a> {
     /// Returns a single [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions). Omit this parameter to list all reactions to a pull request review comment.
-    pub fn content(
-        mut self,
-        value: super::models::ReactionsListForCommitCommentContent,
-    ) -> Self {
+    pub fn content(mut self, value: super::models::ReactionsListForCommitCommentContent) -> Self {
         self.content = Some(value);
         self
     }
@@ -745,10 +820,7 @@ impl ReactionsListForPullRequestReviewComment<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Reaction>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions",
@@ -761,7 +833,31 @@ impl ReactionsListForPullRequestReviewComment<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Reaction>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Reaction> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Reaction> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions`: set optional parameters, then `send()`.
@@ -775,14 +871,13 @@ pub struct ReactionsCreateForPullRequestReviewComment<'a> {
     body: super::models::ReactionsCreateForPullRequestReviewCommentBody,
     options: rt::CallOptions,
 }
-impl ReactionsCreateForPullRequestReviewComment<'_> {
+impl<'a> ReactionsCreateForPullRequestReviewComment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Reaction>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions",
@@ -793,7 +888,12 @@ impl ReactionsCreateForPullRequestReviewComment<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Reaction>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions/{reaction_id}`: set optional parameters, then `send()`.
@@ -807,14 +907,13 @@ pub struct ReactionsDeleteForPullRequestComment<'a> {
     reaction_id: i64,
     options: rt::CallOptions,
 }
-impl ReactionsDeleteForPullRequestComment<'_> {
+impl<'a> ReactionsDeleteForPullRequestComment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions/{reaction_id}",
@@ -824,7 +923,12 @@ impl ReactionsDeleteForPullRequestComment<'_> {
         op.path("comment_id", &self.comment_id, rt::Style::Simple, false);
         op.path("reaction_id", &self.reaction_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/releases/{release_id}/reactions`: set optional parameters, then `send()`.
@@ -840,12 +944,9 @@ pub struct ReactionsListForRelease<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReactionsListForRelease<'_> {
+impl<'a> ReactionsListForRelease<'a> {
     /// Returns a single [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions). Omit this parameter to list all reactions to a release.
-    pub fn content(
-        mut self,
-        value: super::models::ReactionsListForReleaseContent,
-    ) -> Self {
+    pub fn content(mut self, value: super::models::ReactionsListForReleaseContent) -> Self {
         self.content = Some(value);
         self
     }
@@ -864,10 +965,7 @@ impl ReactionsListForRelease<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Reaction>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/releases/{release_id}/reactions",
@@ -880,7 +978,31 @@ impl ReactionsListForRelease<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Reaction>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Reaction> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Reaction> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/releases/{release_id}/reactions`: set optional parameters, then `send()`.
@@ -894,14 +1016,13 @@ pub struct ReactionsCreateForRelease<'a> {
     body: super::models::ReactionsCreateForReleaseBody,
     options: rt::CallOptions,
 }
-impl ReactionsCreateForRelease<'_> {
+impl<'a> ReactionsCreateForRelease<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Reaction>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/releases/{release_id}/reactions",
@@ -912,7 +1033,12 @@ impl ReactionsCreateForRelease<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Reaction>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/releases/{release_id}/reactions/{reaction_id}`: set optional parameters, then `send()`.
@@ -926,14 +1052,13 @@ pub struct ReactionsDeleteForRelease<'a> {
     reaction_id: i64,
     options: rt::CallOptions,
 }
-impl ReactionsDeleteForRelease<'_> {
+impl<'a> ReactionsDeleteForRelease<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/releases/{release_id}/reactions/{reaction_id}",
@@ -943,6 +1068,11 @@ impl ReactionsDeleteForRelease<'_> {
         op.path("release_id", &self.release_id, rt::Style::Simple, false);
         op.path("reaction_id", &self.reaction_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

@@ -92,10 +92,7 @@ impl<'a> ReposApi<'a> {
     /// For more information, see "[Managing rulesets for repositories in your organization](https://docs.github.com/organizations/managing-organization-settings/managing-rulesets-for-repositories-in-your-organization#viewing-insights-for-rulesets)."
     ///
     /// `GET /orgs/{org}/rulesets/rule-suites` (operation `repos/get-org-rule-suites`).
-    pub fn get_org_rule_suites(
-        &self,
-        org: impl Into<String>,
-    ) -> ReposGetOrgRuleSuites<'a> {
+    pub fn get_org_rule_suites(&self, org: impl Into<String>) -> ReposGetOrgRuleSuites<'a> {
         ReposGetOrgRuleSuites {
             client: self.client,
             org: org.into(),
@@ -192,11 +189,7 @@ impl<'a> ReposApi<'a> {
     /// > - To view merge-related settings, you must have the `contents:read` and `contents:write` permissions.
     ///
     /// `GET /repos/{owner}/{repo}` (operation `repos/get`).
-    pub fn get(
-        &self,
-        owner: impl Into<String>,
-        repo: impl Into<String>,
-    ) -> ReposGet<'a> {
+    pub fn get(&self, owner: impl Into<String>, repo: impl Into<String>) -> ReposGet<'a> {
         ReposGet {
             client: self.client,
             owner: owner.into(),
@@ -214,11 +207,7 @@ impl<'a> ReposApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `delete_repo` scope to use this endpoint.
     ///
     /// `DELETE /repos/{owner}/{repo}` (operation `repos/delete`).
-    pub fn delete(
-        &self,
-        owner: impl Into<String>,
-        repo: impl Into<String>,
-    ) -> ReposDelete<'a> {
+    pub fn delete(&self, owner: impl Into<String>, repo: impl Into<String>) -> ReposDelete<'a> {
         ReposDelete {
             client: self.client,
             owner: owner.into(),
@@ -231,11 +220,7 @@ impl<'a> ReposApi<'a> {
     /// **Note**: To edit a repository's topics, use the [Replace all repository topics](https://docs.github.com/rest/repos/repos#replace-all-repository-topics) endpoint.
     ///
     /// `PATCH /repos/{owner}/{repo}` (operation `repos/update`).
-    pub fn update(
-        &self,
-        owner: impl Into<String>,
-        repo: impl Into<String>,
-    ) -> ReposUpdate<'a> {
+    pub fn update(&self, owner: impl Into<String>, repo: impl Into<String>) -> ReposUpdate<'a> {
         ReposUpdate {
             client: self.client,
             owner: owner.into(),
@@ -4625,7 +4610,7 @@ pub struct ReposListForOrg<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposListForOrg<'_> {
+impl<'a> ReposListForOrg<'a> {
     /// Specifies the types of repositories you want returned.
     pub fn type_(mut self, value: super::models::ReposListForOrgType) -> Self {
         self.type_ = Some(value);
@@ -4637,10 +4622,7 @@ impl ReposListForOrg<'_> {
         self
     }
     /// The order to sort by. Default: `asc` when using `full_name`, otherwise `desc`.
-    pub fn direction(
-        mut self,
-        value: super::models::AppsListAccountsForPlanDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::AppsListAccountsForPlanDirection) -> Self {
         self.direction = Some(value);
         self
     }
@@ -4659,10 +4641,7 @@ impl ReposListForOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::MinimalRepository>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/repos");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("type", &self.type_, rt::Style::Form, true);
@@ -4671,7 +4650,33 @@ impl ReposListForOrg<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::MinimalRepository>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::MinimalRepository> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::MinimalRepository> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /orgs/{org}/repos`: set optional parameters, then `send()`.
@@ -4683,16 +4688,13 @@ pub struct ReposCreateInOrg<'a> {
     body: super::models::ReposCreateInOrgBody,
     options: rt::CallOptions,
 }
-impl ReposCreateInOrg<'_> {
+impl<'a> ReposCreateInOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::FullRepository>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/repos");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -4702,7 +4704,12 @@ impl ReposCreateInOrg<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::FullRepository>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/rulesets`: set optional parameters, then `send()`.
@@ -4716,7 +4723,7 @@ pub struct ReposGetOrgRulesets<'a> {
     targets: Option<String>,
     options: rt::CallOptions,
 }
-impl ReposGetOrgRulesets<'_> {
+impl<'a> ReposGetOrgRulesets<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -4739,10 +4746,7 @@ impl ReposGetOrgRulesets<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::RepositoryRuleset>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/rulesets");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -4750,7 +4754,38 @@ impl ReposGetOrgRulesets<'_> {
         op.query("targets", &self.targets, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::RepositoryRuleset>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::RepositoryRuleset> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::RepositoryRuleset> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /orgs/{org}/rulesets`: set optional parameters, then `send()`.
@@ -4762,16 +4797,13 @@ pub struct ReposCreateOrgRuleset<'a> {
     body: super::models::ReposCreateOrgRulesetBody,
     options: rt::CallOptions,
 }
-impl ReposCreateOrgRuleset<'_> {
+impl<'a> ReposCreateOrgRuleset<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RepositoryRuleset>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/rulesets");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -4782,7 +4814,12 @@ impl ReposCreateOrgRuleset<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::RepositoryRuleset>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/rulesets/rule-suites`: set optional parameters, then `send()`.
@@ -4801,7 +4838,7 @@ pub struct ReposGetOrgRuleSuites<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposGetOrgRuleSuites<'_> {
+impl<'a> ReposGetOrgRuleSuites<'a> {
     /// The name of the ref. Cannot contain wildcard characters. Optionally prefix with `refs/heads/` to limit to branches or `refs/tags/` to limit to tags. Omit the prefix to search across all refs. When specified, only rule evaluations triggered for this ref will be returned.
     pub fn ref_(mut self, value: impl Into<String>) -> Self {
         self.ref_ = Some(value.into());
@@ -4815,10 +4852,7 @@ impl ReposGetOrgRuleSuites<'_> {
     /// The time period to filter by.
     ///
     /// For example, `day` will filter for rule suites that occurred in the past 24 hours, and `week` will filter for rule suites that occurred in the past 7 days (168 hours).
-    pub fn time_period(
-        mut self,
-        value: super::models::ReposGetOrgRuleSuitesTimePeriod,
-    ) -> Self {
+    pub fn time_period(mut self, value: super::models::ReposGetOrgRuleSuitesTimePeriod) -> Self {
         self.time_period = Some(value);
         self
     }
@@ -4861,23 +4895,64 @@ impl ReposGetOrgRuleSuites<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::RuleSuitesItem>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/rulesets/rule-suites");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("ref", &self.ref_, rt::Style::Form, true);
-        op.query("repository_name", &self.repository_name, rt::Style::Form, true);
+        op.query(
+            "repository_name",
+            &self.repository_name,
+            rt::Style::Form,
+            true,
+        );
         op.query("time_period", &self.time_period, rt::Style::Form, true);
         op.query("actor_name", &self.actor_name, rt::Style::Form, true);
-        op.query("rule_suite_result", &self.rule_suite_result, rt::Style::Form, true);
-        op.query("evaluate_status", &self.evaluate_status, rt::Style::Form, true);
+        op.query(
+            "rule_suite_result",
+            &self.rule_suite_result,
+            rt::Style::Form,
+            true,
+        );
+        op.query(
+            "evaluate_status",
+            &self.evaluate_status,
+            rt::Style::Form,
+            true,
+        );
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::RuleSuitesItem>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::RuleSuitesItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::RuleSuitesItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}/rulesets/rule-suites/{rule_suite_id}`: set optional parameters, then `send()`.
@@ -4889,25 +4964,32 @@ pub struct ReposGetOrgRuleSuite<'a> {
     rule_suite_id: i64,
     options: rt::CallOptions,
 }
-impl ReposGetOrgRuleSuite<'_> {
+impl<'a> ReposGetOrgRuleSuite<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RuleSuite>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/rulesets/rule-suites/{rule_suite_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path("rule_suite_id", &self.rule_suite_id, rt::Style::Simple, false);
+        op.path(
+            "rule_suite_id",
+            &self.rule_suite_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::RuleSuite>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/rulesets/{ruleset_id}`: set optional parameters, then `send()`.
@@ -4919,22 +5001,24 @@ pub struct ReposGetOrgRuleset<'a> {
     ruleset_id: i64,
     options: rt::CallOptions,
 }
-impl ReposGetOrgRuleset<'_> {
+impl<'a> ReposGetOrgRuleset<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RepositoryRuleset>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/rulesets/{ruleset_id}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("ruleset_id", &self.ruleset_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::RepositoryRuleset>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/rulesets/{ruleset_id}`: set optional parameters, then `send()`.
@@ -4947,7 +5031,7 @@ pub struct ReposUpdateOrgRuleset<'a> {
     body: Option<super::models::ReposUpdateOrgRulesetBody>,
     options: rt::CallOptions,
 }
-impl ReposUpdateOrgRuleset<'_> {
+impl<'a> ReposUpdateOrgRuleset<'a> {
     /// Request body
     pub fn body(mut self, value: super::models::ReposUpdateOrgRulesetBody) -> Self {
         self.body = Some(value);
@@ -4958,10 +5042,7 @@ impl ReposUpdateOrgRuleset<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RepositoryRuleset>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/orgs/{org}/rulesets/{ruleset_id}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("ruleset_id", &self.ruleset_id, rt::Style::Simple, false);
@@ -4975,7 +5056,12 @@ impl ReposUpdateOrgRuleset<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::RepositoryRuleset>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/rulesets/{ruleset_id}`: set optional parameters, then `send()`.
@@ -4987,23 +5073,24 @@ pub struct ReposDeleteOrgRuleset<'a> {
     ruleset_id: i64,
     options: rt::CallOptions,
 }
-impl ReposDeleteOrgRuleset<'_> {
+impl<'a> ReposDeleteOrgRuleset<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/orgs/{org}/rulesets/{ruleset_id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/orgs/{org}/rulesets/{ruleset_id}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("ruleset_id", &self.ruleset_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}`: set optional parameters, then `send()`.
@@ -5015,22 +5102,24 @@ pub struct ReposGet<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposGet<'_> {
+impl<'a> ReposGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::FullRepository>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::FullRepository>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}`: set optional parameters, then `send()`.
@@ -5042,29 +5131,31 @@ pub struct ReposDelete<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposDelete<'_> {
+impl<'a> ReposDelete<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/repos/{owner}/{repo}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             403u16 => {
-                rt::error_body::<
-                    super::models::OrgsRemoveOutsideCollaboratorError422,
-                >(status, body)
+                rt::error_body::<super::models::OrgsRemoveOutsideCollaboratorError422>(status, body)
             }
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             409u16 => rt::error_body::<super::models::BasicError>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}`: set optional parameters, then `send()`.
@@ -5077,7 +5168,7 @@ pub struct ReposUpdate<'a> {
     body: Option<super::models::ReposUpdateBody>,
     options: rt::CallOptions,
 }
-impl ReposUpdate<'_> {
+impl<'a> ReposUpdate<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::ReposUpdateBody) -> Self {
         self.body = Some(value);
@@ -5088,10 +5179,7 @@ impl ReposUpdate<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::FullRepository>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/repos/{owner}/{repo}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -5105,7 +5193,12 @@ impl ReposUpdate<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::FullRepository>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/activity`: set optional parameters, then `send()`.
@@ -5125,7 +5218,7 @@ pub struct ReposListActivities<'a> {
     activity_type: Option<super::models::ReposListActivitiesActivityType>,
     options: rt::CallOptions,
 }
-impl ReposListActivities<'_> {
+impl<'a> ReposListActivities<'a> {
     /// The direction to sort the results by.
     pub fn direction(
         mut self,
@@ -5164,20 +5257,14 @@ impl ReposListActivities<'_> {
     /// The time period to filter by.
     ///
     /// For example, `day` will filter for activity that occurred in the past 24 hours, and `week` will filter for activity that occurred in the past 7 days (168 hours).
-    pub fn time_period(
-        mut self,
-        value: super::models::ReposListActivitiesTimePeriod,
-    ) -> Self {
+    pub fn time_period(mut self, value: super::models::ReposListActivitiesTimePeriod) -> Self {
         self.time_period = Some(value);
         self
     }
     /// The activity type to filter by.
     ///
     /// For example, you can choose to filter by "force_push", to see all force pushes to the repository.
-    pub fn activity_type(
-        mut self,
-        value: super::models::ReposListActivitiesActivityType,
-    ) -> Self {
+    pub fn activity_type(mut self, value: super::models::ReposListActivitiesActivityType) -> Self {
         self.activity_type = Some(value);
         self
     }
@@ -5186,10 +5273,7 @@ impl ReposListActivities<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Activity>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/activity");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -5203,7 +5287,31 @@ impl ReposListActivities<'_> {
         op.query("activity_type", &self.activity_type, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ValidationErrorSimple>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Activity>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Activity> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Activity> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/attestations`: set optional parameters, then `send()`.
@@ -5216,19 +5324,13 @@ pub struct ReposCreateAttestation<'a> {
     body: super::models::ReposCreateAttestationBody,
     options: rt::CallOptions,
 }
-impl ReposCreateAttestation<'_> {
+impl<'a> ReposCreateAttestation<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ReposCreateAttestationResponse201>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/attestations");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -5239,7 +5341,14 @@ impl ReposCreateAttestation<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ReposCreateAttestationResponse201>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/attestations/{subject_digest}`: set optional parameters, then `send()`.
@@ -5256,7 +5365,7 @@ pub struct ReposListAttestations<'a> {
     predicate_type: Option<String>,
     options: rt::CallOptions,
 }
-impl ReposListAttestations<'_> {
+impl<'a> ReposListAttestations<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -5284,23 +5393,37 @@ impl ReposListAttestations<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ReposListAttestationsResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/attestations/{subject_digest}",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("subject_digest", &self.subject_digest, rt::Style::Simple, false);
+        op.path(
+            "subject_digest",
+            &self.subject_digest,
+            rt::Style::Simple,
+            false,
+        );
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
-        op.query("predicate_type", &self.predicate_type, rt::Style::Form, true);
+        op.query(
+            "predicate_type",
+            &self.predicate_type,
+            rt::Style::Form,
+            true,
+        );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ReposListAttestationsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/autolinks`: set optional parameters, then `send()`.
@@ -5312,21 +5435,23 @@ pub struct ReposListAutolinks<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposListAutolinks<'_> {
+impl<'a> ReposListAutolinks<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Autolink>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/autolinks");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Autolink>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/autolinks`: set optional parameters, then `send()`.
@@ -5339,21 +5464,25 @@ pub struct ReposCreateAutolink<'a> {
     body: super::models::ReposCreateAutolinkBody,
     options: rt::CallOptions,
 }
-impl ReposCreateAutolink<'_> {
+impl<'a> ReposCreateAutolink<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Autolink>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/autolinks");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Autolink>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/autolinks/{autolink_id}`: set optional parameters, then `send()`.
@@ -5366,14 +5495,13 @@ pub struct ReposGetAutolink<'a> {
     autolink_id: i64,
     options: rt::CallOptions,
 }
-impl ReposGetAutolink<'_> {
+impl<'a> ReposGetAutolink<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Autolink>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/autolinks/{autolink_id}",
@@ -5383,7 +5511,12 @@ impl ReposGetAutolink<'_> {
         op.path("autolink_id", &self.autolink_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Autolink>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/autolinks/{autolink_id}`: set optional parameters, then `send()`.
@@ -5396,14 +5529,13 @@ pub struct ReposDeleteAutolink<'a> {
     autolink_id: i64,
     options: rt::CallOptions,
 }
-impl ReposDeleteAutolink<'_> {
+impl<'a> ReposDeleteAutolink<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/autolinks/{autolink_id}",
@@ -5413,7 +5545,12 @@ impl ReposDeleteAutolink<'_> {
         op.path("autolink_id", &self.autolink_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/automated-security-fixes`: set optional parameters, then `send()`.
@@ -5425,16 +5562,13 @@ pub struct ReposCheckAutomatedSecurityFixes<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposCheckAutomatedSecurityFixes<'_> {
+impl<'a> ReposCheckAutomatedSecurityFixes<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CheckAutomatedSecurityFixes>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/automated-security-fixes",
@@ -5442,7 +5576,14 @@ impl ReposCheckAutomatedSecurityFixes<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CheckAutomatedSecurityFixes>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/automated-security-fixes`: set optional parameters, then `send()`.
@@ -5454,14 +5595,13 @@ pub struct ReposEnableAutomatedSecurityFixes<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposEnableAutomatedSecurityFixes<'_> {
+impl<'a> ReposEnableAutomatedSecurityFixes<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/automated-security-fixes",
@@ -5469,7 +5609,12 @@ impl ReposEnableAutomatedSecurityFixes<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/automated-security-fixes`: set optional parameters, then `send()`.
@@ -5481,14 +5626,13 @@ pub struct ReposDisableAutomatedSecurityFixes<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposDisableAutomatedSecurityFixes<'_> {
+impl<'a> ReposDisableAutomatedSecurityFixes<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/automated-security-fixes",
@@ -5496,7 +5640,12 @@ impl ReposDisableAutomatedSecurityFixes<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/branches`: set optional parameters, then `send()`.
@@ -5511,7 +5660,7 @@ pub struct ReposListBranches<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposListBranches<'_> {
+impl<'a> ReposListBranches<'a> {
     /// Setting to `true` returns only branches protected by branch protections or rulesets. When set to `false`, only unprotected branches are returned. Omitting this parameter returns all branches.
     pub fn protected(mut self, value: bool) -> Self {
         self.protected = Some(value);
@@ -5532,10 +5681,7 @@ impl ReposListBranches<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::ShortBranch>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/branches");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -5544,7 +5690,31 @@ impl ReposListBranches<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::ShortBranch>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ShortBranch> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ShortBranch> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/branches/{branch}`: set optional parameters, then `send()`.
@@ -5557,26 +5727,27 @@ pub struct ReposGetBranch<'a> {
     branch: String,
     options: rt::CallOptions,
 }
-impl ReposGetBranch<'_> {
+impl<'a> ReposGetBranch<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::BranchWithProtection>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/branches/{branch}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/branches/{branch}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("branch", &self.branch, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::BranchWithProtection>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/branches/{branch}/protection`: set optional parameters, then `send()`.
@@ -5589,16 +5760,13 @@ pub struct ReposGetBranchProtection<'a> {
     branch: String,
     options: rt::CallOptions,
 }
-impl ReposGetBranchProtection<'_> {
+impl<'a> ReposGetBranchProtection<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::BranchProtection>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/branches/{branch}/protection",
@@ -5608,7 +5776,12 @@ impl ReposGetBranchProtection<'_> {
         op.path("branch", &self.branch, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::BranchProtection>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/branches/{branch}/protection`: set optional parameters, then `send()`.
@@ -5622,16 +5795,13 @@ pub struct ReposUpdateBranchProtection<'a> {
     body: super::models::ReposUpdateBranchProtectionBody,
     options: rt::CallOptions,
 }
-impl ReposUpdateBranchProtection<'_> {
+impl<'a> ReposUpdateBranchProtection<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProtectedBranch>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/branches/{branch}/protection",
@@ -5643,13 +5813,16 @@ impl ReposUpdateBranchProtection<'_> {
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => {
-                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
-            }
+            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ProtectedBranch>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/branches/{branch}/protection`: set optional parameters, then `send()`.
@@ -5662,14 +5835,13 @@ pub struct ReposDeleteBranchProtection<'a> {
     branch: String,
     options: rt::CallOptions,
 }
-impl ReposDeleteBranchProtection<'_> {
+impl<'a> ReposDeleteBranchProtection<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/branches/{branch}/protection",
@@ -5679,7 +5851,12 @@ impl ReposDeleteBranchProtection<'_> {
         op.path("branch", &self.branch, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/branches/{branch}/protection/enforce_admins`: set optional parameters, then `send()`.
@@ -5692,16 +5869,13 @@ pub struct ReposGetAdminBranchProtection<'a> {
     branch: String,
     options: rt::CallOptions,
 }
-impl ReposGetAdminBranchProtection<'_> {
+impl<'a> ReposGetAdminBranchProtection<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProtectedBranchAdminEnforced>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/branches/{branch}/protection/enforce_admins",
@@ -5710,7 +5884,14 @@ impl ReposGetAdminBranchProtection<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("branch", &self.branch, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProtectedBranchAdminEnforced>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/branches/{branch}/protection/enforce_admins`: set optional parameters, then `send()`.
@@ -5723,16 +5904,13 @@ pub struct ReposSetAdminBranchProtection<'a> {
     branch: String,
     options: rt::CallOptions,
 }
-impl ReposSetAdminBranchProtection<'_> {
+impl<'a> ReposSetAdminBranchProtection<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProtectedBranchAdminEnforced>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/branches/{branch}/protection/enforce_admins",
@@ -5741,7 +5919,14 @@ impl ReposSetAdminBranchProtection<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("branch", &self.branch, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProtectedBranchAdminEnforced>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/branches/{branch}/protection/enforce_admins`: set optional parameters, then `send()`.
@@ -5754,14 +5939,13 @@ pub struct ReposDeleteAdminBranchProtection<'a> {
     branch: String,
     options: rt::CallOptions,
 }
-impl ReposDeleteAdminBranchProtection<'_> {
+impl<'a> ReposDeleteAdminBranchProtection<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/branches/{branch}/protection/enforce_admins",
@@ -5771,7 +5955,12 @@ impl ReposDeleteAdminBranchProtection<'_> {
         op.path("branch", &self.branch, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/branches/{branch}/protection/required_pull_request_reviews`: set optional parameters, then `send()`.
@@ -5784,19 +5973,13 @@ pub struct ReposGetPullRequestReviewProtection<'a> {
     branch: String,
     options: rt::CallOptions,
 }
-impl ReposGetPullRequestReviewProtection<'_> {
+impl<'a> ReposGetPullRequestReviewProtection<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ProtectedBranchPullRequestReview>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/branches/{branch}/protection/required_pull_request_reviews",
@@ -5805,7 +5988,14 @@ impl ReposGetPullRequestReviewProtection<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("branch", &self.branch, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProtectedBranchPullRequestReview>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/branches/{branch}/protection/required_pull_request_reviews`: set optional parameters, then `send()`.
@@ -5818,14 +6008,13 @@ pub struct ReposDeletePullRequestReviewProtection<'a> {
     branch: String,
     options: rt::CallOptions,
 }
-impl ReposDeletePullRequestReviewProtection<'_> {
+impl<'a> ReposDeletePullRequestReviewProtection<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/branches/{branch}/protection/required_pull_request_reviews",
@@ -5835,7 +6024,12 @@ impl ReposDeletePullRequestReviewProtection<'_> {
         op.path("branch", &self.branch, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/branches/{branch}/protection/required_pull_request_reviews`: set optional parameters, then `send()`.
@@ -5849,7 +6043,7 @@ pub struct ReposUpdatePullRequestReviewProtection<'a> {
     body: Option<super::models::ReposUpdatePullRequestReviewProtectionBody>,
     options: rt::CallOptions,
 }
-impl ReposUpdatePullRequestReviewProtection<'_> {
+impl<'a> ReposUpdatePullRequestReviewProtection<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -5863,13 +6057,7 @@ impl ReposUpdatePullRequestReviewProtection<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ProtectedBranchPullRequestReview>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/branches/{branch}/protection/required_pull_request_reviews",
@@ -5882,7 +6070,14 @@ impl ReposUpdatePullRequestReviewProtection<'_> {
         }
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProtectedBranchPullRequestReview>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/branches/{branch}/protection/required_signatures`: set optional parameters, then `send()`.
@@ -5895,16 +6090,13 @@ pub struct ReposGetCommitSignatureProtection<'a> {
     branch: String,
     options: rt::CallOptions,
 }
-impl ReposGetCommitSignatureProtection<'_> {
+impl<'a> ReposGetCommitSignatureProtection<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProtectedBranchAdminEnforced>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/branches/{branch}/protection/required_signatures",
@@ -5914,7 +6106,14 @@ impl ReposGetCommitSignatureProtection<'_> {
         op.path("branch", &self.branch, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProtectedBranchAdminEnforced>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/branches/{branch}/protection/required_signatures`: set optional parameters, then `send()`.
@@ -5927,16 +6126,13 @@ pub struct ReposCreateCommitSignatureProtection<'a> {
     branch: String,
     options: rt::CallOptions,
 }
-impl ReposCreateCommitSignatureProtection<'_> {
+impl<'a> ReposCreateCommitSignatureProtection<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProtectedBranchAdminEnforced>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/branches/{branch}/protection/required_signatures",
@@ -5946,7 +6142,14 @@ impl ReposCreateCommitSignatureProtection<'_> {
         op.path("branch", &self.branch, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProtectedBranchAdminEnforced>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/branches/{branch}/protection/required_signatures`: set optional parameters, then `send()`.
@@ -5959,14 +6162,13 @@ pub struct ReposDeleteCommitSignatureProtection<'a> {
     branch: String,
     options: rt::CallOptions,
 }
-impl ReposDeleteCommitSignatureProtection<'_> {
+impl<'a> ReposDeleteCommitSignatureProtection<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/branches/{branch}/protection/required_signatures",
@@ -5976,7 +6178,12 @@ impl ReposDeleteCommitSignatureProtection<'_> {
         op.path("branch", &self.branch, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks`: set optional parameters, then `send()`.
@@ -5989,16 +6196,13 @@ pub struct ReposGetStatusChecksProtection<'a> {
     branch: String,
     options: rt::CallOptions,
 }
-impl ReposGetStatusChecksProtection<'_> {
+impl<'a> ReposGetStatusChecksProtection<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::StatusCheckPolicy>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks",
@@ -6008,7 +6212,12 @@ impl ReposGetStatusChecksProtection<'_> {
         op.path("branch", &self.branch, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::StatusCheckPolicy>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks`: set optional parameters, then `send()`.
@@ -6021,14 +6230,13 @@ pub struct ReposRemoveStatusCheckProtection<'a> {
     branch: String,
     options: rt::CallOptions,
 }
-impl ReposRemoveStatusCheckProtection<'_> {
+impl<'a> ReposRemoveStatusCheckProtection<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks",
@@ -6037,7 +6245,12 @@ impl ReposRemoveStatusCheckProtection<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("branch", &self.branch, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks`: set optional parameters, then `send()`.
@@ -6051,12 +6264,9 @@ pub struct ReposUpdateStatusCheckProtection<'a> {
     body: Option<super::models::ReposUpdateStatusCheckProtectionBody>,
     options: rt::CallOptions,
 }
-impl ReposUpdateStatusCheckProtection<'_> {
+impl<'a> ReposUpdateStatusCheckProtection<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ReposUpdateStatusCheckProtectionBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ReposUpdateStatusCheckProtectionBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -6065,10 +6275,7 @@ impl ReposUpdateStatusCheckProtection<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::StatusCheckPolicy>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks",
@@ -6085,7 +6292,12 @@ impl ReposUpdateStatusCheckProtection<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::StatusCheckPolicy>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks/contexts`: set optional parameters, then `send()`.
@@ -6098,14 +6310,13 @@ pub struct ReposGetAllStatusCheckContexts<'a> {
     branch: String,
     options: rt::CallOptions,
 }
-impl ReposGetAllStatusCheckContexts<'_> {
+impl<'a> ReposGetAllStatusCheckContexts<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<String>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks/contexts",
@@ -6115,7 +6326,12 @@ impl ReposGetAllStatusCheckContexts<'_> {
         op.path("branch", &self.branch, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<String>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks/contexts`: set optional parameters, then `send()`.
@@ -6129,12 +6345,9 @@ pub struct ReposSetStatusCheckContexts<'a> {
     body: Option<super::models::ReposSetStatusCheckContextsBody>,
     options: rt::CallOptions,
 }
-impl ReposSetStatusCheckContexts<'_> {
+impl<'a> ReposSetStatusCheckContexts<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ReposSetStatusCheckContextsBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ReposSetStatusCheckContextsBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -6143,8 +6356,7 @@ impl ReposSetStatusCheckContexts<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<String>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks/contexts",
@@ -6161,7 +6373,12 @@ impl ReposSetStatusCheckContexts<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<String>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks/contexts`: set optional parameters, then `send()`.
@@ -6175,12 +6392,9 @@ pub struct ReposAddStatusCheckContexts<'a> {
     body: Option<super::models::ReposSetStatusCheckContextsBody>,
     options: rt::CallOptions,
 }
-impl ReposAddStatusCheckContexts<'_> {
+impl<'a> ReposAddStatusCheckContexts<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ReposSetStatusCheckContextsBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ReposSetStatusCheckContextsBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -6189,8 +6403,7 @@ impl ReposAddStatusCheckContexts<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<String>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks/contexts",
@@ -6208,7 +6421,12 @@ impl ReposAddStatusCheckContexts<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<String>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks/contexts`: set optional parameters, then `send()`.
@@ -6222,12 +6440,9 @@ pub struct ReposRemoveStatusCheckContexts<'a> {
     body: Option<super::models::ReposSetStatusCheckContextsBody>,
     options: rt::CallOptions,
 }
-impl ReposRemoveStatusCheckContexts<'_> {
+impl<'a> ReposRemoveStatusCheckContexts<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ReposSetStatusCheckContextsBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ReposSetStatusCheckContextsBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -6236,8 +6451,7 @@ impl ReposRemoveStatusCheckContexts<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<String>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks/contexts",
@@ -6254,7 +6468,12 @@ impl ReposRemoveStatusCheckContexts<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<String>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/branches/{branch}/protection/restrictions`: set optional parameters, then `send()`.
@@ -6267,16 +6486,13 @@ pub struct ReposGetAccessRestrictions<'a> {
     branch: String,
     options: rt::CallOptions,
 }
-impl ReposGetAccessRestrictions<'_> {
+impl<'a> ReposGetAccessRestrictions<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::BranchRestrictionPolicy>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/branches/{branch}/protection/restrictions",
@@ -6286,7 +6502,14 @@ impl ReposGetAccessRestrictions<'_> {
         op.path("branch", &self.branch, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::BranchRestrictionPolicy>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/branches/{branch}/protection/restrictions`: set optional parameters, then `send()`.
@@ -6299,14 +6522,13 @@ pub struct ReposDeleteAccessRestrictions<'a> {
     branch: String,
     options: rt::CallOptions,
 }
-impl ReposDeleteAccessRestrictions<'_> {
+impl<'a> ReposDeleteAccessRestrictions<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/branches/{branch}/protection/restrictions",
@@ -6315,7 +6537,12 @@ impl ReposDeleteAccessRestrictions<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("branch", &self.branch, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/apps`: set optional parameters, then `send()`.
@@ -6328,16 +6555,13 @@ pub struct ReposGetAppsWithAccessToProtectedBranch<'a> {
     branch: String,
     options: rt::CallOptions,
 }
-impl ReposGetAppsWithAccessToProtectedBranch<'_> {
+impl<'a> ReposGetAppsWithAccessToProtectedBranch<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<Option<super::models::Integration>>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/branches/{branch}/protection/restrictions/apps",
@@ -6347,7 +6571,14 @@ impl ReposGetAppsWithAccessToProtectedBranch<'_> {
         op.path("branch", &self.branch, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<Option<super::models::Integration>>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/apps`: set optional parameters, then `send()`.
@@ -6361,16 +6592,13 @@ pub struct ReposSetAppAccessRestrictions<'a> {
     body: super::models::ReposSetAppAccessRestrictionsBody,
     options: rt::CallOptions,
 }
-impl ReposSetAppAccessRestrictions<'_> {
+impl<'a> ReposSetAppAccessRestrictions<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<Option<super::models::Integration>>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/branches/{branch}/protection/restrictions/apps",
@@ -6381,7 +6609,14 @@ impl ReposSetAppAccessRestrictions<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<Option<super::models::Integration>>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/apps`: set optional parameters, then `send()`.
@@ -6395,16 +6630,13 @@ pub struct ReposAddAppAccessRestrictions<'a> {
     body: super::models::ReposSetAppAccessRestrictionsBody,
     options: rt::CallOptions,
 }
-impl ReposAddAppAccessRestrictions<'_> {
+impl<'a> ReposAddAppAccessRestrictions<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<Option<super::models::Integration>>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/branches/{branch}/protection/restrictions/apps",
@@ -6415,7 +6647,14 @@ impl ReposAddAppAccessRestrictions<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<Option<super::models::Integration>>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/apps`: set optional parameters, then `send()`.
@@ -6429,16 +6668,13 @@ pub struct ReposRemoveAppAccessRestrictions<'a> {
     body: super::models::ReposSetAppAccessRestrictionsBody,
     options: rt::CallOptions,
 }
-impl ReposRemoveAppAccessRestrictions<'_> {
+impl<'a> ReposRemoveAppAccessRestrictions<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<Option<super::models::Integration>>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/branches/{branch}/protection/restrictions/apps",
@@ -6449,7 +6685,14 @@ impl ReposRemoveAppAccessRestrictions<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<Option<super::models::Integration>>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/teams`: set optional parameters, then `send()`.
@@ -6462,16 +6705,13 @@ pub struct ReposGetTeamsWithAccessToProtectedBranch<'a> {
     branch: String,
     options: rt::CallOptions,
 }
-impl ReposGetTeamsWithAccessToProtectedBranch<'_> {
+impl<'a> ReposGetTeamsWithAccessToProtectedBranch<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/branches/{branch}/protection/restrictions/teams",
@@ -6481,7 +6721,12 @@ impl ReposGetTeamsWithAccessToProtectedBranch<'_> {
         op.path("branch", &self.branch, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/teams`: set optional parameters, then `send()`.
@@ -6495,12 +6740,9 @@ pub struct ReposSetTeamAccessRestrictions<'a> {
     body: Option<super::models::ReposSetTeamAccessRestrictionsBody>,
     options: rt::CallOptions,
 }
-impl ReposSetTeamAccessRestrictions<'_> {
+impl<'a> ReposSetTeamAccessRestrictions<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ReposSetTeamAccessRestrictionsBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ReposSetTeamAccessRestrictionsBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -6509,10 +6751,7 @@ impl ReposSetTeamAccessRestrictions<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/branches/{branch}/protection/restrictions/teams",
@@ -6525,7 +6764,12 @@ impl ReposSetTeamAccessRestrictions<'_> {
         }
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/teams`: set optional parameters, then `send()`.
@@ -6539,12 +6783,9 @@ pub struct ReposAddTeamAccessRestrictions<'a> {
     body: Option<super::models::ReposAddTeamAccessRestrictionsBody>,
     options: rt::CallOptions,
 }
-impl ReposAddTeamAccessRestrictions<'_> {
+impl<'a> ReposAddTeamAccessRestrictions<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ReposAddTeamAccessRestrictionsBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ReposAddTeamAccessRestrictionsBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -6553,10 +6794,7 @@ impl ReposAddTeamAccessRestrictions<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/branches/{branch}/protection/restrictions/teams",
@@ -6569,7 +6807,12 @@ impl ReposAddTeamAccessRestrictions<'_> {
         }
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/teams`: set optional parameters, then `send()`.
@@ -6583,12 +6826,9 @@ pub struct ReposRemoveTeamAccessRestrictions<'a> {
     body: Option<super::models::ReposAddTeamAccessRestrictionsBody>,
     options: rt::CallOptions,
 }
-impl ReposRemoveTeamAccessRestrictions<'_> {
+impl<'a> ReposRemoveTeamAccessRestrictions<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ReposAddTeamAccessRestrictionsBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ReposAddTeamAccessRestrictionsBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -6597,10 +6837,7 @@ impl ReposRemoveTeamAccessRestrictions<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/branches/{branch}/protection/restrictions/teams",
@@ -6613,7 +6850,12 @@ impl ReposRemoveTeamAccessRestrictions<'_> {
         }
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/users`: set optional parameters, then `send()`.
@@ -6626,16 +6868,13 @@ pub struct ReposGetUsersWithAccessToProtectedBranch<'a> {
     branch: String,
     options: rt::CallOptions,
 }
-impl ReposGetUsersWithAccessToProtectedBranch<'_> {
+impl<'a> ReposGetUsersWithAccessToProtectedBranch<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/branches/{branch}/protection/restrictions/users",
@@ -6645,7 +6884,12 @@ impl ReposGetUsersWithAccessToProtectedBranch<'_> {
         op.path("branch", &self.branch, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/users`: set optional parameters, then `send()`.
@@ -6659,16 +6903,13 @@ pub struct ReposSetUserAccessRestrictions<'a> {
     body: super::models::ReposSetUserAccessRestrictionsBody,
     options: rt::CallOptions,
 }
-impl ReposSetUserAccessRestrictions<'_> {
+impl<'a> ReposSetUserAccessRestrictions<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/branches/{branch}/protection/restrictions/users",
@@ -6679,7 +6920,12 @@ impl ReposSetUserAccessRestrictions<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/users`: set optional parameters, then `send()`.
@@ -6693,16 +6939,13 @@ pub struct ReposAddUserAccessRestrictions<'a> {
     body: super::models::ReposSetUserAccessRestrictionsBody,
     options: rt::CallOptions,
 }
-impl ReposAddUserAccessRestrictions<'_> {
+impl<'a> ReposAddUserAccessRestrictions<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/branches/{branch}/protection/restrictions/users",
@@ -6713,7 +6956,12 @@ impl ReposAddUserAccessRestrictions<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/users`: set optional parameters, then `send()`.
@@ -6727,16 +6975,13 @@ pub struct ReposRemoveUserAccessRestrictions<'a> {
     body: super::models::ReposSetUserAccessRestrictionsBody,
     options: rt::CallOptions,
 }
-impl ReposRemoveUserAccessRestrictions<'_> {
+impl<'a> ReposRemoveUserAccessRestrictions<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/branches/{branch}/protection/restrictions/users",
@@ -6747,7 +6992,12 @@ impl ReposRemoveUserAccessRestrictions<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/branches/{branch}/rename`: set optional parameters, then `send()`.
@@ -6761,16 +7011,13 @@ pub struct ReposRenameBranch<'a> {
     body: super::models::ReposRenameBranchBody,
     options: rt::CallOptions,
 }
-impl ReposRenameBranch<'_> {
+impl<'a> ReposRenameBranch<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::BranchWithProtection>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/branches/{branch}/rename",
@@ -6786,7 +7033,14 @@ impl ReposRenameBranch<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::BranchWithProtection>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/codeowners/errors`: set optional parameters, then `send()`.
@@ -6799,7 +7053,7 @@ pub struct ReposCodeownersErrors<'a> {
     ref_: Option<String>,
     options: rt::CallOptions,
 }
-impl ReposCodeownersErrors<'_> {
+impl<'a> ReposCodeownersErrors<'a> {
     /// A branch, tag or commit name used to determine which version of the CODEOWNERS file to use. Default: the repository's default branch (e.g. `main`)
     pub fn ref_(mut self, value: impl Into<String>) -> Self {
         self.ref_ = Some(value.into());
@@ -6810,19 +7064,18 @@ impl ReposCodeownersErrors<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CodeownersErrors>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/codeowners/errors",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/codeowners/errors");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("ref", &self.ref_, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CodeownersErrors>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/collaborators`: set optional parameters, then `send()`.
@@ -6838,20 +7091,14 @@ pub struct ReposListCollaborators<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposListCollaborators<'_> {
+impl<'a> ReposListCollaborators<'a> {
     /// Filter collaborators returned by their affiliation. `outside` means all outside collaborators of an organization-owned repository. `direct` means all collaborators with permissions to an organization-owned repository, regardless of organization membership status. `all` means all collaborators the authenticated user can see.
-    pub fn affiliation(
-        mut self,
-        value: super::models::ReposListCollaboratorsAffiliation,
-    ) -> Self {
+    pub fn affiliation(mut self, value: super::models::ReposListCollaboratorsAffiliation) -> Self {
         self.affiliation = Some(value);
         self
     }
     /// Filter collaborators by the permissions they have on the repository. If not specified, all collaborators will be returned.
-    pub fn permission(
-        mut self,
-        value: super::models::ReposListCollaboratorsPermission,
-    ) -> Self {
+    pub fn permission(mut self, value: super::models::ReposListCollaboratorsPermission) -> Self {
         self.permission = Some(value);
         self
     }
@@ -6870,10 +7117,7 @@ impl ReposListCollaborators<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Collaborator>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/collaborators");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -6883,7 +7127,31 @@ impl ReposListCollaborators<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Collaborator>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Collaborator> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Collaborator> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/collaborators/{username}`: set optional parameters, then `send()`.
@@ -6896,14 +7164,13 @@ pub struct ReposCheckCollaborator<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl ReposCheckCollaborator<'_> {
+impl<'a> ReposCheckCollaborator<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/collaborators/{username}",
@@ -6912,7 +7179,12 @@ impl ReposCheckCollaborator<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/collaborators/{username}`: set optional parameters, then `send()`.
@@ -6926,7 +7198,7 @@ pub struct ReposAddCollaborator<'a> {
     body: Option<super::models::ReposAddCollaboratorBody>,
     options: rt::CallOptions,
 }
-impl ReposAddCollaborator<'_> {
+impl<'a> ReposAddCollaborator<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::ReposAddCollaboratorBody) -> Self {
         self.body = Some(value);
@@ -6937,10 +7209,7 @@ impl ReposAddCollaborator<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Option<super::models::RepositoryInvitation>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/collaborators/{username}",
@@ -6957,7 +7226,14 @@ impl ReposAddCollaborator<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Option<super::models::RepositoryInvitation>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/collaborators/{username}`: set optional parameters, then `send()`.
@@ -6970,14 +7246,13 @@ pub struct ReposRemoveCollaborator<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl ReposRemoveCollaborator<'_> {
+impl<'a> ReposRemoveCollaborator<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/collaborators/{username}",
@@ -6991,7 +7266,12 @@ impl ReposRemoveCollaborator<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/collaborators/{username}/permission`: set optional parameters, then `send()`.
@@ -7004,19 +7284,13 @@ pub struct ReposGetCollaboratorPermissionLevel<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl ReposGetCollaboratorPermissionLevel<'_> {
+impl<'a> ReposGetCollaboratorPermissionLevel<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::RepositoryCollaboratorPermission>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/collaborators/{username}/permission",
@@ -7026,7 +7300,14 @@ impl ReposGetCollaboratorPermissionLevel<'_> {
         op.path("username", &self.username, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RepositoryCollaboratorPermission>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/comments`: set optional parameters, then `send()`.
@@ -7040,7 +7321,7 @@ pub struct ReposListCommitCommentsForRepo<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposListCommitCommentsForRepo<'_> {
+impl<'a> ReposListCommitCommentsForRepo<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -7056,17 +7337,38 @@ impl ReposListCommitCommentsForRepo<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::CommitComment>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/comments");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::CommitComment>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::CommitComment> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::CommitComment> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/comments/{comment_id}`: set optional parameters, then `send()`.
@@ -7079,16 +7381,13 @@ pub struct ReposGetCommitComment<'a> {
     comment_id: i64,
     options: rt::CallOptions,
 }
-impl ReposGetCommitComment<'_> {
+impl<'a> ReposGetCommitComment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CommitComment>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/comments/{comment_id}",
@@ -7098,7 +7397,12 @@ impl ReposGetCommitComment<'_> {
         op.path("comment_id", &self.comment_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CommitComment>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/comments/{comment_id}`: set optional parameters, then `send()`.
@@ -7111,14 +7415,13 @@ pub struct ReposDeleteCommitComment<'a> {
     comment_id: i64,
     options: rt::CallOptions,
 }
-impl ReposDeleteCommitComment<'_> {
+impl<'a> ReposDeleteCommitComment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/comments/{comment_id}",
@@ -7128,7 +7431,12 @@ impl ReposDeleteCommitComment<'_> {
         op.path("comment_id", &self.comment_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/comments/{comment_id}`: set optional parameters, then `send()`.
@@ -7142,16 +7450,13 @@ pub struct ReposUpdateCommitComment<'a> {
     body: super::models::ReposUpdateCommitCommentBody,
     options: rt::CallOptions,
 }
-impl ReposUpdateCommitComment<'_> {
+impl<'a> ReposUpdateCommitComment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CommitComment>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/comments/{comment_id}",
@@ -7162,7 +7467,12 @@ impl ReposUpdateCommitComment<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CommitComment>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/commits`: set optional parameters, then `send()`.
@@ -7182,7 +7492,7 @@ pub struct ReposListCommits<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposListCommits<'_> {
+impl<'a> ReposListCommits<'a> {
     /// SHA or branch to start listing commits from. Default: the repository’s default branch (usually `main`).
     pub fn sha(mut self, value: impl Into<String>) -> Self {
         self.sha = Some(value.into());
@@ -7228,10 +7538,7 @@ impl ReposListCommits<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Commit>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/commits");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -7245,7 +7552,31 @@ impl ReposListCommits<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Commit>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Commit> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Commit> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/commits/{commit_sha}/branches-where-head`: set optional parameters, then `send()`.
@@ -7258,16 +7589,13 @@ pub struct ReposListBranchesForHeadCommit<'a> {
     commit_sha: String,
     options: rt::CallOptions,
 }
-impl ReposListBranchesForHeadCommit<'_> {
+impl<'a> ReposListBranchesForHeadCommit<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::BranchShort>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/commits/{commit_sha}/branches-where-head",
@@ -7281,7 +7609,12 @@ impl ReposListBranchesForHeadCommit<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::BranchShort>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/commits/{commit_sha}/comments`: set optional parameters, then `send()`.
@@ -7296,7 +7629,7 @@ pub struct ReposListCommentsForCommit<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposListCommentsForCommit<'_> {
+impl<'a> ReposListCommentsForCommit<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -7312,10 +7645,7 @@ impl ReposListCommentsForCommit<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::CommitComment>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/commits/{commit_sha}/comments",
@@ -7326,7 +7656,31 @@ impl ReposListCommentsForCommit<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::CommitComment>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::CommitComment> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::CommitComment> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/commits/{commit_sha}/comments`: set optional parameters, then `send()`.
@@ -7340,16 +7694,13 @@ pub struct ReposCreateCommitComment<'a> {
     body: super::models::ReposCreateCommitCommentBody,
     options: rt::CallOptions,
 }
-impl ReposCreateCommitComment<'_> {
+impl<'a> ReposCreateCommitComment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CommitComment>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/commits/{commit_sha}/comments",
@@ -7364,7 +7715,12 @@ impl ReposCreateCommitComment<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CommitComment>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls`: set optional parameters, then `send()`.
@@ -7379,7 +7735,7 @@ pub struct ReposListPullRequestsAssociatedWithCommit<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposListPullRequestsAssociatedWithCommit<'_> {
+impl<'a> ReposListPullRequestsAssociatedWithCommit<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -7395,10 +7751,7 @@ impl ReposListPullRequestsAssociatedWithCommit<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::PullRequestSimple>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/commits/{commit_sha}/pulls",
@@ -7410,7 +7763,33 @@ impl ReposListPullRequestsAssociatedWithCommit<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::PullRequestSimple>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::PullRequestSimple> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::PullRequestSimple> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/commits/{ref}`: set optional parameters, then `send()`.
@@ -7425,7 +7804,7 @@ pub struct ReposGetCommit<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposGetCommit<'_> {
+impl<'a> ReposGetCommit<'a> {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -7441,8 +7820,7 @@ impl ReposGetCommit<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Commit>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/commits/{ref}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -7455,14 +7833,17 @@ impl ReposGetCommit<'_> {
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Commit>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/commits/{ref}/status`: set optional parameters, then `send()`.
@@ -7477,7 +7858,7 @@ pub struct ReposGetCombinedStatusForRef<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposGetCombinedStatusForRef<'_> {
+impl<'a> ReposGetCombinedStatusForRef<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -7493,10 +7874,7 @@ impl ReposGetCombinedStatusForRef<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CombinedCommitStatus>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/commits/{ref}/status",
@@ -7508,7 +7886,38 @@ impl ReposGetCombinedStatusForRef<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CombinedCommitStatus>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::SimpleCommitStatus> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::SimpleCommitStatus> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/statuses")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/commits/{ref}/statuses`: set optional parameters, then `send()`.
@@ -7523,7 +7932,7 @@ pub struct ReposListCommitStatusesForRef<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposListCommitStatusesForRef<'_> {
+impl<'a> ReposListCommitStatusesForRef<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -7539,10 +7948,7 @@ impl ReposListCommitStatusesForRef<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Status>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/commits/{ref}/statuses",
@@ -7553,7 +7959,31 @@ impl ReposListCommitStatusesForRef<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Status>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Status> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Status> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/community/profile`: set optional parameters, then `send()`.
@@ -7565,24 +7995,23 @@ pub struct ReposGetCommunityProfileMetrics<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposGetCommunityProfileMetrics<'_> {
+impl<'a> ReposGetCommunityProfileMetrics<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CommunityProfile>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/community/profile",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/community/profile");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CommunityProfile>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/compare/{basehead}`: set optional parameters, then `send()`.
@@ -7597,7 +8026,7 @@ pub struct ReposCompareCommitsWithBasehead<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposCompareCommitsWithBasehead<'_> {
+impl<'a> ReposCompareCommitsWithBasehead<'a> {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -7613,14 +8042,8 @@ impl ReposCompareCommitsWithBasehead<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CommitComparison>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/compare/{basehead}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/compare/{basehead}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("basehead", &self.basehead, rt::Style::Simple, false);
@@ -7630,14 +8053,17 @@ impl ReposCompareCommitsWithBasehead<'_> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CommitComparison>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/contents/{path}`: set optional parameters, then `send()`.
@@ -7651,7 +8077,7 @@ pub struct ReposGetContent<'a> {
     ref_: Option<String>,
     options: rt::CallOptions,
 }
-impl ReposGetContent<'_> {
+impl<'a> ReposGetContent<'a> {
     /// The name of the commit/branch/tag. Default: the repository’s default branch.
     pub fn ref_(mut self, value: impl Into<String>) -> Self {
         self.ref_ = Some(value.into());
@@ -7662,21 +8088,22 @@ impl ReposGetContent<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ReposGetContentResponse200>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/contents/{path}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/contents/{path}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("path", &self.path, rt::Style::Simple, false);
         op.query("ref", &self.ref_, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ReposGetContentResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/contents/{path}`: set optional parameters, then `send()`.
@@ -7690,36 +8117,33 @@ pub struct ReposCreateOrUpdateFileContents<'a> {
     body: super::models::ReposCreateOrUpdateFileContentsBody,
     options: rt::CallOptions,
 }
-impl ReposCreateOrUpdateFileContents<'_> {
+impl<'a> ReposCreateOrUpdateFileContents<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::FileCommit>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::PUT,
-            "/repos/{owner}/{repo}/contents/{path}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PUT, "/repos/{owner}/{repo}/contents/{path}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("path", &self.path, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            409u16 => {
-                rt::error_body::<
-                    super::models::ReposCreateOrUpdateFileContentsError409,
-                >(status, body)
-            }
+            409u16 => rt::error_body::<super::models::ReposCreateOrUpdateFileContentsError409>(
+                status, body,
+            ),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::FileCommit>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/contents/{path}`: set optional parameters, then `send()`.
@@ -7733,20 +8157,14 @@ pub struct ReposDeleteFile<'a> {
     body: super::models::ReposDeleteFileBody,
     options: rt::CallOptions,
 }
-impl ReposDeleteFile<'_> {
+impl<'a> ReposDeleteFile<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::FileCommit>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/repos/{owner}/{repo}/contents/{path}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/repos/{owner}/{repo}/contents/{path}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("path", &self.path, rt::Style::Simple, false);
@@ -7756,14 +8174,17 @@ impl ReposDeleteFile<'_> {
             409u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::FileCommit>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/contributors`: set optional parameters, then `send()`.
@@ -7778,7 +8199,7 @@ pub struct ReposListContributors<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposListContributors<'_> {
+impl<'a> ReposListContributors<'a> {
     /// Set to `1` or `true` to include anonymous contributors in results.
     pub fn anon(mut self, value: impl Into<String>) -> Self {
         self.anon = Some(value.into());
@@ -7799,10 +8220,7 @@ impl ReposListContributors<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Option<Vec<super::models::Contributor>>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/contributors");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -7811,7 +8229,33 @@ impl ReposListContributors<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Option<Vec<super::models::Contributor>>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Contributor> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Contributor> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/deployments`: set optional parameters, then `send()`.
@@ -7829,7 +8273,7 @@ pub struct ReposListDeployments<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposListDeployments<'_> {
+impl<'a> ReposListDeployments<'a> {
     /// The SHA recorded at creation time.
     pub fn sha(mut self, value: impl Into<String>) -> Self {
         self.sha = Some(value.into());
@@ -7865,10 +8309,7 @@ impl ReposListDeployments<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Deployment>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/deployments");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -7879,7 +8320,31 @@ impl ReposListDeployments<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Deployment>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Deployment> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Deployment> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/deployments`: set optional parameters, then `send()`.
@@ -7892,42 +8357,31 @@ pub struct ReposCreateDeployment<'a> {
     body: super::models::ReposCreateDeploymentBody,
     options: rt::CallOptions,
 }
-impl ReposCreateDeployment<'_> {
+impl<'a> ReposCreateDeployment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<ReposCreateDeploymentResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/deployments");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_decode(
-                self.client.connector(),
-                op,
-                |status, body| match status {
-                    201u16 => {
-                        serde_json::from_slice(body)
-                            .map(ReposCreateDeploymentResponse::Status201)
-                    }
-                    202u16 => {
-                        serde_json::from_slice(body)
-                            .map(ReposCreateDeploymentResponse::Status202)
-                    }
-                    #[allow(unreachable_patterns)]
-                    _ => {
-                        serde_json::from_slice(body)
-                            .map(ReposCreateDeploymentResponse::Other)
-                    }
-                },
-            )
-            .await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<ReposCreateDeploymentResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_decode(client.connector(), op, |status, body| match status {
+            201u16 => serde_json::from_slice(body).map(ReposCreateDeploymentResponse::Status201),
+            202u16 => serde_json::from_slice(body).map(ReposCreateDeploymentResponse::Status202),
+            #[allow(unreachable_patterns)]
+            _ => serde_json::from_slice(body).map(ReposCreateDeploymentResponse::Other),
+        })
+        .await
     }
 }
 /// The success answers of `POST /repos/{owner}/{repo}/deployments`, by status.
@@ -7947,26 +8401,33 @@ pub struct ReposGetDeployment<'a> {
     deployment_id: i64,
     options: rt::CallOptions,
 }
-impl ReposGetDeployment<'_> {
+impl<'a> ReposGetDeployment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Deployment>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/deployments/{deployment_id}",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("deployment_id", &self.deployment_id, rt::Style::Simple, false);
+        op.path(
+            "deployment_id",
+            &self.deployment_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Deployment>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/deployments/{deployment_id}`: set optional parameters, then `send()`.
@@ -7979,30 +8440,37 @@ pub struct ReposDeleteDeployment<'a> {
     deployment_id: i64,
     options: rt::CallOptions,
 }
-impl ReposDeleteDeployment<'_> {
+impl<'a> ReposDeleteDeployment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/deployments/{deployment_id}",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("deployment_id", &self.deployment_id, rt::Style::Simple, false);
+        op.path(
+            "deployment_id",
+            &self.deployment_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => {
-                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
-            }
+            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses`: set optional parameters, then `send()`.
@@ -8017,7 +8485,7 @@ pub struct ReposListDeploymentStatuses<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposListDeploymentStatuses<'_> {
+impl<'a> ReposListDeploymentStatuses<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -8033,22 +8501,50 @@ impl ReposListDeploymentStatuses<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::DeploymentStatus>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("deployment_id", &self.deployment_id, rt::Style::Simple, false);
+        op.path(
+            "deployment_id",
+            &self.deployment_id,
+            rt::Style::Simple,
+            false,
+        );
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::DeploymentStatus>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::DeploymentStatus> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::DeploymentStatus> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses`: set optional parameters, then `send()`.
@@ -8062,27 +8558,34 @@ pub struct ReposCreateDeploymentStatus<'a> {
     body: super::models::ReposCreateDeploymentStatusBody,
     options: rt::CallOptions,
 }
-impl ReposCreateDeploymentStatus<'_> {
+impl<'a> ReposCreateDeploymentStatus<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeploymentStatus>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("deployment_id", &self.deployment_id, rt::Style::Simple, false);
+        op.path(
+            "deployment_id",
+            &self.deployment_id,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::DeploymentStatus>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses/{status_id}`: set optional parameters, then `send()`.
@@ -8096,27 +8599,34 @@ pub struct ReposGetDeploymentStatus<'a> {
     status_id: i64,
     options: rt::CallOptions,
 }
-impl ReposGetDeploymentStatus<'_> {
+impl<'a> ReposGetDeploymentStatus<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeploymentStatus>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses/{status_id}",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("deployment_id", &self.deployment_id, rt::Style::Simple, false);
+        op.path(
+            "deployment_id",
+            &self.deployment_id,
+            rt::Style::Simple,
+            false,
+        );
         op.path("status_id", &self.status_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::DeploymentStatus>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/dispatches`: set optional parameters, then `send()`.
@@ -8129,14 +8639,13 @@ pub struct ReposCreateDispatchEvent<'a> {
     body: super::models::ReposCreateDispatchEventBody,
     options: rt::CallOptions,
 }
-impl ReposCreateDispatchEvent<'_> {
+impl<'a> ReposCreateDispatchEvent<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/dispatches");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -8148,7 +8657,12 @@ impl ReposCreateDispatchEvent<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/environments`: set optional parameters, then `send()`.
@@ -8162,7 +8676,7 @@ pub struct ReposGetAllEnvironments<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposGetAllEnvironments<'_> {
+impl<'a> ReposGetAllEnvironments<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -8178,20 +8692,45 @@ impl ReposGetAllEnvironments<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ReposGetAllEnvironmentsResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/environments");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ReposGetAllEnvironmentsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Environment> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Environment> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/environments")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/environments/{environment_name}`: set optional parameters, then `send()`.
@@ -8204,25 +8743,32 @@ pub struct ReposGetEnvironment<'a> {
     environment_name: String,
     options: rt::CallOptions,
 }
-impl ReposGetEnvironment<'_> {
+impl<'a> ReposGetEnvironment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Environment>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/environments/{environment_name}",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
+        op.path(
+            "environment_name",
+            &self.environment_name,
+            rt::Style::Simple,
+            false,
+        );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Environment>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/environments/{environment_name}`: set optional parameters, then `send()`.
@@ -8236,7 +8782,7 @@ pub struct ReposCreateOrUpdateEnvironment<'a> {
     body: Option<Option<super::models::ReposCreateOrUpdateEnvironmentBody>>,
     options: rt::CallOptions,
 }
-impl ReposCreateOrUpdateEnvironment<'_> {
+impl<'a> ReposCreateOrUpdateEnvironment<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -8250,23 +8796,30 @@ impl ReposCreateOrUpdateEnvironment<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Environment>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/environments/{environment_name}",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
+        op.path(
+            "environment_name",
+            &self.environment_name,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Environment>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/environments/{environment_name}`: set optional parameters, then `send()`.
@@ -8279,23 +8832,32 @@ pub struct ReposDeleteAnEnvironment<'a> {
     environment_name: String,
     options: rt::CallOptions,
 }
-impl ReposDeleteAnEnvironment<'_> {
+impl<'a> ReposDeleteAnEnvironment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/environments/{environment_name}",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
+        op.path(
+            "environment_name",
+            &self.environment_name,
+            rt::Style::Simple,
+            false,
+        );
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies`: set optional parameters, then `send()`.
@@ -8310,7 +8872,7 @@ pub struct ReposListDeploymentBranchPolicies<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposListDeploymentBranchPolicies<'_> {
+impl<'a> ReposListDeploymentBranchPolicies<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -8326,24 +8888,55 @@ impl ReposListDeploymentBranchPolicies<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ReposListDeploymentBranchPoliciesResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
+        op.path(
+            "environment_name",
+            &self.environment_name,
+            rt::Style::Simple,
+            false,
+        );
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ReposListDeploymentBranchPoliciesResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::DeploymentBranchPolicy> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::DeploymentBranchPolicy> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/branch_policies")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies`: set optional parameters, then `send()`.
@@ -8357,26 +8950,35 @@ pub struct ReposCreateDeploymentBranchPolicy<'a> {
     body: super::models::DeploymentBranchPolicyNamePatternWithType,
     options: rt::CallOptions,
 }
-impl ReposCreateDeploymentBranchPolicy<'_> {
+impl<'a> ReposCreateDeploymentBranchPolicy<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeploymentBranchPolicy>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
+        op.path(
+            "environment_name",
+            &self.environment_name,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeploymentBranchPolicy>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies/{branch_policy_id}`: set optional parameters, then `send()`.
@@ -8390,26 +8992,40 @@ pub struct ReposGetDeploymentBranchPolicy<'a> {
     branch_policy_id: i64,
     options: rt::CallOptions,
 }
-impl ReposGetDeploymentBranchPolicy<'_> {
+impl<'a> ReposGetDeploymentBranchPolicy<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeploymentBranchPolicy>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies/{branch_policy_id}",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
-        op.path("branch_policy_id", &self.branch_policy_id, rt::Style::Simple, false);
+        op.path(
+            "environment_name",
+            &self.environment_name,
+            rt::Style::Simple,
+            false,
+        );
+        op.path(
+            "branch_policy_id",
+            &self.branch_policy_id,
+            rt::Style::Simple,
+            false,
+        );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeploymentBranchPolicy>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies/{branch_policy_id}`: set optional parameters, then `send()`.
@@ -8424,27 +9040,41 @@ pub struct ReposUpdateDeploymentBranchPolicy<'a> {
     body: super::models::DeploymentBranchPolicyNamePattern,
     options: rt::CallOptions,
 }
-impl ReposUpdateDeploymentBranchPolicy<'_> {
+impl<'a> ReposUpdateDeploymentBranchPolicy<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeploymentBranchPolicy>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies/{branch_policy_id}",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
-        op.path("branch_policy_id", &self.branch_policy_id, rt::Style::Simple, false);
+        op.path(
+            "environment_name",
+            &self.environment_name,
+            rt::Style::Simple,
+            false,
+        );
+        op.path(
+            "branch_policy_id",
+            &self.branch_policy_id,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeploymentBranchPolicy>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies/{branch_policy_id}`: set optional parameters, then `send()`.
@@ -8458,24 +9088,38 @@ pub struct ReposDeleteDeploymentBranchPolicy<'a> {
     branch_policy_id: i64,
     options: rt::CallOptions,
 }
-impl ReposDeleteDeploymentBranchPolicy<'_> {
+impl<'a> ReposDeleteDeploymentBranchPolicy<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies/{branch_policy_id}",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
-        op.path("branch_policy_id", &self.branch_policy_id, rt::Style::Simple, false);
+        op.path(
+            "environment_name",
+            &self.environment_name,
+            rt::Style::Simple,
+            false,
+        );
+        op.path(
+            "branch_policy_id",
+            &self.branch_policy_id,
+            rt::Style::Simple,
+            false,
+        );
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules`: set optional parameters, then `send()`.
@@ -8488,28 +9132,35 @@ pub struct ReposGetAllDeploymentProtectionRules<'a> {
     environment_name: String,
     options: rt::CallOptions,
 }
-impl ReposGetAllDeploymentProtectionRules<'_> {
+impl<'a> ReposGetAllDeploymentProtectionRules<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ReposGetAllDeploymentProtectionRulesResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
+        op.path(
+            "environment_name",
+            &self.environment_name,
+            rt::Style::Simple,
+            false,
+        );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ReposGetAllDeploymentProtectionRulesResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules`: set optional parameters, then `send()`.
@@ -8523,26 +9174,35 @@ pub struct ReposCreateDeploymentProtectionRule<'a> {
     body: super::models::ReposCreateDeploymentProtectionRuleBody,
     options: rt::CallOptions,
 }
-impl ReposCreateDeploymentProtectionRule<'_> {
+impl<'a> ReposCreateDeploymentProtectionRule<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeploymentProtectionRule>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
+        op.path(
+            "environment_name",
+            &self.environment_name,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeploymentProtectionRule>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules/apps`: set optional parameters, then `send()`.
@@ -8557,7 +9217,7 @@ pub struct ReposListCustomDeploymentRuleIntegrations<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposListCustomDeploymentRuleIntegrations<'_> {
+impl<'a> ReposListCustomDeploymentRuleIntegrations<'a> {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -8573,6 +9233,24 @@ impl ReposListCustomDeploymentRuleIntegrations<'_> {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules/apps",
+        );
+        op.path("owner", &self.owner, rt::Style::Simple, false);
+        op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.path(
+            "environment_name",
+            &self.environment_name,
+            rt::Style::Simple,
+            false,
+        );
+        op.query("page", &self.page, rt::Style::Form, true);
+        op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
@@ -8580,17 +9258,32 @@ impl ReposListCustomDeploymentRuleIntegrations<'_> {
         rt::Response<super::models::ReposListCustomDeploymentRuleIntegrationsResponse>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules/apps",
-        );
-        op.path("owner", &self.owner, rt::Style::Simple, false);
-        op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
-        op.query("page", &self.page, rt::Style::Form, true);
-        op.query("per_page", &self.per_page, rt::Style::Form, true);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::CustomDeploymentRuleApp> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::CustomDeploymentRuleApp> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/available_custom_deployment_protection_rule_integrations")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules/{protection_rule_id}`: set optional parameters, then `send()`.
@@ -8604,23 +9297,25 @@ pub struct ReposGetCustomDeploymentProtectionRule<'a> {
     protection_rule_id: i64,
     options: rt::CallOptions,
 }
-impl ReposGetCustomDeploymentProtectionRule<'_> {
+impl<'a> ReposGetCustomDeploymentProtectionRule<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeploymentProtectionRule>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules/{protection_rule_id}",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
+        op.path(
+            "environment_name",
+            &self.environment_name,
+            rt::Style::Simple,
+            false,
+        );
         op.path(
             "protection_rule_id",
             &self.protection_rule_id,
@@ -8628,7 +9323,14 @@ impl ReposGetCustomDeploymentProtectionRule<'_> {
             false,
         );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeploymentProtectionRule>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules/{protection_rule_id}`: set optional parameters, then `send()`.
@@ -8642,21 +9344,25 @@ pub struct ReposDisableDeploymentProtectionRule<'a> {
     protection_rule_id: i64,
     options: rt::CallOptions,
 }
-impl ReposDisableDeploymentProtectionRule<'_> {
+impl<'a> ReposDisableDeploymentProtectionRule<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules/{protection_rule_id}",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
+        op.path(
+            "environment_name",
+            &self.environment_name,
+            rt::Style::Simple,
+            false,
+        );
         op.path(
             "protection_rule_id",
             &self.protection_rule_id,
@@ -8664,7 +9370,12 @@ impl ReposDisableDeploymentProtectionRule<'_> {
             false,
         );
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/forks`: set optional parameters, then `send()`.
@@ -8679,7 +9390,7 @@ pub struct ReposListForks<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposListForks<'_> {
+impl<'a> ReposListForks<'a> {
     /// The sort order. `stargazers` will sort by star count.
     pub fn sort(mut self, value: super::models::ReposListForksSort) -> Self {
         self.sort = Some(value);
@@ -8700,10 +9411,7 @@ impl ReposListForks<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::MinimalRepository>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/forks");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -8712,7 +9420,33 @@ impl ReposListForks<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::MinimalRepository>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::MinimalRepository> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::MinimalRepository> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/forks`: set optional parameters, then `send()`.
@@ -8725,7 +9459,7 @@ pub struct ReposCreateFork<'a> {
     body: Option<Option<super::models::ReposCreateForkBody>>,
     options: rt::CallOptions,
 }
-impl ReposCreateFork<'_> {
+impl<'a> ReposCreateFork<'a> {
     /// Set the request body.
     pub fn body(mut self, value: Option<super::models::ReposCreateForkBody>) -> Self {
         self.body = Some(value);
@@ -8736,10 +9470,7 @@ impl ReposCreateFork<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::FullRepository>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/forks");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -8754,7 +9485,12 @@ impl ReposCreateFork<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::FullRepository>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/hash-algorithm`: set optional parameters, then `send()`.
@@ -8766,25 +9502,26 @@ pub struct ReposGetHashAlgorithm<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposGetHashAlgorithm<'_> {
+impl<'a> ReposGetHashAlgorithm<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RepositoryHashAlgorithm>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/hash-algorithm",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/hash-algorithm");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RepositoryHashAlgorithm>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/hooks`: set optional parameters, then `send()`.
@@ -8798,7 +9535,7 @@ pub struct ReposListWebhooks<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposListWebhooks<'_> {
+impl<'a> ReposListWebhooks<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -8814,10 +9551,7 @@ impl ReposListWebhooks<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Hook>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/hooks");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -8825,7 +9559,31 @@ impl ReposListWebhooks<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Hook>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Hook> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Hook> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/hooks`: set optional parameters, then `send()`.
@@ -8838,7 +9596,7 @@ pub struct ReposCreateWebhook<'a> {
     body: Option<Option<super::models::ReposCreateWebhookBody>>,
     options: rt::CallOptions,
 }
-impl ReposCreateWebhook<'_> {
+impl<'a> ReposCreateWebhook<'a> {
     /// Set the request body.
     pub fn body(mut self, value: Option<super::models::ReposCreateWebhookBody>) -> Self {
         self.body = Some(value);
@@ -8849,8 +9607,7 @@ impl ReposCreateWebhook<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Hook>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/hooks");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -8864,7 +9621,12 @@ impl ReposCreateWebhook<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Hook>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/hooks/{hook_id}`: set optional parameters, then `send()`.
@@ -8877,24 +9639,25 @@ pub struct ReposGetWebhook<'a> {
     hook_id: i64,
     options: rt::CallOptions,
 }
-impl ReposGetWebhook<'_> {
+impl<'a> ReposGetWebhook<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Hook>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/hooks/{hook_id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/hooks/{hook_id}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Hook>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/hooks/{hook_id}`: set optional parameters, then `send()`.
@@ -8907,24 +9670,25 @@ pub struct ReposDeleteWebhook<'a> {
     hook_id: i64,
     options: rt::CallOptions,
 }
-impl ReposDeleteWebhook<'_> {
+impl<'a> ReposDeleteWebhook<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/repos/{owner}/{repo}/hooks/{hook_id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/repos/{owner}/{repo}/hooks/{hook_id}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/hooks/{hook_id}`: set optional parameters, then `send()`.
@@ -8938,18 +9702,14 @@ pub struct ReposUpdateWebhook<'a> {
     body: super::models::ReposUpdateWebhookBody,
     options: rt::CallOptions,
 }
-impl ReposUpdateWebhook<'_> {
+impl<'a> ReposUpdateWebhook<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Hook>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::PATCH,
-            "/repos/{owner}/{repo}/hooks/{hook_id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PATCH, "/repos/{owner}/{repo}/hooks/{hook_id}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
@@ -8960,7 +9720,12 @@ impl ReposUpdateWebhook<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Hook>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/hooks/{hook_id}/config`: set optional parameters, then `send()`.
@@ -8973,16 +9738,13 @@ pub struct ReposGetWebhookConfigForRepo<'a> {
     hook_id: i64,
     options: rt::CallOptions,
 }
-impl ReposGetWebhookConfigForRepo<'_> {
+impl<'a> ReposGetWebhookConfigForRepo<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::WebhookConfig>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/hooks/{hook_id}/config",
@@ -8991,7 +9753,12 @@ impl ReposGetWebhookConfigForRepo<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::WebhookConfig>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/hooks/{hook_id}/config`: set optional parameters, then `send()`.
@@ -9005,12 +9772,9 @@ pub struct ReposUpdateWebhookConfigForRepo<'a> {
     body: Option<super::models::ReposUpdateWebhookConfigForRepoBody>,
     options: rt::CallOptions,
 }
-impl ReposUpdateWebhookConfigForRepo<'_> {
+impl<'a> ReposUpdateWebhookConfigForRepo<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ReposUpdateWebhookConfigForRepoBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ReposUpdateWebhookConfigForRepoBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -9019,10 +9783,7 @@ impl ReposUpdateWebhookConfigForRepo<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::WebhookConfig>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/hooks/{hook_id}/config",
@@ -9034,7 +9795,12 @@ impl ReposUpdateWebhookConfigForRepo<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::WebhookConfig>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/hooks/{hook_id}/deliveries`: set optional parameters, then `send()`.
@@ -9050,7 +9816,7 @@ pub struct ReposListWebhookDeliveries<'a> {
     status: Option<super::models::AppsListWebhookDeliveriesStatus>,
     options: rt::CallOptions,
 }
-impl ReposListWebhookDeliveries<'_> {
+impl<'a> ReposListWebhookDeliveries<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -9062,10 +9828,7 @@ impl ReposListWebhookDeliveries<'_> {
         self
     }
     /// Returns webhook deliveries filtered by delivery outcome classification based on `status_code` range. A `status` of `success` returns deliveries with a `status_code` in the 200-399 range (inclusive). A `status` of `failure` returns deliveries with a `status_code` in the 400-599 range (inclusive).
-    pub fn status(
-        mut self,
-        value: super::models::AppsListWebhookDeliveriesStatus,
-    ) -> Self {
+    pub fn status(mut self, value: super::models::AppsListWebhookDeliveriesStatus) -> Self {
         self.status = Some(value);
         self
     }
@@ -9074,10 +9837,7 @@ impl ReposListWebhookDeliveries<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::HookDeliveryItem>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/hooks/{hook_id}/deliveries",
@@ -9094,7 +9854,14 @@ impl ReposListWebhookDeliveries<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::HookDeliveryItem>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}`: set optional parameters, then `send()`.
@@ -9108,16 +9875,13 @@ pub struct ReposGetWebhookDelivery<'a> {
     delivery_id: i64,
     options: rt::CallOptions,
 }
-impl ReposGetWebhookDelivery<'_> {
+impl<'a> ReposGetWebhookDelivery<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::HookDelivery>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}",
@@ -9132,7 +9896,12 @@ impl ReposGetWebhookDelivery<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::HookDelivery>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts`: set optional parameters, then `send()`.
@@ -9146,14 +9915,13 @@ pub struct ReposRedeliverWebhookDelivery<'a> {
     delivery_id: i64,
     options: rt::CallOptions,
 }
-impl ReposRedeliverWebhookDelivery<'_> {
+impl<'a> ReposRedeliverWebhookDelivery<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts",
@@ -9168,7 +9936,12 @@ impl ReposRedeliverWebhookDelivery<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/hooks/{hook_id}/pings`: set optional parameters, then `send()`.
@@ -9181,14 +9954,13 @@ pub struct ReposPingWebhook<'a> {
     hook_id: i64,
     options: rt::CallOptions,
 }
-impl ReposPingWebhook<'_> {
+impl<'a> ReposPingWebhook<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/hooks/{hook_id}/pings",
@@ -9198,7 +9970,12 @@ impl ReposPingWebhook<'_> {
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/hooks/{hook_id}/tests`: set optional parameters, then `send()`.
@@ -9211,14 +9988,13 @@ pub struct ReposTestPushWebhook<'a> {
     hook_id: i64,
     options: rt::CallOptions,
 }
-impl ReposTestPushWebhook<'_> {
+impl<'a> ReposTestPushWebhook<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/hooks/{hook_id}/tests",
@@ -9228,7 +10004,12 @@ impl ReposTestPushWebhook<'_> {
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/immutable-releases`: set optional parameters, then `send()`.
@@ -9240,24 +10021,25 @@ pub struct ReposCheckImmutableReleases<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposCheckImmutableReleases<'_> {
+impl<'a> ReposCheckImmutableReleases<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/immutable-releases");
+        op.path("owner", &self.owner, rt::Style::Simple, false);
+        op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::CheckImmutableReleases>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/immutable-releases",
-        );
-        op.path("owner", &self.owner, rt::Style::Simple, false);
-        op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/immutable-releases`: set optional parameters, then `send()`.
@@ -9269,23 +10051,24 @@ pub struct ReposEnableImmutableReleases<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposEnableImmutableReleases<'_> {
+impl<'a> ReposEnableImmutableReleases<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::PUT,
-            "/repos/{owner}/{repo}/immutable-releases",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PUT, "/repos/{owner}/{repo}/immutable-releases");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/immutable-releases`: set optional parameters, then `send()`.
@@ -9297,14 +10080,13 @@ pub struct ReposDisableImmutableReleases<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposDisableImmutableReleases<'_> {
+impl<'a> ReposDisableImmutableReleases<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/immutable-releases",
@@ -9313,7 +10095,12 @@ impl ReposDisableImmutableReleases<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/invitations`: set optional parameters, then `send()`.
@@ -9327,7 +10114,7 @@ pub struct ReposListInvitations<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposListInvitations<'_> {
+impl<'a> ReposListInvitations<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -9343,17 +10130,40 @@ impl ReposListInvitations<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::RepositoryInvitation>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/invitations");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::RepositoryInvitation>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::RepositoryInvitation> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::RepositoryInvitation> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/invitations/{invitation_id}`: set optional parameters, then `send()`.
@@ -9366,23 +10176,32 @@ pub struct ReposDeleteInvitation<'a> {
     invitation_id: i64,
     options: rt::CallOptions,
 }
-impl ReposDeleteInvitation<'_> {
+impl<'a> ReposDeleteInvitation<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/invitations/{invitation_id}",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("invitation_id", &self.invitation_id, rt::Style::Simple, false);
+        op.path(
+            "invitation_id",
+            &self.invitation_id,
+            rt::Style::Simple,
+            false,
+        );
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/invitations/{invitation_id}`: set optional parameters, then `send()`.
@@ -9396,7 +10215,7 @@ pub struct ReposUpdateInvitation<'a> {
     body: Option<super::models::ReposUpdateInvitationBody>,
     options: rt::CallOptions,
 }
-impl ReposUpdateInvitation<'_> {
+impl<'a> ReposUpdateInvitation<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::ReposUpdateInvitationBody) -> Self {
         self.body = Some(value);
@@ -9407,22 +10226,31 @@ impl ReposUpdateInvitation<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RepositoryInvitation>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/invitations/{invitation_id}",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("invitation_id", &self.invitation_id, rt::Style::Simple, false);
+        op.path(
+            "invitation_id",
+            &self.invitation_id,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RepositoryInvitation>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/issue-types`: set optional parameters, then `send()`.
@@ -9434,22 +10262,26 @@ pub struct ReposListIssueTypes<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposListIssueTypes<'_> {
+impl<'a> ReposListIssueTypes<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<Option<super::models::IssueType>>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/issue-types");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<Option<super::models::IssueType>>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/keys`: set optional parameters, then `send()`.
@@ -9463,7 +10295,7 @@ pub struct ReposListDeployKeys<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposListDeployKeys<'_> {
+impl<'a> ReposListDeployKeys<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -9479,17 +10311,38 @@ impl ReposListDeployKeys<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::DeployKey>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/keys");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::DeployKey>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::DeployKey> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::DeployKey> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/keys`: set optional parameters, then `send()`.
@@ -9502,23 +10355,25 @@ pub struct ReposCreateDeployKey<'a> {
     body: super::models::ReposCreateDeployKeyBody,
     options: rt::CallOptions,
 }
-impl ReposCreateDeployKey<'_> {
+impl<'a> ReposCreateDeployKey<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeployKey>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/keys");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::DeployKey>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/keys/{key_id}`: set optional parameters, then `send()`.
@@ -9531,23 +10386,25 @@ pub struct ReposGetDeployKey<'a> {
     key_id: i64,
     options: rt::CallOptions,
 }
-impl ReposGetDeployKey<'_> {
+impl<'a> ReposGetDeployKey<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeployKey>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/keys/{key_id}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("key_id", &self.key_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::DeployKey>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/keys/{key_id}`: set optional parameters, then `send()`.
@@ -9560,23 +10417,24 @@ pub struct ReposDeleteDeployKey<'a> {
     key_id: i64,
     options: rt::CallOptions,
 }
-impl ReposDeleteDeployKey<'_> {
+impl<'a> ReposDeleteDeployKey<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/repos/{owner}/{repo}/keys/{key_id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/repos/{owner}/{repo}/keys/{key_id}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("key_id", &self.key_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/languages`: set optional parameters, then `send()`.
@@ -9588,21 +10446,25 @@ pub struct ReposListLanguages<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposListLanguages<'_> {
+impl<'a> ReposListLanguages<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<std::collections::BTreeMap<String, i64>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/languages");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<std::collections::BTreeMap<String, i64>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/merge-upstream`: set optional parameters, then `send()`.
@@ -9615,25 +10477,24 @@ pub struct ReposMergeUpstream<'a> {
     body: super::models::ReposMergeUpstreamBody,
     options: rt::CallOptions,
 }
-impl ReposMergeUpstream<'_> {
+impl<'a> ReposMergeUpstream<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::MergedUpstream>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/repos/{owner}/{repo}/merge-upstream",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/merge-upstream");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::MergedUpstream>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/merges`: set optional parameters, then `send()`.
@@ -9646,16 +10507,13 @@ pub struct ReposMerge<'a> {
     body: super::models::ReposMergeBody,
     options: rt::CallOptions,
 }
-impl ReposMerge<'_> {
+impl<'a> ReposMerge<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Option<super::models::Commit>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/merges");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -9666,7 +10524,12 @@ impl ReposMerge<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Option<super::models::Commit>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/pages`: set optional parameters, then `send()`.
@@ -9678,20 +10541,24 @@ pub struct ReposGetPages<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposGetPages<'_> {
+impl<'a> ReposGetPages<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Page>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/pages");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Page>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/pages`: set optional parameters, then `send()`.
@@ -9704,14 +10571,13 @@ pub struct ReposUpdateInformationAboutPagesSite<'a> {
     body: super::models::ReposUpdateInformationAboutPagesSiteBody,
     options: rt::CallOptions,
 }
-impl ReposUpdateInformationAboutPagesSite<'_> {
+impl<'a> ReposUpdateInformationAboutPagesSite<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/repos/{owner}/{repo}/pages");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -9723,7 +10589,12 @@ impl ReposUpdateInformationAboutPagesSite<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/pages`: set optional parameters, then `send()`.
@@ -9736,14 +10607,13 @@ pub struct ReposCreatePagesSite<'a> {
     body: Option<super::models::ReposCreatePagesSiteBody>,
     options: rt::CallOptions,
 }
-impl ReposCreatePagesSite<'_> {
+impl<'a> ReposCreatePagesSite<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Page>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/pages");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -9754,7 +10624,12 @@ impl ReposCreatePagesSite<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Page>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/pages`: set optional parameters, then `send()`.
@@ -9766,14 +10641,13 @@ pub struct ReposDeletePagesSite<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposDeletePagesSite<'_> {
+impl<'a> ReposDeletePagesSite<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/repos/{owner}/{repo}/pages");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -9784,7 +10658,12 @@ impl ReposDeletePagesSite<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/pages/builds`: set optional parameters, then `send()`.
@@ -9798,7 +10677,7 @@ pub struct ReposListPagesBuilds<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposListPagesBuilds<'_> {
+impl<'a> ReposListPagesBuilds<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -9814,17 +10693,38 @@ impl ReposListPagesBuilds<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::PageBuild>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/pages/builds");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::PageBuild>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::PageBuild> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::PageBuild> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/pages/builds`: set optional parameters, then `send()`.
@@ -9836,21 +10736,23 @@ pub struct ReposRequestPagesBuild<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposRequestPagesBuild<'_> {
+impl<'a> ReposRequestPagesBuild<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PageBuildStatus>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/pages/builds");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PageBuildStatus>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/pages/builds/latest`: set optional parameters, then `send()`.
@@ -9862,24 +10764,23 @@ pub struct ReposGetLatestPagesBuild<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposGetLatestPagesBuild<'_> {
+impl<'a> ReposGetLatestPagesBuild<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PageBuild>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/pages/builds/latest",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/pages/builds/latest");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PageBuild>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/pages/builds/{build_id}`: set optional parameters, then `send()`.
@@ -9892,16 +10793,13 @@ pub struct ReposGetPagesBuild<'a> {
     build_id: i64,
     options: rt::CallOptions,
 }
-impl ReposGetPagesBuild<'_> {
+impl<'a> ReposGetPagesBuild<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PageBuild>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/pages/builds/{build_id}",
@@ -9910,7 +10808,12 @@ impl ReposGetPagesBuild<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("build_id", &self.build_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PageBuild>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/pages/deployments`: set optional parameters, then `send()`.
@@ -9923,20 +10826,14 @@ pub struct ReposCreatePagesDeployment<'a> {
     body: super::models::ReposCreatePagesDeploymentBody,
     options: rt::CallOptions,
 }
-impl ReposCreatePagesDeployment<'_> {
+impl<'a> ReposCreatePagesDeployment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PageDeployment>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/repos/{owner}/{repo}/pages/deployments",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/pages/deployments");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -9947,7 +10844,12 @@ impl ReposCreatePagesDeployment<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PageDeployment>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/pages/deployments/{pages_deployment_id}`: set optional parameters, then `send()`.
@@ -9960,16 +10862,13 @@ pub struct ReposGetPagesDeployment<'a> {
     pages_deployment_id: super::models::ProjectsV2ViewSortByItemItem,
     options: rt::CallOptions,
 }
-impl ReposGetPagesDeployment<'_> {
+impl<'a> ReposGetPagesDeployment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PagesDeploymentStatus>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/pages/deployments/{pages_deployment_id}",
@@ -9984,7 +10883,14 @@ impl ReposGetPagesDeployment<'_> {
         );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PagesDeploymentStatus>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/pages/deployments/{pages_deployment_id}/cancel`: set optional parameters, then `send()`.
@@ -9997,14 +10903,13 @@ pub struct ReposCancelPagesDeployment<'a> {
     pages_deployment_id: super::models::ProjectsV2ViewSortByItemItem,
     options: rt::CallOptions,
 }
-impl ReposCancelPagesDeployment<'_> {
+impl<'a> ReposCancelPagesDeployment<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/pages/deployments/{pages_deployment_id}/cancel",
@@ -10019,7 +10924,12 @@ impl ReposCancelPagesDeployment<'_> {
         );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/pages/health`: set optional parameters, then `send()`.
@@ -10031,41 +10941,30 @@ pub struct ReposGetPagesHealthCheck<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposGetPagesHealthCheck<'_> {
+impl<'a> ReposGetPagesHealthCheck<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<ReposGetPagesHealthCheckResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/pages/health");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_decode(
-                self.client.connector(),
-                op,
-                |status, body| match status {
-                    200u16 => {
-                        serde_json::from_slice(body)
-                            .map(ReposGetPagesHealthCheckResponse::Status200)
-                    }
-                    202u16 => {
-                        serde_json::from_slice(body)
-                            .map(ReposGetPagesHealthCheckResponse::Status202)
-                    }
-                    #[allow(unreachable_patterns)]
-                    _ => {
-                        serde_json::from_slice(body)
-                            .map(ReposGetPagesHealthCheckResponse::Other)
-                    }
-                },
-            )
-            .await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<ReposGetPagesHealthCheckResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_decode(client.connector(), op, |status, body| match status {
+            200u16 => serde_json::from_slice(body).map(ReposGetPagesHealthCheckResponse::Status200),
+            202u16 => serde_json::from_slice(body).map(ReposGetPagesHealthCheckResponse::Status202),
+            #[allow(unreachable_patterns)]
+            _ => serde_json::from_slice(body).map(ReposGetPagesHealthCheckResponse::Other),
+        })
+        .await
     }
 }
 /// The success answers of `GET /repos/{owner}/{repo}/pages/health`, by status.
@@ -10084,19 +10983,13 @@ pub struct ReposCheckPrivateVulnerabilityReporting<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposCheckPrivateVulnerabilityReporting<'_> {
+impl<'a> ReposCheckPrivateVulnerabilityReporting<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ReposCheckPrivateVulnerabilityReportingResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/private-vulnerability-reporting",
@@ -10105,7 +10998,17 @@ impl ReposCheckPrivateVulnerabilityReporting<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ReposCheckPrivateVulnerabilityReportingResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/private-vulnerability-reporting`: set optional parameters, then `send()`.
@@ -10117,14 +11020,13 @@ pub struct ReposEnablePrivateVulnerabilityReporting<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposEnablePrivateVulnerabilityReporting<'_> {
+impl<'a> ReposEnablePrivateVulnerabilityReporting<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/private-vulnerability-reporting",
@@ -10133,7 +11035,12 @@ impl ReposEnablePrivateVulnerabilityReporting<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/private-vulnerability-reporting`: set optional parameters, then `send()`.
@@ -10145,14 +11052,13 @@ pub struct ReposDisablePrivateVulnerabilityReporting<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposDisablePrivateVulnerabilityReporting<'_> {
+impl<'a> ReposDisablePrivateVulnerabilityReporting<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/private-vulnerability-reporting",
@@ -10161,7 +11067,12 @@ impl ReposDisablePrivateVulnerabilityReporting<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/properties/values`: set optional parameters, then `send()`.
@@ -10173,25 +11084,26 @@ pub struct ReposCustomPropertiesForReposGetRepositoryValues<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposCustomPropertiesForReposGetRepositoryValues<'_> {
+impl<'a> ReposCustomPropertiesForReposGetRepositoryValues<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::CustomPropertyValue>>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/properties/values",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/properties/values");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::CustomPropertyValue>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/properties/values`: set optional parameters, then `send()`.
@@ -10204,18 +11116,14 @@ pub struct ReposCustomPropertiesForReposCreateOrUpdateRepositoryValues<'a> {
     body: super::models::ReposCustomPropertiesForReposCreateOrUpdateRepositoryValuesBody,
     options: rt::CallOptions,
 }
-impl ReposCustomPropertiesForReposCreateOrUpdateRepositoryValues<'_> {
+impl<'a> ReposCustomPropertiesForReposCreateOrUpdateRepositoryValues<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::PATCH,
-            "/repos/{owner}/{repo}/properties/values",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PATCH, "/repos/{owner}/{repo}/properties/values");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -10226,7 +11134,12 @@ impl ReposCustomPropertiesForReposCreateOrUpdateRepositoryValues<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/readme`: set optional parameters, then `send()`.
@@ -10239,7 +11152,7 @@ pub struct ReposGetReadme<'a> {
     ref_: Option<String>,
     options: rt::CallOptions,
 }
-impl ReposGetReadme<'_> {
+impl<'a> ReposGetReadme<'a> {
     /// The name of the commit/branch/tag. Default: the repository’s default branch.
     pub fn ref_(mut self, value: impl Into<String>) -> Self {
         self.ref_ = Some(value.into());
@@ -10250,10 +11163,7 @@ impl ReposGetReadme<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ContentFile>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/readme");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -10264,7 +11174,12 @@ impl ReposGetReadme<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ContentFile>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/readme/{dir}`: set optional parameters, then `send()`.
@@ -10278,7 +11193,7 @@ pub struct ReposGetReadmeInDirectory<'a> {
     ref_: Option<String>,
     options: rt::CallOptions,
 }
-impl ReposGetReadmeInDirectory<'_> {
+impl<'a> ReposGetReadmeInDirectory<'a> {
     /// The name of the commit/branch/tag. Default: the repository’s default branch.
     pub fn ref_(mut self, value: impl Into<String>) -> Self {
         self.ref_ = Some(value.into());
@@ -10289,10 +11204,7 @@ impl ReposGetReadmeInDirectory<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ContentFile>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/readme/{dir}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -10304,7 +11216,12 @@ impl ReposGetReadmeInDirectory<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ContentFile>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/releases`: set optional parameters, then `send()`.
@@ -10318,7 +11235,7 @@ pub struct ReposListReleases<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposListReleases<'_> {
+impl<'a> ReposListReleases<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -10334,10 +11251,7 @@ impl ReposListReleases<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Release>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/releases");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -10345,7 +11259,31 @@ impl ReposListReleases<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Release>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Release> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Release> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/releases`: set optional parameters, then `send()`.
@@ -10358,14 +11296,13 @@ pub struct ReposCreateRelease<'a> {
     body: super::models::ReposCreateReleaseBody,
     options: rt::CallOptions,
 }
-impl ReposCreateRelease<'_> {
+impl<'a> ReposCreateRelease<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Release>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/releases");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -10376,7 +11313,12 @@ impl ReposCreateRelease<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Release>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/releases/assets/{asset_id}`: set optional parameters, then `send()`.
@@ -10389,16 +11331,13 @@ pub struct ReposGetReleaseAsset<'a> {
     asset_id: i64,
     options: rt::CallOptions,
 }
-impl ReposGetReleaseAsset<'_> {
+impl<'a> ReposGetReleaseAsset<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ReleaseAsset>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/releases/assets/{asset_id}",
@@ -10408,7 +11347,12 @@ impl ReposGetReleaseAsset<'_> {
         op.path("asset_id", &self.asset_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ReleaseAsset>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/releases/assets/{asset_id}`: set optional parameters, then `send()`.
@@ -10421,14 +11365,13 @@ pub struct ReposDeleteReleaseAsset<'a> {
     asset_id: i64,
     options: rt::CallOptions,
 }
-impl ReposDeleteReleaseAsset<'_> {
+impl<'a> ReposDeleteReleaseAsset<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/releases/assets/{asset_id}",
@@ -10438,7 +11381,12 @@ impl ReposDeleteReleaseAsset<'_> {
         op.path("asset_id", &self.asset_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/releases/assets/{asset_id}`: set optional parameters, then `send()`.
@@ -10452,7 +11400,7 @@ pub struct ReposUpdateReleaseAsset<'a> {
     body: Option<super::models::ReposUpdateReleaseAssetBody>,
     options: rt::CallOptions,
 }
-impl ReposUpdateReleaseAsset<'_> {
+impl<'a> ReposUpdateReleaseAsset<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::ReposUpdateReleaseAssetBody) -> Self {
         self.body = Some(value);
@@ -10463,10 +11411,7 @@ impl ReposUpdateReleaseAsset<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ReleaseAsset>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/releases/assets/{asset_id}",
@@ -10478,7 +11423,12 @@ impl ReposUpdateReleaseAsset<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ReleaseAsset>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/releases/generate-notes`: set optional parameters, then `send()`.
@@ -10491,16 +11441,13 @@ pub struct ReposGenerateReleaseNotes<'a> {
     body: super::models::ReposGenerateReleaseNotesBody,
     options: rt::CallOptions,
 }
-impl ReposGenerateReleaseNotes<'_> {
+impl<'a> ReposGenerateReleaseNotes<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ReleaseNotesContent>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/releases/generate-notes",
@@ -10510,7 +11457,12 @@ impl ReposGenerateReleaseNotes<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ReleaseNotesContent>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/releases/latest`: set optional parameters, then `send()`.
@@ -10522,23 +11474,24 @@ pub struct ReposGetLatestRelease<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposGetLatestRelease<'_> {
+impl<'a> ReposGetLatestRelease<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Release>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/releases/latest",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/releases/latest");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Release>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/releases/tags/{tag}`: set optional parameters, then `send()`.
@@ -10551,24 +11504,25 @@ pub struct ReposGetReleaseByTag<'a> {
     tag: String,
     options: rt::CallOptions,
 }
-impl ReposGetReleaseByTag<'_> {
+impl<'a> ReposGetReleaseByTag<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Release>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/releases/tags/{tag}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/releases/tags/{tag}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("tag", &self.tag, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Release>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/releases/{release_id}`: set optional parameters, then `send()`.
@@ -10581,14 +11535,13 @@ pub struct ReposGetRelease<'a> {
     release_id: i64,
     options: rt::CallOptions,
 }
-impl ReposGetRelease<'_> {
+impl<'a> ReposGetRelease<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Release>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/releases/{release_id}",
@@ -10597,7 +11550,12 @@ impl ReposGetRelease<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("release_id", &self.release_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Release>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/releases/{release_id}`: set optional parameters, then `send()`.
@@ -10610,14 +11568,13 @@ pub struct ReposDeleteRelease<'a> {
     release_id: i64,
     options: rt::CallOptions,
 }
-impl ReposDeleteRelease<'_> {
+impl<'a> ReposDeleteRelease<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/releases/{release_id}",
@@ -10627,7 +11584,12 @@ impl ReposDeleteRelease<'_> {
         op.path("release_id", &self.release_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/releases/{release_id}`: set optional parameters, then `send()`.
@@ -10641,7 +11603,7 @@ pub struct ReposUpdateRelease<'a> {
     body: Option<super::models::ReposUpdateReleaseBody>,
     options: rt::CallOptions,
 }
-impl ReposUpdateRelease<'_> {
+impl<'a> ReposUpdateRelease<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::ReposUpdateReleaseBody) -> Self {
         self.body = Some(value);
@@ -10652,8 +11614,7 @@ impl ReposUpdateRelease<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Release>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/releases/{release_id}",
@@ -10666,7 +11627,12 @@ impl ReposUpdateRelease<'_> {
         }
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Release>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/releases/{release_id}/assets`: set optional parameters, then `send()`.
@@ -10681,7 +11647,7 @@ pub struct ReposListReleaseAssets<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposListReleaseAssets<'_> {
+impl<'a> ReposListReleaseAssets<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -10697,10 +11663,7 @@ impl ReposListReleaseAssets<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::ReleaseAsset>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/releases/{release_id}/assets",
@@ -10711,7 +11674,31 @@ impl ReposListReleaseAssets<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::ReleaseAsset>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ReleaseAsset> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ReleaseAsset> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/releases/{release_id}/assets`: set optional parameters, then `send()`.
@@ -10727,7 +11714,7 @@ pub struct ReposUploadReleaseAsset<'a> {
     body: Option<rt::bytes::Bytes>,
     options: rt::CallOptions,
 }
-impl ReposUploadReleaseAsset<'_> {
+impl<'a> ReposUploadReleaseAsset<'a> {
     /// Set `label`.
     pub fn label(mut self, value: impl Into<String>) -> Self {
         self.label = Some(value.into());
@@ -10743,10 +11730,7 @@ impl ReposUploadReleaseAsset<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ReleaseAsset>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/releases/{release_id}/assets",
@@ -10760,7 +11744,12 @@ impl ReposUploadReleaseAsset<'_> {
             op.bytes("application/octet-stream", Clone::clone(body));
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ReleaseAsset>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/rules/branches/{branch}`: set optional parameters, then `send()`.
@@ -10775,7 +11764,7 @@ pub struct ReposGetBranchRules<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposGetBranchRules<'_> {
+impl<'a> ReposGetBranchRules<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -10791,10 +11780,7 @@ impl ReposGetBranchRules<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::RepositoryRuleDetailed>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/rules/branches/{branch}",
@@ -10805,7 +11791,38 @@ impl ReposGetBranchRules<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::RepositoryRuleDetailed>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::RepositoryRuleDetailed> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::RepositoryRuleDetailed> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/rulesets`: set optional parameters, then `send()`.
@@ -10821,7 +11838,7 @@ pub struct ReposGetRepoRulesets<'a> {
     targets: Option<String>,
     options: rt::CallOptions,
 }
-impl ReposGetRepoRulesets<'_> {
+impl<'a> ReposGetRepoRulesets<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -10849,20 +11866,53 @@ impl ReposGetRepoRulesets<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::RepositoryRuleset>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/rulesets");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
-        op.query("includes_parents", &self.includes_parents, rt::Style::Form, true);
+        op.query(
+            "includes_parents",
+            &self.includes_parents,
+            rt::Style::Form,
+            true,
+        );
         op.query("targets", &self.targets, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::RepositoryRuleset>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::RepositoryRuleset> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::RepositoryRuleset> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/rulesets`: set optional parameters, then `send()`.
@@ -10875,16 +11925,13 @@ pub struct ReposCreateRepoRuleset<'a> {
     body: super::models::ReposCreateRepoRulesetBody,
     options: rt::CallOptions,
 }
-impl ReposCreateRepoRuleset<'_> {
+impl<'a> ReposCreateRepoRuleset<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RepositoryRuleset>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/rulesets");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -10896,7 +11943,12 @@ impl ReposCreateRepoRuleset<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::RepositoryRuleset>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/rulesets/rule-suites`: set optional parameters, then `send()`.
@@ -10915,7 +11967,7 @@ pub struct ReposGetRepoRuleSuites<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposGetRepoRuleSuites<'_> {
+impl<'a> ReposGetRepoRuleSuites<'a> {
     /// The name of the ref. Cannot contain wildcard characters. Optionally prefix with `refs/heads/` to limit to branches or `refs/tags/` to limit to tags. Omit the prefix to search across all refs. When specified, only rule evaluations triggered for this ref will be returned.
     pub fn ref_(mut self, value: impl Into<String>) -> Self {
         self.ref_ = Some(value.into());
@@ -10924,10 +11976,7 @@ impl ReposGetRepoRuleSuites<'_> {
     /// The time period to filter by.
     ///
     /// For example, `day` will filter for rule suites that occurred in the past 24 hours, and `week` will filter for rule suites that occurred in the past 7 days (168 hours).
-    pub fn time_period(
-        mut self,
-        value: super::models::ReposGetOrgRuleSuitesTimePeriod,
-    ) -> Self {
+    pub fn time_period(mut self, value: super::models::ReposGetOrgRuleSuitesTimePeriod) -> Self {
         self.time_period = Some(value);
         self
     }
@@ -10970,10 +12019,7 @@ impl ReposGetRepoRuleSuites<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::RuleSuitesItem>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/rulesets/rule-suites",
@@ -10983,13 +12029,52 @@ impl ReposGetRepoRuleSuites<'_> {
         op.query("ref", &self.ref_, rt::Style::Form, true);
         op.query("time_period", &self.time_period, rt::Style::Form, true);
         op.query("actor_name", &self.actor_name, rt::Style::Form, true);
-        op.query("rule_suite_result", &self.rule_suite_result, rt::Style::Form, true);
-        op.query("evaluate_status", &self.evaluate_status, rt::Style::Form, true);
+        op.query(
+            "rule_suite_result",
+            &self.rule_suite_result,
+            rt::Style::Form,
+            true,
+        );
+        op.query(
+            "evaluate_status",
+            &self.evaluate_status,
+            rt::Style::Form,
+            true,
+        );
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::RuleSuitesItem>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::RuleSuitesItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::RuleSuitesItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/rulesets/rule-suites/{rule_suite_id}`: set optional parameters, then `send()`.
@@ -11002,26 +12087,33 @@ pub struct ReposGetRepoRuleSuite<'a> {
     rule_suite_id: i64,
     options: rt::CallOptions,
 }
-impl ReposGetRepoRuleSuite<'_> {
+impl<'a> ReposGetRepoRuleSuite<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RuleSuite>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/rulesets/rule-suites/{rule_suite_id}",
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path("rule_suite_id", &self.rule_suite_id, rt::Style::Simple, false);
+        op.path(
+            "rule_suite_id",
+            &self.rule_suite_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::RuleSuite>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/rulesets/{ruleset_id}`: set optional parameters, then `send()`.
@@ -11035,7 +12127,7 @@ pub struct ReposGetRepoRuleset<'a> {
     includes_parents: Option<bool>,
     options: rt::CallOptions,
 }
-impl ReposGetRepoRuleset<'_> {
+impl<'a> ReposGetRepoRuleset<'a> {
     /// Include rulesets configured at higher levels that apply to this repository
     pub fn includes_parents(mut self, value: bool) -> Self {
         self.includes_parents = Some(value);
@@ -11046,10 +12138,7 @@ impl ReposGetRepoRuleset<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RepositoryRuleset>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/rulesets/{ruleset_id}",
@@ -11057,10 +12146,20 @@ impl ReposGetRepoRuleset<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("ruleset_id", &self.ruleset_id, rt::Style::Simple, false);
-        op.query("includes_parents", &self.includes_parents, rt::Style::Form, true);
+        op.query(
+            "includes_parents",
+            &self.includes_parents,
+            rt::Style::Form,
+            true,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::RepositoryRuleset>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/rulesets/{ruleset_id}`: set optional parameters, then `send()`.
@@ -11074,7 +12173,7 @@ pub struct ReposUpdateRepoRuleset<'a> {
     body: Option<super::models::ReposUpdateRepoRulesetBody>,
     options: rt::CallOptions,
 }
-impl ReposUpdateRepoRuleset<'_> {
+impl<'a> ReposUpdateRepoRuleset<'a> {
     /// Request body
     pub fn body(mut self, value: super::models::ReposUpdateRepoRulesetBody) -> Self {
         self.body = Some(value);
@@ -11085,10 +12184,7 @@ impl ReposUpdateRepoRuleset<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RepositoryRuleset>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/rulesets/{ruleset_id}",
@@ -11106,7 +12202,12 @@ impl ReposUpdateRepoRuleset<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::RepositoryRuleset>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/rulesets/{ruleset_id}`: set optional parameters, then `send()`.
@@ -11119,14 +12220,13 @@ pub struct ReposDeleteRepoRuleset<'a> {
     ruleset_id: i64,
     options: rt::CallOptions,
 }
-impl ReposDeleteRepoRuleset<'_> {
+impl<'a> ReposDeleteRepoRuleset<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/rulesets/{ruleset_id}",
@@ -11136,7 +12236,12 @@ impl ReposDeleteRepoRuleset<'_> {
         op.path("ruleset_id", &self.ruleset_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/rulesets/{ruleset_id}/history`: set optional parameters, then `send()`.
@@ -11151,7 +12256,7 @@ pub struct ReposGetRepoRulesetHistory<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposGetRepoRulesetHistory<'_> {
+impl<'a> ReposGetRepoRulesetHistory<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -11167,10 +12272,7 @@ impl ReposGetRepoRulesetHistory<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::RulesetVersion>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/rulesets/{ruleset_id}/history",
@@ -11182,7 +12284,36 @@ impl ReposGetRepoRulesetHistory<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::RulesetVersion>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::RulesetVersion> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::RulesetVersion> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/rulesets/{ruleset_id}/history/{version_id}`: set optional parameters, then `send()`.
@@ -11196,16 +12327,13 @@ pub struct ReposGetRepoRulesetVersion<'a> {
     version_id: i64,
     options: rt::CallOptions,
 }
-impl ReposGetRepoRulesetVersion<'_> {
+impl<'a> ReposGetRepoRulesetVersion<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RulesetVersionWithState>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/rulesets/{ruleset_id}/history/{version_id}",
@@ -11216,7 +12344,14 @@ impl ReposGetRepoRulesetVersion<'_> {
         op.path("version_id", &self.version_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RulesetVersionWithState>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/stats/code_frequency`: set optional parameters, then `send()`.
@@ -11228,16 +12363,13 @@ pub struct ReposGetCodeFrequencyStats<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposGetCodeFrequencyStats<'_> {
+impl<'a> ReposGetCodeFrequencyStats<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<ReposGetCodeFrequencyStatsResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/stats/code_frequency",
@@ -11245,27 +12377,23 @@ impl ReposGetCodeFrequencyStats<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_decode(
-                self.client.connector(),
-                op,
-                |status, body| match status {
-                    200u16 => {
-                        serde_json::from_slice(body)
-                            .map(ReposGetCodeFrequencyStatsResponse::Status200)
-                    }
-                    202u16 => {
-                        serde_json::from_slice(body)
-                            .map(ReposGetCodeFrequencyStatsResponse::Status202)
-                    }
-                    204u16 => Ok(ReposGetCodeFrequencyStatsResponse::Status204),
-                    #[allow(unreachable_patterns)]
-                    _ => {
-                        serde_json::from_slice(body)
-                            .map(ReposGetCodeFrequencyStatsResponse::Other)
-                    }
-                },
-            )
-            .await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<ReposGetCodeFrequencyStatsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_decode(client.connector(), op, |status, body| match status {
+            200u16 => {
+                serde_json::from_slice(body).map(ReposGetCodeFrequencyStatsResponse::Status200)
+            }
+            202u16 => {
+                serde_json::from_slice(body).map(ReposGetCodeFrequencyStatsResponse::Status202)
+            }
+            204u16 => Ok(ReposGetCodeFrequencyStatsResponse::Status204),
+            #[allow(unreachable_patterns)]
+            _ => serde_json::from_slice(body).map(ReposGetCodeFrequencyStatsResponse::Other),
+        })
+        .await
     }
 }
 /// The success answers of `GET /repos/{owner}/{repo}/stats/code_frequency`, by status.
@@ -11285,16 +12413,13 @@ pub struct ReposGetCommitActivityStats<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposGetCommitActivityStats<'_> {
+impl<'a> ReposGetCommitActivityStats<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<ReposGetCommitActivityStatsResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/stats/commit_activity",
@@ -11302,27 +12427,25 @@ impl ReposGetCommitActivityStats<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_decode(
-                self.client.connector(),
-                op,
-                |status, body| match status {
-                    200u16 => {
-                        serde_json::from_slice(body)
-                            .map(ReposGetCommitActivityStatsResponse::Status200)
-                    }
-                    202u16 => {
-                        serde_json::from_slice(body)
-                            .map(ReposGetCommitActivityStatsResponse::Status202)
-                    }
-                    204u16 => Ok(ReposGetCommitActivityStatsResponse::Status204),
-                    #[allow(unreachable_patterns)]
-                    _ => {
-                        serde_json::from_slice(body)
-                            .map(ReposGetCommitActivityStatsResponse::Other)
-                    }
-                },
-            )
-            .await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<ReposGetCommitActivityStatsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_decode(client.connector(), op, |status, body| match status {
+            200u16 => {
+                serde_json::from_slice(body).map(ReposGetCommitActivityStatsResponse::Status200)
+            }
+            202u16 => {
+                serde_json::from_slice(body).map(ReposGetCommitActivityStatsResponse::Status202)
+            }
+            204u16 => Ok(ReposGetCommitActivityStatsResponse::Status204),
+            #[allow(unreachable_patterns)]
+            _ => serde_json::from_slice(body).map(ReposGetCommitActivityStatsResponse::Other),
+        })
+        .await
     }
 }
 /// The success answers of `GET /repos/{owner}/{repo}/stats/commit_activity`, by status.
@@ -11342,44 +12465,34 @@ pub struct ReposGetContributorsStats<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposGetContributorsStats<'_> {
+impl<'a> ReposGetContributorsStats<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<ReposGetContributorsStatsResponse>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/stats/contributors",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/stats/contributors");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_decode(
-                self.client.connector(),
-                op,
-                |status, body| match status {
-                    200u16 => {
-                        serde_json::from_slice(body)
-                            .map(ReposGetContributorsStatsResponse::Status200)
-                    }
-                    202u16 => {
-                        serde_json::from_slice(body)
-                            .map(ReposGetContributorsStatsResponse::Status202)
-                    }
-                    204u16 => Ok(ReposGetContributorsStatsResponse::Status204),
-                    #[allow(unreachable_patterns)]
-                    _ => {
-                        serde_json::from_slice(body)
-                            .map(ReposGetContributorsStatsResponse::Other)
-                    }
-                },
-            )
-            .await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<ReposGetContributorsStatsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_decode(client.connector(), op, |status, body| match status {
+            200u16 => {
+                serde_json::from_slice(body).map(ReposGetContributorsStatsResponse::Status200)
+            }
+            202u16 => {
+                serde_json::from_slice(body).map(ReposGetContributorsStatsResponse::Status202)
+            }
+            204u16 => Ok(ReposGetContributorsStatsResponse::Status204),
+            #[allow(unreachable_patterns)]
+            _ => serde_json::from_slice(body).map(ReposGetContributorsStatsResponse::Other),
+        })
+        .await
     }
 }
 /// The success answers of `GET /repos/{owner}/{repo}/stats/contributors`, by status.
@@ -11399,25 +12512,24 @@ pub struct ReposGetParticipationStats<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposGetParticipationStats<'_> {
+impl<'a> ReposGetParticipationStats<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ParticipationStats>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/stats/participation",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/stats/participation");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ParticipationStats>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/stats/punch_card`: set optional parameters, then `send()`.
@@ -11429,22 +12541,23 @@ pub struct ReposGetPunchCardStats<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposGetPunchCardStats<'_> {
+impl<'a> ReposGetPunchCardStats<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Option<Vec<Vec<i64>>>>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/stats/punch_card",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/stats/punch_card");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Option<Vec<Vec<i64>>>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/statuses/{sha}`: set optional parameters, then `send()`.
@@ -11458,24 +12571,25 @@ pub struct ReposCreateCommitStatus<'a> {
     body: super::models::ReposCreateCommitStatusBody,
     options: rt::CallOptions,
 }
-impl ReposCreateCommitStatus<'_> {
+impl<'a> ReposCreateCommitStatus<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Status>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/repos/{owner}/{repo}/statuses/{sha}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/statuses/{sha}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("sha", &self.sha, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Status>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/tags`: set optional parameters, then `send()`.
@@ -11489,7 +12603,7 @@ pub struct ReposListTags<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposListTags<'_> {
+impl<'a> ReposListTags<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -11505,15 +12619,38 @@ impl ReposListTags<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Tag>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/tags");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Tag>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Tag> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Tag> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/tarball/{ref}`: set optional parameters, then `send()`.
@@ -11526,20 +12663,24 @@ pub struct ReposDownloadTarballArchive<'a> {
     ref_: String,
     options: rt::CallOptions,
 }
-impl ReposDownloadTarballArchive<'_> {
+impl<'a> ReposDownloadTarballArchive<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/tarball/{ref}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("ref", &self.ref_, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/teams`: set optional parameters, then `send()`.
@@ -11553,7 +12694,7 @@ pub struct ReposListTeams<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposListTeams<'_> {
+impl<'a> ReposListTeams<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -11569,10 +12710,7 @@ impl ReposListTeams<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/teams");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -11580,7 +12718,31 @@ impl ReposListTeams<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Team> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Team> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/topics`: set optional parameters, then `send()`.
@@ -11594,7 +12756,7 @@ pub struct ReposGetAllTopics<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposGetAllTopics<'_> {
+impl<'a> ReposGetAllTopics<'a> {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -11610,8 +12772,7 @@ impl ReposGetAllTopics<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Topic>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/topics");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -11619,7 +12780,36 @@ impl ReposGetAllTopics<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Topic>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<String> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<String> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/names")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/topics`: set optional parameters, then `send()`.
@@ -11632,27 +12822,29 @@ pub struct ReposReplaceAllTopics<'a> {
     body: super::models::ReposReplaceAllTopicsBody,
     options: rt::CallOptions,
 }
-impl ReposReplaceAllTopics<'_> {
+impl<'a> ReposReplaceAllTopics<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Topic>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/repos/{owner}/{repo}/topics");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => {
-                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
-            }
+            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Topic>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/traffic/clones`: set optional parameters, then `send()`.
@@ -11665,7 +12857,7 @@ pub struct ReposGetClones<'a> {
     per: Option<super::models::ReposGetClonesPer>,
     options: rt::CallOptions,
 }
-impl ReposGetClones<'_> {
+impl<'a> ReposGetClones<'a> {
     /// The time frame to display results for.
     pub fn per(mut self, value: super::models::ReposGetClonesPer) -> Self {
         self.per = Some(value);
@@ -11676,20 +12868,19 @@ impl ReposGetClones<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CloneTraffic>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/traffic/clones",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/traffic/clones");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("per", &self.per, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CloneTraffic>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/traffic/popular/paths`: set optional parameters, then `send()`.
@@ -11701,16 +12892,13 @@ pub struct ReposGetTopPaths<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposGetTopPaths<'_> {
+impl<'a> ReposGetTopPaths<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::ContentTraffic>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/traffic/popular/paths",
@@ -11719,7 +12907,12 @@ impl ReposGetTopPaths<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::ContentTraffic>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/traffic/popular/referrers`: set optional parameters, then `send()`.
@@ -11731,16 +12924,13 @@ pub struct ReposGetTopReferrers<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposGetTopReferrers<'_> {
+impl<'a> ReposGetTopReferrers<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::ReferrerTraffic>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/traffic/popular/referrers",
@@ -11749,7 +12939,14 @@ impl ReposGetTopReferrers<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::ReferrerTraffic>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/traffic/views`: set optional parameters, then `send()`.
@@ -11762,7 +12959,7 @@ pub struct ReposGetViews<'a> {
     per: Option<super::models::ReposGetClonesPer>,
     options: rt::CallOptions,
 }
-impl ReposGetViews<'_> {
+impl<'a> ReposGetViews<'a> {
     /// The time frame to display results for.
     pub fn per(mut self, value: super::models::ReposGetClonesPer) -> Self {
         self.per = Some(value);
@@ -11773,17 +12970,19 @@ impl ReposGetViews<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ViewTraffic>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/traffic/views");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("per", &self.per, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ViewTraffic>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/transfer`: set optional parameters, then `send()`.
@@ -11796,22 +12995,24 @@ pub struct ReposTransfer<'a> {
     body: super::models::ReposTransferBody,
     options: rt::CallOptions,
 }
-impl ReposTransfer<'_> {
+impl<'a> ReposTransfer<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::MinimalRepository>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/transfer");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::MinimalRepository>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/vulnerability-alerts`: set optional parameters, then `send()`.
@@ -11823,14 +13024,13 @@ pub struct ReposCheckVulnerabilityAlerts<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposCheckVulnerabilityAlerts<'_> {
+impl<'a> ReposCheckVulnerabilityAlerts<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/vulnerability-alerts",
@@ -11838,7 +13038,12 @@ impl ReposCheckVulnerabilityAlerts<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/vulnerability-alerts`: set optional parameters, then `send()`.
@@ -11850,14 +13055,13 @@ pub struct ReposEnableVulnerabilityAlerts<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposEnableVulnerabilityAlerts<'_> {
+impl<'a> ReposEnableVulnerabilityAlerts<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/vulnerability-alerts",
@@ -11865,7 +13069,12 @@ impl ReposEnableVulnerabilityAlerts<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/vulnerability-alerts`: set optional parameters, then `send()`.
@@ -11877,14 +13086,13 @@ pub struct ReposDisableVulnerabilityAlerts<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl ReposDisableVulnerabilityAlerts<'_> {
+impl<'a> ReposDisableVulnerabilityAlerts<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/vulnerability-alerts",
@@ -11892,7 +13100,12 @@ impl ReposDisableVulnerabilityAlerts<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/zipball/{ref}`: set optional parameters, then `send()`.
@@ -11905,20 +13118,24 @@ pub struct ReposDownloadZipballArchive<'a> {
     ref_: String,
     options: rt::CallOptions,
 }
-impl ReposDownloadZipballArchive<'_> {
+impl<'a> ReposDownloadZipballArchive<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/zipball/{ref}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("ref", &self.ref_, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{template_owner}/{template_repo}/generate`: set optional parameters, then `send()`.
@@ -11931,25 +13148,37 @@ pub struct ReposCreateUsingTemplate<'a> {
     body: super::models::ReposCreateUsingTemplateBody,
     options: rt::CallOptions,
 }
-impl ReposCreateUsingTemplate<'_> {
+impl<'a> ReposCreateUsingTemplate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::FullRepository>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{template_owner}/{template_repo}/generate",
         );
-        op.path("template_owner", &self.template_owner, rt::Style::Simple, false);
-        op.path("template_repo", &self.template_repo, rt::Style::Simple, false);
+        op.path(
+            "template_owner",
+            &self.template_owner,
+            rt::Style::Simple,
+            false,
+        );
+        op.path(
+            "template_repo",
+            &self.template_repo,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::FullRepository>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repositories`: set optional parameters, then `send()`.
@@ -11960,7 +13189,7 @@ pub struct ReposListPublic<'a> {
     since: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposListPublic<'_> {
+impl<'a> ReposListPublic<'a> {
     /// A repository ID. Only return repositories with an ID greater than this ID.
     pub fn since(mut self, value: i64) -> Self {
         self.since = Some(value);
@@ -11971,15 +13200,38 @@ impl ReposListPublic<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::MinimalRepository>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repositories");
         op.query("since", &self.since, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::MinimalRepository>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::MinimalRepository> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::MinimalRepository> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer(""),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /user/repos`: set optional parameters, then `send()`.
@@ -11998,7 +13250,7 @@ pub struct ReposListForAuthenticatedUser<'a> {
     before: Option<chrono::DateTime<chrono::Utc>>,
     options: rt::CallOptions,
 }
-impl ReposListForAuthenticatedUser<'_> {
+impl<'a> ReposListForAuthenticatedUser<'a> {
     /// Limit results to repositories with the specified visibility.
     pub fn visibility(
         mut self,
@@ -12016,26 +13268,17 @@ impl ReposListForAuthenticatedUser<'_> {
         self
     }
     /// Limit results to repositories of the specified type. Will cause a `422` error if used in the same request as **visibility** or **affiliation**.
-    pub fn type_(
-        mut self,
-        value: super::models::ReposListForAuthenticatedUserType,
-    ) -> Self {
+    pub fn type_(mut self, value: super::models::ReposListForAuthenticatedUserType) -> Self {
         self.type_ = Some(value);
         self
     }
     /// The property to sort the results by.
-    pub fn sort(
-        mut self,
-        value: super::models::ReposListForAuthenticatedUserSort,
-    ) -> Self {
+    pub fn sort(mut self, value: super::models::ReposListForAuthenticatedUserSort) -> Self {
         self.sort = Some(value);
         self
     }
     /// The order to sort by. Default: `asc` when using `full_name`, otherwise `desc`.
-    pub fn direction(
-        mut self,
-        value: super::models::AppsListAccountsForPlanDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::AppsListAccountsForPlanDirection) -> Self {
         self.direction = Some(value);
         self
     }
@@ -12064,10 +13307,7 @@ impl ReposListForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Repository>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/repos");
         op.query("visibility", &self.visibility, rt::Style::Form, true);
         op.query("affiliation", &self.affiliation, rt::Style::Form, true);
@@ -12085,7 +13325,31 @@ impl ReposListForAuthenticatedUser<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Repository>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Repository> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Repository> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /user/repos`: set optional parameters, then `send()`.
@@ -12096,16 +13360,13 @@ pub struct ReposCreateForAuthenticatedUser<'a> {
     body: super::models::ReposCreateForAuthenticatedUserBody,
     options: rt::CallOptions,
 }
-impl ReposCreateForAuthenticatedUser<'_> {
+impl<'a> ReposCreateForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::FullRepository>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/user/repos");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -12117,7 +13378,12 @@ impl ReposCreateForAuthenticatedUser<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::FullRepository>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/repository_invitations`: set optional parameters, then `send()`.
@@ -12129,7 +13395,7 @@ pub struct ReposListInvitationsForAuthenticatedUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposListInvitationsForAuthenticatedUser<'_> {
+impl<'a> ReposListInvitationsForAuthenticatedUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -12145,16 +13411,39 @@ impl ReposListInvitationsForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::RepositoryInvitation>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/repository_invitations");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::RepositoryInvitation>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::RepositoryInvitation> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::RepositoryInvitation> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `DELETE /user/repository_invitations/{invitation_id}`: set optional parameters, then `send()`.
@@ -12165,22 +13454,31 @@ pub struct ReposDeclineInvitationForAuthenticatedUser<'a> {
     invitation_id: i64,
     options: rt::CallOptions,
 }
-impl ReposDeclineInvitationForAuthenticatedUser<'_> {
+impl<'a> ReposDeclineInvitationForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/user/repository_invitations/{invitation_id}",
         );
-        op.path("invitation_id", &self.invitation_id, rt::Style::Simple, false);
+        op.path(
+            "invitation_id",
+            &self.invitation_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /user/repository_invitations/{invitation_id}`: set optional parameters, then `send()`.
@@ -12191,22 +13489,31 @@ pub struct ReposAcceptInvitationForAuthenticatedUser<'a> {
     invitation_id: i64,
     options: rt::CallOptions,
 }
-impl ReposAcceptInvitationForAuthenticatedUser<'_> {
+impl<'a> ReposAcceptInvitationForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/user/repository_invitations/{invitation_id}",
         );
-        op.path("invitation_id", &self.invitation_id, rt::Style::Simple, false);
+        op.path(
+            "invitation_id",
+            &self.invitation_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /users/{username}/repos`: set optional parameters, then `send()`.
@@ -12222,25 +13529,19 @@ pub struct ReposListForUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposListForUser<'_> {
+impl<'a> ReposListForUser<'a> {
     /// Limit results to repositories of the specified type.
     pub fn type_(mut self, value: super::models::ReposListForUserType) -> Self {
         self.type_ = Some(value);
         self
     }
     /// The property to sort the results by.
-    pub fn sort(
-        mut self,
-        value: super::models::ReposListForAuthenticatedUserSort,
-    ) -> Self {
+    pub fn sort(mut self, value: super::models::ReposListForAuthenticatedUserSort) -> Self {
         self.sort = Some(value);
         self
     }
     /// The order to sort by. Default: `asc` when using `full_name`, otherwise `desc`.
-    pub fn direction(
-        mut self,
-        value: super::models::AppsListAccountsForPlanDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::AppsListAccountsForPlanDirection) -> Self {
         self.direction = Some(value);
         self
     }
@@ -12259,10 +13560,7 @@ impl ReposListForUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::MinimalRepository>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/repos");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("type", &self.type_, rt::Style::Form, true);
@@ -12271,7 +13569,33 @@ impl ReposListForUser<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::MinimalRepository>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::MinimalRepository> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::MinimalRepository> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/compare/{base}...{head}`: set optional parameters, then `send()`.
@@ -12287,7 +13611,7 @@ pub struct ReposCompareCommits<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReposCompareCommits<'_> {
+impl<'a> ReposCompareCommits<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -12303,10 +13627,7 @@ impl ReposCompareCommits<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CommitComparison>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/compare/{base}...{head}",
@@ -12319,6 +13640,11 @@ impl ReposCompareCommits<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CommitComparison>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

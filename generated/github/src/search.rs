@@ -216,7 +216,7 @@ pub struct SearchCode<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl SearchCode<'_> {
+impl<'a> SearchCode<'a> {
     /// **This field is closing down.** Sorts the results of your query. Can only be `indexed`, which indicates how recently a file has been indexed by the GitHub search infrastructure. Default: [best match](https://docs.github.com/rest/search/search#ranking-search-results)
     pub fn sort(mut self, value: impl Into<String>) -> Self {
         self.sort = Some(value.into());
@@ -242,10 +242,7 @@ impl SearchCode<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SearchCodeResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/search/code");
         op.query("q", &self.q, rt::Style::Form, true);
         op.query("sort", &self.sort, rt::Style::Form, true);
@@ -256,14 +253,43 @@ impl SearchCode<'_> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SearchCodeResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::CodeSearchResultItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::CodeSearchResultItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/items")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /search/commits`: set optional parameters, then `send()`.
@@ -278,7 +304,7 @@ pub struct SearchCommits<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl SearchCommits<'_> {
+impl<'a> SearchCommits<'a> {
     /// Sorts the results of your query by `author-date` or `committer-date`. Default: [best match](https://docs.github.com/rest/search/search#ranking-search-results)
     pub fn sort(mut self, value: super::models::SearchCommitsSort) -> Self {
         self.sort = Some(value);
@@ -304,10 +330,7 @@ impl SearchCommits<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SearchCommitsResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/search/commits");
         op.query("q", &self.q, rt::Style::Form, true);
         op.query("sort", &self.sort, rt::Style::Form, true);
@@ -315,7 +338,38 @@ impl SearchCommits<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SearchCommitsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::CommitSearchResultItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::CommitSearchResultItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/items")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /search/issues`: set optional parameters, then `send()`.
@@ -332,12 +386,9 @@ pub struct SearchIssuesAndPullRequests<'a> {
     search_type: Option<super::models::SearchIssuesAndPullRequestsSearchType>,
     options: rt::CallOptions,
 }
-impl SearchIssuesAndPullRequests<'_> {
+impl<'a> SearchIssuesAndPullRequests<'a> {
     /// Sorts the results of your query by the number of `comments`, `reactions`, `reactions-+1`, `reactions--1`, `reactions-smile`, `reactions-thinking_face`, `reactions-heart`, `reactions-tada`, or `interactions`. You can also sort results by how recently the items were `created` or `updated`, Default: [best match](https://docs.github.com/rest/search/search#ranking-search-results)
-    pub fn sort(
-        mut self,
-        value: super::models::SearchIssuesAndPullRequestsSort,
-    ) -> Self {
+    pub fn sort(mut self, value: super::models::SearchIssuesAndPullRequestsSort) -> Self {
         self.sort = Some(value);
         self
     }
@@ -381,34 +432,63 @@ impl SearchIssuesAndPullRequests<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::SearchIssuesAndPullRequestsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/search/issues");
         op.query("q", &self.q, rt::Style::Form, true);
         op.query("sort", &self.sort, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
-        op.query("advanced_search", &self.advanced_search, rt::Style::Form, true);
+        op.query(
+            "advanced_search",
+            &self.advanced_search,
+            rt::Style::Form,
+            true,
+        );
         op.query("search_type", &self.search_type, rt::Style::Form, true);
         op.errors(|status, body| match status {
             401u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SearchIssuesAndPullRequestsResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::IssueSearchResultItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::IssueSearchResultItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/items")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /search/labels`: set optional parameters, then `send()`.
@@ -424,7 +504,7 @@ pub struct SearchLabels<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl SearchLabels<'_> {
+impl<'a> SearchLabels<'a> {
     /// Sorts the results of your query by when the label was `created` or `updated`. Default: [best match](https://docs.github.com/rest/search/search#ranking-search-results)
     pub fn sort(mut self, value: super::models::SearchLabelsSort) -> Self {
         self.sort = Some(value);
@@ -450,10 +530,7 @@ impl SearchLabels<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SearchLabelsResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/search/labels");
         op.query("repository_id", &self.repository_id, rt::Style::Form, true);
         op.query("q", &self.q, rt::Style::Form, true);
@@ -468,7 +545,38 @@ impl SearchLabels<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SearchLabelsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::LabelSearchResultItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::LabelSearchResultItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/items")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /search/repositories`: set optional parameters, then `send()`.
@@ -483,7 +591,7 @@ pub struct SearchRepos<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl SearchRepos<'_> {
+impl<'a> SearchRepos<'a> {
     /// Sorts the results of your query by number of `stars`, `forks`, or `help-wanted-issues` or how recently the items were `updated`. Default: [best match](https://docs.github.com/rest/search/search#ranking-search-results)
     pub fn sort(mut self, value: super::models::SearchReposSort) -> Self {
         self.sort = Some(value);
@@ -509,10 +617,7 @@ impl SearchRepos<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SearchReposResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/search/repositories");
         op.query("q", &self.q, rt::Style::Form, true);
         op.query("sort", &self.sort, rt::Style::Form, true);
@@ -522,14 +627,43 @@ impl SearchRepos<'_> {
         op.errors(|status, body| match status {
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SearchReposResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::RepoSearchResultItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::RepoSearchResultItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/items")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /search/topics`: set optional parameters, then `send()`.
@@ -542,7 +676,7 @@ pub struct SearchTopics<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl SearchTopics<'_> {
+impl<'a> SearchTopics<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -558,16 +692,44 @@ impl SearchTopics<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SearchTopicsResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/search/topics");
         op.query("q", &self.q, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SearchTopicsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::TopicSearchResultItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::TopicSearchResultItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/items")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /search/users`: set optional parameters, then `send()`.
@@ -582,7 +744,7 @@ pub struct SearchUsers<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl SearchUsers<'_> {
+impl<'a> SearchUsers<'a> {
     /// Sorts the results of your query by number of `followers` or `repositories`, or when the person `joined` GitHub. Default: [best match](https://docs.github.com/rest/search/search#ranking-search-results)
     pub fn sort(mut self, value: super::models::SearchUsersSort) -> Self {
         self.sort = Some(value);
@@ -608,10 +770,7 @@ impl SearchUsers<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SearchUsersResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/search/users");
         op.query("q", &self.q, rt::Style::Form, true);
         op.query("sort", &self.sort, rt::Style::Form, true);
@@ -621,13 +780,42 @@ impl SearchUsers<'_> {
         op.errors(|status, body| match status {
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SearchUsersResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::UserSearchResultItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::UserSearchResultItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("/items")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }

@@ -457,12 +457,9 @@ pub struct SecretScanningListAlertsForOrg<'a> {
     owner_email_hash: Option<String>,
     options: rt::CallOptions,
 }
-impl SecretScanningListAlertsForOrg<'_> {
+impl<'a> SecretScanningListAlertsForOrg<'a> {
     /// Set to `open` or `resolved` to only list secret scanning alerts in a specific state.
-    pub fn state(
-        mut self,
-        value: super::models::SecretScanningListAlertsForOrgState,
-    ) -> Self {
+    pub fn state(mut self, value: super::models::SecretScanningListAlertsForOrgState) -> Self {
         self.state = Some(value);
         self
     }
@@ -582,13 +579,7 @@ impl SecretScanningListAlertsForOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Vec<super::models::OrganizationSecretScanningAlert>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/secret-scanning/alerts");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("state", &self.state, rt::Style::Form, true);
@@ -599,7 +590,12 @@ impl SecretScanningListAlertsForOrg<'_> {
             rt::Style::Form,
             true,
         );
-        op.query("exclude_providers", &self.exclude_providers, rt::Style::Form, true);
+        op.query(
+            "exclude_providers",
+            &self.exclude_providers,
+            rt::Style::Form,
+            true,
+        );
         op.query("providers", &self.providers, rt::Style::Form, true);
         op.query("resolution", &self.resolution, rt::Style::Form, true);
         op.query("assignee", &self.assignee, rt::Style::Form, true);
@@ -610,23 +606,62 @@ impl SecretScanningListAlertsForOrg<'_> {
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("validity", &self.validity, rt::Style::Form, true);
-        op.query("is_publicly_leaked", &self.is_publicly_leaked, rt::Style::Form, true);
+        op.query(
+            "is_publicly_leaked",
+            &self.is_publicly_leaked,
+            rt::Style::Form,
+            true,
+        );
         op.query("is_multi_repo", &self.is_multi_repo, rt::Style::Form, true);
         op.query("hide_secret", &self.hide_secret, rt::Style::Form, true);
         op.query("is_bypassed", &self.is_bypassed, rt::Style::Form, true);
-        op.query("included_metadata", &self.included_metadata, rt::Style::Form, true);
-        op.query("owner_email_hash", &self.owner_email_hash, rt::Style::Form, true);
+        op.query(
+            "included_metadata",
+            &self.included_metadata,
+            rt::Style::Form,
+            true,
+        );
+        op.query(
+            "owner_email_hash",
+            &self.owner_email_hash,
+            rt::Style::Form,
+            true,
+        );
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
+                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
             }
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::OrganizationSecretScanningAlert>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::OrganizationSecretScanningAlert> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::OrganizationSecretScanningAlert> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}/secret-scanning/custom-patterns`: set optional parameters, then `send()`.
@@ -645,12 +680,9 @@ pub struct SecretScanningListOrgCustomPatterns<'a> {
     after: Option<String>,
     options: rt::CallOptions,
 }
-impl SecretScanningListOrgCustomPatterns<'_> {
+impl<'a> SecretScanningListOrgCustomPatterns<'a> {
     /// Filter custom patterns by state. When absent, returns patterns in all states.
-    pub fn state(
-        mut self,
-        value: super::models::SecretScanningListOrgCustomPatternsState,
-    ) -> Self {
+    pub fn state(mut self, value: super::models::SecretScanningListOrgCustomPatternsState) -> Self {
         self.state = Some(value);
         self
     }
@@ -663,10 +695,7 @@ impl SecretScanningListOrgCustomPatterns<'_> {
         self
     }
     /// The property to sort the results by.
-    pub fn sort(
-        mut self,
-        value: super::models::SecretScanningListOrgCustomPatternsSort,
-    ) -> Self {
+    pub fn sort(mut self, value: super::models::SecretScanningListOrgCustomPatternsSort) -> Self {
         self.sort = Some(value);
         self
     }
@@ -703,20 +732,19 @@ impl SecretScanningListOrgCustomPatterns<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Vec<super::models::SecretScanningCustomPattern>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/secret-scanning/custom-patterns",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("state", &self.state, rt::Style::Form, true);
-        op.query("push_protection", &self.push_protection, rt::Style::Form, true);
+        op.query(
+            "push_protection",
+            &self.push_protection,
+            rt::Style::Form,
+            true,
+        );
         op.query("sort", &self.sort, rt::Style::Form, true);
         op.query("direction", &self.direction, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
@@ -725,7 +753,33 @@ impl SecretScanningListOrgCustomPatterns<'_> {
         op.query("after", &self.after, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::SecretScanningCustomPattern>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::SecretScanningCustomPattern> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::SecretScanningCustomPattern> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /orgs/{org}/secret-scanning/custom-patterns`: set optional parameters, then `send()`.
@@ -737,21 +791,13 @@ pub struct SecretScanningBulkCreateOrgCustomPatterns<'a> {
     body: super::models::SecretScanningBulkCreateOrgCustomPatternsBody,
     options: rt::CallOptions,
 }
-impl SecretScanningBulkCreateOrgCustomPatterns<'_> {
+impl<'a> SecretScanningBulkCreateOrgCustomPatterns<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::SecretScanningBulkCreateOrgCustomPatternsResponse201,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/secret-scanning/custom-patterns",
@@ -762,15 +808,23 @@ impl SecretScanningBulkCreateOrgCustomPatterns<'_> {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => {
-                rt::error_body::<
-                    super::models::SecretScanningBulkCreateOrgCustomPatternsError422,
-                >(status, body)
-            }
+            422u16 => rt::error_body::<
+                super::models::SecretScanningBulkCreateOrgCustomPatternsError422,
+            >(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::SecretScanningBulkCreateOrgCustomPatternsResponse201>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/secret-scanning/custom-patterns`: set optional parameters, then `send()`.
@@ -782,14 +836,13 @@ pub struct SecretScanningBulkDeleteOrgCustomPatterns<'a> {
     body: super::models::SecretScanningBulkDeleteOrgCustomPatternsBody,
     options: rt::CallOptions,
 }
-impl SecretScanningBulkDeleteOrgCustomPatterns<'_> {
+impl<'a> SecretScanningBulkDeleteOrgCustomPatterns<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/secret-scanning/custom-patterns",
@@ -799,7 +852,12 @@ impl SecretScanningBulkDeleteOrgCustomPatterns<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /orgs/{org}/secret-scanning/custom-patterns/{pattern_id}`: set optional parameters, then `send()`.
@@ -812,16 +870,13 @@ pub struct SecretScanningUpdateOrgCustomPattern<'a> {
     body: super::models::SecretScanningCustomPatternToUpdate,
     options: rt::CallOptions,
 }
-impl SecretScanningUpdateOrgCustomPattern<'_> {
+impl<'a> SecretScanningUpdateOrgCustomPattern<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SecretScanningCustomPattern>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/orgs/{org}/secret-scanning/custom-patterns/{pattern_id}",
@@ -838,7 +893,14 @@ impl SecretScanningUpdateOrgCustomPattern<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SecretScanningCustomPattern>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/secret-scanning/pattern-configurations`: set optional parameters, then `send()`.
@@ -849,19 +911,13 @@ pub struct SecretScanningListOrgPatternConfigs<'a> {
     org: String,
     options: rt::CallOptions,
 }
-impl SecretScanningListOrgPatternConfigs<'_> {
+impl<'a> SecretScanningListOrgPatternConfigs<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::SecretScanningPatternConfiguration>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/secret-scanning/pattern-configurations",
@@ -869,7 +925,14 @@ impl SecretScanningListOrgPatternConfigs<'_> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SecretScanningPatternConfiguration>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /orgs/{org}/secret-scanning/pattern-configurations`: set optional parameters, then `send()`.
@@ -881,19 +944,13 @@ pub struct SecretScanningUpdateOrgPatternConfigs<'a> {
     body: super::models::SecretScanningUpdateOrgPatternConfigsBody,
     options: rt::CallOptions,
 }
-impl SecretScanningUpdateOrgPatternConfigs<'_> {
+impl<'a> SecretScanningUpdateOrgPatternConfigs<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::SecretScanningUpdateOrgPatternConfigsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/orgs/{org}/secret-scanning/pattern-configurations",
@@ -909,7 +966,17 @@ impl SecretScanningUpdateOrgPatternConfigs<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::SecretScanningUpdateOrgPatternConfigsResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/secret-scanning/alerts`: set optional parameters, then `send()`.
@@ -941,12 +1008,9 @@ pub struct SecretScanningListAlertsForRepo<'a> {
     owner_email_hash: Option<String>,
     options: rt::CallOptions,
 }
-impl SecretScanningListAlertsForRepo<'_> {
+impl<'a> SecretScanningListAlertsForRepo<'a> {
     /// Set to `open` or `resolved` to only list secret scanning alerts in a specific state.
-    pub fn state(
-        mut self,
-        value: super::models::SecretScanningListAlertsForOrgState,
-    ) -> Self {
+    pub fn state(mut self, value: super::models::SecretScanningListAlertsForOrgState) -> Self {
         self.state = Some(value);
         self
     }
@@ -1066,10 +1130,7 @@ impl SecretScanningListAlertsForRepo<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::SecretScanningAlert>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/secret-scanning/alerts",
@@ -1084,7 +1145,12 @@ impl SecretScanningListAlertsForRepo<'_> {
             rt::Style::Form,
             true,
         );
-        op.query("exclude_providers", &self.exclude_providers, rt::Style::Form, true);
+        op.query(
+            "exclude_providers",
+            &self.exclude_providers,
+            rt::Style::Form,
+            true,
+        );
         op.query("providers", &self.providers, rt::Style::Form, true);
         op.query("resolution", &self.resolution, rt::Style::Form, true);
         op.query("assignee", &self.assignee, rt::Style::Form, true);
@@ -1095,15 +1161,61 @@ impl SecretScanningListAlertsForRepo<'_> {
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("validity", &self.validity, rt::Style::Form, true);
-        op.query("is_publicly_leaked", &self.is_publicly_leaked, rt::Style::Form, true);
+        op.query(
+            "is_publicly_leaked",
+            &self.is_publicly_leaked,
+            rt::Style::Form,
+            true,
+        );
         op.query("is_multi_repo", &self.is_multi_repo, rt::Style::Form, true);
         op.query("hide_secret", &self.hide_secret, rt::Style::Form, true);
         op.query("is_bypassed", &self.is_bypassed, rt::Style::Form, true);
-        op.query("included_metadata", &self.included_metadata, rt::Style::Form, true);
-        op.query("owner_email_hash", &self.owner_email_hash, rt::Style::Form, true);
+        op.query(
+            "included_metadata",
+            &self.included_metadata,
+            rt::Style::Form,
+            true,
+        );
+        op.query(
+            "owner_email_hash",
+            &self.owner_email_hash,
+            rt::Style::Form,
+            true,
+        );
         op.errors(rt::error_body::<super::models::ActivityListPublicEventsError503>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::SecretScanningAlert>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::SecretScanningAlert> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::SecretScanningAlert> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/secret-scanning/alerts/{alert_number}`: set optional parameters, then `send()`.
@@ -1117,7 +1229,7 @@ pub struct SecretScanningGetAlert<'a> {
     hide_secret: Option<bool>,
     options: rt::CallOptions,
 }
-impl SecretScanningGetAlert<'_> {
+impl<'a> SecretScanningGetAlert<'a> {
     /// A boolean value representing whether or not to hide literal secrets in the results.
     pub fn hide_secret(mut self, value: bool) -> Self {
         self.hide_secret = Some(value);
@@ -1128,13 +1240,7 @@ impl SecretScanningGetAlert<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::SecretScanningAlertWithMetadata>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/secret-scanning/alerts/{alert_number}",
@@ -1145,7 +1251,14 @@ impl SecretScanningGetAlert<'_> {
         op.query("hide_secret", &self.hide_secret, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ActivityListPublicEventsError503>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SecretScanningAlertWithMetadata>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/secret-scanning/alerts/{alert_number}`: set optional parameters, then `send()`.
@@ -1159,19 +1272,13 @@ pub struct SecretScanningUpdateAlert<'a> {
     body: super::models::SecretScanningUpdateAlertBody,
     options: rt::CallOptions,
 }
-impl SecretScanningUpdateAlert<'_> {
+impl<'a> SecretScanningUpdateAlert<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::SecretScanningAlertWithMetadata>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/secret-scanning/alerts/{alert_number}",
@@ -1182,7 +1289,14 @@ impl SecretScanningUpdateAlert<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ActivityListPublicEventsError503>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SecretScanningAlertWithMetadata>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/secret-scanning/alerts/{alert_number}/locations`: set optional parameters, then `send()`.
@@ -1197,7 +1311,7 @@ pub struct SecretScanningListLocationsForAlert<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl SecretScanningListLocationsForAlert<'_> {
+impl<'a> SecretScanningListLocationsForAlert<'a> {
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn page(mut self, value: i64) -> Self {
         self.page = Some(value);
@@ -1213,10 +1327,7 @@ impl SecretScanningListLocationsForAlert<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::SecretScanningLocation>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/secret-scanning/alerts/{alert_number}/locations",
@@ -1228,7 +1339,33 @@ impl SecretScanningListLocationsForAlert<'_> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ActivityListPublicEventsError503>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::SecretScanningLocation>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::SecretScanningLocation> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::SecretScanningLocation> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/secret-scanning/custom-patterns`: set optional parameters, then `send()`.
@@ -1248,12 +1385,9 @@ pub struct SecretScanningListRepoCustomPatterns<'a> {
     after: Option<String>,
     options: rt::CallOptions,
 }
-impl SecretScanningListRepoCustomPatterns<'_> {
+impl<'a> SecretScanningListRepoCustomPatterns<'a> {
     /// Filter custom patterns by state. When absent, returns patterns in all states.
-    pub fn state(
-        mut self,
-        value: super::models::SecretScanningListOrgCustomPatternsState,
-    ) -> Self {
+    pub fn state(mut self, value: super::models::SecretScanningListOrgCustomPatternsState) -> Self {
         self.state = Some(value);
         self
     }
@@ -1266,10 +1400,7 @@ impl SecretScanningListRepoCustomPatterns<'_> {
         self
     }
     /// The property to sort the results by.
-    pub fn sort(
-        mut self,
-        value: super::models::SecretScanningListOrgCustomPatternsSort,
-    ) -> Self {
+    pub fn sort(mut self, value: super::models::SecretScanningListOrgCustomPatternsSort) -> Self {
         self.sort = Some(value);
         self
     }
@@ -1306,13 +1437,7 @@ impl SecretScanningListRepoCustomPatterns<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<Vec<super::models::SecretScanningCustomPattern>>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/secret-scanning/custom-patterns",
@@ -1320,7 +1445,12 @@ impl SecretScanningListRepoCustomPatterns<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("state", &self.state, rt::Style::Form, true);
-        op.query("push_protection", &self.push_protection, rt::Style::Form, true);
+        op.query(
+            "push_protection",
+            &self.push_protection,
+            rt::Style::Form,
+            true,
+        );
         op.query("sort", &self.sort, rt::Style::Form, true);
         op.query("direction", &self.direction, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
@@ -1329,7 +1459,33 @@ impl SecretScanningListRepoCustomPatterns<'_> {
         op.query("after", &self.after, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::SecretScanningCustomPattern>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::SecretScanningCustomPattern> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::SecretScanningCustomPattern> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/secret-scanning/custom-patterns`: set optional parameters, then `send()`.
@@ -1342,21 +1498,13 @@ pub struct SecretScanningBulkCreateRepoCustomPatterns<'a> {
     body: super::models::SecretScanningBulkCreateOrgCustomPatternsBody,
     options: rt::CallOptions,
 }
-impl SecretScanningBulkCreateRepoCustomPatterns<'_> {
+impl<'a> SecretScanningBulkCreateRepoCustomPatterns<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::SecretScanningBulkCreateOrgCustomPatternsResponse201,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/secret-scanning/custom-patterns",
@@ -1368,15 +1516,23 @@ impl SecretScanningBulkCreateRepoCustomPatterns<'_> {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => {
-                rt::error_body::<
-                    super::models::SecretScanningBulkCreateOrgCustomPatternsError422,
-                >(status, body)
-            }
+            422u16 => rt::error_body::<
+                super::models::SecretScanningBulkCreateOrgCustomPatternsError422,
+            >(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::SecretScanningBulkCreateOrgCustomPatternsResponse201>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/secret-scanning/custom-patterns`: set optional parameters, then `send()`.
@@ -1389,14 +1545,13 @@ pub struct SecretScanningBulkDeleteRepoCustomPatterns<'a> {
     body: super::models::SecretScanningBulkDeleteOrgCustomPatternsBody,
     options: rt::CallOptions,
 }
-impl SecretScanningBulkDeleteRepoCustomPatterns<'_> {
+impl<'a> SecretScanningBulkDeleteRepoCustomPatterns<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/secret-scanning/custom-patterns",
@@ -1407,7 +1562,12 @@ impl SecretScanningBulkDeleteRepoCustomPatterns<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/secret-scanning/custom-patterns/{pattern_id}`: set optional parameters, then `send()`.
@@ -1421,16 +1581,13 @@ pub struct SecretScanningUpdateRepoCustomPattern<'a> {
     body: super::models::SecretScanningCustomPatternToUpdate,
     options: rt::CallOptions,
 }
-impl SecretScanningUpdateRepoCustomPattern<'_> {
+impl<'a> SecretScanningUpdateRepoCustomPattern<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SecretScanningCustomPattern>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/secret-scanning/custom-patterns/{pattern_id}",
@@ -1448,7 +1605,14 @@ impl SecretScanningUpdateRepoCustomPattern<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SecretScanningCustomPattern>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/secret-scanning/push-protection-bypasses`: set optional parameters, then `send()`.
@@ -1461,19 +1625,13 @@ pub struct SecretScanningCreatePushProtectionBypass<'a> {
     body: super::models::SecretScanningCreatePushProtectionBypassBody,
     options: rt::CallOptions,
 }
-impl SecretScanningCreatePushProtectionBypass<'_> {
+impl<'a> SecretScanningCreatePushProtectionBypass<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::SecretScanningPushProtectionBypass>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/secret-scanning/push-protection-bypasses",
@@ -1483,7 +1641,14 @@ impl SecretScanningCreatePushProtectionBypass<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ActivityListPublicEventsError503>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SecretScanningPushProtectionBypass>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/secret-scanning/scan-history`: set optional parameters, then `send()`.
@@ -1495,16 +1660,13 @@ pub struct SecretScanningGetScanHistory<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl SecretScanningGetScanHistory<'_> {
+impl<'a> SecretScanningGetScanHistory<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SecretScanningScanHistory>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/secret-scanning/scan-history",
@@ -1513,6 +1675,13 @@ impl SecretScanningGetScanHistory<'_> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ActivityListPublicEventsError503>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SecretScanningScanHistory>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

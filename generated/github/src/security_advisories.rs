@@ -281,7 +281,7 @@ pub struct SecurityAdvisoriesListGlobalAdvisories<'a> {
     sort: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesSort>,
     options: rt::CallOptions,
 }
-impl SecurityAdvisoriesListGlobalAdvisories<'_> {
+impl<'a> SecurityAdvisoriesListGlobalAdvisories<'a> {
     /// If specified, only advisories with this GHSA (GitHub Security Advisory) identifier will be returned.
     pub fn ghsa_id(mut self, value: impl Into<String>) -> Self {
         self.ghsa_id = Some(value.into());
@@ -301,10 +301,7 @@ impl SecurityAdvisoriesListGlobalAdvisories<'_> {
         self
     }
     /// If specified, only advisories for these ecosystems will be returned.
-    pub fn ecosystem(
-        mut self,
-        value: super::models::SecurityAdvisoryEcosystems,
-    ) -> Self {
+    pub fn ecosystem(mut self, value: super::models::SecurityAdvisoryEcosystems) -> Self {
         self.ecosystem = Some(value);
         self
     }
@@ -411,10 +408,7 @@ impl SecurityAdvisoriesListGlobalAdvisories<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::GlobalAdvisory>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/advisories");
         op.query("ghsa_id", &self.ghsa_id, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
@@ -427,32 +421,43 @@ impl SecurityAdvisoriesListGlobalAdvisories<'_> {
         op.query("published", &self.published, rt::Style::Form, true);
         op.query("updated", &self.updated, rt::Style::Form, true);
         op.query("modified", &self.modified, rt::Style::Form, true);
-        op.query("epss_percentage", &self.epss_percentage, rt::Style::Form, true);
-        op.query("epss_percentile", &self.epss_percentile, rt::Style::Form, true);
+        op.query(
+            "epss_percentage",
+            &self.epss_percentage,
+            rt::Style::Form,
+            true,
+        );
+        op.query(
+            "epss_percentile",
+            &self.epss_percentile,
+            rt::Style::Form,
+            true,
+        );
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("direction", &self.direction, rt::Style::Form, true);
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("sort", &self.sort, rt::Style::Form, true);
         op.errors(|status, body| match status {
-            422u16 => {
-                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
-            }
+            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
             429u16 => rt::error_body::<super::models::BasicError>(status, body),
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::GlobalAdvisory>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /advisories/{ghsa_id}`: set optional parameters, then `send()`.
@@ -463,21 +468,23 @@ pub struct SecurityAdvisoriesGetGlobalAdvisory<'a> {
     ghsa_id: String,
     options: rt::CallOptions,
 }
-impl SecurityAdvisoriesGetGlobalAdvisory<'_> {
+impl<'a> SecurityAdvisoriesGetGlobalAdvisory<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GlobalAdvisory>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/advisories/{ghsa_id}");
         op.path("ghsa_id", &self.ghsa_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GlobalAdvisory>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/security-advisories`: set optional parameters, then `send()`.
@@ -494,7 +501,7 @@ pub struct SecurityAdvisoriesListOrgRepositoryAdvisories<'a> {
     state: Option<super::models::SecurityAdvisoriesListOrgRepositoryAdvisoriesState>,
     options: rt::CallOptions,
 }
-impl SecurityAdvisoriesListOrgRepositoryAdvisories<'_> {
+impl<'a> SecurityAdvisoriesListOrgRepositoryAdvisories<'a> {
     /// The direction to sort the results by.
     pub fn direction(
         mut self,
@@ -539,10 +546,7 @@ impl SecurityAdvisoriesListOrgRepositoryAdvisories<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::RepositoryAdvisory>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/security-advisories");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("direction", &self.direction, rt::Style::Form, true);
@@ -550,20 +554,25 @@ impl SecurityAdvisoriesListOrgRepositoryAdvisories<'_> {
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("state", &self.state, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::RepositoryAdvisory>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/security-advisories`: set optional parameters, then `send()`.
@@ -581,7 +590,7 @@ pub struct SecurityAdvisoriesListRepositoryAdvisories<'a> {
     state: Option<super::models::SecurityAdvisoriesListOrgRepositoryAdvisoriesState>,
     options: rt::CallOptions,
 }
-impl SecurityAdvisoriesListRepositoryAdvisories<'_> {
+impl<'a> SecurityAdvisoriesListRepositoryAdvisories<'a> {
     /// The direction to sort the results by.
     pub fn direction(
         mut self,
@@ -626,14 +635,8 @@ impl SecurityAdvisoriesListRepositoryAdvisories<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::RepositoryAdvisory>>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/repos/{owner}/{repo}/security-advisories",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/security-advisories");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("direction", &self.direction, rt::Style::Form, true);
@@ -641,20 +644,25 @@ impl SecurityAdvisoriesListRepositoryAdvisories<'_> {
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         if let Some(v) = &self.per_page {
-            op.check(
-                rt::check::range(
-                    "per_page",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "per_page",
+                *v as f64,
+                Some((1f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("state", &self.state, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::RepositoryAdvisory>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/security-advisories`: set optional parameters, then `send()`.
@@ -667,16 +675,13 @@ pub struct SecurityAdvisoriesCreateRepositoryAdvisory<'a> {
     body: super::models::RepositoryAdvisoryCreate,
     options: rt::CallOptions,
 }
-impl SecurityAdvisoriesCreateRepositoryAdvisory<'_> {
+impl<'a> SecurityAdvisoriesCreateRepositoryAdvisory<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RepositoryAdvisory>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/security-advisories",
@@ -692,7 +697,12 @@ impl SecurityAdvisoriesCreateRepositoryAdvisory<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::RepositoryAdvisory>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/security-advisories/reports`: set optional parameters, then `send()`.
@@ -705,16 +715,13 @@ pub struct SecurityAdvisoriesCreatePrivateVulnerabilityReport<'a> {
     body: super::models::PrivateVulnerabilityReportCreate,
     options: rt::CallOptions,
 }
-impl SecurityAdvisoriesCreatePrivateVulnerabilityReport<'_> {
+impl<'a> SecurityAdvisoriesCreatePrivateVulnerabilityReport<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RepositoryAdvisory>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/security-advisories/reports",
@@ -730,7 +737,12 @@ impl SecurityAdvisoriesCreatePrivateVulnerabilityReport<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::RepositoryAdvisory>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/security-advisories/{ghsa_id}`: set optional parameters, then `send()`.
@@ -743,16 +755,13 @@ pub struct SecurityAdvisoriesGetRepositoryAdvisory<'a> {
     ghsa_id: String,
     options: rt::CallOptions,
 }
-impl SecurityAdvisoriesGetRepositoryAdvisory<'_> {
+impl<'a> SecurityAdvisoriesGetRepositoryAdvisory<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RepositoryAdvisory>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/security-advisories/{ghsa_id}",
@@ -762,7 +771,12 @@ impl SecurityAdvisoriesGetRepositoryAdvisory<'_> {
         op.path("ghsa_id", &self.ghsa_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::RepositoryAdvisory>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/security-advisories/{ghsa_id}`: set optional parameters, then `send()`.
@@ -776,16 +790,13 @@ pub struct SecurityAdvisoriesUpdateRepositoryAdvisory<'a> {
     body: super::models::RepositoryAdvisoryUpdate,
     options: rt::CallOptions,
 }
-impl SecurityAdvisoriesUpdateRepositoryAdvisory<'_> {
+impl<'a> SecurityAdvisoriesUpdateRepositoryAdvisory<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RepositoryAdvisory>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/security-advisories/{ghsa_id}",
@@ -802,7 +813,12 @@ impl SecurityAdvisoriesUpdateRepositoryAdvisory<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::RepositoryAdvisory>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/security-advisories/{ghsa_id}/cve`: set optional parameters, then `send()`.
@@ -815,14 +831,13 @@ pub struct SecurityAdvisoriesCreateRepositoryAdvisoryCveRequest<'a> {
     ghsa_id: String,
     options: rt::CallOptions,
 }
-impl SecurityAdvisoriesCreateRepositoryAdvisoryCveRequest<'_> {
+impl<'a> SecurityAdvisoriesCreateRepositoryAdvisoryCveRequest<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/security-advisories/{ghsa_id}/cve",
@@ -838,7 +853,12 @@ impl SecurityAdvisoriesCreateRepositoryAdvisoryCveRequest<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/security-advisories/{ghsa_id}/forks`: set optional parameters, then `send()`.
@@ -851,16 +871,13 @@ pub struct SecurityAdvisoriesCreateFork<'a> {
     ghsa_id: String,
     options: rt::CallOptions,
 }
-impl SecurityAdvisoriesCreateFork<'_> {
+impl<'a> SecurityAdvisoriesCreateFork<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::FullRepository>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/security-advisories/{ghsa_id}/forks",
@@ -876,6 +893,11 @@ impl SecurityAdvisoriesCreateFork<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::FullRepository>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

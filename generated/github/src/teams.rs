@@ -771,7 +771,7 @@ pub struct TeamsList<'a> {
     team_type: Option<super::models::TeamsListTeamType>,
     options: rt::CallOptions,
 }
-impl TeamsList<'_> {
+impl<'a> TeamsList<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -792,10 +792,7 @@ impl TeamsList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/teams");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -803,7 +800,31 @@ impl TeamsList<'_> {
         op.query("team_type", &self.team_type, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Team> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Team> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /orgs/{org}/teams`: set optional parameters, then `send()`.
@@ -815,14 +836,13 @@ pub struct TeamsCreate<'a> {
     body: super::models::TeamsCreateBody,
     options: rt::CallOptions,
 }
-impl TeamsCreate<'_> {
+impl<'a> TeamsCreate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::TeamFull>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/teams");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -832,7 +852,12 @@ impl TeamsCreate<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::TeamFull>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/teams/{team_slug}`: set optional parameters, then `send()`.
@@ -844,20 +869,24 @@ pub struct TeamsGetByName<'a> {
     team_slug: String,
     options: rt::CallOptions,
 }
-impl TeamsGetByName<'_> {
+impl<'a> TeamsGetByName<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::TeamFull>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/teams/{team_slug}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("team_slug", &self.team_slug, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::TeamFull>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/teams/{team_slug}`: set optional parameters, then `send()`.
@@ -869,19 +898,23 @@ pub struct TeamsDeleteInOrg<'a> {
     team_slug: String,
     options: rt::CallOptions,
 }
-impl TeamsDeleteInOrg<'_> {
+impl<'a> TeamsDeleteInOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/orgs/{org}/teams/{team_slug}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("team_slug", &self.team_slug, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /orgs/{org}/teams/{team_slug}`: set optional parameters, then `send()`.
@@ -894,7 +927,7 @@ pub struct TeamsUpdateInOrg<'a> {
     body: Option<super::models::TeamsUpdateInOrgBody>,
     options: rt::CallOptions,
 }
-impl TeamsUpdateInOrg<'_> {
+impl<'a> TeamsUpdateInOrg<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::TeamsUpdateInOrgBody) -> Self {
         self.body = Some(value);
@@ -905,8 +938,7 @@ impl TeamsUpdateInOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::TeamFull>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/orgs/{org}/teams/{team_slug}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("team_slug", &self.team_slug, rt::Style::Simple, false);
@@ -920,7 +952,12 @@ impl TeamsUpdateInOrg<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::TeamFull>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/teams/{team_slug}/invitations`: set optional parameters, then `send()`.
@@ -934,7 +971,7 @@ pub struct TeamsListPendingInvitationsInOrg<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl TeamsListPendingInvitationsInOrg<'_> {
+impl<'a> TeamsListPendingInvitationsInOrg<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -950,20 +987,40 @@ impl TeamsListPendingInvitationsInOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::OrganizationInvitation>>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/teams/{team_slug}/invitations",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/teams/{team_slug}/invitations");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("team_slug", &self.team_slug, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::OrganizationInvitation>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::OrganizationInvitation> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::OrganizationInvitation> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}/teams/{team_slug}/members`: set optional parameters, then `send()`.
@@ -978,7 +1035,7 @@ pub struct TeamsListMembersInOrg<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl TeamsListMembersInOrg<'_> {
+impl<'a> TeamsListMembersInOrg<'a> {
     /// Filters members returned by their role in the team.
     pub fn role(mut self, value: super::models::TeamsListMembersInOrgRole) -> Self {
         self.role = Some(value);
@@ -999,21 +1056,39 @@ impl TeamsListMembersInOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::TeamMember>>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/orgs/{org}/teams/{team_slug}/members",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/teams/{team_slug}/members");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("team_slug", &self.team_slug, rt::Style::Simple, false);
         op.query("role", &self.role, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::TeamMember>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::TeamMember> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::TeamMember> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}/teams/{team_slug}/memberships/{username}`: set optional parameters, then `send()`.
@@ -1026,16 +1101,13 @@ pub struct TeamsGetMembershipForUserInOrg<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl TeamsGetMembershipForUserInOrg<'_> {
+impl<'a> TeamsGetMembershipForUserInOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::TeamMembership>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/teams/{team_slug}/memberships/{username}",
@@ -1044,7 +1116,12 @@ impl TeamsGetMembershipForUserInOrg<'_> {
         op.path("team_slug", &self.team_slug, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::TeamMembership>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/teams/{team_slug}/memberships/{username}`: set optional parameters, then `send()`.
@@ -1058,7 +1135,7 @@ pub struct TeamsAddOrUpdateMembershipForUserInOrg<'a> {
     body: Option<super::models::TeamsAddOrUpdateMembershipForUserInOrgBody>,
     options: rt::CallOptions,
 }
-impl TeamsAddOrUpdateMembershipForUserInOrg<'_> {
+impl<'a> TeamsAddOrUpdateMembershipForUserInOrg<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -1072,10 +1149,7 @@ impl TeamsAddOrUpdateMembershipForUserInOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::TeamMembership>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/teams/{team_slug}/memberships/{username}",
@@ -1087,7 +1161,12 @@ impl TeamsAddOrUpdateMembershipForUserInOrg<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::TeamMembership>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/teams/{team_slug}/memberships/{username}`: set optional parameters, then `send()`.
@@ -1100,14 +1179,13 @@ pub struct TeamsRemoveMembershipForUserInOrg<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl TeamsRemoveMembershipForUserInOrg<'_> {
+impl<'a> TeamsRemoveMembershipForUserInOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/teams/{team_slug}/memberships/{username}",
@@ -1116,7 +1194,12 @@ impl TeamsRemoveMembershipForUserInOrg<'_> {
         op.path("team_slug", &self.team_slug, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/teams/{team_slug}/repos`: set optional parameters, then `send()`.
@@ -1130,7 +1213,7 @@ pub struct TeamsListReposInOrg<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl TeamsListReposInOrg<'_> {
+impl<'a> TeamsListReposInOrg<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1146,17 +1229,40 @@ impl TeamsListReposInOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::MinimalRepository>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/teams/{team_slug}/repos");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("team_slug", &self.team_slug, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::MinimalRepository>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::MinimalRepository> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::MinimalRepository> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /orgs/{org}/teams/{team_slug}/repos/{owner}/{repo}`: set optional parameters, then `send()`.
@@ -1170,16 +1276,13 @@ pub struct TeamsCheckPermissionsForRepoInOrg<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl TeamsCheckPermissionsForRepoInOrg<'_> {
+impl<'a> TeamsCheckPermissionsForRepoInOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Option<super::models::TeamRepository>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/teams/{team_slug}/repos/{owner}/{repo}",
@@ -1189,7 +1292,14 @@ impl TeamsCheckPermissionsForRepoInOrg<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Option<super::models::TeamRepository>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /orgs/{org}/teams/{team_slug}/repos/{owner}/{repo}`: set optional parameters, then `send()`.
@@ -1204,12 +1314,9 @@ pub struct TeamsAddOrUpdateRepoPermissionsInOrg<'a> {
     body: Option<super::models::TeamsAddOrUpdateRepoPermissionsInOrgBody>,
     options: rt::CallOptions,
 }
-impl TeamsAddOrUpdateRepoPermissionsInOrg<'_> {
+impl<'a> TeamsAddOrUpdateRepoPermissionsInOrg<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::TeamsAddOrUpdateRepoPermissionsInOrgBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::TeamsAddOrUpdateRepoPermissionsInOrgBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1218,8 +1325,7 @@ impl TeamsAddOrUpdateRepoPermissionsInOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/teams/{team_slug}/repos/{owner}/{repo}",
@@ -1232,7 +1338,12 @@ impl TeamsAddOrUpdateRepoPermissionsInOrg<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/teams/{team_slug}/repos/{owner}/{repo}`: set optional parameters, then `send()`.
@@ -1246,14 +1357,13 @@ pub struct TeamsRemoveRepoInOrg<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl TeamsRemoveRepoInOrg<'_> {
+impl<'a> TeamsRemoveRepoInOrg<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/teams/{team_slug}/repos/{owner}/{repo}",
@@ -1263,7 +1373,12 @@ impl TeamsRemoveRepoInOrg<'_> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /orgs/{org}/teams/{team_slug}/teams`: set optional parameters, then `send()`.
@@ -1277,7 +1392,7 @@ pub struct TeamsListChildInOrg<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl TeamsListChildInOrg<'_> {
+impl<'a> TeamsListChildInOrg<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1293,17 +1408,38 @@ impl TeamsListChildInOrg<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/teams/{team_slug}/teams");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("team_slug", &self.team_slug, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Team> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Team> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /teams/{team_id}`: set optional parameters, then `send()`.
@@ -1314,19 +1450,23 @@ pub struct TeamsGetLegacy<'a> {
     team_id: i64,
     options: rt::CallOptions,
 }
-impl TeamsGetLegacy<'_> {
+impl<'a> TeamsGetLegacy<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::TeamFull>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/teams/{team_id}");
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::TeamFull>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /teams/{team_id}`: set optional parameters, then `send()`.
@@ -1337,14 +1477,13 @@ pub struct TeamsDeleteLegacy<'a> {
     team_id: i64,
     options: rt::CallOptions,
 }
-impl TeamsDeleteLegacy<'_> {
+impl<'a> TeamsDeleteLegacy<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/teams/{team_id}");
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.errors(|status, body| match status {
@@ -1353,7 +1492,12 @@ impl TeamsDeleteLegacy<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /teams/{team_id}`: set optional parameters, then `send()`.
@@ -1365,14 +1509,13 @@ pub struct TeamsUpdateLegacy<'a> {
     body: super::models::TeamsUpdateLegacyBody,
     options: rt::CallOptions,
 }
-impl TeamsUpdateLegacy<'_> {
+impl<'a> TeamsUpdateLegacy<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::TeamFull>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/teams/{team_id}");
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -1383,7 +1526,12 @@ impl TeamsUpdateLegacy<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::TeamFull>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /teams/{team_id}/invitations`: set optional parameters, then `send()`.
@@ -1396,7 +1544,7 @@ pub struct TeamsListPendingInvitationsLegacy<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl TeamsListPendingInvitationsLegacy<'_> {
+impl<'a> TeamsListPendingInvitationsLegacy<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1412,16 +1560,39 @@ impl TeamsListPendingInvitationsLegacy<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::OrganizationInvitation>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/teams/{team_id}/invitations");
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::OrganizationInvitation>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::OrganizationInvitation> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::OrganizationInvitation> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /teams/{team_id}/members`: set optional parameters, then `send()`.
@@ -1435,7 +1606,7 @@ pub struct TeamsListMembersLegacy<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl TeamsListMembersLegacy<'_> {
+impl<'a> TeamsListMembersLegacy<'a> {
     /// Filters members returned by their role in the team.
     pub fn role(mut self, value: super::models::TeamsListMembersInOrgRole) -> Self {
         self.role = Some(value);
@@ -1456,10 +1627,7 @@ impl TeamsListMembersLegacy<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::TeamMember>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/teams/{team_id}/members");
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.query("role", &self.role, rt::Style::Form, true);
@@ -1467,7 +1635,31 @@ impl TeamsListMembersLegacy<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::TeamMember>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::TeamMember> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::TeamMember> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /teams/{team_id}/members/{username}`: set optional parameters, then `send()`.
@@ -1479,19 +1671,23 @@ pub struct TeamsGetMemberLegacy<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl TeamsGetMemberLegacy<'_> {
+impl<'a> TeamsGetMemberLegacy<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/teams/{team_id}/members/{username}");
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /teams/{team_id}/members/{username}`: set optional parameters, then `send()`.
@@ -1503,20 +1699,24 @@ pub struct TeamsAddMemberLegacy<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl TeamsAddMemberLegacy<'_> {
+impl<'a> TeamsAddMemberLegacy<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/teams/{team_id}/members/{username}");
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /teams/{team_id}/members/{username}`: set optional parameters, then `send()`.
@@ -1528,22 +1728,23 @@ pub struct TeamsRemoveMemberLegacy<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl TeamsRemoveMemberLegacy<'_> {
+impl<'a> TeamsRemoveMemberLegacy<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/teams/{team_id}/members/{username}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/teams/{team_id}/members/{username}");
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /teams/{team_id}/memberships/{username}`: set optional parameters, then `send()`.
@@ -1555,25 +1756,24 @@ pub struct TeamsGetMembershipForUserLegacy<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl TeamsGetMembershipForUserLegacy<'_> {
+impl<'a> TeamsGetMembershipForUserLegacy<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::TeamMembership>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/teams/{team_id}/memberships/{username}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/teams/{team_id}/memberships/{username}");
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::TeamMembership>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /teams/{team_id}/memberships/{username}`: set optional parameters, then `send()`.
@@ -1586,7 +1786,7 @@ pub struct TeamsAddOrUpdateMembershipForUserLegacy<'a> {
     body: Option<super::models::TeamsAddOrUpdateMembershipForUserInOrgBody>,
     options: rt::CallOptions,
 }
-impl TeamsAddOrUpdateMembershipForUserLegacy<'_> {
+impl<'a> TeamsAddOrUpdateMembershipForUserLegacy<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -1600,14 +1800,8 @@ impl TeamsAddOrUpdateMembershipForUserLegacy<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::TeamMembership>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::PUT,
-            "/teams/{team_id}/memberships/{username}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PUT, "/teams/{team_id}/memberships/{username}");
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -1615,7 +1809,12 @@ impl TeamsAddOrUpdateMembershipForUserLegacy<'_> {
         }
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::TeamMembership>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /teams/{team_id}/memberships/{username}`: set optional parameters, then `send()`.
@@ -1627,14 +1826,13 @@ pub struct TeamsRemoveMembershipForUserLegacy<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl TeamsRemoveMembershipForUserLegacy<'_> {
+impl<'a> TeamsRemoveMembershipForUserLegacy<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/teams/{team_id}/memberships/{username}",
@@ -1642,7 +1840,12 @@ impl TeamsRemoveMembershipForUserLegacy<'_> {
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /teams/{team_id}/repos`: set optional parameters, then `send()`.
@@ -1655,7 +1858,7 @@ pub struct TeamsListReposLegacy<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl TeamsListReposLegacy<'_> {
+impl<'a> TeamsListReposLegacy<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1671,17 +1874,40 @@ impl TeamsListReposLegacy<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::MinimalRepository>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/teams/{team_id}/repos");
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::MinimalRepository>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::MinimalRepository> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::MinimalRepository> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /teams/{team_id}/repos/{owner}/{repo}`: set optional parameters, then `send()`.
@@ -1694,25 +1920,26 @@ pub struct TeamsCheckPermissionsForRepoLegacy<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl TeamsCheckPermissionsForRepoLegacy<'_> {
+impl<'a> TeamsCheckPermissionsForRepoLegacy<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Option<super::models::TeamRepository>>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/teams/{team_id}/repos/{owner}/{repo}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/teams/{team_id}/repos/{owner}/{repo}");
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Option<super::models::TeamRepository>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /teams/{team_id}/repos/{owner}/{repo}`: set optional parameters, then `send()`.
@@ -1726,12 +1953,9 @@ pub struct TeamsAddOrUpdateRepoPermissionsLegacy<'a> {
     body: Option<super::models::TeamsAddOrUpdateRepoPermissionsLegacyBody>,
     options: rt::CallOptions,
 }
-impl TeamsAddOrUpdateRepoPermissionsLegacy<'_> {
+impl<'a> TeamsAddOrUpdateRepoPermissionsLegacy<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::TeamsAddOrUpdateRepoPermissionsLegacyBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::TeamsAddOrUpdateRepoPermissionsLegacyBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1740,12 +1964,8 @@ impl TeamsAddOrUpdateRepoPermissionsLegacy<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::PUT,
-            "/teams/{team_id}/repos/{owner}/{repo}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::PUT, "/teams/{team_id}/repos/{owner}/{repo}");
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -1758,7 +1978,12 @@ impl TeamsAddOrUpdateRepoPermissionsLegacy<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /teams/{team_id}/repos/{owner}/{repo}`: set optional parameters, then `send()`.
@@ -1771,23 +1996,24 @@ pub struct TeamsRemoveRepoLegacy<'a> {
     repo: String,
     options: rt::CallOptions,
 }
-impl TeamsRemoveRepoLegacy<'_> {
+impl<'a> TeamsRemoveRepoLegacy<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/teams/{team_id}/repos/{owner}/{repo}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/teams/{team_id}/repos/{owner}/{repo}");
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /teams/{team_id}/teams`: set optional parameters, then `send()`.
@@ -1800,7 +2026,7 @@ pub struct TeamsListChildLegacy<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl TeamsListChildLegacy<'_> {
+impl<'a> TeamsListChildLegacy<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1816,10 +2042,7 @@ impl TeamsListChildLegacy<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/teams/{team_id}/teams");
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -1831,7 +2054,31 @@ impl TeamsListChildLegacy<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Team> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Team> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /user/teams`: set optional parameters, then `send()`.
@@ -1843,7 +2090,7 @@ pub struct TeamsListForAuthenticatedUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl TeamsListForAuthenticatedUser<'_> {
+impl<'a> TeamsListForAuthenticatedUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1859,15 +2106,36 @@ impl TeamsListForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::TeamFull>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/teams");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::TeamFull>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::TeamFull> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::TeamFull> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }

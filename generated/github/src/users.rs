@@ -43,9 +43,7 @@ impl<'a> UsersApi<'a> {
     /// List the users you've blocked on your personal account.
     ///
     /// `GET /user/blocks` (operation `users/list-blocked-by-authenticated-user`).
-    pub fn list_blocked_by_authenticated_user(
-        &self,
-    ) -> UsersListBlockedByAuthenticatedUser<'a> {
+    pub fn list_blocked_by_authenticated_user(&self) -> UsersListBlockedByAuthenticatedUser<'a> {
         UsersListBlockedByAuthenticatedUser {
             client: self.client,
             per_page: None,
@@ -112,9 +110,7 @@ impl<'a> UsersApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `user:email` scope to use this endpoint.
     ///
     /// `GET /user/emails` (operation `users/list-emails-for-authenticated-user`).
-    pub fn list_emails_for_authenticated_user(
-        &self,
-    ) -> UsersListEmailsForAuthenticatedUser<'a> {
+    pub fn list_emails_for_authenticated_user(&self) -> UsersListEmailsForAuthenticatedUser<'a> {
         UsersListEmailsForAuthenticatedUser {
             client: self.client,
             per_page: None,
@@ -127,9 +123,7 @@ impl<'a> UsersApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `user` scope to use this endpoint.
     ///
     /// `POST /user/emails` (operation `users/add-email-for-authenticated-user`).
-    pub fn add_email_for_authenticated_user(
-        &self,
-    ) -> UsersAddEmailForAuthenticatedUser<'a> {
+    pub fn add_email_for_authenticated_user(&self) -> UsersAddEmailForAuthenticatedUser<'a> {
         UsersAddEmailForAuthenticatedUser {
             client: self.client,
             body: None,
@@ -141,9 +135,7 @@ impl<'a> UsersApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `user` scope to use this endpoint.
     ///
     /// `DELETE /user/emails` (operation `users/delete-email-for-authenticated-user`).
-    pub fn delete_email_for_authenticated_user(
-        &self,
-    ) -> UsersDeleteEmailForAuthenticatedUser<'a> {
+    pub fn delete_email_for_authenticated_user(&self) -> UsersDeleteEmailForAuthenticatedUser<'a> {
         UsersDeleteEmailForAuthenticatedUser {
             client: self.client,
             body: None,
@@ -170,9 +162,7 @@ impl<'a> UsersApi<'a> {
     /// Lists the people who the authenticated user follows.
     ///
     /// `GET /user/following` (operation `users/list-followed-by-authenticated-user`).
-    pub fn list_followed_by_authenticated_user(
-        &self,
-    ) -> UsersListFollowedByAuthenticatedUser<'a> {
+    pub fn list_followed_by_authenticated_user(&self) -> UsersListFollowedByAuthenticatedUser<'a> {
         UsersListFollowedByAuthenticatedUser {
             client: self.client,
             per_page: None,
@@ -226,9 +216,7 @@ impl<'a> UsersApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `read:gpg_key` scope to use this endpoint.
     ///
     /// `GET /user/gpg_keys` (operation `users/list-gpg-keys-for-authenticated-user`).
-    pub fn list_gpg_keys_for_authenticated_user(
-        &self,
-    ) -> UsersListGpgKeysForAuthenticatedUser<'a> {
+    pub fn list_gpg_keys_for_authenticated_user(&self) -> UsersListGpgKeysForAuthenticatedUser<'a> {
         UsersListGpgKeysForAuthenticatedUser {
             client: self.client,
             per_page: None,
@@ -535,10 +523,7 @@ impl<'a> UsersApi<'a> {
     /// The Emails API enables you to list all of your email addresses, and toggle a primary email to be visible publicly. For more information, see [Emails API](https://docs.github.com/rest/users/emails).
     ///
     /// `GET /users/{username}` (operation `users/get-by-username`).
-    pub fn get_by_username(
-        &self,
-        username: impl Into<String>,
-    ) -> UsersGetByUsername<'a> {
+    pub fn get_by_username(&self, username: impl Into<String>) -> UsersGetByUsername<'a> {
         UsersGetByUsername {
             client: self.client,
             username: username.into(),
@@ -720,10 +705,7 @@ impl<'a> UsersApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /users/{username}/hovercard` (operation `users/get-context-for-user`).
-    pub fn get_context_for_user(
-        &self,
-        username: impl Into<String>,
-    ) -> UsersGetContextForUser<'a> {
+    pub fn get_context_for_user(&self, username: impl Into<String>) -> UsersGetContextForUser<'a> {
         UsersGetContextForUser {
             client: self.client,
             username: username.into(),
@@ -791,23 +773,24 @@ pub struct UsersGetAuthenticated<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl UsersGetAuthenticated<'_> {
+impl<'a> UsersGetAuthenticated<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::UsersGetAuthenticatedResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UsersGetAuthenticatedResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /user`: set optional parameters, then `send()`.
@@ -818,7 +801,7 @@ pub struct UsersUpdateAuthenticated<'a> {
     body: Option<super::models::UsersUpdateAuthenticatedBody>,
     options: rt::CallOptions,
 }
-impl UsersUpdateAuthenticated<'_> {
+impl<'a> UsersUpdateAuthenticated<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::UsersUpdateAuthenticatedBody) -> Self {
         self.body = Some(value);
@@ -829,10 +812,7 @@ impl UsersUpdateAuthenticated<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PrivateUser>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/user");
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -845,7 +825,12 @@ impl UsersUpdateAuthenticated<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PrivateUser>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/blocks`: set optional parameters, then `send()`.
@@ -857,7 +842,7 @@ pub struct UsersListBlockedByAuthenticatedUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl UsersListBlockedByAuthenticatedUser<'_> {
+impl<'a> UsersListBlockedByAuthenticatedUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -873,16 +858,42 @@ impl UsersListBlockedByAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/blocks");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::SimpleUser> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::SimpleUser> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page { has_next: None },
+            |options| {
+                options
+                    .items_pointer("")
+                    .page_param("page")
+                    .page_size_param("per_page")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /user/blocks/{username}`: set optional parameters, then `send()`.
@@ -893,19 +904,23 @@ pub struct UsersCheckBlocked<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl UsersCheckBlocked<'_> {
+impl<'a> UsersCheckBlocked<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/blocks/{username}");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /user/blocks/{username}`: set optional parameters, then `send()`.
@@ -916,14 +931,13 @@ pub struct UsersBlock<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl UsersBlock<'_> {
+impl<'a> UsersBlock<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/user/blocks/{username}");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.errors(|status, body| match status {
@@ -934,7 +948,12 @@ impl UsersBlock<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /user/blocks/{username}`: set optional parameters, then `send()`.
@@ -945,19 +964,23 @@ pub struct UsersUnblock<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl UsersUnblock<'_> {
+impl<'a> UsersUnblock<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/user/blocks/{username}");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PATCH /user/email/visibility`: set optional parameters, then `send()`.
@@ -968,16 +991,13 @@ pub struct UsersSetPrimaryEmailVisibilityForAuthenticatedUser<'a> {
     body: super::models::UsersSetPrimaryEmailVisibilityForAuthenticatedUserBody,
     options: rt::CallOptions,
 }
-impl UsersSetPrimaryEmailVisibilityForAuthenticatedUser<'_> {
+impl<'a> UsersSetPrimaryEmailVisibilityForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Email>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/user/email/visibility");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -988,7 +1008,12 @@ impl UsersSetPrimaryEmailVisibilityForAuthenticatedUser<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Email>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/emails`: set optional parameters, then `send()`.
@@ -1000,7 +1025,7 @@ pub struct UsersListEmailsForAuthenticatedUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl UsersListEmailsForAuthenticatedUser<'_> {
+impl<'a> UsersListEmailsForAuthenticatedUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1016,16 +1041,37 @@ impl UsersListEmailsForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Email>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/emails");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Email>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Email> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Email> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /user/emails`: set optional parameters, then `send()`.
@@ -1036,12 +1082,9 @@ pub struct UsersAddEmailForAuthenticatedUser<'a> {
     body: Option<super::models::UsersAddEmailForAuthenticatedUserBody>,
     options: rt::CallOptions,
 }
-impl UsersAddEmailForAuthenticatedUser<'_> {
+impl<'a> UsersAddEmailForAuthenticatedUser<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::UsersAddEmailForAuthenticatedUserBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::UsersAddEmailForAuthenticatedUserBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1050,10 +1093,7 @@ impl UsersAddEmailForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Email>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/user/emails");
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -1069,7 +1109,12 @@ impl UsersAddEmailForAuthenticatedUser<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Email>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /user/emails`: set optional parameters, then `send()`.
@@ -1080,12 +1125,9 @@ pub struct UsersDeleteEmailForAuthenticatedUser<'a> {
     body: Option<super::models::UsersDeleteEmailForAuthenticatedUserBody>,
     options: rt::CallOptions,
 }
-impl UsersDeleteEmailForAuthenticatedUser<'_> {
+impl<'a> UsersDeleteEmailForAuthenticatedUser<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::UsersDeleteEmailForAuthenticatedUserBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::UsersDeleteEmailForAuthenticatedUserBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1094,8 +1136,7 @@ impl UsersDeleteEmailForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/user/emails");
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -1111,7 +1152,12 @@ impl UsersDeleteEmailForAuthenticatedUser<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/followers`: set optional parameters, then `send()`.
@@ -1123,7 +1169,7 @@ pub struct UsersListFollowersForAuthenticatedUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl UsersListFollowersForAuthenticatedUser<'_> {
+impl<'a> UsersListFollowersForAuthenticatedUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1139,16 +1185,37 @@ impl UsersListFollowersForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/followers");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::SimpleUser> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::SimpleUser> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /user/following`: set optional parameters, then `send()`.
@@ -1160,7 +1227,7 @@ pub struct UsersListFollowedByAuthenticatedUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl UsersListFollowedByAuthenticatedUser<'_> {
+impl<'a> UsersListFollowedByAuthenticatedUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1176,16 +1243,37 @@ impl UsersListFollowedByAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/following");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::SimpleUser> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::SimpleUser> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /user/following/{username}`: set optional parameters, then `send()`.
@@ -1196,19 +1284,23 @@ pub struct UsersCheckPersonIsFollowedByAuthenticated<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl UsersCheckPersonIsFollowedByAuthenticated<'_> {
+impl<'a> UsersCheckPersonIsFollowedByAuthenticated<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/following/{username}");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `PUT /user/following/{username}`: set optional parameters, then `send()`.
@@ -1219,14 +1311,13 @@ pub struct UsersFollow<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl UsersFollow<'_> {
+impl<'a> UsersFollow<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/user/following/{username}");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.errors(|status, body| match status {
@@ -1237,7 +1328,12 @@ impl UsersFollow<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /user/following/{username}`: set optional parameters, then `send()`.
@@ -1248,19 +1344,23 @@ pub struct UsersUnfollow<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl UsersUnfollow<'_> {
+impl<'a> UsersUnfollow<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/user/following/{username}");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/gpg_keys`: set optional parameters, then `send()`.
@@ -1272,7 +1372,7 @@ pub struct UsersListGpgKeysForAuthenticatedUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl UsersListGpgKeysForAuthenticatedUser<'_> {
+impl<'a> UsersListGpgKeysForAuthenticatedUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1288,16 +1388,37 @@ impl UsersListGpgKeysForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::GpgKey>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/gpg_keys");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::GpgKey>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::GpgKey> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::GpgKey> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /user/gpg_keys`: set optional parameters, then `send()`.
@@ -1308,14 +1429,13 @@ pub struct UsersCreateGpgKeyForAuthenticatedUser<'a> {
     body: super::models::UsersCreateGpgKeyForAuthenticatedUserBody,
     options: rt::CallOptions,
 }
-impl UsersCreateGpgKeyForAuthenticatedUser<'_> {
+impl<'a> UsersCreateGpgKeyForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GpgKey>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/user/gpg_keys");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -1326,7 +1446,12 @@ impl UsersCreateGpgKeyForAuthenticatedUser<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GpgKey>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/gpg_keys/{gpg_key_id}`: set optional parameters, then `send()`.
@@ -1337,19 +1462,23 @@ pub struct UsersGetGpgKeyForAuthenticatedUser<'a> {
     gpg_key_id: i64,
     options: rt::CallOptions,
 }
-impl UsersGetGpgKeyForAuthenticatedUser<'_> {
+impl<'a> UsersGetGpgKeyForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GpgKey>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/gpg_keys/{gpg_key_id}");
         op.path("gpg_key_id", &self.gpg_key_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GpgKey>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /user/gpg_keys/{gpg_key_id}`: set optional parameters, then `send()`.
@@ -1360,14 +1489,13 @@ pub struct UsersDeleteGpgKeyForAuthenticatedUser<'a> {
     gpg_key_id: i64,
     options: rt::CallOptions,
 }
-impl UsersDeleteGpgKeyForAuthenticatedUser<'_> {
+impl<'a> UsersDeleteGpgKeyForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/user/gpg_keys/{gpg_key_id}");
         op.path("gpg_key_id", &self.gpg_key_id, rt::Style::Simple, false);
         op.errors(|status, body| match status {
@@ -1378,7 +1506,12 @@ impl UsersDeleteGpgKeyForAuthenticatedUser<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/keys`: set optional parameters, then `send()`.
@@ -1390,7 +1523,7 @@ pub struct UsersListPublicSshKeysForAuthenticatedUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl UsersListPublicSshKeysForAuthenticatedUser<'_> {
+impl<'a> UsersListPublicSshKeysForAuthenticatedUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1406,14 +1539,37 @@ impl UsersListPublicSshKeysForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Key>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/keys");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Key>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Key> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Key> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /user/keys`: set optional parameters, then `send()`.
@@ -1424,14 +1580,13 @@ pub struct UsersCreatePublicSshKeyForAuthenticatedUser<'a> {
     body: super::models::UsersCreatePublicSshKeyForAuthenticatedUserBody,
     options: rt::CallOptions,
 }
-impl UsersCreatePublicSshKeyForAuthenticatedUser<'_> {
+impl<'a> UsersCreatePublicSshKeyForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Key>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/user/keys");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
@@ -1443,7 +1598,12 @@ impl UsersCreatePublicSshKeyForAuthenticatedUser<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Key>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/keys/{key_id}`: set optional parameters, then `send()`.
@@ -1454,19 +1614,23 @@ pub struct UsersGetPublicSshKeyForAuthenticatedUser<'a> {
     key_id: i64,
     options: rt::CallOptions,
 }
-impl UsersGetPublicSshKeyForAuthenticatedUser<'_> {
+impl<'a> UsersGetPublicSshKeyForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Key>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/keys/{key_id}");
         op.path("key_id", &self.key_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Key>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /user/keys/{key_id}`: set optional parameters, then `send()`.
@@ -1477,19 +1641,23 @@ pub struct UsersDeletePublicSshKeyForAuthenticatedUser<'a> {
     key_id: i64,
     options: rt::CallOptions,
 }
-impl UsersDeletePublicSshKeyForAuthenticatedUser<'_> {
+impl<'a> UsersDeletePublicSshKeyForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/user/keys/{key_id}");
         op.path("key_id", &self.key_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/public_emails`: set optional parameters, then `send()`.
@@ -1501,7 +1669,7 @@ pub struct UsersListPublicEmailsForAuthenticatedUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl UsersListPublicEmailsForAuthenticatedUser<'_> {
+impl<'a> UsersListPublicEmailsForAuthenticatedUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1517,16 +1685,37 @@ impl UsersListPublicEmailsForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::Email>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/public_emails");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Email>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Email> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Email> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /user/social_accounts`: set optional parameters, then `send()`.
@@ -1538,7 +1727,7 @@ pub struct UsersListSocialAccountsForAuthenticatedUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl UsersListSocialAccountsForAuthenticatedUser<'_> {
+impl<'a> UsersListSocialAccountsForAuthenticatedUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1554,16 +1743,37 @@ impl UsersListSocialAccountsForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::SocialAccount>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/social_accounts");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SocialAccount>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::SocialAccount> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::SocialAccount> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /user/social_accounts`: set optional parameters, then `send()`.
@@ -1574,16 +1784,13 @@ pub struct UsersAddSocialAccountForAuthenticatedUser<'a> {
     body: super::models::UsersAddSocialAccountForAuthenticatedUserBody,
     options: rt::CallOptions,
 }
-impl UsersAddSocialAccountForAuthenticatedUser<'_> {
+impl<'a> UsersAddSocialAccountForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::SocialAccount>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/user/social_accounts");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -1594,7 +1801,12 @@ impl UsersAddSocialAccountForAuthenticatedUser<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SocialAccount>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /user/social_accounts`: set optional parameters, then `send()`.
@@ -1605,14 +1817,13 @@ pub struct UsersDeleteSocialAccountForAuthenticatedUser<'a> {
     body: super::models::UsersDeleteSocialAccountForAuthenticatedUserBody,
     options: rt::CallOptions,
 }
-impl UsersDeleteSocialAccountForAuthenticatedUser<'_> {
+impl<'a> UsersDeleteSocialAccountForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/user/social_accounts");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -1623,7 +1834,12 @@ impl UsersDeleteSocialAccountForAuthenticatedUser<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/ssh_signing_keys`: set optional parameters, then `send()`.
@@ -1635,7 +1851,7 @@ pub struct UsersListSshSigningKeysForAuthenticatedUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl UsersListSshSigningKeysForAuthenticatedUser<'_> {
+impl<'a> UsersListSshSigningKeysForAuthenticatedUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1651,16 +1867,37 @@ impl UsersListSshSigningKeysForAuthenticatedUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::SshSigningKey>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/ssh_signing_keys");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SshSigningKey>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::SshSigningKey> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::SshSigningKey> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `POST /user/ssh_signing_keys`: set optional parameters, then `send()`.
@@ -1671,16 +1908,13 @@ pub struct UsersCreateSshSigningKeyForAuthenticatedUser<'a> {
     body: super::models::UsersCreateSshSigningKeyForAuthenticatedUserBody,
     options: rt::CallOptions,
 }
-impl UsersCreateSshSigningKeyForAuthenticatedUser<'_> {
+impl<'a> UsersCreateSshSigningKeyForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SshSigningKey>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/user/ssh_signing_keys");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
@@ -1692,7 +1926,12 @@ impl UsersCreateSshSigningKeyForAuthenticatedUser<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::SshSigningKey>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/ssh_signing_keys/{ssh_signing_key_id}`: set optional parameters, then `send()`.
@@ -1703,16 +1942,13 @@ pub struct UsersGetSshSigningKeyForAuthenticatedUser<'a> {
     ssh_signing_key_id: i64,
     options: rt::CallOptions,
 }
-impl UsersGetSshSigningKeyForAuthenticatedUser<'_> {
+impl<'a> UsersGetSshSigningKeyForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SshSigningKey>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/user/ssh_signing_keys/{ssh_signing_key_id}",
@@ -1725,7 +1961,12 @@ impl UsersGetSshSigningKeyForAuthenticatedUser<'_> {
         );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::SshSigningKey>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /user/ssh_signing_keys/{ssh_signing_key_id}`: set optional parameters, then `send()`.
@@ -1736,14 +1977,13 @@ pub struct UsersDeleteSshSigningKeyForAuthenticatedUser<'a> {
     ssh_signing_key_id: i64,
     options: rt::CallOptions,
 }
-impl UsersDeleteSshSigningKeyForAuthenticatedUser<'_> {
+impl<'a> UsersDeleteSshSigningKeyForAuthenticatedUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/user/ssh_signing_keys/{ssh_signing_key_id}",
@@ -1756,7 +1996,12 @@ impl UsersDeleteSshSigningKeyForAuthenticatedUser<'_> {
         );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /user/{account_id}`: set optional parameters, then `send()`.
@@ -1767,24 +2012,25 @@ pub struct UsersGetById<'a> {
     account_id: i64,
     options: rt::CallOptions,
 }
-impl UsersGetById<'_> {
+impl<'a> UsersGetById<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::UsersGetAuthenticatedResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/{account_id}");
         op.path("account_id", &self.account_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UsersGetAuthenticatedResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /users`: set optional parameters, then `send()`.
@@ -1796,7 +2042,7 @@ pub struct UsersList<'a> {
     per_page: Option<i64>,
     options: rt::CallOptions,
 }
-impl UsersList<'_> {
+impl<'a> UsersList<'a> {
     /// A user ID. Only return users with an ID greater than this ID.
     pub fn since(mut self, value: i64) -> Self {
         self.since = Some(value);
@@ -1812,15 +2058,36 @@ impl UsersList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users");
         op.query("since", &self.since, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::SimpleUser> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::SimpleUser> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /users/{username}`: set optional parameters, then `send()`.
@@ -1831,24 +2098,25 @@ pub struct UsersGetByUsername<'a> {
     username: String,
     options: rt::CallOptions,
 }
-impl UsersGetByUsername<'_> {
+impl<'a> UsersGetByUsername<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::UsersGetAuthenticatedResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UsersGetAuthenticatedResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /users/{username}/attestations/bulk-list`: set optional parameters, then `send()`.
@@ -1863,7 +2131,7 @@ pub struct UsersListAttestationsBulk<'a> {
     body: super::models::OrgsListAttestationsBulkBody,
     options: rt::CallOptions,
 }
-impl UsersListAttestationsBulk<'_> {
+impl<'a> UsersListAttestationsBulk<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -1884,17 +2152,8 @@ impl UsersListAttestationsBulk<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::OrgsListAttestationsBulkResponse>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/users/{username}/attestations/bulk-list",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/users/{username}/attestations/bulk-list");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
@@ -1902,7 +2161,14 @@ impl UsersListAttestationsBulk<'_> {
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OrgsListAttestationsBulkResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /users/{username}/attestations/delete-request`: set optional parameters, then `send()`.
@@ -1914,14 +2180,13 @@ pub struct UsersDeleteAttestationsBulk<'a> {
     body: super::models::OrgsDeleteAttestationsBulkBody,
     options: rt::CallOptions,
 }
-impl UsersDeleteAttestationsBulk<'_> {
+impl<'a> UsersDeleteAttestationsBulk<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/users/{username}/attestations/delete-request",
@@ -1930,7 +2195,12 @@ impl UsersDeleteAttestationsBulk<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /users/{username}/attestations/digest/{subject_digest}`: set optional parameters, then `send()`.
@@ -1942,23 +2212,32 @@ pub struct UsersDeleteAttestationsBySubjectDigest<'a> {
     subject_digest: String,
     options: rt::CallOptions,
 }
-impl UsersDeleteAttestationsBySubjectDigest<'_> {
+impl<'a> UsersDeleteAttestationsBySubjectDigest<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/users/{username}/attestations/digest/{subject_digest}",
         );
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.path("subject_digest", &self.subject_digest, rt::Style::Simple, false);
+        op.path(
+            "subject_digest",
+            &self.subject_digest,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /users/{username}/attestations/{attestation_id}`: set optional parameters, then `send()`.
@@ -1970,23 +2249,32 @@ pub struct UsersDeleteAttestationsById<'a> {
     attestation_id: i64,
     options: rt::CallOptions,
 }
-impl UsersDeleteAttestationsById<'_> {
+impl<'a> UsersDeleteAttestationsById<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/users/{username}/attestations/{attestation_id}",
         );
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.path("attestation_id", &self.attestation_id, rt::Style::Simple, false);
+        op.path(
+            "attestation_id",
+            &self.attestation_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /users/{username}/attestations/{subject_digest}`: set optional parameters, then `send()`.
@@ -2002,7 +2290,7 @@ pub struct UsersListAttestations<'a> {
     predicate_type: Option<String>,
     options: rt::CallOptions,
 }
-impl UsersListAttestations<'_> {
+impl<'a> UsersListAttestations<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -2030,43 +2318,42 @@ impl UsersListAttestations<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<UsersListAttestationsResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/attestations/{subject_digest}",
         );
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.path("subject_digest", &self.subject_digest, rt::Style::Simple, false);
+        op.path(
+            "subject_digest",
+            &self.subject_digest,
+            rt::Style::Simple,
+            false,
+        );
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
-        op.query("predicate_type", &self.predicate_type, rt::Style::Form, true);
+        op.query(
+            "predicate_type",
+            &self.predicate_type,
+            rt::Style::Form,
+            true,
+        );
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
-        rt::send_decode(
-                self.client.connector(),
-                op,
-                |status, body| match status {
-                    200u16 => {
-                        serde_json::from_slice(body)
-                            .map(UsersListAttestationsResponse::Status200)
-                    }
-                    201u16 => {
-                        serde_json::from_slice(body)
-                            .map(UsersListAttestationsResponse::Status201)
-                    }
-                    204u16 => Ok(UsersListAttestationsResponse::Status204),
-                    #[allow(unreachable_patterns)]
-                    _ => {
-                        serde_json::from_slice(body)
-                            .map(UsersListAttestationsResponse::Other)
-                    }
-                },
-            )
-            .await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<UsersListAttestationsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_decode(client.connector(), op, |status, body| match status {
+            200u16 => serde_json::from_slice(body).map(UsersListAttestationsResponse::Status200),
+            201u16 => serde_json::from_slice(body).map(UsersListAttestationsResponse::Status201),
+            204u16 => Ok(UsersListAttestationsResponse::Status204),
+            #[allow(unreachable_patterns)]
+            _ => serde_json::from_slice(body).map(UsersListAttestationsResponse::Other),
+        })
+        .await
     }
 }
 /// The success answers of `GET /users/{username}/attestations/{subject_digest}`, by status.
@@ -2087,7 +2374,7 @@ pub struct UsersListFollowersForUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl UsersListFollowersForUser<'_> {
+impl<'a> UsersListFollowersForUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -2103,16 +2390,37 @@ impl UsersListFollowersForUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/followers");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::SimpleUser> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::SimpleUser> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /users/{username}/following`: set optional parameters, then `send()`.
@@ -2125,7 +2433,7 @@ pub struct UsersListFollowingForUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl UsersListFollowingForUser<'_> {
+impl<'a> UsersListFollowingForUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -2141,16 +2449,37 @@ impl UsersListFollowingForUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/following");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::SimpleUser> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::SimpleUser> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /users/{username}/following/{target_user}`: set optional parameters, then `send()`.
@@ -2162,22 +2491,23 @@ pub struct UsersCheckFollowingForUser<'a> {
     target_user: String,
     options: rt::CallOptions,
 }
-impl UsersCheckFollowingForUser<'_> {
+impl<'a> UsersCheckFollowingForUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/users/{username}/following/{target_user}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/following/{target_user}");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.path("target_user", &self.target_user, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /users/{username}/gpg_keys`: set optional parameters, then `send()`.
@@ -2190,7 +2520,7 @@ pub struct UsersListGpgKeysForUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl UsersListGpgKeysForUser<'_> {
+impl<'a> UsersListGpgKeysForUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -2206,16 +2536,37 @@ impl UsersListGpgKeysForUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::GpgKey>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/gpg_keys");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::GpgKey>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::GpgKey> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::GpgKey> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /users/{username}/hovercard`: set optional parameters, then `send()`.
@@ -2228,12 +2579,9 @@ pub struct UsersGetContextForUser<'a> {
     subject_id: Option<String>,
     options: rt::CallOptions,
 }
-impl UsersGetContextForUser<'_> {
+impl<'a> UsersGetContextForUser<'a> {
     /// Identifies which additional information you'd like to receive about the person's hovercard. Can be `organization`, `repository`, `issue`, `pull_request`. **Required** when using `subject_id`.
-    pub fn subject_type(
-        mut self,
-        value: super::models::UsersGetContextForUserSubjectType,
-    ) -> Self {
+    pub fn subject_type(mut self, value: super::models::UsersGetContextForUserSubjectType) -> Self {
         self.subject_type = Some(value);
         self
     }
@@ -2247,10 +2595,7 @@ impl UsersGetContextForUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Hovercard>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/hovercard");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("subject_type", &self.subject_type, rt::Style::Form, true);
@@ -2261,7 +2606,12 @@ impl UsersGetContextForUser<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Hovercard>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /users/{username}/keys`: set optional parameters, then `send()`.
@@ -2274,7 +2624,7 @@ pub struct UsersListPublicKeysForUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl UsersListPublicKeysForUser<'_> {
+impl<'a> UsersListPublicKeysForUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -2290,16 +2640,37 @@ impl UsersListPublicKeysForUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::KeySimple>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/keys");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::KeySimple>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::KeySimple> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::KeySimple> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /users/{username}/social_accounts`: set optional parameters, then `send()`.
@@ -2312,7 +2683,7 @@ pub struct UsersListSocialAccountsForUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl UsersListSocialAccountsForUser<'_> {
+impl<'a> UsersListSocialAccountsForUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -2328,16 +2699,37 @@ impl UsersListSocialAccountsForUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::SocialAccount>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/social_accounts");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SocialAccount>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::SocialAccount> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::SocialAccount> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }
 /// Request builder for `GET /users/{username}/ssh_signing_keys`: set optional parameters, then `send()`.
@@ -2350,7 +2742,7 @@ pub struct UsersListSshSigningKeysForUser<'a> {
     page: Option<i64>,
     options: rt::CallOptions,
 }
-impl UsersListSshSigningKeysForUser<'_> {
+impl<'a> UsersListSshSigningKeysForUser<'a> {
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub fn per_page(mut self, value: i64) -> Self {
         self.per_page = Some(value);
@@ -2366,15 +2758,36 @@ impl UsersListSshSigningKeysForUser<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<Vec<super::models::SshSigningKey>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/ssh_signing_keys");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SshSigningKey>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::SshSigningKey> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::SshSigningKey> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::LinkHeader,
+            |options| options.items_pointer("").page_size_param("per_page"),
+            configure,
+        )
     }
 }

@@ -74,10 +74,7 @@ impl<'a> AssistantsApi<'a> {
     ///
     /// `DELETE /assistants/{assistant_id}` (operation `deleteAssistant`).
     #[deprecated = "marked deprecated in the API description"]
-    pub fn delete_assistant(
-        &self,
-        assistant_id: impl Into<String>,
-    ) -> DeleteAssistant<'a> {
+    pub fn delete_assistant(&self, assistant_id: impl Into<String>) -> DeleteAssistant<'a> {
         DeleteAssistant {
             client: self.client,
             assistant_id: assistant_id.into(),
@@ -252,11 +249,7 @@ impl<'a> AssistantsApi<'a> {
     /// Retrieves a run.
     ///
     /// `GET /threads/{thread_id}/runs/{run_id}` (operation `getRun`).
-    pub fn get_run(
-        &self,
-        thread_id: impl Into<String>,
-        run_id: impl Into<String>,
-    ) -> GetRun<'a> {
+    pub fn get_run(&self, thread_id: impl Into<String>, run_id: impl Into<String>) -> GetRun<'a> {
         GetRun {
             client: self.client,
             thread_id: thread_id.into(),
@@ -363,7 +356,7 @@ pub struct ListAssistants<'a> {
     before: Option<String>,
     options: rt::CallOptions,
 }
-impl ListAssistants<'_> {
+impl<'a> ListAssistants<'a> {
     /// A limit on the number of objects to be returned. Limit can range between 1 and 100, and the default is 20.
     pub fn limit(mut self, value: i64) -> Self {
         self.limit = Some(value);
@@ -389,10 +382,7 @@ impl ListAssistants<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ListAssistantsResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/assistants");
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
@@ -400,7 +390,41 @@ impl ListAssistants<'_> {
         op.query("before", &self.before, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListAssistantsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::AssistantObject> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::AssistantObject> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /assistants`: set optional parameters, then `send()`.
@@ -411,22 +435,24 @@ pub struct CreateAssistant<'a> {
     body: super::models::CreateAssistantRequest,
     options: rt::CallOptions,
 }
-impl CreateAssistant<'_> {
+impl<'a> CreateAssistant<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AssistantObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/assistants");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::AssistantObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /assistants/{assistant_id}`: set optional parameters, then `send()`.
@@ -437,21 +463,23 @@ pub struct GetAssistant<'a> {
     assistant_id: String,
     options: rt::CallOptions,
 }
-impl GetAssistant<'_> {
+impl<'a> GetAssistant<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AssistantObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/assistants/{assistant_id}");
         op.path("assistant_id", &self.assistant_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::AssistantObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /assistants/{assistant_id}`: set optional parameters, then `send()`.
@@ -463,23 +491,25 @@ pub struct ModifyAssistant<'a> {
     body: super::models::ModifyAssistantRequest,
     options: rt::CallOptions,
 }
-impl ModifyAssistant<'_> {
+impl<'a> ModifyAssistant<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AssistantObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/assistants/{assistant_id}");
         op.path("assistant_id", &self.assistant_id, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::AssistantObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /assistants/{assistant_id}`: set optional parameters, then `send()`.
@@ -490,21 +520,25 @@ pub struct DeleteAssistant<'a> {
     assistant_id: String,
     options: rt::CallOptions,
 }
-impl DeleteAssistant<'_> {
+impl<'a> DeleteAssistant<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeleteAssistantResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/assistants/{assistant_id}");
         op.path("assistant_id", &self.assistant_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeleteAssistantResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /threads`: set optional parameters, then `send()`.
@@ -515,7 +549,7 @@ pub struct CreateThread<'a> {
     body: Option<super::models::CreateThreadRequest>,
     options: rt::CallOptions,
 }
-impl CreateThread<'_> {
+impl<'a> CreateThread<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateThreadRequest) -> Self {
         self.body = Some(value);
@@ -526,10 +560,7 @@ impl CreateThread<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ThreadObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/threads");
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -539,7 +570,12 @@ impl CreateThread<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ThreadObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /threads/runs`: set optional parameters, then `send()`.
@@ -550,22 +586,24 @@ pub struct CreateThreadAndRun<'a> {
     body: super::models::CreateThreadAndRunRequest,
     options: rt::CallOptions,
 }
-impl CreateThreadAndRun<'_> {
+impl<'a> CreateThreadAndRun<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RunObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/threads/runs");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::RunObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /threads/{thread_id}`: set optional parameters, then `send()`.
@@ -576,21 +614,23 @@ pub struct GetThread<'a> {
     thread_id: String,
     options: rt::CallOptions,
 }
-impl GetThread<'_> {
+impl<'a> GetThread<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ThreadObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/threads/{thread_id}");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ThreadObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /threads/{thread_id}`: set optional parameters, then `send()`.
@@ -602,23 +642,25 @@ pub struct ModifyThread<'a> {
     body: super::models::ModifyThreadRequest,
     options: rt::CallOptions,
 }
-impl ModifyThread<'_> {
+impl<'a> ModifyThread<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ThreadObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/threads/{thread_id}");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ThreadObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /threads/{thread_id}`: set optional parameters, then `send()`.
@@ -629,21 +671,25 @@ pub struct DeleteThread<'a> {
     thread_id: String,
     options: rt::CallOptions,
 }
-impl DeleteThread<'_> {
+impl<'a> DeleteThread<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeleteThreadResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/threads/{thread_id}");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeleteThreadResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /threads/{thread_id}/messages`: set optional parameters, then `send()`.
@@ -659,7 +705,7 @@ pub struct ListMessages<'a> {
     run_id: Option<String>,
     options: rt::CallOptions,
 }
-impl ListMessages<'_> {
+impl<'a> ListMessages<'a> {
     /// A limit on the number of objects to be returned. Limit can range between 1 and 100, and the default is 20.
     pub fn limit(mut self, value: i64) -> Self {
         self.limit = Some(value);
@@ -690,10 +736,7 @@ impl ListMessages<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ListMessagesResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/threads/{thread_id}/messages");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -703,7 +746,41 @@ impl ListMessages<'_> {
         op.query("run_id", &self.run_id, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListMessagesResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::MessageObject> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::MessageObject> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /threads/{thread_id}/messages`: set optional parameters, then `send()`.
@@ -715,22 +792,24 @@ pub struct CreateMessage<'a> {
     body: super::models::CreateMessageRequest,
     options: rt::CallOptions,
 }
-impl CreateMessage<'_> {
+impl<'a> CreateMessage<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::MessageObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/threads/{thread_id}/messages");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::MessageObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /threads/{thread_id}/messages/{message_id}`: set optional parameters, then `send()`.
@@ -742,16 +821,13 @@ pub struct GetMessage<'a> {
     message_id: String,
     options: rt::CallOptions,
 }
-impl GetMessage<'_> {
+impl<'a> GetMessage<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::MessageObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/threads/{thread_id}/messages/{message_id}",
@@ -760,7 +836,12 @@ impl GetMessage<'_> {
         op.path("message_id", &self.message_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::MessageObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /threads/{thread_id}/messages/{message_id}`: set optional parameters, then `send()`.
@@ -773,16 +854,13 @@ pub struct ModifyMessage<'a> {
     body: super::models::ModifyMessageRequest,
     options: rt::CallOptions,
 }
-impl ModifyMessage<'_> {
+impl<'a> ModifyMessage<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::MessageObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/threads/{thread_id}/messages/{message_id}",
@@ -792,7 +870,12 @@ impl ModifyMessage<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::MessageObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /threads/{thread_id}/messages/{message_id}`: set optional parameters, then `send()`.
@@ -804,16 +887,13 @@ pub struct DeleteMessage<'a> {
     message_id: String,
     options: rt::CallOptions,
 }
-impl DeleteMessage<'_> {
+impl<'a> DeleteMessage<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeleteMessageResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/threads/{thread_id}/messages/{message_id}",
@@ -822,7 +902,14 @@ impl DeleteMessage<'_> {
         op.path("message_id", &self.message_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeleteMessageResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /threads/{thread_id}/runs`: set optional parameters, then `send()`.
@@ -837,7 +924,7 @@ pub struct ListRuns<'a> {
     before: Option<String>,
     options: rt::CallOptions,
 }
-impl ListRuns<'_> {
+impl<'a> ListRuns<'a> {
     /// A limit on the number of objects to be returned. Limit can range between 1 and 100, and the default is 20.
     pub fn limit(mut self, value: i64) -> Self {
         self.limit = Some(value);
@@ -863,10 +950,7 @@ impl ListRuns<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ListRunsResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/threads/{thread_id}/runs");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -875,7 +959,39 @@ impl ListRuns<'_> {
         op.query("before", &self.before, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ListRunsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::RunObject> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::RunObject> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /threads/{thread_id}/runs`: set optional parameters, then `send()`.
@@ -888,7 +1004,7 @@ pub struct CreateRun<'a> {
     body: super::models::CreateRunRequest,
     options: rt::CallOptions,
 }
-impl CreateRun<'_> {
+impl<'a> CreateRun<'a> {
     /// A list of additional fields to include in the response. Currently the only supported value is `step_details.tool_calls[*].file_search.results[*].content` to fetch the file search result content.
     ///
     /// See the [file search tool documentation](/docs/assistants/tools/file-search#customizing-file-search-settings) for more information.
@@ -901,10 +1017,7 @@ impl CreateRun<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RunObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/threads/{thread_id}/runs");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.query("include[]", &self.include, rt::Style::Form, true);
@@ -912,7 +1025,12 @@ impl CreateRun<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::RunObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /threads/{thread_id}/runs/{run_id}`: set optional parameters, then `send()`.
@@ -924,22 +1042,24 @@ pub struct GetRun<'a> {
     run_id: String,
     options: rt::CallOptions,
 }
-impl GetRun<'_> {
+impl<'a> GetRun<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RunObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/threads/{thread_id}/runs/{run_id}");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::RunObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /threads/{thread_id}/runs/{run_id}`: set optional parameters, then `send()`.
@@ -952,23 +1072,25 @@ pub struct ModifyRun<'a> {
     body: super::models::ModifyRunRequest,
     options: rt::CallOptions,
 }
-impl ModifyRun<'_> {
+impl<'a> ModifyRun<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RunObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/threads/{thread_id}/runs/{run_id}");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::RunObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /threads/{thread_id}/runs/{run_id}/cancel`: set optional parameters, then `send()`.
@@ -980,16 +1102,13 @@ pub struct CancelRun<'a> {
     run_id: String,
     options: rt::CallOptions,
 }
-impl CancelRun<'_> {
+impl<'a> CancelRun<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RunObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/threads/{thread_id}/runs/{run_id}/cancel",
@@ -998,7 +1117,12 @@ impl CancelRun<'_> {
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::RunObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /threads/{thread_id}/runs/{run_id}/steps`: set optional parameters, then `send()`.
@@ -1015,7 +1139,7 @@ pub struct ListRunSteps<'a> {
     include: Option<Vec<String>>,
     options: rt::CallOptions,
 }
-impl ListRunSteps<'_> {
+impl<'a> ListRunSteps<'a> {
     /// A limit on the number of objects to be returned. Limit can range between 1 and 100, and the default is 20.
     pub fn limit(mut self, value: i64) -> Self {
         self.limit = Some(value);
@@ -1048,14 +1172,8 @@ impl ListRunSteps<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ListRunStepsResponse>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/threads/{thread_id}/runs/{run_id}/steps",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/threads/{thread_id}/runs/{run_id}/steps");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -1065,7 +1183,41 @@ impl ListRunSteps<'_> {
         op.query("include[]", &self.include, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListRunStepsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::RunStepObject> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::RunStepObject> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /threads/{thread_id}/runs/{run_id}/steps/{step_id}`: set optional parameters, then `send()`.
@@ -1079,7 +1231,7 @@ pub struct GetRunStep<'a> {
     include: Option<Vec<String>>,
     options: rt::CallOptions,
 }
-impl GetRunStep<'_> {
+impl<'a> GetRunStep<'a> {
     /// A list of additional fields to include in the response. Currently the only supported value is `step_details.tool_calls[*].file_search.results[*].content` to fetch the file search result content.
     ///
     /// See the [file search tool documentation](/docs/assistants/tools/file-search#customizing-file-search-settings) for more information.
@@ -1092,10 +1244,7 @@ impl GetRunStep<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RunStepObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/threads/{thread_id}/runs/{run_id}/steps/{step_id}",
@@ -1106,7 +1255,12 @@ impl GetRunStep<'_> {
         op.query("include[]", &self.include, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::RunStepObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /threads/{thread_id}/runs/{run_id}/submit_tool_outputs`: set optional parameters, then `send()`.
@@ -1119,16 +1273,13 @@ pub struct SubmitToolOuputsToRun<'a> {
     body: super::models::SubmitToolOutputsRunRequest,
     options: rt::CallOptions,
 }
-impl SubmitToolOuputsToRun<'_> {
+impl<'a> SubmitToolOuputsToRun<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RunObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/threads/{thread_id}/runs/{run_id}/submit_tool_outputs",
@@ -1138,6 +1289,11 @@ impl SubmitToolOuputsToRun<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::RunObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -20,10 +20,7 @@ impl<'a> AudioApi<'a> {
     /// Returns the audio file content, or a stream of audio events.
     ///
     /// `POST /audio/speech` (operation `createSpeech`).
-    pub fn create_speech(
-        &self,
-        body: super::models::CreateSpeechRequest,
-    ) -> CreateSpeech<'a> {
+    pub fn create_speech(&self, body: super::models::CreateSpeechRequest) -> CreateSpeech<'a> {
         CreateSpeech {
             client: self.client,
             body,
@@ -98,10 +95,7 @@ impl<'a> AudioApi<'a> {
     /// See the [custom voices guide](/docs/guides/text-to-speech#custom-voices). Custom voices are limited to eligible customers.
     ///
     /// `GET /audio/voice_consents/{consent_id}` (operation `getVoiceConsent`).
-    pub fn get_voice_consent(
-        &self,
-        consent_id: impl Into<String>,
-    ) -> GetVoiceConsent<'a> {
+    pub fn get_voice_consent(&self, consent_id: impl Into<String>) -> GetVoiceConsent<'a> {
         GetVoiceConsent {
             client: self.client,
             consent_id: consent_id.into(),
@@ -134,10 +128,7 @@ impl<'a> AudioApi<'a> {
     /// See the [custom voices guide](/docs/guides/text-to-speech#custom-voices). Custom voices are limited to eligible customers.
     ///
     /// `DELETE /audio/voice_consents/{consent_id}` (operation `deleteVoiceConsent`).
-    pub fn delete_voice_consent(
-        &self,
-        consent_id: impl Into<String>,
-    ) -> DeleteVoiceConsent<'a> {
+    pub fn delete_voice_consent(&self, consent_id: impl Into<String>) -> DeleteVoiceConsent<'a> {
         DeleteVoiceConsent {
             client: self.client,
             consent_id: consent_id.into(),
@@ -167,20 +158,32 @@ pub struct CreateSpeech<'a> {
     body: super::models::CreateSpeechRequest,
     options: rt::CallOptions,
 }
-impl CreateSpeech<'_> {
+impl<'a> CreateSpeech<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/audio/speech");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_bytes(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_bytes(client.connector(), op).await
+    }
+    /// Send the request and read the answer as a stream of server-sent events, each event's data decoded (`text/event-stream`), with backpressure: nothing is read ahead of the caller beyond a small buffer, and dropping the stream closes the connection.
+    pub async fn stream(
+        self,
+    ) -> Result<rt::stream::SseStream<super::models::CreateSpeechResponseStreamEvent>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_sse(client.connector(), op).await
     }
 }
 /// Request builder for `POST /audio/transcriptions`: set optional parameters, then `send()`.
@@ -191,16 +194,13 @@ pub struct CreateTranscription<'a> {
     body: super::models::CreateTranscriptionBody,
     options: rt::CallOptions,
 }
-impl CreateTranscription<'_> {
+impl<'a> CreateTranscription<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateTranscriptionResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/audio/transcriptions");
         op.check(self.body.validate());
         let body = &self.body;
@@ -222,7 +222,25 @@ impl CreateTranscription<'_> {
         op.multipart_done(mp);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateTranscriptionResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Send the request and read the answer as a stream of server-sent events, each event's data decoded (`text/event-stream`), with backpressure: nothing is read ahead of the caller beyond a small buffer, and dropping the stream closes the connection. The body's `stream` flag is set to true.
+    pub async fn stream(
+        mut self,
+    ) -> Result<
+        rt::stream::SseStream<super::models::CreateTranscriptionResponseStreamEvent>,
+        rt::Error,
+    > {
+        self.body.stream = Some(Some(true));
+        let (client, op) = self.build();
+        rt::send_sse(client.connector(), op).await
     }
 }
 /// Request builder for `POST /audio/translations`: set optional parameters, then `send()`.
@@ -233,16 +251,13 @@ pub struct CreateTranslation<'a> {
     body: super::models::CreateTranslationBody,
     options: rt::CallOptions,
 }
-impl CreateTranslation<'_> {
+impl<'a> CreateTranslation<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateTranslationResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/audio/translations");
         let body = &self.body;
         let mut mp = op.multipart();
@@ -254,7 +269,14 @@ impl CreateTranslation<'_> {
         op.multipart_done(mp);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateTranslationResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /audio/voice_consents`: set optional parameters, then `send()`.
@@ -266,7 +288,7 @@ pub struct ListVoiceConsents<'a> {
     limit: Option<i64>,
     options: rt::CallOptions,
 }
-impl ListVoiceConsents<'_> {
+impl<'a> ListVoiceConsents<'a> {
     /// A cursor for use in pagination. `after` is an object ID that defines your place in the list. For instance, if you make a list request and receive 100 objects, ending with obj_foo, your subsequent call can include after=obj_foo in order to fetch the next page of the list.
     pub fn after(mut self, value: impl Into<String>) -> Self {
         self.after = Some(value.into());
@@ -282,15 +304,46 @@ impl ListVoiceConsents<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VoiceConsentListResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/audio/voice_consents");
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VoiceConsentListResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::VoiceConsentResource> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::VoiceConsentResource> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /audio/voice_consents`: set optional parameters, then `send()`.
@@ -301,16 +354,13 @@ pub struct CreateVoiceConsent<'a> {
     body: super::models::CreateVoiceConsentBody,
     options: rt::CallOptions,
 }
-impl CreateVoiceConsent<'_> {
+impl<'a> CreateVoiceConsent<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VoiceConsentResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/audio/voice_consents");
         let body = &self.body;
         let mut mp = op.multipart();
@@ -319,7 +369,14 @@ impl CreateVoiceConsent<'_> {
         mp.part("language", &body.language);
         op.multipart_done(mp);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VoiceConsentResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /audio/voice_consents/{consent_id}`: set optional parameters, then `send()`.
@@ -330,20 +387,24 @@ pub struct GetVoiceConsent<'a> {
     consent_id: String,
     options: rt::CallOptions,
 }
-impl GetVoiceConsent<'_> {
+impl<'a> GetVoiceConsent<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/audio/voice_consents/{consent_id}");
+        op.path("consent_id", &self.consent_id, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::VoiceConsentResource>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/audio/voice_consents/{consent_id}");
-        op.path("consent_id", &self.consent_id, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /audio/voice_consents/{consent_id}`: set optional parameters, then `send()`.
@@ -355,21 +416,25 @@ pub struct UpdateVoiceConsent<'a> {
     body: super::models::UpdateVoiceConsentRequest,
     options: rt::CallOptions,
 }
-impl UpdateVoiceConsent<'_> {
+impl<'a> UpdateVoiceConsent<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VoiceConsentResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/audio/voice_consents/{consent_id}");
         op.path("consent_id", &self.consent_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VoiceConsentResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /audio/voice_consents/{consent_id}`: set optional parameters, then `send()`.
@@ -380,23 +445,24 @@ pub struct DeleteVoiceConsent<'a> {
     consent_id: String,
     options: rt::CallOptions,
 }
-impl DeleteVoiceConsent<'_> {
+impl<'a> DeleteVoiceConsent<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/audio/voice_consents/{consent_id}");
+        op.path("consent_id", &self.consent_id, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::VoiceConsentDeletedResource>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/audio/voice_consents/{consent_id}",
-        );
-        op.path("consent_id", &self.consent_id, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /audio/voices`: set optional parameters, then `send()`.
@@ -407,16 +473,13 @@ pub struct CreateVoice<'a> {
     body: super::models::CreateVoiceBody,
     options: rt::CallOptions,
 }
-impl CreateVoice<'_> {
+impl<'a> CreateVoice<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VoiceResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/audio/voices");
         let body = &self.body;
         let mut mp = op.multipart();
@@ -425,6 +488,11 @@ impl CreateVoice<'_> {
         mp.part("consent", &body.consent);
         op.multipart_done(mp);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::VoiceResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

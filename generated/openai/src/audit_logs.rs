@@ -52,12 +52,9 @@ pub struct ListAuditLogs<'a> {
     before: Option<String>,
     options: rt::CallOptions,
 }
-impl ListAuditLogs<'_> {
+impl<'a> ListAuditLogs<'a> {
     /// Return only events whose `effective_at` (Unix seconds) is in this range.
-    pub fn effective_at(
-        mut self,
-        value: super::models::ListAuditLogsEffectiveAt,
-    ) -> Self {
+    pub fn effective_at(mut self, value: super::models::ListAuditLogsEffectiveAt) -> Self {
         self.effective_at = Some(value);
         self
     }
@@ -111,10 +108,7 @@ impl ListAuditLogs<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ListAuditLogsResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/audit_logs");
         op.query("effective_at", &self.effective_at, rt::Style::Form, true);
         op.query("project_ids[]", &self.project_ids, rt::Style::Form, true);
@@ -128,6 +122,40 @@ impl ListAuditLogs<'_> {
         op.query("before", &self.before, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListAuditLogsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::AuditLog> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::AuditLog> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }

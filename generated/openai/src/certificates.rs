@@ -75,10 +75,7 @@ impl<'a> CertificatesApi<'a> {
     /// You can get a certificate regardless of whether it is active or not.
     ///
     /// `GET /organization/certificates/{certificate_id}` (operation `getCertificate`).
-    pub fn get_certificate(
-        &self,
-        certificate_id: impl Into<String>,
-    ) -> GetCertificate<'a> {
+    pub fn get_certificate(&self, certificate_id: impl Into<String>) -> GetCertificate<'a> {
         GetCertificate {
             client: self.client,
             certificate_id: certificate_id.into(),
@@ -106,10 +103,7 @@ impl<'a> CertificatesApi<'a> {
     /// The certificate must be inactive for the organization and all projects.
     ///
     /// `DELETE /organization/certificates/{certificate_id}` (operation `deleteCertificate`).
-    pub fn delete_certificate(
-        &self,
-        certificate_id: impl Into<String>,
-    ) -> DeleteCertificate<'a> {
+    pub fn delete_certificate(&self, certificate_id: impl Into<String>) -> DeleteCertificate<'a> {
         DeleteCertificate {
             client: self.client,
             certificate_id: certificate_id.into(),
@@ -176,7 +170,7 @@ pub struct ListOrganizationCertificates<'a> {
     order: Option<super::models::ListAssistantsOrder>,
     options: rt::CallOptions,
 }
-impl ListOrganizationCertificates<'_> {
+impl<'a> ListOrganizationCertificates<'a> {
     /// A limit on the number of objects to be returned. Limit can range between 1 and 100, and the default is 20.
     pub fn limit(mut self, value: i64) -> Self {
         self.limit = Some(value);
@@ -197,17 +191,48 @@ impl ListOrganizationCertificates<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ListCertificatesResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/certificates");
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListCertificatesResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::OrganizationCertificate> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::OrganizationCertificate> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /organization/certificates`: set optional parameters, then `send()`.
@@ -218,21 +243,23 @@ pub struct UploadCertificate<'a> {
     body: super::models::UploadCertificateRequest,
     options: rt::CallOptions,
 }
-impl UploadCertificate<'_> {
+impl<'a> UploadCertificate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Certificate>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/organization/certificates");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Certificate>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /organization/certificates/activate`: set optional parameters, then `send()`.
@@ -243,28 +270,27 @@ pub struct ActivateOrganizationCertificates<'a> {
     body: super::models::ToggleCertificatesRequest,
     options: rt::CallOptions,
 }
-impl ActivateOrganizationCertificates<'_> {
+impl<'a> ActivateOrganizationCertificates<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::OrganizationCertificateActivationResponse>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/organization/certificates/activate",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/organization/certificates/activate");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OrganizationCertificateActivationResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /organization/certificates/deactivate`: set optional parameters, then `send()`.
@@ -275,28 +301,27 @@ pub struct DeactivateOrganizationCertificates<'a> {
     body: super::models::ToggleCertificatesRequest,
     options: rt::CallOptions,
 }
-impl DeactivateOrganizationCertificates<'_> {
+impl<'a> DeactivateOrganizationCertificates<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::OrganizationCertificateDeactivationResponse>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/organization/certificates/deactivate",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/organization/certificates/deactivate");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OrganizationCertificateDeactivationResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /organization/certificates/{certificate_id}`: set optional parameters, then `send()`.
@@ -308,7 +333,7 @@ pub struct GetCertificate<'a> {
     include: Option<Vec<String>>,
     options: rt::CallOptions,
 }
-impl GetCertificate<'_> {
+impl<'a> GetCertificate<'a> {
     /// A list of additional fields to include in the response. Currently the only supported value is `content` to fetch the PEM content of the certificate.
     pub fn include(mut self, value: Vec<String>) -> Self {
         self.include = Some(value);
@@ -319,19 +344,26 @@ impl GetCertificate<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Certificate>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organization/certificates/{certificate_id}",
         );
-        op.path("certificate_id", &self.certificate_id, rt::Style::Simple, false);
+        op.path(
+            "certificate_id",
+            &self.certificate_id,
+            rt::Style::Simple,
+            false,
+        );
         op.query("include", &self.include, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Certificate>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /organization/certificates/{certificate_id}`: set optional parameters, then `send()`.
@@ -343,25 +375,32 @@ pub struct ModifyCertificate<'a> {
     body: super::models::ModifyCertificateRequest,
     options: rt::CallOptions,
 }
-impl ModifyCertificate<'_> {
+impl<'a> ModifyCertificate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Certificate>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/organization/certificates/{certificate_id}",
         );
-        op.path("certificate_id", &self.certificate_id, rt::Style::Simple, false);
+        op.path(
+            "certificate_id",
+            &self.certificate_id,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Certificate>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /organization/certificates/{certificate_id}`: set optional parameters, then `send()`.
@@ -372,24 +411,33 @@ pub struct DeleteCertificate<'a> {
     certificate_id: String,
     options: rt::CallOptions,
 }
-impl DeleteCertificate<'_> {
+impl<'a> DeleteCertificate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeleteCertificateResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/organization/certificates/{certificate_id}",
         );
-        op.path("certificate_id", &self.certificate_id, rt::Style::Simple, false);
+        op.path(
+            "certificate_id",
+            &self.certificate_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeleteCertificateResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /organization/projects/{project_id}/certificates`: set optional parameters, then `send()`.
@@ -403,7 +451,7 @@ pub struct ListProjectCertificates<'a> {
     order: Option<super::models::ListAssistantsOrder>,
     options: rt::CallOptions,
 }
-impl ListProjectCertificates<'_> {
+impl<'a> ListProjectCertificates<'a> {
     /// A limit on the number of objects to be returned. Limit can range between 1 and 100, and the default is 20.
     pub fn limit(mut self, value: i64) -> Self {
         self.limit = Some(value);
@@ -424,13 +472,7 @@ impl ListProjectCertificates<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ListProjectCertificatesResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organization/projects/{project_id}/certificates",
@@ -441,7 +483,41 @@ impl ListProjectCertificates<'_> {
         op.query("order", &self.order, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListProjectCertificatesResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::OrganizationProjectCertificate> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::OrganizationProjectCertificate> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /organization/projects/{project_id}/certificates/activate`: set optional parameters, then `send()`.
@@ -453,19 +529,13 @@ pub struct ActivateProjectCertificates<'a> {
     body: super::models::ToggleCertificatesRequest,
     options: rt::CallOptions,
 }
-impl ActivateProjectCertificates<'_> {
+impl<'a> ActivateProjectCertificates<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::OrganizationProjectCertificateActivationResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/organization/projects/{project_id}/certificates/activate",
@@ -475,7 +545,17 @@ impl ActivateProjectCertificates<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::OrganizationProjectCertificateActivationResponse>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /organization/projects/{project_id}/certificates/deactivate`: set optional parameters, then `send()`.
@@ -487,19 +567,13 @@ pub struct DeactivateProjectCertificates<'a> {
     body: super::models::ToggleCertificatesRequest,
     options: rt::CallOptions,
 }
-impl DeactivateProjectCertificates<'_> {
+impl<'a> DeactivateProjectCertificates<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::OrganizationProjectCertificateDeactivationResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/organization/projects/{project_id}/certificates/deactivate",
@@ -509,6 +583,16 @@ impl DeactivateProjectCertificates<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::OrganizationProjectCertificateDeactivationResponse>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -64,10 +64,7 @@ impl<'a> ChatApi<'a> {
     /// with the `store` parameter set to `true` will be returned.
     ///
     /// `GET /chat/completions/{completion_id}` (operation `getChatCompletion`).
-    pub fn get_chat_completion(
-        &self,
-        completion_id: impl Into<String>,
-    ) -> GetChatCompletion<'a> {
+    pub fn get_chat_completion(&self, completion_id: impl Into<String>) -> GetChatCompletion<'a> {
         GetChatCompletion {
             client: self.client,
             completion_id: completion_id.into(),
@@ -136,7 +133,7 @@ pub struct ListChatCompletions<'a> {
     order: Option<super::models::ListChatCompletionsOrder>,
     options: rt::CallOptions,
 }
-impl ListChatCompletions<'_> {
+impl<'a> ListChatCompletions<'a> {
     /// The model used to generate the Chat Completions.
     pub fn model(mut self, value: impl Into<String>) -> Self {
         self.model = Some(value.into());
@@ -145,10 +142,7 @@ impl ListChatCompletions<'_> {
     /// A list of metadata keys to filter the Chat Completions by. Example:
     ///
     /// `metadata[key1]=value1&metadata[key2]=value2`
-    pub fn metadata(
-        mut self,
-        value: std::collections::BTreeMap<String, String>,
-    ) -> Self {
+    pub fn metadata(mut self, value: std::collections::BTreeMap<String, String>) -> Self {
         self.metadata = Some(value);
         self
     }
@@ -172,10 +166,7 @@ impl ListChatCompletions<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ChatCompletionList>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/chat/completions");
         op.query("model", &self.model, rt::Style::Form, true);
         op.query("metadata", &self.metadata, rt::Style::Form, true);
@@ -183,7 +174,39 @@ impl ListChatCompletions<'_> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ChatCompletionList>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::CreateChatCompletionResponse> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::CreateChatCompletionResponse> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /chat/completions`: set optional parameters, then `send()`.
@@ -194,22 +217,35 @@ pub struct CreateChatCompletion<'a> {
     body: super::models::CreateChatCompletionRequest,
     options: rt::CallOptions,
 }
-impl CreateChatCompletion<'_> {
+impl<'a> CreateChatCompletion<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreateChatCompletionResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat/completions");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateChatCompletionResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Send the request and read the answer as a stream of server-sent events, each event's data decoded (`text/event-stream`), with backpressure: nothing is read ahead of the caller beyond a small buffer, and dropping the stream closes the connection. The body's `stream` flag is set to true.
+    pub async fn stream(
+        mut self,
+    ) -> Result<rt::stream::SseStream<super::models::CreateChatCompletionStreamResponse>, rt::Error>
+    {
+        self.body.stream = Some(Some(true));
+        let (client, op) = self.build();
+        rt::send_sse(client.connector(), op).await
     }
 }
 /// Request builder for `GET /chat/completions/{completion_id}`: set optional parameters, then `send()`.
@@ -220,20 +256,29 @@ pub struct GetChatCompletion<'a> {
     completion_id: String,
     options: rt::CallOptions,
 }
-impl GetChatCompletion<'_> {
+impl<'a> GetChatCompletion<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/chat/completions/{completion_id}");
+        op.path(
+            "completion_id",
+            &self.completion_id,
+            rt::Style::Simple,
+            false,
+        );
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::CreateChatCompletionResponse>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/chat/completions/{completion_id}");
-        op.path("completion_id", &self.completion_id, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /chat/completions/{completion_id}`: set optional parameters, then `send()`.
@@ -245,21 +290,30 @@ pub struct UpdateChatCompletion<'a> {
     body: super::models::UpdateChatCompletionBody,
     options: rt::CallOptions,
 }
-impl UpdateChatCompletion<'_> {
+impl<'a> UpdateChatCompletion<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/chat/completions/{completion_id}");
+        op.path(
+            "completion_id",
+            &self.completion_id,
+            rt::Style::Simple,
+            false,
+        );
+        op.json("application/json", &self.body);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::CreateChatCompletionResponse>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::POST, "/chat/completions/{completion_id}");
-        op.path("completion_id", &self.completion_id, rt::Style::Simple, false);
-        op.json("application/json", &self.body);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /chat/completions/{completion_id}`: set optional parameters, then `send()`.
@@ -270,23 +324,29 @@ pub struct DeleteChatCompletion<'a> {
     completion_id: String,
     options: rt::CallOptions,
 }
-impl DeleteChatCompletion<'_> {
+impl<'a> DeleteChatCompletion<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/chat/completions/{completion_id}");
+        op.path(
+            "completion_id",
+            &self.completion_id,
+            rt::Style::Simple,
+            false,
+        );
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::ChatCompletionDeleted>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/chat/completions/{completion_id}",
-        );
-        op.path("completion_id", &self.completion_id, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /chat/completions/{completion_id}/messages`: set optional parameters, then `send()`.
@@ -300,7 +360,7 @@ pub struct GetChatCompletionMessages<'a> {
     order: Option<super::models::ListChatCompletionsOrder>,
     options: rt::CallOptions,
 }
-impl GetChatCompletionMessages<'_> {
+impl<'a> GetChatCompletionMessages<'a> {
     /// Identifier for the last message from the previous pagination request.
     pub fn after(mut self, value: impl Into<String>) -> Self {
         self.after = Some(value.into());
@@ -321,19 +381,55 @@ impl GetChatCompletionMessages<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ChatCompletionMessageList>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/chat/completions/{completion_id}/messages",
         );
-        op.path("completion_id", &self.completion_id, rt::Style::Simple, false);
+        op.path(
+            "completion_id",
+            &self.completion_id,
+            rt::Style::Simple,
+            false,
+        );
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ChatCompletionMessageList>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ChatCompletionMessageListDataItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ChatCompletionMessageListDataItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }

@@ -58,10 +58,7 @@ impl<'a> ChatkitApi<'a> {
     /// Retrieve a ChatKit thread by its identifier.
     ///
     /// `GET /chatkit/threads/{thread_id}` (operation `GetThreadMethod`).
-    pub fn get_thread_method(
-        &self,
-        thread_id: impl Into<String>,
-    ) -> GetThreadMethod<'a> {
+    pub fn get_thread_method(&self, thread_id: impl Into<String>) -> GetThreadMethod<'a> {
         GetThreadMethod {
             client: self.client,
             thread_id: thread_id.into(),
@@ -71,10 +68,7 @@ impl<'a> ChatkitApi<'a> {
     /// Delete a ChatKit thread along with its items and stored attachments.
     ///
     /// `DELETE /chatkit/threads/{thread_id}` (operation `DeleteThreadMethod`).
-    pub fn delete_thread_method(
-        &self,
-        thread_id: impl Into<String>,
-    ) -> DeleteThreadMethod<'a> {
+    pub fn delete_thread_method(&self, thread_id: impl Into<String>) -> DeleteThreadMethod<'a> {
         DeleteThreadMethod {
             client: self.client,
             thread_id: thread_id.into(),
@@ -104,23 +98,22 @@ pub struct CancelChatSessionMethod<'a> {
     session_id: String,
     options: rt::CallOptions,
 }
-impl CancelChatSessionMethod<'_> {
+impl<'a> CancelChatSessionMethod<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ChatSessionResource>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/chatkit/sessions/{session_id}/cancel",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/chatkit/sessions/{session_id}/cancel");
         op.path("session_id", &self.session_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ChatSessionResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /chatkit/sessions`: set optional parameters, then `send()`.
@@ -131,7 +124,7 @@ pub struct CreateChatSessionMethod<'a> {
     body: Option<super::models::CreateChatSessionBody>,
     options: rt::CallOptions,
 }
-impl CreateChatSessionMethod<'_> {
+impl<'a> CreateChatSessionMethod<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateChatSessionBody) -> Self {
         self.body = Some(value);
@@ -142,10 +135,7 @@ impl CreateChatSessionMethod<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ChatSessionResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chatkit/sessions");
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -154,7 +144,12 @@ impl CreateChatSessionMethod<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ChatSessionResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /chatkit/threads/{thread_id}/items`: set optional parameters, then `send()`.
@@ -169,7 +164,7 @@ pub struct ListThreadItemsMethod<'a> {
     before: Option<String>,
     options: rt::CallOptions,
 }
-impl ListThreadItemsMethod<'_> {
+impl<'a> ListThreadItemsMethod<'a> {
     /// Maximum number of thread items to return. Defaults to 20.
     pub fn limit(mut self, value: i64) -> Self {
         self.limit = Some(value);
@@ -195,28 +190,57 @@ impl ListThreadItemsMethod<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ThreadItemListResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/chatkit/threads/{thread_id}/items");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((0f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((0f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ThreadItemListResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ThreadItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ThreadItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /chatkit/threads/{thread_id}`: set optional parameters, then `send()`.
@@ -227,20 +251,22 @@ pub struct GetThreadMethod<'a> {
     thread_id: String,
     options: rt::CallOptions,
 }
-impl GetThreadMethod<'_> {
+impl<'a> GetThreadMethod<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ThreadResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/chatkit/threads/{thread_id}");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ThreadResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /chatkit/threads/{thread_id}`: set optional parameters, then `send()`.
@@ -251,20 +277,24 @@ pub struct DeleteThreadMethod<'a> {
     thread_id: String,
     options: rt::CallOptions,
 }
-impl DeleteThreadMethod<'_> {
+impl<'a> DeleteThreadMethod<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/chatkit/threads/{thread_id}");
+        op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::DeletedThreadResource>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/chatkit/threads/{thread_id}");
-        op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /chatkit/threads`: set optional parameters, then `send()`.
@@ -279,7 +309,7 @@ pub struct ListThreadsMethod<'a> {
     user: Option<String>,
     options: rt::CallOptions,
 }
-impl ListThreadsMethod<'_> {
+impl<'a> ListThreadsMethod<'a> {
     /// Maximum number of thread items to return. Defaults to 20.
     pub fn limit(mut self, value: i64) -> Self {
         self.limit = Some(value);
@@ -310,20 +340,15 @@ impl ListThreadsMethod<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ThreadListResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/chatkit/threads");
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((0f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((0f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
@@ -334,6 +359,38 @@ impl ListThreadsMethod<'_> {
         }
         op.query("user", &self.user, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ThreadListResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ThreadResource> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ThreadResource> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }

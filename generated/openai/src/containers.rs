@@ -45,10 +45,7 @@ impl<'a> ContainersApi<'a> {
     /// Retrieves a container.
     ///
     /// `GET /containers/{container_id}` (operation `RetrieveContainer`).
-    pub fn retrieve_container(
-        &self,
-        container_id: impl Into<String>,
-    ) -> RetrieveContainer<'a> {
+    pub fn retrieve_container(&self, container_id: impl Into<String>) -> RetrieveContainer<'a> {
         RetrieveContainer {
             client: self.client,
             container_id: container_id.into(),
@@ -60,10 +57,7 @@ impl<'a> ContainersApi<'a> {
     /// Delete a container.
     ///
     /// `DELETE /containers/{container_id}` (operation `DeleteContainer`).
-    pub fn delete_container(
-        &self,
-        container_id: impl Into<String>,
-    ) -> DeleteContainer<'a> {
+    pub fn delete_container(&self, container_id: impl Into<String>) -> DeleteContainer<'a> {
         DeleteContainer {
             client: self.client,
             container_id: container_id.into(),
@@ -75,10 +69,7 @@ impl<'a> ContainersApi<'a> {
     /// Lists container files.
     ///
     /// `GET /containers/{container_id}/files` (operation `ListContainerFiles`).
-    pub fn list_container_files(
-        &self,
-        container_id: impl Into<String>,
-    ) -> ListContainerFiles<'a> {
+    pub fn list_container_files(&self, container_id: impl Into<String>) -> ListContainerFiles<'a> {
         ListContainerFiles {
             client: self.client,
             container_id: container_id.into(),
@@ -170,7 +161,7 @@ pub struct ListContainers<'a> {
     name: Option<String>,
     options: rt::CallOptions,
 }
-impl ListContainers<'_> {
+impl<'a> ListContainers<'a> {
     /// A limit on the number of objects to be returned. Limit can range between 1 and 100, and the default is 20.
     pub fn limit(mut self, value: i64) -> Self {
         self.limit = Some(value);
@@ -196,10 +187,7 @@ impl ListContainers<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ContainerListResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/containers");
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
@@ -207,7 +195,41 @@ impl ListContainers<'_> {
         op.query("name", &self.name, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ContainerListResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ContainerResource> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ContainerResource> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /containers`: set optional parameters, then `send()`.
@@ -218,7 +240,7 @@ pub struct CreateContainer<'a> {
     body: Option<super::models::CreateContainerBody>,
     options: rt::CallOptions,
 }
-impl CreateContainer<'_> {
+impl<'a> CreateContainer<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateContainerBody) -> Self {
         self.body = Some(value);
@@ -229,17 +251,19 @@ impl CreateContainer<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ContainerResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/containers");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ContainerResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /containers/{container_id}`: set optional parameters, then `send()`.
@@ -250,21 +274,23 @@ pub struct RetrieveContainer<'a> {
     container_id: String,
     options: rt::CallOptions,
 }
-impl RetrieveContainer<'_> {
+impl<'a> RetrieveContainer<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ContainerResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/containers/{container_id}");
         op.path("container_id", &self.container_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ContainerResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /containers/{container_id}`: set optional parameters, then `send()`.
@@ -275,19 +301,23 @@ pub struct DeleteContainer<'a> {
     container_id: String,
     options: rt::CallOptions,
 }
-impl DeleteContainer<'_> {
+impl<'a> DeleteContainer<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/containers/{container_id}");
         op.path("container_id", &self.container_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /containers/{container_id}/files`: set optional parameters, then `send()`.
@@ -301,7 +331,7 @@ pub struct ListContainerFiles<'a> {
     after: Option<String>,
     options: rt::CallOptions,
 }
-impl ListContainerFiles<'_> {
+impl<'a> ListContainerFiles<'a> {
     /// A limit on the number of objects to be returned. Limit can range between 1 and 100, and the default is 20.
     pub fn limit(mut self, value: i64) -> Self {
         self.limit = Some(value);
@@ -322,10 +352,7 @@ impl ListContainerFiles<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ContainerFileListResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/containers/{container_id}/files");
         op.path("container_id", &self.container_id, rt::Style::Simple, false);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -333,7 +360,41 @@ impl ListContainerFiles<'_> {
         op.query("after", &self.after, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ContainerFileListResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ContainerFileResource> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ContainerFileResource> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /containers/{container_id}/files`: set optional parameters, then `send()`.
@@ -345,22 +406,26 @@ pub struct CreateContainerFile<'a> {
     body: super::models::CreateContainerFileBody,
     options: rt::CallOptions,
 }
-impl CreateContainerFile<'_> {
+impl<'a> CreateContainerFile<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ContainerFileResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/containers/{container_id}/files");
         op.path("container_id", &self.container_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ContainerFileResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /containers/{container_id}/files/{file_id}`: set optional parameters, then `send()`.
@@ -372,16 +437,13 @@ pub struct RetrieveContainerFile<'a> {
     file_id: String,
     options: rt::CallOptions,
 }
-impl RetrieveContainerFile<'_> {
+impl<'a> RetrieveContainerFile<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ContainerFileResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/containers/{container_id}/files/{file_id}",
@@ -390,7 +452,14 @@ impl RetrieveContainerFile<'_> {
         op.path("file_id", &self.file_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ContainerFileResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /containers/{container_id}/files/{file_id}`: set optional parameters, then `send()`.
@@ -402,14 +471,13 @@ pub struct DeleteContainerFile<'a> {
     file_id: String,
     options: rt::CallOptions,
 }
-impl DeleteContainerFile<'_> {
+impl<'a> DeleteContainerFile<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/containers/{container_id}/files/{file_id}",
@@ -418,7 +486,12 @@ impl DeleteContainerFile<'_> {
         op.path("file_id", &self.file_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /containers/{container_id}/files/{file_id}/content`: set optional parameters, then `send()`.
@@ -430,14 +503,13 @@ pub struct RetrieveContainerFileContent<'a> {
     file_id: String,
     options: rt::CallOptions,
 }
-impl RetrieveContainerFileContent<'_> {
+impl<'a> RetrieveContainerFileContent<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/containers/{container_id}/files/{file_id}/content",
@@ -446,6 +518,11 @@ impl RetrieveContainerFileContent<'_> {
         op.path("file_id", &self.file_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

@@ -34,12 +34,9 @@ pub struct Createcontentprovenancecheck<'a> {
     body: Option<super::models::CreatecontentprovenancecheckBody>,
     options: rt::CallOptions,
 }
-impl Createcontentprovenancecheck<'_> {
+impl<'a> Createcontentprovenancecheck<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::CreatecontentprovenancecheckBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::CreatecontentprovenancecheckBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -48,10 +45,7 @@ impl Createcontentprovenancecheck<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProvenanceResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/content_provenance_checks");
         if let Some(body) = &self.body {
             let mut mp = op.multipart();
@@ -60,6 +54,11 @@ impl Createcontentprovenancecheck<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ProvenanceResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -92,10 +92,7 @@ impl<'a> ConversationsApi<'a> {
     /// Get a conversation
     ///
     /// `GET /conversations/{conversation_id}` (operation `getConversation`).
-    pub fn get_conversation(
-        &self,
-        conversation_id: impl Into<String>,
-    ) -> GetConversation<'a> {
+    pub fn get_conversation(&self, conversation_id: impl Into<String>) -> GetConversation<'a> {
         GetConversation {
             client: self.client,
             conversation_id: conversation_id.into(),
@@ -142,7 +139,7 @@ pub struct ListConversationItems<'a> {
     include: Option<Vec<super::models::IncludeEnum>>,
     options: rt::CallOptions,
 }
-impl ListConversationItems<'_> {
+impl<'a> ListConversationItems<'a> {
     /// A limit on the number of objects to be returned. Limit can range between
     /// 1 and 100, and the default is 20.
     pub fn limit(mut self, value: i64) -> Self {
@@ -178,22 +175,55 @@ impl ListConversationItems<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ConversationItemList>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/conversations/{conversation_id}/items",
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/conversations/{conversation_id}/items");
+        op.path(
+            "conversation_id",
+            &self.conversation_id,
+            rt::Style::Simple,
+            false,
         );
-        op.path("conversation_id", &self.conversation_id, rt::Style::Simple, false);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("include", &self.include, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ConversationItemList>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ConversationItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ConversationItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /conversations/{conversation_id}/items`: set optional parameters, then `send()`.
@@ -206,7 +236,7 @@ pub struct CreateConversationItems<'a> {
     body: super::models::CreateConversationItemsBody,
     options: rt::CallOptions,
 }
-impl CreateConversationItems<'_> {
+impl<'a> CreateConversationItems<'a> {
     /// Additional fields to include in the response. See the `include`
     /// parameter for [listing Conversation items above](/docs/api-reference/conversations/list-items#conversations_list_items-include) for more information.
     pub fn include(mut self, value: Vec<super::models::IncludeEnum>) -> Self {
@@ -218,21 +248,27 @@ impl CreateConversationItems<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ConversationItemList>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/conversations/{conversation_id}/items",
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/conversations/{conversation_id}/items");
+        op.path(
+            "conversation_id",
+            &self.conversation_id,
+            rt::Style::Simple,
+            false,
         );
-        op.path("conversation_id", &self.conversation_id, rt::Style::Simple, false);
         op.query("include", &self.include, rt::Style::Form, true);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ConversationItemList>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /conversations/{conversation_id}/items/{item_id}`: set optional parameters, then `send()`.
@@ -245,7 +281,7 @@ pub struct GetConversationItem<'a> {
     include: Option<Vec<super::models::IncludeEnum>>,
     options: rt::CallOptions,
 }
-impl GetConversationItem<'_> {
+impl<'a> GetConversationItem<'a> {
     /// Additional fields to include in the response. See the `include`
     /// parameter for [listing Conversation items above](/docs/api-reference/conversations/list-items#conversations_list_items-include) for more information.
     pub fn include(mut self, value: Vec<super::models::IncludeEnum>) -> Self {
@@ -257,20 +293,27 @@ impl GetConversationItem<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ConversationItem>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/conversations/{conversation_id}/items/{item_id}",
         );
-        op.path("conversation_id", &self.conversation_id, rt::Style::Simple, false);
+        op.path(
+            "conversation_id",
+            &self.conversation_id,
+            rt::Style::Simple,
+            false,
+        );
         op.path("item_id", &self.item_id, rt::Style::Simple, false);
         op.query("include", &self.include, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ConversationItem>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /conversations/{conversation_id}/items/{item_id}`: set optional parameters, then `send()`.
@@ -282,25 +325,34 @@ pub struct DeleteConversationItem<'a> {
     item_id: String,
     options: rt::CallOptions,
 }
-impl DeleteConversationItem<'_> {
+impl<'a> DeleteConversationItem<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ConversationResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/conversations/{conversation_id}/items/{item_id}",
         );
-        op.path("conversation_id", &self.conversation_id, rt::Style::Simple, false);
+        op.path(
+            "conversation_id",
+            &self.conversation_id,
+            rt::Style::Simple,
+            false,
+        );
         op.path("item_id", &self.item_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ConversationResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /conversations`: set optional parameters, then `send()`.
@@ -311,7 +363,7 @@ pub struct CreateConversation<'a> {
     body: Option<super::models::CreateConversationBody>,
     options: rt::CallOptions,
 }
-impl CreateConversation<'_> {
+impl<'a> CreateConversation<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateConversationBody) -> Self {
         self.body = Some(value);
@@ -322,17 +374,21 @@ impl CreateConversation<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ConversationResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ConversationResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /conversations/{conversation_id}`: set optional parameters, then `send()`.
@@ -343,21 +399,30 @@ pub struct GetConversation<'a> {
     conversation_id: String,
     options: rt::CallOptions,
 }
-impl GetConversation<'_> {
+impl<'a> GetConversation<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/conversations/{conversation_id}");
+        op.path(
+            "conversation_id",
+            &self.conversation_id,
+            rt::Style::Simple,
+            false,
+        );
+        op.errors(rt::error_body::<super::models::ErrorResponse>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::ConversationResource>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/conversations/{conversation_id}");
-        op.path("conversation_id", &self.conversation_id, rt::Style::Simple, false);
-        op.errors(rt::error_body::<super::models::ErrorResponse>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /conversations/{conversation_id}`: set optional parameters, then `send()`.
@@ -369,7 +434,7 @@ pub struct UpdateConversation<'a> {
     body: Option<super::models::UpdateConversationBody>,
     options: rt::CallOptions,
 }
-impl UpdateConversation<'_> {
+impl<'a> UpdateConversation<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::UpdateConversationBody) -> Self {
         self.body = Some(value);
@@ -380,18 +445,27 @@ impl UpdateConversation<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ConversationResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations/{conversation_id}");
-        op.path("conversation_id", &self.conversation_id, rt::Style::Simple, false);
+        op.path(
+            "conversation_id",
+            &self.conversation_id,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ConversationResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /conversations/{conversation_id}`: set optional parameters, then `send()`.
@@ -402,20 +476,29 @@ pub struct DeleteConversation<'a> {
     conversation_id: String,
     options: rt::CallOptions,
 }
-impl DeleteConversation<'_> {
+impl<'a> DeleteConversation<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/conversations/{conversation_id}");
+        op.path(
+            "conversation_id",
+            &self.conversation_id,
+            rt::Style::Simple,
+            false,
+        );
+        op.errors(rt::error_body::<super::models::ErrorResponse>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::DeletedConversationResource>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/conversations/{conversation_id}");
-        op.path("conversation_id", &self.conversation_id, rt::Style::Simple, false);
-        op.errors(rt::error_body::<super::models::ErrorResponse>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -16,9 +16,7 @@ impl<'a> DataRetentionApi<'a> {
     /// Retrieves organization data retention controls.
     ///
     /// `GET /organization/data_retention` (operation `retrieve-organization-data-retention`).
-    pub fn retrieve_organization_data_retention(
-        &self,
-    ) -> RetrieveOrganizationDataRetention<'a> {
+    pub fn retrieve_organization_data_retention(&self) -> RetrieveOrganizationDataRetention<'a> {
         RetrieveOrganizationDataRetention {
             client: self.client,
             options: rt::CallOptions::default(),
@@ -73,19 +71,23 @@ pub struct RetrieveOrganizationDataRetention<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl RetrieveOrganizationDataRetention<'_> {
+impl<'a> RetrieveOrganizationDataRetention<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/organization/data_retention");
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::OrganizationDataRetention>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/organization/data_retention");
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /organization/data_retention`: set optional parameters, then `send()`.
@@ -96,20 +98,24 @@ pub struct UpdateOrganizationDataRetention<'a> {
     body: super::models::UpdateOrganizationDataRetentionBody,
     options: rt::CallOptions,
 }
-impl UpdateOrganizationDataRetention<'_> {
+impl<'a> UpdateOrganizationDataRetention<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/organization/data_retention");
+        op.json("application/json", &self.body);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::OrganizationDataRetention>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::POST, "/organization/data_retention");
-        op.json("application/json", &self.body);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /organization/projects/{project_id}/data_retention`: set optional parameters, then `send()`.
@@ -120,23 +126,27 @@ pub struct RetrieveProjectDataRetention<'a> {
     project_id: String,
     options: rt::CallOptions,
 }
-impl RetrieveProjectDataRetention<'_> {
+impl<'a> RetrieveProjectDataRetention<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectDataRetention>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organization/projects/{project_id}/data_retention",
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectDataRetention>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /organization/projects/{project_id}/data_retention`: set optional parameters, then `send()`.
@@ -148,16 +158,13 @@ pub struct UpdateProjectDataRetention<'a> {
     body: super::models::UpdateProjectDataRetentionBody,
     options: rt::CallOptions,
 }
-impl UpdateProjectDataRetention<'_> {
+impl<'a> UpdateProjectDataRetention<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectDataRetention>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/organization/projects/{project_id}/data_retention",
@@ -165,6 +172,13 @@ impl UpdateProjectDataRetention<'_> {
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectDataRetention>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

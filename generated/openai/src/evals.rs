@@ -197,7 +197,7 @@ pub struct ListEvals<'a> {
     order_by: Option<super::models::ListEvalsOrderBy>,
     options: rt::CallOptions,
 }
-impl ListEvals<'_> {
+impl<'a> ListEvals<'a> {
     /// Identifier for the last eval from the previous pagination request.
     pub fn after(mut self, value: impl Into<String>) -> Self {
         self.after = Some(value.into());
@@ -224,8 +224,7 @@ impl ListEvals<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::EvalList>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/evals");
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -233,7 +232,39 @@ impl ListEvals<'_> {
         op.query("order_by", &self.order_by, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::EvalList>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Eval> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Eval> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /evals`: set optional parameters, then `send()`.
@@ -244,19 +275,23 @@ pub struct CreateEval<'a> {
     body: super::models::CreateEvalRequest,
     options: rt::CallOptions,
 }
-impl CreateEval<'_> {
+impl<'a> CreateEval<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Eval>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/evals");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Eval>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /evals/{eval_id}`: set optional parameters, then `send()`.
@@ -267,19 +302,23 @@ pub struct GetEval<'a> {
     eval_id: String,
     options: rt::CallOptions,
 }
-impl GetEval<'_> {
+impl<'a> GetEval<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Eval>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/evals/{eval_id}");
         op.path("eval_id", &self.eval_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Eval>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /evals/{eval_id}`: set optional parameters, then `send()`.
@@ -291,20 +330,24 @@ pub struct UpdateEval<'a> {
     body: super::models::UpdateEvalBody,
     options: rt::CallOptions,
 }
-impl UpdateEval<'_> {
+impl<'a> UpdateEval<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Eval>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/evals/{eval_id}");
         op.path("eval_id", &self.eval_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Eval>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /evals/{eval_id}`: set optional parameters, then `send()`.
@@ -315,16 +358,13 @@ pub struct DeleteEval<'a> {
     eval_id: String,
     options: rt::CallOptions,
 }
-impl DeleteEval<'_> {
+impl<'a> DeleteEval<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeleteEvalResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/evals/{eval_id}");
         op.path("eval_id", &self.eval_id, rt::Style::Simple, false);
         op.errors(|status, body| match status {
@@ -333,7 +373,14 @@ impl DeleteEval<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeleteEvalResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /evals/{eval_id}/runs`: set optional parameters, then `send()`.
@@ -348,7 +395,7 @@ pub struct GetEvalRuns<'a> {
     status: Option<super::models::GetEvalRunsStatus>,
     options: rt::CallOptions,
 }
-impl GetEvalRuns<'_> {
+impl<'a> GetEvalRuns<'a> {
     /// Identifier for the last run from the previous pagination request.
     pub fn after(mut self, value: impl Into<String>) -> Self {
         self.after = Some(value.into());
@@ -374,10 +421,7 @@ impl GetEvalRuns<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::EvalRunList>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/evals/{eval_id}/runs");
         op.path("eval_id", &self.eval_id, rt::Style::Simple, false);
         op.query("after", &self.after, rt::Style::Form, true);
@@ -386,7 +430,39 @@ impl GetEvalRuns<'_> {
         op.query("status", &self.status, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::EvalRunList>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::EvalRun> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::EvalRun> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /evals/{eval_id}/runs`: set optional parameters, then `send()`.
@@ -398,14 +474,13 @@ pub struct CreateEvalRun<'a> {
     body: super::models::CreateEvalRunRequest,
     options: rt::CallOptions,
 }
-impl CreateEvalRun<'_> {
+impl<'a> CreateEvalRun<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::EvalRun>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/evals/{eval_id}/runs");
         op.path("eval_id", &self.eval_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -415,7 +490,12 @@ impl CreateEvalRun<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::EvalRun>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /evals/{eval_id}/runs/{run_id}`: set optional parameters, then `send()`.
@@ -427,20 +507,24 @@ pub struct GetEvalRun<'a> {
     run_id: String,
     options: rt::CallOptions,
 }
-impl GetEvalRun<'_> {
+impl<'a> GetEvalRun<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::EvalRun>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/evals/{eval_id}/runs/{run_id}");
         op.path("eval_id", &self.eval_id, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::EvalRun>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /evals/{eval_id}/runs/{run_id}`: set optional parameters, then `send()`.
@@ -452,20 +536,24 @@ pub struct CancelEvalRun<'a> {
     run_id: String,
     options: rt::CallOptions,
 }
-impl CancelEvalRun<'_> {
+impl<'a> CancelEvalRun<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::EvalRun>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/evals/{eval_id}/runs/{run_id}");
         op.path("eval_id", &self.eval_id, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::EvalRun>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /evals/{eval_id}/runs/{run_id}`: set optional parameters, then `send()`.
@@ -477,16 +565,13 @@ pub struct DeleteEvalRun<'a> {
     run_id: String,
     options: rt::CallOptions,
 }
-impl DeleteEvalRun<'_> {
+impl<'a> DeleteEvalRun<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeleteEvalRunResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/evals/{eval_id}/runs/{run_id}");
         op.path("eval_id", &self.eval_id, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
@@ -496,7 +581,14 @@ impl DeleteEvalRun<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeleteEvalRunResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /evals/{eval_id}/runs/{run_id}/output_items`: set optional parameters, then `send()`.
@@ -512,7 +604,7 @@ pub struct GetEvalRunOutputItems<'a> {
     order: Option<super::models::ListChatCompletionsOrder>,
     options: rt::CallOptions,
 }
-impl GetEvalRunOutputItems<'_> {
+impl<'a> GetEvalRunOutputItems<'a> {
     /// Identifier for the last output item from the previous pagination request.
     pub fn after(mut self, value: impl Into<String>) -> Self {
         self.after = Some(value.into());
@@ -539,10 +631,7 @@ impl GetEvalRunOutputItems<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::EvalRunOutputItemList>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/evals/{eval_id}/runs/{run_id}/output_items",
@@ -555,7 +644,41 @@ impl GetEvalRunOutputItems<'_> {
         op.query("order", &self.order, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::EvalRunOutputItemList>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::EvalRunOutputItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::EvalRunOutputItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /evals/{eval_id}/runs/{run_id}/output_items/{output_item_id}`: set optional parameters, then `send()`.
@@ -568,25 +691,32 @@ pub struct GetEvalRunOutputItem<'a> {
     output_item_id: String,
     options: rt::CallOptions,
 }
-impl GetEvalRunOutputItem<'_> {
+impl<'a> GetEvalRunOutputItem<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::EvalRunOutputItem>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/evals/{eval_id}/runs/{run_id}/output_items/{output_item_id}",
         );
         op.path("eval_id", &self.eval_id, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
-        op.path("output_item_id", &self.output_item_id, rt::Style::Simple, false);
+        op.path(
+            "output_item_id",
+            &self.output_item_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::EvalRunOutputItem>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

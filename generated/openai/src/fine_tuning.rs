@@ -213,20 +213,22 @@ pub struct RunGrader<'a> {
     body: super::models::RunGraderRequest,
     options: rt::CallOptions,
 }
-impl RunGrader<'_> {
+impl<'a> RunGrader<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RunGraderResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/fine_tuning/alpha/graders/run");
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::RunGraderResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /fine_tuning/alpha/graders/validate`: set optional parameters, then `send()`.
@@ -237,23 +239,24 @@ pub struct ValidateGrader<'a> {
     body: super::models::ValidateGraderRequest,
     options: rt::CallOptions,
 }
-impl ValidateGrader<'_> {
+impl<'a> ValidateGrader<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/fine_tuning/alpha/graders/validate");
+        op.json("application/json", &self.body);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::ValidateGraderResponse>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/fine_tuning/alpha/graders/validate",
-        );
-        op.json("application/json", &self.body);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions`: set optional parameters, then `send()`.
@@ -268,7 +271,7 @@ pub struct ListFineTuningCheckpointPermissions<'a> {
     order: Option<super::models::ListFineTuningCheckpointPermissionsOrder>,
     options: rt::CallOptions,
 }
-impl ListFineTuningCheckpointPermissions<'_> {
+impl<'a> ListFineTuningCheckpointPermissions<'a> {
     /// The ID of the project to get permissions for.
     pub fn project_id(mut self, value: impl Into<String>) -> Self {
         self.project_id = Some(value.into());
@@ -285,10 +288,7 @@ impl ListFineTuningCheckpointPermissions<'_> {
         self
     }
     /// The order in which to retrieve permissions.
-    pub fn order(
-        mut self,
-        value: super::models::ListFineTuningCheckpointPermissionsOrder,
-    ) -> Self {
+    pub fn order(mut self, value: super::models::ListFineTuningCheckpointPermissionsOrder) -> Self {
         self.order = Some(value);
         self
     }
@@ -297,13 +297,7 @@ impl ListFineTuningCheckpointPermissions<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ListFineTuningCheckpointPermissionResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions",
@@ -319,7 +313,42 @@ impl ListFineTuningCheckpointPermissions<'_> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListFineTuningCheckpointPermissionResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::FineTuningCheckpointPermission> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::FineTuningCheckpointPermission> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions`: set optional parameters, then `send()`.
@@ -331,19 +360,13 @@ pub struct CreateFineTuningCheckpointPermission<'a> {
     body: super::models::CreateFineTuningCheckpointPermissionRequest,
     options: rt::CallOptions,
 }
-impl CreateFineTuningCheckpointPermission<'_> {
+impl<'a> CreateFineTuningCheckpointPermission<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ListFineTuningCheckpointPermissionResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions",
@@ -356,7 +379,15 @@ impl CreateFineTuningCheckpointPermission<'_> {
         );
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListFineTuningCheckpointPermissionResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions/{permission_id}`: set optional parameters, then `send()`.
@@ -368,19 +399,13 @@ pub struct DeleteFineTuningCheckpointPermission<'a> {
     permission_id: String,
     options: rt::CallOptions,
 }
-impl DeleteFineTuningCheckpointPermission<'_> {
+impl<'a> DeleteFineTuningCheckpointPermission<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DeleteFineTuningCheckpointPermissionResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions/{permission_id}",
@@ -391,9 +416,22 @@ impl DeleteFineTuningCheckpointPermission<'_> {
             rt::Style::Simple,
             false,
         );
-        op.path("permission_id", &self.permission_id, rt::Style::Simple, false);
+        op.path(
+            "permission_id",
+            &self.permission_id,
+            rt::Style::Simple,
+            false,
+        );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeleteFineTuningCheckpointPermissionResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /fine_tuning/jobs`: set optional parameters, then `send()`.
@@ -406,7 +444,7 @@ pub struct ListPaginatedFineTuningJobs<'a> {
     metadata: Option<std::collections::BTreeMap<String, String>>,
     options: rt::CallOptions,
 }
-impl ListPaginatedFineTuningJobs<'_> {
+impl<'a> ListPaginatedFineTuningJobs<'a> {
     /// Identifier for the last job from the previous pagination request.
     pub fn after(mut self, value: impl Into<String>) -> Self {
         self.after = Some(value.into());
@@ -418,10 +456,7 @@ impl ListPaginatedFineTuningJobs<'_> {
         self
     }
     /// Optional metadata filter. To filter, use the syntax `metadata[k]=v`. Alternatively, set `metadata=null` to indicate no metadata.
-    pub fn metadata(
-        mut self,
-        value: std::collections::BTreeMap<String, String>,
-    ) -> Self {
+    pub fn metadata(mut self, value: std::collections::BTreeMap<String, String>) -> Self {
         self.metadata = Some(value);
         self
     }
@@ -430,19 +465,47 @@ impl ListPaginatedFineTuningJobs<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ListPaginatedFineTuningJobsResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/fine_tuning/jobs");
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("metadata", &self.metadata, rt::Style::DeepObject, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListPaginatedFineTuningJobsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::FineTuningJob> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::FineTuningJob> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /fine_tuning/jobs`: set optional parameters, then `send()`.
@@ -453,21 +516,23 @@ pub struct CreateFineTuningJob<'a> {
     body: super::models::CreateFineTuningJobRequest,
     options: rt::CallOptions,
 }
-impl CreateFineTuningJob<'_> {
+impl<'a> CreateFineTuningJob<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::FineTuningJob>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/fine_tuning/jobs");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::FineTuningJob>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /fine_tuning/jobs/{fine_tuning_job_id}`: set optional parameters, then `send()`.
@@ -478,20 +543,14 @@ pub struct RetrieveFineTuningJob<'a> {
     fine_tuning_job_id: String,
     options: rt::CallOptions,
 }
-impl RetrieveFineTuningJob<'_> {
+impl<'a> RetrieveFineTuningJob<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::FineTuningJob>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/fine_tuning/jobs/{fine_tuning_job_id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/fine_tuning/jobs/{fine_tuning_job_id}");
         op.path(
             "fine_tuning_job_id",
             &self.fine_tuning_job_id,
@@ -499,7 +558,12 @@ impl RetrieveFineTuningJob<'_> {
             false,
         );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::FineTuningJob>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /fine_tuning/jobs/{fine_tuning_job_id}/cancel`: set optional parameters, then `send()`.
@@ -510,16 +574,13 @@ pub struct CancelFineTuningJob<'a> {
     fine_tuning_job_id: String,
     options: rt::CallOptions,
 }
-impl CancelFineTuningJob<'_> {
+impl<'a> CancelFineTuningJob<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::FineTuningJob>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/fine_tuning/jobs/{fine_tuning_job_id}/cancel",
@@ -531,7 +592,12 @@ impl CancelFineTuningJob<'_> {
             false,
         );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::FineTuningJob>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /fine_tuning/jobs/{fine_tuning_job_id}/checkpoints`: set optional parameters, then `send()`.
@@ -544,7 +610,7 @@ pub struct ListFineTuningJobCheckpoints<'a> {
     limit: Option<i64>,
     options: rt::CallOptions,
 }
-impl ListFineTuningJobCheckpoints<'_> {
+impl<'a> ListFineTuningJobCheckpoints<'a> {
     /// Identifier for the last checkpoint ID from the previous pagination request.
     pub fn after(mut self, value: impl Into<String>) -> Self {
         self.after = Some(value.into());
@@ -560,13 +626,7 @@ impl ListFineTuningJobCheckpoints<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ListFineTuningJobCheckpointsResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/fine_tuning/jobs/{fine_tuning_job_id}/checkpoints",
@@ -580,7 +640,41 @@ impl ListFineTuningJobCheckpoints<'_> {
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListFineTuningJobCheckpointsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::FineTuningJobCheckpoint> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::FineTuningJobCheckpoint> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /fine_tuning/jobs/{fine_tuning_job_id}/events`: set optional parameters, then `send()`.
@@ -593,7 +687,7 @@ pub struct ListFineTuningEvents<'a> {
     limit: Option<i64>,
     options: rt::CallOptions,
 }
-impl ListFineTuningEvents<'_> {
+impl<'a> ListFineTuningEvents<'a> {
     /// Identifier for the last event from the previous pagination request.
     pub fn after(mut self, value: impl Into<String>) -> Self {
         self.after = Some(value.into());
@@ -609,13 +703,7 @@ impl ListFineTuningEvents<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ListFineTuningJobEventsResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/fine_tuning/jobs/{fine_tuning_job_id}/events",
@@ -629,7 +717,41 @@ impl ListFineTuningEvents<'_> {
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListFineTuningJobEventsResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::FineTuningJobEvent> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::FineTuningJobEvent> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /fine_tuning/jobs/{fine_tuning_job_id}/pause`: set optional parameters, then `send()`.
@@ -640,16 +762,13 @@ pub struct PauseFineTuningJob<'a> {
     fine_tuning_job_id: String,
     options: rt::CallOptions,
 }
-impl PauseFineTuningJob<'_> {
+impl<'a> PauseFineTuningJob<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::FineTuningJob>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/fine_tuning/jobs/{fine_tuning_job_id}/pause",
@@ -661,7 +780,12 @@ impl PauseFineTuningJob<'_> {
             false,
         );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::FineTuningJob>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /fine_tuning/jobs/{fine_tuning_job_id}/resume`: set optional parameters, then `send()`.
@@ -672,16 +796,13 @@ pub struct ResumeFineTuningJob<'a> {
     fine_tuning_job_id: String,
     options: rt::CallOptions,
 }
-impl ResumeFineTuningJob<'_> {
+impl<'a> ResumeFineTuningJob<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::FineTuningJob>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/fine_tuning/jobs/{fine_tuning_job_id}/resume",
@@ -693,6 +814,11 @@ impl ResumeFineTuningJob<'_> {
             false,
         );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::FineTuningJob>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -86,7 +86,7 @@ pub struct ListGroupRoleAssignments<'a> {
     order: Option<super::models::ListConversationItemsOrder>,
     options: rt::CallOptions,
 }
-impl ListGroupRoleAssignments<'_> {
+impl<'a> ListGroupRoleAssignments<'a> {
     /// A limit on the number of organization role assignments to return.
     pub fn limit(mut self, value: i64) -> Self {
         self.limit = Some(value);
@@ -107,31 +107,55 @@ impl ListGroupRoleAssignments<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RoleListResource>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/organization/groups/{group_id}/roles",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/organization/groups/{group_id}/roles");
         op.path("group_id", &self.group_id, rt::Style::Simple, false);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((0f64, false)),
-                    Some((1000f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((0f64, false)),
+                Some((1000f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::RoleListResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `next`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::AssignedRoleDetails> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::AssignedRoleDetails> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/next".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /organization/groups/{group_id}/roles`: set optional parameters, then `send()`.
@@ -143,25 +167,24 @@ pub struct AssignGroupRole<'a> {
     body: super::models::PublicAssignOrganizationGroupRoleBody,
     options: rt::CallOptions,
 }
-impl AssignGroupRole<'_> {
+impl<'a> AssignGroupRole<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GroupRoleAssignment>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/organization/groups/{group_id}/roles",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/organization/groups/{group_id}/roles");
         op.path("group_id", &self.group_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GroupRoleAssignment>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /organization/groups/{group_id}/roles/{role_id}`: set optional parameters, then `send()`.
@@ -173,16 +196,13 @@ pub struct RetrieveGroupRole<'a> {
     role_id: String,
     options: rt::CallOptions,
 }
-impl RetrieveGroupRole<'_> {
+impl<'a> RetrieveGroupRole<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AssignedRoleDetails>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organization/groups/{group_id}/roles/{role_id}",
@@ -191,7 +211,12 @@ impl RetrieveGroupRole<'_> {
         op.path("role_id", &self.role_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::AssignedRoleDetails>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /organization/groups/{group_id}/roles/{role_id}`: set optional parameters, then `send()`.
@@ -203,16 +228,13 @@ pub struct UnassignGroupRole<'a> {
     role_id: String,
     options: rt::CallOptions,
 }
-impl UnassignGroupRole<'_> {
+impl<'a> UnassignGroupRole<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeletedRoleAssignmentResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/organization/groups/{group_id}/roles/{role_id}",
@@ -221,6 +243,13 @@ impl UnassignGroupRole<'_> {
         op.path("role_id", &self.role_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeletedRoleAssignmentResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

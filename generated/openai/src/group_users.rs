@@ -83,7 +83,7 @@ pub struct ListGroupUsers<'a> {
     order: Option<super::models::ListGroupUsersOrder>,
     options: rt::CallOptions,
 }
-impl ListGroupUsers<'_> {
+impl<'a> ListGroupUsers<'a> {
     /// A limit on the number of users to be returned. Limit can range between 0 and 1000, and the default is 100.
     pub fn limit(mut self, value: i64) -> Self {
         self.limit = Some(value);
@@ -104,31 +104,55 @@ impl ListGroupUsers<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UserListResource>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/organization/groups/{group_id}/users",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/organization/groups/{group_id}/users");
         op.path("group_id", &self.group_id, rt::Style::Simple, false);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((0f64, false)),
-                    Some((1000f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((0f64, false)),
+                Some((1000f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::UserListResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `next`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::GroupUser> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::GroupUser> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/next".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /organization/groups/{group_id}/users`: set optional parameters, then `send()`.
@@ -140,25 +164,24 @@ pub struct AddGroupUser<'a> {
     body: super::models::CreateGroupUserBody,
     options: rt::CallOptions,
 }
-impl AddGroupUser<'_> {
+impl<'a> AddGroupUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GroupUserAssignment>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/organization/groups/{group_id}/users",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/organization/groups/{group_id}/users");
         op.path("group_id", &self.group_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GroupUserAssignment>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /organization/groups/{group_id}/users/{user_id}`: set optional parameters, then `send()`.
@@ -170,16 +193,13 @@ pub struct RetrieveGroupUser<'a> {
     user_id: String,
     options: rt::CallOptions,
 }
-impl RetrieveGroupUser<'_> {
+impl<'a> RetrieveGroupUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GroupMemberUser>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organization/groups/{group_id}/users/{user_id}",
@@ -188,7 +208,12 @@ impl RetrieveGroupUser<'_> {
         op.path("user_id", &self.user_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GroupMemberUser>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /organization/groups/{group_id}/users/{user_id}`: set optional parameters, then `send()`.
@@ -200,16 +225,13 @@ pub struct RemoveGroupUser<'a> {
     user_id: String,
     options: rt::CallOptions,
 }
-impl RemoveGroupUser<'_> {
+impl<'a> RemoveGroupUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GroupUserDeletedResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/organization/groups/{group_id}/users/{user_id}",
@@ -218,6 +240,13 @@ impl RemoveGroupUser<'_> {
         op.path("user_id", &self.user_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GroupUserDeletedResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

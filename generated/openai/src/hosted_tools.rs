@@ -50,23 +50,27 @@ pub struct RetrieveProjectHostedToolPermissions<'a> {
     project_id: String,
     options: rt::CallOptions,
 }
-impl RetrieveProjectHostedToolPermissions<'_> {
+impl<'a> RetrieveProjectHostedToolPermissions<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectHostedToolPermissions>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organization/projects/{project_id}/hosted_tool_permissions",
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectHostedToolPermissions>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /organization/projects/{project_id}/hosted_tool_permissions`: set optional parameters, then `send()`.
@@ -78,16 +82,13 @@ pub struct UpdateProjectHostedToolPermissions<'a> {
     body: super::models::ProjectHostedToolPermissionsUpdateRequest,
     options: rt::CallOptions,
 }
-impl UpdateProjectHostedToolPermissions<'_> {
+impl<'a> UpdateProjectHostedToolPermissions<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectHostedToolPermissions>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/organization/projects/{project_id}/hosted_tool_permissions",
@@ -95,6 +96,13 @@ impl UpdateProjectHostedToolPermissions<'_> {
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectHostedToolPermissions>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -38,10 +38,7 @@ impl<'a> ImagesApi<'a> {
     /// Creates an image given a prompt. [Learn more](/docs/guides/images).
     ///
     /// `POST /images/generations` (operation `createImage`).
-    pub fn create_image(
-        &self,
-        body: super::models::CreateImageRequest,
-    ) -> CreateImage<'a> {
+    pub fn create_image(&self, body: super::models::CreateImageRequest) -> CreateImage<'a> {
         CreateImage {
             client: self.client,
             body,
@@ -70,21 +67,31 @@ pub struct CreateImageEdit<'a> {
     body: super::models::EditImageBodyJsonParam,
     options: rt::CallOptions,
 }
-impl CreateImageEdit<'_> {
+impl<'a> CreateImageEdit<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ImagesResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/images/edits");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ImagesResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Send the request and read the answer as a stream of server-sent events, each event's data decoded (`text/event-stream`), with backpressure: nothing is read ahead of the caller beyond a small buffer, and dropping the stream closes the connection. The body's `stream` flag is set to true.
+    pub async fn stream(
+        mut self,
+    ) -> Result<rt::stream::SseStream<super::models::ImageEditStreamEvent>, rt::Error> {
+        self.body.stream = Some(Some(true));
+        let (client, op) = self.build();
+        rt::send_sse(client.connector(), op).await
     }
 }
 /// Request builder for `POST /images/generations`: set optional parameters, then `send()`.
@@ -95,21 +102,31 @@ pub struct CreateImage<'a> {
     body: super::models::CreateImageRequest,
     options: rt::CallOptions,
 }
-impl CreateImage<'_> {
+impl<'a> CreateImage<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ImagesResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/images/generations");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ImagesResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Send the request and read the answer as a stream of server-sent events, each event's data decoded (`text/event-stream`), with backpressure: nothing is read ahead of the caller beyond a small buffer, and dropping the stream closes the connection. The body's `stream` flag is set to true.
+    pub async fn stream(
+        mut self,
+    ) -> Result<rt::stream::SseStream<super::models::ImageGenStreamEvent>, rt::Error> {
+        self.body.stream = Some(Some(true));
+        let (client, op) = self.build();
+        rt::send_sse(client.connector(), op).await
     }
 }
 /// Request builder for `POST /images/variations`: set optional parameters, then `send()`.
@@ -120,16 +137,13 @@ pub struct CreateImageVariation<'a> {
     body: super::models::CreateImageVariationBody,
     options: rt::CallOptions,
 }
-impl CreateImageVariation<'_> {
+impl<'a> CreateImageVariation<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ImagesResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/images/variations");
         op.check(self.body.validate());
         let body = &self.body;
@@ -142,6 +156,11 @@ impl CreateImageVariation<'_> {
         mp.part("user", &body.user);
         op.multipart_done(mp);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ImagesResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

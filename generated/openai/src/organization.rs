@@ -59,10 +59,7 @@ impl<'a> OrganizationApi<'a> {
     /// Delete the specified admin API key.
     ///
     /// `DELETE /organization/admin_api_keys/{key_id}` (operation `admin-api-keys-delete`).
-    pub fn admin_api_keys_delete(
-        &self,
-        key_id: impl Into<String>,
-    ) -> AdminApiKeysDelete<'a> {
+    pub fn admin_api_keys_delete(&self, key_id: impl Into<String>) -> AdminApiKeysDelete<'a> {
         AdminApiKeysDelete {
             client: self.client,
             key_id: key_id.into(),
@@ -103,10 +100,7 @@ impl<'a> OrganizationApi<'a> {
     /// Get a project's hard spend limit.
     ///
     /// `GET /organization/projects/{project_id}/spend_limit` (operation `Getprojectspendlimit`).
-    pub fn getprojectspendlimit(
-        &self,
-        project_id: impl Into<String>,
-    ) -> Getprojectspendlimit<'a> {
+    pub fn getprojectspendlimit(&self, project_id: impl Into<String>) -> Getprojectspendlimit<'a> {
         Getprojectspendlimit {
             client: self.client,
             project_id: project_id.into(),
@@ -168,7 +162,7 @@ pub struct AdminApiKeysList<'a> {
     limit: Option<i64>,
     options: rt::CallOptions,
 }
-impl AdminApiKeysList<'_> {
+impl<'a> AdminApiKeysList<'a> {
     /// Set `after`.
     pub fn after(mut self, value: impl Into<String>) -> Self {
         self.after = Some(value.into());
@@ -189,16 +183,45 @@ impl AdminApiKeysList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiKeyList>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/admin_api_keys");
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ApiKeyList>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::AdminApiKey> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::AdminApiKey> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /organization/admin_api_keys`: set optional parameters, then `send()`.
@@ -209,21 +232,25 @@ pub struct AdminApiKeysCreate<'a> {
     body: super::models::AdminApiKeysCreateBody,
     options: rt::CallOptions,
 }
-impl AdminApiKeysCreate<'_> {
+impl<'a> AdminApiKeysCreate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminApiKeyCreateResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/organization/admin_api_keys");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminApiKeyCreateResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /organization/admin_api_keys/{key_id}`: set optional parameters, then `send()`.
@@ -234,23 +261,22 @@ pub struct AdminApiKeysGet<'a> {
     key_id: String,
     options: rt::CallOptions,
 }
-impl AdminApiKeysGet<'_> {
+impl<'a> AdminApiKeysGet<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminApiKey>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/organization/admin_api_keys/{key_id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/organization/admin_api_keys/{key_id}");
         op.path("key_id", &self.key_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::AdminApiKey>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /organization/admin_api_keys/{key_id}`: set optional parameters, then `send()`.
@@ -261,23 +287,24 @@ pub struct AdminApiKeysDelete<'a> {
     key_id: String,
     options: rt::CallOptions,
 }
-impl AdminApiKeysDelete<'_> {
+impl<'a> AdminApiKeysDelete<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/organization/admin_api_keys/{key_id}");
+        op.path("key_id", &self.key_id, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::AdminApiKeysDeleteResponse>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/organization/admin_api_keys/{key_id}",
-        );
-        op.path("key_id", &self.key_id, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /organization/spend_limit`: set optional parameters, then `send()`.
@@ -287,19 +314,23 @@ pub struct Getorganizationspendlimit<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl Getorganizationspendlimit<'_> {
+impl<'a> Getorganizationspendlimit<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/organization/spend_limit");
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::OrganizationSpendLimitResource>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/organization/spend_limit");
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /organization/spend_limit`: set optional parameters, then `send()`.
@@ -310,21 +341,25 @@ pub struct Updateorganizationspendlimit<'a> {
     body: super::models::UpdateOrganizationSpendLimitBody,
     options: rt::CallOptions,
 }
-impl Updateorganizationspendlimit<'_> {
+impl<'a> Updateorganizationspendlimit<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::OrganizationSpendLimitResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/organization/spend_limit");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OrganizationSpendLimitResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /organization/spend_limit`: set optional parameters, then `send()`.
@@ -334,22 +369,23 @@ pub struct Deleteorganizationspendlimit<'a> {
     client: &'a super::Client,
     options: rt::CallOptions,
 }
-impl Deleteorganizationspendlimit<'_> {
+impl<'a> Deleteorganizationspendlimit<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/organization/spend_limit");
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::OrganizationSpendLimitDeletedResource>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/organization/spend_limit");
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+    ) -> Result<rt::Response<super::models::OrganizationSpendLimitDeletedResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /organization/projects/{project_id}/spend_limit`: set optional parameters, then `send()`.
@@ -360,23 +396,27 @@ pub struct Getprojectspendlimit<'a> {
     project_id: String,
     options: rt::CallOptions,
 }
-impl Getprojectspendlimit<'_> {
+impl<'a> Getprojectspendlimit<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectSpendLimitResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organization/projects/{project_id}/spend_limit",
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectSpendLimitResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /organization/projects/{project_id}/spend_limit`: set optional parameters, then `send()`.
@@ -388,16 +428,13 @@ pub struct Updateprojectspendlimit<'a> {
     body: super::models::UpdateProjectSpendLimitBody,
     options: rt::CallOptions,
 }
-impl Updateprojectspendlimit<'_> {
+impl<'a> Updateprojectspendlimit<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectSpendLimitResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/organization/projects/{project_id}/spend_limit",
@@ -406,7 +443,14 @@ impl Updateprojectspendlimit<'_> {
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectSpendLimitResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /organization/projects/{project_id}/spend_limit`: set optional parameters, then `send()`.
@@ -417,26 +461,27 @@ pub struct Deleteprojectspendlimit<'a> {
     project_id: String,
     options: rt::CallOptions,
 }
-impl Deleteprojectspendlimit<'_> {
+impl<'a> Deleteprojectspendlimit<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ProjectSpendLimitDeletedResource>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/organization/projects/{project_id}/spend_limit",
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectSpendLimitDeletedResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /organization/projects/{project_id}/service_accounts/{service_account_id}/api_keys`: set optional parameters, then `send()`.
@@ -449,12 +494,9 @@ pub struct CreateanApIkeyforaserviceaccount<'a> {
     body: Option<super::models::CreateProjectServiceAccountApiKeyBody>,
     options: rt::CallOptions,
 }
-impl CreateanApIkeyforaserviceaccount<'_> {
+impl<'a> CreateanApIkeyforaserviceaccount<'a> {
     /// The service account API key create request payload.
-    pub fn body(
-        mut self,
-        value: super::models::CreateProjectServiceAccountApiKeyBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::CreateProjectServiceAccountApiKeyBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -463,10 +505,7 @@ impl CreateanApIkeyforaserviceaccount<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ServiceAccountApiKeyBody>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/organization/projects/{project_id}/service_accounts/{service_account_id}/api_keys",
@@ -482,6 +521,13 @@ impl CreateanApIkeyforaserviceaccount<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ServiceAccountApiKeyBody>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

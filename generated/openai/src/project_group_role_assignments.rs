@@ -95,7 +95,7 @@ pub struct ListProjectGroupRoleAssignments<'a> {
     order: Option<super::models::ListConversationItemsOrder>,
     options: rt::CallOptions,
 }
-impl ListProjectGroupRoleAssignments<'_> {
+impl<'a> ListProjectGroupRoleAssignments<'a> {
     /// A limit on the number of project role assignments to return.
     pub fn limit(mut self, value: i64) -> Self {
         self.limit = Some(value);
@@ -116,10 +116,7 @@ impl ListProjectGroupRoleAssignments<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RoleListResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/projects/{project_id}/groups/{group_id}/roles",
@@ -127,21 +124,51 @@ impl ListProjectGroupRoleAssignments<'_> {
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.path("group_id", &self.group_id, rt::Style::Simple, false);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((0f64, false)),
-                    Some((1000f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((0f64, false)),
+                Some((1000f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::RoleListResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `next`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::AssignedRoleDetails> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::AssignedRoleDetails> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/next".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /projects/{project_id}/groups/{group_id}/roles`: set optional parameters, then `send()`.
@@ -154,16 +181,13 @@ pub struct AssignProjectGroupRole<'a> {
     body: super::models::PublicAssignOrganizationGroupRoleBody,
     options: rt::CallOptions,
 }
-impl AssignProjectGroupRole<'_> {
+impl<'a> AssignProjectGroupRole<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GroupRoleAssignment>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/projects/{project_id}/groups/{group_id}/roles",
@@ -173,7 +197,12 @@ impl AssignProjectGroupRole<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GroupRoleAssignment>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /projects/{project_id}/groups/{group_id}/roles/{role_id}`: set optional parameters, then `send()`.
@@ -186,16 +215,13 @@ pub struct RetrieveProjectGroupRole<'a> {
     role_id: String,
     options: rt::CallOptions,
 }
-impl RetrieveProjectGroupRole<'_> {
+impl<'a> RetrieveProjectGroupRole<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AssignedRoleDetails>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/projects/{project_id}/groups/{group_id}/roles/{role_id}",
@@ -205,7 +231,12 @@ impl RetrieveProjectGroupRole<'_> {
         op.path("role_id", &self.role_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::AssignedRoleDetails>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /projects/{project_id}/groups/{group_id}/roles/{role_id}`: set optional parameters, then `send()`.
@@ -218,16 +249,13 @@ pub struct UnassignProjectGroupRole<'a> {
     role_id: String,
     options: rt::CallOptions,
 }
-impl UnassignProjectGroupRole<'_> {
+impl<'a> UnassignProjectGroupRole<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeletedRoleAssignmentResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/projects/{project_id}/groups/{group_id}/roles/{role_id}",
@@ -237,6 +265,13 @@ impl UnassignProjectGroupRole<'_> {
         op.path("role_id", &self.role_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeletedRoleAssignmentResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

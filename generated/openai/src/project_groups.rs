@@ -16,10 +16,7 @@ impl<'a> ProjectGroupsApi<'a> {
     /// Lists the groups that have access to a project.
     ///
     /// `GET /organization/projects/{project_id}/groups` (operation `list-project-groups`).
-    pub fn list_project_groups(
-        &self,
-        project_id: impl Into<String>,
-    ) -> ListProjectGroups<'a> {
+    pub fn list_project_groups(&self, project_id: impl Into<String>) -> ListProjectGroups<'a> {
         ListProjectGroups {
             client: self.client,
             project_id: project_id.into(),
@@ -87,7 +84,7 @@ pub struct ListProjectGroups<'a> {
     order: Option<super::models::ListChatCompletionsOrder>,
     options: rt::CallOptions,
 }
-impl ListProjectGroups<'_> {
+impl<'a> ListProjectGroups<'a> {
     /// A limit on the number of project groups to return. Defaults to 20.
     pub fn limit(mut self, value: i64) -> Self {
         self.limit = Some(value);
@@ -108,31 +105,60 @@ impl ListProjectGroups<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectGroupListResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organization/projects/{project_id}/groups",
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((0f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((0f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectGroupListResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `next`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectGroup> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ProjectGroup> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/next".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /organization/projects/{project_id}/groups`: set optional parameters, then `send()`.
@@ -144,16 +170,13 @@ pub struct AddProjectGroup<'a> {
     body: super::models::InviteProjectGroupBody,
     options: rt::CallOptions,
 }
-impl AddProjectGroup<'_> {
+impl<'a> AddProjectGroup<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectGroup>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/organization/projects/{project_id}/groups",
@@ -162,7 +185,12 @@ impl AddProjectGroup<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ProjectGroup>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /organization/projects/{project_id}/groups/{group_id}`: set optional parameters, then `send()`.
@@ -175,12 +203,9 @@ pub struct RetrieveProjectGroup<'a> {
     group_type: Option<super::models::RetrieveProjectGroupGroupType>,
     options: rt::CallOptions,
 }
-impl RetrieveProjectGroup<'_> {
+impl<'a> RetrieveProjectGroup<'a> {
     /// The type of group to retrieve.
-    pub fn group_type(
-        mut self,
-        value: super::models::RetrieveProjectGroupGroupType,
-    ) -> Self {
+    pub fn group_type(mut self, value: super::models::RetrieveProjectGroupGroupType) -> Self {
         self.group_type = Some(value);
         self
     }
@@ -189,10 +214,7 @@ impl RetrieveProjectGroup<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectGroup>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organization/projects/{project_id}/groups/{group_id}",
@@ -202,7 +224,12 @@ impl RetrieveProjectGroup<'_> {
         op.query("group_type", &self.group_type, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ProjectGroup>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /organization/projects/{project_id}/groups/{group_id}`: set optional parameters, then `send()`.
@@ -214,16 +241,13 @@ pub struct RemoveProjectGroup<'a> {
     group_id: String,
     options: rt::CallOptions,
 }
-impl RemoveProjectGroup<'_> {
+impl<'a> RemoveProjectGroup<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectGroupDeletedResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/organization/projects/{project_id}/groups/{group_id}",
@@ -232,6 +256,13 @@ impl RemoveProjectGroup<'_> {
         op.path("group_id", &self.group_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectGroupDeletedResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -28,10 +28,7 @@ impl<'a> ProjectsApi<'a> {
     /// Create a new project in the organization. Projects can be created and archived, but cannot be deleted.
     ///
     /// `POST /organization/projects` (operation `create-project`).
-    pub fn create_project(
-        &self,
-        body: super::models::ProjectCreateRequest,
-    ) -> CreateProject<'a> {
+    pub fn create_project(&self, body: super::models::ProjectCreateRequest) -> CreateProject<'a> {
         CreateProject {
             client: self.client,
             body,
@@ -41,10 +38,7 @@ impl<'a> ProjectsApi<'a> {
     /// Retrieves a project.
     ///
     /// `GET /organization/projects/{project_id}` (operation `retrieve-project`).
-    pub fn retrieve_project(
-        &self,
-        project_id: impl Into<String>,
-    ) -> RetrieveProject<'a> {
+    pub fn retrieve_project(&self, project_id: impl Into<String>) -> RetrieveProject<'a> {
         RetrieveProject {
             client: self.client,
             project_id: project_id.into(),
@@ -69,10 +63,7 @@ impl<'a> ProjectsApi<'a> {
     /// Returns a list of API keys in the project.
     ///
     /// `GET /organization/projects/{project_id}/api_keys` (operation `list-project-api-keys`).
-    pub fn list_project_api_keys(
-        &self,
-        project_id: impl Into<String>,
-    ) -> ListProjectApiKeys<'a> {
+    pub fn list_project_api_keys(&self, project_id: impl Into<String>) -> ListProjectApiKeys<'a> {
         ListProjectApiKeys {
             client: self.client,
             project_id: project_id.into(),
@@ -282,10 +273,7 @@ impl<'a> ProjectsApi<'a> {
     /// Returns a list of users in the project.
     ///
     /// `GET /organization/projects/{project_id}/users` (operation `list-project-users`).
-    pub fn list_project_users(
-        &self,
-        project_id: impl Into<String>,
-    ) -> ListProjectUsers<'a> {
+    pub fn list_project_users(&self, project_id: impl Into<String>) -> ListProjectUsers<'a> {
         ListProjectUsers {
             client: self.client,
             project_id: project_id.into(),
@@ -370,7 +358,7 @@ pub struct ListProjects<'a> {
     include_archived: Option<bool>,
     options: rt::CallOptions,
 }
-impl ListProjects<'_> {
+impl<'a> ListProjects<'a> {
     /// A limit on the number of objects to be returned. Limit can range between 1 and 100, and the default is 20.
     pub fn limit(mut self, value: i64) -> Self {
         self.limit = Some(value);
@@ -391,16 +379,50 @@ impl ListProjects<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectListResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/projects");
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
-        op.query("include_archived", &self.include_archived, rt::Style::Form, true);
+        op.query(
+            "include_archived",
+            &self.include_archived,
+            rt::Style::Form,
+            true,
+        );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ProjectListResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Project> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Project> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /organization/projects`: set optional parameters, then `send()`.
@@ -411,18 +433,22 @@ pub struct CreateProject<'a> {
     body: super::models::ProjectCreateRequest,
     options: rt::CallOptions,
 }
-impl CreateProject<'_> {
+impl<'a> CreateProject<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Project>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/organization/projects");
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Project>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /organization/projects/{project_id}`: set optional parameters, then `send()`.
@@ -433,18 +459,22 @@ pub struct RetrieveProject<'a> {
     project_id: String,
     options: rt::CallOptions,
 }
-impl RetrieveProject<'_> {
+impl<'a> RetrieveProject<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Project>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/projects/{project_id}");
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Project>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /organization/projects/{project_id}`: set optional parameters, then `send()`.
@@ -456,23 +486,24 @@ pub struct ModifyProject<'a> {
     body: super::models::ProjectUpdateRequest,
     options: rt::CallOptions,
 }
-impl ModifyProject<'_> {
+impl<'a> ModifyProject<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Project>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/organization/projects/{project_id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/organization/projects/{project_id}");
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Project>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /organization/projects/{project_id}/api_keys`: set optional parameters, then `send()`.
@@ -486,7 +517,7 @@ pub struct ListProjectApiKeys<'a> {
     owner_project_access: Option<super::models::ListProjectApiKeysOwnerProjectAccess>,
     options: rt::CallOptions,
 }
-impl ListProjectApiKeys<'_> {
+impl<'a> ListProjectApiKeys<'a> {
     /// A limit on the number of objects to be returned. Limit can range between 1 and 100, and the default is 20.
     pub fn limit(mut self, value: i64) -> Self {
         self.limit = Some(value);
@@ -510,10 +541,7 @@ impl ListProjectApiKeys<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectApiKeyListResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organization/projects/{project_id}/api_keys",
@@ -528,7 +556,41 @@ impl ListProjectApiKeys<'_> {
             true,
         );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectApiKeyListResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectApiKey> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ProjectApiKey> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /organization/projects/{project_id}/api_keys/{api_key_id}`: set optional parameters, then `send()`.
@@ -540,16 +602,13 @@ pub struct RetrieveProjectApiKey<'a> {
     api_key_id: String,
     options: rt::CallOptions,
 }
-impl RetrieveProjectApiKey<'_> {
+impl<'a> RetrieveProjectApiKey<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectApiKey>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organization/projects/{project_id}/api_keys/{api_key_id}",
@@ -557,7 +616,12 @@ impl RetrieveProjectApiKey<'_> {
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.path("api_key_id", &self.api_key_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ProjectApiKey>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /organization/projects/{project_id}/api_keys/{api_key_id}`: set optional parameters, then `send()`.
@@ -569,16 +633,13 @@ pub struct DeleteProjectApiKey<'a> {
     api_key_id: String,
     options: rt::CallOptions,
 }
-impl DeleteProjectApiKey<'_> {
+impl<'a> DeleteProjectApiKey<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectApiKeyDeleteResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/organization/projects/{project_id}/api_keys/{api_key_id}",
@@ -587,7 +648,14 @@ impl DeleteProjectApiKey<'_> {
         op.path("api_key_id", &self.api_key_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectApiKeyDeleteResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /organization/projects/{project_id}/archive`: set optional parameters, then `send()`.
@@ -598,21 +666,25 @@ pub struct ArchiveProject<'a> {
     project_id: String,
     options: rt::CallOptions,
 }
-impl ArchiveProject<'_> {
+impl<'a> ArchiveProject<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Project>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/organization/projects/{project_id}/archive",
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Project>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /organization/projects/{project_id}/model_permissions`: set optional parameters, then `send()`.
@@ -623,23 +695,27 @@ pub struct RetrieveProjectModelPermissions<'a> {
     project_id: String,
     options: rt::CallOptions,
 }
-impl RetrieveProjectModelPermissions<'_> {
+impl<'a> RetrieveProjectModelPermissions<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectModelPermissions>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organization/projects/{project_id}/model_permissions",
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectModelPermissions>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /organization/projects/{project_id}/model_permissions`: set optional parameters, then `send()`.
@@ -651,16 +727,13 @@ pub struct UpdateProjectModelPermissions<'a> {
     body: super::models::ProjectModelPermissionsUpdateRequest,
     options: rt::CallOptions,
 }
-impl UpdateProjectModelPermissions<'_> {
+impl<'a> UpdateProjectModelPermissions<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectModelPermissions>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/organization/projects/{project_id}/model_permissions",
@@ -668,7 +741,14 @@ impl UpdateProjectModelPermissions<'_> {
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectModelPermissions>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /organization/projects/{project_id}/model_permissions`: set optional parameters, then `send()`.
@@ -679,26 +759,27 @@ pub struct DeleteProjectModelPermissions<'a> {
     project_id: String,
     options: rt::CallOptions,
 }
-impl DeleteProjectModelPermissions<'_> {
+impl<'a> DeleteProjectModelPermissions<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ProjectModelPermissionsDeleteResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/organization/projects/{project_id}/model_permissions",
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectModelPermissionsDeleteResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /organization/projects/{project_id}/rate_limits`: set optional parameters, then `send()`.
@@ -712,7 +793,7 @@ pub struct ListProjectRateLimits<'a> {
     before: Option<String>,
     options: rt::CallOptions,
 }
-impl ListProjectRateLimits<'_> {
+impl<'a> ListProjectRateLimits<'a> {
     /// A limit on the number of objects to be returned. The default is 100.
     pub fn limit(mut self, value: i64) -> Self {
         self.limit = Some(value);
@@ -733,10 +814,7 @@ impl ListProjectRateLimits<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectRateLimitListResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organization/projects/{project_id}/rate_limits",
@@ -746,7 +824,41 @@ impl ListProjectRateLimits<'_> {
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectRateLimitListResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectRateLimit> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ProjectRateLimit> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /organization/projects/{project_id}/rate_limits/{rate_limit_id}`: set optional parameters, then `send()`.
@@ -759,26 +871,33 @@ pub struct UpdateProjectRateLimits<'a> {
     body: super::models::ProjectRateLimitUpdateRequest,
     options: rt::CallOptions,
 }
-impl UpdateProjectRateLimits<'_> {
+impl<'a> UpdateProjectRateLimits<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectRateLimit>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/organization/projects/{project_id}/rate_limits/{rate_limit_id}",
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
-        op.path("rate_limit_id", &self.rate_limit_id, rt::Style::Simple, false);
+        op.path(
+            "rate_limit_id",
+            &self.rate_limit_id,
+            rt::Style::Simple,
+            false,
+        );
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ProjectRateLimit>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /organization/projects/{project_id}/service_accounts`: set optional parameters, then `send()`.
@@ -791,7 +910,7 @@ pub struct ListProjectServiceAccounts<'a> {
     after: Option<String>,
     options: rt::CallOptions,
 }
-impl ListProjectServiceAccounts<'_> {
+impl<'a> ListProjectServiceAccounts<'a> {
     /// A limit on the number of objects to be returned. Limit can range between 1 and 100, and the default is 20.
     pub fn limit(mut self, value: i64) -> Self {
         self.limit = Some(value);
@@ -807,13 +926,7 @@ impl ListProjectServiceAccounts<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ProjectServiceAccountListResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organization/projects/{project_id}/service_accounts",
@@ -823,7 +936,41 @@ impl ListProjectServiceAccounts<'_> {
         op.query("after", &self.after, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectServiceAccountListResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectServiceAccount> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ProjectServiceAccount> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /organization/projects/{project_id}/service_accounts`: set optional parameters, then `send()`.
@@ -835,19 +982,13 @@ pub struct CreateProjectServiceAccount<'a> {
     body: super::models::ProjectServiceAccountCreateRequest,
     options: rt::CallOptions,
 }
-impl CreateProjectServiceAccount<'_> {
+impl<'a> CreateProjectServiceAccount<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ProjectServiceAccountCreateResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/organization/projects/{project_id}/service_accounts",
@@ -856,7 +997,14 @@ impl CreateProjectServiceAccount<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectServiceAccountCreateResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /organization/projects/{project_id}/service_accounts/{service_account_id}`: set optional parameters, then `send()`.
@@ -868,16 +1016,13 @@ pub struct RetrieveProjectServiceAccount<'a> {
     service_account_id: String,
     options: rt::CallOptions,
 }
-impl RetrieveProjectServiceAccount<'_> {
+impl<'a> RetrieveProjectServiceAccount<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectServiceAccount>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organization/projects/{project_id}/service_accounts/{service_account_id}",
@@ -890,7 +1035,14 @@ impl RetrieveProjectServiceAccount<'_> {
             false,
         );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectServiceAccount>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /organization/projects/{project_id}/service_accounts/{service_account_id}`: set optional parameters, then `send()`.
@@ -903,16 +1055,13 @@ pub struct UpdateProjectServiceAccount<'a> {
     body: super::models::UpdateProjectServiceAccountBody,
     options: rt::CallOptions,
 }
-impl UpdateProjectServiceAccount<'_> {
+impl<'a> UpdateProjectServiceAccount<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectServiceAccount>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/organization/projects/{project_id}/service_accounts/{service_account_id}",
@@ -926,7 +1075,14 @@ impl UpdateProjectServiceAccount<'_> {
         );
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectServiceAccount>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /organization/projects/{project_id}/service_accounts/{service_account_id}`: set optional parameters, then `send()`.
@@ -938,19 +1094,13 @@ pub struct DeleteProjectServiceAccount<'a> {
     service_account_id: String,
     options: rt::CallOptions,
 }
-impl DeleteProjectServiceAccount<'_> {
+impl<'a> DeleteProjectServiceAccount<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ProjectServiceAccountDeleteResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/organization/projects/{project_id}/service_accounts/{service_account_id}",
@@ -963,7 +1113,14 @@ impl DeleteProjectServiceAccount<'_> {
             false,
         );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectServiceAccountDeleteResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /organization/projects/{project_id}/users`: set optional parameters, then `send()`.
@@ -976,7 +1133,7 @@ pub struct ListProjectUsers<'a> {
     after: Option<String>,
     options: rt::CallOptions,
 }
-impl ListProjectUsers<'_> {
+impl<'a> ListProjectUsers<'a> {
     /// A limit on the number of objects to be returned. Limit can range between 1 and 100, and the default is 20.
     pub fn limit(mut self, value: i64) -> Self {
         self.limit = Some(value);
@@ -992,20 +1149,48 @@ impl ListProjectUsers<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectUserListResponse>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/organization/projects/{project_id}/users",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/organization/projects/{project_id}/users");
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectUserListResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectUser> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ProjectUser> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /organization/projects/{project_id}/users`: set optional parameters, then `send()`.
@@ -1017,16 +1202,13 @@ pub struct CreateProjectUser<'a> {
     body: super::models::ProjectUserCreateRequest,
     options: rt::CallOptions,
 }
-impl CreateProjectUser<'_> {
+impl<'a> CreateProjectUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectUser>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/organization/projects/{project_id}/users",
@@ -1035,7 +1217,12 @@ impl CreateProjectUser<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ProjectUser>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /organization/projects/{project_id}/users/{user_id}`: set optional parameters, then `send()`.
@@ -1047,16 +1234,13 @@ pub struct RetrieveProjectUser<'a> {
     user_id: String,
     options: rt::CallOptions,
 }
-impl RetrieveProjectUser<'_> {
+impl<'a> RetrieveProjectUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectUser>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organization/projects/{project_id}/users/{user_id}",
@@ -1064,7 +1248,12 @@ impl RetrieveProjectUser<'_> {
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.path("user_id", &self.user_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ProjectUser>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /organization/projects/{project_id}/users/{user_id}`: set optional parameters, then `send()`.
@@ -1077,16 +1266,13 @@ pub struct ModifyProjectUser<'a> {
     body: super::models::ProjectUserUpdateRequest,
     options: rt::CallOptions,
 }
-impl ModifyProjectUser<'_> {
+impl<'a> ModifyProjectUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectUser>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/organization/projects/{project_id}/users/{user_id}",
@@ -1096,7 +1282,12 @@ impl ModifyProjectUser<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ProjectUser>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /organization/projects/{project_id}/users/{user_id}`: set optional parameters, then `send()`.
@@ -1108,16 +1299,13 @@ pub struct DeleteProjectUser<'a> {
     user_id: String,
     options: rt::CallOptions,
 }
-impl DeleteProjectUser<'_> {
+impl<'a> DeleteProjectUser<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectUserDeleteResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/organization/projects/{project_id}/users/{user_id}",
@@ -1126,6 +1314,13 @@ impl DeleteProjectUser<'_> {
         op.path("user_id", &self.user_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectUserDeleteResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -47,10 +47,7 @@ impl<'a> RealtimeApi<'a> {
     /// WebRTC.
     ///
     /// `POST /realtime/calls/{call_id}/hangup` (operation `hangup-realtime-call`).
-    pub fn hangup_realtime_call(
-        &self,
-        call_id: impl Into<String>,
-    ) -> HangupRealtimeCall<'a> {
+    pub fn hangup_realtime_call(&self, call_id: impl Into<String>) -> HangupRealtimeCall<'a> {
         HangupRealtimeCall {
             client: self.client,
             call_id: call_id.into(),
@@ -75,10 +72,7 @@ impl<'a> RealtimeApi<'a> {
     /// Decline an incoming SIP call by returning a SIP status code to the caller.
     ///
     /// `POST /realtime/calls/{call_id}/reject` (operation `reject-realtime-call`).
-    pub fn reject_realtime_call(
-        &self,
-        call_id: impl Into<String>,
-    ) -> RejectRealtimeCall<'a> {
+    pub fn reject_realtime_call(&self, call_id: impl Into<String>) -> RejectRealtimeCall<'a> {
         RejectRealtimeCall {
             client: self.client,
             call_id: call_id.into(),
@@ -183,14 +177,13 @@ pub struct CreateRealtimeCall<'a> {
     body: super::models::RealtimeCallCreateRequest,
     options: rt::CallOptions,
 }
-impl CreateRealtimeCall<'_> {
+impl<'a> CreateRealtimeCall<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/calls");
         op.check(self.body.validate());
         let body = &self.body;
@@ -199,7 +192,12 @@ impl CreateRealtimeCall<'_> {
         mp.part("session", &body.session);
         op.multipart_done(mp);
         op.apply(self.options);
-        rt::send_bytes(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_bytes(client.connector(), op).await
     }
 }
 /// Request builder for `POST /realtime/calls/{call_id}/accept`: set optional parameters, then `send()`.
@@ -211,20 +209,24 @@ pub struct AcceptRealtimeCall<'a> {
     body: super::models::RealtimeSessionCreateRequestGa,
     options: rt::CallOptions,
 }
-impl AcceptRealtimeCall<'_> {
+impl<'a> AcceptRealtimeCall<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/calls/{call_id}/accept");
         op.path("call_id", &self.call_id, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /realtime/calls/{call_id}/hangup`: set optional parameters, then `send()`.
@@ -235,18 +237,22 @@ pub struct HangupRealtimeCall<'a> {
     call_id: String,
     options: rt::CallOptions,
 }
-impl HangupRealtimeCall<'_> {
+impl<'a> HangupRealtimeCall<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/calls/{call_id}/hangup");
         op.path("call_id", &self.call_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /realtime/calls/{call_id}/refer`: set optional parameters, then `send()`.
@@ -258,19 +264,23 @@ pub struct ReferRealtimeCall<'a> {
     body: super::models::RealtimeCallReferRequest,
     options: rt::CallOptions,
 }
-impl ReferRealtimeCall<'_> {
+impl<'a> ReferRealtimeCall<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/calls/{call_id}/refer");
         op.path("call_id", &self.call_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /realtime/calls/{call_id}/reject`: set optional parameters, then `send()`.
@@ -282,7 +292,7 @@ pub struct RejectRealtimeCall<'a> {
     body: Option<super::models::RealtimeCallRejectRequest>,
     options: rt::CallOptions,
 }
-impl RejectRealtimeCall<'_> {
+impl<'a> RejectRealtimeCall<'a> {
     /// Provide an optional SIP status code. When omitted the API responds with
     /// `603 Decline`.
     pub fn body(mut self, value: super::models::RealtimeCallRejectRequest) -> Self {
@@ -294,15 +304,19 @@ impl RejectRealtimeCall<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/calls/{call_id}/reject");
         op.path("call_id", &self.call_id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /realtime/client_secrets`: set optional parameters, then `send()`.
@@ -313,24 +327,25 @@ pub struct CreateRealtimeClientSecret<'a> {
     body: super::models::RealtimeCreateClientSecretRequest,
     options: rt::CallOptions,
 }
-impl CreateRealtimeClientSecret<'_> {
+impl<'a> CreateRealtimeClientSecret<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::RealtimeCreateClientSecretResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/client_secrets");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RealtimeCreateClientSecretResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /realtime/sessions`: set optional parameters, then `send()`.
@@ -341,21 +356,25 @@ pub struct CreateRealtimeSession<'a> {
     body: super::models::RealtimeSessionCreateRequest,
     options: rt::CallOptions,
 }
-impl CreateRealtimeSession<'_> {
+impl<'a> CreateRealtimeSession<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RealtimeSessionCreateResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/sessions");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RealtimeSessionCreateResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /realtime/transcription_sessions`: set optional parameters, then `send()`.
@@ -366,24 +385,26 @@ pub struct CreateRealtimeTranscriptionSession<'a> {
     body: super::models::RealtimeTranscriptionSessionCreateRequest,
     options: rt::CallOptions,
 }
-impl CreateRealtimeTranscriptionSession<'_> {
+impl<'a> CreateRealtimeTranscriptionSession<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::RealtimeTranscriptionSessionCreateResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/transcription_sessions");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RealtimeTranscriptionSessionCreateResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /realtime/translations/client_secrets`: set optional parameters, then `send()`.
@@ -394,26 +415,25 @@ pub struct CreateRealtimeTranslationClientSecret<'a> {
     body: super::models::RealtimeTranslationClientSecretCreateRequest,
     options: rt::CallOptions,
 }
-impl CreateRealtimeTranslationClientSecret<'_> {
+impl<'a> CreateRealtimeTranslationClientSecret<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::RealtimeTranslationClientSecretCreateResponse>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/realtime/translations/client_secrets",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/realtime/translations/client_secrets");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RealtimeTranslationClientSecretCreateResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

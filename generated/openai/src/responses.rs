@@ -22,10 +22,7 @@ impl<'a> ResponsesApi<'a> {
     /// as input for the model's response.
     ///
     /// `POST /responses` (operation `createResponse`).
-    pub fn create_response(
-        &self,
-        body: super::models::CreateResponse,
-    ) -> CreateResponse<'a> {
+    pub fn create_response(&self, body: super::models::CreateResponse) -> CreateResponse<'a> {
         CreateResponse {
             client: self.client,
             body,
@@ -40,7 +37,7 @@ impl<'a> ResponsesApi<'a> {
             client: self.client,
             response_id: response_id.into(),
             include: None,
-            stream: None,
+            stream2: None,
             starting_after: None,
             include_obfuscation: None,
             options: rt::CallOptions::default(),
@@ -71,10 +68,7 @@ impl<'a> ResponsesApi<'a> {
     /// Returns a list of input items for a given response.
     ///
     /// `GET /responses/{response_id}/input_items` (operation `listInputItems`).
-    pub fn list_input_items(
-        &self,
-        response_id: impl Into<String>,
-    ) -> ListInputItems<'a> {
+    pub fn list_input_items(&self, response_id: impl Into<String>) -> ListInputItems<'a> {
         ListInputItems {
             client: self.client,
             response_id: response_id.into(),
@@ -108,15 +102,12 @@ impl<'a> ResponsesApi<'a> {
     /// Retrieves a model response with the given ID.
     ///
     /// `GET /responses/{response_id}` (operation `beta_getResponse`).
-    pub fn beta_get_response(
-        &self,
-        response_id: impl Into<String>,
-    ) -> BetaGetResponse<'a> {
+    pub fn beta_get_response(&self, response_id: impl Into<String>) -> BetaGetResponse<'a> {
         BetaGetResponse {
             client: self.client,
             response_id: response_id.into(),
             include: None,
-            stream: None,
+            stream2: None,
             starting_after: None,
             include_obfuscation: None,
             openai_beta: None,
@@ -126,10 +117,7 @@ impl<'a> ResponsesApi<'a> {
     /// Deletes a model response with the given ID.
     ///
     /// `DELETE /responses/{response_id}` (operation `beta_deleteResponse`).
-    pub fn beta_delete_response(
-        &self,
-        response_id: impl Into<String>,
-    ) -> BetaDeleteResponse<'a> {
+    pub fn beta_delete_response(&self, response_id: impl Into<String>) -> BetaDeleteResponse<'a> {
         BetaDeleteResponse {
             client: self.client,
             response_id: response_id.into(),
@@ -142,10 +130,7 @@ impl<'a> ResponsesApi<'a> {
     /// [Learn more](/docs/guides/background).
     ///
     /// `POST /responses/{response_id}/cancel` (operation `beta_cancelResponse`).
-    pub fn beta_cancel_response(
-        &self,
-        response_id: impl Into<String>,
-    ) -> BetaCancelResponse<'a> {
+    pub fn beta_cancel_response(&self, response_id: impl Into<String>) -> BetaCancelResponse<'a> {
         BetaCancelResponse {
             client: self.client,
             response_id: response_id.into(),
@@ -156,10 +141,7 @@ impl<'a> ResponsesApi<'a> {
     /// Returns a list of input items for a given response.
     ///
     /// `GET /responses/{response_id}/input_items` (operation `beta_listInputItems`).
-    pub fn beta_list_input_items(
-        &self,
-        response_id: impl Into<String>,
-    ) -> BetaListInputItems<'a> {
+    pub fn beta_list_input_items(&self, response_id: impl Into<String>) -> BetaListInputItems<'a> {
         BetaListInputItems {
             client: self.client,
             response_id: response_id.into(),
@@ -180,22 +162,32 @@ pub struct CreateResponse<'a> {
     body: super::models::CreateResponse,
     options: rt::CallOptions,
 }
-impl CreateResponse<'_> {
+impl<'a> CreateResponse<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ResponseModel>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/responses");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ResponseModel>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Send the request and read the answer as a stream of server-sent events, each event's data decoded (`text/event-stream`), with backpressure: nothing is read ahead of the caller beyond a small buffer, and dropping the stream closes the connection. The body's `stream` flag is set to true.
+    pub async fn stream(
+        mut self,
+    ) -> Result<rt::stream::SseStream<super::models::ResponseStreamEvent>, rt::Error> {
+        self.body.stream = Some(Some(true));
+        let (client, op) = self.build();
+        rt::send_sse(client.connector(), op).await
     }
 }
 /// Request builder for `GET /responses/{response_id}`: set optional parameters, then `send()`.
@@ -205,12 +197,12 @@ pub struct GetResponse<'a> {
     client: &'a super::Client,
     response_id: String,
     include: Option<Vec<super::models::IncludeEnum>>,
-    stream: Option<bool>,
+    stream2: Option<bool>,
     starting_after: Option<i64>,
     include_obfuscation: Option<bool>,
     options: rt::CallOptions,
 }
-impl GetResponse<'_> {
+impl<'a> GetResponse<'a> {
     /// Additional fields to include in the response. See the `include`
     /// parameter for Response creation above for more information.
     pub fn include(mut self, value: Vec<super::models::IncludeEnum>) -> Self {
@@ -221,8 +213,8 @@ impl GetResponse<'_> {
     /// as it is generated using [server-sent events](https://developer.mozilla.org/en-US/docs/Web/API/Server-sent_events/Using_server-sent_events#Event_stream_format).
     /// See the [Streaming section below](/docs/api-reference/responses-streaming)
     /// for more information.
-    pub fn stream(mut self, value: bool) -> Self {
-        self.stream = Some(value);
+    pub fn stream2(mut self, value: bool) -> Self {
+        self.stream2 = Some(value);
         self
     }
     /// The sequence number of the event after which to start streaming.
@@ -246,15 +238,17 @@ impl GetResponse<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ResponseModel>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/responses/{response_id}");
         op.path("response_id", &self.response_id, rt::Style::Simple, false);
         op.query("include", &self.include, rt::Style::Form, true);
-        op.query("stream", &self.stream, rt::Style::Form, true);
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query("stream", &self.stream2, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         op.query(
             "include_obfuscation",
             &self.include_obfuscation,
@@ -263,7 +257,12 @@ impl GetResponse<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ResponseModel>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /responses/{response_id}`: set optional parameters, then `send()`.
@@ -274,14 +273,13 @@ pub struct DeleteResponse<'a> {
     response_id: String,
     options: rt::CallOptions,
 }
-impl DeleteResponse<'_> {
+impl<'a> DeleteResponse<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/responses/{response_id}");
         op.path("response_id", &self.response_id, rt::Style::Simple, false);
         op.errors(|status, body| match status {
@@ -290,7 +288,12 @@ impl DeleteResponse<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /responses/{response_id}/cancel`: set optional parameters, then `send()`.
@@ -301,16 +304,13 @@ pub struct CancelResponse<'a> {
     response_id: String,
     options: rt::CallOptions,
 }
-impl CancelResponse<'_> {
+impl<'a> CancelResponse<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ResponseModel>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/responses/{response_id}/cancel");
         op.path("response_id", &self.response_id, rt::Style::Simple, false);
         op.errors(|status, body| match status {
@@ -319,7 +319,12 @@ impl CancelResponse<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ResponseModel>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /responses/{response_id}/input_items`: set optional parameters, then `send()`.
@@ -334,7 +339,7 @@ pub struct ListInputItems<'a> {
     include: Option<Vec<super::models::IncludeEnum>>,
     options: rt::CallOptions,
 }
-impl ListInputItems<'_> {
+impl<'a> ListInputItems<'a> {
     /// A limit on the number of objects to be returned. Limit can range between
     /// 1 and 100, and the default is 20.
     pub fn limit(mut self, value: i64) -> Self {
@@ -364,14 +369,8 @@ impl ListInputItems<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ResponseItemList>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/responses/{response_id}/input_items",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/responses/{response_id}/input_items");
         op.path("response_id", &self.response_id, rt::Style::Simple, false);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
@@ -379,7 +378,39 @@ impl ListInputItems<'_> {
         op.query("include", &self.include, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ResponseItemList>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ItemResource> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ItemResource> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /responses`: set optional parameters, then `send()`.
@@ -391,7 +422,7 @@ pub struct BetaCreateResponse<'a> {
     body: super::models::BetaCreateResponse,
     options: rt::CallOptions,
 }
-impl BetaCreateResponse<'_> {
+impl<'a> BetaCreateResponse<'a> {
     /// Optional beta features to enable for this request.
     pub fn openai_beta(mut self, value: Vec<String>) -> Self {
         self.openai_beta = Some(value);
@@ -402,10 +433,7 @@ impl BetaCreateResponse<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::BetaResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/responses");
         op.header("openai-beta", &self.openai_beta, false);
         op.fixed_query("beta", "true");
@@ -413,7 +441,20 @@ impl BetaCreateResponse<'_> {
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::BetaResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Send the request and read the answer as a stream of server-sent events, each event's data decoded (`text/event-stream`), with backpressure: nothing is read ahead of the caller beyond a small buffer, and dropping the stream closes the connection. The body's `stream` flag is set to true.
+    pub async fn stream(
+        mut self,
+    ) -> Result<rt::stream::SseStream<super::models::BetaResponseStreamEvent>, rt::Error> {
+        self.body.stream = Some(Some(true));
+        let (client, op) = self.build();
+        rt::send_sse(client.connector(), op).await
     }
 }
 /// Request builder for `GET /responses/{response_id}`: set optional parameters, then `send()`.
@@ -423,13 +464,13 @@ pub struct BetaGetResponse<'a> {
     client: &'a super::Client,
     response_id: String,
     include: Option<Vec<super::models::BetaIncludeEnum>>,
-    stream: Option<bool>,
+    stream2: Option<bool>,
     starting_after: Option<i64>,
     include_obfuscation: Option<bool>,
     openai_beta: Option<Vec<String>>,
     options: rt::CallOptions,
 }
-impl BetaGetResponse<'_> {
+impl<'a> BetaGetResponse<'a> {
     /// Additional fields to include in the response. See the `include`
     /// parameter for Response creation above for more information.
     pub fn include(mut self, value: Vec<super::models::BetaIncludeEnum>) -> Self {
@@ -440,8 +481,8 @@ impl BetaGetResponse<'_> {
     /// as it is generated using [server-sent events](https://developer.mozilla.org/en-US/docs/Web/API/Server-sent_events/Using_server-sent_events#Event_stream_format).
     /// See the [Streaming section below](/docs/api-reference/responses-streaming)
     /// for more information.
-    pub fn stream(mut self, value: bool) -> Self {
-        self.stream = Some(value);
+    pub fn stream2(mut self, value: bool) -> Self {
+        self.stream2 = Some(value);
         self
     }
     /// The sequence number of the event after which to start streaming.
@@ -470,15 +511,17 @@ impl BetaGetResponse<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::BetaResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/responses/{response_id}");
         op.path("response_id", &self.response_id, rt::Style::Simple, false);
         op.query("include", &self.include, rt::Style::Form, true);
-        op.query("stream", &self.stream, rt::Style::Form, true);
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query("stream", &self.stream2, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         op.query(
             "include_obfuscation",
             &self.include_obfuscation,
@@ -489,7 +532,12 @@ impl BetaGetResponse<'_> {
         op.fixed_query("beta", "true");
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::BetaResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /responses/{response_id}`: set optional parameters, then `send()`.
@@ -501,7 +549,7 @@ pub struct BetaDeleteResponse<'a> {
     openai_beta: Option<Vec<String>>,
     options: rt::CallOptions,
 }
-impl BetaDeleteResponse<'_> {
+impl<'a> BetaDeleteResponse<'a> {
     /// Optional beta features to enable for this request.
     pub fn openai_beta(mut self, value: Vec<String>) -> Self {
         self.openai_beta = Some(value);
@@ -512,8 +560,7 @@ impl BetaDeleteResponse<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/responses/{response_id}");
         op.path("response_id", &self.response_id, rt::Style::Simple, false);
         op.header("openai-beta", &self.openai_beta, false);
@@ -524,7 +571,12 @@ impl BetaDeleteResponse<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `POST /responses/{response_id}/cancel`: set optional parameters, then `send()`.
@@ -536,7 +588,7 @@ pub struct BetaCancelResponse<'a> {
     openai_beta: Option<Vec<String>>,
     options: rt::CallOptions,
 }
-impl BetaCancelResponse<'_> {
+impl<'a> BetaCancelResponse<'a> {
     /// Optional beta features to enable for this request.
     pub fn openai_beta(mut self, value: Vec<String>) -> Self {
         self.openai_beta = Some(value);
@@ -547,10 +599,7 @@ impl BetaCancelResponse<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::BetaResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/responses/{response_id}/cancel");
         op.path("response_id", &self.response_id, rt::Style::Simple, false);
         op.header("openai-beta", &self.openai_beta, false);
@@ -561,7 +610,12 @@ impl BetaCancelResponse<'_> {
             _ => None,
         });
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::BetaResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /responses/{response_id}/input_items`: set optional parameters, then `send()`.
@@ -577,7 +631,7 @@ pub struct BetaListInputItems<'a> {
     openai_beta: Option<Vec<String>>,
     options: rt::CallOptions,
 }
-impl BetaListInputItems<'_> {
+impl<'a> BetaListInputItems<'a> {
     /// A limit on the number of objects to be returned. Limit can range between
     /// 1 and 100, and the default is 20.
     pub fn limit(mut self, value: i64) -> Self {
@@ -612,14 +666,8 @@ impl BetaListInputItems<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::BetaResponseItemList>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/responses/{response_id}/input_items",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/responses/{response_id}/input_items");
         op.path("response_id", &self.response_id, rt::Style::Simple, false);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
@@ -629,6 +677,40 @@ impl BetaListInputItems<'_> {
         op.fixed_query("beta", "true");
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::BetaResponseItemList>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::BetaItemResource> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::BetaItemResource> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }

@@ -72,7 +72,7 @@ pub struct Getinputtokencounts<'a> {
     body: Option<super::models::TokenCountsBody>,
     options: rt::CallOptions,
 }
-impl Getinputtokencounts<'_> {
+impl<'a> Getinputtokencounts<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::TokenCountsBody) -> Self {
         self.body = Some(value);
@@ -83,17 +83,19 @@ impl Getinputtokencounts<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::TokenCountsResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/responses/input_tokens");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::TokenCountsResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /responses/compact`: set optional parameters, then `send()`.
@@ -104,12 +106,9 @@ pub struct Compactconversation<'a> {
     body: Option<super::models::CompactResponseMethodPublicBody>,
     options: rt::CallOptions,
 }
-impl Compactconversation<'_> {
+impl<'a> Compactconversation<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::CompactResponseMethodPublicBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::CompactResponseMethodPublicBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -118,17 +117,19 @@ impl Compactconversation<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CompactResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/responses/compact");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CompactResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /responses/compact`: set optional parameters, then `send()`.
@@ -140,17 +141,14 @@ pub struct BetaCompactconversation<'a> {
     body: Option<super::models::BetaCompactResponseMethodPublicBody>,
     options: rt::CallOptions,
 }
-impl BetaCompactconversation<'_> {
+impl<'a> BetaCompactconversation<'a> {
     /// Optional beta features to enable for this request.
     pub fn openai_beta(mut self, value: Vec<String>) -> Self {
         self.openai_beta = Some(value);
         self
     }
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::BetaCompactResponseMethodPublicBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::BetaCompactResponseMethodPublicBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -159,10 +157,7 @@ impl BetaCompactconversation<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::BetaCompactResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/responses/compact");
         op.header("openai-beta", &self.openai_beta, false);
         op.fixed_query("beta", "true");
@@ -171,7 +166,12 @@ impl BetaCompactconversation<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::BetaCompactResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /responses/input_tokens`: set optional parameters, then `send()`.
@@ -183,7 +183,7 @@ pub struct BetaGetinputtokencounts<'a> {
     body: Option<super::models::BetaTokenCountsBody>,
     options: rt::CallOptions,
 }
-impl BetaGetinputtokencounts<'_> {
+impl<'a> BetaGetinputtokencounts<'a> {
     /// Optional beta features to enable for this request.
     pub fn openai_beta(mut self, value: Vec<String>) -> Self {
         self.openai_beta = Some(value);
@@ -199,10 +199,7 @@ impl BetaGetinputtokencounts<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::BetaTokenCountsResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/responses/input_tokens");
         op.header("openai-beta", &self.openai_beta, false);
         op.fixed_query("beta", "true");
@@ -211,6 +208,13 @@ impl BetaGetinputtokencounts<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::BetaTokenCountsResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

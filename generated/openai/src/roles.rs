@@ -76,10 +76,7 @@ impl<'a> RolesApi<'a> {
     /// Lists the roles configured for a project.
     ///
     /// `GET /projects/{project_id}/roles` (operation `list-project-roles`).
-    pub fn list_project_roles(
-        &self,
-        project_id: impl Into<String>,
-    ) -> ListProjectRoles<'a> {
+    pub fn list_project_roles(&self, project_id: impl Into<String>) -> ListProjectRoles<'a> {
         ListProjectRoles {
             client: self.client,
             project_id: project_id.into(),
@@ -162,7 +159,7 @@ pub struct ListRoles<'a> {
     order: Option<super::models::ListChatCompletionsOrder>,
     options: rt::CallOptions,
 }
-impl ListRoles<'_> {
+impl<'a> ListRoles<'a> {
     /// A limit on the number of roles to return. Defaults to 1000.
     pub fn limit(mut self, value: i64) -> Self {
         self.limit = Some(value);
@@ -183,27 +180,56 @@ impl ListRoles<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PublicRoleListResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/roles");
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((0f64, false)),
-                    Some((1000f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((0f64, false)),
+                Some((1000f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PublicRoleListResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `next`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Role> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Role> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/next".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /organization/roles`: set optional parameters, then `send()`.
@@ -214,19 +240,23 @@ pub struct CreateRole<'a> {
     body: super::models::PublicCreateOrganizationRoleBody,
     options: rt::CallOptions,
 }
-impl CreateRole<'_> {
+impl<'a> CreateRole<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Role>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/organization/roles");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Role>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /organization/roles/{role_id}`: set optional parameters, then `send()`.
@@ -237,19 +267,23 @@ pub struct RetrieveRole<'a> {
     role_id: String,
     options: rt::CallOptions,
 }
-impl RetrieveRole<'_> {
+impl<'a> RetrieveRole<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Role>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/roles/{role_id}");
         op.path("role_id", &self.role_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Role>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /organization/roles/{role_id}`: set optional parameters, then `send()`.
@@ -261,20 +295,24 @@ pub struct UpdateRole<'a> {
     body: super::models::PublicUpdateOrganizationRoleBody,
     options: rt::CallOptions,
 }
-impl UpdateRole<'_> {
+impl<'a> UpdateRole<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Role>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/organization/roles/{role_id}");
         op.path("role_id", &self.role_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Role>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /organization/roles/{role_id}`: set optional parameters, then `send()`.
@@ -285,21 +323,23 @@ pub struct DeleteRole<'a> {
     role_id: String,
     options: rt::CallOptions,
 }
-impl DeleteRole<'_> {
+impl<'a> DeleteRole<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RoleDeletedResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/organization/roles/{role_id}");
         op.path("role_id", &self.role_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::RoleDeletedResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /projects/{project_id}/roles`: set optional parameters, then `send()`.
@@ -313,7 +353,7 @@ pub struct ListProjectRoles<'a> {
     order: Option<super::models::ListChatCompletionsOrder>,
     options: rt::CallOptions,
 }
-impl ListProjectRoles<'_> {
+impl<'a> ListProjectRoles<'a> {
     /// A limit on the number of roles to return. Defaults to 1000.
     pub fn limit(mut self, value: i64) -> Self {
         self.limit = Some(value);
@@ -334,28 +374,57 @@ impl ListProjectRoles<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PublicRoleListResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/projects/{project_id}/roles");
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((0f64, false)),
-                    Some((1000f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((0f64, false)),
+                Some((1000f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PublicRoleListResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `next`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Role> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Role> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/next".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /projects/{project_id}/roles`: set optional parameters, then `send()`.
@@ -367,20 +436,24 @@ pub struct CreateProjectRole<'a> {
     body: super::models::PublicCreateOrganizationRoleBody,
     options: rt::CallOptions,
 }
-impl CreateProjectRole<'_> {
+impl<'a> CreateProjectRole<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Role>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/projects/{project_id}/roles");
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Role>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /projects/{project_id}/roles/{role_id}`: set optional parameters, then `send()`.
@@ -392,23 +465,24 @@ pub struct RetrieveProjectRole<'a> {
     role_id: String,
     options: rt::CallOptions,
 }
-impl RetrieveProjectRole<'_> {
+impl<'a> RetrieveProjectRole<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Role>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/projects/{project_id}/roles/{role_id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/projects/{project_id}/roles/{role_id}");
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.path("role_id", &self.role_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Role>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /projects/{project_id}/roles/{role_id}`: set optional parameters, then `send()`.
@@ -421,24 +495,25 @@ pub struct UpdateProjectRole<'a> {
     body: super::models::PublicUpdateOrganizationRoleBody,
     options: rt::CallOptions,
 }
-impl UpdateProjectRole<'_> {
+impl<'a> UpdateProjectRole<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Role>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/projects/{project_id}/roles/{role_id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/projects/{project_id}/roles/{role_id}");
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.path("role_id", &self.role_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Role>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /projects/{project_id}/roles/{role_id}`: set optional parameters, then `send()`.
@@ -450,24 +525,23 @@ pub struct DeleteProjectRole<'a> {
     role_id: String,
     options: rt::CallOptions,
 }
-impl DeleteProjectRole<'_> {
+impl<'a> DeleteProjectRole<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RoleDeletedResource>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/projects/{project_id}/roles/{role_id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/projects/{project_id}/roles/{role_id}");
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.path("role_id", &self.role_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::RoleDeletedResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -82,10 +82,7 @@ impl<'a> SkillsApi<'a> {
     /// List skill versions for a skill.
     ///
     /// `GET /skills/{skill_id}/versions` (operation `ListSkillVersions`).
-    pub fn list_skill_versions(
-        &self,
-        skill_id: impl Into<String>,
-    ) -> ListSkillVersions<'a> {
+    pub fn list_skill_versions(&self, skill_id: impl Into<String>) -> ListSkillVersions<'a> {
         ListSkillVersions {
             client: self.client,
             skill_id: skill_id.into(),
@@ -98,10 +95,7 @@ impl<'a> SkillsApi<'a> {
     /// Create a new immutable skill version.
     ///
     /// `POST /skills/{skill_id}/versions` (operation `CreateSkillVersion`).
-    pub fn create_skill_version(
-        &self,
-        skill_id: impl Into<String>,
-    ) -> CreateSkillVersion<'a> {
+    pub fn create_skill_version(&self, skill_id: impl Into<String>) -> CreateSkillVersion<'a> {
         CreateSkillVersion {
             client: self.client,
             skill_id: skill_id.into(),
@@ -165,7 +159,7 @@ pub struct ListSkills<'a> {
     after: Option<String>,
     options: rt::CallOptions,
 }
-impl ListSkills<'_> {
+impl<'a> ListSkills<'a> {
     /// Number of items to retrieve
     pub fn limit(mut self, value: i64) -> Self {
         self.limit = Some(value);
@@ -186,27 +180,54 @@ impl ListSkills<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SkillListResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/skills");
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((0f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((0f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::SkillListResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::SkillResource> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::SkillResource> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /skills`: set optional parameters, then `send()`.
@@ -217,7 +238,7 @@ pub struct CreateSkill<'a> {
     body: Option<super::models::CreateSkillBody>,
     options: rt::CallOptions,
 }
-impl CreateSkill<'_> {
+impl<'a> CreateSkill<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateSkillBody) -> Self {
         self.body = Some(value);
@@ -228,17 +249,19 @@ impl CreateSkill<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SkillResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/skills");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::SkillResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /skills/{skill_id}`: set optional parameters, then `send()`.
@@ -249,21 +272,23 @@ pub struct GetSkill<'a> {
     skill_id: String,
     options: rt::CallOptions,
 }
-impl GetSkill<'_> {
+impl<'a> GetSkill<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SkillResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/skills/{skill_id}");
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::SkillResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /skills/{skill_id}`: set optional parameters, then `send()`.
@@ -275,7 +300,7 @@ pub struct UpdateSkillDefaultVersion<'a> {
     body: Option<super::models::SetDefaultSkillVersionBody>,
     options: rt::CallOptions,
 }
-impl UpdateSkillDefaultVersion<'_> {
+impl<'a> UpdateSkillDefaultVersion<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::SetDefaultSkillVersionBody) -> Self {
         self.body = Some(value);
@@ -286,10 +311,7 @@ impl UpdateSkillDefaultVersion<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SkillResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/skills/{skill_id}");
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -297,7 +319,12 @@ impl UpdateSkillDefaultVersion<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::SkillResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /skills/{skill_id}`: set optional parameters, then `send()`.
@@ -308,21 +335,25 @@ pub struct DeleteSkill<'a> {
     skill_id: String,
     options: rt::CallOptions,
 }
-impl DeleteSkill<'_> {
+impl<'a> DeleteSkill<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeletedSkillResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/skills/{skill_id}");
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeletedSkillResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /skills/{skill_id}/content`: set optional parameters, then `send()`.
@@ -333,19 +364,23 @@ pub struct GetSkillContent<'a> {
     skill_id: String,
     options: rt::CallOptions,
 }
-impl GetSkillContent<'_> {
+impl<'a> GetSkillContent<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<String>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/skills/{skill_id}/content");
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<String>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /skills/{skill_id}/versions`: set optional parameters, then `send()`.
@@ -359,7 +394,7 @@ pub struct ListSkillVersions<'a> {
     after: Option<String>,
     options: rt::CallOptions,
 }
-impl ListSkillVersions<'_> {
+impl<'a> ListSkillVersions<'a> {
     /// Number of versions to retrieve.
     pub fn limit(mut self, value: i64) -> Self {
         self.limit = Some(value);
@@ -380,28 +415,57 @@ impl ListSkillVersions<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SkillVersionListResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/skills/{skill_id}/versions");
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((0f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((0f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SkillVersionListResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::SkillVersionResource> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::SkillVersionResource> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /skills/{skill_id}/versions`: set optional parameters, then `send()`.
@@ -413,7 +477,7 @@ pub struct CreateSkillVersion<'a> {
     body: Option<super::models::CreateSkillVersionBody>,
     options: rt::CallOptions,
 }
-impl CreateSkillVersion<'_> {
+impl<'a> CreateSkillVersion<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateSkillVersionBody) -> Self {
         self.body = Some(value);
@@ -424,10 +488,7 @@ impl CreateSkillVersion<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SkillVersionResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/skills/{skill_id}/versions");
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -435,7 +496,14 @@ impl CreateSkillVersion<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SkillVersionResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /skills/{skill_id}/versions/{version}`: set optional parameters, then `send()`.
@@ -447,25 +515,26 @@ pub struct GetSkillVersion<'a> {
     version: String,
     options: rt::CallOptions,
 }
-impl GetSkillVersion<'_> {
+impl<'a> GetSkillVersion<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SkillVersionResource>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/skills/{skill_id}/versions/{version}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/skills/{skill_id}/versions/{version}");
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
         op.path("version", &self.version, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SkillVersionResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /skills/{skill_id}/versions/{version}`: set optional parameters, then `send()`.
@@ -477,25 +546,26 @@ pub struct DeleteSkillVersion<'a> {
     version: String,
     options: rt::CallOptions,
 }
-impl DeleteSkillVersion<'_> {
+impl<'a> DeleteSkillVersion<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeletedSkillVersionResource>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/skills/{skill_id}/versions/{version}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/skills/{skill_id}/versions/{version}");
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
         op.path("version", &self.version, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeletedSkillVersionResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /skills/{skill_id}/versions/{version}/content`: set optional parameters, then `send()`.
@@ -507,14 +577,13 @@ pub struct GetSkillVersionContent<'a> {
     version: String,
     options: rt::CallOptions,
 }
-impl GetSkillVersionContent<'_> {
+impl<'a> GetSkillVersionContent<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<String>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/skills/{skill_id}/versions/{version}/content",
@@ -523,6 +592,11 @@ impl GetSkillVersionContent<'_> {
         op.path("version", &self.version, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<String>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -172,7 +172,7 @@ pub struct ListProjectSpendAlerts<'a> {
     before: Option<String>,
     options: rt::CallOptions,
 }
-impl ListProjectSpendAlerts<'_> {
+impl<'a> ListProjectSpendAlerts<'a> {
     /// A limit on the number of spend alerts to return. Defaults to 20.
     pub fn limit(mut self, value: i64) -> Self {
         self.limit = Some(value);
@@ -198,31 +198,60 @@ impl ListProjectSpendAlerts<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectSpendAlertListResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organization/projects/{project_id}/spend_alerts",
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((0f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((0f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectSpendAlertListResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectSpendAlert> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ProjectSpendAlert> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /organization/projects/{project_id}/spend_alerts`: set optional parameters, then `send()`.
@@ -234,16 +263,13 @@ pub struct CreateProjectSpendAlert<'a> {
     body: super::models::CreateSpendAlertBody,
     options: rt::CallOptions,
 }
-impl CreateProjectSpendAlert<'_> {
+impl<'a> CreateProjectSpendAlert<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectSpendAlert>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/organization/projects/{project_id}/spend_alerts",
@@ -252,7 +278,12 @@ impl CreateProjectSpendAlert<'_> {
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ProjectSpendAlert>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /organization/projects/{project_id}/spend_alerts/{alert_id}`: set optional parameters, then `send()`.
@@ -264,16 +295,13 @@ pub struct RetrieveProjectSpendAlert<'a> {
     alert_id: String,
     options: rt::CallOptions,
 }
-impl RetrieveProjectSpendAlert<'_> {
+impl<'a> RetrieveProjectSpendAlert<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectSpendAlert>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organization/projects/{project_id}/spend_alerts/{alert_id}",
@@ -281,7 +309,12 @@ impl RetrieveProjectSpendAlert<'_> {
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.path("alert_id", &self.alert_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ProjectSpendAlert>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /organization/projects/{project_id}/spend_alerts/{alert_id}`: set optional parameters, then `send()`.
@@ -294,16 +327,13 @@ pub struct UpdateProjectSpendAlert<'a> {
     body: super::models::CreateSpendAlertBody,
     options: rt::CallOptions,
 }
-impl UpdateProjectSpendAlert<'_> {
+impl<'a> UpdateProjectSpendAlert<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ProjectSpendAlert>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/organization/projects/{project_id}/spend_alerts/{alert_id}",
@@ -313,7 +343,12 @@ impl UpdateProjectSpendAlert<'_> {
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ProjectSpendAlert>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /organization/projects/{project_id}/spend_alerts/{alert_id}`: set optional parameters, then `send()`.
@@ -325,19 +360,13 @@ pub struct DeleteProjectSpendAlert<'a> {
     alert_id: String,
     options: rt::CallOptions,
 }
-impl DeleteProjectSpendAlert<'_> {
+impl<'a> DeleteProjectSpendAlert<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ProjectSpendAlertDeletedResource>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/organization/projects/{project_id}/spend_alerts/{alert_id}",
@@ -345,7 +374,14 @@ impl DeleteProjectSpendAlert<'_> {
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.path("alert_id", &self.alert_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectSpendAlertDeletedResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /organization/spend_alerts`: set optional parameters, then `send()`.
@@ -359,7 +395,7 @@ pub struct ListOrganizationSpendAlerts<'a> {
     before: Option<String>,
     options: rt::CallOptions,
 }
-impl ListOrganizationSpendAlerts<'_> {
+impl<'a> ListOrganizationSpendAlerts<'a> {
     /// A limit on the number of spend alerts to return. Defaults to 20.
     pub fn limit(mut self, value: i64) -> Self {
         self.limit = Some(value);
@@ -385,30 +421,56 @@ impl ListOrganizationSpendAlerts<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::OrganizationSpendAlertListResource>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/spend_alerts");
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((0f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((0f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OrganizationSpendAlertListResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::OrganizationSpendAlert> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::OrganizationSpendAlert> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /organization/spend_alerts`: set optional parameters, then `send()`.
@@ -419,21 +481,25 @@ pub struct CreateOrganizationSpendAlert<'a> {
     body: super::models::CreateSpendAlertBody,
     options: rt::CallOptions,
 }
-impl CreateOrganizationSpendAlert<'_> {
+impl<'a> CreateOrganizationSpendAlert<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::OrganizationSpendAlert>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/organization/spend_alerts");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OrganizationSpendAlert>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /organization/spend_alerts/{alert_id}`: set optional parameters, then `send()`.
@@ -444,23 +510,24 @@ pub struct RetrieveOrganizationSpendAlert<'a> {
     alert_id: String,
     options: rt::CallOptions,
 }
-impl RetrieveOrganizationSpendAlert<'_> {
+impl<'a> RetrieveOrganizationSpendAlert<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/organization/spend_alerts/{alert_id}");
+        op.path("alert_id", &self.alert_id, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::OrganizationSpendAlert>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/organization/spend_alerts/{alert_id}",
-        );
-        op.path("alert_id", &self.alert_id, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /organization/spend_alerts/{alert_id}`: set optional parameters, then `send()`.
@@ -472,25 +539,26 @@ pub struct UpdateOrganizationSpendAlert<'a> {
     body: super::models::CreateSpendAlertBody,
     options: rt::CallOptions,
 }
-impl UpdateOrganizationSpendAlert<'_> {
+impl<'a> UpdateOrganizationSpendAlert<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::OrganizationSpendAlert>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/organization/spend_alerts/{alert_id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/organization/spend_alerts/{alert_id}");
         op.path("alert_id", &self.alert_id, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OrganizationSpendAlert>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /organization/spend_alerts/{alert_id}`: set optional parameters, then `send()`.
@@ -501,25 +569,23 @@ pub struct DeleteOrganizationSpendAlert<'a> {
     alert_id: String,
     options: rt::CallOptions,
 }
-impl DeleteOrganizationSpendAlert<'_> {
+impl<'a> DeleteOrganizationSpendAlert<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/organization/spend_alerts/{alert_id}");
+        op.path("alert_id", &self.alert_id, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::OrganizationSpendAlertDeletedResource>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/organization/spend_alerts/{alert_id}",
-        );
-        op.path("alert_id", &self.alert_id, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+    ) -> Result<rt::Response<super::models::OrganizationSpendAlertDeletedResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

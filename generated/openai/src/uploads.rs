@@ -36,10 +36,7 @@ impl<'a> UploadsApi<'a> {
     /// Returns the Upload object with status `pending`.
     ///
     /// `POST /uploads` (operation `createUpload`).
-    pub fn create_upload(
-        &self,
-        body: super::models::CreateUploadRequest,
-    ) -> CreateUpload<'a> {
+    pub fn create_upload(&self, body: super::models::CreateUploadRequest) -> CreateUpload<'a> {
         CreateUpload {
             client: self.client,
             body,
@@ -108,19 +105,23 @@ pub struct CreateUpload<'a> {
     body: super::models::CreateUploadRequest,
     options: rt::CallOptions,
 }
-impl CreateUpload<'_> {
+impl<'a> CreateUpload<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Upload>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/uploads");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Upload>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /uploads/{upload_id}/cancel`: set optional parameters, then `send()`.
@@ -131,18 +132,22 @@ pub struct CancelUpload<'a> {
     upload_id: String,
     options: rt::CallOptions,
 }
-impl CancelUpload<'_> {
+impl<'a> CancelUpload<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Upload>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/uploads/{upload_id}/cancel");
         op.path("upload_id", &self.upload_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Upload>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /uploads/{upload_id}/complete`: set optional parameters, then `send()`.
@@ -154,19 +159,23 @@ pub struct CompleteUpload<'a> {
     body: super::models::CompleteUploadRequest,
     options: rt::CallOptions,
 }
-impl CompleteUpload<'_> {
+impl<'a> CompleteUpload<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Upload>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/uploads/{upload_id}/complete");
         op.path("upload_id", &self.upload_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Upload>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /uploads/{upload_id}/parts`: set optional parameters, then `send()`.
@@ -178,16 +187,13 @@ pub struct AddUploadPart<'a> {
     body: super::models::AddUploadPartBody,
     options: rt::CallOptions,
 }
-impl AddUploadPart<'_> {
+impl<'a> AddUploadPart<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UploadPart>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/uploads/{upload_id}/parts");
         op.path("upload_id", &self.upload_id, rt::Style::Simple, false);
         let body = &self.body;
@@ -195,6 +201,11 @@ impl AddUploadPart<'_> {
         mp.file("data", &body.data);
         op.multipart_done(mp);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::UploadPart>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -71,10 +71,7 @@ impl<'a> UsageApi<'a> {
     /// Get code interpreter sessions usage details for the organization.
     ///
     /// `GET /organization/usage/code_interpreter_sessions` (operation `usage-code-interpreter-sessions`).
-    pub fn code_interpreter_sessions(
-        &self,
-        start_time: i64,
-    ) -> UsageCodeInterpreterSessions<'a> {
+    pub fn code_interpreter_sessions(&self, start_time: i64) -> UsageCodeInterpreterSessions<'a> {
         UsageCodeInterpreterSessions {
             client: self.client,
             start_time,
@@ -237,7 +234,7 @@ pub struct UsageCosts<'a> {
     page: Option<String>,
     options: rt::CallOptions,
 }
-impl UsageCosts<'_> {
+impl<'a> UsageCosts<'a> {
     /// End time (Unix seconds) of the query time range, exclusive.
     pub fn end_time(mut self, value: i64) -> Self {
         self.end_time = Some(value);
@@ -278,10 +275,7 @@ impl UsageCosts<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/costs");
         op.query("start_time", &self.start_time, rt::Style::Form, true);
         op.query("end_time", &self.end_time, rt::Style::Form, true);
@@ -293,7 +287,39 @@ impl UsageCosts<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `page`; found from a next cursor at `/next_page`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/next_page".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("page")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /organization/usage/audio_speeches`: set optional parameters, then `send()`.
@@ -313,17 +339,14 @@ pub struct UsageAudioSpeeches<'a> {
     page: Option<String>,
     options: rt::CallOptions,
 }
-impl UsageAudioSpeeches<'_> {
+impl<'a> UsageAudioSpeeches<'a> {
     /// End time (Unix seconds) of the query time range, exclusive.
     pub fn end_time(mut self, value: i64) -> Self {
         self.end_time = Some(value);
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(
-        mut self,
-        value: super::models::UsageAudioSpeechesBucketWidth,
-    ) -> Self {
+    pub fn bucket_width(mut self, value: super::models::UsageAudioSpeechesBucketWidth) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -348,10 +371,7 @@ impl UsageAudioSpeeches<'_> {
         self
     }
     /// Group the usage data by the specified fields. Support fields include `project_id`, `user_id`, `api_key_id`, `model` or any combination of them.
-    pub fn group_by(
-        mut self,
-        value: Vec<super::models::UsageAudioSpeechesGroupByItem>,
-    ) -> Self {
+    pub fn group_by(mut self, value: Vec<super::models::UsageAudioSpeechesGroupByItem>) -> Self {
         self.group_by = Some(value);
         self
     }
@@ -373,10 +393,7 @@ impl UsageAudioSpeeches<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/usage/audio_speeches");
         op.query("start_time", &self.start_time, rt::Style::Form, true);
         op.query("end_time", &self.end_time, rt::Style::Form, true);
@@ -390,7 +407,39 @@ impl UsageAudioSpeeches<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `page`; found from a next cursor at `/next_page`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/next_page".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("page")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /organization/usage/audio_transcriptions`: set optional parameters, then `send()`.
@@ -410,17 +459,14 @@ pub struct UsageAudioTranscriptions<'a> {
     page: Option<String>,
     options: rt::CallOptions,
 }
-impl UsageAudioTranscriptions<'_> {
+impl<'a> UsageAudioTranscriptions<'a> {
     /// End time (Unix seconds) of the query time range, exclusive.
     pub fn end_time(mut self, value: i64) -> Self {
         self.end_time = Some(value);
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(
-        mut self,
-        value: super::models::UsageAudioSpeechesBucketWidth,
-    ) -> Self {
+    pub fn bucket_width(mut self, value: super::models::UsageAudioSpeechesBucketWidth) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -445,10 +491,7 @@ impl UsageAudioTranscriptions<'_> {
         self
     }
     /// Group the usage data by the specified fields. Support fields include `project_id`, `user_id`, `api_key_id`, `model` or any combination of them.
-    pub fn group_by(
-        mut self,
-        value: Vec<super::models::UsageAudioSpeechesGroupByItem>,
-    ) -> Self {
+    pub fn group_by(mut self, value: Vec<super::models::UsageAudioSpeechesGroupByItem>) -> Self {
         self.group_by = Some(value);
         self
     }
@@ -470,14 +513,8 @@ impl UsageAudioTranscriptions<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/organization/usage/audio_transcriptions",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/organization/usage/audio_transcriptions");
         op.query("start_time", &self.start_time, rt::Style::Form, true);
         op.query("end_time", &self.end_time, rt::Style::Form, true);
         op.query("bucket_width", &self.bucket_width, rt::Style::Form, true);
@@ -490,7 +527,39 @@ impl UsageAudioTranscriptions<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `page`; found from a next cursor at `/next_page`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/next_page".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("page")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /organization/usage/code_interpreter_sessions`: set optional parameters, then `send()`.
@@ -507,17 +576,14 @@ pub struct UsageCodeInterpreterSessions<'a> {
     page: Option<String>,
     options: rt::CallOptions,
 }
-impl UsageCodeInterpreterSessions<'_> {
+impl<'a> UsageCodeInterpreterSessions<'a> {
     /// End time (Unix seconds) of the query time range, exclusive.
     pub fn end_time(mut self, value: i64) -> Self {
         self.end_time = Some(value);
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(
-        mut self,
-        value: super::models::UsageAudioSpeechesBucketWidth,
-    ) -> Self {
+    pub fn bucket_width(mut self, value: super::models::UsageAudioSpeechesBucketWidth) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -549,10 +615,7 @@ impl UsageCodeInterpreterSessions<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organization/usage/code_interpreter_sessions",
@@ -566,7 +629,39 @@ impl UsageCodeInterpreterSessions<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `page`; found from a next cursor at `/next_page`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/next_page".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("page")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /organization/usage/completions`: set optional parameters, then `send()`.
@@ -587,17 +682,14 @@ pub struct UsageCompletions<'a> {
     page: Option<String>,
     options: rt::CallOptions,
 }
-impl UsageCompletions<'_> {
+impl<'a> UsageCompletions<'a> {
     /// End time (Unix seconds) of the query time range, exclusive.
     pub fn end_time(mut self, value: i64) -> Self {
         self.end_time = Some(value);
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(
-        mut self,
-        value: super::models::UsageAudioSpeechesBucketWidth,
-    ) -> Self {
+    pub fn bucket_width(mut self, value: super::models::UsageAudioSpeechesBucketWidth) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -627,10 +719,7 @@ impl UsageCompletions<'_> {
         self
     }
     /// Group the usage data by the specified fields. Support fields include `project_id`, `user_id`, `api_key_id`, `model`, `batch`, `service_tier` or any combination of them.
-    pub fn group_by(
-        mut self,
-        value: Vec<super::models::UsageCompletionsGroupByItem>,
-    ) -> Self {
+    pub fn group_by(mut self, value: Vec<super::models::UsageCompletionsGroupByItem>) -> Self {
         self.group_by = Some(value);
         self
     }
@@ -652,10 +741,7 @@ impl UsageCompletions<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/usage/completions");
         op.query("start_time", &self.start_time, rt::Style::Form, true);
         op.query("end_time", &self.end_time, rt::Style::Form, true);
@@ -670,7 +756,39 @@ impl UsageCompletions<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `page`; found from a next cursor at `/next_page`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/next_page".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("page")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /organization/usage/embeddings`: set optional parameters, then `send()`.
@@ -690,17 +808,14 @@ pub struct UsageEmbeddings<'a> {
     page: Option<String>,
     options: rt::CallOptions,
 }
-impl UsageEmbeddings<'_> {
+impl<'a> UsageEmbeddings<'a> {
     /// End time (Unix seconds) of the query time range, exclusive.
     pub fn end_time(mut self, value: i64) -> Self {
         self.end_time = Some(value);
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(
-        mut self,
-        value: super::models::UsageAudioSpeechesBucketWidth,
-    ) -> Self {
+    pub fn bucket_width(mut self, value: super::models::UsageAudioSpeechesBucketWidth) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -725,10 +840,7 @@ impl UsageEmbeddings<'_> {
         self
     }
     /// Group the usage data by the specified fields. Support fields include `project_id`, `user_id`, `api_key_id`, `model` or any combination of them.
-    pub fn group_by(
-        mut self,
-        value: Vec<super::models::UsageAudioSpeechesGroupByItem>,
-    ) -> Self {
+    pub fn group_by(mut self, value: Vec<super::models::UsageAudioSpeechesGroupByItem>) -> Self {
         self.group_by = Some(value);
         self
     }
@@ -750,10 +862,7 @@ impl UsageEmbeddings<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/usage/embeddings");
         op.query("start_time", &self.start_time, rt::Style::Form, true);
         op.query("end_time", &self.end_time, rt::Style::Form, true);
@@ -767,7 +876,39 @@ impl UsageEmbeddings<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `page`; found from a next cursor at `/next_page`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/next_page".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("page")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /organization/usage/file_search_calls`: set optional parameters, then `send()`.
@@ -787,17 +928,14 @@ pub struct UsageFileSearchCalls<'a> {
     page: Option<String>,
     options: rt::CallOptions,
 }
-impl UsageFileSearchCalls<'_> {
+impl<'a> UsageFileSearchCalls<'a> {
     /// End time (Unix seconds) of the query time range, exclusive.
     pub fn end_time(mut self, value: i64) -> Self {
         self.end_time = Some(value);
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(
-        mut self,
-        value: super::models::UsageAudioSpeechesBucketWidth,
-    ) -> Self {
+    pub fn bucket_width(mut self, value: super::models::UsageAudioSpeechesBucketWidth) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -822,10 +960,7 @@ impl UsageFileSearchCalls<'_> {
         self
     }
     /// Group the usage data by the specified fields. Support fields include `project_id`, `user_id`, `api_key_id`, `vector_store_id` or any combination of them.
-    pub fn group_by(
-        mut self,
-        value: Vec<super::models::UsageFileSearchCallsGroupByItem>,
-    ) -> Self {
+    pub fn group_by(mut self, value: Vec<super::models::UsageFileSearchCallsGroupByItem>) -> Self {
         self.group_by = Some(value);
         self
     }
@@ -847,27 +982,58 @@ impl UsageFileSearchCalls<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/organization/usage/file_search_calls",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/organization/usage/file_search_calls");
         op.query("start_time", &self.start_time, rt::Style::Form, true);
         op.query("end_time", &self.end_time, rt::Style::Form, true);
         op.query("bucket_width", &self.bucket_width, rt::Style::Form, true);
         op.query("project_ids", &self.project_ids, rt::Style::Form, true);
         op.query("user_ids", &self.user_ids, rt::Style::Form, true);
         op.query("api_key_ids", &self.api_key_ids, rt::Style::Form, true);
-        op.query("vector_store_ids", &self.vector_store_ids, rt::Style::Form, true);
+        op.query(
+            "vector_store_ids",
+            &self.vector_store_ids,
+            rt::Style::Form,
+            true,
+        );
         op.query("group_by", &self.group_by, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `page`; found from a next cursor at `/next_page`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/next_page".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("page")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /organization/usage/images`: set optional parameters, then `send()`.
@@ -889,17 +1055,14 @@ pub struct UsageImages<'a> {
     page: Option<String>,
     options: rt::CallOptions,
 }
-impl UsageImages<'_> {
+impl<'a> UsageImages<'a> {
     /// End time (Unix seconds) of the query time range, exclusive.
     pub fn end_time(mut self, value: i64) -> Self {
         self.end_time = Some(value);
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(
-        mut self,
-        value: super::models::UsageAudioSpeechesBucketWidth,
-    ) -> Self {
+    pub fn bucket_width(mut self, value: super::models::UsageAudioSpeechesBucketWidth) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -934,10 +1097,7 @@ impl UsageImages<'_> {
         self
     }
     /// Group the usage data by the specified fields. Support fields include `project_id`, `user_id`, `api_key_id`, `model`, `size`, `source` or any combination of them.
-    pub fn group_by(
-        mut self,
-        value: Vec<super::models::UsageImagesGroupByItem>,
-    ) -> Self {
+    pub fn group_by(mut self, value: Vec<super::models::UsageImagesGroupByItem>) -> Self {
         self.group_by = Some(value);
         self
     }
@@ -959,10 +1119,7 @@ impl UsageImages<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/usage/images");
         op.query("start_time", &self.start_time, rt::Style::Form, true);
         op.query("end_time", &self.end_time, rt::Style::Form, true);
@@ -978,7 +1135,39 @@ impl UsageImages<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `page`; found from a next cursor at `/next_page`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/next_page".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("page")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /organization/usage/moderations`: set optional parameters, then `send()`.
@@ -998,17 +1187,14 @@ pub struct UsageModerations<'a> {
     page: Option<String>,
     options: rt::CallOptions,
 }
-impl UsageModerations<'_> {
+impl<'a> UsageModerations<'a> {
     /// End time (Unix seconds) of the query time range, exclusive.
     pub fn end_time(mut self, value: i64) -> Self {
         self.end_time = Some(value);
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(
-        mut self,
-        value: super::models::UsageAudioSpeechesBucketWidth,
-    ) -> Self {
+    pub fn bucket_width(mut self, value: super::models::UsageAudioSpeechesBucketWidth) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -1033,10 +1219,7 @@ impl UsageModerations<'_> {
         self
     }
     /// Group the usage data by the specified fields. Support fields include `project_id`, `user_id`, `api_key_id`, `model` or any combination of them.
-    pub fn group_by(
-        mut self,
-        value: Vec<super::models::UsageAudioSpeechesGroupByItem>,
-    ) -> Self {
+    pub fn group_by(mut self, value: Vec<super::models::UsageAudioSpeechesGroupByItem>) -> Self {
         self.group_by = Some(value);
         self
     }
@@ -1058,10 +1241,7 @@ impl UsageModerations<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/usage/moderations");
         op.query("start_time", &self.start_time, rt::Style::Form, true);
         op.query("end_time", &self.end_time, rt::Style::Form, true);
@@ -1075,7 +1255,39 @@ impl UsageModerations<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `page`; found from a next cursor at `/next_page`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/next_page".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("page")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /organization/usage/vector_stores`: set optional parameters, then `send()`.
@@ -1092,17 +1304,14 @@ pub struct UsageVectorStores<'a> {
     page: Option<String>,
     options: rt::CallOptions,
 }
-impl UsageVectorStores<'_> {
+impl<'a> UsageVectorStores<'a> {
     /// End time (Unix seconds) of the query time range, exclusive.
     pub fn end_time(mut self, value: i64) -> Self {
         self.end_time = Some(value);
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(
-        mut self,
-        value: super::models::UsageAudioSpeechesBucketWidth,
-    ) -> Self {
+    pub fn bucket_width(mut self, value: super::models::UsageAudioSpeechesBucketWidth) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -1134,10 +1343,7 @@ impl UsageVectorStores<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/usage/vector_stores");
         op.query("start_time", &self.start_time, rt::Style::Form, true);
         op.query("end_time", &self.end_time, rt::Style::Form, true);
@@ -1148,7 +1354,39 @@ impl UsageVectorStores<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `page`; found from a next cursor at `/next_page`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/next_page".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("page")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /organization/usage/web_search_calls`: set optional parameters, then `send()`.
@@ -1169,17 +1407,14 @@ pub struct UsageWebSearchCalls<'a> {
     page: Option<String>,
     options: rt::CallOptions,
 }
-impl UsageWebSearchCalls<'_> {
+impl<'a> UsageWebSearchCalls<'a> {
     /// End time (Unix seconds) of the query time range, exclusive.
     pub fn end_time(mut self, value: i64) -> Self {
         self.end_time = Some(value);
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(
-        mut self,
-        value: super::models::UsageAudioSpeechesBucketWidth,
-    ) -> Self {
+    pub fn bucket_width(mut self, value: super::models::UsageAudioSpeechesBucketWidth) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -1212,10 +1447,7 @@ impl UsageWebSearchCalls<'_> {
         self
     }
     /// Group the usage data by the specified fields. Support fields include `project_id`, `user_id`, `api_key_id`, `model`, `context_level` or any combination of them.
-    pub fn group_by(
-        mut self,
-        value: Vec<super::models::UsageWebSearchCallsGroupByItem>,
-    ) -> Self {
+    pub fn group_by(mut self, value: Vec<super::models::UsageWebSearchCallsGroupByItem>) -> Self {
         self.group_by = Some(value);
         self
     }
@@ -1237,14 +1469,8 @@ impl UsageWebSearchCalls<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/organization/usage/web_search_calls",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/organization/usage/web_search_calls");
         op.query("start_time", &self.start_time, rt::Style::Form, true);
         op.query("end_time", &self.end_time, rt::Style::Form, true);
         op.query("bucket_width", &self.bucket_width, rt::Style::Form, true);
@@ -1252,12 +1478,49 @@ impl UsageWebSearchCalls<'_> {
         op.query("user_ids", &self.user_ids, rt::Style::Form, true);
         op.query("api_key_ids", &self.api_key_ids, rt::Style::Form, true);
         op.query("models", &self.models, rt::Style::Form, true);
-        op.query("context_levels", &self.context_levels, rt::Style::Form, true);
+        op.query(
+            "context_levels",
+            &self.context_levels,
+            rt::Style::Form,
+            true,
+        );
         op.query("group_by", &self.group_by, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `page`; found from a next cursor at `/next_page`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/next_page".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("page")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }

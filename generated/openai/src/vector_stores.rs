@@ -42,10 +42,7 @@ impl<'a> VectorStoresApi<'a> {
     /// Retrieves a vector store.
     ///
     /// `GET /vector_stores/{vector_store_id}` (operation `getVectorStore`).
-    pub fn get_vector_store(
-        &self,
-        vector_store_id: impl Into<String>,
-    ) -> GetVectorStore<'a> {
+    pub fn get_vector_store(&self, vector_store_id: impl Into<String>) -> GetVectorStore<'a> {
         GetVectorStore {
             client: self.client,
             vector_store_id: vector_store_id.into(),
@@ -70,10 +67,7 @@ impl<'a> VectorStoresApi<'a> {
     /// Delete a vector store.
     ///
     /// `DELETE /vector_stores/{vector_store_id}` (operation `deleteVectorStore`).
-    pub fn delete_vector_store(
-        &self,
-        vector_store_id: impl Into<String>,
-    ) -> DeleteVectorStore<'a> {
+    pub fn delete_vector_store(&self, vector_store_id: impl Into<String>) -> DeleteVectorStore<'a> {
         DeleteVectorStore {
             client: self.client,
             vector_store_id: vector_store_id.into(),
@@ -274,7 +268,7 @@ pub struct ListVectorStores<'a> {
     before: Option<String>,
     options: rt::CallOptions,
 }
-impl ListVectorStores<'_> {
+impl<'a> ListVectorStores<'a> {
     /// A limit on the number of objects to be returned. Limit can range between 1 and 100, and the default is 20.
     pub fn limit(mut self, value: i64) -> Self {
         self.limit = Some(value);
@@ -300,10 +294,7 @@ impl ListVectorStores<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ListVectorStoresResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/vector_stores");
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
@@ -311,7 +302,41 @@ impl ListVectorStores<'_> {
         op.query("before", &self.before, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListVectorStoresResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::VectorStoreObject> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::VectorStoreObject> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /vector_stores`: set optional parameters, then `send()`.
@@ -322,22 +347,24 @@ pub struct CreateVectorStore<'a> {
     body: super::models::CreateVectorStoreRequest,
     options: rt::CallOptions,
 }
-impl CreateVectorStore<'_> {
+impl<'a> CreateVectorStore<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VectorStoreObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/vector_stores");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::VectorStoreObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /vector_stores/{vector_store_id}`: set optional parameters, then `send()`.
@@ -348,21 +375,28 @@ pub struct GetVectorStore<'a> {
     vector_store_id: String,
     options: rt::CallOptions,
 }
-impl GetVectorStore<'_> {
+impl<'a> GetVectorStore<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VectorStoreObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/vector_stores/{vector_store_id}");
-        op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
+        op.path(
+            "vector_store_id",
+            &self.vector_store_id,
+            rt::Style::Simple,
+            false,
+        );
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::VectorStoreObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /vector_stores/{vector_store_id}`: set optional parameters, then `send()`.
@@ -374,23 +408,30 @@ pub struct ModifyVectorStore<'a> {
     body: super::models::UpdateVectorStoreRequest,
     options: rt::CallOptions,
 }
-impl ModifyVectorStore<'_> {
+impl<'a> ModifyVectorStore<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VectorStoreObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/vector_stores/{vector_store_id}");
-        op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
+        op.path(
+            "vector_store_id",
+            &self.vector_store_id,
+            rt::Style::Simple,
+            false,
+        );
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::VectorStoreObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /vector_stores/{vector_store_id}`: set optional parameters, then `send()`.
@@ -401,21 +442,30 @@ pub struct DeleteVectorStore<'a> {
     vector_store_id: String,
     options: rt::CallOptions,
 }
-impl DeleteVectorStore<'_> {
+impl<'a> DeleteVectorStore<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/vector_stores/{vector_store_id}");
+        op.path(
+            "vector_store_id",
+            &self.vector_store_id,
+            rt::Style::Simple,
+            false,
+        );
+        op.errors(rt::error_body::<super::models::ErrorResponse>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::DeleteVectorStoreResponse>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/vector_stores/{vector_store_id}");
-        op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
-        op.errors(rt::error_body::<super::models::ErrorResponse>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /vector_stores/{vector_store_id}/file_batches`: set optional parameters, then `send()`.
@@ -427,26 +477,35 @@ pub struct CreateVectorStoreFileBatch<'a> {
     body: super::models::CreateVectorStoreFileBatchRequest,
     options: rt::CallOptions,
 }
-impl CreateVectorStoreFileBatch<'_> {
+impl<'a> CreateVectorStoreFileBatch<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VectorStoreFileBatchObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/vector_stores/{vector_store_id}/file_batches",
         );
-        op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
+        op.path(
+            "vector_store_id",
+            &self.vector_store_id,
+            rt::Style::Simple,
+            false,
+        );
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VectorStoreFileBatchObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /vector_stores/{vector_store_id}/file_batches/{batch_id}`: set optional parameters, then `send()`.
@@ -458,25 +517,34 @@ pub struct GetVectorStoreFileBatch<'a> {
     batch_id: String,
     options: rt::CallOptions,
 }
-impl GetVectorStoreFileBatch<'_> {
+impl<'a> GetVectorStoreFileBatch<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VectorStoreFileBatchObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/vector_stores/{vector_store_id}/file_batches/{batch_id}",
         );
-        op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
+        op.path(
+            "vector_store_id",
+            &self.vector_store_id,
+            rt::Style::Simple,
+            false,
+        );
         op.path("batch_id", &self.batch_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VectorStoreFileBatchObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel`: set optional parameters, then `send()`.
@@ -488,25 +556,34 @@ pub struct CancelVectorStoreFileBatch<'a> {
     batch_id: String,
     options: rt::CallOptions,
 }
-impl CancelVectorStoreFileBatch<'_> {
+impl<'a> CancelVectorStoreFileBatch<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VectorStoreFileBatchObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel",
         );
-        op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
+        op.path(
+            "vector_store_id",
+            &self.vector_store_id,
+            rt::Style::Simple,
+            false,
+        );
         op.path("batch_id", &self.batch_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VectorStoreFileBatchObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /vector_stores/{vector_store_id}/file_batches/{batch_id}/files`: set optional parameters, then `send()`.
@@ -523,7 +600,7 @@ pub struct ListFilesInVectorStoreBatch<'a> {
     filter: Option<super::models::ListFilesInVectorStoreBatchFilter>,
     options: rt::CallOptions,
 }
-impl ListFilesInVectorStoreBatch<'_> {
+impl<'a> ListFilesInVectorStoreBatch<'a> {
     /// A limit on the number of objects to be returned. Limit can range between 1 and 100, and the default is 20.
     pub fn limit(mut self, value: i64) -> Self {
         self.limit = Some(value);
@@ -545,10 +622,7 @@ impl ListFilesInVectorStoreBatch<'_> {
         self
     }
     /// Filter by file status. One of `in_progress`, `completed`, `failed`, `cancelled`.
-    pub fn filter(
-        mut self,
-        value: super::models::ListFilesInVectorStoreBatchFilter,
-    ) -> Self {
+    pub fn filter(mut self, value: super::models::ListFilesInVectorStoreBatchFilter) -> Self {
         self.filter = Some(value);
         self
     }
@@ -557,15 +631,17 @@ impl ListFilesInVectorStoreBatch<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ListVectorStoreFilesResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/vector_stores/{vector_store_id}/file_batches/{batch_id}/files",
         );
-        op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
+        op.path(
+            "vector_store_id",
+            &self.vector_store_id,
+            rt::Style::Simple,
+            false,
+        );
         op.path("batch_id", &self.batch_id, rt::Style::Simple, false);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
@@ -574,7 +650,41 @@ impl ListFilesInVectorStoreBatch<'_> {
         op.query("filter", &self.filter, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListVectorStoreFilesResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::VectorStoreFileObject> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::VectorStoreFileObject> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /vector_stores/{vector_store_id}/files`: set optional parameters, then `send()`.
@@ -590,7 +700,7 @@ pub struct ListVectorStoreFiles<'a> {
     filter: Option<super::models::ListFilesInVectorStoreBatchFilter>,
     options: rt::CallOptions,
 }
-impl ListVectorStoreFiles<'_> {
+impl<'a> ListVectorStoreFiles<'a> {
     /// A limit on the number of objects to be returned. Limit can range between 1 and 100, and the default is 20.
     pub fn limit(mut self, value: i64) -> Self {
         self.limit = Some(value);
@@ -612,10 +722,7 @@ impl ListVectorStoreFiles<'_> {
         self
     }
     /// Filter by file status. One of `in_progress`, `completed`, `failed`, `cancelled`.
-    pub fn filter(
-        mut self,
-        value: super::models::ListFilesInVectorStoreBatchFilter,
-    ) -> Self {
+    pub fn filter(mut self, value: super::models::ListFilesInVectorStoreBatchFilter) -> Self {
         self.filter = Some(value);
         self
     }
@@ -624,15 +731,14 @@ impl ListVectorStoreFiles<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ListVectorStoreFilesResponse>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/vector_stores/{vector_store_id}/files",
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/vector_stores/{vector_store_id}/files");
+        op.path(
+            "vector_store_id",
+            &self.vector_store_id,
+            rt::Style::Simple,
+            false,
         );
-        op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
@@ -640,7 +746,41 @@ impl ListVectorStoreFiles<'_> {
         op.query("filter", &self.filter, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListVectorStoreFilesResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::VectorStoreFileObject> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::VectorStoreFileObject> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /vector_stores/{vector_store_id}/files`: set optional parameters, then `send()`.
@@ -652,25 +792,31 @@ pub struct CreateVectorStoreFile<'a> {
     body: super::models::CreateVectorStoreFileRequest,
     options: rt::CallOptions,
 }
-impl CreateVectorStoreFile<'_> {
+impl<'a> CreateVectorStoreFile<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/vector_stores/{vector_store_id}/files");
+        op.path(
+            "vector_store_id",
+            &self.vector_store_id,
+            rt::Style::Simple,
+            false,
+        );
+        op.json("application/json", &self.body);
+        op.errors(rt::error_body::<super::models::ErrorResponse>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::VectorStoreFileObject>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/vector_stores/{vector_store_id}/files",
-        );
-        op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
-        op.json("application/json", &self.body);
-        op.errors(rt::error_body::<super::models::ErrorResponse>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /vector_stores/{vector_store_id}/files/{file_id}`: set optional parameters, then `send()`.
@@ -682,25 +828,34 @@ pub struct GetVectorStoreFile<'a> {
     file_id: String,
     options: rt::CallOptions,
 }
-impl GetVectorStoreFile<'_> {
+impl<'a> GetVectorStoreFile<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VectorStoreFileObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/vector_stores/{vector_store_id}/files/{file_id}",
         );
-        op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
+        op.path(
+            "vector_store_id",
+            &self.vector_store_id,
+            rt::Style::Simple,
+            false,
+        );
         op.path("file_id", &self.file_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VectorStoreFileObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /vector_stores/{vector_store_id}/files/{file_id}`: set optional parameters, then `send()`.
@@ -713,26 +868,35 @@ pub struct UpdateVectorStoreFileAttributes<'a> {
     body: super::models::UpdateVectorStoreFileAttributesRequest,
     options: rt::CallOptions,
 }
-impl UpdateVectorStoreFileAttributes<'_> {
+impl<'a> UpdateVectorStoreFileAttributes<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VectorStoreFileObject>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/vector_stores/{vector_store_id}/files/{file_id}",
         );
-        op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
+        op.path(
+            "vector_store_id",
+            &self.vector_store_id,
+            rt::Style::Simple,
+            false,
+        );
         op.path("file_id", &self.file_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VectorStoreFileObject>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /vector_stores/{vector_store_id}/files/{file_id}`: set optional parameters, then `send()`.
@@ -744,25 +908,34 @@ pub struct DeleteVectorStoreFile<'a> {
     file_id: String,
     options: rt::CallOptions,
 }
-impl DeleteVectorStoreFile<'_> {
+impl<'a> DeleteVectorStoreFile<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeleteVectorStoreFileResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/vector_stores/{vector_store_id}/files/{file_id}",
         );
-        op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
+        op.path(
+            "vector_store_id",
+            &self.vector_store_id,
+            rt::Style::Simple,
+            false,
+        );
         op.path("file_id", &self.file_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeleteVectorStoreFileResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /vector_stores/{vector_store_id}/files/{file_id}/content`: set optional parameters, then `send()`.
@@ -774,25 +947,34 @@ pub struct RetrieveVectorStoreFileContent<'a> {
     file_id: String,
     options: rt::CallOptions,
 }
-impl RetrieveVectorStoreFileContent<'_> {
+impl<'a> RetrieveVectorStoreFileContent<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VectorStoreFileContentResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/vector_stores/{vector_store_id}/files/{file_id}/content",
         );
-        op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
+        op.path(
+            "vector_store_id",
+            &self.vector_store_id,
+            rt::Style::Simple,
+            false,
+        );
         op.path("file_id", &self.file_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VectorStoreFileContentResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /vector_stores/{vector_store_id}/search`: set optional parameters, then `send()`.
@@ -804,25 +986,31 @@ pub struct SearchVectorStore<'a> {
     body: super::models::VectorStoreSearchRequest,
     options: rt::CallOptions,
 }
-impl SearchVectorStore<'_> {
+impl<'a> SearchVectorStore<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VectorStoreSearchResultsPage>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/vector_stores/{vector_store_id}/search",
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/vector_stores/{vector_store_id}/search");
+        op.path(
+            "vector_store_id",
+            &self.vector_store_id,
+            rt::Style::Simple,
+            false,
         );
-        op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VectorStoreSearchResultsPage>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -52,10 +52,7 @@ impl<'a> VideosApi<'a> {
     ///
     /// `GET /videos/characters/{character_id}` (operation `GetVideoCharacter`).
     #[deprecated = "marked deprecated in the API description"]
-    pub fn get_video_character(
-        &self,
-        character_id: impl Into<String>,
-    ) -> GetVideoCharacter<'a> {
+    pub fn get_video_character(&self, character_id: impl Into<String>) -> GetVideoCharacter<'a> {
         GetVideoCharacter {
             client: self.client,
             character_id: character_id.into(),
@@ -112,10 +109,7 @@ impl<'a> VideosApi<'a> {
     ///
     /// `GET /videos/{video_id}/content` (operation `RetrieveVideoContent`).
     #[deprecated = "marked deprecated in the API description"]
-    pub fn retrieve_video_content(
-        &self,
-        video_id: impl Into<String>,
-    ) -> RetrieveVideoContent<'a> {
+    pub fn retrieve_video_content(&self, video_id: impl Into<String>) -> RetrieveVideoContent<'a> {
         RetrieveVideoContent {
             client: self.client,
             video_id: video_id.into(),
@@ -127,10 +121,7 @@ impl<'a> VideosApi<'a> {
     ///
     /// `POST /videos/{video_id}/remix` (operation `CreateVideoRemix`).
     #[deprecated = "marked deprecated in the API description"]
-    pub fn create_video_remix(
-        &self,
-        video_id: impl Into<String>,
-    ) -> CreateVideoRemix<'a> {
+    pub fn create_video_remix(&self, video_id: impl Into<String>) -> CreateVideoRemix<'a> {
         CreateVideoRemix {
             client: self.client,
             video_id: video_id.into(),
@@ -149,7 +140,7 @@ pub struct ListVideos<'a> {
     after: Option<String>,
     options: rt::CallOptions,
 }
-impl ListVideos<'_> {
+impl<'a> ListVideos<'a> {
     /// Number of items to retrieve
     pub fn limit(mut self, value: i64) -> Self {
         self.limit = Some(value);
@@ -170,26 +161,53 @@ impl ListVideos<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VideoListResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/videos");
         if let Some(v) = &self.limit {
-            op.check(
-                rt::check::range(
-                    "limit",
-                    *v as f64,
-                    Some((0f64, false)),
-                    Some((100f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "limit",
+                *v as f64,
+                Some((0f64, false)),
+                Some((100f64, false)),
+            ));
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::VideoListResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::VideoResource> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::VideoResource> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /videos`: set optional parameters, then `send()`.
@@ -200,7 +218,7 @@ pub struct CreateVideo<'a> {
     body: Option<super::models::CreateVideoJsonBody>,
     options: rt::CallOptions,
 }
-impl CreateVideo<'_> {
+impl<'a> CreateVideo<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateVideoJsonBody) -> Self {
         self.body = Some(value);
@@ -211,10 +229,7 @@ impl CreateVideo<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VideoResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/videos");
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -223,7 +238,12 @@ impl CreateVideo<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::VideoResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /videos/characters`: set optional parameters, then `send()`.
@@ -234,7 +254,7 @@ pub struct CreateVideoCharacter<'a> {
     body: Option<super::models::CreateVideoCharacterBody2>,
     options: rt::CallOptions,
 }
-impl CreateVideoCharacter<'_> {
+impl<'a> CreateVideoCharacter<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateVideoCharacterBody2) -> Self {
         self.body = Some(value);
@@ -245,10 +265,7 @@ impl CreateVideoCharacter<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VideoCharacterResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/videos/characters");
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -260,7 +277,14 @@ impl CreateVideoCharacter<'_> {
             op.multipart_done(mp);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VideoCharacterResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /videos/characters/{character_id}`: set optional parameters, then `send()`.
@@ -271,20 +295,24 @@ pub struct GetVideoCharacter<'a> {
     character_id: String,
     options: rt::CallOptions,
 }
-impl GetVideoCharacter<'_> {
+impl<'a> GetVideoCharacter<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/videos/characters/{character_id}");
+        op.path("character_id", &self.character_id, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::VideoCharacterResource>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::GET, "/videos/characters/{character_id}");
-        op.path("character_id", &self.character_id, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /videos/edits`: set optional parameters, then `send()`.
@@ -295,7 +323,7 @@ pub struct CreateVideoEdit<'a> {
     body: Option<super::models::CreateVideoEditJsonBody>,
     options: rt::CallOptions,
 }
-impl CreateVideoEdit<'_> {
+impl<'a> CreateVideoEdit<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateVideoEditJsonBody) -> Self {
         self.body = Some(value);
@@ -306,10 +334,7 @@ impl CreateVideoEdit<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VideoResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/videos/edits");
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -318,7 +343,12 @@ impl CreateVideoEdit<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::VideoResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /videos/extensions`: set optional parameters, then `send()`.
@@ -329,7 +359,7 @@ pub struct CreateVideoExtend<'a> {
     body: Option<super::models::CreateVideoExtendJsonBody>,
     options: rt::CallOptions,
 }
-impl CreateVideoExtend<'_> {
+impl<'a> CreateVideoExtend<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateVideoExtendJsonBody) -> Self {
         self.body = Some(value);
@@ -340,10 +370,7 @@ impl CreateVideoExtend<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VideoResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/videos/extensions");
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -352,7 +379,12 @@ impl CreateVideoExtend<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::VideoResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /videos/{video_id}`: set optional parameters, then `send()`.
@@ -363,20 +395,22 @@ pub struct GetVideo<'a> {
     video_id: String,
     options: rt::CallOptions,
 }
-impl GetVideo<'_> {
+impl<'a> GetVideo<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VideoResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/videos/{video_id}");
         op.path("video_id", &self.video_id, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::VideoResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /videos/{video_id}`: set optional parameters, then `send()`.
@@ -387,20 +421,24 @@ pub struct DeleteVideo<'a> {
     video_id: String,
     options: rt::CallOptions,
 }
-impl DeleteVideo<'_> {
+impl<'a> DeleteVideo<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/videos/{video_id}");
+        op.path("video_id", &self.video_id, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
     ) -> Result<rt::Response<super::models::DeletedVideoResource>, rt::Error> {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/videos/{video_id}");
-        op.path("video_id", &self.video_id, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /videos/{video_id}/content`: set optional parameters, then `send()`.
@@ -412,7 +450,7 @@ pub struct RetrieveVideoContent<'a> {
     variant: Option<super::models::VideoContentVariant>,
     options: rt::CallOptions,
 }
-impl RetrieveVideoContent<'_> {
+impl<'a> RetrieveVideoContent<'a> {
     /// Which downloadable asset to return. Defaults to the MP4 video.
     pub fn variant(mut self, value: super::models::VideoContentVariant) -> Self {
         self.variant = Some(value);
@@ -423,13 +461,17 @@ impl RetrieveVideoContent<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<String>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/videos/{video_id}/content");
         op.path("video_id", &self.video_id, rt::Style::Simple, false);
         op.query("variant", &self.variant, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<String>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /videos/{video_id}/remix`: set optional parameters, then `send()`.
@@ -441,7 +483,7 @@ pub struct CreateVideoRemix<'a> {
     body: Option<super::models::CreateVideoRemixBody>,
     options: rt::CallOptions,
 }
-impl CreateVideoRemix<'_> {
+impl<'a> CreateVideoRemix<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateVideoRemixBody) -> Self {
         self.body = Some(value);
@@ -452,10 +494,7 @@ impl CreateVideoRemix<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::VideoResource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/videos/{video_id}/remix");
         op.path("video_id", &self.video_id, rt::Style::Simple, false);
         if let Some(b) = &self.body {
@@ -465,6 +504,11 @@ impl CreateVideoRemix<'_> {
             op.json("application/json", body);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::VideoResource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

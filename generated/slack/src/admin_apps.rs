@@ -45,7 +45,7 @@ pub struct AdminAppsApprove<'a> {
     body: Option<super::models::AdminAppsApproveBody>,
     options: rt::CallOptions,
 }
-impl AdminAppsApprove<'_> {
+impl<'a> AdminAppsApprove<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::AdminAppsApproveBody) -> Self {
         self.body = Some(value);
@@ -56,10 +56,7 @@ impl AdminAppsApprove<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.apps.approve");
         op.header("token", &self.token, false);
         if let Some(body) = &self.body {
@@ -67,7 +64,14 @@ impl AdminAppsApprove<'_> {
         }
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /admin.apps.restrict`: set optional parameters, then `send()`.
@@ -79,7 +83,7 @@ pub struct AdminAppsRestrict<'a> {
     body: Option<super::models::AdminAppsRestrictBody>,
     options: rt::CallOptions,
 }
-impl AdminAppsRestrict<'_> {
+impl<'a> AdminAppsRestrict<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::AdminAppsRestrictBody) -> Self {
         self.body = Some(value);
@@ -90,10 +94,7 @@ impl AdminAppsRestrict<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.apps.restrict");
         op.header("token", &self.token, false);
         if let Some(body) = &self.body {
@@ -101,6 +102,13 @@ impl AdminAppsRestrict<'_> {
         }
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

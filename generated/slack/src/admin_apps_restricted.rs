@@ -40,7 +40,7 @@ pub struct AdminAppsRestrictedList<'a> {
     enterprise_id: Option<String>,
     options: rt::CallOptions,
 }
-impl AdminAppsRestrictedList<'_> {
+impl<'a> AdminAppsRestrictedList<'a> {
     /// The maximum number of items to return. Must be between 1 - 1000 both inclusive.
     pub fn limit(mut self, value: i64) -> Self {
         self.limit = Some(value);
@@ -66,10 +66,7 @@ impl AdminAppsRestrictedList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin.apps.restricted.list");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -78,6 +75,13 @@ impl AdminAppsRestrictedList<'_> {
         op.query("enterprise_id", &self.enterprise_id, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

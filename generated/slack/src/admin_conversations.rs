@@ -222,11 +222,19 @@ pub struct AdminConversationsArchive<'a> {
     body: super::models::AdminConversationsArchiveBody,
     options: rt::CallOptions,
 }
-impl AdminConversationsArchive<'_> {
+impl<'a> AdminConversationsArchive<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
+    }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.archive");
+        op.header("token", &self.token, false);
+        op.form(&self.body, &[]);
+        op.errors(rt::error_body::<super::models::AdminConversationsArchiveError>);
+        op.apply(self.options);
+        (self.client, op)
     }
     /// Send the request.
     pub async fn send(
@@ -235,12 +243,8 @@ impl AdminConversationsArchive<'_> {
         rt::Response<super::models::AdminConversationsArchiveResponse200>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.archive");
-        op.header("token", &self.token, false);
-        op.form(&self.body, &[]);
-        op.errors(rt::error_body::<super::models::AdminConversationsArchiveError>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /admin.conversations.convertToPrivate`: set optional parameters, then `send()`.
@@ -252,19 +256,13 @@ pub struct AdminConversationsConvertToPrivate<'a> {
     body: super::models::AdminConversationsConvertToPrivateBody,
     options: rt::CallOptions,
 }
-impl AdminConversationsConvertToPrivate<'_> {
+impl<'a> AdminConversationsConvertToPrivate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::AdminConversationsConvertToPrivateResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/admin.conversations.convertToPrivate",
@@ -275,7 +273,17 @@ impl AdminConversationsConvertToPrivate<'_> {
             rt::error_body::<super::models::AdminConversationsConvertToPrivateError>,
         );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::AdminConversationsConvertToPrivateResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /admin.conversations.create`: set optional parameters, then `send()`.
@@ -287,11 +295,19 @@ pub struct AdminConversationsCreate<'a> {
     body: super::models::AdminConversationsCreateBody,
     options: rt::CallOptions,
 }
-impl AdminConversationsCreate<'_> {
+impl<'a> AdminConversationsCreate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
+    }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.create");
+        op.header("token", &self.token, false);
+        op.form(&self.body, &[]);
+        op.errors(rt::error_body::<super::models::AdminConversationsCreateError>);
+        op.apply(self.options);
+        (self.client, op)
     }
     /// Send the request.
     pub async fn send(
@@ -300,12 +316,8 @@ impl AdminConversationsCreate<'_> {
         rt::Response<super::models::AdminConversationsCreateResponse200>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.create");
-        op.header("token", &self.token, false);
-        op.form(&self.body, &[]);
-        op.errors(rt::error_body::<super::models::AdminConversationsCreateError>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /admin.conversations.delete`: set optional parameters, then `send()`.
@@ -317,11 +329,19 @@ pub struct AdminConversationsDelete<'a> {
     body: super::models::AdminConversationsDeleteBody,
     options: rt::CallOptions,
 }
-impl AdminConversationsDelete<'_> {
+impl<'a> AdminConversationsDelete<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
+    }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.delete");
+        op.header("token", &self.token, false);
+        op.form(&self.body, &[]);
+        op.errors(rt::error_body::<super::models::AdminConversationsDeleteError>);
+        op.apply(self.options);
+        (self.client, op)
     }
     /// Send the request.
     pub async fn send(
@@ -330,12 +350,8 @@ impl AdminConversationsDelete<'_> {
         rt::Response<super::models::AdminConversationsDeleteResponse200>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.delete");
-        op.header("token", &self.token, false);
-        op.form(&self.body, &[]);
-        op.errors(rt::error_body::<super::models::AdminConversationsDeleteError>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /admin.conversations.disconnectShared`: set optional parameters, then `send()`.
@@ -347,19 +363,13 @@ pub struct AdminConversationsDisconnectShared<'a> {
     body: super::models::AdminConversationsDisconnectSharedBody,
     options: rt::CallOptions,
 }
-impl AdminConversationsDisconnectShared<'_> {
+impl<'a> AdminConversationsDisconnectShared<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::AdminConversationsDisconnectSharedResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/admin.conversations.disconnectShared",
@@ -370,7 +380,17 @@ impl AdminConversationsDisconnectShared<'_> {
             rt::error_body::<super::models::AdminConversationsDisconnectSharedError>,
         );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::AdminConversationsDisconnectSharedResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /admin.conversations.getConversationPrefs`: set optional parameters, then `send()`.
@@ -382,19 +402,13 @@ pub struct AdminConversationsGetConversationPrefs<'a> {
     channel_id: String,
     options: rt::CallOptions,
 }
-impl AdminConversationsGetConversationPrefs<'_> {
+impl<'a> AdminConversationsGetConversationPrefs<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::AdminConversationsGetConversationPrefsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/admin.conversations.getConversationPrefs",
@@ -405,7 +419,17 @@ impl AdminConversationsGetConversationPrefs<'_> {
             rt::error_body::<super::models::AdminConversationsGetConversationPrefsError>,
         );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::AdminConversationsGetConversationPrefsResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /admin.conversations.getTeams`: set optional parameters, then `send()`.
@@ -419,7 +443,7 @@ pub struct AdminConversationsGetTeams<'a> {
     limit: Option<i64>,
     options: rt::CallOptions,
 }
-impl AdminConversationsGetTeams<'_> {
+impl<'a> AdminConversationsGetTeams<'a> {
     /// Set `cursor` to `next_cursor` returned by the previous call to list items in the next page
     pub fn cursor(mut self, value: impl Into<String>) -> Self {
         self.cursor = Some(value.into());
@@ -435,13 +459,7 @@ impl AdminConversationsGetTeams<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::AdminConversationsGetTeamsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin.conversations.getTeams");
         op.header("token", &self.token, false);
         op.query("channel_id", &self.channel_id, rt::Style::Form, true);
@@ -449,7 +467,48 @@ impl AdminConversationsGetTeams<'_> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminConversationsGetTeamsError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::AdminConversationsGetTeamsResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `cursor`; found from a next cursor at `/response_metadata/next_cursor`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<String> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<String> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body(
+                    "/response_metadata/next_cursor".into(),
+                ),
+                has_more: None,
+            },
+            |options| {
+                options
+                    .items_pointer("/team_ids")
+                    .cursor_param("cursor")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /admin.conversations.invite`: set optional parameters, then `send()`.
@@ -461,11 +520,19 @@ pub struct AdminConversationsInvite<'a> {
     body: super::models::AdminConversationsInviteBody,
     options: rt::CallOptions,
 }
-impl AdminConversationsInvite<'_> {
+impl<'a> AdminConversationsInvite<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
+    }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.invite");
+        op.header("token", &self.token, false);
+        op.form(&self.body, &[]);
+        op.errors(rt::error_body::<super::models::AdminConversationsInviteError>);
+        op.apply(self.options);
+        (self.client, op)
     }
     /// Send the request.
     pub async fn send(
@@ -474,12 +541,8 @@ impl AdminConversationsInvite<'_> {
         rt::Response<super::models::AdminConversationsInviteResponse200>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.invite");
-        op.header("token", &self.token, false);
-        op.form(&self.body, &[]);
-        op.errors(rt::error_body::<super::models::AdminConversationsInviteError>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /admin.conversations.rename`: set optional parameters, then `send()`.
@@ -491,11 +554,19 @@ pub struct AdminConversationsRename<'a> {
     body: super::models::AdminConversationsRenameBody,
     options: rt::CallOptions,
 }
-impl AdminConversationsRename<'_> {
+impl<'a> AdminConversationsRename<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
+    }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.rename");
+        op.header("token", &self.token, false);
+        op.form(&self.body, &[]);
+        op.errors(rt::error_body::<super::models::AdminConversationsRenameError>);
+        op.apply(self.options);
+        (self.client, op)
     }
     /// Send the request.
     pub async fn send(
@@ -504,12 +575,8 @@ impl AdminConversationsRename<'_> {
         rt::Response<super::models::AdminConversationsRenameResponse200>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.rename");
-        op.header("token", &self.token, false);
-        op.form(&self.body, &[]);
-        op.errors(rt::error_body::<super::models::AdminConversationsRenameError>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /admin.conversations.search`: set optional parameters, then `send()`.
@@ -527,7 +594,7 @@ pub struct AdminConversationsSearch<'a> {
     sort_dir: Option<String>,
     options: rt::CallOptions,
 }
-impl AdminConversationsSearch<'_> {
+impl<'a> AdminConversationsSearch<'a> {
     /// Comma separated string of team IDs, signifying the workspaces to search through.
     pub fn team_ids(mut self, value: impl Into<String>) -> Self {
         self.team_ids = Some(value.into());
@@ -568,13 +635,7 @@ impl AdminConversationsSearch<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::AdminConversationsSearchResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin.conversations.search");
         op.header("token", &self.token, false);
         op.query("team_ids", &self.team_ids, rt::Style::Form, true);
@@ -591,7 +652,46 @@ impl AdminConversationsSearch<'_> {
         op.query("sort_dir", &self.sort_dir, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminConversationsSearchError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::AdminConversationsSearchResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `cursor`; found from a next cursor at `/next_cursor`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ObjsChannel> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ObjsChannel> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/next_cursor".into()),
+                has_more: None,
+            },
+            |options| {
+                options
+                    .items_pointer("/channels")
+                    .cursor_param("cursor")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /admin.conversations.setConversationPrefs`: set optional parameters, then `send()`.
@@ -603,19 +703,13 @@ pub struct AdminConversationsSetConversationPrefs<'a> {
     body: super::models::AdminConversationsSetConversationPrefsBody,
     options: rt::CallOptions,
 }
-impl AdminConversationsSetConversationPrefs<'_> {
+impl<'a> AdminConversationsSetConversationPrefs<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::AdminConversationsSetConversationPrefsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/admin.conversations.setConversationPrefs",
@@ -626,7 +720,17 @@ impl AdminConversationsSetConversationPrefs<'_> {
             rt::error_body::<super::models::AdminConversationsSetConversationPrefsError>,
         );
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::AdminConversationsSetConversationPrefsResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /admin.conversations.setTeams`: set optional parameters, then `send()`.
@@ -638,22 +742,26 @@ pub struct AdminConversationsSetTeams<'a> {
     body: super::models::AdminConversationsSetTeamsBody,
     options: rt::CallOptions,
 }
-impl AdminConversationsSetTeams<'_> {
+impl<'a> AdminConversationsSetTeams<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.setTeams");
         op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /admin.conversations.unarchive`: set optional parameters, then `send()`.
@@ -665,11 +773,19 @@ pub struct AdminConversationsUnarchive<'a> {
     body: super::models::AdminConversationsUnarchiveBody,
     options: rt::CallOptions,
 }
-impl AdminConversationsUnarchive<'_> {
+impl<'a> AdminConversationsUnarchive<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
+    }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.unarchive");
+        op.header("token", &self.token, false);
+        op.form(&self.body, &[]);
+        op.errors(rt::error_body::<super::models::AdminConversationsUnarchiveError>);
+        op.apply(self.options);
+        (self.client, op)
     }
     /// Send the request.
     pub async fn send(
@@ -678,11 +794,7 @@ impl AdminConversationsUnarchive<'_> {
         rt::Response<super::models::AdminConversationsUnarchiveResponse200>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.unarchive");
-        op.header("token", &self.token, false);
-        op.form(&self.body, &[]);
-        op.errors(rt::error_body::<super::models::AdminConversationsUnarchiveError>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

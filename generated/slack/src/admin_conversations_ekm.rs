@@ -43,7 +43,7 @@ pub struct AdminConversationsEkmListOriginalConnectedChannelInfo<'a> {
     cursor: Option<String>,
     options: rt::CallOptions,
 }
-impl AdminConversationsEkmListOriginalConnectedChannelInfo<'_> {
+impl<'a> AdminConversationsEkmListOriginalConnectedChannelInfo<'a> {
     /// A comma-separated list of channels to filter to.
     pub fn channel_ids(mut self, value: impl Into<String>) -> Self {
         self.channel_ids = Some(value.into());
@@ -69,10 +69,7 @@ impl AdminConversationsEkmListOriginalConnectedChannelInfo<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/admin.conversations.ekm.listOriginalConnectedChannelInfo",
@@ -84,6 +81,13 @@ impl AdminConversationsEkmListOriginalConnectedChannelInfo<'_> {
         op.query("cursor", &self.cursor, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

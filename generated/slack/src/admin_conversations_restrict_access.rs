@@ -64,16 +64,13 @@ pub struct AdminConversationsRestrictAccessAddGroup<'a> {
     body: super::models::AdminConversationsRestrictAccessAddGroupBody,
     options: rt::CallOptions,
 }
-impl AdminConversationsRestrictAccessAddGroup<'_> {
+impl<'a> AdminConversationsRestrictAccessAddGroup<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/admin.conversations.restrictAccess.addGroup",
@@ -81,7 +78,14 @@ impl AdminConversationsRestrictAccessAddGroup<'_> {
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /admin.conversations.restrictAccess.listGroups`: set optional parameters, then `send()`.
@@ -94,7 +98,7 @@ pub struct AdminConversationsRestrictAccessListGroups<'a> {
     team_id: Option<String>,
     options: rt::CallOptions,
 }
-impl AdminConversationsRestrictAccessListGroups<'_> {
+impl<'a> AdminConversationsRestrictAccessListGroups<'a> {
     /// The workspace where the channel exists. This argument is required for channels only tied to one workspace, and optional for channels that are shared across an organization.
     pub fn team_id(mut self, value: impl Into<String>) -> Self {
         self.team_id = Some(value.into());
@@ -105,10 +109,7 @@ impl AdminConversationsRestrictAccessListGroups<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/admin.conversations.restrictAccess.listGroups",
@@ -118,7 +119,14 @@ impl AdminConversationsRestrictAccessListGroups<'_> {
         op.query("team_id", &self.team_id, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /admin.conversations.restrictAccess.removeGroup`: set optional parameters, then `send()`.
@@ -129,16 +137,13 @@ pub struct AdminConversationsRestrictAccessRemoveGroup<'a> {
     body: super::models::AdminConversationsRestrictAccessRemoveGroupBody,
     options: rt::CallOptions,
 }
-impl AdminConversationsRestrictAccessRemoveGroup<'_> {
+impl<'a> AdminConversationsRestrictAccessRemoveGroup<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/admin.conversations.restrictAccess.removeGroup",
@@ -146,6 +151,13 @@ impl AdminConversationsRestrictAccessRemoveGroup<'_> {
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -66,22 +66,26 @@ pub struct AdminInviteRequestsApprove<'a> {
     body: super::models::AdminInviteRequestsApproveBody,
     options: rt::CallOptions,
 }
-impl AdminInviteRequestsApprove<'_> {
+impl<'a> AdminInviteRequestsApprove<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.inviteRequests.approve");
         op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /admin.inviteRequests.deny`: set optional parameters, then `send()`.
@@ -93,22 +97,26 @@ pub struct AdminInviteRequestsDeny<'a> {
     body: super::models::AdminInviteRequestsApproveBody,
     options: rt::CallOptions,
 }
-impl AdminInviteRequestsDeny<'_> {
+impl<'a> AdminInviteRequestsDeny<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.inviteRequests.deny");
         op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /admin.inviteRequests.list`: set optional parameters, then `send()`.
@@ -122,7 +130,7 @@ pub struct AdminInviteRequestsList<'a> {
     limit: Option<i64>,
     options: rt::CallOptions,
 }
-impl AdminInviteRequestsList<'_> {
+impl<'a> AdminInviteRequestsList<'a> {
     /// ID for the workspace where the invite requests were made.
     pub fn team_id(mut self, value: impl Into<String>) -> Self {
         self.team_id = Some(value.into());
@@ -143,10 +151,7 @@ impl AdminInviteRequestsList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin.inviteRequests.list");
         op.header("token", &self.token, false);
         op.query("team_id", &self.team_id, rt::Style::Form, true);
@@ -154,6 +159,13 @@ impl AdminInviteRequestsList<'_> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

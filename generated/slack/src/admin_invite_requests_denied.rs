@@ -38,7 +38,7 @@ pub struct AdminInviteRequestsDeniedList<'a> {
     limit: Option<i64>,
     options: rt::CallOptions,
 }
-impl AdminInviteRequestsDeniedList<'_> {
+impl<'a> AdminInviteRequestsDeniedList<'a> {
     /// ID for the workspace where the invite requests were made.
     pub fn team_id(mut self, value: impl Into<String>) -> Self {
         self.team_id = Some(value.into());
@@ -59,10 +59,7 @@ impl AdminInviteRequestsDeniedList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin.inviteRequests.denied.list");
         op.header("token", &self.token, false);
         op.query("team_id", &self.team_id, rt::Style::Form, true);
@@ -70,6 +67,13 @@ impl AdminInviteRequestsDeniedList<'_> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

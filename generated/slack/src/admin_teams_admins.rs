@@ -42,7 +42,7 @@ pub struct AdminTeamsAdminsList<'a> {
     team_id: String,
     options: rt::CallOptions,
 }
-impl AdminTeamsAdminsList<'_> {
+impl<'a> AdminTeamsAdminsList<'a> {
     /// The maximum number of items to return.
     pub fn limit(mut self, value: i64) -> Self {
         self.limit = Some(value);
@@ -58,10 +58,7 @@ impl AdminTeamsAdminsList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin.teams.admins.list");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -69,6 +66,13 @@ impl AdminTeamsAdminsList<'_> {
         op.query("team_id", &self.team_id, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -42,7 +42,7 @@ pub struct AdminTeamsOwnersList<'a> {
     cursor: Option<String>,
     options: rt::CallOptions,
 }
-impl AdminTeamsOwnersList<'_> {
+impl<'a> AdminTeamsOwnersList<'a> {
     /// The maximum number of items to return. Must be between 1 - 1000 both inclusive.
     pub fn limit(mut self, value: i64) -> Self {
         self.limit = Some(value);
@@ -58,10 +58,7 @@ impl AdminTeamsOwnersList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin.teams.owners.list");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("team_id", &self.team_id, rt::Style::Form, true);
@@ -69,6 +66,13 @@ impl AdminTeamsOwnersList<'_> {
         op.query("cursor", &self.cursor, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -109,22 +109,26 @@ pub struct AdminTeamsSettingsInfo<'a> {
     team_id: String,
     options: rt::CallOptions,
 }
-impl AdminTeamsSettingsInfo<'_> {
+impl<'a> AdminTeamsSettingsInfo<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin.teams.settings.info");
         op.header("token", &self.token, false);
         op.query("team_id", &self.team_id, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /admin.teams.settings.setDefaultChannels`: set optional parameters, then `send()`.
@@ -135,16 +139,13 @@ pub struct AdminTeamsSettingsSetDefaultChannels<'a> {
     body: super::models::AdminTeamsSettingsSetDefaultChannelsBody,
     options: rt::CallOptions,
 }
-impl AdminTeamsSettingsSetDefaultChannels<'_> {
+impl<'a> AdminTeamsSettingsSetDefaultChannels<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/admin.teams.settings.setDefaultChannels",
@@ -152,7 +153,14 @@ impl AdminTeamsSettingsSetDefaultChannels<'_> {
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /admin.teams.settings.setDescription`: set optional parameters, then `send()`.
@@ -164,16 +172,13 @@ pub struct AdminTeamsSettingsSetDescription<'a> {
     body: super::models::AdminTeamsSettingsSetDescriptionBody,
     options: rt::CallOptions,
 }
-impl AdminTeamsSettingsSetDescription<'_> {
+impl<'a> AdminTeamsSettingsSetDescription<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/admin.teams.settings.setDescription",
@@ -182,7 +187,14 @@ impl AdminTeamsSettingsSetDescription<'_> {
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /admin.teams.settings.setDiscoverability`: set optional parameters, then `send()`.
@@ -194,16 +206,13 @@ pub struct AdminTeamsSettingsSetDiscoverability<'a> {
     body: super::models::AdminTeamsSettingsSetDiscoverabilityBody,
     options: rt::CallOptions,
 }
-impl AdminTeamsSettingsSetDiscoverability<'_> {
+impl<'a> AdminTeamsSettingsSetDiscoverability<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/admin.teams.settings.setDiscoverability",
@@ -212,7 +221,14 @@ impl AdminTeamsSettingsSetDiscoverability<'_> {
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /admin.teams.settings.setIcon`: set optional parameters, then `send()`.
@@ -223,21 +239,25 @@ pub struct AdminTeamsSettingsSetIcon<'a> {
     body: super::models::AdminTeamsSettingsSetIconBody,
     options: rt::CallOptions,
 }
-impl AdminTeamsSettingsSetIcon<'_> {
+impl<'a> AdminTeamsSettingsSetIcon<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.teams.settings.setIcon");
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /admin.teams.settings.setName`: set optional parameters, then `send()`.
@@ -249,21 +269,25 @@ pub struct AdminTeamsSettingsSetName<'a> {
     body: super::models::AdminTeamsSettingsSetNameBody,
     options: rt::CallOptions,
 }
-impl AdminTeamsSettingsSetName<'_> {
+impl<'a> AdminTeamsSettingsSetName<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.teams.settings.setName");
         op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

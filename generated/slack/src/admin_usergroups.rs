@@ -85,22 +85,26 @@ pub struct AdminUsergroupsAddChannels<'a> {
     body: super::models::AdminUsergroupsAddChannelsBody,
     options: rt::CallOptions,
 }
-impl AdminUsergroupsAddChannels<'_> {
+impl<'a> AdminUsergroupsAddChannels<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.usergroups.addChannels");
         op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /admin.usergroups.addTeams`: set optional parameters, then `send()`.
@@ -112,22 +116,26 @@ pub struct AdminUsergroupsAddTeams<'a> {
     body: super::models::AdminUsergroupsAddTeamsBody,
     options: rt::CallOptions,
 }
-impl AdminUsergroupsAddTeams<'_> {
+impl<'a> AdminUsergroupsAddTeams<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.usergroups.addTeams");
         op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /admin.usergroups.listChannels`: set optional parameters, then `send()`.
@@ -141,7 +149,7 @@ pub struct AdminUsergroupsListChannels<'a> {
     include_num_members: Option<bool>,
     options: rt::CallOptions,
 }
-impl AdminUsergroupsListChannels<'_> {
+impl<'a> AdminUsergroupsListChannels<'a> {
     /// ID of the the workspace.
     pub fn team_id(mut self, value: impl Into<String>) -> Self {
         self.team_id = Some(value.into());
@@ -157,10 +165,7 @@ impl AdminUsergroupsListChannels<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin.usergroups.listChannels");
         op.header("token", &self.token, false);
         op.query("usergroup_id", &self.usergroup_id, rt::Style::Form, true);
@@ -173,7 +178,14 @@ impl AdminUsergroupsListChannels<'_> {
         );
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /admin.usergroups.removeChannels`: set optional parameters, then `send()`.
@@ -185,21 +197,25 @@ pub struct AdminUsergroupsRemoveChannels<'a> {
     body: super::models::AdminUsergroupsRemoveChannelsBody,
     options: rt::CallOptions,
 }
-impl AdminUsergroupsRemoveChannels<'_> {
+impl<'a> AdminUsergroupsRemoveChannels<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.usergroups.removeChannels");
         op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

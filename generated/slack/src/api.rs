@@ -34,7 +34,7 @@ pub struct ApiTest<'a> {
     foo: Option<String>,
     options: rt::CallOptions,
 }
-impl ApiTest<'_> {
+impl<'a> ApiTest<'a> {
     /// Error response to return
     pub fn error(mut self, value: impl Into<String>) -> Self {
         self.error = Some(value.into());
@@ -50,15 +50,19 @@ impl ApiTest<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiTestResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/api.test");
         op.query("error", &self.error, rt::Style::Form, true);
         op.query("foo", &self.foo, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ApiTestError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiTestResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -36,7 +36,7 @@ pub struct AppsUninstall<'a> {
     client_secret: Option<String>,
     options: rt::CallOptions,
 }
-impl AppsUninstall<'_> {
+impl<'a> AppsUninstall<'a> {
     /// Authentication token. Requires scope: `none`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -57,16 +57,20 @@ impl AppsUninstall<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppsUninstallResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/apps.uninstall");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("client_id", &self.client_id, rt::Style::Form, true);
         op.query("client_secret", &self.client_secret, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AppsUninstallError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppsUninstallResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

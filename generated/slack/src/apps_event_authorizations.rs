@@ -42,7 +42,7 @@ pub struct AppsEventAuthorizationsList<'a> {
     limit: Option<i64>,
     options: rt::CallOptions,
 }
-impl AppsEventAuthorizationsList<'_> {
+impl<'a> AppsEventAuthorizationsList<'a> {
     /// Set `cursor`.
     pub fn cursor(mut self, value: impl Into<String>) -> Self {
         self.cursor = Some(value.into());
@@ -58,10 +58,7 @@ impl AppsEventAuthorizationsList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/apps.event.authorizations.list");
         op.header("token", &self.token, false);
         op.query("event_context", &self.event_context, rt::Style::Form, true);
@@ -69,6 +66,13 @@ impl AppsEventAuthorizationsList<'_> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -49,7 +49,7 @@ pub struct AppsPermissionsInfo<'a> {
     token: Option<String>,
     options: rt::CallOptions,
 }
-impl AppsPermissionsInfo<'_> {
+impl<'a> AppsPermissionsInfo<'a> {
     /// Authentication token. Requires scope: `none`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -60,15 +60,19 @@ impl AppsPermissionsInfo<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AppsPermissionsInfoResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/apps.permissions.info");
         op.query("token", &self.token, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AppsPermissionsInfoError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppsPermissionsInfoResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /apps.permissions.request`: set optional parameters, then `send()`.
@@ -81,11 +85,20 @@ pub struct AppsPermissionsRequest<'a> {
     trigger_id: String,
     options: rt::CallOptions,
 }
-impl AppsPermissionsRequest<'_> {
+impl<'a> AppsPermissionsRequest<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
+    }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/apps.permissions.request");
+        op.query("token", &self.token, rt::Style::Form, true);
+        op.query("scopes", &self.scopes, rt::Style::Form, true);
+        op.query("trigger_id", &self.trigger_id, rt::Style::Form, true);
+        op.errors(rt::error_body::<super::models::AppsPermissionsRequestError>);
+        op.apply(self.options);
+        (self.client, op)
     }
     /// Send the request.
     pub async fn send(
@@ -94,12 +107,7 @@ impl AppsPermissionsRequest<'_> {
         rt::Response<super::models::AppsPermissionsRequestResponse200>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(rt::Method::GET, "/apps.permissions.request");
-        op.query("token", &self.token, rt::Style::Form, true);
-        op.query("scopes", &self.scopes, rt::Style::Form, true);
-        op.query("trigger_id", &self.trigger_id, rt::Style::Form, true);
-        op.errors(rt::error_body::<super::models::AppsPermissionsRequestError>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -36,7 +36,7 @@ pub struct AppsPermissionsResourcesList<'a> {
     limit: Option<i64>,
     options: rt::CallOptions,
 }
-impl AppsPermissionsResourcesList<'_> {
+impl<'a> AppsPermissionsResourcesList<'a> {
     /// Paginate through collections of data by setting the `cursor` parameter to a `next_cursor` attribute returned by a previous request's `response_metadata`. Default value fetches the first "page" of the collection. See [pagination](/docs/pagination) for more detail.
     pub fn cursor(mut self, value: impl Into<String>) -> Self {
         self.cursor = Some(value.into());
@@ -52,6 +52,15 @@ impl AppsPermissionsResourcesList<'_> {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/apps.permissions.resources.list");
+        op.query("token", &self.token, rt::Style::Form, true);
+        op.query("cursor", &self.cursor, rt::Style::Form, true);
+        op.query("limit", &self.limit, rt::Style::Form, true);
+        op.errors(rt::error_body::<super::models::AppsPermissionsResourcesListError>);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
@@ -59,12 +68,44 @@ impl AppsPermissionsResourcesList<'_> {
         rt::Response<super::models::AppsPermissionsResourcesListResponse200>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(rt::Method::GET, "/apps.permissions.resources.list");
-        op.query("token", &self.token, rt::Style::Form, true);
-        op.query("cursor", &self.cursor, rt::Style::Form, true);
-        op.query("limit", &self.limit, rt::Style::Form, true);
-        op.errors(rt::error_body::<super::models::AppsPermissionsResourcesListError>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `cursor`; found from a next cursor at `/response_metadata/next_cursor`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<
+        super::models::AppsPermissionsResourcesListResponse200ResourcesItem,
+    > {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<
+        super::models::AppsPermissionsResourcesListResponse200ResourcesItem,
+    > {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body(
+                    "/response_metadata/next_cursor".into(),
+                ),
+                has_more: None,
+            },
+            |options| {
+                options
+                    .items_pointer("/resources")
+                    .cursor_param("cursor")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }

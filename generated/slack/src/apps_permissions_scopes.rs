@@ -32,11 +32,18 @@ pub struct AppsPermissionsScopesList<'a> {
     token: String,
     options: rt::CallOptions,
 }
-impl AppsPermissionsScopesList<'_> {
+impl<'a> AppsPermissionsScopesList<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
+    }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/apps.permissions.scopes.list");
+        op.query("token", &self.token, rt::Style::Form, true);
+        op.errors(rt::error_body::<super::models::AppsPermissionsScopesListError>);
+        op.apply(self.options);
+        (self.client, op)
     }
     /// Send the request.
     pub async fn send(
@@ -45,10 +52,7 @@ impl AppsPermissionsScopesList<'_> {
         rt::Response<super::models::AppsPermissionsScopesListResponse200>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(rt::Method::GET, "/apps.permissions.scopes.list");
-        op.query("token", &self.token, rt::Style::Form, true);
-        op.errors(rt::error_body::<super::models::AppsPermissionsScopesListError>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -55,7 +55,7 @@ pub struct AppsPermissionsUsersList<'a> {
     limit: Option<i64>,
     options: rt::CallOptions,
 }
-impl AppsPermissionsUsersList<'_> {
+impl<'a> AppsPermissionsUsersList<'a> {
     /// Paginate through collections of data by setting the `cursor` parameter to a `next_cursor` attribute returned by a previous request's `response_metadata`. Default value fetches the first "page" of the collection. See [pagination](/docs/pagination) for more detail.
     pub fn cursor(mut self, value: impl Into<String>) -> Self {
         self.cursor = Some(value.into());
@@ -71,17 +71,21 @@ impl AppsPermissionsUsersList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/apps.permissions.users.list");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /apps.permissions.users.request`: set optional parameters, then `send()`.
@@ -95,16 +99,13 @@ pub struct AppsPermissionsUsersRequest<'a> {
     user: String,
     options: rt::CallOptions,
 }
-impl AppsPermissionsUsersRequest<'_> {
+impl<'a> AppsPermissionsUsersRequest<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/apps.permissions.users.request");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("scopes", &self.scopes, rt::Style::Form, true);
@@ -112,6 +113,13 @@ impl AppsPermissionsUsersRequest<'_> {
         op.query("user", &self.user, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -44,7 +44,7 @@ pub struct AuthRevoke<'a> {
     test: Option<bool>,
     options: rt::CallOptions,
 }
-impl AuthRevoke<'_> {
+impl<'a> AuthRevoke<'a> {
     /// Setting this parameter to `1` triggers a _testing mode_ where the specified token will not actually be revoked.
     pub fn test(mut self, value: bool) -> Self {
         self.test = Some(value);
@@ -55,16 +55,20 @@ impl AuthRevoke<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AuthRevokeResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/auth.revoke");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("test", &self.test, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AuthRevokeError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AuthRevokeResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /auth.test`: set optional parameters, then `send()`.
@@ -75,20 +79,24 @@ pub struct AuthTest<'a> {
     token: String,
     options: rt::CallOptions,
 }
-impl AuthTest<'_> {
+impl<'a> AuthTest<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AuthTestResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/auth.test");
         op.header("token", &self.token, false);
         op.errors(rt::error_body::<super::models::AuthTestError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AuthTestResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

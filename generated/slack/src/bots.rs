@@ -34,7 +34,7 @@ pub struct BotsInfo<'a> {
     bot: Option<String>,
     options: rt::CallOptions,
 }
-impl BotsInfo<'_> {
+impl<'a> BotsInfo<'a> {
     /// Bot user to get info on
     pub fn bot(mut self, value: impl Into<String>) -> Self {
         self.bot = Some(value.into());
@@ -45,15 +45,19 @@ impl BotsInfo<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::BotsInfoResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/bots.info");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("bot", &self.bot, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BotsInfoError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::BotsInfoResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

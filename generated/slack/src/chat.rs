@@ -148,7 +148,7 @@ pub struct ChatDelete<'a> {
     body: Option<super::models::ChatDeleteBody>,
     options: rt::CallOptions,
 }
-impl ChatDelete<'_> {
+impl<'a> ChatDelete<'a> {
     /// Authentication token. Requires scope: `chat:write`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -164,10 +164,7 @@ impl ChatDelete<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ChatDeleteResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat.delete");
         op.header("token", &self.token, false);
         if let Some(body) = &self.body {
@@ -175,7 +172,14 @@ impl ChatDelete<'_> {
         }
         op.errors(rt::error_body::<super::models::ChatDeleteError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ChatDeleteResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /chat.deleteScheduledMessage`: set optional parameters, then `send()`.
@@ -187,11 +191,19 @@ pub struct ChatDeleteScheduledMessage<'a> {
     body: super::models::ChatDeleteScheduledMessageBody,
     options: rt::CallOptions,
 }
-impl ChatDeleteScheduledMessage<'_> {
+impl<'a> ChatDeleteScheduledMessage<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
+    }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/chat.deleteScheduledMessage");
+        op.header("token", &self.token, false);
+        op.form(&self.body, &[]);
+        op.errors(rt::error_body::<super::models::ChatDeleteScheduledMessageError>);
+        op.apply(self.options);
+        (self.client, op)
     }
     /// Send the request.
     pub async fn send(
@@ -200,12 +212,8 @@ impl ChatDeleteScheduledMessage<'_> {
         rt::Response<super::models::ChatDeleteScheduledMessageResponse200>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(rt::Method::POST, "/chat.deleteScheduledMessage");
-        op.header("token", &self.token, false);
-        op.form(&self.body, &[]);
-        op.errors(rt::error_body::<super::models::ChatDeleteScheduledMessageError>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /chat.getPermalink`: set optional parameters, then `send()`.
@@ -218,23 +226,27 @@ pub struct ChatGetPermalink<'a> {
     message_ts: String,
     options: rt::CallOptions,
 }
-impl ChatGetPermalink<'_> {
+impl<'a> ChatGetPermalink<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ChatGetPermalinkResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/chat.getPermalink");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("channel", &self.channel, rt::Style::Form, true);
         op.query("message_ts", &self.message_ts, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ChatGetPermalinkError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ChatGetPermalinkResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /chat.meMessage`: set optional parameters, then `send()`.
@@ -246,7 +258,7 @@ pub struct ChatMeMessage<'a> {
     body: Option<super::models::ChatMeMessageBody>,
     options: rt::CallOptions,
 }
-impl ChatMeMessage<'_> {
+impl<'a> ChatMeMessage<'a> {
     /// Authentication token. Requires scope: `chat:write`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -262,10 +274,7 @@ impl ChatMeMessage<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ChatMeMessageResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat.meMessage");
         op.header("token", &self.token, false);
         if let Some(body) = &self.body {
@@ -273,7 +282,14 @@ impl ChatMeMessage<'_> {
         }
         op.errors(rt::error_body::<super::models::ChatMeMessageError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ChatMeMessageResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /chat.postEphemeral`: set optional parameters, then `send()`.
@@ -285,22 +301,26 @@ pub struct ChatPostEphemeral<'a> {
     body: super::models::ChatPostEphemeralBody,
     options: rt::CallOptions,
 }
-impl ChatPostEphemeral<'_> {
+impl<'a> ChatPostEphemeral<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ChatPostEphemeralResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat.postEphemeral");
         op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::ChatPostEphemeralError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ChatPostEphemeralResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /chat.postMessage`: set optional parameters, then `send()`.
@@ -312,22 +332,26 @@ pub struct ChatPostMessage<'a> {
     body: super::models::ChatPostMessageBody,
     options: rt::CallOptions,
 }
-impl ChatPostMessage<'_> {
+impl<'a> ChatPostMessage<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ChatPostMessageResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat.postMessage");
         op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::ChatPostMessageError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ChatPostMessageResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /chat.scheduleMessage`: set optional parameters, then `send()`.
@@ -339,7 +363,7 @@ pub struct ChatScheduleMessage<'a> {
     body: Option<super::models::ChatScheduleMessageBody>,
     options: rt::CallOptions,
 }
-impl ChatScheduleMessage<'_> {
+impl<'a> ChatScheduleMessage<'a> {
     /// Authentication token. Requires scope: `chat:write`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -355,10 +379,7 @@ impl ChatScheduleMessage<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ChatScheduleMessageResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat.scheduleMessage");
         op.header("token", &self.token, false);
         if let Some(body) = &self.body {
@@ -366,7 +387,14 @@ impl ChatScheduleMessage<'_> {
         }
         op.errors(rt::error_body::<super::models::ChatScheduleMessageError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ChatScheduleMessageResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /chat.unfurl`: set optional parameters, then `send()`.
@@ -378,22 +406,26 @@ pub struct ChatUnfurl<'a> {
     body: super::models::ChatUnfurlBody,
     options: rt::CallOptions,
 }
-impl ChatUnfurl<'_> {
+impl<'a> ChatUnfurl<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ChatUnfurlResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat.unfurl");
         op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::ChatUnfurlError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ChatUnfurlResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /chat.update`: set optional parameters, then `send()`.
@@ -405,21 +437,25 @@ pub struct ChatUpdate<'a> {
     body: super::models::ChatUpdateBody,
     options: rt::CallOptions,
 }
-impl ChatUpdate<'_> {
+impl<'a> ChatUpdate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ChatUpdateResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat.update");
         op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::ChatUpdateError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ChatUpdateResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

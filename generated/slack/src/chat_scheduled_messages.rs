@@ -42,7 +42,7 @@ pub struct ChatScheduledMessagesList<'a> {
     cursor: Option<String>,
     options: rt::CallOptions,
 }
-impl ChatScheduledMessagesList<'_> {
+impl<'a> ChatScheduledMessagesList<'a> {
     /// Authentication token. Requires scope: `none`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -78,13 +78,7 @@ impl ChatScheduledMessagesList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ChatScheduledMessagesListResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/chat.scheduledMessages.list");
         op.header("token", &self.token, false);
         op.query("channel", &self.channel, rt::Style::Form, true);
@@ -94,6 +88,53 @@ impl ChatScheduledMessagesList<'_> {
         op.query("cursor", &self.cursor, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ChatScheduledMessagesListError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ChatScheduledMessagesListResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `cursor`; found from a next cursor at `/response_metadata/next_cursor`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<
+        super::models::ChatScheduledMessagesListResponse200ScheduledMessagesItem,
+    > {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<
+        super::models::ChatScheduledMessagesListResponse200ScheduledMessagesItem,
+    > {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body(
+                    "/response_metadata/next_cursor".into(),
+                ),
+                has_more: None,
+            },
+            |options| {
+                options
+                    .items_pointer("/scheduled_messages")
+                    .cursor_param("cursor")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }

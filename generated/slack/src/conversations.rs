@@ -239,7 +239,7 @@ pub struct ConversationsArchive<'a> {
     body: Option<super::models::ConversationsArchiveBody>,
     options: rt::CallOptions,
 }
-impl ConversationsArchive<'_> {
+impl<'a> ConversationsArchive<'a> {
     /// Authentication token. Requires scope: `conversations:write`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -255,13 +255,7 @@ impl ConversationsArchive<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ConversationsArchiveResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.archive");
         op.header("token", &self.token, false);
         if let Some(body) = &self.body {
@@ -269,7 +263,17 @@ impl ConversationsArchive<'_> {
         }
         op.errors(rt::error_body::<super::models::ConversationsArchiveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ConversationsArchiveResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /conversations.close`: set optional parameters, then `send()`.
@@ -281,7 +285,7 @@ pub struct ConversationsClose<'a> {
     body: Option<super::models::ConversationsCloseBody>,
     options: rt::CallOptions,
 }
-impl ConversationsClose<'_> {
+impl<'a> ConversationsClose<'a> {
     /// Authentication token. Requires scope: `conversations:write`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -297,10 +301,7 @@ impl ConversationsClose<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ConversationsCloseResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.close");
         op.header("token", &self.token, false);
         if let Some(body) = &self.body {
@@ -308,7 +309,14 @@ impl ConversationsClose<'_> {
         }
         op.errors(rt::error_body::<super::models::ConversationsCloseError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ConversationsCloseResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /conversations.create`: set optional parameters, then `send()`.
@@ -320,7 +328,7 @@ pub struct ConversationsCreate<'a> {
     body: Option<super::models::ConversationsCreateBody>,
     options: rt::CallOptions,
 }
-impl ConversationsCreate<'_> {
+impl<'a> ConversationsCreate<'a> {
     /// Authentication token. Requires scope: `conversations:write`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -336,10 +344,7 @@ impl ConversationsCreate<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ConversationsCreateResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.create");
         op.header("token", &self.token, false);
         if let Some(body) = &self.body {
@@ -347,7 +352,14 @@ impl ConversationsCreate<'_> {
         }
         op.errors(rt::error_body::<super::models::ConversationsCreateError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ConversationsCreateResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /conversations.history`: set optional parameters, then `send()`.
@@ -364,7 +376,7 @@ pub struct ConversationsHistory<'a> {
     cursor: Option<String>,
     options: rt::CallOptions,
 }
-impl ConversationsHistory<'_> {
+impl<'a> ConversationsHistory<'a> {
     /// Authentication token. Requires scope: `conversations:history`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -405,13 +417,7 @@ impl ConversationsHistory<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ConversationsHistoryResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/conversations.history");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("channel", &self.channel, rt::Style::Form, true);
@@ -422,7 +428,17 @@ impl ConversationsHistory<'_> {
         op.query("cursor", &self.cursor, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ConversationsHistoryError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ConversationsHistoryResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /conversations.info`: set optional parameters, then `send()`.
@@ -436,7 +452,7 @@ pub struct ConversationsInfo<'a> {
     include_num_members: Option<bool>,
     options: rt::CallOptions,
 }
-impl ConversationsInfo<'_> {
+impl<'a> ConversationsInfo<'a> {
     /// Authentication token. Requires scope: `conversations:read`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -462,10 +478,7 @@ impl ConversationsInfo<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ConversationsInfoResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/conversations.info");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("channel", &self.channel, rt::Style::Form, true);
@@ -478,7 +491,14 @@ impl ConversationsInfo<'_> {
         );
         op.errors(rt::error_body::<super::models::ConversationsInfoError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ConversationsInfoResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /conversations.invite`: set optional parameters, then `send()`.
@@ -490,7 +510,7 @@ pub struct ConversationsInvite<'a> {
     body: Option<super::models::ConversationsInviteBody>,
     options: rt::CallOptions,
 }
-impl ConversationsInvite<'_> {
+impl<'a> ConversationsInvite<'a> {
     /// Authentication token. Requires scope: `conversations:write`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -506,10 +526,7 @@ impl ConversationsInvite<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ConversationsInviteResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.invite");
         op.header("token", &self.token, false);
         if let Some(body) = &self.body {
@@ -517,7 +534,14 @@ impl ConversationsInvite<'_> {
         }
         op.errors(rt::error_body::<super::models::ConversationsInviteError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ConversationsInviteResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /conversations.join`: set optional parameters, then `send()`.
@@ -529,7 +553,7 @@ pub struct ConversationsJoin<'a> {
     body: Option<super::models::ConversationsJoinBody>,
     options: rt::CallOptions,
 }
-impl ConversationsJoin<'_> {
+impl<'a> ConversationsJoin<'a> {
     /// Authentication token. Requires scope: `channels:write`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -545,10 +569,7 @@ impl ConversationsJoin<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ConversationsJoinResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.join");
         op.header("token", &self.token, false);
         if let Some(body) = &self.body {
@@ -556,7 +577,14 @@ impl ConversationsJoin<'_> {
         }
         op.errors(rt::error_body::<super::models::ConversationsJoinError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ConversationsJoinResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /conversations.kick`: set optional parameters, then `send()`.
@@ -568,7 +596,7 @@ pub struct ConversationsKick<'a> {
     body: Option<super::models::ConversationsKickBody>,
     options: rt::CallOptions,
 }
-impl ConversationsKick<'_> {
+impl<'a> ConversationsKick<'a> {
     /// Authentication token. Requires scope: `conversations:write`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -584,10 +612,7 @@ impl ConversationsKick<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ConversationsKickResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.kick");
         op.header("token", &self.token, false);
         if let Some(body) = &self.body {
@@ -595,7 +620,14 @@ impl ConversationsKick<'_> {
         }
         op.errors(rt::error_body::<super::models::ConversationsKickError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ConversationsKickResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /conversations.leave`: set optional parameters, then `send()`.
@@ -607,7 +639,7 @@ pub struct ConversationsLeave<'a> {
     body: Option<super::models::ConversationsLeaveBody>,
     options: rt::CallOptions,
 }
-impl ConversationsLeave<'_> {
+impl<'a> ConversationsLeave<'a> {
     /// Authentication token. Requires scope: `conversations:write`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -623,10 +655,7 @@ impl ConversationsLeave<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ConversationsLeaveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.leave");
         op.header("token", &self.token, false);
         if let Some(body) = &self.body {
@@ -634,7 +663,14 @@ impl ConversationsLeave<'_> {
         }
         op.errors(rt::error_body::<super::models::ConversationsLeaveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ConversationsLeaveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /conversations.list`: set optional parameters, then `send()`.
@@ -649,7 +685,7 @@ pub struct ConversationsList<'a> {
     cursor: Option<String>,
     options: rt::CallOptions,
 }
-impl ConversationsList<'_> {
+impl<'a> ConversationsList<'a> {
     /// Authentication token. Requires scope: `conversations:read`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -680,10 +716,7 @@ impl ConversationsList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ConversationsListResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/conversations.list");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("exclude_archived", &self.exclude_archived, rt::Style::Form, true);
@@ -692,7 +725,45 @@ impl ConversationsList<'_> {
         op.query("cursor", &self.cursor, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ConversationsListError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ConversationsListResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `cursor`; found from a next cursor at `/response_metadata/next_cursor`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<Vec<serde_json::Value>> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<Vec<serde_json::Value>> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body(
+                    "/response_metadata/next_cursor".into(),
+                ),
+                has_more: None,
+            },
+            |options| {
+                options
+                    .items_pointer("/channels")
+                    .cursor_param("cursor")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /conversations.mark`: set optional parameters, then `send()`.
@@ -704,7 +775,7 @@ pub struct ConversationsMark<'a> {
     body: Option<super::models::ConversationsMarkBody>,
     options: rt::CallOptions,
 }
-impl ConversationsMark<'_> {
+impl<'a> ConversationsMark<'a> {
     /// Authentication token. Requires scope: `conversations:write`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -720,10 +791,7 @@ impl ConversationsMark<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ConversationsMarkResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.mark");
         op.header("token", &self.token, false);
         if let Some(body) = &self.body {
@@ -731,7 +799,14 @@ impl ConversationsMark<'_> {
         }
         op.errors(rt::error_body::<super::models::ConversationsMarkError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ConversationsMarkResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /conversations.members`: set optional parameters, then `send()`.
@@ -745,7 +820,7 @@ pub struct ConversationsMembers<'a> {
     cursor: Option<String>,
     options: rt::CallOptions,
 }
-impl ConversationsMembers<'_> {
+impl<'a> ConversationsMembers<'a> {
     /// Authentication token. Requires scope: `conversations:read`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -771,13 +846,7 @@ impl ConversationsMembers<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ConversationsMembersResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/conversations.members");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("channel", &self.channel, rt::Style::Form, true);
@@ -785,7 +854,48 @@ impl ConversationsMembers<'_> {
         op.query("cursor", &self.cursor, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ConversationsMembersError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ConversationsMembersResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `cursor`; found from a next cursor at `/response_metadata/next_cursor`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<String> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<String> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body(
+                    "/response_metadata/next_cursor".into(),
+                ),
+                has_more: None,
+            },
+            |options| {
+                options
+                    .items_pointer("/members")
+                    .cursor_param("cursor")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /conversations.open`: set optional parameters, then `send()`.
@@ -797,7 +907,7 @@ pub struct ConversationsOpen<'a> {
     body: Option<super::models::ConversationsOpenBody>,
     options: rt::CallOptions,
 }
-impl ConversationsOpen<'_> {
+impl<'a> ConversationsOpen<'a> {
     /// Authentication token. Requires scope: `conversations:write`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -813,10 +923,7 @@ impl ConversationsOpen<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ConversationsOpenResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.open");
         op.header("token", &self.token, false);
         if let Some(body) = &self.body {
@@ -824,7 +931,14 @@ impl ConversationsOpen<'_> {
         }
         op.errors(rt::error_body::<super::models::ConversationsOpenError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ConversationsOpenResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /conversations.rename`: set optional parameters, then `send()`.
@@ -836,7 +950,7 @@ pub struct ConversationsRename<'a> {
     body: Option<super::models::ConversationsRenameBody>,
     options: rt::CallOptions,
 }
-impl ConversationsRename<'_> {
+impl<'a> ConversationsRename<'a> {
     /// Authentication token. Requires scope: `conversations:write`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -852,10 +966,7 @@ impl ConversationsRename<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ConversationsRenameResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.rename");
         op.header("token", &self.token, false);
         if let Some(body) = &self.body {
@@ -863,7 +974,14 @@ impl ConversationsRename<'_> {
         }
         op.errors(rt::error_body::<super::models::ConversationsRenameError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ConversationsRenameResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /conversations.replies`: set optional parameters, then `send()`.
@@ -881,7 +999,7 @@ pub struct ConversationsReplies<'a> {
     cursor: Option<String>,
     options: rt::CallOptions,
 }
-impl ConversationsReplies<'_> {
+impl<'a> ConversationsReplies<'a> {
     /// Authentication token. Requires scope: `conversations:history`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -927,13 +1045,7 @@ impl ConversationsReplies<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ConversationsRepliesResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/conversations.replies");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("channel", &self.channel, rt::Style::Form, true);
@@ -945,7 +1057,17 @@ impl ConversationsReplies<'_> {
         op.query("cursor", &self.cursor, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ConversationsRepliesError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ConversationsRepliesResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /conversations.setPurpose`: set optional parameters, then `send()`.
@@ -957,7 +1079,7 @@ pub struct ConversationsSetPurpose<'a> {
     body: Option<super::models::ConversationsSetPurposeBody>,
     options: rt::CallOptions,
 }
-impl ConversationsSetPurpose<'_> {
+impl<'a> ConversationsSetPurpose<'a> {
     /// Authentication token. Requires scope: `conversations:write`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -973,13 +1095,7 @@ impl ConversationsSetPurpose<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ConversationsSetPurposeResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.setPurpose");
         op.header("token", &self.token, false);
         if let Some(body) = &self.body {
@@ -987,7 +1103,17 @@ impl ConversationsSetPurpose<'_> {
         }
         op.errors(rt::error_body::<super::models::ConversationsSetPurposeError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ConversationsSetPurposeResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /conversations.setTopic`: set optional parameters, then `send()`.
@@ -999,7 +1125,7 @@ pub struct ConversationsSetTopic<'a> {
     body: Option<super::models::ConversationsSetTopicBody>,
     options: rt::CallOptions,
 }
-impl ConversationsSetTopic<'_> {
+impl<'a> ConversationsSetTopic<'a> {
     /// Authentication token. Requires scope: `conversations:write`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -1015,13 +1141,7 @@ impl ConversationsSetTopic<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ConversationsSetTopicResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.setTopic");
         op.header("token", &self.token, false);
         if let Some(body) = &self.body {
@@ -1029,7 +1149,17 @@ impl ConversationsSetTopic<'_> {
         }
         op.errors(rt::error_body::<super::models::ConversationsSetTopicError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ConversationsSetTopicResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /conversations.unarchive`: set optional parameters, then `send()`.
@@ -1041,7 +1171,7 @@ pub struct ConversationsUnarchive<'a> {
     body: Option<super::models::ConversationsUnarchiveBody>,
     options: rt::CallOptions,
 }
-impl ConversationsUnarchive<'_> {
+impl<'a> ConversationsUnarchive<'a> {
     /// Authentication token. Requires scope: `conversations:write`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -1057,13 +1187,7 @@ impl ConversationsUnarchive<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ConversationsUnarchiveResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.unarchive");
         op.header("token", &self.token, false);
         if let Some(body) = &self.body {
@@ -1071,6 +1195,16 @@ impl ConversationsUnarchive<'_> {
         }
         op.errors(rt::error_body::<super::models::ConversationsUnarchiveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ConversationsUnarchiveResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -41,22 +41,26 @@ pub struct DialogOpen<'a> {
     trigger_id: String,
     options: rt::CallOptions,
 }
-impl DialogOpen<'_> {
+impl<'a> DialogOpen<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DialogOpenResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/dialog.open");
         op.header("token", &self.token, false);
         op.query("dialog", &self.dialog, rt::Style::Form, true);
         op.query("trigger_id", &self.trigger_id, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::DialogOpenError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DialogOpenResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

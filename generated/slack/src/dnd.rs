@@ -74,21 +74,25 @@ pub struct DndEndDnd<'a> {
     token: String,
     options: rt::CallOptions,
 }
-impl DndEndDnd<'_> {
+impl<'a> DndEndDnd<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DndEndDndResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/dnd.endDnd");
         op.header("token", &self.token, false);
         op.errors(rt::error_body::<super::models::DndEndDndError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DndEndDndResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /dnd.endSnooze`: set optional parameters, then `send()`.
@@ -99,21 +103,25 @@ pub struct DndEndSnooze<'a> {
     token: String,
     options: rt::CallOptions,
 }
-impl DndEndSnooze<'_> {
+impl<'a> DndEndSnooze<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DndEndSnoozeResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/dnd.endSnooze");
         op.header("token", &self.token, false);
         op.errors(rt::error_body::<super::models::DndEndSnoozeError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DndEndSnoozeResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /dnd.info`: set optional parameters, then `send()`.
@@ -125,7 +133,7 @@ pub struct DndInfo<'a> {
     user: Option<String>,
     options: rt::CallOptions,
 }
-impl DndInfo<'_> {
+impl<'a> DndInfo<'a> {
     /// Authentication token. Requires scope: `dnd:read`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -141,16 +149,20 @@ impl DndInfo<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DndInfoResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/dnd.info");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("user", &self.user, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::DndInfoError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DndInfoResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /dnd.setSnooze`: set optional parameters, then `send()`.
@@ -161,21 +173,25 @@ pub struct DndSetSnooze<'a> {
     body: super::models::DndSetSnoozeBody,
     options: rt::CallOptions,
 }
-impl DndSetSnooze<'_> {
+impl<'a> DndSetSnooze<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DndSetSnoozeResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/dnd.setSnooze");
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::DndSetSnoozeError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DndSetSnoozeResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /dnd.teamInfo`: set optional parameters, then `send()`.
@@ -187,7 +203,7 @@ pub struct DndTeamInfo<'a> {
     users: Option<String>,
     options: rt::CallOptions,
 }
-impl DndTeamInfo<'_> {
+impl<'a> DndTeamInfo<'a> {
     /// Authentication token. Requires scope: `dnd:read`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -203,15 +219,19 @@ impl DndTeamInfo<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/dnd.teamInfo");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("users", &self.users, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -99,7 +99,7 @@ pub struct FilesDelete<'a> {
     body: Option<super::models::FilesDeleteBody>,
     options: rt::CallOptions,
 }
-impl FilesDelete<'_> {
+impl<'a> FilesDelete<'a> {
     /// Authentication token. Requires scope: `files:write:user`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -115,10 +115,7 @@ impl FilesDelete<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::FilesDeleteResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/files.delete");
         op.header("token", &self.token, false);
         if let Some(body) = &self.body {
@@ -126,7 +123,14 @@ impl FilesDelete<'_> {
         }
         op.errors(rt::error_body::<super::models::FilesDeleteError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FilesDeleteResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /files.info`: set optional parameters, then `send()`.
@@ -142,7 +146,7 @@ pub struct FilesInfo<'a> {
     cursor: Option<String>,
     options: rt::CallOptions,
 }
-impl FilesInfo<'_> {
+impl<'a> FilesInfo<'a> {
     /// Authentication token. Requires scope: `files:read`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -178,10 +182,7 @@ impl FilesInfo<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::FilesInfoResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/files.info");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("file", &self.file, rt::Style::Form, true);
@@ -191,7 +192,14 @@ impl FilesInfo<'_> {
         op.query("cursor", &self.cursor, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::FilesInfoError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FilesInfoResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /files.list`: set optional parameters, then `send()`.
@@ -210,7 +218,7 @@ pub struct FilesList<'a> {
     show_files_hidden_by_limit: Option<bool>,
     options: rt::CallOptions,
 }
-impl FilesList<'_> {
+impl<'a> FilesList<'a> {
     /// Authentication token. Requires scope: `files:read`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -261,10 +269,7 @@ impl FilesList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::FilesListResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/files.list");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("user", &self.user, rt::Style::Form, true);
@@ -282,7 +287,14 @@ impl FilesList<'_> {
         );
         op.errors(rt::error_body::<super::models::FilesListError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FilesListResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /files.revokePublicURL`: set optional parameters, then `send()`.
@@ -294,7 +306,7 @@ pub struct FilesRevokePublicUrl<'a> {
     body: Option<super::models::FilesRevokePublicUrlBody>,
     options: rt::CallOptions,
 }
-impl FilesRevokePublicUrl<'_> {
+impl<'a> FilesRevokePublicUrl<'a> {
     /// Authentication token. Requires scope: `files:write:user`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -310,13 +322,7 @@ impl FilesRevokePublicUrl<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::FilesRevokePublicUrlResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/files.revokePublicURL");
         op.header("token", &self.token, false);
         if let Some(body) = &self.body {
@@ -324,7 +330,17 @@ impl FilesRevokePublicUrl<'_> {
         }
         op.errors(rt::error_body::<super::models::FilesRevokePublicUrlError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::FilesRevokePublicUrlResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /files.sharedPublicURL`: set optional parameters, then `send()`.
@@ -336,7 +352,7 @@ pub struct FilesSharedPublicUrl<'a> {
     body: Option<super::models::FilesSharedPublicUrlBody>,
     options: rt::CallOptions,
 }
-impl FilesSharedPublicUrl<'_> {
+impl<'a> FilesSharedPublicUrl<'a> {
     /// Authentication token. Requires scope: `files:write:user`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -352,13 +368,7 @@ impl FilesSharedPublicUrl<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::FilesSharedPublicUrlResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/files.sharedPublicURL");
         op.header("token", &self.token, false);
         if let Some(body) = &self.body {
@@ -366,7 +376,17 @@ impl FilesSharedPublicUrl<'_> {
         }
         op.errors(rt::error_body::<super::models::FilesSharedPublicUrlError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::FilesSharedPublicUrlResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /files.upload`: set optional parameters, then `send()`.
@@ -377,7 +397,7 @@ pub struct FilesUpload<'a> {
     body: Option<super::models::FilesUploadBody>,
     options: rt::CallOptions,
 }
-impl FilesUpload<'_> {
+impl<'a> FilesUpload<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::FilesUploadBody) -> Self {
         self.body = Some(value);
@@ -388,16 +408,20 @@ impl FilesUpload<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::FilesUploadResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/files.upload");
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::FilesUploadError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FilesUploadResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

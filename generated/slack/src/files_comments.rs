@@ -34,7 +34,7 @@ pub struct FilesCommentsDelete<'a> {
     body: Option<super::models::FilesCommentsDeleteBody>,
     options: rt::CallOptions,
 }
-impl FilesCommentsDelete<'_> {
+impl<'a> FilesCommentsDelete<'a> {
     /// Authentication token. Requires scope: `files:write:user`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -50,10 +50,7 @@ impl FilesCommentsDelete<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::FilesCommentsDeleteResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/files.comments.delete");
         op.header("token", &self.token, false);
         if let Some(body) = &self.body {
@@ -61,6 +58,13 @@ impl FilesCommentsDelete<'_> {
         }
         op.errors(rt::error_body::<super::models::FilesCommentsDeleteError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FilesCommentsDeleteResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

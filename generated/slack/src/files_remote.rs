@@ -92,7 +92,7 @@ pub struct FilesRemoteAdd<'a> {
     body: Option<super::models::FilesRemoteAddBody>,
     options: rt::CallOptions,
 }
-impl FilesRemoteAdd<'_> {
+impl<'a> FilesRemoteAdd<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::FilesRemoteAddBody) -> Self {
         self.body = Some(value);
@@ -103,17 +103,21 @@ impl FilesRemoteAdd<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/files.remote.add");
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /files.remote.info`: set optional parameters, then `send()`.
@@ -126,7 +130,7 @@ pub struct FilesRemoteInfo<'a> {
     external_id: Option<String>,
     options: rt::CallOptions,
 }
-impl FilesRemoteInfo<'_> {
+impl<'a> FilesRemoteInfo<'a> {
     /// Authentication token. Requires scope: `remote_files:read`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -147,17 +151,21 @@ impl FilesRemoteInfo<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/files.remote.info");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("file", &self.file, rt::Style::Form, true);
         op.query("external_id", &self.external_id, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /files.remote.list`: set optional parameters, then `send()`.
@@ -173,7 +181,7 @@ pub struct FilesRemoteList<'a> {
     cursor: Option<String>,
     options: rt::CallOptions,
 }
-impl FilesRemoteList<'_> {
+impl<'a> FilesRemoteList<'a> {
     /// Authentication token. Requires scope: `remote_files:read`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -209,10 +217,7 @@ impl FilesRemoteList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/files.remote.list");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("channel", &self.channel, rt::Style::Form, true);
@@ -222,7 +227,14 @@ impl FilesRemoteList<'_> {
         op.query("cursor", &self.cursor, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /files.remote.remove`: set optional parameters, then `send()`.
@@ -233,7 +245,7 @@ pub struct FilesRemoteRemove<'a> {
     body: Option<super::models::FilesRemoteRemoveBody>,
     options: rt::CallOptions,
 }
-impl FilesRemoteRemove<'_> {
+impl<'a> FilesRemoteRemove<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::FilesRemoteRemoveBody) -> Self {
         self.body = Some(value);
@@ -244,17 +256,21 @@ impl FilesRemoteRemove<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/files.remote.remove");
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /files.remote.share`: set optional parameters, then `send()`.
@@ -268,7 +284,7 @@ pub struct FilesRemoteShare<'a> {
     channels: Option<String>,
     options: rt::CallOptions,
 }
-impl FilesRemoteShare<'_> {
+impl<'a> FilesRemoteShare<'a> {
     /// Authentication token. Requires scope: `remote_files:share`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -294,10 +310,7 @@ impl FilesRemoteShare<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/files.remote.share");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("file", &self.file, rt::Style::Form, true);
@@ -305,7 +318,14 @@ impl FilesRemoteShare<'_> {
         op.query("channels", &self.channels, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /files.remote.update`: set optional parameters, then `send()`.
@@ -316,7 +336,7 @@ pub struct FilesRemoteUpdate<'a> {
     body: Option<super::models::FilesRemoteUpdateBody>,
     options: rt::CallOptions,
 }
-impl FilesRemoteUpdate<'_> {
+impl<'a> FilesRemoteUpdate<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::FilesRemoteUpdateBody) -> Self {
         self.body = Some(value);
@@ -327,16 +347,20 @@ impl FilesRemoteUpdate<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/files.remote.update");
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -42,7 +42,7 @@ pub struct MigrationExchange<'a> {
     to_old: Option<bool>,
     options: rt::CallOptions,
 }
-impl MigrationExchange<'_> {
+impl<'a> MigrationExchange<'a> {
     /// Specify team_id starts with `T` in case of Org Token
     pub fn team_id(mut self, value: impl Into<String>) -> Self {
         self.team_id = Some(value.into());
@@ -58,10 +58,7 @@ impl MigrationExchange<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::MigrationExchangeResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/migration.exchange");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("users", &self.users, rt::Style::Form, true);
@@ -69,6 +66,13 @@ impl MigrationExchange<'_> {
         op.query("to_old", &self.to_old, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::MigrationExchangeError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::MigrationExchangeResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

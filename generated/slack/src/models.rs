@@ -7,6 +7,7 @@
 )]
 #[allow(unused_imports)]
 use connector_runtime::__private as rt;
+#[cfg(any(feature = "chat", feature = "conversations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BlocksItem {
     #[serde(rename = "type")]
@@ -15,6 +16,7 @@ pub struct BlocksItem {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
+#[cfg(any(feature = "chat", feature = "conversations"))]
 /// Bot Profile Object
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsBotProfile {
@@ -29,6 +31,7 @@ pub struct ObjsBotProfile {
     pub team_id: String,
     pub updated: i64,
 }
+#[cfg(any(feature = "chat", feature = "conversations"))]
 impl ObjsBotProfile {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -59,12 +62,14 @@ impl ObjsBotProfile {
         Ok(())
     }
 }
+#[cfg(any(feature = "bots", feature = "chat", feature = "conversations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsBotProfileIcons {
     pub image_36: String,
     pub image_48: String,
     pub image_72: String,
 }
+#[cfg(any(feature = "admin_conversations"))]
 /// Channel Object
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsChannel {
@@ -125,6 +130,7 @@ pub struct ObjsChannel {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unread_count_display: Option<i64>,
 }
+#[cfg(any(feature = "admin_conversations"))]
 impl ObjsChannel {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -181,6 +187,7 @@ impl ObjsChannel {
         Ok(())
     }
 }
+#[cfg(any(feature = "admin_conversations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsChannelPurpose {
     /// User ID or empty string, used for topic and purpose creation
@@ -188,6 +195,7 @@ pub struct ObjsChannelPurpose {
     pub last_set: i64,
     pub value: String,
 }
+#[cfg(any(feature = "admin_conversations"))]
 impl ObjsChannelPurpose {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -204,6 +212,7 @@ impl ObjsChannelPurpose {
         Ok(())
     }
 }
+#[cfg(any(feature = "chat", feature = "conversations"))]
 /// File Comment Object
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsComment {
@@ -227,6 +236,7 @@ pub struct ObjsComment {
     /// User ID
     pub user: String,
 }
+#[cfg(any(feature = "chat", feature = "conversations"))]
 impl ObjsComment {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -241,6 +251,7 @@ impl ObjsComment {
         Ok(())
     }
 }
+#[cfg(any(feature = "chat", feature = "conversations", feature = "files"))]
 /// Reaction object
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsReaction {
@@ -251,6 +262,7 @@ pub struct ObjsReaction {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
+#[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsEnterpriseUser {
     /// Enterprise ID
@@ -263,6 +275,7 @@ pub struct ObjsEnterpriseUser {
     pub is_owner: bool,
     pub teams: Vec<String>,
 }
+#[cfg(any(feature = "all"))]
 impl ObjsEnterpriseUser {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -289,17 +302,20 @@ impl ObjsEnterpriseUser {
         Ok(())
     }
 }
+#[cfg(any(feature = "team"))]
 /// External Org Migrations
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsExternalOrgMigrations {
     pub current: Vec<super::models::ObjsExternalOrgMigrationsCurrentItem>,
     pub date_updated: i64,
 }
+#[cfg(any(feature = "team"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsExternalOrgMigrationsCurrentItem {
     pub date_started: i64,
     pub team_id: String,
 }
+#[cfg(any(feature = "chat", feature = "conversations", feature = "files"))]
 /// file object
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsFile {
@@ -450,6 +466,7 @@ pub struct ObjsFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
 }
+#[cfg(any(feature = "chat", feature = "conversations", feature = "files"))]
 impl ObjsFile {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -483,6 +500,7 @@ impl ObjsFile {
         Ok(())
     }
 }
+#[cfg(any(feature = "chat", feature = "conversations", feature = "files"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsFileShares {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -490,6 +508,7 @@ pub struct ObjsFileShares {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public: Option<serde_json::Value>,
 }
+#[cfg(any(feature = "team"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsIcon {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -509,6 +528,7 @@ pub struct ObjsIcon {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_default: Option<bool>,
 }
+#[cfg(any(feature = "chat", feature = "conversations"))]
 /// Message object
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsMessage {
@@ -609,6 +629,7 @@ pub struct ObjsMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
 }
+#[cfg(any(feature = "chat", feature = "conversations"))]
 impl ObjsMessage {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -712,6 +733,7 @@ impl ObjsMessage {
         Ok(())
     }
 }
+#[cfg(any(feature = "chat", feature = "conversations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsMessageAttachmentsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -726,6 +748,7 @@ pub struct ObjsMessageAttachmentsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_width: Option<i64>,
 }
+#[cfg(any(feature = "chat", feature = "conversations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsMessageIcons {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -733,6 +756,7 @@ pub struct ObjsMessageIcons {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_64: Option<String>,
 }
+#[cfg(any(feature = "chat", feature = "conversations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsUserProfileShort {
     pub avatar_hash: String,
@@ -750,6 +774,7 @@ pub struct ObjsUserProfileShort {
     /// Team or Enterprise ID
     pub team: String,
 }
+#[cfg(any(feature = "chat", feature = "conversations"))]
 impl ObjsUserProfileShort {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -766,6 +791,9 @@ impl ObjsUserProfileShort {
         Ok(())
     }
 }
+#[cfg(
+    any(feature = "files", feature = "reactions", feature = "stars", feature = "team")
+)]
 /// paging object
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsPaging {
@@ -780,11 +808,13 @@ pub struct ObjsPaging {
     pub spill: Option<i64>,
     pub total: i64,
 }
+#[cfg(any(feature = "team"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsPrimaryOwner {
     pub email: String,
     pub id: String,
 }
+#[cfg(any(feature = "reminders"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsReminder {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -800,6 +830,7 @@ pub struct ObjsReminder {
     /// User ID
     pub user: String,
 }
+#[cfg(any(feature = "reminders"))]
 impl ObjsReminder {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -824,6 +855,7 @@ impl ObjsReminder {
         Ok(())
     }
 }
+#[cfg(any(feature = "apps_permissions"))]
 /// resources in info from apps.permissions.info
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsResources {
@@ -833,6 +865,7 @@ pub struct ObjsResources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wildcard: Option<bool>,
 }
+#[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 /// Subteam/Usergroup Object
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsSubteam {
@@ -865,6 +898,7 @@ pub struct ObjsSubteam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<Vec<String>>,
 }
+#[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 impl ObjsSubteam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -905,11 +939,13 @@ impl ObjsSubteam {
         Ok(())
     }
 }
+#[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsSubteamPrefs {
     pub channels: Vec<String>,
     pub groups: Vec<String>,
 }
+#[cfg(any(feature = "team"))]
 /// Team Object
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsTeam {
@@ -971,6 +1007,7 @@ pub struct ObjsTeam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sso_provider: Option<super::models::ObjsTeamSsoProvider>,
 }
+#[cfg(any(feature = "team"))]
 impl ObjsTeam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -990,10 +1027,12 @@ impl ObjsTeam {
         Ok(())
     }
 }
+#[cfg(any(feature = "team"))]
 connector_runtime::__string_enum! {
     pub enum ObjsTeamPlan { Empty = "", Std = "std", Plus = "plus", Compliance =
     "compliance", Enterprise = "enterprise", }
 }
+#[cfg(any(feature = "team"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsTeamSsoProvider {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1004,6 +1043,7 @@ pub struct ObjsTeamSsoProvider {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
+#[cfg(any(feature = "team_profile"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ObjsTeamProfileField {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1021,6 +1061,7 @@ pub struct ObjsTeamProfileField {
     #[serde(rename = "type")]
     pub type_: super::models::ObjsTeamProfileFieldType,
 }
+#[cfg(any(feature = "team_profile"))]
 impl ObjsTeamProfileField {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1037,10 +1078,12 @@ impl ObjsTeamProfileField {
         Ok(())
     }
 }
+#[cfg(any(feature = "team_profile"))]
 connector_runtime::__string_enum! {
     pub enum ObjsTeamProfileFieldType { Text = "text", Date = "date", Link = "link",
     Mailto = "mailto", OptionsList = "options_list", User = "user", }
 }
+#[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsTeamProfileFieldOption {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1052,6 +1095,7 @@ pub struct ObjsTeamProfileFieldOption {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_scim: Option<bool>,
 }
+#[cfg(any(feature = "users_profile"))]
 /// User profile object
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsUserProfile {
@@ -1136,6 +1180,7 @@ pub struct ObjsUserProfile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
 }
+#[cfg(any(feature = "users_profile"))]
 impl ObjsUserProfile {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1169,6 +1214,7 @@ impl ObjsUserProfile {
         Ok(())
     }
 }
+#[cfg(any(feature = "admin_apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminAppsApproveBody {
     /// The id of the app to approve.
@@ -1180,6 +1226,41 @@ pub struct AdminAppsApproveBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_id: Option<String>,
 }
+#[cfg(
+    any(
+        feature = "admin_apps",
+        feature = "admin_apps_approved",
+        feature = "admin_apps_requests",
+        feature = "admin_apps_restricted",
+        feature = "admin_conversations",
+        feature = "admin_conversations_ekm",
+        feature = "admin_conversations_restrict_access",
+        feature = "admin_emoji",
+        feature = "admin_invite_requests",
+        feature = "admin_invite_requests_approved",
+        feature = "admin_invite_requests_denied",
+        feature = "admin_teams_admins",
+        feature = "admin_teams",
+        feature = "admin_teams_owners",
+        feature = "admin_teams_settings",
+        feature = "admin_usergroups",
+        feature = "admin_users",
+        feature = "admin_users_session",
+        feature = "apps_event_authorizations",
+        feature = "apps_permissions_users",
+        feature = "calls",
+        feature = "calls_participants",
+        feature = "dnd",
+        feature = "emoji",
+        feature = "files_remote",
+        feature = "oauth",
+        feature = "oauth_v2",
+        feature = "search",
+        feature = "team",
+        feature = "views",
+        feature = "workflows"
+    )
+)]
 /// Default success template
 ///
 /// This method either only returns a brief _OK_ response or a verbose schema is not available for this method.
@@ -1191,6 +1272,41 @@ pub struct AdminAppsApproveResponse200 {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
+#[cfg(
+    any(
+        feature = "admin_apps",
+        feature = "admin_apps_approved",
+        feature = "admin_apps_requests",
+        feature = "admin_apps_restricted",
+        feature = "admin_conversations",
+        feature = "admin_conversations_ekm",
+        feature = "admin_conversations_restrict_access",
+        feature = "admin_emoji",
+        feature = "admin_invite_requests",
+        feature = "admin_invite_requests_approved",
+        feature = "admin_invite_requests_denied",
+        feature = "admin_teams_admins",
+        feature = "admin_teams",
+        feature = "admin_teams_owners",
+        feature = "admin_teams_settings",
+        feature = "admin_usergroups",
+        feature = "admin_users",
+        feature = "admin_users_session",
+        feature = "apps_event_authorizations",
+        feature = "apps_permissions_users",
+        feature = "calls",
+        feature = "calls_participants",
+        feature = "dnd",
+        feature = "emoji",
+        feature = "files_remote",
+        feature = "oauth",
+        feature = "oauth_v2",
+        feature = "search",
+        feature = "team",
+        feature = "views",
+        feature = "workflows"
+    )
+)]
 /// Default error template
 ///
 /// This method either only returns a brief _not OK_ response or a verbose schema is not available for this method.
@@ -1202,6 +1318,7 @@ pub struct AdminAppsApproveError {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
+#[cfg(any(feature = "admin_apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminAppsRestrictBody {
     /// The id of the app to restrict.
@@ -1213,11 +1330,13 @@ pub struct AdminAppsRestrictBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_id: Option<String>,
 }
+#[cfg(any(feature = "admin_conversations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminConversationsArchiveBody {
     /// The channel to archive.
     pub channel_id: String,
 }
+#[cfg(any(feature = "admin_conversations"))]
 /// admin.conversations.archive schema
 ///
 /// Schema for successful response of admin.conversations.archive
@@ -1226,6 +1345,7 @@ pub struct AdminConversationsArchiveResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "admin_conversations"))]
 /// admin.conversations.archive error schema
 ///
 /// Schema for error response from admin.conversations.archive
@@ -1235,6 +1355,7 @@ pub struct AdminConversationsArchiveError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "admin_conversations"))]
 connector_runtime::__string_enum! {
     pub enum AdminConversationsArchiveErrorError { FeatureNotEnabled =
     "feature_not_enabled", ChannelNotFound = "channel_not_found", ChannelTypeNotSupported
@@ -1243,11 +1364,13 @@ connector_runtime::__string_enum! {
     RestrictedAction = "restricted_action", CouldNotArchiveChannel =
     "could_not_archive_channel", }
 }
+#[cfg(any(feature = "admin_conversations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminConversationsConvertToPrivateBody {
     /// The channel to convert to private.
     pub channel_id: String,
 }
+#[cfg(any(feature = "admin_conversations"))]
 /// admin.conversations.convertToPrivate schema
 ///
 /// Schema for successful response of admin.conversations.convertToPrivate
@@ -1256,6 +1379,7 @@ pub struct AdminConversationsConvertToPrivateResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "admin_conversations"))]
 /// admin.conversations.convertToPrivate error schema
 ///
 /// Schema for error response from admin.conversations.convertToPrivate
@@ -1265,6 +1389,7 @@ pub struct AdminConversationsConvertToPrivateError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "admin_conversations"))]
 connector_runtime::__string_enum! {
     pub enum AdminConversationsConvertToPrivateErrorError { FeatureNotEnabled =
     "feature_not_enabled", RestrictedAction = "restricted_action", NameTaken =
@@ -1274,6 +1399,7 @@ connector_runtime::__string_enum! {
     CouldNotConvertChannel = "could_not_convert_channel", ExternalChannelMigrating =
     "external_channel_migrating", }
 }
+#[cfg(any(feature = "admin_conversations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminConversationsCreateBody {
     /// Name of the public or private channel to create.
@@ -1290,6 +1416,7 @@ pub struct AdminConversationsCreateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_id: Option<String>,
 }
+#[cfg(any(feature = "admin_conversations"))]
 /// admin.conversations.create schema
 ///
 /// Schema for successful response of admin.conversations.create
@@ -1301,6 +1428,7 @@ pub struct AdminConversationsCreateResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "admin_conversations"))]
 impl AdminConversationsCreateResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1316,6 +1444,7 @@ impl AdminConversationsCreateResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "admin_conversations"))]
 /// admin.conversations.create error schema
 ///
 /// Schema for error response from admin.conversations.create
@@ -1325,6 +1454,7 @@ pub struct AdminConversationsCreateError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "admin_conversations"))]
 connector_runtime::__string_enum! {
     pub enum AdminConversationsCreateErrorError { FeatureNotEnabled =
     "feature_not_enabled", NameTaken = "name_taken", RestrictedAction =
@@ -1332,11 +1462,13 @@ connector_runtime::__string_enum! {
     InvalidName = "invalid_name", CouldNotCreateChannel = "could_not_create_channel",
     TeamIdOrOrgRequired = "team_id_or_org_required", }
 }
+#[cfg(any(feature = "admin_conversations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminConversationsDeleteBody {
     /// The channel to delete.
     pub channel_id: String,
 }
+#[cfg(any(feature = "admin_conversations"))]
 /// admin.conversations.delete schema
 ///
 /// Schema for successful response of admin.conversations.delete
@@ -1345,6 +1477,7 @@ pub struct AdminConversationsDeleteResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "admin_conversations"))]
 /// admin.conversations.delete error schema
 ///
 /// Schema for error response from admin.conversations.delete
@@ -1354,6 +1487,7 @@ pub struct AdminConversationsDeleteError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "admin_conversations"))]
 connector_runtime::__string_enum! {
     pub enum AdminConversationsDeleteErrorError { FeatureNotEnabled =
     "feature_not_enabled", NotAnAdmin = "not_an_admin", ChannelNotFound =
@@ -1362,6 +1496,7 @@ connector_runtime::__string_enum! {
     "restricted_action", CouldNotDeleteChannel = "could_not_delete_channel", MissingScope
     = "missing_scope", }
 }
+#[cfg(any(feature = "admin_conversations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminConversationsDisconnectSharedBody {
     /// The channel to be disconnected from some workspaces.
@@ -1370,6 +1505,7 @@ pub struct AdminConversationsDisconnectSharedBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leaving_team_ids: Option<String>,
 }
+#[cfg(any(feature = "admin_conversations"))]
 /// admin.conversations.rename schema
 ///
 /// Schema for successful response of admin.conversations.disconnectShared
@@ -1378,6 +1514,7 @@ pub struct AdminConversationsDisconnectSharedResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "admin_conversations"))]
 /// admin.conversations.disconnectShared error schema
 ///
 /// Schema for error response from admin.conversations.disconnectShared
@@ -1387,6 +1524,7 @@ pub struct AdminConversationsDisconnectSharedError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "admin_conversations"))]
 connector_runtime::__string_enum! {
     pub enum AdminConversationsDisconnectSharedErrorError { FeatureNotEnabled =
     "feature_not_enabled", NotAnAdmin = "not_an_admin", NotAnEnterprise =
@@ -1397,6 +1535,7 @@ connector_runtime::__string_enum! {
     LeavingTeamRequired = "leaving_team_required", CannotKickTeam = "cannot_kick_team",
     CannotKickHomeTeam = "cannot_kick_home_team", }
 }
+#[cfg(any(feature = "admin_conversations"))]
 /// admin.conversations.getConversationPrefs schema
 ///
 /// Schema for successful response of admin.conversations.getConversationPrefs
@@ -1409,6 +1548,7 @@ pub struct AdminConversationsGetConversationPrefsResponse200 {
         super::models::AdminConversationsGetConversationPrefsResponse200Prefs,
     >,
 }
+#[cfg(any(feature = "admin_conversations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminConversationsGetConversationPrefsResponse200Prefs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1420,6 +1560,7 @@ pub struct AdminConversationsGetConversationPrefsResponse200Prefs {
         super::models::AdminConversationsGetConversationPrefsResponse200PrefsCanThread,
     >,
 }
+#[cfg(any(feature = "admin_conversations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminConversationsGetConversationPrefsResponse200PrefsCanThread {
     #[serde(rename = "type")]
@@ -1428,6 +1569,7 @@ pub struct AdminConversationsGetConversationPrefsResponse200PrefsCanThread {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<Vec<String>>,
 }
+#[cfg(any(feature = "admin_conversations"))]
 /// admin.conversations.unarchive error schema
 ///
 /// Schema for error response from admin.conversations.getConversationPrefs
@@ -1437,6 +1579,7 @@ pub struct AdminConversationsGetConversationPrefsError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "admin_conversations"))]
 connector_runtime::__string_enum! {
     pub enum AdminConversationsGetConversationPrefsErrorError { FeatureNotEnabled =
     "feature_not_enabled", NotAnAdmin = "not_an_admin", NotAnEnterprise =
@@ -1445,6 +1588,7 @@ connector_runtime::__string_enum! {
     "channel_type_not_supported", CouldNotGetConversationPrefs =
     "could_not_get_conversation_prefs", }
 }
+#[cfg(any(feature = "admin_conversations"))]
 /// admin.conversations.getTeams schema
 ///
 /// Schema for successful response of admin.conversations.getTeams
@@ -1458,10 +1602,19 @@ pub struct AdminConversationsGetTeamsResponse200 {
     >,
     pub team_ids: Vec<String>,
 }
+#[cfg(
+    any(
+        feature = "admin_conversations",
+        feature = "chat_scheduled_messages",
+        feature = "conversations",
+        feature = "users"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminConversationsGetTeamsResponse200ResponseMetadata {
     pub next_cursor: String,
 }
+#[cfg(any(feature = "admin_conversations"))]
 /// admin.conversations.getTeams error schema
 ///
 /// Schema for error response from admin.conversations.getTeams
@@ -1471,6 +1624,7 @@ pub struct AdminConversationsGetTeamsError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "admin_conversations"))]
 connector_runtime::__string_enum! {
     pub enum AdminConversationsGetTeamsErrorError { FeatureNotEnabled =
     "feature_not_enabled", ChannelNotFound = "channel_not_found", ChannelTypeNotSupported
@@ -1478,6 +1632,7 @@ connector_runtime::__string_enum! {
     RestrictedAction = "restricted_action", CouldNotGetTeams = "could_not_get_teams",
     InvalidCursor = "invalid_cursor", InvalidLimit = "invalid_limit", }
 }
+#[cfg(any(feature = "admin_conversations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminConversationsInviteBody {
     /// The users to invite.
@@ -1485,6 +1640,7 @@ pub struct AdminConversationsInviteBody {
     /// The channel that the users will be invited to.
     pub channel_id: String,
 }
+#[cfg(any(feature = "admin_conversations"))]
 /// admin.conversations.invite schema
 ///
 /// Schema for successful response of admin.conversations.invite
@@ -1493,6 +1649,7 @@ pub struct AdminConversationsInviteResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "admin_conversations"))]
 /// admin.conversations.invite error schema
 ///
 /// Schema for error response from admin.conversations.invite
@@ -1505,6 +1662,7 @@ pub struct AdminConversationsInviteError {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
+#[cfg(any(feature = "admin_conversations"))]
 connector_runtime::__string_enum! {
     pub enum AdminConversationsInviteErrorError { FeatureNotEnabled =
     "feature_not_enabled", ChannelNotFound = "channel_not_found", ChannelTypeNotSupported
@@ -1512,12 +1670,14 @@ connector_runtime::__string_enum! {
     RestrictedAction = "restricted_action", UserMustBeAdmin = "user_must_be_admin",
     FailedForSomeUsers = "failed_for_some_users", }
 }
+#[cfg(any(feature = "admin_conversations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminConversationsRenameBody {
     /// The channel to rename.
     pub channel_id: String,
     pub name: String,
 }
+#[cfg(any(feature = "admin_conversations"))]
 /// admin.conversations.rename schema
 ///
 /// Schema for successful response of admin.conversations.rename
@@ -1526,6 +1686,7 @@ pub struct AdminConversationsRenameResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "admin_conversations"))]
 /// admin.conversations.unarchive error schema
 ///
 /// Schema for error response from admin.conversations.rename
@@ -1535,6 +1696,7 @@ pub struct AdminConversationsRenameError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "admin_conversations"))]
 connector_runtime::__string_enum! {
     pub enum AdminConversationsRenameErrorError { FeatureNotEnabled =
     "feature_not_enabled", ChannelNotFound = "channel_not_found", ChannelTypeNotSupported
@@ -1542,6 +1704,7 @@ connector_runtime::__string_enum! {
     CouldNotRenameChannel = "could_not_rename_channel", DefaultOrgWideChannel =
     "default_org_wide_channel", NameTaken = "name_taken", }
 }
+#[cfg(any(feature = "admin_conversations_restrict_access"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminConversationsRestrictAccessAddGroupBody {
     /// Authentication token. Requires scope: `admin.conversations:write`
@@ -1554,6 +1717,7 @@ pub struct AdminConversationsRestrictAccessAddGroupBody {
     /// The channel to link this group to.
     pub channel_id: String,
 }
+#[cfg(any(feature = "admin_conversations_restrict_access"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminConversationsRestrictAccessRemoveGroupBody {
     /// Authentication token. Requires scope: `admin.conversations:write`
@@ -1565,6 +1729,7 @@ pub struct AdminConversationsRestrictAccessRemoveGroupBody {
     /// The channel to remove the linked group from.
     pub channel_id: String,
 }
+#[cfg(any(feature = "admin_conversations"))]
 /// admin.conversations.search schema
 ///
 /// Schema for successful response of admin.conversations.search
@@ -1573,6 +1738,7 @@ pub struct AdminConversationsSearchResponse200 {
     pub channels: Vec<super::models::ObjsChannel>,
     pub next_cursor: String,
 }
+#[cfg(any(feature = "admin_conversations"))]
 impl AdminConversationsSearchResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1585,6 +1751,7 @@ impl AdminConversationsSearchResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "admin_conversations"))]
 /// admin.conversations.search error schema
 ///
 /// Schema for error response from admin.conversations.search
@@ -1594,6 +1761,7 @@ pub struct AdminConversationsSearchError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "admin_conversations"))]
 connector_runtime::__string_enum! {
     pub enum AdminConversationsSearchErrorError { FeatureNotEnabled =
     "feature_not_enabled", NotAnAdmin = "not_an_admin", NotAnEnterprise =
@@ -1602,6 +1770,7 @@ connector_runtime::__string_enum! {
     InvalidSearchChannelType = "invalid_search_channel_type", InvalidSort =
     "invalid_sort", InvalidSortDir = "invalid_sort_dir", }
 }
+#[cfg(any(feature = "admin_conversations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminConversationsSetConversationPrefsBody {
     /// The channel to set the prefs for
@@ -1609,6 +1778,7 @@ pub struct AdminConversationsSetConversationPrefsBody {
     /// The prefs for this channel in a stringified JSON format.
     pub prefs: String,
 }
+#[cfg(any(feature = "admin_conversations"))]
 /// admin.conversations.setConversationPrefs schema
 ///
 /// Schema for successful response of admin.conversations.setConversationPrefs
@@ -1617,6 +1787,7 @@ pub struct AdminConversationsSetConversationPrefsResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "admin_conversations"))]
 /// admin.conversations.setConversationPrefs error schema
 ///
 /// Schema for error response from admin.conversations.setConversationPrefs
@@ -1626,6 +1797,7 @@ pub struct AdminConversationsSetConversationPrefsError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "admin_conversations"))]
 connector_runtime::__string_enum! {
     pub enum AdminConversationsSetConversationPrefsErrorError { FeatureNotEnabled =
     "feature_not_enabled", NotAnAdmin = "not_an_admin", ChannelNotFound =
@@ -1634,6 +1806,7 @@ connector_runtime::__string_enum! {
     CouldNotSetChannelPref = "could_not_set_channel_pref", DefaultOrgWideChannel =
     "default_org_wide_channel", }
 }
+#[cfg(any(feature = "admin_conversations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminConversationsSetTeamsBody {
     /// The encoded `channel_id` to add or remove to workspaces.
@@ -1648,11 +1821,13 @@ pub struct AdminConversationsSetTeamsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org_channel: Option<bool>,
 }
+#[cfg(any(feature = "admin_conversations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminConversationsUnarchiveBody {
     /// The channel to unarchive.
     pub channel_id: String,
 }
+#[cfg(any(feature = "admin_conversations"))]
 /// admin.conversations.unarchive schema
 ///
 /// Schema for successful response of admin.conversations.unarchive
@@ -1661,6 +1836,7 @@ pub struct AdminConversationsUnarchiveResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "admin_conversations"))]
 /// admin.conversations.unarchive error schema
 ///
 /// Schema for error response from admin.conversations.unarchive
@@ -1670,6 +1846,7 @@ pub struct AdminConversationsUnarchiveError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "admin_conversations"))]
 connector_runtime::__string_enum! {
     pub enum AdminConversationsUnarchiveErrorError { FeatureNotEnabled =
     "feature_not_enabled", ChannelNotFound = "channel_not_found", ChannelNotArchived =
@@ -1678,6 +1855,7 @@ connector_runtime::__string_enum! {
     "could_not_unarchive_channel", DefaultOrgWideChannel = "default_org_wide_channel",
     MissingScope = "missing_scope", }
 }
+#[cfg(any(feature = "admin_emoji"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminEmojiAddBody {
     /// Authentication token. Requires scope: `admin.teams:write`
@@ -1687,6 +1865,7 @@ pub struct AdminEmojiAddBody {
     /// The URL of a file to use as an image for the emoji. Square images under 128KB and with transparent backgrounds work best.
     pub url: String,
 }
+#[cfg(any(feature = "admin_emoji"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminEmojiAddAliasBody {
     /// Authentication token. Requires scope: `admin.teams:write`
@@ -1696,6 +1875,7 @@ pub struct AdminEmojiAddAliasBody {
     /// The alias of the emoji.
     pub alias_for: String,
 }
+#[cfg(any(feature = "admin_emoji"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminEmojiRemoveBody {
     /// Authentication token. Requires scope: `admin.teams:write`
@@ -1703,6 +1883,7 @@ pub struct AdminEmojiRemoveBody {
     /// The name of the emoji to be removed. Colons (`:myemoji:`) around the value are not required, although they may be included.
     pub name: String,
 }
+#[cfg(any(feature = "admin_emoji"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminEmojiRenameBody {
     /// Authentication token. Requires scope: `admin.teams:write`
@@ -1712,6 +1893,7 @@ pub struct AdminEmojiRenameBody {
     /// The new name of the emoji.
     pub new_name: String,
 }
+#[cfg(any(feature = "admin_invite_requests"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminInviteRequestsApproveBody {
     /// ID for the workspace where the invite request was made.
@@ -1720,6 +1902,7 @@ pub struct AdminInviteRequestsApproveBody {
     /// ID of the request to invite.
     pub invite_request_id: String,
 }
+#[cfg(any(feature = "admin_teams"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminTeamsCreateBody {
     /// Team domain (for example, slacksoftballteam).
@@ -1733,6 +1916,7 @@ pub struct AdminTeamsCreateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_discoverability: Option<String>,
 }
+#[cfg(any(feature = "admin_teams_settings"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminTeamsSettingsSetDefaultChannelsBody {
     /// Authentication token. Requires scope: `admin.teams:write`
@@ -1742,6 +1926,7 @@ pub struct AdminTeamsSettingsSetDefaultChannelsBody {
     /// An array of channel IDs.
     pub channel_ids: String,
 }
+#[cfg(any(feature = "admin_teams_settings"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminTeamsSettingsSetDescriptionBody {
     /// ID for the workspace to set the description for.
@@ -1749,6 +1934,7 @@ pub struct AdminTeamsSettingsSetDescriptionBody {
     /// The new description for the workspace.
     pub description: String,
 }
+#[cfg(any(feature = "admin_teams_settings"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminTeamsSettingsSetDiscoverabilityBody {
     /// The ID of the workspace to set discoverability on.
@@ -1756,6 +1942,7 @@ pub struct AdminTeamsSettingsSetDiscoverabilityBody {
     /// This workspace's discovery setting. It must be set to one of `open`, `invite_only`, `closed`, or `unlisted`.
     pub discoverability: String,
 }
+#[cfg(any(feature = "admin_teams_settings"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminTeamsSettingsSetIconBody {
     /// Authentication token. Requires scope: `admin.teams:write`
@@ -1765,6 +1952,7 @@ pub struct AdminTeamsSettingsSetIconBody {
     /// ID for the workspace to set the icon for.
     pub team_id: String,
 }
+#[cfg(any(feature = "admin_teams_settings"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminTeamsSettingsSetNameBody {
     /// ID for the workspace to set the name for.
@@ -1772,6 +1960,7 @@ pub struct AdminTeamsSettingsSetNameBody {
     /// The new name of the workspace.
     pub name: String,
 }
+#[cfg(any(feature = "admin_usergroups"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminUsergroupsAddChannelsBody {
     /// ID of the IDP group to add default channels for.
@@ -1782,6 +1971,7 @@ pub struct AdminUsergroupsAddChannelsBody {
     /// Comma separated string of channel IDs.
     pub channel_ids: String,
 }
+#[cfg(any(feature = "admin_usergroups"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminUsergroupsAddTeamsBody {
     /// An encoded usergroup (IDP Group) ID.
@@ -1792,6 +1982,7 @@ pub struct AdminUsergroupsAddTeamsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_provision: Option<bool>,
 }
+#[cfg(any(feature = "admin_usergroups"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminUsergroupsRemoveChannelsBody {
     /// ID of the IDP Group
@@ -1799,6 +1990,7 @@ pub struct AdminUsergroupsRemoveChannelsBody {
     /// Comma-separated string of channel IDs
     pub channel_ids: String,
 }
+#[cfg(any(feature = "admin_users"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminUsersAssignBody {
     /// The ID (`T1234`) of the workspace.
@@ -1815,6 +2007,7 @@ pub struct AdminUsersAssignBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel_ids: Option<String>,
 }
+#[cfg(any(feature = "admin_users"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminUsersInviteBody {
     /// The ID (`T1234`) of the workspace.
@@ -1842,6 +2035,7 @@ pub struct AdminUsersInviteBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guest_expiration_ts: Option<String>,
 }
+#[cfg(any(feature = "admin_users"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminUsersRemoveBody {
     /// The ID (`T1234`) of the workspace.
@@ -1849,12 +2043,14 @@ pub struct AdminUsersRemoveBody {
     /// The ID of the user to remove.
     pub user_id: String,
 }
+#[cfg(any(feature = "admin_users_session"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminUsersSessionInvalidateBody {
     /// ID of the team that the session belongs to
     pub team_id: String,
     pub session_id: i64,
 }
+#[cfg(any(feature = "admin_users_session"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminUsersSessionResetBody {
     /// The ID of the user to wipe sessions for
@@ -1866,6 +2062,7 @@ pub struct AdminUsersSessionResetBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_only: Option<bool>,
 }
+#[cfg(any(feature = "admin_users"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminUsersSetAdminBody {
     /// The ID (`T1234`) of the workspace.
@@ -1873,6 +2070,7 @@ pub struct AdminUsersSetAdminBody {
     /// The ID of the user to designate as an admin.
     pub user_id: String,
 }
+#[cfg(any(feature = "admin_users"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminUsersSetExpirationBody {
     /// The ID (`T1234`) of the workspace.
@@ -1882,6 +2080,7 @@ pub struct AdminUsersSetExpirationBody {
     /// Timestamp when guest account should be disabled.
     pub expiration_ts: i64,
 }
+#[cfg(any(feature = "admin_users"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminUsersSetOwnerBody {
     /// The ID (`T1234`) of the workspace.
@@ -1889,6 +2088,7 @@ pub struct AdminUsersSetOwnerBody {
     /// Id of the user to promote to owner.
     pub user_id: String,
 }
+#[cfg(any(feature = "admin_users"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminUsersSetRegularBody {
     /// The ID (`T1234`) of the workspace.
@@ -1896,6 +2096,7 @@ pub struct AdminUsersSetRegularBody {
     /// The ID of the user to designate as a regular user.
     pub user_id: String,
 }
+#[cfg(any(feature = "api"))]
 /// api.test success schema
 ///
 /// Schema for successful response api.test method
@@ -1907,6 +2108,7 @@ pub struct ApiTestResponse200 {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
+#[cfg(any(feature = "api"))]
 /// api.test error schema
 ///
 /// Schema for error response api.test method
@@ -1919,6 +2121,7 @@ pub struct ApiTestError {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
+#[cfg(any(feature = "apps_permissions"))]
 /// apps.permissions.info schema
 ///
 /// Schema for successful response from apps.permissions.info method
@@ -1928,6 +2131,7 @@ pub struct AppsPermissionsInfoResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "apps_permissions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsPermissionsInfoResponse200Info {
     pub app_home: super::models::AppsPermissionsInfoResponse200InfoAppHome,
@@ -1937,6 +2141,7 @@ pub struct AppsPermissionsInfoResponse200Info {
     pub mpim: super::models::AppsPermissionsInfoResponse200InfoAppHome,
     pub team: super::models::AppsPermissionsInfoResponse200InfoTeam,
 }
+#[cfg(any(feature = "apps_permissions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsPermissionsInfoResponse200InfoAppHome {
     /// resources in info from apps.permissions.info
@@ -1945,12 +2150,14 @@ pub struct AppsPermissionsInfoResponse200InfoAppHome {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
 }
+#[cfg(any(feature = "apps_permissions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsPermissionsInfoResponse200InfoTeam {
     /// resources in info from apps.permissions.info
     pub resources: super::models::ObjsResources,
     pub scopes: Vec<String>,
 }
+#[cfg(any(feature = "apps_permissions"))]
 /// apps.permissions.info error schema
 ///
 /// Schema for error response from apps.permissions.info method
@@ -1963,6 +2170,16 @@ pub struct AppsPermissionsInfoError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(
+    any(
+        feature = "apps_permissions",
+        feature = "apps_permissions_scopes",
+        feature = "reminders",
+        feature = "stars",
+        feature = "team",
+        feature = "users"
+    )
+)]
 connector_runtime::__string_enum! {
     pub enum AppsPermissionsInfoErrorError { NotAuthed = "not_authed", InvalidAuth =
     "invalid_auth", AccountInactive = "account_inactive", TokenRevoked = "token_revoked",
@@ -1975,6 +2192,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
+#[cfg(any(feature = "apps_permissions"))]
 /// apps.permissions.request schema
 ///
 /// Schema for successful response from apps.permissions.request method
@@ -1983,6 +2201,7 @@ pub struct AppsPermissionsRequestResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "apps_permissions"))]
 /// apps.permissions.request error schema
 ///
 /// Schema for error response from apps.permissions.request method
@@ -1995,6 +2214,7 @@ pub struct AppsPermissionsRequestError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "apps_permissions"))]
 connector_runtime::__string_enum! {
     pub enum AppsPermissionsRequestErrorError { InvalidTrigger = "invalid_trigger",
     TriggerExchanged = "trigger_exchanged", InvalidScope = "invalid_scope", InvalidUser =
@@ -2008,6 +2228,7 @@ connector_runtime::__string_enum! {
     "json_not_object", RequestTimeout = "request_timeout", UpgradeRequired =
     "upgrade_required", FatalError = "fatal_error", }
 }
+#[cfg(any(feature = "apps_permissions_resources"))]
 /// apps.permissions.resources.list success schema
 ///
 /// Schema for successful response apps.permissions.resources.list method
@@ -2026,6 +2247,7 @@ pub struct AppsPermissionsResourcesListResponse200 {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
+#[cfg(any(feature = "apps_permissions_resources"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsPermissionsResourcesListResponse200ResourcesItem {
     /// An ID for a resource
@@ -2036,10 +2258,12 @@ pub struct AppsPermissionsResourcesListResponse200ResourcesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
+#[cfg(any(feature = "apps_permissions_resources"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsPermissionsResourcesListResponse200ResponseMetadata {
     pub next_cursor: String,
 }
+#[cfg(any(feature = "apps_permissions_resources"))]
 /// apps.permissions.resources.list error schema
 ///
 /// Schema for error response from apps.permissions.resources.list method
@@ -2052,6 +2276,7 @@ pub struct AppsPermissionsResourcesListError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "apps_permissions_resources"))]
 connector_runtime::__string_enum! {
     pub enum AppsPermissionsResourcesListErrorError { InvalidCursor = "invalid_cursor",
     NotAuthed = "not_authed", InvalidAuth = "invalid_auth", AccountInactive =
@@ -2064,6 +2289,7 @@ connector_runtime::__string_enum! {
     RequestTimeout = "request_timeout", UpgradeRequired = "upgrade_required", FatalError
     = "fatal_error", }
 }
+#[cfg(any(feature = "apps_permissions_scopes"))]
 /// api.permissions.scopes.list success schema
 ///
 /// Schema for successful response api.permissions.scopes.list method
@@ -2076,6 +2302,7 @@ pub struct AppsPermissionsScopesListResponse200 {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
+#[cfg(any(feature = "apps_permissions_scopes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsPermissionsScopesListResponse200Scopes {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2096,6 +2323,7 @@ pub struct AppsPermissionsScopesListResponse200Scopes {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
+#[cfg(any(feature = "apps_permissions_scopes"))]
 /// apps.permissions.scopes.list error schema
 ///
 /// Schema for error response from apps.permissions.scopes.list method
@@ -2108,6 +2336,7 @@ pub struct AppsPermissionsScopesListError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "apps"))]
 /// apps.uninstall schema
 ///
 /// Schema for successful response from apps.uninstall method
@@ -2116,6 +2345,7 @@ pub struct AppsUninstallResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "apps"))]
 /// apps.uninstall error schema
 ///
 /// Schema for error response from apps.uninstall method
@@ -2128,6 +2358,7 @@ pub struct AppsUninstallError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
     pub enum AppsUninstallErrorError { InvalidClientId = "invalid_client_id",
     BadClientSecret = "bad_client_secret", ClientIdTokenMismatch =
@@ -2141,6 +2372,7 @@ connector_runtime::__string_enum! {
     "json_not_object", RequestTimeout = "request_timeout", UpgradeRequired =
     "upgrade_required", FatalError = "fatal_error", }
 }
+#[cfg(any(feature = "auth_api"))]
 /// auth.revoke schema
 ///
 /// Schema for successful response from auth.revoke method
@@ -2150,6 +2382,7 @@ pub struct AuthRevokeResponse200 {
     pub ok: bool,
     pub revoked: bool,
 }
+#[cfg(any(feature = "auth_api"))]
 /// auth.revoke error schema
 ///
 /// Schema for error response from auth.revoke method
@@ -2162,6 +2395,7 @@ pub struct AuthRevokeError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "auth_api"))]
 connector_runtime::__string_enum! {
     pub enum AuthRevokeErrorError { NotAuthed = "not_authed", InvalidAuth =
     "invalid_auth", AccountInactive = "account_inactive", TokenRevoked = "token_revoked",
@@ -2173,6 +2407,7 @@ connector_runtime::__string_enum! {
     "json_not_object", RequestTimeout = "request_timeout", UpgradeRequired =
     "upgrade_required", FatalError = "fatal_error", }
 }
+#[cfg(any(feature = "auth_api"))]
 /// auth.test success schema
 ///
 /// Schema for successful response auth.test method
@@ -2193,6 +2428,7 @@ pub struct AuthTestResponse200 {
     /// User ID
     pub user_id: String,
 }
+#[cfg(any(feature = "auth_api"))]
 impl AuthTestResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2228,6 +2464,7 @@ impl AuthTestResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "auth_api"))]
 /// auth.test error schema
 ///
 /// Schema for error response auth.test method
@@ -2240,6 +2477,7 @@ pub struct AuthTestError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "auth_api"))]
 connector_runtime::__string_enum! {
     pub enum AuthTestErrorError { NotAuthed = "not_authed", InvalidAuth = "invalid_auth",
     TokenRevoked = "token_revoked", AccountInactive = "account_inactive", InvalidArgName
@@ -2249,6 +2487,7 @@ connector_runtime::__string_enum! {
     "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
+#[cfg(any(feature = "bots"))]
 /// bots.info schema
 ///
 /// Schema for successful response from bots.info method
@@ -2258,6 +2497,7 @@ pub struct BotsInfoResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "bots"))]
 impl BotsInfoResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2268,6 +2508,7 @@ impl BotsInfoResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "bots"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BotsInfoResponse200Bot {
     /// App ID
@@ -2282,6 +2523,7 @@ pub struct BotsInfoResponse200Bot {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
 }
+#[cfg(any(feature = "bots"))]
 impl BotsInfoResponse200Bot {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2317,6 +2559,7 @@ impl BotsInfoResponse200Bot {
         Ok(())
     }
 }
+#[cfg(any(feature = "bots"))]
 /// bots.info error schema
 ///
 /// Schema for error response from bots.info method
@@ -2329,6 +2572,7 @@ pub struct BotsInfoError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "bots"))]
 connector_runtime::__string_enum! {
     pub enum BotsInfoErrorError { BotNotFound = "bot_not_found", NotAuthed =
     "not_authed", InvalidAuth = "invalid_auth", AccountInactive = "account_inactive",
@@ -2341,6 +2585,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
+#[cfg(any(feature = "calls"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CallsAddBody {
     /// An ID supplied by the 3rd-party Call provider. It must be unique across all Calls from that service.
@@ -2366,6 +2611,7 @@ pub struct CallsAddBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<String>,
 }
+#[cfg(any(feature = "calls"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CallsEndBody {
     /// `id` returned when registering the call using the [`calls.add`](/methods/calls.add) method.
@@ -2374,6 +2620,7 @@ pub struct CallsEndBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<i64>,
 }
+#[cfg(any(feature = "calls_participants"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CallsParticipantsAddBody {
     /// `id` returned by the [`calls.add`](/methods/calls.add) method.
@@ -2381,6 +2628,7 @@ pub struct CallsParticipantsAddBody {
     /// The list of users to add as participants in the Call. [Read more on how to specify users here](/apis/calls#users).
     pub users: String,
 }
+#[cfg(any(feature = "calls_participants"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CallsParticipantsRemoveBody {
     /// `id` returned by the [`calls.add`](/methods/calls.add) method.
@@ -2388,6 +2636,7 @@ pub struct CallsParticipantsRemoveBody {
     /// The list of users to remove as participants in the Call. [Read more on how to specify users here](/apis/calls#users).
     pub users: String,
 }
+#[cfg(any(feature = "calls"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CallsUpdateBody {
     /// `id` returned by the [`calls.add`](/methods/calls.add) method.
@@ -2402,6 +2651,7 @@ pub struct CallsUpdateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desktop_app_join_url: Option<String>,
 }
+#[cfg(any(feature = "chat"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatDeleteBody {
     /// Timestamp of the message to be deleted.
@@ -2414,6 +2664,7 @@ pub struct ChatDeleteBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub as_user: Option<bool>,
 }
+#[cfg(any(feature = "chat"))]
 /// chat.delete success schema
 ///
 /// Schema for successful response of chat.delete method
@@ -2426,6 +2677,7 @@ pub struct ChatDeleteResponse200 {
     /// Timestamp in format 0123456789.012345
     pub ts: String,
 }
+#[cfg(any(feature = "chat"))]
 impl ChatDeleteResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2452,6 +2704,7 @@ impl ChatDeleteResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "chat"))]
 /// chat.delete error schema
 ///
 /// Schema for error response from chat.delete method
@@ -2464,6 +2717,7 @@ pub struct ChatDeleteError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "chat"))]
 connector_runtime::__string_enum! {
     pub enum ChatDeleteErrorError { MessageNotFound = "message_not_found",
     ChannelNotFound = "channel_not_found", CantDeleteMessage = "cant_delete_message",
@@ -2477,6 +2731,7 @@ connector_runtime::__string_enum! {
     RequestTimeout = "request_timeout", UpgradeRequired = "upgrade_required", FatalError
     = "fatal_error", }
 }
+#[cfg(any(feature = "chat"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatDeleteScheduledMessageBody {
     /// Pass true to delete the message as the authed user with `chat:write:user` scope. [Bot users](/bot-users) in this context are considered authed users. If unused or false, the message will be deleted with `chat:write:bot` scope.
@@ -2487,6 +2742,7 @@ pub struct ChatDeleteScheduledMessageBody {
     /// `scheduled_message_id` returned from call to chat.scheduleMessage
     pub scheduled_message_id: String,
 }
+#[cfg(any(feature = "chat"))]
 /// chat.deleteScheduledMessage schema
 ///
 /// Schema for successful response from chat.deleteScheduledMessage method
@@ -2495,6 +2751,7 @@ pub struct ChatDeleteScheduledMessageResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "chat"))]
 /// chat.deleteScheduledMessage error schema
 ///
 /// Schema for error response from chat.deleteScheduledMessage method
@@ -2507,6 +2764,7 @@ pub struct ChatDeleteScheduledMessageError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "chat"))]
 connector_runtime::__string_enum! {
     pub enum ChatDeleteScheduledMessageErrorError { InvalidScheduledMessageId =
     "invalid_scheduled_message_id", ChannelNotFound = "channel_not_found", BadToken =
@@ -2521,6 +2779,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
+#[cfg(any(feature = "chat"))]
 /// chat.getPermalink success schema
 ///
 /// Schema for successful response chat.getPermalink
@@ -2532,6 +2791,7 @@ pub struct ChatGetPermalinkResponse200 {
     pub ok: bool,
     pub permalink: String,
 }
+#[cfg(any(feature = "chat"))]
 impl ChatGetPermalinkResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2548,6 +2808,7 @@ impl ChatGetPermalinkResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "chat"))]
 /// chat.getPermalink error schema
 ///
 /// Schema for error response from chat.getPermalink method
@@ -2560,6 +2821,7 @@ pub struct ChatGetPermalinkError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "chat"))]
 connector_runtime::__string_enum! {
     pub enum ChatGetPermalinkErrorError { ChannelNotFound = "channel_not_found",
     MessageNotFound = "message_not_found", NotAuthed = "not_authed", InvalidAuth =
@@ -2572,6 +2834,7 @@ connector_runtime::__string_enum! {
     "json_not_object", RequestTimeout = "request_timeout", UpgradeRequired =
     "upgrade_required", FatalError = "fatal_error", }
 }
+#[cfg(any(feature = "chat"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatMeMessageBody {
     /// Channel to send message to. Can be a public channel, private group or IM channel. Can be an encoded ID, or a name.
@@ -2581,6 +2844,7 @@ pub struct ChatMeMessageBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
 }
+#[cfg(any(feature = "chat"))]
 /// chat.meMessage schema
 ///
 /// Schema for successful response from chat.meMessage method
@@ -2595,6 +2859,7 @@ pub struct ChatMeMessageResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ts: Option<String>,
 }
+#[cfg(any(feature = "chat"))]
 impl ChatMeMessageResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2619,6 +2884,7 @@ impl ChatMeMessageResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "chat"))]
 /// chat.meMessage error schema
 ///
 /// Schema for error response from chat.meMessage method
@@ -2631,6 +2897,7 @@ pub struct ChatMeMessageError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "chat"))]
 connector_runtime::__string_enum! {
     pub enum ChatMeMessageErrorError { ChannelNotFound = "channel_not_found",
     NotInChannel = "not_in_channel", IsArchived = "is_archived", MsgTooLong =
@@ -2645,6 +2912,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
+#[cfg(any(feature = "chat"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatPostEphemeralBody {
     /// Pass true to post the message as the authed user. Defaults to true if the chat:write:bot scope is not included. Otherwise, defaults to false.
@@ -2682,6 +2950,7 @@ pub struct ChatPostEphemeralBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
 }
+#[cfg(any(feature = "chat"))]
 /// chat.postEphemeral success schema
 ///
 /// Schema for successful response from chat.postEphemeral method
@@ -2692,6 +2961,7 @@ pub struct ChatPostEphemeralResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "chat"))]
 impl ChatPostEphemeralResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2708,6 +2978,7 @@ impl ChatPostEphemeralResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "chat"))]
 /// chat.postEphemeral error schema
 ///
 /// Schema for error response from chat.postEphemeral method
@@ -2720,6 +2991,7 @@ pub struct ChatPostEphemeralError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "chat"))]
 connector_runtime::__string_enum! {
     pub enum ChatPostEphemeralErrorError { ChannelNotFound = "channel_not_found",
     IsArchived = "is_archived", MsgTooLong = "msg_too_long", NoText = "no_text",
@@ -2734,6 +3006,7 @@ connector_runtime::__string_enum! {
     "json_not_object", RequestTimeout = "request_timeout", UpgradeRequired =
     "upgrade_required", FatalError = "fatal_error", }
 }
+#[cfg(any(feature = "chat"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatPostMessageBody {
     /// Pass true to post the message as the authed user, instead of as a bot. Defaults to false. See [authorship](#authorship) below.
@@ -2781,6 +3054,7 @@ pub struct ChatPostMessageBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
 }
+#[cfg(any(feature = "chat"))]
 /// chat.postMessage success schema
 ///
 /// Schema for successful response of chat.postMessage method
@@ -2795,6 +3069,7 @@ pub struct ChatPostMessageResponse200 {
     /// Timestamp in format 0123456789.012345
     pub ts: String,
 }
+#[cfg(any(feature = "chat"))]
 impl ChatPostMessageResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2825,6 +3100,7 @@ impl ChatPostMessageResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "chat"))]
 /// chat.postMessage error schema
 ///
 /// Schema for error response chat.postMessage method
@@ -2837,6 +3113,7 @@ pub struct ChatPostMessageError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "chat"))]
 connector_runtime::__string_enum! {
     pub enum ChatPostMessageErrorError { ChannelNotFound = "channel_not_found",
     NotInChannel = "not_in_channel", IsArchived = "is_archived", MsgTooLong =
@@ -2847,6 +3124,7 @@ connector_runtime::__string_enum! {
     InvalidFormData = "invalid_form_data", InvalidPostType = "invalid_post_type",
     MissingPostType = "missing_post_type", }
 }
+#[cfg(any(feature = "chat"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatScheduleMessageBody {
     /// Channel, private group, or DM channel to send message to. Can be an encoded ID, or a name. See [below](#channels) for more details.
@@ -2886,6 +3164,7 @@ pub struct ChatScheduleMessageBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_broadcast: Option<bool>,
 }
+#[cfg(any(feature = "chat"))]
 /// chat.scheduleMessage success schema
 ///
 /// Schema for successful response of chat.scheduleMessage method
@@ -2900,6 +3179,7 @@ pub struct ChatScheduleMessageResponse200 {
     /// Scheduled Message ID
     pub scheduled_message_id: String,
 }
+#[cfg(any(feature = "chat"))]
 impl ChatScheduleMessageResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2930,6 +3210,7 @@ impl ChatScheduleMessageResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "chat"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatScheduleMessageResponse200Message {
     /// Bot User ID
@@ -2947,6 +3228,7 @@ pub struct ChatScheduleMessageResponse200Message {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
 }
+#[cfg(any(feature = "chat"))]
 impl ChatScheduleMessageResponse200Message {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2986,6 +3268,7 @@ impl ChatScheduleMessageResponse200Message {
         Ok(())
     }
 }
+#[cfg(any(feature = "chat"))]
 /// chat.scheduleMessage error schema
 ///
 /// Schema for error response chat.scheduleMessage method
@@ -2998,6 +3281,7 @@ pub struct ChatScheduleMessageError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "chat"))]
 connector_runtime::__string_enum! {
     pub enum ChatScheduleMessageErrorError { InvalidTime = "invalid_time", TimeInPast =
     "time_in_past", TimeTooFar = "time_too_far", ChannelNotFound = "channel_not_found",
@@ -3018,6 +3302,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
+#[cfg(any(feature = "chat_scheduled_messages"))]
 /// chat.scheduledMessages.list schema
 ///
 /// Schema for successful response from chat.scheduledMessages.list method
@@ -3030,6 +3315,7 @@ pub struct ChatScheduledMessagesListResponse200 {
         super::models::ChatScheduledMessagesListResponse200ScheduledMessagesItem,
     >,
 }
+#[cfg(any(feature = "chat_scheduled_messages"))]
 impl ChatScheduledMessagesListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3042,6 +3328,7 @@ impl ChatScheduledMessagesListResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "chat_scheduled_messages"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatScheduledMessagesListResponse200ScheduledMessagesItem {
     /// Channel ID
@@ -3052,6 +3339,7 @@ pub struct ChatScheduledMessagesListResponse200ScheduledMessagesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
 }
+#[cfg(any(feature = "chat_scheduled_messages"))]
 impl ChatScheduledMessagesListResponse200ScheduledMessagesItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3078,6 +3366,7 @@ impl ChatScheduledMessagesListResponse200ScheduledMessagesItem {
         Ok(())
     }
 }
+#[cfg(any(feature = "chat_scheduled_messages"))]
 /// chat.scheduledMessages.list error schema
 ///
 /// Schema for error response from chat.scheduledMessages.list method
@@ -3090,6 +3379,7 @@ pub struct ChatScheduledMessagesListError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "chat_scheduled_messages"))]
 connector_runtime::__string_enum! {
     pub enum ChatScheduledMessagesListErrorError { InvalidChannel = "invalid_channel",
     NotAuthed = "not_authed", InvalidAuth = "invalid_auth", AccountInactive =
@@ -3103,6 +3393,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
+#[cfg(any(feature = "chat"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatUnfurlBody {
     /// Channel ID of the message
@@ -3122,6 +3413,7 @@ pub struct ChatUnfurlBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_auth_url: Option<String>,
 }
+#[cfg(any(feature = "chat"))]
 /// chat.unfurl success schema
 ///
 /// Schema for successful response from chat.unfurl method
@@ -3130,6 +3422,7 @@ pub struct ChatUnfurlResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "chat"))]
 /// chat.unfurl error schema
 ///
 /// Schema for error response from chat.unfurl method
@@ -3142,6 +3435,7 @@ pub struct ChatUnfurlError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "chat"))]
 connector_runtime::__string_enum! {
     pub enum ChatUnfurlErrorError { CannotUnfurlUrl = "cannot_unfurl_url",
     CannotFindService = "cannot_find_service", MissingUnfurls = "missing_unfurls",
@@ -3156,6 +3450,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
+#[cfg(any(feature = "chat"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatUpdateBody {
     /// Pass true to update the message as the authed user. [Bot users](/bot-users) in this context are considered authed users.
@@ -3181,6 +3476,7 @@ pub struct ChatUpdateBody {
     /// Timestamp of the message to be updated.
     pub ts: String,
 }
+#[cfg(any(feature = "chat"))]
 /// chat.update success schema
 ///
 /// Schema for successful response of chat.update method
@@ -3194,6 +3490,7 @@ pub struct ChatUpdateResponse200 {
     pub text: String,
     pub ts: String,
 }
+#[cfg(any(feature = "chat"))]
 /// Message object
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatUpdateResponse200Message {
@@ -3203,6 +3500,7 @@ pub struct ChatUpdateResponse200Message {
     pub blocks: Option<serde_json::Value>,
     pub text: String,
 }
+#[cfg(any(feature = "chat"))]
 /// chat.update error schema
 ///
 /// Schema for error response chat.update method
@@ -3215,6 +3513,7 @@ pub struct ChatUpdateError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "chat"))]
 connector_runtime::__string_enum! {
     pub enum ChatUpdateErrorError { MessageNotFound = "message_not_found",
     CantUpdateMessage = "cant_update_message", ChannelNotFound = "channel_not_found",
@@ -3229,12 +3528,14 @@ connector_runtime::__string_enum! {
     "json_not_object", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     IsInactive = "is_inactive", }
 }
+#[cfg(any(feature = "conversations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConversationsArchiveBody {
     /// ID of conversation to archive
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.archive success schema
 ///
 /// Schema for successful response conversations.archive method
@@ -3243,6 +3544,7 @@ pub struct ConversationsArchiveResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.archive error schema
 ///
 /// Schema for error response from conversations.archive method
@@ -3259,6 +3561,7 @@ pub struct ConversationsArchiveError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
 }
+#[cfg(any(feature = "conversations"))]
 connector_runtime::__string_enum! {
     pub enum ConversationsArchiveErrorError { MethodNotSupportedForChannelType =
     "method_not_supported_for_channel_type", MissingScope = "missing_scope", NotSupported
@@ -3275,12 +3578,14 @@ connector_runtime::__string_enum! {
     "team_added_to_org", MissingCharset = "missing_charset", SuperfluousCharset =
     "superfluous_charset", }
 }
+#[cfg(any(feature = "conversations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConversationsCloseBody {
     /// Conversation to close.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.close success schema
 ///
 /// Schema for successful response conversations.close method
@@ -3293,6 +3598,7 @@ pub struct ConversationsCloseResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.close error schema
 ///
 /// Schema for error response from conversations.close method
@@ -3309,6 +3615,7 @@ pub struct ConversationsCloseError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
 }
+#[cfg(any(feature = "conversations"))]
 connector_runtime::__string_enum! {
     pub enum ConversationsCloseErrorError { MethodNotSupportedForChannelType =
     "method_not_supported_for_channel_type", ChannelNotFound = "channel_not_found",
@@ -3321,6 +3628,7 @@ connector_runtime::__string_enum! {
     "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
+#[cfg(any(feature = "conversations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConversationsCreateBody {
     /// Name of the public or private channel to create
@@ -3330,6 +3638,7 @@ pub struct ConversationsCreateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_private: Option<bool>,
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.create success schema
 ///
 /// Schema for successful response conversations.create method
@@ -3339,6 +3648,7 @@ pub struct ConversationsCreateResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.create error schema
 ///
 /// Schema for error response from conversations.create method
@@ -3357,6 +3667,7 @@ pub struct ConversationsCreateError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
 }
+#[cfg(any(feature = "conversations"))]
 connector_runtime::__string_enum! {
     pub enum ConversationsCreateErrorError { MethodNotSupportedForChannelType =
     "method_not_supported_for_channel_type", MissingScope = "missing_scope", NameTaken =
@@ -3373,6 +3684,7 @@ connector_runtime::__string_enum! {
     "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.history success schema
 ///
 /// Schema for successful response from conversations.history method
@@ -3386,6 +3698,7 @@ pub struct ConversationsHistoryResponse200 {
     pub ok: bool,
     pub pin_count: i64,
 }
+#[cfg(any(feature = "conversations"))]
 impl ConversationsHistoryResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3404,6 +3717,7 @@ impl ConversationsHistoryResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.history error schema
 ///
 /// Schema for error response from conversations.history method
@@ -3420,6 +3734,7 @@ pub struct ConversationsHistoryError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
 }
+#[cfg(any(feature = "conversations"))]
 connector_runtime::__string_enum! {
     pub enum ConversationsHistoryErrorError { MissingScope = "missing_scope",
     ChannelNotFound = "channel_not_found", InvalidTsLatest = "invalid_ts_latest",
@@ -3431,6 +3746,7 @@ connector_runtime::__string_enum! {
     "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.info success schema
 ///
 /// Schema for successful response conversations.info
@@ -3440,6 +3756,7 @@ pub struct ConversationsInfoResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.info error schema
 ///
 /// Schema for error response from conversations.info method
@@ -3456,6 +3773,7 @@ pub struct ConversationsInfoError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
 }
+#[cfg(any(feature = "conversations"))]
 connector_runtime::__string_enum! {
     pub enum ConversationsInfoErrorError { MissingScope = "missing_scope",
     ChannelNotFound = "channel_not_found", TeamAddedToOrg = "team_added_to_org",
@@ -3466,6 +3784,7 @@ connector_runtime::__string_enum! {
     "missing_post_type", InvalidJson = "invalid_json", JsonNotObject = "json_not_object",
     RequestTimeout = "request_timeout", UpgradeRequired = "upgrade_required", }
 }
+#[cfg(any(feature = "conversations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConversationsInviteBody {
     /// The ID of the public or private channel to invite user(s) to.
@@ -3475,6 +3794,7 @@ pub struct ConversationsInviteBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<String>,
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.invite error schema
 ///
 /// Schema for successful response from conversations.invite method
@@ -3484,6 +3804,7 @@ pub struct ConversationsInviteResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.invite error schema
 ///
 /// Schema for error response from conversations.invite method
@@ -3504,6 +3825,7 @@ pub struct ConversationsInviteError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
 }
+#[cfg(any(feature = "conversations"))]
 impl ConversationsInviteError {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3521,6 +3843,7 @@ impl ConversationsInviteError {
         Ok(())
     }
 }
+#[cfg(any(feature = "conversations"))]
 connector_runtime::__string_enum! {
     pub enum ConversationsInviteErrorError { MethodNotSupportedForChannelType =
     "method_not_supported_for_channel_type", MissingScope = "missing_scope",
@@ -3539,6 +3862,7 @@ connector_runtime::__string_enum! {
     "team_added_to_org", MissingCharset = "missing_charset", SuperfluousCharset =
     "superfluous_charset", }
 }
+#[cfg(any(feature = "conversations"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ConversationsInviteErrorErrorsItem {
     pub error: super::models::ConversationsInviteErrorError,
@@ -3548,6 +3872,7 @@ pub struct ConversationsInviteErrorErrorsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
+#[cfg(any(feature = "conversations"))]
 impl ConversationsInviteErrorErrorsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3563,12 +3888,14 @@ impl ConversationsInviteErrorErrorsItem {
         Ok(())
     }
 }
+#[cfg(any(feature = "conversations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConversationsJoinBody {
     /// ID of conversation to join
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.join success schema
 ///
 /// Schema for successful response from conversations.join method
@@ -3585,6 +3912,7 @@ pub struct ConversationsJoinResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
 }
+#[cfg(any(feature = "conversations"))]
 impl ConversationsJoinResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3594,12 +3922,14 @@ impl ConversationsJoinResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "conversations"))]
 /// Response metadata
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConversationsJoinResponse200ResponseMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warnings: Option<Vec<String>>,
 }
+#[cfg(any(feature = "conversations"))]
 impl ConversationsJoinResponse200ResponseMetadata {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3614,6 +3944,7 @@ impl ConversationsJoinResponse200ResponseMetadata {
         Ok(())
     }
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.join error schema
 ///
 /// Schema for error response from conversations.join method
@@ -3630,6 +3961,7 @@ pub struct ConversationsJoinError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
 }
+#[cfg(any(feature = "conversations"))]
 connector_runtime::__string_enum! {
     pub enum ConversationsJoinErrorError { MethodNotSupportedForChannelType =
     "method_not_supported_for_channel_type", MissingScope = "missing_scope",
@@ -3645,6 +3977,7 @@ connector_runtime::__string_enum! {
     "team_added_to_org", MissingCharset = "missing_charset", SuperfluousCharset =
     "superfluous_charset", }
 }
+#[cfg(any(feature = "conversations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConversationsKickBody {
     /// ID of conversation to remove user from.
@@ -3654,6 +3987,7 @@ pub struct ConversationsKickBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.kick success schema
 ///
 /// Schema for successful response conversations.kick method
@@ -3662,6 +3996,7 @@ pub struct ConversationsKickResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.kick error schema
 ///
 /// Schema for error response conversations.kick method
@@ -3678,6 +4013,7 @@ pub struct ConversationsKickError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
 }
+#[cfg(any(feature = "conversations"))]
 connector_runtime::__string_enum! {
     pub enum ConversationsKickErrorError { MethodNotSupportedForChannelType =
     "method_not_supported_for_channel_type", MissingScope = "missing_scope",
@@ -3692,12 +4028,14 @@ connector_runtime::__string_enum! {
     "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
+#[cfg(any(feature = "conversations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConversationsLeaveBody {
     /// Conversation to leave
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.leave success schema
 ///
 /// Schema for successful response from conversations.leave method
@@ -3708,6 +4046,7 @@ pub struct ConversationsLeaveResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.leave error schema
 ///
 /// Schema for error response from conversations.leave method
@@ -3724,6 +4063,7 @@ pub struct ConversationsLeaveError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
 }
+#[cfg(any(feature = "conversations"))]
 connector_runtime::__string_enum! {
     pub enum ConversationsLeaveErrorError { MethodNotSupportedForChannelType =
     "method_not_supported_for_channel_type", LastMember = "last_member", MissingScope =
@@ -3739,6 +4079,7 @@ connector_runtime::__string_enum! {
     TeamAddedToOrg = "team_added_to_org", MissingCharset = "missing_charset",
     SuperfluousCharset = "superfluous_charset", }
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.list success schema
 ///
 /// Schema for successful response from conversations.list method
@@ -3752,6 +4093,7 @@ pub struct ConversationsListResponse200 {
         super::models::AdminConversationsGetTeamsResponse200ResponseMetadata,
     >,
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.list error schema
 ///
 /// Schema for error response from conversations.list method
@@ -3768,6 +4110,7 @@ pub struct ConversationsListError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
 }
+#[cfg(any(feature = "conversations"))]
 connector_runtime::__string_enum! {
     pub enum ConversationsListErrorError { MissingScope = "missing_scope", NotAuthed =
     "not_authed", InvalidAuth = "invalid_auth", AccountInactive = "account_inactive",
@@ -3777,6 +4120,7 @@ connector_runtime::__string_enum! {
     InvalidJson = "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
+#[cfg(any(feature = "conversations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConversationsMarkBody {
     /// Channel or conversation to set the read cursor for.
@@ -3786,6 +4130,7 @@ pub struct ConversationsMarkBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ts: Option<f64>,
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.mark success schema
 ///
 /// Schema for successful response conversations.mark method
@@ -3794,6 +4139,7 @@ pub struct ConversationsMarkResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.mark error schema
 ///
 /// Schema for error response from conversations.mark method
@@ -3810,6 +4156,7 @@ pub struct ConversationsMarkError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
 }
+#[cfg(any(feature = "conversations"))]
 connector_runtime::__string_enum! {
     pub enum ConversationsMarkErrorError { MethodNotSupportedForChannelType =
     "method_not_supported_for_channel_type", MissingScope = "missing_scope",
@@ -3823,6 +4170,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", NotAllowedTokenType =
     "not_allowed_token_type", }
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.members success schema
 ///
 /// Schema for successful response conversations.members method
@@ -3833,6 +4181,7 @@ pub struct ConversationsMembersResponse200 {
     pub ok: bool,
     pub response_metadata: super::models::AdminConversationsGetTeamsResponse200ResponseMetadata,
 }
+#[cfg(any(feature = "conversations"))]
 impl ConversationsMembersResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3848,6 +4197,7 @@ impl ConversationsMembersResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.members error schema
 ///
 /// Schema for error response conversations.members method
@@ -3860,6 +4210,7 @@ pub struct ConversationsMembersError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "conversations"))]
 connector_runtime::__string_enum! {
     pub enum ConversationsMembersErrorError { ChannelNotFound = "channel_not_found",
     InvalidLimit = "invalid_limit", InvalidCursor = "invalid_cursor", FetchMembersFailed
@@ -3871,6 +4222,7 @@ connector_runtime::__string_enum! {
     InvalidJson = "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
+#[cfg(any(feature = "conversations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConversationsOpenBody {
     /// Resume a conversation by supplying an `im` or `mpim`'s ID. Or provide the `users` field instead.
@@ -3883,6 +4235,7 @@ pub struct ConversationsOpenBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_im: Option<bool>,
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.open success schema
 ///
 /// Schema for successful response from conversations.open method when opening channels, ims, mpims
@@ -3896,6 +4249,7 @@ pub struct ConversationsOpenResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.open error schema
 ///
 /// Schema for error response from conversations.open method
@@ -3908,6 +4262,7 @@ pub struct ConversationsOpenError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "conversations"))]
 connector_runtime::__string_enum! {
     pub enum ConversationsOpenErrorError { MethodNotSupportedForChannelType =
     "method_not_supported_for_channel_type", UserNotFound = "user_not_found",
@@ -3923,6 +4278,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", ChannelNotFound =
     "channel_not_found", }
 }
+#[cfg(any(feature = "conversations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConversationsRenameBody {
     /// ID of conversation to rename
@@ -3932,6 +4288,7 @@ pub struct ConversationsRenameBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.rename success schema
 ///
 /// Schema for successful response from conversations.rename method
@@ -3941,6 +4298,7 @@ pub struct ConversationsRenameResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.rename error schema
 ///
 /// Schema for error response from conversations.rename method
@@ -3957,6 +4315,7 @@ pub struct ConversationsRenameError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
 }
+#[cfg(any(feature = "conversations"))]
 connector_runtime::__string_enum! {
     pub enum ConversationsRenameErrorError { UserIsRestricted = "user_is_restricted",
     MethodNotSupportedForChannelType = "method_not_supported_for_channel_type",
@@ -3972,6 +4331,7 @@ connector_runtime::__string_enum! {
     InvalidJson = "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.replies success schema
 ///
 /// Schema for successful response from conversations.replies method
@@ -3983,6 +4343,7 @@ pub struct ConversationsRepliesResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.replies error schema
 ///
 /// Schema for error response from conversations.replies method
@@ -3999,6 +4360,7 @@ pub struct ConversationsRepliesError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
 }
+#[cfg(any(feature = "conversations"))]
 connector_runtime::__string_enum! {
     pub enum ConversationsRepliesErrorError { MissingScope = "missing_scope",
     ChannelNotFound = "channel_not_found", ThreadNotFound = "thread_not_found", NotAuthed
@@ -4010,6 +4372,7 @@ connector_runtime::__string_enum! {
     "json_not_object", RequestTimeout = "request_timeout", UpgradeRequired =
     "upgrade_required", }
 }
+#[cfg(any(feature = "conversations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConversationsSetPurposeBody {
     /// Conversation to set the purpose of
@@ -4019,6 +4382,7 @@ pub struct ConversationsSetPurposeBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<String>,
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.setPurpose success schema
 ///
 /// Schema for successful response from conversations.setPurpose method
@@ -4028,6 +4392,7 @@ pub struct ConversationsSetPurposeResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.setPurpose error schema
 ///
 /// Schema for error response from conversations.setPurpose method
@@ -4044,6 +4409,7 @@ pub struct ConversationsSetPurposeError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
 }
+#[cfg(any(feature = "conversations"))]
 connector_runtime::__string_enum! {
     pub enum ConversationsSetPurposeErrorError { MethodNotSupportedForChannelType =
     "method_not_supported_for_channel_type", MissingScope = "missing_scope",
@@ -4057,6 +4423,7 @@ connector_runtime::__string_enum! {
     "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
+#[cfg(any(feature = "conversations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConversationsSetTopicBody {
     /// Conversation to set the topic of
@@ -4066,6 +4433,7 @@ pub struct ConversationsSetTopicBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.setTopic success schema
 ///
 /// Schema for successful response from conversations.setTopic method
@@ -4075,6 +4443,7 @@ pub struct ConversationsSetTopicResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.setTopic error schema
 ///
 /// Schema for error response from conversations.setTopic method
@@ -4091,12 +4460,14 @@ pub struct ConversationsSetTopicError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
 }
+#[cfg(any(feature = "conversations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConversationsUnarchiveBody {
     /// ID of conversation to unarchive
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.unarchive success schema
 ///
 /// Schema for successful response from conversations.unarchive method
@@ -4105,6 +4476,7 @@ pub struct ConversationsUnarchiveResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "conversations"))]
 /// conversations.unarchive error schema
 ///
 /// Schema for error response from conversations.unarchive method
@@ -4121,6 +4493,7 @@ pub struct ConversationsUnarchiveError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
 }
+#[cfg(any(feature = "conversations"))]
 connector_runtime::__string_enum! {
     pub enum ConversationsUnarchiveErrorError { MethodNotSupportedForChannelType =
     "method_not_supported_for_channel_type", MissingScope = "missing_scope",
@@ -4136,6 +4509,7 @@ connector_runtime::__string_enum! {
     "team_added_to_org", MissingCharset = "missing_charset", SuperfluousCharset =
     "superfluous_charset", }
 }
+#[cfg(any(feature = "dialog"))]
 /// dialog.open schema
 ///
 /// Schema for successful response from dialog.open method
@@ -4144,6 +4518,7 @@ pub struct DialogOpenResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "dialog"))]
 /// dialog.open error schema
 ///
 /// Schema for error response from dialog.open method
@@ -4156,6 +4531,7 @@ pub struct DialogOpenError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "dialog"))]
 connector_runtime::__string_enum! {
     pub enum DialogOpenErrorError { ValidationErrors = "validation_errors",
     MissingTrigger = "missing_trigger", MissingDialog = "missing_dialog",
@@ -4172,6 +4548,7 @@ connector_runtime::__string_enum! {
     RequestTimeout = "request_timeout", UpgradeRequired = "upgrade_required", FatalError
     = "fatal_error", }
 }
+#[cfg(any(feature = "dnd"))]
 /// dnd.endDnd schema
 ///
 /// Schema for successful response from dnd.endDnd method
@@ -4180,6 +4557,7 @@ pub struct DndEndDndResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "dnd"))]
 /// dnd.endDnd error schema
 ///
 /// Schema for error response from dnd.endDnd method
@@ -4192,6 +4570,7 @@ pub struct DndEndDndError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "dnd"))]
 connector_runtime::__string_enum! {
     pub enum DndEndDndErrorError { UnknownError = "unknown_error", NotAuthed =
     "not_authed", InvalidAuth = "invalid_auth", AccountInactive = "account_inactive",
@@ -4204,6 +4583,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
+#[cfg(any(feature = "dnd"))]
 /// dnd.endSnooze schema
 ///
 /// Schema for successful response from dnd.endSnooze method
@@ -4216,6 +4596,7 @@ pub struct DndEndSnoozeResponse200 {
     pub ok: bool,
     pub snooze_enabled: bool,
 }
+#[cfg(any(feature = "dnd"))]
 /// dnd.endSnooze error schema
 ///
 /// Schema for error response from dnd.endSnooze method
@@ -4228,6 +4609,7 @@ pub struct DndEndSnoozeError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "dnd"))]
 connector_runtime::__string_enum! {
     pub enum DndEndSnoozeErrorError { SnoozeNotActive = "snooze_not_active",
     SnoozeEndFailed = "snooze_end_failed", NotAuthed = "not_authed", InvalidAuth =
@@ -4241,6 +4623,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
+#[cfg(any(feature = "dnd"))]
 /// dnd.info schema
 ///
 /// Schema for successful response from dnd.info method
@@ -4258,6 +4641,7 @@ pub struct DndInfoResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snooze_remaining: Option<i64>,
 }
+#[cfg(any(feature = "dnd"))]
 /// dnd.info error schema
 ///
 /// Schema for error response from dnd.info method
@@ -4270,6 +4654,7 @@ pub struct DndInfoError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "dnd"))]
 connector_runtime::__string_enum! {
     pub enum DndInfoErrorError { UserNotFound = "user_not_found", NotAuthed =
     "not_authed", InvalidAuth = "invalid_auth", AccountInactive = "account_inactive",
@@ -4282,6 +4667,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
+#[cfg(any(feature = "dnd"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DndSetSnoozeBody {
     /// Authentication token. Requires scope: `dnd:write`
@@ -4289,6 +4675,7 @@ pub struct DndSetSnoozeBody {
     /// Number of minutes, from now, to snooze until.
     pub num_minutes: String,
 }
+#[cfg(any(feature = "dnd"))]
 /// dnd.setSnooze schema
 ///
 /// Schema for successful response from dnd.setSnooze method
@@ -4300,6 +4687,7 @@ pub struct DndSetSnoozeResponse200 {
     pub snooze_endtime: i64,
     pub snooze_remaining: i64,
 }
+#[cfg(any(feature = "dnd"))]
 /// dnd.setSnooze error schema
 ///
 /// Schema for error response from dnd.setSnooze method
@@ -4312,6 +4700,7 @@ pub struct DndSetSnoozeError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "dnd"))]
 connector_runtime::__string_enum! {
     pub enum DndSetSnoozeErrorError { MissingDuration = "missing_duration", SnoozeFailed
     = "snooze_failed", NotAuthed = "not_authed", InvalidAuth = "invalid_auth",
@@ -4324,6 +4713,7 @@ connector_runtime::__string_enum! {
     "json_not_object", RequestTimeout = "request_timeout", UpgradeRequired =
     "upgrade_required", TooLong = "too_long", FatalError = "fatal_error", }
 }
+#[cfg(any(feature = "files_comments"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FilesCommentsDeleteBody {
     /// File to delete a comment from.
@@ -4333,6 +4723,7 @@ pub struct FilesCommentsDeleteBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
+#[cfg(any(feature = "files_comments"))]
 /// files.comments.delete schema
 ///
 /// Schema for successful response files.comments.delete method
@@ -4341,6 +4732,7 @@ pub struct FilesCommentsDeleteResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "files_comments"))]
 /// files.comments.delete error schema
 ///
 /// Schema for error response files.comments.delete method
@@ -4353,6 +4745,7 @@ pub struct FilesCommentsDeleteError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "files_comments"))]
 connector_runtime::__string_enum! {
     pub enum FilesCommentsDeleteErrorError { CantDelete = "cant_delete", CommentNotFound
     = "comment_not_found", NotAuthed = "not_authed", InvalidAuth = "invalid_auth",
@@ -4363,12 +4756,14 @@ connector_runtime::__string_enum! {
     "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
+#[cfg(any(feature = "files"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FilesDeleteBody {
     /// ID of file to delete.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
 }
+#[cfg(any(feature = "files"))]
 /// files.delete schema
 ///
 /// Schema for successful response files.delete method
@@ -4377,6 +4772,7 @@ pub struct FilesDeleteResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "files"))]
 /// files.delete error schema
 ///
 /// Schema for error response files.delete method
@@ -4389,6 +4785,7 @@ pub struct FilesDeleteError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "files"))]
 connector_runtime::__string_enum! {
     pub enum FilesDeleteErrorError { FileNotFound = "file_not_found", FileDeleted =
     "file_deleted", CantDeleteFile = "cant_delete_file", NotAuthed = "not_authed",
@@ -4400,6 +4797,7 @@ connector_runtime::__string_enum! {
     "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
+#[cfg(any(feature = "files"))]
 /// files.info schema
 ///
 /// Schema for successful response from files.info method
@@ -4422,6 +4820,7 @@ pub struct FilesInfoResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_metadata: Option<Vec<serde_json::Value>>,
 }
+#[cfg(any(feature = "files"))]
 impl FilesInfoResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4441,6 +4840,7 @@ impl FilesInfoResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "files"))]
 /// files.info error schema
 ///
 /// Schema for error response from files.info method
@@ -4453,6 +4853,7 @@ pub struct FilesInfoError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "files"))]
 connector_runtime::__string_enum! {
     pub enum FilesInfoErrorError { FileNotFound = "file_not_found", FileDeleted =
     "file_deleted", TimezoneCountFailed = "timezone_count_failed", NotAuthed =
@@ -4464,6 +4865,7 @@ connector_runtime::__string_enum! {
     "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
+#[cfg(any(feature = "files"))]
 /// files.list schema
 ///
 /// Schema for successful response from files.list method
@@ -4475,6 +4877,7 @@ pub struct FilesListResponse200 {
     /// paging object
     pub paging: super::models::ObjsPaging,
 }
+#[cfg(any(feature = "files"))]
 impl FilesListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4488,6 +4891,7 @@ impl FilesListResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "files"))]
 /// files.list error schema
 ///
 /// Schema for error response from files.list method
@@ -4500,6 +4904,7 @@ pub struct FilesListError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "files"))]
 connector_runtime::__string_enum! {
     pub enum FilesListErrorError { UserNotFound = "user_not_found", UnknownType =
     "unknown_type", NotAuthed = "not_authed", InvalidAuth = "invalid_auth",
@@ -4511,6 +4916,7 @@ connector_runtime::__string_enum! {
     "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
+#[cfg(any(feature = "files_remote"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FilesRemoteAddBody {
     /// Authentication token. Requires scope: `remote_files:write`
@@ -4535,6 +4941,7 @@ pub struct FilesRemoteAddBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub indexable_file_contents: Option<String>,
 }
+#[cfg(any(feature = "files_remote"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FilesRemoteRemoveBody {
     /// Authentication token. Requires scope: `remote_files:write`
@@ -4547,6 +4954,7 @@ pub struct FilesRemoteRemoveBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
 }
+#[cfg(any(feature = "files_remote"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FilesRemoteUpdateBody {
     /// Authentication token. Requires scope: `remote_files:write`
@@ -4574,12 +4982,14 @@ pub struct FilesRemoteUpdateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub indexable_file_contents: Option<String>,
 }
+#[cfg(any(feature = "files"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FilesRevokePublicUrlBody {
     /// File to revoke
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
 }
+#[cfg(any(feature = "files"))]
 /// files.revokePublicURL schema
 ///
 /// Schema for successful response from files.revokePublicURL method
@@ -4590,6 +5000,7 @@ pub struct FilesRevokePublicUrlResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "files"))]
 impl FilesRevokePublicUrlResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4600,6 +5011,7 @@ impl FilesRevokePublicUrlResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "files"))]
 /// files.revokePublicURL error schema
 ///
 /// Schema for error response from files.revokePublicURL method
@@ -4612,6 +5024,7 @@ pub struct FilesRevokePublicUrlError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "files"))]
 connector_runtime::__string_enum! {
     pub enum FilesRevokePublicUrlErrorError { FileNotFound = "file_not_found", NotAuthed
     = "not_authed", InvalidAuth = "invalid_auth", AccountInactive = "account_inactive",
@@ -4625,12 +5038,14 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
+#[cfg(any(feature = "files"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FilesSharedPublicUrlBody {
     /// File to share
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
 }
+#[cfg(any(feature = "files"))]
 /// files.sharedPublicURL schema
 ///
 /// Schema for successful response from files.sharedPublicURL method
@@ -4641,6 +5056,7 @@ pub struct FilesSharedPublicUrlResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "files"))]
 impl FilesSharedPublicUrlResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4651,6 +5067,7 @@ impl FilesSharedPublicUrlResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "files"))]
 /// files.sharedPublicURL error schema
 ///
 /// Schema for error response from files.sharedPublicURL method
@@ -4663,6 +5080,7 @@ pub struct FilesSharedPublicUrlError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "files"))]
 connector_runtime::__string_enum! {
     pub enum FilesSharedPublicUrlErrorError { FileNotFound = "file_not_found", NotAllowed
     = "not_allowed", NotAuthed = "not_authed", InvalidAuth = "invalid_auth",
@@ -4676,6 +5094,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
+#[cfg(any(feature = "files"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FilesUploadBody {
     /// Authentication token. Requires scope: `files:write:user`
@@ -4706,6 +5125,7 @@ pub struct FilesUploadBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread_ts: Option<f64>,
 }
+#[cfg(any(feature = "files"))]
 /// files.upload schema
 ///
 /// Schema for successful response files.upload method
@@ -4716,6 +5136,7 @@ pub struct FilesUploadResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "files"))]
 impl FilesUploadResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4726,6 +5147,7 @@ impl FilesUploadResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "files"))]
 /// files.upload error schema
 ///
 /// Schema for error response files.upload method
@@ -4738,6 +5160,7 @@ pub struct FilesUploadError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "files"))]
 connector_runtime::__string_enum! {
     pub enum FilesUploadErrorError { PostingToGeneralChannelDenied =
     "posting_to_general_channel_denied", InvalidChannel = "invalid_channel",
@@ -4751,6 +5174,7 @@ connector_runtime::__string_enum! {
     "team_added_to_org", InvalidJson = "invalid_json", JsonNotObject = "json_not_object",
     RequestTimeout = "request_timeout", UpgradeRequired = "upgrade_required", }
 }
+#[cfg(any(feature = "migration"))]
 /// migration.exchange success schema
 ///
 /// Schema for successful response from migration.exchange method
@@ -4772,6 +5196,7 @@ pub struct MigrationExchangeResponse200 {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
+#[cfg(any(feature = "migration"))]
 impl MigrationExchangeResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4788,6 +5213,7 @@ impl MigrationExchangeResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "migration"))]
 /// migration.exchange error schema
 ///
 /// Schema for error response from migration.exchange method
@@ -4800,6 +5226,7 @@ pub struct MigrationExchangeError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "migration"))]
 connector_runtime::__string_enum! {
     pub enum MigrationExchangeErrorError { NotEnterpriseTeam = "not_enterprise_team",
     TooManyUsers = "too_many_users", NotAuthed = "not_authed", InvalidAuth =
@@ -4812,6 +5239,7 @@ connector_runtime::__string_enum! {
     "json_not_object", RequestTimeout = "request_timeout", UpgradeRequired =
     "upgrade_required", FatalError = "fatal_error", }
 }
+#[cfg(any(feature = "pins"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PinsAddBody {
     /// Channel to pin the item in.
@@ -4820,6 +5248,7 @@ pub struct PinsAddBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
 }
+#[cfg(any(feature = "pins"))]
 /// pins.add schema
 ///
 /// Schema for successful response from pins.add method
@@ -4828,6 +5257,7 @@ pub struct PinsAddResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "pins"))]
 /// pins.add error schema
 ///
 /// Schema for error response from pins.add method
@@ -4840,6 +5270,7 @@ pub struct PinsAddError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "pins"))]
 connector_runtime::__string_enum! {
     pub enum PinsAddErrorError { BadTimestamp = "bad_timestamp", MessageNotFound =
     "message_not_found", ChannelNotFound = "channel_not_found", NoItemSpecified =
@@ -4853,6 +5284,7 @@ connector_runtime::__string_enum! {
     "team_added_to_org", InvalidJson = "invalid_json", JsonNotObject = "json_not_object",
     RequestTimeout = "request_timeout", UpgradeRequired = "upgrade_required", }
 }
+#[cfg(any(feature = "pins"))]
 /// pins.list error schema
 ///
 /// Schema for error response from pins.list method
@@ -4865,6 +5297,7 @@ pub struct PinsListError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "pins"))]
 connector_runtime::__string_enum! {
     pub enum PinsListErrorError { ChannelNotFound = "channel_not_found", NotAuthed =
     "not_authed", InvalidAuth = "invalid_auth", AccountInactive = "account_inactive",
@@ -4875,6 +5308,7 @@ connector_runtime::__string_enum! {
     "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
+#[cfg(any(feature = "pins"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PinsRemoveBody {
     /// Channel where the item is pinned to.
@@ -4883,6 +5317,7 @@ pub struct PinsRemoveBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
 }
+#[cfg(any(feature = "pins"))]
 /// pins.remove schema
 ///
 /// Schema for successful response from pins.remove method
@@ -4891,6 +5326,7 @@ pub struct PinsRemoveResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "pins"))]
 /// pins.remove error schema
 ///
 /// Schema for error response from pins.remove method
@@ -4903,6 +5339,7 @@ pub struct PinsRemoveError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "pins"))]
 connector_runtime::__string_enum! {
     pub enum PinsRemoveErrorError { BadTimestamp = "bad_timestamp", FileNotFound =
     "file_not_found", FileCommentNotFound = "file_comment_not_found", MessageNotFound =
@@ -4916,6 +5353,7 @@ connector_runtime::__string_enum! {
     "json_not_object", RequestTimeou = "request_timeou", UpgradeRequired =
     "upgrade_required", }
 }
+#[cfg(any(feature = "reactions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReactionsAddBody {
     /// Channel where the message to add reaction to was posted.
@@ -4925,6 +5363,7 @@ pub struct ReactionsAddBody {
     /// Timestamp of the message to add reaction to.
     pub timestamp: String,
 }
+#[cfg(any(feature = "reactions"))]
 /// reactions.add schema
 ///
 /// Schema for successful response from reactions.add method
@@ -4933,6 +5372,7 @@ pub struct ReactionsAddResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "reactions"))]
 /// reactions.add error schema
 ///
 /// Schema for error response from reactions.add method
@@ -4945,6 +5385,7 @@ pub struct ReactionsAddError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "reactions"))]
 connector_runtime::__string_enum! {
     pub enum ReactionsAddErrorError { BadTimestamp = "bad_timestamp", MessageNotFound =
     "message_not_found", NoItemSpecified = "no_item_specified", InvalidName =
@@ -4958,6 +5399,7 @@ connector_runtime::__string_enum! {
     "json_not_object", RequestTimeout = "request_timeout", UpgradeRequired =
     "upgrade_required", }
 }
+#[cfg(any(feature = "reactions"))]
 /// reactions.get error schema
 ///
 /// Schema for error response from reactions.get method
@@ -4970,6 +5412,7 @@ pub struct ReactionsGetError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "reactions"))]
 connector_runtime::__string_enum! {
     pub enum ReactionsGetErrorError { BadTimestamp = "bad_timestamp", FileNotFound =
     "file_not_found", FileCommentNotFound = "file_comment_not_found", MessageNotFound =
@@ -4981,6 +5424,7 @@ connector_runtime::__string_enum! {
     "team_added_to_org", InvalidJson = "invalid_json", JsonNotObject = "json_not_object",
     RequestTimeout = "request_timeout", UpgradeRequired = "upgrade_required", }
 }
+#[cfg(any(feature = "reactions"))]
 /// reactions.list schema
 ///
 /// Schema for successful response from reactions.list method
@@ -4995,6 +5439,7 @@ pub struct ReactionsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_metadata: Option<Vec<serde_json::Value>>,
 }
+#[cfg(any(feature = "reactions"))]
 /// reactions.list error schema
 ///
 /// Schema for error response from reactions.list method
@@ -5007,6 +5452,7 @@ pub struct ReactionsListError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "reactions"))]
 connector_runtime::__string_enum! {
     pub enum ReactionsListErrorError { UserNotFound = "user_not_found", NotAuthed =
     "not_authed", InvalidAuth = "invalid_auth", AccountInactiv = "account_inactiv",
@@ -5018,6 +5464,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
+#[cfg(any(feature = "reactions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReactionsRemoveBody {
     /// Reaction (emoji) name.
@@ -5035,6 +5482,7 @@ pub struct ReactionsRemoveBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
 }
+#[cfg(any(feature = "reactions"))]
 /// reactions.remove schema
 ///
 /// Schema for successful response from reactions.remove method
@@ -5043,6 +5491,7 @@ pub struct ReactionsRemoveResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "reactions"))]
 /// reactions.remove error schema
 ///
 /// Schema for error response from reactions.remove method
@@ -5055,6 +5504,7 @@ pub struct ReactionsRemoveError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "reactions"))]
 connector_runtime::__string_enum! {
     pub enum ReactionsRemoveErrorError { BadTimestamp = "bad_timestamp", FileNotFound =
     "file_not_found", FileCommentNotFound = "file_comment_not_found", MessageNotFound =
@@ -5068,6 +5518,7 @@ connector_runtime::__string_enum! {
     "json_not_object", RequestTimeout = "request_timeout", UpgradeRequired =
     "upgrade_required", FatalError = "fatal_error", }
 }
+#[cfg(any(feature = "reminders"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemindersAddBody {
     /// The content of the reminder
@@ -5078,6 +5529,7 @@ pub struct RemindersAddBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
+#[cfg(any(feature = "reminders"))]
 /// reminders.add schema
 ///
 /// Schema for successful response from reminders.add method
@@ -5087,6 +5539,7 @@ pub struct RemindersAddResponse200 {
     pub ok: bool,
     pub reminder: super::models::ObjsReminder,
 }
+#[cfg(any(feature = "reminders"))]
 impl RemindersAddResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5097,6 +5550,7 @@ impl RemindersAddResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "reminders"))]
 /// reminders.add error schema
 ///
 /// Schema for error response from reminders.add method
@@ -5109,6 +5563,7 @@ pub struct RemindersAddError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "reminders"))]
 connector_runtime::__string_enum! {
     pub enum RemindersAddErrorError { CannotParse = "cannot_parse", UserNotFound =
     "user_not_found", CannotAddBot = "cannot_add_bot", CannotAddSlackbot =
@@ -5124,12 +5579,14 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
+#[cfg(any(feature = "reminders"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemindersCompleteBody {
     /// The ID of the reminder to be marked as complete
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reminder: Option<String>,
 }
+#[cfg(any(feature = "reminders"))]
 /// reminders.complete schema
 ///
 /// Schema for successful response from reminders.complete method
@@ -5138,6 +5595,7 @@ pub struct RemindersCompleteResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "reminders"))]
 /// reminders.complete error schema
 ///
 /// Schema for error response from reminders.complete method
@@ -5150,6 +5608,7 @@ pub struct RemindersCompleteError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "reminders"))]
 connector_runtime::__string_enum! {
     pub enum RemindersCompleteErrorError { NotFound = "not_found",
     CannotCompleteRecurring = "cannot_complete_recurring", CannotCompleteOthers =
@@ -5163,12 +5622,14 @@ connector_runtime::__string_enum! {
     "json_not_object", RequestTimeout = "request_timeout", UpgradeRequired =
     "upgrade_required", FatalError = "fatal_error", }
 }
+#[cfg(any(feature = "reminders"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemindersDeleteBody {
     /// The ID of the reminder
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reminder: Option<String>,
 }
+#[cfg(any(feature = "reminders"))]
 /// reminders.delete schema
 ///
 /// Schema for successful response from reminders.delete method
@@ -5177,6 +5638,7 @@ pub struct RemindersDeleteResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "reminders"))]
 /// reminders.delete error schema
 ///
 /// Schema for error response from reminders.delete method
@@ -5189,6 +5651,7 @@ pub struct RemindersDeleteError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "reminders"))]
 connector_runtime::__string_enum! {
     pub enum RemindersDeleteErrorError { NotFound = "not_found", NotAuthed =
     "not_authed", InvalidAuth = "invalid_auth", AccountInactive = "account_inactive",
@@ -5201,6 +5664,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
+#[cfg(any(feature = "reminders"))]
 /// reminders.info schema
 ///
 /// Schema for successful response from reminders.info method
@@ -5210,6 +5674,7 @@ pub struct RemindersInfoResponse200 {
     pub ok: bool,
     pub reminder: super::models::ObjsReminder,
 }
+#[cfg(any(feature = "reminders"))]
 impl RemindersInfoResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5220,6 +5685,7 @@ impl RemindersInfoResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "reminders"))]
 /// reminders.info error schema
 ///
 /// Schema for error response from reminders.info method
@@ -5232,6 +5698,7 @@ pub struct RemindersInfoError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "reminders"))]
 /// reminders.list schema
 ///
 /// Schema for successful response from reminders.list method
@@ -5241,6 +5708,7 @@ pub struct RemindersListResponse200 {
     pub ok: bool,
     pub reminders: Vec<super::models::ObjsReminder>,
 }
+#[cfg(any(feature = "reminders"))]
 impl RemindersListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5253,6 +5721,7 @@ impl RemindersListResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "reminders"))]
 /// reminders.list error schema
 ///
 /// Schema for error response from reminders.list method
@@ -5265,6 +5734,7 @@ pub struct RemindersListError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "rtm"))]
 /// rtm.connect schema
 ///
 /// Schema for successful response from rtm.connect method
@@ -5277,6 +5747,7 @@ pub struct RtmConnectResponse200 {
     pub team: super::models::RtmConnectResponse200Team,
     pub url: String,
 }
+#[cfg(any(feature = "rtm"))]
 impl RtmConnectResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5291,12 +5762,14 @@ impl RtmConnectResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "rtm"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RtmConnectResponse200Self {
     /// User ID
     pub id: String,
     pub name: String,
 }
+#[cfg(any(feature = "rtm"))]
 impl RtmConnectResponse200Self {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5313,6 +5786,7 @@ impl RtmConnectResponse200Self {
         Ok(())
     }
 }
+#[cfg(any(feature = "rtm"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RtmConnectResponse200Team {
     pub domain: String,
@@ -5320,6 +5794,7 @@ pub struct RtmConnectResponse200Team {
     pub id: String,
     pub name: String,
 }
+#[cfg(any(feature = "rtm"))]
 impl RtmConnectResponse200Team {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5336,6 +5811,7 @@ impl RtmConnectResponse200Team {
         Ok(())
     }
 }
+#[cfg(any(feature = "rtm"))]
 /// rtm.connect error schema
 ///
 /// Schema for error response from rtm.connect method
@@ -5348,6 +5824,7 @@ pub struct RtmConnectError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "rtm", feature = "team"))]
 connector_runtime::__string_enum! {
     pub enum RtmConnectErrorError { NotAuthed = "not_authed", InvalidAuth =
     "invalid_auth", AccountInactive = "account_inactive", TokenRevoked = "token_revoked",
@@ -5359,6 +5836,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
+#[cfg(any(feature = "stars"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StarsAddBody {
     /// Channel to add star to, or channel where the message to add star to was posted (used with `timestamp`).
@@ -5374,6 +5852,7 @@ pub struct StarsAddBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
 }
+#[cfg(any(feature = "stars"))]
 /// stars.add schema
 ///
 /// Schema for successful response from stars.add method
@@ -5382,6 +5861,7 @@ pub struct StarsAddResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "stars"))]
 /// stars.add error schema
 ///
 /// Schema for error response from stars.add method
@@ -5394,6 +5874,7 @@ pub struct StarsAddError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "stars"))]
 connector_runtime::__string_enum! {
     pub enum StarsAddErrorError { BadTimestamp = "bad_timestamp", MessageNotFound =
     "message_not_found", FileNotFound = "file_not_found", FileCommentNotFound =
@@ -5409,6 +5890,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
+#[cfg(any(feature = "stars"))]
 /// stars.list schema
 ///
 /// Schema for successful response from stars.list method
@@ -5421,6 +5903,7 @@ pub struct StarsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paging: Option<super::models::ObjsPaging>,
 }
+#[cfg(any(feature = "stars"))]
 /// stars.list error schema
 ///
 /// Schema for error response from stars.list method
@@ -5433,6 +5916,7 @@ pub struct StarsListError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "stars"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StarsRemoveBody {
     /// Channel to remove star from, or channel where the message to remove star from was posted (used with `timestamp`).
@@ -5448,6 +5932,7 @@ pub struct StarsRemoveBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
 }
+#[cfg(any(feature = "stars"))]
 /// stars.remove schema
 ///
 /// Schema for successful response from stars.remove method
@@ -5456,6 +5941,7 @@ pub struct StarsRemoveResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "stars"))]
 /// stars.remove error schema
 ///
 /// Schema for error response from stars.remove method
@@ -5468,6 +5954,7 @@ pub struct StarsRemoveError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "stars"))]
 connector_runtime::__string_enum! {
     pub enum StarsRemoveErrorError { BadTimestamp = "bad_timestamp", MessageNotFound =
     "message_not_found", FileNotFound = "file_not_found", FileCommentNotFound =
@@ -5483,6 +5970,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
+#[cfg(any(feature = "team"))]
 /// team.accessLogs schema
 ///
 /// Schema for successful response from team.accessLogs method
@@ -5494,6 +5982,7 @@ pub struct TeamAccessLogsResponse200 {
     /// paging object
     pub paging: super::models::ObjsPaging,
 }
+#[cfg(any(feature = "team"))]
 impl TeamAccessLogsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5512,6 +6001,7 @@ impl TeamAccessLogsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "team"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TeamAccessLogsResponse200LoginsItem {
     pub count: i64,
@@ -5526,6 +6016,7 @@ pub struct TeamAccessLogsResponse200LoginsItem {
     pub user_id: String,
     pub username: String,
 }
+#[cfg(any(feature = "team"))]
 impl TeamAccessLogsResponse200LoginsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5542,6 +6033,7 @@ impl TeamAccessLogsResponse200LoginsItem {
         Ok(())
     }
 }
+#[cfg(any(feature = "team"))]
 /// team.accessLogs error schema
 ///
 /// Schema for error response from team.accessLogs method
@@ -5554,6 +6046,7 @@ pub struct TeamAccessLogsError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "team"))]
 connector_runtime::__string_enum! {
     pub enum TeamAccessLogsErrorError { PaidOnly = "paid_only", OverPaginationLimit =
     "over_pagination_limit", NotAuthed = "not_authed", InvalidAuth = "invalid_auth",
@@ -5566,6 +6059,7 @@ connector_runtime::__string_enum! {
     "json_not_object", RequestTimeout = "request_timeout", UpgradeRequired =
     "upgrade_required", FatalError = "fatal_error", }
 }
+#[cfg(any(feature = "team"))]
 /// team.info schema
 ///
 /// Schema for successful response from team.info method
@@ -5576,6 +6070,7 @@ pub struct TeamInfoResponse200 {
     /// Team Object
     pub team: super::models::ObjsTeam,
 }
+#[cfg(any(feature = "team"))]
 impl TeamInfoResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5586,6 +6081,7 @@ impl TeamInfoResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "team"))]
 /// team.info error schema
 ///
 /// Schema for error response from team.info method
@@ -5598,6 +6094,7 @@ pub struct TeamInfoError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "team"))]
 /// team.integrationLogs schema
 ///
 /// Schema for successful response from team.integrationLogs method
@@ -5609,6 +6106,7 @@ pub struct TeamIntegrationLogsResponse200 {
     /// paging object
     pub paging: super::models::ObjsPaging,
 }
+#[cfg(any(feature = "team"))]
 impl TeamIntegrationLogsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5627,6 +6125,7 @@ impl TeamIntegrationLogsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "team"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TeamIntegrationLogsResponse200LogsItem {
     /// App ID
@@ -5649,6 +6148,7 @@ pub struct TeamIntegrationLogsResponse200LogsItem {
     pub user_id: String,
     pub user_name: String,
 }
+#[cfg(any(feature = "team"))]
 impl TeamIntegrationLogsResponse200LogsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5693,6 +6193,7 @@ impl TeamIntegrationLogsResponse200LogsItem {
         Ok(())
     }
 }
+#[cfg(any(feature = "team"))]
 /// team.integrationLogs error schema
 ///
 /// Schema for error response from team.integrationLogs method
@@ -5705,6 +6206,7 @@ pub struct TeamIntegrationLogsError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "team_profile"))]
 /// team.profile.get success schema
 ///
 /// Schema for successful response from team.profile.get method
@@ -5714,6 +6216,7 @@ pub struct TeamProfileGetResponse200 {
     pub ok: bool,
     pub profile: super::models::TeamProfileGetResponse200Profile,
 }
+#[cfg(any(feature = "team_profile"))]
 impl TeamProfileGetResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5724,10 +6227,12 @@ impl TeamProfileGetResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "team_profile"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TeamProfileGetResponse200Profile {
     pub fields: Vec<super::models::ObjsTeamProfileField>,
 }
+#[cfg(any(feature = "team_profile"))]
 impl TeamProfileGetResponse200Profile {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5740,6 +6245,7 @@ impl TeamProfileGetResponse200Profile {
         Ok(())
     }
 }
+#[cfg(any(feature = "team_profile"))]
 /// team.profile.get error schema
 ///
 /// Schema for error response from team.profile.get method
@@ -5752,6 +6258,7 @@ pub struct TeamProfileGetError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "team_profile"))]
 connector_runtime::__string_enum! {
     pub enum TeamProfileGetErrorError { NotAuthed = "not_authed", InvalidAuth =
     "invalid_auth", AccountInactive = "account_inactive", NoPermission = "no_permission",
@@ -5762,6 +6269,7 @@ connector_runtime::__string_enum! {
     "invalid_json", JsonNotObject = "json_not_object", RequestTimeou = "request_timeou",
     UpgradeRequired = "upgrade_required", }
 }
+#[cfg(any(feature = "usergroups"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsergroupsCreateBody {
     /// A comma separated string of encoded channel IDs for which the User Group uses as a default.
@@ -5779,6 +6287,7 @@ pub struct UsergroupsCreateBody {
     /// A name for the User Group. Must be unique among User Groups.
     pub name: String,
 }
+#[cfg(any(feature = "usergroups"))]
 /// usergroups.create schema
 ///
 /// Schema for successful response from usergroups.create method
@@ -5789,6 +6298,7 @@ pub struct UsergroupsCreateResponse200 {
     /// Subteam/Usergroup Object
     pub usergroup: super::models::ObjsSubteam,
 }
+#[cfg(any(feature = "usergroups"))]
 impl UsergroupsCreateResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5799,6 +6309,7 @@ impl UsergroupsCreateResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "usergroups"))]
 /// usergroups.create error schema
 ///
 /// Schema for error response from usergroups.create method
@@ -5811,6 +6322,7 @@ pub struct UsergroupsCreateError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "usergroups"))]
 connector_runtime::__string_enum! {
     pub enum UsergroupsCreateErrorError { PermissionDenied = "permission_denied",
     NotAuthed = "not_authed", InvalidAuth = "invalid_auth", AccountInactive =
@@ -5824,6 +6336,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
+#[cfg(any(feature = "usergroups"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsergroupsDisableBody {
     /// Include the number of users in the User Group.
@@ -5832,6 +6345,7 @@ pub struct UsergroupsDisableBody {
     /// The encoded ID of the User Group to disable.
     pub usergroup: String,
 }
+#[cfg(any(feature = "usergroups"))]
 /// usergroups.disable schema
 ///
 /// Schema for successful response from usergroups.disable method
@@ -5842,6 +6356,7 @@ pub struct UsergroupsDisableResponse200 {
     /// Subteam/Usergroup Object
     pub usergroup: super::models::ObjsSubteam,
 }
+#[cfg(any(feature = "usergroups"))]
 impl UsergroupsDisableResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5852,6 +6367,7 @@ impl UsergroupsDisableResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "usergroups"))]
 /// usergroups.disable error schema
 ///
 /// Schema for error response from usergroups.disable method
@@ -5864,6 +6380,7 @@ pub struct UsergroupsDisableError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "usergroups"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsergroupsEnableBody {
     /// Include the number of users in the User Group.
@@ -5872,6 +6389,7 @@ pub struct UsergroupsEnableBody {
     /// The encoded ID of the User Group to enable.
     pub usergroup: String,
 }
+#[cfg(any(feature = "usergroups"))]
 /// usergroups.enable schema
 ///
 /// Schema for successful response from usergroups.enable method
@@ -5882,6 +6400,7 @@ pub struct UsergroupsEnableResponse200 {
     /// Subteam/Usergroup Object
     pub usergroup: super::models::ObjsSubteam,
 }
+#[cfg(any(feature = "usergroups"))]
 impl UsergroupsEnableResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5892,6 +6411,7 @@ impl UsergroupsEnableResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "usergroups"))]
 /// usergroups.enable error schema
 ///
 /// Schema for error response from usergroups.enable method
@@ -5904,6 +6424,7 @@ pub struct UsergroupsEnableError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 connector_runtime::__string_enum! {
     pub enum UsergroupsEnableErrorError { NotAuthed = "not_authed", InvalidAuth =
     "invalid_auth", AccountInactive = "account_inactive", TokenRevoked = "token_revoked",
@@ -5917,6 +6438,7 @@ connector_runtime::__string_enum! {
     "fatal_error", MissingCharset = "missing_charset", SuperfluousCharset =
     "superfluous_charset", }
 }
+#[cfg(any(feature = "usergroups"))]
 /// usergroups.list schema
 ///
 /// Schema for successful response from usergroups.list method
@@ -5926,6 +6448,7 @@ pub struct UsergroupsListResponse200 {
     pub ok: bool,
     pub usergroups: Vec<super::models::ObjsSubteam>,
 }
+#[cfg(any(feature = "usergroups"))]
 impl UsergroupsListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5938,6 +6461,7 @@ impl UsergroupsListResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "usergroups"))]
 /// usergroups.list error schema
 ///
 /// Schema for error response from usergroups.list method
@@ -5950,6 +6474,7 @@ pub struct UsergroupsListError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "usergroups"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsergroupsUpdateBody {
     /// A mention handle. Must be unique among channels, users and User Groups.
@@ -5970,6 +6495,7 @@ pub struct UsergroupsUpdateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "usergroups"))]
 /// usergroups.update schema
 ///
 /// Schema for successful response from usergroups.update method
@@ -5980,6 +6506,7 @@ pub struct UsergroupsUpdateResponse200 {
     /// Subteam/Usergroup Object
     pub usergroup: super::models::ObjsSubteam,
 }
+#[cfg(any(feature = "usergroups"))]
 impl UsergroupsUpdateResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5990,6 +6517,7 @@ impl UsergroupsUpdateResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "usergroups"))]
 /// usergroups.update error schema
 ///
 /// Schema for error response from usergroups.update method
@@ -6002,6 +6530,7 @@ pub struct UsergroupsUpdateError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 connector_runtime::__string_enum! {
     pub enum UsergroupsUpdateErrorError { PermissionDenied = "permission_denied",
     NotAuthed = "not_authed", InvalidAuth = "invalid_auth", AccountInactive =
@@ -6015,6 +6544,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequire = "upgrade_require", FatalError = "fatal_error",
     MissingCharset = "missing_charset", SuperfluousCharset = "superfluous_charset", }
 }
+#[cfg(any(feature = "usergroups_users"))]
 /// usergroups.users.list schema
 ///
 /// Schema for successful response from usergroups.users.list method
@@ -6024,6 +6554,7 @@ pub struct UsergroupsUsersListResponse200 {
     pub ok: bool,
     pub users: Vec<String>,
 }
+#[cfg(any(feature = "usergroups_users"))]
 /// usergroups.users.list error schema
 ///
 /// Schema for error response from usergroups.users.list method
@@ -6036,6 +6567,7 @@ pub struct UsergroupsUsersListError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "usergroups_users"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsergroupsUsersUpdateBody {
     /// Include the number of users in the User Group.
@@ -6046,6 +6578,7 @@ pub struct UsergroupsUsersUpdateBody {
     /// A comma separated string of encoded user IDs that represent the entire list of users for the User Group.
     pub users: String,
 }
+#[cfg(any(feature = "usergroups_users"))]
 /// usergroups.users.update schema
 ///
 /// Schema for successful response from usergroups.users.update method
@@ -6056,6 +6589,7 @@ pub struct UsergroupsUsersUpdateResponse200 {
     /// Subteam/Usergroup Object
     pub usergroup: super::models::ObjsSubteam,
 }
+#[cfg(any(feature = "usergroups_users"))]
 impl UsergroupsUsersUpdateResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6066,6 +6600,7 @@ impl UsergroupsUsersUpdateResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "usergroups_users"))]
 /// usergroups.users.update error schema
 ///
 /// Schema for error response from usergroups.users.update method
@@ -6078,6 +6613,7 @@ pub struct UsergroupsUsersUpdateError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "users"))]
 /// users.conversations success schema
 ///
 /// Schema for successful response from users.conversations method. Returned conversation objects do not include `num_members` or `is_member`
@@ -6094,6 +6630,7 @@ pub struct UsersConversationsResponse200 {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
+#[cfg(any(feature = "users"))]
 /// users.conversations error schema
 ///
 /// Schema for error response from users.conversations method
@@ -6106,6 +6643,7 @@ pub struct UsersConversationsError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "users"))]
 connector_runtime::__string_enum! {
     pub enum UsersConversationsErrorError { MethodNotSupportedForChannelType =
     "method_not_supported_for_channel_type", MissingScope = "missing_scope", InvalidTypes
@@ -6119,11 +6657,13 @@ connector_runtime::__string_enum! {
     "json_not_object", RequestTimeout = "request_timeout", UpgradeRequired =
     "upgrade_required", FatalError = "fatal_error", }
 }
+#[cfg(any(feature = "users"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsersDeletePhotoBody {
     /// Authentication token. Requires scope: `users.profile:write`
     pub token: String,
 }
+#[cfg(any(feature = "users"))]
 /// users.deletePhoto schema
 ///
 /// Schema for successful response from users.deletePhoto method
@@ -6132,6 +6672,7 @@ pub struct UsersDeletePhotoResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "users"))]
 /// users.deletePhoto error schema
 ///
 /// Schema for error response from users.deletePhoto method
@@ -6144,6 +6685,7 @@ pub struct UsersDeletePhotoError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "users"))]
 /// API method: users.getPresence
 ///
 /// Generated from users.getPresence with shasum e7251aec575d8863f9e0eb38663ae9dc26655f65
@@ -6166,6 +6708,7 @@ pub struct UsersGetPresenceResponse200 {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
+#[cfg(any(feature = "users"))]
 /// users.counts error schema
 ///
 /// Schema for error response users.getPresence method
@@ -6178,6 +6721,7 @@ pub struct UsersGetPresenceError {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
+#[cfg(any(feature = "users"))]
 /// users.identity error schema
 ///
 /// Schema for error response from users.identity method
@@ -6190,6 +6734,7 @@ pub struct UsersIdentityError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "users"))]
 /// users.info success schema
 ///
 /// Schema for successful response from users.info method
@@ -6202,6 +6747,7 @@ pub struct UsersInfoResponse200 {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
+#[cfg(any(feature = "users"))]
 /// users.info error schema
 ///
 /// Schema for error response from users.info method
@@ -6213,6 +6759,7 @@ pub struct UsersInfoError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "users"))]
 connector_runtime::__string_enum! {
     pub enum UsersInfoErrorError { UserNotFound = "user_not_found", UserNotVisible =
     "user_not_visible", NotAuthed = "not_authed", InvalidAuth = "invalid_auth",
@@ -6223,6 +6770,7 @@ connector_runtime::__string_enum! {
     InvalidJson = "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
+#[cfg(any(feature = "users"))]
 /// users.list schema
 ///
 /// Schema for successful response from users.list method
@@ -6235,6 +6783,7 @@ pub struct UsersListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_metadata: Option<Vec<serde_json::Value>>,
 }
+#[cfg(any(feature = "users"))]
 impl UsersListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6245,6 +6794,7 @@ impl UsersListResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "users"))]
 /// users.list error schema
 ///
 /// Schema for error response from users.list method
@@ -6257,6 +6807,7 @@ pub struct UsersListError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "users"))]
 connector_runtime::__string_enum! {
     pub enum UsersListErrorError { LimitRequired = "limit_required", InvalidCursor =
     "invalid_cursor", NotAuthed = "not_authed", InvalidAuth = "invalid_auth",
@@ -6268,6 +6819,7 @@ connector_runtime::__string_enum! {
     RequestTimeout = "request_timeout", UpgradeRequired = "upgrade_required", FatalError
     = "fatal_error", }
 }
+#[cfg(any(feature = "users"))]
 /// users.lookupByEmail success schema
 ///
 /// Schema for successful response from users.lookupByEmail method
@@ -6280,6 +6832,7 @@ pub struct UsersLookupByEmailResponse200 {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
+#[cfg(any(feature = "users"))]
 /// users.lookupByEmail error schema
 ///
 /// Schema for error response from users.lookupByEmail method
@@ -6292,6 +6845,7 @@ pub struct UsersLookupByEmailError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "users"))]
 connector_runtime::__string_enum! {
     pub enum UsersLookupByEmailErrorError { UsersNotFound = "users_not_found",
     EnterpriseIsRestricted = "enterprise_is_restricted", NotAuthed = "not_authed",
@@ -6304,6 +6858,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
+#[cfg(any(feature = "users_profile"))]
 /// users.profile.get schema
 ///
 /// Schema for successful response from users.profile.get method
@@ -6314,6 +6869,7 @@ pub struct UsersProfileGetResponse200 {
     /// User profile object
     pub profile: super::models::ObjsUserProfile,
 }
+#[cfg(any(feature = "users_profile"))]
 impl UsersProfileGetResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6324,6 +6880,7 @@ impl UsersProfileGetResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "users_profile"))]
 /// users.profile.get error schema
 ///
 /// Schema for error response from users.profile.get method
@@ -6336,6 +6893,7 @@ pub struct UsersProfileGetError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "users_profile"))]
 connector_runtime::__string_enum! {
     pub enum UsersProfileGetErrorError { UserNotFound = "user_not_found", NotAuthed =
     "not_authed", InvalidAuth = "invalid_auth", AccountInactive = "account_inactive",
@@ -6348,6 +6906,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
+#[cfg(any(feature = "users_profile"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsersProfileSetBody {
     /// Name of a single key to set. Usable only if `profile` is not passed.
@@ -6363,6 +6922,7 @@ pub struct UsersProfileSetBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
 }
+#[cfg(any(feature = "users_profile"))]
 /// users.profile.set schema
 ///
 /// Schema for successful response from users.profile.set method
@@ -6376,6 +6936,7 @@ pub struct UsersProfileSetResponse200 {
     pub profile: super::models::ObjsUserProfile,
     pub username: String,
 }
+#[cfg(any(feature = "users_profile"))]
 impl UsersProfileSetResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6386,6 +6947,7 @@ impl UsersProfileSetResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "users_profile"))]
 /// users.profile.set error schema
 ///
 /// Schema for error response from users.profile.set method
@@ -6398,6 +6960,7 @@ pub struct UsersProfileSetError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "users_profile"))]
 connector_runtime::__string_enum! {
     pub enum UsersProfileSetErrorError { ReservedName = "reserved_name", InvalidProfile =
     "invalid_profile", ProfileSetFailed = "profile_set_failed", NotAdmin = "not_admin",
@@ -6412,6 +6975,7 @@ connector_runtime::__string_enum! {
     RequestTimeout = "request_timeout", UpgradeRequired = "upgrade_required", FatalError
     = "fatal_error", }
 }
+#[cfg(any(feature = "users"))]
 /// users.setActive schema
 ///
 /// Schema for successful response from users.setActive method
@@ -6420,6 +6984,7 @@ pub struct UsersSetActiveResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "users"))]
 /// users.setActive error schema
 ///
 /// Schema for error response from users.setActive method
@@ -6432,6 +6997,7 @@ pub struct UsersSetActiveError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "users"))]
 connector_runtime::__string_enum! {
     pub enum UsersSetActiveErrorError { NotAuthed = "not_authed", InvalidAuth =
     "invalid_auth", AccountInactive = "account_inactive", TokenRevoked = "token_revoked",
@@ -6443,6 +7009,7 @@ connector_runtime::__string_enum! {
     TeamAddedToOrg = "team_added_to_org", RequestTimeout = "request_timeout", FatalError
     = "fatal_error", InternalError = "internal_error", }
 }
+#[cfg(any(feature = "users"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsersSetPhotoBody {
     /// Authentication token. Requires scope: `users.profile:write`
@@ -6460,6 +7027,7 @@ pub struct UsersSetPhotoBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
 }
+#[cfg(any(feature = "users"))]
 /// users.setPhoto schema
 ///
 /// Schema for successful response from users.setPhoto method
@@ -6469,6 +7037,7 @@ pub struct UsersSetPhotoResponse200 {
     pub ok: bool,
     pub profile: super::models::UsersSetPhotoResponse200Profile,
 }
+#[cfg(any(feature = "users"))]
 impl UsersSetPhotoResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6479,6 +7048,7 @@ impl UsersSetPhotoResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "users"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsersSetPhotoResponse200Profile {
     pub avatar_hash: String,
@@ -6491,6 +7061,7 @@ pub struct UsersSetPhotoResponse200Profile {
     pub image_72: String,
     pub image_original: String,
 }
+#[cfg(any(feature = "users"))]
 impl UsersSetPhotoResponse200Profile {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6507,6 +7078,7 @@ impl UsersSetPhotoResponse200Profile {
         Ok(())
     }
 }
+#[cfg(any(feature = "users"))]
 /// users.setPhoto error schema
 ///
 /// Schema for error response from users.setPhoto method
@@ -6528,6 +7100,7 @@ pub struct UsersSetPhotoError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_ident: Option<i64>,
 }
+#[cfg(any(feature = "users"))]
 connector_runtime::__string_enum! {
     pub enum UsersSetPhotoErrorError { BadImage = "bad_image", TooLarge = "too_large",
     TooManyFrames = "too_many_frames", NotFound = "not_found", NotAuthed = "not_authed",
@@ -6541,11 +7114,13 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
+#[cfg(any(feature = "users"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsersSetPresenceBody {
     /// Either `auto` or `away`
     pub presence: String,
 }
+#[cfg(any(feature = "users"))]
 /// users.setPresence schema
 ///
 /// Schema for successful response from users.setPresence method
@@ -6554,6 +7129,7 @@ pub struct UsersSetPresenceResponse200 {
     /// default success response
     pub ok: bool,
 }
+#[cfg(any(feature = "users"))]
 /// users.setPresence error schema
 ///
 /// Schema for error response from users.setPresence method
@@ -6566,6 +7142,7 @@ pub struct UsersSetPresenceError {
     /// default failure response
     pub ok: bool,
 }
+#[cfg(any(feature = "users"))]
 connector_runtime::__string_enum! {
     pub enum UsersSetPresenceErrorError { InvalidPresence = "invalid_presence", NotAuthed
     = "not_authed", InvalidAuth = "invalid_auth", AccountInactive = "account_inactive",

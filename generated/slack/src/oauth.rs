@@ -54,7 +54,7 @@ pub struct OauthAccess<'a> {
     single_channel: Option<bool>,
     options: rt::CallOptions,
 }
-impl OauthAccess<'_> {
+impl<'a> OauthAccess<'a> {
     /// Issued when you created your application.
     pub fn client_id(mut self, value: impl Into<String>) -> Self {
         self.client_id = Some(value.into());
@@ -85,10 +85,7 @@ impl OauthAccess<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/oauth.access");
         op.query("client_id", &self.client_id, rt::Style::Form, true);
         op.query("client_secret", &self.client_secret, rt::Style::Form, true);
@@ -97,7 +94,14 @@ impl OauthAccess<'_> {
         op.query("single_channel", &self.single_channel, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /oauth.token`: set optional parameters, then `send()`.
@@ -112,7 +116,7 @@ pub struct OauthToken<'a> {
     single_channel: Option<bool>,
     options: rt::CallOptions,
 }
-impl OauthToken<'_> {
+impl<'a> OauthToken<'a> {
     /// Issued when you created your application.
     pub fn client_id(mut self, value: impl Into<String>) -> Self {
         self.client_id = Some(value.into());
@@ -143,10 +147,7 @@ impl OauthToken<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/oauth.token");
         op.query("client_id", &self.client_id, rt::Style::Form, true);
         op.query("client_secret", &self.client_secret, rt::Style::Form, true);
@@ -155,6 +156,13 @@ impl OauthToken<'_> {
         op.query("single_channel", &self.single_channel, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -38,7 +38,7 @@ pub struct OauthV2Access<'a> {
     redirect_uri: Option<String>,
     options: rt::CallOptions,
 }
-impl OauthV2Access<'_> {
+impl<'a> OauthV2Access<'a> {
     /// Issued when you created your application.
     pub fn client_id(mut self, value: impl Into<String>) -> Self {
         self.client_id = Some(value.into());
@@ -59,10 +59,7 @@ impl OauthV2Access<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/oauth.v2.access");
         op.query("client_id", &self.client_id, rt::Style::Form, true);
         op.query("client_secret", &self.client_secret, rt::Style::Form, true);
@@ -70,6 +67,13 @@ impl OauthV2Access<'_> {
         op.query("redirect_uri", &self.redirect_uri, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -84,22 +84,26 @@ pub struct ReactionsAdd<'a> {
     body: super::models::ReactionsAddBody,
     options: rt::CallOptions,
 }
-impl ReactionsAdd<'_> {
+impl<'a> ReactionsAdd<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ReactionsAddResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/reactions.add");
         op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::ReactionsAddError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ReactionsAddResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /reactions.get`: set optional parameters, then `send()`.
@@ -115,7 +119,7 @@ pub struct ReactionsGet<'a> {
     timestamp: Option<String>,
     options: rt::CallOptions,
 }
-impl ReactionsGet<'_> {
+impl<'a> ReactionsGet<'a> {
     /// Channel where the message to get reactions for was posted.
     pub fn channel(mut self, value: impl Into<String>) -> Self {
         self.channel = Some(value.into());
@@ -146,8 +150,7 @@ impl ReactionsGet<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/reactions.get");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("channel", &self.channel, rt::Style::Form, true);
@@ -157,7 +160,12 @@ impl ReactionsGet<'_> {
         op.query("timestamp", &self.timestamp, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ReactionsGetError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /reactions.list`: set optional parameters, then `send()`.
@@ -174,7 +182,7 @@ pub struct ReactionsList<'a> {
     limit: Option<i64>,
     options: rt::CallOptions,
 }
-impl ReactionsList<'_> {
+impl<'a> ReactionsList<'a> {
     /// Show reactions made by this user. Defaults to the authed user.
     pub fn user(mut self, value: impl Into<String>) -> Self {
         self.user = Some(value.into());
@@ -210,10 +218,7 @@ impl ReactionsList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ReactionsListResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/reactions.list");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("user", &self.user, rt::Style::Form, true);
@@ -224,7 +229,42 @@ impl ReactionsList<'_> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ReactionsListError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ReactionsListResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<Vec<serde_json::Value>> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<Vec<serde_json::Value>> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
+            |options| {
+                options
+                    .items_pointer("/items")
+                    .page_param("page")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /reactions.remove`: set optional parameters, then `send()`.
@@ -236,21 +276,25 @@ pub struct ReactionsRemove<'a> {
     body: super::models::ReactionsRemoveBody,
     options: rt::CallOptions,
 }
-impl ReactionsRemove<'_> {
+impl<'a> ReactionsRemove<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ReactionsRemoveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/reactions.remove");
         op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::ReactionsRemoveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ReactionsRemoveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -81,22 +81,26 @@ pub struct RemindersAdd<'a> {
     body: super::models::RemindersAddBody,
     options: rt::CallOptions,
 }
-impl RemindersAdd<'_> {
+impl<'a> RemindersAdd<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RemindersAddResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/reminders.add");
         op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::RemindersAddError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RemindersAddResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /reminders.complete`: set optional parameters, then `send()`.
@@ -108,7 +112,7 @@ pub struct RemindersComplete<'a> {
     body: Option<super::models::RemindersCompleteBody>,
     options: rt::CallOptions,
 }
-impl RemindersComplete<'_> {
+impl<'a> RemindersComplete<'a> {
     /// Authentication token. Requires scope: `reminders:write`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -124,10 +128,7 @@ impl RemindersComplete<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RemindersCompleteResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/reminders.complete");
         op.header("token", &self.token, false);
         if let Some(body) = &self.body {
@@ -135,7 +136,14 @@ impl RemindersComplete<'_> {
         }
         op.errors(rt::error_body::<super::models::RemindersCompleteError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RemindersCompleteResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /reminders.delete`: set optional parameters, then `send()`.
@@ -147,7 +155,7 @@ pub struct RemindersDelete<'a> {
     body: Option<super::models::RemindersDeleteBody>,
     options: rt::CallOptions,
 }
-impl RemindersDelete<'_> {
+impl<'a> RemindersDelete<'a> {
     /// Authentication token. Requires scope: `reminders:write`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -163,10 +171,7 @@ impl RemindersDelete<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RemindersDeleteResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/reminders.delete");
         op.header("token", &self.token, false);
         if let Some(body) = &self.body {
@@ -174,7 +179,14 @@ impl RemindersDelete<'_> {
         }
         op.errors(rt::error_body::<super::models::RemindersDeleteError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RemindersDeleteResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /reminders.info`: set optional parameters, then `send()`.
@@ -186,7 +198,7 @@ pub struct RemindersInfo<'a> {
     reminder: Option<String>,
     options: rt::CallOptions,
 }
-impl RemindersInfo<'_> {
+impl<'a> RemindersInfo<'a> {
     /// Authentication token. Requires scope: `reminders:read`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -202,16 +214,20 @@ impl RemindersInfo<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RemindersInfoResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/reminders.info");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("reminder", &self.reminder, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::RemindersInfoError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RemindersInfoResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /reminders.list`: set optional parameters, then `send()`.
@@ -222,7 +238,7 @@ pub struct RemindersList<'a> {
     token: Option<String>,
     options: rt::CallOptions,
 }
-impl RemindersList<'_> {
+impl<'a> RemindersList<'a> {
     /// Authentication token. Requires scope: `reminders:read`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -233,14 +249,18 @@ impl RemindersList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RemindersListResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/reminders.list");
         op.query("token", &self.token, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::RemindersListError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RemindersListResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -36,7 +36,7 @@ pub struct RtmConnect<'a> {
     presence_sub: Option<bool>,
     options: rt::CallOptions,
 }
-impl RtmConnect<'_> {
+impl<'a> RtmConnect<'a> {
     /// Batch presence deliveries via subscription. Enabling changes the shape of `presence_change` events. See [batch presence](/docs/presence-and-status#batching).
     pub fn batch_presence_aware(mut self, value: bool) -> Self {
         self.batch_presence_aware = Some(value);
@@ -52,10 +52,7 @@ impl RtmConnect<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RtmConnectResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/rtm.connect");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query(
@@ -67,6 +64,13 @@ impl RtmConnect<'_> {
         op.query("presence_sub", &self.presence_sub, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::RtmConnectError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RtmConnectResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -48,7 +48,7 @@ pub struct SearchMessages<'a> {
     sort_dir: Option<String>,
     options: rt::CallOptions,
 }
-impl SearchMessages<'_> {
+impl<'a> SearchMessages<'a> {
     /// Pass the number of results you want per "page". Maximum of `100`.
     pub fn count(mut self, value: i64) -> Self {
         self.count = Some(value);
@@ -79,10 +79,7 @@ impl SearchMessages<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/search.messages");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("count", &self.count, rt::Style::Form, true);
@@ -93,6 +90,13 @@ impl SearchMessages<'_> {
         op.query("sort_dir", &self.sort_dir, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

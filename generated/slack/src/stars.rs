@@ -59,7 +59,7 @@ pub struct StarsAdd<'a> {
     body: Option<super::models::StarsAddBody>,
     options: rt::CallOptions,
 }
-impl StarsAdd<'_> {
+impl<'a> StarsAdd<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::StarsAddBody) -> Self {
         self.body = Some(value);
@@ -70,10 +70,7 @@ impl StarsAdd<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::StarsAddResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/stars.add");
         op.header("token", &self.token, false);
         if let Some(body) = &self.body {
@@ -81,7 +78,14 @@ impl StarsAdd<'_> {
         }
         op.errors(rt::error_body::<super::models::StarsAddError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::StarsAddResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /stars.list`: set optional parameters, then `send()`.
@@ -96,7 +100,7 @@ pub struct StarsList<'a> {
     limit: Option<i64>,
     options: rt::CallOptions,
 }
-impl StarsList<'_> {
+impl<'a> StarsList<'a> {
     /// Authentication token. Requires scope: `stars:read`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -127,10 +131,7 @@ impl StarsList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::StarsListResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/stars.list");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("count", &self.count, rt::Style::Form, true);
@@ -139,7 +140,14 @@ impl StarsList<'_> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::StarsListError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::StarsListResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /stars.remove`: set optional parameters, then `send()`.
@@ -151,7 +159,7 @@ pub struct StarsRemove<'a> {
     body: Option<super::models::StarsRemoveBody>,
     options: rt::CallOptions,
 }
-impl StarsRemove<'_> {
+impl<'a> StarsRemove<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::StarsRemoveBody) -> Self {
         self.body = Some(value);
@@ -162,10 +170,7 @@ impl StarsRemove<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::StarsRemoveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/stars.remove");
         op.header("token", &self.token, false);
         if let Some(body) = &self.body {
@@ -173,6 +178,13 @@ impl StarsRemove<'_> {
         }
         op.errors(rt::error_body::<super::models::StarsRemoveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::StarsRemoveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -76,7 +76,7 @@ pub struct TeamAccessLogs<'a> {
     page: Option<String>,
     options: rt::CallOptions,
 }
-impl TeamAccessLogs<'_> {
+impl<'a> TeamAccessLogs<'a> {
     /// End of time range of logs to include in results (inclusive).
     pub fn before(mut self, value: impl Into<String>) -> Self {
         self.before = Some(value.into());
@@ -97,10 +97,7 @@ impl TeamAccessLogs<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::TeamAccessLogsResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/team.accessLogs");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
@@ -108,7 +105,14 @@ impl TeamAccessLogs<'_> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::TeamAccessLogsError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::TeamAccessLogsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /team.billableInfo`: set optional parameters, then `send()`.
@@ -120,7 +124,7 @@ pub struct TeamBillableInfo<'a> {
     user: Option<String>,
     options: rt::CallOptions,
 }
-impl TeamBillableInfo<'_> {
+impl<'a> TeamBillableInfo<'a> {
     /// A user to retrieve the billable information for. Defaults to all users.
     pub fn user(mut self, value: impl Into<String>) -> Self {
         self.user = Some(value.into());
@@ -131,16 +135,20 @@ impl TeamBillableInfo<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/team.billableInfo");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("user", &self.user, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /team.info`: set optional parameters, then `send()`.
@@ -152,7 +160,7 @@ pub struct TeamInfo<'a> {
     team: Option<String>,
     options: rt::CallOptions,
 }
-impl TeamInfo<'_> {
+impl<'a> TeamInfo<'a> {
     /// Team to get info on, if omitted, will return information about the current team. Will only return team that the authenticated token is allowed to see through external shared channels
     pub fn team(mut self, value: impl Into<String>) -> Self {
         self.team = Some(value.into());
@@ -163,16 +171,20 @@ impl TeamInfo<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::TeamInfoResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/team.info");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("team", &self.team, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::TeamInfoError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::TeamInfoResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /team.integrationLogs`: set optional parameters, then `send()`.
@@ -189,7 +201,7 @@ pub struct TeamIntegrationLogs<'a> {
     user: Option<String>,
     options: rt::CallOptions,
 }
-impl TeamIntegrationLogs<'_> {
+impl<'a> TeamIntegrationLogs<'a> {
     /// Filter logs to this Slack app. Defaults to all logs.
     pub fn app_id(mut self, value: impl Into<String>) -> Self {
         self.app_id = Some(value.into());
@@ -225,10 +237,7 @@ impl TeamIntegrationLogs<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::TeamIntegrationLogsResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/team.integrationLogs");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("app_id", &self.app_id, rt::Style::Form, true);
@@ -239,6 +248,13 @@ impl TeamIntegrationLogs<'_> {
         op.query("user", &self.user, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::TeamIntegrationLogsError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::TeamIntegrationLogsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -34,7 +34,7 @@ pub struct TeamProfileGet<'a> {
     visibility: Option<String>,
     options: rt::CallOptions,
 }
-impl TeamProfileGet<'_> {
+impl<'a> TeamProfileGet<'a> {
     /// Filter by visibility.
     pub fn visibility(mut self, value: impl Into<String>) -> Self {
         self.visibility = Some(value.into());
@@ -45,15 +45,19 @@ impl TeamProfileGet<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::TeamProfileGetResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/team.profile.get");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("visibility", &self.visibility, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::TeamProfileGetError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::TeamProfileGetResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -96,22 +96,26 @@ pub struct UsergroupsCreate<'a> {
     body: super::models::UsergroupsCreateBody,
     options: rt::CallOptions,
 }
-impl UsergroupsCreate<'_> {
+impl<'a> UsergroupsCreate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UsergroupsCreateResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/usergroups.create");
         op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::UsergroupsCreateError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UsergroupsCreateResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /usergroups.disable`: set optional parameters, then `send()`.
@@ -123,22 +127,26 @@ pub struct UsergroupsDisable<'a> {
     body: super::models::UsergroupsDisableBody,
     options: rt::CallOptions,
 }
-impl UsergroupsDisable<'_> {
+impl<'a> UsergroupsDisable<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UsergroupsDisableResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/usergroups.disable");
         op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::UsergroupsDisableError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UsergroupsDisableResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /usergroups.enable`: set optional parameters, then `send()`.
@@ -150,22 +158,26 @@ pub struct UsergroupsEnable<'a> {
     body: super::models::UsergroupsEnableBody,
     options: rt::CallOptions,
 }
-impl UsergroupsEnable<'_> {
+impl<'a> UsergroupsEnable<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UsergroupsEnableResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/usergroups.enable");
         op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::UsergroupsEnableError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UsergroupsEnableResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /usergroups.list`: set optional parameters, then `send()`.
@@ -179,7 +191,7 @@ pub struct UsergroupsList<'a> {
     include_disabled: Option<bool>,
     options: rt::CallOptions,
 }
-impl UsergroupsList<'_> {
+impl<'a> UsergroupsList<'a> {
     /// Include the list of users for each User Group.
     pub fn include_users(mut self, value: bool) -> Self {
         self.include_users = Some(value);
@@ -200,10 +212,7 @@ impl UsergroupsList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UsergroupsListResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/usergroups.list");
         op.query("include_users", &self.include_users, rt::Style::Form, true);
         op.query("token", &self.token, rt::Style::Form, true);
@@ -211,7 +220,14 @@ impl UsergroupsList<'_> {
         op.query("include_disabled", &self.include_disabled, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::UsergroupsListError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UsergroupsListResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /usergroups.update`: set optional parameters, then `send()`.
@@ -223,21 +239,25 @@ pub struct UsergroupsUpdate<'a> {
     body: super::models::UsergroupsUpdateBody,
     options: rt::CallOptions,
 }
-impl UsergroupsUpdate<'_> {
+impl<'a> UsergroupsUpdate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UsergroupsUpdateResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/usergroups.update");
         op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::UsergroupsUpdateError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UsergroupsUpdateResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

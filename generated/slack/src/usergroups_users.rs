@@ -55,7 +55,7 @@ pub struct UsergroupsUsersList<'a> {
     usergroup: String,
     options: rt::CallOptions,
 }
-impl UsergroupsUsersList<'_> {
+impl<'a> UsergroupsUsersList<'a> {
     /// Allow results that involve disabled User Groups.
     pub fn include_disabled(mut self, value: bool) -> Self {
         self.include_disabled = Some(value);
@@ -66,17 +66,21 @@ impl UsergroupsUsersList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UsergroupsUsersListResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/usergroups.users.list");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("include_disabled", &self.include_disabled, rt::Style::Form, true);
         op.query("usergroup", &self.usergroup, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::UsergroupsUsersListError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UsergroupsUsersListResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /usergroups.users.update`: set optional parameters, then `send()`.
@@ -88,11 +92,19 @@ pub struct UsergroupsUsersUpdate<'a> {
     body: super::models::UsergroupsUsersUpdateBody,
     options: rt::CallOptions,
 }
-impl UsergroupsUsersUpdate<'_> {
+impl<'a> UsergroupsUsersUpdate<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
+    }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/usergroups.users.update");
+        op.header("token", &self.token, false);
+        op.form(&self.body, &[]);
+        op.errors(rt::error_body::<super::models::UsergroupsUsersUpdateError>);
+        op.apply(self.options);
+        (self.client, op)
     }
     /// Send the request.
     pub async fn send(
@@ -101,11 +113,7 @@ impl UsergroupsUsersUpdate<'_> {
         rt::Response<super::models::UsergroupsUsersUpdateResponse200>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(rt::Method::POST, "/usergroups.users.update");
-        op.header("token", &self.token, false);
-        op.form(&self.body, &[]);
-        op.errors(rt::error_body::<super::models::UsergroupsUsersUpdateError>);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

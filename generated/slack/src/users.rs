@@ -154,7 +154,7 @@ pub struct UsersConversations<'a> {
     cursor: Option<String>,
     options: rt::CallOptions,
 }
-impl UsersConversations<'_> {
+impl<'a> UsersConversations<'a> {
     /// Authentication token. Requires scope: `conversations:read`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -190,10 +190,7 @@ impl UsersConversations<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UsersConversationsResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users.conversations");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("user", &self.user, rt::Style::Form, true);
@@ -203,7 +200,45 @@ impl UsersConversations<'_> {
         op.query("cursor", &self.cursor, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::UsersConversationsError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UsersConversationsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `cursor`; found from a next cursor at `/response_metadata/next_cursor`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<Vec<serde_json::Value>> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<Vec<serde_json::Value>> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body(
+                    "/response_metadata/next_cursor".into(),
+                ),
+                has_more: None,
+            },
+            |options| {
+                options
+                    .items_pointer("/channels")
+                    .cursor_param("cursor")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /users.deletePhoto`: set optional parameters, then `send()`.
@@ -214,21 +249,25 @@ pub struct UsersDeletePhoto<'a> {
     body: super::models::UsersDeletePhotoBody,
     options: rt::CallOptions,
 }
-impl UsersDeletePhoto<'_> {
+impl<'a> UsersDeletePhoto<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UsersDeletePhotoResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/users.deletePhoto");
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::UsersDeletePhotoError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UsersDeletePhotoResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /users.getPresence`: set optional parameters, then `send()`.
@@ -240,7 +279,7 @@ pub struct UsersGetPresence<'a> {
     user: Option<String>,
     options: rt::CallOptions,
 }
-impl UsersGetPresence<'_> {
+impl<'a> UsersGetPresence<'a> {
     /// User to get presence info on. Defaults to the authed user.
     pub fn user(mut self, value: impl Into<String>) -> Self {
         self.user = Some(value.into());
@@ -251,16 +290,20 @@ impl UsersGetPresence<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UsersGetPresenceResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users.getPresence");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("user", &self.user, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::UsersGetPresenceError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UsersGetPresenceResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /users.identity`: set optional parameters, then `send()`.
@@ -271,7 +314,7 @@ pub struct UsersIdentity<'a> {
     token: Option<String>,
     options: rt::CallOptions,
 }
-impl UsersIdentity<'_> {
+impl<'a> UsersIdentity<'a> {
     /// Authentication token. Requires scope: `identity.basic`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -282,13 +325,17 @@ impl UsersIdentity<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<serde_json::Value>>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users.identity");
         op.query("token", &self.token, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::UsersIdentityError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<Vec<serde_json::Value>>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /users.info`: set optional parameters, then `send()`.
@@ -301,7 +348,7 @@ pub struct UsersInfo<'a> {
     user: Option<String>,
     options: rt::CallOptions,
 }
-impl UsersInfo<'_> {
+impl<'a> UsersInfo<'a> {
     /// Set this to `true` to receive the locale for this user. Defaults to `false`
     pub fn include_locale(mut self, value: bool) -> Self {
         self.include_locale = Some(value);
@@ -317,17 +364,21 @@ impl UsersInfo<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UsersInfoResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users.info");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("include_locale", &self.include_locale, rt::Style::Form, true);
         op.query("user", &self.user, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::UsersInfoError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UsersInfoResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /users.list`: set optional parameters, then `send()`.
@@ -341,7 +392,7 @@ pub struct UsersList<'a> {
     include_locale: Option<bool>,
     options: rt::CallOptions,
 }
-impl UsersList<'_> {
+impl<'a> UsersList<'a> {
     /// Authentication token. Requires scope: `users:read`
     pub fn token(mut self, value: impl Into<String>) -> Self {
         self.token = Some(value.into());
@@ -367,10 +418,7 @@ impl UsersList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UsersListResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users.list");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -378,7 +426,14 @@ impl UsersList<'_> {
         op.query("include_locale", &self.include_locale, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::UsersListError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UsersListResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /users.lookupByEmail`: set optional parameters, then `send()`.
@@ -390,22 +445,26 @@ pub struct UsersLookupByEmail<'a> {
     email: String,
     options: rt::CallOptions,
 }
-impl UsersLookupByEmail<'_> {
+impl<'a> UsersLookupByEmail<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UsersLookupByEmailResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users.lookupByEmail");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("email", &self.email, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::UsersLookupByEmailError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UsersLookupByEmailResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /users.setActive`: set optional parameters, then `send()`.
@@ -416,21 +475,25 @@ pub struct UsersSetActive<'a> {
     token: String,
     options: rt::CallOptions,
 }
-impl UsersSetActive<'_> {
+impl<'a> UsersSetActive<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UsersSetActiveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/users.setActive");
         op.header("token", &self.token, false);
         op.errors(rt::error_body::<super::models::UsersSetActiveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UsersSetActiveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /users.setPhoto`: set optional parameters, then `send()`.
@@ -441,21 +504,25 @@ pub struct UsersSetPhoto<'a> {
     body: super::models::UsersSetPhotoBody,
     options: rt::CallOptions,
 }
-impl UsersSetPhoto<'_> {
+impl<'a> UsersSetPhoto<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UsersSetPhotoResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/users.setPhoto");
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::UsersSetPhotoError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UsersSetPhotoResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /users.setPresence`: set optional parameters, then `send()`.
@@ -467,21 +534,25 @@ pub struct UsersSetPresence<'a> {
     body: super::models::UsersSetPresenceBody,
     options: rt::CallOptions,
 }
-impl UsersSetPresence<'_> {
+impl<'a> UsersSetPresence<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UsersSetPresenceResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/users.setPresence");
         op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::UsersSetPresenceError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UsersSetPresenceResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

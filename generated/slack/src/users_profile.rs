@@ -47,7 +47,7 @@ pub struct UsersProfileGet<'a> {
     user: Option<String>,
     options: rt::CallOptions,
 }
-impl UsersProfileGet<'_> {
+impl<'a> UsersProfileGet<'a> {
     /// Include labels for each ID in custom profile fields
     pub fn include_labels(mut self, value: bool) -> Self {
         self.include_labels = Some(value);
@@ -63,17 +63,21 @@ impl UsersProfileGet<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UsersProfileGetResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users.profile.get");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("include_labels", &self.include_labels, rt::Style::Form, true);
         op.query("user", &self.user, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::UsersProfileGetError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UsersProfileGetResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /users.profile.set`: set optional parameters, then `send()`.
@@ -85,7 +89,7 @@ pub struct UsersProfileSet<'a> {
     body: Option<super::models::UsersProfileSetBody>,
     options: rt::CallOptions,
 }
-impl UsersProfileSet<'_> {
+impl<'a> UsersProfileSet<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::UsersProfileSetBody) -> Self {
         self.body = Some(value);
@@ -96,10 +100,7 @@ impl UsersProfileSet<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UsersProfileSetResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/users.profile.set");
         op.header("token", &self.token, false);
         if let Some(body) = &self.body {
@@ -107,6 +108,13 @@ impl UsersProfileSet<'_> {
         }
         op.errors(rt::error_body::<super::models::UsersProfileSetError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UsersProfileSetResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

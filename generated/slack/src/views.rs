@@ -90,23 +90,27 @@ pub struct ViewsOpen<'a> {
     view: String,
     options: rt::CallOptions,
 }
-impl ViewsOpen<'_> {
+impl<'a> ViewsOpen<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/views.open");
         op.header("token", &self.token, false);
         op.query("trigger_id", &self.trigger_id, rt::Style::Form, true);
         op.query("view", &self.view, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /views.publish`: set optional parameters, then `send()`.
@@ -120,7 +124,7 @@ pub struct ViewsPublish<'a> {
     hash: Option<String>,
     options: rt::CallOptions,
 }
-impl ViewsPublish<'_> {
+impl<'a> ViewsPublish<'a> {
     /// A string that represents view state to protect against possible race conditions.
     pub fn hash(mut self, value: impl Into<String>) -> Self {
         self.hash = Some(value.into());
@@ -131,10 +135,7 @@ impl ViewsPublish<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/views.publish");
         op.header("token", &self.token, false);
         op.query("user_id", &self.user_id, rt::Style::Form, true);
@@ -142,7 +143,14 @@ impl ViewsPublish<'_> {
         op.query("hash", &self.hash, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /views.push`: set optional parameters, then `send()`.
@@ -155,23 +163,27 @@ pub struct ViewsPush<'a> {
     view: String,
     options: rt::CallOptions,
 }
-impl ViewsPush<'_> {
+impl<'a> ViewsPush<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/views.push");
         op.header("token", &self.token, false);
         op.query("trigger_id", &self.trigger_id, rt::Style::Form, true);
         op.query("view", &self.view, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /views.update`: set optional parameters, then `send()`.
@@ -186,7 +198,7 @@ pub struct ViewsUpdate<'a> {
     hash: Option<String>,
     options: rt::CallOptions,
 }
-impl ViewsUpdate<'_> {
+impl<'a> ViewsUpdate<'a> {
     /// A unique identifier of the view to be updated. Either `view_id` or `external_id` is required.
     pub fn view_id(mut self, value: impl Into<String>) -> Self {
         self.view_id = Some(value.into());
@@ -212,10 +224,7 @@ impl ViewsUpdate<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/views.update");
         op.header("token", &self.token, false);
         op.query("view_id", &self.view_id, rt::Style::Form, true);
@@ -224,6 +233,13 @@ impl ViewsUpdate<'_> {
         op.query("hash", &self.hash, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

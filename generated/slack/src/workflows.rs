@@ -76,7 +76,7 @@ pub struct WorkflowsStepCompleted<'a> {
     outputs: Option<String>,
     options: rt::CallOptions,
 }
-impl WorkflowsStepCompleted<'_> {
+impl<'a> WorkflowsStepCompleted<'a> {
     /// Key-value object of outputs from your step. Keys of this object reflect the configured `key` properties of your [`outputs`](/reference/workflows/workflow_step#output) array from your `workflow_step` object.
     pub fn outputs(mut self, value: impl Into<String>) -> Self {
         self.outputs = Some(value.into());
@@ -87,10 +87,7 @@ impl WorkflowsStepCompleted<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/workflows.stepCompleted");
         op.header("token", &self.token, false);
         op.query(
@@ -102,7 +99,14 @@ impl WorkflowsStepCompleted<'_> {
         op.query("outputs", &self.outputs, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /workflows.stepFailed`: set optional parameters, then `send()`.
@@ -115,16 +119,13 @@ pub struct WorkflowsStepFailed<'a> {
     error: String,
     options: rt::CallOptions,
 }
-impl WorkflowsStepFailed<'_> {
+impl<'a> WorkflowsStepFailed<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/workflows.stepFailed");
         op.header("token", &self.token, false);
         op.query(
@@ -136,7 +137,14 @@ impl WorkflowsStepFailed<'_> {
         op.query("error", &self.error, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /workflows.updateStep`: set optional parameters, then `send()`.
@@ -152,7 +160,7 @@ pub struct WorkflowsUpdateStep<'a> {
     step_image_url: Option<String>,
     options: rt::CallOptions,
 }
-impl WorkflowsUpdateStep<'_> {
+impl<'a> WorkflowsUpdateStep<'a> {
     /// A JSON key-value map of inputs required from a user during configuration. This is the data your app expects to receive when the workflow step starts. **Please note**: the embedded variable format is set and replaced by the workflow system. You cannot create custom variables that will be replaced at runtime. [Read more about variables in workflow steps here](/workflows/steps#variables).
     pub fn inputs(mut self, value: impl Into<String>) -> Self {
         self.inputs = Some(value.into());
@@ -178,10 +186,7 @@ impl WorkflowsUpdateStep<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/workflows.updateStep");
         op.header("token", &self.token, false);
         op.query(
@@ -196,6 +201,13 @@ impl WorkflowsUpdateStep<'_> {
         op.query("step_image_url", &self.step_image_url, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

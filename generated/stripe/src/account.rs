@@ -375,7 +375,7 @@ pub struct GetAccount<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetAccount<'_> {
+impl<'a> GetAccount<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -391,8 +391,7 @@ impl GetAccount<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Account>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/account");
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         if let Some(body) = &self.body {
@@ -400,7 +399,12 @@ impl GetAccount<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Account>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/account`: set optional parameters, then `send()`.
@@ -411,7 +415,7 @@ pub struct PostAccount<'a> {
     body: Option<super::models::PostAccountBody>,
     options: rt::CallOptions,
 }
-impl PostAccount<'_> {
+impl<'a> PostAccount<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostAccountBody) -> Self {
         self.body = Some(value);
@@ -422,8 +426,7 @@ impl PostAccount<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Account>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/account");
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -447,7 +450,12 @@ impl PostAccount<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Account>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/account`: set optional parameters, then `send()`.
@@ -458,7 +466,7 @@ pub struct DeleteAccount<'a> {
     body: Option<super::models::DeleteAccountBody>,
     options: rt::CallOptions,
 }
-impl DeleteAccount<'_> {
+impl<'a> DeleteAccount<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::DeleteAccountBody) -> Self {
         self.body = Some(value);
@@ -469,10 +477,7 @@ impl DeleteAccount<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeletedAccount>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v1/account");
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -482,7 +487,12 @@ impl DeleteAccount<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::DeletedAccount>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/account/bank_accounts`: set optional parameters, then `send()`.
@@ -493,7 +503,7 @@ pub struct PostAccountBankAccounts<'a> {
     body: Option<super::models::PostAccountBankAccountsBody>,
     options: rt::CallOptions,
 }
-impl PostAccountBankAccounts<'_> {
+impl<'a> PostAccountBankAccounts<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostAccountBankAccountsBody) -> Self {
         self.body = Some(value);
@@ -504,10 +514,7 @@ impl PostAccountBankAccounts<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/account/bank_accounts");
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -517,7 +524,12 @@ impl PostAccountBankAccounts<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/account/bank_accounts/{id}`: set optional parameters, then `send()`.
@@ -530,7 +542,7 @@ pub struct GetAccountBankAccountsId<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetAccountBankAccountsId<'_> {
+impl<'a> GetAccountBankAccountsId<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -546,10 +558,7 @@ impl GetAccountBankAccountsId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/account/bank_accounts/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
@@ -558,7 +567,12 @@ impl GetAccountBankAccountsId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/account/bank_accounts/{id}`: set optional parameters, then `send()`.
@@ -570,7 +584,7 @@ pub struct PostAccountBankAccountsId<'a> {
     body: Option<super::models::PostAccountBankAccountsIdBody>,
     options: rt::CallOptions,
 }
-impl PostAccountBankAccountsId<'_> {
+impl<'a> PostAccountBankAccountsId<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostAccountBankAccountsIdBody) -> Self {
         self.body = Some(value);
@@ -581,10 +595,7 @@ impl PostAccountBankAccountsId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/account/bank_accounts/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(b) = &self.body {
@@ -595,7 +606,12 @@ impl PostAccountBankAccountsId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/account/bank_accounts/{id}`: set optional parameters, then `send()`.
@@ -607,7 +623,7 @@ pub struct DeleteAccountBankAccountsId<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl DeleteAccountBankAccountsId<'_> {
+impl<'a> DeleteAccountBankAccountsId<'a> {
     /// Set the request body.
     pub fn body(mut self, value: serde_json::Value) -> Self {
         self.body = Some(value);
@@ -618,10 +634,7 @@ impl DeleteAccountBankAccountsId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeletedExternalAccount>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v1/account/bank_accounts/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -629,7 +642,14 @@ impl DeleteAccountBankAccountsId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeletedExternalAccount>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/account/capabilities`: set optional parameters, then `send()`.
@@ -641,7 +661,7 @@ pub struct GetAccountCapabilities<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetAccountCapabilities<'_> {
+impl<'a> GetAccountCapabilities<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -657,13 +677,7 @@ impl GetAccountCapabilities<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetAccountCapabilitiesResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/account/capabilities");
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         if let Some(body) = &self.body {
@@ -671,7 +685,14 @@ impl GetAccountCapabilities<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetAccountCapabilitiesResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/account/capabilities/{capability}`: set optional parameters, then `send()`.
@@ -684,7 +705,7 @@ pub struct GetAccountCapabilitiesCapability<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetAccountCapabilitiesCapability<'_> {
+impl<'a> GetAccountCapabilitiesCapability<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -700,14 +721,8 @@ impl GetAccountCapabilitiesCapability<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Capability>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v1/account/capabilities/{capability}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v1/account/capabilities/{capability}");
         op.path("capability", &self.capability, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         if let Some(body) = &self.body {
@@ -715,7 +730,12 @@ impl GetAccountCapabilitiesCapability<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Capability>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/account/capabilities/{capability}`: set optional parameters, then `send()`.
@@ -727,12 +747,9 @@ pub struct PostAccountCapabilitiesCapability<'a> {
     body: Option<super::models::PostAccountCapabilitiesCapabilityBody>,
     options: rt::CallOptions,
 }
-impl PostAccountCapabilitiesCapability<'_> {
+impl<'a> PostAccountCapabilitiesCapability<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostAccountCapabilitiesCapabilityBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostAccountCapabilitiesCapabilityBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -741,21 +758,20 @@ impl PostAccountCapabilitiesCapability<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Capability>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v1/account/capabilities/{capability}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v1/account/capabilities/{capability}");
         op.path("capability", &self.capability, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Capability>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/account/external_accounts`: set optional parameters, then `send()`.
@@ -770,7 +786,7 @@ pub struct GetAccountExternalAccounts<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetAccountExternalAccounts<'_> {
+impl<'a> GetAccountExternalAccounts<'a> {
     /// A cursor for use in pagination. `ending_before` is an object ID that defines your place in the list. For instance, if you make a list request and receive 100 objects, starting with `obj_bar`, your subsequent call can include `ending_before=obj_bar` in order to fetch the previous page of the list.
     pub fn ending_before(mut self, value: impl Into<String>) -> Self {
         self.ending_before = Some(value.into());
@@ -801,24 +817,30 @@ impl GetAccountExternalAccounts<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetAccountExternalAccountsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/account/external_accounts");
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetAccountExternalAccountsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/account/external_accounts`: set optional parameters, then `send()`.
@@ -829,7 +851,7 @@ pub struct PostAccountExternalAccounts<'a> {
     body: Option<super::models::PostAccountBankAccountsBody>,
     options: rt::CallOptions,
 }
-impl PostAccountExternalAccounts<'_> {
+impl<'a> PostAccountExternalAccounts<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostAccountBankAccountsBody) -> Self {
         self.body = Some(value);
@@ -840,10 +862,7 @@ impl PostAccountExternalAccounts<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/account/external_accounts");
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -853,7 +872,12 @@ impl PostAccountExternalAccounts<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/account/external_accounts/{id}`: set optional parameters, then `send()`.
@@ -866,7 +890,7 @@ pub struct GetAccountExternalAccountsId<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetAccountExternalAccountsId<'_> {
+impl<'a> GetAccountExternalAccountsId<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -882,10 +906,7 @@ impl GetAccountExternalAccountsId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/account/external_accounts/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
@@ -894,7 +915,12 @@ impl GetAccountExternalAccountsId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/account/external_accounts/{id}`: set optional parameters, then `send()`.
@@ -906,7 +932,7 @@ pub struct PostAccountExternalAccountsId<'a> {
     body: Option<super::models::PostAccountBankAccountsIdBody>,
     options: rt::CallOptions,
 }
-impl PostAccountExternalAccountsId<'_> {
+impl<'a> PostAccountExternalAccountsId<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostAccountBankAccountsIdBody) -> Self {
         self.body = Some(value);
@@ -917,10 +943,7 @@ impl PostAccountExternalAccountsId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/account/external_accounts/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(b) = &self.body {
@@ -931,7 +954,12 @@ impl PostAccountExternalAccountsId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/account/external_accounts/{id}`: set optional parameters, then `send()`.
@@ -943,7 +971,7 @@ pub struct DeleteAccountExternalAccountsId<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl DeleteAccountExternalAccountsId<'_> {
+impl<'a> DeleteAccountExternalAccountsId<'a> {
     /// Set the request body.
     pub fn body(mut self, value: serde_json::Value) -> Self {
         self.body = Some(value);
@@ -954,21 +982,22 @@ impl DeleteAccountExternalAccountsId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeletedExternalAccount>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/v1/account/external_accounts/{id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/v1/account/external_accounts/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeletedExternalAccount>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/account/login_links`: set optional parameters, then `send()`.
@@ -979,22 +1008,24 @@ pub struct PostAccountLoginLinks<'a> {
     body: super::models::PostAccountLoginLinksBody,
     options: rt::CallOptions,
 }
-impl PostAccountLoginLinks<'_> {
+impl<'a> PostAccountLoginLinks<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::LoginLink>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/account/login_links");
         op.check(self.body.validate());
         op.form(&self.body, &["expand"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::LoginLink>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/account/people`: set optional parameters, then `send()`.
@@ -1010,7 +1041,7 @@ pub struct GetAccountPeople<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetAccountPeople<'_> {
+impl<'a> GetAccountPeople<'a> {
     /// A cursor for use in pagination. `ending_before` is an object ID that defines your place in the list. For instance, if you make a list request and receive 100 objects, starting with `obj_bar`, your subsequent call can include `ending_before=obj_bar` in order to fetch the previous page of the list.
     pub fn ending_before(mut self, value: impl Into<String>) -> Self {
         self.ending_before = Some(value.into());
@@ -1027,10 +1058,7 @@ impl GetAccountPeople<'_> {
         self
     }
     /// Filters on the list of people returned based on the person's relationship to the account's company.
-    pub fn relationship(
-        mut self,
-        value: super::models::GetAccountPeopleRelationship,
-    ) -> Self {
+    pub fn relationship(mut self, value: super::models::GetAccountPeopleRelationship) -> Self {
         self.relationship = Some(value);
         self
     }
@@ -1049,10 +1077,7 @@ impl GetAccountPeople<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetAccountPeopleResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/account/people");
         if let Some(v) = &self.ending_before {
             op.check(rt::check::length("ending_before", v, None, Some(5000u64)));
@@ -1060,17 +1085,61 @@ impl GetAccountPeople<'_> {
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query("relationship", &self.relationship, rt::Style::DeepObject, true);
+        op.query(
+            "relationship",
+            &self.relationship,
+            rt::Style::DeepObject,
+            true,
+        );
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetAccountPeopleResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Person> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Person> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/account/people`: set optional parameters, then `send()`.
@@ -1081,7 +1150,7 @@ pub struct PostAccountPeople<'a> {
     body: Option<super::models::PostAccountPeopleBody>,
     options: rt::CallOptions,
 }
-impl PostAccountPeople<'_> {
+impl<'a> PostAccountPeople<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostAccountPeopleBody) -> Self {
         self.body = Some(value);
@@ -1092,8 +1161,7 @@ impl PostAccountPeople<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Person>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/account/people");
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -1117,7 +1185,12 @@ impl PostAccountPeople<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Person>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/account/people/{person}`: set optional parameters, then `send()`.
@@ -1130,7 +1203,7 @@ pub struct GetAccountPeoplePerson<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetAccountPeoplePerson<'_> {
+impl<'a> GetAccountPeoplePerson<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -1146,8 +1219,7 @@ impl GetAccountPeoplePerson<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Person>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/account/people/{person}");
         let v = &self.person;
         op.check(rt::check::length("person", v, None, Some(5000u64)));
@@ -1158,7 +1230,12 @@ impl GetAccountPeoplePerson<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Person>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/account/people/{person}`: set optional parameters, then `send()`.
@@ -1170,7 +1247,7 @@ pub struct PostAccountPeoplePerson<'a> {
     body: Option<super::models::PostAccountPeopleBody>,
     options: rt::CallOptions,
 }
-impl PostAccountPeoplePerson<'_> {
+impl<'a> PostAccountPeoplePerson<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostAccountPeopleBody) -> Self {
         self.body = Some(value);
@@ -1181,8 +1258,7 @@ impl PostAccountPeoplePerson<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Person>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/account/people/{person}");
         let v = &self.person;
         op.check(rt::check::length("person", v, None, Some(5000u64)));
@@ -1209,7 +1285,12 @@ impl PostAccountPeoplePerson<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Person>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/account/people/{person}`: set optional parameters, then `send()`.
@@ -1221,7 +1302,7 @@ pub struct DeleteAccountPeoplePerson<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl DeleteAccountPeoplePerson<'_> {
+impl<'a> DeleteAccountPeoplePerson<'a> {
     /// Set the request body.
     pub fn body(mut self, value: serde_json::Value) -> Self {
         self.body = Some(value);
@@ -1232,10 +1313,7 @@ impl DeleteAccountPeoplePerson<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeletedPerson>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v1/account/people/{person}");
         let v = &self.person;
         op.check(rt::check::length("person", v, None, Some(5000u64)));
@@ -1245,7 +1323,12 @@ impl DeleteAccountPeoplePerson<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::DeletedPerson>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/account/persons`: set optional parameters, then `send()`.
@@ -1261,7 +1344,7 @@ pub struct GetAccountPersons<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetAccountPersons<'_> {
+impl<'a> GetAccountPersons<'a> {
     /// A cursor for use in pagination. `ending_before` is an object ID that defines your place in the list. For instance, if you make a list request and receive 100 objects, starting with `obj_bar`, your subsequent call can include `ending_before=obj_bar` in order to fetch the previous page of the list.
     pub fn ending_before(mut self, value: impl Into<String>) -> Self {
         self.ending_before = Some(value.into());
@@ -1278,10 +1361,7 @@ impl GetAccountPersons<'_> {
         self
     }
     /// Filters on the list of people returned based on the person's relationship to the account's company.
-    pub fn relationship(
-        mut self,
-        value: super::models::GetAccountPeopleRelationship,
-    ) -> Self {
+    pub fn relationship(mut self, value: super::models::GetAccountPeopleRelationship) -> Self {
         self.relationship = Some(value);
         self
     }
@@ -1300,10 +1380,7 @@ impl GetAccountPersons<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetAccountPeopleResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/account/persons");
         if let Some(v) = &self.ending_before {
             op.check(rt::check::length("ending_before", v, None, Some(5000u64)));
@@ -1311,17 +1388,61 @@ impl GetAccountPersons<'_> {
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query("relationship", &self.relationship, rt::Style::DeepObject, true);
+        op.query(
+            "relationship",
+            &self.relationship,
+            rt::Style::DeepObject,
+            true,
+        );
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetAccountPeopleResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Person> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Person> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/account/persons`: set optional parameters, then `send()`.
@@ -1332,7 +1453,7 @@ pub struct PostAccountPersons<'a> {
     body: Option<super::models::PostAccountPeopleBody>,
     options: rt::CallOptions,
 }
-impl PostAccountPersons<'_> {
+impl<'a> PostAccountPersons<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostAccountPeopleBody) -> Self {
         self.body = Some(value);
@@ -1343,8 +1464,7 @@ impl PostAccountPersons<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Person>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/account/persons");
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -1368,7 +1488,12 @@ impl PostAccountPersons<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Person>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/account/persons/{person}`: set optional parameters, then `send()`.
@@ -1381,7 +1506,7 @@ pub struct GetAccountPersonsPerson<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetAccountPersonsPerson<'_> {
+impl<'a> GetAccountPersonsPerson<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -1397,8 +1522,7 @@ impl GetAccountPersonsPerson<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Person>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/account/persons/{person}");
         let v = &self.person;
         op.check(rt::check::length("person", v, None, Some(5000u64)));
@@ -1409,7 +1533,12 @@ impl GetAccountPersonsPerson<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Person>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/account/persons/{person}`: set optional parameters, then `send()`.
@@ -1421,7 +1550,7 @@ pub struct PostAccountPersonsPerson<'a> {
     body: Option<super::models::PostAccountPeopleBody>,
     options: rt::CallOptions,
 }
-impl PostAccountPersonsPerson<'_> {
+impl<'a> PostAccountPersonsPerson<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostAccountPeopleBody) -> Self {
         self.body = Some(value);
@@ -1432,8 +1561,7 @@ impl PostAccountPersonsPerson<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Person>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/account/persons/{person}");
         let v = &self.person;
         op.check(rt::check::length("person", v, None, Some(5000u64)));
@@ -1460,7 +1588,12 @@ impl PostAccountPersonsPerson<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Person>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/account/persons/{person}`: set optional parameters, then `send()`.
@@ -1472,7 +1605,7 @@ pub struct DeleteAccountPersonsPerson<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl DeleteAccountPersonsPerson<'_> {
+impl<'a> DeleteAccountPersonsPerson<'a> {
     /// Set the request body.
     pub fn body(mut self, value: serde_json::Value) -> Self {
         self.body = Some(value);
@@ -1483,10 +1616,7 @@ impl DeleteAccountPersonsPerson<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeletedPerson>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v1/account/persons/{person}");
         let v = &self.person;
         op.check(rt::check::length("person", v, None, Some(5000u64)));
@@ -1496,6 +1626,11 @@ impl DeleteAccountPersonsPerson<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::DeletedPerson>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

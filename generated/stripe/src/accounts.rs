@@ -42,10 +42,7 @@ impl<'a> AccountsApi<'a> {
     /// <p>Retrieves the details of an account.</p>
     ///
     /// `GET /v1/accounts/{account}` (operation `GetAccountsAccount`).
-    pub fn get_accounts_account(
-        &self,
-        account: impl Into<String>,
-    ) -> GetAccountsAccount<'a> {
+    pub fn get_accounts_account(&self, account: impl Into<String>) -> GetAccountsAccount<'a> {
         GetAccountsAccount {
             client: self.client,
             account: account.into(),
@@ -59,10 +56,7 @@ impl<'a> AccountsApi<'a> {
     /// <p>To update your own account, use the <a href="https://dashboard.stripe.com/account">Dashboard</a>. Refer to our <a href="/docs/connect/updating-accounts">Connect</a> documentation to learn more about updating accounts.</p>
     ///
     /// `POST /v1/accounts/{account}` (operation `PostAccountsAccount`).
-    pub fn post_accounts_account(
-        &self,
-        account: impl Into<String>,
-    ) -> PostAccountsAccount<'a> {
+    pub fn post_accounts_account(&self, account: impl Into<String>) -> PostAccountsAccount<'a> {
         PostAccountsAccount {
             client: self.client,
             account: account.into(),
@@ -77,10 +71,7 @@ impl<'a> AccountsApi<'a> {
     /// <p>If you want to delete your own account, use the <a href="https://dashboard.stripe.com/account">account information tab in your account settings</a> instead.</p>
     ///
     /// `DELETE /v1/accounts/{account}` (operation `DeleteAccountsAccount`).
-    pub fn delete_accounts_account(
-        &self,
-        account: impl Into<String>,
-    ) -> DeleteAccountsAccount<'a> {
+    pub fn delete_accounts_account(&self, account: impl Into<String>) -> DeleteAccountsAccount<'a> {
         DeleteAccountsAccount {
             client: self.client,
             account: account.into(),
@@ -495,7 +486,7 @@ pub struct GetAccounts<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetAccounts<'_> {
+impl<'a> GetAccounts<'a> {
     /// Set `created`.
     pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
         self.created = Some(value);
@@ -531,22 +522,58 @@ impl GetAccounts<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetAccountsResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/accounts");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetAccountsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Account> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Account> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/accounts`: set optional parameters, then `send()`.
@@ -557,7 +584,7 @@ pub struct PostAccounts<'a> {
     body: Option<super::models::PostAccountsBody>,
     options: rt::CallOptions,
 }
-impl PostAccounts<'_> {
+impl<'a> PostAccounts<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostAccountsBody) -> Self {
         self.body = Some(value);
@@ -568,8 +595,7 @@ impl PostAccounts<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Account>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/accounts");
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -593,7 +619,12 @@ impl PostAccounts<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Account>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/accounts/{account}`: set optional parameters, then `send()`.
@@ -606,7 +637,7 @@ pub struct GetAccountsAccount<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetAccountsAccount<'_> {
+impl<'a> GetAccountsAccount<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -622,8 +653,7 @@ impl GetAccountsAccount<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Account>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/accounts/{account}");
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
@@ -634,7 +664,12 @@ impl GetAccountsAccount<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Account>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/accounts/{account}`: set optional parameters, then `send()`.
@@ -646,7 +681,7 @@ pub struct PostAccountsAccount<'a> {
     body: Option<super::models::PostAccountBody>,
     options: rt::CallOptions,
 }
-impl PostAccountsAccount<'_> {
+impl<'a> PostAccountsAccount<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostAccountBody) -> Self {
         self.body = Some(value);
@@ -657,8 +692,7 @@ impl PostAccountsAccount<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Account>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/accounts/{account}");
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
@@ -685,7 +719,12 @@ impl PostAccountsAccount<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Account>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/accounts/{account}`: set optional parameters, then `send()`.
@@ -697,7 +736,7 @@ pub struct DeleteAccountsAccount<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl DeleteAccountsAccount<'_> {
+impl<'a> DeleteAccountsAccount<'a> {
     /// Set the request body.
     pub fn body(mut self, value: serde_json::Value) -> Self {
         self.body = Some(value);
@@ -708,10 +747,7 @@ impl DeleteAccountsAccount<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeletedAccount>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v1/accounts/{account}");
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
@@ -721,7 +757,12 @@ impl DeleteAccountsAccount<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::DeletedAccount>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/accounts/{account}/bank_accounts`: set optional parameters, then `send()`.
@@ -733,7 +774,7 @@ pub struct PostAccountsAccountBankAccounts<'a> {
     body: Option<super::models::PostAccountBankAccountsBody>,
     options: rt::CallOptions,
 }
-impl PostAccountsAccountBankAccounts<'_> {
+impl<'a> PostAccountsAccountBankAccounts<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostAccountBankAccountsBody) -> Self {
         self.body = Some(value);
@@ -744,14 +785,8 @@ impl PostAccountsAccountBankAccounts<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v1/accounts/{account}/bank_accounts",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v1/accounts/{account}/bank_accounts");
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
@@ -763,7 +798,12 @@ impl PostAccountsAccountBankAccounts<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/accounts/{account}/bank_accounts/{id}`: set optional parameters, then `send()`.
@@ -777,7 +817,7 @@ pub struct GetAccountsAccountBankAccountsId<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetAccountsAccountBankAccountsId<'_> {
+impl<'a> GetAccountsAccountBankAccountsId<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -793,14 +833,8 @@ impl GetAccountsAccountBankAccountsId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v1/accounts/{account}/bank_accounts/{id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v1/accounts/{account}/bank_accounts/{id}");
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
@@ -811,7 +845,12 @@ impl GetAccountsAccountBankAccountsId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/accounts/{account}/bank_accounts/{id}`: set optional parameters, then `send()`.
@@ -824,7 +863,7 @@ pub struct PostAccountsAccountBankAccountsId<'a> {
     body: Option<super::models::PostAccountBankAccountsIdBody>,
     options: rt::CallOptions,
 }
-impl PostAccountsAccountBankAccountsId<'_> {
+impl<'a> PostAccountsAccountBankAccountsId<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostAccountBankAccountsIdBody) -> Self {
         self.body = Some(value);
@@ -835,10 +874,7 @@ impl PostAccountsAccountBankAccountsId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/accounts/{account}/bank_accounts/{id}",
@@ -855,7 +891,12 @@ impl PostAccountsAccountBankAccountsId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/accounts/{account}/bank_accounts/{id}`: set optional parameters, then `send()`.
@@ -868,7 +909,7 @@ pub struct DeleteAccountsAccountBankAccountsId<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl DeleteAccountsAccountBankAccountsId<'_> {
+impl<'a> DeleteAccountsAccountBankAccountsId<'a> {
     /// Set the request body.
     pub fn body(mut self, value: serde_json::Value) -> Self {
         self.body = Some(value);
@@ -879,10 +920,7 @@ impl DeleteAccountsAccountBankAccountsId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeletedExternalAccount>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v1/accounts/{account}/bank_accounts/{id}",
@@ -896,7 +934,14 @@ impl DeleteAccountsAccountBankAccountsId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeletedExternalAccount>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/accounts/{account}/capabilities`: set optional parameters, then `send()`.
@@ -909,7 +954,7 @@ pub struct GetAccountsAccountCapabilities<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetAccountsAccountCapabilities<'_> {
+impl<'a> GetAccountsAccountCapabilities<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -925,13 +970,7 @@ impl GetAccountsAccountCapabilities<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetAccountCapabilitiesResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/accounts/{account}/capabilities");
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
@@ -942,7 +981,14 @@ impl GetAccountsAccountCapabilities<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetAccountCapabilitiesResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/accounts/{account}/capabilities/{capability}`: set optional parameters, then `send()`.
@@ -956,7 +1002,7 @@ pub struct GetAccountsAccountCapabilitiesCapability<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetAccountsAccountCapabilitiesCapability<'_> {
+impl<'a> GetAccountsAccountCapabilitiesCapability<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -972,10 +1018,7 @@ impl GetAccountsAccountCapabilitiesCapability<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Capability>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/accounts/{account}/capabilities/{capability}",
@@ -990,7 +1033,12 @@ impl GetAccountsAccountCapabilitiesCapability<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Capability>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/accounts/{account}/capabilities/{capability}`: set optional parameters, then `send()`.
@@ -1003,12 +1051,9 @@ pub struct PostAccountsAccountCapabilitiesCapability<'a> {
     body: Option<super::models::PostAccountCapabilitiesCapabilityBody>,
     options: rt::CallOptions,
 }
-impl PostAccountsAccountCapabilitiesCapability<'_> {
+impl<'a> PostAccountsAccountCapabilitiesCapability<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostAccountCapabilitiesCapabilityBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostAccountCapabilitiesCapabilityBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1017,10 +1062,7 @@ impl PostAccountsAccountCapabilitiesCapability<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Capability>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/accounts/{account}/capabilities/{capability}",
@@ -1034,7 +1076,12 @@ impl PostAccountsAccountCapabilitiesCapability<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Capability>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/accounts/{account}/external_accounts`: set optional parameters, then `send()`.
@@ -1050,7 +1097,7 @@ pub struct GetAccountsAccountExternalAccounts<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetAccountsAccountExternalAccounts<'_> {
+impl<'a> GetAccountsAccountExternalAccounts<'a> {
     /// A cursor for use in pagination. `ending_before` is an object ID that defines your place in the list. For instance, if you make a list request and receive 100 objects, starting with `obj_bar`, your subsequent call can include `ending_before=obj_bar` in order to fetch the previous page of the list.
     pub fn ending_before(mut self, value: impl Into<String>) -> Self {
         self.ending_before = Some(value.into());
@@ -1081,30 +1128,33 @@ impl GetAccountsAccountExternalAccounts<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetAccountExternalAccountsResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v1/accounts/{account}/external_accounts",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v1/accounts/{account}/external_accounts");
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetAccountExternalAccountsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/accounts/{account}/external_accounts`: set optional parameters, then `send()`.
@@ -1116,7 +1166,7 @@ pub struct PostAccountsAccountExternalAccounts<'a> {
     body: Option<super::models::PostAccountBankAccountsBody>,
     options: rt::CallOptions,
 }
-impl PostAccountsAccountExternalAccounts<'_> {
+impl<'a> PostAccountsAccountExternalAccounts<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostAccountBankAccountsBody) -> Self {
         self.body = Some(value);
@@ -1127,14 +1177,8 @@ impl PostAccountsAccountExternalAccounts<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v1/accounts/{account}/external_accounts",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v1/accounts/{account}/external_accounts");
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
@@ -1146,7 +1190,12 @@ impl PostAccountsAccountExternalAccounts<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/accounts/{account}/external_accounts/{id}`: set optional parameters, then `send()`.
@@ -1160,7 +1209,7 @@ pub struct GetAccountsAccountExternalAccountsId<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetAccountsAccountExternalAccountsId<'_> {
+impl<'a> GetAccountsAccountExternalAccountsId<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -1176,10 +1225,7 @@ impl GetAccountsAccountExternalAccountsId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/accounts/{account}/external_accounts/{id}",
@@ -1194,7 +1240,12 @@ impl GetAccountsAccountExternalAccountsId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/accounts/{account}/external_accounts/{id}`: set optional parameters, then `send()`.
@@ -1207,7 +1258,7 @@ pub struct PostAccountsAccountExternalAccountsId<'a> {
     body: Option<super::models::PostAccountBankAccountsIdBody>,
     options: rt::CallOptions,
 }
-impl PostAccountsAccountExternalAccountsId<'_> {
+impl<'a> PostAccountsAccountExternalAccountsId<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostAccountBankAccountsIdBody) -> Self {
         self.body = Some(value);
@@ -1218,10 +1269,7 @@ impl PostAccountsAccountExternalAccountsId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/accounts/{account}/external_accounts/{id}",
@@ -1238,7 +1286,12 @@ impl PostAccountsAccountExternalAccountsId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/accounts/{account}/external_accounts/{id}`: set optional parameters, then `send()`.
@@ -1251,7 +1304,7 @@ pub struct DeleteAccountsAccountExternalAccountsId<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl DeleteAccountsAccountExternalAccountsId<'_> {
+impl<'a> DeleteAccountsAccountExternalAccountsId<'a> {
     /// Set the request body.
     pub fn body(mut self, value: serde_json::Value) -> Self {
         self.body = Some(value);
@@ -1262,10 +1315,7 @@ impl DeleteAccountsAccountExternalAccountsId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeletedExternalAccount>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v1/accounts/{account}/external_accounts/{id}",
@@ -1279,7 +1329,14 @@ impl DeleteAccountsAccountExternalAccountsId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeletedExternalAccount>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/accounts/{account}/login_links`: set optional parameters, then `send()`.
@@ -1291,12 +1348,9 @@ pub struct PostAccountsAccountLoginLinks<'a> {
     body: Option<super::models::PostAccountsAccountLoginLinksBody>,
     options: rt::CallOptions,
 }
-impl PostAccountsAccountLoginLinks<'_> {
+impl<'a> PostAccountsAccountLoginLinks<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostAccountsAccountLoginLinksBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostAccountsAccountLoginLinksBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1305,10 +1359,7 @@ impl PostAccountsAccountLoginLinks<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::LoginLink>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/accounts/{account}/login_links");
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
@@ -1318,7 +1369,12 @@ impl PostAccountsAccountLoginLinks<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::LoginLink>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/accounts/{account}/people`: set optional parameters, then `send()`.
@@ -1335,7 +1391,7 @@ pub struct GetAccountsAccountPeople<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetAccountsAccountPeople<'_> {
+impl<'a> GetAccountsAccountPeople<'a> {
     /// A cursor for use in pagination. `ending_before` is an object ID that defines your place in the list. For instance, if you make a list request and receive 100 objects, starting with `obj_bar`, your subsequent call can include `ending_before=obj_bar` in order to fetch the previous page of the list.
     pub fn ending_before(mut self, value: impl Into<String>) -> Self {
         self.ending_before = Some(value.into());
@@ -1352,10 +1408,7 @@ impl GetAccountsAccountPeople<'_> {
         self
     }
     /// Filters on the list of people returned based on the person's relationship to the account's company.
-    pub fn relationship(
-        mut self,
-        value: super::models::GetAccountPeopleRelationship,
-    ) -> Self {
+    pub fn relationship(mut self, value: super::models::GetAccountPeopleRelationship) -> Self {
         self.relationship = Some(value);
         self
     }
@@ -1374,10 +1427,7 @@ impl GetAccountsAccountPeople<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetAccountPeopleResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/accounts/{account}/people");
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
@@ -1388,17 +1438,61 @@ impl GetAccountsAccountPeople<'_> {
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query("relationship", &self.relationship, rt::Style::DeepObject, true);
+        op.query(
+            "relationship",
+            &self.relationship,
+            rt::Style::DeepObject,
+            true,
+        );
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetAccountPeopleResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Person> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Person> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/accounts/{account}/people`: set optional parameters, then `send()`.
@@ -1410,7 +1504,7 @@ pub struct PostAccountsAccountPeople<'a> {
     body: Option<super::models::PostAccountsAccountPeopleBody>,
     options: rt::CallOptions,
 }
-impl PostAccountsAccountPeople<'_> {
+impl<'a> PostAccountsAccountPeople<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostAccountsAccountPeopleBody) -> Self {
         self.body = Some(value);
@@ -1421,8 +1515,7 @@ impl PostAccountsAccountPeople<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Person>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/accounts/{account}/people");
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
@@ -1449,7 +1542,12 @@ impl PostAccountsAccountPeople<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Person>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/accounts/{account}/people/{person}`: set optional parameters, then `send()`.
@@ -1463,7 +1561,7 @@ pub struct GetAccountsAccountPeoplePerson<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetAccountsAccountPeoplePerson<'_> {
+impl<'a> GetAccountsAccountPeoplePerson<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -1479,12 +1577,8 @@ impl GetAccountsAccountPeoplePerson<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Person>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v1/accounts/{account}/people/{person}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v1/accounts/{account}/people/{person}");
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
@@ -1497,7 +1591,12 @@ impl GetAccountsAccountPeoplePerson<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Person>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/accounts/{account}/people/{person}`: set optional parameters, then `send()`.
@@ -1510,7 +1609,7 @@ pub struct PostAccountsAccountPeoplePerson<'a> {
     body: Option<super::models::PostAccountsAccountPeopleBody>,
     options: rt::CallOptions,
 }
-impl PostAccountsAccountPeoplePerson<'_> {
+impl<'a> PostAccountsAccountPeoplePerson<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostAccountsAccountPeopleBody) -> Self {
         self.body = Some(value);
@@ -1521,12 +1620,8 @@ impl PostAccountsAccountPeoplePerson<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Person>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v1/accounts/{account}/people/{person}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v1/accounts/{account}/people/{person}");
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
@@ -1555,7 +1650,12 @@ impl PostAccountsAccountPeoplePerson<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Person>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/accounts/{account}/people/{person}`: set optional parameters, then `send()`.
@@ -1568,7 +1668,7 @@ pub struct DeleteAccountsAccountPeoplePerson<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl DeleteAccountsAccountPeoplePerson<'_> {
+impl<'a> DeleteAccountsAccountPeoplePerson<'a> {
     /// Set the request body.
     pub fn body(mut self, value: serde_json::Value) -> Self {
         self.body = Some(value);
@@ -1579,14 +1679,8 @@ impl DeleteAccountsAccountPeoplePerson<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeletedPerson>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/v1/accounts/{account}/people/{person}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/v1/accounts/{account}/people/{person}");
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
@@ -1598,7 +1692,12 @@ impl DeleteAccountsAccountPeoplePerson<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::DeletedPerson>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/accounts/{account}/persons`: set optional parameters, then `send()`.
@@ -1615,7 +1714,7 @@ pub struct GetAccountsAccountPersons<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetAccountsAccountPersons<'_> {
+impl<'a> GetAccountsAccountPersons<'a> {
     /// A cursor for use in pagination. `ending_before` is an object ID that defines your place in the list. For instance, if you make a list request and receive 100 objects, starting with `obj_bar`, your subsequent call can include `ending_before=obj_bar` in order to fetch the previous page of the list.
     pub fn ending_before(mut self, value: impl Into<String>) -> Self {
         self.ending_before = Some(value.into());
@@ -1632,10 +1731,7 @@ impl GetAccountsAccountPersons<'_> {
         self
     }
     /// Filters on the list of people returned based on the person's relationship to the account's company.
-    pub fn relationship(
-        mut self,
-        value: super::models::GetAccountPeopleRelationship,
-    ) -> Self {
+    pub fn relationship(mut self, value: super::models::GetAccountPeopleRelationship) -> Self {
         self.relationship = Some(value);
         self
     }
@@ -1654,10 +1750,7 @@ impl GetAccountsAccountPersons<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetAccountPeopleResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/accounts/{account}/persons");
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
@@ -1668,17 +1761,61 @@ impl GetAccountsAccountPersons<'_> {
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query("relationship", &self.relationship, rt::Style::DeepObject, true);
+        op.query(
+            "relationship",
+            &self.relationship,
+            rt::Style::DeepObject,
+            true,
+        );
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetAccountPeopleResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Person> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Person> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/accounts/{account}/persons`: set optional parameters, then `send()`.
@@ -1690,7 +1827,7 @@ pub struct PostAccountsAccountPersons<'a> {
     body: Option<super::models::PostAccountsAccountPeopleBody>,
     options: rt::CallOptions,
 }
-impl PostAccountsAccountPersons<'_> {
+impl<'a> PostAccountsAccountPersons<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostAccountsAccountPeopleBody) -> Self {
         self.body = Some(value);
@@ -1701,8 +1838,7 @@ impl PostAccountsAccountPersons<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Person>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/accounts/{account}/persons");
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
@@ -1729,7 +1865,12 @@ impl PostAccountsAccountPersons<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Person>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/accounts/{account}/persons/{person}`: set optional parameters, then `send()`.
@@ -1743,7 +1884,7 @@ pub struct GetAccountsAccountPersonsPerson<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetAccountsAccountPersonsPerson<'_> {
+impl<'a> GetAccountsAccountPersonsPerson<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -1759,12 +1900,8 @@ impl GetAccountsAccountPersonsPerson<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Person>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v1/accounts/{account}/persons/{person}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v1/accounts/{account}/persons/{person}");
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
@@ -1777,7 +1914,12 @@ impl GetAccountsAccountPersonsPerson<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Person>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/accounts/{account}/persons/{person}`: set optional parameters, then `send()`.
@@ -1790,7 +1932,7 @@ pub struct PostAccountsAccountPersonsPerson<'a> {
     body: Option<super::models::PostAccountsAccountPeopleBody>,
     options: rt::CallOptions,
 }
-impl PostAccountsAccountPersonsPerson<'_> {
+impl<'a> PostAccountsAccountPersonsPerson<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostAccountsAccountPeopleBody) -> Self {
         self.body = Some(value);
@@ -1801,12 +1943,8 @@ impl PostAccountsAccountPersonsPerson<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Person>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v1/accounts/{account}/persons/{person}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v1/accounts/{account}/persons/{person}");
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
@@ -1835,7 +1973,12 @@ impl PostAccountsAccountPersonsPerson<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Person>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/accounts/{account}/persons/{person}`: set optional parameters, then `send()`.
@@ -1848,7 +1991,7 @@ pub struct DeleteAccountsAccountPersonsPerson<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl DeleteAccountsAccountPersonsPerson<'_> {
+impl<'a> DeleteAccountsAccountPersonsPerson<'a> {
     /// Set the request body.
     pub fn body(mut self, value: serde_json::Value) -> Self {
         self.body = Some(value);
@@ -1859,10 +2002,7 @@ impl DeleteAccountsAccountPersonsPerson<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeletedPerson>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v1/accounts/{account}/persons/{person}",
@@ -1878,7 +2018,12 @@ impl DeleteAccountsAccountPersonsPerson<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::DeletedPerson>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/accounts/{account}/reject`: set optional parameters, then `send()`.
@@ -1890,14 +2035,13 @@ pub struct PostAccountsAccountReject<'a> {
     body: super::models::PostAccountsAccountRejectBody,
     options: rt::CallOptions,
 }
-impl PostAccountsAccountReject<'_> {
+impl<'a> PostAccountsAccountReject<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Account>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/accounts/{account}/reject");
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
@@ -1906,6 +2050,11 @@ impl PostAccountsAccountReject<'_> {
         op.form(&self.body, &["expand"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Account>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

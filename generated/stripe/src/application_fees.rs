@@ -67,10 +67,7 @@ impl<'a> ApplicationFeesApi<'a> {
     /// <p>Retrieves the details of an application fee that your account has collected. The same information is returned when refunding the application fee.</p>
     ///
     /// `GET /v1/application_fees/{id}` (operation `GetApplicationFeesId`).
-    pub fn get_application_fees_id(
-        &self,
-        id: impl Into<String>,
-    ) -> GetApplicationFeesId<'a> {
+    pub fn get_application_fees_id(&self, id: impl Into<String>) -> GetApplicationFeesId<'a> {
         GetApplicationFeesId {
             client: self.client,
             id: id.into(),
@@ -146,7 +143,7 @@ pub struct GetApplicationFees<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetApplicationFees<'_> {
+impl<'a> GetApplicationFees<'a> {
     /// Only return application fees for the charge specified by this charge ID.
     pub fn charge(mut self, value: impl Into<String>) -> Self {
         self.charge = Some(value.into());
@@ -187,10 +184,7 @@ impl GetApplicationFees<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetApplicationFeesResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/application_fees");
         if let Some(v) = &self.charge {
             op.check(rt::check::length("charge", v, None, Some(5000u64)));
@@ -206,13 +200,52 @@ impl GetApplicationFees<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetApplicationFeesResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ApplicationFee> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ApplicationFee> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v1/application_fees/{fee}/refunds/{id}`: set optional parameters, then `send()`.
@@ -226,7 +259,7 @@ pub struct GetApplicationFeesFeeRefundsId<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetApplicationFeesFeeRefundsId<'_> {
+impl<'a> GetApplicationFeesFeeRefundsId<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -242,14 +275,8 @@ impl GetApplicationFeesFeeRefundsId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::FeeRefund>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v1/application_fees/{fee}/refunds/{id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v1/application_fees/{fee}/refunds/{id}");
         let v = &self.fee;
         op.check(rt::check::length("fee", v, None, Some(5000u64)));
         op.path("fee", &self.fee, rt::Style::Simple, false);
@@ -262,7 +289,12 @@ impl GetApplicationFeesFeeRefundsId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::FeeRefund>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/application_fees/{fee}/refunds/{id}`: set optional parameters, then `send()`.
@@ -275,12 +307,9 @@ pub struct PostApplicationFeesFeeRefundsId<'a> {
     body: Option<super::models::PostApplicationFeesFeeRefundsIdBody>,
     options: rt::CallOptions,
 }
-impl PostApplicationFeesFeeRefundsId<'_> {
+impl<'a> PostApplicationFeesFeeRefundsId<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostApplicationFeesFeeRefundsIdBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostApplicationFeesFeeRefundsIdBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -289,14 +318,8 @@ impl PostApplicationFeesFeeRefundsId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::FeeRefund>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v1/application_fees/{fee}/refunds/{id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v1/application_fees/{fee}/refunds/{id}");
         let v = &self.fee;
         op.check(rt::check::length("fee", v, None, Some(5000u64)));
         op.path("fee", &self.fee, rt::Style::Simple, false);
@@ -308,7 +331,12 @@ impl PostApplicationFeesFeeRefundsId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::FeeRefund>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/application_fees/{id}`: set optional parameters, then `send()`.
@@ -321,7 +349,7 @@ pub struct GetApplicationFeesId<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetApplicationFeesId<'_> {
+impl<'a> GetApplicationFeesId<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -337,10 +365,7 @@ impl GetApplicationFeesId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApplicationFee>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/application_fees/{id}");
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
@@ -351,7 +376,12 @@ impl GetApplicationFeesId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ApplicationFee>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/application_fees/{id}/refund`: set optional parameters, then `send()`.
@@ -363,12 +393,9 @@ pub struct PostApplicationFeesIdRefund<'a> {
     body: Option<super::models::PostApplicationFeesIdRefundBody>,
     options: rt::CallOptions,
 }
-impl PostApplicationFeesIdRefund<'_> {
+impl<'a> PostApplicationFeesIdRefund<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostApplicationFeesIdRefundBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostApplicationFeesIdRefundBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -377,10 +404,7 @@ impl PostApplicationFeesIdRefund<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApplicationFee>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/application_fees/{id}/refund");
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
@@ -393,7 +417,12 @@ impl PostApplicationFeesIdRefund<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ApplicationFee>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/application_fees/{id}/refunds`: set optional parameters, then `send()`.
@@ -409,7 +438,7 @@ pub struct GetApplicationFeesIdRefunds<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetApplicationFeesIdRefunds<'_> {
+impl<'a> GetApplicationFeesIdRefunds<'a> {
     /// A cursor for use in pagination. `ending_before` is an object ID that defines your place in the list. For instance, if you make a list request and receive 100 objects, starting with `obj_bar`, your subsequent call can include `ending_before=obj_bar` in order to fetch the previous page of the list.
     pub fn ending_before(mut self, value: impl Into<String>) -> Self {
         self.ending_before = Some(value.into());
@@ -440,13 +469,7 @@ impl GetApplicationFeesIdRefunds<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetApplicationFeesIdRefundsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/application_fees/{id}/refunds");
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
@@ -460,13 +483,53 @@ impl GetApplicationFeesIdRefunds<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetApplicationFeesIdRefundsResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::FeeRefund> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::FeeRefund> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/application_fees/{id}/refunds`: set optional parameters, then `send()`.
@@ -478,12 +541,9 @@ pub struct PostApplicationFeesIdRefunds<'a> {
     body: Option<super::models::PostApplicationFeesIdRefundsBody>,
     options: rt::CallOptions,
 }
-impl PostApplicationFeesIdRefunds<'_> {
+impl<'a> PostApplicationFeesIdRefunds<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostApplicationFeesIdRefundsBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostApplicationFeesIdRefundsBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -492,10 +552,7 @@ impl PostApplicationFeesIdRefunds<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::FeeRefund>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/application_fees/{id}/refunds");
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
@@ -505,6 +562,11 @@ impl PostApplicationFeesIdRefunds<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::FeeRefund>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

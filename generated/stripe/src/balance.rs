@@ -51,10 +51,7 @@ impl<'a> BalanceApi<'a> {
     /// <p>Note that this endpoint previously used the path <code>/v1/balance/history/:id</code>.</p>
     ///
     /// `GET /v1/balance/history/{id}` (operation `GetBalanceHistoryId`).
-    pub fn get_balance_history_id(
-        &self,
-        id: impl Into<String>,
-    ) -> GetBalanceHistoryId<'a> {
+    pub fn get_balance_history_id(&self, id: impl Into<String>) -> GetBalanceHistoryId<'a> {
         GetBalanceHistoryId {
             client: self.client,
             id: id.into(),
@@ -73,7 +70,7 @@ pub struct GetBalance<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetBalance<'_> {
+impl<'a> GetBalance<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -89,8 +86,7 @@ impl GetBalance<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Balance>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/balance");
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         if let Some(body) = &self.body {
@@ -98,7 +94,12 @@ impl GetBalance<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Balance>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/balance/history`: set optional parameters, then `send()`.
@@ -118,7 +119,7 @@ pub struct GetBalanceHistory<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetBalanceHistory<'_> {
+impl<'a> GetBalanceHistory<'a> {
     /// Set `created`.
     pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
         self.created = Some(value);
@@ -174,10 +175,7 @@ impl GetBalanceHistory<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetBalanceHistoryResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/balance/history");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         op.query("currency", &self.currency, rt::Style::Form, true);
@@ -198,7 +196,12 @@ impl GetBalanceHistory<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(v) = &self.type_ {
             op.check(rt::check::length("type", v, None, Some(5000u64)));
         }
@@ -208,7 +211,41 @@ impl GetBalanceHistory<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetBalanceHistoryResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::BalanceTransaction> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::BalanceTransaction> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v1/balance/history/{id}`: set optional parameters, then `send()`.
@@ -221,7 +258,7 @@ pub struct GetBalanceHistoryId<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetBalanceHistoryId<'_> {
+impl<'a> GetBalanceHistoryId<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -237,10 +274,7 @@ impl GetBalanceHistoryId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::BalanceTransaction>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/balance/history/{id}");
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
@@ -251,6 +285,11 @@ impl GetBalanceHistoryId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::BalanceTransaction>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -16,9 +16,7 @@ impl<'a> BillingPortalApi<'a> {
     /// <p>Returns a list of configurations that describe the functionality of the customer portal.</p>
     ///
     /// `GET /v1/billing_portal/configurations` (operation `GetBillingPortalConfigurations`).
-    pub fn get_billing_portal_configurations(
-        &self,
-    ) -> GetBillingPortalConfigurations<'a> {
+    pub fn get_billing_portal_configurations(&self) -> GetBillingPortalConfigurations<'a> {
         GetBillingPortalConfigurations {
             client: self.client,
             active: None,
@@ -101,7 +99,7 @@ pub struct GetBillingPortalConfigurations<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetBillingPortalConfigurations<'_> {
+impl<'a> GetBillingPortalConfigurations<'a> {
     /// Only return configurations that are active or inactive (e.g., pass `true` to only list active configurations).
     pub fn active(mut self, value: bool) -> Self {
         self.active = Some(value);
@@ -142,13 +140,7 @@ impl GetBillingPortalConfigurations<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetBillingPortalConfigurationsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/billing_portal/configurations");
         op.query("active", &self.active, rt::Style::Form, true);
         if let Some(v) = &self.ending_before {
@@ -161,13 +153,53 @@ impl GetBillingPortalConfigurations<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetBillingPortalConfigurationsResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::BillingPortalConfiguration> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::BillingPortalConfiguration> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/billing_portal/configurations`: set optional parameters, then `send()`.
@@ -178,25 +210,35 @@ pub struct PostBillingPortalConfigurations<'a> {
     body: super::models::PostBillingPortalConfigurationsBody,
     options: rt::CallOptions,
 }
-impl PostBillingPortalConfigurations<'_> {
+impl<'a> PostBillingPortalConfigurations<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::BillingPortalConfiguration>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/billing_portal/configurations");
         op.check(self.body.validate());
         op.form(
             &self.body,
-            &["business_profile", "default_return_url", "expand", "features", "metadata"],
+            &[
+                "business_profile",
+                "default_return_url",
+                "expand",
+                "features",
+                "metadata",
+            ],
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::BillingPortalConfiguration>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/billing_portal/configurations/{configuration}`: set optional parameters, then `send()`.
@@ -209,7 +251,7 @@ pub struct GetBillingPortalConfigurationsConfiguration<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetBillingPortalConfigurationsConfiguration<'_> {
+impl<'a> GetBillingPortalConfigurationsConfiguration<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -225,24 +267,33 @@ impl GetBillingPortalConfigurationsConfiguration<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::BillingPortalConfiguration>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/billing_portal/configurations/{configuration}",
         );
         let v = &self.configuration;
         op.check(rt::check::length("configuration", v, None, Some(5000u64)));
-        op.path("configuration", &self.configuration, rt::Style::Simple, false);
+        op.path(
+            "configuration",
+            &self.configuration,
+            rt::Style::Simple,
+            false,
+        );
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::BillingPortalConfiguration>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/billing_portal/configurations/{configuration}`: set optional parameters, then `send()`.
@@ -254,7 +305,7 @@ pub struct PostBillingPortalConfigurationsConfiguration<'a> {
     body: Option<super::models::PostBillingPortalConfigurationsConfigurationBody>,
     options: rt::CallOptions,
 }
-impl PostBillingPortalConfigurationsConfiguration<'_> {
+impl<'a> PostBillingPortalConfigurationsConfiguration<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -268,17 +319,19 @@ impl PostBillingPortalConfigurationsConfiguration<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::BillingPortalConfiguration>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/billing_portal/configurations/{configuration}",
         );
         let v = &self.configuration;
         op.check(rt::check::length("configuration", v, None, Some(5000u64)));
-        op.path("configuration", &self.configuration, rt::Style::Simple, false);
+        op.path(
+            "configuration",
+            &self.configuration,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -296,7 +349,14 @@ impl PostBillingPortalConfigurationsConfiguration<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::BillingPortalConfiguration>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/billing_portal/sessions`: set optional parameters, then `send()`.
@@ -307,21 +367,25 @@ pub struct PostBillingPortalSessions<'a> {
     body: super::models::PostBillingPortalSessionsBody,
     options: rt::CallOptions,
 }
-impl PostBillingPortalSessions<'_> {
+impl<'a> PostBillingPortalSessions<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::BillingPortalSession>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/billing_portal/sessions");
         op.check(self.body.validate());
         op.form(&self.body, &["expand"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::BillingPortalSession>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -35,10 +35,7 @@ impl<'a> BitcoinApi<'a> {
     ///
     /// `GET /v1/bitcoin/receivers/{id}` (operation `GetBitcoinReceiversId`).
     #[deprecated = "marked deprecated in the API description"]
-    pub fn get_bitcoin_receivers_id(
-        &self,
-        id: impl Into<String>,
-    ) -> GetBitcoinReceiversId<'a> {
+    pub fn get_bitcoin_receivers_id(&self, id: impl Into<String>) -> GetBitcoinReceiversId<'a> {
         GetBitcoinReceiversId {
             client: self.client,
             id: id.into(),
@@ -100,7 +97,7 @@ pub struct GetBitcoinReceivers<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetBitcoinReceivers<'_> {
+impl<'a> GetBitcoinReceivers<'a> {
     /// Filter for active receivers.
     pub fn active(mut self, value: bool) -> Self {
         self.active = Some(value);
@@ -146,10 +143,7 @@ impl GetBitcoinReceivers<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetBitcoinReceiversResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/bitcoin/receivers");
         op.query("active", &self.active, rt::Style::Form, true);
         if let Some(v) = &self.ending_before {
@@ -162,14 +156,58 @@ impl GetBitcoinReceivers<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
-        op.query("uncaptured_funds", &self.uncaptured_funds, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
+        op.query(
+            "uncaptured_funds",
+            &self.uncaptured_funds,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetBitcoinReceiversResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::BitcoinReceiver> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::BitcoinReceiver> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v1/bitcoin/receivers/{id}`: set optional parameters, then `send()`.
@@ -182,7 +220,7 @@ pub struct GetBitcoinReceiversId<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetBitcoinReceiversId<'_> {
+impl<'a> GetBitcoinReceiversId<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -198,10 +236,7 @@ impl GetBitcoinReceiversId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::BitcoinReceiver>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/bitcoin/receivers/{id}");
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
@@ -212,7 +247,12 @@ impl GetBitcoinReceiversId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::BitcoinReceiver>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/bitcoin/receivers/{receiver}/transactions`: set optional parameters, then `send()`.
@@ -229,7 +269,7 @@ pub struct GetBitcoinReceiversReceiverTransactions<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetBitcoinReceiversReceiverTransactions<'_> {
+impl<'a> GetBitcoinReceiversReceiverTransactions<'a> {
     /// Only return transactions for the customer specified by this customer ID.
     pub fn customer(mut self, value: impl Into<String>) -> Self {
         self.customer = Some(value.into());
@@ -265,13 +305,7 @@ impl GetBitcoinReceiversReceiverTransactions<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetBitcoinReceiversReceiverTransactionsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/bitcoin/receivers/{receiver}/transactions",
@@ -292,13 +326,55 @@ impl GetBitcoinReceiversReceiverTransactions<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::GetBitcoinReceiversReceiverTransactionsResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::BitcoinTransaction> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::BitcoinTransaction> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v1/bitcoin/transactions`: set optional parameters, then `send()`.
@@ -315,7 +391,7 @@ pub struct GetBitcoinTransactions<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetBitcoinTransactions<'_> {
+impl<'a> GetBitcoinTransactions<'a> {
     /// Only return transactions for the customer specified by this customer ID.
     pub fn customer(mut self, value: impl Into<String>) -> Self {
         self.customer = Some(value.into());
@@ -356,13 +432,7 @@ impl GetBitcoinTransactions<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetBitcoinReceiversReceiverTransactionsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/bitcoin/transactions");
         if let Some(v) = &self.customer {
             op.check(rt::check::length("customer", v, None, Some(5000u64)));
@@ -381,12 +451,54 @@ impl GetBitcoinTransactions<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::GetBitcoinReceiversReceiverTransactionsResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::BitcoinTransaction> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::BitcoinTransaction> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }

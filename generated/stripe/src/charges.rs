@@ -73,10 +73,7 @@ impl<'a> ChargesApi<'a> {
     /// <p>Updates the specified charge by setting the values of the parameters passed. Any parameters not provided will be left unchanged.</p>
     ///
     /// `POST /v1/charges/{charge}` (operation `PostChargesCharge`).
-    pub fn post_charges_charge(
-        &self,
-        charge: impl Into<String>,
-    ) -> PostChargesCharge<'a> {
+    pub fn post_charges_charge(&self, charge: impl Into<String>) -> PostChargesCharge<'a> {
         PostChargesCharge {
             client: self.client,
             charge: charge.into(),
@@ -245,7 +242,7 @@ pub struct GetCharges<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetCharges<'_> {
+impl<'a> GetCharges<'a> {
     /// Set `created`.
     pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
         self.created = Some(value);
@@ -296,10 +293,7 @@ impl GetCharges<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetChargesResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/charges");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.customer {
@@ -312,18 +306,67 @@ impl GetCharges<'_> {
         if let Some(v) = &self.payment_intent {
             op.check(rt::check::length("payment_intent", v, None, Some(5000u64)));
         }
-        op.query("payment_intent", &self.payment_intent, rt::Style::Form, true);
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "payment_intent",
+            &self.payment_intent,
+            rt::Style::Form,
+            true,
+        );
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(v) = &self.transfer_group {
             op.check(rt::check::length("transfer_group", v, None, Some(5000u64)));
         }
-        op.query("transfer_group", &self.transfer_group, rt::Style::Form, true);
+        op.query(
+            "transfer_group",
+            &self.transfer_group,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetChargesResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Charge> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Charge> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/charges`: set optional parameters, then `send()`.
@@ -334,7 +377,7 @@ pub struct PostCharges<'a> {
     body: Option<super::models::PostChargesBody>,
     options: rt::CallOptions,
 }
-impl PostCharges<'_> {
+impl<'a> PostCharges<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostChargesBody) -> Self {
         self.body = Some(value);
@@ -345,8 +388,7 @@ impl PostCharges<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Charge>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/charges");
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -366,7 +408,12 @@ impl PostCharges<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Charge>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/charges/search`: set optional parameters, then `send()`.
@@ -381,7 +428,7 @@ pub struct GetChargesSearch<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetChargesSearch<'_> {
+impl<'a> GetChargesSearch<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -407,10 +454,7 @@ impl GetChargesSearch<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetChargesSearchResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/charges/search");
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -426,7 +470,41 @@ impl GetChargesSearch<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetChargesSearchResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `page`; found from a next cursor at `/next_page`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Charge> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Charge> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/next_page".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("page")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v1/charges/{charge}`: set optional parameters, then `send()`.
@@ -439,7 +517,7 @@ pub struct GetChargesCharge<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetChargesCharge<'_> {
+impl<'a> GetChargesCharge<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -455,8 +533,7 @@ impl GetChargesCharge<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Charge>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/charges/{charge}");
         let v = &self.charge;
         op.check(rt::check::length("charge", v, None, Some(5000u64)));
@@ -467,7 +544,12 @@ impl GetChargesCharge<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Charge>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/charges/{charge}`: set optional parameters, then `send()`.
@@ -479,7 +561,7 @@ pub struct PostChargesCharge<'a> {
     body: Option<super::models::PostChargesChargeBody>,
     options: rt::CallOptions,
 }
-impl PostChargesCharge<'_> {
+impl<'a> PostChargesCharge<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostChargesChargeBody) -> Self {
         self.body = Some(value);
@@ -490,8 +572,7 @@ impl PostChargesCharge<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Charge>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/charges/{charge}");
         let v = &self.charge;
         op.check(rt::check::length("charge", v, None, Some(5000u64)));
@@ -504,7 +585,12 @@ impl PostChargesCharge<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Charge>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/charges/{charge}/capture`: set optional parameters, then `send()`.
@@ -516,7 +602,7 @@ pub struct PostChargesChargeCapture<'a> {
     body: Option<super::models::PostChargesChargeCaptureBody>,
     options: rt::CallOptions,
 }
-impl PostChargesChargeCapture<'_> {
+impl<'a> PostChargesChargeCapture<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostChargesChargeCaptureBody) -> Self {
         self.body = Some(value);
@@ -527,8 +613,7 @@ impl PostChargesChargeCapture<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Charge>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/charges/{charge}/capture");
         let v = &self.charge;
         op.check(rt::check::length("charge", v, None, Some(5000u64)));
@@ -541,7 +626,12 @@ impl PostChargesChargeCapture<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Charge>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/charges/{charge}/dispute`: set optional parameters, then `send()`.
@@ -554,7 +644,7 @@ pub struct GetChargesChargeDispute<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetChargesChargeDispute<'_> {
+impl<'a> GetChargesChargeDispute<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -570,8 +660,7 @@ impl GetChargesChargeDispute<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Dispute>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/charges/{charge}/dispute");
         let v = &self.charge;
         op.check(rt::check::length("charge", v, None, Some(5000u64)));
@@ -582,7 +671,12 @@ impl GetChargesChargeDispute<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Dispute>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/charges/{charge}/dispute`: set optional parameters, then `send()`.
@@ -594,7 +688,7 @@ pub struct PostChargesChargeDispute<'a> {
     body: Option<super::models::PostChargesChargeDisputeBody>,
     options: rt::CallOptions,
 }
-impl PostChargesChargeDispute<'_> {
+impl<'a> PostChargesChargeDispute<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostChargesChargeDisputeBody) -> Self {
         self.body = Some(value);
@@ -605,8 +699,7 @@ impl PostChargesChargeDispute<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Dispute>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/charges/{charge}/dispute");
         let v = &self.charge;
         op.check(rt::check::length("charge", v, None, Some(5000u64)));
@@ -619,7 +712,12 @@ impl PostChargesChargeDispute<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Dispute>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/charges/{charge}/dispute/close`: set optional parameters, then `send()`.
@@ -631,12 +729,9 @@ pub struct PostChargesChargeDisputeClose<'a> {
     body: Option<super::models::PostChargesChargeDisputeCloseBody>,
     options: rt::CallOptions,
 }
-impl PostChargesChargeDisputeClose<'_> {
+impl<'a> PostChargesChargeDisputeClose<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -645,8 +740,7 @@ impl PostChargesChargeDisputeClose<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Dispute>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/charges/{charge}/dispute/close");
         let v = &self.charge;
         op.check(rt::check::length("charge", v, None, Some(5000u64)));
@@ -656,7 +750,12 @@ impl PostChargesChargeDisputeClose<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Dispute>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/charges/{charge}/refund`: set optional parameters, then `send()`.
@@ -668,7 +767,7 @@ pub struct PostChargesChargeRefund<'a> {
     body: Option<super::models::PostChargesChargeRefundBody>,
     options: rt::CallOptions,
 }
-impl PostChargesChargeRefund<'_> {
+impl<'a> PostChargesChargeRefund<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostChargesChargeRefundBody) -> Self {
         self.body = Some(value);
@@ -679,8 +778,7 @@ impl PostChargesChargeRefund<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Charge>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/charges/{charge}/refund");
         let v = &self.charge;
         op.check(rt::check::length("charge", v, None, Some(5000u64)));
@@ -693,7 +791,12 @@ impl PostChargesChargeRefund<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Charge>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/charges/{charge}/refunds`: set optional parameters, then `send()`.
@@ -709,7 +812,7 @@ pub struct GetChargesChargeRefunds<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetChargesChargeRefunds<'_> {
+impl<'a> GetChargesChargeRefunds<'a> {
     /// A cursor for use in pagination. `ending_before` is an object ID that defines your place in the list. For instance, if you make a list request and receive 100 objects, starting with `obj_bar`, your subsequent call can include `ending_before=obj_bar` in order to fetch the previous page of the list.
     pub fn ending_before(mut self, value: impl Into<String>) -> Self {
         self.ending_before = Some(value.into());
@@ -740,25 +843,58 @@ impl GetChargesChargeRefunds<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetChargesChargeRefundsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/charges/{charge}/refunds");
         op.path("charge", &self.charge, rt::Style::Simple, false);
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetChargesChargeRefundsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Refund> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Refund> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/charges/{charge}/refunds`: set optional parameters, then `send()`.
@@ -770,7 +906,7 @@ pub struct PostChargesChargeRefunds<'a> {
     body: Option<super::models::PostChargesChargeRefundBody>,
     options: rt::CallOptions,
 }
-impl PostChargesChargeRefunds<'_> {
+impl<'a> PostChargesChargeRefunds<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostChargesChargeRefundBody) -> Self {
         self.body = Some(value);
@@ -781,8 +917,7 @@ impl PostChargesChargeRefunds<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Refund>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/charges/{charge}/refunds");
         let v = &self.charge;
         op.check(rt::check::length("charge", v, None, Some(5000u64)));
@@ -795,7 +930,12 @@ impl PostChargesChargeRefunds<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Refund>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/charges/{charge}/refunds/{refund}`: set optional parameters, then `send()`.
@@ -809,7 +949,7 @@ pub struct GetChargesChargeRefundsRefund<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetChargesChargeRefundsRefund<'_> {
+impl<'a> GetChargesChargeRefundsRefund<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -825,12 +965,8 @@ impl GetChargesChargeRefundsRefund<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Refund>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v1/charges/{charge}/refunds/{refund}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v1/charges/{charge}/refunds/{refund}");
         op.path("charge", &self.charge, rt::Style::Simple, false);
         op.path("refund", &self.refund, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
@@ -839,7 +975,12 @@ impl GetChargesChargeRefundsRefund<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Refund>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/charges/{charge}/refunds/{refund}`: set optional parameters, then `send()`.
@@ -852,12 +993,9 @@ pub struct PostChargesChargeRefundsRefund<'a> {
     body: Option<super::models::PostChargesChargeRefundsRefundBody>,
     options: rt::CallOptions,
 }
-impl PostChargesChargeRefundsRefund<'_> {
+impl<'a> PostChargesChargeRefundsRefund<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeRefundsRefundBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostChargesChargeRefundsRefundBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -866,12 +1004,8 @@ impl PostChargesChargeRefundsRefund<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Refund>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v1/charges/{charge}/refunds/{refund}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v1/charges/{charge}/refunds/{refund}");
         op.path("charge", &self.charge, rt::Style::Simple, false);
         op.path("refund", &self.refund, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -879,6 +1013,11 @@ impl PostChargesChargeRefundsRefund<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Refund>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -55,10 +55,7 @@ impl<'a> CouponsApi<'a> {
     /// <p>Updates the metadata of a coupon. Other coupon details (currency, duration, amount_off) are, by design, not editable.</p>
     ///
     /// `POST /v1/coupons/{coupon}` (operation `PostCouponsCoupon`).
-    pub fn post_coupons_coupon(
-        &self,
-        coupon: impl Into<String>,
-    ) -> PostCouponsCoupon<'a> {
+    pub fn post_coupons_coupon(&self, coupon: impl Into<String>) -> PostCouponsCoupon<'a> {
         PostCouponsCoupon {
             client: self.client,
             coupon: coupon.into(),
@@ -69,10 +66,7 @@ impl<'a> CouponsApi<'a> {
     /// <p>You can delete coupons via the <a href="https://dashboard.stripe.com/coupons">coupon management</a> page of the Stripe dashboard. However, deleting a coupon does not affect any customers who have already applied the coupon; it means that new customers can’t redeem the coupon. You can also delete coupons via the API.</p>
     ///
     /// `DELETE /v1/coupons/{coupon}` (operation `DeleteCouponsCoupon`).
-    pub fn delete_coupons_coupon(
-        &self,
-        coupon: impl Into<String>,
-    ) -> DeleteCouponsCoupon<'a> {
+    pub fn delete_coupons_coupon(&self, coupon: impl Into<String>) -> DeleteCouponsCoupon<'a> {
         DeleteCouponsCoupon {
             client: self.client,
             coupon: coupon.into(),
@@ -94,7 +88,7 @@ pub struct GetCoupons<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetCoupons<'_> {
+impl<'a> GetCoupons<'a> {
     /// A filter on the list, based on the object `created` field. The value can be a string with an integer Unix timestamp, or it can be a dictionary with a number of different query options.
     pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
         self.created = Some(value);
@@ -130,10 +124,7 @@ impl GetCoupons<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetCouponsResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/coupons");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.ending_before {
@@ -145,13 +136,52 @@ impl GetCoupons<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetCouponsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Coupon> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Coupon> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/coupons`: set optional parameters, then `send()`.
@@ -162,7 +192,7 @@ pub struct PostCoupons<'a> {
     body: Option<super::models::PostCouponsBody>,
     options: rt::CallOptions,
 }
-impl PostCoupons<'_> {
+impl<'a> PostCoupons<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostCouponsBody) -> Self {
         self.body = Some(value);
@@ -173,8 +203,7 @@ impl PostCoupons<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Coupon>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/coupons");
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -184,7 +213,12 @@ impl PostCoupons<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Coupon>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/coupons/{coupon}`: set optional parameters, then `send()`.
@@ -197,7 +231,7 @@ pub struct GetCouponsCoupon<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetCouponsCoupon<'_> {
+impl<'a> GetCouponsCoupon<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -213,8 +247,7 @@ impl GetCouponsCoupon<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Coupon>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/coupons/{coupon}");
         let v = &self.coupon;
         op.check(rt::check::length("coupon", v, None, Some(5000u64)));
@@ -225,7 +258,12 @@ impl GetCouponsCoupon<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Coupon>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/coupons/{coupon}`: set optional parameters, then `send()`.
@@ -237,7 +275,7 @@ pub struct PostCouponsCoupon<'a> {
     body: Option<super::models::PostCouponsCouponBody>,
     options: rt::CallOptions,
 }
-impl PostCouponsCoupon<'_> {
+impl<'a> PostCouponsCoupon<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostCouponsCouponBody) -> Self {
         self.body = Some(value);
@@ -248,8 +286,7 @@ impl PostCouponsCoupon<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Coupon>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/coupons/{coupon}");
         let v = &self.coupon;
         op.check(rt::check::length("coupon", v, None, Some(5000u64)));
@@ -262,7 +299,12 @@ impl PostCouponsCoupon<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Coupon>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/coupons/{coupon}`: set optional parameters, then `send()`.
@@ -274,7 +316,7 @@ pub struct DeleteCouponsCoupon<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl DeleteCouponsCoupon<'_> {
+impl<'a> DeleteCouponsCoupon<'a> {
     /// Set the request body.
     pub fn body(mut self, value: serde_json::Value) -> Self {
         self.body = Some(value);
@@ -285,10 +327,7 @@ impl DeleteCouponsCoupon<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeletedCoupon>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v1/coupons/{coupon}");
         let v = &self.coupon;
         op.check(rt::check::length("coupon", v, None, Some(5000u64)));
@@ -298,6 +337,11 @@ impl DeleteCouponsCoupon<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::DeletedCoupon>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

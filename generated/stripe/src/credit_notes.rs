@@ -150,10 +150,7 @@ impl<'a> CreditNotesApi<'a> {
     /// <p>Marks a credit note as void. Learn more about <a href="/docs/billing/invoices/credit-notes#voiding">voiding credit notes</a>.</p>
     ///
     /// `POST /v1/credit_notes/{id}/void` (operation `PostCreditNotesIdVoid`).
-    pub fn post_credit_notes_id_void(
-        &self,
-        id: impl Into<String>,
-    ) -> PostCreditNotesIdVoid<'a> {
+    pub fn post_credit_notes_id_void(&self, id: impl Into<String>) -> PostCreditNotesIdVoid<'a> {
         PostCreditNotesIdVoid {
             client: self.client,
             id: id.into(),
@@ -176,7 +173,7 @@ pub struct GetCreditNotes<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetCreditNotes<'_> {
+impl<'a> GetCreditNotes<'a> {
     /// Only return credit notes for the customer specified by this customer ID.
     pub fn customer(mut self, value: impl Into<String>) -> Self {
         self.customer = Some(value.into());
@@ -217,10 +214,7 @@ impl GetCreditNotes<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetCreditNotesResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/credit_notes");
         if let Some(v) = &self.customer {
             op.check(rt::check::length("customer", v, None, Some(5000u64)));
@@ -239,13 +233,52 @@ impl GetCreditNotes<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetCreditNotesResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::CreditNote> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::CreditNote> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/credit_notes`: set optional parameters, then `send()`.
@@ -256,22 +289,24 @@ pub struct PostCreditNotes<'a> {
     body: super::models::PostCreditNotesBody,
     options: rt::CallOptions,
 }
-impl PostCreditNotes<'_> {
+impl<'a> PostCreditNotes<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreditNote>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/credit_notes");
         op.check(self.body.validate());
         op.form(&self.body, &["expand", "lines", "metadata"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CreditNote>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/credit_notes/preview`: set optional parameters, then `send()`.
@@ -293,7 +328,7 @@ pub struct GetCreditNotesPreview<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetCreditNotesPreview<'_> {
+impl<'a> GetCreditNotesPreview<'a> {
     /// The integer amount in %s representing the total amount of the credit note.
     pub fn amount(mut self, value: i64) -> Self {
         self.amount = Some(value);
@@ -310,10 +345,7 @@ impl GetCreditNotesPreview<'_> {
         self
     }
     /// Line items that make up the credit note.
-    pub fn lines(
-        mut self,
-        value: Vec<super::models::PostCreditNotesBodyLinesItem>,
-    ) -> Self {
+    pub fn lines(mut self, value: Vec<super::models::PostCreditNotesBodyLinesItem>) -> Self {
         self.lines = Some(value);
         self
     }
@@ -323,10 +355,7 @@ impl GetCreditNotesPreview<'_> {
         self
     }
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
-    pub fn metadata(
-        mut self,
-        value: std::collections::BTreeMap<String, String>,
-    ) -> Self {
+    pub fn metadata(mut self, value: std::collections::BTreeMap<String, String>) -> Self {
         self.metadata = Some(value);
         self
     }
@@ -360,10 +389,7 @@ impl GetCreditNotesPreview<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreditNote>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/credit_notes/preview");
         op.query("amount", &self.amount, rt::Style::Form, true);
         op.query("credit_amount", &self.credit_amount, rt::Style::Form, true);
@@ -377,7 +403,12 @@ impl GetCreditNotesPreview<'_> {
         }
         op.query("memo", &self.memo, rt::Style::Form, true);
         op.query("metadata", &self.metadata, rt::Style::DeepObject, true);
-        op.query("out_of_band_amount", &self.out_of_band_amount, rt::Style::Form, true);
+        op.query(
+            "out_of_band_amount",
+            &self.out_of_band_amount,
+            rt::Style::Form,
+            true,
+        );
         op.query("reason", &self.reason, rt::Style::Form, true);
         op.query("refund", &self.refund, rt::Style::Form, true);
         op.query("refund_amount", &self.refund_amount, rt::Style::Form, true);
@@ -386,7 +417,12 @@ impl GetCreditNotesPreview<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CreditNote>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/credit_notes/preview/lines`: set optional parameters, then `send()`.
@@ -411,7 +447,7 @@ pub struct GetCreditNotesPreviewLines<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetCreditNotesPreviewLines<'_> {
+impl<'a> GetCreditNotesPreviewLines<'a> {
     /// The integer amount in %s representing the total amount of the credit note.
     pub fn amount(mut self, value: i64) -> Self {
         self.amount = Some(value);
@@ -438,10 +474,7 @@ impl GetCreditNotesPreviewLines<'_> {
         self
     }
     /// Line items that make up the credit note.
-    pub fn lines(
-        mut self,
-        value: Vec<super::models::PostCreditNotesBodyLinesItem>,
-    ) -> Self {
+    pub fn lines(mut self, value: Vec<super::models::PostCreditNotesBodyLinesItem>) -> Self {
         self.lines = Some(value);
         self
     }
@@ -451,10 +484,7 @@ impl GetCreditNotesPreviewLines<'_> {
         self
     }
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
-    pub fn metadata(
-        mut self,
-        value: std::collections::BTreeMap<String, String>,
-    ) -> Self {
+    pub fn metadata(mut self, value: std::collections::BTreeMap<String, String>) -> Self {
         self.metadata = Some(value);
         self
     }
@@ -493,13 +523,7 @@ impl GetCreditNotesPreviewLines<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetCreditNotesPreviewLinesResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/credit_notes/preview/lines");
         op.query("amount", &self.amount, rt::Style::Form, true);
         op.query("credit_amount", &self.credit_amount, rt::Style::Form, true);
@@ -518,20 +542,64 @@ impl GetCreditNotesPreviewLines<'_> {
         }
         op.query("memo", &self.memo, rt::Style::Form, true);
         op.query("metadata", &self.metadata, rt::Style::DeepObject, true);
-        op.query("out_of_band_amount", &self.out_of_band_amount, rt::Style::Form, true);
+        op.query(
+            "out_of_band_amount",
+            &self.out_of_band_amount,
+            rt::Style::Form,
+            true,
+        );
         op.query("reason", &self.reason, rt::Style::Form, true);
         op.query("refund", &self.refund, rt::Style::Form, true);
         op.query("refund_amount", &self.refund_amount, rt::Style::Form, true);
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetCreditNotesPreviewLinesResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::CreditNoteLineItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::CreditNoteLineItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v1/credit_notes/{credit_note}/lines`: set optional parameters, then `send()`.
@@ -547,7 +615,7 @@ pub struct GetCreditNotesCreditNoteLines<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetCreditNotesCreditNoteLines<'_> {
+impl<'a> GetCreditNotesCreditNoteLines<'a> {
     /// A cursor for use in pagination. `ending_before` is an object ID that defines your place in the list. For instance, if you make a list request and receive 100 objects, starting with `obj_bar`, your subsequent call can include `ending_before=obj_bar` in order to fetch the previous page of the list.
     pub fn ending_before(mut self, value: impl Into<String>) -> Self {
         self.ending_before = Some(value.into());
@@ -578,17 +646,8 @@ impl GetCreditNotesCreditNoteLines<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetCreditNotesPreviewLinesResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v1/credit_notes/{credit_note}/lines",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v1/credit_notes/{credit_note}/lines");
         let v = &self.credit_note;
         op.check(rt::check::length("credit_note", v, None, Some(5000u64)));
         op.path("credit_note", &self.credit_note, rt::Style::Simple, false);
@@ -601,13 +660,52 @@ impl GetCreditNotesCreditNoteLines<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetCreditNotesPreviewLinesResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::CreditNoteLineItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::CreditNoteLineItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v1/credit_notes/{id}`: set optional parameters, then `send()`.
@@ -620,7 +718,7 @@ pub struct GetCreditNotesId<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetCreditNotesId<'_> {
+impl<'a> GetCreditNotesId<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -636,10 +734,7 @@ impl GetCreditNotesId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreditNote>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/credit_notes/{id}");
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
@@ -650,7 +745,12 @@ impl GetCreditNotesId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CreditNote>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/credit_notes/{id}`: set optional parameters, then `send()`.
@@ -662,7 +762,7 @@ pub struct PostCreditNotesId<'a> {
     body: Option<super::models::PostCreditNotesIdBody>,
     options: rt::CallOptions,
 }
-impl PostCreditNotesId<'_> {
+impl<'a> PostCreditNotesId<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostCreditNotesIdBody) -> Self {
         self.body = Some(value);
@@ -673,10 +773,7 @@ impl PostCreditNotesId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreditNote>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/credit_notes/{id}");
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
@@ -689,7 +786,12 @@ impl PostCreditNotesId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CreditNote>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/credit_notes/{id}/void`: set optional parameters, then `send()`.
@@ -701,12 +803,9 @@ pub struct PostCreditNotesIdVoid<'a> {
     body: Option<super::models::PostChargesChargeDisputeCloseBody>,
     options: rt::CallOptions,
 }
-impl PostCreditNotesIdVoid<'_> {
+impl<'a> PostCreditNotesIdVoid<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -715,10 +814,7 @@ impl PostCreditNotesIdVoid<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CreditNote>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/credit_notes/{id}/void");
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
@@ -728,6 +824,11 @@ impl PostCreditNotesIdVoid<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::CreditNote>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -46,10 +46,7 @@ impl<'a> CustomersApi<'a> {
     /// to an hour behind during outages. Search functionality is not available to merchants in India.</p>
     ///
     /// `GET /v1/customers/search` (operation `GetCustomersSearch`).
-    pub fn get_customers_search(
-        &self,
-        query: impl Into<String>,
-    ) -> GetCustomersSearch<'a> {
+    pub fn get_customers_search(&self, query: impl Into<String>) -> GetCustomersSearch<'a> {
         GetCustomersSearch {
             client: self.client,
             query: query.into(),
@@ -63,10 +60,7 @@ impl<'a> CustomersApi<'a> {
     /// <p>Retrieves a Customer object.</p>
     ///
     /// `GET /v1/customers/{customer}` (operation `GetCustomersCustomer`).
-    pub fn get_customers_customer(
-        &self,
-        customer: impl Into<String>,
-    ) -> GetCustomersCustomer<'a> {
+    pub fn get_customers_customer(&self, customer: impl Into<String>) -> GetCustomersCustomer<'a> {
         GetCustomersCustomer {
             client: self.client,
             customer: customer.into(),
@@ -710,7 +704,7 @@ pub struct GetCustomers<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetCustomers<'_> {
+impl<'a> GetCustomers<'a> {
     /// Set `created`.
     pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
         self.created = Some(value);
@@ -756,10 +750,7 @@ impl GetCustomers<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetCustomersResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/customers");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.email {
@@ -775,7 +766,12 @@ impl GetCustomers<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(v) = &self.test_clock {
             op.check(rt::check::length("test_clock", v, None, Some(5000u64)));
         }
@@ -785,7 +781,41 @@ impl GetCustomers<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetCustomersResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Customer> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Customer> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/customers`: set optional parameters, then `send()`.
@@ -796,7 +826,7 @@ pub struct PostCustomers<'a> {
     body: Option<super::models::PostCustomersBody>,
     options: rt::CallOptions,
 }
-impl PostCustomers<'_> {
+impl<'a> PostCustomers<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostCustomersBody) -> Self {
         self.body = Some(value);
@@ -807,8 +837,7 @@ impl PostCustomers<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Customer>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/customers");
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -830,7 +859,12 @@ impl PostCustomers<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Customer>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/customers/search`: set optional parameters, then `send()`.
@@ -845,7 +879,7 @@ pub struct GetCustomersSearch<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetCustomersSearch<'_> {
+impl<'a> GetCustomersSearch<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -871,10 +905,7 @@ impl GetCustomersSearch<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetCustomersSearchResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/customers/search");
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -890,7 +921,41 @@ impl GetCustomersSearch<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetCustomersSearchResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `page`; found from a next cursor at `/next_page`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Customer> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Customer> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/next_page".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("page")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v1/customers/{customer}`: set optional parameters, then `send()`.
@@ -903,7 +968,7 @@ pub struct GetCustomersCustomer<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetCustomersCustomer<'_> {
+impl<'a> GetCustomersCustomer<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -919,13 +984,7 @@ impl GetCustomersCustomer<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetCustomersCustomerResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/customers/{customer}");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
@@ -936,7 +995,14 @@ impl GetCustomersCustomer<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetCustomersCustomerResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/customers/{customer}`: set optional parameters, then `send()`.
@@ -948,7 +1014,7 @@ pub struct PostCustomersCustomer<'a> {
     body: Option<super::models::PostCustomersCustomerBody>,
     options: rt::CallOptions,
 }
-impl PostCustomersCustomer<'_> {
+impl<'a> PostCustomersCustomer<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostCustomersCustomerBody) -> Self {
         self.body = Some(value);
@@ -959,8 +1025,7 @@ impl PostCustomersCustomer<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Customer>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/customers/{customer}");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
@@ -987,7 +1052,12 @@ impl PostCustomersCustomer<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Customer>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/customers/{customer}`: set optional parameters, then `send()`.
@@ -999,7 +1069,7 @@ pub struct DeleteCustomersCustomer<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl DeleteCustomersCustomer<'_> {
+impl<'a> DeleteCustomersCustomer<'a> {
     /// Set the request body.
     pub fn body(mut self, value: serde_json::Value) -> Self {
         self.body = Some(value);
@@ -1010,10 +1080,7 @@ impl DeleteCustomersCustomer<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeletedCustomer>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v1/customers/{customer}");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
@@ -1023,7 +1090,12 @@ impl DeleteCustomersCustomer<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::DeletedCustomer>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/customers/{customer}/balance_transactions`: set optional parameters, then `send()`.
@@ -1039,7 +1111,7 @@ pub struct GetCustomersCustomerBalanceTransactions<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetCustomersCustomerBalanceTransactions<'_> {
+impl<'a> GetCustomersCustomerBalanceTransactions<'a> {
     /// A cursor for use in pagination. `ending_before` is an object ID that defines your place in the list. For instance, if you make a list request and receive 100 objects, starting with `obj_bar`, your subsequent call can include `ending_before=obj_bar` in order to fetch the previous page of the list.
     pub fn ending_before(mut self, value: impl Into<String>) -> Self {
         self.ending_before = Some(value.into());
@@ -1070,13 +1142,7 @@ impl GetCustomersCustomerBalanceTransactions<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetCustomersCustomerBalanceTransactionsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/customers/{customer}/balance_transactions",
@@ -1093,13 +1159,55 @@ impl GetCustomersCustomerBalanceTransactions<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::GetCustomersCustomerBalanceTransactionsResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::CustomerBalanceTransaction> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::CustomerBalanceTransaction> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/customers/{customer}/balance_transactions`: set optional parameters, then `send()`.
@@ -1111,16 +1219,13 @@ pub struct PostCustomersCustomerBalanceTransactions<'a> {
     body: super::models::PostCustomersCustomerBalanceTransactionsBody,
     options: rt::CallOptions,
 }
-impl PostCustomersCustomerBalanceTransactions<'_> {
+impl<'a> PostCustomersCustomerBalanceTransactions<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CustomerBalanceTransaction>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/customers/{customer}/balance_transactions",
@@ -1132,7 +1237,14 @@ impl PostCustomersCustomerBalanceTransactions<'_> {
         op.form(&self.body, &["expand", "metadata"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CustomerBalanceTransaction>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/customers/{customer}/balance_transactions/{transaction}`: set optional parameters, then `send()`.
@@ -1146,7 +1258,7 @@ pub struct GetCustomersCustomerBalanceTransactionsTransaction<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetCustomersCustomerBalanceTransactionsTransaction<'_> {
+impl<'a> GetCustomersCustomerBalanceTransactionsTransaction<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -1162,10 +1274,7 @@ impl GetCustomersCustomerBalanceTransactionsTransaction<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CustomerBalanceTransaction>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/customers/{customer}/balance_transactions/{transaction}",
@@ -1180,7 +1289,14 @@ impl GetCustomersCustomerBalanceTransactionsTransaction<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CustomerBalanceTransaction>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/customers/{customer}/balance_transactions/{transaction}`: set optional parameters, then `send()`.
@@ -1193,7 +1309,7 @@ pub struct PostCustomersCustomerBalanceTransactionsTransaction<'a> {
     body: Option<super::models::PostCustomersCustomerBalanceTransactionsTransactionBody>,
     options: rt::CallOptions,
 }
-impl PostCustomersCustomerBalanceTransactionsTransaction<'_> {
+impl<'a> PostCustomersCustomerBalanceTransactionsTransaction<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -1207,10 +1323,7 @@ impl PostCustomersCustomerBalanceTransactionsTransaction<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::CustomerBalanceTransaction>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/customers/{customer}/balance_transactions/{transaction}",
@@ -1229,7 +1342,14 @@ impl PostCustomersCustomerBalanceTransactionsTransaction<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CustomerBalanceTransaction>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/customers/{customer}/bank_accounts`: set optional parameters, then `send()`.
@@ -1245,7 +1365,7 @@ pub struct GetCustomersCustomerBankAccounts<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetCustomersCustomerBankAccounts<'_> {
+impl<'a> GetCustomersCustomerBankAccounts<'a> {
     /// A cursor for use in pagination. `ending_before` is an object ID that defines your place in the list. For instance, if you make a list request and receive 100 objects, starting with `obj_bar`, your subsequent call can include `ending_before=obj_bar` in order to fetch the previous page of the list.
     pub fn ending_before(mut self, value: impl Into<String>) -> Self {
         self.ending_before = Some(value.into());
@@ -1276,30 +1396,61 @@ impl GetCustomersCustomerBankAccounts<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetCustomersCustomerBankAccountsResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v1/customers/{customer}/bank_accounts",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v1/customers/{customer}/bank_accounts");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetCustomersCustomerBankAccountsResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::BankAccount> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::BankAccount> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/customers/{customer}/bank_accounts`: set optional parameters, then `send()`.
@@ -1311,12 +1462,9 @@ pub struct PostCustomersCustomerBankAccounts<'a> {
     body: Option<super::models::PostCustomersCustomerBankAccountsBody>,
     options: rt::CallOptions,
 }
-impl PostCustomersCustomerBankAccounts<'_> {
+impl<'a> PostCustomersCustomerBankAccounts<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostCustomersCustomerBankAccountsBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostCustomersCustomerBankAccountsBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1325,14 +1473,8 @@ impl PostCustomersCustomerBankAccounts<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PaymentSource>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v1/customers/{customer}/bank_accounts",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v1/customers/{customer}/bank_accounts");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
@@ -1344,7 +1486,12 @@ impl PostCustomersCustomerBankAccounts<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PaymentSource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/customers/{customer}/bank_accounts/{id}`: set optional parameters, then `send()`.
@@ -1358,7 +1505,7 @@ pub struct GetCustomersCustomerBankAccountsId<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetCustomersCustomerBankAccountsId<'_> {
+impl<'a> GetCustomersCustomerBankAccountsId<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -1374,10 +1521,7 @@ impl GetCustomersCustomerBankAccountsId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::BankAccount>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/customers/{customer}/bank_accounts/{id}",
@@ -1394,7 +1538,12 @@ impl GetCustomersCustomerBankAccountsId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::BankAccount>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/customers/{customer}/bank_accounts/{id}`: set optional parameters, then `send()`.
@@ -1407,12 +1556,9 @@ pub struct PostCustomersCustomerBankAccountsId<'a> {
     body: Option<super::models::PostCustomersCustomerBankAccountsIdBody>,
     options: rt::CallOptions,
 }
-impl PostCustomersCustomerBankAccountsId<'_> {
+impl<'a> PostCustomersCustomerBankAccountsId<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostCustomersCustomerBankAccountsIdBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostCustomersCustomerBankAccountsIdBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1421,13 +1567,7 @@ impl PostCustomersCustomerBankAccountsId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::PostCustomersCustomerBankAccountsIdResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/customers/{customer}/bank_accounts/{id}",
@@ -1446,7 +1586,17 @@ impl PostCustomersCustomerBankAccountsId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::PostCustomersCustomerBankAccountsIdResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/customers/{customer}/bank_accounts/{id}`: set optional parameters, then `send()`.
@@ -1459,12 +1609,9 @@ pub struct DeleteCustomersCustomerBankAccountsId<'a> {
     body: Option<super::models::PostChargesChargeDisputeCloseBody>,
     options: rt::CallOptions,
 }
-impl DeleteCustomersCustomerBankAccountsId<'_> {
+impl<'a> DeleteCustomersCustomerBankAccountsId<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1473,13 +1620,7 @@ impl DeleteCustomersCustomerBankAccountsId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DeleteCustomersCustomerBankAccountsIdResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v1/customers/{customer}/bank_accounts/{id}",
@@ -1493,7 +1634,17 @@ impl DeleteCustomersCustomerBankAccountsId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::DeleteCustomersCustomerBankAccountsIdResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/customers/{customer}/bank_accounts/{id}/verify`: set optional parameters, then `send()`.
@@ -1506,7 +1657,7 @@ pub struct PostCustomersCustomerBankAccountsIdVerify<'a> {
     body: Option<super::models::PostCustomersCustomerBankAccountsIdVerifyBody>,
     options: rt::CallOptions,
 }
-impl PostCustomersCustomerBankAccountsIdVerify<'_> {
+impl<'a> PostCustomersCustomerBankAccountsIdVerify<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -1520,10 +1671,7 @@ impl PostCustomersCustomerBankAccountsIdVerify<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::BankAccount>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/customers/{customer}/bank_accounts/{id}/verify",
@@ -1539,7 +1687,12 @@ impl PostCustomersCustomerBankAccountsIdVerify<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::BankAccount>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/customers/{customer}/cards`: set optional parameters, then `send()`.
@@ -1555,7 +1708,7 @@ pub struct GetCustomersCustomerCards<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetCustomersCustomerCards<'_> {
+impl<'a> GetCustomersCustomerCards<'a> {
     /// A cursor for use in pagination. `ending_before` is an object ID that defines your place in the list. For instance, if you make a list request and receive 100 objects, starting with `obj_bar`, your subsequent call can include `ending_before=obj_bar` in order to fetch the previous page of the list.
     pub fn ending_before(mut self, value: impl Into<String>) -> Self {
         self.ending_before = Some(value.into());
@@ -1586,13 +1739,7 @@ impl GetCustomersCustomerCards<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetCustomersCustomerCardsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/customers/{customer}/cards");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
@@ -1600,13 +1747,52 @@ impl GetCustomersCustomerCards<'_> {
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetCustomersCustomerCardsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Card> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Card> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/customers/{customer}/cards`: set optional parameters, then `send()`.
@@ -1618,12 +1804,9 @@ pub struct PostCustomersCustomerCards<'a> {
     body: Option<super::models::PostCustomersCustomerBankAccountsBody>,
     options: rt::CallOptions,
 }
-impl PostCustomersCustomerCards<'_> {
+impl<'a> PostCustomersCustomerCards<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostCustomersCustomerBankAccountsBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostCustomersCustomerBankAccountsBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1632,10 +1815,7 @@ impl PostCustomersCustomerCards<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PaymentSource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/customers/{customer}/cards");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
@@ -1648,7 +1828,12 @@ impl PostCustomersCustomerCards<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PaymentSource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/customers/{customer}/cards/{id}`: set optional parameters, then `send()`.
@@ -1662,7 +1847,7 @@ pub struct GetCustomersCustomerCardsId<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetCustomersCustomerCardsId<'_> {
+impl<'a> GetCustomersCustomerCardsId<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -1678,8 +1863,7 @@ impl GetCustomersCustomerCardsId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Card>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/customers/{customer}/cards/{id}");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
@@ -1693,7 +1877,12 @@ impl GetCustomersCustomerCardsId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Card>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/customers/{customer}/cards/{id}`: set optional parameters, then `send()`.
@@ -1706,12 +1895,9 @@ pub struct PostCustomersCustomerCardsId<'a> {
     body: Option<super::models::PostCustomersCustomerBankAccountsIdBody>,
     options: rt::CallOptions,
 }
-impl PostCustomersCustomerCardsId<'_> {
+impl<'a> PostCustomersCustomerCardsId<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostCustomersCustomerBankAccountsIdBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostCustomersCustomerBankAccountsIdBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1720,17 +1906,8 @@ impl PostCustomersCustomerCardsId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::PostCustomersCustomerBankAccountsIdResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v1/customers/{customer}/cards/{id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v1/customers/{customer}/cards/{id}");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
@@ -1745,7 +1922,17 @@ impl PostCustomersCustomerCardsId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::PostCustomersCustomerBankAccountsIdResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/customers/{customer}/cards/{id}`: set optional parameters, then `send()`.
@@ -1758,12 +1945,9 @@ pub struct DeleteCustomersCustomerCardsId<'a> {
     body: Option<super::models::PostChargesChargeDisputeCloseBody>,
     options: rt::CallOptions,
 }
-impl DeleteCustomersCustomerCardsId<'_> {
+impl<'a> DeleteCustomersCustomerCardsId<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1772,17 +1956,8 @@ impl DeleteCustomersCustomerCardsId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DeleteCustomersCustomerBankAccountsIdResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/v1/customers/{customer}/cards/{id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/v1/customers/{customer}/cards/{id}");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
@@ -1792,7 +1967,17 @@ impl DeleteCustomersCustomerCardsId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::DeleteCustomersCustomerBankAccountsIdResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/customers/{customer}/discount`: set optional parameters, then `send()`.
@@ -1805,7 +1990,7 @@ pub struct GetCustomersCustomerDiscount<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetCustomersCustomerDiscount<'_> {
+impl<'a> GetCustomersCustomerDiscount<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -1821,8 +2006,7 @@ impl GetCustomersCustomerDiscount<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Discount>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/customers/{customer}/discount");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
@@ -1833,7 +2017,12 @@ impl GetCustomersCustomerDiscount<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Discount>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/customers/{customer}/discount`: set optional parameters, then `send()`.
@@ -1845,7 +2034,7 @@ pub struct DeleteCustomersCustomerDiscount<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl DeleteCustomersCustomerDiscount<'_> {
+impl<'a> DeleteCustomersCustomerDiscount<'a> {
     /// Set the request body.
     pub fn body(mut self, value: serde_json::Value) -> Self {
         self.body = Some(value);
@@ -1856,14 +2045,8 @@ impl DeleteCustomersCustomerDiscount<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeletedDiscount>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/v1/customers/{customer}/discount",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/v1/customers/{customer}/discount");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
@@ -1872,7 +2055,12 @@ impl DeleteCustomersCustomerDiscount<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::DeletedDiscount>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/customers/{customer}/payment_methods`: set optional parameters, then `send()`.
@@ -1889,7 +2077,7 @@ pub struct GetCustomersCustomerPaymentMethods<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetCustomersCustomerPaymentMethods<'_> {
+impl<'a> GetCustomersCustomerPaymentMethods<'a> {
     /// A cursor for use in pagination. `ending_before` is an object ID that defines your place in the list. For instance, if you make a list request and receive 100 objects, starting with `obj_bar`, your subsequent call can include `ending_before=obj_bar` in order to fetch the previous page of the list.
     pub fn ending_before(mut self, value: impl Into<String>) -> Self {
         self.ending_before = Some(value.into());
@@ -1920,31 +2108,62 @@ impl GetCustomersCustomerPaymentMethods<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetCustomersCustomerPaymentMethodsResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v1/customers/{customer}/payment_methods",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v1/customers/{customer}/payment_methods");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         op.query("type", &self.type_, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetCustomersCustomerPaymentMethodsResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::PaymentMethod> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::PaymentMethod> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v1/customers/{customer}/sources`: set optional parameters, then `send()`.
@@ -1961,7 +2180,7 @@ pub struct GetCustomersCustomerSources<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetCustomersCustomerSources<'_> {
+impl<'a> GetCustomersCustomerSources<'a> {
     /// A cursor for use in pagination. `ending_before` is an object ID that defines your place in the list. For instance, if you make a list request and receive 100 objects, starting with `obj_bar`, your subsequent call can include `ending_before=obj_bar` in order to fetch the previous page of the list.
     pub fn ending_before(mut self, value: impl Into<String>) -> Self {
         self.ending_before = Some(value.into());
@@ -1997,13 +2216,7 @@ impl GetCustomersCustomerSources<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetCustomersCustomerSourcesResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/customers/{customer}/sources");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
@@ -2015,13 +2228,26 @@ impl GetCustomersCustomerSources<'_> {
             op.check(rt::check::length("object", v, None, Some(5000u64)));
         }
         op.query("object", &self.object, rt::Style::Form, true);
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetCustomersCustomerSourcesResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/customers/{customer}/sources`: set optional parameters, then `send()`.
@@ -2033,12 +2259,9 @@ pub struct PostCustomersCustomerSources<'a> {
     body: Option<super::models::PostCustomersCustomerBankAccountsBody>,
     options: rt::CallOptions,
 }
-impl PostCustomersCustomerSources<'_> {
+impl<'a> PostCustomersCustomerSources<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostCustomersCustomerBankAccountsBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostCustomersCustomerBankAccountsBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -2047,10 +2270,7 @@ impl PostCustomersCustomerSources<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PaymentSource>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/customers/{customer}/sources");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
@@ -2063,7 +2283,12 @@ impl PostCustomersCustomerSources<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PaymentSource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/customers/{customer}/sources/{id}`: set optional parameters, then `send()`.
@@ -2077,7 +2302,7 @@ pub struct GetCustomersCustomerSourcesId<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetCustomersCustomerSourcesId<'_> {
+impl<'a> GetCustomersCustomerSourcesId<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -2093,14 +2318,8 @@ impl GetCustomersCustomerSourcesId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PaymentSource>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v1/customers/{customer}/sources/{id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v1/customers/{customer}/sources/{id}");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
@@ -2113,7 +2332,12 @@ impl GetCustomersCustomerSourcesId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PaymentSource>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/customers/{customer}/sources/{id}`: set optional parameters, then `send()`.
@@ -2126,12 +2350,9 @@ pub struct PostCustomersCustomerSourcesId<'a> {
     body: Option<super::models::PostCustomersCustomerBankAccountsIdBody>,
     options: rt::CallOptions,
 }
-impl PostCustomersCustomerSourcesId<'_> {
+impl<'a> PostCustomersCustomerSourcesId<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostCustomersCustomerBankAccountsIdBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostCustomersCustomerBankAccountsIdBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -2140,17 +2361,8 @@ impl PostCustomersCustomerSourcesId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::PostCustomersCustomerBankAccountsIdResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v1/customers/{customer}/sources/{id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v1/customers/{customer}/sources/{id}");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
@@ -2165,7 +2377,17 @@ impl PostCustomersCustomerSourcesId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::PostCustomersCustomerBankAccountsIdResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/customers/{customer}/sources/{id}`: set optional parameters, then `send()`.
@@ -2178,12 +2400,9 @@ pub struct DeleteCustomersCustomerSourcesId<'a> {
     body: Option<super::models::PostChargesChargeDisputeCloseBody>,
     options: rt::CallOptions,
 }
-impl DeleteCustomersCustomerSourcesId<'_> {
+impl<'a> DeleteCustomersCustomerSourcesId<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -2192,17 +2411,8 @@ impl DeleteCustomersCustomerSourcesId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::DeleteCustomersCustomerBankAccountsIdResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/v1/customers/{customer}/sources/{id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/v1/customers/{customer}/sources/{id}");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
@@ -2212,7 +2422,17 @@ impl DeleteCustomersCustomerSourcesId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::DeleteCustomersCustomerBankAccountsIdResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/customers/{customer}/sources/{id}/verify`: set optional parameters, then `send()`.
@@ -2225,7 +2445,7 @@ pub struct PostCustomersCustomerSourcesIdVerify<'a> {
     body: Option<super::models::PostCustomersCustomerBankAccountsIdVerifyBody>,
     options: rt::CallOptions,
 }
-impl PostCustomersCustomerSourcesIdVerify<'_> {
+impl<'a> PostCustomersCustomerSourcesIdVerify<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -2239,10 +2459,7 @@ impl PostCustomersCustomerSourcesIdVerify<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::BankAccount>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/customers/{customer}/sources/{id}/verify",
@@ -2258,7 +2475,12 @@ impl PostCustomersCustomerSourcesIdVerify<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::BankAccount>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/customers/{customer}/subscriptions`: set optional parameters, then `send()`.
@@ -2274,7 +2496,7 @@ pub struct GetCustomersCustomerSubscriptions<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetCustomersCustomerSubscriptions<'_> {
+impl<'a> GetCustomersCustomerSubscriptions<'a> {
     /// A cursor for use in pagination. `ending_before` is an object ID that defines your place in the list. For instance, if you make a list request and receive 100 objects, starting with `obj_bar`, your subsequent call can include `ending_before=obj_bar` in order to fetch the previous page of the list.
     pub fn ending_before(mut self, value: impl Into<String>) -> Self {
         self.ending_before = Some(value.into());
@@ -2305,17 +2527,8 @@ impl GetCustomersCustomerSubscriptions<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetCustomersCustomerSubscriptionsResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v1/customers/{customer}/subscriptions",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v1/customers/{customer}/subscriptions");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
@@ -2328,13 +2541,53 @@ impl GetCustomersCustomerSubscriptions<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetCustomersCustomerSubscriptionsResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Subscription> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Subscription> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/customers/{customer}/subscriptions`: set optional parameters, then `send()`.
@@ -2346,12 +2599,9 @@ pub struct PostCustomersCustomerSubscriptions<'a> {
     body: Option<super::models::PostCustomersCustomerSubscriptionsBody>,
     options: rt::CallOptions,
 }
-impl PostCustomersCustomerSubscriptions<'_> {
+impl<'a> PostCustomersCustomerSubscriptions<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostCustomersCustomerSubscriptionsBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostCustomersCustomerSubscriptionsBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -2360,14 +2610,8 @@ impl PostCustomersCustomerSubscriptions<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Subscription>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v1/customers/{customer}/subscriptions",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v1/customers/{customer}/subscriptions");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
@@ -2394,7 +2638,12 @@ impl PostCustomersCustomerSubscriptions<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Subscription>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/customers/{customer}/subscriptions/{subscription_exposed_id}`: set optional parameters, then `send()`.
@@ -2408,7 +2657,7 @@ pub struct GetCustomersCustomerSubscriptionsSubscriptionExposedId<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetCustomersCustomerSubscriptionsSubscriptionExposedId<'_> {
+impl<'a> GetCustomersCustomerSubscriptionsSubscriptionExposedId<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -2424,10 +2673,7 @@ impl GetCustomersCustomerSubscriptionsSubscriptionExposedId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Subscription>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/customers/{customer}/subscriptions/{subscription_exposed_id}",
@@ -2436,7 +2682,12 @@ impl GetCustomersCustomerSubscriptionsSubscriptionExposedId<'_> {
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
         let v = &self.subscription_exposed_id;
-        op.check(rt::check::length("subscription_exposed_id", v, None, Some(5000u64)));
+        op.check(rt::check::length(
+            "subscription_exposed_id",
+            v,
+            None,
+            Some(5000u64),
+        ));
         op.path(
             "subscription_exposed_id",
             &self.subscription_exposed_id,
@@ -2449,7 +2700,12 @@ impl GetCustomersCustomerSubscriptionsSubscriptionExposedId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Subscription>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/customers/{customer}/subscriptions/{subscription_exposed_id}`: set optional parameters, then `send()`.
@@ -2459,12 +2715,10 @@ pub struct PostCustomersCustomerSubscriptionsSubscriptionExposedId<'a> {
     client: &'a super::Client,
     customer: String,
     subscription_exposed_id: String,
-    body: Option<
-        super::models::PostCustomersCustomerSubscriptionsSubscriptionExposedIdBody,
-    >,
+    body: Option<super::models::PostCustomersCustomerSubscriptionsSubscriptionExposedIdBody>,
     options: rt::CallOptions,
 }
-impl PostCustomersCustomerSubscriptionsSubscriptionExposedId<'_> {
+impl<'a> PostCustomersCustomerSubscriptionsSubscriptionExposedId<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -2478,10 +2732,7 @@ impl PostCustomersCustomerSubscriptionsSubscriptionExposedId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Subscription>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/customers/{customer}/subscriptions/{subscription_exposed_id}",
@@ -2490,7 +2741,12 @@ impl PostCustomersCustomerSubscriptionsSubscriptionExposedId<'_> {
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
         let v = &self.subscription_exposed_id;
-        op.check(rt::check::length("subscription_exposed_id", v, None, Some(5000u64)));
+        op.check(rt::check::length(
+            "subscription_exposed_id",
+            v,
+            None,
+            Some(5000u64),
+        ));
         op.path(
             "subscription_exposed_id",
             &self.subscription_exposed_id,
@@ -2522,7 +2778,12 @@ impl PostCustomersCustomerSubscriptionsSubscriptionExposedId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Subscription>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/customers/{customer}/subscriptions/{subscription_exposed_id}`: set optional parameters, then `send()`.
@@ -2532,12 +2793,10 @@ pub struct DeleteCustomersCustomerSubscriptionsSubscriptionExposedId<'a> {
     client: &'a super::Client,
     customer: String,
     subscription_exposed_id: String,
-    body: Option<
-        super::models::DeleteCustomersCustomerSubscriptionsSubscriptionExposedIdBody,
-    >,
+    body: Option<super::models::DeleteCustomersCustomerSubscriptionsSubscriptionExposedIdBody>,
     options: rt::CallOptions,
 }
-impl DeleteCustomersCustomerSubscriptionsSubscriptionExposedId<'_> {
+impl<'a> DeleteCustomersCustomerSubscriptionsSubscriptionExposedId<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -2551,10 +2810,7 @@ impl DeleteCustomersCustomerSubscriptionsSubscriptionExposedId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Subscription>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v1/customers/{customer}/subscriptions/{subscription_exposed_id}",
@@ -2563,7 +2819,12 @@ impl DeleteCustomersCustomerSubscriptionsSubscriptionExposedId<'_> {
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
         let v = &self.subscription_exposed_id;
-        op.check(rt::check::length("subscription_exposed_id", v, None, Some(5000u64)));
+        op.check(rt::check::length(
+            "subscription_exposed_id",
+            v,
+            None,
+            Some(5000u64),
+        ));
         op.path(
             "subscription_exposed_id",
             &self.subscription_exposed_id,
@@ -2575,7 +2836,12 @@ impl DeleteCustomersCustomerSubscriptionsSubscriptionExposedId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Subscription>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/customers/{customer}/subscriptions/{subscription_exposed_id}/discount`: set optional parameters, then `send()`.
@@ -2589,7 +2855,7 @@ pub struct GetCustomersCustomerSubscriptionsSubscriptionExposedIdDiscount<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetCustomersCustomerSubscriptionsSubscriptionExposedIdDiscount<'_> {
+impl<'a> GetCustomersCustomerSubscriptionsSubscriptionExposedIdDiscount<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -2605,8 +2871,7 @@ impl GetCustomersCustomerSubscriptionsSubscriptionExposedIdDiscount<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Discount>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/customers/{customer}/subscriptions/{subscription_exposed_id}/discount",
@@ -2615,7 +2880,12 @@ impl GetCustomersCustomerSubscriptionsSubscriptionExposedIdDiscount<'_> {
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
         let v = &self.subscription_exposed_id;
-        op.check(rt::check::length("subscription_exposed_id", v, None, Some(5000u64)));
+        op.check(rt::check::length(
+            "subscription_exposed_id",
+            v,
+            None,
+            Some(5000u64),
+        ));
         op.path(
             "subscription_exposed_id",
             &self.subscription_exposed_id,
@@ -2628,7 +2898,12 @@ impl GetCustomersCustomerSubscriptionsSubscriptionExposedIdDiscount<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Discount>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/customers/{customer}/subscriptions/{subscription_exposed_id}/discount`: set optional parameters, then `send()`.
@@ -2641,7 +2916,7 @@ pub struct DeleteCustomersCustomerSubscriptionsSubscriptionExposedIdDiscount<'a>
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl DeleteCustomersCustomerSubscriptionsSubscriptionExposedIdDiscount<'_> {
+impl<'a> DeleteCustomersCustomerSubscriptionsSubscriptionExposedIdDiscount<'a> {
     /// Set the request body.
     pub fn body(mut self, value: serde_json::Value) -> Self {
         self.body = Some(value);
@@ -2652,10 +2927,7 @@ impl DeleteCustomersCustomerSubscriptionsSubscriptionExposedIdDiscount<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeletedDiscount>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v1/customers/{customer}/subscriptions/{subscription_exposed_id}/discount",
@@ -2664,7 +2936,12 @@ impl DeleteCustomersCustomerSubscriptionsSubscriptionExposedIdDiscount<'_> {
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
         let v = &self.subscription_exposed_id;
-        op.check(rt::check::length("subscription_exposed_id", v, None, Some(5000u64)));
+        op.check(rt::check::length(
+            "subscription_exposed_id",
+            v,
+            None,
+            Some(5000u64),
+        ));
         op.path(
             "subscription_exposed_id",
             &self.subscription_exposed_id,
@@ -2676,7 +2953,12 @@ impl DeleteCustomersCustomerSubscriptionsSubscriptionExposedIdDiscount<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::DeletedDiscount>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/customers/{customer}/tax_ids`: set optional parameters, then `send()`.
@@ -2692,7 +2974,7 @@ pub struct GetCustomersCustomerTaxIds<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetCustomersCustomerTaxIds<'_> {
+impl<'a> GetCustomersCustomerTaxIds<'a> {
     /// A cursor for use in pagination. `ending_before` is an object ID that defines your place in the list. For instance, if you make a list request and receive 100 objects, starting with `obj_bar`, your subsequent call can include `ending_before=obj_bar` in order to fetch the previous page of the list.
     pub fn ending_before(mut self, value: impl Into<String>) -> Self {
         self.ending_before = Some(value.into());
@@ -2723,13 +3005,7 @@ impl GetCustomersCustomerTaxIds<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetCustomersCustomerTaxIdsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/customers/{customer}/tax_ids");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
@@ -2743,13 +3019,52 @@ impl GetCustomersCustomerTaxIds<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetCustomersCustomerTaxIdsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::TaxId> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::TaxId> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/customers/{customer}/tax_ids`: set optional parameters, then `send()`.
@@ -2761,14 +3076,13 @@ pub struct PostCustomersCustomerTaxIds<'a> {
     body: super::models::PostCustomersCustomerTaxIdsBody,
     options: rt::CallOptions,
 }
-impl PostCustomersCustomerTaxIds<'_> {
+impl<'a> PostCustomersCustomerTaxIds<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::TaxId>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/customers/{customer}/tax_ids");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
@@ -2776,7 +3090,12 @@ impl PostCustomersCustomerTaxIds<'_> {
         op.form(&self.body, &["expand"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::TaxId>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/customers/{customer}/tax_ids/{id}`: set optional parameters, then `send()`.
@@ -2790,7 +3109,7 @@ pub struct GetCustomersCustomerTaxIdsId<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetCustomersCustomerTaxIdsId<'_> {
+impl<'a> GetCustomersCustomerTaxIdsId<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -2806,12 +3125,8 @@ impl GetCustomersCustomerTaxIdsId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::TaxId>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v1/customers/{customer}/tax_ids/{id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v1/customers/{customer}/tax_ids/{id}");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
@@ -2822,7 +3137,12 @@ impl GetCustomersCustomerTaxIdsId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::TaxId>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/customers/{customer}/tax_ids/{id}`: set optional parameters, then `send()`.
@@ -2835,7 +3155,7 @@ pub struct DeleteCustomersCustomerTaxIdsId<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl DeleteCustomersCustomerTaxIdsId<'_> {
+impl<'a> DeleteCustomersCustomerTaxIdsId<'a> {
     /// Set the request body.
     pub fn body(mut self, value: serde_json::Value) -> Self {
         self.body = Some(value);
@@ -2846,14 +3166,8 @@ impl DeleteCustomersCustomerTaxIdsId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeletedTaxId>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/v1/customers/{customer}/tax_ids/{id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/v1/customers/{customer}/tax_ids/{id}");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
@@ -2863,6 +3177,11 @@ impl DeleteCustomersCustomerTaxIdsId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::DeletedTaxId>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -33,10 +33,7 @@ impl<'a> DisputesApi<'a> {
     /// <p>Retrieves the dispute with the given ID.</p>
     ///
     /// `GET /v1/disputes/{dispute}` (operation `GetDisputesDispute`).
-    pub fn get_disputes_dispute(
-        &self,
-        dispute: impl Into<String>,
-    ) -> GetDisputesDispute<'a> {
+    pub fn get_disputes_dispute(&self, dispute: impl Into<String>) -> GetDisputesDispute<'a> {
         GetDisputesDispute {
             client: self.client,
             dispute: dispute.into(),
@@ -50,10 +47,7 @@ impl<'a> DisputesApi<'a> {
     /// <p>Depending on your dispute type, different evidence fields will give you a better chance of winning your dispute. To figure out which evidence fields to provide, see our <a href="/docs/disputes/categories">guide to dispute types</a>.</p>
     ///
     /// `POST /v1/disputes/{dispute}` (operation `PostDisputesDispute`).
-    pub fn post_disputes_dispute(
-        &self,
-        dispute: impl Into<String>,
-    ) -> PostDisputesDispute<'a> {
+    pub fn post_disputes_dispute(&self, dispute: impl Into<String>) -> PostDisputesDispute<'a> {
         PostDisputesDispute {
             client: self.client,
             dispute: dispute.into(),
@@ -93,7 +87,7 @@ pub struct GetDisputes<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetDisputes<'_> {
+impl<'a> GetDisputes<'a> {
     /// Only return disputes associated to the charge specified by this charge ID.
     pub fn charge(mut self, value: impl Into<String>) -> Self {
         self.charge = Some(value.into());
@@ -139,10 +133,7 @@ impl GetDisputes<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetDisputesResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/disputes");
         if let Some(v) = &self.charge {
             op.check(rt::check::length("charge", v, None, Some(5000u64)));
@@ -158,17 +149,61 @@ impl GetDisputes<'_> {
         if let Some(v) = &self.payment_intent {
             op.check(rt::check::length("payment_intent", v, None, Some(5000u64)));
         }
-        op.query("payment_intent", &self.payment_intent, rt::Style::Form, true);
+        op.query(
+            "payment_intent",
+            &self.payment_intent,
+            rt::Style::Form,
+            true,
+        );
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetDisputesResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Dispute> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Dispute> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v1/disputes/{dispute}`: set optional parameters, then `send()`.
@@ -181,7 +216,7 @@ pub struct GetDisputesDispute<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetDisputesDispute<'_> {
+impl<'a> GetDisputesDispute<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -197,8 +232,7 @@ impl GetDisputesDispute<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Dispute>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/disputes/{dispute}");
         let v = &self.dispute;
         op.check(rt::check::length("dispute", v, None, Some(5000u64)));
@@ -209,7 +243,12 @@ impl GetDisputesDispute<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Dispute>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/disputes/{dispute}`: set optional parameters, then `send()`.
@@ -221,7 +260,7 @@ pub struct PostDisputesDispute<'a> {
     body: Option<super::models::PostChargesChargeDisputeBody>,
     options: rt::CallOptions,
 }
-impl PostDisputesDispute<'_> {
+impl<'a> PostDisputesDispute<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostChargesChargeDisputeBody) -> Self {
         self.body = Some(value);
@@ -232,8 +271,7 @@ impl PostDisputesDispute<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Dispute>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/disputes/{dispute}");
         let v = &self.dispute;
         op.check(rt::check::length("dispute", v, None, Some(5000u64)));
@@ -246,7 +284,12 @@ impl PostDisputesDispute<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Dispute>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/disputes/{dispute}/close`: set optional parameters, then `send()`.
@@ -258,12 +301,9 @@ pub struct PostDisputesDisputeClose<'a> {
     body: Option<super::models::PostChargesChargeDisputeCloseBody>,
     options: rt::CallOptions,
 }
-impl PostDisputesDisputeClose<'_> {
+impl<'a> PostDisputesDisputeClose<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -272,8 +312,7 @@ impl PostDisputesDisputeClose<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Dispute>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/disputes/{dispute}/close");
         let v = &self.dispute;
         op.check(rt::check::length("dispute", v, None, Some(5000u64)));
@@ -283,6 +322,11 @@ impl PostDisputesDisputeClose<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Dispute>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -26,10 +26,7 @@ impl<'a> EphemeralKeysApi<'a> {
     /// <p>Invalidates a short-lived API key for a given resource.</p>
     ///
     /// `DELETE /v1/ephemeral_keys/{key}` (operation `DeleteEphemeralKeysKey`).
-    pub fn delete_ephemeral_keys_key(
-        &self,
-        key: impl Into<String>,
-    ) -> DeleteEphemeralKeysKey<'a> {
+    pub fn delete_ephemeral_keys_key(&self, key: impl Into<String>) -> DeleteEphemeralKeysKey<'a> {
         DeleteEphemeralKeysKey {
             client: self.client,
             key: key.into(),
@@ -46,7 +43,7 @@ pub struct PostEphemeralKeys<'a> {
     body: Option<super::models::PostEphemeralKeysBody>,
     options: rt::CallOptions,
 }
-impl PostEphemeralKeys<'_> {
+impl<'a> PostEphemeralKeys<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostEphemeralKeysBody) -> Self {
         self.body = Some(value);
@@ -57,10 +54,7 @@ impl PostEphemeralKeys<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::EphemeralKey>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/ephemeral_keys");
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -70,7 +64,12 @@ impl PostEphemeralKeys<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::EphemeralKey>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/ephemeral_keys/{key}`: set optional parameters, then `send()`.
@@ -82,12 +81,9 @@ pub struct DeleteEphemeralKeysKey<'a> {
     body: Option<super::models::PostChargesChargeDisputeCloseBody>,
     options: rt::CallOptions,
 }
-impl DeleteEphemeralKeysKey<'_> {
+impl<'a> DeleteEphemeralKeysKey<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -96,10 +92,7 @@ impl DeleteEphemeralKeysKey<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::EphemeralKey>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v1/ephemeral_keys/{key}");
         let v = &self.key;
         op.check(rt::check::length("key", v, None, Some(5000u64)));
@@ -109,6 +102,11 @@ impl DeleteEphemeralKeysKey<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::EphemeralKey>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

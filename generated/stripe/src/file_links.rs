@@ -33,10 +33,7 @@ impl<'a> FileLinksApi<'a> {
     /// <p>Creates a new file link object.</p>
     ///
     /// `POST /v1/file_links` (operation `PostFileLinks`).
-    pub fn post_file_links(
-        &self,
-        body: super::models::PostFileLinksBody,
-    ) -> PostFileLinks<'a> {
+    pub fn post_file_links(&self, body: super::models::PostFileLinksBody) -> PostFileLinks<'a> {
         PostFileLinks {
             client: self.client,
             body,
@@ -58,10 +55,7 @@ impl<'a> FileLinksApi<'a> {
     /// <p>Updates an existing file link object. Expired links can no longer be updated.</p>
     ///
     /// `POST /v1/file_links/{link}` (operation `PostFileLinksLink`).
-    pub fn post_file_links_link(
-        &self,
-        link: impl Into<String>,
-    ) -> PostFileLinksLink<'a> {
+    pub fn post_file_links_link(&self, link: impl Into<String>) -> PostFileLinksLink<'a> {
         PostFileLinksLink {
             client: self.client,
             link: link.into(),
@@ -85,7 +79,7 @@ pub struct GetFileLinks<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetFileLinks<'_> {
+impl<'a> GetFileLinks<'a> {
     /// Set `created`.
     pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
         self.created = Some(value);
@@ -131,10 +125,7 @@ impl GetFileLinks<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetFileLinksResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/file_links");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
@@ -145,13 +136,52 @@ impl GetFileLinks<'_> {
         }
         op.query("file", &self.file, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetFileLinksResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::FileLink> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::FileLink> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/file_links`: set optional parameters, then `send()`.
@@ -162,20 +192,24 @@ pub struct PostFileLinks<'a> {
     body: super::models::PostFileLinksBody,
     options: rt::CallOptions,
 }
-impl PostFileLinks<'_> {
+impl<'a> PostFileLinks<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::FileLink>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/file_links");
         op.check(self.body.validate());
         op.form(&self.body, &["expand", "metadata"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::FileLink>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/file_links/{link}`: set optional parameters, then `send()`.
@@ -188,7 +222,7 @@ pub struct GetFileLinksLink<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetFileLinksLink<'_> {
+impl<'a> GetFileLinksLink<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -204,8 +238,7 @@ impl GetFileLinksLink<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::FileLink>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/file_links/{link}");
         op.path("link", &self.link, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
@@ -214,7 +247,12 @@ impl GetFileLinksLink<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::FileLink>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/file_links/{link}`: set optional parameters, then `send()`.
@@ -226,7 +264,7 @@ pub struct PostFileLinksLink<'a> {
     body: Option<super::models::PostFileLinksLinkBody>,
     options: rt::CallOptions,
 }
-impl PostFileLinksLink<'_> {
+impl<'a> PostFileLinksLink<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostFileLinksLinkBody) -> Self {
         self.body = Some(value);
@@ -237,8 +275,7 @@ impl PostFileLinksLink<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::FileLink>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/file_links/{link}");
         op.path("link", &self.link, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -246,6 +283,11 @@ impl PostFileLinksLink<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::FileLink>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

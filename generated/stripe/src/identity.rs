@@ -16,9 +16,7 @@ impl<'a> IdentityApi<'a> {
     /// <p>List all verification reports.</p>
     ///
     /// `GET /v1/identity/verification_reports` (operation `GetIdentityVerificationReports`).
-    pub fn get_identity_verification_reports(
-        &self,
-    ) -> GetIdentityVerificationReports<'a> {
+    pub fn get_identity_verification_reports(&self) -> GetIdentityVerificationReports<'a> {
         GetIdentityVerificationReports {
             client: self.client,
             created: None,
@@ -50,9 +48,7 @@ impl<'a> IdentityApi<'a> {
     /// <p>Returns a list of VerificationSessions</p>
     ///
     /// `GET /v1/identity/verification_sessions` (operation `GetIdentityVerificationSessions`).
-    pub fn get_identity_verification_sessions(
-        &self,
-    ) -> GetIdentityVerificationSessions<'a> {
+    pub fn get_identity_verification_sessions(&self) -> GetIdentityVerificationSessions<'a> {
         GetIdentityVerificationSessions {
             client: self.client,
             created: None,
@@ -183,7 +179,7 @@ pub struct GetIdentityVerificationReports<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetIdentityVerificationReports<'_> {
+impl<'a> GetIdentityVerificationReports<'a> {
     /// Set `created`.
     pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
         self.created = Some(value);
@@ -210,10 +206,7 @@ impl GetIdentityVerificationReports<'_> {
         self
     }
     /// Only return VerificationReports of this type
-    pub fn type_(
-        mut self,
-        value: super::models::GetIdentityVerificationReportsType,
-    ) -> Self {
+    pub fn type_(mut self, value: super::models::GetIdentityVerificationReportsType) -> Self {
         self.type_ = Some(value);
         self
     }
@@ -232,13 +225,7 @@ impl GetIdentityVerificationReports<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetIdentityVerificationReportsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/identity/verification_reports");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.ending_before {
@@ -250,10 +237,20 @@ impl GetIdentityVerificationReports<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         op.query("type", &self.type_, rt::Style::Form, true);
         if let Some(v) = &self.verification_session {
-            op.check(rt::check::length("verification_session", v, None, Some(5000u64)));
+            op.check(rt::check::length(
+                "verification_session",
+                v,
+                None,
+                Some(5000u64),
+            ));
         }
         op.query(
             "verification_session",
@@ -266,7 +263,42 @@ impl GetIdentityVerificationReports<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetIdentityVerificationReportsResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::IdentityVerificationReport> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::IdentityVerificationReport> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v1/identity/verification_reports/{report}`: set optional parameters, then `send()`.
@@ -279,7 +311,7 @@ pub struct GetIdentityVerificationReportsReport<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetIdentityVerificationReportsReport<'_> {
+impl<'a> GetIdentityVerificationReportsReport<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -295,10 +327,7 @@ impl GetIdentityVerificationReportsReport<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IdentityVerificationReport>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/identity/verification_reports/{report}",
@@ -312,7 +341,14 @@ impl GetIdentityVerificationReportsReport<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IdentityVerificationReport>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/identity/verification_sessions`: set optional parameters, then `send()`.
@@ -329,7 +365,7 @@ pub struct GetIdentityVerificationSessions<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetIdentityVerificationSessions<'_> {
+impl<'a> GetIdentityVerificationSessions<'a> {
     /// Set `created`.
     pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
         self.created = Some(value);
@@ -356,10 +392,7 @@ impl GetIdentityVerificationSessions<'_> {
         self
     }
     /// Only return VerificationSessions with this status. [Learn more about the lifecycle of sessions](https://stripe.com/docs/identity/how-sessions-work).
-    pub fn status(
-        mut self,
-        value: super::models::GetIdentityVerificationSessionsStatus,
-    ) -> Self {
+    pub fn status(mut self, value: super::models::GetIdentityVerificationSessionsStatus) -> Self {
         self.status = Some(value);
         self
     }
@@ -373,13 +406,7 @@ impl GetIdentityVerificationSessions<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetIdentityVerificationSessionsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/identity/verification_sessions");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.ending_before {
@@ -391,14 +418,54 @@ impl GetIdentityVerificationSessions<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         op.query("status", &self.status, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetIdentityVerificationSessionsResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::IdentityVerificationSession> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::IdentityVerificationSession> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/identity/verification_sessions`: set optional parameters, then `send()`.
@@ -409,21 +476,25 @@ pub struct PostIdentityVerificationSessions<'a> {
     body: super::models::PostIdentityVerificationSessionsBody,
     options: rt::CallOptions,
 }
-impl PostIdentityVerificationSessions<'_> {
+impl<'a> PostIdentityVerificationSessions<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IdentityVerificationSession>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/identity/verification_sessions");
         op.form(&self.body, &["expand", "metadata", "options"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IdentityVerificationSession>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/identity/verification_sessions/{session}`: set optional parameters, then `send()`.
@@ -436,7 +507,7 @@ pub struct GetIdentityVerificationSessionsSession<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetIdentityVerificationSessionsSession<'_> {
+impl<'a> GetIdentityVerificationSessionsSession<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -452,10 +523,7 @@ impl GetIdentityVerificationSessionsSession<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IdentityVerificationSession>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/identity/verification_sessions/{session}",
@@ -469,7 +537,14 @@ impl GetIdentityVerificationSessionsSession<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IdentityVerificationSession>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/identity/verification_sessions/{session}`: set optional parameters, then `send()`.
@@ -481,7 +556,7 @@ pub struct PostIdentityVerificationSessionsSession<'a> {
     body: Option<super::models::PostIdentityVerificationSessionsSessionBody>,
     options: rt::CallOptions,
 }
-impl PostIdentityVerificationSessionsSession<'_> {
+impl<'a> PostIdentityVerificationSessionsSession<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -495,10 +570,7 @@ impl PostIdentityVerificationSessionsSession<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IdentityVerificationSession>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/identity/verification_sessions/{session}",
@@ -511,7 +583,14 @@ impl PostIdentityVerificationSessionsSession<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IdentityVerificationSession>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/identity/verification_sessions/{session}/cancel`: set optional parameters, then `send()`.
@@ -523,12 +602,9 @@ pub struct PostIdentityVerificationSessionsSessionCancel<'a> {
     body: Option<super::models::PostChargesChargeDisputeCloseBody>,
     options: rt::CallOptions,
 }
-impl PostIdentityVerificationSessionsSessionCancel<'_> {
+impl<'a> PostIdentityVerificationSessionsSessionCancel<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -537,10 +613,7 @@ impl PostIdentityVerificationSessionsSessionCancel<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IdentityVerificationSession>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/identity/verification_sessions/{session}/cancel",
@@ -553,7 +626,14 @@ impl PostIdentityVerificationSessionsSessionCancel<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IdentityVerificationSession>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/identity/verification_sessions/{session}/redact`: set optional parameters, then `send()`.
@@ -565,12 +645,9 @@ pub struct PostIdentityVerificationSessionsSessionRedact<'a> {
     body: Option<super::models::PostChargesChargeDisputeCloseBody>,
     options: rt::CallOptions,
 }
-impl PostIdentityVerificationSessionsSessionRedact<'_> {
+impl<'a> PostIdentityVerificationSessionsSessionRedact<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -579,10 +656,7 @@ impl PostIdentityVerificationSessionsSessionRedact<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IdentityVerificationSession>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/identity/verification_sessions/{session}/redact",
@@ -595,6 +669,13 @@ impl PostIdentityVerificationSessionsSessionRedact<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IdentityVerificationSession>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -104,7 +104,7 @@ pub struct GetInvoiceitems<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetInvoiceitems<'_> {
+impl<'a> GetInvoiceitems<'a> {
     /// Set `created`.
     pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
         self.created = Some(value);
@@ -155,10 +155,7 @@ impl GetInvoiceitems<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetInvoiceitemsResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/invoiceitems");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.customer {
@@ -179,13 +176,52 @@ impl GetInvoiceitems<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetInvoiceitemsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Invoiceitem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Invoiceitem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/invoiceitems`: set optional parameters, then `send()`.
@@ -196,25 +232,34 @@ pub struct PostInvoiceitems<'a> {
     body: super::models::PostInvoiceitemsBody,
     options: rt::CallOptions,
 }
-impl PostInvoiceitems<'_> {
+impl<'a> PostInvoiceitems<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Invoiceitem>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/invoiceitems");
         op.check(self.body.validate());
         op.form(
             &self.body,
-            &["discounts", "expand", "metadata", "period", "price_data", "tax_rates"],
+            &[
+                "discounts",
+                "expand",
+                "metadata",
+                "period",
+                "price_data",
+                "tax_rates",
+            ],
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Invoiceitem>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/invoiceitems/{invoiceitem}`: set optional parameters, then `send()`.
@@ -227,7 +272,7 @@ pub struct GetInvoiceitemsInvoiceitem<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetInvoiceitemsInvoiceitem<'_> {
+impl<'a> GetInvoiceitemsInvoiceitem<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -243,10 +288,7 @@ impl GetInvoiceitemsInvoiceitem<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Invoiceitem>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/invoiceitems/{invoiceitem}");
         let v = &self.invoiceitem;
         op.check(rt::check::length("invoiceitem", v, None, Some(5000u64)));
@@ -257,7 +299,12 @@ impl GetInvoiceitemsInvoiceitem<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Invoiceitem>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/invoiceitems/{invoiceitem}`: set optional parameters, then `send()`.
@@ -269,12 +316,9 @@ pub struct PostInvoiceitemsInvoiceitem<'a> {
     body: Option<super::models::PostInvoiceitemsInvoiceitemBody>,
     options: rt::CallOptions,
 }
-impl PostInvoiceitemsInvoiceitem<'_> {
+impl<'a> PostInvoiceitemsInvoiceitem<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostInvoiceitemsInvoiceitemBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostInvoiceitemsInvoiceitemBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -283,10 +327,7 @@ impl PostInvoiceitemsInvoiceitem<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Invoiceitem>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/invoiceitems/{invoiceitem}");
         let v = &self.invoiceitem;
         op.check(rt::check::length("invoiceitem", v, None, Some(5000u64)));
@@ -297,12 +338,24 @@ impl PostInvoiceitemsInvoiceitem<'_> {
         if let Some(body) = &self.body {
             op.form(
                 body,
-                &["discounts", "expand", "metadata", "period", "price_data", "tax_rates"],
+                &[
+                    "discounts",
+                    "expand",
+                    "metadata",
+                    "period",
+                    "price_data",
+                    "tax_rates",
+                ],
             );
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Invoiceitem>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/invoiceitems/{invoiceitem}`: set optional parameters, then `send()`.
@@ -314,7 +367,7 @@ pub struct DeleteInvoiceitemsInvoiceitem<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl DeleteInvoiceitemsInvoiceitem<'_> {
+impl<'a> DeleteInvoiceitemsInvoiceitem<'a> {
     /// Set the request body.
     pub fn body(mut self, value: serde_json::Value) -> Self {
         self.body = Some(value);
@@ -325,10 +378,7 @@ impl DeleteInvoiceitemsInvoiceitem<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeletedInvoiceitem>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v1/invoiceitems/{invoiceitem}");
         let v = &self.invoiceitem;
         op.check(rt::check::length("invoiceitem", v, None, Some(5000u64)));
@@ -338,6 +388,11 @@ impl DeleteInvoiceitemsInvoiceitem<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::DeletedInvoiceitem>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

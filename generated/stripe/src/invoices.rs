@@ -49,10 +49,7 @@ impl<'a> InvoicesApi<'a> {
     /// to an hour behind during outages. Search functionality is not available to merchants in India.</p>
     ///
     /// `GET /v1/invoices/search` (operation `GetInvoicesSearch`).
-    pub fn get_invoices_search(
-        &self,
-        query: impl Into<String>,
-    ) -> GetInvoicesSearch<'a> {
+    pub fn get_invoices_search(&self, query: impl Into<String>) -> GetInvoicesSearch<'a> {
         GetInvoicesSearch {
             client: self.client,
             query: query.into(),
@@ -133,10 +130,7 @@ impl<'a> InvoicesApi<'a> {
     /// <p>Retrieves the invoice with the given ID.</p>
     ///
     /// `GET /v1/invoices/{invoice}` (operation `GetInvoicesInvoice`).
-    pub fn get_invoices_invoice(
-        &self,
-        invoice: impl Into<String>,
-    ) -> GetInvoicesInvoice<'a> {
+    pub fn get_invoices_invoice(&self, invoice: impl Into<String>) -> GetInvoicesInvoice<'a> {
         GetInvoicesInvoice {
             client: self.client,
             invoice: invoice.into(),
@@ -153,10 +147,7 @@ impl<'a> InvoicesApi<'a> {
     /// <code>auto_advance=false</code>.</p>
     ///
     /// `POST /v1/invoices/{invoice}` (operation `PostInvoicesInvoice`).
-    pub fn post_invoices_invoice(
-        &self,
-        invoice: impl Into<String>,
-    ) -> PostInvoicesInvoice<'a> {
+    pub fn post_invoices_invoice(&self, invoice: impl Into<String>) -> PostInvoicesInvoice<'a> {
         PostInvoicesInvoice {
             client: self.client,
             invoice: invoice.into(),
@@ -167,10 +158,7 @@ impl<'a> InvoicesApi<'a> {
     /// <p>Permanently deletes a one-off invoice draft. This cannot be undone. Attempts to delete invoices that are no longer in a draft state will fail; once an invoice has been finalized or if an invoice is for a subscription, it must be <a href="#void_invoice">voided</a>.</p>
     ///
     /// `DELETE /v1/invoices/{invoice}` (operation `DeleteInvoicesInvoice`).
-    pub fn delete_invoices_invoice(
-        &self,
-        invoice: impl Into<String>,
-    ) -> DeleteInvoicesInvoice<'a> {
+    pub fn delete_invoices_invoice(&self, invoice: impl Into<String>) -> DeleteInvoicesInvoice<'a> {
         DeleteInvoicesInvoice {
             client: self.client,
             invoice: invoice.into(),
@@ -287,12 +275,9 @@ pub struct GetInvoices<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetInvoices<'_> {
+impl<'a> GetInvoices<'a> {
     /// The collection method of the invoice to retrieve. Either `charge_automatically` or `send_invoice`.
-    pub fn collection_method(
-        mut self,
-        value: super::models::GetInvoicesCollectionMethod,
-    ) -> Self {
+    pub fn collection_method(mut self, value: super::models::GetInvoicesCollectionMethod) -> Self {
         self.collection_method = Some(value);
         self
     }
@@ -351,12 +336,14 @@ impl GetInvoices<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetInvoicesResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/invoices");
-        op.query("collection_method", &self.collection_method, rt::Style::Form, true);
+        op.query(
+            "collection_method",
+            &self.collection_method,
+            rt::Style::Form,
+            true,
+        );
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.customer {
             op.check(rt::check::length("customer", v, None, Some(5000u64)));
@@ -372,7 +359,12 @@ impl GetInvoices<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         op.query("status", &self.status, rt::Style::Form, true);
         if let Some(v) = &self.subscription {
             op.check(rt::check::length("subscription", v, None, Some(5000u64)));
@@ -383,7 +375,41 @@ impl GetInvoices<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetInvoicesResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Invoice> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Invoice> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/invoices`: set optional parameters, then `send()`.
@@ -394,7 +420,7 @@ pub struct PostInvoices<'a> {
     body: Option<super::models::PostInvoicesBody>,
     options: rt::CallOptions,
 }
-impl PostInvoices<'_> {
+impl<'a> PostInvoices<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostInvoicesBody) -> Self {
         self.body = Some(value);
@@ -405,8 +431,7 @@ impl PostInvoices<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Invoice>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/invoices");
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -429,7 +454,12 @@ impl PostInvoices<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Invoice>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/invoices/search`: set optional parameters, then `send()`.
@@ -444,7 +474,7 @@ pub struct GetInvoicesSearch<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetInvoicesSearch<'_> {
+impl<'a> GetInvoicesSearch<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -470,10 +500,7 @@ impl GetInvoicesSearch<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetInvoicesSearchResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/invoices/search");
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -489,7 +516,41 @@ impl GetInvoicesSearch<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetInvoicesSearchResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `page`; found from a next cursor at `/next_page`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Invoice> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Invoice> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/next_page".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("page")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v1/invoices/upcoming`: set optional parameters, then `send()`.
@@ -534,12 +595,9 @@ pub struct GetInvoicesUpcoming<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetInvoicesUpcoming<'_> {
+impl<'a> GetInvoicesUpcoming<'a> {
     /// Settings for automatic tax lookup for this invoice preview.
-    pub fn automatic_tax(
-        mut self,
-        value: super::models::GetInvoicesUpcomingAutomaticTax,
-    ) -> Self {
+    pub fn automatic_tax(mut self, value: super::models::GetInvoicesUpcomingAutomaticTax) -> Self {
         self.automatic_tax = Some(value);
         self
     }
@@ -562,10 +620,7 @@ impl GetInvoicesUpcoming<'_> {
         self
     }
     /// The coupons to redeem into discounts for the invoice preview. If not specified, inherits the discount from the customer or subscription. This only works for coupons directly applied to the invoice. To apply a coupon to a subscription, you must use the `coupon` parameter instead. Pass an empty string to avoid inheriting any discounts. To preview the upcoming invoice for a subscription that hasn't been created, use `coupon` instead.
-    pub fn discounts(
-        mut self,
-        value: super::models::GetInvoicesUpcomingDiscounts,
-    ) -> Self {
+    pub fn discounts(mut self, value: super::models::GetInvoicesUpcomingDiscounts) -> Self {
         self.discounts = Some(value);
         self
     }
@@ -681,10 +736,14 @@ impl GetInvoicesUpcoming<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Invoice>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/invoices/upcoming");
-        op.query("automatic_tax", &self.automatic_tax, rt::Style::DeepObject, true);
+        op.query(
+            "automatic_tax",
+            &self.automatic_tax,
+            rt::Style::DeepObject,
+            true,
+        );
         if let Some(v) = &self.coupon {
             op.check(rt::check::length("coupon", v, None, Some(5000u64)));
         }
@@ -701,7 +760,12 @@ impl GetInvoicesUpcoming<'_> {
         );
         op.query("discounts", &self.discounts, rt::Style::DeepObject, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
-        op.query("invoice_items", &self.invoice_items, rt::Style::DeepObject, true);
+        op.query(
+            "invoice_items",
+            &self.invoice_items,
+            rt::Style::DeepObject,
+            true,
+        );
         if let Some(v) = &self.schedule {
             op.check(rt::check::length("schedule", v, None, Some(5000u64)));
         }
@@ -781,7 +845,12 @@ impl GetInvoicesUpcoming<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Invoice>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/invoices/upcoming/lines`: set optional parameters, then `send()`.
@@ -829,12 +898,9 @@ pub struct GetInvoicesUpcomingLines<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetInvoicesUpcomingLines<'_> {
+impl<'a> GetInvoicesUpcomingLines<'a> {
     /// Settings for automatic tax lookup for this invoice preview.
-    pub fn automatic_tax(
-        mut self,
-        value: super::models::GetInvoicesUpcomingAutomaticTax,
-    ) -> Self {
+    pub fn automatic_tax(mut self, value: super::models::GetInvoicesUpcomingAutomaticTax) -> Self {
         self.automatic_tax = Some(value);
         self
     }
@@ -857,10 +923,7 @@ impl GetInvoicesUpcomingLines<'_> {
         self
     }
     /// The coupons to redeem into discounts for the invoice preview. If not specified, inherits the discount from the customer or subscription. This only works for coupons directly applied to the invoice. To apply a coupon to a subscription, you must use the `coupon` parameter instead. Pass an empty string to avoid inheriting any discounts. To preview the upcoming invoice for a subscription that hasn't been created, use `coupon` instead.
-    pub fn discounts(
-        mut self,
-        value: super::models::GetInvoicesUpcomingDiscounts,
-    ) -> Self {
+    pub fn discounts(mut self, value: super::models::GetInvoicesUpcomingDiscounts) -> Self {
         self.discounts = Some(value);
         self
     }
@@ -991,15 +1054,14 @@ impl GetInvoicesUpcomingLines<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetInvoicesUpcomingLinesResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/invoices/upcoming/lines");
-        op.query("automatic_tax", &self.automatic_tax, rt::Style::DeepObject, true);
+        op.query(
+            "automatic_tax",
+            &self.automatic_tax,
+            rt::Style::DeepObject,
+            true,
+        );
         if let Some(v) = &self.coupon {
             op.check(rt::check::length("coupon", v, None, Some(5000u64)));
         }
@@ -1020,7 +1082,12 @@ impl GetInvoicesUpcomingLines<'_> {
         }
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
-        op.query("invoice_items", &self.invoice_items, rt::Style::DeepObject, true);
+        op.query(
+            "invoice_items",
+            &self.invoice_items,
+            rt::Style::DeepObject,
+            true,
+        );
         op.query("limit", &self.limit, rt::Style::Form, true);
         if let Some(v) = &self.schedule {
             op.check(rt::check::length("schedule", v, None, Some(5000u64)));
@@ -1029,7 +1096,12 @@ impl GetInvoicesUpcomingLines<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(v) = &self.subscription {
             op.check(rt::check::length("subscription", v, None, Some(5000u64)));
         }
@@ -1105,7 +1177,41 @@ impl GetInvoicesUpcomingLines<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetInvoicesUpcomingLinesResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::LineItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::LineItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v1/invoices/{invoice}`: set optional parameters, then `send()`.
@@ -1118,7 +1224,7 @@ pub struct GetInvoicesInvoice<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetInvoicesInvoice<'_> {
+impl<'a> GetInvoicesInvoice<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -1134,8 +1240,7 @@ impl GetInvoicesInvoice<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Invoice>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/invoices/{invoice}");
         let v = &self.invoice;
         op.check(rt::check::length("invoice", v, None, Some(5000u64)));
@@ -1146,7 +1251,12 @@ impl GetInvoicesInvoice<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Invoice>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/invoices/{invoice}`: set optional parameters, then `send()`.
@@ -1158,7 +1268,7 @@ pub struct PostInvoicesInvoice<'a> {
     body: Option<super::models::PostInvoicesInvoiceBody>,
     options: rt::CallOptions,
 }
-impl PostInvoicesInvoice<'_> {
+impl<'a> PostInvoicesInvoice<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostInvoicesInvoiceBody) -> Self {
         self.body = Some(value);
@@ -1169,8 +1279,7 @@ impl PostInvoicesInvoice<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Invoice>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/invoices/{invoice}");
         let v = &self.invoice;
         op.check(rt::check::length("invoice", v, None, Some(5000u64)));
@@ -1197,7 +1306,12 @@ impl PostInvoicesInvoice<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Invoice>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/invoices/{invoice}`: set optional parameters, then `send()`.
@@ -1209,7 +1323,7 @@ pub struct DeleteInvoicesInvoice<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl DeleteInvoicesInvoice<'_> {
+impl<'a> DeleteInvoicesInvoice<'a> {
     /// Set the request body.
     pub fn body(mut self, value: serde_json::Value) -> Self {
         self.body = Some(value);
@@ -1220,10 +1334,7 @@ impl DeleteInvoicesInvoice<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeletedInvoice>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v1/invoices/{invoice}");
         let v = &self.invoice;
         op.check(rt::check::length("invoice", v, None, Some(5000u64)));
@@ -1233,7 +1344,12 @@ impl DeleteInvoicesInvoice<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::DeletedInvoice>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/invoices/{invoice}/finalize`: set optional parameters, then `send()`.
@@ -1245,12 +1361,9 @@ pub struct PostInvoicesInvoiceFinalize<'a> {
     body: Option<super::models::PostInvoicesInvoiceFinalizeBody>,
     options: rt::CallOptions,
 }
-impl PostInvoicesInvoiceFinalize<'_> {
+impl<'a> PostInvoicesInvoiceFinalize<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostInvoicesInvoiceFinalizeBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostInvoicesInvoiceFinalizeBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1259,8 +1372,7 @@ impl PostInvoicesInvoiceFinalize<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Invoice>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/invoices/{invoice}/finalize");
         let v = &self.invoice;
         op.check(rt::check::length("invoice", v, None, Some(5000u64)));
@@ -1270,7 +1382,12 @@ impl PostInvoicesInvoiceFinalize<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Invoice>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/invoices/{invoice}/lines`: set optional parameters, then `send()`.
@@ -1286,7 +1403,7 @@ pub struct GetInvoicesInvoiceLines<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetInvoicesInvoiceLines<'_> {
+impl<'a> GetInvoicesInvoiceLines<'a> {
     /// A cursor for use in pagination. `ending_before` is an object ID that defines your place in the list. For instance, if you make a list request and receive 100 objects, starting with `obj_bar`, your subsequent call can include `ending_before=obj_bar` in order to fetch the previous page of the list.
     pub fn ending_before(mut self, value: impl Into<String>) -> Self {
         self.ending_before = Some(value.into());
@@ -1317,13 +1434,7 @@ impl GetInvoicesInvoiceLines<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetInvoicesUpcomingLinesResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/invoices/{invoice}/lines");
         let v = &self.invoice;
         op.check(rt::check::length("invoice", v, None, Some(5000u64)));
@@ -1337,13 +1448,52 @@ impl GetInvoicesInvoiceLines<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetInvoicesUpcomingLinesResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::LineItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::LineItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/invoices/{invoice}/mark_uncollectible`: set optional parameters, then `send()`.
@@ -1355,12 +1505,9 @@ pub struct PostInvoicesInvoiceMarkUncollectible<'a> {
     body: Option<super::models::PostChargesChargeDisputeCloseBody>,
     options: rt::CallOptions,
 }
-impl PostInvoicesInvoiceMarkUncollectible<'_> {
+impl<'a> PostInvoicesInvoiceMarkUncollectible<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1369,8 +1516,7 @@ impl PostInvoicesInvoiceMarkUncollectible<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Invoice>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/invoices/{invoice}/mark_uncollectible",
@@ -1383,7 +1529,12 @@ impl PostInvoicesInvoiceMarkUncollectible<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Invoice>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/invoices/{invoice}/pay`: set optional parameters, then `send()`.
@@ -1395,7 +1546,7 @@ pub struct PostInvoicesInvoicePay<'a> {
     body: Option<super::models::PostInvoicesInvoicePayBody>,
     options: rt::CallOptions,
 }
-impl PostInvoicesInvoicePay<'_> {
+impl<'a> PostInvoicesInvoicePay<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostInvoicesInvoicePayBody) -> Self {
         self.body = Some(value);
@@ -1406,8 +1557,7 @@ impl PostInvoicesInvoicePay<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Invoice>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/invoices/{invoice}/pay");
         let v = &self.invoice;
         op.check(rt::check::length("invoice", v, None, Some(5000u64)));
@@ -1420,7 +1570,12 @@ impl PostInvoicesInvoicePay<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Invoice>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/invoices/{invoice}/send`: set optional parameters, then `send()`.
@@ -1432,12 +1587,9 @@ pub struct PostInvoicesInvoiceSend<'a> {
     body: Option<super::models::PostChargesChargeDisputeCloseBody>,
     options: rt::CallOptions,
 }
-impl PostInvoicesInvoiceSend<'_> {
+impl<'a> PostInvoicesInvoiceSend<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1446,8 +1598,7 @@ impl PostInvoicesInvoiceSend<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Invoice>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/invoices/{invoice}/send");
         let v = &self.invoice;
         op.check(rt::check::length("invoice", v, None, Some(5000u64)));
@@ -1457,7 +1608,12 @@ impl PostInvoicesInvoiceSend<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Invoice>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/invoices/{invoice}/void`: set optional parameters, then `send()`.
@@ -1469,12 +1625,9 @@ pub struct PostInvoicesInvoiceVoid<'a> {
     body: Option<super::models::PostChargesChargeDisputeCloseBody>,
     options: rt::CallOptions,
 }
-impl PostInvoicesInvoiceVoid<'_> {
+impl<'a> PostInvoicesInvoiceVoid<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1483,8 +1636,7 @@ impl PostInvoicesInvoiceVoid<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Invoice>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/invoices/{invoice}/void");
         let v = &self.invoice;
         op.check(rt::check::length("invoice", v, None, Some(5000u64)));
@@ -1494,6 +1646,11 @@ impl PostInvoicesInvoiceVoid<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Invoice>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

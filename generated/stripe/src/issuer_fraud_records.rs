@@ -61,7 +61,7 @@ pub struct GetIssuerFraudRecords<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetIssuerFraudRecords<'_> {
+impl<'a> GetIssuerFraudRecords<'a> {
     /// Only return issuer fraud records for the charge specified by this charge ID.
     pub fn charge(mut self, value: impl Into<String>) -> Self {
         self.charge = Some(value.into());
@@ -97,13 +97,7 @@ impl GetIssuerFraudRecords<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetIssuerFraudRecordsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/issuer_fraud_records");
         op.query("charge", &self.charge, rt::Style::Form, true);
         if let Some(v) = &self.ending_before {
@@ -115,13 +109,52 @@ impl GetIssuerFraudRecords<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetIssuerFraudRecordsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::IssuerFraudRecord> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::IssuerFraudRecord> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v1/issuer_fraud_records/{issuer_fraud_record}`: set optional parameters, then `send()`.
@@ -134,7 +167,7 @@ pub struct GetIssuerFraudRecordsIssuerFraudRecord<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetIssuerFraudRecordsIssuerFraudRecord<'_> {
+impl<'a> GetIssuerFraudRecordsIssuerFraudRecord<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -150,16 +183,18 @@ impl GetIssuerFraudRecordsIssuerFraudRecord<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IssuerFraudRecord>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/issuer_fraud_records/{issuer_fraud_record}",
         );
         let v = &self.issuer_fraud_record;
-        op.check(rt::check::length("issuer_fraud_record", v, None, Some(5000u64)));
+        op.check(rt::check::length(
+            "issuer_fraud_record",
+            v,
+            None,
+            Some(5000u64),
+        ));
         op.path(
             "issuer_fraud_record",
             &self.issuer_fraud_record,
@@ -172,6 +207,11 @@ impl GetIssuerFraudRecordsIssuerFraudRecord<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::IssuerFraudRecord>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -186,10 +186,7 @@ impl<'a> IssuingApi<'a> {
     /// <p>Retrieves an Issuing <code>Card</code> object.</p>
     ///
     /// `GET /v1/issuing/cards/{card}` (operation `GetIssuingCardsCard`).
-    pub fn get_issuing_cards_card(
-        &self,
-        card: impl Into<String>,
-    ) -> GetIssuingCardsCard<'a> {
+    pub fn get_issuing_cards_card(&self, card: impl Into<String>) -> GetIssuingCardsCard<'a> {
         GetIssuingCardsCard {
             client: self.client,
             card: card.into(),
@@ -201,10 +198,7 @@ impl<'a> IssuingApi<'a> {
     /// <p>Updates the specified Issuing <code>Card</code> object by setting the values of the parameters passed. Any parameters not provided will be left unchanged.</p>
     ///
     /// `POST /v1/issuing/cards/{card}` (operation `PostIssuingCardsCard`).
-    pub fn post_issuing_cards_card(
-        &self,
-        card: impl Into<String>,
-    ) -> PostIssuingCardsCard<'a> {
+    pub fn post_issuing_cards_card(&self, card: impl Into<String>) -> PostIssuingCardsCard<'a> {
         PostIssuingCardsCard {
             client: self.client,
             card: card.into(),
@@ -393,7 +387,7 @@ pub struct GetIssuingAuthorizations<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetIssuingAuthorizations<'_> {
+impl<'a> GetIssuingAuthorizations<'a> {
     /// Only return authorizations that belong to the given card.
     pub fn card(mut self, value: impl Into<String>) -> Self {
         self.card = Some(value.into());
@@ -430,10 +424,7 @@ impl GetIssuingAuthorizations<'_> {
         self
     }
     /// Only return authorizations with the given status. One of `pending`, `closed`, or `reversed`.
-    pub fn status(
-        mut self,
-        value: super::models::GetIssuingAuthorizationsStatus,
-    ) -> Self {
+    pub fn status(mut self, value: super::models::GetIssuingAuthorizationsStatus) -> Self {
         self.status = Some(value);
         self
     }
@@ -447,13 +438,7 @@ impl GetIssuingAuthorizations<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetIssuingAuthorizationsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/issuing/authorizations");
         if let Some(v) = &self.card {
             op.check(rt::check::length("card", v, None, Some(5000u64)));
@@ -473,14 +458,53 @@ impl GetIssuingAuthorizations<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         op.query("status", &self.status, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetIssuingAuthorizationsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::IssuingAuthorization> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::IssuingAuthorization> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v1/issuing/authorizations/{authorization}`: set optional parameters, then `send()`.
@@ -493,7 +517,7 @@ pub struct GetIssuingAuthorizationsAuthorization<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetIssuingAuthorizationsAuthorization<'_> {
+impl<'a> GetIssuingAuthorizationsAuthorization<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -509,24 +533,33 @@ impl GetIssuingAuthorizationsAuthorization<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IssuingAuthorization>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/issuing/authorizations/{authorization}",
         );
         let v = &self.authorization;
         op.check(rt::check::length("authorization", v, None, Some(5000u64)));
-        op.path("authorization", &self.authorization, rt::Style::Simple, false);
+        op.path(
+            "authorization",
+            &self.authorization,
+            rt::Style::Simple,
+            false,
+        );
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IssuingAuthorization>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/issuing/authorizations/{authorization}`: set optional parameters, then `send()`.
@@ -538,12 +571,9 @@ pub struct PostIssuingAuthorizationsAuthorization<'a> {
     body: Option<super::models::PostApplicationFeesFeeRefundsIdBody>,
     options: rt::CallOptions,
 }
-impl PostIssuingAuthorizationsAuthorization<'_> {
+impl<'a> PostIssuingAuthorizationsAuthorization<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostApplicationFeesFeeRefundsIdBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostApplicationFeesFeeRefundsIdBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -552,23 +582,32 @@ impl PostIssuingAuthorizationsAuthorization<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IssuingAuthorization>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/issuing/authorizations/{authorization}",
         );
         let v = &self.authorization;
         op.check(rt::check::length("authorization", v, None, Some(5000u64)));
-        op.path("authorization", &self.authorization, rt::Style::Simple, false);
+        op.path(
+            "authorization",
+            &self.authorization,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(body) = &self.body {
             op.form(body, &["expand", "metadata"]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IssuingAuthorization>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/issuing/authorizations/{authorization}/approve`: set optional parameters, then `send()`.
@@ -580,7 +619,7 @@ pub struct PostIssuingAuthorizationsAuthorizationApprove<'a> {
     body: Option<super::models::PostIssuingAuthorizationsAuthorizationApproveBody>,
     options: rt::CallOptions,
 }
-impl PostIssuingAuthorizationsAuthorizationApprove<'_> {
+impl<'a> PostIssuingAuthorizationsAuthorizationApprove<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -594,23 +633,32 @@ impl PostIssuingAuthorizationsAuthorizationApprove<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IssuingAuthorization>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/issuing/authorizations/{authorization}/approve",
         );
         let v = &self.authorization;
         op.check(rt::check::length("authorization", v, None, Some(5000u64)));
-        op.path("authorization", &self.authorization, rt::Style::Simple, false);
+        op.path(
+            "authorization",
+            &self.authorization,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(body) = &self.body {
             op.form(body, &["expand", "metadata"]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IssuingAuthorization>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/issuing/authorizations/{authorization}/decline`: set optional parameters, then `send()`.
@@ -622,12 +670,9 @@ pub struct PostIssuingAuthorizationsAuthorizationDecline<'a> {
     body: Option<super::models::PostApplicationFeesFeeRefundsIdBody>,
     options: rt::CallOptions,
 }
-impl PostIssuingAuthorizationsAuthorizationDecline<'_> {
+impl<'a> PostIssuingAuthorizationsAuthorizationDecline<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostApplicationFeesFeeRefundsIdBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostApplicationFeesFeeRefundsIdBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -636,23 +681,32 @@ impl PostIssuingAuthorizationsAuthorizationDecline<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IssuingAuthorization>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/issuing/authorizations/{authorization}/decline",
         );
         let v = &self.authorization;
         op.check(rt::check::length("authorization", v, None, Some(5000u64)));
-        op.path("authorization", &self.authorization, rt::Style::Simple, false);
+        op.path(
+            "authorization",
+            &self.authorization,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(body) = &self.body {
             op.form(body, &["expand", "metadata"]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IssuingAuthorization>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/issuing/cardholders`: set optional parameters, then `send()`.
@@ -672,7 +726,7 @@ pub struct GetIssuingCardholders<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetIssuingCardholders<'_> {
+impl<'a> GetIssuingCardholders<'a> {
     /// Only return cardholders that were created during the given date interval.
     pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
         self.created = Some(value);
@@ -728,13 +782,7 @@ impl GetIssuingCardholders<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetIssuingCardholdersResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/issuing/cardholders");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         op.query("email", &self.email, rt::Style::Form, true);
@@ -748,7 +796,12 @@ impl GetIssuingCardholders<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         op.query("status", &self.status, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
         if let Some(body) = &self.body {
@@ -756,7 +809,41 @@ impl GetIssuingCardholders<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetIssuingCardholdersResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::IssuingCardholder> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::IssuingCardholder> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/issuing/cardholders`: set optional parameters, then `send()`.
@@ -767,16 +854,13 @@ pub struct PostIssuingCardholders<'a> {
     body: super::models::PostIssuingCardholdersBody,
     options: rt::CallOptions,
 }
-impl PostIssuingCardholders<'_> {
+impl<'a> PostIssuingCardholders<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IssuingCardholder>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/issuing/cardholders");
         op.check(self.body.validate());
         op.form(
@@ -792,7 +876,12 @@ impl PostIssuingCardholders<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::IssuingCardholder>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/issuing/cardholders/{cardholder}`: set optional parameters, then `send()`.
@@ -805,7 +894,7 @@ pub struct GetIssuingCardholdersCardholder<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetIssuingCardholdersCardholder<'_> {
+impl<'a> GetIssuingCardholdersCardholder<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -821,14 +910,8 @@ impl GetIssuingCardholdersCardholder<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IssuingCardholder>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v1/issuing/cardholders/{cardholder}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v1/issuing/cardholders/{cardholder}");
         let v = &self.cardholder;
         op.check(rt::check::length("cardholder", v, None, Some(5000u64)));
         op.path("cardholder", &self.cardholder, rt::Style::Simple, false);
@@ -838,7 +921,12 @@ impl GetIssuingCardholdersCardholder<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::IssuingCardholder>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/issuing/cardholders/{cardholder}`: set optional parameters, then `send()`.
@@ -850,12 +938,9 @@ pub struct PostIssuingCardholdersCardholder<'a> {
     body: Option<super::models::PostIssuingCardholdersCardholderBody>,
     options: rt::CallOptions,
 }
-impl PostIssuingCardholdersCardholder<'_> {
+impl<'a> PostIssuingCardholdersCardholder<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostIssuingCardholdersCardholderBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostIssuingCardholdersCardholderBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -864,14 +949,8 @@ impl PostIssuingCardholdersCardholder<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IssuingCardholder>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v1/issuing/cardholders/{cardholder}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v1/issuing/cardholders/{cardholder}");
         let v = &self.cardholder;
         op.check(rt::check::length("cardholder", v, None, Some(5000u64)));
         op.path("cardholder", &self.cardholder, rt::Style::Simple, false);
@@ -893,7 +972,12 @@ impl PostIssuingCardholdersCardholder<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::IssuingCardholder>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/issuing/cards`: set optional parameters, then `send()`.
@@ -915,7 +999,7 @@ pub struct GetIssuingCards<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetIssuingCards<'_> {
+impl<'a> GetIssuingCards<'a> {
     /// Only return cards belonging to the Cardholder with the provided ID.
     pub fn cardholder(mut self, value: impl Into<String>) -> Self {
         self.cardholder = Some(value.into());
@@ -981,10 +1065,7 @@ impl GetIssuingCards<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetIssuingCardsResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/issuing/cards");
         if let Some(v) = &self.cardholder {
             op.check(rt::check::length("cardholder", v, None, Some(5000u64)));
@@ -1006,7 +1087,12 @@ impl GetIssuingCards<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         op.query("status", &self.status, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
         if let Some(body) = &self.body {
@@ -1014,7 +1100,41 @@ impl GetIssuingCards<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetIssuingCardsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::IssuingCard> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::IssuingCard> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/issuing/cards`: set optional parameters, then `send()`.
@@ -1025,22 +1145,27 @@ pub struct PostIssuingCards<'a> {
     body: super::models::PostIssuingCardsBody,
     options: rt::CallOptions,
 }
-impl PostIssuingCards<'_> {
+impl<'a> PostIssuingCards<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IssuingCard>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/issuing/cards");
         op.check(self.body.validate());
-        op.form(&self.body, &["expand", "metadata", "shipping", "spending_controls"]);
+        op.form(
+            &self.body,
+            &["expand", "metadata", "shipping", "spending_controls"],
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::IssuingCard>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/issuing/cards/{card}`: set optional parameters, then `send()`.
@@ -1053,7 +1178,7 @@ pub struct GetIssuingCardsCard<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetIssuingCardsCard<'_> {
+impl<'a> GetIssuingCardsCard<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -1069,10 +1194,7 @@ impl GetIssuingCardsCard<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IssuingCard>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/issuing/cards/{card}");
         let v = &self.card;
         op.check(rt::check::length("card", v, None, Some(5000u64)));
@@ -1083,7 +1205,12 @@ impl GetIssuingCardsCard<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::IssuingCard>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/issuing/cards/{card}`: set optional parameters, then `send()`.
@@ -1095,7 +1222,7 @@ pub struct PostIssuingCardsCard<'a> {
     body: Option<super::models::PostIssuingCardsCardBody>,
     options: rt::CallOptions,
 }
-impl PostIssuingCardsCard<'_> {
+impl<'a> PostIssuingCardsCard<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostIssuingCardsCardBody) -> Self {
         self.body = Some(value);
@@ -1106,10 +1233,7 @@ impl PostIssuingCardsCard<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IssuingCard>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/issuing/cards/{card}");
         let v = &self.card;
         op.check(rt::check::length("card", v, None, Some(5000u64)));
@@ -1122,7 +1246,12 @@ impl PostIssuingCardsCard<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::IssuingCard>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/issuing/disputes`: set optional parameters, then `send()`.
@@ -1140,7 +1269,7 @@ pub struct GetIssuingDisputes<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetIssuingDisputes<'_> {
+impl<'a> GetIssuingDisputes<'a> {
     /// Select Issuing disputes that were created during the given date interval.
     pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
         self.created = Some(value);
@@ -1186,10 +1315,7 @@ impl GetIssuingDisputes<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetIssuingDisputesResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/issuing/disputes");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.ending_before {
@@ -1201,7 +1327,12 @@ impl GetIssuingDisputes<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         op.query("status", &self.status, rt::Style::Form, true);
         if let Some(v) = &self.transaction {
             op.check(rt::check::length("transaction", v, None, Some(5000u64)));
@@ -1212,7 +1343,41 @@ impl GetIssuingDisputes<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetIssuingDisputesResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::IssuingDispute> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::IssuingDispute> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/issuing/disputes`: set optional parameters, then `send()`.
@@ -1223,22 +1388,24 @@ pub struct PostIssuingDisputes<'a> {
     body: super::models::PostIssuingDisputesBody,
     options: rt::CallOptions,
 }
-impl PostIssuingDisputes<'_> {
+impl<'a> PostIssuingDisputes<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IssuingDispute>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/issuing/disputes");
         op.check(self.body.validate());
         op.form(&self.body, &["evidence", "expand", "metadata"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::IssuingDispute>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/issuing/disputes/{dispute}`: set optional parameters, then `send()`.
@@ -1251,7 +1418,7 @@ pub struct GetIssuingDisputesDispute<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetIssuingDisputesDispute<'_> {
+impl<'a> GetIssuingDisputesDispute<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -1267,10 +1434,7 @@ impl GetIssuingDisputesDispute<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IssuingDispute>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/issuing/disputes/{dispute}");
         let v = &self.dispute;
         op.check(rt::check::length("dispute", v, None, Some(5000u64)));
@@ -1281,7 +1445,12 @@ impl GetIssuingDisputesDispute<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::IssuingDispute>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/issuing/disputes/{dispute}`: set optional parameters, then `send()`.
@@ -1293,7 +1462,7 @@ pub struct PostIssuingDisputesDispute<'a> {
     body: Option<super::models::PostIssuingDisputesDisputeBody>,
     options: rt::CallOptions,
 }
-impl PostIssuingDisputesDispute<'_> {
+impl<'a> PostIssuingDisputesDispute<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostIssuingDisputesDisputeBody) -> Self {
         self.body = Some(value);
@@ -1304,10 +1473,7 @@ impl PostIssuingDisputesDispute<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IssuingDispute>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/issuing/disputes/{dispute}");
         let v = &self.dispute;
         op.check(rt::check::length("dispute", v, None, Some(5000u64)));
@@ -1317,7 +1483,12 @@ impl PostIssuingDisputesDispute<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::IssuingDispute>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/issuing/disputes/{dispute}/submit`: set optional parameters, then `send()`.
@@ -1329,12 +1500,9 @@ pub struct PostIssuingDisputesDisputeSubmit<'a> {
     body: Option<super::models::PostApplicationFeesFeeRefundsIdBody>,
     options: rt::CallOptions,
 }
-impl PostIssuingDisputesDisputeSubmit<'_> {
+impl<'a> PostIssuingDisputesDisputeSubmit<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostApplicationFeesFeeRefundsIdBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostApplicationFeesFeeRefundsIdBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1343,14 +1511,8 @@ impl PostIssuingDisputesDisputeSubmit<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IssuingDispute>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v1/issuing/disputes/{dispute}/submit",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v1/issuing/disputes/{dispute}/submit");
         let v = &self.dispute;
         op.check(rt::check::length("dispute", v, None, Some(5000u64)));
         op.path("dispute", &self.dispute, rt::Style::Simple, false);
@@ -1359,7 +1521,12 @@ impl PostIssuingDisputesDisputeSubmit<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::IssuingDispute>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/issuing/settlements`: set optional parameters, then `send()`.
@@ -1375,7 +1542,7 @@ pub struct GetIssuingSettlements<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetIssuingSettlements<'_> {
+impl<'a> GetIssuingSettlements<'a> {
     /// Only return issuing settlements that were created during the given date interval.
     pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
         self.created = Some(value);
@@ -1411,13 +1578,7 @@ impl GetIssuingSettlements<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetIssuingSettlementsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/issuing/settlements");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.ending_before {
@@ -1429,13 +1590,52 @@ impl GetIssuingSettlements<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetIssuingSettlementsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::IssuingSettlement> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::IssuingSettlement> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v1/issuing/settlements/{settlement}`: set optional parameters, then `send()`.
@@ -1448,7 +1648,7 @@ pub struct GetIssuingSettlementsSettlement<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetIssuingSettlementsSettlement<'_> {
+impl<'a> GetIssuingSettlementsSettlement<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -1464,14 +1664,8 @@ impl GetIssuingSettlementsSettlement<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IssuingSettlement>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v1/issuing/settlements/{settlement}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v1/issuing/settlements/{settlement}");
         let v = &self.settlement;
         op.check(rt::check::length("settlement", v, None, Some(5000u64)));
         op.path("settlement", &self.settlement, rt::Style::Simple, false);
@@ -1481,7 +1675,12 @@ impl GetIssuingSettlementsSettlement<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::IssuingSettlement>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/issuing/settlements/{settlement}`: set optional parameters, then `send()`.
@@ -1493,12 +1692,9 @@ pub struct PostIssuingSettlementsSettlement<'a> {
     body: Option<super::models::PostIssuingSettlementsSettlementBody>,
     options: rt::CallOptions,
 }
-impl PostIssuingSettlementsSettlement<'_> {
+impl<'a> PostIssuingSettlementsSettlement<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostIssuingSettlementsSettlementBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostIssuingSettlementsSettlementBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1507,14 +1703,8 @@ impl PostIssuingSettlementsSettlement<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IssuingSettlement>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v1/issuing/settlements/{settlement}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v1/issuing/settlements/{settlement}");
         let v = &self.settlement;
         op.check(rt::check::length("settlement", v, None, Some(5000u64)));
         op.path("settlement", &self.settlement, rt::Style::Simple, false);
@@ -1523,7 +1713,12 @@ impl PostIssuingSettlementsSettlement<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::IssuingSettlement>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/issuing/transactions`: set optional parameters, then `send()`.
@@ -1542,7 +1737,7 @@ pub struct GetIssuingTransactions<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetIssuingTransactions<'_> {
+impl<'a> GetIssuingTransactions<'a> {
     /// Only return transactions that belong to the given card.
     pub fn card(mut self, value: impl Into<String>) -> Self {
         self.card = Some(value.into());
@@ -1593,13 +1788,7 @@ impl GetIssuingTransactions<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetIssuingTransactionsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/issuing/transactions");
         if let Some(v) = &self.card {
             op.check(rt::check::length("card", v, None, Some(5000u64)));
@@ -1619,14 +1808,53 @@ impl GetIssuingTransactions<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         op.query("type", &self.type_, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetIssuingTransactionsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::IssuingTransaction> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::IssuingTransaction> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v1/issuing/transactions/{transaction}`: set optional parameters, then `send()`.
@@ -1639,7 +1867,7 @@ pub struct GetIssuingTransactionsTransaction<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetIssuingTransactionsTransaction<'_> {
+impl<'a> GetIssuingTransactionsTransaction<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -1655,14 +1883,8 @@ impl GetIssuingTransactionsTransaction<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IssuingTransaction>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v1/issuing/transactions/{transaction}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v1/issuing/transactions/{transaction}");
         let v = &self.transaction;
         op.check(rt::check::length("transaction", v, None, Some(5000u64)));
         op.path("transaction", &self.transaction, rt::Style::Simple, false);
@@ -1672,7 +1894,12 @@ impl GetIssuingTransactionsTransaction<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::IssuingTransaction>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/issuing/transactions/{transaction}`: set optional parameters, then `send()`.
@@ -1684,12 +1911,9 @@ pub struct PostIssuingTransactionsTransaction<'a> {
     body: Option<super::models::PostApplicationFeesFeeRefundsIdBody>,
     options: rt::CallOptions,
 }
-impl PostIssuingTransactionsTransaction<'_> {
+impl<'a> PostIssuingTransactionsTransaction<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostApplicationFeesFeeRefundsIdBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostApplicationFeesFeeRefundsIdBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1698,14 +1922,8 @@ impl PostIssuingTransactionsTransaction<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::IssuingTransaction>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v1/issuing/transactions/{transaction}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v1/issuing/transactions/{transaction}");
         let v = &self.transaction;
         op.check(rt::check::length("transaction", v, None, Some(5000u64)));
         op.path("transaction", &self.transaction, rt::Style::Simple, false);
@@ -1714,6 +1932,11 @@ impl PostIssuingTransactionsTransaction<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::IssuingTransaction>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

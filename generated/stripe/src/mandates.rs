@@ -16,10 +16,7 @@ impl<'a> MandatesApi<'a> {
     /// <p>Retrieves a Mandate object.</p>
     ///
     /// `GET /v1/mandates/{mandate}` (operation `GetMandatesMandate`).
-    pub fn get_mandates_mandate(
-        &self,
-        mandate: impl Into<String>,
-    ) -> GetMandatesMandate<'a> {
+    pub fn get_mandates_mandate(&self, mandate: impl Into<String>) -> GetMandatesMandate<'a> {
         GetMandatesMandate {
             client: self.client,
             mandate: mandate.into(),
@@ -39,7 +36,7 @@ pub struct GetMandatesMandate<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetMandatesMandate<'_> {
+impl<'a> GetMandatesMandate<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -55,8 +52,7 @@ impl GetMandatesMandate<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Mandate>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/mandates/{mandate}");
         op.path("mandate", &self.mandate, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
@@ -65,6 +61,11 @@ impl GetMandatesMandate<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Mandate>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -200,12 +200,7 @@ impl AccountBusinessProfile {
             )?;
         }
         if let Some(v) = &self.support_url {
-            rt::check::length(
-                "AccountBusinessProfile.support_url",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("AccountBusinessProfile.support_url", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.url {
             rt::check::length("AccountBusinessProfile.url", v, None, Some(5000u64))?;
@@ -272,27 +267,20 @@ pub struct AccountCapabilities {
     pub acss_debit_payments: Option<super::models::AccountCapabilitiesAcssDebitPayments>,
     /// The status of the Afterpay Clearpay capability of the account, or whether the account can directly process Afterpay Clearpay charges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub afterpay_clearpay_payments: Option<
-        super::models::AccountCapabilitiesAfterpayClearpayPayments,
-    >,
+    pub afterpay_clearpay_payments:
+        Option<super::models::AccountCapabilitiesAfterpayClearpayPayments>,
     /// The status of the BECS Direct Debit (AU) payments capability of the account, or whether the account can directly process BECS Direct Debit (AU) charges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub au_becs_debit_payments: Option<
-        super::models::AccountCapabilitiesAuBecsDebitPayments,
-    >,
+    pub au_becs_debit_payments: Option<super::models::AccountCapabilitiesAuBecsDebitPayments>,
     /// The status of the Bacs Direct Debits payments capability of the account, or whether the account can directly process Bacs Direct Debits charges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bacs_debit_payments: Option<super::models::AccountCapabilitiesBacsDebitPayments>,
     /// The status of the Bancontact payments capability of the account, or whether the account can directly process Bancontact charges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bancontact_payments: Option<
-        super::models::AccountCapabilitiesBancontactPayments,
-    >,
+    pub bancontact_payments: Option<super::models::AccountCapabilitiesBancontactPayments>,
     /// The status of the customer_balance payments capability of the account, or whether the account can directly process customer_balance charges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bank_transfer_payments: Option<
-        super::models::AccountCapabilitiesBankTransferPayments,
-    >,
+    pub bank_transfer_payments: Option<super::models::AccountCapabilitiesBankTransferPayments>,
     /// The status of the boleto payments capability of the account, or whether the account can directly process boleto charges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boleto_payments: Option<super::models::AccountCapabilitiesBoletoPayments>,
@@ -304,9 +292,8 @@ pub struct AccountCapabilities {
     pub card_payments: Option<super::models::AccountCapabilitiesCardPayments>,
     /// The status of the Cartes Bancaires payments capability of the account, or whether the account can directly process Cartes Bancaires card charges in EUR currency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cartes_bancaires_payments: Option<
-        super::models::AccountCapabilitiesCartesBancairesPayments,
-    >,
+    pub cartes_bancaires_payments:
+        Option<super::models::AccountCapabilitiesCartesBancairesPayments>,
     /// The status of the EPS payments capability of the account, or whether the account can directly process EPS charges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eps_payments: Option<super::models::AccountCapabilitiesEpsPayments>,
@@ -351,22 +338,18 @@ pub struct AccountCapabilities {
     pub sofort_payments: Option<super::models::AccountCapabilitiesSofortPayments>,
     /// The status of the tax reporting 1099-K (US) capability of the account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_reporting_us_1099_k: Option<
-        super::models::AccountCapabilitiesTaxReportingUs1099K,
-    >,
+    pub tax_reporting_us_1099_k: Option<super::models::AccountCapabilitiesTaxReportingUs1099K>,
     /// The status of the tax reporting 1099-MISC (US) capability of the account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_reporting_us_1099_misc: Option<
-        super::models::AccountCapabilitiesTaxReportingUs1099Misc,
-    >,
+    pub tax_reporting_us_1099_misc:
+        Option<super::models::AccountCapabilitiesTaxReportingUs1099Misc>,
     /// The status of the transfers capability of the account, or whether your platform can transfer funds to the account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfers: Option<super::models::AccountCapabilitiesTransfers>,
     /// The status of the US bank account ACH payments capability of the account, or whether the account can directly process US bank account charges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub us_bank_account_ach_payments: Option<
-        super::models::AccountCapabilitiesUsBankAccountAchPayments,
-    >,
+    pub us_bank_account_ach_payments:
+        Option<super::models::AccountCapabilitiesUsBankAccountAchPayments>,
 }
 connector_runtime::__string_enum! {
     #[doc =
@@ -658,12 +641,7 @@ impl LegalEntityJapanAddress {
             rt::check::length("LegalEntityJapanAddress.city", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.country {
-            rt::check::length(
-                "LegalEntityJapanAddress.country",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("LegalEntityJapanAddress.country", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.line1 {
             rt::check::length("LegalEntityJapanAddress.line1", v, None, Some(5000u64))?;
@@ -1042,9 +1020,7 @@ pub struct BankAccount {
     pub account_type: Option<String>,
     /// A set of available payout methods for this bank account. Only values from this set should be passed as the `method` when creating a payout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub available_payout_methods: Option<
-        Vec<super::models::BankAccountAvailablePayoutMethodsItem>,
-    >,
+    pub available_payout_methods: Option<Vec<super::models::BankAccountAvailablePayoutMethodsItem>>,
     /// Name of the bank associated with the routing number (e.g., `WELLS FARGO`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bank_name: Option<String>,
@@ -1082,20 +1058,10 @@ impl BankAccount {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_holder_name {
-            rt::check::length(
-                "BankAccount.account_holder_name",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("BankAccount.account_holder_name", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.account_holder_type {
-            rt::check::length(
-                "BankAccount.account_holder_type",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("BankAccount.account_holder_type", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.account_type {
             rt::check::length("BankAccount.account_type", v, None, Some(5000u64))?;
@@ -1470,12 +1436,7 @@ impl BitcoinReceiver {
         }
         {
             let v = &self.inbound_address;
-            rt::check::length(
-                "BitcoinReceiver.inbound_address",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("BitcoinReceiver.inbound_address", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.payment {
             rt::check::length("BitcoinReceiver.payment", v, None, Some(5000u64))?;
@@ -1514,12 +1475,7 @@ impl BitcoinReceiverTransactions {
         }
         {
             let v = &self.url;
-            rt::check::length(
-                "BitcoinReceiverTransactions.url",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("BitcoinReceiverTransactions.url", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -1594,9 +1550,7 @@ pub struct Card {
     pub address_zip_check: Option<String>,
     /// A set of available payout methods for this card. Only values from this set should be passed as the `method` when creating a payout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub available_payout_methods: Option<
-        Vec<super::models::BankAccountAvailablePayoutMethodsItem>,
-    >,
+    pub available_payout_methods: Option<Vec<super::models::BankAccountAvailablePayoutMethodsItem>>,
     /// Card brand. Can be `American Express`, `Diners Club`, `Discover`, `JCB`, `MasterCard`, `UnionPay`, `Visa`, or `Unknown`.
     pub brand: String,
     /// Two-letter ISO code representing the country of the card. You could use this attribute to get a sense of the international breakdown of cards you've collected.
@@ -2204,12 +2158,7 @@ impl SourceCodeVerificationFlow {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.status;
-            rt::check::length(
-                "SourceCodeVerificationFlow.status",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("SourceCodeVerificationFlow.status", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -2445,12 +2394,7 @@ impl SourceRedirectFlow {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.failure_reason {
-            rt::check::length(
-                "SourceRedirectFlow.failure_reason",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("SourceRedirectFlow.failure_reason", v, None, Some(5000u64))?;
         }
         {
             let v = &self.return_url;
@@ -2941,9 +2885,8 @@ pub struct InvoiceSettingCustomerSetting {
     pub custom_fields: Option<Vec<super::models::InvoiceSettingCustomField>>,
     /// ID of a payment method that's attached to the customer, to be used as the customer's default payment method for subscriptions and invoices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_payment_method: Option<
-        Box<super::models::InvoiceSettingCustomerSettingDefaultPaymentMethod>,
-    >,
+    pub default_payment_method:
+        Option<Box<super::models::InvoiceSettingCustomerSettingDefaultPaymentMethod>>,
     /// Default footer to be displayed on invoices for this customer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub footer: Option<String>,
@@ -2984,12 +2927,7 @@ impl InvoiceSettingCustomField {
         }
         {
             let v = &self.value;
-            rt::check::length(
-                "InvoiceSettingCustomField.value",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("InvoiceSettingCustomField.value", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -3163,20 +3101,10 @@ impl PaymentMethodAcssDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.bank_name {
-            rt::check::length(
-                "PaymentMethodAcssDebit.bank_name",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PaymentMethodAcssDebit.bank_name", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.fingerprint {
-            rt::check::length(
-                "PaymentMethodAcssDebit.fingerprint",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PaymentMethodAcssDebit.fingerprint", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.institution_number {
             rt::check::length(
@@ -3261,23 +3189,13 @@ impl PaymentMethodBacsDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.fingerprint {
-            rt::check::length(
-                "PaymentMethodBacsDebit.fingerprint",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PaymentMethodBacsDebit.fingerprint", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.last4 {
             rt::check::length("PaymentMethodBacsDebit.last4", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.sort_code {
-            rt::check::length(
-                "PaymentMethodBacsDebit.sort_code",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PaymentMethodBacsDebit.sort_code", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -3441,12 +3359,7 @@ impl PaymentMethodCardChecks {
             )?;
         }
         if let Some(v) = &self.cvc_check {
-            rt::check::length(
-                "PaymentMethodCardChecks.cvc_check",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PaymentMethodCardChecks.cvc_check", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -3459,14 +3372,10 @@ pub struct PaymentMethodCardGeneratedCard {
     pub charge: Option<String>,
     /// Transaction-specific details of the payment method used in the payment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_details: Option<
-        super::models::CardGeneratedFromPaymentMethodDetails,
-    >,
+    pub payment_method_details: Option<super::models::CardGeneratedFromPaymentMethodDetails>,
     /// The ID of the SetupAttempt that generated this PaymentMethod, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_attempt: Option<
-        Box<super::models::PaymentMethodCardGeneratedCardSetupAttempt>,
-    >,
+    pub setup_attempt: Option<Box<super::models::PaymentMethodCardGeneratedCardSetupAttempt>>,
 }
 impl PaymentMethodCardGeneratedCard {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -3661,9 +3570,7 @@ connector_runtime::__string_enum! {
 pub struct PaymentMethodDetailsCardPresentReceipt {
     /// The type of account being debited or credited
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_type: Option<
-        super::models::PaymentMethodDetailsCardPresentReceiptAccountType,
-    >,
+    pub account_type: Option<super::models::PaymentMethodDetailsCardPresentReceiptAccountType>,
     /// EMV tag 9F26, cryptogram generated by the integrated circuit chip.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_cryptogram: Option<String>,
@@ -3906,17 +3813,13 @@ pub struct SetupAttemptPaymentMethodDetails {
     pub acss_debit: Option<super::models::SetupAttemptPaymentMethodDetailsAcssDebit>,
     /// setup_attempt_payment_method_details_au_becs_debit
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub au_becs_debit: Option<
-        super::models::SetupAttemptPaymentMethodDetailsAuBecsDebit,
-    >,
+    pub au_becs_debit: Option<super::models::SetupAttemptPaymentMethodDetailsAuBecsDebit>,
     /// setup_attempt_payment_method_details_bacs_debit
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bacs_debit: Option<super::models::SetupAttemptPaymentMethodDetailsBacsDebit>,
     /// setup_attempt_payment_method_details_bancontact
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bancontact: Option<
-        Box<super::models::SetupAttemptPaymentMethodDetailsBancontact>,
-    >,
+    pub bancontact: Option<Box<super::models::SetupAttemptPaymentMethodDetailsBancontact>>,
     /// setup_attempt_payment_method_details_boleto
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boleto: Option<super::models::SetupAttemptPaymentMethodDetailsBoleto>,
@@ -3925,9 +3828,7 @@ pub struct SetupAttemptPaymentMethodDetails {
     pub card: Option<super::models::SetupAttemptPaymentMethodDetailsCard>,
     /// setup_attempt_payment_method_details_card_present
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card_present: Option<
-        Box<super::models::SetupAttemptPaymentMethodDetailsCardPresent>,
-    >,
+    pub card_present: Option<Box<super::models::SetupAttemptPaymentMethodDetailsCardPresent>>,
     /// setup_attempt_payment_method_details_ideal
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ideal: Option<Box<super::models::SetupAttemptPaymentMethodDetailsIdeal>>,
@@ -3942,9 +3843,7 @@ pub struct SetupAttemptPaymentMethodDetails {
     pub type_: String,
     /// setup_attempt_payment_method_details_us_bank_account
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub us_bank_account: Option<
-        super::models::SetupAttemptPaymentMethodDetailsUsBankAccount,
-    >,
+    pub us_bank_account: Option<super::models::SetupAttemptPaymentMethodDetailsUsBankAccount>,
 }
 impl SetupAttemptPaymentMethodDetails {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -3993,15 +3892,12 @@ pub struct SetupAttemptPaymentMethodDetailsBancontact {
     pub bic: Option<String>,
     /// The ID of the SEPA Direct Debit PaymentMethod which was generated by this SetupAttempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generated_sepa_debit: Option<
-        Box<super::models::SetupAttemptPaymentMethodDetailsBancontactGeneratedSepaDebit>,
-    >,
+    pub generated_sepa_debit:
+        Option<Box<super::models::SetupAttemptPaymentMethodDetailsBancontactGeneratedSepaDebit>>,
     /// The mandate for the SEPA Direct Debit PaymentMethod which was generated by this SetupAttempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generated_sepa_debit_mandate: Option<
-        Box<
-            super::models::SetupAttemptPaymentMethodDetailsBancontactGeneratedSepaDebitMandate,
-        >,
+        Box<super::models::SetupAttemptPaymentMethodDetailsBancontactGeneratedSepaDebitMandate>,
     >,
     /// Last four characters of the IBAN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4009,9 +3905,8 @@ pub struct SetupAttemptPaymentMethodDetailsBancontact {
     /// Preferred language of the Bancontact authorization page that the customer is redirected to.
     /// Can be one of `en`, `de`, `fr`, or `nl`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub preferred_language: Option<
-        super::models::SetupAttemptPaymentMethodDetailsBancontactPreferredLanguage,
-    >,
+    pub preferred_language:
+        Option<super::models::SetupAttemptPaymentMethodDetailsBancontactPreferredLanguage>,
     /// Owner's verified full name. Values are verified or provided by Bancontact directly
     /// (if supported) at the time of authorization or settlement. They cannot be set or mutated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4237,12 +4132,7 @@ impl MandatePaymentMethodDetails {
         }
         {
             let v = &self.type_;
-            rt::check::length(
-                "MandatePaymentMethodDetails.type",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("MandatePaymentMethodDetails.type", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -4403,9 +4293,7 @@ pub struct ThreeDSecureDetails {
     /// For authenticated transactions: how the customer was authenticated by
     /// the issuing bank.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authentication_flow: Option<
-        super::models::ThreeDSecureDetailsAuthenticationFlow,
-    >,
+    pub authentication_flow: Option<super::models::ThreeDSecureDetailsAuthenticationFlow>,
     /// Indicates the outcome of 3D Secure authentication.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<super::models::ThreeDSecureDetailsResult>,
@@ -4444,9 +4332,8 @@ connector_runtime::__string_enum! {
 pub struct SetupAttemptPaymentMethodDetailsCardPresent {
     /// The ID of the Card PaymentMethod which was generated by this SetupAttempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generated_card: Option<
-        Box<super::models::SetupAttemptPaymentMethodDetailsCardPresentGeneratedCard>,
-    >,
+    pub generated_card:
+        Option<Box<super::models::SetupAttemptPaymentMethodDetailsCardPresentGeneratedCard>>,
 }
 /// The ID of the Card PaymentMethod which was generated by this SetupAttempt.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -4468,15 +4355,12 @@ pub struct SetupAttemptPaymentMethodDetailsIdeal {
     pub bic: Option<super::models::SetupAttemptPaymentMethodDetailsIdealBic>,
     /// The ID of the SEPA Direct Debit PaymentMethod which was generated by this SetupAttempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generated_sepa_debit: Option<
-        Box<super::models::SetupAttemptPaymentMethodDetailsBancontactGeneratedSepaDebit>,
-    >,
+    pub generated_sepa_debit:
+        Option<Box<super::models::SetupAttemptPaymentMethodDetailsBancontactGeneratedSepaDebit>>,
     /// The mandate for the SEPA Direct Debit PaymentMethod which was generated by this SetupAttempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generated_sepa_debit_mandate: Option<
-        Box<
-            super::models::SetupAttemptPaymentMethodDetailsBancontactGeneratedSepaDebitMandate,
-        >,
+        Box<super::models::SetupAttemptPaymentMethodDetailsBancontactGeneratedSepaDebitMandate>,
     >,
     /// Last four characters of the IBAN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4542,15 +4426,12 @@ pub struct SetupAttemptPaymentMethodDetailsSofort {
     pub bic: Option<String>,
     /// The ID of the SEPA Direct Debit PaymentMethod which was generated by this SetupAttempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generated_sepa_debit: Option<
-        Box<super::models::SetupAttemptPaymentMethodDetailsBancontactGeneratedSepaDebit>,
-    >,
+    pub generated_sepa_debit:
+        Option<Box<super::models::SetupAttemptPaymentMethodDetailsBancontactGeneratedSepaDebit>>,
     /// The mandate for the SEPA Direct Debit PaymentMethod which was generated by this SetupAttempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generated_sepa_debit_mandate: Option<
-        Box<
-            super::models::SetupAttemptPaymentMethodDetailsBancontactGeneratedSepaDebitMandate,
-        >,
+        Box<super::models::SetupAttemptPaymentMethodDetailsBancontactGeneratedSepaDebitMandate>,
     >,
     /// Last four characters of the IBAN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4558,9 +4439,8 @@ pub struct SetupAttemptPaymentMethodDetailsSofort {
     /// Preferred language of the Sofort authorization page that the customer is redirected to.
     /// Can be one of `en`, `de`, `fr`, or `nl`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub preferred_language: Option<
-        super::models::SetupAttemptPaymentMethodDetailsSofortPreferredLanguage,
-    >,
+    pub preferred_language:
+        Option<super::models::SetupAttemptPaymentMethodDetailsSofortPreferredLanguage>,
     /// Owner's verified full name. Values are verified or provided by Sofort directly
     /// (if supported) at the time of authorization or settlement. They cannot be set or mutated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4768,9 +4648,8 @@ pub struct PaymentIntent {
     pub application_fee_amount: Option<i64>,
     /// Settings to configure compatible payment methods from the [Stripe Dashboard](https://dashboard.stripe.com/settings/payment_methods)
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub automatic_payment_methods: Option<
-        super::models::PaymentFlowsAutomaticPaymentMethodsPaymentIntent,
-    >,
+    pub automatic_payment_methods:
+        Option<super::models::PaymentFlowsAutomaticPaymentMethodsPaymentIntent>,
     /// Populated when `status` is `canceled`, this is the time at which the PaymentIntent was canceled. Measured in seconds since the Unix epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canceled_at: Option<i64>,
@@ -4898,12 +4777,7 @@ impl PaymentIntent {
             v.validate()?;
         }
         if let Some(v) = &self.statement_descriptor {
-            rt::check::length(
-                "PaymentIntent.statement_descriptor",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PaymentIntent.statement_descriptor", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.statement_descriptor_suffix {
             rt::check::length(
@@ -5024,9 +4898,7 @@ pub struct Charge {
     pub disputed: bool,
     /// ID of the balance transaction that describes the reversal of the balance on your account due to payment failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure_balance_transaction: Option<
-        Box<super::models::ChargeFailureBalanceTransaction>,
-    >,
+    pub failure_balance_transaction: Option<Box<super::models::ChargeFailureBalanceTransaction>>,
     /// Error code explaining reason for charge failure if available (see [the errors section](https://stripe.com/docs/api#errors) for a list of codes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_code: Option<String>,
@@ -5169,12 +5041,7 @@ impl Charge {
             rt::check::length("Charge.statement_descriptor", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.statement_descriptor_suffix {
-            rt::check::length(
-                "Charge.statement_descriptor_suffix",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("Charge.statement_descriptor_suffix", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.transfer_group {
             rt::check::length("Charge.transfer_group", v, None, Some(5000u64))?;
@@ -5213,9 +5080,7 @@ pub struct ApplicationFee {
     pub application: super::models::ApplicationFeeApplication,
     /// Balance transaction that describes the impact of this collected application fee on your account balance (not including refunds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub balance_transaction: Option<
-        Box<super::models::ApplicationFeeBalanceTransaction>,
-    >,
+    pub balance_transaction: Option<Box<super::models::ApplicationFeeBalanceTransaction>>,
     /// ID of the charge that the application fee was taken from.
     pub charge: Box<super::models::ApplicationFeeCharge>,
     /// Time at which the object was created. Measured in seconds since the Unix epoch.
@@ -5230,9 +5095,7 @@ pub struct ApplicationFee {
     pub object: String,
     /// ID of the corresponding charge on the platform account, if this fee was the result of a charge using the `destination` parameter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub originating_transaction: Option<
-        Box<super::models::ApplicationFeeOriginatingTransaction>,
-    >,
+    pub originating_transaction: Option<Box<super::models::ApplicationFeeOriginatingTransaction>>,
     /// Whether the fee has been fully refunded. If the fee is only partially refunded, this attribute will still be false.
     pub refunded: bool,
     /// FeeRefundList
@@ -5544,9 +5407,7 @@ pub struct DisputeEvidence {
     pub cancellation_rebuttal: Option<String>,
     /// (ID of a [file upload](https://stripe.com/docs/guides/file-upload)) Any communication with the customer that you feel is relevant to your case. Examples include emails proving that the customer received the product or service, or demonstrating their use of or satisfaction with the product or service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub customer_communication: Option<
-        super::models::DisputeEvidenceCustomerCommunication,
-    >,
+    pub customer_communication: Option<super::models::DisputeEvidenceCustomerCommunication>,
     /// The email address of the customer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_email_address: Option<String>,
@@ -5561,9 +5422,8 @@ pub struct DisputeEvidence {
     pub customer_signature: Option<super::models::DisputeEvidenceCustomerSignature>,
     /// (ID of a [file upload](https://stripe.com/docs/guides/file-upload)) Documentation for the prior charge that can uniquely identify the charge, such as a receipt, shipping label, work order, etc. This document should be paired with a similar document from the disputed payment that proves the two payments are separate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duplicate_charge_documentation: Option<
-        super::models::DisputeEvidenceDuplicateChargeDocumentation,
-    >,
+    pub duplicate_charge_documentation:
+        Option<super::models::DisputeEvidenceDuplicateChargeDocumentation>,
     /// An explanation of the difference between the disputed charge versus the prior charge that appears to be a duplicate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicate_charge_explanation: Option<String>,
@@ -5590,9 +5450,7 @@ pub struct DisputeEvidence {
     pub service_date: Option<String>,
     /// (ID of a [file upload](https://stripe.com/docs/guides/file-upload)) Documentation showing proof that a service was provided to the customer. This could include a copy of a signed contract, work order, or other form of written agreement.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service_documentation: Option<
-        super::models::DisputeEvidenceServiceDocumentation,
-    >,
+    pub service_documentation: Option<super::models::DisputeEvidenceServiceDocumentation>,
     /// The address to which a physical product was shipped. You should try to include as complete address information as possible.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping_address: Option<String>,
@@ -5604,9 +5462,7 @@ pub struct DisputeEvidence {
     pub shipping_date: Option<String>,
     /// (ID of a [file upload](https://stripe.com/docs/guides/file-upload)) Documentation showing proof that a product was shipped to the customer at the same address the customer provided to you. This could include a copy of the shipment receipt, shipping label, etc. It should show the customer's full shipping address, if possible.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipping_documentation: Option<
-        super::models::DisputeEvidenceShippingDocumentation,
-    >,
+    pub shipping_documentation: Option<super::models::DisputeEvidenceShippingDocumentation>,
     /// The tracking number for a physical product, obtained from the delivery service. If multiple tracking numbers were generated for this purchase, please separate them with commas.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping_tracking_number: Option<String>,
@@ -5629,12 +5485,7 @@ impl DisputeEvidence {
             )?;
         }
         if let Some(v) = &self.billing_address {
-            rt::check::length(
-                "DisputeEvidence.billing_address",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("DisputeEvidence.billing_address", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.cancellation_policy_disclosure {
             rt::check::length(
@@ -5715,20 +5566,10 @@ impl DisputeEvidence {
             rt::check::length("DisputeEvidence.service_date", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.shipping_address {
-            rt::check::length(
-                "DisputeEvidence.shipping_address",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("DisputeEvidence.shipping_address", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.shipping_carrier {
-            rt::check::length(
-                "DisputeEvidence.shipping_carrier",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("DisputeEvidence.shipping_carrier", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.shipping_date {
             rt::check::length("DisputeEvidence.shipping_date", v, None, Some(5000u64))?;
@@ -6315,9 +6156,7 @@ pub enum IssuingCardholderIdDocumentFront {
 pub struct IssuingCardholderRequirements {
     /// If `disabled_reason` is present, all cards will decline authorizations with `cardholder_verification_required` reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disabled_reason: Option<
-        super::models::IssuingCardholderRequirementsDisabledReason,
-    >,
+    pub disabled_reason: Option<super::models::IssuingCardholderRequirementsDisabledReason>,
     /// Array of fields that need to be collected in order to verify and re-enable the cardholder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub past_due: Option<Vec<super::models::IssuingCardholderRequirementsPastDueItem>>,
@@ -6340,14 +6179,12 @@ connector_runtime::__string_enum! {
 pub struct IssuingCardholderAuthorizationControls {
     /// Array of strings containing [categories](https://stripe.com/docs/api#issuing_authorization_object-merchant_data-category) of authorizations to allow. All other categories will be blocked. Cannot be set with `blocked_categories`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_categories: Option<
-        Vec<super::models::IssuingCardholderAuthorizationControlsAllowedCategoriesItem>,
-    >,
+    pub allowed_categories:
+        Option<Vec<super::models::IssuingCardholderAuthorizationControlsAllowedCategoriesItem>>,
     /// Array of strings containing [categories](https://stripe.com/docs/api#issuing_authorization_object-merchant_data-category) of authorizations to decline. All other categories will be allowed. Cannot be set with `allowed_categories`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub blocked_categories: Option<
-        Vec<super::models::IssuingCardholderAuthorizationControlsAllowedCategoriesItem>,
-    >,
+    pub blocked_categories:
+        Option<Vec<super::models::IssuingCardholderAuthorizationControlsAllowedCategoriesItem>>,
     /// Limit spending with amount-based rules that apply across this cardholder's cards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spending_limits: Option<Vec<super::models::IssuingCardholderSpendingLimit>>,
@@ -6589,9 +6426,8 @@ pub struct IssuingCardholderSpendingLimit {
     pub amount: i64,
     /// Array of strings containing [categories](https://stripe.com/docs/api#issuing_authorization_object-merchant_data-category) this limit applies to. Omitting this field will apply the limit to all categories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub categories: Option<
-        Vec<super::models::IssuingCardholderAuthorizationControlsAllowedCategoriesItem>,
-    >,
+    pub categories:
+        Option<Vec<super::models::IssuingCardholderAuthorizationControlsAllowedCategoriesItem>>,
     /// Interval (or event) to which the amount applies.
     pub interval: super::models::IssuingCardholderSpendingLimitInterval,
 }
@@ -6681,12 +6517,7 @@ impl IssuingCardShipping {
             )?;
         }
         if let Some(v) = &self.tracking_url {
-            rt::check::length(
-                "IssuingCardShipping.tracking_url",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("IssuingCardShipping.tracking_url", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -6715,14 +6546,12 @@ connector_runtime::__string_enum! {
 pub struct IssuingCardAuthorizationControls {
     /// Array of strings containing [categories](https://stripe.com/docs/api#issuing_authorization_object-merchant_data-category) of authorizations to allow. All other categories will be blocked. Cannot be set with `blocked_categories`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_categories: Option<
-        Vec<super::models::IssuingCardholderAuthorizationControlsAllowedCategoriesItem>,
-    >,
+    pub allowed_categories:
+        Option<Vec<super::models::IssuingCardholderAuthorizationControlsAllowedCategoriesItem>>,
     /// Array of strings containing [categories](https://stripe.com/docs/api#issuing_authorization_object-merchant_data-category) of authorizations to decline. All other categories will be allowed. Cannot be set with `allowed_categories`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub blocked_categories: Option<
-        Vec<super::models::IssuingCardholderAuthorizationControlsAllowedCategoriesItem>,
-    >,
+    pub blocked_categories:
+        Option<Vec<super::models::IssuingCardholderAuthorizationControlsAllowedCategoriesItem>>,
     /// Limit spending with amount-based rules that apply across any cards this card replaced (i.e., its `replacement_for` card and _that_ card's `replacement_for` card, up the chain).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spending_limits: Option<Vec<super::models::IssuingCardSpendingLimit>>,
@@ -6737,9 +6566,8 @@ pub struct IssuingCardSpendingLimit {
     pub amount: i64,
     /// Array of strings containing [categories](https://stripe.com/docs/api#issuing_authorization_object-merchant_data-category) this limit applies to. Omitting this field will apply the limit to all categories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub categories: Option<
-        Vec<super::models::IssuingCardholderAuthorizationControlsAllowedCategoriesItem>,
-    >,
+    pub categories:
+        Option<Vec<super::models::IssuingCardholderAuthorizationControlsAllowedCategoriesItem>>,
     /// Interval (or event) to which the amount applies.
     pub interval: super::models::IssuingCardholderSpendingLimitInterval,
 }
@@ -7011,9 +6839,7 @@ pub struct IssuingTransaction {
     pub authorization: Option<super::models::IssuingTransactionAuthorization>,
     /// ID of the [balance transaction](https://stripe.com/docs/api/balance_transactions) associated with this transaction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub balance_transaction: Option<
-        Box<super::models::IssuingTransactionBalanceTransaction>,
-    >,
+    pub balance_transaction: Option<Box<super::models::IssuingTransactionBalanceTransaction>>,
     /// The card used to make this transaction.
     pub card: super::models::IssuingTransactionCard,
     /// The cardholder to whom this transaction belongs.
@@ -7183,9 +7009,8 @@ pub struct IssuingDisputeEvidence {
     pub fraudulent: Option<super::models::IssuingDisputeFraudulentEvidence>,
     /// IssuingDisputeMerchandiseNotAsDescribedEvidence
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merchandise_not_as_described: Option<
-        super::models::IssuingDisputeMerchandiseNotAsDescribedEvidence,
-    >,
+    pub merchandise_not_as_described:
+        Option<super::models::IssuingDisputeMerchandiseNotAsDescribedEvidence>,
     /// IssuingDisputeNotReceivedEvidence
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_received: Option<super::models::IssuingDisputeNotReceivedEvidence>,
@@ -7196,9 +7021,8 @@ pub struct IssuingDisputeEvidence {
     pub reason: super::models::IssuingDisputeEvidenceReason,
     /// IssuingDisputeServiceNotAsDescribedEvidence
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service_not_as_described: Option<
-        super::models::IssuingDisputeServiceNotAsDescribedEvidence,
-    >,
+    pub service_not_as_described:
+        Option<super::models::IssuingDisputeServiceNotAsDescribedEvidence>,
 }
 impl IssuingDisputeEvidence {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -7232,9 +7056,8 @@ impl IssuingDisputeEvidence {
 pub struct IssuingDisputeCanceledEvidence {
     /// (ID of a [file upload](https://stripe.com/docs/guides/file-upload)) Additional documentation supporting the dispute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation: Option<
-        super::models::IssuingDisputeCanceledEvidenceAdditionalDocumentation,
-    >,
+    pub additional_documentation:
+        Option<super::models::IssuingDisputeCanceledEvidenceAdditionalDocumentation>,
     /// Date when order was canceled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canceled_at: Option<i64>,
@@ -7317,14 +7140,11 @@ connector_runtime::__string_enum! {
 pub struct IssuingDisputeDuplicateEvidence {
     /// (ID of a [file upload](https://stripe.com/docs/guides/file-upload)) Additional documentation supporting the dispute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation: Option<
-        super::models::IssuingDisputeCanceledEvidenceAdditionalDocumentation,
-    >,
+    pub additional_documentation:
+        Option<super::models::IssuingDisputeCanceledEvidenceAdditionalDocumentation>,
     /// (ID of a [file upload](https://stripe.com/docs/guides/file-upload)) Copy of the card statement showing that the product had already been paid for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card_statement: Option<
-        super::models::IssuingDisputeDuplicateEvidenceCardStatement,
-    >,
+    pub card_statement: Option<super::models::IssuingDisputeDuplicateEvidenceCardStatement>,
     /// (ID of a [file upload](https://stripe.com/docs/guides/file-upload)) Copy of the receipt showing that the product had been paid for in cash.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cash_receipt: Option<super::models::IssuingDisputeDuplicateEvidenceCashReceipt>,
@@ -7392,9 +7212,8 @@ pub enum IssuingDisputeDuplicateEvidenceCheckImage {
 pub struct IssuingDisputeFraudulentEvidence {
     /// (ID of a [file upload](https://stripe.com/docs/guides/file-upload)) Additional documentation supporting the dispute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation: Option<
-        super::models::IssuingDisputeCanceledEvidenceAdditionalDocumentation,
-    >,
+    pub additional_documentation:
+        Option<super::models::IssuingDisputeCanceledEvidenceAdditionalDocumentation>,
     /// Explanation of why the cardholder is disputing this transaction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
@@ -7418,9 +7237,8 @@ impl IssuingDisputeFraudulentEvidence {
 pub struct IssuingDisputeMerchandiseNotAsDescribedEvidence {
     /// (ID of a [file upload](https://stripe.com/docs/guides/file-upload)) Additional documentation supporting the dispute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation: Option<
-        super::models::IssuingDisputeCanceledEvidenceAdditionalDocumentation,
-    >,
+    pub additional_documentation:
+        Option<super::models::IssuingDisputeCanceledEvidenceAdditionalDocumentation>,
     /// Explanation of why the cardholder is disputing this transaction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
@@ -7464,9 +7282,8 @@ impl IssuingDisputeMerchandiseNotAsDescribedEvidence {
 pub struct IssuingDisputeNotReceivedEvidence {
     /// (ID of a [file upload](https://stripe.com/docs/guides/file-upload)) Additional documentation supporting the dispute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation: Option<
-        super::models::IssuingDisputeCanceledEvidenceAdditionalDocumentation,
-    >,
+    pub additional_documentation:
+        Option<super::models::IssuingDisputeCanceledEvidenceAdditionalDocumentation>,
     /// Date when the cardholder expected to receive the product.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected_at: Option<i64>,
@@ -7507,9 +7324,8 @@ impl IssuingDisputeNotReceivedEvidence {
 pub struct IssuingDisputeOtherEvidence {
     /// (ID of a [file upload](https://stripe.com/docs/guides/file-upload)) Additional documentation supporting the dispute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation: Option<
-        super::models::IssuingDisputeCanceledEvidenceAdditionalDocumentation,
-    >,
+    pub additional_documentation:
+        Option<super::models::IssuingDisputeCanceledEvidenceAdditionalDocumentation>,
     /// Explanation of why the cardholder is disputing this transaction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
@@ -7555,9 +7371,8 @@ connector_runtime::__string_enum! {
 pub struct IssuingDisputeServiceNotAsDescribedEvidence {
     /// (ID of a [file upload](https://stripe.com/docs/guides/file-upload)) Additional documentation supporting the dispute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation: Option<
-        super::models::IssuingDisputeCanceledEvidenceAdditionalDocumentation,
-    >,
+    pub additional_documentation:
+        Option<super::models::IssuingDisputeCanceledEvidenceAdditionalDocumentation>,
     /// Date when order was canceled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canceled_at: Option<i64>,
@@ -7784,21 +7599,11 @@ impl IssuingTransactionFuelData {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.type_;
-            rt::check::length(
-                "IssuingTransactionFuelData.type",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("IssuingTransactionFuelData.type", v, None, Some(5000u64))?;
         }
         {
             let v = &self.unit;
-            rt::check::length(
-                "IssuingTransactionFuelData.unit",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("IssuingTransactionFuelData.unit", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -7859,7 +7664,8 @@ pub struct IssuingAuthorizationVerificationData {
     /// Whether the cardholder provided an address first line and if it matched the cardholder’s `billing.address.line1`.
     pub address_line1_check: super::models::IssuingAuthorizationVerificationDataAddressLine1Check,
     /// Whether the cardholder provided a postal code and if it matched the cardholder’s `billing.address.postal_code`.
-    pub address_postal_code_check: super::models::IssuingAuthorizationVerificationDataAddressPostalCodeCheck,
+    pub address_postal_code_check:
+        super::models::IssuingAuthorizationVerificationDataAddressPostalCodeCheck,
     /// Whether the cardholder provided a CVC and if it matched Stripe’s record.
     pub cvc_check: super::models::IssuingAuthorizationVerificationDataCvcCheck,
     /// Whether the cardholder provided an expiry date and if it matched Stripe’s record.
@@ -7922,9 +7728,7 @@ pub struct Payout {
     pub destination: Option<Box<super::models::PayoutDestination>>,
     /// If the payout failed or was canceled, this will be the ID of the balance transaction that reversed the initial balance transaction, and puts the funds from the failed payout back in your balance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure_balance_transaction: Option<
-        Box<super::models::PayoutFailureBalanceTransaction>,
-    >,
+    pub failure_balance_transaction: Option<Box<super::models::PayoutFailureBalanceTransaction>>,
     /// Error code explaining reason for payout failure if available. See [Types of payout failures](https://stripe.com/docs/api#payout_failures) for a list of failure codes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_code: Option<String>,
@@ -8125,12 +7929,7 @@ impl PlatformTaxFee {
         }
         {
             let v = &self.source_transaction;
-            rt::check::length(
-                "PlatformTaxFee.source_transaction",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PlatformTaxFee.source_transaction", v, None, Some(5000u64))?;
         }
         {
             let v = &self.type_;
@@ -8165,9 +7964,7 @@ pub struct Refund {
     pub description: Option<String>,
     /// If the refund failed, this balance transaction describes the adjustment made on your account balance that reverses the initial balance transaction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure_balance_transaction: Option<
-        Box<super::models::RefundFailureBalanceTransaction>,
-    >,
+    pub failure_balance_transaction: Option<Box<super::models::RefundFailureBalanceTransaction>>,
     /// If the refund failed, the reason for refund failure if known. Possible values are `lost_or_stolen_card`, `expired_or_canceled_card`, or `unknown`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
@@ -8192,9 +7989,7 @@ pub struct Refund {
     pub receipt_number: Option<String>,
     /// The transfer reversal that is associated with the refund. Only present if the charge came from another Stripe account. See the Connect documentation for details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_transfer_reversal: Option<
-        Box<super::models::RefundSourceTransferReversal>,
-    >,
+    pub source_transfer_reversal: Option<Box<super::models::RefundSourceTransferReversal>>,
     /// Status of the refund. For credit card refunds, this can be `pending`, `succeeded`, or `failed`. For other types of refunds, it can be `pending`, `succeeded`, `failed`, or `canceled`. Refer to our [refunds](https://stripe.com/docs/refunds#failed-refunds) documentation for more details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
@@ -8357,9 +8152,8 @@ pub struct TransferReversal {
     pub currency: String,
     /// Linked payment refund for the transfer reversal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub destination_payment_refund: Option<
-        Box<super::models::TransferReversalDestinationPaymentRefund>,
-    >,
+    pub destination_payment_refund:
+        Option<Box<super::models::TransferReversalDestinationPaymentRefund>>,
     /// Unique identifier for the object.
     pub id: String,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format.
@@ -8839,12 +8633,7 @@ impl ChargeFraudDetails {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.stripe_report {
-            rt::check::length(
-                "ChargeFraudDetails.stripe_report",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("ChargeFraudDetails.stripe_report", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.user_report {
             rt::check::length("ChargeFraudDetails.user_report", v, None, Some(5000u64))?;
@@ -9073,9 +8862,7 @@ pub struct Invoice {
     pub total: i64,
     /// The aggregate amounts calculated per discount across all line items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub total_discount_amounts: Option<
-        Vec<super::models::DiscountsResourceDiscountAmount>,
-    >,
+    pub total_discount_amounts: Option<Vec<super::models::DiscountsResourceDiscountAmount>>,
     /// The aggregate amounts calculated per tax rate for all line items.
     pub total_tax_amounts: Vec<super::models::InvoiceTaxAmount>,
     /// The account (if any) the payment will be attributed to for tax reporting, and where funds from the payment will be transferred to for the invoice.
@@ -9262,20 +9049,10 @@ impl TaxIdVerification {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.verified_address {
-            rt::check::length(
-                "TaxIdVerification.verified_address",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("TaxIdVerification.verified_address", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.verified_name {
-            rt::check::length(
-                "TaxIdVerification.verified_name",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("TaxIdVerification.verified_name", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -9375,12 +9152,7 @@ impl InvoicesResourceInvoiceTaxId {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.value {
-            rt::check::length(
-                "InvoicesResourceInvoiceTaxId.value",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("InvoicesResourceInvoiceTaxId.value", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -9544,12 +9316,7 @@ impl DeletedDiscount {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.checkout_session {
-            rt::check::length(
-                "DeletedDiscount.checkout_session",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("DeletedDiscount.checkout_session", v, None, Some(5000u64))?;
         }
         {
             let v = &self.coupon;
@@ -10129,9 +9896,8 @@ pub struct InvoicesPaymentSettings {
     pub payment_method_options: Option<super::models::InvoicesPaymentMethodOptions>,
     /// The list of payment method types (e.g. card) to provide to the invoice’s PaymentIntent. If not set, Stripe attempts to automatically determine the types to use by looking at the invoice’s default payment method, the subscription’s default payment method, the customer’s default payment method, and your [invoice template settings](https://dashboard.stripe.com/settings/billing/invoice).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_types: Option<
-        Vec<super::models::InvoicesPaymentSettingsPaymentMethodTypesItem>,
-    >,
+    pub payment_method_types:
+        Option<Vec<super::models::InvoicesPaymentSettingsPaymentMethodTypesItem>>,
 }
 /// InvoicesPaymentMethodOptions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -10147,9 +9913,7 @@ pub struct InvoicesPaymentMethodOptions {
     pub card: Option<super::models::InvoicePaymentMethodOptionsCard>,
     /// If paying by `customer_balance`, this sub-hash contains details about the Bank transfer payment method options to pass to the invoice’s PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub customer_balance: Option<
-        super::models::InvoicePaymentMethodOptionsCustomerBalance,
-    >,
+    pub customer_balance: Option<super::models::InvoicePaymentMethodOptionsCustomerBalance>,
     /// If paying by `konbini`, this sub-hash contains details about the Konbini payment method options to pass to the invoice’s PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub konbini: Option<super::models::InvoicePaymentMethodOptionsKonbini>,
@@ -10162,23 +9926,19 @@ pub struct InvoicesPaymentMethodOptions {
 pub struct InvoicePaymentMethodOptionsAcssDebit {
     /// invoice_payment_method_options_acss_debit_mandate_options
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mandate_options: Option<
-        super::models::InvoicePaymentMethodOptionsAcssDebitMandateOptions,
-    >,
+    pub mandate_options: Option<super::models::InvoicePaymentMethodOptionsAcssDebitMandateOptions>,
     /// Bank account verification method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_method: Option<
-        super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod,
-    >,
+    pub verification_method:
+        Option<super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod>,
 }
 /// invoice_payment_method_options_acss_debit_mandate_options
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InvoicePaymentMethodOptionsAcssDebitMandateOptions {
     /// Transaction type of the mandate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transaction_type: Option<
-        super::models::InvoicePaymentMethodOptionsAcssDebitMandateOptionsTransactionType,
-    >,
+    pub transaction_type:
+        Option<super::models::InvoicePaymentMethodOptionsAcssDebitMandateOptionsTransactionType>,
 }
 connector_runtime::__string_enum! {
     #[doc = " Transaction type of the mandate."] pub enum
@@ -10207,9 +9967,8 @@ connector_runtime::__string_enum! {
 pub struct InvoicePaymentMethodOptionsCard {
     /// We strongly recommend that you rely on our SCA Engine to automatically prompt your customers for authentication based on risk level and [other requirements](https://stripe.com/docs/strong-customer-authentication). However, if you wish to request 3D Secure based on logic from your own fraud engine, provide this option. Read our guide on [manually requesting 3D Secure](https://stripe.com/docs/payments/3d-secure#manual-three-ds) for more information on how this configuration interacts with Radar and our SCA Engine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_three_d_secure: Option<
-        super::models::InvoicePaymentMethodOptionsCardRequestThreeDSecure,
-    >,
+    pub request_three_d_secure:
+        Option<super::models::InvoicePaymentMethodOptionsCardRequestThreeDSecure>,
 }
 connector_runtime::__string_enum! {
     #[doc =
@@ -10222,9 +9981,8 @@ connector_runtime::__string_enum! {
 pub struct InvoicePaymentMethodOptionsCustomerBalance {
     /// invoice_payment_method_options_customer_balance_bank_transfer
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bank_transfer: Option<
-        super::models::InvoicePaymentMethodOptionsCustomerBalanceBankTransfer,
-    >,
+    pub bank_transfer:
+        Option<super::models::InvoicePaymentMethodOptionsCustomerBalanceBankTransfer>,
     /// The funding method type to be used when there are not enough funds in the customer balance. Permitted values include: `bank_transfer`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub funding_type: Option<String>,
@@ -10245,9 +10003,8 @@ pub struct InvoicePaymentMethodOptionsKonbini {}
 pub struct InvoicePaymentMethodOptionsUsBankAccount {
     /// Bank account verification method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_method: Option<
-        super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod,
-    >,
+    pub verification_method:
+        Option<super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod>,
 }
 connector_runtime::__string_enum! {
     pub enum InvoicesPaymentSettingsPaymentMethodTypesItem { AchCreditTransfer =
@@ -10612,12 +10369,7 @@ impl QuotesResourceUpfrontLineItems {
         }
         {
             let v = &self.url;
-            rt::check::length(
-                "QuotesResourceUpfrontLineItems.url",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("QuotesResourceUpfrontLineItems.url", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -10854,9 +10606,7 @@ pub struct Subscription {
     pub days_until_due: Option<i64>,
     /// ID of the default payment method for the subscription. It must belong to the customer associated with the subscription. This takes precedence over `default_source`. If neither are set, invoices will use the customer's [invoice_settings.default_payment_method](https://stripe.com/docs/api/customers/object#customer_object-invoice_settings-default_payment_method) or [default_source](https://stripe.com/docs/api/customers/object#customer_object-default_source).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_payment_method: Option<
-        Box<super::models::SubscriptionDefaultPaymentMethod>,
-    >,
+    pub default_payment_method: Option<Box<super::models::SubscriptionDefaultPaymentMethod>>,
     /// ID of the default payment source for the subscription. It must belong to the customer associated with the subscription and be in a chargeable state. If `default_payment_method` is also set, `default_payment_method` will take precedence. If neither are set, invoices will use the customer's [invoice_settings.default_payment_method](https://stripe.com/docs/api/customers/object#customer_object-invoice_settings-default_payment_method) or [default_source](https://stripe.com/docs/api/customers/object#customer_object-default_source).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_source: Option<Box<super::models::SubscriptionDefaultSource>>,
@@ -10895,9 +10645,8 @@ pub struct Subscription {
     pub payment_settings: Option<super::models::SubscriptionsResourcePaymentSettings>,
     /// Specifies an interval for how often to bill for any pending invoice items. It is analogous to calling [Create an invoice](https://stripe.com/docs/api#create_invoice) for the given subscription at the specified interval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending_invoice_item_interval: Option<
-        super::models::SubscriptionPendingInvoiceItemInterval,
-    >,
+    pub pending_invoice_item_interval:
+        Option<super::models::SubscriptionPendingInvoiceItemInterval>,
     /// You can use this [SetupIntent](https://stripe.com/docs/api/setup_intents) to collect user authentication when creating a subscription without immediate payment or updating a subscription's payment method, allowing you to optimize for off-session payments. Learn more in the [SCA Migration Guide](https://stripe.com/docs/billing/migration/strong-customer-authentication#scenario-2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_setup_intent: Option<Box<super::models::SubscriptionPendingSetupIntent>>,
@@ -11139,14 +10888,11 @@ connector_runtime::__string_enum! {
 pub struct SubscriptionsResourcePaymentSettings {
     /// Payment-method-specific configuration to provide to invoices created by the subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_options: Option<
-        super::models::SubscriptionsResourcePaymentMethodOptions,
-    >,
+    pub payment_method_options: Option<super::models::SubscriptionsResourcePaymentMethodOptions>,
     /// The list of payment method types to provide to every invoice created by the subscription. If not set, Stripe attempts to automatically determine the types to use by looking at the invoice’s default payment method, the subscription’s default payment method, the customer’s default payment method, and your [invoice template settings](https://dashboard.stripe.com/settings/billing/invoice).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_types: Option<
-        Vec<super::models::InvoicesPaymentSettingsPaymentMethodTypesItem>,
-    >,
+    pub payment_method_types:
+        Option<Vec<super::models::InvoicesPaymentSettingsPaymentMethodTypesItem>>,
 }
 impl SubscriptionsResourcePaymentSettings {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -11171,9 +10917,7 @@ pub struct SubscriptionsResourcePaymentMethodOptions {
     pub card: Option<super::models::SubscriptionPaymentMethodOptionsCard>,
     /// This sub-hash contains details about the Bank transfer payment method options to pass to invoices created by the subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub customer_balance: Option<
-        super::models::InvoicePaymentMethodOptionsCustomerBalance,
-    >,
+    pub customer_balance: Option<super::models::InvoicePaymentMethodOptionsCustomerBalance>,
     /// This sub-hash contains details about the Konbini payment method options to pass to invoices created by the subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub konbini: Option<super::models::InvoicePaymentMethodOptionsKonbini>,
@@ -11198,9 +10942,8 @@ pub struct SubscriptionPaymentMethodOptionsCard {
     pub mandate_options: Option<super::models::InvoiceMandateOptionsCard>,
     /// We strongly recommend that you rely on our SCA Engine to automatically prompt your customers for authentication based on risk level and [other requirements](https://stripe.com/docs/strong-customer-authentication). However, if you wish to request 3D Secure based on logic from your own fraud engine, provide this option. Read our guide on [manually requesting 3D Secure](https://stripe.com/docs/payments/3d-secure#manual-three-ds) for more information on how this configuration interacts with Radar and our SCA Engine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_three_d_secure: Option<
-        super::models::InvoicePaymentMethodOptionsCardRequestThreeDSecure,
-    >,
+    pub request_three_d_secure:
+        Option<super::models::InvoicePaymentMethodOptionsCardRequestThreeDSecure>,
 }
 impl SubscriptionPaymentMethodOptionsCard {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -11443,9 +11186,8 @@ pub struct SetupIntentNextAction {
     pub use_stripe_sdk: Option<serde_json::Value>,
     /// SetupIntentNextActionVerifyWithMicrodeposits
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verify_with_microdeposits: Option<
-        super::models::SetupIntentNextActionVerifyWithMicrodeposits,
-    >,
+    pub verify_with_microdeposits:
+        Option<super::models::SetupIntentNextActionVerifyWithMicrodeposits>,
 }
 impl SetupIntentNextAction {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -11504,9 +11246,8 @@ pub struct SetupIntentNextActionVerifyWithMicrodeposits {
     pub hosted_verification_url: String,
     /// The type of the microdeposit sent to the customer. Used to distinguish between different verification methods.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub microdeposit_type: Option<
-        super::models::SetupIntentNextActionVerifyWithMicrodepositsMicrodepositType,
-    >,
+    pub microdeposit_type:
+        Option<super::models::SetupIntentNextActionVerifyWithMicrodepositsMicrodepositType>,
 }
 impl SetupIntentNextActionVerifyWithMicrodeposits {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -11558,9 +11299,7 @@ pub struct SetupIntentPaymentMethodOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sepa_debit: Option<super::models::SetupIntentPaymentMethodOptionsSepaDebit>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub us_bank_account: Option<
-        super::models::SetupIntentPaymentMethodOptionsUsBankAccount,
-    >,
+    pub us_bank_account: Option<super::models::SetupIntentPaymentMethodOptionsUsBankAccount>,
 }
 impl SetupIntentPaymentMethodOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -11588,19 +11327,15 @@ pub enum SetupIntentPaymentMethodOptionsAcssDebit {
 pub struct SetupIntentPaymentMethodOptionsAcssDebit2 {
     /// Currency supported by the bank account
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub currency: Option<
-        super::models::SetupIntentPaymentMethodOptionsAcssDebit2Currency,
-    >,
+    pub currency: Option<super::models::SetupIntentPaymentMethodOptionsAcssDebit2Currency>,
     /// setup_intent_payment_method_options_mandate_options_acss_debit
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mandate_options: Option<
-        super::models::SetupIntentPaymentMethodOptionsMandateOptionsAcssDebit,
-    >,
+    pub mandate_options:
+        Option<super::models::SetupIntentPaymentMethodOptionsMandateOptionsAcssDebit>,
     /// Bank account verification method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_method: Option<
-        super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod,
-    >,
+    pub verification_method:
+        Option<super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod>,
 }
 impl SetupIntentPaymentMethodOptionsAcssDebit2 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -11634,9 +11369,8 @@ pub struct SetupIntentPaymentMethodOptionsMandateOptionsAcssDebit {
     >,
     /// Transaction type of the mandate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transaction_type: Option<
-        super::models::InvoicePaymentMethodOptionsAcssDebitMandateOptionsTransactionType,
-    >,
+    pub transaction_type:
+        Option<super::models::InvoicePaymentMethodOptionsAcssDebitMandateOptionsTransactionType>,
 }
 impl SetupIntentPaymentMethodOptionsMandateOptionsAcssDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -11670,23 +11404,19 @@ connector_runtime::__string_enum! {
 pub struct SetupIntentTypeSpecificPaymentMethodOptionsClient {
     /// Bank account verification method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_method: Option<
-        super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod,
-    >,
+    pub verification_method:
+        Option<super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod>,
 }
 /// setup_intent_payment_method_options_card
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SetupIntentPaymentMethodOptionsCard {
     /// Configuration options for setting up an eMandate for cards issued in India.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mandate_options: Option<
-        super::models::SetupIntentPaymentMethodOptionsCardMandateOptions,
-    >,
+    pub mandate_options: Option<super::models::SetupIntentPaymentMethodOptionsCardMandateOptions>,
     /// We strongly recommend that you rely on our SCA Engine to automatically prompt your customers for authentication based on risk level and [other requirements](https://stripe.com/docs/strong-customer-authentication). However, if you wish to request 3D Secure based on logic from your own fraud engine, provide this option. Permitted values include: `automatic` or `any`. If not provided, defaults to `automatic`. Read our guide on [manually requesting 3D Secure](https://stripe.com/docs/payments/3d-secure#manual-three-ds) for more information on how this configuration interacts with Radar and our SCA Engine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_three_d_secure: Option<
-        super::models::SetupIntentPaymentMethodOptionsCardRequestThreeDSecure,
-    >,
+    pub request_three_d_secure:
+        Option<super::models::SetupIntentPaymentMethodOptionsCardRequestThreeDSecure>,
 }
 impl SetupIntentPaymentMethodOptionsCard {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -11783,9 +11513,8 @@ pub enum SetupIntentPaymentMethodOptionsSepaDebit {
 pub struct SetupIntentPaymentMethodOptionsSepaDebit2 {
     /// setup_intent_payment_method_options_mandate_options_sepa_debit
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mandate_options: Option<
-        super::models::SetupIntentPaymentMethodOptionsMandateOptionsSepaDebit,
-    >,
+    pub mandate_options:
+        Option<super::models::SetupIntentPaymentMethodOptionsMandateOptionsSepaDebit>,
 }
 /// setup_intent_payment_method_options_mandate_options_sepa_debit
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -11807,9 +11536,8 @@ pub enum SetupIntentPaymentMethodOptionsUsBankAccount {
 pub struct SetupIntentPaymentMethodOptionsUsBankAccount2 {
     /// Bank account verification method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_method: Option<
-        super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod,
-    >,
+    pub verification_method:
+        Option<super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod>,
 }
 /// ID of the single_use Mandate generated by the SetupIntent.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -11889,9 +11617,7 @@ pub struct SubscriptionSchedule2 {
     /// ID of the customer who owns the subscription schedule.
     pub customer: Box<super::models::SubscriptionSchedule2Customer>,
     /// SubscriptionSchedulesResourceDefaultSettings
-    pub default_settings: Box<
-        super::models::SubscriptionSchedulesResourceDefaultSettings,
-    >,
+    pub default_settings: Box<super::models::SubscriptionSchedulesResourceDefaultSettings>,
     /// Behavior of the subscription schedule and underlying subscription when it ends. Possible values are `release` and `cancel`.
     pub end_behavior: super::models::SubscriptionSchedule2EndBehavior,
     /// Unique identifier for the object.
@@ -11970,31 +11696,26 @@ pub struct SubscriptionSchedulesResourceDefaultSettings {
     pub application_fee_percent: Option<f64>,
     /// SubscriptionSchedulesResourceDefaultSettingsAutomaticTax
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub automatic_tax: Option<
-        super::models::SubscriptionSchedulesResourceDefaultSettingsAutomaticTax,
-    >,
+    pub automatic_tax:
+        Option<super::models::SubscriptionSchedulesResourceDefaultSettingsAutomaticTax>,
     /// Possible values are `phase_start` or `automatic`. If `phase_start` then billing cycle anchor of the subscription is set to the start of the phase when entering the phase. If `automatic` then the billing cycle anchor is automatically modified as needed when entering the phase. For more information, see the billing cycle [documentation](https://stripe.com/docs/billing/subscriptions/billing-cycle).
-    pub billing_cycle_anchor: super::models::SubscriptionSchedulesResourceDefaultSettingsBillingCycleAnchor,
+    pub billing_cycle_anchor:
+        super::models::SubscriptionSchedulesResourceDefaultSettingsBillingCycleAnchor,
     /// Define thresholds at which an invoice will be sent, and the subscription advanced to a new billing period
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_thresholds: Option<super::models::SubscriptionBillingThresholds>,
     /// Either `charge_automatically`, or `send_invoice`. When charging automatically, Stripe will attempt to pay the underlying subscription at the end of each billing cycle using the default source attached to the customer. When sending an invoice, Stripe will email your customer an invoice with payment instructions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub collection_method: Option<
-        super::models::SubscriptionSchedulesResourceDefaultSettingsCollectionMethod,
-    >,
+    pub collection_method:
+        Option<super::models::SubscriptionSchedulesResourceDefaultSettingsCollectionMethod>,
     /// ID of the default payment method for the subscription schedule. If not set, invoices will use the default payment method in the customer's invoice settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_payment_method: Option<
-        Box<
-            super::models::SubscriptionSchedulesResourceDefaultSettingsDefaultPaymentMethod,
-        >,
+        Box<super::models::SubscriptionSchedulesResourceDefaultSettingsDefaultPaymentMethod>,
     >,
     /// The subscription schedule's default invoice settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invoice_settings: Option<
-        super::models::InvoiceSettingSubscriptionScheduleSetting,
-    >,
+    pub invoice_settings: Option<super::models::InvoiceSettingSubscriptionScheduleSetting>,
     /// The account (if any) the associated subscription's payments will be attributed to for tax reporting, and where funds from each payment will be transferred to for each of the subscription's invoices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_data: Option<super::models::SubscriptionTransferData>,
@@ -12072,25 +11793,22 @@ pub struct SubscriptionSchedulePhaseConfiguration {
     pub automatic_tax: Option<super::models::SchedulesPhaseAutomaticTax>,
     /// Possible values are `phase_start` or `automatic`. If `phase_start` then billing cycle anchor of the subscription is set to the start of the phase when entering the phase. If `automatic` then the billing cycle anchor is automatically modified as needed when entering the phase. For more information, see the billing cycle [documentation](https://stripe.com/docs/billing/subscriptions/billing-cycle).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_cycle_anchor: Option<
-        super::models::SubscriptionSchedulePhaseConfigurationBillingCycleAnchor,
-    >,
+    pub billing_cycle_anchor:
+        Option<super::models::SubscriptionSchedulePhaseConfigurationBillingCycleAnchor>,
     /// Define thresholds at which an invoice will be sent, and the subscription advanced to a new billing period
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_thresholds: Option<super::models::SubscriptionBillingThresholds>,
     /// Either `charge_automatically`, or `send_invoice`. When charging automatically, Stripe will attempt to pay the underlying subscription at the end of each billing cycle using the default source attached to the customer. When sending an invoice, Stripe will email your customer an invoice with payment instructions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub collection_method: Option<
-        super::models::SubscriptionSchedulesResourceDefaultSettingsCollectionMethod,
-    >,
+    pub collection_method:
+        Option<super::models::SubscriptionSchedulesResourceDefaultSettingsCollectionMethod>,
     /// ID of the coupon to use during this phase of the subscription schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coupon: Option<super::models::SubscriptionSchedulePhaseConfigurationCoupon>,
     /// ID of the default payment method for the subscription schedule. It must belong to the customer associated with the subscription schedule. If not set, invoices will use the default payment method in the customer's invoice settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_payment_method: Option<
-        super::models::SubscriptionSchedulePhaseConfigurationDefaultPaymentMethod,
-    >,
+    pub default_payment_method:
+        Option<super::models::SubscriptionSchedulePhaseConfigurationDefaultPaymentMethod>,
     /// The default tax rates to apply to the subscription during this phase of the subscription schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_tax_rates: Option<Vec<super::models::TaxRate>>,
@@ -12098,9 +11816,7 @@ pub struct SubscriptionSchedulePhaseConfiguration {
     pub end_date: i64,
     /// The invoice settings applicable during this phase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invoice_settings: Option<
-        super::models::InvoiceSettingSubscriptionScheduleSetting,
-    >,
+    pub invoice_settings: Option<super::models::InvoiceSettingSubscriptionScheduleSetting>,
     /// Subscription items to configure the subscription to during this phase of the subscription schedule.
     pub items: Vec<super::models::SubscriptionScheduleConfigurationItem>,
     /// If the subscription schedule will prorate when transitioning to this phase. Possible values are `create_prorations` and `none`.
@@ -13053,9 +12769,7 @@ pub enum ChargePaymentIntent {
 pub struct PaymentMethodDetails {
     /// payment_method_details_ach_credit_transfer
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ach_credit_transfer: Option<
-        super::models::PaymentMethodDetailsAchCreditTransfer,
-    >,
+    pub ach_credit_transfer: Option<super::models::PaymentMethodDetailsAchCreditTransfer>,
     /// payment_method_details_ach_debit
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ach_debit: Option<super::models::PaymentMethodDetailsAchDebit>,
@@ -13293,9 +13007,7 @@ impl PaymentMethodDetailsAchCreditTransfer {
 pub struct PaymentMethodDetailsAchDebit {
     /// Type of entity that holds the account. This can be either `individual` or `company`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_holder_type: Option<
-        super::models::PaymentMethodDetailsAchDebitAccountHolderType,
-    >,
+    pub account_holder_type: Option<super::models::PaymentMethodDetailsAchDebitAccountHolderType>,
     /// Name of the bank associated with the bank account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bank_name: Option<String>,
@@ -13340,12 +13052,7 @@ impl PaymentMethodDetailsAchDebit {
             )?;
         }
         if let Some(v) = &self.last4 {
-            rt::check::length(
-                "PaymentMethodDetailsAchDebit.last4",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PaymentMethodDetailsAchDebit.last4", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.routing_number {
             rt::check::length(
@@ -13626,23 +13333,20 @@ pub struct PaymentMethodDetailsBancontact {
     pub bic: Option<String>,
     /// The ID of the SEPA Direct Debit PaymentMethod which was generated by this Charge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generated_sepa_debit: Option<
-        Box<super::models::PaymentMethodDetailsBancontactGeneratedSepaDebit>,
-    >,
+    pub generated_sepa_debit:
+        Option<Box<super::models::PaymentMethodDetailsBancontactGeneratedSepaDebit>>,
     /// The mandate for the SEPA Direct Debit PaymentMethod which was generated by this Charge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generated_sepa_debit_mandate: Option<
-        Box<super::models::PaymentMethodDetailsBancontactGeneratedSepaDebitMandate>,
-    >,
+    pub generated_sepa_debit_mandate:
+        Option<Box<super::models::PaymentMethodDetailsBancontactGeneratedSepaDebitMandate>>,
     /// Last four characters of the IBAN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iban_last4: Option<String>,
     /// Preferred language of the Bancontact authorization page that the customer is redirected to.
     /// Can be one of `en`, `de`, `fr`, or `nl`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub preferred_language: Option<
-        super::models::SetupAttemptPaymentMethodDetailsBancontactPreferredLanguage,
-    >,
+    pub preferred_language:
+        Option<super::models::SetupAttemptPaymentMethodDetailsBancontactPreferredLanguage>,
     /// Owner's verified full name. Values are verified or provided by Bancontact directly
     /// (if supported) at the time of authorization or settlement. They cannot be set or mutated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -13668,12 +13372,7 @@ impl PaymentMethodDetailsBancontact {
             )?;
         }
         if let Some(v) = &self.bic {
-            rt::check::length(
-                "PaymentMethodDetailsBancontact.bic",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PaymentMethodDetailsBancontact.bic", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.iban_last4 {
             rt::check::length(
@@ -13723,12 +13422,7 @@ impl PaymentMethodDetailsBoleto {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.tax_id;
-            rt::check::length(
-                "PaymentMethodDetailsBoleto.tax_id",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PaymentMethodDetailsBoleto.tax_id", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -13788,12 +13482,7 @@ impl PaymentMethodDetailsCard {
             v.validate()?;
         }
         if let Some(v) = &self.country {
-            rt::check::length(
-                "PaymentMethodDetailsCard.country",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PaymentMethodDetailsCard.country", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.fingerprint {
             rt::check::length(
@@ -13804,31 +13493,16 @@ impl PaymentMethodDetailsCard {
             )?;
         }
         if let Some(v) = &self.funding {
-            rt::check::length(
-                "PaymentMethodDetailsCard.funding",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PaymentMethodDetailsCard.funding", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.last4 {
             rt::check::length("PaymentMethodDetailsCard.last4", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.mandate {
-            rt::check::length(
-                "PaymentMethodDetailsCard.mandate",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PaymentMethodDetailsCard.mandate", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.network {
-            rt::check::length(
-                "PaymentMethodDetailsCard.network",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PaymentMethodDetailsCard.network", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.wallet {
             v.validate()?;
@@ -13905,9 +13579,8 @@ pub struct PaymentMethodDetailsCardInstallmentsPlan {
 pub struct PaymentMethodDetailsCardWallet {
     /// payment_method_details_card_wallet_amex_express_checkout
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub amex_express_checkout: Option<
-        super::models::PaymentMethodDetailsCardWalletAmexExpressCheckout,
-    >,
+    pub amex_express_checkout:
+        Option<super::models::PaymentMethodDetailsCardWalletAmexExpressCheckout>,
     /// payment_method_details_card_wallet_apple_pay
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apple_pay: Option<super::models::PaymentMethodDetailsCardWalletApplePay>,
@@ -14177,12 +13850,7 @@ impl PaymentMethodDetailsGiropay {
             )?;
         }
         if let Some(v) = &self.bic {
-            rt::check::length(
-                "PaymentMethodDetailsGiropay.bic",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PaymentMethodDetailsGiropay.bic", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.verified_name {
             rt::check::length(
@@ -14227,14 +13895,12 @@ pub struct PaymentMethodDetailsIdeal {
     pub bic: Option<super::models::SetupAttemptPaymentMethodDetailsIdealBic>,
     /// The ID of the SEPA Direct Debit PaymentMethod which was generated by this Charge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generated_sepa_debit: Option<
-        Box<super::models::PaymentMethodDetailsBancontactGeneratedSepaDebit>,
-    >,
+    pub generated_sepa_debit:
+        Option<Box<super::models::PaymentMethodDetailsBancontactGeneratedSepaDebit>>,
     /// The mandate for the SEPA Direct Debit PaymentMethod which was generated by this Charge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generated_sepa_debit_mandate: Option<
-        Box<super::models::PaymentMethodDetailsBancontactGeneratedSepaDebitMandate>,
-    >,
+    pub generated_sepa_debit_mandate:
+        Option<Box<super::models::PaymentMethodDetailsBancontactGeneratedSepaDebitMandate>>,
     /// Last four characters of the IBAN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iban_last4: Option<String>,
@@ -14397,9 +14063,7 @@ impl PaymentMethodDetailsInteracPresent {
 pub struct PaymentMethodDetailsInteracPresentReceipt {
     /// The type of account being debited or credited
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_type: Option<
-        super::models::PaymentMethodDetailsInteracPresentReceiptAccountType,
-    >,
+    pub account_type: Option<super::models::PaymentMethodDetailsInteracPresentReceiptAccountType>,
     /// EMV tag 9F26, cryptogram generated by the integrated circuit chip.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_cryptogram: Option<String>,
@@ -14596,12 +14260,7 @@ impl PaymentMethodDetailsOxxo {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.number {
-            rt::check::length(
-                "PaymentMethodDetailsOxxo.number",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PaymentMethodDetailsOxxo.number", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -14625,12 +14284,7 @@ impl PaymentMethodDetailsP24 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.reference {
-            rt::check::length(
-                "PaymentMethodDetailsP24.reference",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PaymentMethodDetailsP24.reference", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.verified_name {
             rt::check::length(
@@ -14771,23 +14425,19 @@ pub struct PaymentMethodDetailsSofort {
     pub country: Option<String>,
     /// The ID of the SEPA Direct Debit PaymentMethod which was generated by this Charge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generated_sepa_debit: Option<
-        Box<super::models::PaymentMethodDetailsBancontactGeneratedSepaDebit>,
-    >,
+    pub generated_sepa_debit:
+        Option<Box<super::models::PaymentMethodDetailsBancontactGeneratedSepaDebit>>,
     /// The mandate for the SEPA Direct Debit PaymentMethod which was generated by this Charge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generated_sepa_debit_mandate: Option<
-        Box<super::models::PaymentMethodDetailsBancontactGeneratedSepaDebitMandate>,
-    >,
+    pub generated_sepa_debit_mandate:
+        Option<Box<super::models::PaymentMethodDetailsBancontactGeneratedSepaDebitMandate>>,
     /// Last four characters of the IBAN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iban_last4: Option<String>,
     /// Preferred language of the SOFORT authorization page that the customer is redirected to.
     /// Can be one of `de`, `en`, `es`, `fr`, `it`, `nl`, or `pl`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub preferred_language: Option<
-        super::models::PaymentMethodDetailsSofortPreferredLanguage,
-    >,
+    pub preferred_language: Option<super::models::PaymentMethodDetailsSofortPreferredLanguage>,
     /// Owner's verified full name. Values are verified or provided by SOFORT directly
     /// (if supported) at the time of authorization or settlement. They cannot be set or mutated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14816,12 +14466,7 @@ impl PaymentMethodDetailsSofort {
             rt::check::length("PaymentMethodDetailsSofort.bic", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.country {
-            rt::check::length(
-                "PaymentMethodDetailsSofort.country",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PaymentMethodDetailsSofort.country", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.iban_last4 {
             rt::check::length(
@@ -14857,14 +14502,11 @@ pub struct PaymentMethodDetailsStripeAccount {}
 pub struct PaymentMethodDetailsUsBankAccount {
     /// Account holder type: individual or company.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_holder_type: Option<
-        super::models::PaymentMethodDetailsUsBankAccountAccountHolderType,
-    >,
+    pub account_holder_type:
+        Option<super::models::PaymentMethodDetailsUsBankAccountAccountHolderType>,
     /// Account type: checkings or savings. Defaults to checking if omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_type: Option<
-        super::models::PaymentMethodDetailsUsBankAccountAccountType,
-    >,
+    pub account_type: Option<super::models::PaymentMethodDetailsUsBankAccountAccountType>,
     /// Name of the bank associated with the bank account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bank_name: Option<String>,
@@ -15108,12 +14750,7 @@ impl RadarReviewResourceLocation {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.city {
-            rt::check::length(
-                "RadarReviewResourceLocation.city",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("RadarReviewResourceLocation.city", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.country {
             rt::check::length(
@@ -15124,12 +14761,7 @@ impl RadarReviewResourceLocation {
             )?;
         }
         if let Some(v) = &self.region {
-            rt::check::length(
-                "RadarReviewResourceLocation.region",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("RadarReviewResourceLocation.region", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -15167,20 +14799,10 @@ impl RadarReviewResourceSession {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.browser {
-            rt::check::length(
-                "RadarReviewResourceSession.browser",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("RadarReviewResourceSession.browser", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.device {
-            rt::check::length(
-                "RadarReviewResourceSession.device",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("RadarReviewResourceSession.device", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.platform {
             rt::check::length(
@@ -15191,12 +14813,7 @@ impl RadarReviewResourceSession {
             )?;
         }
         if let Some(v) = &self.version {
-            rt::check::length(
-                "RadarReviewResourceSession.version",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("RadarReviewResourceSession.version", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -15274,30 +14891,23 @@ pub enum PaymentIntentInvoice {
 pub struct PaymentIntentNextAction {
     /// PaymentIntentNextActionAlipayHandleRedirect
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alipay_handle_redirect: Option<
-        super::models::PaymentIntentNextActionAlipayHandleRedirect,
-    >,
+    pub alipay_handle_redirect: Option<super::models::PaymentIntentNextActionAlipayHandleRedirect>,
     /// payment_intent_next_action_boleto
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boleto_display_details: Option<super::models::PaymentIntentNextActionBoleto>,
     /// PaymentIntentNextActionCardAwaitNotification
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card_await_notification: Option<
-        super::models::PaymentIntentNextActionCardAwaitNotification,
-    >,
+    pub card_await_notification:
+        Option<super::models::PaymentIntentNextActionCardAwaitNotification>,
     /// payment_intent_next_action_konbini
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub konbini_display_details: Option<super::models::PaymentIntentNextActionKonbini>,
     /// PaymentIntentNextActionDisplayOxxoDetails
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub oxxo_display_details: Option<
-        super::models::PaymentIntentNextActionDisplayOxxoDetails,
-    >,
+    pub oxxo_display_details: Option<super::models::PaymentIntentNextActionDisplayOxxoDetails>,
     /// PaymentIntentNextActionPaynowDisplayQrCode
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub paynow_display_qr_code: Option<
-        super::models::PaymentIntentNextActionPaynowDisplayQrCode,
-    >,
+    pub paynow_display_qr_code: Option<super::models::PaymentIntentNextActionPaynowDisplayQrCode>,
     /// PaymentIntentNextActionRedirectToUrl
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_to_url: Option<super::models::PaymentIntentNextActionRedirectToUrl>,
@@ -15309,24 +14919,20 @@ pub struct PaymentIntentNextAction {
     pub use_stripe_sdk: Option<serde_json::Value>,
     /// PaymentIntentNextActionVerifyWithMicrodeposits
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verify_with_microdeposits: Option<
-        super::models::PaymentIntentNextActionVerifyWithMicrodeposits,
-    >,
+    pub verify_with_microdeposits:
+        Option<super::models::PaymentIntentNextActionVerifyWithMicrodeposits>,
     /// PaymentIntentNextActionWechatPayDisplayQrCode
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wechat_pay_display_qr_code: Option<
-        super::models::PaymentIntentNextActionWechatPayDisplayQrCode,
-    >,
+    pub wechat_pay_display_qr_code:
+        Option<super::models::PaymentIntentNextActionWechatPayDisplayQrCode>,
     /// PaymentIntentNextActionWechatPayRedirectToAndroidApp
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wechat_pay_redirect_to_android_app: Option<
-        super::models::PaymentIntentNextActionWechatPayRedirectToAndroidApp,
-    >,
+    pub wechat_pay_redirect_to_android_app:
+        Option<super::models::PaymentIntentNextActionWechatPayRedirectToAndroidApp>,
     /// PaymentIntentNextActionWechatPayRedirectToIOSApp
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wechat_pay_redirect_to_ios_app: Option<
-        super::models::PaymentIntentNextActionWechatPayRedirectToIosApp,
-    >,
+    pub wechat_pay_redirect_to_ios_app:
+        Option<super::models::PaymentIntentNextActionWechatPayRedirectToIosApp>,
 }
 impl PaymentIntentNextAction {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -15458,12 +15064,7 @@ impl PaymentIntentNextActionBoleto {
             )?;
         }
         if let Some(v) = &self.pdf {
-            rt::check::length(
-                "PaymentIntentNextActionBoleto.pdf",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PaymentIntentNextActionBoleto.pdf", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -15788,9 +15389,8 @@ pub struct PaymentIntentNextActionVerifyWithMicrodeposits {
     pub hosted_verification_url: String,
     /// The type of the microdeposit sent to the customer. Used to distinguish between different verification methods.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub microdeposit_type: Option<
-        super::models::SetupIntentNextActionVerifyWithMicrodepositsMicrodepositType,
-    >,
+    pub microdeposit_type:
+        Option<super::models::SetupIntentNextActionVerifyWithMicrodepositsMicrodepositType>,
 }
 impl PaymentIntentNextActionVerifyWithMicrodeposits {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -15993,15 +15593,11 @@ pub struct PaymentIntentPaymentMethodOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acss_debit: Option<super::models::PaymentIntentPaymentMethodOptionsAcssDebit>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub afterpay_clearpay: Option<
-        super::models::PaymentIntentPaymentMethodOptionsAfterpayClearpay,
-    >,
+    pub afterpay_clearpay: Option<super::models::PaymentIntentPaymentMethodOptionsAfterpayClearpay>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alipay: Option<super::models::PaymentIntentPaymentMethodOptionsAlipay>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub au_becs_debit: Option<
-        super::models::PaymentIntentPaymentMethodOptionsAuBecsDebit,
-    >,
+    pub au_becs_debit: Option<super::models::PaymentIntentPaymentMethodOptionsAuBecsDebit>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bacs_debit: Option<super::models::PaymentIntentPaymentMethodOptionsBacsDebit>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16011,9 +15607,7 @@ pub struct PaymentIntentPaymentMethodOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card: Option<super::models::PaymentIntentPaymentMethodOptionsCard>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card_present: Option<
-        super::models::PaymentIntentPaymentMethodOptionsCardPresent,
-    >,
+    pub card_present: Option<super::models::PaymentIntentPaymentMethodOptionsCardPresent>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eps: Option<super::models::PaymentIntentPaymentMethodOptionsEps>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16025,9 +15619,7 @@ pub struct PaymentIntentPaymentMethodOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ideal: Option<super::models::PaymentIntentPaymentMethodOptionsIdeal>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interac_present: Option<
-        super::models::PaymentIntentPaymentMethodOptionsInteracPresent,
-    >,
+    pub interac_present: Option<super::models::PaymentIntentPaymentMethodOptionsInteracPresent>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub klarna: Option<super::models::PaymentIntentPaymentMethodOptionsKlarna>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16043,9 +15635,7 @@ pub struct PaymentIntentPaymentMethodOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sofort: Option<super::models::PaymentIntentPaymentMethodOptionsSofort>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub us_bank_account: Option<
-        super::models::PaymentIntentPaymentMethodOptionsUsBankAccount,
-    >,
+    pub us_bank_account: Option<super::models::PaymentIntentPaymentMethodOptionsUsBankAccount>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wechat_pay: Option<super::models::PaymentIntentPaymentMethodOptionsWechatPay>,
 }
@@ -16066,23 +15656,20 @@ pub enum PaymentIntentPaymentMethodOptionsAcssDebit {
 pub struct PaymentIntentPaymentMethodOptionsAcssDebit2 {
     /// payment_intent_payment_method_options_mandate_options_acss_debit
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mandate_options: Option<
-        super::models::PaymentIntentPaymentMethodOptionsMandateOptionsAcssDebit,
-    >,
+    pub mandate_options:
+        Option<super::models::PaymentIntentPaymentMethodOptionsMandateOptionsAcssDebit>,
     /// Indicates that you intend to make future payments with this PaymentIntent's payment method.
     ///
     /// Providing this parameter will [attach the payment method](https://stripe.com/docs/payments/save-during-payment) to the PaymentIntent's Customer, if present, after the PaymentIntent is confirmed and any required actions from the user are complete. If no Customer was provided, the payment method can still be [attached](https://stripe.com/docs/api/payment_methods/attach) to a Customer after the transaction completes.
     ///
     /// When processing card payments, Stripe also uses `setup_future_usage` to dynamically optimize your payment flow and comply with regional legislation and network rules, such as [SCA](https://stripe.com/docs/strong-customer-authentication).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage: Option<
-        super::models::PaymentIntentPaymentMethodOptionsAcssDebit2SetupFutureUsage,
-    >,
+    pub setup_future_usage:
+        Option<super::models::PaymentIntentPaymentMethodOptionsAcssDebit2SetupFutureUsage>,
     /// Bank account verification method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_method: Option<
-        super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod,
-    >,
+    pub verification_method:
+        Option<super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod>,
 }
 impl PaymentIntentPaymentMethodOptionsAcssDebit2 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -16109,9 +15696,8 @@ pub struct PaymentIntentPaymentMethodOptionsMandateOptionsAcssDebit {
     >,
     /// Transaction type of the mandate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transaction_type: Option<
-        super::models::InvoicePaymentMethodOptionsAcssDebitMandateOptionsTransactionType,
-    >,
+    pub transaction_type:
+        Option<super::models::InvoicePaymentMethodOptionsAcssDebitMandateOptionsTransactionType>,
 }
 impl PaymentIntentPaymentMethodOptionsMandateOptionsAcssDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -16157,21 +15743,17 @@ pub struct PaymentIntentTypeSpecificPaymentMethodOptionsClient {
     ///
     /// When processing card payments, Stripe also uses `setup_future_usage` to dynamically optimize your payment flow and comply with regional legislation and network rules, such as [SCA](https://stripe.com/docs/strong-customer-authentication).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage: Option<
-        super::models::PaymentIntentPaymentMethodOptionsAcssDebit2SetupFutureUsage,
-    >,
+    pub setup_future_usage:
+        Option<super::models::PaymentIntentPaymentMethodOptionsAcssDebit2SetupFutureUsage>,
     /// Bank account verification method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_method: Option<
-        super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod,
-    >,
+    pub verification_method:
+        Option<super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod>,
 }
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PaymentIntentPaymentMethodOptionsAfterpayClearpay {
-    PaymentMethodOptionsAfterpayClearpay(
-        super::models::PaymentMethodOptionsAfterpayClearpay,
-    ),
+    PaymentMethodOptionsAfterpayClearpay(super::models::PaymentMethodOptionsAfterpayClearpay),
     PaymentIntentTypeSpecificPaymentMethodOptionsClient(
         super::models::PaymentIntentTypeSpecificPaymentMethodOptionsClient,
     ),
@@ -16229,9 +15811,7 @@ pub struct PaymentMethodOptionsAlipay {
     ///
     /// When processing card payments, Stripe also uses `setup_future_usage` to dynamically optimize your payment flow and comply with regional legislation and network rules, such as [SCA](https://stripe.com/docs/strong-customer-authentication).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage: Option<
-        super::models::PaymentMethodOptionsAlipaySetupFutureUsage,
-    >,
+    pub setup_future_usage: Option<super::models::PaymentMethodOptionsAlipaySetupFutureUsage>,
 }
 connector_runtime::__string_enum! {
     #[doc =
@@ -16264,9 +15844,8 @@ pub struct PaymentIntentPaymentMethodOptionsAuBecsDebit2 {
     ///
     /// When processing card payments, Stripe also uses `setup_future_usage` to dynamically optimize your payment flow and comply with regional legislation and network rules, such as [SCA](https://stripe.com/docs/strong-customer-authentication).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage: Option<
-        super::models::PaymentIntentPaymentMethodOptionsAcssDebit2SetupFutureUsage,
-    >,
+    pub setup_future_usage:
+        Option<super::models::PaymentIntentPaymentMethodOptionsAcssDebit2SetupFutureUsage>,
 }
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -16287,9 +15866,8 @@ pub struct PaymentMethodOptionsBacsDebit {
     ///
     /// When processing card payments, Stripe also uses `setup_future_usage` to dynamically optimize your payment flow and comply with regional legislation and network rules, such as [SCA](https://stripe.com/docs/strong-customer-authentication).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage: Option<
-        super::models::PaymentIntentPaymentMethodOptionsAcssDebit2SetupFutureUsage,
-    >,
+    pub setup_future_usage:
+        Option<super::models::PaymentIntentPaymentMethodOptionsAcssDebit2SetupFutureUsage>,
 }
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -16312,9 +15890,7 @@ pub struct PaymentMethodOptionsBancontact {
     ///
     /// When processing card payments, Stripe also uses `setup_future_usage` to dynamically optimize your payment flow and comply with regional legislation and network rules, such as [SCA](https://stripe.com/docs/strong-customer-authentication).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage: Option<
-        super::models::PaymentMethodOptionsAlipaySetupFutureUsage,
-    >,
+    pub setup_future_usage: Option<super::models::PaymentMethodOptionsAlipaySetupFutureUsage>,
 }
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -16337,16 +15913,13 @@ pub struct PaymentMethodOptionsBoleto {
     ///
     /// When processing card payments, Stripe also uses `setup_future_usage` to dynamically optimize your payment flow and comply with regional legislation and network rules, such as [SCA](https://stripe.com/docs/strong-customer-authentication).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage: Option<
-        super::models::PaymentIntentPaymentMethodOptionsAcssDebit2SetupFutureUsage,
-    >,
+    pub setup_future_usage:
+        Option<super::models::PaymentIntentPaymentMethodOptionsAcssDebit2SetupFutureUsage>,
 }
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PaymentIntentPaymentMethodOptionsCard {
-    PaymentIntentPaymentMethodOptionsCard(
-        super::models::PaymentIntentPaymentMethodOptionsCard2,
-    ),
+    PaymentIntentPaymentMethodOptionsCard(super::models::PaymentIntentPaymentMethodOptionsCard2),
     PaymentIntentTypeSpecificPaymentMethodOptionsClient(
         super::models::PaymentIntentTypeSpecificPaymentMethodOptionsClient,
     ),
@@ -16372,18 +15945,16 @@ pub struct PaymentIntentPaymentMethodOptionsCard2 {
     pub network: Option<super::models::PaymentIntentPaymentMethodOptionsCard2Network>,
     /// We strongly recommend that you rely on our SCA Engine to automatically prompt your customers for authentication based on risk level and [other requirements](https://stripe.com/docs/strong-customer-authentication). However, if you wish to request 3D Secure based on logic from your own fraud engine, provide this option. Permitted values include: `automatic` or `any`. If not provided, defaults to `automatic`. Read our guide on [manually requesting 3D Secure](https://stripe.com/docs/payments/3d-secure#manual-three-ds) for more information on how this configuration interacts with Radar and our SCA Engine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_three_d_secure: Option<
-        super::models::SetupIntentPaymentMethodOptionsCardRequestThreeDSecure,
-    >,
+    pub request_three_d_secure:
+        Option<super::models::SetupIntentPaymentMethodOptionsCardRequestThreeDSecure>,
     /// Indicates that you intend to make future payments with this PaymentIntent's payment method.
     ///
     /// Providing this parameter will [attach the payment method](https://stripe.com/docs/payments/save-during-payment) to the PaymentIntent's Customer, if present, after the PaymentIntent is confirmed and any required actions from the user are complete. If no Customer was provided, the payment method can still be [attached](https://stripe.com/docs/api/payment_methods/attach) to a Customer after the transaction completes.
     ///
     /// When processing card payments, Stripe also uses `setup_future_usage` to dynamically optimize your payment flow and comply with regional legislation and network rules, such as [SCA](https://stripe.com/docs/strong-customer-authentication).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage: Option<
-        super::models::PaymentIntentPaymentMethodOptionsAcssDebit2SetupFutureUsage,
-    >,
+    pub setup_future_usage:
+        Option<super::models::PaymentIntentPaymentMethodOptionsAcssDebit2SetupFutureUsage>,
 }
 impl PaymentIntentPaymentMethodOptionsCard2 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -16399,9 +15970,7 @@ impl PaymentIntentPaymentMethodOptionsCard2 {
 pub struct PaymentMethodOptionsCardInstallments {
     /// Installment plans that may be selected for this PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub available_plans: Option<
-        Vec<super::models::PaymentMethodDetailsCardInstallmentsPlan>,
-    >,
+    pub available_plans: Option<Vec<super::models::PaymentMethodDetailsCardInstallmentsPlan>>,
     /// Whether Installments are enabled for this PaymentIntent.
     pub enabled: bool,
     /// Installment plan selected for this PaymentIntent.
@@ -16488,9 +16057,7 @@ pub struct PaymentMethodOptionsCardPresent {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PaymentIntentPaymentMethodOptionsEps {
-    PaymentIntentPaymentMethodOptionsEps(
-        super::models::PaymentIntentPaymentMethodOptionsEps2,
-    ),
+    PaymentIntentPaymentMethodOptionsEps(super::models::PaymentIntentPaymentMethodOptionsEps2),
     PaymentIntentTypeSpecificPaymentMethodOptionsClient(
         super::models::PaymentIntentTypeSpecificPaymentMethodOptionsClient,
     ),
@@ -16590,16 +16157,12 @@ pub struct PaymentMethodOptionsIdeal {
     ///
     /// When processing card payments, Stripe also uses `setup_future_usage` to dynamically optimize your payment flow and comply with regional legislation and network rules, such as [SCA](https://stripe.com/docs/strong-customer-authentication).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage: Option<
-        super::models::PaymentMethodOptionsAlipaySetupFutureUsage,
-    >,
+    pub setup_future_usage: Option<super::models::PaymentMethodOptionsAlipaySetupFutureUsage>,
 }
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PaymentIntentPaymentMethodOptionsInteracPresent {
-    PaymentMethodOptionsInteracPresent(
-        super::models::PaymentMethodOptionsInteracPresent,
-    ),
+    PaymentMethodOptionsInteracPresent(super::models::PaymentMethodOptionsInteracPresent),
     PaymentIntentTypeSpecificPaymentMethodOptionsClient(
         super::models::PaymentIntentTypeSpecificPaymentMethodOptionsClient,
     ),
@@ -16787,18 +16350,16 @@ pub enum PaymentIntentPaymentMethodOptionsSepaDebit {
 pub struct PaymentIntentPaymentMethodOptionsSepaDebit2 {
     /// payment_intent_payment_method_options_mandate_options_sepa_debit
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mandate_options: Option<
-        super::models::PaymentIntentPaymentMethodOptionsMandateOptionsSepaDebit,
-    >,
+    pub mandate_options:
+        Option<super::models::PaymentIntentPaymentMethodOptionsMandateOptionsSepaDebit>,
     /// Indicates that you intend to make future payments with this PaymentIntent's payment method.
     ///
     /// Providing this parameter will [attach the payment method](https://stripe.com/docs/payments/save-during-payment) to the PaymentIntent's Customer, if present, after the PaymentIntent is confirmed and any required actions from the user are complete. If no Customer was provided, the payment method can still be [attached](https://stripe.com/docs/api/payment_methods/attach) to a Customer after the transaction completes.
     ///
     /// When processing card payments, Stripe also uses `setup_future_usage` to dynamically optimize your payment flow and comply with regional legislation and network rules, such as [SCA](https://stripe.com/docs/strong-customer-authentication).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage: Option<
-        super::models::PaymentIntentPaymentMethodOptionsAcssDebit2SetupFutureUsage,
-    >,
+    pub setup_future_usage:
+        Option<super::models::PaymentIntentPaymentMethodOptionsAcssDebit2SetupFutureUsage>,
 }
 /// payment_intent_payment_method_options_mandate_options_sepa_debit
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -16818,18 +16379,14 @@ pub enum PaymentIntentPaymentMethodOptionsSofort {
 pub struct PaymentMethodOptionsSofort {
     /// Preferred language of the SOFORT authorization page that the customer is redirected to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub preferred_language: Option<
-        super::models::PaymentMethodOptionsSofortPreferredLanguage,
-    >,
+    pub preferred_language: Option<super::models::PaymentMethodOptionsSofortPreferredLanguage>,
     /// Indicates that you intend to make future payments with this PaymentIntent's payment method.
     ///
     /// Providing this parameter will [attach the payment method](https://stripe.com/docs/payments/save-during-payment) to the PaymentIntent's Customer, if present, after the PaymentIntent is confirmed and any required actions from the user are complete. If no Customer was provided, the payment method can still be [attached](https://stripe.com/docs/api/payment_methods/attach) to a Customer after the transaction completes.
     ///
     /// When processing card payments, Stripe also uses `setup_future_usage` to dynamically optimize your payment flow and comply with regional legislation and network rules, such as [SCA](https://stripe.com/docs/strong-customer-authentication).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage: Option<
-        super::models::PaymentMethodOptionsAlipaySetupFutureUsage,
-    >,
+    pub setup_future_usage: Option<super::models::PaymentMethodOptionsAlipaySetupFutureUsage>,
 }
 connector_runtime::__string_enum! {
     #[doc =
@@ -16858,14 +16415,12 @@ pub struct PaymentIntentPaymentMethodOptionsUsBankAccount2 {
     ///
     /// When processing card payments, Stripe also uses `setup_future_usage` to dynamically optimize your payment flow and comply with regional legislation and network rules, such as [SCA](https://stripe.com/docs/strong-customer-authentication).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage: Option<
-        super::models::PaymentIntentPaymentMethodOptionsAcssDebit2SetupFutureUsage,
-    >,
+    pub setup_future_usage:
+        Option<super::models::PaymentIntentPaymentMethodOptionsAcssDebit2SetupFutureUsage>,
     /// Bank account verification method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_method: Option<
-        super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod,
-    >,
+    pub verification_method:
+        Option<super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod>,
 }
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -16928,9 +16483,7 @@ pub struct PaymentIntentProcessing {
 pub struct PaymentIntentCardProcessing {
     /// PaymentIntentProcessingCustomerNotification
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub customer_notification: Option<
-        super::models::PaymentIntentProcessingCustomerNotification,
-    >,
+    pub customer_notification: Option<super::models::PaymentIntentProcessingCustomerNotification>,
 }
 /// PaymentIntentProcessingCustomerNotification
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -17046,9 +16599,7 @@ pub struct ThreeDSecureUsage {
 pub struct PaymentMethodCardWallet {
     /// payment_method_card_wallet_amex_express_checkout
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub amex_express_checkout: Option<
-        super::models::PaymentMethodCardWalletAmexExpressCheckout,
-    >,
+    pub amex_express_checkout: Option<super::models::PaymentMethodCardWalletAmexExpressCheckout>,
     /// payment_method_card_wallet_apple_pay
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apple_pay: Option<super::models::PaymentMethodCardWalletApplePay>,
@@ -17337,31 +16888,16 @@ impl PaymentMethodSepaDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.bank_code {
-            rt::check::length(
-                "PaymentMethodSepaDebit.bank_code",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PaymentMethodSepaDebit.bank_code", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.branch_code {
-            rt::check::length(
-                "PaymentMethodSepaDebit.branch_code",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PaymentMethodSepaDebit.branch_code", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.country {
             rt::check::length("PaymentMethodSepaDebit.country", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.fingerprint {
-            rt::check::length(
-                "PaymentMethodSepaDebit.fingerprint",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PaymentMethodSepaDebit.fingerprint", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.last4 {
             rt::check::length("PaymentMethodSepaDebit.last4", v, None, Some(5000u64))?;
@@ -17377,9 +16913,7 @@ pub struct SepaDebitGeneratedFrom {
     pub charge: Option<Box<super::models::SepaDebitGeneratedFromCharge>>,
     /// The ID of the SetupAttempt that generated this PaymentMethod, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_attempt: Option<
-        Box<super::models::PaymentMethodCardGeneratedCardSetupAttempt>,
-    >,
+    pub setup_attempt: Option<Box<super::models::PaymentMethodCardGeneratedCardSetupAttempt>>,
 }
 /// The ID of the Charge that generated this PaymentMethod, if any.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -17423,14 +16957,11 @@ connector_runtime::__string_enum! {
 pub struct PaymentMethodUsBankAccount {
     /// Account holder type: individual or company.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_holder_type: Option<
-        super::models::PaymentMethodDetailsUsBankAccountAccountHolderType,
-    >,
+    pub account_holder_type:
+        Option<super::models::PaymentMethodDetailsUsBankAccountAccountHolderType>,
     /// Account type: checkings or savings. Defaults to checking if omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_type: Option<
-        super::models::PaymentMethodDetailsUsBankAccountAccountType,
-    >,
+    pub account_type: Option<super::models::PaymentMethodDetailsUsBankAccountAccountType>,
     /// The name of the bank.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bank_name: Option<String>,
@@ -17464,12 +16995,7 @@ impl PaymentMethodUsBankAccount {
             )?;
         }
         if let Some(v) = &self.last4 {
-            rt::check::length(
-                "PaymentMethodUsBankAccount.last4",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PaymentMethodUsBankAccount.last4", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.routing_number {
             rt::check::length(
@@ -17726,12 +17252,7 @@ impl AccountRequirementsError {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.reason;
-            rt::check::length(
-                "AccountRequirementsError.reason",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("AccountRequirementsError.reason", v, None, Some(5000u64))?;
         }
         {
             let v = &self.requirement;
@@ -18057,9 +17578,7 @@ impl PersonRequirements {
 pub struct LegalEntityPersonVerification {
     /// A document showing address, either a passport, local ID card, or utility bill from a well-known utility company.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_document: Option<
-        super::models::LegalEntityPersonVerificationDocument,
-    >,
+    pub additional_document: Option<super::models::LegalEntityPersonVerificationDocument>,
     /// A user-displayable string describing the verification state for the person. For example, this may say "Provided identity information could not be verified".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub details: Option<String>,
@@ -18452,12 +17971,7 @@ impl AccountDashboardSettings {
             )?;
         }
         if let Some(v) = &self.timezone {
-            rt::check::length(
-                "AccountDashboardSettings.timezone",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("AccountDashboardSettings.timezone", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -18613,12 +18127,7 @@ impl AccountTosAcceptance {
             )?;
         }
         if let Some(v) = &self.user_agent {
-            rt::check::length(
-                "AccountTosAcceptance.user_agent",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("AccountTosAcceptance.user_agent", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -18627,6 +18136,7 @@ connector_runtime::__string_enum! {
     #[doc = " The Stripe account type. Can be `standard`, `express`, or `custom`."] pub
     enum AccountType { Custom = "custom", Express = "express", Standard = "standard", }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// AccountCapabilityFutureRequirements
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AccountCapabilityFutureRequirements {
@@ -18650,6 +18160,7 @@ pub struct AccountCapabilityFutureRequirements {
     /// Fields that may become required depending on the results of verification or review. Will be an empty array unless an asynchronous verification is pending. If verification fails, these fields move to `eventually_due` or `currently_due`.
     pub pending_verification: Vec<String>,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl AccountCapabilityFutureRequirements {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -18670,6 +18181,7 @@ impl AccountCapabilityFutureRequirements {
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// AccountCapabilityRequirements
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AccountCapabilityRequirements {
@@ -18699,6 +18211,7 @@ pub struct AccountCapabilityRequirements {
     /// Fields that may become required depending on the results of verification or review. Will be an empty array unless an asynchronous verification is pending. If verification fails, these fields move to `eventually_due`, `currently_due`, or `past_due`.
     pub pending_verification: Vec<String>,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl AccountCapabilityRequirements {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -18719,6 +18232,7 @@ impl AccountCapabilityRequirements {
         Ok(())
     }
 }
+#[cfg(any(feature = "account_links"))]
 /// AccountLink
 ///
 /// Account Links are the means by which a Connect platform grants a connected account permission to access
@@ -18736,6 +18250,7 @@ pub struct AccountLink {
     /// The URL for the account link.
     pub url: String,
 }
+#[cfg(any(feature = "account_links"))]
 impl AccountLink {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -18746,6 +18261,7 @@ impl AccountLink {
         Ok(())
     }
 }
+#[cfg(any(feature = "apple_pay"))]
 /// ApplePayDomain
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApplePayDomain {
@@ -18759,6 +18275,7 @@ pub struct ApplePayDomain {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
+#[cfg(any(feature = "apple_pay"))]
 impl ApplePayDomain {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -18773,6 +18290,7 @@ impl ApplePayDomain {
         Ok(())
     }
 }
+#[cfg(any(feature = "balance"))]
 /// Balance
 ///
 /// This is an object representing your Stripe balance. You can retrieve it to see
@@ -18806,6 +18324,7 @@ pub struct Balance {
     /// Funds that are not yet available in the balance, due to the 7-day rolling pay cycle. The pending balance for each currency, and for each payment type, can be found in the `source_types` property.
     pub pending: Vec<super::models::BalanceAmount>,
 }
+#[cfg(any(feature = "balance"))]
 /// BalanceAmount
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BalanceAmount {
@@ -18817,6 +18336,7 @@ pub struct BalanceAmount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_types: Option<super::models::BalanceAmountBySourceType>,
 }
+#[cfg(any(feature = "balance"))]
 /// BalanceAmountBySourceType
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BalanceAmountBySourceType {
@@ -18830,12 +18350,14 @@ pub struct BalanceAmountBySourceType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fpx: Option<i64>,
 }
+#[cfg(any(feature = "balance"))]
 /// BalanceDetail
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BalanceDetail {
     /// Funds that are available for use.
     pub available: Vec<super::models::BalanceAmount>,
 }
+#[cfg(any(feature = "billing_portal"))]
 /// PortalConfiguration
 ///
 /// A portal configuration describes the functionality and behavior of a portal session.
@@ -18869,6 +18391,7 @@ pub struct BillingPortalConfiguration {
     /// Time at which the object was last updated. Measured in seconds since the Unix epoch.
     pub updated: i64,
 }
+#[cfg(any(feature = "billing_portal"))]
 impl BillingPortalConfiguration {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -18903,6 +18426,7 @@ impl BillingPortalConfiguration {
         Ok(())
     }
 }
+#[cfg(any(feature = "billing_portal"))]
 /// PortalBusinessProfile
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortalBusinessProfile {
@@ -18916,6 +18440,7 @@ pub struct PortalBusinessProfile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terms_of_service_url: Option<String>,
 }
+#[cfg(any(feature = "billing_portal"))]
 impl PortalBusinessProfile {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -18941,6 +18466,7 @@ impl PortalBusinessProfile {
         Ok(())
     }
 }
+#[cfg(any(feature = "billing_portal"))]
 /// PortalFeatures
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PortalFeatures {
@@ -18957,6 +18483,7 @@ pub struct PortalFeatures {
     /// PortalSubscriptionUpdate
     pub subscription_update: super::models::PortalSubscriptionUpdate,
 }
+#[cfg(any(feature = "billing_portal"))]
 impl PortalFeatures {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -18967,6 +18494,7 @@ impl PortalFeatures {
         Ok(())
     }
 }
+#[cfg(any(feature = "billing_portal"))]
 /// PortalCustomerUpdate
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortalCustomerUpdate {
@@ -18975,22 +18503,26 @@ pub struct PortalCustomerUpdate {
     /// Whether the feature is enabled.
     pub enabled: bool,
 }
+#[cfg(any(feature = "billing_portal"))]
 connector_runtime::__string_enum! {
     pub enum PortalCustomerUpdateAllowedUpdatesItem { Address = "address", Email =
     "email", Phone = "phone", Shipping = "shipping", TaxId = "tax_id", }
 }
+#[cfg(any(feature = "billing_portal"))]
 /// PortalInvoiceList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortalInvoiceList {
     /// Whether the feature is enabled.
     pub enabled: bool,
 }
+#[cfg(any(feature = "billing_portal"))]
 /// PortalPaymentMethodUpdate
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortalPaymentMethodUpdate {
     /// Whether the feature is enabled.
     pub enabled: bool,
 }
+#[cfg(any(feature = "billing_portal"))]
 /// PortalSubscriptionCancel
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PortalSubscriptionCancel {
@@ -19003,6 +18535,7 @@ pub struct PortalSubscriptionCancel {
     /// Whether to create prorations when canceling subscriptions. Possible values are `none` and `create_prorations`.
     pub proration_behavior: super::models::PortalSubscriptionCancelProrationBehavior,
 }
+#[cfg(any(feature = "billing_portal"))]
 /// PortalSubscriptionCancellationReason
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortalSubscriptionCancellationReason {
@@ -19011,37 +18544,41 @@ pub struct PortalSubscriptionCancellationReason {
     /// Which cancellation reasons will be given as options to the customer.
     pub options: Vec<super::models::PortalSubscriptionCancellationReasonOptionsItem>,
 }
+#[cfg(any(feature = "billing_portal"))]
 connector_runtime::__string_enum! {
     pub enum PortalSubscriptionCancellationReasonOptionsItem { CustomerService =
     "customer_service", LowQuality = "low_quality", MissingFeatures = "missing_features",
     Other = "other", SwitchedService = "switched_service", TooComplex = "too_complex",
     TooExpensive = "too_expensive", Unused = "unused", }
 }
+#[cfg(any(feature = "billing_portal"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Whether to cancel subscriptions immediately or at the end of the billing period."]
     pub enum PortalSubscriptionCancelMode { AtPeriodEnd = "at_period_end", Immediately =
     "immediately", }
 }
+#[cfg(any(feature = "billing_portal"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Whether to create prorations when canceling subscriptions. Possible values are `none` and `create_prorations`."]
     pub enum PortalSubscriptionCancelProrationBehavior { AlwaysInvoice =
     "always_invoice", CreateProrations = "create_prorations", None = "none", }
 }
+#[cfg(any(feature = "billing_portal"))]
 /// PortalSubscriptionPause
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortalSubscriptionPause {
     /// Whether the feature is enabled.
     pub enabled: bool,
 }
+#[cfg(any(feature = "billing_portal"))]
 /// PortalSubscriptionUpdate
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PortalSubscriptionUpdate {
     /// The types of subscription updates that are supported for items listed in the `products` attribute. When empty, subscriptions are not updateable.
-    pub default_allowed_updates: Vec<
-        super::models::PortalSubscriptionUpdateDefaultAllowedUpdatesItem,
-    >,
+    pub default_allowed_updates:
+        Vec<super::models::PortalSubscriptionUpdateDefaultAllowedUpdatesItem>,
     /// Whether the feature is enabled.
     pub enabled: bool,
     /// The list of products that support subscription updates.
@@ -19050,6 +18587,7 @@ pub struct PortalSubscriptionUpdate {
     /// Determines how to handle prorations resulting from subscription updates. Valid values are `none`, `create_prorations`, and `always_invoice`.
     pub proration_behavior: super::models::PortalSubscriptionUpdateProrationBehavior,
 }
+#[cfg(any(feature = "billing_portal"))]
 impl PortalSubscriptionUpdate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -19061,10 +18599,12 @@ impl PortalSubscriptionUpdate {
         Ok(())
     }
 }
+#[cfg(any(feature = "billing_portal"))]
 connector_runtime::__string_enum! {
     pub enum PortalSubscriptionUpdateDefaultAllowedUpdatesItem { Price = "price",
     PromotionCode = "promotion_code", Quantity = "quantity", }
 }
+#[cfg(any(feature = "billing_portal"))]
 /// PortalSubscriptionUpdateProduct
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortalSubscriptionUpdateProduct {
@@ -19073,6 +18613,7 @@ pub struct PortalSubscriptionUpdateProduct {
     /// The product ID.
     pub product: String,
 }
+#[cfg(any(feature = "billing_portal"))]
 impl PortalSubscriptionUpdateProduct {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -19088,12 +18629,14 @@ impl PortalSubscriptionUpdateProduct {
         Ok(())
     }
 }
+#[cfg(any(feature = "billing_portal"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Determines how to handle prorations resulting from subscription updates. Valid values are `none`, `create_prorations`, and `always_invoice`."]
     pub enum PortalSubscriptionUpdateProrationBehavior { AlwaysInvoice =
     "always_invoice", CreateProrations = "create_prorations", None = "none", }
 }
+#[cfg(any(feature = "billing_portal"))]
 /// PortalSession
 ///
 /// The Billing customer portal is a Stripe-hosted UI for subscription and
@@ -19135,6 +18678,7 @@ pub struct BillingPortalSession {
     /// The short-lived URL of the session that gives customers access to the customer portal.
     pub url: String,
 }
+#[cfg(any(feature = "billing_portal"))]
 impl BillingPortalSession {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -19147,21 +18691,11 @@ impl BillingPortalSession {
             rt::check::length("BillingPortalSession.id", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.on_behalf_of {
-            rt::check::length(
-                "BillingPortalSession.on_behalf_of",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("BillingPortalSession.on_behalf_of", v, None, Some(5000u64))?;
         }
         {
             let v = &self.return_url;
-            rt::check::length(
-                "BillingPortalSession.return_url",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("BillingPortalSession.return_url", v, None, Some(5000u64))?;
         }
         {
             let v = &self.url;
@@ -19170,6 +18704,7 @@ impl BillingPortalSession {
         Ok(())
     }
 }
+#[cfg(any(feature = "billing_portal"))]
 /// The configuration used by this session, describing the features available.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -19179,6 +18714,7 @@ pub enum BillingPortalSessionConfiguration {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "billing_portal"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The IETF language tag of the locale Customer Portal is displayed in. If blank or auto, the customer’s `preferred_locales` or browser’s locale is used."]
@@ -19191,6 +18727,7 @@ connector_runtime::__string_enum! {
     = "ru", Sk = "sk", Sl = "sl", Sv = "sv", Th = "th", Tr = "tr", Vi = "vi", Zh = "zh",
     ZhHk = "zh-HK", ZhTw = "zh-TW", }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// AccountCapability
 ///
 /// This is an object representing a capability for a Stripe account.
@@ -19218,6 +18755,7 @@ pub struct Capability {
     /// The status of the capability. Can be `active`, `inactive`, `pending`, or `unrequested`.
     pub status: super::models::CapabilityStatus,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl Capability {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -19234,6 +18772,7 @@ impl Capability {
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// The account for which the capability enables functionality.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -19243,12 +18782,14 @@ pub enum CapabilityAccount {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of the capability. Can be `active`, `inactive`, `pending`, or `unrequested`."]
     pub enum CapabilityStatus { Active = "active", Disabled = "disabled", Inactive =
     "inactive", Pending = "pending", Unrequested = "unrequested", }
 }
+#[cfg(any(feature = "checkout"))]
 /// Session
 ///
 /// A Checkout Session represents your customer's session as they pay for
@@ -19269,9 +18810,7 @@ connector_runtime::__string_enum! {
 pub struct CheckoutSession {
     /// When set, provides configuration for actions to take if this Checkout Session expires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub after_expiration: Option<
-        super::models::PaymentPagesCheckoutSessionAfterExpiration,
-    >,
+    pub after_expiration: Option<super::models::PaymentPagesCheckoutSessionAfterExpiration>,
     /// Enables user redeemable promotion codes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_promotion_codes: Option<bool>,
@@ -19285,9 +18824,7 @@ pub struct CheckoutSession {
     pub automatic_tax: super::models::PaymentPagesCheckoutSessionAutomaticTax,
     /// Describes whether Checkout should collect the customer's billing address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_address_collection: Option<
-        super::models::CheckoutSessionBillingAddressCollection,
-    >,
+    pub billing_address_collection: Option<super::models::CheckoutSessionBillingAddressCollection>,
     /// The URL the customer will be directed to if they decide to cancel payment and return to your website.
     pub cancel_url: String,
     /// A unique string to reference the Checkout Session. This can be a
@@ -19300,9 +18837,7 @@ pub struct CheckoutSession {
     pub consent: Option<super::models::PaymentPagesCheckoutSessionConsent>,
     /// When set, provides configuration for the Checkout Session to gather active consent from customers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub consent_collection: Option<
-        super::models::PaymentPagesCheckoutSessionConsentCollection,
-    >,
+    pub consent_collection: Option<super::models::PaymentPagesCheckoutSessionConsentCollection>,
     /// Three-letter [ISO currency code](https://www.iso.org/iso-4217-currency-codes.html), in lowercase. Must be a [supported currency](https://stripe.com/docs/currencies).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
@@ -19318,9 +18853,7 @@ pub struct CheckoutSession {
     pub customer_creation: Option<super::models::CheckoutSessionCustomerCreation>,
     /// The customer details including the customer's tax exempt status and the customer's tax IDs. Only present on Sessions in `payment` or `subscription` mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub customer_details: Option<
-        super::models::PaymentPagesCheckoutSessionCustomerDetails,
-    >,
+    pub customer_details: Option<super::models::PaymentPagesCheckoutSessionCustomerDetails>,
     /// If provided, this value will be used when the Customer object is created.
     /// If not provided, customers will be asked to enter their email address.
     /// Use this parameter to prefill customer data if you already have an email
@@ -19358,9 +18891,7 @@ pub struct CheckoutSession {
     pub payment_link: Option<super::models::CheckoutSessionPaymentLink>,
     /// Payment-method-specific configuration for the PaymentIntent or SetupIntent of this CheckoutSession.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_options: Option<
-        super::models::CheckoutSessionPaymentMethodOptions,
-    >,
+    pub payment_method_options: Option<super::models::CheckoutSessionPaymentMethodOptions>,
     /// A list of the types of payment methods (e.g. card) this Checkout
     /// Session is allowed to accept.
     pub payment_method_types: Vec<String>,
@@ -19369,9 +18900,8 @@ pub struct CheckoutSession {
     pub payment_status: super::models::CheckoutSessionPaymentStatus,
     /// PaymentPagesCheckoutSessionPhoneNumberCollection
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone_number_collection: Option<
-        super::models::PaymentPagesCheckoutSessionPhoneNumberCollection,
-    >,
+    pub phone_number_collection:
+        Option<super::models::PaymentPagesCheckoutSessionPhoneNumberCollection>,
     /// The ID of the original expired Checkout Session that triggered the recovery flow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovered_from: Option<String>,
@@ -19383,9 +18913,8 @@ pub struct CheckoutSession {
     pub shipping: Option<super::models::Shipping>,
     /// When set, provides configuration for Checkout to collect a shipping address from a customer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipping_address_collection: Option<
-        super::models::PaymentPagesCheckoutSessionShippingAddressCollection,
-    >,
+    pub shipping_address_collection:
+        Option<super::models::PaymentPagesCheckoutSessionShippingAddressCollection>,
     /// The shipping rate options applied to this Session.
     pub shipping_options: Vec<super::models::PaymentPagesCheckoutSessionShippingOption>,
     /// The ID of the ShippingRate for Checkout Sessions in `payment` mode.
@@ -19408,9 +18937,7 @@ pub struct CheckoutSession {
     pub success_url: String,
     /// PaymentPagesCheckoutSessionTaxIDCollection
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_id_collection: Option<
-        super::models::PaymentPagesCheckoutSessionTaxIdCollection,
-    >,
+    pub tax_id_collection: Option<super::models::PaymentPagesCheckoutSessionTaxIdCollection>,
     /// Tax and discount details for the computed total amount.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_details: Option<super::models::PaymentPagesCheckoutSessionTotalDetails>,
@@ -19418,6 +18945,7 @@ pub struct CheckoutSession {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
+#[cfg(any(feature = "checkout"))]
 impl CheckoutSession {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -19471,15 +18999,15 @@ impl CheckoutSession {
         Ok(())
     }
 }
+#[cfg(any(feature = "checkout"))]
 /// PaymentPagesCheckoutSessionAfterExpiration
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PaymentPagesCheckoutSessionAfterExpiration {
     /// When set, configuration used to recover the Checkout Session on expiry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recovery: Option<
-        super::models::PaymentPagesCheckoutSessionAfterExpirationRecovery,
-    >,
+    pub recovery: Option<super::models::PaymentPagesCheckoutSessionAfterExpirationRecovery>,
 }
+#[cfg(any(feature = "checkout"))]
 impl PaymentPagesCheckoutSessionAfterExpiration {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -19489,6 +19017,7 @@ impl PaymentPagesCheckoutSessionAfterExpiration {
         Ok(())
     }
 }
+#[cfg(any(feature = "checkout"))]
 /// PaymentPagesCheckoutSessionAfterExpirationRecovery
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PaymentPagesCheckoutSessionAfterExpirationRecovery {
@@ -19505,6 +19034,7 @@ pub struct PaymentPagesCheckoutSessionAfterExpirationRecovery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
+#[cfg(any(feature = "checkout"))]
 impl PaymentPagesCheckoutSessionAfterExpirationRecovery {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -19519,6 +19049,7 @@ impl PaymentPagesCheckoutSessionAfterExpirationRecovery {
         Ok(())
     }
 }
+#[cfg(any(feature = "checkout"))]
 /// PaymentPagesCheckoutSessionAutomaticTax
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PaymentPagesCheckoutSessionAutomaticTax {
@@ -19528,16 +19059,19 @@ pub struct PaymentPagesCheckoutSessionAutomaticTax {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::PaymentPagesCheckoutSessionAutomaticTaxStatus>,
 }
+#[cfg(any(feature = "checkout"))]
 connector_runtime::__string_enum! {
     #[doc = " The status of the most recent automated tax calculation for this session."]
     pub enum PaymentPagesCheckoutSessionAutomaticTaxStatus { Complete = "complete",
     Failed = "failed", RequiresLocationInputs = "requires_location_inputs", }
 }
+#[cfg(any(feature = "checkout"))]
 connector_runtime::__string_enum! {
     #[doc = " Describes whether Checkout should collect the customer's billing address."]
     pub enum CheckoutSessionBillingAddressCollection { Auto = "auto", Required =
     "required", }
 }
+#[cfg(any(feature = "checkout"))]
 /// PaymentPagesCheckoutSessionConsent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PaymentPagesCheckoutSessionConsent {
@@ -19546,6 +19080,7 @@ pub struct PaymentPagesCheckoutSessionConsent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promotions: Option<super::models::PaymentPagesCheckoutSessionConsentPromotions>,
 }
+#[cfg(any(feature = "checkout"))]
 connector_runtime::__string_enum! {
     #[doc =
     " If `opt_in`, the customer consents to receiving promotional communications"] #[doc
@@ -19553,6 +19088,7 @@ connector_runtime::__string_enum! {
     PaymentPagesCheckoutSessionConsentPromotions { OptIn = "opt_in", OptOut = "opt_out",
     }
 }
+#[cfg(any(feature = "checkout"))]
 /// PaymentPagesCheckoutSessionConsentCollection
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PaymentPagesCheckoutSessionConsentCollection {
@@ -19562,6 +19098,7 @@ pub struct PaymentPagesCheckoutSessionConsentCollection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promotions: Option<String>,
 }
+#[cfg(any(feature = "checkout"))]
 /// The ID of the customer for this Session.
 /// For Checkout Sessions in `payment` or `subscription` mode, Checkout
 /// will create a new customer object based on information provided
@@ -19576,12 +19113,14 @@ pub enum CheckoutSessionCustomer {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "checkout"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Configure whether a Checkout Session creates a Customer when the Checkout Session completes."]
     pub enum CheckoutSessionCustomerCreation { Always = "always", IfRequired =
     "if_required", }
 }
+#[cfg(any(feature = "checkout"))]
 /// PaymentPagesCheckoutSessionCustomerDetails
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PaymentPagesCheckoutSessionCustomerDetails {
@@ -19600,13 +19139,12 @@ pub struct PaymentPagesCheckoutSessionCustomerDetails {
     pub phone: Option<String>,
     /// The customer’s tax exempt status at time of checkout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_exempt: Option<
-        super::models::PaymentPagesCheckoutSessionCustomerDetailsTaxExempt,
-    >,
+    pub tax_exempt: Option<super::models::PaymentPagesCheckoutSessionCustomerDetailsTaxExempt>,
     /// The customer’s tax IDs at time of checkout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_ids: Option<Vec<super::models::PaymentPagesCheckoutSessionTaxId>>,
 }
+#[cfg(any(feature = "checkout"))]
 impl PaymentPagesCheckoutSessionCustomerDetails {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -19645,11 +19183,13 @@ impl PaymentPagesCheckoutSessionCustomerDetails {
         Ok(())
     }
 }
+#[cfg(any(feature = "checkout"))]
 connector_runtime::__string_enum! {
     #[doc = " The customer’s tax exempt status at time of checkout."] pub enum
     PaymentPagesCheckoutSessionCustomerDetailsTaxExempt { Exempt = "exempt", None =
     "none", Reverse = "reverse", }
 }
+#[cfg(any(feature = "checkout"))]
 /// PaymentPagesCheckoutSessionTaxID
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PaymentPagesCheckoutSessionTaxId {
@@ -19660,6 +19200,7 @@ pub struct PaymentPagesCheckoutSessionTaxId {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
 }
+#[cfg(any(feature = "checkout"))]
 impl PaymentPagesCheckoutSessionTaxId {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -19674,6 +19215,7 @@ impl PaymentPagesCheckoutSessionTaxId {
         Ok(())
     }
 }
+#[cfg(any(feature = "checkout"))]
 /// PaymentPagesCheckoutSessionListLineItems
 ///
 /// The line items purchased by the customer.
@@ -19688,6 +19230,7 @@ pub struct CheckoutSessionLineItems {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "checkout"))]
 impl CheckoutSessionLineItems {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -19704,6 +19247,7 @@ impl CheckoutSessionLineItems {
         Ok(())
     }
 }
+#[cfg(any(feature = "checkout"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The IETF language tag of the locale Checkout is displayed in. If blank or `auto`, the browser's locale is used."]
@@ -19715,10 +19259,12 @@ connector_runtime::__string_enum! {
     "sk", Sl = "sl", Sv = "sv", Th = "th", Tr = "tr", Vi = "vi", Zh = "zh", ZhHk =
     "zh-HK", ZhTw = "zh-TW", }
 }
+#[cfg(any(feature = "checkout"))]
 connector_runtime::__string_enum! {
     #[doc = " The mode of the Checkout Session."] pub enum CheckoutSessionMode { Payment
     = "payment", Setup = "setup", Subscription = "subscription", }
 }
+#[cfg(any(feature = "checkout"))]
 /// The ID of the PaymentIntent for Checkout Sessions in `payment` mode.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -19728,6 +19274,7 @@ pub enum CheckoutSessionPaymentIntent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "checkout"))]
 /// The ID of the Payment Link that created this Session.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -19737,6 +19284,7 @@ pub enum CheckoutSessionPaymentLink {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "checkout", feature = "payment_links"))]
 /// PaymentLink
 ///
 /// A payment link is a shareable URL that will take your customers to a hosted payment page. A payment link can be shared and used multiple times.
@@ -19785,9 +19333,8 @@ pub struct PaymentLink {
     pub phone_number_collection: super::models::PaymentLinksResourcePhoneNumberCollection,
     /// Configuration for collecting the customer's shipping address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipping_address_collection: Option<
-        super::models::PaymentLinksResourceShippingAddressCollection,
-    >,
+    pub shipping_address_collection:
+        Option<super::models::PaymentLinksResourceShippingAddressCollection>,
     /// When creating a subscription, the specified configuration data will be used. There must be at least one line item with a recurring price to use `subscription_data`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscription_data: Option<super::models::PaymentLinksResourceSubscriptionData>,
@@ -19797,6 +19344,7 @@ pub struct PaymentLink {
     /// The public URL that can be shared with customers.
     pub url: String,
 }
+#[cfg(any(feature = "checkout", feature = "payment_links"))]
 impl PaymentLink {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -19818,14 +19366,14 @@ impl PaymentLink {
         Ok(())
     }
 }
+#[cfg(any(feature = "checkout", feature = "payment_links"))]
 /// PaymentLinksResourceAfterCompletion
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PaymentLinksResourceAfterCompletion {
     /// PaymentLinksResourceCompletionBehaviorConfirmationPage
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hosted_confirmation: Option<
-        super::models::PaymentLinksResourceCompletionBehaviorConfirmationPage,
-    >,
+    pub hosted_confirmation:
+        Option<super::models::PaymentLinksResourceCompletionBehaviorConfirmationPage>,
     /// PaymentLinksResourceCompletionBehaviorRedirect
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect: Option<super::models::PaymentLinksResourceCompletionBehaviorRedirect>,
@@ -19833,6 +19381,7 @@ pub struct PaymentLinksResourceAfterCompletion {
     #[serde(rename = "type")]
     pub type_: super::models::PaymentLinksResourceAfterCompletionType,
 }
+#[cfg(any(feature = "checkout", feature = "payment_links"))]
 impl PaymentLinksResourceAfterCompletion {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -19845,6 +19394,7 @@ impl PaymentLinksResourceAfterCompletion {
         Ok(())
     }
 }
+#[cfg(any(feature = "checkout", feature = "payment_links"))]
 /// PaymentLinksResourceCompletionBehaviorConfirmationPage
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PaymentLinksResourceCompletionBehaviorConfirmationPage {
@@ -19852,6 +19402,7 @@ pub struct PaymentLinksResourceCompletionBehaviorConfirmationPage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_message: Option<String>,
 }
+#[cfg(any(feature = "checkout", feature = "payment_links"))]
 impl PaymentLinksResourceCompletionBehaviorConfirmationPage {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -19866,12 +19417,14 @@ impl PaymentLinksResourceCompletionBehaviorConfirmationPage {
         Ok(())
     }
 }
+#[cfg(any(feature = "checkout", feature = "payment_links"))]
 /// PaymentLinksResourceCompletionBehaviorRedirect
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PaymentLinksResourceCompletionBehaviorRedirect {
     /// The URL the customer will be redirected to after the purchase is complete.
     pub url: String,
 }
+#[cfg(any(feature = "checkout", feature = "payment_links"))]
 impl PaymentLinksResourceCompletionBehaviorRedirect {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -19887,21 +19440,25 @@ impl PaymentLinksResourceCompletionBehaviorRedirect {
         Ok(())
     }
 }
+#[cfg(any(feature = "checkout", feature = "payment_links"))]
 connector_runtime::__string_enum! {
     #[doc = " The specified behavior after the purchase is complete."] pub enum
     PaymentLinksResourceAfterCompletionType { HostedConfirmation = "hosted_confirmation",
     Redirect = "redirect", }
 }
+#[cfg(any(feature = "checkout", feature = "payment_links"))]
 /// PaymentLinksResourceAutomaticTax
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PaymentLinksResourceAutomaticTax {
     /// If `true`, tax will be calculated automatically using the customer's location.
     pub enabled: bool,
 }
+#[cfg(any(feature = "checkout", feature = "payment_links"))]
 connector_runtime::__string_enum! {
     #[doc = " Configuration for collecting the customer's billing address."] pub enum
     PaymentLinkBillingAddressCollection { Auto = "auto", Required = "required", }
 }
+#[cfg(any(feature = "checkout", feature = "payment_links"))]
 /// PaymentLinksResourceListLineItems
 ///
 /// The line items representing what is being sold.
@@ -19916,6 +19473,7 @@ pub struct PaymentLinkLineItems {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "checkout", feature = "payment_links"))]
 impl PaymentLinkLineItems {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -19932,20 +19490,22 @@ impl PaymentLinkLineItems {
         Ok(())
     }
 }
+#[cfg(any(feature = "checkout", feature = "payment_links"))]
 /// PaymentLinksResourcePhoneNumberCollection
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PaymentLinksResourcePhoneNumberCollection {
     /// If `true`, a phone number will be collected during checkout.
     pub enabled: bool,
 }
+#[cfg(any(feature = "checkout", feature = "payment_links"))]
 /// PaymentLinksResourceShippingAddressCollection
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PaymentLinksResourceShippingAddressCollection {
     /// An array of two-letter ISO country codes representing which countries Checkout should provide as options for shipping locations. Unsupported country codes: `AS, CX, CC, CU, HM, IR, KP, MH, FM, NF, MP, PW, SD, SY, UM, VI`.
-    pub allowed_countries: Vec<
-        super::models::PaymentLinksResourceShippingAddressCollectionAllowedCountriesItem,
-    >,
+    pub allowed_countries:
+        Vec<super::models::PaymentLinksResourceShippingAddressCollectionAllowedCountriesItem>,
 }
+#[cfg(any(feature = "checkout", feature = "payment_links"))]
 connector_runtime::__string_enum! {
     pub enum PaymentLinksResourceShippingAddressCollectionAllowedCountriesItem { Ac =
     "AC", Ad = "AD", Ae = "AE", Af = "AF", Ag = "AG", Ai = "AI", Al = "AL", Am = "AM", Ao
@@ -19980,6 +19540,7 @@ connector_runtime::__string_enum! {
     Vc = "VC", Ve = "VE", Vg = "VG", Vn = "VN", Vu = "VU", Wf = "WF", Ws = "WS", Xk =
     "XK", Ye = "YE", Yt = "YT", Za = "ZA", Zm = "ZM", Zw = "ZW", Zz = "ZZ", }
 }
+#[cfg(any(feature = "checkout", feature = "payment_links"))]
 /// PaymentLinksResourceSubscriptionData
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PaymentLinksResourceSubscriptionData {
@@ -19987,6 +19548,7 @@ pub struct PaymentLinksResourceSubscriptionData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_period_days: Option<i64>,
 }
+#[cfg(any(feature = "checkout", feature = "payment_links"))]
 /// PaymentLinksResourceTransferData
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PaymentLinksResourceTransferData {
@@ -19996,6 +19558,7 @@ pub struct PaymentLinksResourceTransferData {
     /// The connected account receiving the transfer.
     pub destination: super::models::PaymentLinksResourceTransferDataDestination,
 }
+#[cfg(any(feature = "checkout", feature = "payment_links"))]
 /// The connected account receiving the transfer.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -20005,6 +19568,7 @@ pub enum PaymentLinksResourceTransferDataDestination {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "checkout"))]
 /// CheckoutSessionPaymentMethodOptions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CheckoutSessionPaymentMethodOptions {
@@ -20022,10 +19586,9 @@ pub struct CheckoutSessionPaymentMethodOptions {
     pub oxxo: Option<super::models::CheckoutOxxoPaymentMethodOptions>,
     /// CheckoutUsBankAccountPaymentMethodOptions
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub us_bank_account: Option<
-        super::models::CheckoutUsBankAccountPaymentMethodOptions,
-    >,
+    pub us_bank_account: Option<super::models::CheckoutUsBankAccountPaymentMethodOptions>,
 }
+#[cfg(any(feature = "checkout"))]
 impl CheckoutSessionPaymentMethodOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20035,6 +19598,7 @@ impl CheckoutSessionPaymentMethodOptions {
         Ok(())
     }
 }
+#[cfg(any(feature = "checkout"))]
 /// CheckoutAcssDebitPaymentMethodOptions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CheckoutAcssDebitPaymentMethodOptions {
@@ -20046,10 +19610,10 @@ pub struct CheckoutAcssDebitPaymentMethodOptions {
     pub mandate_options: Option<super::models::CheckoutAcssDebitMandateOptions>,
     /// Bank account verification method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_method: Option<
-        super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod,
-    >,
+    pub verification_method:
+        Option<super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod>,
 }
+#[cfg(any(feature = "checkout"))]
 impl CheckoutAcssDebitPaymentMethodOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20059,11 +19623,13 @@ impl CheckoutAcssDebitPaymentMethodOptions {
         Ok(())
     }
 }
+#[cfg(any(feature = "checkout"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Currency supported by the bank account. Returned when the Session is in `setup` mode."]
     pub enum CheckoutAcssDebitPaymentMethodOptionsCurrency { Cad = "cad", Usd = "usd", }
 }
+#[cfg(any(feature = "checkout"))]
 /// CheckoutAcssDebitMandateOptions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CheckoutAcssDebitMandateOptions {
@@ -20083,10 +19649,10 @@ pub struct CheckoutAcssDebitMandateOptions {
     >,
     /// Transaction type of the mandate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transaction_type: Option<
-        super::models::InvoicePaymentMethodOptionsAcssDebitMandateOptionsTransactionType,
-    >,
+    pub transaction_type:
+        Option<super::models::InvoicePaymentMethodOptionsAcssDebitMandateOptionsTransactionType>,
 }
+#[cfg(any(feature = "checkout"))]
 impl CheckoutAcssDebitMandateOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20109,12 +19675,14 @@ impl CheckoutAcssDebitMandateOptions {
         Ok(())
     }
 }
+#[cfg(any(feature = "checkout"))]
 /// CheckoutBoletoPaymentMethodOptions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CheckoutBoletoPaymentMethodOptions {
     /// The number of calendar days before a Boleto voucher expires. For example, if you create a Boleto voucher on Monday and you set expires_after_days to 2, the Boleto voucher will expire on Wednesday at 23:59 America/Sao_Paulo time.
     pub expires_after_days: i64,
 }
+#[cfg(any(feature = "checkout"))]
 /// CheckoutKonbiniPaymentMethodOptions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CheckoutKonbiniPaymentMethodOptions {
@@ -20122,26 +19690,29 @@ pub struct CheckoutKonbiniPaymentMethodOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_after_days: Option<i64>,
 }
+#[cfg(any(feature = "checkout"))]
 /// CheckoutOxxoPaymentMethodOptions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CheckoutOxxoPaymentMethodOptions {
     /// The number of calendar days before an OXXO invoice expires. For example, if you create an OXXO invoice on Monday and you set expires_after_days to 2, the OXXO invoice will expire on Wednesday at 23:59 America/Mexico_City time.
     pub expires_after_days: i64,
 }
+#[cfg(any(feature = "checkout"))]
 /// CheckoutUsBankAccountPaymentMethodOptions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CheckoutUsBankAccountPaymentMethodOptions {
     /// Bank account verification method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_method: Option<
-        super::models::CheckoutUsBankAccountPaymentMethodOptionsVerificationMethod,
-    >,
+    pub verification_method:
+        Option<super::models::CheckoutUsBankAccountPaymentMethodOptionsVerificationMethod>,
 }
+#[cfg(any(feature = "checkout"))]
 connector_runtime::__string_enum! {
     #[doc = " Bank account verification method."] pub enum
     CheckoutUsBankAccountPaymentMethodOptionsVerificationMethod { Automatic =
     "automatic", Instant = "instant", }
 }
+#[cfg(any(feature = "checkout"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The payment status of the Checkout Session, one of `paid`, `unpaid`, or `no_payment_required`."]
@@ -20149,12 +19720,14 @@ connector_runtime::__string_enum! {
     pub enum CheckoutSessionPaymentStatus { NoPaymentRequired = "no_payment_required",
     Paid = "paid", Unpaid = "unpaid", }
 }
+#[cfg(any(feature = "checkout"))]
 /// PaymentPagesCheckoutSessionPhoneNumberCollection
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PaymentPagesCheckoutSessionPhoneNumberCollection {
     /// Indicates whether phone number collection is enabled for the session
     pub enabled: bool,
 }
+#[cfg(any(feature = "checkout"))]
 /// The ID of the SetupIntent for Checkout Sessions in `setup` mode.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -20164,15 +19737,16 @@ pub enum CheckoutSessionSetupIntent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "checkout"))]
 /// PaymentPagesCheckoutSessionShippingAddressCollection
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PaymentPagesCheckoutSessionShippingAddressCollection {
     /// An array of two-letter ISO country codes representing which countries Checkout should provide as options for
     /// shipping locations. Unsupported country codes: `AS, CX, CC, CU, HM, IR, KP, MH, FM, NF, MP, PW, SD, SY, UM, VI`.
-    pub allowed_countries: Vec<
-        super::models::PaymentLinksResourceShippingAddressCollectionAllowedCountriesItem,
-    >,
+    pub allowed_countries:
+        Vec<super::models::PaymentLinksResourceShippingAddressCollectionAllowedCountriesItem>,
 }
+#[cfg(any(feature = "checkout"))]
 /// PaymentPagesCheckoutSessionShippingOption
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PaymentPagesCheckoutSessionShippingOption {
@@ -20181,6 +19755,7 @@ pub struct PaymentPagesCheckoutSessionShippingOption {
     /// The shipping rate.
     pub shipping_rate: super::models::PaymentPagesCheckoutSessionShippingOptionShippingRate,
 }
+#[cfg(any(feature = "checkout"))]
 /// The shipping rate.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -20190,6 +19765,7 @@ pub enum PaymentPagesCheckoutSessionShippingOptionShippingRate {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "checkout", feature = "shipping_rates"))]
 /// ShippingRate
 ///
 /// Shipping rates describe the price of shipping presented to your customers and can be
@@ -20227,6 +19803,7 @@ pub struct ShippingRate {
     #[serde(rename = "type")]
     pub type_: String,
 }
+#[cfg(any(feature = "checkout", feature = "shipping_rates"))]
 impl ShippingRate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20240,6 +19817,7 @@ impl ShippingRate {
         Ok(())
     }
 }
+#[cfg(any(feature = "checkout", feature = "shipping_rates"))]
 /// ShippingRateDeliveryEstimate
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ShippingRateDeliveryEstimate {
@@ -20250,6 +19828,7 @@ pub struct ShippingRateDeliveryEstimate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minimum: Option<super::models::ShippingRateDeliveryEstimateBound>,
 }
+#[cfg(any(feature = "checkout", feature = "shipping_rates"))]
 /// ShippingRateDeliveryEstimateBound
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ShippingRateDeliveryEstimateBound {
@@ -20258,11 +19837,13 @@ pub struct ShippingRateDeliveryEstimateBound {
     /// Must be greater than 0.
     pub value: i64,
 }
+#[cfg(any(feature = "checkout", feature = "shipping_rates"))]
 connector_runtime::__string_enum! {
     #[doc = " A unit of time."] pub enum ShippingRateDeliveryEstimateBoundUnit {
     BusinessDay = "business_day", Day = "day", Hour = "hour", Month = "month", Week =
     "week", }
 }
+#[cfg(any(feature = "checkout", feature = "shipping_rates"))]
 /// ShippingRateFixedAmount
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ShippingRateFixedAmount {
@@ -20271,12 +19852,14 @@ pub struct ShippingRateFixedAmount {
     /// Three-letter [ISO currency code](https://www.iso.org/iso-4217-currency-codes.html), in lowercase. Must be a [supported currency](https://stripe.com/docs/currencies).
     pub currency: String,
 }
+#[cfg(any(feature = "checkout", feature = "shipping_rates"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Specifies whether the rate is considered inclusive of taxes or exclusive of taxes. One of `inclusive`, `exclusive`, or `unspecified`."]
     pub enum ShippingRateTaxBehavior { Exclusive = "exclusive", Inclusive = "inclusive",
     Unspecified = "unspecified", }
 }
+#[cfg(any(feature = "checkout", feature = "shipping_rates"))]
 /// A [tax code](https://stripe.com/docs/tax/tax-codes) ID. The Shipping tax code is `txcd_92010001`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -20286,6 +19869,7 @@ pub enum ShippingRateTaxCode {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "checkout"))]
 /// The ID of the ShippingRate for Checkout Sessions in `payment` mode.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -20295,12 +19879,14 @@ pub enum CheckoutSessionShippingRate {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "checkout"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of the Checkout Session, one of `open`, `complete`, or `expired`."] pub
     enum CheckoutSessionStatus { Complete = "complete", Expired = "expired", Open =
     "open", }
 }
+#[cfg(any(feature = "checkout"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Describes the type of transaction being performed by Checkout in order to customize"]
@@ -20311,6 +19897,7 @@ connector_runtime::__string_enum! {
     = " in `subscription` or `setup` mode."] pub enum CheckoutSessionSubmitType { Auto =
     "auto", Book = "book", Donate = "donate", Pay = "pay", }
 }
+#[cfg(any(feature = "checkout"))]
 /// The ID of the subscription for Checkout Sessions in `subscription` mode.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -20320,12 +19907,14 @@ pub enum CheckoutSessionSubscription {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "checkout"))]
 /// PaymentPagesCheckoutSessionTaxIDCollection
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PaymentPagesCheckoutSessionTaxIdCollection {
     /// Indicates whether tax ID collection is enabled for the session
     pub enabled: bool,
 }
+#[cfg(any(feature = "checkout"))]
 /// PaymentPagesCheckoutSessionTotalDetails
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PaymentPagesCheckoutSessionTotalDetails {
@@ -20338,10 +19927,9 @@ pub struct PaymentPagesCheckoutSessionTotalDetails {
     pub amount_tax: i64,
     /// PaymentPagesCheckoutSessionTotalDetailsResourceBreakdown
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub breakdown: Option<
-        super::models::PaymentPagesCheckoutSessionTotalDetailsResourceBreakdown,
-    >,
+    pub breakdown: Option<super::models::PaymentPagesCheckoutSessionTotalDetailsResourceBreakdown>,
 }
+#[cfg(any(feature = "checkout"))]
 impl PaymentPagesCheckoutSessionTotalDetails {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20351,6 +19939,7 @@ impl PaymentPagesCheckoutSessionTotalDetails {
         Ok(())
     }
 }
+#[cfg(any(feature = "checkout"))]
 /// PaymentPagesCheckoutSessionTotalDetailsResourceBreakdown
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PaymentPagesCheckoutSessionTotalDetailsResourceBreakdown {
@@ -20359,6 +19948,7 @@ pub struct PaymentPagesCheckoutSessionTotalDetailsResourceBreakdown {
     /// The aggregated tax amounts by rate.
     pub taxes: Vec<super::models::LineItemsTaxAmount>,
 }
+#[cfg(any(feature = "checkout"))]
 impl PaymentPagesCheckoutSessionTotalDetailsResourceBreakdown {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20377,6 +19967,7 @@ impl PaymentPagesCheckoutSessionTotalDetailsResourceBreakdown {
         Ok(())
     }
 }
+#[cfg(any(feature = "country_specs"))]
 /// CountrySpec
 ///
 /// Stripe needs to collect certain pieces of information about each account
@@ -20394,10 +19985,7 @@ pub struct CountrySpec {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
     /// Currencies that can be accepted in the specific country (for transfers).
-    pub supported_bank_account_currencies: std::collections::BTreeMap<
-        String,
-        Vec<String>,
-    >,
+    pub supported_bank_account_currencies: std::collections::BTreeMap<String, Vec<String>>,
     /// Currencies that can be accepted in the specified country (for payments).
     pub supported_payment_currencies: Vec<String>,
     /// Payment methods available in the specified country. You may need to enable some payment methods (e.g., [ACH](https://stripe.com/docs/ach)) on your account before they appear in this list. The `stripe` payment method refers to [charging through your platform](https://stripe.com/docs/connect/destination-charges).
@@ -20407,6 +19995,7 @@ pub struct CountrySpec {
     /// CountrySpecVerificationFields
     pub verification_fields: super::models::CountrySpecVerificationFields,
 }
+#[cfg(any(feature = "country_specs"))]
 impl CountrySpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20421,6 +20010,7 @@ impl CountrySpec {
         Ok(())
     }
 }
+#[cfg(any(feature = "country_specs"))]
 /// CountrySpecVerificationFields
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CountrySpecVerificationFields {
@@ -20429,6 +20019,7 @@ pub struct CountrySpecVerificationFields {
     /// CountrySpecVerificationFieldDetails
     pub individual: super::models::CountrySpecVerificationFieldDetails,
 }
+#[cfg(any(feature = "country_specs"))]
 /// CountrySpecVerificationFieldDetails
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CountrySpecVerificationFieldDetails {
@@ -20437,6 +20028,7 @@ pub struct CountrySpecVerificationFieldDetails {
     /// Fields which every account must eventually provide.
     pub minimum: Vec<String>,
 }
+#[cfg(any(feature = "credit_notes", feature = "customers"))]
 /// CreditNote
 ///
 /// Issue a credit note to adjust an invoice's amount after the invoice is finalized.
@@ -20454,9 +20046,8 @@ pub struct CreditNote {
     pub customer: super::models::CreditNoteCustomer,
     /// Customer balance transaction related to this credit note.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub customer_balance_transaction: Option<
-        Box<super::models::CreditNoteCustomerBalanceTransaction>,
-    >,
+    pub customer_balance_transaction:
+        Option<Box<super::models::CreditNoteCustomerBalanceTransaction>>,
     /// The integer amount in %s representing the total amount of discount that was credited.
     pub discount_amount: i64,
     /// The aggregate amounts calculated per discount for all line items.
@@ -20507,6 +20098,7 @@ pub struct CreditNote {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voided_at: Option<i64>,
 }
+#[cfg(any(feature = "credit_notes", feature = "customers"))]
 impl CreditNote {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20532,6 +20124,7 @@ impl CreditNote {
         Ok(())
     }
 }
+#[cfg(any(feature = "credit_notes", feature = "customers"))]
 /// ID of the customer.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -20542,6 +20135,7 @@ pub enum CreditNoteCustomer {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "credit_notes", feature = "customers"))]
 /// Customer balance transaction related to this credit note.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -20551,6 +20145,7 @@ pub enum CreditNoteCustomerBalanceTransaction {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "credit_notes", feature = "customers"))]
 /// CustomerBalanceTransaction
 ///
 /// Each customer has a [`balance`](https://stripe.com/docs/api/customers/object#customer_object-balance) value,
@@ -20593,6 +20188,7 @@ pub struct CustomerBalanceTransaction {
     #[serde(rename = "type")]
     pub type_: super::models::CustomerBalanceTransactionType,
 }
+#[cfg(any(feature = "credit_notes", feature = "customers"))]
 impl CustomerBalanceTransaction {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20611,6 +20207,7 @@ impl CustomerBalanceTransaction {
         Ok(())
     }
 }
+#[cfg(any(feature = "credit_notes", feature = "customers"))]
 /// The ID of the credit note (if any) related to the transaction.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -20620,6 +20217,7 @@ pub enum CustomerBalanceTransactionCreditNote {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "credit_notes", feature = "customers"))]
 /// The ID of the customer the transaction belongs to.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -20629,6 +20227,7 @@ pub enum CustomerBalanceTransactionCustomer {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "credit_notes", feature = "customers"))]
 /// The ID of the invoice (if any) related to the transaction.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -20638,6 +20237,7 @@ pub enum CustomerBalanceTransactionInvoice {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "credit_notes", feature = "customers"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Transaction type: `adjustment`, `applied_to_invoice`, `credit_note`, `initial`, `invoice_too_large`, `invoice_too_small`, `unspent_receiver_credit`, or `unapplied_from_invoice`. See the [Customer Balance page](https://stripe.com/docs/billing/customer/balance#types) to learn more about transaction types."]
@@ -20647,6 +20247,7 @@ connector_runtime::__string_enum! {
     Migration = "migration", UnappliedFromInvoice = "unapplied_from_invoice",
     UnspentReceiverCredit = "unspent_receiver_credit", }
 }
+#[cfg(any(feature = "credit_notes", feature = "customers"))]
 /// ID of the invoice.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -20656,6 +20257,7 @@ pub enum CreditNoteInvoice {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "credit_notes", feature = "customers"))]
 /// CreditNoteLinesList
 ///
 /// Line items that make up the credit note
@@ -20670,6 +20272,7 @@ pub struct CreditNoteLines {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "credit_notes", feature = "customers"))]
 impl CreditNoteLines {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20686,6 +20289,7 @@ impl CreditNoteLines {
         Ok(())
     }
 }
+#[cfg(any(feature = "credit_notes", feature = "customers"))]
 /// CreditNoteLineItem
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreditNoteLineItem {
@@ -20724,6 +20328,7 @@ pub struct CreditNoteLineItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
 }
+#[cfg(any(feature = "credit_notes", feature = "customers"))]
 impl CreditNoteLineItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20751,6 +20356,7 @@ impl CreditNoteLineItem {
         Ok(())
     }
 }
+#[cfg(any(feature = "credit_notes", feature = "customers"))]
 /// CreditNoteTaxAmount
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreditNoteTaxAmount {
@@ -20761,18 +20367,21 @@ pub struct CreditNoteTaxAmount {
     /// The tax rate that was applied to get this tax amount.
     pub tax_rate: super::models::InvoiceTaxAmountTaxRate,
 }
+#[cfg(any(feature = "credit_notes", feature = "customers"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of the credit note line item, one of `invoice_line_item` or `custom_line_item`. When the type is `invoice_line_item` there is an additional `invoice_line_item` property on the resource the value of which is the id of the credited line item on the invoice."]
     pub enum CreditNoteLineItemType { CustomLineItem = "custom_line_item",
     InvoiceLineItem = "invoice_line_item", }
 }
+#[cfg(any(feature = "credit_notes", feature = "customers"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Reason for issuing this credit note, one of `duplicate`, `fraudulent`, `order_change`, or `product_unsatisfactory`"]
     pub enum CreditNoteReason { Duplicate = "duplicate", Fraudulent = "fraudulent",
     OrderChange = "order_change", ProductUnsatisfactory = "product_unsatisfactory", }
 }
+#[cfg(any(feature = "credit_notes", feature = "customers"))]
 /// Refund related to this credit note.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -20782,16 +20391,19 @@ pub enum CreditNoteRefund {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "credit_notes", feature = "customers"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Status of this credit note, one of `issued` or `void`. Learn more about [voiding credit notes](https://stripe.com/docs/billing/invoices/credit-notes#voiding)."]
     pub enum CreditNoteStatus { Issued = "issued", Void = "void", }
 }
+#[cfg(any(feature = "credit_notes", feature = "customers"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Type of this credit note, one of `pre_payment` or `post_payment`. A `pre_payment` credit note means it was issued when the invoice was open. A `post_payment` credit note means it was issued when the invoice was paid."]
     pub enum CreditNoteType { PostPayment = "post_payment", PrePayment = "pre_payment", }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// DeletedAccount
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedAccount {
@@ -20802,6 +20414,7 @@ pub struct DeletedAccount {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl DeletedAccount {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20812,6 +20425,7 @@ impl DeletedAccount {
         Ok(())
     }
 }
+#[cfg(any(feature = "customers"))]
 /// AlipayDeletedAccount
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedAlipayAccount {
@@ -20822,6 +20436,7 @@ pub struct DeletedAlipayAccount {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
+#[cfg(any(feature = "customers"))]
 impl DeletedAlipayAccount {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20832,6 +20447,7 @@ impl DeletedAlipayAccount {
         Ok(())
     }
 }
+#[cfg(any(feature = "apple_pay"))]
 /// DeletedApplePayDomain
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedApplePayDomain {
@@ -20842,6 +20458,7 @@ pub struct DeletedApplePayDomain {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
+#[cfg(any(feature = "apple_pay"))]
 impl DeletedApplePayDomain {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20852,6 +20469,7 @@ impl DeletedApplePayDomain {
         Ok(())
     }
 }
+#[cfg(any(feature = "customers"))]
 /// BitcoinDeletedReceiver
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedBitcoinReceiver {
@@ -20862,6 +20480,7 @@ pub struct DeletedBitcoinReceiver {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
+#[cfg(any(feature = "customers"))]
 impl DeletedBitcoinReceiver {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20872,6 +20491,7 @@ impl DeletedBitcoinReceiver {
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// Polymorphic
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -20881,6 +20501,7 @@ pub enum DeletedExternalAccount {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "invoiceitems"))]
 /// DeletedInvoiceItem
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedInvoiceitem {
@@ -20891,6 +20512,7 @@ pub struct DeletedInvoiceitem {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
+#[cfg(any(feature = "invoiceitems"))]
 impl DeletedInvoiceitem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20901,6 +20523,7 @@ impl DeletedInvoiceitem {
         Ok(())
     }
 }
+#[cfg(any(feature = "customers"))]
 /// Polymorphic
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -20912,6 +20535,7 @@ pub enum DeletedPaymentSource {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// DeletedPerson
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedPerson {
@@ -20922,6 +20546,7 @@ pub struct DeletedPerson {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl DeletedPerson {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20932,6 +20557,7 @@ impl DeletedPerson {
         Ok(())
     }
 }
+#[cfg(any(feature = "plans"))]
 /// DeletedPlan
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedPlan {
@@ -20942,6 +20568,7 @@ pub struct DeletedPlan {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
+#[cfg(any(feature = "plans"))]
 impl DeletedPlan {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20952,6 +20579,7 @@ impl DeletedPlan {
         Ok(())
     }
 }
+#[cfg(any(feature = "radar"))]
 /// RadarListDeletedList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedRadarValueList {
@@ -20962,6 +20590,7 @@ pub struct DeletedRadarValueList {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
+#[cfg(any(feature = "radar"))]
 impl DeletedRadarValueList {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20972,6 +20601,7 @@ impl DeletedRadarValueList {
         Ok(())
     }
 }
+#[cfg(any(feature = "radar"))]
 /// RadarListDeletedListItem
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedRadarValueListItem {
@@ -20982,6 +20612,7 @@ pub struct DeletedRadarValueListItem {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
+#[cfg(any(feature = "radar"))]
 impl DeletedRadarValueListItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20992,6 +20623,7 @@ impl DeletedRadarValueListItem {
         Ok(())
     }
 }
+#[cfg(any(feature = "recipients"))]
 /// DeletedTransferRecipient
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedRecipient {
@@ -21002,6 +20634,7 @@ pub struct DeletedRecipient {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
+#[cfg(any(feature = "recipients"))]
 impl DeletedRecipient {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21012,6 +20645,7 @@ impl DeletedRecipient {
         Ok(())
     }
 }
+#[cfg(any(feature = "skus"))]
 /// DeletedSku
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedSku {
@@ -21022,6 +20656,7 @@ pub struct DeletedSku {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
+#[cfg(any(feature = "skus"))]
 impl DeletedSku {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21032,6 +20667,7 @@ impl DeletedSku {
         Ok(())
     }
 }
+#[cfg(any(feature = "subscription_items"))]
 /// DeletedSubscriptionItem
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedSubscriptionItem {
@@ -21042,6 +20678,7 @@ pub struct DeletedSubscriptionItem {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
+#[cfg(any(feature = "subscription_items"))]
 impl DeletedSubscriptionItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21052,6 +20689,7 @@ impl DeletedSubscriptionItem {
         Ok(())
     }
 }
+#[cfg(any(feature = "terminal"))]
 /// TerminalLocationDeletedLocation
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedTerminalLocation {
@@ -21062,6 +20700,7 @@ pub struct DeletedTerminalLocation {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
+#[cfg(any(feature = "terminal"))]
 impl DeletedTerminalLocation {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21072,6 +20711,7 @@ impl DeletedTerminalLocation {
         Ok(())
     }
 }
+#[cfg(any(feature = "terminal"))]
 /// TerminalReaderDeletedReader
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedTerminalReader {
@@ -21082,6 +20722,7 @@ pub struct DeletedTerminalReader {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
+#[cfg(any(feature = "terminal"))]
 impl DeletedTerminalReader {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21092,6 +20733,7 @@ impl DeletedTerminalReader {
         Ok(())
     }
 }
+#[cfg(any(feature = "test_helpers"))]
 /// DeletedTestClock
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedTestHelpersTestClock {
@@ -21102,6 +20744,7 @@ pub struct DeletedTestHelpersTestClock {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
+#[cfg(any(feature = "test_helpers"))]
 impl DeletedTestHelpersTestClock {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21112,6 +20755,7 @@ impl DeletedTestHelpersTestClock {
         Ok(())
     }
 }
+#[cfg(any(feature = "webhook_endpoints"))]
 /// NotificationWebhookEndpointDeleted
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedWebhookEndpoint {
@@ -21122,6 +20766,7 @@ pub struct DeletedWebhookEndpoint {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
+#[cfg(any(feature = "webhook_endpoints"))]
 impl DeletedWebhookEndpoint {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21132,6 +20777,7 @@ impl DeletedWebhookEndpoint {
         Ok(())
     }
 }
+#[cfg(any(feature = "ephemeral_keys"))]
 /// EphemeralKey
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EphemeralKey {
@@ -21149,6 +20795,7 @@ pub struct EphemeralKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
 }
+#[cfg(any(feature = "ephemeral_keys"))]
 impl EphemeralKey {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21178,6 +20825,7 @@ impl ErrorModel {
         Ok(())
     }
 }
+#[cfg(any(feature = "events"))]
 /// NotificationEvent
 ///
 /// Events are our way of letting you know when something interesting happens in
@@ -21236,6 +20884,7 @@ pub struct Event {
     #[serde(rename = "type")]
     pub type_: String,
 }
+#[cfg(any(feature = "events"))]
 impl Event {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21259,6 +20908,7 @@ impl Event {
         Ok(())
     }
 }
+#[cfg(any(feature = "events"))]
 /// NotificationEventData
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NotificationEventData {
@@ -21268,6 +20918,7 @@ pub struct NotificationEventData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_attributes: Option<serde_json::Value>,
 }
+#[cfg(any(feature = "events"))]
 /// NotificationEventRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NotificationEventRequest {
@@ -21278,6 +20929,7 @@ pub struct NotificationEventRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
 }
+#[cfg(any(feature = "events"))]
 impl NotificationEventRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21295,6 +20947,7 @@ impl NotificationEventRequest {
         Ok(())
     }
 }
+#[cfg(any(feature = "exchange_rates"))]
 /// ExchangeRate
 ///
 /// `Exchange Rate` objects allow you to determine the rates that Stripe is
@@ -21317,6 +20970,7 @@ pub struct ExchangeRate {
     /// Hash where the keys are supported currencies and the values are the exchange rate at which the base id currency converts to the key currency.
     pub rates: std::collections::BTreeMap<String, f64>,
 }
+#[cfg(any(feature = "exchange_rates"))]
 impl ExchangeRate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21327,6 +20981,7 @@ impl ExchangeRate {
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// Polymorphic
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -21336,6 +20991,7 @@ pub enum ExternalAccount {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "reporting"))]
 /// FinancialReportingFinanceReportRunRunParameters
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FinancialReportingFinanceReportRunRunParameters {
@@ -21364,6 +21020,7 @@ pub struct FinancialReportingFinanceReportRunRunParameters {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
 }
+#[cfg(any(feature = "reporting"))]
 impl FinancialReportingFinanceReportRunRunParameters {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21402,6 +21059,7 @@ impl FinancialReportingFinanceReportRunRunParameters {
         Ok(())
     }
 }
+#[cfg(any(feature = "identity"))]
 /// GelatoDataDocumentReportDateOfBirth
 ///
 /// Point in Time
@@ -21417,6 +21075,7 @@ pub struct GelatoDataDocumentReportDateOfBirth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub year: Option<i64>,
 }
+#[cfg(any(feature = "identity"))]
 /// GelatoDataDocumentReportExpirationDate
 ///
 /// Point in Time
@@ -21432,6 +21091,7 @@ pub struct GelatoDataDocumentReportExpirationDate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub year: Option<i64>,
 }
+#[cfg(any(feature = "identity"))]
 /// GelatoDataDocumentReportIssuedDate
 ///
 /// Point in Time
@@ -21447,6 +21107,7 @@ pub struct GelatoDataDocumentReportIssuedDate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub year: Option<i64>,
 }
+#[cfg(any(feature = "identity"))]
 /// GelatoDataIdNumberReportDate
 ///
 /// Point in Time
@@ -21462,6 +21123,7 @@ pub struct GelatoDataIdNumberReportDate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub year: Option<i64>,
 }
+#[cfg(any(feature = "identity"))]
 /// GelatoDataVerifiedOutputsDate
 ///
 /// Point in Time
@@ -21477,6 +21139,7 @@ pub struct GelatoDataVerifiedOutputsDate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub year: Option<i64>,
 }
+#[cfg(any(feature = "identity"))]
 /// GelatoDocumentReport
 ///
 /// Result from a document check
@@ -21519,6 +21182,7 @@ pub struct GelatoDocumentReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::GelatoDocumentReportType>,
 }
+#[cfg(any(feature = "identity"))]
 impl GelatoDocumentReport {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21529,12 +21193,7 @@ impl GelatoDocumentReport {
             v.validate()?;
         }
         if let Some(v) = &self.first_name {
-            rt::check::length(
-                "GelatoDocumentReport.first_name",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("GelatoDocumentReport.first_name", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.issuing_country {
             rt::check::length(
@@ -21553,6 +21212,7 @@ impl GelatoDocumentReport {
         Ok(())
     }
 }
+#[cfg(any(feature = "identity"))]
 /// GelatoDocumentReportError
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GelatoDocumentReportError {
@@ -21563,20 +21223,17 @@ pub struct GelatoDocumentReportError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
+#[cfg(any(feature = "identity"))]
 impl GelatoDocumentReportError {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.reason {
-            rt::check::length(
-                "GelatoDocumentReportError.reason",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("GelatoDocumentReportError.reason", v, None, Some(5000u64))?;
         }
         Ok(())
     }
 }
+#[cfg(any(feature = "identity"))]
 connector_runtime::__string_enum! {
     #[doc =
     " A short machine-readable string giving the reason for the verification failure."]
@@ -21584,14 +21241,17 @@ connector_runtime::__string_enum! {
     DocumentTypeNotSupported = "document_type_not_supported", DocumentUnverifiedOther =
     "document_unverified_other", }
 }
+#[cfg(any(feature = "identity"))]
 connector_runtime::__string_enum! {
     #[doc = " Status of this `document` check."] pub enum GelatoDocumentReportStatus {
     Unverified = "unverified", Verified = "verified", }
 }
+#[cfg(any(feature = "identity"))]
 connector_runtime::__string_enum! {
     #[doc = " Type of the document."] pub enum GelatoDocumentReportType { DrivingLicense
     = "driving_license", IdCard = "id_card", Passport = "passport", }
 }
+#[cfg(any(feature = "identity"))]
 /// GelatoIdNumberReport
 ///
 /// Result from an id_number check
@@ -21618,6 +21278,7 @@ pub struct GelatoIdNumberReport {
     /// Status of this `id_number` check.
     pub status: super::models::GelatoIdNumberReportStatus,
 }
+#[cfg(any(feature = "identity"))]
 impl GelatoIdNumberReport {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21625,12 +21286,7 @@ impl GelatoIdNumberReport {
             v.validate()?;
         }
         if let Some(v) = &self.first_name {
-            rt::check::length(
-                "GelatoIdNumberReport.first_name",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("GelatoIdNumberReport.first_name", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.id_number {
             rt::check::length("GelatoIdNumberReport.id_number", v, None, Some(5000u64))?;
@@ -21641,6 +21297,7 @@ impl GelatoIdNumberReport {
         Ok(())
     }
 }
+#[cfg(any(feature = "identity"))]
 /// GelatoIdNumberReportError
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GelatoIdNumberReportError {
@@ -21651,20 +21308,17 @@ pub struct GelatoIdNumberReportError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
+#[cfg(any(feature = "identity"))]
 impl GelatoIdNumberReportError {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.reason {
-            rt::check::length(
-                "GelatoIdNumberReportError.reason",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("GelatoIdNumberReportError.reason", v, None, Some(5000u64))?;
         }
         Ok(())
     }
 }
+#[cfg(any(feature = "identity"))]
 connector_runtime::__string_enum! {
     #[doc =
     " A short machine-readable string giving the reason for the verification failure."]
@@ -21672,22 +21326,23 @@ connector_runtime::__string_enum! {
     "id_number_insufficient_document_data", IdNumberMismatch = "id_number_mismatch",
     IdNumberUnverifiedOther = "id_number_unverified_other", }
 }
+#[cfg(any(feature = "identity"))]
 connector_runtime::__string_enum! {
     #[doc = " Type of ID number."] pub enum GelatoIdNumberReportIdNumberType { BrCpf =
     "br_cpf", SgNric = "sg_nric", UsSsn = "us_ssn", }
 }
+#[cfg(any(feature = "identity"))]
 connector_runtime::__string_enum! {
     #[doc = " Status of this `id_number` check."] pub enum GelatoIdNumberReportStatus {
     Unverified = "unverified", Verified = "verified", }
 }
+#[cfg(any(feature = "identity"))]
 /// GelatoReportDocumentOptions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GelatoReportDocumentOptions {
     /// Array of strings of allowed identity document types. If the provided identity document isn’t one of the allowed types, the verification check will fail with a document_type_not_allowed error code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_types: Option<
-        Vec<super::models::GelatoReportDocumentOptionsAllowedTypesItem>,
-    >,
+    pub allowed_types: Option<Vec<super::models::GelatoReportDocumentOptionsAllowedTypesItem>>,
     /// Collect an ID number and perform an [ID number check](https://stripe.com/docs/identity/verification-checks?type=id-number) with the document’s extracted name and date of birth.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_id_number: Option<bool>,
@@ -21698,13 +21353,16 @@ pub struct GelatoReportDocumentOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_matching_selfie: Option<bool>,
 }
+#[cfg(any(feature = "identity"))]
 connector_runtime::__string_enum! {
     pub enum GelatoReportDocumentOptionsAllowedTypesItem { DrivingLicense =
     "driving_license", IdCard = "id_card", Passport = "passport", }
 }
+#[cfg(any(feature = "identity"))]
 /// GelatoReportIdNumberOptions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GelatoReportIdNumberOptions {}
+#[cfg(any(feature = "identity"))]
 /// GelatoSelfieReport
 ///
 /// Result from a selfie check
@@ -21722,6 +21380,7 @@ pub struct GelatoSelfieReport {
     /// Status of this `selfie` check.
     pub status: super::models::GelatoSelfieReportStatus,
 }
+#[cfg(any(feature = "identity"))]
 impl GelatoSelfieReport {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21737,6 +21396,7 @@ impl GelatoSelfieReport {
         Ok(())
     }
 }
+#[cfg(any(feature = "identity"))]
 /// GelatoSelfieReportError
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GelatoSelfieReportError {
@@ -21747,6 +21407,7 @@ pub struct GelatoSelfieReportError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
+#[cfg(any(feature = "identity"))]
 impl GelatoSelfieReportError {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21756,6 +21417,7 @@ impl GelatoSelfieReportError {
         Ok(())
     }
 }
+#[cfg(any(feature = "identity"))]
 connector_runtime::__string_enum! {
     #[doc =
     " A short machine-readable string giving the reason for the verification failure."]
@@ -21764,18 +21426,18 @@ connector_runtime::__string_enum! {
     SelfieManipulated = "selfie_manipulated", SelfieUnverifiedOther =
     "selfie_unverified_other", }
 }
+#[cfg(any(feature = "identity"))]
 connector_runtime::__string_enum! {
     #[doc = " Status of this `selfie` check."] pub enum GelatoSelfieReportStatus {
     Unverified = "unverified", Verified = "verified", }
 }
+#[cfg(any(feature = "identity"))]
 /// GelatoSessionDocumentOptions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GelatoSessionDocumentOptions {
     /// Array of strings of allowed identity document types. If the provided identity document isn’t one of the allowed types, the verification check will fail with a document_type_not_allowed error code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_types: Option<
-        Vec<super::models::GelatoReportDocumentOptionsAllowedTypesItem>,
-    >,
+    pub allowed_types: Option<Vec<super::models::GelatoReportDocumentOptionsAllowedTypesItem>>,
     /// Collect an ID number and perform an [ID number check](https://stripe.com/docs/identity/verification-checks?type=id-number) with the document’s extracted name and date of birth.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_id_number: Option<bool>,
@@ -21786,9 +21448,11 @@ pub struct GelatoSessionDocumentOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_matching_selfie: Option<bool>,
 }
+#[cfg(any(feature = "identity"))]
 /// GelatoSessionIdNumberOptions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GelatoSessionIdNumberOptions {}
+#[cfg(any(feature = "identity"))]
 /// GelatoSessionLastError
 ///
 /// Shows last VerificationSession error
@@ -21801,6 +21465,7 @@ pub struct GelatoSessionLastError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
+#[cfg(any(feature = "identity"))]
 impl GelatoSessionLastError {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21810,6 +21475,7 @@ impl GelatoSessionLastError {
         Ok(())
     }
 }
+#[cfg(any(feature = "identity"))]
 connector_runtime::__string_enum! {
     #[doc =
     " A short machine-readable string giving the reason for the verification or user-session failure."]
@@ -21824,6 +21490,7 @@ connector_runtime::__string_enum! {
     SelfieManipulated = "selfie_manipulated", SelfieUnverifiedOther =
     "selfie_unverified_other", UnderSupportedAge = "under_supported_age", }
 }
+#[cfg(any(feature = "identity"))]
 /// GelatoVerificationReportOptions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GelatoVerificationReportOptions {
@@ -21834,6 +21501,7 @@ pub struct GelatoVerificationReportOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_number: Option<super::models::GelatoReportIdNumberOptions>,
 }
+#[cfg(any(feature = "identity"))]
 /// GelatoVerificationSessionOptions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GelatoVerificationSessionOptions {
@@ -21844,6 +21512,7 @@ pub struct GelatoVerificationSessionOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_number: Option<super::models::GelatoSessionIdNumberOptions>,
 }
+#[cfg(any(feature = "identity"))]
 /// GelatoVerifiedOutputs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GelatoVerifiedOutputs {
@@ -21866,6 +21535,7 @@ pub struct GelatoVerifiedOutputs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_name: Option<String>,
 }
+#[cfg(any(feature = "identity"))]
 impl GelatoVerifiedOutputs {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21873,37 +21543,24 @@ impl GelatoVerifiedOutputs {
             v.validate()?;
         }
         if let Some(v) = &self.first_name {
-            rt::check::length(
-                "GelatoVerifiedOutputs.first_name",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("GelatoVerifiedOutputs.first_name", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.id_number {
-            rt::check::length(
-                "GelatoVerifiedOutputs.id_number",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("GelatoVerifiedOutputs.id_number", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.last_name {
-            rt::check::length(
-                "GelatoVerifiedOutputs.last_name",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("GelatoVerifiedOutputs.last_name", v, None, Some(5000u64))?;
         }
         Ok(())
     }
 }
+#[cfg(any(feature = "identity"))]
 connector_runtime::__string_enum! {
     #[doc = " The user's verified id number type."] pub enum
     GelatoVerifiedOutputsIdNumberType { BrCpf = "br_cpf", SgNric = "sg_nric", UsSsn =
     "us_ssn", }
 }
+#[cfg(any(feature = "identity"))]
 /// GelatoVerificationReport
 ///
 /// A VerificationReport is the result of an attempt to collect and verify data from a user.
@@ -21951,6 +21608,7 @@ pub struct IdentityVerificationReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification_session: Option<String>,
 }
+#[cfg(any(feature = "identity"))]
 impl IdentityVerificationReport {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21978,10 +21636,12 @@ impl IdentityVerificationReport {
         Ok(())
     }
 }
+#[cfg(any(feature = "identity"))]
 connector_runtime::__string_enum! {
     #[doc = " Type of report."] pub enum IdentityVerificationReportType { Document =
     "document", IdNumber = "id_number", }
 }
+#[cfg(any(feature = "identity"))]
 /// GelatoVerificationSession
 ///
 /// A VerificationSession guides you through the process of collecting and verifying the identities
@@ -22009,9 +21669,8 @@ pub struct IdentityVerificationSession {
     pub last_error: Option<super::models::GelatoSessionLastError>,
     /// ID of the most recent VerificationReport. [Learn more about accessing detailed verification results.](https://stripe.com/docs/identity/verification-sessions#results)
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_verification_report: Option<
-        super::models::IdentityVerificationSessionLastVerificationReport,
-    >,
+    pub last_verification_report:
+        Option<super::models::IdentityVerificationSessionLastVerificationReport>,
     /// Has the value `true` if the object exists in live mode or the value `false` if the object exists in test mode.
     pub livemode: bool,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format.
@@ -22035,6 +21694,7 @@ pub struct IdentityVerificationSession {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified_outputs: Option<super::models::GelatoVerifiedOutputs>,
 }
+#[cfg(any(feature = "identity"))]
 impl IdentityVerificationSession {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22054,12 +21714,7 @@ impl IdentityVerificationSession {
             v.validate()?;
         }
         if let Some(v) = &self.url {
-            rt::check::length(
-                "IdentityVerificationSession.url",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("IdentityVerificationSession.url", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.verified_outputs {
             v.validate()?;
@@ -22067,6 +21722,7 @@ impl IdentityVerificationSession {
         Ok(())
     }
 }
+#[cfg(any(feature = "identity"))]
 /// ID of the most recent VerificationReport. [Learn more about accessing detailed verification results.](https://stripe.com/docs/identity/verification-sessions#results)
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -22076,30 +21732,35 @@ pub enum IdentityVerificationSessionLastVerificationReport {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "identity"))]
 /// verification_session_redaction
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VerificationSessionRedaction {
     /// Indicates whether this object and its related objects have been redacted or not.
     pub status: super::models::VerificationSessionRedactionStatus,
 }
+#[cfg(any(feature = "identity"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Indicates whether this object and its related objects have been redacted or not."]
     pub enum VerificationSessionRedactionStatus { Processing = "processing", Redacted =
     "redacted", }
 }
+#[cfg(any(feature = "identity"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Status of this VerificationSession. [Learn more about the lifecycle of sessions](https://stripe.com/docs/identity/how-sessions-work)."]
     pub enum IdentityVerificationSessionStatus { Canceled = "canceled", Processing =
     "processing", RequiresInput = "requires_input", Verified = "verified", }
 }
+#[cfg(any(feature = "identity"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of [verification check](https://stripe.com/docs/identity/verification-checks) to be performed."]
     pub enum IdentityVerificationSessionType { Document = "document", IdNumber =
     "id_number", }
 }
+#[cfg(any(feature = "invoiceitems"))]
 /// InvoiceItem
 ///
 /// Sometimes you want to add a charge or credit to a customer, but actually
@@ -22167,6 +21828,7 @@ pub struct Invoiceitem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
 }
+#[cfg(any(feature = "invoiceitems"))]
 impl Invoiceitem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22191,6 +21853,7 @@ impl Invoiceitem {
         Ok(())
     }
 }
+#[cfg(any(feature = "invoiceitems"))]
 /// The ID of the customer who will be billed when this invoice item is billed.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -22201,6 +21864,7 @@ pub enum InvoiceitemCustomer {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "invoiceitems"))]
 /// The ID of the invoice this invoice item belongs to.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -22210,6 +21874,7 @@ pub enum InvoiceitemInvoice {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "invoiceitems"))]
 /// The subscription that this invoice item has been created for, if any.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -22219,6 +21884,7 @@ pub enum InvoiceitemSubscription {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "invoiceitems"))]
 /// ID of the test clock this invoice item belongs to.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -22228,6 +21894,7 @@ pub enum InvoiceitemTestClock {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "issuer_fraud_records"))]
 /// IssuerFraudRecord
 ///
 /// This resource has been renamed to [Early Fraud
@@ -22254,6 +21921,7 @@ pub struct IssuerFraudRecord {
     /// The timestamp at which the card issuer posted the issuer fraud record.
     pub post_date: i64,
 }
+#[cfg(any(feature = "issuer_fraud_records"))]
 impl IssuerFraudRecord {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22268,6 +21936,7 @@ impl IssuerFraudRecord {
         Ok(())
     }
 }
+#[cfg(any(feature = "issuer_fraud_records"))]
 /// ID of the charge this issuer fraud record is for, optionally expanded.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -22277,6 +21946,7 @@ pub enum IssuerFraudRecordCharge {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "issuing"))]
 /// IssuingSettlement
 ///
 /// When a non-stripe BIN is used, any use of an [issued card](https://stripe.com/docs/issuing) must be settled directly with the card network. The net amount owed is represented by an Issuing `Settlement` object.
@@ -22315,6 +21985,7 @@ pub struct IssuingSettlement {
     /// The total transaction amount reflected in this settlement.
     pub transaction_volume: i64,
 }
+#[cfg(any(feature = "issuing"))]
 impl IssuingSettlement {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22347,6 +22018,7 @@ impl IssuingSettlement {
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// LoginLink
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LoginLink {
@@ -22357,6 +22029,7 @@ pub struct LoginLink {
     /// The URL for the login link.
     pub url: String,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl LoginLink {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22367,6 +22040,7 @@ impl LoginLink {
         Ok(())
     }
 }
+#[cfg(any(feature = "customers"))]
 /// Polymorphic
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -22380,6 +22054,7 @@ pub enum PaymentSource {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "subscription_items"))]
 /// Period
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Period {
@@ -22390,6 +22065,7 @@ pub struct Period {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
 }
+#[cfg(any(feature = "plans"))]
 /// Plan
 ///
 /// You can now model subscriptions more flexibly using the [Prices API](https://stripe.com/docs/api#prices). It replaces the Plans API and is backwards compatible to simplify your migration.
@@ -22453,6 +22129,7 @@ pub struct Plan {
     /// Configures how the quantity per period should be determined. Can be either `metered` or `licensed`. `licensed` automatically bills the `quantity` set when adding it to a subscription. `metered` aggregates the total usage based on usage records. Defaults to `licensed`.
     pub usage_type: super::models::RecurringUsageType,
 }
+#[cfg(any(feature = "plans"))]
 impl Plan {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22466,17 +22143,20 @@ impl Plan {
         Ok(())
     }
 }
+#[cfg(any(feature = "plans"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Specifies a usage aggregation strategy for plans of `usage_type=metered`. Allowed values are `sum` for summing up all usage during a period, `last_during_period` for using the last usage record reported within a period, `last_ever` for using the last usage record ever (across period bounds) or `max` which uses the usage record with the maximum reported usage during a period. Defaults to `sum`."]
     pub enum PlanAggregateUsage { LastDuringPeriod = "last_during_period", LastEver =
     "last_ever", Max = "max", Sum = "sum", }
 }
+#[cfg(any(feature = "plans"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Describes how to compute the price per period. Either `per_unit` or `tiered`. `per_unit` indicates that the fixed amount (specified in `amount`) will be charged per unit in `quantity` (for plans with `usage_type=licensed`), or per unit of total usage (for plans with `usage_type=metered`). `tiered` indicates that the unit pricing will be computed using a tiering strategy as defined using the `tiers` and `tiers_mode` attributes."]
     pub enum PlanBillingScheme { PerUnit = "per_unit", Tiered = "tiered", }
 }
+#[cfg(any(feature = "plans"))]
 /// The product whose pricing this plan determines.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -22487,6 +22167,7 @@ pub enum PlanProduct {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "plans"))]
 /// PlanTier
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PlanTier {
@@ -22506,6 +22187,7 @@ pub struct PlanTier {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub up_to: Option<i64>,
 }
+#[cfg(any(feature = "plans"))]
 /// TransformUsage
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TransformUsage {
@@ -22514,6 +22196,7 @@ pub struct TransformUsage {
     /// After division, either round the result `up` or `down`.
     pub round: super::models::TransformQuantityRound,
 }
+#[cfg(any(feature = "radar"))]
 /// RadarEarlyFraudWarning
 ///
 /// An early fraud warning indicates that the card issuer has notified us that a
@@ -22540,17 +22223,13 @@ pub struct RadarEarlyFraudWarning {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_intent: Option<super::models::RadarEarlyFraudWarningPaymentIntent>,
 }
+#[cfg(any(feature = "radar"))]
 impl RadarEarlyFraudWarning {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.fraud_type;
-            rt::check::length(
-                "RadarEarlyFraudWarning.fraud_type",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("RadarEarlyFraudWarning.fraud_type", v, None, Some(5000u64))?;
         }
         {
             let v = &self.id;
@@ -22559,6 +22238,7 @@ impl RadarEarlyFraudWarning {
         Ok(())
     }
 }
+#[cfg(any(feature = "radar"))]
 /// ID of the charge this early fraud warning is for, optionally expanded.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -22568,6 +22248,7 @@ pub enum RadarEarlyFraudWarningCharge {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "radar"))]
 /// ID of the Payment Intent this early fraud warning is for, optionally expanded.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -22577,6 +22258,7 @@ pub enum RadarEarlyFraudWarningPaymentIntent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "radar"))]
 /// RadarListList
 ///
 /// Value lists allow you to group values together which can then be referenced in rules.
@@ -22607,6 +22289,7 @@ pub struct RadarValueList {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
+#[cfg(any(feature = "radar"))]
 impl RadarValueList {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22633,6 +22316,7 @@ impl RadarValueList {
         Ok(())
     }
 }
+#[cfg(any(feature = "radar"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of items in the value list. One of `card_fingerprint`, `card_bin`, `email`, `ip_address`, `country`, `string`, `case_sensitive_string`, or `customer_id`."]
@@ -22641,6 +22325,7 @@ connector_runtime::__string_enum! {
     "country", CustomerId = "customer_id", Email = "email", IpAddress = "ip_address",
     String = "string", }
 }
+#[cfg(any(feature = "radar"))]
 /// RadarListListItemList
 ///
 /// List of items contained within this value list.
@@ -22655,6 +22340,7 @@ pub struct RadarValueListListItems {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "radar"))]
 impl RadarValueListListItems {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22671,6 +22357,7 @@ impl RadarValueListListItems {
         Ok(())
     }
 }
+#[cfg(any(feature = "radar"))]
 /// RadarListListItem
 ///
 /// Value list items allow you to add specific values to a given Radar value list, which can then be used in rules.
@@ -22693,6 +22380,7 @@ pub struct RadarValueListItem {
     /// The identifier of the value list this item belongs to.
     pub value_list: String,
 }
+#[cfg(any(feature = "radar"))]
 impl RadarValueListItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22715,6 +22403,7 @@ impl RadarValueListItem {
         Ok(())
     }
 }
+#[cfg(any(feature = "reporting"))]
 /// reporting_report_run
 ///
 /// The Report Run object represents an instance of a report type generated with
@@ -22756,6 +22445,7 @@ pub struct ReportingReportRun {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub succeeded_at: Option<i64>,
 }
+#[cfg(any(feature = "reporting"))]
 impl ReportingReportRun {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22784,6 +22474,7 @@ impl ReportingReportRun {
         Ok(())
     }
 }
+#[cfg(any(feature = "reporting"))]
 /// reporting_report_type
 ///
 /// The Report Type resource corresponds to a particular type of report, such as
@@ -22816,6 +22507,7 @@ pub struct ReportingReportType {
     /// Version of the Report Type. Different versions report with the same ID will have the same purpose, but may take different run parameters or have different result schemas.
     pub version: i64,
 }
+#[cfg(any(feature = "reporting"))]
 impl ReportingReportType {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22830,6 +22522,7 @@ impl ReportingReportType {
         Ok(())
     }
 }
+#[cfg(any(feature = "sigma"))]
 /// ScheduledQueryRun
 ///
 /// If you have [scheduled a Sigma query](https://stripe.com/docs/sigma/scheduled-queries), you'll
@@ -22863,6 +22556,7 @@ pub struct ScheduledQueryRun {
     /// Title of the query.
     pub title: String,
 }
+#[cfg(any(feature = "sigma"))]
 impl ScheduledQueryRun {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22891,12 +22585,14 @@ impl ScheduledQueryRun {
         Ok(())
     }
 }
+#[cfg(any(feature = "sigma"))]
 /// SigmaScheduledQueryRunError
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SigmaScheduledQueryRunError {
     /// Information about the run failure.
     pub message: String,
 }
+#[cfg(any(feature = "sigma"))]
 impl SigmaScheduledQueryRunError {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22912,6 +22608,7 @@ impl SigmaScheduledQueryRunError {
         Ok(())
     }
 }
+#[cfg(any(feature = "sources"))]
 /// SourceMandateNotification
 ///
 /// Source mandate notifications should be created when a notification related to
@@ -22956,6 +22653,7 @@ pub struct SourceMandateNotification {
     #[serde(rename = "type")]
     pub type_: String,
 }
+#[cfg(any(feature = "sources"))]
 impl SourceMandateNotification {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22971,12 +22669,7 @@ impl SourceMandateNotification {
         }
         {
             let v = &self.reason;
-            rt::check::length(
-                "SourceMandateNotification.reason",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("SourceMandateNotification.reason", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.sepa_debit {
             v.validate()?;
@@ -22987,12 +22680,7 @@ impl SourceMandateNotification {
         }
         {
             let v = &self.status;
-            rt::check::length(
-                "SourceMandateNotification.status",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("SourceMandateNotification.status", v, None, Some(5000u64))?;
         }
         {
             let v = &self.type_;
@@ -23001,6 +22689,7 @@ impl SourceMandateNotification {
         Ok(())
     }
 }
+#[cfg(any(feature = "sources"))]
 /// SourceMandateNotificationAcssDebitData
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SourceMandateNotificationAcssDebitData {
@@ -23008,6 +22697,7 @@ pub struct SourceMandateNotificationAcssDebitData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statement_descriptor: Option<String>,
 }
+#[cfg(any(feature = "sources"))]
 impl SourceMandateNotificationAcssDebitData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23022,6 +22712,7 @@ impl SourceMandateNotificationAcssDebitData {
         Ok(())
     }
 }
+#[cfg(any(feature = "sources"))]
 /// SourceMandateNotificationBacsDebitData
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SourceMandateNotificationBacsDebitData {
@@ -23029,6 +22720,7 @@ pub struct SourceMandateNotificationBacsDebitData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last4: Option<String>,
 }
+#[cfg(any(feature = "sources"))]
 impl SourceMandateNotificationBacsDebitData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23043,6 +22735,7 @@ impl SourceMandateNotificationBacsDebitData {
         Ok(())
     }
 }
+#[cfg(any(feature = "sources"))]
 /// SourceMandateNotificationSepaDebitData
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SourceMandateNotificationSepaDebitData {
@@ -23056,6 +22749,7 @@ pub struct SourceMandateNotificationSepaDebitData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mandate_reference: Option<String>,
 }
+#[cfg(any(feature = "sources"))]
 impl SourceMandateNotificationSepaDebitData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23086,6 +22780,7 @@ impl SourceMandateNotificationSepaDebitData {
         Ok(())
     }
 }
+#[cfg(any(feature = "sources"))]
 /// SourceTransaction
 ///
 /// Some payment methods have no required amount that a customer must send.
@@ -23096,25 +22791,19 @@ impl SourceMandateNotificationSepaDebitData {
 pub struct SourceTransaction {
     /// SourceTransactionAchCreditTransferData
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ach_credit_transfer: Option<
-        super::models::SourceTransactionAchCreditTransferData,
-    >,
+    pub ach_credit_transfer: Option<super::models::SourceTransactionAchCreditTransferData>,
     /// A positive integer in the smallest currency unit (that is, 100 cents for $1.00, or 1 for ¥1, Japanese Yen being a zero-decimal currency) representing the amount your customer has pushed to the receiver.
     pub amount: i64,
     /// SourceTransactionChfCreditTransferData
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chf_credit_transfer: Option<
-        super::models::SourceTransactionChfCreditTransferData,
-    >,
+    pub chf_credit_transfer: Option<super::models::SourceTransactionChfCreditTransferData>,
     /// Time at which the object was created. Measured in seconds since the Unix epoch.
     pub created: i64,
     /// Three-letter [ISO currency code](https://www.iso.org/iso-4217-currency-codes.html), in lowercase. Must be a [supported currency](https://stripe.com/docs/currencies).
     pub currency: String,
     /// SourceTransactionGbpCreditTransferData
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gbp_credit_transfer: Option<
-        super::models::SourceTransactionGbpCreditTransferData,
-    >,
+    pub gbp_credit_transfer: Option<super::models::SourceTransactionGbpCreditTransferData>,
     /// Unique identifier for the object.
     pub id: String,
     /// Has the value `true` if the object exists in live mode or the value `false` if the object exists in test mode.
@@ -23126,9 +22815,7 @@ pub struct SourceTransaction {
     pub paper_check: Option<super::models::SourceTransactionPaperCheckData>,
     /// SourceTransactionSepaCreditTransferData
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sepa_credit_transfer: Option<
-        super::models::SourceTransactionSepaCreditTransferData,
-    >,
+    pub sepa_credit_transfer: Option<super::models::SourceTransactionSepaCreditTransferData>,
     /// The ID of the source this transaction is attached to.
     pub source: String,
     /// The status of the transaction, one of `succeeded`, `pending`, or `failed`.
@@ -23137,6 +22824,7 @@ pub struct SourceTransaction {
     #[serde(rename = "type")]
     pub type_: super::models::SourceTransactionType,
 }
+#[cfg(any(feature = "sources"))]
 impl SourceTransaction {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23170,6 +22858,7 @@ impl SourceTransaction {
         Ok(())
     }
 }
+#[cfg(any(feature = "sources"))]
 /// SourceTransactionAchCreditTransferData
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SourceTransactionAchCreditTransferData {
@@ -23186,6 +22875,7 @@ pub struct SourceTransactionAchCreditTransferData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing_number: Option<String>,
 }
+#[cfg(any(feature = "sources"))]
 impl SourceTransactionAchCreditTransferData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23224,6 +22914,7 @@ impl SourceTransactionAchCreditTransferData {
         Ok(())
     }
 }
+#[cfg(any(feature = "sources"))]
 /// SourceTransactionChfCreditTransferData
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SourceTransactionChfCreditTransferData {
@@ -23243,6 +22934,7 @@ pub struct SourceTransactionChfCreditTransferData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender_name: Option<String>,
 }
+#[cfg(any(feature = "sources"))]
 impl SourceTransactionChfCreditTransferData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23289,6 +22981,7 @@ impl SourceTransactionChfCreditTransferData {
         Ok(())
     }
 }
+#[cfg(any(feature = "sources"))]
 /// SourceTransactionGbpCreditTransferData
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SourceTransactionGbpCreditTransferData {
@@ -23314,6 +23007,7 @@ pub struct SourceTransactionGbpCreditTransferData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender_sort_code: Option<String>,
 }
+#[cfg(any(feature = "sources"))]
 impl SourceTransactionGbpCreditTransferData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23376,6 +23070,7 @@ impl SourceTransactionGbpCreditTransferData {
         Ok(())
     }
 }
+#[cfg(any(feature = "sources"))]
 /// SourceTransactionPaperCheckData
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SourceTransactionPaperCheckData {
@@ -23386,6 +23081,7 @@ pub struct SourceTransactionPaperCheckData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invoices: Option<String>,
 }
+#[cfg(any(feature = "sources"))]
 impl SourceTransactionPaperCheckData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23408,6 +23104,7 @@ impl SourceTransactionPaperCheckData {
         Ok(())
     }
 }
+#[cfg(any(feature = "sources"))]
 /// SourceTransactionSepaCreditTransferData
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SourceTransactionSepaCreditTransferData {
@@ -23421,6 +23118,7 @@ pub struct SourceTransactionSepaCreditTransferData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender_name: Option<String>,
 }
+#[cfg(any(feature = "sources"))]
 impl SourceTransactionSepaCreditTransferData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23451,6 +23149,7 @@ impl SourceTransactionSepaCreditTransferData {
         Ok(())
     }
 }
+#[cfg(any(feature = "sources"))]
 connector_runtime::__string_enum! {
     #[doc = " The type of source this transaction is attached to."] pub enum
     SourceTransactionType { AchCreditTransfer = "ach_credit_transfer", AchDebit =
@@ -23459,6 +23158,7 @@ connector_runtime::__string_enum! {
     "klarna", Multibanco = "multibanco", P24 = "p24", SepaDebit = "sepa_debit", Sofort =
     "sofort", ThreeDSecure = "three_d_secure", Wechat = "wechat", }
 }
+#[cfg(any(feature = "terminal"))]
 /// TerminalConnectionToken
 ///
 /// A Connection Token is used by the Stripe Terminal SDK to connect to a reader.
@@ -23474,16 +23174,12 @@ pub struct TerminalConnectionToken {
     /// Your application should pass this token to the Stripe Terminal SDK.
     pub secret: String,
 }
+#[cfg(any(feature = "terminal"))]
 impl TerminalConnectionToken {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.location {
-            rt::check::length(
-                "TerminalConnectionToken.location",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("TerminalConnectionToken.location", v, None, Some(5000u64))?;
         }
         {
             let v = &self.secret;
@@ -23492,6 +23188,7 @@ impl TerminalConnectionToken {
         Ok(())
     }
 }
+#[cfg(any(feature = "terminal", feature = "test_helpers"))]
 /// TerminalLocationLocation
 ///
 /// A Location represents a grouping of readers.
@@ -23512,6 +23209,7 @@ pub struct TerminalLocation {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
+#[cfg(any(feature = "terminal", feature = "test_helpers"))]
 impl TerminalLocation {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23530,6 +23228,7 @@ impl TerminalLocation {
         Ok(())
     }
 }
+#[cfg(any(feature = "terminal", feature = "test_helpers"))]
 /// TerminalReaderReader
 ///
 /// A Reader represents a physical device for accepting payment details.
@@ -23567,6 +23266,7 @@ pub struct TerminalReader {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
+#[cfg(any(feature = "terminal", feature = "test_helpers"))]
 impl TerminalReader {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23574,12 +23274,7 @@ impl TerminalReader {
             v.validate()?;
         }
         if let Some(v) = &self.device_sw_version {
-            rt::check::length(
-                "TerminalReader.device_sw_version",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("TerminalReader.device_sw_version", v, None, Some(5000u64))?;
         }
         {
             let v = &self.id;
@@ -23602,6 +23297,7 @@ impl TerminalReader {
         Ok(())
     }
 }
+#[cfg(any(feature = "terminal", feature = "test_helpers"))]
 /// TerminalReaderReaderResourceReaderAction
 ///
 /// Represents an action performed by the reader
@@ -23617,29 +23313,27 @@ pub struct TerminalReaderReaderResourceReaderAction {
     ///
     /// Represents a reader action to process a payment intent
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub process_payment_intent: Option<
-        super::models::TerminalReaderReaderResourceProcessPaymentIntentAction,
-    >,
+    pub process_payment_intent:
+        Option<super::models::TerminalReaderReaderResourceProcessPaymentIntentAction>,
     /// TerminalReaderReaderResourceProcessSetupIntentAction
     ///
     /// Represents a reader action to process a setup intent
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub process_setup_intent: Option<
-        super::models::TerminalReaderReaderResourceProcessSetupIntentAction,
-    >,
+    pub process_setup_intent:
+        Option<super::models::TerminalReaderReaderResourceProcessSetupIntentAction>,
     /// TerminalReaderReaderResourceSetReaderDisplayAction
     ///
     /// Represents a reader action to set the reader display
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub set_reader_display: Option<
-        super::models::TerminalReaderReaderResourceSetReaderDisplayAction,
-    >,
+    pub set_reader_display:
+        Option<super::models::TerminalReaderReaderResourceSetReaderDisplayAction>,
     /// Status of the action performed by the reader.
     pub status: super::models::TerminalReaderReaderResourceReaderActionStatus,
     /// Type of action performed by the reader.
     #[serde(rename = "type")]
     pub type_: super::models::TerminalReaderReaderResourceReaderActionType,
 }
+#[cfg(any(feature = "terminal", feature = "test_helpers"))]
 impl TerminalReaderReaderResourceReaderAction {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23668,14 +23362,17 @@ impl TerminalReaderReaderResourceReaderAction {
         Ok(())
     }
 }
+#[cfg(any(feature = "terminal", feature = "test_helpers"))]
 /// TerminalReaderReaderResourceProcessPaymentIntentAction
 ///
 /// Represents a reader action to process a payment intent
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TerminalReaderReaderResourceProcessPaymentIntentAction {
     /// Most recent PaymentIntent processed by the reader.
-    pub payment_intent: super::models::TerminalReaderReaderResourceProcessPaymentIntentActionPaymentIntent,
+    pub payment_intent:
+        super::models::TerminalReaderReaderResourceProcessPaymentIntentActionPaymentIntent,
 }
+#[cfg(any(feature = "terminal", feature = "test_helpers"))]
 /// Most recent PaymentIntent processed by the reader.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -23685,6 +23382,7 @@ pub enum TerminalReaderReaderResourceProcessPaymentIntentActionPaymentIntent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "terminal", feature = "test_helpers"))]
 /// TerminalReaderReaderResourceProcessSetupIntentAction
 ///
 /// Represents a reader action to process a setup intent
@@ -23693,8 +23391,10 @@ pub struct TerminalReaderReaderResourceProcessSetupIntentAction {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generated_card: Option<String>,
     /// Most recent SetupIntent processed by the reader.
-    pub setup_intent: super::models::TerminalReaderReaderResourceProcessSetupIntentActionSetupIntent,
+    pub setup_intent:
+        super::models::TerminalReaderReaderResourceProcessSetupIntentActionSetupIntent,
 }
+#[cfg(any(feature = "terminal", feature = "test_helpers"))]
 impl TerminalReaderReaderResourceProcessSetupIntentAction {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23709,6 +23409,7 @@ impl TerminalReaderReaderResourceProcessSetupIntentAction {
         Ok(())
     }
 }
+#[cfg(any(feature = "terminal", feature = "test_helpers"))]
 /// Most recent SetupIntent processed by the reader.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -23718,6 +23419,7 @@ pub enum TerminalReaderReaderResourceProcessSetupIntentActionSetupIntent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "terminal", feature = "test_helpers"))]
 /// TerminalReaderReaderResourceSetReaderDisplayAction
 ///
 /// Represents a reader action to set the reader display
@@ -23730,6 +23432,7 @@ pub struct TerminalReaderReaderResourceSetReaderDisplayAction {
     #[serde(rename = "type")]
     pub type_: String,
 }
+#[cfg(any(feature = "terminal", feature = "test_helpers"))]
 impl TerminalReaderReaderResourceSetReaderDisplayAction {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23739,6 +23442,7 @@ impl TerminalReaderReaderResourceSetReaderDisplayAction {
         Ok(())
     }
 }
+#[cfg(any(feature = "terminal", feature = "test_helpers"))]
 /// TerminalReaderReaderResourceCart
 ///
 /// Represents a cart to be displayed on the reader
@@ -23754,6 +23458,7 @@ pub struct TerminalReaderReaderResourceCart {
     /// Total amount for the entire cart, including tax. A positive integer in the [smallest currency unit](https://stripe.com/docs/currencies#zero-decimal).
     pub total: i64,
 }
+#[cfg(any(feature = "terminal", feature = "test_helpers"))]
 impl TerminalReaderReaderResourceCart {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23766,6 +23471,7 @@ impl TerminalReaderReaderResourceCart {
         Ok(())
     }
 }
+#[cfg(any(feature = "terminal", feature = "test_helpers"))]
 /// TerminalReaderReaderResourceLineItem
 ///
 /// Represents a line item to be displayed on the reader
@@ -23778,6 +23484,7 @@ pub struct TerminalReaderReaderResourceLineItem {
     /// The quantity of the line item.
     pub quantity: i64,
 }
+#[cfg(any(feature = "terminal", feature = "test_helpers"))]
 impl TerminalReaderReaderResourceLineItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23793,17 +23500,20 @@ impl TerminalReaderReaderResourceLineItem {
         Ok(())
     }
 }
+#[cfg(any(feature = "terminal", feature = "test_helpers"))]
 connector_runtime::__string_enum! {
     #[doc = " Status of the action performed by the reader."] pub enum
     TerminalReaderReaderResourceReaderActionStatus { Failed = "failed", InProgress =
     "in_progress", Succeeded = "succeeded", }
 }
+#[cfg(any(feature = "terminal", feature = "test_helpers"))]
 connector_runtime::__string_enum! {
     #[doc = " Type of action performed by the reader."] pub enum
     TerminalReaderReaderResourceReaderActionType { ProcessPaymentIntent =
     "process_payment_intent", ProcessSetupIntent = "process_setup_intent",
     SetReaderDisplay = "set_reader_display", }
 }
+#[cfg(any(feature = "terminal", feature = "test_helpers"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Type of reader, one of `bbpos_wisepad3`, `stripe_m2`, `bbpos_chipper2x`, `bbpos_wisepos_e`, or `verifone_P400`."]
@@ -23811,6 +23521,7 @@ connector_runtime::__string_enum! {
     = "bbpos_wisepad3", BbposWiseposE = "bbpos_wisepos_e", StripeM2 = "stripe_m2",
     VerifoneP400 = "verifone_P400", }
 }
+#[cfg(any(feature = "terminal", feature = "test_helpers"))]
 /// The location identifier of the reader.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -23820,6 +23531,7 @@ pub enum TerminalReaderLocation {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "n_3d_secure"))]
 /// ThreeDSecure
 ///
 /// Cardholder authentication via 3D Secure is initiated by creating a `3D Secure`
@@ -23855,6 +23567,7 @@ pub struct ThreeDSecure {
     /// Possible values are `redirect_pending`, `succeeded`, or `failed`. When the cardholder can be authenticated, the object starts with status `redirect_pending`. When liability will be shifted to the cardholder's bank (either because the cardholder was successfully authenticated, or because the bank has not implemented 3D Secure, the object wlil be in status `succeeded`. `failed` indicates that authentication was attempted unsuccessfully.
     pub status: String,
 }
+#[cfg(any(feature = "n_3d_secure"))]
 impl ThreeDSecure {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23880,6 +23593,7 @@ impl ThreeDSecure {
         Ok(())
     }
 }
+#[cfg(any(feature = "tokens"))]
 /// Tokenization is the process Stripe uses to collect sensitive card or bank
 /// account details, or personally identifiable information (PII), directly from
 /// your customers in a secure manner. A token representing this information is
@@ -23941,6 +23655,7 @@ pub struct Token {
     /// Whether this token has already been used (tokens can be used only once).
     pub used: bool,
 }
+#[cfg(any(feature = "tokens"))]
 impl Token {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23964,6 +23679,7 @@ impl Token {
         Ok(())
     }
 }
+#[cfg(any(feature = "subscription_items"))]
 /// UsageRecord
 ///
 /// Usage records allow you to report customer usage and metrics to Stripe for
@@ -23985,6 +23701,7 @@ pub struct UsageRecord {
     /// The timestamp when this usage occurred.
     pub timestamp: i64,
 }
+#[cfg(any(feature = "subscription_items"))]
 impl UsageRecord {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23999,6 +23716,7 @@ impl UsageRecord {
         Ok(())
     }
 }
+#[cfg(any(feature = "subscription_items"))]
 /// UsageRecordSummary
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsageRecordSummary {
@@ -24018,6 +23736,7 @@ pub struct UsageRecordSummary {
     /// The total usage within this usage period.
     pub total_usage: i64,
 }
+#[cfg(any(feature = "subscription_items"))]
 impl UsageRecordSummary {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -24040,6 +23759,7 @@ impl UsageRecordSummary {
         Ok(())
     }
 }
+#[cfg(any(feature = "webhook_endpoints"))]
 /// NotificationWebhookEndpoint
 ///
 /// You can configure [webhook endpoints](https://stripe.com/docs/webhooks/) via the API to be
@@ -24080,6 +23800,7 @@ pub struct WebhookEndpoint {
     /// The URL of the webhook endpoint.
     pub url: String,
 }
+#[cfg(any(feature = "webhook_endpoints"))]
 impl WebhookEndpoint {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -24110,6 +23831,7 @@ impl WebhookEndpoint {
         Ok(())
     }
 }
+#[cfg(any(feature = "n_3d_secure"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Post3dSecureBody {
     /// Amount of the charge that you will create when authentication completes.
@@ -24128,6 +23850,7 @@ pub struct Post3dSecureBody {
     /// The URL that the cardholder's browser will be returned to when authentication completes.
     pub return_url: String,
 }
+#[cfg(any(feature = "n_3d_secure"))]
 impl Post3dSecureBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -24140,6 +23863,7 @@ impl Post3dSecureBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountBody {
     /// An [account token](https://stripe.com/docs/api#create_account_token), used to securely provide details to the account.
@@ -24202,6 +23926,7 @@ pub struct PostAccountBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tos_acceptance: Option<super::models::PostAccountBodyTosAcceptance>,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl PostAccountBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -24215,12 +23940,7 @@ impl PostAccountBody {
             v.validate()?;
         }
         if let Some(v) = &self.external_account {
-            rt::check::length(
-                "PostAccountBody.external_account",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostAccountBody.external_account", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.individual {
             v.validate()?;
@@ -24234,31 +23954,28 @@ impl PostAccountBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// Either a token, like the ones returned by [Stripe.js](https://stripe.com/docs/js), or a dictionary containing a user's bank account details.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostAccountBodyBankAccount {
-    PostAccountBodyBankAccountVariant0(
-        super::models::PostAccountBodyBankAccountVariant0,
-    ),
+    PostAccountBodyBankAccountVariant0(super::models::PostAccountBodyBankAccountVariant0),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// external_account_payout_bank_account
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountBodyBankAccountVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_holder_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_holder_type: Option<
-        super::models::PostAccountBodyBankAccountVariant0AccountHolderType,
-    >,
+    pub account_holder_type:
+        Option<super::models::PostAccountBodyBankAccountVariant0AccountHolderType>,
     pub account_number: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_type: Option<
-        super::models::PostAccountBodyBankAccountVariant0AccountType,
-    >,
+    pub account_type: Option<super::models::PostAccountBodyBankAccountVariant0AccountType>,
     pub country: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
@@ -24267,6 +23984,7 @@ pub struct PostAccountBodyBankAccountVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing_number: Option<String>,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl PostAccountBodyBankAccountVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -24315,14 +24033,22 @@ impl PostAccountBodyBankAccountVariant0 {
         Ok(())
     }
 }
+#[cfg(any(
+    feature = "account",
+    feature = "accounts",
+    feature = "customers",
+    feature = "tokens"
+))]
 connector_runtime::__string_enum! {
     pub enum PostAccountBodyBankAccountVariant0AccountHolderType { Company = "company",
     Individual = "individual", }
 }
+#[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 connector_runtime::__string_enum! {
     pub enum PostAccountBodyBankAccountVariant0AccountType { Checking = "checking", Futsu
     = "futsu", Savings = "savings", Toza = "toza", }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// business_profile_specs
 ///
 /// Business information about the account.
@@ -24336,9 +24062,7 @@ pub struct PostAccountBodyBusinessProfile {
     pub product_description: Option<String>,
     /// address_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub support_address: Option<
-        super::models::PostAccountBodyBusinessProfileSupportAddress,
-    >,
+    pub support_address: Option<super::models::PostAccountBodyBusinessProfileSupportAddress>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub support_email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -24348,16 +24072,12 @@ pub struct PostAccountBodyBusinessProfile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl PostAccountBodyBusinessProfile {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.mcc {
-            rt::check::length(
-                "PostAccountBodyBusinessProfile.mcc",
-                v,
-                None,
-                Some(4u64),
-            )?;
+            rt::check::length("PostAccountBodyBusinessProfile.mcc", v, None, Some(4u64))?;
         }
         if let Some(v) = &self.name {
             rt::check::length(
@@ -24387,16 +24107,12 @@ impl PostAccountBodyBusinessProfile {
             )?;
         }
         if let Some(v) = &self.url {
-            rt::check::length(
-                "PostAccountBodyBusinessProfile.url",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostAccountBodyBusinessProfile.url", v, None, Some(5000u64))?;
         }
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 /// address_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountBodyBusinessProfileSupportAddress {
@@ -24413,6 +24129,7 @@ pub struct PostAccountBodyBusinessProfileSupportAddress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
 }
+#[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 impl PostAccountBodyBusinessProfileSupportAddress {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -24467,6 +24184,18 @@ impl PostAccountBodyBusinessProfileSupportAddress {
         Ok(())
     }
 }
+#[cfg(any(
+    feature = "account",
+    feature = "accounts",
+    feature = "billing_portal",
+    feature = "checkout",
+    feature = "customers",
+    feature = "invoices",
+    feature = "issuing",
+    feature = "payment_intents",
+    feature = "payment_methods",
+    feature = "setup_intents"
+))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostAccountBodyBusinessProfileSupportUrl {
@@ -24474,11 +24203,13 @@ pub enum PostAccountBodyBusinessProfileSupportUrl {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__string_enum! {
     #[doc = " The business type."] pub enum PostAccountBodyBusinessType { Company =
     "company", GovernmentEntity = "government_entity", Individual = "individual",
     NonProfit = "non_profit", }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// capabilities_param
 ///
 /// Each key of the dictionary represents a capability, and each capability maps to its settings (e.g. whether it has been requested or not). Each capability will be inactive until you have provided its specific requirements and Stripe has verified them. An account may have some of its requested capabilities be active and some be inactive.
@@ -24486,149 +24217,102 @@ connector_runtime::__string_enum! {
 pub struct PostAccountBodyCapabilities {
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acss_debit_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub acss_debit_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub afterpay_clearpay_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub afterpay_clearpay_payments:
+        Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub au_becs_debit_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub au_becs_debit_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bacs_debit_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub bacs_debit_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bancontact_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub bancontact_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bank_transfer_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub bank_transfer_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub boleto_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub boleto_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card_issuing: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub card_issuing: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub card_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cartes_bancaires_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub cartes_bancaires_payments:
+        Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub eps_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub eps_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fpx_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub fpx_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub giropay_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub giropay_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grabpay_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub grabpay_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ideal_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub ideal_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jcb_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub jcb_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub klarna_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub klarna_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub konbini_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub konbini_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub legacy_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub legacy_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub oxxo_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub oxxo_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub p24_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub p24_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub paynow_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub paynow_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sepa_debit_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub sepa_debit_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sofort_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub sofort_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_reporting_us_1099_k: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub tax_reporting_us_1099_k:
+        Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_reporting_us_1099_misc: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub tax_reporting_us_1099_misc:
+        Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfers: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub us_bank_account_ach_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub us_bank_account_ach_payments:
+        Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// capability_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountBodyCapabilitiesAcssDebitPayments {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested: Option<bool>,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// company_specs
 ///
 /// Information about the company or business. This field is available for any `business_type`.
@@ -24657,9 +24341,7 @@ pub struct PostAccountBodyCompany {
     pub owners_provided: Option<bool>,
     /// company_ownership_declaration
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ownership_declaration: Option<
-        super::models::PostAccountBodyCompanyOwnershipDeclaration,
-    >,
+    pub ownership_declaration: Option<super::models::PostAccountBodyCompanyOwnershipDeclaration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -24676,6 +24358,7 @@ pub struct PostAccountBodyCompany {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<super::models::PostAccountBodyCompanyVerification>,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl PostAccountBodyCompany {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -24692,20 +24375,10 @@ impl PostAccountBodyCompany {
             rt::check::length("PostAccountBodyCompany.name", v, None, Some(100u64))?;
         }
         if let Some(v) = &self.name_kana {
-            rt::check::length(
-                "PostAccountBodyCompany.name_kana",
-                v,
-                None,
-                Some(100u64),
-            )?;
+            rt::check::length("PostAccountBodyCompany.name_kana", v, None, Some(100u64))?;
         }
         if let Some(v) = &self.name_kanji {
-            rt::check::length(
-                "PostAccountBodyCompany.name_kanji",
-                v,
-                None,
-                Some(100u64),
-            )?;
+            rt::check::length("PostAccountBodyCompany.name_kanji", v, None, Some(100u64))?;
         }
         if let Some(v) = &self.ownership_declaration {
             v.validate()?;
@@ -24741,6 +24414,7 @@ impl PostAccountBodyCompany {
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 /// japan_address_kana_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountBodyCompanyAddressKana {
@@ -24759,6 +24433,7 @@ pub struct PostAccountBodyCompanyAddressKana {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub town: Option<String>,
 }
+#[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 impl PostAccountBodyCompanyAddressKana {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -24821,6 +24496,7 @@ impl PostAccountBodyCompanyAddressKana {
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 /// japan_address_kanji_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountBodyCompanyAddressKanji {
@@ -24839,6 +24515,7 @@ pub struct PostAccountBodyCompanyAddressKanji {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub town: Option<String>,
 }
+#[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 impl PostAccountBodyCompanyAddressKanji {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -24901,6 +24578,7 @@ impl PostAccountBodyCompanyAddressKanji {
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 /// company_ownership_declaration
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountBodyCompanyOwnershipDeclaration {
@@ -24911,6 +24589,7 @@ pub struct PostAccountBodyCompanyOwnershipDeclaration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
 }
+#[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 impl PostAccountBodyCompanyOwnershipDeclaration {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -24925,6 +24604,7 @@ impl PostAccountBodyCompanyOwnershipDeclaration {
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 connector_runtime::__string_enum! {
     pub enum PostAccountBodyCompanyStructure { Empty = "", FreeZoneEstablishment =
     "free_zone_establishment", FreeZoneLlc = "free_zone_llc", GovernmentInstrumentality =
@@ -24940,6 +24620,7 @@ connector_runtime::__string_enum! {
     "unincorporated_association", UnincorporatedNonProfit = "unincorporated_non_profit",
     }
 }
+#[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 /// verification_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountBodyCompanyVerification {
@@ -24947,6 +24628,7 @@ pub struct PostAccountBodyCompanyVerification {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub document: Option<super::models::PostAccountBodyCompanyVerificationDocument>,
 }
+#[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 impl PostAccountBodyCompanyVerification {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -24956,6 +24638,7 @@ impl PostAccountBodyCompanyVerification {
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 /// verification_document_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountBodyCompanyVerificationDocument {
@@ -24964,6 +24647,7 @@ pub struct PostAccountBodyCompanyVerificationDocument {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub front: Option<String>,
 }
+#[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 impl PostAccountBodyCompanyVerificationDocument {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -24986,6 +24670,7 @@ impl PostAccountBodyCompanyVerificationDocument {
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// documents_specs
 ///
 /// Documents that may be submitted to satisfy various informational requests.
@@ -24993,46 +24678,41 @@ impl PostAccountBodyCompanyVerificationDocument {
 pub struct PostAccountBodyDocuments {
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bank_account_ownership_verification: Option<
-        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
-    >,
+    pub bank_account_ownership_verification:
+        Option<super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification>,
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company_license: Option<
-        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
-    >,
+    pub company_license:
+        Option<super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification>,
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company_memorandum_of_association: Option<
-        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
-    >,
+    pub company_memorandum_of_association:
+        Option<super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification>,
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company_ministerial_decree: Option<
-        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
-    >,
+    pub company_ministerial_decree:
+        Option<super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification>,
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company_registration_verification: Option<
-        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
-    >,
+    pub company_registration_verification:
+        Option<super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification>,
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company_tax_id_verification: Option<
-        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
-    >,
+    pub company_tax_id_verification:
+        Option<super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification>,
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proof_of_registration: Option<
-        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
-    >,
+    pub proof_of_registration:
+        Option<super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification>,
 }
+#[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 /// documents_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountBodyDocumentsBankAccountOwnershipVerification {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files: Option<Vec<String>>,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// individual_specs
 ///
 /// Information about the person represented by the account. This field is null unless `business_type` is set to `individual`.
@@ -25058,9 +24738,7 @@ pub struct PostAccountBodyIndividual {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_name_kanji: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub full_name_aliases: Option<
-        super::models::PostAccountBodyIndividualFullNameAliases,
-    >,
+    pub full_name_aliases: Option<super::models::PostAccountBodyIndividualFullNameAliases>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gender: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -25078,15 +24756,14 @@ pub struct PostAccountBodyIndividual {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub political_exposure: Option<
-        super::models::PostAccountBodyIndividualPoliticalExposure,
-    >,
+    pub political_exposure: Option<super::models::PostAccountBodyIndividualPoliticalExposure>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssn_last_4: Option<String>,
     /// person_verification_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<super::models::PostAccountBodyIndividualVerification>,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl PostAccountBodyIndividual {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -25132,12 +24809,7 @@ impl PostAccountBodyIndividual {
             )?;
         }
         if let Some(v) = &self.last_name {
-            rt::check::length(
-                "PostAccountBodyIndividual.last_name",
-                v,
-                None,
-                Some(100u64),
-            )?;
+            rt::check::length("PostAccountBodyIndividual.last_name", v, None, Some(100u64))?;
         }
         if let Some(v) = &self.last_name_kana {
             rt::check::length(
@@ -25177,16 +24849,21 @@ impl PostAccountBodyIndividual {
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostAccountBodyIndividualDob {
-    PostAccountBodyIndividualDobVariant0(
-        super::models::PostAccountBodyIndividualDobVariant0,
-    ),
+    PostAccountBodyIndividualDobVariant0(super::models::PostAccountBodyIndividualDobVariant0),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(
+    feature = "account",
+    feature = "accounts",
+    feature = "issuing",
+    feature = "tokens"
+))]
 /// date_of_birth_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountBodyIndividualDobVariant0 {
@@ -25194,6 +24871,7 @@ pub struct PostAccountBodyIndividualDobVariant0 {
     pub month: i64,
     pub year: i64,
 }
+#[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostAccountBodyIndividualFullNameAliases {
@@ -25202,6 +24880,16 @@ pub enum PostAccountBodyIndividualFullNameAliases {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(
+    feature = "account",
+    feature = "accounts",
+    feature = "charges",
+    feature = "customers",
+    feature = "files",
+    feature = "invoices",
+    feature = "subscriptions",
+    feature = "tokens"
+))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostAccountBodyIndividualMetadata {
@@ -25210,24 +24898,24 @@ pub enum PostAccountBodyIndividualMetadata {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 connector_runtime::__string_enum! {
     pub enum PostAccountBodyIndividualPoliticalExposure { Existing = "existing", None =
     "none", }
 }
+#[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 /// person_verification_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountBodyIndividualVerification {
     /// person_verification_document_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_document: Option<
-        super::models::PostAccountBodyIndividualVerificationAdditionalDocument,
-    >,
+    pub additional_document:
+        Option<super::models::PostAccountBodyIndividualVerificationAdditionalDocument>,
     /// person_verification_document_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub document: Option<
-        super::models::PostAccountBodyIndividualVerificationAdditionalDocument,
-    >,
+    pub document: Option<super::models::PostAccountBodyIndividualVerificationAdditionalDocument>,
 }
+#[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 impl PostAccountBodyIndividualVerification {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -25240,6 +24928,7 @@ impl PostAccountBodyIndividualVerification {
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 /// person_verification_document_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountBodyIndividualVerificationAdditionalDocument {
@@ -25248,6 +24937,7 @@ pub struct PostAccountBodyIndividualVerificationAdditionalDocument {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub front: Option<String>,
 }
+#[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 impl PostAccountBodyIndividualVerificationAdditionalDocument {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -25270,6 +24960,42 @@ impl PostAccountBodyIndividualVerificationAdditionalDocument {
         Ok(())
     }
 }
+#[cfg(any(
+    feature = "account",
+    feature = "accounts",
+    feature = "application_fees",
+    feature = "billing_portal",
+    feature = "charges",
+    feature = "coupons",
+    feature = "customers",
+    feature = "disputes",
+    feature = "file_links",
+    feature = "invoiceitems",
+    feature = "invoices",
+    feature = "issuing",
+    feature = "orders",
+    feature = "payment_intents",
+    feature = "payment_methods",
+    feature = "payouts",
+    feature = "plans",
+    feature = "prices",
+    feature = "products",
+    feature = "promotion_codes",
+    feature = "recipients",
+    feature = "refunds",
+    feature = "setup_intents",
+    feature = "shipping_rates",
+    feature = "skus",
+    feature = "sources",
+    feature = "subscription_items",
+    feature = "subscription_schedules",
+    feature = "subscriptions",
+    feature = "tax_rates",
+    feature = "terminal",
+    feature = "topups",
+    feature = "transfers",
+    feature = "webhook_endpoints"
+))]
 /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -25279,6 +25005,7 @@ pub enum PostAccountBodyMetadata {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// settings_specs_update
 ///
 /// Options for customizing how the account functions within Stripe.
@@ -25300,6 +25027,7 @@ pub struct PostAccountBodySettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payouts: Option<super::models::PostAccountBodySettingsPayouts>,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl PostAccountBodySettings {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -25321,6 +25049,7 @@ impl PostAccountBodySettings {
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// branding_settings_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountBodySettingsBranding {
@@ -25333,6 +25062,7 @@ pub struct PostAccountBodySettingsBranding {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secondary_color: Option<String>,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl PostAccountBodySettingsBranding {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -25371,15 +25101,15 @@ impl PostAccountBodySettingsBranding {
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// card_issuing_settings_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountBodySettingsCardIssuing {
     /// settings_terms_of_service_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tos_acceptance: Option<
-        super::models::PostAccountBodySettingsCardIssuingTosAcceptance,
-    >,
+    pub tos_acceptance: Option<super::models::PostAccountBodySettingsCardIssuingTosAcceptance>,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl PostAccountBodySettingsCardIssuing {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -25389,6 +25119,7 @@ impl PostAccountBodySettingsCardIssuing {
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// settings_terms_of_service_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountBodySettingsCardIssuingTosAcceptance {
@@ -25399,6 +25130,7 @@ pub struct PostAccountBodySettingsCardIssuingTosAcceptance {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl PostAccountBodySettingsCardIssuingTosAcceptance {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -25413,6 +25145,7 @@ impl PostAccountBodySettingsCardIssuingTosAcceptance {
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// card_payments_settings_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountBodySettingsCardPayments {
@@ -25422,6 +25155,7 @@ pub struct PostAccountBodySettingsCardPayments {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statement_descriptor_prefix: Option<String>,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl PostAccountBodySettingsCardPayments {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -25436,6 +25170,7 @@ impl PostAccountBodySettingsCardPayments {
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// decline_charge_on_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountBodySettingsCardPaymentsDeclineOn {
@@ -25444,6 +25179,7 @@ pub struct PostAccountBodySettingsCardPaymentsDeclineOn {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cvc_failure: Option<bool>,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// payments_settings_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountBodySettingsPayments {
@@ -25454,6 +25190,7 @@ pub struct PostAccountBodySettingsPayments {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statement_descriptor_kanji: Option<String>,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl PostAccountBodySettingsPayments {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -25484,6 +25221,7 @@ impl PostAccountBodySettingsPayments {
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// payout_settings_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountBodySettingsPayouts {
@@ -25495,6 +25233,7 @@ pub struct PostAccountBodySettingsPayouts {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statement_descriptor: Option<String>,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl PostAccountBodySettingsPayouts {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -25509,22 +25248,20 @@ impl PostAccountBodySettingsPayouts {
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// transfer_schedule_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountBodySettingsPayoutsSchedule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delay_days: Option<
-        super::models::PostAccountBodySettingsPayoutsScheduleDelayDays,
-    >,
+    pub delay_days: Option<super::models::PostAccountBodySettingsPayoutsScheduleDelayDays>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<super::models::PostAccountBodySettingsPayoutsScheduleInterval>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monthly_anchor: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub weekly_anchor: Option<
-        super::models::PostAccountBodySettingsPayoutsScheduleWeeklyAnchor,
-    >,
+    pub weekly_anchor: Option<super::models::PostAccountBodySettingsPayoutsScheduleWeeklyAnchor>,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostAccountBodySettingsPayoutsScheduleDelayDays {
@@ -25533,15 +25270,18 @@ pub enum PostAccountBodySettingsPayoutsScheduleDelayDays {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__string_enum! {
     pub enum PostAccountBodySettingsPayoutsScheduleInterval { Daily = "daily", Manual =
     "manual", Monthly = "monthly", Weekly = "weekly", }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__string_enum! {
     pub enum PostAccountBodySettingsPayoutsScheduleWeeklyAnchor { Friday = "friday",
     Monday = "monday", Saturday = "saturday", Sunday = "sunday", Thursday = "thursday",
     Tuesday = "tuesday", Wednesday = "wednesday", }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// tos_acceptance_specs
 ///
 /// Details on the account's acceptance of the [Stripe Services Agreement](https://stripe.com/docs/connect/updating-accounts#tos-acceptance).
@@ -25556,6 +25296,7 @@ pub struct PostAccountBodyTosAcceptance {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl PostAccountBodyTosAcceptance {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -25578,11 +25319,13 @@ impl PostAccountBodyTosAcceptance {
         Ok(())
     }
 }
+#[cfg(any(feature = "account"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeleteAccountBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
 }
+#[cfg(any(feature = "account"))]
 impl DeleteAccountBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -25592,6 +25335,7 @@ impl DeleteAccountBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountBankAccountsBody {
     /// Either a token, like the ones returned by [Stripe.js](https://stripe.com/docs/js), or a dictionary containing a user's bank account details.
@@ -25610,6 +25354,7 @@ pub struct PostAccountBankAccountsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl PostAccountBankAccountsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -25624,6 +25369,7 @@ impl PostAccountBankAccountsBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountBankAccountsIdBody {
     /// The name of the person or business that owns the bank account.
@@ -25631,9 +25377,7 @@ pub struct PostAccountBankAccountsIdBody {
     pub account_holder_name: Option<String>,
     /// The type of entity that holds the account. This can be either `individual` or `company`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_holder_type: Option<
-        super::models::PostAccountBankAccountsIdBodyAccountHolderType,
-    >,
+    pub account_holder_type: Option<super::models::PostAccountBankAccountsIdBodyAccountHolderType>,
     /// The bank account type. This can only be `checking` or `savings` in most countries. In Japan, this can only be `futsu` or `toza`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_type: Option<super::models::PostAccountBankAccountsIdBodyAccountType>,
@@ -25674,6 +25418,7 @@ pub struct PostAccountBankAccountsIdBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl PostAccountBankAccountsIdBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -25750,28 +25495,26 @@ impl PostAccountBankAccountsIdBody {
             )?;
         }
         if let Some(v) = &self.name {
-            rt::check::length(
-                "PostAccountBankAccountsIdBody.name",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostAccountBankAccountsIdBody.name", v, None, Some(5000u64))?;
         }
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of entity that holds the account. This can be either `individual` or `company`."]
     pub enum PostAccountBankAccountsIdBodyAccountHolderType { Empty = "", Company =
     "company", Individual = "individual", }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The bank account type. This can only be `checking` or `savings` in most countries. In Japan, this can only be `futsu` or `toza`."]
     pub enum PostAccountBankAccountsIdBodyAccountType { Checking = "checking", Futsu =
     "futsu", Savings = "savings", Toza = "toza", }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// ListAccountCapability
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetAccountCapabilitiesResponse200 {
@@ -25783,6 +25526,7 @@ pub struct GetAccountCapabilitiesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl GetAccountCapabilitiesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -25804,6 +25548,7 @@ impl GetAccountCapabilitiesResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountCapabilitiesCapabilityBody {
     /// Specifies which fields in the response should be expanded.
@@ -25813,6 +25558,7 @@ pub struct PostAccountCapabilitiesCapabilityBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested: Option<bool>,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// ExternalAccountList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetAccountExternalAccountsResponse200 {
@@ -25825,6 +25571,7 @@ pub struct GetAccountExternalAccountsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl GetAccountExternalAccountsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -25840,6 +25587,7 @@ impl GetAccountExternalAccountsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "account"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountLoginLinksBody {
     pub account: String,
@@ -25850,21 +25598,18 @@ pub struct PostAccountLoginLinksBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_url: Option<String>,
 }
+#[cfg(any(feature = "account"))]
 impl PostAccountLoginLinksBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.account;
-            rt::check::length(
-                "PostAccountLoginLinksBody.account",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostAccountLoginLinksBody.account", v, None, Some(5000u64))?;
         }
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// all_people_relationship_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetAccountPeopleRelationship {
@@ -25877,6 +25622,7 @@ pub struct GetAccountPeopleRelationship {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub representative: Option<bool>,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetAccountPeopleResponse200 {
     pub data: Vec<super::models::Person>,
@@ -25887,6 +25633,7 @@ pub struct GetAccountPeopleResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl GetAccountPeopleResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -25898,16 +25645,12 @@ impl GetAccountPeopleResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
-                "GetAccountPeopleResponse200.url",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("GetAccountPeopleResponse200.url", v, None, Some(5000u64))?;
         }
         Ok(())
     }
 }
+#[cfg(any(feature = "account"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountPeopleBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -26000,6 +25743,7 @@ pub struct PostAccountPeopleBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<super::models::PostAccountPeopleBodyVerification>,
 }
+#[cfg(any(feature = "account"))]
 impl PostAccountPeopleBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -26016,12 +25760,7 @@ impl PostAccountPeopleBody {
             v.validate()?;
         }
         if let Some(v) = &self.first_name {
-            rt::check::length(
-                "PostAccountPeopleBody.first_name",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostAccountPeopleBody.first_name", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.first_name_kana {
             rt::check::length(
@@ -26040,20 +25779,10 @@ impl PostAccountPeopleBody {
             )?;
         }
         if let Some(v) = &self.id_number {
-            rt::check::length(
-                "PostAccountPeopleBody.id_number",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostAccountPeopleBody.id_number", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.last_name {
-            rt::check::length(
-                "PostAccountPeopleBody.last_name",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostAccountPeopleBody.last_name", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.last_name_kana {
             rt::check::length(
@@ -26072,28 +25801,13 @@ impl PostAccountPeopleBody {
             )?;
         }
         if let Some(v) = &self.maiden_name {
-            rt::check::length(
-                "PostAccountPeopleBody.maiden_name",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostAccountPeopleBody.maiden_name", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.nationality {
-            rt::check::length(
-                "PostAccountPeopleBody.nationality",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostAccountPeopleBody.nationality", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.person_token {
-            rt::check::length(
-                "PostAccountPeopleBody.person_token",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostAccountPeopleBody.person_token", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.political_exposure {
             rt::check::length(
@@ -26112,6 +25826,7 @@ impl PostAccountPeopleBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// address_specs
 ///
 /// The person's address.
@@ -26130,16 +25845,12 @@ pub struct PostAccountPeopleBodyAddress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl PostAccountPeopleBodyAddress {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.city {
-            rt::check::length(
-                "PostAccountPeopleBodyAddress.city",
-                v,
-                None,
-                Some(100u64),
-            )?;
+            rt::check::length("PostAccountPeopleBodyAddress.city", v, None, Some(100u64))?;
         }
         if let Some(v) = &self.country {
             rt::check::length(
@@ -26150,20 +25861,10 @@ impl PostAccountPeopleBodyAddress {
             )?;
         }
         if let Some(v) = &self.line1 {
-            rt::check::length(
-                "PostAccountPeopleBodyAddress.line1",
-                v,
-                None,
-                Some(200u64),
-            )?;
+            rt::check::length("PostAccountPeopleBodyAddress.line1", v, None, Some(200u64))?;
         }
         if let Some(v) = &self.line2 {
-            rt::check::length(
-                "PostAccountPeopleBodyAddress.line2",
-                v,
-                None,
-                Some(200u64),
-            )?;
+            rt::check::length("PostAccountPeopleBodyAddress.line2", v, None, Some(200u64))?;
         }
         if let Some(v) = &self.postal_code {
             rt::check::length(
@@ -26174,16 +25875,12 @@ impl PostAccountPeopleBodyAddress {
             )?;
         }
         if let Some(v) = &self.state {
-            rt::check::length(
-                "PostAccountPeopleBodyAddress.state",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostAccountPeopleBodyAddress.state", v, None, Some(5000u64))?;
         }
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// japan_address_kana_specs
 ///
 /// The Kana variation of the person's address (Japan only).
@@ -26204,6 +25901,7 @@ pub struct PostAccountPeopleBodyAddressKana {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub town: Option<String>,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl PostAccountPeopleBodyAddressKana {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -26266,6 +25964,7 @@ impl PostAccountPeopleBodyAddressKana {
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// japan_address_kanji_specs
 ///
 /// The Kanji variation of the person's address (Japan only).
@@ -26286,6 +25985,7 @@ pub struct PostAccountPeopleBodyAddressKanji {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub town: Option<String>,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl PostAccountPeopleBodyAddressKanji {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -26348,17 +26048,17 @@ impl PostAccountPeopleBodyAddressKanji {
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// The person's date of birth.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostAccountPeopleBodyDob {
-    PostAccountBodyIndividualDobVariant0(
-        super::models::PostAccountBodyIndividualDobVariant0,
-    ),
+    PostAccountBodyIndividualDobVariant0(super::models::PostAccountBodyIndividualDobVariant0),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// person_documents_specs
 ///
 /// Documents that may be submitted to satisfy various informational requests.
@@ -26366,20 +26066,16 @@ pub enum PostAccountPeopleBodyDob {
 pub struct PostAccountPeopleBodyDocuments {
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company_authorization: Option<
-        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
-    >,
+    pub company_authorization:
+        Option<super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification>,
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub passport: Option<
-        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
-    >,
+    pub passport: Option<super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification>,
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visa: Option<
-        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
-    >,
+    pub visa: Option<super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification>,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// A list of alternate names or aliases that the person is known by.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -26389,6 +26085,7 @@ pub enum PostAccountPeopleBodyFullNameAliases {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// relationship_specs
 ///
 /// The relationship that this person has with the account's legal entity.
@@ -26401,14 +26098,13 @@ pub struct PostAccountPeopleBodyRelationship {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub percent_ownership: Option<
-        super::models::PostAccountPeopleBodyRelationshipPercentOwnership,
-    >,
+    pub percent_ownership: Option<super::models::PostAccountPeopleBodyRelationshipPercentOwnership>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub representative: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl PostAccountPeopleBodyRelationship {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -26423,6 +26119,7 @@ impl PostAccountPeopleBodyRelationship {
         Ok(())
     }
 }
+#[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostAccountPeopleBodyRelationshipPercentOwnership {
@@ -26431,6 +26128,7 @@ pub enum PostAccountPeopleBodyRelationshipPercentOwnership {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// person_verification_specs
 ///
 /// The person's verification status.
@@ -26438,15 +26136,13 @@ pub enum PostAccountPeopleBodyRelationshipPercentOwnership {
 pub struct PostAccountPeopleBodyVerification {
     /// person_verification_document_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_document: Option<
-        super::models::PostAccountBodyIndividualVerificationAdditionalDocument,
-    >,
+    pub additional_document:
+        Option<super::models::PostAccountBodyIndividualVerificationAdditionalDocument>,
     /// person_verification_document_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub document: Option<
-        super::models::PostAccountBodyIndividualVerificationAdditionalDocument,
-    >,
+    pub document: Option<super::models::PostAccountBodyIndividualVerificationAdditionalDocument>,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl PostAccountPeopleBodyVerification {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -26459,6 +26155,7 @@ impl PostAccountPeopleBodyVerification {
         Ok(())
     }
 }
+#[cfg(any(feature = "account_links"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountLinksBody {
     /// The identifier of the account to create an account link for.
@@ -26479,6 +26176,7 @@ pub struct PostAccountLinksBody {
     #[serde(rename = "type")]
     pub type_: super::models::PostAccountLinksBodyType,
 }
+#[cfg(any(feature = "account_links"))]
 impl PostAccountLinksBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -26489,18 +26187,58 @@ impl PostAccountLinksBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "account_links"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Which information the platform needs to collect from the user. One of `currently_due` or `eventually_due`. Default is `currently_due`."]
     pub enum PostAccountLinksBodyCollect { CurrentlyDue = "currently_due", EventuallyDue
     = "eventually_due", }
 }
+#[cfg(any(feature = "account_links"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of account link the user is requesting. Possible values are `account_onboarding` or `account_update`."]
     pub enum PostAccountLinksBodyType { AccountOnboarding = "account_onboarding",
     AccountUpdate = "account_update", }
 }
+#[cfg(any(
+    feature = "accounts",
+    feature = "application_fees",
+    feature = "balance",
+    feature = "balance_transactions",
+    feature = "charges",
+    feature = "coupons",
+    feature = "customers",
+    feature = "disputes",
+    feature = "events",
+    feature = "file_links",
+    feature = "files",
+    feature = "identity",
+    feature = "invoiceitems",
+    feature = "invoices",
+    feature = "issuing",
+    feature = "order_returns",
+    feature = "orders",
+    feature = "payment_intents",
+    feature = "payouts",
+    feature = "plans",
+    feature = "prices",
+    feature = "products",
+    feature = "promotion_codes",
+    feature = "radar",
+    feature = "recipients",
+    feature = "refunds",
+    feature = "reporting",
+    feature = "reviews",
+    feature = "setup_attempts",
+    feature = "setup_intents",
+    feature = "shipping_rates",
+    feature = "subscription_schedules",
+    feature = "subscriptions",
+    feature = "tax_rates",
+    feature = "topups",
+    feature = "transfers"
+))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum GetAccountsCreated {
@@ -26509,6 +26247,44 @@ pub enum GetAccountsCreated {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(
+    feature = "accounts",
+    feature = "application_fees",
+    feature = "balance",
+    feature = "balance_transactions",
+    feature = "charges",
+    feature = "coupons",
+    feature = "customers",
+    feature = "disputes",
+    feature = "events",
+    feature = "file_links",
+    feature = "files",
+    feature = "identity",
+    feature = "invoiceitems",
+    feature = "invoices",
+    feature = "issuing",
+    feature = "order_returns",
+    feature = "orders",
+    feature = "payment_intents",
+    feature = "payouts",
+    feature = "plans",
+    feature = "prices",
+    feature = "products",
+    feature = "promotion_codes",
+    feature = "radar",
+    feature = "recipients",
+    feature = "refunds",
+    feature = "reporting",
+    feature = "reviews",
+    feature = "setup_attempts",
+    feature = "setup_intents",
+    feature = "shipping_rates",
+    feature = "subscription_schedules",
+    feature = "subscriptions",
+    feature = "tax_rates",
+    feature = "topups",
+    feature = "transfers"
+))]
 /// range_query_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetAccountsCreatedVariant0 {
@@ -26521,6 +26297,7 @@ pub struct GetAccountsCreatedVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lte: Option<i64>,
 }
+#[cfg(any(feature = "accounts"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetAccountsResponse200 {
     pub data: Vec<super::models::Account>,
@@ -26531,6 +26308,7 @@ pub struct GetAccountsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "accounts"))]
 impl GetAccountsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -26553,6 +26331,7 @@ impl GetAccountsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "accounts"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountsBody {
     /// An [account token](https://stripe.com/docs/api#create_account_token), used to securely provide details to the account.
@@ -26622,6 +26401,7 @@ pub struct PostAccountsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::PostAccountsBodyType>,
 }
+#[cfg(any(feature = "accounts"))]
 impl PostAccountsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -26638,12 +26418,7 @@ impl PostAccountsBody {
             rt::check::length("PostAccountsBody.country", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.external_account {
-            rt::check::length(
-                "PostAccountsBody.external_account",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostAccountsBody.external_account", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.individual {
             v.validate()?;
@@ -26657,6 +26432,7 @@ impl PostAccountsBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "accounts"))]
 /// settings_specs
 ///
 /// Options for customizing how the account functions within Stripe.
@@ -26678,6 +26454,7 @@ pub struct PostAccountsBodySettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payouts: Option<super::models::PostAccountBodySettingsPayouts>,
 }
+#[cfg(any(feature = "accounts"))]
 impl PostAccountsBodySettings {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -26699,12 +26476,14 @@ impl PostAccountsBodySettings {
         Ok(())
     }
 }
+#[cfg(any(feature = "accounts"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of Stripe account to create. May be one of `custom`, `express` or `standard`."]
     pub enum PostAccountsBodyType { Custom = "custom", Express = "express", Standard =
     "standard", }
 }
+#[cfg(any(feature = "accounts"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountsAccountLoginLinksBody {
     /// Specifies which fields in the response should be expanded.
@@ -26714,6 +26493,7 @@ pub struct PostAccountsAccountLoginLinksBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_url: Option<String>,
 }
+#[cfg(any(feature = "accounts"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountsAccountPeopleBody {
     /// address_specs
@@ -26804,6 +26584,7 @@ pub struct PostAccountsAccountPeopleBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<super::models::PostAccountPeopleBodyVerification>,
 }
+#[cfg(any(feature = "accounts"))]
 impl PostAccountsAccountPeopleBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -26913,6 +26694,7 @@ impl PostAccountsAccountPeopleBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "accounts"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountsAccountRejectBody {
     /// Specifies which fields in the response should be expanded.
@@ -26921,6 +26703,7 @@ pub struct PostAccountsAccountRejectBody {
     /// The reason for rejecting the account. Can be `fraud`, `terms_of_service`, or `other`.
     pub reason: String,
 }
+#[cfg(any(feature = "accounts"))]
 impl PostAccountsAccountRejectBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -26936,6 +26719,7 @@ impl PostAccountsAccountRejectBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "apple_pay"))]
 /// ApplePayDomainList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetApplePayDomainsResponse200 {
@@ -26947,6 +26731,7 @@ pub struct GetApplePayDomainsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "apple_pay"))]
 impl GetApplePayDomainsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -26969,6 +26754,7 @@ impl GetApplePayDomainsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "apple_pay"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostApplePayDomainsBody {
     pub domain_name: String,
@@ -26976,6 +26762,7 @@ pub struct PostApplePayDomainsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
 }
+#[cfg(any(feature = "application_fees"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetApplicationFeesResponse200 {
     pub data: Vec<super::models::ApplicationFee>,
@@ -26986,6 +26773,7 @@ pub struct GetApplicationFeesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "application_fees"))]
 impl GetApplicationFeesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27008,6 +26796,13 @@ impl GetApplicationFeesResponse200 {
         Ok(())
     }
 }
+#[cfg(any(
+    feature = "application_fees",
+    feature = "issuing",
+    feature = "payouts",
+    feature = "refunds",
+    feature = "transfers"
+))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostApplicationFeesFeeRefundsIdBody {
     /// Specifies which fields in the response should be expanded.
@@ -27017,6 +26812,7 @@ pub struct PostApplicationFeesFeeRefundsIdBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
 }
+#[cfg(any(feature = "application_fees"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostApplicationFeesIdRefundBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -27027,6 +26823,7 @@ pub struct PostApplicationFeesIdRefundBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
 }
+#[cfg(any(feature = "application_fees"))]
 impl PostApplicationFeesIdRefundBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27041,6 +26838,7 @@ impl PostApplicationFeesIdRefundBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "application_fees"))]
 /// FeeRefundList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetApplicationFeesIdRefundsResponse200 {
@@ -27053,6 +26851,7 @@ pub struct GetApplicationFeesIdRefundsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "application_fees"))]
 impl GetApplicationFeesIdRefundsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27074,6 +26873,7 @@ impl GetApplicationFeesIdRefundsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "application_fees"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostApplicationFeesIdRefundsBody {
     /// A positive integer, in _%s_, representing how much of this fee to refund. Can refund only up to the remaining unrefunded amount of the fee.
@@ -27086,6 +26886,7 @@ pub struct PostApplicationFeesIdRefundsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
 }
+#[cfg(any(feature = "balance", feature = "balance_transactions"))]
 /// BalanceTransactionsList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetBalanceHistoryResponse200 {
@@ -27097,6 +26898,7 @@ pub struct GetBalanceHistoryResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "balance", feature = "balance_transactions"))]
 impl GetBalanceHistoryResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27119,6 +26921,7 @@ impl GetBalanceHistoryResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "billing_portal"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetBillingPortalConfigurationsResponse200 {
     pub data: Vec<super::models::BillingPortalConfiguration>,
@@ -27129,6 +26932,7 @@ pub struct GetBillingPortalConfigurationsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "billing_portal"))]
 impl GetBillingPortalConfigurationsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27151,6 +26955,7 @@ impl GetBillingPortalConfigurationsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "billing_portal"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsBody {
     /// business_profile_create_param
@@ -27159,9 +26964,8 @@ pub struct PostBillingPortalConfigurationsBody {
     pub business_profile: super::models::PostBillingPortalConfigurationsBodyBusinessProfile,
     /// The default URL to redirect customers to when they click on the portal's link to return to your website. This can be [overriden](https://stripe.com/docs/api/customer_portal/sessions/create#create_portal_session-return_url) when creating the session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_return_url: Option<
-        super::models::PostBillingPortalConfigurationsBodyDefaultReturnUrl,
-    >,
+    pub default_return_url:
+        Option<super::models::PostBillingPortalConfigurationsBodyDefaultReturnUrl>,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
@@ -27173,6 +26977,7 @@ pub struct PostBillingPortalConfigurationsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
 }
+#[cfg(any(feature = "billing_portal"))]
 impl PostBillingPortalConfigurationsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27183,6 +26988,7 @@ impl PostBillingPortalConfigurationsBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "billing_portal"))]
 /// business_profile_create_param
 ///
 /// The business information shown to customers in the portal.
@@ -27195,6 +27001,7 @@ pub struct PostBillingPortalConfigurationsBodyBusinessProfile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terms_of_service_url: Option<String>,
 }
+#[cfg(any(feature = "billing_portal"))]
 impl PostBillingPortalConfigurationsBodyBusinessProfile {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27209,6 +27016,7 @@ impl PostBillingPortalConfigurationsBodyBusinessProfile {
         Ok(())
     }
 }
+#[cfg(any(feature = "billing_portal"))]
 /// The default URL to redirect customers to when they click on the portal's link to return to your website. This can be [overriden](https://stripe.com/docs/api/customer_portal/sessions/create#create_portal_session-return_url) when creating the session.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -27217,6 +27025,7 @@ pub enum PostBillingPortalConfigurationsBodyDefaultReturnUrl {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "billing_portal"))]
 /// features_creation_param
 ///
 /// Information about the features available in the portal.
@@ -27224,41 +27033,38 @@ pub enum PostBillingPortalConfigurationsBodyDefaultReturnUrl {
 pub struct PostBillingPortalConfigurationsBodyFeatures {
     /// customer_update_creation_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub customer_update: Option<
-        super::models::PostBillingPortalConfigurationsBodyFeaturesCustomerUpdate,
-    >,
+    pub customer_update:
+        Option<super::models::PostBillingPortalConfigurationsBodyFeaturesCustomerUpdate>,
     /// invoice_list_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invoice_history: Option<
-        super::models::PostBillingPortalConfigurationsBodyFeaturesInvoiceHistory,
-    >,
+    pub invoice_history:
+        Option<super::models::PostBillingPortalConfigurationsBodyFeaturesInvoiceHistory>,
     /// payment_method_update_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_update: Option<
-        super::models::PostBillingPortalConfigurationsBodyFeaturesPaymentMethodUpdate,
-    >,
+    pub payment_method_update:
+        Option<super::models::PostBillingPortalConfigurationsBodyFeaturesPaymentMethodUpdate>,
     /// subscription_cancel_creation_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscription_cancel: Option<
-        super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancel,
-    >,
+    pub subscription_cancel:
+        Option<super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancel>,
     /// subscription_pause_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscription_pause: Option<
-        super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionPause,
-    >,
+    pub subscription_pause:
+        Option<super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionPause>,
     /// subscription_update_creation_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscription_update: Option<
-        super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdate,
-    >,
+    pub subscription_update:
+        Option<super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdate>,
 }
+#[cfg(any(feature = "billing_portal"))]
 /// customer_update_creation_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsBodyFeaturesCustomerUpdate {
-    pub allowed_updates: super::models::PostBillingPortalConfigurationsBodyFeaturesCustomerUpdateAllowedUpdates,
+    pub allowed_updates:
+        super::models::PostBillingPortalConfigurationsBodyFeaturesCustomerUpdateAllowedUpdates,
     pub enabled: bool,
 }
+#[cfg(any(feature = "billing_portal"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostBillingPortalConfigurationsBodyFeaturesCustomerUpdateAllowedUpdates {
@@ -27267,16 +27073,19 @@ pub enum PostBillingPortalConfigurationsBodyFeaturesCustomerUpdateAllowedUpdates
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "billing_portal"))]
 /// invoice_list_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsBodyFeaturesInvoiceHistory {
     pub enabled: bool,
 }
+#[cfg(any(feature = "billing_portal"))]
 /// payment_method_update_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsBodyFeaturesPaymentMethodUpdate {
     pub enabled: bool,
 }
+#[cfg(any(feature = "billing_portal"))]
 /// subscription_cancel_creation_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancel {
@@ -27295,12 +27104,14 @@ pub struct PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancel {
         super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelProrationBehavior,
     >,
 }
+#[cfg(any(feature = "billing_portal"))]
 /// subscription_cancellation_reason_creation_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelCancellationReason {
     pub enabled: bool,
     pub options: super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelCancellationReasonOptions,
 }
+#[cfg(any(feature = "billing_portal"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelCancellationReasonOptions {
@@ -27309,22 +27120,30 @@ pub enum PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelCancellati
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "billing_portal"))]
 connector_runtime::__string_enum! {
     pub enum PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelMode {
     AtPeriodEnd = "at_period_end", Immediately = "immediately", }
 }
+#[cfg(any(
+    feature = "billing_portal",
+    feature = "invoices",
+    feature = "subscription_schedules"
+))]
 connector_runtime::__string_enum! {
     pub enum
     PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelProrationBehavior {
     AlwaysInvoice = "always_invoice", CreateProrations = "create_prorations", None =
     "none", }
 }
+#[cfg(any(feature = "billing_portal"))]
 /// subscription_pause_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsBodyFeaturesSubscriptionPause {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
+#[cfg(any(feature = "billing_portal"))]
 /// subscription_update_creation_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdate {
@@ -27336,6 +27155,7 @@ pub struct PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdate {
         super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelProrationBehavior,
     >,
 }
+#[cfg(any(feature = "billing_portal"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdateDefaultAllowedUpdates {
@@ -27344,6 +27164,7 @@ pub enum PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdateDefaultAll
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "billing_portal"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdateProducts {
@@ -27356,12 +27177,14 @@ pub enum PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdateProducts {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "billing_portal"))]
 /// subscription_update_product_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdateProductsVariant0Item {
     pub prices: Vec<String>,
     pub product: String,
 }
+#[cfg(any(feature = "billing_portal"))]
 impl PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdateProductsVariant0Item {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27377,6 +27200,7 @@ impl PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdateProductsVarian
         Ok(())
     }
 }
+#[cfg(any(feature = "billing_portal"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsConfigurationBody {
     /// Whether the configuration is active and can be used to create portal sessions.
@@ -27386,14 +27210,12 @@ pub struct PostBillingPortalConfigurationsConfigurationBody {
     ///
     /// The business information shown to customers in the portal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub business_profile: Option<
-        super::models::PostBillingPortalConfigurationsConfigurationBodyBusinessProfile,
-    >,
+    pub business_profile:
+        Option<super::models::PostBillingPortalConfigurationsConfigurationBodyBusinessProfile>,
     /// The default URL to redirect customers to when they click on the portal's link to return to your website. This can be [overriden](https://stripe.com/docs/api/customer_portal/sessions/create#create_portal_session-return_url) when creating the session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_return_url: Option<
-        super::models::PostBillingPortalConfigurationsBodyDefaultReturnUrl,
-    >,
+    pub default_return_url:
+        Option<super::models::PostBillingPortalConfigurationsBodyDefaultReturnUrl>,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
@@ -27401,13 +27223,12 @@ pub struct PostBillingPortalConfigurationsConfigurationBody {
     ///
     /// Information about the features available in the portal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub features: Option<
-        super::models::PostBillingPortalConfigurationsConfigurationBodyFeatures,
-    >,
+    pub features: Option<super::models::PostBillingPortalConfigurationsConfigurationBodyFeatures>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
 }
+#[cfg(any(feature = "billing_portal"))]
 impl PostBillingPortalConfigurationsConfigurationBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27417,6 +27238,7 @@ impl PostBillingPortalConfigurationsConfigurationBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "billing_portal"))]
 /// business_profile_update_param
 ///
 /// The business information shown to customers in the portal.
@@ -27425,14 +27247,11 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyBusinessProfile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headline: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub privacy_policy_url: Option<
-        super::models::PostAccountBodyBusinessProfileSupportUrl,
-    >,
+    pub privacy_policy_url: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub terms_of_service_url: Option<
-        super::models::PostAccountBodyBusinessProfileSupportUrl,
-    >,
+    pub terms_of_service_url: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
 }
+#[cfg(any(feature = "billing_portal"))]
 impl PostBillingPortalConfigurationsConfigurationBodyBusinessProfile {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27447,6 +27266,7 @@ impl PostBillingPortalConfigurationsConfigurationBodyBusinessProfile {
         Ok(())
     }
 }
+#[cfg(any(feature = "billing_portal"))]
 /// features_updating_param
 ///
 /// Information about the features available in the portal.
@@ -27459,14 +27279,12 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyFeatures {
     >,
     /// invoice_list_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invoice_history: Option<
-        super::models::PostBillingPortalConfigurationsBodyFeaturesInvoiceHistory,
-    >,
+    pub invoice_history:
+        Option<super::models::PostBillingPortalConfigurationsBodyFeaturesInvoiceHistory>,
     /// payment_method_update_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_update: Option<
-        super::models::PostBillingPortalConfigurationsBodyFeaturesPaymentMethodUpdate,
-    >,
+    pub payment_method_update:
+        Option<super::models::PostBillingPortalConfigurationsBodyFeaturesPaymentMethodUpdate>,
     /// subscription_cancel_updating_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscription_cancel: Option<
@@ -27474,15 +27292,15 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyFeatures {
     >,
     /// subscription_pause_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscription_pause: Option<
-        super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionPause,
-    >,
+    pub subscription_pause:
+        Option<super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionPause>,
     /// subscription_update_updating_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscription_update: Option<
         super::models::PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionUpdate,
     >,
 }
+#[cfg(any(feature = "billing_portal"))]
 /// customer_update_updating_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsConfigurationBodyFeaturesCustomerUpdate {
@@ -27493,6 +27311,7 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyFeaturesCustomerUpdat
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
+#[cfg(any(feature = "billing_portal"))]
 /// subscription_cancel_updating_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionCancel {
@@ -27512,6 +27331,7 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionC
         super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelProrationBehavior,
     >,
 }
+#[cfg(any(feature = "billing_portal"))]
 /// subscription_cancellation_reason_updating_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionCancelCancellationReason {
@@ -27521,6 +27341,7 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionC
         super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelCancellationReasonOptions,
     >,
 }
+#[cfg(any(feature = "billing_portal"))]
 /// subscription_update_updating_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionUpdate {
@@ -27539,6 +27360,7 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionU
         super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelProrationBehavior,
     >,
 }
+#[cfg(any(feature = "billing_portal"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalSessionsBody {
     /// The ID of an existing [configuration](https://stripe.com/docs/api/customer_portal/configuration) to use for this session, describing its functionality and features. If not specified, the session uses the default configuration.
@@ -27559,6 +27381,7 @@ pub struct PostBillingPortalSessionsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_url: Option<String>,
 }
+#[cfg(any(feature = "billing_portal"))]
 impl PostBillingPortalSessionsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27582,6 +27405,7 @@ impl PostBillingPortalSessionsBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "billing_portal"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The IETF language tag of the locale Customer Portal is displayed in. If blank or auto, the customer’s `preferred_locales` or browser’s locale is used."]
@@ -27594,6 +27418,7 @@ connector_runtime::__string_enum! {
     "ro", Ru = "ru", Sk = "sk", Sl = "sl", Sv = "sv", Th = "th", Tr = "tr", Vi = "vi", Zh
     = "zh", ZhHk = "zh-HK", ZhTw = "zh-TW", }
 }
+#[cfg(any(feature = "bitcoin"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetBitcoinReceiversResponse200 {
     pub data: Vec<super::models::BitcoinReceiver>,
@@ -27604,6 +27429,7 @@ pub struct GetBitcoinReceiversResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "bitcoin"))]
 impl GetBitcoinReceiversResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27626,6 +27452,7 @@ impl GetBitcoinReceiversResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "bitcoin"))]
 /// BitcoinTransactionList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetBitcoinReceiversReceiverTransactionsResponse200 {
@@ -27638,6 +27465,7 @@ pub struct GetBitcoinReceiversReceiverTransactionsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "bitcoin"))]
 impl GetBitcoinReceiversReceiverTransactionsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27659,6 +27487,7 @@ impl GetBitcoinReceiversReceiverTransactionsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "charges"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetChargesResponse200 {
     pub data: Vec<super::models::Charge>,
@@ -27669,6 +27498,7 @@ pub struct GetChargesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "charges"))]
 impl GetChargesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27691,6 +27521,7 @@ impl GetChargesResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "charges"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostChargesBody {
     /// Amount intended to be collected by this payment. A positive integer representing how much to charge in the [smallest currency unit](https://stripe.com/docs/currencies#zero-decimal) (e.g., 100 cents to charge $1.00 or 100 to charge ¥100, a zero-decimal currency). The minimum amount is $0.50 US or [equivalent in charge currency](https://stripe.com/docs/currencies#minimum-and-maximum-charge-amounts). The amount value supports up to eight digits (e.g., a value of 99999999 for a USD charge of $999,999.99).
@@ -27753,6 +27584,7 @@ pub struct PostChargesBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_group: Option<String>,
 }
+#[cfg(any(feature = "charges"))]
 impl PostChargesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27772,12 +27604,7 @@ impl PostChargesBody {
             rt::check::length("PostChargesBody.source", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.statement_descriptor {
-            rt::check::length(
-                "PostChargesBody.statement_descriptor",
-                v,
-                None,
-                Some(22u64),
-            )?;
+            rt::check::length("PostChargesBody.statement_descriptor", v, None, Some(22u64))?;
         }
         if let Some(v) = &self.statement_descriptor_suffix {
             rt::check::length(
@@ -27793,6 +27620,7 @@ impl PostChargesBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "charges", feature = "customers"))]
 /// A token, like the ones returned by [Stripe.js](https://stripe.com/docs/js).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -27802,6 +27630,7 @@ pub enum PostChargesBodyCard {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "charges", feature = "customers"))]
 /// customer_payment_source_card
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostChargesBodyCardVariant0 {
@@ -27829,6 +27658,7 @@ pub struct PostChargesBodyCardVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object: Option<String>,
 }
+#[cfg(any(feature = "charges", feature = "customers"))]
 impl PostChargesBodyCardVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27881,51 +27711,31 @@ impl PostChargesBodyCardVariant0 {
             )?;
         }
         if let Some(v) = &self.cvc {
-            rt::check::length(
-                "PostChargesBodyCardVariant0.cvc",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostChargesBodyCardVariant0.cvc", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.name {
-            rt::check::length(
-                "PostChargesBodyCardVariant0.name",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostChargesBodyCardVariant0.name", v, None, Some(5000u64))?;
         }
         {
             let v = &self.number;
-            rt::check::length(
-                "PostChargesBodyCardVariant0.number",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostChargesBodyCardVariant0.number", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.object {
-            rt::check::length(
-                "PostChargesBodyCardVariant0.object",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostChargesBodyCardVariant0.object", v, None, Some(5000u64))?;
         }
         Ok(())
     }
 }
+#[cfg(any(feature = "charges"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostChargesBodyDestination {
-    PostChargesBodyDestinationVariant0(
-        super::models::PostChargesBodyDestinationVariant0,
-    ),
+    PostChargesBodyDestinationVariant0(super::models::PostChargesBodyDestinationVariant0),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "charges"))]
 /// destination_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostChargesBodyDestinationVariant0 {
@@ -27933,6 +27743,7 @@ pub struct PostChargesBodyDestinationVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<i64>,
 }
+#[cfg(any(feature = "charges"))]
 impl PostChargesBodyDestinationVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27948,6 +27759,7 @@ impl PostChargesBodyDestinationVariant0 {
         Ok(())
     }
 }
+#[cfg(any(feature = "charges"))]
 /// optional_fields_shipping
 ///
 /// Shipping information for the charge. Helps prevent fraud on charges for physical goods.
@@ -27963,6 +27775,7 @@ pub struct PostChargesBodyShipping {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracking_number: Option<String>,
 }
+#[cfg(any(feature = "charges"))]
 impl PostChargesBodyShipping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27971,12 +27784,7 @@ impl PostChargesBodyShipping {
             v.validate()?;
         }
         if let Some(v) = &self.carrier {
-            rt::check::length(
-                "PostChargesBodyShipping.carrier",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostChargesBodyShipping.carrier", v, None, Some(5000u64))?;
         }
         {
             let v = &self.name;
@@ -27996,6 +27804,13 @@ impl PostChargesBodyShipping {
         Ok(())
     }
 }
+#[cfg(any(
+    feature = "charges",
+    feature = "customers",
+    feature = "invoices",
+    feature = "orders",
+    feature = "payment_intents"
+))]
 /// optional_fields_address
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostChargesBodyShippingAddress {
@@ -28012,6 +27827,13 @@ pub struct PostChargesBodyShippingAddress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
 }
+#[cfg(any(
+    feature = "charges",
+    feature = "customers",
+    feature = "invoices",
+    feature = "orders",
+    feature = "payment_intents"
+))]
 impl PostChargesBodyShippingAddress {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28066,6 +27888,7 @@ impl PostChargesBodyShippingAddress {
         Ok(())
     }
 }
+#[cfg(any(feature = "charges"))]
 /// transfer_data_specs
 ///
 /// An optional dictionary including the account to automatically transfer to as part of a destination charge. [See the Connect documentation](https://stripe.com/docs/connect/destination-charges) for details.
@@ -28075,6 +27898,7 @@ pub struct PostChargesBodyTransferData {
     pub amount: Option<i64>,
     pub destination: String,
 }
+#[cfg(any(feature = "charges"))]
 impl PostChargesBodyTransferData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28090,6 +27914,7 @@ impl PostChargesBodyTransferData {
         Ok(())
     }
 }
+#[cfg(any(feature = "charges"))]
 /// SearchResult
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetChargesSearchResponse200 {
@@ -28104,6 +27929,7 @@ pub struct GetChargesSearchResponse200 {
     pub total_count: Option<i64>,
     pub url: String,
 }
+#[cfg(any(feature = "charges"))]
 impl GetChargesSearchResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28123,16 +27949,12 @@ impl GetChargesSearchResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
-                "GetChargesSearchResponse200.url",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("GetChargesSearchResponse200.url", v, None, Some(5000u64))?;
         }
         Ok(())
     }
 }
+#[cfg(any(feature = "charges"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostChargesChargeBody {
     /// The ID of an existing customer that will be associated with this request. This field may only be updated if there is no existing associated customer with this charge.
@@ -28164,6 +27986,7 @@ pub struct PostChargesChargeBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_group: Option<String>,
 }
+#[cfg(any(feature = "charges"))]
 impl PostChargesChargeBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28171,12 +27994,7 @@ impl PostChargesChargeBody {
             rt::check::length("PostChargesChargeBody.customer", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.description {
-            rt::check::length(
-                "PostChargesChargeBody.description",
-                v,
-                None,
-                Some(40000u64),
-            )?;
+            rt::check::length("PostChargesChargeBody.description", v, None, Some(40000u64))?;
         }
         if let Some(v) = &self.receipt_email {
             rt::check::length(
@@ -28192,6 +28010,7 @@ impl PostChargesChargeBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "charges"))]
 /// fraud_details
 ///
 /// A set of key-value pairs you can attach to a charge giving information about its riskiness. If you believe a charge is fraudulent, include a `user_report` key with a value of `fraudulent`. If you believe a charge is safe, include a `user_report` key with a value of `safe`. Stripe will use the information you send to improve our fraud detection algorithms.
@@ -28199,10 +28018,12 @@ impl PostChargesChargeBody {
 pub struct PostChargesChargeBodyFraudDetails {
     pub user_report: super::models::PostChargesChargeBodyFraudDetailsUserReport,
 }
+#[cfg(any(feature = "charges"))]
 connector_runtime::__string_enum! {
     pub enum PostChargesChargeBodyFraudDetailsUserReport { Empty = "", Fraudulent =
     "fraudulent", Safe = "safe", }
 }
+#[cfg(any(feature = "charges"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostChargesChargeCaptureBody {
     /// The amount to capture, which must be less than or equal to the original amount. Any additional amount will be automatically refunded.
@@ -28235,6 +28056,7 @@ pub struct PostChargesChargeCaptureBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_group: Option<String>,
 }
+#[cfg(any(feature = "charges"))]
 impl PostChargesChargeCaptureBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28257,6 +28079,7 @@ impl PostChargesChargeCaptureBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "charges"))]
 /// transfer_data_specs
 ///
 /// An optional dictionary including the account to automatically transfer to as part of a destination charge. [See the Connect documentation](https://stripe.com/docs/connect/destination-charges) for details.
@@ -28265,6 +28088,7 @@ pub struct PostChargesChargeCaptureBodyTransferData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<i64>,
 }
+#[cfg(any(feature = "charges", feature = "disputes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostChargesChargeDisputeBody {
     /// dispute_evidence_params
@@ -28282,6 +28106,7 @@ pub struct PostChargesChargeDisputeBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub submit: Option<bool>,
 }
+#[cfg(any(feature = "charges", feature = "disputes"))]
 impl PostChargesChargeDisputeBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28291,6 +28116,7 @@ impl PostChargesChargeDisputeBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "charges", feature = "disputes"))]
 /// dispute_evidence_params
 ///
 /// Evidence to upload, to respond to a dispute. Updating any field in the hash will submit all fields in the hash for review. The combined character count of all fields is limited to 150,000.
@@ -28351,6 +28177,7 @@ pub struct PostChargesChargeDisputeBodyEvidence {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uncategorized_text: Option<String>,
 }
+#[cfg(any(feature = "charges", feature = "disputes"))]
 impl PostChargesChargeDisputeBodyEvidence {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28501,12 +28328,30 @@ impl PostChargesChargeDisputeBodyEvidence {
         Ok(())
     }
 }
+#[cfg(any(
+    feature = "charges",
+    feature = "checkout",
+    feature = "credit_notes",
+    feature = "customers",
+    feature = "disputes",
+    feature = "ephemeral_keys",
+    feature = "identity",
+    feature = "invoices",
+    feature = "payment_methods",
+    feature = "payouts",
+    feature = "quotes",
+    feature = "refunds",
+    feature = "reviews",
+    feature = "terminal",
+    feature = "topups"
+))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostChargesChargeDisputeCloseBody {
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
 }
+#[cfg(any(feature = "charges"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostChargesChargeRefundBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -28526,6 +28371,7 @@ pub struct PostChargesChargeRefundBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reverse_transfer: Option<bool>,
 }
+#[cfg(any(feature = "charges"))]
 impl PostChargesChargeRefundBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28540,10 +28386,12 @@ impl PostChargesChargeRefundBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "charges", feature = "refunds"))]
 connector_runtime::__string_enum! {
     pub enum PostChargesChargeRefundBodyReason { Duplicate = "duplicate", Fraudulent =
     "fraudulent", RequestedByCustomer = "requested_by_customer", }
 }
+#[cfg(any(feature = "charges"))]
 /// RefundList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetChargesChargeRefundsResponse200 {
@@ -28556,6 +28404,7 @@ pub struct GetChargesChargeRefundsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "charges"))]
 impl GetChargesChargeRefundsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28577,6 +28426,7 @@ impl GetChargesChargeRefundsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "charges"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostChargesChargeRefundsRefundBody {
     /// Specifies which fields in the response should be expanded.
@@ -28585,6 +28435,7 @@ pub struct PostChargesChargeRefundsRefundBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyIndividualMetadata>,
 }
+#[cfg(any(feature = "checkout"))]
 /// PaymentPagesCheckoutSessionList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCheckoutSessionsResponse200 {
@@ -28596,6 +28447,7 @@ pub struct GetCheckoutSessionsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "checkout"))]
 impl GetCheckoutSessionsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28607,16 +28459,12 @@ impl GetCheckoutSessionsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
-                "GetCheckoutSessionsResponse200.url",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("GetCheckoutSessionsResponse200.url", v, None, Some(5000u64))?;
         }
         Ok(())
     }
 }
+#[cfg(any(feature = "checkout"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBody {
     /// after_expiration_params
@@ -28634,9 +28482,8 @@ pub struct PostCheckoutSessionsBody {
     pub automatic_tax: Option<super::models::PostCheckoutSessionsBodyAutomaticTax>,
     /// Specify whether Checkout should collect the customer's billing address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_address_collection: Option<
-        super::models::PostCheckoutSessionsBodyBillingAddressCollection,
-    >,
+    pub billing_address_collection:
+        Option<super::models::PostCheckoutSessionsBodyBillingAddressCollection>,
     /// The URL the customer will be directed to if they decide to cancel payment and return to your website.
     pub cancel_url: String,
     /// A unique string to reference the Checkout Session. This can be a
@@ -28648,9 +28495,7 @@ pub struct PostCheckoutSessionsBody {
     ///
     /// Configure fields for the Checkout Session to gather active consent from customers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub consent_collection: Option<
-        super::models::PostCheckoutSessionsBodyConsentCollection,
-    >,
+    pub consent_collection: Option<super::models::PostCheckoutSessionsBodyConsentCollection>,
     /// ID of an existing Customer, if one exists. In `payment` mode, the customer’s most recent card
     /// payment method will be used to prefill the email, name, card details, and billing address
     /// on the Checkout page. In `subscription` mode, the customer’s [default payment method](https://stripe.com/docs/api/customers/update#update_customer-invoice_settings-default_payment_method)
@@ -28673,9 +28518,7 @@ pub struct PostCheckoutSessionsBody {
     ///
     /// Can only be set in `payment` and `setup` mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub customer_creation: Option<
-        super::models::PostCheckoutSessionsBodyCustomerCreation,
-    >,
+    pub customer_creation: Option<super::models::PostCheckoutSessionsBodyCustomerCreation>,
     /// If provided, this value will be used when the Customer object is created.
     /// If not provided, customers will be asked to enter their email address.
     /// Use this parameter to prefill customer data if you already have an email
@@ -28717,16 +28560,12 @@ pub struct PostCheckoutSessionsBody {
     ///
     /// A subset of parameters to be passed to PaymentIntent creation for Checkout Sessions in `payment` mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_intent_data: Option<
-        super::models::PostCheckoutSessionsBodyPaymentIntentData,
-    >,
+    pub payment_intent_data: Option<super::models::PostCheckoutSessionsBodyPaymentIntentData>,
     /// payment_method_options_param
     ///
     /// Payment-method-specific configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_options: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptions,
-    >,
+    pub payment_method_options: Option<super::models::PostCheckoutSessionsBodyPaymentMethodOptions>,
     /// A list of the types of payment methods (e.g., `card`) this Checkout Session can accept.
     ///
     /// Read more about the supported payment methods and their requirements in our [payment
@@ -28736,9 +28575,8 @@ pub struct PostCheckoutSessionsBody {
     /// prioritize the most relevant payment methods based on the customer's location and
     /// other characteristics.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_types: Option<
-        Vec<super::models::PostCheckoutSessionsBodyPaymentMethodTypesItem>,
-    >,
+    pub payment_method_types:
+        Option<Vec<super::models::PostCheckoutSessionsBodyPaymentMethodTypesItem>>,
     /// phone_number_collection_params
     ///
     /// Controls phone number collection settings for the session.
@@ -28746,28 +28584,22 @@ pub struct PostCheckoutSessionsBody {
     /// We recommend that you review your privacy policy and check with your legal contacts
     /// before using this feature. Learn more about [collecting phone numbers with Checkout](https://stripe.com/docs/payments/checkout/phone-numbers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone_number_collection: Option<
-        super::models::PostCheckoutSessionsBodyPhoneNumberCollection,
-    >,
+    pub phone_number_collection:
+        Option<super::models::PostCheckoutSessionsBodyPhoneNumberCollection>,
     /// setup_intent_data_param
     ///
     /// A subset of parameters to be passed to SetupIntent creation for Checkout Sessions in `setup` mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_intent_data: Option<
-        super::models::PostCheckoutSessionsBodySetupIntentData,
-    >,
+    pub setup_intent_data: Option<super::models::PostCheckoutSessionsBodySetupIntentData>,
     /// shipping_address_collection_params
     ///
     /// When set, provides configuration for Checkout to collect a shipping address from a customer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipping_address_collection: Option<
-        super::models::PostCheckoutSessionsBodyShippingAddressCollection,
-    >,
+    pub shipping_address_collection:
+        Option<super::models::PostCheckoutSessionsBodyShippingAddressCollection>,
     /// The shipping rate options to apply to this Session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipping_options: Option<
-        Vec<super::models::PostCheckoutSessionsBodyShippingOptionsItem>,
-    >,
+    pub shipping_options: Option<Vec<super::models::PostCheckoutSessionsBodyShippingOptionsItem>>,
     /// Describes the type of transaction being performed by Checkout in order to customize
     /// relevant text on the page, such as the submit button. `submit_type` can only be
     /// specified on Checkout Sessions in `payment` mode, but not Checkout Sessions
@@ -28778,9 +28610,7 @@ pub struct PostCheckoutSessionsBody {
     ///
     /// A subset of parameters to be passed to subscription creation for Checkout Sessions in `subscription` mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscription_data: Option<
-        super::models::PostCheckoutSessionsBodySubscriptionData,
-    >,
+    pub subscription_data: Option<super::models::PostCheckoutSessionsBodySubscriptionData>,
     /// The URL to which Stripe should send customers when payment or setup
     /// is complete.
     /// If you’d like to use information from the successful Checkout Session on your page,
@@ -28790,10 +28620,9 @@ pub struct PostCheckoutSessionsBody {
     ///
     /// Controls tax ID collection settings for the session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_id_collection: Option<
-        super::models::PostCheckoutSessionsBodyTaxIdCollection,
-    >,
+    pub tax_id_collection: Option<super::models::PostCheckoutSessionsBodyTaxIdCollection>,
 }
+#[cfg(any(feature = "checkout"))]
 impl PostCheckoutSessionsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28815,12 +28644,7 @@ impl PostCheckoutSessionsBody {
             )?;
         }
         if let Some(v) = &self.customer {
-            rt::check::length(
-                "PostCheckoutSessionsBody.customer",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostCheckoutSessionsBody.customer", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.discounts {
             for item in v.iter() {
@@ -28861,6 +28685,7 @@ impl PostCheckoutSessionsBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "checkout"))]
 /// after_expiration_params
 ///
 /// Configure actions after a Checkout Session has expired.
@@ -28870,6 +28695,7 @@ pub struct PostCheckoutSessionsBodyAfterExpiration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery: Option<super::models::PostCheckoutSessionsBodyAfterExpirationRecovery>,
 }
+#[cfg(any(feature = "checkout"))]
 /// recovery_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyAfterExpirationRecovery {
@@ -28877,6 +28703,7 @@ pub struct PostCheckoutSessionsBodyAfterExpirationRecovery {
     pub allow_promotion_codes: Option<bool>,
     pub enabled: bool,
 }
+#[cfg(any(feature = "checkout"))]
 /// automatic_tax_params
 ///
 /// Settings for automatic tax lookup for this session and resulting payments, invoices, and subscriptions.
@@ -28884,11 +28711,13 @@ pub struct PostCheckoutSessionsBodyAfterExpirationRecovery {
 pub struct PostCheckoutSessionsBodyAutomaticTax {
     pub enabled: bool,
 }
+#[cfg(any(feature = "checkout"))]
 connector_runtime::__string_enum! {
     #[doc = " Specify whether Checkout should collect the customer's billing address."]
     pub enum PostCheckoutSessionsBodyBillingAddressCollection { Auto = "auto", Required =
     "required", }
 }
+#[cfg(any(feature = "checkout"))]
 /// consent_collection_params
 ///
 /// Configure fields for the Checkout Session to gather active consent from customers.
@@ -28897,6 +28726,7 @@ pub struct PostCheckoutSessionsBodyConsentCollection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promotions: Option<String>,
 }
+#[cfg(any(feature = "checkout"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Configure whether a Checkout Session creates a [Customer](https://stripe.com/docs/api/customers) during Session confirmation."]
@@ -28910,6 +28740,7 @@ connector_runtime::__string_enum! {
     PostCheckoutSessionsBodyCustomerCreation { Always = "always", IfRequired =
     "if_required", }
 }
+#[cfg(any(feature = "checkout"))]
 /// customer_update_params
 ///
 /// Controls what fields on Customer can be updated by the Checkout Session. Can only be provided when `customer` is provided.
@@ -28922,10 +28753,12 @@ pub struct PostCheckoutSessionsBodyCustomerUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping: Option<super::models::PostCheckoutSessionsBodyCustomerUpdateAddress>,
 }
+#[cfg(any(feature = "checkout"))]
 connector_runtime::__string_enum! {
     pub enum PostCheckoutSessionsBodyCustomerUpdateAddress { Auto = "auto", Never =
     "never", }
 }
+#[cfg(any(feature = "checkout"))]
 /// discount_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyDiscountsItem {
@@ -28934,6 +28767,7 @@ pub struct PostCheckoutSessionsBodyDiscountsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promotion_code: Option<String>,
 }
+#[cfg(any(feature = "checkout"))]
 impl PostCheckoutSessionsBodyDiscountsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28956,28 +28790,27 @@ impl PostCheckoutSessionsBodyDiscountsItem {
         Ok(())
     }
 }
+#[cfg(any(feature = "checkout"))]
 /// line_item_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyLineItemsItem {
     /// adjustable_quantity_params
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub adjustable_quantity: Option<
-        super::models::PostCheckoutSessionsBodyLineItemsItemAdjustableQuantity,
-    >,
+    pub adjustable_quantity:
+        Option<super::models::PostCheckoutSessionsBodyLineItemsItemAdjustableQuantity>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dynamic_tax_rates: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<String>,
     /// price_data_with_product_data
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_data: Option<
-        super::models::PostCheckoutSessionsBodyLineItemsItemPriceData,
-    >,
+    pub price_data: Option<super::models::PostCheckoutSessionsBodyLineItemsItemPriceData>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_rates: Option<Vec<String>>,
 }
+#[cfg(any(feature = "checkout"))]
 impl PostCheckoutSessionsBodyLineItemsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28995,6 +28828,7 @@ impl PostCheckoutSessionsBodyLineItemsItem {
         Ok(())
     }
 }
+#[cfg(any(feature = "checkout", feature = "payment_links"))]
 /// adjustable_quantity_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyLineItemsItemAdjustableQuantity {
@@ -29004,6 +28838,7 @@ pub struct PostCheckoutSessionsBodyLineItemsItemAdjustableQuantity {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minimum: Option<i64>,
 }
+#[cfg(any(feature = "checkout"))]
 /// price_data_with_product_data
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyLineItemsItemPriceData {
@@ -29012,23 +28847,20 @@ pub struct PostCheckoutSessionsBodyLineItemsItemPriceData {
     pub product: Option<String>,
     /// product_data
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub product_data: Option<
-        super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataProductData,
-    >,
+    pub product_data:
+        Option<super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataProductData>,
     /// recurring_adhoc
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recurring: Option<
-        super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataRecurring,
-    >,
+    pub recurring: Option<super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataRecurring>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_behavior: Option<
-        super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior,
-    >,
+    pub tax_behavior:
+        Option<super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
 }
+#[cfg(any(feature = "checkout"))]
 impl PostCheckoutSessionsBodyLineItemsItemPriceData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -29046,6 +28878,7 @@ impl PostCheckoutSessionsBodyLineItemsItemPriceData {
         Ok(())
     }
 }
+#[cfg(any(feature = "checkout"))]
 /// product_data
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyLineItemsItemPriceDataProductData {
@@ -29059,6 +28892,7 @@ pub struct PostCheckoutSessionsBodyLineItemsItemPriceDataProductData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_code: Option<String>,
 }
+#[cfg(any(feature = "checkout"))]
 impl PostCheckoutSessionsBodyLineItemsItemPriceDataProductData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -29090,6 +28924,15 @@ impl PostCheckoutSessionsBodyLineItemsItemPriceDataProductData {
         Ok(())
     }
 }
+#[cfg(any(
+    feature = "checkout",
+    feature = "customers",
+    feature = "invoices",
+    feature = "quotes",
+    feature = "subscription_items",
+    feature = "subscription_schedules",
+    feature = "subscriptions"
+))]
 /// recurring_adhoc
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyLineItemsItemPriceDataRecurring {
@@ -29097,14 +28940,35 @@ pub struct PostCheckoutSessionsBodyLineItemsItemPriceDataRecurring {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_count: Option<i64>,
 }
+#[cfg(any(
+    feature = "checkout",
+    feature = "customers",
+    feature = "invoices",
+    feature = "prices",
+    feature = "quotes",
+    feature = "subscription_items",
+    feature = "subscription_schedules",
+    feature = "subscriptions"
+))]
 connector_runtime::__string_enum! {
     pub enum PostCheckoutSessionsBodyLineItemsItemPriceDataRecurringInterval { Day =
     "day", Month = "month", Week = "week", Year = "year", }
 }
+#[cfg(any(
+    feature = "checkout",
+    feature = "customers",
+    feature = "invoiceitems",
+    feature = "invoices",
+    feature = "quotes",
+    feature = "subscription_items",
+    feature = "subscription_schedules",
+    feature = "subscriptions"
+))]
 connector_runtime::__string_enum! {
     pub enum PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior { Exclusive =
     "exclusive", Inclusive = "inclusive", Unspecified = "unspecified", }
 }
+#[cfg(any(feature = "checkout"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The IETF language tag of the locale Checkout is displayed in. If blank or `auto`, the browser's locale is used."]
@@ -29116,12 +28980,14 @@ connector_runtime::__string_enum! {
     "ru", Sk = "sk", Sl = "sl", Sv = "sv", Th = "th", Tr = "tr", Vi = "vi", Zh = "zh",
     ZhHk = "zh-HK", ZhTw = "zh-TW", }
 }
+#[cfg(any(feature = "checkout"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The mode of the Checkout Session. Required when using prices or `setup` mode. Pass `subscription` if the Checkout Session includes at least one recurring item."]
     pub enum PostCheckoutSessionsBodyMode { Payment = "payment", Setup = "setup",
     Subscription = "subscription", }
 }
+#[cfg(any(feature = "checkout"))]
 /// payment_intent_data_params
 ///
 /// A subset of parameters to be passed to PaymentIntent creation for Checkout Sessions in `payment` mode.
@@ -29140,26 +29006,22 @@ pub struct PostCheckoutSessionsBodyPaymentIntentData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipt_email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage: Option<
-        super::models::PostCheckoutSessionsBodyPaymentIntentDataSetupFutureUsage,
-    >,
+    pub setup_future_usage:
+        Option<super::models::PostCheckoutSessionsBodyPaymentIntentDataSetupFutureUsage>,
     /// shipping
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipping: Option<
-        super::models::PostCheckoutSessionsBodyPaymentIntentDataShipping,
-    >,
+    pub shipping: Option<super::models::PostCheckoutSessionsBodyPaymentIntentDataShipping>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statement_descriptor: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statement_descriptor_suffix: Option<String>,
     /// transfer_data_params
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transfer_data: Option<
-        super::models::PostCheckoutSessionsBodyPaymentIntentDataTransferData,
-    >,
+    pub transfer_data: Option<super::models::PostCheckoutSessionsBodyPaymentIntentDataTransferData>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_group: Option<String>,
 }
+#[cfg(any(feature = "checkout"))]
 impl PostCheckoutSessionsBodyPaymentIntentData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -29193,10 +29055,12 @@ impl PostCheckoutSessionsBodyPaymentIntentData {
         Ok(())
     }
 }
+#[cfg(any(feature = "checkout"))]
 connector_runtime::__string_enum! {
     pub enum PostCheckoutSessionsBodyPaymentIntentDataSetupFutureUsage { OffSession =
     "off_session", OnSession = "on_session", }
 }
+#[cfg(any(feature = "checkout"))]
 /// shipping
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyPaymentIntentDataShipping {
@@ -29210,6 +29074,7 @@ pub struct PostCheckoutSessionsBodyPaymentIntentDataShipping {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracking_number: Option<String>,
 }
+#[cfg(any(feature = "checkout"))]
 impl PostCheckoutSessionsBodyPaymentIntentDataShipping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -29253,6 +29118,7 @@ impl PostCheckoutSessionsBodyPaymentIntentDataShipping {
         Ok(())
     }
 }
+#[cfg(any(feature = "checkout", feature = "sources"))]
 /// address
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyPaymentIntentDataShippingAddress {
@@ -29268,6 +29134,7 @@ pub struct PostCheckoutSessionsBodyPaymentIntentDataShippingAddress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
 }
+#[cfg(any(feature = "checkout", feature = "sources"))]
 impl PostCheckoutSessionsBodyPaymentIntentDataShippingAddress {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -29323,6 +29190,7 @@ impl PostCheckoutSessionsBodyPaymentIntentDataShippingAddress {
         Ok(())
     }
 }
+#[cfg(any(feature = "checkout"))]
 /// transfer_data_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyPaymentIntentDataTransferData {
@@ -29330,6 +29198,7 @@ pub struct PostCheckoutSessionsBodyPaymentIntentDataTransferData {
     pub amount: Option<i64>,
     pub destination: String,
 }
+#[cfg(any(feature = "checkout"))]
 /// payment_method_options_param
 ///
 /// Payment-method-specific configuration.
@@ -29337,33 +29206,25 @@ pub struct PostCheckoutSessionsBodyPaymentIntentDataTransferData {
 pub struct PostCheckoutSessionsBodyPaymentMethodOptions {
     /// payment_method_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acss_debit: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebit,
-    >,
+    pub acss_debit: Option<super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebit>,
     /// payment_method_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub boleto: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsBoleto,
-    >,
+    pub boleto: Option<super::models::PostCheckoutSessionsBodyPaymentMethodOptionsBoleto>,
     /// payment_method_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub konbini: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsKonbini,
-    >,
+    pub konbini: Option<super::models::PostCheckoutSessionsBodyPaymentMethodOptionsKonbini>,
     /// payment_method_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oxxo: Option<super::models::PostCheckoutSessionsBodyPaymentMethodOptionsBoleto>,
     /// payment_method_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub us_bank_account: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsUsBankAccount,
-    >,
+    pub us_bank_account:
+        Option<super::models::PostCheckoutSessionsBodyPaymentMethodOptionsUsBankAccount>,
     /// payment_method_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wechat_pay: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsWechatPay,
-    >,
+    pub wechat_pay: Option<super::models::PostCheckoutSessionsBodyPaymentMethodOptionsWechatPay>,
 }
+#[cfg(any(feature = "checkout"))]
 impl PostCheckoutSessionsBodyPaymentMethodOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -29376,23 +29237,23 @@ impl PostCheckoutSessionsBodyPaymentMethodOptions {
         Ok(())
     }
 }
+#[cfg(any(feature = "checkout"))]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub currency: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitCurrency,
-    >,
+    pub currency:
+        Option<super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitCurrency>,
     /// mandate_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mandate_options: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptions,
-    >,
+    pub mandate_options:
+        Option<super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptions>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification_method: Option<
         super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitVerificationMethod,
     >,
 }
+#[cfg(any(feature = "checkout"))]
 impl PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -29402,10 +29263,12 @@ impl PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebit {
         Ok(())
     }
 }
+#[cfg(any(feature = "checkout", feature = "setup_intents"))]
 connector_runtime::__string_enum! {
     pub enum PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitCurrency { Cad = "cad",
     Usd = "usd", }
 }
+#[cfg(any(feature = "checkout"))]
 /// mandate_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptions {
@@ -29426,6 +29289,7 @@ pub struct PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptions {
         super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptionsTransactionType,
     >,
 }
+#[cfg(any(feature = "checkout"))]
 impl PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -29440,34 +29304,62 @@ impl PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptions {
         Ok(())
     }
 }
+#[cfg(any(
+    feature = "checkout",
+    feature = "payment_intents",
+    feature = "setup_intents"
+))]
 connector_runtime::__string_enum! {
     pub enum
     PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptionsPaymentSchedule {
     Combined = "combined", Interval = "interval", Sporadic = "sporadic", }
 }
+#[cfg(any(
+    feature = "checkout",
+    feature = "customers",
+    feature = "invoices",
+    feature = "payment_intents",
+    feature = "setup_intents",
+    feature = "subscriptions"
+))]
 connector_runtime::__string_enum! {
     pub enum
     PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptionsTransactionType {
     Business = "business", Personal = "personal", }
 }
+#[cfg(any(
+    feature = "checkout",
+    feature = "customers",
+    feature = "invoices",
+    feature = "payment_intents",
+    feature = "setup_intents",
+    feature = "subscriptions"
+))]
 connector_runtime::__string_enum! {
     pub enum PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitVerificationMethod {
     Automatic = "automatic", Instant = "instant", Microdeposits = "microdeposits", }
 }
+#[cfg(any(feature = "checkout"))]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyPaymentMethodOptionsBoleto {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_after_days: Option<i64>,
 }
+#[cfg(any(feature = "checkout"))]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyPaymentMethodOptionsKonbini {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_after_days: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsKonbiniExpiresAfterDays,
-    >,
+    pub expires_after_days:
+        Option<super::models::PostCheckoutSessionsBodyPaymentMethodOptionsKonbiniExpiresAfterDays>,
 }
+#[cfg(any(
+    feature = "checkout",
+    feature = "payment_intents",
+    feature = "quotes",
+    feature = "sources"
+))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostCheckoutSessionsBodyPaymentMethodOptionsKonbiniExpiresAfterDays {
@@ -29476,6 +29368,7 @@ pub enum PostCheckoutSessionsBodyPaymentMethodOptionsKonbiniExpiresAfterDays {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "checkout"))]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyPaymentMethodOptionsUsBankAccount {
@@ -29484,10 +29377,12 @@ pub struct PostCheckoutSessionsBodyPaymentMethodOptionsUsBankAccount {
         super::models::PostCheckoutSessionsBodyPaymentMethodOptionsUsBankAccountVerificationMethod,
     >,
 }
+#[cfg(any(feature = "checkout"))]
 connector_runtime::__string_enum! {
     pub enum PostCheckoutSessionsBodyPaymentMethodOptionsUsBankAccountVerificationMethod
     { Automatic = "automatic", Instant = "instant", }
 }
+#[cfg(any(feature = "checkout"))]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyPaymentMethodOptionsWechatPay {
@@ -29495,6 +29390,7 @@ pub struct PostCheckoutSessionsBodyPaymentMethodOptionsWechatPay {
     pub app_id: Option<String>,
     pub client: super::models::PostCheckoutSessionsBodyPaymentMethodOptionsWechatPayClient,
 }
+#[cfg(any(feature = "checkout"))]
 impl PostCheckoutSessionsBodyPaymentMethodOptionsWechatPay {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -29509,10 +29405,16 @@ impl PostCheckoutSessionsBodyPaymentMethodOptionsWechatPay {
         Ok(())
     }
 }
+#[cfg(any(feature = "checkout", feature = "payment_intents"))]
 connector_runtime::__string_enum! {
     pub enum PostCheckoutSessionsBodyPaymentMethodOptionsWechatPayClient { Android =
     "android", Ios = "ios", Web = "web", }
 }
+#[cfg(any(
+    feature = "checkout",
+    feature = "customers",
+    feature = "payment_methods"
+))]
 connector_runtime::__string_enum! {
     pub enum PostCheckoutSessionsBodyPaymentMethodTypesItem { AcssDebit = "acss_debit",
     AfterpayClearpay = "afterpay_clearpay", Alipay = "alipay", AuBecsDebit =
@@ -29522,6 +29424,7 @@ connector_runtime::__string_enum! {
     P24 = "p24", Paynow = "paynow", SepaDebit = "sepa_debit", Sofort = "sofort",
     UsBankAccount = "us_bank_account", WechatPay = "wechat_pay", }
 }
+#[cfg(any(feature = "checkout"))]
 /// phone_number_collection_params
 ///
 /// Controls phone number collection settings for the session.
@@ -29532,6 +29435,7 @@ connector_runtime::__string_enum! {
 pub struct PostCheckoutSessionsBodyPhoneNumberCollection {
     pub enabled: bool,
 }
+#[cfg(any(feature = "checkout"))]
 /// setup_intent_data_param
 ///
 /// A subset of parameters to be passed to SetupIntent creation for Checkout Sessions in `setup` mode.
@@ -29544,6 +29448,7 @@ pub struct PostCheckoutSessionsBodySetupIntentData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_behalf_of: Option<String>,
 }
+#[cfg(any(feature = "checkout"))]
 impl PostCheckoutSessionsBodySetupIntentData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -29558,15 +29463,16 @@ impl PostCheckoutSessionsBodySetupIntentData {
         Ok(())
     }
 }
+#[cfg(any(feature = "checkout"))]
 /// shipping_address_collection_params
 ///
 /// When set, provides configuration for Checkout to collect a shipping address from a customer.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyShippingAddressCollection {
-    pub allowed_countries: Vec<
-        super::models::PaymentLinksResourceShippingAddressCollectionAllowedCountriesItem,
-    >,
+    pub allowed_countries:
+        Vec<super::models::PaymentLinksResourceShippingAddressCollectionAllowedCountriesItem>,
 }
+#[cfg(any(feature = "checkout"))]
 /// shipping_option_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyShippingOptionsItem {
@@ -29574,10 +29480,10 @@ pub struct PostCheckoutSessionsBodyShippingOptionsItem {
     pub shipping_rate: Option<String>,
     /// method_params
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipping_rate_data: Option<
-        super::models::PostCheckoutSessionsBodyShippingOptionsItemShippingRateData,
-    >,
+    pub shipping_rate_data:
+        Option<super::models::PostCheckoutSessionsBodyShippingOptionsItemShippingRateData>,
 }
+#[cfg(any(feature = "checkout"))]
 impl PostCheckoutSessionsBodyShippingOptionsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -29595,6 +29501,7 @@ impl PostCheckoutSessionsBodyShippingOptionsItem {
         Ok(())
     }
 }
+#[cfg(any(feature = "checkout"))]
 /// method_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyShippingOptionsItemShippingRateData {
@@ -29612,15 +29519,15 @@ pub struct PostCheckoutSessionsBodyShippingOptionsItemShippingRateData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_behavior: Option<
-        super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior,
-    >,
+    pub tax_behavior:
+        Option<super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_code: Option<String>,
     #[serde(rename = "type")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
+#[cfg(any(feature = "checkout"))]
 impl PostCheckoutSessionsBodyShippingOptionsItemShippingRateData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -29636,6 +29543,7 @@ impl PostCheckoutSessionsBodyShippingOptionsItemShippingRateData {
         Ok(())
     }
 }
+#[cfg(any(feature = "checkout"))]
 /// delivery_estimate
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataDeliveryEstimate {
@@ -29650,24 +29558,28 @@ pub struct PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataDeliveryEs
         super::models::PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataDeliveryEstimateMaximum,
     >,
 }
+#[cfg(any(feature = "checkout", feature = "shipping_rates"))]
 /// delivery_estimate_bound
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataDeliveryEstimateMaximum {
     pub unit: super::models::PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataDeliveryEstimateMaximumUnit,
     pub value: i64,
 }
+#[cfg(any(feature = "checkout", feature = "shipping_rates"))]
 connector_runtime::__string_enum! {
     pub enum
     PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataDeliveryEstimateMaximumUnit
     { BusinessDay = "business_day", Day = "day", Hour = "hour", Month = "month", Week =
     "week", }
 }
+#[cfg(any(feature = "checkout"))]
 /// fixed_amount
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataFixedAmount {
     pub amount: i64,
     pub currency: String,
 }
+#[cfg(any(feature = "checkout"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Describes the type of transaction being performed by Checkout in order to customize"]
@@ -29678,6 +29590,7 @@ connector_runtime::__string_enum! {
     = " in `subscription` or `setup` mode."] pub enum PostCheckoutSessionsBodySubmitType
     { Auto = "auto", Book = "book", Donate = "donate", Pay = "pay", }
 }
+#[cfg(any(feature = "checkout"))]
 /// subscription_data_params
 ///
 /// A subset of parameters to be passed to subscription creation for Checkout Sessions in `subscription` mode.
@@ -29688,21 +29601,18 @@ pub struct PostCheckoutSessionsBodySubscriptionData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_tax_rates: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub items: Option<
-        Vec<super::models::PostCheckoutSessionsBodySubscriptionDataItemsItem>,
-    >,
+    pub items: Option<Vec<super::models::PostCheckoutSessionsBodySubscriptionDataItemsItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
     /// transfer_data_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transfer_data: Option<
-        super::models::PostCheckoutSessionsBodySubscriptionDataTransferData,
-    >,
+    pub transfer_data: Option<super::models::PostCheckoutSessionsBodySubscriptionDataTransferData>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_end: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_period_days: Option<i64>,
 }
+#[cfg(any(feature = "checkout"))]
 impl PostCheckoutSessionsBodySubscriptionData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -29714,6 +29624,7 @@ impl PostCheckoutSessionsBodySubscriptionData {
         Ok(())
     }
 }
+#[cfg(any(feature = "checkout"))]
 /// subscription_data_item_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodySubscriptionDataItemsItem {
@@ -29723,6 +29634,7 @@ pub struct PostCheckoutSessionsBodySubscriptionDataItemsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_rates: Option<Vec<String>>,
 }
+#[cfg(any(feature = "checkout"))]
 impl PostCheckoutSessionsBodySubscriptionDataItemsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -29738,6 +29650,12 @@ impl PostCheckoutSessionsBodySubscriptionDataItemsItem {
         Ok(())
     }
 }
+#[cfg(any(
+    feature = "checkout",
+    feature = "customers",
+    feature = "subscription_schedules",
+    feature = "subscriptions"
+))]
 /// transfer_data_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodySubscriptionDataTransferData {
@@ -29745,6 +29663,7 @@ pub struct PostCheckoutSessionsBodySubscriptionDataTransferData {
     pub amount_percent: Option<f64>,
     pub destination: String,
 }
+#[cfg(any(feature = "checkout"))]
 /// tax_id_collection_params
 ///
 /// Controls tax ID collection settings for the session.
@@ -29752,6 +29671,7 @@ pub struct PostCheckoutSessionsBodySubscriptionDataTransferData {
 pub struct PostCheckoutSessionsBodyTaxIdCollection {
     pub enabled: bool,
 }
+#[cfg(any(feature = "checkout"))]
 /// PaymentPagesCheckoutSessionListLineItems
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCheckoutSessionsSessionLineItemsResponse200 {
@@ -29764,6 +29684,7 @@ pub struct GetCheckoutSessionsSessionLineItemsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "checkout"))]
 impl GetCheckoutSessionsSessionLineItemsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -29785,6 +29706,7 @@ impl GetCheckoutSessionsSessionLineItemsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "country_specs"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCountrySpecsResponse200 {
     pub data: Vec<super::models::CountrySpec>,
@@ -29795,6 +29717,7 @@ pub struct GetCountrySpecsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "country_specs"))]
 impl GetCountrySpecsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -29817,6 +29740,7 @@ impl GetCountrySpecsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "coupons"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCouponsResponse200 {
     pub data: Vec<super::models::Coupon>,
@@ -29827,6 +29751,7 @@ pub struct GetCouponsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "coupons"))]
 impl GetCouponsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -29849,6 +29774,7 @@ impl GetCouponsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "coupons"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCouponsBody {
     /// A positive integer representing the amount to subtract from an invoice total (required if `percent_off` is not passed).
@@ -29890,6 +29816,7 @@ pub struct PostCouponsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redeem_by: Option<i64>,
 }
+#[cfg(any(feature = "coupons"))]
 impl PostCouponsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -29902,6 +29829,7 @@ impl PostCouponsBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "coupons"))]
 /// applies_to_params
 ///
 /// A hash containing directions for what this Coupon will apply discounts to.
@@ -29910,12 +29838,14 @@ pub struct PostCouponsBodyAppliesTo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub products: Option<Vec<String>>,
 }
+#[cfg(any(feature = "coupons"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Specifies how long the discount will be in effect if used on a subscription. Can be `forever`, `once`, or `repeating`. Defaults to `once`."]
     pub enum PostCouponsBodyDuration { Forever = "forever", Once = "once", Repeating =
     "repeating", }
 }
+#[cfg(any(feature = "coupons"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCouponsCouponBody {
     /// Specifies which fields in the response should be expanded.
@@ -29928,6 +29858,7 @@ pub struct PostCouponsCouponBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "coupons"))]
 impl PostCouponsCouponBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -29937,6 +29868,7 @@ impl PostCouponsCouponBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "credit_notes"))]
 /// CreditNotesList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCreditNotesResponse200 {
@@ -29948,6 +29880,7 @@ pub struct GetCreditNotesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "credit_notes"))]
 impl GetCreditNotesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -29964,6 +29897,7 @@ impl GetCreditNotesResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "credit_notes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCreditNotesBody {
     /// The integer amount in %s representing the total amount of the credit note.
@@ -29999,6 +29933,7 @@ pub struct PostCreditNotesBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refund_amount: Option<i64>,
 }
+#[cfg(any(feature = "credit_notes"))]
 impl PostCreditNotesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30017,6 +29952,7 @@ impl PostCreditNotesBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "credit_notes"))]
 /// credit_note_line_item_params
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostCreditNotesBodyLinesItem {
@@ -30037,6 +29973,7 @@ pub struct PostCreditNotesBodyLinesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
 }
+#[cfg(any(feature = "credit_notes"))]
 impl PostCreditNotesBodyLinesItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30059,6 +29996,15 @@ impl PostCreditNotesBodyLinesItem {
         Ok(())
     }
 }
+#[cfg(any(
+    feature = "credit_notes",
+    feature = "customers",
+    feature = "invoices",
+    feature = "quotes",
+    feature = "subscription_schedules",
+    feature = "subscriptions",
+    feature = "tokens"
+))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostCreditNotesBodyLinesItemTaxRates {
@@ -30067,10 +30013,12 @@ pub enum PostCreditNotesBodyLinesItemTaxRates {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "credit_notes"))]
 connector_runtime::__string_enum! {
     pub enum PostCreditNotesBodyLinesItemType { CustomLineItem = "custom_line_item",
     InvoiceLineItem = "invoice_line_item", }
 }
+#[cfg(any(feature = "credit_notes"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Reason for issuing this credit note, one of `duplicate`, `fraudulent`, `order_change`, or `product_unsatisfactory`"]
@@ -30078,11 +30026,13 @@ connector_runtime::__string_enum! {
     "fraudulent", OrderChange = "order_change", ProductUnsatisfactory =
     "product_unsatisfactory", }
 }
+#[cfg(any(feature = "credit_notes"))]
 connector_runtime::__string_enum! {
     pub enum GetCreditNotesPreviewReason { Duplicate = "duplicate", Fraudulent =
     "fraudulent", OrderChange = "order_change", ProductUnsatisfactory =
     "product_unsatisfactory", }
 }
+#[cfg(any(feature = "credit_notes"))]
 /// CreditNoteLinesList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCreditNotesPreviewLinesResponse200 {
@@ -30095,6 +30045,7 @@ pub struct GetCreditNotesPreviewLinesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "credit_notes"))]
 impl GetCreditNotesPreviewLinesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30116,6 +30067,7 @@ impl GetCreditNotesPreviewLinesResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "credit_notes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCreditNotesIdBody {
     /// Specifies which fields in the response should be expanded.
@@ -30128,6 +30080,7 @@ pub struct PostCreditNotesIdBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
 }
+#[cfg(any(feature = "credit_notes"))]
 impl PostCreditNotesIdBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30137,6 +30090,7 @@ impl PostCreditNotesIdBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "customers"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCustomersResponse200 {
     pub data: Vec<super::models::Customer>,
@@ -30147,6 +30101,7 @@ pub struct GetCustomersResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "customers"))]
 impl GetCustomersResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30169,6 +30124,7 @@ impl GetCustomersResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "customers"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersBody {
     /// The customer's address.
@@ -30236,6 +30192,7 @@ pub struct PostCustomersBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_clock: Option<String>,
 }
+#[cfg(any(feature = "customers"))]
 impl PostCustomersBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30249,12 +30206,7 @@ impl PostCustomersBody {
             rt::check::length("PostCustomersBody.email", v, None, Some(512u64))?;
         }
         if let Some(v) = &self.invoice_prefix {
-            rt::check::length(
-                "PostCustomersBody.invoice_prefix",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostCustomersBody.invoice_prefix", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.invoice_settings {
             v.validate()?;
@@ -30263,23 +30215,13 @@ impl PostCustomersBody {
             rt::check::length("PostCustomersBody.name", v, None, Some(256u64))?;
         }
         if let Some(v) = &self.payment_method {
-            rt::check::length(
-                "PostCustomersBody.payment_method",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostCustomersBody.payment_method", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.phone {
             rt::check::length("PostCustomersBody.phone", v, None, Some(20u64))?;
         }
         if let Some(v) = &self.promotion_code {
-            rt::check::length(
-                "PostCustomersBody.promotion_code",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostCustomersBody.promotion_code", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.source {
             rt::check::length("PostCustomersBody.source", v, None, Some(5000u64))?;
@@ -30290,6 +30232,7 @@ impl PostCustomersBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "customers"))]
 /// The customer's address.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -30299,20 +30242,20 @@ pub enum PostCustomersBodyAddress {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "customers"))]
 /// customer_param
 ///
 /// Default invoice settings for this customer.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersBodyInvoiceSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_fields: Option<
-        super::models::PostCustomersBodyInvoiceSettingsCustomFields,
-    >,
+    pub custom_fields: Option<super::models::PostCustomersBodyInvoiceSettingsCustomFields>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_payment_method: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub footer: Option<String>,
 }
+#[cfg(any(feature = "customers"))]
 impl PostCustomersBodyInvoiceSettings {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30335,6 +30278,7 @@ impl PostCustomersBodyInvoiceSettings {
         Ok(())
     }
 }
+#[cfg(any(feature = "customers"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostCustomersBodyInvoiceSettingsCustomFields {
@@ -30343,12 +30287,14 @@ pub enum PostCustomersBodyInvoiceSettingsCustomFields {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "customers", feature = "invoices"))]
 /// custom_field_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersBodyInvoiceSettingsCustomFieldsVariant0Item {
     pub name: String,
     pub value: String,
 }
+#[cfg(any(feature = "customers", feature = "invoices"))]
 impl PostCustomersBodyInvoiceSettingsCustomFieldsVariant0Item {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30373,6 +30319,7 @@ impl PostCustomersBodyInvoiceSettingsCustomFieldsVariant0Item {
         Ok(())
     }
 }
+#[cfg(any(feature = "customers"))]
 /// The customer's shipping information. Appears on invoices emailed to this customer.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -30382,6 +30329,7 @@ pub enum PostCustomersBodyShipping {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "customers", feature = "invoices"))]
 /// customer_shipping
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersBodyShippingVariant0 {
@@ -30391,6 +30339,7 @@ pub struct PostCustomersBodyShippingVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
 }
+#[cfg(any(feature = "customers", feature = "invoices"))]
 impl PostCustomersBodyShippingVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30418,6 +30367,7 @@ impl PostCustomersBodyShippingVariant0 {
         Ok(())
     }
 }
+#[cfg(any(feature = "customers"))]
 /// tax_param
 ///
 /// Tax details about the customer.
@@ -30426,11 +30376,13 @@ pub struct PostCustomersBodyTax {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_address: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
 }
+#[cfg(any(feature = "customers"))]
 connector_runtime::__string_enum! {
     #[doc = " The customer's tax exemption. One of `none`, `exempt`, or `reverse`."] pub
     enum PostCustomersBodyTaxExempt { Empty = "", Exempt = "exempt", None = "none",
     Reverse = "reverse", }
 }
+#[cfg(any(feature = "customers", feature = "invoices"))]
 /// data_params
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersBodyTaxIdDataItem {
@@ -30438,6 +30390,7 @@ pub struct PostCustomersBodyTaxIdDataItem {
     pub type_: super::models::PostCustomersBodyTaxIdDataItemType,
     pub value: String,
 }
+#[cfg(any(feature = "customers", feature = "invoices"))]
 connector_runtime::__string_enum! {
     pub enum PostCustomersBodyTaxIdDataItemType { AeTrn = "ae_trn", AuAbn = "au_abn",
     AuArn = "au_arn", BgUic = "bg_uic", BrCnpj = "br_cnpj", BrCpf = "br_cpf", CaBn =
@@ -30451,6 +30404,7 @@ connector_runtime::__string_enum! {
     SgUen = "sg_uen", SiTin = "si_tin", ThVat = "th_vat", TwVat = "tw_vat", UaVat =
     "ua_vat", UsEin = "us_ein", ZaVat = "za_vat", }
 }
+#[cfg(any(feature = "customers"))]
 /// SearchResult
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCustomersSearchResponse200 {
@@ -30465,6 +30419,7 @@ pub struct GetCustomersSearchResponse200 {
     pub total_count: Option<i64>,
     pub url: String,
 }
+#[cfg(any(feature = "customers"))]
 impl GetCustomersSearchResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30484,16 +30439,12 @@ impl GetCustomersSearchResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
-                "GetCustomersSearchResponse200.url",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("GetCustomersSearchResponse200.url", v, None, Some(5000u64))?;
         }
         Ok(())
     }
 }
+#[cfg(any(feature = "customers"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum GetCustomersCustomerResponse200 {
@@ -30502,6 +30453,7 @@ pub enum GetCustomersCustomerResponse200 {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "customers"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerBody {
     /// The customer's address.
@@ -30586,16 +30538,12 @@ pub struct PostCustomersCustomerBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_end: Option<super::models::PostCustomersCustomerBodyTrialEnd>,
 }
+#[cfg(any(feature = "customers"))]
 impl PostCustomersCustomerBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.coupon {
-            rt::check::length(
-                "PostCustomersCustomerBody.coupon",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostCustomersCustomerBody.coupon", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.default_alipay_account {
             rt::check::length(
@@ -30666,16 +30614,12 @@ impl PostCustomersCustomerBody {
             )?;
         }
         if let Some(v) = &self.source {
-            rt::check::length(
-                "PostCustomersCustomerBody.source",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostCustomersCustomerBody.source", v, None, Some(5000u64))?;
         }
         Ok(())
     }
 }
+#[cfg(any(feature = "customers"))]
 /// Either a token, like the ones returned by [Stripe.js](https://stripe.com/docs/js), or a dictionary containing a user's bank account details.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -30687,15 +30631,15 @@ pub enum PostCustomersCustomerBodyBankAccount {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "customers"))]
 /// customer_payment_source_bank_account
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerBodyBankAccountVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_holder_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_holder_type: Option<
-        super::models::PostAccountBodyBankAccountVariant0AccountHolderType,
-    >,
+    pub account_holder_type:
+        Option<super::models::PostAccountBodyBankAccountVariant0AccountHolderType>,
     pub account_number: String,
     pub country: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -30705,6 +30649,7 @@ pub struct PostCustomersCustomerBodyBankAccountVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing_number: Option<String>,
 }
+#[cfg(any(feature = "customers"))]
 impl PostCustomersCustomerBodyBankAccountVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30753,6 +30698,7 @@ impl PostCustomersCustomerBodyBankAccountVariant0 {
         Ok(())
     }
 }
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 /// Unix timestamp representing the end of the trial period the customer will get before being charged for the first time. This will always overwrite any trials that might apply via a subscribed plan. If set, trial_end will override the default trial period of the plan the customer is being subscribed to. The special value `now` can be provided to end the customer's trial immediately. Can be at most two years from `billing_cycle_anchor`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -30762,6 +30708,7 @@ pub enum PostCustomersCustomerBodyTrialEnd {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "customers"))]
 /// CustomerBalanceTransactionList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCustomersCustomerBalanceTransactionsResponse200 {
@@ -30774,6 +30721,7 @@ pub struct GetCustomersCustomerBalanceTransactionsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "customers"))]
 impl GetCustomersCustomerBalanceTransactionsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30795,6 +30743,7 @@ impl GetCustomersCustomerBalanceTransactionsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "customers"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerBalanceTransactionsBody {
     /// The integer amount in **%s** to apply to the customer's credit balance.
@@ -30811,6 +30760,7 @@ pub struct PostCustomersCustomerBalanceTransactionsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
 }
+#[cfg(any(feature = "customers"))]
 impl PostCustomersCustomerBalanceTransactionsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30825,6 +30775,7 @@ impl PostCustomersCustomerBalanceTransactionsBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "customers"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerBalanceTransactionsTransactionBody {
     /// An arbitrary string attached to the object. Often useful for displaying to users.
@@ -30837,6 +30788,7 @@ pub struct PostCustomersCustomerBalanceTransactionsTransactionBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
 }
+#[cfg(any(feature = "customers"))]
 impl PostCustomersCustomerBalanceTransactionsTransactionBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30851,6 +30803,7 @@ impl PostCustomersCustomerBalanceTransactionsTransactionBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "customers"))]
 /// BankAccountList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCustomersCustomerBankAccountsResponse200 {
@@ -30863,6 +30816,7 @@ pub struct GetCustomersCustomerBankAccountsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "customers"))]
 impl GetCustomersCustomerBankAccountsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30884,6 +30838,7 @@ impl GetCustomersCustomerBankAccountsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "customers"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerBankAccountsBody {
     /// A token returned by [Stripe.js](https://stripe.com/docs/js) representing the user’s Alipay account details.
@@ -30905,6 +30860,7 @@ pub struct PostCustomersCustomerBankAccountsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
 }
+#[cfg(any(feature = "customers"))]
 impl PostCustomersCustomerBankAccountsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30927,6 +30883,7 @@ impl PostCustomersCustomerBankAccountsBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "customers"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerBankAccountsIdBody {
     /// The name of the person or business that owns the bank account.
@@ -30934,9 +30891,8 @@ pub struct PostCustomersCustomerBankAccountsIdBody {
     pub account_holder_name: Option<String>,
     /// The type of entity that holds the account. This can be either `individual` or `company`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_holder_type: Option<
-        super::models::PostCustomersCustomerBankAccountsIdBodyAccountHolderType,
-    >,
+    pub account_holder_type:
+        Option<super::models::PostCustomersCustomerBankAccountsIdBodyAccountHolderType>,
     /// City/District/Suburb/Town/Village.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address_city: Option<String>,
@@ -30974,6 +30930,7 @@ pub struct PostCustomersCustomerBankAccountsIdBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<super::models::PostCustomersCustomerBankAccountsIdBodyOwner>,
 }
+#[cfg(any(feature = "customers"))]
 impl PostCustomersCustomerBankAccountsIdBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31063,20 +31020,20 @@ impl PostCustomersCustomerBankAccountsIdBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "customers"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of entity that holds the account. This can be either `individual` or `company`."]
     pub enum PostCustomersCustomerBankAccountsIdBodyAccountHolderType { Company =
     "company", Individual = "individual", }
 }
+#[cfg(any(feature = "customers"))]
 /// owner
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerBankAccountsIdBodyOwner {
     /// source_address
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<
-        super::models::PostCustomersCustomerBankAccountsIdBodyOwnerAddress,
-    >,
+    pub address: Option<super::models::PostCustomersCustomerBankAccountsIdBodyOwnerAddress>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31084,6 +31041,7 @@ pub struct PostCustomersCustomerBankAccountsIdBodyOwner {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
 }
+#[cfg(any(feature = "customers"))]
 impl PostCustomersCustomerBankAccountsIdBodyOwner {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31109,6 +31067,7 @@ impl PostCustomersCustomerBankAccountsIdBodyOwner {
         Ok(())
     }
 }
+#[cfg(any(feature = "customers", feature = "sources"))]
 /// source_address
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerBankAccountsIdBodyOwnerAddress {
@@ -31125,6 +31084,7 @@ pub struct PostCustomersCustomerBankAccountsIdBodyOwnerAddress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
 }
+#[cfg(any(feature = "customers", feature = "sources"))]
 impl PostCustomersCustomerBankAccountsIdBodyOwnerAddress {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31179,6 +31139,7 @@ impl PostCustomersCustomerBankAccountsIdBodyOwnerAddress {
         Ok(())
     }
 }
+#[cfg(any(feature = "customers"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostCustomersCustomerBankAccountsIdResponse200 {
@@ -31188,6 +31149,7 @@ pub enum PostCustomersCustomerBankAccountsIdResponse200 {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "customers"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum DeleteCustomersCustomerBankAccountsIdResponse200 {
@@ -31196,6 +31158,7 @@ pub enum DeleteCustomersCustomerBankAccountsIdResponse200 {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "customers"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerBankAccountsIdVerifyBody {
     /// Two positive integers, in *cents*, equal to the values of the microdeposits sent to the bank account.
@@ -31205,6 +31168,7 @@ pub struct PostCustomersCustomerBankAccountsIdVerifyBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
 }
+#[cfg(any(feature = "customers"))]
 /// CardList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCustomersCustomerCardsResponse200 {
@@ -31216,6 +31180,7 @@ pub struct GetCustomersCustomerCardsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "customers"))]
 impl GetCustomersCustomerCardsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31237,6 +31202,7 @@ impl GetCustomersCustomerCardsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "customers"))]
 /// CustomerPaymentMethodResourceList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCustomersCustomerPaymentMethodsResponse200 {
@@ -31248,6 +31214,7 @@ pub struct GetCustomersCustomerPaymentMethodsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "customers"))]
 impl GetCustomersCustomerPaymentMethodsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31269,6 +31236,7 @@ impl GetCustomersCustomerPaymentMethodsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "customers"))]
 /// ApmsSourcesSourceList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCustomersCustomerSourcesResponse200 {
@@ -31281,6 +31249,7 @@ pub struct GetCustomersCustomerSourcesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "customers"))]
 impl GetCustomersCustomerSourcesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31296,6 +31265,7 @@ impl GetCustomersCustomerSourcesResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "customers"))]
 /// SubscriptionList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCustomersCustomerSubscriptionsResponse200 {
@@ -31308,6 +31278,7 @@ pub struct GetCustomersCustomerSubscriptionsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "customers"))]
 impl GetCustomersCustomerSubscriptionsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31329,13 +31300,13 @@ impl GetCustomersCustomerSubscriptionsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "customers"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerSubscriptionsBody {
     /// A list of prices and quantities that will generate invoice items appended to the first invoice for this subscription. You may pass up to 20 items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub add_invoice_items: Option<
-        Vec<super::models::PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItem>,
-    >,
+    pub add_invoice_items:
+        Option<Vec<super::models::PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItem>>,
     /// A non-negative decimal between 0 and 100, with at most two decimal places. This represents the percentage of the subscription invoice subtotal that will be transferred to the application owner's Stripe account. The request must be made by a platform account on a connected account in order to set an application fee percentage. For more information, see the application fees [documentation](https://stripe.com/docs/connect/subscriptions#collecting-fees-on-subscriptions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_fee_percent: Option<f64>,
@@ -31343,9 +31314,7 @@ pub struct PostCustomersCustomerSubscriptionsBody {
     ///
     /// Automatic tax settings for this subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub automatic_tax: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyAutomaticTax,
-    >,
+    pub automatic_tax: Option<super::models::PostCustomersCustomerSubscriptionsBodyAutomaticTax>,
     /// For new subscriptions, a past timestamp to backdate the subscription's start date to. If set, the first invoice will contain a proration for the timespan between the start date and the current time. Can be combined with trials and the billing cycle anchor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backdate_start_date: Option<i64>,
@@ -31354,9 +31323,8 @@ pub struct PostCustomersCustomerSubscriptionsBody {
     pub billing_cycle_anchor: Option<i64>,
     /// Define thresholds at which an invoice will be sent, and the subscription advanced to a new billing period. Pass an empty string to remove previously-defined thresholds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_thresholds: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyBillingThresholds,
-    >,
+    pub billing_thresholds:
+        Option<super::models::PostCustomersCustomerSubscriptionsBodyBillingThresholds>,
     /// A timestamp at which the subscription should cancel. If set to a date before the current period ends, this will cause a proration if prorations have been enabled using `proration_behavior`. If set during a future period, this will always cause a proration for that period.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel_at: Option<i64>,
@@ -31365,9 +31333,8 @@ pub struct PostCustomersCustomerSubscriptionsBody {
     pub cancel_at_period_end: Option<bool>,
     /// Either `charge_automatically`, or `send_invoice`. When charging automatically, Stripe will attempt to pay this subscription at the end of the cycle using the default source attached to the customer. When sending an invoice, Stripe will email your customer an invoice with payment instructions. Defaults to `charge_automatically`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub collection_method: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyCollectionMethod,
-    >,
+    pub collection_method:
+        Option<super::models::PostCustomersCustomerSubscriptionsBodyCollectionMethod>,
     /// The ID of the coupon to apply to this subscription. A coupon applied to a subscription will only affect invoices created for that particular subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coupon: Option<String>,
@@ -31382,17 +31349,14 @@ pub struct PostCustomersCustomerSubscriptionsBody {
     pub default_source: Option<String>,
     /// The tax rates that will apply to any subscription item that does not have `tax_rates` set. Invoices created will have their `default_tax_rates` populated from the subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_tax_rates: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyDefaultTaxRates,
-    >,
+    pub default_tax_rates:
+        Option<super::models::PostCustomersCustomerSubscriptionsBodyDefaultTaxRates>,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
     /// A list of up to 20 subscription items, each with an attached price.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub items: Option<
-        Vec<super::models::PostCustomersCustomerSubscriptionsBodyItemsItem>,
-    >,
+    pub items: Option<Vec<super::models::PostCustomersCustomerSubscriptionsBodyItemsItem>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
@@ -31407,21 +31371,18 @@ pub struct PostCustomersCustomerSubscriptionsBody {
     ///
     /// `pending_if_incomplete` is only used with updates and cannot be passed when creating a subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_behavior: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentBehavior,
-    >,
+    pub payment_behavior:
+        Option<super::models::PostCustomersCustomerSubscriptionsBodyPaymentBehavior>,
     /// payment_settings
     ///
     /// Payment settings to pass to invoices created by the subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_settings: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettings,
-    >,
+    pub payment_settings:
+        Option<super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettings>,
     /// Specifies an interval for how often to bill for any pending invoice items. It is analogous to calling [Create an invoice](https://stripe.com/docs/api#create_invoice) for the given subscription at the specified interval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending_invoice_item_interval: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPendingInvoiceItemInterval,
-    >,
+    pub pending_invoice_item_interval:
+        Option<super::models::PostCustomersCustomerSubscriptionsBodyPendingInvoiceItemInterval>,
     /// The API ID of a promotion code to apply to this subscription. A promotion code applied to a subscription will only affect invoices created for that particular subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promotion_code: Option<String>,
@@ -31429,16 +31390,13 @@ pub struct PostCustomersCustomerSubscriptionsBody {
     ///
     /// Passing `create_prorations` will cause proration invoice items to be created when applicable. Prorations can be disabled by passing `none`. If no value is passed, the default is `create_prorations`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proration_behavior: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyProrationBehavior,
-    >,
+    pub proration_behavior:
+        Option<super::models::PostCustomersCustomerSubscriptionsBodyProrationBehavior>,
     /// transfer_data_specs
     ///
     /// If specified, the funds from the subscription's invoices will be transferred to the destination and the ID of the resulting transfers will be found on the resulting charges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transfer_data: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyTransferData,
-    >,
+    pub transfer_data: Option<super::models::PostCustomersCustomerSubscriptionsBodyTransferData>,
     /// Unix timestamp representing the end of the trial period the customer will get before being charged for the first time. This will always overwrite any trials that might apply via a subscribed plan. If set, trial_end will override the default trial period of the plan the customer is being subscribed to. The special value `now` can be provided to end the customer's trial immediately. Can be at most two years from `billing_cycle_anchor`. See [Using trial periods on subscriptions](https://stripe.com/docs/billing/subscriptions/trials) to learn more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_end: Option<super::models::PostCustomersCustomerSubscriptionsBodyTrialEnd>,
@@ -31449,6 +31407,7 @@ pub struct PostCustomersCustomerSubscriptionsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_period_days: Option<i64>,
 }
+#[cfg(any(feature = "customers"))]
 impl PostCustomersCustomerSubscriptionsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31497,6 +31456,11 @@ impl PostCustomersCustomerSubscriptionsBody {
         Ok(())
     }
 }
+#[cfg(any(
+    feature = "customers",
+    feature = "subscription_schedules",
+    feature = "subscriptions"
+))]
 /// add_invoice_item_entry
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItem {
@@ -31504,14 +31468,18 @@ pub struct PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItem {
     pub price: Option<String>,
     /// one_time_price_data
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_data: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItemPriceData,
-    >,
+    pub price_data:
+        Option<super::models::PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItemPriceData>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_rates: Option<super::models::PostCreditNotesBodyLinesItemTaxRates>,
 }
+#[cfg(any(
+    feature = "customers",
+    feature = "subscription_schedules",
+    feature = "subscriptions"
+))]
 impl PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31529,20 +31497,31 @@ impl PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItem {
         Ok(())
     }
 }
+#[cfg(any(
+    feature = "customers",
+    feature = "invoices",
+    feature = "subscription_schedules",
+    feature = "subscriptions"
+))]
 /// one_time_price_data
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItemPriceData {
     pub currency: String,
     pub product: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_behavior: Option<
-        super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior,
-    >,
+    pub tax_behavior:
+        Option<super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
 }
+#[cfg(any(
+    feature = "customers",
+    feature = "invoices",
+    feature = "subscription_schedules",
+    feature = "subscriptions"
+))]
 impl PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItemPriceData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31558,6 +31537,7 @@ impl PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItemPriceData {
         Ok(())
     }
 }
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 /// automatic_tax_config
 ///
 /// Automatic tax settings for this subscription.
@@ -31565,6 +31545,7 @@ impl PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItemPriceData {
 pub struct PostCustomersCustomerSubscriptionsBodyAutomaticTax {
     pub enabled: bool,
 }
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 /// Define thresholds at which an invoice will be sent, and the subscription advanced to a new billing period. Pass an empty string to remove previously-defined thresholds.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -31576,6 +31557,11 @@ pub enum PostCustomersCustomerSubscriptionsBodyBillingThresholds {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(
+    feature = "customers",
+    feature = "subscription_schedules",
+    feature = "subscriptions"
+))]
 /// billing_thresholds_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerSubscriptionsBodyBillingThresholdsVariant0 {
@@ -31584,12 +31570,14 @@ pub struct PostCustomersCustomerSubscriptionsBodyBillingThresholdsVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reset_billing_cycle_anchor: Option<bool>,
 }
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Either `charge_automatically`, or `send_invoice`. When charging automatically, Stripe will attempt to pay this subscription at the end of the cycle using the default source attached to the customer. When sending an invoice, Stripe will email your customer an invoice with payment instructions. Defaults to `charge_automatically`."]
     pub enum PostCustomersCustomerSubscriptionsBodyCollectionMethod { ChargeAutomatically
     = "charge_automatically", SendInvoice = "send_invoice", }
 }
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 /// The tax rates that will apply to any subscription item that does not have `tax_rates` set. Invoices created will have their `default_tax_rates` populated from the subscription.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -31599,27 +31587,26 @@ pub enum PostCustomersCustomerSubscriptionsBodyDefaultTaxRates {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 /// subscription_item_create_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerSubscriptionsBodyItemsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_thresholds: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyItemsItemBillingThresholds,
-    >,
+    pub billing_thresholds:
+        Option<super::models::PostCustomersCustomerSubscriptionsBodyItemsItemBillingThresholds>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<String>,
     /// recurring_price_data
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_data: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyItemsItemPriceData,
-    >,
+    pub price_data: Option<super::models::PostCustomersCustomerSubscriptionsBodyItemsItemPriceData>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_rates: Option<super::models::PostCreditNotesBodyLinesItemTaxRates>,
 }
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 impl PostCustomersCustomerSubscriptionsBodyItemsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31637,6 +31624,12 @@ impl PostCustomersCustomerSubscriptionsBodyItemsItem {
         Ok(())
     }
 }
+#[cfg(any(
+    feature = "customers",
+    feature = "invoices",
+    feature = "subscription_schedules",
+    feature = "subscriptions"
+))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostCustomersCustomerSubscriptionsBodyItemsItemBillingThresholds {
@@ -31647,11 +31640,24 @@ pub enum PostCustomersCustomerSubscriptionsBodyItemsItemBillingThresholds {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(
+    feature = "customers",
+    feature = "invoices",
+    feature = "subscription_items",
+    feature = "subscription_schedules",
+    feature = "subscriptions"
+))]
 /// item_billing_thresholds_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerSubscriptionsBodyItemsItemBillingThresholdsVariant0 {
     pub usage_gte: i64,
 }
+#[cfg(any(
+    feature = "customers",
+    feature = "invoices",
+    feature = "subscription_schedules",
+    feature = "subscriptions"
+))]
 /// recurring_price_data
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerSubscriptionsBodyItemsItemPriceData {
@@ -31660,14 +31666,19 @@ pub struct PostCustomersCustomerSubscriptionsBodyItemsItemPriceData {
     /// recurring_adhoc
     pub recurring: super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataRecurring,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_behavior: Option<
-        super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior,
-    >,
+    pub tax_behavior:
+        Option<super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
 }
+#[cfg(any(
+    feature = "customers",
+    feature = "invoices",
+    feature = "subscription_schedules",
+    feature = "subscriptions"
+))]
 impl PostCustomersCustomerSubscriptionsBodyItemsItemPriceData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31683,6 +31694,7 @@ impl PostCustomersCustomerSubscriptionsBodyItemsItemPriceData {
         Ok(())
     }
 }
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Use `allow_incomplete` to create subscriptions with `status=incomplete` if the first invoice cannot be paid. Creating subscriptions with this status allows you to manage scenarios where additional user actions are needed to pay a subscription's invoice. For example, SCA regulation may require 3DS authentication to complete payment. See the [SCA Migration Guide](https://stripe.com/docs/billing/migration/strong-customer-authentication) for Billing to learn more. This is the default behavior."]
@@ -31696,6 +31708,7 @@ connector_runtime::__string_enum! {
     "allow_incomplete", DefaultIncomplete = "default_incomplete", ErrorIfIncomplete =
     "error_if_incomplete", PendingIfIncomplete = "pending_if_incomplete", }
 }
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 /// payment_settings
 ///
 /// Payment settings to pass to invoices created by the subscription.
@@ -31711,6 +31724,7 @@ pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettings {
         super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodTypes,
     >,
 }
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 /// payment_method_options
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptions {
@@ -31739,6 +31753,7 @@ pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOpt
         super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsUsBankAccount,
     >,
 }
+#[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsAcssDebit {
@@ -31749,6 +31764,7 @@ pub enum PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptio
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 /// invoice_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsAcssDebitVariant0 {
@@ -31762,6 +31778,7 @@ pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOpt
         super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitVerificationMethod,
     >,
 }
+#[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 /// mandate_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsAcssDebitVariant0MandateOptions {
@@ -31770,6 +31787,7 @@ pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOpt
         super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptionsTransactionType,
     >,
 }
+#[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsBancontact {
@@ -31780,6 +31798,7 @@ pub enum PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptio
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 /// invoice_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsBancontactVariant0 {
@@ -31788,11 +31807,18 @@ pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOpt
         super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsBancontactVariant0PreferredLanguage,
     >,
 }
+#[cfg(any(
+    feature = "customers",
+    feature = "invoices",
+    feature = "payment_intents",
+    feature = "subscriptions"
+))]
 connector_runtime::__string_enum! {
     pub enum
     PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsBancontactVariant0PreferredLanguage
     { De = "de", En = "en", Fr = "fr", Nl = "nl", }
 }
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCard {
@@ -31803,6 +31829,7 @@ pub enum PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptio
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 /// subscription_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCardVariant0 {
@@ -31816,6 +31843,7 @@ pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOpt
         super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCardVariant0RequestThreeDSecure,
     >,
 }
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 impl PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCardVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31825,6 +31853,7 @@ impl PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCa
         Ok(())
     }
 }
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 /// mandate_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCardVariant0MandateOptions {
@@ -31837,6 +31866,7 @@ pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOpt
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 impl PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCardVariant0MandateOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31851,16 +31881,24 @@ impl PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCa
         Ok(())
     }
 }
+#[cfg(any(
+    feature = "customers",
+    feature = "payment_intents",
+    feature = "setup_intents",
+    feature = "subscriptions"
+))]
 connector_runtime::__string_enum! {
     pub enum
     PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCardVariant0MandateOptionsAmountType
     { Fixed = "fixed", Maximum = "maximum", }
 }
+#[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 connector_runtime::__string_enum! {
     pub enum
     PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCardVariant0RequestThreeDSecure
     { Any = "any", Automatic = "automatic", }
 }
+#[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCustomerBalance {
@@ -31871,6 +31909,7 @@ pub enum PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptio
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 /// invoice_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCustomerBalanceVariant0 {
@@ -31882,19 +31921,23 @@ pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOpt
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub funding_type: Option<String>,
 }
+#[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 /// bank_transfer_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCustomerBalanceVariant0BankTransfer {
+pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCustomerBalanceVariant0BankTransfer
+{
     #[serde(rename = "type")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
+#[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsKonbini {
     String(String),
     Value(serde_json::Value),
 }
+#[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsUsBankAccount {
@@ -31905,14 +31948,17 @@ pub enum PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptio
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 /// invoice_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsUsBankAccountVariant0 {
+pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsUsBankAccountVariant0
+{
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification_method: Option<
         super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitVerificationMethod,
     >,
 }
+#[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodTypes {
@@ -31921,6 +31967,7 @@ pub enum PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodTypes
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 /// Specifies an interval for how often to bill for any pending invoice items. It is analogous to calling [Create an invoice](https://stripe.com/docs/api#create_invoice) for the given subscription at the specified interval.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -31932,6 +31979,7 @@ pub enum PostCustomersCustomerSubscriptionsBodyPendingInvoiceItemInterval {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 /// pending_invoice_item_interval_params
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerSubscriptionsBodyPendingInvoiceItemIntervalVariant0 {
@@ -31939,6 +31987,7 @@ pub struct PostCustomersCustomerSubscriptionsBodyPendingInvoiceItemIntervalVaria
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_count: Option<i64>,
 }
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Determines how to handle [prorations](https://stripe.com/docs/subscriptions/billing-cycle#prorations) resulting from the `billing_cycle_anchor`. Valid values are `create_prorations` or `none`."]
@@ -31947,6 +31996,7 @@ connector_runtime::__string_enum! {
     pub enum PostCustomersCustomerSubscriptionsBodyProrationBehavior { AlwaysInvoice =
     "always_invoice", CreateProrations = "create_prorations", None = "none", }
 }
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 /// transfer_data_specs
 ///
 /// If specified, the funds from the subscription's invoices will be transferred to the destination and the ID of the resulting transfers will be found on the resulting charges.
@@ -31956,6 +32006,7 @@ pub struct PostCustomersCustomerSubscriptionsBodyTransferData {
     pub amount_percent: Option<f64>,
     pub destination: String,
 }
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 /// Unix timestamp representing the end of the trial period the customer will get before being charged for the first time. This will always overwrite any trials that might apply via a subscribed plan. If set, trial_end will override the default trial period of the plan the customer is being subscribed to. The special value `now` can be provided to end the customer's trial immediately. Can be at most two years from `billing_cycle_anchor`. See [Using trial periods on subscriptions](https://stripe.com/docs/billing/subscriptions/trials) to learn more.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -31965,6 +32016,7 @@ pub enum PostCustomersCustomerSubscriptionsBodyTrialEnd {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerSubscriptionsSubscriptionExposedIdBody {
     /// A list of prices and quantities that will generate invoice items appended to the first invoice for this subscription. You may pass up to 20 items.
@@ -32093,6 +32145,7 @@ pub struct PostCustomersCustomerSubscriptionsSubscriptionExposedIdBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_from_plan: Option<bool>,
 }
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 impl PostCustomersCustomerSubscriptionsSubscriptionExposedIdBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -32141,6 +32194,7 @@ impl PostCustomersCustomerSubscriptionsSubscriptionExposedIdBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Either `now` or `unchanged`. Setting the value to `now` resets the subscription's billing cycle anchor to the current time. For more information, see the billing cycle [documentation](https://stripe.com/docs/billing/subscriptions/billing-cycle)."]
@@ -32148,6 +32202,7 @@ connector_runtime::__string_enum! {
     PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyBillingCycleAnchor { Now =
     "now", Unchanged = "unchanged", }
 }
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 /// A timestamp at which the subscription should cancel. If set to a date before the current period ends, this will cause a proration if prorations have been enabled using `proration_behavior`. If set during a future period, this will always cause a proration for that period.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -32157,6 +32212,7 @@ pub enum PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyCancelAt {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 /// The tax rates that will apply to any subscription item that does not have `tax_rates` set. Invoices created will have their `default_tax_rates` populated from the subscription. Pass an empty string to remove previously-defined tax rates.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -32166,13 +32222,13 @@ pub enum PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyDefaultTaxRa
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 /// subscription_item_update_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyItemsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_thresholds: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyItemsItemBillingThresholds,
-    >,
+    pub billing_thresholds:
+        Option<super::models::PostCustomersCustomerSubscriptionsBodyItemsItemBillingThresholds>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clear_usage: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -32185,14 +32241,13 @@ pub struct PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyItemsItem 
     pub price: Option<String>,
     /// recurring_price_data
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_data: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyItemsItemPriceData,
-    >,
+    pub price_data: Option<super::models::PostCustomersCustomerSubscriptionsBodyItemsItemPriceData>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_rates: Option<super::models::PostCreditNotesBodyLinesItemTaxRates>,
 }
+#[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 impl PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyItemsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -32218,6 +32273,7 @@ impl PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyItemsItem {
         Ok(())
     }
 }
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 /// If specified, payment collection for this subscription will be paused.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -32229,6 +32285,7 @@ pub enum PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyPauseCollect
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 /// pause_collection_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyPauseCollectionVariant0 {
@@ -32236,12 +32293,18 @@ pub struct PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyPauseColle
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resumes_at: Option<i64>,
 }
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 connector_runtime::__string_enum! {
     pub enum
     PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyPauseCollectionVariant0Behavior
     { KeepAsDraft = "keep_as_draft", MarkUncollectible = "mark_uncollectible", Void =
     "void", }
 }
+#[cfg(any(
+    feature = "customers",
+    feature = "subscription_items",
+    feature = "subscriptions"
+))]
 connector_runtime::__string_enum! {
     #[doc =
     " Use `allow_incomplete` to transition the subscription to `status=past_due` if a payment is required but cannot be paid. This allows you to manage scenarios where additional user actions are needed to pay a subscription's invoice. For example, SCA regulation may require 3DS authentication to complete payment. See the [SCA Migration Guide](https://stripe.com/docs/billing/migration/strong-customer-authentication) for Billing to learn more. This is the default behavior."]
@@ -32256,6 +32319,11 @@ connector_runtime::__string_enum! {
     ErrorIfIncomplete = "error_if_incomplete", PendingIfIncomplete =
     "pending_if_incomplete", }
 }
+#[cfg(any(
+    feature = "customers",
+    feature = "subscription_items",
+    feature = "subscriptions"
+))]
 connector_runtime::__string_enum! {
     #[doc =
     " Determines how to handle [prorations](https://stripe.com/docs/subscriptions/billing-cycle#prorations) when the billing cycle changes (e.g., when switching plans, resetting `billing_cycle_anchor=now`, or starting a trial), or if an item's `quantity` changes. Valid values are `create_prorations`, `none`, or `always_invoice`."]
@@ -32266,6 +32334,7 @@ connector_runtime::__string_enum! {
     AlwaysInvoice = "always_invoice", CreateProrations = "create_prorations", None =
     "none", }
 }
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 /// If specified, the funds from the subscription's invoices will be transferred to the destination and the ID of the resulting transfers will be found on the resulting charges. This will be unset if you POST an empty value.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -32277,6 +32346,7 @@ pub enum PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyTransferData
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "customers"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeleteCustomersCustomerSubscriptionsSubscriptionExposedIdBody {
     /// Specifies which fields in the response should be expanded.
@@ -32289,6 +32359,7 @@ pub struct DeleteCustomersCustomerSubscriptionsSubscriptionExposedIdBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prorate: Option<bool>,
 }
+#[cfg(any(feature = "customers"))]
 /// TaxIDsList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCustomersCustomerTaxIdsResponse200 {
@@ -32301,6 +32372,7 @@ pub struct GetCustomersCustomerTaxIdsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "customers"))]
 impl GetCustomersCustomerTaxIdsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -32322,6 +32394,7 @@ impl GetCustomersCustomerTaxIdsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "customers"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerTaxIdsBody {
     /// Specifies which fields in the response should be expanded.
@@ -32333,6 +32406,7 @@ pub struct PostCustomersCustomerTaxIdsBody {
     /// Value of the tax ID.
     pub value: String,
 }
+#[cfg(any(feature = "customers"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Type of the tax ID, one of `ae_trn`, `au_abn`, `au_arn`, `bg_uic`, `br_cnpj`, `br_cpf`, `ca_bn`, `ca_gst_hst`, `ca_pst_bc`, `ca_pst_mb`, `ca_pst_sk`, `ca_qst`, `ch_vat`, `cl_tin`, `es_cif`, `eu_vat`, `gb_vat`, `ge_vat`, `hk_br`, `hu_tin`, `id_npwp`, `il_vat`, `in_gst`, `is_vat`, `jp_cn`, `jp_rn`, `kr_brn`, `li_uid`, `mx_rfc`, `my_frp`, `my_itn`, `my_sst`, `no_vat`, `nz_gst`, `ru_inn`, `ru_kpp`, `sa_vat`, `sg_gst`, `sg_uen`, `si_tin`, `th_vat`, `tw_vat`, `ua_vat`, `us_ein`, or `za_vat`"]
@@ -32348,6 +32422,7 @@ connector_runtime::__string_enum! {
     SgUen = "sg_uen", SiTin = "si_tin", ThVat = "th_vat", TwVat = "tw_vat", UaVat =
     "ua_vat", UsEin = "us_ein", ZaVat = "za_vat", }
 }
+#[cfg(any(feature = "disputes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetDisputesResponse200 {
     pub data: Vec<super::models::Dispute>,
@@ -32358,6 +32433,7 @@ pub struct GetDisputesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "disputes"))]
 impl GetDisputesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -32380,6 +32456,7 @@ impl GetDisputesResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "ephemeral_keys"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostEphemeralKeysBody {
     /// The ID of the Customer you'd like to modify using the resulting ephemeral key.
@@ -32392,6 +32469,7 @@ pub struct PostEphemeralKeysBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuing_card: Option<String>,
 }
+#[cfg(any(feature = "ephemeral_keys"))]
 impl PostEphemeralKeysBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -32399,16 +32477,12 @@ impl PostEphemeralKeysBody {
             rt::check::length("PostEphemeralKeysBody.customer", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.issuing_card {
-            rt::check::length(
-                "PostEphemeralKeysBody.issuing_card",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostEphemeralKeysBody.issuing_card", v, None, Some(5000u64))?;
         }
         Ok(())
     }
 }
+#[cfg(any(feature = "events"))]
 /// NotificationEventList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetEventsResponse200 {
@@ -32420,6 +32494,7 @@ pub struct GetEventsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "events"))]
 impl GetEventsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -32442,6 +32517,7 @@ impl GetEventsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "exchange_rates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetExchangeRatesResponse200 {
     pub data: Vec<super::models::ExchangeRate>,
@@ -32452,6 +32528,7 @@ pub struct GetExchangeRatesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "exchange_rates"))]
 impl GetExchangeRatesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -32474,6 +32551,7 @@ impl GetExchangeRatesResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "file_links"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetFileLinksResponse200 {
     pub data: Vec<super::models::FileLink>,
@@ -32484,6 +32562,7 @@ pub struct GetFileLinksResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "file_links"))]
 impl GetFileLinksResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -32506,6 +32585,7 @@ impl GetFileLinksResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "file_links"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostFileLinksBody {
     /// Specifies which fields in the response should be expanded.
@@ -32520,6 +32600,7 @@ pub struct PostFileLinksBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
 }
+#[cfg(any(feature = "file_links"))]
 impl PostFileLinksBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -32530,6 +32611,7 @@ impl PostFileLinksBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "file_links"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostFileLinksLinkBody {
     /// Specifies which fields in the response should be expanded.
@@ -32542,6 +32624,7 @@ pub struct PostFileLinksLinkBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
 }
+#[cfg(any(feature = "file_links"))]
 /// A future timestamp after which the link will no longer be usable, or `now` to expire the link immediately.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -32551,6 +32634,7 @@ pub enum PostFileLinksLinkBodyExpiresAt {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "files"))]
 connector_runtime::__string_enum! {
     pub enum GetFilesPurpose { AccountRequirement = "account_requirement",
     AdditionalVerification = "additional_verification", BusinessIcon = "business_icon",
@@ -32562,6 +32646,7 @@ connector_runtime::__string_enum! {
     SigmaScheduledQuery = "sigma_scheduled_query", TaxDocumentUserUpload =
     "tax_document_user_upload", }
 }
+#[cfg(any(feature = "files"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetFilesResponse200 {
     pub data: Vec<super::models::File>,
@@ -32572,6 +32657,7 @@ pub struct GetFilesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "files"))]
 impl GetFilesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -32594,6 +32680,7 @@ impl GetFilesResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "files"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostFilesBody {
     /// Specifies which fields in the response should be expanded.
@@ -32609,6 +32696,7 @@ pub struct PostFilesBody {
     /// The [purpose](https://stripe.com/docs/file-upload#uploading-a-file) of the uploaded file.
     pub purpose: super::models::PostFilesBodyPurpose,
 }
+#[cfg(any(feature = "files"))]
 /// file_link_creation_params
 ///
 /// Optional parameters to automatically create a [file link](https://stripe.com/docs/api#file_links) for the newly created file.
@@ -32620,6 +32708,7 @@ pub struct PostFilesBodyFileLinkData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyIndividualMetadata>,
 }
+#[cfg(any(feature = "files"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The [purpose](https://stripe.com/docs/file-upload#uploading-a-file) of the uploaded file."]
@@ -32629,10 +32718,12 @@ connector_runtime::__string_enum! {
     DisputeEvidence = "dispute_evidence", IdentityDocument = "identity_document",
     PciDocument = "pci_document", TaxDocumentUserUpload = "tax_document_user_upload", }
 }
+#[cfg(any(feature = "identity"))]
 connector_runtime::__string_enum! {
     pub enum GetIdentityVerificationReportsType { Document = "document", IdNumber =
     "id_number", }
 }
+#[cfg(any(feature = "identity"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetIdentityVerificationReportsResponse200 {
     pub data: Vec<super::models::IdentityVerificationReport>,
@@ -32643,6 +32734,7 @@ pub struct GetIdentityVerificationReportsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "identity"))]
 impl GetIdentityVerificationReportsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -32665,10 +32757,12 @@ impl GetIdentityVerificationReportsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "identity"))]
 connector_runtime::__string_enum! {
     pub enum GetIdentityVerificationSessionsStatus { Canceled = "canceled", Processing =
     "processing", RequiresInput = "requires_input", Verified = "verified", }
 }
+#[cfg(any(feature = "identity"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetIdentityVerificationSessionsResponse200 {
     pub data: Vec<super::models::IdentityVerificationSession>,
@@ -32679,6 +32773,7 @@ pub struct GetIdentityVerificationSessionsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "identity"))]
 impl GetIdentityVerificationSessionsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -32701,6 +32796,7 @@ impl GetIdentityVerificationSessionsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "identity"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostIdentityVerificationSessionsBody {
     /// Specifies which fields in the response should be expanded.
@@ -32721,16 +32817,16 @@ pub struct PostIdentityVerificationSessionsBody {
     #[serde(rename = "type")]
     pub type_: super::models::IdentityVerificationSessionType,
 }
+#[cfg(any(feature = "identity"))]
 /// session_options_param
 ///
 /// A set of options for the session’s verification checks.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIdentityVerificationSessionsBodyOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub document: Option<
-        super::models::PostIdentityVerificationSessionsBodyOptionsDocument,
-    >,
+    pub document: Option<super::models::PostIdentityVerificationSessionsBodyOptionsDocument>,
 }
+#[cfg(any(feature = "identity"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostIdentityVerificationSessionsBodyOptionsDocument {
@@ -32741,13 +32837,12 @@ pub enum PostIdentityVerificationSessionsBodyOptionsDocument {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "identity"))]
 /// document_options
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIdentityVerificationSessionsBodyOptionsDocumentVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_types: Option<
-        Vec<super::models::GelatoReportDocumentOptionsAllowedTypesItem>,
-    >,
+    pub allowed_types: Option<Vec<super::models::GelatoReportDocumentOptionsAllowedTypesItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_id_number: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -32755,6 +32850,7 @@ pub struct PostIdentityVerificationSessionsBodyOptionsDocumentVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_matching_selfie: Option<bool>,
 }
+#[cfg(any(feature = "identity"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIdentityVerificationSessionsSessionBody {
     /// Specifies which fields in the response should be expanded.
@@ -32773,6 +32869,7 @@ pub struct PostIdentityVerificationSessionsSessionBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::IdentityVerificationSessionType>,
 }
+#[cfg(any(feature = "invoiceitems"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetInvoiceitemsResponse200 {
     pub data: Vec<super::models::Invoiceitem>,
@@ -32783,6 +32880,7 @@ pub struct GetInvoiceitemsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "invoiceitems"))]
 impl GetInvoiceitemsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -32805,6 +32903,7 @@ impl GetInvoiceitemsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "invoiceitems"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostInvoiceitemsBody {
     /// The integer amount in %s of the charge to be applied to the upcoming invoice. Passing in a negative `amount` will reduce the `amount_due` on the invoice.
@@ -32862,6 +32961,7 @@ pub struct PostInvoiceitemsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
 }
+#[cfg(any(feature = "invoiceitems"))]
 impl PostInvoiceitemsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -32870,12 +32970,7 @@ impl PostInvoiceitemsBody {
             rt::check::length("PostInvoiceitemsBody.customer", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.description {
-            rt::check::length(
-                "PostInvoiceitemsBody.description",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostInvoiceitemsBody.description", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.invoice {
             rt::check::length("PostInvoiceitemsBody.invoice", v, None, Some(5000u64))?;
@@ -32887,16 +32982,12 @@ impl PostInvoiceitemsBody {
             v.validate()?;
         }
         if let Some(v) = &self.subscription {
-            rt::check::length(
-                "PostInvoiceitemsBody.subscription",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostInvoiceitemsBody.subscription", v, None, Some(5000u64))?;
         }
         Ok(())
     }
 }
+#[cfg(any(feature = "invoiceitems"))]
 /// The coupons to redeem into discounts for the invoice item or invoice line item.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -32906,6 +32997,7 @@ pub enum PostInvoiceitemsBodyDiscounts {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "invoiceitems", feature = "invoices", feature = "quotes"))]
 /// discounts_data_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostInvoiceitemsBodyDiscountsVariant0Item {
@@ -32914,6 +33006,7 @@ pub struct PostInvoiceitemsBodyDiscountsVariant0Item {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discount: Option<String>,
 }
+#[cfg(any(feature = "invoiceitems", feature = "invoices", feature = "quotes"))]
 impl PostInvoiceitemsBodyDiscountsVariant0Item {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -32936,6 +33029,7 @@ impl PostInvoiceitemsBodyDiscountsVariant0Item {
         Ok(())
     }
 }
+#[cfg(any(feature = "invoiceitems"))]
 /// period
 ///
 /// The period associated with this invoice item. When set to different values, the period will be rendered on the invoice.
@@ -32944,6 +33038,7 @@ pub struct PostInvoiceitemsBodyPeriod {
     pub end: i64,
     pub start: i64,
 }
+#[cfg(any(feature = "invoiceitems"))]
 /// one_time_price_data
 ///
 /// Data used to generate a new [Price](https://stripe.com/docs/api/prices) object inline.
@@ -32952,14 +33047,14 @@ pub struct PostInvoiceitemsBodyPriceData {
     pub currency: String,
     pub product: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_behavior: Option<
-        super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior,
-    >,
+    pub tax_behavior:
+        Option<super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
 }
+#[cfg(any(feature = "invoiceitems"))]
 impl PostInvoiceitemsBodyPriceData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -32975,6 +33070,7 @@ impl PostInvoiceitemsBodyPriceData {
         Ok(())
     }
 }
+#[cfg(any(feature = "invoiceitems"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostInvoiceitemsInvoiceitemBody {
     /// The integer amount in %s of the charge to be applied to the upcoming invoice. If you want to apply a credit to the customer's account, pass a negative amount.
@@ -33021,6 +33117,7 @@ pub struct PostInvoiceitemsInvoiceitemBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
 }
+#[cfg(any(feature = "invoiceitems"))]
 impl PostInvoiceitemsInvoiceitemBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -33046,6 +33143,7 @@ impl PostInvoiceitemsInvoiceitemBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "invoiceitems"))]
 /// The coupons & existing discounts which apply to the invoice item or invoice line item. Item discounts are applied before invoice discounts. Pass an empty string to remove previously-defined discounts.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -33055,6 +33153,7 @@ pub enum PostInvoiceitemsInvoiceitemBodyDiscounts {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "invoiceitems"))]
 /// The tax rates which apply to the invoice item. When set, the `default_tax_rates` on the invoice do not apply to this invoice item. Pass an empty string to remove previously-defined tax rates.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -33064,14 +33163,21 @@ pub enum PostInvoiceitemsInvoiceitemBodyTaxRates {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(
+    feature = "invoices",
+    feature = "subscription_schedules",
+    feature = "subscriptions"
+))]
 connector_runtime::__string_enum! {
     pub enum GetInvoicesCollectionMethod { ChargeAutomatically = "charge_automatically",
     SendInvoice = "send_invoice", }
 }
+#[cfg(any(feature = "invoices"))]
 connector_runtime::__string_enum! {
     pub enum GetInvoicesStatus { Draft = "draft", Open = "open", Paid = "paid",
     Uncollectible = "uncollectible", Void = "void", }
 }
+#[cfg(any(feature = "invoices"))]
 /// InvoicesList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetInvoicesResponse200 {
@@ -33083,6 +33189,7 @@ pub struct GetInvoicesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "invoices"))]
 impl GetInvoicesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -33105,6 +33212,7 @@ impl GetInvoicesResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "invoices"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostInvoicesBody {
     /// The account tax IDs associated with the invoice. Only editable when the invoice is a draft.
@@ -33170,9 +33278,8 @@ pub struct PostInvoicesBody {
     pub payment_settings: Option<super::models::PostInvoicesBodyPaymentSettings>,
     /// How to handle pending invoice items on invoice creation. One of `include`, `exclude`, or `include_and_require`. `include` will include any pending invoice items, and will create an empty draft invoice if no pending invoice items exist. `include_and_require` will include any pending invoice items, if no pending invoice items exist then the request will fail. `exclude` will always create an empty invoice draft regardless if there are pending invoice items or not. Defaults to `include_and_require` if the parameter is omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending_invoice_items_behavior: Option<
-        super::models::PostInvoicesBodyPendingInvoiceItemsBehavior,
-    >,
+    pub pending_invoice_items_behavior:
+        Option<super::models::PostInvoicesBodyPendingInvoiceItemsBehavior>,
     /// Extra information about a charge for the customer's credit card statement. It must contain at least one letter. If not specified and this invoice is part of a subscription, the default `statement_descriptor` will be set to the first subscription item's product's `statement_descriptor`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statement_descriptor: Option<String>,
@@ -33185,6 +33292,7 @@ pub struct PostInvoicesBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_data: Option<super::models::PostInvoicesBodyTransferData>,
 }
+#[cfg(any(feature = "invoices"))]
 impl PostInvoicesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -33200,12 +33308,7 @@ impl PostInvoicesBody {
             )?;
         }
         if let Some(v) = &self.default_source {
-            rt::check::length(
-                "PostInvoicesBody.default_source",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostInvoicesBody.default_source", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.description {
             rt::check::length("PostInvoicesBody.description", v, None, Some(1500u64))?;
@@ -33227,6 +33330,7 @@ impl PostInvoicesBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "invoices"))]
 /// The account tax IDs associated with the invoice. Only editable when the invoice is a draft.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -33236,6 +33340,7 @@ pub enum PostInvoicesBodyAccountTaxIds {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "invoices"))]
 /// automatic_tax_param
 ///
 /// Settings for automatic tax lookup for this invoice.
@@ -33243,12 +33348,14 @@ pub enum PostInvoicesBodyAccountTaxIds {
 pub struct PostInvoicesBodyAutomaticTax {
     pub enabled: bool,
 }
+#[cfg(any(feature = "invoices"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Either `charge_automatically`, or `send_invoice`. When charging automatically, Stripe will attempt to pay this invoice using the default source attached to the customer. When sending an invoice, Stripe will email this invoice to the customer with payment instructions. Defaults to `charge_automatically`."]
     pub enum PostInvoicesBodyCollectionMethod { ChargeAutomatically =
     "charge_automatically", SendInvoice = "send_invoice", }
 }
+#[cfg(any(feature = "invoices"))]
 /// A list of up to 4 custom fields to be displayed on the invoice.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -33258,6 +33365,7 @@ pub enum PostInvoicesBodyCustomFields {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "invoices"))]
 /// The coupons to redeem into discounts for the invoice. If not specified, inherits the discount from the invoice's customer. Pass an empty string to avoid inheriting any discounts.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -33267,6 +33375,7 @@ pub enum PostInvoicesBodyDiscounts {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "invoices"))]
 /// payment_settings
 ///
 /// Configuration settings for the PaymentIntent that is generated when the invoice is finalized.
@@ -33274,14 +33383,14 @@ pub enum PostInvoicesBodyDiscounts {
 pub struct PostInvoicesBodyPaymentSettings {
     /// payment_method_options
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_options: Option<
-        super::models::PostInvoicesBodyPaymentSettingsPaymentMethodOptions,
-    >,
+    pub payment_method_options:
+        Option<super::models::PostInvoicesBodyPaymentSettingsPaymentMethodOptions>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method_types: Option<
         super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodTypes,
     >,
 }
+#[cfg(any(feature = "invoices"))]
 /// payment_method_options
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostInvoicesBodyPaymentSettingsPaymentMethodOptions {
@@ -33310,6 +33419,7 @@ pub struct PostInvoicesBodyPaymentSettingsPaymentMethodOptions {
         super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsUsBankAccount,
     >,
 }
+#[cfg(any(feature = "invoices"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostInvoicesBodyPaymentSettingsPaymentMethodOptionsCard {
@@ -33320,6 +33430,7 @@ pub enum PostInvoicesBodyPaymentSettingsPaymentMethodOptionsCard {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "invoices"))]
 /// invoice_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostInvoicesBodyPaymentSettingsPaymentMethodOptionsCardVariant0 {
@@ -33328,12 +33439,14 @@ pub struct PostInvoicesBodyPaymentSettingsPaymentMethodOptionsCardVariant0 {
         super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCardVariant0RequestThreeDSecure,
     >,
 }
+#[cfg(any(feature = "invoices"))]
 connector_runtime::__string_enum! {
     #[doc =
     " How to handle pending invoice items on invoice creation. One of `include`, `exclude`, or `include_and_require`. `include` will include any pending invoice items, and will create an empty draft invoice if no pending invoice items exist. `include_and_require` will include any pending invoice items, if no pending invoice items exist then the request will fail. `exclude` will always create an empty invoice draft regardless if there are pending invoice items or not. Defaults to `include_and_require` if the parameter is omitted."]
     pub enum PostInvoicesBodyPendingInvoiceItemsBehavior { Exclude = "exclude", Include =
     "include", IncludeAndRequire = "include_and_require", }
 }
+#[cfg(any(feature = "invoices"))]
 /// transfer_data_specs
 ///
 /// If specified, the funds from the invoice will be transferred to the destination and the ID of the resulting transfer will be found on the invoice's charge.
@@ -33343,6 +33456,7 @@ pub struct PostInvoicesBodyTransferData {
     pub amount: Option<i64>,
     pub destination: String,
 }
+#[cfg(any(feature = "invoices"))]
 /// SearchResult
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetInvoicesSearchResponse200 {
@@ -33357,6 +33471,7 @@ pub struct GetInvoicesSearchResponse200 {
     pub total_count: Option<i64>,
     pub url: String,
 }
+#[cfg(any(feature = "invoices"))]
 impl GetInvoicesSearchResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -33376,21 +33491,18 @@ impl GetInvoicesSearchResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
-                "GetInvoicesSearchResponse200.url",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("GetInvoicesSearchResponse200.url", v, None, Some(5000u64))?;
         }
         Ok(())
     }
 }
+#[cfg(any(feature = "invoices"))]
 /// automatic_tax_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetInvoicesUpcomingAutomaticTax {
     pub enabled: bool,
 }
+#[cfg(any(feature = "invoices"))]
 /// customer_details_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetInvoicesUpcomingCustomerDetails {
@@ -33406,6 +33518,7 @@ pub struct GetInvoicesUpcomingCustomerDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_ids: Option<Vec<super::models::PostCustomersBodyTaxIdDataItem>>,
 }
+#[cfg(any(feature = "invoices"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum GetInvoicesUpcomingCustomerDetailsAddress {
@@ -33414,6 +33527,7 @@ pub enum GetInvoicesUpcomingCustomerDetailsAddress {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "invoices"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum GetInvoicesUpcomingCustomerDetailsShipping {
@@ -33422,16 +33536,19 @@ pub enum GetInvoicesUpcomingCustomerDetailsShipping {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "invoices"))]
 /// tax_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetInvoicesUpcomingCustomerDetailsTax {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_address: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
 }
+#[cfg(any(feature = "invoices"))]
 connector_runtime::__string_enum! {
     pub enum GetInvoicesUpcomingCustomerDetailsTaxExempt { Empty = "", Exempt = "exempt",
     None = "none", Reverse = "reverse", }
 }
+#[cfg(any(feature = "invoices"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum GetInvoicesUpcomingDiscounts {
@@ -33440,6 +33557,7 @@ pub enum GetInvoicesUpcomingDiscounts {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "invoices"))]
 /// invoice_item_preview_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetInvoicesUpcomingInvoiceItemsItem {
@@ -33464,9 +33582,8 @@ pub struct GetInvoicesUpcomingInvoiceItemsItem {
     pub price: Option<String>,
     /// one_time_price_data
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_data: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItemPriceData,
-    >,
+    pub price_data:
+        Option<super::models::PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItemPriceData>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -33476,6 +33593,7 @@ pub struct GetInvoicesUpcomingInvoiceItemsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
 }
+#[cfg(any(feature = "invoices"))]
 impl GetInvoicesUpcomingInvoiceItemsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -33509,12 +33627,14 @@ impl GetInvoicesUpcomingInvoiceItemsItem {
         Ok(())
     }
 }
+#[cfg(any(feature = "invoices"))]
 /// period
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetInvoicesUpcomingInvoiceItemsItemPeriod {
     pub end: i64,
     pub start: i64,
 }
+#[cfg(any(feature = "invoices"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum GetInvoicesUpcomingSubscriptionBillingCycleAnchor {
@@ -33525,10 +33645,12 @@ pub enum GetInvoicesUpcomingSubscriptionBillingCycleAnchor {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "invoices"))]
 connector_runtime::__string_enum! {
     pub enum GetInvoicesUpcomingSubscriptionBillingCycleAnchorVariant0 { Now = "now",
     Unchanged = "unchanged", }
 }
+#[cfg(any(feature = "invoices", feature = "issuing", feature = "payment_intents"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum GetInvoicesUpcomingSubscriptionCancelAt {
@@ -33537,6 +33659,7 @@ pub enum GetInvoicesUpcomingSubscriptionCancelAt {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "invoices"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum GetInvoicesUpcomingSubscriptionTrialEnd {
@@ -33545,6 +33668,7 @@ pub enum GetInvoicesUpcomingSubscriptionTrialEnd {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "invoices"))]
 /// InvoiceLinesList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetInvoicesUpcomingLinesResponse200 {
@@ -33557,6 +33681,7 @@ pub struct GetInvoicesUpcomingLinesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "invoices"))]
 impl GetInvoicesUpcomingLinesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -33578,6 +33703,7 @@ impl GetInvoicesUpcomingLinesResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "invoices"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostInvoicesInvoiceBody {
     /// The account tax IDs associated with the invoice. Only editable when the invoice is a draft.
@@ -33596,9 +33722,7 @@ pub struct PostInvoicesInvoiceBody {
     pub automatic_tax: Option<super::models::PostInvoicesBodyAutomaticTax>,
     /// Either `charge_automatically` or `send_invoice`. This field can be updated only on `draft` invoices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub collection_method: Option<
-        super::models::PostInvoicesInvoiceBodyCollectionMethod,
-    >,
+    pub collection_method: Option<super::models::PostInvoicesInvoiceBodyCollectionMethod>,
     /// A list of up to 4 custom fields to be displayed on the invoice. If a value for `custom_fields` is specified, the list specified will replace the existing custom field list on this invoice. Pass an empty string to remove previously-defined fields.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_fields: Option<super::models::PostInvoicesInvoiceBodyCustomFields>,
@@ -33647,6 +33771,7 @@ pub struct PostInvoicesInvoiceBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_data: Option<super::models::PostInvoicesInvoiceBodyTransferData>,
 }
+#[cfg(any(feature = "invoices"))]
 impl PostInvoicesInvoiceBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -33688,12 +33813,14 @@ impl PostInvoicesInvoiceBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "invoices"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Either `charge_automatically` or `send_invoice`. This field can be updated only on `draft` invoices."]
     pub enum PostInvoicesInvoiceBodyCollectionMethod { ChargeAutomatically =
     "charge_automatically", SendInvoice = "send_invoice", }
 }
+#[cfg(any(feature = "invoices"))]
 /// A list of up to 4 custom fields to be displayed on the invoice. If a value for `custom_fields` is specified, the list specified will replace the existing custom field list on this invoice. Pass an empty string to remove previously-defined fields.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -33703,6 +33830,7 @@ pub enum PostInvoicesInvoiceBodyCustomFields {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "invoices"))]
 /// The tax rates that will apply to any line item that does not have `tax_rates` set. Pass an empty string to remove previously-defined tax rates.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -33712,6 +33840,7 @@ pub enum PostInvoicesInvoiceBodyDefaultTaxRates {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "invoices"))]
 /// The discounts that will apply to the invoice. Pass an empty string to remove previously-defined discounts.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -33721,6 +33850,7 @@ pub enum PostInvoicesInvoiceBodyDiscounts {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "invoices"))]
 /// The account (if any) for which the funds of the invoice payment are intended. If set, the invoice will be presented with the branding and support information of the specified account. See the [Invoices with Connect](https://stripe.com/docs/billing/invoices/connect) documentation for details.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -33729,6 +33859,7 @@ pub enum PostInvoicesInvoiceBodyOnBehalfOf {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "invoices"))]
 /// If specified, the funds from the invoice will be transferred to the destination and the ID of the resulting transfer will be found on the invoice's charge. This will be unset if you POST an empty value.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -33740,6 +33871,7 @@ pub enum PostInvoicesInvoiceBodyTransferData {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "invoices"))]
 /// transfer_data_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostInvoicesInvoiceBodyTransferDataVariant0 {
@@ -33747,6 +33879,7 @@ pub struct PostInvoicesInvoiceBodyTransferDataVariant0 {
     pub amount: Option<i64>,
     pub destination: String,
 }
+#[cfg(any(feature = "invoices"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostInvoicesInvoiceFinalizeBody {
     /// Controls whether Stripe will perform [automatic collection](https://stripe.com/docs/invoicing/automatic-charging) of the invoice. When `false`, the invoice's state will not automatically advance without an explicit action.
@@ -33756,6 +33889,7 @@ pub struct PostInvoicesInvoiceFinalizeBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
 }
+#[cfg(any(feature = "invoices"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostInvoicesInvoicePayBody {
     /// Specifies which fields in the response should be expanded.
@@ -33779,6 +33913,7 @@ pub struct PostInvoicesInvoicePayBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
 }
+#[cfg(any(feature = "invoices"))]
 impl PostInvoicesInvoicePayBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -33791,16 +33926,12 @@ impl PostInvoicesInvoicePayBody {
             )?;
         }
         if let Some(v) = &self.source {
-            rt::check::length(
-                "PostInvoicesInvoicePayBody.source",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostInvoicesInvoicePayBody.source", v, None, Some(5000u64))?;
         }
         Ok(())
     }
 }
+#[cfg(any(feature = "issuer_fraud_records"))]
 /// RadarIssuerFraudRecordList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetIssuerFraudRecordsResponse200 {
@@ -33812,6 +33943,7 @@ pub struct GetIssuerFraudRecordsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "issuer_fraud_records"))]
 impl GetIssuerFraudRecordsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -33834,10 +33966,12 @@ impl GetIssuerFraudRecordsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "issuing"))]
 connector_runtime::__string_enum! {
     pub enum GetIssuingAuthorizationsStatus { Closed = "closed", Pending = "pending",
     Reversed = "reversed", }
 }
+#[cfg(any(feature = "issuing"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetIssuingAuthorizationsResponse200 {
     pub data: Vec<super::models::IssuingAuthorization>,
@@ -33848,6 +33982,7 @@ pub struct GetIssuingAuthorizationsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "issuing"))]
 impl GetIssuingAuthorizationsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -33870,6 +34005,7 @@ impl GetIssuingAuthorizationsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "issuing"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingAuthorizationsAuthorizationApproveBody {
     /// If the authorization's `pending_request.is_amount_controllable` property is `true`, you may provide this value to control how much to hold for the authorization. Must be positive (use [`decline`](https://stripe.com/docs/api/issuing/authorizations/decline) to decline an authorization request).
@@ -33882,14 +34018,17 @@ pub struct PostIssuingAuthorizationsAuthorizationApproveBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
 }
+#[cfg(any(feature = "issuing"))]
 connector_runtime::__string_enum! {
     pub enum GetIssuingCardholdersStatus { Active = "active", Blocked = "blocked",
     Inactive = "inactive", }
 }
+#[cfg(any(feature = "issuing"))]
 connector_runtime::__string_enum! {
     pub enum GetIssuingCardholdersType { Company = "company", Individual = "individual",
     }
 }
+#[cfg(any(feature = "issuing"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetIssuingCardholdersResponse200 {
     pub data: Vec<super::models::IssuingCardholder>,
@@ -33900,6 +34039,7 @@ pub struct GetIssuingCardholdersResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "issuing"))]
 impl GetIssuingCardholdersResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -33922,6 +34062,7 @@ impl GetIssuingCardholdersResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "issuing"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingCardholdersBody {
     /// billing_specs
@@ -33956,9 +34097,7 @@ pub struct PostIssuingCardholdersBody {
     ///
     /// Rules that control spending across this cardholder's cards. Refer to our [documentation](https://stripe.com/docs/issuing/controls/spending-controls) for more details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spending_controls: Option<
-        super::models::PostIssuingCardholdersBodySpendingControls,
-    >,
+    pub spending_controls: Option<super::models::PostIssuingCardholdersBodySpendingControls>,
     /// Specifies whether to permit authorizations on this cardholder's cards. Defaults to `active`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::PostIssuingCardholdersBodyStatus>,
@@ -33966,6 +34105,7 @@ pub struct PostIssuingCardholdersBody {
     #[serde(rename = "type")]
     pub type_: super::models::IssuingCardholderType,
 }
+#[cfg(any(feature = "issuing"))]
 impl PostIssuingCardholdersBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -33982,6 +34122,7 @@ impl PostIssuingCardholdersBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "issuing"))]
 /// billing_specs
 ///
 /// The cardholder's billing address.
@@ -33990,6 +34131,7 @@ pub struct PostIssuingCardholdersBodyBilling {
     /// required_address
     pub address: super::models::PostIssuingCardholdersBodyBillingAddress,
 }
+#[cfg(any(feature = "issuing"))]
 impl PostIssuingCardholdersBodyBilling {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -34000,6 +34142,7 @@ impl PostIssuingCardholdersBodyBilling {
         Ok(())
     }
 }
+#[cfg(any(feature = "issuing"))]
 /// required_address
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingCardholdersBodyBillingAddress {
@@ -34012,6 +34155,7 @@ pub struct PostIssuingCardholdersBodyBillingAddress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
 }
+#[cfg(any(feature = "issuing"))]
 impl PostIssuingCardholdersBodyBillingAddress {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -34070,6 +34214,7 @@ impl PostIssuingCardholdersBodyBillingAddress {
         Ok(())
     }
 }
+#[cfg(any(feature = "issuing"))]
 /// company_param
 ///
 /// Additional information about a `company` cardholder.
@@ -34078,6 +34223,7 @@ pub struct PostIssuingCardholdersBodyCompany {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_id: Option<String>,
 }
+#[cfg(any(feature = "issuing"))]
 impl PostIssuingCardholdersBodyCompany {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -34092,6 +34238,7 @@ impl PostIssuingCardholdersBodyCompany {
         Ok(())
     }
 }
+#[cfg(any(feature = "issuing"))]
 /// individual_param
 ///
 /// Additional information about an `individual` cardholder.
@@ -34104,10 +34251,9 @@ pub struct PostIssuingCardholdersBodyIndividual {
     pub last_name: String,
     /// person_verification_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification: Option<
-        super::models::PostIssuingCardholdersBodyIndividualVerification,
-    >,
+    pub verification: Option<super::models::PostIssuingCardholdersBodyIndividualVerification>,
 }
+#[cfg(any(feature = "issuing"))]
 impl PostIssuingCardholdersBodyIndividual {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -34135,15 +34281,15 @@ impl PostIssuingCardholdersBodyIndividual {
         Ok(())
     }
 }
+#[cfg(any(feature = "issuing"))]
 /// person_verification_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingCardholdersBodyIndividualVerification {
     /// person_verification_document_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub document: Option<
-        super::models::PostIssuingCardholdersBodyIndividualVerificationDocument,
-    >,
+    pub document: Option<super::models::PostIssuingCardholdersBodyIndividualVerificationDocument>,
 }
+#[cfg(any(feature = "issuing"))]
 impl PostIssuingCardholdersBodyIndividualVerification {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -34153,6 +34299,7 @@ impl PostIssuingCardholdersBodyIndividualVerification {
         Ok(())
     }
 }
+#[cfg(any(feature = "issuing"))]
 /// person_verification_document_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingCardholdersBodyIndividualVerificationDocument {
@@ -34161,6 +34308,7 @@ pub struct PostIssuingCardholdersBodyIndividualVerificationDocument {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub front: Option<String>,
 }
+#[cfg(any(feature = "issuing"))]
 impl PostIssuingCardholdersBodyIndividualVerificationDocument {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -34183,30 +34331,25 @@ impl PostIssuingCardholdersBodyIndividualVerificationDocument {
         Ok(())
     }
 }
+#[cfg(any(feature = "issuing"))]
 /// authorization_controls_param_v2
 ///
 /// Rules that control spending across this cardholder's cards. Refer to our [documentation](https://stripe.com/docs/issuing/controls/spending-controls) for more details.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingCardholdersBodySpendingControls {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_categories: Option<
-        Vec<
-            super::models::PostIssuingCardholdersBodySpendingControlsAllowedCategoriesItem,
-        >,
-    >,
+    pub allowed_categories:
+        Option<Vec<super::models::PostIssuingCardholdersBodySpendingControlsAllowedCategoriesItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub blocked_categories: Option<
-        Vec<
-            super::models::PostIssuingCardholdersBodySpendingControlsAllowedCategoriesItem,
-        >,
-    >,
+    pub blocked_categories:
+        Option<Vec<super::models::PostIssuingCardholdersBodySpendingControlsAllowedCategoriesItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spending_limits: Option<
-        Vec<super::models::PostIssuingCardholdersBodySpendingControlsSpendingLimitsItem>,
-    >,
+    pub spending_limits:
+        Option<Vec<super::models::PostIssuingCardholdersBodySpendingControlsSpendingLimitsItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spending_limits_currency: Option<String>,
 }
+#[cfg(any(feature = "issuing"))]
 connector_runtime::__string_enum! {
     pub enum PostIssuingCardholdersBodySpendingControlsAllowedCategoriesItem {
     AcRefrigerationRepair = "ac_refrigeration_repair", AccountingBookkeepingServices =
@@ -34434,29 +34577,31 @@ connector_runtime::__string_enum! {
     "womens_ready_to_wear_stores", WreckingAndSalvageYards =
     "wrecking_and_salvage_yards", }
 }
+#[cfg(any(feature = "issuing"))]
 /// spending_limits_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingCardholdersBodySpendingControlsSpendingLimitsItem {
     pub amount: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub categories: Option<
-        Vec<
-            super::models::PostIssuingCardholdersBodySpendingControlsAllowedCategoriesItem,
-        >,
-    >,
-    pub interval: super::models::PostIssuingCardholdersBodySpendingControlsSpendingLimitsItemInterval,
+    pub categories:
+        Option<Vec<super::models::PostIssuingCardholdersBodySpendingControlsAllowedCategoriesItem>>,
+    pub interval:
+        super::models::PostIssuingCardholdersBodySpendingControlsSpendingLimitsItemInterval,
 }
+#[cfg(any(feature = "issuing"))]
 connector_runtime::__string_enum! {
     pub enum PostIssuingCardholdersBodySpendingControlsSpendingLimitsItemInterval {
     AllTime = "all_time", Daily = "daily", Monthly = "monthly", PerAuthorization =
     "per_authorization", Weekly = "weekly", Yearly = "yearly", }
 }
+#[cfg(any(feature = "issuing"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Specifies whether to permit authorizations on this cardholder's cards. Defaults to `active`."]
     pub enum PostIssuingCardholdersBodyStatus { Active = "active", Inactive = "inactive",
     }
 }
+#[cfg(any(feature = "issuing"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingCardholdersCardholderBody {
     /// billing_specs
@@ -34490,13 +34635,12 @@ pub struct PostIssuingCardholdersCardholderBody {
     ///
     /// Rules that control spending across this cardholder's cards. Refer to our [documentation](https://stripe.com/docs/issuing/controls/spending-controls) for more details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spending_controls: Option<
-        super::models::PostIssuingCardholdersBodySpendingControls,
-    >,
+    pub spending_controls: Option<super::models::PostIssuingCardholdersBodySpendingControls>,
     /// Specifies whether to permit authorizations on this cardholder's cards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::PostIssuingCardholdersCardholderBodyStatus>,
 }
+#[cfg(any(feature = "issuing"))]
 impl PostIssuingCardholdersCardholderBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -34512,18 +34656,22 @@ impl PostIssuingCardholdersCardholderBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "issuing"))]
 connector_runtime::__string_enum! {
     #[doc = " Specifies whether to permit authorizations on this cardholder's cards."]
     pub enum PostIssuingCardholdersCardholderBodyStatus { Active = "active", Inactive =
     "inactive", }
 }
+#[cfg(any(feature = "issuing"))]
 connector_runtime::__string_enum! {
     pub enum GetIssuingCardsStatus { Active = "active", Canceled = "canceled", Inactive =
     "inactive", }
 }
+#[cfg(any(feature = "issuing"))]
 connector_runtime::__string_enum! {
     pub enum GetIssuingCardsType { Physical = "physical", Virtual = "virtual", }
 }
+#[cfg(any(feature = "issuing"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetIssuingCardsResponse200 {
     pub data: Vec<super::models::IssuingCard>,
@@ -34534,6 +34682,7 @@ pub struct GetIssuingCardsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "issuing"))]
 impl GetIssuingCardsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -34556,6 +34705,7 @@ impl GetIssuingCardsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "issuing"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingCardsBody {
     /// The [Cardholder](https://stripe.com/docs/api#issuing_cardholder_object) object with which the card will be associated.
@@ -34592,16 +34742,12 @@ pub struct PostIssuingCardsBody {
     #[serde(rename = "type")]
     pub type_: super::models::PostIssuingCardsBodyType,
 }
+#[cfg(any(feature = "issuing"))]
 impl PostIssuingCardsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.cardholder {
-            rt::check::length(
-                "PostIssuingCardsBody.cardholder",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostIssuingCardsBody.cardholder", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.replacement_for {
             rt::check::length(
@@ -34617,12 +34763,14 @@ impl PostIssuingCardsBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "issuing"))]
 connector_runtime::__string_enum! {
     #[doc =
     " If `replacement_for` is specified, this should indicate why that card is being replaced."]
     pub enum PostIssuingCardsBodyReplacementReason { Damaged = "damaged", Expired =
     "expired", Lost = "lost", Stolen = "stolen", }
 }
+#[cfg(any(feature = "issuing"))]
 /// shipping_specs
 ///
 /// The address where the card will be shipped.
@@ -34637,6 +34785,7 @@ pub struct PostIssuingCardsBodyShipping {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::PostIssuingCardsBodyShippingType>,
 }
+#[cfg(any(feature = "issuing"))]
 impl PostIssuingCardsBodyShipping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -34646,62 +34795,54 @@ impl PostIssuingCardsBodyShipping {
         }
         {
             let v = &self.name;
-            rt::check::length(
-                "PostIssuingCardsBodyShipping.name",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostIssuingCardsBodyShipping.name", v, None, Some(5000u64))?;
         }
         Ok(())
     }
 }
+#[cfg(any(feature = "issuing"))]
 connector_runtime::__string_enum! {
     pub enum PostIssuingCardsBodyShippingService { Express = "express", Priority =
     "priority", Standard = "standard", }
 }
+#[cfg(any(feature = "issuing"))]
 connector_runtime::__string_enum! {
     pub enum PostIssuingCardsBodyShippingType { Bulk = "bulk", Individual = "individual",
     }
 }
+#[cfg(any(feature = "issuing"))]
 /// authorization_controls_param
 ///
 /// Rules that control spending for this card. Refer to our [documentation](https://stripe.com/docs/issuing/controls/spending-controls) for more details.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingCardsBodySpendingControls {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_categories: Option<
-        Vec<
-            super::models::PostIssuingCardholdersBodySpendingControlsAllowedCategoriesItem,
-        >,
-    >,
+    pub allowed_categories:
+        Option<Vec<super::models::PostIssuingCardholdersBodySpendingControlsAllowedCategoriesItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub blocked_categories: Option<
-        Vec<
-            super::models::PostIssuingCardholdersBodySpendingControlsAllowedCategoriesItem,
-        >,
-    >,
+    pub blocked_categories:
+        Option<Vec<super::models::PostIssuingCardholdersBodySpendingControlsAllowedCategoriesItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spending_limits: Option<
-        Vec<super::models::PostIssuingCardholdersBodySpendingControlsSpendingLimitsItem>,
-    >,
+    pub spending_limits:
+        Option<Vec<super::models::PostIssuingCardholdersBodySpendingControlsSpendingLimitsItem>>,
 }
+#[cfg(any(feature = "issuing"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Whether authorizations can be approved on this card. Defaults to `inactive`."] pub
     enum PostIssuingCardsBodyStatus { Active = "active", Inactive = "inactive", }
 }
+#[cfg(any(feature = "issuing"))]
 connector_runtime::__string_enum! {
     #[doc = " The type of card to issue. Possible values are `physical` or `virtual`."]
     pub enum PostIssuingCardsBodyType { Physical = "physical", Virtual = "virtual", }
 }
+#[cfg(any(feature = "issuing"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingCardsCardBody {
     /// Reason why the `status` of this card is `canceled`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cancellation_reason: Option<
-        super::models::PostIssuingCardsCardBodyCancellationReason,
-    >,
+    pub cancellation_reason: Option<super::models::PostIssuingCardsCardBodyCancellationReason>,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
@@ -34722,6 +34863,7 @@ pub struct PostIssuingCardsCardBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::PostIssuingCardsCardBodyStatus>,
 }
+#[cfg(any(feature = "issuing"))]
 impl PostIssuingCardsCardBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -34731,10 +34873,12 @@ impl PostIssuingCardsCardBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "issuing"))]
 connector_runtime::__string_enum! {
     #[doc = " Reason why the `status` of this card is `canceled`."] pub enum
     PostIssuingCardsCardBodyCancellationReason { Lost = "lost", Stolen = "stolen", }
 }
+#[cfg(any(feature = "issuing"))]
 /// encrypted_pin_param
 ///
 /// The desired new PIN for this card.
@@ -34743,6 +34887,7 @@ pub struct PostIssuingCardsCardBodyPin {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encrypted_number: Option<String>,
 }
+#[cfg(any(feature = "issuing"))]
 impl PostIssuingCardsCardBodyPin {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -34757,16 +34902,19 @@ impl PostIssuingCardsCardBodyPin {
         Ok(())
     }
 }
+#[cfg(any(feature = "issuing"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Dictates whether authorizations can be approved on this card. If this card is being canceled because it was lost or stolen, this information should be provided as `cancellation_reason`."]
     pub enum PostIssuingCardsCardBodyStatus { Active = "active", Canceled = "canceled",
     Inactive = "inactive", }
 }
+#[cfg(any(feature = "issuing"))]
 connector_runtime::__string_enum! {
     pub enum GetIssuingDisputesStatus { Expired = "expired", Lost = "lost", Submitted =
     "submitted", Unsubmitted = "unsubmitted", Won = "won", }
 }
+#[cfg(any(feature = "issuing"))]
 /// IssuingDisputeList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetIssuingDisputesResponse200 {
@@ -34778,6 +34926,7 @@ pub struct GetIssuingDisputesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "issuing"))]
 impl GetIssuingDisputesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -34800,6 +34949,7 @@ impl GetIssuingDisputesResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "issuing"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingDisputesBody {
     /// evidence_param
@@ -34816,6 +34966,7 @@ pub struct PostIssuingDisputesBody {
     /// The ID of the issuing transaction to create a dispute for.
     pub transaction: String,
 }
+#[cfg(any(feature = "issuing"))]
 impl PostIssuingDisputesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -34831,6 +34982,7 @@ impl PostIssuingDisputesBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "issuing"))]
 /// evidence_param
 ///
 /// Evidence provided for the dispute.
@@ -34843,9 +34995,8 @@ pub struct PostIssuingDisputesBodyEvidence {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fraudulent: Option<super::models::PostIssuingDisputesBodyEvidenceFraudulent>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merchandise_not_as_described: Option<
-        super::models::PostIssuingDisputesBodyEvidenceMerchandiseNotAsDescribed,
-    >,
+    pub merchandise_not_as_described:
+        Option<super::models::PostIssuingDisputesBodyEvidenceMerchandiseNotAsDescribed>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_received: Option<super::models::PostIssuingDisputesBodyEvidenceNotReceived>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -34853,10 +35004,10 @@ pub struct PostIssuingDisputesBodyEvidence {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<super::models::PostIssuingDisputesBodyEvidenceReason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service_not_as_described: Option<
-        super::models::PostIssuingDisputesBodyEvidenceServiceNotAsDescribed,
-    >,
+    pub service_not_as_described:
+        Option<super::models::PostIssuingDisputesBodyEvidenceServiceNotAsDescribed>,
 }
+#[cfg(any(feature = "issuing"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostIssuingDisputesBodyEvidenceCanceled {
@@ -34867,13 +35018,12 @@ pub enum PostIssuingDisputesBodyEvidenceCanceled {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "issuing"))]
 /// canceled
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingDisputesBodyEvidenceCanceledVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation: Option<
-        super::models::PostAccountBodyBusinessProfileSupportUrl,
-    >,
+    pub additional_documentation: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canceled_at: Option<super::models::GetInvoicesUpcomingSubscriptionCancelAt>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -34889,16 +35039,15 @@ pub struct PostIssuingDisputesBodyEvidenceCanceledVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product_description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub product_type: Option<
-        super::models::PostIssuingDisputesBodyEvidenceCanceledVariant0ProductType,
-    >,
+    pub product_type:
+        Option<super::models::PostIssuingDisputesBodyEvidenceCanceledVariant0ProductType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub return_status: Option<
-        super::models::PostIssuingDisputesBodyEvidenceCanceledVariant0ReturnStatus,
-    >,
+    pub return_status:
+        Option<super::models::PostIssuingDisputesBodyEvidenceCanceledVariant0ReturnStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub returned_at: Option<super::models::GetInvoicesUpcomingSubscriptionCancelAt>,
 }
+#[cfg(any(feature = "issuing"))]
 impl PostIssuingDisputesBodyEvidenceCanceledVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -34929,6 +35078,7 @@ impl PostIssuingDisputesBodyEvidenceCanceledVariant0 {
         Ok(())
     }
 }
+#[cfg(any(feature = "issuing"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostIssuingDisputesBodyEvidenceCanceledVariant0CancellationPolicyProvided {
@@ -34937,14 +35087,17 @@ pub enum PostIssuingDisputesBodyEvidenceCanceledVariant0CancellationPolicyProvid
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "issuing"))]
 connector_runtime::__string_enum! {
     pub enum PostIssuingDisputesBodyEvidenceCanceledVariant0ProductType { Empty = "",
     Merchandise = "merchandise", Service = "service", }
 }
+#[cfg(any(feature = "issuing"))]
 connector_runtime::__string_enum! {
     pub enum PostIssuingDisputesBodyEvidenceCanceledVariant0ReturnStatus { Empty = "",
     MerchantRejected = "merchant_rejected", Successful = "successful", }
 }
+#[cfg(any(feature = "issuing"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostIssuingDisputesBodyEvidenceDuplicate {
@@ -34955,13 +35108,12 @@ pub enum PostIssuingDisputesBodyEvidenceDuplicate {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "issuing"))]
 /// duplicate
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingDisputesBodyEvidenceDuplicateVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation: Option<
-        super::models::PostAccountBodyBusinessProfileSupportUrl,
-    >,
+    pub additional_documentation: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card_statement: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -34973,6 +35125,7 @@ pub struct PostIssuingDisputesBodyEvidenceDuplicateVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original_transaction: Option<String>,
 }
+#[cfg(any(feature = "issuing"))]
 impl PostIssuingDisputesBodyEvidenceDuplicateVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -34995,6 +35148,7 @@ impl PostIssuingDisputesBodyEvidenceDuplicateVariant0 {
         Ok(())
     }
 }
+#[cfg(any(feature = "issuing"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostIssuingDisputesBodyEvidenceFraudulent {
@@ -35005,16 +35159,16 @@ pub enum PostIssuingDisputesBodyEvidenceFraudulent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "issuing"))]
 /// fraudulent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingDisputesBodyEvidenceFraudulentVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation: Option<
-        super::models::PostAccountBodyBusinessProfileSupportUrl,
-    >,
+    pub additional_documentation: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
 }
+#[cfg(any(feature = "issuing"))]
 impl PostIssuingDisputesBodyEvidenceFraudulentVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35029,6 +35183,7 @@ impl PostIssuingDisputesBodyEvidenceFraudulentVariant0 {
         Ok(())
     }
 }
+#[cfg(any(feature = "issuing"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostIssuingDisputesBodyEvidenceMerchandiseNotAsDescribed {
@@ -35039,13 +35194,12 @@ pub enum PostIssuingDisputesBodyEvidenceMerchandiseNotAsDescribed {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "issuing"))]
 /// merchandise_not_as_described
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingDisputesBodyEvidenceMerchandiseNotAsDescribedVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation: Option<
-        super::models::PostAccountBodyBusinessProfileSupportUrl,
-    >,
+    pub additional_documentation: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35053,12 +35207,12 @@ pub struct PostIssuingDisputesBodyEvidenceMerchandiseNotAsDescribedVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub return_status: Option<
-        super::models::PostIssuingDisputesBodyEvidenceCanceledVariant0ReturnStatus,
-    >,
+    pub return_status:
+        Option<super::models::PostIssuingDisputesBodyEvidenceCanceledVariant0ReturnStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub returned_at: Option<super::models::GetInvoicesUpcomingSubscriptionCancelAt>,
 }
+#[cfg(any(feature = "issuing"))]
 impl PostIssuingDisputesBodyEvidenceMerchandiseNotAsDescribedVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35081,6 +35235,7 @@ impl PostIssuingDisputesBodyEvidenceMerchandiseNotAsDescribedVariant0 {
         Ok(())
     }
 }
+#[cfg(any(feature = "issuing"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostIssuingDisputesBodyEvidenceNotReceived {
@@ -35091,13 +35246,12 @@ pub enum PostIssuingDisputesBodyEvidenceNotReceived {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "issuing"))]
 /// not_received
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingDisputesBodyEvidenceNotReceivedVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation: Option<
-        super::models::PostAccountBodyBusinessProfileSupportUrl,
-    >,
+    pub additional_documentation: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected_at: Option<super::models::GetInvoicesUpcomingSubscriptionCancelAt>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35105,10 +35259,10 @@ pub struct PostIssuingDisputesBodyEvidenceNotReceivedVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product_description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub product_type: Option<
-        super::models::PostIssuingDisputesBodyEvidenceCanceledVariant0ProductType,
-    >,
+    pub product_type:
+        Option<super::models::PostIssuingDisputesBodyEvidenceCanceledVariant0ProductType>,
 }
+#[cfg(any(feature = "issuing"))]
 impl PostIssuingDisputesBodyEvidenceNotReceivedVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35131,6 +35285,7 @@ impl PostIssuingDisputesBodyEvidenceNotReceivedVariant0 {
         Ok(())
     }
 }
+#[cfg(any(feature = "issuing"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostIssuingDisputesBodyEvidenceOther {
@@ -35141,22 +35296,21 @@ pub enum PostIssuingDisputesBodyEvidenceOther {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "issuing"))]
 /// other
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingDisputesBodyEvidenceOtherVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation: Option<
-        super::models::PostAccountBodyBusinessProfileSupportUrl,
-    >,
+    pub additional_documentation: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product_description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub product_type: Option<
-        super::models::PostIssuingDisputesBodyEvidenceCanceledVariant0ProductType,
-    >,
+    pub product_type:
+        Option<super::models::PostIssuingDisputesBodyEvidenceCanceledVariant0ProductType>,
 }
+#[cfg(any(feature = "issuing"))]
 impl PostIssuingDisputesBodyEvidenceOtherVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35179,12 +35333,14 @@ impl PostIssuingDisputesBodyEvidenceOtherVariant0 {
         Ok(())
     }
 }
+#[cfg(any(feature = "issuing"))]
 connector_runtime::__string_enum! {
     pub enum PostIssuingDisputesBodyEvidenceReason { Canceled = "canceled", Duplicate =
     "duplicate", Fraudulent = "fraudulent", MerchandiseNotAsDescribed =
     "merchandise_not_as_described", NotReceived = "not_received", Other = "other",
     ServiceNotAsDescribed = "service_not_as_described", }
 }
+#[cfg(any(feature = "issuing"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostIssuingDisputesBodyEvidenceServiceNotAsDescribed {
@@ -35195,13 +35351,12 @@ pub enum PostIssuingDisputesBodyEvidenceServiceNotAsDescribed {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "issuing"))]
 /// service_not_as_described
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingDisputesBodyEvidenceServiceNotAsDescribedVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation: Option<
-        super::models::PostAccountBodyBusinessProfileSupportUrl,
-    >,
+    pub additional_documentation: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canceled_at: Option<super::models::GetInvoicesUpcomingSubscriptionCancelAt>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35211,6 +35366,7 @@ pub struct PostIssuingDisputesBodyEvidenceServiceNotAsDescribedVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub received_at: Option<super::models::GetInvoicesUpcomingSubscriptionCancelAt>,
 }
+#[cfg(any(feature = "issuing"))]
 impl PostIssuingDisputesBodyEvidenceServiceNotAsDescribedVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35233,6 +35389,7 @@ impl PostIssuingDisputesBodyEvidenceServiceNotAsDescribedVariant0 {
         Ok(())
     }
 }
+#[cfg(any(feature = "issuing"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingDisputesDisputeBody {
     /// evidence_param
@@ -35247,6 +35404,7 @@ pub struct PostIssuingDisputesDisputeBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
 }
+#[cfg(any(feature = "issuing"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetIssuingSettlementsResponse200 {
     pub data: Vec<super::models::IssuingSettlement>,
@@ -35257,6 +35415,7 @@ pub struct GetIssuingSettlementsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "issuing"))]
 impl GetIssuingSettlementsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35279,6 +35438,7 @@ impl GetIssuingSettlementsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "issuing", feature = "payouts"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingSettlementsSettlementBody {
     /// Specifies which fields in the response should be expanded.
@@ -35288,9 +35448,11 @@ pub struct PostIssuingSettlementsSettlementBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
 }
+#[cfg(any(feature = "issuing"))]
 connector_runtime::__string_enum! {
     pub enum GetIssuingTransactionsType { Capture = "capture", Refund = "refund", }
 }
+#[cfg(any(feature = "issuing"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetIssuingTransactionsResponse200 {
     pub data: Vec<super::models::IssuingTransaction>,
@@ -35301,6 +35463,7 @@ pub struct GetIssuingTransactionsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "issuing"))]
 impl GetIssuingTransactionsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35323,6 +35486,7 @@ impl GetIssuingTransactionsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "order_returns"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetOrderReturnsResponse200 {
     pub data: Vec<super::models::OrderReturn>,
@@ -35333,6 +35497,7 @@ pub struct GetOrderReturnsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "order_returns"))]
 impl GetOrderReturnsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35355,6 +35520,7 @@ impl GetOrderReturnsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "orders"))]
 /// order_timestamp_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetOrdersStatusTransitions {
@@ -35367,6 +35533,7 @@ pub struct GetOrdersStatusTransitions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub returned: Option<super::models::GetAccountsCreated>,
 }
+#[cfg(any(feature = "orders"))]
 /// OrdersLegacyResourceOrderList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetOrdersResponse200 {
@@ -35378,6 +35545,7 @@ pub struct GetOrdersResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "orders"))]
 impl GetOrdersResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35400,6 +35568,7 @@ impl GetOrdersResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "orders"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostOrdersBody {
     /// A coupon code that represents a discount to be applied to this order. Must be one-time duration and in same currency as the order. An order can have multiple coupons.
@@ -35428,6 +35597,7 @@ pub struct PostOrdersBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping: Option<super::models::PostOrdersBodyShipping>,
 }
+#[cfg(any(feature = "orders"))]
 impl PostOrdersBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35451,6 +35621,7 @@ impl PostOrdersBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "orders", feature = "sources"))]
 /// order_item_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostOrdersBodyItemsItem {
@@ -35468,6 +35639,7 @@ pub struct PostOrdersBodyItemsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::PostOrdersBodyItemsItemType>,
 }
+#[cfg(any(feature = "orders", feature = "sources"))]
 impl PostOrdersBodyItemsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35485,10 +35657,12 @@ impl PostOrdersBodyItemsItem {
         Ok(())
     }
 }
+#[cfg(any(feature = "orders", feature = "sources"))]
 connector_runtime::__string_enum! {
     pub enum PostOrdersBodyItemsItemType { Discount = "discount", Shipping = "shipping",
     Sku = "sku", Tax = "tax", }
 }
+#[cfg(any(feature = "orders"))]
 /// customer_shipping
 ///
 /// Shipping address for the order. Required if any of the SKUs are for products that have `shippable` set to true.
@@ -35500,6 +35674,7 @@ pub struct PostOrdersBodyShipping {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
 }
+#[cfg(any(feature = "orders"))]
 impl PostOrdersBodyShipping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35517,6 +35692,7 @@ impl PostOrdersBodyShipping {
         Ok(())
     }
 }
+#[cfg(any(feature = "orders"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostOrdersIdBody {
     /// A coupon code that represents a discount to be applied to this order. Must be one-time duration and in same currency as the order. An order can have multiple coupons.
@@ -35540,6 +35716,7 @@ pub struct PostOrdersIdBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::PostOrdersIdBodyStatus>,
 }
+#[cfg(any(feature = "orders"))]
 impl PostOrdersIdBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35560,6 +35737,7 @@ impl PostOrdersIdBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "orders"))]
 /// shipping_tracking_params
 ///
 /// Tracking information once the order has been fulfilled.
@@ -35568,17 +35746,13 @@ pub struct PostOrdersIdBodyShipping {
     pub carrier: String,
     pub tracking_number: String,
 }
+#[cfg(any(feature = "orders"))]
 impl PostOrdersIdBodyShipping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.carrier;
-            rt::check::length(
-                "PostOrdersIdBodyShipping.carrier",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostOrdersIdBodyShipping.carrier", v, None, Some(5000u64))?;
         }
         {
             let v = &self.tracking_number;
@@ -35592,12 +35766,14 @@ impl PostOrdersIdBodyShipping {
         Ok(())
     }
 }
+#[cfg(any(feature = "orders"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Current order status. One of `created`, `paid`, `canceled`, `fulfilled`, or `returned`. More detail in the [Orders Guide](https://stripe.com/docs/orders/guide#understanding-order-statuses)."]
     pub enum PostOrdersIdBodyStatus { Canceled = "canceled", Created = "created",
     Fulfilled = "fulfilled", Paid = "paid", Returned = "returned", }
 }
+#[cfg(any(feature = "orders"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostOrdersIdPayBody {
     /// A fee in %s that will be applied to the order and transferred to the application owner's Stripe account. The request must be made with an OAuth key or the `Stripe-Account` header in order to take an application fee. For more information, see the application fees [documentation](https://stripe.com/docs/connect/direct-charges#collecting-fees).
@@ -35619,6 +35795,7 @@ pub struct PostOrdersIdPayBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
 }
+#[cfg(any(feature = "orders"))]
 impl PostOrdersIdPayBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35634,6 +35811,7 @@ impl PostOrdersIdPayBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "orders"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostOrdersIdReturnsBody {
     /// Specifies which fields in the response should be expanded.
@@ -35643,6 +35821,7 @@ pub struct PostOrdersIdReturnsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items: Option<super::models::PostOrdersIdReturnsBodyItems>,
 }
+#[cfg(any(feature = "orders"))]
 /// List of items to return.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -35652,6 +35831,7 @@ pub enum PostOrdersIdReturnsBodyItems {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "orders"))]
 /// return_order_item_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostOrdersIdReturnsBodyItemsVariant0Item {
@@ -35667,6 +35847,7 @@ pub struct PostOrdersIdReturnsBodyItemsVariant0Item {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::PostOrdersBodyItemsItemType>,
 }
+#[cfg(any(feature = "orders"))]
 impl PostOrdersIdReturnsBodyItemsVariant0Item {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35689,6 +35870,7 @@ impl PostOrdersIdReturnsBodyItemsVariant0Item {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_intents"))]
 /// PaymentFlowsPaymentIntentList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetPaymentIntentsResponse200 {
@@ -35700,6 +35882,7 @@ pub struct GetPaymentIntentsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "payment_intents"))]
 impl GetPaymentIntentsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35722,6 +35905,7 @@ impl GetPaymentIntentsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_intents"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBody {
     /// Amount intended to be collected by this PaymentIntent. A positive integer representing how much to charge in the [smallest currency unit](https://stripe.com/docs/currencies#zero-decimal) (e.g., 100 cents to charge $1.00 or 100 to charge ¥100, a zero-decimal currency). The minimum amount is $0.50 US or [equivalent in charge currency](https://stripe.com/docs/currencies#minimum-and-maximum-charge-amounts). The amount value supports up to eight digits (e.g., a value of 99999999 for a USD charge of $999,999.99).
@@ -35733,9 +35917,8 @@ pub struct PostPaymentIntentsBody {
     ///
     /// When enabled, this PaymentIntent will accept payment methods that you have enabled in the Dashboard and are compatible with this PaymentIntent's other parameters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub automatic_payment_methods: Option<
-        super::models::PostPaymentIntentsBodyAutomaticPaymentMethods,
-    >,
+    pub automatic_payment_methods:
+        Option<super::models::PostPaymentIntentsBodyAutomaticPaymentMethods>,
     /// Controls when the funds will be captured from the customer's account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capture_method: Option<super::models::PaymentIntentCaptureMethod>,
@@ -35790,16 +35973,12 @@ pub struct PostPaymentIntentsBody {
     /// in the [payment_method](https://stripe.com/docs/api/payment_intents/object#payment_intent_object-payment_method)
     /// property on the PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_data: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodData,
-    >,
+    pub payment_method_data: Option<super::models::PostPaymentIntentsBodyPaymentMethodData>,
     /// payment_method_options_param
     ///
     /// Payment-method-specific configuration for this PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_options: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptions,
-    >,
+    pub payment_method_options: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptions>,
     /// The list of payment method types (e.g. card) that this PaymentIntent is allowed to use. If this is not provided, defaults to ["card"].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method_types: Option<Vec<String>>,
@@ -35815,9 +35994,7 @@ pub struct PostPaymentIntentsBody {
     ///
     /// When processing card payments, Stripe also uses `setup_future_usage` to dynamically optimize your payment flow and comply with regional legislation and network rules, such as [SCA](https://stripe.com/docs/strong-customer-authentication).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage: Option<
-        super::models::PostPaymentIntentsBodySetupFutureUsage,
-    >,
+    pub setup_future_usage: Option<super::models::PostPaymentIntentsBodySetupFutureUsage>,
     /// optional_fields_shipping
     ///
     /// Shipping information for this PaymentIntent.
@@ -35842,24 +36019,15 @@ pub struct PostPaymentIntentsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_stripe_sdk: Option<bool>,
 }
+#[cfg(any(feature = "payment_intents"))]
 impl PostPaymentIntentsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.customer {
-            rt::check::length(
-                "PostPaymentIntentsBody.customer",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostPaymentIntentsBody.customer", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.description {
-            rt::check::length(
-                "PostPaymentIntentsBody.description",
-                v,
-                None,
-                Some(1000u64),
-            )?;
+            rt::check::length("PostPaymentIntentsBody.description", v, None, Some(1000u64))?;
         }
         if let Some(v) = &self.mandate {
             rt::check::length("PostPaymentIntentsBody.mandate", v, None, Some(5000u64))?;
@@ -35900,6 +36068,7 @@ impl PostPaymentIntentsBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_intents"))]
 /// automatic_payment_methods_param
 ///
 /// When enabled, this PaymentIntent will accept payment methods that you have enabled in the Dashboard and are compatible with this PaymentIntent's other parameters.
@@ -35907,6 +36076,7 @@ impl PostPaymentIntentsBody {
 pub struct PostPaymentIntentsBodyAutomaticPaymentMethods {
     pub enabled: bool,
 }
+#[cfg(any(feature = "payment_intents"))]
 /// secret_key_param
 ///
 /// This hash contains details about the Mandate to create. This parameter can only be used with [`confirm=true`](https://stripe.com/docs/api/payment_intents/create#create_payment_intent-confirm).
@@ -35915,6 +36085,7 @@ pub struct PostPaymentIntentsBodyMandateData {
     /// customer_acceptance_param
     pub customer_acceptance: super::models::PostPaymentIntentsBodyMandateDataCustomerAcceptance,
 }
+#[cfg(any(feature = "payment_intents"))]
 impl PostPaymentIntentsBodyMandateData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35925,6 +36096,7 @@ impl PostPaymentIntentsBodyMandateData {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 /// customer_acceptance_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyMandateDataCustomerAcceptance {
@@ -35935,12 +36107,11 @@ pub struct PostPaymentIntentsBodyMandateDataCustomerAcceptance {
     pub offline: Option<serde_json::Value>,
     /// online_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub online: Option<
-        super::models::PostPaymentIntentsBodyMandateDataCustomerAcceptanceOnline,
-    >,
+    pub online: Option<super::models::PostPaymentIntentsBodyMandateDataCustomerAcceptanceOnline>,
     #[serde(rename = "type")]
     pub type_: super::models::PostPaymentIntentsBodyMandateDataCustomerAcceptanceType,
 }
+#[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 impl PostPaymentIntentsBodyMandateDataCustomerAcceptance {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35950,12 +36121,14 @@ impl PostPaymentIntentsBodyMandateDataCustomerAcceptance {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 /// online_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyMandateDataCustomerAcceptanceOnline {
     pub ip_address: String,
     pub user_agent: String,
 }
+#[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 impl PostPaymentIntentsBodyMandateDataCustomerAcceptanceOnline {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35971,10 +36144,16 @@ impl PostPaymentIntentsBodyMandateDataCustomerAcceptanceOnline {
         Ok(())
     }
 }
+#[cfg(any(
+    feature = "payment_intents",
+    feature = "setup_intents",
+    feature = "sources"
+))]
 connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsBodyMandateDataCustomerAcceptanceType { Offline =
     "offline", Online = "online", }
 }
+#[cfg(any(feature = "payment_intents"))]
 /// Set to `true` to indicate that the customer is not in your checkout flow during this payment attempt, and therefore is unable to authenticate. This parameter is intended for scenarios where you collect card details and [charge them later](https://stripe.com/docs/payments/cards/charging-saved-cards). This parameter can only be used with [`confirm=true`](https://stripe.com/docs/api/payment_intents/create#create_payment_intent-confirm).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -35986,10 +36165,12 @@ pub enum PostPaymentIntentsBodyOffSession {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "payment_intents"))]
 connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsBodyOffSessionVariant1 { OneOff = "one_off", Recurring =
     "recurring", }
 }
+#[cfg(any(feature = "payment_intents"))]
 /// payment_method_data_params
 ///
 /// If provided, this hash will be used to create a PaymentMethod. The new PaymentMethod will appear
@@ -35999,9 +36180,7 @@ connector_runtime::__string_enum! {
 pub struct PostPaymentIntentsBodyPaymentMethodData {
     /// payment_method_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acss_debit: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodDataAcssDebit,
-    >,
+    pub acss_debit: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataAcssDebit>,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub afterpay_clearpay: Option<serde_json::Value>,
@@ -36010,22 +36189,17 @@ pub struct PostPaymentIntentsBodyPaymentMethodData {
     pub alipay: Option<serde_json::Value>,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub au_becs_debit: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodDataAuBecsDebit,
-    >,
+    pub au_becs_debit: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataAuBecsDebit>,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bacs_debit: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodDataBacsDebit,
-    >,
+    pub bacs_debit: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataBacsDebit>,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bancontact: Option<serde_json::Value>,
     /// billing_details_inner_params
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_details: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodDataBillingDetails,
-    >,
+    pub billing_details:
+        Option<super::models::PostPaymentIntentsBodyPaymentMethodDataBillingDetails>,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boleto: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataBoleto>,
@@ -36066,9 +36240,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodData {
     pub paynow: Option<serde_json::Value>,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sepa_debit: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodDataSepaDebit,
-    >,
+    pub sepa_debit: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataSepaDebit>,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sofort: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataSofort>,
@@ -36076,13 +36248,13 @@ pub struct PostPaymentIntentsBodyPaymentMethodData {
     pub type_: super::models::PostPaymentIntentsBodyPaymentMethodDataType,
     /// payment_method_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub us_bank_account: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodDataUsBankAccount,
-    >,
+    pub us_bank_account:
+        Option<super::models::PostPaymentIntentsBodyPaymentMethodDataUsBankAccount>,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wechat_pay: Option<serde_json::Value>,
 }
+#[cfg(any(feature = "payment_intents"))]
 impl PostPaymentIntentsBodyPaymentMethodData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36110,6 +36282,7 @@ impl PostPaymentIntentsBodyPaymentMethodData {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_intents"))]
 /// payment_method_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodDataAcssDebit {
@@ -36117,6 +36290,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodDataAcssDebit {
     pub institution_number: String,
     pub transit_number: String,
 }
+#[cfg(any(feature = "payment_intents"))]
 impl PostPaymentIntentsBodyPaymentMethodDataAcssDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36150,12 +36324,14 @@ impl PostPaymentIntentsBodyPaymentMethodDataAcssDebit {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_intents"))]
 /// param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodDataAuBecsDebit {
     pub account_number: String,
     pub bsb_number: String,
 }
+#[cfg(any(feature = "payment_intents"))]
 impl PostPaymentIntentsBodyPaymentMethodDataAuBecsDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36180,6 +36356,7 @@ impl PostPaymentIntentsBodyPaymentMethodDataAuBecsDebit {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_intents"))]
 /// param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodDataBacsDebit {
@@ -36188,6 +36365,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodDataBacsDebit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sort_code: Option<String>,
 }
+#[cfg(any(feature = "payment_intents"))]
 impl PostPaymentIntentsBodyPaymentMethodDataBacsDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36210,13 +36388,13 @@ impl PostPaymentIntentsBodyPaymentMethodDataBacsDebit {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_intents"))]
 /// billing_details_inner_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodDataBillingDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddress,
-    >,
+    pub address:
+        Option<super::models::PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddress>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -36224,6 +36402,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodDataBillingDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
 }
+#[cfg(any(feature = "payment_intents"))]
 impl PostPaymentIntentsBodyPaymentMethodDataBillingDetails {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36246,6 +36425,7 @@ impl PostPaymentIntentsBodyPaymentMethodDataBillingDetails {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddress {
@@ -36256,6 +36436,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddress {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 /// billing_details_address
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddressVariant0 {
@@ -36272,6 +36453,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddressVariant0 
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
 }
+#[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 impl PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddressVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36326,11 +36508,13 @@ impl PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddressVariant0 {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_intents"))]
 /// param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodDataBoleto {
     pub tax_id: String,
 }
+#[cfg(any(feature = "payment_intents"))]
 impl PostPaymentIntentsBodyPaymentMethodDataBoleto {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36346,12 +36530,14 @@ impl PostPaymentIntentsBodyPaymentMethodDataBoleto {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_intents"))]
 /// param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodDataEps {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bank: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataEpsBank>,
 }
+#[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsBodyPaymentMethodDataEpsBank { ArzteUndApothekerBank =
     "arzte_und_apotheker_bank", AustrianAnadiBankAg = "austrian_anadi_bank_ag",
@@ -36372,11 +36558,13 @@ connector_runtime::__string_enum! {
     SpardaBankWien = "sparda_bank_wien", VolksbankGruppe = "volksbank_gruppe",
     VolkskreditbankAg = "volkskreditbank_ag", VrBankBraunau = "vr_bank_braunau", }
 }
+#[cfg(any(feature = "payment_intents"))]
 /// param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodDataFpx {
     pub bank: super::models::PostPaymentIntentsBodyPaymentMethodDataFpxBank,
 }
+#[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsBodyPaymentMethodDataFpxBank { AffinBank = "affin_bank",
     Agrobank = "agrobank", AllianceBank = "alliance_bank", Ambank = "ambank", BankIslam =
@@ -36386,12 +36574,14 @@ connector_runtime::__string_enum! {
     "maybank2u", Ocbc = "ocbc", PbEnterprise = "pb_enterprise", PublicBank =
     "public_bank", Rhb = "rhb", StandardChartered = "standard_chartered", Uob = "uob", }
 }
+#[cfg(any(feature = "payment_intents"))]
 /// param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodDataIdeal {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bank: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataIdealBank>,
 }
+#[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsBodyPaymentMethodDataIdealBank { AbnAmro = "abn_amro",
     AsnBank = "asn_bank", Bunq = "bunq", Handelsbanken = "handelsbanken", Ing = "ing",
@@ -36399,6 +36589,7 @@ connector_runtime::__string_enum! {
     Revolut = "revolut", SnsBank = "sns_bank", TriodosBank = "triodos_bank", VanLanschot
     = "van_lanschot", }
 }
+#[cfg(any(feature = "payment_intents"))]
 /// param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodDataKlarna {
@@ -36406,6 +36597,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodDataKlarna {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dob: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataKlarnaDob>,
 }
+#[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 /// date_of_birth
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodDataKlarnaDob {
@@ -36413,12 +36605,14 @@ pub struct PostPaymentIntentsBodyPaymentMethodDataKlarnaDob {
     pub month: i64,
     pub year: i64,
 }
+#[cfg(any(feature = "payment_intents"))]
 /// param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodDataP24 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bank: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataP24Bank>,
 }
+#[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsBodyPaymentMethodDataP24Bank { AliorBank = "alior_bank",
     BankMillennium = "bank_millennium", BankNowyBfgSa = "bank_nowy_bfg_sa", BankPekaoSa =
@@ -36432,11 +36626,13 @@ connector_runtime::__string_enum! {
     "tmobile_usbugi_bankowe", ToyotaBank = "toyota_bank", VolkswagenBank =
     "volkswagen_bank", }
 }
+#[cfg(any(feature = "payment_intents"))]
 /// param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodDataSepaDebit {
     pub iban: String,
 }
+#[cfg(any(feature = "payment_intents"))]
 impl PostPaymentIntentsBodyPaymentMethodDataSepaDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36452,15 +36648,18 @@ impl PostPaymentIntentsBodyPaymentMethodDataSepaDebit {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_intents"))]
 /// param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodDataSofort {
     pub country: super::models::PostPaymentIntentsBodyPaymentMethodDataSofortCountry,
 }
+#[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsBodyPaymentMethodDataSofortCountry { At = "AT", Be = "BE",
     De = "DE", Es = "ES", It = "IT", Nl = "NL", }
 }
+#[cfg(any(feature = "payment_intents"))]
 connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsBodyPaymentMethodDataType { AcssDebit = "acss_debit",
     AfterpayClearpay = "afterpay_clearpay", Alipay = "alipay", AuBecsDebit =
@@ -36470,6 +36669,7 @@ connector_runtime::__string_enum! {
     "paynow", SepaDebit = "sepa_debit", Sofort = "sofort", UsBankAccount =
     "us_bank_account", WechatPay = "wechat_pay", }
 }
+#[cfg(any(feature = "payment_intents"))]
 /// payment_method_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodDataUsBankAccount {
@@ -36480,12 +36680,12 @@ pub struct PostPaymentIntentsBodyPaymentMethodDataUsBankAccount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_number: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_type: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodDataUsBankAccountAccountType,
-    >,
+    pub account_type:
+        Option<super::models::PostPaymentIntentsBodyPaymentMethodDataUsBankAccountAccountType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing_number: Option<String>,
 }
+#[cfg(any(feature = "payment_intents"))]
 impl PostPaymentIntentsBodyPaymentMethodDataUsBankAccount {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36508,49 +36708,41 @@ impl PostPaymentIntentsBodyPaymentMethodDataUsBankAccount {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsBodyPaymentMethodDataUsBankAccountAccountHolderType {
     Company = "company", Individual = "individual", }
 }
+#[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsBodyPaymentMethodDataUsBankAccountAccountType { Checking =
     "checking", Savings = "savings", }
 }
+#[cfg(any(feature = "payment_intents"))]
 /// payment_method_options_param
 ///
 /// Payment-method-specific configuration for this PaymentIntent.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acss_debit: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsAcssDebit,
-    >,
+    pub acss_debit: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsAcssDebit>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub afterpay_clearpay: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsAfterpayClearpay,
-    >,
+    pub afterpay_clearpay:
+        Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsAfterpayClearpay>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alipay: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsAlipay>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub au_becs_debit: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsAuBecsDebit,
-    >,
+    pub au_becs_debit: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsAuBecsDebit>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bacs_debit: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsBacsDebit,
-    >,
+    pub bacs_debit: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsBacsDebit>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bancontact: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsBancontact,
-    >,
+    pub bancontact: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsBancontact>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boleto: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsBoleto>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsCard>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card_present: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsCardPresent,
-    >,
+    pub card_present: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsCardPresent>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eps: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsEps>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -36562,15 +36754,12 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ideal: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsAlipay>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interac_present: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsInteracPresent,
-    >,
+    pub interac_present:
+        Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsInteracPresent>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub klarna: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsKlarna>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub konbini: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsKonbini,
-    >,
+    pub konbini: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsKonbini>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oxxo: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsOxxo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -36578,20 +36767,16 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paynow: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsFpx>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sepa_debit: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsSepaDebit,
-    >,
+    pub sepa_debit: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsSepaDebit>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sofort: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsSofort>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub us_bank_account: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsUsBankAccount,
-    >,
+    pub us_bank_account:
+        Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsUsBankAccount>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wechat_pay: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsWechatPay,
-    >,
+    pub wechat_pay: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsWechatPay>,
 }
+#[cfg(any(feature = "payment_intents"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsAcssDebit {
@@ -36602,6 +36787,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsAcssDebit {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "payment_intents"))]
 /// payment_intent_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0 {
@@ -36619,6 +36805,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0 {
         super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitVerificationMethod,
     >,
 }
+#[cfg(any(feature = "payment_intents"))]
 impl PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36628,6 +36815,7 @@ impl PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0 {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_intents"))]
 /// payment_intent_payment_method_options_mandate_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0MandateOptions {
@@ -36646,6 +36834,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0MandateOpt
         super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptionsTransactionType,
     >,
 }
+#[cfg(any(feature = "payment_intents"))]
 impl PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0MandateOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36660,10 +36849,12 @@ impl PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0MandateOptions {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_intents"))]
 connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0SetupFutureUsage
     { Empty = "", None = "none", OffSession = "off_session", OnSession = "on_session", }
 }
+#[cfg(any(feature = "payment_intents"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsAfterpayClearpay {
@@ -36674,6 +36865,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsAfterpayClearpay {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "payment_intents"))]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsAfterpayClearpayVariant0 {
@@ -36686,6 +36878,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsAfterpayClearpayVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_future_usage: Option<String>,
 }
+#[cfg(any(feature = "payment_intents"))]
 impl PostPaymentIntentsBodyPaymentMethodOptionsAfterpayClearpayVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36700,11 +36893,13 @@ impl PostPaymentIntentsBodyPaymentMethodOptionsAfterpayClearpayVariant0 {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_intents"))]
 connector_runtime::__string_enum! {
     pub enum
     PostPaymentIntentsBodyPaymentMethodOptionsAfterpayClearpayVariant0CaptureMethod {
     Empty = "", Manual = "manual", }
 }
+#[cfg(any(feature = "payment_intents"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsAlipay {
@@ -36715,6 +36910,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsAlipay {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "payment_intents"))]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsAlipayVariant0 {
@@ -36723,10 +36919,12 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsAlipayVariant0 {
         super::models::PostPaymentIntentsBodyPaymentMethodOptionsAlipayVariant0SetupFutureUsage,
     >,
 }
+#[cfg(any(feature = "payment_intents"))]
 connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsBodyPaymentMethodOptionsAlipayVariant0SetupFutureUsage {
     Empty = "", None = "none", OffSession = "off_session", }
 }
+#[cfg(any(feature = "payment_intents"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsAuBecsDebit {
@@ -36737,6 +36935,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsAuBecsDebit {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "payment_intents"))]
 /// payment_intent_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsAuBecsDebitVariant0 {
@@ -36745,6 +36944,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsAuBecsDebitVariant0 {
         super::models::PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0SetupFutureUsage,
     >,
 }
+#[cfg(any(feature = "payment_intents"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsBacsDebit {
@@ -36755,6 +36955,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsBacsDebit {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "payment_intents"))]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsBacsDebitVariant0 {
@@ -36763,6 +36964,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsBacsDebitVariant0 {
         super::models::PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0SetupFutureUsage,
     >,
 }
+#[cfg(any(feature = "payment_intents"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsBancontact {
@@ -36773,6 +36975,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsBancontact {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "payment_intents"))]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsBancontactVariant0 {
@@ -36785,6 +36988,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsBancontactVariant0 {
         super::models::PostPaymentIntentsBodyPaymentMethodOptionsAlipayVariant0SetupFutureUsage,
     >,
 }
+#[cfg(any(feature = "payment_intents"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsBoleto {
@@ -36795,6 +36999,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsBoleto {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "payment_intents"))]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsBoletoVariant0 {
@@ -36805,6 +37010,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsBoletoVariant0 {
         super::models::PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0SetupFutureUsage,
     >,
 }
+#[cfg(any(feature = "payment_intents"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsCard {
@@ -36815,6 +37021,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsCard {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "payment_intents"))]
 /// payment_intent_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0 {
@@ -36847,6 +37054,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0 {
         super::models::PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0SetupFutureUsage,
     >,
 }
+#[cfg(any(feature = "payment_intents"))]
 impl PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36864,6 +37072,7 @@ impl PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0 {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_intents"))]
 /// installments_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0Installments {
@@ -36874,6 +37083,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0Installments {
         super::models::PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0InstallmentsPlan,
     >,
 }
+#[cfg(any(feature = "payment_intents"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0InstallmentsPlan {
@@ -36884,6 +37094,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0InstallmentsPlan 
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "payment_intents"))]
 /// installment_plan
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0InstallmentsPlanVariant0 {
@@ -36892,6 +37103,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0InstallmentsPla
     #[serde(rename = "type")]
     pub type_: String,
 }
+#[cfg(any(feature = "payment_intents"))]
 /// mandate_options_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0MandateOptions {
@@ -36909,6 +37121,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0MandateOptions 
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supported_types: Option<Vec<String>>,
 }
+#[cfg(any(feature = "payment_intents"))]
 impl PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0MandateOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36932,21 +37145,25 @@ impl PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0MandateOptions {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0MandateOptionsInterval
     { Day = "day", Month = "month", Sporadic = "sporadic", Week = "week", Year = "year",
     }
 }
+#[cfg(any(feature = "payment_intents"))]
 connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0Network { Amex =
     "amex", CartesBancaires = "cartes_bancaires", Diners = "diners", Discover =
     "discover", Interac = "interac", Jcb = "jcb", Mastercard = "mastercard", Unionpay =
     "unionpay", UnknownValue = "unknown", Visa = "visa", }
 }
+#[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0RequestThreeDSecure {
     Any = "any", Automatic = "automatic", }
 }
+#[cfg(any(feature = "payment_intents"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsCardPresent {
@@ -36957,6 +37174,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsCardPresent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "payment_intents"))]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsCardPresentVariant0 {
@@ -36965,6 +37183,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsCardPresentVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_incremental_authorization_support: Option<bool>,
 }
+#[cfg(any(feature = "payment_intents"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsEps {
@@ -36975,12 +37194,14 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsEps {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "payment_intents"))]
 /// payment_intent_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsEpsVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_future_usage: Option<String>,
 }
+#[cfg(any(feature = "payment_intents"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsFpx {
@@ -36991,18 +37212,21 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsFpx {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "payment_intents"))]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsFpxVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_future_usage: Option<String>,
 }
+#[cfg(any(feature = "payment_intents"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsInteracPresent {
     String(String),
     Value(serde_json::Value),
 }
+#[cfg(any(feature = "payment_intents"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsKlarna {
@@ -37013,6 +37237,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsKlarna {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "payment_intents"))]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsKlarnaVariant0 {
@@ -37027,6 +37252,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsKlarnaVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_future_usage: Option<String>,
 }
+#[cfg(any(feature = "payment_intents"))]
 connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsBodyPaymentMethodOptionsKlarnaVariant0PreferredLocale {
     DaDk = "da-DK", DeAt = "de-AT", DeDe = "de-DE", EnAt = "en-AT", EnBe = "en-BE", EnDe
@@ -37036,6 +37262,7 @@ connector_runtime::__string_enum! {
     "fr-BE", FrFr = "fr-FR", ItIt = "it-IT", NbNo = "nb-NO", NlBe = "nl-BE", NlNl =
     "nl-NL", SvFi = "sv-FI", SvSe = "sv-SE", }
 }
+#[cfg(any(feature = "payment_intents"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsKonbini {
@@ -37046,15 +37273,15 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsKonbini {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "payment_intents"))]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsKonbiniVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirmation_number: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_after_days: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsKonbiniExpiresAfterDays,
-    >,
+    pub expires_after_days:
+        Option<super::models::PostCheckoutSessionsBodyPaymentMethodOptionsKonbiniExpiresAfterDays>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<super::models::GetInvoicesUpcomingSubscriptionCancelAt>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -37062,6 +37289,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsKonbiniVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_future_usage: Option<String>,
 }
+#[cfg(any(feature = "payment_intents"))]
 impl PostPaymentIntentsBodyPaymentMethodOptionsKonbiniVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -37084,6 +37312,7 @@ impl PostPaymentIntentsBodyPaymentMethodOptionsKonbiniVariant0 {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_intents"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsOxxo {
@@ -37094,6 +37323,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsOxxo {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "payment_intents"))]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsOxxoVariant0 {
@@ -37102,6 +37332,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsOxxoVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_future_usage: Option<String>,
 }
+#[cfg(any(feature = "payment_intents"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsP24 {
@@ -37112,6 +37343,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsP24 {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "payment_intents"))]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsP24Variant0 {
@@ -37120,6 +37352,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsP24Variant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tos_shown_and_accepted: Option<bool>,
 }
+#[cfg(any(feature = "payment_intents"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsSepaDebit {
@@ -37130,6 +37363,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsSepaDebit {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "payment_intents"))]
 /// payment_intent_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsSepaDebitVariant0 {
@@ -37141,6 +37375,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsSepaDebitVariant0 {
         super::models::PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0SetupFutureUsage,
     >,
 }
+#[cfg(any(feature = "payment_intents"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsSofort {
@@ -37151,6 +37386,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsSofort {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "payment_intents"))]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsSofortVariant0 {
@@ -37163,11 +37399,13 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsSofortVariant0 {
         super::models::PostPaymentIntentsBodyPaymentMethodOptionsAlipayVariant0SetupFutureUsage,
     >,
 }
+#[cfg(any(feature = "payment_intents"))]
 connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsBodyPaymentMethodOptionsSofortVariant0PreferredLanguage {
     Empty = "", De = "de", En = "en", Es = "es", Fr = "fr", It = "it", Nl = "nl", Pl =
     "pl", }
 }
+#[cfg(any(feature = "payment_intents"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsUsBankAccount {
@@ -37178,6 +37416,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsUsBankAccount {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "payment_intents"))]
 /// payment_intent_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsUsBankAccountVariant0 {
@@ -37190,6 +37429,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsUsBankAccountVariant0 {
         super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitVerificationMethod,
     >,
 }
+#[cfg(any(feature = "payment_intents"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsWechatPay {
@@ -37200,6 +37440,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsWechatPay {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "payment_intents"))]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsWechatPayVariant0 {
@@ -37209,6 +37450,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsWechatPayVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_future_usage: Option<String>,
 }
+#[cfg(any(feature = "payment_intents"))]
 impl PostPaymentIntentsBodyPaymentMethodOptionsWechatPayVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -37223,6 +37465,7 @@ impl PostPaymentIntentsBodyPaymentMethodOptionsWechatPayVariant0 {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_intents"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Indicates that you intend to make future payments with this PaymentIntent's payment method."]
@@ -37233,6 +37476,7 @@ connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsBodySetupFutureUsage { OffSession = "off_session",
     OnSession = "on_session", }
 }
+#[cfg(any(feature = "payment_intents"))]
 /// optional_fields_shipping
 ///
 /// Shipping information for this PaymentIntent.
@@ -37248,6 +37492,7 @@ pub struct PostPaymentIntentsBodyShipping {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracking_number: Option<String>,
 }
+#[cfg(any(feature = "payment_intents"))]
 impl PostPaymentIntentsBodyShipping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -37291,6 +37536,7 @@ impl PostPaymentIntentsBodyShipping {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_intents"))]
 /// transfer_data_creation_params
 ///
 /// The parameters used to automatically create a Transfer when the payment succeeds.
@@ -37301,6 +37547,7 @@ pub struct PostPaymentIntentsBodyTransferData {
     pub amount: Option<i64>,
     pub destination: String,
 }
+#[cfg(any(feature = "payment_intents"))]
 /// SearchResult
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetPaymentIntentsSearchResponse200 {
@@ -37315,6 +37562,7 @@ pub struct GetPaymentIntentsSearchResponse200 {
     pub total_count: Option<i64>,
     pub url: String,
 }
+#[cfg(any(feature = "payment_intents"))]
 impl GetPaymentIntentsSearchResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -37344,6 +37592,7 @@ impl GetPaymentIntentsSearchResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_intents"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsIntentBody {
     /// Amount intended to be collected by this PaymentIntent. A positive integer representing how much to charge in the [smallest currency unit](https://stripe.com/docs/currencies#zero-decimal) (e.g., 100 cents to charge $1.00 or 100 to charge ¥100, a zero-decimal currency). The minimum amount is $0.50 US or [equivalent in charge currency](https://stripe.com/docs/currencies#minimum-and-maximum-charge-amounts). The amount value supports up to eight digits (e.g., a value of 99999999 for a USD charge of $999,999.99).
@@ -37351,9 +37600,8 @@ pub struct PostPaymentIntentsIntentBody {
     pub amount: Option<i64>,
     /// The amount of the application fee (if any) that will be requested to be applied to the payment and transferred to the application owner's Stripe account. The amount of the application fee collected will be capped at the total payment amount. For more information, see the PaymentIntents [use case for connected accounts](https://stripe.com/docs/payments/connected-accounts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub application_fee_amount: Option<
-        super::models::PostPaymentIntentsIntentBodyApplicationFeeAmount,
-    >,
+    pub application_fee_amount:
+        Option<super::models::PostPaymentIntentsIntentBodyApplicationFeeAmount>,
     /// Three-letter [ISO currency code](https://www.iso.org/iso-4217-currency-codes.html), in lowercase. Must be a [supported currency](https://stripe.com/docs/currencies).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
@@ -37382,16 +37630,12 @@ pub struct PostPaymentIntentsIntentBody {
     /// in the [payment_method](https://stripe.com/docs/api/payment_intents/object#payment_intent_object-payment_method)
     /// property on the PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_data: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodData,
-    >,
+    pub payment_method_data: Option<super::models::PostPaymentIntentsBodyPaymentMethodData>,
     /// payment_method_options_param
     ///
     /// Payment-method-specific configuration for this PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_options: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptions,
-    >,
+    pub payment_method_options: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptions>,
     /// The list of payment method types (e.g. card) that this PaymentIntent is allowed to use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method_types: Option<Vec<String>>,
@@ -37406,9 +37650,7 @@ pub struct PostPaymentIntentsIntentBody {
     ///
     /// If `setup_future_usage` is already set and you are performing a request using a publishable key, you may only update the value from `on_session` to `off_session`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage: Option<
-        super::models::PostPaymentIntentsIntentBodySetupFutureUsage,
-    >,
+    pub setup_future_usage: Option<super::models::PostPaymentIntentsIntentBodySetupFutureUsage>,
     /// Shipping information for this PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping: Option<super::models::PostPaymentIntentsIntentBodyShipping>,
@@ -37427,6 +37669,7 @@ pub struct PostPaymentIntentsIntentBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_group: Option<String>,
 }
+#[cfg(any(feature = "payment_intents"))]
 impl PostPaymentIntentsIntentBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -37476,6 +37719,7 @@ impl PostPaymentIntentsIntentBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_intents"))]
 /// The amount of the application fee (if any) that will be requested to be applied to the payment and transferred to the application owner's Stripe account. The amount of the application fee collected will be capped at the total payment amount. For more information, see the PaymentIntents [use case for connected accounts](https://stripe.com/docs/payments/connected-accounts).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -37485,6 +37729,7 @@ pub enum PostPaymentIntentsIntentBodyApplicationFeeAmount {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "payment_intents"))]
 /// Email address that the receipt for the resulting payment will be sent to. If `receipt_email` is specified for a payment in live mode, a receipt will be sent regardless of your [email settings](https://dashboard.stripe.com/account/emails).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -37493,6 +37738,7 @@ pub enum PostPaymentIntentsIntentBodyReceiptEmail {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "payment_intents"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Indicates that you intend to make future payments with this PaymentIntent's payment method."]
@@ -37505,6 +37751,7 @@ connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsIntentBodySetupFutureUsage { Empty = "", OffSession =
     "off_session", OnSession = "on_session", }
 }
+#[cfg(any(feature = "payment_intents"))]
 /// Shipping information for this PaymentIntent.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -37516,6 +37763,7 @@ pub enum PostPaymentIntentsIntentBodyShipping {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "payment_intents"))]
 /// optional_fields_shipping
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsIntentBodyShippingVariant0 {
@@ -37529,6 +37777,7 @@ pub struct PostPaymentIntentsIntentBodyShippingVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracking_number: Option<String>,
 }
+#[cfg(any(feature = "payment_intents"))]
 impl PostPaymentIntentsIntentBodyShippingVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -37572,6 +37821,7 @@ impl PostPaymentIntentsIntentBodyShippingVariant0 {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_intents"))]
 /// transfer_data_update_params
 ///
 /// The parameters used to automatically create a Transfer when the payment succeeds. For more information, see the PaymentIntents [use case for connected accounts](https://stripe.com/docs/payments/connected-accounts).
@@ -37580,6 +37830,7 @@ pub struct PostPaymentIntentsIntentBodyTransferData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<i64>,
 }
+#[cfg(any(feature = "payment_intents"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsIntentApplyCustomerBalanceBody {
     /// Amount intended to be applied to this PaymentIntent from the customer’s cash balance.
@@ -37598,17 +37849,18 @@ pub struct PostPaymentIntentsIntentApplyCustomerBalanceBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
 }
+#[cfg(any(feature = "payment_intents"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsIntentCancelBody {
     /// Reason for canceling this PaymentIntent. Possible values are `duplicate`, `fraudulent`, `requested_by_customer`, or `abandoned`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cancellation_reason: Option<
-        super::models::PostPaymentIntentsIntentCancelBodyCancellationReason,
-    >,
+    pub cancellation_reason:
+        Option<super::models::PostPaymentIntentsIntentCancelBodyCancellationReason>,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
 }
+#[cfg(any(feature = "payment_intents"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Reason for canceling this PaymentIntent. Possible values are `duplicate`, `fraudulent`, `requested_by_customer`, or `abandoned`"]
@@ -37616,6 +37868,7 @@ connector_runtime::__string_enum! {
     "abandoned", Duplicate = "duplicate", Fraudulent = "fraudulent", RequestedByCustomer
     = "requested_by_customer", }
 }
+#[cfg(any(feature = "payment_intents"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsIntentCaptureBody {
     /// The amount to capture from the PaymentIntent, which must be less than or equal to the original amount. Any additional amount will be automatically refunded. Defaults to the full `amount_capturable` if not provided.
@@ -37638,10 +37891,9 @@ pub struct PostPaymentIntentsIntentCaptureBody {
     /// The parameters used to automatically create a Transfer when the payment
     /// is captured. For more information, see the PaymentIntents [use case for connected accounts](https://stripe.com/docs/payments/connected-accounts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transfer_data: Option<
-        super::models::PostPaymentIntentsIntentCaptureBodyTransferData,
-    >,
+    pub transfer_data: Option<super::models::PostPaymentIntentsIntentCaptureBodyTransferData>,
 }
+#[cfg(any(feature = "payment_intents"))]
 impl PostPaymentIntentsIntentCaptureBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -37664,6 +37916,7 @@ impl PostPaymentIntentsIntentCaptureBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_intents"))]
 /// transfer_data_update_params
 ///
 /// The parameters used to automatically create a Transfer when the payment
@@ -37673,6 +37926,7 @@ pub struct PostPaymentIntentsIntentCaptureBodyTransferData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<i64>,
 }
+#[cfg(any(feature = "payment_intents"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsIntentConfirmBody {
     /// The client secret of the PaymentIntent.
@@ -37689,14 +37943,10 @@ pub struct PostPaymentIntentsIntentConfirmBody {
     pub mandate: Option<String>,
     /// This hash contains details about the Mandate to create
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mandate_data: Option<
-        super::models::PostPaymentIntentsIntentConfirmBodyMandateData,
-    >,
+    pub mandate_data: Option<super::models::PostPaymentIntentsIntentConfirmBodyMandateData>,
     /// Set to `true` to indicate that the customer is not in your checkout flow during this payment attempt, and therefore is unable to authenticate. This parameter is intended for scenarios where you collect card details and [charge them later](https://stripe.com/docs/payments/cards/charging-saved-cards).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub off_session: Option<
-        super::models::PostPaymentIntentsIntentConfirmBodyOffSession,
-    >,
+    pub off_session: Option<super::models::PostPaymentIntentsIntentConfirmBodyOffSession>,
     /// ID of the payment method (a PaymentMethod, Card, or [compatible Source](https://stripe.com/docs/payments/payment-methods/transitioning#compatibility) object) to attach to this PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method: Option<String>,
@@ -37706,16 +37956,12 @@ pub struct PostPaymentIntentsIntentConfirmBody {
     /// in the [payment_method](https://stripe.com/docs/api/payment_intents/object#payment_intent_object-payment_method)
     /// property on the PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_data: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodData,
-    >,
+    pub payment_method_data: Option<super::models::PostPaymentIntentsBodyPaymentMethodData>,
     /// payment_method_options_param
     ///
     /// Payment-method-specific configuration for this PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_options: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptions,
-    >,
+    pub payment_method_options: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptions>,
     /// The list of payment method types (e.g. card) that this PaymentIntent is allowed to use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method_types: Option<Vec<String>>,
@@ -37735,9 +37981,7 @@ pub struct PostPaymentIntentsIntentConfirmBody {
     ///
     /// If `setup_future_usage` is already set and you are performing a request using a publishable key, you may only update the value from `on_session` to `off_session`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage: Option<
-        super::models::PostPaymentIntentsIntentBodySetupFutureUsage,
-    >,
+    pub setup_future_usage: Option<super::models::PostPaymentIntentsIntentBodySetupFutureUsage>,
     /// Shipping information for this PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping: Option<super::models::PostPaymentIntentsIntentBodyShipping>,
@@ -37745,6 +37989,7 @@ pub struct PostPaymentIntentsIntentConfirmBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_stripe_sdk: Option<bool>,
 }
+#[cfg(any(feature = "payment_intents"))]
 impl PostPaymentIntentsIntentConfirmBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -37778,6 +38023,7 @@ impl PostPaymentIntentsIntentConfirmBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 /// This hash contains details about the Mandate to create
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -37791,12 +38037,14 @@ pub enum PostPaymentIntentsIntentConfirmBodyMandateData {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 /// secret_key_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsIntentConfirmBodyMandateDataVariant0 {
     /// customer_acceptance_param
     pub customer_acceptance: super::models::PostPaymentIntentsBodyMandateDataCustomerAcceptance,
 }
+#[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 impl PostPaymentIntentsIntentConfirmBodyMandateDataVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -37807,12 +38055,15 @@ impl PostPaymentIntentsIntentConfirmBodyMandateDataVariant0 {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 /// client_key_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsIntentConfirmBodyMandateDataVariant1 {
     /// customer_acceptance_param
-    pub customer_acceptance: super::models::PostPaymentIntentsIntentConfirmBodyMandateDataVariant1CustomerAcceptance,
+    pub customer_acceptance:
+        super::models::PostPaymentIntentsIntentConfirmBodyMandateDataVariant1CustomerAcceptance,
 }
+#[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 impl PostPaymentIntentsIntentConfirmBodyMandateDataVariant1 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -37823,6 +38074,7 @@ impl PostPaymentIntentsIntentConfirmBodyMandateDataVariant1 {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 /// customer_acceptance_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsIntentConfirmBodyMandateDataVariant1CustomerAcceptance {
@@ -37831,6 +38083,7 @@ pub struct PostPaymentIntentsIntentConfirmBodyMandateDataVariant1CustomerAccepta
     #[serde(rename = "type")]
     pub type_: String,
 }
+#[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 impl PostPaymentIntentsIntentConfirmBodyMandateDataVariant1CustomerAcceptance {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -37850,6 +38103,7 @@ impl PostPaymentIntentsIntentConfirmBodyMandateDataVariant1CustomerAcceptance {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 /// online_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsIntentConfirmBodyMandateDataVariant1CustomerAcceptanceOnline {
@@ -37858,6 +38112,7 @@ pub struct PostPaymentIntentsIntentConfirmBodyMandateDataVariant1CustomerAccepta
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
 }
+#[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 impl PostPaymentIntentsIntentConfirmBodyMandateDataVariant1CustomerAcceptanceOnline {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -37872,6 +38127,7 @@ impl PostPaymentIntentsIntentConfirmBodyMandateDataVariant1CustomerAcceptanceOnl
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_intents"))]
 /// Set to `true` to indicate that the customer is not in your checkout flow during this payment attempt, and therefore is unable to authenticate. This parameter is intended for scenarios where you collect card details and [charge them later](https://stripe.com/docs/payments/cards/charging-saved-cards).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -37883,6 +38139,7 @@ pub enum PostPaymentIntentsIntentConfirmBodyOffSession {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "payment_intents"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsIntentIncrementAuthorizationBody {
     /// The updated total amount you intend to collect from the cardholder. This amount must be greater than the currently authorized amount.
@@ -37904,10 +38161,10 @@ pub struct PostPaymentIntentsIntentIncrementAuthorizationBody {
     /// The parameters used to automatically create a Transfer when the payment is captured.
     /// For more information, see the PaymentIntents [use case for connected accounts](https://stripe.com/docs/payments/connected-accounts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transfer_data: Option<
-        super::models::PostPaymentIntentsIntentIncrementAuthorizationBodyTransferData,
-    >,
+    pub transfer_data:
+        Option<super::models::PostPaymentIntentsIntentIncrementAuthorizationBodyTransferData>,
 }
+#[cfg(any(feature = "payment_intents"))]
 impl PostPaymentIntentsIntentIncrementAuthorizationBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -37922,6 +38179,7 @@ impl PostPaymentIntentsIntentIncrementAuthorizationBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_intents"))]
 /// transfer_data_update_params
 ///
 /// The parameters used to automatically create a Transfer when the payment is captured.
@@ -37931,6 +38189,7 @@ pub struct PostPaymentIntentsIntentIncrementAuthorizationBodyTransferData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<i64>,
 }
+#[cfg(any(feature = "payment_intents"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsIntentVerifyMicrodepositsBody {
     /// Two positive integers, in *cents*, equal to the values of the microdeposits sent to the bank account.
@@ -37946,6 +38205,7 @@ pub struct PostPaymentIntentsIntentVerifyMicrodepositsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
 }
+#[cfg(any(feature = "payment_intents"))]
 impl PostPaymentIntentsIntentVerifyMicrodepositsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -37968,6 +38228,7 @@ impl PostPaymentIntentsIntentVerifyMicrodepositsBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_links"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetPaymentLinksResponse200 {
     pub data: Vec<super::models::PaymentLink>,
@@ -37978,6 +38239,7 @@ pub struct GetPaymentLinksResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "payment_links"))]
 impl GetPaymentLinksResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -38000,6 +38262,7 @@ impl GetPaymentLinksResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_links"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentLinksBody {
     /// after_completion_params
@@ -38023,9 +38286,7 @@ pub struct PostPaymentLinksBody {
     pub automatic_tax: Option<super::models::PostPaymentLinksBodyAutomaticTax>,
     /// Configuration for collecting the customer's billing address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_address_collection: Option<
-        super::models::PaymentLinkBillingAddressCollection,
-    >,
+    pub billing_address_collection: Option<super::models::PaymentLinkBillingAddressCollection>,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
@@ -38046,16 +38307,13 @@ pub struct PostPaymentLinksBody {
     ///
     /// We recommend that you review your privacy policy and check with your legal contacts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone_number_collection: Option<
-        super::models::PostPaymentLinksBodyPhoneNumberCollection,
-    >,
+    pub phone_number_collection: Option<super::models::PostPaymentLinksBodyPhoneNumberCollection>,
     /// shipping_address_collection_params
     ///
     /// Configuration for collecting the customer's shipping address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipping_address_collection: Option<
-        super::models::PostPaymentLinksBodyShippingAddressCollection,
-    >,
+    pub shipping_address_collection:
+        Option<super::models::PostPaymentLinksBodyShippingAddressCollection>,
     /// subscription_data_params
     ///
     /// When creating a subscription, the specified configuration data will be used. There must be at least one line item with a recurring price to use `subscription_data`.
@@ -38067,6 +38325,7 @@ pub struct PostPaymentLinksBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_data: Option<super::models::PostPaymentLinksBodyTransferData>,
 }
+#[cfg(any(feature = "payment_links"))]
 impl PostPaymentLinksBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -38082,6 +38341,7 @@ impl PostPaymentLinksBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_links"))]
 /// after_completion_params
 ///
 /// Behavior after the purchase is complete.
@@ -38089,15 +38349,15 @@ impl PostPaymentLinksBody {
 pub struct PostPaymentLinksBodyAfterCompletion {
     /// after_completion_confirmation_page_params
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hosted_confirmation: Option<
-        super::models::PostPaymentLinksBodyAfterCompletionHostedConfirmation,
-    >,
+    pub hosted_confirmation:
+        Option<super::models::PostPaymentLinksBodyAfterCompletionHostedConfirmation>,
     /// after_completion_redirect_params
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect: Option<super::models::PostPaymentLinksBodyAfterCompletionRedirect>,
     #[serde(rename = "type")]
     pub type_: super::models::PostPaymentLinksBodyAfterCompletionType,
 }
+#[cfg(any(feature = "payment_links"))]
 impl PostPaymentLinksBodyAfterCompletion {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -38110,12 +38370,14 @@ impl PostPaymentLinksBodyAfterCompletion {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_links"))]
 /// after_completion_confirmation_page_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentLinksBodyAfterCompletionHostedConfirmation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_message: Option<String>,
 }
+#[cfg(any(feature = "payment_links"))]
 impl PostPaymentLinksBodyAfterCompletionHostedConfirmation {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -38130,11 +38392,13 @@ impl PostPaymentLinksBodyAfterCompletionHostedConfirmation {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_links"))]
 /// after_completion_redirect_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentLinksBodyAfterCompletionRedirect {
     pub url: String,
 }
+#[cfg(any(feature = "payment_links"))]
 impl PostPaymentLinksBodyAfterCompletionRedirect {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -38150,10 +38414,12 @@ impl PostPaymentLinksBodyAfterCompletionRedirect {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_links"))]
 connector_runtime::__string_enum! {
     pub enum PostPaymentLinksBodyAfterCompletionType { HostedConfirmation =
     "hosted_confirmation", Redirect = "redirect", }
 }
+#[cfg(any(feature = "payment_links"))]
 /// automatic_tax_params
 ///
 /// Configuration for automatic tax collection.
@@ -38161,17 +38427,18 @@ connector_runtime::__string_enum! {
 pub struct PostPaymentLinksBodyAutomaticTax {
     pub enabled: bool,
 }
+#[cfg(any(feature = "payment_links"))]
 /// line_items_create_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentLinksBodyLineItemsItem {
     /// adjustable_quantity_params
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub adjustable_quantity: Option<
-        super::models::PostCheckoutSessionsBodyLineItemsItemAdjustableQuantity,
-    >,
+    pub adjustable_quantity:
+        Option<super::models::PostCheckoutSessionsBodyLineItemsItemAdjustableQuantity>,
     pub price: String,
     pub quantity: i64,
 }
+#[cfg(any(feature = "payment_links"))]
 impl PostPaymentLinksBodyLineItemsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -38187,6 +38454,7 @@ impl PostPaymentLinksBodyLineItemsItem {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_links"))]
 /// phone_number_collection_params
 ///
 /// Controls phone number collection settings during checkout.
@@ -38196,15 +38464,16 @@ impl PostPaymentLinksBodyLineItemsItem {
 pub struct PostPaymentLinksBodyPhoneNumberCollection {
     pub enabled: bool,
 }
+#[cfg(any(feature = "payment_links"))]
 /// shipping_address_collection_params
 ///
 /// Configuration for collecting the customer's shipping address.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentLinksBodyShippingAddressCollection {
-    pub allowed_countries: Vec<
-        super::models::PaymentLinksResourceShippingAddressCollectionAllowedCountriesItem,
-    >,
+    pub allowed_countries:
+        Vec<super::models::PaymentLinksResourceShippingAddressCollectionAllowedCountriesItem>,
 }
+#[cfg(any(feature = "payment_links"))]
 /// subscription_data_params
 ///
 /// When creating a subscription, the specified configuration data will be used. There must be at least one line item with a recurring price to use `subscription_data`.
@@ -38213,6 +38482,7 @@ pub struct PostPaymentLinksBodySubscriptionData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_period_days: Option<i64>,
 }
+#[cfg(any(feature = "payment_links"))]
 /// transfer_data_params
 ///
 /// The account (if any) the payments will be attributed to for tax reporting, and where funds from each payment will be transferred to.
@@ -38222,6 +38492,7 @@ pub struct PostPaymentLinksBodyTransferData {
     pub amount: Option<i64>,
     pub destination: String,
 }
+#[cfg(any(feature = "payment_links"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentLinksPaymentLinkBody {
     /// Whether the payment link's `url` is active. If `false`, customers visiting the URL will be shown a page saying that the link has been deactivated.
@@ -38242,31 +38513,26 @@ pub struct PostPaymentLinksPaymentLinkBody {
     pub automatic_tax: Option<super::models::PostPaymentLinksBodyAutomaticTax>,
     /// Configuration for collecting the customer's billing address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_address_collection: Option<
-        super::models::PaymentLinkBillingAddressCollection,
-    >,
+    pub billing_address_collection: Option<super::models::PaymentLinkBillingAddressCollection>,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
     /// The line items representing what is being sold. Each line item represents an item being sold. Up to 20 line items are supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub line_items: Option<
-        Vec<super::models::PostPaymentLinksPaymentLinkBodyLineItemsItem>,
-    >,
+    pub line_items: Option<Vec<super::models::PostPaymentLinksPaymentLinkBodyLineItemsItem>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`. Metadata associated with this Payment Link will automatically be copied to [checkout sessions](https://stripe.com/docs/api/checkout/sessions) created by this payment link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
     /// The list of payment method types that customers can use. Only `card` is supported. Pass an empty string to enable automatic payment methods that use your [payment method settings](https://dashboard.stripe.com/settings/payment_methods).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_types: Option<
-        super::models::PostPaymentLinksPaymentLinkBodyPaymentMethodTypes,
-    >,
+    pub payment_method_types:
+        Option<super::models::PostPaymentLinksPaymentLinkBodyPaymentMethodTypes>,
     /// Configuration for collecting the customer's shipping address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipping_address_collection: Option<
-        super::models::PostPaymentLinksPaymentLinkBodyShippingAddressCollection,
-    >,
+    pub shipping_address_collection:
+        Option<super::models::PostPaymentLinksPaymentLinkBodyShippingAddressCollection>,
 }
+#[cfg(any(feature = "payment_links"))]
 impl PostPaymentLinksPaymentLinkBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -38281,18 +38547,19 @@ impl PostPaymentLinksPaymentLinkBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_links"))]
 /// line_items_update_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentLinksPaymentLinkBodyLineItemsItem {
     /// adjustable_quantity_params
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub adjustable_quantity: Option<
-        super::models::PostCheckoutSessionsBodyLineItemsItemAdjustableQuantity,
-    >,
+    pub adjustable_quantity:
+        Option<super::models::PostCheckoutSessionsBodyLineItemsItemAdjustableQuantity>,
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
 }
+#[cfg(any(feature = "payment_links"))]
 impl PostPaymentLinksPaymentLinkBodyLineItemsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -38308,6 +38575,7 @@ impl PostPaymentLinksPaymentLinkBodyLineItemsItem {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_links"))]
 /// The list of payment method types that customers can use. Only `card` is supported. Pass an empty string to enable automatic payment methods that use your [payment method settings](https://dashboard.stripe.com/settings/payment_methods).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -38317,6 +38585,7 @@ pub enum PostPaymentLinksPaymentLinkBodyPaymentMethodTypes {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "payment_links"))]
 /// Configuration for collecting the customer's shipping address.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -38328,13 +38597,14 @@ pub enum PostPaymentLinksPaymentLinkBodyShippingAddressCollection {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "payment_links"))]
 /// shipping_address_collection_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentLinksPaymentLinkBodyShippingAddressCollectionVariant0 {
-    pub allowed_countries: Vec<
-        super::models::PaymentLinksResourceShippingAddressCollectionAllowedCountriesItem,
-    >,
+    pub allowed_countries:
+        Vec<super::models::PaymentLinksResourceShippingAddressCollectionAllowedCountriesItem>,
 }
+#[cfg(any(feature = "payment_links"))]
 /// PaymentLinksResourceListLineItems
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetPaymentLinksPaymentLinkLineItemsResponse200 {
@@ -38347,6 +38617,7 @@ pub struct GetPaymentLinksPaymentLinkLineItemsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "payment_links"))]
 impl GetPaymentLinksPaymentLinkLineItemsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -38368,6 +38639,7 @@ impl GetPaymentLinksPaymentLinkLineItemsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_methods"))]
 /// PaymentFlowsPaymentMethodList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetPaymentMethodsResponse200 {
@@ -38379,6 +38651,7 @@ pub struct GetPaymentMethodsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "payment_methods"))]
 impl GetPaymentMethodsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -38401,6 +38674,7 @@ impl GetPaymentMethodsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_methods"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentMethodsBody {
     /// payment_method_param
@@ -38538,6 +38812,7 @@ pub struct PostPaymentMethodsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wechat_pay: Option<serde_json::Value>,
 }
+#[cfg(any(feature = "payment_methods"))]
 impl PostPaymentMethodsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -38557,12 +38832,7 @@ impl PostPaymentMethodsBody {
             v.validate()?;
         }
         if let Some(v) = &self.customer {
-            rt::check::length(
-                "PostPaymentMethodsBody.customer",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostPaymentMethodsBody.customer", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.payment_method {
             rt::check::length(
@@ -38581,6 +38851,7 @@ impl PostPaymentMethodsBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_methods"))]
 /// payment_method_param
 ///
 /// If this is an `acss_debit` PaymentMethod, this hash contains details about the ACSS Debit payment method.
@@ -38590,6 +38861,7 @@ pub struct PostPaymentMethodsBodyAcssDebit {
     pub institution_number: String,
     pub transit_number: String,
 }
+#[cfg(any(feature = "payment_methods"))]
 impl PostPaymentMethodsBodyAcssDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -38623,6 +38895,7 @@ impl PostPaymentMethodsBodyAcssDebit {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_methods"))]
 /// param
 ///
 /// If this is an `au_becs_debit` PaymentMethod, this hash contains details about the bank account.
@@ -38631,6 +38904,7 @@ pub struct PostPaymentMethodsBodyAuBecsDebit {
     pub account_number: String,
     pub bsb_number: String,
 }
+#[cfg(any(feature = "payment_methods"))]
 impl PostPaymentMethodsBodyAuBecsDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -38655,6 +38929,7 @@ impl PostPaymentMethodsBodyAuBecsDebit {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_methods"))]
 /// param
 ///
 /// If this is a `bacs_debit` PaymentMethod, this hash contains details about the Bacs Direct Debit bank account.
@@ -38665,6 +38940,7 @@ pub struct PostPaymentMethodsBodyBacsDebit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sort_code: Option<String>,
 }
+#[cfg(any(feature = "payment_methods"))]
 impl PostPaymentMethodsBodyBacsDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -38687,15 +38963,15 @@ impl PostPaymentMethodsBodyBacsDebit {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_methods"))]
 /// billing_details_inner_params
 ///
 /// Billing information associated with the PaymentMethod that may be used or required by particular types of payment methods.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentMethodsBodyBillingDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddress,
-    >,
+    pub address:
+        Option<super::models::PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddress>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38703,6 +38979,7 @@ pub struct PostPaymentMethodsBodyBillingDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
 }
+#[cfg(any(feature = "payment_methods"))]
 impl PostPaymentMethodsBodyBillingDetails {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -38725,6 +39002,7 @@ impl PostPaymentMethodsBodyBillingDetails {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_methods"))]
 /// param
 ///
 /// If this is a `boleto` PaymentMethod, this hash contains details about the Boleto payment method.
@@ -38732,6 +39010,7 @@ impl PostPaymentMethodsBodyBillingDetails {
 pub struct PostPaymentMethodsBodyBoleto {
     pub tax_id: String,
 }
+#[cfg(any(feature = "payment_methods"))]
 impl PostPaymentMethodsBodyBoleto {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -38747,19 +39026,17 @@ impl PostPaymentMethodsBodyBoleto {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_methods"))]
 /// If this is a `card` PaymentMethod, this hash contains the user's card details. For backwards compatibility, you can alternatively provide a Stripe token (e.g., for Apple Pay, Amex Express Checkout, or legacy Checkout) into the card hash with format `card: {token: "tok_visa"}`. When providing a card number, you must meet the requirements for [PCI compliance](https://stripe.com/docs/security#validating-pci-compliance). We strongly recommend using Stripe.js instead of interacting with this API directly.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentMethodsBodyCard {
-    PostPaymentMethodsBodyCardVariant0(
-        super::models::PostPaymentMethodsBodyCardVariant0,
-    ),
-    PostPaymentMethodsBodyCardVariant1(
-        super::models::PostPaymentMethodsBodyCardVariant1,
-    ),
+    PostPaymentMethodsBodyCardVariant0(super::models::PostPaymentMethodsBodyCardVariant0),
+    PostPaymentMethodsBodyCardVariant1(super::models::PostPaymentMethodsBodyCardVariant1),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "payment_methods"))]
 /// card_details_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentMethodsBodyCardVariant0 {
@@ -38769,6 +39046,7 @@ pub struct PostPaymentMethodsBodyCardVariant0 {
     pub exp_year: i64,
     pub number: String,
 }
+#[cfg(any(feature = "payment_methods"))]
 impl PostPaymentMethodsBodyCardVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -38792,11 +39070,13 @@ impl PostPaymentMethodsBodyCardVariant0 {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_methods"))]
 /// token_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentMethodsBodyCardVariant1 {
     pub token: String,
 }
+#[cfg(any(feature = "payment_methods"))]
 impl PostPaymentMethodsBodyCardVariant1 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -38812,6 +39092,7 @@ impl PostPaymentMethodsBodyCardVariant1 {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_methods"))]
 /// param
 ///
 /// If this is an `eps` PaymentMethod, this hash contains details about the EPS payment method.
@@ -38820,6 +39101,7 @@ pub struct PostPaymentMethodsBodyEps {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bank: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataEpsBank>,
 }
+#[cfg(any(feature = "payment_methods"))]
 /// param
 ///
 /// If this is an `fpx` PaymentMethod, this hash contains details about the FPX payment method.
@@ -38827,6 +39109,7 @@ pub struct PostPaymentMethodsBodyEps {
 pub struct PostPaymentMethodsBodyFpx {
     pub bank: super::models::PostPaymentIntentsBodyPaymentMethodDataFpxBank,
 }
+#[cfg(any(feature = "payment_methods"))]
 /// param
 ///
 /// If this is an `ideal` PaymentMethod, this hash contains details about the iDEAL payment method.
@@ -38835,6 +39118,7 @@ pub struct PostPaymentMethodsBodyIdeal {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bank: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataIdealBank>,
 }
+#[cfg(any(feature = "payment_methods"))]
 /// param
 ///
 /// If this is a `klarna` PaymentMethod, this hash contains details about the Klarna payment method.
@@ -38844,6 +39128,7 @@ pub struct PostPaymentMethodsBodyKlarna {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dob: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataKlarnaDob>,
 }
+#[cfg(any(feature = "payment_methods"))]
 /// param
 ///
 /// If this is a `p24` PaymentMethod, this hash contains details about the P24 payment method.
@@ -38852,6 +39137,7 @@ pub struct PostPaymentMethodsBodyP24 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bank: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataP24Bank>,
 }
+#[cfg(any(feature = "payment_methods"))]
 /// param
 ///
 /// If this is a `sepa_debit` PaymentMethod, this hash contains details about the SEPA debit bank account.
@@ -38859,6 +39145,7 @@ pub struct PostPaymentMethodsBodyP24 {
 pub struct PostPaymentMethodsBodySepaDebit {
     pub iban: String,
 }
+#[cfg(any(feature = "payment_methods"))]
 impl PostPaymentMethodsBodySepaDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -38874,6 +39161,7 @@ impl PostPaymentMethodsBodySepaDebit {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_methods"))]
 /// param
 ///
 /// If this is a `sofort` PaymentMethod, this hash contains details about the SOFORT payment method.
@@ -38881,6 +39169,7 @@ impl PostPaymentMethodsBodySepaDebit {
 pub struct PostPaymentMethodsBodySofort {
     pub country: super::models::PostPaymentIntentsBodyPaymentMethodDataSofortCountry,
 }
+#[cfg(any(feature = "payment_methods"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of the PaymentMethod. An additional hash is included on the PaymentMethod with a name matching this value. It contains additional information specific to the PaymentMethod type."]
@@ -38892,6 +39181,7 @@ connector_runtime::__string_enum! {
     SepaDebit = "sepa_debit", Sofort = "sofort", UsBankAccount = "us_bank_account",
     WechatPay = "wechat_pay", }
 }
+#[cfg(any(feature = "payment_methods"))]
 /// payment_method_param
 ///
 /// If this is an `us_bank_account` PaymentMethod, this hash contains details about the US bank account payment method.
@@ -38904,12 +39194,12 @@ pub struct PostPaymentMethodsBodyUsBankAccount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_number: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_type: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodDataUsBankAccountAccountType,
-    >,
+    pub account_type:
+        Option<super::models::PostPaymentIntentsBodyPaymentMethodDataUsBankAccountAccountType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing_number: Option<String>,
 }
+#[cfg(any(feature = "payment_methods"))]
 impl PostPaymentMethodsBodyUsBankAccount {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -38932,6 +39222,7 @@ impl PostPaymentMethodsBodyUsBankAccount {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_methods"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentMethodsPaymentMethodBody {
     /// billing_details_inner_params
@@ -38954,10 +39245,9 @@ pub struct PostPaymentMethodsPaymentMethodBody {
     ///
     /// If this is an `us_bank_account` PaymentMethod, this hash contains details about the US bank account payment method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub us_bank_account: Option<
-        super::models::PostPaymentMethodsPaymentMethodBodyUsBankAccount,
-    >,
+    pub us_bank_account: Option<super::models::PostPaymentMethodsPaymentMethodBodyUsBankAccount>,
 }
+#[cfg(any(feature = "payment_methods"))]
 impl PostPaymentMethodsPaymentMethodBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -38967,6 +39257,7 @@ impl PostPaymentMethodsPaymentMethodBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "payment_methods"))]
 /// update_api_param
 ///
 /// If this is a `card` PaymentMethod, this hash contains the user's card details.
@@ -38977,6 +39268,7 @@ pub struct PostPaymentMethodsPaymentMethodBodyCard {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exp_year: Option<i64>,
 }
+#[cfg(any(feature = "payment_methods"))]
 /// update_param
 ///
 /// If this is an `us_bank_account` PaymentMethod, this hash contains details about the US bank account payment method.
@@ -38987,6 +39279,7 @@ pub struct PostPaymentMethodsPaymentMethodBodyUsBankAccount {
         super::models::PostPaymentIntentsBodyPaymentMethodDataUsBankAccountAccountHolderType,
     >,
 }
+#[cfg(any(feature = "payment_methods"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentMethodsPaymentMethodAttachBody {
     /// The ID of the customer to which to attach the PaymentMethod.
@@ -38995,6 +39288,7 @@ pub struct PostPaymentMethodsPaymentMethodAttachBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
 }
+#[cfg(any(feature = "payment_methods"))]
 impl PostPaymentMethodsPaymentMethodAttachBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -39010,6 +39304,7 @@ impl PostPaymentMethodsPaymentMethodAttachBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "payouts"))]
 /// PayoutList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetPayoutsResponse200 {
@@ -39021,6 +39316,7 @@ pub struct GetPayoutsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "payouts"))]
 impl GetPayoutsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -39043,6 +39339,7 @@ impl GetPayoutsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "payouts"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPayoutsBody {
     /// A positive integer in cents representing how much to payout.
@@ -39071,6 +39368,7 @@ pub struct PostPayoutsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statement_descriptor: Option<String>,
 }
+#[cfg(any(feature = "payouts"))]
 impl PostPayoutsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -39078,27 +39376,25 @@ impl PostPayoutsBody {
             rt::check::length("PostPayoutsBody.description", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.statement_descriptor {
-            rt::check::length(
-                "PostPayoutsBody.statement_descriptor",
-                v,
-                None,
-                Some(22u64),
-            )?;
+            rt::check::length("PostPayoutsBody.statement_descriptor", v, None, Some(22u64))?;
         }
         Ok(())
     }
 }
+#[cfg(any(feature = "payouts"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The method used to send this payout, which can be `standard` or `instant`. `instant` is only supported for payouts to debit cards. (See [Instant payouts for marketplaces for more information](https://stripe.com/blog/instant-payouts-for-marketplaces).)"]
     pub enum PostPayoutsBodyMethod { Instant = "instant", Standard = "standard", }
 }
+#[cfg(any(feature = "payouts"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The balance type of your Stripe balance to draw this payout from. Balances for different payment sources are kept separately. You can find the amounts with the balances API. One of `bank_account`, `card`, or `fpx`."]
     pub enum PostPayoutsBodySourceType { BankAccount = "bank_account", Card = "card", Fpx
     = "fpx", }
 }
+#[cfg(any(feature = "plans"))]
 /// PlanList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetPlansResponse200 {
@@ -39111,6 +39407,7 @@ pub struct GetPlansResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "plans"))]
 impl GetPlansResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -39133,6 +39430,7 @@ impl GetPlansResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "plans"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostPlansBody {
     /// Whether the plan is currently available for new subscriptions. Defaults to `true`.
@@ -39189,6 +39487,7 @@ pub struct PostPlansBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_type: Option<super::models::RecurringUsageType>,
 }
+#[cfg(any(feature = "plans"))]
 impl PostPlansBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -39201,17 +39500,20 @@ impl PostPlansBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "plans"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Specifies a usage aggregation strategy for plans of `usage_type=metered`. Allowed values are `sum` for summing up all usage during a period, `last_during_period` for using the last usage record reported within a period, `last_ever` for using the last usage record ever (across period bounds) or `max` which uses the usage record with the maximum reported usage during a period. Defaults to `sum`."]
     pub enum PostPlansBodyAggregateUsage { LastDuringPeriod = "last_during_period",
     LastEver = "last_ever", Max = "max", Sum = "sum", }
 }
+#[cfg(any(feature = "plans"))]
 connector_runtime::__string_enum! {
     #[doc = " Specifies billing frequency. Either `day`, `week`, `month` or `year`."] pub
     enum PostPlansBodyInterval { Day = "day", Month = "month", Week = "week", Year =
     "year", }
 }
+#[cfg(any(feature = "plans"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPlansBodyProduct {
@@ -39220,6 +39522,7 @@ pub enum PostPlansBodyProduct {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "plans"))]
 /// inline_product_params
 ///
 /// The product whose pricing the created plan will represent. This can either be the ID of an existing product, or a dictionary containing fields used to create a [service product](https://stripe.com/docs/api#product_object-type).
@@ -39239,25 +39542,16 @@ pub struct PostPlansBodyProductVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_label: Option<String>,
 }
+#[cfg(any(feature = "plans"))]
 impl PostPlansBodyProductVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.id {
-            rt::check::length(
-                "PostPlansBodyProductVariant0.id",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostPlansBodyProductVariant0.id", v, None, Some(5000u64))?;
         }
         {
             let v = &self.name;
-            rt::check::length(
-                "PostPlansBodyProductVariant0.name",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostPlansBodyProductVariant0.name", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.statement_descriptor {
             rt::check::length(
@@ -39286,6 +39580,7 @@ impl PostPlansBodyProductVariant0 {
         Ok(())
     }
 }
+#[cfg(any(feature = "plans", feature = "prices"))]
 /// tier
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostPlansBodyTiersItem {
@@ -39299,6 +39594,7 @@ pub struct PostPlansBodyTiersItem {
     pub unit_amount_decimal: Option<String>,
     pub up_to: super::models::PostPlansBodyTiersItemUpTo,
 }
+#[cfg(any(feature = "plans", feature = "prices"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPlansBodyTiersItemUpTo {
@@ -39307,11 +39603,13 @@ pub enum PostPlansBodyTiersItemUpTo {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "plans", feature = "prices"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Defines if the tiering price should be `graduated` or `volume` based. In `volume`-based tiering, the maximum quantity within a period determines the per unit price, in `graduated` tiering pricing can successively change as the quantity grows."]
     pub enum PostPlansBodyTiersMode { Graduated = "graduated", Volume = "volume", }
 }
+#[cfg(any(feature = "plans", feature = "prices"))]
 /// transform_usage_param
 ///
 /// Apply a transformation to the reported usage or set quantity before computing the billed price. Cannot be combined with `tiers`.
@@ -39320,9 +39618,11 @@ pub struct PostPlansBodyTransformUsage {
     pub divide_by: i64,
     pub round: super::models::PostPlansBodyTransformUsageRound,
 }
+#[cfg(any(feature = "plans", feature = "prices"))]
 connector_runtime::__string_enum! {
     pub enum PostPlansBodyTransformUsageRound { Down = "down", Up = "up", }
 }
+#[cfg(any(feature = "plans"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPlansPlanBody {
     /// Whether the plan is currently available for new subscriptions.
@@ -39344,6 +39644,7 @@ pub struct PostPlansPlanBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_period_days: Option<i64>,
 }
+#[cfg(any(feature = "plans"))]
 impl PostPlansPlanBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -39356,22 +39657,25 @@ impl PostPlansPlanBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "prices"))]
 /// all_prices_recurring_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetPricesRecurring {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interval: Option<
-        super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataRecurringInterval,
-    >,
+    pub interval:
+        Option<super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataRecurringInterval>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_type: Option<super::models::GetPricesRecurringUsageType>,
 }
+#[cfg(any(feature = "prices"))]
 connector_runtime::__string_enum! {
     pub enum GetPricesRecurringUsageType { Licensed = "licensed", Metered = "metered", }
 }
+#[cfg(any(feature = "prices"))]
 connector_runtime::__string_enum! {
     pub enum GetPricesType { OneTime = "one_time", Recurring = "recurring", }
 }
+#[cfg(any(feature = "prices"))]
 /// PriceList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetPricesResponse200 {
@@ -39384,6 +39688,7 @@ pub struct GetPricesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "prices"))]
 impl GetPricesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -39406,6 +39711,7 @@ impl GetPricesResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "prices"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPricesBody {
     /// Whether the price can be used for new purchases. Defaults to `true`.
@@ -39465,6 +39771,7 @@ pub struct PostPricesBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
 }
+#[cfg(any(feature = "prices"))]
 impl PostPricesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -39483,6 +39790,7 @@ impl PostPricesBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "prices"))]
 /// inline_product_params
 ///
 /// These fields can be used to create a new product that this price will belong to.
@@ -39502,6 +39810,7 @@ pub struct PostPricesBodyProductData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_label: Option<String>,
 }
+#[cfg(any(feature = "prices"))]
 impl PostPricesBodyProductData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -39521,24 +39830,15 @@ impl PostPricesBodyProductData {
             )?;
         }
         if let Some(v) = &self.tax_code {
-            rt::check::length(
-                "PostPricesBodyProductData.tax_code",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostPricesBodyProductData.tax_code", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.unit_label {
-            rt::check::length(
-                "PostPricesBodyProductData.unit_label",
-                v,
-                None,
-                Some(12u64),
-            )?;
+            rt::check::length("PostPricesBodyProductData.unit_label", v, None, Some(12u64))?;
         }
         Ok(())
     }
 }
+#[cfg(any(feature = "prices"))]
 /// recurring
 ///
 /// The recurring components of a price such as `interval` and `usage_type`.
@@ -39552,16 +39852,19 @@ pub struct PostPricesBodyRecurring {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_type: Option<super::models::GetPricesRecurringUsageType>,
 }
+#[cfg(any(feature = "prices"))]
 connector_runtime::__string_enum! {
     pub enum PostPricesBodyRecurringAggregateUsage { LastDuringPeriod =
     "last_during_period", LastEver = "last_ever", Max = "max", Sum = "sum", }
 }
+#[cfg(any(feature = "prices"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Specifies whether the price is considered inclusive of taxes or exclusive of taxes. One of `inclusive`, `exclusive`, or `unspecified`. Once specified as either `inclusive` or `exclusive`, it cannot be changed."]
     pub enum PostPricesBodyTaxBehavior { Exclusive = "exclusive", Inclusive =
     "inclusive", Unspecified = "unspecified", }
 }
+#[cfg(any(feature = "prices"))]
 /// SearchResult
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetPricesSearchResponse200 {
@@ -39576,6 +39879,7 @@ pub struct GetPricesSearchResponse200 {
     pub total_count: Option<i64>,
     pub url: String,
 }
+#[cfg(any(feature = "prices"))]
 impl GetPricesSearchResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -39600,6 +39904,7 @@ impl GetPricesSearchResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "prices"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPricesPriceBody {
     /// Whether the price can be used for new purchases. Defaults to `true`.
@@ -39624,6 +39929,7 @@ pub struct PostPricesPriceBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_lookup_key: Option<bool>,
 }
+#[cfg(any(feature = "prices"))]
 impl PostPricesPriceBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -39636,6 +39942,7 @@ impl PostPricesPriceBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "products"))]
 /// ProductList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetProductsResponse200 {
@@ -39648,6 +39955,7 @@ pub struct GetProductsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "products"))]
 impl GetProductsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -39670,6 +39978,7 @@ impl GetProductsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "products"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostProductsBody {
     /// Whether the product is currently available for purchase. Defaults to `true`.
@@ -39716,6 +40025,7 @@ pub struct PostProductsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
+#[cfg(any(feature = "products"))]
 impl PostProductsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -39746,6 +40056,7 @@ impl PostProductsBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "products"))]
 /// package_dimensions_specs
 ///
 /// The dimensions of this product for shipping purposes.
@@ -39756,6 +40067,7 @@ pub struct PostProductsBodyPackageDimensions {
     pub weight: f64,
     pub width: f64,
 }
+#[cfg(any(feature = "products"))]
 /// SearchResult
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetProductsSearchResponse200 {
@@ -39770,6 +40082,7 @@ pub struct GetProductsSearchResponse200 {
     pub total_count: Option<i64>,
     pub url: String,
 }
+#[cfg(any(feature = "products"))]
 impl GetProductsSearchResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -39789,16 +40102,12 @@ impl GetProductsSearchResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
-                "GetProductsSearchResponse200.url",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("GetProductsSearchResponse200.url", v, None, Some(5000u64))?;
         }
         Ok(())
     }
 }
+#[cfg(any(feature = "products"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostProductsIdBody {
     /// Whether the product is available for purchase.
@@ -39841,16 +40150,12 @@ pub struct PostProductsIdBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<super::models::PostProductsIdBodyUrl>,
 }
+#[cfg(any(feature = "products"))]
 impl PostProductsIdBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.description {
-            rt::check::length(
-                "PostProductsIdBody.description",
-                v,
-                None,
-                Some(40000u64),
-            )?;
+            rt::check::length("PostProductsIdBody.description", v, None, Some(40000u64))?;
         }
         if let Some(v) = &self.name {
             rt::check::length("PostProductsIdBody.name", v, None, Some(5000u64))?;
@@ -39869,6 +40174,7 @@ impl PostProductsIdBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "products"))]
 /// A list of up to 8 URLs of images for this product, meant to be displayable to the customer.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -39878,6 +40184,7 @@ pub enum PostProductsIdBodyImages {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "products"))]
 /// The dimensions of this product for shipping purposes.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -39889,6 +40196,7 @@ pub enum PostProductsIdBodyPackageDimensions {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "products", feature = "skus"))]
 /// package_dimensions_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostProductsIdBodyPackageDimensionsVariant0 {
@@ -39897,6 +40205,7 @@ pub struct PostProductsIdBodyPackageDimensionsVariant0 {
     pub weight: f64,
     pub width: f64,
 }
+#[cfg(any(feature = "products"))]
 /// A [tax code](https://stripe.com/docs/tax/tax-codes) ID.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -39905,6 +40214,7 @@ pub enum PostProductsIdBodyTaxCode {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "products"))]
 /// A URL of a publicly-accessible webpage for this product.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -39913,6 +40223,7 @@ pub enum PostProductsIdBodyUrl {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "promotion_codes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetPromotionCodesResponse200 {
     pub data: Vec<super::models::PromotionCode>,
@@ -39923,6 +40234,7 @@ pub struct GetPromotionCodesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "promotion_codes"))]
 impl GetPromotionCodesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -39945,6 +40257,7 @@ impl GetPromotionCodesResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "promotion_codes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPromotionCodesBody {
     /// Whether the promotion code is currently active.
@@ -39976,6 +40289,7 @@ pub struct PostPromotionCodesBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restrictions: Option<super::models::PostPromotionCodesBodyRestrictions>,
 }
+#[cfg(any(feature = "promotion_codes"))]
 impl PostPromotionCodesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -39987,16 +40301,12 @@ impl PostPromotionCodesBody {
             rt::check::length("PostPromotionCodesBody.coupon", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.customer {
-            rt::check::length(
-                "PostPromotionCodesBody.customer",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostPromotionCodesBody.customer", v, None, Some(5000u64))?;
         }
         Ok(())
     }
 }
+#[cfg(any(feature = "promotion_codes"))]
 /// restrictions_params
 ///
 /// Settings that restrict the redemption of the promotion code.
@@ -40009,6 +40319,7 @@ pub struct PostPromotionCodesBodyRestrictions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minimum_amount_currency: Option<String>,
 }
+#[cfg(any(feature = "promotion_codes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPromotionCodesPromotionCodeBody {
     /// Whether the promotion code is currently active. A promotion code can only be reactivated when the coupon is still valid and the promotion code is otherwise redeemable.
@@ -40021,10 +40332,12 @@ pub struct PostPromotionCodesPromotionCodeBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
 }
+#[cfg(any(feature = "quotes"))]
 connector_runtime::__string_enum! {
     pub enum GetQuotesStatus { Accepted = "accepted", Canceled = "canceled", Draft =
     "draft", Open = "open", }
 }
+#[cfg(any(feature = "quotes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetQuotesResponse200 {
     pub data: Vec<super::models::Quote>,
@@ -40035,6 +40348,7 @@ pub struct GetQuotesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "quotes"))]
 impl GetQuotesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40057,18 +40371,15 @@ impl GetQuotesResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "quotes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostQuotesBody {
     /// The amount of the application fee (if any) that will be requested to be applied to the payment and transferred to the application owner's Stripe account. There cannot be any line items with recurring prices when using this field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub application_fee_amount: Option<
-        super::models::PostQuotesBodyApplicationFeeAmount,
-    >,
+    pub application_fee_amount: Option<super::models::PostQuotesBodyApplicationFeeAmount>,
     /// A non-negative decimal between 0 and 100, with at most two decimal places. This represents the percentage of the subscription invoice subtotal that will be transferred to the application owner's Stripe account. There must be at least 1 line item with a recurring price to use this field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub application_fee_percent: Option<
-        super::models::PostQuotesBodyApplicationFeePercent,
-    >,
+    pub application_fee_percent: Option<super::models::PostQuotesBodyApplicationFeePercent>,
     /// automatic_tax_param
     ///
     /// Settings for automatic tax lookup for this quote and resulting invoices and subscriptions.
@@ -40132,6 +40443,7 @@ pub struct PostQuotesBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_data: Option<super::models::PostQuotesBodyTransferData>,
 }
+#[cfg(any(feature = "quotes"))]
 impl PostQuotesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40161,6 +40473,7 @@ impl PostQuotesBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "quotes"))]
 /// The amount of the application fee (if any) that will be requested to be applied to the payment and transferred to the application owner's Stripe account. There cannot be any line items with recurring prices when using this field.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -40170,6 +40483,7 @@ pub enum PostQuotesBodyApplicationFeeAmount {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "quotes"))]
 /// A non-negative decimal between 0 and 100, with at most two decimal places. This represents the percentage of the subscription invoice subtotal that will be transferred to the application owner's Stripe account. There must be at least 1 line item with a recurring price to use this field.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -40179,6 +40493,7 @@ pub enum PostQuotesBodyApplicationFeePercent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "quotes"))]
 /// automatic_tax_param
 ///
 /// Settings for automatic tax lookup for this quote and resulting invoices and subscriptions.
@@ -40186,12 +40501,14 @@ pub enum PostQuotesBodyApplicationFeePercent {
 pub struct PostQuotesBodyAutomaticTax {
     pub enabled: bool,
 }
+#[cfg(any(feature = "quotes"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Either `charge_automatically`, or `send_invoice`. When charging automatically, Stripe will attempt to pay invoices at the end of the subscription cycle or at invoice finalization using the default payment method attached to the subscription or customer. When sending an invoice, Stripe will email your customer an invoice with payment instructions. Defaults to `charge_automatically`."]
     pub enum PostQuotesBodyCollectionMethod { ChargeAutomatically =
     "charge_automatically", SendInvoice = "send_invoice", }
 }
+#[cfg(any(feature = "quotes"))]
 /// The tax rates that will apply to any line item that does not have `tax_rates` set.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -40201,6 +40518,7 @@ pub enum PostQuotesBodyDefaultTaxRates {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "quotes"))]
 /// The discounts applied to the quote. You can only set up to one discount.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -40210,6 +40528,7 @@ pub enum PostQuotesBodyDiscounts {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "quotes"))]
 /// from_quote_params
 ///
 /// Clone an existing quote. The new quote will be created in `status=draft`. When using this parameter, you cannot specify any other parameters except for `expires_at`.
@@ -40219,6 +40538,7 @@ pub struct PostQuotesBodyFromQuote {
     pub is_revision: Option<bool>,
     pub quote: String,
 }
+#[cfg(any(feature = "quotes"))]
 impl PostQuotesBodyFromQuote {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40229,6 +40549,7 @@ impl PostQuotesBodyFromQuote {
         Ok(())
     }
 }
+#[cfg(any(feature = "quotes"))]
 /// quote_param
 ///
 /// All invoices will be billed using the specified settings.
@@ -40237,6 +40558,7 @@ pub struct PostQuotesBodyInvoiceSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub days_until_due: Option<i64>,
 }
+#[cfg(any(feature = "quotes"))]
 /// line_item_create_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostQuotesBodyLineItemsItem {
@@ -40250,16 +40572,12 @@ pub struct PostQuotesBodyLineItemsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_rates: Option<super::models::PostCreditNotesBodyLinesItemTaxRates>,
 }
+#[cfg(any(feature = "quotes"))]
 impl PostQuotesBodyLineItemsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.price {
-            rt::check::length(
-                "PostQuotesBodyLineItemsItem.price",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostQuotesBodyLineItemsItem.price", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.price_data {
             v.validate()?;
@@ -40267,6 +40585,7 @@ impl PostQuotesBodyLineItemsItem {
         Ok(())
     }
 }
+#[cfg(any(feature = "quotes"))]
 /// price_data
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostQuotesBodyLineItemsItemPriceData {
@@ -40274,18 +40593,16 @@ pub struct PostQuotesBodyLineItemsItemPriceData {
     pub product: String,
     /// recurring_adhoc
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recurring: Option<
-        super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataRecurring,
-    >,
+    pub recurring: Option<super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataRecurring>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_behavior: Option<
-        super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior,
-    >,
+    pub tax_behavior:
+        Option<super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
 }
+#[cfg(any(feature = "quotes"))]
 impl PostQuotesBodyLineItemsItemPriceData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40301,6 +40618,7 @@ impl PostQuotesBodyLineItemsItemPriceData {
         Ok(())
     }
 }
+#[cfg(any(feature = "quotes"))]
 /// The account on behalf of which to charge.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -40309,20 +40627,19 @@ pub enum PostQuotesBodyOnBehalfOf {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "quotes"))]
 /// subscription_data_create_params
 ///
 /// When creating a subscription or subscription schedule, the specified configuration data will be used. There must be at least one line item with a recurring price for a subscription or subscription schedule to be created. A subscription schedule is created if `subscription_data[effective_date]` is present and in the future, otherwise a subscription is created.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostQuotesBodySubscriptionData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub effective_date: Option<
-        super::models::PostQuotesBodySubscriptionDataEffectiveDate,
-    >,
+    pub effective_date: Option<super::models::PostQuotesBodySubscriptionDataEffectiveDate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trial_period_days: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsKonbiniExpiresAfterDays,
-    >,
+    pub trial_period_days:
+        Option<super::models::PostCheckoutSessionsBodyPaymentMethodOptionsKonbiniExpiresAfterDays>,
 }
+#[cfg(any(feature = "quotes"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostQuotesBodySubscriptionDataEffectiveDate {
@@ -40331,17 +40648,17 @@ pub enum PostQuotesBodySubscriptionDataEffectiveDate {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "quotes"))]
 /// The data with which to automatically create a Transfer for each of the invoices.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostQuotesBodyTransferData {
-    PostQuotesBodyTransferDataVariant0(
-        super::models::PostQuotesBodyTransferDataVariant0,
-    ),
+    PostQuotesBodyTransferDataVariant0(super::models::PostQuotesBodyTransferDataVariant0),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "quotes"))]
 /// transfer_data_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostQuotesBodyTransferDataVariant0 {
@@ -40351,18 +40668,15 @@ pub struct PostQuotesBodyTransferDataVariant0 {
     pub amount_percent: Option<f64>,
     pub destination: String,
 }
+#[cfg(any(feature = "quotes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostQuotesQuoteBody {
     /// The amount of the application fee (if any) that will be requested to be applied to the payment and transferred to the application owner's Stripe account. There cannot be any line items with recurring prices when using this field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub application_fee_amount: Option<
-        super::models::PostQuotesBodyApplicationFeeAmount,
-    >,
+    pub application_fee_amount: Option<super::models::PostQuotesBodyApplicationFeeAmount>,
     /// A non-negative decimal between 0 and 100, with at most two decimal places. This represents the percentage of the subscription invoice subtotal that will be transferred to the application owner's Stripe account. There must be at least 1 line item with a recurring price to use this field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub application_fee_percent: Option<
-        super::models::PostQuotesBodyApplicationFeePercent,
-    >,
+    pub application_fee_percent: Option<super::models::PostQuotesBodyApplicationFeePercent>,
     /// automatic_tax_param
     ///
     /// Settings for automatic tax lookup for this quote and resulting invoices and subscriptions.
@@ -40418,6 +40732,7 @@ pub struct PostQuotesQuoteBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_data: Option<super::models::PostQuotesBodyTransferData>,
 }
+#[cfg(any(feature = "quotes"))]
 impl PostQuotesQuoteBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40441,6 +40756,7 @@ impl PostQuotesQuoteBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "quotes"))]
 /// line_item_update_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostQuotesQuoteBodyLineItemsItem {
@@ -40456,6 +40772,7 @@ pub struct PostQuotesQuoteBodyLineItemsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_rates: Option<super::models::PostCreditNotesBodyLinesItemTaxRates>,
 }
+#[cfg(any(feature = "quotes"))]
 impl PostQuotesQuoteBodyLineItemsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40481,20 +40798,19 @@ impl PostQuotesQuoteBodyLineItemsItem {
         Ok(())
     }
 }
+#[cfg(any(feature = "quotes"))]
 /// subscription_data_update_params
 ///
 /// When creating a subscription or subscription schedule, the specified configuration data will be used. There must be at least one line item with a recurring price for a subscription or subscription schedule to be created. A subscription schedule is created if `subscription_data[effective_date]` is present and in the future, otherwise a subscription is created.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostQuotesQuoteBodySubscriptionData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub effective_date: Option<
-        super::models::PostQuotesBodySubscriptionDataEffectiveDate,
-    >,
+    pub effective_date: Option<super::models::PostQuotesBodySubscriptionDataEffectiveDate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trial_period_days: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsKonbiniExpiresAfterDays,
-    >,
+    pub trial_period_days:
+        Option<super::models::PostCheckoutSessionsBodyPaymentMethodOptionsKonbiniExpiresAfterDays>,
 }
+#[cfg(any(feature = "quotes"))]
 /// QuotesResourceListLineItems
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetQuotesQuoteComputedUpfrontLineItemsResponse200 {
@@ -40507,6 +40823,7 @@ pub struct GetQuotesQuoteComputedUpfrontLineItemsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "quotes"))]
 impl GetQuotesQuoteComputedUpfrontLineItemsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40528,6 +40845,7 @@ impl GetQuotesQuoteComputedUpfrontLineItemsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "quotes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostQuotesQuoteFinalizeBody {
     /// Specifies which fields in the response should be expanded.
@@ -40537,6 +40855,7 @@ pub struct PostQuotesQuoteFinalizeBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
 }
+#[cfg(any(feature = "radar"))]
 /// RadarEarlyFraudWarningList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetRadarEarlyFraudWarningsResponse200 {
@@ -40548,6 +40867,7 @@ pub struct GetRadarEarlyFraudWarningsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "radar"))]
 impl GetRadarEarlyFraudWarningsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40570,6 +40890,7 @@ impl GetRadarEarlyFraudWarningsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "radar"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetRadarValueListItemsResponse200 {
     pub data: Vec<super::models::RadarValueListItem>,
@@ -40580,6 +40901,7 @@ pub struct GetRadarValueListItemsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "radar"))]
 impl GetRadarValueListItemsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40602,6 +40924,7 @@ impl GetRadarValueListItemsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "radar"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostRadarValueListItemsBody {
     /// Specifies which fields in the response should be expanded.
@@ -40612,17 +40935,13 @@ pub struct PostRadarValueListItemsBody {
     /// The identifier of the value list which the created item will be added to.
     pub value_list: String,
 }
+#[cfg(any(feature = "radar"))]
 impl PostRadarValueListItemsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.value;
-            rt::check::length(
-                "PostRadarValueListItemsBody.value",
-                v,
-                None,
-                Some(800u64),
-            )?;
+            rt::check::length("PostRadarValueListItemsBody.value", v, None, Some(800u64))?;
         }
         {
             let v = &self.value_list;
@@ -40636,6 +40955,7 @@ impl PostRadarValueListItemsBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "radar"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetRadarValueListsResponse200 {
     pub data: Vec<super::models::RadarValueList>,
@@ -40646,6 +40966,7 @@ pub struct GetRadarValueListsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "radar"))]
 impl GetRadarValueListsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40668,6 +40989,7 @@ impl GetRadarValueListsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "radar"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostRadarValueListsBody {
     /// The name of the value list for use in rules.
@@ -40684,6 +41006,7 @@ pub struct PostRadarValueListsBody {
     /// The human-readable name of the value list.
     pub name: String,
 }
+#[cfg(any(feature = "radar"))]
 impl PostRadarValueListsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40698,6 +41021,7 @@ impl PostRadarValueListsBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "radar"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Type of the items in the value list. One of `card_fingerprint`, `card_bin`, `email`, `ip_address`, `country`, `string`, `case_sensitive_string`, or `customer_id`. Use `string` if the item type is unknown or mixed."]
@@ -40706,6 +41030,7 @@ connector_runtime::__string_enum! {
     "country", CustomerId = "customer_id", Email = "email", IpAddress = "ip_address",
     String = "string", }
 }
+#[cfg(any(feature = "radar"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostRadarValueListsValueListBody {
     /// The name of the value list for use in rules.
@@ -40721,6 +41046,7 @@ pub struct PostRadarValueListsValueListBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "radar"))]
 impl PostRadarValueListsValueListBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40743,10 +41069,12 @@ impl PostRadarValueListsValueListBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "recipients"))]
 connector_runtime::__string_enum! {
     pub enum GetRecipientsType { Corporation = "corporation", Individual = "individual",
     }
 }
+#[cfg(any(feature = "recipients"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetRecipientsResponse200 {
     pub data: Vec<super::models::Recipient>,
@@ -40757,6 +41085,7 @@ pub struct GetRecipientsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "recipients"))]
 impl GetRecipientsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40779,6 +41108,7 @@ impl GetRecipientsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "recipients"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostRecipientsBody {
     /// A bank account to attach to the recipient. You can provide either a token, like the ones returned by [Stripe.js](https://stripe.com/docs/js), or a dictionary containing a user's bank account details, with the options described below.
@@ -40808,16 +41138,12 @@ pub struct PostRecipientsBody {
     #[serde(rename = "type")]
     pub type_: String,
 }
+#[cfg(any(feature = "recipients"))]
 impl PostRecipientsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.bank_account {
-            rt::check::length(
-                "PostRecipientsBody.bank_account",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostRecipientsBody.bank_account", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.card {
             rt::check::length("PostRecipientsBody.card", v, None, Some(5000u64))?;
@@ -40842,6 +41168,7 @@ impl PostRecipientsBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "recipients"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum GetRecipientsIdResponse200 {
@@ -40850,6 +41177,7 @@ pub enum GetRecipientsIdResponse200 {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "recipients"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostRecipientsIdBody {
     /// A bank account to attach to the recipient. You can provide either a token, like the ones returned by [Stripe.js](https://stripe.com/docs/js), or a dictionary containing a user's bank account details, with the options described below.
@@ -40880,35 +41208,21 @@ pub struct PostRecipientsIdBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_id: Option<String>,
 }
+#[cfg(any(feature = "recipients"))]
 impl PostRecipientsIdBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.bank_account {
-            rt::check::length(
-                "PostRecipientsIdBody.bank_account",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostRecipientsIdBody.bank_account", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.card {
             rt::check::length("PostRecipientsIdBody.card", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.default_card {
-            rt::check::length(
-                "PostRecipientsIdBody.default_card",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostRecipientsIdBody.default_card", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.description {
-            rt::check::length(
-                "PostRecipientsIdBody.description",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostRecipientsIdBody.description", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.email {
             rt::check::length("PostRecipientsIdBody.email", v, None, Some(5000u64))?;
@@ -40922,6 +41236,7 @@ impl PostRecipientsIdBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "refunds"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetRefundsResponse200 {
     pub data: Vec<super::models::Refund>,
@@ -40932,6 +41247,7 @@ pub struct GetRefundsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "refunds"))]
 impl GetRefundsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40954,6 +41270,7 @@ impl GetRefundsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "refunds"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostRefundsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -40975,6 +41292,7 @@ pub struct PostRefundsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reverse_transfer: Option<bool>,
 }
+#[cfg(any(feature = "refunds"))]
 impl PostRefundsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40987,6 +41305,7 @@ impl PostRefundsBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "reporting"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetReportingReportRunsResponse200 {
     pub data: Vec<super::models::ReportingReportRun>,
@@ -40997,6 +41316,7 @@ pub struct GetReportingReportRunsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "reporting"))]
 impl GetReportingReportRunsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41019,6 +41339,7 @@ impl GetReportingReportRunsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "reporting"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostReportingReportRunsBody {
     /// Specifies which fields in the response should be expanded.
@@ -41032,6 +41353,7 @@ pub struct PostReportingReportRunsBody {
     /// The ID of the [report type](https://stripe.com/docs/reporting/statements/api#report-types) to run, such as `"balance.summary.1"`.
     pub report_type: String,
 }
+#[cfg(any(feature = "reporting"))]
 /// run_parameter_specs
 ///
 /// Parameters specifying how the report should be run. Different Report Types have different required and optional parameters, listed in the [API Access to Reports](https://stripe.com/docs/reporting/statements/api) documentation.
@@ -41050,12 +41372,12 @@ pub struct PostReportingReportRunsBodyParameters {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payout: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reporting_category: Option<
-        super::models::PostReportingReportRunsBodyParametersReportingCategory,
-    >,
+    pub reporting_category:
+        Option<super::models::PostReportingReportRunsBodyParametersReportingCategory>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<super::models::PostReportingReportRunsBodyParametersTimezone>,
 }
+#[cfg(any(feature = "reporting"))]
 connector_runtime::__string_enum! {
     pub enum PostReportingReportRunsBodyParametersReportingCategory { Advance =
     "advance", AdvanceFunding = "advance_funding", AnticipationRepayment =
@@ -41076,6 +41398,7 @@ connector_runtime::__string_enum! {
     TopupReversal = "topup_reversal", Transfer = "transfer", TransferReversal =
     "transfer_reversal", }
 }
+#[cfg(any(feature = "reporting"))]
 connector_runtime::__string_enum! {
     pub enum PostReportingReportRunsBodyParametersTimezone { AfricaAbidjan =
     "Africa/Abidjan", AfricaAccra = "Africa/Accra", AfricaAddisAbaba =
@@ -41339,6 +41662,7 @@ connector_runtime::__string_enum! {
     UsPacific = "US/Pacific", UsPacificNew = "US/Pacific-New", UsSamoa = "US/Samoa", Utc
     = "UTC", Universal = "Universal", WSu = "W-SU", Wet = "WET", Zulu = "Zulu", }
 }
+#[cfg(any(feature = "reporting"))]
 /// FinancialReportingFinanceReportTypeList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetReportingReportTypesResponse200 {
@@ -41350,6 +41674,7 @@ pub struct GetReportingReportTypesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "reporting"))]
 impl GetReportingReportTypesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41371,6 +41696,7 @@ impl GetReportingReportTypesResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "reviews"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetReviewsResponse200 {
     pub data: Vec<super::models::Review>,
@@ -41381,6 +41707,7 @@ pub struct GetReviewsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "reviews"))]
 impl GetReviewsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41403,6 +41730,7 @@ impl GetReviewsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "setup_attempts"))]
 /// PaymentFlowsSetupIntentSetupAttemptList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSetupAttemptsResponse200 {
@@ -41414,6 +41742,7 @@ pub struct GetSetupAttemptsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "setup_attempts"))]
 impl GetSetupAttemptsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41436,6 +41765,7 @@ impl GetSetupAttemptsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "setup_intents"))]
 /// PaymentFlowsSetupIntentList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSetupIntentsResponse200 {
@@ -41447,6 +41777,7 @@ pub struct GetSetupIntentsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "setup_intents"))]
 impl GetSetupIntentsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41469,6 +41800,7 @@ impl GetSetupIntentsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "setup_intents"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSetupIntentsBody {
     /// Set to `true` to attempt to confirm this SetupIntent immediately. This parameter defaults to `false`. If the payment method attached is a card, a return_url may be provided in case additional authentication is required.
@@ -41503,9 +41835,7 @@ pub struct PostSetupIntentsBody {
     ///
     /// Payment-method-specific configuration for this SetupIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_options: Option<
-        super::models::PostSetupIntentsBodyPaymentMethodOptions,
-    >,
+    pub payment_method_options: Option<super::models::PostSetupIntentsBodyPaymentMethodOptions>,
     /// The list of payment method types (e.g. card) that this SetupIntent is allowed to use. If this is not provided, defaults to ["card"].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method_types: Option<Vec<String>>,
@@ -41521,6 +41851,7 @@ pub struct PostSetupIntentsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<super::models::PostSetupIntentsBodyUsage>,
 }
+#[cfg(any(feature = "setup_intents"))]
 impl PostSetupIntentsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41528,12 +41859,7 @@ impl PostSetupIntentsBody {
             rt::check::length("PostSetupIntentsBody.customer", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.description {
-            rt::check::length(
-                "PostSetupIntentsBody.description",
-                v,
-                None,
-                Some(1000u64),
-            )?;
+            rt::check::length("PostSetupIntentsBody.description", v, None, Some(1000u64))?;
         }
         if let Some(v) = &self.mandate_data {
             v.validate()?;
@@ -41552,6 +41878,7 @@ impl PostSetupIntentsBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "setup_intents"))]
 /// secret_key_param
 ///
 /// This hash contains details about the Mandate to create. This parameter can only be used with [`confirm=true`](https://stripe.com/docs/api/setup_intents/create#create_setup_intent-confirm).
@@ -41560,6 +41887,7 @@ pub struct PostSetupIntentsBodyMandateData {
     /// customer_acceptance_param
     pub customer_acceptance: super::models::PostPaymentIntentsBodyMandateDataCustomerAcceptance,
 }
+#[cfg(any(feature = "setup_intents"))]
 impl PostSetupIntentsBodyMandateData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41570,6 +41898,7 @@ impl PostSetupIntentsBodyMandateData {
         Ok(())
     }
 }
+#[cfg(any(feature = "setup_intents"))]
 /// payment_method_options_param
 ///
 /// Payment-method-specific configuration for this SetupIntent.
@@ -41577,23 +41906,19 @@ impl PostSetupIntentsBodyMandateData {
 pub struct PostSetupIntentsBodyPaymentMethodOptions {
     /// setup_intent_payment_method_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acss_debit: Option<
-        super::models::PostSetupIntentsBodyPaymentMethodOptionsAcssDebit,
-    >,
+    pub acss_debit: Option<super::models::PostSetupIntentsBodyPaymentMethodOptionsAcssDebit>,
     /// setup_intent_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card: Option<super::models::PostSetupIntentsBodyPaymentMethodOptionsCard>,
     /// setup_intent_payment_method_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sepa_debit: Option<
-        super::models::PostSetupIntentsBodyPaymentMethodOptionsSepaDebit,
-    >,
+    pub sepa_debit: Option<super::models::PostSetupIntentsBodyPaymentMethodOptionsSepaDebit>,
     /// setup_intent_payment_method_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub us_bank_account: Option<
-        super::models::PostSetupIntentsBodyPaymentMethodOptionsUsBankAccount,
-    >,
+    pub us_bank_account:
+        Option<super::models::PostSetupIntentsBodyPaymentMethodOptionsUsBankAccount>,
 }
+#[cfg(any(feature = "setup_intents"))]
 impl PostSetupIntentsBodyPaymentMethodOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41606,23 +41931,23 @@ impl PostSetupIntentsBodyPaymentMethodOptions {
         Ok(())
     }
 }
+#[cfg(any(feature = "setup_intents"))]
 /// setup_intent_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSetupIntentsBodyPaymentMethodOptionsAcssDebit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub currency: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitCurrency,
-    >,
+    pub currency:
+        Option<super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitCurrency>,
     /// setup_intent_payment_method_options_mandate_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mandate_options: Option<
-        super::models::PostSetupIntentsBodyPaymentMethodOptionsAcssDebitMandateOptions,
-    >,
+    pub mandate_options:
+        Option<super::models::PostSetupIntentsBodyPaymentMethodOptionsAcssDebitMandateOptions>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification_method: Option<
         super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitVerificationMethod,
     >,
 }
+#[cfg(any(feature = "setup_intents"))]
 impl PostSetupIntentsBodyPaymentMethodOptionsAcssDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41632,6 +41957,7 @@ impl PostSetupIntentsBodyPaymentMethodOptionsAcssDebit {
         Ok(())
     }
 }
+#[cfg(any(feature = "setup_intents"))]
 /// setup_intent_payment_method_options_mandate_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSetupIntentsBodyPaymentMethodOptionsAcssDebitMandateOptions {
@@ -41652,6 +41978,7 @@ pub struct PostSetupIntentsBodyPaymentMethodOptionsAcssDebitMandateOptions {
         super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptionsTransactionType,
     >,
 }
+#[cfg(any(feature = "setup_intents"))]
 impl PostSetupIntentsBodyPaymentMethodOptionsAcssDebitMandateOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41666,19 +41993,20 @@ impl PostSetupIntentsBodyPaymentMethodOptionsAcssDebitMandateOptions {
         Ok(())
     }
 }
+#[cfg(any(feature = "setup_intents"))]
 /// setup_intent_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSetupIntentsBodyPaymentMethodOptionsCard {
     /// setup_intent_mandate_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mandate_options: Option<
-        super::models::PostSetupIntentsBodyPaymentMethodOptionsCardMandateOptions,
-    >,
+    pub mandate_options:
+        Option<super::models::PostSetupIntentsBodyPaymentMethodOptionsCardMandateOptions>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_three_d_secure: Option<
         super::models::PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0RequestThreeDSecure,
     >,
 }
+#[cfg(any(feature = "setup_intents"))]
 impl PostSetupIntentsBodyPaymentMethodOptionsCard {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41688,6 +42016,7 @@ impl PostSetupIntentsBodyPaymentMethodOptionsCard {
         Ok(())
     }
 }
+#[cfg(any(feature = "setup_intents"))]
 /// setup_intent_mandate_options_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostSetupIntentsBodyPaymentMethodOptionsCardMandateOptions {
@@ -41706,6 +42035,7 @@ pub struct PostSetupIntentsBodyPaymentMethodOptionsCardMandateOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supported_types: Option<Vec<String>>,
 }
+#[cfg(any(feature = "setup_intents"))]
 impl PostSetupIntentsBodyPaymentMethodOptionsCardMandateOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41729,6 +42059,7 @@ impl PostSetupIntentsBodyPaymentMethodOptionsCardMandateOptions {
         Ok(())
     }
 }
+#[cfg(any(feature = "setup_intents"))]
 /// setup_intent_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSetupIntentsBodyPaymentMethodOptionsSepaDebit {
@@ -41736,6 +42067,7 @@ pub struct PostSetupIntentsBodyPaymentMethodOptionsSepaDebit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mandate_options: Option<serde_json::Value>,
 }
+#[cfg(any(feature = "setup_intents"))]
 /// setup_intent_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSetupIntentsBodyPaymentMethodOptionsUsBankAccount {
@@ -41744,6 +42076,7 @@ pub struct PostSetupIntentsBodyPaymentMethodOptionsUsBankAccount {
         super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitVerificationMethod,
     >,
 }
+#[cfg(any(feature = "setup_intents"))]
 /// setup_intent_single_use_params
 ///
 /// If this hash is populated, this SetupIntent will generate a single_use Mandate on success.
@@ -41752,12 +42085,14 @@ pub struct PostSetupIntentsBodySingleUse {
     pub amount: i64,
     pub currency: String,
 }
+#[cfg(any(feature = "setup_intents"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Indicates how the payment method is intended to be used in the future. If not provided, this value defaults to `off_session`."]
     pub enum PostSetupIntentsBodyUsage { OffSession = "off_session", OnSession =
     "on_session", }
 }
+#[cfg(any(feature = "setup_intents"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSetupIntentsIntentBody {
     /// ID of the Customer this SetupIntent belongs to, if one exists.
@@ -41781,13 +42116,12 @@ pub struct PostSetupIntentsIntentBody {
     ///
     /// Payment-method-specific configuration for this SetupIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_options: Option<
-        super::models::PostSetupIntentsBodyPaymentMethodOptions,
-    >,
+    pub payment_method_options: Option<super::models::PostSetupIntentsBodyPaymentMethodOptions>,
     /// The list of payment method types (e.g. card) that this SetupIntent is allowed to set up. If this is not provided, defaults to ["card"].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method_types: Option<Vec<String>>,
 }
+#[cfg(any(feature = "setup_intents"))]
 impl PostSetupIntentsIntentBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41821,17 +42155,18 @@ impl PostSetupIntentsIntentBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "setup_intents"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSetupIntentsIntentCancelBody {
     /// Reason for canceling this SetupIntent. Possible values are `abandoned`, `requested_by_customer`, or `duplicate`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cancellation_reason: Option<
-        super::models::PostSetupIntentsIntentCancelBodyCancellationReason,
-    >,
+    pub cancellation_reason:
+        Option<super::models::PostSetupIntentsIntentCancelBodyCancellationReason>,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
 }
+#[cfg(any(feature = "setup_intents"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Reason for canceling this SetupIntent. Possible values are `abandoned`, `requested_by_customer`, or `duplicate`"]
@@ -41839,6 +42174,7 @@ connector_runtime::__string_enum! {
     "abandoned", Duplicate = "duplicate", RequestedByCustomer = "requested_by_customer",
     }
 }
+#[cfg(any(feature = "setup_intents"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSetupIntentsIntentConfirmBody {
     /// The client secret of the SetupIntent.
@@ -41849,9 +42185,7 @@ pub struct PostSetupIntentsIntentConfirmBody {
     pub expand: Option<Vec<String>>,
     /// This hash contains details about the Mandate to create
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mandate_data: Option<
-        super::models::PostPaymentIntentsIntentConfirmBodyMandateData,
-    >,
+    pub mandate_data: Option<super::models::PostPaymentIntentsIntentConfirmBodyMandateData>,
     /// ID of the payment method (a PaymentMethod, Card, or saved Source object) to attach to this SetupIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method: Option<String>,
@@ -41859,15 +42193,14 @@ pub struct PostSetupIntentsIntentConfirmBody {
     ///
     /// Payment-method-specific configuration for this SetupIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_options: Option<
-        super::models::PostSetupIntentsBodyPaymentMethodOptions,
-    >,
+    pub payment_method_options: Option<super::models::PostSetupIntentsBodyPaymentMethodOptions>,
     /// The URL to redirect your customer back to after they authenticate on the payment method's app or site.
     /// If you'd prefer to redirect to a mobile application, you can alternatively supply an application URI scheme.
     /// This parameter is only used for cards and other redirect-based payment methods.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_url: Option<String>,
 }
+#[cfg(any(feature = "setup_intents"))]
 impl PostSetupIntentsIntentConfirmBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41893,6 +42226,7 @@ impl PostSetupIntentsIntentConfirmBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "setup_intents"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSetupIntentsIntentVerifyMicrodepositsBody {
     /// Two positive integers, in *cents*, equal to the values of the microdeposits sent to the bank account.
@@ -41908,6 +42242,7 @@ pub struct PostSetupIntentsIntentVerifyMicrodepositsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
 }
+#[cfg(any(feature = "setup_intents"))]
 impl PostSetupIntentsIntentVerifyMicrodepositsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41930,6 +42265,7 @@ impl PostSetupIntentsIntentVerifyMicrodepositsBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "shipping_rates"))]
 /// ShippingResourcesShippingRateList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetShippingRatesResponse200 {
@@ -41941,6 +42277,7 @@ pub struct GetShippingRatesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "shipping_rates"))]
 impl GetShippingRatesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41963,6 +42300,7 @@ impl GetShippingRatesResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "shipping_rates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostShippingRatesBody {
     /// delivery_estimate
@@ -41994,21 +42332,18 @@ pub struct PostShippingRatesBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
+#[cfg(any(feature = "shipping_rates"))]
 impl PostShippingRatesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.display_name;
-            rt::check::length(
-                "PostShippingRatesBody.display_name",
-                v,
-                None,
-                Some(100u64),
-            )?;
+            rt::check::length("PostShippingRatesBody.display_name", v, None, Some(100u64))?;
         }
         Ok(())
     }
 }
+#[cfg(any(feature = "shipping_rates"))]
 /// delivery_estimate
 ///
 /// The estimated range for how long shipping will take, meant to be displayable to the customer. This will appear on CheckoutSessions.
@@ -42025,6 +42360,7 @@ pub struct PostShippingRatesBodyDeliveryEstimate {
         super::models::PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataDeliveryEstimateMaximum,
     >,
 }
+#[cfg(any(feature = "shipping_rates"))]
 /// fixed_amount
 ///
 /// Describes a fixed amount to charge for shipping. Must be present if type is `fixed_amount`.
@@ -42033,12 +42369,14 @@ pub struct PostShippingRatesBodyFixedAmount {
     pub amount: i64,
     pub currency: String,
 }
+#[cfg(any(feature = "shipping_rates"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Specifies whether the rate is considered inclusive of taxes or exclusive of taxes. One of `inclusive`, `exclusive`, or `unspecified`."]
     pub enum PostShippingRatesBodyTaxBehavior { Exclusive = "exclusive", Inclusive =
     "inclusive", Unspecified = "unspecified", }
 }
+#[cfg(any(feature = "shipping_rates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostShippingRatesShippingRateTokenBody {
     /// Whether the shipping rate can be used for new purchases. Defaults to `true`.
@@ -42051,6 +42389,7 @@ pub struct PostShippingRatesShippingRateTokenBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
 }
+#[cfg(any(feature = "sigma"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSigmaScheduledQueryRunsResponse200 {
     pub data: Vec<super::models::ScheduledQueryRun>,
@@ -42061,6 +42400,7 @@ pub struct GetSigmaScheduledQueryRunsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "sigma"))]
 impl GetSigmaScheduledQueryRunsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42083,6 +42423,7 @@ impl GetSigmaScheduledQueryRunsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "skus"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSkusResponse200 {
     pub data: Vec<super::models::Sku>,
@@ -42093,6 +42434,7 @@ pub struct GetSkusResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "skus"))]
 impl GetSkusResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42115,6 +42457,7 @@ impl GetSkusResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "skus"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostSkusBody {
     /// Whether the SKU is available for purchase. Default to `true`.
@@ -42151,6 +42494,7 @@ pub struct PostSkusBody {
     /// The ID of the product this SKU is associated with. Must be a product with type `good`.
     pub product: String,
 }
+#[cfg(any(feature = "skus"))]
 impl PostSkusBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42164,6 +42508,7 @@ impl PostSkusBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "skus"))]
 /// inventory_create_specs
 ///
 /// Description of the SKU's inventory.
@@ -42176,14 +42521,17 @@ pub struct PostSkusBodyInventory {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<super::models::PostSkusBodyInventoryValue>,
 }
+#[cfg(any(feature = "skus"))]
 connector_runtime::__string_enum! {
     pub enum PostSkusBodyInventoryType { Bucket = "bucket", Finite = "finite", Infinite =
     "infinite", }
 }
+#[cfg(any(feature = "skus"))]
 connector_runtime::__string_enum! {
     pub enum PostSkusBodyInventoryValue { Empty = "", InStock = "in_stock", Limited =
     "limited", OutOfStock = "out_of_stock", }
 }
+#[cfg(any(feature = "skus"))]
 /// package_dimensions_specs
 ///
 /// The dimensions of this SKU for shipping purposes.
@@ -42194,6 +42542,7 @@ pub struct PostSkusBodyPackageDimensions {
     pub weight: f64,
     pub width: f64,
 }
+#[cfg(any(feature = "skus"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum GetSkusIdResponse200 {
@@ -42202,6 +42551,7 @@ pub enum GetSkusIdResponse200 {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "skus"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSkusIdBody {
     /// Whether this SKU is available for purchase.
@@ -42237,6 +42587,7 @@ pub struct PostSkusIdBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product: Option<String>,
 }
+#[cfg(any(feature = "skus"))]
 impl PostSkusIdBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42249,6 +42600,7 @@ impl PostSkusIdBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "skus"))]
 /// inventory_update_specs
 ///
 /// Description of the SKU's inventory.
@@ -42262,6 +42614,7 @@ pub struct PostSkusIdBodyInventory {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<super::models::PostSkusBodyInventoryValue>,
 }
+#[cfg(any(feature = "skus"))]
 /// The dimensions of this SKU for shipping purposes.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -42273,6 +42626,7 @@ pub enum PostSkusIdBodyPackageDimensions {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "sources"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSourcesBody {
     /// Amount associated with the source. This is the amount for which the source will be chargeable once ready. Required for `single_use` sources. Not supported for `receiver` type sources, where charge amount may not be specified until funds land.
@@ -42333,6 +42687,7 @@ pub struct PostSourcesBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<super::models::PostSourcesBodyUsage>,
 }
+#[cfg(any(feature = "sources"))]
 impl PostSourcesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42343,12 +42698,7 @@ impl PostSourcesBody {
             v.validate()?;
         }
         if let Some(v) = &self.original_source {
-            rt::check::length(
-                "PostSourcesBody.original_source",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostSourcesBody.original_source", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.owner {
             v.validate()?;
@@ -42373,12 +42723,14 @@ impl PostSourcesBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "sources"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The authentication `flow` of the source to create. `flow` is one of `redirect`, `receiver`, `code_verification`, `none`. It is generally inferred unless a type supports multiple flows."]
     pub enum PostSourcesBodyFlow { CodeVerification = "code_verification", None = "none",
     Receiver = "receiver", Redirect = "redirect", }
 }
+#[cfg(any(feature = "sources"))]
 /// mandate_params
 ///
 /// Information about a mandate possibility attached to a source object (generally for bank debits) as well as its acceptance status.
@@ -42388,18 +42740,16 @@ pub struct PostSourcesBodyMandate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceptance: Option<super::models::PostSourcesBodyMandateAcceptance>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub amount: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsKonbiniExpiresAfterDays,
-    >,
+    pub amount:
+        Option<super::models::PostCheckoutSessionsBodyPaymentMethodOptionsKonbiniExpiresAfterDays>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<super::models::PostSourcesBodyMandateInterval>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notification_method: Option<
-        super::models::PostSourcesBodyMandateNotificationMethod,
-    >,
+    pub notification_method: Option<super::models::PostSourcesBodyMandateNotificationMethod>,
 }
+#[cfg(any(feature = "sources"))]
 impl PostSourcesBodyMandate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42409,6 +42759,7 @@ impl PostSourcesBodyMandate {
         Ok(())
     }
 }
+#[cfg(any(feature = "sources"))]
 /// mandate_acceptance_params
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostSourcesBodyMandateAcceptance {
@@ -42425,12 +42776,11 @@ pub struct PostSourcesBodyMandateAcceptance {
     pub status: super::models::PostSourcesBodyMandateAcceptanceStatus,
     #[serde(rename = "type")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub type_: Option<
-        super::models::PostPaymentIntentsBodyMandateDataCustomerAcceptanceType,
-    >,
+    pub type_: Option<super::models::PostPaymentIntentsBodyMandateDataCustomerAcceptanceType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
 }
+#[cfg(any(feature = "sources"))]
 impl PostSourcesBodyMandateAcceptance {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42448,11 +42798,13 @@ impl PostSourcesBodyMandateAcceptance {
         Ok(())
     }
 }
+#[cfg(any(feature = "sources"))]
 /// mandate_offline_acceptance_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSourcesBodyMandateAcceptanceOffline {
     pub contact_email: String,
 }
+#[cfg(any(feature = "sources"))]
 /// mandate_online_acceptance_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSourcesBodyMandateAcceptanceOnline {
@@ -42463,6 +42815,7 @@ pub struct PostSourcesBodyMandateAcceptanceOnline {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
 }
+#[cfg(any(feature = "sources"))]
 impl PostSourcesBodyMandateAcceptanceOnline {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42477,19 +42830,23 @@ impl PostSourcesBodyMandateAcceptanceOnline {
         Ok(())
     }
 }
+#[cfg(any(feature = "sources"))]
 connector_runtime::__string_enum! {
     pub enum PostSourcesBodyMandateAcceptanceStatus { Accepted = "accepted", Pending =
     "pending", Refused = "refused", Revoked = "revoked", }
 }
+#[cfg(any(feature = "sources"))]
 connector_runtime::__string_enum! {
     pub enum PostSourcesBodyMandateInterval { OneTime = "one_time", Scheduled =
     "scheduled", Variable = "variable", }
 }
+#[cfg(any(feature = "sources"))]
 connector_runtime::__string_enum! {
     pub enum PostSourcesBodyMandateNotificationMethod { DeprecatedNone =
     "deprecated_none", Email = "email", Manual = "manual", None = "none", StripeEmail =
     "stripe_email", }
 }
+#[cfg(any(feature = "sources"))]
 /// owner
 ///
 /// Information about the owner of the payment instrument that may be used or required by particular source types.
@@ -42497,9 +42854,7 @@ connector_runtime::__string_enum! {
 pub struct PostSourcesBodyOwner {
     /// source_address
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<
-        super::models::PostCustomersCustomerBankAccountsIdBodyOwnerAddress,
-    >,
+    pub address: Option<super::models::PostCustomersCustomerBankAccountsIdBodyOwnerAddress>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -42507,6 +42862,7 @@ pub struct PostSourcesBodyOwner {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
 }
+#[cfg(any(feature = "sources"))]
 impl PostSourcesBodyOwner {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42522,20 +42878,22 @@ impl PostSourcesBodyOwner {
         Ok(())
     }
 }
+#[cfg(any(feature = "sources"))]
 /// receiver_params
 ///
 /// Optional parameters for the receiver flow. Can be set only if the source is a receiver (`flow` is `receiver`).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSourcesBodyReceiver {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refund_attributes_method: Option<
-        super::models::PostSourcesBodyReceiverRefundAttributesMethod,
-    >,
+    pub refund_attributes_method:
+        Option<super::models::PostSourcesBodyReceiverRefundAttributesMethod>,
 }
+#[cfg(any(feature = "sources"))]
 connector_runtime::__string_enum! {
     pub enum PostSourcesBodyReceiverRefundAttributesMethod { Email = "email", Manual =
     "manual", None = "none", }
 }
+#[cfg(any(feature = "sources"))]
 /// redirect_params
 ///
 /// Parameters required for the redirect flow. Required if the source is authenticated by a redirect (`flow` is `redirect`).
@@ -42543,6 +42901,7 @@ connector_runtime::__string_enum! {
 pub struct PostSourcesBodyRedirect {
     pub return_url: String,
 }
+#[cfg(any(feature = "sources"))]
 /// shallow_order_specs
 ///
 /// Information about the items and shipping associated with the source. Required for transactional credit (for example Klarna) sources before you can charge it.
@@ -42554,6 +42913,7 @@ pub struct PostSourcesBodySourceOrder {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping: Option<super::models::PostSourcesBodySourceOrderShipping>,
 }
+#[cfg(any(feature = "sources"))]
 impl PostSourcesBodySourceOrder {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42568,6 +42928,7 @@ impl PostSourcesBodySourceOrder {
         Ok(())
     }
 }
+#[cfg(any(feature = "sources"))]
 /// order_shipping
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSourcesBodySourceOrderShipping {
@@ -42582,6 +42943,7 @@ pub struct PostSourcesBodySourceOrderShipping {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracking_number: Option<String>,
 }
+#[cfg(any(feature = "sources"))]
 impl PostSourcesBodySourceOrderShipping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42624,9 +42986,11 @@ impl PostSourcesBodySourceOrderShipping {
         Ok(())
     }
 }
+#[cfg(any(feature = "sources"))]
 connector_runtime::__string_enum! {
     pub enum PostSourcesBodyUsage { Reusable = "reusable", SingleUse = "single_use", }
 }
+#[cfg(any(feature = "sources"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSourcesSourceBody {
     /// Amount associated with the source.
@@ -42654,6 +43018,7 @@ pub struct PostSourcesSourceBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_order: Option<super::models::PostSourcesSourceBodySourceOrder>,
 }
+#[cfg(any(feature = "sources"))]
 impl PostSourcesSourceBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42669,6 +43034,7 @@ impl PostSourcesSourceBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "sources"))]
 /// order_params
 ///
 /// Information about the items and shipping associated with the source. Required for transactional credit (for example Klarna) sources before you can charge it.
@@ -42680,6 +43046,7 @@ pub struct PostSourcesSourceBodySourceOrder {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping: Option<super::models::PostSourcesBodySourceOrderShipping>,
 }
+#[cfg(any(feature = "sources"))]
 impl PostSourcesSourceBodySourceOrder {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42694,6 +43061,7 @@ impl PostSourcesSourceBodySourceOrder {
         Ok(())
     }
 }
+#[cfg(any(feature = "sources"))]
 /// ApmsSourcesSourceTransactionList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSourcesSourceSourceTransactionsResponse200 {
@@ -42705,6 +43073,7 @@ pub struct GetSourcesSourceSourceTransactionsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "sources"))]
 impl GetSourcesSourceSourceTransactionsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42726,6 +43095,7 @@ impl GetSourcesSourceSourceTransactionsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "sources"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSourcesSourceVerifyBody {
     /// Specifies which fields in the response should be expanded.
@@ -42734,6 +43104,7 @@ pub struct PostSourcesSourceVerifyBody {
     /// The values needed to verify the source.
     pub values: Vec<String>,
 }
+#[cfg(any(feature = "subscription_items"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSubscriptionItemsResponse200 {
     pub data: Vec<super::models::SubscriptionItem>,
@@ -42744,6 +43115,7 @@ pub struct GetSubscriptionItemsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "subscription_items"))]
 impl GetSubscriptionItemsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42766,13 +43138,12 @@ impl GetSubscriptionItemsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "subscription_items"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSubscriptionItemsBody {
     /// Define thresholds at which an invoice will be sent, and the subscription advanced to a new billing period. When updating, pass an empty string to remove previously-defined thresholds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_thresholds: Option<
-        super::models::PostSubscriptionItemsBodyBillingThresholds,
-    >,
+    pub billing_thresholds: Option<super::models::PostSubscriptionItemsBodyBillingThresholds>,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
@@ -42819,16 +43190,12 @@ pub struct PostSubscriptionItemsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_rates: Option<super::models::PostSubscriptionItemsBodyTaxRates>,
 }
+#[cfg(any(feature = "subscription_items"))]
 impl PostSubscriptionItemsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.price {
-            rt::check::length(
-                "PostSubscriptionItemsBody.price",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostSubscriptionItemsBody.price", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.price_data {
             v.validate()?;
@@ -42845,6 +43212,7 @@ impl PostSubscriptionItemsBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "subscription_items"))]
 /// Define thresholds at which an invoice will be sent, and the subscription advanced to a new billing period. When updating, pass an empty string to remove previously-defined thresholds.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -42856,6 +43224,7 @@ pub enum PostSubscriptionItemsBodyBillingThresholds {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "subscription_items"))]
 /// recurring_price_data
 ///
 /// Data used to generate a new [Price](https://stripe.com/docs/api/prices) object inline.
@@ -42866,14 +43235,14 @@ pub struct PostSubscriptionItemsBodyPriceData {
     /// recurring_adhoc
     pub recurring: super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataRecurring,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_behavior: Option<
-        super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior,
-    >,
+    pub tax_behavior:
+        Option<super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
 }
+#[cfg(any(feature = "subscription_items"))]
 impl PostSubscriptionItemsBodyPriceData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42889,6 +43258,7 @@ impl PostSubscriptionItemsBodyPriceData {
         Ok(())
     }
 }
+#[cfg(any(feature = "subscription_items"))]
 /// A list of [Tax Rate](https://stripe.com/docs/api/tax_rates) ids. These Tax Rates will override the [`default_tax_rates`](https://stripe.com/docs/api/subscriptions/create#create_subscription-default_tax_rates) on the Subscription. When updating, pass an empty string to remove previously-defined tax rates.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -42898,13 +43268,12 @@ pub enum PostSubscriptionItemsBodyTaxRates {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "subscription_items"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSubscriptionItemsItemBody {
     /// Define thresholds at which an invoice will be sent, and the subscription advanced to a new billing period. When updating, pass an empty string to remove previously-defined thresholds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_thresholds: Option<
-        super::models::PostSubscriptionItemsBodyBillingThresholds,
-    >,
+    pub billing_thresholds: Option<super::models::PostSubscriptionItemsBodyBillingThresholds>,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
@@ -42952,6 +43321,7 @@ pub struct PostSubscriptionItemsItemBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_rates: Option<super::models::PostSubscriptionItemsBodyTaxRates>,
 }
+#[cfg(any(feature = "subscription_items"))]
 impl PostSubscriptionItemsItemBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42969,6 +43339,7 @@ impl PostSubscriptionItemsItemBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "subscription_items"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeleteSubscriptionItemsItemBody {
     /// Delete all usage for the given subscription item. Allowed only when the current plan's `usage_type` is `metered`.
@@ -42987,6 +43358,7 @@ pub struct DeleteSubscriptionItemsItemBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proration_date: Option<i64>,
 }
+#[cfg(any(feature = "subscription_items"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSubscriptionItemsSubscriptionItemUsageRecordSummariesResponse200 {
     pub data: Vec<super::models::UsageRecordSummary>,
@@ -42997,6 +43369,7 @@ pub struct GetSubscriptionItemsSubscriptionItemUsageRecordSummariesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "subscription_items"))]
 impl GetSubscriptionItemsSubscriptionItemUsageRecordSummariesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43018,13 +43391,12 @@ impl GetSubscriptionItemsSubscriptionItemUsageRecordSummariesResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "subscription_items"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSubscriptionItemsSubscriptionItemUsageRecordsBody {
     /// Valid values are `increment` (default) or `set`. When using `increment` the specified `quantity` will be added to the usage at the specified timestamp. The `set` action will overwrite the usage quantity at that timestamp. If the subscription has [billing thresholds](https://stripe.com/docs/api/subscriptions/object#subscription_object-billing_thresholds), `increment` is the only allowed value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action: Option<
-        super::models::PostSubscriptionItemsSubscriptionItemUsageRecordsBodyAction,
-    >,
+    pub action: Option<super::models::PostSubscriptionItemsSubscriptionItemUsageRecordsBodyAction>,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
@@ -43032,16 +43404,17 @@ pub struct PostSubscriptionItemsSubscriptionItemUsageRecordsBody {
     pub quantity: i64,
     /// The timestamp for the usage event. This timestamp must be within the current billing period of the subscription of the provided `subscription_item`, and must not be in the future. When passing `"now"`, Stripe records usage for the current time. Default is `"now"` if a value is not provided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timestamp: Option<
-        super::models::PostSubscriptionItemsSubscriptionItemUsageRecordsBodyTimestamp,
-    >,
+    pub timestamp:
+        Option<super::models::PostSubscriptionItemsSubscriptionItemUsageRecordsBodyTimestamp>,
 }
+#[cfg(any(feature = "subscription_items"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Valid values are `increment` (default) or `set`. When using `increment` the specified `quantity` will be added to the usage at the specified timestamp. The `set` action will overwrite the usage quantity at that timestamp. If the subscription has [billing thresholds](https://stripe.com/docs/api/subscriptions/object#subscription_object-billing_thresholds), `increment` is the only allowed value."]
     pub enum PostSubscriptionItemsSubscriptionItemUsageRecordsBodyAction { Increment =
     "increment", Set = "set", }
 }
+#[cfg(any(feature = "subscription_items"))]
 /// The timestamp for the usage event. This timestamp must be within the current billing period of the subscription of the provided `subscription_item`, and must not be in the future. When passing `"now"`, Stripe records usage for the current time. Default is `"now"` if a value is not provided.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -43051,6 +43424,7 @@ pub enum PostSubscriptionItemsSubscriptionItemUsageRecordsBodyTimestamp {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "subscription_schedules"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSubscriptionSchedulesResponse200 {
     pub data: Vec<super::models::SubscriptionSchedule2>,
@@ -43061,6 +43435,7 @@ pub struct GetSubscriptionSchedulesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "subscription_schedules"))]
 impl GetSubscriptionSchedulesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43083,6 +43458,7 @@ impl GetSubscriptionSchedulesResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "subscription_schedules"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSubscriptionSchedulesBody {
     /// The identifier of the customer to create the subscription schedule for.
@@ -43092,9 +43468,7 @@ pub struct PostSubscriptionSchedulesBody {
     ///
     /// Object representing the subscription schedule's default settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_settings: Option<
-        super::models::PostSubscriptionSchedulesBodyDefaultSettings,
-    >,
+    pub default_settings: Option<super::models::PostSubscriptionSchedulesBodyDefaultSettings>,
     /// Configures how the subscription schedule behaves when it ends. Possible values are `release` or `cancel` with the default being `release`. `release` will end the subscription schedule and keep the underlying subscription running.`cancel` will end the subscription schedule and cancel the underlying subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_behavior: Option<super::models::PostSubscriptionSchedulesBodyEndBehavior>,
@@ -43114,6 +43488,7 @@ pub struct PostSubscriptionSchedulesBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_date: Option<super::models::PostSubscriptionSchedulesBodyStartDate>,
 }
+#[cfg(any(feature = "subscription_schedules"))]
 impl PostSubscriptionSchedulesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43144,6 +43519,7 @@ impl PostSubscriptionSchedulesBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "subscription_schedules"))]
 /// default_settings_params
 ///
 /// Object representing the subscription schedule's default settings.
@@ -43153,31 +43529,27 @@ pub struct PostSubscriptionSchedulesBodyDefaultSettings {
     pub application_fee_percent: Option<f64>,
     /// automatic_tax_config
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub automatic_tax: Option<
-        super::models::PostSubscriptionSchedulesBodyDefaultSettingsAutomaticTax,
-    >,
+    pub automatic_tax:
+        Option<super::models::PostSubscriptionSchedulesBodyDefaultSettingsAutomaticTax>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_cycle_anchor: Option<
-        super::models::PostSubscriptionSchedulesBodyDefaultSettingsBillingCycleAnchor,
-    >,
+    pub billing_cycle_anchor:
+        Option<super::models::PostSubscriptionSchedulesBodyDefaultSettingsBillingCycleAnchor>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_thresholds: Option<
-        super::models::PostSubscriptionSchedulesBodyDefaultSettingsBillingThresholds,
-    >,
+    pub billing_thresholds:
+        Option<super::models::PostSubscriptionSchedulesBodyDefaultSettingsBillingThresholds>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collection_method: Option<super::models::GetInvoicesCollectionMethod>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_payment_method: Option<String>,
     /// subscription_schedules_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invoice_settings: Option<
-        super::models::PostSubscriptionSchedulesBodyDefaultSettingsInvoiceSettings,
-    >,
+    pub invoice_settings:
+        Option<super::models::PostSubscriptionSchedulesBodyDefaultSettingsInvoiceSettings>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transfer_data: Option<
-        super::models::PostSubscriptionSchedulesBodyDefaultSettingsTransferData,
-    >,
+    pub transfer_data:
+        Option<super::models::PostSubscriptionSchedulesBodyDefaultSettingsTransferData>,
 }
+#[cfg(any(feature = "subscription_schedules"))]
 impl PostSubscriptionSchedulesBodyDefaultSettings {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43192,15 +43564,18 @@ impl PostSubscriptionSchedulesBodyDefaultSettings {
         Ok(())
     }
 }
+#[cfg(any(feature = "subscription_schedules"))]
 /// automatic_tax_config
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSubscriptionSchedulesBodyDefaultSettingsAutomaticTax {
     pub enabled: bool,
 }
+#[cfg(any(feature = "subscription_schedules"))]
 connector_runtime::__string_enum! {
     pub enum PostSubscriptionSchedulesBodyDefaultSettingsBillingCycleAnchor { Automatic =
     "automatic", PhaseStart = "phase_start", }
 }
+#[cfg(any(feature = "subscription_schedules"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostSubscriptionSchedulesBodyDefaultSettingsBillingThresholds {
@@ -43211,12 +43586,14 @@ pub enum PostSubscriptionSchedulesBodyDefaultSettingsBillingThresholds {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "subscription_schedules"))]
 /// subscription_schedules_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSubscriptionSchedulesBodyDefaultSettingsInvoiceSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub days_until_due: Option<i64>,
 }
+#[cfg(any(feature = "subscription_schedules"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostSubscriptionSchedulesBodyDefaultSettingsTransferData {
@@ -43227,12 +43604,14 @@ pub enum PostSubscriptionSchedulesBodyDefaultSettingsTransferData {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "subscription_schedules"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Configures how the subscription schedule behaves when it ends. Possible values are `release` or `cancel` with the default being `release`. `release` will end the subscription schedule and keep the underlying subscription running.`cancel` will end the subscription schedule and cancel the underlying subscription."]
     pub enum PostSubscriptionSchedulesBodyEndBehavior { Cancel = "cancel", None = "none",
     Release = "release", Renew = "renew", }
 }
+#[cfg(any(feature = "subscription_schedules"))]
 /// phase_configuration_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSubscriptionSchedulesBodyPhasesItem {
@@ -43287,6 +43666,7 @@ pub struct PostSubscriptionSchedulesBodyPhasesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_end: Option<i64>,
 }
+#[cfg(any(feature = "subscription_schedules"))]
 impl PostSubscriptionSchedulesBodyPhasesItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43320,25 +43700,24 @@ impl PostSubscriptionSchedulesBodyPhasesItem {
         Ok(())
     }
 }
+#[cfg(any(feature = "subscription_schedules"))]
 /// configuration_item_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSubscriptionSchedulesBodyPhasesItemItemsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_thresholds: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyItemsItemBillingThresholds,
-    >,
+    pub billing_thresholds:
+        Option<super::models::PostCustomersCustomerSubscriptionsBodyItemsItemBillingThresholds>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<String>,
     /// recurring_price_data
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_data: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyItemsItemPriceData,
-    >,
+    pub price_data: Option<super::models::PostCustomersCustomerSubscriptionsBodyItemsItemPriceData>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_rates: Option<super::models::PostCreditNotesBodyLinesItemTaxRates>,
 }
+#[cfg(any(feature = "subscription_schedules"))]
 impl PostSubscriptionSchedulesBodyPhasesItemItemsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43356,6 +43735,7 @@ impl PostSubscriptionSchedulesBodyPhasesItemItemsItem {
         Ok(())
     }
 }
+#[cfg(any(feature = "subscription_schedules"))]
 /// When the subscription schedule starts. We recommend using `now` so that it starts the subscription immediately. You can also use a Unix timestamp to backdate the subscription so that it starts on a past date, or set a future date for the subscription to start on.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -43365,15 +43745,14 @@ pub enum PostSubscriptionSchedulesBodyStartDate {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "subscription_schedules"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSubscriptionSchedulesScheduleBody {
     /// default_settings_params
     ///
     /// Object representing the subscription schedule's default settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_settings: Option<
-        super::models::PostSubscriptionSchedulesBodyDefaultSettings,
-    >,
+    pub default_settings: Option<super::models::PostSubscriptionSchedulesBodyDefaultSettings>,
     /// Configures how the subscription schedule behaves when it ends. Possible values are `release` or `cancel` with the default being `release`. `release` will end the subscription schedule and keep the underlying subscription running.`cancel` will end the subscription schedule and cancel the underlying subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_behavior: Option<super::models::PostSubscriptionSchedulesBodyEndBehavior>,
@@ -43385,15 +43764,13 @@ pub struct PostSubscriptionSchedulesScheduleBody {
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
     /// List representing phases of the subscription schedule. Each phase can be customized to have different durations, plans, and coupons. If there are multiple phases, the `end_date` of one phase will always equal the `start_date` of the next phase. Note that past phases can be omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phases: Option<
-        Vec<super::models::PostSubscriptionSchedulesScheduleBodyPhasesItem>,
-    >,
+    pub phases: Option<Vec<super::models::PostSubscriptionSchedulesScheduleBodyPhasesItem>>,
     /// If the update changes the current phase, indicates if the changes should be prorated. Possible values are `create_prorations` or `none`, and the default value is `create_prorations`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proration_behavior: Option<
-        super::models::PostSubscriptionSchedulesScheduleBodyProrationBehavior,
-    >,
+    pub proration_behavior:
+        Option<super::models::PostSubscriptionSchedulesScheduleBodyProrationBehavior>,
 }
+#[cfg(any(feature = "subscription_schedules"))]
 impl PostSubscriptionSchedulesScheduleBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43408,6 +43785,7 @@ impl PostSubscriptionSchedulesScheduleBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "subscription_schedules"))]
 /// phase_configuration_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSubscriptionSchedulesScheduleBodyPhasesItem {
@@ -43470,6 +43848,7 @@ pub struct PostSubscriptionSchedulesScheduleBodyPhasesItem {
         super::models::PostSubscriptionSchedulesScheduleBodyPhasesItemEndDate,
     >,
 }
+#[cfg(any(feature = "subscription_schedules"))]
 impl PostSubscriptionSchedulesScheduleBodyPhasesItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43503,6 +43882,7 @@ impl PostSubscriptionSchedulesScheduleBodyPhasesItem {
         Ok(())
     }
 }
+#[cfg(any(feature = "subscription_schedules"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostSubscriptionSchedulesScheduleBodyPhasesItemEndDate {
@@ -43511,12 +43891,14 @@ pub enum PostSubscriptionSchedulesScheduleBodyPhasesItemEndDate {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "subscription_schedules"))]
 connector_runtime::__string_enum! {
     #[doc =
     " If the update changes the current phase, indicates if the changes should be prorated. Possible values are `create_prorations` or `none`, and the default value is `create_prorations`."]
     pub enum PostSubscriptionSchedulesScheduleBodyProrationBehavior { AlwaysInvoice =
     "always_invoice", CreateProrations = "create_prorations", None = "none", }
 }
+#[cfg(any(feature = "subscription_schedules"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSubscriptionSchedulesScheduleCancelBody {
     /// Specifies which fields in the response should be expanded.
@@ -43529,6 +43911,7 @@ pub struct PostSubscriptionSchedulesScheduleCancelBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prorate: Option<bool>,
 }
+#[cfg(any(feature = "subscription_schedules"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSubscriptionSchedulesScheduleReleaseBody {
     /// Specifies which fields in the response should be expanded.
@@ -43538,12 +43921,14 @@ pub struct PostSubscriptionSchedulesScheduleReleaseBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preserve_cancel_date: Option<bool>,
 }
+#[cfg(any(feature = "subscriptions"))]
 connector_runtime::__string_enum! {
     pub enum GetSubscriptionsStatus { Active = "active", All = "all", Canceled =
     "canceled", Ended = "ended", Incomplete = "incomplete", IncompleteExpired =
     "incomplete_expired", PastDue = "past_due", Trialing = "trialing", Unpaid = "unpaid",
     }
 }
+#[cfg(any(feature = "subscriptions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSubscriptionsResponse200 {
     pub data: Vec<super::models::Subscription>,
@@ -43554,6 +43939,7 @@ pub struct GetSubscriptionsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "subscriptions"))]
 impl GetSubscriptionsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43576,13 +43962,13 @@ impl GetSubscriptionsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "subscriptions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSubscriptionsBody {
     /// A list of prices and quantities that will generate invoice items appended to the first invoice for this subscription. You may pass up to 20 items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub add_invoice_items: Option<
-        Vec<super::models::PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItem>,
-    >,
+    pub add_invoice_items:
+        Option<Vec<super::models::PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItem>>,
     /// A non-negative decimal between 0 and 100, with at most two decimal places. This represents the percentage of the subscription invoice subtotal that will be transferred to the application owner's Stripe account. The request must be made by a platform account on a connected account in order to set an application fee percentage. For more information, see the application fees [documentation](https://stripe.com/docs/connect/subscriptions#collecting-fees-on-subscriptions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_fee_percent: Option<f64>,
@@ -43590,9 +43976,7 @@ pub struct PostSubscriptionsBody {
     ///
     /// Automatic tax settings for this subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub automatic_tax: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyAutomaticTax,
-    >,
+    pub automatic_tax: Option<super::models::PostCustomersCustomerSubscriptionsBodyAutomaticTax>,
     /// For new subscriptions, a past timestamp to backdate the subscription's start date to. If set, the first invoice will contain a proration for the timespan between the start date and the current time. Can be combined with trials and the billing cycle anchor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backdate_start_date: Option<i64>,
@@ -43601,9 +43985,8 @@ pub struct PostSubscriptionsBody {
     pub billing_cycle_anchor: Option<i64>,
     /// Define thresholds at which an invoice will be sent, and the subscription advanced to a new billing period. Pass an empty string to remove previously-defined thresholds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_thresholds: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyBillingThresholds,
-    >,
+    pub billing_thresholds:
+        Option<super::models::PostCustomersCustomerSubscriptionsBodyBillingThresholds>,
     /// A timestamp at which the subscription should cancel. If set to a date before the current period ends, this will cause a proration if prorations have been enabled using `proration_behavior`. If set during a future period, this will always cause a proration for that period.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel_at: Option<i64>,
@@ -43612,9 +43995,8 @@ pub struct PostSubscriptionsBody {
     pub cancel_at_period_end: Option<bool>,
     /// Either `charge_automatically`, or `send_invoice`. When charging automatically, Stripe will attempt to pay this subscription at the end of the cycle using the default source attached to the customer. When sending an invoice, Stripe will email your customer an invoice with payment instructions. Defaults to `charge_automatically`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub collection_method: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyCollectionMethod,
-    >,
+    pub collection_method:
+        Option<super::models::PostCustomersCustomerSubscriptionsBodyCollectionMethod>,
     /// The ID of the coupon to apply to this subscription. A coupon applied to a subscription will only affect invoices created for that particular subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coupon: Option<String>,
@@ -43631,17 +44013,14 @@ pub struct PostSubscriptionsBody {
     pub default_source: Option<String>,
     /// The tax rates that will apply to any subscription item that does not have `tax_rates` set. Invoices created will have their `default_tax_rates` populated from the subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_tax_rates: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyDefaultTaxRates,
-    >,
+    pub default_tax_rates:
+        Option<super::models::PostCustomersCustomerSubscriptionsBodyDefaultTaxRates>,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
     /// A list of up to 20 subscription items, each with an attached price.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub items: Option<
-        Vec<super::models::PostCustomersCustomerSubscriptionsBodyItemsItem>,
-    >,
+    pub items: Option<Vec<super::models::PostCustomersCustomerSubscriptionsBodyItemsItem>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
@@ -43656,21 +44035,18 @@ pub struct PostSubscriptionsBody {
     ///
     /// `pending_if_incomplete` is only used with updates and cannot be passed when creating a subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_behavior: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentBehavior,
-    >,
+    pub payment_behavior:
+        Option<super::models::PostCustomersCustomerSubscriptionsBodyPaymentBehavior>,
     /// payment_settings
     ///
     /// Payment settings to pass to invoices created by the subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_settings: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettings,
-    >,
+    pub payment_settings:
+        Option<super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettings>,
     /// Specifies an interval for how often to bill for any pending invoice items. It is analogous to calling [Create an invoice](https://stripe.com/docs/api#create_invoice) for the given subscription at the specified interval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending_invoice_item_interval: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPendingInvoiceItemInterval,
-    >,
+    pub pending_invoice_item_interval:
+        Option<super::models::PostCustomersCustomerSubscriptionsBodyPendingInvoiceItemInterval>,
     /// The API ID of a promotion code to apply to this subscription. A promotion code applied to a subscription will only affect invoices created for that particular subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promotion_code: Option<String>,
@@ -43678,16 +44054,13 @@ pub struct PostSubscriptionsBody {
     ///
     /// Passing `create_prorations` will cause proration invoice items to be created when applicable. Prorations can be disabled by passing `none`. If no value is passed, the default is `create_prorations`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proration_behavior: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyProrationBehavior,
-    >,
+    pub proration_behavior:
+        Option<super::models::PostCustomersCustomerSubscriptionsBodyProrationBehavior>,
     /// transfer_data_specs
     ///
     /// If specified, the funds from the subscription's invoices will be transferred to the destination and the ID of the resulting transfers will be found on the resulting charges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transfer_data: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyTransferData,
-    >,
+    pub transfer_data: Option<super::models::PostCustomersCustomerSubscriptionsBodyTransferData>,
     /// Unix timestamp representing the end of the trial period the customer will get before being charged for the first time. This will always overwrite any trials that might apply via a subscribed plan. If set, trial_end will override the default trial period of the plan the customer is being subscribed to. The special value `now` can be provided to end the customer's trial immediately. Can be at most two years from `billing_cycle_anchor`. See [Using trial periods on subscriptions](https://stripe.com/docs/billing/subscriptions/trials) to learn more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_end: Option<super::models::PostCustomersCustomerSubscriptionsBodyTrialEnd>,
@@ -43698,6 +44071,7 @@ pub struct PostSubscriptionsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_period_days: Option<i64>,
 }
+#[cfg(any(feature = "subscriptions"))]
 impl PostSubscriptionsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43745,6 +44119,7 @@ impl PostSubscriptionsBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "subscriptions"))]
 /// SearchResult
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSubscriptionsSearchResponse200 {
@@ -43759,6 +44134,7 @@ pub struct GetSubscriptionsSearchResponse200 {
     pub total_count: Option<i64>,
     pub url: String,
 }
+#[cfg(any(feature = "subscriptions"))]
 impl GetSubscriptionsSearchResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43788,6 +44164,7 @@ impl GetSubscriptionsSearchResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "subscriptions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeleteSubscriptionsSubscriptionExposedIdBody {
     /// Specifies which fields in the response should be expanded.
@@ -43800,6 +44177,7 @@ pub struct DeleteSubscriptionsSubscriptionExposedIdBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prorate: Option<bool>,
 }
+#[cfg(any(feature = "tax_codes"))]
 /// TaxProductResourceTaxCodeList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTaxCodesResponse200 {
@@ -43811,6 +44189,7 @@ pub struct GetTaxCodesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "tax_codes"))]
 impl GetTaxCodesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43827,6 +44206,7 @@ impl GetTaxCodesResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "tax_rates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTaxRatesResponse200 {
     pub data: Vec<super::models::TaxRate>,
@@ -43837,6 +44217,7 @@ pub struct GetTaxRatesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "tax_rates"))]
 impl GetTaxRatesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43859,6 +44240,7 @@ impl GetTaxRatesResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "tax_rates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTaxRatesBody {
     /// Flag determining whether the tax rate is active or inactive (archived). Inactive tax rates cannot be used with new applications or Checkout Sessions, but will still work for subscriptions and invoices that already have it set.
@@ -43892,6 +44274,7 @@ pub struct PostTaxRatesBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_type: Option<super::models::PostTaxRatesBodyTaxType>,
 }
+#[cfg(any(feature = "tax_rates"))]
 impl PostTaxRatesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43914,11 +44297,13 @@ impl PostTaxRatesBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "tax_rates"))]
 connector_runtime::__string_enum! {
     #[doc = " The high-level tax type, such as `vat` or `sales_tax`."] pub enum
     PostTaxRatesBodyTaxType { Gst = "gst", Hst = "hst", Jct = "jct", Pst = "pst", Qst =
     "qst", Rst = "rst", SalesTax = "sales_tax", Vat = "vat", }
 }
+#[cfg(any(feature = "tax_rates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTaxRatesTaxRateBody {
     /// Flag determining whether the tax rate is active or inactive (archived). Inactive tax rates cannot be used with new applications or Checkout Sessions, but will still work for subscriptions and invoices that already have it set.
@@ -43949,16 +44334,12 @@ pub struct PostTaxRatesTaxRateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_type: Option<super::models::PostTaxRatesBodyTaxType>,
 }
+#[cfg(any(feature = "tax_rates"))]
 impl PostTaxRatesTaxRateBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.country {
-            rt::check::length(
-                "PostTaxRatesTaxRateBody.country",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostTaxRatesTaxRateBody.country", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.description {
             rt::check::length(
@@ -43969,20 +44350,10 @@ impl PostTaxRatesTaxRateBody {
             )?;
         }
         if let Some(v) = &self.display_name {
-            rt::check::length(
-                "PostTaxRatesTaxRateBody.display_name",
-                v,
-                None,
-                Some(50u64),
-            )?;
+            rt::check::length("PostTaxRatesTaxRateBody.display_name", v, None, Some(50u64))?;
         }
         if let Some(v) = &self.jurisdiction {
-            rt::check::length(
-                "PostTaxRatesTaxRateBody.jurisdiction",
-                v,
-                None,
-                Some(50u64),
-            )?;
+            rt::check::length("PostTaxRatesTaxRateBody.jurisdiction", v, None, Some(50u64))?;
         }
         if let Some(v) = &self.state {
             rt::check::length("PostTaxRatesTaxRateBody.state", v, None, Some(2u64))?;
@@ -43990,6 +44361,7 @@ impl PostTaxRatesTaxRateBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "terminal"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTerminalConnectionTokensBody {
     /// Specifies which fields in the response should be expanded.
@@ -43999,6 +44371,7 @@ pub struct PostTerminalConnectionTokensBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
 }
+#[cfg(any(feature = "terminal"))]
 impl PostTerminalConnectionTokensBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44013,6 +44386,7 @@ impl PostTerminalConnectionTokensBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "terminal"))]
 /// TerminalLocationLocationList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTerminalLocationsResponse200 {
@@ -44024,6 +44398,7 @@ pub struct GetTerminalLocationsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "terminal"))]
 impl GetTerminalLocationsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44046,6 +44421,7 @@ impl GetTerminalLocationsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "terminal"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTerminalLocationsBody {
     /// create_location_address_param
@@ -44061,6 +44437,7 @@ pub struct PostTerminalLocationsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
 }
+#[cfg(any(feature = "terminal"))]
 impl PostTerminalLocationsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44080,6 +44457,7 @@ impl PostTerminalLocationsBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "terminal"))]
 /// create_location_address_param
 ///
 /// The full address of the location.
@@ -44097,6 +44475,7 @@ pub struct PostTerminalLocationsBodyAddress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
 }
+#[cfg(any(feature = "terminal"))]
 impl PostTerminalLocationsBodyAddress {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44152,6 +44531,7 @@ impl PostTerminalLocationsBodyAddress {
         Ok(())
     }
 }
+#[cfg(any(feature = "terminal"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum GetTerminalLocationsLocationResponse200 {
@@ -44160,6 +44540,7 @@ pub enum GetTerminalLocationsLocationResponse200 {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "terminal"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTerminalLocationsLocationBody {
     /// optional_fields_address
@@ -44177,6 +44558,7 @@ pub struct PostTerminalLocationsLocationBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
 }
+#[cfg(any(feature = "terminal"))]
 impl PostTerminalLocationsLocationBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44194,6 +44576,7 @@ impl PostTerminalLocationsLocationBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "terminal"))]
 /// optional_fields_address
 ///
 /// The full address of the location.
@@ -44212,6 +44595,7 @@ pub struct PostTerminalLocationsLocationBodyAddress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
 }
+#[cfg(any(feature = "terminal"))]
 impl PostTerminalLocationsLocationBodyAddress {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44266,14 +44650,17 @@ impl PostTerminalLocationsLocationBodyAddress {
         Ok(())
     }
 }
+#[cfg(any(feature = "terminal"))]
 connector_runtime::__string_enum! {
     pub enum GetTerminalReadersDeviceType { BbposChipper2x = "bbpos_chipper2x",
     BbposWisepad3 = "bbpos_wisepad3", BbposWiseposE = "bbpos_wisepos_e", StripeM2 =
     "stripe_m2", VerifoneP400 = "verifone_P400", }
 }
+#[cfg(any(feature = "terminal"))]
 connector_runtime::__string_enum! {
     pub enum GetTerminalReadersStatus { Offline = "offline", Online = "online", }
 }
+#[cfg(any(feature = "terminal"))]
 /// TerminalReaderRetrieveReader
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTerminalReadersResponse200 {
@@ -44286,6 +44673,7 @@ pub struct GetTerminalReadersResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "terminal"))]
 impl GetTerminalReadersResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44297,16 +44685,12 @@ impl GetTerminalReadersResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
-                "GetTerminalReadersResponse200.url",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("GetTerminalReadersResponse200.url", v, None, Some(5000u64))?;
         }
         Ok(())
     }
 }
+#[cfg(any(feature = "terminal"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTerminalReadersBody {
     /// Specifies which fields in the response should be expanded.
@@ -44324,6 +44708,7 @@ pub struct PostTerminalReadersBody {
     /// A code generated by the reader used for registering to an account.
     pub registration_code: String,
 }
+#[cfg(any(feature = "terminal"))]
 impl PostTerminalReadersBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44331,12 +44716,7 @@ impl PostTerminalReadersBody {
             rt::check::length("PostTerminalReadersBody.label", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.location {
-            rt::check::length(
-                "PostTerminalReadersBody.location",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostTerminalReadersBody.location", v, None, Some(5000u64))?;
         }
         {
             let v = &self.registration_code;
@@ -44350,6 +44730,7 @@ impl PostTerminalReadersBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "terminal"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum GetTerminalReadersReaderResponse200 {
@@ -44358,6 +44739,7 @@ pub enum GetTerminalReadersReaderResponse200 {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "terminal"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTerminalReadersReaderBody {
     /// Specifies which fields in the response should be expanded.
@@ -44370,6 +44752,7 @@ pub struct PostTerminalReadersReaderBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
 }
+#[cfg(any(feature = "terminal"))]
 impl PostTerminalReadersReaderBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44384,6 +44767,7 @@ impl PostTerminalReadersReaderBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "terminal"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTerminalReadersReaderProcessPaymentIntentBody {
     /// Specifies which fields in the response should be expanded.
@@ -44395,10 +44779,10 @@ pub struct PostTerminalReadersReaderProcessPaymentIntentBody {
     ///
     /// Configuration overrides
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub process_config: Option<
-        super::models::PostTerminalReadersReaderProcessPaymentIntentBodyProcessConfig,
-    >,
+    pub process_config:
+        Option<super::models::PostTerminalReadersReaderProcessPaymentIntentBodyProcessConfig>,
 }
+#[cfg(any(feature = "terminal"))]
 impl PostTerminalReadersReaderProcessPaymentIntentBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44414,6 +44798,7 @@ impl PostTerminalReadersReaderProcessPaymentIntentBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "terminal"))]
 /// process_config
 ///
 /// Configuration overrides
@@ -44422,6 +44807,7 @@ pub struct PostTerminalReadersReaderProcessPaymentIntentBodyProcessConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skip_tipping: Option<bool>,
 }
+#[cfg(any(feature = "terminal"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTerminalReadersReaderProcessSetupIntentBody {
     /// Customer Consent Collected
@@ -44432,6 +44818,7 @@ pub struct PostTerminalReadersReaderProcessSetupIntentBody {
     /// SetupIntent ID
     pub setup_intent: String,
 }
+#[cfg(any(feature = "terminal"))]
 impl PostTerminalReadersReaderProcessSetupIntentBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44447,6 +44834,7 @@ impl PostTerminalReadersReaderProcessSetupIntentBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "terminal"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTerminalReadersReaderSetReaderDisplayBody {
     /// cart
@@ -44461,6 +44849,7 @@ pub struct PostTerminalReadersReaderSetReaderDisplayBody {
     #[serde(rename = "type")]
     pub type_: String,
 }
+#[cfg(any(feature = "terminal"))]
 impl PostTerminalReadersReaderSetReaderDisplayBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44470,19 +44859,20 @@ impl PostTerminalReadersReaderSetReaderDisplayBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "terminal"))]
 /// cart
 ///
 /// Cart
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTerminalReadersReaderSetReaderDisplayBodyCart {
     pub currency: String,
-    pub line_items: Vec<
-        super::models::PostTerminalReadersReaderSetReaderDisplayBodyCartLineItemsItem,
-    >,
+    pub line_items:
+        Vec<super::models::PostTerminalReadersReaderSetReaderDisplayBodyCartLineItemsItem>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax: Option<i64>,
     pub total: i64,
 }
+#[cfg(any(feature = "terminal"))]
 impl PostTerminalReadersReaderSetReaderDisplayBodyCart {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44495,6 +44885,7 @@ impl PostTerminalReadersReaderSetReaderDisplayBodyCart {
         Ok(())
     }
 }
+#[cfg(any(feature = "terminal"))]
 /// line_item
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTerminalReadersReaderSetReaderDisplayBodyCartLineItemsItem {
@@ -44502,6 +44893,7 @@ pub struct PostTerminalReadersReaderSetReaderDisplayBodyCartLineItemsItem {
     pub description: String,
     pub quantity: i64,
 }
+#[cfg(any(feature = "terminal"))]
 impl PostTerminalReadersReaderSetReaderDisplayBodyCartLineItemsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44517,6 +44909,7 @@ impl PostTerminalReadersReaderSetReaderDisplayBodyCartLineItemsItem {
         Ok(())
     }
 }
+#[cfg(any(feature = "test_helpers"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTestHelpersTerminalReadersReaderPresentPaymentMethodBody {
     /// card_present
@@ -44534,6 +44927,7 @@ pub struct PostTestHelpersTerminalReadersReaderPresentPaymentMethodBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
+#[cfg(any(feature = "test_helpers"))]
 impl PostTestHelpersTerminalReadersReaderPresentPaymentMethodBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44543,6 +44937,7 @@ impl PostTestHelpersTerminalReadersReaderPresentPaymentMethodBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "test_helpers"))]
 /// card_present
 ///
 /// Simulated card present data
@@ -44551,6 +44946,7 @@ pub struct PostTestHelpersTerminalReadersReaderPresentPaymentMethodBodyCardPrese
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<String>,
 }
+#[cfg(any(feature = "test_helpers"))]
 impl PostTestHelpersTerminalReadersReaderPresentPaymentMethodBodyCardPresent {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44565,6 +44961,7 @@ impl PostTestHelpersTerminalReadersReaderPresentPaymentMethodBodyCardPresent {
         Ok(())
     }
 }
+#[cfg(any(feature = "test_helpers"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTestHelpersTestClocksResponse200 {
     pub data: Vec<super::models::TestHelpersTestClock>,
@@ -44575,6 +44972,7 @@ pub struct GetTestHelpersTestClocksResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "test_helpers"))]
 impl GetTestHelpersTestClocksResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44597,6 +44995,7 @@ impl GetTestHelpersTestClocksResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "test_helpers"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTestHelpersTestClocksBody {
     /// Specifies which fields in the response should be expanded.
@@ -44608,20 +45007,17 @@ pub struct PostTestHelpersTestClocksBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+#[cfg(any(feature = "test_helpers"))]
 impl PostTestHelpersTestClocksBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.name {
-            rt::check::length(
-                "PostTestHelpersTestClocksBody.name",
-                v,
-                None,
-                Some(300u64),
-            )?;
+            rt::check::length("PostTestHelpersTestClocksBody.name", v, None, Some(300u64))?;
         }
         Ok(())
     }
 }
+#[cfg(any(feature = "test_helpers"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTestHelpersTestClocksTestClockAdvanceBody {
     /// Specifies which fields in the response should be expanded.
@@ -44630,6 +45026,7 @@ pub struct PostTestHelpersTestClocksTestClockAdvanceBody {
     /// The time to advance the test clock. Must be after the test clock's current frozen time. Cannot be more than two intervals in the future from the shortest subscription in this test clock. If there are no subscriptions in this test clock, it cannot be more than two years in the future.
     pub frozen_time: i64,
 }
+#[cfg(any(feature = "tokens"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTokensBody {
     /// connect_js_account_token_specs
@@ -44666,6 +45063,7 @@ pub struct PostTokensBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pii: Option<super::models::PostTokensBodyPii>,
 }
+#[cfg(any(feature = "tokens"))]
 impl PostTokensBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44690,6 +45088,7 @@ impl PostTokensBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "tokens"))]
 /// connect_js_account_token_specs
 ///
 /// Information for the account this token will represent.
@@ -44706,6 +45105,7 @@ pub struct PostTokensBodyAccount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tos_shown_and_accepted: Option<bool>,
 }
+#[cfg(any(feature = "tokens"))]
 impl PostTokensBodyAccount {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44718,10 +45118,12 @@ impl PostTokensBodyAccount {
         Ok(())
     }
 }
+#[cfg(any(feature = "tokens"))]
 connector_runtime::__string_enum! {
     pub enum PostTokensBodyAccountBusinessType { Company = "company", GovernmentEntity =
     "government_entity", Individual = "individual", NonProfit = "non_profit", }
 }
+#[cfg(any(feature = "tokens"))]
 /// connect_js_account_token_company_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTokensBodyAccountCompany {
@@ -44748,9 +45150,7 @@ pub struct PostTokensBodyAccountCompany {
     pub owners_provided: Option<bool>,
     /// company_ownership_declaration
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ownership_declaration: Option<
-        super::models::PostAccountBodyCompanyOwnershipDeclaration,
-    >,
+    pub ownership_declaration: Option<super::models::PostAccountBodyCompanyOwnershipDeclaration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ownership_declaration_shown_and_signed: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44769,6 +45169,7 @@ pub struct PostTokensBodyAccountCompany {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<super::models::PostAccountBodyCompanyVerification>,
 }
+#[cfg(any(feature = "tokens"))]
 impl PostTokensBodyAccountCompany {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44782,12 +45183,7 @@ impl PostTokensBodyAccountCompany {
             v.validate()?;
         }
         if let Some(v) = &self.name {
-            rt::check::length(
-                "PostTokensBodyAccountCompany.name",
-                v,
-                None,
-                Some(100u64),
-            )?;
+            rt::check::length("PostTokensBodyAccountCompany.name", v, None, Some(100u64))?;
         }
         if let Some(v) = &self.name_kana {
             rt::check::length(
@@ -44809,12 +45205,7 @@ impl PostTokensBodyAccountCompany {
             v.validate()?;
         }
         if let Some(v) = &self.phone {
-            rt::check::length(
-                "PostTokensBodyAccountCompany.phone",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostTokensBodyAccountCompany.phone", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.registration_number {
             rt::check::length(
@@ -44854,6 +45245,7 @@ impl PostTokensBodyAccountCompany {
         Ok(())
     }
 }
+#[cfg(any(feature = "tokens"))]
 /// individual_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTokensBodyAccountIndividual {
@@ -44877,9 +45269,7 @@ pub struct PostTokensBodyAccountIndividual {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_name_kanji: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub full_name_aliases: Option<
-        super::models::PostAccountBodyIndividualFullNameAliases,
-    >,
+    pub full_name_aliases: Option<super::models::PostAccountBodyIndividualFullNameAliases>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gender: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44897,15 +45287,14 @@ pub struct PostTokensBodyAccountIndividual {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub political_exposure: Option<
-        super::models::PostAccountBodyIndividualPoliticalExposure,
-    >,
+    pub political_exposure: Option<super::models::PostAccountBodyIndividualPoliticalExposure>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssn_last_4: Option<String>,
     /// person_verification_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<super::models::PostAccountBodyIndividualVerification>,
 }
+#[cfg(any(feature = "tokens"))]
 impl PostTokensBodyAccountIndividual {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44996,6 +45385,7 @@ impl PostTokensBodyAccountIndividual {
         Ok(())
     }
 }
+#[cfg(any(feature = "tokens"))]
 /// token_create_bank_account
 ///
 /// The bank account this token will represent.
@@ -45004,20 +45394,18 @@ pub struct PostTokensBodyBankAccount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_holder_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_holder_type: Option<
-        super::models::PostAccountBodyBankAccountVariant0AccountHolderType,
-    >,
+    pub account_holder_type:
+        Option<super::models::PostAccountBodyBankAccountVariant0AccountHolderType>,
     pub account_number: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_type: Option<
-        super::models::PostAccountBodyBankAccountVariant0AccountType,
-    >,
+    pub account_type: Option<super::models::PostAccountBodyBankAccountVariant0AccountType>,
     pub country: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing_number: Option<String>,
 }
+#[cfg(any(feature = "tokens"))]
 impl PostTokensBodyBankAccount {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45040,12 +45428,7 @@ impl PostTokensBodyBankAccount {
         }
         {
             let v = &self.country;
-            rt::check::length(
-                "PostTokensBodyBankAccount.country",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostTokensBodyBankAccount.country", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.routing_number {
             rt::check::length(
@@ -45058,6 +45441,7 @@ impl PostTokensBodyBankAccount {
         Ok(())
     }
 }
+#[cfg(any(feature = "tokens"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostTokensBodyCard {
@@ -45066,6 +45450,7 @@ pub enum PostTokensBodyCard {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "tokens"))]
 /// credit_card_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTokensBodyCardVariant0 {
@@ -45091,6 +45476,7 @@ pub struct PostTokensBodyCardVariant0 {
     pub name: Option<String>,
     pub number: String,
 }
+#[cfg(any(feature = "tokens"))]
 impl PostTokensBodyCardVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45172,25 +45558,16 @@ impl PostTokensBodyCardVariant0 {
             )?;
         }
         if let Some(v) = &self.name {
-            rt::check::length(
-                "PostTokensBodyCardVariant0.name",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostTokensBodyCardVariant0.name", v, None, Some(5000u64))?;
         }
         {
             let v = &self.number;
-            rt::check::length(
-                "PostTokensBodyCardVariant0.number",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostTokensBodyCardVariant0.number", v, None, Some(5000u64))?;
         }
         Ok(())
     }
 }
+#[cfg(any(feature = "tokens"))]
 /// cvc_params
 ///
 /// The updated CVC value this token will represent.
@@ -45198,6 +45575,7 @@ impl PostTokensBodyCardVariant0 {
 pub struct PostTokensBodyCvcUpdate {
     pub cvc: String,
 }
+#[cfg(any(feature = "tokens"))]
 impl PostTokensBodyCvcUpdate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45208,6 +45586,7 @@ impl PostTokensBodyCvcUpdate {
         Ok(())
     }
 }
+#[cfg(any(feature = "tokens"))]
 /// person_token_specs
 ///
 /// Information for the person this token will represent.
@@ -45266,6 +45645,7 @@ pub struct PostTokensBodyPerson {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<super::models::PostAccountBodyIndividualVerification>,
 }
+#[cfg(any(feature = "tokens"))]
 impl PostTokensBodyPerson {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45279,12 +45659,7 @@ impl PostTokensBodyPerson {
             v.validate()?;
         }
         if let Some(v) = &self.first_name {
-            rt::check::length(
-                "PostTokensBodyPerson.first_name",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostTokensBodyPerson.first_name", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.first_name_kana {
             rt::check::length(
@@ -45325,20 +45700,10 @@ impl PostTokensBodyPerson {
             )?;
         }
         if let Some(v) = &self.maiden_name {
-            rt::check::length(
-                "PostTokensBodyPerson.maiden_name",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostTokensBodyPerson.maiden_name", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.nationality {
-            rt::check::length(
-                "PostTokensBodyPerson.nationality",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostTokensBodyPerson.nationality", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.political_exposure {
             rt::check::length(
@@ -45357,25 +45722,22 @@ impl PostTokensBodyPerson {
         Ok(())
     }
 }
+#[cfg(any(feature = "tokens"))]
 /// person_documents_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTokensBodyPersonDocuments {
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company_authorization: Option<
-        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
-    >,
+    pub company_authorization:
+        Option<super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification>,
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub passport: Option<
-        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
-    >,
+    pub passport: Option<super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification>,
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visa: Option<
-        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
-    >,
+    pub visa: Option<super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification>,
 }
+#[cfg(any(feature = "tokens"))]
 /// relationship_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTokensBodyPersonRelationship {
@@ -45386,14 +45748,13 @@ pub struct PostTokensBodyPersonRelationship {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub percent_ownership: Option<
-        super::models::PostAccountPeopleBodyRelationshipPercentOwnership,
-    >,
+    pub percent_ownership: Option<super::models::PostAccountPeopleBodyRelationshipPercentOwnership>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub representative: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
 }
+#[cfg(any(feature = "tokens"))]
 impl PostTokensBodyPersonRelationship {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45408,6 +45769,7 @@ impl PostTokensBodyPersonRelationship {
         Ok(())
     }
 }
+#[cfg(any(feature = "tokens"))]
 /// pii_token_specs
 ///
 /// The PII this token will represent.
@@ -45416,6 +45778,7 @@ pub struct PostTokensBodyPii {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_number: Option<String>,
 }
+#[cfg(any(feature = "tokens"))]
 impl PostTokensBodyPii {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45425,10 +45788,12 @@ impl PostTokensBodyPii {
         Ok(())
     }
 }
+#[cfg(any(feature = "topups"))]
 connector_runtime::__string_enum! {
     pub enum GetTopupsStatus { Canceled = "canceled", Failed = "failed", Pending =
     "pending", Succeeded = "succeeded", }
 }
+#[cfg(any(feature = "topups"))]
 /// TopupList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTopupsResponse200 {
@@ -45440,6 +45805,7 @@ pub struct GetTopupsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "topups"))]
 impl GetTopupsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45462,6 +45828,7 @@ impl GetTopupsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "topups"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTopupsBody {
     /// A positive integer representing how much to transfer.
@@ -45487,6 +45854,7 @@ pub struct PostTopupsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_group: Option<String>,
 }
+#[cfg(any(feature = "topups"))]
 impl PostTopupsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45497,16 +45865,12 @@ impl PostTopupsBody {
             rt::check::length("PostTopupsBody.source", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.statement_descriptor {
-            rt::check::length(
-                "PostTopupsBody.statement_descriptor",
-                v,
-                None,
-                Some(15u64),
-            )?;
+            rt::check::length("PostTopupsBody.statement_descriptor", v, None, Some(15u64))?;
         }
         Ok(())
     }
 }
+#[cfg(any(feature = "topups", feature = "transfers"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTopupsTopupBody {
     /// An arbitrary string attached to the object. Often useful for displaying to users.
@@ -45519,20 +45883,17 @@ pub struct PostTopupsTopupBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
 }
+#[cfg(any(feature = "topups", feature = "transfers"))]
 impl PostTopupsTopupBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.description {
-            rt::check::length(
-                "PostTopupsTopupBody.description",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PostTopupsTopupBody.description", v, None, Some(5000u64))?;
         }
         Ok(())
     }
 }
+#[cfg(any(feature = "transfers"))]
 /// TransferList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTransfersResponse200 {
@@ -45545,6 +45906,7 @@ pub struct GetTransfersResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "transfers"))]
 impl GetTransfersResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45567,6 +45929,7 @@ impl GetTransfersResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "transfers"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTransfersBody {
     /// A positive integer in %s representing how much to transfer.
@@ -45595,6 +45958,7 @@ pub struct PostTransfersBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_group: Option<String>,
 }
+#[cfg(any(feature = "transfers"))]
 impl PostTransfersBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45604,12 +45968,14 @@ impl PostTransfersBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "transfers"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The source balance to use for this transfer. One of `bank_account`, `card`, or `fpx`. For most users, this will default to `card`."]
     pub enum PostTransfersBodySourceType { BankAccount = "bank_account", Card = "card",
     Fpx = "fpx", }
 }
+#[cfg(any(feature = "transfers"))]
 /// TransferReversalList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTransfersIdReversalsResponse200 {
@@ -45622,6 +45988,7 @@ pub struct GetTransfersIdReversalsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "transfers"))]
 impl GetTransfersIdReversalsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45643,6 +46010,7 @@ impl GetTransfersIdReversalsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "transfers"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTransfersIdReversalsBody {
     /// A positive integer in %s representing how much of this transfer to reverse. Can only reverse up to the unreversed amount remaining of the transfer. Partial transfer reversals are only allowed for transfers to Stripe Accounts. Defaults to the entire transfer amount.
@@ -45661,6 +46029,7 @@ pub struct PostTransfersIdReversalsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refund_application_fee: Option<bool>,
 }
+#[cfg(any(feature = "transfers"))]
 impl PostTransfersIdReversalsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45675,6 +46044,7 @@ impl PostTransfersIdReversalsBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "webhook_endpoints"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetWebhookEndpointsResponse200 {
     pub data: Vec<super::models::WebhookEndpoint>,
@@ -45685,6 +46055,7 @@ pub struct GetWebhookEndpointsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
+#[cfg(any(feature = "webhook_endpoints"))]
 impl GetWebhookEndpointsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45707,6 +46078,7 @@ impl GetWebhookEndpointsResponse200 {
         Ok(())
     }
 }
+#[cfg(any(feature = "webhook_endpoints"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostWebhookEndpointsBody {
     /// Events sent to this endpoint will be generated with this Stripe Version instead of your account's default Stripe Version.
@@ -45729,6 +46101,7 @@ pub struct PostWebhookEndpointsBody {
     /// The URL of the webhook endpoint.
     pub url: String,
 }
+#[cfg(any(feature = "webhook_endpoints"))]
 impl PostWebhookEndpointsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45743,6 +46116,7 @@ impl PostWebhookEndpointsBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "webhook_endpoints"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Events sent to this endpoint will be generated with this Stripe Version instead of your account's default Stripe Version."]
@@ -45780,6 +46154,7 @@ connector_runtime::__string_enum! {
     "2019-10-17", V20191105 = "2019-11-05", V20191203 = "2019-12-03", V20200302 =
     "2020-03-02", V20200827 = "2020-08-27", }
 }
+#[cfg(any(feature = "webhook_endpoints"))]
 connector_runtime::__string_enum! {
     pub enum PostWebhookEndpointsBodyEnabledEventsItem { Star = "*",
     AccountApplicationAuthorized = "account.application.authorized",
@@ -45911,6 +46286,7 @@ connector_runtime::__string_enum! {
     "transfer.paid", TransferReversed = "transfer.reversed", TransferUpdated =
     "transfer.updated", }
 }
+#[cfg(any(feature = "webhook_endpoints"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostWebhookEndpointsWebhookEndpointBody {
     /// An optional description of what the webhook is used for.
@@ -45921,9 +46297,7 @@ pub struct PostWebhookEndpointsWebhookEndpointBody {
     pub disabled: Option<bool>,
     /// The list of events to enable for this endpoint. You may specify `['*']` to enable all events, except those that require explicit selection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enabled_events: Option<
-        Vec<super::models::PostWebhookEndpointsBodyEnabledEventsItem>,
-    >,
+    pub enabled_events: Option<Vec<super::models::PostWebhookEndpointsBodyEnabledEventsItem>>,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
@@ -45934,6 +46308,7 @@ pub struct PostWebhookEndpointsWebhookEndpointBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
+#[cfg(any(feature = "webhook_endpoints"))]
 impl PostWebhookEndpointsWebhookEndpointBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {

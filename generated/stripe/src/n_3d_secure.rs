@@ -16,10 +16,7 @@ impl<'a> N3dSecureApi<'a> {
     /// <p>Initiate 3D Secure authentication.</p>
     ///
     /// `POST /v1/3d_secure` (operation `Post3dSecure`).
-    pub fn post3d_secure(
-        &self,
-        body: super::models::Post3dSecureBody,
-    ) -> Post3dSecure<'a> {
+    pub fn post3d_secure(&self, body: super::models::Post3dSecureBody) -> Post3dSecure<'a> {
         Post3dSecure {
             client: self.client,
             body,
@@ -50,22 +47,24 @@ pub struct Post3dSecure<'a> {
     body: super::models::Post3dSecureBody,
     options: rt::CallOptions,
 }
-impl Post3dSecure<'_> {
+impl<'a> Post3dSecure<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ThreeDSecure>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/3d_secure");
         op.check(self.body.validate());
         op.form(&self.body, &["expand"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ThreeDSecure>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/3d_secure/{three_d_secure}`: set optional parameters, then `send()`.
@@ -78,7 +77,7 @@ pub struct Get3dSecureThreeDSecure<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl Get3dSecureThreeDSecure<'_> {
+impl<'a> Get3dSecureThreeDSecure<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -94,20 +93,27 @@ impl Get3dSecureThreeDSecure<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ThreeDSecure>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/3d_secure/{three_d_secure}");
         let v = &self.three_d_secure;
         op.check(rt::check::length("three_d_secure", v, None, Some(5000u64)));
-        op.path("three_d_secure", &self.three_d_secure, rt::Style::Simple, false);
+        op.path(
+            "three_d_secure",
+            &self.three_d_secure,
+            rt::Style::Simple,
+            false,
+        );
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ThreeDSecure>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -80,10 +80,7 @@ impl<'a> OrdersApi<'a> {
     /// <p>Return all or part of an order. The order must have a status of <code>paid</code> or <code>fulfilled</code> before it can be returned. Once all items have been returned, the order will become <code>canceled</code> or <code>returned</code> depending on which status the order started in.</p>
     ///
     /// `POST /v1/orders/{id}/returns` (operation `PostOrdersIdReturns`).
-    pub fn post_orders_id_returns(
-        &self,
-        id: impl Into<String>,
-    ) -> PostOrdersIdReturns<'a> {
+    pub fn post_orders_id_returns(&self, id: impl Into<String>) -> PostOrdersIdReturns<'a> {
         PostOrdersIdReturns {
             client: self.client,
             id: id.into(),
@@ -110,7 +107,7 @@ pub struct GetOrders<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetOrders<'_> {
+impl<'a> GetOrders<'a> {
     /// Date this order was created.
     pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
         self.created = Some(value);
@@ -152,10 +149,7 @@ impl GetOrders<'_> {
         self
     }
     /// Filter orders based on when they were paid, fulfilled, canceled, or returned.
-    pub fn status_transitions(
-        mut self,
-        value: super::models::GetOrdersStatusTransitions,
-    ) -> Self {
+    pub fn status_transitions(mut self, value: super::models::GetOrdersStatusTransitions) -> Self {
         self.status_transitions = Some(value);
         self
     }
@@ -174,10 +168,7 @@ impl GetOrders<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetOrdersResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/orders");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.customer {
@@ -188,7 +179,12 @@ impl GetOrders<'_> {
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("ids", &self.ids, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(v) = &self.status {
             op.check(rt::check::length("status", v, None, Some(5000u64)));
         }
@@ -199,13 +195,52 @@ impl GetOrders<'_> {
             rt::Style::DeepObject,
             true,
         );
-        op.query("upstream_ids", &self.upstream_ids, rt::Style::DeepObject, true);
+        op.query(
+            "upstream_ids",
+            &self.upstream_ids,
+            rt::Style::DeepObject,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetOrdersResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Order> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Order> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/orders`: set optional parameters, then `send()`.
@@ -216,20 +251,24 @@ pub struct PostOrders<'a> {
     body: super::models::PostOrdersBody,
     options: rt::CallOptions,
 }
-impl PostOrders<'_> {
+impl<'a> PostOrders<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Order>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/orders");
         op.check(self.body.validate());
         op.form(&self.body, &["expand", "items", "metadata", "shipping"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Order>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/orders/{id}`: set optional parameters, then `send()`.
@@ -242,7 +281,7 @@ pub struct GetOrdersId<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetOrdersId<'_> {
+impl<'a> GetOrdersId<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -258,8 +297,7 @@ impl GetOrdersId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Order>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/orders/{id}");
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
@@ -270,7 +308,12 @@ impl GetOrdersId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Order>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/orders/{id}`: set optional parameters, then `send()`.
@@ -282,7 +325,7 @@ pub struct PostOrdersId<'a> {
     body: Option<super::models::PostOrdersIdBody>,
     options: rt::CallOptions,
 }
-impl PostOrdersId<'_> {
+impl<'a> PostOrdersId<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostOrdersIdBody) -> Self {
         self.body = Some(value);
@@ -293,8 +336,7 @@ impl PostOrdersId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Order>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/orders/{id}");
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
@@ -307,7 +349,12 @@ impl PostOrdersId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Order>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/orders/{id}/pay`: set optional parameters, then `send()`.
@@ -319,7 +366,7 @@ pub struct PostOrdersIdPay<'a> {
     body: Option<super::models::PostOrdersIdPayBody>,
     options: rt::CallOptions,
 }
-impl PostOrdersIdPay<'_> {
+impl<'a> PostOrdersIdPay<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostOrdersIdPayBody) -> Self {
         self.body = Some(value);
@@ -330,8 +377,7 @@ impl PostOrdersIdPay<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Order>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/orders/{id}/pay");
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
@@ -344,7 +390,12 @@ impl PostOrdersIdPay<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Order>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/orders/{id}/returns`: set optional parameters, then `send()`.
@@ -356,7 +407,7 @@ pub struct PostOrdersIdReturns<'a> {
     body: Option<super::models::PostOrdersIdReturnsBody>,
     options: rt::CallOptions,
 }
-impl PostOrdersIdReturns<'_> {
+impl<'a> PostOrdersIdReturns<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostOrdersIdReturnsBody) -> Self {
         self.body = Some(value);
@@ -367,10 +418,7 @@ impl PostOrdersIdReturns<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::OrderReturn>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/orders/{id}/returns");
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
@@ -380,6 +428,11 @@ impl PostOrdersIdReturns<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::OrderReturn>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -268,7 +268,7 @@ pub struct GetPaymentIntents<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetPaymentIntents<'_> {
+impl<'a> GetPaymentIntents<'a> {
     /// A filter on the list, based on the object `created` field. The value can be a string with an integer Unix timestamp, or it can be a dictionary with a number of different query options.
     pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
         self.created = Some(value);
@@ -309,10 +309,7 @@ impl GetPaymentIntents<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetPaymentIntentsResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/payment_intents");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.customer {
@@ -328,13 +325,52 @@ impl GetPaymentIntents<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetPaymentIntentsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::PaymentIntent> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::PaymentIntent> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/payment_intents`: set optional parameters, then `send()`.
@@ -345,16 +381,13 @@ pub struct PostPaymentIntents<'a> {
     body: super::models::PostPaymentIntentsBody,
     options: rt::CallOptions,
 }
-impl PostPaymentIntents<'_> {
+impl<'a> PostPaymentIntents<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/payment_intents");
         op.check(self.body.validate());
         op.form(
@@ -374,7 +407,12 @@ impl PostPaymentIntents<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/payment_intents/search`: set optional parameters, then `send()`.
@@ -389,7 +427,7 @@ pub struct GetPaymentIntentsSearch<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetPaymentIntentsSearch<'_> {
+impl<'a> GetPaymentIntentsSearch<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -415,13 +453,7 @@ impl GetPaymentIntentsSearch<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetPaymentIntentsSearchResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/payment_intents/search");
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -437,7 +469,41 @@ impl GetPaymentIntentsSearch<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetPaymentIntentsSearchResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `page`; found from a next cursor at `/next_page`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::PaymentIntent> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::PaymentIntent> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/next_page".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("page")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v1/payment_intents/{intent}`: set optional parameters, then `send()`.
@@ -451,7 +517,7 @@ pub struct GetPaymentIntentsIntent<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetPaymentIntentsIntent<'_> {
+impl<'a> GetPaymentIntentsIntent<'a> {
     /// The client secret of the PaymentIntent. Required if a publishable key is used to retrieve the source.
     pub fn client_secret(mut self, value: impl Into<String>) -> Self {
         self.client_secret = Some(value.into());
@@ -472,10 +538,7 @@ impl GetPaymentIntentsIntent<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/payment_intents/{intent}");
         let v = &self.intent;
         op.check(rt::check::length("intent", v, None, Some(5000u64)));
@@ -490,7 +553,12 @@ impl GetPaymentIntentsIntent<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/payment_intents/{intent}`: set optional parameters, then `send()`.
@@ -502,7 +570,7 @@ pub struct PostPaymentIntentsIntent<'a> {
     body: Option<super::models::PostPaymentIntentsIntentBody>,
     options: rt::CallOptions,
 }
-impl PostPaymentIntentsIntent<'_> {
+impl<'a> PostPaymentIntentsIntent<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostPaymentIntentsIntentBody) -> Self {
         self.body = Some(value);
@@ -513,10 +581,7 @@ impl PostPaymentIntentsIntent<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/payment_intents/{intent}");
         let v = &self.intent;
         op.check(rt::check::length("intent", v, None, Some(5000u64)));
@@ -542,7 +607,12 @@ impl PostPaymentIntentsIntent<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/payment_intents/{intent}/apply_customer_balance`: set optional parameters, then `send()`.
@@ -554,7 +624,7 @@ pub struct PostPaymentIntentsIntentApplyCustomerBalance<'a> {
     body: Option<super::models::PostPaymentIntentsIntentApplyCustomerBalanceBody>,
     options: rt::CallOptions,
 }
-impl PostPaymentIntentsIntentApplyCustomerBalance<'_> {
+impl<'a> PostPaymentIntentsIntentApplyCustomerBalance<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -568,10 +638,7 @@ impl PostPaymentIntentsIntentApplyCustomerBalance<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/payment_intents/{intent}/apply_customer_balance",
@@ -584,7 +651,12 @@ impl PostPaymentIntentsIntentApplyCustomerBalance<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/payment_intents/{intent}/cancel`: set optional parameters, then `send()`.
@@ -596,12 +668,9 @@ pub struct PostPaymentIntentsIntentCancel<'a> {
     body: Option<super::models::PostPaymentIntentsIntentCancelBody>,
     options: rt::CallOptions,
 }
-impl PostPaymentIntentsIntentCancel<'_> {
+impl<'a> PostPaymentIntentsIntentCancel<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostPaymentIntentsIntentCancelBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostPaymentIntentsIntentCancelBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -610,14 +679,8 @@ impl PostPaymentIntentsIntentCancel<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v1/payment_intents/{intent}/cancel",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v1/payment_intents/{intent}/cancel");
         let v = &self.intent;
         op.check(rt::check::length("intent", v, None, Some(5000u64)));
         op.path("intent", &self.intent, rt::Style::Simple, false);
@@ -626,7 +689,12 @@ impl PostPaymentIntentsIntentCancel<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/payment_intents/{intent}/capture`: set optional parameters, then `send()`.
@@ -638,12 +706,9 @@ pub struct PostPaymentIntentsIntentCapture<'a> {
     body: Option<super::models::PostPaymentIntentsIntentCaptureBody>,
     options: rt::CallOptions,
 }
-impl PostPaymentIntentsIntentCapture<'_> {
+impl<'a> PostPaymentIntentsIntentCapture<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostPaymentIntentsIntentCaptureBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostPaymentIntentsIntentCaptureBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -652,14 +717,8 @@ impl PostPaymentIntentsIntentCapture<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v1/payment_intents/{intent}/capture",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v1/payment_intents/{intent}/capture");
         let v = &self.intent;
         op.check(rt::check::length("intent", v, None, Some(5000u64)));
         op.path("intent", &self.intent, rt::Style::Simple, false);
@@ -671,7 +730,12 @@ impl PostPaymentIntentsIntentCapture<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/payment_intents/{intent}/confirm`: set optional parameters, then `send()`.
@@ -683,12 +747,9 @@ pub struct PostPaymentIntentsIntentConfirm<'a> {
     body: Option<super::models::PostPaymentIntentsIntentConfirmBody>,
     options: rt::CallOptions,
 }
-impl PostPaymentIntentsIntentConfirm<'_> {
+impl<'a> PostPaymentIntentsIntentConfirm<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostPaymentIntentsIntentConfirmBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostPaymentIntentsIntentConfirmBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -697,14 +758,8 @@ impl PostPaymentIntentsIntentConfirm<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v1/payment_intents/{intent}/confirm",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v1/payment_intents/{intent}/confirm");
         let v = &self.intent;
         op.check(rt::check::length("intent", v, None, Some(5000u64)));
         op.path("intent", &self.intent, rt::Style::Simple, false);
@@ -728,7 +783,12 @@ impl PostPaymentIntentsIntentConfirm<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/payment_intents/{intent}/increment_authorization`: set optional parameters, then `send()`.
@@ -740,16 +800,13 @@ pub struct PostPaymentIntentsIntentIncrementAuthorization<'a> {
     body: super::models::PostPaymentIntentsIntentIncrementAuthorizationBody,
     options: rt::CallOptions,
 }
-impl PostPaymentIntentsIntentIncrementAuthorization<'_> {
+impl<'a> PostPaymentIntentsIntentIncrementAuthorization<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/payment_intents/{intent}/increment_authorization",
@@ -761,7 +818,12 @@ impl PostPaymentIntentsIntentIncrementAuthorization<'_> {
         op.form(&self.body, &["expand", "metadata", "transfer_data"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/payment_intents/{intent}/verify_microdeposits`: set optional parameters, then `send()`.
@@ -773,7 +835,7 @@ pub struct PostPaymentIntentsIntentVerifyMicrodeposits<'a> {
     body: Option<super::models::PostPaymentIntentsIntentVerifyMicrodepositsBody>,
     options: rt::CallOptions,
 }
-impl PostPaymentIntentsIntentVerifyMicrodeposits<'_> {
+impl<'a> PostPaymentIntentsIntentVerifyMicrodeposits<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -787,10 +849,7 @@ impl PostPaymentIntentsIntentVerifyMicrodeposits<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/payment_intents/{intent}/verify_microdeposits",
@@ -806,6 +865,11 @@ impl PostPaymentIntentsIntentVerifyMicrodeposits<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -102,7 +102,7 @@ pub struct GetPaymentLinks<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetPaymentLinks<'_> {
+impl<'a> GetPaymentLinks<'a> {
     /// Only return payment links that are active or inactive (e.g., pass `false` to list all inactive payment links).
     pub fn active(mut self, value: bool) -> Self {
         self.active = Some(value);
@@ -138,10 +138,7 @@ impl GetPaymentLinks<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetPaymentLinksResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/payment_links");
         op.query("active", &self.active, rt::Style::Form, true);
         if let Some(v) = &self.ending_before {
@@ -153,13 +150,52 @@ impl GetPaymentLinks<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetPaymentLinksResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::PaymentLink> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::PaymentLink> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/payment_links`: set optional parameters, then `send()`.
@@ -170,16 +206,13 @@ pub struct PostPaymentLinks<'a> {
     body: super::models::PostPaymentLinksBody,
     options: rt::CallOptions,
 }
-impl PostPaymentLinks<'_> {
+impl<'a> PostPaymentLinks<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PaymentLink>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/payment_links");
         op.check(self.body.validate());
         op.form(
@@ -199,7 +232,12 @@ impl PostPaymentLinks<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PaymentLink>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/payment_links/{payment_link}`: set optional parameters, then `send()`.
@@ -212,7 +250,7 @@ pub struct GetPaymentLinksPaymentLink<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetPaymentLinksPaymentLink<'_> {
+impl<'a> GetPaymentLinksPaymentLink<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -228,10 +266,7 @@ impl GetPaymentLinksPaymentLink<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PaymentLink>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/payment_links/{payment_link}");
         let v = &self.payment_link;
         op.check(rt::check::length("payment_link", v, None, Some(5000u64)));
@@ -242,7 +277,12 @@ impl GetPaymentLinksPaymentLink<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PaymentLink>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/payment_links/{payment_link}`: set optional parameters, then `send()`.
@@ -254,12 +294,9 @@ pub struct PostPaymentLinksPaymentLink<'a> {
     body: Option<super::models::PostPaymentLinksPaymentLinkBody>,
     options: rt::CallOptions,
 }
-impl PostPaymentLinksPaymentLink<'_> {
+impl<'a> PostPaymentLinksPaymentLink<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostPaymentLinksPaymentLinkBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostPaymentLinksPaymentLinkBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -268,10 +305,7 @@ impl PostPaymentLinksPaymentLink<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PaymentLink>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/payment_links/{payment_link}");
         let v = &self.payment_link;
         op.check(rt::check::length("payment_link", v, None, Some(5000u64)));
@@ -295,7 +329,12 @@ impl PostPaymentLinksPaymentLink<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PaymentLink>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/payment_links/{payment_link}/line_items`: set optional parameters, then `send()`.
@@ -311,7 +350,7 @@ pub struct GetPaymentLinksPaymentLinkLineItems<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetPaymentLinksPaymentLinkLineItems<'_> {
+impl<'a> GetPaymentLinksPaymentLinkLineItems<'a> {
     /// A cursor for use in pagination. `ending_before` is an object ID that defines your place in the list. For instance, if you make a list request and receive 100 objects, starting with `obj_bar`, your subsequent call can include `ending_before=obj_bar` in order to fetch the previous page of the list.
     pub fn ending_before(mut self, value: impl Into<String>) -> Self {
         self.ending_before = Some(value.into());
@@ -342,13 +381,7 @@ impl GetPaymentLinksPaymentLinkLineItems<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetPaymentLinksPaymentLinkLineItemsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/payment_links/{payment_link}/line_items",
@@ -365,12 +398,54 @@ impl GetPaymentLinksPaymentLinkLineItems<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::GetPaymentLinksPaymentLinkLineItemsResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Item> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Item> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }

@@ -127,7 +127,7 @@ pub struct GetPaymentMethods<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetPaymentMethods<'_> {
+impl<'a> GetPaymentMethods<'a> {
     /// The ID of the customer whose PaymentMethods will be retrieved. If not provided, the response list will be empty.
     pub fn customer(mut self, value: impl Into<String>) -> Self {
         self.customer = Some(value.into());
@@ -163,10 +163,7 @@ impl GetPaymentMethods<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetPaymentMethodsResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/payment_methods");
         if let Some(v) = &self.customer {
             op.check(rt::check::length("customer", v, None, Some(5000u64)));
@@ -175,14 +172,53 @@ impl GetPaymentMethods<'_> {
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         op.query("type", &self.type_, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetPaymentMethodsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::PaymentMethod> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::PaymentMethod> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/payment_methods`: set optional parameters, then `send()`.
@@ -193,7 +229,7 @@ pub struct PostPaymentMethods<'a> {
     body: Option<super::models::PostPaymentMethodsBody>,
     options: rt::CallOptions,
 }
-impl PostPaymentMethods<'_> {
+impl<'a> PostPaymentMethods<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostPaymentMethodsBody) -> Self {
         self.body = Some(value);
@@ -204,10 +240,7 @@ impl PostPaymentMethods<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PaymentMethod>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/payment_methods");
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -247,7 +280,12 @@ impl PostPaymentMethods<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PaymentMethod>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/payment_methods/{payment_method}`: set optional parameters, then `send()`.
@@ -260,7 +298,7 @@ pub struct GetPaymentMethodsPaymentMethod<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetPaymentMethodsPaymentMethod<'_> {
+impl<'a> GetPaymentMethodsPaymentMethod<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -276,24 +314,28 @@ impl GetPaymentMethodsPaymentMethod<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PaymentMethod>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v1/payment_methods/{payment_method}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v1/payment_methods/{payment_method}");
         let v = &self.payment_method;
         op.check(rt::check::length("payment_method", v, None, Some(5000u64)));
-        op.path("payment_method", &self.payment_method, rt::Style::Simple, false);
+        op.path(
+            "payment_method",
+            &self.payment_method,
+            rt::Style::Simple,
+            false,
+        );
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PaymentMethod>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/payment_methods/{payment_method}`: set optional parameters, then `send()`.
@@ -305,12 +347,9 @@ pub struct PostPaymentMethodsPaymentMethod<'a> {
     body: Option<super::models::PostPaymentMethodsPaymentMethodBody>,
     options: rt::CallOptions,
 }
-impl PostPaymentMethodsPaymentMethod<'_> {
+impl<'a> PostPaymentMethodsPaymentMethod<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostPaymentMethodsPaymentMethodBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostPaymentMethodsPaymentMethodBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -319,29 +358,39 @@ impl PostPaymentMethodsPaymentMethod<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PaymentMethod>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v1/payment_methods/{payment_method}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v1/payment_methods/{payment_method}");
         let v = &self.payment_method;
         op.check(rt::check::length("payment_method", v, None, Some(5000u64)));
-        op.path("payment_method", &self.payment_method, rt::Style::Simple, false);
+        op.path(
+            "payment_method",
+            &self.payment_method,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
         if let Some(body) = &self.body {
             op.form(
                 body,
-                &["billing_details", "card", "expand", "metadata", "us_bank_account"],
+                &[
+                    "billing_details",
+                    "card",
+                    "expand",
+                    "metadata",
+                    "us_bank_account",
+                ],
             );
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PaymentMethod>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/payment_methods/{payment_method}/attach`: set optional parameters, then `send()`.
@@ -353,28 +402,35 @@ pub struct PostPaymentMethodsPaymentMethodAttach<'a> {
     body: super::models::PostPaymentMethodsPaymentMethodAttachBody,
     options: rt::CallOptions,
 }
-impl PostPaymentMethodsPaymentMethodAttach<'_> {
+impl<'a> PostPaymentMethodsPaymentMethodAttach<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PaymentMethod>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/payment_methods/{payment_method}/attach",
         );
         let v = &self.payment_method;
         op.check(rt::check::length("payment_method", v, None, Some(5000u64)));
-        op.path("payment_method", &self.payment_method, rt::Style::Simple, false);
+        op.path(
+            "payment_method",
+            &self.payment_method,
+            rt::Style::Simple,
+            false,
+        );
         op.check(self.body.validate());
         op.form(&self.body, &["expand"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PaymentMethod>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/payment_methods/{payment_method}/detach`: set optional parameters, then `send()`.
@@ -386,12 +442,9 @@ pub struct PostPaymentMethodsPaymentMethodDetach<'a> {
     body: Option<super::models::PostChargesChargeDisputeCloseBody>,
     options: rt::CallOptions,
 }
-impl PostPaymentMethodsPaymentMethodDetach<'_> {
+impl<'a> PostPaymentMethodsPaymentMethodDetach<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -400,22 +453,29 @@ impl PostPaymentMethodsPaymentMethodDetach<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PaymentMethod>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/payment_methods/{payment_method}/detach",
         );
         let v = &self.payment_method;
         op.check(rt::check::length("payment_method", v, None, Some(5000u64)));
-        op.path("payment_method", &self.payment_method, rt::Style::Simple, false);
+        op.path(
+            "payment_method",
+            &self.payment_method,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PaymentMethod>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

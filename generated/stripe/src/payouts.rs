@@ -60,10 +60,7 @@ impl<'a> PayoutsApi<'a> {
     /// <p>Updates the specified payout by setting the values of the parameters passed. Any parameters not provided will be left unchanged. This request accepts only the metadata as arguments.</p>
     ///
     /// `POST /v1/payouts/{payout}` (operation `PostPayoutsPayout`).
-    pub fn post_payouts_payout(
-        &self,
-        payout: impl Into<String>,
-    ) -> PostPayoutsPayout<'a> {
+    pub fn post_payouts_payout(&self, payout: impl Into<String>) -> PostPayoutsPayout<'a> {
         PostPayoutsPayout {
             client: self.client,
             payout: payout.into(),
@@ -118,7 +115,7 @@ pub struct GetPayouts<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetPayouts<'_> {
+impl<'a> GetPayouts<'a> {
     /// Set `arrival_date`.
     pub fn arrival_date(mut self, value: super::models::GetAccountsCreated) -> Self {
         self.arrival_date = Some(value);
@@ -169,12 +166,14 @@ impl GetPayouts<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetPayoutsResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/payouts");
-        op.query("arrival_date", &self.arrival_date, rt::Style::DeepObject, true);
+        op.query(
+            "arrival_date",
+            &self.arrival_date,
+            rt::Style::DeepObject,
+            true,
+        );
         op.query("created", &self.created, rt::Style::DeepObject, true);
         op.query("destination", &self.destination, rt::Style::Form, true);
         if let Some(v) = &self.ending_before {
@@ -186,7 +185,12 @@ impl GetPayouts<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(v) = &self.status {
             op.check(rt::check::length("status", v, None, Some(5000u64)));
         }
@@ -196,7 +200,41 @@ impl GetPayouts<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetPayoutsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Payout> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Payout> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/payouts`: set optional parameters, then `send()`.
@@ -207,20 +245,24 @@ pub struct PostPayouts<'a> {
     body: super::models::PostPayoutsBody,
     options: rt::CallOptions,
 }
-impl PostPayouts<'_> {
+impl<'a> PostPayouts<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Payout>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/payouts");
         op.check(self.body.validate());
         op.form(&self.body, &["expand", "metadata"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Payout>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/payouts/{payout}`: set optional parameters, then `send()`.
@@ -233,7 +275,7 @@ pub struct GetPayoutsPayout<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetPayoutsPayout<'_> {
+impl<'a> GetPayoutsPayout<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -249,8 +291,7 @@ impl GetPayoutsPayout<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Payout>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/payouts/{payout}");
         let v = &self.payout;
         op.check(rt::check::length("payout", v, None, Some(5000u64)));
@@ -261,7 +302,12 @@ impl GetPayoutsPayout<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Payout>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/payouts/{payout}`: set optional parameters, then `send()`.
@@ -273,12 +319,9 @@ pub struct PostPayoutsPayout<'a> {
     body: Option<super::models::PostApplicationFeesFeeRefundsIdBody>,
     options: rt::CallOptions,
 }
-impl PostPayoutsPayout<'_> {
+impl<'a> PostPayoutsPayout<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostApplicationFeesFeeRefundsIdBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostApplicationFeesFeeRefundsIdBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -287,8 +330,7 @@ impl PostPayoutsPayout<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Payout>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/payouts/{payout}");
         let v = &self.payout;
         op.check(rt::check::length("payout", v, None, Some(5000u64)));
@@ -298,7 +340,12 @@ impl PostPayoutsPayout<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Payout>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/payouts/{payout}/cancel`: set optional parameters, then `send()`.
@@ -310,12 +357,9 @@ pub struct PostPayoutsPayoutCancel<'a> {
     body: Option<super::models::PostChargesChargeDisputeCloseBody>,
     options: rt::CallOptions,
 }
-impl PostPayoutsPayoutCancel<'_> {
+impl<'a> PostPayoutsPayoutCancel<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -324,8 +368,7 @@ impl PostPayoutsPayoutCancel<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Payout>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/payouts/{payout}/cancel");
         let v = &self.payout;
         op.check(rt::check::length("payout", v, None, Some(5000u64)));
@@ -335,7 +378,12 @@ impl PostPayoutsPayoutCancel<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Payout>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/payouts/{payout}/reverse`: set optional parameters, then `send()`.
@@ -347,12 +395,9 @@ pub struct PostPayoutsPayoutReverse<'a> {
     body: Option<super::models::PostIssuingSettlementsSettlementBody>,
     options: rt::CallOptions,
 }
-impl PostPayoutsPayoutReverse<'_> {
+impl<'a> PostPayoutsPayoutReverse<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostIssuingSettlementsSettlementBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostIssuingSettlementsSettlementBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -361,8 +406,7 @@ impl PostPayoutsPayoutReverse<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Payout>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/payouts/{payout}/reverse");
         let v = &self.payout;
         op.check(rt::check::length("payout", v, None, Some(5000u64)));
@@ -372,6 +416,11 @@ impl PostPayoutsPayoutReverse<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Payout>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -90,7 +90,7 @@ pub struct GetPlans<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetPlans<'_> {
+impl<'a> GetPlans<'a> {
     /// Only return plans that are active or inactive (e.g., pass `false` to list all inactive plans).
     pub fn active(mut self, value: bool) -> Self {
         self.active = Some(value);
@@ -136,10 +136,7 @@ impl GetPlans<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetPlansResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/plans");
         op.query("active", &self.active, rt::Style::Form, true);
         op.query("created", &self.created, rt::Style::DeepObject, true);
@@ -156,13 +153,50 @@ impl GetPlans<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GetPlansResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Plan> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Plan> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/plans`: set optional parameters, then `send()`.
@@ -173,14 +207,13 @@ pub struct PostPlans<'a> {
     body: super::models::PostPlansBody,
     options: rt::CallOptions,
 }
-impl PostPlans<'_> {
+impl<'a> PostPlans<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Plan>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/plans");
         op.check(self.body.validate());
         op.form(
@@ -189,7 +222,12 @@ impl PostPlans<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Plan>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/plans/{plan}`: set optional parameters, then `send()`.
@@ -202,7 +240,7 @@ pub struct GetPlansPlan<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetPlansPlan<'_> {
+impl<'a> GetPlansPlan<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -218,8 +256,7 @@ impl GetPlansPlan<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Plan>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/plans/{plan}");
         let v = &self.plan;
         op.check(rt::check::length("plan", v, None, Some(5000u64)));
@@ -230,7 +267,12 @@ impl GetPlansPlan<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Plan>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/plans/{plan}`: set optional parameters, then `send()`.
@@ -242,7 +284,7 @@ pub struct PostPlansPlan<'a> {
     body: Option<super::models::PostPlansPlanBody>,
     options: rt::CallOptions,
 }
-impl PostPlansPlan<'_> {
+impl<'a> PostPlansPlan<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostPlansPlanBody) -> Self {
         self.body = Some(value);
@@ -253,8 +295,7 @@ impl PostPlansPlan<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Plan>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/plans/{plan}");
         let v = &self.plan;
         op.check(rt::check::length("plan", v, None, Some(5000u64)));
@@ -267,7 +308,12 @@ impl PostPlansPlan<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Plan>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/plans/{plan}`: set optional parameters, then `send()`.
@@ -279,7 +325,7 @@ pub struct DeletePlansPlan<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl DeletePlansPlan<'_> {
+impl<'a> DeletePlansPlan<'a> {
     /// Set the request body.
     pub fn body(mut self, value: serde_json::Value) -> Self {
         self.body = Some(value);
@@ -290,10 +336,7 @@ impl DeletePlansPlan<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeletedPlan>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v1/plans/{plan}");
         let v = &self.plan;
         op.check(rt::check::length("plan", v, None, Some(5000u64)));
@@ -303,6 +346,11 @@ impl DeletePlansPlan<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::DeletedPlan>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

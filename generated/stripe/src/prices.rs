@@ -104,7 +104,7 @@ pub struct GetPrices<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetPrices<'_> {
+impl<'a> GetPrices<'a> {
     /// Only return prices that are active or inactive (e.g., pass `false` to list all inactive prices).
     pub fn active(mut self, value: bool) -> Self {
         self.active = Some(value);
@@ -170,10 +170,7 @@ impl GetPrices<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetPricesResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/prices");
         op.query("active", &self.active, rt::Style::Form, true);
         op.query("created", &self.created, rt::Style::DeepObject, true);
@@ -184,7 +181,12 @@ impl GetPrices<'_> {
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query("lookup_keys", &self.lookup_keys, rt::Style::DeepObject, true);
+        op.query(
+            "lookup_keys",
+            &self.lookup_keys,
+            rt::Style::DeepObject,
+            true,
+        );
         if let Some(v) = &self.product {
             op.check(rt::check::length("product", v, None, Some(5000u64)));
         }
@@ -193,14 +195,53 @@ impl GetPrices<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         op.query("type", &self.type_, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetPricesResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Price> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Price> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/prices`: set optional parameters, then `send()`.
@@ -211,14 +252,13 @@ pub struct PostPrices<'a> {
     body: super::models::PostPricesBody,
     options: rt::CallOptions,
 }
-impl PostPrices<'_> {
+impl<'a> PostPrices<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Price>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/prices");
         op.check(self.body.validate());
         op.form(
@@ -234,7 +274,12 @@ impl PostPrices<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Price>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/prices/search`: set optional parameters, then `send()`.
@@ -249,7 +294,7 @@ pub struct GetPricesSearch<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetPricesSearch<'_> {
+impl<'a> GetPricesSearch<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -275,10 +320,7 @@ impl GetPricesSearch<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetPricesSearchResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/prices/search");
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -294,7 +336,41 @@ impl GetPricesSearch<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetPricesSearchResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `page`; found from a next cursor at `/next_page`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Price> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Price> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/next_page".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("page")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v1/prices/{price}`: set optional parameters, then `send()`.
@@ -307,7 +383,7 @@ pub struct GetPricesPrice<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetPricesPrice<'_> {
+impl<'a> GetPricesPrice<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -323,8 +399,7 @@ impl GetPricesPrice<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Price>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/prices/{price}");
         let v = &self.price;
         op.check(rt::check::length("price", v, None, Some(5000u64)));
@@ -335,7 +410,12 @@ impl GetPricesPrice<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Price>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/prices/{price}`: set optional parameters, then `send()`.
@@ -347,7 +427,7 @@ pub struct PostPricesPrice<'a> {
     body: Option<super::models::PostPricesPriceBody>,
     options: rt::CallOptions,
 }
-impl PostPricesPrice<'_> {
+impl<'a> PostPricesPrice<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostPricesPriceBody) -> Self {
         self.body = Some(value);
@@ -358,8 +438,7 @@ impl PostPricesPrice<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Price>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/prices/{price}");
         let v = &self.price;
         op.check(rt::check::length("price", v, None, Some(5000u64)));
@@ -372,6 +451,11 @@ impl PostPricesPrice<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Price>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -92,7 +92,7 @@ pub struct GetPromotionCodes<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetPromotionCodes<'_> {
+impl<'a> GetPromotionCodes<'a> {
     /// Filter promotion codes by whether they are active.
     pub fn active(mut self, value: bool) -> Self {
         self.active = Some(value);
@@ -148,10 +148,7 @@ impl GetPromotionCodes<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetPromotionCodesResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/promotion_codes");
         op.query("active", &self.active, rt::Style::Form, true);
         if let Some(v) = &self.code {
@@ -176,13 +173,52 @@ impl GetPromotionCodes<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetPromotionCodesResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::PromotionCode> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::PromotionCode> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/promotion_codes`: set optional parameters, then `send()`.
@@ -193,22 +229,24 @@ pub struct PostPromotionCodes<'a> {
     body: super::models::PostPromotionCodesBody,
     options: rt::CallOptions,
 }
-impl PostPromotionCodes<'_> {
+impl<'a> PostPromotionCodes<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PromotionCode>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/promotion_codes");
         op.check(self.body.validate());
         op.form(&self.body, &["expand", "metadata", "restrictions"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PromotionCode>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/promotion_codes/{promotion_code}`: set optional parameters, then `send()`.
@@ -221,7 +259,7 @@ pub struct GetPromotionCodesPromotionCode<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetPromotionCodesPromotionCode<'_> {
+impl<'a> GetPromotionCodesPromotionCode<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -237,24 +275,28 @@ impl GetPromotionCodesPromotionCode<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PromotionCode>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v1/promotion_codes/{promotion_code}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v1/promotion_codes/{promotion_code}");
         let v = &self.promotion_code;
         op.check(rt::check::length("promotion_code", v, None, Some(5000u64)));
-        op.path("promotion_code", &self.promotion_code, rt::Style::Simple, false);
+        op.path(
+            "promotion_code",
+            &self.promotion_code,
+            rt::Style::Simple,
+            false,
+        );
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PromotionCode>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/promotion_codes/{promotion_code}`: set optional parameters, then `send()`.
@@ -266,12 +308,9 @@ pub struct PostPromotionCodesPromotionCode<'a> {
     body: Option<super::models::PostPromotionCodesPromotionCodeBody>,
     options: rt::CallOptions,
 }
-impl PostPromotionCodesPromotionCode<'_> {
+impl<'a> PostPromotionCodesPromotionCode<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostPromotionCodesPromotionCodeBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostPromotionCodesPromotionCodeBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -280,22 +319,26 @@ impl PostPromotionCodesPromotionCode<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::PromotionCode>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v1/promotion_codes/{promotion_code}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v1/promotion_codes/{promotion_code}");
         let v = &self.promotion_code;
         op.check(rt::check::length("promotion_code", v, None, Some(5000u64)));
-        op.path("promotion_code", &self.promotion_code, rt::Style::Simple, false);
+        op.path(
+            "promotion_code",
+            &self.promotion_code,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(body) = &self.body {
             op.form(body, &["expand", "metadata"]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::PromotionCode>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -66,10 +66,7 @@ impl<'a> QuotesApi<'a> {
     /// <p>Accepts the specified quote.</p>
     ///
     /// `POST /v1/quotes/{quote}/accept` (operation `PostQuotesQuoteAccept`).
-    pub fn post_quotes_quote_accept(
-        &self,
-        quote: impl Into<String>,
-    ) -> PostQuotesQuoteAccept<'a> {
+    pub fn post_quotes_quote_accept(&self, quote: impl Into<String>) -> PostQuotesQuoteAccept<'a> {
         PostQuotesQuoteAccept {
             client: self.client,
             quote: quote.into(),
@@ -80,10 +77,7 @@ impl<'a> QuotesApi<'a> {
     /// <p>Cancels the quote.</p>
     ///
     /// `POST /v1/quotes/{quote}/cancel` (operation `PostQuotesQuoteCancel`).
-    pub fn post_quotes_quote_cancel(
-        &self,
-        quote: impl Into<String>,
-    ) -> PostQuotesQuoteCancel<'a> {
+    pub fn post_quotes_quote_cancel(&self, quote: impl Into<String>) -> PostQuotesQuoteCancel<'a> {
         PostQuotesQuoteCancel {
             client: self.client,
             quote: quote.into(),
@@ -144,10 +138,7 @@ impl<'a> QuotesApi<'a> {
     /// <p>Download the PDF for a finalized quote</p>
     ///
     /// `GET /v1/quotes/{quote}/pdf` (operation `GetQuotesQuotePdf`).
-    pub fn get_quotes_quote_pdf(
-        &self,
-        quote: impl Into<String>,
-    ) -> GetQuotesQuotePdf<'a> {
+    pub fn get_quotes_quote_pdf(&self, quote: impl Into<String>) -> GetQuotesQuotePdf<'a> {
         GetQuotesQuotePdf {
             client: self.client,
             quote: quote.into(),
@@ -172,7 +163,7 @@ pub struct GetQuotes<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetQuotes<'_> {
+impl<'a> GetQuotes<'a> {
     /// The ID of the customer whose quotes will be retrieved.
     pub fn customer(mut self, value: impl Into<String>) -> Self {
         self.customer = Some(value.into());
@@ -218,10 +209,7 @@ impl GetQuotes<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetQuotesResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/quotes");
         if let Some(v) = &self.customer {
             op.check(rt::check::length("customer", v, None, Some(5000u64)));
@@ -236,7 +224,12 @@ impl GetQuotes<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         op.query("status", &self.status, rt::Style::Form, true);
         if let Some(v) = &self.test_clock {
             op.check(rt::check::length("test_clock", v, None, Some(5000u64)));
@@ -247,7 +240,41 @@ impl GetQuotes<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetQuotesResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Quote> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Quote> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/quotes`: set optional parameters, then `send()`.
@@ -258,7 +285,7 @@ pub struct PostQuotes<'a> {
     body: Option<super::models::PostQuotesBody>,
     options: rt::CallOptions,
 }
-impl PostQuotes<'_> {
+impl<'a> PostQuotes<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostQuotesBody) -> Self {
         self.body = Some(value);
@@ -269,8 +296,7 @@ impl PostQuotes<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Quote>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/quotes");
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -297,7 +323,12 @@ impl PostQuotes<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Quote>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/quotes/{quote}`: set optional parameters, then `send()`.
@@ -310,7 +341,7 @@ pub struct GetQuotesQuote<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetQuotesQuote<'_> {
+impl<'a> GetQuotesQuote<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -326,8 +357,7 @@ impl GetQuotesQuote<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Quote>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/quotes/{quote}");
         let v = &self.quote;
         op.check(rt::check::length("quote", v, None, Some(5000u64)));
@@ -338,7 +368,12 @@ impl GetQuotesQuote<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Quote>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/quotes/{quote}`: set optional parameters, then `send()`.
@@ -350,7 +385,7 @@ pub struct PostQuotesQuote<'a> {
     body: Option<super::models::PostQuotesQuoteBody>,
     options: rt::CallOptions,
 }
-impl PostQuotesQuote<'_> {
+impl<'a> PostQuotesQuote<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostQuotesQuoteBody) -> Self {
         self.body = Some(value);
@@ -361,8 +396,7 @@ impl PostQuotesQuote<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Quote>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/quotes/{quote}");
         let v = &self.quote;
         op.check(rt::check::length("quote", v, None, Some(5000u64)));
@@ -391,7 +425,12 @@ impl PostQuotesQuote<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Quote>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/quotes/{quote}/accept`: set optional parameters, then `send()`.
@@ -403,12 +442,9 @@ pub struct PostQuotesQuoteAccept<'a> {
     body: Option<super::models::PostChargesChargeDisputeCloseBody>,
     options: rt::CallOptions,
 }
-impl PostQuotesQuoteAccept<'_> {
+impl<'a> PostQuotesQuoteAccept<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -417,8 +453,7 @@ impl PostQuotesQuoteAccept<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Quote>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/quotes/{quote}/accept");
         let v = &self.quote;
         op.check(rt::check::length("quote", v, None, Some(5000u64)));
@@ -428,7 +463,12 @@ impl PostQuotesQuoteAccept<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Quote>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/quotes/{quote}/cancel`: set optional parameters, then `send()`.
@@ -440,12 +480,9 @@ pub struct PostQuotesQuoteCancel<'a> {
     body: Option<super::models::PostChargesChargeDisputeCloseBody>,
     options: rt::CallOptions,
 }
-impl PostQuotesQuoteCancel<'_> {
+impl<'a> PostQuotesQuoteCancel<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -454,8 +491,7 @@ impl PostQuotesQuoteCancel<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Quote>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/quotes/{quote}/cancel");
         let v = &self.quote;
         op.check(rt::check::length("quote", v, None, Some(5000u64)));
@@ -465,7 +501,12 @@ impl PostQuotesQuoteCancel<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Quote>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/quotes/{quote}/computed_upfront_line_items`: set optional parameters, then `send()`.
@@ -481,7 +522,7 @@ pub struct GetQuotesQuoteComputedUpfrontLineItems<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetQuotesQuoteComputedUpfrontLineItems<'_> {
+impl<'a> GetQuotesQuoteComputedUpfrontLineItems<'a> {
     /// A cursor for use in pagination. `ending_before` is an object ID that defines your place in the list. For instance, if you make a list request and receive 100 objects, starting with `obj_bar`, your subsequent call can include `ending_before=obj_bar` in order to fetch the previous page of the list.
     pub fn ending_before(mut self, value: impl Into<String>) -> Self {
         self.ending_before = Some(value.into());
@@ -512,13 +553,7 @@ impl GetQuotesQuoteComputedUpfrontLineItems<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetQuotesQuoteComputedUpfrontLineItemsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/quotes/{quote}/computed_upfront_line_items",
@@ -535,13 +570,55 @@ impl GetQuotesQuoteComputedUpfrontLineItems<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::GetQuotesQuoteComputedUpfrontLineItemsResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Item> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Item> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/quotes/{quote}/finalize`: set optional parameters, then `send()`.
@@ -553,7 +630,7 @@ pub struct PostQuotesQuoteFinalize<'a> {
     body: Option<super::models::PostQuotesQuoteFinalizeBody>,
     options: rt::CallOptions,
 }
-impl PostQuotesQuoteFinalize<'_> {
+impl<'a> PostQuotesQuoteFinalize<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostQuotesQuoteFinalizeBody) -> Self {
         self.body = Some(value);
@@ -564,8 +641,7 @@ impl PostQuotesQuoteFinalize<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Quote>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/quotes/{quote}/finalize");
         let v = &self.quote;
         op.check(rt::check::length("quote", v, None, Some(5000u64)));
@@ -575,7 +651,12 @@ impl PostQuotesQuoteFinalize<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Quote>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/quotes/{quote}/line_items`: set optional parameters, then `send()`.
@@ -591,7 +672,7 @@ pub struct GetQuotesQuoteLineItems<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetQuotesQuoteLineItems<'_> {
+impl<'a> GetQuotesQuoteLineItems<'a> {
     /// A cursor for use in pagination. `ending_before` is an object ID that defines your place in the list. For instance, if you make a list request and receive 100 objects, starting with `obj_bar`, your subsequent call can include `ending_before=obj_bar` in order to fetch the previous page of the list.
     pub fn ending_before(mut self, value: impl Into<String>) -> Self {
         self.ending_before = Some(value.into());
@@ -622,13 +703,7 @@ impl GetQuotesQuoteLineItems<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetQuotesQuoteComputedUpfrontLineItemsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/quotes/{quote}/line_items");
         let v = &self.quote;
         op.check(rt::check::length("quote", v, None, Some(5000u64)));
@@ -642,13 +717,55 @@ impl GetQuotesQuoteLineItems<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::GetQuotesQuoteComputedUpfrontLineItemsResponse200>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Item> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Item> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v1/quotes/{quote}/pdf`: set optional parameters, then `send()`.
@@ -661,7 +778,7 @@ pub struct GetQuotesQuotePdf<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetQuotesQuotePdf<'_> {
+impl<'a> GetQuotesQuotePdf<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -677,8 +794,7 @@ impl GetQuotesQuotePdf<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/quotes/{quote}/pdf");
         let v = &self.quote;
         op.check(rt::check::length("quote", v, None, Some(5000u64)));
@@ -689,6 +805,11 @@ impl GetQuotesQuotePdf<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_bytes(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_bytes(client.connector(), op).await
     }
 }

@@ -196,7 +196,7 @@ pub struct GetRadarEarlyFraudWarnings<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetRadarEarlyFraudWarnings<'_> {
+impl<'a> GetRadarEarlyFraudWarnings<'a> {
     /// Only return early fraud warnings for the charge specified by this charge ID.
     pub fn charge(mut self, value: impl Into<String>) -> Self {
         self.charge = Some(value.into());
@@ -237,13 +237,7 @@ impl GetRadarEarlyFraudWarnings<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetRadarEarlyFraudWarningsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/radar/early_fraud_warnings");
         op.query("charge", &self.charge, rt::Style::Form, true);
         if let Some(v) = &self.ending_before {
@@ -255,17 +249,61 @@ impl GetRadarEarlyFraudWarnings<'_> {
         if let Some(v) = &self.payment_intent {
             op.check(rt::check::length("payment_intent", v, None, Some(5000u64)));
         }
-        op.query("payment_intent", &self.payment_intent, rt::Style::Form, true);
+        op.query(
+            "payment_intent",
+            &self.payment_intent,
+            rt::Style::Form,
+            true,
+        );
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetRadarEarlyFraudWarningsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::RadarEarlyFraudWarning> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::RadarEarlyFraudWarning> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v1/radar/early_fraud_warnings/{early_fraud_warning}`: set optional parameters, then `send()`.
@@ -278,7 +316,7 @@ pub struct GetRadarEarlyFraudWarningsEarlyFraudWarning<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetRadarEarlyFraudWarningsEarlyFraudWarning<'_> {
+impl<'a> GetRadarEarlyFraudWarningsEarlyFraudWarning<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -294,16 +332,18 @@ impl GetRadarEarlyFraudWarningsEarlyFraudWarning<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RadarEarlyFraudWarning>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/radar/early_fraud_warnings/{early_fraud_warning}",
         );
         let v = &self.early_fraud_warning;
-        op.check(rt::check::length("early_fraud_warning", v, None, Some(5000u64)));
+        op.check(rt::check::length(
+            "early_fraud_warning",
+            v,
+            None,
+            Some(5000u64),
+        ));
         op.path(
             "early_fraud_warning",
             &self.early_fraud_warning,
@@ -316,7 +356,14 @@ impl GetRadarEarlyFraudWarningsEarlyFraudWarning<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RadarEarlyFraudWarning>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/radar/value_list_items`: set optional parameters, then `send()`.
@@ -334,7 +381,7 @@ pub struct GetRadarValueListItems<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetRadarValueListItems<'_> {
+impl<'a> GetRadarValueListItems<'a> {
     /// Set `created`.
     pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
         self.created = Some(value);
@@ -375,13 +422,7 @@ impl GetRadarValueListItems<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetRadarValueListItemsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/radar/value_list_items");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.ending_before {
@@ -393,7 +434,12 @@ impl GetRadarValueListItems<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(v) = &self.value {
             op.check(rt::check::length("value", v, None, Some(800u64)));
         }
@@ -406,7 +452,41 @@ impl GetRadarValueListItems<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetRadarValueListItemsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::RadarValueListItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::RadarValueListItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/radar/value_list_items`: set optional parameters, then `send()`.
@@ -417,22 +497,24 @@ pub struct PostRadarValueListItems<'a> {
     body: super::models::PostRadarValueListItemsBody,
     options: rt::CallOptions,
 }
-impl PostRadarValueListItems<'_> {
+impl<'a> PostRadarValueListItems<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RadarValueListItem>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/radar/value_list_items");
         op.check(self.body.validate());
         op.form(&self.body, &["expand"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::RadarValueListItem>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/radar/value_list_items/{item}`: set optional parameters, then `send()`.
@@ -445,7 +527,7 @@ pub struct GetRadarValueListItemsItem<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetRadarValueListItemsItem<'_> {
+impl<'a> GetRadarValueListItemsItem<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -461,10 +543,7 @@ impl GetRadarValueListItemsItem<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RadarValueListItem>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/radar/value_list_items/{item}");
         let v = &self.item;
         op.check(rt::check::length("item", v, None, Some(5000u64)));
@@ -475,7 +554,12 @@ impl GetRadarValueListItemsItem<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::RadarValueListItem>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/radar/value_list_items/{item}`: set optional parameters, then `send()`.
@@ -487,7 +571,7 @@ pub struct DeleteRadarValueListItemsItem<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl DeleteRadarValueListItemsItem<'_> {
+impl<'a> DeleteRadarValueListItemsItem<'a> {
     /// Set the request body.
     pub fn body(mut self, value: serde_json::Value) -> Self {
         self.body = Some(value);
@@ -498,14 +582,8 @@ impl DeleteRadarValueListItemsItem<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeletedRadarValueListItem>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/v1/radar/value_list_items/{item}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/v1/radar/value_list_items/{item}");
         let v = &self.item;
         op.check(rt::check::length("item", v, None, Some(5000u64)));
         op.path("item", &self.item, rt::Style::Simple, false);
@@ -514,7 +592,14 @@ impl DeleteRadarValueListItemsItem<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeletedRadarValueListItem>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/radar/value_lists`: set optional parameters, then `send()`.
@@ -532,7 +617,7 @@ pub struct GetRadarValueLists<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetRadarValueLists<'_> {
+impl<'a> GetRadarValueLists<'a> {
     /// The alias used to reference the value list when writing rules.
     pub fn alias(mut self, value: impl Into<String>) -> Self {
         self.alias = Some(value.into());
@@ -578,10 +663,7 @@ impl GetRadarValueLists<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetRadarValueListsResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/radar/value_lists");
         if let Some(v) = &self.alias {
             op.check(rt::check::length("alias", v, None, Some(100u64)));
@@ -601,13 +683,52 @@ impl GetRadarValueLists<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetRadarValueListsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::RadarValueList> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::RadarValueList> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/radar/value_lists`: set optional parameters, then `send()`.
@@ -618,22 +739,24 @@ pub struct PostRadarValueLists<'a> {
     body: super::models::PostRadarValueListsBody,
     options: rt::CallOptions,
 }
-impl PostRadarValueLists<'_> {
+impl<'a> PostRadarValueLists<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RadarValueList>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/radar/value_lists");
         op.check(self.body.validate());
         op.form(&self.body, &["expand", "metadata"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::RadarValueList>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/radar/value_lists/{value_list}`: set optional parameters, then `send()`.
@@ -646,7 +769,7 @@ pub struct GetRadarValueListsValueList<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetRadarValueListsValueList<'_> {
+impl<'a> GetRadarValueListsValueList<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -662,10 +785,7 @@ impl GetRadarValueListsValueList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RadarValueList>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/radar/value_lists/{value_list}");
         let v = &self.value_list;
         op.check(rt::check::length("value_list", v, None, Some(5000u64)));
@@ -676,7 +796,12 @@ impl GetRadarValueListsValueList<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::RadarValueList>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/radar/value_lists/{value_list}`: set optional parameters, then `send()`.
@@ -688,12 +813,9 @@ pub struct PostRadarValueListsValueList<'a> {
     body: Option<super::models::PostRadarValueListsValueListBody>,
     options: rt::CallOptions,
 }
-impl PostRadarValueListsValueList<'_> {
+impl<'a> PostRadarValueListsValueList<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostRadarValueListsValueListBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostRadarValueListsValueListBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -702,10 +824,7 @@ impl PostRadarValueListsValueList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::RadarValueList>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/radar/value_lists/{value_list}");
         let v = &self.value_list;
         op.check(rt::check::length("value_list", v, None, Some(5000u64)));
@@ -718,7 +837,12 @@ impl PostRadarValueListsValueList<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::RadarValueList>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/radar/value_lists/{value_list}`: set optional parameters, then `send()`.
@@ -730,7 +854,7 @@ pub struct DeleteRadarValueListsValueList<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl DeleteRadarValueListsValueList<'_> {
+impl<'a> DeleteRadarValueListsValueList<'a> {
     /// Set the request body.
     pub fn body(mut self, value: serde_json::Value) -> Self {
         self.body = Some(value);
@@ -741,14 +865,8 @@ impl DeleteRadarValueListsValueList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeletedRadarValueList>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/v1/radar/value_lists/{value_list}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/v1/radar/value_lists/{value_list}");
         let v = &self.value_list;
         op.check(rt::check::length("value_list", v, None, Some(5000u64)));
         op.path("value_list", &self.value_list, rt::Style::Simple, false);
@@ -757,6 +875,13 @@ impl DeleteRadarValueListsValueList<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeletedRadarValueList>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

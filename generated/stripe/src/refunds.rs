@@ -57,10 +57,7 @@ impl<'a> RefundsApi<'a> {
     /// <p>This request only accepts <code>metadata</code> as an argument.</p>
     ///
     /// `POST /v1/refunds/{refund}` (operation `PostRefundsRefund`).
-    pub fn post_refunds_refund(
-        &self,
-        refund: impl Into<String>,
-    ) -> PostRefundsRefund<'a> {
+    pub fn post_refunds_refund(&self, refund: impl Into<String>) -> PostRefundsRefund<'a> {
         PostRefundsRefund {
             client: self.client,
             refund: refund.into(),
@@ -100,7 +97,7 @@ pub struct GetRefunds<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetRefunds<'_> {
+impl<'a> GetRefunds<'a> {
     /// Only return refunds for the charge specified by this charge ID.
     pub fn charge(mut self, value: impl Into<String>) -> Self {
         self.charge = Some(value.into());
@@ -146,10 +143,7 @@ impl GetRefunds<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetRefundsResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/refunds");
         op.query("charge", &self.charge, rt::Style::Form, true);
         op.query("created", &self.created, rt::Style::DeepObject, true);
@@ -159,14 +153,58 @@ impl GetRefunds<'_> {
         if let Some(v) = &self.payment_intent {
             op.check(rt::check::length("payment_intent", v, None, Some(5000u64)));
         }
-        op.query("payment_intent", &self.payment_intent, rt::Style::Form, true);
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "payment_intent",
+            &self.payment_intent,
+            rt::Style::Form,
+            true,
+        );
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetRefundsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Refund> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Refund> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/refunds`: set optional parameters, then `send()`.
@@ -177,7 +215,7 @@ pub struct PostRefunds<'a> {
     body: Option<super::models::PostRefundsBody>,
     options: rt::CallOptions,
 }
-impl PostRefunds<'_> {
+impl<'a> PostRefunds<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostRefundsBody) -> Self {
         self.body = Some(value);
@@ -188,8 +226,7 @@ impl PostRefunds<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Refund>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/refunds");
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -199,7 +236,12 @@ impl PostRefunds<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Refund>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/refunds/{refund}`: set optional parameters, then `send()`.
@@ -212,7 +254,7 @@ pub struct GetRefundsRefund<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetRefundsRefund<'_> {
+impl<'a> GetRefundsRefund<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -228,8 +270,7 @@ impl GetRefundsRefund<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Refund>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/refunds/{refund}");
         op.path("refund", &self.refund, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
@@ -238,7 +279,12 @@ impl GetRefundsRefund<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Refund>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/refunds/{refund}`: set optional parameters, then `send()`.
@@ -250,12 +296,9 @@ pub struct PostRefundsRefund<'a> {
     body: Option<super::models::PostApplicationFeesFeeRefundsIdBody>,
     options: rt::CallOptions,
 }
-impl PostRefundsRefund<'_> {
+impl<'a> PostRefundsRefund<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostApplicationFeesFeeRefundsIdBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostApplicationFeesFeeRefundsIdBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -264,8 +307,7 @@ impl PostRefundsRefund<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Refund>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/refunds/{refund}");
         op.path("refund", &self.refund, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -273,7 +315,12 @@ impl PostRefundsRefund<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Refund>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/refunds/{refund}/cancel`: set optional parameters, then `send()`.
@@ -285,12 +332,9 @@ pub struct PostRefundsRefundCancel<'a> {
     body: Option<super::models::PostChargesChargeDisputeCloseBody>,
     options: rt::CallOptions,
 }
-impl PostRefundsRefundCancel<'_> {
+impl<'a> PostRefundsRefundCancel<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -299,8 +343,7 @@ impl PostRefundsRefundCancel<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Refund>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/refunds/{refund}/cancel");
         op.path("refund", &self.refund, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -308,6 +351,11 @@ impl PostRefundsRefundCancel<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Refund>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -16,10 +16,7 @@ impl<'a> SetupAttemptsApi<'a> {
     /// <p>Returns a list of SetupAttempts associated with a provided SetupIntent.</p>
     ///
     /// `GET /v1/setup_attempts` (operation `GetSetupAttempts`).
-    pub fn get_setup_attempts(
-        &self,
-        setup_intent: impl Into<String>,
-    ) -> GetSetupAttempts<'a> {
+    pub fn get_setup_attempts(&self, setup_intent: impl Into<String>) -> GetSetupAttempts<'a> {
         GetSetupAttempts {
             client: self.client,
             setup_intent: setup_intent.into(),
@@ -47,7 +44,7 @@ pub struct GetSetupAttempts<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetSetupAttempts<'_> {
+impl<'a> GetSetupAttempts<'a> {
     /// A filter on the list, based on the object `created` field. The value
     /// can be a string with an integer Unix timestamp, or it can be a
     /// dictionary with a number of different query options.
@@ -85,10 +82,7 @@ impl GetSetupAttempts<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetSetupAttemptsResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/setup_attempts");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.ending_before {
@@ -103,12 +97,51 @@ impl GetSetupAttempts<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetSetupAttemptsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::SetupAttempt> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::SetupAttempt> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }

@@ -50,10 +50,7 @@ impl<'a> SetupIntentsApi<'a> {
     /// <p>When retrieved with a publishable key, only a subset of properties will be returned. Please refer to the <a href="#setup_intent_object">SetupIntent</a> object reference for more details.</p>
     ///
     /// `GET /v1/setup_intents/{intent}` (operation `GetSetupIntentsIntent`).
-    pub fn get_setup_intents_intent(
-        &self,
-        intent: impl Into<String>,
-    ) -> GetSetupIntentsIntent<'a> {
+    pub fn get_setup_intents_intent(&self, intent: impl Into<String>) -> GetSetupIntentsIntent<'a> {
         GetSetupIntentsIntent {
             client: self.client,
             intent: intent.into(),
@@ -149,7 +146,7 @@ pub struct GetSetupIntents<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetSetupIntents<'_> {
+impl<'a> GetSetupIntents<'a> {
     /// A filter on the list, based on the object `created` field. The value can be a string with an integer Unix timestamp, or it can be a dictionary with a number of different query options.
     pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
         self.created = Some(value);
@@ -195,10 +192,7 @@ impl GetSetupIntents<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetSetupIntentsResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/setup_intents");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.customer {
@@ -214,17 +208,61 @@ impl GetSetupIntents<'_> {
         if let Some(v) = &self.payment_method {
             op.check(rt::check::length("payment_method", v, None, Some(5000u64)));
         }
-        op.query("payment_method", &self.payment_method, rt::Style::Form, true);
+        op.query(
+            "payment_method",
+            &self.payment_method,
+            rt::Style::Form,
+            true,
+        );
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetSetupIntentsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::SetupIntent> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::SetupIntent> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/setup_intents`: set optional parameters, then `send()`.
@@ -235,7 +273,7 @@ pub struct PostSetupIntents<'a> {
     body: Option<super::models::PostSetupIntentsBody>,
     options: rt::CallOptions,
 }
-impl PostSetupIntents<'_> {
+impl<'a> PostSetupIntents<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostSetupIntentsBody) -> Self {
         self.body = Some(value);
@@ -246,10 +284,7 @@ impl PostSetupIntents<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SetupIntent>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/setup_intents");
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -269,7 +304,12 @@ impl PostSetupIntents<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::SetupIntent>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/setup_intents/{intent}`: set optional parameters, then `send()`.
@@ -283,7 +323,7 @@ pub struct GetSetupIntentsIntent<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetSetupIntentsIntent<'_> {
+impl<'a> GetSetupIntentsIntent<'a> {
     /// The client secret of the SetupIntent. Required if a publishable key is used to retrieve the SetupIntent.
     pub fn client_secret(mut self, value: impl Into<String>) -> Self {
         self.client_secret = Some(value.into());
@@ -304,10 +344,7 @@ impl GetSetupIntentsIntent<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SetupIntent>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/setup_intents/{intent}");
         let v = &self.intent;
         op.check(rt::check::length("intent", v, None, Some(5000u64)));
@@ -322,7 +359,12 @@ impl GetSetupIntentsIntent<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::SetupIntent>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/setup_intents/{intent}`: set optional parameters, then `send()`.
@@ -334,7 +376,7 @@ pub struct PostSetupIntentsIntent<'a> {
     body: Option<super::models::PostSetupIntentsIntentBody>,
     options: rt::CallOptions,
 }
-impl PostSetupIntentsIntent<'_> {
+impl<'a> PostSetupIntentsIntent<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostSetupIntentsIntentBody) -> Self {
         self.body = Some(value);
@@ -345,10 +387,7 @@ impl PostSetupIntentsIntent<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SetupIntent>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/setup_intents/{intent}");
         let v = &self.intent;
         op.check(rt::check::length("intent", v, None, Some(5000u64)));
@@ -359,12 +398,22 @@ impl PostSetupIntentsIntent<'_> {
         if let Some(body) = &self.body {
             op.form(
                 body,
-                &["expand", "metadata", "payment_method_options", "payment_method_types"],
+                &[
+                    "expand",
+                    "metadata",
+                    "payment_method_options",
+                    "payment_method_types",
+                ],
             );
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::SetupIntent>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/setup_intents/{intent}/cancel`: set optional parameters, then `send()`.
@@ -376,12 +425,9 @@ pub struct PostSetupIntentsIntentCancel<'a> {
     body: Option<super::models::PostSetupIntentsIntentCancelBody>,
     options: rt::CallOptions,
 }
-impl PostSetupIntentsIntentCancel<'_> {
+impl<'a> PostSetupIntentsIntentCancel<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostSetupIntentsIntentCancelBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostSetupIntentsIntentCancelBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -390,10 +436,7 @@ impl PostSetupIntentsIntentCancel<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SetupIntent>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/setup_intents/{intent}/cancel");
         let v = &self.intent;
         op.check(rt::check::length("intent", v, None, Some(5000u64)));
@@ -403,7 +446,12 @@ impl PostSetupIntentsIntentCancel<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::SetupIntent>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/setup_intents/{intent}/confirm`: set optional parameters, then `send()`.
@@ -415,12 +463,9 @@ pub struct PostSetupIntentsIntentConfirm<'a> {
     body: Option<super::models::PostSetupIntentsIntentConfirmBody>,
     options: rt::CallOptions,
 }
-impl PostSetupIntentsIntentConfirm<'_> {
+impl<'a> PostSetupIntentsIntentConfirm<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostSetupIntentsIntentConfirmBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostSetupIntentsIntentConfirmBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -429,10 +474,7 @@ impl PostSetupIntentsIntentConfirm<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SetupIntent>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/setup_intents/{intent}/confirm");
         let v = &self.intent;
         op.check(rt::check::length("intent", v, None, Some(5000u64)));
@@ -445,7 +487,12 @@ impl PostSetupIntentsIntentConfirm<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::SetupIntent>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/setup_intents/{intent}/verify_microdeposits`: set optional parameters, then `send()`.
@@ -457,7 +504,7 @@ pub struct PostSetupIntentsIntentVerifyMicrodeposits<'a> {
     body: Option<super::models::PostSetupIntentsIntentVerifyMicrodepositsBody>,
     options: rt::CallOptions,
 }
-impl PostSetupIntentsIntentVerifyMicrodeposits<'_> {
+impl<'a> PostSetupIntentsIntentVerifyMicrodeposits<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -471,10 +518,7 @@ impl PostSetupIntentsIntentVerifyMicrodeposits<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SetupIntent>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/setup_intents/{intent}/verify_microdeposits",
@@ -490,6 +534,11 @@ impl PostSetupIntentsIntentVerifyMicrodeposits<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::SetupIntent>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

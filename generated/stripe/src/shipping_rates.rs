@@ -88,7 +88,7 @@ pub struct GetShippingRates<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetShippingRates<'_> {
+impl<'a> GetShippingRates<'a> {
     /// Only return shipping rates that are active or inactive.
     pub fn active(mut self, value: bool) -> Self {
         self.active = Some(value);
@@ -134,10 +134,7 @@ impl GetShippingRates<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetShippingRatesResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/shipping_rates");
         op.query("active", &self.active, rt::Style::Form, true);
         op.query("created", &self.created, rt::Style::DeepObject, true);
@@ -151,13 +148,52 @@ impl GetShippingRates<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetShippingRatesResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ShippingRate> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ShippingRate> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/shipping_rates`: set optional parameters, then `send()`.
@@ -168,16 +204,13 @@ pub struct PostShippingRates<'a> {
     body: super::models::PostShippingRatesBody,
     options: rt::CallOptions,
 }
-impl PostShippingRates<'_> {
+impl<'a> PostShippingRates<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ShippingRate>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/shipping_rates");
         op.check(self.body.validate());
         op.form(
@@ -186,7 +219,12 @@ impl PostShippingRates<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ShippingRate>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/shipping_rates/{shipping_rate_token}`: set optional parameters, then `send()`.
@@ -199,7 +237,7 @@ pub struct GetShippingRatesShippingRateToken<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetShippingRatesShippingRateToken<'_> {
+impl<'a> GetShippingRatesShippingRateToken<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -215,16 +253,15 @@ impl GetShippingRatesShippingRateToken<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ShippingRate>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v1/shipping_rates/{shipping_rate_token}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v1/shipping_rates/{shipping_rate_token}");
         let v = &self.shipping_rate_token;
-        op.check(rt::check::length("shipping_rate_token", v, None, Some(5000u64)));
+        op.check(rt::check::length(
+            "shipping_rate_token",
+            v,
+            None,
+            Some(5000u64),
+        ));
         op.path(
             "shipping_rate_token",
             &self.shipping_rate_token,
@@ -237,7 +274,12 @@ impl GetShippingRatesShippingRateToken<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ShippingRate>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/shipping_rates/{shipping_rate_token}`: set optional parameters, then `send()`.
@@ -249,12 +291,9 @@ pub struct PostShippingRatesShippingRateToken<'a> {
     body: Option<super::models::PostShippingRatesShippingRateTokenBody>,
     options: rt::CallOptions,
 }
-impl PostShippingRatesShippingRateToken<'_> {
+impl<'a> PostShippingRatesShippingRateToken<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostShippingRatesShippingRateTokenBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostShippingRatesShippingRateTokenBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -263,16 +302,15 @@ impl PostShippingRatesShippingRateToken<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ShippingRate>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v1/shipping_rates/{shipping_rate_token}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v1/shipping_rates/{shipping_rate_token}");
         let v = &self.shipping_rate_token;
-        op.check(rt::check::length("shipping_rate_token", v, None, Some(5000u64)));
+        op.check(rt::check::length(
+            "shipping_rate_token",
+            v,
+            None,
+            Some(5000u64),
+        ));
         op.path(
             "shipping_rate_token",
             &self.shipping_rate_token,
@@ -284,6 +322,11 @@ impl PostShippingRatesShippingRateToken<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ShippingRate>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -55,7 +55,7 @@ pub struct GetSigmaScheduledQueryRuns<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetSigmaScheduledQueryRuns<'_> {
+impl<'a> GetSigmaScheduledQueryRuns<'a> {
     /// A cursor for use in pagination. `ending_before` is an object ID that defines your place in the list. For instance, if you make a list request and receive 100 objects, starting with `obj_bar`, your subsequent call can include `ending_before=obj_bar` in order to fetch the previous page of the list.
     pub fn ending_before(mut self, value: impl Into<String>) -> Self {
         self.ending_before = Some(value.into());
@@ -86,13 +86,7 @@ impl GetSigmaScheduledQueryRuns<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetSigmaScheduledQueryRunsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/sigma/scheduled_query_runs");
         if let Some(v) = &self.ending_before {
             op.check(rt::check::length("ending_before", v, None, Some(5000u64)));
@@ -103,13 +97,52 @@ impl GetSigmaScheduledQueryRuns<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetSigmaScheduledQueryRunsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ScheduledQueryRun> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ScheduledQueryRun> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v1/sigma/scheduled_query_runs/{scheduled_query_run}`: set optional parameters, then `send()`.
@@ -122,7 +155,7 @@ pub struct GetSigmaScheduledQueryRunsScheduledQueryRun<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetSigmaScheduledQueryRunsScheduledQueryRun<'_> {
+impl<'a> GetSigmaScheduledQueryRunsScheduledQueryRun<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -138,16 +171,18 @@ impl GetSigmaScheduledQueryRunsScheduledQueryRun<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ScheduledQueryRun>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/sigma/scheduled_query_runs/{scheduled_query_run}",
         );
         let v = &self.scheduled_query_run;
-        op.check(rt::check::length("scheduled_query_run", v, None, Some(5000u64)));
+        op.check(rt::check::length(
+            "scheduled_query_run",
+            v,
+            None,
+            Some(5000u64),
+        ));
         op.path(
             "scheduled_query_run",
             &self.scheduled_query_run,
@@ -160,6 +195,11 @@ impl GetSigmaScheduledQueryRunsScheduledQueryRun<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::ScheduledQueryRun>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -96,17 +96,14 @@ pub struct GetSkus<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetSkus<'_> {
+impl<'a> GetSkus<'a> {
     /// Only return SKUs that are active or inactive (e.g., pass `false` to list all inactive products).
     pub fn active(mut self, value: bool) -> Self {
         self.active = Some(value);
         self
     }
     /// Only return SKUs that have the specified key-value pairs in this partially constructed dictionary. Can be specified only if `product` is also supplied. For instance, if the associated product has attributes `["color", "size"]`, passing in `attributes[color]=red` returns all the SKUs for this product that have `color` set to `red`.
-    pub fn attributes(
-        mut self,
-        value: std::collections::BTreeMap<String, String>,
-    ) -> Self {
+    pub fn attributes(mut self, value: std::collections::BTreeMap<String, String>) -> Self {
         self.attributes = Some(value);
         self
     }
@@ -155,10 +152,7 @@ impl GetSkus<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetSkusResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/skus");
         op.query("active", &self.active, rt::Style::Form, true);
         op.query("attributes", &self.attributes, rt::Style::DeepObject, true);
@@ -177,13 +171,50 @@ impl GetSkus<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::GetSkusResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Sku> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Sku> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/skus`: set optional parameters, then `send()`.
@@ -194,23 +225,33 @@ pub struct PostSkus<'a> {
     body: super::models::PostSkusBody,
     options: rt::CallOptions,
 }
-impl PostSkus<'_> {
+impl<'a> PostSkus<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Sku>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/skus");
         op.check(self.body.validate());
         op.form(
             &self.body,
-            &["attributes", "expand", "inventory", "metadata", "package_dimensions"],
+            &[
+                "attributes",
+                "expand",
+                "inventory",
+                "metadata",
+                "package_dimensions",
+            ],
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Sku>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/skus/{id}`: set optional parameters, then `send()`.
@@ -223,7 +264,7 @@ pub struct GetSkusId<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetSkusId<'_> {
+impl<'a> GetSkusId<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -239,10 +280,7 @@ impl GetSkusId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetSkusIdResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/skus/{id}");
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
@@ -253,7 +291,14 @@ impl GetSkusId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetSkusIdResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/skus/{id}`: set optional parameters, then `send()`.
@@ -265,7 +310,7 @@ pub struct PostSkusId<'a> {
     body: Option<super::models::PostSkusIdBody>,
     options: rt::CallOptions,
 }
-impl PostSkusId<'_> {
+impl<'a> PostSkusId<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostSkusIdBody) -> Self {
         self.body = Some(value);
@@ -276,8 +321,7 @@ impl PostSkusId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Sku>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/skus/{id}");
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
@@ -288,12 +332,23 @@ impl PostSkusId<'_> {
         if let Some(body) = &self.body {
             op.form(
                 body,
-                &["attributes", "expand", "inventory", "metadata", "package_dimensions"],
+                &[
+                    "attributes",
+                    "expand",
+                    "inventory",
+                    "metadata",
+                    "package_dimensions",
+                ],
             );
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Sku>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/skus/{id}`: set optional parameters, then `send()`.
@@ -305,7 +360,7 @@ pub struct DeleteSkusId<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl DeleteSkusId<'_> {
+impl<'a> DeleteSkusId<'a> {
     /// Set the request body.
     pub fn body(mut self, value: serde_json::Value) -> Self {
         self.body = Some(value);
@@ -316,10 +371,7 @@ impl DeleteSkusId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeletedSku>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v1/skus/{id}");
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
@@ -329,6 +381,11 @@ impl DeleteSkusId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::DeletedSku>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -41,10 +41,7 @@ impl<'a> SourcesApi<'a> {
     /// <p>This request accepts the <code>metadata</code> and <code>owner</code> as arguments. It is also possible to update type specific information for selected payment methods. Please refer to our <a href="/docs/sources">payment method guides</a> for more detail.</p>
     ///
     /// `POST /v1/sources/{source}` (operation `PostSourcesSource`).
-    pub fn post_sources_source(
-        &self,
-        source: impl Into<String>,
-    ) -> PostSourcesSource<'a> {
+    pub fn post_sources_source(&self, source: impl Into<String>) -> PostSourcesSource<'a> {
         PostSourcesSource {
             client: self.client,
             source: source.into(),
@@ -128,7 +125,7 @@ pub struct PostSources<'a> {
     body: Option<super::models::PostSourcesBody>,
     options: rt::CallOptions,
 }
-impl PostSources<'_> {
+impl<'a> PostSources<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostSourcesBody) -> Self {
         self.body = Some(value);
@@ -139,8 +136,7 @@ impl PostSources<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Source>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/sources");
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -161,7 +157,12 @@ impl PostSources<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Source>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/sources/{source}`: set optional parameters, then `send()`.
@@ -175,7 +176,7 @@ pub struct GetSourcesSource<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetSourcesSource<'_> {
+impl<'a> GetSourcesSource<'a> {
     /// The client secret of the source. Required if a publishable key is used to retrieve the source.
     pub fn client_secret(mut self, value: impl Into<String>) -> Self {
         self.client_secret = Some(value.into());
@@ -196,8 +197,7 @@ impl GetSourcesSource<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Source>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/sources/{source}");
         let v = &self.source;
         op.check(rt::check::length("source", v, None, Some(5000u64)));
@@ -212,7 +212,12 @@ impl GetSourcesSource<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Source>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/sources/{source}`: set optional parameters, then `send()`.
@@ -224,7 +229,7 @@ pub struct PostSourcesSource<'a> {
     body: Option<super::models::PostSourcesSourceBody>,
     options: rt::CallOptions,
 }
-impl PostSourcesSource<'_> {
+impl<'a> PostSourcesSource<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostSourcesSourceBody) -> Self {
         self.body = Some(value);
@@ -235,8 +240,7 @@ impl PostSourcesSource<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Source>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/sources/{source}");
         let v = &self.source;
         op.check(rt::check::length("source", v, None, Some(5000u64)));
@@ -245,11 +249,19 @@ impl PostSourcesSource<'_> {
             op.check(b.validate());
         }
         if let Some(body) = &self.body {
-            op.form(body, &["expand", "mandate", "metadata", "owner", "source_order"]);
+            op.form(
+                body,
+                &["expand", "mandate", "metadata", "owner", "source_order"],
+            );
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Source>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/sources/{source}/mandate_notifications/{mandate_notification}`: set optional parameters, then `send()`.
@@ -263,7 +275,7 @@ pub struct GetSourcesSourceMandateNotificationsMandateNotification<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetSourcesSourceMandateNotificationsMandateNotification<'_> {
+impl<'a> GetSourcesSourceMandateNotificationsMandateNotification<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -279,10 +291,7 @@ impl GetSourcesSourceMandateNotificationsMandateNotification<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SourceMandateNotification>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/sources/{source}/mandate_notifications/{mandate_notification}",
@@ -291,7 +300,12 @@ impl GetSourcesSourceMandateNotificationsMandateNotification<'_> {
         op.check(rt::check::length("source", v, None, Some(5000u64)));
         op.path("source", &self.source, rt::Style::Simple, false);
         let v = &self.mandate_notification;
-        op.check(rt::check::length("mandate_notification", v, None, Some(5000u64)));
+        op.check(rt::check::length(
+            "mandate_notification",
+            v,
+            None,
+            Some(5000u64),
+        ));
         op.path(
             "mandate_notification",
             &self.mandate_notification,
@@ -304,7 +318,14 @@ impl GetSourcesSourceMandateNotificationsMandateNotification<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SourceMandateNotification>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/sources/{source}/source_transactions`: set optional parameters, then `send()`.
@@ -320,7 +341,7 @@ pub struct GetSourcesSourceSourceTransactions<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetSourcesSourceSourceTransactions<'_> {
+impl<'a> GetSourcesSourceSourceTransactions<'a> {
     /// A cursor for use in pagination. `ending_before` is an object ID that defines your place in the list. For instance, if you make a list request and receive 100 objects, starting with `obj_bar`, your subsequent call can include `ending_before=obj_bar` in order to fetch the previous page of the list.
     pub fn ending_before(mut self, value: impl Into<String>) -> Self {
         self.ending_before = Some(value.into());
@@ -351,17 +372,8 @@ impl GetSourcesSourceSourceTransactions<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetSourcesSourceSourceTransactionsResponse200>,
-        rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v1/sources/{source}/source_transactions",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v1/sources/{source}/source_transactions");
         let v = &self.source;
         op.check(rt::check::length("source", v, None, Some(5000u64)));
         op.path("source", &self.source, rt::Style::Simple, false);
@@ -374,13 +386,53 @@ impl GetSourcesSourceSourceTransactions<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetSourcesSourceSourceTransactionsResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::SourceTransaction> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::SourceTransaction> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v1/sources/{source}/source_transactions/{source_transaction}`: set optional parameters, then `send()`.
@@ -394,7 +446,7 @@ pub struct GetSourcesSourceSourceTransactionsSourceTransaction<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetSourcesSourceSourceTransactionsSourceTransaction<'_> {
+impl<'a> GetSourcesSourceSourceTransactionsSourceTransaction<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -410,10 +462,7 @@ impl GetSourcesSourceSourceTransactionsSourceTransaction<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SourceTransaction>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/sources/{source}/source_transactions/{source_transaction}",
@@ -422,7 +471,12 @@ impl GetSourcesSourceSourceTransactionsSourceTransaction<'_> {
         op.check(rt::check::length("source", v, None, Some(5000u64)));
         op.path("source", &self.source, rt::Style::Simple, false);
         let v = &self.source_transaction;
-        op.check(rt::check::length("source_transaction", v, None, Some(5000u64)));
+        op.check(rt::check::length(
+            "source_transaction",
+            v,
+            None,
+            Some(5000u64),
+        ));
         op.path(
             "source_transaction",
             &self.source_transaction,
@@ -435,7 +489,12 @@ impl GetSourcesSourceSourceTransactionsSourceTransaction<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::SourceTransaction>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/sources/{source}/verify`: set optional parameters, then `send()`.
@@ -447,14 +506,13 @@ pub struct PostSourcesSourceVerify<'a> {
     body: super::models::PostSourcesSourceVerifyBody,
     options: rt::CallOptions,
 }
-impl PostSourcesSourceVerify<'_> {
+impl<'a> PostSourcesSourceVerify<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Source>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/sources/{source}/verify");
         let v = &self.source;
         op.check(rt::check::length("source", v, None, Some(5000u64)));
@@ -462,6 +520,11 @@ impl PostSourcesSourceVerify<'_> {
         op.form(&self.body, &["expand", "values"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Source>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -142,7 +142,7 @@ pub struct GetSubscriptionItems<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetSubscriptionItems<'_> {
+impl<'a> GetSubscriptionItems<'a> {
     /// A cursor for use in pagination. `ending_before` is an object ID that defines your place in the list. For instance, if you make a list request and receive 100 objects, starting with `obj_bar`, your subsequent call can include `ending_before=obj_bar` in order to fetch the previous page of the list.
     pub fn ending_before(mut self, value: impl Into<String>) -> Self {
         self.ending_before = Some(value.into());
@@ -173,18 +173,17 @@ impl GetSubscriptionItems<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetSubscriptionItemsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/subscription_items");
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         let v = &self.subscription;
         op.check(rt::check::length("subscription", v, None, Some(5000u64)));
         op.query("subscription", &self.subscription, rt::Style::Form, true);
@@ -193,7 +192,41 @@ impl GetSubscriptionItems<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetSubscriptionItemsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::SubscriptionItem> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::SubscriptionItem> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/subscription_items`: set optional parameters, then `send()`.
@@ -204,25 +237,33 @@ pub struct PostSubscriptionItems<'a> {
     body: super::models::PostSubscriptionItemsBody,
     options: rt::CallOptions,
 }
-impl PostSubscriptionItems<'_> {
+impl<'a> PostSubscriptionItems<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SubscriptionItem>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/subscription_items");
         op.check(self.body.validate());
         op.form(
             &self.body,
-            &["billing_thresholds", "expand", "metadata", "price_data", "tax_rates"],
+            &[
+                "billing_thresholds",
+                "expand",
+                "metadata",
+                "price_data",
+                "tax_rates",
+            ],
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::SubscriptionItem>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/subscription_items/{item}`: set optional parameters, then `send()`.
@@ -235,7 +276,7 @@ pub struct GetSubscriptionItemsItem<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetSubscriptionItemsItem<'_> {
+impl<'a> GetSubscriptionItemsItem<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -251,10 +292,7 @@ impl GetSubscriptionItemsItem<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SubscriptionItem>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/subscription_items/{item}");
         let v = &self.item;
         op.check(rt::check::length("item", v, None, Some(5000u64)));
@@ -265,7 +303,12 @@ impl GetSubscriptionItemsItem<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::SubscriptionItem>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/subscription_items/{item}`: set optional parameters, then `send()`.
@@ -277,7 +320,7 @@ pub struct PostSubscriptionItemsItem<'a> {
     body: Option<super::models::PostSubscriptionItemsItemBody>,
     options: rt::CallOptions,
 }
-impl PostSubscriptionItemsItem<'_> {
+impl<'a> PostSubscriptionItemsItem<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostSubscriptionItemsItemBody) -> Self {
         self.body = Some(value);
@@ -288,10 +331,7 @@ impl PostSubscriptionItemsItem<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SubscriptionItem>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/subscription_items/{item}");
         let v = &self.item;
         op.check(rt::check::length("item", v, None, Some(5000u64)));
@@ -302,12 +342,23 @@ impl PostSubscriptionItemsItem<'_> {
         if let Some(body) = &self.body {
             op.form(
                 body,
-                &["billing_thresholds", "expand", "metadata", "price_data", "tax_rates"],
+                &[
+                    "billing_thresholds",
+                    "expand",
+                    "metadata",
+                    "price_data",
+                    "tax_rates",
+                ],
             );
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::SubscriptionItem>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/subscription_items/{item}`: set optional parameters, then `send()`.
@@ -319,12 +370,9 @@ pub struct DeleteSubscriptionItemsItem<'a> {
     body: Option<super::models::DeleteSubscriptionItemsItemBody>,
     options: rt::CallOptions,
 }
-impl DeleteSubscriptionItemsItem<'_> {
+impl<'a> DeleteSubscriptionItemsItem<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::DeleteSubscriptionItemsItemBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::DeleteSubscriptionItemsItemBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -333,10 +381,7 @@ impl DeleteSubscriptionItemsItem<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeletedSubscriptionItem>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v1/subscription_items/{item}");
         let v = &self.item;
         op.check(rt::check::length("item", v, None, Some(5000u64)));
@@ -346,7 +391,14 @@ impl DeleteSubscriptionItemsItem<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeletedSubscriptionItem>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/subscription_items/{subscription_item}/usage_record_summaries`: set optional parameters, then `send()`.
@@ -362,7 +414,7 @@ pub struct GetSubscriptionItemsSubscriptionItemUsageRecordSummaries<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetSubscriptionItemsSubscriptionItemUsageRecordSummaries<'_> {
+impl<'a> GetSubscriptionItemsSubscriptionItemUsageRecordSummaries<'a> {
     /// A cursor for use in pagination. `ending_before` is an object ID that defines your place in the list. For instance, if you make a list request and receive 100 objects, starting with `obj_bar`, your subsequent call can include `ending_before=obj_bar` in order to fetch the previous page of the list.
     pub fn ending_before(mut self, value: impl Into<String>) -> Self {
         self.ending_before = Some(value.into());
@@ -393,20 +445,17 @@ impl GetSubscriptionItemsSubscriptionItemUsageRecordSummaries<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::GetSubscriptionItemsSubscriptionItemUsageRecordSummariesResponse200,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/subscription_items/{subscription_item}/usage_record_summaries",
         );
-        op.path("subscription_item", &self.subscription_item, rt::Style::Simple, false);
+        op.path(
+            "subscription_item",
+            &self.subscription_item,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(v) = &self.ending_before {
             op.check(rt::check::length("ending_before", v, None, Some(5000u64)));
         }
@@ -416,13 +465,57 @@ impl GetSubscriptionItemsSubscriptionItemUsageRecordSummaries<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<
+            super::models::GetSubscriptionItemsSubscriptionItemUsageRecordSummariesResponse200,
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::UsageRecordSummary> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::UsageRecordSummary> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/subscription_items/{subscription_item}/usage_records`: set optional parameters, then `send()`.
@@ -434,24 +527,31 @@ pub struct PostSubscriptionItemsSubscriptionItemUsageRecords<'a> {
     body: super::models::PostSubscriptionItemsSubscriptionItemUsageRecordsBody,
     options: rt::CallOptions,
 }
-impl PostSubscriptionItemsSubscriptionItemUsageRecords<'_> {
+impl<'a> PostSubscriptionItemsSubscriptionItemUsageRecords<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::UsageRecord>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/subscription_items/{subscription_item}/usage_records",
         );
-        op.path("subscription_item", &self.subscription_item, rt::Style::Simple, false);
+        op.path(
+            "subscription_item",
+            &self.subscription_item,
+            rt::Style::Simple,
+            false,
+        );
         op.form(&self.body, &["expand", "timestamp"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::UsageRecord>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -119,7 +119,7 @@ pub struct GetSubscriptionSchedules<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetSubscriptionSchedules<'_> {
+impl<'a> GetSubscriptionSchedules<'a> {
     /// Only return subscription schedules that were created canceled the given date interval.
     pub fn canceled_at(mut self, value: super::models::GetAccountsCreated) -> Self {
         self.canceled_at = Some(value);
@@ -180,16 +180,20 @@ impl GetSubscriptionSchedules<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetSubscriptionSchedulesResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/subscription_schedules");
-        op.query("canceled_at", &self.canceled_at, rt::Style::DeepObject, true);
-        op.query("completed_at", &self.completed_at, rt::Style::DeepObject, true);
+        op.query(
+            "canceled_at",
+            &self.canceled_at,
+            rt::Style::DeepObject,
+            true,
+        );
+        op.query(
+            "completed_at",
+            &self.completed_at,
+            rt::Style::DeepObject,
+            true,
+        );
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.customer {
             op.check(rt::check::length("customer", v, None, Some(5000u64)));
@@ -201,18 +205,62 @@ impl GetSubscriptionSchedules<'_> {
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query("released_at", &self.released_at, rt::Style::DeepObject, true);
+        op.query(
+            "released_at",
+            &self.released_at,
+            rt::Style::DeepObject,
+            true,
+        );
         op.query("scheduled", &self.scheduled, rt::Style::Form, true);
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetSubscriptionSchedulesResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::SubscriptionSchedule2> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::SubscriptionSchedule2> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/subscription_schedules`: set optional parameters, then `send()`.
@@ -223,7 +271,7 @@ pub struct PostSubscriptionSchedules<'a> {
     body: Option<super::models::PostSubscriptionSchedulesBody>,
     options: rt::CallOptions,
 }
-impl PostSubscriptionSchedules<'_> {
+impl<'a> PostSubscriptionSchedules<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostSubscriptionSchedulesBody) -> Self {
         self.body = Some(value);
@@ -234,10 +282,7 @@ impl PostSubscriptionSchedules<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SubscriptionSchedule2>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/subscription_schedules");
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -245,12 +290,25 @@ impl PostSubscriptionSchedules<'_> {
         if let Some(body) = &self.body {
             op.form(
                 body,
-                &["default_settings", "expand", "metadata", "phases", "start_date"],
+                &[
+                    "default_settings",
+                    "expand",
+                    "metadata",
+                    "phases",
+                    "start_date",
+                ],
             );
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SubscriptionSchedule2>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/subscription_schedules/{schedule}`: set optional parameters, then `send()`.
@@ -263,7 +321,7 @@ pub struct GetSubscriptionSchedulesSchedule<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetSubscriptionSchedulesSchedule<'_> {
+impl<'a> GetSubscriptionSchedulesSchedule<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -279,14 +337,8 @@ impl GetSubscriptionSchedulesSchedule<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SubscriptionSchedule2>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v1/subscription_schedules/{schedule}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v1/subscription_schedules/{schedule}");
         let v = &self.schedule;
         op.check(rt::check::length("schedule", v, None, Some(5000u64)));
         op.path("schedule", &self.schedule, rt::Style::Simple, false);
@@ -296,7 +348,14 @@ impl GetSubscriptionSchedulesSchedule<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SubscriptionSchedule2>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/subscription_schedules/{schedule}`: set optional parameters, then `send()`.
@@ -308,12 +367,9 @@ pub struct PostSubscriptionSchedulesSchedule<'a> {
     body: Option<super::models::PostSubscriptionSchedulesScheduleBody>,
     options: rt::CallOptions,
 }
-impl PostSubscriptionSchedulesSchedule<'_> {
+impl<'a> PostSubscriptionSchedulesSchedule<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostSubscriptionSchedulesScheduleBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostSubscriptionSchedulesScheduleBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -322,14 +378,8 @@ impl PostSubscriptionSchedulesSchedule<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SubscriptionSchedule2>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v1/subscription_schedules/{schedule}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v1/subscription_schedules/{schedule}");
         let v = &self.schedule;
         op.check(rt::check::length("schedule", v, None, Some(5000u64)));
         op.path("schedule", &self.schedule, rt::Style::Simple, false);
@@ -341,7 +391,14 @@ impl PostSubscriptionSchedulesSchedule<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SubscriptionSchedule2>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/subscription_schedules/{schedule}/cancel`: set optional parameters, then `send()`.
@@ -353,7 +410,7 @@ pub struct PostSubscriptionSchedulesScheduleCancel<'a> {
     body: Option<super::models::PostSubscriptionSchedulesScheduleCancelBody>,
     options: rt::CallOptions,
 }
-impl PostSubscriptionSchedulesScheduleCancel<'_> {
+impl<'a> PostSubscriptionSchedulesScheduleCancel<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -367,10 +424,7 @@ impl PostSubscriptionSchedulesScheduleCancel<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SubscriptionSchedule2>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/subscription_schedules/{schedule}/cancel",
@@ -383,7 +437,14 @@ impl PostSubscriptionSchedulesScheduleCancel<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SubscriptionSchedule2>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/subscription_schedules/{schedule}/release`: set optional parameters, then `send()`.
@@ -395,7 +456,7 @@ pub struct PostSubscriptionSchedulesScheduleRelease<'a> {
     body: Option<super::models::PostSubscriptionSchedulesScheduleReleaseBody>,
     options: rt::CallOptions,
 }
-impl PostSubscriptionSchedulesScheduleRelease<'_> {
+impl<'a> PostSubscriptionSchedulesScheduleRelease<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -409,10 +470,7 @@ impl PostSubscriptionSchedulesScheduleRelease<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::SubscriptionSchedule2>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/subscription_schedules/{schedule}/release",
@@ -425,6 +483,13 @@ impl PostSubscriptionSchedulesScheduleRelease<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SubscriptionSchedule2>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -60,10 +60,7 @@ impl<'a> SubscriptionsApi<'a> {
     /// to an hour behind during outages. Search functionality is not available to merchants in India.</p>
     ///
     /// `GET /v1/subscriptions/search` (operation `GetSubscriptionsSearch`).
-    pub fn get_subscriptions_search(
-        &self,
-        query: impl Into<String>,
-    ) -> GetSubscriptionsSearch<'a> {
+    pub fn get_subscriptions_search(&self, query: impl Into<String>) -> GetSubscriptionsSearch<'a> {
         GetSubscriptionsSearch {
             client: self.client,
             query: query.into(),
@@ -156,12 +153,9 @@ pub struct GetSubscriptions<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetSubscriptions<'_> {
+impl<'a> GetSubscriptions<'a> {
     /// The collection method of the subscriptions to retrieve. Either `charge_automatically` or `send_invoice`.
-    pub fn collection_method(
-        mut self,
-        value: super::models::GetInvoicesCollectionMethod,
-    ) -> Self {
+    pub fn collection_method(mut self, value: super::models::GetInvoicesCollectionMethod) -> Self {
         self.collection_method = Some(value);
         self
     }
@@ -171,18 +165,12 @@ impl GetSubscriptions<'_> {
         self
     }
     /// Set `current_period_end`.
-    pub fn current_period_end(
-        mut self,
-        value: super::models::GetAccountsCreated,
-    ) -> Self {
+    pub fn current_period_end(mut self, value: super::models::GetAccountsCreated) -> Self {
         self.current_period_end = Some(value);
         self
     }
     /// Set `current_period_start`.
-    pub fn current_period_start(
-        mut self,
-        value: super::models::GetAccountsCreated,
-    ) -> Self {
+    pub fn current_period_start(mut self, value: super::models::GetAccountsCreated) -> Self {
         self.current_period_start = Some(value);
         self
     }
@@ -236,12 +224,14 @@ impl GetSubscriptions<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetSubscriptionsResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/subscriptions");
-        op.query("collection_method", &self.collection_method, rt::Style::Form, true);
+        op.query(
+            "collection_method",
+            &self.collection_method,
+            rt::Style::Form,
+            true,
+        );
         op.query("created", &self.created, rt::Style::DeepObject, true);
         op.query(
             "current_period_end",
@@ -272,7 +262,12 @@ impl GetSubscriptions<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         op.query("status", &self.status, rt::Style::Form, true);
         if let Some(v) = &self.test_clock {
             op.check(rt::check::length("test_clock", v, None, Some(5000u64)));
@@ -283,7 +278,41 @@ impl GetSubscriptions<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetSubscriptionsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Subscription> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Subscription> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/subscriptions`: set optional parameters, then `send()`.
@@ -294,16 +323,13 @@ pub struct PostSubscriptions<'a> {
     body: super::models::PostSubscriptionsBody,
     options: rt::CallOptions,
 }
-impl PostSubscriptions<'_> {
+impl<'a> PostSubscriptions<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Subscription>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/subscriptions");
         op.check(self.body.validate());
         op.form(
@@ -324,7 +350,12 @@ impl PostSubscriptions<'_> {
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Subscription>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/subscriptions/search`: set optional parameters, then `send()`.
@@ -339,7 +370,7 @@ pub struct GetSubscriptionsSearch<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetSubscriptionsSearch<'_> {
+impl<'a> GetSubscriptionsSearch<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -365,13 +396,7 @@ impl GetSubscriptionsSearch<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetSubscriptionsSearchResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/subscriptions/search");
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -387,7 +412,41 @@ impl GetSubscriptionsSearch<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetSubscriptionsSearchResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `page`; found from a next cursor at `/next_page`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Subscription> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Subscription> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::Body("/next_page".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("page")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `GET /v1/subscriptions/{subscription_exposed_id}`: set optional parameters, then `send()`.
@@ -400,7 +459,7 @@ pub struct GetSubscriptionsSubscriptionExposedId<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetSubscriptionsSubscriptionExposedId<'_> {
+impl<'a> GetSubscriptionsSubscriptionExposedId<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -416,16 +475,18 @@ impl GetSubscriptionsSubscriptionExposedId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Subscription>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/subscriptions/{subscription_exposed_id}",
         );
         let v = &self.subscription_exposed_id;
-        op.check(rt::check::length("subscription_exposed_id", v, None, Some(5000u64)));
+        op.check(rt::check::length(
+            "subscription_exposed_id",
+            v,
+            None,
+            Some(5000u64),
+        ));
         op.path(
             "subscription_exposed_id",
             &self.subscription_exposed_id,
@@ -438,7 +499,12 @@ impl GetSubscriptionsSubscriptionExposedId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Subscription>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/subscriptions/{subscription_exposed_id}`: set optional parameters, then `send()`.
@@ -447,12 +513,10 @@ impl GetSubscriptionsSubscriptionExposedId<'_> {
 pub struct PostSubscriptionsSubscriptionExposedId<'a> {
     client: &'a super::Client,
     subscription_exposed_id: String,
-    body: Option<
-        super::models::PostCustomersCustomerSubscriptionsSubscriptionExposedIdBody,
-    >,
+    body: Option<super::models::PostCustomersCustomerSubscriptionsSubscriptionExposedIdBody>,
     options: rt::CallOptions,
 }
-impl PostSubscriptionsSubscriptionExposedId<'_> {
+impl<'a> PostSubscriptionsSubscriptionExposedId<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -466,16 +530,18 @@ impl PostSubscriptionsSubscriptionExposedId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Subscription>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/subscriptions/{subscription_exposed_id}",
         );
         let v = &self.subscription_exposed_id;
-        op.check(rt::check::length("subscription_exposed_id", v, None, Some(5000u64)));
+        op.check(rt::check::length(
+            "subscription_exposed_id",
+            v,
+            None,
+            Some(5000u64),
+        ));
         op.path(
             "subscription_exposed_id",
             &self.subscription_exposed_id,
@@ -507,7 +573,12 @@ impl PostSubscriptionsSubscriptionExposedId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Subscription>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/subscriptions/{subscription_exposed_id}`: set optional parameters, then `send()`.
@@ -519,7 +590,7 @@ pub struct DeleteSubscriptionsSubscriptionExposedId<'a> {
     body: Option<super::models::DeleteSubscriptionsSubscriptionExposedIdBody>,
     options: rt::CallOptions,
 }
-impl DeleteSubscriptionsSubscriptionExposedId<'_> {
+impl<'a> DeleteSubscriptionsSubscriptionExposedId<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -533,16 +604,18 @@ impl DeleteSubscriptionsSubscriptionExposedId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::Subscription>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v1/subscriptions/{subscription_exposed_id}",
         );
         let v = &self.subscription_exposed_id;
-        op.check(rt::check::length("subscription_exposed_id", v, None, Some(5000u64)));
+        op.check(rt::check::length(
+            "subscription_exposed_id",
+            v,
+            None,
+            Some(5000u64),
+        ));
         op.path(
             "subscription_exposed_id",
             &self.subscription_exposed_id,
@@ -554,7 +627,12 @@ impl DeleteSubscriptionsSubscriptionExposedId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Subscription>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/subscriptions/{subscription_exposed_id}/discount`: set optional parameters, then `send()`.
@@ -566,7 +644,7 @@ pub struct DeleteSubscriptionsSubscriptionExposedIdDiscount<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl DeleteSubscriptionsSubscriptionExposedIdDiscount<'_> {
+impl<'a> DeleteSubscriptionsSubscriptionExposedIdDiscount<'a> {
     /// Set the request body.
     pub fn body(mut self, value: serde_json::Value) -> Self {
         self.body = Some(value);
@@ -577,16 +655,18 @@ impl DeleteSubscriptionsSubscriptionExposedIdDiscount<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeletedDiscount>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v1/subscriptions/{subscription_exposed_id}/discount",
         );
         let v = &self.subscription_exposed_id;
-        op.check(rt::check::length("subscription_exposed_id", v, None, Some(5000u64)));
+        op.check(rt::check::length(
+            "subscription_exposed_id",
+            v,
+            None,
+            Some(5000u64),
+        ));
         op.path(
             "subscription_exposed_id",
             &self.subscription_exposed_id,
@@ -598,6 +678,11 @@ impl DeleteSubscriptionsSubscriptionExposedIdDiscount<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::DeletedDiscount>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -33,10 +33,7 @@ impl<'a> TaxRatesApi<'a> {
     /// <p>Creates a new tax rate.</p>
     ///
     /// `POST /v1/tax_rates` (operation `PostTaxRates`).
-    pub fn post_tax_rates(
-        &self,
-        body: super::models::PostTaxRatesBody,
-    ) -> PostTaxRates<'a> {
+    pub fn post_tax_rates(&self, body: super::models::PostTaxRatesBody) -> PostTaxRates<'a> {
         PostTaxRates {
             client: self.client,
             body,
@@ -46,10 +43,7 @@ impl<'a> TaxRatesApi<'a> {
     /// <p>Retrieves a tax rate with the given ID</p>
     ///
     /// `GET /v1/tax_rates/{tax_rate}` (operation `GetTaxRatesTaxRate`).
-    pub fn get_tax_rates_tax_rate(
-        &self,
-        tax_rate: impl Into<String>,
-    ) -> GetTaxRatesTaxRate<'a> {
+    pub fn get_tax_rates_tax_rate(&self, tax_rate: impl Into<String>) -> GetTaxRatesTaxRate<'a> {
         GetTaxRatesTaxRate {
             client: self.client,
             tax_rate: tax_rate.into(),
@@ -61,10 +55,7 @@ impl<'a> TaxRatesApi<'a> {
     /// <p>Updates an existing tax rate.</p>
     ///
     /// `POST /v1/tax_rates/{tax_rate}` (operation `PostTaxRatesTaxRate`).
-    pub fn post_tax_rates_tax_rate(
-        &self,
-        tax_rate: impl Into<String>,
-    ) -> PostTaxRatesTaxRate<'a> {
+    pub fn post_tax_rates_tax_rate(&self, tax_rate: impl Into<String>) -> PostTaxRatesTaxRate<'a> {
         PostTaxRatesTaxRate {
             client: self.client,
             tax_rate: tax_rate.into(),
@@ -88,7 +79,7 @@ pub struct GetTaxRates<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetTaxRates<'_> {
+impl<'a> GetTaxRates<'a> {
     /// Optional flag to filter by tax rates that are either active or inactive (archived).
     pub fn active(mut self, value: bool) -> Self {
         self.active = Some(value);
@@ -134,10 +125,7 @@ impl GetTaxRates<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetTaxRatesResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/tax_rates");
         op.query("active", &self.active, rt::Style::Form, true);
         op.query("created", &self.created, rt::Style::DeepObject, true);
@@ -151,13 +139,52 @@ impl GetTaxRates<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetTaxRatesResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::TaxRate> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::TaxRate> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/tax_rates`: set optional parameters, then `send()`.
@@ -168,20 +195,24 @@ pub struct PostTaxRates<'a> {
     body: super::models::PostTaxRatesBody,
     options: rt::CallOptions,
 }
-impl PostTaxRates<'_> {
+impl<'a> PostTaxRates<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::TaxRate>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/tax_rates");
         op.check(self.body.validate());
         op.form(&self.body, &["expand", "metadata"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::TaxRate>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/tax_rates/{tax_rate}`: set optional parameters, then `send()`.
@@ -194,7 +225,7 @@ pub struct GetTaxRatesTaxRate<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetTaxRatesTaxRate<'_> {
+impl<'a> GetTaxRatesTaxRate<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -210,8 +241,7 @@ impl GetTaxRatesTaxRate<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::TaxRate>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/tax_rates/{tax_rate}");
         let v = &self.tax_rate;
         op.check(rt::check::length("tax_rate", v, None, Some(5000u64)));
@@ -222,7 +252,12 @@ impl GetTaxRatesTaxRate<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::TaxRate>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/tax_rates/{tax_rate}`: set optional parameters, then `send()`.
@@ -234,7 +269,7 @@ pub struct PostTaxRatesTaxRate<'a> {
     body: Option<super::models::PostTaxRatesTaxRateBody>,
     options: rt::CallOptions,
 }
-impl PostTaxRatesTaxRate<'_> {
+impl<'a> PostTaxRatesTaxRate<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostTaxRatesTaxRateBody) -> Self {
         self.body = Some(value);
@@ -245,8 +280,7 @@ impl PostTaxRatesTaxRate<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::TaxRate>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/tax_rates/{tax_rate}");
         let v = &self.tax_rate;
         op.check(rt::check::length("tax_rate", v, None, Some(5000u64)));
@@ -259,6 +293,11 @@ impl PostTaxRatesTaxRate<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::TaxRate>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

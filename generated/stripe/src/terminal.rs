@@ -235,12 +235,9 @@ pub struct PostTerminalConnectionTokens<'a> {
     body: Option<super::models::PostTerminalConnectionTokensBody>,
     options: rt::CallOptions,
 }
-impl PostTerminalConnectionTokens<'_> {
+impl<'a> PostTerminalConnectionTokens<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostTerminalConnectionTokensBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostTerminalConnectionTokensBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -249,10 +246,7 @@ impl PostTerminalConnectionTokens<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::TerminalConnectionToken>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/terminal/connection_tokens");
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -262,7 +256,14 @@ impl PostTerminalConnectionTokens<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::TerminalConnectionToken>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/terminal/locations`: set optional parameters, then `send()`.
@@ -277,7 +278,7 @@ pub struct GetTerminalLocations<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetTerminalLocations<'_> {
+impl<'a> GetTerminalLocations<'a> {
     /// A cursor for use in pagination. `ending_before` is an object ID that defines your place in the list. For instance, if you make a list request and receive 100 objects, starting with `obj_bar`, your subsequent call can include `ending_before=obj_bar` in order to fetch the previous page of the list.
     pub fn ending_before(mut self, value: impl Into<String>) -> Self {
         self.ending_before = Some(value.into());
@@ -308,13 +309,7 @@ impl GetTerminalLocations<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetTerminalLocationsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/terminal/locations");
         if let Some(v) = &self.ending_before {
             op.check(rt::check::length("ending_before", v, None, Some(5000u64)));
@@ -325,13 +320,52 @@ impl GetTerminalLocations<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetTerminalLocationsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::TerminalLocation> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::TerminalLocation> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/terminal/locations`: set optional parameters, then `send()`.
@@ -342,22 +376,24 @@ pub struct PostTerminalLocations<'a> {
     body: super::models::PostTerminalLocationsBody,
     options: rt::CallOptions,
 }
-impl PostTerminalLocations<'_> {
+impl<'a> PostTerminalLocations<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::TerminalLocation>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/terminal/locations");
         op.check(self.body.validate());
         op.form(&self.body, &["address", "expand", "metadata"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::TerminalLocation>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/terminal/locations/{location}`: set optional parameters, then `send()`.
@@ -370,7 +406,7 @@ pub struct GetTerminalLocationsLocation<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetTerminalLocationsLocation<'_> {
+impl<'a> GetTerminalLocationsLocation<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -386,13 +422,7 @@ impl GetTerminalLocationsLocation<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetTerminalLocationsLocationResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/terminal/locations/{location}");
         let v = &self.location;
         op.check(rt::check::length("location", v, None, Some(5000u64)));
@@ -403,7 +433,15 @@ impl GetTerminalLocationsLocation<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetTerminalLocationsLocationResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/terminal/locations/{location}`: set optional parameters, then `send()`.
@@ -415,12 +453,9 @@ pub struct PostTerminalLocationsLocation<'a> {
     body: Option<super::models::PostTerminalLocationsLocationBody>,
     options: rt::CallOptions,
 }
-impl PostTerminalLocationsLocation<'_> {
+impl<'a> PostTerminalLocationsLocation<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostTerminalLocationsLocationBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostTerminalLocationsLocationBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -429,13 +464,7 @@ impl PostTerminalLocationsLocation<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetTerminalLocationsLocationResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/terminal/locations/{location}");
         let v = &self.location;
         op.check(rt::check::length("location", v, None, Some(5000u64)));
@@ -448,7 +477,15 @@ impl PostTerminalLocationsLocation<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetTerminalLocationsLocationResponse200>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/terminal/locations/{location}`: set optional parameters, then `send()`.
@@ -460,7 +497,7 @@ pub struct DeleteTerminalLocationsLocation<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl DeleteTerminalLocationsLocation<'_> {
+impl<'a> DeleteTerminalLocationsLocation<'a> {
     /// Set the request body.
     pub fn body(mut self, value: serde_json::Value) -> Self {
         self.body = Some(value);
@@ -471,14 +508,8 @@ impl DeleteTerminalLocationsLocation<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeletedTerminalLocation>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::DELETE,
-            "/v1/terminal/locations/{location}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::DELETE, "/v1/terminal/locations/{location}");
         let v = &self.location;
         op.check(rt::check::length("location", v, None, Some(5000u64)));
         op.path("location", &self.location, rt::Style::Simple, false);
@@ -487,7 +518,14 @@ impl DeleteTerminalLocationsLocation<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeletedTerminalLocation>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/terminal/readers`: set optional parameters, then `send()`.
@@ -505,12 +543,9 @@ pub struct GetTerminalReaders<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetTerminalReaders<'_> {
+impl<'a> GetTerminalReaders<'a> {
     /// Filters readers by device type
-    pub fn device_type(
-        mut self,
-        value: super::models::GetTerminalReadersDeviceType,
-    ) -> Self {
+    pub fn device_type(mut self, value: super::models::GetTerminalReadersDeviceType) -> Self {
         self.device_type = Some(value);
         self
     }
@@ -554,10 +589,7 @@ impl GetTerminalReaders<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetTerminalReadersResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/terminal/readers");
         op.query("device_type", &self.device_type, rt::Style::Form, true);
         if let Some(v) = &self.ending_before {
@@ -573,14 +605,53 @@ impl GetTerminalReaders<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         op.query("status", &self.status, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetTerminalReadersResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::TerminalReader> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::TerminalReader> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/terminal/readers`: set optional parameters, then `send()`.
@@ -591,22 +662,24 @@ pub struct PostTerminalReaders<'a> {
     body: super::models::PostTerminalReadersBody,
     options: rt::CallOptions,
 }
-impl PostTerminalReaders<'_> {
+impl<'a> PostTerminalReaders<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::TerminalReader>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/terminal/readers");
         op.check(self.body.validate());
         op.form(&self.body, &["expand", "metadata"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::TerminalReader>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/terminal/readers/{reader}`: set optional parameters, then `send()`.
@@ -619,7 +692,7 @@ pub struct GetTerminalReadersReader<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetTerminalReadersReader<'_> {
+impl<'a> GetTerminalReadersReader<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -635,13 +708,7 @@ impl GetTerminalReadersReader<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetTerminalReadersReaderResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/terminal/readers/{reader}");
         let v = &self.reader;
         op.check(rt::check::length("reader", v, None, Some(5000u64)));
@@ -652,7 +719,14 @@ impl GetTerminalReadersReader<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetTerminalReadersReaderResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/terminal/readers/{reader}`: set optional parameters, then `send()`.
@@ -664,7 +738,7 @@ pub struct PostTerminalReadersReader<'a> {
     body: Option<super::models::PostTerminalReadersReaderBody>,
     options: rt::CallOptions,
 }
-impl PostTerminalReadersReader<'_> {
+impl<'a> PostTerminalReadersReader<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostTerminalReadersReaderBody) -> Self {
         self.body = Some(value);
@@ -675,13 +749,7 @@ impl PostTerminalReadersReader<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetTerminalReadersReaderResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/terminal/readers/{reader}");
         let v = &self.reader;
         op.check(rt::check::length("reader", v, None, Some(5000u64)));
@@ -694,7 +762,14 @@ impl PostTerminalReadersReader<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetTerminalReadersReaderResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/terminal/readers/{reader}`: set optional parameters, then `send()`.
@@ -706,7 +781,7 @@ pub struct DeleteTerminalReadersReader<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl DeleteTerminalReadersReader<'_> {
+impl<'a> DeleteTerminalReadersReader<'a> {
     /// Set the request body.
     pub fn body(mut self, value: serde_json::Value) -> Self {
         self.body = Some(value);
@@ -717,10 +792,7 @@ impl DeleteTerminalReadersReader<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeletedTerminalReader>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v1/terminal/readers/{reader}");
         let v = &self.reader;
         op.check(rt::check::length("reader", v, None, Some(5000u64)));
@@ -730,7 +802,14 @@ impl DeleteTerminalReadersReader<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeletedTerminalReader>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/terminal/readers/{reader}/cancel_action`: set optional parameters, then `send()`.
@@ -742,12 +821,9 @@ pub struct PostTerminalReadersReaderCancelAction<'a> {
     body: Option<super::models::PostChargesChargeDisputeCloseBody>,
     options: rt::CallOptions,
 }
-impl PostTerminalReadersReaderCancelAction<'_> {
+impl<'a> PostTerminalReadersReaderCancelAction<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -756,10 +832,7 @@ impl PostTerminalReadersReaderCancelAction<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::TerminalReader>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/terminal/readers/{reader}/cancel_action",
@@ -772,7 +845,12 @@ impl PostTerminalReadersReaderCancelAction<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::TerminalReader>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/terminal/readers/{reader}/process_payment_intent`: set optional parameters, then `send()`.
@@ -784,16 +862,13 @@ pub struct PostTerminalReadersReaderProcessPaymentIntent<'a> {
     body: super::models::PostTerminalReadersReaderProcessPaymentIntentBody,
     options: rt::CallOptions,
 }
-impl PostTerminalReadersReaderProcessPaymentIntent<'_> {
+impl<'a> PostTerminalReadersReaderProcessPaymentIntent<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::TerminalReader>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/terminal/readers/{reader}/process_payment_intent",
@@ -805,7 +880,12 @@ impl PostTerminalReadersReaderProcessPaymentIntent<'_> {
         op.form(&self.body, &["expand", "process_config"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::TerminalReader>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/terminal/readers/{reader}/process_setup_intent`: set optional parameters, then `send()`.
@@ -817,16 +897,13 @@ pub struct PostTerminalReadersReaderProcessSetupIntent<'a> {
     body: super::models::PostTerminalReadersReaderProcessSetupIntentBody,
     options: rt::CallOptions,
 }
-impl PostTerminalReadersReaderProcessSetupIntent<'_> {
+impl<'a> PostTerminalReadersReaderProcessSetupIntent<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::TerminalReader>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/terminal/readers/{reader}/process_setup_intent",
@@ -838,7 +915,12 @@ impl PostTerminalReadersReaderProcessSetupIntent<'_> {
         op.form(&self.body, &["expand"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::TerminalReader>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/terminal/readers/{reader}/set_reader_display`: set optional parameters, then `send()`.
@@ -850,16 +932,13 @@ pub struct PostTerminalReadersReaderSetReaderDisplay<'a> {
     body: super::models::PostTerminalReadersReaderSetReaderDisplayBody,
     options: rt::CallOptions,
 }
-impl PostTerminalReadersReaderSetReaderDisplay<'_> {
+impl<'a> PostTerminalReadersReaderSetReaderDisplay<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::TerminalReader>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/terminal/readers/{reader}/set_reader_display",
@@ -871,6 +950,11 @@ impl PostTerminalReadersReaderSetReaderDisplay<'_> {
         op.form(&self.body, &["cart", "expand"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::TerminalReader>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -105,12 +105,10 @@ impl<'a> TestHelpersApi<'a> {
 pub struct PostTestHelpersTerminalReadersReaderPresentPaymentMethod<'a> {
     client: &'a super::Client,
     reader: String,
-    body: Option<
-        super::models::PostTestHelpersTerminalReadersReaderPresentPaymentMethodBody,
-    >,
+    body: Option<super::models::PostTestHelpersTerminalReadersReaderPresentPaymentMethodBody>,
     options: rt::CallOptions,
 }
-impl PostTestHelpersTerminalReadersReaderPresentPaymentMethod<'_> {
+impl<'a> PostTestHelpersTerminalReadersReaderPresentPaymentMethod<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -124,10 +122,7 @@ impl PostTestHelpersTerminalReadersReaderPresentPaymentMethod<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::TerminalReader>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/test_helpers/terminal/readers/{reader}/present_payment_method",
@@ -143,7 +138,12 @@ impl PostTestHelpersTerminalReadersReaderPresentPaymentMethod<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::TerminalReader>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/test_helpers/test_clocks`: set optional parameters, then `send()`.
@@ -158,7 +158,7 @@ pub struct GetTestHelpersTestClocks<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetTestHelpersTestClocks<'_> {
+impl<'a> GetTestHelpersTestClocks<'a> {
     /// A cursor for use in pagination. `ending_before` is an object ID that defines your place in the list. For instance, if you make a list request and receive 100 objects, starting with `obj_bar`, your subsequent call can include `ending_before=obj_bar` in order to fetch the previous page of the list.
     pub fn ending_before(mut self, value: impl Into<String>) -> Self {
         self.ending_before = Some(value.into());
@@ -189,13 +189,7 @@ impl GetTestHelpersTestClocks<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetTestHelpersTestClocksResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/test_helpers/test_clocks");
         if let Some(v) = &self.ending_before {
             op.check(rt::check::length("ending_before", v, None, Some(5000u64)));
@@ -206,13 +200,52 @@ impl GetTestHelpersTestClocks<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetTestHelpersTestClocksResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::TestHelpersTestClock> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::TestHelpersTestClock> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/test_helpers/test_clocks`: set optional parameters, then `send()`.
@@ -223,22 +256,26 @@ pub struct PostTestHelpersTestClocks<'a> {
     body: super::models::PostTestHelpersTestClocksBody,
     options: rt::CallOptions,
 }
-impl PostTestHelpersTestClocks<'_> {
+impl<'a> PostTestHelpersTestClocks<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::TestHelpersTestClock>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/test_helpers/test_clocks");
         op.check(self.body.validate());
         op.form(&self.body, &["expand"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::TestHelpersTestClock>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/test_helpers/test_clocks/{test_clock}`: set optional parameters, then `send()`.
@@ -251,7 +288,7 @@ pub struct GetTestHelpersTestClocksTestClock<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetTestHelpersTestClocksTestClock<'_> {
+impl<'a> GetTestHelpersTestClocksTestClock<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -267,14 +304,8 @@ impl GetTestHelpersTestClocksTestClock<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::TestHelpersTestClock>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v1/test_helpers/test_clocks/{test_clock}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v1/test_helpers/test_clocks/{test_clock}");
         let v = &self.test_clock;
         op.check(rt::check::length("test_clock", v, None, Some(5000u64)));
         op.path("test_clock", &self.test_clock, rt::Style::Simple, false);
@@ -284,7 +315,14 @@ impl GetTestHelpersTestClocksTestClock<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::TestHelpersTestClock>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/test_helpers/test_clocks/{test_clock}`: set optional parameters, then `send()`.
@@ -296,7 +334,7 @@ pub struct DeleteTestHelpersTestClocksTestClock<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl DeleteTestHelpersTestClocksTestClock<'_> {
+impl<'a> DeleteTestHelpersTestClocksTestClock<'a> {
     /// Set the request body.
     pub fn body(mut self, value: serde_json::Value) -> Self {
         self.body = Some(value);
@@ -307,10 +345,7 @@ impl DeleteTestHelpersTestClocksTestClock<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeletedTestHelpersTestClock>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v1/test_helpers/test_clocks/{test_clock}",
@@ -323,7 +358,14 @@ impl DeleteTestHelpersTestClocksTestClock<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeletedTestHelpersTestClock>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/test_helpers/test_clocks/{test_clock}/advance`: set optional parameters, then `send()`.
@@ -335,16 +377,13 @@ pub struct PostTestHelpersTestClocksTestClockAdvance<'a> {
     body: super::models::PostTestHelpersTestClocksTestClockAdvanceBody,
     options: rt::CallOptions,
 }
-impl PostTestHelpersTestClocksTestClockAdvance<'_> {
+impl<'a> PostTestHelpersTestClocksTestClockAdvance<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::TestHelpersTestClock>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/test_helpers/test_clocks/{test_clock}/advance",
@@ -355,6 +394,13 @@ impl PostTestHelpersTestClocksTestClockAdvance<'_> {
         op.form(&self.body, &["expand"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::TestHelpersTestClock>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -45,7 +45,7 @@ pub struct PostTokens<'a> {
     body: Option<super::models::PostTokensBody>,
     options: rt::CallOptions,
 }
-impl PostTokens<'_> {
+impl<'a> PostTokens<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostTokensBody) -> Self {
         self.body = Some(value);
@@ -56,8 +56,7 @@ impl PostTokens<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Token>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/tokens");
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -78,7 +77,12 @@ impl PostTokens<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Token>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/tokens/{token}`: set optional parameters, then `send()`.
@@ -91,7 +95,7 @@ pub struct GetTokensToken<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetTokensToken<'_> {
+impl<'a> GetTokensToken<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -107,8 +111,7 @@ impl GetTokensToken<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Token>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/tokens/{token}");
         let v = &self.token;
         op.check(rt::check::length("token", v, None, Some(5000u64)));
@@ -119,6 +122,11 @@ impl GetTokensToken<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Token>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -66,10 +66,7 @@ impl<'a> TopupsApi<'a> {
     /// <p>Cancels a top-up. Only pending top-ups can be canceled.</p>
     ///
     /// `POST /v1/topups/{topup}/cancel` (operation `PostTopupsTopupCancel`).
-    pub fn post_topups_topup_cancel(
-        &self,
-        topup: impl Into<String>,
-    ) -> PostTopupsTopupCancel<'a> {
+    pub fn post_topups_topup_cancel(&self, topup: impl Into<String>) -> PostTopupsTopupCancel<'a> {
         PostTopupsTopupCancel {
             client: self.client,
             topup: topup.into(),
@@ -93,7 +90,7 @@ pub struct GetTopups<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetTopups<'_> {
+impl<'a> GetTopups<'a> {
     /// A positive integer representing how much to transfer.
     pub fn amount(mut self, value: super::models::GetAccountsCreated) -> Self {
         self.amount = Some(value);
@@ -139,10 +136,7 @@ impl GetTopups<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetTopupsResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/topups");
         op.query("amount", &self.amount, rt::Style::DeepObject, true);
         op.query("created", &self.created, rt::Style::DeepObject, true);
@@ -155,14 +149,53 @@ impl GetTopups<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         op.query("status", &self.status, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetTopupsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Topup> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Topup> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/topups`: set optional parameters, then `send()`.
@@ -173,20 +206,24 @@ pub struct PostTopups<'a> {
     body: super::models::PostTopupsBody,
     options: rt::CallOptions,
 }
-impl PostTopups<'_> {
+impl<'a> PostTopups<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Topup>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/topups");
         op.check(self.body.validate());
         op.form(&self.body, &["expand", "metadata"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Topup>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/topups/{topup}`: set optional parameters, then `send()`.
@@ -199,7 +236,7 @@ pub struct GetTopupsTopup<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetTopupsTopup<'_> {
+impl<'a> GetTopupsTopup<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -215,8 +252,7 @@ impl GetTopupsTopup<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Topup>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/topups/{topup}");
         let v = &self.topup;
         op.check(rt::check::length("topup", v, None, Some(5000u64)));
@@ -227,7 +263,12 @@ impl GetTopupsTopup<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Topup>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/topups/{topup}`: set optional parameters, then `send()`.
@@ -239,7 +280,7 @@ pub struct PostTopupsTopup<'a> {
     body: Option<super::models::PostTopupsTopupBody>,
     options: rt::CallOptions,
 }
-impl PostTopupsTopup<'_> {
+impl<'a> PostTopupsTopup<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostTopupsTopupBody) -> Self {
         self.body = Some(value);
@@ -250,8 +291,7 @@ impl PostTopupsTopup<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Topup>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/topups/{topup}");
         let v = &self.topup;
         op.check(rt::check::length("topup", v, None, Some(5000u64)));
@@ -264,7 +304,12 @@ impl PostTopupsTopup<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Topup>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/topups/{topup}/cancel`: set optional parameters, then `send()`.
@@ -276,12 +321,9 @@ pub struct PostTopupsTopupCancel<'a> {
     body: Option<super::models::PostChargesChargeDisputeCloseBody>,
     options: rt::CallOptions,
 }
-impl PostTopupsTopupCancel<'_> {
+impl<'a> PostTopupsTopupCancel<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -290,8 +332,7 @@ impl PostTopupsTopupCancel<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Topup>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/topups/{topup}/cancel");
         let v = &self.topup;
         op.check(rt::check::length("topup", v, None, Some(5000u64)));
@@ -301,6 +342,11 @@ impl PostTopupsTopupCancel<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Topup>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -33,10 +33,7 @@ impl<'a> TransfersApi<'a> {
     /// <p>To send funds from your Stripe account to a connected account, you create a new transfer object. Your <a href="#balance">Stripe balance</a> must be able to cover the transfer amount, or you’ll receive an “Insufficient Funds” error.</p>
     ///
     /// `POST /v1/transfers` (operation `PostTransfers`).
-    pub fn post_transfers(
-        &self,
-        body: super::models::PostTransfersBody,
-    ) -> PostTransfers<'a> {
+    pub fn post_transfers(&self, body: super::models::PostTransfersBody) -> PostTransfers<'a> {
         PostTransfers {
             client: self.client,
             body,
@@ -46,10 +43,7 @@ impl<'a> TransfersApi<'a> {
     /// <p>You can see a list of the reversals belonging to a specific transfer. Note that the 10 most recent reversals are always available by default on the transfer object. If you need more than those 10, you can use this API method and the <code>limit</code> and <code>starting_after</code> parameters to page through additional reversals.</p>
     ///
     /// `GET /v1/transfers/{id}/reversals` (operation `GetTransfersIdReversals`).
-    pub fn get_transfers_id_reversals(
-        &self,
-        id: impl Into<String>,
-    ) -> GetTransfersIdReversals<'a> {
+    pub fn get_transfers_id_reversals(&self, id: impl Into<String>) -> GetTransfersIdReversals<'a> {
         GetTransfersIdReversals {
             client: self.client,
             id: id.into(),
@@ -82,10 +76,7 @@ impl<'a> TransfersApi<'a> {
     /// <p>Retrieves the details of an existing transfer. Supply the unique transfer ID from either a transfer creation request or the transfer list, and Stripe will return the corresponding transfer information.</p>
     ///
     /// `GET /v1/transfers/{transfer}` (operation `GetTransfersTransfer`).
-    pub fn get_transfers_transfer(
-        &self,
-        transfer: impl Into<String>,
-    ) -> GetTransfersTransfer<'a> {
+    pub fn get_transfers_transfer(&self, transfer: impl Into<String>) -> GetTransfersTransfer<'a> {
         GetTransfersTransfer {
             client: self.client,
             transfer: transfer.into(),
@@ -161,7 +152,7 @@ pub struct GetTransfers<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetTransfers<'_> {
+impl<'a> GetTransfers<'a> {
     /// Set `created`.
     pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
         self.created = Some(value);
@@ -207,10 +198,7 @@ impl GetTransfers<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetTransfersResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/transfers");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.destination {
@@ -226,17 +214,61 @@ impl GetTransfers<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(v) = &self.transfer_group {
             op.check(rt::check::length("transfer_group", v, None, Some(5000u64)));
         }
-        op.query("transfer_group", &self.transfer_group, rt::Style::Form, true);
+        op.query(
+            "transfer_group",
+            &self.transfer_group,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetTransfersResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::Transfer> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::Transfer> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/transfers`: set optional parameters, then `send()`.
@@ -247,20 +279,24 @@ pub struct PostTransfers<'a> {
     body: super::models::PostTransfersBody,
     options: rt::CallOptions,
 }
-impl PostTransfers<'_> {
+impl<'a> PostTransfers<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Transfer>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/transfers");
         op.check(self.body.validate());
         op.form(&self.body, &["expand", "metadata"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Transfer>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/transfers/{id}/reversals`: set optional parameters, then `send()`.
@@ -276,7 +312,7 @@ pub struct GetTransfersIdReversals<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetTransfersIdReversals<'_> {
+impl<'a> GetTransfersIdReversals<'a> {
     /// A cursor for use in pagination. `ending_before` is an object ID that defines your place in the list. For instance, if you make a list request and receive 100 objects, starting with `obj_bar`, your subsequent call can include `ending_before=obj_bar` in order to fetch the previous page of the list.
     pub fn ending_before(mut self, value: impl Into<String>) -> Self {
         self.ending_before = Some(value.into());
@@ -307,13 +343,7 @@ impl GetTransfersIdReversals<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::GetTransfersIdReversalsResponse200>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/transfers/{id}/reversals");
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
@@ -327,13 +357,52 @@ impl GetTransfersIdReversals<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetTransfersIdReversalsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::TransferReversal> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::TransferReversal> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/transfers/{id}/reversals`: set optional parameters, then `send()`.
@@ -345,7 +414,7 @@ pub struct PostTransfersIdReversals<'a> {
     body: Option<super::models::PostTransfersIdReversalsBody>,
     options: rt::CallOptions,
 }
-impl PostTransfersIdReversals<'_> {
+impl<'a> PostTransfersIdReversals<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostTransfersIdReversalsBody) -> Self {
         self.body = Some(value);
@@ -356,10 +425,7 @@ impl PostTransfersIdReversals<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::TransferReversal>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/transfers/{id}/reversals");
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
@@ -372,7 +438,12 @@ impl PostTransfersIdReversals<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::TransferReversal>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/transfers/{transfer}`: set optional parameters, then `send()`.
@@ -385,7 +456,7 @@ pub struct GetTransfersTransfer<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetTransfersTransfer<'_> {
+impl<'a> GetTransfersTransfer<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -401,8 +472,7 @@ impl GetTransfersTransfer<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Transfer>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/transfers/{transfer}");
         let v = &self.transfer;
         op.check(rt::check::length("transfer", v, None, Some(5000u64)));
@@ -413,7 +483,12 @@ impl GetTransfersTransfer<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Transfer>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/transfers/{transfer}`: set optional parameters, then `send()`.
@@ -425,7 +500,7 @@ pub struct PostTransfersTransfer<'a> {
     body: Option<super::models::PostTopupsTopupBody>,
     options: rt::CallOptions,
 }
-impl PostTransfersTransfer<'_> {
+impl<'a> PostTransfersTransfer<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::PostTopupsTopupBody) -> Self {
         self.body = Some(value);
@@ -436,8 +511,7 @@ impl PostTransfersTransfer<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Transfer>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/transfers/{transfer}");
         let v = &self.transfer;
         op.check(rt::check::length("transfer", v, None, Some(5000u64)));
@@ -450,7 +524,12 @@ impl PostTransfersTransfer<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::Transfer>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/transfers/{transfer}/reversals/{id}`: set optional parameters, then `send()`.
@@ -464,7 +543,7 @@ pub struct GetTransfersTransferReversalsId<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetTransfersTransferReversalsId<'_> {
+impl<'a> GetTransfersTransferReversalsId<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -480,14 +559,8 @@ impl GetTransfersTransferReversalsId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::TransferReversal>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v1/transfers/{transfer}/reversals/{id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v1/transfers/{transfer}/reversals/{id}");
         let v = &self.transfer;
         op.check(rt::check::length("transfer", v, None, Some(5000u64)));
         op.path("transfer", &self.transfer, rt::Style::Simple, false);
@@ -500,7 +573,12 @@ impl GetTransfersTransferReversalsId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::TransferReversal>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/transfers/{transfer}/reversals/{id}`: set optional parameters, then `send()`.
@@ -513,12 +591,9 @@ pub struct PostTransfersTransferReversalsId<'a> {
     body: Option<super::models::PostApplicationFeesFeeRefundsIdBody>,
     options: rt::CallOptions,
 }
-impl PostTransfersTransferReversalsId<'_> {
+impl<'a> PostTransfersTransferReversalsId<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostApplicationFeesFeeRefundsIdBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostApplicationFeesFeeRefundsIdBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -527,14 +602,8 @@ impl PostTransfersTransferReversalsId<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::TransferReversal>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v1/transfers/{transfer}/reversals/{id}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v1/transfers/{transfer}/reversals/{id}");
         let v = &self.transfer;
         op.check(rt::check::length("transfer", v, None, Some(5000u64)));
         op.path("transfer", &self.transfer, rt::Style::Simple, false);
@@ -546,6 +615,11 @@ impl PostTransfersTransferReversalsId<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::TransferReversal>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -96,7 +96,7 @@ pub struct GetWebhookEndpoints<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetWebhookEndpoints<'_> {
+impl<'a> GetWebhookEndpoints<'a> {
     /// A cursor for use in pagination. `ending_before` is an object ID that defines your place in the list. For instance, if you make a list request and receive 100 objects, starting with `obj_bar`, your subsequent call can include `ending_before=obj_bar` in order to fetch the previous page of the list.
     pub fn ending_before(mut self, value: impl Into<String>) -> Self {
         self.ending_before = Some(value.into());
@@ -127,10 +127,7 @@ impl GetWebhookEndpoints<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::GetWebhookEndpointsResponse200>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/webhook_endpoints");
         if let Some(v) = &self.ending_before {
             op.check(rt::check::length("ending_before", v, None, Some(5000u64)));
@@ -141,13 +138,52 @@ impl GetWebhookEndpoints<'_> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query(
+            "starting_after",
+            &self.starting_after,
+            rt::Style::Form,
+            true,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetWebhookEndpointsResponse200>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::WebhookEndpoint> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::WebhookEndpoint> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::Cursor {
+                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
+                has_more: Some("/has_more".into()),
+            },
+            |options| {
+                options
+                    .items_pointer("/data")
+                    .cursor_param("starting_after")
+                    .page_size_param("limit")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /v1/webhook_endpoints`: set optional parameters, then `send()`.
@@ -158,22 +194,24 @@ pub struct PostWebhookEndpoints<'a> {
     body: super::models::PostWebhookEndpointsBody,
     options: rt::CallOptions,
 }
-impl PostWebhookEndpoints<'_> {
+impl<'a> PostWebhookEndpoints<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::WebhookEndpoint>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/webhook_endpoints");
         op.check(self.body.validate());
         op.form(&self.body, &["enabled_events", "expand", "metadata"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::WebhookEndpoint>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /v1/webhook_endpoints/{webhook_endpoint}`: set optional parameters, then `send()`.
@@ -186,7 +224,7 @@ pub struct GetWebhookEndpointsWebhookEndpoint<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl GetWebhookEndpointsWebhookEndpoint<'_> {
+impl<'a> GetWebhookEndpointsWebhookEndpoint<'a> {
     /// Specifies which fields in the response should be expanded.
     pub fn expand(mut self, value: Vec<String>) -> Self {
         self.expand = Some(value);
@@ -202,24 +240,33 @@ impl GetWebhookEndpointsWebhookEndpoint<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::WebhookEndpoint>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/v1/webhook_endpoints/{webhook_endpoint}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::GET, "/v1/webhook_endpoints/{webhook_endpoint}");
         let v = &self.webhook_endpoint;
-        op.check(rt::check::length("webhook_endpoint", v, None, Some(5000u64)));
-        op.path("webhook_endpoint", &self.webhook_endpoint, rt::Style::Simple, false);
+        op.check(rt::check::length(
+            "webhook_endpoint",
+            v,
+            None,
+            Some(5000u64),
+        ));
+        op.path(
+            "webhook_endpoint",
+            &self.webhook_endpoint,
+            rt::Style::Simple,
+            false,
+        );
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::WebhookEndpoint>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /v1/webhook_endpoints/{webhook_endpoint}`: set optional parameters, then `send()`.
@@ -231,12 +278,9 @@ pub struct PostWebhookEndpointsWebhookEndpoint<'a> {
     body: Option<super::models::PostWebhookEndpointsWebhookEndpointBody>,
     options: rt::CallOptions,
 }
-impl PostWebhookEndpointsWebhookEndpoint<'_> {
+impl<'a> PostWebhookEndpointsWebhookEndpoint<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostWebhookEndpointsWebhookEndpointBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::PostWebhookEndpointsWebhookEndpointBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -245,17 +289,21 @@ impl PostWebhookEndpointsWebhookEndpoint<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::WebhookEndpoint>, rt::Error> {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/v1/webhook_endpoints/{webhook_endpoint}",
-        );
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(rt::Method::POST, "/v1/webhook_endpoints/{webhook_endpoint}");
         let v = &self.webhook_endpoint;
-        op.check(rt::check::length("webhook_endpoint", v, None, Some(5000u64)));
-        op.path("webhook_endpoint", &self.webhook_endpoint, rt::Style::Simple, false);
+        op.check(rt::check::length(
+            "webhook_endpoint",
+            v,
+            None,
+            Some(5000u64),
+        ));
+        op.path(
+            "webhook_endpoint",
+            &self.webhook_endpoint,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -264,7 +312,12 @@ impl PostWebhookEndpointsWebhookEndpoint<'_> {
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<super::models::WebhookEndpoint>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /v1/webhook_endpoints/{webhook_endpoint}`: set optional parameters, then `send()`.
@@ -276,7 +329,7 @@ pub struct DeleteWebhookEndpointsWebhookEndpoint<'a> {
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
-impl DeleteWebhookEndpointsWebhookEndpoint<'_> {
+impl<'a> DeleteWebhookEndpointsWebhookEndpoint<'a> {
     /// Set the request body.
     pub fn body(mut self, value: serde_json::Value) -> Self {
         self.body = Some(value);
@@ -287,22 +340,36 @@ impl DeleteWebhookEndpointsWebhookEndpoint<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::DeletedWebhookEndpoint>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v1/webhook_endpoints/{webhook_endpoint}",
         );
         let v = &self.webhook_endpoint;
-        op.check(rt::check::length("webhook_endpoint", v, None, Some(5000u64)));
-        op.path("webhook_endpoint", &self.webhook_endpoint, rt::Style::Simple, false);
+        op.check(rt::check::length(
+            "webhook_endpoint",
+            v,
+            None,
+            Some(5000u64),
+        ));
+        op.path(
+            "webhook_endpoint",
+            &self.webhook_endpoint,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeletedWebhookEndpoint>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

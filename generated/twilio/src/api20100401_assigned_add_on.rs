@@ -92,11 +92,46 @@ pub struct FetchIncomingPhoneNumberAssignedAddOn<'a> {
     sid: String,
     options: rt::CallOptions,
 }
-impl FetchIncomingPhoneNumberAssignedAddOn<'_> {
+impl<'a> FetchIncomingPhoneNumberAssignedAddOn<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
+    }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns/{Sid}.json",
+        );
+        let v = &self.account_sid;
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
+        op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
+        let v = &self.resource_sid;
+        op.check(rt::check::string(
+            "ResourceSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^PN[0-9a-fA-F]{32}$",
+        ));
+        op.path("ResourceSid", &self.resource_sid, rt::Style::Simple, false);
+        let v = &self.sid;
+        op.check(rt::check::string(
+            "Sid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^XE[0-9a-fA-F]{32}$",
+        ));
+        op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
     }
     /// Send the request.
     pub async fn send(
@@ -107,39 +142,8 @@ impl FetchIncomingPhoneNumberAssignedAddOn<'_> {
         >,
         rt::Error,
     > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns/{Sid}.json",
-        );
-        let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
-        op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
-        let v = &self.resource_sid;
-        op.check(
-            rt::check::string(
-                "ResourceSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^PN[0-9a-fA-F]{32}$",
-            ),
-        );
-        op.path("ResourceSid", &self.resource_sid, rt::Style::Simple, false);
-        let v = &self.sid;
-        op.check(
-            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^XE[0-9a-fA-F]{32}$"),
-        );
-        op.path("Sid", &self.sid, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns/{Sid}.json`: set optional parameters, then `send()`.
@@ -152,47 +156,51 @@ pub struct DeleteIncomingPhoneNumberAssignedAddOn<'a> {
     sid: String,
     options: rt::CallOptions,
 }
-impl DeleteIncomingPhoneNumberAssignedAddOn<'_> {
+impl<'a> DeleteIncomingPhoneNumberAssignedAddOn<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.resource_sid;
-        op.check(
-            rt::check::string(
-                "ResourceSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^PN[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "ResourceSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^PN[0-9a-fA-F]{32}$",
+        ));
         op.path("ResourceSid", &self.resource_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(
-            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^XE[0-9a-fA-F]{32}$"),
-        );
+        op.check(rt::check::string(
+            "Sid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^XE[0-9a-fA-F]{32}$",
+        ));
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns.json`: set optional parameters, then `send()`.
@@ -207,7 +215,7 @@ pub struct ListIncomingPhoneNumberAssignedAddOn<'a> {
     page_token: Option<String>,
     options: rt::CallOptions,
 }
-impl ListIncomingPhoneNumberAssignedAddOn<'_> {
+impl<'a> ListIncomingPhoneNumberAssignedAddOn<'a> {
     /// How many resources to return in each list page. The default is 50, and the maximum is 1000.
     pub fn page_size(mut self, value: i64) -> Self {
         self.page_size = Some(value);
@@ -228,57 +236,87 @@ impl ListIncomingPhoneNumberAssignedAddOn<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ListIncomingPhoneNumberAssignedAddOnResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.resource_sid;
-        op.check(
-            rt::check::string(
-                "ResourceSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^PN[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "ResourceSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^PN[0-9a-fA-F]{32}$",
+        ));
         op.path("ResourceSid", &self.resource_sid, rt::Style::Simple, false);
         if let Some(v) = &self.page_size {
-            op.check(
-                rt::check::range(
-                    "PageSize",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((1000f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "PageSize",
+                *v as f64,
+                Some((1f64, false)),
+                Some((1000f64, false)),
+            ));
         }
         op.query("PageSize", &self.page_size, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
+            op.check(rt::check::range(
+                "Page",
+                *v as f64,
+                Some((0f64, false)),
+                None,
+            ));
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListIncomingPhoneNumberAssignedAddOnResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the next URL at `/next_page_uri`; found from a next URL at `/next_page_uri`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<
+        super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn,
+    > {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<
+        super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn,
+    > {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
+            |options| {
+                options
+                    .items_pointer("/assigned_add_ons")
+                    .page_size_param("PageSize")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns.json`: set optional parameters, then `send()`.
@@ -291,7 +329,7 @@ pub struct CreateIncomingPhoneNumberAssignedAddOn<'a> {
     body: Option<super::models::CreateIncomingPhoneNumberAssignedAddOnBody>,
     options: rt::CallOptions,
 }
-impl CreateIncomingPhoneNumberAssignedAddOn<'_> {
+impl<'a> CreateIncomingPhoneNumberAssignedAddOn<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -305,6 +343,38 @@ impl CreateIncomingPhoneNumberAssignedAddOn<'_> {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns.json",
+        );
+        let v = &self.account_sid;
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
+        op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
+        let v = &self.resource_sid;
+        op.check(rt::check::string(
+            "ResourceSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^PN[0-9a-fA-F]{32}$",
+        ));
+        op.path("ResourceSid", &self.resource_sid, rt::Style::Simple, false);
+        if let Some(b) = &self.body {
+            op.check(b.validate());
+        }
+        if let Some(body) = &self.body {
+            op.form(body, &[]);
+        }
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
@@ -314,39 +384,7 @@ impl CreateIncomingPhoneNumberAssignedAddOn<'_> {
         >,
         rt::Error,
     > {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns.json",
-        );
-        let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
-        op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
-        let v = &self.resource_sid;
-        op.check(
-            rt::check::string(
-                "ResourceSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^PN[0-9a-fA-F]{32}$",
-            ),
-        );
-        op.path("ResourceSid", &self.resource_sid, rt::Style::Simple, false);
-        if let Some(b) = &self.body {
-            op.check(b.validate());
-        }
-        if let Some(body) = &self.body {
-            op.form(body, &[]);
-        }
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -64,11 +64,60 @@ pub struct FetchIncomingPhoneNumberAssignedAddOnExtension<'a> {
     sid: String,
     options: rt::CallOptions,
 }
-impl FetchIncomingPhoneNumberAssignedAddOnExtension<'_> {
+impl<'a> FetchIncomingPhoneNumberAssignedAddOnExtension<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
+    }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns/{AssignedAddOnSid}/Extensions/{Sid}.json",
+        );
+        let v = &self.account_sid;
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
+        op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
+        let v = &self.resource_sid;
+        op.check(rt::check::string(
+            "ResourceSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^PN[0-9a-fA-F]{32}$",
+        ));
+        op.path("ResourceSid", &self.resource_sid, rt::Style::Simple, false);
+        let v = &self.assigned_add_on_sid;
+        op.check(rt::check::string(
+            "AssignedAddOnSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^XE[0-9a-fA-F]{32}$",
+        ));
+        op.path(
+            "AssignedAddOnSid",
+            &self.assigned_add_on_sid,
+            rt::Style::Simple,
+            false,
+        );
+        let v = &self.sid;
+        op.check(rt::check::string(
+            "Sid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^XF[0-9a-fA-F]{32}$",
+        ));
+        op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
     }
     /// Send the request.
     pub async fn send(
@@ -78,51 +127,9 @@ impl FetchIncomingPhoneNumberAssignedAddOnExtension<'_> {
             super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension,
         >,
         rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns/{AssignedAddOnSid}/Extensions/{Sid}.json",
-        );
-        let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
-        op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
-        let v = &self.resource_sid;
-        op.check(
-            rt::check::string(
-                "ResourceSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^PN[0-9a-fA-F]{32}$",
-            ),
-        );
-        op.path("ResourceSid", &self.resource_sid, rt::Style::Simple, false);
-        let v = &self.assigned_add_on_sid;
-        op.check(
-            rt::check::string(
-                "AssignedAddOnSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^XE[0-9a-fA-F]{32}$",
-            ),
-        );
-        op.path("AssignedAddOnSid", &self.assigned_add_on_sid, rt::Style::Simple, false);
-        let v = &self.sid;
-        op.check(
-            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^XF[0-9a-fA-F]{32}$"),
-        );
-        op.path("Sid", &self.sid, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+    >{
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns/{AssignedAddOnSid}/Extensions.json`: set optional parameters, then `send()`.
@@ -138,7 +145,7 @@ pub struct ListIncomingPhoneNumberAssignedAddOnExtension<'a> {
     page_token: Option<String>,
     options: rt::CallOptions,
 }
-impl ListIncomingPhoneNumberAssignedAddOnExtension<'_> {
+impl<'a> ListIncomingPhoneNumberAssignedAddOnExtension<'a> {
     /// How many resources to return in each list page. The default is 50, and the maximum is 1000.
     pub fn page_size(mut self, value: i64) -> Self {
         self.page_size = Some(value);
@@ -159,69 +166,104 @@ impl ListIncomingPhoneNumberAssignedAddOnExtension<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::ListIncomingPhoneNumberAssignedAddOnExtensionResponse,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns/{AssignedAddOnSid}/Extensions.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.resource_sid;
-        op.check(
-            rt::check::string(
-                "ResourceSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^PN[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "ResourceSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^PN[0-9a-fA-F]{32}$",
+        ));
         op.path("ResourceSid", &self.resource_sid, rt::Style::Simple, false);
         let v = &self.assigned_add_on_sid;
-        op.check(
-            rt::check::string(
-                "AssignedAddOnSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^XE[0-9a-fA-F]{32}$",
-            ),
+        op.check(rt::check::string(
+            "AssignedAddOnSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^XE[0-9a-fA-F]{32}$",
+        ));
+        op.path(
+            "AssignedAddOnSid",
+            &self.assigned_add_on_sid,
+            rt::Style::Simple,
+            false,
         );
-        op.path("AssignedAddOnSid", &self.assigned_add_on_sid, rt::Style::Simple, false);
         if let Some(v) = &self.page_size {
-            op.check(
-                rt::check::range(
-                    "PageSize",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((1000f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "PageSize",
+                *v as f64,
+                Some((1f64, false)),
+                Some((1000f64, false)),
+            ));
         }
         op.query("PageSize", &self.page_size, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
+            op.check(rt::check::range(
+                "Page",
+                *v as f64,
+                Some((0f64, false)),
+                None,
+            ));
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ListIncomingPhoneNumberAssignedAddOnExtensionResponse>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the next URL at `/next_page_uri`; found from a next URL at `/next_page_uri`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<
+        super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension,
+    >{
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<
+        super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension,
+    >{
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
+            |options| {
+                options
+                    .items_pointer("/extensions")
+                    .page_size_param("PageSize")
+            },
+            configure,
+        )
     }
 }

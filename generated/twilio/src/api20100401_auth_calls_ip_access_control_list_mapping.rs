@@ -94,7 +94,7 @@ pub struct ListSipAuthCallsIpAccessControlListMapping<'a> {
     page_token: Option<String>,
     options: rt::CallOptions,
 }
-impl ListSipAuthCallsIpAccessControlListMapping<'_> {
+impl<'a> ListSipAuthCallsIpAccessControlListMapping<'a> {
     /// How many resources to return in each list page. The default is 50, and the maximum is 1000.
     pub fn page_size(mut self, value: i64) -> Self {
         self.page_size = Some(value);
@@ -115,6 +115,51 @@ impl ListSipAuthCallsIpAccessControlListMapping<'_> {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Calls/IpAccessControlListMappings.json",
+        );
+        let v = &self.account_sid;
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
+        op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
+        let v = &self.domain_sid;
+        op.check(rt::check::string(
+            "DomainSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^SD[0-9a-fA-F]{32}$",
+        ));
+        op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
+        if let Some(v) = &self.page_size {
+            op.check(rt::check::range(
+                "PageSize",
+                *v as f64,
+                Some((1f64, false)),
+                Some((1000f64, false)),
+            ));
+        }
+        op.query("PageSize", &self.page_size, rt::Style::Form, true);
+        if let Some(v) = &self.page {
+            op.check(rt::check::range(
+                "Page",
+                *v as f64,
+                Some((0f64, false)),
+                None,
+            ));
+        }
+        op.query("Page", &self.page, rt::Style::Form, true);
+        op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
@@ -122,50 +167,39 @@ impl ListSipAuthCallsIpAccessControlListMapping<'_> {
         rt::Response<super::models::ListSipAuthCallsIpAccessControlListMappingResponse>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Calls/IpAccessControlListMappings.json",
-        );
-        let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
-        op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
-        let v = &self.domain_sid;
-        op.check(
-            rt::check::string(
-                "DomainSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^SD[0-9a-fA-F]{32}$",
-            ),
-        );
-        op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
-        if let Some(v) = &self.page_size {
-            op.check(
-                rt::check::range(
-                    "PageSize",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((1000f64, false)),
-                ),
-            );
-        }
-        op.query("PageSize", &self.page_size, rt::Style::Form, true);
-        if let Some(v) = &self.page {
-            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
-        }
-        op.query("Page", &self.page, rt::Style::Form, true);
-        op.query("PageToken", &self.page_token, rt::Style::Form, true);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the next URL at `/next_page_uri`; found from a next URL at `/next_page_uri`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<
+        super::models::ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping,
+    >{
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<
+        super::models::ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping,
+    >{
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
+            |options| {
+                options
+                    .items_pointer("/contents")
+                    .page_size_param("PageSize")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Calls/IpAccessControlListMappings.json`: set optional parameters, then `send()`.
@@ -178,7 +212,7 @@ pub struct CreateSipAuthCallsIpAccessControlListMapping<'a> {
     body: Option<super::models::CreateSipAuthCallsIpAccessControlListMappingBody>,
     options: rt::CallOptions,
 }
-impl CreateSipAuthCallsIpAccessControlListMapping<'_> {
+impl<'a> CreateSipAuthCallsIpAccessControlListMapping<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -192,40 +226,28 @@ impl CreateSipAuthCallsIpAccessControlListMapping<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Calls/IpAccessControlListMappings.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.domain_sid;
-        op.check(
-            rt::check::string(
-                "DomainSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^SD[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "DomainSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^SD[0-9a-fA-F]{32}$",
+        ));
         op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -234,7 +256,19 @@ impl CreateSipAuthCallsIpAccessControlListMapping<'_> {
             op.form(body, &[]);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<
+            super::models::ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping,
+        >,
+        rt::Error,
+    >{
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Calls/IpAccessControlListMappings/{Sid}.json`: set optional parameters, then `send()`.
@@ -247,11 +281,46 @@ pub struct FetchSipAuthCallsIpAccessControlListMapping<'a> {
     sid: String,
     options: rt::CallOptions,
 }
-impl FetchSipAuthCallsIpAccessControlListMapping<'_> {
+impl<'a> FetchSipAuthCallsIpAccessControlListMapping<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
+    }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Calls/IpAccessControlListMappings/{Sid}.json",
+        );
+        let v = &self.account_sid;
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
+        op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
+        let v = &self.domain_sid;
+        op.check(rt::check::string(
+            "DomainSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^SD[0-9a-fA-F]{32}$",
+        ));
+        op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
+        let v = &self.sid;
+        op.check(rt::check::string(
+            "Sid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AL[0-9a-fA-F]{32}$",
+        ));
+        op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
     }
     /// Send the request.
     pub async fn send(
@@ -261,40 +330,9 @@ impl FetchSipAuthCallsIpAccessControlListMapping<'_> {
             super::models::ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping,
         >,
         rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Calls/IpAccessControlListMappings/{Sid}.json",
-        );
-        let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
-        op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
-        let v = &self.domain_sid;
-        op.check(
-            rt::check::string(
-                "DomainSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^SD[0-9a-fA-F]{32}$",
-            ),
-        );
-        op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
-        let v = &self.sid;
-        op.check(
-            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^AL[0-9a-fA-F]{32}$"),
-        );
-        op.path("Sid", &self.sid, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+    >{
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Calls/IpAccessControlListMappings/{Sid}.json`: set optional parameters, then `send()`.
@@ -307,46 +345,50 @@ pub struct DeleteSipAuthCallsIpAccessControlListMapping<'a> {
     sid: String,
     options: rt::CallOptions,
 }
-impl DeleteSipAuthCallsIpAccessControlListMapping<'_> {
+impl<'a> DeleteSipAuthCallsIpAccessControlListMapping<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Calls/IpAccessControlListMappings/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.domain_sid;
-        op.check(
-            rt::check::string(
-                "DomainSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^SD[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "DomainSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^SD[0-9a-fA-F]{32}$",
+        ));
         op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(
-            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^AL[0-9a-fA-F]{32}$"),
-        );
+        op.check(rt::check::string(
+            "Sid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AL[0-9a-fA-F]{32}$",
+        ));
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

@@ -94,7 +94,7 @@ pub struct ListSipAuthRegistrationsCredentialListMapping<'a> {
     page_token: Option<String>,
     options: rt::CallOptions,
 }
-impl ListSipAuthRegistrationsCredentialListMapping<'_> {
+impl<'a> ListSipAuthRegistrationsCredentialListMapping<'a> {
     /// How many resources to return in each list page. The default is 50, and the maximum is 1000.
     pub fn page_size(mut self, value: i64) -> Self {
         self.page_size = Some(value);
@@ -115,59 +115,91 @@ impl ListSipAuthRegistrationsCredentialListMapping<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::ListSipAuthRegistrationsCredentialListMappingResponse,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Registrations/CredentialListMappings.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.domain_sid;
-        op.check(
-            rt::check::string(
-                "DomainSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^SD[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "DomainSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^SD[0-9a-fA-F]{32}$",
+        ));
         op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
         if let Some(v) = &self.page_size {
-            op.check(
-                rt::check::range(
-                    "PageSize",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((1000f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "PageSize",
+                *v as f64,
+                Some((1f64, false)),
+                Some((1000f64, false)),
+            ));
         }
         op.query("PageSize", &self.page_size, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
+            op.check(rt::check::range(
+                "Page",
+                *v as f64,
+                Some((0f64, false)),
+                None,
+            ));
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ListSipAuthRegistrationsCredentialListMappingResponse>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the next URL at `/next_page_uri`; found from a next URL at `/next_page_uri`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<
+        super::models::ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistrationsCredentialListMapping,
+    >{
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<
+        super::models::ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistrationsCredentialListMapping,
+    >{
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
+            |options| {
+                options
+                    .items_pointer("/contents")
+                    .page_size_param("PageSize")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Registrations/CredentialListMappings.json`: set optional parameters, then `send()`.
@@ -180,7 +212,7 @@ pub struct CreateSipAuthRegistrationsCredentialListMapping<'a> {
     body: Option<super::models::CreateSipAuthRegistrationsCredentialListMappingBody>,
     options: rt::CallOptions,
 }
-impl CreateSipAuthRegistrationsCredentialListMapping<'_> {
+impl<'a> CreateSipAuthRegistrationsCredentialListMapping<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
@@ -194,40 +226,28 @@ impl CreateSipAuthRegistrationsCredentialListMapping<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistrationsCredentialListMapping,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Registrations/CredentialListMappings.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.domain_sid;
-        op.check(
-            rt::check::string(
-                "DomainSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^SD[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "DomainSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^SD[0-9a-fA-F]{32}$",
+        ));
         op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -236,7 +256,19 @@ impl CreateSipAuthRegistrationsCredentialListMapping<'_> {
             op.form(body, &[]);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<
+            super::models::ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistrationsCredentialListMapping,
+        >,
+        rt::Error,
+    >{
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Registrations/CredentialListMappings/{Sid}.json`: set optional parameters, then `send()`.
@@ -249,11 +281,46 @@ pub struct FetchSipAuthRegistrationsCredentialListMapping<'a> {
     sid: String,
     options: rt::CallOptions,
 }
-impl FetchSipAuthRegistrationsCredentialListMapping<'_> {
+impl<'a> FetchSipAuthRegistrationsCredentialListMapping<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
+    }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Registrations/CredentialListMappings/{Sid}.json",
+        );
+        let v = &self.account_sid;
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
+        op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
+        let v = &self.domain_sid;
+        op.check(rt::check::string(
+            "DomainSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^SD[0-9a-fA-F]{32}$",
+        ));
+        op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
+        let v = &self.sid;
+        op.check(rt::check::string(
+            "Sid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^CL[0-9a-fA-F]{32}$",
+        ));
+        op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
     }
     /// Send the request.
     pub async fn send(
@@ -263,40 +330,9 @@ impl FetchSipAuthRegistrationsCredentialListMapping<'_> {
             super::models::ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistrationsCredentialListMapping,
         >,
         rt::Error,
-    > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Registrations/CredentialListMappings/{Sid}.json",
-        );
-        let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
-        op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
-        let v = &self.domain_sid;
-        op.check(
-            rt::check::string(
-                "DomainSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^SD[0-9a-fA-F]{32}$",
-            ),
-        );
-        op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
-        let v = &self.sid;
-        op.check(
-            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CL[0-9a-fA-F]{32}$"),
-        );
-        op.path("Sid", &self.sid, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+    >{
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Registrations/CredentialListMappings/{Sid}.json`: set optional parameters, then `send()`.
@@ -309,46 +345,50 @@ pub struct DeleteSipAuthRegistrationsCredentialListMapping<'a> {
     sid: String,
     options: rt::CallOptions,
 }
-impl DeleteSipAuthRegistrationsCredentialListMapping<'_> {
+impl<'a> DeleteSipAuthRegistrationsCredentialListMapping<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Registrations/CredentialListMappings/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.domain_sid;
-        op.check(
-            rt::check::string(
-                "DomainSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^SD[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "DomainSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^SD[0-9a-fA-F]{32}$",
+        ));
         op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(
-            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CL[0-9a-fA-F]{32}$"),
-        );
+        op.check(rt::check::string(
+            "Sid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^CL[0-9a-fA-F]{32}$",
+        ));
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

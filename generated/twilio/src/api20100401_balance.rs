@@ -32,32 +32,34 @@ pub struct FetchBalance<'a> {
     account_sid: String,
     options: rt::CallOptions,
 }
-impl FetchBalance<'_> {
+impl<'a> FetchBalance<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiV2010AccountBalance>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/2010-04-01/Accounts/{AccountSid}/Balance.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiV2010AccountBalance>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

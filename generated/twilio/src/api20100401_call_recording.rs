@@ -118,7 +118,7 @@ pub struct ListCallRecording<'a> {
     page_token: Option<String>,
     options: rt::CallOptions,
 }
-impl ListCallRecording<'_> {
+impl<'a> ListCallRecording<'a> {
     /// The `date_created` value, specified as `YYYY-MM-DD`, of the resources to read. You can also specify inequality: `DateCreated<=YYYY-MM-DD` will return recordings generated at or before midnight on a given date, and `DateCreated>=YYYY-MM-DD` returns recordings generated at or after midnight on a date.
     pub fn date_created(mut self, value: chrono::NaiveDate) -> Self {
         self.date_created = Some(value);
@@ -154,57 +154,83 @@ impl ListCallRecording<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ListCallRecordingResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Recordings.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.call_sid;
-        op.check(
-            rt::check::string(
-                "CallSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^CA[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "CallSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^CA[0-9a-fA-F]{32}$",
+        ));
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         op.query("DateCreated", &self.date_created, rt::Style::Form, true);
         op.query("DateCreated<", &self.date_created2, rt::Style::Form, true);
         op.query("DateCreated>", &self.date_created3, rt::Style::Form, true);
         if let Some(v) = &self.page_size {
-            op.check(
-                rt::check::range(
-                    "PageSize",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((1000f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "PageSize",
+                *v as f64,
+                Some((1f64, false)),
+                Some((1000f64, false)),
+            ));
         }
         op.query("PageSize", &self.page_size, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
+            op.check(rt::check::range(
+                "Page",
+                *v as f64,
+                Some((0f64, false)),
+                None,
+            ));
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListCallRecordingResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the next URL at `/next_page_uri`; found from a next URL at `/next_page_uri`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiV2010AccountCallCallRecording> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ApiV2010AccountCallCallRecording> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
+            |options| {
+                options
+                    .items_pointer("/recordings")
+                    .page_size_param("PageSize")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Recordings.json`: set optional parameters, then `send()`.
@@ -217,7 +243,7 @@ pub struct CreateCallRecording<'a> {
     body: Option<super::models::CreateCallRecordingBody>,
     options: rt::CallOptions,
 }
-impl CreateCallRecording<'_> {
+impl<'a> CreateCallRecording<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateCallRecordingBody) -> Self {
         self.body = Some(value);
@@ -228,44 +254,41 @@ impl CreateCallRecording<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiV2010AccountCallCallRecording>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Recordings.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.call_sid;
-        op.check(
-            rt::check::string(
-                "CallSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^CA[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "CallSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^CA[0-9a-fA-F]{32}$",
+        ));
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiV2010AccountCallCallRecording>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Recordings/{Sid}.json`: set optional parameters, then `send()`.
@@ -278,52 +301,53 @@ pub struct FetchCallRecording<'a> {
     sid: String,
     options: rt::CallOptions,
 }
-impl FetchCallRecording<'_> {
+impl<'a> FetchCallRecording<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiV2010AccountCallCallRecording>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Recordings/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.call_sid;
-        op.check(
-            rt::check::string(
-                "CallSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^CA[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "CallSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^CA[0-9a-fA-F]{32}$",
+        ));
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(
-            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^RE[0-9a-fA-F]{32}$"),
-        );
+        op.check(rt::check::string(
+            "Sid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^RE[0-9a-fA-F]{32}$",
+        ));
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiV2010AccountCallCallRecording>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Recordings/{Sid}.json`: set optional parameters, then `send()`.
@@ -337,7 +361,7 @@ pub struct UpdateCallRecording<'a> {
     body: Option<super::models::UpdateCallRecordingBody>,
     options: rt::CallOptions,
 }
-impl UpdateCallRecording<'_> {
+impl<'a> UpdateCallRecording<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::UpdateCallRecordingBody) -> Self {
         self.body = Some(value);
@@ -348,38 +372,28 @@ impl UpdateCallRecording<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiV2010AccountCallCallRecording>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Recordings/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.call_sid;
-        op.check(
-            rt::check::string(
-                "CallSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^CA[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "CallSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^CA[0-9a-fA-F]{32}$",
+        ));
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -387,7 +401,14 @@ impl UpdateCallRecording<'_> {
         }
         op.errors(rt::error_body::<super::models::UpdateCallRecordingError408>);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiV2010AccountCallCallRecording>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Recordings/{Sid}.json`: set optional parameters, then `send()`.
@@ -400,46 +421,50 @@ pub struct DeleteCallRecording<'a> {
     sid: String,
     options: rt::CallOptions,
 }
-impl DeleteCallRecording<'_> {
+impl<'a> DeleteCallRecording<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Recordings/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.call_sid;
-        op.check(
-            rt::check::string(
-                "CallSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^CA[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "CallSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^CA[0-9a-fA-F]{32}$",
+        ));
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(
-            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^RE[0-9a-fA-F]{32}$"),
-        );
+        op.check(rt::check::string(
+            "Sid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^RE[0-9a-fA-F]{32}$",
+        ));
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

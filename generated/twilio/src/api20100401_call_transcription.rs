@@ -58,12 +58,9 @@ pub struct CreateRealtimeTranscription<'a> {
     body: Option<super::models::CreateRealtimeTranscriptionBody>,
     options: rt::CallOptions,
 }
-impl CreateRealtimeTranscription<'_> {
+impl<'a> CreateRealtimeTranscription<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::CreateRealtimeTranscriptionBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::CreateRealtimeTranscriptionBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -72,44 +69,42 @@ impl CreateRealtimeTranscription<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiV2010AccountCallRealtimeTranscription>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Transcriptions.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.call_sid;
-        op.check(
-            rt::check::string(
-                "CallSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^CA[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "CallSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^CA[0-9a-fA-F]{32}$",
+        ));
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiV2010AccountCallRealtimeTranscription>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Transcriptions/{Sid}.json`: set optional parameters, then `send()`.
@@ -123,12 +118,9 @@ pub struct UpdateRealtimeTranscription<'a> {
     body: Option<super::models::UpdateRealtimeTranscriptionBody>,
     options: rt::CallOptions,
 }
-impl UpdateRealtimeTranscription<'_> {
+impl<'a> UpdateRealtimeTranscription<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::UpdateRealtimeTranscriptionBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::UpdateRealtimeTranscriptionBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -137,44 +129,42 @@ impl UpdateRealtimeTranscription<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiV2010AccountCallRealtimeTranscription>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Transcriptions/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.call_sid;
-        op.check(
-            rt::check::string(
-                "CallSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^CA[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "CallSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^CA[0-9a-fA-F]{32}$",
+        ));
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiV2010AccountCallRealtimeTranscription>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

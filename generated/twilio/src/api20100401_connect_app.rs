@@ -62,10 +62,7 @@ impl<'a> Api20100401ConnectAppApi<'a> {
     /// Retrieve a list of connect-apps belonging to the account used to make the request
     ///
     /// `GET /2010-04-01/Accounts/{AccountSid}/ConnectApps.json` (operation `ListConnectApp`).
-    pub fn list_connect_app(
-        &self,
-        account_sid: impl Into<String>,
-    ) -> ListConnectApp<'a> {
+    pub fn list_connect_app(&self, account_sid: impl Into<String>) -> ListConnectApp<'a> {
         ListConnectApp {
             client: self.client,
             account_sid: account_sid.into(),
@@ -85,38 +82,44 @@ pub struct FetchConnectApp<'a> {
     sid: String,
     options: rt::CallOptions,
 }
-impl FetchConnectApp<'_> {
+impl<'a> FetchConnectApp<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiV2010AccountConnectApp>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/2010-04-01/Accounts/{AccountSid}/ConnectApps/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(
-            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CN[0-9a-fA-F]{32}$"),
-        );
+        op.check(rt::check::string(
+            "Sid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^CN[0-9a-fA-F]{32}$",
+        ));
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiV2010AccountConnectApp>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /2010-04-01/Accounts/{AccountSid}/ConnectApps/{Sid}.json`: set optional parameters, then `send()`.
@@ -129,7 +132,7 @@ pub struct UpdateConnectApp<'a> {
     body: Option<super::models::UpdateConnectAppBody>,
     options: rt::CallOptions,
 }
-impl UpdateConnectApp<'_> {
+impl<'a> UpdateConnectApp<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::UpdateConnectAppBody) -> Self {
         self.body = Some(value);
@@ -140,35 +143,41 @@ impl UpdateConnectApp<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiV2010AccountConnectApp>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/2010-04-01/Accounts/{AccountSid}/ConnectApps/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(
-            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CN[0-9a-fA-F]{32}$"),
-        );
+        op.check(rt::check::string(
+            "Sid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^CN[0-9a-fA-F]{32}$",
+        ));
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiV2010AccountConnectApp>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /2010-04-01/Accounts/{AccountSid}/ConnectApps/{Sid}.json`: set optional parameters, then `send()`.
@@ -180,36 +189,42 @@ pub struct DeleteConnectApp<'a> {
     sid: String,
     options: rt::CallOptions,
 }
-impl DeleteConnectApp<'_> {
+impl<'a> DeleteConnectApp<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/2010-04-01/Accounts/{AccountSid}/ConnectApps/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(
-            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CN[0-9a-fA-F]{32}$"),
-        );
+        op.check(rt::check::string(
+            "Sid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^CN[0-9a-fA-F]{32}$",
+        ));
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /2010-04-01/Accounts/{AccountSid}/ConnectApps.json`: set optional parameters, then `send()`.
@@ -223,7 +238,7 @@ pub struct ListConnectApp<'a> {
     page_token: Option<String>,
     options: rt::CallOptions,
 }
-impl ListConnectApp<'_> {
+impl<'a> ListConnectApp<'a> {
     /// How many resources to return in each list page. The default is 50, and the maximum is 1000.
     pub fn page_size(mut self, value: i64) -> Self {
         self.page_size = Some(value);
@@ -244,42 +259,70 @@ impl ListConnectApp<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ListConnectAppResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/2010-04-01/Accounts/{AccountSid}/ConnectApps.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         if let Some(v) = &self.page_size {
-            op.check(
-                rt::check::range(
-                    "PageSize",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((1000f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "PageSize",
+                *v as f64,
+                Some((1f64, false)),
+                Some((1000f64, false)),
+            ));
         }
         op.query("PageSize", &self.page_size, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
+            op.check(rt::check::range(
+                "Page",
+                *v as f64,
+                Some((0f64, false)),
+                None,
+            ));
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListConnectAppResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the next URL at `/next_page_uri`; found from a next URL at `/next_page_uri`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiV2010AccountConnectApp> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ApiV2010AccountConnectApp> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
+            |options| {
+                options
+                    .items_pointer("/connect_apps")
+                    .page_size_param("PageSize")
+            },
+            configure,
+        )
     }
 }

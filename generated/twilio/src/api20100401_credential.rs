@@ -112,7 +112,7 @@ pub struct ListSipCredential<'a> {
     page_token: Option<String>,
     options: rt::CallOptions,
 }
-impl ListSipCredential<'_> {
+impl<'a> ListSipCredential<'a> {
     /// How many resources to return in each list page. The default is 50, and the maximum is 1000.
     pub fn page_size(mut self, value: i64) -> Self {
         self.page_size = Some(value);
@@ -133,35 +133,28 @@ impl ListSipCredential<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ListSipCredentialResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists/{CredentialListSid}/Credentials.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.credential_list_sid;
-        op.check(
-            rt::check::string(
-                "CredentialListSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^CL[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "CredentialListSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^CL[0-9a-fA-F]{32}$",
+        ));
         op.path(
             "CredentialListSid",
             &self.credential_list_sid,
@@ -169,23 +162,58 @@ impl ListSipCredential<'_> {
             false,
         );
         if let Some(v) = &self.page_size {
-            op.check(
-                rt::check::range(
-                    "PageSize",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((1000f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "PageSize",
+                *v as f64,
+                Some((1f64, false)),
+                Some((1000f64, false)),
+            ));
         }
         op.query("PageSize", &self.page_size, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
+            op.check(rt::check::range(
+                "Page",
+                *v as f64,
+                Some((0f64, false)),
+                None,
+            ));
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListSipCredentialResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the next URL at `/next_page_uri`; found from a next URL at `/next_page_uri`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ApiV2010AccountSipSipCredentialListSipCredential> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ApiV2010AccountSipSipCredentialListSipCredential> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
+            |options| {
+                options
+                    .items_pointer("/credentials")
+                    .page_size_param("PageSize")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists/{CredentialListSid}/Credentials.json`: set optional parameters, then `send()`.
@@ -198,7 +226,7 @@ pub struct CreateSipCredential<'a> {
     body: Option<super::models::CreateSipCredentialBody>,
     options: rt::CallOptions,
 }
-impl CreateSipCredential<'_> {
+impl<'a> CreateSipCredential<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateSipCredentialBody) -> Self {
         self.body = Some(value);
@@ -209,38 +237,28 @@ impl CreateSipCredential<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiV2010AccountSipSipCredentialListSipCredential>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists/{CredentialListSid}/Credentials.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.credential_list_sid;
-        op.check(
-            rt::check::string(
-                "CredentialListSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^CL[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "CredentialListSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^CL[0-9a-fA-F]{32}$",
+        ));
         op.path(
             "CredentialListSid",
             &self.credential_list_sid,
@@ -251,7 +269,17 @@ impl CreateSipCredential<'_> {
             op.form(body, &[]);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ApiV2010AccountSipSipCredentialListSipCredential>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists/{CredentialListSid}/Credentials/{Sid}.json`: set optional parameters, then `send()`.
@@ -264,11 +292,51 @@ pub struct FetchSipCredential<'a> {
     sid: String,
     options: rt::CallOptions,
 }
-impl FetchSipCredential<'_> {
+impl<'a> FetchSipCredential<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
+    }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists/{CredentialListSid}/Credentials/{Sid}.json",
+        );
+        let v = &self.account_sid;
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
+        op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
+        let v = &self.credential_list_sid;
+        op.check(rt::check::string(
+            "CredentialListSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^CL[0-9a-fA-F]{32}$",
+        ));
+        op.path(
+            "CredentialListSid",
+            &self.credential_list_sid,
+            rt::Style::Simple,
+            false,
+        );
+        let v = &self.sid;
+        op.check(rt::check::string(
+            "Sid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^CR[0-9a-fA-F]{32}$",
+        ));
+        op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.apply(self.options);
+        (self.client, op)
     }
     /// Send the request.
     pub async fn send(
@@ -277,44 +345,8 @@ impl FetchSipCredential<'_> {
         rt::Response<super::models::ApiV2010AccountSipSipCredentialListSipCredential>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(
-            rt::Method::GET,
-            "/2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists/{CredentialListSid}/Credentials/{Sid}.json",
-        );
-        let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
-        op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
-        let v = &self.credential_list_sid;
-        op.check(
-            rt::check::string(
-                "CredentialListSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^CL[0-9a-fA-F]{32}$",
-            ),
-        );
-        op.path(
-            "CredentialListSid",
-            &self.credential_list_sid,
-            rt::Style::Simple,
-            false,
-        );
-        let v = &self.sid;
-        op.check(
-            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CR[0-9a-fA-F]{32}$"),
-        );
-        op.path("Sid", &self.sid, rt::Style::Simple, false);
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists/{CredentialListSid}/Credentials/{Sid}.json`: set optional parameters, then `send()`.
@@ -328,7 +360,7 @@ pub struct UpdateSipCredential<'a> {
     body: Option<super::models::UpdateSipCredentialBody>,
     options: rt::CallOptions,
 }
-impl UpdateSipCredential<'_> {
+impl<'a> UpdateSipCredential<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::UpdateSipCredentialBody) -> Self {
         self.body = Some(value);
@@ -339,38 +371,28 @@ impl UpdateSipCredential<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiV2010AccountSipSipCredentialListSipCredential>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists/{CredentialListSid}/Credentials/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.credential_list_sid;
-        op.check(
-            rt::check::string(
-                "CredentialListSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^CL[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "CredentialListSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^CL[0-9a-fA-F]{32}$",
+        ));
         op.path(
             "CredentialListSid",
             &self.credential_list_sid,
@@ -378,15 +400,29 @@ impl UpdateSipCredential<'_> {
             false,
         );
         let v = &self.sid;
-        op.check(
-            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CR[0-9a-fA-F]{32}$"),
-        );
+        op.check(rt::check::string(
+            "Sid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^CR[0-9a-fA-F]{32}$",
+        ));
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ApiV2010AccountSipSipCredentialListSipCredential>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists/{CredentialListSid}/Credentials/{Sid}.json`: set optional parameters, then `send()`.
@@ -399,39 +435,34 @@ pub struct DeleteSipCredential<'a> {
     sid: String,
     options: rt::CallOptions,
 }
-impl DeleteSipCredential<'_> {
+impl<'a> DeleteSipCredential<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists/{CredentialListSid}/Credentials/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.credential_list_sid;
-        op.check(
-            rt::check::string(
-                "CredentialListSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^CL[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "CredentialListSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^CL[0-9a-fA-F]{32}$",
+        ));
         op.path(
             "CredentialListSid",
             &self.credential_list_sid,
@@ -439,11 +470,20 @@ impl DeleteSipCredential<'_> {
             false,
         );
         let v = &self.sid;
-        op.check(
-            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CR[0-9a-fA-F]{32}$"),
-        );
+        op.check(rt::check::string(
+            "Sid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^CR[0-9a-fA-F]{32}$",
+        ));
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

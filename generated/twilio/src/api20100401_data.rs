@@ -44,63 +44,69 @@ pub struct FetchRecordingAddOnResultPayloadData<'a> {
     payload_sid: String,
     options: rt::CallOptions,
 }
-impl FetchRecordingAddOnResultPayloadData<'_> {
+impl<'a> FetchRecordingAddOnResultPayloadData<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/2010-04-01/Accounts/{AccountSid}/Recordings/{ReferenceSid}/AddOnResults/{AddOnResultSid}/Payloads/{PayloadSid}/Data.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.reference_sid;
-        op.check(
-            rt::check::string(
-                "ReferenceSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^RE[0-9a-fA-F]{32}$",
-            ),
+        op.check(rt::check::string(
+            "ReferenceSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^RE[0-9a-fA-F]{32}$",
+        ));
+        op.path(
+            "ReferenceSid",
+            &self.reference_sid,
+            rt::Style::Simple,
+            false,
         );
-        op.path("ReferenceSid", &self.reference_sid, rt::Style::Simple, false);
         let v = &self.add_on_result_sid;
-        op.check(
-            rt::check::string(
-                "AddOnResultSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^XR[0-9a-fA-F]{32}$",
-            ),
+        op.check(rt::check::string(
+            "AddOnResultSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^XR[0-9a-fA-F]{32}$",
+        ));
+        op.path(
+            "AddOnResultSid",
+            &self.add_on_result_sid,
+            rt::Style::Simple,
+            false,
         );
-        op.path("AddOnResultSid", &self.add_on_result_sid, rt::Style::Simple, false);
         let v = &self.payload_sid;
-        op.check(
-            rt::check::string(
-                "PayloadSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^XH[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "PayloadSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^XH[0-9a-fA-F]{32}$",
+        ));
         op.path("PayloadSid", &self.payload_sid, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

@@ -59,7 +59,7 @@ pub struct ListIncomingPhoneNumberMobile<'a> {
     page_token: Option<String>,
     options: rt::CallOptions,
 }
-impl ListIncomingPhoneNumberMobile<'_> {
+impl<'a> ListIncomingPhoneNumberMobile<'a> {
     /// Whether to include phone numbers new to the Twilio platform. Can be: `true` or `false` and the default is `true`.
     pub fn beta(mut self, value: bool) -> Self {
         self.beta = Some(value);
@@ -100,50 +100,81 @@ impl ListIncomingPhoneNumberMobile<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ListIncomingPhoneNumberMobileResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/Mobile.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         op.query("Beta", &self.beta, rt::Style::Form, true);
         op.query("FriendlyName", &self.friendly_name, rt::Style::Form, true);
         op.query("PhoneNumber", &self.phone_number, rt::Style::Form, true);
         op.query("Origin", &self.origin, rt::Style::Form, true);
         if let Some(v) = &self.page_size {
-            op.check(
-                rt::check::range(
-                    "PageSize",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((1000f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "PageSize",
+                *v as f64,
+                Some((1f64, false)),
+                Some((1000f64, false)),
+            ));
         }
         op.query("PageSize", &self.page_size, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
+            op.check(rt::check::range(
+                "Page",
+                *v as f64,
+                Some((0f64, false)),
+                None,
+            ));
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListIncomingPhoneNumberMobileResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the next URL at `/next_page_uri`; found from a next URL at `/next_page_uri`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<
+        super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile,
+    > {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<
+        super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile,
+    > {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
+            |options| {
+                options
+                    .items_pointer("/incoming_phone_numbers")
+                    .page_size_param("PageSize")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/Mobile.json`: set optional parameters, then `send()`.
@@ -155,12 +186,9 @@ pub struct CreateIncomingPhoneNumberMobile<'a> {
     body: Option<super::models::CreateIncomingPhoneNumberMobileBody>,
     options: rt::CallOptions,
 }
-impl CreateIncomingPhoneNumberMobile<'_> {
+impl<'a> CreateIncomingPhoneNumberMobile<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::CreateIncomingPhoneNumberMobileBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::CreateIncomingPhoneNumberMobileBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -169,29 +197,19 @@ impl CreateIncomingPhoneNumberMobile<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/Mobile.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -200,6 +218,16 @@ impl CreateIncomingPhoneNumberMobile<'_> {
             op.form(body, &[]);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

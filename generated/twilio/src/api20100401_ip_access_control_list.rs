@@ -101,7 +101,7 @@ pub struct ListSipIpAccessControlList<'a> {
     page_token: Option<String>,
     options: rt::CallOptions,
 }
-impl ListSipIpAccessControlList<'_> {
+impl<'a> ListSipIpAccessControlList<'a> {
     /// How many resources to return in each list page. The default is 50, and the maximum is 1000.
     pub fn page_size(mut self, value: i64) -> Self {
         self.page_size = Some(value);
@@ -122,46 +122,73 @@ impl ListSipIpAccessControlList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ListSipIpAccessControlListResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         if let Some(v) = &self.page_size {
-            op.check(
-                rt::check::range(
-                    "PageSize",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((1000f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "PageSize",
+                *v as f64,
+                Some((1f64, false)),
+                Some((1000f64, false)),
+            ));
         }
         op.query("PageSize", &self.page_size, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
+            op.check(rt::check::range(
+                "Page",
+                *v as f64,
+                Some((0f64, false)),
+                None,
+            ));
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListSipIpAccessControlListResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the next URL at `/next_page_uri`; found from a next URL at `/next_page_uri`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ApiV2010AccountSipSipIpAccessControlList> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ApiV2010AccountSipSipIpAccessControlList> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
+            |options| {
+                options
+                    .items_pointer("/ip_access_control_lists")
+                    .page_size_param("PageSize")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists.json`: set optional parameters, then `send()`.
@@ -173,12 +200,9 @@ pub struct CreateSipIpAccessControlList<'a> {
     body: Option<super::models::CreateSipIpAccessControlListBody>,
     options: rt::CallOptions,
 }
-impl CreateSipIpAccessControlList<'_> {
+impl<'a> CreateSipIpAccessControlList<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::CreateSipIpAccessControlListBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::CreateSipIpAccessControlListBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -187,33 +211,33 @@ impl CreateSipIpAccessControlList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiV2010AccountSipSipIpAccessControlList>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiV2010AccountSipSipIpAccessControlList>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists/{Sid}.json`: set optional parameters, then `send()`.
@@ -225,41 +249,45 @@ pub struct FetchSipIpAccessControlList<'a> {
     sid: String,
     options: rt::CallOptions,
 }
-impl FetchSipIpAccessControlList<'_> {
+impl<'a> FetchSipIpAccessControlList<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiV2010AccountSipSipIpAccessControlList>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(
-            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^AL[0-9a-fA-F]{32}$"),
-        );
+        op.check(rt::check::string(
+            "Sid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AL[0-9a-fA-F]{32}$",
+        ));
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiV2010AccountSipSipIpAccessControlList>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists/{Sid}.json`: set optional parameters, then `send()`.
@@ -272,12 +300,9 @@ pub struct UpdateSipIpAccessControlList<'a> {
     body: Option<super::models::UpdateSipIpAccessControlListBody>,
     options: rt::CallOptions,
 }
-impl UpdateSipIpAccessControlList<'_> {
+impl<'a> UpdateSipIpAccessControlList<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::UpdateSipIpAccessControlListBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::UpdateSipIpAccessControlListBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -286,38 +311,42 @@ impl UpdateSipIpAccessControlList<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiV2010AccountSipSipIpAccessControlList>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(
-            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^AL[0-9a-fA-F]{32}$"),
-        );
+        op.check(rt::check::string(
+            "Sid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AL[0-9a-fA-F]{32}$",
+        ));
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiV2010AccountSipSipIpAccessControlList>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists/{Sid}.json`: set optional parameters, then `send()`.
@@ -329,35 +358,41 @@ pub struct DeleteSipIpAccessControlList<'a> {
     sid: String,
     options: rt::CallOptions,
 }
-impl DeleteSipIpAccessControlList<'_> {
+impl<'a> DeleteSipIpAccessControlList<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(
-            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^AL[0-9a-fA-F]{32}$"),
-        );
+        op.check(rt::check::string(
+            "Sid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AL[0-9a-fA-F]{32}$",
+        ));
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

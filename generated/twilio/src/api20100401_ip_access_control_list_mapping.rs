@@ -92,54 +92,56 @@ pub struct FetchSipIpAccessControlListMapping<'a> {
     sid: String,
     options: rt::CallOptions,
 }
-impl FetchSipIpAccessControlListMapping<'_> {
+impl<'a> FetchSipIpAccessControlListMapping<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::ApiV2010AccountSipSipDomainSipIpAccessControlListMapping,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/IpAccessControlListMappings/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.domain_sid;
-        op.check(
-            rt::check::string(
-                "DomainSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^SD[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "DomainSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^SD[0-9a-fA-F]{32}$",
+        ));
         op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(
-            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^AL[0-9a-fA-F]{32}$"),
-        );
+        op.check(rt::check::string(
+            "Sid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AL[0-9a-fA-F]{32}$",
+        ));
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ApiV2010AccountSipSipDomainSipIpAccessControlListMapping>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/IpAccessControlListMappings/{Sid}.json`: set optional parameters, then `send()`.
@@ -152,47 +154,51 @@ pub struct DeleteSipIpAccessControlListMapping<'a> {
     sid: String,
     options: rt::CallOptions,
 }
-impl DeleteSipIpAccessControlListMapping<'_> {
+impl<'a> DeleteSipIpAccessControlListMapping<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/IpAccessControlListMappings/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.domain_sid;
-        op.check(
-            rt::check::string(
-                "DomainSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^SD[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "DomainSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^SD[0-9a-fA-F]{32}$",
+        ));
         op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(
-            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^AL[0-9a-fA-F]{32}$"),
-        );
+        op.check(rt::check::string(
+            "Sid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AL[0-9a-fA-F]{32}$",
+        ));
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/IpAccessControlListMappings.json`: set optional parameters, then `send()`.
@@ -207,7 +213,7 @@ pub struct ListSipIpAccessControlListMapping<'a> {
     page_token: Option<String>,
     options: rt::CallOptions,
 }
-impl ListSipIpAccessControlListMapping<'_> {
+impl<'a> ListSipIpAccessControlListMapping<'a> {
     /// How many resources to return in each list page. The default is 50, and the maximum is 1000.
     pub fn page_size(mut self, value: i64) -> Self {
         self.page_size = Some(value);
@@ -228,57 +234,85 @@ impl ListSipIpAccessControlListMapping<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ListSipIpAccessControlListMappingResponse>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/IpAccessControlListMappings.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.domain_sid;
-        op.check(
-            rt::check::string(
-                "DomainSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^SD[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "DomainSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^SD[0-9a-fA-F]{32}$",
+        ));
         op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
         if let Some(v) = &self.page_size {
-            op.check(
-                rt::check::range(
-                    "PageSize",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((1000f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "PageSize",
+                *v as f64,
+                Some((1f64, false)),
+                Some((1000f64, false)),
+            ));
         }
         op.query("PageSize", &self.page_size, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
+            op.check(rt::check::range(
+                "Page",
+                *v as f64,
+                Some((0f64, false)),
+                None,
+            ));
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListSipIpAccessControlListMappingResponse>, rt::Error>
+    {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the next URL at `/next_page_uri`; found from a next URL at `/next_page_uri`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ApiV2010AccountSipSipDomainSipIpAccessControlListMapping>
+    {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ApiV2010AccountSipSipDomainSipIpAccessControlListMapping>
+    {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
+            |options| {
+                options
+                    .items_pointer("/ip_access_control_list_mappings")
+                    .page_size_param("PageSize")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/IpAccessControlListMappings.json`: set optional parameters, then `send()`.
@@ -291,12 +325,9 @@ pub struct CreateSipIpAccessControlListMapping<'a> {
     body: Option<super::models::CreateSipIpAccessControlListMappingBody>,
     options: rt::CallOptions,
 }
-impl CreateSipIpAccessControlListMapping<'_> {
+impl<'a> CreateSipIpAccessControlListMapping<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::CreateSipIpAccessControlListMappingBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::CreateSipIpAccessControlListMappingBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -305,40 +336,28 @@ impl CreateSipIpAccessControlListMapping<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::ApiV2010AccountSipSipDomainSipIpAccessControlListMapping,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/IpAccessControlListMappings.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.domain_sid;
-        op.check(
-            rt::check::string(
-                "DomainSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^SD[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "DomainSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^SD[0-9a-fA-F]{32}$",
+        ));
         op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -347,6 +366,16 @@ impl CreateSipIpAccessControlListMapping<'_> {
             op.form(body, &[]);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ApiV2010AccountSipSipDomainSipIpAccessControlListMapping>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -111,48 +111,50 @@ pub struct FetchParticipant<'a> {
     call_sid: String,
     options: rt::CallOptions,
 }
-impl FetchParticipant<'_> {
+impl<'a> FetchParticipant<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiV2010AccountConferenceParticipant>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants/{CallSid}.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.conference_sid;
-        op.check(
-            rt::check::string(
-                "ConferenceSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^CF[0-9a-fA-F]{32}$",
-            ),
+        op.check(rt::check::string(
+            "ConferenceSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^CF[0-9a-fA-F]{32}$",
+        ));
+        op.path(
+            "ConferenceSid",
+            &self.conference_sid,
+            rt::Style::Simple,
+            false,
         );
-        op.path("ConferenceSid", &self.conference_sid, rt::Style::Simple, false);
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiV2010AccountConferenceParticipant>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants/{CallSid}.json`: set optional parameters, then `send()`.
@@ -166,7 +168,7 @@ pub struct UpdateParticipant<'a> {
     body: Option<super::models::UpdateParticipantBody>,
     options: rt::CallOptions,
 }
-impl UpdateParticipant<'_> {
+impl<'a> UpdateParticipant<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::UpdateParticipantBody) -> Self {
         self.body = Some(value);
@@ -177,39 +179,34 @@ impl UpdateParticipant<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiV2010AccountConferenceParticipant>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants/{CallSid}.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.conference_sid;
-        op.check(
-            rt::check::string(
-                "ConferenceSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^CF[0-9a-fA-F]{32}$",
-            ),
+        op.check(rt::check::string(
+            "ConferenceSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^CF[0-9a-fA-F]{32}$",
+        ));
+        op.path(
+            "ConferenceSid",
+            &self.conference_sid,
+            rt::Style::Simple,
+            false,
         );
-        op.path("ConferenceSid", &self.conference_sid, rt::Style::Simple, false);
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -218,7 +215,14 @@ impl UpdateParticipant<'_> {
             op.form(body, &[]);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiV2010AccountConferenceParticipant>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants/{CallSid}.json`: set optional parameters, then `send()`.
@@ -231,43 +235,48 @@ pub struct DeleteParticipant<'a> {
     call_sid: String,
     options: rt::CallOptions,
 }
-impl DeleteParticipant<'_> {
+impl<'a> DeleteParticipant<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants/{CallSid}.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.conference_sid;
-        op.check(
-            rt::check::string(
-                "ConferenceSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^CF[0-9a-fA-F]{32}$",
-            ),
+        op.check(rt::check::string(
+            "ConferenceSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^CF[0-9a-fA-F]{32}$",
+        ));
+        op.path(
+            "ConferenceSid",
+            &self.conference_sid,
+            rt::Style::Simple,
+            false,
         );
-        op.path("ConferenceSid", &self.conference_sid, rt::Style::Simple, false);
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants.json`: set optional parameters, then `send()`.
@@ -285,7 +294,7 @@ pub struct ListParticipant<'a> {
     page_token: Option<String>,
     options: rt::CallOptions,
 }
-impl ListParticipant<'_> {
+impl<'a> ListParticipant<'a> {
     /// Whether to return only participants that are muted. Can be: `true` or `false`.
     pub fn muted(mut self, value: bool) -> Self {
         self.muted = Some(value);
@@ -321,57 +330,90 @@ impl ListParticipant<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ListParticipantResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.conference_sid;
-        op.check(
-            rt::check::string(
-                "ConferenceSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^CF[0-9a-fA-F]{32}$",
-            ),
+        op.check(rt::check::string(
+            "ConferenceSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^CF[0-9a-fA-F]{32}$",
+        ));
+        op.path(
+            "ConferenceSid",
+            &self.conference_sid,
+            rt::Style::Simple,
+            false,
         );
-        op.path("ConferenceSid", &self.conference_sid, rt::Style::Simple, false);
         op.query("Muted", &self.muted, rt::Style::Form, true);
         op.query("Hold", &self.hold, rt::Style::Form, true);
         op.query("Coaching", &self.coaching, rt::Style::Form, true);
         if let Some(v) = &self.page_size {
-            op.check(
-                rt::check::range(
-                    "PageSize",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((1000f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "PageSize",
+                *v as f64,
+                Some((1f64, false)),
+                Some((1000f64, false)),
+            ));
         }
         op.query("PageSize", &self.page_size, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
+            op.check(rt::check::range(
+                "Page",
+                *v as f64,
+                Some((0f64, false)),
+                None,
+            ));
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListParticipantResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the next URL at `/next_page_uri`; found from a next URL at `/next_page_uri`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ApiV2010AccountConferenceParticipant> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ApiV2010AccountConferenceParticipant> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
+            |options| {
+                options
+                    .items_pointer("/participants")
+                    .page_size_param("PageSize")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants.json`: set optional parameters, then `send()`.
@@ -384,7 +426,7 @@ pub struct CreateParticipant<'a> {
     body: Option<super::models::CreateParticipantBody>,
     options: rt::CallOptions,
 }
-impl CreateParticipant<'_> {
+impl<'a> CreateParticipant<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateParticipantBody) -> Self {
         self.body = Some(value);
@@ -395,29 +437,26 @@ impl CreateParticipant<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiV2010AccountConferenceParticipant>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
-        op.path("ConferenceSid", &self.conference_sid, rt::Style::Simple, false);
+        op.path(
+            "ConferenceSid",
+            &self.conference_sid,
+            rt::Style::Simple,
+            false,
+        );
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -425,6 +464,13 @@ impl CreateParticipant<'_> {
             op.form(body, &[]);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiV2010AccountConferenceParticipant>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

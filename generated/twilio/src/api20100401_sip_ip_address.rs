@@ -112,7 +112,7 @@ pub struct ListSipIpAddress<'a> {
     page_token: Option<String>,
     options: rt::CallOptions,
 }
-impl ListSipIpAddress<'_> {
+impl<'a> ListSipIpAddress<'a> {
     /// How many resources to return in each list page. The default is 50, and the maximum is 1000.
     pub fn page_size(mut self, value: i64) -> Self {
         self.page_size = Some(value);
@@ -133,35 +133,28 @@ impl ListSipIpAddress<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ListSipIpAddressResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists/{IpAccessControlListSid}/IpAddresses.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.ip_access_control_list_sid;
-        op.check(
-            rt::check::string(
-                "IpAccessControlListSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AL[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "IpAccessControlListSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AL[0-9a-fA-F]{32}$",
+        ));
         op.path(
             "IpAccessControlListSid",
             &self.ip_access_control_list_sid,
@@ -169,23 +162,60 @@ impl ListSipIpAddress<'_> {
             false,
         );
         if let Some(v) = &self.page_size {
-            op.check(
-                rt::check::range(
-                    "PageSize",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((1000f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "PageSize",
+                *v as f64,
+                Some((1f64, false)),
+                Some((1000f64, false)),
+            ));
         }
         op.query("PageSize", &self.page_size, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
+            op.check(rt::check::range(
+                "Page",
+                *v as f64,
+                Some((0f64, false)),
+                None,
+            ));
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListSipIpAddressResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the next URL at `/next_page_uri`; found from a next URL at `/next_page_uri`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ApiV2010AccountSipSipIpAccessControlListSipIpAddress>
+    {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ApiV2010AccountSipSipIpAccessControlListSipIpAddress>
+    {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
+            |options| {
+                options
+                    .items_pointer("/ip_addresses")
+                    .page_size_param("PageSize")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists/{IpAccessControlListSid}/IpAddresses.json`: set optional parameters, then `send()`.
@@ -198,7 +228,7 @@ pub struct CreateSipIpAddress<'a> {
     body: Option<super::models::CreateSipIpAddressBody>,
     options: rt::CallOptions,
 }
-impl CreateSipIpAddress<'_> {
+impl<'a> CreateSipIpAddress<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateSipIpAddressBody) -> Self {
         self.body = Some(value);
@@ -209,40 +239,28 @@ impl CreateSipIpAddress<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::ApiV2010AccountSipSipIpAccessControlListSipIpAddress,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists/{IpAccessControlListSid}/IpAddresses.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.ip_access_control_list_sid;
-        op.check(
-            rt::check::string(
-                "IpAccessControlListSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AL[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "IpAccessControlListSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AL[0-9a-fA-F]{32}$",
+        ));
         op.path(
             "IpAccessControlListSid",
             &self.ip_access_control_list_sid,
@@ -253,7 +271,17 @@ impl CreateSipIpAddress<'_> {
             op.form(body, &[]);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ApiV2010AccountSipSipIpAccessControlListSipIpAddress>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `GET /2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists/{IpAccessControlListSid}/IpAddresses/{Sid}.json`: set optional parameters, then `send()`.
@@ -266,46 +294,34 @@ pub struct FetchSipIpAddress<'a> {
     sid: String,
     options: rt::CallOptions,
 }
-impl FetchSipIpAddress<'_> {
+impl<'a> FetchSipIpAddress<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::ApiV2010AccountSipSipIpAccessControlListSipIpAddress,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists/{IpAccessControlListSid}/IpAddresses/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.ip_access_control_list_sid;
-        op.check(
-            rt::check::string(
-                "IpAccessControlListSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AL[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "IpAccessControlListSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AL[0-9a-fA-F]{32}$",
+        ));
         op.path(
             "IpAccessControlListSid",
             &self.ip_access_control_list_sid,
@@ -313,12 +329,26 @@ impl FetchSipIpAddress<'_> {
             false,
         );
         let v = &self.sid;
-        op.check(
-            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^IP[0-9a-fA-F]{32}$"),
-        );
+        op.check(rt::check::string(
+            "Sid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^IP[0-9a-fA-F]{32}$",
+        ));
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ApiV2010AccountSipSipIpAccessControlListSipIpAddress>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists/{IpAccessControlListSid}/IpAddresses/{Sid}.json`: set optional parameters, then `send()`.
@@ -332,7 +362,7 @@ pub struct UpdateSipIpAddress<'a> {
     body: Option<super::models::UpdateSipIpAddressBody>,
     options: rt::CallOptions,
 }
-impl UpdateSipIpAddress<'_> {
+impl<'a> UpdateSipIpAddress<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::UpdateSipIpAddressBody) -> Self {
         self.body = Some(value);
@@ -343,40 +373,28 @@ impl UpdateSipIpAddress<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<
-            super::models::ApiV2010AccountSipSipIpAccessControlListSipIpAddress,
-        >,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists/{IpAccessControlListSid}/IpAddresses/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.ip_access_control_list_sid;
-        op.check(
-            rt::check::string(
-                "IpAccessControlListSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AL[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "IpAccessControlListSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AL[0-9a-fA-F]{32}$",
+        ));
         op.path(
             "IpAccessControlListSid",
             &self.ip_access_control_list_sid,
@@ -384,15 +402,29 @@ impl UpdateSipIpAddress<'_> {
             false,
         );
         let v = &self.sid;
-        op.check(
-            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^IP[0-9a-fA-F]{32}$"),
-        );
+        op.check(rt::check::string(
+            "Sid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^IP[0-9a-fA-F]{32}$",
+        ));
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<
+        rt::Response<super::models::ApiV2010AccountSipSipIpAccessControlListSipIpAddress>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists/{IpAccessControlListSid}/IpAddresses/{Sid}.json`: set optional parameters, then `send()`.
@@ -405,39 +437,34 @@ pub struct DeleteSipIpAddress<'a> {
     sid: String,
     options: rt::CallOptions,
 }
-impl DeleteSipIpAddress<'_> {
+impl<'a> DeleteSipIpAddress<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists/{IpAccessControlListSid}/IpAddresses/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.ip_access_control_list_sid;
-        op.check(
-            rt::check::string(
-                "IpAccessControlListSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AL[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "IpAccessControlListSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AL[0-9a-fA-F]{32}$",
+        ));
         op.path(
             "IpAccessControlListSid",
             &self.ip_access_control_list_sid,
@@ -445,11 +472,20 @@ impl DeleteSipIpAddress<'_> {
             false,
         );
         let v = &self.sid;
-        op.check(
-            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^IP[0-9a-fA-F]{32}$"),
-        );
+        op.check(rt::check::string(
+            "Sid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^IP[0-9a-fA-F]{32}$",
+        ));
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

@@ -58,7 +58,7 @@ pub struct CreateSiprec<'a> {
     body: Option<super::models::CreateSiprecBody>,
     options: rt::CallOptions,
 }
-impl CreateSiprec<'_> {
+impl<'a> CreateSiprec<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateSiprecBody) -> Self {
         self.body = Some(value);
@@ -69,41 +69,41 @@ impl CreateSiprec<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiV2010AccountCallSiprec>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Siprec.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.call_sid;
-        op.check(
-            rt::check::string(
-                "CallSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^CA[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "CallSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^CA[0-9a-fA-F]{32}$",
+        ));
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiV2010AccountCallSiprec>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Siprec/{Sid}.json`: set optional parameters, then `send()`.
@@ -117,7 +117,7 @@ pub struct UpdateSiprec<'a> {
     body: Option<super::models::UpdateSiprecBody>,
     options: rt::CallOptions,
 }
-impl UpdateSiprec<'_> {
+impl<'a> UpdateSiprec<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::UpdateSiprecBody) -> Self {
         self.body = Some(value);
@@ -128,41 +128,41 @@ impl UpdateSiprec<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ApiV2010AccountCallSiprec>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Siprec/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.call_sid;
-        op.check(
-            rt::check::string(
-                "CallSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^CA[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "CallSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^CA[0-9a-fA-F]{32}$",
+        ));
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiV2010AccountCallSiprec>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

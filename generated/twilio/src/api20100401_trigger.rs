@@ -60,10 +60,7 @@ impl<'a> Api20100401TriggerApi<'a> {
     /// Retrieve a list of usage-triggers belonging to the account used to make the request
     ///
     /// `GET /2010-04-01/Accounts/{AccountSid}/Usage/Triggers.json` (operation `ListUsageTrigger`).
-    pub fn list_usage_trigger(
-        &self,
-        account_sid: impl Into<String>,
-    ) -> ListUsageTrigger<'a> {
+    pub fn list_usage_trigger(&self, account_sid: impl Into<String>) -> ListUsageTrigger<'a> {
         ListUsageTrigger {
             client: self.client,
             account_sid: account_sid.into(),
@@ -79,10 +76,7 @@ impl<'a> Api20100401TriggerApi<'a> {
     /// Create a new UsageTrigger
     ///
     /// `POST /2010-04-01/Accounts/{AccountSid}/Usage/Triggers.json` (operation `CreateUsageTrigger`).
-    pub fn create_usage_trigger(
-        &self,
-        account_sid: impl Into<String>,
-    ) -> CreateUsageTrigger<'a> {
+    pub fn create_usage_trigger(&self, account_sid: impl Into<String>) -> CreateUsageTrigger<'a> {
         CreateUsageTrigger {
             client: self.client,
             account_sid: account_sid.into(),
@@ -100,41 +94,44 @@ pub struct FetchUsageTrigger<'a> {
     sid: String,
     options: rt::CallOptions,
 }
-impl FetchUsageTrigger<'_> {
+impl<'a> FetchUsageTrigger<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiV2010AccountUsageUsageTrigger>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/2010-04-01/Accounts/{AccountSid}/Usage/Triggers/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(
-            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^UT[0-9a-fA-F]{32}$"),
-        );
+        op.check(rt::check::string(
+            "Sid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^UT[0-9a-fA-F]{32}$",
+        ));
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiV2010AccountUsageUsageTrigger>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `POST /2010-04-01/Accounts/{AccountSid}/Usage/Triggers/{Sid}.json`: set optional parameters, then `send()`.
@@ -147,7 +144,7 @@ pub struct UpdateUsageTrigger<'a> {
     body: Option<super::models::UpdateUsageTriggerBody>,
     options: rt::CallOptions,
 }
-impl UpdateUsageTrigger<'_> {
+impl<'a> UpdateUsageTrigger<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::UpdateUsageTriggerBody) -> Self {
         self.body = Some(value);
@@ -158,38 +155,41 @@ impl UpdateUsageTrigger<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiV2010AccountUsageUsageTrigger>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/2010-04-01/Accounts/{AccountSid}/Usage/Triggers/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(
-            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^UT[0-9a-fA-F]{32}$"),
-        );
+        op.check(rt::check::string(
+            "Sid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^UT[0-9a-fA-F]{32}$",
+        ));
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiV2010AccountUsageUsageTrigger>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /2010-04-01/Accounts/{AccountSid}/Usage/Triggers/{Sid}.json`: set optional parameters, then `send()`.
@@ -201,36 +201,42 @@ pub struct DeleteUsageTrigger<'a> {
     sid: String,
     options: rt::CallOptions,
 }
-impl DeleteUsageTrigger<'_> {
+impl<'a> DeleteUsageTrigger<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/2010-04-01/Accounts/{AccountSid}/Usage/Triggers/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(
-            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^UT[0-9a-fA-F]{32}$"),
-        );
+        op.check(rt::check::string(
+            "Sid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^UT[0-9a-fA-F]{32}$",
+        ));
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }
 /// Request builder for `GET /2010-04-01/Accounts/{AccountSid}/Usage/Triggers.json`: set optional parameters, then `send()`.
@@ -247,17 +253,14 @@ pub struct ListUsageTrigger<'a> {
     page_token: Option<String>,
     options: rt::CallOptions,
 }
-impl ListUsageTrigger<'_> {
+impl<'a> ListUsageTrigger<'a> {
     /// The frequency of recurring UsageTriggers to read. Can be: `daily`, `monthly`, or `yearly` to read recurring UsageTriggers. An empty value or a value of `alltime` reads non-recurring UsageTriggers.
     pub fn recurring(mut self, value: super::models::UsageTriggerEnumRecurring) -> Self {
         self.recurring = Some(value);
         self
     }
     /// The trigger field of the UsageTriggers to read.  Can be: `count`, `usage`, or `price` as described in the [UsageRecords documentation](https://www.twilio.com/docs/usage/api/usage-record#usage-count-price).
-    pub fn trigger_by(
-        mut self,
-        value: super::models::UsageTriggerEnumTriggerField,
-    ) -> Self {
+    pub fn trigger_by(mut self, value: super::models::UsageTriggerEnumTriggerField) -> Self {
         self.trigger_by = Some(value);
         self
     }
@@ -286,46 +289,74 @@ impl ListUsageTrigger<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<rt::Response<super::models::ListUsageTriggerResponse>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/2010-04-01/Accounts/{AccountSid}/Usage/Triggers.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         op.query("Recurring", &self.recurring, rt::Style::Form, true);
         op.query("TriggerBy", &self.trigger_by, rt::Style::Form, true);
         op.query("UsageCategory", &self.usage_category, rt::Style::Form, true);
         if let Some(v) = &self.page_size {
-            op.check(
-                rt::check::range(
-                    "PageSize",
-                    *v as f64,
-                    Some((1f64, false)),
-                    Some((1000f64, false)),
-                ),
-            );
+            op.check(rt::check::range(
+                "PageSize",
+                *v as f64,
+                Some((1f64, false)),
+                Some((1000f64, false)),
+            ));
         }
         op.query("PageSize", &self.page_size, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
+            op.check(rt::check::range(
+                "Page",
+                *v as f64,
+                Some((0f64, false)),
+                None,
+            ));
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListUsageTriggerResponse>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
+    }
+    /// Every item of every page, fetched lazily one page at a time (pages follow the next URL at `/next_page_uri`; found from a next URL at `/next_page_uri`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiV2010AccountUsageUsageTrigger> {
+        self.paginate_with(|options| options)
+    }
+    /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+    /// limits, custom extractors.
+    pub fn paginate_with(
+        self,
+        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<super::models::ApiV2010AccountUsageUsageTrigger> {
+        let (client, op) = self.build();
+        rt::paginate_op(
+            client.connector(),
+            op,
+            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
+            |options| {
+                options
+                    .items_pointer("/usage_triggers")
+                    .page_size_param("PageSize")
+            },
+            configure,
+        )
     }
 }
 /// Request builder for `POST /2010-04-01/Accounts/{AccountSid}/Usage/Triggers.json`: set optional parameters, then `send()`.
@@ -337,7 +368,7 @@ pub struct CreateUsageTrigger<'a> {
     body: Option<super::models::CreateUsageTriggerBody>,
     options: rt::CallOptions,
 }
-impl CreateUsageTrigger<'_> {
+impl<'a> CreateUsageTrigger<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateUsageTriggerBody) -> Self {
         self.body = Some(value);
@@ -348,32 +379,31 @@ impl CreateUsageTrigger<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiV2010AccountUsageUsageTrigger>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/2010-04-01/Accounts/{AccountSid}/Usage/Triggers.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiV2010AccountUsageUsageTrigger>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -57,12 +57,9 @@ pub struct CreateUserDefinedMessageSubscription<'a> {
     body: Option<super::models::CreateUserDefinedMessageSubscriptionBody>,
     options: rt::CallOptions,
 }
-impl CreateUserDefinedMessageSubscription<'_> {
+impl<'a> CreateUserDefinedMessageSubscription<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::CreateUserDefinedMessageSubscriptionBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::CreateUserDefinedMessageSubscriptionBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -71,6 +68,35 @@ impl CreateUserDefinedMessageSubscription<'_> {
         self.options = options;
         self
     }
+    fn build(self) -> (&'a super::Client, rt::Op) {
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/UserDefinedMessageSubscriptions.json",
+        );
+        let v = &self.account_sid;
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
+        op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
+        let v = &self.call_sid;
+        op.check(rt::check::string(
+            "CallSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^CA[0-9a-fA-F]{32}$",
+        ));
+        op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
+        if let Some(body) = &self.body {
+            op.form(body, &[]);
+        }
+        op.apply(self.options);
+        (self.client, op)
+    }
     /// Send the request.
     pub async fn send(
         self,
@@ -78,37 +104,8 @@ impl CreateUserDefinedMessageSubscription<'_> {
         rt::Response<super::models::ApiV2010AccountCallUserDefinedMessageSubscription>,
         rt::Error,
     > {
-        let mut op = rt::Op::new(
-            rt::Method::POST,
-            "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/UserDefinedMessageSubscriptions.json",
-        );
-        let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
-        op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
-        let v = &self.call_sid;
-        op.check(
-            rt::check::string(
-                "CallSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^CA[0-9a-fA-F]{32}$",
-            ),
-        );
-        op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
-        if let Some(body) = &self.body {
-            op.form(body, &[]);
-        }
-        op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/UserDefinedMessageSubscriptions/{Sid}.json`: set optional parameters, then `send()`.
@@ -121,46 +118,50 @@ pub struct DeleteUserDefinedMessageSubscription<'a> {
     sid: String,
     options: rt::CallOptions,
 }
-impl DeleteUserDefinedMessageSubscription<'_> {
+impl<'a> DeleteUserDefinedMessageSubscription<'a> {
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
     pub fn options(mut self, options: rt::CallOptions) -> Self {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/UserDefinedMessageSubscriptions/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.call_sid;
-        op.check(
-            rt::check::string(
-                "CallSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^CA[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "CallSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^CA[0-9a-fA-F]{32}$",
+        ));
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(
-            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^ZY[0-9a-fA-F]{32}$"),
-        );
+        op.check(rt::check::string(
+            "Sid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^ZY[0-9a-fA-F]{32}$",
+        ));
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
-        rt::send_unit(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_unit(client.connector(), op).await
     }
 }

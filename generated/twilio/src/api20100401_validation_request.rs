@@ -35,7 +35,7 @@ pub struct CreateValidationRequest<'a> {
     body: Option<super::models::CreateValidationRequestBody>,
     options: rt::CallOptions,
 }
-impl CreateValidationRequest<'_> {
+impl<'a> CreateValidationRequest<'a> {
     /// Set the request body.
     pub fn body(mut self, value: super::models::CreateValidationRequestBody) -> Self {
         self.body = Some(value);
@@ -46,32 +46,31 @@ impl CreateValidationRequest<'_> {
         self.options = options;
         self
     }
-    /// Send the request.
-    pub async fn send(
-        self,
-    ) -> Result<
-        rt::Response<super::models::ApiV2010AccountValidationRequest>,
-        rt::Error,
-    > {
+    fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/2010-04-01/Accounts/{AccountSid}/OutgoingCallerIds.json",
         );
         let v = &self.account_sid;
-        op.check(
-            rt::check::string(
-                "AccountSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            ),
-        );
+        op.check(rt::check::string(
+            "AccountSid",
+            v,
+            Some(34u64),
+            Some(34u64),
+            "^AC[0-9a-fA-F]{32}$",
+        ));
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
         op.apply(self.options);
-        rt::send_json(self.client.connector(), op).await
+        (self.client, op)
+    }
+    /// Send the request.
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiV2010AccountValidationRequest>, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_json(client.connector(), op).await
     }
 }

@@ -7,6 +7,7 @@
 )]
 #[allow(unused_imports)]
 use connector_runtime::__private as rt;
+#[cfg(any(feature = "api20100401_account"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010Account {
     /// The authorization token for this account. This token should be kept a secret, so no sharing.
@@ -41,6 +42,7 @@ pub struct ApiV2010Account {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
+#[cfg(any(feature = "api20100401_account"))]
 impl ApiV2010Account {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -65,16 +67,19 @@ impl ApiV2010Account {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_account"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of this account. Usually `active`, but can be `suspended` or `closed`."]
     pub enum AccountEnumStatus { Active = "active", Suspended = "suspended", Closed =
     "closed", }
 }
+#[cfg(any(feature = "api20100401_account"))]
 connector_runtime::__string_enum! {
     #[doc = " The type of this account. Either `Trial` or `Full` if it's been upgraded"]
     pub enum AccountEnumType { Trial = "Trial", Full = "Full", }
 }
+#[cfg(any(feature = "api20100401_address"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountAddress {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that is responsible for the Address resource.
@@ -126,6 +131,7 @@ pub struct ApiV2010AccountAddress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub street_secondary: Option<String>,
 }
+#[cfg(any(feature = "api20100401_address"))]
 impl ApiV2010AccountAddress {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -150,6 +156,7 @@ impl ApiV2010AccountAddress {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_application"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountApplication {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Application resource.
@@ -175,9 +182,7 @@ pub struct ApiV2010AccountApplication {
     pub sid: Option<String>,
     /// The HTTP method we use to call `sms_fallback_url`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<
-        super::models::ApiV2010AccountApplicationSmsFallbackMethod,
-    >,
+    pub sms_fallback_method: Option<super::models::ApiV2010AccountApplicationSmsFallbackMethod>,
     /// The URL that we call when an error occurs while retrieving or executing the TwiML from `sms_url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_fallback_url: Option<String>,
@@ -195,9 +200,8 @@ pub struct ApiV2010AccountApplication {
     pub status_callback: Option<String>,
     /// The HTTP method we use to call `status_callback`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<
-        super::models::ApiV2010AccountApplicationStatusCallbackMethod,
-    >,
+    pub status_callback_method:
+        Option<super::models::ApiV2010AccountApplicationStatusCallbackMethod>,
     /// The URI of the resource, relative to `https://api.twilio.com`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
@@ -206,9 +210,7 @@ pub struct ApiV2010AccountApplication {
     pub voice_caller_id_lookup: Option<bool>,
     /// The HTTP method we use to call `voice_fallback_url`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<
-        super::models::ApiV2010AccountApplicationVoiceFallbackMethod,
-    >,
+    pub voice_fallback_method: Option<super::models::ApiV2010AccountApplicationVoiceFallbackMethod>,
     /// The URL that we call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_fallback_url: Option<String>,
@@ -222,6 +224,7 @@ pub struct ApiV2010AccountApplication {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_application_connect_enabled: Option<bool>,
 }
+#[cfg(any(feature = "api20100401_application"))]
 impl ApiV2010AccountApplication {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -246,29 +249,72 @@ impl ApiV2010AccountApplication {
         Ok(())
     }
 }
+#[cfg(any(
+    feature = "api20100401_application",
+    feature = "api20100401_dependent_phone_number",
+    feature = "api20100401_incoming_phone_number",
+    feature = "api20100401_incoming_phone_number_local",
+    feature = "api20100401_incoming_phone_number_mobile",
+    feature = "api20100401_incoming_phone_number_toll_free"
+))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we use to call `sms_fallback_url`. Can be: `GET` or `POST`."] pub
     enum ApiV2010AccountApplicationSmsFallbackMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(
+    feature = "api20100401_application",
+    feature = "api20100401_dependent_phone_number",
+    feature = "api20100401_incoming_phone_number",
+    feature = "api20100401_incoming_phone_number_local",
+    feature = "api20100401_incoming_phone_number_mobile",
+    feature = "api20100401_incoming_phone_number_toll_free"
+))]
 connector_runtime::__string_enum! {
     #[doc = " The HTTP method we use to call `sms_url`. Can be: `GET` or `POST`."] pub
     enum ApiV2010AccountApplicationSmsMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(
+    feature = "api20100401_application",
+    feature = "api20100401_dependent_phone_number",
+    feature = "api20100401_incoming_phone_number",
+    feature = "api20100401_incoming_phone_number_local",
+    feature = "api20100401_incoming_phone_number_mobile",
+    feature = "api20100401_incoming_phone_number_toll_free"
+))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we use to call `status_callback`. Can be: `GET` or `POST`."] pub
     enum ApiV2010AccountApplicationStatusCallbackMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(
+    feature = "api20100401_application",
+    feature = "api20100401_dependent_phone_number",
+    feature = "api20100401_incoming_phone_number",
+    feature = "api20100401_incoming_phone_number_local",
+    feature = "api20100401_incoming_phone_number_mobile",
+    feature = "api20100401_incoming_phone_number_toll_free",
+    feature = "api20100401_domain"
+))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we use to call `voice_fallback_url`. Can be: `GET` or `POST`."] pub
     enum ApiV2010AccountApplicationVoiceFallbackMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(
+    feature = "api20100401_application",
+    feature = "api20100401_dependent_phone_number",
+    feature = "api20100401_incoming_phone_number",
+    feature = "api20100401_incoming_phone_number_local",
+    feature = "api20100401_incoming_phone_number_mobile",
+    feature = "api20100401_incoming_phone_number_toll_free",
+    feature = "api20100401_domain"
+))]
 connector_runtime::__string_enum! {
     #[doc = " The HTTP method we use to call `voice_url`. Can be: `GET` or `POST`."] pub
     enum ApiV2010AccountApplicationVoiceMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_authorized_connect_app"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountAuthorizedConnectApp {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the AuthorizedConnectApp resource.
@@ -296,6 +342,7 @@ pub struct ApiV2010AccountAuthorizedConnectApp {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
+#[cfg(any(feature = "api20100401_authorized_connect_app"))]
 impl ApiV2010AccountAuthorizedConnectApp {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -320,12 +367,14 @@ impl ApiV2010AccountAuthorizedConnectApp {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_authorized_connect_app"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The set of permissions that you authorized for the Connect App.  Can be: `get-all` or `post-all`."]
     pub enum AuthorizedConnectAppEnumPermission { GetAll = "get-all", PostAll =
     "post-all", }
 }
+#[cfg(any(feature = "api20100401_available_phone_number_country"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountAvailablePhoneNumberCountry {
     /// The [ISO-3166-1](https://en.wikipedia.org/wiki/ISO_3166-1_alpha-2) country code of the country.
@@ -344,6 +393,7 @@ pub struct ApiV2010AccountAvailablePhoneNumberCountry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subresource_uris: Option<serde_json::Value>,
 }
+#[cfg(any(feature = "api20100401_local"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal {
     /// A formatted version of the phone number.
@@ -388,6 +438,15 @@ pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal {
         super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities,
     >,
 }
+#[cfg(any(
+    feature = "api20100401_local",
+    feature = "api20100401_machine_to_machine",
+    feature = "api20100401_mobile",
+    feature = "api20100401_national",
+    feature = "api20100401_shared_cost",
+    feature = "api20100401_toll_free",
+    feature = "api20100401_voip"
+))]
 /// The set of Boolean properties that indicate whether a phone number can receive calls or messages.  Capabilities are: `Voice`, `SMS`, and `MMS` and each capability can be: `true` or `false`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities {
@@ -400,6 +459,7 @@ pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCa
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fax: Option<bool>,
 }
+#[cfg(any(feature = "api20100401_machine_to_machine"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberMachineToMachine {
     /// A formatted version of the phone number.
@@ -444,6 +504,7 @@ pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberMachine
         super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities,
     >,
 }
+#[cfg(any(feature = "api20100401_mobile"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberMobile {
     /// A formatted version of the phone number.
@@ -488,6 +549,7 @@ pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberMobile 
         super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities,
     >,
 }
+#[cfg(any(feature = "api20100401_national"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberNational {
     /// A formatted version of the phone number.
@@ -532,6 +594,7 @@ pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberNationa
         super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities,
     >,
 }
+#[cfg(any(feature = "api20100401_shared_cost"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberSharedCost {
     /// A formatted version of the phone number.
@@ -576,6 +639,7 @@ pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberSharedC
         super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities,
     >,
 }
+#[cfg(any(feature = "api20100401_toll_free"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberTollFree {
     /// A formatted version of the phone number.
@@ -620,6 +684,7 @@ pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberTollFre
         super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities,
     >,
 }
+#[cfg(any(feature = "api20100401_voip"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberVoip {
     /// A formatted version of the phone number.
@@ -664,6 +729,7 @@ pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberVoip {
         super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities,
     >,
 }
+#[cfg(any(feature = "api20100401_balance"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountBalance {
     /// The unique SID identifier of the Account.
@@ -676,6 +742,7 @@ pub struct ApiV2010AccountBalance {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
 }
+#[cfg(any(feature = "api20100401_balance"))]
 impl ApiV2010AccountBalance {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -691,6 +758,7 @@ impl ApiV2010AccountBalance {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_call"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountCall {
     /// The unique string that we created to identify this Call resource.
@@ -772,6 +840,7 @@ pub struct ApiV2010AccountCall {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subresource_uris: Option<serde_json::Value>,
 }
+#[cfg(any(feature = "api20100401_call"))]
 impl ApiV2010AccountCall {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -832,6 +901,7 @@ impl ApiV2010AccountCall {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_call"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of this call. Can be: `queued`, `ringing`, `in-progress`, `canceled`, `completed`, `failed`, `busy` or `no-answer`. See [Call Status Values](https://www.twilio.com/docs/voice/api/call-resource#call-status-values) below for more information."]
@@ -839,13 +909,16 @@ connector_runtime::__string_enum! {
     "in-progress", Completed = "completed", Busy = "busy", Failed = "failed", NoAnswer =
     "no-answer", Canceled = "canceled", }
 }
+#[cfg(any(feature = "all"))]
 connector_runtime::__string_enum! {
     pub enum CallEnumEvent { Initiated = "initiated", Ringing = "ringing", Answered =
     "answered", Completed = "completed", }
 }
+#[cfg(any(feature = "api20100401_call"))]
 connector_runtime::__string_enum! {
     pub enum CallEnumUpdateStatus { Canceled = "canceled", Completed = "completed", }
 }
+#[cfg(any(feature = "api20100401_event"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountCallCallEvent {
     /// Contains a dictionary representing the request of the call.
@@ -855,6 +928,7 @@ pub struct ApiV2010AccountCallCallEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<serde_json::Value>,
 }
+#[cfg(any(feature = "api20100401_call_notification"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountCallCallNotification {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Call Notification resource.
@@ -889,9 +963,7 @@ pub struct ApiV2010AccountCallCallNotification {
     pub more_info: Option<String>,
     /// The HTTP method used to generate the notification. If the notification was generated during a phone call, this is the HTTP Method used to request the resource on your server. If the notification was generated by your use of our REST API, this is the HTTP method used to call the resource on our servers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_method: Option<
-        super::models::ApiV2010AccountCallCallNotificationRequestMethod,
-    >,
+    pub request_method: Option<super::models::ApiV2010AccountCallCallNotificationRequestMethod>,
     /// The URL of the resource that generated the notification. If the notification was generated during a phone call, this is the URL of the resource on your server that caused the notification. If the notification was generated by your use of our REST API, this is the URL of the resource you called.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_url: Option<String>,
@@ -902,6 +974,7 @@ pub struct ApiV2010AccountCallCallNotification {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
+#[cfg(any(feature = "api20100401_call_notification"))]
 impl ApiV2010AccountCallCallNotification {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -935,12 +1008,17 @@ impl ApiV2010AccountCallCallNotification {
         Ok(())
     }
 }
+#[cfg(any(
+    feature = "api20100401_call_notification",
+    feature = "api20100401_notification"
+))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method used to generate the notification. If the notification was generated during a phone call, this is the HTTP Method used to request the resource on your server. If the notification was generated by your use of our REST API, this is the HTTP method used to call the resource on our servers."]
     pub enum ApiV2010AccountCallCallNotificationRequestMethod { Get = "GET", Post =
     "POST", }
 }
+#[cfg(any(feature = "api20100401_call_notification"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountCallCallNotificationInstance {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Call Notification resource.
@@ -975,9 +1053,7 @@ pub struct ApiV2010AccountCallCallNotificationInstance {
     pub more_info: Option<String>,
     /// The HTTP method used to generate the notification. If the notification was generated during a phone call, this is the HTTP Method used to request the resource on your server. If the notification was generated by your use of our REST API, this is the HTTP method used to call the resource on our servers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_method: Option<
-        super::models::ApiV2010AccountCallCallNotificationRequestMethod,
-    >,
+    pub request_method: Option<super::models::ApiV2010AccountCallCallNotificationRequestMethod>,
     /// The URL of the resource that generated the notification. If the notification was generated during a phone call, this is the URL of the resource on your server that caused the notification. If the notification was generated by your use of our REST API, this is the URL of the resource you called.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_url: Option<String>,
@@ -997,6 +1073,7 @@ pub struct ApiV2010AccountCallCallNotificationInstance {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
+#[cfg(any(feature = "api20100401_call_notification"))]
 impl ApiV2010AccountCallCallNotificationInstance {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1030,6 +1107,7 @@ impl ApiV2010AccountCallCallNotificationInstance {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_call_recording"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountCallCallRecording {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Recording resource.
@@ -1087,6 +1165,7 @@ pub struct ApiV2010AccountCallCallRecording {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub track: Option<String>,
 }
+#[cfg(any(feature = "api20100401_call_recording"))]
 impl ApiV2010AccountCallCallRecording {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1129,6 +1208,7 @@ impl ApiV2010AccountCallCallRecording {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_call_recording"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of the recording. Can be: `processing`, `completed` and `absent`. For more detailed statuses on in-progress recordings, check out how to [Update a Recording Resource](https://www.twilio.com/docs/voice/api/recording#update-a-recording-resource)."]
@@ -1136,6 +1216,7 @@ connector_runtime::__string_enum! {
     Stopped = "stopped", Processing = "processing", Completed = "completed", Absent =
     "absent", }
 }
+#[cfg(any(feature = "api20100401_call_recording"))]
 connector_runtime::__string_enum! {
     #[doc =
     " How the recording was created. Can be: `DialVerb`, `Conference`, `OutboundAPI`, `Trunking`, `RecordVerb`, `StartCallRecordingAPI`, and `StartConferenceRecordingAPI`."]
@@ -1144,6 +1225,7 @@ connector_runtime::__string_enum! {
     StartCallRecordingApi = "StartCallRecordingAPI", StartConferenceRecordingApi =
     "StartConferenceRecordingAPI", }
 }
+#[cfg(any(feature = "api20100401_conference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountConference {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created this Conference resource.
@@ -1178,13 +1260,12 @@ pub struct ApiV2010AccountConference {
     pub subresource_uris: Option<serde_json::Value>,
     /// The reason why a conference ended. When a conference is in progress, will be `null`. When conference is completed, can be: `conference-ended-via-api`, `participant-with-end-conference-on-exit-left`, `participant-with-end-conference-on-exit-kicked`, `last-participant-kicked`, or `last-participant-left`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason_conference_ended: Option<
-        super::models::ConferenceEnumReasonConferenceEnded,
-    >,
+    pub reason_conference_ended: Option<super::models::ConferenceEnumReasonConferenceEnded>,
     /// The call SID that caused the conference to end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_sid_ending_conference: Option<String>,
 }
+#[cfg(any(feature = "api20100401_conference"))]
 impl ApiV2010AccountConference {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1218,12 +1299,14 @@ impl ApiV2010AccountConference {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_conference"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of this conference. Can be: `init`, `in-progress`, or `completed`."] pub
     enum ConferenceEnumStatus { Init = "init", InProgress = "in-progress", Completed =
     "completed", }
 }
+#[cfg(any(feature = "api20100401_conference"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The reason why a conference ended. When a conference is in progress, will be `null`. When conference is completed, can be: `conference-ended-via-api`, `participant-with-end-conference-on-exit-left`, `participant-with-end-conference-on-exit-kicked`, `last-participant-kicked`, or `last-participant-left`."]
@@ -1234,6 +1317,7 @@ connector_runtime::__string_enum! {
     "participant-with-end-conference-on-exit-kicked", LastParticipantKicked =
     "last-participant-kicked", LastParticipantLeft = "last-participant-left", }
 }
+#[cfg(any(feature = "api20100401_conference_recording"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountConferenceConferenceRecording {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Conference Recording resource.
@@ -1288,6 +1372,7 @@ pub struct ApiV2010AccountConferenceConferenceRecording {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
+#[cfg(any(feature = "api20100401_conference_recording"))]
 impl ApiV2010AccountConferenceConferenceRecording {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1330,6 +1415,7 @@ impl ApiV2010AccountConferenceConferenceRecording {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_conference_recording"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of the recording. Can be: `processing`, `completed` and `absent`. For more detailed statuses on in-progress recordings, check out how to [Update a Recording Resource](https://www.twilio.com/docs/voice/api/recording#update-a-recording-resource)."]
@@ -1337,6 +1423,7 @@ connector_runtime::__string_enum! {
     "paused", Stopped = "stopped", Processing = "processing", Completed = "completed",
     Absent = "absent", }
 }
+#[cfg(any(feature = "api20100401_conference_recording"))]
 connector_runtime::__string_enum! {
     #[doc =
     " How the recording was created. Can be: `DialVerb`, `Conference`, `OutboundAPI`, `Trunking`, `RecordVerb`, `StartCallRecordingAPI`, `StartConferenceRecordingAPI`."]
@@ -1345,6 +1432,7 @@ connector_runtime::__string_enum! {
     "RecordVerb", StartCallRecordingApi = "StartCallRecordingAPI",
     StartConferenceRecordingApi = "StartConferenceRecordingAPI", }
 }
+#[cfg(any(feature = "api20100401_connect_app"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountConnectApp {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the ConnectApp resource.
@@ -1358,9 +1446,8 @@ pub struct ApiV2010AccountConnectApp {
     pub company_name: Option<String>,
     /// The HTTP method we use to call `deauthorize_callback_url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deauthorize_callback_method: Option<
-        super::models::ApiV2010AccountConnectAppDeauthorizeCallbackMethod,
-    >,
+    pub deauthorize_callback_method:
+        Option<super::models::ApiV2010AccountConnectAppDeauthorizeCallbackMethod>,
     /// The URL we call using the `deauthorize_callback_method` to de-authorize the Connect App.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deauthorize_callback_url: Option<String>,
@@ -1383,6 +1470,7 @@ pub struct ApiV2010AccountConnectApp {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
+#[cfg(any(feature = "api20100401_connect_app"))]
 impl ApiV2010AccountConnectApp {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1407,14 +1495,17 @@ impl ApiV2010AccountConnectApp {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_connect_app"))]
 connector_runtime::__string_enum! {
     #[doc = " The HTTP method we use to call `deauthorize_callback_url`."] pub enum
     ApiV2010AccountConnectAppDeauthorizeCallbackMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_connect_app"))]
 connector_runtime::__string_enum! {
     #[doc = " The set of permissions that your ConnectApp requests."] pub enum
     ConnectAppEnumPermission { GetAll = "get-all", PostAll = "post-all", }
 }
+#[cfg(any(feature = "api20100401_dependent_phone_number"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountAddressDependentPhoneNumber {
     /// The unique string that that we created to identify the DependentPhoneNumber resource.
@@ -1437,9 +1528,7 @@ pub struct ApiV2010AccountAddressDependentPhoneNumber {
     pub voice_method: Option<super::models::ApiV2010AccountApplicationVoiceMethod>,
     /// The HTTP method we use to call `voice_fallback_url`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<
-        super::models::ApiV2010AccountApplicationVoiceFallbackMethod,
-    >,
+    pub voice_fallback_method: Option<super::models::ApiV2010AccountApplicationVoiceFallbackMethod>,
     /// The URL that we call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_fallback_url: Option<String>,
@@ -1454,9 +1543,7 @@ pub struct ApiV2010AccountAddressDependentPhoneNumber {
     pub date_updated: Option<String>,
     /// The HTTP method we use to call `sms_fallback_url`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<
-        super::models::ApiV2010AccountApplicationSmsFallbackMethod,
-    >,
+    pub sms_fallback_method: Option<super::models::ApiV2010AccountApplicationSmsFallbackMethod>,
     /// The URL that we call when an error occurs while retrieving or executing the TwiML from `sms_url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_fallback_url: Option<String>,
@@ -1468,9 +1555,7 @@ pub struct ApiV2010AccountAddressDependentPhoneNumber {
     pub sms_url: Option<String>,
     /// Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_requirements: Option<
-        super::models::DependentPhoneNumberEnumAddressRequirement,
-    >,
+    pub address_requirements: Option<super::models::DependentPhoneNumberEnumAddressRequirement>,
     /// The set of Boolean properties that indicates whether a phone number can receive calls or messages.  Capabilities are  `Voice`, `SMS`, and `MMS` and each capability can be: `true` or `false`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capabilities: Option<serde_json::Value>,
@@ -1479,9 +1564,8 @@ pub struct ApiV2010AccountAddressDependentPhoneNumber {
     pub status_callback: Option<String>,
     /// The HTTP method we use to call `status_callback`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<
-        super::models::ApiV2010AccountApplicationStatusCallbackMethod,
-    >,
+    pub status_callback_method:
+        Option<super::models::ApiV2010AccountApplicationStatusCallbackMethod>,
     /// The API version used to start a new TwiML session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
@@ -1504,6 +1588,7 @@ pub struct ApiV2010AccountAddressDependentPhoneNumber {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
+#[cfg(any(feature = "api20100401_dependent_phone_number"))]
 impl ApiV2010AccountAddressDependentPhoneNumber {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1564,16 +1649,19 @@ impl ApiV2010AccountAddressDependentPhoneNumber {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_dependent_phone_number"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`."]
     pub enum DependentPhoneNumberEnumAddressRequirement { None = "none", Any = "any",
     Local = "local", Foreign = "foreign", }
 }
+#[cfg(any(feature = "api20100401_dependent_phone_number"))]
 connector_runtime::__string_enum! {
     #[doc = " Whether the phone number is enabled for emergency calling."] pub enum
     DependentPhoneNumberEnumEmergencyStatus { Active = "Active", Inactive = "Inactive", }
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountIncomingPhoneNumber {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created this IncomingPhoneNumber resource.
@@ -1584,9 +1672,7 @@ pub struct ApiV2010AccountIncomingPhoneNumber {
     pub address_sid: Option<String>,
     /// Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_requirements: Option<
-        super::models::IncomingPhoneNumberEnumAddressRequirement,
-    >,
+    pub address_requirements: Option<super::models::IncomingPhoneNumberEnumAddressRequirement>,
     /// The API version used to start a new TwiML session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
@@ -1595,9 +1681,7 @@ pub struct ApiV2010AccountIncomingPhoneNumber {
     pub beta: Option<bool>,
     /// The set of Boolean properties that indicate whether a phone number can receive calls or messages.  Capabilities are  `Voice`, `SMS`, and `MMS` and each capability can be: `true` or `false`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capabilities: Option<
-        super::models::ApiV2010AccountIncomingPhoneNumberCapabilities,
-    >,
+    pub capabilities: Option<super::models::ApiV2010AccountIncomingPhoneNumberCapabilities>,
     /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
@@ -1624,9 +1708,7 @@ pub struct ApiV2010AccountIncomingPhoneNumber {
     pub sms_application_sid: Option<String>,
     /// The HTTP method we use to call `sms_fallback_url`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<
-        super::models::ApiV2010AccountApplicationSmsFallbackMethod,
-    >,
+    pub sms_fallback_method: Option<super::models::ApiV2010AccountApplicationSmsFallbackMethod>,
     /// The URL that we call when an error occurs while retrieving or executing the TwiML from `sms_url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_fallback_url: Option<String>,
@@ -1641,9 +1723,8 @@ pub struct ApiV2010AccountIncomingPhoneNumber {
     pub status_callback: Option<String>,
     /// The HTTP method we use to call `status_callback`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<
-        super::models::ApiV2010AccountApplicationStatusCallbackMethod,
-    >,
+    pub status_callback_method:
+        Option<super::models::ApiV2010AccountApplicationStatusCallbackMethod>,
     /// The SID of the Trunk that handles calls to the phone number. If a `trunk_sid` is present, we ignore all of the voice urls and voice applications and use those set on the Trunk. Setting a `trunk_sid` will automatically delete your `voice_application_sid` and vice versa.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trunk_sid: Option<String>,
@@ -1651,9 +1732,7 @@ pub struct ApiV2010AccountIncomingPhoneNumber {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_receive_mode: Option<
-        super::models::IncomingPhoneNumberEnumVoiceReceiveMode,
-    >,
+    pub voice_receive_mode: Option<super::models::IncomingPhoneNumberEnumVoiceReceiveMode>,
     /// The SID of the application that handles calls to the phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_application_sid: Option<String>,
@@ -1662,9 +1741,7 @@ pub struct ApiV2010AccountIncomingPhoneNumber {
     pub voice_caller_id_lookup: Option<bool>,
     /// The HTTP method we use to call `voice_fallback_url`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<
-        super::models::ApiV2010AccountApplicationVoiceFallbackMethod,
-    >,
+    pub voice_fallback_method: Option<super::models::ApiV2010AccountApplicationVoiceFallbackMethod>,
     /// The URL that we call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_fallback_url: Option<String>,
@@ -1682,9 +1759,8 @@ pub struct ApiV2010AccountIncomingPhoneNumber {
     pub emergency_address_sid: Option<String>,
     /// The status of address registration with emergency services. A registered emergency address will be used during handling of emergency calls from this number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emergency_address_status: Option<
-        super::models::IncomingPhoneNumberEnumEmergencyAddressStatus,
-    >,
+    pub emergency_address_status:
+        Option<super::models::IncomingPhoneNumberEnumEmergencyAddressStatus>,
     /// The SID of the Bundle resource that you associate with the phone number. Some regions require a Bundle to meet local Regulations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle_sid: Option<String>,
@@ -1695,6 +1771,7 @@ pub struct ApiV2010AccountIncomingPhoneNumber {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number"))]
 impl ApiV2010AccountIncomingPhoneNumber {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1782,12 +1859,19 @@ impl ApiV2010AccountIncomingPhoneNumber {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`."]
     pub enum IncomingPhoneNumberEnumAddressRequirement { None = "none", Any = "any",
     Local = "local", Foreign = "foreign", }
 }
+#[cfg(any(
+    feature = "api20100401_incoming_phone_number",
+    feature = "api20100401_incoming_phone_number_local",
+    feature = "api20100401_incoming_phone_number_mobile",
+    feature = "api20100401_incoming_phone_number_toll_free"
+))]
 /// The set of Boolean properties that indicate whether a phone number can receive calls or messages.  Capabilities are  `Voice`, `SMS`, and `MMS` and each capability can be: `true` or `false`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountIncomingPhoneNumberCapabilities {
@@ -1800,15 +1884,18 @@ pub struct ApiV2010AccountIncomingPhoneNumberCapabilities {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fax: Option<bool>,
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number"))]
 connector_runtime::__string_enum! {
     pub enum IncomingPhoneNumberEnumVoiceReceiveMode { Voice = "voice", Fax = "fax", }
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country."]
     pub enum IncomingPhoneNumberEnumEmergencyStatus { Active = "Active", Inactive =
     "Inactive", }
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of address registration with emergency services. A registered emergency address will be used during handling of emergency calls from this number."]
@@ -1817,6 +1904,7 @@ connector_runtime::__string_enum! {
     RegistrationFailure = "registration-failure", PendingUnregistration =
     "pending-unregistration", UnregistrationFailure = "unregistration-failure", }
 }
+#[cfg(any(feature = "api20100401_assigned_add_on"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn {
     /// The unique string that that we created to identify the resource.
@@ -1853,6 +1941,7 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subresource_uris: Option<serde_json::Value>,
 }
+#[cfg(any(feature = "api20100401_assigned_add_on"))]
 impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1886,8 +1975,10 @@ impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_assigned_add_on_extension"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension {
+pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension
+{
     /// The unique string that that we created to identify the resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
@@ -1916,6 +2007,7 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnInc
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
+#[cfg(any(feature = "api20100401_assigned_add_on_extension"))]
 impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1958,6 +2050,7 @@ impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingP
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number_local"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the resource.
@@ -1968,9 +2061,7 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal {
     pub address_sid: Option<String>,
     /// Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_requirements: Option<
-        super::models::IncomingPhoneNumberLocalEnumAddressRequirement,
-    >,
+    pub address_requirements: Option<super::models::IncomingPhoneNumberLocalEnumAddressRequirement>,
     /// The API version used to start a new TwiML session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
@@ -1979,9 +2070,7 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal {
     pub beta: Option<bool>,
     /// The set of Boolean properties that indicate whether a phone number can receive calls or messages.  Capabilities are  `Voice`, `SMS`, and `MMS` and each capability can be: `true` or `false`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capabilities: Option<
-        super::models::ApiV2010AccountIncomingPhoneNumberCapabilities,
-    >,
+    pub capabilities: Option<super::models::ApiV2010AccountIncomingPhoneNumberCapabilities>,
     /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
@@ -2008,9 +2097,7 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal {
     pub sms_application_sid: Option<String>,
     /// The HTTP method we use to call `sms_fallback_url`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<
-        super::models::ApiV2010AccountApplicationSmsFallbackMethod,
-    >,
+    pub sms_fallback_method: Option<super::models::ApiV2010AccountApplicationSmsFallbackMethod>,
     /// The URL that we call when an error occurs while retrieving or executing the TwiML from `sms_url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_fallback_url: Option<String>,
@@ -2025,9 +2112,8 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal {
     pub status_callback: Option<String>,
     /// The HTTP method we use to call `status_callback`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<
-        super::models::ApiV2010AccountApplicationStatusCallbackMethod,
-    >,
+    pub status_callback_method:
+        Option<super::models::ApiV2010AccountApplicationStatusCallbackMethod>,
     /// The SID of the Trunk that handles calls to the phone number. If a `trunk_sid` is present, we ignore all of the voice urls and voice applications and use those set on the Trunk. Setting a `trunk_sid` will automatically delete your `voice_application_sid` and vice versa.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trunk_sid: Option<String>,
@@ -2035,9 +2121,7 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_receive_mode: Option<
-        super::models::IncomingPhoneNumberLocalEnumVoiceReceiveMode,
-    >,
+    pub voice_receive_mode: Option<super::models::IncomingPhoneNumberLocalEnumVoiceReceiveMode>,
     /// The SID of the application that handles calls to the phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_application_sid: Option<String>,
@@ -2046,9 +2130,7 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal {
     pub voice_caller_id_lookup: Option<bool>,
     /// The HTTP method we use to call `voice_fallback_url`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<
-        super::models::ApiV2010AccountApplicationVoiceFallbackMethod,
-    >,
+    pub voice_fallback_method: Option<super::models::ApiV2010AccountApplicationVoiceFallbackMethod>,
     /// The URL that we call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_fallback_url: Option<String>,
@@ -2060,23 +2142,21 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal {
     pub voice_url: Option<String>,
     /// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emergency_status: Option<
-        super::models::IncomingPhoneNumberLocalEnumEmergencyStatus,
-    >,
+    pub emergency_status: Option<super::models::IncomingPhoneNumberLocalEnumEmergencyStatus>,
     /// The SID of the emergency address configuration that we use for emergency calling from this phone number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emergency_address_sid: Option<String>,
     /// The status of address registration with emergency services. A registered emergency address will be used during handling of emergency calls from this number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emergency_address_status: Option<
-        super::models::IncomingPhoneNumberLocalEnumEmergencyAddressStatus,
-    >,
+    pub emergency_address_status:
+        Option<super::models::IncomingPhoneNumberLocalEnumEmergencyAddressStatus>,
     /// The SID of the Bundle resource that you associate with the phone number. Some regions require a Bundle to meet local Regulations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle_sid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number_local"))]
 impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2164,22 +2244,26 @@ impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number_local"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`."]
     pub enum IncomingPhoneNumberLocalEnumAddressRequirement { None = "none", Any = "any",
     Local = "local", Foreign = "foreign", }
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number_local"))]
 connector_runtime::__string_enum! {
     pub enum IncomingPhoneNumberLocalEnumVoiceReceiveMode { Voice = "voice", Fax = "fax",
     }
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number_local"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country."]
     pub enum IncomingPhoneNumberLocalEnumEmergencyStatus { Active = "Active", Inactive =
     "Inactive", }
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number_local"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of address registration with emergency services. A registered emergency address will be used during handling of emergency calls from this number."]
@@ -2189,6 +2273,7 @@ connector_runtime::__string_enum! {
     PendingUnregistration = "pending-unregistration", UnregistrationFailure =
     "unregistration-failure", }
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number_mobile"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the resource.
@@ -2199,9 +2284,8 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile {
     pub address_sid: Option<String>,
     /// Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_requirements: Option<
-        super::models::IncomingPhoneNumberMobileEnumAddressRequirement,
-    >,
+    pub address_requirements:
+        Option<super::models::IncomingPhoneNumberMobileEnumAddressRequirement>,
     /// The API version used to start a new TwiML session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
@@ -2210,9 +2294,7 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile {
     pub beta: Option<bool>,
     /// The set of Boolean properties that indicate whether a phone number can receive calls or messages.  Capabilities are  `Voice`, `SMS`, and `MMS` and each capability can be: `true` or `false`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capabilities: Option<
-        super::models::ApiV2010AccountIncomingPhoneNumberCapabilities,
-    >,
+    pub capabilities: Option<super::models::ApiV2010AccountIncomingPhoneNumberCapabilities>,
     /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
@@ -2239,9 +2321,7 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile {
     pub sms_application_sid: Option<String>,
     /// The HTTP method we use to call `sms_fallback_url`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<
-        super::models::ApiV2010AccountApplicationSmsFallbackMethod,
-    >,
+    pub sms_fallback_method: Option<super::models::ApiV2010AccountApplicationSmsFallbackMethod>,
     /// The URL that we call when an error occurs while retrieving or executing the TwiML from `sms_url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_fallback_url: Option<String>,
@@ -2256,9 +2336,8 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile {
     pub status_callback: Option<String>,
     /// The HTTP method we use to call `status_callback`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<
-        super::models::ApiV2010AccountApplicationStatusCallbackMethod,
-    >,
+    pub status_callback_method:
+        Option<super::models::ApiV2010AccountApplicationStatusCallbackMethod>,
     /// The SID of the Trunk that handles calls to the phone number. If a `trunk_sid` is present, we ignore all of the voice urls and voice applications and use those set on the Trunk. Setting a `trunk_sid` will automatically delete your `voice_application_sid` and vice versa.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trunk_sid: Option<String>,
@@ -2266,9 +2345,7 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_receive_mode: Option<
-        super::models::IncomingPhoneNumberMobileEnumVoiceReceiveMode,
-    >,
+    pub voice_receive_mode: Option<super::models::IncomingPhoneNumberMobileEnumVoiceReceiveMode>,
     /// The SID of the application that handles calls to the phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_application_sid: Option<String>,
@@ -2277,9 +2354,7 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile {
     pub voice_caller_id_lookup: Option<bool>,
     /// The HTTP method we use to call `voice_fallback_url`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<
-        super::models::ApiV2010AccountApplicationVoiceFallbackMethod,
-    >,
+    pub voice_fallback_method: Option<super::models::ApiV2010AccountApplicationVoiceFallbackMethod>,
     /// The URL that we call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_fallback_url: Option<String>,
@@ -2291,23 +2366,21 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile {
     pub voice_url: Option<String>,
     /// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emergency_status: Option<
-        super::models::IncomingPhoneNumberMobileEnumEmergencyStatus,
-    >,
+    pub emergency_status: Option<super::models::IncomingPhoneNumberMobileEnumEmergencyStatus>,
     /// The SID of the emergency address configuration that we use for emergency calling from this phone number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emergency_address_sid: Option<String>,
     /// The status of address registration with emergency services. A registered emergency address will be used during handling of emergency calls from this number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emergency_address_status: Option<
-        super::models::IncomingPhoneNumberMobileEnumEmergencyAddressStatus,
-    >,
+    pub emergency_address_status:
+        Option<super::models::IncomingPhoneNumberMobileEnumEmergencyAddressStatus>,
     /// The SID of the Bundle resource that you associate with the phone number. Some regions require a Bundle to meet local Regulations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle_sid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number_mobile"))]
 impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2395,22 +2468,26 @@ impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number_mobile"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`."]
     pub enum IncomingPhoneNumberMobileEnumAddressRequirement { None = "none", Any =
     "any", Local = "local", Foreign = "foreign", }
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number_mobile"))]
 connector_runtime::__string_enum! {
     pub enum IncomingPhoneNumberMobileEnumVoiceReceiveMode { Voice = "voice", Fax =
     "fax", }
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number_mobile"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country."]
     pub enum IncomingPhoneNumberMobileEnumEmergencyStatus { Active = "Active", Inactive =
     "Inactive", }
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number_mobile"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of address registration with emergency services. A registered emergency address will be used during handling of emergency calls from this number."]
@@ -2420,6 +2497,7 @@ connector_runtime::__string_enum! {
     PendingUnregistration = "pending-unregistration", UnregistrationFailure =
     "unregistration-failure", }
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number_toll_free"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the resource.
@@ -2430,9 +2508,8 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree {
     pub address_sid: Option<String>,
     /// Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_requirements: Option<
-        super::models::IncomingPhoneNumberTollFreeEnumAddressRequirement,
-    >,
+    pub address_requirements:
+        Option<super::models::IncomingPhoneNumberTollFreeEnumAddressRequirement>,
     /// The API version used to start a new TwiML session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
@@ -2441,9 +2518,7 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree {
     pub beta: Option<bool>,
     /// The set of Boolean properties that indicate whether a phone number can receive calls or messages.  Capabilities are  `Voice`, `SMS`, and `MMS` and each capability can be: `true` or `false`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capabilities: Option<
-        super::models::ApiV2010AccountIncomingPhoneNumberCapabilities,
-    >,
+    pub capabilities: Option<super::models::ApiV2010AccountIncomingPhoneNumberCapabilities>,
     /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
@@ -2470,9 +2545,7 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree {
     pub sms_application_sid: Option<String>,
     /// The HTTP method we use to call `sms_fallback_url`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<
-        super::models::ApiV2010AccountApplicationSmsFallbackMethod,
-    >,
+    pub sms_fallback_method: Option<super::models::ApiV2010AccountApplicationSmsFallbackMethod>,
     /// The URL that we call when an error occurs while retrieving or executing the TwiML from `sms_url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_fallback_url: Option<String>,
@@ -2487,9 +2560,8 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree {
     pub status_callback: Option<String>,
     /// The HTTP method we use to call `status_callback`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<
-        super::models::ApiV2010AccountApplicationStatusCallbackMethod,
-    >,
+    pub status_callback_method:
+        Option<super::models::ApiV2010AccountApplicationStatusCallbackMethod>,
     /// The SID of the Trunk that handles calls to the phone number. If a `trunk_sid` is present, we ignore all of the voice urls and voice applications and use those set on the Trunk. Setting a `trunk_sid` will automatically delete your `voice_application_sid` and vice versa.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trunk_sid: Option<String>,
@@ -2497,9 +2569,7 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_receive_mode: Option<
-        super::models::IncomingPhoneNumberTollFreeEnumVoiceReceiveMode,
-    >,
+    pub voice_receive_mode: Option<super::models::IncomingPhoneNumberTollFreeEnumVoiceReceiveMode>,
     /// The SID of the application that handles calls to the phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_application_sid: Option<String>,
@@ -2508,9 +2578,7 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree {
     pub voice_caller_id_lookup: Option<bool>,
     /// The HTTP method we use to call `voice_fallback_url`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<
-        super::models::ApiV2010AccountApplicationVoiceFallbackMethod,
-    >,
+    pub voice_fallback_method: Option<super::models::ApiV2010AccountApplicationVoiceFallbackMethod>,
     /// The URL that we call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_fallback_url: Option<String>,
@@ -2522,23 +2590,21 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree {
     pub voice_url: Option<String>,
     /// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emergency_status: Option<
-        super::models::IncomingPhoneNumberTollFreeEnumEmergencyStatus,
-    >,
+    pub emergency_status: Option<super::models::IncomingPhoneNumberTollFreeEnumEmergencyStatus>,
     /// The SID of the emergency address configuration that we use for emergency calling from this phone number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emergency_address_sid: Option<String>,
     /// The status of address registration with emergency services. A registered emergency address will be used during handling of emergency calls from this number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emergency_address_status: Option<
-        super::models::IncomingPhoneNumberTollFreeEnumEmergencyAddressStatus,
-    >,
+    pub emergency_address_status:
+        Option<super::models::IncomingPhoneNumberTollFreeEnumEmergencyAddressStatus>,
     /// The SID of the Bundle resource that you associate with the phone number. Some regions require a Bundle to meet local Regulations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle_sid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number_toll_free"))]
 impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2626,22 +2692,26 @@ impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number_toll_free"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`."]
     pub enum IncomingPhoneNumberTollFreeEnumAddressRequirement { None = "none", Any =
     "any", Local = "local", Foreign = "foreign", }
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number_toll_free"))]
 connector_runtime::__string_enum! {
     pub enum IncomingPhoneNumberTollFreeEnumVoiceReceiveMode { Voice = "voice", Fax =
     "fax", }
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number_toll_free"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country."]
     pub enum IncomingPhoneNumberTollFreeEnumEmergencyStatus { Active = "Active", Inactive
     = "Inactive", }
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number_toll_free"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of address registration with emergency services. A registered emergency address will be used during handling of emergency calls from this number."]
@@ -2651,6 +2721,7 @@ connector_runtime::__string_enum! {
     PendingUnregistration = "pending-unregistration", UnregistrationFailure =
     "unregistration-failure", }
 }
+#[cfg(any(feature = "api20100401_key"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountKey {
     /// The unique string that that we created to identify the Key resource.
@@ -2666,6 +2737,7 @@ pub struct ApiV2010AccountKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
 }
+#[cfg(any(feature = "api20100401_key"))]
 impl ApiV2010AccountKey {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2681,6 +2753,7 @@ impl ApiV2010AccountKey {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_media_instance", feature = "api20100401_media"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountMessageMedia {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) associated with this Media resource.
@@ -2705,6 +2778,7 @@ pub struct ApiV2010AccountMessageMedia {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
+#[cfg(any(feature = "api20100401_media_instance", feature = "api20100401_media"))]
 impl ApiV2010AccountMessageMedia {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2738,6 +2812,7 @@ impl ApiV2010AccountMessageMedia {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_member"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountQueueMember {
     /// The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the Member resource is associated with.
@@ -2759,6 +2834,7 @@ pub struct ApiV2010AccountQueueMember {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_sid: Option<String>,
 }
+#[cfg(any(feature = "api20100401_member"))]
 impl ApiV2010AccountQueueMember {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2783,6 +2859,7 @@ impl ApiV2010AccountQueueMember {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_message"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountMessage {
     /// The text content of the message
@@ -2846,6 +2923,7 @@ pub struct ApiV2010AccountMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subresource_uris: Option<serde_json::Value>,
 }
+#[cfg(any(feature = "api20100401_message"))]
 impl ApiV2010AccountMessage {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2879,12 +2957,14 @@ impl ApiV2010AccountMessage {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_message"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The direction of the message. Can be: `inbound` for incoming messages, `outbound-api` for messages created by the REST API, `outbound-call` for messages created during a call, or `outbound-reply` for messages created in response to an incoming message."]
     pub enum MessageEnumDirection { Inbound = "inbound", OutboundApi = "outbound-api",
     OutboundCall = "outbound-call", OutboundReply = "outbound-reply", }
 }
+#[cfg(any(feature = "api20100401_message"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of the Message. Possible values: `accepted`, `scheduled`, `canceled`, `queued`, `sending`, `sent`, `failed`, `delivered`, `undelivered`, `receiving`, `received`, or `read` (WhatsApp only). For more information, See [detailed descriptions](https://www.twilio.com/docs/sms/api/message-resource#message-status-values)."]
@@ -2893,21 +2973,25 @@ connector_runtime::__string_enum! {
     "receiving", Received = "received", Accepted = "accepted", Scheduled = "scheduled",
     Read = "read", PartiallyDelivered = "partially_delivered", Canceled = "canceled", }
 }
+#[cfg(any(feature = "api20100401_message"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Determines if the message content can be stored or redacted based on privacy settings"]
     pub enum MessageEnumContentRetention { Retain = "retain", Discard = "discard", }
 }
+#[cfg(any(feature = "api20100401_message"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Determines if the address can be stored or obfuscated based on privacy settings"]
     pub enum MessageEnumAddressRetention { Retain = "retain", Obfuscate = "obfuscate", }
 }
+#[cfg(any(feature = "api20100401_message"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Include this parameter with a value of `disable` to skip any kind of risk check on the respective message request."]
     pub enum MessageEnumRiskCheck { Enable = "enable", Disable = "disable", }
 }
+#[cfg(any(feature = "api20100401_feedback"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountMessageMessageFeedback {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) associated with this MessageFeedback resource.
@@ -2929,6 +3013,7 @@ pub struct ApiV2010AccountMessageMessageFeedback {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
+#[cfg(any(feature = "api20100401_feedback"))]
 impl ApiV2010AccountMessageMessageFeedback {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2953,12 +3038,14 @@ impl ApiV2010AccountMessageMessageFeedback {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_feedback"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Reported outcome indicating whether there is confirmation that the Message recipient performed a tracked user action. Can be: `unconfirmed` or `confirmed`. For more details see [How to Optimize Message Deliverability with Message Feedback](https://www.twilio.com/docs/messaging/guides/send-message-feedback-to-twilio)."]
     pub enum MessageFeedbackEnumOutcome { Confirmed = "confirmed", Unconfirmed =
     "unconfirmed", }
 }
+#[cfg(any(feature = "api20100401_new_key"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountNewKey {
     /// The unique string that that we created to identify the NewKey resource. You will use this as the basic-auth `user` when authenticating to the API.
@@ -2977,6 +3064,7 @@ pub struct ApiV2010AccountNewKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
 }
+#[cfg(any(feature = "api20100401_new_key"))]
 impl ApiV2010AccountNewKey {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2992,6 +3080,7 @@ impl ApiV2010AccountNewKey {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_new_signing_key"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountNewSigningKey {
     /// The unique string that that we created to identify the NewSigningKey resource.
@@ -3010,6 +3099,7 @@ pub struct ApiV2010AccountNewSigningKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
 }
+#[cfg(any(feature = "api20100401_new_signing_key"))]
 impl ApiV2010AccountNewSigningKey {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3025,6 +3115,7 @@ impl ApiV2010AccountNewSigningKey {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_notification"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountNotification {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Notification resource.
@@ -3059,9 +3150,7 @@ pub struct ApiV2010AccountNotification {
     pub more_info: Option<String>,
     /// The HTTP method used to generate the notification. If the notification was generated during a phone call, this is the HTTP Method used to request the resource on your server. If the notification was generated by your use of our REST API, this is the HTTP method used to call the resource on our servers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_method: Option<
-        super::models::ApiV2010AccountCallCallNotificationRequestMethod,
-    >,
+    pub request_method: Option<super::models::ApiV2010AccountCallCallNotificationRequestMethod>,
     /// The URL of the resource that generated the notification. If the notification was generated during a phone call, this is the URL of the resource on your server that caused the notification. If the notification was generated by your use of our REST API, this is the URL of the resource you called.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_url: Option<String>,
@@ -3072,6 +3161,7 @@ pub struct ApiV2010AccountNotification {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
+#[cfg(any(feature = "api20100401_notification"))]
 impl ApiV2010AccountNotification {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3105,6 +3195,7 @@ impl ApiV2010AccountNotification {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_notification"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountNotificationInstance {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Notification resource.
@@ -3139,9 +3230,7 @@ pub struct ApiV2010AccountNotificationInstance {
     pub more_info: Option<String>,
     /// The HTTP method used to generate the notification. If the notification was generated during a phone call, this is the HTTP Method used to request the resource on your server. If the notification was generated by your use of our REST API, this is the HTTP method used to call the resource on our servers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_method: Option<
-        super::models::ApiV2010AccountCallCallNotificationRequestMethod,
-    >,
+    pub request_method: Option<super::models::ApiV2010AccountCallCallNotificationRequestMethod>,
     /// The URL of the resource that generated the notification. If the notification was generated during a phone call, this is the URL of the resource on your server that caused the notification. If the notification was generated by your use of our REST API, this is the URL of the resource you called.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_url: Option<String>,
@@ -3161,6 +3250,7 @@ pub struct ApiV2010AccountNotificationInstance {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
+#[cfg(any(feature = "api20100401_notification"))]
 impl ApiV2010AccountNotificationInstance {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3194,6 +3284,7 @@ impl ApiV2010AccountNotificationInstance {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_outgoing_caller_id"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountOutgoingCallerId {
     /// The unique string that that we created to identify the OutgoingCallerId resource.
@@ -3218,6 +3309,7 @@ pub struct ApiV2010AccountOutgoingCallerId {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
+#[cfg(any(feature = "api20100401_outgoing_caller_id"))]
 impl ApiV2010AccountOutgoingCallerId {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3242,6 +3334,7 @@ impl ApiV2010AccountOutgoingCallerId {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_participant"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountConferenceParticipant {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Participant resource.
@@ -3290,6 +3383,7 @@ pub struct ApiV2010AccountConferenceParticipant {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
+#[cfg(any(feature = "api20100401_participant"))]
 impl ApiV2010AccountConferenceParticipant {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3332,6 +3426,7 @@ impl ApiV2010AccountConferenceParticipant {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_participant"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of the participant's call in a session. Can be: `queued`, `connecting`, `ringing`, `connected`, `complete`, or `failed`."]
@@ -3339,6 +3434,7 @@ connector_runtime::__string_enum! {
     Ringing = "ringing", Connected = "connected", Complete = "complete", Failed =
     "failed", }
 }
+#[cfg(any(feature = "api20100401_payment"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountCallPayments {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Payments resource.
@@ -3360,6 +3456,7 @@ pub struct ApiV2010AccountCallPayments {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
+#[cfg(any(feature = "api20100401_payment"))]
 impl ApiV2010AccountCallPayments {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3393,24 +3490,28 @@ impl ApiV2010AccountCallPayments {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_payment"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Type of payment being captured. One of `credit-card` or `ach-debit`. The default value is `credit-card`."]
     pub enum PaymentsEnumPaymentMethod { CreditCard = "credit-card", AchDebit =
     "ach-debit", }
 }
+#[cfg(any(feature = "api20100401_payment"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Type of bank account if payment source is ACH. One of `consumer-checking`, `consumer-savings`, or `commercial-checking`. The default value is `consumer-checking`."]
     pub enum PaymentsEnumBankAccountType { ConsumerChecking = "consumer-checking",
     ConsumerSavings = "consumer-savings", CommercialChecking = "commercial-checking", }
 }
+#[cfg(any(feature = "api20100401_payment"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Indicates whether the payment method should be tokenized as a `one-time`, `reusable`, or `payment-method` token. The default value is `reusable`. Do not enter a charge amount when tokenizing. If a charge amount is entered, the payment method will be charged and not tokenized."]
     pub enum PaymentsEnumTokenType { OneTime = "one-time", Reusable = "reusable",
     PaymentMethod = "payment-method", }
 }
+#[cfg(any(feature = "api20100401_payment"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The piece of payment information that you wish the caller to enter. Must be one of `payment-card-number`, `expiration-date`, `security-code`, `postal-code`, `bank-routing-number`, `bank-account-number`, or their `-matcher` variants for input confirmation when `RequireMatchingInputs` is enabled."]
@@ -3421,11 +3522,13 @@ connector_runtime::__string_enum! {
     ExpirationDateMatcher = "expiration-date-matcher", SecurityCodeMatcher =
     "security-code-matcher", PostalCodeMatcher = "postal-code-matcher", }
 }
+#[cfg(any(feature = "api20100401_payment"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Indicates whether the current payment session should be cancelled or completed. When `cancel` the payment session is cancelled. When `complete`, Twilio sends the payment information to the selected Pay Connector for processing."]
     pub enum PaymentsEnumStatus { Complete = "complete", Cancel = "cancel", }
 }
+#[cfg(any(feature = "api20100401_queue"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountQueue {
     /// The date and time in GMT that this resource was last updated, specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
@@ -3456,6 +3559,7 @@ pub struct ApiV2010AccountQueue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_size: Option<i64>,
 }
+#[cfg(any(feature = "api20100401_queue"))]
 impl ApiV2010AccountQueue {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3480,6 +3584,7 @@ impl ApiV2010AccountQueue {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_call_transcription"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountCallRealtimeTranscription {
     /// The SID of the Transcription resource.
@@ -3503,6 +3608,7 @@ pub struct ApiV2010AccountCallRealtimeTranscription {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
+#[cfg(any(feature = "api20100401_call_transcription"))]
 impl ApiV2010AccountCallRealtimeTranscription {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3536,15 +3642,18 @@ impl ApiV2010AccountCallRealtimeTranscription {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_call_transcription"))]
 connector_runtime::__string_enum! {
     #[doc = " The status - one of `stopped`, `in-flight`"] pub enum
     RealtimeTranscriptionEnumStatus { InProgress = "in-progress", Stopped = "stopped", }
 }
+#[cfg(any(feature = "api20100401_call_transcription"))]
 connector_runtime::__string_enum! {
     #[doc = " One of `inbound_track`, `outbound_track`, `both_tracks`."] pub enum
     RealtimeTranscriptionEnumTrack { InboundTrack = "inbound_track", OutboundTrack =
     "outbound_track", BothTracks = "both_tracks", }
 }
+#[cfg(any(feature = "api20100401_recording"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountRecording {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Recording resource.
@@ -3605,6 +3714,7 @@ pub struct ApiV2010AccountRecording {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_url: Option<String>,
 }
+#[cfg(any(feature = "api20100401_recording"))]
 impl ApiV2010AccountRecording {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3647,6 +3757,7 @@ impl ApiV2010AccountRecording {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_recording"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of the recording. Can be: `processing`, `completed`, `absent` or `deleted`. For information about more detailed statuses on in-progress recordings, check out how to [Update a Recording Resource](https://www.twilio.com/docs/voice/api/recording#update-a-recording-resource)."]
@@ -3654,6 +3765,7 @@ connector_runtime::__string_enum! {
     = "stopped", Processing = "processing", Completed = "completed", Absent = "absent",
     Deleted = "deleted", }
 }
+#[cfg(any(feature = "api20100401_recording"))]
 connector_runtime::__string_enum! {
     #[doc =
     " How the recording was created. Can be: `DialVerb`, `Conference`, `OutboundAPI`, `Trunking`, `RecordVerb`, `StartCallRecordingAPI`, and `StartConferenceRecordingAPI`."]
@@ -3662,6 +3774,7 @@ connector_runtime::__string_enum! {
     StartCallRecordingApi = "StartCallRecordingAPI", StartConferenceRecordingApi =
     "StartConferenceRecordingAPI", }
 }
+#[cfg(any(feature = "api20100401_add_on_result"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountRecordingRecordingAddOnResult {
     /// The unique string that that we created to identify the Recording AddOnResult resource.
@@ -3695,6 +3808,7 @@ pub struct ApiV2010AccountRecordingRecordingAddOnResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subresource_uris: Option<serde_json::Value>,
 }
+#[cfg(any(feature = "api20100401_add_on_result"))]
 impl ApiV2010AccountRecordingRecordingAddOnResult {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3746,6 +3860,7 @@ impl ApiV2010AccountRecordingRecordingAddOnResult {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_add_on_result"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of the result. Can be: `canceled`, `completed`, `deleted`, `failed`, `in-progress`, `init`, `processing`, `queued`."]
@@ -3753,6 +3868,7 @@ connector_runtime::__string_enum! {
     "completed", Deleted = "deleted", Failed = "failed", InProgress = "in-progress", Init
     = "init", Processing = "processing", Queued = "queued", }
 }
+#[cfg(any(feature = "api20100401_payload"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload {
     /// The unique string that that we created to identify the Recording AddOnResult Payload resource.
@@ -3789,6 +3905,7 @@ pub struct ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPaylo
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subresource_uris: Option<serde_json::Value>,
 }
+#[cfg(any(feature = "api20100401_payload"))]
 impl ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3849,12 +3966,15 @@ impl ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload {
         Ok(())
     }
 }
+#[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayloadRecordingAddOnResultPayloadData {
+pub struct ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayloadRecordingAddOnResultPayloadData
+{
     /// The URL to redirect to to get the data returned by the AddOn that was previously stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_to: Option<String>,
 }
+#[cfg(any(feature = "api20100401_recording_transcription"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountRecordingRecordingTranscription {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Transcription resource.
@@ -3898,6 +4018,7 @@ pub struct ApiV2010AccountRecordingRecordingTranscription {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
+#[cfg(any(feature = "api20100401_recording_transcription"))]
 impl ApiV2010AccountRecordingRecordingTranscription {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3931,12 +4052,14 @@ impl ApiV2010AccountRecordingRecordingTranscription {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_recording_transcription"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of the transcription. Can be: `in-progress`, `completed`, `failed`."]
     pub enum RecordingTranscriptionEnumStatus { InProgress = "in-progress", Completed =
     "completed", Failed = "failed", }
 }
+#[cfg(any(feature = "api20100401_short_code"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountShortCode {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created this ShortCode resource.
@@ -3962,9 +4085,7 @@ pub struct ApiV2010AccountShortCode {
     pub sid: Option<String>,
     /// The HTTP method we use to call the `sms_fallback_url`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<
-        super::models::ApiV2010AccountShortCodeSmsFallbackMethod,
-    >,
+    pub sms_fallback_method: Option<super::models::ApiV2010AccountShortCodeSmsFallbackMethod>,
     /// The URL that we call if an error occurs while retrieving or executing the TwiML from `sms_url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_fallback_url: Option<String>,
@@ -3978,6 +4099,7 @@ pub struct ApiV2010AccountShortCode {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
+#[cfg(any(feature = "api20100401_short_code"))]
 impl ApiV2010AccountShortCode {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4002,15 +4124,18 @@ impl ApiV2010AccountShortCode {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_short_code"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we use to call the `sms_fallback_url`. Can be: `GET` or `POST`."]
     pub enum ApiV2010AccountShortCodeSmsFallbackMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_short_code"))]
 connector_runtime::__string_enum! {
     #[doc = " The HTTP method we use to call the `sms_url`. Can be: `GET` or `POST`."]
     pub enum ApiV2010AccountShortCodeSmsMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_signing_key"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountSigningKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4022,6 +4147,7 @@ pub struct ApiV2010AccountSigningKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
 }
+#[cfg(any(feature = "api20100401_signing_key"))]
 impl ApiV2010AccountSigningKey {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4037,12 +4163,16 @@ impl ApiV2010AccountSigningKey {
         Ok(())
     }
 }
+#[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountSip {}
+#[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountSipSipDomainSipAuth {}
+#[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountSipSipDomainSipAuthSipAuthCalls {}
+#[cfg(any(feature = "api20100401_auth_calls_credential_list_mapping"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the CredentialListMapping resource.
@@ -4061,6 +4191,7 @@ pub struct ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialL
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
 }
+#[cfg(any(feature = "api20100401_auth_calls_credential_list_mapping"))]
 impl ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4085,6 +4216,7 @@ impl ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMap
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_auth_calls_ip_access_control_list_mapping"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the IpAccessControlListMapping resource.
@@ -4103,6 +4235,7 @@ pub struct ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessCon
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
 }
+#[cfg(any(feature = "api20100401_auth_calls_ip_access_control_list_mapping"))]
 impl ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4127,10 +4260,13 @@ impl ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlLi
         Ok(())
     }
 }
+#[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrations {}
+#[cfg(any(feature = "api20100401_auth_registrations_credential_list_mapping"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistrationsCredentialListMapping {
+pub struct ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistrationsCredentialListMapping
+{
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the CredentialListMapping resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
@@ -4147,7 +4283,10 @@ pub struct ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistra
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
 }
-impl ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistrationsCredentialListMapping {
+#[cfg(any(feature = "api20100401_auth_registrations_credential_list_mapping"))]
+impl
+    ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistrationsCredentialListMapping
+{
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
@@ -4171,6 +4310,7 @@ impl ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistrationsC
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_credential"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountSipSipCredentialListSipCredential {
     /// A 34 character string that uniquely identifies this resource.
@@ -4195,6 +4335,7 @@ pub struct ApiV2010AccountSipSipCredentialListSipCredential {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
+#[cfg(any(feature = "api20100401_credential"))]
 impl ApiV2010AccountSipSipCredentialListSipCredential {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4228,6 +4369,7 @@ impl ApiV2010AccountSipSipCredentialListSipCredential {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_credential_list"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountSipSipCredentialList {
     /// The unique id of the [Account](https://www.twilio.com/docs/iam/api/account) that owns this resource.
@@ -4252,6 +4394,7 @@ pub struct ApiV2010AccountSipSipCredentialList {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
+#[cfg(any(feature = "api20100401_credential_list"))]
 impl ApiV2010AccountSipSipCredentialList {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4276,6 +4419,7 @@ impl ApiV2010AccountSipSipCredentialList {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_credential_list_mapping"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountSipSipDomainSipCredentialListMapping {
     /// The unique id of the Account that is responsible for this resource.
@@ -4300,6 +4444,7 @@ pub struct ApiV2010AccountSipSipDomainSipCredentialListMapping {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
+#[cfg(any(feature = "api20100401_credential_list_mapping"))]
 impl ApiV2010AccountSipSipDomainSipCredentialListMapping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4333,6 +4478,7 @@ impl ApiV2010AccountSipSipDomainSipCredentialListMapping {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_domain"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountSipSipDomain {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the SipDomain resource.
@@ -4364,9 +4510,7 @@ pub struct ApiV2010AccountSipSipDomain {
     pub uri: Option<String>,
     /// The HTTP method we use to call `voice_fallback_url`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<
-        super::models::ApiV2010AccountApplicationVoiceFallbackMethod,
-    >,
+    pub voice_fallback_method: Option<super::models::ApiV2010AccountApplicationVoiceFallbackMethod>,
     /// The URL that we call when an error occurs while retrieving or executing the TwiML requested from `voice_url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_fallback_url: Option<String>,
@@ -4375,9 +4519,8 @@ pub struct ApiV2010AccountSipSipDomain {
     pub voice_method: Option<super::models::ApiV2010AccountApplicationVoiceMethod>,
     /// The HTTP method we use to call `voice_status_callback_url`. Either `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_status_callback_method: Option<
-        super::models::ApiV2010AccountSipSipDomainVoiceStatusCallbackMethod,
-    >,
+    pub voice_status_callback_method:
+        Option<super::models::ApiV2010AccountSipSipDomainVoiceStatusCallbackMethod>,
     /// The URL that we call to pass status parameters (such as call ended) to your application.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_status_callback_url: Option<String>,
@@ -4403,6 +4546,7 @@ pub struct ApiV2010AccountSipSipDomain {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emergency_caller_sid: Option<String>,
 }
+#[cfg(any(feature = "api20100401_domain"))]
 impl ApiV2010AccountSipSipDomain {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4445,12 +4589,14 @@ impl ApiV2010AccountSipSipDomain {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_domain"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we use to call `voice_status_callback_url`. Either `GET` or `POST`."]
     pub enum ApiV2010AccountSipSipDomainVoiceStatusCallbackMethod { Get = "GET", Post =
     "POST", }
 }
+#[cfg(any(feature = "api20100401_ip_access_control_list"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountSipSipIpAccessControlList {
     /// A 34 character string that uniquely identifies this resource.
@@ -4475,6 +4621,7 @@ pub struct ApiV2010AccountSipSipIpAccessControlList {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
+#[cfg(any(feature = "api20100401_ip_access_control_list"))]
 impl ApiV2010AccountSipSipIpAccessControlList {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4499,6 +4646,7 @@ impl ApiV2010AccountSipSipIpAccessControlList {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_ip_access_control_list_mapping"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountSipSipDomainSipIpAccessControlListMapping {
     /// The unique id of the Account that is responsible for this resource.
@@ -4523,6 +4671,7 @@ pub struct ApiV2010AccountSipSipDomainSipIpAccessControlListMapping {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
+#[cfg(any(feature = "api20100401_ip_access_control_list_mapping"))]
 impl ApiV2010AccountSipSipDomainSipIpAccessControlListMapping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4556,6 +4705,7 @@ impl ApiV2010AccountSipSipDomainSipIpAccessControlListMapping {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_sip_ip_address"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountSipSipIpAccessControlListSipIpAddress {
     /// A 34 character string that uniquely identifies this resource.
@@ -4586,6 +4736,7 @@ pub struct ApiV2010AccountSipSipIpAccessControlListSipIpAddress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
+#[cfg(any(feature = "api20100401_sip_ip_address"))]
 impl ApiV2010AccountSipSipIpAccessControlListSipIpAddress {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4619,6 +4770,7 @@ impl ApiV2010AccountSipSipIpAccessControlListSipIpAddress {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_siprec"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountCallSiprec {
     /// The SID of the Siprec resource.
@@ -4643,6 +4795,7 @@ pub struct ApiV2010AccountCallSiprec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
+#[cfg(any(feature = "api20100401_siprec"))]
 impl ApiV2010AccountCallSiprec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4676,20 +4829,24 @@ impl ApiV2010AccountCallSiprec {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_siprec"))]
 connector_runtime::__string_enum! {
     #[doc = " The status - one of `stopped`, `in-progress`"] pub enum SiprecEnumStatus {
     InProgress = "in-progress", Stopped = "stopped", }
 }
+#[cfg(any(feature = "api20100401_siprec"))]
 connector_runtime::__string_enum! {
     #[doc = " One of `inbound_track`, `outbound_track`, `both_tracks`."] pub enum
     SiprecEnumTrack { InboundTrack = "inbound_track", OutboundTrack = "outbound_track",
     BothTracks = "both_tracks", }
 }
+#[cfg(any(feature = "all"))]
 connector_runtime::__string_enum! {
     pub enum SmsFeedbackEnumOutcome { Confirmed = "confirmed", Unconfirmed =
     "unconfirmed", Received = "received", NotReceived = "not-received", Delayed =
     "delayed", }
 }
+#[cfg(any(feature = "all"))]
 connector_runtime::__string_enum! {
     pub enum SmsMessageEnumStatus { Queued = "queued", Sending = "sending", Sent =
     "sent", Failed = "failed", Delivered = "delivered", Undelivered = "undelivered",
@@ -4697,10 +4854,12 @@ connector_runtime::__string_enum! {
     "scheduled", Read = "read", PartiallyDelivered = "partially_delivered", Canceled =
     "canceled", }
 }
+#[cfg(any(feature = "all"))]
 connector_runtime::__string_enum! {
     pub enum SmsMessageEnumDirection { Inbound = "inbound", OutboundApi = "outbound-api",
     OutboundCall = "outbound-call", OutboundReply = "outbound-reply", }
 }
+#[cfg(any(feature = "api20100401_stream"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountCallStream {
     /// The SID of the Stream resource.
@@ -4725,6 +4884,7 @@ pub struct ApiV2010AccountCallStream {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
+#[cfg(any(feature = "api20100401_stream"))]
 impl ApiV2010AccountCallStream {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4758,17 +4918,20 @@ impl ApiV2010AccountCallStream {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_stream"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of the Stream. Possible values are `stopped` and `in-progress`."] pub
     enum StreamEnumStatus { InProgress = "in-progress", Stopped = "stopped", }
 }
+#[cfg(any(feature = "api20100401_stream"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The tracks to be included in the Stream. Possible values are `inbound_track`, `outbound_track`, `both_tracks`. Default value is `inbound_track`."]
     pub enum StreamEnumTrack { InboundTrack = "inbound_track", OutboundTrack =
     "outbound_track", BothTracks = "both_tracks", }
 }
+#[cfg(any(feature = "api20100401_token"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountToken {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Token resource.
@@ -4793,6 +4956,7 @@ pub struct ApiV2010AccountToken {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
 }
+#[cfg(any(feature = "api20100401_token"))]
 impl ApiV2010AccountToken {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4808,6 +4972,7 @@ impl ApiV2010AccountToken {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_token"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountTokenIceServersItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4819,6 +4984,7 @@ pub struct ApiV2010AccountTokenIceServersItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub urls: Option<String>,
 }
+#[cfg(any(feature = "api20100401_transcription"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountTranscription {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Transcription resource.
@@ -4862,6 +5028,7 @@ pub struct ApiV2010AccountTranscription {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
+#[cfg(any(feature = "api20100401_transcription"))]
 impl ApiV2010AccountTranscription {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4895,14 +5062,17 @@ impl ApiV2010AccountTranscription {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_transcription"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of the transcription. Can be: `in-progress`, `completed`, `failed`."]
     pub enum TranscriptionEnumStatus { InProgress = "in-progress", Completed =
     "completed", Failed = "failed", }
 }
+#[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountUsage {}
+#[cfg(any(feature = "api20100401_record"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountUsageUsageRecord {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that accrued the usage.
@@ -4951,6 +5121,7 @@ pub struct ApiV2010AccountUsageUsageRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_unit: Option<String>,
 }
+#[cfg(any(feature = "api20100401_record"))]
 impl ApiV2010AccountUsageUsageRecord {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4966,6 +5137,7 @@ impl ApiV2010AccountUsageUsageRecord {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_all_time"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountUsageUsageRecordUsageRecordAllTime {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that accrued the usage.
@@ -5014,6 +5186,7 @@ pub struct ApiV2010AccountUsageUsageRecordUsageRecordAllTime {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_unit: Option<String>,
 }
+#[cfg(any(feature = "api20100401_all_time"))]
 impl ApiV2010AccountUsageUsageRecordUsageRecordAllTime {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5029,6 +5202,7 @@ impl ApiV2010AccountUsageUsageRecordUsageRecordAllTime {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_daily"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountUsageUsageRecordUsageRecordDaily {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that accrued the usage.
@@ -5077,6 +5251,7 @@ pub struct ApiV2010AccountUsageUsageRecordUsageRecordDaily {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_unit: Option<String>,
 }
+#[cfg(any(feature = "api20100401_daily"))]
 impl ApiV2010AccountUsageUsageRecordUsageRecordDaily {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5092,6 +5267,7 @@ impl ApiV2010AccountUsageUsageRecordUsageRecordDaily {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_last_month"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountUsageUsageRecordUsageRecordLastMonth {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that accrued the usage.
@@ -5140,6 +5316,7 @@ pub struct ApiV2010AccountUsageUsageRecordUsageRecordLastMonth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_unit: Option<String>,
 }
+#[cfg(any(feature = "api20100401_last_month"))]
 impl ApiV2010AccountUsageUsageRecordUsageRecordLastMonth {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5155,6 +5332,7 @@ impl ApiV2010AccountUsageUsageRecordUsageRecordLastMonth {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_monthly"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountUsageUsageRecordUsageRecordMonthly {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that accrued the usage.
@@ -5203,6 +5381,7 @@ pub struct ApiV2010AccountUsageUsageRecordUsageRecordMonthly {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_unit: Option<String>,
 }
+#[cfg(any(feature = "api20100401_monthly"))]
 impl ApiV2010AccountUsageUsageRecordUsageRecordMonthly {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5218,6 +5397,7 @@ impl ApiV2010AccountUsageUsageRecordUsageRecordMonthly {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_this_month"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountUsageUsageRecordUsageRecordThisMonth {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that accrued the usage.
@@ -5266,6 +5446,7 @@ pub struct ApiV2010AccountUsageUsageRecordUsageRecordThisMonth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_unit: Option<String>,
 }
+#[cfg(any(feature = "api20100401_this_month"))]
 impl ApiV2010AccountUsageUsageRecordUsageRecordThisMonth {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5281,6 +5462,7 @@ impl ApiV2010AccountUsageUsageRecordUsageRecordThisMonth {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_today"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountUsageUsageRecordUsageRecordToday {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that accrued the usage.
@@ -5329,6 +5511,7 @@ pub struct ApiV2010AccountUsageUsageRecordUsageRecordToday {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_unit: Option<String>,
 }
+#[cfg(any(feature = "api20100401_today"))]
 impl ApiV2010AccountUsageUsageRecordUsageRecordToday {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5344,6 +5527,7 @@ impl ApiV2010AccountUsageUsageRecordUsageRecordToday {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_yearly"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountUsageUsageRecordUsageRecordYearly {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that accrued the usage.
@@ -5392,6 +5576,7 @@ pub struct ApiV2010AccountUsageUsageRecordUsageRecordYearly {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_unit: Option<String>,
 }
+#[cfg(any(feature = "api20100401_yearly"))]
 impl ApiV2010AccountUsageUsageRecordUsageRecordYearly {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5407,6 +5592,7 @@ impl ApiV2010AccountUsageUsageRecordUsageRecordYearly {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_yesterday"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountUsageUsageRecordUsageRecordYesterday {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that accrued the usage.
@@ -5455,6 +5641,7 @@ pub struct ApiV2010AccountUsageUsageRecordUsageRecordYesterday {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_unit: Option<String>,
 }
+#[cfg(any(feature = "api20100401_yesterday"))]
 impl ApiV2010AccountUsageUsageRecordUsageRecordYesterday {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5470,6 +5657,7 @@ impl ApiV2010AccountUsageUsageRecordUsageRecordYesterday {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_trigger"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountUsageUsageTrigger {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that the trigger monitors.
@@ -5480,9 +5668,7 @@ pub struct ApiV2010AccountUsageUsageTrigger {
     pub api_version: Option<String>,
     /// The HTTP method we use to call `callback_url`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub callback_method: Option<
-        super::models::ApiV2010AccountUsageUsageTriggerCallbackMethod,
-    >,
+    pub callback_method: Option<super::models::ApiV2010AccountUsageUsageTriggerCallbackMethod>,
     /// The URL we call using the `callback_method` when the trigger fires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_url: Option<String>,
@@ -5523,6 +5709,7 @@ pub struct ApiV2010AccountUsageUsageTrigger {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_record_uri: Option<String>,
 }
+#[cfg(any(feature = "api20100401_trigger"))]
 impl ApiV2010AccountUsageUsageTrigger {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5547,23 +5734,27 @@ impl ApiV2010AccountUsageUsageTrigger {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_trigger"))]
 connector_runtime::__string_enum! {
     #[doc = " The HTTP method we use to call `callback_url`. Can be: `GET` or `POST`."]
     pub enum ApiV2010AccountUsageUsageTriggerCallbackMethod { Get = "GET", Post = "POST",
     }
 }
+#[cfg(any(feature = "api20100401_trigger"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The frequency of a recurring UsageTrigger.  Can be: `daily`, `monthly`, or `yearly` for recurring triggers or empty for non-recurring triggers. A trigger will only fire once during each period. Recurring times are in GMT."]
     pub enum UsageTriggerEnumRecurring { Daily = "daily", Monthly = "monthly", Yearly =
     "yearly", Alltime = "alltime", }
 }
+#[cfg(any(feature = "api20100401_trigger"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The field in the [UsageRecord](https://www.twilio.com/docs/usage/api/usage-record) resource that fires the trigger.  Can be: `count`, `usage`, or `price`, as described in the [UsageRecords documentation](https://www.twilio.com/docs/usage/api/usage-record#usage-count-price)."]
     pub enum UsageTriggerEnumTriggerField { Count = "count", Usage = "usage", Price =
     "price", }
 }
+#[cfg(any(feature = "api20100401_user_defined_message"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountCallUserDefinedMessage {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created User Defined Message.
@@ -5579,6 +5770,7 @@ pub struct ApiV2010AccountCallUserDefinedMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
 }
+#[cfg(any(feature = "api20100401_user_defined_message"))]
 impl ApiV2010AccountCallUserDefinedMessage {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5612,6 +5804,7 @@ impl ApiV2010AccountCallUserDefinedMessage {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_user_defined_message_subscription"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountCallUserDefinedMessageSubscription {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that subscribed to the User Defined Messages.
@@ -5630,6 +5823,7 @@ pub struct ApiV2010AccountCallUserDefinedMessageSubscription {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
+#[cfg(any(feature = "api20100401_user_defined_message_subscription"))]
 impl ApiV2010AccountCallUserDefinedMessageSubscription {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5663,6 +5857,7 @@ impl ApiV2010AccountCallUserDefinedMessageSubscription {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_validation_request"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountValidationRequest {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) responsible for the Caller ID.
@@ -5681,6 +5876,7 @@ pub struct ApiV2010AccountValidationRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_code: Option<String>,
 }
+#[cfg(any(feature = "api20100401_validation_request"))]
 impl ApiV2010AccountValidationRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5705,6 +5901,7 @@ impl ApiV2010AccountValidationRequest {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_account"))]
 /// ListAccountResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListAccountResponse {
@@ -5727,6 +5924,7 @@ pub struct ListAccountResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accounts: Option<Vec<super::models::ApiV2010Account>>,
 }
+#[cfg(any(feature = "api20100401_account"))]
 impl ListAccountResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5738,6 +5936,7 @@ impl ListAccountResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_account"))]
 /// CreateAccountRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateAccountBody {
@@ -5746,6 +5945,7 @@ pub struct CreateAccountBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
 }
+#[cfg(any(feature = "api20100401_account"))]
 /// UpdateAccountRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateAccountBody {
@@ -5758,6 +5958,7 @@ pub struct UpdateAccountBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::AccountEnumStatus>,
 }
+#[cfg(any(feature = "api20100401_address"))]
 /// ListAddressResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListAddressResponse {
@@ -5780,6 +5981,7 @@ pub struct ListAddressResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub addresses: Option<Vec<super::models::ApiV2010AccountAddress>>,
 }
+#[cfg(any(feature = "api20100401_address"))]
 impl ListAddressResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5791,6 +5993,7 @@ impl ListAddressResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_address"))]
 /// CreateAddressRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateAddressBody {
@@ -5829,6 +6032,7 @@ pub struct CreateAddressBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub street_secondary: Option<String>,
 }
+#[cfg(any(feature = "api20100401_address"))]
 /// UpdateAddressRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateAddressBody {
@@ -5869,6 +6073,7 @@ pub struct UpdateAddressBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub street_secondary: Option<String>,
 }
+#[cfg(any(feature = "api20100401_application"))]
 /// ListApplicationResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListApplicationResponse {
@@ -5891,6 +6096,7 @@ pub struct ListApplicationResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applications: Option<Vec<super::models::ApiV2010AccountApplication>>,
 }
+#[cfg(any(feature = "api20100401_application"))]
 impl ListApplicationResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5902,6 +6108,7 @@ impl ListApplicationResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_application"))]
 /// CreateApplicationRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateApplicationBody {
@@ -5924,9 +6131,7 @@ pub struct CreateApplicationBody {
     /// The HTTP method we should use to call `voice_fallback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<
-        super::models::CreateApplicationBodyVoiceFallbackMethod,
-    >,
+    pub voice_fallback_method: Option<super::models::CreateApplicationBodyVoiceFallbackMethod>,
     /// The URL we should call using the `status_callback_method` to send status information to your application.
     #[serde(rename = "StatusCallback")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5934,9 +6139,7 @@ pub struct CreateApplicationBody {
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST`.
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<
-        super::models::CreateApplicationBodyStatusCallbackMethod,
-    >,
+    pub status_callback_method: Option<super::models::CreateApplicationBodyStatusCallbackMethod>,
     /// Whether we should look up the caller's caller-ID name from the CNAM database (additional charges apply). Can be: `true` or `false`.
     #[serde(rename = "VoiceCallerIdLookup")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5956,9 +6159,7 @@ pub struct CreateApplicationBody {
     /// The HTTP method we should use to call `sms_fallback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "SmsFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<
-        super::models::CreateApplicationBodySmsFallbackMethod,
-    >,
+    pub sms_fallback_method: Option<super::models::CreateApplicationBodySmsFallbackMethod>,
     /// The URL we should call using a POST method to send status information about SMS messages sent by the application.
     #[serde(rename = "SmsStatusCallback")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5976,30 +6177,36 @@ pub struct CreateApplicationBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_application_connect_enabled: Option<bool>,
 }
+#[cfg(any(feature = "api20100401_application", feature = "api20100401_domain"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `voice_url`. Can be: `GET` or `POST`."] pub
     enum CreateApplicationBodyVoiceMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_application", feature = "api20100401_domain"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `voice_fallback_url`. Can be: `GET` or `POST`."]
     pub enum CreateApplicationBodyVoiceFallbackMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_application"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST`."]
     pub enum CreateApplicationBodyStatusCallbackMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_application"))]
 connector_runtime::__string_enum! {
     #[doc = " The HTTP method we should use to call `sms_url`. Can be: `GET` or `POST`."]
     pub enum CreateApplicationBodySmsMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_application"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `sms_fallback_url`. Can be: `GET` or `POST`."]
     pub enum CreateApplicationBodySmsFallbackMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_application"))]
 /// UpdateApplicationRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateApplicationBody {
@@ -6026,9 +6233,7 @@ pub struct UpdateApplicationBody {
     /// The HTTP method we should use to call `voice_fallback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<
-        super::models::CreateApplicationBodyVoiceFallbackMethod,
-    >,
+    pub voice_fallback_method: Option<super::models::CreateApplicationBodyVoiceFallbackMethod>,
     /// The URL we should call using the `status_callback_method` to send status information to your application.
     #[serde(rename = "StatusCallback")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6036,9 +6241,7 @@ pub struct UpdateApplicationBody {
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST`.
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<
-        super::models::CreateApplicationBodyStatusCallbackMethod,
-    >,
+    pub status_callback_method: Option<super::models::CreateApplicationBodyStatusCallbackMethod>,
     /// Whether we should look up the caller's caller-ID name from the CNAM database (additional charges apply). Can be: `true` or `false`.
     #[serde(rename = "VoiceCallerIdLookup")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6058,9 +6261,7 @@ pub struct UpdateApplicationBody {
     /// The HTTP method we should use to call `sms_fallback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "SmsFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<
-        super::models::CreateApplicationBodySmsFallbackMethod,
-    >,
+    pub sms_fallback_method: Option<super::models::CreateApplicationBodySmsFallbackMethod>,
     /// Same as message_status_callback: The URL we should call using a POST method to send status information about SMS messages sent by the application. Deprecated, included for backwards compatibility.
     #[serde(rename = "SmsStatusCallback")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6074,6 +6275,7 @@ pub struct UpdateApplicationBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_application_connect_enabled: Option<bool>,
 }
+#[cfg(any(feature = "api20100401_authorized_connect_app"))]
 /// ListAuthorizedConnectAppResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListAuthorizedConnectAppResponse {
@@ -6094,10 +6296,9 @@ pub struct ListAuthorizedConnectAppResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authorized_connect_apps: Option<
-        Vec<super::models::ApiV2010AccountAuthorizedConnectApp>,
-    >,
+    pub authorized_connect_apps: Option<Vec<super::models::ApiV2010AccountAuthorizedConnectApp>>,
 }
+#[cfg(any(feature = "api20100401_authorized_connect_app"))]
 impl ListAuthorizedConnectAppResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6109,16 +6310,16 @@ impl ListAuthorizedConnectAppResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_available_phone_number_country"))]
 /// ListAvailablePhoneNumberCountryResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListAvailablePhoneNumberCountryResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub countries: Option<
-        Vec<super::models::ApiV2010AccountAvailablePhoneNumberCountry>,
-    >,
+    pub countries: Option<Vec<super::models::ApiV2010AccountAvailablePhoneNumberCountry>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
+#[cfg(any(feature = "api20100401_local"))]
 /// ListAvailablePhoneNumberLocalResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListAvailablePhoneNumberLocalResponse {
@@ -6140,11 +6341,10 @@ pub struct ListAvailablePhoneNumberLocalResponse {
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available_phone_numbers: Option<
-        Vec<
-            super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal,
-        >,
+        Vec<super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal>,
     >,
 }
+#[cfg(any(feature = "api20100401_machine_to_machine"))]
 /// ListAvailablePhoneNumberMachineToMachineResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListAvailablePhoneNumberMachineToMachineResponse {
@@ -6171,6 +6371,7 @@ pub struct ListAvailablePhoneNumberMachineToMachineResponse {
         >,
     >,
 }
+#[cfg(any(feature = "api20100401_mobile"))]
 /// ListAvailablePhoneNumberMobileResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListAvailablePhoneNumberMobileResponse {
@@ -6192,11 +6393,10 @@ pub struct ListAvailablePhoneNumberMobileResponse {
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available_phone_numbers: Option<
-        Vec<
-            super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberMobile,
-        >,
+        Vec<super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberMobile>,
     >,
 }
+#[cfg(any(feature = "api20100401_national"))]
 /// ListAvailablePhoneNumberNationalResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListAvailablePhoneNumberNationalResponse {
@@ -6218,11 +6418,10 @@ pub struct ListAvailablePhoneNumberNationalResponse {
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available_phone_numbers: Option<
-        Vec<
-            super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberNational,
-        >,
+        Vec<super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberNational>,
     >,
 }
+#[cfg(any(feature = "api20100401_shared_cost"))]
 /// ListAvailablePhoneNumberSharedCostResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListAvailablePhoneNumberSharedCostResponse {
@@ -6249,6 +6448,7 @@ pub struct ListAvailablePhoneNumberSharedCostResponse {
         >,
     >,
 }
+#[cfg(any(feature = "api20100401_toll_free"))]
 /// ListAvailablePhoneNumberTollFreeResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListAvailablePhoneNumberTollFreeResponse {
@@ -6270,11 +6470,10 @@ pub struct ListAvailablePhoneNumberTollFreeResponse {
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available_phone_numbers: Option<
-        Vec<
-            super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberTollFree,
-        >,
+        Vec<super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberTollFree>,
     >,
 }
+#[cfg(any(feature = "api20100401_voip"))]
 /// ListAvailablePhoneNumberVoipResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListAvailablePhoneNumberVoipResponse {
@@ -6296,11 +6495,10 @@ pub struct ListAvailablePhoneNumberVoipResponse {
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available_phone_numbers: Option<
-        Vec<
-            super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberVoip,
-        >,
+        Vec<super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberVoip>,
     >,
 }
+#[cfg(any(feature = "api20100401_call"))]
 /// ListCallResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListCallResponse {
@@ -6323,6 +6521,7 @@ pub struct ListCallResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calls: Option<Vec<super::models::ApiV2010AccountCall>>,
 }
+#[cfg(any(feature = "api20100401_call"))]
 impl ListCallResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6334,6 +6533,7 @@ impl ListCallResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_call"))]
 /// CreateCallRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateCallBody {
@@ -6366,9 +6566,7 @@ pub struct CreateCallBody {
     /// The HTTP method we should use when calling the `status_callback` URL. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored.
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<
-        super::models::CreateCallBodyStatusCallbackMethod,
-    >,
+    pub status_callback_method: Option<super::models::CreateCallBodyStatusCallbackMethod>,
     /// The string of keys to dial after connecting to the number, with a maximum length of 32 digits. Valid digits in the string include any digit (`0`-`9`), '`A`', '`B`', '`C`', '`D`', '`#`', and '`*`'. You can also use '`w`' to insert a half-second pause and '`W`' to insert a one-second pause. For example, to pause for one second after connecting and then dial extension 1234 followed by the # key, set this parameter to `W1234#`. Be sure to URL-encode this string because the '`#`' character has special meaning in a URL. If both `SendDigits` and `MachineDetection` parameters are provided, then `MachineDetection` will be ignored.
     #[serde(rename = "SendDigits")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6392,9 +6590,8 @@ pub struct CreateCallBody {
     /// The HTTP method we should use when calling the `recording_status_callback` URL. Can be: `GET` or `POST` and the default is `POST`.
     #[serde(rename = "RecordingStatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recording_status_callback_method: Option<
-        super::models::CreateCallBodyRecordingStatusCallbackMethod,
-    >,
+    pub recording_status_callback_method:
+        Option<super::models::CreateCallBodyRecordingStatusCallbackMethod>,
     /// The username used to authenticate the caller making a SIP call.
     #[serde(rename = "SipAuthUsername")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6446,9 +6643,8 @@ pub struct CreateCallBody {
     /// The HTTP method we should use when calling the `async_amd_status_callback` URL. Can be: `GET` or `POST` and the default is `POST`.
     #[serde(rename = "AsyncAmdStatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub async_amd_status_callback_method: Option<
-        super::models::CreateCallBodyAsyncAmdStatusCallbackMethod,
-    >,
+    pub async_amd_status_callback_method:
+        Option<super::models::CreateCallBodyAsyncAmdStatusCallbackMethod>,
     /// The SID of a BYOC (Bring Your Own Carrier) trunk to route this call with. Note that `byoc` is only meaningful when `to` is a phone number; it will otherwise be ignored. (Beta)
     #[serde(rename = "Byoc")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6486,6 +6682,7 @@ pub struct CreateCallBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_sid: Option<String>,
 }
+#[cfg(any(feature = "api20100401_call"))]
 impl CreateCallBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6510,31 +6707,37 @@ impl CreateCallBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_call"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use when calling the `url` parameter's value. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored."]
     pub enum CreateCallBodyMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_call"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method that we should use to request the `fallback_url`. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored."]
     pub enum CreateCallBodyFallbackMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_call"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use when calling the `status_callback` URL. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored."]
     pub enum CreateCallBodyStatusCallbackMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_call"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use when calling the `recording_status_callback` URL. Can be: `GET` or `POST` and the default is `POST`."]
     pub enum CreateCallBodyRecordingStatusCallbackMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_call"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use when calling the `async_amd_status_callback` URL. Can be: `GET` or `POST` and the default is `POST`."]
     pub enum CreateCallBodyAsyncAmdStatusCallbackMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_call"))]
 /// UpdateCallRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateCallBody {
@@ -6564,9 +6767,7 @@ pub struct UpdateCallBody {
     /// The HTTP method we should use when requesting the `status_callback` URL. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored.
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<
-        super::models::UpdateCallBodyStatusCallbackMethod,
-    >,
+    pub status_callback_method: Option<super::models::UpdateCallBodyStatusCallbackMethod>,
     /// TwiML instructions for the call Twilio will use without fetching Twiml from url. Twiml and url parameters are mutually exclusive
     #[serde(rename = "Twiml")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6576,16 +6777,19 @@ pub struct UpdateCallBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_limit: Option<i64>,
 }
+#[cfg(any(feature = "api20100401_call"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use when calling the `url`. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored."]
     pub enum UpdateCallBodyMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_call"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use when requesting the `status_callback` URL. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored."]
     pub enum UpdateCallBodyStatusCallbackMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_event"))]
 /// ListCallEventResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListCallEventResponse {
@@ -6608,6 +6812,7 @@ pub struct ListCallEventResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<super::models::ApiV2010AccountCallCallEvent>>,
 }
+#[cfg(any(feature = "api20100401_call_notification"))]
 /// ListCallNotificationResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListCallNotificationResponse {
@@ -6630,6 +6835,7 @@ pub struct ListCallNotificationResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notifications: Option<Vec<super::models::ApiV2010AccountCallCallNotification>>,
 }
+#[cfg(any(feature = "api20100401_call_notification"))]
 impl ListCallNotificationResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6641,6 +6847,7 @@ impl ListCallNotificationResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_call_recording"))]
 /// ListCallRecordingResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListCallRecordingResponse {
@@ -6663,6 +6870,7 @@ pub struct ListCallRecordingResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recordings: Option<Vec<super::models::ApiV2010AccountCallCallRecording>>,
 }
+#[cfg(any(feature = "api20100401_call_recording"))]
 impl ListCallRecordingResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6674,6 +6882,7 @@ impl ListCallRecordingResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_call_recording"))]
 /// CreateCallRecordingRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateCallRecordingBody {
@@ -6688,9 +6897,8 @@ pub struct CreateCallRecordingBody {
     /// The HTTP method we should use to call `recording_status_callback`. Can be: `GET` or `POST` and the default is `POST`.
     #[serde(rename = "RecordingStatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recording_status_callback_method: Option<
-        super::models::CreateCallRecordingBodyRecordingStatusCallbackMethod,
-    >,
+    pub recording_status_callback_method:
+        Option<super::models::CreateCallRecordingBodyRecordingStatusCallbackMethod>,
     /// Whether to trim any leading and trailing silence in the recording. Can be: `trim-silence` or `do-not-trim` and the default is `do-not-trim`. `trim-silence` trims the silence from the beginning and end of the recording and `do-not-trim` does not.
     #[serde(rename = "Trim")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6704,12 +6912,14 @@ pub struct CreateCallRecordingBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording_track: Option<String>,
 }
+#[cfg(any(feature = "api20100401_call_recording"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `recording_status_callback`. Can be: `GET` or `POST` and the default is `POST`."]
     pub enum CreateCallRecordingBodyRecordingStatusCallbackMethod { Get = "GET", Post =
     "POST", }
 }
+#[cfg(any(feature = "api20100401_call_recording"))]
 /// UpdateCallRecordingRequest
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UpdateCallRecordingBody {
@@ -6721,6 +6931,7 @@ pub struct UpdateCallRecordingBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pause_behavior: Option<String>,
 }
+#[cfg(any(feature = "api20100401_call_recording"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateCallRecordingError408 {
     /// Twilio-specific error code
@@ -6736,6 +6947,7 @@ pub struct UpdateCallRecordingError408 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<i32>,
 }
+#[cfg(any(feature = "api20100401_conference"))]
 /// UpdateConferenceRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateConferenceBody {
@@ -6751,11 +6963,13 @@ pub struct UpdateConferenceBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub announce_method: Option<super::models::UpdateConferenceBodyAnnounceMethod>,
 }
+#[cfg(any(feature = "api20100401_conference"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method used to call `announce_url`. Can be: `GET` or `POST` and the default is `POST`"]
     pub enum UpdateConferenceBodyAnnounceMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_conference"))]
 /// ListConferenceResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListConferenceResponse {
@@ -6778,6 +6992,7 @@ pub struct ListConferenceResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conferences: Option<Vec<super::models::ApiV2010AccountConference>>,
 }
+#[cfg(any(feature = "api20100401_conference"))]
 impl ListConferenceResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6789,6 +7004,7 @@ impl ListConferenceResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_conference_recording"))]
 /// ListConferenceRecordingResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListConferenceRecordingResponse {
@@ -6809,10 +7025,9 @@ pub struct ListConferenceRecordingResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recordings: Option<
-        Vec<super::models::ApiV2010AccountConferenceConferenceRecording>,
-    >,
+    pub recordings: Option<Vec<super::models::ApiV2010AccountConferenceConferenceRecording>>,
 }
+#[cfg(any(feature = "api20100401_conference_recording"))]
 impl ListConferenceRecordingResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6824,6 +7039,7 @@ impl ListConferenceRecordingResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_conference_recording"))]
 /// UpdateConferenceRecordingRequest
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UpdateConferenceRecordingBody {
@@ -6835,6 +7051,7 @@ pub struct UpdateConferenceRecordingBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pause_behavior: Option<String>,
 }
+#[cfg(any(feature = "api20100401_connect_app"))]
 /// UpdateConnectAppRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateConnectAppBody {
@@ -6849,9 +7066,8 @@ pub struct UpdateConnectAppBody {
     /// The HTTP method to use when calling `deauthorize_callback_url`.
     #[serde(rename = "DeauthorizeCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deauthorize_callback_method: Option<
-        super::models::UpdateConnectAppBodyDeauthorizeCallbackMethod,
-    >,
+    pub deauthorize_callback_method:
+        Option<super::models::UpdateConnectAppBodyDeauthorizeCallbackMethod>,
     /// The URL to call using the `deauthorize_callback_method` to de-authorize the Connect App.
     #[serde(rename = "DeauthorizeCallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6873,10 +7089,12 @@ pub struct UpdateConnectAppBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<Vec<super::models::ConnectAppEnumPermission>>,
 }
+#[cfg(any(feature = "api20100401_connect_app"))]
 connector_runtime::__string_enum! {
     #[doc = " The HTTP method to use when calling `deauthorize_callback_url`."] pub enum
     UpdateConnectAppBodyDeauthorizeCallbackMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_connect_app"))]
 /// ListConnectAppResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListConnectAppResponse {
@@ -6899,6 +7117,7 @@ pub struct ListConnectAppResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_apps: Option<Vec<super::models::ApiV2010AccountConnectApp>>,
 }
+#[cfg(any(feature = "api20100401_connect_app"))]
 impl ListConnectAppResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6910,6 +7129,7 @@ impl ListConnectAppResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_dependent_phone_number"))]
 /// ListDependentPhoneNumberResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListDependentPhoneNumberResponse {
@@ -6930,10 +7150,10 @@ pub struct ListDependentPhoneNumberResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependent_phone_numbers: Option<
-        Vec<super::models::ApiV2010AccountAddressDependentPhoneNumber>,
-    >,
+    pub dependent_phone_numbers:
+        Option<Vec<super::models::ApiV2010AccountAddressDependentPhoneNumber>>,
 }
+#[cfg(any(feature = "api20100401_dependent_phone_number"))]
 impl ListDependentPhoneNumberResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6945,6 +7165,7 @@ impl ListDependentPhoneNumberResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number"))]
 /// UpdateIncomingPhoneNumberRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateIncomingPhoneNumberBody {
@@ -6967,9 +7188,7 @@ pub struct UpdateIncomingPhoneNumberBody {
     /// The HTTP method that we should use to call `sms_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "SmsFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<
-        super::models::UpdateIncomingPhoneNumberBodySmsFallbackMethod,
-    >,
+    pub sms_fallback_method: Option<super::models::UpdateIncomingPhoneNumberBodySmsFallbackMethod>,
     /// The URL that we should call when an error occurs while requesting or executing the TwiML defined by `sms_url`.
     #[serde(rename = "SmsFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6989,9 +7208,8 @@ pub struct UpdateIncomingPhoneNumberBody {
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<
-        super::models::UpdateIncomingPhoneNumberBodyStatusCallbackMethod,
-    >,
+    pub status_callback_method:
+        Option<super::models::UpdateIncomingPhoneNumberBodyStatusCallbackMethod>,
     /// The SID of the application we should use to handle phone calls to the phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use only those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
     #[serde(rename = "VoiceApplicationSid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7003,9 +7221,8 @@ pub struct UpdateIncomingPhoneNumberBody {
     /// The HTTP method that we should use to call `voice_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<
-        super::models::UpdateIncomingPhoneNumberBodyVoiceFallbackMethod,
-    >,
+    pub voice_fallback_method:
+        Option<super::models::UpdateIncomingPhoneNumberBodyVoiceFallbackMethod>,
     /// The URL that we should call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(rename = "VoiceFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7032,9 +7249,7 @@ pub struct UpdateIncomingPhoneNumberBody {
     pub trunk_sid: Option<String>,
     #[serde(rename = "VoiceReceiveMode")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_receive_mode: Option<
-        super::models::IncomingPhoneNumberEnumVoiceReceiveMode,
-    >,
+    pub voice_receive_mode: Option<super::models::IncomingPhoneNumberEnumVoiceReceiveMode>,
     /// The SID of the Identity resource that we should associate with the phone number. Some regions require an identity to meet local regulations.
     #[serde(rename = "IdentitySid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7048,6 +7263,7 @@ pub struct UpdateIncomingPhoneNumberBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle_sid: Option<String>,
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number"))]
 impl UpdateIncomingPhoneNumberBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7126,34 +7342,65 @@ impl UpdateIncomingPhoneNumberBody {
         Ok(())
     }
 }
+#[cfg(any(
+    feature = "api20100401_incoming_phone_number",
+    feature = "api20100401_incoming_phone_number_local",
+    feature = "api20100401_incoming_phone_number_mobile",
+    feature = "api20100401_incoming_phone_number_toll_free"
+))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method that we should use to call `sms_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`."]
     pub enum UpdateIncomingPhoneNumberBodySmsFallbackMethod { Get = "GET", Post = "POST",
     }
 }
+#[cfg(any(
+    feature = "api20100401_incoming_phone_number",
+    feature = "api20100401_incoming_phone_number_local",
+    feature = "api20100401_incoming_phone_number_mobile",
+    feature = "api20100401_incoming_phone_number_toll_free"
+))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method that we should use to call `sms_url`. Can be: `GET` or `POST` and defaults to `POST`."]
     pub enum UpdateIncomingPhoneNumberBodySmsMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(
+    feature = "api20100401_incoming_phone_number",
+    feature = "api20100401_incoming_phone_number_local",
+    feature = "api20100401_incoming_phone_number_mobile",
+    feature = "api20100401_incoming_phone_number_toll_free"
+))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST` and defaults to `POST`."]
     pub enum UpdateIncomingPhoneNumberBodyStatusCallbackMethod { Get = "GET", Post =
     "POST", }
 }
+#[cfg(any(
+    feature = "api20100401_incoming_phone_number",
+    feature = "api20100401_incoming_phone_number_local",
+    feature = "api20100401_incoming_phone_number_mobile",
+    feature = "api20100401_incoming_phone_number_toll_free"
+))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method that we should use to call `voice_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`."]
     pub enum UpdateIncomingPhoneNumberBodyVoiceFallbackMethod { Get = "GET", Post =
     "POST", }
 }
+#[cfg(any(
+    feature = "api20100401_incoming_phone_number",
+    feature = "api20100401_incoming_phone_number_local",
+    feature = "api20100401_incoming_phone_number_mobile",
+    feature = "api20100401_incoming_phone_number_toll_free"
+))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method that we should use to call `voice_url`. Can be: `GET` or `POST` and defaults to `POST`."]
     pub enum UpdateIncomingPhoneNumberBodyVoiceMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number"))]
 /// ListIncomingPhoneNumberResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListIncomingPhoneNumberResponse {
@@ -7174,10 +7421,9 @@ pub struct ListIncomingPhoneNumberResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub incoming_phone_numbers: Option<
-        Vec<super::models::ApiV2010AccountIncomingPhoneNumber>,
-    >,
+    pub incoming_phone_numbers: Option<Vec<super::models::ApiV2010AccountIncomingPhoneNumber>>,
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number"))]
 impl ListIncomingPhoneNumberResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7189,6 +7435,7 @@ impl ListIncomingPhoneNumberResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number"))]
 /// CreateIncomingPhoneNumberRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateIncomingPhoneNumberBody {
@@ -7207,9 +7454,7 @@ pub struct CreateIncomingPhoneNumberBody {
     /// The HTTP method that we should use to call `sms_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "SmsFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<
-        super::models::UpdateIncomingPhoneNumberBodySmsFallbackMethod,
-    >,
+    pub sms_fallback_method: Option<super::models::UpdateIncomingPhoneNumberBodySmsFallbackMethod>,
     /// The URL that we should call when an error occurs while requesting or executing the TwiML defined by `sms_url`.
     #[serde(rename = "SmsFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7229,9 +7474,8 @@ pub struct CreateIncomingPhoneNumberBody {
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<
-        super::models::UpdateIncomingPhoneNumberBodyStatusCallbackMethod,
-    >,
+    pub status_callback_method:
+        Option<super::models::UpdateIncomingPhoneNumberBodyStatusCallbackMethod>,
     /// The SID of the application we should use to handle calls to the new phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use only those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
     #[serde(rename = "VoiceApplicationSid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7243,9 +7487,8 @@ pub struct CreateIncomingPhoneNumberBody {
     /// The HTTP method that we should use to call `voice_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<
-        super::models::UpdateIncomingPhoneNumberBodyVoiceFallbackMethod,
-    >,
+    pub voice_fallback_method:
+        Option<super::models::UpdateIncomingPhoneNumberBodyVoiceFallbackMethod>,
     /// The URL that we should call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(rename = "VoiceFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7280,9 +7523,7 @@ pub struct CreateIncomingPhoneNumberBody {
     pub address_sid: Option<String>,
     #[serde(rename = "VoiceReceiveMode")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_receive_mode: Option<
-        super::models::IncomingPhoneNumberEnumVoiceReceiveMode,
-    >,
+    pub voice_receive_mode: Option<super::models::IncomingPhoneNumberEnumVoiceReceiveMode>,
     /// The SID of the Bundle resource that you associate with the phone number. Some regions require a Bundle to meet local Regulations.
     #[serde(rename = "BundleSid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7296,6 +7537,7 @@ pub struct CreateIncomingPhoneNumberBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub area_code: Option<String>,
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number"))]
 impl CreateIncomingPhoneNumberBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7365,6 +7607,7 @@ impl CreateIncomingPhoneNumberBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_assigned_add_on"))]
 /// ListIncomingPhoneNumberAssignedAddOnResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListIncomingPhoneNumberAssignedAddOnResponse {
@@ -7386,11 +7629,10 @@ pub struct ListIncomingPhoneNumberAssignedAddOnResponse {
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assigned_add_ons: Option<
-        Vec<
-            super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn,
-        >,
+        Vec<super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn>,
     >,
 }
+#[cfg(any(feature = "api20100401_assigned_add_on"))]
 impl ListIncomingPhoneNumberAssignedAddOnResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7402,6 +7644,7 @@ impl ListIncomingPhoneNumberAssignedAddOnResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_assigned_add_on"))]
 /// CreateIncomingPhoneNumberAssignedAddOnRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateIncomingPhoneNumberAssignedAddOnBody {
@@ -7409,6 +7652,7 @@ pub struct CreateIncomingPhoneNumberAssignedAddOnBody {
     #[serde(rename = "InstalledAddOnSid")]
     pub installed_add_on_sid: String,
 }
+#[cfg(any(feature = "api20100401_assigned_add_on"))]
 impl CreateIncomingPhoneNumberAssignedAddOnBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7425,6 +7669,7 @@ impl CreateIncomingPhoneNumberAssignedAddOnBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_assigned_add_on_extension"))]
 /// ListIncomingPhoneNumberAssignedAddOnExtensionResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListIncomingPhoneNumberAssignedAddOnExtensionResponse {
@@ -7451,6 +7696,7 @@ pub struct ListIncomingPhoneNumberAssignedAddOnExtensionResponse {
         >,
     >,
 }
+#[cfg(any(feature = "api20100401_assigned_add_on_extension"))]
 impl ListIncomingPhoneNumberAssignedAddOnExtensionResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7462,6 +7708,7 @@ impl ListIncomingPhoneNumberAssignedAddOnExtensionResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number_local"))]
 /// ListIncomingPhoneNumberLocalResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListIncomingPhoneNumberLocalResponse {
@@ -7482,10 +7729,10 @@ pub struct ListIncomingPhoneNumberLocalResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub incoming_phone_numbers: Option<
-        Vec<super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal>,
-    >,
+    pub incoming_phone_numbers:
+        Option<Vec<super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal>>,
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number_local"))]
 impl ListIncomingPhoneNumberLocalResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7497,6 +7744,7 @@ impl ListIncomingPhoneNumberLocalResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number_local"))]
 /// CreateIncomingPhoneNumberLocalRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateIncomingPhoneNumberLocalBody {
@@ -7518,9 +7766,7 @@ pub struct CreateIncomingPhoneNumberLocalBody {
     /// The HTTP method that we should use to call `sms_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "SmsFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<
-        super::models::UpdateIncomingPhoneNumberBodySmsFallbackMethod,
-    >,
+    pub sms_fallback_method: Option<super::models::UpdateIncomingPhoneNumberBodySmsFallbackMethod>,
     /// The URL that we should call when an error occurs while requesting or executing the TwiML defined by `sms_url`.
     #[serde(rename = "SmsFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7540,9 +7786,8 @@ pub struct CreateIncomingPhoneNumberLocalBody {
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<
-        super::models::UpdateIncomingPhoneNumberBodyStatusCallbackMethod,
-    >,
+    pub status_callback_method:
+        Option<super::models::UpdateIncomingPhoneNumberBodyStatusCallbackMethod>,
     /// The SID of the application we should use to handle calls to the new phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use only those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
     #[serde(rename = "VoiceApplicationSid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7554,9 +7799,8 @@ pub struct CreateIncomingPhoneNumberLocalBody {
     /// The HTTP method that we should use to call `voice_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<
-        super::models::UpdateIncomingPhoneNumberBodyVoiceFallbackMethod,
-    >,
+    pub voice_fallback_method:
+        Option<super::models::UpdateIncomingPhoneNumberBodyVoiceFallbackMethod>,
     /// The URL that we should call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(rename = "VoiceFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7580,9 +7824,7 @@ pub struct CreateIncomingPhoneNumberLocalBody {
     /// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
     #[serde(rename = "EmergencyStatus")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emergency_status: Option<
-        super::models::IncomingPhoneNumberLocalEnumEmergencyStatus,
-    >,
+    pub emergency_status: Option<super::models::IncomingPhoneNumberLocalEnumEmergencyStatus>,
     /// The SID of the emergency address configuration to use for emergency calling from the new phone number.
     #[serde(rename = "EmergencyAddressSid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7593,14 +7835,13 @@ pub struct CreateIncomingPhoneNumberLocalBody {
     pub trunk_sid: Option<String>,
     #[serde(rename = "VoiceReceiveMode")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_receive_mode: Option<
-        super::models::IncomingPhoneNumberLocalEnumVoiceReceiveMode,
-    >,
+    pub voice_receive_mode: Option<super::models::IncomingPhoneNumberLocalEnumVoiceReceiveMode>,
     /// The SID of the Bundle resource that you associate with the phone number. Some regions require a Bundle to meet local Regulations.
     #[serde(rename = "BundleSid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle_sid: Option<String>,
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number_local"))]
 impl CreateIncomingPhoneNumberLocalBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7670,6 +7911,7 @@ impl CreateIncomingPhoneNumberLocalBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number_mobile"))]
 /// ListIncomingPhoneNumberMobileResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListIncomingPhoneNumberMobileResponse {
@@ -7690,10 +7932,10 @@ pub struct ListIncomingPhoneNumberMobileResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub incoming_phone_numbers: Option<
-        Vec<super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile>,
-    >,
+    pub incoming_phone_numbers:
+        Option<Vec<super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile>>,
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number_mobile"))]
 impl ListIncomingPhoneNumberMobileResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7705,6 +7947,7 @@ impl ListIncomingPhoneNumberMobileResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number_mobile"))]
 /// CreateIncomingPhoneNumberMobileRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateIncomingPhoneNumberMobileBody {
@@ -7726,9 +7969,7 @@ pub struct CreateIncomingPhoneNumberMobileBody {
     /// The HTTP method that we should use to call `sms_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "SmsFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<
-        super::models::UpdateIncomingPhoneNumberBodySmsFallbackMethod,
-    >,
+    pub sms_fallback_method: Option<super::models::UpdateIncomingPhoneNumberBodySmsFallbackMethod>,
     /// The URL that we should call when an error occurs while requesting or executing the TwiML defined by `sms_url`.
     #[serde(rename = "SmsFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7748,9 +7989,8 @@ pub struct CreateIncomingPhoneNumberMobileBody {
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<
-        super::models::UpdateIncomingPhoneNumberBodyStatusCallbackMethod,
-    >,
+    pub status_callback_method:
+        Option<super::models::UpdateIncomingPhoneNumberBodyStatusCallbackMethod>,
     /// The SID of the application we should use to handle calls to the new phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use only those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
     #[serde(rename = "VoiceApplicationSid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7762,9 +8002,8 @@ pub struct CreateIncomingPhoneNumberMobileBody {
     /// The HTTP method that we should use to call `voice_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<
-        super::models::UpdateIncomingPhoneNumberBodyVoiceFallbackMethod,
-    >,
+    pub voice_fallback_method:
+        Option<super::models::UpdateIncomingPhoneNumberBodyVoiceFallbackMethod>,
     /// The URL that we should call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(rename = "VoiceFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7788,9 +8027,7 @@ pub struct CreateIncomingPhoneNumberMobileBody {
     /// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
     #[serde(rename = "EmergencyStatus")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emergency_status: Option<
-        super::models::IncomingPhoneNumberMobileEnumEmergencyStatus,
-    >,
+    pub emergency_status: Option<super::models::IncomingPhoneNumberMobileEnumEmergencyStatus>,
     /// The SID of the emergency address configuration to use for emergency calling from the new phone number.
     #[serde(rename = "EmergencyAddressSid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7801,14 +8038,13 @@ pub struct CreateIncomingPhoneNumberMobileBody {
     pub trunk_sid: Option<String>,
     #[serde(rename = "VoiceReceiveMode")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_receive_mode: Option<
-        super::models::IncomingPhoneNumberMobileEnumVoiceReceiveMode,
-    >,
+    pub voice_receive_mode: Option<super::models::IncomingPhoneNumberMobileEnumVoiceReceiveMode>,
     /// The SID of the Bundle resource that you associate with the phone number. Some regions require a Bundle to meet local Regulations.
     #[serde(rename = "BundleSid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle_sid: Option<String>,
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number_mobile"))]
 impl CreateIncomingPhoneNumberMobileBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7878,6 +8114,7 @@ impl CreateIncomingPhoneNumberMobileBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number_toll_free"))]
 /// ListIncomingPhoneNumberTollFreeResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListIncomingPhoneNumberTollFreeResponse {
@@ -7898,10 +8135,10 @@ pub struct ListIncomingPhoneNumberTollFreeResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub incoming_phone_numbers: Option<
-        Vec<super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree>,
-    >,
+    pub incoming_phone_numbers:
+        Option<Vec<super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree>>,
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number_toll_free"))]
 impl ListIncomingPhoneNumberTollFreeResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7913,6 +8150,7 @@ impl ListIncomingPhoneNumberTollFreeResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number_toll_free"))]
 /// CreateIncomingPhoneNumberTollFreeRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateIncomingPhoneNumberTollFreeBody {
@@ -7934,9 +8172,7 @@ pub struct CreateIncomingPhoneNumberTollFreeBody {
     /// The HTTP method that we should use to call `sms_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "SmsFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<
-        super::models::UpdateIncomingPhoneNumberBodySmsFallbackMethod,
-    >,
+    pub sms_fallback_method: Option<super::models::UpdateIncomingPhoneNumberBodySmsFallbackMethod>,
     /// The URL that we should call when an error occurs while requesting or executing the TwiML defined by `sms_url`.
     #[serde(rename = "SmsFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7956,9 +8192,8 @@ pub struct CreateIncomingPhoneNumberTollFreeBody {
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<
-        super::models::UpdateIncomingPhoneNumberBodyStatusCallbackMethod,
-    >,
+    pub status_callback_method:
+        Option<super::models::UpdateIncomingPhoneNumberBodyStatusCallbackMethod>,
     /// The SID of the application we should use to handle calls to the new phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
     #[serde(rename = "VoiceApplicationSid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7970,9 +8205,8 @@ pub struct CreateIncomingPhoneNumberTollFreeBody {
     /// The HTTP method that we should use to call `voice_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<
-        super::models::UpdateIncomingPhoneNumberBodyVoiceFallbackMethod,
-    >,
+    pub voice_fallback_method:
+        Option<super::models::UpdateIncomingPhoneNumberBodyVoiceFallbackMethod>,
     /// The URL that we should call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(rename = "VoiceFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7996,9 +8230,7 @@ pub struct CreateIncomingPhoneNumberTollFreeBody {
     /// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
     #[serde(rename = "EmergencyStatus")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emergency_status: Option<
-        super::models::IncomingPhoneNumberTollFreeEnumEmergencyStatus,
-    >,
+    pub emergency_status: Option<super::models::IncomingPhoneNumberTollFreeEnumEmergencyStatus>,
     /// The SID of the emergency address configuration to use for emergency calling from the new phone number.
     #[serde(rename = "EmergencyAddressSid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8009,14 +8241,13 @@ pub struct CreateIncomingPhoneNumberTollFreeBody {
     pub trunk_sid: Option<String>,
     #[serde(rename = "VoiceReceiveMode")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_receive_mode: Option<
-        super::models::IncomingPhoneNumberTollFreeEnumVoiceReceiveMode,
-    >,
+    pub voice_receive_mode: Option<super::models::IncomingPhoneNumberTollFreeEnumVoiceReceiveMode>,
     /// The SID of the Bundle resource that you associate with the phone number. Some regions require a Bundle to meet local Regulations.
     #[serde(rename = "BundleSid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle_sid: Option<String>,
 }
+#[cfg(any(feature = "api20100401_incoming_phone_number_toll_free"))]
 impl CreateIncomingPhoneNumberTollFreeBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8086,6 +8317,7 @@ impl CreateIncomingPhoneNumberTollFreeBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_key"))]
 /// UpdateKeyRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateKeyBody {
@@ -8094,6 +8326,7 @@ pub struct UpdateKeyBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
 }
+#[cfg(any(feature = "api20100401_key"))]
 /// ListKeyResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListKeyResponse {
@@ -8116,6 +8349,7 @@ pub struct ListKeyResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys: Option<Vec<super::models::ApiV2010AccountKey>>,
 }
+#[cfg(any(feature = "api20100401_key"))]
 impl ListKeyResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8127,6 +8361,7 @@ impl ListKeyResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_new_key"))]
 /// CreateNewKeyRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateNewKeyBody {
@@ -8135,6 +8370,7 @@ pub struct CreateNewKeyBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
 }
+#[cfg(any(feature = "api20100401_media"))]
 /// ListMediaResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListMediaResponse {
@@ -8157,6 +8393,7 @@ pub struct ListMediaResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_list: Option<Vec<super::models::ApiV2010AccountMessageMedia>>,
 }
+#[cfg(any(feature = "api20100401_media"))]
 impl ListMediaResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8168,6 +8405,7 @@ impl ListMediaResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_member"))]
 /// UpdateMemberRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateMemberBody {
@@ -8179,11 +8417,13 @@ pub struct UpdateMemberBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<super::models::UpdateMemberBodyMethod>,
 }
+#[cfg(any(feature = "api20100401_member"))]
 connector_runtime::__string_enum! {
     #[doc =
     " How to pass the update request data. Can be `GET` or `POST` and the default is `POST`. `POST` sends the data as encoded form data and `GET` sends the data as query parameters."]
     pub enum UpdateMemberBodyMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_member"))]
 /// ListMemberResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListMemberResponse {
@@ -8206,6 +8446,7 @@ pub struct ListMemberResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_members: Option<Vec<super::models::ApiV2010AccountQueueMember>>,
 }
+#[cfg(any(feature = "api20100401_member"))]
 impl ListMemberResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8217,6 +8458,7 @@ impl ListMemberResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_message"))]
 /// ListMessageResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListMessageResponse {
@@ -8239,6 +8481,7 @@ pub struct ListMessageResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub messages: Option<Vec<super::models::ApiV2010AccountMessage>>,
 }
+#[cfg(any(feature = "api20100401_message"))]
 impl ListMessageResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8250,6 +8493,7 @@ impl ListMessageResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_message"))]
 /// CreateMessageRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateMessageBody {
@@ -8352,6 +8596,7 @@ pub struct CreateMessageBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_sid: Option<String>,
 }
+#[cfg(any(feature = "api20100401_message"))]
 impl CreateMessageBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8385,6 +8630,7 @@ impl CreateMessageBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_message"))]
 /// UpdateMessageRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateMessageBody {
@@ -8396,6 +8642,7 @@ pub struct UpdateMessageBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
+#[cfg(any(feature = "api20100401_feedback"))]
 /// CreateMessageFeedbackRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateMessageFeedbackBody {
@@ -8404,6 +8651,7 @@ pub struct CreateMessageFeedbackBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<super::models::MessageFeedbackEnumOutcome>,
 }
+#[cfg(any(feature = "api20100401_signing_key"))]
 /// ListSigningKeyResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListSigningKeyResponse {
@@ -8426,6 +8674,7 @@ pub struct ListSigningKeyResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signing_keys: Option<Vec<super::models::ApiV2010AccountSigningKey>>,
 }
+#[cfg(any(feature = "api20100401_signing_key"))]
 impl ListSigningKeyResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8437,6 +8686,7 @@ impl ListSigningKeyResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_new_signing_key"))]
 /// CreateNewSigningKeyRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateNewSigningKeyBody {
@@ -8445,6 +8695,7 @@ pub struct CreateNewSigningKeyBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
 }
+#[cfg(any(feature = "api20100401_notification"))]
 /// ListNotificationResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListNotificationResponse {
@@ -8467,6 +8718,7 @@ pub struct ListNotificationResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notifications: Option<Vec<super::models::ApiV2010AccountNotification>>,
 }
+#[cfg(any(feature = "api20100401_notification"))]
 impl ListNotificationResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8478,6 +8730,7 @@ impl ListNotificationResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_outgoing_caller_id"))]
 /// UpdateOutgoingCallerIdRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateOutgoingCallerIdBody {
@@ -8486,6 +8739,7 @@ pub struct UpdateOutgoingCallerIdBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
 }
+#[cfg(any(feature = "api20100401_outgoing_caller_id"))]
 /// ListOutgoingCallerIdResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListOutgoingCallerIdResponse {
@@ -8508,6 +8762,7 @@ pub struct ListOutgoingCallerIdResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outgoing_caller_ids: Option<Vec<super::models::ApiV2010AccountOutgoingCallerId>>,
 }
+#[cfg(any(feature = "api20100401_outgoing_caller_id"))]
 impl ListOutgoingCallerIdResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8519,6 +8774,7 @@ impl ListOutgoingCallerIdResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_validation_request"))]
 /// CreateValidationRequestRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateValidationRequestBody {
@@ -8544,16 +8800,17 @@ pub struct CreateValidationRequestBody {
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST`, and the default is `POST`.
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<
-        super::models::CreateValidationRequestBodyStatusCallbackMethod,
-    >,
+    pub status_callback_method:
+        Option<super::models::CreateValidationRequestBodyStatusCallbackMethod>,
 }
+#[cfg(any(feature = "api20100401_validation_request"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST`, and the default is `POST`."]
     pub enum CreateValidationRequestBodyStatusCallbackMethod { Get = "GET", Post =
     "POST", }
 }
+#[cfg(any(feature = "api20100401_participant"))]
 /// UpdateParticipantRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateParticipantBody {
@@ -8606,6 +8863,7 @@ pub struct UpdateParticipantBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_sid_to_coach: Option<String>,
 }
+#[cfg(any(feature = "api20100401_participant"))]
 impl UpdateParticipantBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8621,21 +8879,25 @@ impl UpdateParticipantBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_participant"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `hold_url`. Can be: `GET` or `POST` and the default is `GET`."]
     pub enum UpdateParticipantBodyHoldMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_participant"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `announce_url`. Can be: `GET` or `POST` and defaults to `POST`."]
     pub enum UpdateParticipantBodyAnnounceMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_participant"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `wait_url`. Can be `GET` or `POST` and the default is `POST`. When using a static audio file, this should be `GET` so that we can cache the file."]
     pub enum UpdateParticipantBodyWaitMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_participant"))]
 /// ListParticipantResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListParticipantResponse {
@@ -8658,6 +8920,7 @@ pub struct ListParticipantResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub participants: Option<Vec<super::models::ApiV2010AccountConferenceParticipant>>,
 }
+#[cfg(any(feature = "api20100401_participant"))]
 impl ListParticipantResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8669,6 +8932,7 @@ impl ListParticipantResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_participant"))]
 /// CreateParticipantRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateParticipantBody {
@@ -8685,9 +8949,7 @@ pub struct CreateParticipantBody {
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` and `POST` and defaults to `POST`.
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<
-        super::models::CreateParticipantBodyStatusCallbackMethod,
-    >,
+    pub status_callback_method: Option<super::models::CreateParticipantBodyStatusCallbackMethod>,
     /// The conference state changes that should generate a call to `status_callback`. Can be: `initiated`, `ringing`, `answered`, and `completed`. Separate multiple values with a space. The default value is `completed`.
     #[serde(rename = "StatusCallbackEvent")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8751,9 +9013,8 @@ pub struct CreateParticipantBody {
     /// The HTTP method we should use to call `conference_status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "ConferenceStatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conference_status_callback_method: Option<
-        super::models::CreateParticipantBodyConferenceStatusCallbackMethod,
-    >,
+    pub conference_status_callback_method:
+        Option<super::models::CreateParticipantBodyConferenceStatusCallbackMethod>,
     /// The conference state changes that should generate a call to `conference_status_callback`. Can be: `start`, `end`, `join`, `leave`, `mute`, `hold`, `modify`, `speaker`, and `announcement`. Separate multiple values with a space. Defaults to `start end`.
     #[serde(rename = "ConferenceStatusCallbackEvent")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8769,9 +9030,8 @@ pub struct CreateParticipantBody {
     /// The HTTP method we should use when we call `recording_status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "RecordingStatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recording_status_callback_method: Option<
-        super::models::CreateParticipantBodyRecordingStatusCallbackMethod,
-    >,
+    pub recording_status_callback_method:
+        Option<super::models::CreateParticipantBodyRecordingStatusCallbackMethod>,
     /// The SIP username used for authentication.
     #[serde(rename = "SipAuthUsername")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8791,9 +9051,8 @@ pub struct CreateParticipantBody {
     /// The HTTP method we should use to call `conference_recording_status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "ConferenceRecordingStatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conference_recording_status_callback_method: Option<
-        super::models::CreateParticipantBodyConferenceRecordingStatusCallbackMethod,
-    >,
+    pub conference_recording_status_callback_method:
+        Option<super::models::CreateParticipantBodyConferenceRecordingStatusCallbackMethod>,
     /// The recording state changes that should generate a call to `recording_status_callback`. Can be: `started`, `in-progress`, `paused`, `resumed`, `stopped`, `completed`, `failed`, and `absent`. Separate multiple values with a space, ex: `'in-progress completed failed'`.
     #[serde(rename = "RecordingStatusCallbackEvent")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8861,9 +9120,8 @@ pub struct CreateParticipantBody {
     /// The HTTP method we should use when calling the `amd_status_callback` URL. Can be: `GET` or `POST` and the default is `POST`.
     #[serde(rename = "AmdStatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub amd_status_callback_method: Option<
-        super::models::CreateParticipantBodyAmdStatusCallbackMethod,
-    >,
+    pub amd_status_callback_method:
+        Option<super::models::CreateParticipantBodyAmdStatusCallbackMethod>,
     /// Whether to trim any leading and trailing silence from the participant recording. Can be: `trim-silence` or `do-not-trim` and the default is `trim-silence`.
     #[serde(rename = "Trim")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8881,6 +9139,7 @@ pub struct CreateParticipantBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caller_display_name: Option<String>,
 }
+#[cfg(any(feature = "api20100401_participant"))]
 impl CreateParticipantBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8905,34 +9164,40 @@ impl CreateParticipantBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_participant"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `status_callback`. Can be: `GET` and `POST` and defaults to `POST`."]
     pub enum CreateParticipantBodyStatusCallbackMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_participant"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `conference_status_callback`. Can be: `GET` or `POST` and defaults to `POST`."]
     pub enum CreateParticipantBodyConferenceStatusCallbackMethod { Get = "GET", Post =
     "POST", }
 }
+#[cfg(any(feature = "api20100401_participant"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use when we call `recording_status_callback`. Can be: `GET` or `POST` and defaults to `POST`."]
     pub enum CreateParticipantBodyRecordingStatusCallbackMethod { Get = "GET", Post =
     "POST", }
 }
+#[cfg(any(feature = "api20100401_participant"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `conference_recording_status_callback`. Can be: `GET` or `POST` and defaults to `POST`."]
     pub enum CreateParticipantBodyConferenceRecordingStatusCallbackMethod { Get = "GET",
     Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_participant"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use when calling the `amd_status_callback` URL. Can be: `GET` or `POST` and the default is `POST`."]
     pub enum CreateParticipantBodyAmdStatusCallbackMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_payment"))]
 /// CreatePaymentsRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreatePaymentsBody {
@@ -9007,11 +9272,13 @@ pub struct CreatePaymentsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirmation: Option<super::models::CreatePaymentsBodyConfirmation>,
 }
+#[cfg(any(feature = "api20100401_payment"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Whether to prompt the caller to confirm their payment information before submitting to the payment gateway. If `true`, the caller will hear the last 4 digits of their card or account number and must press 1 to confirm or 2 to cancel. Default is `false`."]
     pub enum CreatePaymentsBodyConfirmation { True = "true", False = "false", }
 }
+#[cfg(any(feature = "api20100401_payment"))]
 /// UpdatePaymentsRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdatePaymentsBody {
@@ -9030,6 +9297,7 @@ pub struct UpdatePaymentsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::PaymentsEnumStatus>,
 }
+#[cfg(any(feature = "api20100401_queue"))]
 /// UpdateQueueRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateQueueBody {
@@ -9042,6 +9310,7 @@ pub struct UpdateQueueBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_size: Option<i64>,
 }
+#[cfg(any(feature = "api20100401_queue"))]
 /// ListQueueResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListQueueResponse {
@@ -9064,6 +9333,7 @@ pub struct ListQueueResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queues: Option<Vec<super::models::ApiV2010AccountQueue>>,
 }
+#[cfg(any(feature = "api20100401_queue"))]
 impl ListQueueResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9075,6 +9345,7 @@ impl ListQueueResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_queue"))]
 /// CreateQueueRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateQueueBody {
@@ -9086,6 +9357,7 @@ pub struct CreateQueueBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_size: Option<i64>,
 }
+#[cfg(any(feature = "api20100401_call_transcription"))]
 /// CreateRealtimeTranscriptionRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateRealtimeTranscriptionBody {
@@ -9104,9 +9376,8 @@ pub struct CreateRealtimeTranscriptionBody {
     /// The http method for the status_callback (one of GET, POST).
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<
-        super::models::CreateRealtimeTranscriptionBodyStatusCallbackMethod,
-    >,
+    pub status_callback_method:
+        Option<super::models::CreateRealtimeTranscriptionBodyStatusCallbackMethod>,
     /// Friendly name given to the Inbound Track
     #[serde(rename = "InboundTrackLabel")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9164,16 +9435,22 @@ pub struct CreateRealtimeTranscriptionBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_provider_data: Option<bool>,
 }
+#[cfg(any(
+    feature = "api20100401_call_transcription",
+    feature = "api20100401_siprec"
+))]
 connector_runtime::__string_enum! {
     #[doc = " The http method for the status_callback (one of GET, POST)."] pub enum
     CreateRealtimeTranscriptionBodyStatusCallbackMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_call_transcription"))]
 /// UpdateRealtimeTranscriptionRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateRealtimeTranscriptionBody {
     #[serde(rename = "Status")]
     pub status: String,
 }
+#[cfg(any(feature = "api20100401_recording"))]
 /// ListRecordingResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListRecordingResponse {
@@ -9196,6 +9473,7 @@ pub struct ListRecordingResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recordings: Option<Vec<super::models::ApiV2010AccountRecording>>,
 }
+#[cfg(any(feature = "api20100401_recording"))]
 impl ListRecordingResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9207,6 +9485,7 @@ impl ListRecordingResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_add_on_result"))]
 /// ListRecordingAddOnResultResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListRecordingAddOnResultResponse {
@@ -9227,10 +9506,9 @@ pub struct ListRecordingAddOnResultResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub add_on_results: Option<
-        Vec<super::models::ApiV2010AccountRecordingRecordingAddOnResult>,
-    >,
+    pub add_on_results: Option<Vec<super::models::ApiV2010AccountRecordingRecordingAddOnResult>>,
 }
+#[cfg(any(feature = "api20100401_add_on_result"))]
 impl ListRecordingAddOnResultResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9242,6 +9520,7 @@ impl ListRecordingAddOnResultResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_payload"))]
 /// ListRecordingAddOnResultPayloadResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListRecordingAddOnResultPayloadResponse {
@@ -9263,11 +9542,10 @@ pub struct ListRecordingAddOnResultPayloadResponse {
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payloads: Option<
-        Vec<
-            super::models::ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload,
-        >,
+        Vec<super::models::ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload>,
     >,
 }
+#[cfg(any(feature = "api20100401_payload"))]
 impl ListRecordingAddOnResultPayloadResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9279,6 +9557,7 @@ impl ListRecordingAddOnResultPayloadResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_recording_transcription"))]
 /// ListRecordingTranscriptionResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListRecordingTranscriptionResponse {
@@ -9299,10 +9578,9 @@ pub struct ListRecordingTranscriptionResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transcriptions: Option<
-        Vec<super::models::ApiV2010AccountRecordingRecordingTranscription>,
-    >,
+    pub transcriptions: Option<Vec<super::models::ApiV2010AccountRecordingRecordingTranscription>>,
 }
+#[cfg(any(feature = "api20100401_recording_transcription"))]
 impl ListRecordingTranscriptionResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9314,6 +9592,7 @@ impl ListRecordingTranscriptionResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_short_code"))]
 /// UpdateShortCodeRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateShortCodeBody {
@@ -9342,16 +9621,19 @@ pub struct UpdateShortCodeBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_fallback_method: Option<super::models::UpdateShortCodeBodySmsFallbackMethod>,
 }
+#[cfg(any(feature = "api20100401_short_code"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use when calling the `sms_url`. Can be: `GET` or `POST`."]
     pub enum UpdateShortCodeBodySmsMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_short_code"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method that we should use to call the `sms_fallback_url`. Can be: `GET` or `POST`."]
     pub enum UpdateShortCodeBodySmsFallbackMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_short_code"))]
 /// ListShortCodeResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListShortCodeResponse {
@@ -9374,6 +9656,7 @@ pub struct ListShortCodeResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub short_codes: Option<Vec<super::models::ApiV2010AccountShortCode>>,
 }
+#[cfg(any(feature = "api20100401_short_code"))]
 impl ListShortCodeResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9385,6 +9668,7 @@ impl ListShortCodeResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_signing_key"))]
 /// UpdateSigningKeyRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateSigningKeyBody {
@@ -9392,6 +9676,7 @@ pub struct UpdateSigningKeyBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
 }
+#[cfg(any(feature = "api20100401_auth_calls_credential_list_mapping"))]
 /// ListSipAuthCallsCredentialListMappingResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListSipAuthCallsCredentialListMappingResponse {
@@ -9418,6 +9703,7 @@ pub struct ListSipAuthCallsCredentialListMappingResponse {
         >,
     >,
 }
+#[cfg(any(feature = "api20100401_auth_calls_credential_list_mapping"))]
 impl ListSipAuthCallsCredentialListMappingResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9429,6 +9715,7 @@ impl ListSipAuthCallsCredentialListMappingResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_auth_calls_credential_list_mapping"))]
 /// CreateSipAuthCallsCredentialListMappingRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateSipAuthCallsCredentialListMappingBody {
@@ -9436,6 +9723,7 @@ pub struct CreateSipAuthCallsCredentialListMappingBody {
     #[serde(rename = "CredentialListSid")]
     pub credential_list_sid: String,
 }
+#[cfg(any(feature = "api20100401_auth_calls_credential_list_mapping"))]
 impl CreateSipAuthCallsCredentialListMappingBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9452,6 +9740,7 @@ impl CreateSipAuthCallsCredentialListMappingBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_auth_calls_ip_access_control_list_mapping"))]
 /// ListSipAuthCallsIpAccessControlListMappingResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListSipAuthCallsIpAccessControlListMappingResponse {
@@ -9478,6 +9767,7 @@ pub struct ListSipAuthCallsIpAccessControlListMappingResponse {
         >,
     >,
 }
+#[cfg(any(feature = "api20100401_auth_calls_ip_access_control_list_mapping"))]
 impl ListSipAuthCallsIpAccessControlListMappingResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9489,6 +9779,7 @@ impl ListSipAuthCallsIpAccessControlListMappingResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_auth_calls_ip_access_control_list_mapping"))]
 /// CreateSipAuthCallsIpAccessControlListMappingRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateSipAuthCallsIpAccessControlListMappingBody {
@@ -9496,6 +9787,7 @@ pub struct CreateSipAuthCallsIpAccessControlListMappingBody {
     #[serde(rename = "IpAccessControlListSid")]
     pub ip_access_control_list_sid: String,
 }
+#[cfg(any(feature = "api20100401_auth_calls_ip_access_control_list_mapping"))]
 impl CreateSipAuthCallsIpAccessControlListMappingBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9512,6 +9804,7 @@ impl CreateSipAuthCallsIpAccessControlListMappingBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_auth_registrations_credential_list_mapping"))]
 /// ListSipAuthRegistrationsCredentialListMappingResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListSipAuthRegistrationsCredentialListMappingResponse {
@@ -9538,6 +9831,7 @@ pub struct ListSipAuthRegistrationsCredentialListMappingResponse {
         >,
     >,
 }
+#[cfg(any(feature = "api20100401_auth_registrations_credential_list_mapping"))]
 impl ListSipAuthRegistrationsCredentialListMappingResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9549,6 +9843,7 @@ impl ListSipAuthRegistrationsCredentialListMappingResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_auth_registrations_credential_list_mapping"))]
 /// CreateSipAuthRegistrationsCredentialListMappingRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateSipAuthRegistrationsCredentialListMappingBody {
@@ -9556,6 +9851,7 @@ pub struct CreateSipAuthRegistrationsCredentialListMappingBody {
     #[serde(rename = "CredentialListSid")]
     pub credential_list_sid: String,
 }
+#[cfg(any(feature = "api20100401_auth_registrations_credential_list_mapping"))]
 impl CreateSipAuthRegistrationsCredentialListMappingBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9572,6 +9868,7 @@ impl CreateSipAuthRegistrationsCredentialListMappingBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_credential"))]
 /// ListSipCredentialResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListSipCredentialResponse {
@@ -9592,10 +9889,9 @@ pub struct ListSipCredentialResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credentials: Option<
-        Vec<super::models::ApiV2010AccountSipSipCredentialListSipCredential>,
-    >,
+    pub credentials: Option<Vec<super::models::ApiV2010AccountSipSipCredentialListSipCredential>>,
 }
+#[cfg(any(feature = "api20100401_credential"))]
 impl ListSipCredentialResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9607,6 +9903,7 @@ impl ListSipCredentialResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_credential"))]
 /// CreateSipCredentialRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateSipCredentialBody {
@@ -9617,6 +9914,7 @@ pub struct CreateSipCredentialBody {
     #[serde(rename = "Password")]
     pub password: String,
 }
+#[cfg(any(feature = "api20100401_credential"))]
 /// UpdateSipCredentialRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateSipCredentialBody {
@@ -9625,6 +9923,7 @@ pub struct UpdateSipCredentialBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
 }
+#[cfg(any(feature = "api20100401_credential_list"))]
 /// ListSipCredentialListResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListSipCredentialListResponse {
@@ -9645,10 +9944,9 @@ pub struct ListSipCredentialListResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credential_lists: Option<
-        Vec<super::models::ApiV2010AccountSipSipCredentialList>,
-    >,
+    pub credential_lists: Option<Vec<super::models::ApiV2010AccountSipSipCredentialList>>,
 }
+#[cfg(any(feature = "api20100401_credential_list"))]
 impl ListSipCredentialListResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9660,6 +9958,7 @@ impl ListSipCredentialListResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_credential_list"))]
 /// CreateSipCredentialListRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateSipCredentialListBody {
@@ -9667,6 +9966,7 @@ pub struct CreateSipCredentialListBody {
     #[serde(rename = "FriendlyName")]
     pub friendly_name: String,
 }
+#[cfg(any(feature = "api20100401_credential_list"))]
 /// UpdateSipCredentialListRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateSipCredentialListBody {
@@ -9674,6 +9974,7 @@ pub struct UpdateSipCredentialListBody {
     #[serde(rename = "FriendlyName")]
     pub friendly_name: String,
 }
+#[cfg(any(feature = "api20100401_credential_list_mapping"))]
 /// ListSipCredentialListMappingResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListSipCredentialListMappingResponse {
@@ -9694,10 +9995,10 @@ pub struct ListSipCredentialListMappingResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credential_list_mappings: Option<
-        Vec<super::models::ApiV2010AccountSipSipDomainSipCredentialListMapping>,
-    >,
+    pub credential_list_mappings:
+        Option<Vec<super::models::ApiV2010AccountSipSipDomainSipCredentialListMapping>>,
 }
+#[cfg(any(feature = "api20100401_credential_list_mapping"))]
 impl ListSipCredentialListMappingResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9709,6 +10010,7 @@ impl ListSipCredentialListMappingResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_credential_list_mapping"))]
 /// CreateSipCredentialListMappingRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateSipCredentialListMappingBody {
@@ -9716,6 +10018,7 @@ pub struct CreateSipCredentialListMappingBody {
     #[serde(rename = "CredentialListSid")]
     pub credential_list_sid: String,
 }
+#[cfg(any(feature = "api20100401_credential_list_mapping"))]
 impl CreateSipCredentialListMappingBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9732,6 +10035,7 @@ impl CreateSipCredentialListMappingBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_domain"))]
 /// ListSipDomainResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListSipDomainResponse {
@@ -9754,6 +10058,7 @@ pub struct ListSipDomainResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domains: Option<Vec<super::models::ApiV2010AccountSipSipDomain>>,
 }
+#[cfg(any(feature = "api20100401_domain"))]
 impl ListSipDomainResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9765,6 +10070,7 @@ impl ListSipDomainResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_domain"))]
 /// CreateSipDomainRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateSipDomainBody {
@@ -9790,9 +10096,7 @@ pub struct CreateSipDomainBody {
     /// The HTTP method we should use to call `voice_fallback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<
-        super::models::CreateApplicationBodyVoiceFallbackMethod,
-    >,
+    pub voice_fallback_method: Option<super::models::CreateApplicationBodyVoiceFallbackMethod>,
     /// The URL that we should call to pass status parameters (such as call ended) to your application.
     #[serde(rename = "VoiceStatusCallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9800,9 +10104,8 @@ pub struct CreateSipDomainBody {
     /// The HTTP method we should use to call `voice_status_callback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "VoiceStatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_status_callback_method: Option<
-        super::models::CreateSipDomainBodyVoiceStatusCallbackMethod,
-    >,
+    pub voice_status_callback_method:
+        Option<super::models::CreateSipDomainBodyVoiceStatusCallbackMethod>,
     /// Whether to allow SIP Endpoints to register with the domain to receive calls. Can be `true` or `false`. `true` allows SIP Endpoints to register with the domain to receive calls, `false` does not.
     #[serde(rename = "SipRegistration")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9824,6 +10127,7 @@ pub struct CreateSipDomainBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emergency_caller_sid: Option<String>,
 }
+#[cfg(any(feature = "api20100401_domain"))]
 impl CreateSipDomainBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9848,11 +10152,13 @@ impl CreateSipDomainBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_domain"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `voice_status_callback_url`. Can be: `GET` or `POST`."]
     pub enum CreateSipDomainBodyVoiceStatusCallbackMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_domain"))]
 /// UpdateSipDomainRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateSipDomainBody {
@@ -9863,9 +10169,7 @@ pub struct UpdateSipDomainBody {
     /// The HTTP method we should use to call `voice_fallback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<
-        super::models::CreateApplicationBodyVoiceFallbackMethod,
-    >,
+    pub voice_fallback_method: Option<super::models::CreateApplicationBodyVoiceFallbackMethod>,
     /// The URL that we should call when an error occurs while retrieving or executing the TwiML requested by `voice_url`.
     #[serde(rename = "VoiceFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9877,9 +10181,8 @@ pub struct UpdateSipDomainBody {
     /// The HTTP method we should use to call `voice_status_callback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "VoiceStatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_status_callback_method: Option<
-        super::models::CreateSipDomainBodyVoiceStatusCallbackMethod,
-    >,
+    pub voice_status_callback_method:
+        Option<super::models::CreateSipDomainBodyVoiceStatusCallbackMethod>,
     /// The URL that we should call to pass status parameters (such as call ended) to your application.
     #[serde(rename = "VoiceStatusCallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9913,6 +10216,7 @@ pub struct UpdateSipDomainBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emergency_caller_sid: Option<String>,
 }
+#[cfg(any(feature = "api20100401_domain"))]
 impl UpdateSipDomainBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9937,10 +10241,12 @@ impl UpdateSipDomainBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_domain"))]
 connector_runtime::__string_enum! {
     #[doc = " The HTTP method we should use to call `voice_url`"] pub enum
     UpdateSipDomainBodyVoiceMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_ip_access_control_list"))]
 /// ListSipIpAccessControlListResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListSipIpAccessControlListResponse {
@@ -9961,10 +10267,10 @@ pub struct ListSipIpAccessControlListResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ip_access_control_lists: Option<
-        Vec<super::models::ApiV2010AccountSipSipIpAccessControlList>,
-    >,
+    pub ip_access_control_lists:
+        Option<Vec<super::models::ApiV2010AccountSipSipIpAccessControlList>>,
 }
+#[cfg(any(feature = "api20100401_ip_access_control_list"))]
 impl ListSipIpAccessControlListResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9976,6 +10282,7 @@ impl ListSipIpAccessControlListResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_ip_access_control_list"))]
 /// CreateSipIpAccessControlListRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateSipIpAccessControlListBody {
@@ -9983,6 +10290,7 @@ pub struct CreateSipIpAccessControlListBody {
     #[serde(rename = "FriendlyName")]
     pub friendly_name: String,
 }
+#[cfg(any(feature = "api20100401_ip_access_control_list"))]
 /// UpdateSipIpAccessControlListRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateSipIpAccessControlListBody {
@@ -9990,6 +10298,7 @@ pub struct UpdateSipIpAccessControlListBody {
     #[serde(rename = "FriendlyName")]
     pub friendly_name: String,
 }
+#[cfg(any(feature = "api20100401_ip_access_control_list_mapping"))]
 /// ListSipIpAccessControlListMappingResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListSipIpAccessControlListMappingResponse {
@@ -10010,10 +10319,10 @@ pub struct ListSipIpAccessControlListMappingResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ip_access_control_list_mappings: Option<
-        Vec<super::models::ApiV2010AccountSipSipDomainSipIpAccessControlListMapping>,
-    >,
+    pub ip_access_control_list_mappings:
+        Option<Vec<super::models::ApiV2010AccountSipSipDomainSipIpAccessControlListMapping>>,
 }
+#[cfg(any(feature = "api20100401_ip_access_control_list_mapping"))]
 impl ListSipIpAccessControlListMappingResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10025,6 +10334,7 @@ impl ListSipIpAccessControlListMappingResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_ip_access_control_list_mapping"))]
 /// CreateSipIpAccessControlListMappingRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateSipIpAccessControlListMappingBody {
@@ -10032,6 +10342,7 @@ pub struct CreateSipIpAccessControlListMappingBody {
     #[serde(rename = "IpAccessControlListSid")]
     pub ip_access_control_list_sid: String,
 }
+#[cfg(any(feature = "api20100401_ip_access_control_list_mapping"))]
 impl CreateSipIpAccessControlListMappingBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10048,6 +10359,7 @@ impl CreateSipIpAccessControlListMappingBody {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_sip_ip_address"))]
 /// ListSipIpAddressResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListSipIpAddressResponse {
@@ -10068,10 +10380,10 @@ pub struct ListSipIpAddressResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ip_addresses: Option<
-        Vec<super::models::ApiV2010AccountSipSipIpAccessControlListSipIpAddress>,
-    >,
+    pub ip_addresses:
+        Option<Vec<super::models::ApiV2010AccountSipSipIpAccessControlListSipIpAddress>>,
 }
+#[cfg(any(feature = "api20100401_sip_ip_address"))]
 impl ListSipIpAddressResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10083,6 +10395,7 @@ impl ListSipIpAddressResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_sip_ip_address"))]
 /// CreateSipIpAddressRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateSipIpAddressBody {
@@ -10097,6 +10410,7 @@ pub struct CreateSipIpAddressBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cidr_prefix_length: Option<i64>,
 }
+#[cfg(any(feature = "api20100401_sip_ip_address"))]
 /// UpdateSipIpAddressRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateSipIpAddressBody {
@@ -10113,6 +10427,7 @@ pub struct UpdateSipIpAddressBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cidr_prefix_length: Option<i64>,
 }
+#[cfg(any(feature = "api20100401_siprec"))]
 /// CreateSiprecRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateSiprecBody {
@@ -10135,9 +10450,8 @@ pub struct CreateSiprecBody {
     /// The http method for the status_callback (one of GET, POST).
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<
-        super::models::CreateRealtimeTranscriptionBodyStatusCallbackMethod,
-    >,
+    pub status_callback_method:
+        Option<super::models::CreateRealtimeTranscriptionBodyStatusCallbackMethod>,
     /// Parameter name
     #[serde(rename = "Parameter1.Name")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10931,12 +11245,14 @@ pub struct CreateSiprecBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameter99_value: Option<String>,
 }
+#[cfg(any(feature = "api20100401_siprec"))]
 /// UpdateSiprecRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateSiprecBody {
     #[serde(rename = "Status")]
     pub status: String,
 }
+#[cfg(any(feature = "api20100401_stream"))]
 /// CreateStreamRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateStreamBody {
@@ -10958,9 +11274,7 @@ pub struct CreateStreamBody {
     /// The HTTP method Twilio uses when sending `status_callback` requests. Possible values are `GET` and `POST`. Default is `POST`.
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<
-        super::models::CreateStreamBodyStatusCallbackMethod,
-    >,
+    pub status_callback_method: Option<super::models::CreateStreamBodyStatusCallbackMethod>,
     /// Parameter name
     #[serde(rename = "Parameter1.Name")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -11754,17 +12068,20 @@ pub struct CreateStreamBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameter99_value: Option<String>,
 }
+#[cfg(any(feature = "api20100401_stream"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method Twilio uses when sending `status_callback` requests. Possible values are `GET` and `POST`. Default is `POST`."]
     pub enum CreateStreamBodyStatusCallbackMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_stream"))]
 /// UpdateStreamRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateStreamBody {
     #[serde(rename = "Status")]
     pub status: String,
 }
+#[cfg(any(feature = "api20100401_token"))]
 /// CreateTokenRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTokenBody {
@@ -11773,6 +12090,7 @@ pub struct CreateTokenBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
 }
+#[cfg(any(feature = "api20100401_transcription"))]
 /// ListTranscriptionResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListTranscriptionResponse {
@@ -11795,6 +12113,7 @@ pub struct ListTranscriptionResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transcriptions: Option<Vec<super::models::ApiV2010AccountTranscription>>,
 }
+#[cfg(any(feature = "api20100401_transcription"))]
 impl ListTranscriptionResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -11806,6 +12125,7 @@ impl ListTranscriptionResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_record"))]
 /// ListUsageRecordResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUsageRecordResponse {
@@ -11828,6 +12148,7 @@ pub struct ListUsageRecordResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_records: Option<Vec<super::models::ApiV2010AccountUsageUsageRecord>>,
 }
+#[cfg(any(feature = "api20100401_record"))]
 impl ListUsageRecordResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -11839,6 +12160,7 @@ impl ListUsageRecordResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_all_time"))]
 /// ListUsageRecordAllTimeResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUsageRecordAllTimeResponse {
@@ -11859,10 +12181,10 @@ pub struct ListUsageRecordAllTimeResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_records: Option<
-        Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordAllTime>,
-    >,
+    pub usage_records:
+        Option<Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordAllTime>>,
 }
+#[cfg(any(feature = "api20100401_all_time"))]
 impl ListUsageRecordAllTimeResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -11874,6 +12196,7 @@ impl ListUsageRecordAllTimeResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_daily"))]
 /// ListUsageRecordDailyResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUsageRecordDailyResponse {
@@ -11894,10 +12217,9 @@ pub struct ListUsageRecordDailyResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_records: Option<
-        Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordDaily>,
-    >,
+    pub usage_records: Option<Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordDaily>>,
 }
+#[cfg(any(feature = "api20100401_daily"))]
 impl ListUsageRecordDailyResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -11909,6 +12231,7 @@ impl ListUsageRecordDailyResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_last_month"))]
 /// ListUsageRecordLastMonthResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUsageRecordLastMonthResponse {
@@ -11929,10 +12252,10 @@ pub struct ListUsageRecordLastMonthResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_records: Option<
-        Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordLastMonth>,
-    >,
+    pub usage_records:
+        Option<Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordLastMonth>>,
 }
+#[cfg(any(feature = "api20100401_last_month"))]
 impl ListUsageRecordLastMonthResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -11944,6 +12267,7 @@ impl ListUsageRecordLastMonthResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_monthly"))]
 /// ListUsageRecordMonthlyResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUsageRecordMonthlyResponse {
@@ -11964,10 +12288,10 @@ pub struct ListUsageRecordMonthlyResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_records: Option<
-        Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordMonthly>,
-    >,
+    pub usage_records:
+        Option<Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordMonthly>>,
 }
+#[cfg(any(feature = "api20100401_monthly"))]
 impl ListUsageRecordMonthlyResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -11979,6 +12303,7 @@ impl ListUsageRecordMonthlyResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_this_month"))]
 /// ListUsageRecordThisMonthResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUsageRecordThisMonthResponse {
@@ -11999,10 +12324,10 @@ pub struct ListUsageRecordThisMonthResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_records: Option<
-        Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordThisMonth>,
-    >,
+    pub usage_records:
+        Option<Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordThisMonth>>,
 }
+#[cfg(any(feature = "api20100401_this_month"))]
 impl ListUsageRecordThisMonthResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12014,6 +12339,7 @@ impl ListUsageRecordThisMonthResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_today"))]
 /// ListUsageRecordTodayResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUsageRecordTodayResponse {
@@ -12034,10 +12360,9 @@ pub struct ListUsageRecordTodayResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_records: Option<
-        Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordToday>,
-    >,
+    pub usage_records: Option<Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordToday>>,
 }
+#[cfg(any(feature = "api20100401_today"))]
 impl ListUsageRecordTodayResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12049,6 +12374,7 @@ impl ListUsageRecordTodayResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_yearly"))]
 /// ListUsageRecordYearlyResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUsageRecordYearlyResponse {
@@ -12069,10 +12395,9 @@ pub struct ListUsageRecordYearlyResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_records: Option<
-        Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordYearly>,
-    >,
+    pub usage_records: Option<Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordYearly>>,
 }
+#[cfg(any(feature = "api20100401_yearly"))]
 impl ListUsageRecordYearlyResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12084,6 +12409,7 @@ impl ListUsageRecordYearlyResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_yesterday"))]
 /// ListUsageRecordYesterdayResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUsageRecordYesterdayResponse {
@@ -12104,10 +12430,10 @@ pub struct ListUsageRecordYesterdayResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_records: Option<
-        Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordYesterday>,
-    >,
+    pub usage_records:
+        Option<Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordYesterday>>,
 }
+#[cfg(any(feature = "api20100401_yesterday"))]
 impl ListUsageRecordYesterdayResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12119,6 +12445,7 @@ impl ListUsageRecordYesterdayResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_trigger"))]
 /// UpdateUsageTriggerRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateUsageTriggerBody {
@@ -12135,11 +12462,13 @@ pub struct UpdateUsageTriggerBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
 }
+#[cfg(any(feature = "api20100401_trigger"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `callback_url`. Can be: `GET` or `POST` and the default is `POST`."]
     pub enum UpdateUsageTriggerBodyCallbackMethod { Get = "GET", Post = "POST", }
 }
+#[cfg(any(feature = "api20100401_trigger"))]
 /// ListUsageTriggerResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUsageTriggerResponse {
@@ -12162,6 +12491,7 @@ pub struct ListUsageTriggerResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_triggers: Option<Vec<super::models::ApiV2010AccountUsageUsageTrigger>>,
 }
+#[cfg(any(feature = "api20100401_trigger"))]
 impl ListUsageTriggerResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12173,6 +12503,7 @@ impl ListUsageTriggerResponse {
         Ok(())
     }
 }
+#[cfg(any(feature = "api20100401_trigger"))]
 /// CreateUsageTriggerRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateUsageTriggerBody {
@@ -12202,6 +12533,7 @@ pub struct CreateUsageTriggerBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger_by: Option<super::models::UsageTriggerEnumTriggerField>,
 }
+#[cfg(any(feature = "api20100401_user_defined_message"))]
 /// CreateUserDefinedMessageRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateUserDefinedMessageBody {
@@ -12213,6 +12545,7 @@ pub struct CreateUserDefinedMessageBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
 }
+#[cfg(any(feature = "api20100401_user_defined_message_subscription"))]
 /// CreateUserDefinedMessageSubscriptionRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateUserDefinedMessageSubscriptionBody {
@@ -12228,6 +12561,7 @@ pub struct CreateUserDefinedMessageSubscriptionBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<super::models::CreateUserDefinedMessageSubscriptionBodyMethod>,
 }
+#[cfg(any(feature = "api20100401_user_defined_message_subscription"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method Twilio will use when requesting the above `Url`. Either `GET` or `POST`. Default is `POST`."]

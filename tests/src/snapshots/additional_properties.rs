@@ -89,20 +89,24 @@ pub mod settings {
         body: super::models::Settings,
         options: rt::CallOptions,
     }
-    impl PutSettings<'_> {
+    impl<'a> PutSettings<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
+        fn build(self) -> (&'a super::Client, rt::Op) {
+            let mut op = rt::Op::new(rt::Method::PUT, "/settings");
+            op.json("application/json", &self.body);
+            op.apply(self.options);
+            (self.client, op)
+        }
         /// Send the request.
         pub async fn send(
             self,
         ) -> Result<rt::Response<super::models::Settings>, rt::Error> {
-            let mut op = rt::Op::new(rt::Method::PUT, "/settings");
-            op.json("application/json", &self.body);
-            op.apply(self.options);
-            rt::send_json(self.client.connector(), op).await
+            let (client, op) = self.build();
+            rt::send_json(client.connector(), op).await
         }
     }
 }

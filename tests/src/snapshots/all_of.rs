@@ -140,21 +140,25 @@ pub mod people {
         body: super::models::Person,
         options: rt::CallOptions,
     }
-    impl CreatePerson<'_> {
+    impl<'a> CreatePerson<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(
-            self,
-        ) -> Result<rt::Response<super::models::Employee>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/people");
             op.check(self.body.validate());
             op.json("application/json", &self.body);
             op.apply(self.options);
-            rt::send_json(self.client.connector(), op).await
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(
+            self,
+        ) -> Result<rt::Response<super::models::Employee>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_json(client.connector(), op).await
         }
     }
 }

@@ -66,18 +66,22 @@ pub mod grids {
         body: super::models::Grid,
         options: rt::CallOptions,
     }
-    impl EchoGrid<'_> {
+    impl<'a> EchoGrid<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<super::models::Grid>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/grids");
             op.json("application/json", &self.body);
             op.apply(self.options);
-            rt::send_json(self.client.connector(), op).await
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<super::models::Grid>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_json(client.connector(), op).await
         }
     }
 }
@@ -113,18 +117,22 @@ pub mod matrix {
         body: Vec<Vec<i64>>,
         options: rt::CallOptions,
     }
-    impl EchoMatrix<'_> {
+    impl<'a> EchoMatrix<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/matrix");
             op.json("application/json", &self.body);
             op.apply(self.options);
-            rt::send_json(self.client.connector(), op).await
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_json(client.connector(), op).await
         }
     }
 }

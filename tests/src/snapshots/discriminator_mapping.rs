@@ -108,18 +108,22 @@ pub mod pets {
         id: String,
         options: rt::CallOptions,
     }
-    impl GetPet<'_> {
+    impl<'a> GetPet<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<super::models::Pet>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/pets/{id}");
             op.path("id", &self.id, rt::Style::Simple, false);
             op.apply(self.options);
-            rt::send_json(self.client.connector(), op).await
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<super::models::Pet>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_json(client.connector(), op).await
         }
     }
     /// Request builder for `POST /pets`: set optional parameters, then `send()`.
@@ -130,18 +134,22 @@ pub mod pets {
         body: super::models::Pet,
         options: rt::CallOptions,
     }
-    impl AddPet<'_> {
+    impl<'a> AddPet<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<super::models::Pet>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/pets");
             op.json("application/json", &self.body);
             op.apply(self.options);
-            rt::send_json(self.client.connector(), op).await
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<super::models::Pet>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_json(client.connector(), op).await
         }
     }
 }

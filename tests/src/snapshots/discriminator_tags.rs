@@ -111,19 +111,23 @@ pub mod events {
         client: &'a super::Client,
         options: rt::CallOptions,
     }
-    impl ListEvents<'_> {
+    impl<'a> ListEvents<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
+        fn build(self) -> (&'a super::Client, rt::Op) {
+            let mut op = rt::Op::new(rt::Method::GET, "/events");
+            op.apply(self.options);
+            (self.client, op)
+        }
         /// Send the request.
         pub async fn send(
             self,
         ) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
-            let mut op = rt::Op::new(rt::Method::GET, "/events");
-            op.apply(self.options);
-            rt::send_json(self.client.connector(), op).await
+            let (client, op) = self.build();
+            rt::send_json(client.connector(), op).await
         }
     }
 }

@@ -80,7 +80,7 @@ pub mod samples {
         body: super::models::Sample,
         options: rt::CallOptions,
     }
-    impl PutSample<'_> {
+    impl<'a> PutSample<'a> {
         /// Set `since`.
         pub fn since(mut self, value: chrono::DateTime<chrono::Utc>) -> Self {
             self.since = Some(value);
@@ -96,17 +96,21 @@ pub mod samples {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(
-            self,
-        ) -> Result<rt::Response<super::models::Sample>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::PUT, "/samples/{id}");
             op.path("id", &self.id, rt::Style::Simple, false);
             op.query("since", &self.since, rt::Style::Form, true);
             op.query("day", &self.day, rt::Style::Form, true);
             op.json("application/json", &self.body);
             op.apply(self.options);
-            rt::send_json(self.client.connector(), op).await
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(
+            self,
+        ) -> Result<rt::Response<super::models::Sample>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_json(client.connector(), op).await
         }
     }
 }

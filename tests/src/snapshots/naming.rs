@@ -197,19 +197,23 @@ pub mod naming {
         client: &'a super::Client,
         options: rt::CallOptions,
     }
-    impl GetUsers<'_> {
+    impl<'a> GetUsers<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
+        fn build(self) -> (&'a super::Client, rt::Op) {
+            let mut op = rt::Op::new(rt::Method::GET, "/users");
+            op.apply(self.options);
+            (self.client, op)
+        }
         /// Send the request.
         pub async fn send(
             self,
         ) -> Result<rt::Response<Vec<super::models::UserProfile>>, rt::Error> {
-            let mut op = rt::Op::new(rt::Method::GET, "/users");
-            op.apply(self.options);
-            rt::send_json(self.client.connector(), op).await
+            let (client, op) = self.build();
+            rt::send_json(client.connector(), op).await
         }
     }
     /// Request builder for `GET /users/{id}`: set optional parameters, then `send()`.
@@ -220,20 +224,24 @@ pub mod naming {
         id: String,
         options: rt::CallOptions,
     }
-    impl GetUser<'_> {
+    impl<'a> GetUser<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
+        fn build(self) -> (&'a super::Client, rt::Op) {
+            let mut op = rt::Op::new(rt::Method::GET, "/users/{id}");
+            op.path("id", &self.id, rt::Style::Simple, false);
+            op.apply(self.options);
+            (self.client, op)
+        }
         /// Send the request.
         pub async fn send(
             self,
         ) -> Result<rt::Response<super::models::UserProfile2>, rt::Error> {
-            let mut op = rt::Op::new(rt::Method::GET, "/users/{id}");
-            op.path("id", &self.id, rt::Style::Simple, false);
-            op.apply(self.options);
-            rt::send_json(self.client.connector(), op).await
+            let (client, op) = self.build();
+            rt::send_json(client.connector(), op).await
         }
     }
     /// Request builder for `GET /user-by-name/{name}`: set optional parameters, then `send()`.
@@ -244,20 +252,24 @@ pub mod naming {
         name: String,
         options: rt::CallOptions,
     }
-    impl GetUser2<'_> {
+    impl<'a> GetUser2<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
+        fn build(self) -> (&'a super::Client, rt::Op) {
+            let mut op = rt::Op::new(rt::Method::GET, "/user-by-name/{name}");
+            op.path("name", &self.name, rt::Style::Simple, false);
+            op.apply(self.options);
+            (self.client, op)
+        }
         /// Send the request.
         pub async fn send(
             self,
         ) -> Result<rt::Response<super::models::UserProfile3>, rt::Error> {
-            let mut op = rt::Op::new(rt::Method::GET, "/user-by-name/{name}");
-            op.path("name", &self.name, rt::Style::Simple, false);
-            op.apply(self.options);
-            rt::send_json(self.client.connector(), op).await
+            let (client, op) = self.build();
+            rt::send_json(client.connector(), op).await
         }
     }
     /// Request builder for `GET /user-by-email/{email}`: set optional parameters, then `send()`.
@@ -268,18 +280,22 @@ pub mod naming {
         email: String,
         options: rt::CallOptions,
     }
-    impl GetUser3<'_> {
+    impl<'a> GetUser3<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/user-by-email/{email}");
             op.path("email", &self.email, rt::Style::Simple, false);
             op.apply(self.options);
-            rt::send_unit(self.client.connector(), op).await
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_unit(client.connector(), op).await
         }
     }
     /// Request builder for `POST /match`: set optional parameters, then `send()`.
@@ -299,7 +315,7 @@ pub mod naming {
         body: super::models::Keywords,
         options: rt::CallOptions,
     }
-    impl Match<'_> {
+    impl<'a> Match<'a> {
         /// Set `type`.
         pub fn type_(mut self, value: impl Into<String>) -> Self {
             self.type_ = Some(value.into());
@@ -350,10 +366,7 @@ pub mod naming {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(
-            self,
-        ) -> Result<rt::Response<super::models::Keywords>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/match");
             op.query("type", &self.type_, rt::Style::Form, true);
             op.query("self", &self.self_, rt::Style::Form, true);
@@ -366,7 +379,14 @@ pub mod naming {
             op.header("id", &self.id2, false);
             op.json("application/json", &self.body);
             op.apply(self.options);
-            rt::send_json(self.client.connector(), op).await
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(
+            self,
+        ) -> Result<rt::Response<super::models::Keywords>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_json(client.connector(), op).await
         }
     }
     /// Request builder for `GET /responses`: set optional parameters, then `send()`.
@@ -376,17 +396,21 @@ pub mod naming {
         client: &'a super::Client,
         options: rt::CallOptions,
     }
-    impl GetResponses<'_> {
+    impl<'a> GetResponses<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/responses");
             op.apply(self.options);
-            rt::send_unit(self.client.connector(), op).await
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_unit(client.connector(), op).await
         }
     }
     /// Request builder for `GET /responses`: set optional parameters, then `send()`.
@@ -396,18 +420,22 @@ pub mod naming {
         client: &'a super::Client,
         options: rt::CallOptions,
     }
-    impl GetResponses2<'_> {
+    impl<'a> GetResponses2<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/responses");
             op.fixed_query("beta", "true");
             op.apply(self.options);
-            rt::send_unit(self.client.connector(), op).await
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_unit(client.connector(), op).await
         }
     }
     /// Request builder for `POST /new`: set optional parameters, then `send()`.
@@ -417,17 +445,21 @@ pub mod naming {
         client: &'a super::Client,
         options: rt::CallOptions,
     }
-    impl New<'_> {
+    impl<'a> New<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/new");
             op.apply(self.options);
-            rt::send_unit(self.client.connector(), op).await
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_unit(client.connector(), op).await
         }
     }
     /// Request builder for `GET /things/raw`: set optional parameters, then `send()`.
@@ -437,17 +469,21 @@ pub mod naming {
         client: &'a super::Client,
         options: rt::CallOptions,
     }
-    impl GetThingResponse<'_> {
+    impl<'a> GetThingResponse<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/things/raw");
             op.apply(self.options);
-            rt::send_unit(self.client.connector(), op).await
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_unit(client.connector(), op).await
         }
     }
     /// Request builder for `GET /things`: set optional parameters, then `send()`.
@@ -457,18 +493,22 @@ pub mod naming {
         client: &'a super::Client,
         options: rt::CallOptions,
     }
-    impl GetThing2<'_> {
+    impl<'a> GetThing2<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<GetThing2Response>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/things");
             op.apply(self.options);
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<GetThing2Response>, rt::Error> {
+            let (client, op) = self.build();
             rt::send_decode(
-                    self.client.connector(),
+                    client.connector(),
                     op,
                     |status, body| match status {
                         200u16 => {
@@ -524,19 +564,23 @@ pub mod self_ {
         client: &'a super::Client,
         options: rt::CallOptions,
     }
-    impl SelfModel<'_> {
+    impl<'a> SelfModel<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
+        fn build(self) -> (&'a super::Client, rt::Op) {
+            let mut op = rt::Op::new(rt::Method::GET, "/self");
+            op.apply(self.options);
+            (self.client, op)
+        }
         /// Send the request.
         pub async fn send(
             self,
         ) -> Result<rt::Response<super::models::ResultModel>, rt::Error> {
-            let mut op = rt::Op::new(rt::Method::GET, "/self");
-            op.apply(self.options);
-            rt::send_json(self.client.connector(), op).await
+            let (client, op) = self.build();
+            rt::send_json(client.connector(), op).await
         }
     }
 }
@@ -570,19 +614,23 @@ pub mod rt_api {
         client: &'a super::Client,
         options: rt::CallOptions,
     }
-    impl Type<'_> {
+    impl<'a> Type<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
+        fn build(self) -> (&'a super::Client, rt::Op) {
+            let mut op = rt::Op::new(rt::Method::GET, "/type");
+            op.apply(self.options);
+            (self.client, op)
+        }
         /// Send the request.
         pub async fn send(
             self,
         ) -> Result<rt::Response<Vec<super::models::StringModel>>, rt::Error> {
-            let mut op = rt::Op::new(rt::Method::GET, "/type");
-            op.apply(self.options);
-            rt::send_json(self.client.connector(), op).await
+            let (client, op) = self.build();
+            rt::send_json(client.connector(), op).await
         }
     }
 }

@@ -101,7 +101,7 @@ pub mod items {
         theme: Option<String>,
         options: rt::CallOptions,
     }
-    impl Styled<'_> {
+    impl<'a> Styled<'a> {
         /// Set `tags`.
         pub fn tags(mut self, value: Vec<String>) -> Self {
             self.tags = Some(value);
@@ -172,8 +172,7 @@ pub mod items {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(
                 rt::Method::GET,
                 "/items/{ids}/{label}/{matrix}/{point}",
@@ -201,7 +200,12 @@ pub mod items {
             op.cookie("session", &self.session);
             op.cookie("theme", &self.theme);
             op.apply(self.options);
-            rt::send_unit(self.client.connector(), op).await
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_unit(client.connector(), op).await
         }
     }
 }
@@ -246,20 +250,24 @@ pub mod cells {
         more: Vec<String>,
         options: rt::CallOptions,
     }
-    impl Exploded<'_> {
+    impl<'a> Exploded<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/cells/{coords}/{ids}/{more}");
             op.path("coords", &self.coords, rt::Style::Label, true);
             op.path("ids", &self.ids, rt::Style::Matrix, true);
             op.path("more", &self.more, rt::Style::Matrix, false);
             op.apply(self.options);
-            rt::send_unit(self.client.connector(), op).await
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_unit(client.connector(), op).await
         }
     }
 }

@@ -80,14 +80,13 @@ pub mod docs {
         body: super::models::Doc,
         options: rt::CallOptions,
     }
-    impl PatchDoc<'_> {
+    impl<'a> PatchDoc<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<super::models::Doc>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::PATCH, "/docs/{docId}");
             let v = &self.doc_id;
             op.check(rt::check::length("docId", v, Some(2u64), None));
@@ -96,7 +95,12 @@ pub mod docs {
             op.json("application/json", &self.body);
             op.errors(rt::error_body::<super::models::Problem>);
             op.apply(self.options);
-            rt::send_json(self.client.connector(), op).await
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<super::models::Doc>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_json(client.connector(), op).await
         }
     }
 }

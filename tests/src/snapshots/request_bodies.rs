@@ -96,7 +96,7 @@ pub mod json {
         body: Option<super::models::Address>,
         options: rt::CallOptions,
     }
-    impl SendJson<'_> {
+    impl<'a> SendJson<'a> {
         /// Set the request body.
         pub fn body(mut self, value: super::models::Address) -> Self {
             self.body = Some(value);
@@ -107,14 +107,18 @@ pub mod json {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/json");
             if let Some(body) = &self.body {
                 op.json("application/merge-patch+json", body);
             }
             op.apply(self.options);
-            rt::send_unit(self.client.connector(), op).await
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_unit(client.connector(), op).await
         }
     }
 }
@@ -150,18 +154,22 @@ pub mod form {
         body: super::models::Charge,
         options: rt::CallOptions,
     }
-    impl SendForm<'_> {
+    impl<'a> SendForm<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/form");
             op.form(&self.body, &["metadata", "shipping"]);
             op.apply(self.options);
-            rt::send_unit(self.client.connector(), op).await
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_unit(client.connector(), op).await
         }
     }
 }
@@ -197,16 +205,13 @@ pub mod upload {
         body: super::models::UploadBody,
         options: rt::CallOptions,
     }
-    impl Upload<'_> {
+    impl<'a> Upload<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(
-            self,
-        ) -> Result<rt::Response<super::models::UploadResponse>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/upload");
             let body = &self.body;
             let mut mp = op.multipart();
@@ -221,7 +226,14 @@ pub mod upload {
             mp.part("address", &body.address);
             op.multipart_done(mp);
             op.apply(self.options);
-            rt::send_json(self.client.connector(), op).await
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(
+            self,
+        ) -> Result<rt::Response<super::models::UploadResponse>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_json(client.connector(), op).await
         }
     }
 }
@@ -263,19 +275,23 @@ pub mod blobs {
         body: rt::bytes::Bytes,
         options: rt::CallOptions,
     }
-    impl PutBlob<'_> {
+    impl<'a> PutBlob<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::PUT, "/blobs/{name}");
             op.path("name", &self.name, rt::Style::Simple, false);
             op.bytes("application/octet-stream", Clone::clone(&self.body));
             op.apply(self.options);
-            rt::send_unit(self.client.connector(), op).await
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_unit(client.connector(), op).await
         }
     }
 }
@@ -311,18 +327,22 @@ pub mod notes {
         body: String,
         options: rt::CallOptions,
     }
-    impl PostNote<'_> {
+    impl<'a> PostNote<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/notes");
             op.text("text/plain", Clone::clone(&self.body));
             op.apply(self.options);
-            rt::send_unit(self.client.connector(), op).await
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_unit(client.connector(), op).await
         }
     }
 }

@@ -125,14 +125,13 @@ pub mod things {
         body: super::models::Thing,
         options: rt::CallOptions,
     }
-    impl CreateThing<'_> {
+    impl<'a> CreateThing<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<CreateThingResponse>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/things");
             op.json("application/json", &self.body);
             op.errors(|status, body| match status {
@@ -141,8 +140,13 @@ pub mod things {
                 _ => rt::error_body::<super::models::Problem>(status, body),
             });
             op.apply(self.options);
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<CreateThingResponse>, rt::Error> {
+            let (client, op) = self.build();
             rt::send_decode(
-                    self.client.connector(),
+                    client.connector(),
                     op,
                     |status, body| match status {
                         200u16 => {
@@ -183,14 +187,13 @@ pub mod things {
         body: super::models::Thing,
         options: rt::CallOptions,
     }
-    impl ReplaceThing<'_> {
+    impl<'a> ReplaceThing<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::PUT, "/things/{id}");
             op.path("id", &self.id, rt::Style::Simple, false);
             op.json("application/json", &self.body);
@@ -200,7 +203,12 @@ pub mod things {
                 _ => None,
             });
             op.apply(self.options);
-            rt::send_unit(self.client.connector(), op).await
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_unit(client.connector(), op).await
         }
     }
     /// Request builder for `DELETE /things/{id}`: set optional parameters, then `send()`.
@@ -211,21 +219,25 @@ pub mod things {
         id: String,
         options: rt::CallOptions,
     }
-    impl DeleteThing<'_> {
+    impl<'a> DeleteThing<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(
-            self,
-        ) -> Result<rt::Response<Option<super::models::Thing>>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::DELETE, "/things/{id}");
             op.path("id", &self.id, rt::Style::Simple, false);
             op.errors(rt::error_body::<super::models::Problem>);
             op.apply(self.options);
-            rt::send_json(self.client.connector(), op).await
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(
+            self,
+        ) -> Result<rt::Response<Option<super::models::Thing>>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_json(client.connector(), op).await
         }
     }
     /// Request builder for `GET /things/{id}/report`: set optional parameters, then `send()`.
@@ -236,19 +248,23 @@ pub mod things {
         id: String,
         options: rt::CallOptions,
     }
-    impl GetReport<'_> {
+    impl<'a> GetReport<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<String>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/things/{id}/report");
             op.path("id", &self.id, rt::Style::Simple, false);
             op.errors(rt::error_body::<super::models::Problem>);
             op.apply(self.options);
-            rt::send_text(self.client.connector(), op).await
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<String>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_text(client.connector(), op).await
         }
     }
     /// Request builder for `GET /things/{id}/image`: set optional parameters, then `send()`.
@@ -259,18 +275,22 @@ pub mod things {
         id: String,
         options: rt::CallOptions,
     }
-    impl GetImage<'_> {
+    impl<'a> GetImage<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/things/{id}/image");
             op.path("id", &self.id, rt::Style::Simple, false);
             op.apply(self.options);
-            rt::send_bytes(self.client.connector(), op).await
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_bytes(client.connector(), op).await
         }
     }
     /// Request builder for `GET /things/{id}/export`: set optional parameters, then `send()`.
@@ -281,19 +301,23 @@ pub mod things {
         id: String,
         options: rt::CallOptions,
     }
-    impl ExportThing<'_> {
+    impl<'a> ExportThing<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<ExportThingResponse>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/things/{id}/export");
             op.path("id", &self.id, rt::Style::Simple, false);
             op.apply(self.options);
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<ExportThingResponse>, rt::Error> {
+            let (client, op) = self.build();
             rt::send_decode(
-                    self.client.connector(),
+                    client.connector(),
                     op,
                     |status, body| match status {
                         200u16 => {
@@ -352,19 +376,23 @@ pub mod health {
         client: &'a super::Client,
         options: rt::CallOptions,
     }
-    impl Health<'_> {
+    impl<'a> Health<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
+        fn build(self) -> (&'a super::Client, rt::Op) {
+            let mut op = rt::Op::new(rt::Method::GET, "/health");
+            op.apply(self.options);
+            (self.client, op)
+        }
         /// Send the request.
         pub async fn send(
             self,
         ) -> Result<rt::Response<super::models::HealthResponse>, rt::Error> {
-            let mut op = rt::Op::new(rt::Method::GET, "/health");
-            op.apply(self.options);
-            rt::send_json(self.client.connector(), op).await
+            let (client, op) = self.build();
+            rt::send_json(client.connector(), op).await
         }
     }
 }

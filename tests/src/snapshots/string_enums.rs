@@ -65,7 +65,7 @@ pub mod votes {
         also: Option<Vec<super::models::Vote>>,
         options: rt::CallOptions,
     }
-    impl GetVote<'_> {
+    impl<'a> GetVote<'a> {
         /// Set `also`.
         pub fn also(mut self, value: Vec<super::models::Vote>) -> Self {
             self.also = Some(value);
@@ -76,15 +76,19 @@ pub mod votes {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(
-            self,
-        ) -> Result<rt::Response<super::models::Ballot>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/votes/{vote}");
             op.path("vote", &self.vote, rt::Style::Simple, false);
             op.query("also", &self.also, rt::Style::Form, true);
             op.apply(self.options);
-            rt::send_json(self.client.connector(), op).await
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(
+            self,
+        ) -> Result<rt::Response<super::models::Ballot>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_json(client.connector(), op).await
         }
     }
 }
@@ -120,18 +124,22 @@ pub mod ballots {
         body: super::models::Ballot,
         options: rt::CallOptions,
     }
-    impl CastBallot<'_> {
+    impl<'a> CastBallot<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/ballots");
             op.json("application/json", &self.body);
             op.apply(self.options);
-            rt::send_unit(self.client.connector(), op).await
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_unit(client.connector(), op).await
         }
     }
 }

@@ -116,7 +116,7 @@ pub mod pets {
         ids: Option<Vec<i64>>,
         options: rt::CallOptions,
     }
-    impl FindPets<'_> {
+    impl<'a> FindPets<'a> {
         /// Set `tags`.
         pub fn tags(mut self, value: Vec<String>) -> Self {
             self.tags = Some(value);
@@ -137,16 +137,20 @@ pub mod pets {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(
-            self,
-        ) -> Result<rt::Response<Vec<super::models::Pet>>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/pets");
             op.query("tags", &self.tags, rt::Style::Form, false);
             op.query("status", &self.status, rt::Style::Form, true);
             op.query("ids", &self.ids, rt::Style::PipeDelimited, false);
             op.apply(self.options);
-            rt::send_json(self.client.connector(), op).await
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(
+            self,
+        ) -> Result<rt::Response<Vec<super::models::Pet>>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_json(client.connector(), op).await
         }
     }
     /// Request builder for `POST /pets`: set optional parameters, then `send()`.
@@ -157,19 +161,23 @@ pub mod pets {
         body: super::models::Pet,
         options: rt::CallOptions,
     }
-    impl AddPet<'_> {
+    impl<'a> AddPet<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<super::models::Pet>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/pets");
             op.json("application/json", &self.body);
             op.errors(rt::error_body::<super::models::ApiError>);
             op.apply(self.options);
-            rt::send_json(self.client.connector(), op).await
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<super::models::Pet>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_json(client.connector(), op).await
         }
     }
     /// Request builder for `POST /pets/{petId}/photo`: set optional parameters, then `send()`.
@@ -181,16 +189,13 @@ pub mod pets {
         body: super::models::UploadPhotoBody,
         options: rt::CallOptions,
     }
-    impl UploadPhoto<'_> {
+    impl<'a> UploadPhoto<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(
-            self,
-        ) -> Result<rt::Response<super::models::ApiResponse>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/pets/{petId}/photo");
             op.path("petId", &self.pet_id, rt::Style::Simple, false);
             let body = &self.body;
@@ -199,7 +204,14 @@ pub mod pets {
             mp.part("caption", &body.caption);
             op.multipart_done(mp);
             op.apply(self.options);
-            rt::send_json(self.client.connector(), op).await
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(
+            self,
+        ) -> Result<rt::Response<super::models::ApiResponse>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_json(client.connector(), op).await
         }
     }
     /// Request builder for `GET /pets/{petId}`: set optional parameters, then `send()`.
@@ -210,18 +222,22 @@ pub mod pets {
         pet_id: i64,
         options: rt::CallOptions,
     }
-    impl GetPet<'_> {
+    impl<'a> GetPet<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<super::models::Pet>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/pets/{petId}");
             op.path("petId", &self.pet_id, rt::Style::Simple, false);
             op.apply(self.options);
-            rt::send_json(self.client.connector(), op).await
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<super::models::Pet>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_json(client.connector(), op).await
         }
     }
 }
@@ -257,18 +273,22 @@ pub mod login {
         body: super::models::LoginBody,
         options: rt::CallOptions,
     }
-    impl Login<'_> {
+    impl<'a> Login<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<String>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/login");
             op.form(&self.body, &[]);
             op.apply(self.options);
-            rt::send_json(self.client.connector(), op).await
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<String>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_json(client.connector(), op).await
         }
     }
 }
@@ -302,17 +322,21 @@ pub mod export {
         client: &'a super::Client,
         options: rt::CallOptions,
     }
-    impl ExportPets<'_> {
+    impl<'a> ExportPets<'a> {
         /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
         pub fn options(mut self, options: rt::CallOptions) -> Self {
             self.options = options;
             self
         }
-        /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<String>, rt::Error> {
+        fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/export");
             op.apply(self.options);
-            rt::send_text(self.client.connector(), op).await
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<String>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_text(client.connector(), op).await
         }
     }
 }
